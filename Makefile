@@ -1,0 +1,28 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DB := data/demo.db
+DEMO_PORT ?= 8765
+
+.PHONY: install test demo crawl clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,browse]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+demo: install
+	$(BIN)/python -m glossary_spider.demo --db $(DEMO_DB) --port $(DEMO_PORT)
+
+crawl: install
+	$(BIN)/glossary crawl --db data/glossary.db
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

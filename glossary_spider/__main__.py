@@ -1,0 +1,3 @@
+from glossary_spider.cli import main
+
+main()

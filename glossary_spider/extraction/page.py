@@ -1,0 +1,180 @@
+"""One page in, one plain record out: :func:`extract_page`.
+
+The body is decoded as Scrapy decodes it (HTTP header, BOM, ``<meta charset>``),
+parsed once, and that one tree serves the content walk and extruct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml.html import HtmlElement
+from parsel import Selector
+from w3lib.encoding import html_to_unicode
+
+from glossary_spider.extraction.content import extract_content, is_meta, iter_hrefs, text_of
+from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
+from glossary_spider.urls import classify, normalize_url
+
+# Bump when a change to extraction changes its output: rows record which version made them.
+EXTRACTOR_VERSION = 1
+
+_SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
+_TITLE_SUFFIXES = (
+    re.compile(r"\s*⎊\s*Resource\s+\d+\s*$"),
+    re.compile(r"\s*⎊\s*Area\s*$"),
+    re.compile(r"\s*⎊\s*(?:Definition|Term)\s*$"),
+)
+_SUMMARY_PREFIX = re.compile(r"^\s*Meaning\s*⎊\s*")
+_SUMMARY_SUFFIX = re.compile(r"\s*⎊\s*(?:Definition|Term)\s*$")
+_VISIBLE_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", re.I)
+
+
+@dataclass
+class Extraction:
+    """What one page yields: the record to archive, the errors met, and links to follow."""
+
+    record: dict[str, Any]
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    outlinks: list[str] = field(default_factory=list)
+
+
+def decode(body: bytes, content_type: str | None = None) -> str:
+    """The page's text, decoded the way Scrapy's ``TextResponse`` does it."""
+    _, text = html_to_unicode(content_type, body)
+    return text
+
+
+def parse(text: str, url: str) -> HtmlElement:
+    # NUL characters make lxml stop reading; they are never part of a page's text.
+    return Selector(text=text.replace("\x00", ""), base_url=url, type="html").root
+
+
+def extract_page(body: bytes | str, url: str, content_type: str | None = None) -> Extraction:
+    """Extract a page fetched from ``url`` (already normalised) into a plain record."""
+    text = body if isinstance(body, str) else decode(body, content_type)
+    root = parse(text, url)
+    base = normalize_url(root.xpath("string(//base/@href)"), url) or url
+    page_type, slug = classify(url)
+
+    content, h1 = extract_content(root, base, page_type)
+    structured, errors = extract_structured_data(root, url)
+    facts = JsonLdFacts(structured)
+    meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
+
+    title = _title(h1, root)
+    summary = _clean_summary(
+        _meta(root, "description") or _meta(root, "og:description") or facts.first("description")
+    )
+    body_text = content.body_text
+    links = [{**link, "position": 0} for link in content.links]
+    positions: dict[str, int] = {}
+    for link in links:
+        link["position"] = positions.get(link["kind"], 0)
+        positions[link["kind"]] = link["position"] + 1
+
+    record = {
+        "url": url,
+        "page_type": page_type,
+        "slug": slug,
+        "title": title,
+        "summary": summary,
+        "body_text": body_text or None,
+        "word_count": len(body_text.split()),
+        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, root, "published"),
+        "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(root, "article:modified_time")),
+        "author": facts.author() or _author(root, meta_text),
+        "categories": facts.categories() or _categories(content.meta, meta_text),
+        "language": (root.xpath("string(/html/@lang)") or "").strip() or None,
+        "canonical_url": _canonical(root, base),
+        "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
+        "links": links,
+        "structured_data": structured,
+        "extractor_version": EXTRACTOR_VERSION,
+    }
+    record["content_hash"] = content_hash(record)
+    return Extraction(record, errors, list(dict.fromkeys(iter_hrefs(root, base))))
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    """sha256 of what the page says, so that markup or template churn is not a change."""
+    essence = {
+        "title": record["title"],
+        "summary": record["summary"],
+        "body_text": record["body_text"],
+        "sections": [[s["heading"], s["text"]] for s in record["sections"]],
+        "links": [[l["kind"], l["to_url"], l["anchor_text"], l["summary"]] for l in record["links"]],
+        "json_ld": [i["data"] for i in record["structured_data"] if i["syntax"] == "json-ld"],
+    }
+    canonical = json.dumps(essence, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _meta(root: HtmlElement, name: str) -> str | None:
+    found = root.xpath("//meta[@name=$n or @property=$n]/@content", n=name)
+    value = " ".join(found[0].split()) if found else ""
+    return value or None
+
+
+def _strip_title(text: str) -> str | None:
+    text = _SITE_SUFFIX.sub("", " ".join(text.split()))
+    for suffix in _TITLE_SUFFIXES:
+        text = suffix.sub("", text)
+    return text or None
+
+
+def _title(h1: HtmlElement | None, root: HtmlElement) -> str | None:
+    for candidate in (text_of(h1) if h1 is not None else None, _meta(root, "og:title"), root.xpath("string(//title)")):
+        if candidate and (title := _strip_title(candidate)):
+            return title
+    return None
+
+
+def _clean_summary(text: str | None) -> str | None:
+    if not isinstance(text, str):
+        return None
+    text = _SUMMARY_SUFFIX.sub("", _SUMMARY_PREFIX.sub("", " ".join(text.split())))
+    return text or None
+
+
+def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str) -> str | None:
+    for element in meta:
+        for when in element.xpath(".//time/@datetime"):
+            if value := to_utc(when):
+                return value
+        if found := _VISIBLE_DATE.search(text_of(element)):
+            return to_utc(found.group(1))
+    return to_utc(_meta(root, f"article:{kind}_time"))
+
+
+def _author(root: HtmlElement, meta_text: str) -> str | None:
+    names = [text_of(a) for a in root.xpath("//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")]
+    if names and names[0]:
+        return names[0]
+    for label, value in _LABELLED.findall(meta_text):
+        if label.lower() in ("author", "by"):
+            return value.strip()
+    return _meta(root, "author")
+
+
+def _categories(meta: list[HtmlElement], meta_text: str) -> list[str] | None:
+    for element in meta:
+        names = [text_of(a) for a in element.xpath(
+            ".//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+            " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")]
+        if names:
+            return names
+    for label, value in _LABELLED.findall(meta_text):
+        if label.lower().startswith("categor"):
+            return [v.strip() for v in value.split(",") if v.strip()]
+    return None
+
+
+def _canonical(root: HtmlElement, base: str) -> str | None:
+    href = root.xpath("string(//link[@rel='canonical']/@href)").strip()
+    return normalize_url(href, base) if href else None

@@ -1,0 +1,135 @@
+"""Structured data: JSON-LD block by block, microdata and OpenGraph, through extruct.
+
+extruct's own ``extract`` loses every JSON-LD block of a page when one block
+fails to parse; here each ``<script type="application/ld+json">`` is handed to
+extruct alone, so a broken block costs only itself and is reported as an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import extruct
+from extruct.jsonld import JsonLdExtractor
+from lxml.html import HtmlElement
+
+logger = logging.getLogger(__name__)
+
+_JSONLD_SCRIPTS = "//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='application/ld+json']"
+
+
+def extract_structured_data(root: HtmlElement, url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every item found in the page, as ``structured_data`` rows, and the errors met."""
+    items: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    extractor = JsonLdExtractor()
+    jsonld: list[Any] = []
+    for number, script in enumerate(root.xpath(_JSONLD_SCRIPTS), 1):
+        if not (script.text or "").strip():
+            continue
+        try:
+            jsonld.extend(extractor.extract_items(script))
+        except (ValueError, RecursionError) as exc:
+            errors.append({
+                "stage": "json-ld",
+                "error": f"JSON-LD block {number} is not valid JSON",
+                "detail": f"{type(exc).__name__}: {exc}"[:500],
+            })
+    others = extruct.extract(root, base_url=url, syntaxes=["microdata", "opengraph"], errors="log")
+    for syntax, found in (("json-ld", jsonld), ("microdata", others.get("microdata", [])),
+                          ("opengraph", others.get("opengraph", []))):
+        for position, item in enumerate(found):
+            items.append({"syntax": syntax, "position": position, "type": _type_of(syntax, item), "data": item})
+    return items, errors
+
+
+def _type_of(syntax: str, item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    if syntax == "opengraph":
+        types = [v for k, v in item.get("properties", []) if k == "og:type"]
+    elif syntax == "microdata":
+        types = item.get("type")
+    else:
+        types = item.get("@type")
+    if isinstance(types, list):
+        return json.dumps(types) if len(types) != 1 else str(types[0])
+    return str(types) if types else None
+
+
+def jsonld_nodes(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every JSON-LD node of the page, ``@graph`` members unfolded."""
+    for item in items:
+        if item["syntax"] != "json-ld" or not isinstance(item["data"], dict):
+            continue
+        data = item["data"]
+        graph = data.get("@graph")
+        if isinstance(graph, list):
+            yield from (node for node in graph if isinstance(node, dict))
+        else:
+            yield data
+
+
+def _has_type(node: dict[str, Any], *names: str) -> bool:
+    types = node.get("@type")
+    types = types if isinstance(types, list) else [types]
+    return any(t in names for t in types)
+
+
+class JsonLdFacts:
+    """The facts a page's JSON-LD states about the page itself."""
+
+    ARTICLE_TYPES = ("Article", "BlogPosting", "NewsArticle", "TechArticle", "WebPage", "FAQPage")
+
+    def __init__(self, items: list[dict[str, Any]]):
+        self.nodes = list(jsonld_nodes(items))
+        self.by_id = {n["@id"]: n for n in self.nodes if isinstance(n.get("@id"), str)}
+        # Articles first: a WebPage node in a @graph often repeats less of the page.
+        self.articles = sorted(
+            (n for n in self.nodes if _has_type(n, *self.ARTICLE_TYPES)),
+            key=lambda n: not _has_type(n, "Article", "BlogPosting", "NewsArticle", "TechArticle"),
+        )
+
+    def first(self, key: str) -> Any:
+        for node in self.articles:
+            value = node.get(key)
+            if value:
+                return value
+        return None
+
+    def author(self) -> str | None:
+        author = self.first("author")
+        if isinstance(author, list):
+            author = author[0] if author else None
+        if isinstance(author, dict):
+            author = self.by_id.get(author.get("@id"), author) if "name" not in author else author
+            return author.get("name") if isinstance(author.get("name"), str) else None
+        return author if isinstance(author, str) else None
+
+    def categories(self) -> list[str] | None:
+        section = self.first("articleSection")
+        if isinstance(section, str):
+            return [section]
+        if isinstance(section, list):
+            return [s for s in section if isinstance(s, str)] or None
+        return None
+
+
+def to_utc(value: Any) -> str | None:
+    """An ISO-8601 time in UTC (``…+00:00``), a bare date as given, or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if len(text) == 10:
+        return moment.date().isoformat()
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()

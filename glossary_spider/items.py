@@ -1,0 +1,42 @@
+"""What the spider hands to the pipeline: plain dataclasses, one per kind of outcome."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glossary_spider.extraction import Extraction
+from glossary_spider.storage import Fetch
+
+
+@dataclass
+class PageItem:
+    """A page that answered 200, with what extraction made of it."""
+
+    fetch: Fetch
+    extraction: Extraction
+
+
+@dataclass
+class NotModifiedItem:
+    """A conditional request answered 304."""
+
+    fetch: Fetch
+
+
+@dataclass
+class GoneItem:
+    """A page that answered 404 or 410."""
+
+    fetch: Fetch
+
+
+@dataclass
+class FailureItem:
+    """A request that failed, or a response that could not be archived."""
+
+    url: str
+    stage: str
+    error: str
+    detail: str | None = None
+    http_status: int | None = None
+    fetch: Fetch | None = None

@@ -1,0 +1,95 @@
+"""Serve a :class:`ReplicaSite` over HTTP on loopback with Twisted's web server.
+
+Replies carry proper content types, ``ETag`` and ``Last-Modified``, and answer
+conditional requests with 304. Every request can be logged as a JSON line, so
+tests can prove what a crawl did and did not ask for. ``POST /_replica/generation``
+with a number as its body moves the site to that generation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+from twisted.internet import reactor
+from twisted.web import resource, server
+
+from glossary_spider.replica.site import ReplicaSite, etag, http_date
+
+CONTROL_PATH = b"/_replica/generation"
+
+
+class ReplicaResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, site: ReplicaSite, log: IO[str] | None = None):
+        super().__init__()
+        self.site = site
+        self.log = log
+
+    def render_GET(self, request: Any) -> bytes:
+        path = request.path.decode("utf-8", "replace")
+        host = (request.getHeader(b"host") or b"127.0.0.1").decode("latin-1")
+        reply = self.site.render(path, f"http://{host}")
+        status, body = reply.status, reply.body
+        request.setHeader(b"Content-Type", reply.content_type.encode())
+        for name, value in reply.headers.items():
+            request.setHeader(name.encode(), value.encode())
+        if status == 200:
+            tag = etag(body)
+            request.setHeader(b"ETag", tag.encode())
+            if reply.last_modified:
+                request.setHeader(b"Last-Modified", http_date(reply.last_modified).encode())
+            if request.setETag(tag.encode()) or (
+                reply.last_modified and request.setLastModified(reply.last_modified.timestamp())
+            ):
+                status, body = 304, b""
+        request.setResponseCode(status)
+        self._log(request, path, status)
+        return body if request.method != b"HEAD" else b""
+
+    render_HEAD = render_GET
+
+    def render_POST(self, request: Any) -> bytes:
+        if request.path != CONTROL_PATH:
+            request.setResponseCode(405)
+            return b"Method Not Allowed"
+        generation = int(request.content.read().strip() or 1)
+        self.site = ReplicaSite(self.site.size, generation, self.site.seed)
+        self._log(request, request.path.decode(), 200)
+        return f"generation {generation}\n".encode()
+
+    def _log(self, request: Any, path: str, status: int) -> None:
+        if self.log is None:
+            return
+        entry = {
+            "method": request.method.decode(),
+            "path": path,
+            "query": request.uri.decode("latin-1").partition("?")[2],
+            "host": (request.getHeader(b"host") or b"").decode("latin-1"),
+            "status": status,
+            "user_agent": (request.getHeader(b"user-agent") or b"").decode("latin-1"),
+            "if_none_match": (request.getHeader(b"if-none-match") or b"").decode("latin-1") or None,
+            "if_modified_since": (request.getHeader(b"if-modified-since") or b"").decode("latin-1") or None,
+            "generation": self.site.generation,
+        }
+        self.log.write(json.dumps(entry) + "\n")
+        self.log.flush()
+
+
+def serve(
+    pages: int = 200,
+    port: int = 8000,
+    host: str = "127.0.0.1",
+    generation: int = 1,
+    log: IO[str] | None = None,
+    out: IO[str] = sys.stdout,
+) -> None:
+    """Serve the replica until the process is stopped; prints its URL once listening."""
+    site = ReplicaSite(pages, generation)
+    listening = reactor.listenTCP(port, server.Site(ReplicaResource(site, log), logPath=None), interface=host)
+    out.write(f"Serving the replica ({pages} pages, generation {generation}) at "
+              f"http://{host}:{listening.getHost().port}/\n")
+    out.flush()
+    reactor.run()

@@ -1,0 +1,43 @@
+"""Scrapy settings of glossary_spider: polite defaults for the live site."""
+
+from glossary_spider import __version__
+
+BOT_NAME = "glossary_spider"
+SPIDER_MODULES = ["glossary_spider.spiders"]
+NEWSPIDER_MODULE = "glossary_spider.spiders"
+
+USER_AGENT = f"glossary_spider/{__version__} (+https://github.com/glossary-spider/glossary_spider)"
+ROBOTSTXT_OBEY = True
+
+# Politeness towards the live site; `glossary crawl --delay 0 --concurrency N` overrides for loopback.
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+DOWNLOADER_MIDDLEWARES = {
+    "glossary_spider.middlewares.AllowedHostsMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "glossary_spider.pipelines.ArchivePipeline": 300,
+}
+EXTENSIONS = {
+    "glossary_spider.extensions.Progress": 500,
+}
+
+GLOSSARY_DB = "data/glossary.db"
+GLOSSARY_BATCH_SIZE = 50
+GLOSSARY_BATCH_SECONDS = 2.0
+GLOSSARY_PROGRESS = False

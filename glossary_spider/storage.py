@@ -1,0 +1,414 @@
+"""The SQLite archive: schema, and every write, through sqlite-utils.
+
+:class:`Archive` is the only place that knows the tables. Writes for one batch of
+pages happen in one transaction, so a crash leaves each page either wholly
+stored or not stored at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = "data/glossary.db"
+
+
+class ArchiveError(Exception):
+    """The archive cannot be used: the message says why, for the user."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class Fetch:
+    """One HTTP exchange, as the archive records it."""
+
+    url: str
+    http_status: int | None
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: str | None = None  # the response's header block, for WARC export
+    fetched_at: str = ""
+
+    def __post_init__(self) -> None:
+        self.fetched_at = self.fetched_at or now()
+
+
+TABLES: dict[str, dict[str, Any]] = {
+    "pages": {
+        "columns": {
+            "url": str, "page_type": str, "slug": str, "title": str, "summary": str, "body_text": str,
+            "word_count": int, "published": str, "modified": str, "author": str, "categories": str,
+            "language": str, "canonical_url": str, "http_status": int, "status": str, "content_hash": str,
+            "first_seen": str, "last_fetched": str, "last_changed": str, "version": int,
+            "extractor_version": int, "run_id": int,
+        },
+        "pk": "url",
+    },
+    "sections": {
+        "columns": {"url": str, "position": int, "heading": str, "text": str},
+        "pk": ("url", "position"),
+    },
+    "links": {
+        "columns": {"from_url": str, "kind": str, "position": int, "to_url": str, "anchor_text": str,
+                    "summary": str, "facet": str},
+        "pk": ("from_url", "kind", "position"),
+    },
+    "structured_data": {
+        "columns": {"url": str, "syntax": str, "position": int, "type": str, "data": str},
+        "pk": ("url", "syntax", "position"),
+    },
+    "crawl_runs": {
+        "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
+                    "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
+                    "pages_not_modified": int, "pages_gone": int, "pages_failed": int, "requests": int,
+                    "bytes": int, "stats": str, "pid": int},
+        "pk": "id",
+    },
+    "crawl_errors": {
+        "columns": {"id": int, "run_id": int, "url": str, "stage": str, "http_status": int, "error": str,
+                    "detail": str, "at": str},
+        "pk": "id",
+    },
+    "page_versions": {
+        "columns": {"url": str, "version": int, "content_hash": str, "run_id": int, "captured_at": str,
+                    "title": str, "summary": str, "body_text": str, "record": str, "extractor_version": int},
+        "pk": ("url", "version"),
+    },
+    "captures": {
+        "columns": {"id": int, "run_id": int, "url": str, "fetched_at": str, "http_status": int,
+                    "content_type": str, "etag": str, "last_modified": str, "body_sha256": str,
+                    "outcome": str, "headers": str},
+        "pk": "id",
+    },
+    "bodies": {
+        "columns": {"sha256": str, "compression": str, "size": int, "data": bytes},
+        "pk": "sha256",
+    },
+}
+
+INDEXES = [
+    ("links", ["to_url"]),
+    ("crawl_errors", ["run_id"]),
+    ("crawl_errors", ["url"]),
+    ("captures", ["url", "fetched_at"]),
+    ("captures", ["run_id"]),
+    ("pages", ["page_type", "status"]),
+]
+
+VIEWS = {
+    "jsonld": "SELECT url, position, type, data FROM structured_data WHERE syntax = 'json-ld'",
+    "jsonld_nodes": """
+SELECT s.url, s.position, 0 AS node, json_extract(s.data, '$."@type"') AS type, s.data
+FROM structured_data s
+WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') IS NOT 'array'
+UNION ALL
+SELECT s.url, s.position, CAST(g.key AS INTEGER), json_extract(g.value, '$."@type"'), g.value
+FROM structured_data s, json_each(s.data, '$."@graph"') g
+WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'""",
+    "broken_links": """
+SELECT l.from_url, l.kind, l.position, l.to_url, l.anchor_text,
+       coalesce(p.http_status, e.http_status) AS target_status
+FROM links l
+LEFT JOIN pages p ON p.url = l.to_url
+LEFT JOIN (SELECT url, max(http_status) AS http_status FROM crawl_errors
+           WHERE http_status IN (404, 410) GROUP BY url) e ON e.url = l.to_url
+WHERE p.status = 'gone' OR (p.url IS NULL AND e.url IS NOT NULL)""",
+    "orphan_pages": """
+SELECT p.url, p.page_type, p.slug, p.title FROM pages p
+WHERE p.page_type != 'other' AND p.status = 'live'
+  AND NOT EXISTS (SELECT 1 FROM links l WHERE l.to_url = p.url AND l.from_url != p.url)""",
+    "one_way_related": """
+SELECT a.from_url, a.to_url, a.anchor_text FROM links a
+JOIN pages p ON p.url = a.to_url AND p.status = 'live'
+WHERE a.kind = 'related'
+  AND NOT EXISTS (SELECT 1 FROM links b
+                  WHERE b.kind = 'related' AND b.from_url = a.to_url AND b.to_url = a.from_url)""",
+}
+
+PAGE_COLUMNS = [c for c in TABLES["pages"]["columns"]]
+
+
+class Archive:
+    """A glossary archive in one SQLite file."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise ArchiveError(f"no archive at {self.path}: run 'glossary crawl' first")
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                if self.path.is_dir():
+                    raise ArchiveError(f"{self.path} is a directory, not an archive file")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            self.db = sqlite_utils.Database(conn)
+            self._check_schema_version()
+            if not readonly:
+                self.db.enable_wal()
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.ensure_schema()
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
+        except OSError as exc:
+            raise ArchiveError(f"cannot open the archive {self.path}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _check_schema_version(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path} was written by a newer glossary_spider (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider"
+            )
+
+    def ensure_schema(self) -> None:
+        with self.db.atomic():
+            for name, spec in TABLES.items():
+                table = self.db.table(name)
+                if not table.exists():
+                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]))
+                else:
+                    missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
+                    for column, kind in missing.items():
+                        table.add_column(column, kind)
+            for table, columns in INDEXES:
+                self.db.table(table).create_index(columns, if_not_exists=True)
+            for name, sql in VIEWS.items():
+                self.db.create_view(name, sql.strip(), replace=True)
+        if not self.db.table("pages_fts").exists():
+            self.db.table("pages").enable_fts(["title", "summary", "body_text"], create_triggers=True)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, command: str, args: dict[str, Any], pid: int | None = None) -> int:
+        with self.db.atomic():
+            table = self.db.table("crawl_runs").insert(
+                {"command": command, "started_at": now(), "args": json.dumps(args, sort_keys=True), "pid": pid}
+            )
+        return table.last_pk
+
+    def finish_run(self, run_id: int, finish_reason: str, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+        counts = self.run_counts(run_id)
+        stats = stats or {}
+        row = {
+            "finished_at": now(),
+            "finish_reason": finish_reason,
+            **counts,
+            "requests": stats.get("downloader/request_count", 0),
+            "bytes": stats.get("downloader/response_bytes", 0),
+            "stats": json.dumps(stats, default=str, sort_keys=True),
+        }
+        with self.db.atomic():
+            self.db.table("crawl_runs").update(run_id, row)
+        return self.run(run_id)
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        return self.db.table("crawl_runs").get(run_id)
+
+    def run_counts(self, run_id: int) -> dict[str, int]:
+        outcomes = dict(self.db.execute(
+            "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
+        ).fetchall())
+        failed = self.db.execute(
+            "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
+        ).fetchone()[0]
+        return {
+            "pages_new": outcomes.get("new", 0),
+            "pages_changed": outcomes.get("changed", 0),
+            "pages_unchanged": outcomes.get("unchanged", 0),
+            "pages_not_modified": outcomes.get("not_modified", 0),
+            "pages_gone": outcomes.get("gone", 0),
+            "pages_failed": failed,
+        }
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def store_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
+        """Archive a batch of fetched pages and their extractions in one transaction.
+
+        Returns each page's outcome: ``new``, ``changed`` or ``unchanged``.
+        """
+        with self.db.atomic():
+            return [self._store_page(run_id, fetch, extraction) for fetch, extraction in batch]
+
+    def _store_page(self, run_id: int, fetch: Fetch, extraction: Any) -> str:
+        record = extraction.record
+        url = record["url"]
+        previous = self._page_state(url)
+        body_sha = self._store_body(fetch.body)
+        if previous is None:
+            outcome, version = "new", 1
+        elif previous["content_hash"] != record["content_hash"]:
+            outcome, version = "changed", (previous["version"] or 0) + 1
+        else:
+            outcome, version = "unchanged", previous["version"]
+        if outcome != "unchanged" or previous["status"] != "live":
+            self.write_record(run_id, record, fetch, version=version, previous=previous, new_version=outcome != "unchanged")
+        else:
+            self.db.table("pages").update(url, {
+                "http_status": fetch.http_status, "last_fetched": fetch.fetched_at, "run_id": run_id,
+            })
+        self._capture(run_id, fetch, body_sha, outcome)
+        for error in extraction.errors:
+            self.record_error(run_id, url, error["stage"], fetch.http_status, error["error"], error.get("detail"))
+        return outcome
+
+    def write_record(
+        self,
+        run_id: int,
+        record: dict[str, Any],
+        fetch: Fetch | None,
+        *,
+        version: int,
+        previous: dict[str, Any] | None,
+        new_version: bool,
+    ) -> None:
+        """Write a page's record and its child rows; a new version row when ``new_version``."""
+        url = record["url"]
+        stamp = fetch.fetched_at if fetch else now()
+        page = {key: record[key] for key in PAGE_COLUMNS if key in record}
+        page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+        page.update({
+            "status": "live",
+            "version": version,
+            "first_seen": previous["first_seen"] if previous else stamp,
+            "last_changed": stamp if new_version or not previous else previous["last_changed"],
+            "run_id": run_id,
+        })
+        if fetch is not None:
+            page.update({"http_status": fetch.http_status, "last_fetched": fetch.fetched_at})
+        self.db.table("pages").upsert(page, pk="url", column_order=PAGE_COLUMNS)
+        for table, key in (("sections", "url"), ("links", "from_url"), ("structured_data", "url")):
+            self.db.execute(f"DELETE FROM [{table}] WHERE [{key}] = ?", [url])
+        self.db.table("sections").insert_all(({"url": url, **s} for s in record["sections"]), pk=("url", "position"))
+        self.db.table("links").insert_all(
+            ({"from_url": url, **link} for link in record["links"]), pk=("from_url", "kind", "position")
+        )
+        self.db.table("structured_data").insert_all(
+            ({"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
+             for item in record["structured_data"]),
+            pk=("url", "syntax", "position"),
+        )
+        if new_version:
+            self.db.table("page_versions").insert({
+                "url": url,
+                "version": version,
+                "content_hash": record["content_hash"],
+                "run_id": run_id,
+                "captured_at": stamp,
+                "title": record["title"],
+                "summary": record["summary"],
+                "body_text": record["body_text"],
+                "record": json.dumps(
+                    {k: record[k] for k in ("sections", "links", "structured_data")}, ensure_ascii=False
+                ),
+                "extractor_version": record["extractor_version"],
+            }, pk=("url", "version"), replace=True)
+
+    def record_gone(self, run_id: int, fetch: Fetch) -> bool:
+        """A 404 or 410: mark an archived page gone. False if the archive never had it."""
+        with self.db.atomic():
+            if self._page_state(fetch.url) is None:
+                return False
+            self.db.table("pages").update(fetch.url, {
+                "status": "gone", "http_status": fetch.http_status, "last_fetched": fetch.fetched_at,
+                "run_id": run_id,
+            })
+            self._capture(run_id, fetch, None, "gone")
+        return True
+
+    def record_not_modified(self, run_id: int, fetch: Fetch) -> None:
+        with self.db.atomic():
+            self.db.table("pages").update(fetch.url, {"last_fetched": fetch.fetched_at, "run_id": run_id})
+            self._capture(run_id, fetch, None, "not_modified")
+
+    def record_failure(
+        self, run_id: int, url: str, stage: str, http_status: int | None, error: str, detail: str | None = None,
+        fetch: Fetch | None = None,
+    ) -> None:
+        with self.db.atomic():
+            self.record_error(run_id, url, stage, http_status, error, detail)
+            if fetch is not None:
+                self._capture(run_id, fetch, self._store_body(fetch.body) if fetch.body else None, "failed")
+
+    def record_error(
+        self, run_id: int, url: str, stage: str, http_status: int | None, error: str, detail: str | None = None
+    ) -> None:
+        self.db.table("crawl_errors").insert({
+            "run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
+            "error": error, "detail": detail, "at": now(),
+        })
+
+    def _capture(self, run_id: int, fetch: Fetch, body_sha: str | None, outcome: str) -> None:
+        self.db.table("captures").insert({
+            "run_id": run_id, "url": fetch.url, "fetched_at": fetch.fetched_at, "http_status": fetch.http_status,
+            "content_type": fetch.content_type, "etag": fetch.etag, "last_modified": fetch.last_modified,
+            "body_sha256": body_sha, "outcome": outcome, "headers": fetch.headers,
+        })
+
+    def _store_body(self, body: bytes) -> str:
+        sha = hashlib.sha256(body).hexdigest()
+        if not self.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
+            self.db.table("bodies").insert(
+                {"sha256": sha, "compression": "zlib", "size": len(body), "data": zlib.compress(body, 6)}
+            )
+        return sha
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def _page_state(self, url: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT content_hash, version, status, first_seen, last_changed FROM pages WHERE url = ?", [url]
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("content_hash", "version", "status", "first_seen", "last_changed"), row))
+
+    def body(self, sha256: str) -> bytes | None:
+        row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", [sha256]).fetchone()
+        if row is None:
+            return None
+        return decompress(row[0], row[1])
+
+    def archived_urls(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT url FROM pages")}
+
+
+def decompress(compression: str | None, data: bytes) -> bytes:
+    if compression in (None, "", "none"):
+        return data
+    if compression == "zlib":
+        return zlib.decompress(data)
+    raise ArchiveError(f"a body is stored with an unknown compression {compression!r}")

@@ -1,0 +1,96 @@
+"""URL rules of the glossary: normalisation, page types, and what a crawl follows.
+
+Every URL stored in the archive goes through :func:`normalize_url`, so that the
+same page reached by different spellings is one row.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import safe_url_string
+
+PAGE_TYPES = ("definition", "term", "area", "area_resource", "other")
+GLOSSARY_TYPES = PAGE_TYPES[:4]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid)$", re.IGNORECASE)
+_GLOSSARY_PATH = re.compile(r"^/(definition|term|area)/[^/]+(/resource/\d+)?/?$")
+# Every page has a markdown copy at its path without the final slash plus ".md"
+# (SITE.md: /term/greeks.md is /term/greeks/): the same page, not a second one.
+_MARKDOWN_COPY = re.compile(r"^(/(?:definition|term|area)/[^/]+(?:/resource/\d+)?)\.md$")
+_PAGE_PATH = re.compile(
+    r"^/(?:(?P<type>definition|term)/(?P<slug>[^/]+)"
+    r"|area/(?P<area>[^/]+)(?:/resource/(?P<n>\d+))?)/$"
+)
+
+# Paths a crawl never follows: WordPress machinery, feeds, search, archives of
+# tags and authors, attachments, and files that are not pages.
+_NOT_FOLLOWED = re.compile(
+    r"^/(wp-admin|wp-login\.php|wp-json|xmlrpc\.php|wp-content|wp-includes|feed|comments|search"
+    r"|tag|author|attachment)(/|$)"
+    r"|/(feed|embed|trackback|attachment)/?$"
+    r"|\.(md|xml|xml\.gz|txt|jpe?g|png|gif|webp|svg|ico|css|js|pdf|zip|mp4|mp3|woff2?)$",
+    re.IGNORECASE,
+)
+_NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
+
+
+class PageKind(NamedTuple):
+    page_type: str
+    slug: str | None
+
+
+def normalize_url(url: str, base: str | None = None) -> str | None:
+    """The archive's spelling of ``url`` (resolved against ``base``).
+
+    Returns None for anything that is not an absolute http(s) URL.
+    """
+    url = url.strip()
+    if base:
+        url = urljoin(base, url)
+    try:
+        parts = urlsplit(safe_url_string(url))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = parts.path or "/"
+    if markdown := _MARKDOWN_COPY.match(path):
+        path = markdown.group(1) + "/"
+    elif _GLOSSARY_PATH.match(path) and not path.endswith("/"):
+        path += "/"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not _TRACKING_PARAMS.match(k)
+    )
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def classify(url: str) -> PageKind:
+    """Page type and slug of a normalised URL, from its path alone."""
+    match = _PAGE_PATH.match(urlsplit(url).path)
+    if not match:
+        return PageKind("other", None)
+    if match["type"]:
+        return PageKind(match["type"], match["slug"])
+    return PageKind("area_resource" if match["n"] else "area", match["area"])
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
+def is_followable(url: str) -> bool:
+    """Whether a crawl that follows links should request this normalised URL."""
+    parts = urlsplit(url)
+    return not (_NOT_FOLLOWED.search(parts.path) or _NOT_FOLLOWED_QUERY.search(parts.query))
