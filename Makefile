@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := data/demo.db
-DEMO_PORT ?= 8765
+DEMO_PORT ?= 0
 
 .PHONY: install test demo crawl clean
 

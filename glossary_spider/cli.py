@@ -37,7 +37,7 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
         default=DEFAULT_DB,
         envvar="GLOSSARY_DB",
         show_default=True,
-        type=click.Path(dir_okay=False),
+        metavar="PATH",
         help="The archive's path (or set GLOSSARY_DB).",
     )(command)
 

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GLOSSARY = [sys.executable, "-m", "glossary_spider"]
+
+
+class Replica:
+    """The replica site served by a real `glossary replica` process on loopback."""
+
+    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1):
+        self.log_path = tmp / f"replica-{os.getpid()}-{id(self)}.log"
+        self.pages = pages
+        self.process = subprocess.Popen(
+            [*GLOSSARY, "replica", "--port", "0", "--pages", str(pages), "--generation", str(generation),
+             "--log", str(self.log_path)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )
+        line = self.process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            self.process.kill()
+            raise RuntimeError(f"the replica did not start: {line}{self.process.stderr.read()}")
+        self.port = int(match.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def requests(self) -> list[dict]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+
+    def clear_log(self) -> None:
+        self.log_path.write_text("")
+
+    def set_generation(self, generation: int) -> None:
+        request = urllib.request.Request(f"{self.url}/_replica/generation", data=str(generation).encode())
+        urllib.request.urlopen(request).read()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def run_glossary(*args: str, env: dict | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run the `glossary` command line in a subprocess, as a user would."""
+    return subprocess.run(
+        [*GLOSSARY, *args], capture_output=True, text=True, cwd=kwargs.pop("cwd", ROOT), timeout=timeout,
+        env={**os.environ, **(env or {})}, **kwargs,
+    )
+
+
+def crawl(db: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """A fast crawl of the replica: no delay, several requests at once."""
+    result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--concurrency", "8", "--no-progress",
+                          *args, **kwargs)
+    return result
+
+
+def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def make_replica(tmp_path: Path) -> Iterator:
+    started: list[Replica] = []
+
+    def start(pages: int = 200, generation: int = 1) -> Replica:
+        replica = Replica(tmp_path, pages, generation)
+        started.append(replica)
+        return replica
+
+    yield start
+    for replica in started:
+        replica.stop()
+
+
+@pytest.fixture(scope="session")
+def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
+    """One replica for the tests that only read from it."""
+    server = Replica(tmp_path_factory.mktemp("replica"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def crawled(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of the whole replica, crawled from its home page and sitemap index."""
+    db = tmp_path_factory.mktemp("crawled") / "glossary.db"
+    result = crawl(db, "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml")
+    assert result.returncode == 0, result.stderr
+    return db

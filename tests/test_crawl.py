@@ -1,0 +1,161 @@
+"""End-to-end: the real spider crawls a real replica server into a real SQLite file."""
+
+import json
+from collections import Counter
+from urllib.parse import urlsplit
+
+from conftest import ROOT, crawl, rows, run_glossary
+
+from glossary_spider.replica import ReplicaSite
+
+SITE = ReplicaSite(200)
+
+
+def path_of(url):
+    return urlsplit(url).path
+
+
+def test_crawl_archives_every_live_page_correctly(crawled, replica):
+    pages = {path_of(r["url"]): r for r in rows(crawled, "SELECT * FROM pages")}
+    expected = set(SITE.glossary_paths()) | {"/"}
+    assert set(pages) == expected
+    links = {}
+    for link in rows(crawled, "SELECT * FROM links WHERE kind != 'inline' ORDER BY from_url, kind, position"):
+        links.setdefault(path_of(link["from_url"]), {}).setdefault(link["kind"], []).append(path_of(link["to_url"]))
+    sections = {}
+    for section in rows(crawled, "SELECT url, heading FROM sections ORDER BY url, position"):
+        sections.setdefault(path_of(section["url"]), []).append(section["heading"])
+    for path in SITE.glossary_paths():
+        truth, page = SITE.truth(path), pages[path]
+        assert page["title"] == truth["title"], path
+        assert links.get(path, {}) == truth["links"], path
+        assert sections.get(path, []) == truth["sections"], path
+        assert page["status"] == "live" and page["http_status"] == 200 and page["version"] == 1
+        assert page["url"] == f"{replica.url}{path}"
+        if "summary" in truth:
+            assert page["summary"] == truth["summary"], path
+            assert page["published"] == truth["published"], path
+            assert json.loads(page["categories"]) in (["Definition"], ["Term"])
+
+
+def test_crawl_records_its_run_and_failures(crawled):
+    (run,) = rows(crawled, "SELECT * FROM crawl_runs")
+    assert run["command"] == "crawl" and run["finish_reason"] == "finished"
+    assert run["pages_new"] == len(SITE.glossary_paths()) + 1
+    assert run["pages_failed"] == 2
+    errors = rows(crawled, "SELECT stage, http_status, url FROM crawl_errors ORDER BY url")
+    fetch_errors = [(e["http_status"], path_of(e["url"])) for e in errors if e["stage"] == "fetch"]
+    assert fetch_errors == [(404, "/definition/retired-entry-1/"), (404, "/definition/retired-entry-2/")]
+    broken = [p for p in SITE.posts.values() if SITE._jsonld_style(p) == "broken"]
+    assert sorted(path_of(e["url"]) for e in errors if e["stage"] == "json-ld") == sorted(p.path for p in broken)
+    # A page that never answered 200 has no row in pages.
+    assert not rows(crawled, "SELECT 1 FROM pages WHERE url LIKE '%retired-entry%'")
+    stats = json.loads(run["stats"])
+    # The redirect to learn.greeks.live was dropped before it was sent.
+    assert stats.get("offsite/filtered", 0) + stats.get("glossary/offsite_blocked", 0) >= 1
+
+
+def test_structured_data_and_views(crawled):
+    seed = rows(crawled, "SELECT syntax, position, type FROM structured_data WHERE url LIKE "
+                         "'%/definition/international-legal-cooperation/' ORDER BY syntax, position")
+    assert [(r["syntax"], r["type"]) for r in seed] == [
+        ("json-ld", "BreadcrumbList"), ("json-ld", "Article"), ("opengraph", "article")]
+    nodes = rows(crawled, "SELECT type, count(*) AS n FROM jsonld_nodes GROUP BY type")
+    counts = {r["type"]: r["n"] for r in nodes}
+    assert counts["Article"] == len(SITE.posts)  # flat or inside a @graph, one Article per post
+    assert counts["FAQPage"] == len(SITE.areas)
+    assert rows(crawled, "SELECT count(*) AS n FROM jsonld")[0]["n"] > len(SITE.posts)
+
+
+def test_crawl_is_polite_and_stays_in_bounds(crawled, replica):
+    requests = replica.requests()
+    paths = [r["path"] for r in requests if r["method"] == "GET"]
+    assert "/robots.txt" in paths
+    assert all(r["user_agent"].startswith("glossary_spider/") for r in requests)
+    for forbidden in ("/drafts/", "/wp-admin/", "/feed/", "/tag/", "/author/", ".md", "/wp-content/"):
+        assert not [p for p in paths if forbidden in p], forbidden
+    repeated = [p for p, n in Counter(paths).items() if n > 1]
+    assert repeated == []
+    assert all(r["host"] == f"127.0.0.1:{replica.port}" for r in requests)
+    # The old-scheme URL was followed through its redirect and archived under its final URL.
+    assert any(p.startswith("/definitions/") for p in paths)
+
+
+def test_a_sitemap_crawl_without_following(tmp_path, make_replica):
+    server = make_replica()
+    db = tmp_path / "a.db"
+    result = crawl(db, "--sitemap", f"{server.url}/sitemap_index.xml", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    archived = {path_of(r["url"]) for r in rows(db, "SELECT url FROM pages")}
+    assert archived == {p.path for p in SITE.posts.values()} | {a.path for a in SITE.areas.values()}
+    fetched = {r["path"] for r in server.requests()}
+    assert fetched == archived | {"/robots.txt", "/sitemap_index.xml", "/post-sitemap.xml", "/area-sitemap.xml"}
+
+
+def test_start_urls_without_following_archive_just_those(tmp_path, make_replica):
+    server = make_replica()
+    urls = [f"{server.url}/about/", f"{server.url}/term/legal-risk-management", f"{server.url}/area/funding/"]
+    (tmp_path / "urls.txt").write_text("# start here\n" + urls[1] + "\n\n")
+    db = tmp_path / "b.db"
+    result = crawl(db, "--start-url", urls[0], "--urls-file", str(tmp_path / "urls.txt"),
+                   "--start-url", urls[2], "--no-follow")
+    assert result.returncode == 0, result.stderr
+    archived = rows(db, "SELECT url, page_type FROM pages ORDER BY url")
+    assert [(path_of(r["url"]), r["page_type"]) for r in archived] == [
+        ("/about/", "other"), ("/area/funding/", "area"), ("/term/legal-risk-management/", "term")]
+    assert "new               3" in result.stdout or "new" in result.stdout
+
+
+def test_crawling_twice_gives_the_same_rows(tmp_path, make_replica):
+    server = make_replica(pages=60)
+    db = tmp_path / "c.db"
+    tables = {
+        "pages": "SELECT url, title, summary, body_text, content_hash, version, status FROM pages ORDER BY url",
+        "sections": "SELECT * FROM sections ORDER BY url, position",
+        "links": "SELECT * FROM links ORDER BY from_url, kind, position",
+        "structured_data": "SELECT * FROM structured_data ORDER BY url, syntax, position",
+        "page_versions": "SELECT url, version, content_hash FROM page_versions ORDER BY url, version",
+    }
+    assert crawl(db, "--start-url", f"{server.url}/").returncode == 0
+    first = {name: rows(db, sql) for name, sql in tables.items()}
+    assert crawl(db, "--start-url", f"{server.url}/").returncode == 0
+    second = {name: rows(db, sql) for name, sql in tables.items()}
+    assert first == second
+    runs = rows(db, "SELECT pages_new, pages_changed, pages_unchanged FROM crawl_runs ORDER BY id")
+    assert runs[1] == {"pages_new": 0, "pages_changed": 0, "pages_unchanged": runs[0]["pages_new"]}
+
+
+def test_max_pages_stops_the_crawl(tmp_path, replica):
+    db = tmp_path / "d.db"
+    result = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "5", "--concurrency", "1")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 5
+
+
+def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
+    server = make_replica()
+    db = tmp_path / "e.db"
+    result = run_glossary_scrapy(
+        "-a", f"start_urls={server.url}/term/legal-risk-management/,{server.url}/area/funding/",
+        "-a", "follow=0", "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [path_of(r["url"]) for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
+        "/area/funding/", "/term/legal-risk-management/"]
+    assert rows(db, "SELECT command, finish_reason FROM crawl_runs") == [{"command": "crawl", "finish_reason": "finished"}]
+
+
+def run_glossary_scrapy(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "scrapy", "crawl", "glossary", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_progress_line_on_request(tmp_path, replica):
+    db = tmp_path / "f.db"
+    result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--progress", "--no-follow",
+                          "--start-url", f"{replica.url}/area/funding/")
+    assert result.returncode == 0
+    assert "1 pages" in result.stderr and "/s" in result.stderr

@@ -1,0 +1,168 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from glossary_spider.extraction import extract_page
+from glossary_spider.replica import ReplicaSite
+from glossary_spider.replica import themes
+
+SAMPLES = Path(__file__).parent / "samples"
+BASE = "https://term.greeks.live"
+SEED_URL = f"{BASE}/definition/international-legal-cooperation/"
+
+
+@pytest.mark.parametrize("sample", sorted(p.stem for p in SAMPLES.glob("*.html")))
+def test_golden_sample(sample):
+    expected = json.loads((SAMPLES / f"{sample}.json").read_text(encoding="utf-8"))
+    extraction = extract_page((SAMPLES / f"{sample}.html").read_bytes(), expected["url"])
+    got = json.loads(json.dumps({"record": extraction.record, "errors": extraction.errors}, ensure_ascii=False))
+    assert got == {"record": expected["record"], "errors": expected["errors"]}
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return extract_page((SAMPLES / "seed-definition.html").read_bytes(), SEED_URL).record
+
+
+def test_seed_page_text(seed):
+    # The three paragraphs of shared/seeds/international-legal-cooperation.md, after its second heading.
+    paragraphs = seed["body_text"].split("\n\n")
+    assert paragraphs[0] == "International Legal Cooperation"
+    assert len(paragraphs) == 4
+    assert paragraphs[1].startswith("International legal cooperation refers to the efforts between nations")
+    assert paragraphs[2].startswith("Through bodies like the Financial Action Task Force")
+    assert paragraphs[3].endswith("the potential for regulatory-induced instability.")
+    assert seed["title"] == "International Legal Cooperation"
+    assert seed["summary"] == ("Efforts between nations to coordinate regulatory standards and share data to "
+                               "prevent financial crime and market risks.")
+    assert (seed["published"], seed["modified"]) == ("2026-03-18T22:05:46+00:00", "2026-03-18T22:06:23+00:00")
+    assert (seed["author"], seed["categories"], seed["language"]) == ("Greeks.live", ["Definition"], "en-US")
+    assert seed["word_count"] == len(seed["body_text"].split())
+    for chrome in ("Recent Posts", "Discover More", "Glossary", "Meaning", "Published", "©", "knot"):
+        assert chrome not in seed["body_text"]
+
+
+def test_seed_page_related_links_in_order(seed):
+    related = [link for link in seed["links"] if link["kind"] == "related"]
+    assert [link["anchor_text"] for link in related] == [
+        "Legal Technology", "Cross-Border Capital Flows", "Cross-Border Legal Risk Management",
+        "Financial Action Task Force", "Regulatory Compliance Gaps", "Cross-Border Market Access",
+        "Compliance Burden", "Decentralized Exchange Legal Frameworks",
+    ]
+    assert related[3]["to_url"] == f"{BASE}/definition/financial-action-task-force/"
+    assert [link["position"] for link in related] == list(range(8))
+
+
+def test_seed_page_discover_more(seed):
+    items = [link for link in seed["links"] if link["kind"] == "discover_more"]
+    assert len(items) == 9
+    assert items[1]["to_url"] == f"{BASE}/term/trading-venue-regulation/"
+    assert items[1]["summary"] == ("Trading Venue Regulation standardizes the structural rules and risk management "
+                                   "protocols necessary to ensure the integrity of digital asset markets.")
+    assert items[8]["anchor_text"] == "Legal Risk Management"
+    assert all(item["summary"] and not item["summary"].startswith("Meaning") for item in items)
+
+
+def test_seed_page_json_ld(seed):
+    jsonld = [item for item in seed["structured_data"] if item["syntax"] == "json-ld"]
+    assert [item["type"] for item in jsonld] == ["BreadcrumbList", "Article"]
+    crumbs = jsonld[0]["data"]["itemListElement"]
+    assert [c["name"] for c in crumbs] == ["Home", "Definition", "International Legal Cooperation"]
+    assert jsonld[1]["data"]["dateModified"] == "2026-03-18T22:06:23+00:00"
+
+
+@pytest.mark.parametrize("path", [
+    "/definition/international-legal-cooperation/", "/term/legal-risk-management/", "/area/funding/",
+    "/area/options/resource/1/",
+])
+def test_every_theme_gives_the_same_record(path):
+    site = ReplicaSite(200)
+    records = []
+    for theme in ("classic", "block", "plain"):
+        doc = site.document(path, BASE)
+        doc["theme"] = theme
+        records.append(extract_page(themes.render(doc).encode(), BASE + path).record)
+    keys = ("title", "summary", "body_text", "sections", "links", "published", "author", "categories", "content_hash")
+    for record in records[1:]:
+        assert {k: record[k] for k in keys} == {k: records[0][k] for k in keys}
+
+
+def test_template_churn_is_not_a_change():
+    site = ReplicaSite(200)
+    doc = site.document("/term/legal-risk-management/", BASE)
+    before = extract_page(themes.render(doc).encode(), BASE + doc["path"]).record
+    doc["asset_version"] += 1  # new script and stylesheet URLs, a different <style> block
+    after = extract_page(themes.render(doc).encode(), BASE + doc["path"]).record
+    assert before["content_hash"] == after["content_hash"]
+
+
+def test_windows_1252_page_is_decoded_from_its_declared_charset():
+    html = (SAMPLES / "definition-windows-1252.html").read_bytes()
+    assert b"charset=\"windows-1252\"" in html and b"\x93" in html  # a curly quote, as cp1252 encodes it
+    record = extract_page(html, f"{BASE}/definition/asset-eligibility/").record
+    assert "“Asset Eligibility”" in record["body_text"]
+    assert "⎊" in record["body_text"]  # written as &#9098;, which cp1252 cannot hold
+
+
+def test_a_charset_from_the_http_header_wins():
+    html = '<html><head><meta charset="utf-8"></head><body><h1>Caf\u00e9</h1><p>Fa\u00e7ade</p></body></html>'
+    record = extract_page(html.encode("cp1252"), f"{BASE}/x/", "text/html; charset=windows-1252").record
+    assert record["title"] == "Café"
+
+
+def test_broken_json_ld_costs_only_itself():
+    html = (SAMPLES / "definition-jsonld-broken.html").read_bytes()
+    extraction = extract_page(html, f"{BASE}/definition/compliance-burden/")
+    assert [(e["stage"], e["error"]) for e in extraction.errors] == [("json-ld", "JSON-LD block 2 is not valid JSON")]
+    types = [i["type"] for i in extraction.record["structured_data"] if i["syntax"] == "json-ld"]
+    assert types == ["BreadcrumbList", "Article"]
+
+
+def test_graph_json_ld_stays_one_item_and_feeds_the_fields():
+    sample = json.loads((SAMPLES / "definition-jsonld-graph.json").read_text())
+    extraction = extract_page((SAMPLES / "definition-jsonld-graph.html").read_bytes(), sample["url"])
+    jsonld = [i for i in extraction.record["structured_data"] if i["syntax"] == "json-ld"]
+    assert len(jsonld) == 1 and jsonld[0]["type"] is None
+    assert [n["@type"] for n in jsonld[0]["data"]["@graph"]] == ["WebPage", "Article", "BreadcrumbList", "Organization"]
+    assert extraction.record["author"] == "Greeks.live"
+    assert extraction.record["categories"] == ["Definition"]
+
+
+HAND_MADE = """<!DOCTYPE html><html lang="de"><head><title>Vega Greek ⎊ Term ⎊ Greeks.live</title>
+<link rel="canonical" href="/term/vega-greek/"></head><body>
+<header><nav><a href="/">Home</a><a href="/category/term/">Terms</a></nav></header>
+<div class="layout"><div class="col">
+<h1>Vega Greek ⎊ Term</h1>
+<p>Posted on 2026-02-03 by <a href="/author/x/">Someone</a></p>
+<h2>Essence</h2><p>Vega measures <a href="/area/volatility/">volatility</a> exposure.</p>
+<p><img src="/a.webp" alt="A long alt text that must never be body text"></p>
+<ul><li><b>Long vega</b> gains when implied volatility rises.</li></ul>
+<script>var x = "not text";</script>
+</div><aside><h2>Popular</h2><ul><li><a href="/term/x/">X</a></li></ul></aside></div>
+<footer><p>Footer text</p></footer></body></html>"""
+
+
+def test_a_hand_made_layout_without_json_ld():
+    record = extract_page(HAND_MADE.encode(), f"{BASE}/term/vega-greek/").record
+    assert record["title"] == "Vega Greek"
+    assert record["body_text"] == "Essence\n\nVega measures volatility exposure.\n\nLong vega gains when implied volatility rises."
+    assert record["published"] == "2026-02-03"
+    assert record["summary"] is None and record["categories"] is None and record["modified"] is None
+    assert record["language"] == "de"
+    assert record["canonical_url"] == f"{BASE}/term/vega-greek/"
+    assert [(l["kind"], l["to_url"]) for l in record["links"]] == [("inline", f"{BASE}/area/volatility/")]
+    assert [s["heading"] for s in record["sections"]] == ["Essence"]
+
+
+def test_a_page_of_another_type_still_gets_title_and_text():
+    html = b"<html><body><main><h1>About</h1><p>Who we are.</p></main></body></html>"
+    record = extract_page(html, f"{BASE}/about/").record
+    assert (record["page_type"], record["slug"], record["title"], record["body_text"]) == (
+        "other", None, "About", "Who we are.")
+
+
+def test_an_empty_page_yields_nulls_not_guesses():
+    record = extract_page(b"", f"{BASE}/definition/empty/").record
+    assert record["title"] is None and record["body_text"] is None and record["word_count"] == 0
+    assert record["sections"] == [] and record["links"] == [] and record["structured_data"] == []

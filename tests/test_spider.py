@@ -1,0 +1,56 @@
+import pytest
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.test import get_crawler
+
+from glossary_spider.middlewares import AllowedHostsMiddleware
+from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, BadArgument, CrawlParams
+from glossary_spider.spiders.glossary import GlossarySpider
+
+
+def test_without_start_urls_the_live_site_is_crawled():
+    params = CrawlParams.build()
+    assert (params.start_urls, params.sitemap_urls) == ([LIVE_HOME], [LIVE_SITEMAP])
+    assert params.allowed_hosts == {"term.greeks.live"}
+
+
+def test_spider_arguments_as_scrapy_passes_them():
+    spider = GlossarySpider(start_urls="http://127.0.0.1:8000/a/,http://127.0.0.1:8000/term/x",
+                            sitemap_urls="http://localhost:8000/sitemap.xml", follow="0", max_pages="3")
+    assert spider.start_urls == ["http://127.0.0.1:8000/a/", "http://127.0.0.1:8000/term/x/"]
+    assert spider.allowed_hosts == {"127.0.0.1", "localhost"}
+    assert spider.params.follow is False and spider.params.max_pages == 3
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"start_urls": "term.greeks.live"}, r"not an http\(s\) URL"),
+    ({"follow": "maybe"}, "follow must be 1 or 0"),
+    ({"start_urls": "http://x/", "max_pages": "0"}, "at least 1"),
+    ({"start_urls": "http://x/", "max_pages": "ten"}, "whole number"),
+])
+def test_bad_spider_arguments_name_the_problem(kwargs, message):
+    with pytest.raises(BadArgument, match=message):
+        GlossarySpider(**kwargs)
+
+
+@pytest.mark.parametrize(("url", "allowed"), [
+    ("http://term.greeks.live/definition/x/", True),
+    ("https://term.greeks.live/", True),
+    ("https://learn.greeks.live/", False),
+    ("https://evil.term.greeks.live/", False),
+    ("http://127.0.0.1/", False),
+    ("http://localhost/", False),
+    ("http://[::1]/", False),
+    ("file:///etc/passwd", False),
+    ("data:text/html,hi", False),
+])
+def test_allowed_hosts_are_checked_before_any_request(url, allowed):
+    crawler = get_crawler(GlossarySpider)
+    crawler.spider = GlossarySpider(start_urls="https://term.greeks.live/")
+    middleware = AllowedHostsMiddleware.from_crawler(crawler)
+    request = Request(url, dont_filter=True)  # dont_filter does not open the gate
+    if allowed:
+        assert middleware.process_request(request) is None
+    else:
+        with pytest.raises(IgnoreRequest):
+            middleware.process_request(request)
