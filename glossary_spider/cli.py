@@ -6,17 +6,20 @@ archive's lock; 1 anything that stopped the work early.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
 
-from glossary_spider.params import BadArgument, CrawlParams
-from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError
+from glossary_spider.params import BadArgument, CrawlParams, check_url
+from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
 
@@ -67,6 +70,80 @@ def cli() -> None:
     """
 
 
+def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by the commands that crawl (crawl and refresh)."""
+    for option in reversed([
+        click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Requests in flight at once."),
+        click.option("--delay", type=click.FloatRange(min=0),
+                     help="Seconds between requests to a host (0 turns AutoThrottle off)."),
+        click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
+        click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
+        click.option("--progress/--no-progress", default=None,
+                     help="Live progress line (default: on when stderr is a terminal)."),
+        click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON."),
+        click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log."),
+    ]):
+        command = option(command)
+    return command
+
+
+@contextlib.contextmanager
+def writer(db: str, command: str) -> Iterator[Archive]:
+    """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
+    from glossary_spider.lock import ArchiveLock, ArchiveLocked
+
+    try:
+        lock = ArchiveLock(db, command).acquire()
+    except ArchiveLocked as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except OSError as exc:
+        raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
+    try:
+        with Archive(db) as archive:
+            yield archive
+    finally:
+        lock.release()
+
+
+def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, args: dict[str, Any],
+               options: dict[str, Any], **spider_args: Any) -> None:
+    """Run the spider for ``command``, resuming the last stopped run if asked; print the summary."""
+    from glossary_spider.crawl import crawl_settings, run_spider
+
+    extra: dict[str, Any] = {"GLOSSARY_LOCK_HELD": True}
+    if options["resume"]:
+        stopped = archive.resumable_run(command)
+        if stopped is None:
+            raise UserError(f"nothing to resume: the last {command} finished (or there was none)")
+        args = json.loads(stopped["args"] or "{}")
+        params = CrawlParams.build(args.get("start_urls"), args.get("sitemap_urls"), None,
+                                   args.get("follow", True), args.get("max_pages"), default_to_live=False)
+        spider_args["done"], spider_args["pending"] = archive.frontier(stopped["id"])
+        archive.reopen_run(stopped["id"])
+        extra["GLOSSARY_RUN_ID"] = stopped["id"]
+        options = {**options, **{k: args.get(k) for k in ("concurrency", "delay", "ignore_robots") if k in args}}
+        spider_args.setdefault("max_age_days", args.get("max_age_days"))
+    settings = crawl_settings(
+        db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
+        ignore_robots=bool(options["ignore_robots"]),
+        progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
+        log_level="INFO" if options["verbose"] else "WARNING", extra=extra,
+    )
+    stats = run_spider(settings, params, **spider_args)
+    run_id = stats.get("glossary/run_id")
+    if run_id is None:
+        raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
+    run = archive.run(run_id)
+    if options["as_json"]:
+        click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
+                               "args": json.loads(run["args"] or "{}")}, indent=2))
+    else:
+        click.echo(summary(run, db))
+    if run["finish_reason"] not in COMPLETE_REASONS:
+        sys.exit(EXIT_FAILED)
+
+
 @cli.command()
 @db_option
 @click.option("--start-url", "start_urls", multiple=True, metavar="URL", help="A page to start from (repeatable).")
@@ -74,59 +151,101 @@ def cli() -> None:
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
 @click.option("--max-pages", type=click.IntRange(min=1), help="Stop after archiving this many pages.")
-@click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Requests in flight at once.")
-@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a host (0 turns AutoThrottle off).")
-@click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt.")
-@click.option("--progress/--no-progress", default=None, help="Live progress line (default: on when stderr is a terminal).")
-@click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
+@crawl_options
 @user_errors
 def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps: tuple[str, ...], no_follow: bool,
-          max_pages: int | None, concurrency: int | None, delay: float | None, ignore_robots: bool,
-          progress: bool | None, verbose: bool) -> None:
+          max_pages: int | None, **options: Any) -> None:
     """Crawl the glossary into the archive.
 
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
-    ever requested.
+    ever requested. A crawl stopped by Ctrl-C, SIGTERM or kill -9 continues with
+    --resume: nothing archived is fetched again.
 
     \b
     Example:
         glossary crawl --sitemap https://term.greeks.live/sitemap_index.xml
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --concurrency 8
+        glossary crawl --resume
     """
-    from glossary_spider.crawl import COMPLETE_REASONS, crawl_settings, run_spider
-
+    if options["resume"] and (start_urls or urls_file or sitemaps or max_pages or no_follow):
+        raise UserError("--resume continues the stopped crawl with its own URLs and limits: give none")
     params = CrawlParams.build(start_urls, sitemaps, urls_file, not no_follow, max_pages)
-    Archive(db).close()
     args = {"start_urls": params.start_urls, "sitemap_urls": params.sitemap_urls, "follow": params.follow,
-            "max_pages": params.max_pages, "concurrency": concurrency, "delay": delay,
-            "ignore_robots": ignore_robots}
-    settings = crawl_settings(
-        db, command="crawl", args=args, concurrency=concurrency, delay=delay, ignore_robots=ignore_robots,
-        progress=sys.stderr.isatty() if progress is None else progress,
-        log_level="INFO" if verbose else "WARNING",
-    )
-    stats = run_spider(settings, params)
-    run = _finished_run(db, stats)
+            "max_pages": params.max_pages, "concurrency": options["concurrency"], "delay": options["delay"],
+            "ignore_robots": options["ignore_robots"]}
+    with writer(db, "crawl") as archive:
+        _run_crawl(db, "crawl", archive, params, args, options)
+
+
+@cli.command()
+@db_option
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
+              help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
+@click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
+              help="Re-fetch in full the pages not fetched for this many days.")
+@crawl_options
+@user_errors
+def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options: Any) -> None:
+    """Re-crawl the archive cheaply: only what changed is downloaded again.
+
+    Known pages are requested conditionally (If-None-Match / If-Modified-Since)
+    unless their sitemap lastmod says they have not changed since their last
+    fetch; new pages come from the sitemaps and from links; pages that now answer
+    404 or 410 are marked gone (nothing is deleted), and come back when they do.
+
+    \b
+    Example:
+        glossary refresh
+        glossary refresh --max-age 30 --json
+        glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
+    """
+    if not Path(db).is_file():
+        raise UserError(f"no archive at {db}: run 'glossary crawl' first")
+    sitemap_urls = [check_url(u, "sitemap URL") for u in sitemaps]
+    with writer(db, "refresh") as archive:
+        known = archive.known_pages()
+        if not known:
+            raise UserError(f"the archive {db} has no pages yet: run 'glossary crawl' first")
+        sitemap_urls = sitemap_urls or archive.sitemaps_used()
+        params = CrawlParams.build(None, sitemap_urls, default_to_live=False)
+        args = {"sitemap_urls": sitemap_urls, "max_age_days": max_age, "concurrency": options["concurrency"],
+                "delay": options["delay"], "ignore_robots": options["ignore_robots"]}
+        _run_crawl(db, "refresh", archive, params, args, options, known=known, max_age_days=max_age)
+
+
+@cli.command()
+@db_option
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
+@user_errors
+def reparse(db: str, progress: bool | None) -> None:
+    """Re-extract every archived page from its stored raw HTML, with no network access.
+
+    Pages, sections, links and structured data are rewritten; a new version is
+    recorded only where the extraction's output changed.
+
+    \b
+    Example:
+        glossary reparse --db data/glossary.db
+    """
+    from glossary_spider.reparse import reparse_archive
+
+    if not Path(db).is_file():
+        raise UserError(f"no archive at {db}: run 'glossary crawl' first")
+    show = sys.stderr.isatty() if progress is None else progress
+    with writer(db, "reparse") as archive:
+        run = reparse_archive(archive, progress=show)
     click.echo(summary(run, db))
     if run["finish_reason"] not in COMPLETE_REASONS:
         sys.exit(EXIT_FAILED)
 
 
-def _finished_run(db: str, stats: dict[str, Any]) -> dict[str, Any]:
-    run_id = stats.get("glossary/run_id")
-    if run_id is None:
-        raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
-    with Archive(db, readonly=True) as archive:
-        return archive.run(run_id)
-
-
 def summary(run: dict[str, Any], db: str) -> str:
-    """The one-screen summary at the end of a crawl or refresh."""
-    from datetime import datetime
-
-    started = datetime.fromisoformat(run["started_at"])
-    finished = datetime.fromisoformat(run["finished_at"]) if run["finished_at"] else started
+    """The one-screen summary at the end of a crawl, refresh or reparse."""
+    stats = json.loads(run["stats"] or "{}")
+    elapsed = stats.get("elapsed_time_seconds")
+    if elapsed is None and run["finished_at"]:
+        elapsed = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
     rows = [
         ("new", run["pages_new"]),
         ("changed", run["pages_changed"]),
@@ -135,8 +254,8 @@ def summary(run: dict[str, Any], db: str) -> str:
         ("gone", run["pages_gone"]),
         ("failed", run["pages_failed"]),
     ]
-    lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason']} "
-             f"in {(finished - started).total_seconds():.1f}s", "pages:"]
+    lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason'] or 'stopped'} "
+             f"in {elapsed or 0:.1f}s", "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     lines.append(f"archive:       {os.path.abspath(db)}")

@@ -13,8 +13,6 @@ from glossary_spider.spiders.glossary import GlossarySpider
 
 logger = logging.getLogger(__name__)
 
-# Reasons a crawl ends having done its work; anything else stopped it early.
-COMPLETE_REASONS = ("finished", "closespider_itemcount", "closespider_pagecount")
 
 
 def crawl_settings(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from glossary_spider.extraction import Extraction
 from glossary_spider.storage import Fetch
@@ -10,10 +10,19 @@ from glossary_spider.storage import Fetch
 
 @dataclass
 class PageItem:
-    """A page that answered 200, with what extraction made of it."""
+    """A page that answered 200, with what extraction made of it and the URLs it led to."""
 
     fetch: Fetch
     extraction: Extraction
+    discovered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VisitItem:
+    """A page fetched only to discover others (a listing), and the URLs it led to."""
+
+    url: str
+    discovered: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -75,12 +75,13 @@ class CrawlParams:
         urls_file: str | None = None,
         follow: str | bool = True,
         max_pages: str | int | None = None,
+        default_to_live: bool = True,
     ) -> CrawlParams:
         starts = [check_url(u, "start URL") for u in _split(start_urls)]
         if urls_file:
             starts += read_urls_file(urls_file)
         sitemaps = [check_url(u, "sitemap URL") for u in _split(sitemap_urls)]
-        if not starts and not sitemaps:
+        if not starts and not sitemaps and default_to_live:
             starts, sitemaps = [LIVE_HOME], [LIVE_SITEMAP]
         pages = None
         if max_pages not in (None, ""):

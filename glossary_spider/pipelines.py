@@ -11,7 +11,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem
+from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.lock import ArchiveLock
 from glossary_spider.storage import Archive
 
 logger = logging.getLogger(__name__)
@@ -21,7 +22,10 @@ class ArchivePipeline:
     """Write every item to the archive named by the ``GLOSSARY_DB`` setting.
 
     Pages are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time (or every
-    ``GLOSSARY_BATCH_SECONDS``), each batch in one transaction.
+    ``GLOSSARY_BATCH_SECONDS``), each batch in one transaction together with the
+    crawl frontier it advances, so an interrupted crawl resumes exactly where its
+    archive stops. Unless ``GLOSSARY_LOCK_HELD`` says the caller holds it, the
+    pipeline takes the archive's lock itself.
     """
 
     def __init__(self, crawler: Crawler, path: str, batch_size: int, batch_seconds: float):
@@ -29,9 +33,10 @@ class ArchivePipeline:
         self.path = path
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
-        self.buffer: list[tuple[Any, Any]] = []
+        self.pages: list[PageItem] = []
         self.last_flush = time.monotonic()
         self.archive: Archive | None = None
+        self.lock: ArchiveLock | None = None
         self.run_id: int | None = None
 
     @classmethod
@@ -47,42 +52,60 @@ class ArchivePipeline:
 
     def open_spider(self, spider: Spider | None = None) -> None:
         settings = self.crawler.settings
+        command = settings.get("GLOSSARY_COMMAND", "crawl")
+        if not settings.getbool("GLOSSARY_LOCK_HELD"):
+            self.lock = ArchiveLock(self.path, command).acquire()
         self.archive = Archive(self.path)
         self.run_id = settings.getint("GLOSSARY_RUN_ID") or self.archive.start_run(
-            settings.get("GLOSSARY_COMMAND", "crawl"), settings.getdict("GLOSSARY_ARGS"), os.getpid()
+            command, settings.getdict("GLOSSARY_ARGS"), os.getpid()
         )
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        assert self.archive is not None and self.run_id is not None
-        stats = self.crawler.stats
         if isinstance(item, PageItem):
-            self.buffer.append((item.fetch, item.extraction))
-            if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > self.batch_seconds:
+            self.pages.append(item)
+            if len(self.pages) >= self.batch_size or time.monotonic() - self.last_flush > self.batch_seconds:
                 self.flush()
-        elif isinstance(item, NotModifiedItem):
-            self.archive.record_not_modified(self.run_id, item.fetch)
-            stats.inc_value("glossary/pages_not_modified")
-        elif isinstance(item, GoneItem):
-            if self.archive.record_gone(self.run_id, item.fetch):
-                stats.inc_value("glossary/pages_gone")
-            else:
-                status = item.fetch.http_status
-                self.archive.record_failure(self.run_id, item.fetch.url, "fetch", status, f"HTTP {status}",
-                                            fetch=item.fetch)
-                stats.inc_value("glossary/pages_failed")
-        elif isinstance(item, FailureItem):
-            self.archive.record_failure(self.run_id, item.url, item.stage, item.http_status, item.error,
-                                        item.detail, item.fetch)
-            stats.inc_value("glossary/pages_failed")
+        else:
+            self.write(item)
         return item
 
+    def write(self, item: Any) -> None:
+        archive, run_id, stats = self.archive, self.run_id, self.crawler.stats
+        assert archive is not None and run_id is not None
+        with archive.db.atomic():
+            if isinstance(item, VisitItem):
+                archive.mark_frontier(run_id, done=[item.url], pending=item.discovered)
+                return
+            if isinstance(item, NotModifiedItem):
+                archive.record_not_modified(run_id, item.fetch)
+                stats.inc_value("glossary/pages_not_modified")
+            elif isinstance(item, GoneItem) and archive.record_gone(run_id, item.fetch):
+                stats.inc_value("glossary/pages_gone")
+            elif isinstance(item, GoneItem):
+                status = item.fetch.http_status
+                archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)
+                stats.inc_value("glossary/pages_failed")
+            elif isinstance(item, FailureItem):
+                archive.record_failure(run_id, item.url, item.stage, item.http_status, item.error, item.detail,
+                                       item.fetch)
+                stats.inc_value("glossary/pages_failed")
+            url = item.url if isinstance(item, FailureItem) else item.fetch.url
+            archive.mark_frontier(run_id, done=[url])
+
     def flush(self) -> None:
-        if self.buffer and self.archive is not None and self.run_id is not None:
-            outcomes = self.archive.store_pages(self.run_id, self.buffer)
+        archive, run_id = self.archive, self.run_id
+        if self.pages and archive is not None and run_id is not None:
+            with archive.db.atomic():
+                outcomes = archive.store_pages(run_id, ((p.fetch, p.extraction) for p in self.pages))
+                archive.mark_frontier(
+                    run_id,
+                    done=[p.fetch.url for p in self.pages],
+                    pending=[url for p in self.pages for url in p.discovered],
+                )
             for outcome in outcomes:
                 self.crawler.stats.inc_value(f"glossary/pages_{outcome}")
-            self.buffer = []
+            self.pages = []
         self.last_flush = time.monotonic()
 
     def close_spider(self, spider: Spider | None = None) -> None:
@@ -97,3 +120,5 @@ class ArchivePipeline:
         self.archive.finish_run(self.run_id, reason, stats)
         self.archive.close()
         self.archive = None
+        if self.lock is not None:
+            self.lock.release()

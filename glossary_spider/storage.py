@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import zlib
+from collections.abc import Iterator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,11 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+import zstandard
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = "data/glossary.db"
+# Bodies are zlib-compressed until this many are stored; then a zstd dictionary is
+# trained on them and every body is stored with it (about 6% of raw bytes on the
+# replica, against 23% for zlib alone).
+DICTIONARY_SAMPLES = 100
+DICTIONARY_SIZE = 64 * 1024
+ZSTD_LEVEL = 9
+
+
+# Reasons a run ends having done its work; anything else stopped it early.
+COMPLETE_REASONS = ("finished", "closespider_itemcount", "closespider_pagecount")
 
 
 class ArchiveError(Exception):
@@ -102,6 +115,14 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"sha256": str, "compression": str, "size": int, "data": bytes},
         "pk": "sha256",
     },
+    "compression_dictionaries": {
+        "columns": {"id": int, "created_at": str, "samples": int, "data": bytes},
+        "pk": "id",
+    },
+    "frontier": {
+        "columns": {"run_id": int, "url": str, "state": str},
+        "pk": ("run_id", "url"),
+    },
 }
 
 INDEXES = [
@@ -164,6 +185,7 @@ class Archive:
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             self._check_schema_version()
+            self.codec = BodyCodec(self.db)
             if not readonly:
                 self.db.enable_wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
@@ -219,8 +241,11 @@ class Archive:
             )
         return table.last_pk
 
-    def finish_run(self, run_id: int, finish_reason: str, stats: dict[str, Any] | None = None) -> dict[str, Any]:
-        counts = self.run_counts(run_id)
+    def finish_run(
+        self, run_id: int, finish_reason: str, stats: dict[str, Any] | None = None,
+        counts: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
         row = {
             "finished_at": now(),
@@ -232,7 +257,33 @@ class Archive:
         }
         with self.db.atomic():
             self.db.table("crawl_runs").update(run_id, row)
+            if finish_reason in COMPLETE_REASONS:
+                self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
+
+    def sitemaps_used(self) -> list[str]:
+        """The sitemaps earlier crawls and refreshes read, oldest first."""
+        found: dict[str, None] = {}
+        for (args,) in self.db.execute("SELECT args FROM crawl_runs WHERE command IN ('crawl', 'refresh') ORDER BY id"):
+            try:
+                found.update(dict.fromkeys(json.loads(args or "{}").get("sitemap_urls") or []))
+            except ValueError:
+                continue
+        return list(found)
+
+    def resumable_run(self, command: str) -> dict[str, Any] | None:
+        """The latest ``command`` run, if it stopped before it was done."""
+        row = self.db.execute(
+            "SELECT id FROM crawl_runs WHERE command = ? ORDER BY id DESC LIMIT 1", [command]
+        ).fetchone()
+        if row is None:
+            return None
+        run = self.run(row[0])
+        return None if run["finish_reason"] in COMPLETE_REASONS else run
+
+    def reopen_run(self, run_id: int) -> None:
+        with self.db.atomic():
+            self.db.table("crawl_runs").update(run_id, {"finished_at": None, "finish_reason": None, "pid": os.getpid()})
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db.table("crawl_runs").get(run_id)
@@ -381,10 +432,36 @@ class Archive:
     def _store_body(self, body: bytes) -> str:
         sha = hashlib.sha256(body).hexdigest()
         if not self.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
-            self.db.table("bodies").insert(
-                {"sha256": sha, "compression": "zlib", "size": len(body), "data": zlib.compress(body, 6)}
-            )
+            compression, data = self.codec.compress(body)
+            self.db.table("bodies").insert({"sha256": sha, "compression": compression, "size": len(body), "data": data})
+            if compression == "zlib":
+                self.codec.maybe_train(self.db)
         return sha
+
+    # -- the frontier, for resuming ---------------------------------------------------------
+
+    def mark_frontier(self, run_id: int, done: Iterable[str] = (), pending: Iterable[str] = ()) -> None:
+        """Record URLs fetched (``done``) and discovered but not yet fetched (``pending``)."""
+        conn = self.db.conn
+        conn.executemany(
+            "INSERT OR IGNORE INTO frontier (run_id, url, state) VALUES (?, ?, 'pending')",
+            ((run_id, url) for url in pending),
+        )
+        conn.executemany(
+            "INSERT INTO frontier (run_id, url, state) VALUES (?, ?, 'done') "
+            "ON CONFLICT (run_id, url) DO UPDATE SET state = 'done'",
+            ((run_id, url) for url in done),
+        )
+
+    def frontier(self, run_id: int) -> tuple[set[str], list[str]]:
+        """The URLs a run has fetched, and those it found but had not fetched yet."""
+        done, pending = set(), []
+        for url, state in self.db.execute("SELECT url, state FROM frontier WHERE run_id = ? ORDER BY rowid", [run_id]):
+            if state == "done":
+                done.add(url)
+            else:
+                pending.append(url)
+        return done, [url for url in pending if url not in done]
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -400,15 +477,110 @@ class Archive:
         row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", [sha256]).fetchone()
         if row is None:
             return None
-        return decompress(row[0], row[1])
+        return self.codec.decompress(row[0], row[1])
 
-    def archived_urls(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT url FROM pages")}
+    def known_pages(self) -> dict[str, dict[str, Any]]:
+        """Every archived page with what a conditional re-fetch needs: status, last fetch, validators."""
+        sql = """
+            SELECT p.url, p.status, p.last_fetched, c.etag, c.last_modified
+            FROM pages p
+            LEFT JOIN captures c ON c.id = (
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200)
+        """
+        keys = ("status", "last_fetched", "etag", "last_modified")
+        return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
+
+    def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
+        """Each archived page's state, with its latest stored body and that body's content type."""
+        sql = """
+            SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
+                   c.content_type, b.compression, b.data
+            FROM pages p
+            JOIN captures c ON c.id = (
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL)
+            JOIN bodies b ON b.sha256 = c.body_sha256
+            ORDER BY p.url
+        """
+        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed")
+        for row in self.db.execute(sql).fetchall():
+            yield dict(zip(keys, row[:6])), row[6], self.codec.decompress(row[7], row[8])
+
+    def reparse_page(self, run_id: int, state: dict[str, Any], record: dict[str, Any]) -> str:
+        """Write a re-extracted record: a new version only if its content hash changed."""
+        changed = record["content_hash"] != state["content_hash"]
+        version = (state["version"] or 0) + 1 if changed else state["version"]
+        with self.db.atomic():
+            self.write_record(run_id, record, None, version=version, previous=state, new_version=changed)
+            if state["status"] != "live":
+                self.db.table("pages").update(record["url"], {"status": state["status"]})
+        return "changed" if changed else "unchanged"
 
 
-def decompress(compression: str | None, data: bytes) -> bytes:
-    if compression in (None, "", "none"):
-        return data
-    if compression == "zlib":
-        return zlib.decompress(data)
-    raise ArchiveError(f"a body is stored with an unknown compression {compression!r}")
+class BodyCodec:
+    """Compresses response bodies: zlib at first, then zstd with a dictionary trained on the archive.
+
+    The ``compression`` column says how each body is stored (``zlib`` or
+    ``zstd:<dictionary id>``), so every body stays readable whatever comes later.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self._dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
+        self._compressor: tuple[int, zstandard.ZstdCompressor] | None = None
+
+    def _dictionary(self, dict_id: int) -> zstandard.ZstdCompressionDict:
+        if dict_id not in self._dictionaries:
+            row = self.db.execute("SELECT data FROM compression_dictionaries WHERE id = ?", [dict_id]).fetchone()
+            if row is None:
+                raise ArchiveError(f"a body needs compression dictionary {dict_id}, which the archive lacks")
+            self._dictionaries[dict_id] = zstandard.ZstdCompressionDict(row[0])
+        return self._dictionaries[dict_id]
+
+    def _latest(self) -> tuple[int, zstandard.ZstdCompressor] | None:
+        if self._compressor is None and self.db.table("compression_dictionaries").exists():
+            row = self.db.execute("SELECT max(id) FROM compression_dictionaries").fetchone()
+            if row and row[0] is not None:
+                self._compressor = (row[0], zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self._dictionary(row[0])))
+        return self._compressor
+
+    def compress(self, body: bytes) -> tuple[str, bytes]:
+        latest = self._latest()
+        if latest is None:
+            return "zlib", zlib.compress(body, 6)
+        dict_id, compressor = latest
+        return f"zstd:{dict_id}", compressor.compress(body)
+
+    def decompress(self, compression: str | None, data: bytes) -> bytes:
+        if compression in (None, "", "none"):
+            return data
+        if compression == "zlib":
+            return zlib.decompress(data)
+        if compression.startswith("zstd:"):
+            dictionary = self._dictionary(int(compression[5:]))
+            return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(data)
+        raise ArchiveError(f"a body is stored with an unknown compression {compression!r}")
+
+    def maybe_train(self, db: sqlite_utils.Database) -> None:
+        """Once enough bodies are stored, train a dictionary on them and recompress them with it."""
+        if self._latest() is not None:
+            return
+        count = db.execute("SELECT count(*) FROM bodies WHERE compression = 'zlib'").fetchone()[0]
+        if count < DICTIONARY_SAMPLES:
+            return
+        rows = db.execute("SELECT sha256, data FROM bodies WHERE compression = 'zlib'").fetchall()
+        samples = [zlib.decompress(data) for _, data in rows]
+        try:
+            dictionary = zstandard.train_dictionary(DICTIONARY_SIZE, samples)
+        except zstandard.ZstdError as exc:  # too little or too uniform data: stay with zlib
+            logger.info("No compression dictionary yet: %s", exc)
+            return
+        dict_id = db.table("compression_dictionaries").insert(
+            {"created_at": now(), "samples": len(samples), "data": dictionary.as_bytes()}
+        ).last_pk
+        self._dictionaries[dict_id] = dictionary
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=dictionary)
+        self._compressor = (dict_id, compressor)
+        db.conn.executemany(
+            "UPDATE bodies SET compression = ?, data = ? WHERE sha256 = ?",
+            ((f"zstd:{dict_id}", compressor.compress(body), sha) for (sha, _), body in zip(rows, samples)),
+        )

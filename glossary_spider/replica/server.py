@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from typing import IO, Any
 
 from twisted.internet import reactor
@@ -41,9 +42,12 @@ class ReplicaResource(resource.Resource):
             request.setHeader(b"ETag", tag.encode())
             if reply.last_modified:
                 request.setHeader(b"Last-Modified", http_date(reply.last_modified).encode())
-            if request.setETag(tag.encode()) or (
-                reply.last_modified and request.setLastModified(reply.last_modified.timestamp())
-            ):
+            # If-None-Match, when sent, decides alone (RFC 9110, 13.2.2).
+            if request.getHeader(b"if-none-match") is not None:
+                not_modified = request.setETag(tag.encode())
+            else:
+                not_modified = reply.last_modified and request.setLastModified(reply.last_modified.timestamp())
+            if not_modified:
                 status, body = 304, b""
         request.setResponseCode(status)
         self._log(request, path, status)
@@ -56,7 +60,7 @@ class ReplicaResource(resource.Resource):
             request.setResponseCode(405)
             return b"Method Not Allowed"
         generation = int(request.content.read().strip() or 1)
-        self.site = ReplicaSite(self.site.size, generation, self.site.seed)
+        self.site = ReplicaSite(self.site.size, generation, self.site.seed, datetime.now(timezone.utc))
         self._log(request, request.path.decode(), 200)
         return f"generation {generation}\n".encode()
 
@@ -87,7 +91,7 @@ def serve(
     out: IO[str] = sys.stdout,
 ) -> None:
     """Serve the replica until the process is stopped; prints its URL once listening."""
-    site = ReplicaSite(pages, generation)
+    site = ReplicaSite(pages, generation, edited_at=datetime.now(timezone.utc) if generation > 1 else None)
     listening = reactor.listenTCP(port, server.Site(ReplicaResource(site, log), logPath=None), interface=host)
     out.write(f"Serving the replica ({pages} pages, generation {generation}) at "
               f"http://{host}:{listening.getHost().port}/\n")

@@ -88,7 +88,9 @@ def _digest(*parts: object) -> int:
 class ReplicaSite:
     """The replica: ``pages`` glossary pages (definitions, terms, areas, area resources)."""
 
-    def __init__(self, pages: int = 200, generation: int = 1, seed: int = 7):
+    def __init__(self, pages: int = 200, generation: int = 1, seed: int = 7, edited_at: datetime | None = None):
+        """``edited_at`` is when the current generation's edits happened (a server passes
+        the moment it moved to the generation); by default a fixed date, for reproducible pages."""
         if pages < 40:
             raise ValueError("the replica needs at least 40 pages")
         if generation < 1:
@@ -96,6 +98,7 @@ class ReplicaSite:
         self.size = pages
         self.generation = generation
         self.seed = seed
+        self.edited_at = edited_at
         self.posts: dict[str, Post] = {}
         self.areas: dict[str, Area] = {}
         self.resource_pages: dict[str, tuple[Area, int]] = {}
@@ -136,8 +139,12 @@ class ReplicaSite:
                 post.born = generation
                 post.published = _GENERATION_EPOCH + timedelta(days=generation, minutes=k)
 
-        definitions = [p.path for p in self.posts.values() if p.kind == "definition"]
-        every_post = [p.path for p in self.posts.values()]
+        # Links are drawn from the first generation's posts only, so that later
+        # generations add pages without reshuffling the links of existing ones.
+        first = [p for p in self.posts.values() if p.born == 1]
+        definitions = [p.path for p in first if p.kind == "definition"]
+        every_post = [p.path for p in first]
+        self.first_generation = every_post
         area_slugs = list(self.areas)
         for post in self.posts.values():
             prng = random.Random(_digest(self.seed, post.slug))
@@ -156,7 +163,7 @@ class ReplicaSite:
         for k, post in enumerate(retiring):
             post.related[-1] = f"/definition/retired-entry-{k + 1}/"
 
-        for post in self.posts.values():
+        for post in first:
             for slug in {s for s, _, _ in post.glossary} | set(post.inline_areas):
                 self.areas[slug].posts.append(post.path)
         big_areas = list(self.areas.values())[: max(1, n_areas // 4)]
@@ -185,7 +192,13 @@ class ReplicaSite:
     # -- what changes from one generation to the next ------------------------------------
 
     def _events(self, path: str, event: str) -> list[int]:
-        """The generations (2..current) in which ``event`` happened to ``path``."""
+        """The generations (2..current) in which ``event`` happened to ``path``.
+
+        Posts are edited and deleted; any page may have its template touched.
+        """
+        post = self.posts.get(path)
+        if event != "template" and (post is None or post.fixed):
+            return []
         rates = {"edit": 12, "template": 12, "delete": 40}
         offset = {"edit": 0, "template": 1, "delete": 2}[event]
         return [
@@ -198,7 +211,7 @@ class ReplicaSite:
         post = self.posts.get(path)
         if post is None:
             return path in self.areas_by_path or path in self.resource_pages
-        return post.fixed or not self._events(path, "delete")
+        return post.born <= self.generation and not self._events(path, "delete")
 
     def live_posts(self, kind: str | None = None) -> list[Post]:
         """Live posts, newest first."""
@@ -222,7 +235,9 @@ class ReplicaSite:
             return datetime.fromisoformat(seed_page.SEED["modified"])
         post = self.posts.get(path)
         base = post.published if post else _EPOCH + timedelta(days=_digest(self.seed, path) % 120)
-        edits = [] if post and post.fixed else self._events(path, "edit")
+        edits = self._events(path, "edit")
+        if edits and edits[-1] == self.generation and self.edited_at is not None:
+            return self.edited_at
         if edits:
             return _GENERATION_EPOCH + timedelta(days=edits[-1], hours=_digest(path) % 8)
         return base + timedelta(minutes=1 + _digest(path) % 30)
@@ -349,7 +364,7 @@ class ReplicaSite:
         return "graph" if _digest(self.seed, "ld", post.slug) % 2 else "flat"
 
     def _edited(self, path: str, paragraphs: list[str]) -> list[str]:
-        edits = [] if self.posts[path].fixed else self._events(path, "edit")
+        edits = self._events(path, "edit")
         if not edits:
             return paragraphs
         note = " ".join(f"Revised in edition {g} to reflect current market practice." for g in edits)
@@ -372,7 +387,7 @@ class ReplicaSite:
             # Area paragraphs sometimes open with a stray "⎊ " or ": " (SITE.md).
             stray = rng.choice(["", "", "⎊ ", ": "])
             blocks += [("h2", facet), ("p", themes.esc(stray + text))]
-        listing = [path for path in area.posts if self.is_live(path)][:12]
+        listing = area.posts[:12]
         blocks.append(("listing", [
             (path, self._title_of(path), self._meaning_of(path) if rng.random() < 0.85 else None)
             for path in listing
@@ -390,7 +405,7 @@ class ReplicaSite:
 
     def _resource_document(self, area: Area, n: int, base: str) -> dict[str, Any]:
         rng = random.Random(_digest(self.seed, "resource", area.slug, n))
-        every_post = [p.path for p in self.live_posts()]
+        every_post = self.first_generation
         with_summaries = rng.random() < 0.6
         blocks: list[tuple] = []
         for facet in area.facets:

@@ -3,12 +3,20 @@
 Discovery comes from sitemaps and from following links on the allowed hosts.
 What a page holds is computed by :func:`glossary_spider.extraction.extract_page`;
 what is kept is the pipeline's business.
+
+In refresh mode the spider is given the archive's known pages: it reads the
+sitemaps first, skips pages whose ``lastmod`` is older than their last fetch,
+and re-requests the others conditionally (``If-None-Match`` /
+``If-Modified-Since``). A resumed run is given what its earlier part fetched and
+found, and fetches none of the former again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from scrapy import Request
@@ -18,15 +26,16 @@ from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
 
 from glossary_spider.extraction import extract_page
-from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem
+from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.params import CrawlParams
 from glossary_spider.storage import Fetch
-from glossary_spider.urls import GLOSSARY_TYPES, classify, host_of, is_followable, normalize_url
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
 
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
+SITEMAP_WAIT_SECONDS = 600
 
 
 class GlossarySpider(SitemapSpider):
@@ -46,42 +55,115 @@ class GlossarySpider(SitemapSpider):
         urls_file: str | None = None,
         follow: str | bool = True,
         max_pages: str | int | None = None,
+        known: dict[str, dict[str, Any]] | None = None,
+        max_age_days: float | None = None,
+        done: Iterable[str] = (),
+        pending: Iterable[str] = (),
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        self.params = CrawlParams.build(start_urls, sitemap_urls, urls_file, follow, max_pages)
+        self.params = CrawlParams.build(start_urls, sitemap_urls, urls_file, follow, max_pages,
+                                        default_to_live=known is None)
         self.start_urls = self.params.start_urls
         self.sitemap_urls = self.params.sitemap_urls
-        self.allowed_hosts = self.params.allowed_hosts
+        self.known = known or {}
+        self.max_age = timedelta(days=max_age_days) if max_age_days is not None else None
+        self.allowed_hosts = self.params.allowed_hosts | {host_of(url) for url in self.known}
         self.allowed_domains = sorted(self.allowed_hosts)
+        self.done = set(done)
+        self.pending = [url for url in pending if url not in self.done]
+        # Every page URL scheduled in this run: each is fetched at most once.
+        self.seen: set[str] = self.done | set(self.pending) | set(self.known)
+        self.lastmods: dict[str, datetime] = {}
+        self.sitemaps_pending = 0
+        self.sitemaps_seen: set[str] = set()
         self.pages_sent = 0
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.sitemap_urls:
-            yield Request(url, self._parse_sitemap, errback=self.fetch_failed)
+            if request := self.sitemap_request(url):
+                yield request
         for url in self.start_urls:
-            yield self.page_request(url, start=True)
+            if request := self.page_request(url, start=True):
+                yield request
+        for url in self.pending:
+            yield self.page_request(url, force=True)
+        if self.known:
+            await self.sitemaps_read()
+            for url, info in self.known.items():
+                if url not in self.done and (request := self.refresh_request(url, info)):
+                    yield request
 
-    def page_request(self, url: str, start: bool = False, listed: bool = False) -> Request:
+    # -- requests -------------------------------------------------------------------------
+
+    def page_request(self, url: str, start: bool = False, listed: bool = False, force: bool = False) -> Request | None:
+        """A request for a page, or None if this run has scheduled it already."""
+        if url in self.seen and not force:
+            return None
+        self.seen.add(url)
         meta = {**PAGE_META, "start": start, "listed": listed}
         return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta)
 
+    def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
+        """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
+        last_fetched = _parse_time(info.get("last_fetched"))
+        too_old = self.max_age is not None and (
+            last_fetched is None or datetime.now(timezone.utc) - last_fetched > self.max_age
+        )
+        lastmod = self.lastmods.get(url)
+        if not too_old and info.get("status") == "live" and lastmod and last_fetched and lastmod <= last_fetched:
+            self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
+            return None
+        meta = {**PAGE_META, "start": False, "listed": True}
+        headers = {}
+        if info.get("status") == "live" and not too_old:
+            if info.get("etag"):
+                headers["If-None-Match"] = info["etag"]
+            if info.get("last_modified"):
+                headers["If-Modified-Since"] = info["last_modified"]
+        return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta, headers=headers)
+
     # -- sitemaps -------------------------------------------------------------------------
+
+    def sitemap_request(self, url: str) -> Request | None:
+        if url in self.sitemaps_seen:
+            return None
+        self.sitemaps_seen.add(url)
+        self.sitemaps_pending += 1
+        # dont_filter: a sitemap dropped silently would leave sitemaps_read() waiting.
+        return Request(url, self._parse_sitemap, errback=self.sitemap_failed, dont_filter=True)
+
+    async def sitemaps_read(self) -> None:
+        waited = 0.0
+        while self.sitemaps_pending > 0 and waited < SITEMAP_WAIT_SECONDS:
+            await asyncio.sleep(0.05)
+            waited += 0.05
 
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for entry in entries:
             loc = normalize_url(entry.get("loc") or "")
-            if loc and host_of(loc) in self.allowed_hosts:
-                yield {**entry, "loc": loc}
-            else:
+            if not loc or host_of(loc) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("glossary/sitemap_offsite")
+                continue
+            if loc in self.known and (lastmod := _parse_time(entry.get("lastmod"))):
+                self.lastmods[loc] = lastmod
+            yield {**entry, "loc": loc}
 
     def _parse_sitemap(self, response: Response) -> Iterator[Request]:
-        for request in super()._parse_sitemap(response):
-            if request.callback == self.parse_page:
-                yield self.page_request(request.url, listed=True)
-            else:
-                yield request.replace(errback=self.fetch_failed)
+        try:
+            for request in super()._parse_sitemap(response):
+                if request.callback == self.parse_page:
+                    page = self.page_request(request.url, listed=True)
+                else:
+                    page = self.sitemap_request(request.url)
+                if page is not None:
+                    yield page
+        finally:
+            self.sitemaps_pending -= 1
+
+    def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
+        self.sitemaps_pending -= 1
+        yield from self.fetch_failed(failure)
 
     # -- pages ----------------------------------------------------------------------------
 
@@ -95,7 +177,7 @@ class GlossarySpider(SitemapSpider):
             yield NotModifiedItem(fetch)
             return
         content_type = fetch.content_type or ""
-        if not isinstance(response, TextResponse) or not content_type.split(";")[0].strip().lower() in HTML_TYPES:
+        if not isinstance(response, TextResponse) or content_type.split(";")[0].strip().lower() not in HTML_TYPES:
             yield FailureItem(url, "parse", f"not an HTML page ({content_type or 'no content type'})",
                               http_status=response.status, fetch=fetch)
             return
@@ -106,15 +188,20 @@ class GlossarySpider(SitemapSpider):
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                               response.status, fetch)
             return
-        meta = response.meta
-        keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
-        if keep and not self.limit_reached():
-            self.pages_sent += 1
-            yield PageItem(fetch, extraction)
+        discovered = []
         if self.params.follow and not self.limit_reached():
             for link in extraction.outlinks:
                 if host_of(link) in self.allowed_hosts and is_followable(link):
-                    yield self.page_request(link)
+                    if request := self.page_request(link):
+                        discovered.append(link)
+                        yield request
+        meta = response.meta
+        keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
+        if not keep:
+            yield VisitItem(url, discovered)
+        elif not self.limit_reached():
+            self.pages_sent += 1
+            yield PageItem(fetch, extraction, discovered)
 
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
@@ -128,12 +215,24 @@ class GlossarySpider(SitemapSpider):
             return
         error = failure.value
         message = str(error) or type(error).__name__
-        if "robots.txt" in message or "outside the allowed hosts" in message:
+        if "robots.txt" in message or "outside the allowed hosts" in message or "offsite" in message.lower():
             # Policy, not failure: record it only for pages the user asked for by name.
             if request.meta.get("start"):
                 yield FailureItem(url, "fetch", message)
+            else:
+                yield VisitItem(url)
             return
         yield FailureItem(url, "fetch", type(error).__name__, message[:500], None, Fetch(url, None))
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def to_fetch(response: Response, url: str) -> Fetch:
