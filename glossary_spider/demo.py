@@ -1,4 +1,4 @@
-"""``make demo``: serve the replica, crawl it into an archive, show what to try next."""
+"""``make demo``: serve the replica, crawl it, refresh it after the site changes, show what to try next."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 EXAMPLES = """
@@ -13,7 +14,8 @@ Try these next:
 
   glossary search "funding rate" --db {db} --limit 5
   glossary show international-legal-cooperation --db {db}
-  sqlite3 {db} "SELECT page_type, status, count(*) FROM pages GROUP BY 1, 2"
+  glossary report --db {db}
+  sqlite3 {db} "SELECT url, version, last_changed FROM pages WHERE version > 1"
 """
 
 
@@ -47,6 +49,11 @@ def main() -> int:
         print(f"\n== Crawling the replica into {db}\n")
         status = glossary("crawl", "--db", str(db), "--start-url", f"{url}/", "--sitemap",
                           f"{url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8")
+        if status != 0:
+            return status
+        print("\n== The site moves on to generation 2: pages edited, added and deleted\n")
+        urllib.request.urlopen(urllib.request.Request(f"{url}/_replica/generation", data=b"2")).read()
+        status = glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8")
         if status != 0:
             return status
         print(EXAMPLES.format(db=db))

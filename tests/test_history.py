@@ -1,0 +1,244 @@
+"""Refreshes, versions, reparse, resume and the lock, against real replica servers."""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import pytest
+from conftest import GLOSSARY, ROOT, crawl, rows, run_glossary
+
+from glossary_spider.lock import ArchiveLock
+from glossary_spider.replica import ReplicaSite
+from glossary_spider.storage import Archive
+
+
+def path_of(url):
+    return "/" + url.split("/", 3)[3]
+
+
+def refresh(db, *args):
+    return run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8", "--no-progress", *args)
+
+
+def generation_change(before: ReplicaSite, after: ReplicaSite):
+    """What moved between two generations, from the replica's model alone."""
+    old, new = set(before.glossary_paths()), set(after.glossary_paths())
+    changed = {p for p in old & new if before.document(p, "")["blocks"] != after.document(p, "")["blocks"]}
+    return new - old, old - new, changed
+
+
+@pytest.fixture
+def archived(tmp_path, make_replica):
+    """A replica and an archive of it, crawled from its home page and sitemap."""
+    server = make_replica()
+    db = tmp_path / "history.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
+    assert result.returncode == 0, result.stderr
+    return server, db
+
+
+def test_a_refresh_records_what_changed_and_nothing_else(archived):
+    server, db = archived
+    hashes_before = {r["url"]: r["content_hash"] for r in rows(db, "SELECT url, content_hash FROM pages")}
+    server.set_generation(2)
+    result = refresh(db, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+
+    new, gone, changed = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))
+    assert new and gone and changed  # the generation really moved
+    changed |= {"/"}  # the home page lists the newest posts
+    outcome = {}
+    for capture in rows(db, "SELECT url, outcome FROM captures WHERE run_id = ?", (summary["id"],)):
+        outcome[path_of(capture["url"])] = capture["outcome"]
+    assert {p for p, o in outcome.items() if o == "new"} == new
+    assert {p for p, o in outcome.items() if o == "gone"} == gone
+    assert {p for p, o in outcome.items() if o == "changed"} == changed
+    assert (summary["pages_new"], summary["pages_gone"], summary["pages_changed"]) == (len(new), len(gone), len(changed))
+
+    pages = {path_of(r["url"]): r for r in rows(db, "SELECT * FROM pages")}
+    for path in gone:
+        assert pages[path]["status"] == "gone" and pages[path]["http_status"] in (404, 410)
+    for path, page in pages.items():
+        expected_version = 2 if path in changed else 1
+        assert page["version"] == expected_version, path
+        if path not in changed | new:
+            assert page["content_hash"] == hashes_before[page["url"]]
+    versions = rows(db, "SELECT url, version FROM page_versions WHERE version = 2")
+    assert {path_of(v["url"]) for v in versions} == changed
+    edited = next(p for p in changed if p.startswith("/definition/"))
+    (old, latest) = rows(db, "SELECT body_text FROM page_versions WHERE url LIKE ? ORDER BY version", (f"%{edited}",))
+    assert "Revised in edition 2" in latest["body_text"] and "Revised" not in old["body_text"]
+
+
+def test_template_only_changes_make_no_version(archived):
+    server, db = archived
+    before, after = ReplicaSite(200, 1), ReplicaSite(200, 2)
+    _, _, changed = generation_change(before, after)
+    touched = [p for p in before.glossary_paths()
+               if p not in changed and after.is_live(p) and before.render(p, "x").body != after.render(p, "x").body]
+    assert len(touched) > 20
+    server.set_generation(2)
+    assert refresh(db).returncode == 0
+    for path in touched:
+        (page,) = rows(db, "SELECT version FROM pages WHERE url = ?", (server.url + path,))
+        assert page["version"] == 1, path
+
+
+def test_an_unchanged_site_gets_only_conditional_requests(archived):
+    server, db = archived
+    versions = rows(db, "SELECT count(*) AS n FROM page_versions")[0]["n"]
+    server.clear_log()
+    result = refresh(db)
+    assert result.returncode == 0, result.stderr
+    pages = [r for r in server.requests() if r["path"] not in ("/robots.txt",) and not r["path"].endswith(".xml")]
+    assert pages, "the refresh asked for nothing"
+    assert all(r["if_none_match"] and r["if_modified_since"] for r in pages)
+    assert {r["status"] for r in pages} == {304}
+    archived_pages = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'refresh'")
+    stats = json.loads(run["stats"])
+    # Every page is either skipped on its sitemap lastmod or answered 304.
+    assert run["pages_not_modified"] + stats["glossary/skipped_by_lastmod"] == archived_pages
+    assert rows(db, "SELECT count(*) AS n FROM page_versions")[0]["n"] == versions
+
+
+def test_max_age_forces_a_full_fetch(archived):
+    server, db = archived
+    server.clear_log()
+    assert refresh(db, "--max-age", "0").returncode == 0
+    known = {path_of(r["url"]) for r in rows(db, "SELECT url FROM pages")}
+    pages = [r for r in server.requests() if r["path"] in known]
+    assert len(pages) == len(known)
+    assert all(r["if_none_match"] is None and r["status"] == 200 for r in pages)
+
+
+def test_a_gone_page_that_comes_back_is_live_again(archived):
+    server, db = archived
+    server.set_generation(2)
+    assert refresh(db).returncode == 0
+    gone = rows(db, "SELECT url FROM pages WHERE status = 'gone'")
+    assert gone
+    server.set_generation(1)
+    assert refresh(db).returncode == 0
+    for page in gone:
+        (row,) = rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (page["url"],))
+        assert row == {"status": "live", "http_status": 200}
+
+
+def test_reparse_reproduces_every_content_hash(archived):
+    _, db = archived
+    before = rows(db, "SELECT url, content_hash, version, body_text FROM pages ORDER BY url")
+    links = rows(db, "SELECT * FROM links ORDER BY from_url, kind, position")
+    with sqlite3.connect(db) as conn:  # an extraction of an older extractor, say
+        conn.execute("UPDATE pages SET content_hash = 'stale' WHERE url LIKE '%/area/funding/'")
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    after = rows(db, "SELECT url, content_hash, version, body_text FROM pages ORDER BY url")
+    changed = [(a["url"], a["version"]) for a, b in zip(after, before) if a != b]
+    assert len(changed) == 1 and changed[0][0].endswith("/area/funding/") and changed[0][1] == 2
+    assert [a["content_hash"] for a in after] == [b["content_hash"] for b in before]
+    assert rows(db, "SELECT * FROM links ORDER BY from_url, kind, position") == links
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'reparse'")
+    assert (run["pages_changed"], run["pages_unchanged"]) == (1, len(before) - 1)
+
+
+def test_bodies_are_stored_once_compressed_and_readable(archived):
+    _, db = archived
+    stored = rows(db, "SELECT sum(size) AS raw, sum(length(data)) AS kept, count(*) AS n FROM bodies")[0]
+    assert stored["kept"] / stored["raw"] <= 0.15
+    with Archive(db) as archive:
+        for row in rows(db, "SELECT sha256 FROM bodies"):
+            assert hashlib.sha256(archive.body(row["sha256"])).hexdigest() == row["sha256"]
+    captures = rows(db, "SELECT count(*) AS n FROM captures")[0]["n"]
+    assert captures >= stored["n"]
+
+
+def _archived_count(db):
+    try:
+        return rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    except sqlite3.Error:
+        return 0
+
+
+def _stop_midway(db, server, sig, at_least=40):
+    process = subprocess.Popen(
+        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--sitemap",
+         f"{server.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "2", "--no-progress"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _archived_count(db) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(sig)
+    process.wait(timeout=30)
+    return process
+
+
+TABLES = {
+    "pages": "SELECT url, content_hash, version, status, title FROM pages ORDER BY url",
+    "sections": "SELECT * FROM sections ORDER BY url, position",
+    "links": "SELECT * FROM links ORDER BY from_url, kind, position",
+    "structured_data": "SELECT * FROM structured_data ORDER BY url, syntax, position",
+    "page_versions": "SELECT url, version, content_hash FROM page_versions ORDER BY url, version",
+}
+
+
+def _archive(db):
+    return {name: rows(db, sql) for name, sql in TABLES.items()}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_stopped_crawl_resumes_to_the_same_archive(tmp_path, make_replica, sig):
+    server = make_replica()
+    db = tmp_path / "stopped.db"
+    process = _stop_midway(db, server, sig)
+    assert process.returncode == (-9 if sig == signal.SIGKILL else 1)
+    archived_before = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+    assert 0 < len(archived_before) < 200
+    server.clear_log()
+
+    result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    refetched = {server.url + r["path"] for r in server.requests()} & archived_before
+    assert refetched == set()
+
+    reference = tmp_path / "whole.db"
+    assert crawl(reference, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml").returncode == 0
+    assert _archive(db) == _archive(reference)
+    runs = rows(db, "SELECT command, finish_reason FROM crawl_runs")
+    assert runs == [{"command": "crawl", "finish_reason": "finished"}]
+    assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 0
+
+
+def test_resume_with_nothing_to_resume(archived):
+    _, db = archived
+    result = run_glossary("crawl", "--db", str(db), "--resume")
+    assert result.returncode == 2 and "nothing to resume" in result.stderr
+
+
+def test_a_second_writer_is_refused_with_the_holders_name(archived):
+    _, db = archived
+    with ArchiveLock(db, "crawl"):
+        started = time.monotonic()
+        result = run_glossary("refresh", "--db", str(db), "--no-progress")
+        assert time.monotonic() - started < 15
+        assert result.returncode == 3
+        assert f"pid {os.getpid()}" in result.stderr and "crawl" in result.stderr
+        assert "Traceback" not in result.stderr
+        # Readers are not blocked by the writer's lock.
+        assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] > 0
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(archived):
+    _, db = archived
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock_file = db.with_name(db.name + ".lock")
+    lock_file.write_text(json.dumps({"pid": dead.pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
