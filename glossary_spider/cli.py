@@ -7,6 +7,7 @@ archive's lock; 1 anything that stopped the work early.
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Any
 import click
 
 from glossary_spider.params import BadArgument, CrawlParams, check_url
+from glossary_spider.urls import PAGE_TYPES
 from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
@@ -293,6 +295,252 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
         serve(pages=pages, port=port, host=host, generation=generation, log=log)
     except Exception as exc:  # the port is taken, most often
         raise UserError(f"cannot serve on {host}:{port}: {exc}") from None
+
+
+def format_option(*choices: str, default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--format", "fmt", type=click.Choice(choices), default=default or choices[0],
+                        show_default=True, help="Output format.")
+
+
+def type_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--type", "page_type", type=click.Choice(PAGE_TYPES), help="Only pages of this type.")(command)
+
+
+def open_reader(db: str) -> Any:
+    from glossary_spider.query import connect
+
+    return connect(db)
+
+
+@cli.command()
+@click.argument("query")
+@db_option
+@type_option
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Most results to show.")
+@format_option("table", "json", "csv")
+@user_errors
+def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> None:
+    """Full-text search over titles, summaries and body text.
+
+    Results are ranked by bm25, title matches first, with the matching words
+    highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*); a query
+    that is not valid syntax is searched as plain words.
+
+    \b
+    Example:
+        glossary search "funding rate"
+        glossary search 'vega OR gamma' --type definition --limit 5 --format json
+    """
+    from glossary_spider import query as q
+
+    results = q.search(open_reader(db), query, page_type, limit)
+    if fmt == "json":
+        click.echo(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
+                              ensure_ascii=False))
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["url", "page_type", "title", "summary", "snippet"])
+        for r in results:
+            writer.writerow([r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"])])
+    else:
+        if not results:
+            click.echo(f"No page matches {query!r}.", err=True)
+        bold = sys.stdout.isatty()
+        for r in results:
+            marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
+            click.echo(f"{click.style(r['title'] or '(untitled)', bold=bold)}  ({r['page_type']})  {r['url']}")
+            click.echo(f"    {q.highlight(r['snippet'], *marks)}")
+
+
+@cli.command()
+@click.argument("url_or_slug")
+@db_option
+@type_option
+@click.option("--history", is_flag=True, help="List the page's versions.")
+@click.option("--diff", "diff_spec", is_flag=False, flag_value="", default=None, metavar="[A..B]",
+              help="Word-level diff between the last two versions, or versions A and B.")
+@format_option("text", "json")
+@user_errors
+def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_spec: str | None, fmt: str) -> None:
+    """One page: its record, sections, links (out and in) and JSON-LD.
+
+    \b
+    Example:
+        glossary show international-legal-cooperation
+        glossary show https://term.greeks.live/term/greeks/ --format json
+        glossary show vega --type area --history
+        glossary show funding-ladder --diff 1..2
+    """
+    from glossary_spider import query as q
+
+    conn = open_reader(db)
+    url = q.resolve(conn, url_or_slug, page_type)
+    if diff_spec is not None:
+        a, b, changes = q.diff(conn, url, diff_spec or None)
+        if fmt == "json":
+            click.echo(json.dumps({"url": url, "from": a, "to": b, "changes": [
+                {"field": c.field, "tokens": [{"op": op, "text": t} for op, t in c.tokens]} for c in changes]},
+                indent=2, ensure_ascii=False))
+            return
+        click.echo(f"{url}: version {a} → {b}")
+        if not changes:
+            click.echo("  no change in title, summary or text")
+        color = sys.stdout.isatty()
+        for change in changes:
+            click.echo(f"\n{change.field}:")
+            click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
+        return
+    if history:
+        versions = q.history(conn, url)
+        if fmt == "json":
+            click.echo(json.dumps({"url": url, "versions": versions}, indent=2, ensure_ascii=False))
+            return
+        click.echo(url)
+        for v in versions:
+            click.echo(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
+                       f"{v['content_hash'][:12]}  {v['words'] or 0} words  {v['title']}")
+        return
+    page = q.page(conn, url)
+    if fmt == "json":
+        click.echo(json.dumps(page, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_page_text(page))
+
+
+def _diff_token(op: str, text: str, color: bool) -> str:
+    if op == "=":
+        return text
+    if color:
+        return click.style(text, fg="red" if op == "-" else "green", strikethrough=op == "-")
+    return f"[-{text}-]" if op == "-" else f"{{+{text}+}}"
+
+
+def _page_text(page: dict[str, Any]) -> str:
+    lines = [f"{page['title']}  ({page['page_type']})", page["url"]]
+    if page["summary"]:
+        lines.append(f"Summary: {page['summary']}")
+    facts = [page["published"] and f"published {page['published']}", page["author"],
+             page["categories"] and ", ".join(page["categories"]), page["language"]]
+    lines.append(" · ".join(f for f in facts if f))
+    lines.append(f"{page['status']} (HTTP {page['http_status']}) · version {page['version']} · first seen "
+                 f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
+    for section in page["sections"]:
+        lines += ["", f"## {section['heading']}", section["text"]]
+    if not page["sections"] and page["body_text"]:
+        lines += ["", page["body_text"]]
+    for kind, links in page["links"].items():
+        lines += ["", f"{kind} links ({len(links)}):"]
+        lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
+    lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
+    lines += [f"  {l['title'] or ''} ({l['kind']})  {l['from_url']}" for l in page["linked_from"]]
+    types = [str(item.get("@type", "@graph" if "@graph" in item else "?")) for item in page["json_ld"]]
+    lines += ["", f"JSON-LD: {', '.join(types) or 'none'}"]
+    return "\n".join(lines)
+
+
+@cli.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
+@type_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+@user_errors
+def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
+    """Export the archive: JSON lines or CSV (one record per page), or the raw captures as WARC.
+
+    JSON lines nest each page's sections, links and JSON-LD; CSV has one flat row
+    per page; WARC has one response record per capture, with its original status
+    line, headers and raw body (readable by warcio, replayable in pywb). Output
+    streams, in constant memory.
+
+    \b
+    Example:
+        glossary export --format jsonl --out pages.jsonl
+        glossary export --format csv --type definition > definitions.csv
+        glossary export --format warc --out glossary.warc.gz
+    """
+    from glossary_spider import export as ex
+
+    conn = open_reader(db)
+    binary = fmt == "warc"
+    try:
+        stream = open(out, "wb" if binary else "w", encoding=None if binary else "utf-8", newline="" if fmt == "csv" else None) if out else None
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    target = stream or (sys.stdout.buffer if binary else sys.stdout)
+    try:
+        writer = {"jsonl": ex.write_jsonl, "csv": ex.write_csv, "warc": ex.write_warc}[fmt]
+        count = writer(conn, target, page_type)
+    finally:
+        if stream:
+            stream.close()
+    if out:
+        click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
+
+
+@cli.command()
+@db_option
+@format_option("text", "json", "html")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@user_errors
+def report(db: str, fmt: str, out: str | None) -> None:
+    """Archive health: pages by type and status, broken related links, orphans,
+    one-way related links, and what changed in the last runs.
+
+    The html form is one self-contained file with charts.
+
+    \b
+    Example:
+        glossary report
+        glossary report --format html --out report.html
+    """
+    from glossary_spider import query as q
+    from glossary_spider import report as r
+
+    data = q.report(open_reader(db))
+    text = {"text": r.as_text, "html": r.as_html, "json": lambda d: json.dumps(d, indent=2, ensure_ascii=False)}[fmt](data)
+    if out:
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        click.echo(f"report written to {out}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@db_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port for Datasette.")
+@click.option("--open/--no-open", "open_browser", default=True, help="Open a browser.")
+@user_errors
+def browse(db: str, port: int, open_browser: bool) -> None:
+    """Open the archive in Datasette, with column descriptions, facets and canned queries.
+
+    Needs the optional 'browse' extra: pip install 'glossary_spider[browse]'.
+
+    \b
+    Example:
+        glossary browse --db data/demo.db
+    """
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from glossary_spider.metadata import datasette_metadata
+
+    open_reader(db).close()
+    if importlib.util.find_spec("datasette") is None:
+        raise UserError("Datasette is not installed: pip install 'glossary_spider[browse]'")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as meta:
+        json.dump(datasette_metadata(Path(db).stem), meta)
+    command = [sys.executable, "-m", "datasette", "serve", db, "--metadata", meta.name, "--port", str(port),
+               "--setting", "sql_time_limit_ms", "5000"]
+    if open_browser:
+        command.append("--open")
+    try:
+        sys.exit(subprocess.call(command))
+    finally:
+        os.unlink(meta.name)
 
 
 def main() -> None:

@@ -125,12 +125,16 @@ class ReplicaSite:
         fixed = seed_page.pages()
         for kind, slug, title, meaning in fixed:
             self._add_post(kind, slug, title, meaning, rng).fixed = True
-        for kind, total in (("definition", n_definitions), ("term", n_terms)):
+        for kind, total in (("definition", n_definitions - 2), ("term", n_terms)):
             for _ in range(total - sum(1 for page in fixed if page[0] == kind)):
                 title = titles.post()
                 # WordPress adds -2 to a repeated title's slug; titles repeat now and then.
                 slug = words.slugify(title, self._post_slugs)
                 self._add_post(kind, slug, title, words.meaning(title, rng), rng)
+        # SITE.md's slug example, and a definition that shares its slug with an area.
+        first_area = next(iter(self.areas.values()))
+        for title in ("Unrealized P&L", first_area.title):
+            self._add_post("definition", words.slugify(title, self._post_slugs), title, words.meaning(title, rng), rng)
         for generation in range(2, self.generation + 1):
             for k in range(max(2, self.size // 50)):
                 title = titles.post()

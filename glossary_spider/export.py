@@ -1,0 +1,100 @@
+"""Exports that stream: JSON lines and CSV (one record per page), WARC (one record per capture).
+
+Each writer holds one page (or one body) in memory at a time, so an archive of
+any size exports in constant memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from http import HTTPStatus
+from io import BytesIO
+from typing import IO, Any
+
+import sqlite_utils
+
+from glossary_spider.query import check_type, iter_pages
+from glossary_spider.storage import BodyCodec
+
+CSV_COLUMNS = [
+    "url", "page_type", "slug", "title", "summary", "body_text", "word_count", "published", "modified", "author",
+    "categories", "language", "canonical_url", "http_status", "status", "content_hash", "first_seen",
+    "last_fetched", "last_changed", "version", "extractor_version",
+]
+# Scrapy hands over bodies already decompressed and de-chunked: these headers no longer describe them.
+_DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+
+
+def page_records(conn: sqlite3.Connection, page_type: str | None = None) -> Iterator[dict[str, Any]]:
+    """One object per page: its columns, with its sections, links and JSON-LD nested."""
+    for row in iter_pages(conn, page_type):
+        url = row["url"]
+        row.pop("run_id", None)
+        row["categories"] = json.loads(row["categories"]) if row["categories"] else None
+        row["sections"] = [dict(r) for r in conn.execute(
+            "SELECT heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
+        row["links"] = [dict(r) for r in conn.execute(
+            "SELECT kind, position, to_url, anchor_text, summary, facet FROM links WHERE from_url = ? "
+            "ORDER BY kind, position", [url])]
+        row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
+            "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
+        yield row
+
+
+def write_jsonl(conn: sqlite3.Connection, out: IO[str], page_type: str | None = None) -> int:
+    n = 0
+    for n, record in enumerate(page_records(conn, page_type), 1):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return n
+
+
+def write_csv(conn: sqlite3.Connection, out: IO[str], page_type: str | None = None) -> int:
+    writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    n = 0
+    for n, row in enumerate(iter_pages(conn, page_type), 1):
+        writer.writerow(row)
+    return n
+
+
+def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None = None) -> int:
+    """One gzipped WARC response record per capture that kept a body, with its original status and headers."""
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    check_type(page_type)
+    writer = WARCWriter(out, gzip=True)
+    codec = BodyCodec(sqlite_utils.Database(conn))
+    sql = """
+        SELECT c.url, c.fetched_at, c.http_status, c.headers, b.compression, b.data
+        FROM captures c JOIN bodies b ON b.sha256 = c.body_sha256
+        LEFT JOIN pages p ON p.url = c.url
+        WHERE (? IS NULL OR p.page_type = ?)
+        ORDER BY c.id
+    """
+    n = 0
+    for row in conn.execute(sql, [page_type, page_type]):
+        body = codec.decompress(row["compression"], row["data"])
+        headers = [
+            (name.strip(), value.strip())
+            for name, _, value in (line.partition(":") for line in (row["headers"] or "").split("\r\n") if line)
+            if name.strip().lower() not in _DROPPED_HEADERS
+        ]
+        headers.append(("Content-Length", str(len(body))))
+        status = row["http_status"] or 200
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        http_headers = StatusAndHeaders(f"{status} {phrase}".strip(), headers, protocol="HTTP/1.1")
+        record = writer.create_warc_record(
+            row["url"], "response", payload=BytesIO(body), http_headers=http_headers,
+            warc_headers_dict={"WARC-Date": _warc_date(row["fetched_at"])},
+        )
+        writer.write_record(record)
+        n += 1
+    return n
+
+
+def _warc_date(iso: str) -> str:
+    return iso.replace("+00:00", "Z") if iso else iso

@@ -1,0 +1,208 @@
+"""Self-describing data: Datasette metadata for the archive (descriptions, canned queries, facets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+URL = "the page's normalised URL"
+RUN = "the crawl_runs id of the run that wrote this row"
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "pages": {
+        "url": "The page's normalised URL, after redirects (primary key)",
+        "page_type": "definition, term, area, area_resource or other, from the URL path",
+        "slug": "The <slug> of the path; for an area resource, the area's slug",
+        "title": "The term's own name, without the ⎊ Definition / Term / Area / Resource suffixes and site name",
+        "summary": "The one-sentence meaning, without 'Meaning ⎊' and the type suffix",
+        "body_text": "The page's own main text: headings, paragraphs, quotes and prose lists, blank-line separated",
+        "word_count": "Words in body_text",
+        "published": "From JSON-LD datePublished, else the visible date or meta tags (UTC)",
+        "modified": "From JSON-LD dateModified, else meta tags (UTC)",
+        "author": "The author's name, e.g. Greeks.live",
+        "categories": "JSON array of categories, e.g. [\"Definition\"]",
+        "language": "From <html lang>",
+        "canonical_url": "The page's declared rel=canonical",
+        "http_status": "HTTP status of the last fetch",
+        "status": "live, or gone once a later fetch answered 404 or 410",
+        "content_hash": "sha256 of the normalised extracted record: markup churn is not a change",
+        "first_seen": "When the page was first archived",
+        "last_fetched": "When the page was last fetched",
+        "last_changed": "When its latest content version appeared",
+        "version": "How many distinct content versions the archive holds for this page",
+        "extractor_version": "Version of the extractor that produced this row",
+        "run_id": RUN,
+    },
+    "sections": {
+        "url": URL,
+        "position": "0-based order within the page",
+        "heading": "The section's heading (Essence, Origin, … on terms; facets on areas)",
+        "text": "The section's text, blank-line separated blocks",
+    },
+    "links": {
+        "from_url": "The linking page",
+        "kind": "related, glossary, discover_more, inline, listing or pagination",
+        "position": "0-based order within the kind",
+        "to_url": "The normalised link target",
+        "anchor_text": "The link's text",
+        "summary": "The item's Meaning ⎊ line (or a Glossary item's sentence), without the prefix",
+        "facet": "For Glossary items, the facet word before ⎊ (Context, Risk, …)",
+    },
+    "structured_data": {
+        "url": URL,
+        "syntax": "json-ld, microdata or opengraph",
+        "position": "0-based order within the syntax",
+        "type": "The item's @type (a JSON array when several; null when none)",
+        "data": "The item as extruct returns it, as JSON",
+    },
+    "crawl_runs": {
+        "id": "Run number",
+        "command": "crawl, refresh or reparse",
+        "started_at": "When the run started",
+        "finished_at": "When it finished (null while running or if killed)",
+        "finish_reason": "finished, or why it stopped (shutdown, …)",
+        "args": "The run's arguments, as JSON",
+        "pages_new": "Pages archived for the first time",
+        "pages_changed": "Pages whose content changed",
+        "pages_unchanged": "Pages fetched again with the same content",
+        "pages_not_modified": "Pages that answered 304 to a conditional request",
+        "pages_gone": "Pages that answered 404 or 410 and were marked gone",
+        "pages_failed": "URLs whose fetch failed",
+        "requests": "HTTP requests sent",
+        "bytes": "Response bytes received",
+        "stats": "Scrapy's stats, as JSON",
+        "pid": "Process id of the run",
+    },
+    "crawl_errors": {
+        "id": "Error number",
+        "run_id": RUN,
+        "url": "The URL concerned",
+        "stage": "fetch, parse, json-ld or store",
+        "http_status": "HTTP status, when there was a response",
+        "error": "What went wrong, in a few words",
+        "detail": "The exception or parser message",
+        "at": "When",
+    },
+    "page_versions": {
+        "url": URL,
+        "version": "1, 2, … for each distinct content",
+        "content_hash": "The version's content hash",
+        "run_id": RUN,
+        "captured_at": "When this version was fetched",
+        "title": "Title in this version",
+        "summary": "Summary in this version",
+        "body_text": "Body text in this version",
+        "record": "Sections, links and structured data of this version, as JSON",
+        "extractor_version": "Version of the extractor that produced this version",
+    },
+    "captures": {
+        "id": "Capture number",
+        "run_id": RUN,
+        "url": "The URL fetched",
+        "fetched_at": "When",
+        "http_status": "The response's status",
+        "content_type": "The response's Content-Type",
+        "etag": "The response's ETag",
+        "last_modified": "The response's Last-Modified",
+        "body_sha256": "sha256 of the raw body, a key into bodies",
+        "outcome": "new, changed, unchanged, not_modified, gone or failed",
+        "headers": "The response's headers, one per line",
+    },
+    "bodies": {
+        "sha256": "sha256 of the raw body (primary key)",
+        "compression": "zlib, or zstd:<dictionary id>",
+        "size": "Bytes before compression",
+        "data": "The compressed body",
+    },
+    "compression_dictionaries": {
+        "id": "Dictionary number, as in bodies.compression",
+        "created_at": "When it was trained",
+        "samples": "How many bodies it was trained on",
+        "data": "The zstd dictionary",
+    },
+    "frontier": {
+        "run_id": RUN,
+        "url": "A URL the run has fetched or found",
+        "state": "done or pending",
+    },
+    "jsonld": {
+        "url": URL, "position": "0-based order of the JSON-LD block", "type": "The item's @type",
+        "data": "The JSON-LD item",
+    },
+    "jsonld_nodes": {
+        "url": URL, "position": "The JSON-LD item it comes from", "node": "0-based position in its @graph",
+        "type": "The node's @type", "data": "The node, as JSON",
+    },
+    "broken_links": {
+        "from_url": "The linking page", "kind": "The link's kind", "position": "Its position within the kind",
+        "to_url": "The target that answered 404/410 or is gone", "anchor_text": "The link's text",
+        "target_status": "The target's last HTTP status",
+    },
+    "orphan_pages": {
+        "url": URL, "page_type": "The page's type", "slug": "The page's slug", "title": "The page's title",
+    },
+    "one_way_related": {
+        "from_url": "The page listing a related definition", "to_url": "The related definition, which does not list it back",
+        "anchor_text": "The link's text",
+    },
+}
+
+DESCRIPTIONS = {
+    "pages": "One row per page: its latest extracted state",
+    "sections": "The headed parts of each page's main content",
+    "links": "Every link a page's content makes, by kind",
+    "structured_data": "Every JSON-LD, microdata and OpenGraph item",
+    "crawl_runs": "One row per crawl, refresh or reparse",
+    "crawl_errors": "What went wrong, one row per problem",
+    "page_versions": "Every distinct content version of every page",
+    "captures": "Every fetch",
+    "bodies": "Raw response bodies, each stored once, compressed",
+    "compression_dictionaries": "zstd dictionaries bodies are compressed with",
+    "frontier": "URLs of a crawl in progress, for --resume",
+    "jsonld": "The JSON-LD rows of structured_data",
+    "jsonld_nodes": "One row per JSON-LD node, @graph members unfolded",
+    "broken_links": "Links whose target answered 404/410 or is gone",
+    "orphan_pages": "Glossary pages no other archived page links to",
+    "one_way_related": "A lists B as related, B does not list A",
+}
+
+QUERIES = {
+    "definitions_changed_since": {
+        "title": "Definitions changed since a date",
+        "sql": "SELECT url, title, version, last_changed FROM pages WHERE page_type = 'definition' "
+               "AND version > 1 AND last_changed >= :since ORDER BY last_changed DESC",
+    },
+    "broken_related_links": {
+        "title": "Broken related links",
+        "sql": "SELECT from_url, to_url, anchor_text, target_status FROM broken_links WHERE kind = 'related' "
+               "ORDER BY from_url",
+    },
+    "most_linked_terms": {
+        "title": "Most linked terms",
+        "sql": "SELECT l.to_url, p.title, count(DISTINCT l.from_url) AS linked_from FROM links l "
+               "JOIN pages p ON p.url = l.to_url WHERE p.page_type = 'term' GROUP BY l.to_url "
+               "ORDER BY linked_from DESC LIMIT 50",
+    },
+    "search": {
+        "title": "Search titles, summaries and text",
+        "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
+               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH :q "
+               "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
+    },
+}
+
+
+def datasette_metadata(database: str) -> dict[str, Any]:
+    tables = {
+        name: {"description": DESCRIPTIONS[name], "columns": columns}
+        for name, columns in COLUMNS.items()
+    }
+    tables["pages"]["facets"] = ["page_type", "status"]
+    tables["links"]["facets"] = ["kind"]
+    tables["crawl_errors"]["facets"] = ["stage"]
+    return {
+        "title": "Greeks.live glossary archive",
+        "description": "Definitions, terms and areas of term.greeks.live, crawled by glossary_spider",
+        "source": "term.greeks.live",
+        "source_url": "https://term.greeks.live/",
+        "databases": {database: {"tables": tables, "queries": QUERIES}},
+    }

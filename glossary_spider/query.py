@@ -1,0 +1,277 @@
+"""Reading the archive: search, one page with its history, diffs and the health report.
+
+Nothing here imports Scrapy or Twisted, so the commands built on it start fast.
+Every statement is parameterised.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from glossary_spider.params import BadArgument
+from glossary_spider.storage import ArchiveError
+from glossary_spider.urls import PAGE_TYPES, normalize_url
+
+MARK_START, MARK_END = "\x02", "\x03"
+LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagination")
+_KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to an archive; never creates one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchiveError(f"no archive at {path}: run 'glossary crawl' first")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
+    return conn
+
+
+def check_type(page_type: str | None) -> None:
+    if page_type is not None and page_type not in PAGE_TYPES:
+        raise BadArgument(f"--type {page_type!r} is not a page type: one of {', '.join(PAGE_TYPES)}")
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def _plain_words(query: str) -> str:
+    words = re.findall(r"\w+", query)
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Pages matching ``query``, title matches first, then by bm25 (title, summary, body weighted 10, 5, 1).
+
+    A query that is not valid FTS5 syntax is searched as plain words.
+    """
+    if not query.strip():
+        raise BadArgument("the search query is empty")
+    if not re.search(r"\w", query):
+        raise BadArgument(f"the search query {query!r} has no words to search for")
+    check_type(page_type)
+    try:
+        return _search(conn, query, page_type, limit)
+    except sqlite3.OperationalError:
+        words = _plain_words(query)
+        if not words:
+            raise BadArgument(f"the search query {query!r} has no words to search for") from None
+        return _search(conn, words, page_type, limit)
+
+
+def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: int) -> list[dict[str, Any]]:
+    sql = f"""
+        WITH hits AS (
+            SELECT rowid, bm25(pages_fts, 10.0, 5.0, 1.0) AS rank,
+                   snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', 16) AS snippet
+            FROM pages_fts WHERE pages_fts MATCH :match
+        ),
+        titled AS (
+            SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'title : (' || :match || ')'
+        )
+        SELECT p.url, p.page_type, p.title, p.summary, p.status, hits.snippet, hits.rank,
+               hits.rowid IN (SELECT rowid FROM titled) AS title_match
+        FROM hits JOIN pages p ON p.rowid = hits.rowid
+        WHERE (:type IS NULL OR p.page_type = :type)
+        ORDER BY title_match DESC, hits.rank
+        LIMIT :limit
+    """
+    params = {"match": match, "type": page_type, "limit": limit}
+    try:
+        found = conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        # A query with its own column filters cannot be wrapped in a title filter.
+        found = conn.execute(sql.replace("'title : (' || :match || ')'", ":match").replace(
+            "hits.rowid IN (SELECT rowid FROM titled)", "0"), params).fetchall()
+    return [dict(row) for row in found]
+
+
+def highlight(text: str | None, start: str = "[", end: str = "]") -> str:
+    """A snippet on one line, its matches between ``start`` and ``end``."""
+    return " ".join((text or "").split()).replace(MARK_START, start).replace(MARK_END, end)
+
+
+# -- one page -------------------------------------------------------------------------------
+
+
+class Ambiguous(BadArgument):
+    def __init__(self, slug: str, candidates: list[dict[str, Any]]):
+        self.candidates = candidates
+        names = ", ".join(f"{c['page_type']} {c['url']}" for c in candidates)
+        super().__init__(f"{slug!r} names {len(candidates)} pages ({names}): give --type or the URL")
+
+
+def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
+    """The archived URL a user means by a URL or a slug."""
+    check_type(page_type)
+    if "://" in url_or_slug:
+        url = normalize_url(url_or_slug)
+        if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
+            return url
+        raise BadArgument(f"no archived page at {url_or_slug}")
+    slug = url_or_slug.strip().strip("/").split("/")[-1]
+    candidates = [dict(r) for r in conn.execute(
+        "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
+        [slug, page_type, page_type],
+    )]
+    if len(candidates) > 1 and page_type is None:
+        # An area's slug is shared by its resource pages: the area itself is meant.
+        candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
+    if not candidates:
+        raise BadArgument(f"no archived page has the slug {slug!r}")
+    if len(candidates) > 1:
+        raise Ambiguous(slug, candidates)
+    return candidates[0]["url"]
+
+
+def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
+    """A page's record with its sections, links by kind, incoming links and JSON-LD."""
+    row = dict(conn.execute("SELECT * FROM pages WHERE url = ?", [url]).fetchone())
+    row["categories"] = json.loads(row["categories"]) if row["categories"] else None
+    row["sections"] = [dict(r) for r in conn.execute(
+        "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
+    links: dict[str, list[dict[str, Any]]] = {}
+    for r in conn.execute("SELECT kind, position, to_url, anchor_text, summary, facet FROM links "
+                          "WHERE from_url = ? ORDER BY " + _KIND_ORDER + ", position", [url]):
+        links.setdefault(r["kind"], []).append({k: r[k] for k in ("to_url", "anchor_text", "summary", "facet")})
+    row["links"] = links
+    row["linked_from"] = [dict(r) for r in conn.execute(
+        "SELECT l.from_url, l.kind, p.title FROM links l LEFT JOIN pages p ON p.url = l.from_url "
+        "WHERE l.to_url = ? AND l.from_url != ? GROUP BY l.from_url, l.kind ORDER BY l.kind, l.from_url", [url, url])]
+    row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
+        "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
+    return row
+
+
+def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        """SELECT v.version, v.captured_at, v.run_id, r.command, v.content_hash, v.title,
+                  length(v.body_text) - length(replace(v.body_text, ' ', '')) + 1 AS words
+           FROM page_versions v LEFT JOIN crawl_runs r ON r.id = v.run_id
+           WHERE v.url = ? ORDER BY v.version""", [url])]
+
+
+@dataclass
+class Change:
+    field: str
+    tokens: list[tuple[str, str]]  # (op, text): op is "=", "-" or "+"
+
+
+def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[int, int, list[Change]]:
+    """A word-level diff of a page between two versions (``A..B``; by default the last two)."""
+    versions = [r["version"] for r in conn.execute(
+        "SELECT version FROM page_versions WHERE url = ? ORDER BY version", [url])]
+    if len(versions) < 2 and not spec:
+        raise BadArgument(f"{url} has only {len(versions)} version: nothing to compare")
+    if spec:
+        match = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", spec)
+        if not match:
+            raise BadArgument(f"--diff {spec!r} is not of the form A..B (e.g. 1..2)")
+        a, b = int(match[1]), int(match[2])
+        missing = [v for v in (a, b) if v not in versions]
+        if missing:
+            raise BadArgument(f"{url} has no version {missing[0]} (it has {', '.join(map(str, versions))})")
+    else:
+        a, b = versions[-2], versions[-1]
+    old, new = (dict(conn.execute("SELECT title, summary, body_text FROM page_versions WHERE url = ? AND version = ?",
+                                  [url, v]).fetchone()) for v in (a, b))
+    changes = []
+    for name in ("title", "summary", "body_text"):
+        if old[name] != new[name]:
+            changes.append(Change(name, word_diff(old[name] or "", new[name] or "")))
+    return a, b, changes
+
+
+def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
+    """Words kept (``=``), removed (``-``) and added (``+``), unchanged runs cut to ``context`` words."""
+    a, b = old.split(), new.split()
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            words = a[i1:i2]
+            if len(words) > 2 * context:
+                words = words[:context] + ["…"] + words[-context:] if out else ["…"] + words[-context:]
+            out.append(("=", " ".join(words)))
+            continue
+        if i2 > i1:
+            out.append(("-", " ".join(a[i1:i2])))
+        if j2 > j1:
+            out.append(("+", " ".join(b[j1:j2])))
+    if out and out[-1][0] == "=" and len(out[-1][1].split(" ")) > context:
+        out[-1] = ("=", " ".join(out[-1][1].split(" ")[:context] + ["…"]))
+    return out
+
+
+# -- the health report ----------------------------------------------------------------------
+
+
+def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[str, Any]:
+    def all_rows(sql: str, *params: Any) -> list[dict[str, Any]]:
+        return [dict(r) for r in conn.execute(sql, params)]
+
+    def count(sql: str) -> int:
+        return conn.execute(sql).fetchone()[0]
+
+    return {
+        "pages": count("SELECT count(*) FROM pages"),
+        "pages_by_type": all_rows(
+            "SELECT page_type, status, count(*) AS pages FROM pages GROUP BY 1, 2 ORDER BY 1, 2"),
+        "broken_related": {
+            "count": count("SELECT count(*) FROM broken_links WHERE kind = 'related'"),
+            "links": all_rows("SELECT from_url, to_url, anchor_text, target_status FROM broken_links "
+                              "WHERE kind = 'related' ORDER BY from_url, position LIMIT ?", listed),
+        },
+        "orphans": {
+            "count": count("SELECT count(*) FROM orphan_pages"),
+            "pages": all_rows("SELECT url, page_type, title FROM orphan_pages ORDER BY url LIMIT ?", listed),
+        },
+        "one_way_related": {
+            "count": count("SELECT count(*) FROM one_way_related"),
+            "links": all_rows("SELECT from_url, to_url, anchor_text FROM one_way_related "
+                              "ORDER BY from_url LIMIT ?", listed),
+        },
+        "errors_by_stage": all_rows(
+            "SELECT stage, count(*) AS errors FROM crawl_errors GROUP BY stage ORDER BY stage"),
+        "runs": all_rows(
+            """SELECT id, command, started_at, finished_at, finish_reason, pages_new, pages_changed,
+                      pages_unchanged, pages_not_modified, pages_gone, pages_failed, requests
+               FROM crawl_runs ORDER BY id DESC LIMIT ?""", runs),
+        "recent_changes": all_rows(
+            """SELECT v.url, v.version, v.captured_at, v.title FROM page_versions v
+               WHERE v.version > 1 ORDER BY v.captured_at DESC, v.url LIMIT ?""", listed),
+        "published_per_month": all_rows(
+            """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
+               WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
+        "inbound_links": all_rows(
+            """SELECT inbound, count(*) AS pages FROM (
+                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l WHERE l.to_url = p.url) AS inbound
+                   FROM pages p WHERE p.page_type != 'other')
+               GROUP BY inbound ORDER BY inbound"""),
+        "most_linked": all_rows(
+            """SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
+               JOIN pages p ON p.url = l.to_url GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
+    }
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def iter_pages(conn: sqlite3.Connection, page_type: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every page row, in URL order, one at a time."""
+    check_type(page_type)
+    cursor = conn.execute(
+        "SELECT * FROM pages WHERE (? IS NULL OR page_type = ?) ORDER BY url", [page_type, page_type])
+    for row in cursor:
+        yield dict(row)

@@ -1,0 +1,102 @@
+"""The archive health report as text or as one self-contained HTML file with charts."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+
+def as_text(data: dict[str, Any]) -> str:
+    lines = [f"Archive: {data['pages']} pages", "", "Pages by type and status"]
+    lines += [f"  {r['page_type']:<14}{r['status']:<6}{r['pages']:>8}" for r in data["pages_by_type"]]
+    for title, key, fmt in (
+        ("Broken related links", "broken_related", lambda r: f"{r['from_url']} -> {r['to_url']} ({r['target_status']})"),
+        ("Orphan pages (no archived page links to them)", "orphans", lambda r: f"{r['page_type']:<14}{r['url']}"),
+        ("One-way related links (A lists B, B does not list A)", "one_way_related",
+         lambda r: f"{r['from_url']} -> {r['to_url']}"),
+    ):
+        section = data[key]
+        items = section.get("links", section.get("pages", []))
+        lines += ["", f"{title}: {section['count']}"]
+        lines += [f"  {fmt(r)}" for r in items]
+        if section["count"] > len(items):
+            lines.append(f"  … and {section['count'] - len(items)} more")
+    lines += ["", "Errors by stage"] + [f"  {r['stage']:<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
+    lines += ["", "Last runs", "  id  command   started                    result     new  changed  unchanged  "
+              "not-mod  gone  failed"]
+    for r in data["runs"]:
+        lines.append(
+            f"  {r['id']:<4}{r['command']:<10}{r['started_at']:<27}{(r['finish_reason'] or 'stopped'):<10}"
+            f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
+            f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r['pages_failed'] or 0:>8}"
+        )
+    if data["recent_changes"]:
+        lines += ["", "Recent changes"]
+        lines += [f"  v{r['version']}  {r['captured_at']}  {r['url']}" for r in data["recent_changes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _bar_chart(title: str, items: list[tuple[str, int]], width: int = 640) -> str:
+    """A horizontal bar chart as inline SVG; labels and values escaped."""
+    if not items:
+        return f"<h2>{escape(title)}</h2><p>No data.</p>"
+    row, label_width = 22, 190
+    top = max(value for _, value in items) or 1
+    height = row * len(items) + 10
+    bars = []
+    for i, (label, value) in enumerate(items):
+        y = i * row + 5
+        length = int((width - label_width - 60) * value / top)
+        bars.append(
+            f'<text x="{label_width - 6}" y="{y + 14}" text-anchor="end">{escape(str(label))}</text>'
+            f'<rect x="{label_width}" y="{y + 2}" width="{length}" height="{row - 6}" rx="2"></rect>'
+            f'<text x="{label_width + length + 6}" y="{y + 14}">{value}</text>'
+        )
+    return (f'<h2>{escape(title)}</h2><svg role="img" aria-label="{escape(title)}" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}">{"".join(bars)}</svg>')
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape('' if v is None else str(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def as_html(data: dict[str, Any]) -> str:
+    by_type: dict[str, int] = {}
+    for r in data["pages_by_type"]:
+        by_type[f"{r['page_type']} ({r['status']})"] = r["pages"]
+    runs = list(reversed(data["runs"]))
+    parts = [
+        _bar_chart("Pages by type", list(by_type.items())),
+        _bar_chart("Pages published per month", [(r["month"], r["pages"]) for r in data["published_per_month"]]),
+        _bar_chart("Changes per run (new + changed + gone)",
+                   [(f"#{r['id']} {r['command']}", (r["pages_new"] or 0) + (r["pages_changed"] or 0)
+                     + (r["pages_gone"] or 0)) for r in runs]),
+        _bar_chart("Pages by number of pages linking to them",
+                   [(f"{r['inbound']} inbound", r["pages"]) for r in data["inbound_links"]]),
+        "<h2>Most linked pages</h2>" + _table(["page", "title", "linked from"],
+                                              [[r["url"], r["title"], r["inbound"]] for r in data["most_linked"]]),
+    ]
+    for title, key, headers, fields in (
+        ("Broken related links", "broken_related", ["from", "to", "anchor", "status"],
+         ["from_url", "to_url", "anchor_text", "target_status"]),
+        ("Orphan pages", "orphans", ["url", "type", "title"], ["url", "page_type", "title"]),
+        ("One-way related links", "one_way_related", ["from", "to", "anchor"], ["from_url", "to_url", "anchor_text"]),
+    ):
+        section = data[key]
+        items = section.get("links", section.get("pages", []))
+        parts.append(f"<h2>{escape(title)}: {section['count']}</h2>"
+                     + _table(headers, [[r[f] for f in fields] for r in items]))
+    parts.append("<h2>Last runs</h2>" + _table(
+        ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "failed"],
+        [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "stopped", r["pages_new"], r["pages_changed"],
+          r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r["pages_failed"]] for r in data["runs"]]))
+    style = ("body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
+             "svg text{font-size:12px;fill:#333}svg rect{fill:#3b7dd8}"
+             "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ddd;padding:.2em .5em;"
+             "text-align:left;font-size:12px}th{background:#f4f4f4}")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Glossary archive report</title>'
+            f"<style>{style}</style></head><body><h1>Glossary archive: {data['pages']} pages</h1>"
+            + "\n".join(parts) + "</body></html>\n")

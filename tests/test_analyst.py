@@ -1,0 +1,295 @@
+"""search, show, export, report and Datasette, on an archive crawled and then refreshed."""
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, Replica, crawl, rows, run_glossary
+
+from glossary_spider.metadata import COLUMNS, QUERIES, datasette_metadata
+from glossary_spider.replica import ReplicaSite
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    """Generation 1 crawled, then refreshed against generation 2: history and diffs are real."""
+    tmp = tmp_path_factory.mktemp("analyst")
+    server = Replica(tmp)
+    try:
+        db = tmp / "glossary.db"
+        assert crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml").returncode == 0
+        server.set_generation(2)
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        yield db, server.url
+    finally:
+        server.stop()
+
+
+def glossary(db, *args):
+    return run_glossary(*args, "--db", str(db))
+
+
+EDITED = sorted(p for p in ReplicaSite(200, 2).posts if ReplicaSite(200, 2)._events(p, "edit"))
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def test_search_puts_title_matches_first(archive):
+    db, _ = archive
+    result = glossary(db, "search", "funding", "--format", "json", "--limit", "100")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)
+    in_title = [("funding" in (h["title"] or "").lower()) for h in hits]
+    assert any(in_title) and not all(in_title)
+    assert in_title == sorted(in_title, reverse=True)  # every title match before every other match
+    assert all("[" in h["snippet"] and "]" in h["snippet"] for h in hits)
+
+
+def test_search_finds_text_that_a_refresh_brought(archive):
+    db, url = archive
+    result = glossary(db, "search", '"Revised in edition 2"', "--format", "csv", "--limit", "100")
+    assert result.returncode == 0, result.stderr
+    found = sorted(r["url"].replace(url, "") for r in csv.DictReader(io.StringIO(result.stdout)))
+    assert found == EDITED
+
+
+def test_search_by_type_and_limit(archive):
+    db, _ = archive
+    hits = json.loads(glossary(db, "search", "risk", "--type", "area", "--limit", "3", "--format", "json").stdout)
+    assert len(hits) == 3 and {h["page_type"] for h in hits} == {"area"}
+
+
+def test_search_table_output(archive):
+    db, _ = archive
+    result = glossary(db, "search", "funding", "--limit", "2")
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and len(lines) == 4
+    assert "(definition)" in lines[0] or "(term)" in lines[0] or "(area)" in lines[0]
+    assert "[funding]" in lines[1].lower()
+
+
+@pytest.mark.parametrize("query", ['AND "', "NEAR(", "title:", "(risk"])
+def test_a_query_that_is_not_fts_syntax_is_searched_as_words(archive, query):
+    db, _ = archive
+    result = glossary(db, "search", query, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("query", ["", "   ", '"*"'])
+def test_an_empty_query_exits_2(archive, query):
+    db, _ = archive
+    result = glossary(db, "search", query)
+    assert result.returncode == 2 and result.stderr.startswith("Error:") and "Traceback" not in result.stderr
+
+
+def test_search_does_not_import_scrapy(archive):
+    db, _ = archive
+    code = ("import sys; from glossary_spider.cli import cli\n"
+            f"cli(['search', 'risk', '--db', {str(db)!r}], standalone_mode=False)\n"
+            "cli(['show', 'international-legal-cooperation', '--db', %r], standalone_mode=False)\n"
+            "cli(['report', '--db', %r], standalone_mode=False)\n"
+            "cli(['export', '--format', 'jsonl', '--db', %r, '--out', '/dev/null'], standalone_mode=False)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted'}))") % ((str(db),) * 3)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+# -- show -------------------------------------------------------------------------------------
+
+
+def test_show_a_page_by_slug(archive):
+    db, url = archive
+    result = glossary(db, "show", "international-legal-cooperation", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert page["title"] == "International Legal Cooperation"
+    assert [len(page["links"][k]) for k in ("related", "discover_more")] == [8, 9]
+    assert [item["@type"] for item in page["json_ld"]] == ["BreadcrumbList", "Article"]
+    site = ReplicaSite(200, 2)
+    seed = "/definition/international-legal-cooperation/"
+    linking = {p.path for p in site.posts.values()
+               if seed in p.discover or (p.kind == "definition" and seed in p.related)}
+    assert {l["from_url"].replace(url, "") for l in page["linked_from"]} >= linking
+    text = glossary(db, "show", f"{url}/definition/international-legal-cooperation/").stdout
+    assert "## International Legal Cooperation" in text and "related links (8):" in text
+
+
+def test_a_slug_shared_by_two_types_asks_which(archive):
+    db, _ = archive
+    slug = next(iter(ReplicaSite(200).areas))
+    result = glossary(db, "show", slug)
+    assert result.returncode == 2 and "--type" in result.stderr and "area" in result.stderr
+    assert "definition" in result.stderr
+    assert glossary(db, "show", slug, "--type", "area").returncode == 0
+
+
+def test_history_and_word_diff(archive):
+    db, _ = archive
+    page = EDITED[0]
+    history = json.loads(glossary(db, "show", page, "--history", "--format", "json").stdout)
+    assert [v["version"] for v in history["versions"]] == [1, 2]
+    assert [v["command"] for v in history["versions"]] == ["crawl", "refresh"]
+    diff = json.loads(glossary(db, "show", page, "--diff", "--format", "json").stdout)
+    body = next(c for c in diff["changes"] if c["field"] == "body_text")
+    assert [t["text"] for t in body["tokens"] if t["op"] == "+"] == [
+        "Revised in edition 2 to reflect current market practice."]
+    assert not [t for t in body["tokens"] if t["op"] == "-"]
+    text = glossary(db, "show", page, "--diff", "1..2").stdout
+    assert "{+Revised in edition 2 to reflect current market practice.+}" in text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["no-such-slug"], "no archived page"),
+    (["international-legal-cooperation", "--diff"], "only 1 version"),
+    (["international-legal-cooperation", "--diff", "1-2"], "A..B"),
+    (["international-legal-cooperation", "--type", "poem"], "poem"),
+])
+def test_show_errors(archive, args, message):
+    db, _ = archive
+    result = glossary(db, "show", *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def test_export_jsonl_nests_sections_links_and_json_ld(archive, tmp_path):
+    db, _ = archive
+    out = tmp_path / "pages.jsonl"
+    assert glossary(db, "export", "--format", "jsonl", "--out", str(out)).returncode == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    seed = next(r for r in records if r["url"].endswith("/international-legal-cooperation/"))
+    assert [l["kind"] for l in seed["links"]].count("related") == 8
+    assert seed["sections"][0]["heading"] == "International Legal Cooperation"
+    assert seed["categories"] == ["Definition"] and len(seed["json_ld"]) == 2
+
+
+def test_export_csv_by_type_to_stdout(archive):
+    db, _ = archive
+    result = glossary(db, "export", "--format", "csv", "--type", "term")
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(table) == 30 and {r["page_type"] for r in table} == {"term"}
+    assert all(r["body_text"] and r["content_hash"] for r in table)
+
+
+def test_export_warc_is_readable_by_warcio(archive, tmp_path):
+    from warcio.archiveiterator import ArchiveIterator
+
+    db, _ = archive
+    out = tmp_path / "glossary.warc.gz"
+    assert glossary(db, "export", "--format", "warc", "--out", str(out)).returncode == 0
+    stored = [(r["url"], str(r["http_status"]), r["body_sha256"]) for r in rows(
+        db, "SELECT url, http_status, body_sha256 FROM captures WHERE body_sha256 IS NOT NULL ORDER BY id")]
+    seen = []
+    with out.open("rb") as stream:
+        for record in ArchiveIterator(stream):
+            assert record.rec_type == "response"
+            assert record.http_headers.get_header("Content-Type")
+            body = record.content_stream().read()
+            assert int(record.http_headers.get_header("Content-Length")) == len(body)
+            seen.append((record.rec_headers.get_header("WARC-Target-URI"), record.http_headers.get_statuscode(),
+                         hashlib.sha256(body).hexdigest()))
+    assert seen == stored
+    assert {status for _, status, _ in seen} == {"200", "404"}  # the 404 pages' bodies are kept too
+
+
+def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
+    db, _ = archive
+    result = glossary(db, "export", "--format", "jsonl", "--out", str(tmp_path / "missing" / "x.jsonl"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+# -- views and report -------------------------------------------------------------------------
+
+
+def test_views_agree_with_the_links(archive):
+    db, url = archive
+    related = {(r["from_url"], r["to_url"]) for r in rows(db, "SELECT from_url, to_url FROM links WHERE kind = 'related'")}
+    live = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE status = 'live'")}
+    one_way = {(a, b) for a, b in related if b in live and (b, a) not in related}
+    assert {(r["from_url"], r["to_url"]) for r in rows(db, "SELECT * FROM one_way_related")} == one_way
+    broken = {r["to_url"].replace(url, "") for r in rows(db, "SELECT to_url FROM broken_links")}
+    gone = set(ReplicaSite(200).glossary_paths()) - set(ReplicaSite(200, 2).glossary_paths())
+    assert broken == gone | {"/definition/retired-entry-1/", "/definition/retired-entry-2/"}
+    linked = {r["to_url"] for r in rows(db, "SELECT to_url FROM links WHERE from_url != to_url")}
+    glossary_pages = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE page_type != 'other' AND status = 'live'")}
+    assert {r["url"] for r in rows(db, "SELECT url FROM orphan_pages")} == glossary_pages - linked
+
+
+def test_report_in_three_formats(archive, tmp_path):
+    db, _ = archive
+    data = json.loads(glossary(db, "report", "--format", "json").stdout)
+    assert data["pages"] == rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    assert [r["command"] for r in data["runs"]] == ["refresh", "crawl"]
+    assert data["broken_related"]["count"] >= 2
+    text = glossary(db, "report").stdout
+    assert "Pages by type and status" in text and "Broken related links" in text and "refresh" in text
+    out = tmp_path / "report.html"
+    assert glossary(db, "report", "--format", "html", "--out", str(out)).returncode == 0
+    html = out.read_text()
+    assert html.count("<svg") == 4
+    assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
+    assert "Unrealized P&amp;L" in html or "Unrealized P&L" not in html
+
+
+def test_page_content_is_escaped_in_the_html_report(archive, tmp_path):
+    db, _ = archive
+    hostile = tmp_path / "hostile.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(hostile) as copy:
+        source.backup(copy)
+    with sqlite3.connect(hostile) as conn:
+        conn.execute("UPDATE pages SET title = '<script>alert(1)</script>' WHERE url = "
+                     "(SELECT to_url FROM links GROUP BY to_url ORDER BY count(*) DESC LIMIT 1)")
+    html = glossary(hostile, "report", "--format", "html").stdout
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# -- Datasette --------------------------------------------------------------------------------
+
+
+def test_every_column_of_every_table_and_view_is_described(archive):
+    db, _ = archive
+    conn = sqlite3.connect(db)
+    objects = [name for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'pages_fts%' "
+        "AND name NOT LIKE 'sqlite_%'")]
+    for name in objects:
+        columns = [row[1] for row in conn.execute(f"PRAGMA table_info([{name}])")]
+        assert name in COLUMNS, name
+        assert set(columns) == set(COLUMNS[name]), name
+        assert all(COLUMNS[name][c].strip() for c in columns)
+
+
+def test_canned_queries_run_in_datasette(archive):
+    from datasette.app import Datasette
+
+    db, _ = archive
+    datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem))
+    params = {"definitions_changed_since": "?since=2020-01-01", "search": "?q=funding"}
+
+    async def run_all():
+        results = {}
+        for name in QUERIES:
+            response = await datasette.client.get(f"/{db.stem}/{name}.json{params.get(name, '')}&_shape=array"
+                                                  if name in params else f"/{db.stem}/{name}.json?_shape=array")
+            results[name] = (response.status_code, response.json())
+        table = await datasette.client.get(f"/{db.stem}/pages.json?_facet=page_type&_size=1")
+        return results, table.json()
+
+    results, table = asyncio.run(run_all())
+    for name, (status, body) in results.items():
+        assert status == 200, (name, body)
+    assert len(results["definitions_changed_since"][1]) == len([p for p in EDITED if p.startswith("/definition/")])
+    assert results["broken_related_links"][1] and results["most_linked_terms"][1] and results["search"][1]
+    assert {f["value"] for f in table["facet_results"]["page_type"]["results"]} >= {"definition", "term"}
