@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := data/demo.db
 DEMO_PORT ?= 0
 
-.PHONY: install test demo crawl clean
+.PHONY: install test demo crawl bench clean
 
 install: $(STAMP)
 
@@ -26,3 +26,6 @@ crawl: install
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+bench: install
+	$(BIN)/python benchmarks/bench.py

@@ -15,6 +15,7 @@ class PageItem:
     fetch: Fetch
     extraction: Extraction
     discovered: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # URLs that redirected here
 
 
 @dataclass
@@ -23,6 +24,7 @@ class VisitItem:
 
     url: str
     discovered: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)  # URLs that redirected here
 
 
 @dataclass

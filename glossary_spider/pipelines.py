@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class ArchivePipeline:
     """Write every item to the archive named by the ``GLOSSARY_DB`` setting.
 
-    Pages are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time (or every
+    Items are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time (or every
     ``GLOSSARY_BATCH_SECONDS``), each batch in one transaction together with the
     crawl frontier it advances, so an interrupted crawl resumes exactly where its
     archive stops. Unless ``GLOSSARY_LOCK_HELD`` says the caller holds it, the
@@ -33,7 +33,7 @@ class ArchivePipeline:
         self.path = path
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
-        self.pages: list[PageItem] = []
+        self.buffer: list[Any] = []
         self.last_flush = time.monotonic()
         self.archive: Archive | None = None
         self.lock: ArchiveLock | None = None
@@ -62,51 +62,49 @@ class ArchivePipeline:
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        if isinstance(item, PageItem):
-            self.pages.append(item)
-            if len(self.pages) >= self.batch_size or time.monotonic() - self.last_flush > self.batch_seconds:
-                self.flush()
-        else:
-            self.write(item)
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush > self.batch_seconds:
+            self.flush()
         return item
 
-    def write(self, item: Any) -> None:
-        archive, run_id, stats = self.archive, self.run_id, self.crawler.stats
-        assert archive is not None and run_id is not None
-        with archive.db.atomic():
-            if isinstance(item, VisitItem):
-                archive.mark_frontier(run_id, done=[item.url], pending=item.discovered)
-                return
-            if isinstance(item, NotModifiedItem):
-                archive.record_not_modified(run_id, item.fetch)
-                stats.inc_value("glossary/pages_not_modified")
-            elif isinstance(item, GoneItem) and archive.record_gone(run_id, item.fetch):
-                stats.inc_value("glossary/pages_gone")
-            elif isinstance(item, GoneItem):
-                status = item.fetch.http_status
-                archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)
-                stats.inc_value("glossary/pages_failed")
-            elif isinstance(item, FailureItem):
-                archive.record_failure(run_id, item.url, item.stage, item.http_status, item.error, item.detail,
-                                       item.fetch)
-                stats.inc_value("glossary/pages_failed")
-            url = item.url if isinstance(item, FailureItem) else item.fetch.url
-            archive.mark_frontier(run_id, done=[url])
-
     def flush(self) -> None:
-        archive, run_id = self.archive, self.run_id
-        if self.pages and archive is not None and run_id is not None:
-            with archive.db.atomic():
-                outcomes = archive.store_pages(run_id, ((p.fetch, p.extraction) for p in self.pages))
-                archive.mark_frontier(
-                    run_id,
-                    done=[p.fetch.url for p in self.pages],
-                    pending=[url for p in self.pages for url in p.discovered],
-                )
-            for outcome in outcomes:
-                self.crawler.stats.inc_value(f"glossary/pages_{outcome}")
-            self.pages = []
+        """Write the buffered items, and the frontier they advance, in one transaction."""
+        archive, run_id, stats = self.archive, self.run_id, self.crawler.stats
+        if not self.buffer or archive is None or run_id is None:
+            self.last_flush = time.monotonic()
+            return
+        pages = [item for item in self.buffer if isinstance(item, PageItem)]
+        done, pending = [], []
+        with archive.db.atomic():
+            outcomes = archive.store_pages(run_id, ((p.fetch, p.extraction) for p in pages))
+            for item in self.buffer:
+                if isinstance(item, (PageItem, VisitItem)):
+                    done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]
+                    pending += item.discovered
+                else:
+                    outcomes.append(self.write(item))
+                    done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
+            archive.mark_frontier(run_id, done=done, pending=pending)
+        for outcome in outcomes:
+            stats.inc_value(f"glossary/pages_{outcome}")
+        self.buffer = []
         self.last_flush = time.monotonic()
+
+    def write(self, item: Any) -> str:
+        """Write one item that is not a page; returns its outcome for the stats."""
+        archive, run_id = self.archive, self.run_id
+        assert archive is not None and run_id is not None
+        if isinstance(item, NotModifiedItem):
+            archive.record_not_modified(run_id, item.fetch)
+            return "not_modified"
+        if isinstance(item, GoneItem) and archive.record_gone(run_id, item.fetch):
+            return "gone"
+        if isinstance(item, GoneItem):
+            status = item.fetch.http_status
+            archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)
+            return "failed"
+        archive.record_failure(run_id, item.url, item.stage, item.http_status, item.error, item.detail, item.fetch)
+        return "failed"
 
     def close_spider(self, spider: Spider | None = None) -> None:
         self.flush()

@@ -35,11 +35,8 @@ def reparse_archive(archive: Archive, progress: bool = False) -> dict[str, Any]:
                                              f"{type(exc).__name__}: {exc}")
                         counts["pages_failed"] += 1
                         continue
-                    outcome = archive.reparse_page(run_id, state, extraction.record)
+                    outcome = archive.reparse_page(run_id, state, extraction.record, extraction.errors)
                     counts[f"pages_{outcome}"] += 1
-                    for error in extraction.errors:
-                        archive.record_error(run_id, state["url"], error["stage"], None, error["error"],
-                                             error.get("detail"))
             done += len(batch)
             if progress:
                 rate = done / max(time.monotonic() - started, 1e-6)

@@ -13,8 +13,7 @@ import logging
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -164,7 +163,8 @@ WHERE a.kind = 'related'
                   WHERE b.kind = 'related' AND b.from_url = a.to_url AND b.to_url = a.from_url)""",
 }
 
-PAGE_COLUMNS = [c for c in TABLES["pages"]["columns"]]
+PAGE_COLUMNS = list(TABLES["pages"]["columns"])
+FTS_COLUMNS = ["title", "summary", "body_text"]
 
 
 class Archive:
@@ -229,8 +229,26 @@ class Archive:
             for name, sql in VIEWS.items():
                 self.db.create_view(name, sql.strip(), replace=True)
         if not self.db.table("pages_fts").exists():
-            self.db.table("pages").enable_fts(["title", "summary", "body_text"], create_triggers=True)
+            self.db.table("pages").enable_fts(FTS_COLUMNS)
+            self.db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")
+        self._fts_triggers()
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _fts_triggers(self) -> None:
+        """Keep pages_fts in step with pages; an update re-indexes only when the indexed text changes."""
+        columns = ", ".join(FTS_COLUMNS)
+        new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+        old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+        delete = f"INSERT INTO pages_fts (pages_fts, rowid, {columns}) VALUES ('delete', old.rowid, {old});"
+        insert = f"INSERT INTO pages_fts (rowid, {columns}) VALUES (new.rowid, {new});"
+        changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in FTS_COLUMNS)
+        for sql in (
+            f"CREATE TRIGGER IF NOT EXISTS pages_ai AFTER INSERT ON pages BEGIN {insert} END",
+            f"CREATE TRIGGER IF NOT EXISTS pages_ad AFTER DELETE ON pages BEGIN {delete} END",
+            f"CREATE TRIGGER IF NOT EXISTS pages_au AFTER UPDATE OF {columns} ON pages WHEN {changed} "
+            f"BEGIN {delete} {insert} END",
+        ):
+            self.db.execute(sql)
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -311,132 +329,110 @@ class Archive:
 
         Returns each page's outcome: ``new``, ``changed`` or ``unchanged``.
         """
+        rows = _Rows()
+        outcomes = []
         with self.db.atomic():
-            return [self._store_page(run_id, fetch, extraction) for fetch, extraction in batch]
-
-    def _store_page(self, run_id: int, fetch: Fetch, extraction: Any) -> str:
-        record = extraction.record
-        url = record["url"]
-        previous = self._page_state(url)
-        body_sha = self._store_body(fetch.body)
-        if previous is None:
-            outcome, version = "new", 1
-        elif previous["content_hash"] != record["content_hash"]:
-            outcome, version = "changed", (previous["version"] or 0) + 1
-        else:
-            outcome, version = "unchanged", previous["version"]
-        if outcome != "unchanged" or previous["status"] != "live":
-            self.write_record(run_id, record, fetch, version=version, previous=previous, new_version=outcome != "unchanged")
-        else:
-            self.db.table("pages").update(url, {
-                "http_status": fetch.http_status, "last_fetched": fetch.fetched_at, "run_id": run_id,
-            })
-        self._capture(run_id, fetch, body_sha, outcome)
-        for error in extraction.errors:
-            self.record_error(run_id, url, error["stage"], fetch.http_status, error["error"], error.get("detail"))
-        return outcome
+            for fetch, extraction in batch:
+                record = extraction.record
+                previous = self._page_state(record["url"])
+                body_sha = rows.body(self.codec, fetch.body)
+                if previous is None:
+                    outcome, version = "new", 1
+                elif previous["content_hash"] != record["content_hash"]:
+                    outcome, version = "changed", (previous["version"] or 0) + 1
+                else:
+                    outcome, version = "unchanged", previous["version"]
+                if outcome != "unchanged" or previous["status"] != "live":
+                    rows.record(run_id, record, fetch, version=version, previous=previous,
+                                new_version=outcome != "unchanged")
+                else:
+                    rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, record["url"]))
+                rows.capture(run_id, fetch, body_sha, outcome)
+                for error in extraction.errors:
+                    rows.error(run_id, record["url"], error["stage"], fetch.http_status, error["error"],
+                               error.get("detail"))
+                outcomes.append(outcome)
+            self._write(rows)
+        return outcomes
 
     def write_record(
         self,
         run_id: int,
         record: dict[str, Any],
-        fetch: Fetch | None,
         *,
         version: int,
         previous: dict[str, Any] | None,
         new_version: bool,
+        errors: Iterable[dict[str, Any]] = (),
     ) -> None:
-        """Write a page's record and its child rows; a new version row when ``new_version``."""
-        url = record["url"]
-        stamp = fetch.fetched_at if fetch else now()
-        page = {key: record[key] for key in PAGE_COLUMNS if key in record}
-        page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
-        page.update({
-            "status": "live",
-            "version": version,
-            "first_seen": previous["first_seen"] if previous else stamp,
-            "last_changed": stamp if new_version or not previous else previous["last_changed"],
-            "run_id": run_id,
-        })
-        if fetch is not None:
-            page.update({"http_status": fetch.http_status, "last_fetched": fetch.fetched_at})
-        self.db.table("pages").upsert(page, pk="url", column_order=PAGE_COLUMNS)
+        """Write one re-extracted record (no fetch); a new version row when ``new_version``."""
+        rows = _Rows()
+        rows.record(run_id, record, None, version=version, previous=previous, new_version=new_version)
+        for error in errors:
+            rows.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
+        self._write(rows)
+
+    def _write(self, rows: _Rows) -> None:
+        """Write accumulated rows: one statement per table, whatever the batch's size."""
+        db = self.db
+        if rows.bodies:
+            db.table("bodies").insert_all(rows.bodies.values(), pk="sha256", ignore=True)
+            if any(body["compression"] == "zlib" for body in rows.bodies.values()):
+                self.codec.maybe_train(db)
+        if rows.pages:
+            db.table("pages").upsert_all(rows.pages, pk="url", column_order=PAGE_COLUMNS)
+        if rows.touched:
+            db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
+                                rows.touched)
         for table, key in (("sections", "url"), ("links", "from_url"), ("structured_data", "url")):
-            self.db.execute(f"DELETE FROM [{table}] WHERE [{key}] = ?", [url])
-        self.db.table("sections").insert_all(({"url": url, **s} for s in record["sections"]), pk=("url", "position"))
-        self.db.table("links").insert_all(
-            ({"from_url": url, **link} for link in record["links"]), pk=("from_url", "kind", "position")
-        )
-        self.db.table("structured_data").insert_all(
-            ({"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
-             for item in record["structured_data"]),
-            pk=("url", "syntax", "position"),
-        )
-        if new_version:
-            self.db.table("page_versions").insert({
-                "url": url,
-                "version": version,
-                "content_hash": record["content_hash"],
-                "run_id": run_id,
-                "captured_at": stamp,
-                "title": record["title"],
-                "summary": record["summary"],
-                "body_text": record["body_text"],
-                "record": json.dumps(
-                    {k: record[k] for k in ("sections", "links", "structured_data")}, ensure_ascii=False
-                ),
-                "extractor_version": record["extractor_version"],
-            }, pk=("url", "version"), replace=True)
+            db.conn.executemany(f"DELETE FROM [{table}] WHERE [{key}] = ?", ((url,) for url in rows.replaced))
+            if rows.children[table]:
+                db.table(table).insert_all(rows.children[table], pk=TABLES[table]["pk"])
+        if rows.versions:
+            db.table("page_versions").insert_all(rows.versions, pk=("url", "version"), replace=True)
+        if rows.captures:
+            db.table("captures").insert_all(rows.captures, pk="id")
+        if rows.errors:
+            db.table("crawl_errors").insert_all(rows.errors, pk="id")
 
     def record_gone(self, run_id: int, fetch: Fetch) -> bool:
         """A 404 or 410: mark an archived page gone. False if the archive never had it."""
         with self.db.atomic():
             if self._page_state(fetch.url) is None:
                 return False
-            self.db.table("pages").update(fetch.url, {
-                "status": "gone", "http_status": fetch.http_status, "last_fetched": fetch.fetched_at,
-                "run_id": run_id,
-            })
-            self._capture(run_id, fetch, None, "gone")
+            self.db.conn.execute(
+                "UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
+                [fetch.http_status, fetch.fetched_at, run_id, fetch.url],
+            )
+            rows = _Rows()
+            rows.capture(run_id, fetch, None, "gone")
+            self._write(rows)
         return True
 
     def record_not_modified(self, run_id: int, fetch: Fetch) -> None:
+        rows = _Rows()
+        rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, fetch.url))
+        rows.capture(run_id, fetch, None, "not_modified")
         with self.db.atomic():
-            self.db.table("pages").update(fetch.url, {"last_fetched": fetch.fetched_at, "run_id": run_id})
-            self._capture(run_id, fetch, None, "not_modified")
+            self._write(rows)
 
     def record_failure(
         self, run_id: int, url: str, stage: str, http_status: int | None, error: str, detail: str | None = None,
         fetch: Fetch | None = None,
     ) -> None:
+        rows = _Rows()
+        rows.error(run_id, url, stage, http_status, error, detail)
         with self.db.atomic():
-            self.record_error(run_id, url, stage, http_status, error, detail)
             if fetch is not None:
-                self._capture(run_id, fetch, self._store_body(fetch.body) if fetch.body else None, "failed")
+                rows.capture(run_id, fetch, rows.body(self.codec, fetch.body) if fetch.body else None, "failed")
+            self._write(rows)
 
     def record_error(
         self, run_id: int, url: str, stage: str, http_status: int | None, error: str, detail: str | None = None
     ) -> None:
-        self.db.table("crawl_errors").insert({
-            "run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
-            "error": error, "detail": detail, "at": now(),
-        })
-
-    def _capture(self, run_id: int, fetch: Fetch, body_sha: str | None, outcome: str) -> None:
-        self.db.table("captures").insert({
-            "run_id": run_id, "url": fetch.url, "fetched_at": fetch.fetched_at, "http_status": fetch.http_status,
-            "content_type": fetch.content_type, "etag": fetch.etag, "last_modified": fetch.last_modified,
-            "body_sha256": body_sha, "outcome": outcome, "headers": fetch.headers,
-        })
-
-    def _store_body(self, body: bytes) -> str:
-        sha = hashlib.sha256(body).hexdigest()
-        if not self.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
-            compression, data = self.codec.compress(body)
-            self.db.table("bodies").insert({"sha256": sha, "compression": compression, "size": len(body), "data": data})
-            if compression == "zlib":
-                self.codec.maybe_train(self.db)
-        return sha
+        rows = _Rows()
+        rows.error(run_id, url, stage, http_status, error, detail)
+        self._write(rows)
 
     # -- the frontier, for resuming ---------------------------------------------------------
 
@@ -505,15 +501,88 @@ class Archive:
         for row in self.db.execute(sql).fetchall():
             yield dict(zip(keys, row[:6])), row[6], self.codec.decompress(row[7], row[8])
 
-    def reparse_page(self, run_id: int, state: dict[str, Any], record: dict[str, Any]) -> str:
+    def reparse_page(
+        self, run_id: int, state: dict[str, Any], record: dict[str, Any], errors: Iterable[dict[str, Any]] = ()
+    ) -> str:
         """Write a re-extracted record: a new version only if its content hash changed."""
         changed = record["content_hash"] != state["content_hash"]
         version = (state["version"] or 0) + 1 if changed else state["version"]
         with self.db.atomic():
-            self.write_record(run_id, record, None, version=version, previous=state, new_version=changed)
-            if state["status"] != "live":
-                self.db.table("pages").update(record["url"], {"status": state["status"]})
+            self.write_record(run_id, record, version=version, previous=state, new_version=changed, errors=errors)
         return "changed" if changed else "unchanged"
+
+
+class _Rows:
+    """Rows for a batch of pages, gathered so each table gets one insert."""
+
+    def __init__(self) -> None:
+        self.pages: list[dict[str, Any]] = []
+        self.touched: list[tuple[Any, ...]] = []
+        self.replaced: list[str] = []
+        self.children: dict[str, list[dict[str, Any]]] = {"sections": [], "links": [], "structured_data": []}
+        self.versions: list[dict[str, Any]] = []
+        self.captures: list[dict[str, Any]] = []
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.errors: list[dict[str, Any]] = []
+
+    def body(self, codec: BodyCodec, body: bytes) -> str:
+        sha = hashlib.sha256(body).hexdigest()
+        if sha not in self.bodies and not codec.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
+            compression, data = codec.compress(body)
+            self.bodies[sha] = {"sha256": sha, "compression": compression, "size": len(body), "data": data}
+        return sha
+
+    def record(self, run_id: int, record: dict[str, Any], fetch: Fetch | None, *, version: int,
+               previous: dict[str, Any] | None, new_version: bool) -> None:
+        url = record["url"]
+        stamp = fetch.fetched_at if fetch else now()
+        page = {key: record[key] for key in PAGE_COLUMNS if key in record}
+        page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+        page.update({
+            "status": "live",
+            "version": version,
+            "first_seen": previous["first_seen"] if previous else stamp,
+            "last_changed": stamp if new_version or not previous else previous["last_changed"],
+            "run_id": run_id,
+        })
+        if fetch is not None:
+            page.update({"http_status": fetch.http_status, "last_fetched": fetch.fetched_at})
+        elif previous is not None:
+            page["status"] = previous["status"]
+        self.pages.append(page)
+        self.replaced.append(url)
+        self.children["sections"] += ({"url": url, **s} for s in record["sections"])
+        self.children["links"] += ({"from_url": url, **link} for link in record["links"])
+        self.children["structured_data"] += (
+            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
+            for item in record["structured_data"]
+        )
+        if new_version:
+            self.versions.append({
+                "url": url,
+                "version": version,
+                "content_hash": record["content_hash"],
+                "run_id": run_id,
+                "captured_at": stamp,
+                "title": record["title"],
+                "summary": record["summary"],
+                "body_text": record["body_text"],
+                "record": json.dumps({k: record[k] for k in ("sections", "links", "structured_data")},
+                                     ensure_ascii=False),
+                "extractor_version": record["extractor_version"],
+            })
+
+    def capture(self, run_id: int, fetch: Fetch, body_sha: str | None, outcome: str) -> None:
+        self.captures.append({
+            "run_id": run_id, "url": fetch.url, "fetched_at": fetch.fetched_at, "http_status": fetch.http_status,
+            "content_type": fetch.content_type, "etag": fetch.etag, "last_modified": fetch.last_modified,
+            "body_sha256": body_sha, "outcome": outcome, "headers": fetch.headers,
+        })
+
+    def error(self, run_id: int, url: str, stage: str, http_status: int | None, error: str,
+              detail: str | None) -> None:
+        self.errors.append({"run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
+                            "error": error, "detail": detail, "at": now()})
 
 
 class BodyCodec:

@@ -7,6 +7,7 @@ same page reached by different spellings is one row.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -49,8 +50,14 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     Returns None for anything that is not an absolute http(s) URL.
     """
     url = url.strip()
-    if base:
+    if base and not url.startswith(("http://", "https://")):
         url = urljoin(base, url)
+    return _normalize_absolute(url)
+
+
+# Pages link to the same URLs over and over (navigation, related lists): cache them.
+@lru_cache(maxsize=1 << 16)
+def _normalize_absolute(url: str) -> str | None:
     try:
         parts = urlsplit(safe_url_string(url))
         port = parts.port

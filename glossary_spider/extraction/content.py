@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider.urls import classify, normalize_url
@@ -30,9 +31,8 @@ SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
 
 
 def text_of(element: HtmlElement) -> str:
-    """An element's text with white space folded, comments and scripts left out."""
-    parts = element.xpath(".//text()[not(ancestor::script) and not(ancestor::style)]")
-    return " ".join(" ".join(parts).split())
+    """An element's text with white space folded (comments are not text; scripts are gone by now)."""
+    return " ".join("".join(element.itertext()).split())
 
 
 def clean_block(text: str) -> str:
@@ -274,7 +274,11 @@ class _Walker:
 
 
 def extract_content(root: HtmlElement, base: str, page_type: str) -> tuple[Content, HtmlElement | None]:
-    """The page's own text, sections and content links, and its ``<h1>``."""
+    """The page's own text, sections and content links, and its ``<h1>``.
+
+    Removes scripts, styles and templates from the tree: read structured data first.
+    """
+    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
     h1 = find_h1(root)
     container = find_container(h1, root)
     walker = _Walker(h1, base, page_type)

@@ -62,8 +62,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     base = normalize_url(root.xpath("string(//base/@href)"), url) or url
     page_type, slug = classify(url)
 
-    content, h1 = extract_content(root, base, page_type)
     structured, errors = extract_structured_data(root, url)
+    content, h1 = extract_content(root, base, page_type)
     facts = JsonLdFacts(structured)
     meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
 

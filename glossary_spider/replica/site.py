@@ -497,6 +497,10 @@ class ReplicaSite:
                 groups[f"/{name}-sitemap{suffix}.xml"] = paths[i : i + URLS_PER_SITEMAP]
         return groups
 
+    def sitemap_paths(self) -> list[str]:
+        """Every page the sitemaps list."""
+        return [path for paths in self._sitemap_groups().values() for path in paths]
+
     def _sitemap_index(self, base: str) -> bytes:
         entries = [
             (path, max(self.modified(p) for p in paths)) for path, paths in self._sitemap_groups().items()

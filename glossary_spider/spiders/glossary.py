@@ -197,11 +197,12 @@ class GlossarySpider(SitemapSpider):
                         yield request
         meta = response.meta
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
+        aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
         if not keep:
-            yield VisitItem(url, discovered)
+            yield VisitItem(url, discovered, aliases)
         elif not self.limit_reached():
             self.pages_sent += 1
-            yield PageItem(fetch, extraction, discovered)
+            yield PageItem(fetch, extraction, discovered, aliases)
 
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
