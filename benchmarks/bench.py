@@ -237,7 +237,7 @@ def main() -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     print(f"\nglossary_spider benchmark · {options.pages} pages ({options.memory_pages} for memory and search) · "
           f"{options.repeat} runs each · concurrency {options.concurrency}\n{machine}\n")
-    print(f"| figure | value | goal | met |\n| --- | --- | --- | --- |")
+    print("| figure | value | goal | met |\n| --- | --- | --- | --- |")
     for name, value, goal, met in rows:
         print(f"| {name} | {value:.3f} | {goal} | {'' if met is None else ('yes' if met else 'no')} |")
     print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "

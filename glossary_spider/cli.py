@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from glossary_spider.params import BadArgument, CrawlParams, check_url
-from glossary_spider.urls import PAGE_TYPES
 from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError
+from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
 
@@ -125,7 +125,8 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
         archive.reopen_run(stopped["id"])
         extra["GLOSSARY_RUN_ID"] = stopped["id"]
         options = {**options, **{k: args.get(k) for k in ("concurrency", "delay", "ignore_robots") if k in args}}
-        spider_args.setdefault("max_age_days", args.get("max_age_days"))
+        if "max_age_days" in args:
+            spider_args["max_age_days"] = args["max_age_days"]
     settings = crawl_settings(
         db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
         ignore_robots=bool(options["ignore_robots"]),
@@ -204,6 +205,8 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
     """
     if not Path(db).is_file():
         raise UserError(f"no archive at {db}: run 'glossary crawl' first")
+    if options["resume"] and (sitemaps or max_age is not None):
+        raise UserError("--resume continues the stopped refresh with its own sitemaps and --max-age: give neither")
     sitemap_urls = [check_url(u, "sitemap URL") for u in sitemaps]
     with writer(db, "refresh") as archive:
         known = archive.known_pages()

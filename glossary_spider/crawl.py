@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -10,9 +11,6 @@ from scrapy.settings import Settings
 
 from glossary_spider.params import CrawlParams
 from glossary_spider.spiders.glossary import GlossarySpider
-
-logger = logging.getLogger(__name__)
-
 
 
 def crawl_settings(
@@ -50,7 +48,23 @@ def crawl_settings(
 
 
 def run_spider(settings: Settings, params: CrawlParams, **spider_args: Any) -> dict[str, Any]:
-    """Crawl until done; returns the spider's final stats (with ``glossary/run_id``)."""
+    """Crawl until done; returns the spider's final stats (with ``glossary/run_id``).
+
+    Pending requests wait in Scrapy's disk queues, in a job directory beside the
+    archive that lives only as long as the crawl (``<archive>.jobs/``), so memory
+    stays flat however many pages the sitemaps list. Resuming does not rely on it:
+    the archive's frontier does that.
+    """
+    jobs = Path(settings["GLOSSARY_DB"] + ".jobs")
+    shutil.rmtree(jobs, ignore_errors=True)  # left by a killed crawl; the caller holds the archive's lock
+    settings.set("JOBDIR", str(jobs), priority="cmdline")
+    try:
+        return _run(settings, params, **spider_args)
+    finally:
+        shutil.rmtree(jobs, ignore_errors=True)
+
+
+def _run(settings: Settings, params: CrawlParams, **spider_args: Any) -> dict[str, Any]:
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(GlossarySpider)
     process.crawl(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any
@@ -14,8 +13,6 @@ from scrapy.exceptions import NotConfigured
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLock
 from glossary_spider.storage import Archive
-
-logger = logging.getLogger(__name__)
 
 
 class ArchivePipeline:

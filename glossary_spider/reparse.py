@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 from glossary_spider.extraction import extract_page
 from glossary_spider.storage import Archive
 
-logger = logging.getLogger(__name__)
 
 BATCH = 200
 

@@ -56,7 +56,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
 
 
 # Pages link to the same URLs over and over (navigation, related lists): cache them.
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _normalize_absolute(url: str) -> str | None:
     try:
         parts = urlsplit(safe_url_string(url))

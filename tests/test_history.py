@@ -242,3 +242,36 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(archived):
     lock_file.write_text(json.dumps({"pid": dead.pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
     result = run_glossary("reparse", "--db", str(db), "--no-progress")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_killed_refresh_resumes_without_refetching(archived):
+    server, db = archived
+    server.set_generation(2)
+    process = subprocess.Popen(
+        [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.02", "--concurrency", "1",
+         "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    run_id = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = rows(db, "SELECT id FROM crawl_runs WHERE command = 'refresh'")
+        if found and rows(db, "SELECT count(*) AS n FROM captures WHERE run_id = ?", (found[0]["id"],))[0]["n"] >= 60:
+            run_id = found[0]["id"]
+            break
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert run_id is not None
+    fetched_before = {r["url"] for r in rows(db, "SELECT url FROM captures WHERE run_id = ?", (run_id,))}
+    server.clear_log()
+    result = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert {server.url + r["path"] for r in server.requests()} & fetched_before == set()
+    new, gone, changed = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'refresh'")
+    assert (run["finish_reason"], run["pages_new"], run["pages_gone"]) == ("finished", len(new), len(gone))
+    assert run["pages_changed"] == len(changed | {"/"})
+    every_known = rows(db, "SELECT count(*) AS n FROM pages WHERE status = 'live'")[0]["n"]
+    refetched = rows(db, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome IN "
+                         "('new', 'changed', 'unchanged')", (run_id,))[0]["n"]
+    assert refetched == every_known  # --max-age 0 carried over: every live page fetched in full, once

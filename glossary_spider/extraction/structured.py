@@ -8,7 +8,6 @@ extruct alone, so a broken block costs only itself and is reported as an error.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -17,7 +16,6 @@ import extruct
 from extruct.jsonld import JsonLdExtractor
 from lxml.html import HtmlElement
 
-logger = logging.getLogger(__name__)
 
 _JSONLD_SCRIPTS = "//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='application/ld+json']"
 
