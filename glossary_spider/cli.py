@@ -452,7 +452,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
 
     JSON lines nest each page's sections, links and JSON-LD; CSV has one flat row
     per page; WARC has one response record per capture, with its original status
-    line, headers and raw body (readable by warcio, replayable in pywb). Output
+    line, headers and raw body (standard WARC 1.0, read back by warcio). Output
     streams, in constant memory.
 
     \b
