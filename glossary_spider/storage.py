@@ -168,28 +168,22 @@ FTS_COLUMNS = ["title", "summary", "body_text"]
 
 
 class Archive:
-    """A glossary archive in one SQLite file."""
+    """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
-    def __init__(self, path: str | Path, readonly: bool = False):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            if readonly:
-                if not self.path.is_file():
-                    raise ArchiveError(f"no archive at {self.path}: run 'glossary crawl' first")
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            else:
-                if self.path.is_dir():
-                    raise ArchiveError(f"{self.path} is a directory, not an archive file")
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            if self.path.is_dir():
+                raise ArchiveError(f"{self.path} is a directory, not an archive file")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             self._check_schema_version()
             self.codec = BodyCodec(self.db)
-            if not readonly:
-                self.db.enable_wal()
-                self.db.execute("PRAGMA synchronous = NORMAL")
-                self.ensure_schema()
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.ensure_schema()
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
         except OSError as exc:

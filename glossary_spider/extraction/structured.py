@@ -117,17 +117,22 @@ class JsonLdFacts:
         return None
 
 
-def to_utc(value: Any) -> str | None:
-    """An ISO-8601 time in UTC (``…+00:00``), a bare date as given, or None."""
+def parse_time(value: Any) -> datetime | None:
+    """An ISO-8601 date or time as an aware datetime (UTC when no offset is given), or None."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip()
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    if len(text) == 10:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def to_utc(value: Any) -> str | None:
+    """An ISO-8601 time in UTC (``…+00:00``), a bare date as given, or None."""
+    moment = parse_time(value)
+    if moment is None:
+        return None
+    if len(value.strip()) == 10:
         return moment.date().isoformat()
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).isoformat()

@@ -13,7 +13,6 @@ can check the archive against the site rather than against the extractor.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -540,6 +539,3 @@ def http_date(moment: datetime) -> str:
 def etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
 
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, indent=4)

@@ -26,6 +26,7 @@ from scrapy.spiders import SitemapSpider
 from twisted.python.failure import Failure
 
 from glossary_spider.extraction import extract_page
+from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.params import CrawlParams
 from glossary_spider.storage import Fetch
@@ -106,7 +107,7 @@ class GlossarySpider(SitemapSpider):
 
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
-        last_fetched = _parse_time(info.get("last_fetched"))
+        last_fetched = parse_time(info.get("last_fetched"))
         too_old = self.max_age is not None and (
             last_fetched is None or datetime.now(timezone.utc) - last_fetched > self.max_age
         )
@@ -145,7 +146,7 @@ class GlossarySpider(SitemapSpider):
             if not loc or host_of(loc) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("glossary/sitemap_offsite")
                 continue
-            if loc in self.known and (lastmod := _parse_time(entry.get("lastmod"))):
+            if loc in self.known and (lastmod := parse_time(entry.get("lastmod"))):
                 self.lastmods[loc] = lastmod
             yield {**entry, "loc": loc}
 
@@ -224,16 +225,6 @@ class GlossarySpider(SitemapSpider):
                 yield VisitItem(url)
             return
         yield FailureItem(url, "fetch", type(error).__name__, message[:500], None, Fetch(url, None))
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def to_fetch(response: Response, url: str) -> Fetch:
