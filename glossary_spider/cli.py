@@ -11,6 +11,7 @@ import csv
 import functools
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -20,10 +21,13 @@ from typing import Any
 import click
 
 from glossary_spider.params import BadArgument, CrawlParams, check_url
-from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError
+from glossary_spider.replica.themes import ROBOTS_MODES
+from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
+# Options of crawl and refresh that a resumed run takes over from the run it continues.
+RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget")
 
 
 class UserError(click.ClickException):
@@ -56,6 +60,8 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (BadArgument, ArchiveError) as exc:
             raise UserError(str(exc)) from None
+        except sqlite3.OperationalError as exc:  # a full disk, most often: the transaction rolled back
+            raise UserError(cannot_write(kwargs.get("db", "archive"), exc)) from None
 
     return wrapper
 
@@ -79,6 +85,11 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--delay", type=click.FloatRange(min=0),
                      help="Seconds between requests to a host (0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
+        click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+                     help="Give up a request that has not completed in this long (default 30)."),
+        click.option("--trap-budget", type=click.IntRange(min=1), metavar="N",
+                     help="Follow at most N links of one URL shape, numbers and ids wildcarded, "
+                          "before calling it a link trap (default 5000)."),
         click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
         click.option("--progress/--no-progress", default=None,
                      help="Live progress line (default: on when stderr is a terminal)."),
@@ -124,9 +135,13 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
         spider_args["done"], spider_args["pending"] = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"])
         extra["GLOSSARY_RUN_ID"] = stopped["id"]
-        options = {**options, **{k: args.get(k) for k in ("concurrency", "delay", "ignore_robots") if k in args}}
+        options = {**options, **{k: args.get(k) for k in RUN_OPTIONS if k in args}}
         if "max_age_days" in args:
             spider_args["max_age_days"] = args["max_age_days"]
+    if options.get("timeout"):
+        extra["DOWNLOAD_TIMEOUT"] = options["timeout"]
+    if options.get("trap_budget"):
+        extra["GLOSSARY_TRAP_BUDGET"] = options["trap_budget"]
     settings = crawl_settings(
         db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
         ignore_robots=bool(options["ignore_robots"]),
@@ -134,6 +149,8 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
         log_level="INFO" if options["verbose"] else "WARNING", extra=extra,
     )
     stats = run_spider(settings, params, **spider_args)
+    if error := stats.get("glossary/archive_error"):
+        raise UserError(f"{error}; when there is room, run 'glossary {command} --resume'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
@@ -175,8 +192,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         raise UserError("--resume continues the stopped crawl with its own URLs and limits: give none")
     params = CrawlParams.build(start_urls, sitemaps, urls_file, not no_follow, max_pages)
     args = {"start_urls": params.start_urls, "sitemap_urls": params.sitemap_urls, "follow": params.follow,
-            "max_pages": params.max_pages, "concurrency": options["concurrency"], "delay": options["delay"],
-            "ignore_robots": options["ignore_robots"]}
+            "max_pages": params.max_pages, **{k: options[k] for k in RUN_OPTIONS}}
     with writer(db, "crawl") as archive:
         _run_crawl(db, "crawl", archive, params, args, options)
 
@@ -203,8 +219,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
         glossary refresh --max-age 30 --json
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
-    if not Path(db).is_file():
-        raise UserError(f"no archive at {db}: run 'glossary crawl' first")
+    existing_archive(db)
     if options["resume"] and (sitemaps or max_age is not None):
         raise UserError("--resume continues the stopped refresh with its own sitemaps and --max-age: give neither")
     sitemap_urls = [check_url(u, "sitemap URL") for u in sitemaps]
@@ -214,8 +229,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
             raise UserError(f"the archive {db} has no pages yet: run 'glossary crawl' first")
         sitemap_urls = sitemap_urls or archive.sitemaps_used()
         params = CrawlParams.build(None, sitemap_urls, default_to_live=False)
-        args = {"sitemap_urls": sitemap_urls, "max_age_days": max_age, "concurrency": options["concurrency"],
-                "delay": options["delay"], "ignore_robots": options["ignore_robots"]}
+        args = {"sitemap_urls": sitemap_urls, "max_age_days": max_age, **{k: options[k] for k in RUN_OPTIONS}}
         _run_crawl(db, "refresh", archive, params, args, options, known=known, max_age_days=max_age)
 
 
@@ -235,8 +249,7 @@ def reparse(db: str, progress: bool | None) -> None:
     """
     from glossary_spider.reparse import reparse_archive
 
-    if not Path(db).is_file():
-        raise UserError(f"no archive at {db}: run 'glossary crawl' first")
+    existing_archive(db)
     show = sys.stderr.isatty() if progress is None else progress
     with writer(db, "reparse") as archive:
         run = reparse_archive(archive, progress=show)
@@ -276,14 +289,22 @@ def summary(run: dict[str, Any], db: str) -> str:
 @click.option("--generation", type=click.IntRange(min=1), default=1, show_default=True,
               help="How far the site has moved on: each generation edits, adds and deletes pages.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Log every request as a JSON line here.")
-def replica(port: int, host: str, pages: int, generation: int, log_path: str | None) -> None:
+@click.option("--faults", is_flag=True,
+              help="Serve the hostile replica: pages, redirects, sitemaps and link traps that misbehave.")
+@click.option("--robots", type=click.Choice(ROBOTS_MODES), default="normal", show_default=True,
+              help="With --faults: how robots.txt misbehaves.")
+def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,
+            robots: str) -> None:
     """Serve the bundled replica of the glossary site until stopped.
 
     \b
-    Example:
+    Examples:
         glossary replica --port 8000 --pages 500
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
+        glossary replica --port 8001 --faults --robots crawl-delay
     """
+    if robots != "normal" and not faults:
+        raise UserError("--robots changes the hostile replica: give --faults too")
     import ipaddress
 
     from glossary_spider.replica.server import serve
@@ -295,7 +316,7 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
         raise UserError(f"--host {host!r} is not an IP address (e.g. 127.0.0.1)") from None
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     try:
-        serve(pages=pages, port=port, host=host, generation=generation, log=log)
+        serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots)
     except Exception as exc:  # the port is taken, most often
         raise UserError(f"cannot serve on {host}:{port}: {exc}") from None
 
@@ -547,7 +568,20 @@ def browse(db: str, port: int, open_browser: bool) -> None:
 
 
 def main() -> None:
-    cli(prog_name="glossary")
+    """The ``glossary`` command: click, with usage errors said in one line like every other."""
+    try:
+        code = cli.main(prog_name="glossary", standalone_mode=False)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "glossary"
+        click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

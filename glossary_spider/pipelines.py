@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import time
 from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLock
-from glossary_spider.storage import Archive
+from glossary_spider.storage import Archive, cannot_write
+
+logger = logging.getLogger(__name__)
 
 
 class ArchivePipeline:
@@ -23,6 +28,10 @@ class ArchivePipeline:
     crawl frontier it advances, so an interrupted crawl resumes exactly where its
     archive stops. Unless ``GLOSSARY_LOCK_HELD`` says the caller holds it, the
     pipeline takes the archive's lock itself.
+
+    A batch that SQLite refuses to write (a full disk, most often) is rolled back
+    whole and stops the crawl, leaving its run unfinished so that ``--resume``
+    fetches that batch's pages again; ``glossary/archive_error`` in the stats says why.
     """
 
     def __init__(self, crawler: Crawler, path: str, batch_size: int, batch_seconds: float):
@@ -35,6 +44,7 @@ class ArchivePipeline:
         self.archive: Archive | None = None
         self.lock: ArchiveLock | None = None
         self.run_id: int | None = None
+        self.error: str | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -67,9 +77,24 @@ class ArchivePipeline:
     def flush(self) -> None:
         """Write the buffered items, and the frontier they advance, in one transaction."""
         archive, run_id, stats = self.archive, self.run_id, self.crawler.stats
-        if not self.buffer or archive is None or run_id is None:
+        if not self.buffer or archive is None or run_id is None or self.error:
+            self.buffer = []
             self.last_flush = time.monotonic()
             return
+        try:
+            outcomes = self._write_batch(archive, run_id)
+        except sqlite3.OperationalError as exc:
+            self.error = cannot_write(self.path, exc)
+            logger.info("%s; stopping the crawl", self.error)
+            stats.set_value("glossary/archive_error", self.error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+            outcomes = []
+        for outcome in outcomes:
+            stats.inc_value(f"glossary/pages_{outcome}")
+        self.buffer = []
+        self.last_flush = time.monotonic()
+
+    def _write_batch(self, archive: Archive, run_id: int) -> list[str]:
         pages = [item for item in self.buffer if isinstance(item, PageItem)]
         done, pending = [], []
         with archive.db.atomic():
@@ -82,10 +107,7 @@ class ArchivePipeline:
                     outcomes.append(self.write(item))
                     done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
             archive.mark_frontier(run_id, done=done, pending=pending)
-        for outcome in outcomes:
-            stats.inc_value(f"glossary/pages_{outcome}")
-        self.buffer = []
-        self.last_flush = time.monotonic()
+        return outcomes
 
     def write(self, item: Any) -> str:
         """Write one item that is not a page; returns its outcome for the stats."""
@@ -110,9 +132,10 @@ class ArchivePipeline:
         if self.archive is None or self.run_id is None:
             return
         self.flush()
-        stats = dict(self.crawler.stats.get_stats())
-        stats.setdefault("finish_reason", reason)
-        self.archive.finish_run(self.run_id, reason, stats)
+        if not self.error:  # else the run stays unfinished, to be resumed
+            stats = dict(self.crawler.stats.get_stats())
+            stats.setdefault("finish_reason", reason)
+            self.archive.finish_run(self.run_id, reason, stats)
         self.archive.close()
         self.archive = None
         if self.lock is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import ArchiveError
+from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -26,13 +26,12 @@ _KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumera
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to an archive; never creates one."""
-    path = Path(path)
-    if not path.is_file():
-        raise ArchiveError(f"no archive at {path}: run 'glossary crawl' first")
+    path = existing_archive(path)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 10000")
+        check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None

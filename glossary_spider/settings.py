@@ -20,6 +20,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
+GLOSSARY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each one after
+GLOSSARY_BACKOFF_MAX = 60.0
+GLOSSARY_RETRY_AFTER_MAX = 120.0  # a longer Retry-After is given up at once
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
@@ -27,9 +30,19 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 
+# Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places.
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "glossary_spider.middlewares.AllowedHostsMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "glossary_spider.middlewares.PoliteRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "glossary_spider.middlewares.BackoffRetryMiddleware": 550,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "glossary_spider.middlewares.GuardedRedirectMiddleware": 600,
 }
+# A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
+DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"
 ITEM_PIPELINES = {
     "glossary_spider.pipelines.ArchivePipeline": 300,
 }
@@ -41,3 +54,6 @@ GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50
 GLOSSARY_BATCH_SECONDS = 2.0
 GLOSSARY_PROGRESS = False
+# Link traps: a crawl follows at most this many URLs of one shape (digits and ids wildcarded).
+GLOSSARY_TRAP_BUDGET = 5000
+GLOSSARY_MAX_PATH_SEGMENTS = 12

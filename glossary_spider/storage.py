@@ -42,6 +42,27 @@ class ArchiveError(Exception):
     """The archive cannot be used: the message says why, for the user."""
 
 
+def existing_archive(path: str | Path) -> Path:
+    """``path``, if an archive file is there; else the error that says what is."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a directory, not an archive file")
+    if not path.is_file():
+        raise ArchiveError(f"no archive at {path}: run 'glossary crawl' first")
+    return path
+
+
+def check_schema_version(version: int, path: str | Path) -> None:
+    if version > SCHEMA_VERSION:
+        raise ArchiveError(f"{path} was written by a newer glossary_spider (schema {version}, "
+                           f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
+
+
+def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
+    """A one-line message for a write that SQLite refused (full disk, read-only file ...)."""
+    return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
 def now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
@@ -175,6 +196,8 @@ class Archive:
         try:
             if self.path.is_dir():
                 raise ArchiveError(f"{self.path} is a directory, not an archive file")
+            if self.path.exists() and not os.access(self.path, os.W_OK):
+                raise ArchiveError(f"{self.path} is read-only: this command writes to the archive")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
@@ -184,6 +207,8 @@ class Archive:
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.ensure_schema()
+        except sqlite3.OperationalError as exc:
+            raise ArchiveError(cannot_write(self.path, exc)) from exc
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
         except OSError as exc:
@@ -201,12 +226,7 @@ class Archive:
     # -- schema ---------------------------------------------------------------------------
 
     def _check_schema_version(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ArchiveError(
-                f"{self.path} was written by a newer glossary_spider (schema {version}, "
-                f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider"
-            )
+        check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
 
     def ensure_schema(self) -> None:
         with self.db.atomic():

@@ -19,12 +19,12 @@ GLOSSARY = [sys.executable, "-m", "glossary_spider"]
 class Replica:
     """The replica site served by a real `glossary replica` process on loopback."""
 
-    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1):
+    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1, *options: str):
         self.log_path = tmp / f"replica-{os.getpid()}-{id(self)}.log"
         self.pages = pages
         self.process = subprocess.Popen(
             [*GLOSSARY, "replica", "--port", "0", "--pages", str(pages), "--generation", str(generation),
-             "--log", str(self.log_path)],
+             "--log", str(self.log_path), *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
@@ -34,6 +34,8 @@ class Replica:
             raise RuntimeError(f"the replica did not start: {line}{self.process.stderr.read()}")
         self.port = int(match.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
+        # The same server by name, for crawls that must tell a host name from its address.
+        self.named_url = f"http://localhost:{self.port}"
 
     def requests(self) -> list[dict]:
         if not self.log_path.exists():
@@ -80,8 +82,8 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
 def make_replica(tmp_path: Path) -> Iterator:
     started: list[Replica] = []
 
-    def start(pages: int = 200, generation: int = 1) -> Replica:
-        replica = Replica(tmp_path, pages, generation)
+    def start(pages: int = 200, generation: int = 1, *options: str) -> Replica:
+        replica = Replica(tmp_path, pages, generation, *options)
         started.append(replica)
         return replica
 
@@ -105,3 +107,55 @@ def crawled(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = crawl(db, "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml")
     assert result.returncode == 0, result.stderr
     return db
+
+
+def archive_problems(db: Path) -> list[str]:
+    """What is inconsistent in an archive, checked from its own rows (empty when all is well).
+
+    SQLite's integrity check; for every page, its latest version carries its content_hash
+    and recomputes to it, and its sections, links and JSON-LD rows are those of that
+    version; every capture's body is stored.
+    """
+    from glossary_spider.extraction.page import content_hash
+
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    problems = []
+    try:
+        if (check := conn.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
+            problems.append(f"integrity_check: {check}")
+        for page in conn.execute("SELECT * FROM pages"):
+            url = page["url"]
+            version = conn.execute("SELECT * FROM page_versions WHERE url = ? AND version = ?",
+                                   (url, page["version"])).fetchone()
+            if version is None or version["content_hash"] != page["content_hash"]:
+                problems.append(f"{url}: no version {page['version']} with its content_hash")
+                continue
+            record = {**json.loads(version["record"]), "title": version["title"], "summary": version["summary"],
+                      "body_text": version["body_text"]}
+            if content_hash(record) != page["content_hash"]:
+                problems.append(f"{url}: version {page['version']} does not hash to its content_hash")
+            if (page["title"], page["summary"], page["body_text"]) != (record["title"], record["summary"],
+                                                                       record["body_text"]):
+                problems.append(f"{url}: text differs from its version")
+            sections = [(r["heading"], r["text"]) for r in
+                        conn.execute("SELECT * FROM sections WHERE url = ? ORDER BY position", (url,))]
+            if sections != [(s["heading"], s["text"]) for s in record["sections"]]:
+                problems.append(f"{url}: sections differ from its version")
+            links = sorted((r["kind"], r["to_url"], r["anchor_text"] or "", r["summary"] or "") for r in
+                           conn.execute("SELECT * FROM links WHERE from_url = ?", (url,)))
+            if links != sorted((l["kind"], l["to_url"], l["anchor_text"] or "", l["summary"] or "")
+                               for l in record["links"]):
+                problems.append(f"{url}: links differ from its version")
+            json_ld = sorted(r["data"] for r in conn.execute(
+                "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld'", (url,)))
+            if json_ld != sorted(json.dumps(i["data"], ensure_ascii=False) for i in record["structured_data"]
+                                 if i["syntax"] == "json-ld"):
+                problems.append(f"{url}: JSON-LD differs from its version")
+        missing = conn.execute("SELECT count(*) FROM captures WHERE body_sha256 IS NOT NULL "
+                               "AND body_sha256 NOT IN (SELECT sha256 FROM bodies)").fetchone()[0]
+        if missing:
+            problems.append(f"{missing} captures without their body")
+    finally:
+        conn.close()
+    return problems

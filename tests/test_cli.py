@@ -1,9 +1,12 @@
+import json
 import os
+import shutil
 import sqlite3
+import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import run_glossary
+from conftest import GLOSSARY, ROOT, archive_problems, rows, run_glossary
 
 from glossary_spider.cli import cli
 
@@ -39,11 +42,11 @@ def test_an_archive_path_that_is_a_directory(tmp_path):
     assert_one_line_error(result, "directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
 def test_an_archive_path_that_cannot_be_written(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    result = run_glossary("crawl", "--db", str(locked / "sub" / "a.db"), "--start-url", "http://127.0.0.1:9/")
+    result = _as_user_without_override("crawl", "--db", str(locked / "sub" / "a.db"), "--start-url",
+                                       "http://127.0.0.1:9/")
     assert_one_line_error(result, "archive")
 
 
@@ -87,7 +90,7 @@ def test_a_crawl_of_a_server_that_is_not_there_finishes_and_records_it(tmp_path)
     assert "failed" in result.stdout
     with sqlite3.connect(db) as conn:
         errors = conn.execute("SELECT stage, url, error FROM crawl_errors").fetchall()
-    assert errors == [("fetch", "http://127.0.0.1:9/definition/x/", "DownloadConnectionRefusedError")]
+    assert errors == [("fetch", "http://127.0.0.1:9/definition/x/", "connection refused")]
 
 
 def all_commands():
@@ -98,5 +101,91 @@ def all_commands():
 def test_every_command_has_help_with_an_example(name):
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0
-    assert "Example:" in result.output
+    assert "Example:" in result.output or "Examples:" in result.output
     assert cli.commands[name].help
+
+
+# -- bad archives at every entry point -----------------------------------------------------
+
+READERS = [("search", "gamma"), ("show", "gamma"), ("export", "--format", "jsonl"), ("report",)]
+WRITERS = [("refresh", "--no-progress"), ("reparse", "--no-progress")]
+
+
+def _bad_archive(kind, tmp_path):
+    if kind == "directory":
+        return tmp_path
+    db = tmp_path / f"{kind}.db"
+    if kind == "not-sqlite":
+        db.write_bytes(b"these are my notes, not a database\n" * 100)
+    elif kind == "newer-schema":
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE pages (url TEXT)")
+            conn.execute("PRAGMA user_version = 999")
+        conn.close()
+    return db
+
+
+@pytest.mark.parametrize("kind,words", [("directory", "directory"), ("not-sqlite", "not"), ("newer-schema", "newer"),
+                                        ("missing", "no archive")])
+@pytest.mark.parametrize("command", READERS + WRITERS, ids=lambda c: c[0])
+def test_every_command_refuses_a_bad_archive_in_one_line(tmp_path, command, kind, words):
+    db = _bad_archive(kind, tmp_path)
+    before = db.read_bytes() if db.is_file() else None
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result, words)
+    assert (db.read_bytes() if db.is_file() else None) == before
+    if kind == "missing":
+        assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["crawl", "refresh", "reparse", "search", "show", "export", "report", "browse",
+                                     "replica"])
+def test_every_command_says_an_unknown_option_in_one_line(command):
+    result = run_glossary(command, "--frobnicate")
+    assert_one_line_error(result, "--frobnicate", f"glossary {command} --help")
+
+
+def _as_user_without_override(*args):
+    """Run glossary as a user the file permissions apply to: root without CAP_DAC_OVERRIDE."""
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("root writes anywhere, and setpriv is not here to stop it")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    return subprocess.run([*prefix, *GLOSSARY, *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, tmp_path):
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    db.chmod(0o444)
+    before = db.read_bytes()
+    for command in ("reparse", "refresh"):
+        result = _as_user_without_override(command, "--db", str(db), "--no-progress")
+        assert_one_line_error(result, "read-only")
+    result = _as_user_without_override("search", "--db", str(db), "gamma", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)
+    assert db.read_bytes() == before
+
+
+def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):
+    """A file size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk does."""
+    import resource
+
+    db = tmp_path / "full.db"
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--sitemap",
+                          f"{replica.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8", "--no-progress",
+                          preexec_fn=small_disk)
+    assert_one_line_error(result, "cannot write the archive", "--resume")
+    assert archive_problems(db) == []
+
+    result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    query = "SELECT url, content_hash FROM pages ORDER BY url"
+    assert [(r["url"], r["content_hash"]) for r in rows(db, query)] == \
+        [(r["url"], r["content_hash"]) for r in rows(crawled, query)]

@@ -22,6 +22,8 @@ HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 CHROME = {"nav", "footer", "aside", "script", "style", "noscript", "template", "form", "button",
           "svg", "iframe", "figure", "img", "picture", "video", "audio", "select", "textarea", "input"}
 CONTAINERS = {"div", "section", "article", "main", "header", "span", "center", "body", "details"}
+# Deeper than this, nested markup is read as one block of text rather than walked.
+MAX_DEPTH = 200
 MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
 FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text>.*)$", re.DOTALL)
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
@@ -146,7 +148,11 @@ class _Walker:
 
     # -- blocks -------------------------------------------------------------------------
 
-    def walk(self, element: HtmlElement) -> None:
+    def walk(self, element: HtmlElement, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:  # markup nested deeper than any real page: keep its text, stop walking
+            if self.started:
+                self.prose(element, text_of(element))
+            return
         for child in element:
             if not isinstance(child.tag, str):
                 continue
@@ -167,7 +173,7 @@ class _Walker:
                 if self.started and tag != "span" and is_meta(child) and not child.xpath(".//p[not(@class)]"):
                     self.content.meta.append(child)
                     continue
-                self.walk(child)
+                self.walk(child, depth + 1)
                 continue
             if not self.started:
                 continue
@@ -182,7 +188,7 @@ class _Walker:
             elif tag in ("pre", "table", "li", "dd"):
                 self.prose(child, text_of(child))
             else:
-                self.walk(child)
+                self.walk(child, depth + 1)
 
     def heading(self, element: HtmlElement, level: int) -> None:
         text = text_of(element)

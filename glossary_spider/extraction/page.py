@@ -21,7 +21,7 @@ from glossary_spider.extraction.structured import JsonLdFacts, extract_structure
 from glossary_spider.urls import classify, normalize_url
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
@@ -44,10 +44,26 @@ class Extraction:
     outlinks: list[str] = field(default_factory=list)
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b")
+
+
 def decode(body: bytes, content_type: str | None = None) -> str:
-    """The page's text, decoded the way Scrapy's ``TextResponse`` does it."""
-    _, text = html_to_unicode(content_type, body)
+    """The page's text, decoded the way Scrapy's ``TextResponse`` does it, except that
+    bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
+    such a page's declaration is wrong, not its text."""
+    encoding, text = html_to_unicode(content_type, body)
+    if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     return text
+
+
+def looks_binary(body: bytes) -> bool:
+    """Whether a body served as HTML is really something else: many control bytes early on."""
+    head = body[:4096]
+    return bool(head) and sum(head.count(c) for c in _CONTROL_BYTES) > len(head) // 20
 
 
 def parse(text: str, url: str) -> HtmlElement:

@@ -17,6 +17,8 @@ from extruct.jsonld import JsonLdExtractor
 from lxml.html import HtmlElement
 
 
+# A JSON-LD block larger than this is not parsed: no page of a glossary needs one.
+JSONLD_MAX_CHARS = 1024 * 1024
 _JSONLD_SCRIPTS = "//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='application/ld+json']"
 
 
@@ -27,11 +29,19 @@ def extract_structured_data(root: HtmlElement, url: str) -> tuple[list[dict[str,
     extractor = JsonLdExtractor()
     jsonld: list[Any] = []
     for number, script in enumerate(root.xpath(_JSONLD_SCRIPTS), 1):
-        if not (script.text or "").strip():
+        text = script.text or ""
+        if not text.strip():
+            continue
+        if len(text) > JSONLD_MAX_CHARS:
+            errors.append({"stage": "json-ld", "error": f"JSON-LD block {number} is larger than "
+                           f"{JSONLD_MAX_CHARS // 1024} KiB; not read", "detail": f"{len(text):,} characters"})
             continue
         try:
             jsonld.extend(extractor.extract_items(script))
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            errors.append({"stage": "json-ld", "error": f"JSON-LD block {number} is nested too deeply to read",
+                           "detail": None})
+        except ValueError as exc:
             errors.append({
                 "stage": "json-ld",
                 "error": f"JSON-LD block {number} is not valid JSON",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -77,6 +78,7 @@ class ReplicaResource(resource.Resource):
             "if_none_match": (request.getHeader(b"if-none-match") or b"").decode("latin-1") or None,
             "if_modified_since": (request.getHeader(b"if-modified-since") or b"").decode("latin-1") or None,
             "generation": self.site.generation,
+            "time": round(time.time(), 4),
         }
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()
@@ -89,11 +91,24 @@ def serve(
     generation: int = 1,
     log: IO[str] | None = None,
     out: IO[str] = sys.stdout,
+    faults: bool = False,
+    robots: str = "normal",
 ) -> None:
-    """Serve the replica until the process is stopped; prints its URL once listening."""
+    """Serve the replica until the process is stopped; prints its URL once listening.
+
+    With ``faults`` the hostile replica is served (:mod:`glossary_spider.replica.faults`),
+    its robots.txt misbehaving as ``robots`` says.
+    """
     site = ReplicaSite(pages, generation, edited_at=datetime.now(timezone.utc) if generation > 1 else None)
-    listening = reactor.listenTCP(port, server.Site(ReplicaResource(site, log), logPath=None), interface=host)
-    out.write(f"Serving the replica ({pages} pages, generation {generation}) at "
+    if faults:
+        from glossary_spider.replica.faults import FaultyReplicaResource
+
+        root: resource.Resource = FaultyReplicaResource(site, log, robots)
+    else:
+        root = ReplicaResource(site, log)
+    listening = reactor.listenTCP(port, server.Site(root, logPath=None), interface=host)
+    kind = f", with faults, robots.txt {robots}" if faults else ""
+    out.write(f"Serving the replica ({pages} pages, generation {generation}{kind}) at "
               f"http://{host}:{listening.getHost().port}/\n")
     out.flush()
     reactor.run()

@@ -338,6 +338,10 @@ def area_jsonld(area: Any, facets: list[tuple[str, str]], base: str) -> list[str
 # -- robots.txt and sitemaps ---------------------------------------------------------------------
 
 
+# How the hostile replica's robots.txt misbehaves (glossary_spider.replica.faults).
+ROBOTS_MODES = ("normal", "error", "huge", "disallow-all", "crawl-delay")
+
+
 def robots(base: str) -> bytes:
     return (
         "User-agent: *\n"

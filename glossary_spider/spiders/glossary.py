@@ -9,28 +9,47 @@ sitemaps first, skips pages whose ``lastmod`` is older than their last fetch,
 and re-requests the others conditionally (``If-None-Match`` /
 ``If-Modified-Since``). A resumed run is given what its earlier part fetched and
 found, and fetches none of the former again.
+
+Whatever a response does wrong ends as one :class:`FailureItem` naming it; link
+traps (calendars, ``?page=N``, session ids) are cut off by a budget of URLs per
+shape (:func:`glossary_spider.urls.url_shape`) and a cap on path depth.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from lxml import etree
 from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.dupefilters import RFPDupeFilter
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
+from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from glossary_spider.extraction import extract_page
+from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.params import CrawlParams
 from glossary_spider.storage import Fetch
-from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, path_depth, url_shape
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +98,8 @@ class GlossarySpider(SitemapSpider):
         self.sitemaps_pending = 0
         self.sitemaps_seen: set[str] = set()
         self.pages_sent = 0
+        self.shapes: Counter[str] = Counter()
+        self.traps: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.sitemap_urls:
@@ -150,17 +171,38 @@ class GlossarySpider(SitemapSpider):
                 self.lastmods[loc] = lastmod
             yield {**entry, "loc": loc}
 
-    def _parse_sitemap(self, response: Response) -> Iterator[Request]:
+    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
         try:
-            for request in super()._parse_sitemap(response):
-                if request.callback == self.parse_page:
-                    page = self.page_request(request.url, listed=True)
-                else:
-                    page = self.sitemap_request(request.url)
-                if page is not None:
-                    yield page
+            yield from self._sitemap_requests(response)
         finally:
             self.sitemaps_pending -= 1
+
+    def _sitemap_requests(self, response: Response) -> Iterator[Any]:
+        body = self._get_sitemap_body(response)
+        sitemap = None
+        if body is None:
+            problem = "not a sitemap (neither XML nor gzip), or over the size limit once decompressed"
+        elif b"<!ENTITY" in body:
+            problem = "the sitemap declares XML entities; not read"
+        else:
+            try:
+                sitemap = Sitemap(body)
+            except (etree.Error, StopIteration):
+                problem = "not a sitemap: not XML"
+            else:
+                problem = None if sitemap.type in ("urlset", "sitemapindex") else (
+                    f"not a sitemap: its root element is <{sitemap.type}>")
+        if sitemap is None or problem:
+            url = normalize_url(response.url) or response.url
+            yield FailureItem(url, "sitemap", problem or "not a sitemap", http_status=response.status)
+            return
+        for entry in self.sitemap_filter(sitemap):
+            if sitemap.type == "sitemapindex":
+                request = self.sitemap_request(entry["loc"])
+            else:
+                request = self.page_request(entry["loc"], listed=True)
+            if request is not None:
+                yield request
 
     def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
         self.sitemaps_pending -= 1
@@ -182,8 +224,12 @@ class GlossarySpider(SitemapSpider):
             yield FailureItem(url, "parse", f"not an HTML page ({content_type or 'no content type'})",
                               http_status=response.status, fetch=fetch)
             return
+        if looks_binary(response.body):
+            yield FailureItem(url, "parse", f"binary content served as {content_type}",
+                              http_status=response.status, fetch=fetch)
+            return
         try:
-            extraction = extract_page(response.text, url)
+            extraction = extract_page(response.body, url, content_type)
         except Exception as exc:  # a page that breaks extraction must not stop the crawl
             logger.exception("Extraction failed for %s", url)
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
@@ -192,10 +238,16 @@ class GlossarySpider(SitemapSpider):
         discovered = []
         if self.params.follow and not self.limit_reached():
             for link in extraction.outlinks:
-                if host_of(link) in self.allowed_hosts and is_followable(link):
-                    if request := self.page_request(link):
-                        discovered.append(link)
-                        yield request
+                if link in self.seen or host_of(link) not in self.allowed_hosts or not is_followable(link):
+                    continue
+                if trap := self.trap(link):
+                    if trap not in self.traps:
+                        self.traps.add(trap)
+                        yield FailureItem(link, "trap", trap)
+                    continue
+                if request := self.page_request(link):
+                    discovered.append(link)
+                    yield request
         meta = response.meta
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
@@ -208,23 +260,94 @@ class GlossarySpider(SitemapSpider):
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
+    def trap(self, url: str) -> str | None:
+        """Why following ``url`` would walk into a link trap; None if it would not."""
+        most = self.settings.getint("GLOSSARY_MAX_PATH_SEGMENTS", 12)
+        if (depth := path_depth(url)) > most:
+            return f"link trap: paths of {depth} segments, more than {most}; not followed"
+        budget = self.settings.getint("GLOSSARY_TRAP_BUDGET", 5000)
+        shape = url_shape(url)
+        self.shapes[shape] += 1
+        if self.shapes[shape] > budget:
+            return f"link trap: more than {budget} URLs shaped like {shape}; no more followed"
+        return None
+
     def fetch_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
-        url = normalize_url(request.url) or request.url
+        redirects = request.meta.get("redirect_urls") or []
+        asked = redirects[0] if redirects else request.url
+        url = normalize_url(asked) or asked
+        attempts = request.meta.get("retry_times", 0) + 1
+        tried = f"gave up after {attempts} attempts" if attempts > 1 else None
         if failure.check(HttpError):
             response = failure.value.response
-            yield FailureItem(url, "fetch", f"HTTP {response.status}", None, response.status, to_fetch(response, url))
+            error = f"HTTP {response.status}"
+            if refused := request.meta.get("retry_refused"):
+                error += f": {refused}"
+            elif 300 <= response.status < 400 and (location := response.headers.get(b"Location")):
+                error += f": redirect to {location.decode('latin-1')[:200]} not followed"
+            yield FailureItem(url, "fetch", error, tried, response.status, to_fetch(response, url))
             return
         error = failure.value
         message = str(error) or type(error).__name__
-        if "robots.txt" in message or "outside the allowed hosts" in message or "offsite" in message.lower():
+        if isinstance(error, IgnoreRequest) and message.startswith(POLICY) and not redirects:
             # Policy, not failure: record it only for pages the user asked for by name.
             if request.meta.get("start"):
                 yield FailureItem(url, "fetch", message)
             else:
                 yield VisitItem(url)
             return
-        yield FailureItem(url, "fetch", type(error).__name__, message[:500], None, Fetch(url, None))
+        if redirects and message.startswith("outside the allowed hosts"):
+            yield FailureItem(url, "fetch", f"redirected {message}", " -> ".join([*redirects, request.url]))
+            return
+        yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
+                          None, Fetch(url, None))
+
+
+# IgnoreRequest messages that are a rule being followed rather than something failing.
+POLICY = ("Forbidden by robots.txt", "robots.txt answered", "outside the allowed hosts")
+
+
+def describe(error: BaseException) -> str:
+    """What went wrong with a download, in a few words."""
+    text = str(error)
+    if isinstance(error, (DownloadTimeoutError, TimeoutError)):
+        return "timed out"
+    if isinstance(error, ResponseDataLossError):
+        return "body shorter than its Content-Length"
+    if isinstance(error, DownloadCancelledError):  # Scrapy cancels downloads over DOWNLOAD_MAXSIZE
+        return "larger than the size limit"
+    if isinstance(error, IgnoreRequest) and "during decompression" in text:
+        return "larger than the size limit after decompression"
+    if isinstance(error, IgnoreRequest):
+        return text
+    if isinstance(error, DownloadConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, CannotResolveHostError):
+        return "host not found"
+    if isinstance(error, DownloadFailedError):
+        return "connection lost"
+    if isinstance(error, (OSError, EOFError)) or type(error).__name__ == "error":  # zlib.error, gzip.BadGzipFile
+        return "body cannot be decoded (bad Content-Encoding)"
+    return type(error).__name__
+
+
+class ResumingDupeFilter(RFPDupeFilter):
+    """Scrapy's duplicate filter, told at the start which URLs a resumed run fetched before
+    it stopped, so that a redirect to one of them is dropped as in an uninterrupted run."""
+
+    crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ResumingDupeFilter:
+        dupefilter = super().from_crawler(crawler)
+        dupefilter.crawler = crawler
+        return dupefilter
+
+    def open(self) -> None:
+        spider = self.crawler.spider if self.crawler else None
+        for url in getattr(spider, "done", ()):
+            self.request_seen(Request(url))
 
 
 def to_fetch(response: Response, url: str) -> Fetch:

@@ -1,0 +1,439 @@
+"""A hostile replica: the ordinary site plus pages, sitemaps and robots.txt that misbehave.
+
+``glossary replica --faults`` serves it. Each fault lives on its own URLs, and
+every one is linked from an ordinary definition page (or listed in the sitemap
+index), so a normal crawl from the home page meets all of them. :data:`FAULTS`
+says what each does and what a crawl is expected to make of it; the tests and
+the README's fault table are both read from it.
+
+``--robots`` picks how robots.txt misbehaves, which can only be one way per host.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import socket
+import struct
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+from typing import Any
+
+from twisted.web import server
+
+from glossary_spider.replica import themes
+from glossary_spider.replica.server import ReplicaResource
+from glossary_spider.replica.site import ReplicaSite
+
+CRAWL_DELAY = 0.5
+MANY_LINKS = 50_000
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    path: str
+    does: str
+    expect: str  # "archived", or "error:<stage>:<words the crawl_errors row names>"
+    linked: bool = True  # linked from an ordinary page (else listed in the sitemap index)
+    trap: str | None = None  # for a link trap, the path under which its error row's URL is
+
+
+def _page(name: str) -> str:
+    return f"/definition/fault-{name}/"
+
+
+FAULTS = [
+    Fault("retry-500", _page("retry-500"), "500 twice, then the page", "archived"),
+    Fault("retry-503", _page("retry-503"), "503 with Retry-After: 2 once, then the page", "archived"),
+    Fault("retry-429", _page("retry-429"), "429 with Retry-After: 1 once, then the page", "archived"),
+    Fault("always-503", _page("always-503"), "503 with Retry-After: 1, every time", "error:fetch:HTTP 503"),
+    Fault("retry-after-long", _page("retry-after-long"), "503 with Retry-After: 86400",
+          "error:fetch:Retry-After"),
+    Fault("never-starts", _page("never-starts"), "accepts the request and never answers", "error:fetch:timed out"),
+    Fault("stops-halfway", _page("stops-halfway"), "chunked body cut off after the first chunk",
+          "error:fetch:connection lost"),
+    Fault("short-body", _page("short-body"), "Content-Length 20000, 4000 bytes sent, connection closed",
+          "error:fetch:body shorter"),
+    Fault("reset", _page("reset"), "connection reset (RST) before any reply", "error:fetch:connection lost"),
+    Fault("corrupt-gzip", _page("corrupt-gzip"), "Content-Encoding: gzip over bytes that are not gzip",
+          "error:fetch:cannot be decoded"),
+    Fault("gzip-bomb", _page("gzip-bomb"), "64 KiB of gzip that inflates to 64 MiB",
+          "error:fetch:size limit after decompression"),
+    Fault("oversize", _page("oversize"), "a 20 MiB page, Content-Length given", "error:fetch:size limit"),
+    Fault("oversize-chunked", _page("oversize-chunked"), "a 20 MiB page in chunks, no Content-Length",
+          "error:fetch:size limit"),
+    Fault("redirect-loop", _page("redirect-loop"), "302 to a page that redirects back",
+          "error:fetch:redirect loop"),
+    Fault("redirect-chain", _page("redirect-chain"), "a chain of 8 redirects", "error:fetch:too many redirects"),
+    Fault("redirect-offsite", _page("redirect-offsite"), "302 to another host",
+          "error:fetch:outside the allowed hosts"),
+    Fault("redirect-file", _page("redirect-file"), "302 to file:///etc/passwd", "error:fetch:not followed"),
+    Fault("pdf", _page("pdf"), "application/pdf", "error:parse:not an HTML page"),
+    Fault("binary-as-html", _page("binary-as-html"), "random bytes served as text/html",
+          "error:parse:binary"),
+    Fault("invalid-utf8", _page("invalid-utf8"), "declared UTF-8, with bytes that are not", "archived"),
+    Fault("lying-charset", _page("lying-charset"), "UTF-8 bytes declared as ISO-8859-1", "archived"),
+    Fault("nul-bytes", _page("nul-bytes"), "NUL bytes through the HTML", "archived"),
+    Fault("deep-html", _page("deep-html"), "the text inside 5,000 nested <div>s", "archived"),
+    Fault("deep-json-ld", _page("deep-json-ld"), "a JSON-LD block nested 10,000 levels deep",
+          "error:json-ld:nested"),
+    Fault("huge-json-ld", _page("huge-json-ld"), "a 4 MiB JSON-LD block", "error:json-ld:larger than"),
+    Fault("many-links", _page("many-links"), f"{MANY_LINKS:,} links, each to a page of its own",
+          "error:trap:link trap", trap="/faults/many/"),
+    Fault("calendar-trap", "/faults/calendar/2026/11/", "a calendar whose every month links the next",
+          "error:trap:link trap", trap="/faults/calendar/"),
+    Fault("page-trap", "/faults/list/?page=1", "?page=N, each page linking page N+1", "error:trap:link trap", trap="/faults/list/"),
+    Fault("session-trap", "/faults/session/0123456789abcdef0123456789abcdef/",
+          "a fresh session id in the path on every link", "error:trap:link trap", trap="/faults/session/"),
+    Fault("deep-path-trap", "/faults/deep/a/", "each page links one path segment deeper",
+          "error:trap:segments", trap="/faults/deep/"),
+    Fault("tracking-params", _page("aliases") + "?utm_source=feed&utm_medium=rss&fbclid=x",
+          "the same page again with tracking parameters", "archived"),
+    Fault("fragment", _page("aliases") + "#see-also", "the same page again with a fragment", "archived"),
+    Fault("host-case", _page("aliases"), "the same page again with the host in capitals", "archived"),
+    Fault("ip-literal", _page("ip-literal"), "a link to this server by its IP address, not its name",
+          "archived"),
+    Fault("gzip-sitemap", "/faults-sitemap.xml.gz", "a gzip-compressed sitemap (its one page is listed nowhere else)",
+          "archived", linked=False),
+    Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
+          "error:sitemap:entities", linked=False),
+    Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts and file: URLs",
+          "archived", linked=False),
+    Fault("html-sitemap", "/faults-html-sitemap.xml", "a sitemap that is an HTML page", "error:sitemap:not a sitemap",
+          linked=False),
+    Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
+]
+ALIASES = _page("aliases")
+BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
+GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-offsite-sitemap/"}
+XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
+
+
+def document(title: str, text: str, extra_body: str = "", head: str = "") -> bytes:
+    return (
+        f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title>{head}"
+        f"</head><body><article><h1>{escape(title)}</h1><div class=\"entry-content\"><p>{escape(text)}</p>"
+        f"{extra_body}</div></article></body></html>"
+    ).encode()
+
+
+def ordinary(name: str) -> bytes:
+    return document(f"Fault {name}", f"This page survived the {name} fault and reads normally.")
+
+
+@cache
+def gzip_bomb() -> bytes:
+    return gzip.compress(b"\0" * (64 * MiB), compresslevel=9)
+
+
+@cache
+def oversize() -> bytes:
+    return document("Oversize", "x" * (20 * MiB))
+
+
+class FaultyReplicaResource(ReplicaResource):
+    """The replica's resource with :data:`FAULTS` added; ``robots`` is one of :data:`ROBOTS_MODES`."""
+
+    def __init__(self, site: ReplicaSite, log: Any = None, robots: str = "normal"):
+        super().__init__(site, log)
+        self.robots = robots
+        self.hits: Counter[str] = Counter()
+        posts = [p.path for p in site.live_posts("definition")]
+        self.carriers: dict[str, list[Fault]] = {}
+        for i, fault in enumerate(f for f in FAULTS if f.linked):
+            self.carriers.setdefault(posts[i % len(posts)], []).append(fault)
+
+    def render_GET(self, request: Any) -> Any:
+        path = request.path.decode("utf-8", "replace")
+        host = (request.getHeader(b"host") or b"127.0.0.1").decode("latin-1")
+        base = f"http://{host}"
+        self.hits[path] += 1
+        if path == "/robots.txt" and self.robots != "normal":
+            return self._robots(request, base)
+        if path == "/sitemap_index.xml":
+            return self._sitemap_index(request, base)
+        handler = _handler(path)
+        if handler is not None:
+            return handler(self, request, path, base)
+        body = super().render_GET(request)
+        if request.code == 200 and path in self.carriers:
+            body = body.replace(b"</body>", self._fault_links(path, host).encode() + b"</body>")
+            request.setHeader(b"Content-Length", str(len(body)).encode())
+        return body
+
+    # -- ordinary pages that carry links to the faults ----------------------------------
+
+    def _fault_links(self, path: str, host: str) -> str:
+        links = []
+        for fault in self.carriers[path]:
+            href = fault.path
+            if fault.name == "host-case":
+                href = f"http://{host.upper()}{fault.path}"
+            links.append(f'<a href="{escape(href)}">{escape(fault.does)}</a>')
+        return "<nav class=\"faults\">" + " ".join(links) + "</nav>"
+
+    # -- robots.txt and sitemaps ----------------------------------------------------------
+
+    def _robots(self, request: Any, base: str) -> bytes:
+        self._log(request, "/robots.txt", 500 if self.robots == "error" else 200)
+        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        if self.robots == "error":
+            request.setResponseCode(500)
+            return b"Internal Server Error"
+        if self.robots == "disallow-all":
+            return b"User-agent: *\nDisallow: /\n"
+        if self.robots == "crawl-delay":
+            return themes.robots(base).replace(b"User-agent: *\n", f"User-agent: *\nCrawl-delay: {CRAWL_DELAY}\n".encode())
+        # Huge: the ordinary rules, 2 MiB of comments, then a rule past the 500 KiB a crawler must read.
+        return themes.robots(base) + b"# padding\n" * (2 * MiB // 10) + b"User-agent: *\nDisallow: /\n"
+
+    def _sitemap_index(self, request: Any, base: str) -> bytes:
+        body = super().render_GET(request)
+        extra = "".join(f"<sitemap><loc>{base}{f.path}</loc></sitemap>\n" for f in FAULTS if not f.linked)
+        return body.replace(b"</sitemapindex>", extra.encode() + b"</sitemapindex>")
+
+
+# -- the faults themselves: handler(resource, request, path, base) -> body or NOT_DONE_YET ----
+
+def _reply(resource: FaultyReplicaResource, request: Any, path: str, status: int, body: bytes,
+           content_type: bytes = b"text/html; charset=utf-8", **headers: str) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", content_type)
+    for name, value in headers.items():
+        request.setHeader(name.replace("_", "-").encode(), value.encode())
+    resource._log(request, path, status)
+    return body
+
+
+def _fail_then_serve(status: int, failures: int, **headers: str):
+    def handler(resource, request, path, base):
+        if resource.hits[path] <= failures:
+            return _reply(resource, request, path, status, b"Try again later", **headers)
+        return _reply(resource, request, path, 200, ordinary(BY_PATH[path].name))
+    return handler
+
+
+def _never_starts(resource, request, path, base):
+    resource._log(request, path, 0)
+    request.notifyFinish().addErrback(lambda _: None)
+    return server.NOT_DONE_YET
+
+
+def _stops_halfway(resource, request, path, base):
+    resource._log(request, path, 200)
+    request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    request.write(ordinary("stops-halfway")[:200])
+    request.channel.transport.abortConnection()
+    return server.NOT_DONE_YET
+
+
+def _short_body(resource, request, path, base):
+    resource._log(request, path, 200)
+    request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    request.setHeader(b"Content-Length", b"20000")
+    request.write(ordinary("short-body").ljust(4000, b" "))
+    request.channel.transport.loseConnection()
+    return server.NOT_DONE_YET
+
+
+def _reset(resource, request, path, base):
+    resource._log(request, path, 0)
+    transport = request.channel.transport
+    transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abortConnection()
+    return server.NOT_DONE_YET
+
+
+def _oversize_chunked(resource, request, path, base):
+    resource._log(request, path, 200)
+    request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    body = oversize()
+    for start in range(0, len(body), MiB):
+        request.write(body[start:start + MiB])
+    request.finish()
+    return server.NOT_DONE_YET
+
+
+def _redirect(target: str):
+    def handler(resource, request, path, base):
+        location = target.format(base=base)
+        return _reply(resource, request, path, 302, b"", Location=location)
+    return handler
+
+
+def _redirect_chain(resource, request, path, base):
+    step = int(path.rstrip("/").rpartition("/")[2]) if path.startswith("/faults/chain/") else 0
+    return _reply(resource, request, path, 302, b"", Location=f"{base}/faults/chain/{step + 1}/")
+
+
+def _binary(resource, request, path, base):
+    noise = random.Random(11).randbytes(30_000)
+    return _reply(resource, request, path, 200, noise)
+
+
+def _invalid_utf8(resource, request, path, base):
+    body = ordinary("invalid-utf8").replace(b"reads normally", b"reads \xff\xfe\xc3( normally")
+    return _reply(resource, request, path, 200, body)
+
+
+def _lying_charset(resource, request, path, base):
+    body = document("Fault lying-charset: Black–Scholes café", "Greeks: Δ, Γ, ν, Θ — priced in €.")
+    body = body.replace(b'<meta charset="utf-8">', b'<meta charset="iso-8859-1">')
+    return _reply(resource, request, path, 200, body, b"text/html; charset=iso-8859-1")
+
+
+def _nul_bytes(resource, request, path, base):
+    body = ordinary("nul-bytes").replace(b"<p>", b"<p>\0\0").replace(b" reads", b"\0 reads")
+    return _reply(resource, request, path, 200, body)
+
+
+def _deep_html(resource, request, path, base):
+    depth = 5000
+    inner = "<div>" * depth + "<p>Deep inside the markup.</p>" + "</div>" * depth
+    return _reply(resource, request, path, 200, document("Fault deep-html", "Shallow text first.", inner))
+
+
+def _json_ld(data: str) -> str:
+    return f'<script type="application/ld+json">{data}</script>'
+
+
+def _deep_json_ld(resource, request, path, base):
+    deep = '{"@context":"https://schema.org","@type":"Thing","x":' + "[" * 10_000 + "]" * 10_000 + "}"
+    good = json.dumps({"@context": "https://schema.org", "@type": "Article", "headline": "Fault deep-json-ld"})
+    return _reply(resource, request, path, 200, document("Fault deep-json-ld", "Text.", head=_json_ld(deep) + _json_ld(good)))
+
+
+def _huge_json_ld(resource, request, path, base):
+    huge = json.dumps({"@context": "https://schema.org", "@type": "Article",
+                       "articleBody": "lorem ipsum " * (4 * MiB // 12)})
+    return _reply(resource, request, path, 200, document("Fault huge-json-ld", "Text.", head=_json_ld(huge)))
+
+
+def _many_links(resource, request, path, base):
+    links = "".join(f'<a href="/faults/many/{n}/">{n}</a> ' for n in range(MANY_LINKS))
+    return _reply(resource, request, path, 200, document("Fault many-links", "A page of links.", links))
+
+
+def _trap_page(resource, request, path, base):
+    if path.startswith("/faults/calendar/"):
+        year, month = (int(x) for x in path.strip("/").split("/")[2:4])
+        year, month = (year, month + 1) if month < 12 else (year + 1, 1)
+        nxt = f"/faults/calendar/{year}/{month}/"
+    elif path.startswith("/faults/list/"):
+        page = int((request.args.get(b"page") or [b"1"])[0])
+        nxt = f"/faults/list/?page={page + 1}"
+    elif path.startswith("/faults/session/"):
+        nxt = f"/faults/session/{random.Random(path).getrandbits(128):032x}/"
+    elif path.startswith("/faults/deep/"):
+        nxt = f"{path}a/"
+    else:  # /faults/many/N/
+        nxt = "/"
+    return _reply(resource, request, path, 200, document("Trap", "Another page of the trap.", f'<a href="{nxt}">next</a>'))
+
+
+def _aliases(resource, request, path, base):
+    return _reply(resource, request, path, 200, ordinary("aliases"))
+
+
+def _ip_literal(resource, request, path, base):
+    port = base.rpartition(":")[2]
+    targets = [f"http://127.0.0.1:{port}/", f"http://127.1:{port}/", f"http://[::1]:{port}/",
+               f"http://2130706433:{port}/", f"http://0x7f000001:{port}/", "file:///etc/passwd",
+               "data:text/html,<h1>x</h1>", f"http://localhost.:{port}@127.0.0.1:{port}/"]
+    links = "".join(f'<a href="{escape(t)}">{escape(t)}</a> ' for t in targets)
+    return _reply(resource, request, path, 200, document("Fault ip-literal", "Links by address.", links))
+
+
+def _gzip_sitemap(resource, request, path, base):
+    xml = themes.sitemap("urlset", "url", [], base).replace(
+        b"</urlset>", f"<url><loc>{base}/definition/fault-only-in-gzip-sitemap/</loc></url></urlset>".encode())
+    return _reply(resource, request, path, 200, gzip.compress(xml), b"application/x-gzip")
+
+
+def _entity_bomb(resource, request, path, base):
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
+    xml = (f'<?xml version="1.0"?><!DOCTYPE urlset [{entities}]>'
+           '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>&lol9;</loc></url></urlset>')
+    return _reply(resource, request, path, 200, xml.encode(), b"application/xml")
+
+
+def _offsite_sitemap(resource, request, path, base):
+    port = base.rpartition(":")[2]
+    locs = [f"http://127.0.0.1:{port}/definition/fault-offsite-target/", "http://evil.example/definition/x/",
+            "file:///etc/passwd", f"{base}/definition/fault-offsite-sitemap/"]
+    xml = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+           + "".join(f"<url><loc>{escape(loc)}</loc></url>" for loc in locs) + "</urlset>")
+    return _reply(resource, request, path, 200, xml.encode(), b"application/xml")
+
+
+def _html_sitemap(resource, request, path, base):
+    return _reply(resource, request, path, 200, document("Not a sitemap", "An HTML page at a sitemap's URL."))
+
+
+def _xss(resource, request, path, base):
+    body = document(XSS_TITLE, "<img src=x onerror=alert(1)> \"; DROP TABLE pages; --",
+                    head=_json_ld(json.dumps({"@type": "Article", "headline": XSS_TITLE}).replace("</", "<\\/")))
+    return _reply(resource, request, path, 200, body)
+
+
+def _serve_ordinary(resource, request, path, base):
+    return _reply(resource, request, path, 200, ordinary(path.strip("/").rpartition("/")[2]))
+
+
+_HANDLERS = {
+    "retry-500": _fail_then_serve(500, 2),
+    "retry-503": _fail_then_serve(503, 1, Retry_After="2"),
+    "retry-429": _fail_then_serve(429, 1, Retry_After="1"),
+    "always-503": _fail_then_serve(503, 10**9, Retry_After="1"),
+    "retry-after-long": _fail_then_serve(503, 10**9, Retry_After="86400"),
+    "never-starts": _never_starts,
+    "stops-halfway": _stops_halfway,
+    "short-body": _short_body,
+    "reset": _reset,
+    "corrupt-gzip": lambda r, q, p, b: _reply(r, q, p, 200, b"\x1f\x8b\x08\x00this is not gzip at all",
+                                              Content_Encoding="gzip"),
+    "gzip-bomb": lambda r, q, p, b: _reply(r, q, p, 200, gzip_bomb(), Content_Encoding="gzip"),
+    "oversize": lambda r, q, p, b: _reply(r, q, p, 200, oversize()),
+    "oversize-chunked": _oversize_chunked,
+    "redirect-loop": _redirect("{base}/faults/loop/"),
+    "redirect-chain": _redirect_chain,
+    "redirect-offsite": _redirect("http://evil.example/definition/x/"),
+    "redirect-file": _redirect("file:///etc/passwd"),
+    "pdf": lambda r, q, p, b: _reply(r, q, p, 200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n",
+                                     b"application/pdf"),
+    "binary-as-html": _binary,
+    "invalid-utf8": _invalid_utf8,
+    "lying-charset": _lying_charset,
+    "nul-bytes": _nul_bytes,
+    "deep-html": _deep_html,
+    "deep-json-ld": _deep_json_ld,
+    "huge-json-ld": _huge_json_ld,
+    "many-links": _many_links,
+    "ip-literal": _ip_literal,
+    "xss": _xss,
+    "gzip-sitemap": _gzip_sitemap,
+    "entity-bomb-sitemap": _entity_bomb,
+    "offsite-sitemap": _offsite_sitemap,
+    "html-sitemap": _html_sitemap,
+}
+
+
+def _handler(path: str):
+    if path == "/faults/loop/":
+        return _redirect("{base}" + _page("redirect-loop"))
+    if path.startswith("/faults/chain/"):
+        return _redirect_chain
+    if path.startswith("/faults/"):
+        return _trap_page
+    if path in GOOD_FAULT_PAGES or path == "/definition/fault-offsite-target/":
+        return _serve_ordinary
+    if path == ALIASES:
+        return _aliases
+    fault = BY_PATH.get(path)
+    return _HANDLERS[fault.name] if fault else None

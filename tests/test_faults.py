@@ -1,0 +1,196 @@
+"""Crawls of the hostile replica (``glossary replica --faults``): every fault ends as expected.
+
+One crawl of the whole hostile site is shared by most tests; robots.txt faults,
+one per host, each get a small replica of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import GLOSSARY, ROOT, Replica, crawl, rows
+
+from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, XSS_TITLE
+from glossary_spider.replica.site import ReplicaSite
+
+PAGES = 40
+TRAP_BUDGET = 20
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    server = Replica(tmp_path_factory.mktemp("hostile"), PAGES, 1, "--faults")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def attacked(hostile, tmp_path_factory):
+    """The hostile site crawled by name (localhost) from its home page and sitemap index."""
+    db = tmp_path_factory.mktemp("attacked") / "faults.db"
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{hostile.named_url}/",
+         "--sitemap", f"{hostile.named_url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8",
+         "--timeout", "3", "--trap-budget", str(TRAP_BUDGET), "--no-progress"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    stdout = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return {"db": db, "server": hostile, "seconds": time.monotonic() - started, "exit": process.returncode,
+            "stdout": stdout, "peak_rss_mib": usage.ru_maxrss / 1024}
+
+
+def _errors_for(attacked, fault):
+    base = attacked["server"].named_url
+    if fault.trap:  # the row names the first URL refused
+        return rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url LIKE ? || '%'", (base + fault.trap,))
+    return rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url = ?", (base + fault.path,))
+
+
+def test_the_hostile_crawl_finishes_in_bounded_time_and_memory(attacked):
+    assert attacked["exit"] == 0, attacked["stdout"]
+    # Bounds, not timings: the never-answering page alone would take forever without them,
+    # and the 64 MiB bomb and 20 MiB pages would each cost their size in memory.
+    assert attacked["seconds"] < 120
+    assert attacked["peak_rss_mib"] < 600
+    (run,) = rows(attacked["db"], "SELECT finish_reason FROM crawl_runs")
+    assert run["finish_reason"] == "finished"
+
+
+@pytest.mark.parametrize("fault", [f for f in FAULTS if f.expect.startswith("error:")], ids=lambda f: f.name)
+def test_each_failure_is_one_error_row_naming_it(attacked, fault):
+    _, stage, words = fault.expect.split(":", 2)
+    found = _errors_for(attacked, fault)
+    assert len(found) == 1, found
+    assert found[0]["stage"] == stage
+    assert words.lower() in found[0]["error"].lower(), found[0]
+
+
+@pytest.mark.parametrize("fault", [f for f in FAULTS if f.expect == "archived"], ids=lambda f: f.name)
+def test_each_survivable_fault_leaves_its_page_archived(attacked, fault):
+    base = attacked["server"].named_url
+    path = urlsplit(fault.path).path
+    if fault.name == "gzip-sitemap":
+        path = "/definition/fault-only-in-gzip-sitemap/"
+    elif fault.name == "offsite-sitemap":
+        path = "/definition/fault-offsite-sitemap/"
+    (page,) = rows(attacked["db"], "SELECT * FROM pages WHERE url = ?", (base + path,))
+    assert page["status"] == "live" and page["title"]
+    fetch_errors = rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url = ? AND stage = 'fetch'",
+                        (base + path,))
+    assert fetch_errors == []
+
+
+def test_every_good_page_is_archived(attacked):
+    base = attacked["server"].named_url
+    archived = {r["url"] for r in rows(attacked["db"], "SELECT url FROM pages")}
+    expected = {base + path for path in ReplicaSite(PAGES).glossary_paths()}
+    assert expected - archived == set()
+
+
+def test_text_survives_broken_encodings(attacked):
+    base = attacked["server"].named_url
+
+    def page(name):
+        (found,) = rows(attacked["db"], "SELECT * FROM pages WHERE url = ?", (f"{base}/definition/fault-{name}/",))
+        return found
+
+    assert page("lying-charset")["title"] == "Fault lying-charset: Black–Scholes café"
+    assert "Δ, Γ, ν, Θ — priced in €" in page("lying-charset")["body_text"]
+    assert "\x00" not in page("nul-bytes")["body_text"] and "reads normally" in page("nul-bytes")["body_text"]
+    assert "\ufffd" in page("invalid-utf8")["body_text"]  # undecodable bytes replaced, the rest kept
+    # lxml stops reading 2,048 levels down: the page is kept with the text above that.
+    assert page("deep-html")["title"] == "Fault deep-html" and "Shallow text first." in page("deep-html")["body_text"]
+    assert page("xss")["title"] == XSS_TITLE
+
+
+def test_nothing_is_archived_twice(attacked):
+    db = attacked["db"]
+    assert rows(db, "SELECT url FROM captures GROUP BY url HAVING count(*) > 1") == []
+    assert rows(db, "SELECT url FROM crawl_errors GROUP BY url HAVING count(*) > 1") == []
+    # The page reached with tracking parameters, a fragment and a capitalised host is one row.
+    aliases = rows(db, "SELECT url FROM pages WHERE url LIKE '%fault-aliases%'")
+    assert aliases == [{"url": f"{attacked['server'].named_url}/definition/fault-aliases/"}]
+    served = [r for r in attacked["server"].requests() if r["path"] == "/definition/fault-aliases/"]
+    assert len(served) == 1
+
+
+def test_traps_are_cut_off_by_their_budget(attacked):
+    served = Counter(r["path"].split("/")[2] for r in attacked["server"].requests() if r["path"].startswith("/faults/"))
+    for trap in ("calendar", "list", "session", "many"):
+        assert served[trap] <= TRAP_BUDGET + 1, served
+    assert served["deep"] <= 12
+
+
+def test_retries_back_off_and_respect_retry_after(attacked):
+    def gaps(path):
+        times = [r["time"] for r in attacked["server"].requests() if r["path"] == path]
+        return [b - a for a, b in zip(times, times[1:])]
+
+    # 500 twice: retried after 1 s, then after 2 s (the back-off doubles).
+    first, second = gaps("/definition/fault-retry-500/")
+    assert first >= 0.95 and second >= 1.95
+    # Retry-After: 2 on the first answer: the one retry waits at least that long.
+    (wait,) = gaps("/definition/fault-retry-503/")
+    assert wait >= 1.95
+    # Retry-After: 86400 is not waited for: one request, given up at once.
+    assert gaps("/definition/fault-retry-after-long/") == []
+    # 503 forever: three attempts in all, then one error row.
+    assert len(gaps("/definition/fault-always-503/")) == 2
+
+
+def test_no_request_leaves_the_allowed_host(attacked):
+    server = attacked["server"]
+    # Links and sitemap entries to this very server by IP address (127.0.0.1, 127.1,
+    # 2130706433, [::1] ...) are other hosts when the crawl was given a name: none was followed.
+    assert {r["host"] for r in server.requests()} == {f"localhost:{server.port}"}
+    hosts = {urlsplit(r["url"]).netloc for r in rows(attacked["db"], "SELECT url FROM captures")}
+    assert hosts == {f"localhost:{server.port}"}
+
+
+def test_robots_txt_answering_500_disallows_the_host(make_replica, tmp_path):
+    server = make_replica(PAGES, 1, "--faults", "--robots", "error")
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--start-url", f"{server.url}/")
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"] * 3  # retried, then given up
+    (error,) = rows(db, "SELECT url, error FROM crawl_errors")
+    assert error == {"url": f"{server.url}/", "error": "robots.txt answered HTTP 500: the host is treated as disallowed"}
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
+
+
+def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
+    server = make_replica(PAGES, 1, "--faults", "--robots", "disallow-all")
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"]
+    assert {r["error"] for r in rows(db, "SELECT error FROM crawl_errors")} == {"Forbidden by robots.txt"}
+
+
+def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
+    server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    # The "Disallow: /" past 2 MiB of comments is never read; the page is archived.
+    assert rows(db, "SELECT url FROM pages") == [{"url": f"{server.url}/"}]
+
+
+def test_crawl_delay_is_honoured(make_replica, tmp_path):
+    server = make_replica(PAGES, 1, "--faults", "--robots", "crawl-delay")
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.url}{p}\n" for p in ReplicaSite(PAGES).glossary_paths()[:6]))
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--urls-file", str(urls), "--no-follow")  # --delay 0 --concurrency 8
+    assert result.returncode == 0, result.stderr
+    times = [r["time"] for r in server.requests() if r["path"] != "/robots.txt"]
+    assert len(times) == 6
+    assert min(b - a for a, b in zip(times, times[1:])) >= CRAWL_DELAY - 0.05
