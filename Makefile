@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DEMO_DB := data/demo.db
 DEMO_PORT ?= 0
 
-.PHONY: install test demo crawl bench clean
+.PHONY: install test crash demo crawl bench clean
 
 install: $(STAMP)
 
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,browse]'
 	touch $(STAMP)
 
+# Two workers, one test file each at a time: most tests wait on a crawler and a server.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# kill -9 at 10 seeded moments of each of crawl, refresh and reparse (make test tries 2).
+crash: install
+	CRASH_POINTS=10 $(BIN)/python -m pytest -q tests/test_crash.py
 
 demo: install
 	$(BIN)/python -m glossary_spider.demo --db $(DEMO_DB) --port $(DEMO_PORT)

@@ -19,11 +19,11 @@ GLOSSARY = [sys.executable, "-m", "glossary_spider"]
 class Replica:
     """The replica site served by a real `glossary replica` process on loopback."""
 
-    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1, *options: str):
+    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1, *options: str, port: int = 0):
         self.log_path = tmp / f"replica-{os.getpid()}-{id(self)}.log"
         self.pages = pages
         self.process = subprocess.Popen(
-            [*GLOSSARY, "replica", "--port", "0", "--pages", str(pages), "--generation", str(generation),
+            [*GLOSSARY, "replica", "--port", str(port), "--pages", str(pages), "--generation", str(generation),
              "--log", str(self.log_path), *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
@@ -104,9 +104,25 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replica]:
 def crawled(replica: Replica, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An archive of the whole replica, crawled from its home page and sitemap index."""
     db = tmp_path_factory.mktemp("crawled") / "glossary.db"
+    replica.clear_log()
     result = crawl(db, "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml")
     assert result.returncode == 0, result.stderr
+    replica.crawl_requests = replica.requests()  # what this crawl asked for, whatever other tests do later
     return db
+
+
+CONTENT = {
+    "pages": "SELECT url, content_hash, version, status, title FROM pages ORDER BY url",
+    "sections": "SELECT * FROM sections ORDER BY url, position",
+    "links": "SELECT * FROM links ORDER BY from_url, kind, position",
+    "structured_data": "SELECT * FROM structured_data ORDER BY url, syntax, position",
+    "page_versions": "SELECT url, version, content_hash FROM page_versions ORDER BY url, version",
+}
+
+
+def archive_content(db: Path) -> dict[str, list[dict]]:
+    """What an archive says about the site, without the when and the which-run."""
+    return {name: rows(db, sql) for name, sql in CONTENT.items()}
 
 
 def archive_problems(db: Path) -> list[str]:
@@ -122,6 +138,7 @@ def archive_problems(db: Path) -> list[str]:
     conn.row_factory = sqlite3.Row
     problems = []
     try:
+        conn.execute("BEGIN")  # one snapshot, whatever a writer does meanwhile
         if (check := conn.execute("PRAGMA integrity_check").fetchone()[0]) != "ok":
             problems.append(f"integrity_check: {check}")
         for page in conn.execute("SELECT * FROM pages"):

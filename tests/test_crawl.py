@@ -71,7 +71,7 @@ def test_structured_data_and_views(crawled):
 
 
 def test_crawl_is_polite_and_stays_in_bounds(crawled, replica):
-    requests = replica.requests()
+    requests = replica.crawl_requests
     paths = [r["path"] for r in requests if r["method"] == "GET"]
     assert "/robots.txt" in paths
     assert all(r["user_agent"].startswith("glossary_spider/") for r in requests)

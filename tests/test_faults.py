@@ -6,6 +6,9 @@ one per host, each get a small replica of their own.
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import json
 import os
 import subprocess
 import time
@@ -13,7 +16,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import GLOSSARY, ROOT, Replica, crawl, rows
+from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, XSS_TITLE
 from glossary_spider.replica.site import ReplicaSite
@@ -37,7 +40,7 @@ def attacked(hostile, tmp_path_factory):
     process = subprocess.Popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{hostile.named_url}/",
          "--sitemap", f"{hostile.named_url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8",
-         "--timeout", "3", "--trap-budget", str(TRAP_BUDGET), "--no-progress"],
+         "--timeout", "1", "--trap-budget", str(TRAP_BUDGET), "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     stdout = process.stdout.read()
@@ -194,3 +197,49 @@ def test_crawl_delay_is_honoured(make_replica, tmp_path):
     times = [r["time"] for r in server.requests() if r["path"] != "/robots.txt"]
     assert len(times) == 6
     assert min(b - a for a, b in zip(times, times[1:])) >= CRAWL_DELAY - 0.05
+
+
+# -- page content is data everywhere ------------------------------------------------------------
+
+
+def test_hostile_text_is_escaped_in_the_html_report_and_kept_exact_in_exports(attacked, tmp_path):
+    db, base = attacked["db"], attacked["server"].named_url
+    report = run_glossary("report", "--db", str(db), "--format", "html")
+    assert report.returncode == 0, report.stderr
+    assert "<script>alert" not in report.stdout and "onerror=alert" not in report.stdout.replace("&lt;", "")
+    assert "&lt;script&gt;alert(" in report.stdout  # the page is listed, as text
+
+    exported = run_glossary("export", "--db", str(db), "--format", "jsonl")
+    pages = {p["url"]: p for p in map(json.loads, exported.stdout.splitlines())}
+    assert pages[f"{base}/definition/fault-xss/"]["title"] == XSS_TITLE
+    out = tmp_path / "pages.csv"
+    assert run_glossary("export", "--db", str(db), "--format", "csv", "--out", str(out)).returncode == 0
+    with out.open(newline="") as f:
+        titles = {row["url"]: row["title"] for row in csv.DictReader(f)}
+    assert titles[f"{base}/definition/fault-xss/"] == XSS_TITLE
+
+
+def test_hostile_text_is_escaped_in_datasette(attacked):
+    from datasette.app import Datasette
+
+    db, base = attacked["db"], attacked["server"].named_url
+
+    async def page():
+        datasette = Datasette([str(db)])
+        return await datasette.client.get(f"/{db.stem}/pages?url={base}/definition/fault-xss/")
+
+    response = asyncio.run(page())
+    assert response.status_code == 200
+    assert "<script>alert('x')" not in response.text
+    assert "&lt;script&gt;alert(" in response.text
+
+
+@pytest.mark.parametrize("query", ["'; DROP TABLE pages; --", '" OR 1=1 --', "title:x) OR (1", "NEAR(", "*"])
+def test_hostile_queries_are_only_searched_for(attacked, query):
+    db = attacked["db"]
+    before = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    result = run_glossary("search", "--db", str(db), query, "--format", "json")
+    assert result.returncode in (0, 2) and "Traceback" not in result.stderr, result.stderr
+    shown = run_glossary("show", "--db", str(db), query)
+    assert shown.returncode == 2 and len(shown.stderr.strip().splitlines()) == 1, shown.stderr
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == before

@@ -1,0 +1,125 @@
+"""kill -9 at seeded random moments of a crawl, a refresh and a reparse.
+
+After each kill the archive must pass SQLite's integrity check and agree with
+itself (every page's rows match its content_hash and versions), and continuing
+(``--resume``, or running reparse again) must give the archive an uninterrupted
+run gives. ``make test`` tries CRASH_POINTS=2 moments per command; ``make crash``
+tries 10.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, rows, run_glossary
+
+POINTS = int(os.environ.get("CRASH_POINTS", "2"))
+SEED = 20261123
+CRAWL_ARGS = ("--delay", "0", "--concurrency", "4", "--no-progress")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    replica = Replica(tmp_path_factory.mktemp("crash"), 100)
+    yield replica
+    replica.stop()
+
+
+@pytest.fixture(scope="module")
+def crawled(server, tmp_path_factory):
+    """An uninterrupted crawl, and how long it took."""
+    db = tmp_path_factory.mktemp("crash-reference") / "crawled.db"
+    return db, _timed("crawl", "--db", str(db), *_start(server), *CRAWL_ARGS)
+
+
+def _start(server):
+    return "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml"
+
+
+def _timed(*args):
+    started = time.monotonic()
+    result = run_glossary(*args)
+    assert result.returncode == 0, result.stderr
+    return time.monotonic() - started
+
+
+def _killed(seconds, *args):
+    """Run glossary and kill -9 it after ``seconds``; True if it was still running then."""
+    process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        process.wait(timeout=seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return True
+
+
+def _moments(duration, salt):
+    rng = random.Random(f"{SEED}-{salt}")
+    return [round(rng.uniform(0.05, 0.95) * duration, 3) for _ in range(POINTS)]
+
+
+def _check_after_kill(db, moment):
+    if db.exists():
+        assert archive_problems(db) == [], f"killed at {moment} s"
+
+
+def test_killed_crawls_resume_to_the_uninterrupted_archive(server, crawled, tmp_path):
+    reference, duration = crawled
+    start = _start(server)
+    for n, moment in enumerate(_moments(duration, "crawl")):
+        db = tmp_path / f"crawl-{n}.db"
+        _killed(moment, "crawl", "--db", str(db), *start, *CRAWL_ARGS)
+        _check_after_kill(db, moment)
+        archived = {r["url"] for r in rows(db, "SELECT url FROM pages")} if db.exists() else set()
+        server.clear_log()
+        resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+        if resumed.returncode == 2 and "nothing to resume" in resumed.stderr:  # killed before its run began
+            resumed = run_glossary("crawl", "--db", str(db), *start, *CRAWL_ARGS)
+        assert resumed.returncode == 0, (moment, resumed.stderr)
+        assert {server.url + r["path"] for r in server.requests()} & archived == set(), "archived pages refetched"
+        assert archive_content(db) == archive_content(reference), f"killed at {moment} s"
+        assert archive_problems(db) == []
+
+
+def test_killed_refreshes_resume_to_the_uninterrupted_archive(server, crawled, tmp_path):
+    crawled, _ = crawled
+    server.set_generation(2)
+    reference = tmp_path / "reference.db"
+    shutil.copy(crawled, reference)
+    duration = _timed("refresh", "--db", str(reference), *CRAWL_ARGS)
+    assert rows(reference, "SELECT count(*) AS n FROM page_versions WHERE version > 1")[0]["n"] > 0
+    for n, moment in enumerate(_moments(duration, "refresh")):
+        db = tmp_path / f"refresh-{n}.db"
+        shutil.copy(crawled, db)
+        _killed(moment, "refresh", "--db", str(db), *CRAWL_ARGS)
+        _check_after_kill(db, moment)
+        resumed = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress")
+        if resumed.returncode == 2 and "nothing to resume" in resumed.stderr:
+            resumed = run_glossary("refresh", "--db", str(db), *CRAWL_ARGS)
+        assert resumed.returncode == 0, (moment, resumed.stderr)
+        assert archive_content(db) == archive_content(reference), f"killed at {moment} s"
+        assert archive_problems(db) == []
+    server.set_generation(1)
+
+
+def test_killed_reparses_leave_a_whole_archive_and_run_again_to_the_same(crawled, tmp_path):
+    crawled, _ = crawled
+    reference = tmp_path / "reference.db"
+    shutil.copy(crawled, reference)
+    duration = _timed("reparse", "--db", str(reference), "--no-progress")
+    for n, moment in enumerate(_moments(duration, "reparse")):
+        db = tmp_path / f"reparse-{n}.db"
+        shutil.copy(crawled, db)
+        _killed(moment, "reparse", "--db", str(db), "--no-progress")
+        _check_after_kill(db, moment)
+        again = run_glossary("reparse", "--db", str(db), "--no-progress")
+        assert again.returncode == 0, (moment, again.stderr)
+        assert archive_content(db) == archive_content(reference), f"killed at {moment} s"

@@ -1,0 +1,60 @@
+"""Readers while a crawl writes: search, show and Datasette in other processes never fail
+with "database is locked" and never see a page half written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+
+from conftest import GLOSSARY, ROOT, archive_problems, run_glossary
+
+
+def _datasette_reads(db) -> list[tuple[int, str]]:
+    from datasette.app import Datasette
+
+    async def read():
+        datasette = Datasette([str(db)])
+        answers = []
+        for path in (f"/{db.stem}/pages.json?_size=5", f"/{db.stem}/links.json?_size=5",
+                     f"/{db.stem}.json?sql=select+count(*)+from+pages"):
+            response = await datasette.client.get(path)
+            answers.append((response.status_code, response.text))
+        return answers
+
+    return asyncio.run(read())
+
+
+def test_readers_are_never_locked_out_and_never_see_half_a_page(make_replica, tmp_path):
+    server = make_replica(200)
+    db = tmp_path / "busy.db"
+    writer = subprocess.Popen(
+        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--sitemap",
+         f"{server.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "2", "--no-progress"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    reads = 0
+    failures = []
+    try:
+        while not db.exists() and writer.poll() is None:
+            time.sleep(0.05)
+        while writer.poll() is None:
+            search = run_glossary("search", "--db", str(db), "risk", "--format", "json", "--limit", "3")
+            if search.returncode != 0:
+                failures.append(search.stderr)
+            elif found := json.loads(search.stdout):
+                show = run_glossary("show", "--db", str(db), found[0]["url"])
+                if show.returncode != 0:
+                    failures.append(show.stderr)
+            for status, text in _datasette_reads(db):
+                if status != 200:
+                    failures.append(text[:300])
+            # One snapshot: every page visible has its version, sections, links and JSON-LD whole.
+            failures += archive_problems(db)
+            reads += 1
+    finally:
+        writer.wait(timeout=120)
+    assert writer.returncode == 0, writer.stderr.read()
+    assert reads >= 3, "the crawl ended before the readers had a go"
+    assert failures == []
