@@ -28,7 +28,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.urls import host_of
+from glossary_spider.urls import is_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ class AllowedHostsMiddleware:
         allowed = getattr(spider, "allowed_hosts", None)
         if allowed is None:
             return None
-        scheme = request.url.partition(":")[0].lower()
-        if scheme in ("http", "https") and host_of(request.url) in allowed:
+        if is_allowed(request.url, allowed):
             return None
         self.crawler.stats.inc_value("glossary/offsite_blocked")
         logger.debug("Blocked a request outside the allowed hosts: %s", request.url)

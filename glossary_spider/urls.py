@@ -6,6 +6,7 @@ same page reached by different spellings is one row.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from typing import NamedTuple
@@ -17,6 +18,8 @@ PAGE_TYPES = ("definition", "term", "area", "area_resource", "other")
 GLOSSARY_TYPES = PAGE_TYPES[:4]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A host name (IDNA already applied) or an IPv4 address; IPv6 addresses are checked apart.
+_HOST = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$")
 _TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid)$", re.IGNORECASE)
 _GLOSSARY_PATH = re.compile(r"^/(definition|term|area)/[^/]+(/resource/\d+)?/?$")
 # Every page has a markdown copy at its path without the final slash plus ".md"
@@ -67,7 +70,7 @@ def _normalize_absolute(url: str) -> str | None:
         return None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not host:
+    if scheme not in _DEFAULT_PORTS or not (_HOST.match(host) or ":" in host and _is_ipv6(host)):
         return None
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
@@ -85,6 +88,14 @@ def _normalize_absolute(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 
+def _is_ipv6(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def classify(url: str) -> PageKind:
     """Page type and slug of a normalised URL, from its path alone."""
     match = _PAGE_PATH.match(urlsplit(url).path)
@@ -97,6 +108,14 @@ def classify(url: str) -> PageKind:
 
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
+def is_allowed(url: str, allowed_hosts: set[str] | frozenset[str]) -> bool:
+    """Whether a request for ``url`` may be sent: http(s), to exactly one of ``allowed_hosts``.
+
+    An IP address or a loopback alias is a host of its own, not the name it may resolve to.
+    """
+    return url.partition(":")[0].lower() in _DEFAULT_PORTS and host_of(url) in allowed_hosts
 
 
 def is_followable(url: str) -> bool:

@@ -1,6 +1,8 @@
 import pytest
+from scrapy import Request
+from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.urls import classify, is_followable, normalize_url
+from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url, url_shape
 
 
 @pytest.mark.parametrize(
@@ -67,3 +69,39 @@ def test_classify(url, page_type, slug):
 )
 def test_is_followable(path, followed):
     assert is_followable("https://term.greeks.live" + path) is followed
+
+
+HOSTILE = [
+    "file:///etc/passwd", "data:text/html,<h1>x</h1>", "ftp://term.greeks.live/", "javascript:alert(1)",
+    "http://127.0.0.1/", "http://localhost/", "http://[::1]/", "http://2130706433/", "http://0x7f000001/",
+    "http://127.1/", "http://term.greeks.live.evil.example/", "http://term.greeks.live@evil.example/",
+    "http://evil.example#@term.greeks.live/", "http://evil.example?@term.greeks.live/",
+    "http://evil.example\\@term.greeks.live/",  # a backslash is a slash, as browsers read it
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE)
+def test_hostile_targets_are_not_allowed(url):
+    assert not is_allowed(Request(url).url if url.startswith("http") else url, {"term.greeks.live"})
+
+
+@pytest.mark.parametrize("url", ["https://term.greeks.live/term/greeks/", "http://TERM.Greeks.Live./x",
+                                 "https://user@term.greeks.live/"])
+def test_the_allowed_host_is_allowed_however_spelt(url):
+    assert is_allowed(Request(url).url, {"term.greeks.live"})
+
+
+@pytest.mark.parametrize("url", [*[u for u in HOSTILE if u.startswith("http")], "http://a%40b@evil.example:81/"])
+def test_the_host_checked_is_the_host_scrapy_connects_to(url):
+    request = Request(url)
+    assert host_of(request.url) == (urlparse_cached(request).hostname or "").rstrip(".").lower()
+
+
+@pytest.mark.parametrize(("url", "shape"), [
+    ("http://h/faults/calendar/2026/11/", "h/faults/calendar/N/N/"),
+    ("http://h/list/?page=3&sort=new", "h/list/?page&sort"),
+    ("http://h/s/0123456789abcdef0123/x/", "h/s/ID/x/"),
+    ("http://h/definition/delta-1-hedging-strategy-overview/", "h/definition/delta-1-hedging-strategy-overview/"),
+])
+def test_url_shapes_wildcard_numbers_and_ids_but_not_words(url, shape):
+    assert url_shape(url) == shape
