@@ -21,7 +21,7 @@ test: install
 
 # kill -9 at 10 seeded moments of each of crawl, refresh and reparse (make test tries 2).
 crash: install
-	CRASH_POINTS=10 $(BIN)/python -m pytest -q tests/test_crash.py
+	CRASH_POINTS=10 $(BIN)/python -m pytest -q -s tests/test_crash.py
 
 demo: install
 	$(BIN)/python -m glossary_spider.demo --db $(DEMO_DB) --port $(DEMO_PORT)

@@ -178,23 +178,10 @@ class GlossarySpider(SitemapSpider):
             self.sitemaps_pending -= 1
 
     def _sitemap_requests(self, response: Response) -> Iterator[Any]:
-        body = self._get_sitemap_body(response)
-        sitemap = None
-        if body is None:
-            problem = "not a sitemap (neither XML nor gzip), or over the size limit once decompressed"
-        elif b"<!ENTITY" in body:
-            problem = "the sitemap declares XML entities; not read"
-        else:
-            try:
-                sitemap = Sitemap(body)
-            except (etree.Error, StopIteration):
-                problem = "not a sitemap: not XML"
-            else:
-                problem = None if sitemap.type in ("urlset", "sitemapindex") else (
-                    f"not a sitemap: its root element is <{sitemap.type}>")
-        if sitemap is None or problem:
+        sitemap = self.read_sitemap(response)
+        if isinstance(sitemap, str):
             url = normalize_url(response.url) or response.url
-            yield FailureItem(url, "sitemap", problem or "not a sitemap", http_status=response.status)
+            yield FailureItem(url, "sitemap", sitemap, http_status=response.status)
             return
         for entry in self.sitemap_filter(sitemap):
             if sitemap.type == "sitemapindex":
@@ -203,6 +190,21 @@ class GlossarySpider(SitemapSpider):
                 request = self.page_request(entry["loc"], listed=True)
             if request is not None:
                 yield request
+
+    def read_sitemap(self, response: Response) -> Sitemap | str:
+        """The sitemap in ``response``, or what is wrong with it."""
+        body = self._get_sitemap_body(response)
+        if body is None:
+            return "not a sitemap (neither XML nor gzip), or over the size limit once decompressed"
+        if b"<!ENTITY" in body:
+            return "the sitemap declares XML entities; not read"
+        try:
+            sitemap = Sitemap(body)
+        except (etree.Error, StopIteration):
+            return "not a sitemap: not XML"
+        if sitemap.type not in ("urlset", "sitemapindex"):
+            return f"not a sitemap: its root element is <{sitemap.type}>"
+        return sitemap
 
     def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
         self.sitemaps_pending -= 1
