@@ -18,7 +18,9 @@ shape (:func:`glossary_spider.urls.url_shape`) and a cap on path depth.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
+import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -329,7 +331,7 @@ def describe(error: BaseException) -> str:
         return "host not found"
     if isinstance(error, DownloadFailedError):
         return "connection lost"
-    if isinstance(error, (OSError, EOFError)) or type(error).__name__ == "error":  # zlib.error, gzip.BadGzipFile
+    if isinstance(error, (zlib.error, gzip.BadGzipFile, EOFError)):  # from HttpCompressionMiddleware
         return "body cannot be decoded (bad Content-Encoding)"
     return type(error).__name__
 
