@@ -275,3 +275,22 @@ def test_a_killed_refresh_resumes_without_refetching(archived):
     refetched = rows(db, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome IN "
                          "('new', 'changed', 'unchanged')", (run_id,))[0]["n"]
     assert refetched == every_known  # --max-age 0 carried over: every live page fetched in full, once
+
+
+def test_a_resumed_crawl_does_not_refetch_a_redirect_target_it_had_fetched(archived):
+    """The stopped run had fetched /definition/x/ and still had to fetch /definitions/x/,
+    which redirects there: the redirect is followed to nothing, as in an uninterrupted run."""
+    server, db = archived
+    target = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' ORDER BY url LIMIT 1")[0]["url"]
+    old_scheme = target.replace("/definition/", "/definitions/")
+    with Archive(db) as archive:
+        first = archive.run(1)
+        run_id = archive.start_run("crawl", json.loads(first["args"]))
+        done = [r["url"] for r in rows(db, "SELECT url FROM pages")]
+        with archive.db.atomic():
+            archive.mark_frontier(run_id, done=done, pending=[old_scheme])
+    server.clear_log()
+    result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    pages_requested = [r["path"] for r in server.requests() if not r["path"].endswith(".xml")]
+    assert pages_requested == ["/robots.txt", path_of(old_scheme)]
