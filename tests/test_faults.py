@@ -196,7 +196,7 @@ def test_crawl_delay_is_honoured(make_replica, tmp_path):
     assert result.returncode == 0, result.stderr
     times = [r["time"] for r in server.requests() if r["path"] != "/robots.txt"]
     assert len(times) == 6
-    assert min(b - a for a, b in zip(times, times[1:])) >= CRAWL_DELAY - 0.05
+    assert min(b - a for a, b in zip(times, times[1:])) >= CRAWL_DELAY * 0.8  # 0 without it: --delay 0
 
 
 # -- page content is data everywhere ------------------------------------------------------------
