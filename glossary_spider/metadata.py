@@ -76,7 +76,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "id": "Error number",
         "run_id": RUN,
         "url": "The URL concerned",
-        "stage": "fetch, parse, json-ld or store; also sitemap (a sitemap that could not be read) and trap (a link trap cut off)",
+        "stage": "fetch, parse, json-ld or store; also sitemap (a sitemap that could not be read) "
+                 "and trap (a link trap cut off)",
         "http_status": "HTTP status, when there was a response",
         "error": "What went wrong, in a few words",
         "detail": "The exception or parser message",
