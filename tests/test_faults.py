@@ -165,7 +165,8 @@ def test_robots_txt_answering_500_disallows_the_host(make_replica, tmp_path):
     assert result.returncode == 0, result.stderr
     assert [r["path"] for r in server.requests()] == ["/robots.txt"] * 3  # retried, then given up
     (error,) = rows(db, "SELECT url, error FROM crawl_errors")
-    assert error == {"url": f"{server.url}/", "error": "robots.txt answered HTTP 500: the host is treated as disallowed"}
+    assert error == {"url": f"{server.url}/",
+                     "error": "robots.txt answered HTTP 500: the host is treated as disallowed"}
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
 
 

@@ -3,8 +3,8 @@
 ``glossary replica --faults`` serves it. Each fault lives on its own URLs, and
 every one is linked from an ordinary definition page (or listed in the sitemap
 index), so a normal crawl from the home page meets all of them. :data:`FAULTS`
-says what each does and what a crawl is expected to make of it; the tests and
-the README's fault table are both read from it.
+says what each does and what a crawl is expected to make of it: the tests read
+their expectations from it.
 
 ``--robots`` picks how robots.txt misbehaves, which can only be one way per host.
 """
@@ -87,7 +87,8 @@ FAULTS = [
           "error:trap:link trap", trap="/faults/many/"),
     Fault("calendar-trap", "/faults/calendar/2026/11/", "a calendar whose every month links the next",
           "error:trap:link trap", trap="/faults/calendar/"),
-    Fault("page-trap", "/faults/list/?page=1", "?page=N, each page linking page N+1", "error:trap:link trap", trap="/faults/list/"),
+    Fault("page-trap", "/faults/list/?page=1", "?page=N, each page linking page N+1", "error:trap:link trap",
+          trap="/faults/list/"),
     Fault("session-trap", "/faults/session/0123456789abcdef0123456789abcdef/",
           "a fresh session id in the path on every link", "error:trap:link trap", trap="/faults/session/"),
     Fault("deep-path-trap", "/faults/deep/a/", "each page links one path segment deeper",
@@ -137,7 +138,7 @@ def oversize() -> bytes:
 
 
 class FaultyReplicaResource(ReplicaResource):
-    """The replica's resource with :data:`FAULTS` added; ``robots`` is one of :data:`ROBOTS_MODES`."""
+    """The replica's resource with :data:`FAULTS` added; ``robots`` is one of ``themes.ROBOTS_MODES``."""
 
     def __init__(self, site: ReplicaSite, log: Any = None, robots: str = "normal"):
         super().__init__(site, log)
@@ -163,7 +164,6 @@ class FaultyReplicaResource(ReplicaResource):
         body = super().render_GET(request)
         if request.code == 200 and path in self.carriers:
             body = body.replace(b"</body>", self._fault_links(path, host).encode() + b"</body>")
-            request.setHeader(b"Content-Length", str(len(body)).encode())
         return body
 
     # -- ordinary pages that carry links to the faults ----------------------------------
@@ -188,7 +188,8 @@ class FaultyReplicaResource(ReplicaResource):
         if self.robots == "disallow-all":
             return b"User-agent: *\nDisallow: /\n"
         if self.robots == "crawl-delay":
-            return themes.robots(base).replace(b"User-agent: *\n", f"User-agent: *\nCrawl-delay: {CRAWL_DELAY}\n".encode())
+            delay = f"User-agent: *\nCrawl-delay: {CRAWL_DELAY}\n".encode()
+            return themes.robots(base).replace(b"User-agent: *\n", delay)
         # Huge: the ordinary rules, 2 MiB of comments, then a rule past the 500 KiB a crawler must read.
         return themes.robots(base) + b"# padding\n" * (2 * MiB // 10) + b"User-agent: *\nDisallow: /\n"
 
@@ -305,7 +306,8 @@ def _json_ld(data: str) -> str:
 def _deep_json_ld(resource, request, path, base):
     deep = '{"@context":"https://schema.org","@type":"Thing","x":' + "[" * 10_000 + "]" * 10_000 + "}"
     good = json.dumps({"@context": "https://schema.org", "@type": "Article", "headline": "Fault deep-json-ld"})
-    return _reply(resource, request, path, 200, document("Fault deep-json-ld", "Text.", head=_json_ld(deep) + _json_ld(good)))
+    body = document("Fault deep-json-ld", "Text.", head=_json_ld(deep) + _json_ld(good))
+    return _reply(resource, request, path, 200, body)
 
 
 def _huge_json_ld(resource, request, path, base):
@@ -333,7 +335,8 @@ def _trap_page(resource, request, path, base):
         nxt = f"{path}a/"
     else:  # /faults/many/N/
         nxt = "/"
-    return _reply(resource, request, path, 200, document("Trap", "Another page of the trap.", f'<a href="{nxt}">next</a>'))
+    body = document("Trap", "Another page of the trap.", f'<a href="{nxt}">next</a>')
+    return _reply(resource, request, path, 200, body)
 
 
 def _aliases(resource, request, path, base):
