@@ -22,7 +22,7 @@ from typing import Any
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
@@ -120,12 +120,6 @@ class BackoffRetryMiddleware(RetryMiddleware):
     def backoff(self, request: Request) -> float:
         attempt = request.meta.get("retry_times", 0)
         return min(self.backoff_base * 2**attempt, self.backoff_max)
-
-    def _retry(self, request: Request, reason: Any) -> Request | None:
-        assert self.crawler.spider
-        return get_retry_request(request, spider=self.crawler.spider, reason=reason,
-                                 max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
-                                 priority_adjust=self.priority_adjust, give_up_log_level=self.give_up_log_level)
 
 
 def parse_retry_after(value: bytes | None) -> float | None:
