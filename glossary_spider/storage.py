@@ -202,7 +202,7 @@ class Archive:
             conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
-            self._check_schema_version()
+            check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
             self.codec = BodyCodec(self.db)
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -224,9 +224,6 @@ class Archive:
         self.close()
 
     # -- schema ---------------------------------------------------------------------------
-
-    def _check_schema_version(self) -> None:
-        check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
 
     def ensure_schema(self) -> None:
         with self.db.atomic():
