@@ -1,7 +1,6 @@
 """The ``glossary`` command line: a thin click layer over the package.
 
-Exit status: 0 done; 2 bad arguments or input; 3 another crawl holds the
-archive's lock; 1 anything that stopped the work early.
+Exit statuses are :class:`glossary_spider.outcome.ExitStatus`.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ import click
 
 from glossary_spider.params import BadArgument, CrawlParams, check_url
 from glossary_spider.replica.themes import ROBOTS_MODES
-from glossary_spider.storage import COMPLETE_REASONS, DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
+from glossary_spider.outcome import ExitStatus, exit_status
+from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = 1, 2, 3
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that a resumed run takes over from the run it continues.
 RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget")
 
@@ -160,8 +160,7 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
                                "args": json.loads(run["args"] or "{}")}, indent=2))
     else:
         click.echo(summary(run, db))
-    if run["finish_reason"] not in COMPLETE_REASONS:
-        sys.exit(EXIT_FAILED)
+    sys.exit(exit_status(run["finish_reason"]))
 
 
 @cli.command()
@@ -254,8 +253,7 @@ def reparse(db: str, progress: bool | None) -> None:
     with writer(db, "reparse") as archive:
         run = reparse_archive(archive, progress=show)
     click.echo(summary(run, db))
-    if run["finish_reason"] not in COMPLETE_REASONS:
-        sys.exit(EXIT_FAILED)
+    sys.exit(exit_status(run["finish_reason"]))
 
 
 def summary(run: dict[str, Any], db: str) -> str:

@@ -22,6 +22,8 @@ from typing import Any
 import sqlite_utils
 import zstandard
 
+from glossary_spider.outcome import is_complete
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -32,10 +34,6 @@ DEFAULT_DB = "data/glossary.db"
 DICTIONARY_SAMPLES = 100
 DICTIONARY_SIZE = 64 * 1024
 ZSTD_LEVEL = 9
-
-
-# Reasons a run ends having done its work; anything else stopped it early.
-COMPLETE_REASONS = ("finished", "closespider_itemcount", "closespider_pagecount")
 
 
 class ArchiveError(Exception):
@@ -286,7 +284,7 @@ class Archive:
         }
         with self.db.atomic():
             self.db.table("crawl_runs").update(run_id, row)
-            if finish_reason in COMPLETE_REASONS:
+            if is_complete(finish_reason):
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
 
@@ -308,7 +306,7 @@ class Archive:
         if row is None:
             return None
         run = self.run(row[0])
-        return None if run["finish_reason"] in COMPLETE_REASONS else run
+        return None if is_complete(run["finish_reason"]) else run
 
     def reopen_run(self, run_id: int) -> None:
         with self.db.atomic():

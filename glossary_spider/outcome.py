@@ -1,0 +1,41 @@
+"""How a run ended, and the exit status that says so: the one place that decides both.
+
+The command line exits with :func:`exit_status`; ``crawl_runs`` records the same
+number, so a monitor reading the archive sees what cron would have seen.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Exit statuses of every ``glossary`` command (the README's table lists the same)."""
+
+    DONE = 0  # done; pages that failed are recorded in crawl_errors
+    FAILED = 1  # something stopped the work early: interrupted, shut down, an error
+    BAD_INPUT = 2  # bad arguments or input, or an archive that cannot be written
+    LOCKED = 3  # another run holds the archive's lock
+    STOPPED_EARLY = 4  # a budget the user set (pages, requests, duration) stopped the run; --resume continues
+    HELD = 5  # the quality gate held the run's new versions back; see 'glossary held'
+    UNREACHABLE = 6  # (nearly) every fetch failed: the site is down or cannot be reached
+
+
+# Finish reasons of a run that did all its work.
+COMPLETE_REASONS = ("finished", "closespider_itemcount", "closespider_pagecount")
+# Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
+BUDGET_REASONS: tuple[str, ...] = ()
+
+
+def is_complete(finish_reason: str | None) -> bool:
+    """Whether a run with this finish reason has nothing left to resume."""
+    return finish_reason in COMPLETE_REASONS
+
+
+def exit_status(finish_reason: str | None) -> ExitStatus:
+    """The exit status of a run that ended for ``finish_reason``."""
+    if finish_reason in COMPLETE_REASONS:
+        return ExitStatus.DONE
+    if finish_reason in BUDGET_REASONS:
+        return ExitStatus.STOPPED_EARLY
+    return ExitStatus.FAILED
