@@ -22,9 +22,9 @@ class ExitStatus(IntEnum):
 
 
 # Finish reasons of a run that did all its work.
-COMPLETE_REASONS = ("finished", "closespider_itemcount", "closespider_pagecount")
+COMPLETE_REASONS = ("finished",)
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
-BUDGET_REASONS: tuple[str, ...] = ()
+BUDGET_REASONS = ("max_pages", "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
 
 
 def is_complete(finish_reason: str | None) -> bool:
