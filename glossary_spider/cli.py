@@ -19,14 +19,14 @@ from typing import Any
 
 import click
 
-from glossary_spider.params import BadArgument, CrawlParams, check_url
+from glossary_spider.params import BadArgument
 from glossary_spider.replica.themes import ROBOTS_MODES
 from glossary_spider.outcome import ExitStatus, exit_status
 from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
-# Options of crawl and refresh that a resumed run takes over from the run it continues.
+# Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget")
 
 
@@ -104,12 +104,14 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def writer(db: str, command: str) -> Iterator[Archive]:
     """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
+    from glossary_spider.outcome import LOCKED_OUT
+    from glossary_spider.plan import Refusal
 
     try:
         lock = ArchiveLock(db, command).acquire()
     except ArchiveLocked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
+        Refusal(db, command, {}).record(LOCKED_OUT, exc)
+        locked_out(exc)
     except OSError as exc:
         raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
     try:
@@ -119,42 +121,35 @@ def writer(db: str, command: str) -> Iterator[Archive]:
         lock.release()
 
 
-def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, args: dict[str, Any],
-               options: dict[str, Any], **spider_args: Any) -> None:
-    """Run the spider for ``command``, resuming the last stopped run if asked; print the summary."""
-    from glossary_spider.crawl import crawl_settings, run_spider
+def locked_out(exc: Exception) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(EXIT_LOCKED)
 
-    extra: dict[str, Any] = {"GLOSSARY_LOCK_HELD": True}
-    if options["resume"]:
-        stopped = archive.resumable_run(command)
-        if stopped is None:
-            raise UserError(f"nothing to resume: the last {command} finished (or there was none)")
-        args = json.loads(stopped["args"] or "{}")
-        params = CrawlParams.build(args.get("start_urls"), args.get("sitemap_urls"), None,
-                                   args.get("follow", True), args.get("max_pages"), default_to_live=False)
-        spider_args["done"], spider_args["pending"] = archive.frontier(stopped["id"])
-        archive.reopen_run(stopped["id"])
-        extra["GLOSSARY_RUN_ID"] = stopped["id"]
-        options = {**options, **{k: args.get(k) for k in RUN_OPTIONS if k in args}}
-        if "max_age_days" in args:
-            spider_args["max_age_days"] = args["max_age_days"]
-    if options.get("timeout"):
-        extra["DOWNLOAD_TIMEOUT"] = options["timeout"]
-    if options.get("trap_budget"):
-        extra["GLOSSARY_TRAP_BUDGET"] = options["trap_budget"]
+
+def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
+    """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
+    from glossary_spider.crawl import crawl_settings, run_spider
+    from glossary_spider.lock import ArchiveLocked
+    from glossary_spider.plan import open_run
+
+    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None}  # unset: not given
+    arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
+    try:
+        plan = open_run(db, arguments)
+    except ArchiveLocked as exc:
+        locked_out(exc)
+    command = plan.command
     settings = crawl_settings(
-        db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
-        ignore_robots=bool(options["ignore_robots"]),
-        progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
-        log_level="INFO" if options["verbose"] else "WARNING", extra=extra,
+        db, plan, progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
+        log_level="INFO" if options["verbose"] else "WARNING",
     )
-    stats = run_spider(settings, params, **spider_args)
+    stats = run_spider(settings, plan)
     if error := stats.get("glossary/archive_error"):
         raise UserError(f"{error}; when there is room, run 'glossary {command} --resume'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
-    run = archive.run(run_id)
+    run = dict(open_reader(db).execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
     if options["as_json"]:
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
                                "args": json.loads(run["args"] or "{}")}, indent=2))
@@ -179,7 +174,9 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
     ever requested. A crawl stopped by Ctrl-C, SIGTERM or kill -9 continues with
-    --resume: nothing archived is fetched again.
+    --resume: nothing archived is fetched again. --resume takes the stopped crawl's
+    own arguments; the same ones given again are accepted (a scheduler's command
+    line need not change), different ones are refused with what differs.
 
     \b
     Example:
@@ -187,13 +184,9 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --concurrency 8
         glossary crawl --resume
     """
-    if options["resume"] and (start_urls or urls_file or sitemaps or max_pages or no_follow):
-        raise UserError("--resume continues the stopped crawl with its own URLs and limits: give none")
-    params = CrawlParams.build(start_urls, sitemaps, urls_file, not no_follow, max_pages)
-    args = {"start_urls": params.start_urls, "sitemap_urls": params.sitemap_urls, "follow": params.follow,
-            "max_pages": params.max_pages, **{k: options[k] for k in RUN_OPTIONS}}
-    with writer(db, "crawl") as archive:
-        _run_crawl(db, "crawl", archive, params, args, options)
+    _run_crawl(db, {"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
+                    "sitemap_urls": sitemaps or None, "follow": False if no_follow else None,
+                    "max_pages": max_pages}, options)
 
 
 @cli.command()
@@ -219,17 +212,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
     existing_archive(db)
-    if options["resume"] and (sitemaps or max_age is not None):
-        raise UserError("--resume continues the stopped refresh with its own sitemaps and --max-age: give neither")
-    sitemap_urls = [check_url(u, "sitemap URL") for u in sitemaps]
-    with writer(db, "refresh") as archive:
-        known = archive.known_pages()
-        if not known:
-            raise UserError(f"the archive {db} has no pages yet: run 'glossary crawl' first")
-        sitemap_urls = sitemap_urls or archive.sitemaps_used()
-        params = CrawlParams.build(None, sitemap_urls, default_to_live=False)
-        args = {"sitemap_urls": sitemap_urls, "max_age_days": max_age, **{k: options[k] for k in RUN_OPTIONS}}
-        _run_crawl(db, "refresh", archive, params, args, options, known=known, max_age_days=max_age)
+    _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 
 @cli.command()

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 import zstandard
 
-from glossary_spider.outcome import is_complete
+from glossary_spider.outcome import REFUSED_REASONS, exit_status, is_complete, outcome, was_refused
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
                     "pages_not_modified": int, "pages_gone": int, "pages_failed": int, "requests": int,
-                    "bytes": int, "stats": str, "pid": int},
+                    "bytes": int, "stats": str, "pid": int, "outcome": str, "exit_status": int, "job_id": str,
+                    "error": str},
         "pk": "id",
     },
     "crawl_errors": {
@@ -261,11 +262,12 @@ class Archive:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def start_run(self, command: str, args: dict[str, Any], pid: int | None = None) -> int:
+    def start_run(self, command: str, args: dict[str, Any], pid: int | None = None, job_id: str | None = None) -> int:
         with self.db.atomic():
-            table = self.db.table("crawl_runs").insert(
-                {"command": command, "started_at": now(), "args": json.dumps(args, sort_keys=True), "pid": pid}
-            )
+            table = self.db.table("crawl_runs").insert({
+                "command": command, "started_at": now(), "args": json.dumps(args, sort_keys=True), "pid": pid,
+                "job_id": job_id,
+            })
         return table.last_pk
 
     def finish_run(
@@ -274,9 +276,12 @@ class Archive:
     ) -> dict[str, Any]:
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
+        status = exit_status(finish_reason)
         row = {
             "finished_at": now(),
             "finish_reason": finish_reason,
+            "outcome": outcome(status),
+            "exit_status": int(status),
             **counts,
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
@@ -288,29 +293,59 @@ class Archive:
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
 
+    def record_refused_runs(self, refused: Iterable[dict[str, Any]]) -> None:
+        """Record runs refused before they started (bad arguments, the archive locked), each as it was
+        refused: ``command``, ``args``, ``finish_reason``, ``error``, ``started_at``, ``job_id``, ``pid``."""
+        rows = []
+        for run in refused:
+            status = exit_status(run["finish_reason"])
+            rows.append({
+                "command": run["command"], "started_at": run["started_at"], "finished_at": run["started_at"],
+                "args": json.dumps(run.get("args") or {}, sort_keys=True, default=str),
+                "finish_reason": run["finish_reason"], "outcome": outcome(status), "exit_status": int(status),
+                "error": run.get("error"), "job_id": run.get("job_id"), "pid": run.get("pid"),
+                "requests": 0, "bytes": 0,
+            })
+        if rows:
+            with self.db.atomic():
+                self.db.table("crawl_runs").insert_all(rows)
+
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self.db.table("crawl_runs").rows_where(order_by="id"))
+
     def sitemaps_used(self) -> list[str]:
         """The sitemaps earlier crawls and refreshes read, oldest first."""
         found: dict[str, None] = {}
-        for (args,) in self.db.execute("SELECT args FROM crawl_runs WHERE command IN ('crawl', 'refresh') ORDER BY id"):
-            try:
-                found.update(dict.fromkeys(json.loads(args or "{}").get("sitemap_urls") or []))
-            except ValueError:
+        for (args, reason) in self.db.execute(
+            "SELECT args, finish_reason FROM crawl_runs WHERE command IN ('crawl', 'refresh') ORDER BY id"
+        ):
+            if was_refused(reason):  # its arguments are what was refused
                 continue
+            try:
+                urls = json.loads(args or "{}").get("sitemap_urls") or []
+            except (ValueError, AttributeError):
+                continue
+            found.update(dict.fromkeys(u for u in urls if isinstance(u, str)))
         return list(found)
 
     def resumable_run(self, command: str) -> dict[str, Any] | None:
-        """The latest ``command`` run, if it stopped before it was done."""
+        """The latest ``command`` run that started, if it stopped before it was done."""
+        refused = ", ".join("?" * len(REFUSED_REASONS))
         row = self.db.execute(
-            "SELECT id FROM crawl_runs WHERE command = ? ORDER BY id DESC LIMIT 1", [command]
+            f"SELECT id FROM crawl_runs WHERE command = ? AND coalesce(finish_reason, '') NOT IN ({refused}) "
+            "ORDER BY id DESC LIMIT 1", [command, *REFUSED_REASONS]
         ).fetchone()
         if row is None:
             return None
         run = self.run(row[0])
         return None if is_complete(run["finish_reason"]) else run
 
-    def reopen_run(self, run_id: int) -> None:
+    def reopen_run(self, run_id: int, job_id: str | None = None) -> None:
         with self.db.atomic():
-            self.db.table("crawl_runs").update(run_id, {"finished_at": None, "finish_reason": None, "pid": os.getpid()})
+            self.db.table("crawl_runs").update(run_id, {
+                "finished_at": None, "finish_reason": None, "outcome": None, "exit_status": None,
+                "pid": os.getpid(), "job_id": job_id,
+            })
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db.table("crawl_runs").get(run_id)
