@@ -239,6 +239,44 @@ def reparse(db: str, progress: bool | None) -> None:
     sys.exit(exit_status(run["finish_reason"]))
 
 
+@cli.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the runs (or, with --check, the verdict) as JSON.")
+@click.option("--check", is_flag=True,
+              help="Exit non-zero, with one line saying why, unless the last run that ended was done.")
+@click.option("--max-age", type=click.FloatRange(min=0), metavar="HOURS",
+              help="With --check: also fail when the last run ended longer ago than this.")
+@user_errors
+def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
+    """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.
+
+    Runs refused before they started are listed too: a bad argument (exit status
+    2) or the archive locked by another run (3), which is noted beside the archive
+    until the next run records it. With --check, the one line and the exit status
+    are for cron mail, systemd OnFailure= or a monitoring system: the last run's
+    own exit status when it was not done, 1 when it is older than --max-age (or
+    there is none). A run still going does not count; the line mentions it.
+
+    \b
+    Example:
+        glossary runs --db data/glossary.db
+        glossary runs --check --max-age 26 > /dev/null
+        glossary runs --json | jq '.[-1].outcome'
+    """
+    from glossary_spider import runs as r
+
+    listed = r.list_runs(open_reader(db), db)
+    if not check:
+        click.echo(json.dumps(listed, indent=2) if as_json else r.table(listed))
+        return
+    verdict = r.check(listed, max_age)
+    if as_json:
+        click.echo(json.dumps({"exit_status": verdict.status, "message": verdict.message, "run": verdict.run}))
+    else:
+        click.echo(verdict.message, err=verdict.status != 0)
+    sys.exit(verdict.status)
+
+
 def summary(run: dict[str, Any], db: str) -> str:
     """The one-screen summary at the end of a crawl, refresh or reparse."""
     stats = json.loads(run["stats"] or "{}")
