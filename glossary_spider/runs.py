@@ -20,13 +20,14 @@ from glossary_spider.outcome import ExitStatus, exit_status, outcome
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
-           "error", "pid", "args", "pages_new", "pages_changed", "pages_unchanged", "pages_not_modified",
+           "error", "pid", "resumed_at", "args", "pages_new", "pages_changed", "pages_unchanged", "pages_not_modified",
            "pages_gone", "pages_failed", "requests", "bytes")
 
 
 def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
-    """Every run, oldest first, each with its ``outcome`` and ``exit_status`` (a running run's are
-    ``running`` and None); runs noted beside the archive have no ``id`` and ``noted`` true."""
+    """Every run, in the order they last started (a resumed run at its resumption), each with its
+    ``outcome`` and ``exit_status`` (a running run's are ``running`` and None); runs noted beside
+    the archive have no ``id`` and ``noted`` true."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(crawl_runs)")}
     columns = ", ".join(c if c in present else f"NULL AS {c}" for c in COLUMNS)
     runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
@@ -46,7 +47,7 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
         else:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
             run["error"] = "stopped before it finished (killed, or the machine went down): --resume continues it"
-    return sorted(runs, key=lambda r: (r["started_at"] or "", r["id"] or 0))
+    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["id"] or 0))
 
 
 def _last_of(runs: list[dict[str, Any]], command: str) -> dict[str, Any] | None:

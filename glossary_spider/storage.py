@@ -111,7 +111,7 @@ TABLES: dict[str, dict[str, Any]] = {
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
                     "pages_not_modified": int, "pages_gone": int, "pages_failed": int, "requests": int,
                     "bytes": int, "stats": str, "pid": int, "outcome": str, "exit_status": int, "job_id": str,
-                    "error": str},
+                    "error": str, "resumed_at": str},
         "pk": "id",
     },
     "crawl_errors": {
@@ -344,7 +344,7 @@ class Archive:
         with self.db.atomic():
             self.db.table("crawl_runs").update(run_id, {
                 "finished_at": None, "finish_reason": None, "outcome": None, "exit_status": None,
-                "pid": os.getpid(), "job_id": job_id,
+                "pid": os.getpid(), "job_id": job_id, "resumed_at": now(),
             })
 
     def run(self, run_id: int) -> dict[str, Any]:
