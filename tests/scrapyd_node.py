@@ -31,7 +31,7 @@ class ScrapydNode:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.url = f"http://127.0.0.1:{self.port}"  # no trailing slash: scrapyd-client appends "/<action>.json"
         # A short poll interval: jobs start within 0.2 s of being scheduled (the default waits up to 5 s).
         (directory / "scrapyd.conf").write_text(
             f"[scrapyd]\nbind_address = 127.0.0.1\nhttp_port = {self.port}\npoll_interval = 0.2\n"
@@ -57,18 +57,26 @@ class ScrapydNode:
 
     def get(self, action: str, **params: str) -> dict:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(self.url + action + query, timeout=30) as reply:
+        with urllib.request.urlopen(f"{self.url}/{action}{query}", timeout=30) as reply:
             return json.loads(reply.read())
 
     def schedule(self, *settings: str, **arguments: object) -> str:
         """schedule.json: spider arguments as keyword arguments, settings as ``NAME=value`` strings."""
         fields = [("project", PROJECT), ("spider", "glossary"), *(("setting", s) for s in settings),
                   *((k, str(v)) for k, v in arguments.items())]
-        with urllib.request.urlopen(self.url + "schedule.json", urllib.parse.urlencode(fields).encode(),
+        with urllib.request.urlopen(f"{self.url}/schedule.json", urllib.parse.urlencode(fields).encode(),
                                     timeout=30) as reply:
             answer = json.loads(reply.read())
         assert answer["status"] == "ok", answer
         return answer["jobid"]
+
+    def schedule_with_client(self, *arguments: str) -> str:
+        """``scrapyd-client schedule`` as an operator's cron line runs it (``--arg name=value`` each)."""
+        done = subprocess.run([str(BIN / "scrapyd-client"), "schedule", "-t", "env", "-p", PROJECT, "glossary",
+                               *(f"--arg={a}" for a in arguments)], cwd=ROOT, capture_output=True, text=True,
+                              env={**os.environ, "SCRAPYD_URL": self.url}, timeout=120)
+        assert done.returncode == 0 and "=> " in done.stdout, (done.stdout, done.stderr)
+        return done.stdout.rsplit("=> ", 1)[1].strip()
 
     def jobs(self) -> dict:
         return self.get("listjobs.json", project=PROJECT)

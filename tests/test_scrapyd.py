@@ -1,4 +1,5 @@
-"""The project on a real Scrapyd: deployed with scrapyd-deploy, every run scheduled through schedule.json."""
+"""The project on a real Scrapyd: deployed with scrapyd-deploy, every run scheduled through schedule.json
+(once through scrapyd-client schedule, as the README's cron lines do)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def test_a_scheduled_crawl_and_refresh_leave_the_archives_the_command_line_does(
     server.set_generation(2)
     refreshed = run_glossary("refresh", "--db", str(by_command), "--delay", "0", "--concurrency", "8", "--no-progress")
     assert refreshed.returncode == 0, refreshed.stderr
-    job = scrapyd.schedule(f"GLOSSARY_DB={by_job}", mode="refresh", **FAST)
+    job = scrapyd.schedule_with_client(f"setting=GLOSSARY_DB={by_job}", "mode=refresh", "delay=0", "concurrency=8")
     scrapyd.wait(job)
     assert archive_content(by_job) == archive_content(by_command)
     counts = "SELECT command, outcome, pages_new, pages_changed, pages_gone FROM crawl_runs ORDER BY id"
