@@ -310,9 +310,6 @@ class Archive:
             with self.db.atomic():
                 self.db.table("crawl_runs").insert_all(rows)
 
-    def runs(self) -> list[dict[str, Any]]:
-        return list(self.db.table("crawl_runs").rows_where(order_by="id"))
-
     def sitemaps_used(self) -> list[str]:
         """The sitemaps earlier crawls and refreshes read, oldest first."""
         found: dict[str, None] = {}
