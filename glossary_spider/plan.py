@@ -111,6 +111,8 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:
         args = RunArgs.parse(arguments)
+        if args.resume and not Path(db).exists():
+            raise BadArgument(f"nothing to resume: there is no archive at {db}")
         if args.mode == "refresh" or args.resume:
             existing_archive(db)
     except BadArgument as exc:
