@@ -55,19 +55,20 @@ def test_a_scheduled_crawl_and_refresh_leave_the_archives_the_command_line_does(
 
 
 def test_two_sites_crawl_side_by_side_each_at_its_own_pace(scrapyd, make_replica, tmp_path):
-    delay = 0.1
+    delays = (0.05, 0.15)
     sites = [make_replica(40, host=host) for host in ("127.0.0.2", "127.0.0.3")]
     jobs = [scrapyd.schedule(f"GLOSSARY_DB={tmp_path / f'site-{i}.db'}", start_urls=f"{site.url}/",
                              sitemap_urls=f"{site.url}/sitemap_index.xml", delay=delay)
-            for i, site in enumerate(sites)]
+            for i, (site, delay) in enumerate(zip(sites, delays))]
     scrapyd.wait(*jobs)
     spans = []
-    for i, site in enumerate(sites):
+    for i, (site, delay) in enumerate(zip(sites, delays)):
         times = sorted(r["time"] for r in site.requests())
-        # The host's own pace: requests leave at least `delay` apart; a loaded machine can make one of
-        # them reach the replica some milliseconds late (a new connection, a busy core).
+        # Each host at its own pace. Requests leave Scrapy at least `delay` apart; on a loaded machine one
+        # can reach the replica late, shortening the next gap as the replica sees it, but never the
+        # average: load only slows a crawl down.
         gaps = sorted(b - a for a, b in zip(times, times[1:]))
-        assert gaps[0] >= delay * 0.7 and gaps[len(gaps) // 2] >= delay * 0.95
+        assert times[-1] - times[0] >= (len(times) - 1) * delay and gaps[len(gaps) // 2] >= delay * 0.95
         spans.append((times[0], times[-1]))
         plain = tmp_path / f"plain-{i}.db"
         assert crawl(plain, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml").returncode == 0
