@@ -244,7 +244,8 @@ def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict
     medians = [statistics.median(b - a for a, b in zip(t, t[1:])) for t in times]
     start, end = max(t[0] for t in times), min(t[-1] for t in times)  # while every host is being crawled
     together = sum(start <= x <= end for t in times for x in t) / (end - start)
-    return {"hosts": hosts, "delay": delay, "smallest_gaps": gaps, "median_gaps": medians, "rate": together, "pages": archived,
+    return {"hosts": hosts, "delay": delay, "smallest_gaps": gaps, "median_gaps": medians, "rate": together,
+            "pages": archived,
             "overlap_seconds": end - start, "cpu_per_page": jobs_cpu / archived, "alone_cpu_per_page": alone_cpu,
             "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
 

@@ -65,36 +65,12 @@ def parse_bool(value: str | bool | int, what: str) -> bool:
 
 @dataclass
 class CrawlParams:
+    """A run's start URLs, sitemaps, whether to follow links and its page budget, as the spider uses them."""
+
     start_urls: list[str] = field(default_factory=list)
     sitemap_urls: list[str] = field(default_factory=list)
     follow: bool = True
     max_pages: int | None = None
-
-    @classmethod
-    def build(
-        cls,
-        start_urls: str | Iterable[str] | None = None,
-        sitemap_urls: str | Iterable[str] | None = None,
-        urls_file: str | None = None,
-        follow: str | bool = True,
-        max_pages: str | int | None = None,
-        default_to_live: bool = True,
-    ) -> CrawlParams:
-        starts = [check_url(u, "start URL") for u in _split(start_urls)]
-        if urls_file:
-            starts += read_urls_file(urls_file)
-        sitemaps = [check_url(u, "sitemap URL") for u in _split(sitemap_urls)]
-        if not starts and not sitemaps and default_to_live:
-            starts, sitemaps = [LIVE_HOME], [LIVE_SITEMAP]
-        pages = None
-        if max_pages not in (None, ""):
-            try:
-                pages = int(max_pages)  # type: ignore[arg-type]
-            except ValueError:
-                raise BadArgument(f"max_pages must be a whole number, not {max_pages!r}") from None
-            if pages < 1:
-                raise BadArgument("max_pages must be at least 1")
-        return cls(list(dict.fromkeys(starts)), list(dict.fromkeys(sitemaps)), parse_bool(follow, "follow"), pages)
 
     @property
     def allowed_hosts(self) -> set[str]:

@@ -150,7 +150,8 @@ def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
 
 
 @pytest.mark.parametrize(("argument", "line"), [
-    ("start_urls=term.greeks.live", "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),
+    ("start_urls=term.greeks.live",
+     "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),
     ("mode=recrawl", "mode must be crawl or refresh, not 'recrawl'"),
 ])
 def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_path, argument, line):

@@ -4,8 +4,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.test import get_crawler
 
 from glossary_spider.middlewares import AllowedHostsMiddleware
-from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, BadArgument, CrawlParams, RunArgs
-from glossary_spider.plan import RunPlan
+from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, BadArgument, RunArgs
+from glossary_spider.plan import RunPlan, open_run
 from glossary_spider.spiders.glossary import GlossarySpider
 
 
@@ -13,10 +13,11 @@ def spider_for(**arguments):
     return GlossarySpider(plan=RunPlan(RunArgs.parse(arguments)))
 
 
-def test_without_start_urls_the_live_site_is_crawled():
-    params = CrawlParams.build()
-    assert (params.start_urls, params.sitemap_urls) == ([LIVE_HOME], [LIVE_SITEMAP])
-    assert params.allowed_hosts == {"term.greeks.live"}
+def test_without_start_urls_the_live_site_is_crawled(tmp_path):
+    plan = open_run(tmp_path / "live.db", {"mode": "crawl"})
+    plan.close()
+    assert (plan.params.start_urls, plan.params.sitemap_urls) == ([LIVE_HOME], [LIVE_SITEMAP])
+    assert plan.allowed_hosts == {"term.greeks.live"}
 
 
 def test_spider_arguments_as_scrapy_passes_them():
