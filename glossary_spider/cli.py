@@ -105,7 +105,7 @@ def writer(db: str, command: str) -> Iterator[Archive]:
     """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
     from glossary_spider.outcome import LOCKED_OUT
-    from glossary_spider.plan import Refusal
+    from glossary_spider.plan import Refusal, record_noted
 
     try:
         lock = ArchiveLock(db, command).acquire()
@@ -116,6 +116,7 @@ def writer(db: str, command: str) -> Iterator[Archive]:
         raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
     try:
         with Archive(db) as archive:
+            record_noted(archive)
             yield archive
     finally:
         lock.release()

@@ -93,7 +93,7 @@ class RunPlan:
     def close(self) -> None:
         """Record the runs refused meanwhile, close the archive and release its lock."""
         if self.archive is not None:
-            _record_noted(self.archive)
+            record_noted(self.archive)
             self.archive.close()
             self.archive = None
         if self.lock is not None:
@@ -131,7 +131,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         lock.release()
         raise
     try:
-        _record_noted(archive)
+        record_noted(archive)
         plan = _plan(archive, args, job_id)
     except BadArgument as exc:
         refusal.record(BAD_ARGUMENT, exc, archive)
@@ -208,7 +208,7 @@ class Refusal:
             lock.release()
 
 
-def _record_noted(archive: Archive) -> None:
+def record_noted(archive: Archive) -> None:
     """Move the runs refused while the archive was locked from beside it into ``crawl_runs``."""
     noted = refused_runs(archive.path, take=True)
     try:
