@@ -4,6 +4,10 @@ The signals used survive a theme change (SITE.md, last part): the page's
 ``<h1>`` and the block that holds it; semantic elements for navigation and
 chrome; headings whose text is ``Glossary`` or ``Discover More``; headings that
 are links; link targets; the ``Meaning ⎊`` prefix; ``rel`` attributes.
+
+The walk also says when it doubts that it found the page's main text
+(:attr:`Content.doubt`, decided by :func:`_doubt`): the general tier
+(:mod:`glossary_spider.extraction.general`) then reads the text instead.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 from lxml.html import HtmlElement
@@ -22,6 +27,8 @@ HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 CHROME = {"nav", "footer", "aside", "script", "style", "noscript", "template", "form", "button",
           "svg", "iframe", "figure", "img", "picture", "video", "audio", "select", "textarea", "input"}
 CONTAINERS = {"div", "section", "article", "main", "header", "span", "center", "body", "details"}
+# Body text (in characters) under which the walk is not second-guessed for holding too much.
+MIN_PROSE = 500
 # Deeper than this, nested markup is read as one block of text rather than walked.
 MAX_DEPTH = 200
 MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
@@ -30,6 +37,16 @@ STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
 META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Author|By|Categories|Category|Filed under)\b\s*:?", re.I)
 PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
+# Elements whose text runs on inside a line: read as part of the text around them.
+INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
+          "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
+          "var", "wbr"}
+BLOCKS = HEADINGS | (CONTAINERS - {"span"}) | {"p", "ul", "ol", "li", "dl", "table", "blockquote", "pre", "nav",
+                                                "footer", "aside", "form", "figure"}
+# A class or id naming the site's logo or name.
+LOGO = re.compile(r"logo|brand|site[-_]?(?:title|name)|masthead", re.I)
+# A class or id naming a comment thread (WordPress' #comments, .comment-list, Disqus' #disqus_thread).
+COMMENTS = re.compile(r"(?:^|[-_])(?:comments?|commentlist|respond|replies)(?:$|[-_])|^disqus", re.I)
 
 
 def text_of(element: HtmlElement) -> str:
@@ -48,34 +65,96 @@ class Content:
     sections: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     meta: list[HtmlElement] = field(default_factory=list)
+    doubt: str | None = None  # why the walk may have missed the main text; None when it is sure
 
     @property
     def body_text(self) -> str:
         return "\n\n".join(self.blocks)
 
 
+_SITE_NAME_XPATH = etree.XPath("string(//meta[@property='og:site_name']/@content)")
+_OG_TITLE_XPATH = etree.XPath("string(//meta[@property='og:title']/@content)")
+_TITLE_XPATH = etree.XPath("string(//title)")
+
+
 def find_h1(root: HtmlElement) -> HtmlElement | None:
+    """The page's title heading: its first ``<h1>`` that is not chrome or the site's logo, else
+    the first ``<h2>``/``<h3>`` that repeats the document's title."""
+    site_name = _SITE_NAME_XPATH(root).strip().casefold()
     for h1 in root.iter("h1"):
-        if not _in_chrome(h1):
+        if not _in_chrome(h1) and not _is_logo(h1, site_name):
             return h1
+    title = " ".join((_OG_TITLE_XPATH(root) or _TITLE_XPATH(root)).split()).casefold()
+    if not title:
+        return None
+    for heading in root.iter("h2", "h3"):
+        text = text_of(heading).casefold()
+        if text and text in title and (len(text) >= 15 or text == title) and not _in_chrome(heading):
+            return heading
     return None
+
+
+def _is_logo(h1: HtmlElement, site_name: str) -> bool:
+    """An ``<h1>`` that names the site rather than the page: an image, the site's name, a link home,
+    or marked as the logo or brand by its class or id or its link's."""
+    text = text_of(h1)
+    if not text or text.casefold() == site_name:
+        return True
+    for element in (h1, *h1.iter("a")):
+        names = f"{element.get('id', '')} {element.get('class', '')}"
+        if LOGO.search(names) or (element.tag == "a" and urlsplit(element.get("href", "").strip()).path in ("", "/")):
+            return True
+    return False
 
 
 def _in_chrome(element: HtmlElement) -> bool:
     return any(a.tag in ("nav", "footer", "aside") or a.get("role") == "navigation" for a in element.iterancestors())
 
 
+def is_comments(element: HtmlElement) -> bool:
+    """A comment thread, by the class or id that names it."""
+    names = f"{element.get('id', '')} {element.get('class', '')}".split()
+    return any(COMMENTS.search(name) for name in names)
+
+
+_CHROME_XPATH = etree.XPath("//nav | //footer | //aside | //*[@role='navigation']")
+# A cheap first cut of the elements is_comments may accept.
+_COMMENTS_XPATH = etree.XPath("//*[{}]".format(" or ".join(
+    f"contains(@{attr}, '{word}')" for attr in ("id", "class") for word in ("omment", "espond", "eplies", "isqus"))))
+
+
+def comment_threads(root: HtmlElement) -> set[HtmlElement]:
+    return {e for e in _COMMENTS_XPATH(root) if is_comments(e)}
+
+
+class ParagraphText:
+    """How much paragraph text the page has, and how much of it lies under an element:
+    what says which block holds the page's text. Chrome and comment threads do not count."""
+
+    def __init__(self, root: HtmlElement, comments: set[HtmlElement]):
+        left_out = {p for element in [*_CHROME_XPATH(root), *comments] for p in element.iter("p")}
+        self.lengths = {p: len(text_of(p)) for p in root.iter("p") if p not in left_out}
+        self.page = sum(self.lengths.values())
+
+    def under(self, element: HtmlElement) -> int:
+        return sum(self.lengths.get(p, 0) for p in element.iter("p"))
+
+
+_META_XPATH = etree.XPath(".//time | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+                          " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')]"
+                          " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+
+
 def is_meta(element: HtmlElement) -> bool:
     """Published / Author / Categories lines, in any of their markups."""
-    if element.xpath(".//time | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
-                     " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')]"
-                     " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]"):
+    if _META_XPATH(element):
         return len(text_of(element)) < 300
     return bool(META_TEXT.match(text_of(element)))
 
 
-def find_container(h1: HtmlElement | None, root: HtmlElement) -> HtmlElement:
-    """The lowest block holding the ``<h1>`` and some content after it."""
+def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
+    """The lowest block holding the ``<h1>``, some content after it, and at least half the page's
+    paragraph text (so that a header of title, standfirst and byline is not taken for the article)."""
     if h1 is None:
         for xpath in ("//main", "//article", "//*[@id='content']", "//body"):
             found = root.xpath(xpath)
@@ -85,10 +164,15 @@ def find_container(h1: HtmlElement | None, root: HtmlElement) -> HtmlElement:
     for ancestor in h1.iterancestors():
         if ancestor.tag in ("body", "html"):
             return ancestor
-        after = ancestor.xpath(".//*[self::p or self::li or self::blockquote or self::h2 or self::h3]")
+        if 2 * paragraphs.under(ancestor) < paragraphs.page:
+            continue
+        after = _AFTER_XPATH(ancestor)
         if any(_follows(el, h1) and not _in_meta(el) for el in after):
             return ancestor
     return root
+
+
+_AFTER_XPATH = etree.XPath(".//*[self::p or self::li or self::blockquote or self::h2 or self::h3]")
 
 
 def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
@@ -114,6 +198,10 @@ def _is_link_only(element: HtmlElement) -> bool:
     return not re.search(r"\w", rest)
 
 
+def _has_blocks(element: HtmlElement) -> bool:
+    return any(e.tag in BLOCKS for e in element.iterdescendants())
+
+
 def _is_pager(element: HtmlElement) -> bool:
     links = _links_in(element)
     return bool(links) and all(
@@ -122,14 +210,21 @@ def _is_pager(element: HtmlElement) -> bool:
     ) and _is_link_only(element)
 
 
+_PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
+_HEADINGS_XPATH = etree.XPath(".//h1 | .//h2 | .//h3 | .//h4 | .//h5 | .//h6")
+_TIME_PARENTS_XPATH = etree.XPath(".//time/..")
+
+
 class _Walker:
     """Walks the content block in reading order and sorts what it meets."""
 
-    def __init__(self, h1: HtmlElement | None, base: str, page_type: str):
+    def __init__(self, h1: HtmlElement | None, base: str, page_type: str, comments: set[HtmlElement]):
         self.h1 = h1
+        self.comments = comments
         self.base = base
         self.page_type = page_type
         self.started = h1 is None
+        self.h1_path = set(h1.iterancestors()) if h1 is not None else set()
         self.mode = "body"  # body, glossary or discover_more
         self.mode_level = 7
         self.content = Content()
@@ -153,10 +248,22 @@ class _Walker:
             if self.started:
                 self.prose(element, text_of(element))
             return
+        # Text written straight into the element, between its blocks: runs of text and inline elements.
+        run, inline = [element.text or ""], []
         for child in element:
             if not isinstance(child.tag, str):
+                run.append(child.tail or "")
                 continue
             tag = child.tag.lower()
+            if tag == "br":
+                run.extend(("\n", child.tail or ""))
+                continue
+            if tag in INLINE and child not in self.h1_path and not _has_blocks(child):
+                run.extend(("".join(child.itertext()), child.tail or ""))
+                inline.append(child)
+                continue
+            self.loose(run, inline)
+            run, inline = [child.tail or ""], []
             if child is self.h1:
                 self.started = True
                 continue
@@ -164,18 +271,22 @@ class _Walker:
                 if self.started and _is_pager(child):
                     self.pager(child)
                 continue
-            if tag in CHROME or (tag == "header" and self.h1 is not None and self.h1 not in child.iterdescendants()):
+            if tag in CHROME or (tag == "header" and self.h1 is not None and child not in self.h1_path):
+                continue
+            if child in self.comments and child not in self.h1_path:
                 continue
             if self.started and tag in CONTAINERS and _is_pager(child):
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
-                if self.started and tag != "span" and is_meta(child) and not child.xpath(".//p[not(@class)]"):
+                if self.started and tag != "span" and is_meta(child) and not _PLAIN_P_XPATH(child):
                     self.content.meta.append(child)
                     continue
                 self.walk(child, depth + 1)
                 continue
             if not self.started:
+                if child in self.h1_path:  # the title inside an element of a name we do not know
+                    self.walk(child, depth + 1)
                 continue
             if tag in HEADINGS:
                 self.heading(child, int(tag[1]))
@@ -189,6 +300,27 @@ class _Walker:
                 self.prose(child, text_of(child))
             else:
                 self.walk(child, depth + 1)
+        self.loose(run, inline)
+
+    def loose(self, run: list[str], inline: list[HtmlElement]) -> None:
+        """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
+        between blank lines. Runs of nothing but links (breadcrumbs, tag lists) and meta lines are not body."""
+        if not self.started or self.mode != "body":
+            return
+        text = "".join(run)
+        folded = " ".join(text.split())
+        if len(folded) < (100 if "\n" in text.strip() else 200):
+            return
+        anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
+        rest = folded
+        for a in anchors:
+            rest = rest.replace(text_of(a), "", 1)
+        if not re.search(r"\w", rest) or META_TEXT.match(folded):
+            return
+        for stretch in re.split(r"\n\s*\n", text):
+            lines = (" ".join(line.split()) for line in stretch.split("\n"))
+            self.prose(None, "\n".join(line for line in lines if line), anchors)
+            anchors = []
 
     def heading(self, element: HtmlElement, level: int) -> None:
         text = text_of(element)
@@ -243,7 +375,7 @@ class _Walker:
             return
         self.prose(element, text)
 
-    def prose(self, element: HtmlElement, text: str) -> None:
+    def prose(self, element: HtmlElement | None, text: str, anchors: list[HtmlElement] | None = None) -> None:
         if self.mode != "body":
             return
         text = clean_block(text)
@@ -253,12 +385,12 @@ class _Walker:
         self.content.blocks.append(text)
         if self.section is not None:
             self.section["blocks"].append(text)
-        for a in _links_in(element):
+        for a in _links_in(element) if element is not None else anchors or []:
             self.link("inline", a)
 
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
-        if any(li.xpath(".//h1|.//h2|.//h3|.//h4|.//h5|.//h6") for li in items):
+        if any(_HEADINGS_XPATH(li) for li in items):
             for li in items:
                 self.walk(li)
             return
@@ -285,15 +417,39 @@ def extract_content(root: HtmlElement, base: str, page_type: str) -> tuple[Conte
     Removes scripts, styles and templates from the tree: read structured data first.
     """
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    comments = comment_threads(root)
+    paragraphs = ParagraphText(root, comments)
     h1 = find_h1(root)
-    container = find_container(h1, root)
-    walker = _Walker(h1, base, page_type)
+    container = find_container(h1, root, paragraphs)
+    walker = _Walker(h1, base, page_type, comments)
     walker.walk(container)
     content = walker.content
     for section in content.sections:
         section["text"] = "\n\n".join(section.pop("blocks"))
-    content.meta.extend(e for e in container.xpath(".//time/..") if e not in content.meta)
+    content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
+    content.doubt = _doubt(h1, container, content, paragraphs)
     return content, h1
+
+
+def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, paragraphs: ParagraphText) -> str | None:
+    """Why the walk may have missed the page's main text, or None when it recognised the page."""
+    if h1 is None:
+        return "no title heading"
+    if container.tag in ("body", "html"):
+        return "no block holds both the title and most of the text"
+    if not content.blocks:
+        return "no body text"
+    # Text the walk recognised: the body, and the summaries it read for the links it listed.
+    read = len(content.body_text) + sum(len(link["summary"] or "") for link in content.links)
+    if 4 * read < paragraphs.under(container):
+        return "the body is under a quarter of its block's paragraph text"
+    # The glossary writes its body in paragraphs (and headings): much more body than paragraph
+    # text means lists, tables or loose text were taken, which on an unknown layout is often chrome.
+    # Below a few hundred characters the ratio says little, and the general tier is at its weakest.
+    prose = len(content.body_text) - sum(len(section["heading"]) + 2 for section in content.sections)
+    if prose >= MIN_PROSE and 10 * prose > 11 * paragraphs.page:
+        return "the body holds much text from outside paragraphs"
+    return None
 
 
 def iter_hrefs(root: HtmlElement, base: str) -> Iterator[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,8 +18,11 @@ from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
 from glossary_spider.extraction.content import extract_content, is_meta, iter_hrefs, text_of
+from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
 EXTRACTOR_VERSION = 2
@@ -80,10 +84,13 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
 
     structured, errors = extract_structured_data(root, url)
     content, h1 = extract_content(root, base, page_type)
+    title = _title(h1, root)
+    if content.doubt:
+        logger.debug("General tier for %s: %s", url, content.doubt)
+        content = settle(content, root, base, title)
     facts = JsonLdFacts(structured)
     meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
 
-    title = _title(h1, root)
     summary = _clean_summary(
         _meta(root, "description") or _meta(root, "og:description") or facts.first("description")
     )
