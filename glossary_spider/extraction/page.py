@@ -25,7 +25,7 @@ from glossary_spider.urls import classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
