@@ -244,3 +244,14 @@ def test_hostile_queries_are_only_searched_for(attacked, query):
     shown = run_glossary("show", "--db", str(db), query)
     assert shown.returncode == 2 and len(shown.stderr.strip().splitlines()) == 1, shown.stderr
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == before
+
+
+def test_a_page_cut_by_the_parser_depth_limit_says_so(attacked):
+    # /definition/fault-deep-html/ nests 5,000 <div>s; libxml2 stops at 2,048 and drops the rest.
+    url = f"{attacked['server'].named_url}/definition/fault-deep-html/"
+    (error,) = rows(attacked["db"], "SELECT stage, error, detail FROM crawl_errors WHERE url = ?", (url,))
+    assert error["stage"] == "parse"
+    assert "nested deeper than the parser's limit of 2,048 levels" in error["error"]
+    assert "Excessive depth" in error["detail"]
+    (page,) = rows(attacked["db"], "SELECT body_text FROM pages WHERE url = ?", (url,))
+    assert "Shallow text first." in page["body_text"] and "Deep inside" not in page["body_text"]

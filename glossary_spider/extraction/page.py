@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import lxml.html
+from lxml import etree
 from lxml.html import HtmlElement
-from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
 from glossary_spider.extraction.content import extract_content, is_meta, iter_hrefs, text_of
@@ -35,6 +36,7 @@ _TITLE_SUFFIXES = (
 )
 _SUMMARY_PREFIX = re.compile(r"^\s*Meaning\s*⎊\s*")
 _SUMMARY_SUFFIX = re.compile(r"\s*⎊\s*(?:Definition|Term)\s*$")
+_DEPTH_LIMIT = re.compile(r"Excessive depth in document: (\d+)")
 _VISIBLE_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", re.I)
 
@@ -70,19 +72,34 @@ def looks_binary(body: bytes) -> bool:
     return bool(head) and sum(head.count(c) for c in _CONTROL_BYTES) > len(head) // 20
 
 
-def parse(text: str, url: str) -> HtmlElement:
+def parse(text: str, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
+    """The page's tree, parsed as parsel parses it, and the parse's own errors: a page nested
+    deeper than libxml2's limit (2,048 levels with huge_tree) is cut there, and says so."""
     # NUL characters make lxml stop reading; they are never part of a page's text.
-    return Selector(text=text.replace("\x00", ""), base_url=url, type="html").root
+    body = text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    root = etree.fromstring(body, parser=parser, base_url=url)
+    if root is None:
+        root = etree.fromstring(b"<html/>", parser=parser, base_url=url)
+    errors = []
+    for entry in parser.error_log:
+        if entry.type_name == "ERR_RESOURCE_LIMIT" and (depth := _DEPTH_LIMIT.search(entry.message)):
+            errors.append({"stage": "parse", "error": f"markup nested deeper than the parser's limit of "
+                           f"{int(depth.group(1)):,} levels: what lies deeper was not read",
+                           "detail": f"line {entry.line}: {entry.message.strip()}"})
+            break
+    return root, errors
 
 
 def extract_page(body: bytes | str, url: str, content_type: str | None = None) -> Extraction:
     """Extract a page fetched from ``url`` (already normalised) into a plain record."""
     text = body if isinstance(body, str) else decode(body, content_type)
-    root = parse(text, url)
+    root, errors = parse(text, url)
     base = normalize_url(root.xpath("string(//base/@href)"), url) or url
     page_type, slug = classify(url)
 
-    structured, errors = extract_structured_data(root, url)
+    structured, structured_errors = extract_structured_data(root, url)
+    errors += structured_errors
     content, h1 = extract_content(root, base, page_type)
     title = _title(h1, root)
     if content.doubt:
