@@ -1,0 +1,116 @@
+"""The two extraction tiers: what the glossary walk reads on layouts it was not written for,
+when it doubts itself, and what the general tier (trafilatura) then gives."""
+
+import pytest
+
+from glossary_spider.extraction import extract_page
+from glossary_spider.extraction.content import extract_content
+from glossary_spider.extraction.page import parse
+from glossary_spider.replica import ReplicaSite, themes
+
+BASE = "https://term.greeks.live"
+URL = f"{BASE}/definition/vega/"
+LONG = ("Vega measures how much an option's price moves when implied volatility moves by one point, "
+        "and traders size their hedges by it when the market turns. ")
+
+
+def walk(html: str):
+    root, _ = parse(html, URL)
+    content, _ = extract_content(root, URL, "definition")
+    return content
+
+
+def page(body: str, head: str = "<title>Vega | Site</title>") -> str:
+    return f"<!DOCTYPE html><html><head>{head}</head><body>{body}</body></html>"
+
+
+def test_a_title_inside_an_element_of_unknown_name():
+    content = walk(page(f"<main><article-header><heading><h1>Vega</h1></heading></article-header>"
+                        f"<div><p>{LONG}</p><p>{LONG}</p></div></main>"))
+    assert content.doubt is None
+    assert content.blocks == [LONG.strip(), LONG.strip()]
+
+
+def test_text_written_into_a_div_with_line_breaks():
+    content = walk(page(f"<main><h1>Vega</h1><div class='post'>First line. {LONG}<br>Second line, "
+                        f"<a href='/term/gamma/'>with a link</a>.<br><br>Another stretch. {LONG}</div></main>"))
+    assert content.blocks == [f"First line. {LONG.strip()}\nSecond line, with a link.", f"Another stretch. {LONG.strip()}"]
+    assert [link["to_url"] for link in content.links] == [f"{BASE}/term/gamma/"]
+
+
+def test_short_loose_text_and_link_runs_are_not_body():
+    content = walk(page(f"<main><h1>Vega</h1><div>03:29 Now playing</div><div><a href='/a/'>Home</a> › "
+                        f"<a href='/b/'>Terms</a></div><p>{LONG}</p></main>"))
+    assert content.blocks == [LONG.strip()]
+
+
+@pytest.mark.parametrize("logo", [
+    "<h1><a href='/'><img src='/logo.png' alt='Site'></a></h1>",
+    "<h1 id='website-logo'><a href='/node'>Site</a></h1>",
+    "<h1><span>Site</span><a href='https://term.greeks.live/'><img src='/globe.gif'></a></h1>",
+    "<h1>Greeks.live</h1>",
+])
+def test_a_logo_h1_is_not_the_title(logo):
+    html = page(f"<header>{logo}</header><main><h1>Vega</h1><p>{LONG}</p></main>",
+                "<meta property='og:site_name' content='Greeks.live'>")
+    record = extract_page(html.encode(), URL).record
+    assert record["title"] == "Vega"
+    assert record["body_text"] == LONG.strip()
+
+
+def test_no_h1_the_heading_that_repeats_the_title_stands_in():
+    html = page(f"<main><h2>Vega in options trading</h2><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></main>",
+                "<title>Vega in options trading | Site</title>")
+    content = walk(html)
+    assert content.doubt is None
+    assert content.blocks == [LONG.strip(), "Hedging", LONG.strip()]
+    assert extract_page(html.encode(), URL).record["title"] == "Vega in options trading"
+
+
+def test_comment_threads_are_not_body():
+    html = page(f"<main><h1>Vega</h1><p>{LONG}</p><div id='comments' class='comments-area'>"
+                f"<h2>3 Comments</h2><ol class='comment-list'><li><p>Great post, thanks! {LONG}</p></li></ol>"
+                f"</div></main>")
+    content = walk(html)
+    assert content.doubt is None and content.blocks == [LONG.strip()]
+    assert "Great post" not in extract_page(html.encode(), URL).record["body_text"]
+
+
+def test_a_header_of_title_standfirst_and_byline_is_not_the_article():
+    content = walk(page(f"<main><article><header><h1>Vega</h1><p>A short standfirst.</p></header>"
+                        f"<div class='body'><p>{LONG}</p><p>{LONG}</p></div></article></main>"))
+    assert content.doubt is None
+    assert content.blocks == ["A short standfirst.", LONG.strip(), LONG.strip()]
+
+
+def test_the_general_tier_reads_a_page_the_walk_doubts():
+    # No block holds the title and the text apart from <body>: the walk doubts, trafilatura reads.
+    html = page(f"<div class='top'><h1>Vega</h1></div><div class='a'><div class='b'><p>{LONG}</p><p>{LONG}"
+                f"<a href='/term/gamma/'>gamma</a></p></div></div><div class='comments'><p>Nice! {LONG}</p></div>"
+                f"<footer><p>© Site</p></footer>")
+    assert walk(html).doubt == "no block holds both the title and most of the text"
+    record = extract_page(html.encode(), URL).record
+    assert record["title"] == "Vega"
+    assert record["body_text"].count("Vega measures") == 2
+    assert "Nice!" not in record["body_text"] and "©" not in record["body_text"]
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
+
+
+def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():
+    site = ReplicaSite(120)
+    for path in site.glossary_paths():
+        doc = site.document(path, BASE)
+        for theme in ("classic", "block", "plain"):
+            doc["theme"] = theme
+            root, _ = parse(themes.render(doc), BASE + path)
+            content, _ = extract_content(root, BASE + path, path.split("/")[1])
+            assert content.doubt is None, (path, theme, content.doubt)
+
+
+def test_a_page_cut_by_the_depth_limit_says_so():
+    deep = page("<main><h1>Deep</h1><p>Shallow text.</p>" + "<div>" * 3000 + "<p>Deep text.</p>" + "</div>" * 3000)
+    extraction = extract_page(deep.encode(), URL)
+    assert [(e["stage"], e["error"]) for e in extraction.errors] == [
+        ("parse", "markup nested deeper than the parser's limit of 2,048 levels: what lies deeper was not read")]
+    assert "Shallow text." in extraction.record["body_text"] and "Deep text." not in extraction.record["body_text"]
+    assert extract_page(page("<main><h1>Flat</h1><p>Text.</p></main>").encode(), URL).errors == []
