@@ -181,6 +181,18 @@ def extraction_and_storage(pages: int, sample: int) -> dict:
     }
 
 
+def corpus_scores() -> dict:
+    """Token-shingle F1 on the real pages of benchmarks/corpus/, ours and trafilatura's, in this run."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus
+
+    pages = corpus.pages()
+    ours, theirs = corpus.score(corpus.ours, pages), corpus.score(corpus.trafilatura_text, pages)
+    return {"pages": len(pages), "ours": ours.mean, "trafilatura": theirs.mean, "ours_empty": ours.empty,
+            "trafilatura_empty": theirs.empty, "ours_ms": ours.seconds / len(pages) * 1000,
+            "trafilatura_ms": theirs.seconds / len(pages) * 1000}
+
+
 def memory(directory: Path, pages: int, small: int, concurrency: int) -> dict:
     peaks = {}
     for count in (small, pages):
@@ -326,6 +338,7 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
     finally:
         server.stop()
     costs = extraction_and_storage(options.pages, min(500, count))
+    scores = corpus_scores()
     mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
     found = search(mem["db"], options.repeat)
     print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
@@ -333,6 +346,8 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
           if speed["server_pages_per_cpu_second"] > speed["bare_pages_per_second"] else
           f"\nwarning: the replica server ({speed['server_pages_per_cpu_second']:.0f} pages/CPU-s) may limit "
           f"bare Scrapy ({speed['bare_pages_per_second']:.0f} pages/s)")
+    print(f"corpus: {scores['ours_ms']:.1f} ms/page ours, {scores['trafilatura_ms']:.1f} ms/page trafilatura; "
+          f"empty: ours {len(scores['ours_empty'])}, trafilatura {len(scores['trafilatura_empty'])}")
     print(f"peak RSS: {mem['peak_small'] / 2**20:.0f} MiB for {options.pages} pages, "
           f"{mem['peak_large'] / 2**20:.0f} MiB for {options.memory_pages}")
     EXTRA.update({
@@ -340,6 +355,7 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         "bare_pages_per_second": speed["bare_pages_per_second"],
         "server_pages_per_cpu_second": speed["server_pages_per_cpu_second"],
         "extraction": costs,
+        "corpus": scores,
         "memory": {k: v for k, v in mem.items() if k != "db"},
     })
     return [
@@ -347,6 +363,9 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         ("extraction ms/page", costs["extraction_ms"], "printed", None),
         ("extraction ÷ extruct.extract", costs["extraction_vs_extruct"], "printed", None),
         ("storage ms/page", costs["storage_ms"], "printed", None),
+        (f"corpus F1, ours ({scores['pages']} real pages)", scores["ours"], "≥ trafilatura's",
+         scores["ours"] >= scores["trafilatura"] and not scores["ours_empty"]),
+        ("corpus F1, trafilatura (same pages, same run)", scores["trafilatura"], "printed", None),
         ("unchanged refresh time ÷ crawl", fresh["time_ratio"], "≤ 0.25", fresh["time_ratio"] <= 0.25),
         ("unchanged refresh bytes ÷ crawl", fresh["bytes_ratio"], "≤ 0.05", fresh["bytes_ratio"] <= 0.05),
         (f"peak RSS {options.memory_pages} ÷ {options.pages} pages", mem["ratio"], "≤ 1.25", mem["ratio"] <= 1.25),
