@@ -72,8 +72,9 @@ class Content:
         return "\n\n".join(self.blocks)
 
 
-_SITE_NAME_XPATH = etree.XPath("string(//meta[@property='og:site_name']/@content)")
-_OG_TITLE_XPATH = etree.XPath("string(//meta[@property='og:title']/@content)")
+# OpenGraph lives in <head>, which is small: cheaper than a search of the whole page.
+_SITE_NAME_XPATH = etree.XPath("string(/html/head/meta[@property='og:site_name']/@content)")
+_OG_TITLE_XPATH = etree.XPath("string(/html/head/meta[@property='og:title']/@content)")
 _TITLE_XPATH = etree.XPath("string(//title)")
 
 
@@ -117,27 +118,27 @@ def is_comments(element: HtmlElement) -> bool:
     return any(COMMENTS.search(name) for name in names)
 
 
-_CHROME_XPATH = etree.XPath("//nav | //footer | //aside | //*[@role='navigation']")
-# A cheap first cut of the elements is_comments may accept.
-_COMMENTS_XPATH = etree.XPath("//*[{}]".format(" or ".join(
-    f"contains(@{attr}, '{word}')" for attr in ("id", "class") for word in ("omment", "espond", "eplies", "isqus"))))
-
-
-def comment_threads(root: HtmlElement) -> set[HtmlElement]:
-    return {e for e in _COMMENTS_XPATH(root) if is_comments(e)}
+# A cheap first cut of the elements is_comments may accept, and the navigation roles: searched
+# among attributes, which costs a fraction of testing every element.
+_COMMENT_CANDIDATES_XPATH = etree.XPath(
+    "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
+    " or contains(., 'isqus')]/..")
+_NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
 
 class ParagraphText:
-    """How much paragraph text the page has, and how much of it lies under an element:
-    what says which block holds the page's text. Chrome and comment threads do not count."""
+    """The page's paragraphs and their text, and how much of it lies under an element: what says
+    which block holds the page's text. Chrome and comment threads (``comments``) do not count."""
 
-    def __init__(self, root: HtmlElement, comments: set[HtmlElement]):
-        left_out = {p for element in [*_CHROME_XPATH(root), *comments] for p in element.iter("p")}
-        self.lengths = {p: len(text_of(p)) for p in root.iter("p") if p not in left_out}
-        self.page = sum(self.lengths.values())
+    def __init__(self, root: HtmlElement):
+        self.comments = {e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
+        chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
+        left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
+        self.texts = {p: text_of(p) for p in root.iter("p") if p not in left_out}
+        self.page = sum(map(len, self.texts.values()))
 
     def under(self, element: HtmlElement) -> int:
-        return sum(self.lengths.get(p, 0) for p in element.iter("p"))
+        return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
 
 
 _META_XPATH = etree.XPath(".//time | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
@@ -145,11 +146,12 @@ _META_XPATH = etree.XPath(".//time | .//a[contains(concat(' ', normalize-space(@
                           " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
-def is_meta(element: HtmlElement) -> bool:
-    """Published / Author / Categories lines, in any of their markups."""
+def is_meta(element: HtmlElement, text: str | None = None) -> bool:
+    """Published / Author / Categories lines, in any of their markups (``text``: the element's, if known)."""
+    text = text_of(element) if text is None else text
     if _META_XPATH(element):
-        return len(text_of(element)) < 300
-    return bool(META_TEXT.match(text_of(element)))
+        return len(text) < 300
+    return bool(META_TEXT.match(text))
 
 
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
@@ -218,9 +220,10 @@ _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
 class _Walker:
     """Walks the content block in reading order and sorts what it meets."""
 
-    def __init__(self, h1: HtmlElement | None, base: str, page_type: str, comments: set[HtmlElement]):
+    def __init__(self, h1: HtmlElement | None, base: str, page_type: str, paragraphs: ParagraphText):
         self.h1 = h1
-        self.comments = comments
+        self.comments = paragraphs.comments
+        self.texts = paragraphs.texts
         self.base = base
         self.page_type = page_type
         self.started = h1 is None
@@ -309,7 +312,7 @@ class _Walker:
             return
         text = "".join(run)
         folded = " ".join(text.split())
-        if len(folded) < (100 if "\n" in text.strip() else 200):
+        if len(folded) < (100 if "\n" in text.strip() else 150):
             return
         anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
         rest = folded
@@ -349,10 +352,12 @@ class _Walker:
         self.content.sections.append(self.section)
 
     def paragraph(self, element: HtmlElement) -> None:
-        text = text_of(element)
+        text = self.texts.get(element)
+        if text is None:
+            text = text_of(element)
         if not text:
             return
-        if is_meta(element):
+        if is_meta(element, text):
             self.content.meta.append(element)
             return
         if _is_pager(element):
@@ -404,7 +409,10 @@ class _Walker:
                     self.link(kind, _links_in(li)[0])
             return
         lines = [clean_block(text_of(li)) for li in items]
-        self.prose(element, "\n".join(line for line in lines if line))
+        text = "\n".join(line for line in lines if line)
+        if 2 * sum(len(text_of(a)) for a in _links_in(element)) > len(text):
+            return  # mostly links, with a date or an author beside each: teasers, not body
+        self.prose(element, text)
 
     def pager(self, element: HtmlElement) -> None:
         for a in _links_in(element):
@@ -417,11 +425,10 @@ def extract_content(root: HtmlElement, base: str, page_type: str) -> tuple[Conte
     Removes scripts, styles and templates from the tree: read structured data first.
     """
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
-    comments = comment_threads(root)
-    paragraphs = ParagraphText(root, comments)
+    paragraphs = ParagraphText(root)
     h1 = find_h1(root)
     container = find_container(h1, root, paragraphs)
-    walker = _Walker(h1, base, page_type, comments)
+    walker = _Walker(h1, base, page_type, paragraphs)
     walker.walk(container)
     content = walker.content
     for section in content.sections:
@@ -439,14 +446,15 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
         return "no block holds both the title and most of the text"
     if not content.blocks:
         return "no body text"
+    body = len(content.body_text)
     # Text the walk recognised: the body, and the summaries it read for the links it listed.
-    read = len(content.body_text) + sum(len(link["summary"] or "") for link in content.links)
+    read = body + sum(len(link["summary"] or "") for link in content.links)
     if 4 * read < paragraphs.under(container):
         return "the body is under a quarter of its block's paragraph text"
     # The glossary writes its body in paragraphs (and headings): much more body than paragraph
     # text means lists, tables or loose text were taken, which on an unknown layout is often chrome.
     # Below a few hundred characters the ratio says little, and the general tier is at its weakest.
-    prose = len(content.body_text) - sum(len(section["heading"]) + 2 for section in content.sections)
+    prose = body - sum(len(section["heading"]) + 2 for section in content.sections)
     if prose >= MIN_PROSE and 10 * prose > 11 * paragraphs.page:
         return "the body holds much text from outside paragraphs"
     return None
