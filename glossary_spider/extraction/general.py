@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import trafilatura
+from lxml import etree
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 
@@ -25,22 +26,18 @@ _BLOCKS = {"p", "quote", "code", "list", "table"}
 
 def _text(element: _Element) -> str:
     """An element's text with white space folded, line breaks (``<lb/>``), list items and table rows
-    kept as lines."""
+    kept as lines. Iterative: trafilatura keeps a hostile page's nesting."""
     lines: list[str] = []
     line: list[str] = []
-
-    def read(node: _Element) -> None:
-        if node.tag in ("lb", "item", "row") and line:
-            lines.append(" ".join("".join(line).split()))
-            line.clear()
-        if node.tag == "cell":
-            line.append(" ")
-        line.append(node.text or "")
-        for child in node:
-            read(child)
-            line.append(child.tail or "")
-
-    read(element)
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        if event == "start":
+            if node.tag in ("lb", "item", "row") and line:
+                lines.append(" ".join("".join(line).split()))
+                line.clear()
+            line.append(" " if node.tag == "cell" else "")
+            line.append(node.text or "")
+        elif node is not element:
+            line.append(node.tail or "")
     lines.append(" ".join("".join(line).split()))
     return "\n".join(text for text in lines if text)
 
@@ -54,8 +51,8 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
     try:
         document = trafilatura.bare_extraction(root, url=base, include_comments=False, include_links=True,
                                                include_tables=True, include_images=False)
-    except (ValueError, TypeError, RecursionError) as exc:  # its documented failures, and very deep markup
-        logger.debug("trafilatura could not read %s: %s", base, exc)
+    except Exception as exc:  # a third party's heuristics on hostile markup: the walk's text stands
+        logger.warning("General extraction failed for %s: %s: %s", base, type(exc).__name__, exc)
         return None
     body = getattr(document, "body", None)
     if body is None:
