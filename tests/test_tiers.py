@@ -7,6 +7,7 @@ from glossary_spider.extraction import extract_page
 from glossary_spider.extraction.content import extract_content
 from glossary_spider.extraction.page import parse
 from glossary_spider.replica import ReplicaSite, themes
+from glossary_spider.urls import classify
 
 BASE = "https://term.greeks.live"
 URL = f"{BASE}/definition/vega/"
@@ -98,12 +99,13 @@ def test_the_general_tier_reads_a_page_the_walk_doubts():
 
 def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():
     site = ReplicaSite(120)
-    for path in site.glossary_paths():
+    listings = ["/", "/category/definition/", "/category/definition/page/2/", "/category/term/"]
+    for path in site.glossary_paths() + listings:
         doc = site.document(path, BASE)
         for theme in ("classic", "block", "plain"):
             doc["theme"] = theme
             root, _ = parse(themes.render(doc), BASE + path)
-            content, _ = extract_content(root, BASE + path, path.split("/")[1])
+            content, _ = extract_content(root, BASE + path, classify(BASE + path).page_type)
             assert content.doubt is None, (path, theme, content.doubt)
 
 

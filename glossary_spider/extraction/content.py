@@ -442,13 +442,15 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     """Why the walk may have missed the page's main text, or None when it recognised the page."""
     if h1 is None:
         return "no title heading"
-    if container.tag in ("body", "html"):
-        return "no block holds both the title and most of the text"
-    if not content.blocks:
-        return "no body text"
     body = len(content.body_text)
     # Text the walk recognised: the body, and the summaries it read for the links it listed.
     read = body + sum(len(link["summary"] or "") for link in content.links)
+    # A listing (category pages): its paragraphs are its items' summaries, and it may have no body.
+    listing = sum(link["kind"] == "listing" for link in content.links) >= 3 and 2 * read >= paragraphs.page
+    if container.tag in ("body", "html") and not listing:
+        return "no block holds both the title and most of the text"
+    if not content.blocks and not listing:
+        return "no body text"
     if 4 * read < paragraphs.under(container):
         return "the body is under a quarter of its block's paragraph text"
     # The glossary writes its body in paragraphs (and headings): much more body than paragraph
