@@ -98,7 +98,7 @@ def test_the_general_tier_reads_a_page_the_walk_doubts():
 
 
 def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():
-    site = ReplicaSite(120)
+    site = ReplicaSite(60)
     listings = ["/", "/category/definition/", "/category/definition/page/2/", "/category/term/"]
     for path in site.glossary_paths() + listings:
         doc = site.document(path, BASE)
