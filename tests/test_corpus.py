@@ -7,7 +7,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import corpus  # noqa: E402
+import corpus
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,8 @@ def test_a_title_inside_an_element_of_unknown_name():
 def test_text_written_into_a_div_with_line_breaks():
     content = walk(page(f"<main><h1>Vega</h1><div class='post'>First line. {LONG}<br>Second line, "
                         f"<a href='/term/gamma/'>with a link</a>.<br><br>Another stretch. {LONG}</div></main>"))
-    assert content.blocks == [f"First line. {LONG.strip()}\nSecond line, with a link.", f"Another stretch. {LONG.strip()}"]
+    assert content.blocks == [f"First line. {LONG.strip()}\nSecond line, with a link.",
+                              f"Another stretch. {LONG.strip()}"]
     assert [link["to_url"] for link in content.links] == [f"{BASE}/term/gamma/"]
 
 
