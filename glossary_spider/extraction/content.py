@@ -329,6 +329,7 @@ class _Walker:
         text = text_of(element)
         if not text:
             return
+        self.close_section(level)
         name = SECTION_NAMES.get(text.lower().rstrip(":"))
         if name:
             self.mode, self.mode_level, self.last_item = name, level, None
@@ -348,8 +349,17 @@ class _Walker:
             return
         self.mode, self.mode_level, self.last_item = "body", 7, None
         self.content.blocks.append(text)
-        self.section = {"heading": text, "blocks": []}
+        self.section = {"heading": text, "blocks": [], "level": level}
         self.content.sections.append(self.section)
+
+    def close_section(self, level: int) -> None:
+        """Drop the open section if nothing was read under it before a heading of its level or
+        above (``level``; 1 at the end): it titled what was set aside, a list of links or a form."""
+        section = self.section
+        if section is not None and not section["blocks"] and level <= section["level"]:
+            self.content.blocks.pop()
+            self.content.sections.pop()
+            self.section = None
 
     def paragraph(self, element: HtmlElement) -> None:
         text = self.texts.get(element)
@@ -430,8 +440,10 @@ def extract_content(root: HtmlElement, base: str, page_type: str) -> tuple[Conte
     container = find_container(h1, root, paragraphs)
     walker = _Walker(h1, base, page_type, paragraphs)
     walker.walk(container)
+    walker.close_section(1)
     content = walker.content
     for section in content.sections:
+        del section["level"]
         section["text"] = "\n\n".join(section.pop("blocks"))
     content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
     content.doubt = _doubt(h1, container, content, paragraphs)
