@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import trafilatura
 from lxml import etree
 from lxml.etree import _Element
 from lxml.html import HtmlElement
@@ -48,6 +47,8 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
     None when trafilatura finds no main content. Comments are left out; a heading that
     repeats the page's title is the title, not body.
     """
+    import trafilatura  # on first use: importing it takes a third of a second that glossary pages never need
+
     try:
         document = trafilatura.bare_extraction(root, url=base, include_comments=False, include_links=True,
                                                include_tables=True, include_images=False)
@@ -93,6 +94,8 @@ def settle(content: Content, root: HtmlElement, base: str, title: str | None) ->
     if general is None:
         if content.blocks:
             return content
+        import trafilatura
+
         _, text, _ = trafilatura.baseline(root)
         blocks = [line for line in (" ".join(line.split()) for line in text.split("\n")) if line]
         return Content(blocks=blocks, links=content.links, meta=content.meta, doubt=content.doubt)
