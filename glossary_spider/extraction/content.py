@@ -215,6 +215,7 @@ def _is_pager(element: HtmlElement) -> bool:
 _PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
 _HEADINGS_XPATH = etree.XPath(".//h1 | .//h2 | .//h3 | .//h4 | .//h5 | .//h6")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
+_UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 
 
 class _Walker:
@@ -252,21 +253,26 @@ class _Walker:
                 self.prose(element, text_of(element))
             return
         # Text written straight into the element, between its blocks: runs of text and inline elements.
-        run, inline = [element.text or ""], []
+        # ``unlinked`` is the same text outside links.
+        run, unlinked, inline = [element.text or ""], [element.text or ""], []
         for child in element:
+            tail = child.tail or ""
             if not isinstance(child.tag, str):
-                run.append(child.tail or "")
+                run.append(tail)
+                unlinked.append(tail)
                 continue
             tag = child.tag.lower()
             if tag == "br":
-                run.extend(("\n", child.tail or ""))
+                run.extend(("\n", tail))
+                unlinked.append(tail)
                 continue
             if tag in INLINE and child not in self.h1_path and not _has_blocks(child):
-                run.extend(("".join(child.itertext()), child.tail or ""))
+                run.extend(("".join(child.itertext()), tail))
+                unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
                 inline.append(child)
                 continue
-            self.loose(run, inline)
-            run, inline = [child.tail or ""], []
+            self.loose(run, unlinked, inline)
+            run, unlinked, inline = [tail], [tail], []
             if child is self.h1:
                 self.started = True
                 continue
@@ -303,9 +309,9 @@ class _Walker:
                 self.prose(child, text_of(child))
             else:
                 self.walk(child, depth + 1)
-        self.loose(run, inline)
+        self.loose(run, unlinked, inline)
 
-    def loose(self, run: list[str], inline: list[HtmlElement]) -> None:
+    def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
         between blank lines. Runs of nothing but links (breadcrumbs, tag lists) and meta lines are not body."""
         if not self.started or self.mode != "body":
@@ -314,12 +320,9 @@ class _Walker:
         folded = " ".join(text.split())
         if len(folded) < (100 if "\n" in text.strip() else 150):
             return
-        anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
-        rest = folded
-        for a in anchors:
-            rest = rest.replace(text_of(a), "", 1)
-        if not re.search(r"\w", rest) or META_TEXT.match(folded):
+        if not re.search(r"\w", "".join(unlinked)) or META_TEXT.match(folded):
             return
+        anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
         for stretch in re.split(r"\n\s*\n", text):
             lines = (" ".join(line.split()) for line in stretch.split("\n"))
             self.prose(None, "\n".join(line for line in lines if line), anchors)
