@@ -262,6 +262,35 @@ def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict
             "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
 
 
+def traps(directory: Path) -> dict:
+    """Requests spent on each link trap of the hostile replica, and the longest legitimate chain
+    archived, with default trap settings, from the replica's own request log."""
+    from glossary_spider.replica.faults import FAULTS
+    from glossary_spider.replica.linktraps import CHAIN, CHAIN_LENGTH, LINK_TRAPS, chain_path
+
+    log = directory / "traps.log"
+    process = subprocess.Popen([PYTHON, "-m", "glossary_spider", "replica", "--port", "0", "--pages", "40",
+                                "--faults", "--log", str(log)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        base = re.search(r"(http://[\d.]+:\d+)", process.stdout.readline()).group(1)
+        # Every trap but many-links, whose pages link the home page and so the whole hostile site
+        # (tests/test_faults.py crawls that).
+        traps = [f for f in FAULTS if f.trap and f.name != "many-links"]
+        prefixes = {f.name: f.trap for f in traps} | {t.name: t.prefix for t in LINK_TRAPS}
+        entries = [f.path for f in traps] + [t.entry for t in LINK_TRAPS] + [chain_path(1)]
+        urls = directory / "trap-entries.txt"
+        urls.write_text("".join(f"{base}{path}\n" for path in entries))
+        db = directory / "traps.db"
+        run(glossary("crawl", "--db", str(db), "--urls-file", str(urls), "--delay", "0", "--no-progress"))
+    finally:
+        process.terminate()
+        process.wait()
+    paths = [json.loads(line)["path"] for line in log.read_text().splitlines()]
+    spent = {name: sum(1 for p in paths if p.startswith(prefix.split("?")[0])) for name, prefix in prefixes.items()}
+    chain = sqlite3.connect(db).execute("SELECT count(*) FROM pages WHERE url LIKE ?", [f"%{CHAIN}%"]).fetchone()[0]
+    return {"per_trap": spent, "most": max(spent.values()), "chain": chain, "chain_length": CHAIN_LENGTH}
+
+
 def archive_size(db: Path) -> float:
     raw, kept = sqlite3.connect(db).execute("SELECT sum(size), sum(length(data)) FROM bodies").fetchone()
     return kept / raw
@@ -341,6 +370,7 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
     scores = corpus_scores()
     mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
     found = search(mem["db"], options.repeat)
+    trapped = traps(directory)
     print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
           f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own, so it is not the bottleneck"
           if speed["server_pages_per_cpu_second"] > speed["bare_pages_per_second"] else
@@ -357,7 +387,10 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         "extraction": costs,
         "corpus": scores,
         "memory": {k: v for k, v in mem.items() if k != "db"},
+        "traps": trapped,
     })
+    print("requests per link trap (default settings): "
+          + ", ".join(f"{name} {n}" for name, n in sorted(trapped["per_trap"].items())))
     return [
         ("crawl throughput (÷ bare Scrapy)", speed["ratio"], "≥ 0.90", speed["ratio"] >= 0.90),
         ("extraction ms/page", costs["extraction_ms"], "printed", None),
@@ -371,6 +404,9 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         (f"peak RSS {options.memory_pages} ÷ {options.pages} pages", mem["ratio"], "≤ 1.25", mem["ratio"] <= 1.25),
         ("stored ÷ raw body bytes", size, "≤ 0.15", size <= 0.15),
         ("glossary search ÷ sqlite-utils search", found["ratio"], "≤ 2", found["ratio"] <= 2),
+        ("most requests on one link trap (defaults)", trapped["most"], "≤ 50", trapped["most"] <= 50),
+        ("longest legitimate chain archived (pages)", trapped["chain"], f"= {trapped['chain_length']}",
+         trapped["chain"] == trapped["chain_length"]),
     ]
 
 

@@ -19,15 +19,18 @@ from typing import Any
 
 import click
 
-from glossary_spider.params import BadArgument
+from glossary_spider.params import BadArgument, parse_duration
+from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ROBOTS_MODES
-from glossary_spider.outcome import ExitStatus, exit_status
-from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
+from glossary_spider.outcome import ExitStatus, exit_status, stopped_by
+from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
+                                    read_gate_report)
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
-RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget")
+RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget", "max_requests", "max_duration",
+               "gate")
 
 
 class UserError(click.ClickException):
@@ -78,6 +81,15 @@ def cli() -> None:
     """
 
 
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except BadArgument as exc:
+        raise click.BadParameter(str(exc).removeprefix("--max-duration ")) from None
+
+
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by the commands that crawl (crawl and refresh)."""
     for option in reversed([
@@ -88,8 +100,15 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
                      help="Give up a request that has not completed in this long (default 30)."),
         click.option("--trap-budget", type=click.IntRange(min=1), metavar="N",
-                     help="Follow at most N links of one URL shape, numbers and ids wildcarded, "
-                          "before calling it a link trap (default 5000)."),
+                     help="Request N URLs of one family (a URL template) before its pages must show "
+                          "text of their own, or be cut as a link trap (default 20)."),
+        click.option("--max-requests", type=click.IntRange(min=1), metavar="N",
+                     help="Stop after N responses (robots.txt and sitemaps count); --resume continues."),
+        click.option("--max-duration", callback=_duration, metavar="DURATION",
+                     help="Stop after this long (90s, 20m, 2h; a bare number is seconds); --resume continues."),
+        click.option("--gate", "gate", multiple=True, metavar="NAME=VALUE|off",
+                     help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
+                          "see the README's 'Unattended runs'."),
         click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
         click.option("--progress/--no-progress", default=None,
                      help="Live progress line (default: on when stderr is a terminal)."),
@@ -133,7 +152,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import open_run
 
-    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None}  # unset: not given
+    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,  # unset: not given
+             "gate": options["gate"] or None}
     arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
     try:
         plan = open_run(db, arguments)
@@ -150,12 +170,17 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
-    run = dict(open_reader(db).execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
+    conn = open_reader(db)
+    run = dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
+    traps = conn.execute("SELECT url, error, detail FROM crawl_errors WHERE run_id = ? AND stage = 'trap' "
+                         "ORDER BY id", [run_id]).fetchall()
+    extras = {"traps": [{"url": u, "error": e, "detail": d} for u, e, d in traps],
+              "gate": read_gate_report(conn, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}")}, indent=2))
+                               "args": json.loads(run["args"] or "{}"), **extras}, indent=2))
     else:
-        click.echo(summary(run, db))
+        click.echo(summary(run, db, **extras))
     sys.exit(exit_status(run["finish_reason"]))
 
 
@@ -174,15 +199,20 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
 
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
-    ever requested. A crawl stopped by Ctrl-C, SIGTERM or kill -9 continues with
-    --resume: nothing archived is fetched again. --resume takes the stopped crawl's
-    own arguments; the same ones given again are accepted (a scheduler's command
-    line need not change), different ones are refused with what differs.
+    ever requested. A crawl stopped by Ctrl-C, SIGTERM, kill -9 or a budget
+    (--max-requests, --max-duration: exit 4) continues with --resume: nothing
+    fetched is fetched again. --resume takes the stopped crawl's own arguments;
+    the same ones given again are accepted (a scheduler's command line need not
+    change), different ones are refused with what differs. Link traps are cut
+    (one 'trap' error each); pages reach history only past the quality gate,
+    which holds the whole run (exit 5, see 'glossary held') when they look like
+    a maintenance page, soft 404s or broken extraction.
 
     \b
     Example:
         glossary crawl --sitemap https://term.greeks.live/sitemap_index.xml
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --concurrency 8
+        glossary crawl --max-duration 2h --max-requests 20000
         glossary crawl --resume
     """
     _run_crawl(db, {"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
@@ -205,10 +235,13 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
     unless their sitemap lastmod says they have not changed since their last
     fetch; new pages come from the sitemaps and from links; pages that now answer
     404 or 410 are marked gone (nothing is deleted), and come back when they do.
+    The quality gate holds the run (exit 5) rather than let a maintenance page,
+    soft 404s or broken extraction into history; see 'glossary held'.
 
     \b
     Example:
         glossary refresh
+        glossary refresh --max-duration 30m --gate same-page-share=0.2
         glossary refresh --max-age 30 --json
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
@@ -278,7 +311,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     sys.exit(verdict.status)
 
 
-def summary(run: dict[str, Any], db: str) -> str:
+def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate: dict[str, Any] | None = None,
+            stopped_by: str | None = None) -> str:
     """The one-screen summary at the end of a crawl, refresh or reparse."""
     stats = json.loads(run["stats"] or "{}")
     elapsed = stats.get("elapsed_time_seconds")
@@ -297,7 +331,103 @@ def summary(run: dict[str, Any], db: str) -> str:
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     lines.append(f"archive:       {os.path.abspath(db)}")
+    if stopped_by:
+        lines.append(f"stopped by {stopped_by}: 'glossary {run['command']} --resume' continues the run")
+    for trap in traps:
+        lines.append(f"{trap['error']}: {trap['url']}")
+    lines += gate_lines(run, gate)
     return "\n".join(lines)
+
+
+def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
+    """What the quality gate said about a run: nothing when it passed silently."""
+    if not gate:
+        return []
+    lines = []
+    if gate.get("soft_404", {}).get("count") and not gate["held"]:
+        lines.append(f"soft 404: {gate['soft_404']['count']} pages answered the site's \"not found\" page; "
+                     f"marked gone (e.g. {gate['soft_404']['examples'][0]})")
+    if gate["held"]:
+        lines.append(f"HELD by the quality gate: {gate.get('pages', 0)} pages fetched, no version written, "
+                     f"no page changed (run #{run['id']})")
+        for check in gate["checks"]:
+            if check["tripped"]:
+                lines.append(f"  {check['name']}: {check['summary']}")
+                lines += [f"    e.g. {url}" for url in check["examples"][:3]]
+        lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
+                     f"or 'glossary held --discard {run['id']}'")
+    return lines
+
+
+@cli.command()
+@db_option
+@click.option("--run", "run_id", type=int, metavar="ID", help="Show this run only.")
+@click.option("--accept", "accept", type=int, metavar="ID",
+              help="Write the held run's versions, re-extracted from its kept captures.")
+@click.option("--discard", "discard", type=int, metavar="ID", help="Forget the held run's versions; captures stay.")
+@click.option("--json", "as_json", is_flag=True, help="Print the gate's reports as JSON.")
+@user_errors
+def held(db: str, run_id: int | None, accept: int | None, discard: int | None, as_json: bool) -> None:
+    """Runs the quality gate held back, with what tripped it; accept or discard one.
+
+    A held run fetched everything but wrote no version and changed no page (exit
+    status 5). Look at what tripped the gate; if the site really changed (a
+    redesign that the extraction handles), --accept writes the run's versions
+    from its kept captures; if the site misbehaved (a maintenance page, a broken
+    theme), --discard forgets them. Either way the raw captures stay.
+
+    \b
+    Example:
+        glossary held
+        glossary held --run 12 --json
+        glossary held --accept 12
+        glossary held --discard 12
+    """
+    existing_archive(db)
+    if accept is not None and discard is not None:
+        raise UserError("give --accept or --discard, not both")
+    with writer(db, "held") as archive:
+        if accept is not None or discard is not None:
+            target = accept if accept is not None else discard
+            report = archive.gate_report(target)
+            if report is None or not report["held"]:
+                raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
+            if report["decision"]:
+                raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
+            if discard is not None:
+                count = archive.discard_staged(discard)
+                click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
+                return
+            later = archive.db.execute(
+                "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
+                "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
+            if later:
+                raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
+                                f"its versions would be older than the archive's; discard it")
+            from glossary_spider.reparse import accept_held
+
+            counts = accept_held(archive, accept)
+            click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                       + " pages archived from its kept captures.")
+            return
+        runs = [r for r in (archive.db.execute(
+            "SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id").fetchall()) if run_id in (None, r[0])]
+        reports = [{"run": archive.run(r), **(archive.gate_report(r) or {})} for (r,) in runs]
+    if as_json:
+        click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
+                              indent=2, ensure_ascii=False))
+        return
+    if not reports:
+        click.echo("No run has been held by the quality gate.")
+    for report in reports:
+        run = report["run"]
+        state = report["decision"] or "held, waiting for --accept or --discard"
+        click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
+        for line in gate_lines(run, {**report, "held": True})[1:]:
+            click.echo(line)
+        for check in report["checks"]:
+            if not check["tripped"]:
+                click.echo(f"  passed {check['name']}: {check['summary']}")
 
 
 @cli.command()
@@ -313,8 +443,12 @@ def summary(run: dict[str, Any], db: str) -> str:
               help="Serve the hostile replica: pages, redirects, sitemaps and link traps that misbehave.")
 @click.option("--robots", type=click.Choice(ROBOTS_MODES), default="normal", show_default=True,
               help="With --faults: how robots.txt misbehaves.")
+@click.option("--mode", type=click.Choice(MODES), default="normal", show_default=True,
+              help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
+                   "where a page is missing (soft404), or a theme the extraction does not know (redesign). "
+                   "POST the mode to /_replica/mode to switch a running replica.")
 def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,
-            robots: str) -> None:
+            robots: str, mode: str) -> None:
     """Serve the bundled replica of the glossary site until stopped.
 
     \b
@@ -322,6 +456,7 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
         glossary replica --port 8000 --pages 500
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
         glossary replica --port 8001 --faults --robots crawl-delay
+        glossary replica --port 8002 --mode maintenance
     """
     if robots != "normal" and not faults:
         raise UserError("--robots changes the hostile replica: give --faults too")
@@ -336,7 +471,8 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
         raise UserError(f"--host {host!r} is not an IP address (e.g. 127.0.0.1)") from None
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     try:
-        serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots)
+        serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots,
+              mode=mode)
     except Exception as exc:  # the port is taken, most often
         raise UserError(f"cannot serve on {host}:{port}: {exc}") from None
 

@@ -31,11 +31,25 @@ LOCKED_OUT = "locked"
 REFUSED_REASONS = (BAD_ARGUMENT, LOCKED_OUT)
 # A batch the archive refused to write (a full disk, most often); --resume fetches it again.
 ARCHIVE_ERROR = "archive_error"
+# The option that sets each budget, for messages.
+BUDGET_OPTIONS = {
+    "max_pages": "--max-pages",
+    "closespider_itemcount": "--max-pages",
+    "closespider_pagecount": "--max-requests",
+    "closespider_timeout": "--max-duration",
+}
+# The finish reason of a run whose new versions the quality gate held back (glossary_spider.gate).
+HELD_REASON = "held"
 
 
 def is_complete(finish_reason: str | None) -> bool:
-    """Whether a run with this finish reason has nothing left to resume."""
-    return finish_reason in COMPLETE_REASONS
+    """Whether a run with this finish reason has nothing left to resume (a held run fetched all it had to)."""
+    return finish_reason in COMPLETE_REASONS or finish_reason == HELD_REASON
+
+
+def stopped_by(finish_reason: str | None) -> str | None:
+    """The option whose budget stopped a run, or None if no budget did."""
+    return BUDGET_OPTIONS.get(finish_reason or "")
 
 
 def was_refused(finish_reason: str | None) -> bool:
@@ -53,6 +67,8 @@ def exit_status(finish_reason: str | None) -> ExitStatus:
         return ExitStatus.BAD_INPUT
     if finish_reason == LOCKED_OUT:
         return ExitStatus.LOCKED
+    if finish_reason == HELD_REASON:
+        return ExitStatus.HELD
     return ExitStatus.FAILED
 
 

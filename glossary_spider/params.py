@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,18 @@ def read_urls_file(path: str | Path) -> list[str]:
     return urls
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float, what: str = "--max-duration") -> float:
+    """Seconds from ``90``, ``90s``, ``20m``, ``1.5h`` or ``2d``."""
+    match = _DURATION.match(str(value))
+    if not match or float(match[1]) <= 0:
+        raise BadArgument(f"{what} must be a positive duration such as 90s, 20m or 2h, not {value!r}")
+    return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+
+
 def parse_bool(value: str | bool | int, what: str) -> bool:
     if isinstance(value, (bool, int)):
         return bool(value)
@@ -86,6 +99,8 @@ OPTION_SETTINGS = {
     "ignore_robots": "ROBOTSTXT_OBEY",
     "timeout": "DOWNLOAD_TIMEOUT",
     "trap_budget": "GLOSSARY_TRAP_BUDGET",
+    "max_requests": "CLOSESPIDER_PAGECOUNT",
+    "max_duration": "CLOSESPIDER_TIMEOUT",
 }
 
 
@@ -110,6 +125,24 @@ def _mode(value: Any, name: str) -> str:
     return str(value)
 
 
+def _duration(value: Any, name: str) -> float:
+    return parse_duration(value, name)
+
+
+def _gate(value: Any, name: str) -> tuple[str, ...]:
+    """``--gate`` specs (``NAME=VALUE`` or ``off``), checked; as text, comma-separated."""
+    from glossary_spider.gate import GateSettingError, parse_gate_option
+
+    specs = tuple(_split(value))
+    for spec in specs:
+        if spec.lower() != "off":
+            try:
+                parse_gate_option(spec)
+            except GateSettingError as exc:
+                raise BadArgument(str(exc)) from None
+    return specs
+
+
 def _urls(what: str) -> Callable[[Any, str], tuple[str, ...]]:
     return lambda value, name: tuple(dict.fromkeys(check_url(u, what) for u in _split(value)))
 
@@ -128,6 +161,9 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "ignore_robots": parse_bool,
     "timeout": _number(float, 0.1),
     "trap_budget": _number(int, 1),
+    "max_requests": _number(int, 1),
+    "max_duration": _duration,
+    "gate": _gate,
 }
 # Other names a run's arguments may come under: -a max_age, the spider's urls_file.
 ALIASES = {"max_age": "max_age_days"}
@@ -155,6 +191,9 @@ class RunArgs:
     ignore_robots: bool = False
     timeout: float | None = None
     trap_budget: int | None = None
+    max_requests: int | None = None
+    max_duration: float | None = None
+    gate: tuple[str, ...] = ()
     given: frozenset[str] = frozenset()
 
     @classmethod
@@ -209,6 +248,18 @@ class RunArgs:
             settings["DOWNLOAD_TIMEOUT"] = self.timeout
         if self.trap_budget is not None:
             settings["GLOSSARY_TRAP_BUDGET"] = self.trap_budget
+        if self.max_requests is not None:
+            settings["CLOSESPIDER_PAGECOUNT"] = self.max_requests
+        if self.max_duration is not None:
+            settings["CLOSESPIDER_TIMEOUT"] = self.max_duration
+        for spec in self.gate:
+            if spec.lower() == "off":
+                settings["GLOSSARY_GATE"] = False
+            else:
+                from glossary_spider.gate import parse_gate_option
+
+                key, value = parse_gate_option(spec)
+                settings[key] = value
         return settings
 
 

@@ -12,8 +12,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
+from glossary_spider.gate import QualityGate
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.outcome import ARCHIVE_ERROR
+from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.storage import Archive, cannot_write
 
@@ -95,7 +96,7 @@ class ArchivePipeline:
         pages = [item for item in self.buffer if isinstance(item, PageItem)]
         done, pending = [], []
         with archive.db.atomic():
-            outcomes = archive.store_pages(run_id, ((p.fetch, p.extraction) for p in pages))
+            outcomes = archive.stage_pages(run_id, ((p.fetch, p.extraction) for p in pages))
             for item in self.buffer:
                 if isinstance(item, (PageItem, VisitItem)):
                     done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]
@@ -122,13 +123,45 @@ class ArchivePipeline:
         archive.record_failure(run_id, item.url, item.stage, item.http_status, item.error, item.detail, item.fetch)
         return "failed"
 
+    def pass_gate(self, archive: Archive, run_id: int, reason: str) -> str:
+        """Put the run's staged pages through the quality gate: archive them, or hold them all.
+
+        Returns the run's finish reason: ``reason``, or ``held`` for a run that did all its work.
+        A run stopped early (a budget, Ctrl-C) whose pages are held stays resumable: the gate
+        judges its staged pages again, with the rest, when the resumed run closes.
+        """
+        settings = self.crawler.settings
+        if not settings.getbool("GLOSSARY_GATE", True):
+            archive.apply_staged(run_id)
+            return reason
+        report = QualityGate.from_settings(settings).evaluate(archive, run_id)
+        if report.held:
+            archive.hold_staged(run_id, report.as_dict())
+            for check in report.checks:
+                if check.tripped:
+                    logger.info("Quality gate: %s; the run's versions are held", check.summary)
+            return HELD_REASON if is_complete(reason) else reason
+        archive.mark_soft_404(run_id, report.soft_404)
+        with archive.db.atomic():
+            archive.apply_staged(run_id)
+            if report.checks:
+                archive.save_gate_report(run_id, report.as_dict(), held=False)
+        return reason
+
     def close_spider(self, spider: Spider | None = None) -> None:
         self.flush()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.plan is None or self.archive is None:
             return
+        self.buffer += getattr(spider, "trap_failures", list)()  # traps cut when the crawl went idle
         self.flush()
+        if not self.error:  # else the run ends as archive_error, to be resumed
+            try:
+                reason = self.pass_gate(self.archive, self.run_id, reason)
+            except sqlite3.OperationalError as exc:
+                self.error = cannot_write(self.path, exc)
+                self.crawler.stats.set_value("glossary/archive_error", self.error)
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
         self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats)

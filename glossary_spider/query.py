@@ -261,7 +261,23 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
         "most_linked": all_rows(
             """SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
                JOIN pages p ON p.url = l.to_url GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
+        "held_runs": held_runs(conn, runs),
     }
+
+
+def held_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs the quality gate held, with what tripped it and what became of them."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone():
+        return []  # an archive from before the gate
+    held = []
+    for row in conn.execute(
+            """SELECT g.run_id, r.command, r.started_at, g.report, g.decision FROM gate_reports g
+               JOIN crawl_runs r ON r.id = g.run_id WHERE g.held = 1 ORDER BY g.run_id DESC LIMIT ?""", [limit]):
+        report = json.loads(row["report"])
+        held.append({"run_id": row["run_id"], "command": row["command"], "started_at": row["started_at"],
+                     "decision": row["decision"] or "held", "pages": report.get("pages"),
+                     "tripped": [c for c in report["checks"] if c["tripped"]]})
+    return held
 
 
 # -- export ---------------------------------------------------------------------------------

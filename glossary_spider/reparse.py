@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from glossary_spider.extraction import extract_page
-from glossary_spider.storage import Archive
+from glossary_spider.storage import Archive, now
 
 
 BATCH = 200
@@ -47,3 +47,23 @@ def reparse_archive(archive: Archive, progress: bool = False) -> dict[str, Any]:
             sys.stderr.write("\n")
     stats = {"pages": done, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)
+
+
+def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
+    """Archive a run the quality gate held, its pages re-extracted from the captures it kept
+    (so that an extraction fixed since handles them); returns the pages by outcome."""
+    records = {}
+    for row in archive.staged(run_id, "url, content_type, body_sha256"):
+        body = archive.body(row["body_sha256"])
+        if body is None:
+            continue
+        try:
+            records[row["url"]] = extract_page(body, row["url"], row["content_type"]).record
+        except Exception:  # the staged record, extracted when it was fetched, stands
+            continue
+    with archive.db.atomic():
+        counts = archive.apply_staged(run_id, records)
+        archive.db.table("crawl_runs").update(run_id, archive.run_counts(run_id))
+        archive.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
+                           [now(), run_id])
+    return counts

@@ -30,6 +30,11 @@ def as_text(data: dict[str, Any]) -> str:
             f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r['pages_failed'] or 0:>8}"
         )
+    if data.get("held_runs"):
+        lines += ["", "Held runs (the quality gate kept their versions out: see 'glossary held')"]
+        for r in data["held_runs"]:
+            lines.append(f"  #{r['run_id']} {r['command']} {r['started_at']}  {r['decision']}")
+            lines += [f"    {c['name']}: {c['summary']}" for c in r["tripped"]]
     if data["recent_changes"]:
         lines += ["", "Recent changes"]
         lines += [f"  v{r['version']}  {r['captured_at']}  {r['url']}" for r in data["recent_changes"]]
@@ -93,6 +98,12 @@ def as_html(data: dict[str, Any]) -> str:
         ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "failed"],
         [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "stopped", r["pages_new"], r["pages_changed"],
           r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r["pages_failed"]] for r in data["runs"]]))
+    if data.get("held_runs"):
+        parts.append("<h2>Held runs</h2>" + _table(
+            ["run", "command", "started", "state", "pages", "what tripped the gate", "e.g."],
+            [[r["run_id"], r["command"], r["started_at"], r["decision"], r["pages"],
+              "; ".join(f"{c['name']}: {c['summary']}" for c in r["tripped"]),
+              " ".join(u for c in r["tripped"] for u in c["examples"][:1])] for r in data["held_runs"]]))
     style = ("body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}"
              "svg text{font-size:12px;fill:#333}svg rect{fill:#3b7dd8}"
              "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ddd;padding:.2em .5em;"

@@ -56,6 +56,20 @@ GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50
 GLOSSARY_BATCH_SECONDS = 2.0
 GLOSSARY_PROGRESS = False
-# Link traps: a crawl follows at most this many URLs of one shape (digits and ids wildcarded).
-GLOSSARY_TRAP_BUDGET = 5000
+# Link traps (glossary_spider.traps): URLs of one family requested before its pages must have
+# text of their own, how many more each such page earns, how many pages in a row without text
+# of their own a chain of links may run, what "text of its own" means, and a cap on path depth.
+GLOSSARY_TRAP_BUDGET = 20
+GLOSSARY_TRAP_GROWTH = 10
+GLOSSARY_TRAP_CHAIN = 6
+GLOSSARY_TRAP_MIN_WORDS = 20
+GLOSSARY_TRAP_SIMILARITY = 0.8
 GLOSSARY_MAX_PATH_SEGMENTS = 12
+# The quality gate between extraction and history (glossary_spider.gate): off writes every version unchecked.
+GLOSSARY_GATE = True
+GLOSSARY_GATE_SAME_PAGE_MIN = 5
+GLOSSARY_GATE_SAME_PAGE_SHARE = 0.1
+GLOSSARY_GATE_SOFT_404_SHARE = 0.5
+GLOSSARY_GATE_MIN_PAGES = 10
+GLOSSARY_GATE_SHARE_DROP = 0.25
+GLOSSARY_GATE_WORDS_RATIO = 0.5

@@ -142,6 +142,18 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"run_id": int, "url": str, "state": str},
         "pk": ("run_id", "url"),
     },
+    # Pages a run fetched whose versions wait for the quality gate (glossary_spider.gate).
+    "staged": {
+        "columns": {"run_id": int, "url": str, "page_type": str, "content_hash": str, "text_hash": str,
+                    "title": str, "words": int, "related": int, "jsonld": int, "http_status": int,
+                    "fetched_at": str, "content_type": str, "body_sha256": str, "record": str},
+        "pk": ("run_id", "url"),
+    },
+    # What the quality gate found in each run, and what became of a held run.
+    "gate_reports": {
+        "columns": {"run_id": int, "held": int, "report": str, "decision": str, "decided_at": str},
+        "pk": "run_id",
+    },
 }
 
 INDEXES = [
@@ -184,6 +196,9 @@ WHERE a.kind = 'related'
 }
 
 PAGE_COLUMNS = list(TABLES["pages"]["columns"])
+# Outcomes of captures whose body is not the page's archived text: a held or discarded run's, and a
+# soft 404's (the site's "not found" page). Their validators and bodies stand for nothing archived.
+NOT_ARCHIVED = "('held', 'discarded', 'gone')"
 FTS_COLUMNS = ["title", "summary", "body_text"]
 
 
@@ -366,35 +381,138 @@ class Archive:
     # -- writes ---------------------------------------------------------------------------
 
     def store_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
-        """Archive a batch of fetched pages and their extractions in one transaction.
+        """Archive a batch of fetched pages and their extractions at once, past no gate.
 
         Returns each page's outcome: ``new``, ``changed`` or ``unchanged``.
         """
+        with self.db.atomic():
+            outcomes = self.stage_pages(run_id, batch)
+            self.apply_staged(run_id)
+        return outcomes
+
+    def stage_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
+        """Keep a batch of fetched pages (their raw captures, and their records in ``staged``)
+        for :meth:`apply_staged` to archive once the quality gate has passed them.
+
+        Returns each page's outcome as it would be archived now: ``new``, ``changed`` or ``unchanged``.
+        """
         rows = _Rows()
         outcomes = []
+        staged = []
         with self.db.atomic():
             for fetch, extraction in batch:
                 record = extraction.record
                 previous = self._page_state(record["url"])
+                outcome = _outcome(previous, record)
                 body_sha = rows.body(self.codec, fetch.body)
-                if previous is None:
-                    outcome, version = "new", 1
-                elif previous["content_hash"] != record["content_hash"]:
-                    outcome, version = "changed", (previous["version"] or 0) + 1
-                else:
-                    outcome, version = "unchanged", previous["version"]
-                if outcome != "unchanged" or previous["status"] != "live":
-                    rows.record(run_id, record, fetch, version=version, previous=previous,
-                                new_version=outcome != "unchanged")
-                else:
-                    rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, record["url"]))
                 rows.capture(run_id, fetch, body_sha, outcome)
                 for error in extraction.errors:
                     rows.error(run_id, record["url"], error["stage"], fetch.http_status, error["error"],
                                error.get("detail"))
+                staged.append(_staged(run_id, record, fetch, body_sha))
                 outcomes.append(outcome)
             self._write(rows)
+            if staged:
+                self.db.table("staged").insert_all(staged, pk=TABLES["staged"]["pk"], replace=True)
         return outcomes
+
+    def staged(self, run_id: int, columns: str = "*", chunk: int = 500) -> Iterator[dict[str, Any]]:
+        """The pages ``run_id`` has staged, in the order it fetched them.
+
+        Read a chunk at a time, with no statement left open between chunks, so that the
+        caller may write meanwhile (SQLite refuses some writes while a read is pending).
+        """
+        last = 0
+        while True:
+            cursor = self.db.execute(f"SELECT rowid AS _rowid, {columns} FROM staged WHERE run_id = ? AND rowid > ? "
+                                     "ORDER BY rowid LIMIT ?", [run_id, last, chunk])
+            names = [d[0] for d in cursor.description]
+            found = cursor.fetchall()
+            for row in found:
+                record = dict(zip(names, row))
+                last = record.pop("_rowid")
+                yield record
+            if len(found) < chunk:
+                return
+
+    def apply_staged(self, run_id: int, records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+        """Archive every page ``run_id`` staged: pages, sections, links, structured data and a
+        new version where the content changed; then forget them. One transaction.
+
+        ``records`` replaces the staged record of the URLs it names (a held run accepted after
+        re-extraction). Returns the pages by outcome.
+        """
+        counts: dict[str, int] = {}
+        with self.db.atomic():
+            rows = _Rows()
+            for row in self.staged(run_id):
+                record = (records or {}).get(row["url"]) or json.loads(row["record"])
+                previous = self._page_state(row["url"])
+                outcome = _outcome(previous, record)
+                fetch = Fetch(row["url"], row["http_status"], fetched_at=row["fetched_at"])
+                if outcome != "unchanged" or previous["status"] != "live":
+                    version = 1 if previous is None else (previous["version"] or 0) + (outcome == "changed")
+                    rows.record(run_id, record, fetch, version=version, previous=previous,
+                                new_version=outcome != "unchanged")
+                else:
+                    rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, row["url"]))
+                rows.outcomes.append((outcome, run_id, row["url"]))
+                counts[outcome] = counts.get(outcome, 0) + 1
+                if len(rows.pages) + len(rows.touched) >= 500:  # bounded memory, however many pages
+                    self._write(rows)
+                    rows = _Rows()
+            self._write(rows)
+            self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
+        return counts
+
+    def hold_staged(self, run_id: int, report: dict[str, Any]) -> None:
+        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``."""
+        with self.db.atomic():
+            self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
+                            "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
+                            [run_id, run_id])
+            self.save_gate_report(run_id, report, held=True)
+
+    def discard_staged(self, run_id: int) -> int:
+        """Forget the versions a held run staged; its raw captures stay. Returns how many."""
+        with self.db.atomic():
+            count = self.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
+            self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
+            self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome = 'held'",
+                            [run_id])
+            self.db.execute("UPDATE gate_reports SET decision = 'discarded', decided_at = ? WHERE run_id = ?",
+                            [now(), run_id])
+        return count
+
+    def mark_soft_404(self, run_id: int, urls: Iterable[str]) -> None:
+        """Pages that answered the site's "not found" page with 200: gone, as a 404 would make them,
+        and never a version; a URL the archive never had gets a ``fetch`` error instead."""
+        with self.db.atomic():
+            for url in urls:
+                (status, fetched_at), = self.db.execute(
+                    "SELECT http_status, fetched_at FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
+                known = self._page_state(url) is not None
+                if known:
+                    self.db.execute("UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? "
+                                    "WHERE url = ?", [status, fetched_at, run_id, url])
+                else:
+                    self.record_error(run_id, url, "fetch", status, "soft 404: the site's \"not found\" page, "
+                                      "served with a success status")
+                self.db.execute("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND outcome IN "
+                                "('new', 'changed', 'unchanged')", ["gone" if known else "failed", run_id, url])
+                self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
+
+    def save_gate_report(self, run_id: int, report: dict[str, Any], held: bool) -> None:
+        self.db.table("gate_reports").upsert(
+            {"run_id": run_id, "held": int(held), "report": json.dumps(report, sort_keys=True), "decision": None,
+             "decided_at": None}, pk="run_id")
+
+    def gate_report(self, run_id: int) -> dict[str, Any] | None:
+        return read_gate_report(self.db.conn, run_id)
+
+    def set_finish_reason(self, run_id: int, finish_reason: str) -> None:
+        with self.db.atomic():
+            self.db.table("crawl_runs").update(run_id, {"finish_reason": finish_reason})
 
     def write_record(
         self,
@@ -433,6 +551,9 @@ class Archive:
             db.table("page_versions").insert_all(rows.versions, pk=("url", "version"), replace=True)
         if rows.captures:
             db.table("captures").insert_all(rows.captures, pk="id")
+        if rows.outcomes:
+            db.conn.executemany("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND body_sha256 IS NOT "
+                                "NULL AND outcome IN ('new', 'changed', 'unchanged', 'held')", rows.outcomes)
         if rows.errors:
             db.table("crawl_errors").insert_all(rows.errors, pk="id")
 
@@ -518,23 +639,24 @@ class Archive:
 
     def known_pages(self) -> dict[str, dict[str, Any]]:
         """Every archived page with what a conditional re-fetch needs: status, last fetch, validators."""
-        sql = """
+        sql = f"""
             SELECT p.url, p.status, p.last_fetched, c.etag, c.last_modified
             FROM pages p
             LEFT JOIN captures c ON c.id = (
-                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200)
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND outcome NOT IN {NOT_ARCHIVED})
         """
         keys = ("status", "last_fetched", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
 
     def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
         """Each archived page's state, with its latest stored body and that body's content type."""
-        sql = """
+        sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
                    c.content_type, b.compression, b.data
             FROM pages p
             JOIN captures c ON c.id = (
-                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL)
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
+                                                   AND outcome NOT IN {NOT_ARCHIVED})
             JOIN bodies b ON b.sha256 = c.body_sha256
             ORDER BY p.url
         """
@@ -553,6 +675,37 @@ class Archive:
         return "changed" if changed else "unchanged"
 
 
+def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
+    """What the quality gate said about a run, and what became of it; None if it said nothing."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone():
+        return None  # an archive from before the gate
+    row = conn.execute("SELECT held, report, decision, decided_at FROM gate_reports WHERE run_id = ?",
+                       [run_id]).fetchone()
+    if row is None:
+        return None
+    return {**json.loads(row[1]), "held": bool(row[0]), "decision": row[2], "decided_at": row[3]}
+
+
+def _outcome(previous: dict[str, Any] | None, record: dict[str, Any]) -> str:
+    if previous is None:
+        return "new"
+    return "changed" if previous["content_hash"] != record["content_hash"] else "unchanged"
+
+
+def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str) -> dict[str, Any]:
+    """A ``staged`` row: the record, and the few numbers the quality gate reads without parsing it."""
+    text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
+    return {
+        "run_id": run_id, "url": record["url"], "page_type": record["page_type"],
+        "content_hash": record["content_hash"], "text_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "title": record["title"], "words": record.get("word_count") or 0,
+        "related": sum(1 for link in record["links"] if link["kind"] == "related"),
+        "jsonld": sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
+        "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
+        "body_sha256": body_sha, "record": json.dumps(record, ensure_ascii=False),
+    }
+
+
 class _Rows:
     """Rows for a batch of pages, gathered so each table gets one insert."""
 
@@ -565,6 +718,7 @@ class _Rows:
         self.captures: list[dict[str, Any]] = []
         self.bodies: dict[str, dict[str, Any]] = {}
         self.errors: list[dict[str, Any]] = []
+        self.outcomes: list[tuple[str, int, str]] = []  # captures' outcomes, once their pages are archived
 
     def body(self, codec: BodyCodec, body: bytes) -> str:
         sha = hashlib.sha256(body).hexdigest()

@@ -39,8 +39,6 @@ _NOT_FOLLOWED = re.compile(
     r"|\.(md|xml|xml\.gz|txt|jpe?g|png|gif|webp|svg|ico|css|js|pdf|zip|mp4|mp3|woff2?)$",
     re.IGNORECASE,
 )
-# Path segments that are ids rather than words: long hex, or long runs mixing letters and digits.
-_ID_SEGMENT = re.compile(r"^(?:[0-9a-f]{16,}|(?=[a-z]*\d)(?=\d*[a-z])[0-9a-z]{20,})$", re.IGNORECASE)
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
 
 
@@ -122,18 +120,6 @@ def is_followable(url: str) -> bool:
     """Whether a crawl that follows links should request this normalised URL."""
     parts = urlsplit(url)
     return not (_NOT_FOLLOWED.search(parts.path) or _NOT_FOLLOWED_QUERY.search(parts.query))
-
-
-def url_shape(url: str) -> str:
-    """The URL with its numbers and ids wildcarded and its query values dropped.
-
-    Pages of a link trap (``/calendar/2026/11/``, ``?page=7``, ``/s/8f3a.../``)
-    share one shape, while the glossary's own pages, named by words, each have their own.
-    """
-    parts = urlsplit(url)
-    segments = ["N" if s.isdigit() else "ID" if _ID_SEGMENT.match(s) else s for s in parts.path.split("/")]
-    keys = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
-    return parts.netloc + "/".join(segments) + ("?" + "&".join(keys) if keys else "")
 
 
 def path_depth(url: str) -> int:

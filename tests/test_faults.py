@@ -19,10 +19,11 @@ import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, XSS_TITLE
+from glossary_spider.replica.linktraps import CHAIN, CHAIN_LENGTH, LINK_TRAPS
 from glossary_spider.replica.site import ReplicaSite
 
 PAGES = 40
-TRAP_BUDGET = 20
+MOST_REQUESTS_PER_TRAP = 50
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def attacked(hostile, tmp_path_factory):
     process = subprocess.Popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{hostile.named_url}/",
          "--sitemap", f"{hostile.named_url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8",
-         "--timeout", "1", "--trap-budget", str(TRAP_BUDGET), "--no-progress"],
+         "--timeout", "2", "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     stdout = process.stdout.read()
@@ -125,11 +126,42 @@ def test_nothing_is_archived_twice(attacked):
     assert len(served) == 1
 
 
-def test_traps_are_cut_off_by_their_budget(attacked):
-    served = Counter(r["path"].split("/")[2] for r in attacked["server"].requests() if r["path"].startswith("/faults/"))
-    for trap in ("calendar", "list", "session", "many"):
-        assert served[trap] <= TRAP_BUDGET + 1, served
-    assert served["deep"] <= 12
+TRAPS = {f.name: f.trap for f in FAULTS if f.trap} | {t.name: t.prefix for t in LINK_TRAPS}
+
+
+def _requests_per_trap(attacked):
+    served = Counter()
+    for r in attacked["server"].requests():
+        served.update(name for name, prefix in TRAPS.items() if r["path"].startswith(prefix.split("?")[0]))
+    return served
+
+
+def test_every_trap_is_cut_within_50_requests_under_default_settings(attacked):
+    served = _requests_per_trap(attacked)
+    print("\nrequests per trap (default settings): "
+          + ", ".join(f"{name} {served[name]}" for name in sorted(TRAPS)))
+    assert set(served) == set(TRAPS), "a trap was never entered: the test would prove nothing"
+    assert max(served.values()) <= MOST_REQUESTS_PER_TRAP, served
+
+
+@pytest.mark.parametrize("trap", LINK_TRAPS, ids=lambda t: t.name)
+def test_each_link_trap_is_one_error_row_with_its_kind(attacked, trap):
+    base = attacked["server"].named_url
+    (row,) = rows(attacked["db"], "SELECT * FROM crawl_errors WHERE stage = 'trap' AND url LIKE ? || '%'",
+                  (base + trap.prefix.split("?")[0],))
+    assert row["error"].startswith("link trap: ") and row["error"].endswith("; no more followed"), row
+    assert row["error"].split(": ")[1].split(";")[0] in (
+        "nested path", "path too deep", "pages that add nothing", "chain of pages that add nothing")
+    assert f"{row['error']}: {row['url']}" in attacked["stdout"]  # a line of the summary
+
+
+def test_a_long_chain_of_real_pages_is_archived_whole(attacked):
+    base = attacked["server"].named_url
+    chain = rows(attacked["db"], "SELECT url, title, body_text FROM pages WHERE url LIKE ? || '%'", (base + CHAIN,))
+    print(f"\nlongest legitimate chain archived: {len(chain)} of {CHAIN_LENGTH} pages")
+    assert len(chain) == CHAIN_LENGTH
+    assert len({page["body_text"] for page in chain}) == CHAIN_LENGTH
+    assert rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url LIKE ? || '%'", (base + CHAIN,)) == []
 
 
 def test_retries_back_off_and_respect_retry_after(attacked):

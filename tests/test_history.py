@@ -175,8 +175,9 @@ def test_bodies_are_stored_once_compressed_and_readable(archived):
 
 
 def _archived_count(db):
+    """Pages fetched so far: their captures are written as they come, their versions when the run closes."""
     try:
-        return rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+        return rows(db, "SELECT count(*) AS n FROM captures")[0]["n"]
     except sqlite3.Error:
         return 0
 

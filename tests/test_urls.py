@@ -2,7 +2,7 @@ import pytest
 from scrapy import Request
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url, url_shape
+from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url
 
 
 @pytest.mark.parametrize(
@@ -95,13 +95,3 @@ def test_the_allowed_host_is_allowed_however_spelt(url):
 def test_the_host_checked_is_the_host_scrapy_connects_to(url):
     request = Request(url)
     assert host_of(request.url) == (urlparse_cached(request).hostname or "").rstrip(".").lower()
-
-
-@pytest.mark.parametrize(("url", "shape"), [
-    ("http://h/faults/calendar/2026/11/", "h/faults/calendar/N/N/"),
-    ("http://h/list/?page=3&sort=new", "h/list/?page&sort"),
-    ("http://h/s/0123456789abcdef0123/x/", "h/s/ID/x/"),
-    ("http://h/definition/delta-1-hedging-strategy-overview/", "h/definition/delta-1-hedging-strategy-overview/"),
-])
-def test_url_shapes_wildcard_numbers_and_ids_but_not_words(url, shape):
-    assert url_shape(url) == shape

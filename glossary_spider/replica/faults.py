@@ -24,7 +24,7 @@ from typing import Any
 
 from twisted.web import server
 
-from glossary_spider.replica import themes
+from glossary_spider.replica import linktraps, themes
 from glossary_spider.replica.server import ReplicaResource
 from glossary_spider.replica.site import ReplicaSite
 
@@ -92,7 +92,7 @@ FAULTS = [
     Fault("session-trap", "/faults/session/0123456789abcdef0123456789abcdef/",
           "a fresh session id in the path on every link", "error:trap:link trap", trap="/faults/session/"),
     Fault("deep-path-trap", "/faults/deep/a/", "each page links one path segment deeper",
-          "error:trap:segments", trap="/faults/deep/"),
+          "error:trap:nested path", trap="/faults/deep/"),
     Fault("tracking-params", _page("aliases") + "?utm_source=feed&utm_medium=rss&fbclid=x",
           "the same page again with tracking parameters", "archived"),
     Fault("fragment", _page("aliases") + "#see-also", "the same page again with a fragment", "archived"),
@@ -148,6 +148,7 @@ class FaultyReplicaResource(ReplicaResource):
         self.carriers: dict[str, list[Fault]] = {}
         for i, fault in enumerate(f for f in FAULTS if f.linked):
             self.carriers.setdefault(posts[i % len(posts)], []).append(fault)
+        self.trap_carrier = linktraps.carrier(site)
 
     def render_GET(self, request: Any) -> Any:
         path = request.path.decode("utf-8", "replace")
@@ -158,12 +159,16 @@ class FaultyReplicaResource(ReplicaResource):
             return self._robots(request, base)
         if path == "/sitemap_index.xml":
             return self._sitemap_index(request, base)
+        if (trap := linktraps.render(path, request.uri.decode("latin-1").partition("?")[2])) is not None:
+            return _reply(self, request, path, *trap)
         handler = _handler(path)
         if handler is not None:
             return handler(self, request, path, base)
         body = super().render_GET(request)
         if request.code == 200 and path in self.carriers:
             body = body.replace(b"</body>", self._fault_links(path, host).encode() + b"</body>")
+        if request.code == 200 and path == self.trap_carrier:
+            body = body.replace(b"</body>", linktraps.entry_links().encode() + b"</body>")
         return body
 
     # -- ordinary pages that carry links to the faults ----------------------------------

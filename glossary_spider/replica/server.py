@@ -3,7 +3,8 @@
 Replies carry proper content types, ``ETag`` and ``Last-Modified``, and answer
 conditional requests with 304. Every request can be logged as a JSON line, so
 tests can prove what a crawl did and did not ask for. ``POST /_replica/generation``
-with a number as its body moves the site to that generation.
+with a number as its body moves the site to that generation; ``POST /_replica/mode``
+with one of :data:`glossary_spider.replica.modes.MODES` makes it misbehave that way.
 """
 
 from __future__ import annotations
@@ -17,18 +18,21 @@ from typing import IO, Any
 from twisted.internet import reactor
 from twisted.web import resource, server
 
+from glossary_spider.replica.modes import MODES, misbehave
 from glossary_spider.replica.site import ReplicaSite, etag, http_date
 
 CONTROL_PATH = b"/_replica/generation"
+MODE_PATH = b"/_replica/mode"
 
 
 class ReplicaResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, site: ReplicaSite, log: IO[str] | None = None):
+    def __init__(self, site: ReplicaSite, log: IO[str] | None = None, mode: str = "normal"):
         super().__init__()
         self.site = site
         self.log = log
+        self.mode = mode
 
     def render(self, request: Any) -> Any:
         request.arrived = time.time()  # the log's time: when the request came, not when its reply was ready
@@ -37,7 +41,7 @@ class ReplicaResource(resource.Resource):
     def render_GET(self, request: Any) -> bytes:
         path = request.path.decode("utf-8", "replace")
         host = (request.getHeader(b"host") or b"127.0.0.1").decode("latin-1")
-        reply = self.site.render(path, f"http://{host}")
+        reply = misbehave(self.mode, self.site.render(path, f"http://{host}"))
         status, body = reply.status, reply.body
         request.setHeader(b"Content-Type", reply.content_type.encode())
         for name, value in reply.headers.items():
@@ -61,6 +65,14 @@ class ReplicaResource(resource.Resource):
     render_HEAD = render_GET
 
     def render_POST(self, request: Any) -> bytes:
+        if request.path == MODE_PATH:
+            mode = request.content.read().strip().decode("latin-1")
+            if mode not in MODES:
+                request.setResponseCode(400)
+                return f"mode must be one of {', '.join(MODES)}\n".encode()
+            self.mode = mode
+            self._log(request, request.path.decode(), 200)
+            return f"mode {mode}\n".encode()
         if request.path != CONTROL_PATH:
             request.setResponseCode(405)
             return b"Method Not Allowed"
@@ -97,6 +109,7 @@ def serve(
     out: IO[str] = sys.stdout,
     faults: bool = False,
     robots: str = "normal",
+    mode: str = "normal",
 ) -> None:
     """Serve the replica until the process is stopped; prints its URL once listening.
 
@@ -107,11 +120,13 @@ def serve(
     if faults:
         from glossary_spider.replica.faults import FaultyReplicaResource
 
-        root: resource.Resource = FaultyReplicaResource(site, log, robots)
+        root: ReplicaResource = FaultyReplicaResource(site, log, robots)
     else:
         root = ReplicaResource(site, log)
+    root.mode = mode
     listening = reactor.listenTCP(port, server.Site(root, logPath=None), interface=host)
     kind = f", with faults, robots.txt {robots}" if faults else ""
+    kind += f", {mode} mode" if mode != "normal" else ""
     out.write(f"Serving the replica ({pages} pages, generation {generation}{kind}) at "
               f"http://{host}:{listening.getHost().port}/\n")
     out.flush()

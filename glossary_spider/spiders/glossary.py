@@ -11,9 +11,9 @@ and re-requests the others conditionally (``If-None-Match`` /
 ``If-Modified-Since``). A resumed run is given what its earlier part fetched and
 found, and fetches none of the former again.
 
-Whatever a response does wrong ends as one :class:`FailureItem` naming it; link
-traps (calendars, ``?page=N``, session ids) are cut off by a budget of URLs per
-shape (:func:`glossary_spider.urls.url_shape`) and a cap on path depth.
+Whatever a response does wrong ends as one :class:`FailureItem` naming it; which
+discovered links are followed is :class:`glossary_spider.traps.TrapGuard`'s call,
+and each link trap it cuts is one ``trap`` failure.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import gzip
 import logging
 import os
 import zlib
-from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 from lxml import etree
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import (
@@ -39,6 +38,7 @@ from scrapy.exceptions import (
     DownloadConnectionRefusedError,
     DownloadFailedError,
     DownloadTimeoutError,
+    DontCloseSpider,
     IgnoreRequest,
     ResponseDataLossError,
 )
@@ -58,7 +58,8 @@ from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
-from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, path_depth, url_shape
+from glossary_spider.traps import TrapGuard
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,10 @@ class GlossarySpider(SitemapSpider):
                 return super().from_crawler(crawler, refused=refused)
         # The stopped run's own options when resuming; settings are frozen only after this.
         crawler.settings.setdict(plan.settings(), priority="cmdline")
-        return super().from_crawler(crawler, plan=plan)
+        spider = super().from_crawler(crawler, plan=plan)
+        spider.guard = TrapGuard.from_settings(crawler.settings)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        return spider
 
     def __init__(self, plan: RunPlan | None = None, refused: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -118,8 +122,7 @@ class GlossarySpider(SitemapSpider):
         self.sitemaps_pending = 0
         self.sitemaps_seen: set[str] = set()
         self.pages_sent = 0
-        self.shapes: Counter[str] = Counter()
-        self.traps: set[str] = set()
+        self.guard = TrapGuard()
 
     async def start(self) -> AsyncIterator[Any]:
         if self.refused:
@@ -131,7 +134,9 @@ class GlossarySpider(SitemapSpider):
             if request := self.page_request(url, start=True):
                 yield request
         for url in self.pending:
-            yield self.page_request(url, force=True)
+            # What the stopped run had found but not fetched goes past the trap guard again.
+            if (meta := self.guard.admit(url, None, None)) is not None:
+                yield self.page_request(url, force=True, meta=meta)
         if self.known:
             await self.sitemaps_read()
             for url, info in self.known.items():
@@ -140,12 +145,13 @@ class GlossarySpider(SitemapSpider):
 
     # -- requests -------------------------------------------------------------------------
 
-    def page_request(self, url: str, start: bool = False, listed: bool = False, force: bool = False) -> Request | None:
+    def page_request(self, url: str, start: bool = False, listed: bool = False, force: bool = False,
+                     meta: dict[str, Any] | None = None) -> Request | None:
         """A request for a page, or None if this run has scheduled it already."""
         if url in self.seen and not force:
             return None
         self.seen.add(url)
-        meta = {**PAGE_META, "start": start, "listed": listed}
+        meta = {**PAGE_META, "start": start, "listed": listed, **(meta or {})}
         return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta)
 
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
@@ -235,6 +241,7 @@ class GlossarySpider(SitemapSpider):
     # -- pages ----------------------------------------------------------------------------
 
     def parse_page(self, response: Response) -> Iterator[Any]:
+        self.guard.answered(response.meta)
         url = normalize_url(response.url) or response.url
         fetch = to_fetch(response, url)
         if response.status in (404, 410):
@@ -261,17 +268,17 @@ class GlossarySpider(SitemapSpider):
             return
         discovered = []
         if self.params.follow and not self.limit_reached():
+            verdict = self.guard.judge(url, extraction.record, response.meta)
             for link in extraction.outlinks:
                 if link in self.seen or host_of(link) not in self.allowed_hosts or not is_followable(link):
                     continue
-                if trap := self.trap(link):
-                    if trap not in self.traps:
-                        self.traps.add(trap)
-                        yield FailureItem(link, "trap", trap)
-                    continue
-                if request := self.page_request(link):
-                    discovered.append(link)
-                    yield request
+                self.seen.add(link)
+                meta = self.guard.admit(link, url, verdict)
+                if meta is not None or not self.guard.refuses(link):
+                    discovered.append(link)  # requested now, or held until its family earns it
+                if meta is not None:
+                    yield self.page_request(link, force=True, meta=meta)
+        yield from self.guarded()
         meta = response.meta
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
@@ -284,20 +291,28 @@ class GlossarySpider(SitemapSpider):
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
-    def trap(self, url: str) -> str | None:
-        """Why following ``url`` would walk into a link trap; None if it would not."""
-        most = self.settings.getint("GLOSSARY_MAX_PATH_SEGMENTS", 12)
-        if (depth := path_depth(url)) > most:
-            return f"link trap: paths of {depth} segments, more than {most}; not followed"
-        budget = self.settings.getint("GLOSSARY_TRAP_BUDGET", 5000)
-        shape = url_shape(url)
-        self.shapes[shape] += 1
-        if self.shapes[shape] > budget:
-            return f"link trap: more than {budget} URLs shaped like {shape}; no more followed"
-        return None
+    def trap_failures(self) -> list[FailureItem]:
+        """A failure for each trap cut since the last call (the pipeline asks when the crawl closes)."""
+        return [FailureItem(trap.example, "trap", trap.error, trap.detail) for trap in self.guard.report()]
+
+    def guarded(self) -> Iterator[Any]:
+        """Requests the trap guard has released, and a failure for each trap it has cut."""
+        for url, meta in self.guard.release():
+            yield self.page_request(url, force=True, meta=meta)
+        yield from self.trap_failures()
+
+    def idle(self) -> None:
+        """Nothing is in flight: give held URLs their last chance, or cut their families."""
+        released = [self.page_request(url, force=True, meta=meta) for url, meta in self.guard.release(idle=True)]
+        for request in released:
+            self.crawler.engine.crawl(request)
+        if released:
+            raise DontCloseSpider
 
     def fetch_failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
+        self.guard.answered(request.meta)
+        yield from self.guarded()
         redirects = request.meta.get("redirect_urls") or []
         asked = redirects[0] if redirects else request.url
         url = normalize_url(asked) or asked

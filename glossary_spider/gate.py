@@ -1,0 +1,207 @@
+"""The quality gate between extraction and history: a run's pages reach the archive only if they look sane.
+
+A crawl or refresh stages what it fetches (raw captures, and the records
+extraction made of them, in ``staged``). When the run closes,
+:class:`QualityGate` compares the staged pages with the rest of the run and with
+the archive's current pages:
+
+- ``same_page``: many URLs answering the same text (a maintenance, challenge,
+  login or cookie wall);
+- ``soft_404``: the site's "not found" page served with 200 (its title says so,
+  it is short, and it stands at several URLs of the run, replaces a page the
+  archive knows, or has none of a glossary page's JSON-LD).
+  Such pages are marked gone, as a 404 would mark them, and never become a
+  version; so many of them that they are most of the run trips the gate instead;
+- ``health``: per page type, a drop in the share of pages with a title, with
+  related links or with JSON-LD, or in the typical body length, against the
+  archive's pages of that type: extraction broke rather than the words changed.
+
+When a check trips, the run is *held*: its captures stay, no version is written
+and no page changes; the run ends with :data:`glossary_spider.outcome.HELD_REASON`
+(exit status 5) and ``glossary held`` shows, accepts or discards it.
+
+Every threshold is a setting (``GLOSSARY_GATE_*``, see :data:`THRESHOLDS`), and
+``glossary crawl/refresh --gate NAME=VALUE`` sets one for a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from glossary_spider.storage import Archive
+
+logger = logging.getLogger(__name__)
+
+# name: (setting, default, meaning)
+THRESHOLDS: dict[str, tuple[str, float, str]] = {
+    "same-page-min": ("GLOSSARY_GATE_SAME_PAGE_MIN", 5,
+                      "hold when at least this many new or changed pages have the very same text ..."),
+    "same-page-share": ("GLOSSARY_GATE_SAME_PAGE_SHARE", 0.1, "... and they are at least this share of them"),
+    "soft-404-share": ("GLOSSARY_GATE_SOFT_404_SHARE", 0.5,
+                       "hold when \"not found\" pages are at least this share of the run's pages (and 5 or more)"),
+    "min-pages": ("GLOSSARY_GATE_MIN_PAGES", 10,
+                  "extraction health is compared for a page type with at least this many pages in the run "
+                  "and in the archive"),
+    "share-drop": ("GLOSSARY_GATE_SHARE_DROP", 0.25,
+                   "hold when the share of pages with a title, related links or JSON-LD falls by more than this"),
+    "words-ratio": ("GLOSSARY_GATE_WORDS_RATIO", 0.5,
+                    "hold when the median body length falls below this fraction of the archive's"),
+}
+NOT_FOUND = re.compile(r"\b(?:page not found|not found|nothing (?:was )?found|no longer available|404)\b", re.I)
+SOFT_404_MAX_WORDS = 150
+EXAMPLES = 5
+
+
+class GateSettingError(ValueError):
+    """A ``--gate NAME=VALUE`` that names no threshold or gives no number."""
+
+
+def parse_gate_option(spec: str) -> tuple[str, float]:
+    """The setting and value of a ``--gate NAME=VALUE``."""
+    name, _, value = spec.partition("=")
+    name = name.strip().lower()
+    if name not in THRESHOLDS:
+        raise GateSettingError(f"--gate {spec!r}: no threshold named {name!r} "
+                               f"(one of: {', '.join(THRESHOLDS)}, or 'off')")
+    try:
+        number = float(value)
+    except ValueError:
+        raise GateSettingError(f"--gate {spec!r}: {name} needs a number, e.g. {name}={THRESHOLDS[name][1]}") from None
+    if number < 0:
+        raise GateSettingError(f"--gate {spec!r}: {name} cannot be negative")
+    return THRESHOLDS[name][0], number
+
+
+@dataclass
+class Check:
+    """One check of the gate: whether it tripped, what it measured, and pages that show it."""
+
+    name: str
+    tripped: bool
+    summary: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GateReport:
+    checks: list[Check]
+    soft_404: list[str]  # pages to mark gone (empty when the gate holds the run)
+    pages: int = 0  # pages the run staged
+
+    @property
+    def held(self) -> bool:
+        return any(c.tripped for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"held": self.held, "pages": self.pages, "checks": [asdict(c) for c in self.checks],
+                "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]}}
+
+
+class QualityGate:
+    """Judges a run's staged pages; see the module's docstring."""
+
+    def __init__(self, **thresholds: float):
+        self.values = {name: float(thresholds.get(name, default)) for name, (_, default, _) in THRESHOLDS.items()}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> QualityGate:
+        return cls(**{name: settings.getfloat(key, default) for name, (key, default, _) in THRESHOLDS.items()})
+
+    def evaluate(self, archive: Archive, run_id: int) -> GateReport:
+        v = self.values
+        staged = list(archive.db.execute(
+            """SELECT s.url, s.page_type, s.text_hash, s.title, s.words, s.related, s.jsonld,
+                      p.content_hash IS NOT s.content_hash AS differs, p.title AS old_title, p.status AS old_status
+               FROM staged s LEFT JOIN pages p ON p.url = s.url WHERE s.run_id = ? ORDER BY s.rowid""", [run_id]))
+        keys = ("url", "page_type", "text_hash", "title", "words", "related", "jsonld", "differs", "old_title",
+                "old_status")
+        pages = [dict(zip(keys, row)) for row in staged]
+        if not pages:
+            return GateReport([], [])
+        checks = []
+        by_text = Counter(p["text_hash"] for p in pages)
+        soft = [p["url"] for p in pages if self._not_found(p, by_text)]
+        check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
+                      {"pages": len(soft), "run_pages": len(pages)}, soft[:EXAMPLES])
+        if len(soft) >= max(5, v["soft-404-share"] * len(pages)):
+            check.tripped = True
+            check.summary += f": {len(soft) / len(pages):.0%} of the run, more than {v['soft-404-share']:.0%}"
+        if soft:
+            checks.append(check)
+        checks.append(self._same_page(pages, set(soft)))
+        checks += self._health(archive, pages)
+        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, len(pages))
+
+    def _not_found(self, page: dict[str, Any], by_text: Counter[str]) -> bool:
+        if not page["title"] or not NOT_FOUND.search(page["title"]) or page["words"] > SOFT_404_MAX_WORDS:
+            return False
+        replaces = page["old_title"] is not None and page["old_title"] != page["title"]
+        return by_text[page["text_hash"]] >= 2 or replaces or not page["jsonld"]
+
+    def _same_page(self, pages: list[dict[str, Any]], soft: set[str]) -> Check:
+        v = self.values
+        changed = [p for p in pages if p["differs"] and p["url"] not in soft]
+        groups: dict[str, list[str]] = defaultdict(list)
+        for p in changed:
+            groups[p["text_hash"]].append(p["url"])
+        urls = max(groups.values(), key=len, default=[])
+        tripped = len(urls) >= max(v["same-page-min"], v["same-page-share"] * len(changed)) and len(urls) > 1
+        summary = (f"{len(urls)} of {len(changed)} new or changed pages have the very same text"
+                   + (" (a maintenance, login or challenge page?)" if tripped else ""))
+        return Check("same_page", tripped, summary, {"same_text": len(urls), "changed": len(changed)},
+                     urls[:EXAMPLES])
+
+    def _health(self, archive: Archive, pages: list[dict[str, Any]]) -> list[Check]:
+        v = self.values
+        checks = []
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for p in pages:
+            by_type[p["page_type"]].append(p)
+        for page_type, run in sorted(by_type.items()):
+            if len(run) < v["min-pages"]:
+                continue
+            before = _archive_health(archive, page_type)
+            if before["pages"] < v["min-pages"]:
+                continue
+            now = {
+                "pages": len(run),
+                "with_title": sum(1 for p in run if p["title"]) / len(run),
+                "median_words": statistics.median(p["words"] for p in run),
+                "with_related": sum(1 for p in run if p["related"]) / len(run),
+                "with_jsonld": sum(1 for p in run if p["jsonld"]) / len(run),
+            }
+            problems, examples = [], []
+            for key, label, test in (("with_title", "title", lambda p: not p["title"]),
+                                     ("with_related", "related links", lambda p: not p["related"]),
+                                     ("with_jsonld", "JSON-LD", lambda p: not p["jsonld"])):
+                if before[key] - now[key] > v["share-drop"]:
+                    problems.append(f"pages with {label} {before[key]:.0%} → {now[key]:.0%}")
+                    examples += [p["url"] for p in run if test(p)][:EXAMPLES]
+            if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
+                problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
+                examples += [p["url"] for p in sorted(run, key=lambda p: p["words"])][:EXAMPLES]
+            summary = (f"{page_type}: " + "; ".join(problems) if problems
+                       else f"{page_type}: extraction as healthy as the archive's {before['pages']} pages")
+            checks.append(Check(f"health:{page_type}", bool(problems), summary,
+                                {"run": now, "archive": before}, list(dict.fromkeys(examples))[:EXAMPLES]))
+        return checks
+
+
+def _archive_health(archive: Archive, page_type: str) -> dict[str, Any]:
+    """The extraction health of the archive's live pages of one type, before this run."""
+    row = archive.db.execute(
+        """SELECT count(*),
+                  avg(coalesce(title, '') != ''),
+                  avg(EXISTS (SELECT 1 FROM links l WHERE l.from_url = p.url AND l.kind = 'related')),
+                  avg(EXISTS (SELECT 1 FROM structured_data d WHERE d.url = p.url AND d.syntax = 'json-ld'))
+           FROM pages p WHERE page_type = ? AND status = 'live'""", [page_type]).fetchone()
+    words = [w or 0 for (w,) in archive.db.execute(
+        "SELECT word_count FROM pages WHERE page_type = ? AND status = 'live'", [page_type])]
+    return {"pages": row[0], "with_title": row[1] or 0.0, "with_related": row[2] or 0.0, "with_jsonld": row[3] or 0.0,
+            "median_words": statistics.median(words) if words else 0}

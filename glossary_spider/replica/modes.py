@@ -1,0 +1,50 @@
+"""Ways the whole replica can misbehave, as real sites do: ``glossary replica --mode``.
+
+- ``maintenance``: every URL (robots.txt and sitemaps included) answers the same
+  "We'll be back soon" page with status 200;
+- ``soft404``: pages that do not exist (or no longer do) answer the theme's
+  "Nothing found" page with status 200 instead of 404 or 410;
+- ``redesign``: pages come in a new theme that the extraction does not know: no
+  JSON-LD, no ``<h1>``, the text in generic ``<div>``\\ s.
+
+A running replica switches with ``POST /_replica/mode`` (the mode as the body).
+"""
+
+from __future__ import annotations
+
+import re
+
+from glossary_spider.replica.site import Reply
+from glossary_spider.replica.themes import SITE
+
+MODES = ("normal", "maintenance", "soft404", "redesign")
+HTML = "text/html; charset=utf-8"
+
+MAINTENANCE = (
+    f"<!DOCTYPE html><html lang=\"en-US\"><head><title>Maintenance ⎊ {SITE}</title></head><body>"
+    "<main><h1>We&#8217;ll be back soon</h1><p>Sorry for the inconvenience. We&#8217;re performing some "
+    "maintenance at the moment and will be back online shortly.</p></main></body></html>"
+).encode()
+NOTHING_FOUND = (
+    f"<!DOCTYPE html><html lang=\"en-US\"><head><title>Nothing found ⎊ {SITE}</title></head><body>"
+    "<header class=\"site-header\"><a href=\"/\">Home</a></header><main><article><h1>Nothing found</h1>"
+    "<div class=\"entry-content\"><p>It seems we can&#8217;t find what you&#8217;re looking for. "
+    "Perhaps searching can help.</p></div></article></main></body></html>"
+).encode()
+_JSON_LD = re.compile(rb"<script[^>]*application/ld\+json[^>]*>.*?</script>", re.S | re.I)
+_HEADINGS = re.compile(rb"<(/?)h[1-6]\b[^>]*>", re.I)
+_BLOCKS = re.compile(rb"<(/?)(?:p|article|section|main|ul|ol|li|blockquote)\b[^>]*>", re.I)
+
+
+def misbehave(mode: str, reply: Reply) -> Reply:
+    """The reply a site in ``mode`` gives where a normal one gives ``reply``."""
+    if mode == "maintenance":
+        return Reply(200, MAINTENANCE, HTML)
+    if mode == "soft404" and reply.status in (404, 410):
+        return Reply(200, NOTHING_FOUND, HTML)
+    if mode == "redesign" and reply.status == 200 and reply.content_type.startswith("text/html"):
+        body = _JSON_LD.sub(b"", reply.body)
+        body = _HEADINGS.sub(rb"<\1div>", body)
+        body = _BLOCKS.sub(rb"<\1div>", body)
+        return Reply(200, body, reply.content_type, reply.headers, reply.last_modified)
+    return reply

@@ -1,0 +1,233 @@
+"""Unattended runs: budgets that stop a run cleanly, and the quality gate that keeps a misbehaving
+site's pages out of history (``glossary replica --mode``), with held runs accepted or discarded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.request
+
+import pytest
+from conftest import archive_problems, crawl, rows, run_glossary
+
+from glossary_spider.outcome import ExitStatus
+from glossary_spider.replica.site import ReplicaSite
+
+PAGES = 100
+RUN = ("--delay", "0", "--concurrency", "8", "--no-progress")
+
+
+def set_mode(server, mode: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(f"{server.url}/_replica/mode", data=mode.encode())).read()
+
+
+def refresh(db, *args):
+    return run_glossary("refresh", "--db", str(db), *RUN, *args)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from conftest import Replica
+
+    server = Replica(tmp_path_factory.mktemp("unattended"), PAGES)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def archived(site, tmp_path_factory):
+    """A fresh copy of an archive of the whole replica (generation 1, normal mode)."""
+    db = tmp_path_factory.getbasetemp() / "unattended-reference.db"
+    if not db.exists():
+        result = crawl(db, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml")
+        assert result.returncode == 0, result.stderr
+    copy = tmp_path_factory.mktemp("archive") / "glossary.db"
+    shutil.copy(db, copy)
+    site.set_generation(1)
+    set_mode(site, "normal")
+    yield copy
+    site.set_generation(1)
+    set_mode(site, "normal")
+
+
+def history(db):
+    return rows(db, "SELECT url, version, content_hash, body_text FROM page_versions ORDER BY url, version")
+
+
+def current(db):
+    return rows(db, "SELECT url, content_hash, version, status, last_fetched FROM pages ORDER BY url")
+
+
+# -- budgets ------------------------------------------------------------------------------------
+
+
+def test_max_requests_stops_the_run_early_and_resume_finishes_it(site, tmp_path):
+    db = tmp_path / "budget.db"
+    start = ("--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml")
+    first = crawl(db, *start, "--max-requests", "60")
+    assert first.returncode == ExitStatus.STOPPED_EARLY, first.stderr
+    assert "stopped by --max-requests" in first.stdout
+    (run,) = rows(db, "SELECT finish_reason, requests FROM crawl_runs")
+    assert run["finish_reason"] == "closespider_pagecount"
+    assert run["requests"] < 60 + 8 * 2  # the budget, and what was already in flight
+    kept = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    assert kept > 0, "what the stopped run fetched is kept"
+    assert archive_problems(db) == []
+    # The resumed run takes the budget over: it may take a few more runs to finish.
+    for _ in range(5):
+        resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+        if resumed.returncode != ExitStatus.STOPPED_EARLY:
+            break
+    assert resumed.returncode == 0, resumed.stderr
+    archived = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE page_type != 'other'")}
+    assert archived == {site.url + p for p in ReplicaSite(PAGES).glossary_paths()}
+
+
+def test_max_duration_stops_the_run_early(site, tmp_path):
+    db = tmp_path / "duration.db"
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{site.url}/", "--delay", "0.2",
+                          "--no-progress", "--max-duration", "1s")
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stderr
+    assert "stopped by --max-duration" in result.stdout
+    assert rows(db, "SELECT finish_reason FROM crawl_runs")[0]["finish_reason"] == "closespider_timeout"
+
+
+@pytest.mark.parametrize("value", ["soon", "-5m", "0", "3 weeks"])
+def test_a_bad_duration_is_one_line(tmp_path, value):
+    result = run_glossary("crawl", "--db", str(tmp_path / "x.db"), "--start-url", "http://127.0.0.1:9/",
+                          "--max-duration", value)
+    assert result.returncode == ExitStatus.BAD_INPUT
+    assert len(result.stderr.strip().splitlines()) == 1 and "--max-duration" in result.stderr, result.stderr
+
+
+# -- the quality gate --------------------------------------------------------------------------
+
+
+def test_an_ordinary_refresh_passes_the_gate_without_a_word(site, archived):
+    site.set_generation(2)
+    result = refresh(archived)
+    assert result.returncode == 0, result.stderr
+    assert "HELD" not in result.stdout and "gate" not in result.stdout.lower()
+    changed = rows(archived, "SELECT count(*) AS n FROM page_versions WHERE version > 1")[0]["n"]
+    assert 0 < changed < PAGES * 0.2
+    assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+
+
+def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site, archived):
+    before_history, before_pages = history(archived), current(archived)
+    set_mode(site, "maintenance")
+    result = refresh(archived, "--max-age", "0", "--json")
+    assert result.returncode == ExitStatus.HELD, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["finish_reason"] == "held"
+    (same_page,) = [c for c in summary["gate"]["checks"] if c["name"] == "same_page"]
+    assert same_page["tripped"] and same_page["numbers"]["same_text"] >= PAGES * 0.9
+    assert same_page["examples"] and all(u.startswith(site.url) for u in same_page["examples"])
+    assert history(archived) == before_history
+    assert current(archived) == before_pages
+    held = rows(archived, "SELECT count(*) AS n FROM captures WHERE outcome = 'held' AND body_sha256 IN "
+                          "(SELECT sha256 FROM bodies)")[0]["n"]
+    assert held >= PAGES * 0.9, "the raw captures are kept"
+
+    text = run_glossary("held", "--db", str(archived))
+    assert "same_page" in text.stdout and "--discard" in text.stdout
+    report = run_glossary("report", "--db", str(archived), "--format", "html")
+    assert "Held runs" in report.stdout and "same_page" in report.stdout
+
+    # The site comes back: the held run is discarded, the next refresh writes only real changes.
+    discarded = run_glossary("held", "--db", str(archived), "--discard", str(summary["id"]))
+    assert discarded.returncode == 0, discarded.stderr
+    # Held captures stand for nothing archived: reparse reads the pages' own, and finds no change.
+    assert run_glossary("reparse", "--db", str(archived), "--no-progress").returncode == 0
+    assert history(archived) == before_history
+    set_mode(site, "normal")
+    again = refresh(archived)
+    assert again.returncode == 0, again.stderr
+    assert history(archived) == before_history
+    assert archive_problems(archived) == []
+
+
+def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
+    site.set_generation(2)
+    set_mode(site, "soft404")
+    deleted = {site.url + p for p in ReplicaSite(PAGES, 1).glossary_paths()
+               if not ReplicaSite(PAGES, 2).is_live(p)}
+    assert deleted
+    result = refresh(archived, "--max-age", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "soft 404" in result.stdout
+    gone = {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")}
+    assert gone == deleted
+    assert rows(archived, "SELECT url FROM page_versions WHERE body_text LIKE '%find what you%' "
+                          "OR title LIKE 'Nothing found%'") == []
+    # History holds the real changes, and only them: the pages generation 2 edited.
+    before, after = ReplicaSite(PAGES, 1), ReplicaSite(PAGES, 2)
+    edited = {site.url + p for p in set(before.glossary_paths()) & set(after.glossary_paths())
+              if before.document(p, "")["blocks"] != after.document(p, "")["blocks"]}
+    versions = rows(archived, "SELECT v.url FROM page_versions v JOIN pages p ON p.url = v.url "
+                              "WHERE v.version > 1 AND p.page_type != 'other'")  # the home page lists new posts
+    assert {r["url"] for r in versions} == edited
+    assert archive_problems(archived) == []
+
+
+def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_path):
+    set_mode(site, "soft404")
+    try:
+        db = tmp_path / "soft.db"
+        result = crawl(db, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages WHERE title LIKE 'Nothing found%'") == []
+    missing = rows(db, "SELECT url, http_status FROM crawl_errors WHERE error LIKE 'soft 404%'")
+    assert missing and {r["http_status"] for r in missing} == {200}, missing
+
+
+def test_a_redesign_the_extraction_misses_is_held_then_accepted(site, archived):
+    set_mode(site, "redesign")
+    versions = len(history(archived))
+    result = refresh(archived, "--max-age", "0")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    assert "health:" in result.stdout and "JSON-LD" in result.stdout
+    assert len(history(archived)) == versions
+    run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
+    accepted = run_glossary("held", "--db", str(archived), "--accept", str(run_id))
+    assert accepted.returncode == 0, accepted.stderr
+    changed = rows(archived, "SELECT count(*) AS n FROM page_versions WHERE run_id = ?", (run_id,))[0]["n"]
+    assert changed >= PAGES * 0.5, "the held run's versions were written from its captures"
+    assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+    assert archive_problems(archived) == []
+    again = run_glossary("held", "--db", str(archived), "--accept", str(run_id))
+    assert again.returncode == ExitStatus.BAD_INPUT and "accepted" in again.stderr
+
+
+def test_gate_thresholds_are_set_per_run(site, archived):
+    set_mode(site, "maintenance")
+    result = refresh(archived, "--max-age", "0", "--gate", "off")
+    assert result.returncode == 0, result.stderr  # what a user who turned the gate off asked for
+    bad = refresh(archived, "--gate", "same-page=3")
+    assert bad.returncode == ExitStatus.BAD_INPUT and "same-page-min" in bad.stderr
+
+
+def test_staged_pages_beyond_one_write_chunk_are_all_archived(tmp_path):
+    """Applying a run reads its staged pages a chunk at a time while it writes the archive."""
+    import copy
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.storage import Archive, Fetch
+
+    site = ReplicaSite(40)
+    batch = []
+    for path in site.glossary_paths():
+        reply = site.render(path, "http://x")
+        extraction = extract_page(reply.body, "http://x" + path, reply.content_type)
+        for n in range(30):
+            clone = copy.deepcopy(extraction)
+            clone.record["url"] = f"http://x{path}?copy={n}"
+            batch.append((Fetch(clone.record["url"], 200, reply.body, reply.content_type), clone))
+    with Archive(tmp_path / "big.db") as archive:
+        run_id = archive.start_run("crawl", {})
+        archive.stage_pages(run_id, batch)
+        assert archive.apply_staged(run_id) == {"new": len(batch)}
+    assert len(batch) > 1000
+    assert rows(tmp_path / "big.db", "SELECT count(*) AS n FROM pages")[0]["n"] == len(batch)
