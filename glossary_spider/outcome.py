@@ -23,8 +23,10 @@ class ExitStatus(IntEnum):
 
 # Finish reasons of a run that did all its work.
 COMPLETE_REASONS = ("finished",)
+# The finish reason of a crawl that archived its --max-pages.
+MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
-BUDGET_REASONS = ("max_pages", "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
+BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
 
 
 def is_complete(finish_reason: str | None) -> bool:

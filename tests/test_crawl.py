@@ -128,11 +128,34 @@ def test_crawling_twice_gives_the_same_rows(tmp_path, make_replica):
     assert runs[1] == {"pages_new": 0, "pages_changed": 0, "pages_unchanged": runs[0]["pages_new"]}
 
 
-def test_max_pages_stops_the_crawl(tmp_path, replica):
+def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
+    """Issue 14 item 1: once --max-pages pages are archived nothing more is requested (the old
+    spider kept fetching everything queued: about every page of the site)."""
+    server = make_replica()
     db = tmp_path / "d.db"
-    result = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "5", "--concurrency", "1")
+    start = ("--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
+    result = crawl(db, *start, "--max-pages", "20")
+    assert result.returncode == 4, result.stderr  # ExitStatus.STOPPED_EARLY
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 20
+    (run,) = rows(db, "SELECT finish_reason, requests FROM crawl_runs")
+    assert run["finish_reason"] == "max_pages"
+    pages_requested = [r for r in server.requests() if not r["path"].endswith((".xml", ".txt"))]
+    # The budget, what was in flight (8 downloads, and responses waiting to be parsed), two redirects.
+    assert len(pages_requested) <= 40
+    assert run["requests"] == len(server.requests())
+    archived = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+
+    server.clear_log()
+    result = crawl(db, "--resume")
+    assert result.returncode == 4, result.stderr  # each part of the run archives at most --max-pages
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 40
+    assert {server.url + r["path"] for r in server.requests()} & archived == set()
+    while result.returncode == 4:
+        result = crawl(db, "--resume")
     assert result.returncode == 0, result.stderr
-    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 5
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == len(SITE.glossary_paths()) + 1
+    assert rows(db, "SELECT count(*) AS n, max(finish_reason) AS reason FROM crawl_runs") == [
+        {"n": 1, "reason": "finished"}]
 
 
 def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):

@@ -32,6 +32,7 @@ from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import (
     CannotResolveHostError,
+    CloseSpider,
     DownloadCancelledError,
     DownloadConnectionRefusedError,
     DownloadFailedError,
@@ -49,6 +50,7 @@ from glossary_spider.extraction import extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.outcome import MAX_PAGES_REASON
 from glossary_spider.params import CrawlParams
 from glossary_spider.storage import Fetch
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, path_depth, url_shape
@@ -260,6 +262,10 @@ class GlossarySpider(SitemapSpider):
         elif not self.limit_reached():
             self.pages_sent += 1
             yield PageItem(fetch, extraction, discovered, aliases)
+            if self.limit_reached():
+                # Queued requests are dropped; those in flight end unarchived, still pending in the
+                # frontier, so --resume fetches them.
+                raise CloseSpider(MAX_PAGES_REASON)
 
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
