@@ -24,6 +24,11 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
+def _given(value: str | Iterable[str] | None) -> bool:
+    """Whether an option was given at all, even if only with empty values."""
+    return value is not None and (isinstance(value, str) or bool(list(value)))
+
+
 def check_url(value: str, what: str) -> str:
     url = normalize_url(value) if "://" in value else None
     if url is None:
@@ -81,8 +86,15 @@ class CrawlParams:
         if urls_file:
             starts += read_urls_file(urls_file)
         sitemaps = [check_url(u, "sitemap URL") for u in _split(sitemap_urls)]
-        if not starts and not sitemaps and default_to_live:
-            starts, sitemaps = [LIVE_HOME], [LIVE_SITEMAP]
+        if not starts and not sitemaps:
+            if urls_file:
+                raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "
+                                  "put one URL a line in it")
+            if _given(start_urls) or _given(sitemap_urls):
+                raise BadArgument("no URL to start from: the start URLs and sitemaps given are all empty")
+            if default_to_live:
+                # Only when no start was asked for at all: an empty one is a mistake, not a wish for the live site.
+                starts, sitemaps = [LIVE_HOME], [LIVE_SITEMAP]
         pages = None
         if max_pages not in (None, ""):
             try:

@@ -37,6 +37,23 @@ def test_a_bad_line_in_the_urls_file(tmp_path):
     assert_one_line_error(result, "line 2", "not a url")
 
 
+@pytest.mark.parametrize("content", ["", "\n\n", "# my start pages\n   # none yet\n"])
+def test_a_urls_file_without_urls_is_refused_not_the_live_site(tmp_path, content):
+    """Issue 14 item 3: the old crawl fell back to the live site's home page and sitemap."""
+    (tmp_path / "urls.txt").write_text(content)
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"),
+                          timeout=60)
+    assert_one_line_error(result, "--urls-file", "no URL")
+    assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize("options", [("--start-url", ""), ("--sitemap", " "), ("--start-url", "", "--no-follow")])
+def test_start_options_that_give_no_url_are_refused(tmp_path, options):
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), *options, timeout=60)
+    assert_one_line_error(result, "no URL to start from")
+    assert not (tmp_path / "a.db").exists()
+
+
 def test_an_archive_path_that_is_a_directory(tmp_path):
     result = run_glossary("crawl", "--db", str(tmp_path), "--start-url", "http://127.0.0.1:9/")
     assert_one_line_error(result, "directory")
