@@ -146,7 +146,7 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
         db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
         ignore_robots=bool(options["ignore_robots"]),
         progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
-        log_level="INFO" if options["verbose"] else "WARNING", extra=extra,
+        log_level="INFO" if options["verbose"] else "WARNING", scrapy_log=options["verbose"], extra=extra,
     )
     stats = run_spider(settings, params, **spider_args)
     if error := stats.get("glossary/archive_error"):
@@ -155,12 +155,17 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
     run = archive.run(run_id)
-    if options["as_json"]:
+    if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}")}, indent=2))
+                               "args": json.loads(run["args"] or "{}")}))
     else:
         click.echo(summary(run, db))
-    sys.exit(exit_status(run["finish_reason"]))
+    status = exit_status(run["finish_reason"])
+    if status == ExitStatus.UNREACHABLE:
+        answered, unanswered = archive.fetch_outcomes(run_id)
+        click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
+                   f"(see 'glossary report'); run 'glossary {command}' again when it is back", err=True)
+    sys.exit(status)
 
 
 @cli.command()

@@ -23,6 +23,7 @@ def crawl_settings(
     ignore_robots: bool = False,
     progress: bool = False,
     log_level: str = "WARNING",
+    scrapy_log: bool = True,
     extra: dict[str, Any] | None = None,
 ) -> Settings:
     settings = Settings()
@@ -33,6 +34,7 @@ def crawl_settings(
         "GLOSSARY_ARGS": args or {},
         "GLOSSARY_PROGRESS": progress,
         "LOG_LEVEL": log_level,
+        "GLOSSARY_SCRAPY_LOG": scrapy_log,
     }
     if concurrency is not None:
         overrides.update(CONCURRENT_REQUESTS=concurrency, CONCURRENT_REQUESTS_PER_DOMAIN=concurrency)

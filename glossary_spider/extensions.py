@@ -1,7 +1,8 @@
-"""A live progress line for crawls run on a terminal."""
+"""Extensions for the command line: a live progress line, and a quiet log."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from typing import IO
@@ -60,3 +61,28 @@ class Progress:
         self.show()
         self.out.write("\n")
         self.out.flush()
+
+
+class OwnLogOnly:
+    """Lets only glossary_spider's own log records reach Scrapy's log handler.
+
+    Disabled by the ``GLOSSARY_SCRAPY_LOG`` setting (on by default; ``glossary crawl``
+    turns it off unless given ``-v``): what failed is recorded in the archive and
+    summed up by the command, and Scrapy's lines and tracebacks would bury that.
+    """
+
+    def __init__(self) -> None:
+        self.filter = logging.Filter("glossary_spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OwnLogOnly:
+        if crawler.settings.getbool("GLOSSARY_SCRAPY_LOG", True):
+            raise NotConfigured
+        extension = cls()
+        # Scrapy installs its root handler anew as the crawl starts, after extensions are made.
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        for handler in logging.root.handlers:
+            handler.addFilter(self.filter)

@@ -23,6 +23,9 @@ class ExitStatus(IntEnum):
 
 # Finish reasons of a run that did all its work.
 COMPLETE_REASONS = ("finished",)
+# The finish reason of a run in which (nearly) every fetch failed. There is nothing to resume: the
+# failed pages are recorded, and the next run (once the site answers) fetches them.
+UNREACHABLE_REASON = "unreachable"
 # The finish reason of a crawl that archived its --max-pages.
 MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
@@ -31,7 +34,21 @@ BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pageco
 
 def is_complete(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason has nothing left to resume."""
-    return finish_reason in COMPLETE_REASONS
+    return finish_reason in COMPLETE_REASONS or finish_reason == UNREACHABLE_REASON
+
+
+def is_unreachable(answered: int, unanswered: int) -> bool:
+    """Whether a run's fetches say the site was down: at least one fetch got no answer (no
+    response, or a 5xx) and at most one in twenty got one."""
+    return unanswered > 0 and answered * 19 <= unanswered
+
+
+def final_reason(reason: str, answered: int, unanswered: int) -> str:
+    """The finish reason to record for a run that Scrapy ended for ``reason``, given how many of its
+    fetches got an answer (any HTTP status below 500) and how many did not."""
+    if reason in COMPLETE_REASONS and is_unreachable(answered, unanswered):
+        return UNREACHABLE_REASON
+    return reason
 
 
 def exit_status(finish_reason: str | None) -> ExitStatus:
@@ -40,4 +57,6 @@ def exit_status(finish_reason: str | None) -> ExitStatus:
         return ExitStatus.DONE
     if finish_reason in BUDGET_REASONS:
         return ExitStatus.STOPPED_EARLY
+    if finish_reason == UNREACHABLE_REASON:
+        return ExitStatus.UNREACHABLE
     return ExitStatus.FAILED

@@ -48,12 +48,14 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "glossary_spider.extensions.Progress": 500,
+    "glossary_spider.extensions.OwnLogOnly": 0,
 }
 
 GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50
 GLOSSARY_BATCH_SECONDS = 2.0
 GLOSSARY_PROGRESS = False
+GLOSSARY_SCRAPY_LOG = True  # False: only glossary_spider's own log lines (the glossary command without -v)
 # Link traps: a crawl follows at most this many URLs of one shape (digits and ids wildcarded).
 GLOSSARY_TRAP_BUDGET = 5000
 GLOSSARY_MAX_PATH_SEGMENTS = 12

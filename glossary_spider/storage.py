@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 import zstandard
 
-from glossary_spider.outcome import is_complete
+from glossary_spider.outcome import final_reason, is_complete
 
 logger = logging.getLogger(__name__)
 
@@ -274,6 +274,8 @@ class Archive:
     ) -> dict[str, Any]:
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
+        finish_reason = final_reason(finish_reason, *self.fetch_outcomes(run_id))
+        stats["finish_reason"] = finish_reason
         row = {
             "finished_at": now(),
             "finish_reason": finish_reason,
@@ -330,6 +332,17 @@ class Archive:
             "pages_gone": outcomes.get("gone", 0),
             "pages_failed": failed,
         }
+
+    def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
+        """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
+        did not (no response at all, or a 5xx), counting each URL once by its last capture."""
+        answered, unanswered = self.db.execute(
+            """SELECT count(*) FILTER (WHERE http_status < 500),
+                      count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
+               FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
+            [run_id],
+        ).fetchone()
+        return answered, unanswered
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -99,15 +99,41 @@ def test_an_unknown_option_exits_2():
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--frobnicate" in result.stderr
 
 
-def test_a_crawl_of_a_server_that_is_not_there_finishes_and_records_it(tmp_path):
+def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
     db = tmp_path / "a.db"
     result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/definition/x/",
                           "--delay", "0", "--no-progress", "--ignore-robots")
-    assert result.returncode == 0, result.stderr
-    assert "failed" in result.stdout
+    assert result.returncode == 6, result.stderr  # ExitStatus.UNREACHABLE
+    assert "unreachable" in result.stdout
+    assert result.stderr.splitlines() == [
+        "Error: the site did not answer: 1 of 1 fetches failed (see 'glossary report'); "
+        "run 'glossary crawl' again when it is back"]
     with sqlite3.connect(db) as conn:
         errors = conn.execute("SELECT stage, url, error FROM crawl_errors").fetchall()
+        runs = conn.execute("SELECT finish_reason FROM crawl_runs").fetchall()
     assert errors == [("fetch", "http://127.0.0.1:9/definition/x/", "connection refused")]
+    assert runs == [("unreachable",)]
+
+
+def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make_replica, tmp_path):
+    """Issue 14 item 4: a refresh of a site that is down reported "finished", exit 0, with
+    Scrapy's ERROR lines and tracebacks on stderr and a JSON summary over many lines."""
+    server = make_replica()
+    db = tmp_path / "o.db"
+    paths = ["/area/funding/", "/term/legal-risk-management/", "/definition/international-legal-cooperation/"]
+    result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--no-progress", "--no-follow",
+                          *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 0, result.stderr
+    server.stop()
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert result.returncode == 6, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("Error: the site did not answer"), \
+        result.stderr
+    (line,) = result.stdout.splitlines()
+    run = json.loads(line)
+    assert (run["finish_reason"], run["pages_failed"]) == ("unreachable", 3)
+    # Nothing to resume: the next refresh, once the site is back, fetches everything again.
+    assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 0
 
 
 def all_commands():

@@ -237,7 +237,7 @@ class GlossarySpider(SitemapSpider):
         try:
             extraction = extract_page(response.body, url, content_type)
         except Exception as exc:  # a page that breaks extraction must not stop the crawl
-            logger.exception("Extraction failed for %s", url)
+            logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                               response.status, fetch)
             return
