@@ -21,7 +21,7 @@ import click
 
 from glossary_spider.params import BadArgument, CrawlParams, check_url
 from glossary_spider.replica.themes import ROBOTS_MODES
-from glossary_spider.outcome import ExitStatus, exit_status
+from glossary_spider.outcome import ExitStatus, changes, exit_status
 from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
@@ -157,7 +157,7 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     run = archive.run(run_id)
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}")}))
+                               "args": json.loads(run["args"] or "{}"), "changes": changes(run)}))
     else:
         click.echo(summary(run, db))
     status = exit_status(run["finish_reason"])
@@ -273,10 +273,14 @@ def summary(run: dict[str, Any], db: str) -> str:
         ("unchanged", run["pages_unchanged"]),
         ("not modified", run["pages_not_modified"]),
         ("gone", run["pages_gone"]),
+        ("still gone", run["pages_still_gone"]),
+        ("back", run["pages_back"]),
         ("failed", run["pages_failed"]),
     ]
+    news = changes(run)
     lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason'] or 'stopped'} "
-             f"in {elapsed or 0:.1f}s", "pages:"]
+             f"in {elapsed or 0:.1f}s: {f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
+             "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     lines.append(f"archive:       {os.path.abspath(db)}")

@@ -7,6 +7,7 @@ number, so a monitor reading the archive sees what cron would have seen.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -49,6 +50,16 @@ def final_reason(reason: str, answered: int, unanswered: int) -> str:
     if reason in COMPLETE_REASONS and is_unreachable(answered, unanswered):
         return UNREACHABLE_REASON
     return reason
+
+
+# The crawl_runs counts that are news: pages that appeared, changed, went or came back. A run
+# whose counts are all 0 found nothing new (a page still gone, or unchanged, is not news).
+CHANGE_COUNTS = ("pages_new", "pages_changed", "pages_gone", "pages_back")
+
+
+def changes(run: dict[str, Any]) -> int:
+    """How many pages a run found news about (0: nothing new); ``run`` is its crawl_runs row."""
+    return sum(run.get(count) or 0 for count in CHANGE_COUNTS)
 
 
 def exit_status(finish_reason: str | None) -> ExitStatus:

@@ -116,8 +116,8 @@ class ArchivePipeline:
         if isinstance(item, NotModifiedItem):
             archive.record_not_modified(run_id, item.fetch)
             return "not_modified"
-        if isinstance(item, GoneItem) and archive.record_gone(run_id, item.fetch):
-            return "gone"
+        if isinstance(item, GoneItem) and (outcome := archive.record_gone(run_id, item.fetch)):
+            return outcome
         if isinstance(item, GoneItem):
             status = item.fetch.http_status
             archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)

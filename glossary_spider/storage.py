@@ -109,7 +109,8 @@ TABLES: dict[str, dict[str, Any]] = {
     "crawl_runs": {
         "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
-                    "pages_not_modified": int, "pages_gone": int, "pages_failed": int, "requests": int,
+                    "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
+                    "pages_failed": int, "requests": int,
                     "bytes": int, "stats": str, "pid": int},
         "pk": "id",
     },
@@ -324,12 +325,22 @@ class Archive:
         failed = self.db.execute(
             "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
         ).fetchone()[0]
+        # Pages answering again after an earlier run found them gone.
+        back = self.db.execute(
+            """SELECT count(DISTINCT c.url) FROM captures c
+               WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
+                 AND (SELECT p.outcome FROM captures p
+                      WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
+                      ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
+        ).fetchone()[0]
         return {
             "pages_new": outcomes.get("new", 0),
             "pages_changed": outcomes.get("changed", 0),
             "pages_unchanged": outcomes.get("unchanged", 0),
             "pages_not_modified": outcomes.get("not_modified", 0),
             "pages_gone": outcomes.get("gone", 0),
+            "pages_still_gone": outcomes.get("still_gone", 0),
+            "pages_back": back,
             "pages_failed": failed,
         }
 
@@ -417,19 +428,21 @@ class Archive:
         if rows.errors:
             db.table("crawl_errors").insert_all(rows.errors, pk="id")
 
-    def record_gone(self, run_id: int, fetch: Fetch) -> bool:
-        """A 404 or 410: mark an archived page gone. False if the archive never had it."""
+    def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
+        """A 404 or 410 for an archived page: ``gone`` if it was live, ``still_gone`` if it was
+        gone already (not news); None if the archive never had it."""
         with self.db.atomic():
-            if self._page_state(fetch.url) is None:
-                return False
+            if (state := self._page_state(fetch.url)) is None:
+                return None
+            outcome = "still_gone" if state["status"] == "gone" else "gone"
             self.db.conn.execute(
                 "UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                 [fetch.http_status, fetch.fetched_at, run_id, fetch.url],
             )
             rows = _Rows()
-            rows.capture(run_id, fetch, None, "gone")
+            rows.capture(run_id, fetch, None, outcome)
             self._write(rows)
-        return True
+        return outcome
 
     def record_not_modified(self, run_id: int, fetch: Fetch) -> None:
         rows = _Rows()

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -132,14 +133,27 @@ def test_max_age_forces_a_full_fetch(archived):
     assert all(r["if_none_match"] is None and r["status"] == 200 for r in pages)
 
 
-def test_a_gone_page_that_comes_back_is_live_again(archived):
+def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
+    """Issue 14 item 5: the old refresh counted every gone page as gone again on every run."""
     server, db = archived
     server.set_generation(2)
-    assert refresh(db).returncode == 0
+    first = json.loads(refresh(db, "--json").stdout)
     gone = rows(db, "SELECT url FROM pages WHERE status = 'gone'")
-    assert gone
+    assert gone and first["pages_gone"] == len(gone) and first["changes"] > 0
+
+    result = refresh(db, "--json")
+    assert result.returncode == 0, result.stderr
+    second = json.loads(result.stdout)
+    assert (second["pages_gone"], second["pages_still_gone"], second["changes"]) == (0, len(gone), 0)
+    outcomes = rows(db, "SELECT outcome, count(*) AS n FROM captures WHERE run_id = ? AND outcome LIKE '%gone' "
+                        "GROUP BY outcome", (second["id"],))
+    assert outcomes == [{"outcome": "still_gone", "n": len(gone)}]
+    result = refresh(db)
+    assert "nothing new" in result.stdout.splitlines()[0] and re.search(rf"still gone +{len(gone)}$", result.stdout, re.M)
+
     server.set_generation(1)
-    assert refresh(db).returncode == 0
+    back = json.loads(refresh(db, "--json").stdout)
+    assert back["pages_back"] == len(gone) and back["changes"] >= len(gone)
     for page in gone:
         (row,) = rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (page["url"],))
         assert row == {"status": "live", "http_status": 200}
