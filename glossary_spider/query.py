@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -24,15 +25,40 @@ LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagi
 _KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
 
 
+def _open(path: Path, mode: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+    return conn
+
+
+def open_mode(path: str | Path) -> str:
+    """How an archive can be read: ``mode=ro``, or ``immutable=1`` where SQLite cannot create the
+    WAL's ``-shm`` file beside it (a read-only directory or mount, where nothing can be writing it)."""
+    path = existing_archive(path)
+    try:
+        _open(path, "mode=ro").close()
+    except sqlite3.OperationalError as exc:
+        if os.access(path.parent, os.W_OK):
+            raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
+        return "immutable=1"
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
+    return "mode=ro"
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to an archive; never creates one."""
     path = existing_archive(path)
+    mode = open_mode(path)
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 10000")
-        check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+        conn = _open(path, mode)
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
+        raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
     return conn

@@ -212,6 +212,42 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert db.read_bytes() == before
 
 
+def on_a_read_only_mount(directory, *args, **kwargs):
+    """Run glossary in a private mount namespace where ``directory`` is a read-only bind mount:
+    a real read-only filesystem, which stops root too (chmod does not)."""
+    mount = f'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    command = ["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), *GLOSSARY, *args]
+    if subprocess.run(["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), "true"]).returncode != 0:
+        pytest.skip("no read-only bind mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("command", [("search", "gamma", "--format", "json"),
+                                     ("show", "international-legal-cooperation", "--format", "json"),
+                                     ("report", "--format", "json"), ("export", "--format", "jsonl")],
+                         ids=lambda c: c[0])
+def test_readers_read_an_archive_on_a_read_only_filesystem(crawled, tmp_path, command):
+    """Issue 14 item 7: SQLite cannot create the WAL's -shm file on a read-only mount; readers
+    said the archive 'is not a glossary archive: unable to open database file'."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "archive.db"
+    shutil.copy(crawled, db)
+    result = on_a_read_only_mount(shelf, command[0], "--db", str(db), *command[1:])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and "Traceback" not in result.stderr
+    assert sorted(p.name for p in shelf.iterdir()) == ["archive.db"]
+
+
+def test_a_writer_on_a_read_only_filesystem_says_so_in_one_line(crawled, tmp_path):
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(crawled, shelf / "archive.db")
+    result = on_a_read_only_mount(shelf, "reparse", "--db", str(shelf / "archive.db"), "--no-progress")
+    assert_one_line_error(result)
+    assert "not a glossary archive" not in result.stderr and "read-only" in result.stderr.lower()
+
+
 def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):
     """A file size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk does."""
     import resource
