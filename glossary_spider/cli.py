@@ -541,37 +541,64 @@ def report(db: str, fmt: str, out: str | None) -> None:
 
 @cli.command()
 @db_option
-@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port for Datasette.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              help="Port for Datasette (0 picks a free one).")
 @click.option("--open/--no-open", "open_browser", default=True, help="Open a browser.")
 @user_errors
 def browse(db: str, port: int, open_browser: bool) -> None:
     """Open the archive in Datasette, with column descriptions, facets and canned queries.
 
-    Needs the optional 'browse' extra: pip install 'glossary_spider[browse]'.
+    Tables show long text cut short; a row's page shows it whole, and a page's row
+    lists its sections, links, versions and captures. Serves until Ctrl-C or
+    SIGTERM, then exits 0. An archive on a read-only filesystem is served
+    immutable. A port in use exits 2. Needs the optional 'browse' extra:
+    pip install 'glossary_spider[browse]'.
 
     \b
     Example:
         glossary browse --db data/demo.db
+        glossary browse --port 8002 --no-open
     """
     import importlib.util
+    import signal
+    import socket
     import subprocess
     import tempfile
 
-    from glossary_spider.metadata import datasette_metadata
+    from glossary_spider.metadata import SETTINGS, datasette_metadata
+    from glossary_spider.query import open_mode
 
     open_reader(db).close()
     if importlib.util.find_spec("datasette") is None:
         raise UserError("Datasette is not installed: pip install 'glossary_spider[browse]'")
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as meta:
-        json.dump(datasette_metadata(Path(db).stem), meta)
-    command = [sys.executable, "-m", "datasette", "serve", db, "--metadata", meta.name, "--port", str(port),
-               "--setting", "sql_time_limit_ms", "5000"]
-    if open_browser:
-        command.append("--open")
-    try:
-        sys.exit(subprocess.call(command))
-    finally:
-        os.unlink(meta.name)
+    if port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UserError(f"port {port} is in use: choose another with --port") from None
+    archive = ["-i", db] if open_mode(db) == "immutable=1" else [db]
+    with tempfile.TemporaryDirectory(prefix="glossary-browse-") as tmp:
+        meta = Path(tmp) / "metadata.json"
+        meta.write_text(json.dumps(datasette_metadata(Path(db).stem)), encoding="utf-8")
+        command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", str(meta),
+                   "--port", str(port)]
+        for name, value in SETTINGS.items():
+            command += ["--setting", name, str(value)]
+        if open_browser:
+            command.append("--open")
+        server = subprocess.Popen(command)
+        # SIGTERM stops Datasette too, and lets the temporary directory go.
+        signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:  # Datasette had the same Ctrl-C
+            code = 0
+        finally:
+            if server.poll() is None:
+                server.terminate()
+            server.wait()
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else EXIT_FAILED)
 
 
 def main() -> None:

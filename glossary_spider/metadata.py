@@ -172,27 +172,39 @@ DESCRIPTIONS = {
 QUERIES = {
     "definitions_changed_since": {
         "title": "Definitions changed since a date",
+        "description": "since: a UTC date or time in ISO-8601, e.g. 2026-03-01 or 2026-03-01T12:00:00+00:00",
         "sql": "SELECT url, title, version, last_changed FROM pages WHERE page_type = 'definition' "
                "AND version > 1 AND last_changed >= :since ORDER BY last_changed DESC",
+        "params": ["since"],
     },
     "broken_related_links": {
         "title": "Broken related links",
+        "description": "Related links whose target answered 404 or 410, or is gone",
         "sql": "SELECT from_url, to_url, anchor_text, target_status FROM broken_links WHERE kind = 'related' "
                "ORDER BY from_url",
     },
     "most_linked_terms": {
         "title": "Most linked terms",
+        "description": "The 50 term pages linked from the most pages",
         "sql": "SELECT l.to_url, p.title, count(DISTINCT l.from_url) AS linked_from FROM links l "
                "JOIN pages p ON p.url = l.to_url WHERE p.page_type = 'term' GROUP BY l.to_url "
                "ORDER BY linked_from DESC LIMIT 50",
     },
     "search": {
         "title": "Search titles, summaries and text",
+        "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
+                       "For FTS5 syntax (OR, NOT, prefix*) use 'glossary search' or the pages table's search "
+                       "box with _searchmode=raw.",
+        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error.
         "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
-               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH :q "
+               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH escape_fts(:q) "
                "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
+        "params": ["q"],
     },
 }
+
+# Datasette settings for the archive: long text cut to this many characters in tables, whole on a row's page.
+SETTINGS = {"truncate_cells_html": 300, "sql_time_limit_ms": 5000}
 
 
 def datasette_metadata(database: str) -> dict[str, Any]:

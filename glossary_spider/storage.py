@@ -144,6 +144,16 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Declared so that Datasette's row page of a page lists its sections, links, versions and captures,
+# and their rows link back. Not enforced (PRAGMA foreign_keys stays off): a capture may be of a URL
+# that never answered 200 and so has no row in pages.
+FOREIGN_KEYS = [
+    ("sections", "url", "pages", "url"),
+    ("links", "from_url", "pages", "url"),
+    ("page_versions", "url", "pages", "url"),
+    ("captures", "url", "pages", "url"),
+]
+
 INDEXES = [
     ("links", ["to_url"]),
     ("crawl_errors", ["run_id"]),
@@ -238,6 +248,9 @@ class Archive:
                 self.db.table(table).create_index(columns, if_not_exists=True)
             for name, sql in VIEWS.items():
                 self.db.create_view(name, sql.strip(), replace=True)
+        declared = {(fk.table, fk.column) for name, *_ in FOREIGN_KEYS for fk in self.db.table(name).foreign_keys}
+        if missing := [fk for fk in FOREIGN_KEYS if (fk[0], fk[1]) not in declared]:
+            self.db.add_foreign_keys(missing)  # rebuilds those tables, once per archive
         if not self.db.table("pages_fts").exists():
             self.db.table("pages").enable_fts(FTS_COLUMNS)
             self.db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")

@@ -3,6 +3,7 @@
 import asyncio
 import csv
 import hashlib
+import html
 import io
 import json
 import sqlite3
@@ -292,3 +293,36 @@ def test_canned_queries_run_in_datasette(archive):
     assert len(results["definitions_changed_since"][1]) == len([p for p in EDITED if p.startswith("/definition/")])
     assert results["broken_related_links"][1] and results["most_linked_terms"][1] and results["search"][1]
     assert {f["value"] for f in table["facet_results"]["page_type"]["results"]} >= {"definition", "term"}
+
+
+def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_search(archive):
+    """Issue 14 item 8: body_text was shown whole in tables, a page's row linked to nothing,
+    and the canned search failed on an unbalanced quote."""
+    from datasette.app import Datasette
+    from datasette.utils import tilde_encode
+
+    from glossary_spider.metadata import SETTINGS
+
+    db, _ = archive
+    datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem), settings=SETTINGS)
+    url = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' AND version = 2 ORDER BY url LIMIT 1")[0]["url"]
+    body = rows(db, "SELECT body_text FROM pages WHERE url = ?", (url,))[0]["body_text"]
+    assert len(body) > SETTINGS["truncate_cells_html"]
+
+    async def fetch():
+        table = await datasette.client.get(f"/{db.stem}/pages?url__exact={url}")
+        row = await datasette.client.get(f"/{db.stem}/pages/{tilde_encode(url)}")
+        search = await datasette.client.get(f'/{db.stem}/search.json?q="unbalanced funding&_shape=array')
+        query = await datasette.client.get(f"/{db.stem}/search")
+        return table, row, search, query
+
+    table, row, search, query = asyncio.run(fetch())
+    assert table.status_code == 200 and row.status_code == 200
+    first_words = html.escape(body[:200])
+    assert first_words in table.text and html.escape(body[:400]) not in table.text
+    assert html.escape(body).replace("\n", "<br>") in row.text or html.escape(body) in row.text
+    for other, count in (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url")):
+        n = rows(db, f"SELECT count(*) AS n FROM {other} WHERE {count} = ?", (url,))[0]["n"]
+        assert n and f"{other}?{count}=" in row.text, other
+    assert search.status_code == 200, search.text
+    assert "quotes need not balance" in query.text
