@@ -119,6 +119,23 @@ def writer(db: str, command: str) -> Iterator[Archive]:
         lock.release()
 
 
+def new_archive_directory(db: str) -> None:
+    """Create the default archive's directory, saying so; an explicit --db in a directory that does
+    not exist is most likely mistyped, and is refused."""
+    directory = Path(db).parent
+    if directory.exists():
+        return
+    source = click.get_current_context().get_parameter_source("db")
+    if source != click.core.ParameterSource.DEFAULT:
+        raise UserError(f"no directory {directory} for the archive {db}: check --db, or create it first "
+                        f"(mkdir -p {directory})")
+    try:
+        directory.mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the directory {directory} for the archive: {exc.strerror or exc}") from None
+    click.echo(f"Created {directory}/ for the archive {db}", err=True)
+
+
 def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, args: dict[str, Any],
                options: dict[str, Any], **spider_args: Any) -> None:
     """Run the spider for ``command``, resuming the last stopped run if asked; print the summary."""
@@ -195,6 +212,9 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     if options["resume"] and (start_urls or urls_file or sitemaps or max_pages or no_follow):
         raise UserError("--resume continues the stopped crawl with its own URLs and limits: give none")
     params = CrawlParams.build(start_urls, sitemaps, urls_file, not no_follow, max_pages)
+    if options["resume"]:
+        existing_archive(db)  # a mistyped --db is not an empty archive to create
+    new_archive_directory(db)
     args = {"start_urls": params.start_urls, "sitemap_urls": params.sitemap_urls, "follow": params.follow,
             "max_pages": params.max_pages, **{k: options[k] for k in RUN_OPTIONS}}
     with writer(db, "crawl") as archive:

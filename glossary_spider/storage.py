@@ -56,6 +56,15 @@ def check_schema_version(version: int, path: str | Path) -> None:
                            f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
 
 
+def check_ours(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Refuse a SQLite file that holds tables but is not a glossary archive: it is someone else's."""
+    tables = set(db.table_names())
+    if tables and not {"pages", "crawl_runs"} <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise ArchiveError(f"{path} is a SQLite database but not a glossary archive (its tables: {shown}); "
+                           "nothing was added to it: give another --db")
+
+
 def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
     """A one-line message for a write that SQLite refused (full disk, read-only file ...)."""
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
@@ -212,6 +221,7 @@ class Archive:
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
+            check_ours(self.db, self.path)
             self.codec = BodyCodec(self.db)
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")

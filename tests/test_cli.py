@@ -89,6 +89,40 @@ def test_an_archive_from_a_newer_schema(tmp_path):
     assert_one_line_error(result, "newer")
 
 
+def test_resuming_a_mistyped_archive_creates_nothing(tmp_path):
+    """Issue 14 item 12: `crawl --resume --db typo.db` created an empty archive and a lock file."""
+    result = run_glossary("crawl", "--resume", "--db", str(tmp_path / "typo.db"), "--no-progress")
+    assert_one_line_error(result, "no archive at")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_in_a_missing_directory_is_refused_not_created(tmp_path):
+    db = tmp_path / "no" / "such" / "a.db"
+    result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/")
+    assert_one_line_error(result, "no directory", "mkdir -p")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
+    result = run_glossary("crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay", "0",
+                          "--no-progress", cwd=tmp_path, env={"GLOSSARY_DB": ""})
+    assert result.stderr.splitlines()[0] == "Created data/ for the archive data/glossary.db"
+    assert (tmp_path / "data" / "glossary.db").is_file()
+
+
+def test_someone_elses_sqlite_file_is_not_turned_into_an_archive(tmp_path):
+    db = tmp_path / "mine.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        conn.execute("INSERT INTO notes (text) VALUES ('keep me')")
+    conn.close()
+    before = db.read_bytes()
+    result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/")
+    assert_one_line_error(result, "not a glossary archive", "notes")
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db"]  # and no .lock left behind
+
+
 def test_the_db_comes_from_the_environment(tmp_path):
     result = run_glossary("crawl", "--start-url", "ftp://x/", env={"GLOSSARY_DB": str(tmp_path / "env.db")})
     assert_one_line_error(result, "start URL")

@@ -233,6 +233,7 @@ def test_resume_with_nothing_to_resume(archived):
     _, db = archived
     result = run_glossary("crawl", "--db", str(db), "--resume")
     assert result.returncode == 2 and "nothing to resume" in result.stderr
+    assert not db.with_name(db.name + ".lock").exists()  # a refused run leaves no lock file
 
 
 def test_a_second_writer_is_refused_with_the_holders_name(archived):
