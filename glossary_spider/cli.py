@@ -10,6 +10,7 @@ import csv
 import functools
 import json
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -19,9 +20,10 @@ from typing import Any
 
 import click
 
+from glossary_spider import settings as defaults
 from glossary_spider.params import BadArgument, CrawlParams, check_url
 from glossary_spider.replica.themes import ROBOTS_MODES
-from glossary_spider.outcome import ExitStatus, changes, exit_status
+from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete
 from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
@@ -66,7 +68,22 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_STATUSES = """\b
+Exit status:
+    0  done (failed pages are recorded in crawl_errors)
+    1  stopped early: Ctrl-C, SIGTERM, an error (--resume continues a crawl or refresh)
+    2  bad arguments or input, or an archive that cannot be written
+    3  another run holds the archive's lock
+    4  a budget (--max-pages) stopped it: --resume continues
+    6  the site did not answer: (nearly) every fetch failed
+  130  a second Ctrl-C stopped it at once (--resume continues)"""
+READER_EXIT_STATUSES = """\b
+Exit status:
+    0  done
+    2  bad arguments, or no usable archive at --db"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUSES)
 @click.version_option(package_name="glossary_spider")
 def cli() -> None:
     """Crawl the term.greeks.live glossary into a SQLite archive, and query it.
@@ -81,9 +98,12 @@ def cli() -> None:
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by the commands that crawl (crawl and refresh)."""
     for option in reversed([
-        click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Requests in flight at once."),
-        click.option("--delay", type=click.FloatRange(min=0),
-                     help="Seconds between requests to a host (0 turns AutoThrottle off)."),
+        click.option("--concurrency", type=click.IntRange(min=1, max=64),
+                     help=f"Requests in flight at once (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
+                          f"{defaults.CONCURRENT_REQUESTS} in all)."),
+        click.option("--delay", type=click.FloatRange(min=0), metavar="SECONDS",
+                     help=f"Seconds between requests to a host (default {defaults.DOWNLOAD_DELAY:g}, adjusted by "
+                          "AutoThrottle; 0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
         click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
                      help="Give up a request that has not completed in this long (default 30)."),
@@ -119,6 +139,12 @@ def writer(db: str, command: str) -> Iterator[Archive]:
         lock.release()
 
 
+def again(command: str, db: str, *options: str) -> str:
+    """The command line that runs ``command`` on this archive again."""
+    where = [] if db == DEFAULT_DB else ["--db", shlex.quote(db)]
+    return " ".join(["glossary", command, *options, *where])
+
+
 def new_archive_directory(db: str) -> None:
     """Create the default archive's directory, saying so; an explicit --db in a directory that does
     not exist is most likely mistyped, and is refused."""
@@ -142,6 +168,10 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     from glossary_spider.crawl import crawl_settings, run_spider
 
     extra: dict[str, Any] = {"GLOSSARY_LOCK_HELD": True}
+    if not options["resume"] and (stopped := archive.resumable_run(command)):
+        click.echo(f"Note: {command} #{stopped['id']} stopped before it was done ({stopped['finish_reason'] or 'killed'}); "
+                   f"this starts a new {command}: '{again(command, db, '--resume')}' would have continued it",
+                   err=True)
     if options["resume"]:
         stopped = archive.resumable_run(command)
         if stopped is None:
@@ -178,6 +208,9 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     else:
         click.echo(summary(run, db))
     status = exit_status(run["finish_reason"])
+    if not is_complete(run["finish_reason"]):
+        click.echo(f"Stopped before the end ({run['finish_reason'] or 'killed'}): run "
+                   f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
     if status == ExitStatus.UNREACHABLE:
         answered, unanswered = archive.fetch_outcomes(run_id)
         click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
@@ -185,7 +218,7 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     sys.exit(status)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--start-url", "start_urls", multiple=True, metavar="URL", help="A page to start from (repeatable).")
 @click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
@@ -221,7 +254,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         _run_crawl(db, "crawl", archive, params, args, options)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
@@ -257,7 +290,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
         _run_crawl(db, "refresh", archive, params, args, options, known=known, max_age_days=max_age)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
 @user_errors
@@ -363,7 +396,7 @@ def open_reader(db: str) -> Any:
     return connect(db)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @click.argument("query")
 @db_option
 @type_option
@@ -403,7 +436,7 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @click.argument("url_or_slug")
 @db_option
 @type_option
@@ -489,7 +522,7 @@ def _page_text(page: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
@@ -528,7 +561,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @format_option("text", "json", "html")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
@@ -559,7 +592,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
         click.echo(text, nl=False)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port for Datasette (0 picks a free one).")

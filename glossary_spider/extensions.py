@@ -14,7 +14,8 @@ from twisted.internet import task
 
 
 class Progress:
-    """Rewrites one line on standard error every second: pages, rate, errors, requests.
+    """Rewrites one line on standard error every second: pages (of how many, in a refresh), rate,
+    errors, requests.
 
     Enabled by the ``GLOSSARY_PROGRESS`` setting (``glossary crawl --progress``).
     """
@@ -45,8 +46,10 @@ class Progress:
         pages = sum(stats.get_value(f"glossary/pages_{k}", 0) for k in ("new", "changed", "unchanged"))
         pages += stats.get_value("glossary/pages_not_modified", 0)
         elapsed = max(time.monotonic() - self.started, 1e-6)
+        # A refresh knows how many pages it has to go through: the archive's.
+        known = len(getattr(self.crawler.spider, "known", None) or ())
         return (
-            f"{pages} pages · {pages / elapsed:.1f}/s · "
+            f"{pages}{f' of {known} known' if known else ''} pages · {pages / elapsed:.1f}/s · "
             f"{stats.get_value('glossary/pages_failed', 0)} errors · "
             f"{stats.get_value('downloader/request_count', 0)} requests · {elapsed:.0f}s"
         )

@@ -45,6 +45,7 @@ class ArchivePipeline:
         self.lock: ArchiveLock | None = None
         self.run_id: int | None = None
         self.error: str | None = None
+        self.earlier = (0, 0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -66,6 +67,8 @@ class ArchivePipeline:
         self.run_id = settings.getint("GLOSSARY_RUN_ID") or self.archive.start_run(
             command, settings.getdict("GLOSSARY_ARGS"), os.getpid()
         )
+        run = self.archive.run(self.run_id)  # a resumed run's earlier parts count too
+        self.earlier = (run["requests"] or 0, run["bytes"] or 0)
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
@@ -107,7 +110,14 @@ class ArchivePipeline:
                     outcomes.append(self.write(item))
                     done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
             archive.mark_frontier(run_id, done=done, pending=pending)
+            archive.record_traffic(run_id, **self.traffic())
         return outcomes
+
+    def traffic(self) -> dict[str, int]:
+        """Requests sent and bytes received by the whole run, its earlier parts included."""
+        stats = self.crawler.stats
+        return {"requests": self.earlier[0] + stats.get_value("downloader/request_count", 0),
+                "received": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
 
     def write(self, item: Any) -> str:
         """Write one item that is not a page; returns its outcome for the stats."""
@@ -135,7 +145,9 @@ class ArchivePipeline:
         if not self.error:  # else the run stays unfinished, to be resumed
             stats = dict(self.crawler.stats.get_stats())
             stats.setdefault("finish_reason", reason)
-            self.archive.finish_run(self.run_id, reason, stats)
+            traffic = self.traffic()
+            self.archive.finish_run(self.run_id, reason, stats,
+                                    {"requests": traffic["requests"], "bytes": traffic["received"]})
         self.archive.close()
         self.archive = None
         if self.lock is not None:

@@ -303,16 +303,20 @@ class Archive:
         row = {
             "finished_at": now(),
             "finish_reason": finish_reason,
-            **counts,
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
             "stats": json.dumps(stats, default=str, sort_keys=True),
+            **counts,
         }
         with self.db.atomic():
             self.db.table("crawl_runs").update(run_id, row)
             if is_complete(finish_reason):
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
+
+    def record_traffic(self, run_id: int, requests: int, received: int) -> None:
+        """A run's requests and bytes so far, kept up to date so that a killed run still says them."""
+        self.db.table("crawl_runs").update(run_id, {"requests": requests, "bytes": received})
 
     def sitemaps_used(self) -> list[str]:
         """The sitemaps earlier crawls and refreshes read, oldest first."""

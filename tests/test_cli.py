@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -180,6 +181,18 @@ def test_every_command_has_help_with_an_example(name):
     assert result.exit_code == 0
     assert "Example:" in result.output or "Examples:" in result.output
     assert cli.commands[name].help
+    if name != "replica":  # issue 14 item 13: exit statuses were in no --help
+        assert "Exit status:" in result.output and "  2  bad arguments" in result.output
+
+
+@pytest.mark.parametrize("name", ["crawl", "refresh"])
+def test_crawl_help_says_the_defaults_and_every_exit_status(name):
+    output = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+    assert "(default 1, adjusted by AutoThrottle" in output and "(default 2 per host, 4 in all)" in output
+    from glossary_spider.outcome import ExitStatus
+
+    listed = {int(n) for n in re.findall(r"^ +(\d+)  ", output.split("Exit status:")[1], re.M)}
+    assert listed >= {int(s) for s in ExitStatus if s != ExitStatus.HELD} | {130}
 
 
 # -- bad archives at every entry point -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -143,12 +144,22 @@ def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
     # The budget, what was in flight (8 downloads, and responses waiting to be parsed), two redirects.
     assert len(pages_requested) <= 40
     assert run["requests"] == len(server.requests())
+    assert result.stderr == f"Stopped before the end (max_pages): run 'glossary crawl --resume --db {db}' to " \
+                            "continue; nothing archived is fetched again\n"
     archived = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+    other = tmp_path / "other.db"
+    shutil.copy(db, other)
+    result = crawl(other, "--start-url", f"{server.url}/", "--max-pages", "1")
+    assert result.stderr.startswith(f"Note: crawl #1 stopped before it was done (max_pages); this starts a new "
+                                    f"crawl: 'glossary crawl --resume --db {other}' would have continued it\n")
 
+    first_part = run["requests"]
     server.clear_log()
     result = crawl(db, "--resume")
     assert result.returncode == 4, result.stderr  # each part of the run archives at most --max-pages
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 40
+    # Issue 14 item 13: requests cover the whole run, as page counts do (was: the last part's only).
+    assert rows(db, "SELECT requests FROM crawl_runs")[0]["requests"] == first_part + len(server.requests())
     assert {server.url + r["path"] for r in server.requests()} & archived == set()
     while result.returncode == 4:
         result = crawl(db, "--resume")

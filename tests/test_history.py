@@ -123,6 +123,15 @@ def test_an_unchanged_site_gets_only_conditional_requests(archived):
     assert rows(db, "SELECT count(*) AS n FROM page_versions")[0]["n"] == versions
 
 
+def test_the_refresh_progress_line_shows_its_total(archived):
+    """Issue 14 item 13: the refresh progress line showed no total, though the archive knows it."""
+    _, db = archived
+    known = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8", "--progress")
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"\d+ of {known} known pages · ", result.stderr), result.stderr[-300:]
+
+
 def test_max_age_forces_a_full_fetch(archived):
     server, db = archived
     server.clear_log()
@@ -214,6 +223,8 @@ def test_a_stopped_crawl_resumes_to_the_same_archive(archived, tmp_path, sig):
     db = tmp_path / "stopped.db"
     process = _stop_midway(db, server, sig)
     assert process.returncode == 1
+    # Issue 14 item 10: the old crawl said "Crawl #1 shutdown in 17.4s" and no more (nothing at all on SIGTERM).
+    assert f"run 'glossary crawl --resume --db {db}' to continue" in process.stderr.read()
     archived_before = {r["url"] for r in rows(db, "SELECT url FROM pages")}
     assert 0 < len(archived_before) < 200
     server.clear_log()
