@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive
+from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive, run_counts
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -269,13 +269,17 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
         },
         "errors_by_stage": all_rows(
             "SELECT stage, count(*) AS errors FROM crawl_errors GROUP BY stage ORDER BY stage"),
-        "runs": all_rows(
-            """SELECT id, command, started_at, finished_at, finish_reason, pages_new, pages_changed,
-                      pages_unchanged, pages_not_modified, pages_gone, pages_failed, requests
-               FROM crawl_runs ORDER BY id DESC LIMIT ?""", runs),
+        "runs": [
+            # A run that never finished (killed, or still running) has its counts from its rows.
+            {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {})}
+            # *: an archive no writer has opened since columns were added lacks the newer ones.
+            for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)
+        ],
         "recent_changes": all_rows(
             """SELECT v.url, v.version, v.captured_at, v.title FROM page_versions v
                WHERE v.version > 1 ORDER BY v.captured_at DESC, v.url LIMIT ?""", listed),
+        "recent_changes_count": count("SELECT count(*) FROM page_versions WHERE version > 1"),
         "published_per_month": all_rows(
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),

@@ -346,30 +346,7 @@ class Archive:
         return self.db.table("crawl_runs").get(run_id)
 
     def run_counts(self, run_id: int) -> dict[str, int]:
-        outcomes = dict(self.db.execute(
-            "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
-        ).fetchall())
-        failed = self.db.execute(
-            "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
-        ).fetchone()[0]
-        # Pages answering again after an earlier run found them gone.
-        back = self.db.execute(
-            """SELECT count(DISTINCT c.url) FROM captures c
-               WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
-                 AND (SELECT p.outcome FROM captures p
-                      WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
-                      ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
-        ).fetchone()[0]
-        return {
-            "pages_new": outcomes.get("new", 0),
-            "pages_changed": outcomes.get("changed", 0),
-            "pages_unchanged": outcomes.get("unchanged", 0),
-            "pages_not_modified": outcomes.get("not_modified", 0),
-            "pages_gone": outcomes.get("gone", 0),
-            "pages_still_gone": outcomes.get("still_gone", 0),
-            "pages_back": back,
-            "pages_failed": failed,
-        }
+        return run_counts(self.db, run_id)
 
     def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
         """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
@@ -572,6 +549,35 @@ class Archive:
         with self.db.atomic():
             self.write_record(run_id, record, version=version, previous=state, new_version=changed, errors=errors)
         return "changed" if changed else "unchanged"
+
+
+def run_counts(db: Any, run_id: int) -> dict[str, int]:
+    """A run's page counts, from its captures and errors (``db``: any connection with ``execute``),
+    so a run that was killed has them too."""
+    outcomes = dict(db.execute(
+        "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
+    ).fetchall())
+    failed = db.execute(
+        "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
+    ).fetchone()[0]
+    # Pages answering again after an earlier run found them gone.
+    back = db.execute(
+        """SELECT count(DISTINCT c.url) FROM captures c
+           WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
+             AND (SELECT p.outcome FROM captures p
+                  WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
+                  ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
+    ).fetchone()[0]
+    return {
+        "pages_new": outcomes.get("new", 0),
+        "pages_changed": outcomes.get("changed", 0),
+        "pages_unchanged": outcomes.get("unchanged", 0),
+        "pages_not_modified": outcomes.get("not_modified", 0),
+        "pages_gone": outcomes.get("gone", 0),
+        "pages_still_gone": outcomes.get("still_gone", 0),
+        "pages_back": back,
+        "pages_failed": failed,
+    }
 
 
 class _Rows:

@@ -6,12 +6,14 @@ import hashlib
 import html
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import ROOT, Replica, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.metadata import COLUMNS, QUERIES, datasette_metadata
 from glossary_spider.replica import ReplicaSite
@@ -241,6 +243,51 @@ def test_report_in_three_formats(archive, tmp_path):
     html = out.read_text()
     assert html.count("<svg") == 4
     assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
+
+
+def test_the_html_report_has_every_section_and_says_what_it_leaves_out(archive):
+    """Issue 14 item 9: the HTML report lacked errors by stage and recent changes, cut its
+    tables at 25 rows without a word, and left out the inbound-link counts no page has."""
+    db, _ = archive
+    data = json.loads(glossary(db, "report", "--format", "json").stdout)
+    page = glossary(db, "report", "--format", "html").stdout
+    assert "<h2>Errors by stage</h2>" in page
+    for row in data["errors_by_stage"]:
+        assert f"<td>{row['stage']}</td><td>{row['errors']}</td>" in page
+    assert f"<h2>Recent changes: {data['recent_changes_count']}</h2>" in page
+    cut = [s for s in ("broken_related", "orphans", "one_way_related") if data[s]["count"] > 25]
+    cut += ["recent_changes"] if data["recent_changes_count"] > 25 else []
+    assert cut, "nothing in this archive is cut at 25 rows"
+    assert page.count("more (all of them in 'glossary browse')") == len(cut)
+    if "one_way_related" in cut:
+        assert f"… and {data['one_way_related']['count'] - 25} more" in page
+    histogram = page.split('aria-label="Pages by number of pages linking to them"')[1].split("</svg>")[0]
+    labels = re.findall(r'text-anchor="end">([^<]+)<', histogram)
+    assert labels == ["0 linking", "1 linking", "2 linking", "3–4 linking", "5–9 linking", "10–19 linking",
+                      "20–49 linking", "50+ linking"]
+
+
+def test_the_report_counts_what_a_killed_run_archived(make_replica, tmp_path):
+    """Issue 14 item 9: a run killed by kill -9 showed 0 pages in the report."""
+    server = make_replica()
+    db = tmp_path / "killed.db"
+    process = subprocess.Popen(
+        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0", "--concurrency", "2",
+         "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] >= 30:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    archived = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    (run,) = json.loads(glossary(db, "report", "--format", "json").stdout)["runs"]
+    assert run["finish_reason"] is None and run["pages_new"] == archived >= 30
+    assert run["requests"] > 0  # kept up to date with each batch
 
 
 def test_page_content_is_escaped_in_the_html_report(archive, tmp_path):
