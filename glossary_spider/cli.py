@@ -169,9 +169,9 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
 
     extra: dict[str, Any] = {"GLOSSARY_LOCK_HELD": True}
     if not options["resume"] and (stopped := archive.resumable_run(command)):
-        click.echo(f"Note: {command} #{stopped['id']} stopped before it was done ({stopped['finish_reason'] or 'killed'}); "
-                   f"this starts a new {command}: '{again(command, db, '--resume')}' would have continued it",
-                   err=True)
+        click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
+                   f"({stopped['finish_reason'] or 'killed'}); this starts a new {command}: "
+                   f"'{again(command, db, '--resume')}' would have continued it", err=True)
     if options["resume"]:
         stopped = archive.resumable_run(command)
         if stopped is None:

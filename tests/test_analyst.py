@@ -352,7 +352,8 @@ def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_sea
 
     db, _ = archive
     datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem), settings=SETTINGS)
-    url = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' AND version = 2 ORDER BY url LIMIT 1")[0]["url"]
+    query = "SELECT url FROM pages WHERE page_type = 'definition' AND version = 2 ORDER BY url LIMIT 1"
+    url = rows(db, query)[0]["url"]
     body = rows(db, "SELECT body_text FROM pages WHERE url = ?", (url,))[0]["body_text"]
     assert len(body) > SETTINGS["truncate_cells_html"]
 

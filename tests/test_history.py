@@ -158,7 +158,8 @@ def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
                         "GROUP BY outcome", (second["id"],))
     assert outcomes == [{"outcome": "still_gone", "n": len(gone)}]
     result = refresh(db)
-    assert "nothing new" in result.stdout.splitlines()[0] and re.search(rf"still gone +{len(gone)}$", result.stdout, re.M)
+    assert "nothing new" in result.stdout.splitlines()[0]
+    assert re.search(rf"still gone +{len(gone)}$", result.stdout, re.M)
 
     server.set_generation(1)
     back = json.loads(refresh(db, "--json").stdout)
