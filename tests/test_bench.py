@@ -15,7 +15,7 @@ def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "bench-60-80.json").read_text())["figures"]
-    assert len(figures) == 9
+    assert len(figures) == 10
     for name, figure in figures.items():
         assert figure["value"] > 0, name
         assert name in result.stdout
