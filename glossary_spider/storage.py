@@ -249,7 +249,8 @@ class Archive:
             for name, spec in TABLES.items():
                 table = self.db.table(name)
                 if not table.exists():
-                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]))
+                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]),
+                                 foreign_keys=[fk[1:] for fk in FOREIGN_KEYS if fk[0] == name])
                 else:
                     missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
                     for column, kind in missing.items():
@@ -260,7 +261,7 @@ class Archive:
                 self.db.create_view(name, sql.strip(), replace=True)
         declared = {(fk.table, fk.column) for name, *_ in FOREIGN_KEYS for fk in self.db.table(name).foreign_keys}
         if missing := [fk for fk in FOREIGN_KEYS if (fk[0], fk[1]) not in declared]:
-            self.db.add_foreign_keys(missing)  # rebuilds those tables, once per archive
+            self.db.add_foreign_keys(missing)  # rebuilds the tables of an archive made before them, once
         if not self.db.table("pages_fts").exists():
             self.db.table("pages").enable_fts(FTS_COLUMNS)
             self.db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")
