@@ -110,14 +110,14 @@ class ArchivePipeline:
                     outcomes.append(self.write(item))
                     done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
             archive.mark_frontier(run_id, done=done, pending=pending)
-            archive.record_traffic(run_id, **self.traffic())
+            archive.record_traffic(run_id, self.traffic())
         return outcomes
 
     def traffic(self) -> dict[str, int]:
         """Requests sent and bytes received by the whole run, its earlier parts included."""
         stats = self.crawler.stats
         return {"requests": self.earlier[0] + stats.get_value("downloader/request_count", 0),
-                "received": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
+                "bytes": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
 
     def write(self, item: Any) -> str:
         """Write one item that is not a page; returns its outcome for the stats."""
@@ -145,9 +145,7 @@ class ArchivePipeline:
         if not self.error:  # else the run stays unfinished, to be resumed
             stats = dict(self.crawler.stats.get_stats())
             stats.setdefault("finish_reason", reason)
-            traffic = self.traffic()
-            self.archive.finish_run(self.run_id, reason, stats,
-                                    {"requests": traffic["requests"], "bytes": traffic["received"]})
+            self.archive.finish_run(self.run_id, reason, stats, self.traffic())
         self.archive.close()
         self.archive = None
         if self.lock is not None:

@@ -297,6 +297,8 @@ class Archive:
         self, run_id: int, finish_reason: str, stats: dict[str, Any] | None = None,
         counts: dict[str, int] | None = None,
     ) -> dict[str, Any]:
+        """Record how a run ended. Page counts come from its rows and requests/bytes from Scrapy's
+        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts)."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
         finish_reason = final_reason(finish_reason, *self.fetch_outcomes(run_id))
@@ -315,9 +317,9 @@ class Archive:
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
 
-    def record_traffic(self, run_id: int, requests: int, received: int) -> None:
-        """A run's requests and bytes so far, kept up to date so that a killed run still says them."""
-        self.db.table("crawl_runs").update(run_id, {"requests": requests, "bytes": received})
+    def record_traffic(self, run_id: int, traffic: dict[str, int]) -> None:
+        """A run's ``requests`` and ``bytes`` so far, kept up to date so that a killed run still says them."""
+        self.db.table("crawl_runs").update(run_id, traffic)
 
     def sitemaps_used(self) -> list[str]:
         """The sitemaps earlier crawls and refreshes read, oldest first."""

@@ -263,8 +263,8 @@ class GlossarySpider(SitemapSpider):
             self.pages_sent += 1
             yield PageItem(fetch, extraction, discovered, aliases)
             if self.limit_reached():
-                # Queued requests are dropped; those in flight end unarchived, still pending in the
-                # frontier, so --resume fetches them.
+                # Queued requests are dropped; pages still in flight end unarchived, and --resume
+                # fetches them (from the frontier, or from the sitemaps read again).
                 raise CloseSpider(MAX_PAGES_REASON)
 
     def limit_reached(self) -> bool:
