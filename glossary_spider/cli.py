@@ -75,7 +75,7 @@ Exit status:
     2  bad arguments or input, or an archive that cannot be written
     3  another run holds the archive's lock
     4  a budget (--max-pages) stopped it: --resume continues
-    6  the site did not answer: (nearly) every fetch failed
+    6  the site did not answer: (nearly) every fetch failed (--resume tries again)
   130  a second Ctrl-C stopped it at once (--resume continues)"""
 READER_EXIT_STATUSES = """\b
 Exit status:
@@ -208,13 +208,14 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
     else:
         click.echo(summary(run, db))
     status = exit_status(run["finish_reason"])
-    if not is_complete(run["finish_reason"]):
-        click.echo(f"Stopped before the end ({run['finish_reason'] or 'killed'}): run "
-                   f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
     if status == ExitStatus.UNREACHABLE:
         answered, unanswered = archive.fetch_outcomes(run_id)
         click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
-                   f"(see 'glossary report'); run 'glossary {command}' again when it is back", err=True)
+                   f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
+                   "tries them again", err=True)
+    elif not is_complete(run["finish_reason"]):
+        click.echo(f"Stopped before the end ({run['finish_reason'] or 'killed'}): run "
+                   f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
     sys.exit(status)
 
 

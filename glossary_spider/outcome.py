@@ -24,8 +24,8 @@ class ExitStatus(IntEnum):
 
 # Finish reasons of a run that did all its work.
 COMPLETE_REASONS = ("finished",)
-# The finish reason of a run in which (nearly) every fetch failed. There is nothing to resume: the
-# failed pages are recorded, and the next run (once the site answers) fetches them.
+# The finish reason of a run in which (nearly) every fetch failed. It can be resumed once the site
+# answers: the fetches that got no answer are still to do.
 UNREACHABLE_REASON = "unreachable"
 # The finish reason of a crawl that archived its --max-pages.
 MAX_PAGES_REASON = "max_pages"
@@ -35,7 +35,7 @@ BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pageco
 
 def is_complete(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason has nothing left to resume."""
-    return finish_reason in COMPLETE_REASONS or finish_reason == UNREACHABLE_REASON
+    return finish_reason in COMPLETE_REASONS
 
 
 def is_unreachable(answered: int, unanswered: int) -> bool:

@@ -108,7 +108,8 @@ class ArchivePipeline:
                     pending += item.discovered
                 else:
                     outcomes.append(self.write(item))
-                    done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
+                    if not (isinstance(item, FailureItem) and item.unanswered):
+                        done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
             archive.mark_frontier(run_id, done=done, pending=pending)
             archive.record_traffic(run_id, self.traffic())
         return outcomes

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import GLOSSARY, ROOT, archive_problems, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_problems, rows, run_glossary
 
 from glossary_spider.cli import cli
 
@@ -141,8 +141,8 @@ def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
     assert result.returncode == 6, result.stderr  # ExitStatus.UNREACHABLE
     assert "unreachable" in result.stdout
     assert result.stderr.splitlines() == [
-        "Error: the site did not answer: 1 of 1 fetches failed (see 'glossary report'); "
-        "run 'glossary crawl' again when it is back"]
+        "Error: the site did not answer: 1 of 1 fetches failed (see 'glossary report'); when it is back, "
+        f"'glossary crawl --resume --db {db}' tries them again"]
     with sqlite3.connect(db) as conn:
         errors = conn.execute("SELECT stage, url, error FROM crawl_errors").fetchall()
         runs = conn.execute("SELECT finish_reason FROM crawl_runs").fetchall()
@@ -167,8 +167,17 @@ def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make
     (line,) = result.stdout.splitlines()
     run = json.loads(line)
     assert (run["finish_reason"], run["pages_failed"]) == ("unreachable", 3)
-    # Nothing to resume: the next refresh, once the site is back, fetches everything again.
-    assert rows(db, "SELECT count(*) AS n FROM frontier")[0]["n"] == 0
+
+    # Once the site is back, --resume tries again what got no answer, and the run is done.
+    server = Replica(tmp_path, port=server.port)
+    try:
+        result = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress", "--json")
+        assert result.returncode == 0, result.stderr
+        assert sorted(r["path"] for r in server.requests() if r["path"] != "/robots.txt") == sorted(paths)
+        assert rows(db, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'refresh'") == [
+            {"id": run["id"], "finish_reason": "finished"}]
+    finally:
+        server.stop()
 
 
 def all_commands():
