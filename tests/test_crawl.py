@@ -132,7 +132,7 @@ def test_crawling_twice_gives_the_same_rows(tmp_path, make_replica):
 def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
     """Issue 14 item 1: once --max-pages pages are archived nothing more is requested (the old
     spider kept fetching everything queued: about every page of the site)."""
-    server = make_replica()
+    server = make_replica(pages=60)
     db = tmp_path / "d.db"
     start = ("--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
     result = crawl(db, *start, "--max-pages", "20")
@@ -164,7 +164,7 @@ def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
     while result.returncode == 4:
         result = crawl(db, "--resume")
     assert result.returncode == 0, result.stderr
-    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == len(SITE.glossary_paths()) + 1
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == len(ReplicaSite(60).glossary_paths()) + 1
     assert rows(db, "SELECT count(*) AS n, max(finish_reason) AS reason FROM crawl_runs") == [
         {"n": 1, "reason": "finished"}]
 
