@@ -374,3 +374,27 @@ def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_sea
         assert n and f"{other}?{count}=" in row.text, other
     assert search.status_code == 200, search.text
     assert "quotes need not balance" in query.text
+
+
+def test_an_archive_made_before_the_foreign_keys_gains_them_and_keeps_its_rows(archive, tmp_path):
+    import sqlite_utils
+
+    from glossary_spider.storage import FOREIGN_KEYS, Archive
+
+    db, _ = archive
+    older = tmp_path / "older.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(older) as copy:
+        source.backup(copy)
+    copy.close()
+    before = sqlite_utils.Database(older)
+    for table, column, *_ in FOREIGN_KEYS:
+        before[table].transform(drop_foreign_keys=[column])
+    assert not any(before[table].foreign_keys for table, *_ in FOREIGN_KEYS)
+    counts = {table: before[table].count for table, *_ in FOREIGN_KEYS}
+    views = {view: before.execute(f"SELECT count(*) FROM {view}").fetchone()[0] for view in before.view_names()}
+    before.close()
+    with Archive(older) as migrated:
+        assert {(fk.table, fk.column, fk.other_table, fk.other_column) for table, *_ in FOREIGN_KEYS
+                for fk in migrated.db[table].foreign_keys} == set(FOREIGN_KEYS)
+        assert {table: migrated.db[table].count for table in counts} == counts
+        assert {view: migrated.db.execute(f"SELECT count(*) FROM {view}").fetchone()[0] for view in views} == views
