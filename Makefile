@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,browse]'
+	$(BIN)/python -m pip install --quiet -e '.[test,browse,server]'
 	touch $(STAMP)
 
 # Two workers, one test file each at a time: most tests wait on a crawler and a server.

@@ -7,6 +7,7 @@ same run, so they compare across machines better than raw times do.
 
     python benchmarks/bench.py                      # 5,000 pages; 50,000 for memory and search
     python benchmarks/bench.py --pages 100 --memory-pages 200 --repeat 1   # a smoke run
+    python benchmarks/bench.py --scrapyd-only       # only the Scrapyd section: 8 sites as 8 jobs, 0.2 s delay
 """
 
 from __future__ import annotations
@@ -28,18 +29,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(ROOT / "tests"))
 
 
 class Server:
-    """The replica in its own process, with its CPU time readable."""
+    """The replica in its own process, with its CPU time readable (and its requests, given a log)."""
 
-    def __init__(self, pages: int):
+    def __init__(self, pages: int, host: str = "127.0.0.1", log: Path | None = None):
+        self.log = log
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "glossary_spider", "replica", "--port", "0", "--pages", str(pages)],
+            [PYTHON, "-m", "glossary_spider", "replica", "--port", "0", "--host", host, "--pages", str(pages),
+             *(["--log", str(log)] if log else [])],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
         self.url = re.search(r"(http://[\d.]+:\d+)", line).group(1)
+
+    def request_times(self) -> list[float]:
+        assert self.log is not None
+        return sorted(json.loads(line)["time"] for line in self.log.read_text().splitlines())
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -62,6 +70,7 @@ def run(command: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, int, str
 
 
 _RSS: dict[int, int] = {}
+_CPU: dict[int, float] = {}
 
 
 def peak_rss(pid: int) -> int:
@@ -76,6 +85,7 @@ def _reap_with_rusage() -> None:
         pid, status, usage = os.wait4(self.pid, wait_flags)
         if pid:
             _RSS[pid] = usage.ru_maxrss * 1024
+            _CPU[pid] = usage.ru_utime + usage.ru_stime
         return pid, status
 
     subprocess.Popen._try_wait = try_wait  # type: ignore[method-assign]
@@ -204,6 +214,53 @@ def max_pages_requests(directory: Path, server: Server, pages: int = 50) -> floa
     return requests / pages
 
 
+def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict:
+    """``hosts`` replica sites crawled as as many jobs on one local Scrapyd, each at ``delay``, beside one
+    ``glossary crawl`` of another such site: each host's smallest gap between requests and the rate of
+    all hosts together, from the replicas' request logs, and CPU seconds per page of either way."""
+    from scrapyd_node import ScrapydNode
+
+    servers = [Server(pages, f"127.0.0.{2 + i}", directory / f"site-{i}.log") for i in range(hosts + 1)]
+    alone, sites = servers[0], servers[1:]
+    node = None
+    try:
+        db = directory / "alone.db"
+        process = subprocess.Popen(glossary("crawl", "--db", str(db), "--start-url", f"{alone.url}/", "--sitemap",
+                                            f"{alone.url}/sitemap_index.xml", "--delay", str(delay),
+                                            "--no-progress"), cwd=ROOT, stdout=subprocess.DEVNULL)
+        process.wait()
+        alone_pages = sqlite3.connect(db).execute("SELECT count(*) FROM pages").fetchone()[0]
+        alone_cpu = _CPU[process.pid] / alone_pages
+
+        node = ScrapydNode(directory / "scrapyd", max_proc=hosts)
+        deployed = node.deploy()
+        if deployed.returncode != 0:
+            raise RuntimeError(f"scrapyd-deploy failed:\n{deployed.stderr[-2000:]}")
+        node.get("listspiders.json", project="glossary_spider")  # Scrapyd lists spiders once per version
+        cpu = node.children_cpu_seconds()
+        jobs = [node.schedule(f"GLOSSARY_DB={directory / f'site-{i}.db'}", start_urls=f"{site.url}/",
+                              sitemap_urls=f"{site.url}/sitemap_index.xml", delay=delay)
+                for i, site in enumerate(sites)]
+        node.wait(*jobs, timeout=600)
+        jobs_cpu = node.children_cpu_seconds() - cpu
+        archived = sum(sqlite3.connect(directory / f"site-{i}.db").execute("SELECT count(*) FROM pages").fetchone()[0]
+                       for i in range(hosts))
+    finally:
+        if node is not None:
+            node.stop()
+        for server in servers:
+            server.stop()
+    times = [site.request_times() for site in sites]
+    gaps = [min(b - a for a, b in zip(t, t[1:])) for t in times]
+    medians = [statistics.median(b - a for a, b in zip(t, t[1:])) for t in times]
+    start, end = max(t[0] for t in times), min(t[-1] for t in times)  # while every host is being crawled
+    together = sum(start <= x <= end for t in times for x in t) / (end - start)
+    return {"hosts": hosts, "delay": delay, "smallest_gaps": gaps, "median_gaps": medians, "rate": together,
+            "pages": archived,
+            "overlap_seconds": end - start, "cpu_per_page": jobs_cpu / archived, "alone_cpu_per_page": alone_cpu,
+            "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
+
+
 def archive_size(db: Path) -> float:
     raw, kept = sqlite3.connect(db).execute("SELECT sum(size), sum(length(data)) FROM bodies").fetchone()
     return kept / raw
@@ -215,27 +272,89 @@ def main() -> int:
     parser.add_argument("--memory-pages", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--scrapyd-hosts", type=int, default=8)
+    parser.add_argument("--scrapyd-pages", type=int, default=60)
+    parser.add_argument("--scrapyd-delay", type=float, default=0.2)
+    parser.add_argument("--scrapyd-only", action="store_true", help="Measure only the Scrapyd section.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     options = parser.parse_args()
     _reap_with_rusage()
 
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        server = Server(options.pages)
-        try:
-            urls = urls_file(directory, server, options.pages)
-            count = len(urls.read_text().splitlines())
-            speed = throughput(directory, server, urls, count, options.repeat, options.concurrency)
-            fresh = refresh_figures(speed["db"], speed["crawl_wall"], options.concurrency)
-            size = archive_size(speed["db"])
-            budget = max_pages_requests(directory, server)
-        finally:
-            server.stop()
-        costs = extraction_and_storage(options.pages, min(500, count))
-        mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
-        found = search(mem["db"], options.repeat)
+        if not options.scrapyd_only:
+            rows += core_figures(directory, options)
+        sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
+    hosts, delay = sites["hosts"], sites["delay"]
+    worst = min(sites["smallest_gaps"])
+    rows += [
+        (f"Scrapyd, {hosts} sites as {hosts} jobs: smallest gap ÷ delay (worst host)", worst / delay, "≥ 1.00",
+         worst >= delay),
+        (f"Scrapyd, {hosts} sites: requests/s ÷ ({hosts} ÷ delay)", sites["rate"] / (hosts / delay), "≥ 0.90",
+         sites["rate"] >= 0.9 * hosts / delay),
+        ("Scrapyd job CPU s/page ÷ one glossary crawl's", sites["cpu_ratio"], "≤ 1.20", sites["cpu_ratio"] <= 1.2),
+    ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    print(f"\nglossary_spider benchmark · {options.pages} pages ({options.memory_pages} for memory and search) · "
+          f"{options.repeat} runs each · concurrency {options.concurrency}\n{machine}\n")
+    print("| figure | value | goal | met |\n| --- | --- | --- | --- |")
+    for name, value, goal, met in rows:
+        print(f"| {name} | {value:.3f} | {goal} | {'' if met is None else ('yes' if met else 'no')} |")
+    print(f"\nScrapyd: {hosts} replica hosts of {options.scrapyd_pages} pages, delay {delay} s: smallest gaps "
+          f"{', '.join(f'{g:.3f}' for g in sites['smallest_gaps'])} s (medians "
+          f"{', '.join(f'{g:.3f}' for g in sites['median_gaps'])} s); {sites['rate']:.1f} requests/s over the "
+          f"{sites['overlap_seconds']:.1f} s all {hosts} were being crawled; CPU {sites['cpu_per_page'] * 1000:.0f} ms "
+          f"per page as jobs, {sites['alone_cpu_per_page'] * 1000:.0f} ms in one glossary crawl")
 
-    rows = [
+    options.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine,
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
+        "figures": {name: {"value": value, "goal": goal, "met": met} for name, value, goal, met in rows},
+        "scrapyd": sites,
+        **EXTRA,
+    }
+    name = f"bench-{options.pages}-{options.memory_pages}.json" if not options.scrapyd_only else "bench-scrapyd.json"
+    (options.out / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwritten to {options.out / name}")
+    return 0
+
+
+EXTRA: dict = {}
+
+
+def core_figures(directory: Path, options: argparse.Namespace) -> list:
+    """Throughput, extraction, storage, refresh, memory and search, each against its baseline."""
+    server = Server(options.pages)
+    try:
+        urls = urls_file(directory, server, options.pages)
+        count = len(urls.read_text().splitlines())
+        speed = throughput(directory, server, urls, count, options.repeat, options.concurrency)
+        fresh = refresh_figures(speed["db"], speed["crawl_wall"], options.concurrency)
+        size = archive_size(speed["db"])
+        budget = max_pages_requests(directory, server)
+    finally:
+        server.stop()
+    costs = extraction_and_storage(options.pages, min(500, count))
+    mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
+    found = search(mem["db"], options.repeat)
+    print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
+          f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own, so it is not the bottleneck"
+          if speed["server_pages_per_cpu_second"] > speed["bare_pages_per_second"] else
+          f"\nwarning: the replica server ({speed['server_pages_per_cpu_second']:.0f} pages/CPU-s) may limit "
+          f"bare Scrapy ({speed['bare_pages_per_second']:.0f} pages/s)")
+    print(f"peak RSS: {mem['peak_small'] / 2**20:.0f} MiB for {options.pages} pages, "
+          f"{mem['peak_large'] / 2**20:.0f} MiB for {options.memory_pages}")
+    EXTRA.update({
+        "throughput_pairs": speed["pairs"],
+        "bare_pages_per_second": speed["bare_pages_per_second"],
+        "server_pages_per_cpu_second": speed["server_pages_per_cpu_second"],
+        "extraction": costs,
+        "memory": {k: v for k, v in mem.items() if k != "db"},
+    })
+    return [
         ("crawl throughput (÷ bare Scrapy)", speed["ratio"], "≥ 0.90", speed["ratio"] >= 0.90),
         ("extraction ms/page", costs["extraction_ms"], "printed", None),
         ("extraction ÷ extruct.extract", costs["extraction_vs_extruct"], "printed", None),
@@ -247,36 +366,6 @@ def main() -> int:
         ("glossary search ÷ sqlite-utils search", found["ratio"], "≤ 2", found["ratio"] <= 2),
         ("requests ÷ page asked for, --max-pages 50", budget, "≤ 1.5", budget <= 1.5),
     ]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    print(f"\nglossary_spider benchmark · {options.pages} pages ({options.memory_pages} for memory and search) · "
-          f"{options.repeat} runs each · concurrency {options.concurrency}\n{machine}\n")
-    print("| figure | value | goal | met |\n| --- | --- | --- | --- |")
-    for name, value, goal, met in rows:
-        print(f"| {name} | {value:.3f} | {goal} | {'' if met is None else ('yes' if met else 'no')} |")
-    print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
-          f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own, so it is not the bottleneck"
-          if speed["server_pages_per_cpu_second"] > speed["bare_pages_per_second"] else
-          f"\nwarning: the replica server ({speed['server_pages_per_cpu_second']:.0f} pages/CPU-s) may limit "
-          f"bare Scrapy ({speed['bare_pages_per_second']:.0f} pages/s)")
-    print(f"peak RSS: {mem['peak_small'] / 2**20:.0f} MiB for {options.pages} pages, "
-          f"{mem['peak_large'] / 2**20:.0f} MiB for {options.memory_pages}")
-
-    options.out.mkdir(parents=True, exist_ok=True)
-    result = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine,
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
-        "figures": {name: {"value": value, "goal": goal, "met": met} for name, value, goal, met in rows},
-        "throughput_pairs": speed["pairs"],
-        "bare_pages_per_second": speed["bare_pages_per_second"],
-        "server_pages_per_cpu_second": speed["server_pages_per_cpu_second"],
-        "extraction": costs,
-        "memory": {k: v for k, v in mem.items() if k != "db"},
-    }
-    name = f"bench-{options.pages}-{options.memory_pages}.json"
-    (options.out / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    print(f"\nwritten to {options.out / name}")
-    return 0
 
 
 if __name__ == "__main__":

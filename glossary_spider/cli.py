@@ -21,14 +21,14 @@ from typing import Any
 import click
 
 from glossary_spider import settings as defaults
-from glossary_spider.params import BadArgument, CrawlParams, check_url
+from glossary_spider.params import BadArgument
 from glossary_spider.replica.themes import ROBOTS_MODES
 from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete
 from glossary_spider.storage import DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
-# Options of crawl and refresh that a resumed run takes over from the run it continues.
+# Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget")
 
 
@@ -81,6 +81,12 @@ READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
     2  bad arguments, or no usable archive at --db"""
+RUNS_EXIT_STATUSES = """\b
+Exit status:
+    0  done (with --check: the last run that ended was done)
+    2  bad arguments, or no usable archive at --db
+  1-6  with --check: the last run's own exit status (see 'glossary crawl --help'),
+       or 1 when it ended longer ago than --max-age, or there is none"""
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUSES)
@@ -124,16 +130,19 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def writer(db: str, command: str) -> Iterator[Archive]:
     """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
+    from glossary_spider.outcome import LOCKED_OUT
+    from glossary_spider.plan import Refusal, record_noted
 
     try:
         lock = ArchiveLock(db, command).acquire()
     except ArchiveLocked as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(EXIT_LOCKED)
+        Refusal(db, command, {}).record(LOCKED_OUT, exc)
+        locked_out(exc)
     except OSError as exc:
         raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
     try:
         with Archive(db) as archive:
+            record_noted(archive)
             yield archive
     finally:
         lock.release()
@@ -162,46 +171,41 @@ def new_archive_directory(db: str) -> None:
     click.echo(f"Created {directory}/ for the archive {db}", err=True)
 
 
-def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, args: dict[str, Any],
-               options: dict[str, Any], **spider_args: Any) -> None:
-    """Run the spider for ``command``, resuming the last stopped run if asked; print the summary."""
-    from glossary_spider.crawl import crawl_settings, run_spider
+def locked_out(exc: Exception) -> None:
+    click.echo(f"Error: {exc}", err=True)
+    sys.exit(EXIT_LOCKED)
 
-    extra: dict[str, Any] = {"GLOSSARY_LOCK_HELD": True}
-    if not options["resume"] and (stopped := archive.resumable_run(command)):
+
+def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
+    """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
+    from glossary_spider.crawl import crawl_settings, run_spider
+    from glossary_spider.lock import ArchiveLocked
+    from glossary_spider.plan import open_run
+    from glossary_spider.storage import fetch_outcomes
+
+    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None}  # unset: not given
+    arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
+    try:
+        plan = open_run(db, arguments)
+    except ArchiveLocked as exc:
+        locked_out(exc)
+    command = plan.command
+    if stopped := plan.superseded:
         click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
                    f"({stopped['finish_reason'] or 'killed'}); this starts a new {command}: "
                    f"'{again(command, db, '--resume')}' would have continued it", err=True)
-    if options["resume"]:
-        stopped = archive.resumable_run(command)
-        if stopped is None:
-            raise UserError(f"nothing to resume: the last {command} finished (or there was none)")
-        args = json.loads(stopped["args"] or "{}")
-        params = CrawlParams.build(args.get("start_urls"), args.get("sitemap_urls"), None,
-                                   args.get("follow", True), args.get("max_pages"), default_to_live=False)
-        spider_args["done"], spider_args["pending"] = archive.frontier(stopped["id"])
-        archive.reopen_run(stopped["id"])
-        extra["GLOSSARY_RUN_ID"] = stopped["id"]
-        options = {**options, **{k: args.get(k) for k in RUN_OPTIONS if k in args}}
-        if "max_age_days" in args:
-            spider_args["max_age_days"] = args["max_age_days"]
-    if options.get("timeout"):
-        extra["DOWNLOAD_TIMEOUT"] = options["timeout"]
-    if options.get("trap_budget"):
-        extra["GLOSSARY_TRAP_BUDGET"] = options["trap_budget"]
     settings = crawl_settings(
-        db, command=command, args=args, concurrency=options["concurrency"], delay=options["delay"],
-        ignore_robots=bool(options["ignore_robots"]),
-        progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
-        log_level="INFO" if options["verbose"] else "WARNING", scrapy_log=options["verbose"], extra=extra,
+        db, plan, progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
+        log_level="INFO" if options["verbose"] else "WARNING", scrapy_log=options["verbose"],
     )
-    stats = run_spider(settings, params, **spider_args)
+    stats = run_spider(settings, plan)
     if error := stats.get("glossary/archive_error"):
-        raise UserError(f"{error}; when there is room, run 'glossary {command} --resume'")
+        raise UserError(f"{error}; when there is room, run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
-    run = archive.run(run_id)
+    reader = open_reader(db)
+    run = dict(reader.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
                                "args": json.loads(run["args"] or "{}"), "changes": changes(run)}))
@@ -209,7 +213,7 @@ def _run_crawl(db: str, command: str, archive: Archive, params: CrawlParams, arg
         click.echo(summary(run, db))
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
-        answered, unanswered = archive.fetch_outcomes(run_id)
+        answered, unanswered = fetch_outcomes(reader, run_id)
         click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
@@ -235,7 +239,9 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
     ever requested. A crawl stopped by Ctrl-C, SIGTERM or kill -9 continues with
-    --resume: nothing archived is fetched again.
+    --resume: nothing archived is fetched again. --resume takes the stopped crawl's
+    own arguments; the same ones given again are accepted (a scheduler's command
+    line need not change), different ones are refused with what differs.
 
     \b
     Example:
@@ -243,16 +249,11 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --concurrency 8
         glossary crawl --resume
     """
-    if options["resume"] and (start_urls or urls_file or sitemaps or max_pages or no_follow):
-        raise UserError("--resume continues the stopped crawl with its own URLs and limits: give none")
-    params = CrawlParams.build(start_urls, sitemaps, urls_file, not no_follow, max_pages)
-    if options["resume"]:
-        existing_archive(db)  # a mistyped --db is not an empty archive to create
-    new_archive_directory(db)
-    args = {"start_urls": params.start_urls, "sitemap_urls": params.sitemap_urls, "follow": params.follow,
-            "max_pages": params.max_pages, **{k: options[k] for k in RUN_OPTIONS}}
-    with writer(db, "crawl") as archive:
-        _run_crawl(db, "crawl", archive, params, args, options)
+    if not options["resume"]:
+        new_archive_directory(db)
+    _run_crawl(db, {"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
+                    "sitemap_urls": sitemaps or None, "follow": False if no_follow else None,
+                    "max_pages": max_pages}, options)
 
 
 @cli.command(epilog=EXIT_STATUSES)
@@ -278,17 +279,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
     existing_archive(db)
-    if options["resume"] and (sitemaps or max_age is not None):
-        raise UserError("--resume continues the stopped refresh with its own sitemaps and --max-age: give neither")
-    sitemap_urls = [check_url(u, "sitemap URL") for u in sitemaps]
-    with writer(db, "refresh") as archive:
-        known = archive.known_pages()
-        if not known:
-            raise UserError(f"the archive {db} has no pages yet: run 'glossary crawl' first")
-        sitemap_urls = sitemap_urls or archive.sitemaps_used()
-        params = CrawlParams.build(None, sitemap_urls, default_to_live=False)
-        args = {"sitemap_urls": sitemap_urls, "max_age_days": max_age, **{k: options[k] for k in RUN_OPTIONS}}
-        _run_crawl(db, "refresh", archive, params, args, options, known=known, max_age_days=max_age)
+    _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 
 @cli.command(epilog=EXIT_STATUSES)
@@ -313,6 +304,44 @@ def reparse(db: str, progress: bool | None) -> None:
         run = reparse_archive(archive, progress=show)
     click.echo(summary(run, db))
     sys.exit(exit_status(run["finish_reason"]))
+
+
+@cli.command(epilog=RUNS_EXIT_STATUSES)
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print the runs (or, with --check, the verdict) as JSON.")
+@click.option("--check", is_flag=True,
+              help="Exit non-zero, with one line saying why, unless the last run that ended was done.")
+@click.option("--max-age", type=click.FloatRange(min=0), metavar="HOURS",
+              help="With --check: also fail when the last run ended longer ago than this.")
+@user_errors
+def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
+    """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.
+
+    Runs refused before they started are listed too: a bad argument (exit status
+    2) or the archive locked by another run (3), which is noted beside the archive
+    until the next run records it. With --check, the one line and the exit status
+    are for cron mail, systemd OnFailure= or a monitoring system: the last run's
+    own exit status when it was not done, 1 when it is older than --max-age (or
+    there is none). A run still going does not count; the line mentions it.
+
+    \b
+    Example:
+        glossary runs --db data/glossary.db
+        glossary runs --check --max-age 26 > /dev/null
+        glossary runs --json | jq '.[-1].outcome'
+    """
+    from glossary_spider import runs as r
+
+    listed = r.list_runs(open_reader(db), db)
+    if not check:
+        click.echo(json.dumps(listed, indent=2) if as_json else r.table(listed))
+        return
+    verdict = r.check(listed, max_age)
+    if as_json:
+        click.echo(json.dumps({"exit_status": verdict.status, "message": verdict.message, "run": verdict.run}))
+    else:
+        click.echo(verdict.message, err=verdict.status != 0)
+    sys.exit(verdict.status)
 
 
 def summary(run: dict[str, Any], db: str) -> str:

@@ -4,6 +4,10 @@ The lock is an ``flock`` on the lock file, which the kernel releases when its
 holder dies, even by ``kill -9``; the file's content names the holder, so a
 second writer can say who has it, and a lock left by a dead process is simply
 taken over. The holder removes the file when it is done.
+
+A run refused while another holds the lock cannot write to the archive: it is
+noted beside it (``<archive>.refused-runs``, one JSON line each) until the next
+writer moves it into ``crawl_runs``. Readers treat that file as hostile.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from glossary_spider.outcome import REFUSED_REASONS
 from glossary_spider.storage import now
 
 logger = logging.getLogger(__name__)
@@ -90,3 +95,87 @@ def _read(fd: int) -> dict[str, Any]:
         return holder if isinstance(holder, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def holder(db_path: str | Path) -> dict[str, Any] | None:
+    """Who holds the archive's lock now (pid, command, since when); None if nobody does.
+
+    Read from the lock file without locking it, so that a reader never makes a writer
+    that starts at the same moment think the archive is taken.
+    """
+    path = Path(db_path).with_name(Path(db_path).name + ".lock")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        found = _read(fd)
+    finally:
+        os.close(fd)
+    pid = found.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # a holder killed with -9 left its name behind
+    except PermissionError:
+        pass  # alive, another user's
+    return found
+
+
+# What a refused run may note beside the archive, and the types its values must have.
+REFUSED_FIELDS = {"command": str, "started_at": str, "finish_reason": str, "error": str, "job_id": str, "pid": int,
+                  "args": dict}
+MAX_REFUSED_BYTES = 1 << 20
+
+
+def refused_path(db_path: str | Path) -> Path:
+    return Path(db_path).with_name(Path(db_path).name + ".refused-runs")
+
+
+def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
+    """Note beside the archive a run refused while it was locked (one JSON line, appended under flock)."""
+    line = (json.dumps({k: run.get(k) for k in REFUSED_FIELDS}, default=str) + "\n").encode()
+    try:
+        fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        logger.warning("Cannot note the refused run beside the archive: %s", exc.strerror or exc)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]]:
+    """The refused runs noted beside the archive, oldest first; with ``take`` (the lock's holder
+    only) the note is emptied, its runs being the caller's to record. Lines that are not such
+    a run (the file may have been written by anyone) are skipped."""
+    try:
+        fd = os.open(refused_path(db_path), os.O_RDWR if take else os.O_RDONLY)
+    except OSError:
+        return []
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_SH)
+        data = os.pread(fd, MAX_REFUSED_BYTES, 0)
+        if take:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
+    runs = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        run = {k: v for k, v in entry.items() if k in REFUSED_FIELDS and isinstance(v, REFUSED_FIELDS[k])
+               and not isinstance(v, bool)}
+        if run.get("finish_reason") in REFUSED_REASONS and isinstance(run.get("started_at"), str):
+            run["command"] = str(run.get("command", "crawl"))[:20]
+            run["error"] = str(run.get("error", ""))[:500]
+            runs.append(run)
+    return runs

@@ -74,6 +74,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "bytes": "Response bytes received",
         "stats": "Scrapy's stats, as JSON",
         "pid": "Process id of the run",
+        "outcome": "How the run ended, its exit status's name: done, failed, bad_input, locked, stopped_early, …",
+        "exit_status": "The exit status the command line gives for this end (0 done, 1 failed, 2 bad input, …)",
+        "job_id": "The Scrapyd job id, for runs scheduled through Scrapyd",
+        "error": "Why a run was refused before it started (a bad argument, the archive locked)",
+        "resumed_at": "When a stopped run was last resumed",
     },
     "crawl_errors": {
         "id": "Error number",

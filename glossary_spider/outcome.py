@@ -31,11 +31,22 @@ UNREACHABLE_REASON = "unreachable"
 MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
 BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
+# Finish reasons of a run refused before it fetched or wrote anything: nothing to resume.
+BAD_ARGUMENT = "bad_argument"
+LOCKED_OUT = "locked"
+REFUSED_REASONS = (BAD_ARGUMENT, LOCKED_OUT)
+# A batch the archive refused to write (a full disk, most often); --resume fetches it again.
+ARCHIVE_ERROR = "archive_error"
 
 
 def is_complete(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason has nothing left to resume."""
     return finish_reason in COMPLETE_REASONS
+
+
+def was_refused(finish_reason: str | None) -> bool:
+    """Whether a run with this finish reason was refused before it started its work."""
+    return finish_reason in REFUSED_REASONS
 
 
 def is_unreachable(answered: int, unanswered: int) -> bool:
@@ -70,4 +81,13 @@ def exit_status(finish_reason: str | None) -> ExitStatus:
         return ExitStatus.STOPPED_EARLY
     if finish_reason == UNREACHABLE_REASON:
         return ExitStatus.UNREACHABLE
+    if finish_reason in (BAD_ARGUMENT, ARCHIVE_ERROR):
+        return ExitStatus.BAD_INPUT
+    if finish_reason == LOCKED_OUT:
+        return ExitStatus.LOCKED
     return ExitStatus.FAILED
+
+
+def outcome(status: ExitStatus) -> str:
+    """The word ``crawl_runs.outcome`` and ``glossary runs`` use for an exit status: ``done``, ``locked`` ..."""
+    return status.name.lower()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from glossary_spider.urls import host_of, normalize_url
 
@@ -22,11 +25,6 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [v.strip() for v in value if v and v.strip()]
-
-
-def _given(value: str | Iterable[str] | None) -> bool:
-    """Whether an option was given at all, even if only with empty values."""
-    return value is not None and (isinstance(value, str) or bool(list(value)))
 
 
 def check_url(value: str, what: str) -> str:
@@ -67,44 +65,162 @@ def parse_bool(value: str | bool | int, what: str) -> bool:
 
 @dataclass
 class CrawlParams:
+    """A run's start URLs, sitemaps, whether to follow links and its page budget, as the spider uses them."""
+
     start_urls: list[str] = field(default_factory=list)
     sitemap_urls: list[str] = field(default_factory=list)
     follow: bool = True
     max_pages: int | None = None
 
-    @classmethod
-    def build(
-        cls,
-        start_urls: str | Iterable[str] | None = None,
-        sitemap_urls: str | Iterable[str] | None = None,
-        urls_file: str | None = None,
-        follow: str | bool = True,
-        max_pages: str | int | None = None,
-        default_to_live: bool = True,
-    ) -> CrawlParams:
-        starts = [check_url(u, "start URL") for u in _split(start_urls)]
-        if urls_file:
-            starts += read_urls_file(urls_file)
-        sitemaps = [check_url(u, "sitemap URL") for u in _split(sitemap_urls)]
-        if not starts and not sitemaps:
-            if urls_file:
-                raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "
-                                  "put one URL a line in it")
-            if _given(start_urls) or _given(sitemap_urls):
-                raise BadArgument("no URL to start from: the start URLs and sitemaps given are all empty")
-            if default_to_live:
-                # Only when no start was asked for at all: an empty one is a mistake, not a wish for the live site.
-                starts, sitemaps = [LIVE_HOME], [LIVE_SITEMAP]
-        pages = None
-        if max_pages not in (None, ""):
-            try:
-                pages = int(max_pages)  # type: ignore[arg-type]
-            except ValueError:
-                raise BadArgument(f"max_pages must be a whole number, not {max_pages!r}") from None
-            if pages < 1:
-                raise BadArgument("max_pages must be at least 1")
-        return cls(list(dict.fromkeys(starts)), list(dict.fromkeys(sitemaps)), parse_bool(follow, "follow"), pages)
-
     @property
     def allowed_hosts(self) -> set[str]:
         return {host_of(u) for u in self.start_urls + self.sitemap_urls}
+
+
+MODES = ("crawl", "refresh")
+# Options that say how a run fetches, and the Scrapy settings they stand for: given as
+# ``-s NAME=value`` to ``scrapy crawl``, they are recorded as if given as ``-a``.
+OPTION_SETTINGS = {
+    "concurrency": "CONCURRENT_REQUESTS",
+    "delay": "DOWNLOAD_DELAY",
+    "ignore_robots": "ROBOTSTXT_OBEY",
+    "timeout": "DOWNLOAD_TIMEOUT",
+    "trap_budget": "GLOSSARY_TRAP_BUDGET",
+}
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -> Callable[[Any, str], Any]:
+    def parse(value: Any, name: str) -> Any:
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            whole = "a whole number" if kind is int else "a number"
+            raise BadArgument(f"{name} must be {whole}, not {value!r}") from None
+        if number < low or (high is not None and number > high):
+            raise BadArgument(f"{name} must be {'at least ' + str(low) if high is None else f'{low} to {high}'}, "
+                              f"not {value!r}")
+        return number
+
+    return parse
+
+
+def _mode(value: Any, name: str) -> str:
+    if value not in MODES:
+        raise BadArgument(f"{name} must be {' or '.join(MODES)}, not {value!r}")
+    return str(value)
+
+
+def _urls(what: str) -> Callable[[Any, str], tuple[str, ...]]:
+    return lambda value, name: tuple(dict.fromkeys(check_url(u, what) for u in _split(value)))
+
+
+# Each argument a run takes: how its value is read from text (``-a``) or from a typed value (the CLI).
+ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
+    "mode": _mode,
+    "resume": parse_bool,
+    "start_urls": _urls("start URL"),
+    "sitemap_urls": _urls("sitemap URL"),
+    "follow": parse_bool,
+    "max_pages": _number(int, 1),
+    "max_age_days": _number(float, 0),
+    "concurrency": _number(int, 1, 64),
+    "delay": _number(float, 0),
+    "ignore_robots": parse_bool,
+    "timeout": _number(float, 0.1),
+    "trap_budget": _number(int, 1),
+}
+# Other names a run's arguments may come under: -a max_age, the spider's urls_file.
+ALIASES = {"max_age": "max_age_days"}
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """What a user asked of one crawl or refresh, however it was started.
+
+    ``glossary crawl`` / ``refresh`` options and ``scrapy crawl glossary -a name=value``
+    arguments (so Scrapyd's ``schedule.json`` parameters) both come down to this.
+    ``given`` names the arguments given explicitly, which a resume compares with
+    the stopped run's; the others are None (the project's default).
+    """
+
+    mode: str = "crawl"
+    resume: bool = False
+    start_urls: tuple[str, ...] = ()
+    sitemap_urls: tuple[str, ...] = ()
+    follow: bool = True
+    max_pages: int | None = None
+    max_age_days: float | None = None
+    concurrency: int | None = None
+    delay: float | None = None
+    ignore_robots: bool = False
+    timeout: float | None = None
+    trap_budget: int | None = None
+    given: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, arguments: Mapping[str, Any]) -> RunArgs:
+        """Arguments by name, as text or typed values (None: not given); BadArgument names a wrong one."""
+        values: dict[str, Any] = {}
+        urls_file = arguments.get("urls_file")
+        for name, value in arguments.items():
+            if value is None or name == "urls_file":
+                continue
+            key = ALIASES.get(name, name)
+            if key not in ARGUMENTS:
+                known = ", ".join(sorted([*ARGUMENTS, *ALIASES, "urls_file"]))
+                raise BadArgument(f"unknown argument {name!r} (known: {known})")
+            values[key] = ARGUMENTS[key](value, name)
+        if urls_file:
+            listed = read_urls_file(urls_file)
+            if not listed:
+                raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "
+                                  "put one URL a line in it")
+            values["start_urls"] = tuple(dict.fromkeys([*values.get("start_urls", ()), *listed]))
+        starts = {"start_urls", "sitemap_urls"} & values.keys()
+        if values.get("mode", "crawl") == "crawl" and starts and not any(values[name] for name in starts):
+            # The live site is the default only when no start was asked for at all: an empty one is a mistake.
+            raise BadArgument("no URL to start from: the start URLs and sitemaps given are all empty")
+        return cls(**values, given=frozenset(values) - {"mode", "resume"})
+
+    @classmethod
+    def from_record(cls, mode: str, recorded: str | None) -> RunArgs:
+        """The arguments ``crawl_runs.args`` recorded for a run (older archives recorded fewer)."""
+        try:
+            args = json.loads(recorded or "{}")
+        except ValueError:
+            args = {}
+        known = {k: v for k, v in (args if isinstance(args, dict) else {}).items() if k in ARGUMENTS}
+        return dataclasses.replace(cls.parse({**known, "mode": mode}), given=frozenset())
+
+    def record(self) -> dict[str, Any]:
+        """The arguments as ``crawl_runs.args`` keeps them (JSON), enough to run them again."""
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items() if name not in ("mode", "resume", "given")}
+
+    def differences(self, original: RunArgs) -> list[str]:
+        """Each argument given here that differs from ``original``'s, as ``name VALUE, not VALUE``."""
+        return [f"{name} {_show(getattr(original, name))}, not {_show(getattr(self, name))}"
+                for name in sorted(self.given) if getattr(self, name) != getattr(original, name)]
+
+    def settings(self) -> dict[str, Any]:
+        """The Scrapy settings the run options stand for."""
+        settings: dict[str, Any] = {}
+        if self.concurrency is not None:
+            settings.update(CONCURRENT_REQUESTS=self.concurrency, CONCURRENT_REQUESTS_PER_DOMAIN=self.concurrency)
+        if self.delay is not None:
+            settings["DOWNLOAD_DELAY"] = self.delay
+            if self.delay == 0:
+                settings["AUTOTHROTTLE_ENABLED"] = False
+        if self.ignore_robots:
+            settings["ROBOTSTXT_OBEY"] = False
+        if self.timeout is not None:
+            settings["DOWNLOAD_TIMEOUT"] = self.timeout
+        if self.trap_budget is not None:
+            settings["GLOSSARY_TRAP_BUDGET"] = self.trap_budget
+        return settings
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    return "default" if value is None else json.dumps(value)

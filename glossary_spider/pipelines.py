@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import time
 from typing import Any
@@ -14,7 +13,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.lock import ArchiveLock
+from glossary_spider.outcome import ARCHIVE_ERROR
+from glossary_spider.plan import RunPlan
 from glossary_spider.storage import Archive, cannot_write
 
 logger = logging.getLogger(__name__)
@@ -26,11 +26,12 @@ class ArchivePipeline:
     Items are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time (or every
     ``GLOSSARY_BATCH_SECONDS``), each batch in one transaction together with the
     crawl frontier it advances, so an interrupted crawl resumes exactly where its
-    archive stops. Unless ``GLOSSARY_LOCK_HELD`` says the caller holds it, the
-    pipeline takes the archive's lock itself.
+    archive stops. The archive and the run are the spider's
+    :class:`~glossary_spider.plan.RunPlan`'s, opened under the archive's lock; a
+    spider refused its run has none, and nothing is written.
 
     A batch that SQLite refuses to write (a full disk, most often) is rolled back
-    whole and stops the crawl, leaving its run unfinished so that ``--resume``
+    whole and stops the crawl, ending its run as ``archive_error`` so that ``--resume``
     fetches that batch's pages again; ``glossary/archive_error`` in the stats says why.
     """
 
@@ -41,8 +42,8 @@ class ArchivePipeline:
         self.batch_seconds = batch_seconds
         self.buffer: list[Any] = []
         self.last_flush = time.monotonic()
+        self.plan: RunPlan | None = None
         self.archive: Archive | None = None
-        self.lock: ArchiveLock | None = None
         self.run_id: int | None = None
         self.error: str | None = None
         self.earlier = (0, 0)
@@ -59,14 +60,10 @@ class ArchivePipeline:
         return pipeline
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        settings = self.crawler.settings
-        command = settings.get("GLOSSARY_COMMAND", "crawl")
-        if not settings.getbool("GLOSSARY_LOCK_HELD"):
-            self.lock = ArchiveLock(self.path, command).acquire()
-        self.archive = Archive(self.path)
-        self.run_id = settings.getint("GLOSSARY_RUN_ID") or self.archive.start_run(
-            command, settings.getdict("GLOSSARY_ARGS"), os.getpid()
-        )
+        self.plan = getattr(self.crawler.spider, "plan", None)
+        if self.plan is None:
+            return
+        self.archive, self.run_id = self.plan.archive, self.plan.run_id
         run = self.archive.run(self.run_id)  # a resumed run's earlier parts count too
         self.earlier = (run["requests"] or 0, run["bytes"] or 0)
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
@@ -90,7 +87,7 @@ class ArchivePipeline:
             self.error = cannot_write(self.path, exc)
             logger.info("%s; stopping the crawl", self.error)
             stats.set_value("glossary/archive_error", self.error)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_error"))
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_ERROR))
             outcomes = []
         for outcome in outcomes:
             stats.inc_value(f"glossary/pages_{outcome}")
@@ -140,14 +137,10 @@ class ArchivePipeline:
         self.flush()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.archive is None or self.run_id is None:
+        if self.plan is None or self.archive is None:
             return
         self.flush()
-        if not self.error:  # else the run stays unfinished, to be resumed
-            stats = dict(self.crawler.stats.get_stats())
-            stats.setdefault("finish_reason", reason)
-            self.archive.finish_run(self.run_id, reason, stats, self.traffic())
-        self.archive.close()
+        stats = dict(self.crawler.stats.get_stats())
+        stats.setdefault("finish_reason", reason)
+        self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats, self.traffic())
         self.archive = None
-        if self.lock is not None:
-            self.lock.release()

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 import zstandard
 
-from glossary_spider.outcome import final_reason, is_complete
+from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
                     "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
-                    "pages_failed": int, "requests": int,
-                    "bytes": int, "stats": str, "pid": int},
+                    "pages_failed": int, "requests": int, "bytes": int, "stats": str, "pid": int,
+                    "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str},
         "pk": "id",
     },
     "crawl_errors": {
@@ -286,11 +286,12 @@ class Archive:
 
     # -- runs -----------------------------------------------------------------------------
 
-    def start_run(self, command: str, args: dict[str, Any], pid: int | None = None) -> int:
+    def start_run(self, command: str, args: dict[str, Any], pid: int | None = None, job_id: str | None = None) -> int:
         with self.db.atomic():
-            table = self.db.table("crawl_runs").insert(
-                {"command": command, "started_at": now(), "args": json.dumps(args, sort_keys=True), "pid": pid}
-            )
+            table = self.db.table("crawl_runs").insert({
+                "command": command, "started_at": now(), "args": json.dumps(args, sort_keys=True), "pid": pid,
+                "job_id": job_id,
+            })
         return table.last_pk
 
     def finish_run(
@@ -303,9 +304,12 @@ class Archive:
         stats = stats or {}
         finish_reason = final_reason(finish_reason, *self.fetch_outcomes(run_id))
         stats["finish_reason"] = finish_reason
+        status = exit_status(finish_reason)
         row = {
             "finished_at": now(),
             "finish_reason": finish_reason,
+            "outcome": outcome(status),
+            "exit_status": int(status),
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
             "stats": json.dumps(stats, default=str, sort_keys=True),
@@ -321,29 +325,56 @@ class Archive:
         """A run's ``requests`` and ``bytes`` so far, kept up to date so that a killed run still says them."""
         self.db.table("crawl_runs").update(run_id, traffic)
 
+    def record_refused_runs(self, refused: Iterable[dict[str, Any]]) -> None:
+        """Record runs refused before they started (bad arguments, the archive locked), each as it was
+        refused: ``command``, ``args``, ``finish_reason``, ``error``, ``started_at``, ``job_id``, ``pid``."""
+        rows = []
+        for run in refused:
+            status = exit_status(run["finish_reason"])
+            rows.append({
+                "command": run["command"], "started_at": run["started_at"], "finished_at": run["started_at"],
+                "args": json.dumps(run.get("args") or {}, sort_keys=True, default=str),
+                "finish_reason": run["finish_reason"], "outcome": outcome(status), "exit_status": int(status),
+                "error": run.get("error"), "job_id": run.get("job_id"), "pid": run.get("pid"),
+                "requests": 0, "bytes": 0,
+            })
+        if rows:
+            with self.db.atomic():
+                self.db.table("crawl_runs").insert_all(rows)
+
     def sitemaps_used(self) -> list[str]:
         """The sitemaps earlier crawls and refreshes read, oldest first."""
         found: dict[str, None] = {}
-        for (args,) in self.db.execute("SELECT args FROM crawl_runs WHERE command IN ('crawl', 'refresh') ORDER BY id"):
-            try:
-                found.update(dict.fromkeys(json.loads(args or "{}").get("sitemap_urls") or []))
-            except ValueError:
+        for (args, reason) in self.db.execute(
+            "SELECT args, finish_reason FROM crawl_runs WHERE command IN ('crawl', 'refresh') ORDER BY id"
+        ):
+            if was_refused(reason):  # its arguments are what was refused
                 continue
+            try:
+                urls = json.loads(args or "{}").get("sitemap_urls") or []
+            except (ValueError, AttributeError):
+                continue
+            found.update(dict.fromkeys(u for u in urls if isinstance(u, str)))
         return list(found)
 
     def resumable_run(self, command: str) -> dict[str, Any] | None:
-        """The latest ``command`` run, if it stopped before it was done."""
+        """The latest ``command`` run that started, if it stopped before it was done."""
+        refused = ", ".join("?" * len(REFUSED_REASONS))
         row = self.db.execute(
-            "SELECT id FROM crawl_runs WHERE command = ? ORDER BY id DESC LIMIT 1", [command]
+            f"SELECT id FROM crawl_runs WHERE command = ? AND coalesce(finish_reason, '') NOT IN ({refused}) "
+            "ORDER BY id DESC LIMIT 1", [command, *REFUSED_REASONS]
         ).fetchone()
         if row is None:
             return None
         run = self.run(row[0])
         return None if is_complete(run["finish_reason"]) else run
 
-    def reopen_run(self, run_id: int) -> None:
+    def reopen_run(self, run_id: int, job_id: str | None = None) -> None:
         with self.db.atomic():
-            self.db.table("crawl_runs").update(run_id, {"finished_at": None, "finish_reason": None, "pid": os.getpid()})
+            self.db.table("crawl_runs").update(run_id, {
+                "finished_at": None, "finish_reason": None, "outcome": None, "exit_status": None,
+                "pid": os.getpid(), "job_id": job_id, "resumed_at": now(),
+            })
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db.table("crawl_runs").get(run_id)
@@ -352,15 +383,7 @@ class Archive:
         return run_counts(self.db, run_id)
 
     def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
-        """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
-        did not (no response at all, or a 5xx), counting each URL once by its last capture."""
-        answered, unanswered = self.db.execute(
-            """SELECT count(*) FILTER (WHERE http_status < 500),
-                      count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
-               FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
-            [run_id],
-        ).fetchone()
-        return answered, unanswered
+        return fetch_outcomes(self.db, run_id)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -552,6 +575,19 @@ class Archive:
         with self.db.atomic():
             self.write_record(run_id, record, version=version, previous=state, new_version=changed, errors=errors)
         return "changed" if changed else "unchanged"
+
+
+def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
+    """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
+    did not (no response at all, or a 5xx), counting each URL once by its last capture
+    (``db``: any connection with ``execute``)."""
+    answered, unanswered = db.execute(
+        """SELECT count(*) FILTER (WHERE http_status < 500),
+                  count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
+           FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
+        [run_id],
+    ).fetchone()
+    return answered, unanswered
 
 
 def run_counts(db: Any, run_id: int) -> dict[str, int]:

@@ -19,21 +19,22 @@ GLOSSARY = [sys.executable, "-m", "glossary_spider"]
 class Replica:
     """The replica site served by a real `glossary replica` process on loopback."""
 
-    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1, *options: str, port: int = 0):
+    def __init__(self, tmp: Path, pages: int = 200, generation: int = 1, *options: str, port: int = 0,
+                 host: str = "127.0.0.1"):
         self.log_path = tmp / f"replica-{os.getpid()}-{id(self)}.log"
         self.pages = pages
         self.process = subprocess.Popen(
-            [*GLOSSARY, "replica", "--port", str(port), "--pages", str(pages), "--generation", str(generation),
-             "--log", str(self.log_path), *options],
+            [*GLOSSARY, "replica", "--port", str(port), "--host", host, "--pages", str(pages), "--generation",
+             str(generation), "--log", str(self.log_path), *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        match = re.search(r"http://" + re.escape(host) + r":(\d+)/", line)
         if not match:
             self.process.kill()
             raise RuntimeError(f"the replica did not start: {line}{self.process.stderr.read()}")
         self.port = int(match.group(1))
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         # The same server by name, for crawls that must tell a host name from its address.
         self.named_url = f"http://localhost:{self.port}"
 
@@ -82,8 +83,8 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
 def make_replica(tmp_path: Path) -> Iterator:
     started: list[Replica] = []
 
-    def start(pages: int = 200, generation: int = 1, *options: str) -> Replica:
-        replica = Replica(tmp_path, pages, generation, *options)
+    def start(pages: int = 200, generation: int = 1, *options: str, host: str = "127.0.0.1") -> Replica:
+        replica = Replica(tmp_path, pages, generation, *options, host=host)
         started.append(replica)
         return replica
 

@@ -10,12 +10,12 @@ from conftest import ROOT
 def test_the_benchmark_runs_and_reports_every_figure(tmp_path):
     result = subprocess.run(
         [sys.executable, "benchmarks/bench.py", "--pages", "60", "--memory-pages", "80", "--repeat", "1",
-         "--out", str(tmp_path)],
+         "--scrapyd-hosts", "1", "--scrapyd-pages", "40", "--scrapyd-delay", "0.01", "--out", str(tmp_path)],
         capture_output=True, text=True, cwd=ROOT, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "bench-60-80.json").read_text())["figures"]
-    assert len(figures) == 10
+    assert len(figures) == 13
     for name, figure in figures.items():
         assert figure["value"] > 0, name
         assert name in result.stdout

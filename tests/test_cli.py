@@ -324,3 +324,48 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
     query = "SELECT url, content_hash FROM pages ORDER BY url"
     assert [(r["url"], r["content_hash"]) for r in rows(db, query)] == \
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
+
+
+def test_runs_reads_an_archive_from_before_the_outcome_columns_and_a_writer_adds_them(crawled, tmp_path):
+    db = tmp_path / "old.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        for column in ("outcome", "exit_status", "job_id", "error", "resumed_at"):
+            conn.execute(f"ALTER TABLE crawl_runs DROP COLUMN {column}")
+    conn.close()
+    listed = run_glossary("runs", "--db", str(db), "--json")
+    assert listed.returncode == 0, listed.stderr
+    (run,) = json.loads(listed.stdout)
+    assert (run["command"], run["outcome"], run["exit_status"], run["job_id"]) == ("crawl", "done", 0, None)
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert [(r["command"], r["outcome"], r["exit_status"]) for r in rows(db, "SELECT * FROM crawl_runs")] == [
+        ("crawl", None, None), ("reparse", "done", 0)]
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "0")
+    assert check.returncode == 1 and "more than --max-age 0" in check.stderr and check.stdout == ""
+
+
+def test_runs_check_without_runs_or_archive(tmp_path):
+    result = run_glossary("runs", "--db", str(tmp_path / "none.db"), "--check")
+    assert_one_line_error(result, "no archive")
+
+
+def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_the_next_writer(crawled, tmp_path):
+    db = tmp_path / "noted.db"
+    shutil.copy(crawled, db)
+    refused = {"command": "refresh", "started_at": "2099-01-01T00:00:00+00:00", "finish_reason": "locked",
+               "error": "locked by another writer", "job_id": "j1", "pid": 1, "args": {"mode": "refresh"}}
+    noted = db.with_name(db.name + ".refused-runs")
+    noted.write_text("\n".join([
+        "not json", "[1, 2]", json.dumps({**refused, "finish_reason": "finished"}),  # not a refusal: skipped
+        json.dumps({**refused, "pid": "1; DROP TABLE pages"}), json.dumps(refused)]) + "\n")
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 3 and check.stderr.strip() == (
+        "refresh (job j1) locked at 2099-01-01T00:00:00+00:00: locked by another writer")
+    listed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    assert [(r["command"], r["outcome"], r.get("noted")) for r in listed][-2:] == [
+        ("refresh", "locked", True), ("refresh", "locked", True)]
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert noted.read_text() == ""
+    recorded = rows(db, "SELECT command, outcome, exit_status, job_id, pid FROM crawl_runs WHERE job_id = 'j1'")
+    assert recorded == [{"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": None},
+                        {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]

@@ -6,6 +6,7 @@ import shutil
 from collections import Counter
 from urllib.parse import urlsplit
 
+import pytest
 from conftest import ROOT, crawl, rows, run_glossary
 
 from glossary_spider.replica import ReplicaSite
@@ -180,6 +181,24 @@ def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
     assert [path_of(r["url"]) for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
         "/area/funding/", "/term/legal-risk-management/"]
     assert rows(db, "SELECT command, finish_reason FROM crawl_runs") == [{"command": "crawl", "finish_reason": "finished"}]
+
+
+@pytest.mark.parametrize(("argument", "line"), [
+    ("start_urls=term.greeks.live",
+     "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),
+    ("mode=recrawl", "mode must be crawl or refresh, not 'recrawl'"),
+    # Issue 14 item 3: an empty start option is a mistake, not a wish for the live site.
+    ("start_urls=", "no URL to start from: the start URLs and sitemaps given are all empty"),
+    ("sitemap_urls= , ", "no URL to start from: the start URLs and sitemaps given are all empty"),
+])
+def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_path, argument, line):
+    db = tmp_path / "bad.db"
+    result = run_glossary_scrapy("-a", argument, "-s", f"GLOSSARY_DB={db}")
+    assert "Traceback" not in result.stderr
+    errors = [entry for entry in result.stderr.splitlines() if "ERROR" in entry]
+    assert len(errors) == 1 and errors[0].endswith(line), result.stderr
+    assert "Spider closed (bad_argument)" in result.stderr
+    assert not db.exists()  # no archive is created only to record a refusal
 
 
 def run_glossary_scrapy(*args):

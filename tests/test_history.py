@@ -8,6 +8,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -204,10 +205,14 @@ def _archived_count(db):
         return 0
 
 
-def _stop_midway(db, server, sig, at_least=40):
+def _original_args(server):
+    return ("--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml", "--delay", "0",
+            "--concurrency", "2")
+
+
+def _stop_midway(db, server, sig, at_least=40, command=None):
     process = subprocess.Popen(
-        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--sitemap",
-         f"{server.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "2", "--no-progress"],
+        command or [*GLOSSARY, "crawl", "--db", str(db), *_original_args(server), "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 60
@@ -321,3 +326,56 @@ def test_a_resumed_crawl_does_not_refetch_a_redirect_target_it_had_fetched(archi
     assert result.returncode == 0, result.stderr
     pages_requested = [r["path"] for r in server.requests() if not r["path"].endswith(".xml")]
     assert pages_requested == ["/robots.txt", path_of(old_scheme)]
+
+
+def _scrapy(*args):
+    return [sys.executable, "-m", "scrapy", "crawl", "glossary", *args]
+
+
+def test_a_run_started_with_scrapy_crawl_resumes_with_its_own_arguments(archived, tmp_path):
+    """Started Scrapy's way, stopped, resumed with `glossary crawl --resume`: its own URLs and options, never
+    the live site's defaults, and the frontier kept (issue 14, item 2)."""
+    server, reference = archived
+    db = tmp_path / "scrapy.db"
+    process = _stop_midway(db, server, signal.SIGINT, command=_scrapy(
+        "-a", f"start_urls={server.url}/", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
+        "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS=2"))
+    assert process.returncode == 0  # Scrapy's own exit status; the archive says what happened
+    (run,) = rows(db, "SELECT args, outcome FROM crawl_runs")
+    args = json.loads(run["args"])
+    assert (args["start_urls"], args["delay"], args["concurrency"], run["outcome"]) == (
+        [f"{server.url}/"], 0.0, 2, "failed")
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 1 and "crawl #1 failed" in check.stderr and "shutdown" in check.stderr
+    archived_before = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+    server.clear_log()
+
+    result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert {server.url + r["path"] for r in server.requests()} & archived_before == set()
+    assert archive_content(db) == archive_content(reference)
+    assert rows(db, "SELECT command, outcome FROM crawl_runs") == [{"command": "crawl", "outcome": "done"}]
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "1")
+    assert check.returncode == 0 and check.stdout.startswith("ok: crawl #1 done"), check
+
+
+def test_resume_takes_the_original_arguments_repeated_and_names_any_that_differ(archived, tmp_path):
+    """A scheduler's command line does not change between the run that was stopped and the one that
+    resumes it (issue 10, item 4); here the resume goes through scrapy crawl -a resume=1."""
+    server, reference = archived
+    db = tmp_path / "repeat.db"
+    assert _stop_midway(db, server, signal.SIGTERM).returncode == 1
+    other = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress", *_original_args(server)[:-1], "3")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert other.stderr.strip() == ("Error: crawl #1 was started with concurrency 2, not 3: "
+                                    "to resume it, give its arguments as they were, or none")
+    result = subprocess.run(_scrapy(
+        "-a", "resume=1", "-a", f"start_urls={server.url}/", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
+        "-a", "delay=0", "-a", "concurrency=2", "-s", f"GLOSSARY_DB={db}"), cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert archive_content(db) == archive_content(reference)
+    runs = rows(db, "SELECT id, outcome, finish_reason FROM crawl_runs ORDER BY id")
+    assert runs == [{"id": 1, "outcome": "done", "finish_reason": "finished"},
+                    {"id": 2, "outcome": "bad_input", "finish_reason": "bad_argument"}]
+    check = run_glossary("runs", "--db", str(db), "--check")  # the run resumed after the refusal: all is well
+    assert check.returncode == 0 and check.stdout.startswith("ok: crawl #1 done"), check

@@ -4,19 +4,25 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.test import get_crawler
 
 from glossary_spider.middlewares import AllowedHostsMiddleware
-from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, BadArgument, CrawlParams
+from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, BadArgument, RunArgs
+from glossary_spider.plan import RunPlan, open_run
 from glossary_spider.spiders.glossary import GlossarySpider
 
 
-def test_without_start_urls_the_live_site_is_crawled():
-    params = CrawlParams.build()
-    assert (params.start_urls, params.sitemap_urls) == ([LIVE_HOME], [LIVE_SITEMAP])
-    assert params.allowed_hosts == {"term.greeks.live"}
+def spider_for(**arguments):
+    return GlossarySpider(plan=RunPlan(RunArgs.parse(arguments)))
+
+
+def test_without_start_urls_the_live_site_is_crawled(tmp_path):
+    plan = open_run(tmp_path / "live.db", {"mode": "crawl"})
+    plan.close()
+    assert (plan.params.start_urls, plan.params.sitemap_urls) == ([LIVE_HOME], [LIVE_SITEMAP])
+    assert plan.allowed_hosts == {"term.greeks.live"}
 
 
 def test_spider_arguments_as_scrapy_passes_them():
-    spider = GlossarySpider(start_urls="http://127.0.0.1:8000/a/,http://127.0.0.1:8000/term/x",
-                            sitemap_urls="http://localhost:8000/sitemap.xml", follow="0", max_pages="3")
+    spider = spider_for(start_urls="http://127.0.0.1:8000/a/,http://127.0.0.1:8000/term/x",
+                        sitemap_urls="http://localhost:8000/sitemap.xml", follow="0", max_pages="3")
     assert spider.start_urls == ["http://127.0.0.1:8000/a/", "http://127.0.0.1:8000/term/x/"]
     assert spider.allowed_hosts == {"127.0.0.1", "localhost"}
     assert spider.params.follow is False and spider.params.max_pages == 3
@@ -27,10 +33,24 @@ def test_spider_arguments_as_scrapy_passes_them():
     ({"follow": "maybe"}, "follow must be 1 or 0"),
     ({"start_urls": "http://x/", "max_pages": "0"}, "at least 1"),
     ({"start_urls": "http://x/", "max_pages": "ten"}, "whole number"),
+    ({"mode": "recrawl"}, "mode must be crawl or refresh, not 'recrawl'"),
+    ({"resume": "yes please"}, "resume must be 1 or 0"),
+    ({"max_age": "-1"}, "max_age must be at least 0"),
+    ({"delay": "soon"}, "delay must be a number, not 'soon'"),
+    ({"concurrency": "100"}, "concurrency must be 1 to 64"),
+    ({"sitemap": "http://x/sitemap.xml"}, "unknown argument 'sitemap'"),
 ])
 def test_bad_spider_arguments_name_the_problem(kwargs, message):
     with pytest.raises(BadArgument, match=message):
-        GlossarySpider(**kwargs)
+        RunArgs.parse(kwargs)
+
+
+def test_a_resume_names_only_the_arguments_that_differ():
+    original = RunArgs.from_record("crawl", '{"start_urls": ["http://x/"], "max_pages": 50, "delay": 0}')
+    same = RunArgs.parse({"mode": "crawl", "resume": "1", "start_urls": "http://x/", "delay": "0"})
+    assert same.differences(original) == []
+    other = RunArgs.parse({"start_urls": "http://x/", "max_pages": 20, "delay": 0, "follow": "1"})
+    assert other.differences(original) == ["max_pages 50, not 20"]
 
 
 @pytest.mark.parametrize(("url", "allowed"), [
@@ -46,7 +66,7 @@ def test_bad_spider_arguments_name_the_problem(kwargs, message):
 ])
 def test_allowed_hosts_are_checked_before_any_request(url, allowed):
     crawler = get_crawler(GlossarySpider)
-    crawler.spider = GlossarySpider(start_urls="https://term.greeks.live/")
+    crawler.spider = spider_for(start_urls="https://term.greeks.live/")
     middleware = AllowedHostsMiddleware.from_crawler(crawler)
     request = Request(url, dont_filter=True)  # dont_filter does not open the gate
     if allowed:

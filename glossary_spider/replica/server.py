@@ -30,6 +30,10 @@ class ReplicaResource(resource.Resource):
         self.site = site
         self.log = log
 
+    def render(self, request: Any) -> Any:
+        request.arrived = time.time()  # the log's time: when the request came, not when its reply was ready
+        return super().render(request)
+
     def render_GET(self, request: Any) -> bytes:
         path = request.path.decode("utf-8", "replace")
         host = (request.getHeader(b"host") or b"127.0.0.1").decode("latin-1")
@@ -78,7 +82,7 @@ class ReplicaResource(resource.Resource):
             "if_none_match": (request.getHeader(b"if-none-match") or b"").decode("latin-1") or None,
             "if_modified_since": (request.getHeader(b"if-modified-since") or b"").decode("latin-1") or None,
             "generation": self.site.generation,
-            "time": round(time.time(), 4),
+            "time": round(getattr(request, "arrived", None) or time.time(), 4),
         }
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()

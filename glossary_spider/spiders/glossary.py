@@ -4,7 +4,8 @@ Discovery comes from sitemaps and from following links on the allowed hosts.
 What a page holds is computed by :func:`glossary_spider.extraction.extract_page`;
 what is kept is the pipeline's business.
 
-In refresh mode the spider is given the archive's known pages: it reads the
+What a run has to do comes from its :class:`~glossary_spider.plan.RunPlan`.
+In refresh mode the plan holds the archive's known pages: the spider reads the
 sitemaps first, skips pages whose ``lastmod`` is older than their last fetch,
 and re-requests the others conditionally (``If-None-Match`` /
 ``If-Modified-Since``). A resumed run is given what its earlier part fetched and
@@ -20,10 +21,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import os
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from lxml import etree
@@ -41,6 +43,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import Sitemap
@@ -50,8 +53,10 @@ from glossary_spider.extraction import extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.outcome import MAX_PAGES_REASON
-from glossary_spider.params import CrawlParams
+from glossary_spider.lock import ArchiveLocked
+from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
+from glossary_spider.params import OPTION_SETTINGS, RunArgs
+from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, path_depth, url_shape
 
@@ -63,39 +68,54 @@ SITEMAP_WAIT_SECONDS = 600
 
 
 class GlossarySpider(SitemapSpider):
-    """Crawl the glossary.
+    """Crawl the glossary, as a :class:`~glossary_spider.plan.RunPlan` says.
 
-    Arguments (``-a name=value``): ``start_urls`` and ``sitemap_urls`` (comma-separated),
-    ``urls_file``, ``follow`` (1 or 0), ``max_pages``.
+    Arguments (``-a name=value``, so also Scrapyd's ``schedule.json`` parameters):
+    ``start_urls`` and ``sitemap_urls`` (comma-separated), ``urls_file``, ``follow``
+    (1 or 0), ``max_pages``, ``mode`` (``crawl`` or ``refresh``), ``resume`` (1 or 0),
+    ``max_age`` (days, for a refresh), and the options ``concurrency``, ``delay``,
+    ``ignore_robots``, ``timeout`` and ``trap_budget``; the archive is the ``GLOSSARY_DB``
+    setting. A run that cannot start (a bad argument, nothing to resume, the archive
+    locked) logs one line, is recorded as refused, and closes before any request.
     """
 
     name = "glossary"
     sitemap_rules = [("", "parse_page")]
 
-    def __init__(
-        self,
-        start_urls: str | list[str] | None = None,
-        sitemap_urls: str | list[str] | None = None,
-        urls_file: str | None = None,
-        follow: str | bool = True,
-        max_pages: str | int | None = None,
-        known: dict[str, dict[str, Any]] | None = None,
-        max_age_days: float | None = None,
-        done: Iterable[str] = (),
-        pending: Iterable[str] = (),
-        **kwargs: Any,
-    ):
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GlossarySpider:
+        plan = kwargs.pop("plan", None)
+        if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
+            job_id = kwargs.pop("_job", None) or os.environ.get("SCRAPY_JOB")
+            arguments = {**given_options(crawler.settings), **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
+            try:
+                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id)
+            except REFUSALS as exc:
+                logger.error("%s", exc)
+                refused = LOCKED_OUT if isinstance(exc, ArchiveLocked) else BAD_ARGUMENT
+                return super().from_crawler(crawler, refused=refused)
+            if stopped := plan.superseded:
+                logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
+                               "-a resume=1 would have continued it", plan.command, stopped["id"],
+                               stopped["finish_reason"] or "killed", plan.command)
+        # The stopped run's own options when resuming; settings are frozen only after this.
+        crawler.settings.setdict(plan.settings(), priority="cmdline")
+        return super().from_crawler(crawler, plan=plan)
+
+    def __init__(self, plan: RunPlan | None = None, refused: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.params = CrawlParams.build(start_urls, sitemap_urls, urls_file, follow, max_pages,
-                                        default_to_live=known is None)
+        self.plan = plan
+        self.refused = refused
+        plan = plan or RunPlan(RunArgs())
+        self.params = plan.params
         self.start_urls = self.params.start_urls
         self.sitemap_urls = self.params.sitemap_urls
-        self.known = known or {}
-        self.max_age = timedelta(days=max_age_days) if max_age_days is not None else None
-        self.allowed_hosts = self.params.allowed_hosts | {host_of(url) for url in self.known}
+        self.known = plan.known
+        self.max_age = plan.max_age
+        self.allowed_hosts = plan.allowed_hosts
         self.allowed_domains = sorted(self.allowed_hosts)
-        self.done = set(done)
-        self.pending = [url for url in pending if url not in self.done]
+        self.done = set(plan.done)
+        self.pending = [url for url in plan.pending if url not in self.done]
         # Every page URL scheduled in this run: each is fetched at most once.
         self.seen: set[str] = self.done | set(self.pending) | set(self.known)
         self.lastmods: dict[str, datetime] = {}
@@ -106,6 +126,8 @@ class GlossarySpider(SitemapSpider):
         self.traps: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.refused:
+            raise CloseSpider(self.refused)
         for url in self.sitemap_urls:
             if request := self.sitemap_request(url):
                 yield request
@@ -358,6 +380,15 @@ class ResumingDupeFilter(RFPDupeFilter):
         spider = self.crawler.spider if self.crawler else None
         for url in getattr(spider, "done", ()):
             self.request_seen(Request(url))
+
+
+def given_options(settings: BaseSettings) -> dict[str, Any]:
+    """The run options given as ``-s`` settings on the command line (or by Scrapyd), by option name."""
+    given = {}
+    for option, name in OPTION_SETTINGS.items():
+        if (settings.getpriority(name) or 0) >= SETTINGS_PRIORITIES["cmdline"]:
+            given[option] = not settings.getbool(name) if option == "ignore_robots" else settings.get(name)
+    return given
 
 
 def to_fetch(response: Response, url: str) -> Fetch:

@@ -1,0 +1,223 @@
+"""What a run has to do: a fresh crawl, a refresh of the archived pages, or the rest of a stopped run.
+
+One decision, whichever way the run was started: ``glossary crawl`` / ``refresh`` and
+``scrapy crawl glossary -a name=value`` (so Scrapyd's ``schedule.json``) both call
+:func:`open_run` with the arguments they were given and the archive's path (the
+``GLOSSARY_DB`` setting). It takes the archive's lock, records the run with its real
+arguments, and returns a :class:`RunPlan`: the spider schedules from it, the duplicate
+filter starts from its ``done`` set, the pipeline writes to its archive, and
+:meth:`RunPlan.finish` records how the run ended.
+
+A run refused before it starts (a bad argument, nothing to resume, the archive locked
+by another run) raises one of :data:`REFUSALS`, and is recorded as refused: in the
+archive, or beside it while another run holds the lock (:mod:`glossary_spider.lock`),
+so that ``glossary runs --check`` sees it. An archive is never created only to record
+a refusal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
+from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
+from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
+from glossary_spider.storage import Archive, ArchiveError, existing_archive, now
+from glossary_spider.urls import host_of
+
+logger = logging.getLogger(__name__)
+
+# What open_run raises for a run it refuses; str() of each is the one line to show.
+REFUSALS = (BadArgument, ArchiveError, ArchiveLocked)
+
+
+@dataclass
+class RunPlan:
+    """What one run has to do, and the archive it does it in (held under its lock until closed).
+
+    ``args`` are the run's effective arguments: defaults filled in, and for a resumed run
+    those it was first started with. ``known`` (refresh) maps each archived page to what a
+    conditional re-fetch needs; ``done`` and ``pending`` (resume) are the URLs the stopped
+    run fetched and those it found but had not fetched yet. ``superseded`` is the stopped
+    run a new one leaves unfinished, which a resume would have continued.
+    """
+
+    args: RunArgs
+    known: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    pending: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    superseded: dict[str, Any] | None = None
+    archive: Archive | None = None
+    lock: ArchiveLock | None = None
+
+    @property
+    def command(self) -> str:
+        return self.args.mode
+
+    @property
+    def params(self) -> CrawlParams:
+        args = self.args
+        return CrawlParams(list(args.start_urls), list(args.sitemap_urls), args.follow, args.max_pages)
+
+    @property
+    def max_age(self) -> timedelta | None:
+        return timedelta(days=self.args.max_age_days) if self.args.max_age_days is not None else None
+
+    @property
+    def allowed_hosts(self) -> set[str]:
+        """The hosts of the start URLs and sitemaps, and of the pages the archive and the stopped run hold."""
+        return self.params.allowed_hosts | {host_of(url) for url in [*self.known, *self.done, *self.pending]}
+
+    def settings(self) -> dict[str, Any]:
+        """The Scrapy settings this run's options stand for."""
+        return self.args.settings()
+
+    def finish(self, reason: str, stats: dict[str, Any],
+               traffic: dict[str, int] | None = None) -> dict[str, Any] | None:
+        """Record how the run ended, then close; returns the run's row (None if it cannot be written).
+        ``traffic`` (requests, bytes) covers every part of a resumed run; else Scrapy's ``stats`` say them."""
+        assert self.archive is not None and self.run_id is not None
+        try:
+            return self.archive.finish_run(self.run_id, reason, stats, traffic)
+        except sqlite3.OperationalError as exc:  # the disk is still full: the run stays open, to be resumed
+            logger.info("Cannot record the end of run #%s: %s", self.run_id, exc)
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Record the runs refused meanwhile, close the archive and release its lock."""
+        if self.archive is not None:
+            record_noted(self.archive)
+            self.archive.close()
+            self.archive = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None = None) -> RunPlan:
+    """Open the archive at ``db`` for the run ``arguments`` ask for, and plan it.
+
+    ``arguments`` are :class:`~glossary_spider.params.RunArgs` names with text or typed
+    values (None: not given). Raises one of :data:`REFUSALS` for a run that cannot start.
+    """
+    mode = arguments.get("mode") or "crawl"
+    refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
+    try:
+        args = RunArgs.parse(arguments)
+        if args.resume and not Path(db).exists():
+            raise BadArgument(f"nothing to resume: there is no archive at {db}")
+        if args.mode == "refresh" or args.resume:
+            existing_archive(db)
+    except BadArgument as exc:
+        refusal.record(BAD_ARGUMENT, exc)
+        raise
+    try:
+        lock = ArchiveLock(db, args.mode).acquire()
+    except ArchiveLocked as exc:
+        refusal.record(LOCKED_OUT, exc)
+        raise
+    except OSError as exc:
+        raise ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
+    try:
+        archive = Archive(db)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        record_noted(archive)
+        plan = _plan(archive, args, job_id)
+    except BadArgument as exc:
+        refusal.record(BAD_ARGUMENT, exc, archive)
+        archive.close()
+        lock.release()
+        raise
+    except BaseException:
+        archive.close()
+        lock.release()
+        raise
+    plan.archive, plan.lock = archive, lock
+    return plan
+
+
+def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
+    known = archive.known_pages() if args.mode == "refresh" else {}
+    if args.mode == "refresh" and not known:
+        raise BadArgument(f"the archive {archive.path} has no pages yet: run 'glossary crawl' first")
+    if args.resume:
+        stopped = archive.resumable_run(args.mode)
+        if stopped is None:
+            raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none)")
+        original = RunArgs.from_record(args.mode, stopped["args"])
+        if differences := args.differences(original):
+            raise BadArgument(f"{args.mode} #{stopped['id']} was started with {'; '.join(differences)}: "
+                              "to resume it, give its arguments as they were, or none")
+        done, pending = archive.frontier(stopped["id"])
+        archive.reopen_run(stopped["id"], job_id)
+        return RunPlan(dataclasses.replace(original, resume=True), known, done, pending, stopped["id"])
+    if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
+        args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
+    elif args.mode == "refresh" and not args.sitemap_urls:
+        args = dataclasses.replace(args, sitemap_urls=tuple(archive.sitemaps_used()))
+    superseded = archive.resumable_run(args.mode)
+    run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
+    return RunPlan(args, known, run_id=run_id, superseded=superseded)
+
+
+class Refusal:
+    """Records a run refused before it started, with the arguments it was given."""
+
+    def __init__(self, db: str | Path, command: str, arguments: Mapping[str, Any], job_id: str | None = None):
+        self.db = Path(db)
+        self.run = {
+            "command": command,
+            "started_at": now(),
+            "args": {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items() if v is not None},
+            "job_id": job_id,
+            "pid": os.getpid(),
+        }
+
+    def record(self, reason: str, error: Exception, archive: Archive | None = None) -> None:
+        """In ``archive`` (open under its lock), else in the archive at its path, else beside it if
+        another run holds it. An archive that does not exist is not created to say so."""
+        run = {**self.run, "finish_reason": reason, "error": str(error)}
+        if archive is not None:
+            archive.record_refused_runs([run])
+            return
+        if reason == LOCKED_OUT:
+            note_refused(self.db, run)
+            return
+        if not self.db.is_file():
+            return
+        try:
+            lock = ArchiveLock(self.db, run["command"]).acquire()
+        except (ArchiveLocked, OSError):
+            note_refused(self.db, run)
+            return
+        try:
+            with Archive(self.db) as opened:
+                opened.record_refused_runs([run])
+        except ArchiveError:
+            pass  # not an archive this project can write: the error that refused the run said so
+        finally:
+            lock.release()
+
+
+def record_noted(archive: Archive) -> None:
+    """Move the runs refused while the archive was locked from beside it into ``crawl_runs``."""
+    noted = refused_runs(archive.path, take=True)
+    try:
+        archive.record_refused_runs(noted)
+    except sqlite3.OperationalError:
+        for run in noted:
+            note_refused(archive.path, run)

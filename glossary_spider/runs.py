@@ -1,0 +1,115 @@
+"""Every run an archive knows of, and the check a monitor calls (``glossary runs [--check]``).
+
+The runs are ``crawl_runs``'s rows, the runs refused while the archive was locked
+(noted beside it until the next writer records them), and, for a run with no end
+recorded, whether it is still running (its process holds the archive's lock) or
+was stopped without a word (``kill -9``, a crash, a power cut).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from glossary_spider.lock import holder, refused_runs
+from glossary_spider.outcome import ExitStatus, exit_status, outcome
+
+RUNNING = "running"
+COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
+           "error", "pid", "resumed_at", "args", "pages_new", "pages_changed", "pages_unchanged", "pages_not_modified",
+           "pages_gone", "pages_failed", "requests", "bytes")
+
+
+def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
+    """Every run, in the order they last started (a resumed run at its resumption), each with its
+    ``outcome`` and ``exit_status`` (a running run's are ``running`` and None); runs noted beside
+    the archive have no ``id`` and ``noted`` true."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(crawl_runs)")}
+    columns = ", ".join(c if c in present else f"NULL AS {c}" for c in COLUMNS)
+    runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
+    runs += [{**dict.fromkeys(COLUMNS), **run, "noted": True} for run in refused_runs(db)]
+    held = holder(db)
+    for run in runs:
+        if isinstance(run["args"], str):
+            try:
+                run["args"] = json.loads(run["args"])
+            except ValueError:
+                pass
+        if run["finish_reason"] is not None:
+            status = exit_status(run["finish_reason"])  # older archives recorded only the reason
+            run["outcome"], run["exit_status"] = outcome(status), int(status)
+        elif held and held.get("pid") == run["pid"] and run is _last_of(runs, run["command"]):
+            run["outcome"], run["exit_status"] = RUNNING, None
+        else:
+            run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
+            run["error"] = "stopped before it finished (killed, or the machine went down): --resume continues it"
+    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["id"] or 0))
+
+
+def _last_of(runs: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
+    return next((r for r in reversed(runs) if r["command"] == command and not r.get("noted")), None)
+
+
+@dataclass
+class Check:
+    """What ``glossary runs --check`` says: an exit status and one line."""
+
+    status: int
+    message: str
+    run: dict[str, Any] | None = None
+
+
+def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: datetime | None = None) -> Check:
+    """Judge the last run that ended: its own exit status, or FAILED when it is older than ``max_age_hours``."""
+    now = now or datetime.now(timezone.utc)
+    ended = [r for r in runs if r["outcome"] != RUNNING]
+    running = [r for r in runs if r["outcome"] == RUNNING]
+    also = f"; {_name(running[-1])} running since {running[-1]['started_at']}" if running else ""
+    if not ended:
+        if running:
+            return Check(ExitStatus.DONE, f"ok: {_name(running[-1])} running since {running[-1]['started_at']}")
+        return Check(ExitStatus.FAILED, "no run recorded yet")
+    last = ended[-1]
+    when = last["finished_at"] or last["started_at"]
+    if last["exit_status"] != ExitStatus.DONE:
+        why = last["error"] or last["finish_reason"] or ""
+        return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
+    age = (now - datetime.fromisoformat(when)).total_seconds() / 3600
+    if max_age_hours is not None and age > max_age_hours:
+        return Check(ExitStatus.FAILED, f"{_name(last)} done {age:.1f} hours ago, more than --max-age "
+                                        f"{max_age_hours:g}: no run has finished since{also}", last)
+    return Check(ExitStatus.DONE, f"ok: {_name(last)} done {age:.1f} hours ago ({_pages(last)}){also}", last)
+
+
+def _name(run: dict[str, Any]) -> str:
+    job = f" (job {run['job_id']})" if run.get("job_id") else ""
+    return f"{run['command']} #{run['id']}{job}" if run.get("id") else f"{run['command']}{job}"
+
+
+def _pages(run: dict[str, Any]) -> str:
+    counts = [(run.get(f"pages_{k}") or 0, k.replace("_", " ")) for k in ("new", "changed", "gone", "failed")]
+    return ", ".join(f"{n} {k}" for n, k in counts)
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    """The runs as a text table, newest last."""
+    header = ("id", "command", "started", "ended", "outcome", "exit", "new", "changed", "gone", "failed", "requests",
+              "job")
+    rows = [header]
+    for r in runs:
+        rows.append((
+            str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
+            r["outcome"], "" if r["exit_status"] is None else str(r["exit_status"]),
+            *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "failed")),
+            str(r["requests"] or 0), r["job_id"] or "",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    for r in runs:
+        if r["error"] and r["outcome"] != "done":
+            lines.append(f"  {_name(r)}: {r['error']}")
+    return "\n".join(lines)
