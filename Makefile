@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := data/demo.db
-DEMO_PORT ?= 0
+DEMO_PORT ?= 8010
 
 .PHONY: install test crash demo crawl bench clean
 

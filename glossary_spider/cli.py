@@ -10,6 +10,7 @@ import csv
 import functools
 import json
 import os
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -19,10 +20,11 @@ from typing import Any
 
 import click
 
+from glossary_spider import settings as defaults
+from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete, stopped_by
 from glossary_spider.params import BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ROBOTS_MODES
-from glossary_spider.outcome import ExitStatus, exit_status, stopped_by
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
                                     read_gate_report)
 from glossary_spider.urls import PAGE_TYPES
@@ -69,7 +71,29 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_STATUSES = """\b
+Exit status:
+    0  done (failed pages are recorded in crawl_errors)
+    1  stopped early: Ctrl-C, SIGTERM, an error (--resume continues a crawl or refresh)
+    2  bad arguments or input, or an archive that cannot be written
+    3  another run holds the archive's lock
+    4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
+    5  the quality gate held the run's versions back: see 'glossary held'
+    6  the site did not answer: (nearly) every fetch failed (--resume tries again)
+  130  a second Ctrl-C stopped it at once (--resume continues)"""
+READER_EXIT_STATUSES = """\b
+Exit status:
+    0  done
+    2  bad arguments, or no usable archive at --db"""
+RUNS_EXIT_STATUSES = """\b
+Exit status:
+    0  done (with --check: the last run that ended was done)
+    2  bad arguments, or no usable archive at --db
+  1-6  with --check: the last run's own exit status (see 'glossary crawl --help'),
+       or 1 when it ended longer ago than --max-age, or there is none"""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUSES)
 @click.version_option(package_name="glossary_spider")
 def cli() -> None:
     """Crawl the term.greeks.live glossary into a SQLite archive, and query it.
@@ -93,9 +117,12 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by the commands that crawl (crawl and refresh)."""
     for option in reversed([
-        click.option("--concurrency", type=click.IntRange(min=1, max=64), help="Requests in flight at once."),
-        click.option("--delay", type=click.FloatRange(min=0),
-                     help="Seconds between requests to a host (0 turns AutoThrottle off)."),
+        click.option("--concurrency", type=click.IntRange(min=1, max=64),
+                     help=f"Requests in flight at once (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
+                          f"{defaults.CONCURRENT_REQUESTS} in all)."),
+        click.option("--delay", type=click.FloatRange(min=0), metavar="SECONDS",
+                     help=f"Seconds between requests to a host (default {defaults.DOWNLOAD_DELAY:g}, adjusted by "
+                          "AutoThrottle; 0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
         click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
                      help="Give up a request that has not completed in this long (default 30)."),
@@ -141,6 +168,29 @@ def writer(db: str, command: str) -> Iterator[Archive]:
         lock.release()
 
 
+def again(command: str, db: str, *options: str) -> str:
+    """The command line that runs ``command`` on this archive again."""
+    where = [] if db == DEFAULT_DB else ["--db", shlex.quote(db)]
+    return " ".join(["glossary", command, *options, *where])
+
+
+def new_archive_directory(db: str) -> None:
+    """Create the default archive's directory, saying so; an explicit --db in a directory that does
+    not exist is most likely mistyped, and is refused."""
+    directory = Path(db).parent
+    if directory.exists():
+        return
+    source = click.get_current_context().get_parameter_source("db")
+    if source != click.core.ParameterSource.DEFAULT:
+        raise UserError(f"no directory {directory} for the archive {db}: check --db, or create it first "
+                        f"(mkdir -p {directory})")
+    try:
+        directory.mkdir(parents=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the directory {directory} for the archive: {exc.strerror or exc}") from None
+    click.echo(f"Created {directory}/ for the archive {db}", err=True)
+
+
 def locked_out(exc: Exception) -> None:
     click.echo(f"Error: {exc}", err=True)
     sys.exit(EXIT_LOCKED)
@@ -151,6 +201,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     from glossary_spider.crawl import crawl_settings, run_spider
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import open_run
+    from glossary_spider.storage import fetch_outcomes
 
     flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,  # unset: not given
              "gate": options["gate"] or None}
@@ -160,31 +211,44 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     except ArchiveLocked as exc:
         locked_out(exc)
     command = plan.command
+    if stopped := plan.superseded:
+        click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
+                   f"({stopped['finish_reason'] or 'killed'}); this starts a new {command}: "
+                   f"'{again(command, db, '--resume')}' would have continued it", err=True)
     settings = crawl_settings(
         db, plan, progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
-        log_level="INFO" if options["verbose"] else "WARNING",
+        log_level="INFO" if options["verbose"] else "WARNING", scrapy_log=options["verbose"],
     )
     stats = run_spider(settings, plan)
     if error := stats.get("glossary/archive_error"):
-        raise UserError(f"{error}; when there is room, run 'glossary {command} --resume'")
+        raise UserError(f"{error}; when there is room, run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")
-    conn = open_reader(db)
-    run = dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
-    traps = conn.execute("SELECT url, error, detail FROM crawl_errors WHERE run_id = ? AND stage = 'trap' "
-                         "ORDER BY id", [run_id]).fetchall()
+    reader = open_reader(db)
+    run = dict(reader.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
+    traps = reader.execute("SELECT url, error, detail FROM crawl_errors WHERE run_id = ? AND stage = 'trap' "
+                           "ORDER BY id", [run_id]).fetchall()
     extras = {"traps": [{"url": u, "error": e, "detail": d} for u, e, d in traps],
-              "gate": read_gate_report(conn, run_id), "stopped_by": stopped_by(run["finish_reason"])}
-    if options["as_json"]:
+              "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
+    if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}"), **extras}, indent=2))
+                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras}))
     else:
         click.echo(summary(run, db, **extras))
-    sys.exit(exit_status(run["finish_reason"]))
+    status = exit_status(run["finish_reason"])
+    if status == ExitStatus.UNREACHABLE:
+        answered, unanswered = fetch_outcomes(reader, run_id)
+        click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
+                   f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
+                   "tries them again", err=True)
+    elif not is_complete(run["finish_reason"]):
+        click.echo(f"Stopped before the end ({extras['stopped_by'] or run['finish_reason'] or 'killed'}): run "
+                   f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
+    sys.exit(status)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--start-url", "start_urls", multiple=True, metavar="URL", help="A page to start from (repeatable).")
 @click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
@@ -215,12 +279,14 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         glossary crawl --max-duration 2h --max-requests 20000
         glossary crawl --resume
     """
+    if not options["resume"]:
+        new_archive_directory(db)
     _run_crawl(db, {"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
                     "sitemap_urls": sitemaps or None, "follow": False if no_follow else None,
                     "max_pages": max_pages}, options)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
@@ -249,7 +315,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
     _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 
-@cli.command()
+@cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
 @user_errors
@@ -273,7 +339,7 @@ def reparse(db: str, progress: bool | None) -> None:
     sys.exit(exit_status(run["finish_reason"]))
 
 
-@cli.command()
+@cli.command(epilog=RUNS_EXIT_STATUSES)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print the runs (or, with --check, the verdict) as JSON.")
 @click.option("--check", is_flag=True,
@@ -324,15 +390,19 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         ("unchanged", run["pages_unchanged"]),
         ("not modified", run["pages_not_modified"]),
         ("gone", run["pages_gone"]),
+        ("still gone", run["pages_still_gone"]),
+        ("back", run["pages_back"]),
         ("failed", run["pages_failed"]),
     ]
+    news = changes(run)
     lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason'] or 'stopped'} "
-             f"in {elapsed or 0:.1f}s", "pages:"]
+             f"in {elapsed or 0:.1f}s: {f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
+             "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     lines.append(f"archive:       {os.path.abspath(db)}")
     if stopped_by:
-        lines.append(f"stopped by {stopped_by}: 'glossary {run['command']} --resume' continues the run")
+        lines.append(f"stopped by {stopped_by}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate)
@@ -492,7 +562,7 @@ def open_reader(db: str) -> Any:
     return connect(db)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @click.argument("query")
 @db_option
 @type_option
@@ -532,7 +602,7 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @click.argument("url_or_slug")
 @db_option
 @type_option
@@ -618,7 +688,7 @@ def _page_text(page: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
@@ -657,7 +727,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @format_option("text", "json", "html")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
@@ -688,39 +758,66 @@ def report(db: str, fmt: str, out: str | None) -> None:
         click.echo(text, nl=False)
 
 
-@cli.command()
+@cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
-@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True, help="Port for Datasette.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              help="Port for Datasette (0 picks a free one).")
 @click.option("--open/--no-open", "open_browser", default=True, help="Open a browser.")
 @user_errors
 def browse(db: str, port: int, open_browser: bool) -> None:
     """Open the archive in Datasette, with column descriptions, facets and canned queries.
 
-    Needs the optional 'browse' extra: pip install 'glossary_spider[browse]'.
+    Tables show long text cut short; a row's page shows it whole, and a page's row
+    lists its sections, links, versions and captures. Serves until Ctrl-C or
+    SIGTERM, then exits 0. An archive on a read-only filesystem is served
+    immutable. A port in use exits 2. Needs the optional 'browse' extra:
+    pip install 'glossary_spider[browse]'.
 
     \b
     Example:
         glossary browse --db data/demo.db
+        glossary browse --port 8002 --no-open
     """
     import importlib.util
+    import signal
+    import socket
     import subprocess
     import tempfile
 
-    from glossary_spider.metadata import datasette_metadata
+    from glossary_spider.metadata import SETTINGS, datasette_metadata
+    from glossary_spider.query import open_mode
 
     open_reader(db).close()
     if importlib.util.find_spec("datasette") is None:
         raise UserError("Datasette is not installed: pip install 'glossary_spider[browse]'")
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as meta:
-        json.dump(datasette_metadata(Path(db).stem), meta)
-    command = [sys.executable, "-m", "datasette", "serve", db, "--metadata", meta.name, "--port", str(port),
-               "--setting", "sql_time_limit_ms", "5000"]
-    if open_browser:
-        command.append("--open")
-    try:
-        sys.exit(subprocess.call(command))
-    finally:
-        os.unlink(meta.name)
+    if port:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UserError(f"port {port} is in use: choose another with --port") from None
+    archive = ["-i", db] if open_mode(db) == "immutable=1" else [db]
+    with tempfile.TemporaryDirectory(prefix="glossary-browse-") as tmp:
+        meta = Path(tmp) / "metadata.json"
+        meta.write_text(json.dumps(datasette_metadata(Path(db).stem)), encoding="utf-8")
+        command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", str(meta),
+                   "--port", str(port)]
+        for name, value in SETTINGS.items():
+            command += ["--setting", name, str(value)]
+        if open_browser:
+            command.append("--open")
+        server = subprocess.Popen(command)
+        # SIGTERM stops Datasette too, and lets the temporary directory go.
+        signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:  # Datasette had the same Ctrl-C
+            code = 0
+        finally:
+            if server.poll() is None:
+                server.terminate()
+            server.wait()
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else EXIT_FAILED)
 
 
 def main() -> None:

@@ -13,12 +13,14 @@ from glossary_spider.plan import RunPlan
 from glossary_spider.spiders.glossary import GlossarySpider
 
 
-def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level: str = "WARNING") -> Settings:
-    """The project's settings, with the archive's path and the run's options on top."""
+def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level: str = "WARNING",
+                   scrapy_log: bool = True) -> Settings:
+    """The project's settings, with the archive's path and the run's options on top; without
+    ``scrapy_log`` only this project's lines reach the log (see ``extensions.OwnLogOnly``)."""
     settings = Settings()
     settings.setmodule("glossary_spider.settings", priority="project")
-    settings.setdict({"GLOSSARY_DB": db, "GLOSSARY_PROGRESS": progress, "LOG_LEVEL": log_level, **plan.settings()},
-                     priority="cmdline")
+    settings.setdict({"GLOSSARY_DB": db, "GLOSSARY_PROGRESS": progress, "LOG_LEVEL": log_level,
+                      "GLOSSARY_SCRAPY_LOG": scrapy_log, **plan.settings()}, priority="cmdline")
     return settings
 
 

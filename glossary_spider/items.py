@@ -51,3 +51,10 @@ class FailureItem:
     detail: str | None = None
     http_status: int | None = None
     fetch: Fetch | None = None
+
+    @property
+    def unanswered(self) -> bool:
+        """A fetch that got no answer (no response, or a 5xx): still to do, for a resumed run.
+        A refusal by policy (robots.txt, the allowed hosts) is not one: it was never sent."""
+        return self.stage == "fetch" and self.fetch is not None and (
+            self.fetch.http_status is None or self.fetch.http_status >= 500)

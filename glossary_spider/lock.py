@@ -3,7 +3,7 @@
 The lock is an ``flock`` on the lock file, which the kernel releases when its
 holder dies, even by ``kill -9``; the file's content names the holder, so a
 second writer can say who has it, and a lock left by a dead process is simply
-taken over.
+taken over. The holder removes the file when it is done.
 
 A run refused while another holds the lock cannot write to the archive: it is
 noted beside it (``<archive>.refused-runs``, one JSON line each) until the next
@@ -12,6 +12,7 @@ writer moves it into ``crawl_runs``. Readers treat that file as hostile.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.outcome import REFUSED_REASONS
-
 from glossary_spider.storage import now
 
 logger = logging.getLogger(__name__)
@@ -45,13 +45,17 @@ class ArchiveLock:
 
     def acquire(self) -> ArchiveLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read(fd)
-            os.close(fd)
-            raise ArchiveLocked(self.db_path, holder) from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read(fd)
+                os.close(fd)
+                raise ArchiveLocked(self.db_path, holder) from None
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)  # its holder removed it as we opened it: lock the file now there
         self.stale = _read(fd) or None
         if self.stale:
             logger.warning("Taking over the archive lock left by pid %s (%s)", self.stale.get("pid"),
@@ -62,8 +66,10 @@ class ArchiveLock:
         return self
 
     def release(self) -> None:
+        """Remove the lock file, then unlock: no ``.lock`` is left beside the archive."""
         if self.fd is not None:
-            os.ftruncate(self.fd, 0)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()  # while still locked, so no one else holds the file being removed
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
@@ -73,6 +79,13 @@ class ArchiveLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _read(fd: int) -> dict[str, Any]:

@@ -59,13 +59,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "command": "crawl, refresh or reparse",
         "started_at": "When the run started",
         "finished_at": "When it finished (null while running or if killed)",
-        "finish_reason": "finished, or why it stopped (shutdown, …)",
+        "finish_reason": "finished; max_pages (a budget stopped it: --resume continues); unreachable "
+                         "((nearly) every fetch failed); or why else it stopped (shutdown, …)",
         "args": "The run's arguments, as JSON",
         "pages_new": "Pages archived for the first time",
         "pages_changed": "Pages whose content changed",
         "pages_unchanged": "Pages fetched again with the same content",
         "pages_not_modified": "Pages that answered 304 to a conditional request",
-        "pages_gone": "Pages that answered 404 or 410 and were marked gone",
+        "pages_gone": "Live pages that answered 404 or 410 and were marked gone (news)",
+        "pages_still_gone": "Pages already gone that still answered 404 or 410 (not news)",
+        "pages_back": "Pages that answered again after an earlier run found them gone",
         "pages_failed": "URLs whose fetch failed",
         "requests": "HTTP requests sent",
         "bytes": "Response bytes received",
@@ -110,8 +113,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "etag": "The response's ETag",
         "last_modified": "The response's Last-Modified",
         "body_sha256": "sha256 of the raw body, a key into bodies",
-        "outcome": "new, changed, unchanged, not_modified, gone or failed; held or discarded for a run "
-                   "the quality gate held",
+        "outcome": "new, changed, unchanged, not_modified, gone (went gone in this fetch), still_gone or "
+                   "failed; held or discarded for a run the quality gate held",
         "headers": "The response's headers, one per line",
     },
     "bodies": {
@@ -200,27 +203,39 @@ DESCRIPTIONS = {
 QUERIES = {
     "definitions_changed_since": {
         "title": "Definitions changed since a date",
+        "description": "since: a UTC date or time in ISO-8601, e.g. 2026-03-01 or 2026-03-01T12:00:00+00:00",
         "sql": "SELECT url, title, version, last_changed FROM pages WHERE page_type = 'definition' "
                "AND version > 1 AND last_changed >= :since ORDER BY last_changed DESC",
+        "params": ["since"],
     },
     "broken_related_links": {
         "title": "Broken related links",
+        "description": "Related links whose target answered 404 or 410, or is gone",
         "sql": "SELECT from_url, to_url, anchor_text, target_status FROM broken_links WHERE kind = 'related' "
                "ORDER BY from_url",
     },
     "most_linked_terms": {
         "title": "Most linked terms",
+        "description": "The 50 term pages linked from the most pages",
         "sql": "SELECT l.to_url, p.title, count(DISTINCT l.from_url) AS linked_from FROM links l "
                "JOIN pages p ON p.url = l.to_url WHERE p.page_type = 'term' GROUP BY l.to_url "
                "ORDER BY linked_from DESC LIMIT 50",
     },
     "search": {
         "title": "Search titles, summaries and text",
+        "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
+                       "For FTS5 syntax (OR, NOT, prefix*) use 'glossary search' or the pages table's search "
+                       "box with _searchmode=raw.",
+        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error.
         "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
-               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH :q "
+               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH escape_fts(:q) "
                "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
+        "params": ["q"],
     },
 }
+
+# Datasette settings for the archive: long text cut to this many characters in tables, whole on a row's page.
+SETTINGS = {"truncate_cells_html": 300, "sql_time_limit_ms": 5000}
 
 
 def datasette_metadata(database: str) -> dict[str, Any]:

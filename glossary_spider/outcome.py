@@ -7,6 +7,7 @@ number, so a monitor reading the archive sees what cron would have seen.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitStatus(IntEnum):
@@ -23,8 +24,13 @@ class ExitStatus(IntEnum):
 
 # Finish reasons of a run that did all its work.
 COMPLETE_REASONS = ("finished",)
+# The finish reason of a run in which (nearly) every fetch failed. It can be resumed once the site
+# answers: the fetches that got no answer are still to do.
+UNREACHABLE_REASON = "unreachable"
+# The finish reason of a crawl that archived its --max-pages.
+MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
-BUDGET_REASONS = ("max_pages", "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
+BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pagecount", "closespider_timeout")
 # Finish reasons of a run refused before it fetched or wrote anything: nothing to resume.
 BAD_ARGUMENT = "bad_argument"
 LOCKED_OUT = "locked"
@@ -57,12 +63,38 @@ def was_refused(finish_reason: str | None) -> bool:
     return finish_reason in REFUSED_REASONS
 
 
+def is_unreachable(answered: int, unanswered: int) -> bool:
+    """Whether a run's fetches say the site was down: at least one fetch got no answer (no
+    response, or a 5xx) and at most one in twenty got one."""
+    return unanswered > 0 and answered * 19 <= unanswered
+
+
+def final_reason(reason: str, answered: int, unanswered: int) -> str:
+    """The finish reason to record for a run that Scrapy ended for ``reason``, given how many of its
+    fetches got an answer (any HTTP status below 500) and how many did not."""
+    if reason in COMPLETE_REASONS and is_unreachable(answered, unanswered):
+        return UNREACHABLE_REASON
+    return reason
+
+
+# The crawl_runs counts that are news: pages that appeared, changed, went or came back. A run
+# whose counts are all 0 found nothing new (a page still gone, or unchanged, is not news).
+CHANGE_COUNTS = ("pages_new", "pages_changed", "pages_gone", "pages_back")
+
+
+def changes(run: dict[str, Any]) -> int:
+    """How many pages a run found news about (0: nothing new); ``run`` is its crawl_runs row."""
+    return sum(run.get(count) or 0 for count in CHANGE_COUNTS)
+
+
 def exit_status(finish_reason: str | None) -> ExitStatus:
     """The exit status of a run that ended for ``finish_reason``."""
     if finish_reason in COMPLETE_REASONS:
         return ExitStatus.DONE
     if finish_reason in BUDGET_REASONS:
         return ExitStatus.STOPPED_EARLY
+    if finish_reason == UNREACHABLE_REASON:
+        return ExitStatus.UNREACHABLE
     if finish_reason in (BAD_ARGUMENT, ARCHIVE_ERROR):
         return ExitStatus.BAD_INPUT
     if finish_reason == LOCKED_OUT:

@@ -210,7 +210,15 @@ class RunArgs:
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
             values[key] = ARGUMENTS[key](value, name)
         if urls_file:
-            values["start_urls"] = tuple(dict.fromkeys([*values.get("start_urls", ()), *read_urls_file(urls_file)]))
+            listed = read_urls_file(urls_file)
+            if not listed:
+                raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "
+                                  "put one URL a line in it")
+            values["start_urls"] = tuple(dict.fromkeys([*values.get("start_urls", ()), *listed]))
+        starts = {"start_urls", "sitemap_urls"} & values.keys()
+        if values.get("mode", "crawl") == "crawl" and starts and not any(values[name] for name in starts):
+            # The live site is the default only when no start was asked for at all: an empty one is a mistake.
+            raise BadArgument("no URL to start from: the start URLs and sitemaps given are all empty")
         return cls(**values, given=frozenset(values) - {"mode", "resume"})
 
     @classmethod

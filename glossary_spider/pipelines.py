@@ -47,6 +47,7 @@ class ArchivePipeline:
         self.archive: Archive | None = None
         self.run_id: int | None = None
         self.error: str | None = None
+        self.earlier = (0, 0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -64,6 +65,8 @@ class ArchivePipeline:
         if self.plan is None:
             return
         self.archive, self.run_id = self.plan.archive, self.plan.run_id
+        run = self.archive.run(self.run_id)  # a resumed run's earlier parts count too
+        self.earlier = (run["requests"] or 0, run["bytes"] or 0)
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
@@ -103,9 +106,17 @@ class ArchivePipeline:
                     pending += item.discovered
                 else:
                     outcomes.append(self.write(item))
-                    done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
+                    if not (isinstance(item, FailureItem) and item.unanswered):
+                        done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
             archive.mark_frontier(run_id, done=done, pending=pending)
+            archive.record_traffic(run_id, self.traffic())
         return outcomes
+
+    def traffic(self) -> dict[str, int]:
+        """Requests sent and bytes received by the whole run, its earlier parts included."""
+        stats = self.crawler.stats
+        return {"requests": self.earlier[0] + stats.get_value("downloader/request_count", 0),
+                "bytes": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
 
     def write(self, item: Any) -> str:
         """Write one item that is not a page; returns its outcome for the stats."""
@@ -114,8 +125,8 @@ class ArchivePipeline:
         if isinstance(item, NotModifiedItem):
             archive.record_not_modified(run_id, item.fetch)
             return "not_modified"
-        if isinstance(item, GoneItem) and archive.record_gone(run_id, item.fetch):
-            return "gone"
+        if isinstance(item, GoneItem) and (outcome := archive.record_gone(run_id, item.fetch)):
+            return outcome
         if isinstance(item, GoneItem):
             status = item.fetch.http_status
             archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)
@@ -164,5 +175,5 @@ class ArchivePipeline:
                 self.crawler.stats.set_value("glossary/archive_error", self.error)
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
-        self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats)
+        self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats, self.traffic())
         self.archive = None

@@ -46,7 +46,8 @@ class RunPlan:
     ``args`` are the run's effective arguments: defaults filled in, and for a resumed run
     those it was first started with. ``known`` (refresh) maps each archived page to what a
     conditional re-fetch needs; ``done`` and ``pending`` (resume) are the URLs the stopped
-    run fetched and those it found but had not fetched yet.
+    run fetched and those it found but had not fetched yet. ``superseded`` is the stopped
+    run a new one leaves unfinished, which a resume would have continued.
     """
 
     args: RunArgs
@@ -54,6 +55,7 @@ class RunPlan:
     done: set[str] = field(default_factory=set)
     pending: list[str] = field(default_factory=list)
     run_id: int | None = None
+    superseded: dict[str, Any] | None = None
     archive: Archive | None = None
     lock: ArchiveLock | None = None
 
@@ -79,11 +81,13 @@ class RunPlan:
         """The Scrapy settings this run's options stand for."""
         return self.args.settings()
 
-    def finish(self, reason: str, stats: dict[str, Any]) -> dict[str, Any] | None:
-        """Record how the run ended, then close; returns the run's row (None if it cannot be written)."""
+    def finish(self, reason: str, stats: dict[str, Any],
+               traffic: dict[str, int] | None = None) -> dict[str, Any] | None:
+        """Record how the run ended, then close; returns the run's row (None if it cannot be written).
+        ``traffic`` (requests, bytes) covers every part of a resumed run; else Scrapy's ``stats`` say them."""
         assert self.archive is not None and self.run_id is not None
         try:
-            return self.archive.finish_run(self.run_id, reason, stats)
+            return self.archive.finish_run(self.run_id, reason, stats, traffic)
         except sqlite3.OperationalError as exc:  # the disk is still full: the run stays open, to be resumed
             logger.info("Cannot record the end of run #%s: %s", self.run_id, exc)
             return None
@@ -165,8 +169,9 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:
         args = dataclasses.replace(args, sitemap_urls=tuple(archive.sitemaps_used()))
+    superseded = archive.resumable_run(args.mode)
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
-    return RunPlan(args, known, run_id=run_id)
+    return RunPlan(args, known, run_id=run_id, superseded=superseded)
 
 
 class Refusal:

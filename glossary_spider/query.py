@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive
+from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive, run_counts
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -24,15 +25,40 @@ LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagi
 _KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
 
 
+def _open(path: Path, mode: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+    return conn
+
+
+def open_mode(path: str | Path) -> str:
+    """How an archive can be read: ``mode=ro``, or ``immutable=1`` where SQLite cannot create the
+    WAL's ``-shm`` file beside it (a read-only directory or mount, where nothing can be writing it)."""
+    path = existing_archive(path)
+    try:
+        _open(path, "mode=ro").close()
+    except sqlite3.OperationalError as exc:
+        if os.access(path.parent, os.W_OK):
+            raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
+        return "immutable=1"
+    except sqlite3.DatabaseError as exc:
+        raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
+    return "mode=ro"
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to an archive; never creates one."""
     path = existing_archive(path)
+    mode = open_mode(path)
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 10000")
-        check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+        conn = _open(path, mode)
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
+        raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
     return conn
@@ -243,13 +269,17 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
         },
         "errors_by_stage": all_rows(
             "SELECT stage, count(*) AS errors FROM crawl_errors GROUP BY stage ORDER BY stage"),
-        "runs": all_rows(
-            """SELECT id, command, started_at, finished_at, finish_reason, pages_new, pages_changed,
-                      pages_unchanged, pages_not_modified, pages_gone, pages_failed, requests
-               FROM crawl_runs ORDER BY id DESC LIMIT ?""", runs),
+        "runs": [
+            # A run that never finished (killed, or still running) has its counts from its rows.
+            {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {})}
+            # *: an archive no writer has opened since columns were added lacks the newer ones.
+            for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)
+        ],
         "recent_changes": all_rows(
             """SELECT v.url, v.version, v.captured_at, v.title FROM page_versions v
                WHERE v.version > 1 ORDER BY v.captured_at DESC, v.url LIMIT ?""", listed),
+        "recent_changes_count": count("SELECT count(*) FROM page_versions WHERE version > 1"),
         "published_per_month": all_rows(
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),

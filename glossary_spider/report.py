@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from glossary_spider.outcome import changes
+
 
 def as_text(data: dict[str, Any]) -> str:
     lines = [f"Archive: {data['pages']} pages", "", "Pages by type and status"]
@@ -38,7 +40,24 @@ def as_text(data: dict[str, Any]) -> str:
     if data["recent_changes"]:
         lines += ["", "Recent changes"]
         lines += [f"  v{r['version']}  {r['captured_at']}  {r['url']}" for r in data["recent_changes"]]
+        if (more := data["recent_changes_count"] - len(data["recent_changes"])) > 0:
+            lines.append(f"  … and {more} more")
     return "\n".join(lines) + "\n"
+
+
+# Buckets of the inbound-links histogram: every bucket is shown, empty ones too, so the bars'
+# lengths read as a distribution.
+INBOUND_BUCKETS = [(0, 0), (1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 49), (50, None)]
+
+
+def inbound_histogram(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """Pages by how many pages link to them, in ranges (``rows``: inbound, pages)."""
+    buckets = []
+    for low, high in INBOUND_BUCKETS:
+        label = f"{low}+" if high is None else str(low) if low == high else f"{low}–{high}"
+        pages = sum(r["pages"] for r in rows if r["inbound"] >= low and (high is None or r["inbound"] <= high))
+        buckets.append((f"{label} linking", pages))
+    return buckets
 
 
 def _bar_chart(title: str, items: list[tuple[str, int]], width: int = 640) -> str:
@@ -68,6 +87,13 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _more(count: int, shown: list[Any]) -> str:
+    """The line under a table cut short: how many rows it leaves out, and where to see them."""
+    if count <= len(shown):
+        return ""
+    return f"<p>… and {count - len(shown)} more (all of them in 'glossary browse').</p>"
+
+
 def as_html(data: dict[str, Any]) -> str:
     by_type: dict[str, int] = {}
     for r in data["pages_by_type"]:
@@ -76,11 +102,9 @@ def as_html(data: dict[str, Any]) -> str:
     parts = [
         _bar_chart("Pages by type", list(by_type.items())),
         _bar_chart("Pages published per month", [(r["month"], r["pages"]) for r in data["published_per_month"]]),
-        _bar_chart("Changes per run (new + changed + gone)",
-                   [(f"#{r['id']} {r['command']}", (r["pages_new"] or 0) + (r["pages_changed"] or 0)
-                     + (r["pages_gone"] or 0)) for r in runs]),
-        _bar_chart("Pages by number of pages linking to them",
-                   [(f"{r['inbound']} inbound", r["pages"]) for r in data["inbound_links"]]),
+        _bar_chart("Changes per run (pages new, changed, gone or back)",
+                   [(f"#{r['id']} {r['command']}", changes(r)) for r in runs]),
+        _bar_chart("Pages by number of pages linking to them", inbound_histogram(data["inbound_links"])),
         "<h2>Most linked pages</h2>" + _table(["page", "title", "linked from"],
                                               [[r["url"], r["title"], r["inbound"]] for r in data["most_linked"]]),
     ]
@@ -93,11 +117,19 @@ def as_html(data: dict[str, Any]) -> str:
         section = data[key]
         items = section.get("links", section.get("pages", []))
         parts.append(f"<h2>{escape(title)}: {section['count']}</h2>"
-                     + _table(headers, [[r[f] for f in fields] for r in items]))
+                     + _table(headers, [[r[f] for f in fields] for r in items]) + _more(section["count"], items))
+    parts.append("<h2>Errors by stage</h2>" + _table(["stage", "errors"],
+                                                     [[r["stage"], r["errors"]] for r in data["errors_by_stage"]]))
     parts.append("<h2>Last runs</h2>" + _table(
-        ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "failed"],
+        ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "still gone",
+         "back", "failed"],
         [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "stopped", r["pages_new"], r["pages_changed"],
-          r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r["pages_failed"]] for r in data["runs"]]))
+          r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r.get("pages_still_gone"),
+          r.get("pages_back"), r["pages_failed"]] for r in data["runs"]]))
+    parts.append(f"<h2>Recent changes: {data['recent_changes_count']}</h2>" + _table(
+        ["version", "captured", "page", "title"],
+        [[r["version"], r["captured_at"], r["url"], r["title"]] for r in data["recent_changes"]])
+        + _more(data["recent_changes_count"], data["recent_changes"]))
     if data.get("held_runs"):
         parts.append("<h2>Held runs</h2>" + _table(
             ["run", "command", "started", "state", "pages", "what tripped the gate", "e.g."],

@@ -50,12 +50,14 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "glossary_spider.extensions.Progress": 500,
+    "glossary_spider.extensions.OwnLogOnly": 0,
 }
 
 GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50
 GLOSSARY_BATCH_SECONDS = 2.0
 GLOSSARY_PROGRESS = False
+GLOSSARY_SCRAPY_LOG = True  # False: only glossary_spider's own log lines (the glossary command without -v)
 # Link traps (glossary_spider.traps): URLs of one family requested before its pages must have
 # text of their own, how many more each such page earns, how many pages in a row without text
 # of their own a chain of links may run, what "text of its own" means, and a cap on path depth.

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 import zstandard
 
-from glossary_spider.outcome import REFUSED_REASONS, exit_status, is_complete, outcome, was_refused
+from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,15 @@ def check_schema_version(version: int, path: str | Path) -> None:
     if version > SCHEMA_VERSION:
         raise ArchiveError(f"{path} was written by a newer glossary_spider (schema {version}, "
                            f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
+
+
+def check_ours(db: sqlite_utils.Database, path: str | Path) -> None:
+    """Refuse a SQLite file that holds tables but is not a glossary archive: it is someone else's."""
+    tables = set(db.table_names())
+    if tables and not {"pages", "crawl_runs"} <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise ArchiveError(f"{path} is a SQLite database but not a glossary archive (its tables: {shown}); "
+                           "nothing was added to it: give another --db")
 
 
 def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
@@ -109,9 +118,9 @@ TABLES: dict[str, dict[str, Any]] = {
     "crawl_runs": {
         "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
-                    "pages_not_modified": int, "pages_gone": int, "pages_failed": int, "requests": int,
-                    "bytes": int, "stats": str, "pid": int, "outcome": str, "exit_status": int, "job_id": str,
-                    "error": str, "resumed_at": str},
+                    "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
+                    "pages_failed": int, "requests": int, "bytes": int, "stats": str, "pid": int,
+                    "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str},
         "pk": "id",
     },
     "crawl_errors": {
@@ -155,6 +164,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "pk": "run_id",
     },
 }
+
+# Declared so that Datasette's row page of a page lists its sections, links, versions and captures,
+# and their rows link back. Not enforced (PRAGMA foreign_keys stays off): a capture may be of a URL
+# that never answered 200 and so has no row in pages.
+FOREIGN_KEYS = [
+    ("sections", "url", "pages", "url"),
+    ("links", "from_url", "pages", "url"),
+    ("page_versions", "url", "pages", "url"),
+    ("captures", "url", "pages", "url"),
+]
 
 INDEXES = [
     ("links", ["to_url"]),
@@ -217,6 +236,7 @@ class Archive:
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
+            check_ours(self.db, self.path)
             self.codec = BodyCodec(self.db)
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -244,7 +264,8 @@ class Archive:
             for name, spec in TABLES.items():
                 table = self.db.table(name)
                 if not table.exists():
-                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]))
+                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]),
+                                 foreign_keys=[fk[1:] for fk in FOREIGN_KEYS if fk[0] == name])
                 else:
                     missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
                     for column, kind in missing.items():
@@ -253,6 +274,9 @@ class Archive:
                 self.db.table(table).create_index(columns, if_not_exists=True)
             for name, sql in VIEWS.items():
                 self.db.create_view(name, sql.strip(), replace=True)
+        declared = {(fk.table, fk.column) for name, *_ in FOREIGN_KEYS for fk in self.db.table(name).foreign_keys}
+        if missing := [fk for fk in FOREIGN_KEYS if (fk[0], fk[1]) not in declared]:
+            self.db.add_foreign_keys(missing)  # rebuilds the tables of an archive made before them, once
         if not self.db.table("pages_fts").exists():
             self.db.table("pages").enable_fts(FTS_COLUMNS)
             self.db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")
@@ -289,24 +313,32 @@ class Archive:
         self, run_id: int, finish_reason: str, stats: dict[str, Any] | None = None,
         counts: dict[str, int] | None = None,
     ) -> dict[str, Any]:
+        """Record how a run ended. Page counts come from its rows and requests/bytes from Scrapy's
+        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts)."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
+        finish_reason = final_reason(finish_reason, *self.fetch_outcomes(run_id))
+        stats["finish_reason"] = finish_reason
         status = exit_status(finish_reason)
         row = {
             "finished_at": now(),
             "finish_reason": finish_reason,
             "outcome": outcome(status),
             "exit_status": int(status),
-            **counts,
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
             "stats": json.dumps(stats, default=str, sort_keys=True),
+            **counts,
         }
         with self.db.atomic():
             self.db.table("crawl_runs").update(run_id, row)
             if is_complete(finish_reason):
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
         return self.run(run_id)
+
+    def record_traffic(self, run_id: int, traffic: dict[str, int]) -> None:
+        """A run's ``requests`` and ``bytes`` so far, kept up to date so that a killed run still says them."""
+        self.db.table("crawl_runs").update(run_id, traffic)
 
     def record_refused_runs(self, refused: Iterable[dict[str, Any]]) -> None:
         """Record runs refused before they started (bad arguments, the archive locked), each as it was
@@ -363,20 +395,10 @@ class Archive:
         return self.db.table("crawl_runs").get(run_id)
 
     def run_counts(self, run_id: int) -> dict[str, int]:
-        outcomes = dict(self.db.execute(
-            "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
-        ).fetchall())
-        failed = self.db.execute(
-            "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
-        ).fetchone()[0]
-        return {
-            "pages_new": outcomes.get("new", 0),
-            "pages_changed": outcomes.get("changed", 0),
-            "pages_unchanged": outcomes.get("unchanged", 0),
-            "pages_not_modified": outcomes.get("not_modified", 0),
-            "pages_gone": outcomes.get("gone", 0),
-            "pages_failed": failed,
-        }
+        return run_counts(self.db, run_id)
+
+    def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
+        return fetch_outcomes(self.db, run_id)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -557,19 +579,21 @@ class Archive:
         if rows.errors:
             db.table("crawl_errors").insert_all(rows.errors, pk="id")
 
-    def record_gone(self, run_id: int, fetch: Fetch) -> bool:
-        """A 404 or 410: mark an archived page gone. False if the archive never had it."""
+    def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
+        """A 404 or 410 for an archived page: ``gone`` if it was live, ``still_gone`` if it was
+        gone already (not news); None if the archive never had it."""
         with self.db.atomic():
-            if self._page_state(fetch.url) is None:
-                return False
+            if (state := self._page_state(fetch.url)) is None:
+                return None
+            outcome = "still_gone" if state["status"] == "gone" else "gone"
             self.db.conn.execute(
                 "UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                 [fetch.http_status, fetch.fetched_at, run_id, fetch.url],
             )
             rows = _Rows()
-            rows.capture(run_id, fetch, None, "gone")
+            rows.capture(run_id, fetch, None, outcome)
             self._write(rows)
-        return True
+        return outcome
 
     def record_not_modified(self, run_id: int, fetch: Fetch) -> None:
         rows = _Rows()
@@ -703,6 +727,48 @@ def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str) ->
         "jsonld": sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
         "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
         "body_sha256": body_sha, "record": json.dumps(record, ensure_ascii=False),
+    }
+
+
+def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
+    """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
+    did not (no response at all, or a 5xx), counting each URL once by its last capture
+    (``db``: any connection with ``execute``)."""
+    answered, unanswered = db.execute(
+        """SELECT count(*) FILTER (WHERE http_status < 500),
+                  count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
+           FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
+        [run_id],
+    ).fetchone()
+    return answered, unanswered
+
+
+def run_counts(db: Any, run_id: int) -> dict[str, int]:
+    """A run's page counts, from its captures and errors (``db``: any connection with ``execute``),
+    so a run that was killed has them too."""
+    outcomes = dict(db.execute(
+        "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
+    ).fetchall())
+    failed = db.execute(
+        "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
+    ).fetchone()[0]
+    # Pages answering again after an earlier run found them gone.
+    back = db.execute(
+        """SELECT count(DISTINCT c.url) FROM captures c
+           WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
+             AND (SELECT p.outcome FROM captures p
+                  WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
+                  ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
+    ).fetchone()[0]
+    return {
+        "pages_new": outcomes.get("new", 0),
+        "pages_changed": outcomes.get("changed", 0),
+        "pages_unchanged": outcomes.get("unchanged", 0),
+        "pages_not_modified": outcomes.get("not_modified", 0),
+        "pages_gone": outcomes.get("gone", 0),
+        "pages_still_gone": outcomes.get("still_gone", 0),
+        "pages_back": back,
+        "pages_failed": failed,
     }
 
 

@@ -3,14 +3,17 @@
 import asyncio
 import csv
 import hashlib
+import html
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
-from conftest import ROOT, Replica, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.metadata import COLUMNS, QUERIES, datasette_metadata
 from glossary_spider.replica import ReplicaSite
@@ -242,6 +245,51 @@ def test_report_in_three_formats(archive, tmp_path):
     assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
 
 
+def test_the_html_report_has_every_section_and_says_what_it_leaves_out(archive):
+    """Issue 14 item 9: the HTML report lacked errors by stage and recent changes, cut its
+    tables at 25 rows without a word, and left out the inbound-link counts no page has."""
+    db, _ = archive
+    data = json.loads(glossary(db, "report", "--format", "json").stdout)
+    page = glossary(db, "report", "--format", "html").stdout
+    assert "<h2>Errors by stage</h2>" in page
+    for row in data["errors_by_stage"]:
+        assert f"<td>{row['stage']}</td><td>{row['errors']}</td>" in page
+    assert f"<h2>Recent changes: {data['recent_changes_count']}</h2>" in page
+    cut = [s for s in ("broken_related", "orphans", "one_way_related") if data[s]["count"] > 25]
+    cut += ["recent_changes"] if data["recent_changes_count"] > 25 else []
+    assert cut, "nothing in this archive is cut at 25 rows"
+    assert page.count("more (all of them in 'glossary browse')") == len(cut)
+    if "one_way_related" in cut:
+        assert f"… and {data['one_way_related']['count'] - 25} more" in page
+    histogram = page.split('aria-label="Pages by number of pages linking to them"')[1].split("</svg>")[0]
+    labels = re.findall(r'text-anchor="end">([^<]+)<', histogram)
+    assert labels == ["0 linking", "1 linking", "2 linking", "3–4 linking", "5–9 linking", "10–19 linking",
+                      "20–49 linking", "50+ linking"]
+
+
+def test_the_report_counts_what_a_killed_run_archived(make_replica, tmp_path):
+    """Issue 14 item 9: a run killed by kill -9 showed 0 pages in the report."""
+    server = make_replica()
+    db = tmp_path / "killed.db"
+    process = subprocess.Popen(
+        [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0", "--concurrency", "2",
+         "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] >= 30:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    archived = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    (run,) = json.loads(glossary(db, "report", "--format", "json").stdout)["runs"]
+    assert run["finish_reason"] is None and run["pages_new"] == archived >= 30
+    assert run["requests"] > 0  # kept up to date with each batch
+
+
 def test_page_content_is_escaped_in_the_html_report(archive, tmp_path):
     db, _ = archive
     hostile = tmp_path / "hostile.db"
@@ -292,3 +340,61 @@ def test_canned_queries_run_in_datasette(archive):
     assert len(results["definitions_changed_since"][1]) == len([p for p in EDITED if p.startswith("/definition/")])
     assert results["broken_related_links"][1] and results["most_linked_terms"][1] and results["search"][1]
     assert {f["value"] for f in table["facet_results"]["page_type"]["results"]} >= {"definition", "term"}
+
+
+def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_search(archive):
+    """Issue 14 item 8: body_text was shown whole in tables, a page's row linked to nothing,
+    and the canned search failed on an unbalanced quote."""
+    from datasette.app import Datasette
+    from datasette.utils import tilde_encode
+
+    from glossary_spider.metadata import SETTINGS
+
+    db, _ = archive
+    datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem), settings=SETTINGS)
+    query = "SELECT url FROM pages WHERE page_type = 'definition' AND version = 2 ORDER BY url LIMIT 1"
+    url = rows(db, query)[0]["url"]
+    body = rows(db, "SELECT body_text FROM pages WHERE url = ?", (url,))[0]["body_text"]
+    assert len(body) > SETTINGS["truncate_cells_html"]
+
+    async def fetch():
+        table = await datasette.client.get(f"/{db.stem}/pages?url__exact={url}")
+        row = await datasette.client.get(f"/{db.stem}/pages/{tilde_encode(url)}")
+        search = await datasette.client.get(f'/{db.stem}/search.json?q="unbalanced funding&_shape=array')
+        query = await datasette.client.get(f"/{db.stem}/search")
+        return table, row, search, query
+
+    table, row, search, query = asyncio.run(fetch())
+    assert table.status_code == 200 and row.status_code == 200
+    first_words = html.escape(body[:200])
+    assert first_words in table.text and html.escape(body[:400]) not in table.text
+    assert html.escape(body).replace("\n", "<br>") in row.text or html.escape(body) in row.text
+    for other, count in (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url")):
+        n = rows(db, f"SELECT count(*) AS n FROM {other} WHERE {count} = ?", (url,))[0]["n"]
+        assert n and f"{other}?{count}=" in row.text, other
+    assert search.status_code == 200, search.text
+    assert "quotes need not balance" in query.text
+
+
+def test_an_archive_made_before_the_foreign_keys_gains_them_and_keeps_its_rows(archive, tmp_path):
+    import sqlite_utils
+
+    from glossary_spider.storage import FOREIGN_KEYS, Archive
+
+    db, _ = archive
+    older = tmp_path / "older.db"
+    with sqlite3.connect(db) as source, sqlite3.connect(older) as copy:
+        source.backup(copy)
+    copy.close()
+    before = sqlite_utils.Database(older)
+    for table, column, *_ in FOREIGN_KEYS:
+        before[table].transform(drop_foreign_keys=[column])
+    assert not any(before[table].foreign_keys for table, *_ in FOREIGN_KEYS)
+    counts = {table: before[table].count for table, *_ in FOREIGN_KEYS}
+    views = {view: before.execute(f"SELECT count(*) FROM {view}").fetchone()[0] for view in before.view_names()}
+    before.close()
+    with Archive(older) as migrated:
+        assert {(fk.table, fk.column, fk.other_table, fk.other_column) for table, *_ in FOREIGN_KEYS
+                for fk in migrated.db[table].foreign_keys} == set(FOREIGN_KEYS)
+        assert {table: migrated.db[table].count for table in counts} == counts
+        assert {view: migrated.db.execute(f"SELECT count(*) FROM {view}").fetchone()[0] for view in views} == views

@@ -1,12 +1,13 @@
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import GLOSSARY, ROOT, archive_problems, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_problems, rows, run_glossary
 
 from glossary_spider.cli import cli
 
@@ -35,6 +36,23 @@ def test_a_bad_line_in_the_urls_file(tmp_path):
     (tmp_path / "urls.txt").write_text("http://127.0.0.1:9/ok/\nnot a url\n")
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
     assert_one_line_error(result, "line 2", "not a url")
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# my start pages\n   # none yet\n"])
+def test_a_urls_file_without_urls_is_refused_not_the_live_site(tmp_path, content):
+    """Issue 14 item 3: the old crawl fell back to the live site's home page and sitemap."""
+    (tmp_path / "urls.txt").write_text(content)
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"),
+                          timeout=60)
+    assert_one_line_error(result, "--urls-file", "no URL")
+    assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize("options", [("--start-url", ""), ("--sitemap", " "), ("--start-url", "", "--no-follow")])
+def test_start_options_that_give_no_url_are_refused(tmp_path, options):
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), *options, timeout=60)
+    assert_one_line_error(result, "no URL to start from")
+    assert not (tmp_path / "a.db").exists()
 
 
 def test_an_archive_path_that_is_a_directory(tmp_path):
@@ -72,6 +90,40 @@ def test_an_archive_from_a_newer_schema(tmp_path):
     assert_one_line_error(result, "newer")
 
 
+def test_resuming_a_mistyped_archive_creates_nothing(tmp_path):
+    """Issue 14 item 12: `crawl --resume --db typo.db` created an empty archive and a lock file."""
+    result = run_glossary("crawl", "--resume", "--db", str(tmp_path / "typo.db"), "--no-progress")
+    assert_one_line_error(result, "no archive at")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_in_a_missing_directory_is_refused_not_created(tmp_path):
+    db = tmp_path / "no" / "such" / "a.db"
+    result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/")
+    assert_one_line_error(result, "no directory", "mkdir -p")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
+    result = run_glossary("crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay", "0",
+                          "--no-progress", cwd=tmp_path, env={"GLOSSARY_DB": ""})
+    assert result.stderr.splitlines()[0] == "Created data/ for the archive data/glossary.db"
+    assert (tmp_path / "data" / "glossary.db").is_file()
+
+
+def test_someone_elses_sqlite_file_is_not_turned_into_an_archive(tmp_path):
+    db = tmp_path / "mine.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        conn.execute("INSERT INTO notes (text) VALUES ('keep me')")
+    conn.close()
+    before = db.read_bytes()
+    result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/")
+    assert_one_line_error(result, "not a glossary archive", "notes")
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db"]  # and no .lock left behind
+
+
 def test_the_db_comes_from_the_environment(tmp_path):
     result = run_glossary("crawl", "--start-url", "ftp://x/", env={"GLOSSARY_DB": str(tmp_path / "env.db")})
     assert_one_line_error(result, "start URL")
@@ -82,15 +134,50 @@ def test_an_unknown_option_exits_2():
     assert result.returncode == 2 and "Traceback" not in result.stderr and "--frobnicate" in result.stderr
 
 
-def test_a_crawl_of_a_server_that_is_not_there_finishes_and_records_it(tmp_path):
+def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
     db = tmp_path / "a.db"
     result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/definition/x/",
                           "--delay", "0", "--no-progress", "--ignore-robots")
-    assert result.returncode == 0, result.stderr
-    assert "failed" in result.stdout
+    assert result.returncode == 6, result.stderr  # ExitStatus.UNREACHABLE
+    assert "unreachable" in result.stdout
+    assert result.stderr.splitlines() == [
+        "Error: the site did not answer: 1 of 1 fetches failed (see 'glossary report'); when it is back, "
+        f"'glossary crawl --resume --db {db}' tries them again"]
     with sqlite3.connect(db) as conn:
         errors = conn.execute("SELECT stage, url, error FROM crawl_errors").fetchall()
+        runs = conn.execute("SELECT finish_reason FROM crawl_runs").fetchall()
     assert errors == [("fetch", "http://127.0.0.1:9/definition/x/", "connection refused")]
+    assert runs == [("unreachable",)]
+
+
+def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make_replica, tmp_path):
+    """Issue 14 item 4: a refresh of a site that is down reported "finished", exit 0, with
+    Scrapy's ERROR lines and tracebacks on stderr and a JSON summary over many lines."""
+    server = make_replica()
+    db = tmp_path / "o.db"
+    paths = ["/area/funding/", "/term/legal-risk-management/", "/definition/international-legal-cooperation/"]
+    result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--no-progress", "--no-follow",
+                          *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 0, result.stderr
+    server.stop()
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert result.returncode == 6, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("Error: the site did not answer"), \
+        result.stderr
+    (line,) = result.stdout.splitlines()
+    run = json.loads(line)
+    assert (run["finish_reason"], run["pages_failed"]) == ("unreachable", 3)
+
+    # Once the site is back, --resume tries again what got no answer, and the run is done.
+    server = Replica(tmp_path, port=server.port)
+    try:
+        result = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress", "--json")
+        assert result.returncode == 0, result.stderr
+        assert sorted(r["path"] for r in server.requests() if r["path"] != "/robots.txt") == sorted(paths)
+        assert rows(db, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'refresh'") == [
+            {"id": run["id"], "finish_reason": "finished"}]
+    finally:
+        server.stop()
 
 
 def all_commands():
@@ -103,6 +190,18 @@ def test_every_command_has_help_with_an_example(name):
     assert result.exit_code == 0
     assert "Example:" in result.output or "Examples:" in result.output
     assert cli.commands[name].help
+    if name != "replica":  # issue 14 item 13: exit statuses were in no --help
+        assert "Exit status:" in result.output and "  2  bad arguments" in result.output
+
+
+@pytest.mark.parametrize("name", ["crawl", "refresh"])
+def test_crawl_help_says_the_defaults_and_every_exit_status(name):
+    output = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+    assert "(default 1, adjusted by AutoThrottle" in output and "(default 2 per host, 4 in all)" in output
+    from glossary_spider.outcome import ExitStatus
+
+    listed = {int(n) for n in re.findall(r"^ +(\d+)  ", output.split("Exit status:")[1], re.M)}
+    assert listed >= {int(s) for s in ExitStatus} | {130}
 
 
 # -- bad archives at every entry point -----------------------------------------------------
@@ -167,6 +266,42 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)
     assert db.read_bytes() == before
+
+
+def on_a_read_only_mount(directory, *args, **kwargs):
+    """Run glossary in a private mount namespace where ``directory`` is a read-only bind mount:
+    a real read-only filesystem, which stops root too (chmod does not)."""
+    mount = f'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    command = ["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), *GLOSSARY, *args]
+    if subprocess.run(["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), "true"]).returncode != 0:
+        pytest.skip("no read-only bind mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("command", [("search", "gamma", "--format", "json"),
+                                     ("show", "international-legal-cooperation", "--format", "json"),
+                                     ("report", "--format", "json"), ("export", "--format", "jsonl")],
+                         ids=lambda c: c[0])
+def test_readers_read_an_archive_on_a_read_only_filesystem(crawled, tmp_path, command):
+    """Issue 14 item 7: SQLite cannot create the WAL's -shm file on a read-only mount; readers
+    said the archive 'is not a glossary archive: unable to open database file'."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    db = shelf / "archive.db"
+    shutil.copy(crawled, db)
+    result = on_a_read_only_mount(shelf, command[0], "--db", str(db), *command[1:])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() and "Traceback" not in result.stderr
+    assert sorted(p.name for p in shelf.iterdir()) == ["archive.db"]
+
+
+def test_a_writer_on_a_read_only_filesystem_says_so_in_one_line(crawled, tmp_path):
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(crawled, shelf / "archive.db")
+    result = on_a_read_only_mount(shelf, "reparse", "--db", str(shelf / "archive.db"), "--no-progress")
+    assert_one_line_error(result)
+    assert "not a glossary archive" not in result.stderr and "read-only" in result.stderr.lower()
 
 
 def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -129,11 +130,44 @@ def test_crawling_twice_gives_the_same_rows(tmp_path, make_replica):
     assert runs[1] == {"pages_new": 0, "pages_changed": 0, "pages_unchanged": runs[0]["pages_new"]}
 
 
-def test_max_pages_stops_the_crawl(tmp_path, replica):
+def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
+    """Issue 14 item 1: once --max-pages pages are archived nothing more is requested (the old
+    spider kept fetching everything queued: about every page of the site)."""
+    server = make_replica(pages=60)
     db = tmp_path / "d.db"
-    result = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "5", "--concurrency", "1")
+    start = ("--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
+    result = crawl(db, *start, "--max-pages", "20")
+    assert result.returncode == 4, result.stderr  # ExitStatus.STOPPED_EARLY
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 20
+    (run,) = rows(db, "SELECT finish_reason, requests FROM crawl_runs")
+    assert run["finish_reason"] == "max_pages"
+    pages_requested = [r for r in server.requests() if not r["path"].endswith((".xml", ".txt"))]
+    # The budget, what was in flight (8 downloads, and responses waiting to be parsed), two redirects.
+    assert len(pages_requested) <= 40
+    assert run["requests"] == len(server.requests())
+    assert result.stderr == f"Stopped before the end (max_pages): run 'glossary crawl --resume --db {db}' to " \
+                            "continue; nothing archived is fetched again\n"
+    archived = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+    other = tmp_path / "other.db"
+    shutil.copy(db, other)
+    result = crawl(other, "--start-url", f"{server.url}/", "--max-pages", "1")
+    assert result.stderr.startswith(f"Note: crawl #1 stopped before it was done (max_pages); this starts a new "
+                                    f"crawl: 'glossary crawl --resume --db {other}' would have continued it\n")
+
+    first_part = run["requests"]
+    server.clear_log()
+    result = crawl(db, "--resume")
+    assert result.returncode == 4, result.stderr  # each part of the run archives at most --max-pages
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 40
+    # Issue 14 item 13: requests cover the whole run, as page counts do (was: the last part's only).
+    assert rows(db, "SELECT requests FROM crawl_runs")[0]["requests"] == first_part + len(server.requests())
+    assert {server.url + r["path"] for r in server.requests()} & archived == set()
+    while result.returncode == 4:
+        result = crawl(db, "--resume")
     assert result.returncode == 0, result.stderr
-    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 5
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == len(ReplicaSite(60).glossary_paths()) + 1
+    assert rows(db, "SELECT count(*) AS n, max(finish_reason) AS reason FROM crawl_runs") == [
+        {"n": 1, "reason": "finished"}]
 
 
 def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
@@ -153,6 +187,9 @@ def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
     ("start_urls=term.greeks.live",
      "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),
     ("mode=recrawl", "mode must be crawl or refresh, not 'recrawl'"),
+    # Issue 14 item 3: an empty start option is a mistake, not a wish for the live site.
+    ("start_urls=", "no URL to start from: the start URLs and sitemaps given are all empty"),
+    ("sitemap_urls= , ", "no URL to start from: the start URLs and sitemaps given are all empty"),
 ])
 def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_path, argument, line):
     db = tmp_path / "bad.db"

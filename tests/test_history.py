@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -123,6 +124,15 @@ def test_an_unchanged_site_gets_only_conditional_requests(archived):
     assert rows(db, "SELECT count(*) AS n FROM page_versions")[0]["n"] == versions
 
 
+def test_the_refresh_progress_line_shows_its_total(archived):
+    """Issue 14 item 13: the refresh progress line showed no total, though the archive knows it."""
+    _, db = archived
+    known = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8", "--progress")
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"\d+ of {known} known pages · ", result.stderr), result.stderr[-300:]
+
+
 def test_max_age_forces_a_full_fetch(archived):
     server, db = archived
     server.clear_log()
@@ -133,14 +143,28 @@ def test_max_age_forces_a_full_fetch(archived):
     assert all(r["if_none_match"] is None and r["status"] == 200 for r in pages)
 
 
-def test_a_gone_page_that_comes_back_is_live_again(archived):
+def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
+    """Issue 14 item 5: the old refresh counted every gone page as gone again on every run."""
     server, db = archived
     server.set_generation(2)
-    assert refresh(db).returncode == 0
+    first = json.loads(refresh(db, "--json").stdout)
     gone = rows(db, "SELECT url FROM pages WHERE status = 'gone'")
-    assert gone
+    assert gone and first["pages_gone"] == len(gone) and first["changes"] > 0
+
+    result = refresh(db, "--json")
+    assert result.returncode == 0, result.stderr
+    second = json.loads(result.stdout)
+    assert (second["pages_gone"], second["pages_still_gone"], second["changes"]) == (0, len(gone), 0)
+    outcomes = rows(db, "SELECT outcome, count(*) AS n FROM captures WHERE run_id = ? AND outcome LIKE '%gone' "
+                        "GROUP BY outcome", (second["id"],))
+    assert outcomes == [{"outcome": "still_gone", "n": len(gone)}]
+    result = refresh(db)
+    assert "nothing new" in result.stdout.splitlines()[0]
+    assert re.search(rf"still gone +{len(gone)}$", result.stdout, re.M)
+
     server.set_generation(1)
-    assert refresh(db).returncode == 0
+    back = json.loads(refresh(db, "--json").stdout)
+    assert back["pages_back"] == len(gone) and back["changes"] >= len(gone)
     for page in gone:
         (row,) = rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (page["url"],))
         assert row == {"status": "live", "http_status": 200}
@@ -206,6 +230,8 @@ def test_a_stopped_crawl_resumes_to_the_same_archive(archived, tmp_path, sig):
     db = tmp_path / "stopped.db"
     process = _stop_midway(db, server, sig)
     assert process.returncode == 1
+    # Issue 14 item 10: the old crawl said "Crawl #1 shutdown in 17.4s" and no more (nothing at all on SIGTERM).
+    assert f"run 'glossary crawl --resume --db {db}' to continue" in process.stderr.read()
     archived_before = {r["url"] for r in rows(db, "SELECT url FROM pages")}
     assert 0 < len(archived_before) < 200
     server.clear_log()
@@ -225,6 +251,7 @@ def test_resume_with_nothing_to_resume(archived):
     _, db = archived
     result = run_glossary("crawl", "--db", str(db), "--resume")
     assert result.returncode == 2 and "nothing to resume" in result.stderr
+    assert not db.with_name(db.name + ".lock").exists()  # a refused run leaves no lock file
 
 
 def test_a_second_writer_is_refused_with_the_holders_name(archived):

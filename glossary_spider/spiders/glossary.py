@@ -54,7 +54,7 @@ from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
-from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
+from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
@@ -95,6 +95,10 @@ class GlossarySpider(SitemapSpider):
                 logger.error("%s", exc)
                 refused = LOCKED_OUT if isinstance(exc, ArchiveLocked) else BAD_ARGUMENT
                 return super().from_crawler(crawler, refused=refused)
+            if stopped := plan.superseded:
+                logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
+                               "-a resume=1 would have continued it", plan.command, stopped["id"],
+                               stopped["finish_reason"] or "killed", plan.command)
         # The stopped run's own options when resuming; settings are frozen only after this.
         crawler.settings.setdict(plan.settings(), priority="cmdline")
         spider = super().from_crawler(crawler, plan=plan)
@@ -262,7 +266,7 @@ class GlossarySpider(SitemapSpider):
         try:
             extraction = extract_page(response.body, url, content_type)
         except Exception as exc:  # a page that breaks extraction must not stop the crawl
-            logger.exception("Extraction failed for %s", url)
+            logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                               response.status, fetch)
             return
@@ -287,6 +291,10 @@ class GlossarySpider(SitemapSpider):
         elif not self.limit_reached():
             self.pages_sent += 1
             yield PageItem(fetch, extraction, discovered, aliases)
+            if self.limit_reached():
+                # Queued requests are dropped; pages still in flight end unarchived, and --resume
+                # fetches them (from the frontier, or from the sitemaps read again).
+                raise CloseSpider(MAX_PAGES_REASON)
 
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages

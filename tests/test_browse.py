@@ -1,0 +1,95 @@
+"""glossary browse: Datasette in a child process, stopped with its parent."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from conftest import GLOSSARY, ROOT
+from test_cli import assert_one_line_error
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"nothing answered at {url}")
+
+
+def answers(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_sigterm_stops_datasette_and_leaves_no_temporary_file(crawled, tmp_path):
+    """Issue 14 item 11: after SIGTERM, the old browse left Datasette serving and its metadata in /tmp."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    port = free_port()
+    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
+                              env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        pages = wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_shape=array&_size=5")
+        assert len(pages) == 5
+        assert list(tmp.iterdir())  # the metadata file, while Datasette runs
+        browse.send_signal(signal.SIGTERM)
+        assert browse.wait(timeout=30) == 0
+    finally:
+        browse.kill()
+    deadline = time.monotonic() + 10
+    while answers(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not answers(port)
+    assert list(tmp.iterdir()) == []
+
+
+def test_a_port_in_use_is_a_one_line_error_not_a_locked_archive(crawled):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, f"port {port} is in use", "--port")
+
+
+def test_browse_serves_an_archive_on_a_read_only_filesystem(crawled, tmp_path):
+    """Issue 14 item 7, for browse: Datasette is given the archive immutable (-i)."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(crawled, shelf / "archive.db")
+    port = free_port()
+    mount = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    if subprocess.run(["unshare", "--mount", "sh", "-c", mount, "sh", str(shelf), "true"]).returncode != 0:
+        pytest.skip("no read-only bind mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    browse = subprocess.Popen(["unshare", "--mount", "sh", "-c", mount, "sh", str(shelf), *GLOSSARY, "browse", "--db",
+                               str(shelf / "archive.db"), "--port", str(port), "--no-open"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pages = wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_shape=array&_size=3", timeout=30)
+        assert len(pages) == 3
+    finally:
+        browse.send_signal(signal.SIGTERM)
+        try:
+            browse.wait(timeout=30)
+        finally:
+            browse.kill()
+    assert sorted(p.name for p in shelf.iterdir()) == ["archive.db"]
