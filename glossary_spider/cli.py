@@ -85,6 +85,11 @@ READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
     2  bad arguments, or no usable archive at --db"""
+HELD_EXIT_STATUSES = """\b
+Exit status:
+    0  done
+    2  bad arguments, no usable archive at --db, or a run that cannot be accepted or discarded
+    3  --accept or --discard: another run holds the archive's lock"""
 RUNS_EXIT_STATUSES = """\b
 Exit status:
     0  done (with --check: the last run that ended was done)
@@ -429,7 +434,7 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-@cli.command()
+@cli.command(epilog=HELD_EXIT_STATUSES)
 @db_option
 @click.option("--run", "run_id", type=int, metavar="ID", help="Show this run only.")
 @click.option("--accept", "accept", type=int, metavar="ID",
@@ -456,8 +461,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     existing_archive(db)
     if accept is not None and discard is not None:
         raise UserError("give --accept or --discard, not both")
-    with writer(db, "held") as archive:
-        if accept is not None or discard is not None:
+    if accept is not None or discard is not None:
+        with writer(db, "held") as archive:
             target = accept if accept is not None else discard
             report = archive.gate_report(target)
             if report is None or not report["held"]:
@@ -480,9 +485,12 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
                        + " pages archived from its kept captures.")
             return
-        runs = [r for r in (archive.db.execute(
-            "SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id").fetchall()) if run_id in (None, r[0])]
-        reports = [{"run": archive.run(r), **(archive.gate_report(r) or {})} for (r,) in runs]
+    reader = open_reader(db)  # listing is reading: it waits for no running crawl
+    has_reports = reader.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone()
+    runs = reader.execute("SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id").fetchall() \
+        if has_reports else []
+    reports = [{"run": dict(reader.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
+                **read_gate_report(reader, r)} for (r,) in runs if run_id in (None, r)]
     if as_json:
         click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
                               indent=2, ensure_ascii=False))
