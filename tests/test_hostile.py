@@ -78,7 +78,7 @@ def test_a_planted_job_directory_is_never_unpickled(replica, tmp_path, planted):
     _wait_for(lambda: len(replica.requests()) > before + 3, 60)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=30) == 1, first.stderr.read()
-    resumed = crawl(db, "--resume")
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert not marker.exists()
     assert (jobs / "spider.state").exists()  # not ours: left as it was
