@@ -413,7 +413,8 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     if stats.get("glossary/limits_hit"):
-        lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   (crawl_errors rows of this run say what was cut)")
+        lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   "
+                     "(crawl_errors rows of this run say what was cut)")
         lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
     lines.append(f"archive:       {os.path.abspath(db)}")
     if stopped_by:

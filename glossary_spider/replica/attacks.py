@@ -33,7 +33,7 @@ ATTACKS = {
     "sitemap-chain": "an endless chain of sitemap indexes, each listing two new ones",
     "sitemap-wide": "a sitemap index listing 100,000 sitemaps",
     "robots-big": f"a 24 MiB robots.txt whose first rule disallows {DISALLOWED}",
-    "robots-bomb": f"a robots.txt that is a gzip bomb (64 KiB inflating to 64 MiB) whose first rule disallows {DISALLOWED}",
+    "robots-bomb": f"a gzip robots.txt inflating to 64 MiB whose first rule disallows {DISALLOWED}",
     "robots-slow": "a robots.txt that is never answered",
 }
 WIDE_SITEMAPS = 100_000
