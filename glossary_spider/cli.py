@@ -241,8 +241,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     extras = {"traps": [{"url": u, "error": e, "detail": d} for u, e, d in traps],
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
+        limits = json.loads(run["stats"] or "{}").get("glossary/limits", [])
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras}))
+                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
+                               "limits": limits}))
     else:
         click.echo(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
