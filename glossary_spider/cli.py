@@ -138,7 +138,8 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-requests", type=click.IntRange(min=1), metavar="N",
                      help="Stop after N responses (robots.txt and sitemaps count); --resume continues."),
         click.option("--max-duration", callback=_duration, metavar="DURATION",
-                     help="Stop after this long (90s, 20m, 2h; a bare number is seconds); --resume continues."),
+                     help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
+                          "--resume continues."),
         click.option("--gate", "gate", multiple=True, metavar="NAME=VALUE|off",
                      help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
                           "see the README's 'Unattended runs'."),
