@@ -46,6 +46,12 @@ class Interrupted(IgnoreRequest):
     stays in the frontier for ``--resume``."""
 
 
+class RobotsUnavailable(IgnoreRequest):
+    """robots.txt could not be had (no answer, or a body that cannot be read): the host is treated
+    as disallowed, and the request counts as unanswered, so an outage is seen as one and
+    ``--resume`` tries it again."""
+
+
 class Pauses:
     """Waits that end at once, raising :class:`Interrupted`, when the run is asked to stop."""
 
@@ -225,7 +231,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
                 raise IgnoreRequest(f"{self.unavailable[netloc]}: the host is treated as disallowed") from None
             raise
         if netloc in self.unavailable:
-            raise IgnoreRequest(f"{self.unavailable[netloc]}: the host is treated as disallowed")
+            raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed")
         if delay := self.crawl_delays.get(netloc):
             now = time.monotonic()
             start = max(now, self.next_start.get(netloc, now))

@@ -54,7 +54,7 @@ from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
-from glossary_spider.middlewares import Interrupted
+from glossary_spider.middlewares import Interrupted, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
@@ -368,6 +368,9 @@ class GlossarySpider(SitemapSpider):
             return
         error = failure.value
         message = str(error) or type(error).__name__
+        if isinstance(error, RobotsUnavailable):
+            yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
+            return
         if isinstance(error, IgnoreRequest) and message.startswith(POLICY) and not redirects:
             # Policy, not failure: record it only for pages the user asked for by name.
             if request.meta.get("start"):
