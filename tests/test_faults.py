@@ -122,8 +122,10 @@ def test_nothing_is_archived_twice(attacked):
     # The page reached with tracking parameters, a fragment and a capitalised host is one row.
     aliases = rows(db, "SELECT url FROM pages WHERE url LIKE '%fault-aliases%'")
     assert aliases == [{"url": f"{attacked['server'].named_url}/definition/fault-aliases/"}]
-    served = [r for r in attacked["server"].requests() if r["path"] == "/definition/fault-aliases/"]
-    assert len(served) == 1
+    served = [r["time"] for r in attacked["server"].requests() if r["path"] == "/definition/fault-aliases/"]
+    # One request; a second only as the retry of one the crawl gave up waiting for (--timeout 2), which a
+    # loaded machine can cause: never two requests for its aliases at once.
+    assert len(served) == 1 or (len(served) == 2 and served[1] - served[0] >= 1.9), served
 
 
 TRAPS = {f.name: f.trap for f in FAULTS if f.trap} | {t.name: t.prefix for t in LINK_TRAPS}
