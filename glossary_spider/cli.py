@@ -338,7 +338,8 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     Example:
         glossary reparse --db data/glossary.db --workers 2
     """
-    from glossary_spider.reparse import default_workers, reparse_archive
+    from glossary_spider.reparse import reparse_archive
+    from glossary_spider.workers import default_workers
 
     existing_archive(db)
     show = sys.stderr.isatty() if progress is None else progress

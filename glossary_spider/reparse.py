@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import signal
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +20,7 @@ from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.storage import Archive, now
+from glossary_spider.workers import context, worker_started
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +29,6 @@ BATCH = 200
 WORKER_BATCH = 50
 
 Extracted = tuple[dict[str, Any], list[dict[str, Any]]] | str  # a record and its errors, or why it failed
-
-
-def default_workers() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) -> dict[str, Any]:
@@ -128,10 +121,7 @@ def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[s
         yield extract_here
         return
 
-    # forkserver: the workers do not inherit the archive's lock or its database connection.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["glossary_spider.extraction"])
-    pool = context.Pool(workers, initializer=_worker_started, initargs=(os.getpid(),))
+    pool = context().Pool(workers, initializer=worker_started, initargs=(os.getpid(),))
 
     def extract_in_workers(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
         states: deque[list[dict[str, Any]]] = deque()
@@ -156,21 +146,6 @@ def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[s
     finally:
         pool.terminate()
         pool.join()
-
-
-def _worker_started(writer_pid: int) -> None:
-    # Ctrl-C is the writer's to handle; a worker whose writer died (kill -9) goes too.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            try:
-                os.kill(writer_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
