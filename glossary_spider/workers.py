@@ -1,8 +1,8 @@
 """Worker processes for extraction, shared by the crawl and by reparse.
 
-Workers are forked from a forkserver (spawned fresh, with the extraction modules
-loaded once), so they inherit neither the archive's lock nor its database
-connection; each exits when the process that started it dies, ``kill -9`` included.
+Workers are started fresh (spawned, or forked from a forkserver that was), so they
+inherit neither the archive's lock nor its database connection; each exits when the
+process that started it dies, ``kill -9`` included.
 """
 
 from __future__ import annotations
@@ -22,14 +22,17 @@ def default_workers() -> int:
 
 
 def context() -> BaseContext:
+    """Forked from a forkserver that has loaded the extraction modules once: quick to start many."""
     found = multiprocessing.get_context("forkserver")
     found.set_forkserver_preload(["glossary_spider.extraction"])
     return found
 
 
 def executor(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` extraction processes."""
-    return ProcessPoolExecutor(workers, mp_context=context(), initializer=worker_started, initargs=(os.getpid(),))
+    """A pool of ``workers`` extraction processes, each a child of this process (spawned), so that the
+    CPU time they use counts as this process's for whoever waits for it (a shell's ``time``, Scrapyd)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_started,
+                               initargs=(os.getpid(),))
 
 
 def worker_started(parent_pid: int) -> None:

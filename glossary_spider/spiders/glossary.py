@@ -260,7 +260,7 @@ class GlossarySpider(SitemapSpider):
 
     def closed(self, reason: str) -> None:
         if self.extractors:
-            self.extractors.shutdown(wait=False, cancel_futures=True)
+            self.extractors.shutdown(wait=True, cancel_futures=True)  # reaped: their CPU time is the crawl's
 
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         self.guard.answered(response.meta)
