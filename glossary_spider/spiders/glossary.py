@@ -249,10 +249,15 @@ class GlossarySpider(SitemapSpider):
 
     async def extract(self, body: bytes, url: str, content_type: str) -> Extraction:
         """The page's extraction, made in a worker process (``GLOSSARY_EXTRACT_WORKERS`` of them; by
-        default one per core less the one Scrapy runs on) while Scrapy's loop goes on fetching."""
+        default one per core less the one Scrapy runs on) while Scrapy's loop goes on fetching.
+
+        A run with a page budget extracts in this process: pages waiting for a worker would let
+        the downloader fetch on past the budget before it is seen to be reached."""
         if self.extractors is None:
             workers = self.settings.get("GLOSSARY_EXTRACT_WORKERS")
             workers = max(default_workers() - 1, 1) if workers is None else int(workers)
+            if self.params.max_pages is not None:
+                workers = 0
             self.extractors = executor(workers) if workers > 0 else False
         if self.extractors is False:
             return extract_page(body, url, content_type)
