@@ -8,6 +8,7 @@ same run, so they compare across machines better than raw times do.
     python benchmarks/bench.py                      # 5,000 pages; 50,000 for memory and search
     python benchmarks/bench.py --pages 100 --memory-pages 200 --repeat 1   # a smoke run
     python benchmarks/bench.py --scrapyd-only       # only the Scrapyd section: 8 sites as 8 jobs, 0.2 s delay
+    python benchmarks/bench.py --heavy tag-flood    # one heavy page of the malicious replica only
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 class Server:
     """The replica in its own process, with its CPU time readable (and its requests, given a log)."""
 
-    def __init__(self, pages: int, host: str = "127.0.0.1", log: Path | None = None):
+    def __init__(self, pages: int, host: str = "127.0.0.1", log: Path | None = None, *options: str):
         self.log = log
         self.process = subprocess.Popen(
             [PYTHON, "-m", "glossary_spider", "replica", "--port", "0", "--host", host, "--pages", str(pages),
-             *(["--log", str(log)] if log else [])],
+             *(["--log", str(log)] if log else []), *options],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
@@ -361,6 +362,68 @@ def traps(directory: Path) -> dict:
     return {"per_trap": spent, "most": max(spent.values()), "chain": chain, "chain_length": CHAIN_LENGTH}
 
 
+ORDINARY_PAGE = "/definition/international-legal-cooperation/"
+
+
+def heavy_pages(directory: Path, names: list[str]) -> dict:
+    """Peak RSS of a crawl and a reparse of each heavy page of the malicious replica, one at a time, and
+    the bytes each adds to an archive, beside the same for an ordinary page."""
+    import shutil
+    import urllib.request
+
+    from glossary_spider.replica.attacks import PAGES
+
+    def compacted_size(db: Path) -> int:
+        conn = sqlite3.connect(db)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("VACUUM")
+        conn.close()
+        return db.stat().st_size
+
+    def crawl(db: Path, url: str) -> int:
+        _, rss, _ = run(glossary("crawl", "--db", str(db), "--start-url", url, "--no-follow", "--delay", "0",
+                                 "--ignore-robots", "--no-progress"))
+        return rss
+
+    server = Server(40, "127.0.0.1", None, "--attack", "none")
+    try:
+        empty = directory / "heavy-empty.db"
+        crawl(empty, f"{server.url}/attack/nothing-here/")  # a 404: an archive with one run and no page
+        base = compacted_size(empty)
+        pages = [("ordinary page", ORDINARY_PAGE)] + [(p.strip("/").split("/")[-1], p) for p in PAGES
+                                                      if p.strip("/").split("/")[-1] in names]
+        found = {}
+        for name, path in pages:
+            db = directory / f"heavy-{name.replace(' ', '-')}.db"
+            shutil.copy(empty, db)
+            size = len(urllib.request.urlopen(server.url + path).read())
+            crawl_rss = crawl(db, server.url + path)
+            _, reparse_rss, _ = run(glossary("reparse", "--db", str(db), "--no-progress"))
+            found[name] = {"bytes": size, "crawl_rss": crawl_rss, "reparse_rss": reparse_rss,
+                           "growth": (compacted_size(db) - base) / size}
+    finally:
+        server.stop()
+    heavy = [v for k, v in found.items() if k != "ordinary page"]
+    return {"pages": found, "peak_rss": max(max(v["crawl_rss"], v["reparse_rss"]) for v in heavy),
+            "growth": max(v["growth"] for v in heavy)}
+
+
+def heavy_figures(directory: Path, options: argparse.Namespace) -> list:
+    """The heavy pages' worst peak RSS and archive growth, each page's printed beside an ordinary page's."""
+    heavy = heavy_pages(directory, options.heavy.split(","))
+    print("\none page at a time (glossary replica --attack none) | page MiB | crawl peak RSS MiB | "
+          "reparse peak RSS MiB | archive growth ÷ page bytes")
+    for name, page in heavy["pages"].items():
+        print(f"  {name:<16} {page['bytes'] / 2**20:>8.1f} {page['crawl_rss'] / 2**20:>8.0f} "
+              f"{page['reparse_rss'] / 2**20:>8.0f} {page['growth']:>8.3f}")
+    EXTRA["heavy_pages"] = heavy["pages"]
+    return [
+        ("heavy page: peak RSS MiB (crawl, reparse)", heavy["peak_rss"] / 2**20, "≤ 400",
+         heavy["peak_rss"] <= 400 * 2**20),
+        ("heavy page: archive growth ÷ page bytes", heavy["growth"], "≤ 2", heavy["growth"] <= 2),
+    ]
+
+
 def archive_size(db: Path) -> float:
     raw, kept = sqlite3.connect(db).execute("SELECT sum(size), sum(length(data)) FROM bodies").fetchone()
     return kept / raw
@@ -379,6 +442,8 @@ def main() -> int:
     parser.add_argument("--speed-only", action="store_true",
                         help="Measure only the per-page speed figures: throughput, CPU, extraction and reparse.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--heavy", default="link-flood,jsonld-flood,text-flood,tag-flood,section-flood",
+                        help="Heavy pages of the malicious replica to measure (comma-separated).")
     options = parser.parse_args()
     _reap_with_rusage()
 
@@ -390,6 +455,7 @@ def main() -> int:
             return report(rows, options, None)
         if not options.scrapyd_only:
             rows += core_figures(directory, options)
+            rows += heavy_figures(directory, options)
         sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
     return report(rows, options, sites)
 

@@ -24,15 +24,16 @@ from glossary_spider import settings as defaults
 from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete, stopped_by
 from glossary_spider.params import BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
-from glossary_spider.replica.themes import ROBOTS_MODES
+from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
                                     read_gate_report)
+from glossary_spider.terminal import safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget", "max_requests", "max_duration",
-               "gate")
+               "gate", "max_delay")
 
 
 class UserError(click.ClickException):
@@ -137,10 +138,14 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-requests", type=click.IntRange(min=1), metavar="N",
                      help="Stop after N responses (robots.txt and sitemaps count); --resume continues."),
         click.option("--max-duration", callback=_duration, metavar="DURATION",
-                     help="Stop after this long (90s, 20m, 2h; a bare number is seconds); --resume continues."),
+                     help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
+                          "--resume continues."),
         click.option("--gate", "gate", multiple=True, metavar="NAME=VALUE|off",
                      help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
                           "see the README's 'Unattended runs'."),
+        click.option("--max-delay", type=click.FloatRange(min=0), metavar="SECONDS",
+                     help="Wait at most this long between requests whatever robots.txt's Crawl-delay asks; "
+                          "a longer one is capped and recorded (default 60)."),
         click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
         click.option("--progress/--no-progress", default=None,
                      help="Live progress line (default: on when stderr is a terminal)."),
@@ -237,8 +242,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     extras = {"traps": [{"url": u, "error": e, "detail": d} for u, e, d in traps],
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
+        limits = json.loads(run["stats"] or "{}").get("glossary/limits", [])
         click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras}))
+                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
+                               "limits": limits}))
     else:
         click.echo(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
@@ -341,8 +348,11 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     from glossary_spider.reparse import reparse_archive
     from glossary_spider.workers import default_workers
 
+    import signal
+
     existing_archive(db)
     show = sys.stderr.isatty() if progress is None else progress
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does: the run recorded
     with writer(db, "reparse") as archive:
         run = reparse_archive(archive, progress=show, workers=workers or default_workers())
     click.echo(summary(run, db))
@@ -410,6 +420,10 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
              "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
+    if stats.get("glossary/limits_hit"):
+        lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   "
+                     "(crawl_errors rows of this run say what was cut)")
+        lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
     lines.append(f"archive:       {os.path.abspath(db)}")
     if stopped_by:
         lines.append(f"stopped by {stopped_by}")
@@ -530,8 +544,10 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
               help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
                    "where a page is missing (soft404), or a theme the extraction does not know (redesign). "
                    "POST the mode to /_replica/mode to switch a running replica.")
+@click.option("--attack", type=click.Choice(ATTACK_MODES),
+              help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")
 def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,
-            robots: str, mode: str) -> None:
+            robots: str, mode: str, attack: str | None) -> None:
     """Serve the bundled replica of the glossary site until stopped.
 
     \b
@@ -540,6 +556,7 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
         glossary replica --port 8001 --faults --robots crawl-delay
         glossary replica --port 8002 --mode maintenance
+        glossary replica --port 8003 --attack sitemap-chain
     """
     if robots != "normal" and not faults:
         raise UserError("--robots changes the hostile replica: give --faults too")
@@ -555,7 +572,7 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
     log = open(log_path, "a", encoding="utf-8") if log_path else None
     try:
         serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots,
-              mode=mode)
+              mode=mode, attack=attack)
     except Exception as exc:  # the port is taken, most often
         raise UserError(f"cannot serve on {host}:{port}: {exc}") from None
 
@@ -579,7 +596,8 @@ def open_reader(db: str) -> Any:
 @click.argument("query")
 @db_option
 @type_option
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Most results to show.")
+@click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=20, show_default=True,
+              help="Most results to show.")
 @format_option("table", "json", "csv")
 @user_errors
 def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> None:
@@ -598,20 +616,22 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
 
     results = q.search(open_reader(db), query, page_type, limit)
     if fmt == "json":
-        click.echo(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
-                              ensure_ascii=False))
+        click.echo(safe_json(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
+                                        ensure_ascii=False)))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(["url", "page_type", "title", "summary", "snippet"])
         for r in results:
-            writer.writerow([r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"])])
+            writer.writerow([safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
+                            + [q.highlight(r["snippet"])])
     else:
         if not results:
             click.echo(f"No page matches {query!r}.", err=True)
         bold = sys.stdout.isatty()
         for r in results:
             marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
-            click.echo(f"{click.style(r['title'] or '(untitled)', bold=bold)}  ({r['page_type']})  {r['url']}")
+            title = safe_text(r["title"] or "(untitled)", one_line=True)
+            click.echo(f"{click.style(title, bold=bold)}  ({r['page_type']})  {safe_text(r['url'], one_line=True)}")
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
 
 
@@ -641,11 +661,11 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     if diff_spec is not None:
         a, b, changes = q.diff(conn, url, diff_spec or None)
         if fmt == "json":
-            click.echo(json.dumps({"url": url, "from": a, "to": b, "changes": [
+            click.echo(safe_json(json.dumps({"url": url, "from": a, "to": b, "changes": [
                 {"field": c.field, "tokens": [{"op": op, "text": t} for op, t in c.tokens]} for c in changes]},
-                indent=2, ensure_ascii=False))
+                indent=2, ensure_ascii=False)))
             return
-        click.echo(f"{url}: version {a} → {b}")
+        click.echo(f"{safe_text(url, one_line=True)}: version {a} → {b}")
         if not changes:
             click.echo("  no change in title, summary or text")
         color = sys.stdout.isatty()
@@ -656,21 +676,22 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     if history:
         versions = q.history(conn, url)
         if fmt == "json":
-            click.echo(json.dumps({"url": url, "versions": versions}, indent=2, ensure_ascii=False))
+            click.echo(safe_json(json.dumps({"url": url, "versions": versions}, indent=2, ensure_ascii=False)))
             return
-        click.echo(url)
+        click.echo(safe_text(url, one_line=True))
         for v in versions:
-            click.echo(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
-                       f"{v['content_hash'][:12]}  {v['words'] or 0} words  {v['title']}")
+            click.echo(safe_text(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
+                                 f"{v['content_hash'][:12]}  {v['words'] or 0} words  {v['title']}", one_line=True))
         return
     page = q.page(conn, url)
     if fmt == "json":
-        click.echo(json.dumps(page, indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps(page, indent=2, ensure_ascii=False)))
     else:
-        click.echo(_page_text(page))
+        click.echo(safe_text(_page_text(page)))
 
 
 def _diff_token(op: str, text: str, color: bool) -> str:
+    text = safe_text(text, one_line=True)
     if op == "=":
         return text
     if color:
@@ -696,7 +717,8 @@ def _page_text(page: dict[str, Any]) -> str:
         lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
     lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
     lines += [f"  {l['title'] or ''} ({l['kind']})  {l['from_url']}" for l in page["linked_from"]]
-    types = [str(item.get("@type", "@graph" if "@graph" in item else "?")) for item in page["json_ld"]]
+    types = [str(item.get("@type", "@graph" if "@graph" in item else "?")) if isinstance(item, dict)
+             else type(item).__name__ for item in page["json_ld"]]
     lines += ["", f"JSON-LD: {', '.join(types) or 'none'}"]
     return "\n".join(lines)
 
@@ -760,7 +782,8 @@ def report(db: str, fmt: str, out: str | None) -> None:
     from glossary_spider import report as r
 
     data = q.report(open_reader(db))
-    text = {"text": r.as_text, "html": r.as_html, "json": lambda d: json.dumps(d, indent=2, ensure_ascii=False)}[fmt](data)
+    text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
+            "json": lambda d: safe_json(json.dumps(d, indent=2, ensure_ascii=False))}[fmt](data)
     if out:
         try:
             Path(out).write_text(text, encoding="utf-8")
@@ -795,7 +818,6 @@ def browse(db: str, port: int, open_browser: bool) -> None:
     import signal
     import socket
     import subprocess
-    import tempfile
 
     from glossary_spider.metadata import SETTINGS, datasette_metadata
     from glossary_spider.query import open_mode
@@ -810,27 +832,46 @@ def browse(db: str, port: int, open_browser: bool) -> None:
             except OSError:
                 raise UserError(f"port {port} is in use: choose another with --port") from None
     archive = ["-i", db] if open_mode(db) == "immutable=1" else [db]
-    with tempfile.TemporaryDirectory(prefix="glossary-browse-") as tmp:
-        meta = Path(tmp) / "metadata.json"
-        meta.write_text(json.dumps(datasette_metadata(Path(db).stem)), encoding="utf-8")
-        command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", str(meta),
-                   "--port", str(port)]
-        for name, value in SETTINGS.items():
-            command += ["--setting", name, str(value)]
-        if open_browser:
-            command.append("--open")
-        server = subprocess.Popen(command)
-        # SIGTERM stops Datasette too, and lets the temporary directory go.
-        signal.signal(signal.SIGTERM, lambda *_: server.terminate())
-        try:
-            code = server.wait()
-        except KeyboardInterrupt:  # Datasette had the same Ctrl-C
-            code = 0
-        finally:
-            if server.poll() is None:
-                server.terminate()
-            server.wait()
+    # The metadata goes through Datasette's standard input (it reads it once, at start): no
+    # temporary file to leave behind however this command ends, kill -9 included.
+    command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", "-", "--port", str(port)]
+    for name, value in SETTINGS.items():
+        command += ["--setting", name, str(value)]
+    if open_browser:
+        command.append("--open")
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+    server.stdin.write(json.dumps(datasette_metadata(Path(db).stem)))
+    server.stdin.close()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # SIGTERM and SIGHUP stop Datasette too (finally, below), and exit 0
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+    code = 0
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:  # Datasette had the same Ctrl-C
+        code = 0
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else EXIT_FAILED)
+
+
+def _die_with_parent() -> None:
+    """In the Datasette child: have the kernel stop it when ``glossary browse`` dies, even by kill -9 (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> None:

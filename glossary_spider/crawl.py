@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+import tempfile
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -27,14 +27,15 @@ def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level:
 def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
     """Crawl as ``plan`` says until done; returns the spider's final stats (with ``glossary/run_id``).
 
-    Pending requests wait in Scrapy's disk queues, in a job directory beside the
-    archive that lives only as long as the crawl (``<archive>.jobs/``), so memory
-    stays flat however many pages the sitemaps list. Resuming does not rely on it:
-    the archive's frontier does that.
+    Pending requests wait in Scrapy's disk queues, so memory stays flat however
+    many pages the sitemaps list. Those queues are pickles, and unpickling runs
+    code: they live in a fresh private directory (``mkdtemp``: mode 0700, a new
+    name each run) that is removed when the crawl ends, never at a path beside
+    the archive that someone else could have prepared. Resuming does not need
+    them: the archive's frontier is the crawl's state.
     """
-    jobs = Path(settings["GLOSSARY_DB"] + ".jobs")
-    shutil.rmtree(jobs, ignore_errors=True)  # left by a killed crawl; the plan holds the archive's lock
-    settings.set("JOBDIR", str(jobs), priority="cmdline")
+    jobs = tempfile.mkdtemp(prefix="glossary-jobs-")
+    settings.set("JOBDIR", jobs, priority="cmdline")
     try:
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(GlossarySpider)

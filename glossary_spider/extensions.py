@@ -1,16 +1,18 @@
-"""Extensions for the command line: a live progress line, and a quiet log."""
+"""Extensions: a live progress line, a quiet log, and stopping on time."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from typing import IO
+from typing import IO, Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
+
+logger = logging.getLogger(__name__)
 
 
 class Progress:
@@ -89,3 +91,70 @@ class OwnLogOnly:
     def spider_opened(self, spider: Spider) -> None:
         for handler in logging.root.handlers:
             handler.addFilter(self.filter)
+
+
+# Signals of this project, sent through the crawler's SignalManager.
+stop_requested = object()  # a SIGTERM / SIGINT asked the run to stop: end every wait, write what is buffered
+run_abandoned = object()  # the stop took longer than its grace: finish the run now, in-flight work is dropped
+limit_reached = object()  # a limit cut something; arguments: url, stage, error, detail
+
+
+class StopWatch:
+    """Makes SIGTERM and SIGINT stop a crawl within ``GLOSSARY_STOP_GRACE`` seconds, whatever it waits on.
+
+    Scrapy's own first signal stops the engine gracefully, which waits for every
+    request in progress: a Crawl-delay, a Retry-After or a slow download can make
+    that last minutes. This extension sees the engine stop (it polls
+    ``engine.running``), sends :data:`stop_requested` so that the middlewares end
+    their waits and the pipeline writes what it holds, and if the spider has not
+    closed within the grace, sends :data:`run_abandoned` (the pipeline finishes
+    the run as ``shutdown``) and stops the reactor, as a second signal would.
+    What was in flight is fetched again by ``--resume``.
+    """
+
+    def __init__(self, crawler: Crawler, grace: float, poll: float = 0.25):
+        self.crawler = crawler
+        self.grace = grace
+        self.poll = poll
+        self.loop: task.LoopingCall | None = None
+        self.deadline: Any = None
+        self.closed = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StopWatch:
+        extension = cls(crawler, crawler.settings.getfloat("GLOSSARY_STOP_GRACE", 5.0))
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.loop = task.LoopingCall(self.check)
+        self.loop.start(self.poll, now=False)
+
+    def check(self) -> None:
+        engine = self.crawler.engine
+        if engine is None or engine.running or self.closed:
+            return
+        self.loop.stop()
+        logger.info("Stopping: ending every wait; the run is finished in at most %.0f s", self.grace)
+        self.crawler.signals.send_catch_log(signal=stop_requested)
+        from twisted.internet import reactor
+
+        self.deadline = reactor.callLater(self.grace, self.abandon)
+
+    def abandon(self) -> None:
+        if self.closed:
+            return
+        logger.warning("The stop did not finish within %.0f s: abandoning the requests in flight", self.grace)
+        self.crawler.signals.send_catch_log(signal=run_abandoned, reason="shutdown")
+        from twisted.internet import reactor
+
+        if reactor.running:
+            reactor.stop()
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.closed = True
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.deadline is not None and self.deadline.active():
+            self.deadline.cancel()

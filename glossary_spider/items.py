@@ -58,3 +58,13 @@ class FailureItem:
         A refusal by policy (robots.txt, the allowed hosts) is not one: it was never sent."""
         return self.stage == "fetch" and self.fetch is not None and (
             self.fetch.http_status is None or self.fetch.http_status >= 500)
+
+@dataclass
+class LimitItem:
+    """Something a limit cut (sitemaps past a count or depth, a capped Crawl-delay): an error
+    row, but neither a failed page nor a fetched one."""
+
+    url: str
+    stage: str
+    error: str
+    detail: str | None = None

@@ -13,10 +13,12 @@ writer moves it into ``crawl_runs``. Readers treat that file as hostile.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,10 @@ class ArchiveLocked(Exception):
         super().__init__(f"{path} is locked by another writer ({who})")
 
 
+class UnsafeLockFile(OSError):
+    """The lock file's path is not a plain file of ours: a symlink, a directory, another user's file."""
+
+
 class ArchiveLock:
     def __init__(self, db_path: str | Path, command: str):
         self.db_path = Path(db_path)
@@ -46,7 +52,18 @@ class ArchiveLock:
     def acquire(self) -> ArchiveLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EISDIR):
+                    raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
+                                         "remove it") from None
+                raise
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+                os.close(fd)
+                raise UnsafeLockFile(f"{self.path} is not a plain file of your own: remove it")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -92,9 +109,12 @@ def _read(fd: int) -> dict[str, Any]:
     try:
         data = os.pread(fd, 4096, 0)
         holder = json.loads(data) if data.strip() else {}
-        return holder if isinstance(holder, dict) else {}
     except (OSError, ValueError):
         return {}
+    if not isinstance(holder, dict):
+        return {}
+    # The file is read back into a message for a terminal: keep only what a holder writes.
+    return {k: v for k, v in holder.items() if isinstance(v, (int, str)) and str(v).isprintable()}
 
 
 def holder(db_path: str | Path) -> dict[str, Any] | None:
@@ -105,7 +125,7 @@ def holder(db_path: str | Path) -> dict[str, Any] | None:
     """
     path = Path(db_path).with_name(Path(db_path).name + ".lock")
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
@@ -138,7 +158,8 @@ def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
     """Note beside the archive a run refused while it was locked (one JSON line, appended under flock)."""
     line = (json.dumps({k: run.get(k) for k in REFUSED_FIELDS}, default=str) + "\n").encode()
     try:
-        fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
+                     0o644)
     except OSError as exc:
         logger.warning("Cannot note the refused run beside the archive: %s", exc.strerror or exc)
         return
@@ -154,7 +175,7 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
     only) the note is emptied, its runs being the caller's to record. Lines that are not such
     a run (the file may have been written by anyone) are skipped."""
     try:
-        fd = os.open(refused_path(db_path), os.O_RDWR if take else os.O_RDONLY)
+        fd = os.open(refused_path(db_path), (os.O_RDWR if take else os.O_RDONLY) | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return []
     try:

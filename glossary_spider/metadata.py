@@ -84,8 +84,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "id": "Error number",
         "run_id": RUN,
         "url": "The URL concerned",
-        "stage": "fetch, parse, json-ld or store; also sitemap (a sitemap that could not be read) "
-                 "and trap (a link trap cut off)",
+        "stage": "fetch, parse, json-ld or store; also sitemap (a sitemap that could not be read, or a "
+                 "sitemap limit met), trap (a link trap cut off) and robots (robots.txt cut to 500 KiB, "
+                 "a Crawl-delay capped)",
         "http_status": "HTTP status, when there was a response",
         "error": "What went wrong, in a few words",
         "detail": "The exception or parser message",

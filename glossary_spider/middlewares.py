@@ -8,7 +8,9 @@ against a site it does not control:
 - :class:`BackoffRetryMiddleware` waits before each retry, longer each time, and at least
   as long as ``Retry-After`` asks;
 - :class:`PoliteRobotsTxtMiddleware` treats an unreachable robots.txt as "disallow all"
-  (RFC 9309), reads at most 500 KiB of it, and honours its ``Crawl-delay``.
+  (RFC 9309), reads at most 500 KiB of it, and honours its ``Crawl-delay`` up to ``--max-delay``.
+
+Every wait they impose ends at once when the run is asked to stop (:class:`Pauses`).
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import zlib
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
+from glossary_spider.extensions import limit_reached, stop_requested
 from glossary_spider.urls import is_allowed
 
 logger = logging.getLogger(__name__)
@@ -35,6 +39,43 @@ logger = logging.getLogger(__name__)
 # RFC 9309, 2.5: crawlers must parse at least 500 KiB; we parse that much and no more.
 ROBOTS_MAX_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+
+
+class Interrupted(IgnoreRequest):
+    """The run was asked to stop while this request waited: it is not a failure, and
+    stays in the frontier for ``--resume``."""
+
+
+class RobotsUnavailable(IgnoreRequest):
+    """robots.txt could not be had (no answer, or a body that cannot be read): the host is treated
+    as disallowed, and the request counts as unanswered, so an outage is seen as one and
+    ``--resume`` tries it again."""
+
+
+class Pauses:
+    """Waits that end at once, raising :class:`Interrupted`, when the run is asked to stop."""
+
+    def __init__(self, crawler: Crawler):
+        self.waiting: set[asyncio.Future[None]] = set()
+        self.stopping = False
+        crawler.signals.connect(self.stop, signal=stop_requested)
+
+    async def sleep(self, seconds: float) -> None:
+        if self.stopping:
+            raise Interrupted("the run was stopped")
+        wait = asyncio.ensure_future(asyncio.sleep(seconds))
+        self.waiting.add(wait)
+        try:
+            await wait
+        except asyncio.CancelledError:
+            raise Interrupted("the run was stopped") from None
+        finally:
+            self.waiting.discard(wait)
+
+    def stop(self) -> None:
+        self.stopping = True
+        for wait in list(self.waiting):
+            wait.cancel()
 
 
 class AllowedHostsMiddleware:
@@ -66,7 +107,15 @@ class AllowedHostsMiddleware:
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's redirects, with a loop or an over-long chain named in the error."""
+    """Scrapy's redirects, with a loop, an over-long chain or an unusable target named in the error."""
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Request | Response:
+        try:
+            return super().process_response(request, response)
+        except ValueError as exc:  # a Location whose host or port cannot be read
+            location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
+            raise IgnoreRequest(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
 
     def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
         chain = [*request.meta.get("redirect_urls", []), request.url]
@@ -93,6 +142,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff_base = settings.getfloat("GLOSSARY_BACKOFF_BASE", 1.0)
         self.backoff_max = settings.getfloat("GLOSSARY_BACKOFF_MAX", 60.0)
         self.retry_after_max = settings.getfloat("GLOSSARY_RETRY_AFTER_MAX", 120.0)
+        self.pauses: Pauses | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        middleware = super().from_crawler(crawler)
+        middleware.pauses = Pauses(crawler)
+        return middleware
+
+    async def pause(self, seconds: float) -> None:
+        if self.pauses is None:
+            await asyncio.sleep(seconds)
+        else:
+            await self.pauses.sleep(seconds)
 
     async def process_response(self, request: Request, response: Response,
                                spider: Spider | None = None) -> Request | Response:
@@ -105,7 +167,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         retry = self._retry(request, f"HTTP {response.status}")
         if retry is None:
             return response
-        await asyncio.sleep(max(retry_after or 0.0, self.backoff(request)))
+        await self.pause(max(retry_after or 0.0, self.backoff(request)))
         return retry
 
     async def process_exception(self, request: Request, exception: Exception,
@@ -114,7 +176,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return None
         retry = self._retry(request, exception)
         if retry is not None:
-            await asyncio.sleep(self.backoff(request))
+            await self.pause(self.backoff(request))
         return retry
 
     def backoff(self, request: Request) -> float:
@@ -138,49 +200,143 @@ def parse_retry_after(value: bytes | None) -> float | None:
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt handling, made to follow RFC 9309 and ``Crawl-delay``.
 
-    - a robots.txt answering 5xx (after retries) means "disallow all" for that host,
-      and each refused request says why; one answering 4xx means "allow all";
-    - only the first 500 KiB of robots.txt are read;
+    - a robots.txt that cannot be had (5xx after retries, a network error, a body
+      that cannot be decoded or inflates past the size limit) means "disallow all"
+      for that host, and each refused request says why; one answering 4xx means
+      "allow all";
+    - only the first 500 KiB of robots.txt are downloaded and read, and their rules kept;
     - a ``Crawl-delay`` for our user agent spaces the starts of requests to that host by
-      at least that many seconds (Scrapy itself ignores it).
+      at least that many seconds (Scrapy itself ignores it), but never more than
+      ``GLOSSARY_MAX_DELAY``: a longer one is capped, and the cap is recorded.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
-        self.unavailable: dict[str, int] = {}
+        self.unavailable: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.next_start: dict[str, float] = {}
+        self.max_delay = crawler.settings.getfloat("GLOSSARY_MAX_DELAY", 60.0)
+        self.pauses = Pauses(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        if request.meta.get("dont_obey_robotstxt") or not request.url.startswith(("http:", "https:")):
+        if request.meta.get("dont_obey_robotstxt"):
+            return
+        if not request.url.startswith(("http:", "https:")):
             return
         netloc = urlparse_cached(request).netloc
         try:
             await super().process_request(request)
         except IgnoreRequest:
             if netloc in self.unavailable:
-                raise IgnoreRequest(f"robots.txt answered HTTP {self.unavailable[netloc]}: "
-                                    "the host is treated as disallowed") from None
+                raise IgnoreRequest(f"{self.unavailable[netloc]}: the host is treated as disallowed") from None
             raise
+        if netloc in self.unavailable:
+            raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed")
         if delay := self.crawl_delays.get(netloc):
             now = time.monotonic()
             start = max(now, self.next_start.get(netloc, now))
             self.next_start[netloc] = start + delay
             if start > now:
-                await asyncio.sleep(start - now)
+                await self.pauses.sleep(start - now)
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if response.status >= 500:
-            self.unavailable[netloc] = response.status
+            self.unavailable[netloc] = f"robots.txt answered HTTP {response.status}"
             response = response.replace(body=DISALLOW_ALL)
         elif response.status >= 400:
             response = response.replace(body=b"")
-        elif len(response.body) > ROBOTS_MAX_BYTES:
+        elif len(response.body) > ROBOTS_MAX_BYTES or "robots_cut" in response.flags:
+            self.limit(response.url, "robots.txt is larger than 500 KiB: its first 500 KiB are read")
             response = response.replace(body=response.body[:ROBOTS_MAX_BYTES].rpartition(b"\n")[0])
         await super()._parse_robots(response, netloc, request)
         parser = self._parsers.get(netloc)
         user_agent = self._robotstxt_useragent or self._default_useragent
         delay = getattr(parser, "crawl_delay", lambda _: None)(user_agent)
         if delay:
-            self.crawl_delays[netloc] = float(delay)
-            self.crawler.stats.set_value(f"glossary/crawl_delay/{netloc}", float(delay))
+            delay = float(delay)
+            if delay > self.max_delay:
+                self.limit(response.url, f"Crawl-delay {delay:g} s is longer than --max-delay: "
+                                         f"requests to {netloc} are spaced {self.max_delay:g} s apart instead")
+                delay = self.max_delay
+            self.crawl_delays[netloc] = delay
+            self.crawler.stats.set_value(f"glossary/crawl_delay/{netloc}", delay)
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
+        """A robots.txt download that failed (after its retries) is named in one line, not a traceback."""
+        if is_robots(request) and not isinstance(exception, IgnoreRequest):
+            from glossary_spider.spiders.glossary import describe
+
+            raise IgnoreRequest(describe(exception))
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        # RFC 9309, 2.3.1.4: a robots.txt that cannot be had means "disallow all", not "allow all".
+        from glossary_spider.spiders.glossary import describe
+
+        if netloc not in self.unavailable:
+            self.unavailable[netloc] = f"robots.txt could not be read ({describe(exc)})"
+        super()._robots_error(exc, netloc)
+
+    def limit(self, url: str, error: str) -> None:
+        self.crawler.signals.send_catch_log(signal=limit_reached, url=url, stage="robots", error=error)
+
+
+def is_robots(request: Request) -> bool:
+    """Whether ``request`` is the robots.txt request Scrapy's robots middleware makes."""
+    return bool(request.meta.get("dont_obey_robotstxt")) and urlparse_cached(request).path == "/robots.txt"
+
+
+class RobotsTxtSizeMiddleware:
+    """Reads at most 500 KiB of a robots.txt, however large it is and however it is compressed.
+
+    Scrapy's size limit would refuse a large robots.txt outright, and its
+    decompression would inflate a bomb to 16 MiB; either way Scrapy then allows
+    everything. Here the download stops once 500 KiB have arrived (keeping them),
+    and gzip or deflate are inflated to 500 KiB at most, before Scrapy's
+    HttpCompressionMiddleware sees the response (this one sits nearer the
+    downloader). Another encoding is refused, which disallows the host.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.received: dict[Request, int] = {}
+        crawler.signals.connect(self.bytes_received, signal=signals.bytes_received)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RobotsTxtSizeMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if is_robots(request):
+            request.meta.update(download_maxsize=0, download_warnsize=0)  # the 500 KiB cut below is the limit
+            request.headers["Accept-Encoding"] = b"gzip, deflate"
+
+    def bytes_received(self, data: bytes, request: Request, spider: Spider | None = None) -> None:
+        if not is_robots(request):
+            return
+        self.received[request] = received = self.received.get(request, 0) + len(data)
+        if received > ROBOTS_MAX_BYTES:
+            del self.received[request]
+            raise StopDownload(fail=False)
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if not is_robots(request):
+            return response
+        self.received.pop(request, None)
+        flags = list(response.flags)
+        if "download_stopped" in flags:
+            flags.append("robots_cut")
+        encodings = [e.strip().lower() for e in b",".join(response.headers.getlist("Content-Encoding")).split(b",")
+                     if e.strip() and e.strip().lower() != b"identity"]
+        body = response.body
+        for encoding in reversed(encodings):
+            if encoding not in (b"gzip", b"x-gzip", b"deflate"):
+                raise IgnoreRequest(f"robots.txt in an encoding not asked for ({encoding.decode('latin-1')})")
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != b"deflate" else zlib.MAX_WBITS)
+            try:
+                body = inflater.decompress(body, ROBOTS_MAX_BYTES + 1)
+            except zlib.error:
+                raise IgnoreRequest("robots.txt cannot be decoded (bad Content-Encoding)") from None
+            if len(body) > ROBOTS_MAX_BYTES or inflater.unconsumed_tail:
+                flags.append("robots_cut")
+        if encodings:
+            del response.headers["Content-Encoding"]
+        return response.replace(body=body, flags=flags)

@@ -101,6 +101,7 @@ OPTION_SETTINGS = {
     "trap_budget": "GLOSSARY_TRAP_BUDGET",
     "max_requests": "CLOSESPIDER_PAGECOUNT",
     "max_duration": "CLOSESPIDER_TIMEOUT",
+    "max_delay": "GLOSSARY_MAX_DELAY",
 }
 
 
@@ -164,6 +165,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "max_requests": _number(int, 1),
     "max_duration": _duration,
     "gate": _gate,
+    "max_delay": _number(float, 0),
 }
 # Other names a run's arguments may come under: -a max_age, the spider's urls_file.
 ALIASES = {"max_age": "max_age_days"}
@@ -194,6 +196,7 @@ class RunArgs:
     max_requests: int | None = None
     max_duration: float | None = None
     gate: tuple[str, ...] = ()
+    max_delay: float | None = None
     given: frozenset[str] = frozenset()
 
     @classmethod
@@ -268,6 +271,8 @@ class RunArgs:
 
                 key, value = parse_gate_option(spec)
                 settings[key] = value
+        if self.max_delay is not None:
+            settings["GLOSSARY_MAX_DELAY"] = self.max_delay
         return settings
 
 

@@ -11,9 +11,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
+from twisted.internet import task
 
+from glossary_spider.extensions import limit_reached, run_abandoned, stop_requested
 from glossary_spider.gate import QualityGate
-from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.storage import Archive, cannot_write
@@ -24,8 +26,9 @@ logger = logging.getLogger(__name__)
 class ArchivePipeline:
     """Write every item to the archive named by the ``GLOSSARY_DB`` setting.
 
-    Items are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time (or every
-    ``GLOSSARY_BATCH_SECONDS``), each batch in one transaction together with the
+    Items are buffered and written ``GLOSSARY_BATCH_SIZE`` at a time, or at least every
+    ``GLOSSARY_BATCH_SECONDS`` by a timer (so a stalled crawl still writes what it has),
+    each batch in one transaction together with the
     crawl frontier it advances, so an interrupted crawl resumes exactly where its
     archive stops. The archive and the run are the spider's
     :class:`~glossary_spider.plan.RunPlan`'s, opened under the archive's lock; a
@@ -34,6 +37,10 @@ class ArchivePipeline:
     A batch that SQLite refuses to write (a full disk, most often) is rolled back
     whole and stops the crawl, ending its run as ``archive_error`` so that ``--resume``
     fetches that batch's pages again; ``glossary/archive_error`` in the stats says why.
+
+    When the run is asked to stop, the buffer is written at once; if the stop is
+    abandoned (:class:`glossary_spider.extensions.StopWatch`), the run is finished
+    here as ``shutdown`` before the reactor goes.
     """
 
     def __init__(self, crawler: Crawler, path: str, batch_size: int, batch_seconds: float):
@@ -48,6 +55,7 @@ class ArchivePipeline:
         self.run_id: int | None = None
         self.error: str | None = None
         self.earlier = (0, 0)
+        self.timer: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -58,6 +66,9 @@ class ArchivePipeline:
         pipeline = cls(crawler, path, settings.getint("GLOSSARY_BATCH_SIZE", 50),
                        settings.getfloat("GLOSSARY_BATCH_SECONDS", 2.0))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.flush, signal=stop_requested)
+        crawler.signals.connect(pipeline.abandoned, signal=run_abandoned)
+        crawler.signals.connect(pipeline.limit_reached, signal=limit_reached)
         return pipeline
 
     def open_spider(self, spider: Spider | None = None) -> None:
@@ -68,6 +79,16 @@ class ArchivePipeline:
         run = self.archive.run(self.run_id)  # a resumed run's earlier parts count too
         self.earlier = (run["requests"] or 0, run["bytes"] or 0)
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
+        self.timer = task.LoopingCall(self.tick)
+        self.timer.start(max(self.batch_seconds / 2, 0.1), now=False)
+
+    def tick(self) -> None:
+        if self.buffer and time.monotonic() - self.last_flush >= self.batch_seconds:
+            self.flush()
+
+    def limit_reached(self, url: str, stage: str, error: str, detail: str | None = None) -> None:
+        """A limit met outside the spider (a capped Crawl-delay): an error row, and a line in the summary."""
+        self.buffer.append(LimitItem(url, stage, error, detail))
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         self.buffer.append(item)
@@ -104,6 +125,9 @@ class ArchivePipeline:
                 if isinstance(item, (PageItem, VisitItem)):
                     done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]
                     pending += item.discovered
+                elif isinstance(item, LimitItem):
+                    archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
+                    self._note_limit(item.error)
                 else:
                     outcomes.append(self.write(item))
                     if not (isinstance(item, FailureItem) and item.unanswered):
@@ -117,6 +141,13 @@ class ArchivePipeline:
         stats = self.crawler.stats
         return {"requests": self.earlier[0] + stats.get_value("downloader/request_count", 0),
                 "bytes": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
+
+    def _note_limit(self, error: str) -> None:
+        stats = self.crawler.stats
+        stats.inc_value("glossary/limits_hit")
+        noted = stats.get_value("glossary/limits", [])
+        if error not in noted and len(noted) < 10:
+            stats.set_value("glossary/limits", [*noted, error])
 
     def write(self, item: Any) -> str:
         """Write one item that is not a page; returns its outcome for the stats."""
@@ -162,7 +193,12 @@ class ArchivePipeline:
     def close_spider(self, spider: Spider | None = None) -> None:
         self.flush()
 
-    def spider_closed(self, spider: Spider, reason: str) -> None:
+    def abandoned(self, reason: str) -> None:
+        self.spider_closed(self.crawler.spider, reason)
+
+    def spider_closed(self, spider: Spider | None, reason: str) -> None:
+        if self.timer is not None and self.timer.running:
+            self.timer.stop()
         if self.plan is None or self.archive is None:
             return
         self.buffer += getattr(spider, "trap_failures", list)()  # traps cut when the crawl went idle

@@ -18,6 +18,7 @@ from typing import Any
 
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive, run_counts
+from glossary_spider.terminal import safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -87,6 +88,7 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     if not re.search(r"\w", query):
         raise BadArgument(f"the search query {query!r} has no words to search for")
     check_type(page_type)
+    query = _without_repeats(query)
     try:
         return _search(conn, query, page_type, limit)
     except sqlite3.OperationalError:
@@ -96,36 +98,89 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
         return _search(conn, words, page_type, limit)
 
 
+# bm25() and snippet() merge the position lists of every phrase of the query for each row:
+# quadratic in its terms when they repeat. Past this many words, rows still come from the
+# whole query (FTS5 matches in linear time), but rank and snippet from its first distinct words.
+RANK_MAX_WORDS = 64
+
+
 def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: int) -> list[dict[str, Any]]:
-    sql = f"""
+    sql = """
         WITH hits AS (
-            SELECT rowid, bm25(pages_fts, 10.0, 5.0, 1.0) AS rank,
-                   snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', 16) AS snippet
-            FROM pages_fts WHERE pages_fts MATCH :match
+            SELECT rowid FROM pages_fts WHERE pages_fts MATCH :match
+        ),
+        ranks AS (
+            SELECT rowid, bm25(pages_fts, 10.0, 5.0, 1.0) AS rank FROM pages_fts WHERE pages_fts MATCH :ranking
         ),
         titled AS (
             SELECT rowid FROM pages_fts WHERE pages_fts MATCH 'title : (' || :match || ')'
         )
-        SELECT p.url, p.page_type, p.title, p.summary, p.status, hits.snippet, hits.rank,
+        SELECT p.url, p.page_type, p.title, p.summary, p.status, hits.rowid AS hit, coalesce(ranks.rank, 0) AS rank,
                hits.rowid IN (SELECT rowid FROM titled) AS title_match
-        FROM hits JOIN pages p ON p.rowid = hits.rowid
+        FROM hits JOIN pages p ON p.rowid = hits.rowid LEFT JOIN ranks ON ranks.rowid = hits.rowid
         WHERE (:type IS NULL OR p.page_type = :type)
-        ORDER BY title_match DESC, hits.rank
+        ORDER BY title_match DESC, rank
         LIMIT :limit
     """
-    params = {"match": match, "type": page_type, "limit": limit}
+    ranking = _ranking(match)
+    params = {"match": match, "ranking": ranking, "type": page_type, "limit": limit}
     try:
         found = conn.execute(sql, params).fetchall()
     except sqlite3.OperationalError:
         # A query with its own column filters cannot be wrapped in a title filter.
         found = conn.execute(sql.replace("'title : (' || :match || ')'", ":match").replace(
             "hits.rowid IN (SELECT rowid FROM titled)", "0"), params).fetchall()
-    return [dict(row) for row in found]
+    results = [dict(row) for row in found]
+    snippets = _snippets(conn, ranking, [r["hit"] for r in results])
+    for result in results:
+        result["snippet"] = snippets.get(result.pop("hit"), "")
+    return [{k: r[k] for k in ("url", "page_type", "title", "summary", "status", "snippet", "rank", "title_match")}
+            for r in results]
+
+
+_TERM = re.compile(r"\w+\*?")
+
+
+def _without_repeats(query: str) -> str:
+    """A query of terms joined only by OR (or only by AND) with each term once: FTS5 gives every
+    repeat an iterator of its own, which makes matching superlinear in the terms."""
+    tokens = query.split()
+    terms, operators = tokens[::2], set(tokens[1::2])
+    if len(tokens) < 3 or not all(_TERM.fullmatch(t) and t not in ("AND", "OR", "NOT", "NEAR") for t in terms):
+        return query
+    if operators == {"OR"}:
+        return " OR ".join(dict.fromkeys(terms))
+    if all(_TERM.fullmatch(t) and t not in ("OR", "NOT", "NEAR") for t in tokens):  # words, AND between some
+        return " ".join(dict.fromkeys(t for t in tokens if t != "AND"))
+    return query
+
+
+def _ranking(match: str) -> str:
+    """The query that ranks and highlights: ``match`` itself, or past RANK_MAX_WORDS words its first
+    distinct ones, OR-ed."""
+    words = re.findall(r"\w+", match)
+    if len(words) <= RANK_MAX_WORDS:
+        return match
+    distinct = [w for w in dict.fromkeys(words) if w not in ("AND", "OR", "NOT", "NEAR")]
+    return " OR ".join('"' + w + '"' for w in distinct[:RANK_MAX_WORDS])
+
+
+def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
+    """The snippets of the rows ``rowids``, their matches between MARK_START and MARK_END."""
+    if not rowids:
+        return {}
+    sql = f"""
+        SELECT rowid, snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', 16) FROM pages_fts
+        WHERE pages_fts MATCH :match AND rowid IN (SELECT value FROM json_each(:rowids))
+    """
+    return dict(conn.execute(sql, {"match": match, "rowids": json.dumps(rowids)}).fetchall())
 
 
 def highlight(text: str | None, start: str = "[", end: str = "]") -> str:
-    """A snippet on one line, its matches between ``start`` and ``end``."""
-    return " ".join((text or "").split()).replace(MARK_START, start).replace(MARK_END, end)
+    """A snippet on one line, its matches between ``start`` and ``end``, control characters made visible."""
+    marks = {MARK_START: start, MARK_END: end}
+    pieces = re.split(f"([{MARK_START}{MARK_END}])", " ".join((text or "").split()))
+    return "".join(marks.get(piece) or safe_text(piece, one_line=True) for piece in pieces)
 
 
 # -- one page -------------------------------------------------------------------------------

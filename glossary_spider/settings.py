@@ -38,6 +38,7 @@ DOWNLOADER_MIDDLEWARES = {
     "glossary_spider.middlewares.AllowedHostsMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "glossary_spider.middlewares.PoliteRobotsTxtMiddleware": 100,
+    "glossary_spider.middlewares.RobotsTxtSizeMiddleware": 595,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "glossary_spider.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
@@ -51,6 +52,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "glossary_spider.extensions.Progress": 500,
     "glossary_spider.extensions.OwnLogOnly": 0,
+    "glossary_spider.extensions.StopWatch": 510,
 }
 
 GLOSSARY_DB = "data/glossary.db"
@@ -77,3 +79,12 @@ GLOSSARY_GATE_SOFT_404_SHARE = 0.5
 GLOSSARY_GATE_MIN_PAGES = 10
 GLOSSARY_GATE_SHARE_DROP = 0.25
 GLOSSARY_GATE_WORDS_RATIO = 0.5
+
+# Limits a hostile site meets (README, Reliability): none is reached by a real site.
+GLOSSARY_MAX_DELAY = 60.0  # a longer robots.txt Crawl-delay is capped to this (glossary crawl --max-delay)
+GLOSSARY_STOP_GRACE = 5.0  # after SIGTERM / SIGINT, seconds before the requests still in flight are abandoned
+GLOSSARY_MAX_SITEMAPS = 2000  # sitemaps one run reads
+GLOSSARY_MAX_SITEMAP_DEPTH = 4  # sitemap indexes nested within each other
+GLOSSARY_MAX_SITEMAP_URLS = 500_000  # page URLs one run takes from sitemaps
+# Wall-clock ceiling of one run: stopped as a budget (exit 4), continued by --resume.
+CLOSESPIDER_TIMEOUT = 6 * 3600

@@ -677,18 +677,21 @@ class Archive:
         ``skip_run``: leave out the pages that run last wrote."""
         sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
-                   c.content_type, b.compression, b.data
+                   c.content_type, c.body_sha256
             FROM pages p
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
                                                    AND outcome NOT IN {NOT_ARCHIVED})
-            JOIN bodies b ON b.sha256 = c.body_sha256
             WHERE p.run_id IS NOT ?
             ORDER BY p.url
         """
         keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed")
+        # The list first (the caller writes as it goes), each body only when its turn comes: memory
+        # holds one page's body, however many pages of 16 MiB the archive has.
         for row in self.db.execute(sql, [skip_run]).fetchall():
-            yield dict(zip(keys, row[:6])), row[6], self.codec.decompress(row[7], row[8])
+            body = self.body(row[7])
+            if body is not None:
+                yield dict(zip(keys, row[:6])), row[6], body
 
     def reparse_page(
         self, run_id: int, state: dict[str, Any], record: dict[str, Any], errors: Iterable[dict[str, Any]] = ()

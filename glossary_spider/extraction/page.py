@@ -28,6 +28,23 @@ logger = logging.getLogger(__name__)
 # Bump when a change to extraction changes its output: rows record which version made them.
 EXTRACTOR_VERSION = 3
 
+# What one page may put in the archive (a glossary page holds a few thousand elements, a few
+# dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
+# `parse` error row says so. Text and links are stored several times over (pages, versions,
+# sections, the full-text index), so their share is also bounded by the page's own size: a page
+# adds at most about twice its bytes to the archive.
+MAX_MARKUP_CHARS = 8 * 1024 * 1024  # markup read; what follows is not parsed
+MAX_ELEMENTS = 50_000  # tags read; the markup after the last one is not parsed
+MAX_TEXT_CHARS = 1024 * 1024  # of body text, and again of section text: at most a quarter of the page
+MIN_TEXT_CHARS = 128 * 1024  # ... but never fewer than this
+MAX_SECTIONS = 1000
+MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
+MIN_LINKS = 100  # ... but never fewer than this
+
+# Control characters have no place in text (the raw capture keeps the bytes): C0 but tab and
+# newline, DEL and C1. ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
     re.compile(r"\s*⎊\s*Resource\s+\d+\s*$"),
@@ -92,13 +109,19 @@ def parse(text: str, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
 
 
 def extract_page(body: bytes | str, url: str, content_type: str | None = None) -> Extraction:
-    """Extract a page fetched from ``url`` (already normalised) into a plain record."""
+    """Extract a page fetched from ``url`` (already normalised) into a plain record.
+
+    What a page may yield is bounded (:data:`MAX_ELEMENTS` and the other limits):
+    whatever is cut is named in the extraction's errors.
+    """
     text = body if isinstance(body, str) else decode(body, content_type)
+    size = len(body)
+    text, cuts = _cap_markup(text)
     root, errors = parse(text, url)
     base = normalize_url(_BASE_XPATH(root), url) or url
     page_type, slug = classify(url)
 
-    structured, structured_errors = extract_structured_data(root, url)
+    structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
     errors += structured_errors
     content, h1 = extract_content(root, base, page_type)
     title = _title(h1, root)
@@ -137,8 +160,75 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "structured_data": structured,
         "extractor_version": EXTRACTOR_VERSION,
     }
+    record = _without_control_characters(record)
+    cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
-    return Extraction(record, errors, list(dict.fromkeys(iter_hrefs(root, base))))
+    outlinks = list(dict.fromkeys(iter_hrefs(root, base)))
+    if len(outlinks) > MAX_LINKS:
+        cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
+        outlinks = outlinks[:MAX_LINKS]
+    if cuts:  # one row for all that was cut from the page
+        errors.insert(0, {"stage": "parse", "error": "page cut: " + "; ".join(cuts), "detail": None})
+    return Extraction(record, errors, outlinks)
+
+
+def _cap_markup(text: str) -> tuple[str, list[str]]:
+    """The page's markup up to :data:`MAX_MARKUP_CHARS` and its :data:`MAX_ELEMENTS`-th tag:
+    two million empty elements under the size cap would otherwise cost a gigabyte of parse tree."""
+    cuts = []
+    if len(text) > MAX_MARKUP_CHARS:
+        cuts.append(f"markup of {len(text):,} characters, the first {MAX_MARKUP_CHARS:,} read")
+        text = text[:MAX_MARKUP_CHARS]
+    if text.count("<") <= MAX_ELEMENTS:
+        return text, cuts
+    end = -1
+    for _ in range(MAX_ELEMENTS):
+        end = text.find("<", end + 1)
+    return text[:end], [*cuts, f"more than {MAX_ELEMENTS:,} tags, the markup after them ({len(text) - end:,} "
+                                "characters) not read"]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k if not isinstance(k, str) else _CONTROL.sub("", k): _clean(v) for k, v in value.items()}
+    return value
+
+
+def _without_control_characters(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with control characters (but newline and tab) removed from every string in it."""
+    return _clean(record)
+
+
+def _bound(record: dict[str, Any], size: int) -> list[str]:
+    """Cut the record to what a page of ``size`` bytes may put in the archive; what was cut, in words."""
+    cuts = []
+    most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
+    most_links = min(MAX_LINKS, max(MIN_LINKS, size // 200))
+    text = record["body_text"] or ""
+    if len(text) > most_text:
+        cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")
+        record["body_text"] = text[:most_text]
+        record["word_count"] = len(record["body_text"].split())
+    sections = record["sections"]
+    if len(sections) > MAX_SECTIONS:
+        cuts.append(f"{len(sections):,} sections, the first {MAX_SECTIONS:,} kept")
+        sections = record["sections"] = sections[:MAX_SECTIONS]
+    room = most_text
+    for number, section in enumerate(sections):
+        room -= len(section["heading"] or "") + len(section["text"] or "")
+        if room < 0:
+            cuts.append(f"section text past {most_text:,} characters, sections from {number + 1} on not kept")
+            del sections[number:]
+            break
+    links = record["links"]
+    if len(links) > most_links:
+        cuts.append(f"{len(links):,} links, the first {most_links:,} kept")
+        del links[most_links:]
+    return cuts
 
 
 def content_hash(record: dict[str, Any]) -> str:

@@ -19,16 +19,28 @@ from lxml.html import HtmlElement
 
 # A JSON-LD block larger than this is not parsed: no page of a glossary needs one.
 JSONLD_MAX_CHARS = 1024 * 1024
+# Nor more than this in all the blocks of one page, nor more items than this of one syntax:
+# their sum, not each block, is what costs memory and archive space.
+JSONLD_PAGE_MAX_CHARS = 1024 * 1024
+MAX_ITEMS = 1000
 _JSONLD_SCRIPTS = "//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='application/ld+json']"
 
 
-def extract_structured_data(root: HtmlElement, url: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every item found in the page, as ``structured_data`` rows, and the errors met."""
+def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PAGE_MAX_CHARS,
+                            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every item found in the page, as ``structured_data`` rows, and the errors met.
+
+    The page's JSON-LD blocks are read until ``budget`` characters (at most
+    :data:`JSONLD_PAGE_MAX_CHARS`); the blocks after that are an error.
+    """
+    budget = min(budget, JSONLD_PAGE_MAX_CHARS)
     items: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     extractor = JsonLdExtractor()
     jsonld: list[Any] = []
-    for number, script in enumerate(root.xpath(_JSONLD_SCRIPTS), 1):
+    read = 0
+    scripts = root.xpath(_JSONLD_SCRIPTS)
+    for number, script in enumerate(scripts, 1):
         text = script.text or ""
         if not text.strip():
             continue
@@ -36,6 +48,12 @@ def extract_structured_data(root: HtmlElement, url: str) -> tuple[list[dict[str,
             errors.append({"stage": "json-ld", "error": f"JSON-LD block {number} is larger than "
                            f"{JSONLD_MAX_CHARS // 1024} KiB; not read", "detail": f"{len(text):,} characters"})
             continue
+        read += len(text)
+        if read > budget:
+            errors.append({"stage": "json-ld", "error": f"JSON-LD blocks {number} to {len(scripts)} are past "
+                           f"the {budget // 1024} KiB this page's JSON-LD may hold; not read",
+                           "detail": None})
+            break
         try:
             jsonld.extend(extractor.extract_items(script))
         except RecursionError:
@@ -50,6 +68,11 @@ def extract_structured_data(root: HtmlElement, url: str) -> tuple[list[dict[str,
     others = extruct.extract(root, base_url=url, syntaxes=["microdata", "opengraph"], errors="log")
     for syntax, found in (("json-ld", jsonld), ("microdata", others.get("microdata", [])),
                           ("opengraph", others.get("opengraph", []))):
+        if len(found) > MAX_ITEMS:
+            errors.append({"stage": "json-ld" if syntax == "json-ld" else "parse",
+                           "error": f"{len(found):,} {syntax} items; the first {MAX_ITEMS} are kept",
+                           "detail": None})
+            found = found[:MAX_ITEMS]
         for position, item in enumerate(found):
             items.append({"syntax": syntax, "position": position, "type": _type_of(syntax, item), "data": item})
     return items, errors

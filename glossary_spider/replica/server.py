@@ -110,14 +110,20 @@ def serve(
     faults: bool = False,
     robots: str = "normal",
     mode: str = "normal",
+    attack: str | None = None,
 ) -> None:
     """Serve the replica until the process is stopped; prints its URL once listening.
 
     With ``faults`` the hostile replica is served (:mod:`glossary_spider.replica.faults`),
-    its robots.txt misbehaving as ``robots`` says.
+    its robots.txt misbehaving as ``robots`` says; with ``attack`` the malicious one
+    (:mod:`glossary_spider.replica.attacks`), making that attack.
     """
     site = ReplicaSite(pages, generation, edited_at=datetime.now(timezone.utc) if generation > 1 else None)
-    if faults:
+    if attack:
+        from glossary_spider.replica.attacks import AttackReplicaResource
+
+        root: ReplicaResource = AttackReplicaResource(site, log, attack)
+    elif faults:
         from glossary_spider.replica.faults import FaultyReplicaResource
 
         root: ReplicaResource = FaultyReplicaResource(site, log, robots)
@@ -125,7 +131,7 @@ def serve(
         root = ReplicaResource(site, log)
     root.mode = mode
     listening = reactor.listenTCP(port, server.Site(root, logPath=None), interface=host)
-    kind = f", with faults, robots.txt {robots}" if faults else ""
+    kind = f", attack {attack}" if attack else f", with faults, robots.txt {robots}" if faults else ""
     kind += f", {mode} mode" if mode != "normal" else ""
     out.write(f"Serving the replica ({pages} pages, generation {generation}{kind}) at "
               f"http://{host}:{listening.getHost().port}/\n")

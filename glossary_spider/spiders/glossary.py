@@ -53,8 +53,9 @@ from twisted.python.failure import Failure
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.items import FailureItem, GoneItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
+from glossary_spider.middlewares import Interrupted, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
@@ -127,6 +128,8 @@ class GlossarySpider(SitemapSpider):
         self.lastmods: dict[str, datetime] = {}
         self.sitemaps_pending = 0
         self.sitemaps_seen: set[str] = set()
+        self.sitemap_urls_taken = 0
+        self.sitemaps_cut: set[str] = set()
         self.pages_sent = 0
         self.guard = TrapGuard()
         self.extractors: ProcessPoolExecutor | Literal[False] | None = None  # False: extract in this process
@@ -182,13 +185,21 @@ class GlossarySpider(SitemapSpider):
 
     # -- sitemaps -------------------------------------------------------------------------
 
-    def sitemap_request(self, url: str) -> Request | None:
+    def sitemap_request(self, url: str, depth: int = 0) -> Request | None:
         if url in self.sitemaps_seen:
             return None
         self.sitemaps_seen.add(url)
         self.sitemaps_pending += 1
         # dont_filter: a sitemap dropped silently would leave sitemaps_read() waiting.
-        return Request(url, self._parse_sitemap, errback=self.sitemap_failed, dont_filter=True)
+        return Request(url, self._parse_sitemap, errback=self.sitemap_failed, dont_filter=True,
+                       meta={"sitemap_depth": depth})
+
+    def sitemap_cut(self, kind: str, url: str, error: str) -> Iterator[LimitItem]:
+        """One error row per kind of sitemap limit a run meets; the stats count every cut."""
+        self.crawler.stats.inc_value(f"glossary/sitemap_cut/{kind}")
+        if kind not in self.sitemaps_cut:
+            self.sitemaps_cut.add(kind)
+            yield LimitItem(url, "sitemap", error)
 
     async def sitemaps_read(self) -> None:
         waited = 0.0
@@ -218,11 +229,29 @@ class GlossarySpider(SitemapSpider):
             url = normalize_url(response.url) or response.url
             yield FailureItem(url, "sitemap", sitemap, http_status=response.status)
             return
+        settings = self.settings
+        depth = response.meta.get("sitemap_depth", 0) + 1
         for entry in self.sitemap_filter(sitemap):
+            loc = entry["loc"]
             if sitemap.type == "sitemapindex":
-                request = self.sitemap_request(entry["loc"])
+                if loc in self.sitemaps_seen:
+                    continue
+                if depth > (most := settings.getint("GLOSSARY_MAX_SITEMAP_DEPTH", 4)):
+                    yield from self.sitemap_cut("depth", loc, f"sitemap limit: indexes nested more than {most} "
+                                                "deep; deeper sitemaps are not read")
+                    continue
+                if len(self.sitemaps_seen) >= (most := settings.getint("GLOSSARY_MAX_SITEMAPS", 2000)):
+                    yield from self.sitemap_cut("count", loc, f"sitemap limit: more than {most} sitemaps "
+                                                "in one run; this one and those after it are not read")
+                    return
+                request = self.sitemap_request(loc, depth)
             else:
-                request = self.page_request(entry["loc"], listed=True)
+                if self.sitemap_urls_taken >= (most := settings.getint("GLOSSARY_MAX_SITEMAP_URLS", 500_000)):
+                    yield from self.sitemap_cut("urls", loc, f"sitemap limit: more than {most:,} page URLs "
+                                                "from sitemaps in one run; no more are taken")
+                    return
+                self.sitemap_urls_taken += 1
+                request = self.page_request(loc, listed=True)
             if request is not None:
                 yield request
 
@@ -342,6 +371,8 @@ class GlossarySpider(SitemapSpider):
             raise DontCloseSpider
 
     def fetch_failed(self, failure: Failure) -> Iterator[Any]:
+        if failure.check(Interrupted):  # not fetched: it stays in the frontier for --resume
+            return
         request = failure.request  # type: ignore[attr-defined]
         self.guard.answered(request.meta)
         yield from self.guarded()
@@ -361,6 +392,9 @@ class GlossarySpider(SitemapSpider):
             return
         error = failure.value
         message = str(error) or type(error).__name__
+        if isinstance(error, RobotsUnavailable):
+            yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
+            return
         if isinstance(error, IgnoreRequest) and message.startswith(POLICY) and not redirects:
             # Policy, not failure: record it only for pages the user asked for by name.
             if request.meta.get("start"):
@@ -376,7 +410,7 @@ class GlossarySpider(SitemapSpider):
 
 
 # IgnoreRequest messages that are a rule being followed rather than something failing.
-POLICY = ("Forbidden by robots.txt", "robots.txt answered", "outside the allowed hosts")
+POLICY = ("Forbidden by robots.txt", "robots.txt", "outside the allowed hosts")
 
 
 def describe(error: BaseException) -> str:

@@ -1,0 +1,33 @@
+"""Archive text on its way to a terminal or a pipe: control characters made visible.
+
+Extraction removes control characters from what it archives, but older archives,
+JSON-LD values and URLs may still hold them; printed raw, ESC, BEL and the C1
+controls (U+0080-U+009F, 8-bit CSI among them) set window titles, clear or hide
+the screen, or write the clipboard (OSC 52). Bidirectional overrides reorder what
+is shown. Every string of page content the command line prints goes through
+:func:`safe_text` (or :func:`safe_json` for JSON output).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 but tab and newline, DEL, C1, and the bidirectional embeddings, overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: object, one_line: bool = False) -> str:
+    """``text`` with every control character shown as ``\\xNN`` (newline and tab kept unless ``one_line``)."""
+    return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_escape, "" if text is None else str(text))
+
+
+def safe_json(text: str) -> str:
+    """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi
+    controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -1,0 +1,407 @@
+"""A hostile site and a hostile neighbour get nothing (issue 17): the malicious replica
+(``glossary replica --attack MODE``, replica/attacks.py) and files planted beside the archive.
+
+No code run, no hang, bounded memory and disk, clean terminals, robots.txt kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
+
+from glossary_spider.replica.attacks import ATTACKS, CONTROL_TEXT, DISALLOWED, HUGE_CRAWL_DELAY, PAGES
+from glossary_spider.replica.site import ReplicaSite
+from glossary_spider.replica.themes import ATTACK_MODES
+
+SITE_PAGES = 40
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL_PAGE = "/definition/attack-control-chars/"
+# The heavy pages the tests crawl (make bench measures /attack/section-flood/ too).
+HEAVY = [p for p in PAGES if p.startswith("/attack/") and p != "/attack/section-flood/"]
+
+
+def test_the_replicas_attack_modes_are_those_the_command_line_offers():
+    assert tuple(ATTACKS) == ATTACK_MODES
+
+
+# -- 1. planted files -------------------------------------------------------------------------
+
+
+class _Payload:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _plant_jobdir(where: Path, marker: Path) -> None:
+    """A Scrapy job directory whose state and queue are pickles that create ``marker`` when loaded."""
+    where.mkdir(parents=True)
+    (where / "spider.state").write_bytes(pickle.dumps(_Payload(marker)))
+    (where / "requests.seen").write_text("")
+    queue = where / "requests.queue"
+    queue.mkdir()
+    (queue / "active.json").write_text("[0]")
+    (queue / "0").write_bytes(pickle.dumps(_Payload(marker)))
+
+
+@pytest.mark.parametrize("planted", ["directory", "symlink"])
+def test_a_planted_job_directory_is_never_unpickled(replica, tmp_path, planted):
+    db, marker = tmp_path / "shared" / "glossary.db", tmp_path / "PWNED"
+    db.parent.mkdir()
+    jobs = db.with_name("glossary.db.jobs")
+    if planted == "directory":
+        _plant_jobdir(jobs, marker)
+    else:  # a symlink to someone else's directory
+        _plant_jobdir(tmp_path / "theirs", marker)
+        jobs.symlink_to(tmp_path / "theirs")
+    # A crawl stopped early (SIGTERM after a few pages), then resumed: both start Scrapy with a job directory.
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{replica.url}{p}\n" for p in ReplicaSite(replica.pages).glossary_paths()[:30]))
+    before = len(replica.requests())
+    first = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                              "--delay", "0.1", "--concurrency", "1", "--no-progress"], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(replica.requests()) > before + 3, 60)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 1, first.stderr.read()
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not marker.exists()
+    assert (jobs / "spider.state").exists()  # not ours: left as it was
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 30
+
+
+def test_the_payload_of_the_planted_pickle_is_real(tmp_path):
+    marker = tmp_path / "PWNED"
+    pickle.loads(pickle.dumps(_Payload(marker)))
+    assert marker.exists()
+
+
+def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(replica, tmp_path):
+    db, victim = tmp_path / "glossary.db", tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    db.with_name("glossary.db.lock").symlink_to(victim)
+    result = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "symlink" in result.stderr and "Traceback" not in result.stderr
+    assert victim.read_text() == "precious\n"
+
+
+# -- 2. a site that holds the crawl -------------------------------------------------------------
+
+
+def _wait_for(predicate, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize(("signum", "attack"), [(signal.SIGTERM, "crawl-delay"), (signal.SIGINT, "crawl-delay"),
+                                                (signal.SIGTERM, "robots-slow")])
+def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_replica, tmp_path, signum, attack):
+    server = make_replica(SITE_PAGES, 1, "--attack", attack)
+    db = tmp_path / "held.db"
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.url}{p}\n" for p in ReplicaSite(SITE_PAGES).glossary_paths()[:5]))
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                                "--delay", "0", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    if attack == "crawl-delay":  # one page fetched, the next held back by the Crawl-delay (capped at 60 s)
+        _wait_for(lambda: len([r for r in server.requests() if r["path"] != "/robots.txt"]) >= 1, 60)
+        time.sleep(1.5)
+    else:  # robots.txt never answers: the whole crawl waits on one download
+        _wait_for(lambda: server.requests(), 60)
+        time.sleep(1)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert time.monotonic() - sent <= 10
+    assert process.returncode == 1, err
+    assert "Traceback" not in err
+    (run,) = rows(db, "SELECT finish_reason, pages_new FROM crawl_runs")
+    assert run["finish_reason"] == "shutdown"
+    if attack == "crawl-delay":
+        # The page fetched before the signal is archived, though its batch was far from full.
+        assert run["pages_new"] == 1 and rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 1
+        assert "Crawl-delay" in out
+
+
+def test_a_crawl_delay_beyond_max_delay_is_capped_recorded_and_said(make_replica, tmp_path):
+    server = make_replica(SITE_PAGES, 1, "--attack", "crawl-delay")
+    db = tmp_path / "delay.db"
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.url}{p}\n" for p in ReplicaSite(SITE_PAGES).glossary_paths()[:3]))
+    result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-delay", "0.5")
+    assert result.returncode == 0, result.stderr
+    times = [r["time"] for r in server.requests() if r["path"] != "/robots.txt"]
+    assert len(times) == 3
+    assert all(0.4 <= b - a < 10 for a, b in zip(times, times[1:]))
+    (error,) = rows(db, "SELECT stage, url, error FROM crawl_errors")
+    assert error["stage"] == "robots" and error["url"] == f"{server.url}/robots.txt"
+    assert f"Crawl-delay {HUGE_CRAWL_DELAY} s is longer than --max-delay" in error["error"]
+    assert error["error"] in result.stdout  # the summary says it
+    (run,) = rows(db, "SELECT args FROM crawl_runs")
+    assert json.loads(run["args"])["max_delay"] == 0.5
+
+
+def test_an_endless_chain_of_sitemap_indexes_is_cut_at_its_depth(make_replica, tmp_path):
+    server = make_replica(SITE_PAGES, 1, "--attack", "sitemap-chain")
+    db = tmp_path / "chain.db"
+    result = crawl(db, "--sitemap", f"{server.url}/sitemap_index.xml")
+    assert result.returncode == 0, result.stderr
+    sitemaps = [r for r in server.requests() if r["path"].startswith("/sitemap")]
+    assert len(sitemaps) == 1 + 2 + 4 + 8 + 16  # the index and four levels below it
+    (error,) = rows(db, "SELECT stage, error FROM crawl_errors")
+    assert error["stage"] == "sitemap" and "nested more than 4 deep" in error["error"]
+    assert "sitemap limit" in result.stdout
+
+
+def test_an_index_of_100000_sitemaps_is_cut_at_the_count(make_replica, tmp_path):
+    # Scrapy's own way in, with the limit lowered so the test is quick (the default is 2,000).
+    server = make_replica(SITE_PAGES, 1, "--attack", "sitemap-wide")
+    db = tmp_path / "wide.db"
+    result = subprocess.run(
+        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
+         "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_MAX_SITEMAPS=50", "-s", "DOWNLOAD_DELAY=0",
+         "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    sitemaps = [r for r in server.requests() if r["path"].startswith("/sitemap")]
+    assert len(sitemaps) == 50
+    errors = rows(db, "SELECT error FROM crawl_errors WHERE stage = 'sitemap'")
+    assert len(errors) == 1 and "more than 50 sitemaps" in errors[0]["error"]
+
+
+# -- 3. one page's memory and disk --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def heavy(tmp_path_factory):
+    """Every heavy page of the malicious replica, crawled, then reparsed; peak RSS of each command."""
+    tmp = tmp_path_factory.mktemp("heavy")
+    server = Replica(tmp, SITE_PAGES, 1, "--attack", "none")
+    db = tmp / "heavy.db"
+    measured = {}
+    try:
+        for command, args in (
+            ("crawl", ["crawl", "--db", str(db), *[a for p in HEAVY for a in ("--start-url", server.url + p)],
+                       "--no-follow", "--delay", "0", "--concurrency", "2", "--no-progress", "--ignore-robots"]),
+            ("reparse", ["reparse", "--db", str(db), "--no-progress"]),
+        ):
+            process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+            stdout, stderr = process.stdout.read(), process.stderr.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            measured[command] = {"exit": os.waitstatus_to_exitcode(status), "stderr": stderr, "stdout": stdout,
+                                 "peak_rss_mib": usage.ru_maxrss / 1024}
+        sizes = {server.url + p: len(urllib.request.urlopen(server.url + p).read()) for p in HEAVY}
+    finally:
+        server.stop()
+    return {"db": db, "measured": measured, "sizes": sizes, "url": server.url}
+
+
+@pytest.mark.parametrize("command", ["crawl", "reparse"])
+def test_heavy_pages_cost_at_most_400_mib(heavy, command):
+    measured = heavy["measured"][command]
+    assert measured["exit"] == 0, measured["stderr"]
+    assert "Traceback" not in measured["stderr"]
+    assert measured["peak_rss_mib"] <= 400, measured
+
+
+def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):
+    db = heavy["db"]
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("VACUUM")
+    conn.close()
+    assert db.stat().st_size <= 2 * sum(heavy["sizes"].values())
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == set(heavy["sizes"])
+
+
+def test_what_is_cut_from_a_heavy_page_is_an_error_row(heavy):
+    base = heavy["url"]
+    errors = {}
+    for r in rows(heavy["db"], "SELECT url, stage, error FROM crawl_errors WHERE run_id = 1"):
+        errors.setdefault(r["url"].removeprefix(base), []).append(f"{r['stage']}: {r['error']}")
+    assert any("links, the first" in e for e in errors["/attack/link-flood/"]), errors
+    assert any("json-ld: " in e and "not read" in e for e in errors["/attack/jsonld-flood/"]), errors
+    assert any("body text of" in e for e in errors["/attack/text-flood/"]), errors
+    assert any("tags" in e for e in errors["/attack/tag-flood/"]), errors
+    assert rows(heavy["db"], "SELECT max(n) AS most FROM (SELECT count(*) AS n FROM links GROUP BY from_url)")[0][
+        "most"] <= 5000
+
+
+# -- 4. terminal injection ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def injected(tmp_path_factory):
+    """The page full of escape sequences, crawled; then a second version of it written as an
+    older archive would hold it, control characters and all."""
+    tmp = tmp_path_factory.mktemp("injected")
+    server = Replica(tmp, SITE_PAGES, 1, "--attack", "none")
+    db = tmp / "injected.db"
+    try:
+        result = crawl(db, "--start-url", server.url + CONTROL_PAGE, "--no-follow")
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.stop()
+    url = server.url + CONTROL_PAGE
+    fresh = {name: rows(db, sql) for name, sql in (
+        ("pages", "SELECT title, summary, body_text FROM pages"), ("sections", "SELECT heading, text FROM sections"),
+        ("links", "SELECT anchor_text FROM links"), ("structured_data", "SELECT data FROM structured_data"),
+        ("page_versions", "SELECT title, body_text, record FROM page_versions"))}
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("INSERT INTO page_versions (url, version, content_hash, run_id, captured_at, title, summary, "
+                     "body_text, record) SELECT url, 2, 'x', run_id, captured_at, ?, ?, ?, record FROM page_versions",
+                     [CONTROL_TEXT, CONTROL_TEXT, "older " + CONTROL_TEXT])
+        conn.execute("UPDATE pages SET title = ?, summary = ?, body_text = ?, version = 2", [CONTROL_TEXT] * 3)
+        conn.execute("UPDATE structured_data SET data = ? WHERE syntax = 'json-ld' AND position = 0",
+                     [json.dumps({"@type": CONTROL_TEXT}, ensure_ascii=False)])
+    conn.close()
+    return {"db": db, "url": url, "fresh": fresh}
+
+
+def test_control_characters_are_removed_at_extraction(injected):
+    for table, found in injected["fresh"].items():
+        assert found, table
+        for row in found:
+            for value in row.values():
+                assert not CONTROL.search(json.loads(json.dumps(value)) if value else ""), (table, value)
+    (page,) = injected["fresh"]["pages"]
+    assert "Clear[2J]0;pwned hidden[8m text" in page["title"]  # the text around them is kept
+
+
+@pytest.mark.parametrize("args", [
+    ["show", "{url}"], ["show", "{url}", "--format", "json"], ["show", "{url}", "--history"],
+    ["show", "{url}", "--history", "--format", "json"], ["show", "{url}", "--diff"],
+    ["show", "{url}", "--diff", "--format", "json"], ["search", "Clear"], ["search", "Clear", "--format", "json"],
+    ["search", "Clear", "--format", "csv"], ["report"], ["report", "--format", "json"],
+], ids=" ".join)
+def test_no_control_character_reaches_a_terminal_or_pipe(injected, args):
+    result = run_glossary(*[a.format(url=injected["url"]) for a in args], "--db", str(injected["db"]))
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.replace("\r\n", "\n")
+    assert not CONTROL.search(printed), repr(CONTROL.search(printed))
+    if "--format" in args and "json" in args:
+        json.loads(printed)  # still JSON
+    if args[0] == "show" and len(args) == 2:
+        assert "\\x1b]0;pwned\\x07" in printed  # shown, made visible
+        assert "JSON-LD: " in printed  # the array of non-objects did not crash it
+
+
+# -- 5-7. crashes, robots.txt, search ------------------------------------------------------------
+
+
+def test_redirects_to_invalid_hosts_are_one_line_each(make_replica, tmp_path):
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "redirects.db"
+    result = crawl(db, "--start-url", f"{server.url}/attack/redirect-bad-host/",
+                   "--start-url", f"{server.url}/attack/redirect-bad-ipv6/", "--start-url", server.url + CONTROL_PAGE,
+                   "--no-follow")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = rows(db, "SELECT stage, error FROM crawl_errors WHERE url LIKE '%redirect-bad%' ORDER BY url")
+    assert [e["stage"] for e in errors] == ["fetch", "fetch"]
+    assert all(e["error"].startswith("redirect to an invalid URL") for e in errors), errors
+
+
+@pytest.mark.parametrize("attack", ["robots-big", "robots-bomb"])
+def test_robots_txt_rules_are_kept_past_its_size_and_compression(make_replica, tmp_path, attack):
+    server = make_replica(SITE_PAGES, 1, "--attack", attack)
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--max-pages", "5")
+    assert result.returncode in (0, 4), result.stderr
+    assert "Traceback" not in result.stderr
+    paths = [r["path"] for r in server.requests()]
+    assert paths.count("/robots.txt") == 1
+    assert not [p for p in paths if p.startswith(DISALLOWED)]  # its first rule is obeyed
+    (cut,) = rows(db, "SELECT error FROM crawl_errors WHERE stage = 'robots'")
+    assert "first 500 KiB are read" in cut["error"]
+
+
+def test_a_robots_txt_that_never_answers_disallows_the_host(make_replica, tmp_path):
+    server = make_replica(SITE_PAGES, 1, "--attack", "robots-slow")
+    db = tmp_path / "robots.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--timeout", "1")
+    assert result.returncode == 6, result.stderr  # the site did not answer: resumable when it does
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert {r["path"] for r in server.requests()} == {"/robots.txt"}
+    (error,) = rows(db, "SELECT error FROM crawl_errors")
+    assert error["error"] == "robots.txt could not be read (timed out): the host is treated as disallowed"
+
+
+def test_search_limit_beyond_reason_is_one_line(crawled):
+    result = run_glossary("search", "vega", "--limit", "99999999999999999999", "--db", str(crawled))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_search_time_is_linear_in_the_query_terms(crawled):
+    from glossary_spider import query as q
+
+    conn = q.connect(crawled)
+    words = ["vega", "gamma", "delta", "risk", "theta", "option"]
+
+    def seconds(n: int) -> float:
+        query = " OR ".join(words[i % len(words)] for i in range(n)) + " OR " + " OR ".join(
+            f"absent{i}" for i in range(n))
+        started = time.perf_counter()
+        assert q.search(conn, query, limit=20)
+        return time.perf_counter() - started
+
+    seconds(200)  # warm the cache
+    small, large = seconds(1000), seconds(6000)
+    assert large / small < 15  # linear: about 6; quadratic: 36
+
+
+# -- browse leaves nothing behind ---------------------------------------------------------------
+
+
+def _datasette_pids(db: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"datasette" in b" ".join(cmdline) and str(db).encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_killing_browse_stops_datasette(crawled, tmp_path, signum):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, "TMPDIR": str(tmp_path)})
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    _wait_for(listening, 60)
+    process.send_signal(signum)
+    process.wait(timeout=10)
+    _wait_for(lambda: not _datasette_pids(crawled) and not listening(), 10)
+    assert list(tmp_path.iterdir()) == []  # no metadata file left
