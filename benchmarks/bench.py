@@ -60,18 +60,26 @@ class Server:
 
 
 def run(command: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in bytes, and standard output of a whole process (exiting with one of ``ok``)."""
+    """Wall seconds, peak RSS in bytes, and standard output of a whole process (exiting with one of ``ok``;
+    its CPU seconds: :func:`last_cpu`)."""
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = process.communicate()
     wall = time.perf_counter() - started
     if process.returncode not in ok:
         raise RuntimeError(f"{' '.join(command)} failed:\n{err[-2000:]}")
+    _LAST["cpu"] = _CPU.get(process.pid, 0.0)
     return wall, peak_rss(process.pid), out
+
+
+def last_cpu() -> float:
+    """User and system CPU seconds of the process :func:`run` ran last."""
+    return _LAST["cpu"]
 
 
 _RSS: dict[int, int] = {}
 _CPU: dict[int, float] = {}
+_LAST: dict[str, float] = {}
 
 
 def peak_rss(pid: int) -> int:
@@ -113,6 +121,8 @@ def crawl_command(db: Path, server: Server, concurrency: int) -> list[str]:
 
 def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: int, concurrency: int) -> dict:
     pairs, server_rates, last_db, last_wall = [], [], None, 0.0
+    # Once unmeasured: the replica renders each page on its first request and serves it from memory after.
+    run([PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls), str(concurrency)])
     for i in range(repeat):
         order = ["bare", "ours"] if i % 2 == 0 else ["ours", "bare"]
         rates = {}
@@ -122,18 +132,19 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
                 wall, _, out = run([PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls), str(concurrency)])
                 served = server.cpu_seconds() - cpu
                 fetched = int(out.strip().splitlines()[-1])
-                rates["bare"] = fetched / wall
+                rates["bare"], rates["bare_cpu"] = fetched / wall, last_cpu() / fetched
                 server_rates.append(fetched / max(served, 1e-6))
             else:
                 last_db = directory / f"crawl-{i}.db"
                 wall, _, _ = run(crawl_command(last_db, server, concurrency))
                 archived = sqlite3.connect(last_db).execute("SELECT count(*) FROM pages").fetchone()[0]
                 assert archived == count, f"archived {archived} of {count} pages"
-                rates["ours"], last_wall = archived / wall, wall
+                rates["ours"], rates["ours_cpu"], last_wall = archived / wall, last_cpu() / archived, wall
         pairs.append(rates)
     return {
         "pairs": pairs,
         "ratio": statistics.median(p["ours"] / p["bare"] for p in pairs),
+        "cpu_ratio": statistics.median(p["ours_cpu"] / p["bare_cpu"] for p in pairs),
         "server_pages_per_cpu_second": statistics.median(server_rates),
         "bare_pages_per_second": statistics.median(p["bare"] for p in pairs),
         "db": last_db,
@@ -180,6 +191,54 @@ def extraction_and_storage(pages: int, sample: int) -> dict:
         "extraction_vs_extruct": statistics.median(ours) / statistics.median(theirs),
         "storage_ms": statistics.median(per_page) * 1000,
     }
+
+
+def best_of(repeat: int, work) -> float:
+    """The least wall time of ``repeat`` runs of ``work()``."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def extraction_vs_parse(pages: int, sample: int) -> dict:
+    """``extract_page`` ÷ ``lxml.html.fromstring`` on the same pages, best of 5 each: on replica pages
+    and on the golden samples of tests/samples (the replica's themes, broken JSON-LD, the seed page)."""
+    import lxml.html
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.replica import ReplicaSite
+
+    site, base = ReplicaSite(pages), "http://127.0.0.1:8000"
+    replica = [(base + p, site.render(p, base)) for p in site.glossary_paths()[:sample]]
+    replica = [(url, reply.body, reply.content_type) for url, reply in replica]
+    samples = [(json.loads(p.with_suffix(".json").read_text())["url"], p.read_bytes(), None)
+               for p in sorted((ROOT / "tests" / "samples").glob("*.html"))]
+    ratios = {}
+    for name, found in (("replica", replica), ("samples", samples)):
+        extract = best_of(5, lambda: [extract_page(body, url, kind) for url, body, kind in found])
+        parse = best_of(5, lambda: [lxml.html.fromstring(body) for _, body, _ in found])
+        ratios[name] = {"ratio": extract / parse, "extract_ms": extract / len(found) * 1000,
+                        "parse_ms": parse / len(found) * 1000, "pages": len(found)}
+    return ratios
+
+
+def reparse_vs_parse(db: Path, directory: Path) -> dict:
+    """``glossary reparse`` (every core) wall time ÷ one core's ``lxml.html.fromstring`` of every stored page."""
+    import lxml.html
+
+    from glossary_spider.storage import Archive
+
+    copy = directory / "reparse.db"
+    copy.write_bytes(db.read_bytes())
+    with Archive(copy) as archive:
+        bodies = [body for _, _, body in archive.stored_pages()]
+    parse = best_of(3, lambda: [lxml.html.fromstring(body) for body in bodies])
+    wall, _, _ = run(glossary("reparse", "--db", str(copy), "--no-progress"))
+    return {"ratio": wall / parse, "reparse_seconds": wall, "parse_seconds": parse, "pages": len(bodies),
+            "workers": os.cpu_count()}
 
 
 def corpus_scores() -> dict:
@@ -380,6 +439,8 @@ def main() -> int:
     parser.add_argument("--scrapyd-pages", type=int, default=60)
     parser.add_argument("--scrapyd-delay", type=float, default=0.2)
     parser.add_argument("--scrapyd-only", action="store_true", help="Measure only the Scrapyd section.")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="Measure only the per-page speed figures: throughput, CPU, extraction and reparse.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--heavy", default="link-flood,jsonld-flood,text-flood,tag-flood,section-flood",
                         help="Heavy pages of the malicious replica to measure (comma-separated).")
@@ -389,30 +450,33 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
+        if options.speed_only:
+            rows += speed_figures(directory, options)
+            return report(rows, options, None)
         if not options.scrapyd_only:
             rows += core_figures(directory, options)
             rows += heavy_figures(directory, options)
         sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
-    hosts, delay = sites["hosts"], sites["delay"]
-    worst = min(sites["smallest_gaps"])
-    rows += [
-        (f"Scrapyd, {hosts} sites as {hosts} jobs: smallest gap ÷ delay (worst host)", worst / delay, "≥ 1.00",
-         worst >= delay),
-        (f"Scrapyd, {hosts} sites: requests/s ÷ ({hosts} ÷ delay)", sites["rate"] / (hosts / delay), "≥ 0.90",
-         sites["rate"] >= 0.9 * hosts / delay),
-        ("Scrapyd job CPU s/page ÷ one glossary crawl's", sites["cpu_ratio"], "≤ 1.20", sites["cpu_ratio"] <= 1.2),
-    ]
+    return report(rows, options, sites)
+
+
+def report(rows: list, options: argparse.Namespace, sites: dict | None) -> int:
+    """Print the table (and the Scrapyd line) and write it all as JSON."""
+    if sites is not None:
+        rows += scrapyd_rows(sites)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
     print(f"\nglossary_spider benchmark · {options.pages} pages ({options.memory_pages} for memory and search) · "
           f"{options.repeat} runs each · concurrency {options.concurrency}\n{machine}\n")
     print("| figure | value | goal | met |\n| --- | --- | --- | --- |")
     for name, value, goal, met in rows:
         print(f"| {name} | {value:.3f} | {goal} | {'' if met is None else ('yes' if met else 'no')} |")
-    print(f"\nScrapyd: {hosts} replica hosts of {options.scrapyd_pages} pages, delay {delay} s: smallest gaps "
-          f"{', '.join(f'{g:.3f}' for g in sites['smallest_gaps'])} s (medians "
-          f"{', '.join(f'{g:.3f}' for g in sites['median_gaps'])} s); {sites['rate']:.1f} requests/s over the "
-          f"{sites['overlap_seconds']:.1f} s all {hosts} were being crawled; CPU {sites['cpu_per_page'] * 1000:.0f} ms "
-          f"per page as jobs, {sites['alone_cpu_per_page'] * 1000:.0f} ms in one glossary crawl")
+    if sites is not None:
+        hosts, delay = sites["hosts"], sites["delay"]
+        print(f"\nScrapyd: {hosts} replica hosts of {options.scrapyd_pages} pages, delay {delay} s: smallest gaps "
+              f"{', '.join(f'{g:.3f}' for g in sites['smallest_gaps'])} s (medians "
+              f"{', '.join(f'{g:.3f}' for g in sites['median_gaps'])} s); {sites['rate']:.1f} requests/s over the "
+              f"{sites['overlap_seconds']:.1f} s all {hosts} were being crawled; CPU {sites['cpu_per_page'] * 1000:.0f} ms "
+              f"per page as jobs, {sites['alone_cpu_per_page'] * 1000:.0f} ms in one glossary crawl")
 
     options.out.mkdir(parents=True, exist_ok=True)
     result = {
@@ -420,13 +484,26 @@ def main() -> int:
         "machine": machine,
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(options).items()},
         "figures": {name: {"value": value, "goal": goal, "met": met} for name, value, goal, met in rows},
-        "scrapyd": sites,
+        **({"scrapyd": sites} if sites is not None else {}),
         **EXTRA,
     }
-    name = f"bench-{options.pages}-{options.memory_pages}.json" if not options.scrapyd_only else "bench-scrapyd.json"
-    (options.out / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    name = (f"bench-{options.pages}-{options.memory_pages}.json" if not (options.scrapyd_only or options.speed_only)
+            else "bench-scrapyd.json" if options.scrapyd_only else f"bench-speed-{options.pages}.json")
+    (options.out / name).write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"\nwritten to {options.out / name}")
     return 0
+
+
+def scrapyd_rows(sites: dict) -> list:
+    hosts, delay = sites["hosts"], sites["delay"]
+    worst = min(sites["smallest_gaps"])
+    return [
+        (f"Scrapyd, {hosts} sites as {hosts} jobs: smallest gap ÷ delay (worst host)", worst / delay, "≥ 1.00",
+         worst >= delay),
+        (f"Scrapyd, {hosts} sites: requests/s ÷ ({hosts} ÷ delay)", sites["rate"] / (hosts / delay), "≥ 0.90",
+         sites["rate"] >= 0.9 * hosts / delay),
+        ("Scrapyd job CPU s/page ÷ one glossary crawl's", sites["cpu_ratio"], "≤ 1.20", sites["cpu_ratio"] <= 1.2),
+    ]
 
 
 EXTRA: dict = {}
@@ -444,6 +521,8 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         budget = max_pages_requests(directory, server)
     finally:
         server.stop()
+    parse = extraction_vs_parse(options.pages, min(500, count))
+    reparse = reparse_vs_parse(speed["db"], directory)
     costs = extraction_and_storage(options.pages, min(500, count))
     scores = corpus_scores()
     mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
@@ -459,6 +538,8 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
     print(f"peak RSS: {mem['peak_small'] / 2**20:.0f} MiB for {options.pages} pages, "
           f"{mem['peak_large'] / 2**20:.0f} MiB for {options.memory_pages}")
     EXTRA.update({
+        "extraction_vs_parse": parse,
+        "reparse": reparse,
         "throughput_pairs": speed["pairs"],
         "bare_pages_per_second": speed["bare_pages_per_second"],
         "server_pages_per_cpu_second": speed["server_pages_per_cpu_second"],
@@ -470,7 +551,7 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
     print("requests per link trap (default settings): "
           + ", ".join(f"{name} {n}" for name, n in sorted(trapped["per_trap"].items())))
     return [
-        ("crawl throughput (÷ bare Scrapy)", speed["ratio"], "≥ 0.90", speed["ratio"] >= 0.90),
+        *speed_rows(speed, parse, reparse),
         ("extraction ms/page", costs["extraction_ms"], "printed", None),
         ("extraction ÷ extruct.extract", costs["extraction_vs_extruct"], "printed", None),
         ("storage ms/page", costs["storage_ms"], "printed", None),
@@ -486,6 +567,37 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         ("longest legitimate chain archived (pages)", trapped["chain"], f"= {trapped['chain_length']}",
          trapped["chain"] == trapped["chain_length"]),
         ("requests ÷ page asked for, --max-pages 50", budget, "≤ 1.5", budget <= 1.5),
+    ]
+
+
+def speed_figures(directory: Path, options: argparse.Namespace) -> list:
+    """The per-page speed figures alone (``--speed-only``): throughput and CPU against the bare spider,
+    extraction against the parser, reparse against the parser."""
+    server = Server(options.pages)
+    try:
+        urls = urls_file(directory, server, options.pages)
+        count = len(urls.read_text().splitlines())
+        speed = throughput(directory, server, urls, count, options.repeat, options.concurrency)
+    finally:
+        server.stop()
+    parse = extraction_vs_parse(options.pages, min(500, count))
+    reparse = reparse_vs_parse(speed["db"], directory)
+    print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
+          f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own")
+    EXTRA.update({"extraction_vs_parse": parse, "reparse": reparse, "throughput_pairs": speed["pairs"]})
+    return speed_rows(speed, parse, reparse)
+
+
+def speed_rows(speed: dict, parse: dict, reparse: dict) -> list:
+    return [
+        ("crawl throughput (÷ bare Scrapy)", speed["ratio"], "≥ 0.90", speed["ratio"] >= 0.90),
+        ("crawl CPU s/page ÷ bare Scrapy's", speed["cpu_ratio"], "≤ 1.30", speed["cpu_ratio"] <= 1.3),
+        ("extract_page ÷ lxml.html.fromstring, replica pages (best of 5)", parse["replica"]["ratio"], "≤ 5",
+         parse["replica"]["ratio"] <= 5),
+        ("extract_page ÷ lxml.html.fromstring, golden samples (best of 5)", parse["samples"]["ratio"], "printed",
+         None),
+        (f"glossary reparse ({reparse['workers']} cores) ÷ one core's fromstring of every page", reparse["ratio"],
+         "≤ 5", reparse["ratio"] <= 5),
     ]
 
 

@@ -330,18 +330,23 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
 @cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Processes extracting pages (default: one per core).")
 @user_errors
-def reparse(db: str, progress: bool | None) -> None:
+def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     """Re-extract every archived page from its stored raw HTML, with no network access.
 
     Pages, sections, links and structured data are rewritten; a new version is
-    recorded only where the extraction's output changed.
+    recorded only where the extraction's output changed. Extraction runs on every
+    core (--workers); this process alone writes. A reparse stopped early (even by
+    kill -9) is carried on by the next: pages it already rewrote are skipped.
 
     \b
     Example:
-        glossary reparse --db data/glossary.db
+        glossary reparse --db data/glossary.db --workers 2
     """
     from glossary_spider.reparse import reparse_archive
+    from glossary_spider.workers import default_workers
 
     import signal
 
@@ -349,7 +354,7 @@ def reparse(db: str, progress: bool | None) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does: the run recorded
     with writer(db, "reparse") as archive:
-        run = reparse_archive(archive, progress=show)
+        run = reparse_archive(archive, progress=show, workers=workers or default_workers())
     click.echo(summary(run, db))
     sys.exit(exit_status(run["finish_reason"]))
 

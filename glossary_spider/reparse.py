@@ -1,52 +1,151 @@
-"""Re-extract every archived page from its stored body: no network, one run row."""
+"""Re-extract every archived page from its stored body: no network, one run row.
+
+Extraction runs in ``workers`` processes while this process, the archive's one writer,
+writes their records a batch per transaction. A reparse stopped before it was done
+(``kill -9`` included) is carried on by the next one with the same extractor: the run is
+reopened and the pages it already rewrote are not extracted again.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from glossary_spider.extraction import extract_page
+from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.storage import Archive, now
+from glossary_spider.workers import context, worker_started
 
+logger = logging.getLogger(__name__)
 
 BATCH = 200
+# Pages handed to a worker at a time: large enough that sending them costs little beside extracting them.
+WORKER_BATCH = 50
+
+Extracted = tuple[dict[str, Any], list[dict[str, Any]]] | str  # a record and its errors, or why it failed
 
 
-def reparse_archive(archive: Archive, progress: bool = False) -> dict[str, Any]:
-    """Rewrite every page's rows from its latest stored body; returns the finished run."""
-    run_id = archive.start_run("reparse", {})
+def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) -> dict[str, Any]:
+    """Rewrite every page's rows from its latest stored body, extracting in ``workers`` processes
+    (1: in this one); returns the finished run."""
+    args = {"extractor_version": EXTRACTOR_VERSION, "workers": workers}
+    run = archive.resumable_run("reparse")
+    if run is not None and _args(run).get("extractor_version") == EXTRACTOR_VERSION:
+        run_id = run["id"]
+        archive.reopen_run(run_id)
+        logger.info("Resuming reparse run %s", run_id)
+    else:
+        run_id = archive.start_run("reparse", args)
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
-    pages = archive.stored_pages()
+    total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
+    pages = archive.stored_pages(skip_run=run_id)
     try:
-        while True:
-            batch = [page for _, page in zip(range(BATCH), pages)]
-            if not batch:
-                break
-            with archive.db.atomic():
-                for state, content_type, body in batch:
-                    try:
-                        extraction = extract_page(body, state["url"], content_type)
-                    except Exception as exc:  # one page that breaks extraction must not stop the rest
-                        archive.record_error(run_id, state["url"], "parse", None, "extraction failed",
-                                             f"{type(exc).__name__}: {exc}")
-                        counts["pages_failed"] += 1
-                        continue
-                    outcome = archive.reparse_page(run_id, state, extraction.record, extraction.errors)
-                    counts[f"pages_{outcome}"] += 1
+        with _extractor(workers) as extract:
+            batch: list[tuple[dict[str, Any], Extracted]] = []
+            for state, result in extract(pages):
+                batch.append((state, result))
+                if len(batch) >= BATCH:
+                    _write(archive, run_id, batch, counts)
+                    done += len(batch)
+                    batch = []
+                    if progress:
+                        _progress(done, total, started, counts)
+            _write(archive, run_id, batch, counts)
             done += len(batch)
             if progress:
-                rate = done / max(time.monotonic() - started, 1e-6)
-                sys.stderr.write(f"\r\033[K{done} pages · {rate:.0f}/s · {counts['pages_changed']} changed")
-                sys.stderr.flush()
+                _progress(done, total, started, counts)
     except KeyboardInterrupt:
         reason = "shutdown"
     finally:
         if progress:
             sys.stderr.write("\n")
-    stats = {"pages": done, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
+    stats = {"pages": done, "workers": workers, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)
+
+
+def _args(run: dict[str, Any]) -> dict[str, Any]:
+    try:
+        args = json.loads(run.get("args") or "{}")
+    except ValueError:
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extracted]], counts: dict[str, int]) -> None:
+    with archive.db.atomic():
+        for state, result in batch:
+            if isinstance(result, str):  # one page that breaks extraction must not stop the rest
+                archive.record_error(run_id, state["url"], "parse", None, "extraction failed", result)
+                counts["pages_failed"] += 1
+                continue
+            record, errors = result
+            counts[f"pages_{archive.reparse_page(run_id, state, record, errors)}"] += 1
+
+
+def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> None:
+    rate = done / max(time.monotonic() - started, 1e-6)
+    sys.stderr.write(f"\r\033[K{done:,} of {total:,} pages · {rate:.0f}/s · {counts['pages_changed']:,} changed")
+    sys.stderr.flush()
+
+
+def extract_batch(pages: list[tuple[str, str | None, bytes]]) -> list[Extracted]:
+    """Extract pages given as (url, content type, body); what a worker process runs."""
+    results: list[Extracted] = []
+    for url, content_type, body in pages:
+        try:
+            extraction = extract_page(body, url, content_type)
+        except Exception as exc:
+            results.append(f"{type(exc).__name__}: {exc}")
+            continue
+        results.append((extraction.record, extraction.errors))
+    return results
+
+
+Pages = Iterable[tuple[dict[str, Any], str | None, bytes]]
+
+
+@contextmanager
+def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[str, Any], Extracted]]]]:
+    """A function from stored pages to (state, extraction result), in reading order."""
+    if workers <= 1:
+        def extract_here(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
+            for state, content_type, body in pages:
+                yield state, extract_batch([(state["url"], content_type, body)])[0]
+        yield extract_here
+        return
+
+    pool = context().Pool(workers, initializer=worker_started, initargs=(os.getpid(),))
+
+    def extract_in_workers(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
+        states: deque[list[dict[str, Any]]] = deque()
+
+        def batches() -> Iterator[list[tuple[str, str | None, bytes]]]:
+            batch: list[tuple[dict[str, Any], str | None, bytes]] = []
+            for page in pages:
+                batch.append(page)
+                if len(batch) == WORKER_BATCH:
+                    states.append([state for state, _, _ in batch])
+                    yield [(state["url"], content_type, body) for state, content_type, body in batch]
+                    batch = []
+            if batch:
+                states.append([state for state, _, _ in batch])
+                yield [(state["url"], content_type, body) for state, content_type, body in batch]
+
+        for results in pool.imap(extract_batch, batches()):
+            yield from zip(states.popleft(), results)
+
+    try:
+        yield extract_in_workers
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:

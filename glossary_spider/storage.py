@@ -672,8 +672,9 @@ class Archive:
         keys = ("status", "last_fetched", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
 
-    def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
-        """Each archived page's state, with its latest stored body and that body's content type."""
+    def stored_pages(self, skip_run: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
+        """Each archived page's state, with its latest stored body and that body's content type;
+        ``skip_run``: leave out the pages that run last wrote."""
         sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
                    c.content_type, c.body_sha256
@@ -681,12 +682,13 @@ class Archive:
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
                                                    AND outcome NOT IN {NOT_ARCHIVED})
+            WHERE p.run_id IS NOT ?
             ORDER BY p.url
         """
         keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed")
         # The list first (the caller writes as it goes), each body only when its turn comes: memory
         # holds one page's body, however many pages of 16 MiB the archive has.
-        for row in self.db.execute(sql).fetchall():
+        for row in self.db.execute(sql, [skip_run]).fetchall():
             body = self.body(row[7])
             if body is not None:
                 yield dict(zip(keys, row[:6])), row[6], body

@@ -54,8 +54,21 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     """
     url = url.strip()
     if base and not url.startswith(("http://", "https://")):
-        url = urljoin(base, url)
+        origin = _origin(base) if url.startswith("/") and not url.startswith("//") else None
+        # A path from the root resolves the same against every page of a site: join it once per site.
+        url = _join_from_root(origin, url) if origin else urljoin(base, url)
     return _normalize_absolute(url)
+
+
+@lru_cache(maxsize=256)
+def _origin(base: str) -> str | None:
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+@lru_cache(maxsize=8192)
+def _join_from_root(origin: str, path: str) -> str:
+    return urljoin(origin, path)
 
 
 # Pages link to the same URLs over and over (navigation, related lists): cache them.
@@ -94,6 +107,7 @@ def _is_ipv6(host: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def classify(url: str) -> PageKind:
     """Page type and slug of a normalised URL, from its path alone."""
     match = _PAGE_PATH.match(urlsplit(url).path)

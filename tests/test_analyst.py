@@ -269,7 +269,7 @@ def test_the_html_report_has_every_section_and_says_what_it_leaves_out(archive):
 
 def test_the_report_counts_what_a_killed_run_archived(make_replica, tmp_path):
     """Issue 14 item 9: a run killed by kill -9 showed 0 pages in the report."""
-    server = make_replica()
+    server = make_replica(500)  # large enough that the crawl is still going when 30 pages are archived
     db = tmp_path / "killed.db"
     process = subprocess.Popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0", "--concurrency", "2",

@@ -187,6 +187,30 @@ def test_reparse_reproduces_every_content_hash(archived):
     assert (run["pages_changed"], run["pages_unchanged"]) == (1, len(before) - 1)
 
 
+def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_run(archived, tmp_path):
+    _, db = archived
+    one, two = tmp_path / "one.db", tmp_path / "two.db"
+    shutil.copy(db, one)
+    shutil.copy(db, two)
+    assert run_glossary("reparse", "--db", str(one), "--workers", "1", "--no-progress").returncode == 0
+    result = run_glossary("reparse", "--db", str(two), "--workers", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert archive_content(two) == archive_content(one)
+    # What a reparse killed half way leaves: its run not finished, half the pages rewritten by it.
+    (run_id,) = [r["id"] for r in rows(two, "SELECT id FROM crawl_runs WHERE command = 'reparse'")][-1:]
+    pages = [r["url"] for r in rows(two, "SELECT url FROM pages ORDER BY url")]
+    with sqlite3.connect(two) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL WHERE id = ?", [run_id])
+        conn.execute(f"UPDATE pages SET run_id = 0 WHERE url IN ({', '.join('?' * (len(pages) // 2))})",
+                     pages[: len(pages) // 2])
+    result = run_glossary("reparse", "--db", str(two), "--workers", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    runs = rows(two, "SELECT id, finish_reason, pages_unchanged FROM crawl_runs WHERE command = 'reparse'")
+    assert runs[-1]["id"] == run_id and runs[-1]["finish_reason"] == "finished"
+    assert runs[-1]["pages_unchanged"] == len(pages) // 2
+    assert archive_content(two) == archive_content(one)
+
+
 def test_bodies_are_stored_once_compressed_and_readable(archived):
     _, db = archived
     stored = rows(db, "SELECT sum(size) AS raw, sum(length(data)) AS kept, count(*) AS n FROM bodies")[0]

@@ -128,7 +128,9 @@ _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
 class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
-    which block holds the page's text. Chrome and comment threads (``comments``) do not count."""
+    which block holds the page's text. Chrome and comment threads (``comments``) do not count.
+    Also, found once for the whole page: the elements holding a link (``link_holders``, themselves
+    included) and those holding a time, author, category or tag link (``meta_holders``)."""
 
     def __init__(self, root: HtmlElement):
         self.comments = {e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
@@ -136,22 +138,46 @@ class ParagraphText:
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts = {p: text_of(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
+        self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
+        self.link_holders = {e for a in _LINKS_XPATH(root) for e in (a, *a.iterancestors())}
 
     def under(self, element: HtmlElement) -> int:
         return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
 
 
-_META_XPATH = etree.XPath(".//time | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
-                          " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')]"
-                          " | .//a[contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+_META_MARKS = ("self::time or self::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
+               " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+               " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+_META_XPATH = etree.XPath(f"boolean(descendant::*[{_META_MARKS}])")
+_PAGE_META_XPATH = etree.XPath(
+    "descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
+    " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
-def is_meta(element: HtmlElement, text: str | None = None) -> bool:
-    """Published / Author / Categories lines, in any of their markups (``text``: the element's, if known)."""
-    text = text_of(element) if text is None else text
-    if _META_XPATH(element):
-        return len(text) < 300
-    return bool(META_TEXT.match(text))
+def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
+    """Published / Author / Categories lines, in any of their markups (``text``: the element's, if known;
+    ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
+    if element in holders if holders is not None else _META_XPATH(element):
+        return len(text_head(element, 300) if text is None else text) < 300
+    return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
+
+
+def text_head(element: HtmlElement, size: int) -> str:
+    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
+    ``size`` of its first characters. Reads no further into the element than that."""
+    chunks: list[str] = []
+    read = 0
+    check = size
+    for chunk in element.itertext():
+        chunks.append(chunk)
+        read += len(chunk)
+        if read > check:
+            folded = " ".join("".join(chunks).split())
+            if len(folded) > size:
+                return folded
+            check = read + size
+    return " ".join("".join(chunks).split())
 
 
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
@@ -169,7 +195,7 @@ def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: Paragr
         if 2 * paragraphs.under(ancestor) < paragraphs.page:
             continue
         after = _AFTER_XPATH(ancestor)
-        if any(_follows(el, h1) and not _in_meta(el) for el in after):
+        if any(_follows(el, h1) and not _in_meta(el, paragraphs.meta_holders) for el in after):
             return ancestor
     return root
 
@@ -181,17 +207,19 @@ def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
     return element.sourceline is None or anchor.sourceline is None or element.sourceline >= anchor.sourceline
 
 
-def _in_meta(element: HtmlElement) -> bool:
-    return any(is_meta(e) for e in [element, *element.iterancestors()][:3])
+def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
+    return any(is_meta(e, holders=holders) for e in [element, *element.iterancestors()][:3])
+
+
+_LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
 
 
 def _links_in(element: HtmlElement) -> list[HtmlElement]:
-    return [a for a in element.iter("a") if a.get("href")]
+    return _LINKS_XPATH(element)
 
 
-def _is_link_only(element: HtmlElement) -> bool:
-    """True when the element's text is nothing but its links' text (and separators)."""
-    links = _links_in(element)
+def _is_link_only(element: HtmlElement, links: list[HtmlElement]) -> bool:
+    """True when the element's text is nothing but its links' text (and separators); ``links``: its links."""
     if not links:
         return False
     rest = text_of(element)
@@ -200,16 +228,20 @@ def _is_link_only(element: HtmlElement) -> bool:
     return not re.search(r"\w", rest)
 
 
+_HAS_BLOCKS_XPATH = etree.XPath(
+    "boolean(descendant::*[contains($names, concat(' ', local-name(), ' '))])")
+_BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
+
+
 def _has_blocks(element: HtmlElement) -> bool:
-    return any(e.tag in BLOCKS for e in element.iterdescendants())
+    return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
 
 
-def _is_pager(element: HtmlElement) -> bool:
-    links = _links_in(element)
+def _is_pager(element: HtmlElement, links: list[HtmlElement]) -> bool:
     return bool(links) and all(
         (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text_of(a))
         for a in links
-    ) and _is_link_only(element)
+    ) and _is_link_only(element, links)
 
 
 _PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
@@ -225,6 +257,8 @@ class _Walker:
         self.h1 = h1
         self.comments = paragraphs.comments
         self.texts = paragraphs.texts
+        self.meta_holders = paragraphs.meta_holders
+        self.link_holders = paragraphs.link_holders
         self.base = base
         self.page_type = page_type
         self.started = h1 is None
@@ -236,6 +270,9 @@ class _Walker:
         self.last_item: dict[str, Any] | None = None
 
     # -- links --------------------------------------------------------------------------
+
+    def links_in(self, element: HtmlElement) -> list[HtmlElement]:
+        return _links_in(element) if element in self.link_holders else []
 
     def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
         to_url = normalize_url(a.get("href", ""), self.base)
@@ -277,18 +314,18 @@ class _Walker:
                 self.started = True
                 continue
             if tag == "nav" or child.get("role") == "navigation":
-                if self.started and _is_pager(child):
+                if self.started and _is_pager(child, self.links_in(child)):
                     self.pager(child)
                 continue
             if tag in CHROME or (tag == "header" and self.h1 is not None and child not in self.h1_path):
                 continue
             if child in self.comments and child not in self.h1_path:
                 continue
-            if self.started and tag in CONTAINERS and _is_pager(child):
+            if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child)):
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
-                if self.started and tag != "span" and is_meta(child) and not _PLAIN_P_XPATH(child):
+                if self.started and tag != "span" and is_meta(child, holders=self.meta_holders) and not _PLAIN_P_XPATH(child):
                     self.content.meta.append(child)
                     continue
                 self.walk(child, depth + 1)
@@ -338,8 +375,8 @@ class _Walker:
             self.mode, self.mode_level, self.last_item = name, level, None
             self.section = None
             return
-        links = _links_in(element)
-        if links and _is_link_only(element):
+        links = self.links_in(element)
+        if links and _is_link_only(element, links):
             if self.mode == "body" or level <= self.mode_level:
                 self.mode, self.mode_level = "body", 7
                 kind = "listing"
@@ -370,10 +407,10 @@ class _Walker:
             text = text_of(element)
         if not text:
             return
-        if is_meta(element, text):
+        if is_meta(element, text, self.meta_holders):
             self.content.meta.append(element)
             return
-        if _is_pager(element):
+        if _is_pager(element, self.links_in(element)):
             self.pager(element)
             return
         if self.last_item is not None and not self.last_item["summary"]:
@@ -403,7 +440,7 @@ class _Walker:
         self.content.blocks.append(text)
         if self.section is not None:
             self.section["blocks"].append(text)
-        for a in _links_in(element) if element is not None else anchors or []:
+        for a in self.links_in(element) if element is not None else anchors or []:
             self.link("inline", a)
 
     def listing(self, element: HtmlElement) -> None:
@@ -412,23 +449,23 @@ class _Walker:
             for li in items:
                 self.walk(li)
             return
-        if items and all(_is_link_only(li) for li in items):
+        if items and all(_is_link_only(li, self.links_in(li)) for li in items):
             # A list of nothing but links to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
-            targets = [normalize_url(a.get("href", ""), self.base) for li in items for a in _links_in(li)]
+            targets = [normalize_url(a.get("href", ""), self.base) for li in items for a in self.links_in(li)]
             if self.mode == "body" and all(t and classify(t).page_type in ("definition", "term") for t in targets):
                 kind = "related" if self.page_type == "definition" else "listing"
                 for li in items:
-                    self.link(kind, _links_in(li)[0])
+                    self.link(kind, self.links_in(li)[0])
             return
         lines = [clean_block(text_of(li)) for li in items]
         text = "\n".join(line for line in lines if line)
-        if 2 * sum(len(text_of(a)) for a in _links_in(element)) > len(text):
+        if 2 * sum(len(text_of(a)) for a in self.links_in(element)) > len(text):
             return  # mostly links, with a date or an author beside each: teasers, not body
         self.prose(element, text)
 
     def pager(self, element: HtmlElement) -> None:
-        for a in _links_in(element):
+        for a in self.links_in(element):
             self.link("pagination", a)
 
 
@@ -477,9 +514,12 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
+_HREFS_XPATH = etree.XPath("//a/@href")
+
+
 def iter_hrefs(root: HtmlElement, base: str) -> Iterator[str]:
     """Every link of the page, chrome included, normalised: what a crawl may follow."""
-    for href in root.xpath("//a/@href"):
+    for href in _HREFS_XPATH(root):
         url = normalize_url(href, base)
         if url:
             yield url

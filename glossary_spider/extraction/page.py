@@ -118,7 +118,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     size = len(body)
     text, cuts = _cap_markup(text)
     root, errors = parse(text, url)
-    base = normalize_url(root.xpath("string(//base/@href)"), url) or url
+    base = normalize_url(_BASE_XPATH(root), url) or url
     page_type, slug = classify(url)
 
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
@@ -153,7 +153,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(root, "article:modified_time")),
         "author": facts.author() or _author(root, meta_text),
         "categories": facts.categories() or _categories(content.meta, meta_text),
-        "language": (root.xpath("string(/html/@lang)") or "").strip() or None,
+        "language": (_LANG_XPATH(root) or "").strip() or None,
         "canonical_url": _canonical(root, base),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
         "links": links,
@@ -245,8 +245,19 @@ def content_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+_META_CONTENT_XPATH = etree.XPath("//meta[@name=$n or @property=$n]/@content")
+_BASE_XPATH = etree.XPath("string(//base/@href)")
+_LANG_XPATH = etree.XPath("string(/html/@lang)")
+_TITLE_XPATH = etree.XPath("string(//title)")
+_CANONICAL_XPATH = etree.XPath("string(//link[@rel='canonical']/@href)")
+_DATETIMES_XPATH = etree.XPath(".//time/@datetime")
+_AUTHOR_LINKS_XPATH = etree.XPath("//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
+_CATEGORY_LINKS_XPATH = etree.XPath(".//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+                                    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+
+
 def _meta(root: HtmlElement, name: str) -> str | None:
-    found = root.xpath("//meta[@name=$n or @property=$n]/@content", n=name)
+    found = _META_CONTENT_XPATH(root, n=name)
     value = " ".join(found[0].split()) if found else ""
     return value or None
 
@@ -259,7 +270,7 @@ def _strip_title(text: str) -> str | None:
 
 
 def _title(h1: HtmlElement | None, root: HtmlElement) -> str | None:
-    for candidate in (text_of(h1) if h1 is not None else None, _meta(root, "og:title"), root.xpath("string(//title)")):
+    for candidate in (text_of(h1) if h1 is not None else None, _meta(root, "og:title"), _TITLE_XPATH(root)):
         if candidate and (title := _strip_title(candidate)):
             return title
     return None
@@ -274,7 +285,7 @@ def _clean_summary(text: str | None) -> str | None:
 
 def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str) -> str | None:
     for element in meta:
-        for when in element.xpath(".//time/@datetime"):
+        for when in _DATETIMES_XPATH(element):
             if value := to_utc(when):
                 return value
         if found := _VISIBLE_DATE.search(text_of(element)):
@@ -283,7 +294,7 @@ def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str) -> str 
 
 
 def _author(root: HtmlElement, meta_text: str) -> str | None:
-    names = [text_of(a) for a in root.xpath("//a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")]
+    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
     if names and names[0]:
         return names[0]
     for label, value in _LABELLED.findall(meta_text):
@@ -294,9 +305,7 @@ def _author(root: HtmlElement, meta_text: str) -> str | None:
 
 def _categories(meta: list[HtmlElement], meta_text: str) -> list[str] | None:
     for element in meta:
-        names = [text_of(a) for a in element.xpath(
-            ".//a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-            " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")]
+        names = [text_of(a) for a in _CATEGORY_LINKS_XPATH(element)]
         if names:
             return names
     for label, value in _LABELLED.findall(meta_text):
@@ -306,5 +315,5 @@ def _categories(meta: list[HtmlElement], meta_text: str) -> list[str] | None:
 
 
 def _canonical(root: HtmlElement, base: str) -> str | None:
-    href = root.xpath("string(//link[@rel='canonical']/@href)").strip()
+    href = _CANONICAL_XPATH(root).strip()
     return normalize_url(href, base) if href else None

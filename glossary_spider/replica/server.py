@@ -19,7 +19,7 @@ from twisted.internet import reactor
 from twisted.web import resource, server
 
 from glossary_spider.replica.modes import MODES, misbehave
-from glossary_spider.replica.site import ReplicaSite, etag, http_date
+from glossary_spider.replica.site import ReplicaSite
 
 CONTROL_PATH = b"/_replica/generation"
 MODE_PATH = b"/_replica/mode"
@@ -47,10 +47,10 @@ class ReplicaResource(resource.Resource):
         for name, value in reply.headers.items():
             request.setHeader(name.encode(), value.encode())
         if status == 200:
-            tag = etag(body)
+            tag = reply.etag
             request.setHeader(b"ETag", tag.encode())
             if reply.last_modified:
-                request.setHeader(b"Last-Modified", http_date(reply.last_modified).encode())
+                request.setHeader(b"Last-Modified", reply.last_modified_http.encode())
             # If-None-Match, when sent, decides alone (RFC 9110, 13.2.2).
             if request.getHeader(b"if-none-match") is not None:
                 not_modified = request.setETag(tag.encode())

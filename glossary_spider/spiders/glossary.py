@@ -24,8 +24,9 @@ import logging
 import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from lxml import etree
 from scrapy import Request, signals
@@ -49,7 +50,7 @@ from scrapy.spiders import SitemapSpider
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from glossary_spider.extraction import extract_page
+from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
@@ -61,6 +62,7 @@ from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
+from glossary_spider.workers import default_workers, executor
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +132,7 @@ class GlossarySpider(SitemapSpider):
         self.sitemaps_cut: set[str] = set()
         self.pages_sent = 0
         self.guard = TrapGuard()
+        self.extractors: ProcessPoolExecutor | Literal[False] | None = None  # False: extract in this process
 
     async def start(self) -> AsyncIterator[Any]:
         if self.refused:
@@ -273,7 +276,27 @@ class GlossarySpider(SitemapSpider):
 
     # -- pages ----------------------------------------------------------------------------
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    async def extract(self, body: bytes, url: str, content_type: str) -> Extraction:
+        """The page's extraction, made in a worker process (``GLOSSARY_EXTRACT_WORKERS`` of them; by
+        default one per core less the one Scrapy runs on) while Scrapy's loop goes on fetching.
+
+        A run with a page budget extracts in this process: pages waiting for a worker would let
+        the downloader fetch on past the budget before it is seen to be reached."""
+        if self.extractors is None:
+            workers = self.settings.get("GLOSSARY_EXTRACT_WORKERS")
+            workers = max(default_workers() - 1, 1) if workers is None else int(workers)
+            if self.params.max_pages is not None:
+                workers = 0
+            self.extractors = executor(workers) if workers > 0 else False
+        if self.extractors is False:
+            return extract_page(body, url, content_type)
+        return await asyncio.wrap_future(self.extractors.submit(extract_page, body, url, content_type))
+
+    def closed(self, reason: str) -> None:
+        if self.extractors:
+            self.extractors.shutdown(wait=True, cancel_futures=True)  # reaped: their CPU time is the crawl's
+
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         self.guard.answered(response.meta)
         url = normalize_url(response.url) or response.url
         fetch = to_fetch(response, url)
@@ -293,7 +316,7 @@ class GlossarySpider(SitemapSpider):
                               http_status=response.status, fetch=fetch)
             return
         try:
-            extraction = extract_page(response.body, url, content_type)
+            extraction = await self.extract(response.body, url, content_type)
         except Exception as exc:  # a page that breaks extraction must not stop the crawl
             logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
@@ -311,7 +334,8 @@ class GlossarySpider(SitemapSpider):
                     discovered.append(link)  # requested now, or held until its family earns it
                 if meta is not None:
                     yield self.page_request(link, force=True, meta=meta)
-        yield from self.guarded()
+        for request in self.guarded():
+            yield request
         meta = response.meta
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
