@@ -147,8 +147,12 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def writer(db: str, command: str) -> Iterator[Archive]:
-    """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
+def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
+    """The archive, opened for writing under its lock (exit 3 if another writer has it).
+
+    ``run``: the command is a run of its own (reparse), recorded as refused when locked out;
+    ``glossary held --accept`` is not, and a monitor must not take its refusal for the last run's.
+    """
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
     from glossary_spider.outcome import LOCKED_OUT
     from glossary_spider.plan import Refusal, record_noted
@@ -156,7 +160,8 @@ def writer(db: str, command: str) -> Iterator[Archive]:
     try:
         lock = ArchiveLock(db, command).acquire()
     except ArchiveLocked as exc:
-        Refusal(db, command, {}).record(LOCKED_OUT, exc)
+        if run:
+            Refusal(db, command, {}).record(LOCKED_OUT, exc)
         locked_out(exc)
     except OSError as exc:
         raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
@@ -418,14 +423,21 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         lines.append(f"soft 404: {gate['soft_404']['count']} pages answered the site's \"not found\" page; "
                      f"marked gone (e.g. {gate['soft_404']['examples'][0]})")
     if gate["held"]:
-        lines.append(f"HELD by the quality gate: {gate.get('pages', 0)} pages fetched, no version written, "
-                     f"no page changed (run #{run['id']})")
+        # A run stopped before the end keeps its pages staged: the gate judges them again, with the
+        # rest, when the run is resumed, so there is nothing to accept or discard yet.
+        unfinished = not is_complete(run["finish_reason"])
+        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {gate.get('pages', 0)} pages "
+                     f"fetched, no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:
             if check["tripped"]:
                 lines.append(f"  {check['name']}: {check['summary']}")
                 lines += [f"    e.g. {url}" for url in check["examples"][:3]]
-        lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
-                     f"or 'glossary held --discard {run['id']}'")
+        if unfinished:
+            lines.append(f"  the gate judges them again, with the rest, when the run is resumed; "
+                         f"look: glossary held --run {run['id']}")
+        else:
+            lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
+                         f"or 'glossary held --discard {run['id']}'")
     return lines
 
 
@@ -453,36 +465,42 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         glossary held --accept 12
         glossary held --discard 12
     """
-    existing_archive(db)
     if accept is not None and discard is not None:
         raise UserError("give --accept or --discard, not both")
-    with writer(db, "held") as archive:
-        if accept is not None or discard is not None:
-            target = accept if accept is not None else discard
-            report = archive.gate_report(target)
-            if report is None or not report["held"]:
-                raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
-            if report["decision"]:
-                raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
-            if discard is not None:
-                count = archive.discard_staged(discard)
-                click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
-                return
-            later = archive.db.execute(
-                "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
-                "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
-            if later:
-                raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
-                                f"its versions would be older than the archive's; discard it")
-            from glossary_spider.reparse import accept_held
-
-            counts = accept_held(archive, accept)
-            click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-                       + " pages archived from its kept captures.")
+    if accept is None and discard is None:  # only looking: a reader, never blocked by a crawl
+        _show_held(open_reader(db), run_id, as_json)
+        return
+    existing_archive(db)
+    target = accept if accept is not None else discard
+    with writer(db, "held", run=False) as archive:
+        report = archive.gate_report(target)
+        if report is None or not report["held"]:
+            raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
+        if report["decision"]:
+            raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
+        if discard is not None:
+            count = archive.discard_staged(discard)
+            click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
             return
-        runs = [r for r in (archive.db.execute(
-            "SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id").fetchall()) if run_id in (None, r[0])]
-        reports = [{"run": archive.run(r), **(archive.gate_report(r) or {})} for (r,) in runs]
+        later = archive.db.execute(
+            "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
+            "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
+        if later:
+            raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
+                            f"its versions would be older than the archive's; discard it")
+        from glossary_spider.reparse import accept_held
+
+        counts = accept_held(archive, accept)
+        click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                   + " pages archived from its kept captures.")
+
+
+def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
+    """List the held runs (or one), with what tripped the gate and what became of each."""
+    held_ids = [] if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone() else [
+        r for (r,) in conn.execute("SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id")]
+    reports = [{"run": dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
+                **(read_gate_report(conn, r) or {})} for r in held_ids if run_id in (None, r)]
     if as_json:
         click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
                               indent=2, ensure_ascii=False))
@@ -491,7 +509,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         click.echo("No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
-        state = report["decision"] or "held, waiting for --accept or --discard"
+        state = report["decision"] or ("held, waiting for --accept or --discard" if is_complete(run["finish_reason"])
+                                       else "stopped before the end: held so far, judged again when resumed")
         click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
         for line in gate_lines(run, {**report, "held": True})[1:]:
             click.echo(line)

@@ -231,3 +231,31 @@ def test_staged_pages_beyond_one_write_chunk_are_all_archived(tmp_path):
         assert archive.apply_staged(run_id) == {"new": len(batch)}
     assert len(batch) > 1000
     assert rows(tmp_path / "big.db", "SELECT count(*) AS n FROM pages")[0]["n"] == len(batch)
+
+
+def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(site, archived):
+    """A budget stop keeps the run resumable: its held pages are judged again, with the rest, when the
+    resumed run closes, so the summary must not also ask for --accept or --discard."""
+    set_mode(site, "redesign")
+    result = refresh(archived, "--max-age", "0", "--max-requests", "40", "--gate", "min-pages=3")
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
+    assert "HELD so far by the quality gate" in result.stdout and "judges them again" in result.stdout
+    assert "--accept" not in result.stdout and "--resume" in result.stderr
+    listed = run_glossary("held", "--db", str(archived))
+    assert "judged again when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
+
+
+def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, archived):
+    from glossary_spider.lock import ArchiveLock
+
+    lock = ArchiveLock(archived, "refresh").acquire()  # a crawl holds the archive
+    try:
+        listed = run_glossary("held", "--db", str(archived))
+        assert listed.returncode == 0, listed.stderr
+        decided = run_glossary("held", "--db", str(archived), "--discard", "1")
+        assert decided.returncode == ExitStatus.LOCKED, decided.stderr
+    finally:
+        lock.release()
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == 0, check.stdout + check.stderr  # not "held locked": that was no run
+    assert "held" not in run_glossary("runs", "--db", str(archived)).stdout
