@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from glossary_spider.extraction import extract_page
+from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, now
 
 
@@ -41,7 +42,7 @@ def reparse_archive(archive: Archive, progress: bool = False) -> dict[str, Any]:
                 sys.stderr.write(f"\r\033[K{done} pages · {rate:.0f}/s · {counts['pages_changed']} changed")
                 sys.stderr.flush()
     except KeyboardInterrupt:
-        reason = "shutdown"
+        reason = INTERRUPTED_REASON
     finally:
         if progress:
             sys.stderr.write("\n")

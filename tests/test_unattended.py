@@ -73,6 +73,9 @@ def test_max_requests_stops_the_run_early_and_resume_finishes_it(site, tmp_path)
     kept = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
     assert kept > 0, "what the stopped run fetched is kept"
     assert archive_problems(db) == []
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.STOPPED_EARLY
+    assert "stopped by --max-requests" in check.stderr and "--resume continues it" in check.stderr
     # The resumed run takes the budget over: it may take a few more runs to finish.
     for _ in range(5):
         resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
@@ -131,6 +134,8 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
 
     text = run_glossary("held", "--db", str(archived))
     assert "same_page" in text.stdout and "--discard" in text.stdout
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == ExitStatus.HELD and "see 'glossary held'" in check.stderr
     report = run_glossary("report", "--db", str(archived), "--format", "html")
     assert "Held runs" in report.stdout and "same_page" in report.stdout
 
