@@ -85,6 +85,17 @@ READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
     2  bad arguments, or no usable archive at --db"""
+REPARSE_EXIT_STATUSES = """\b
+Exit status:
+    0  done (pages that could not be extracted are recorded in crawl_errors)
+    1  stopped early: Ctrl-C, an error (run it again: it rewrites every page)
+    2  bad arguments or input, or an archive that cannot be written
+    3  another run holds the archive's lock"""
+HELD_EXIT_STATUSES = """\b
+Exit status:
+    0  done
+    2  bad arguments (a run that was not held, or was decided already), or no usable archive at --db
+    3  with --accept or --discard: another run holds the archive's lock"""
 RUNS_EXIT_STATUSES = """\b
 Exit status:
     0  done (with --check: the last run that ended was done)
@@ -320,7 +331,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
     _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 
-@cli.command(epilog=EXIT_STATUSES)
+@cli.command(epilog=REPARSE_EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
 @user_errors
@@ -441,7 +452,7 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-@cli.command()
+@cli.command(epilog=HELD_EXIT_STATUSES)
 @db_option
 @click.option("--run", "run_id", type=int, metavar="ID", help="Show this run only.")
 @click.option("--accept", "accept", type=int, metavar="ID",
