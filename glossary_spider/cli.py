@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from glossary_spider import settings as defaults
-from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete, stopped_by
+from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by
 from glossary_spider.params import BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ROBOTS_MODES
@@ -259,7 +259,9 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):
-        click.echo(f"Stopped before the end ({extras['stopped_by'] or run['finish_reason'] or 'killed'}): run "
+        reason = run["finish_reason"]
+        why = extras["stopped_by"] or ("interrupted" if reason == INTERRUPTED_REASON else reason)
+        click.echo(f"Stopped before the end ({why or 'killed'}): run "
                    f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
     sys.exit(status)
 
@@ -411,14 +413,19 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         ("failed", run["pages_failed"]),
     ]
     news = changes(run)
-    lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason'] or 'stopped'} "
-             f"in {elapsed or 0:.1f}s: {f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
+    reason = run["finish_reason"]
+    if stopped_by:
+        ended = f"stopped by {stopped_by} after"
+    elif reason == INTERRUPTED_REASON:
+        ended = "interrupted after"
+    else:
+        ended = f"{reason} in" if reason else "stopped after"
+    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: "
+             f"{f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
              "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     lines.append(f"archive:       {os.path.abspath(db)}")
-    if stopped_by:
-        lines.append(f"stopped by {stopped_by}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate)
