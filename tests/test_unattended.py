@@ -113,6 +113,10 @@ def test_an_ordinary_refresh_passes_the_gate_without_a_word(site, archived):
     result = refresh(archived)
     assert result.returncode == 0, result.stderr
     assert "HELD" not in result.stdout and "gate" not in result.stdout.lower()
+    (same_page,) = [c for c in json.loads(rows(archived, "SELECT report FROM gate_reports")[0]["report"])["checks"]
+                    if c["name"] == "same_page"]
+    # Edited pages each have their own text: not '1 of N ... have the very same text', with an example.
+    assert same_page["numbers"]["same_text"] == 0 and same_page["examples"] == []
     changed = rows(archived, "SELECT count(*) AS n FROM page_versions WHERE version > 1")[0]["n"]
     assert 0 < changed < PAGES * 0.2
     assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
