@@ -515,16 +515,16 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
 
 def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
     """List the held runs (or one), with what tripped the gate and what became of each."""
-    held_ids = [] if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone() else [
-        r for (r,) in conn.execute("SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id")]
-    reports = [{"run": dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
-                **(read_gate_report(conn, r) or {})} for r in held_ids if run_id in (None, r)]
+    from glossary_spider.query import held_reports
+
+    reports = held_reports(conn, run_id)
     if as_json:
         click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
                               indent=2, ensure_ascii=False))
         return
     if not reports:
-        click.echo("No run has been held by the quality gate.")
+        click.echo(f"Run #{run_id} was not held by the quality gate." if run_id is not None
+                   else "No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
         state = report["decision"] or ("held, waiting for --accept or --discard" if is_complete(run["finish_reason"])
