@@ -22,7 +22,7 @@ import click
 
 from glossary_spider import settings as defaults
 from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by
-from glossary_spider.params import BadArgument, parse_duration
+from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ROBOTS_MODES
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
@@ -31,8 +31,7 @@ from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
-RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget", "max_requests", "max_duration",
-               "gate")
+RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
 
 
 class UserError(click.ClickException):
@@ -272,7 +271,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
 @click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after archiving this many pages.")
+@click.option("--max-pages", type=click.IntRange(min=1), metavar="N",
+              help="Stop after archiving N pages; --resume continues, N more each time.")
 @crawl_options
 @user_errors
 def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps: tuple[str, ...], no_follow: bool,
@@ -282,8 +282,8 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
     ever requested. A crawl stopped by Ctrl-C, SIGTERM, kill -9 or a budget
-    (--max-requests, --max-duration: exit 4) continues with --resume: nothing
-    fetched is fetched again. --resume takes the stopped crawl's own arguments;
+    (--max-pages, --max-requests, --max-duration: exit 4) continues with --resume:
+    nothing fetched is fetched again. --resume takes the stopped crawl's own arguments;
     the same ones given again are accepted (a scheduler's command line need not
     change), different ones are refused with what differs. Link traps are cut
     (one 'trap' error each); pages reach history only past the quality gate,
