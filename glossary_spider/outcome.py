@@ -69,7 +69,7 @@ def explain(finish_reason: str | None) -> str:
     return {
         HELD_REASON: "the quality gate held its new versions back: see 'glossary held'",
         UNREACHABLE_REASON: "the site did not answer: (nearly) every fetch failed; --resume tries them again",
-        INTERRUPTED_REASON: "interrupted (Ctrl-C or SIGTERM): --resume continues it",
+        INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
     }.get(finish_reason or "", finish_reason or "")
 

@@ -145,7 +145,7 @@ def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
     # The budget, what was in flight (8 downloads, and responses waiting to be parsed), two redirects.
     assert len(pages_requested) <= 40
     assert run["requests"] == len(server.requests())
-    assert result.stderr == f"Stopped before the end (max_pages): run 'glossary crawl --resume --db {db}' to " \
+    assert result.stderr == f"Stopped before the end (--max-pages): run 'glossary crawl --resume --db {db}' to " \
                             "continue; nothing archived is fetched again\n"
     archived = {r["url"] for r in rows(db, "SELECT url FROM pages")}
     other = tmp_path / "other.db"
