@@ -21,8 +21,8 @@ from typing import Any
 import click
 
 from glossary_spider import settings as defaults
-from glossary_spider.outcome import ExitStatus, changes, exit_status, is_complete, stopped_by
-from glossary_spider.params import BadArgument, parse_duration
+from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by
+from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
@@ -32,8 +32,7 @@ from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
-RUN_OPTIONS = ("concurrency", "delay", "ignore_robots", "timeout", "trap_budget", "max_requests", "max_duration",
-               "gate", "max_delay")
+RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
 
 
 class UserError(click.ClickException):
@@ -86,11 +85,17 @@ READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
     2  bad arguments, or no usable archive at --db"""
+REPARSE_EXIT_STATUSES = """\b
+Exit status:
+    0  done (pages that could not be extracted are recorded in crawl_errors)
+    1  stopped early: Ctrl-C, SIGTERM, an error (run it again: it carries on where it stopped)
+    2  bad arguments or input, or an archive that cannot be written
+    3  another run holds the archive's lock"""
 HELD_EXIT_STATUSES = """\b
 Exit status:
     0  done
-    2  bad arguments, no usable archive at --db, or a run that cannot be accepted or discarded
-    3  --accept or --discard: another run holds the archive's lock"""
+    2  bad arguments (a run that was not held, or was decided already), or no usable archive at --db
+    3  with --accept or --discard: another run holds the archive's lock"""
 RUNS_EXIT_STATUSES = """\b
 Exit status:
     0  done (with --check: the last run that ended was done)
@@ -157,8 +162,12 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def writer(db: str, command: str) -> Iterator[Archive]:
-    """The archive, opened for writing under its lock (exit 3 if another writer has it)."""
+def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
+    """The archive, opened for writing under its lock (exit 3 if another writer has it).
+
+    ``run``: the command is a run of its own (reparse), recorded as refused when locked out;
+    ``glossary held --accept`` is not, and a monitor must not take its refusal for the last run's.
+    """
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
     from glossary_spider.outcome import LOCKED_OUT
     from glossary_spider.plan import Refusal, record_noted
@@ -166,7 +175,8 @@ def writer(db: str, command: str) -> Iterator[Archive]:
     try:
         lock = ArchiveLock(db, command).acquire()
     except ArchiveLocked as exc:
-        Refusal(db, command, {}).record(LOCKED_OUT, exc)
+        if run:
+            Refusal(db, command, {}).record(LOCKED_OUT, exc)
         locked_out(exc)
     except OSError as exc:
         raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
@@ -255,7 +265,9 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):
-        click.echo(f"Stopped before the end ({extras['stopped_by'] or run['finish_reason'] or 'killed'}): run "
+        reason = run["finish_reason"]
+        why = extras["stopped_by"] or ("interrupted" if reason == INTERRUPTED_REASON else reason)
+        click.echo(f"Stopped before the end ({why or 'killed'}): run "
                    f"'{again(command, db, '--resume')}' to continue; nothing archived is fetched again", err=True)
     sys.exit(status)
 
@@ -266,7 +278,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
 @click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
-@click.option("--max-pages", type=click.IntRange(min=1), help="Stop after archiving this many pages.")
+@click.option("--max-pages", type=click.IntRange(min=1), metavar="N",
+              help="Stop after archiving N pages; --resume continues, N more each time.")
 @crawl_options
 @user_errors
 def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps: tuple[str, ...], no_follow: bool,
@@ -276,8 +289,8 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     With no --start-url, --urls-file or --sitemap it starts from the live site's
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
     ever requested. A crawl stopped by Ctrl-C, SIGTERM, kill -9 or a budget
-    (--max-requests, --max-duration: exit 4) continues with --resume: nothing
-    fetched is fetched again. --resume takes the stopped crawl's own arguments;
+    (--max-pages, --max-requests, --max-duration: exit 4) continues with --resume:
+    nothing fetched is fetched again. --resume takes the stopped crawl's own arguments;
     the same ones given again are accepted (a scheduler's command line need not
     change), different ones are refused with what differs. Link traps are cut
     (one 'trap' error each); pages reach history only past the quality gate,
@@ -327,7 +340,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
     _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 
-@cli.command(epilog=EXIT_STATUSES)
+@cli.command(epilog=REPARSE_EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
@@ -415,8 +428,15 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         ("failed", run["pages_failed"]),
     ]
     news = changes(run)
-    lines = [f"{run['command'].capitalize()} #{run['id']} {run['finish_reason'] or 'stopped'} "
-             f"in {elapsed or 0:.1f}s: {f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
+    reason = run["finish_reason"]
+    if stopped_by:
+        ended = f"stopped by {stopped_by} after"
+    elif reason == INTERRUPTED_REASON:
+        ended = "interrupted after"
+    else:
+        ended = f"{reason} in" if reason else "stopped after"
+    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: "
+             f"{f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
              "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
@@ -425,8 +445,6 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
                      "(crawl_errors rows of this run say what was cut)")
         lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
     lines.append(f"archive:       {os.path.abspath(db)}")
-    if stopped_by:
-        lines.append(f"stopped by {stopped_by}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate)
@@ -442,14 +460,21 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         lines.append(f"soft 404: {gate['soft_404']['count']} pages answered the site's \"not found\" page; "
                      f"marked gone (e.g. {gate['soft_404']['examples'][0]})")
     if gate["held"]:
-        lines.append(f"HELD by the quality gate: {gate.get('pages', 0)} pages fetched, no version written, "
-                     f"no page changed (run #{run['id']})")
+        # A run stopped before the end keeps its pages staged: the gate judges them again, with the
+        # rest, when the run is resumed, so there is nothing to accept or discard yet.
+        unfinished = not is_complete(run["finish_reason"])
+        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {gate.get('pages', 0)} pages "
+                     f"fetched, no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:
             if check["tripped"]:
                 lines.append(f"  {check['name']}: {check['summary']}")
                 lines += [f"    e.g. {url}" for url in check["examples"][:3]]
-        lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
-                     f"or 'glossary held --discard {run['id']}'")
+        if unfinished:
+            lines.append(f"  the gate judges them again, with the rest, when the run is resumed; "
+                         f"look: glossary held --run {run['id']}")
+        else:
+            lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
+                         f"or 'glossary held --discard {run['id']}'")
     return lines
 
 
@@ -477,48 +502,52 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         glossary held --accept 12
         glossary held --discard 12
     """
-    existing_archive(db)
     if accept is not None and discard is not None:
         raise UserError("give --accept or --discard, not both")
-    if accept is not None or discard is not None:
-        with writer(db, "held") as archive:
-            target = accept if accept is not None else discard
-            report = archive.gate_report(target)
-            if report is None or not report["held"]:
-                raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
-            if report["decision"]:
-                raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
-            if discard is not None:
-                count = archive.discard_staged(discard)
-                click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
-                return
-            later = archive.db.execute(
-                "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
-                "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
-            if later:
-                raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
-                                f"its versions would be older than the archive's; discard it")
-            from glossary_spider.reparse import accept_held
-
-            counts = accept_held(archive, accept)
-            click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-                       + " pages archived from its kept captures.")
+    if accept is None and discard is None:  # only looking: a reader, never blocked by a crawl
+        _show_held(open_reader(db), run_id, as_json)
+        return
+    existing_archive(db)
+    target = accept if accept is not None else discard
+    with writer(db, "held", run=False) as archive:
+        report = archive.gate_report(target)
+        if report is None or not report["held"]:
+            raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
+        if report["decision"]:
+            raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
+        if discard is not None:
+            count = archive.discard_staged(discard)
+            click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
             return
-    reader = open_reader(db)  # listing is reading: it waits for no running crawl
-    has_reports = reader.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone()
-    runs = reader.execute("SELECT run_id FROM gate_reports WHERE held = 1 ORDER BY run_id").fetchall() \
-        if has_reports else []
-    reports = [{"run": dict(reader.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
-                **read_gate_report(reader, r)} for (r,) in runs if run_id in (None, r)]
+        later = archive.db.execute(
+            "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
+            "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
+        if later:
+            raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
+                            f"its versions would be older than the archive's; discard it")
+        from glossary_spider.reparse import accept_held
+
+        counts = accept_held(archive, accept)
+        click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                   + " pages archived from its kept captures.")
+
+
+def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
+    """List the held runs (or one), with what tripped the gate and what became of each."""
+    from glossary_spider.query import held_reports
+
+    reports = held_reports(conn, run_id)
     if as_json:
         click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
                               indent=2, ensure_ascii=False))
         return
     if not reports:
-        click.echo("No run has been held by the quality gate.")
+        click.echo(f"Run #{run_id} was not held by the quality gate." if run_id is not None
+                   else "No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
-        state = report["decision"] or "held, waiting for --accept or --discard"
+        state = report["decision"] or ("held, waiting for --accept or --discard" if is_complete(run["finish_reason"])
+                                       else "stopped before the end: held so far, judged again when resumed")
         click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
         for line in gate_lines(run, {**report, "held": True})[1:]:
             click.echo(line)

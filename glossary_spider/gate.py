@@ -151,7 +151,9 @@ class QualityGate:
         for p in changed:
             groups[p["text_hash"]].append(p["url"])
         urls = max(groups.values(), key=len, default=[])
-        tripped = len(urls) >= max(v["same-page-min"], v["same-page-share"] * len(changed)) and len(urls) > 1
+        if len(urls) < 2:  # a page alone shares its text with nobody
+            urls = []
+        tripped = len(urls) >= max(v["same-page-min"], v["same-page-share"] * len(changed), 2)
         summary = (f"{len(urls)} of {len(changed)} new or changed pages have the very same text"
                    + (" (a maintenance, login or challenge page?)" if tripped else ""))
         return Check("same_page", tripped, summary, {"same_text": len(urls), "changed": len(changed)},

@@ -51,6 +51,7 @@ class FailureItem:
     detail: str | None = None
     http_status: int | None = None
     fetch: Fetch | None = None
+    settles: list[str] = field(default_factory=list)  # other URLs not to fetch: those a cut link trap dropped
 
     @property
     def unanswered(self) -> bool:

@@ -59,8 +59,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "command": "crawl, refresh or reparse",
         "started_at": "When the run started",
         "finished_at": "When it finished (null while running or if killed)",
-        "finish_reason": "finished; max_pages (a budget stopped it: --resume continues); unreachable "
-                         "((nearly) every fetch failed); or why else it stopped (shutdown, …)",
+        "finish_reason": "finished; held (the quality gate held its versions back: glossary held); a budget "
+                         "that stopped it, which --resume continues: max_pages (or closespider_itemcount), "
+                         "closespider_pagecount (--max-requests), closespider_timeout (--max-duration); unreachable "
+                         "((nearly) every fetch failed); shutdown (Ctrl-C, SIGTERM); archive_error (a write failed); "
+                         "refused before it started: bad_argument, locked; null while running or if killed",
         "args": "The run's arguments, as JSON",
         "pages_new": "Pages archived for the first time",
         "pages_changed": "Pages whose content changed",

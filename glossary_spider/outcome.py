@@ -58,6 +58,22 @@ def stopped_by(finish_reason: str | None) -> str | None:
     return BUDGET_OPTIONS.get(finish_reason or "")
 
 
+# Scrapy's finish reason for a run stopped by Ctrl-C or SIGTERM.
+INTERRUPTED_REASON = "shutdown"
+
+
+def explain(finish_reason: str | None) -> str:
+    """A run's end in words, with what to do next, for one-line messages (``glossary runs --check``)."""
+    if option := stopped_by(finish_reason):
+        return f"stopped by {option} ({finish_reason}): --resume continues it"
+    return {
+        HELD_REASON: "the quality gate held its new versions back: see 'glossary held'",
+        UNREACHABLE_REASON: "the site did not answer: (nearly) every fetch failed; --resume tries them again",
+        INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
+        ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
+    }.get(finish_reason or "", finish_reason or "")
+
+
 def was_refused(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason was refused before it started its work."""
     return finish_reason in REFUSED_REASONS

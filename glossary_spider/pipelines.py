@@ -132,6 +132,8 @@ class ArchivePipeline:
                     outcomes.append(self.write(item))
                     if not (isinstance(item, FailureItem) and item.unanswered):
                         done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
+                    if isinstance(item, FailureItem):
+                        done += item.settles
             archive.mark_frontier(run_id, done=done, pending=pending)
             archive.record_traffic(run_id, self.traffic())
         return outcomes

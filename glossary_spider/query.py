@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import ArchiveError, check_schema_version, existing_archive, run_counts
+from glossary_spider.storage import (ArchiveError, check_schema_version, existing_archive, read_gate_report,
+                                     run_counts)
 from glossary_spider.terminal import safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
@@ -350,19 +351,22 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
     }
 
 
-def held_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
-    """The last runs the quality gate held, with what tripped it and what became of them."""
+def held_reports(conn: sqlite3.Connection, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Every run the quality gate held (or only ``run_id``), oldest first: the gate's report, with
+    ``decision`` and ``decided_at``, and the run's ``crawl_runs`` row as ``run``."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone():
         return []  # an archive from before the gate
-    held = []
-    for row in conn.execute(
-            """SELECT g.run_id, r.command, r.started_at, g.report, g.decision FROM gate_reports g
-               JOIN crawl_runs r ON r.id = g.run_id WHERE g.held = 1 ORDER BY g.run_id DESC LIMIT ?""", [limit]):
-        report = json.loads(row["report"])
-        held.append({"run_id": row["run_id"], "command": row["command"], "started_at": row["started_at"],
-                     "decision": row["decision"] or "held", "pages": report.get("pages"),
-                     "tripped": [c for c in report["checks"] if c["tripped"]]})
-    return held
+    held = conn.execute("SELECT run_id FROM gate_reports WHERE held = 1 AND (? IS NULL OR run_id = ?) "
+                        "ORDER BY run_id", [run_id, run_id]).fetchall()
+    return [{"run": dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
+             **(read_gate_report(conn, r) or {})} for (r,) in held]
+
+
+def held_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
+    """The last runs the quality gate held, newest first, with what tripped it and what became of them."""
+    return [{"run_id": r["run"]["id"], "command": r["run"]["command"], "started_at": r["run"]["started_at"],
+             "decision": r["decision"] or "held", "pages": r.get("pages"),
+             "tripped": [c for c in r["checks"] if c["tripped"]]} for r in held_reports(conn)[::-1][:limit]]
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
+from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, now
 from glossary_spider.workers import context, worker_started
 
@@ -62,7 +63,7 @@ def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) 
             if progress:
                 _progress(done, total, started, counts)
     except KeyboardInterrupt:
-        reason = "shutdown"
+        reason = INTERRUPTED_REASON
     finally:
         if progress:
             sys.stderr.write("\n")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import ExitStatus, exit_status, outcome
+from glossary_spider.outcome import ExitStatus, exit_status, explain, outcome
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
@@ -76,7 +76,7 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
     last = ended[-1]
     when = last["finished_at"] or last["started_at"]
     if last["exit_status"] != ExitStatus.DONE:
-        why = last["error"] or last["finish_reason"] or ""
+        why = last["error"] or explain(last["finish_reason"])
         return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
     age = (now - datetime.fromisoformat(when)).total_seconds() / 3600
     if max_age_hours is not None and age > max_age_hours:

@@ -532,10 +532,6 @@ class Archive:
     def gate_report(self, run_id: int) -> dict[str, Any] | None:
         return read_gate_report(self.db.conn, run_id)
 
-    def set_finish_reason(self, run_id: int, finish_reason: str) -> None:
-        with self.db.atomic():
-            self.db.table("crawl_runs").update(run_id, {"finish_reason": finish_reason})
-
     def write_record(
         self,
         run_id: int,

@@ -75,6 +75,7 @@ class Trap:
     family: str
     example: str
     detail: str
+    dropped: list[str] = field(default_factory=list)  # URLs of the family that were waiting, never requested
 
     @property
     def error(self) -> str:
@@ -299,12 +300,14 @@ class TrapGuard:
 
     def _cut(self, kind: str, name: str, example: str, detail: str, whole: bool = True) -> None:
         """Report a trap once per family; ``whole``: request no more URLs of the family."""
+        dropped = []
         if whole:
             family = self.family(name)
             family.cut = True
+            dropped = [url for url, _ in family.held]
             family.held.clear()
         if name not in self.cut:
-            trap = Trap(kind, name, example, detail)
+            trap = Trap(kind, name, example, detail, dropped)
             self.cut[name] = trap
             self.unreported.append(trap)
 

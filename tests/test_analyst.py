@@ -318,6 +318,15 @@ def test_every_column_of_every_table_and_view_is_described(archive):
         assert all(COLUMNS[name][c].strip() for c in columns)
 
 
+def test_the_finish_reason_column_names_every_finish_reason():
+    from glossary_spider import outcome
+
+    reasons = {*outcome.COMPLETE_REASONS, *outcome.BUDGET_REASONS, *outcome.REFUSED_REASONS, outcome.HELD_REASON,
+               outcome.UNREACHABLE_REASON, outcome.ARCHIVE_ERROR, outcome.INTERRUPTED_REASON}
+    described = COLUMNS["crawl_runs"]["finish_reason"]
+    assert [r for r in sorted(reasons) if r not in described] == []
+
+
 def test_canned_queries_run_in_datasette(archive):
     from datasette.app import Datasette
 

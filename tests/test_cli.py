@@ -204,6 +204,12 @@ def test_crawl_help_says_the_defaults_and_every_exit_status(name):
     assert listed >= {int(s) for s in ExitStatus} | {130}
 
 
+@pytest.mark.parametrize(("name", "statuses"), [("reparse", {0, 1, 2, 3}), ("held", {0, 2, 3})])
+def test_help_lists_only_the_exit_statuses_a_command_can_give(name, statuses):
+    output = CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+    assert {int(n) for n in re.findall(r"^ +(\d+)  ", output.split("Exit status:")[1], re.M)} == statuses
+
+
 # -- bad archives at every entry point -----------------------------------------------------
 
 READERS = [("search", "gamma"), ("show", "gamma"), ("export", "--format", "jsonl"), ("report",)]

@@ -289,3 +289,25 @@ def test_a_page_cut_by_the_parser_depth_limit_says_so(attacked):
     assert "Excessive depth" in error["detail"]
     (page,) = rows(attacked["db"], "SELECT body_text FROM pages WHERE url = ?", (url,))
     assert "Shallow text first." in page["body_text"] and "Deep inside" not in page["body_text"]
+
+
+def test_a_run_resumed_after_a_budget_stop_does_not_enter_its_cut_traps_again(make_replica, tmp_path):
+    """What a cut trap held back, and links refused by the chain rule, are not left in the frontier:
+    the resumed part requested them as trusted URLs, spent each trap's budget again and cut it twice."""
+    from glossary_spider.traps import url_family
+
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "parts.db"
+    args = ("--start-url", f"{server.named_url}/", "--timeout", "2", "--max-requests", "300")
+    parts = [crawl(db, *args)]
+    assert parts[0].returncode == 4, parts[0].stderr
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors WHERE stage = 'trap'")[0]["n"] >= 3
+    while parts[-1].returncode == 4 and len(parts) < 5:
+        parts.append(run_glossary("crawl", "--db", str(db), "--resume", "--no-progress", *args[2:]))
+    assert parts[-1].returncode == 0, parts[-1].stderr
+    cut = Counter(url_family(r["url"]) for r in rows(db, "SELECT url FROM crawl_errors WHERE stage = 'trap'"))
+    assert [family for family, n in cut.items() if n > 1] == []
+    served = Counter()
+    for r in server.requests():
+        served.update(name for name, prefix in TRAPS.items() if r["path"].startswith(prefix.split("?")[0]))
+    assert max(served.values()) <= MOST_REQUESTS_PER_TRAP, served

@@ -82,4 +82,5 @@ def test_a_family_without_text_of_its_own_is_cut_once_its_budget_is_spent():
     assert fetched == 6  # the first page was short but no copy: it earned one more
     (trap,) = guard.report()
     assert trap.kind == "pages that add nothing" and trap.family == "x/many/N"
+    assert len(trap.dropped) == 30 - fetched and all("/many/" in url for url in trap.dropped)  # never requested
     assert guard.refuses(f"{BASE}/many/99/")

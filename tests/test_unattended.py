@@ -66,13 +66,18 @@ def test_max_requests_stops_the_run_early_and_resume_finishes_it(site, tmp_path)
     start = ("--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml")
     first = crawl(db, *start, "--max-requests", "60")
     assert first.returncode == ExitStatus.STOPPED_EARLY, first.stderr
-    assert "stopped by --max-requests" in first.stdout
+    # Said once, in the first line (a raw 'closespider_pagecount' there, and a second line, were noise).
+    assert first.stdout.startswith("Crawl #1 stopped by --max-requests after ")
+    assert first.stdout.count("stopped by") == 1 and "closespider" not in first.stdout
     (run,) = rows(db, "SELECT finish_reason, requests FROM crawl_runs")
     assert run["finish_reason"] == "closespider_pagecount"
     assert run["requests"] < 60 + 8 * 2  # the budget, and what was already in flight
     kept = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
     assert kept > 0, "what the stopped run fetched is kept"
     assert archive_problems(db) == []
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.STOPPED_EARLY
+    assert "stopped by --max-requests" in check.stderr and "--resume continues it" in check.stderr
     # The resumed run takes the budget over: it may take a few more runs to finish.
     for _ in range(5):
         resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
@@ -108,6 +113,10 @@ def test_an_ordinary_refresh_passes_the_gate_without_a_word(site, archived):
     result = refresh(archived)
     assert result.returncode == 0, result.stderr
     assert "HELD" not in result.stdout and "gate" not in result.stdout.lower()
+    (same_page,) = [c for c in json.loads(rows(archived, "SELECT report FROM gate_reports")[0]["report"])["checks"]
+                    if c["name"] == "same_page"]
+    # Edited pages each have their own text: not '1 of N ... have the very same text', with an example.
+    assert same_page["numbers"]["same_text"] == 0 and same_page["examples"] == []
     changed = rows(archived, "SELECT count(*) AS n FROM page_versions WHERE version > 1")[0]["n"]
     assert 0 < changed < PAGES * 0.2
     assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
@@ -138,6 +147,8 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
         lock.release()
     assert text.returncode == 0, text.stderr
     assert "same_page" in text.stdout and "--discard" in text.stdout
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == ExitStatus.HELD and "see 'glossary held'" in check.stderr
     report = run_glossary("report", "--db", str(archived), "--format", "html")
     assert "Held runs" in report.stdout and "same_page" in report.stdout
 
@@ -238,3 +249,31 @@ def test_staged_pages_beyond_one_write_chunk_are_all_archived(tmp_path):
         assert archive.apply_staged(run_id) == {"new": len(batch)}
     assert len(batch) > 1000
     assert rows(tmp_path / "big.db", "SELECT count(*) AS n FROM pages")[0]["n"] == len(batch)
+
+
+def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(site, archived):
+    """A budget stop keeps the run resumable: its held pages are judged again, with the rest, when the
+    resumed run closes, so the summary must not also ask for --accept or --discard."""
+    set_mode(site, "redesign")
+    result = refresh(archived, "--max-age", "0", "--max-requests", "40", "--gate", "min-pages=3")
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
+    assert "HELD so far by the quality gate" in result.stdout and "judges them again" in result.stdout
+    assert "--accept" not in result.stdout and "--resume" in result.stderr
+    listed = run_glossary("held", "--db", str(archived))
+    assert "judged again when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
+
+
+def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, archived):
+    from glossary_spider.lock import ArchiveLock
+
+    lock = ArchiveLock(archived, "refresh").acquire()  # a crawl holds the archive
+    try:
+        listed = run_glossary("held", "--db", str(archived))
+        assert listed.returncode == 0, listed.stderr
+        decided = run_glossary("held", "--db", str(archived), "--discard", "1")
+        assert decided.returncode == ExitStatus.LOCKED, decided.stderr
+    finally:
+        lock.release()
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == 0, check.stdout + check.stderr  # not "held locked": that was no run
+    assert "held" not in run_glossary("runs", "--db", str(archived)).stdout

@@ -330,8 +330,10 @@ class GlossarySpider(SitemapSpider):
                     continue
                 self.seen.add(link)
                 meta = self.guard.admit(link, url, verdict)
-                if meta is not None or not self.guard.refuses(link):
-                    discovered.append(link)  # requested now, or held until its family earns it
+                # Requested now, or held until its family earns it: a resumed run has it to do. A link
+                # the guard refused (a page without text of its own leads to no held link) is not.
+                if meta is not None or (verdict.novel and not self.guard.refuses(link)):
+                    discovered.append(link)
                 if meta is not None:
                     yield self.page_request(link, force=True, meta=meta)
         for request in self.guarded():
@@ -353,8 +355,10 @@ class GlossarySpider(SitemapSpider):
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
     def trap_failures(self) -> list[FailureItem]:
-        """A failure for each trap cut since the last call (the pipeline asks when the crawl closes)."""
-        return [FailureItem(trap.example, "trap", trap.error, trap.detail) for trap in self.guard.report()]
+        """A failure for each trap cut since the last call (the pipeline asks when the crawl closes);
+        the URLs the cut dropped are settled with it, so that a resumed run does not request them."""
+        return [FailureItem(trap.example, "trap", trap.error, trap.detail, settles=trap.dropped)
+                for trap in self.guard.report()]
 
     def guarded(self) -> Iterator[Any]:
         """Requests the trap guard has released, and a failure for each trap it has cut."""
