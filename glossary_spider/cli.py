@@ -79,8 +79,7 @@ Exit status:
     3  another run holds the archive's lock
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
     5  the quality gate held the run's versions back: see 'glossary held'
-    6  the site did not answer: (nearly) every fetch failed (--resume tries again)
-  130  a second Ctrl-C stopped it at once (--resume continues)"""
+    6  the site did not answer: (nearly) every fetch failed (--resume tries again)"""
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done

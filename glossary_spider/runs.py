@@ -47,7 +47,9 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
         else:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
             run["error"] = "stopped before it finished (killed, or the machine went down): --resume continues it"
-    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["id"] or 0))
+    # In the order they started (or resumed); of two in the same second, the one that ended later is later.
+    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["finished_at"] or "~",
+                                       r["id"] or 0))
 
 
 def _last_of(runs: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
