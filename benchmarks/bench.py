@@ -454,8 +454,11 @@ def main() -> int:
             rows += speed_figures(directory, options)
             return report(rows, options, None)
         if not options.scrapyd_only:
+            # Children report at least this process's peak RSS (Linux keeps it across fork and exec),
+            # so the memory figures are measured before anything here grows by working in-process.
+            heavy = heavy_figures(directory, options)
             rows += core_figures(directory, options)
-            rows += heavy_figures(directory, options)
+            rows += heavy
         sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
     return report(rows, options, sites)
 
@@ -521,12 +524,12 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
         budget = max_pages_requests(directory, server)
     finally:
         server.stop()
+    mem = memory(directory, options.memory_pages, options.pages, options.concurrency)  # before in-process work
+    found = search(mem["db"], options.repeat)
     parse = extraction_vs_parse(options.pages, min(500, count))
     reparse = reparse_vs_parse(speed["db"], directory)
     costs = extraction_and_storage(options.pages, min(500, count))
     scores = corpus_scores()
-    mem = memory(directory, options.memory_pages, options.pages, options.concurrency)
-    found = search(mem["db"], options.repeat)
     trapped = traps(directory)
     print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
           f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own, so it is not the bottleneck"
