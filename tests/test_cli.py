@@ -277,7 +277,7 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
 def on_a_read_only_mount(directory, *args, **kwargs):
     """Run glossary in a private mount namespace where ``directory`` is a read-only bind mount:
     a real read-only filesystem, which stops root too (chmod does not)."""
-    mount = f'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
+    mount = 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && shift && exec "$@"'
     command = ["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), *GLOSSARY, *args]
     if subprocess.run(["unshare", "--mount", "sh", "-c", mount, "sh", str(directory), "true"]).returncode != 0:
         pytest.skip("no read-only bind mount here (unshare --mount needs CAP_SYS_ADMIN)")
