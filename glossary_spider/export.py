@@ -17,7 +17,7 @@ from typing import IO, Any
 import sqlite_utils
 
 from glossary_spider.query import check_type, iter_pages
-from glossary_spider.storage import BodyCodec
+from glossary_spider.storage import BodyCodec, page_record
 
 CSV_COLUMNS = [
     "url", "page_type", "slug", "title", "summary", "body_text", "word_count", "published", "modified", "author",
@@ -31,17 +31,8 @@ _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 def page_records(conn: sqlite3.Connection, page_type: str | None = None) -> Iterator[dict[str, Any]]:
     """One object per page: its columns, with its sections, links and JSON-LD nested."""
     for row in iter_pages(conn, page_type):
-        url = row["url"]
         row.pop("run_id", None)
-        row["categories"] = json.loads(row["categories"]) if row["categories"] else None
-        row["sections"] = [dict(r) for r in conn.execute(
-            "SELECT heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
-        row["links"] = [dict(r) for r in conn.execute(
-            "SELECT kind, position, to_url, anchor_text, summary, facet FROM links WHERE from_url = ? "
-            "ORDER BY kind, position", [url])]
-        row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
-            "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
-        yield row
+        yield page_record(conn, row)
 
 
 def write_jsonl(conn: sqlite3.Connection, out: IO[str], page_type: str | None = None) -> int:

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import (ArchiveError, check_schema_version, existing_archive, read_gate_report,
-                                     run_counts)
+from glossary_spider.storage import (ArchiveError, check_schema_version, existing_archive, page_record,
+                                     read_gate_report, run_counts)
+from glossary_spider.storage.history import page_history
 from glossary_spider.terminal import safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
-LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagination")
-_KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
 
 
 def _open(path: Path, mode: str) -> sqlite3.Connection:
@@ -219,29 +218,24 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
 
 def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
     """A page's record with its sections, links by kind, incoming links and JSON-LD."""
-    row = dict(conn.execute("SELECT * FROM pages WHERE url = ?", [url]).fetchone())
-    row["categories"] = json.loads(row["categories"]) if row["categories"] else None
-    row["sections"] = [dict(r) for r in conn.execute(
-        "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
+    row = page_record(conn, dict(conn.execute("SELECT * FROM pages WHERE url = ?", [url]).fetchone()))
     links: dict[str, list[dict[str, Any]]] = {}
-    for r in conn.execute("SELECT kind, position, to_url, anchor_text, summary, facet FROM links "
-                          "WHERE from_url = ? ORDER BY " + _KIND_ORDER + ", position", [url]):
-        links.setdefault(r["kind"], []).append({k: r[k] for k in ("to_url", "anchor_text", "summary", "facet")})
+    for link in row["links"]:
+        links.setdefault(link["kind"], []).append({k: link[k] for k in ("to_url", "anchor_text", "summary", "facet")})
     row["links"] = links
     row["linked_from"] = [dict(r) for r in conn.execute(
         "SELECT l.from_url, l.kind, p.title FROM links l LEFT JOIN pages p ON p.url = l.from_url "
         "WHERE l.to_url = ? AND l.from_url != ? GROUP BY l.from_url, l.kind ORDER BY l.kind, l.from_url", [url, url])]
-    row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
-        "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
     return row
 
 
 def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        """SELECT v.version, v.captured_at, v.run_id, r.command, v.content_hash, v.title,
-                  length(v.body_text) - length(replace(v.body_text, ' ', '')) + 1 AS words
-           FROM page_versions v LEFT JOIN crawl_runs r ON r.id = v.run_id
-           WHERE v.url = ? ORDER BY v.version""", [url])]
+    """A page's versions, oldest first, each with the run that made it and its word count."""
+    commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
+    return [{"version": v["version"], "captured_at": v["captured_at"], "run_id": v["run_id"],
+             "command": commands.get(v["run_id"]), "content_hash": v["content_hash"], "title": v["title"],
+             "words": len((v["body_text"] or "").split(" ")) if v["body_text"] is not None else None}
+            for v in page_history(conn, url)]
 
 
 @dataclass
@@ -252,8 +246,8 @@ class Change:
 
 def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[int, int, list[Change]]:
     """A word-level diff of a page between two versions (``A..B``; by default the last two)."""
-    versions = [r["version"] for r in conn.execute(
-        "SELECT version FROM page_versions WHERE url = ? ORDER BY version", [url])]
+    found = {v["version"]: v for v in page_history(conn, url)}
+    versions = list(found)
     if len(versions) < 2 and not spec:
         raise BadArgument(f"{url} has only {len(versions)} version: nothing to compare")
     if spec:
@@ -266,8 +260,7 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
             raise BadArgument(f"{url} has no version {missing[0]} (it has {', '.join(map(str, versions))})")
     else:
         a, b = versions[-2], versions[-1]
-    old, new = (dict(conn.execute("SELECT title, summary, body_text FROM page_versions WHERE url = ? AND version = ?",
-                                  [url, v]).fetchone()) for v in (a, b))
+    old, new = found[a], found[b]
     changes = []
     for name in ("title", "summary", "body_text"):
         if old[name] != new[name]:
@@ -333,9 +326,11 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
             for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)
         ],
         "recent_changes": all_rows(
-            """SELECT v.url, v.version, v.captured_at, v.title FROM page_versions v
-               WHERE v.version > 1 ORDER BY v.captured_at DESC, v.url LIMIT ?""", listed),
-        "recent_changes_count": count("SELECT count(*) FROM page_versions WHERE version > 1"),
+            """SELECT u.url, v.version, v.captured_at, CASE WHEN v.version = p.version THEN p.title ELSE v.title END
+                      AS title
+               FROM versions v JOIN urls u ON u.id = v.url_id JOIN pages p ON p.url = u.url
+               WHERE v.version > 1 ORDER BY v.captured_at DESC, u.url LIMIT ?""", listed),
+        "recent_changes_count": count("SELECT count(*) FROM versions WHERE version > 1"),
         "published_per_month": all_rows(
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),

@@ -253,7 +253,7 @@ def test_what_is_cut_from_a_heavy_page_is_an_error_row(heavy):
 @pytest.fixture(scope="module")
 def injected(tmp_path_factory):
     """The page full of escape sequences, crawled; then a second version of it written as an
-    older archive would hold it, control characters and all."""
+    older archive would hold it, control characters and all, in both versions."""
     tmp = tmp_path_factory.mktemp("injected")
     server = Replica(tmp, SITE_PAGES, 1, "--attack", "none")
     db = tmp / "injected.db"
@@ -269,9 +269,10 @@ def injected(tmp_path_factory):
         ("page_versions", "SELECT title, body_text, record FROM page_versions"))}
     conn = sqlite3.connect(db)
     with conn:
-        conn.execute("INSERT INTO page_versions (url, version, content_hash, run_id, captured_at, title, summary, "
-                     "body_text, record) SELECT url, 2, 'x', run_id, captured_at, ?, ?, ?, record FROM page_versions",
-                     [CONTROL_TEXT, CONTROL_TEXT, "older " + CONTROL_TEXT])
+        conn.execute("INSERT INTO versions (url_id, version, content_hash, run_id, captured_at) "
+                     "SELECT url_id, 2, 'x', run_id, captured_at FROM versions")
+        conn.execute("UPDATE versions SET title = ?, summary = ?, text_head = 0, text_tail = 0, text_middle = ? "
+                     "WHERE version = 1", [CONTROL_TEXT, CONTROL_TEXT, "older " + CONTROL_TEXT])
         conn.execute("UPDATE pages SET title = ?, summary = ?, body_text = ?, version = 2", [CONTROL_TEXT] * 3)
         conn.execute("UPDATE structured_data SET data = ? WHERE syntax = 'json-ld' AND position = 0",
                      [json.dumps({"@type": CONTROL_TEXT}, ensure_ascii=False)])

@@ -1,0 +1,25 @@
+"""The SQLite archive, one module per role:
+
+- :mod:`.schema`: the tables, indexes and views, and the schema version;
+- :mod:`.migrations`: bringing an archive of an earlier schema up to date, in place;
+- :mod:`.bodies`: raw response bodies, stored once each, compressed;
+- :mod:`.history`: how earlier versions of a page are kept (what changed) and read back;
+- :mod:`.writer`: every write of pages and their rows, a batch at a time;
+- :mod:`.archive`: the archive opened for writing: runs, staging for the quality gate, the frontier;
+- :mod:`.readers`: reads shared by the crawl, the query commands, exports and the report.
+"""
+
+from glossary_spider.storage.archive import Archive
+from glossary_spider.storage.bodies import BodyCodec
+from glossary_spider.storage.errors import ArchiveError, cannot_write, existing_archive
+from glossary_spider.storage.readers import fetch_outcomes, page_record, read_gate_report, run_counts
+from glossary_spider.storage.records import Fetch, now
+from glossary_spider.storage.schema import FOREIGN_KEYS, SCHEMA_VERSION, check_schema_version
+
+DEFAULT_DB = "data/glossary.db"
+
+__all__ = [
+    "DEFAULT_DB", "FOREIGN_KEYS", "SCHEMA_VERSION", "Archive", "ArchiveError", "BodyCodec", "Fetch", "cannot_write",
+    "check_schema_version", "existing_archive", "fetch_outcomes", "now", "page_record", "read_gate_report",
+    "run_counts",
+]

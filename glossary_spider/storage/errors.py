@@ -1,0 +1,25 @@
+"""What can go wrong with an archive file, said once for every command."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+class ArchiveError(Exception):
+    """The archive cannot be used: the message says why, for the user."""
+
+
+def existing_archive(path: str | Path) -> Path:
+    """``path``, if an archive file is there; else the error that says what is."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a directory, not an archive file")
+    if not path.is_file():
+        raise ArchiveError(f"no archive at {path}: run 'glossary crawl' first")
+    return path
+
+
+def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
+    """A one-line message for a write that SQLite refused (full disk, read-only file ...)."""
+    return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"

@@ -1,0 +1,143 @@
+"""Reads of the archive shared by the crawl, the commands that query it, exports and the report.
+
+Functions here take any connection with ``execute`` (a read-only ``sqlite3`` one, or the writer's).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import sqlite_utils
+
+from glossary_spider.storage.bodies import BodyCodec
+
+# Outcomes of captures whose body is not the page's archived text: a held or discarded run's, and a
+# soft 404's (the site's "not found" page). Their validators and bodies stand for nothing archived.
+NOT_ARCHIVED = "('held', 'discarded', 'gone')"
+LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagination")
+_KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
+
+
+def page_record(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
+    """A ``pages`` row with its categories parsed and its ``sections``, ``links`` (kinds in the
+    contract's order, each in document order) and ``json_ld`` nested: the one page reader of
+    ``show``, the exports and the report (``conn`` returns ``sqlite3.Row``)."""
+    url = row["url"]
+    row["categories"] = json.loads(row["categories"]) if row["categories"] else None
+    row["sections"] = [dict(r) for r in conn.execute(
+        "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
+    row["links"] = [dict(r) for r in conn.execute(
+        "SELECT kind, position, to_url, anchor_text, summary, facet FROM links WHERE from_url = ? "
+        f"ORDER BY {_KIND_ORDER}, position", [url])]
+    row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
+        "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
+    return row
+
+
+def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | None:
+    """What the quality gate said about a run, and what became of it; None if it said nothing."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'gate_reports'").fetchone():
+        return None  # an archive from before the gate
+    row = conn.execute("SELECT held, report, decision, decided_at FROM gate_reports WHERE run_id = ?",
+                       [run_id]).fetchone()
+    if row is None:
+        return None
+    return {**json.loads(row[1]), "held": bool(row[0]), "decision": row[2], "decided_at": row[3]}
+
+
+def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
+    """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
+    did not (no response at all, or a 5xx), counting each URL once by its last capture
+    (``db``: any connection with ``execute``)."""
+    answered, unanswered = db.execute(
+        """SELECT count(*) FILTER (WHERE http_status < 500),
+                  count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
+           FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
+        [run_id],
+    ).fetchone()
+    return answered, unanswered
+
+
+def run_counts(db: Any, run_id: int) -> dict[str, int]:
+    """A run's page counts, from its captures and errors (``db``: any connection with ``execute``),
+    so a run that was killed has them too."""
+    outcomes = dict(db.execute(
+        "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
+    ).fetchall())
+    failed = db.execute(
+        "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
+    ).fetchone()[0]
+    # Pages answering again after an earlier run found them gone.
+    back = db.execute(
+        """SELECT count(DISTINCT c.url) FROM captures c
+           WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
+             AND (SELECT p.outcome FROM captures p
+                  WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
+                  ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
+    ).fetchone()[0]
+    return {
+        "pages_new": outcomes.get("new", 0),
+        "pages_changed": outcomes.get("changed", 0),
+        "pages_unchanged": outcomes.get("unchanged", 0),
+        "pages_not_modified": outcomes.get("not_modified", 0),
+        "pages_gone": outcomes.get("gone", 0),
+        "pages_still_gone": outcomes.get("still_gone", 0),
+        "pages_back": back,
+        "pages_failed": failed,
+    }
+
+
+class Reads:
+    """The reads the writer makes (mixed into :class:`~glossary_spider.storage.archive.Archive`)."""
+
+    db: sqlite_utils.Database
+    codec: BodyCodec
+
+    def _page_state(self, url: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT content_hash, version, status, first_seen, last_changed FROM pages WHERE url = ?", [url]
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("content_hash", "version", "status", "first_seen", "last_changed"), row))
+
+    def body(self, sha256: str) -> bytes | None:
+        row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", [sha256]).fetchone()
+        if row is None:
+            return None
+        return self.codec.decompress(row[0], row[1])
+
+    def known_pages(self) -> dict[str, dict[str, Any]]:
+        """Every archived page with what a conditional re-fetch needs: status, last fetch, validators."""
+        sql = f"""
+            SELECT p.url, p.status, p.last_fetched, c.etag, c.last_modified
+            FROM pages p
+            LEFT JOIN captures c ON c.id = (
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND outcome NOT IN {NOT_ARCHIVED})
+        """
+        keys = ("status", "last_fetched", "etag", "last_modified")
+        return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
+
+    def stored_pages(self, skip_run: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
+        """Each archived page's state, with its latest stored body and that body's content type;
+        ``skip_run``: leave out the pages that run last wrote."""
+        sql = f"""
+            SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
+                   c.content_type, c.body_sha256
+            FROM pages p
+            JOIN captures c ON c.id = (
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
+                                                   AND outcome NOT IN {NOT_ARCHIVED})
+            WHERE p.run_id IS NOT ?
+            ORDER BY p.url
+        """
+        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed")
+        # The list first (the caller writes as it goes), each body only when its turn comes: memory
+        # holds one page's body, however many pages of 16 MiB the archive has.
+        for row in self.db.execute(sql, [skip_run]).fetchall():
+            body = self.body(row[7])
+            if body is not None:
+                yield dict(zip(keys, row[:6])), row[6], body

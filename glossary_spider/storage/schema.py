@@ -1,0 +1,307 @@
+"""The archive's tables, indexes and views, and the migrations that bring an older archive up to date.
+
+What analysts read keeps the contract's names and columns: ``pages``, ``captures``, ``bodies`` and the
+other plain tables are stored as they read; ``links``, ``sections`` and ``page_versions`` are views over
+a compact stored form:
+
+- ``urls`` and ``link_texts`` hold each URL and each link text once; ``link_rows`` refers to them, in
+  document order (``seq``);
+- ``section_spans`` says where each section's text lies in its page's ``body_text``;
+- ``versions`` keeps a page's current version as a reference to its row in ``pages``, and each earlier
+  version as what changed from the version after it (see :mod:`glossary_spider.storage.history`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlite_utils
+
+from glossary_spider.storage.errors import ArchiveError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+
+TABLES: dict[str, dict[str, Any]] = {
+    "pages": {
+        "columns": {
+            "url": str, "page_type": str, "slug": str, "title": str, "summary": str, "body_text": str,
+            "word_count": int, "published": str, "modified": str, "author": str, "categories": str,
+            "language": str, "canonical_url": str, "http_status": int, "status": str, "content_hash": str,
+            "first_seen": str, "last_fetched": str, "last_changed": str, "version": int,
+            "extractor_version": int, "run_id": int,
+        },
+        "pk": "url",
+    },
+    "structured_data": {
+        "columns": {"url": str, "syntax": str, "position": int, "type": str, "data": str},
+        "pk": ("url", "syntax", "position"),
+    },
+    "crawl_runs": {
+        "columns": {"id": int, "command": str, "started_at": str, "finished_at": str, "finish_reason": str,
+                    "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
+                    "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
+                    "pages_failed": int, "requests": int, "bytes": int, "stats": str, "pid": int,
+                    "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str},
+        "pk": "id",
+    },
+    "crawl_errors": {
+        "columns": {"id": int, "run_id": int, "url": str, "stage": str, "http_status": int, "error": str,
+                    "detail": str, "at": str},
+        "pk": "id",
+    },
+    "captures": {
+        "columns": {"id": int, "run_id": int, "url": str, "fetched_at": str, "http_status": int,
+                    "content_type": str, "etag": str, "last_modified": str, "body_sha256": str,
+                    "outcome": str, "headers": str},
+        "pk": "id",
+    },
+    "bodies": {
+        "columns": {"sha256": str, "compression": str, "size": int, "data": bytes},
+        "pk": "sha256",
+    },
+    "compression_dictionaries": {
+        "columns": {"id": int, "created_at": str, "samples": int, "data": bytes},
+        "pk": "id",
+    },
+    "frontier": {
+        "columns": {"run_id": int, "url": str, "state": str},
+        "pk": ("run_id", "url"),
+    },
+    # Pages a run fetched whose versions wait for the quality gate (glossary_spider.gate); ``record``
+    # is the extracted record, zstd-compressed JSON.
+    "staged": {
+        "columns": {"run_id": int, "url": str, "page_type": str, "content_hash": str, "text_hash": str,
+                    "title": str, "words": int, "related": int, "jsonld": int, "http_status": int,
+                    "fetched_at": str, "content_type": str, "body_sha256": str, "record": bytes},
+        "pk": ("run_id", "url"),
+    },
+    # What the quality gate found in each run, and what became of a held run.
+    "gate_reports": {
+        "columns": {"run_id": int, "held": int, "report": str, "decision": str, "decided_at": str},
+        "pk": "run_id",
+    },
+}
+
+# The compact stored form behind the links, sections and page_versions views. WITHOUT ROWID: each
+# row lives in its primary key's b-tree, with no second copy of the key in an index.
+COMPACT_TABLES = {
+    "urls": """CREATE TABLE IF NOT EXISTS urls (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE)""",
+    "link_texts": """CREATE TABLE IF NOT EXISTS link_texts (
+        id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL UNIQUE)""",
+    "link_rows": """CREATE TABLE IF NOT EXISTS link_rows (
+        from_id INTEGER NOT NULL REFERENCES urls(id),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        to_id INTEGER REFERENCES urls(id),
+        anchor_id INTEGER REFERENCES link_texts(id),
+        summary_id INTEGER REFERENCES link_texts(id),
+        facet TEXT,
+        PRIMARY KEY (from_id, seq)) WITHOUT ROWID""",
+    "section_spans": """CREATE TABLE IF NOT EXISTS section_spans (
+        url_id INTEGER NOT NULL REFERENCES urls(id),
+        position INTEGER NOT NULL,
+        heading TEXT,
+        start INTEGER,
+        length INTEGER,
+        text TEXT,
+        PRIMARY KEY (url_id, position)) WITHOUT ROWID""",
+    "versions": """CREATE TABLE IF NOT EXISTS versions (
+        url_id INTEGER NOT NULL REFERENCES urls(id),
+        version INTEGER NOT NULL,
+        content_hash TEXT,
+        run_id INTEGER,
+        captured_at TEXT,
+        extractor_version INTEGER,
+        title TEXT,
+        summary TEXT,
+        text_head INTEGER,
+        text_tail INTEGER,
+        text_middle TEXT,
+        record_delta BLOB,
+        PRIMARY KEY (url_id, version)) WITHOUT ROWID""",
+}
+
+# Declared so that Datasette's row page of a page lists its captures, and a URL's row lists the links,
+# sections and versions that refer to it. Not enforced (PRAGMA foreign_keys stays off): a capture may
+# be of a URL that never answered 200 and so has no row in pages.
+FOREIGN_KEYS = [
+    ("captures", "url", "pages", "url"),
+]
+
+INDEXES = [
+    ("crawl_errors", ["run_id"]),
+    ("crawl_errors", ["url"]),
+    ("captures", ["url", "fetched_at"]),
+    ("captures", ["run_id"]),
+    ("pages", ["page_type", "status"]),
+]
+COMPACT_INDEXES = ["CREATE INDEX IF NOT EXISTS link_rows_to_id ON link_rows (to_id)"]
+
+# A version's body text, rebuilt from the page's current text by each later version's change
+# (text_head characters kept from the start, text_tail from the end, text_middle between them);
+# text_head -1: the version had no body text.
+_VERSION_TEXT = """
+WITH RECURSIVE chain(url_id, version, body_text) AS (
+    SELECT u.id, p.version, p.body_text FROM pages p JOIN urls u ON u.url = p.url
+    UNION ALL
+    SELECT v.url_id, v.version,
+           CASE WHEN v.text_head < 0 THEN NULL
+                ELSE substr(coalesce(c.body_text, ''), 1, v.text_head) || coalesce(v.text_middle, '')
+                     || substr(coalesce(c.body_text, ''), length(coalesce(c.body_text, '')) - v.text_tail + 1) END
+    FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version - 1
+)"""
+
+VIEWS = {
+    "links": """
+SELECT f.url AS from_url, l.kind, l.position, t.url AS to_url, a.text AS anchor_text, s.text AS summary, l.facet
+FROM link_rows l
+JOIN urls f ON f.id = l.from_id
+LEFT JOIN urls t ON t.id = l.to_id
+LEFT JOIN link_texts a ON a.id = l.anchor_id
+LEFT JOIN link_texts s ON s.id = l.summary_id""",
+    "sections": """
+SELECT u.url, s.position, s.heading,
+       coalesce(s.text, substr(p.body_text, s.start + 1, s.length)) AS text
+FROM section_spans s
+JOIN urls u ON u.id = s.url_id
+LEFT JOIN pages p ON p.url = u.url""",
+    "page_versions": _VERSION_TEXT + """
+SELECT u.url, v.version, v.content_hash, v.run_id, v.captured_at,
+       CASE WHEN v.version = p.version THEN p.title ELSE v.title END AS title,
+       CASE WHEN v.version = p.version THEN p.summary ELSE v.summary END AS summary,
+       c.body_text,
+       CASE WHEN v.version = p.version THEN json_object(
+           'sections', (SELECT json_group_array(json_object('position', position, 'heading', heading, 'text', text))
+                        FROM (SELECT * FROM sections WHERE url = u.url ORDER BY position)),
+           'links', (SELECT json_group_array(json_object('kind', l.kind, 'position', l.position, 'to_url', t.url,
+                                                         'anchor_text', a.text, 'summary', s.text, 'facet', l.facet))
+                     FROM (SELECT * FROM link_rows WHERE from_id = u.id ORDER BY seq) l
+                     LEFT JOIN urls t ON t.id = l.to_id LEFT JOIN link_texts a ON a.id = l.anchor_id
+                     LEFT JOIN link_texts s ON s.id = l.summary_id),
+           'structured_data', (SELECT json_group_array(json_object('syntax', syntax, 'position', position,
+                                                                   'type', type, 'data', json(data)))
+                               FROM (SELECT * FROM structured_data WHERE url = u.url ORDER BY syntax, position)))
+       END AS record,
+       v.extractor_version
+FROM versions v
+JOIN urls u ON u.id = v.url_id
+JOIN pages p ON p.url = u.url
+JOIN chain c ON c.url_id = v.url_id AND c.version = v.version""",
+    "jsonld": "SELECT url, position, type, data FROM structured_data WHERE syntax = 'json-ld'",
+    "jsonld_nodes": """
+SELECT s.url, s.position, 0 AS node, json_extract(s.data, '$."@type"') AS type, s.data
+FROM structured_data s
+WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') IS NOT 'array'
+UNION ALL
+SELECT s.url, s.position, CAST(g.key AS INTEGER), json_extract(g.value, '$."@type"'), g.value
+FROM structured_data s, json_each(s.data, '$."@graph"') g
+WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'""",
+    "broken_links": """
+SELECT l.from_url, l.kind, l.position, l.to_url, l.anchor_text,
+       coalesce(p.http_status, e.http_status) AS target_status
+FROM links l
+LEFT JOIN pages p ON p.url = l.to_url
+LEFT JOIN (SELECT url, max(http_status) AS http_status FROM crawl_errors
+           WHERE http_status IN (404, 410) GROUP BY url) e ON e.url = l.to_url
+WHERE p.status = 'gone' OR (p.url IS NULL AND e.url IS NOT NULL)""",
+    "orphan_pages": """
+SELECT p.url, p.page_type, p.slug, p.title FROM pages p
+WHERE p.page_type != 'other' AND p.status = 'live'
+  AND NOT EXISTS (SELECT 1 FROM link_rows l JOIN urls f ON f.id = l.from_id JOIN urls t ON t.id = l.to_id
+                  WHERE t.url = p.url AND f.url != p.url)""",
+    "one_way_related": """
+SELECT fa.url AS from_url, ta.url AS to_url, an.text AS anchor_text
+FROM link_rows a
+JOIN urls fa ON fa.id = a.from_id
+JOIN urls ta ON ta.id = a.to_id
+JOIN pages p ON p.url = ta.url AND p.status = 'live'
+LEFT JOIN link_texts an ON an.id = a.anchor_id
+WHERE a.kind = 'related'
+  AND NOT EXISTS (SELECT 1 FROM link_rows b
+                  WHERE b.kind = 'related' AND b.from_id = a.to_id AND b.to_id = a.from_id)""",
+}
+
+PAGE_COLUMNS = list(TABLES["pages"]["columns"])
+FTS_COLUMNS = ["title", "summary", "body_text"]
+# The tables of schema 1 that the views above replace.
+REPLACED_TABLES = ("links", "sections", "page_versions")
+
+
+def check_schema_version(version: int, path: Any) -> None:
+    if version > SCHEMA_VERSION:
+        raise ArchiveError(f"{path} was written by a newer glossary_spider (schema {version}, "
+                           f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
+
+
+def check_ours(db: sqlite_utils.Database, path: Any) -> None:
+    """Refuse a SQLite file that holds tables but is not a glossary archive: it is someone else's."""
+    tables = set(db.table_names())
+    if tables and not {"pages", "crawl_runs"} <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise ArchiveError(f"{path} is a SQLite database but not a glossary archive (its tables: {shown}); "
+                           "nothing was added to it: give another --db")
+
+
+def ensure_schema(db: sqlite_utils.Database) -> bool:
+    """Create what the archive lacks, upgrading an archive of an earlier schema in place.
+
+    Returns True when an older archive was migrated (the caller then compacts the file).
+    """
+    from glossary_spider.storage import migrations
+
+    migrated = False
+    with db.atomic():
+        for name, spec in TABLES.items():
+            table = db.table(name)
+            if not table.exists():
+                table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]),
+                             foreign_keys=[fk[1:] for fk in FOREIGN_KEYS if fk[0] == name])
+            else:
+                missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
+                for column, kind in missing.items():
+                    table.add_column(column, kind)
+        for sql in COMPACT_TABLES.values():
+            db.execute(sql)
+        if set(REPLACED_TABLES) & set(db.table_names()):
+            migrations.from_schema_1(db)
+            migrated = True
+        for table, columns in INDEXES:
+            db.table(table).create_index(columns, if_not_exists=True)
+        for sql in COMPACT_INDEXES:
+            db.execute(sql)
+        for name, sql in VIEWS.items():
+            db.execute(f"DROP VIEW IF EXISTS [{name}]")
+            db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+    declared = {(fk.table, fk.column) for name, *_ in FOREIGN_KEYS for fk in db.table(name).foreign_keys}
+    if missing_keys := [fk for fk in FOREIGN_KEYS if (fk[0], fk[1]) not in declared]:
+        db.add_foreign_keys(missing_keys)  # rebuilds the tables of an archive made before them, once
+    if not db.table("pages_fts").exists():
+        db.table("pages").enable_fts(FTS_COLUMNS)
+        db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")
+    _fts_triggers(db)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return migrated
+
+
+def _fts_triggers(db: sqlite_utils.Database) -> None:
+    """Keep pages_fts in step with pages; an update re-indexes only when the indexed text changes."""
+    columns = ", ".join(FTS_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in FTS_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in FTS_COLUMNS)
+    delete = f"INSERT INTO pages_fts (pages_fts, rowid, {columns}) VALUES ('delete', old.rowid, {old});"
+    insert = f"INSERT INTO pages_fts (rowid, {columns}) VALUES (new.rowid, {new});"
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in FTS_COLUMNS)
+    for sql in (
+        f"CREATE TRIGGER IF NOT EXISTS pages_ai AFTER INSERT ON pages BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS pages_ad AFTER DELETE ON pages BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS pages_au AFTER UPDATE OF {columns} ON pages WHEN {changed} "
+        f"BEGIN {delete} {insert} END",
+    ):
+        db.execute(sql)

@@ -1,0 +1,206 @@
+"""Every write of pages and their rows: gathered in a :class:`Batch`, written by :meth:`Writer.write`
+in one statement per table, through sqlite-utils.
+
+The caller owns the transaction: a batch is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+
+from glossary_spider.storage import history
+from glossary_spider.storage.bodies import BodyCodec
+from glossary_spider.storage.records import Fetch, now
+from glossary_spider.storage.schema import PAGE_COLUMNS
+
+
+class Batch:
+    """Rows for a batch of pages, gathered so each table gets one insert."""
+
+    def __init__(self) -> None:
+        self.pages: list[dict[str, Any]] = []
+        self.touched: list[tuple[Any, ...]] = []
+        self.sections: list[dict[str, Any]] = []
+        self.links: list[dict[str, Any]] = []
+        self.structured_data: list[dict[str, Any]] = []
+        self.replaced: list[str] = []  # pages whose sections, links and structured data are rewritten
+        self.versions: list[dict[str, Any]] = []
+        self.superseded: dict[str, int] = {}  # page -> its version that a new one replaces
+        self.captures: list[dict[str, Any]] = []
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.outcomes: list[tuple[str, int, str]] = []  # captures' outcomes, once their pages are archived
+
+    def __len__(self) -> int:
+        return len(self.pages) + len(self.touched)
+
+    def body(self, codec: BodyCodec, body: bytes) -> str:
+        sha = hashlib.sha256(body).hexdigest()
+        if sha not in self.bodies and not codec.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
+            compression, data = codec.compress(body)
+            self.bodies[sha] = {"sha256": sha, "compression": compression, "size": len(body), "data": data}
+        return sha
+
+    def record(self, run_id: int, record: dict[str, Any], fetch: Fetch | None, *, version: int,
+               previous: dict[str, Any] | None, new_version: bool) -> None:
+        url = record["url"]
+        stamp = fetch.fetched_at if fetch else now()
+        page = {key: record[key] for key in PAGE_COLUMNS if key in record}
+        page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+        page.update({
+            "status": "live",
+            "version": version,
+            "first_seen": previous["first_seen"] if previous else stamp,
+            "last_changed": stamp if new_version or not previous else previous["last_changed"],
+            "run_id": run_id,
+        })
+        if fetch is not None:
+            page.update({"http_status": fetch.http_status, "last_fetched": fetch.fetched_at})
+        elif previous is not None:
+            page["status"] = previous["status"]
+        self.pages.append(page)
+        self.replaced.append(url)
+        self.sections += _spans(url, record["body_text"], record["sections"])
+        self.links += ({"from_url": url, "seq": seq, **link} for seq, link in enumerate(record["links"]))
+        self.structured_data += (
+            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
+            for item in record["structured_data"]
+        )
+        if new_version:
+            if previous is not None and previous.get("version"):
+                self.superseded[url] = previous["version"]
+            self.versions.append({
+                "url": url, "version": version, "content_hash": record["content_hash"], "run_id": run_id,
+                "captured_at": stamp, "extractor_version": record["extractor_version"],
+            })
+
+    def capture(self, run_id: int, fetch: Fetch, body_sha: str | None, outcome: str) -> None:
+        self.captures.append({
+            "run_id": run_id, "url": fetch.url, "fetched_at": fetch.fetched_at, "http_status": fetch.http_status,
+            "content_type": fetch.content_type, "etag": fetch.etag, "last_modified": fetch.last_modified,
+            "body_sha256": body_sha, "outcome": outcome, "headers": fetch.headers,
+        })
+
+    def error(self, run_id: int, url: str, stage: str, http_status: int | None, error: str,
+              detail: str | None) -> None:
+        self.errors.append({"run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
+                            "error": error, "detail": detail, "at": now()})
+
+
+def _spans(url: str, body_text: str | None, sections: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """Each section as the place its text has in the page's body text; its text itself where the
+    body text does not hold it (a capped page)."""
+    body, at = body_text or "", 0
+    for section in sections:
+        text = section["text"] or ""
+        start = body.find(text, at)
+        if start < 0:
+            start = body.find(text)
+        if start < 0 or section["text"] is None:
+            yield {"url": url, "position": section["position"], "heading": section["heading"], "start": None,
+                   "length": None, "text": section["text"]}
+            continue
+        at = start + len(text)
+        yield {"url": url, "position": section["position"], "heading": section["heading"], "start": start,
+               "length": len(text), "text": None}
+
+
+def intern(db: sqlite_utils.Database, table: str, column: str, values: Iterable[str | None]) -> dict[str, int]:
+    """The ids of ``values`` in ``table`` (``urls`` or ``link_texts``), adding those it lacks."""
+    wanted = {v for v in values if v is not None}
+    if not wanted:
+        return {}
+    select = f"SELECT [{column}], id FROM [{table}] WHERE [{column}] IN (SELECT value FROM json_each(?))"
+    found = dict(db.execute(select, [json.dumps(sorted(wanted))]).fetchall())
+    if missing := sorted(wanted - found.keys()):
+        db.conn.executemany(f"INSERT INTO [{table}] ([{column}]) VALUES (?)", ((v,) for v in missing))
+        found.update(db.execute(select, [json.dumps(missing)]).fetchall())
+    return found
+
+
+class Writer:
+    """The archive's writes (mixed into :class:`~glossary_spider.storage.archive.Archive`)."""
+
+    db: sqlite_utils.Database
+    codec: BodyCodec
+
+    def write(self, batch: Batch) -> None:
+        """Write a batch: one statement per table, whatever its size."""
+        db = self.db
+        if batch.bodies:
+            db.table("bodies").insert_all(batch.bodies.values(), pk="sha256", ignore=True)
+            if any(body["compression"] == "zlib" for body in batch.bodies.values()):
+                self.codec.maybe_train(db)
+        # The versions new ones replace, read before their pages are overwritten.
+        replaced_versions = {url: self._current_version(url) for url in batch.superseded}
+        if batch.pages:
+            db.table("pages").upsert_all(batch.pages, pk="url", column_order=PAGE_COLUMNS)
+        if batch.touched:
+            db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
+                                batch.touched)
+        if batch.replaced:
+            self._write_rows(batch)
+        for url, (old, old_record) in replaced_versions.items():
+            new_text, = db.execute("SELECT body_text FROM pages WHERE url = ?", [url]).fetchone()
+            url_id = intern(db, "urls", "url", [url])[url]
+            history.supersede(db, url_id, batch.superseded[url], old, old_record, new_text,
+                              history.current_record_bytes(db, url))
+        if batch.versions:
+            ids = intern(db, "urls", "url", (v["url"] for v in batch.versions))
+            db.table("versions").insert_all(
+                ({"url_id": ids[v.pop("url")], **v} for v in batch.versions), replace=True)
+        if batch.captures:
+            db.table("captures").insert_all(batch.captures, pk="id")
+        if batch.outcomes:
+            db.conn.executemany("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND body_sha256 IS NOT "
+                                "NULL AND outcome IN ('new', 'changed', 'unchanged', 'held')", batch.outcomes)
+        if batch.errors:
+            db.table("crawl_errors").insert_all(batch.errors, pk="id")
+
+    def _current_version(self, url: str) -> tuple[dict[str, Any], bytes]:
+        title, summary, text = self.db.execute(
+            "SELECT title, summary, body_text FROM pages WHERE url = ?", [url]).fetchone()
+        return {"title": title, "summary": summary, "body_text": text}, history.current_record_bytes(self.db, url)
+
+    def _write_rows(self, batch: Batch) -> None:
+        """Replace the sections, links and structured data of the batch's pages."""
+        db = self.db
+        urls = intern(db, "urls", "url", [*batch.replaced, *(link["to_url"] for link in batch.links)])
+        texts = intern(db, "link_texts", "text",
+                       [t for link in batch.links for t in (link["anchor_text"], link["summary"])])
+        replaced = [(urls[url],) for url in batch.replaced]
+        db.conn.executemany("DELETE FROM section_spans WHERE url_id = ?", replaced)
+        db.conn.executemany("DELETE FROM link_rows WHERE from_id = ?", replaced)
+        db.conn.executemany("DELETE FROM structured_data WHERE url = ?", ((url,) for url in batch.replaced))
+        if batch.sections:
+            db.table("section_spans").insert_all({"url_id": urls[s.pop("url")], **s} for s in batch.sections)
+        if batch.links:
+            db.table("link_rows").insert_all({
+                "from_id": urls[link["from_url"]], "seq": link["seq"], "kind": link["kind"], "position": link["position"],
+                "to_id": urls.get(link["to_url"]), "anchor_id": texts.get(link["anchor_text"]),
+                "summary_id": texts.get(link["summary"]), "facet": link.get("facet"),
+            } for link in batch.links)
+        if batch.structured_data:
+            db.table("structured_data").insert_all(batch.structured_data, pk=("url", "syntax", "position"))
+
+    def write_record(
+        self,
+        run_id: int,
+        record: dict[str, Any],
+        *,
+        version: int,
+        previous: dict[str, Any] | None,
+        new_version: bool,
+        errors: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        """Write one re-extracted record (no fetch); a new version row when ``new_version``."""
+        batch = Batch()
+        batch.record(run_id, record, None, version=version, previous=previous, new_version=new_version)
+        for error in errors:
+            batch.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
+        self.write(batch)
