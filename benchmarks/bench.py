@@ -18,12 +18,14 @@ import json
 import os
 import platform
 import re
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -424,6 +426,95 @@ def heavy_figures(directory: Path, options: argparse.Namespace) -> list:
     ]
 
 
+def archive_figures(directory: Path, pages: int, concurrency: int) -> dict:
+    """Archive bytes against the HTML they came from, after one crawl of ``pages`` pages; then what a
+    refresh against the next generation of the site adds per page it finds edited."""
+    server = Server(pages)
+    db = directory / f"archive-{pages}.db"
+    try:
+        run(crawl_command(db, server, concurrency))
+        crawled = db.stat().st_size
+        before = directory / "crawled.db"
+        shutil.copy(db, before)
+        request = urllib.request.Request(f"{server.url}/_replica/generation", data=b"2")
+        urllib.request.urlopen(request, timeout=10).read()
+        run(glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", str(concurrency), "--no-progress"))
+    finally:
+        server.stop()
+    refreshed = db.stat().st_size
+    conn = sqlite3.connect(db)
+    (html,) = conn.execute("SELECT sum(b.size) FROM captures c JOIN bodies b ON b.sha256 = c.body_sha256 "
+                           "WHERE c.run_id = 1").fetchone()
+    changed, added = conn.execute("SELECT pages_changed, pages_new FROM crawl_runs WHERE id = 2").fetchone()
+    conn.close()
+    # What the edited pages add: the refreshed archive without the added pages' rows, against the
+    # crawl's archive, both vacuumed (so the space the deleted rows leave is not counted) ...
+    edits_only = directory / "edits-only.db"
+    shutil.copy(db, edits_only)
+    without_added_pages(edits_only, run_id=2)
+    content = vacuumed_size(edits_only) - vacuumed_size(before)
+    # ... plus all the slack the refresh itself left in the file (split and partly filled pages).
+    slack = (refreshed - crawled) - (vacuumed_size(db) - vacuumed_size(before))
+    growth = content + slack
+    return {"pages": pages, "html_bytes": html, "crawl_bytes": crawled, "refresh_bytes": refreshed,
+            "changed": changed, "added": added, "edit_content_bytes": content, "refresh_slack_bytes": slack,
+            "edit_growth_bytes": growth, "ratio": crawled / html, "growth_per_changed_page": growth / changed}
+
+
+def vacuumed_size(db: Path) -> int:
+    """The bytes ``db`` would take rewritten without slack (a copy is vacuumed; ``db`` is left as it is)."""
+    copy = db.with_suffix(".vacuumed")
+    shutil.copy(db, copy)
+    conn = sqlite3.connect(copy)
+    conn.execute("VACUUM")
+    conn.close()
+    size = copy.stat().st_size
+    copy.unlink()
+    return size
+
+
+def without_added_pages(db: Path, run_id: int) -> None:
+    """Take out of ``db`` every row of the pages run ``run_id`` added, so that what is left of its
+    growth is what the pages it found edited cost."""
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("CREATE TEMP TABLE added AS SELECT url FROM captures WHERE run_id = ? AND outcome = 'new'",
+                     [run_id])
+        conn.execute("CREATE TEMP TABLE added_ids AS SELECT id FROM urls WHERE url IN (SELECT url FROM added)")
+        conn.execute("DELETE FROM bodies WHERE sha256 IN (SELECT body_sha256 FROM captures WHERE url IN "
+                     "(SELECT url FROM added)) AND sha256 NOT IN (SELECT body_sha256 FROM captures WHERE url NOT IN "
+                     "(SELECT url FROM added) AND body_sha256 IS NOT NULL)")
+        for sql in ("DELETE FROM captures WHERE url IN (SELECT url FROM added)",
+                    "DELETE FROM pages WHERE url IN (SELECT url FROM added)",
+                    "DELETE FROM structured_data WHERE url IN (SELECT url FROM added)",
+                    "DELETE FROM section_spans WHERE url_id IN (SELECT id FROM added_ids)",
+                    "DELETE FROM link_rows WHERE from_id IN (SELECT id FROM added_ids)",
+                    "DELETE FROM versions WHERE url_id IN (SELECT id FROM added_ids)",
+                    # URLs and link texts that only the added pages' links used
+                    "DELETE FROM urls WHERE id NOT IN (SELECT from_id FROM link_rows UNION SELECT to_id FROM link_rows "
+                    "WHERE to_id IS NOT NULL UNION SELECT url_id FROM versions UNION SELECT url_id FROM section_spans)",
+                    "DELETE FROM link_texts WHERE id NOT IN (SELECT anchor_id FROM link_rows WHERE anchor_id IS NOT NULL "
+                    "UNION SELECT summary_id FROM link_rows WHERE summary_id IS NOT NULL)"):
+            conn.execute(sql)
+        conn.execute("INSERT INTO pages_fts (pages_fts) VALUES ('optimize')")  # as the refresh left it
+    conn.close()
+
+
+def archive_rows(size: dict) -> list:
+    EXTRA["archive"] = size
+    print(f"archive: {size['html_bytes'] / 1e6:.1f} MB of HTML from {size['pages']} replica pages kept in "
+          f"{size['crawl_bytes'] / 1e6:.1f} MB; the refresh found {size['changed']} pages edited and "
+          f"{size['added']} added, and the archive grew to {size['refresh_bytes'] / 1e6:.1f} MB "
+          f"({size['edit_growth_bytes'] / 1e3:.0f} kB of it for the edited pages: "
+          f"{size['edit_content_bytes'] / 1e3:.0f} kB of rows, {size['refresh_slack_bytes'] / 1e3:.0f} kB of slack)")
+    return [
+        (f"archive bytes ÷ raw HTML bytes, one crawl of {size['pages']} pages", size["ratio"], "≤ 1.0",
+         size["ratio"] <= 1.0),
+        ("archive growth per edited page on a refresh (bytes)", size["growth_per_changed_page"], "≤ 2000",
+         size["growth_per_changed_page"] <= 2000),
+    ]
+
+
 def archive_size(db: Path) -> float:
     raw, kept = sqlite3.connect(db).execute("SELECT sum(size), sum(length(data)) FROM bodies").fetchone()
     return kept / raw
@@ -439,6 +530,9 @@ def main() -> int:
     parser.add_argument("--scrapyd-pages", type=int, default=60)
     parser.add_argument("--scrapyd-delay", type=float, default=0.2)
     parser.add_argument("--scrapyd-only", action="store_true", help="Measure only the Scrapyd section.")
+    parser.add_argument("--archive-pages", type=int, default=3000)
+    parser.add_argument("--archive-only", action="store_true",
+                        help="Measure only the archive's size: after a crawl, and its growth on a refresh.")
     parser.add_argument("--speed-only", action="store_true",
                         help="Measure only the per-page speed figures: throughput, CPU, extraction and reparse.")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -453,11 +547,15 @@ def main() -> int:
         if options.speed_only:
             rows += speed_figures(directory, options)
             return report(rows, options, None)
+        if options.archive_only:
+            rows += archive_rows(archive_figures(directory, options.archive_pages, options.concurrency))
+            return report(rows, options, None)
         if not options.scrapyd_only:
             # Children report at least this process's peak RSS (Linux keeps it across fork and exec),
             # so the memory figures are measured before anything here grows by working in-process.
             heavy = heavy_figures(directory, options)
             rows += core_figures(directory, options)
+            rows += archive_rows(archive_figures(directory, options.archive_pages, options.concurrency))
             rows += heavy
         sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
     return report(rows, options, sites)
@@ -490,8 +588,11 @@ def report(rows: list, options: argparse.Namespace, sites: dict | None) -> int:
         **({"scrapyd": sites} if sites is not None else {}),
         **EXTRA,
     }
-    name = (f"bench-{options.pages}-{options.memory_pages}.json" if not (options.scrapyd_only or options.speed_only)
-            else "bench-scrapyd.json" if options.scrapyd_only else f"bench-speed-{options.pages}.json")
+    name = (f"bench-{options.pages}-{options.memory_pages}.json"
+            if not (options.scrapyd_only or options.speed_only or options.archive_only)
+            else "bench-scrapyd.json" if options.scrapyd_only
+            else f"bench-archive-{options.archive_pages}.json" if options.archive_only
+            else f"bench-speed-{options.pages}.json")
     (options.out / name).write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
     print(f"\nwritten to {options.out / name}")
     return 0

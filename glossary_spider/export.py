@@ -26,6 +26,8 @@ CSV_COLUMNS = [
 ]
 # Scrapy hands over bodies already decompressed and de-chunked: these headers no longer describe them.
 _DROPPED_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
+# Headers a capture keeps in columns of their own (see storage.writer.other_headers).
+_COLUMN_HEADERS = (("Content-Type", "content_type"), ("ETag", "etag"), ("Last-Modified", "last_modified"))
 
 
 def page_records(conn: sqlite3.Connection, page_type: str | None = None) -> Iterator[dict[str, Any]]:
@@ -60,7 +62,8 @@ def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None =
     writer = WARCWriter(out, gzip=True)
     codec = BodyCodec(sqlite_utils.Database(conn))
     sql = """
-        SELECT c.url, c.fetched_at, c.http_status, c.headers, b.compression, b.data
+        SELECT c.url, c.fetched_at, c.http_status, c.headers, c.content_type, c.etag, c.last_modified,
+               b.compression, b.data
         FROM captures c JOIN bodies b ON b.sha256 = c.body_sha256
         LEFT JOIN pages p ON p.url = c.url
         WHERE (? IS NULL OR p.page_type = ?)
@@ -74,6 +77,8 @@ def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None =
             for name, _, value in (line.partition(":") for line in (row["headers"] or "").split("\r\n") if line)
             if name.strip().lower() not in _DROPPED_HEADERS
         ]
+        headers += [(name, row[column]) for name, column in _COLUMN_HEADERS if row[column] is not None
+                    and name.lower() not in {h[0].lower() for h in headers}]
         headers.append(("Content-Length", str(len(body))))
         status = row["http_status"] or 200
         phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""

@@ -144,7 +144,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "body_sha256": "sha256 of the raw body, a key into bodies",
         "outcome": "new, changed, unchanged, not_modified, gone (went gone in this fetch), still_gone or "
                    "failed; held or discarded for a run the quality gate held",
-        "headers": "The response's headers, one per line",
+        "headers": "The response's other headers, one per line (Content-Type, ETag and Last-Modified are in their "
+                   "columns; Content-Length and the encodings no longer describe the stored body)",
     },
     "bodies": {
         "sha256": "sha256 of the raw body (primary key)",

@@ -203,7 +203,7 @@ class Archive(Writer, Reads):
                 record = extraction.record
                 previous = self._page_state(record["url"])
                 outcome = _outcome(previous, record)
-                body_sha = rows.body(self.codec, fetch.body)
+                body_sha = rows.body(self.codec, fetch.body, fetch.url)
                 rows.capture(run_id, fetch, body_sha, outcome)
                 for error in extraction.errors:
                     rows.error(run_id, record["url"], error["stage"], fetch.http_status, error["error"],
@@ -340,7 +340,7 @@ class Archive(Writer, Reads):
         rows.error(run_id, url, stage, http_status, error, detail)
         with self.db.atomic():
             if fetch is not None:
-                rows.capture(run_id, fetch, rows.body(self.codec, fetch.body) if fetch.body else None, "failed")
+                rows.capture(run_id, fetch, rows.body(self.codec, fetch.body, fetch.url) if fetch.body else None, "failed")
             self.write(rows)
 
     def record_error(

@@ -1,4 +1,5 @@
-"""Raw response bodies: each stored once, compressed with a zstd dictionary trained on the archive."""
+"""Raw response bodies: each stored once, compressed with a zstd dictionary trained on the archive, or,
+when a page is fetched again, as what changed from its earlier body."""
 
 from __future__ import annotations
 
@@ -19,13 +20,15 @@ logger = logging.getLogger(__name__)
 DICTIONARY_SAMPLES = 100
 DICTIONARY_SIZE = 64 * 1024
 ZSTD_LEVEL = 9
+DELTA = "zstd-delta:"
 
 
 class BodyCodec:
     """Compresses response bodies: zlib at first, then zstd with a dictionary trained on the archive.
 
-    The ``compression`` column says how each body is stored (``zlib`` or
-    ``zstd:<dictionary id>``), so every body stays readable whatever comes later.
+    The ``compression`` column says how each body is stored (``zlib``, ``zstd:<dictionary id>``, or
+    ``zstd-delta:<sha256>``: compressed against that body, which is stored whole), so every body stays
+    readable whatever comes later.
     """
 
     def __init__(self, db: sqlite_utils.Database):
@@ -48,12 +51,21 @@ class BodyCodec:
                 self._compressor = (row[0], zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=self._dictionary(row[0])))
         return self._compressor
 
-    def compress(self, body: bytes) -> tuple[str, bytes]:
+    def compress(self, body: bytes, base: tuple[str, bytes] | None = None) -> tuple[str, bytes]:
+        """How to store ``body``: whole, or against ``base`` (sha256, bytes: the page's earlier body)
+        where that takes less than half the bytes (a page that changed in a few places)."""
         latest = self._latest()
         if latest is None:
-            return "zlib", zlib.compress(body, 6)
-        dict_id, compressor = latest
-        return f"zstd:{dict_id}", compressor.compress(body)
+            whole = "zlib", zlib.compress(body, 6)
+        else:
+            dict_id, compressor = latest
+            whole = f"zstd:{dict_id}", compressor.compress(body)
+        if base is not None and base[1]:
+            raw = zstandard.ZstdCompressionDict(base[1], dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            delta = zstandard.ZstdCompressor(level=ZSTD_LEVEL, dict_data=raw).compress(body)
+            if len(delta) < len(whole[1]) // 2:
+                return f"{DELTA}{base[0]}", delta
+        return whole
 
     def decompress(self, compression: str | None, data: bytes) -> bytes:
         if compression in (None, "", "none"):
@@ -63,7 +75,32 @@ class BodyCodec:
         if compression.startswith("zstd:"):
             dictionary = self._dictionary(int(compression[5:]))
             return zstandard.ZstdDecompressor(dict_data=dictionary).decompress(data)
+        if compression.startswith(DELTA):
+            base = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?",
+                                   [compression[len(DELTA):]]).fetchone()
+            if base is None or (base[0] or "").startswith(DELTA):
+                raise ArchiveError(f"a body is stored against {compression[len(DELTA):]}, which the archive "
+                                   "does not hold whole")
+            raw = zstandard.ZstdCompressionDict(self.decompress(*base), dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            return zstandard.ZstdDecompressor(dict_data=raw).decompress(data)
         raise ArchiveError(f"a body is stored with an unknown compression {compression!r}")
+
+    def base_for(self, url: str) -> tuple[str, bytes] | None:
+        """The body a new capture of ``url`` is stored against: that of its latest capture with a body,
+        or the one that body is itself stored against (deltas are never chained)."""
+        row = self.db.execute(
+            "SELECT b.sha256, b.compression, b.data FROM captures c JOIN bodies b ON b.sha256 = c.body_sha256 "
+            "WHERE c.url = ? ORDER BY c.id DESC LIMIT 1", [url]).fetchone()
+        if row is None:
+            return None
+        sha, compression, data = row
+        if (compression or "").startswith(DELTA):
+            sha = compression[len(DELTA):]
+            found = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", [sha]).fetchone()
+            if found is None:
+                return None
+            compression, data = found
+        return sha, self.decompress(compression, data)
 
     def maybe_train(self, db: sqlite_utils.Database) -> None:
         """Once enough bodies are stored, train a dictionary on them and recompress them with it."""

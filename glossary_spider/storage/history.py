@@ -4,7 +4,7 @@ A page's current version is the page itself (``pages`` and its sections, links a
 its row in ``versions`` holds only when and by which run it was made. When a new version arrives, the
 version it replaces keeps what differs from the new one, as RCS keeps a file's older revisions:
 
-- its title and summary, as they were;
+- its title and summary where they differ from the next version's (``same`` says which do not);
 - its body text as one edit of the next version's (``text_head`` characters kept from the start,
   ``text_tail`` from the end, ``text_middle`` between them), which plain SQL can undo: the
   ``page_versions`` view rebuilds every version's text that way;
@@ -99,17 +99,23 @@ def undo_record_delta(delta: bytes, newer: bytes) -> bytes:
     return zstandard.ZstdDecompressor(**({"dict_data": dictionary} if dictionary else {})).decompress(delta)
 
 
-def supersede(db: Any, url_id: int, version: int, old: dict[str, Any], old_record: bytes,
-              new_text: str | None, new_record: bytes) -> None:
+SAME_TITLE, SAME_SUMMARY = 1, 2
+
+
+def supersede(db: Any, url_id: int, version: int, old: dict[str, Any], new: dict[str, Any],
+              old_record: bytes | None, new_record: bytes | None) -> None:
     """Keep version ``version`` of a page as what differs from the version that replaces it.
 
-    ``old``: the replaced version's title, summary and body_text; ``old_record``/``new_record``: the two
-    records in :func:`record_bytes`'s form; ``new_text``: the new version's body text."""
-    head, tail, middle = text_delta(old["body_text"], new_text)
+    ``old``, ``new``: the two versions' title, summary and body_text; ``old_record``/``new_record``: their
+    records in :func:`record_bytes`'s form (no delta is kept where one of them is unknown)."""
+    head, tail, middle = text_delta(old["body_text"], new["body_text"])
+    same = (SAME_TITLE if old["title"] == new["title"] else 0) | (SAME_SUMMARY if old["summary"] == new["summary"] else 0)
+    delta = record_delta(old_record, new_record) if old_record is not None and new_record is not None else None
     db.execute(
-        "UPDATE versions SET title = ?, summary = ?, text_head = ?, text_tail = ?, text_middle = ?, record_delta = ? "
-        "WHERE url_id = ? AND version = ?",
-        [old["title"], old["summary"], head, tail, middle, record_delta(old_record, new_record), url_id, version],
+        "UPDATE versions SET title = ?, summary = ?, same = ?, text_head = ?, text_tail = ?, text_middle = ?, "
+        "record_delta = ? WHERE url_id = ? AND version = ?",
+        [None if same & SAME_TITLE else old["title"], None if same & SAME_SUMMARY else old["summary"], same,
+         head, tail, middle, delta, url_id, version],
     )
 
 
@@ -122,14 +128,16 @@ def page_history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
         return []
     rows = conn.execute(
         "SELECT v.version, v.content_hash, v.run_id, v.captured_at, v.extractor_version, v.title, v.summary, "
-        "v.text_head, v.text_tail, v.text_middle, v.record_delta "
+        "v.same, v.text_head, v.text_tail, v.text_middle, v.record_delta "
         "FROM versions v JOIN urls u ON u.id = v.url_id WHERE u.url = ? ORDER BY v.version DESC", [url]).fetchall()
     current, title, summary, text = page
     record: bytes | None = current_record_bytes(conn, url)
     found = []
-    for version, content_hash, run_id, captured_at, extractor, v_title, v_summary, head, tail, middle, delta in rows:
+    for version, content_hash, run_id, captured_at, extractor, v_title, v_summary, same, head, tail, middle, delta \
+            in rows:
         if version != current:
-            title, summary = v_title, v_summary
+            title = title if (same or 0) & SAME_TITLE else v_title
+            summary = summary if (same or 0) & SAME_SUMMARY else v_summary
             text = apply_text(text, head, tail, middle) if head is not None else None
             record = undo_record_delta(delta, record) if delta is not None and record is not None else None
         found.append({

@@ -12,14 +12,17 @@ from typing import Any
 import sqlite_utils
 
 from glossary_spider.storage import history
-from glossary_spider.storage.writer import _spans, intern
+from glossary_spider.storage.writer import _spans, intern, other_headers
 
-OLD_INDEXES = ("idx_links_to_url",)
+OLD_INDEXES = ("idx_links_to_url", "idx_captures_url_fetched_at")
 
 
 def from_schema_1(db: sqlite_utils.Database) -> None:
     """Schema 1 kept ``links``, ``sections`` and ``page_versions`` as tables, every version a whole copy;
-    move them into the compact tables behind the views of the same names."""
+    move them into the compact tables behind the views of the same names; captures keep only the
+    headers that have no column of their own."""
+    for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+        db.execute(f"DROP VIEW [{view}]")  # made again over the new tables by the caller
     db.execute("INSERT OR IGNORE INTO urls (url) SELECT url FROM pages")
     db.execute("INSERT OR IGNORE INTO urls (url) SELECT from_url FROM links UNION SELECT to_url FROM links "
                "WHERE to_url IS NOT NULL")
@@ -40,6 +43,8 @@ def from_schema_1(db: sqlite_utils.Database) -> None:
         LEFT JOIN link_texts a ON a.text = l.anchor_text LEFT JOIN link_texts s ON s.text = l.summary""")
     _sections(db)
     _versions(db)
+    db.conn.create_function("other_headers", 1, other_headers, deterministic=True)
+    db.execute("UPDATE captures SET headers = other_headers(headers) WHERE headers IS NOT NULL")
     for name in OLD_INDEXES:
         db.execute(f"DROP INDEX IF EXISTS [{name}]")
     for table in ("links", "sections", "page_versions"):
@@ -48,45 +53,36 @@ def from_schema_1(db: sqlite_utils.Database) -> None:
 
 def _sections(db: sqlite_utils.Database) -> None:
     ids = dict(db.execute("SELECT url, id FROM urls").fetchall())
-    rows = []
-    for url, body_text in db.execute("SELECT url, body_text FROM pages").fetchall():
+    for (url,) in db.execute("SELECT url FROM pages").fetchall():  # one page's rows in memory at a time
+        (body_text,) = db.execute("SELECT body_text FROM pages WHERE url = ?", [url]).fetchone()
         sections = [dict(zip(("position", "heading", "text"), r)) for r in db.execute(
             "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
-        rows += ({"url_id": ids[url], **{k: v for k, v in span.items() if k != "url"}}
-                 for span in _spans(url, body_text, sections))
-    if rows:
-        db.table("section_spans").insert_all(rows)
+        rows = [{"url_id": ids[url], **{k: v for k, v in span.items() if k != "url"}}
+                for span in _spans(url, body_text, sections)]
+        if rows:
+            db.table("section_spans").insert_all(rows)
 
 
 def _versions(db: sqlite_utils.Database) -> None:
     """Each page's versions: the latest a reference to the page, each earlier one what changed."""
     ids = intern(db, "urls", "url", (u for (u,) in db.execute("SELECT DISTINCT url FROM page_versions")))
     columns = "url, version, content_hash, run_id, captured_at, extractor_version, title, summary, body_text, record"
-    current_url, newer = None, None
-    for row in db.execute(f"SELECT {columns} FROM page_versions ORDER BY url, version DESC").fetchall():
-        version = dict(zip(columns.split(", "), row))
-        url = version["url"]
-        db.table("versions").insert({key: version[key] for key in (
-            "version", "content_hash", "run_id", "captured_at", "extractor_version")} | {"url_id": ids[url]},
-            replace=True)
-        if url != current_url:  # its latest version: the page itself holds it
-            current_url = url
-            newer = {"body_text": _page_text(db, url), "record": history.current_record_bytes(db, url)}
-            continue
-        record = _record_bytes(version["record"])
-        if record is not None and newer["record"] is not None:
-            history.supersede(db, ids[url], version["version"], version, record, newer["body_text"], newer["record"])
-        else:
-            head, tail, middle = history.text_delta(version["body_text"], newer["body_text"])
-            db.execute("UPDATE versions SET title = ?, summary = ?, text_head = ?, text_tail = ?, text_middle = ? "
-                       "WHERE url_id = ? AND version = ?",
-                       [version["title"], version["summary"], head, tail, middle, ids[url], version["version"]])
-        newer = {"body_text": version["body_text"], "record": record}
-
-
-def _page_text(db: sqlite_utils.Database, url: str) -> str | None:
-    row = db.execute("SELECT body_text FROM pages WHERE url = ?", [url]).fetchone()
-    return row[0] if row else None
+    for url, id_ in ids.items():  # one page's versions in memory at a time
+        newer = None
+        for row in db.execute(f"SELECT {columns} FROM page_versions WHERE url = ? ORDER BY version DESC",
+                              [url]).fetchall():
+            version = dict(zip(columns.split(", "), row))
+            db.table("versions").insert({key: version[key] for key in (
+                "version", "content_hash", "run_id", "captured_at", "extractor_version")} | {"url_id": id_},
+                replace=True)
+            if newer is None:  # its latest version: the page itself holds it
+                page = db.execute("SELECT title, summary, body_text FROM pages WHERE url = ?", [url]).fetchone()
+                newer = {**dict(zip(("title", "summary", "body_text"), page or (None,) * 3)),
+                         "record": history.current_record_bytes(db, url)}
+                continue
+            record = _record_bytes(version["record"])
+            history.supersede(db, id_, version["version"], version, newer, record, newer["record"])
+            newer = {**version, "record": record}
 
 
 def _record_bytes(stored: str | None) -> bytes | None:

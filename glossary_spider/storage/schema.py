@@ -85,8 +85,9 @@ TABLES: dict[str, dict[str, Any]] = {
     },
 }
 
-# The compact stored form behind the links, sections and page_versions views. WITHOUT ROWID: each
-# row lives in its primary key's b-tree, with no second copy of the key in an index.
+# The compact stored form behind the links, sections and page_versions views. WITHOUT ROWID (their
+# rows are small): each row lives in its primary key's b-tree, with no second copy of the key in an
+# index, and a page's rows lie together, so rewriting them touches few database pages.
 COMPACT_TABLES = {
     "urls": """CREATE TABLE IF NOT EXISTS urls (
         id INTEGER PRIMARY KEY,
@@ -121,6 +122,7 @@ COMPACT_TABLES = {
         extractor_version INTEGER,
         title TEXT,
         summary TEXT,
+        same INTEGER,
         text_head INTEGER,
         text_tail INTEGER,
         text_middle TEXT,
@@ -138,20 +140,23 @@ FOREIGN_KEYS = [
 INDEXES = [
     ("crawl_errors", ["run_id"]),
     ("crawl_errors", ["url"]),
-    ("captures", ["url", "fetched_at"]),
+    ("captures", ["url"]),
     ("captures", ["run_id"]),
     ("pages", ["page_type", "status"]),
 ]
 COMPACT_INDEXES = ["CREATE INDEX IF NOT EXISTS link_rows_to_id ON link_rows (to_id)"]
 
-# A version's body text, rebuilt from the page's current text by each later version's change
-# (text_head characters kept from the start, text_tail from the end, text_middle between them);
-# text_head -1: the version had no body text.
+# A version's title, summary and body text, rebuilt from the page's current ones by each later
+# version's change: title and summary as they were, or the next version's where ``same`` says so
+# (1: the title, 2: the summary); the body text as text_head characters kept from the start of the
+# next version's, text_tail from its end, text_middle between them (text_head -1: it had none).
 _VERSION_TEXT = """
-WITH RECURSIVE chain(url_id, version, body_text) AS (
-    SELECT u.id, p.version, p.body_text FROM pages p JOIN urls u ON u.url = p.url
+WITH RECURSIVE chain(url_id, version, title, summary, body_text) AS (
+    SELECT u.id, p.version, p.title, p.summary, p.body_text FROM pages p JOIN urls u ON u.url = p.url
     UNION ALL
     SELECT v.url_id, v.version,
+           CASE WHEN v.same & 1 THEN c.title ELSE v.title END,
+           CASE WHEN v.same & 2 THEN c.summary ELSE v.summary END,
            CASE WHEN v.text_head < 0 THEN NULL
                 ELSE substr(coalesce(c.body_text, ''), 1, v.text_head) || coalesce(v.text_middle, '')
                      || substr(coalesce(c.body_text, ''), length(coalesce(c.body_text, '')) - v.text_tail + 1) END
@@ -174,9 +179,7 @@ JOIN urls u ON u.id = s.url_id
 LEFT JOIN pages p ON p.url = u.url""",
     "page_versions": _VERSION_TEXT + """
 SELECT u.url, v.version, v.content_hash, v.run_id, v.captured_at,
-       CASE WHEN v.version = p.version THEN p.title ELSE v.title END AS title,
-       CASE WHEN v.version = p.version THEN p.summary ELSE v.summary END AS summary,
-       c.body_text,
+       c.title, c.summary, c.body_text,
        CASE WHEN v.version = p.version THEN json_object(
            'sections', (SELECT json_group_array(json_object('position', position, 'heading', heading, 'text', text))
                         FROM (SELECT * FROM sections WHERE url = u.url ORDER BY position)),

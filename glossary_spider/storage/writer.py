@@ -39,10 +39,11 @@ class Batch:
     def __len__(self) -> int:
         return len(self.pages) + len(self.touched)
 
-    def body(self, codec: BodyCodec, body: bytes) -> str:
+    def body(self, codec: BodyCodec, body: bytes, url: str) -> str:
+        """Keep ``url``'s fetched ``body`` (once, however many captures have it); returns its sha256."""
         sha = hashlib.sha256(body).hexdigest()
         if sha not in self.bodies and not codec.db.execute("SELECT 1 FROM bodies WHERE sha256 = ?", [sha]).fetchone():
-            compression, data = codec.compress(body)
+            compression, data = codec.compress(body, codec.base_for(url))
             self.bodies[sha] = {"sha256": sha, "compression": compression, "size": len(body), "data": data}
         return sha
 
@@ -83,13 +84,26 @@ class Batch:
         self.captures.append({
             "run_id": run_id, "url": fetch.url, "fetched_at": fetch.fetched_at, "http_status": fetch.http_status,
             "content_type": fetch.content_type, "etag": fetch.etag, "last_modified": fetch.last_modified,
-            "body_sha256": body_sha, "outcome": outcome, "headers": fetch.headers,
+            "body_sha256": body_sha, "outcome": outcome, "headers": other_headers(fetch.headers),
         })
 
     def error(self, run_id: int, url: str, stage: str, http_status: int | None, error: str,
               detail: str | None) -> None:
         self.errors.append({"run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
                             "error": error, "detail": detail, "at": now()})
+
+
+# Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
+# longer describe the body Scrapy hands over, decompressed and de-chunked.
+KEPT_APART = {"content-type", "etag", "last-modified", "content-length", "content-encoding", "transfer-encoding"}
+
+
+def other_headers(block: str | None) -> str | None:
+    """A response's header block without the headers :data:`KEPT_APART`."""
+    if block is None:
+        return None
+    lines = [line for line in block.split("\r\n") if line.partition(":")[0].strip().lower() not in KEPT_APART]
+    return "\r\n".join(lines)
 
 
 def _spans(url: str, body_text: str | None, sections: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -146,10 +160,9 @@ class Writer:
         if batch.replaced:
             self._write_rows(batch)
         for url, (old, old_record) in replaced_versions.items():
-            new_text, = db.execute("SELECT body_text FROM pages WHERE url = ?", [url]).fetchone()
+            new, new_record = self._current_version(url)
             url_id = intern(db, "urls", "url", [url])[url]
-            history.supersede(db, url_id, batch.superseded[url], old, old_record, new_text,
-                              history.current_record_bytes(db, url))
+            history.supersede(db, url_id, batch.superseded[url], old, new, old_record, new_record)
         if batch.versions:
             ids = intern(db, "urls", "url", (v["url"] for v in batch.versions))
             db.table("versions").insert_all(
@@ -176,7 +189,13 @@ class Writer:
         replaced = [(urls[url],) for url in batch.replaced]
         db.conn.executemany("DELETE FROM section_spans WHERE url_id = ?", replaced)
         db.conn.executemany("DELETE FROM link_rows WHERE from_id = ?", replaced)
-        db.conn.executemany("DELETE FROM structured_data WHERE url = ?", ((url,) for url in batch.replaced))
+        # Structured data is updated in place, row by row: its rows are large, and most of a changed
+        # page's stay as they were.
+        keys: dict[str, list[str]] = {url: [] for url in batch.replaced}
+        for item in batch.structured_data:
+            keys[item["url"]].append(f"{item['syntax']}:{item['position']}")
+        db.conn.executemany("DELETE FROM structured_data WHERE url = ? AND syntax || ':' || position NOT IN "
+                            "(SELECT value FROM json_each(?))", ((url, json.dumps(k)) for url, k in keys.items()))
         if batch.sections:
             db.table("section_spans").insert_all({"url_id": urls[s.pop("url")], **s} for s in batch.sections)
         if batch.links:
@@ -186,7 +205,7 @@ class Writer:
                 "summary_id": texts.get(link["summary"]), "facet": link.get("facet"),
             } for link in batch.links)
         if batch.structured_data:
-            db.table("structured_data").insert_all(batch.structured_data, pk=("url", "syntax", "position"))
+            db.table("structured_data").upsert_all(batch.structured_data, pk=("url", "syntax", "position"))
 
     def write_record(
         self,
