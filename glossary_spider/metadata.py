@@ -127,6 +127,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "extractor_version": "Version of the extractor that produced this version",
         "title": "Title of an earlier version (the current one's is in pages)",
         "summary": "Summary of an earlier version",
+        "same": "Which of title (1) and summary (2) are the next version's, and so not stored here",
         "text_head": "Characters of the next version's body_text this one starts with (-1: it had none)",
         "text_tail": "Characters of the next version's body_text this one ends with",
         "text_middle": "What lies between them in this version",

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import (ArchiveError, check_schema_version, existing_archive, page_record,
-                                     read_gate_report, run_counts)
+from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
+                                     page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
 from glossary_spider.terminal import safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
@@ -50,9 +50,11 @@ def open_mode(path: str | Path) -> str:
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to an archive; never creates one."""
+    """A read-only connection to an archive; never creates one. An archive of an earlier schema is
+    upgraded in place first (see :mod:`glossary_spider.storage.migrations`), where it can be written."""
     path = existing_archive(path)
     mode = open_mode(path)
+    _upgrade(path, mode)
     try:
         conn = _open(path, mode)
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
@@ -63,6 +65,22 @@ def connect(path: str | Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"{path} is not a glossary archive: {exc}") from None
     return conn
+
+
+def _upgrade(path: Path, mode: str) -> None:
+    conn = _open(path, mode)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    if 0 < version < SCHEMA_VERSION:
+        if mode != "mode=ro" or not os.access(path, os.W_OK):
+            raise ArchiveError(f"{path} was written by an earlier glossary_spider (schema {version}) and cannot be "
+                               "upgraded here, where it is read-only: upgrade a writable copy with 'glossary report "
+                               "--db COPY'")
+        from glossary_spider.storage import Archive
+
+        Archive(path).close()
 
 
 def check_type(page_type: str | None) -> None:
@@ -230,11 +248,13 @@ def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
 
 
 def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
-    """A page's versions, oldest first, each with the run that made it and its word count."""
+    """A page's versions, oldest first: each one's title, summary, body text and record (sections,
+    links, structured data), with the run that made it and its word count."""
     commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
     return [{"version": v["version"], "captured_at": v["captured_at"], "run_id": v["run_id"],
              "command": commands.get(v["run_id"]), "content_hash": v["content_hash"], "title": v["title"],
-             "words": len((v["body_text"] or "").split(" ")) if v["body_text"] is not None else None}
+             "words": len((v["body_text"] or "").split(" ")) if v["body_text"] is not None else None,
+             "summary": v["summary"], "body_text": v["body_text"], "record": v["record"]}
             for v in page_history(conn, url)]
 
 

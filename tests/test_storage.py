@@ -1,0 +1,167 @@
+"""The compact archive: history kept as what changed and read back whole, with plain SQL too; page
+bodies kept as changes; and an archive of schema 1 upgraded in place, killed or not."""
+
+import gzip
+import hashlib
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import ROOT, Replica, archive_problems, crawl, rows, run_glossary
+
+from glossary_spider.extraction.page import content_hash
+from glossary_spider.storage import SCHEMA_VERSION, Archive
+from glossary_spider.storage.history import page_history
+
+# An archive written by glossary_spider at schema 1 (commit 84e8fe2): a crawl of a 40-page replica,
+# then refreshes against generations 2 to 6, so some pages have up to six versions.
+SCHEMA_1 = ROOT / "tests" / "samples" / "schema1-archive.db.gz"
+
+
+def page_rows(db, url):
+    """A page's text, sections, links and structured data, as the contract's tables and views give them."""
+    return {
+        "page": rows(db, "SELECT title, summary, body_text, content_hash FROM pages WHERE url = ?", (url,))[0],
+        "sections": rows(db, "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", (url,)),
+        "links": rows(db, "SELECT kind, position, to_url, anchor_text, summary, facet FROM links WHERE from_url = ? "
+                          "ORDER BY kind, position", (url,)),
+        "structured_data": rows(db, "SELECT syntax, position, type, data FROM structured_data WHERE url = ? "
+                                    "ORDER BY syntax, position", (url,)),
+    }
+
+
+@pytest.fixture(scope="module")
+def refreshed(tmp_path_factory):
+    """A replica crawled, then refreshed against its next generation; what its definitions held before."""
+    tmp = tmp_path_factory.mktemp("compact")
+    server = Replica(tmp)
+    db = tmp / "compact.db"
+    try:
+        assert crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml").returncode == 0
+        before = {r["url"]: page_rows(db, r["url"]) for r in rows(db, "SELECT url FROM pages WHERE page_type = 'definition'")}
+        server.set_generation(2)
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.stop()
+    return db, before
+
+
+def test_an_earlier_version_is_kept_as_what_changed_and_read_back_whole(refreshed):
+    db, before = refreshed
+    edited = [r["url"] for r in rows(db, "SELECT url FROM pages WHERE version = 2 AND page_type = 'definition'")]
+    assert len(edited) >= 3
+    conn = sqlite3.connect(db)
+    for url in edited:
+        old = before[url]
+        # Plain SQL, through the page_versions view: the first version's text as the first crawl archived it.
+        (first,) = rows(db, "SELECT title, summary, body_text, content_hash FROM page_versions "
+                            "WHERE url = ? AND version = 1", (url,))
+        assert first == old["page"]
+        # Stored as a change: a small part of the text it stands for.
+        (stored,) = rows(db, "SELECT length(coalesce(v.text_middle, '')) AS middle, length(v.record_delta) AS delta "
+                             "FROM versions v JOIN urls u ON u.id = v.url_id WHERE u.url = ? AND v.version = 1", (url,))
+        assert stored["middle"] < len(old["page"]["body_text"]) / 4 and stored["delta"] < 300
+        # Its whole record, rebuilt, is the one the first crawl archived: it hashes to its content hash.
+        version = page_history(conn, url)[0]
+        record = version["record"]
+        assert record["sections"] == old["sections"]
+        assert sorted(record["links"], key=lambda link: (link["kind"], link["position"])) == old["links"]
+        assert [{**item, "data": json.dumps(item["data"], ensure_ascii=False)} for item in record["structured_data"]] \
+            == old["structured_data"]
+        whole = {**record, "title": version["title"], "summary": version["summary"], "body_text": version["body_text"]}
+        assert content_hash(whole) == version["content_hash"] == old["page"]["content_hash"]
+
+
+def test_a_page_fetched_again_is_kept_as_what_changed_in_its_body(refreshed):
+    db, _ = refreshed
+    deltas = rows(db, "SELECT b.sha256, length(b.data) AS kept, b.size FROM captures c "
+                      "JOIN bodies b ON b.sha256 = c.body_sha256 WHERE c.run_id = 2 AND b.compression LIKE 'zstd-delta:%'")
+    assert len(deltas) >= 3
+    with Archive(db) as archive:
+        for row in deltas:
+            assert hashlib.sha256(archive.body(row["sha256"])).hexdigest() == row["sha256"]
+            assert row["kept"] < row["size"] / 20
+    assert archive_problems(db) == []
+
+
+# -- migration from schema 1 ----------------------------------------------------------------------
+
+def schema_1_archive(path):
+    path.write_bytes(gzip.decompress(SCHEMA_1.read_bytes()))
+    return path
+
+
+CONTENT = {
+    "pages": "SELECT * FROM pages ORDER BY url",
+    "links": "SELECT from_url, kind, position, to_url, anchor_text, summary, facet FROM links "
+             "ORDER BY from_url, kind, position",
+    "sections": "SELECT url, position, heading, text FROM sections ORDER BY url, position",
+    "structured_data": "SELECT url, syntax, position, type, data FROM structured_data ORDER BY url, syntax, position",
+    "page_versions": "SELECT url, version, content_hash, run_id, captured_at, title, summary, body_text, "
+                     "extractor_version FROM page_versions ORDER BY url, version",
+    "captures": "SELECT id, run_id, url, fetched_at, http_status, etag, body_sha256, outcome FROM captures ORDER BY id",
+    "bodies": "SELECT sha256, size FROM bodies ORDER BY sha256",
+}
+
+
+def content(db):
+    return {name: rows(db, sql) for name, sql in CONTENT.items()}
+
+
+def old_records(db):
+    """Each version's sections and links, from a schema-1 archive's own JSON."""
+    return {(r["url"], r["version"]): json.loads(r["record"])
+            for r in rows(db, "SELECT url, version, record FROM page_versions")}
+
+
+def test_an_archive_of_schema_1_is_upgraded_in_place_and_keeps_every_row_and_version(tmp_path):
+    db = schema_1_archive(tmp_path / "old.db")
+    before, records, size = content(db), old_records(db), db.stat().st_size
+    assert max(v["version"] for v in before["page_versions"]) >= 5
+
+    result = run_glossary("report", "--db", str(db))  # any command upgrades it, a reading one too
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "PRAGMA user_version")[0]["user_version"] == SCHEMA_VERSION
+    assert content(db) == before
+    assert archive_problems(db) == []
+    assert db.stat().st_size < size
+
+    conn = sqlite3.connect(db)
+    for url in {url for url, _ in records}:
+        for version in page_history(conn, url):
+            old = records[(url, version["version"])]
+            assert [(s["heading"], s["text"]) for s in version["record"]["sections"]] == \
+                [(s["heading"], s["text"]) for s in old["sections"]]
+            assert [(link["kind"], link["to_url"], link["anchor_text"]) for link in version["record"]["links"]] == \
+                [(link["kind"], link["to_url"], link["anchor_text"]) for link in old["links"]]
+    (latest,) = rows(db, "SELECT url, version FROM pages ORDER BY version DESC LIMIT 1")
+    result = run_glossary("show", latest["url"], "--history", "--format", "json", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert [v["version"] for v in json.loads(result.stdout)["versions"]] == list(range(1, latest["version"] + 1))
+
+
+def test_a_migration_killed_at_any_moment_loses_nothing(tmp_path):
+    reference = schema_1_archive(tmp_path / "reference.db")
+    Archive(reference).close()
+    expected = content(reference)
+    upgrade = [sys.executable, "-c", "import sys; from glossary_spider.storage import Archive; Archive(sys.argv[1]).close()"]
+    killed = 0
+    for i, delay in enumerate((0.0, 0.005, 0.02, 0.05, 0.1)):
+        db = schema_1_archive(tmp_path / f"killed-{i}.db")
+        wal = db.with_name(db.name + "-wal")
+        process = subprocess.Popen([*upgrade, str(db)], cwd=ROOT)
+        while process.poll() is None and not (wal.exists() and wal.stat().st_size):
+            time.sleep(0.001)  # the upgrade has started writing
+        time.sleep(delay)
+        if process.poll() is None:
+            process.kill()
+            killed += 1
+        process.wait()
+        Archive(db).close()  # upgrades again, from wherever the killed one stopped
+        assert content(db) == expected, f"killed after {delay} s"
+        assert archive_problems(db) == []
+    assert killed >= 3
