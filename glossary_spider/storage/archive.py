@@ -1,32 +1,31 @@
-"""The archive opened for writing: its runs, the staging of a run's pages for the quality gate, the
-frontier a run resumes from, and the page writes of :mod:`~glossary_spider.storage.writer`."""
+"""The archive opened for writing: its runs and the frontier a run resumes from, with the staging of
+:mod:`~glossary_spider.storage.staging` and the page writes of :mod:`~glossary_spider.storage.writer`."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-import zstandard
 
 from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import ArchiveError, cannot_write
-from glossary_spider.storage.readers import Reads, fetch_outcomes, read_gate_report, run_counts
+from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
-from glossary_spider.storage.schema import TABLES, check_ours, check_schema_version, ensure_schema
+from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
+from glossary_spider.storage.staging import Staging
 from glossary_spider.storage.writer import Batch, Writer
 
 logger = logging.getLogger(__name__)
 
 
-class Archive(Writer, Reads):
+class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
     def __init__(self, path: str | Path):
@@ -177,137 +176,7 @@ class Archive(Writer, Reads):
     def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
         return fetch_outcomes(self.db, run_id)
 
-    # -- writes ---------------------------------------------------------------------------
-
-    def store_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
-        """Archive a batch of fetched pages and their extractions at once, past no gate.
-
-        Returns each page's outcome: ``new``, ``changed`` or ``unchanged``.
-        """
-        with self.db.atomic():
-            outcomes = self.stage_pages(run_id, batch)
-            self.apply_staged(run_id)
-        return outcomes
-
-    def stage_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
-        """Keep a batch of fetched pages (their raw captures, and their records in ``staged``)
-        for :meth:`apply_staged` to archive once the quality gate has passed them.
-
-        Returns each page's outcome as it would be archived now: ``new``, ``changed`` or ``unchanged``.
-        """
-        rows = Batch()
-        outcomes = []
-        staged = []
-        with self.db.atomic():
-            for fetch, extraction in batch:
-                record = extraction.record
-                previous = self._page_state(record["url"])
-                outcome = _outcome(previous, record)
-                body_sha = rows.body(self.codec, fetch.body, fetch.url)
-                rows.capture(run_id, fetch, body_sha, outcome)
-                for error in extraction.errors:
-                    rows.error(run_id, record["url"], error["stage"], fetch.http_status, error["error"],
-                               error.get("detail"))
-                staged.append(_staged(run_id, record, fetch, body_sha))
-                outcomes.append(outcome)
-            self.write(rows)
-            if staged:
-                self.db.table("staged").insert_all(staged, pk=TABLES["staged"]["pk"], replace=True)
-        return outcomes
-
-    def staged(self, run_id: int, columns: str = "*", chunk: int = 500) -> Iterator[dict[str, Any]]:
-        """The pages ``run_id`` has staged, in the order it fetched them.
-
-        Read a chunk at a time, with no statement left open between chunks, so that the
-        caller may write meanwhile (SQLite refuses some writes while a read is pending).
-        """
-        last = 0
-        while True:
-            cursor = self.db.execute(f"SELECT rowid AS _rowid, {columns} FROM staged WHERE run_id = ? AND rowid > ? "
-                                     "ORDER BY rowid LIMIT ?", [run_id, last, chunk])
-            names = [d[0] for d in cursor.description]
-            found = cursor.fetchall()
-            for row in found:
-                record = dict(zip(names, row))
-                last = record.pop("_rowid")
-                yield record
-            if len(found) < chunk:
-                return
-
-    def apply_staged(self, run_id: int, records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
-        """Archive every page ``run_id`` staged: pages, sections, links, structured data and a
-        new version where the content changed; then forget them. One transaction.
-
-        ``records`` replaces the staged record of the URLs it names (a held run accepted after
-        re-extraction). Returns the pages by outcome.
-        """
-        counts: dict[str, int] = {}
-        with self.db.atomic():
-            rows = Batch()
-            for row in self.staged(run_id):
-                record = (records or {}).get(row["url"]) or staged_record(row["record"])
-                previous = self._page_state(row["url"])
-                outcome = _outcome(previous, record)
-                fetch = Fetch(row["url"], row["http_status"], fetched_at=row["fetched_at"])
-                if outcome != "unchanged" or previous["status"] != "live":
-                    version = 1 if previous is None else (previous["version"] or 0) + (outcome == "changed")
-                    rows.record(run_id, record, fetch, version=version, previous=previous,
-                                new_version=outcome != "unchanged")
-                else:
-                    rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, row["url"]))
-                rows.outcomes.append((outcome, run_id, row["url"]))
-                counts[outcome] = counts.get(outcome, 0) + 1
-                if len(rows.pages) + len(rows.touched) >= 500:  # bounded memory, however many pages
-                    self.write(rows)
-                    rows = Batch()
-            self.write(rows)
-            self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
-        return counts
-
-    def hold_staged(self, run_id: int, report: dict[str, Any]) -> None:
-        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``."""
-        with self.db.atomic():
-            self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
-                            "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
-                            [run_id, run_id])
-            self.save_gate_report(run_id, report, held=True)
-
-    def discard_staged(self, run_id: int) -> int:
-        """Forget the versions a held run staged; its raw captures stay. Returns how many."""
-        with self.db.atomic():
-            count = self.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
-            self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
-            self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome = 'held'",
-                            [run_id])
-            self.db.execute("UPDATE gate_reports SET decision = 'discarded', decided_at = ? WHERE run_id = ?",
-                            [now(), run_id])
-        return count
-
-    def mark_soft_404(self, run_id: int, urls: Iterable[str]) -> None:
-        """Pages that answered the site's "not found" page with 200: gone, as a 404 would make them,
-        and never a version; a URL the archive never had gets a ``fetch`` error instead."""
-        with self.db.atomic():
-            for url in urls:
-                (status, fetched_at), = self.db.execute(
-                    "SELECT http_status, fetched_at FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
-                known = self._page_state(url) is not None
-                if known:
-                    self.db.execute("UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? "
-                                    "WHERE url = ?", [status, fetched_at, run_id, url])
-                else:
-                    self.record_error(run_id, url, "fetch", status, "soft 404: the site's \"not found\" page, "
-                                      "served with a success status")
-                self.db.execute("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND outcome IN "
-                                "('new', 'changed', 'unchanged')", ["gone" if known else "failed", run_id, url])
-                self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
-
-    def save_gate_report(self, run_id: int, report: dict[str, Any], held: bool) -> None:
-        self.db.table("gate_reports").upsert(
-            {"run_id": run_id, "held": int(held), "report": json.dumps(report, sort_keys=True), "decision": None,
-             "decided_at": None}, pk="run_id")
-
-    def gate_report(self, run_id: int) -> dict[str, Any] | None:
-        return read_gate_report(self.db.conn, run_id)
+    # -- pages that are not staged -------------------------------------------------------
 
     def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
         """A 404 or 410 for an archived page: ``gone`` if it was live, ``still_gone`` if it was
@@ -384,31 +253,3 @@ class Archive(Writer, Reads):
         with self.db.atomic():
             self.write_record(run_id, record, version=version, previous=state, new_version=changed, errors=errors)
         return "changed" if changed else "unchanged"
-
-
-def _outcome(previous: dict[str, Any] | None, record: dict[str, Any]) -> str:
-    if previous is None:
-        return "new"
-    return "changed" if previous["content_hash"] != record["content_hash"] else "unchanged"
-
-
-def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str) -> dict[str, Any]:
-    """A ``staged`` row: the record, and the few numbers the quality gate reads without parsing it."""
-    text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
-    return {
-        "run_id": run_id, "url": record["url"], "page_type": record["page_type"],
-        "content_hash": record["content_hash"], "text_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "title": record["title"], "words": record.get("word_count") or 0,
-        "related": sum(1 for link in record["links"] if link["kind"] == "related"),
-        "jsonld": sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
-        "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
-        "body_sha256": body_sha,
-        "record": zstandard.ZstdCompressor(level=3).compress(json.dumps(record, ensure_ascii=False).encode()),
-    }
-
-
-def staged_record(stored: bytes | str) -> dict[str, Any]:
-    """A staged record: zstd-compressed JSON (plain JSON in an archive staged before schema 2)."""
-    if isinstance(stored, str):
-        return json.loads(stored)
-    return json.loads(zstandard.ZstdDecompressor().decompress(stored))
