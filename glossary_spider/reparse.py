@@ -80,14 +80,16 @@ def _args(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extracted]], counts: dict[str, int]) -> None:
+    extracted = []
     with archive.db.atomic():
         for state, result in batch:
             if isinstance(result, str):  # one page that breaks extraction must not stop the rest
                 archive.record_error(run_id, state["url"], "parse", None, "extraction failed", result)
                 counts["pages_failed"] += 1
-                continue
-            record, errors = result
-            counts[f"pages_{archive.reparse_page(run_id, state, record, errors)}"] += 1
+            else:
+                extracted.append((state, *result))
+        for outcome in archive.reparse_pages(run_id, extracted):
+            counts[f"pages_{outcome}"] += 1
 
 
 def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> None:

@@ -244,12 +244,19 @@ class Archive(Staging, Writer, Reads):
                 pending.append(url)
         return done, [url for url in pending if url not in done]
 
-    def reparse_page(
-        self, run_id: int, state: dict[str, Any], record: dict[str, Any], errors: Iterable[dict[str, Any]] = ()
-    ) -> str:
-        """Write a re-extracted record: a new version only if its content hash changed."""
-        changed = record["content_hash"] != state["content_hash"]
-        version = (state["version"] or 0) + 1 if changed else state["version"]
+    def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[dict[str, Any]]]]
+                      ) -> list[str]:
+        """Write re-extracted records, each given as (the page's state, its record, its errors), in one
+        batch: a new version only where the content hash changed. Returns ``changed`` or ``unchanged``
+        for each."""
+        batch, outcomes = Batch(), []
+        for state, record, errors in pages:
+            changed = record["content_hash"] != state["content_hash"]
+            version = (state["version"] or 0) + 1 if changed else state["version"]
+            batch.record(run_id, record, None, version=version, previous=state, new_version=changed)
+            for error in errors:
+                batch.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
+            outcomes.append("changed" if changed else "unchanged")
         with self.db.atomic():
-            self.write_record(run_id, record, version=version, previous=state, new_version=changed, errors=errors)
-        return "changed" if changed else "unchanged"
+            self.write(batch)
+        return outcomes

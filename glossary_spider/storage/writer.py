@@ -206,20 +206,3 @@ class Writer:
             } for link in batch.links)
         if batch.structured_data:
             db.table("structured_data").upsert_all(batch.structured_data, pk=("url", "syntax", "position"))
-
-    def write_record(
-        self,
-        run_id: int,
-        record: dict[str, Any],
-        *,
-        version: int,
-        previous: dict[str, Any] | None,
-        new_version: bool,
-        errors: Iterable[dict[str, Any]] = (),
-    ) -> None:
-        """Write one re-extracted record (no fetch); a new version row when ``new_version``."""
-        batch = Batch()
-        batch.record(run_id, record, None, version=version, previous=previous, new_version=new_version)
-        for error in errors:
-            batch.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
-        self.write(batch)
