@@ -13,7 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +54,30 @@ def text_of(element: HtmlElement) -> str:
     return " ".join("".join(element.itertext()).split())
 
 
+class PageMemo:
+    """What one page's extraction asks for again and again, computed once: an element's folded text
+    (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
+    their proxies (and identities) for the page's lifetime."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.texts: dict[HtmlElement, str] = {}
+        self.urls: dict[str, str | None] = {}
+
+    def text(self, element: HtmlElement) -> str:
+        text = self.texts.get(element)
+        if text is None:
+            text = self.texts[element] = " ".join("".join(element.itertext()).split())
+        return text
+
+    def url(self, href: str) -> str | None:
+        try:
+            return self.urls[href]
+        except KeyError:
+            url = self.urls[href] = normalize_url(href, self.base)
+            return url
+
+
 def clean_block(text: str) -> str:
     # Area paragraphs may open with a stray "⎊ " or ": " (SITE.md, Area).
     return STRAY_LEAD.sub("", text).strip()
@@ -78,28 +102,28 @@ _OG_TITLE_XPATH = etree.XPath("string(/html/head/meta[@property='og:title']/@con
 _TITLE_XPATH = etree.XPath("string(//title)")
 
 
-def find_h1(root: HtmlElement) -> HtmlElement | None:
+def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of) -> HtmlElement | None:
     """The page's title heading: its first ``<h1>`` that is not chrome or the site's logo, else
-    the first ``<h2>``/``<h3>`` that repeats the document's title."""
+    the first ``<h2>``/``<h3>`` that repeats the document's title (``text``: :func:`text_of` or a memo of it)."""
     site_name = _SITE_NAME_XPATH(root).strip().casefold()
     for h1 in root.iter("h1"):
-        if not _in_chrome(h1) and not _is_logo(h1, site_name):
+        if not _in_chrome(h1) and not _is_logo(h1, site_name, text):
             return h1
     title = " ".join((_OG_TITLE_XPATH(root) or _TITLE_XPATH(root)).split()).casefold()
     if not title:
         return None
     for heading in root.iter("h2", "h3"):
-        text = text_of(heading).casefold()
-        if text and text in title and (len(text) >= 15 or text == title) and not _in_chrome(heading):
+        folded = text(heading).casefold()
+        if folded and folded in title and (len(folded) >= 15 or folded == title) and not _in_chrome(heading):
             return heading
     return None
 
 
-def _is_logo(h1: HtmlElement, site_name: str) -> bool:
+def _is_logo(h1: HtmlElement, site_name: str, text: Callable[[HtmlElement], str] = text_of) -> bool:
     """An ``<h1>`` that names the site rather than the page: an image, the site's name, a link home,
     or marked as the logo or brand by its class or id or its link's."""
-    text = text_of(h1)
-    if not text or text.casefold() == site_name:
+    title = text(h1)
+    if not title or title.casefold() == site_name:
         return True
     for element in (h1, *h1.iter("a")):
         names = f"{element.get('id', '')} {element.get('class', '')}"
@@ -132,11 +156,12 @@ class ParagraphText:
     Also, found once for the whole page: the elements holding a link (``link_holders``, themselves
     included) and those holding a time, author, category or tag link (``meta_holders``)."""
 
-    def __init__(self, root: HtmlElement):
+    def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
+        text = memo.text if memo is not None else text_of
         self.comments = {e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
         chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
-        self.texts = {p: text_of(p) for p in root.iter("p") if p not in left_out}
+        self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
         self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
         self.link_holders = {e for a in _LINKS_XPATH(root) for e in (a, *a.iterancestors())}
@@ -218,13 +243,14 @@ def _links_in(element: HtmlElement) -> list[HtmlElement]:
     return _LINKS_XPATH(element)
 
 
-def _is_link_only(element: HtmlElement, links: list[HtmlElement]) -> bool:
-    """True when the element's text is nothing but its links' text (and separators); ``links``: its links."""
+def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
+    """True when the element's text is nothing but its links' text (and separators); ``links``: its links;
+    ``text``: :func:`text_of` or a memo of it."""
     if not links:
         return False
-    rest = text_of(element)
+    rest = text(element)
     for a in links:
-        rest = rest.replace(text_of(a), "", 1)
+        rest = rest.replace(text(a), "", 1)
     return not re.search(r"\w", rest)
 
 
@@ -237,11 +263,11 @@ def _has_blocks(element: HtmlElement) -> bool:
     return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
 
 
-def _is_pager(element: HtmlElement, links: list[HtmlElement]) -> bool:
+def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
     return bool(links) and all(
-        (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text_of(a))
+        (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text(a))
         for a in links
-    ) and _is_link_only(element, links)
+    ) and _is_link_only(element, links, text)
 
 
 _PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
@@ -253,13 +279,14 @@ _UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 class _Walker:
     """Walks the content block in reading order and sorts what it meets."""
 
-    def __init__(self, h1: HtmlElement | None, base: str, page_type: str, paragraphs: ParagraphText):
+    def __init__(self, h1: HtmlElement | None, memo: PageMemo, page_type: str, paragraphs: ParagraphText):
         self.h1 = h1
+        self.memo = memo
+        self.text = memo.text
         self.comments = paragraphs.comments
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
         self.link_holders = paragraphs.link_holders
-        self.base = base
         self.page_type = page_type
         self.started = h1 is None
         self.h1_path = set(h1.iterancestors()) if h1 is not None else set()
@@ -275,10 +302,10 @@ class _Walker:
         return _links_in(element) if element in self.link_holders else []
 
     def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
-        to_url = normalize_url(a.get("href", ""), self.base)
+        to_url = self.memo.url(a.get("href", ""))
         if to_url is None:
             return None
-        item = {"kind": kind, "to_url": to_url, "anchor_text": text_of(a) or None, "summary": summary, "facet": None}
+        item = {"kind": kind, "to_url": to_url, "anchor_text": self.text(a) or None, "summary": summary, "facet": None}
         self.content.links.append(item)
         return item
 
@@ -287,7 +314,7 @@ class _Walker:
     def walk(self, element: HtmlElement, depth: int = 0) -> None:
         if depth > MAX_DEPTH:  # markup nested deeper than any real page: keep its text, stop walking
             if self.started:
-                self.prose(element, text_of(element))
+                self.prose(element, self.text(element))
             return
         # Text written straight into the element, between its blocks: runs of text and inline elements.
         # ``unlinked`` is the same text outside links.
@@ -314,14 +341,14 @@ class _Walker:
                 self.started = True
                 continue
             if tag == "nav" or child.get("role") == "navigation":
-                if self.started and _is_pager(child, self.links_in(child)):
+                if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
             if tag in CHROME or (tag == "header" and self.h1 is not None and child not in self.h1_path):
                 continue
             if child in self.comments and child not in self.h1_path:
                 continue
-            if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child)):
+            if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child), self.text):
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
@@ -339,11 +366,11 @@ class _Walker:
             elif tag == "p":
                 self.paragraph(child)
             elif tag == "blockquote":
-                self.prose(child, text_of(child))
+                self.prose(child, self.text(child))
             elif tag in ("ul", "ol", "dl"):
                 self.listing(child)
             elif tag in ("pre", "table", "li", "dd"):
-                self.prose(child, text_of(child))
+                self.prose(child, self.text(child))
             else:
                 self.walk(child, depth + 1)
         self.loose(run, unlinked, inline)
@@ -366,7 +393,7 @@ class _Walker:
             anchors = []
 
     def heading(self, element: HtmlElement, level: int) -> None:
-        text = text_of(element)
+        text = self.text(element)
         if not text:
             return
         self.close_section(level)
@@ -376,7 +403,7 @@ class _Walker:
             self.section = None
             return
         links = self.links_in(element)
-        if links and _is_link_only(element, links):
+        if links and _is_link_only(element, links, self.text):
             if self.mode == "body" or level <= self.mode_level:
                 self.mode, self.mode_level = "body", 7
                 kind = "listing"
@@ -404,13 +431,13 @@ class _Walker:
     def paragraph(self, element: HtmlElement) -> None:
         text = self.texts.get(element)
         if text is None:
-            text = text_of(element)
+            text = self.text(element)
         if not text:
             return
         if is_meta(element, text, self.meta_holders):
             self.content.meta.append(element)
             return
-        if _is_pager(element, self.links_in(element)):
+        if _is_pager(element, self.links_in(element), self.text):
             self.pager(element)
             return
         if self.last_item is not None and not self.last_item["summary"]:
@@ -449,18 +476,18 @@ class _Walker:
             for li in items:
                 self.walk(li)
             return
-        if items and all(_is_link_only(li, self.links_in(li)) for li in items):
+        if items and all(_is_link_only(li, self.links_in(li), self.text) for li in items):
             # A list of nothing but links to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
-            targets = [normalize_url(a.get("href", ""), self.base) for li in items for a in self.links_in(li)]
+            targets = [self.memo.url(a.get("href", "")) for li in items for a in self.links_in(li)]
             if self.mode == "body" and all(t and classify(t).page_type in ("definition", "term") for t in targets):
                 kind = "related" if self.page_type == "definition" else "listing"
                 for li in items:
                     self.link(kind, self.links_in(li)[0])
             return
-        lines = [clean_block(text_of(li)) for li in items]
+        lines = [clean_block(self.text(li)) for li in items]
         text = "\n".join(line for line in lines if line)
-        if 2 * sum(len(text_of(a)) for a in self.links_in(element)) > len(text):
+        if 2 * sum(len(self.text(a)) for a in self.links_in(element)) > len(text):
             return  # mostly links, with a date or an author beside each: teasers, not body
         self.prose(element, text)
 
@@ -469,16 +496,18 @@ class _Walker:
             self.link("pagination", a)
 
 
-def extract_content(root: HtmlElement, base: str, page_type: str) -> tuple[Content, HtmlElement | None]:
-    """The page's own text, sections and content links, and its ``<h1>``.
+def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
+    """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
+    resolve against, or the page's :class:`PageMemo` made for it.
 
     Removes scripts, styles and templates from the tree: read structured data first.
     """
+    memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
-    paragraphs = ParagraphText(root)
-    h1 = find_h1(root)
+    paragraphs = ParagraphText(root, memo)
+    h1 = find_h1(root, memo.text)
     container = find_container(h1, root, paragraphs)
-    walker = _Walker(h1, base, page_type, paragraphs)
+    walker = _Walker(h1, memo, page_type, paragraphs)
     walker.walk(container)
     walker.close_section(1)
     content = walker.content
@@ -517,9 +546,10 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
 _HREFS_XPATH = etree.XPath("//a/@href")
 
 
-def iter_hrefs(root: HtmlElement, base: str) -> Iterator[str]:
+def iter_hrefs(root: HtmlElement, base: str | PageMemo) -> Iterator[str]:
     """Every link of the page, chrome included, normalised: what a crawl may follow."""
+    resolve = base.url if isinstance(base, PageMemo) else lambda href: normalize_url(href, base)
     for href in _HREFS_XPATH(root):
-        url = normalize_url(href, base)
+        url = resolve(href)
         if url:
             yield url

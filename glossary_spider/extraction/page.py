@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
-from glossary_spider.extraction.content import extract_content, is_meta, iter_hrefs, text_of
+from glossary_spider.extraction.content import PageMemo, extract_content, is_meta, iter_hrefs
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
@@ -89,12 +90,20 @@ def looks_binary(body: bytes) -> bool:
     return bool(head) and sum(head.count(c) for c in _CONTROL_BYTES) > len(head) // 20
 
 
+# Every element an HtmlElement, chosen in C: lxml.html's own lookup (which gives forms and inputs
+# classes of their own, unused here) calls back into Python for each element lxml hands over.
+_ELEMENT_CLASSES = etree.ElementDefaultClassLookup(
+    element=HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity)
+
+
 def parse(text: str, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
     """The page's tree, parsed as parsel parses it, and the parse's own errors: a page nested
     deeper than libxml2's limit (2,048 levels with huge_tree) is cut there, and says so."""
     # NUL characters make lxml stop reading; they are never part of a page's text.
     body = text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
     parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+    parser.set_element_class_lookup(_ELEMENT_CLASSES)
     root = etree.fromstring(body, parser=parser, base_url=url)
     if root is None:
         root = etree.fromstring(b"<html/>", parser=parser, base_url=url)
@@ -123,8 +132,10 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
 
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
     errors += structured_errors
-    content, h1 = extract_content(root, base, page_type)
-    title = _title(h1, root)
+    memo = PageMemo(base)
+    text_of = memo.text
+    content, h1 = extract_content(root, memo, page_type)
+    title = _title(h1, root, text_of)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
         content = settle(content, root, base, title)
@@ -149,10 +160,10 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "summary": summary,
         "body_text": body_text or None,
         "word_count": len(body_text.split()),
-        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, root, "published"),
+        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, root, "published", text_of),
         "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(root, "article:modified_time")),
-        "author": facts.author() or _author(root, meta_text),
-        "categories": facts.categories() or _categories(content.meta, meta_text),
+        "author": facts.author() or _author(root, meta_text, text_of),
+        "categories": facts.categories() or _categories(content.meta, meta_text, text_of),
         "language": (_LANG_XPATH(root) or "").strip() or None,
         "canonical_url": _canonical(root, base),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
@@ -163,7 +174,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     record = _without_control_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
-    outlinks = list(dict.fromkeys(iter_hrefs(root, base)))
+    outlinks = list(dict.fromkeys(iter_hrefs(root, memo)))
     if len(outlinks) > MAX_LINKS:
         cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
         outlinks = outlinks[:MAX_LINKS]
@@ -269,7 +280,7 @@ def _strip_title(text: str) -> str | None:
     return text or None
 
 
-def _title(h1: HtmlElement | None, root: HtmlElement) -> str | None:
+def _title(h1: HtmlElement | None, root: HtmlElement, text_of: Callable[[HtmlElement], str]) -> str | None:
     for candidate in (text_of(h1) if h1 is not None else None, _meta(root, "og:title"), _TITLE_XPATH(root)):
         if candidate and (title := _strip_title(candidate)):
             return title
@@ -283,7 +294,8 @@ def _clean_summary(text: str | None) -> str | None:
     return text or None
 
 
-def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str) -> str | None:
+def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str, text_of: Callable[[HtmlElement], str],
+                  ) -> str | None:
     for element in meta:
         for when in _DATETIMES_XPATH(element):
             if value := to_utc(when):
@@ -293,7 +305,7 @@ def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str) -> str 
     return to_utc(_meta(root, f"article:{kind}_time"))
 
 
-def _author(root: HtmlElement, meta_text: str) -> str | None:
+def _author(root: HtmlElement, meta_text: str, text_of: Callable[[HtmlElement], str]) -> str | None:
     names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
     if names and names[0]:
         return names[0]
@@ -303,7 +315,7 @@ def _author(root: HtmlElement, meta_text: str) -> str | None:
     return _meta(root, "author")
 
 
-def _categories(meta: list[HtmlElement], meta_text: str) -> list[str] | None:
+def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str]) -> list[str] | None:
     for element in meta:
         names = [text_of(a) for a in _CATEGORY_LINKS_XPATH(element)]
         if names:

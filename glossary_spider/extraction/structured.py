@@ -1,8 +1,11 @@
 """Structured data: JSON-LD block by block, microdata and OpenGraph, through extruct.
 
 extruct's own ``extract`` loses every JSON-LD block of a page when one block
-fails to parse; here each ``<script type="application/ld+json">`` is handed to
-extruct alone, so a broken block costs only itself and is reported as an error.
+fails to parse; here each ``<script type="application/ld+json">`` is read
+alone, so a broken block costs only itself and is reported as an error. A block
+is read as extruct reads it (``json.loads(strict=False)``); one that is not
+JSON goes to extruct, which tries again without HTML and JavaScript comments.
+extruct's extractors read the tree already parsed for the page.
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import extruct
+import logging
+
 from extruct.jsonld import JsonLdExtractor
+from extruct.opengraph import OpenGraphExtractor
+from extruct.w3cmicrodata import MicrodataExtractor
+from lxml import etree
 from lxml.html import HtmlElement
+
+logger = logging.getLogger(__name__)
 
 
 # A JSON-LD block larger than this is not parsed: no page of a glossary needs one.
@@ -23,7 +32,42 @@ JSONLD_MAX_CHARS = 1024 * 1024
 # their sum, not each block, is what costs memory and archive space.
 JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
-_JSONLD_SCRIPTS = "//script[translate(@type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')='application/ld+json']"
+_JSONLD_TYPE = "application/ld+json"
+# Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
+_HAS_ITEMS_XPATH = etree.XPath("boolean(//@itemscope)")
+
+
+def _jsonld_scripts(root: HtmlElement) -> list[HtmlElement]:
+    """The page's JSON-LD blocks, whatever the case of their type (ASCII letters only, as XPath's
+    ``translate`` would fold them)."""
+    return [script for script in root.iter("script")
+            if (kind := script.get("type") or "").isascii() and kind.lower() == _JSONLD_TYPE]
+
+
+def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
+    """The items of one block, as extruct's ``JsonLdExtractor`` gives them (which reads only blocks whose
+    type is written exactly ``application/ld+json``)."""
+    if script.get("type") != _JSONLD_TYPE:
+        return []
+    try:
+        data = json.loads(text, strict=False)
+    except ValueError:
+        return JsonLdExtractor().extract_items(script)
+    found = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
+    return [item for item in found if item]
+
+
+def _others(root: HtmlElement, url: str) -> dict[str, list[Any]]:
+    """Microdata and OpenGraph, by extruct's extractors; a syntax whose extractor fails is logged and left out."""
+    found: dict[str, list[Any]] = {}
+    for syntax, extract in (("microdata", lambda: MicrodataExtractor().extract_items(root, base_url=url)
+                             if _HAS_ITEMS_XPATH(root) else []),
+                            ("opengraph", lambda: list(OpenGraphExtractor().extract_items(root, base_url=url)))):
+        try:
+            found[syntax] = extract()
+        except Exception as exc:  # a third party on hostile markup: the other syntaxes stand
+            logger.exception("Failed to extract %s, raises %s", syntax, exc)
+    return found
 
 
 def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PAGE_MAX_CHARS,
@@ -36,10 +80,9 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
     budget = min(budget, JSONLD_PAGE_MAX_CHARS)
     items: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
-    extractor = JsonLdExtractor()
     jsonld: list[Any] = []
     read = 0
-    scripts = root.xpath(_JSONLD_SCRIPTS)
+    scripts = _jsonld_scripts(root)
     for number, script in enumerate(scripts, 1):
         text = script.text or ""
         if not text.strip():
@@ -55,7 +98,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                            "detail": None})
             break
         try:
-            jsonld.extend(extractor.extract_items(script))
+            jsonld.extend(_jsonld_items(script, text))
         except RecursionError:
             errors.append({"stage": "json-ld", "error": f"JSON-LD block {number} is nested too deeply to read",
                            "detail": None})
@@ -65,7 +108,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                 "error": f"JSON-LD block {number} is not valid JSON",
                 "detail": f"{type(exc).__name__}: {exc}"[:500],
             })
-    others = extruct.extract(root, base_url=url, syntaxes=["microdata", "opengraph"], errors="log")
+    others = _others(root, url)
     for syntax, found in (("json-ld", jsonld), ("microdata", others.get("microdata", [])),
                           ("opengraph", others.get("opengraph", []))):
         if len(found) > MAX_ITEMS:
