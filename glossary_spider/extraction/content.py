@@ -153,8 +153,9 @@ _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome and comment threads (``comments``) do not count.
-    Also, found once for the whole page: the elements holding a link (``link_holders``, themselves
-    included) and those holding a time, author, category or tag link (``meta_holders``)."""
+    Also, found once for the whole page: the links under each element, itself included (``links``, in
+    document order; elements without links are not keys), and the elements holding a time, author,
+    category or tag link (``meta_holders``)."""
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
@@ -164,7 +165,14 @@ class ParagraphText:
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
         self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
-        self.link_holders = {e for a in _LINKS_XPATH(root) for e in (a, *a.iterancestors())}
+        self.links: dict[HtmlElement, list[HtmlElement]] = {}
+        for a in _LINKS_XPATH(root):
+            for holder in (a, *a.iterancestors()):
+                found = self.links.get(holder)
+                if found is None:
+                    self.links[holder] = [a]
+                else:
+                    found.append(a)
 
     def under(self, element: HtmlElement) -> int:
         return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
@@ -239,10 +247,6 @@ def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
 
 
-def _links_in(element: HtmlElement) -> list[HtmlElement]:
-    return _LINKS_XPATH(element)
-
-
 def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
     """True when the element's text is nothing but its links' text (and separators); ``links``: its links;
     ``text``: :func:`text_of` or a memo of it."""
@@ -286,7 +290,7 @@ class _Walker:
         self.comments = paragraphs.comments
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
-        self.link_holders = paragraphs.link_holders
+        self.links = paragraphs.links
         self.page_type = page_type
         self.started = h1 is None
         self.h1_path = set(h1.iterancestors()) if h1 is not None else set()
@@ -299,7 +303,8 @@ class _Walker:
     # -- links --------------------------------------------------------------------------
 
     def links_in(self, element: HtmlElement) -> list[HtmlElement]:
-        return _links_in(element) if element in self.link_holders else []
+        """The links under ``element`` (itself included), in document order; do not change the list."""
+        return self.links.get(element) or []
 
     def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
         to_url = self.memo.url(a.get("href", ""))

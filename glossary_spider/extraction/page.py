@@ -45,6 +45,17 @@ MIN_LINKS = 100  # ... but never fewer than this
 # Control characters have no place in text (the raw capture keeps the bytes): C0 but tab and
 # newline, DEL and C1. ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# What in a page's markup (UTF-8) may become a control character in its record: the character
+# itself (C0, DEL, or C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a
+# JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
+# quick; a false alarm only costs the scan of the record that a page without any is spared.
+_CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
+_CONTROL_SOURCES = (
+    re.compile(rb"\xc2[\x80-\x9f]"),
+    re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+               rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))"),
+    re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])"),
+)
 
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
@@ -100,8 +111,21 @@ _ELEMENT_CLASSES = etree.ElementDefaultClassLookup(
 def parse(text: str, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
     """The page's tree, parsed as parsel parses it, and the parse's own errors: a page nested
     deeper than libxml2's limit (2,048 levels with huge_tree) is cut there, and says so."""
-    # NUL characters make lxml stop reading; they are never part of a page's text.
-    body = text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    return _parse(_markup(text), url)
+
+
+def _markup(text: str) -> bytes:
+    """What is parsed of a page's text: UTF-8, without NUL characters (they make lxml stop reading,
+    and are never part of a page's text)."""
+    return text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+
+
+def _may_hold_control_characters(markup: bytes) -> bool:
+    return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
+        source.search(markup) for source in _CONTROL_SOURCES)
+
+
+def _parse(body: bytes, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
     parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
     parser.set_element_class_lookup(_ELEMENT_CLASSES)
     root = etree.fromstring(body, parser=parser, base_url=url)
@@ -126,7 +150,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     text = body if isinstance(body, str) else decode(body, content_type)
     size = len(body)
     text, cuts = _cap_markup(text)
-    root, errors = parse(text, url)
+    markup = _markup(text)
+    root, errors = _parse(markup, url)
     base = normalize_url(_BASE_XPATH(root), url) or url
     page_type, slug = classify(url)
 
@@ -171,7 +196,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "structured_data": structured,
         "extractor_version": EXTRACTOR_VERSION,
     }
-    record = _without_control_characters(record)
+    if _may_hold_control_characters(markup) or _CONTROL.search(url):
+        record = _without_control_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
     outlinks = list(dict.fromkeys(iter_hrefs(root, memo)))
