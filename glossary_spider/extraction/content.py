@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import chain, islice
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -227,13 +228,14 @@ def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: Paragr
             return ancestor
         if 2 * paragraphs.under(ancestor) < paragraphs.page:
             continue
-        after = _AFTER_XPATH(ancestor)
+        after = (el for el in ancestor.iter(*_AFTER) if el is not ancestor)  # read only as far as needed
         if any(_follows(el, h1) and not _in_meta(el, paragraphs.meta_holders) for el in after):
             return ancestor
     return root
 
 
-_AFTER_XPATH = etree.XPath(".//*[self::p or self::li or self::blockquote or self::h2 or self::h3]")
+# What counts as content after the title.
+_AFTER = ("p", "li", "blockquote", "h2", "h3")
 
 
 def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
@@ -241,7 +243,7 @@ def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
 
 
 def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
-    return any(is_meta(e, holders=holders) for e in [element, *element.iterancestors()][:3])
+    return any(is_meta(e, holders=holders) for e in islice(chain((element,), element.iterancestors()), 3))
 
 
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
@@ -275,7 +277,6 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
 
 
 _PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
-_HEADINGS_XPATH = etree.XPath(".//h1 | .//h2 | .//h3 | .//h4 | .//h5 | .//h6")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
 _UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 
@@ -477,7 +478,7 @@ class _Walker:
 
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
-        if any(_HEADINGS_XPATH(li) for li in items):
+        if any(heading is not li for li in items for heading in li.iter(*HEADINGS)):
             for li in items:
                 self.walk(li)
             return
