@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from itertools import chain, islice
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlsplit
 
