@@ -68,7 +68,9 @@ class PageMemo:
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)
         if text is None:
-            text = self.texts[element] = " ".join("".join(element.itertext()).split())
+            # An element without children (most paragraphs) has only its own text: no iterator needed.
+            raw = (element.text or "") if not len(element) else "".join(element.itertext())
+            text = self.texts[element] = " ".join(raw.split())
         return text
 
     def url(self, href: str) -> str | None:
