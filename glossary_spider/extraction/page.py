@@ -160,7 +160,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     memo = PageMemo(base)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
-    title = _title(h1, root, text_of)
+    metas = _meta_contents(root)
+    title = _title(h1, root, metas, text_of)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
         content = settle(content, root, base, title)
@@ -168,7 +169,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
 
     summary = _clean_summary(
-        _meta(root, "description") or _meta(root, "og:description") or facts.first("description")
+        _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
     )
     body_text = content.body_text
     links = [{**link, "position": 0} for link in content.links]
@@ -185,9 +186,9 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "summary": summary,
         "body_text": body_text or None,
         "word_count": len(body_text.split()),
-        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, root, "published", text_of),
-        "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(root, "article:modified_time")),
-        "author": facts.author() or _author(root, meta_text, text_of),
+        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, metas, "published", text_of),
+        "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time")),
+        "author": facts.author() or _author(root, metas, meta_text, text_of),
         "categories": facts.categories() or _categories(content.meta, meta_text, text_of),
         "language": (_LANG_XPATH(root) or "").strip() or None,
         "canonical_url": _canonical(root, base),
@@ -282,7 +283,6 @@ def content_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-_META_CONTENT_XPATH = etree.XPath("//meta[@name=$n or @property=$n]/@content")
 _BASE_XPATH = etree.XPath("string(//base/@href)")
 _LANG_XPATH = etree.XPath("string(/html/@lang)")
 _TITLE_XPATH = etree.XPath("string(//title)")
@@ -293,9 +293,20 @@ _CATEGORY_LINKS_XPATH = etree.XPath(".//a[contains(concat(' ', normalize-space(@
                                     " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
-def _meta(root: HtmlElement, name: str) -> str | None:
-    found = _META_CONTENT_XPATH(root, n=name)
-    value = " ".join(found[0].split()) if found else ""
+def _meta_contents(root: HtmlElement) -> dict[str, str]:
+    """The content of the page's first ``<meta>`` of each name or property (that has a content)."""
+    found: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        content = meta.get("content")
+        if content is not None:
+            for key in (meta.get("name"), meta.get("property")):
+                if key is not None:
+                    found.setdefault(key, content)
+    return found
+
+
+def _meta(metas: dict[str, str], name: str) -> str | None:
+    value = " ".join(metas.get(name, "").split())
     return value or None
 
 
@@ -306,8 +317,9 @@ def _strip_title(text: str) -> str | None:
     return text or None
 
 
-def _title(h1: HtmlElement | None, root: HtmlElement, text_of: Callable[[HtmlElement], str]) -> str | None:
-    for candidate in (text_of(h1) if h1 is not None else None, _meta(root, "og:title"), _TITLE_XPATH(root)):
+def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], text_of: Callable[[HtmlElement], str],
+           ) -> str | None:
+    for candidate in (text_of(h1) if h1 is not None else None, _meta(metas, "og:title"), _TITLE_XPATH(root)):
         if candidate and (title := _strip_title(candidate)):
             return title
     return None
@@ -320,7 +332,7 @@ def _clean_summary(text: str | None) -> str | None:
     return text or None
 
 
-def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str, text_of: Callable[[HtmlElement], str],
+def _visible_date(meta: list[HtmlElement], metas: dict[str, str], kind: str, text_of: Callable[[HtmlElement], str],
                   ) -> str | None:
     for element in meta:
         for when in _DATETIMES_XPATH(element):
@@ -328,17 +340,18 @@ def _visible_date(meta: list[HtmlElement], root: HtmlElement, kind: str, text_of
                 return value
         if found := _VISIBLE_DATE.search(text_of(element)):
             return to_utc(found.group(1))
-    return to_utc(_meta(root, f"article:{kind}_time"))
+    return to_utc(_meta(metas, f"article:{kind}_time"))
 
 
-def _author(root: HtmlElement, meta_text: str, text_of: Callable[[HtmlElement], str]) -> str | None:
+def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
+            ) -> str | None:
     names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
     if names and names[0]:
         return names[0]
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
             return value.strip()
-    return _meta(root, "author")
+    return _meta(metas, "author")
 
 
 def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str]) -> list[str] | None:
