@@ -150,6 +150,9 @@ def is_comments(element: HtmlElement) -> bool:
 _COMMENT_CANDIDATES_XPATH = etree.XPath(
     "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
     " or contains(., 'isqus')]/..")
+# Cheaper still, most pages have no candidate: their ids and classes, read at once, say so.
+_IDS_AND_CLASSES_XPATH = etree.XPath("//@id | //@class", smart_strings=False)
+_COMMENT_WORDS = re.compile("omment|espond|eplies|isqus")
 _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
 
@@ -162,7 +165,8 @@ class ParagraphText:
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
-        self.comments = {e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
+        self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
+                         if _COMMENT_WORDS.search(" ".join(_IDS_AND_CLASSES_XPATH(root))) else set())
         chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
