@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,33 @@ def test_an_empty_page_yields_nulls_not_guesses():
     record = extract_page(b"", f"{BASE}/definition/empty/").record
     assert record["title"] is None and record["body_text"] is None and record["word_count"] == 0
     assert record["sections"] == [] and record["links"] == [] and record["structured_data"] == []
+
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.mark.parametrize("written", ["\u009b31m", "&#x9b;31m", "&#27;[2J", "\x1b[2J"])
+def test_control_characters_are_removed_however_the_markup_writes_them(written):
+    html = (f'<html><head><meta name="description" content="Meaning ⎊ Vega{written} moves"></head>'
+            f"<body><main><h1>Vega{written}</h1><p>Vega{written} measures volatility exposure.</p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    assert record["title"].startswith("Vega") and record["body_text"].startswith("Vega")
+    assert not CONTROL.search(json.dumps(record, ensure_ascii=False))
+
+
+@pytest.mark.parametrize("escaped", ["\\u001b[2J", "\\u009B31m", "\\r", "\\b"])
+def test_control_characters_escaped_in_json_ld_are_removed(escaped):
+    html = (f'<html><head><script type="application/ld+json">{{"@type": "Article", "headline": "Vega{escaped} x"}}'
+            "</script></head><body><main><h1>Vega</h1><p>Vega measures volatility exposure.</p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    headline = record["structured_data"][0]["data"]["headline"]
+    assert headline.startswith("Vega") and headline.endswith(" x") and not CONTROL.search(headline)
+
+
+def test_a_page_without_control_characters_keeps_its_text_as_read():
+    html = ('<html><head><script type="application/ld+json">{"headline": "Vega \\u00e9 \\/ &#8217;"}</script></head>'
+            "<body><main><h1>Vega &#8217;s</h1><p>Vega\u00a0measures &#160;volatility.</p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    assert record["title"] == "Vega \u2019s"
+    assert record["body_text"] == "Vega measures volatility."
+    assert record["structured_data"][0]["data"]["headline"] == "Vega \u00e9 / &#8217;"
