@@ -37,6 +37,8 @@ FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
 META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Author|By|Categories|Category|Filed under)\b\s*:?", re.I)
 PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
+WORD = re.compile(r"\w")
+BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
 # Elements whose text runs on inside a line: read as part of the text around them.
 INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
@@ -263,7 +265,7 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     rest = text(element)
     for a in links:
         rest = rest.replace(text(a), "", 1)
-    return not re.search(r"\w", rest)
+    return not WORD.search(rest)
 
 
 _HAS_BLOCKS_XPATH = etree.XPath(
@@ -396,10 +398,10 @@ class _Walker:
         folded = " ".join(text.split())
         if len(folded) < (100 if "\n" in text.strip() else 150):
             return
-        if not re.search(r"\w", "".join(unlinked)) or META_TEXT.match(folded):
+        if not WORD.search("".join(unlinked)) or META_TEXT.match(folded):
             return
         anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
-        for stretch in re.split(r"\n\s*\n", text):
+        for stretch in BLANK_LINE.split(text):
             lines = (" ".join(line.split()) for line in stretch.split("\n"))
             self.prose(None, "\n".join(line for line in lines if line), anchors)
             anchors = []
