@@ -161,9 +161,8 @@ _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome and comment threads (``comments``) do not count.
-    Also, found once for the whole page: the links under each element, itself included (``links``, in
-    document order; elements without links are not keys), and the elements holding a time, author,
-    category or tag link (``meta_holders``)."""
+    Also, found once for the whole page: the elements holding a time, author, category or tag link
+    (``meta_holders``)."""
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
@@ -174,14 +173,6 @@ class ParagraphText:
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
         self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
-        self.links: dict[HtmlElement, list[HtmlElement]] = {}
-        for a in _LINKS_XPATH(root):
-            for holder in (a, *a.iterancestors()):
-                found = self.links.get(holder)
-                if found is None:
-                    self.links[holder] = [a]
-                else:
-                    found.append(a)
 
     def under(self, element: HtmlElement) -> int:
         return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
@@ -257,6 +248,22 @@ def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
 
 
+def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
+    """The links under each element of ``root``'s subtree, itself included, in document order (elements
+    without links are not keys): found in one pass, for the walk to ask of any block it meets."""
+    found: dict[HtmlElement, list[HtmlElement]] = {}
+    for a in _LINKS_XPATH(root):
+        for holder in chain((a,), a.iterancestors()):
+            links = found.get(holder)
+            if links is None:
+                found[holder] = [a]
+            else:
+                links.append(a)
+            if holder is root:
+                break
+    return found
+
+
 def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
     """True when the element's text is nothing but its links' text (and separators); ``links``: its links;
     ``text``: :func:`text_of` or a memo of it."""
@@ -292,14 +299,15 @@ _UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 class _Walker:
     """Walks the content block in reading order and sorts what it meets."""
 
-    def __init__(self, h1: HtmlElement | None, memo: PageMemo, page_type: str, paragraphs: ParagraphText):
+    def __init__(self, h1: HtmlElement | None, memo: PageMemo, page_type: str, paragraphs: ParagraphText,
+                 container: HtmlElement):
         self.h1 = h1
         self.memo = memo
         self.text = memo.text
         self.comments = paragraphs.comments
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
-        self.links = paragraphs.links
+        self.links = _links_under(container)
         self.page_type = page_type
         self.started = h1 is None
         self.h1_path = set(h1.iterancestors()) if h1 is not None else set()
@@ -521,7 +529,7 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     paragraphs = ParagraphText(root, memo)
     h1 = find_h1(root, memo.text)
     container = find_container(h1, root, paragraphs)
-    walker = _Walker(h1, memo, page_type, paragraphs)
+    walker = _Walker(h1, memo, page_type, paragraphs, container)
     walker.walk(container)
     walker.close_section(1)
     content = walker.content
