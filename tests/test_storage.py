@@ -4,6 +4,7 @@ bodies kept as changes; and an archive of schema 1 upgraded in place, killed or 
 import gzip
 import hashlib
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -165,3 +166,25 @@ def test_a_migration_killed_at_any_moment_loses_nothing(tmp_path):
         assert content(db) == expected, f"killed after {delay} s"
         assert archive_problems(db) == []
     assert killed >= 3
+
+
+def test_reparse_rewrites_only_what_differs_from_the_extraction(refreshed, tmp_path):
+    db = tmp_path / "reparsed.db"
+    shutil.copy(refreshed[0], db)
+    url = rows(db, "SELECT url FROM pages WHERE page_type = 'term' ORDER BY url LIMIT 1")[0]["url"]
+    expected = (rows(db, "SELECT author FROM pages WHERE url = ?", (url,)),
+                rows(db, "SELECT heading FROM sections WHERE url = ? ORDER BY position", (url,)))
+    conn = sqlite3.connect(db)
+    with conn:  # rows that no longer say what the page says, content hash untouched
+        conn.execute("UPDATE pages SET author = 'someone else' WHERE url = ?", [url])
+        conn.execute("UPDATE section_spans SET heading = 'Tampered' WHERE url_id = (SELECT id FROM urls WHERE url = ?)",
+                     [url])
+    conn.close()
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT pages_changed FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["pages_changed"] == 0
+    assert (rows(db, "SELECT author FROM pages WHERE url = ?", (url,)),
+            rows(db, "SELECT heading FROM sections WHERE url = ? ORDER BY position", (url,))) == expected
+    reparse_run = rows(db, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
+    assert {r["run_id"] for r in rows(db, "SELECT run_id FROM pages WHERE status = 'live'")} == {reparse_run}
+    assert archive_problems(db) == []

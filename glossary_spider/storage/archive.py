@@ -247,13 +247,16 @@ class Archive(Staging, Writer, Reads):
     def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[dict[str, Any]]]]
                       ) -> list[str]:
         """Write re-extracted records, each given as (the page's state, its record, its errors), in one
-        batch: a new version only where the content hash changed. Returns ``changed`` or ``unchanged``
-        for each."""
+        batch: a new version only where the content hash changed, nothing but the run where the record
+        is the one the archive holds. Returns ``changed`` or ``unchanged`` for each."""
         batch, outcomes = Batch(), []
         for state, record, errors in pages:
             changed = record["content_hash"] != state["content_hash"]
             version = (state["version"] or 0) + 1 if changed else state["version"]
-            batch.record(run_id, record, None, version=version, previous=state, new_version=changed)
+            if not changed and self.holds(record):
+                batch.reparsed.append((run_id, record["url"]))
+            else:
+                batch.record(run_id, record, None, version=version, previous=state, new_version=changed)
             for error in errors:
                 batch.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
             outcomes.append("changed" if changed else "unchanged")

@@ -25,6 +25,7 @@ class Batch:
     def __init__(self) -> None:
         self.pages: list[dict[str, Any]] = []
         self.touched: list[tuple[Any, ...]] = []
+        self.reparsed: list[tuple[int, str]] = []  # (run, page) re-extracted to what the archive holds
         self.sections: list[dict[str, Any]] = []
         self.links: list[dict[str, Any]] = []
         self.structured_data: list[dict[str, Any]] = []
@@ -51,8 +52,7 @@ class Batch:
                previous: dict[str, Any] | None, new_version: bool) -> None:
         url = record["url"]
         stamp = fetch.fetched_at if fetch else now()
-        page = {key: record[key] for key in PAGE_COLUMNS if key in record}
-        page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+        page = page_values(record)
         page.update({
             "status": "live",
             "version": version,
@@ -91,6 +91,24 @@ class Batch:
               detail: str | None) -> None:
         self.errors.append({"run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
                             "error": error, "detail": detail, "at": now()})
+
+
+def page_values(record: dict[str, Any]) -> dict[str, Any]:
+    """The ``pages`` columns an extracted record gives, as stored."""
+    page = {key: record[key] for key in PAGE_COLUMNS if key in record}
+    page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+    return page
+
+
+def record_bytes(record: dict[str, Any]) -> bytes:
+    """An extracted record's sections, links and structured data in :func:`history.record_bytes`'s form."""
+    return history.record_bytes(
+        [(s["position"], s["heading"], s["text"]) for s in record["sections"]],
+        [(link["kind"], link["position"], link["to_url"], link["anchor_text"], link["summary"], link.get("facet"))
+         for link in record["links"]],
+        sorted((d["syntax"], d["position"], json.dumps(d["type"]) if isinstance(d["type"], list) else d["type"],
+                json.dumps(d["data"], ensure_ascii=False)) for d in record["structured_data"]),
+    )
 
 
 # Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
@@ -157,6 +175,8 @@ class Writer:
         if batch.touched:
             db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                                 batch.touched)
+        if batch.reparsed:
+            db.conn.executemany("UPDATE pages SET run_id = ? WHERE url = ?", batch.reparsed)
         if batch.replaced:
             self._write_rows(batch)
         for url, (old, old_record) in replaced_versions.items():
@@ -206,3 +226,12 @@ class Writer:
             } for link in batch.links)
         if batch.structured_data:
             db.table("structured_data").upsert_all(batch.structured_data, pk=("url", "syntax", "position"))
+
+    def holds(self, record: dict[str, Any]) -> bool:
+        """Whether the archive already holds ``record`` for its page, column for column and row for row
+        (a page re-extracted to the same: nothing to rewrite)."""
+        page = page_values(record)
+        names = [name for name in page if name != "url"]
+        row = self.db.execute(f"SELECT {', '.join(names)} FROM pages WHERE url = ?", [record["url"]]).fetchone()
+        return (row is not None and list(row) == [page[name] for name in names]
+                and history.current_record_bytes(self.db, record["url"]) == record_bytes(record))
