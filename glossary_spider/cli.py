@@ -129,10 +129,10 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--concurrency", type=click.IntRange(min=1, max=64),
                      help=f"Requests in flight at once (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
-                          f"{defaults.CONCURRENT_REQUESTS} in all)."),
+                          f"{defaults.CONCURRENT_REQUESTS} in all); with a delay, one at a time per host."),
         click.option("--delay", type=click.FloatRange(min=0), metavar="SECONDS",
-                     help=f"Seconds between requests to a host (default {defaults.DOWNLOAD_DELAY:g}, adjusted by "
-                          "AutoThrottle; 0 turns AutoThrottle off)."),
+                     help=f"Seconds from the end of one request to a host to the start of the next (default "
+                          f"{defaults.DOWNLOAD_DELAY:g}, adjusted by AutoThrottle; 0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
         click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
                      help="Give up a request that has not completed in this long (default 30)."),

@@ -8,7 +8,9 @@ against a site it does not control:
 - :class:`BackoffRetryMiddleware` waits before each retry, longer each time, and at least
   as long as ``Retry-After`` asks;
 - :class:`PoliteRobotsTxtMiddleware` treats an unreachable robots.txt as "disallow all"
-  (RFC 9309), reads at most 500 KiB of it, and honours its ``Crawl-delay`` up to ``--max-delay``.
+  (RFC 9309), reads at most 500 KiB of it, and honours its ``Crawl-delay`` up to ``--max-delay``;
+- :class:`HostPacingMiddleware` counts a host's delay from the end of its previous exchange, so
+  that the server sees its requests at least the delay apart.
 
 Every wait they impose ends at once when the run is asked to stop (:class:`Pauses`).
 """
@@ -20,6 +22,7 @@ import logging
 import time
 import zlib
 from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -39,6 +42,8 @@ logger = logging.getLogger(__name__)
 # RFC 9309, 2.5: crawlers must parse at least 500 KiB; we parse that much and no more.
 ROBOTS_MAX_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+# Request meta: the host's robots.txt Crawl-delay, for HostPacingMiddleware.
+CRAWL_DELAY_META = "glossary_crawl_delay"
 
 
 class Interrupted(IgnoreRequest):
@@ -61,9 +66,13 @@ class Pauses:
         crawler.signals.connect(self.stop, signal=stop_requested)
 
     async def sleep(self, seconds: float) -> None:
+        await self.wait(asyncio.sleep(seconds))
+
+    async def wait(self, awaitable: Awaitable[Any]) -> None:
+        """Wait for ``awaitable``, or raise :class:`Interrupted` at once when the run is asked to stop."""
         if self.stopping:
             raise Interrupted("the run was stopped")
-        wait = asyncio.ensure_future(asyncio.sleep(seconds))
+        wait = asyncio.ensure_future(awaitable)
         self.waiting.add(wait)
         try:
             await wait
@@ -205,18 +214,17 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
       for that host, and each refused request says why; one answering 4xx means
       "allow all";
     - only the first 500 KiB of robots.txt are downloaded and read, and their rules kept;
-    - a ``Crawl-delay`` for our user agent spaces the starts of requests to that host by
-      at least that many seconds (Scrapy itself ignores it), but never more than
-      ``GLOSSARY_MAX_DELAY``: a longer one is capped, and the cap is recorded.
+    - a ``Crawl-delay`` for our user agent spaces the requests to that host by at least that
+      many seconds (Scrapy itself ignores it; :class:`HostPacingMiddleware` enforces it, handed over
+      in the request's ``meta``), but never more than ``GLOSSARY_MAX_DELAY``: a longer one is
+      capped, and the cap is recorded.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         self.unavailable: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
-        self.next_start: dict[str, float] = {}
         self.max_delay = crawler.settings.getfloat("GLOSSARY_MAX_DELAY", 60.0)
-        self.pauses = Pauses(crawler)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get("dont_obey_robotstxt"):
@@ -233,11 +241,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         if netloc in self.unavailable:
             raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed")
         if delay := self.crawl_delays.get(netloc):
-            now = time.monotonic()
-            start = max(now, self.next_start.get(netloc, now))
-            self.next_start[netloc] = start + delay
-            if start > now:
-                await self.pauses.sleep(start - now)
+            request.meta[CRAWL_DELAY_META] = delay
 
     async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
         if response.status >= 500:
@@ -340,3 +344,77 @@ class RobotsTxtSizeMiddleware:
         if encodings:
             del response.headers["Content-Encoding"]
         return response.replace(body=body, flags=flags)
+
+
+class HostPacingMiddleware:
+    """Politeness as the server sees it: with a delay, a host's next request starts no sooner than
+    the delay after its previous exchange with that host ended (its response, or its failure, came
+    back), one exchange at a time per host, as Heritrix paces a host.
+
+    Scrapy spaces the requests it *sends* to a host by the download slot's delay
+    (``DOWNLOAD_DELAY``, as AutoThrottle raises it, or a ``DOWNLOAD_SLOTS`` entry), so a request
+    that reaches the server late shortens the next gap as the server sees it, and a slow answer
+    overlaps the next request. A request has surely arrived once its answer is back, so counting
+    from there the server sees every request at least the delay after the one before, however
+    late either was on its way. A robots.txt ``Crawl-delay`` (:data:`CRAWL_DELAY_META`) counts the
+    same way when it is the longer. With no delay (``--delay 0``) requests pass untouched.
+
+    It sits nearest the downloader, so a request it lets through is sent, and its exchange ends in
+    this middleware's ``process_response`` or ``process_exception``.
+    """
+
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.hosts: dict[str, HostTurn] = {}
+        self.exchanges: dict[Request, HostTurn] = {}
+        self.pauses = Pauses(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostPacingMiddleware:
+        return cls(crawler)
+
+    def delay(self, key: str, request: Request) -> float:
+        """The host's delay now: its download slot's (the setting until the slot exists), or its Crawl-delay."""
+        slot = self.crawler.engine.downloader.slots.get(key)
+        if slot is not None:
+            delay = slot.delay
+        else:
+            delay = self.crawler.settings.getdict("DOWNLOAD_SLOTS").get(key, {}).get(
+                "delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY"))
+        return max(float(delay), request.meta.get(CRAWL_DELAY_META, 0.0))
+
+    async def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        key = self.crawler.engine.downloader.get_slot_key(request)
+        if not self.delay(key, request):
+            return
+        host = self.hosts.setdefault(key, HostTurn())
+        await self.pauses.wait(host.lock.acquire())
+        try:
+            # Read after the previous exchange: AutoThrottle adjusts the slot's delay as each answer comes.
+            wait = host.ended + self.delay(key, request) - time.monotonic()
+            if wait > 0:
+                await self.pauses.sleep(wait)
+        except BaseException:
+            host.lock.release()
+            raise
+        self.exchanges[request] = host
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        self.ended(request)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
+        self.ended(request)
+
+    def ended(self, request: Request) -> None:
+        if (host := self.exchanges.pop(request, None)) is not None:
+            host.ended = time.monotonic()
+            host.lock.release()
+
+
+class HostTurn:
+    """One host's turn for :class:`HostPacingMiddleware`: held for the length of an exchange, and when the last one ended."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.ended = float("-inf")

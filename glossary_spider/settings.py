@@ -32,7 +32,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 
-# Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places.
+# Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places,
+# and the pacing that makes the delay hold at the server.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "glossary_spider.middlewares.AllowedHostsMiddleware": 50,
@@ -43,6 +44,8 @@ DOWNLOADER_MIDDLEWARES = {
     "glossary_spider.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "glossary_spider.middlewares.GuardedRedirectMiddleware": 600,
+    # Nearest the downloader: a host's delay counts from the end of its previous exchange.
+    "glossary_spider.middlewares.HostPacingMiddleware": 950,
 }
 # A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
 DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"
