@@ -61,7 +61,8 @@ EXTENSIONS = {
 GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50
 GLOSSARY_BATCH_SECONDS = 2.0
-# Processes extracting pages beside Scrapy's own (0: extract in Scrapy's process); None: one per core less one.
+# Processes extracting pages beside Scrapy's own (0: extract in Scrapy's process). None: one per core
+# less one for a crawl without a delay (--delay 0), none for a polite one, whose loop is mostly idle.
 GLOSSARY_EXTRACT_WORKERS = None
 GLOSSARY_PROGRESS = False
 GLOSSARY_SCRAPY_LOG = True  # False: only glossary_spider's own log lines (the glossary command without -v)

@@ -181,6 +181,20 @@ def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
     assert [path_of(r["url"]) for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
         "/area/funding/", "/term/legal-risk-management/"]
     assert rows(db, "SELECT command, finish_reason FROM crawl_runs") == [{"command": "crawl", "finish_reason": "finished"}]
+    assert re.search(r"'glossary/extract_workers': [1-9]", result.stderr)  # no delay: extraction in workers
+
+
+@pytest.mark.parametrize(("settings", "workers"), [
+    ((), 0),  # a polite crawl extracts in Scrapy's process, its loop being idle most of the time
+    (("-s", "GLOSSARY_EXTRACT_WORKERS=1"), 1),  # unless told otherwise
+])
+def test_a_polite_crawl_extracts_in_scrapys_process(tmp_path, replica, settings, workers):
+    db = tmp_path / "polite.db"
+    result = run_glossary_scrapy("-a", f"start_urls={replica.url}/area/funding/", "-a", "follow=0", "-a", "delay=0.1",
+                                 "-s", f"GLOSSARY_DB={db}", *settings)
+    assert result.returncode == 0, result.stderr
+    assert len(rows(db, "SELECT url FROM pages")) == 1
+    assert f"'glossary/extract_workers': {workers}," in result.stderr
 
 
 @pytest.mark.parametrize(("argument", "line"), [

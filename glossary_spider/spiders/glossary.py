@@ -277,20 +277,34 @@ class GlossarySpider(SitemapSpider):
     # -- pages ----------------------------------------------------------------------------
 
     async def extract(self, body: bytes, url: str, content_type: str) -> Extraction:
-        """The page's extraction, made in a worker process (``GLOSSARY_EXTRACT_WORKERS`` of them; by
-        default one per core less the one Scrapy runs on) while Scrapy's loop goes on fetching.
-
-        A run with a page budget extracts in this process: pages waiting for a worker would let
-        the downloader fetch on past the budget before it is seen to be reached."""
+        """The page's extraction, made in this process or in worker processes while Scrapy's loop
+        goes on fetching, as :meth:`extract_workers` says."""
         if self.extractors is None:
-            workers = self.settings.get("GLOSSARY_EXTRACT_WORKERS")
-            workers = max(default_workers() - 1, 1) if workers is None else int(workers)
-            if self.params.max_pages is not None:
-                workers = 0
+            workers = self.extract_workers()
+            self.crawler.stats.set_value("glossary/extract_workers", workers)
             self.extractors = executor(workers) if workers > 0 else False
         if self.extractors is False:
             return extract_page(body, url, content_type)
         return await asyncio.wrap_future(self.extractors.submit(extract_page, body, url, content_type))
+
+    def extract_workers(self) -> int:
+        """How many worker processes extract this run's pages (0: Scrapy's own process does).
+
+        ``GLOSSARY_EXTRACT_WORKERS`` when set. Otherwise one per core less the one Scrapy runs on
+        (at least one) for a crawl without a download delay, whose loop is busy fetching as fast as
+        the site answers, and none for a polite crawl (a delay, or AutoThrottle): its loop is idle
+        most of the time, so extracting there costs no pace, and a worker would only add its own
+        start-up and the handing of every page between processes. A run with a page budget always
+        extracts in this process: pages waiting for a worker would let the downloader fetch on past
+        the budget before it is seen to be reached."""
+        if self.params.max_pages is not None:
+            return 0
+        workers = self.settings.get("GLOSSARY_EXTRACT_WORKERS")
+        if workers is not None:
+            return int(workers)
+        if self.settings.getfloat("DOWNLOAD_DELAY") > 0 or self.settings.getbool("AUTOTHROTTLE_ENABLED"):
+            return 0
+        return max(default_workers() - 1, 1)
 
     def closed(self, reason: str) -> None:
         if self.extractors:
