@@ -118,6 +118,7 @@ class StopWatch:
         self.poll = poll
         self.loop: task.LoopingCall | None = None
         self.deadline: Any = None
+        self.started = False
         self.closed = False
 
     @classmethod
@@ -133,7 +134,11 @@ class StopWatch:
 
     def check(self) -> None:
         engine = self.crawler.engine
-        if engine is None or engine.running or self.closed:
+        if engine is not None and engine.running:
+            # The spider opens before the engine runs: only a running engine that stopped is a stop.
+            self.started = True
+            return
+        if engine is None or not self.started or self.closed:
             return
         self.loop.stop()
         logger.info("Stopping: ending every wait; the run is finished in at most %.0f s", self.grace)
