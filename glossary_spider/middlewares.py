@@ -70,9 +70,10 @@ class Pauses:
 
     async def wait(self, awaitable: Awaitable[Any]) -> None:
         """Wait for ``awaitable``, or raise :class:`Interrupted` at once when the run is asked to stop."""
-        if self.stopping:
-            raise Interrupted("the run was stopped")
         wait = asyncio.ensure_future(awaitable)
+        if self.stopping:
+            wait.cancel()
+            raise Interrupted("the run was stopped")
         self.waiting.add(wait)
         try:
             await wait
