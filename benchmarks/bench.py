@@ -291,7 +291,9 @@ def max_pages_requests(directory: Path, server: Server, pages: int = 50) -> floa
 def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict:
     """``hosts`` replica sites crawled as as many jobs on one local Scrapyd, each at ``delay``, beside one
     ``glossary crawl`` of another such site: each host's smallest gap between requests and the rate of
-    all hosts together, from the replicas' request logs, and CPU seconds per page of either way."""
+    all hosts together, from the replicas' request logs, and CPU seconds per page of either way (each
+    crawl process's own and its reaped children's, start-up included: a fixed second or so of the 1.6–2 s
+    a 60-page crawl costs)."""
     from scrapyd_node import ScrapydNode
 
     servers = [Server(pages, f"127.0.0.{2 + i}", directory / f"site-{i}.log") for i in range(hosts + 1)]
@@ -330,7 +332,7 @@ def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict
     start, end = max(t[0] for t in times), min(t[-1] for t in times)  # while every host is being crawled
     together = sum(start <= x <= end for t in times for x in t) / (end - start)
     return {"hosts": hosts, "delay": delay, "smallest_gaps": gaps, "median_gaps": medians, "rate": together,
-            "pages": archived,
+            "pages": archived, "alone_pages": alone_pages,
             "overlap_seconds": end - start, "cpu_per_page": jobs_cpu / archived, "alone_cpu_per_page": alone_cpu,
             "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
 
@@ -577,7 +579,8 @@ def report(rows: list, options: argparse.Namespace, sites: dict | None) -> int:
               f"{', '.join(f'{g:.3f}' for g in sites['smallest_gaps'])} s (medians "
               f"{', '.join(f'{g:.3f}' for g in sites['median_gaps'])} s); {sites['rate']:.1f} requests/s over the "
               f"{sites['overlap_seconds']:.1f} s all {hosts} were being crawled; CPU {sites['cpu_per_page'] * 1000:.0f} ms "
-              f"per page as jobs, {sites['alone_cpu_per_page'] * 1000:.0f} ms in one glossary crawl")
+              f"per page as jobs ({sites['pages']} pages), {sites['alone_cpu_per_page'] * 1000:.0f} ms in one glossary "
+              f"crawl of the same site ({sites['alone_pages']} pages), start-up included, extraction workers too if any")
 
     options.out.mkdir(parents=True, exist_ok=True)
     result = {
