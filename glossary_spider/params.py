@@ -250,7 +250,8 @@ class RunArgs:
         if self.concurrency is not None:
             settings.update(CONCURRENT_REQUESTS=self.concurrency, CONCURRENT_REQUESTS_PER_DOMAIN=self.concurrency)
         if self.delay is not None:
-            settings["DOWNLOAD_DELAY"] = self.delay
+            # AutoThrottle starts at the delay asked for (not at its own 1 s) and may only lengthen it.
+            settings.update(DOWNLOAD_DELAY=self.delay, AUTOTHROTTLE_START_DELAY=self.delay)
             if self.delay == 0:
                 settings["AUTOTHROTTLE_ENABLED"] = False
         if self.ignore_robots:
