@@ -21,8 +21,8 @@ import asyncio
 import logging
 import time
 import zlib
-from email.utils import parsedate_to_datetime
 from collections.abc import Awaitable
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -414,7 +414,8 @@ class HostPacingMiddleware:
 
 
 class HostTurn:
-    """One host's turn for :class:`HostPacingMiddleware`: held for the length of an exchange, and when the last one ended."""
+    """One host's turn for :class:`HostPacingMiddleware`: its lock is held for the length of an
+    exchange, and ``ended`` is when the last one ended."""
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
