@@ -83,6 +83,9 @@ def test_a_second_job_on_one_archive_fails_fast_and_the_check_says_so(scrapyd, m
     deadline = time.monotonic() + 60
     while holder(db) is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    # Runs are ordered by the second they started in (of two in one second, the one that ended later
+    # is the later): the second job starts in a later second than the first, which holds the lock.
+    time.sleep(1)
     second = scrapyd.schedule(f"GLOSSARY_DB={db}", start_urls=f"{server.url}/", delay=0.1)
     scrapyd.wait(second, timeout=60)
     assert holder(db) is not None, "the first job should still be running"
