@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,15 @@ class Archive(Staging, Writer, Reads):
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise ArchiveError(f"{self.path} is read-only: this command writes to the archive")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                _create(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
             check_ours(self.db, self.path)
             self.codec = BodyCodec(self.db)
-            if not self.db.table_names():
-                # Pages a run frees (its staged records) go back to the filesystem when it ends
-                # (:meth:`compact`). Only a new file takes this before its first write.
+            if not self.db.table_names():  # an empty file someone made: as _create makes one
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self.db.enable_wal()
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -263,3 +264,31 @@ class Archive(Staging, Writer, Reads):
         with self.db.atomic():
             self.write(batch)
         return outcomes
+
+
+def _create(path: Path) -> None:
+    """A new archive at ``path``, all at once: its schema is made in a temporary file beside it, which
+    then takes the name, so a process killed meanwhile leaves no archive rather than a half-made one.
+
+    Pages a run frees (its staged records) go back to the filesystem when it ends
+    (:meth:`Archive.compact`); only a file without tables can be given that."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # as SQLite would have made it, not mkstemp's owner-only
+    try:
+        conn = sqlite3.connect(temporary)
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        ensure_schema(sqlite_utils.Database(conn))
+        conn.close()
+        try:
+            os.link(temporary, path)  # never over an archive another process made meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a filesystem without hard links
+            if not path.exists():
+                os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
