@@ -449,6 +449,8 @@ def archive_figures(directory: Path, pages: int, concurrency: int) -> dict:
                            "WHERE c.run_id = 1").fetchone()
     changed, added = conn.execute("SELECT pages_changed, pages_new FROM crawl_runs WHERE id = 2").fetchone()
     conn.close()
+    if not changed:
+        raise SystemExit(f"the refresh of {pages} replica pages found none edited: give more --archive-pages")
     # What the edited pages add: the refreshed archive without the added pages' rows, against the
     # crawl's archive, both vacuumed (so the space the deleted rows leave is not counted) ...
     edits_only = directory / "edits-only.db"
