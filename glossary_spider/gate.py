@@ -26,10 +26,10 @@ Every threshold is a setting (``GLOSSARY_GATE_*``, see :data:`THRESHOLDS`), and
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import statistics
-from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -114,85 +114,98 @@ class QualityGate:
         return cls(**{name: settings.getfloat(key, default) for name, (key, default, _) in THRESHOLDS.items()})
 
     def evaluate(self, archive: Archive, run_id: int) -> GateReport:
-        v = self.values
-        staged = list(archive.db.execute(
-            """SELECT s.url, s.page_type, s.text_hash, s.title, s.words, s.related, s.jsonld,
-                      p.content_hash IS NOT s.content_hash AS differs, p.title AS old_title, p.status AS old_status
-               FROM staged s LEFT JOIN pages p ON p.url = s.url WHERE s.run_id = ? ORDER BY s.rowid""", [run_id]))
-        keys = ("url", "page_type", "text_hash", "title", "words", "related", "jsonld", "differs", "old_title",
-                "old_status")
-        pages = [dict(zip(keys, row)) for row in staged]
-        if not pages:
+        """Judge the pages ``run_id`` staged. Read with SQL a query at a time, never all at once: memory
+        stays the same however many pages the run fetched."""
+        db = archive.db
+        if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
             return GateReport([], [])
+        run = Run(db, run_id)
         checks = []
-        by_text = Counter(p["text_hash"] for p in pages)
-        soft = [p["url"] for p in pages if self._not_found(p, by_text)]
+        soft = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
-                      {"pages": len(soft), "run_pages": len(pages)}, soft[:EXAMPLES])
-        if len(soft) >= max(5, v["soft-404-share"] * len(pages)):
+                      {"pages": len(soft), "run_pages": run.pages}, soft[:EXAMPLES])
+        if len(soft) >= max(5, self.values["soft-404-share"] * run.pages):
             check.tripped = True
-            check.summary += f": {len(soft) / len(pages):.0%} of the run, more than {v['soft-404-share']:.0%}"
+            check.summary += f": {len(soft) / run.pages:.0%} of the run, more than {self.values['soft-404-share']:.0%}"
         if soft:
             checks.append(check)
-        checks.append(self._same_page(pages, set(soft)))
-        checks += self._health(archive, pages)
-        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, len(pages))
+        checks.append(self._same_page(run, soft))
+        checks += self._health(archive, run)
+        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages)
 
-    def _not_found(self, page: dict[str, Any], by_text: Counter[str]) -> bool:
-        if not page["title"] or not NOT_FOUND.search(page["title"]) or page["words"] > SOFT_404_MAX_WORDS:
-            return False
-        replaces = page["old_title"] is not None and page["old_title"] != page["title"]
-        return by_text[page["text_hash"]] >= 2 or replaces or not page["jsonld"]
+    def _soft_404(self, run: Run) -> list[str]:
+        """Pages titled like a "not found" page, short, and either sharing their text with another
+        page of the run, replacing an archived page's title, or without JSON-LD."""
+        shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
+        found = []
+        for url, title, words, jsonld, old_title, text_hash in run.rows(
+                "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash", "ORDER BY s.rowid"):
+            if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
+                continue
+            if text_hash in shared or (old_title is not None and old_title != title) or not jsonld:
+                found.append(url)
+        return found
 
-    def _same_page(self, pages: list[dict[str, Any]], soft: set[str]) -> Check:
+    def _same_page(self, run: Run, soft: list[str]) -> Check:
         v = self.values
-        changed = [p for p in pages if p["differs"] and p["url"] not in soft]
-        groups: dict[str, list[str]] = defaultdict(list)
-        for p in changed:
-            groups[p["text_hash"]].append(p["url"])
-        urls = max(groups.values(), key=len, default=[])
-        if len(urls) < 2:  # a page alone shares its text with nobody
-            urls = []
-        tripped = len(urls) >= max(v["same-page-min"], v["same-page-share"] * len(changed), 2)
-        summary = (f"{len(urls)} of {len(changed)} new or changed pages have the very same text"
+        changed = "AND p.content_hash IS NOT s.content_hash AND s.url NOT IN (SELECT value FROM json_each(:soft))"
+        (count,), = run.rows("count(*)", "", changed, soft=json.dumps(soft))
+        top = run.rows("s.text_hash, count(*) AS n", "GROUP BY s.text_hash ORDER BY n DESC, min(s.rowid) LIMIT 1",
+                       changed, soft=json.dumps(soft)).fetchall()
+        same = top[0][1] if top and top[0][1] >= 2 else 0  # a page alone shares its text with nobody
+        urls = [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples", changed + " AND s.text_hash = :text",
+                                           soft=json.dumps(soft), text=top[0][0], examples=EXAMPLES)] if same else []
+        tripped = same >= max(v["same-page-min"], v["same-page-share"] * count, 2)
+        summary = (f"{same} of {count} new or changed pages have the very same text"
                    + (" (a maintenance, login or challenge page?)" if tripped else ""))
-        return Check("same_page", tripped, summary, {"same_text": len(urls), "changed": len(changed)},
-                     urls[:EXAMPLES])
+        return Check("same_page", tripped, summary, {"same_text": same, "changed": count}, urls)
 
-    def _health(self, archive: Archive, pages: list[dict[str, Any]]) -> list[Check]:
+    def _health(self, archive: Archive, run: Run) -> list[Check]:
         v = self.values
         checks = []
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for p in pages:
-            by_type[p["page_type"]].append(p)
-        for page_type, run in sorted(by_type.items()):
-            if len(run) < v["min-pages"]:
+        shares = run.rows("s.page_type, count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
+                          "avg(coalesce(s.jsonld, 0) != 0)", "GROUP BY s.page_type ORDER BY s.page_type").fetchall()
+        for page_type, pages, with_title, with_related, with_jsonld in shares:
+            if pages < v["min-pages"]:
                 continue
             before = _archive_health(archive, page_type)
             if before["pages"] < v["min-pages"]:
                 continue
-            now = {
-                "pages": len(run),
-                "with_title": sum(1 for p in run if p["title"]) / len(run),
-                "median_words": statistics.median(p["words"] for p in run),
-                "with_related": sum(1 for p in run if p["related"]) / len(run),
-                "with_jsonld": sum(1 for p in run if p["jsonld"]) / len(run),
-            }
+            of_type = "AND s.page_type = :type"
+            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type)]
+            now = {"pages": pages, "with_title": with_title, "median_words": statistics.median(words),
+                   "with_related": with_related, "with_jsonld": with_jsonld}
             problems, examples = [], []
-            for key, label, test in (("with_title", "title", lambda p: not p["title"]),
-                                     ("with_related", "related links", lambda p: not p["related"]),
-                                     ("with_jsonld", "JSON-LD", lambda p: not p["jsonld"])):
+            for key, label, test in (("with_title", "title", "coalesce(s.title, '') = ''"),
+                                     ("with_related", "related links", "coalesce(s.related, 0) = 0"),
+                                     ("with_jsonld", "JSON-LD", "coalesce(s.jsonld, 0) = 0")):
                 if before[key] - now[key] > v["share-drop"]:
                     problems.append(f"pages with {label} {before[key]:.0%} → {now[key]:.0%}")
-                    examples += [p["url"] for p in run if test(p)][:EXAMPLES]
+                    examples += [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples",
+                                                            f"{of_type} AND {test}", type=page_type, examples=EXAMPLES)]
             if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
-                examples += [p["url"] for p in sorted(run, key=lambda p: p["words"])][:EXAMPLES]
+                examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", of_type,
+                                                        type=page_type, examples=EXAMPLES)]
             summary = (f"{page_type}: " + "; ".join(problems) if problems
                        else f"{page_type}: extraction as healthy as the archive's {before['pages']} pages")
             checks.append(Check(f"health:{page_type}", bool(problems), summary,
                                 {"run": now, "archive": before}, list(dict.fromkeys(examples))[:EXAMPLES]))
         return checks
+
+
+class Run:
+    """The pages a run staged, beside the archived pages they would replace, queried with SQL."""
+
+    def __init__(self, db: Any, run_id: int):
+        self.db, self.run_id = db, run_id
+        (self.pages,), = self.rows("count(*)", "")
+
+    def rows(self, columns: str, tail: str, where: str = "", **params: Any) -> Any:
+        """A cursor over ``SELECT columns`` of the run's staged pages (``s``) beside their archived
+        rows (``p``), filtered further by ``where``, then grouped, ordered or limited by ``tail``."""
+        return self.db.execute(f"SELECT {columns} FROM staged s LEFT JOIN pages p ON p.url = s.url "
+                               f"WHERE s.run_id = :run {where} {tail}", {"run": self.run_id, **params})
 
 
 def _archive_health(archive: Archive, page_type: str) -> dict[str, Any]:
