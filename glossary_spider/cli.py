@@ -671,7 +671,8 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
 @click.argument("url_or_slug")
 @db_option
 @type_option
-@click.option("--history", is_flag=True, help="List the page's versions.")
+@click.option("--history", is_flag=True,
+              help="List the page's versions (with --format json, each one's text and record too).")
 @click.option("--diff", "diff_spec", is_flag=False, flag_value="", default=None, metavar="[A..B]",
               help="Word-level diff between the last two versions, or versions A and B.")
 @format_option("text", "json")
