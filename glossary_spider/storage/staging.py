@@ -63,7 +63,9 @@ class Staging:
         """
         last = 0
         while True:
-            cursor = self.db.execute(f"SELECT rowid AS _rowid, {columns} FROM staged WHERE run_id = ? AND rowid > ? "
+            # "+run_id": walk the table in rowid order from where the last chunk ended. Through the
+            # (run_id, url) index, SQLite would sort every staged row of the run for each chunk.
+            cursor = self.db.execute(f"SELECT rowid AS _rowid, {columns} FROM staged WHERE +run_id = ? AND rowid > ? "
                                      "ORDER BY rowid LIMIT ?", [run_id, last, chunk])
             names = [d[0] for d in cursor.description]
             found = cursor.fetchall()
