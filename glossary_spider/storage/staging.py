@@ -139,7 +139,7 @@ class Staging:
                 else:
                     self.record_error(run_id, url, "fetch", status, "soft 404: the site's \"not found\" page, "
                                       "served with a success status")
-                self.db.execute("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND outcome IN "
+                self.db.execute("UPDATE captures SET outcome = ? WHERE +run_id = ? AND url = ? AND outcome IN "
                                 "('new', 'changed', 'unchanged')", ["gone" if known else "failed", run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 

@@ -190,7 +190,8 @@ class Writer:
         if batch.captures:
             db.table("captures").insert_all(batch.captures, pk="id")
         if batch.outcomes:
-            db.conn.executemany("UPDATE captures SET outcome = ? WHERE run_id = ? AND url = ? AND body_sha256 IS NOT "
+            # "+run_id": find the page's few captures by URL, not every capture of the run by its run.
+            db.conn.executemany("UPDATE captures SET outcome = ? WHERE +run_id = ? AND url = ? AND body_sha256 IS NOT "
                                 "NULL AND outcome IN ('new', 'changed', 'unchanged', 'held')", batch.outcomes)
         if batch.errors:
             db.table("crawl_errors").insert_all(batch.errors, pk="id")
