@@ -57,6 +57,18 @@ def record_bytes(sections: list[tuple], links: list[tuple], structured: list[tup
                       ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def extracted_record_bytes(record: dict[str, Any]) -> bytes:
+    """An extracted record's sections, links and structured data in :func:`record_bytes`'s form, as the
+    tables would give them back."""
+    return record_bytes(
+        [(s["position"], s["heading"], s["text"]) for s in record["sections"]],
+        [(link["kind"], link["position"], link["to_url"], link["anchor_text"], link["summary"], link.get("facet"))
+         for link in record["links"]],
+        sorted((d["syntax"], d["position"], json.dumps(d["type"]) if isinstance(d["type"], list) else d["type"],
+                json.dumps(d["data"], ensure_ascii=False)) for d in record["structured_data"]),
+    )
+
+
 def current_record_bytes(conn: Any, url: str) -> bytes:
     """The record of a page's current version, read from its rows (``conn``: any connection)."""
     return record_bytes(

@@ -7,12 +7,11 @@ a migration killed at any moment leaves the archive as it was, and the next open
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import sqlite_utils
 
 from glossary_spider.storage import history
-from glossary_spider.storage.writer import _spans, intern, other_headers
+from glossary_spider.storage.writer import intern, other_headers, spans
 
 OLD_INDEXES = ("idx_links_to_url", "idx_captures_url_fetched_at")
 
@@ -58,7 +57,7 @@ def _sections(db: sqlite_utils.Database) -> None:
         sections = [dict(zip(("position", "heading", "text"), r)) for r in db.execute(
             "SELECT position, heading, text FROM sections WHERE url = ? ORDER BY position", [url])]
         rows = [{"url_id": ids[url], **{k: v for k, v in span.items() if k != "url"}}
-                for span in _spans(url, body_text, sections)]
+                for span in spans(url, body_text, sections)]
         if rows:
             db.table("section_spans").insert_all(rows)
 
@@ -87,16 +86,8 @@ def _versions(db: sqlite_utils.Database) -> None:
 
 def _record_bytes(stored: str | None) -> bytes | None:
     """A schema-1 version record (JSON of the extraction's sections, links and structured data)
-    in the form history deltas are computed on."""
+    in the form history deltas are computed on; None where it cannot be read."""
     try:
-        record: dict[str, Any] = json.loads(stored or "")
-        return history.record_bytes(
-            [(s.get("position", i), s.get("heading"), s.get("text")) for i, s in enumerate(record["sections"])],
-            [(link["kind"], link["position"], link.get("to_url"), link.get("anchor_text"), link.get("summary"),
-              link.get("facet")) for link in record["links"]],
-            sorted((d["syntax"], d["position"], json.dumps(d["type"]) if isinstance(d["type"], list) else d["type"],
-                    json.dumps(d["data"], ensure_ascii=False)) for d in record["structured_data"]),
-        )
+        return history.extracted_record_bytes(json.loads(stored or ""))
     except (ValueError, KeyError, TypeError):
         return None
-

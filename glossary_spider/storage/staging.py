@@ -99,7 +99,7 @@ class Staging:
                     rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, row["url"]))
                 rows.outcomes.append((outcome, run_id, row["url"]))
                 counts[outcome] = counts.get(outcome, 0) + 1
-                if len(rows.pages) + len(rows.touched) >= 500:  # bounded memory, however many pages
+                if len(rows) >= 500:  # bounded memory, however many pages
                     self.write(rows)
                     rows = Batch()
             self.write(rows)

@@ -66,7 +66,7 @@ class Batch:
             page["status"] = previous["status"]
         self.pages.append(page)
         self.replaced.append(url)
-        self.sections += _spans(url, record["body_text"], record["sections"])
+        self.sections += spans(url, record["body_text"], record["sections"])
         self.links += ({"from_url": url, "seq": seq, **link} for seq, link in enumerate(record["links"]))
         self.structured_data += (
             {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
@@ -100,17 +100,6 @@ def page_values(record: dict[str, Any]) -> dict[str, Any]:
     return page
 
 
-def record_bytes(record: dict[str, Any]) -> bytes:
-    """An extracted record's sections, links and structured data in :func:`history.record_bytes`'s form."""
-    return history.record_bytes(
-        [(s["position"], s["heading"], s["text"]) for s in record["sections"]],
-        [(link["kind"], link["position"], link["to_url"], link["anchor_text"], link["summary"], link.get("facet"))
-         for link in record["links"]],
-        sorted((d["syntax"], d["position"], json.dumps(d["type"]) if isinstance(d["type"], list) else d["type"],
-                json.dumps(d["data"], ensure_ascii=False)) for d in record["structured_data"]),
-    )
-
-
 # Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
 # longer describe the body Scrapy hands over, decompressed and de-chunked.
 KEPT_APART = {"content-type", "etag", "last-modified", "content-length", "content-encoding", "transfer-encoding"}
@@ -124,7 +113,7 @@ def other_headers(block: str | None) -> str | None:
     return "\r\n".join(lines)
 
 
-def _spans(url: str, body_text: str | None, sections: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+def spans(url: str, body_text: str | None, sections: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     """Each section as the place its text has in the page's body text; its text itself where the
     body text does not hold it (a capped page)."""
     body, at = body_text or "", 0
@@ -235,4 +224,4 @@ class Writer:
         names = [name for name in page if name != "url"]
         row = self.db.execute(f"SELECT {', '.join(names)} FROM pages WHERE url = ?", [record["url"]]).fetchone()
         return (row is not None and list(row) == [page[name] for name in names]
-                and history.current_record_bytes(self.db, record["url"]) == record_bytes(record))
+                and history.current_record_bytes(self.db, record["url"]) == history.extracted_record_bytes(record))
