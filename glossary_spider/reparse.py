@@ -16,11 +16,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, now
+from glossary_spider.storage.writer import record_digest
 from glossary_spider.workers import context, worker_started
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ BATCH = 200
 # Pages handed to a worker at a time: large enough that sending them costs little beside extracting them.
 WORKER_BATCH = 50
 
-Extracted = tuple[dict[str, Any], list[dict[str, Any]]] | str  # a record and its errors, or why it failed
+# A record (None: the one the archive holds), its errors and its digest; or why extraction failed.
+Extracted = tuple[dict[str, Any] | None, list[dict[str, Any]], str] | str
 
 
 def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) -> dict[str, Any]:
@@ -98,20 +101,30 @@ def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> 
     sys.stderr.flush()
 
 
-def extract_batch(pages: list[tuple[str, str | None, bytes]]) -> list[Extracted]:
-    """Extract pages given as (url, content type, body); what a worker process runs."""
+Task = tuple[str, str | None, bytes, str | None, str | None]
+
+
+def extract_batch(pages: list[Task]) -> list[Extracted]:
+    """Extract pages given as (url, content type, body, the stored record's digest and content hash);
+    what a worker process runs. A record that the archive holds already is not sent back."""
     results: list[Extracted] = []
-    for url, content_type, body in pages:
+    for url, content_type, body, stored, stored_hash in pages:
         try:
             extraction = extract_page(body, url, content_type)
         except Exception as exc:
             results.append(f"{type(exc).__name__}: {exc}")
             continue
-        results.append((extraction.record, extraction.errors))
+        digest = record_digest(extraction.record)
+        held = digest == stored and extraction.record["content_hash"] == stored_hash
+        results.append((None if held else extraction.record, extraction.errors, digest))
     return results
 
 
 Pages = Iterable[tuple[dict[str, Any], str | None, bytes]]
+
+
+def task(state: dict[str, Any], content_type: str | None, body: bytes) -> Task:
+    return state["url"], content_type, body, state["record_digest"], state["content_hash"]
 
 
 @contextmanager
@@ -120,7 +133,7 @@ def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[s
     if workers <= 1:
         def extract_here(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
             for state, content_type, body in pages:
-                yield state, extract_batch([(state["url"], content_type, body)])[0]
+                yield state, extract_batch([task(state, content_type, body)])[0]
         yield extract_here
         return
 
@@ -129,17 +142,11 @@ def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[s
     def extract_in_workers(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
         states: deque[list[dict[str, Any]]] = deque()
 
-        def batches() -> Iterator[list[tuple[str, str | None, bytes]]]:
-            batch: list[tuple[dict[str, Any], str | None, bytes]] = []
-            for page in pages:
-                batch.append(page)
-                if len(batch) == WORKER_BATCH:
-                    states.append([state for state, _, _ in batch])
-                    yield [(state["url"], content_type, body) for state, content_type, body in batch]
-                    batch = []
-            if batch:
+        def batches() -> Iterator[list[Task]]:
+            remaining = iter(pages)
+            while batch := list(islice(remaining, WORKER_BATCH)):
                 states.append([state for state, _, _ in batch])
-                yield [(state["url"], content_type, body) for state, content_type, body in batch]
+                yield [task(*page) for page in batch]
 
         for results in pool.imap(extract_batch, batches()):
             yield from zip(states.popleft(), results)

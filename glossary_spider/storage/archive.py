@@ -245,21 +245,22 @@ class Archive(Staging, Writer, Reads):
                 pending.append(url)
         return done, [url for url in pending if url not in done]
 
-    def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any], Iterable[dict[str, Any]]]]
-                      ) -> list[str]:
-        """Write re-extracted records, each given as (the page's state, its record, its errors), in one
-        batch: a new version only where the content hash changed, nothing but the run where the record
-        is the one the archive holds. Returns ``changed`` or ``unchanged`` for each."""
+    def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any] | None,
+                                                              Iterable[dict[str, Any]], str]]) -> list[str]:
+        """Write re-extracted records, each given as (the page's state, its record, its errors, the record's
+        :func:`~glossary_spider.storage.writer.record_digest`), in one batch: a new version only where the
+        content hash changed, nothing but the run where the record is the one the archive holds (a record
+        of None: its digest is the stored one). Returns ``changed`` or ``unchanged`` for each."""
         batch, outcomes = Batch(), []
-        for state, record, errors in pages:
-            changed = record["content_hash"] != state["content_hash"]
-            version = (state["version"] or 0) + 1 if changed else state["version"]
-            if not changed and self.holds(record):
-                batch.reparsed.append((run_id, record["url"]))
+        for state, record, errors, digest in pages:
+            changed = record is not None and record["content_hash"] != state["content_hash"]
+            if record is None or (not changed and state["record_digest"] is None and self.holds(record)):
+                batch.reparsed.append((run_id, digest, state["url"]))
             else:
+                version = (state["version"] or 0) + 1 if changed else state["version"]
                 batch.record(run_id, record, None, version=version, previous=state, new_version=changed)
             for error in errors:
-                batch.error(run_id, record["url"], error["stage"], None, error["error"], error.get("detail"))
+                batch.error(run_id, state["url"], error["stage"], None, error["error"], error.get("detail"))
             outcomes.append("changed" if changed else "unchanged")
         with self.db.atomic():
             self.write(batch)

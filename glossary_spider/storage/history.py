@@ -60,7 +60,12 @@ def record_bytes(sections: list[tuple], links: list[tuple], structured: list[tup
 def extracted_record_bytes(record: dict[str, Any]) -> bytes:
     """An extracted record's sections, links and structured data in :func:`record_bytes`'s form, as the
     tables would give them back."""
-    return record_bytes(
+    return record_bytes(*extracted_rows(record))
+
+
+def extracted_rows(record: dict[str, Any]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """An extracted record's sections, links and structured data as the tables would give them back."""
+    return (
         [(s["position"], s["heading"], s["text"]) for s in record["sections"]],
         [(link["kind"], link["position"], link["to_url"], link["anchor_text"], link["summary"], link.get("facet"))
          for link in record["links"]],

@@ -125,7 +125,7 @@ class Reads:
         """Each archived page's state, with its latest stored body and that body's content type;
         ``skip_run``: leave out the pages that run last wrote."""
         sql = f"""
-            SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed,
+            SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed, p.record_digest,
                    c.content_type, c.body_sha256
             FROM pages p
             JOIN captures c ON c.id = (
@@ -134,10 +134,10 @@ class Reads:
             WHERE p.run_id IS NOT ?
             ORDER BY p.url
         """
-        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed")
+        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed", "record_digest")
         # The list first (the caller writes as it goes), each body only when its turn comes: memory
         # holds one page's body, however many pages of 16 MiB the archive has.
         for row in self.db.execute(sql, [skip_run]).fetchall():
-            body = self.body(row[7])
+            body = self.body(row[8])
             if body is not None:
-                yield dict(zip(keys, row[:6])), row[6], body
+                yield dict(zip(keys, row[:7])), row[7], body

@@ -31,7 +31,7 @@ TABLES: dict[str, dict[str, Any]] = {
             "word_count": int, "published": str, "modified": str, "author": str, "categories": str,
             "language": str, "canonical_url": str, "http_status": int, "status": str, "content_hash": str,
             "first_seen": str, "last_fetched": str, "last_changed": str, "version": int,
-            "extractor_version": int, "run_id": int,
+            "extractor_version": int, "run_id": int, "record_digest": str,
         },
         "pk": "url",
     },

@@ -25,7 +25,8 @@ class Batch:
     def __init__(self) -> None:
         self.pages: list[dict[str, Any]] = []
         self.touched: list[tuple[Any, ...]] = []
-        self.reparsed: list[tuple[int, str]] = []  # (run, page) re-extracted to what the archive holds
+        # (run, record digest, page) of pages re-extracted to what the archive holds
+        self.reparsed: list[tuple[int, str, str]] = []
         self.sections: list[dict[str, Any]] = []
         self.links: list[dict[str, Any]] = []
         self.structured_data: list[dict[str, Any]] = []
@@ -54,6 +55,7 @@ class Batch:
         stamp = fetch.fetched_at if fetch else now()
         page = page_values(record)
         page.update({
+            "record_digest": record_digest(record),
             "status": "live",
             "version": version,
             "first_seen": previous["first_seen"] if previous else stamp,
@@ -98,6 +100,14 @@ def page_values(record: dict[str, Any]) -> dict[str, Any]:
     page = {key: record[key] for key in PAGE_COLUMNS if key in record}
     page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
     return page
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """sha256 of all that an extracted record puts in the archive: its ``pages`` columns, sections, links
+    and structured data, as stored. Kept with the page, so that a re-extraction that would write the same
+    rows is known by its digest alone (a function of the record: extraction workers compute it too)."""
+    stored = (list(page_values(record).items()), history.extracted_rows(record))
+    return hashlib.sha256(repr(stored).encode()).hexdigest()
 
 
 # Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
@@ -165,7 +175,7 @@ class Writer:
             db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                                 batch.touched)
         if batch.reparsed:
-            db.conn.executemany("UPDATE pages SET run_id = ? WHERE url = ?", batch.reparsed)
+            db.conn.executemany("UPDATE pages SET run_id = ?, record_digest = ? WHERE url = ?", batch.reparsed)
         if batch.replaced:
             self._write_rows(batch)
         for url, (old, old_record) in replaced_versions.items():
