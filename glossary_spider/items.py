@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from glossary_spider.extraction import Extraction
 from glossary_spider.storage import Fetch
+from glossary_spider.storage.staging import Prepared
 
 
 @dataclass
@@ -16,6 +17,7 @@ class PageItem:
     extraction: Extraction
     discovered: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # URLs that redirected here
+    prepared: Prepared | None = None  # what staging needs, where the extraction worker made it
 
 
 @dataclass

@@ -7,14 +7,21 @@ process that started it dies, ``kill -9`` included.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing.context import BaseContext
+from typing import Any
+
+from glossary_spider.extraction import Extraction, extract_page
+from glossary_spider.storage.staging import Prepared, prepare
 
 
 def default_workers() -> int:
@@ -56,3 +63,78 @@ def worker_started(parent_pid: int) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+class ExtractionFailed(Exception):
+    """A page broke extraction in a worker process; ``detail`` says how (the exception's type and text)."""
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def extract_for_staging(pages: list[tuple[bytes, str, str]]) -> list[tuple[Extraction, Prepared] | ExtractionFailed]:
+    """What a crawl's extraction worker runs on a batch of (body, url, content type): each page's
+    extraction and what staging it needs (:func:`~glossary_spider.storage.staging.prepare`), or why
+    its extraction failed."""
+    results: list[tuple[Extraction, Prepared] | ExtractionFailed] = []
+    for body, url, content_type in pages:
+        try:
+            extraction = extract_page(body, url, content_type)
+        except Exception as exc:  # one page that breaks extraction must not fail its batch
+            results.append(ExtractionFailed(f"{type(exc).__name__}: {exc}"))
+        else:
+            results.append((extraction, prepare(extraction.record)))
+    return results
+
+
+class BatchingPool:
+    """Work handed to worker processes a batch at a time, from an asyncio loop.
+
+    Each worker has at most two batches in hand (one at work, one queued); what arrives meanwhile
+    waits, and goes to the next free worker as one batch. The loop then pays one hand-off between
+    processes per batch rather than per item: each submit to a ``ProcessPoolExecutor`` wakes its
+    manager thread, which takes the GIL from the loop. ``job`` takes a list of items and returns a
+    result for each, an exception being that item's failure.
+    """
+
+    def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32):
+        self.pool = executor(workers)
+        self.job = job
+        self.slots = 2 * workers
+        self.most = most
+        self.waiting: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.busy = 0
+
+    async def run(self, item: Any) -> Any:
+        """The job's result for ``item``, once a worker has made it."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((item, future))
+        self._hand_out()
+        return await future
+
+    def _hand_out(self) -> None:
+        while self.waiting and self.busy < self.slots:
+            batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+            self.busy += 1
+            done = asyncio.wrap_future(self.pool.submit(self.job, [item for item, _ in batch]))
+            done.add_done_callback(partial(self._finished, batch))
+
+    def _finished(self, batch: list[tuple[Any, asyncio.Future[Any]]], done: asyncio.Future[list[Any]]) -> None:
+        self.busy -= 1
+        failure = None if done.cancelled() else done.exception()
+        results = [failure] * len(batch) if failure or done.cancelled() else done.result()
+        for (_, future), result in zip(batch, results):
+            if future.done():
+                continue
+            if done.cancelled():
+                future.cancel()
+            elif isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+        self._hand_out()
+
+    def shutdown(self) -> None:
+        """Stop the workers, waiting for them (so that their CPU time is counted as this process's)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)

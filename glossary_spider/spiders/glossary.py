@@ -24,7 +24,6 @@ import logging
 import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -60,9 +59,10 @@ from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
+from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
-from glossary_spider.workers import default_workers, executor
+from glossary_spider.workers import BatchingPool, ExtractionFailed, default_workers, extract_for_staging
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class GlossarySpider(SitemapSpider):
         self.sitemaps_cut: set[str] = set()
         self.pages_sent = 0
         self.guard = TrapGuard()
-        self.extractors: ProcessPoolExecutor | Literal[False] | None = None  # False: extract in this process
+        self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
 
     async def start(self) -> AsyncIterator[Any]:
         if self.refused:
@@ -276,16 +276,17 @@ class GlossarySpider(SitemapSpider):
 
     # -- pages ----------------------------------------------------------------------------
 
-    async def extract(self, body: bytes, url: str, content_type: str) -> Extraction:
+    async def extract(self, body: bytes, url: str, content_type: str) -> tuple[Extraction, Prepared | None]:
         """The page's extraction, made in this process or in worker processes while Scrapy's loop
-        goes on fetching, as :meth:`extract_workers` says."""
+        goes on fetching, as :meth:`extract_workers` says; with what staging the page needs, where a
+        worker made that too."""
         if self.extractors is None:
             workers = self.extract_workers()
             self.crawler.stats.set_value("glossary/extract_workers", workers)
-            self.extractors = executor(workers) if workers > 0 else False
+            self.extractors = BatchingPool(workers, extract_for_staging) if workers > 0 else False
         if self.extractors is False:
-            return extract_page(body, url, content_type)
-        return await asyncio.wrap_future(self.extractors.submit(extract_page, body, url, content_type))
+            return extract_page(body, url, content_type), None
+        return await self.extractors.run((body, url, content_type))
 
     def extract_workers(self) -> int:
         """How many worker processes extract this run's pages (0: Scrapy's own process does).
@@ -308,7 +309,7 @@ class GlossarySpider(SitemapSpider):
 
     def closed(self, reason: str) -> None:
         if self.extractors:
-            self.extractors.shutdown(wait=True, cancel_futures=True)  # reaped: their CPU time is the crawl's
+            self.extractors.shutdown()
 
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         self.guard.answered(response.meta)
@@ -330,7 +331,11 @@ class GlossarySpider(SitemapSpider):
                               http_status=response.status, fetch=fetch)
             return
         try:
-            extraction = await self.extract(response.body, url, content_type)
+            extraction, prepared = await self.extract(response.body, url, content_type)
+        except ExtractionFailed as exc:
+            logger.info("Extraction failed for %s: %s", url, exc.detail)  # recorded in crawl_errors
+            yield FailureItem(url, "parse", "extraction failed", exc.detail, response.status, fetch)
+            return
         except Exception as exc:  # a page that breaks extraction must not stop the crawl
             logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
@@ -359,7 +364,7 @@ class GlossarySpider(SitemapSpider):
             yield VisitItem(url, discovered, aliases)
         elif not self.limit_reached():
             self.pages_sent += 1
-            yield PageItem(fetch, extraction, discovered, aliases)
+            yield PageItem(fetch, extraction, discovered, aliases, prepared)
             if self.limit_reached():
                 # Queued requests are dropped; pages still in flight end unarchived, and --resume
                 # fetches them (from the frontier, or from the sitemaps read again).

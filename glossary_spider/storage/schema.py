@@ -75,7 +75,8 @@ TABLES: dict[str, dict[str, Any]] = {
     "staged": {
         "columns": {"run_id": int, "url": str, "page_type": str, "content_hash": str, "text_hash": str,
                     "title": str, "words": int, "related": int, "jsonld": int, "http_status": int,
-                    "fetched_at": str, "content_type": str, "body_sha256": str, "record": bytes},
+                    "fetched_at": str, "content_type": str, "body_sha256": str, "record": bytes,
+                    "record_digest": str},
         "pk": ("run_id", "url"),
     },
     # What the quality gate found in each run, and what became of a held run.

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 import zstandard
 
 from glossary_spider.storage.readers import read_gate_report
 from glossary_spider.storage.records import Fetch, now
-from glossary_spider.storage.schema import TABLES
-from glossary_spider.storage.writer import Batch
+from glossary_spider.storage.writer import Batch, insert, record_digest
 
 
 class Staging:
@@ -29,9 +30,11 @@ class Staging:
             self.apply_staged(run_id)
         return outcomes
 
-    def stage_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]]) -> list[str]:
+    def stage_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]],
+                    prepared: Sequence[Prepared | None] = ()) -> list[str]:
         """Keep a batch of fetched pages (their raw captures, and their records in ``staged``)
-        for :meth:`apply_staged` to archive once the quality gate has passed them.
+        for :meth:`apply_staged` to archive once the quality gate has passed them. ``prepared``: the
+        pages' :func:`prepare`, where an extraction worker made it already.
 
         Returns each page's outcome as it would be archived now: ``new``, ``changed`` or ``unchanged``.
         """
@@ -39,7 +42,7 @@ class Staging:
         outcomes = []
         staged = []
         with self.db.atomic():
-            for fetch, extraction in batch:
+            for (fetch, extraction), made in zip_longest(batch, prepared):
                 record = extraction.record
                 previous = self._page_state(record["url"])
                 outcome = outcome_of(previous, record)
@@ -48,11 +51,11 @@ class Staging:
                 for error in extraction.errors:
                     rows.error(run_id, record["url"], error["stage"], fetch.http_status, error["error"],
                                error.get("detail"))
-                staged.append(_staged(run_id, record, fetch, body_sha))
+                staged.append(_staged(run_id, record, fetch, body_sha, made or prepare(record)))
                 outcomes.append(outcome)
             self.write(rows)
             if staged:
-                self.db.table("staged").insert_all(staged, pk=TABLES["staged"]["pk"], replace=True)
+                insert(self.db, "staged", staged, conflict="OR REPLACE")
         return outcomes
 
     def staged(self, run_id: int, columns: str = "*", chunk: int = 500) -> Iterator[dict[str, Any]]:
@@ -87,14 +90,16 @@ class Staging:
         with self.db.atomic():
             rows = Batch()
             for row in self.staged(run_id):
-                record = (records or {}).get(row["url"]) or staged_record(row["record"])
+                record = (records or {}).get(row["url"])
+                digest = None if record else row["record_digest"]
+                record = record or staged_record(row["record"])
                 previous = self._page_state(row["url"])
                 outcome = outcome_of(previous, record)
                 fetch = Fetch(row["url"], row["http_status"], fetched_at=row["fetched_at"])
                 if outcome != "unchanged" or previous["status"] != "live":
                     version = 1 if previous is None else (previous["version"] or 0) + (outcome == "changed")
                     rows.record(run_id, record, fetch, version=version, previous=previous,
-                                new_version=outcome != "unchanged")
+                                new_version=outcome != "unchanged", digest=digest)
                 else:
                     rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, row["url"]))
                 rows.outcomes.append((outcome, run_id, row["url"]))
@@ -158,18 +163,37 @@ def outcome_of(previous: dict[str, Any] | None, record: dict[str, Any]) -> str:
     return "changed" if previous["content_hash"] != record["content_hash"] else "unchanged"
 
 
-def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str) -> dict[str, Any]:
-    """A ``staged`` row: the record, and the few numbers the quality gate reads without parsing it."""
+@dataclass(frozen=True)
+class Prepared:
+    """What staging a page computes from its extracted record alone (:func:`prepare`): made where the
+    page was extracted, an extraction worker, rather than on the crawl's loop."""
+
+    text_hash: str
+    related: int
+    jsonld: int
+    record: bytes  # zstd-compressed JSON
+    digest: str  # :func:`~glossary_spider.storage.writer.record_digest`
+
+
+def prepare(record: dict[str, Any]) -> Prepared:
     text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
+    return Prepared(
+        text_hash=hashlib.sha256(text.encode()).hexdigest(),
+        related=sum(1 for link in record["links"] if link["kind"] == "related"),
+        jsonld=sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
+        record=zstandard.ZstdCompressor(level=3).compress(json.dumps(record, ensure_ascii=False).encode()),
+        digest=record_digest(record),
+    )
+
+
+def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str, prepared: Prepared) -> dict[str, Any]:
+    """A ``staged`` row: the record, and the few numbers the quality gate reads without parsing it."""
     return {
         "run_id": run_id, "url": record["url"], "page_type": record["page_type"],
-        "content_hash": record["content_hash"], "text_hash": hashlib.sha256(text.encode()).hexdigest(),
-        "title": record["title"], "words": record.get("word_count") or 0,
-        "related": sum(1 for link in record["links"] if link["kind"] == "related"),
-        "jsonld": sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
+        "content_hash": record["content_hash"], "text_hash": prepared.text_hash, "title": record["title"],
+        "words": record.get("word_count") or 0, "related": prepared.related, "jsonld": prepared.jsonld,
         "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
-        "body_sha256": body_sha,
-        "record": zstandard.ZstdCompressor(level=3).compress(json.dumps(record, ensure_ascii=False).encode()),
+        "body_sha256": body_sha, "record": prepared.record, "record_digest": prepared.digest,
     }
 
 
