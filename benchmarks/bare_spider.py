@@ -1,7 +1,9 @@
-"""The baseline: a bare Scrapy spider that fetches the given URLs and does nothing else.
+"""The baseline: a bare Scrapy spider that fetches the given URLs and yields ``{"url": ...}`` for
+each, doing nothing else.
 
-It runs with glossary_spider's own settings less the archive pipeline, so the
-difference to `glossary crawl` is exactly what extraction and storage cost.
+It runs with glossary_spider's own settings less the archive pipeline and the project's
+extensions, so the difference to `glossary crawl` is what extraction, storage and the
+crawl's own bookkeeping cost.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class BareSpider(Spider):
             yield Request(url, self.parse)
 
     def parse(self, response):
-        return None
+        yield {"url": response.url}
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "version": "How many distinct content versions the archive holds for this page",
         "extractor_version": "Version of the extractor that produced this row",
         "run_id": RUN,
+        "record_digest": "sha256 of every row the extracted record wrote: a reparse that extracts the same "
+                         "writes nothing",
     },
     "sections": {
         "url": URL,
@@ -180,6 +182,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "content_type": "The response's Content-Type",
         "body_sha256": "The raw body, a key into bodies",
         "record": "The extracted record, zstd-compressed JSON",
+        "record_digest": "The record's digest, as pages.record_digest will hold it",
     },
     "gate_reports": {
         "run_id": RUN,

@@ -20,6 +20,11 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
+# The items of one response processed at once. The pipeline writes synchronously, so there is
+# nothing to overlap; and Scrapy starts this many tasks for every response it hands to a callback
+# (100 by default), a fifth of the loop's time in a crawl without a delay.
+CONCURRENT_ITEMS = 1
+
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
 GLOSSARY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each one after
@@ -47,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Nearest the downloader: a host's delay counts from the end of its previous exchange.
     "glossary_spider.middlewares.HostPacingMiddleware": 950,
 }
+# Pending requests wait on disk (glossary_spider.crawl), named without a search of the spider.
+SCHEDULER_DISK_QUEUE = "glossary_spider.queues.RequestDiskQueue"
 # A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
 DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"
 ITEM_PIPELINES = {
