@@ -116,25 +116,35 @@ class BatchingPool:
     def _hand_out(self) -> None:
         while self.waiting and self.busy < self.slots:
             batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+            try:
+                submitted = self.pool.submit(self.job, [item for item, _ in batch])
+            except Exception as exc:  # a broken pool (a worker killed): each of the batch fails with it
+                _settle(batch, [exc] * len(batch))
+                continue
             self.busy += 1
-            done = asyncio.wrap_future(self.pool.submit(self.job, [item for item, _ in batch]))
-            done.add_done_callback(partial(self._finished, batch))
+            asyncio.wrap_future(submitted).add_done_callback(partial(self._finished, batch))
 
     def _finished(self, batch: list[tuple[Any, asyncio.Future[Any]]], done: asyncio.Future[list[Any]]) -> None:
         self.busy -= 1
-        failure = None if done.cancelled() else done.exception()
-        results = [failure] * len(batch) if failure or done.cancelled() else done.result()
-        for (_, future), result in zip(batch, results):
-            if future.done():
-                continue
-            if done.cancelled():
+        if done.cancelled():
+            for _, future in batch:
                 future.cancel()
-            elif isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        else:
+            failure = done.exception()
+            _settle(batch, [failure] * len(batch) if failure else done.result())
         self._hand_out()
 
     def shutdown(self) -> None:
         """Stop the workers, waiting for them (so that their CPU time is counted as this process's)."""
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[Any]) -> None:
+    """Give each waiting item of ``batch`` its result, an exception being its failure."""
+    for (_, future), result in zip(batch, results):
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)

@@ -72,7 +72,8 @@ class Batch:
         self.sections += spans(url, record["body_text"], record["sections"])
         self.links += ({"from_url": url, "seq": seq, **link} for seq, link in enumerate(record["links"]))
         self.structured_data += (
-            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False)}
+            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False),
+             "type": json.dumps(item["type"], ensure_ascii=False) if isinstance(item["type"], list) else item["type"]}
             for item in record["structured_data"]
         )
         if new_version:
@@ -157,16 +158,14 @@ def intern(db: sqlite_utils.Database, table: str, column: str, values: Iterable[
 
 def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]], *, conflict: str = "",
            upsert: tuple[str, ...] = ()) -> None:
-    """Insert dict rows into ``table`` with one prepared statement per set of columns: ``conflict`` as
-    SQLite's ``OR REPLACE`` / ``OR IGNORE``, or ``upsert`` naming the key whose rows are updated in place
-    (the columns a row gives, and no others). Lists and dicts are stored as JSON, as sqlite-utils stores
-    them. sqlite-utils' own ``insert_all`` builds its SQL and converts every value anew for each chunk,
-    which took a third of a crawl's write time."""
+    """Insert dict rows of plain values into ``table`` with one prepared statement per set of columns:
+    ``conflict`` as SQLite's ``OR REPLACE`` / ``OR IGNORE``, or ``upsert`` naming the key whose rows
+    are updated in place (the columns a row gives, and no others). sqlite-utils' own ``insert_all``
+    builds its SQL and converts every value anew for each chunk, which took a third of a crawl's
+    write time."""
     groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row in rows:
-        groups.setdefault(tuple(row), []).append(
-            tuple(json.dumps(v, default=repr, ensure_ascii=False) if type(v) in (list, dict, tuple) else v
-                  for v in row.values()))
+        groups.setdefault(tuple(row), []).append(tuple(row.values()))
     for columns, values in groups.items():
         names = ", ".join(f"[{c}]" for c in columns)
         sql = f"INSERT {conflict} INTO [{table}] ({names}) VALUES ({', '.join('?' * len(columns))})"
