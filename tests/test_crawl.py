@@ -7,7 +7,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, crawl, rows, run_glossary
+from conftest import ROOT, archive_content, crawl, rows, run_glossary
 
 from glossary_spider.replica import ReplicaSite
 
@@ -197,6 +197,24 @@ def test_a_polite_crawl_extracts_in_scrapys_process(tmp_path, replica, settings,
     assert f"'glossary/extract_workers': {workers}," in result.stderr
 
 
+def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_process(tmp_path, replica):
+    """The workers also prepare each page's staging (its compressed record, hashes and digest):
+    what they prepare must be what Scrapy's process makes of the same pages."""
+    archived = {}
+    for workers in (0, 1):
+        db = tmp_path / f"workers-{workers}.db"
+        result = run_glossary_scrapy("-a", f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "follow=0",
+                                     "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+                                     "-s", f"GLOSSARY_EXTRACT_WORKERS={workers}")
+        assert result.returncode == 0, result.stderr
+        assert f"'glossary/extract_workers': {workers}," in result.stderr
+        archived[workers] = (archive_content(db), rows(db, "SELECT url, record_digest, word_count, summary, body_text "
+                                                          "FROM pages ORDER BY url"))
+        assert rows(db, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+    assert len(archived[1][1]) > 30
+    assert archived[1] == archived[0]
+
+
 @pytest.mark.parametrize(("argument", "line"), [
     ("start_urls=term.greeks.live",
      "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),
@@ -229,3 +247,33 @@ def test_progress_line_on_request(tmp_path, replica):
                           "--start-url", f"{replica.url}/area/funding/")
     assert result.returncode == 0
     assert "1 pages" in result.stderr and "/s" in result.stderr
+
+
+def test_a_killed_extraction_worker_fails_the_pages_waiting_for_it_and_those_after():
+    import asyncio
+    import multiprocessing
+    import os
+    import signal
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.workers import BatchingPool, extract_for_staging
+
+    site, base = ReplicaSite(40), "http://127.0.0.1:8000"
+    pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:12]]
+
+    async def crawl_with_a_killed_worker() -> tuple[str, list, list]:
+        pool = BatchingPool(1, extract_for_staging)
+        try:
+            extraction, prepared = await pool.run(pages[0])
+            for worker in multiprocessing.active_children():
+                os.kill(worker.pid, signal.SIGKILL)
+            waiting = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
+            after = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
+            return extraction.record, waiting, after
+        finally:
+            pool.shutdown()
+
+    record, waiting, after = asyncio.run(crawl_with_a_killed_worker())
+    body, url, content_type = pages[0]
+    assert record == extract_page(body, url, content_type).record
+    assert all(isinstance(result, Exception) for result in waiting + after)

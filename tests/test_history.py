@@ -187,6 +187,26 @@ def test_reparse_reproduces_every_content_hash(archived):
     assert (run["pages_changed"], run["pages_unchanged"]) == (1, len(before) - 1)
 
 
+def test_a_reparse_that_extracts_what_the_crawl_did_rewrites_no_page(archived):
+    _, db = archived
+    with sqlite3.connect(db) as conn:  # every rewrite of a page's content or of its links, counted
+        conn.executescript("""
+            CREATE TABLE rewrites (what TEXT);
+            CREATE TRIGGER page_rewritten AFTER UPDATE OF title, body_text ON pages
+                BEGIN INSERT INTO rewrites VALUES ('page'); END;
+            CREATE TRIGGER links_rewritten AFTER INSERT ON link_rows BEGIN INSERT INTO rewrites VALUES ('link'); END;
+        """)
+    digests = rows(db, "SELECT url, record_digest FROM pages ORDER BY url")
+    assert digests and all(len(r["record_digest"] or "") == 64 for r in digests)
+    result = run_glossary("reparse", "--db", str(db), "--workers", "2", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) AS n FROM rewrites")[0]["n"] == 0
+    assert rows(db, "SELECT url, record_digest FROM pages ORDER BY url") == digests
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'reparse'")
+    assert (run["pages_changed"], run["pages_unchanged"]) == (0, len(digests))
+    assert {r["run_id"] for r in rows(db, "SELECT run_id FROM pages")} == {run["id"]}
+
+
 def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_run(archived, tmp_path):
     _, db = archived
     one, two = tmp_path / "one.db", tmp_path / "two.db"

@@ -74,3 +74,33 @@ def test_allowed_hosts_are_checked_before_any_request(url, allowed):
     else:
         with pytest.raises(IgnoreRequest):
             middleware.process_request(request)
+
+
+def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path):
+    from scrapy import Spider
+
+    from glossary_spider.queues import RequestDiskQueue
+
+    class Pages(Spider):
+        name = "pages"
+
+        def parse_page(self, response):
+            return None
+
+        def failed(self, failure):
+            return None
+
+    crawler = get_crawler(Pages)
+    crawler.spider = spider = Pages()
+    queue = RequestDiskQueue.from_crawler(crawler, str(tmp_path / "queue"))
+    request = Request("https://term.greeks.live/a/", callback=spider.parse_page, errback=spider.failed,
+                      meta={"listed": True}, priority=3, dont_filter=True)
+    queue.push(request)
+    queue.push(Request("https://term.greeks.live/b/"))
+    assert request.callback == spider.parse_page  # the request pushed is left as it was
+    later, first = queue.pop(), queue.pop()  # last in, first out
+    assert later.url.endswith("/b/") and later.callback is None
+    assert (first.url, first.callback, first.errback, first.meta, first.priority, first.dont_filter) == (
+        request.url, spider.parse_page, spider.failed, {"listed": True}, 3, True)
+    with pytest.raises(ValueError):  # as Scrapy's own queue: the scheduler keeps such a request in memory
+        queue.push(Request("https://term.greeks.live/c/", callback=lambda response: None))
