@@ -120,7 +120,8 @@ class ArchivePipeline:
         pages = [item for item in self.buffer if isinstance(item, PageItem)]
         done, pending = [], []
         with archive.db.atomic():
-            outcomes = archive.stage_pages(run_id, [(p.fetch, p.extraction) for p in pages], [p.prepared for p in pages])
+            outcomes = archive.stage_pages(run_id, [(p.fetch, p.extraction) for p in pages],
+                                           [p.prepared for p in pages])
             for item in self.buffer:
                 if isinstance(item, (PageItem, VisitItem)):
                     done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]

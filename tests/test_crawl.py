@@ -204,8 +204,8 @@ def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_p
     for workers in (0, 1):
         db = tmp_path / f"workers-{workers}.db"
         result = run_glossary_scrapy("-a", f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "follow=0",
-                                     "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
-                                     "-s", f"GLOSSARY_EXTRACT_WORKERS={workers}")
+                                     "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0",
+                                     "-s", "AUTOTHROTTLE_ENABLED=0", "-s", f"GLOSSARY_EXTRACT_WORKERS={workers}")
         assert result.returncode == 0, result.stderr
         assert f"'glossary/extract_workers': {workers}," in result.stderr
         archived[workers] = (archive_content(db), rows(db, "SELECT url, record_digest, word_count, summary, body_text "
