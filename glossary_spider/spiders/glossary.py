@@ -341,7 +341,7 @@ class GlossarySpider(SitemapSpider):
             yield FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                               response.status, fetch)
             return
-        discovered = []
+        discovered, requests = [], []
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, extraction.record, response.meta)
             for link in extraction.outlinks:
@@ -354,12 +354,12 @@ class GlossarySpider(SitemapSpider):
                 if meta is not None or (verdict.novel and not self.guard.refuses(link)):
                     discovered.append(link)
                 if meta is not None:
-                    yield self.page_request(link, force=True, meta=meta)
-        for request in self.guarded():
-            yield request
+                    requests.append(self.page_request(link, force=True, meta=meta))
         meta = response.meta
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
+        # The page first, its links after: the page that spends the page budget stops the run before its
+        # links are requested, and they wait in the frontier (the page's item has them) for --resume.
         if not keep:
             yield VisitItem(url, discovered, aliases)
         elif not self.limit_reached():
@@ -369,6 +369,8 @@ class GlossarySpider(SitemapSpider):
                 # Queued requests are dropped; pages still in flight end unarchived, and --resume
                 # fetches them (from the frontier, or from the sitemaps read again).
                 raise CloseSpider(MAX_PAGES_REASON)
+        for request in [*requests, *self.guarded()]:
+            yield request
 
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
