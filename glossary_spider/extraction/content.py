@@ -297,7 +297,7 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     ) and _is_link_only(element, links, text)
 
 
-_PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
+_HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
 _UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 
@@ -380,7 +380,9 @@ class _Walker:
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
-                if self.started and tag != "span" and is_meta(child, holders=self.meta_holders) and not _PLAIN_P_XPATH(child):
+                # A plain paragraph is never meta: the cheaper question first.
+                if (self.started and tag != "span" and not _HAS_PLAIN_P_XPATH(child)
+                        and is_meta(child, holders=self.meta_holders)):
                     self.content.meta.append(child)
                     continue
                 self.walk(child, depth + 1)
