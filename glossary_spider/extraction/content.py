@@ -13,7 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -573,13 +573,12 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
-_HREFS_XPATH = etree.XPath("//a/@href")
+_HREFS_XPATH = etree.XPath("//a/@href", smart_strings=False)
 
 
-def iter_hrefs(root: HtmlElement, base: str | PageMemo) -> Iterator[str]:
-    """Every link of the page, chrome included, normalised: what a crawl may follow."""
+def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
+    """Every link of the page, chrome included, normalised, each once, in the page's order: what a
+    crawl may follow."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: normalize_url(href, base)
-    for href in _HREFS_XPATH(root):
-        url = resolve(href)
-        if url:
-            yield url
+    # Each spelling resolved once (a page repeats its links), then each URL kept once.
+    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(_HREFS_XPATH(root))))))

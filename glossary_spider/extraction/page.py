@@ -19,7 +19,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
-from glossary_spider.extraction.content import PageMemo, extract_content, is_meta, iter_hrefs
+from glossary_spider.extraction.content import PageMemo, extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
@@ -201,7 +201,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         record = _without_control_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
-    outlinks = list(dict.fromkeys(iter_hrefs(root, memo)))
+    outlinks = urls_to_follow(root, memo)
     if len(outlinks) > MAX_LINKS:
         cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
         outlinks = outlinks[:MAX_LINKS]
