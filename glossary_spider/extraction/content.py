@@ -259,7 +259,8 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
     without links are not keys): found in one pass, for the walk to ask of any block it meets."""
     found: dict[HtmlElement, list[HtmlElement]] = {}
     for a in _LINKS_XPATH(root):
-        for holder in chain((a,), a.iterancestors()):
+        holder = a
+        while True:
             links = found.get(holder)
             if links is None:
                 found[holder] = [a]
@@ -267,6 +268,7 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
                 links.append(a)
             if holder is root:
                 break
+            holder = holder.getparent()
     return found
 
 
@@ -298,6 +300,9 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
 
 
 _HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
+# Whether a list's items hold a heading.
+_ITEM_HEADINGS_XPATH = etree.XPath(
+    "boolean((li | dt | dd)/descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6])")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
 _UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
 
@@ -502,7 +507,7 @@ class _Walker:
 
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
-        if any(heading is not li for li in items for heading in li.iter(*HEADINGS)):
+        if _ITEM_HEADINGS_XPATH(element):
             for li in items:
                 self.walk(li)
             return
