@@ -178,7 +178,7 @@ class ParagraphText:
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
-        self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
+        self.meta_holders = set(_META_HOLDERS_XPATH(root))
 
     def under(self, element: HtmlElement) -> int:
         return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
@@ -188,10 +188,10 @@ _META_MARKS = ("self::time or self::a[contains(concat(' ', normalize-space(@rel)
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _META_XPATH = etree.XPath(f"boolean(descendant::*[{_META_MARKS}])")
-_PAGE_META_XPATH = etree.XPath(
-    "descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
+_META_HOLDERS_XPATH = etree.XPath(
+    "(descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
     " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')])/ancestor::*")
 
 
 def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
