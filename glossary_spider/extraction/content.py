@@ -179,9 +179,13 @@ class ParagraphText:
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
         self.meta_holders = set(_META_HOLDERS_XPATH(root))
+        self._under: dict[HtmlElement, int] = {}
 
     def under(self, element: HtmlElement) -> int:
-        return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
+        size = self._under.get(element)
+        if size is None:
+            size = self._under[element] = sum(len(self.texts.get(p, "")) for p in element.iter("p"))
+        return size
 
 
 _META_MARKS = ("self::time or self::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
@@ -205,6 +209,8 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
 def text_head(element: HtmlElement, size: int) -> str:
     """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
     ``size`` of its first characters. Reads no further into the element than that."""
+    if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
+        return " ".join((element.text or "").split())
     chunks: list[str] = []
     read = 0
     check = size

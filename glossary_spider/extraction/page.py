@@ -50,11 +50,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
 # quick; a false alarm only costs the scan of the record that a page without any is spared.
 _CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
+# Each with the bytes it starts with: found by a plain search (memchr), a page without them is spared the pattern.
 _CONTROL_SOURCES = (
-    re.compile(rb"\xc2[\x80-\x9f]"),
-    re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
-               rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))"),
-    re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])"),
+    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
+    (b"&#", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+                       rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
+    (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
 )
 
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
@@ -122,7 +123,7 @@ def _markup(text: str) -> bytes:
 
 def _may_hold_control_characters(markup: bytes) -> bool:
     return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
-        source.search(markup) for source in _CONTROL_SOURCES)
+        lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
 
 
 def _parse(body: bytes, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
@@ -172,11 +173,11 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
     )
     body_text = content.body_text
-    links = [{**link, "position": 0} for link in content.links]
+    links = []
     positions: dict[str, int] = {}
-    for link in links:
-        link["position"] = positions.get(link["kind"], 0)
-        positions[link["kind"]] = link["position"] + 1
+    for link in content.links:
+        position = positions[link["kind"]] = positions.get(link["kind"], -1) + 1
+        links.append({**link, "position": position})
 
     record = {
         "url": url,
@@ -217,7 +218,7 @@ def _cap_markup(text: str) -> tuple[str, list[str]]:
     if len(text) > MAX_MARKUP_CHARS:
         cuts.append(f"markup of {len(text):,} characters, the first {MAX_MARKUP_CHARS:,} read")
         text = text[:MAX_MARKUP_CHARS]
-    if text.count("<") <= MAX_ELEMENTS:
+    if len(text) <= MAX_ELEMENTS or text.count("<") <= MAX_ELEMENTS:  # a short page cannot hold that many
         return text, cuts
     end = -1
     for _ in range(MAX_ELEMENTS):
@@ -319,10 +320,12 @@ def _strip_title(text: str) -> str | None:
 
 def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], text_of: Callable[[HtmlElement], str],
            ) -> str | None:
-    for candidate in (text_of(h1) if h1 is not None else None, _meta(metas, "og:title"), _TITLE_XPATH(root)):
-        if candidate and (title := _strip_title(candidate)):
-            return title
-    return None
+    # Each read only if those before it say nothing.
+    if h1 is not None and (title := _strip_title(text_of(h1))):
+        return title
+    if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title)):
+        return title
+    return _strip_title(_TITLE_XPATH(root))
 
 
 def _clean_summary(text: str | None) -> str | None:
