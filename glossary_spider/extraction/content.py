@@ -298,6 +298,9 @@ def _has_blocks(element: HtmlElement) -> bool:
     return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
 
 
+_NO_LINKS: list[HtmlElement] = []
+
+
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
     return bool(links) and all(
         (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text(a))
@@ -338,7 +341,7 @@ class _Walker:
 
     def links_in(self, element: HtmlElement) -> list[HtmlElement]:
         """The links under ``element`` (itself included), in document order; do not change the list."""
-        return self.links.get(element) or []
+        return self.links.get(element, _NO_LINKS)
 
     def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
         to_url = self.memo.url(a.get("href", ""))
@@ -357,35 +360,38 @@ class _Walker:
             return
         # Text written straight into the element, between its blocks: runs of text and inline elements.
         # ``unlinked`` is the same text outside links.
+        h1, h1_path, comments = self.h1, self.h1_path, self.comments
         run, unlinked, inline = [element.text or ""], [element.text or ""], []
         for child in element:
             tail = child.tail or ""
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 run.append(tail)
                 unlinked.append(tail)
                 continue
-            tag = child.tag.lower()
+            tag = tag.lower()
             if tag == "br":
                 run.extend(("\n", tail))
                 unlinked.append(tail)
                 continue
-            if tag in INLINE and child not in self.h1_path and not _has_blocks(child):
+            if tag in INLINE and child not in h1_path and not _has_blocks(child):
                 run.extend((raw_text(child), tail))
                 unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
                 inline.append(child)
                 continue
-            self.loose(run, unlinked, inline)
+            if len(run) > 1 or len(run[0]) >= 100:  # else too short for loose text
+                self.loose(run, unlinked, inline)
             run, unlinked, inline = [tail], [tail], []
-            if child is self.h1:
+            if child is h1:
                 self.started = True
                 continue
             if tag == "nav" or child.get("role") == "navigation":
                 if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
-            if tag in CHROME or (tag == "header" and self.h1 is not None and child not in self.h1_path):
+            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path):
                 continue
-            if child in self.comments and child not in self.h1_path:
+            if child in comments and child not in h1_path:
                 continue
             if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child), self.text):
                 self.pager(child)
@@ -399,7 +405,7 @@ class _Walker:
                 self.walk(child, depth + 1)
                 continue
             if not self.started:
-                if child in self.h1_path:  # the title inside an element of a name we do not know
+                if child in h1_path:  # the title inside an element of a name we do not know
                     self.walk(child, depth + 1)
                 continue
             if tag in HEADINGS:
@@ -414,7 +420,8 @@ class _Walker:
                 self.prose(child, self.text(child))
             else:
                 self.walk(child, depth + 1)
-        self.loose(run, unlinked, inline)
+        if len(run) > 1 or len(run[0]) >= 100:
+            self.loose(run, unlinked, inline)
 
     def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
