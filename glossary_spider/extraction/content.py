@@ -159,7 +159,7 @@ _COMMENT_CANDIDATES_XPATH = etree.XPath(
     "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
     " or contains(., 'isqus')]/..")
 # Cheaper still, most pages have no candidate: their ids and classes, read at once, say so.
-_IDS_AND_CLASSES_XPATH = etree.XPath("//@id | //@class", smart_strings=False)
+_IDS_AND_CLASSES_XPATH = etree.XPath("/descendant::*/@id | /descendant::*/@class", smart_strings=False)
 _COMMENT_WORDS = re.compile("omment|espond|eplies|isqus")
 _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
@@ -188,14 +188,13 @@ class ParagraphText:
         return size
 
 
-_META_MARKS = ("self::time or self::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
+# A time, or a link to an author, a category or a tag (the name tests first: a string test on every
+# element costs several times more).
+_META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
-_META_XPATH = etree.XPath(f"boolean(descendant::*[{_META_MARKS}])")
-_META_HOLDERS_XPATH = etree.XPath(
-    "(descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
-    " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')])/ancestor::*")
+_META_XPATH = etree.XPath(f"boolean({_META_MARKS})")
+_META_HOLDERS_XPATH = etree.XPath(f"({_META_MARKS})/ancestor::*")
 
 
 def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
@@ -313,7 +312,7 @@ _HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
 _ITEM_HEADINGS_XPATH = etree.XPath(
     "boolean((li | dt | dd)/descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6])")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
-_UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
+_UNLINKED_TEXT_XPATH = etree.XPath("descendant::text()[not(ancestor::a)]")
 
 
 class _Walker:
@@ -591,7 +590,7 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
-_HREFS_XPATH = etree.XPath("//a/@href", smart_strings=False)
+_HREFS_XPATH = etree.XPath("/descendant::a/@href", smart_strings=False)
 
 
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
