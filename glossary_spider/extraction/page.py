@@ -50,10 +50,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
 # quick; a false alarm only costs the scan of the record that a page without any is spared.
 _CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
-# Each with the bytes it starts with: found by a plain search (memchr), a page without them is spared the pattern.
+# Each with its first byte: found by a plain search (memchr), a page without it is spared the pattern.
 _CONTROL_SOURCES = (
     (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
-    (b"&#", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+    (b"&", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
                        rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
     (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
 )
@@ -118,7 +118,10 @@ def parse(text: str, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
 def _markup(text: str) -> bytes:
     """What is parsed of a page's text: UTF-8, without NUL characters (they make lxml stop reading,
     and are never part of a page's text)."""
-    return text.strip().replace("\x00", "").encode("utf-8") or b"<html/>"
+    markup = text.strip().encode("utf-8")
+    if b"\x00" in markup:  # searched in bytes: several times quicker than in text beyond Latin-1
+        markup = markup.replace(b"\x00", b"")
+    return markup or b"<html/>"
 
 
 def _may_hold_control_characters(markup: bytes) -> bool:
