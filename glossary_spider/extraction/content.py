@@ -58,9 +58,18 @@ def raw_text(element: HtmlElement) -> str:
     return etree.tostring(element, method="text", encoding=str, with_tail=False)
 
 
+def fold(text: str) -> str:
+    """``text`` with each run of white space made one space, and none at either end."""
+    # Most paragraphs are written on one line: a text whose only white space is single inner spaces
+    # (a printable one holds no white space but the space) is already folded, and costs no split.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def text_of(element: HtmlElement) -> str:
     """An element's text with white space folded (scripts are gone by now)."""
-    return " ".join(raw_text(element).split())
+    return fold(raw_text(element))
 
 
 class PageMemo:
@@ -78,7 +87,7 @@ class PageMemo:
         if text is None:
             # An element without children (most paragraphs) has only its own text: no iterator needed.
             raw = (element.text or "") if not len(element) else raw_text(element)
-            text = self.texts[element] = " ".join(raw.split())
+            text = self.texts[element] = fold(raw)
         return text
 
     def url(self, href: str) -> str | None:
@@ -212,7 +221,7 @@ def text_head(element: HtmlElement, size: int) -> str:
     """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
     ``size`` of its first characters. Reads no further into the element than that."""
     if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
-        return " ".join((element.text or "").split())
+        return fold(element.text or "")
     chunks: list[str] = []
     read = 0
     check = size
