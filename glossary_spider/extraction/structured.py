@@ -36,9 +36,8 @@ JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
 _JSONLD_TYPE = "application/ld+json"
 # Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
-_HAS_ITEMS_XPATH = etree.XPath("boolean(//@itemscope)")
+_HAS_ITEMS_XPATH = etree.XPath("boolean(/descendant::*/@itemscope)")
 _HEADS_XPATH = etree.XPath("//head")
-_PARENT_HTML_XPATH = etree.XPath("parent::html")
 _PROPERTIES_XPATH = etree.XPath("meta[@property and @content]")
 
 
@@ -81,8 +80,8 @@ def _opengraph(root: HtmlElement) -> list[dict[str, Any]]:
     items = []
     heads = _HEADS_XPATH(root)
     for head in heads:
-        html = _PARENT_HTML_XPATH(heads[0])
-        namespaces = _namespaces(html[0]) if html else {}
+        html = heads[0].getparent()
+        namespaces = _namespaces(html) if html is not None and html.tag == "html" else {}
         namespaces.update(_namespaces(head))
         properties = []
         for meta in _PROPERTIES_XPATH(head):
