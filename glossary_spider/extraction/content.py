@@ -313,10 +313,12 @@ _NO_LINKS: list[HtmlElement] = []
 
 
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
-    return bool(links) and all(
-        (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text(a))
-        for a in links
-    ) and _is_link_only(element, links, text)
+    if not links:
+        return False
+    for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
+        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.match(text(a)):
+            return False
+    return _is_link_only(element, links, text)
 
 
 _HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
