@@ -170,7 +170,11 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         logger.debug("General tier for %s: %s", url, content.doubt)
         content = settle(content, root, base, title)
     facts = JsonLdFacts(structured)
-    meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
+    author, categories = facts.author(), facts.categories()
+    if not (author and categories):  # the visible meta lines, read only where JSON-LD says nothing
+        meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
+        author = author or _author(root, metas, meta_text, text_of)
+        categories = categories or _categories(content.meta, meta_text, text_of)
 
     summary = _clean_summary(
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
@@ -192,8 +196,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "word_count": len(body_text.split()),
         "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, metas, "published", text_of),
         "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time")),
-        "author": facts.author() or _author(root, metas, meta_text, text_of),
-        "categories": facts.categories() or _categories(content.meta, meta_text, text_of),
+        "author": author,
+        "categories": categories,
         "language": (_LANG_XPATH(root) or "").strip() or None,
         "canonical_url": _canonical(root, base),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
