@@ -269,6 +269,7 @@ def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
 
 
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
+_NO_LINKS: list[HtmlElement] = []  # the links of a block without any: one list, never changed
 
 
 def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
@@ -307,9 +308,6 @@ _BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
 
 def _has_blocks(element: HtmlElement) -> bool:
     return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
-
-
-_NO_LINKS: list[HtmlElement] = []
 
 
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
