@@ -72,6 +72,9 @@ def text_of(element: HtmlElement) -> str:
     return fold(raw_text(element))
 
 
+_UNSEEN: Any = object()  # what PageMemo.urls holds for no href
+
+
 class PageMemo:
     """What one page's extraction asks for again and again, computed once: an element's folded text
     (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
@@ -91,11 +94,11 @@ class PageMemo:
         return text
 
     def url(self, href: str) -> str | None:
-        try:
-            return self.urls[href]
-        except KeyError:
+        # A sentinel, not KeyError: half the asks are a page's first for its URL, and raising costs.
+        url = self.urls.get(href, _UNSEEN)
+        if url is _UNSEEN:
             url = self.urls[href] = normalize_url(href, self.base)
-            return url
+        return url
 
 
 def clean_block(text: str) -> str:
