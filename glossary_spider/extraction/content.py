@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
+from glossary_spider.extraction.memo import PageMemo, raw_text, text_head, text_of
 from glossary_spider.urls import classify, normalize_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -50,55 +51,6 @@ BLOCKS = HEADINGS | (CONTAINERS - {"span"}) | {"p", "ul", "ol", "li", "dl", "tab
 LOGO = re.compile(r"logo|brand|site[-_]?(?:title|name)|masthead", re.I)
 # A class or id naming a comment thread (WordPress' #comments, .comment-list, Disqus' #disqus_thread).
 COMMENTS = re.compile(r"(?:^|[-_])(?:comments?|commentlist|respond|replies)(?:$|[-_])|^disqus", re.I)
-
-
-def raw_text(element: HtmlElement) -> str:
-    """All the text under an element, as ``"".join(element.itertext())`` reads it (comments are not
-    text), gathered by libxml2 in one call rather than chunk by chunk in Python."""
-    return etree.tostring(element, method="text", encoding=str, with_tail=False)
-
-
-def fold(text: str) -> str:
-    """``text`` with each run of white space made one space, and none at either end."""
-    # Most paragraphs are written on one line: a text whose only white space is single inner spaces
-    # (a printable one holds no white space but the space) is already folded, and costs no split.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text
-    return " ".join(text.split())
-
-
-def text_of(element: HtmlElement) -> str:
-    """An element's text with white space folded (scripts are gone by now)."""
-    return fold(raw_text(element))
-
-
-_UNSEEN: Any = object()  # what PageMemo.urls holds for no href
-
-
-class PageMemo:
-    """What one page's extraction asks for again and again, computed once: an element's folded text
-    (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
-    their proxies (and identities) for the page's lifetime."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.texts: dict[HtmlElement, str] = {}
-        self.urls: dict[str, str | None] = {}
-
-    def text(self, element: HtmlElement) -> str:
-        text = self.texts.get(element)
-        if text is None:
-            # An element without children (most paragraphs) has only its own text: no iterator needed.
-            raw = (element.text or "") if not len(element) else raw_text(element)
-            text = self.texts[element] = fold(raw)
-        return text
-
-    def url(self, href: str) -> str | None:
-        # A sentinel, not KeyError: half the asks are a page's first for its URL, and raising costs.
-        url = self.urls.get(href, _UNSEEN)
-        if url is _UNSEEN:
-            url = self.urls[href] = normalize_url(href, self.base)
-        return url
 
 
 def clean_block(text: str) -> str:
@@ -218,25 +170,6 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     if element in holders if holders is not None else _META_XPATH(element):
         return len(text_head(element, 300) if text is None else text) < 300
     return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
-
-
-def text_head(element: HtmlElement, size: int) -> str:
-    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
-    ``size`` of its first characters. Reads no further into the element than that."""
-    if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
-        return fold(element.text or "")
-    chunks: list[str] = []
-    read = 0
-    check = size
-    for chunk in element.itertext():
-        chunks.append(chunk)
-        read += len(chunk)
-        if read > check:
-            folded = " ".join("".join(chunks).split())
-            if len(folded) > size:
-                return folded
-            check = read + size
-    return " ".join("".join(chunks).split())
 
 
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:

@@ -19,8 +19,9 @@ from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
-from glossary_spider.extraction.content import PageMemo, extract_content, is_meta, urls_to_follow
+from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
+from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
 
