@@ -172,12 +172,16 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
 
 
+# Without a title, the first of these holds the content.
+_FALLBACK_CONTAINER_XPATHS = [etree.XPath(xpath) for xpath in ("//main", "//article", "//*[@id='content']", "//body")]
+
+
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
     """The lowest block holding the ``<h1>``, some content after it, and at least half the page's
     paragraph text (so that a header of title, standfirst and byline is not taken for the article)."""
     if h1 is None:
-        for xpath in ("//main", "//article", "//*[@id='content']", "//body"):
-            found = root.xpath(xpath)
+        for xpath in _FALLBACK_CONTAINER_XPATHS:
+            found = xpath(root)
             if found:
                 return found[0]
         return root
