@@ -53,7 +53,7 @@ def text_head(element: HtmlElement, size: int) -> str:
     return fold("".join(chunks))
 
 
-_UNSEEN: Any = object()  # what PageMemo.urls holds for no href
+_UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
 
 
 class PageMemo:
