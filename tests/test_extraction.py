@@ -197,3 +197,45 @@ def test_a_page_without_control_characters_keeps_its_text_as_read():
     assert record["title"] == "Vega \u2019s"
     assert record["body_text"] == "Vega measures volatility."
     assert record["structured_data"][0]["data"]["headline"] == "Vega \u00e9 / &#8217;"
+
+
+# Elements whose text mixes what folding and gathering must get right: comments, inline markup, tails,
+# no-break and ideographic spaces, line and paragraph separators, a zero-width space (not white space).
+TRICKY = ("<html><head><title> T </title></head><body><main><h1>Vega<!-- c -->\u00a0<b>ratio</b> </h1>"
+          "<p>one  two\ttwo<br>three\u3000four\u2028five\u2029six\x1csev\u200ben</p><p>plain words here</p>"
+          "<div> <span>a</span>  b<?pi x?>c <em>d\n e</em></div></main></body></html>")
+
+
+@pytest.mark.parametrize("page", ["tricky", *sorted(p.stem for p in SAMPLES.glob("*.html"))])
+def test_element_text_is_read_as_itertext_reads_it(page):
+    from lxml import etree
+
+    from glossary_spider.extraction.memo import PageMemo, fold, raw_text, text_head
+    from glossary_spider.extraction.page import _markup, _parse, decode
+
+    body = TRICKY.encode() if page == "tricky" else (SAMPLES / f"{page}.html").read_bytes()
+    root, _ = _parse(_markup(decode(body)), BASE + "/")
+    memo = PageMemo(BASE + "/")
+    for element in root.iter(etree.Element):
+        raw = "".join(element.itertext())
+        assert raw_text(element) == raw
+        assert memo.text(element) == fold(raw) == " ".join(raw.split())
+        head = text_head(element, 64)
+        assert head == fold(raw) if len(fold(raw)) <= 64 else fold(raw).startswith(head) and len(head) > 64
+
+
+def test_opengraph_is_read_as_extruct_reads_it():
+    from extruct.opengraph import OpenGraphExtractor
+
+    from glossary_spider.extraction.page import _markup, _parse, decode
+    from glossary_spider.extraction.structured import _opengraph
+
+    prefixed = ('<html prefix="og: http://ogp.me/ns# fb: http://ogp.me/ns/fb#"><head prefix="my: http://x.test/ns#">'
+                '<meta property="og:title" content="Vega"><meta property="fb:app_id" content="1">'
+                '<meta property="my:thing" content="2"><meta property="other:x" content="3">'
+                '<meta property="article:tag" content="greeks"></head><body><p>x</p></body></html>')
+    pages = [prefixed.encode(), b"<html><body><p>no head</p></body></html>",
+             *(path.read_bytes() for path in sorted(SAMPLES.glob("*.html")))]
+    for body in pages:
+        root, _ = _parse(_markup(decode(body)), BASE + "/")
+        assert _opengraph(root) == list(OpenGraphExtractor().extract_items(root))

@@ -13,7 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
+from glossary_spider.extraction.memo import PageMemo, raw_text, text_head, text_of
 from glossary_spider.urls import classify, normalize_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -50,37 +51,6 @@ BLOCKS = HEADINGS | (CONTAINERS - {"span"}) | {"p", "ul", "ol", "li", "dl", "tab
 LOGO = re.compile(r"logo|brand|site[-_]?(?:title|name)|masthead", re.I)
 # A class or id naming a comment thread (WordPress' #comments, .comment-list, Disqus' #disqus_thread).
 COMMENTS = re.compile(r"(?:^|[-_])(?:comments?|commentlist|respond|replies)(?:$|[-_])|^disqus", re.I)
-
-
-def text_of(element: HtmlElement) -> str:
-    """An element's text with white space folded (comments are not text; scripts are gone by now)."""
-    return " ".join("".join(element.itertext()).split())
-
-
-class PageMemo:
-    """What one page's extraction asks for again and again, computed once: an element's folded text
-    (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
-    their proxies (and identities) for the page's lifetime."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.texts: dict[HtmlElement, str] = {}
-        self.urls: dict[str, str | None] = {}
-
-    def text(self, element: HtmlElement) -> str:
-        text = self.texts.get(element)
-        if text is None:
-            # An element without children (most paragraphs) has only its own text: no iterator needed.
-            raw = (element.text or "") if not len(element) else "".join(element.itertext())
-            text = self.texts[element] = " ".join(raw.split())
-        return text
-
-    def url(self, href: str) -> str | None:
-        try:
-            return self.urls[href]
-        except KeyError:
-            url = self.urls[href] = normalize_url(href, self.base)
-            return url
 
 
 def clean_block(text: str) -> str:
@@ -152,8 +122,11 @@ def is_comments(element: HtmlElement) -> bool:
 _COMMENT_CANDIDATES_XPATH = etree.XPath(
     "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
     " or contains(., 'isqus')]/..")
-# Cheaper still, most pages have no candidate: their ids and classes, read at once, say so.
-_IDS_AND_CLASSES_XPATH = etree.XPath("//@id | //@class", smart_strings=False)
+# Cheaper still, most pages have no candidate: their ids and classes, read at once as one string (EXSLT's
+# str:concat, in C), say so. Run together, two names may make a word neither holds: then the candidates
+# are searched for nothing; a word one name holds is never missed.
+_IDS_AND_CLASSES_XPATH = etree.XPath("str:concat(/descendant::*/@id | /descendant::*/@class)",
+                                     namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
 _COMMENT_WORDS = re.compile("omment|espond|eplies|isqus")
 _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
@@ -167,25 +140,28 @@ class ParagraphText:
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
         self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
-                         if _COMMENT_WORDS.search(" ".join(_IDS_AND_CLASSES_XPATH(root))) else set())
+                         if _COMMENT_WORDS.search(_IDS_AND_CLASSES_XPATH(root)) else set())
         chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
         self.page = sum(map(len, self.texts.values()))
-        self.meta_holders = {a for found in _PAGE_META_XPATH(root) for a in found.iterancestors()}
+        self.meta_holders = set(_META_HOLDERS_XPATH(root))
+        self._under: dict[HtmlElement, int] = {}
 
     def under(self, element: HtmlElement) -> int:
-        return sum(len(self.texts.get(p, "")) for p in element.iter("p"))
+        size = self._under.get(element)
+        if size is None:
+            size = self._under[element] = sum(len(self.texts.get(p, "")) for p in element.iter("p"))
+        return size
 
 
-_META_MARKS = ("self::time or self::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
+# A time, or a link to an author, a category or a tag (the name tests first: a string test on every
+# element costs several times more).
+_META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
-_META_XPATH = etree.XPath(f"boolean(descendant::*[{_META_MARKS}])")
-_PAGE_META_XPATH = etree.XPath(
-    "descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
-    " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+_META_XPATH = etree.XPath(f"boolean({_META_MARKS})")
+_META_HOLDERS_XPATH = etree.XPath(f"({_META_MARKS})/ancestor::*")
 
 
 def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
@@ -196,29 +172,16 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
 
 
-def text_head(element: HtmlElement, size: int) -> str:
-    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
-    ``size`` of its first characters. Reads no further into the element than that."""
-    chunks: list[str] = []
-    read = 0
-    check = size
-    for chunk in element.itertext():
-        chunks.append(chunk)
-        read += len(chunk)
-        if read > check:
-            folded = " ".join("".join(chunks).split())
-            if len(folded) > size:
-                return folded
-            check = read + size
-    return " ".join("".join(chunks).split())
+# Without a title, the first of these holds the content.
+_FALLBACK_CONTAINER_XPATHS = [etree.XPath(xpath) for xpath in ("//main", "//article", "//*[@id='content']", "//body")]
 
 
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
     """The lowest block holding the ``<h1>``, some content after it, and at least half the page's
     paragraph text (so that a header of title, standfirst and byline is not taken for the article)."""
     if h1 is None:
-        for xpath in ("//main", "//article", "//*[@id='content']", "//body"):
-            found = root.xpath(xpath)
+        for xpath in _FALLBACK_CONTAINER_XPATHS:
+            found = xpath(root)
             if found:
                 return found[0]
         return root
@@ -246,6 +209,7 @@ def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
 
 
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
+_NO_LINKS: list[HtmlElement] = []  # the links of a block without any: one list, never changed
 
 
 def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
@@ -253,7 +217,8 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
     without links are not keys): found in one pass, for the walk to ask of any block it meets."""
     found: dict[HtmlElement, list[HtmlElement]] = {}
     for a in _LINKS_XPATH(root):
-        for holder in chain((a,), a.iterancestors()):
+        holder = a
+        while True:
             links = found.get(holder)
             if links is None:
                 found[holder] = [a]
@@ -261,6 +226,7 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
                 links.append(a)
             if holder is root:
                 break
+            holder = holder.getparent()
     return found
 
 
@@ -285,15 +251,20 @@ def _has_blocks(element: HtmlElement) -> bool:
 
 
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
-    return bool(links) and all(
-        (a.get("rel") or "").lower() in ("next", "prev", "previous") or PAGER_TEXT.match(text(a))
-        for a in links
-    ) and _is_link_only(element, links, text)
+    if not links:
+        return False
+    for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
+        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.match(text(a)):
+            return False
+    return _is_link_only(element, links, text)
 
 
-_PLAIN_P_XPATH = etree.XPath(".//p[not(@class)]")
+_HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
+# Whether a list's items hold a heading.
+_ITEM_HEADINGS_XPATH = etree.XPath(
+    "boolean((li | dt | dd)/descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6])")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
-_UNLINKED_TEXT_XPATH = etree.XPath(".//text()[not(ancestor::a)]")
+_UNLINKED_TEXT_XPATH = etree.XPath("descendant::text()[not(ancestor::a)]")
 
 
 class _Walker:
@@ -321,7 +292,7 @@ class _Walker:
 
     def links_in(self, element: HtmlElement) -> list[HtmlElement]:
         """The links under ``element`` (itself included), in document order; do not change the list."""
-        return self.links.get(element) or []
+        return self.links.get(element, _NO_LINKS)
 
     def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
         to_url = self.memo.url(a.get("href", ""))
@@ -340,47 +311,52 @@ class _Walker:
             return
         # Text written straight into the element, between its blocks: runs of text and inline elements.
         # ``unlinked`` is the same text outside links.
+        h1, h1_path, comments = self.h1, self.h1_path, self.comments
         run, unlinked, inline = [element.text or ""], [element.text or ""], []
         for child in element:
             tail = child.tail or ""
-            if not isinstance(child.tag, str):
+            tag = child.tag
+            if not isinstance(tag, str):
                 run.append(tail)
                 unlinked.append(tail)
                 continue
-            tag = child.tag.lower()
+            tag = tag.lower()
             if tag == "br":
                 run.extend(("\n", tail))
                 unlinked.append(tail)
                 continue
-            if tag in INLINE and child not in self.h1_path and not _has_blocks(child):
-                run.extend(("".join(child.itertext()), tail))
+            if tag in INLINE and child not in h1_path and not _has_blocks(child):
+                run.extend((raw_text(child), tail))
                 unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
                 inline.append(child)
                 continue
-            self.loose(run, unlinked, inline)
+            if len(run) > 1 or len(run[0]) >= 100:  # else too short for loose text
+                self.loose(run, unlinked, inline)
             run, unlinked, inline = [tail], [tail], []
-            if child is self.h1:
+            if child is h1:
                 self.started = True
                 continue
             if tag == "nav" or child.get("role") == "navigation":
                 if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
-            if tag in CHROME or (tag == "header" and self.h1 is not None and child not in self.h1_path):
+            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path):
                 continue
-            if child in self.comments and child not in self.h1_path:
+            if child in comments and child not in h1_path:
                 continue
             if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child), self.text):
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
-                if self.started and tag != "span" and is_meta(child, holders=self.meta_holders) and not _PLAIN_P_XPATH(child):
+                # A plain paragraph is never meta: the cheaper question first.
+                if (self.started and tag != "span" and not _HAS_PLAIN_P_XPATH(child)
+                        and is_meta(child, holders=self.meta_holders)):
                     self.content.meta.append(child)
                     continue
                 self.walk(child, depth + 1)
                 continue
             if not self.started:
-                if child in self.h1_path:  # the title inside an element of a name we do not know
+                if child in h1_path:  # the title inside an element of a name we do not know
                     self.walk(child, depth + 1)
                 continue
             if tag in HEADINGS:
@@ -395,7 +371,8 @@ class _Walker:
                 self.prose(child, self.text(child))
             else:
                 self.walk(child, depth + 1)
-        self.loose(run, unlinked, inline)
+        if len(run) > 1 or len(run[0]) >= 100:
+            self.loose(run, unlinked, inline)
 
     def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
@@ -494,7 +471,7 @@ class _Walker:
 
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
-        if any(heading is not li for li in items for heading in li.iter(*HEADINGS)):
+        if _ITEM_HEADINGS_XPATH(element):
             for li in items:
                 self.walk(li)
             return
@@ -565,13 +542,12 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
-_HREFS_XPATH = etree.XPath("//a/@href")
+_HREFS_XPATH = etree.XPath("/descendant::a/@href", smart_strings=False)
 
 
-def iter_hrefs(root: HtmlElement, base: str | PageMemo) -> Iterator[str]:
-    """Every link of the page, chrome included, normalised: what a crawl may follow."""
+def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
+    """Every link of the page, chrome included, normalised, each once, in the page's order: what a
+    crawl may follow."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: normalize_url(href, base)
-    for href in _HREFS_XPATH(root):
-        url = resolve(href)
-        if url:
-            yield url
+    # Each spelling resolved once (a page repeats its links), then each URL kept once.
+    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(_HREFS_XPATH(root))))))

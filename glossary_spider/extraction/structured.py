@@ -1,11 +1,13 @@
-"""Structured data: JSON-LD block by block, microdata and OpenGraph, through extruct.
+"""Structured data: JSON-LD block by block, microdata and OpenGraph, as extruct reads them.
 
 extruct's own ``extract`` loses every JSON-LD block of a page when one block
 fails to parse; here each ``<script type="application/ld+json">`` is read
 alone, so a broken block costs only itself and is reported as an error. A block
 is read as extruct reads it (``json.loads(strict=False)``); one that is not
 JSON goes to extruct, which tries again without HTML and JavaScript comments.
-extruct's extractors read the tree already parsed for the page.
+extruct's extractors read the tree already parsed for the page. OpenGraph is
+read here, item for item as extruct's ``OpenGraphExtractor`` reads it, with
+XPath compiled once rather than on every page (three quarters of the cost).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import logging
 
 from extruct.jsonld import JsonLdExtractor
-from extruct.opengraph import OpenGraphExtractor
+from extruct.opengraph import _OG_NAMESPACES, _PREFIX_PATTERN
 from extruct.w3cmicrodata import MicrodataExtractor
 from lxml import etree
 from lxml.html import HtmlElement
@@ -34,7 +36,9 @@ JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
 _JSONLD_TYPE = "application/ld+json"
 # Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
-_HAS_ITEMS_XPATH = etree.XPath("boolean(//@itemscope)")
+_HAS_ITEMS_XPATH = etree.XPath("boolean(/descendant::*/@itemscope)")
+_HEADS_XPATH = etree.XPath("//head")
+_PROPERTIES_XPATH = etree.XPath("meta[@property and @content]")
 
 
 def _jsonld_scripts(root: HtmlElement) -> list[HtmlElement]:
@@ -62,12 +66,38 @@ def _others(root: HtmlElement, url: str) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
     for syntax, extract in (("microdata", lambda: MicrodataExtractor().extract_items(root, base_url=url)
                              if _HAS_ITEMS_XPATH(root) else []),
-                            ("opengraph", lambda: list(OpenGraphExtractor().extract_items(root, base_url=url)))):
+                            ("opengraph", lambda: _opengraph(root))):
         try:
             found[syntax] = extract()
         except Exception as exc:  # a third party on hostile markup: the other syntaxes stand
             logger.exception("Failed to extract %s, raises %s", syntax, exc)
     return found
+
+
+def _opengraph(root: HtmlElement) -> list[dict[str, Any]]:
+    """The page's OpenGraph items, as ``extruct.opengraph.OpenGraphExtractor.extract_items`` gives them:
+    one per ``<head>`` that has properties, with the prefixes of the first head's ``<html>`` and its own."""
+    items = []
+    heads = _HEADS_XPATH(root)
+    for head in heads:
+        html = heads[0].getparent()
+        namespaces = _namespaces(html) if html is not None and html.tag == "html" else {}
+        namespaces.update(_namespaces(head))
+        properties = []
+        for meta in _PROPERTIES_XPATH(head):
+            name = meta.attrib["property"]
+            prefix = name.partition(":")[0]
+            if prefix in _OG_NAMESPACES:
+                namespaces[prefix] = _OG_NAMESPACES[prefix]
+            if prefix in namespaces:
+                properties.append((name, meta.attrib["content"]))
+        if properties:
+            items.append({"namespace": namespaces, "properties": properties})
+    return items
+
+
+def _namespaces(element: HtmlElement) -> dict[str, str]:
+    return dict(_PREFIX_PATTERN.findall(element.attrib.get("prefix", "")))
 
 
 def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PAGE_MAX_CHARS,

@@ -1,0 +1,82 @@
+"""What one page's extraction reads again and again, read once: an element's text (whole, folded,
+or only its start) and a link's archive URL (:class:`PageMemo`).
+
+An element's text is gathered by libxml2 in one call (:func:`raw_text`), not chunk by chunk in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from glossary_spider.urls import normalize_url
+
+
+def raw_text(element: HtmlElement) -> str:
+    """All the text under an element, as ``"".join(element.itertext())`` reads it (comments are not
+    text), gathered by libxml2 in one call rather than chunk by chunk in Python."""
+    return etree.tostring(element, method="text", encoding=str, with_tail=False)
+
+
+def fold(text: str) -> str:
+    """``text`` with each run of white space made one space, and none at either end."""
+    # Most paragraphs are written on one line: a text whose only white space is single inner spaces
+    # (a printable one holds no white space but the space) is already folded, and costs no split.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
+def text_of(element: HtmlElement) -> str:
+    """An element's text with white space folded (scripts are gone by now)."""
+    return fold(raw_text(element))
+
+
+def text_head(element: HtmlElement, size: int) -> str:
+    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
+    ``size`` of its first characters. Reads no further into the element than that."""
+    if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
+        return fold(element.text or "")
+    chunks: list[str] = []
+    read = 0
+    check = size
+    for chunk in element.itertext():
+        chunks.append(chunk)
+        read += len(chunk)
+        if read > check:
+            folded = fold("".join(chunks))
+            if len(folded) > size:
+                return folded
+            check = read + size
+    return fold("".join(chunks))
+
+
+_UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
+
+
+class PageMemo:
+    """What one page's extraction asks for again and again, computed once: an element's folded text
+    (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
+    their proxies (and identities) for the page's lifetime."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.texts: dict[HtmlElement, str] = {}
+        self.urls: dict[str, str | None] = {}
+
+    def text(self, element: HtmlElement) -> str:
+        text = self.texts.get(element)
+        if text is None:
+            # An element without children (most paragraphs) has only its own text: no iterator needed.
+            raw = (element.text or "") if not len(element) else raw_text(element)
+            text = self.texts[element] = fold(raw)
+        return text
+
+    def url(self, href: str) -> str | None:
+        # A sentinel, not KeyError: half the asks are a page's first for its URL, and raising costs.
+        url = self.urls.get(href, _UNSEEN)
+        if url is _UNSEEN:
+            url = self.urls[href] = normalize_url(href, self.base)
+        return url
