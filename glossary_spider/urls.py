@@ -71,9 +71,20 @@ def _join_from_root(origin: str, path: str) -> str:
     return urljoin(origin, path)
 
 
+# A URL already in the archive's spelling but for its path's trailing slash or markdown copy: lowercase
+# http(s), a host name or IPv4 address, a port without leading zeros, a path of unreserved characters,
+# no query or fragment. Most links are; they need none of the general route's parsing and re-encoding.
+_PLAIN = re.compile(r"(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([1-9][0-9]{0,4}))?(/[A-Za-z0-9._~/-]*)")
+
+
 # Pages link to the same URLs over and over (navigation, related lists): cache them.
 @lru_cache(maxsize=4096)
 def _normalize_absolute(url: str) -> str | None:
+    plain = _PLAIN.fullmatch(url)
+    if plain and int(plain[3] or 0) <= 65535:
+        scheme, host, port, path = plain.groups()
+        netloc = host if not port or int(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+        return f"{scheme}://{netloc}{_page_path(path)}"
     try:
         parts = urlsplit(safe_url_string(url))
         port = parts.port
@@ -86,17 +97,22 @@ def _normalize_absolute(url: str) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    path = parts.path or "/"
-    if markdown := _MARKDOWN_COPY.match(path):
-        path = markdown.group(1) + "/"
-    elif _GLOSSARY_PATH.match(path) and not path.endswith("/"):
-        path += "/"
+    path = _page_path(parts.path or "/")
     query = sorted(
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not _TRACKING_PARAMS.match(k)
     )
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def _page_path(path: str) -> str:
+    """A glossary page's path with its final slash; a markdown copy's path as its page's."""
+    if markdown := _MARKDOWN_COPY.match(path):
+        return markdown.group(1) + "/"
+    if _GLOSSARY_PATH.match(path) and not path.endswith("/"):
+        return path + "/"
+    return path
 
 
 def _is_ipv6(host: str) -> bool:

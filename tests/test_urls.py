@@ -18,6 +18,8 @@ from glossary_spider.urls import classify, host_of, is_allowed, is_followable, n
         ("https://term.greeks.live/?utm_source=x&b=2&fbclid=y&a=1&gclid=z", "https://term.greeks.live/?a=1&b=2"),
         ("https://term.greeks.live/term/greeks.md", "https://term.greeks.live/term/greeks/"),
         ("https://term.greeks.live/about", "https://term.greeks.live/about"),
+        ("http://127.0.0.1:08000/area/vega", "http://127.0.0.1:8000/area/vega/"),
+        ("http://127.0.0.1:65536/area/vega/", None),
     ],
 )
 def test_normalize_url(url, expected):
