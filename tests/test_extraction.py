@@ -234,7 +234,10 @@ def test_opengraph_is_read_as_extruct_reads_it():
                 '<meta property="og:title" content="Vega"><meta property="fb:app_id" content="1">'
                 '<meta property="my:thing" content="2"><meta property="other:x" content="3">'
                 '<meta property="article:tag" content="greeks"></head><body><p>x</p></body></html>')
-    pages = [prefixed.encode(), b"<html><body><p>no head</p></body></html>",
+    # Every prefix extruct knows, each on a page of its own.
+    known = [f'<html><head><meta property="{prefix}:x" content="1"></head><body></body></html>'.encode()
+             for prefix in ("og", "music", "video", "article", "book", "profile", "product", "fb")]
+    pages = [prefixed.encode(), *known, b"<html><body><p>no head</p></body></html>",
              *(path.read_bytes() for path in sorted(SAMPLES.glob("*.html")))]
     for body in pages:
         root, _ = _parse(_markup(decode(body)), BASE + "/")

@@ -13,15 +13,12 @@ XPath compiled once rather than on every page (three quarters of the cost).
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-import logging
-
-from extruct.jsonld import JsonLdExtractor
-from extruct.opengraph import _OG_NAMESPACES, _PREFIX_PATTERN
-from extruct.w3cmicrodata import MicrodataExtractor
 from lxml import etree
 from lxml.html import HtmlElement
 
@@ -39,6 +36,16 @@ _JSONLD_TYPE = "application/ld+json"
 _HAS_ITEMS_XPATH = etree.XPath("boolean(/descendant::*/@itemscope)")
 _HEADS_XPATH = etree.XPath("//head")
 _PROPERTIES_XPATH = etree.XPath("meta[@property and @content]")
+# The prefixes extruct's OpenGraph extractor knows, and how it reads a ``prefix`` attribute
+# (``extruct.opengraph``); tests/test_extraction.py checks the items against extruct's own. Held here
+# rather than imported: importing any of extruct loads all its extractors (RDFa, microformats: a
+# quarter of a second), which most pages never need, at the start of every crawl and worker.
+_OG_NAMESPACES = {
+    "og": "http://ogp.me/ns#", "music": "http://ogp.me/ns/music#", "video": "http://ogp.me/ns/video#",
+    "article": "http://ogp.me/ns/article#", "book": "http://ogp.me/ns/book#",
+    "profile": "http://ogp.me/ns/profile#", "product": "http://ogp.me/ns/product#",
+}
+_PREFIX_PATTERN = re.compile(r"\s*(\w+):\s*([^\s]+)")
 
 
 def _jsonld_scripts(root: HtmlElement) -> list[HtmlElement]:
@@ -56,6 +63,8 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     try:
         data = json.loads(text, strict=False)
     except ValueError:
+        from extruct.jsonld import JsonLdExtractor  # see _OG_NAMESPACES
+
         return JsonLdExtractor().extract_items(script)
     found = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
     return [item for item in found if item]
@@ -64,14 +73,20 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
 def _others(root: HtmlElement, url: str) -> dict[str, list[Any]]:
     """Microdata and OpenGraph, by extruct's extractors; a syntax whose extractor fails is logged and left out."""
     found: dict[str, list[Any]] = {}
-    for syntax, extract in (("microdata", lambda: MicrodataExtractor().extract_items(root, base_url=url)
-                             if _HAS_ITEMS_XPATH(root) else []),
-                            ("opengraph", lambda: _opengraph(root))):
+    for syntax, extract in (("microdata", lambda: _microdata(root, url)), ("opengraph", lambda: _opengraph(root))):
         try:
             found[syntax] = extract()
         except Exception as exc:  # a third party on hostile markup: the other syntaxes stand
             logger.exception("Failed to extract %s, raises %s", syntax, exc)
     return found
+
+
+def _microdata(root: HtmlElement, url: str) -> list[dict[str, Any]]:
+    if not _HAS_ITEMS_XPATH(root):
+        return []
+    from extruct.w3cmicrodata import MicrodataExtractor  # see _OG_NAMESPACES
+
+    return MicrodataExtractor().extract_items(root, base_url=url)
 
 
 def _opengraph(root: HtmlElement) -> list[dict[str, Any]]:
