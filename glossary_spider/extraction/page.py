@@ -100,7 +100,8 @@ def decode(body: bytes, content_type: str | None = None) -> str:
 def looks_binary(body: bytes) -> bool:
     """Whether a body served as HTML is really something else: many control bytes early on."""
     head = body[:4096]
-    return bool(head) and sum(head.count(c) for c in _CONTROL_BYTES) > len(head) // 20
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))  # in one pass, in C
+    return bool(head) and controls > len(head) // 20
 
 
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup (which gives forms and inputs
