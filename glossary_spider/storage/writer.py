@@ -104,12 +104,25 @@ def page_values(record: dict[str, Any]) -> dict[str, Any]:
     return page
 
 
+# What a record's content hash covers (glossary_spider.extraction.page.content_hash): the digest takes
+# the hash for them rather than reading them again.
+_HASHED_COLUMNS = {"url", "title", "summary", "body_text"}
+
+
 def record_digest(record: dict[str, Any]) -> str:
     """sha256 of all that an extracted record puts in the archive: its ``pages`` columns, sections, links
-    and structured data, as stored. Kept with the page, so that a re-extraction that would write the same
-    rows is known by its digest alone (a function of the record: extraction workers compute it too)."""
-    stored = (list(page_values(record).items()), history.extracted_rows(record))
-    return hashlib.sha256(repr(stored).encode()).hexdigest()
+    and structured data. Kept with the page, so that a re-extraction that would write the same rows is
+    known by its digest alone (a function of the record: extraction workers compute it too). The
+    record's content hash stands for the texts it covers; the rest is read here."""
+    rest = [
+        record["url"], record["content_hash"],
+        [[name, value] for name, value in page_values(record).items() if name not in _HASHED_COLUMNS],
+        [s["position"] for s in record["sections"]],
+        [[link["position"], link.get("facet")] for link in record["links"]],
+        [[d["syntax"], d["position"], d["type"], None if d["syntax"] == "json-ld" else d["data"]]
+         for d in record["structured_data"]],
+    ]
+    return hashlib.sha256(json.dumps(rest, ensure_ascii=False).encode()).hexdigest()
 
 
 # Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
