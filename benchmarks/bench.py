@@ -510,7 +510,9 @@ def archive_rows(size: dict) -> list:
           f"{size['crawl_bytes'] / 1e6:.1f} MB; the refresh found {size['changed']} pages edited and "
           f"{size['added']} added, and the archive grew to {size['refresh_bytes'] / 1e6:.1f} MB "
           f"({size['edit_growth_bytes'] / 1e3:.0f} kB of it for the edited pages: "
-          f"{size['edit_content_bytes'] / 1e3:.0f} kB of rows, {size['refresh_slack_bytes'] / 1e3:.0f} kB of slack)")
+          f"{size['edit_content_bytes'] / 1e3:.0f} kB of rows, " + (
+              f"{size['refresh_slack_bytes'] / 1e3:.0f} kB of slack)" if size["refresh_slack_bytes"] >= 0 else
+              f"less {-size['refresh_slack_bytes'] / 1e3:.0f} kB of free space the crawl had left)"))
     return [
         (f"archive bytes ÷ raw HTML bytes, one crawl of {size['pages']} pages", size["ratio"], "≤ 1.0",
          size["ratio"] <= 1.0),
