@@ -8,6 +8,7 @@ process that started it dies, ``kill -9`` included.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -16,12 +17,15 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.storage.staging import Prepared, prepare
+
+logger = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
@@ -96,13 +100,18 @@ class BatchingPool:
     processes per batch rather than per item: each submit to a ``ProcessPoolExecutor`` wakes its
     manager thread, which takes the GIL from the loop. ``job`` takes a list of items and returns a
     result for each, an exception being that item's failure.
+
+    A worker that dies (killed, out of memory, a crash in a C library) fails the batches in hand with
+    ``BrokenProcessPool``, and new workers take the work after them, up to ``restarts`` times.
     """
 
-    def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32):
+    def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32, restarts: int = 3):
+        self.workers = workers
         self.pool = executor(workers)
         self.job = job
         self.slots = 2 * workers
         self.most = most
+        self.restarts = restarts
         self.waiting: list[tuple[Any, asyncio.Future[Any]]] = []
         self.busy = 0
 
@@ -118,13 +127,14 @@ class BatchingPool:
             batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
             try:
                 submitted = self.pool.submit(self.job, [item for item, _ in batch])
-            except Exception as exc:  # a broken pool (a worker killed): each of the batch fails with it
+            except BrokenProcessPool as exc:  # broken, and no new workers left: the batch fails with it
                 _settle(batch, [exc] * len(batch))
                 continue
             self.busy += 1
-            asyncio.wrap_future(submitted).add_done_callback(partial(self._finished, batch))
+            asyncio.wrap_future(submitted).add_done_callback(partial(self._finished, batch, self.pool))
 
-    def _finished(self, batch: list[tuple[Any, asyncio.Future[Any]]], done: asyncio.Future[list[Any]]) -> None:
+    def _finished(self, batch: list[tuple[Any, asyncio.Future[Any]]], pool: ProcessPoolExecutor,
+                  done: asyncio.Future[list[Any]]) -> None:
         self.busy -= 1
         if done.cancelled():
             for _, future in batch:
@@ -132,7 +142,15 @@ class BatchingPool:
         else:
             failure = done.exception()
             _settle(batch, [failure] * len(batch) if failure else done.result())
+            if isinstance(failure, BrokenProcessPool) and pool is self.pool and self.restarts > 0:
+                self._restart()
         self._hand_out()
+
+    def _restart(self) -> None:
+        logger.warning("An extraction worker died; its pages are recorded as failed, and new workers go on")
+        self.restarts -= 1
+        self.pool.shutdown(wait=True)
+        self.pool = executor(self.workers)
 
     def shutdown(self) -> None:
         """Stop the workers, waiting for them (so that their CPU time is counted as this process's)."""

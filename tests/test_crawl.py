@@ -249,11 +249,12 @@ def test_progress_line_on_request(tmp_path, replica):
     assert "1 pages" in result.stderr and "/s" in result.stderr
 
 
-def test_a_killed_extraction_worker_fails_the_pages_waiting_for_it_and_those_after():
+def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers_go_on():
     import asyncio
     import multiprocessing
     import os
     import signal
+    from concurrent.futures.process import BrokenProcessPool
 
     from glossary_spider.extraction import extract_page
     from glossary_spider.workers import BatchingPool, extract_for_staging
@@ -261,19 +262,27 @@ def test_a_killed_extraction_worker_fails_the_pages_waiting_for_it_and_those_aft
     site, base = ReplicaSite(40), "http://127.0.0.1:8000"
     pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:12]]
 
-    async def crawl_with_a_killed_worker() -> tuple[str, list, list]:
-        pool = BatchingPool(1, extract_for_staging)
+    async def crawl_with_killed_workers() -> tuple[list, list, list]:
+        pool = BatchingPool(1, extract_for_staging, restarts=1)
         try:
-            extraction, prepared = await pool.run(pages[0])
-            for worker in multiprocessing.active_children():
-                os.kill(worker.pid, signal.SIGKILL)
-            waiting = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
-            after = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
-            return extraction.record, waiting, after
+            rounds = []
+            for _ in range(3):  # a kill, a kill with one restart left, a kill with none
+                await pool.run(pages[0])
+                for worker in multiprocessing.active_children():
+                    os.kill(worker.pid, signal.SIGKILL)
+                in_hand = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages[:2]),
+                                                                return_exceptions=True), 60)
+                after = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
+                rounds.append((in_hand, after))
+                if any(isinstance(r, Exception) for r in after):
+                    break
+            return rounds
         finally:
             pool.shutdown()
 
-    record, waiting, after = asyncio.run(crawl_with_a_killed_worker())
-    body, url, content_type = pages[0]
-    assert record == extract_page(body, url, content_type).record
-    assert all(isinstance(result, Exception) for result in waiting + after)
+    rounds = asyncio.run(crawl_with_killed_workers())
+    (in_hand, after), (in_hand_again, after_again) = rounds
+    assert all(isinstance(result, BrokenProcessPool) for result in in_hand + in_hand_again)
+    records = [extract_page(*page).record for page in pages]
+    assert [extraction.record for extraction, _ in after] == records  # new workers took over
+    assert all(isinstance(result, BrokenProcessPool) for result in after_again)  # no restart left
