@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from multiprocessing.context import BaseContext
@@ -126,12 +126,21 @@ class BatchingPool:
         while self.waiting and self.busy < self.slots:
             batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
             try:
-                submitted = self.pool.submit(self.job, [item for item, _ in batch])
-            except BrokenProcessPool as exc:  # broken, and no new workers left: the batch fails with it
+                submitted = self._submit([item for item, _ in batch])
+            except Exception as exc:  # shut down, or broken with no new workers left: the batch fails with it
                 _settle(batch, [exc] * len(batch))
                 continue
             self.busy += 1
             asyncio.wrap_future(submitted).add_done_callback(partial(self._finished, batch, self.pool))
+
+    def _submit(self, items: list[Any]) -> Future[list[Any]]:
+        try:
+            return self.pool.submit(self.job, items)
+        except BrokenProcessPool:  # a worker died with nothing in hand
+            if self.restarts <= 0:
+                raise
+            self._restart()
+            return self.pool.submit(self.job, items)
 
     def _finished(self, batch: list[tuple[Any, asyncio.Future[Any]]], pool: ProcessPoolExecutor,
                   done: asyncio.Future[list[Any]]) -> None:
@@ -147,7 +156,7 @@ class BatchingPool:
         self._hand_out()
 
     def _restart(self) -> None:
-        logger.warning("An extraction worker died; its pages are recorded as failed, and new workers go on")
+        logger.warning("An extraction worker died: new workers take over (pages it had in hand are recorded as failed)")
         self.restarts -= 1
         self.pool.shutdown(wait=True)
         self.pool = executor(self.workers)

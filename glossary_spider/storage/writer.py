@@ -104,8 +104,8 @@ def page_values(record: dict[str, Any]) -> dict[str, Any]:
     return page
 
 
-# What a record's content hash covers (glossary_spider.extraction.page.content_hash): the digest takes
-# the hash for them rather than reading them again.
+# Page columns the digest does not read among the others: the URL, which it takes first, and the texts
+# the record's content hash covers (glossary_spider.extraction.page.content_hash), which it takes the hash for.
 _HASHED_COLUMNS = {"url", "title", "summary", "body_text"}
 
 
