@@ -98,6 +98,36 @@ def test_template_churn_is_not_a_change():
     assert before["content_hash"] == after["content_hash"]
 
 
+def _json_canonical(value):
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+
+
+@pytest.mark.parametrize("value", [
+    EVERY_CHARACTER,
+    {"b": [1, None, True, False, ""], "a": {"\U0001f600": 1, "z": 2, "é": 3, "\uffff": 4, "A": 5}},
+    {"big": 2**64 - 1, "bigger": 2**64, "least": -2**63, "less": -2**63 - 1},
+    {"@type": "Product", "rating": 4.5, "tiny": 1.5e-7, "huge": 1e16, "whole": 2.0, "neg": -0.0},
+    [float("nan"), float("inf"), float("-inf")],
+], ids=["every character", "keys", "integers", "floats", "non-finite"])
+def test_the_content_hash_reads_json_as_json_writes_it(value):
+    from glossary_spider.extraction.page import _holds_float, canonical_json
+
+    assert canonical_json(value) == _json_canonical(value)
+    assert canonical_json(value, floats=_holds_float(value)) == _json_canonical(value)
+
+
+def test_a_lone_surrogate_breaks_the_content_hash_as_json_does():
+    from glossary_spider.extraction.page import canonical_json
+
+    with pytest.raises(UnicodeEncodeError):
+        _json_canonical({"name": "\ud800"})
+    with pytest.raises(UnicodeEncodeError):
+        canonical_json({"name": "\ud800"}, floats=False)
+
+
 def test_windows_1252_page_is_decoded_from_its_declared_charset():
     html = (SAMPLES / "definition-windows-1252.html").read_bytes()
     assert b"charset=\"windows-1252\"" in html and b"\x93" in html  # a curly quote, as cp1252 encodes it

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lxml.html
+import orjson
 from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
@@ -281,16 +282,44 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
 
 def content_hash(record: dict[str, Any]) -> str:
     """sha256 of what the page says, so that markup or template churn is not a change."""
+    json_ld = [i["data"] for i in record["structured_data"] if i["syntax"] == "json-ld"]
     essence = {
         "title": record["title"],
         "summary": record["summary"],
         "body_text": record["body_text"],
         "sections": [[s["heading"], s["text"]] for s in record["sections"]],
         "links": [[l["kind"], l["to_url"], l["anchor_text"], l["summary"]] for l in record["links"]],
-        "json_ld": [i["data"] for i in record["structured_data"] if i["syntax"] == "json-ld"],
+        "json_ld": json_ld,
     }
-    canonical = json.dumps(essence, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    # The rest are strings and None: only JSON-LD may hold a float.
+    return hashlib.sha256(canonical_json(essence, floats=_holds_float(json_ld))).hexdigest()
+
+
+def canonical_json(value: Any, floats: bool = True) -> bytes:
+    """``value`` as ``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``
+    writes it, in UTF-8: the bytes a content hash is taken of. orjson writes them a dozen times
+    quicker, byte for byte the same for strings, integers, lists and string-keyed dicts. A value that
+    may hold a float (``floats``: orjson writes 1e16 where json writes 1e+16, and NaN as null), and one
+    orjson refuses (integers past 64 bits, lone surrogates), is written by json."""
+    if not floats:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _holds_float(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float):
+            return True
+    return False
 
 
 _BASE_XPATH = etree.XPath("string(//base/@href)")
