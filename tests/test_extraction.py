@@ -113,10 +113,11 @@ EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0
     [float("nan"), float("inf"), float("-inf")],
 ], ids=["every character", "keys", "integers", "floats", "non-finite"])
 def test_the_content_hash_reads_json_as_json_writes_it(value):
-    from glossary_spider.extraction.page import _holds_float, canonical_json
+    from glossary_spider.extraction.page import canonical_json
+    from glossary_spider.extraction.structured import holds_float
 
     assert canonical_json(value) == _json_canonical(value)
-    assert canonical_json(value, floats=_holds_float(value)) == _json_canonical(value)
+    assert canonical_json(value, floats=holds_float(value)) == _json_canonical(value)
 
 
 def test_a_lone_surrogate_breaks_the_content_hash_as_json_does():
@@ -126,6 +127,24 @@ def test_a_lone_surrogate_breaks_the_content_hash_as_json_does():
         _json_canonical({"name": "\ud800"})
     with pytest.raises(UnicodeEncodeError):
         canonical_json({"name": "\ud800"}, floats=False)
+
+
+@pytest.mark.parametrize("text", [
+    '{"@type": "Article", "headline": "Vega ⎊ Term", "position": 3, "rating": 4.5, "big": 18446744073709551615}',
+    '{"id": 18446744073709551616, "small": -9223372036854775809}',  # past 64 bits: orjson makes them floats
+    '[1e400, -1e400, 1.5e-7, -0.0, 1E5]',
+    '{"a": NaN, "b": Infinity}',
+    '{"text": "line\nbreak and a raw\ttab", "escaped": "\\u0001 \\ud83d\\ude00"}',
+    '{"lone": "\\ud800"}',
+    '{"a": 1, "b": 2, "a": 3}',
+    ' \n[{"nested": [[[{"deep": null}]]]}, true, false] ',
+], ids=["plain", "big integers", "floats", "non-finite", "control characters", "lone surrogate", "duplicate keys",
+        "nesting"])
+def test_json_ld_is_read_as_json_reads_it(text):
+    from glossary_spider.extraction.structured import _load_json
+
+    # repr tells 2**64 from 2.0**64, which compare equal
+    assert repr(_load_json(text)) == repr(json.loads(text, strict=False))
 
 
 def test_windows_1252_page_is_decoded_from_its_declared_charset():
@@ -258,7 +277,7 @@ def test_opengraph_is_read_as_extruct_reads_it():
     from extruct.opengraph import OpenGraphExtractor
 
     from glossary_spider.extraction.page import _markup, _parse, decode
-    from glossary_spider.extraction.structured import _opengraph
+    from glossary_spider.extraction.structured import extract_structured_data
 
     prefixed = ('<html prefix="og: http://ogp.me/ns# fb: http://ogp.me/ns/fb#"><head prefix="my: http://x.test/ns#">'
                 '<meta property="og:title" content="Vega"><meta property="fb:app_id" content="1">'
@@ -271,4 +290,5 @@ def test_opengraph_is_read_as_extruct_reads_it():
              *(path.read_bytes() for path in sorted(SAMPLES.glob("*.html")))]
     for body in pages:
         root, _ = _parse(_markup(decode(body)), BASE + "/")
-        assert _opengraph(root) == list(OpenGraphExtractor().extract_items(root))
+        items, _ = extract_structured_data(root, BASE + "/")
+        assert [i["data"] for i in items if i["syntax"] == "opengraph"] == list(OpenGraphExtractor().extract_items(root))

@@ -23,7 +23,7 @@ from w3lib.encoding import html_to_unicode
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
-from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
+from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, holds_float, to_utc
 from glossary_spider.urls import classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     text, cuts = _cap_markup(text)
     markup = _markup(text)
     root, errors = _parse(markup, url)
-    base = normalize_url(_BASE_XPATH(root), url) or url
+    base = normalize_url(_base_href(root), url) or url
     page_type, slug = classify(url)
 
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
@@ -167,7 +167,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
     memo = PageMemo(base)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
-    metas = _meta_contents(root)
+    head = _elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
+    metas = _meta_contents(head["meta"])
     title = _title(h1, root, metas, text_of)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
@@ -202,7 +203,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         "author": author,
         "categories": categories,
         "language": (_LANG_XPATH(root) or "").strip() or None,
-        "canonical_url": _canonical(root, base),
+        "canonical_url": _canonical(head["link"], base),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
         "links": links,
         "structured_data": structured,
@@ -292,7 +293,7 @@ def content_hash(record: dict[str, Any]) -> str:
         "json_ld": json_ld,
     }
     # The rest are strings and None: only JSON-LD may hold a float.
-    return hashlib.sha256(canonical_json(essence, floats=_holds_float(json_ld))).hexdigest()
+    return hashlib.sha256(canonical_json(essence, floats=holds_float(json_ld))).hexdigest()
 
 
 def canonical_json(value: Any, floats: bool = True) -> bytes:
@@ -309,34 +310,37 @@ def canonical_json(value: Any, floats: bool = True) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _holds_float(value: Any) -> bool:
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, float):
-            return True
-    return False
-
-
-_BASE_XPATH = etree.XPath("string(//base/@href)")
 _LANG_XPATH = etree.XPath("string(/html/@lang)")
 _TITLE_XPATH = etree.XPath("string(//title)")
-# ``/descendant::x[...]`` rather than ``//x[...]``: the same elements, without a step through every node.
-_CANONICAL_XPATH = etree.XPath("string(/descendant::link[@rel='canonical']/@href)")
 _DATETIMES_XPATH = etree.XPath("descendant::time/@datetime")
 _AUTHOR_LINKS_XPATH = etree.XPath("/descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
 _CATEGORY_LINKS_XPATH = etree.XPath("descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                                     " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
-def _meta_contents(root: HtmlElement) -> dict[str, str]:
-    """The content of the page's first ``<meta>`` of each name or property (that has a content)."""
+def _elements_by_tag(root: HtmlElement, tags: tuple[str, ...]) -> dict[str, list[HtmlElement]]:
+    """The page's elements of each of ``tags``, in document order, found in one pass over the tree:
+    a pass costs more than what is done with the few elements it finds."""
+    found: dict[str, list[HtmlElement]] = {tag: [] for tag in tags}
+    for element in root.iter(*tags):
+        found[element.tag].append(element)
+    return found
+
+
+def _base_href(root: HtmlElement) -> str:
+    """The ``href`` of the page's first ``<base>`` that has one. (lxml looks for an element name in the
+    document's own names first: on a page without ``<base>`` this costs nothing.)"""
+    for base in root.iter("base"):
+        href = base.get("href")
+        if href is not None:
+            return href
+    return ""
+
+
+def _meta_contents(metas: list[HtmlElement]) -> dict[str, str]:
+    """The content of the first of ``metas`` of each name or property (that has a content)."""
     found: dict[str, str] = {}
-    for meta in root.iter("meta"):
+    for meta in metas:
         content = meta.get("content")
         if content is not None:
             for key in (meta.get("name"), meta.get("property")):
@@ -407,6 +411,10 @@ def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[Html
     return None
 
 
-def _canonical(root: HtmlElement, base: str) -> str | None:
-    href = _CANONICAL_XPATH(root).strip()
-    return normalize_url(href, base) if href else None
+def _canonical(links: list[HtmlElement], base: str) -> str | None:
+    """The ``href`` of the first of ``links`` whose ``rel`` is ``canonical`` and that has one."""
+    for link in links:
+        if link.get("rel") == "canonical" and (href := link.get("href")) is not None:
+            href = href.strip()
+            return normalize_url(href, base) if href else None
+    return None
