@@ -51,7 +51,8 @@ _PREFIX_PATTERN = re.compile(r"\s*(\w+):\s*([^\s]+)")
 def _jsonld_scripts(scripts: list[HtmlElement]) -> list[HtmlElement]:
     """The page's JSON-LD blocks among its ``scripts``, whatever the case of their type (ASCII letters
     only, as XPath's ``translate`` would fold them)."""
-    return [script for script in scripts if (kind := script.get("type") or "").isascii() and kind.lower() == _JSONLD_TYPE]
+    return [script for script in scripts
+            if (kind := script.get("type") or "").isascii() and kind.lower() == _JSONLD_TYPE]
 
 
 def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
