@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing.pool
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -131,31 +133,44 @@ def task(state: dict[str, Any], content_type: str | None, body: bytes) -> Task:
 def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[str, Any], Extracted]]]]:
     """A function from stored pages to (state, extraction result), in reading order."""
     if workers <= 1:
-        def extract_here(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
-            for state, content_type, body in pages:
-                yield state, extract_batch([task(state, content_type, body)])[0]
-        yield extract_here
+        yield _extract_here
         return
 
-    pool = context().Pool(workers, initializer=worker_started, initargs=(os.getpid(),))
+    # Starting the workers takes a few tenths of a second (their server loads the extraction modules):
+    # meanwhile this process extracts the first pages itself.
+    starter = ThreadPoolExecutor(1, thread_name_prefix="reparse-workers")
+    starting = starter.submit(_pool, workers)
 
     def extract_in_workers(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
+        remaining = iter(pages)
+        while not starting.done() and (page := next(remaining, None)) is not None:
+            yield from _extract_here([page])
         states: deque[list[dict[str, Any]]] = deque()
 
         def batches() -> Iterator[list[Task]]:
-            remaining = iter(pages)
             while batch := list(islice(remaining, WORKER_BATCH)):
                 states.append([state for state, _, _ in batch])
                 yield [task(*page) for page in batch]
 
-        for results in pool.imap(extract_batch, batches()):
+        for results in starting.result().imap(extract_batch, batches()):
             yield from zip(states.popleft(), results)
 
     try:
         yield extract_in_workers
     finally:
-        pool.terminate()
-        pool.join()
+        starter.shutdown()
+        if starting.exception() is None:
+            starting.result().terminate()
+            starting.result().join()
+
+
+def _extract_here(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
+    for state, content_type, body in pages:
+        yield state, extract_batch([task(state, content_type, body)])[0]
+
+
+def _pool(workers: int) -> multiprocessing.pool.Pool:
+    return context().Pool(workers, initializer=worker_started, initargs=(os.getpid(),))
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:

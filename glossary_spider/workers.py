@@ -34,9 +34,11 @@ def default_workers() -> int:
 
 
 def context() -> BaseContext:
-    """Forked from a forkserver that has loaded the extraction modules once: quick to start many."""
+    """Forked from a forkserver that has loaded the extraction modules once: quick to start many.
+    It loads the command line too: a worker imports the main module (the ``glossary`` script) before
+    it starts, which costs nothing once the server has imported what the script does."""
     found = multiprocessing.get_context("forkserver")
-    found.set_forkserver_preload(["glossary_spider.extraction"])
+    found.set_forkserver_preload(["glossary_spider.extraction", "glossary_spider.cli"])
     return found
 
 
