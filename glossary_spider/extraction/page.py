@@ -184,11 +184,10 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
     )
     body_text = content.body_text
-    links = []
+    links = content.links  # each made for this page: numbered in place
     positions: dict[str, int] = {}
-    for link in content.links:
-        position = positions[link["kind"]] = positions.get(link["kind"], -1) + 1
-        links.append({**link, "position": position})
+    for link in links:
+        link["position"] = positions[link["kind"]] = positions.get(link["kind"], -1) + 1
 
     record = {
         "url": url,
