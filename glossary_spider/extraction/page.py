@@ -7,7 +7,6 @@ parsed once, and that one tree serves the content walk and extruct.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -15,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lxml.html
-import orjson
 from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_to_unicode
 
+from glossary_spider import fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
-from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, holds_float, to_utc
+from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -292,21 +291,7 @@ def content_hash(record: dict[str, Any]) -> str:
         "json_ld": json_ld,
     }
     # The rest are strings and None: only JSON-LD may hold a float.
-    return hashlib.sha256(canonical_json(essence, floats=holds_float(json_ld))).hexdigest()
-
-
-def canonical_json(value: Any, floats: bool = True) -> bytes:
-    """``value`` as ``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``
-    writes it, in UTF-8: the bytes a content hash is taken of. orjson writes them a dozen times
-    quicker, byte for byte the same for strings, integers, lists and string-keyed dicts. A value that
-    may hold a float (``floats``: orjson writes 1e16 where json writes 1e+16, and NaN as null), and one
-    orjson refuses (integers past 64 bits, lone surrogates), is written by json."""
-    if not floats:
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
-            pass
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(fastjson.canonical(essence, floats=fastjson.holds_float(json_ld))).hexdigest()
 
 
 _LANG_XPATH = etree.XPath("string(/html/@lang)")

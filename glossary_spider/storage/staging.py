@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -12,6 +13,7 @@ from typing import Any
 
 import zstandard
 
+from glossary_spider import fastjson
 from glossary_spider.storage.readers import read_gate_report
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.writer import Batch, insert, record_digest
@@ -177,13 +179,33 @@ class Prepared:
 
 def prepare(record: dict[str, Any]) -> Prepared:
     text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
+    encoded = fastjson.dumps(record, floats=_structured_floats(record))
     return Prepared(
         text_hash=hashlib.sha256(text.encode()).hexdigest(),
         related=sum(1 for link in record["links"] if link["kind"] == "related"),
         jsonld=sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
-        record=zstandard.ZstdCompressor(level=3).compress(json.dumps(record, ensure_ascii=False).encode()),
+        record=_zstd().compressor.compress(encoded),
         digest=record_digest(record),
     )
+
+
+def _structured_floats(record: Any) -> bool:
+    """Whether a float may be in the record: only its structured data, read from the page, can hold one."""
+    try:
+        return any(fastjson.holds_float(item["data"]) for item in record["structured_data"])
+    except (KeyError, TypeError):  # not a record as prepare() writes one: json reads it, as it always did
+        return True
+
+
+_threads = threading.local()
+
+
+def _zstd() -> threading.local:
+    """This thread's zstd contexts for staged records, made once: making one costs as much as its use."""
+    if not hasattr(_threads, "compressor"):
+        _threads.compressor = zstandard.ZstdCompressor(level=3)
+        _threads.decompressor = zstandard.ZstdDecompressor()
+    return _threads
 
 
 def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str, prepared: Prepared) -> dict[str, Any]:
@@ -201,4 +223,4 @@ def staged_record(stored: bytes | str) -> dict[str, Any]:
     """A staged record: zstd-compressed JSON (plain JSON in an archive staged before schema 2)."""
     if isinstance(stored, str):
         return json.loads(stored)
-    return json.loads(zstandard.ZstdDecompressor().decompress(stored))
+    return fastjson.loads(_zstd().decompressor.decompress(stored), holds_floats=_structured_floats)
