@@ -13,7 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -127,7 +127,7 @@ _COMMENT_CANDIDATES_XPATH = etree.XPath(
 # are searched for nothing; a word one name holds is never missed.
 _IDS_AND_CLASSES_XPATH = etree.XPath("str:concat(/descendant::*/@id | /descendant::*/@class)",
                                      namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
-_COMMENT_WORDS = re.compile("omment|espond|eplies|isqus")
+_COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
 _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
 
@@ -135,17 +135,27 @@ class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome and comment threads (``comments``) do not count.
     Also, found once for the whole page: the elements holding a time, author, category or tag link
-    (``meta_holders``)."""
+    (``meta_holders``), and those holding a paragraph without a class (``plain_holders``)."""
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
+        ids_and_classes = _IDS_AND_CLASSES_XPATH(root)
         self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
-                         if _COMMENT_WORDS.search(_IDS_AND_CLASSES_XPATH(root)) else set())
+                         if any(word in ids_and_classes for word in _COMMENT_WORDS) else set())
         chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
-        self.texts = {p: text(p) for p in root.iter("p") if p not in left_out}
+        self.texts: dict[HtmlElement, str] = {}
+        self.plain_holders: set[HtmlElement] = set()
+        for p in root.iter("p"):
+            if p not in left_out:
+                self.texts[p] = text(p)
+            if p.get("class") is None:
+                _add_ancestors(p, self.plain_holders)
         self.page = sum(map(len, self.texts.values()))
-        self.meta_holders = set(_META_HOLDERS_XPATH(root))
+        self.meta_holders: set[HtmlElement] = set()
+        for mark in _META_MARKS_XPATH(root):
+            if mark.tag == "time" or _META_REL.search(mark.get("rel")):
+                _add_ancestors(mark, self.meta_holders)
         self._under: dict[HtmlElement, int] = {}
 
     def under(self, element: HtmlElement) -> int:
@@ -155,13 +165,25 @@ class ParagraphText:
         return size
 
 
+def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
+    """Add ``element``'s ancestors to ``found``, up to the first already there (whose own are too):
+    a few steps in Python for a page's handful of marks, cheaper than an XPath ``ancestor::*`` union."""
+    parent = element.getparent()
+    while parent is not None and parent not in found:
+        found.add(parent)
+        parent = parent.getparent()
+
+
 # A time, or a link to an author, a category or a tag (the name tests first: a string test on every
 # element costs several times more).
 _META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _META_XPATH = etree.XPath(f"boolean({_META_MARKS})")
-_META_HOLDERS_XPATH = etree.XPath(f"({_META_MARKS})/ancestor::*")
+# The same marks for a whole page: the times and every link with a rel, whose words (split at XPath's white
+# space, as normalize-space does) are then read in Python, on the few links that have one.
+_META_MARKS_XPATH = etree.XPath("descendant::time | descendant::a/@rel/..")
+_META_REL = re.compile(r"(?:^|[ \t\r\n])(?:author|category|tag)(?:[ \t\r\n]|\Z)")
 
 
 def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
@@ -241,13 +263,10 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     return not WORD.search(rest)
 
 
-_HAS_BLOCKS_XPATH = etree.XPath(
-    "boolean(descendant::*[contains($names, concat(' ', local-name(), ' '))])")
-_BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
-
-
-def _has_blocks(element: HtmlElement) -> bool:
-    return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
+def _holds_any(element: HtmlElement, tags: Collection[str]) -> bool:
+    """Whether an element of one of these names lies under ``element``: found by lxml's own tag
+    matching, in C, which costs a fraction of an XPath with a test on every descendant."""
+    return next(element.iterdescendants(*tags), None) is not None
 
 
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
@@ -259,10 +278,6 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     return _is_link_only(element, links, text)
 
 
-_HAS_PLAIN_P_XPATH = etree.XPath("boolean(descendant::p[not(@class)])")
-# Whether a list's items hold a heading.
-_ITEM_HEADINGS_XPATH = etree.XPath(
-    "boolean((li | dt | dd)/descendant::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6])")
 _TIME_PARENTS_XPATH = etree.XPath(".//time/..")
 _UNLINKED_TEXT_XPATH = etree.XPath("descendant::text()[not(ancestor::a)]")
 
@@ -278,6 +293,7 @@ class _Walker:
         self.comments = paragraphs.comments
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
+        self.plain_holders = paragraphs.plain_holders
         self.links = _links_under(container)
         self.page_type = page_type
         self.started = h1 is None
@@ -325,7 +341,7 @@ class _Walker:
                 run.extend(("\n", tail))
                 unlinked.append(tail)
                 continue
-            if tag in INLINE and child not in h1_path and not _has_blocks(child):
+            if tag in INLINE and child not in h1_path and not _holds_any(child, BLOCKS):
                 run.extend((raw_text(child), tail))
                 unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
                 inline.append(child)
@@ -349,7 +365,7 @@ class _Walker:
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
                 # A plain paragraph is never meta: the cheaper question first.
-                if (self.started and tag != "span" and not _HAS_PLAIN_P_XPATH(child)
+                if (self.started and tag != "span" and child not in self.plain_holders
                         and is_meta(child, holders=self.meta_holders)):
                     self.content.meta.append(child)
                     continue
@@ -471,7 +487,8 @@ class _Walker:
 
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
-        if _ITEM_HEADINGS_XPATH(element):
+        # Most lists hold no heading at all: one search of the list says so, before one for each item.
+        if _holds_any(element, HEADINGS) and any(_holds_any(item, HEADINGS) for item in items):
             for li in items:
                 self.walk(li)
             return

@@ -53,6 +53,11 @@ def text_head(element: HtmlElement, size: int) -> str:
     return fold("".join(chunks))
 
 
+def _is_sole_element(child: HtmlElement) -> bool:
+    """An element's only child (and only text): an element, not a comment, with no text after it."""
+    return isinstance(child.tag, str) and not child.tail
+
+
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
 
 
@@ -70,8 +75,15 @@ class PageMemo:
         text = self.texts.get(element)
         if text is None:
             # An element without children (most paragraphs) has only its own text: no iterator needed.
-            raw = (element.text or "") if not len(element) else raw_text(element)
-            text = self.texts[element] = fold(raw)
+            if not len(element):
+                text = fold(element.text or "")
+            # One that only wraps another (a heading or list item that is one link) has its child's text,
+            # which the caller will most often ask for next.
+            elif len(element) == 1 and not element.text and _is_sole_element(child := element[0]):
+                text = self.texts[child] = fold((child.text or "") if not len(child) else raw_text(child))
+            else:
+                text = fold(raw_text(element))
+            self.texts[element] = text
         return text
 
     def url(self, href: str) -> str | None:
