@@ -33,6 +33,8 @@ CONTAINERS = {"div", "section", "article", "main", "header", "span", "center", "
 MIN_PROSE = 500
 # Deeper than this, nested markup is read as one block of text rather than walked.
 MAX_DEPTH = 200
+# A block with a time, author, category or tag link is a meta line when its text is shorter than this.
+META_MAX = 300
 MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
 FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text>.*)$", re.DOTALL)
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
@@ -135,7 +137,8 @@ class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome and comment threads (``comments``) do not count.
     Also, found once for the whole page: the elements holding a time, author, category or tag link
-    (``meta_holders``), and those holding a paragraph without a class (``plain_holders``)."""
+    (``meta_holders``), those holding a paragraph without a class (``plain_holders``) and those holding
+    a paragraph of :data:`META_MAX` characters or more (``long_holders``)."""
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
         text = memo.text if memo is not None else text_of
@@ -146,9 +149,12 @@ class ParagraphText:
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts: dict[HtmlElement, str] = {}
         self.plain_holders: set[HtmlElement] = set()
+        self.long_holders: set[HtmlElement] = set()
         for p in root.iter("p"):
             if p not in left_out:
                 self.texts[p] = text(p)
+                if len(self.texts[p]) >= META_MAX:
+                    _add_ancestors(p, self.long_holders)
             if p.get("class") is None:
                 _add_ancestors(p, self.plain_holders)
         self.page = sum(map(len, self.texts.values()))
@@ -157,6 +163,14 @@ class ParagraphText:
             if mark.tag == "time" or _META_REL.search(mark.get("rel")):
                 _add_ancestors(mark, self.meta_holders)
         self._under: dict[HtmlElement, int] = {}
+
+    def is_meta(self, element: HtmlElement) -> bool:
+        """:func:`is_meta`, with the page's marks found once. A block holding a paragraph of
+        :data:`META_MAX` characters or more is no meta line, whatever marks it holds: its own text is
+        longer still (a paragraph's text is part of it), and is not read."""
+        if element in self.long_holders and element in self.meta_holders:
+            return False
+        return is_meta(element, holders=self.meta_holders)
 
     def under(self, element: HtmlElement) -> int:
         size = self._under.get(element)
@@ -190,7 +204,7 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     """Published / Author / Categories lines, in any of their markups (``text``: the element's, if known;
     ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
     if element in holders if holders is not None else _META_XPATH(element):
-        return len(text_head(element, 300) if text is None else text) < 300
+        return len(text_head(element, META_MAX) if text is None else text) < META_MAX
     return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
 
 
@@ -213,7 +227,7 @@ def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: Paragr
         if 2 * paragraphs.under(ancestor) < paragraphs.page:
             continue
         after = (el for el in ancestor.iter(*_AFTER) if el is not ancestor)  # read only as far as needed
-        if any(_follows(el, h1) and not _in_meta(el, paragraphs.meta_holders) for el in after):
+        if any(_follows(el, h1) and not _in_meta(el, paragraphs) for el in after):
             return ancestor
     return root
 
@@ -226,8 +240,8 @@ def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
     return element.sourceline is None or anchor.sourceline is None or element.sourceline >= anchor.sourceline
 
 
-def _in_meta(element: HtmlElement, holders: set[HtmlElement]) -> bool:
-    return any(is_meta(e, holders=holders) for e in islice(chain((element,), element.iterancestors()), 3))
+def _in_meta(element: HtmlElement, paragraphs: ParagraphText) -> bool:
+    return any(paragraphs.is_meta(e) for e in islice(chain((element,), element.iterancestors()), 3))
 
 
 _LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
