@@ -255,11 +255,7 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
     for a in _LINKS_XPATH(root):
         holder = a
         while True:
-            links = found.get(holder)
-            if links is None:
-                found[holder] = [a]
-            else:
-                links.append(a)
+            found.setdefault(holder, []).append(a)
             if holder is root:
                 break
             holder = holder.getparent()
@@ -271,6 +267,8 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     ``text``: :func:`text_of` or a memo of it."""
     if not links:
         return False
+    if len(element) == 1 and links[0].getparent() is element and not element.text and not links[0].tail:
+        return True  # the element only wraps its link (a heading or list item that is one link)
     rest = text(element)
     for a in links:
         rest = rest.replace(text(a), "", 1)
