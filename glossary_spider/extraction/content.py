@@ -135,7 +135,8 @@ _NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
 
 class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
-    which block holds the page's text. Chrome and comment threads (``comments``) do not count.
+    which block holds the page's text. Chrome (``navigation``: the elements of role navigation) and
+    comment threads (``comments``) do not count.
     Also, found once for the whole page: the elements holding a time, author, category or tag link
     (``meta_holders``), those holding a paragraph without a class (``plain_holders``) and those holding
     a paragraph of :data:`META_MAX` characters or more (``long_holders``)."""
@@ -145,7 +146,8 @@ class ParagraphText:
         ids_and_classes = _IDS_AND_CLASSES_XPATH(root)
         self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
                          if any(word in ids_and_classes for word in _COMMENT_WORDS) else set())
-        chrome = [*root.iter("nav", "footer", "aside"), *_NAVIGATION_XPATH(root)]
+        self.navigation = set(_NAVIGATION_XPATH(root))
+        chrome = [*root.iter("nav", "footer", "aside"), *self.navigation]
         left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
         self.texts: dict[HtmlElement, str] = {}
         self.plain_holders: set[HtmlElement] = set()
@@ -303,6 +305,7 @@ class _Walker:
         self.memo = memo
         self.text = memo.text
         self.comments = paragraphs.comments
+        self.navigation = paragraphs.navigation
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
         self.plain_holders = paragraphs.plain_holders
@@ -339,7 +342,7 @@ class _Walker:
             return
         # Text written straight into the element, between its blocks: runs of text and inline elements.
         # ``unlinked`` is the same text outside links.
-        h1, h1_path, comments = self.h1, self.h1_path, self.comments
+        h1, h1_path, comments, navigation = self.h1, self.h1_path, self.comments, self.navigation
         run, unlinked, inline = [element.text or ""], [element.text or ""], []
         for child in element:
             tail = child.tail or ""
@@ -360,11 +363,13 @@ class _Walker:
                 continue
             if len(run) > 1 or len(run[0]) >= 100:  # else too short for loose text
                 self.loose(run, unlinked, inline)
-            run, unlinked, inline = [tail], [tail], []
+                run, unlinked, inline = [tail], [tail], []
+            else:  # only a text between two blocks (most often none): the same lists serve again
+                run[0] = unlinked[0] = tail
             if child is h1:
                 self.started = True
                 continue
-            if tag == "nav" or child.get("role") == "navigation":
+            if tag == "nav" or child in navigation:
                 if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
