@@ -39,6 +39,9 @@ MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
 FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text>.*)$", re.DOTALL)
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
 META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Author|By|Categories|Category|Filed under)\b\s*:?", re.I)
+# How much of a block's text says whether META_TEXT matches: its longest word ("Filed under") and the next
+# character, for the word boundary. Reading no more spares most of a block's text.
+_META_HEAD = 16
 PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
@@ -207,7 +210,7 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
     if element in holders if holders is not None else _META_XPATH(element):
         return len(text_head(element, META_MAX) if text is None else text) < META_MAX
-    return bool(META_TEXT.match(text_head(element, 64) if text is None else text))
+    return bool(META_TEXT.match(text_head(element, _META_HEAD) if text is None else text))
 
 
 # Without a title, the first of these holds the content.
