@@ -157,8 +157,8 @@ class ParagraphText:
         self.long_holders: set[HtmlElement] = set()
         for p in root.iter("p"):
             if p not in left_out:
-                self.texts[p] = text(p)
-                if len(self.texts[p]) >= META_MAX:
+                self.texts[p] = paragraph = text(p)
+                if len(paragraph) >= META_MAX:
                     _add_ancestors(p, self.long_holders)
             if p.get("class") is None:
                 _add_ancestors(p, self.plain_holders)

@@ -24,7 +24,7 @@ def fold(text: str) -> str:
     """``text`` with each run of white space made one space, and none at either end."""
     # Most paragraphs are written on one line: a text whose only white space is single inner spaces
     # (a printable one holds no white space but the space) is already folded, and costs no split.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    if text.isprintable() and "  " not in text and text.strip(" ") == text:
         return text
     return " ".join(text.split())
 
