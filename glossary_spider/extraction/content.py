@@ -13,7 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -280,10 +280,19 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     return not WORD.search(rest)
 
 
-def _holds_any(element: HtmlElement, tags: Collection[str]) -> bool:
-    """Whether an element of one of these names lies under ``element``: found by lxml's own tag
-    matching, in C, which costs a fraction of an XPath with a test on every descendant."""
-    return next(element.iterdescendants(*tags), None) is not None
+_HAS_BLOCKS_XPATH = etree.XPath(
+    "boolean(descendant::*[contains($names, concat(' ', local-name(), ' '))])")
+_BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
+
+
+def _has_blocks(element: HtmlElement) -> bool:
+    return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
+
+
+def _has_heading(element: HtmlElement) -> bool:
+    """Whether a heading lies under ``element``: found by lxml's own tag matching, in C (for six names,
+    cheaper than an XPath test on every descendant; not for many more)."""
+    return next(element.iterdescendants(*HEADINGS), None) is not None
 
 
 def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
@@ -359,7 +368,7 @@ class _Walker:
                 run.extend(("\n", tail))
                 unlinked.append(tail)
                 continue
-            if tag in INLINE and child not in h1_path and not _holds_any(child, BLOCKS):
+            if tag in INLINE and child not in h1_path and not _has_blocks(child):
                 run.extend((raw_text(child), tail))
                 unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
                 inline.append(child)
@@ -508,7 +517,7 @@ class _Walker:
     def listing(self, element: HtmlElement) -> None:
         items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
         # Most lists hold no heading at all: one search of the list says so, before one for each item.
-        if _holds_any(element, HEADINGS) and any(_holds_any(item, HEADINGS) for item in items):
+        if _has_heading(element) and any(_has_heading(item) for item in items):
             for li in items:
                 self.walk(li)
             return
