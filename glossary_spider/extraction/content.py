@@ -185,8 +185,8 @@ class ParagraphText:
 
 
 def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
-    """Add ``element``'s ancestors to ``found``, up to the first already there (whose own are too):
-    a few steps in Python for a page's handful of marks, cheaper than an XPath ``ancestor::*`` union."""
+    """Add ``element``'s ancestors to ``found``, up to the first already there (whose own are too): for
+    a page's paragraphs and marks, a few steps each, cheaper than an XPath ``ancestor::*`` union."""
     parent = element.getparent()
     while parent is not None and parent not in found:
         found.add(parent)
