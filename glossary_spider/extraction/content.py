@@ -133,7 +133,8 @@ _COMMENT_CANDIDATES_XPATH = etree.XPath(
 _IDS_AND_CLASSES_XPATH = etree.XPath("str:concat(/descendant::*/@id | /descendant::*/@class)",
                                      namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
 _COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
-_NAVIGATION_XPATH = etree.XPath("//@role[. = 'navigation']/..")
+# /descendant::*, not //: the elements only, not every text node on the way.
+_NAVIGATION_XPATH = etree.XPath("/descendant::*/@role[. = 'navigation']/..")
 
 
 class ParagraphText:
