@@ -112,7 +112,7 @@ def extract_batch(pages: list[Task]) -> list[Extracted]:
     results: list[Extracted] = []
     for url, content_type, body, stored, stored_hash in pages:
         try:
-            extraction = extract_page(body, url, content_type)
+            extraction = extract_page(body, url, content_type, follow=False)
         except Exception as exc:
             results.append(f"{type(exc).__name__}: {exc}")
             continue
@@ -182,7 +182,7 @@ def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
         if body is None:
             continue
         try:
-            records[row["url"]] = extract_page(body, row["url"], row["content_type"]).record
+            records[row["url"]] = extract_page(body, row["url"], row["content_type"], follow=False).record
         except Exception:  # the staged record, extracted when it was fetched, stands
             continue
     with archive.db.atomic():

@@ -89,6 +89,13 @@ def test_every_theme_gives_the_same_record(path):
         assert {k: record[k] for k in keys} == {k: records[0][k] for k in keys}
 
 
+def test_a_page_read_without_following_gives_the_same_record_and_no_links_to_follow():
+    body = (SAMPLES / "seed-definition.html").read_bytes()
+    crawled, reparsed = extract_page(body, SEED_URL), extract_page(body, SEED_URL, follow=False)
+    assert reparsed.record == crawled.record and reparsed.errors == crawled.errors
+    assert reparsed.outlinks == [] and f"{BASE}/term/legal-risk-management/" in crawled.outlinks
+
+
 def test_template_churn_is_not_a_change():
     site = ReplicaSite(200)
     doc = site.document("/term/legal-risk-management/", BASE)

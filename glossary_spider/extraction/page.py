@@ -147,8 +147,9 @@ def _parse(body: bytes, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
     return root, errors
 
 
-def extract_page(body: bytes | str, url: str, content_type: str | None = None) -> Extraction:
-    """Extract a page fetched from ``url`` (already normalised) into a plain record.
+def extract_page(body: bytes | str, url: str, content_type: str | None = None, follow: bool = True) -> Extraction:
+    """Extract a page fetched from ``url`` (already normalised) into a plain record, and, if ``follow``
+    (a crawl's pages; not a reparse's), the links a crawl may follow from it.
 
     What a page may yield is bounded (:data:`MAX_ELEMENTS` and the other limits):
     whatever is cut is named in the extraction's errors.
@@ -211,7 +212,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None) -
         record = _without_control_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
-    outlinks = urls_to_follow(root, memo)
+    outlinks = urls_to_follow(root, memo) if follow else []
     if len(outlinks) > MAX_LINKS:
         cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
         outlinks = outlinks[:MAX_LINKS]
