@@ -96,6 +96,29 @@ def test_a_page_read_without_following_gives_the_same_record_and_no_links_to_fol
     assert reparsed.outlinks == [] and f"{BASE}/term/legal-risk-management/" in crawled.outlinks
 
 
+@pytest.mark.parametrize("body, content_type", [
+    ("<p>plain ⎊ UTF-8</p>".encode(), "text/html; charset=utf-8"),
+    ("  \n<p>trimmed ⎊</p>\n\t ".encode(), None),
+    ("\x1c<p>a separator str.strip() takes</p>\x1f".encode(), "text/html"),
+    ("\u00a0<p>a no-break space at the start</p>\u2003".encode(), "text/html; charset=utf-8"),
+    ("\x00 <p>NUL first</p>\x00".encode(), "text/html; charset=utf-8"),
+    ("\ufeff<p>byte order mark</p>".encode(), "text/html; charset=utf-8"),
+    ("<p>caf\u00e9 declared Latin-1, written in UTF-8</p>".encode(), "text/html; charset=iso-8859-1"),
+    ("<p>caf\u00e9 really Latin-1</p>".encode("latin-1"), "text/html; charset=iso-8859-1"),
+    ("<p>caf\u00e9 invalid UTF-8</p>".encode("latin-1"), "text/html; charset=utf-8"),
+    (b'<meta charset="utf-16"><p>declared in the page</p>', None),
+    ("<p>x</p>".encode("utf-16"), "text/html; charset=utf-16"),
+    (b"   \n ", "text/html"),
+    (b"<b>" * 60_000, "text/html"),
+], ids=["utf-8", "white space", "separators", "unicode spaces", "NUL", "BOM", "latin-1 as utf-8", "latin-1",
+        "invalid", "declared utf-16", "utf-16", "blank", "too many tags"])
+def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, content_type):
+    from glossary_spider.extraction.page import _cap_markup, _markup, _utf8_markup, decode
+
+    fast = _utf8_markup(body, content_type)
+    assert fast is None or fast == _markup(_cap_markup(decode(body, content_type))[0])
+
+
 def test_template_churn_is_not_a_change():
     site = ReplicaSite(200)
     doc = site.document("/term/legal-risk-management/", BASE)

@@ -16,7 +16,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding
 
 from glossary_spider import fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
@@ -126,6 +126,37 @@ def _markup(text: str) -> bytes:
     return markup or b"<html/>"
 
 
+# A body's first byte that may begin a byte order mark (UTF-8, UTF-16 or UTF-32).
+_BOM_LEADS = (b"\xef", b"\xfe", b"\xff", b"\x00")
+_UTF8_NAMES = ("utf-8", "cp1252")  # as w3lib resolves them; a page read as cp1252 is read as UTF-8 if it is valid
+
+
+def _utf8_markup(body: bytes, content_type: str | None) -> bytes | None:
+    """What :func:`_markup` makes of the decoded and capped body, taken from the body itself when that is
+    the same: a body that :func:`decode` reads as UTF-8 (no byte order mark, UTF-8 or cp1252 declared or
+    nothing), valid as UTF-8, short of every cap, and with ASCII at either end once trimmed, where trimming
+    white space is the same in bytes as in text. Most pages are; they are spared decoding and encoding
+    again. None for the others."""
+    if len(body) > MAX_MARKUP_CHARS or body[:1] in _BOM_LEADS:
+        return None
+    if len(body) > MAX_ELEMENTS and body.count(b"<") > MAX_ELEMENTS:
+        return None
+    declared = http_content_type_encoding(content_type) or html_body_declared_encoding(body) or "utf-8"
+    if declared not in _UTF8_NAMES:
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    markup = body.strip()
+    # str.strip() also takes the separators \x1c-\x1f, and white space beyond ASCII, off the ends.
+    if markup and not (0x20 <= markup[0] < 0x80 and 0x20 <= markup[-1] < 0x80):
+        return None
+    if b"\x00" in markup:
+        markup = markup.replace(b"\x00", b"")
+    return markup or b"<html/>"
+
+
 def _may_hold_control_characters(markup: bytes) -> bool:
     return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
         lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
@@ -154,10 +185,11 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     What a page may yield is bounded (:data:`MAX_ELEMENTS` and the other limits):
     whatever is cut is named in the extraction's errors.
     """
-    text = body if isinstance(body, str) else decode(body, content_type)
     size = len(body)
-    text, cuts = _cap_markup(text)
-    markup = _markup(text)
+    markup, cuts = _utf8_markup(body, content_type) if isinstance(body, bytes) else None, []
+    if markup is None:
+        text, cuts = _cap_markup(body if isinstance(body, str) else decode(body, content_type))
+        markup = _markup(text)
     root, errors = _parse(markup, url)
     base = normalize_url(_base_href(root), url) or url
     page_type, slug = classify(url)
