@@ -127,11 +127,13 @@ def is_comments(element: HtmlElement) -> bool:
 _COMMENT_CANDIDATES_XPATH = etree.XPath(
     "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
     " or contains(., 'isqus')]/..")
-# Cheaper still, most pages have no candidate: their ids and classes, read at once as one string (EXSLT's
-# str:concat, in C), say so. Run together, two names may make a word neither holds: then the candidates
-# are searched for nothing; a word one name holds is never missed.
-_IDS_AND_CLASSES_XPATH = etree.XPath("str:concat(/descendant::*/@id | /descendant::*/@class)",
-                                     namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
+# Cheaper still, most pages have no candidate: their ids, then their classes, read at once as one string
+# (EXSLT's str:concat, in C), say so. Run together, two names may make a word neither holds: then the
+# candidates are searched for nothing; a word one name holds is never missed. (Two lists, not their union:
+# a union costs a sort into document order.)
+_IDS_AND_CLASSES_XPATH = etree.XPath(
+    "concat(str:concat(/descendant::*/@id), ' ', str:concat(/descendant::*/@class))",
+    namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
 _COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
 # /descendant::*, not //: the elements only, not every text node on the way.
 _NAVIGATION_XPATH = etree.XPath("/descendant::*/@role[. = 'navigation']/..")
