@@ -82,19 +82,22 @@ _OG_TITLE_XPATH = etree.XPath("string(/html/head/meta[@property='og:title']/@con
 _TITLE_XPATH = etree.XPath("string(//title)")
 
 
-def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of) -> HtmlElement | None:
+def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
+            page: ParagraphText | None = None) -> HtmlElement | None:
     """The page's title heading: its first ``<h1>`` that is not chrome or the site's logo, else
-    the first ``<h2>``/``<h3>`` that repeats the document's title (``text``: :func:`text_of` or a memo of it)."""
+    the first ``<h2>``/``<h3>`` that repeats the document's title (``text``: :func:`text_of` or a memo of it;
+    ``page``: the page's :class:`ParagraphText`, whose ``<h1>`` and chrome are found already)."""
     site_name = _SITE_NAME_XPATH(root).strip().casefold()
-    for h1 in root.iter("h1"):
-        if not _in_chrome(h1) and not _is_logo(h1, site_name, text):
+    chrome = page.chrome if page is not None else None
+    for h1 in page.h1s if page is not None else root.iter("h1"):
+        if not _in_chrome(h1, chrome) and not _is_logo(h1, site_name, text):
             return h1
     title = " ".join((_OG_TITLE_XPATH(root) or _TITLE_XPATH(root)).split()).casefold()
     if not title:
         return None
     for heading in root.iter("h2", "h3"):
         folded = text(heading).casefold()
-        if folded and folded in title and (len(folded) >= 15 or folded == title) and not _in_chrome(heading):
+        if folded and folded in title and (len(folded) >= 15 or folded == title) and not _in_chrome(heading, chrome):
             return heading
     return None
 
@@ -112,7 +115,10 @@ def _is_logo(h1: HtmlElement, site_name: str, text: Callable[[HtmlElement], str]
     return False
 
 
-def _in_chrome(element: HtmlElement) -> bool:
+def _in_chrome(element: HtmlElement, chrome: set[HtmlElement] | None = None) -> bool:
+    """Whether ``element`` lies in navigation, a footer or an aside (``chrome``: the page's, if found already)."""
+    if chrome is not None:
+        return bool(chrome) and not chrome.isdisjoint(element.iterancestors())
     return any(a.tag in ("nav", "footer", "aside") or a.get("role") == "navigation" for a in element.iterancestors())
 
 
@@ -143,7 +149,8 @@ class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome (``navigation``: the elements of role navigation) and
     comment threads (``comments``) do not count.
-    Also, found once for the whole page: the elements holding a time, author, category or tag link
+    Also, found once for the whole page: its ``<h1>`` (``h1s``), times (``times``) and chrome (``chrome``:
+    navigation, footers and asides), the elements holding a time, author, category or tag link
     (``meta_holders``), those holding a paragraph without a class (``plain_holders``) and those holding
     a paragraph of :data:`META_MAX` characters or more (``long_holders``)."""
 
@@ -153,12 +160,26 @@ class ParagraphText:
         self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
                          if any(word in ids_and_classes for word in _COMMENT_WORDS) else set())
         self.navigation = set(_NAVIGATION_XPATH(root))
-        chrome = [*root.iter("nav", "footer", "aside"), *self.navigation]
-        left_out = {p for element in [*chrome, *self.comments] for p in element.iter("p")}
+        # One pass over the page for the elements of every name read here and by find_h1.
+        paragraphs: list[HtmlElement] = []
+        self.chrome = set(self.navigation)
+        self.h1s: list[HtmlElement] = []
+        self.times: list[HtmlElement] = []
+        for element in root.iter("p", "h1", "time", "nav", "footer", "aside"):
+            tag = element.tag
+            if tag == "p":
+                paragraphs.append(element)
+            elif tag == "h1":
+                self.h1s.append(element)
+            elif tag == "time":
+                self.times.append(element)
+            else:
+                self.chrome.add(element)
+        left_out = {p for element in [*self.chrome, *self.comments] for p in element.iter("p")}
         self.texts: dict[HtmlElement, str] = {}
         self.plain_holders: set[HtmlElement] = set()
         self.long_holders: set[HtmlElement] = set()
-        for p in root.iter("p"):
+        for p in paragraphs:
             if p not in left_out:
                 self.texts[p] = paragraph = text(p)
                 if len(paragraph) >= META_MAX:
@@ -167,9 +188,11 @@ class ParagraphText:
                 _add_ancestors(p, self.plain_holders)
         self.page = sum(map(len, self.texts.values()))
         self.meta_holders: set[HtmlElement] = set()
-        for mark in _META_MARKS_XPATH(root):
-            if mark.tag == "time" or _META_REL.search(mark.get("rel")):
-                _add_ancestors(mark, self.meta_holders)
+        for time in self.times:
+            _add_ancestors(time, self.meta_holders)
+        for a in _REL_LINKS_XPATH(root):
+            if _META_REL.search(a.get("rel")):
+                _add_ancestors(a, self.meta_holders)
         self._under: dict[HtmlElement, int] = {}
 
     def is_meta(self, element: HtmlElement) -> bool:
@@ -202,9 +225,9 @@ _META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', norm
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _META_XPATH = etree.XPath(f"boolean({_META_MARKS})")
-# The same marks for a whole page: the times and every link with a rel, whose words (split at XPath's white
+# The same marks for a whole page: its times, and every link with a rel, whose words (split at XPath's white
 # space, as normalize-space does) are then read in Python, on the few links that have one.
-_META_MARKS_XPATH = etree.XPath("descendant::time | descendant::a/@rel/..")
+_REL_LINKS_XPATH = etree.XPath("descendant::a/@rel/..")
 _META_REL = re.compile(r"(?:^|[ \t\r\n])(?:author|category|tag)(?:[ \t\r\n]|\Z)")
 
 
@@ -307,7 +330,7 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     return _is_link_only(element, links, text)
 
 
-_TIME_PARENTS_XPATH = etree.XPath(".//time/..")
+_TIME_PARENTS_XPATH = etree.XPath("descendant::time/..")  # not .//time: the elements only, not every text node
 _UNLINKED_TEXT_XPATH = etree.XPath("descendant::text()[not(ancestor::a)]")
 
 
@@ -553,7 +576,7 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
     paragraphs = ParagraphText(root, memo)
-    h1 = find_h1(root, memo.text)
+    h1 = find_h1(root, memo.text, paragraphs)
     container = find_container(h1, root, paragraphs)
     walker = _Walker(h1, memo, page_type, paragraphs, container)
     walker.walk(container)
@@ -562,7 +585,8 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     for section in content.sections:
         del section["level"]
         section["text"] = "\n\n".join(section.pop("blocks"))
-    content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
+    if paragraphs.times:  # a page without any (a third of the glossary's) needs no search
+        content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
     content.doubt = _doubt(h1, container, content, paragraphs)
     return content, h1
 
