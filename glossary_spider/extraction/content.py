@@ -275,7 +275,6 @@ def _in_meta(element: HtmlElement, paragraphs: ParagraphText) -> bool:
     return any(paragraphs.is_meta(e) for e in islice(chain((element,), element.iterancestors()), 3))
 
 
-_LINKS_XPATH = etree.XPath("descendant-or-self::a[@href != '']")
 _NO_LINKS: list[HtmlElement] = []  # the links of a block without any: one list, never changed
 
 
@@ -283,7 +282,9 @@ def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
     """The links under each element of ``root``'s subtree, itself included, in document order (elements
     without links are not keys): found in one pass, for the walk to ask of any block it meets."""
     found: dict[HtmlElement, list[HtmlElement]] = {}
-    for a in _LINKS_XPATH(root):
+    for a in root.iter("a"):
+        if not a.get("href"):  # no target (a named anchor) or an empty one
+            continue
         holder = a
         while True:
             found.setdefault(holder, []).append(a)
