@@ -145,6 +145,7 @@ def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[s
         remaining = iter(pages)
         while not starting.done() and (page := next(remaining, None)) is not None:
             yield from _extract_here([page])
+            time.sleep(0)  # the starting thread's turn: it waits for the interpreter lock at each step
         states: deque[list[dict[str, Any]]] = deque()
 
         def batches() -> Iterator[list[Task]]:
