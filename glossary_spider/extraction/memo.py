@@ -1,5 +1,6 @@
 """What one page's extraction reads again and again, read once: an element's text (whole, folded,
-or only its start) and a link's archive URL (:class:`PageMemo`).
+or only its start), a link's archive URL (:class:`PageMemo`), and the elements of a few names, found
+in one pass over the tree (:func:`elements_by_tag`).
 
 An element's text is gathered by libxml2 in one call (:func:`raw_text`), not chunk by chunk in Python.
 """
@@ -56,6 +57,15 @@ def text_head(element: HtmlElement, size: int) -> str:
 def _is_sole_element(child: HtmlElement) -> bool:
     """An element's only child (and only text): an element, not a comment, with no text after it."""
     return isinstance(child.tag, str) and not child.tail
+
+
+def elements_by_tag(root: HtmlElement, *tags: str) -> dict[str, list[HtmlElement]]:
+    """The elements of each of ``tags`` under ``root``, in document order, found in one pass over the
+    tree: a pass costs more than what is done with the few elements it finds."""
+    found: dict[str, list[HtmlElement]] = {tag: [] for tag in tags}
+    for element in root.iter(*tags):
+        found[element.tag].append(element)
+    return found
 
 
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet

@@ -21,7 +21,7 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_co
 from glossary_spider import fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
-from glossary_spider.extraction.memo import PageMemo
+from glossary_spider.extraction.memo import PageMemo, elements_by_tag
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
 
@@ -199,7 +199,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     memo = PageMemo(base)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
-    head = _elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
+    head = elements_by_tag(root, "meta", "link")  # read once the content walk has left out templates
     metas = _meta_contents(head["meta"])
     title = _title(h1, root, metas, text_of)
     if content.doubt:
@@ -333,15 +333,6 @@ _DATETIMES_XPATH = etree.XPath("descendant::time/@datetime")
 _AUTHOR_LINKS_XPATH = etree.XPath("/descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
 _CATEGORY_LINKS_XPATH = etree.XPath("descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                                     " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
-
-
-def _elements_by_tag(root: HtmlElement, tags: tuple[str, ...]) -> dict[str, list[HtmlElement]]:
-    """The page's elements of each of ``tags``, in document order, found in one pass over the tree:
-    a pass costs more than what is done with the few elements it finds."""
-    found: dict[str, list[HtmlElement]] = {tag: [] for tag in tags}
-    for element in root.iter(*tags):
-        found[element.tag].append(element)
-    return found
 
 
 def _base_href(root: HtmlElement) -> str:

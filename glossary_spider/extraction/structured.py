@@ -23,6 +23,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider import fastjson
+from glossary_spider.extraction.memo import elements_by_tag
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +129,8 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
     errors: list[dict[str, Any]] = []
     jsonld: list[Any] = []
     read = 0
-    found: dict[str, list[HtmlElement]] = {"script": [], "head": []}
-    for element in root.iter("script", "head"):  # one pass over the tree for both
-        found[element.tag].append(element)
-    scripts = _jsonld_scripts(found["script"])
+    tagged = elements_by_tag(root, "script", "head")
+    scripts = _jsonld_scripts(tagged["script"])
     for number, script in enumerate(scripts, 1):
         text = script.text or ""
         if not text.strip():
@@ -157,7 +156,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                 "error": f"JSON-LD block {number} is not valid JSON",
                 "detail": f"{type(exc).__name__}: {exc}"[:500],
             })
-    others = _others(root, url, found["head"])
+    others = _others(root, url, tagged["head"])
     for syntax, found in (("json-ld", jsonld), ("microdata", others.get("microdata", [])),
                           ("opengraph", others.get("opengraph", []))):
         if len(found) > MAX_ITEMS:
