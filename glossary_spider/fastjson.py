@@ -4,8 +4,10 @@ a few times quicker (a page's content hash, its staged record, its JSON-LD block
 Where they differ: orjson writes floats in another notation (``1.5e-7`` for ``1.5e-07``, ``1e16`` for
 ``1e+16``) and NaN as ``null``; it reads integers past 64 bits as floats; it refuses to write such
 integers and lone surrogates, and to read NaN, lone surrogates, numbers past a float's range and the
-control characters in strings that ``json.loads(strict=False)`` accepts. So a value that may hold a
-float goes to ``json``, and so does whatever orjson refuses.
+control characters in strings that ``json.loads(strict=False)`` accepts; and it reads values nested
+up to 1,024 levels, where ``json`` stops short of 1,000 (Python's recursion limit) and orjson's own
+writing at 255. So a value that may hold a float or is deeply nested (:func:`needs_json`) goes to
+``json``, and so does whatever orjson refuses.
 """
 
 from __future__ import annotations
@@ -16,36 +18,49 @@ from typing import Any
 
 import orjson
 
+# Nesting past this many levels is left to json, reading and writing: well short of both libraries' limits.
+MAX_DEPTH = 200
 
-def holds_float(value: Any) -> bool:
-    """Whether a float is anywhere in ``value`` (JSON data: dicts, lists and scalars)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, float):
+
+def needs_json(value: Any, max_depth: int | None = MAX_DEPTH) -> bool:
+    """Whether ``value`` (JSON data: dicts, lists and scalars) holds a float or is nested more than
+    ``max_depth`` levels (None: however deep): where orjson may read or write it otherwise than json."""
+    level, depth = [value], 0
+    while level:
+        if max_depth is not None and depth > max_depth:
             return True
+        deeper: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                deeper.extend(item.values())
+            elif isinstance(item, list):
+                deeper.extend(item)
+            elif isinstance(item, float):
+                return True
+        level, depth = deeper, depth + 1
     return False
 
 
-def canonical(value: Any, floats: bool = True) -> bytes:
+def canonical(value: Any, plain: bool = False) -> bytes:
     """``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))`` in UTF-8, byte for
-    byte; ``floats``: whether ``value`` may hold a float (False only where the caller knows it cannot)."""
-    if not floats:
+    byte; ``plain``: the caller has found that ``value`` does not need json (:func:`needs_json`)."""
+    if plain:
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:
             pass
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
-def dumps(value: Any, floats: bool = True) -> bytes:
-    """Compact JSON of ``value`` in UTF-8, which :func:`loads` reads back as it was; ``floats`` as for
+# json.dumps(value, **options) is JSONEncoder(**options).encode(value): the encoder made once, and one
+# call less deep, so that a value nested as deep as json.loads reads can be written again from here.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: Any, plain: bool = False) -> bytes:
+    """Compact JSON of ``value`` in UTF-8, which :func:`loads` reads back as it was; ``plain`` as for
     :func:`canonical`."""
-    if not floats:
+    if plain:
         try:
             return orjson.dumps(value)
         except orjson.JSONEncodeError:
@@ -53,12 +68,12 @@ def dumps(value: Any, floats: bool = True) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def loads(data: str | bytes, holds_floats: Callable[[Any], bool] = holds_float) -> Any:
-    """``json.loads(data, strict=False)``. ``holds_floats``: whether what orjson read may hold a float,
-    which could have been an integer past 64 bits (the whole value by default; a caller that knows
-    where floats may be can say so, more cheaply)."""
+def loads(data: str | bytes, check: Callable[[Any], bool] = needs_json) -> Any:
+    """``json.loads(data, strict=False)``. ``check``: whether what orjson read needs json after all
+    (an integer past 64 bits reads as a float; a deep value is json's to refuse). It looks at the whole
+    value by default; a caller that knows where floats and depth may be can say so, more cheaply."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data, strict=False)
-    return json.loads(data, strict=False) if holds_floats(value) else value
+    return json.loads(data, strict=False) if check(value) else value

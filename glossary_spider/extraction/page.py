@@ -323,8 +323,8 @@ def content_hash(record: dict[str, Any]) -> str:
         "links": [[l["kind"], l["to_url"], l["anchor_text"], l["summary"]] for l in record["links"]],
         "json_ld": json_ld,
     }
-    # The rest are strings and None: only JSON-LD may hold a float.
-    return hashlib.sha256(fastjson.canonical(essence, floats=fastjson.holds_float(json_ld))).hexdigest()
+    # The rest are strings and None, and shallow: only JSON-LD may need json.
+    return hashlib.sha256(fastjson.canonical(essence, plain=not fastjson.needs_json(json_ld))).hexdigest()
 
 
 _LANG_XPATH = etree.XPath("string(/html/@lang)")

@@ -179,7 +179,7 @@ class Prepared:
 
 def prepare(record: dict[str, Any]) -> Prepared:
     text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
-    encoded = fastjson.dumps(record, floats=_structured_floats(record))
+    encoded = fastjson.dumps(record, plain=not _needs_json(record))
     return Prepared(
         text_hash=hashlib.sha256(text.encode()).hexdigest(),
         related=sum(1 for link in record["links"] if link["kind"] == "related"),
@@ -189,12 +189,19 @@ def prepare(record: dict[str, Any]) -> Prepared:
     )
 
 
-def _structured_floats(record: Any) -> bool:
-    """Whether a float may be in the record: only its structured data, read from the page, can hold one."""
+def _needs_json(record: Any, max_depth: int | None = fastjson.MAX_DEPTH) -> bool:
+    """Whether the record needs json (:func:`~glossary_spider.fastjson.needs_json`): only its structured
+    data, read from the page, can hold a float or nest deeply."""
     try:
-        return any(fastjson.holds_float(item["data"]) for item in record["structured_data"])
+        return any(fastjson.needs_json(item["data"], max_depth) for item in record["structured_data"])
     except (KeyError, TypeError):  # not a record as prepare() writes one: json reads it, as it always did
         return True
+
+
+def _holds_float(record: Any) -> bool:
+    """Whether a staged record read back by orjson holds a float: it may have been an integer past 64
+    bits that json wrote. However deep it is, orjson reads it as json would (and json wrote it)."""
+    return _needs_json(record, max_depth=None)
 
 
 _threads = threading.local()
@@ -223,4 +230,4 @@ def staged_record(stored: bytes | str) -> dict[str, Any]:
     """A staged record: zstd-compressed JSON (plain JSON in an archive staged before schema 2)."""
     if isinstance(stored, str):
         return json.loads(stored)
-    return fastjson.loads(_zstd().decompressor.decompress(stored), holds_floats=_structured_floats)
+    return fastjson.loads(_zstd().decompressor.decompress(stored), check=_holds_float)
