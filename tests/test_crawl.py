@@ -274,7 +274,8 @@ def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers
                 # In the dead worker's hands, or given to new ones if its death was seen first.
                 in_hand = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages[:2]),
                                                                 return_exceptions=True), 60)
-                after = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
+                after = await asyncio.wait_for(
+                    asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
                 rounds.append((pool.restarts, in_hand, after))
             return rounds
         finally:

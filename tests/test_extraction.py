@@ -96,26 +96,27 @@ def test_a_page_read_without_following_gives_the_same_record_and_no_links_to_fol
     assert reparsed.outlinks == [] and f"{BASE}/term/legal-risk-management/" in crawled.outlinks
 
 
-@pytest.mark.parametrize("body, content_type", [
-    ("<p>plain ⎊ UTF-8</p>".encode(), "text/html; charset=utf-8"),
-    ("  \n<p>trimmed ⎊</p>\n\t ".encode(), None),
-    ("\x1c<p>a separator str.strip() takes</p>\x1f".encode(), "text/html"),
-    ("\u00a0<p>a no-break space at the start</p>\u2003".encode(), "text/html; charset=utf-8"),
-    ("\x00 <p>NUL first</p>\x00".encode(), "text/html; charset=utf-8"),
-    ("\ufeff<p>byte order mark</p>".encode(), "text/html; charset=utf-8"),
-    ("<p>caf\u00e9 declared Latin-1, written in UTF-8</p>".encode(), "text/html; charset=iso-8859-1"),
-    ("<p>caf\u00e9 really Latin-1</p>".encode("latin-1"), "text/html; charset=iso-8859-1"),
-    ("<p>caf\u00e9 invalid UTF-8</p>".encode("latin-1"), "text/html; charset=utf-8"),
-    (b'<meta charset="utf-16"><p>declared in the page</p>', None),
-    ("<p>x</p>".encode("utf-16"), "text/html; charset=utf-16"),
-    (b"   \n ", "text/html"),
-    (b"<b>" * 60_000, "text/html"),
+@pytest.mark.parametrize("body, content_type, shortcut", [
+    ("<p>plain ⎊ UTF-8</p>".encode(), "text/html; charset=utf-8", True),
+    ("  \n<p>trimmed ⎊</p>\n\t ".encode(), None, True),
+    ("\x1c<p>a separator str.strip() takes</p>\x1f".encode(), "text/html", False),
+    ("\u00a0<p>a no-break space at the start</p>\u2003".encode(), "text/html; charset=utf-8", False),
+    ("\x00 <p>NUL first</p>\x00".encode(), "text/html; charset=utf-8", False),
+    ("\ufeff<p>byte order mark</p>".encode(), "text/html; charset=utf-8", False),
+    ("<p>caf\u00e9 declared Latin-1, written in UTF-8</p>".encode(), "text/html; charset=iso-8859-1", True),
+    ("<p>caf\u00e9 really Latin-1</p>".encode("latin-1"), "text/html; charset=iso-8859-1", False),
+    ("<p>caf\u00e9 invalid UTF-8</p>".encode("latin-1"), "text/html; charset=utf-8", False),
+    (b'<meta charset="utf-16"><p>declared in the page</p>', None, False),
+    ("<p>x</p>".encode("utf-16"), "text/html; charset=utf-16", False),
+    (b"   \n ", "text/html", True),
+    (b"<b>" * 60_000, "text/html", False),
 ], ids=["utf-8", "white space", "separators", "unicode spaces", "NUL", "BOM", "latin-1 as utf-8", "latin-1",
         "invalid", "declared utf-16", "utf-16", "blank", "too many tags"])
-def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, content_type):
+def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, content_type, shortcut):
     from glossary_spider.extraction.page import _cap_markup, _markup, _utf8_markup, decode
 
     fast = _utf8_markup(body, content_type)
+    assert (fast is not None) == shortcut  # the cases the shortcut takes, and those it leaves to decode()
     assert fast is None or fast == _markup(_cap_markup(decode(body, content_type))[0])
 
 
@@ -339,4 +340,5 @@ def test_opengraph_is_read_as_extruct_reads_it():
     for body in pages:
         root, _ = _parse(_markup(decode(body)), BASE + "/")
         items, _ = extract_structured_data(root, BASE + "/")
-        assert [i["data"] for i in items if i["syntax"] == "opengraph"] == list(OpenGraphExtractor().extract_items(root))
+        opengraph = [item["data"] for item in items if item["syntax"] == "opengraph"]
+        assert opengraph == list(OpenGraphExtractor().extract_items(root))
