@@ -359,18 +359,15 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     """
     import signal
 
-    from glossary_spider.workers import default_workers, start_early
+    from glossary_spider.reparse import PageExtractor, reparse_archive
+    from glossary_spider.workers import default_workers
 
     existing_archive(db)
-    workers = workers or default_workers()
-    if workers > 1:
-        start_early()  # the workers' server loads extraction while this process does
-    from glossary_spider.reparse import reparse_archive
-
     show = sys.stderr.isatty() if progress is None else progress
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does: the run recorded
-    with writer(db, "reparse") as archive:
-        run = reparse_archive(archive, progress=show, workers=workers)
+    # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
+    with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
+        run = reparse_archive(archive, extractor, progress=show)
     click.echo(summary(run, db))
     sys.exit(exit_status(run["finish_reason"]))
 

@@ -1,7 +1,7 @@
 """Re-extract every archived page from its stored body: no network, one run row.
 
-Extraction runs in ``workers`` processes while this process, the archive's one writer,
-writes their records a batch per transaction. A reparse stopped before it was done
+Extraction runs in worker processes (:class:`PageExtractor`) while this process, the archive's
+one writer, writes their records a batch per transaction. A reparse stopped before it was done
 (``kill -9`` included) is carried on by the next one with the same extractor: the run is
 reopened and the pages it already rewrote are not extracted again.
 """
@@ -15,9 +15,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -25,7 +23,7 @@ from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, now
 from glossary_spider.storage.writer import record_digest
-from glossary_spider.workers import context, worker_started
+from glossary_spider.workers import worker_started
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +35,12 @@ WORKER_BATCH = 50
 Extracted = tuple[dict[str, Any] | None, list[dict[str, Any]], str] | str
 
 
-def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) -> dict[str, Any]:
-    """Rewrite every page's rows from its latest stored body, extracting in ``workers`` processes
-    (1: in this one); returns the finished run."""
+def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, progress: bool = False,
+                    ) -> dict[str, Any]:
+    """Rewrite every page's rows from its latest stored body, extracting with ``extractor`` (None: in this
+    process); returns the finished run."""
+    extractor = extractor or PageExtractor(1)
+    workers = extractor.workers
     args = {"extractor_version": EXTRACTOR_VERSION, "workers": workers}
     run = archive.resumable_run("reparse")
     if run is not None and _args(run).get("extractor_version") == EXTRACTOR_VERSION:
@@ -53,20 +54,19 @@ def reparse_archive(archive: Archive, progress: bool = False, workers: int = 1) 
     total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
     pages = archive.stored_pages(skip_run=run_id)
     try:
-        with _extractor(workers) as extract:
-            batch: list[tuple[dict[str, Any], Extracted]] = []
-            for state, result in extract(pages):
-                batch.append((state, result))
-                if len(batch) >= BATCH:
-                    _write(archive, run_id, batch, counts)
-                    done += len(batch)
-                    batch = []
-                    if progress:
-                        _progress(done, total, started, counts)
-            _write(archive, run_id, batch, counts)
-            done += len(batch)
-            if progress:
-                _progress(done, total, started, counts)
+        batch: list[tuple[dict[str, Any], Extracted]] = []
+        for state, result in extractor.extract(pages):
+            batch.append((state, result))
+            if len(batch) >= BATCH:
+                _write(archive, run_id, batch, counts)
+                done += len(batch)
+                batch = []
+                if progress:
+                    _progress(done, total, started, counts)
+        _write(archive, run_id, batch, counts)
+        done += len(batch)
+        if progress:
+            _progress(done, total, started, counts)
     except KeyboardInterrupt:
         reason = INTERRUPTED_REASON
     finally:
@@ -129,49 +129,45 @@ def task(state: dict[str, Any], content_type: str | None, body: bytes) -> Task:
     return state["url"], content_type, body, state["record_digest"], state["content_hash"]
 
 
-@contextmanager
-def _extractor(workers: int) -> Iterator[Callable[[Pages], Iterator[tuple[dict[str, Any], Extracted]]]]:
-    """A function from stored pages to (state, extraction result), in reading order."""
-    if workers <= 1:
-        yield _extract_here
-        return
+class PageExtractor:
+    """Extracts stored pages in ``workers`` processes (1: in this one), in reading order.
 
-    # Starting the workers takes a few tenths of a second (their server loads the extraction modules):
-    # meanwhile this process extracts the first pages itself.
-    starter = ThreadPoolExecutor(1, thread_name_prefix="reparse-workers")
-    starting = starter.submit(_pool, workers)
+    The workers are forked from this process as the extractor is entered: make it before opening the
+    archive, and they inherit neither its lock nor its connection. They start at once, with all this
+    process has loaded, and go when it does (``kill -9`` included)."""
 
-    def extract_in_workers(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
-        remaining = iter(pages)
-        while not starting.done() and (page := next(remaining, None)) is not None:
-            yield from _extract_here([page])
-            time.sleep(0)  # the starting thread's turn: it waits for the interpreter lock at each step
+    def __init__(self, workers: int = 1):
+        self.workers = workers
+        self.pool: multiprocessing.pool.Pool | None = None
+
+    def __enter__(self) -> PageExtractor:
+        if self.workers > 1:
+            self.pool = multiprocessing.get_context("fork").Pool(
+                self.workers, initializer=worker_started, initargs=(os.getpid(),))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+
+    def extract(self, pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
+        """(state, extraction result) for each of the stored ``pages``."""
+        if self.pool is None:
+            for state, content_type, body in pages:
+                yield state, extract_batch([task(state, content_type, body)])[0]
+            return
         states: deque[list[dict[str, Any]]] = deque()
 
         def batches() -> Iterator[list[Task]]:
+            remaining = iter(pages)
             while batch := list(islice(remaining, WORKER_BATCH)):
                 states.append([state for state, _, _ in batch])
                 yield [task(*page) for page in batch]
 
-        for results in starting.result().imap(extract_batch, batches()):
+        for results in self.pool.imap(extract_batch, batches()):
             yield from zip(states.popleft(), results)
-
-    try:
-        yield extract_in_workers
-    finally:
-        starter.shutdown()
-        if starting.exception() is None:
-            starting.result().terminate()
-            starting.result().join()
-
-
-def _extract_here(pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
-    for state, content_type, body in pages:
-        yield state, extract_batch([task(state, content_type, body)])[0]
-
-
-def _pool(workers: int) -> multiprocessing.pool.Pool:
-    return context().Pool(workers, initializer=worker_started, initargs=(os.getpid(),))
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:

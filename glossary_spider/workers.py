@@ -1,8 +1,8 @@
 """Worker processes for extraction, shared by the crawl and by reparse.
 
-Workers are started fresh (spawned, or forked from a forkserver that was), so they
-inherit neither the archive's lock nor its database connection; each exits when the
-process that started it dies, ``kill -9`` included.
+No worker holds the archive's lock or its database connection: a crawl's are spawned
+fresh, a reparse's are forked before the archive is opened (:class:`~glossary_spider.reparse.PageExtractor`).
+Each exits when the process that started it dies, ``kill -9`` included.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import multiprocessing.forkserver
 import os
 import signal
 import threading
@@ -19,7 +18,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from multiprocessing.context import BaseContext
 from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
@@ -33,22 +31,6 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def context() -> BaseContext:
-    """Forked from a forkserver that has loaded the extraction modules once: quick to start many.
-    It loads the command line too: a worker imports the main module (the ``glossary`` script) before
-    it starts, which costs nothing once the server has imported what the script does."""
-    found = multiprocessing.get_context("forkserver")
-    found.set_forkserver_preload(["glossary_spider.extraction", "glossary_spider.cli"])
-    return found
-
-
-def start_early() -> None:
-    """Start the forkserver of :func:`context` now: it loads the extraction modules (a third of a
-    second) while this process goes on, rather than when the first pool starts and waits for it."""
-    context()
-    multiprocessing.forkserver.ensure_running()
-
-
 def executor(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` extraction processes, each a child of this process (spawned), so that the
     CPU time they use counts as this process's for whoever waits for it (a shell's ``time``, Scrapyd)."""
@@ -57,8 +39,10 @@ def executor(workers: int) -> ProcessPoolExecutor:
 
 
 def worker_started(parent_pid: int) -> None:
-    """Run in each worker as it starts: Ctrl-C is the parent's to handle, and the worker goes when it does."""
+    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (the pool's way to stop
+    it) ends it quietly whatever handler it was forked with, and it goes when the parent does."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def watch() -> None:
         while True:

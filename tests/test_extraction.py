@@ -322,6 +322,35 @@ def test_element_text_is_read_as_itertext_reads_it(page):
         assert head == fold(raw) if len(fold(raw)) <= 64 else fold(raw).startswith(head) and len(head) > 64
 
 
+def test_a_block_that_is_not_json_is_read_as_extruct_reads_it():
+    from extruct.jsonld import JsonLdExtractor
+
+    from glossary_spider.extraction.page import _markup, _parse
+    from glossary_spider.extraction.structured import extract_structured_data
+
+    blocks = [
+        '// the article\n{"@type": "Article", "name": "Vega"}',
+        '  <!-- the article -->\n{"@type": "Article", "name": "Vega"}',
+        '{"@type": "Article", /* the name */ "name": "Vega // not a comment"}',
+        '[{"@type": "Article"}, {}, {"@type": "Person"} // the author\n]',
+        '{"@type": "Article", "name": "Vega",}',
+        '{"@type": "Article" "name": "Vega"}',  # not JSON either way
+        '// only a comment',
+        '"a string" // not an item',
+    ]
+    for block in blocks:
+        body = f'<html><head><script type="application/ld+json">{block}</script></head><body><p>x</p></body></html>'
+        root, _ = _parse(_markup(body), BASE + "/")
+        items, errors = extract_structured_data(root, BASE + "/")
+        jsonld = [item["data"] for item in items if item["syntax"] == "json-ld"]
+        try:
+            expected = JsonLdExtractor().extract_items(root)
+        except ValueError as exc:
+            assert jsonld == [] and [e["detail"] for e in errors] == [f"{type(exc).__name__}: {exc}"], block
+        else:
+            assert jsonld == expected and errors == [], block
+
+
 def test_opengraph_is_read_as_extruct_reads_it():
     from extruct.opengraph import OpenGraphExtractor
 
