@@ -15,20 +15,22 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.outcome import INTERRUPTED_REASON
-from glossary_spider.storage import Archive, now
+from glossary_spider.storage import Archive, ArchiveError, now
+from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.workers import worker_started
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
-# Pages handed to a worker at a time: large enough that sending them costs little beside extracting them.
+# Pages handed to a worker at a time: one hand-off between processes for each batch, not each page.
 WORKER_BATCH = 50
 
 # A record (None: the one the archive holds), its errors and its digest; or why extraction failed.
@@ -38,7 +40,7 @@ Extracted = tuple[dict[str, Any] | None, list[dict[str, Any]], str] | str
 def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, progress: bool = False,
                     ) -> dict[str, Any]:
     """Rewrite every page's rows from its latest stored body, extracting with ``extractor`` (None: in this
-    process); returns the finished run."""
+    process), whose workers are stopped once all is extracted; returns the finished run."""
     extractor = extractor or PageExtractor(1)
     workers = extractor.workers
     args = {"extractor_version": EXTRACTOR_VERSION, "workers": workers}
@@ -52,10 +54,10 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
     total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
-    pages = archive.stored_pages(skip_run=run_id)
+    pages = archive.stored_states(skip_run=run_id)
     try:
         batch: list[tuple[dict[str, Any], Extracted]] = []
-        for state, result in extractor.extract(pages):
+        for state, result in extractor.extract(archive, pages):
             batch.append((state, result))
             if len(batch) >= BATCH:
                 _write(archive, run_id, batch, counts)
@@ -70,6 +72,7 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     except KeyboardInterrupt:
         reason = INTERRUPTED_REASON
     finally:
+        extractor.stop()
         if progress:
             sys.stderr.write("\n")
     stats = {"pages": done, "workers": workers, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
@@ -103,15 +106,19 @@ def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> 
     sys.stderr.flush()
 
 
-Task = tuple[str, str | None, bytes, str | None, str | None]
+# A page to extract: its URL, its body's content type and sha256, and the stored record's digest and content hash.
+Task = tuple[str, str | None, str, str | None, str | None]
 
 
-def extract_batch(pages: list[Task]) -> list[Extracted]:
-    """Extract pages given as (url, content type, body, the stored record's digest and content hash);
-    what a worker process runs. A record that the archive holds already is not sent back."""
+def extract_batch(pages: list[Task], body_of: Callable[[str], bytes | None]) -> list[Extracted]:
+    """Extract ``pages``, each body read with ``body_of``. A record that the archive holds already is
+    not sent back."""
     results: list[Extracted] = []
-    for url, content_type, body, stored, stored_hash in pages:
+    for url, content_type, sha256, stored, stored_hash in pages:
         try:
+            body = body_of(sha256)
+            if body is None:
+                raise ArchiveError(f"the archive no longer holds the page's body {sha256}")
             extraction = extract_page(body, url, content_type, follow=False)
         except Exception as exc:
             results.append(f"{type(exc).__name__}: {exc}")
@@ -122,11 +129,23 @@ def extract_batch(pages: list[Task]) -> list[Extracted]:
     return results
 
 
-Pages = Iterable[tuple[dict[str, Any], str | None, bytes]]
+# A worker's own read-only connection to the archive it extracts from, opened at its first batch.
+_stored_bodies: dict[str, StoredBodies] = {}
 
 
-def task(state: dict[str, Any], content_type: str | None, body: bytes) -> Task:
-    return state["url"], content_type, body, state["record_digest"], state["content_hash"]
+def extract_stored(path: str, pages: list[Task]) -> list[Extracted]:
+    """What a worker runs on a batch of the archive at ``path``: it reads the bodies itself, so that
+    none travels between processes."""
+    if path not in _stored_bodies:
+        _stored_bodies[path] = StoredBodies(path)
+    return extract_batch(pages, _stored_bodies[path].body)
+
+
+States = Iterable[tuple[dict[str, Any], str | None, str]]
+
+
+def task(state: dict[str, Any], content_type: str | None, sha256: str) -> Task:
+    return state["url"], content_type, sha256, state["record_digest"], state["content_hash"]
 
 
 class PageExtractor:
@@ -134,7 +153,7 @@ class PageExtractor:
 
     The workers are forked from this process as the extractor is entered: make it before opening the
     archive, and they inherit neither its lock nor its connection. They start at once, with all this
-    process has loaded, and go when it does (``kill -9`` included)."""
+    process has loaded, read the bodies themselves, and go when this process does (``kill -9`` included)."""
 
     def __init__(self, workers: int = 1):
         self.workers = workers
@@ -147,16 +166,21 @@ class PageExtractor:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """End the workers, and with them their connections to the archive: the archive, closed after
+        them, then has its write-ahead log checkpointed into the file and removed."""
         if self.pool is not None:
             self.pool.terminate()
             self.pool.join()
             self.pool = None
 
-    def extract(self, pages: Pages) -> Iterator[tuple[dict[str, Any], Extracted]]:
-        """(state, extraction result) for each of the stored ``pages``."""
+    def extract(self, archive: Archive, pages: States) -> Iterator[tuple[dict[str, Any], Extracted]]:
+        """(state, extraction result) for each of ``archive``'s stored ``pages``."""
         if self.pool is None:
-            for state, content_type, body in pages:
-                yield state, extract_batch([task(state, content_type, body)])[0]
+            for page in pages:
+                yield page[0], extract_batch([task(*page)], archive.body)[0]
             return
         states: deque[list[dict[str, Any]]] = deque()
 
@@ -166,7 +190,7 @@ class PageExtractor:
                 states.append([state for state, _, _ in batch])
                 yield [task(*page) for page in batch]
 
-        for results in self.pool.imap(extract_batch, batches()):
+        for results in self.pool.imap(partial(extract_stored, str(archive.path)), batches()):
             yield from zip(states.popleft(), results)
 
 

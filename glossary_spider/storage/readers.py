@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
@@ -124,6 +125,16 @@ class Reads:
     def stored_pages(self, skip_run: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
         """Each archived page's state, with its latest stored body and that body's content type;
         ``skip_run``: leave out the pages that run last wrote."""
+        # The list first (the caller writes as it goes), each body only when its turn comes: memory
+        # holds one page's body, however many pages of 16 MiB the archive has.
+        for state, content_type, sha256 in self.stored_states(skip_run):
+            body = self.body(sha256)
+            if body is not None:
+                yield state, content_type, body
+
+    def stored_states(self, skip_run: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, str]]:
+        """Each archived page's state, with the sha256 and content type of its latest stored body (one the
+        archive holds); ``skip_run``: leave out the pages that run last wrote."""
         sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed, p.record_digest,
                    c.content_type, c.body_sha256
@@ -131,13 +142,22 @@ class Reads:
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
                                                    AND outcome NOT IN {NOT_ARCHIVED})
-            WHERE p.run_id IS NOT ?
+            WHERE p.run_id IS NOT ? AND c.body_sha256 IN (SELECT sha256 FROM bodies)
             ORDER BY p.url
         """
         keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed", "record_digest")
-        # The list first (the caller writes as it goes), each body only when its turn comes: memory
-        # holds one page's body, however many pages of 16 MiB the archive has.
         for row in self.db.execute(sql, [skip_run]).fetchall():
-            body = self.body(row[8])
-            if body is not None:
-                yield dict(zip(keys, row[:7])), row[7], body
+            yield dict(zip(keys, row[:7])), row[7], row[8]
+
+
+class StoredBodies:
+    """An archive's stored bodies, read over a read-only connection of one's own: how a reparse's worker
+    processes read them while the command's process writes (the archive's WAL lets both go on at once)."""
+
+    def __init__(self, path: str | Path):
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        conn.execute("PRAGMA busy_timeout = 10000")
+        self.db = sqlite_utils.Database(conn)
+        self.codec = BodyCodec(self.db)
+
+    body = Reads.body
