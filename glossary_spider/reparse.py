@@ -53,7 +53,9 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         run_id = archive.start_run("reparse", args)
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
-    total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
+    total = 0  # for the progress line only: counting reads every page's row
+    if progress:
+        total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
     pages = archive.stored_states(skip_run=run_id)
     try:
         batch: list[tuple[dict[str, Any], Extracted]] = []

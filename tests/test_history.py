@@ -207,6 +207,23 @@ def test_a_reparse_that_extracts_what_the_crawl_did_rewrites_no_page(archived):
     assert {r["run_id"] for r in rows(db, "SELECT run_id FROM pages")} == {run["id"]}
 
 
+def test_stored_pages_are_read_a_chunk_at_a_time_each_once_while_the_reader_writes(archived, tmp_path):
+    _, db = archived
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    with Archive(copy) as archive:
+        whole = [(state["url"], sha256) for state, _, sha256 in archive.stored_states(chunk=100_000)]
+        assert len(whole) > 6 and [url for url, _ in whole] == sorted(url for url, _ in whole)
+        run_id = archive.start_run("reparse", {})
+        seen = []
+        for state, _, sha256 in archive.stored_states(skip_run=run_id, chunk=3):
+            seen.append((state["url"], sha256))
+            # Stamped with the run as a reparse stamps it, between (and within) the chunks.
+            archive.db.execute("UPDATE pages SET run_id = ? WHERE url = ?", [run_id, state["url"]])
+        assert seen == whole
+        assert list(archive.stored_states(skip_run=run_id, chunk=3)) == []
+
+
 def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_run(archived, tmp_path):
     _, db = archived
     one, two = tmp_path / "one.db", tmp_path / "two.db"
