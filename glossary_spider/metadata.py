@@ -84,6 +84,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "job_id": "The Scrapyd job id, for runs scheduled through Scrapyd",
         "error": "Why a run was refused before it started (a bad argument, the archive locked)",
         "resumed_at": "When a stopped run was last resumed",
+        "reparsed_through": "A reparse's last page done, in the order of URLs: a reparse stopped early carries "
+                            "on after it",
     },
     "crawl_errors": {
         "id": "Error number",

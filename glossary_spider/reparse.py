@@ -1,9 +1,11 @@
 """Re-extract every archived page from its stored body: no network, one run row.
 
 Extraction runs in worker processes (:class:`PageExtractor`) while this process, the archive's
-one writer, writes their records a batch per transaction. A reparse stopped before it was done
-(``kill -9`` included) is carried on by the next one with the same extractor: the run is
-reopened and the pages it already rewrote are not extracted again.
+one writer, writes their records a batch per transaction. Pages are read in the order of
+their URLs, and the run notes the last one done with each batch: a reparse stopped before it was
+done (``kill -9`` included) is carried on by the next one with the same extractor, which reopens
+the run and extracts the pages after it. A page that re-extracts to what the archive holds is not
+written at all.
 """
 
 from __future__ import annotations
@@ -46,17 +48,17 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     args = {"extractor_version": EXTRACTOR_VERSION, "workers": workers}
     run = archive.resumable_run("reparse")
     if run is not None and _args(run).get("extractor_version") == EXTRACTOR_VERSION:
-        run_id = run["id"]
+        run_id, after = run["id"], run["reparsed_through"] or ""
         archive.reopen_run(run_id)
-        logger.info("Resuming reparse run %s", run_id)
+        logger.info("Resuming reparse run %s after %s", run_id, after or "no page")
     else:
-        run_id = archive.start_run("reparse", args)
+        run_id, after = archive.start_run("reparse", args), ""
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
-    total = 0  # for the progress line only: counting reads every page's row
+    total = 0  # for the progress line only
     if progress:
-        total = archive.db.execute("SELECT count(*) FROM pages WHERE run_id IS NOT ?", [run_id]).fetchone()[0]
-    pages = archive.stored_states(skip_run=run_id)
+        total = archive.db.execute("SELECT count(*) FROM pages WHERE url > ?", [after]).fetchone()[0]
+    pages = archive.stored_states(after)
     try:
         batch: list[tuple[dict[str, Any], Extracted]] = []
         for state, result in extractor.extract(archive, pages):
@@ -100,6 +102,8 @@ def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extr
                 extracted.append((state, *result))
         for outcome in archive.reparse_pages(run_id, extracted):
             counts[f"pages_{outcome}"] += 1
+        if batch:
+            archive.mark_reparsed(run_id, batch[-1][0]["url"])
 
 
 def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> None:

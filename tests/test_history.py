@@ -198,13 +198,14 @@ def test_a_reparse_that_extracts_what_the_crawl_did_rewrites_no_page(archived):
         """)
     digests = rows(db, "SELECT url, record_digest FROM pages ORDER BY url")
     assert digests and all(len(r["record_digest"] or "") == 64 for r in digests)
+    pages = rows(db, "SELECT * FROM pages ORDER BY url")
     result = run_glossary("reparse", "--db", str(db), "--workers", "2", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT count(*) AS n FROM rewrites")[0]["n"] == 0
-    assert rows(db, "SELECT url, record_digest FROM pages ORDER BY url") == digests
     (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'reparse'")
     assert (run["pages_changed"], run["pages_unchanged"]) == (0, len(digests))
-    assert {r["run_id"] for r in rows(db, "SELECT run_id FROM pages")} == {run["id"]}
+    # Not a column of a page is written: each keeps the run that wrote it, the crawl.
+    assert rows(db, "SELECT * FROM pages ORDER BY url") == pages
 
 
 def test_stored_pages_are_read_a_chunk_at_a_time_each_once_while_the_reader_writes(archived, tmp_path):
@@ -216,12 +217,14 @@ def test_stored_pages_are_read_a_chunk_at_a_time_each_once_while_the_reader_writ
         assert len(whole) > 6 and [url for url, _ in whole] == sorted(url for url, _ in whole)
         run_id = archive.start_run("reparse", {})
         seen = []
-        for state, _, sha256 in archive.stored_states(skip_run=run_id, chunk=3):
+        for state, _, sha256 in archive.stored_states(chunk=3):
             seen.append((state["url"], sha256))
-            # Stamped with the run as a reparse stamps it, between (and within) the chunks.
-            archive.db.execute("UPDATE pages SET run_id = ? WHERE url = ?", [run_id, state["url"]])
+            # Each page written as a reparse writes a changed one, between (and within) the chunks.
+            archive.db.execute("UPDATE pages SET run_id = ?, version = version + 1 WHERE url = ?",
+                               [run_id, state["url"]])
         assert seen == whole
-        assert list(archive.stored_states(skip_run=run_id, chunk=3)) == []
+        assert [state["url"] for state, _, _ in archive.stored_states(whole[2][0], chunk=3)] == [
+            url for url, _ in whole[3:]]
 
 
 def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_run(archived, tmp_path):
@@ -236,18 +239,19 @@ def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_
     # write-ahead log is left beside it (a copy of the file alone is the whole archive).
     assert not two.with_name(two.name + "-wal").exists()
     assert archive_content(two) == archive_content(one)
-    # What a reparse killed half way leaves: its run not finished, half the pages rewritten by it.
+    # What a reparse killed half way leaves: its run not finished, done up to the middle page.
     (run_id,) = [r["id"] for r in rows(two, "SELECT id FROM crawl_runs WHERE command = 'reparse'")][-1:]
     pages = [r["url"] for r in rows(two, "SELECT url FROM pages ORDER BY url")]
     with sqlite3.connect(two) as conn:
-        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL WHERE id = ?", [run_id])
-        conn.execute(f"UPDATE pages SET run_id = 0 WHERE url IN ({', '.join('?' * (len(pages) // 2))})",
-                     pages[: len(pages) // 2])
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL, reparsed_through = ? "
+                     "WHERE id = ?", [pages[len(pages) // 2 - 1], run_id])
     result = run_glossary("reparse", "--db", str(two), "--workers", "2", "--no-progress")
     assert result.returncode == 0, result.stderr
-    runs = rows(two, "SELECT id, finish_reason, pages_unchanged FROM crawl_runs WHERE command = 'reparse'")
+    runs = rows(two, "SELECT id, finish_reason, pages_unchanged, reparsed_through FROM crawl_runs "
+                     "WHERE command = 'reparse'")
     assert runs[-1]["id"] == run_id and runs[-1]["finish_reason"] == "finished"
-    assert runs[-1]["pages_unchanged"] == len(pages) // 2
+    assert runs[-1]["pages_unchanged"] == len(pages) - len(pages) // 2  # the pages after the middle one
+    assert runs[-1]["reparsed_through"] == pages[-1]
     assert archive_content(two) == archive_content(one)
 
 

@@ -245,17 +245,25 @@ class Archive(Staging, Writer, Reads):
                 pending.append(url)
         return done, [url for url in pending if url not in done]
 
+    def mark_reparsed(self, run_id: int, url: str) -> None:
+        """Note that reparse ``run_id`` has done every page up to ``url``, in the order of URLs: a reparse
+        stopped early carries on after it. Written in the transaction of the pages it covers."""
+        self.db.execute("UPDATE crawl_runs SET reparsed_through = ? WHERE id = ?", [url, run_id])
+
     def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any] | None,
                                                               Iterable[dict[str, Any]], str]]) -> list[str]:
         """Write re-extracted records, each given as (the page's state, its record, its errors, the record's
         :func:`~glossary_spider.storage.writer.record_digest`), in one batch: a new version only where the
-        content hash changed, nothing but the run where the record is the one the archive holds (a record
-        of None: its digest is the stored one). Returns ``changed`` or ``unchanged`` for each."""
+        content hash changed, and nothing where the record is the one the archive holds (a record of None:
+        its digest is the stored one), but the digest of a page stored without one. Returns ``changed`` or
+        ``unchanged`` for each."""
         batch, outcomes = Batch(), []
         for state, record, errors, digest in pages:
             changed = record is not None and record["content_hash"] != state["content_hash"]
-            if record is None or (not changed and state["record_digest"] is None and self.holds(record)):
-                batch.reparsed.append((run_id, digest, state["url"]))
+            if record is None:
+                pass
+            elif not changed and state["record_digest"] is None and self.holds(record):
+                batch.digests.append((digest, state["url"]))
             else:
                 version = (state["version"] or 0) + 1 if changed else state["version"]
                 batch.record(run_id, record, None, version=version, previous=state, new_version=changed)

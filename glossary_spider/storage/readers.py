@@ -122,22 +122,21 @@ class Reads:
         keys = ("status", "last_fetched", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
 
-    def stored_pages(self, skip_run: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
-        """Each archived page's state, with its latest stored body and that body's content type;
-        ``skip_run``: leave out the pages that run last wrote."""
+    def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
+        """Each archived page's state, with its latest stored body and that body's content type."""
         # Each body only when its turn comes: memory holds one page's body, however many pages of 16 MiB
         # the archive has.
-        for state, content_type, sha256 in self.stored_states(skip_run):
+        for state, content_type, sha256 in self.stored_states():
             body = self.body(sha256)
             if body is not None:
                 yield state, content_type, body
 
-    def stored_states(self, skip_run: int | None = None, chunk: int = 500) -> Iterator[tuple[dict[str, Any], str | None, str]]:
+    def stored_states(self, after: str = "", chunk: int = 500) -> Iterator[tuple[dict[str, Any], str | None, str]]:
         """Each archived page's state, with the sha256 and content type of its latest stored body (one the
-        archive holds), in the order of their URLs; ``skip_run``: leave out the pages that run last wrote.
-        Read ``chunk`` pages at a time, each chunk whole before the caller writes (a query that runs on
-        over rows the caller changes may meet them again): the first pages come at once, and memory holds
-        one chunk however many pages the archive has."""
+        archive holds), in the order of their URLs, from the first after ``after``. Read ``chunk`` pages at a
+        time, each chunk whole before the caller writes (a query that runs on over rows the caller changes
+        may meet them again): the first pages come at once, and memory holds one chunk however many pages
+        the archive has."""
         sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed, p.record_digest,
                    c.content_type, c.body_sha256
@@ -145,13 +144,12 @@ class Reads:
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
                                                    AND outcome NOT IN {NOT_ARCHIVED})
-            WHERE p.run_id IS NOT ? AND p.url > ? AND c.body_sha256 IN (SELECT sha256 FROM bodies)
+            WHERE p.url > ? AND c.body_sha256 IN (SELECT sha256 FROM bodies)
             ORDER BY p.url
             LIMIT ?
         """
         keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed", "record_digest")
-        after = ""
-        while rows := self.db.execute(sql, [skip_run, after, chunk]).fetchall():
+        while rows := self.db.execute(sql, [after, chunk]).fetchall():
             for row in rows:
                 yield dict(zip(keys, row[:7])), row[7], row[8]
             after = rows[-1][0]

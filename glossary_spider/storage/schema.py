@@ -44,7 +44,8 @@ TABLES: dict[str, dict[str, Any]] = {
                     "args": str, "pages_new": int, "pages_changed": int, "pages_unchanged": int,
                     "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
                     "pages_failed": int, "requests": int, "bytes": int, "stats": str, "pid": int,
-                    "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str},
+                    "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str,
+                    "reparsed_through": str},
         "pk": "id",
     },
     "crawl_errors": {

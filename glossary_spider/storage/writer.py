@@ -26,7 +26,7 @@ class Batch:
         self.pages: list[dict[str, Any]] = []
         self.touched: list[tuple[Any, ...]] = []
         # (run, record digest, page) of pages re-extracted to what the archive holds
-        self.reparsed: list[tuple[int, str, str]] = []
+        self.digests: list[tuple[str, str]] = []  # (record digest, url) of held pages stored without one
         self.sections: list[dict[str, Any]] = []
         self.links: list[dict[str, Any]] = []
         self.structured_data: list[dict[str, Any]] = []
@@ -208,8 +208,8 @@ class Writer:
         if batch.touched:
             db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                                 batch.touched)
-        if batch.reparsed:
-            db.conn.executemany("UPDATE pages SET run_id = ?, record_digest = ? WHERE url = ?", batch.reparsed)
+        if batch.digests:
+            db.conn.executemany("UPDATE pages SET record_digest = ? WHERE url = ?", batch.digests)
         if batch.replaced:
             self._write_rows(batch)
         for url, (old, old_record) in replaced_versions.items():
