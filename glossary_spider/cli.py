@@ -348,10 +348,11 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
 def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     """Re-extract every archived page from its stored raw HTML, with no network access.
 
-    Pages, sections, links and structured data are rewritten; a new version is
-    recorded only where the extraction's output changed. Extraction runs on every
-    core (--workers); this process alone writes. A reparse stopped early (even by
-    kill -9) is carried on by the next: pages it already rewrote are skipped.
+    A page's rows (page, sections, links, structured data) are rewritten only where
+    the extraction's output differs from what the archive holds, and a new version
+    is recorded only where its content changed. Extraction runs on every core
+    (--workers); this process alone writes. A reparse stopped early (even by
+    kill -9) is carried on by the next: the pages it already did are skipped.
 
     \b
     Example:
