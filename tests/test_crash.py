@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -124,15 +125,44 @@ def test_killed_refreshes_resume_to_the_uninterrupted_archive(server, crawled, t
     _report("refresh", killed)
 
 
-def test_killed_reparses_leave_a_whole_archive_and_run_again_to_the_same(crawled, tmp_path):
-    crawled, _ = crawled
+# What a reparse of _stale's copy rewrites in each page's row, beside what archive_content compares.
+REWRITTEN = "SELECT url, author, record_digest, run_id FROM pages ORDER BY url"
+
+
+def _stale(crawled, db):
+    """A copy of the crawl whose page rows no longer say what extraction finds (as an older extractor left
+    them), so that a reparse rewrites every page: half of them known by their digest, half by their rows."""
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET author = 'an older extractor', "
+                     "record_digest = CASE WHEN rowid % 2 THEN NULL ELSE printf('%064d', 0) END")
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def crawled_for_reparse(tmp_path_factory):
+    """A crawl of several hundred pages: a reparse of it writes several batches, so that most moments to
+    kill it fall between the first and the last."""
+    directory = tmp_path_factory.mktemp("crash-reparse")
+    replica = Replica(directory, 700)
+    try:
+        _timed("crawl", "--db", str(directory / "crawled.db"), *_start(replica), "--delay", "0", "--concurrency", "16",
+               "--no-progress")
+    finally:
+        replica.stop()
+    return directory / "crawled.db"
+
+
+def test_killed_reparses_leave_a_whole_archive_and_run_again_to_the_same(crawled_for_reparse, tmp_path):
+    crawled = crawled_for_reparse
     reference = tmp_path / "reference.db"
-    shutil.copy(crawled, reference)
+    _stale(crawled, reference)
     duration = _timed("reparse", "--db", str(reference), "--no-progress")
+    assert rows(reference, "SELECT count(*) AS n FROM pages WHERE author = 'an older extractor'")[0]["n"] == 0
     killed = 0
     for n, moment in enumerate(_moments(duration, "reparse")):
         db = tmp_path / f"reparse-{n}.db"
-        shutil.copy(crawled, db)
+        _stale(crawled, db)
         if not _killed(moment, "reparse", "--db", str(db), "--no-progress"):
             continue
         killed += 1
@@ -140,4 +170,6 @@ def test_killed_reparses_leave_a_whole_archive_and_run_again_to_the_same(crawled
         again = run_glossary("reparse", "--db", str(db), "--no-progress")
         assert again.returncode == 0, (moment, again.stderr)
         assert archive_content(db) == archive_content(reference), f"killed at {moment} s"
+        # Every page rewritten, each once by the run: none left as the older extractor had it.
+        assert rows(db, REWRITTEN) == rows(reference, REWRITTEN), f"killed at {moment} s"
     _report("reparse", killed)
