@@ -52,8 +52,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Nearest the downloader: a host's delay counts from the end of its previous exchange.
     "glossary_spider.middlewares.HostPacingMiddleware": 950,
 }
-# Pending requests wait on disk (glossary_spider.crawl), named without a search of the spider.
+# Pending requests wait on disk (glossary_spider.crawl), named without a search of the spider; the
+# newest GLOSSARY_QUEUE_MEMORY of them in memory (about 1 KiB each).
 SCHEDULER_DISK_QUEUE = "glossary_spider.queues.RequestDiskQueue"
+GLOSSARY_QUEUE_MEMORY = 5000
 # A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
 DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"
 ITEM_PIPELINES = {
@@ -63,7 +65,9 @@ EXTENSIONS = {
     "glossary_spider.extensions.Progress": 500,
     "glossary_spider.extensions.OwnLogOnly": 0,
     "glossary_spider.extensions.StopWatch": 510,
+    "glossary_spider.extensions.CollectorPace": 520,
 }
+GLOSSARY_GC_THRESHOLD = (10_000, 10, 10)  # gc.set_threshold while the engine runs; () leaves Python's own
 
 GLOSSARY_DB = "data/glossary.db"
 GLOSSARY_BATCH_SIZE = 50

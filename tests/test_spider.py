@@ -1,6 +1,6 @@
 import pytest
 from scrapy import Request
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.test import get_crawler
 
 from glossary_spider.middlewares import AllowedHostsMiddleware
@@ -76,7 +76,7 @@ def test_allowed_hosts_are_checked_before_any_request(url, allowed):
             middleware.process_request(request)
 
 
-def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path):
+def _disk_queue(tmp_path, window):
     from scrapy import Spider
 
     from glossary_spider.queues import RequestDiskQueue
@@ -90,17 +90,63 @@ def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path)
         def failed(self, failure):
             return None
 
-    crawler = get_crawler(Pages)
+    crawler = get_crawler(Pages, {"GLOSSARY_QUEUE_MEMORY": window})
     crawler.spider = spider = Pages()
-    queue = RequestDiskQueue.from_crawler(crawler, str(tmp_path / "queue"))
+    return RequestDiskQueue.from_crawler(crawler, str(tmp_path / "queue")), spider
+
+
+def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path):
+    queue, spider = _disk_queue(tmp_path, window=0)
     request = Request("https://term.greeks.live/a/", callback=spider.parse_page, errback=spider.failed,
                       meta={"listed": True}, priority=3, dont_filter=True)
     queue.push(request)
     queue.push(Request("https://term.greeks.live/b/"))
     assert request.callback == spider.parse_page  # the request pushed is left as it was
+    assert not queue.held  # both were written to disk
     later, first = queue.pop(), queue.pop()  # last in, first out
     assert later.url.endswith("/b/") and later.callback is None
     assert (first.url, first.callback, first.errback, first.meta, first.priority, first.dont_filter) == (
         request.url, spider.parse_page, spider.failed, {"listed": True}, 3, True)
     with pytest.raises(ValueError):  # as Scrapy's own queue: the scheduler keeps such a request in memory
         queue.push(Request("https://term.greeks.live/c/", callback=lambda response: None))
+
+
+def test_the_disk_queue_keeps_its_newest_requests_in_memory_and_the_older_on_disk(tmp_path):
+    queue, spider = _disk_queue(tmp_path, window=4)
+    unpicklable = Request("https://term.greeks.live/odd/", callback=lambda response: None)
+    queue.push(unpicklable)
+    for n in range(10):
+        queue.push(Request(f"https://term.greeks.live/{n}/", callback=spider.parse_page, meta={"n": n}))
+    assert len(queue) == 11
+    assert 0 < len(queue.held) <= 4  # the rest went to disk
+    assert queue.peek().url.endswith("/9/")
+    popped = [queue.pop() for _ in range(11)]
+    assert queue.pop() is None and len(queue) == 0
+    # Last in, first out, as the disk alone would give them; the request that cannot be pickled waited
+    # in memory, its callback as it was.
+    pages = [r for r in popped if r is not unpicklable]
+    assert [r.meta["n"] for r in pages] == list(range(9, -1, -1))
+    assert all(r.callback == spider.parse_page for r in pages)
+    assert unpicklable in popped
+
+
+def test_the_collector_is_paced_while_the_engine_runs_and_restored_after():
+    import gc
+
+    from scrapy import signals
+
+    from glossary_spider.extensions import CollectorPace
+
+    before = gc.get_threshold()
+    crawler = get_crawler(settings_dict={"GLOSSARY_GC_THRESHOLD": "5000,7,9"})
+    pace = CollectorPace.from_crawler(crawler)
+    try:
+        crawler.signals.send_catch_log(signals.engine_started)
+        assert gc.get_threshold() == (5000, 7, 9)
+        assert gc.get_freeze_count() > 1000  # what the process held at the start is left out of full walks
+    finally:
+        crawler.signals.send_catch_log(signals.engine_stopped)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    assert pace.threshold == (5000, 7, 9)
+    with pytest.raises(NotConfigured):
+        CollectorPace.from_crawler(get_crawler(settings_dict={"GLOSSARY_GC_THRESHOLD": []}))
