@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -141,9 +142,29 @@ def page_text(record: dict[str, Any]) -> str:
     return f"{record.get('title') or ''}\n{record.get('body_text') or ''}\n{links}"
 
 
+@dataclass(frozen=True)
+class PageReading:
+    """What the guard compares of a page (:func:`read_page`): small, and made where the page was
+    extracted (an extraction worker), so that Scrapy's loop is spared the reading of its text."""
+
+    words: int
+    sketch: tuple[int, ...]
+    digest: bytes  # of its words, numbers aside: the same text under another URL
+    canonical: str | None
+
+
+def read_page(record: dict[str, Any]) -> PageReading:
+    """The words of an extracted page's :func:`page_text`, numbers made 0, as a :class:`PageReading`."""
+    words = [_DIGITS.sub("0", w) for w in _WORD.findall(page_text(record).lower())]
+    return PageReading(len(words), sketch(words), hashlib.blake2b(" ".join(words).encode(), digest_size=12).digest(),
+                       record.get("canonical_url"))
+
+
 def sketch(words: list[str]) -> tuple[int, ...]:
-    """A bottom-k sketch of the text's word bigrams: enough to estimate Jaccard similarity."""
-    bigrams = {hash((a, b)) for a, b in zip(words, words[1:])} or {hash(tuple(words))}
+    """A bottom-k sketch of the text's word bigrams: enough to estimate Jaccard similarity. Hashed
+    with CRC-32, the same in every process (Python's own string hash is seeded in each)."""
+    crc32 = zlib.crc32
+    bigrams = {crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:])} or {crc32(" ".join(words).encode())}
     return tuple(sorted(bigrams)[:SKETCH_SIZE])
 
 
@@ -191,13 +212,10 @@ class TrapGuard:
 
     # -- pages ------------------------------------------------------------------------------
 
-    def judge(self, url: str, record: dict[str, Any], meta: dict[str, Any]) -> Verdict:
-        """Judge a fetched page; call once per page that answered with HTML."""
+    def judge(self, url: str, page: PageReading, meta: dict[str, Any]) -> Verdict:
+        """Judge a fetched page by its :func:`read_page`; call once per page that answered with HTML."""
         family = self.family(meta.get("trap_family") or url_family(url))
-        words = [_DIGITS.sub("0", w) for w in _WORD.findall(page_text(record).lower())]
-        own = sketch(words)
-        digest = hashlib.blake2b(" ".join(words).encode(), digest_size=12).digest()
-        canonical = record.get("canonical_url")
+        own, digest, canonical = page.sketch, page.digest, page.canonical
         parent = self.sketches.get(meta.get("trap_parent") or "")
         thin = False
         if digest in self.texts:
@@ -206,8 +224,8 @@ class TrapGuard:
             reason = f"its canonical URL is {canonical}"
         elif any(similarity(own, other) >= self.similar for other in [*family.recent, *filter(None, [parent])]):
             reason = "a near-duplicate of a page before it"
-        elif thin := len(words) < self.min_words:
-            reason = f"only {len(words)} words"
+        elif thin := page.words < self.min_words:
+            reason = f"only {page.words} words"
         else:
             reason = "novel"
         self.texts.add(digest)

@@ -7,7 +7,7 @@ import pytest
 from glossary_spider.extraction import extract_page
 from glossary_spider.replica import linktraps
 from glossary_spider.replica.site import ReplicaSite
-from glossary_spider.traps import TrapGuard, nested, url_family
+from glossary_spider.traps import TrapGuard, nested, read_page, url_family
 
 BASE = "http://x"
 
@@ -41,14 +41,14 @@ def test_nesting(url, root):
 def _judge(guard, path, parent=None, run=0):
     _, body = linktraps.render(path, path.partition("?")[2])
     record = extract_page(body, BASE + path, "text/html").record
-    return guard.judge(BASE + path, record, {"trap_parent": parent and BASE + parent, "trap_run": run})
+    return guard.judge(BASE + path, read_page(record), {"trap_parent": parent and BASE + parent, "trap_run": run})
 
 
 def test_every_replica_page_has_text_of_its_own():
     site, guard = ReplicaSite(200), TrapGuard()
     for path in site.glossary_paths():
         reply = site.render(path, BASE)
-        verdict = guard.judge(BASE + path, extract_page(reply.body, BASE + path, reply.content_type).record, {})
+        verdict = guard.judge(BASE + path, read_page(extract_page(reply.body, BASE + path, reply.content_type).record), {})
         assert verdict.novel, (path, verdict.reason)
 
 
@@ -77,7 +77,7 @@ def test_a_family_without_text_of_its_own_is_cut_once_its_budget_is_spent():
         url, meta = waiting.pop()
         fetched += 1
         guard.answered(meta)
-        guard.judge(url, {"title": "Trap", "body_text": "Another page of the trap.", "links": []}, meta)
+        guard.judge(url, read_page({"title": "Trap", "body_text": "Another page of the trap.", "links": []}), meta)
         waiting += guard.release()
     assert fetched == 6  # the first page was short but no copy: it earned one more
     (trap,) = guard.report()

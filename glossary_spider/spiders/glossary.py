@@ -25,6 +25,7 @@ import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Literal
 
 from lxml import etree
@@ -60,7 +61,7 @@ from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
-from glossary_spider.traps import TrapGuard
+from glossary_spider.traps import PageReading, TrapGuard, read_page
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
 from glossary_spider.workers import BatchingPool, ExtractionFailed, default_workers, extract_for_staging
 
@@ -276,16 +277,19 @@ class GlossarySpider(SitemapSpider):
 
     # -- pages ----------------------------------------------------------------------------
 
-    async def extract(self, body: bytes, url: str, content_type: str) -> tuple[Extraction, Prepared | None]:
+    async def extract(self, body: bytes, url: str, content_type: str,
+                      ) -> tuple[Extraction, Prepared | None, PageReading | None]:
         """The page's extraction, made in this process or in worker processes while Scrapy's loop
-        goes on fetching, as :meth:`extract_workers` says; with what staging the page needs, where a
-        worker made that too."""
+        goes on fetching, as :meth:`extract_workers` says; with what staging needs of it and what the
+        trap guard compares of it (when the run follows links), where a worker made those too."""
+        read = self.params.follow
         if self.extractors is None:
             workers = self.extract_workers()
             self.crawler.stats.set_value("glossary/extract_workers", workers)
-            self.extractors = BatchingPool(workers, extract_for_staging) if workers > 0 else False
+            self.extractors = BatchingPool(workers, partial(extract_for_staging, read=read)) if workers > 0 else False
         if self.extractors is False:
-            return extract_page(body, url, content_type), None
+            extraction = extract_page(body, url, content_type)
+            return extraction, None, read_page(extraction.record) if read else None
         return await self.extractors.run((body, url, content_type))
 
     def extract_workers(self) -> int:
@@ -331,7 +335,7 @@ class GlossarySpider(SitemapSpider):
                               http_status=response.status, fetch=fetch)
             return
         try:
-            extraction, prepared = await self.extract(response.body, url, content_type)
+            extraction, prepared, reading = await self.extract(response.body, url, content_type)
         except ExtractionFailed as exc:
             logger.info("Extraction failed for %s: %s", url, exc.detail)  # recorded in crawl_errors
             yield FailureItem(url, "parse", "extraction failed", exc.detail, response.status, fetch)
@@ -343,7 +347,7 @@ class GlossarySpider(SitemapSpider):
             return
         discovered, requests = [], []
         if self.params.follow and not self.limit_reached():
-            verdict = self.guard.judge(url, extraction.record, response.meta)
+            verdict = self.guard.judge(url, reading, response.meta)
             for link in extraction.outlinks:
                 if link in self.seen or host_of(link) not in self.allowed_hosts or not is_followable(link):
                     continue

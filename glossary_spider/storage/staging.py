@@ -36,7 +36,8 @@ class Staging:
                     prepared: Sequence[Prepared | None] = ()) -> list[str]:
         """Keep a batch of fetched pages (their raw captures, and their records in ``staged``)
         for :meth:`apply_staged` to archive once the quality gate has passed them. ``prepared``: the
-        pages' :func:`prepare`, where an extraction worker made it already.
+        pages' :func:`prepare`, where an extraction worker made it already (the extraction's record
+        then needs only the keys :data:`STAGED`).
 
         Returns each page's outcome as it would be archived now: ``new``, ``changed`` or ``unchanged``.
         """
@@ -163,6 +164,11 @@ def outcome_of(previous: dict[str, Any] | None, record: dict[str, Any]) -> str:
     if previous is None:
         return "new"
     return "changed" if previous["content_hash"] != record["content_hash"] else "unchanged"
+
+
+# What staging reads of an extracted record that comes with its Prepared: a crawl's extraction
+# workers send only these, the rest being in the Prepared's compressed record.
+STAGED = ("url", "page_type", "content_hash", "title", "word_count")
 
 
 @dataclass(frozen=True)
