@@ -183,8 +183,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "fetched_at": "When it was fetched",
         "content_type": "The response's Content-Type",
         "body_sha256": "The raw body, a key into bodies",
-        "record": "The extracted record, zstd-compressed JSON",
+        "record": "The extracted record, zstd-compressed JSON, for a page staged before rows were kept",
         "record_digest": "The record's digest, as pages.record_digest will hold it",
+        "rows": "The rows archiving the page writes (pages, sections, links, structured data), zstd-compressed JSON",
     },
     "gate_reports": {
         "run_id": RUN,

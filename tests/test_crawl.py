@@ -257,14 +257,15 @@ def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers
     from concurrent.futures.process import BrokenProcessPool
 
     from glossary_spider.extraction import extract_page
-    from glossary_spider.storage.staging import STAGED, staged_record
+    from glossary_spider.storage.staging import STAGED, staged_rows
+    from glossary_spider.storage.writer import page_rows
     from glossary_spider.workers import BatchingPool, extract_for_staging
 
     site, base = ReplicaSite(40), "http://127.0.0.1:8000"
     pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:12]]
     records = [extract_page(*page).record for page in pages]
-    # What a worker sends back: the record cut to what staging reads, and the whole of it compressed.
-    sent = [({key: record[key] for key in STAGED}, json.loads(json.dumps(record))) for record in records]
+    # What a worker sends back: the record cut to what staging reads, and the rows archiving it writes.
+    sent = [({key: record[key] for key in STAGED}, page_rows(record)) for record in records]
 
     async def crawl_with_killed_workers() -> list[tuple[int, list, list]]:
         pool = BatchingPool(1, extract_for_staging, restarts=1)
@@ -285,8 +286,8 @@ def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers
             pool.shutdown()
 
     (restarts, in_hand, after), (restarts_again, _, after_again) = asyncio.run(crawl_with_killed_workers())
-    assert all(isinstance(result, BrokenProcessPool) or (result[0].record, staged_record(result[1].record)) == expected
+    assert all(isinstance(result, BrokenProcessPool) or (result[0].record, staged_rows(result[1].rows)) == expected
                for result, expected in zip(in_hand, sent))
     # New workers took over.
-    assert restarts == 0 and [(extraction.record, staged_record(prepared.record)) for extraction, prepared, _ in after] == sent
+    assert restarts == 0 and [(extraction.record, staged_rows(prepared.rows)) for extraction, prepared, _ in after] == sent
     assert restarts_again == 0 and all(isinstance(result, BrokenProcessPool) for result in after_again)  # none left

@@ -182,7 +182,8 @@ def test_json_ld_is_read_as_json_reads_it(text):
 @pytest.mark.parametrize("depth", [100, 300, 600, 1100])
 def test_deeply_nested_json_ld_is_read_or_refused_and_never_breaks_the_page(depth):
     # 300 and 600: past what orjson writes (254 levels), short of what json reads; 1,100: past both.
-    from glossary_spider.storage.staging import prepare, staged_record
+    from glossary_spider.storage.staging import prepare, staged_rows
+    from glossary_spider.storage.writer import page_rows
 
     nested = "[" * depth + "1" + "]" * depth
     body = (f'<html><head><script type="application/ld+json">{{"@type": "Article", "x": {nested}}}</script>'
@@ -193,7 +194,7 @@ def test_deeply_nested_json_ld_is_read_or_refused_and_never_breaks_the_page(dept
         assert json_ld == [json.loads(f'{{"@type": "Article", "x": {nested}}}')] and not extraction.errors
     else:
         assert json_ld == [] and extraction.errors[0]["error"] == "JSON-LD block 1 is nested too deeply to read"
-    assert staged_record(prepare(extraction.record).record) == extraction.record
+    assert staged_rows(prepare(extraction.record).rows) == page_rows(extraction.record)
 
 
 def test_windows_1252_page_is_decoded_from_its_declared_charset():

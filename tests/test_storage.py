@@ -198,3 +198,36 @@ def test_reparse_rewrites_only_what_differs_from_the_extraction(refreshed, tmp_p
     rewritten = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE run_id = ?", (reparse_run,))}
     assert rewritten == set(urls)
     assert archive_problems(db) == []
+
+
+def test_pages_staged_as_records_by_an_earlier_version_are_archived_as_their_rows_would_be(tmp_path):
+    """A held run staged before staging kept each page's rows has its records instead; accepted now,
+    they must give the archive what the rows give, row for row."""
+    import zstandard
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.replica import ReplicaSite
+    from glossary_spider.storage import Fetch
+
+    site = ReplicaSite(40)
+    batch = []
+    for path in site.glossary_paths()[:20]:
+        reply = site.render(path, "http://x")
+        fetch = Fetch("http://x" + path, 200, reply.body, reply.content_type, fetched_at="2026-11-01T00:00:00Z")
+        batch.append((fetch, extract_page(reply.body, fetch.url, reply.content_type)))
+    records = {extraction.record["url"]: extraction.record for _, extraction in batch}
+    for name in ("rows", "records"):
+        with Archive(tmp_path / f"{name}.db") as archive:
+            run_id = archive.start_run("crawl", {})
+            archive.stage_pages(run_id, batch)
+            if name == "records":  # as an earlier version staged them: the record, and no digest for some
+                for n, (url, record) in enumerate(records.items()):
+                    archive.db.execute(
+                        "UPDATE staged SET rows = NULL, record = ?, record_digest = CASE WHEN ? THEN NULL "
+                        "ELSE record_digest END WHERE url = ?",
+                        [zstandard.ZstdCompressor().compress(json.dumps(record).encode()), n % 2, url])
+            assert archive.apply_staged(run_id) == {"new": 20}
+    tables = ["pages", "structured_data", "sections", "links", "page_versions"]
+    dumps = [{table: rows(tmp_path / f"{name}.db", f"SELECT * FROM {table} ORDER BY 1, 2, 3") for table in tables}
+             for name in ("rows", "records")]
+    assert dumps[0] == dumps[1] and len(dumps[0]["links"]) > 100

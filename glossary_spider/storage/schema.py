@@ -71,13 +71,14 @@ TABLES: dict[str, dict[str, Any]] = {
         "columns": {"run_id": int, "url": str, "state": str},
         "pk": ("run_id", "url"),
     },
-    # Pages a run fetched whose versions wait for the quality gate (glossary_spider.gate); ``record``
-    # is the extracted record, zstd-compressed JSON.
+    # Pages a run fetched whose versions wait for the quality gate (glossary_spider.gate); ``rows`` are
+    # what archiving the page writes (storage.writer.page_rows), zstd-compressed JSON. A page staged
+    # before them has its extracted record in ``record`` instead, the same way.
     "staged": {
         "columns": {"run_id": int, "url": str, "page_type": str, "content_hash": str, "text_hash": str,
                     "title": str, "words": int, "related": int, "jsonld": int, "http_status": int,
                     "fetched_at": str, "content_type": str, "body_sha256": str, "record": bytes,
-                    "record_digest": str},
+                    "record_digest": str, "rows": bytes},
         "pk": ("run_id", "url"),
     },
     # What the quality gate found in each run, and what became of a held run.

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
+import orjson
 import zstandard
 
 from glossary_spider import fastjson
 from glossary_spider.storage.readers import read_gate_report
 from glossary_spider.storage.records import Fetch, now
-from glossary_spider.storage.writer import Batch, insert, record_digest
+from glossary_spider.storage.writer import Batch, insert, page_rows, record_digest
 
 
 class Staging:
@@ -48,7 +49,7 @@ class Staging:
             for (fetch, extraction), made in zip_longest(batch, prepared):
                 record = extraction.record
                 previous = self._page_state(record["url"])
-                outcome = outcome_of(previous, record)
+                outcome = outcome_of(previous, record["content_hash"])
                 body_sha = rows.body(self.codec, fetch.body, fetch.url)
                 rows.capture(run_id, fetch, body_sha, outcome)
                 for error in extraction.errors:
@@ -93,16 +94,21 @@ class Staging:
         with self.db.atomic():
             rows = Batch()
             for row in self.staged(run_id):
-                record = (records or {}).get(row["url"])
-                digest = None if record else row["record_digest"]
-                record = record or staged_record(row["record"])
+                override = (records or {}).get(row["url"])
+                if override is not None:
+                    page, digest = page_rows(override), record_digest(override)
+                elif row["rows"] is not None:
+                    page, digest = staged_rows(row["rows"]), row["record_digest"]
+                else:  # staged as its record, before staging kept rows
+                    record = staged_record(row["record"])
+                    page, digest = page_rows(record), row["record_digest"] or record_digest(record)
                 previous = self._page_state(row["url"])
-                outcome = outcome_of(previous, record)
+                outcome = outcome_of(previous, page["page"]["content_hash"])
                 fetch = Fetch(row["url"], row["http_status"], fetched_at=row["fetched_at"])
                 if outcome != "unchanged" or previous["status"] != "live":
                     version = 1 if previous is None else (previous["version"] or 0) + (outcome == "changed")
-                    rows.record(run_id, record, fetch, version=version, previous=previous,
-                                new_version=outcome != "unchanged", digest=digest)
+                    rows.add_rows(run_id, page, fetch, version=version, previous=previous,
+                                  new_version=outcome != "unchanged", digest=digest)
                 else:
                     rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, row["url"]))
                 rows.outcomes.append((outcome, run_id, row["url"]))
@@ -160,14 +166,14 @@ class Staging:
         return read_gate_report(self.db.conn, run_id)
 
 
-def outcome_of(previous: dict[str, Any] | None, record: dict[str, Any]) -> str:
+def outcome_of(previous: dict[str, Any] | None, content_hash: str) -> str:
     if previous is None:
         return "new"
-    return "changed" if previous["content_hash"] != record["content_hash"] else "unchanged"
+    return "changed" if previous["content_hash"] != content_hash else "unchanged"
 
 
 # What staging reads of an extracted record that comes with its Prepared: a crawl's extraction
-# workers send only these, the rest being in the Prepared's compressed record.
+# workers send only these, the rest being in the Prepared's rows.
 STAGED = ("url", "page_type", "content_hash", "title", "word_count")
 
 
@@ -179,35 +185,38 @@ class Prepared:
     text_hash: str
     related: int
     jsonld: int
-    record: bytes  # zstd-compressed JSON
+    rows: bytes  # the record's page_rows, zstd-compressed JSON
     digest: str  # :func:`~glossary_spider.storage.writer.record_digest`
 
 
 def prepare(record: dict[str, Any]) -> Prepared:
+    """The page's :class:`Prepared`. Its rows are what archiving it writes (:func:`page_rows`), kept so
+    that the run's close only reads them back: it would otherwise spend a third of its time making them
+    from the record again, on Scrapy's loop, after the crawl, with the extraction workers idle. They hold
+    strings, integers and None alone, which orjson writes and reads back as they were."""
     text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
-    encoded = fastjson.dumps(record, plain=not _needs_json(record))
     return Prepared(
         text_hash=hashlib.sha256(text.encode()).hexdigest(),
         related=sum(1 for link in record["links"] if link["kind"] == "related"),
         jsonld=sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
-        record=_zstd().compressor.compress(encoded),
+        rows=_zstd().compressor.compress(orjson.dumps(page_rows(record))),
         digest=record_digest(record),
     )
 
 
-def _needs_json(record: Any, max_depth: int | None = fastjson.MAX_DEPTH) -> bool:
-    """Whether the record needs json (:func:`~glossary_spider.fastjson.needs_json`): only its structured
-    data, read from the page, can hold a float or nest deeply."""
-    try:
-        return any(fastjson.needs_json(item["data"], max_depth) for item in record["structured_data"])
-    except (KeyError, TypeError):  # not a record as prepare() writes one: json reads it, as it always did
-        return True
+def staged_rows(stored: bytes) -> dict[str, Any]:
+    """The rows :func:`prepare` kept."""
+    return orjson.loads(_zstd().decompressor.decompress(stored))
 
 
 def _holds_float(record: Any) -> bool:
     """Whether a staged record read back by orjson holds a float: it may have been an integer past 64
-    bits that json wrote. However deep it is, orjson reads it as json would (and json wrote it)."""
-    return _needs_json(record, max_depth=None)
+    bits that json wrote. Only its structured data, read from the page, can; however deep it is, orjson
+    reads it as json would (and json wrote it)."""
+    try:
+        return any(fastjson.needs_json(item["data"], max_depth=None) for item in record["structured_data"])
+    except (KeyError, TypeError):  # not a record as staging wrote one: json reads it, as it always did
+        return True
 
 
 _threads = threading.local()
@@ -222,18 +231,18 @@ def _zstd() -> threading.local:
 
 
 def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str, prepared: Prepared) -> dict[str, Any]:
-    """A ``staged`` row: the record, and the few numbers the quality gate reads without parsing it."""
+    """A ``staged`` row: the page's rows, and the few numbers the quality gate reads."""
     return {
         "run_id": run_id, "url": record["url"], "page_type": record["page_type"],
         "content_hash": record["content_hash"], "text_hash": prepared.text_hash, "title": record["title"],
         "words": record.get("word_count") or 0, "related": prepared.related, "jsonld": prepared.jsonld,
         "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
-        "body_sha256": body_sha, "record": prepared.record, "record_digest": prepared.digest,
+        "body_sha256": body_sha, "rows": prepared.rows, "record_digest": prepared.digest,
     }
 
 
 def staged_record(stored: bytes | str) -> dict[str, Any]:
-    """A staged record: zstd-compressed JSON (plain JSON in an archive staged before schema 2)."""
+    """A record staged before staging kept rows: zstd-compressed JSON (plain JSON before schema 2)."""
     if isinstance(stored, str):
         return json.loads(stored)
     return fastjson.loads(_zstd().decompressor.decompress(stored), check=_holds_float)

@@ -52,11 +52,17 @@ class Batch:
     def record(self, run_id: int, record: dict[str, Any], fetch: Fetch | None, *, version: int,
                previous: dict[str, Any] | None, new_version: bool, digest: str | None = None) -> None:
         """``digest``: the record's :func:`record_digest`, where it is known already."""
-        url = record["url"]
+        self.add_rows(run_id, page_rows(record), fetch, version=version, previous=previous, new_version=new_version,
+                      digest=digest or record_digest(record))
+
+    def add_rows(self, run_id: int, rows: dict[str, Any], fetch: Fetch | None, *, version: int,
+                 previous: dict[str, Any] | None, new_version: bool, digest: str) -> None:
+        """A page's :func:`page_rows`, with what its history decides: version, dates, status."""
+        page = dict(rows["page"])
+        url = page["url"]
         stamp = fetch.fetched_at if fetch else now()
-        page = page_values(record)
         page.update({
-            "record_digest": digest or record_digest(record),
+            "record_digest": digest,
             "status": "live",
             "version": version,
             "first_seen": previous["first_seen"] if previous else stamp,
@@ -69,19 +75,15 @@ class Batch:
             page["status"] = previous["status"]
         self.pages.append(page)
         self.replaced.append(url)
-        self.sections += spans(url, record["body_text"], record["sections"])
-        self.links += ({"from_url": url, "seq": seq, **link} for seq, link in enumerate(record["links"]))
-        self.structured_data += (
-            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False),
-             "type": json.dumps(item["type"], ensure_ascii=False) if isinstance(item["type"], list) else item["type"]}
-            for item in record["structured_data"]
-        )
+        self.sections += rows["sections"]
+        self.links += rows["links"]
+        self.structured_data += rows["structured_data"]
         if new_version:
             if previous is not None and previous.get("version"):
                 self.superseded[url] = previous["version"]
             self.versions.append({
-                "url": url, "version": version, "content_hash": record["content_hash"], "run_id": run_id,
-                "captured_at": stamp, "extractor_version": record["extractor_version"],
+                "url": url, "version": version, "content_hash": page["content_hash"], "run_id": run_id,
+                "captured_at": stamp, "extractor_version": page["extractor_version"],
             })
 
     def capture(self, run_id: int, fetch: Fetch, body_sha: str | None, outcome: str) -> None:
@@ -95,6 +97,24 @@ class Batch:
               detail: str | None) -> None:
         self.errors.append({"run_id": run_id, "url": url, "stage": stage, "http_status": http_status,
                             "error": error, "detail": detail, "at": now()})
+
+
+def page_rows(record: dict[str, Any]) -> dict[str, Any]:
+    """The rows an extracted record gives its page, as :meth:`Writer.write` stores them: its ``pages``
+    columns (less those its history decides), sections, links and structured data. Plain values
+    (strings, integers, None) in lists and dicts: a crawl's extraction workers make them, and staging
+    keeps them as JSON (:func:`glossary_spider.storage.staging.prepare`)."""
+    url = record["url"]
+    return {
+        "page": page_values(record),
+        "sections": list(spans(url, record["body_text"], record["sections"])),
+        "links": [{"from_url": url, "seq": seq, **link} for seq, link in enumerate(record["links"])],
+        "structured_data": [
+            {"url": url, **item, "data": json.dumps(item["data"], ensure_ascii=False),
+             "type": json.dumps(item["type"], ensure_ascii=False) if isinstance(item["type"], list) else item["type"]}
+            for item in record["structured_data"]
+        ],
+    }
 
 
 def page_values(record: dict[str, Any]) -> dict[str, Any]:
