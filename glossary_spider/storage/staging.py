@@ -35,7 +35,7 @@ class Staging:
 
     def stage_pages(self, run_id: int, batch: Iterable[tuple[Fetch, Any]],
                     prepared: Sequence[Prepared | None] = ()) -> list[str]:
-        """Keep a batch of fetched pages (their raw captures, and their records in ``staged``)
+        """Keep a batch of fetched pages (their raw captures, and in ``staged`` the rows their records give)
         for :meth:`apply_staged` to archive once the quality gate has passed them. ``prepared``: the
         pages' :func:`prepare`, where an extraction worker made it already (the extraction's record
         then needs only the keys :data:`STAGED`).
