@@ -330,8 +330,9 @@ def content_hash(record: dict[str, Any]) -> str:
 _LANG_XPATH = etree.XPath("string(/html/@lang)")
 _TITLE_XPATH = etree.XPath("string(//title)")
 _DATETIMES_XPATH = etree.XPath("descendant::time/@datetime")
-_AUTHOR_LINKS_XPATH = etree.XPath("/descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
-_CATEGORY_LINKS_XPATH = etree.XPath("descendant::a[contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+# "[@rel]" first: most links have none, and are passed over before the string functions run.
+_AUTHOR_LINKS_XPATH = etree.XPath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
+_CATEGORY_LINKS_XPATH = etree.XPath("descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                                     " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
