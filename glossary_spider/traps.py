@@ -34,9 +34,7 @@ Each trap is reported once, by :meth:`TrapGuard.report`, as a :class:`Trap`.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,14 +43,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
+from glossary_spider.sketches import PageReading, similarity
 from glossary_spider.urls import path_depth
 
 # Path segments that are ids rather than words: long hex, UUIDs, long runs mixing letters and digits.
 _ID_SEGMENT = re.compile(r"^(?:[0-9a-f]{12,}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
                          r"|(?=[a-z]*\d)(?=\d*[a-z])[0-9a-z]{16,})$", re.IGNORECASE)
-_WORD = re.compile(r"\w+", re.UNICODE)
-_DIGITS = re.compile(r"\d+")
-SKETCH_SIZE = 64
 RECENT_PER_FAMILY = 8
 REMEMBERED_PAGES = 4096
 HELD_PER_FAMILY = 10_000
@@ -134,47 +130,6 @@ def nested(url: str) -> str | None:
 def _prefix(url: str, segments: int) -> str:
     parts = urlsplit(url)
     return parts.netloc + "/" + "/".join([s for s in parts.path.split("/") if s][:segments])
-
-
-def page_text(record: dict[str, Any]) -> str:
-    """What a page says, for comparing pages: its title, text, and the anchors and summaries of its links."""
-    links = " ".join(f"{link.get('anchor_text') or ''} {link.get('summary') or ''}" for link in record["links"])
-    return f"{record.get('title') or ''}\n{record.get('body_text') or ''}\n{links}"
-
-
-@dataclass(frozen=True)
-class PageReading:
-    """What the guard compares of a page (:func:`read_page`): small, and made where the page was
-    extracted (an extraction worker), so that Scrapy's loop is spared the reading of its text."""
-
-    words: int
-    sketch: tuple[int, ...]
-    digest: bytes  # of its words, numbers aside: the same text under another URL
-    canonical: str | None
-
-
-def read_page(record: dict[str, Any]) -> PageReading:
-    """The words of an extracted page's :func:`page_text`, numbers made 0, as a :class:`PageReading`."""
-    words = [_DIGITS.sub("0", w) for w in _WORD.findall(page_text(record).lower())]
-    return PageReading(len(words), sketch(words), hashlib.blake2b(" ".join(words).encode(), digest_size=12).digest(),
-                       record.get("canonical_url"))
-
-
-def sketch(words: list[str]) -> tuple[int, ...]:
-    """A bottom-k sketch of the text's word bigrams: enough to estimate Jaccard similarity. Hashed
-    with CRC-32, the same in every process (Python's own string hash is seeded in each)."""
-    crc32 = zlib.crc32
-    bigrams = {crc32(f"{a} {b}".encode()) for a, b in zip(words, words[1:])} or {crc32(" ".join(words).encode())}
-    return tuple(sorted(bigrams)[:SKETCH_SIZE])
-
-
-def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    """Jaccard similarity of the two texts, estimated from their sketches."""
-    union = sorted(set(a) | set(b))[:SKETCH_SIZE]
-    if not union:
-        return 1.0
-    both = set(a) & set(b)
-    return sum(1 for h in union if h in both) / len(union)
 
 
 class TrapGuard:

@@ -22,7 +22,7 @@ from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.storage.staging import STAGED, Prepared, prepare
-from glossary_spider.traps import PageReading, read_page
+from glossary_spider.sketches import PageReading, read_page
 
 logger = logging.getLogger(__name__)
 

@@ -249,6 +249,19 @@ def test_progress_line_on_request(tmp_path, replica):
     assert "1 pages" in result.stderr and "/s" in result.stderr
 
 
+def test_reparse_and_the_extraction_workers_do_not_import_scrapy():
+    """Importing Scrapy and Twisted takes a fifth of a second: every reparse, and every crawl's
+    extraction worker as it starts, would pay it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, glossary_spider.reparse, glossary_spider.workers\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers_go_on():
     import asyncio
     import multiprocessing

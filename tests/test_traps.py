@@ -7,7 +7,8 @@ import pytest
 from glossary_spider.extraction import extract_page
 from glossary_spider.replica import linktraps
 from glossary_spider.replica.site import ReplicaSite
-from glossary_spider.traps import TrapGuard, nested, read_page, url_family
+from glossary_spider.sketches import read_page
+from glossary_spider.traps import TrapGuard, nested, url_family
 
 BASE = "http://x"
 

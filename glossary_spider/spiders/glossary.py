@@ -61,7 +61,8 @@ from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
-from glossary_spider.traps import PageReading, TrapGuard, read_page
+from glossary_spider.sketches import PageReading, read_page
+from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
 from glossary_spider.workers import BatchingPool, ExtractionFailed, default_workers, extract_for_staging
 
