@@ -21,8 +21,8 @@ from functools import partial
 from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
-from glossary_spider.storage.staging import STAGED, Prepared, prepare
 from glossary_spider.sketches import PageReading, read_page
+from glossary_spider.storage.staging import STAGED, Prepared, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], read: bool = False,
 
     That is the page's extraction with its record cut to :data:`~glossary_spider.storage.staging.STAGED`
     (the rest is in what staging needs, :func:`~glossary_spider.storage.staging.prepare`, made here
-    too), and, if ``read``, what the trap guard compares of it (:func:`~glossary_spider.traps.read_page`).
+    too), and, if ``read``, what the trap guard compares of it (:func:`~glossary_spider.sketches.read_page`).
     A whole record weighs three times as much between processes, and reading its text takes a fifth
     of a millisecond: work that would otherwise fall to Scrapy's loop.
     """

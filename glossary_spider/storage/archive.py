@@ -260,13 +260,12 @@ class Archive(Staging, Writer, Reads):
         batch, outcomes = Batch(), []
         for state, record, errors, digest in pages:
             changed = record is not None and record["content_hash"] != state["content_hash"]
-            if record is None:
-                pass
-            elif not changed and state["record_digest"] is None and self.holds(record):
+            if record is not None and not changed and state["record_digest"] is None and self.holds(record):
                 batch.digests.append((digest, state["url"]))
-            else:
+            elif record is not None:
                 version = (state["version"] or 0) + 1 if changed else state["version"]
-                batch.record(run_id, record, None, version=version, previous=state, new_version=changed)
+                batch.record(run_id, record, None, version=version, previous=state, new_version=changed,
+                             digest=digest)
             for error in errors:
                 batch.error(run_id, state["url"], error["stage"], None, error["error"], error.get("detail"))
             outcomes.append("changed" if changed else "unchanged")

@@ -25,7 +25,6 @@ class Batch:
     def __init__(self) -> None:
         self.pages: list[dict[str, Any]] = []
         self.touched: list[tuple[Any, ...]] = []
-        # (run, record digest, page) of pages re-extracted to what the archive holds
         self.digests: list[tuple[str, str]] = []  # (record digest, url) of held pages stored without one
         self.sections: list[dict[str, Any]] = []
         self.links: list[dict[str, Any]] = []
