@@ -54,14 +54,15 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     """
     url = url.strip()
     if base and not url.startswith(("http://", "https://")):
-        origin = _origin(base) if url.startswith("/") and not url.startswith("//") else None
+        origin = origin_of(base) if url.startswith("/") and not url.startswith("//") else None
         # A path from the root resolves the same against every page of a site: join it once per site.
         url = _join_from_root(origin, url) if origin else urljoin(base, url)
     return _normalize_absolute(url)
 
 
 @lru_cache(maxsize=256)
-def _origin(base: str) -> str | None:
+def origin_of(base: str) -> str | None:
+    """``scheme://host[:port]/`` of an http(s) URL; None for any other."""
     parts = urlsplit(base)
     return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") and parts.netloc else None
 

@@ -323,6 +323,27 @@ def test_element_text_is_read_as_itertext_reads_it(page):
         assert head == fold(raw) if len(fold(raw)) <= 64 else fold(raw).startswith(head) and len(head) > 64
 
 
+
+def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_them_first(monkeypatch):
+    """Links from the root or with a host of their own are resolved once per site and process; each
+    must still resolve as on the page that asks, and a site of unique links starts the cache again."""
+    from glossary_spider.extraction import memo as memos
+    from glossary_spider.urls import normalize_url
+
+    hrefs = ["/term/vega", "/area/options/", "http://other.example/x", "https://other.example/x", "//cdn.example/y",
+             "vega/", "../area/", "?p=2", "#top", "", " /term/vega ", "mailto:a@b.c", "HTTP://Other.Example/x"]
+    pages = ["https://term.greeks.live/definition/theta/", "https://term.greeks.live/area/options/resource/2/",
+             "http://127.0.0.1:8000/term/gamma/", "https://term.greeks.live/definition/theta/"]
+    for page in pages:
+        memo = memos.PageMemo(page)
+        for href in hrefs:
+            assert memo.url(href) == normalize_url(href, page), (page, href)
+
+    monkeypatch.setattr(memos, "MAX_SITE_URLS", 10)
+    site = "https://bounded.example/"
+    for n in range(25):
+        assert memos.PageMemo(site).url(f"/p/{n}") == f"{site}p/{n}"
+    assert len(memos.PageMemo(site).site_urls) <= 11
 def test_a_block_that_is_not_json_is_read_as_extruct_reads_it():
     from extruct.jsonld import JsonLdExtractor
 

@@ -416,7 +416,8 @@ class _Walker:
                 continue
             if child in comments and child not in h1_path:
                 continue
-            if self.started and tag in CONTAINERS and _is_pager(child, self.links_in(child), self.text):
+            if (self.started and tag in CONTAINERS and (links := self.links.get(child))
+                    and _is_pager(child, links, self.text)):
                 self.pager(child)
                 continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):

@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 from lxml.html import HtmlElement
 
-from glossary_spider.urls import normalize_url
+from glossary_spider.urls import normalize_url, origin_of
 
 
 def raw_text(element: HtmlElement) -> str:
@@ -70,6 +70,13 @@ def elements_by_tag(root: HtmlElement, *tags: str) -> dict[str, list[HtmlElement
 
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
 
+# An href from the site's root, or with a scheme or host of its own, resolves alike on every page of
+# the site: the same navigation and related links, resolved once per process rather than once per page.
+_SITE_WIDE = ("/", "http://", "https://")
+_SITE_URLS: dict[str, dict[str, str | None]] = {}  # by origin (urls.origin_of): href -> archive URL
+MAX_SITE_URLS = 20_000  # hrefs kept for one site; past this (a site of unique links), started again
+MAX_SITES = 64
+
 
 class PageMemo:
     """What one page's extraction asks for again and again, computed once: an element's folded text
@@ -79,7 +86,8 @@ class PageMemo:
     def __init__(self, base: str):
         self.base = base
         self.texts: dict[HtmlElement, str] = {}
-        self.urls: dict[str, str | None] = {}
+        self.urls: dict[str, str | None] = {}  # hrefs relative to this page
+        self.site_urls = _site_urls(base)
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)
@@ -97,8 +105,24 @@ class PageMemo:
         return text
 
     def url(self, href: str) -> str | None:
-        # A sentinel, not KeyError: half the asks are a page's first for its URL, and raising costs.
-        url = self.urls.get(href, _UNSEEN)
+        # A sentinel, not KeyError: many asks are the first for their URL, and raising costs.
+        url = self.site_urls.get(href, _UNSEEN)
         if url is _UNSEEN:
-            url = self.urls[href] = normalize_url(href, self.base)
+            url = self.urls.get(href, _UNSEEN)
+            if url is _UNSEEN:
+                url = normalize_url(href, self.base)
+                (self.site_urls if href.startswith(_SITE_WIDE) else self.urls)[href] = url
         return url
+
+
+def _site_urls(base: str) -> dict[str, str | None]:
+    """The hrefs resolved so far on pages of ``base``'s site (bounded: :data:`MAX_SITE_URLS`)."""
+    origin = origin_of(base)
+    if origin is None:
+        return {}
+    found = _SITE_URLS.get(origin)
+    if found is None or len(found) > MAX_SITE_URLS:
+        if len(_SITE_URLS) >= MAX_SITES:
+            _SITE_URLS.clear()
+        found = _SITE_URLS[origin] = {}
+    return found

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import lxml.html
@@ -141,7 +143,7 @@ def _utf8_markup(body: bytes, content_type: str | None) -> bytes | None:
         return None
     if len(body) > MAX_ELEMENTS and body.count(b"<") > MAX_ELEMENTS:
         return None
-    declared = http_content_type_encoding(content_type) or html_body_declared_encoding(body) or "utf-8"
+    declared = _header_encoding(content_type) or html_body_declared_encoding(body) or "utf-8"
     if declared not in _UTF8_NAMES:
         return None
     try:
@@ -157,14 +159,29 @@ def _utf8_markup(body: bytes, content_type: str | None) -> bytes | None:
     return markup or b"<html/>"
 
 
+# A crawl meets a few Content-Type values, each thousands of times.
+_header_encoding = lru_cache(maxsize=64)(http_content_type_encoding)
+
+
 def _may_hold_control_characters(markup: bytes) -> bool:
     return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
         lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
 
 
+_PARSERS = threading.local()  # a parser serves one parse at a time: one for each thread
+
+
+def _parser() -> etree.HTMLParser:
+    """This thread's parser, made once (each parse starts its error log afresh)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
+        parser.set_element_class_lookup(_ELEMENT_CLASSES)
+    return parser
+
+
 def _parse(body: bytes, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
-    parser = lxml.html.HTMLParser(recover=True, encoding="utf-8", huge_tree=True)
-    parser.set_element_class_lookup(_ELEMENT_CLASSES)
+    parser = _parser()
     root = etree.fromstring(body, parser=parser, base_url=url)
     if root is None:
         root = etree.fromstring(b"<html/>", parser=parser, base_url=url)

@@ -108,19 +108,20 @@ def _opengraph(heads: list[HtmlElement]) -> list[dict[str, Any]]:
         namespaces.update(_namespaces(head))
         properties = []
         for meta in _PROPERTIES_XPATH(head):
-            name = meta.attrib["property"]
+            name = meta.get("property")
             prefix = name.partition(":")[0]
             if prefix in _OG_NAMESPACES:
                 namespaces[prefix] = _OG_NAMESPACES[prefix]
             if prefix in namespaces:
-                properties.append((name, meta.attrib["content"]))
+                properties.append((name, meta.get("content")))
         if properties:
             items.append({"namespace": namespaces, "properties": properties})
     return items
 
 
 def _namespaces(element: HtmlElement) -> dict[str, str]:
-    return dict(_PREFIX_PATTERN.findall(element.attrib.get("prefix", "")))
+    prefix = element.get("prefix")
+    return dict(_PREFIX_PATTERN.findall(prefix)) if prefix else {}
 
 
 def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PAGE_MAX_CHARS,
