@@ -31,6 +31,8 @@ def needs_json(value: Any, max_depth: int | None = MAX_DEPTH) -> bool:
             return True
         deeper: list[Any] = []
         for item in level:
+            if type(item) is str:  # most of JSON-LD's values: passed over at the cost of one test
+                continue
             if isinstance(item, dict):
                 deeper.extend(item.values())
             elif isinstance(item, list):

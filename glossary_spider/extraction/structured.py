@@ -205,8 +205,9 @@ def jsonld_nodes(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _has_type(node: dict[str, Any], *names: str) -> bool:
     types = node.get("@type")
-    types = types if isinstance(types, list) else [types]
-    return any(t in names for t in types)
+    if isinstance(types, list):
+        return any(t in names for t in types)
+    return types in names
 
 
 class JsonLdFacts:
