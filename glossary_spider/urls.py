@@ -56,13 +56,22 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     if base and not url.startswith(("http://", "https://")):
         origin = origin_of(base) if url.startswith("/") and not url.startswith("//") else None
         # A path from the root resolves the same against every page of a site: join it once per site.
-        url = _join_from_root(origin, url) if origin else urljoin(base, url)
-    return _normalize_absolute(url)
+        url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
+    return _normalize_absolute(url) if len(url) <= MAX_CACHED_URL else _normalize_absolute.__wrapped__(url)
+
+
+# The caches below hold URLs of at most this many characters (browsers and Scrapy's UrlLengthMiddleware
+# go as far as 2,083): a page of longer ones, a few megabytes each, would otherwise grow them by as much.
+MAX_CACHED_URL = 2083
+
+
+def origin_of(base: str) -> str | None:
+    """``scheme://host[:port]/`` of an http(s) URL; None for any other."""
+    return _origin(base) if len(base) <= MAX_CACHED_URL else _origin.__wrapped__(base)
 
 
 @lru_cache(maxsize=256)
-def origin_of(base: str) -> str | None:
-    """``scheme://host[:port]/`` of an http(s) URL; None for any other."""
+def _origin(base: str) -> str | None:
     parts = urlsplit(base)
     return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") and parts.netloc else None
 
@@ -124,9 +133,13 @@ def _is_ipv6(host: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)
 def classify(url: str) -> PageKind:
     """Page type and slug of a normalised URL, from its path alone."""
+    return _classify(url) if len(url) <= MAX_CACHED_URL else _classify.__wrapped__(url)
+
+
+@lru_cache(maxsize=4096)
+def _classify(url: str) -> PageKind:
     match = _PAGE_PATH.match(urlsplit(url).path)
     if not match:
         return PageKind("other", None)

@@ -344,6 +344,18 @@ def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_the
     for n in range(25):
         assert memos.PageMemo(site).url(f"/p/{n}") == f"{site}p/{n}"
     assert len(memos.PageMemo(site).site_urls) <= 11
+
+    # A hostile page's URLs of megabytes resolve as any other, and no cache keeps them.
+    from glossary_spider import urls
+
+    long, cached = "/p/" + "x" * 100_000, urls._normalize_absolute.cache_info().currsize
+    memo = memos.PageMemo(site + "y" * 100_000)
+    assert memo.url(long) == f"{site}p/{'x' * 100_000}" and memo.url("http://a.example/" + long) is not None
+    assert long not in memo.site_urls and urls._normalize_absolute.cache_info().currsize == cached
+    classified = urls._classify.cache_info().currsize
+    assert urls.classify(f"{site}term/{'x' * 100_000}/").page_type == "term"
+    assert urls._classify.cache_info().currsize == classified
+    assert max(map(len, memos._SITE_URLS), default=0) < 100
 def test_a_block_that_is_not_json_is_read_as_extruct_reads_it():
     from extruct.jsonld import JsonLdExtractor
 

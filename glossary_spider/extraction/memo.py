@@ -12,7 +12,7 @@ from typing import Any
 from lxml import etree
 from lxml.html import HtmlElement
 
-from glossary_spider.urls import normalize_url, origin_of
+from glossary_spider.urls import MAX_CACHED_URL, normalize_url, origin_of
 
 
 def raw_text(element: HtmlElement) -> str:
@@ -111,7 +111,8 @@ class PageMemo:
             url = self.urls.get(href, _UNSEEN)
             if url is _UNSEEN:
                 url = normalize_url(href, self.base)
-                (self.site_urls if href.startswith(_SITE_WIDE) else self.urls)[href] = url
+                site_wide = href.startswith(_SITE_WIDE) and len(href) <= MAX_CACHED_URL
+                (self.site_urls if site_wide else self.urls)[href] = url
         return url
 
 
