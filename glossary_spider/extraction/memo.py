@@ -71,11 +71,12 @@ def elements_by_tag(root: HtmlElement, *tags: str) -> dict[str, list[HtmlElement
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
 
 # An href from the site's root, or with a scheme or host of its own, resolves alike on every page of
-# the site: the same navigation and related links, resolved once per process rather than once per page.
+# the site: the same navigation and related links, resolved once rather than once per page. Kept for
+# the site of the page extracted last (a crawl's pages are of one site or a few), at most
+# MAX_SITE_URLS of them (a site of ever new links starts them again): a few MB, tens at the very most.
 _SITE_WIDE = ("/", "http://", "https://")
-_SITE_URLS: dict[str, dict[str, str | None]] = {}  # by origin (urls.origin_of): href -> archive URL
-MAX_SITE_URLS = 20_000  # hrefs kept for one site; past this (a site of unique links), started again
-MAX_SITES = 64
+MAX_SITE_URLS = 10_000
+_SITE: dict[str, dict[str, str | None]] = {}  # origin (urls.origin_of) -> {href: archive URL}
 
 
 class PageMemo:
@@ -111,19 +112,22 @@ class PageMemo:
             url = self.urls.get(href, _UNSEEN)
             if url is _UNSEEN:
                 url = normalize_url(href, self.base)
-                site_wide = href.startswith(_SITE_WIDE) and len(href) <= MAX_CACHED_URL
-                (self.site_urls if site_wide else self.urls)[href] = url
+                if href.startswith(_SITE_WIDE) and len(href) <= MAX_CACHED_URL:
+                    if len(self.site_urls) >= MAX_SITE_URLS:
+                        self.site_urls.clear()
+                    self.site_urls[href] = url
+                else:
+                    self.urls[href] = url
         return url
 
 
 def _site_urls(base: str) -> dict[str, str | None]:
-    """The hrefs resolved so far on pages of ``base``'s site (bounded: :data:`MAX_SITE_URLS`)."""
+    """The hrefs resolved so far on pages of ``base``'s site, if it is the site of the page before."""
     origin = origin_of(base)
     if origin is None:
         return {}
-    found = _SITE_URLS.get(origin)
-    if found is None or len(found) > MAX_SITE_URLS:
-        if len(_SITE_URLS) >= MAX_SITES:
-            _SITE_URLS.clear()
-        found = _SITE_URLS[origin] = {}
+    found = _SITE.get(origin)
+    if found is None:
+        _SITE.clear()
+        found = _SITE[origin] = {}
     return found
