@@ -42,6 +42,12 @@ _NOT_FOLLOWED = re.compile(
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
 
 
+# The caches of this module hold URLs of at most this many characters (browsers and Scrapy's
+# UrlLengthMiddleware go as far as 2,083): a page of longer ones, megabytes each, would otherwise grow
+# them by as much.
+MAX_CACHED_URL = 2083
+
+
 class PageKind(NamedTuple):
     page_type: str
     slug: str | None
@@ -58,11 +64,6 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
         # A path from the root resolves the same against every page of a site: join it once per site.
         url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
     return _normalize_absolute(url) if len(url) <= MAX_CACHED_URL else _normalize_absolute.__wrapped__(url)
-
-
-# The caches below hold URLs of at most this many characters (browsers and Scrapy's UrlLengthMiddleware
-# go as far as 2,083): a page of longer ones, a few megabytes each, would otherwise grow them by as much.
-MAX_CACHED_URL = 2083
 
 
 def origin_of(base: str) -> str | None:
