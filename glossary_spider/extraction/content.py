@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from glossary_spider.extraction.memo import PageMemo, raw_text, text_head, text_of
+from glossary_spider.extraction.memo import PageMemo, raw_text, text_head, text_of, xpath
 from glossary_spider.urls import classify, normalize_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -77,9 +77,9 @@ class Content:
 
 
 # OpenGraph lives in <head>, which is small: cheaper than a search of the whole page.
-_SITE_NAME_XPATH = etree.XPath("string(/html/head/meta[@property='og:site_name']/@content)")
-_OG_TITLE_XPATH = etree.XPath("string(/html/head/meta[@property='og:title']/@content)")
-_TITLE_XPATH = etree.XPath("string(//title)")
+_SITE_NAME_XPATH = xpath("string(/html/head/meta[@property='og:site_name']/@content)")
+_OG_TITLE_XPATH = xpath("string(/html/head/meta[@property='og:title']/@content)")
+_TITLE_XPATH = xpath("string(//title)")
 
 
 def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
@@ -130,19 +130,19 @@ def is_comments(element: HtmlElement) -> bool:
 
 # A cheap first cut of the elements is_comments may accept, and the navigation roles: searched
 # among attributes, which costs a fraction of testing every element.
-_COMMENT_CANDIDATES_XPATH = etree.XPath(
+_COMMENT_CANDIDATES_XPATH = xpath(
     "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
     " or contains(., 'isqus')]/..")
 # Cheaper still, most pages have no candidate: their ids, then their classes, read at once as one string
 # (EXSLT's str:concat, in C), say so. Run together, two names may make a word neither holds: then the
 # candidates are searched for nothing; a word one name holds is never missed. (Two lists, not their union:
 # a union costs a sort into document order.)
-_IDS_AND_CLASSES_XPATH = etree.XPath(
+_IDS_AND_CLASSES_XPATH = xpath(
     "concat(str:concat(/descendant::*/@id), ' ', str:concat(/descendant::*/@class))",
-    namespaces={"str": "http://exslt.org/strings"}, smart_strings=False)
+    namespaces={"str": "http://exslt.org/strings"})
 _COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
 # /descendant::*, not //: the elements only, not every text node on the way.
-_NAVIGATION_XPATH = etree.XPath("/descendant::*/@role[. = 'navigation']/..")
+_NAVIGATION_XPATH = xpath("/descendant::*/@role[. = 'navigation']/..")
 
 
 class ParagraphText:
@@ -224,10 +224,10 @@ def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
 _META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
-_META_XPATH = etree.XPath(f"boolean({_META_MARKS})")
+_META_XPATH = xpath(f"boolean({_META_MARKS})")
 # The same marks for a whole page: its times, and every link with a rel, whose words (split at XPath's white
 # space, as normalize-space does) are then read in Python, on the few links that have one.
-_REL_LINKS_XPATH = etree.XPath("descendant::a/@rel/..")
+_REL_LINKS_XPATH = xpath("descendant::a/@rel/..")
 _META_REL = re.compile(r"(?:^|[ \t\r\n])(?:author|category|tag)(?:[ \t\r\n]|\Z)")
 
 
@@ -240,15 +240,15 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
 
 
 # Without a title, the first of these holds the content.
-_FALLBACK_CONTAINER_XPATHS = [etree.XPath(xpath) for xpath in ("//main", "//article", "//*[@id='content']", "//body")]
+_FALLBACK_CONTAINER_XPATHS = [xpath(path) for path in ("//main", "//article", "//*[@id='content']", "//body")]
 
 
 def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: ParagraphText) -> HtmlElement:
     """The lowest block holding the ``<h1>``, some content after it, and at least half the page's
     paragraph text (so that a header of title, standfirst and byline is not taken for the article)."""
     if h1 is None:
-        for xpath in _FALLBACK_CONTAINER_XPATHS:
-            found = xpath(root)
+        for fallback in _FALLBACK_CONTAINER_XPATHS:
+            found = fallback(root)
             if found:
                 return found[0]
         return root
@@ -307,7 +307,7 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     return not WORD.search(rest)
 
 
-_HAS_BLOCKS_XPATH = etree.XPath(
+_HAS_BLOCKS_XPATH = xpath(
     "boolean(descendant::*[contains($names, concat(' ', local-name(), ' '))])")
 _BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
 
@@ -331,8 +331,8 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     return _is_link_only(element, links, text)
 
 
-_TIME_PARENTS_XPATH = etree.XPath("descendant::time/..")  # not .//time: the elements only, not every text node
-_UNLINKED_TEXT_XPATH = etree.XPath("descendant::text()[not(ancestor::a)]")
+_TIME_PARENTS_XPATH = xpath("descendant::time/..")  # not .//time: the elements only, not every text node
+_UNLINKED_TEXT_XPATH = xpath("descendant::text()[not(ancestor::a)]")
 
 
 class _Walker:
@@ -617,7 +617,7 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
-_HREFS_XPATH = etree.XPath("/descendant::a/@href", smart_strings=False)
+_HREFS_XPATH = xpath("/descendant::a/@href")
 
 
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:

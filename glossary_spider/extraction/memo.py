@@ -15,6 +15,13 @@ from lxml.html import HtmlElement
 from glossary_spider.urls import MAX_CACHED_URL, normalize_url, origin_of
 
 
+def xpath(expression: str, **options: Any) -> etree.XPath:
+    """``expression`` compiled once, its evaluations spared the EXSLT regular-expression functions
+    (which lxml registers at every call unless told not to; no expression here uses them) and its
+    strings plain ``str`` rather than lxml's, which remember the element they came from."""
+    return etree.XPath(expression, regexp=False, smart_strings=False, **options)
+
+
 def raw_text(element: HtmlElement) -> str:
     """All the text under an element, as ``"".join(element.itertext())`` reads it (comments are not
     text), gathered by libxml2 in one call rather than chunk by chunk in Python."""

@@ -23,7 +23,7 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_co
 from glossary_spider import fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
-from glossary_spider.extraction.memo import PageMemo, elements_by_tag
+from glossary_spider.extraction.memo import PageMemo, elements_by_tag, xpath
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.urls import classify, normalize_url
 
@@ -344,12 +344,12 @@ def content_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(fastjson.canonical(essence, plain=not fastjson.needs_json(json_ld))).hexdigest()
 
 
-_LANG_XPATH = etree.XPath("string(/html/@lang)")
-_TITLE_XPATH = etree.XPath("string(//title)")
-_DATETIMES_XPATH = etree.XPath("descendant::time/@datetime")
+_LANG_XPATH = xpath("string(/html/@lang)")
+_TITLE_XPATH = xpath("string(//title)")
+_DATETIMES_XPATH = xpath("descendant::time/@datetime")
 # "[@rel]" first: most links have none, and are passed over before the string functions run.
-_AUTHOR_LINKS_XPATH = etree.XPath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
-_CATEGORY_LINKS_XPATH = etree.XPath("descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+_AUTHOR_LINKS_XPATH = xpath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
+_CATEGORY_LINKS_XPATH = xpath("descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                                     " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 

@@ -20,11 +20,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 import jstyleson
-from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider import fastjson
-from glossary_spider.extraction.memo import elements_by_tag
+from glossary_spider.extraction.memo import elements_by_tag, xpath
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +36,8 @@ JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
 _JSONLD_TYPE = "application/ld+json"
 # Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
-_HAS_ITEMS_XPATH = etree.XPath("boolean(/descendant::*/@itemscope)")
-_PROPERTIES_XPATH = etree.XPath("meta[@property and @content]")
+_HAS_ITEMS_XPATH = xpath("boolean(/descendant::*/@itemscope)")
+_PROPERTIES_XPATH = xpath("meta[@property and @content]")
 # The prefixes extruct's OpenGraph extractor knows, and how it reads a ``prefix`` attribute
 # (``extruct.opengraph``); tests/test_extraction.py checks the items against extruct's own. Held here
 # rather than imported: importing any of extruct loads all its extractors (RDFa, microformats: a
