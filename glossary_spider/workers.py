@@ -64,24 +64,25 @@ class ExtractionFailed(Exception):
         self.detail = detail
 
 
-def extract_for_staging(pages: list[tuple[bytes, str, str]], read: bool = False,
+def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = False,
                         ) -> list[tuple[Extraction, Prepared, PageReading | None] | ExtractionFailed]:
     """What a crawl's extraction worker runs on a batch of (body, url, content type): for each page,
     what the crawl's process needs of it, or why its extraction failed.
 
     That is the page's extraction with its record cut to :data:`~glossary_spider.storage.staging.STAGED`
     (the rest is in what staging needs, :func:`~glossary_spider.storage.staging.prepare`, made here
-    too), and, if ``read``, what the trap guard compares of it (:func:`~glossary_spider.sketches.read_page`).
-    A whole record weighs three times as much between processes, and reading its text takes a fifth
-    of a millisecond: work that would otherwise fall to Scrapy's loop.
+    too), and, if the crawl ``follow``s links, the page's links to follow and what the trap guard
+    compares of it (:func:`~glossary_spider.sketches.read_page`). A whole record weighs three times as
+    much between processes, and reading its text takes a fifth of a millisecond: work that would
+    otherwise fall to Scrapy's loop.
     """
     results: list[tuple[Extraction, Prepared, PageReading | None] | ExtractionFailed] = []
     for body, url, content_type in pages:
         try:
-            extraction = extract_page(body, url, content_type)
+            extraction = extract_page(body, url, content_type, follow=follow)
             record = extraction.record
             staged = Extraction({key: record[key] for key in STAGED}, extraction.errors, extraction.outlinks)
-            results.append((staged, prepare(record), read_page(record) if read else None))
+            results.append((staged, prepare(record), read_page(record) if follow else None))
         except Exception as exc:  # one page that breaks extraction must not fail its batch
             results.append(ExtractionFailed(f"{type(exc).__name__}: {exc}"))
     return results

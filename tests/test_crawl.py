@@ -262,6 +262,21 @@ def test_reparse_and_the_extraction_workers_do_not_import_scrapy():
     assert result.stdout.strip() == "[]"
 
 
+def test_a_worker_reads_links_and_the_trap_guards_figures_only_for_a_crawl_that_follows_links():
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.sketches import read_page
+    from glossary_spider.workers import extract_for_staging
+
+    site, base = ReplicaSite(40), "http://127.0.0.1:8000"
+    pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:3]]
+    followed, listed = extract_for_staging(pages, follow=True), extract_for_staging(pages)
+    for page, (extraction, _, reading), (alone, _, no_reading) in zip(pages, followed, listed):
+        whole = extract_page(*page)
+        assert extraction.outlinks == whole.outlinks and len(whole.outlinks) > 10
+        assert reading == read_page(whole.record)
+        assert alone.outlinks == [] and no_reading is None and alone.record == extraction.record
+
+
 def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers_go_on():
     import asyncio
     import multiprocessing

@@ -281,16 +281,18 @@ class GlossarySpider(SitemapSpider):
     async def extract(self, body: bytes, url: str, content_type: str,
                       ) -> tuple[Extraction, Prepared | None, PageReading | None]:
         """The page's extraction, made in this process or in worker processes while Scrapy's loop
-        goes on fetching, as :meth:`extract_workers` says; with what staging needs of it and what the
-        trap guard compares of it (when the run follows links), where a worker made those too."""
-        read = self.params.follow
+        goes on fetching, as :meth:`extract_workers` says; with what staging needs of it, where a
+        worker made that too, and, when the run follows links, its links and what the trap guard
+        compares of it."""
+        follow = self.params.follow
         if self.extractors is None:
             workers = self.extract_workers()
             self.crawler.stats.set_value("glossary/extract_workers", workers)
-            self.extractors = BatchingPool(workers, partial(extract_for_staging, read=read)) if workers > 0 else False
+            self.extractors = (BatchingPool(workers, partial(extract_for_staging, follow=follow)) if workers > 0
+                               else False)
         if self.extractors is False:
-            extraction = extract_page(body, url, content_type)
-            return extraction, None, read_page(extraction.record) if read else None
+            extraction = extract_page(body, url, content_type, follow=follow)
+            return extraction, None, read_page(extraction.record) if follow else None
         return await self.extractors.run((body, url, content_type))
 
     def extract_workers(self) -> int:
