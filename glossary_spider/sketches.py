@@ -37,7 +37,9 @@ class PageReading:
 
 def read_page(record: dict[str, Any]) -> PageReading:
     """The words of an extracted page's :func:`page_text`, numbers made 0, as a :class:`PageReading`."""
-    words = [_DIGITS.sub("0", w) for w in _WORD.findall(page_text(record).lower())]
+    # Numbers made 0 in the whole text at once: a run of digits lies within one word (digits are word
+    # characters), so this is each word's own, at a third of the cost of a substitution per word.
+    words = _WORD.findall(_DIGITS.sub("0", page_text(record).lower()))
     return PageReading(len(words), sketch(words), hashlib.blake2b(" ".join(words).encode(), digest_size=12).digest(),
                        record.get("canonical_url"))
 
