@@ -28,6 +28,7 @@ import time
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -302,53 +303,69 @@ def max_pages_requests(directory: Path, server: Server, pages: int = 50) -> floa
     return requests / pages
 
 
-def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float) -> dict:
-    """``hosts`` replica sites crawled as as many jobs on one local Scrapyd, each at ``delay``, beside one
-    ``glossary crawl`` of another such site: each host's smallest gap between requests and the rate of
-    all hosts together, from the replicas' request logs, and CPU seconds per page of either way (each
-    crawl process's own and its reaped children's, start-up included: a fixed second or so of the 1.6–2 s
-    a 60-page crawl costs)."""
+def scrapyd_sites(directory: Path, hosts: int, pages: int, delay: float, repeat: int = 1) -> dict:
+    """``hosts`` replica sites crawled as as many jobs on one local Scrapyd, each at ``delay``, set against
+    one ``glossary crawl`` of another such site, ``repeat`` rounds of both: each host's smallest gap between
+    requests over all rounds, from the replicas' request logs, and the median round's rate of all hosts
+    together and CPU seconds per page either way (each crawl process's own and its reaped children's,
+    start-up included: a fixed second or so of the 1.6–2 s a 60-page crawl costs)."""
     from scrapyd_node import ScrapydNode
 
     servers = [Server(pages, f"127.0.0.{2 + i}", directory / f"site-{i}.log") for i in range(hosts + 1)]
     alone, sites = servers[0], servers[1:]
     node = None
+    rounds = []
     try:
-        db = directory / "alone.db"
-        process = subprocess.Popen(glossary("crawl", "--db", str(db), "--start-url", f"{alone.url}/", "--sitemap",
-                                            f"{alone.url}/sitemap_index.xml", "--delay", str(delay),
-                                            "--no-progress"), cwd=ROOT, stdout=subprocess.DEVNULL)
-        process.wait()
-        alone_pages = sqlite3.connect(db).execute("SELECT count(*) FROM pages").fetchone()[0]
-        alone_cpu = _CPU[process.pid] / alone_pages
-
         node = ScrapydNode(directory / "scrapyd", max_proc=hosts)
         deployed = node.deploy()
         if deployed.returncode != 0:
             raise RuntimeError(f"scrapyd-deploy failed:\n{deployed.stderr[-2000:]}")
         node.get("listspiders.json", project="glossary_spider")  # Scrapyd lists spiders once per version
-        cpu = node.children_cpu_seconds()
-        jobs = [node.schedule(f"GLOSSARY_DB={directory / f'site-{i}.db'}", start_urls=f"{site.url}/",
-                              sitemap_urls=f"{site.url}/sitemap_index.xml", delay=delay)
-                for i, site in enumerate(sites)]
-        node.wait(*jobs, timeout=600)
-        jobs_cpu = node.children_cpu_seconds() - cpu
-        archived = sum(sqlite3.connect(directory / f"site-{i}.db").execute("SELECT count(*) FROM pages").fetchone()[0]
-                       for i in range(hosts))
+        for number in range(repeat):
+            rounds.append(_scrapyd_round(directory / f"round-{number}", node, alone, sites, delay))
     finally:
         if node is not None:
             node.stop()
         for server in servers:
             server.stop()
-    times = [site.request_times() for site in sites]
+    middle = sorted(rounds, key=lambda r: r["cpu_ratio"])[len(rounds) // 2]
+    return {"hosts": hosts, "delay": delay, "rounds": rounds,
+            "smallest_gaps": [min(gaps) for gaps in zip(*(r["smallest_gaps"] for r in rounds))],
+            "median_gaps": [statistics.median(gaps) for gaps in zip(*(r["median_gaps"] for r in rounds))],
+            "rate": statistics.median(r["rate"] for r in rounds),
+            "overlap_seconds": statistics.median(r["overlap_seconds"] for r in rounds),
+            "pages": middle["pages"], "alone_pages": middle["alone_pages"], "cpu_per_page": middle["cpu_per_page"],
+            "alone_cpu_per_page": middle["alone_cpu_per_page"], "cpu_ratio": middle["cpu_ratio"]}
+
+
+def _scrapyd_round(directory: Path, node: Any, alone: Server, sites: list[Server], delay: float) -> dict:
+    """One round of :func:`scrapyd_sites`: the single crawl, then the jobs, on archives of their own."""
+    directory.mkdir()
+    db = directory / "alone.db"
+    process = subprocess.Popen(glossary("crawl", "--db", str(db), "--start-url", f"{alone.url}/", "--sitemap",
+                                        f"{alone.url}/sitemap_index.xml", "--delay", str(delay),
+                                        "--no-progress"), cwd=ROOT, stdout=subprocess.DEVNULL)
+    process.wait()
+    alone_pages = sqlite3.connect(db).execute("SELECT count(*) FROM pages").fetchone()[0]
+    alone_cpu = _CPU[process.pid] / alone_pages
+
+    logged = [len(site.request_times()) for site in sites]  # the requests of earlier rounds
+    cpu = node.children_cpu_seconds()
+    jobs = [node.schedule(f"GLOSSARY_DB={directory / f'site-{i}.db'}", start_urls=f"{site.url}/",
+                          sitemap_urls=f"{site.url}/sitemap_index.xml", delay=delay)
+            for i, site in enumerate(sites)]
+    node.wait(*jobs, timeout=600)
+    jobs_cpu = node.children_cpu_seconds() - cpu
+    archived = sum(sqlite3.connect(directory / f"site-{i}.db").execute("SELECT count(*) FROM pages").fetchone()[0]
+                   for i in range(len(sites)))
+    times = [site.request_times()[before:] for site, before in zip(sites, logged)]
     gaps = [min(b - a for a, b in zip(t, t[1:])) for t in times]
     medians = [statistics.median(b - a for a, b in zip(t, t[1:])) for t in times]
     start, end = max(t[0] for t in times), min(t[-1] for t in times)  # while every host is being crawled
     together = sum(start <= x <= end for t in times for x in t) / (end - start)
-    return {"hosts": hosts, "delay": delay, "smallest_gaps": gaps, "median_gaps": medians, "rate": together,
-            "pages": archived, "alone_pages": alone_pages,
-            "overlap_seconds": end - start, "cpu_per_page": jobs_cpu / archived, "alone_cpu_per_page": alone_cpu,
-            "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
+    return {"smallest_gaps": gaps, "median_gaps": medians, "rate": together, "pages": archived,
+            "alone_pages": alone_pages, "overlap_seconds": end - start, "cpu_per_page": jobs_cpu / archived,
+            "alone_cpu_per_page": alone_cpu, "cpu_ratio": (jobs_cpu / archived) / alone_cpu}
 
 
 def traps(directory: Path) -> dict:
@@ -577,7 +594,8 @@ def main() -> int:
             rows += core_figures(directory, options)
             rows += archive_rows(archive_figures(directory, options.archive_pages, options.concurrency))
             rows += heavy
-        sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay)
+        sites = scrapyd_sites(directory, options.scrapyd_hosts, options.scrapyd_pages, options.scrapyd_delay,
+                          options.repeat)
     return report(rows, options, sites)
 
 
