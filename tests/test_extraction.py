@@ -323,10 +323,10 @@ def test_element_text_is_read_as_itertext_reads_it(page):
         assert head == fold(raw) if len(fold(raw)) <= 64 else fold(raw).startswith(head) and len(head) > 64
 
 
-
 def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_them_first(monkeypatch):
-    """Links from the root or with a host of their own are resolved once per site and process; each
-    must still resolve as on the page that asks, and a site of unique links starts the cache again."""
+    """Links from the root or with a host of their own are resolved once while pages of one site follow
+    each other; each must still resolve as on the page that asks, and a site of unique links starts the
+    cache again."""
     from glossary_spider.extraction import memo as memos
     from glossary_spider.urls import normalize_url
 
@@ -357,6 +357,8 @@ def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_the
     assert urls.classify(f"{site}term/{'x' * 100_000}/").page_type == "term"
     assert urls._classify.cache_info().currsize == classified
     assert list(memos._SITE) == [site]
+
+
 def test_a_block_that_is_not_json_is_read_as_extruct_reads_it():
     from extruct.jsonld import JsonLdExtractor
 

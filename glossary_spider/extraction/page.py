@@ -350,7 +350,7 @@ _DATETIMES_XPATH = xpath("descendant::time/@datetime")
 # "[@rel]" first: most links have none, and are passed over before the string functions run.
 _AUTHOR_LINKS_XPATH = xpath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
 _CATEGORY_LINKS_XPATH = xpath("descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-                                    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+                              " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 
 
 def _base_href(root: HtmlElement) -> str:

@@ -59,9 +59,9 @@ from glossary_spider.middlewares import Interrupted, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
+from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
-from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
 from glossary_spider.workers import BatchingPool, ExtractionFailed, default_workers, extract_for_staging
