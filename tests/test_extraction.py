@@ -309,7 +309,8 @@ TRICKY = ("<html><head><title> T </title></head><body><main><h1>Vega<!-- c -->\u
 def test_element_text_is_read_as_itertext_reads_it(page):
     from lxml import etree
 
-    from glossary_spider.extraction.memo import PageMemo, fold, raw_text, text_head
+    from glossary_spider.extraction.memo import PageMemo
+    from glossary_spider.extraction.tree import fold, raw_text, text_head
     from glossary_spider.extraction.page import _markup, _parse, decode
 
     body = TRICKY.encode() if page == "tricky" else (SAMPLES / f"{page}.html").read_bytes()

@@ -22,7 +22,10 @@ from urllib.parse import urlsplit
 from lxml import etree
 from lxml.html import HtmlElement
 
-from glossary_spider.extraction.memo import PageMemo, raw_text, text_head, text_of, xpath
+from glossary_spider.extraction.memo import PageMemo
+from glossary_spider.extraction.tree import (children, following, has_descendant, hrefs, links_under,
+                                             paragraph_facts, raw_text, text_head, text_of, text_under, unlinked_text,
+                                             xpath)
 from glossary_spider.urls import classify, normalize_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -128,23 +131,6 @@ def is_comments(element: HtmlElement) -> bool:
     return any(COMMENTS.search(name) for name in names)
 
 
-# A cheap first cut of the elements is_comments may accept, and the navigation roles: searched
-# among attributes, which costs a fraction of testing every element.
-_COMMENT_CANDIDATES_XPATH = xpath(
-    "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
-    " or contains(., 'isqus')]/..")
-# Cheaper still, most pages have no candidate: their ids, then their classes, read at once as one string
-# (EXSLT's str:concat, in C), say so. Run together, two names may make a word neither holds: then the
-# candidates are searched for nothing; a word one name holds is never missed. (Two lists, not their union:
-# a union costs a sort into document order.)
-_IDS_AND_CLASSES_XPATH = xpath(
-    "concat(str:concat(/descendant::*/@id), ' ', str:concat(/descendant::*/@class))",
-    namespaces={"str": "http://exslt.org/strings"})
-_COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
-# /descendant::*, not //: the elements only, not every text node on the way.
-_NAVIGATION_XPATH = xpath("/descendant::*/@role[. = 'navigation']/..")
-
-
 class ParagraphText:
     """The page's paragraphs and their text, and how much of it lies under an element: what says
     which block holds the page's text. Chrome (``navigation``: the elements of role navigation) and
@@ -155,44 +141,10 @@ class ParagraphText:
     a paragraph of :data:`META_MAX` characters or more (``long_holders``)."""
 
     def __init__(self, root: HtmlElement, memo: PageMemo | None = None):
-        text = memo.text if memo is not None else text_of
-        ids_and_classes = _IDS_AND_CLASSES_XPATH(root)
-        self.comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
-                         if any(word in ids_and_classes for word in _COMMENT_WORDS) else set())
-        self.navigation = set(_NAVIGATION_XPATH(root))
-        # One pass over the page for the elements of every name read here and by find_h1.
-        paragraphs: list[HtmlElement] = []
-        self.chrome = set(self.navigation)
-        self.h1s: list[HtmlElement] = []
-        self.times: list[HtmlElement] = []
-        for element in root.iter("p", "h1", "time", "nav", "footer", "aside"):
-            tag = element.tag
-            if tag == "p":
-                paragraphs.append(element)
-            elif tag == "h1":
-                self.h1s.append(element)
-            elif tag == "time":
-                self.times.append(element)
-            else:
-                self.chrome.add(element)
-        left_out = {p for element in [*self.chrome, *self.comments] for p in element.iter("p")}
-        self.texts: dict[HtmlElement, str] = {}
-        self.plain_holders: set[HtmlElement] = set()
-        self.long_holders: set[HtmlElement] = set()
-        for p in paragraphs:
-            if p not in left_out:
-                self.texts[p] = paragraph = text(p)
-                if len(paragraph) >= META_MAX:
-                    _add_ancestors(p, self.long_holders)
-            if p.get("class") is None:
-                _add_ancestors(p, self.plain_holders)
+        (self.comments, self.navigation, self.chrome, self.h1s, self.times, self.texts, self.plain_holders,
+         self.long_holders, self.meta_holders) = paragraph_facts(
+            root, is_comments, memo.texts if memo is not None else {}, META_MAX)
         self.page = sum(map(len, self.texts.values()))
-        self.meta_holders: set[HtmlElement] = set()
-        for time in self.times:
-            _add_ancestors(time, self.meta_holders)
-        for a in _REL_LINKS_XPATH(root):
-            if _META_REL.search(a.get("rel")):
-                _add_ancestors(a, self.meta_holders)
         self._under: dict[HtmlElement, int] = {}
 
     def is_meta(self, element: HtmlElement) -> bool:
@@ -206,17 +158,8 @@ class ParagraphText:
     def under(self, element: HtmlElement) -> int:
         size = self._under.get(element)
         if size is None:
-            size = self._under[element] = sum(len(self.texts.get(p, "")) for p in element.iter("p"))
+            size = self._under[element] = text_under(element, self.texts)
         return size
-
-
-def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
-    """Add ``element``'s ancestors to ``found``, up to the first already there (whose own are too): for
-    a page's paragraphs and marks, a few steps each, cheaper than an XPath ``ancestor::*`` union."""
-    parent = element.getparent()
-    while parent is not None and parent not in found:
-        found.add(parent)
-        parent = parent.getparent()
 
 
 # A time, or a link to an author, a category or a tag (the name tests first: a string test on every
@@ -225,10 +168,6 @@ _META_MARKS = ("descendant::time | descendant::a[@rel][contains(concat(' ', norm
                " or contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _META_XPATH = xpath(f"boolean({_META_MARKS})")
-# The same marks for a whole page: its times, and every link with a rel, whose words (split at XPath's white
-# space, as normalize-space does) are then read in Python, on the few links that have one.
-_REL_LINKS_XPATH = xpath("descendant::a/@rel/..")
-_META_REL = re.compile(r"(?:^|[ \t\r\n])(?:author|category|tag)(?:[ \t\r\n]|\Z)")
 
 
 def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElement] | None = None) -> bool:
@@ -257,8 +196,7 @@ def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: Paragr
             return ancestor
         if 2 * paragraphs.under(ancestor) < paragraphs.page:
             continue
-        after = (el for el in ancestor.iter(*_AFTER) if el is not ancestor)  # read only as far as needed
-        if any(_follows(el, h1) and not _in_meta(el, paragraphs) for el in after):
+        if any(not _in_meta(el, paragraphs) for el in following(ancestor, h1, _AFTER)):
             return ancestor
     return root
 
@@ -267,31 +205,11 @@ def find_container(h1: HtmlElement | None, root: HtmlElement, paragraphs: Paragr
 _AFTER = ("p", "li", "blockquote", "h2", "h3")
 
 
-def _follows(element: HtmlElement, anchor: HtmlElement) -> bool:
-    return element.sourceline is None or anchor.sourceline is None or element.sourceline >= anchor.sourceline
-
-
 def _in_meta(element: HtmlElement, paragraphs: ParagraphText) -> bool:
     return any(paragraphs.is_meta(e) for e in islice(chain((element,), element.iterancestors()), 3))
 
 
 _NO_LINKS: list[HtmlElement] = []  # the links of a block without any: one list, never changed
-
-
-def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
-    """The links under each element of ``root``'s subtree, itself included, in document order (elements
-    without links are not keys): found in one pass, for the walk to ask of any block it meets."""
-    found: dict[HtmlElement, list[HtmlElement]] = {}
-    for a in root.iter("a"):
-        if not a.get("href"):  # no target (a named anchor) or an empty one
-            continue
-        holder = a
-        while True:
-            found.setdefault(holder, []).append(a)
-            if holder is root:
-                break
-            holder = holder.getparent()
-    return found
 
 
 def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
@@ -305,15 +223,6 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     for a in links:
         rest = rest.replace(text(a), "", 1)
     return not WORD.search(rest)
-
-
-_HAS_BLOCKS_XPATH = xpath(
-    "boolean(descendant::*[contains($names, concat(' ', local-name(), ' '))])")
-_BLOCK_NAMES = f" {' '.join(sorted(BLOCKS))} "
-
-
-def _has_blocks(element: HtmlElement) -> bool:
-    return _HAS_BLOCKS_XPATH(element, names=_BLOCK_NAMES)
 
 
 def _has_heading(element: HtmlElement) -> bool:
@@ -332,7 +241,6 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
 
 
 _TIME_PARENTS_XPATH = xpath("descendant::time/..")  # not .//time: the elements only, not every text node
-_UNLINKED_TEXT_XPATH = xpath("descendant::text()[not(ancestor::a)]")
 
 
 class _Walker:
@@ -348,7 +256,7 @@ class _Walker:
         self.texts = paragraphs.texts
         self.meta_holders = paragraphs.meta_holders
         self.plain_holders = paragraphs.plain_holders
-        self.links = _links_under(container)
+        self.links = links_under(container)
         self.page_type = page_type
         self.started = h1 is None
         self.h1_path = set(h1.iterancestors()) if h1 is not None else set()
@@ -383,21 +291,18 @@ class _Walker:
         # ``unlinked`` is the same text outside links.
         h1, h1_path, comments, navigation = self.h1, self.h1_path, self.comments, self.navigation
         run, unlinked, inline = [element.text or ""], [element.text or ""], []
-        for child in element:
-            tail = child.tail or ""
-            tag = child.tag
-            if not isinstance(tag, str):
+        for child, tag, tail in children(element):
+            if tag is None:  # a comment or a processing instruction
                 run.append(tail)
                 unlinked.append(tail)
                 continue
-            tag = tag.lower()
             if tag == "br":
                 run.extend(("\n", tail))
                 unlinked.append(tail)
                 continue
-            if tag in INLINE and child not in h1_path and not _has_blocks(child):
+            if tag in INLINE and child not in h1_path and not has_descendant(child, BLOCKS):
                 run.extend((raw_text(child), tail))
-                unlinked.extend(("" if tag == "a" else "".join(_UNLINKED_TEXT_XPATH(child)), tail))
+                unlinked.extend(("" if tag == "a" else unlinked_text(child), tail))
                 inline.append(child)
                 continue
             if len(run) > 1 or len(run[0]) >= 100:  # else too short for loose text
@@ -617,12 +522,9 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
-_HREFS_XPATH = xpath("/descendant::a/@href")
-
-
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
     """Every link of the page, chrome included, normalised, each once, in the page's order: what a
     crawl may follow."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: normalize_url(href, base)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
-    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(_HREFS_XPATH(root))))))
+    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(hrefs(root))))))

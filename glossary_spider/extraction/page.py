@@ -23,8 +23,9 @@ from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_co
 from glossary_spider import fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
-from glossary_spider.extraction.memo import PageMemo, elements_by_tag, xpath
+from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
+from glossary_spider.extraction.tree import elements_by_tag, word_count, xpath
 from glossary_spider.urls import classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -216,7 +217,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     memo = PageMemo(base)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
-    head = elements_by_tag(root, "meta", "link")  # read once the content walk has left out templates
+    head = elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
     metas = _meta_contents(head["meta"])
     title = _title(h1, root, metas, text_of)
     if content.doubt:
@@ -245,7 +246,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
         "title": title,
         "summary": summary,
         "body_text": body_text or None,
-        "word_count": len(body_text.split()),
+        "word_count": word_count(body_text),
         "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, metas, "published", text_of),
         "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time")),
         "author": author,
@@ -310,7 +311,7 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     if len(text) > most_text:
         cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")
         record["body_text"] = text[:most_text]
-        record["word_count"] = len(record["body_text"].split())
+        record["word_count"] = word_count(record["body_text"])
     sections = record["sections"]
     if len(sections) > MAX_SECTIONS:
         cuts.append(f"{len(sections):,} sections, the first {MAX_SECTIONS:,} kept")

@@ -23,7 +23,7 @@ import jstyleson
 from lxml.html import HtmlElement
 
 from glossary_spider import fastjson
-from glossary_spider.extraction.memo import elements_by_tag, xpath
+from glossary_spider.extraction.tree import elements_by_tag, has_attribute, xpath
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ JSONLD_MAX_CHARS = 1024 * 1024
 JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
 _JSONLD_TYPE = "application/ld+json"
-# Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
-_HAS_ITEMS_XPATH = xpath("boolean(/descendant::*/@itemscope)")
 _PROPERTIES_XPATH = xpath("meta[@property and @content]")
 # The prefixes extruct's OpenGraph extractor knows, and how it reads a ``prefix`` attribute
 # (``extruct.opengraph``); tests/test_extraction.py checks the items against extruct's own. Held here
@@ -89,7 +87,8 @@ def _others(root: HtmlElement, url: str, heads: list[HtmlElement]) -> dict[str, 
 
 
 def _microdata(root: HtmlElement, url: str) -> list[dict[str, Any]]:
-    if not _HAS_ITEMS_XPATH(root):
+    # Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
+    if not has_attribute(root, "itemscope"):
         return []
     from extruct.w3cmicrodata import MicrodataExtractor  # see _OG_NAMESPACES
 
@@ -135,7 +134,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
     errors: list[dict[str, Any]] = []
     jsonld: list[Any] = []
     read = 0
-    tagged = elements_by_tag(root, "script", "head")
+    tagged = elements_by_tag(root, ("script", "head"))
     scripts = _jsonld_scripts(tagged["script"])
     for number, script in enumerate(scripts, 1):
         text = script.text or ""

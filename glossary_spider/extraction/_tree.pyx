@@ -1,0 +1,605 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""The readers of ``glossary_spider.extraction.tree``, reading libxml2's nodes directly.
+
+Each gives exactly what its pure-Python twin in ``tree.py`` gives, without an lxml element made for every
+node passed on the way. Only the nodes' fields are read, and no libxml2 function is called: this module
+links to nothing but Python, and lxml's elements are reached through lxml's public C API.
+"""
+
+from cpython.pyport cimport PY_SSIZE_T_MAX
+from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy, strcmp, strlen, strstr
+
+cimport lxml.includes.etreepublic as cetree
+from lxml.includes cimport tree
+from lxml.includes.etreepublic cimport _Document, _Element
+
+cetree.import_lxml__etree()
+
+ctypedef tree.xmlNode Node
+
+# What an attribute lookup found: nothing, a value held in the tree (or empty), or a value written in
+# several nodes (never made by the HTML parser), read through lxml instead.
+cdef enum:
+    ABSENT = 0
+    FOUND = 1
+    SPLIT = 2
+
+cdef const char* EMPTY = ""
+
+# -- text ---------------------------------------------------------------------------------------------
+
+cdef struct Buffer:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t room
+    bint space        # white space read since the last character kept
+    bint wide_space   # white space beyond ASCII met: folded by Python's own split()
+    Py_ssize_t limit  # bytes past which no more is read
+
+
+cdef inline bint _ascii_space(unsigned char c) noexcept nogil:
+    # What str.split() takes for white space among ASCII characters.
+    return c == 32 or 9 <= c <= 13 or 28 <= c <= 31
+
+
+cdef inline bint _wide_space(const unsigned char* s) noexcept nogil:
+    """Whether the UTF-8 character at ``s`` is white space beyond ASCII (U+0085, U+00A0, U+1680,
+    U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000)."""
+    if s[0] == 0xC2:
+        return s[1] == 0x85 or s[1] == 0xA0
+    if s[0] == 0xE1:
+        return s[1] == 0x9A and s[2] == 0x80
+    if s[0] == 0xE2:
+        if s[1] == 0x80:
+            return s[2] <= 0x8A or s[2] == 0xA8 or s[2] == 0xA9 or s[2] == 0xAF
+        return s[1] == 0x81 and s[2] == 0x9F
+    if s[0] == 0xE3:
+        return s[1] == 0x80 and s[2] == 0x80
+    return False
+
+
+cdef int _append(Buffer* out, const unsigned char* s) except -1:
+    """Append ``s`` with each run of ASCII white space made one space, none at the start."""
+    cdef Py_ssize_t i = 0
+    cdef unsigned char c
+    cdef char* grown
+    while s[i] != 0 and out.size <= out.limit:
+        c = s[i]
+        if _ascii_space(c):
+            out.space = out.size > 0
+        else:
+            if c >= 0xC2 and not out.wide_space and _wide_space(s + i):
+                out.wide_space = True
+            if out.size + 2 > out.room:
+                grown = <char*>realloc(out.data, 2 * out.room + 64)
+                if grown is NULL:
+                    raise MemoryError()
+                out.data = grown
+                out.room = 2 * out.room + 64
+            if out.space:
+                out.data[out.size] = 32
+                out.size += 1
+                out.space = False
+            out.data[out.size] = <char>c
+            out.size += 1
+        i += 1
+    return 0
+
+
+cdef int _gather(Buffer* out, Node* top) except -1:
+    """The text and CDATA under ``top``, in document order (comments and processing instructions are not
+    text), folded, up to ``out.limit`` bytes."""
+    cdef Node* node = top.children
+    while node is not NULL:
+        if node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE:
+            if node.content is not NULL:
+                _append(out, node.content)
+                if out.size > out.limit:
+                    return 0
+        elif node.type == tree.XML_ELEMENT_NODE and node.children is not NULL:
+            node = node.children
+            continue
+        while node.next is NULL:
+            node = node.parent
+            if node is top or node is NULL:
+                return 0
+        node = node.next
+    return 0
+
+
+cdef str _text(Node* node):
+    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
+    if out.data is NULL:
+        raise MemoryError()
+    try:
+        _gather(&out, node)
+        text = PyUnicode_DecodeUTF8(out.data, out.size, "strict")
+    finally:
+        free(out.data)
+    if out.wide_space:
+        return " ".join(text.split())
+    return text
+
+
+def text_of(_Element element):
+    """All the text under the element, each run of white space one space, none at either end."""
+    return _text(element._c_node)
+
+
+def text_head(_Element element, Py_ssize_t size):
+    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
+    ``size`` of its first characters. Reads no further into the element than that."""
+    # Past 4 bytes a character (UTF-8's most), more than ``size`` characters are read.
+    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, 4 * size + 4)
+    if out.data is NULL:
+        raise MemoryError()
+    try:
+        _gather(&out, element._c_node)
+        if out.wide_space:  # folded by split(), which may make it shorter: read it all
+            return _text(element._c_node)
+        return PyUnicode_DecodeUTF8(out.data, out.size, "ignore")  # a character cut at the end is left out
+    finally:
+        free(out.data)
+
+
+# -- attributes and names -----------------------------------------------------------------------------
+
+cdef inline bint _named(Node* node, const char* name) noexcept:
+    return strcmp(<const char*>node.name, name) == 0
+
+
+cdef int _attribute(Node* node, const char* name, const char** value) noexcept:
+    """Where ``node``'s attribute ``name`` (in no namespace, as ``element.get`` reads it) is: ABSENT,
+    FOUND (``value`` set), or SPLIT."""
+    cdef tree.xmlAttr* attribute = node.properties
+    cdef Node* child
+    while attribute is not NULL:
+        if attribute.ns is NULL and strcmp(<const char*>attribute.name, name) == 0:
+            child = attribute.children
+            if child is NULL:
+                value[0] = EMPTY
+                return FOUND
+            if child.next is NULL and child.type == tree.XML_TEXT_NODE and child.content is not NULL:
+                value[0] = <const char*>child.content
+                return FOUND
+            return SPLIT
+        attribute = attribute.next
+    return ABSENT
+
+
+cdef bytes _split_value(_Document doc, Node* node, str name):
+    return cetree.elementFactory(doc, node).get(name).encode("utf-8")
+
+
+cdef int _value(_Document doc, Node* node, const char* name, const char** value, list keep) except -1:
+    """As :func:`_attribute`, with a value written in several nodes read through lxml (and held in ``keep``)."""
+    cdef int found = _attribute(node, name, value)
+    cdef bytes joined
+    if found == SPLIT:
+        joined = _split_value(doc, node, name.decode("ascii"))
+        keep.append(joined)
+        value[0] = joined
+        return FOUND
+    return found
+
+
+# -- links under each element -------------------------------------------------------------------------
+
+def links_under(_Element root):
+    """``content._links_under(root)``: the links (``<a>`` with a non-empty ``href``) under each element of
+    ``root``'s subtree, itself included, in document order; elements without links are not keys."""
+    cdef _Document doc = root._doc
+    cdef Node* top = root._c_node
+    cdef Node* node = top
+    cdef Node* holder
+    cdef const char* href
+    cdef list keep = []
+    cdef dict found = {}
+    cdef list links
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            if _named(node, "a") and _value(doc, node, "href", &href, keep) == FOUND and href[0] != 0:
+                link = cetree.elementFactory(doc, node)
+                holder = node
+                while True:
+                    element = link if holder is node else cetree.elementFactory(doc, holder)
+                    links = found.get(element)
+                    if links is None:
+                        found[element] = links = []
+                    links.append(link)
+                    if holder is top:
+                        break
+                    holder = holder.parent
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return found
+
+
+cdef inline Node* _next(Node* node, Node* top) noexcept:
+    """The node after ``node`` and its subtree in document order, within ``top``'s subtree; NULL at its end."""
+    if node is top:
+        return NULL
+    while node.next is NULL:
+        node = node.parent
+        if node is top or node is NULL:
+            return NULL
+    return node.next
+
+
+# -- the page's paragraphs and marks --------------------------------------------------------------------
+
+cdef bint _contains_comment_word(const char* value) noexcept:
+    # What content._COMMENT_CANDIDATES_XPATH looks for in an id or a class.
+    return (strstr(value, "omment") is not NULL or strstr(value, "espond") is not NULL
+            or strstr(value, "eplies") is not NULL or strstr(value, "isqus") is not NULL)
+
+
+cdef bint _is_meta_rel(const char* rel) noexcept:
+    """Whether a ``rel`` holds the word author, category or tag (words split at XPath's white space)."""
+    cdef const char* start = rel
+    cdef const char* end
+    cdef Py_ssize_t size
+    while start[0] != 0:
+        while start[0] == 32 or start[0] == 9 or start[0] == 10 or start[0] == 13:
+            start += 1
+        end = start
+        while end[0] != 0 and not (end[0] == 32 or end[0] == 9 or end[0] == 10 or end[0] == 13):
+            end += 1
+        size = end - start
+        if ((size == 6 and _prefix(start, "author")) or (size == 8 and _prefix(start, "category"))
+                or (size == 3 and _prefix(start, "tag"))):
+            return True
+        start = end
+    return False
+
+
+cdef inline bint _prefix(const char* text, const char* word) noexcept:
+    cdef Py_ssize_t i = 0
+    while word[i] != 0:
+        if text[i] != word[i]:
+            return False
+        i += 1
+    return True
+
+
+cdef int _add_ancestors(_Document doc, Node* node, set found) except -1:
+    """Add ``node``'s ancestors (elements) to ``found``, up to the first already there (whose own are too)."""
+    node = node.parent
+    while node is not NULL and node.type == tree.XML_ELEMENT_NODE:
+        element = cetree.elementFactory(doc, node)
+        if element in found:
+            return 0
+        found.add(element)
+        node = node.parent
+    return 0
+
+
+def paragraph_facts(_Element root, is_comments, dict texts, Py_ssize_t long_size):
+    """What ``content.ParagraphText`` finds of the page under ``root``, in one walk (``is_comments``: the
+    test of an element that names a comment thread; ``texts``: the page's memo of folded texts, given each
+    paragraph's; ``long_size``: the length of a long paragraph, in characters): its comment threads,
+    navigation (elements of role navigation), chrome (those, navigation, footers and asides), ``<h1>``
+    and ``<time>`` elements, the texts of its paragraphs outside chrome and comment threads, and the
+    elements holding a paragraph without a class, a long paragraph, or a meta mark (a time, or a link
+    to an author, a category or a tag); as a tuple in that order."""
+    cdef _Document doc = root._doc
+    cdef Node* top = root._c_node
+    cdef Node* node = top
+    cdef Node* inside = NULL  # the outermost chrome or comment thread the walk is in, if any
+    cdef const char* value
+    cdef list keep = []
+    cdef set comments = set(), navigation = set(), chrome = set()
+    cdef set plain = set(), long = set(), meta = set()
+    cdef list h1s = [], times = []
+    cdef dict found = {}
+    cdef str paragraph
+    cdef bint left_out
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            left_out = False
+            if ((_value(doc, node, "id", &value, keep) == FOUND and _contains_comment_word(value))
+                    or (_value(doc, node, "class", &value, keep) == FOUND and _contains_comment_word(value))):
+                element = cetree.elementFactory(doc, node)
+                if is_comments(element):
+                    comments.add(element)
+                    left_out = True
+            if _value(doc, node, "role", &value, keep) == FOUND and strcmp(value, "navigation") == 0:
+                element = cetree.elementFactory(doc, node)
+                navigation.add(element)
+                chrome.add(element)
+                left_out = True
+            if _named(node, "p"):
+                element = cetree.elementFactory(doc, node)
+                if not (left_out or inside is not NULL):
+                    paragraph = texts.get(element)
+                    if paragraph is None:
+                        texts[element] = paragraph = _text(node)
+                    found[element] = paragraph
+                    if len(paragraph) >= long_size:
+                        _add_ancestors(doc, node, long)
+                if _attribute(node, "class", &value) == ABSENT:
+                    _add_ancestors(doc, node, plain)
+            elif _named(node, "h1"):
+                h1s.append(cetree.elementFactory(doc, node))
+            elif _named(node, "time"):
+                times.append(cetree.elementFactory(doc, node))
+                _add_ancestors(doc, node, meta)
+            elif _named(node, "nav") or _named(node, "footer") or _named(node, "aside"):
+                chrome.add(cetree.elementFactory(doc, node))
+                left_out = True
+            elif (node is not top and _named(node, "a") and _value(doc, node, "rel", &value, keep) == FOUND
+                  and _is_meta_rel(value)):
+                _add_ancestors(doc, node, meta)
+            if left_out and inside is NULL:
+                inside = node
+            if node.children is not NULL:
+                node = node.children
+                continue
+        # Leave the node, and each ancestor it was the last child of.
+        while True:
+            if node is inside:
+                inside = NULL
+            if node is top:
+                node = NULL
+                break
+            if node.next is not NULL:
+                node = node.next
+                break
+            node = node.parent
+    return comments, navigation, chrome, h1s, times, found, plain, long, meta
+
+
+# -- more of the walk ------------------------------------------------------------------------------------
+
+def text_under(_Element element, dict texts):
+    """The length of the paragraph texts (``texts``, by paragraph) under ``element``, itself included."""
+    cdef _Document doc = element._doc
+    cdef Node* top = element._c_node
+    cdef Node* node = top
+    cdef Py_ssize_t size = 0
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            if _named(node, "p"):
+                paragraph = texts.get(cetree.elementFactory(doc, node))
+                if paragraph is not None:
+                    size += len(<str>paragraph)
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return size
+
+
+def word_count(str text):
+    """``len(text.split())``, without making the words."""
+    cdef Py_ssize_t count = 0
+    cdef bint in_word = False
+    cdef Py_UCS4 c
+    for c in text:
+        if Py_UNICODE_ISSPACE(c):
+            in_word = False
+        elif not in_word:
+            in_word = True
+            count += 1
+    return count
+
+
+def has_attribute(_Element root, str name):
+    """Whether ``root`` or an element under it has the attribute ``name``."""
+    cdef bytes encoded = name.encode("utf-8")
+    cdef const char* wanted = encoded
+    cdef Node* top = root._c_node
+    cdef Node* node = top
+    cdef const char* value
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            if _attribute(node, wanted, &value) != ABSENT:
+                return True
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return False
+
+
+def has_descendant(_Element element, names):
+    """Whether an element of one of ``names`` lies under ``element``."""
+    cdef Node* top = element._c_node
+    cdef Node* node = top.children
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            if _string(node.name) in names:
+                return True
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return False
+
+
+def raw_text(_Element element):
+    """All the text under an element, as ``"".join(element.itertext())`` reads it."""
+    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
+    if out.data is NULL:
+        raise MemoryError()
+    try:
+        _gather_raw(&out, element._c_node, False)
+        return PyUnicode_DecodeUTF8(out.data, out.size, "strict")
+    finally:
+        free(out.data)
+
+
+def unlinked_text(_Element element):
+    """The text under an element that is in no link (``descendant::text()[not(ancestor::a)]``, joined)."""
+    cdef Node* node = element._c_node
+    while node is not NULL and node.type == tree.XML_ELEMENT_NODE:
+        if _named(node, "a"):
+            return ""
+        node = node.parent
+    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
+    if out.data is NULL:
+        raise MemoryError()
+    try:
+        _gather_raw(&out, element._c_node, True)
+        return PyUnicode_DecodeUTF8(out.data, out.size, "strict")
+    finally:
+        free(out.data)
+
+
+cdef int _gather_raw(Buffer* out, Node* top, bint outside_links) except -1:
+    """The text (and CDATA) under ``top`` as written; with ``outside_links``, none inside an ``<a>``."""
+    cdef Node* node = top.children
+    cdef Py_ssize_t size
+    cdef char* grown
+    while node is not NULL:
+        if node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE:
+            if node.content is not NULL:
+                size = strlen(<const char*>node.content)
+                if out.size + size > out.room:
+                    grown = <char*>realloc(out.data, 2 * out.room + size)
+                    if grown is NULL:
+                        raise MemoryError()
+                    out.data = grown
+                    out.room = 2 * out.room + size
+                memcpy(out.data + out.size, node.content, size)
+                out.size += size
+        elif (node.type == tree.XML_ELEMENT_NODE and node.children is not NULL
+              and not (outside_links and _named(node, "a"))):
+            node = node.children
+            continue
+        while node.next is NULL:
+            node = node.parent
+            if node is top or node is NULL:
+                return 0
+        node = node.next
+    return 0
+
+
+def children(_Element element):
+    """``element``'s children as the walk reads them: (child, tag, tail) for each, ``tag`` its name in lower
+    case (None for a comment or processing instruction), ``tail`` the text after it ("" for none)."""
+    cdef _Document doc = element._doc
+    cdef Node* node = element._c_node.children
+    cdef list found = []
+    cdef const unsigned char* name
+    cdef Py_ssize_t i
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            tag = _tag(node.name)
+        elif node.type in (tree.XML_COMMENT_NODE, tree.XML_PI_NODE, tree.XML_ENTITY_REF_NODE):
+            tag = None
+        else:
+            node = node.next
+            continue
+        found.append((cetree.elementFactory(doc, node), tag, _tail(node)))
+        node = node.next
+    return found
+
+
+cdef str _tag(const unsigned char* name):
+    cdef Py_ssize_t i = 0
+    tag = _string(name)
+    while name[i] != 0:
+        if name[i] >= 0x80 or 65 <= name[i] <= 90:
+            return tag.lower()
+        i += 1
+    return tag
+
+
+cdef str _tail(Node* node):
+    """The text right after ``node`` (``element.tail``), or "" for none."""
+    cdef Node* text = node.next
+    cdef Node* after
+    if text is NULL or not (text.type == tree.XML_TEXT_NODE or text.type == tree.XML_CDATA_SECTION_NODE):
+        return ""
+    after = text.next
+    if after is NULL or not (after.type == tree.XML_TEXT_NODE or after.type == tree.XML_CDATA_SECTION_NODE):
+        return _string(text.content)
+    pieces = []
+    while text is not NULL and (text.type == tree.XML_TEXT_NODE or text.type == tree.XML_CDATA_SECTION_NODE):
+        pieces.append(_string(text.content))
+        text = text.next
+    return "".join(pieces)
+
+
+cdef inline str _string(const unsigned char* value):
+    if value is NULL:
+        return ""
+    return PyUnicode_DecodeUTF8(<const char*>value, strlen(<const char*>value), "strict")
+
+
+def elements_by_tag(_Element root, tags):
+    """The elements of each of ``tags`` in ``root``'s subtree, itself included, in document order."""
+    cdef _Document doc = root._doc
+    cdef Node* top = root._c_node
+    cdef Node* node = top
+    cdef list names = [tag.encode("utf-8") for tag in tags]
+    cdef list lists = [[] for _ in tags]
+    cdef Py_ssize_t i, count = len(names)
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            for i in range(count):
+                if strcmp(<const char*>node.name, <const char*><bytes>names[i]) == 0:
+                    (<list>lists[i]).append(cetree.elementFactory(doc, node))
+                    break
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return dict(zip(tags, lists))
+
+
+def following(_Element ancestor, _Element anchor, names):
+    """The elements of ``names`` under ``ancestor`` (not itself), in document order, that do not come before
+    ``anchor``'s line (``content._follows``)."""
+    cdef _Document doc = ancestor._doc
+    cdef Node* top = ancestor._c_node
+    cdef Node* node = top.children
+    cdef list encoded = [name.encode("utf-8") for name in names]
+    cdef list found = []
+    cdef long line, from_line = _line(doc, anchor._c_node)
+    cdef Py_ssize_t i, count = len(encoded)
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            for i in range(count):
+                if strcmp(<const char*>node.name, <const char*><bytes>encoded[i]) == 0:
+                    line = _line(doc, node)
+                    if line <= 0 or from_line <= 0 or line >= from_line:
+                        found.append(cetree.elementFactory(doc, node))
+                    break
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return found
+
+
+cdef long _line(_Document doc, Node* node) except? -2:
+    """``element.sourceline``, 0 for None. A line past 65,534 is not in the node: lxml finds it."""
+    if node.line != 65535:
+        return node.line
+    line = cetree.elementFactory(doc, node).sourceline
+    return 0 if line is None else line
+
+
+def hrefs(_Element root):
+    """The ``href`` of every ``<a>`` in ``root``'s subtree, itself included, in document order."""
+    cdef _Document doc = root._doc
+    cdef Node* top = root._c_node
+    cdef Node* node = top
+    cdef const char* value
+    cdef list keep = []
+    cdef list found = []
+    while node is not NULL:
+        if node.type == tree.XML_ELEMENT_NODE:
+            if _named(node, "a") and _value(doc, node, "href", &value, keep) == FOUND:
+                found.append(PyUnicode_DecodeUTF8(value, strlen(value), "strict"))
+            if node.children is not NULL:
+                node = node.children
+                continue
+        node = _next(node, top)
+    return found

@@ -1,0 +1,264 @@
+"""What extraction reads of a page's tree node by node: an element's text (as written, folded, or outside
+its links), its children as the content walk reads them, the links under each element, the page's
+paragraphs and marks, and a few searches of the whole page.
+
+Each is read by the compiled module ``_tree`` (built from ``_tree.pyx`` by ``pip install`` where a C
+compiler is at hand), from libxml2's nodes directly, without an lxml element made for every node passed
+on the way. Without it, by the pure-Python function of the same name here (with a leading underscore),
+which gives exactly the same, more slowly: the tests hold the two to each other on every sample page.
+:data:`COMPILED` says which are in use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+
+def xpath(expression: str, **options: Any) -> etree.XPath:
+    """``expression`` compiled once, its evaluations spared the EXSLT regular-expression functions
+    (which lxml registers at every call unless told not to; no expression here uses them) and its
+    strings plain ``str`` rather than lxml's, which remember the element they came from."""
+    return etree.XPath(expression, regexp=False, smart_strings=False, **options)
+
+
+def fold(text: str) -> str:
+    """``text`` with each run of white space made one space, and none at either end."""
+    # Most paragraphs are written on one line: a text whose only white space is single inner spaces
+    # (a printable one holds no white space but the space) is already folded, and costs no split.
+    if text.isprintable() and "  " not in text and text.strip(" ") == text:
+        return text
+    return " ".join(text.split())
+
+
+def _raw_text(element: HtmlElement) -> str:
+    """All the text under an element, as ``"".join(element.itertext())`` reads it (comments are not
+    text), gathered by libxml2 in one call rather than chunk by chunk in Python."""
+    return etree.tostring(element, method="text", encoding=str, with_tail=False)
+
+
+def _text_of(element: HtmlElement) -> str:
+    """An element's text with white space folded (scripts are gone by now)."""
+    if not len(element):  # its own text only (a heading, most paragraphs)
+        return fold(element.text or "")
+    return fold(_raw_text(element))
+
+
+def _text_head(element: HtmlElement, size: int) -> str:
+    """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
+    ``size`` of its first characters. Reads no further into the element than that."""
+    if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
+        return fold(element.text or "")
+    chunks: list[str] = []
+    read = 0
+    check = size
+    for chunk in element.itertext():
+        chunks.append(chunk)
+        read += len(chunk)
+        if read > check:
+            folded = fold("".join(chunks))
+            if len(folded) > size:
+                return folded
+            check = read + size
+    return fold("".join(chunks))
+
+
+_UNLINKED_TEXT_XPATH = xpath("descendant::text()[not(ancestor::a)]")
+
+
+def _unlinked_text(element: HtmlElement) -> str:
+    """The text under an element that lies in no link (nor is the element in one)."""
+    return "".join(_UNLINKED_TEXT_XPATH(element))
+
+
+def _children(element: HtmlElement) -> list[tuple[HtmlElement, str | None, str]]:
+    """``element``'s children as the content walk reads them: (child, tag, tail) for each, ``tag`` its name
+    in lower case (None for a comment or a processing instruction), ``tail`` the text after it ("" if none)."""
+    return [(child, child.tag.lower() if isinstance(child.tag, str) else None, child.tail or "") for child in element]
+
+
+def _has_descendant(element: HtmlElement, names: Collection[str]) -> bool:
+    """Whether an element of one of ``names`` lies under ``element``."""
+    return next(element.iterdescendants(*names), None) is not None
+
+
+@lru_cache(maxsize=16)
+def _attribute_search(name: str) -> etree.XPath:
+    return xpath(f"boolean(descendant-or-self::*/@{name})")
+
+
+def _has_attribute(root: HtmlElement, name: str) -> bool:
+    """Whether ``root`` or an element under it has the attribute ``name``."""
+    return _attribute_search(name)(root)
+
+
+def _elements_by_tag(root: HtmlElement, tags: Sequence[str]) -> dict[str, list[HtmlElement]]:
+    """The elements of each of ``tags`` in ``root``'s subtree, itself included, in document order, found in
+    one pass over the tree: a pass costs more than what is done with the few elements it finds."""
+    found: dict[str, list[HtmlElement]] = {tag: [] for tag in tags}
+    for element in root.iter(*tags):
+        found[element.tag].append(element)
+    return found
+
+
+def _following(ancestor: HtmlElement, anchor: HtmlElement, names: Sequence[str]) -> Iterator[HtmlElement]:
+    """The elements of ``names`` under ``ancestor`` (not itself), in document order, that do not come before
+    ``anchor``'s line (either line unknown, they do)."""
+    line = anchor.sourceline
+    return (element for element in ancestor.iter(*names) if element is not ancestor
+            and (element.sourceline is None or line is None or element.sourceline >= line))
+
+
+_HREFS_XPATH = xpath("descendant-or-self::a/@href")
+
+
+def _hrefs(root: HtmlElement) -> list[str]:
+    """The ``href`` of every ``<a>`` in ``root``'s subtree, itself included, in document order."""
+    return _HREFS_XPATH(root)
+
+
+def _text_under(element: HtmlElement, texts: dict[HtmlElement, str]) -> int:
+    """How much paragraph text (``texts``, by paragraph) lies under ``element``, itself included."""
+    return sum(len(texts.get(p, "")) for p in element.iter("p"))
+
+
+def _word_count(text: str) -> int:
+    """The words of ``text``: ``len(text.split())``."""
+    return len(text.split())
+
+
+def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
+    """The links (``<a>`` with a non-empty ``href``) under each element of ``root``'s subtree, itself
+    included, in document order (elements without links are not keys): found in one pass, for the walk
+    to ask of any block it meets."""
+    found: dict[HtmlElement, list[HtmlElement]] = {}
+    for a in root.iter("a"):
+        if not a.get("href"):  # no target (a named anchor) or an empty one
+            continue
+        holder = a
+        while True:
+            found.setdefault(holder, []).append(a)
+            if holder is root:
+                break
+            holder = holder.getparent()
+    return found
+
+
+# The elements whose id or class may name a comment thread (a first cut of content.is_comments), and the
+# navigation roles: searched among attributes, which costs a fraction of testing every element.
+_COMMENT_CANDIDATES_XPATH = xpath(
+    "(//@id | //@class)[contains(., 'omment') or contains(., 'espond') or contains(., 'eplies')"
+    " or contains(., 'isqus')]/..")
+# Cheaper still, most pages have no candidate: their ids, then their classes, read at once as one string
+# (EXSLT's str:concat, in C), say so. Run together, two names may make a word neither holds: then the
+# candidates are searched for nothing; a word one name holds is never missed. (Two lists, not their union:
+# a union costs a sort into document order.)
+_IDS_AND_CLASSES_XPATH = xpath(
+    "concat(str:concat(/descendant::*/@id), ' ', str:concat(/descendant::*/@class))",
+    namespaces={"str": "http://exslt.org/strings"})
+_COMMENT_WORDS = ("omment", "espond", "eplies", "isqus")  # looked for with ``in``: faster than a regex alternation
+# /descendant::*, not //: the elements only, not every text node on the way.
+_NAVIGATION_XPATH = xpath("/descendant::*/@role[. = 'navigation']/..")
+# Every link with a rel, whose words (split at XPath's white space, as normalize-space does) are read in
+# Python, on the few links that have one.
+_REL_LINKS_XPATH = xpath("descendant::a/@rel/..")
+_META_REL = re.compile(r"(?:^|[ \t\r\n])(?:author|category|tag)(?:[ \t\r\n]|\Z)")
+
+PageFacts = tuple[set[HtmlElement], set[HtmlElement], set[HtmlElement], list[HtmlElement], list[HtmlElement],
+                  dict[HtmlElement, str], set[HtmlElement], set[HtmlElement], set[HtmlElement]]
+
+
+def _paragraph_facts(root: HtmlElement, is_comments: Callable[[HtmlElement], bool], texts: dict[HtmlElement, str],
+                    long_size: int) -> PageFacts:
+    """What ``content.ParagraphText`` finds of the page under ``root`` (``is_comments``: the test of an
+    element that names a comment thread; ``texts``: the page's memo of folded texts, given each
+    paragraph's; ``long_size``: the length of a long paragraph, in characters): its comment threads,
+    navigation (elements of role navigation), chrome (those, navigation, footers and asides), ``<h1>``
+    and ``<time>`` elements, the texts of its paragraphs outside chrome and comment threads, and the
+    elements holding a paragraph without a class, a long paragraph, or a meta mark (a time, or a link
+    to an author, a category or a tag); as a tuple in that order."""
+    ids_and_classes = _IDS_AND_CLASSES_XPATH(root)
+    comments = ({e for e in _COMMENT_CANDIDATES_XPATH(root) if is_comments(e)}
+                if any(word in ids_and_classes for word in _COMMENT_WORDS) else set())
+    navigation = set(_NAVIGATION_XPATH(root))
+    # One pass over the page for the elements of every name read here.
+    paragraphs: list[HtmlElement] = []
+    chrome = set(navigation)
+    h1s: list[HtmlElement] = []
+    times: list[HtmlElement] = []
+    for element in root.iter("p", "h1", "time", "nav", "footer", "aside"):
+        tag = element.tag
+        if tag == "p":
+            paragraphs.append(element)
+        elif tag == "h1":
+            h1s.append(element)
+        elif tag == "time":
+            times.append(element)
+        else:
+            chrome.add(element)
+    left_out = {p for element in [*chrome, *comments] for p in element.iter("p")}
+    found: dict[HtmlElement, str] = {}
+    plain: set[HtmlElement] = set()
+    long: set[HtmlElement] = set()
+    for p in paragraphs:
+        if p not in left_out:
+            paragraph = texts.get(p)
+            if paragraph is None:
+                paragraph = texts[p] = _text_of(p)
+            found[p] = paragraph
+            if len(paragraph) >= long_size:
+                _add_ancestors(p, long)
+        if p.get("class") is None:
+            _add_ancestors(p, plain)
+    meta: set[HtmlElement] = set()
+    for time in times:
+        _add_ancestors(time, meta)
+    for a in _REL_LINKS_XPATH(root):
+        if _META_REL.search(a.get("rel")):
+            _add_ancestors(a, meta)
+    return comments, navigation, chrome, h1s, times, found, plain, long, meta
+
+
+def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
+    """Add ``element``'s ancestors to ``found``, up to the first already there (whose own are too): for
+    a page's paragraphs and marks, a few steps each, cheaper than an XPath ``ancestor::*`` union."""
+    parent = element.getparent()
+    while parent is not None and parent not in found:
+        found.add(parent)
+        parent = parent.getparent()
+
+
+def _compiled() -> Any:
+    """The compiled readers, unless not built (no C compiler where the project was installed; a Scrapyd
+    egg, which zipimport reads, carries none) or turned off (``GLOSSARY_PURE_PYTHON=1``)."""
+    if os.environ.get("GLOSSARY_PURE_PYTHON"):
+        return None
+    try:
+        from glossary_spider.extraction import _tree
+    except ImportError:
+        return None
+    return _tree
+
+
+_TREE = _compiled()
+COMPILED = _TREE is not None
+raw_text = _TREE.raw_text if COMPILED else _raw_text
+text_of = _TREE.text_of if COMPILED else _text_of
+text_head = _TREE.text_head if COMPILED else _text_head
+hrefs = _TREE.hrefs if COMPILED else _hrefs
+unlinked_text = _TREE.unlinked_text if COMPILED else _unlinked_text
+children = _TREE.children if COMPILED else _children
+has_descendant = _TREE.has_descendant if COMPILED else _has_descendant
+elements_by_tag = _TREE.elements_by_tag if COMPILED else _elements_by_tag
+following = _TREE.following if COMPILED else _following
+has_attribute = _TREE.has_attribute if COMPILED else _has_attribute
+text_under = _TREE.text_under if COMPILED else _text_under
+word_count = _TREE.word_count if COMPILED else _word_count
+links_under = _TREE.links_under if COMPILED else _links_under
+paragraph_facts = _TREE.paragraph_facts if COMPILED else _paragraph_facts

@@ -1,0 +1,133 @@
+"""The tree readers: the compiled ones (``_tree``) give what their pure-Python twins give, reader by reader
+and record by record, on the golden samples, the replica's themes and markup made to trip them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from glossary_spider.extraction import content, extract_page, tree
+from glossary_spider.extraction.page import _markup, _parse, decode
+from glossary_spider.replica import ReplicaSite, themes
+
+SAMPLES = Path(__file__).parent / "samples"
+BASE = "https://term.greeks.live"
+PATHS = ("/definition/international-legal-cooperation/", "/term/legal-risk-management/", "/area/funding/",
+         "/area/options/resource/1/")
+
+# Markup that the compiled readers must read as lxml reads it: comments, processing instructions and text
+# between and after elements, white space beyond ASCII, names in upper case and beyond ASCII, attributes
+# without a value or with character references, comment threads, navigation roles, meta marks, links in
+# links, and text past line 65,535 (where libxml2's nodes no longer hold their line).
+TRICKY = (
+    "<html lang=en><head><title> T </title><meta property='og:site_name' content='Site'></head><body itemscope>"
+    "<DIV ID='main' class=''><h1>Vega<!-- c -->\u00a0<b>ratio</b> </h1>"
+    "<p>one  two\ttwo<br>three\u3000four\u2028five\u2029six\x1csev\u200ben</p><p class>plain words here</p>"
+    "<div> <span>a</span>  b<?pi x?>c <em>d\n e</em> <a href='/x'>in <a href=''>link</a> out</a> tail</div>"
+    "<nav role=navigation><p>in the nav</p></nav><section id='comments'><p>a comment</p></section>"
+    "<div class='commentary'><p>not a thread</p></div><p role='navigation'>a navigation paragraph</p>"
+    "<Dİv>odd name</Dİv><a rel=' author\tx' href='/a'>Ann</a><a rel='authors' href='/b'>B</a>"
+    "<time datetime='2024-01-02'>2 Jan</time><a href='&#47;amp&amp;'>amp</a></DIV>"
+    + "\n" * 70_000 + "<h2>after many lines</h2><p>late</p><ul><li>x</li></ul></body></html>")
+
+
+def _pages() -> dict[str, bytes]:
+    pages = {"tricky": TRICKY.encode()}
+    pages.update({path.stem: path.read_bytes() for path in sorted(SAMPLES.glob("*.html"))})
+    site = ReplicaSite(200)
+    for path in PATHS:
+        for theme in ("classic", "block", "plain"):
+            doc = site.document(path, BASE)
+            doc["theme"] = theme
+            pages[f"{theme}{path}"] = themes.render(doc).encode()
+    pages["deep"] = b"<html><body><main><h1>Deep</h1>" + b"<div><p>x</p>" * 3000 + b"</main></body></html>"
+    return pages
+
+
+PAGES = _pages()
+
+
+def _root(name: str) -> etree._Element:
+    root, _ = _parse(_markup(decode(PAGES[name])), BASE + "/")
+    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    return root
+
+
+def test_the_compiled_readers_are_built():
+    if os.environ.get("GLOSSARY_PURE_PYTHON"):
+        pytest.skip("GLOSSARY_PURE_PYTHON turns the compiled readers off")
+    assert tree.COMPILED, "glossary_spider/extraction/_tree.pyx is not built: `make install` with a C compiler"
+
+
+compiled = pytest.mark.skipif(not tree.COMPILED, reason="the compiled readers are not in use")
+
+
+@compiled
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_element_is_read_alike(name):
+    from glossary_spider.extraction import _tree
+
+    root = _root(name)
+    texts = {p: tree._text_of(p) for p in root.iter("p")}
+    elements = [*root.iter(etree.Element)]
+    for element in elements[::1 + len(elements) // 100]:  # each reads a subtree: at most 100 of them
+        assert _tree.raw_text(element) == tree._raw_text(element) == "".join(element.itertext())
+        assert _tree.text_of(element) == tree._text_of(element) == " ".join(tree._raw_text(element).split())
+        assert _tree.unlinked_text(element) == tree._unlinked_text(element)
+        assert _tree.children(element) == tree._children(element)
+        assert _tree.has_descendant(element, content.BLOCKS) == tree._has_descendant(element, content.BLOCKS)
+        assert _tree.text_under(element, texts) == tree._text_under(element, texts)
+        assert _tree.hrefs(element) == tree._hrefs(element)
+        assert _tree.links_under(element) == tree._links_under(element)
+        assert _tree.elements_by_tag(element, ("p", "a", "meta")) == tree._elements_by_tag(element, ("p", "a", "meta"))
+        for name_ in ("itemscope", "id", "class", "rel"):
+            assert _tree.has_attribute(element, name_) == tree._has_attribute(element, name_)
+        for size in (0, 16, 300):
+            whole, head, twin = tree._text_of(element), _tree.text_head(element, size), tree._text_head(element, size)
+            for start in (head, twin):  # all of it when short, else more than size characters of its start
+                assert start == whole if len(whole) <= size else (len(start) > size and whole.startswith(start[:size]))
+    for anchor in [*root.iter("h1", "h2")][:3]:
+        for ancestor in anchor.iterancestors():
+            assert _tree.following(ancestor, anchor, ("p", "li", "h2")) == [
+                *tree._following(ancestor, anchor, ("p", "li", "h2"))]
+
+
+@compiled
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_the_page_facts_are_found_alike(name):
+    from glossary_spider.extraction import _tree
+
+    root = _root(name)
+    got = _tree.paragraph_facts(root, content.is_comments, {}, content.META_MAX)
+    want = tree._paragraph_facts(root, content.is_comments, {}, content.META_MAX)
+    assert got == want
+    if name == "tricky":  # what the markup holds, so that the facts are not alike for being empty
+        comments, navigation, chrome, h1s, times, texts, plain, long, meta = got
+        assert [e.get("id") for e in comments] == ["comments"]
+        assert {e.tag for e in navigation} == {"nav", "p"} and len(chrome) == 2
+        assert len(h1s) == len(times) == 1 and "a comment" not in texts.values() and "late" in texts.values()
+        assert {e.tag for e in meta} == {"div", "body", "html"}
+
+
+def test_records_are_the_same_without_the_compiled_readers():
+    """Every page extracted with the compiled readers (where built) and with the pure-Python ones."""
+    script = ("import json, sys\nfrom glossary_spider.extraction import extract_page, tree\n"
+              "pages = json.load(sys.stdin)\n"
+              "records = {n: extract_page(b.encode('latin-1'), sys.argv[1]).record for n, b in pages.items()}\n"
+              "print(json.dumps({'compiled': tree.COMPILED, 'records': records}))")
+    sent = json.dumps({name: body.decode("latin-1") for name, body in PAGES.items()})
+    runs = {}
+    for pure in ("", "1"):
+        env = {**os.environ, "GLOSSARY_PURE_PYTHON": pure}
+        done = subprocess.run([sys.executable, "-c", script, BASE + "/x/"], input=sent, capture_output=True,
+                              text=True, env=env, check=True)
+        runs[pure] = json.loads(done.stdout)
+    assert runs["1"]["compiled"] is False and runs[""]["compiled"] is tree.COMPILED
+    assert runs[""]["records"] == runs["1"]["records"]
+    assert runs[""]["records"]["tricky"]["title"] == "Vega ratio"
+    here = extract_page(PAGES["tricky"], BASE + "/x/").record  # and in this process, as read from JSON
+    assert json.loads(json.dumps(here)) == runs["1"]["records"]["tricky"]
