@@ -1,8 +1,10 @@
 """The tree readers: the compiled ones (``_tree``) give what their pure-Python twins give, reader by reader
-and record by record, on the golden samples, the replica's themes and markup made to trip them."""
+and record by record, on the golden samples, the replica's themes, markup made to trip them and random
+markup."""
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,28 @@ TRICKY = (
     + "\n" * 70_000 + "<h2>after many lines</h2><p>late</p><ul><li>x</li></ul></body></html>")
 
 
+def _random_page(seed: int) -> bytes:
+    """Markup of random names, attributes, texts, comments and nesting (the same for a seed)."""
+    rng = random.Random(seed)
+    names = ["div", "p", "span", "a", "h1", "h2", "h3", "ul", "li", "nav", "footer", "aside", "section", "time",
+             "em", "b", "br", "table", "td", "main", "article", "header", "blockquote", "DIV", "Span", "x-y"]
+    attributes = ["", " class='c'", " class", " id='comments'", " class='comment-list x'", " id='respond'",
+                  " role='navigation'", " rel='author'", " rel='tag x'", " rel='authors'", " href='/p'", " href=''",
+                  " href='http://e.com/&#47;x'", " itemscope", " id='a&amp;b'"]
+    texts = ["", " ", "word", "  two  words ", "\u00a0nbsp\u00a0", "\u3000ideo ", "tab\there", "line\nbreak",
+             "⎊ Meaning ⎊ ", "x\x1cy", "&amp; &#47;", "Published: 2024-01-02", "é" * 40, "\n" * 3]
+
+    def element(depth: int) -> str:
+        name = rng.choice(names)
+        inner = "".join(rng.choice([rng.choice(texts), "<!-- c -->", "<?pi x?>", ""]) +
+                        (element(depth + 1) if depth < 7 and rng.random() < 0.6 else "")
+                        for _ in range(rng.randint(0, 4)))
+        return f"<{name}{rng.choice(attributes)}{rng.choice(attributes)}>{inner}</{name}>{rng.choice(texts)}"
+
+    body = "".join(element(0) for _ in range(rng.randint(1, 6)))
+    return f"<html><head><title>Page {seed}</title></head><body>{body}</body></html>".encode()
+
+
 def _pages() -> dict[str, bytes]:
     pages = {"tricky": TRICKY.encode()}
     pages.update({path.stem: path.read_bytes() for path in sorted(SAMPLES.glob("*.html"))})
@@ -45,6 +69,7 @@ def _pages() -> dict[str, bytes]:
             doc["theme"] = theme
             pages[f"{theme}{path}"] = themes.render(doc).encode()
     pages["deep"] = b"<html><body><main><h1>Deep</h1>" + b"<div><p>x</p>" * 3000 + b"</main></body></html>"
+    pages.update({f"random-{seed}": _random_page(seed) for seed in range(40)})
     return pages
 
 
