@@ -1,11 +1,12 @@
-"""What extraction reads of a page's tree node by node: an element's text (as written, folded, or outside
-its links), its children as the content walk reads them, the links under each element, the page's
-paragraphs and marks, and a few searches of the whole page.
+"""What extraction reads of a page's tree node by node: an element's text (as written, folded, only its
+start, or outside its links), its children as the content walk reads them, the links under each element,
+the page's paragraphs and marks, and a few searches of the whole page.
 
 Each is read by the compiled module ``_tree`` (built from ``_tree.pyx`` by ``pip install`` where a C
 compiler is at hand), from libxml2's nodes directly, without an lxml element made for every node passed
 on the way. Without it, by the pure-Python function of the same name here (with a leading underscore),
-which gives exactly the same, more slowly: the tests hold the two to each other on every sample page.
+which gives exactly the same, more slowly: the tests hold the two to each other on every sample page and
+on random markup.
 :data:`COMPILED` says which are in use.
 """
 
