@@ -188,7 +188,7 @@ cdef int _value(_Document doc, Node* node, const char* name, const char** value,
 # -- links under each element -------------------------------------------------------------------------
 
 def links_under(_Element root):
-    """``content._links_under(root)``: the links (``<a>`` with a non-empty ``href``) under each element of
+    """The links (``<a>`` with a non-empty ``href``) under each element of
     ``root``'s subtree, itself included, in document order; elements without links are not keys."""
     cdef _Document doc = root._doc
     cdef Node* top = root._c_node
@@ -233,7 +233,7 @@ cdef inline Node* _next(Node* node, Node* top) noexcept:
 # -- the page's paragraphs and marks --------------------------------------------------------------------
 
 cdef bint _contains_comment_word(const char* value) noexcept:
-    # What content._COMMENT_CANDIDATES_XPATH looks for in an id or a class.
+    # What tree._COMMENT_CANDIDATES_XPATH looks for in an id or a class.
     return (strstr(value, "omment") is not NULL or strstr(value, "espond") is not NULL
             or strstr(value, "eplies") is not NULL or strstr(value, "isqus") is not NULL)
 
@@ -555,7 +555,7 @@ def elements_by_tag(_Element root, tags):
 
 def following(_Element ancestor, _Element anchor, names):
     """The elements of ``names`` under ``ancestor`` (not itself), in document order, that do not come before
-    ``anchor``'s line (``content._follows``)."""
+    ``anchor``'s line (either line unknown, they do)."""
     cdef _Document doc = ancestor._doc
     cdef Node* top = ancestor._c_node
     cdef Node* node = top.children
