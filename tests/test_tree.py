@@ -109,6 +109,7 @@ def test_each_element_is_read_alike(name):
         assert _tree.hrefs(element) == tree._hrefs(element)
         assert _tree.links_under(element) == tree._links_under(element)
         assert _tree.elements_by_tag(element, ("p", "a", "meta")) == tree._elements_by_tag(element, ("p", "a", "meta"))
+        assert _tree.attributes([element], ("id", "class", "href")) == tree._attributes([element], ("id", "class", "href"))
         for name_ in ("itemscope", "id", "class", "rel"):
             assert _tree.has_attribute(element, name_) == tree._has_attribute(element, name_)
         for size in (0, 16, 300):

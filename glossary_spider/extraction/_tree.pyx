@@ -603,3 +603,22 @@ def hrefs(_Element root):
                 continue
         node = _next(node, top)
     return found
+
+
+def attributes(elements, names):
+    """For each of ``elements``, the values of its attributes ``names`` (None for one it lacks), as a tuple."""
+    cdef list encoded = [name.encode("utf-8") for name in names]
+    cdef list found = []
+    cdef list keep = []
+    cdef list values
+    cdef const char* value
+    cdef _Element element
+    for element in elements:
+        values = []
+        for name in encoded:
+            if _value(element._doc, element._c_node, <const char*><bytes>name, &value, keep) == FOUND:
+                values.append(PyUnicode_DecodeUTF8(value, strlen(value), "strict"))
+            else:
+                values.append(None)
+        found.append(tuple(values))
+    return found

@@ -25,7 +25,7 @@ from glossary_spider.extraction.content import extract_content, is_meta, urls_to
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
-from glossary_spider.extraction.tree import elements_by_tag, word_count, xpath
+from glossary_spider.extraction.tree import attributes, elements_by_tag, word_count, xpath
 from glossary_spider.urls import classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -367,10 +367,9 @@ def _base_href(root: HtmlElement) -> str:
 def _meta_contents(metas: list[HtmlElement]) -> dict[str, str]:
     """The content of the first of ``metas`` of each name or property (that has a content)."""
     found: dict[str, str] = {}
-    for meta in metas:
-        content = meta.get("content")
+    for content, name, property_ in attributes(metas, ("content", "name", "property")):
         if content is not None:
-            for key in (meta.get("name"), meta.get("property")):
+            for key in (name, property_):
                 if key is not None:
                     found.setdefault(key, content)
     return found

@@ -23,7 +23,7 @@ import jstyleson
 from lxml.html import HtmlElement
 
 from glossary_spider import fastjson
-from glossary_spider.extraction.tree import elements_by_tag, has_attribute, xpath
+from glossary_spider.extraction.tree import attributes, elements_by_tag, has_attribute, xpath
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +105,12 @@ def _opengraph(heads: list[HtmlElement]) -> list[dict[str, Any]]:
         namespaces = _namespaces(html) if html is not None and html.tag == "html" else {}
         namespaces.update(_namespaces(head))
         properties = []
-        for meta in _PROPERTIES_XPATH(head):
-            name = meta.get("property")
+        for name, content in attributes(_PROPERTIES_XPATH(head), ("property", "content")):
             prefix = name.partition(":")[0]
             if prefix in _OG_NAMESPACES:
                 namespaces[prefix] = _OG_NAMESPACES[prefix]
             if prefix in namespaces:
-                properties.append((name, meta.get("content")))
+                properties.append((name, content))
         if properties:
             items.append({"namespace": namespaces, "properties": properties})
     return items

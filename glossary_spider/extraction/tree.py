@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -122,6 +122,11 @@ _HREFS_XPATH = xpath("descendant-or-self::a/@href")
 def _hrefs(root: HtmlElement) -> list[str]:
     """The ``href`` of every ``<a>`` in ``root``'s subtree, itself included, in document order."""
     return _HREFS_XPATH(root)
+
+
+def _attributes(elements: Iterable[HtmlElement], names: Sequence[str]) -> list[tuple[str | None, ...]]:
+    """For each of ``elements``, the values of its attributes ``names`` (None for one it lacks), as a tuple."""
+    return [tuple(element.get(name) for name in names) for element in elements]
 
 
 def _text_under(element: HtmlElement, texts: dict[HtmlElement, str]) -> int:
@@ -257,6 +262,7 @@ unlinked_text = _TREE.unlinked_text if COMPILED else _unlinked_text
 children = _TREE.children if COMPILED else _children
 has_descendant = _TREE.has_descendant if COMPILED else _has_descendant
 elements_by_tag = _TREE.elements_by_tag if COMPILED else _elements_by_tag
+attributes = _TREE.attributes if COMPILED else _attributes
 following = _TREE.following if COMPILED else _following
 has_attribute = _TREE.has_attribute if COMPILED else _has_attribute
 text_under = _TREE.text_under if COMPILED else _text_under
