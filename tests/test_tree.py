@@ -108,8 +108,10 @@ def test_each_element_is_read_alike(name):
         assert _tree.text_under(element, texts) == tree._text_under(element, texts)
         assert _tree.hrefs(element) == tree._hrefs(element)
         assert _tree.links_under(element) == tree._links_under(element)
-        assert _tree.elements_by_tag(element, ("p", "a", "meta")) == tree._elements_by_tag(element, ("p", "a", "meta"))
-        assert _tree.attributes([element], ("id", "class", "href")) == tree._attributes([element], ("id", "class", "href"))
+        names = ("p", "a", "meta")
+        assert _tree.elements_by_tag(element, names) == tree._elements_by_tag(element, names)
+        names = ("id", "class", "href")
+        assert _tree.attributes([element], names) == tree._attributes([element], names)
         for name_ in ("itemscope", "id", "class", "rel"):
             assert _tree.has_attribute(element, name_) == tree._has_attribute(element, name_)
         for size in (0, 16, 300):
