@@ -622,3 +622,79 @@ def attributes(elements, names):
                 values.append(None)
         found.append(tuple(values))
     return found
+
+
+# -- the markup's bytes --------------------------------------------------------------------------------
+
+# The bytes that may begin what may_hold_control_characters looks for.
+cdef bint _NOTED[256]
+for _byte in range(256):
+    _NOTED[_byte] = _byte < 0x09 or 0x0b <= _byte <= 0x1f or _byte in (0x7f, 0xc2, 38, 92)
+
+
+def may_hold_control_characters(bytes markup):
+    """Whether ``markup`` (UTF-8) may put a control character in its record: holds one itself (C0 but tab
+    and newline, DEL, C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a JSON
+    escape of one."""
+    cdef const unsigned char* s = <const unsigned char*>markup
+    cdef Py_ssize_t n = len(markup), i
+    cdef unsigned char c
+    for i in range(n):
+        c = s[i]
+        if not _NOTED[c]:  # most bytes: one look each
+            continue
+        if c < 0x09 or 0x0b <= c <= 0x1f or c == 0x7f:
+            return True
+        if c == 0xc2:
+            if i + 1 < n and 0x80 <= s[i + 1] <= 0x9f:
+                return True
+        elif c == 38:  # &
+            if i + 2 < n and s[i + 1] == 35 and _control_reference(s + i + 2, n - i - 2):  # &#
+                return True
+        elif c == 92:  # backslash
+            if i + 1 < n and _control_escape(s + i + 1, n - i - 1):
+                return True
+    return False
+
+
+cdef inline int _hex(unsigned char c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+cdef bint _control_reference(const unsigned char* s, Py_ssize_t n) noexcept:
+    """Whether the character reference after ``&#`` (``s``, ``n`` bytes left) is to a control character:
+    its digits, all of them, read as a number in 0-31 or 127-159."""
+    cdef Py_ssize_t i = 0
+    cdef long value = 0
+    cdef int digit
+    if s[0] == 120 or s[0] == 88:  # x, X
+        i = 1
+        while i < n and _hex(s[i]) >= 0:
+            value = value * 16 + _hex(s[i]) if value < 4096 else value
+            i += 1
+        if i > 1 and (value <= 0x1f or 0x7f <= value <= 0x9f):
+            return True
+        # "&#x" without hex digits is no hex reference, nor a decimal one
+        return False
+    while i < n and 48 <= s[i] <= 57:
+        value = value * 10 + (s[i] - 48) if value < 10000 else value
+        i += 1
+    return i > 0 and (value <= 31 or 127 <= value <= 159)
+
+
+cdef bint _control_escape(const unsigned char* s, Py_ssize_t n) noexcept:
+    """Whether the JSON escape after a backslash (``s``, ``n`` bytes left) writes a control character:
+    ``\\b``, ``\\f``, ``\\r``, or ``\\u00`` and 0, 1, 7F, 8 or 9."""
+    if s[0] == 98 or s[0] == 102 or s[0] == 114:  # b f r
+        return True
+    if n >= 4 and s[0] == 117 and s[1] == 48 and s[2] == 48:  # u00
+        if s[3] == 48 or s[3] == 49 or s[3] == 56 or s[3] == 57:  # 0 1 8 9
+            return True
+        return s[3] == 55 and n >= 5 and (s[4] == 102 or s[4] == 70)  # 7f 7F
+    return False

@@ -272,11 +272,13 @@ class _Walker:
         """The links under ``element`` (itself included), in document order; do not change the list."""
         return self.links.get(element, _NO_LINKS)
 
-    def link(self, kind: str, a: HtmlElement, summary: str | None = None) -> dict[str, Any] | None:
-        to_url = self.memo.url(a.get("href", ""))
+    def link(self, kind: str, a: HtmlElement, to_url: str | None = None) -> dict[str, Any] | None:
+        """Record the link ``a`` (``to_url``: its archive URL, where resolved already)."""
         if to_url is None:
-            return None
-        item = {"kind": kind, "to_url": to_url, "anchor_text": self.text(a) or None, "summary": summary, "facet": None}
+            to_url = self.memo.url(a.get("href", ""))
+            if to_url is None:
+                return None
+        item = {"kind": kind, "to_url": to_url, "anchor_text": self.text(a) or None, "summary": None, "facet": None}
         self.content.links.append(item)
         return item
 
@@ -457,11 +459,14 @@ class _Walker:
         if items and all(_is_link_only(li, self.links_in(li), self.text) for li in items):
             # A list of nothing but links to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
-            targets = [self.memo.url(a.get("href", "")) for li in items for a in self.links_in(li)]
+            links = [self.links_in(li) for li in items]
+            targets = [self.memo.url(a.get("href", "")) for found in links for a in found]
             if self.mode == "body" and all(t and classify(t).page_type in ("definition", "term") for t in targets):
                 kind = "related" if self.page_type == "definition" else "listing"
-                for li in items:
-                    self.link(kind, self.links_in(li)[0])
+                first = 0  # where each item's first link stands among the targets
+                for found in links:
+                    self.link(kind, found[0], targets[first])
+                    first += len(found)
             return
         lines = [clean_block(self.text(li)) for li in items]
         text = "\n".join(line for line in lines if line)

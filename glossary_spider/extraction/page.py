@@ -25,7 +25,7 @@ from glossary_spider.extraction.content import extract_content, is_meta, urls_to
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
-from glossary_spider.extraction.tree import attributes, elements_by_tag, word_count, xpath
+from glossary_spider.extraction.tree import attributes, elements_by_tag, may_hold_control_characters, word_count, xpath
 from glossary_spider.urls import classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -49,19 +49,6 @@ MIN_LINKS = 100  # ... but never fewer than this
 # Control characters have no place in text (the raw capture keeps the bytes): C0 but tab and
 # newline, DEL and C1. ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# What in a page's markup (UTF-8) may become a control character in its record: the character
-# itself (C0, DEL, or C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a
-# JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
-# quick; a false alarm only costs the scan of the record that a page without any is spared.
-_CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
-# Each with its first byte: found by a plain search (memchr), a page without it is spared the pattern.
-_CONTROL_SOURCES = (
-    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
-    (b"&", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
-                       rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
-    (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
-)
-
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
     re.compile(r"\s*⎊\s*Resource\s+\d+\s*$"),
@@ -164,11 +151,6 @@ def _utf8_markup(body: bytes, content_type: str | None) -> bytes | None:
 _header_encoding = lru_cache(maxsize=64)(http_content_type_encoding)
 
 
-def _may_hold_control_characters(markup: bytes) -> bool:
-    return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
-        lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
-
-
 _PARSERS = threading.local()  # a parser serves one parse at a time: one for each thread
 
 
@@ -258,7 +240,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
         "structured_data": structured,
         "extractor_version": EXTRACTOR_VERSION,
     }
-    if _may_hold_control_characters(markup) or _CONTROL.search(url):
+    if may_hold_control_characters(markup) or _CONTROL.search(url):
         record = _without_control_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)

@@ -240,6 +240,27 @@ def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
         parent = parent.getparent()
 
 
+# What in a page's markup (UTF-8) may become a control character in its record: the character
+# itself (C0, DEL, or C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a
+# JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
+# quick; a false alarm only costs the scan of the record that a page without any is spared.
+_CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
+# Each with its first byte: found by a plain search (memchr), a page without it is spared the pattern.
+_CONTROL_SOURCES = (
+    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
+    (b"&", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
+                       rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
+    (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
+)
+
+def _may_hold_control_characters(markup: bytes) -> bool:
+    """Whether ``markup`` (UTF-8) may put a control character in its record: holds one itself (C0 but tab
+    and newline, DEL, C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a JSON
+    escape of one."""
+    return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
+        lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
+
+
 def _compiled() -> Any:
     """The compiled readers, unless not built (no C compiler where the project was installed; a Scrapyd
     egg, which zipimport reads, carries none) or turned off (``GLOSSARY_PURE_PYTHON=1``)."""
@@ -267,5 +288,6 @@ following = _TREE.following if COMPILED else _following
 has_attribute = _TREE.has_attribute if COMPILED else _has_attribute
 text_under = _TREE.text_under if COMPILED else _text_under
 word_count = _TREE.word_count if COMPILED else _word_count
+may_hold_control_characters = _TREE.may_hold_control_characters if COMPILED else _may_hold_control_characters
 links_under = _TREE.links_under if COMPILED else _links_under
 paragraph_facts = _TREE.paragraph_facts if COMPILED else _paragraph_facts
