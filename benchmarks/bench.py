@@ -196,14 +196,17 @@ def extraction_and_storage(pages: int, sample: int) -> dict:
     }
 
 
-def best_of(repeat: int, work) -> float:
-    """The least wall time of ``repeat`` runs of ``work()``."""
-    times = []
+def best_of(repeat: int, *works) -> float | tuple[float, ...]:
+    """The least wall time of ``repeat`` runs of ``work()``, for each of ``works``, their runs taken in
+    turn: a spell of the machine's noise then falls on each of them alike."""
+    times: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for work, taken in zip(works, times):
+            started = time.perf_counter()
+            work()
+            taken.append(time.perf_counter() - started)
+    best = tuple(min(taken) for taken in times)
+    return best[0] if len(best) == 1 else best
 
 
 def parse_each(bodies: list[bytes]) -> None:
@@ -218,9 +221,9 @@ def parse_each(bodies: list[bytes]) -> None:
 
 
 def extraction_vs_parse(pages: int, sample: int) -> dict:
-    """``extract_page`` ÷ ``lxml.html.fromstring`` (:func:`parse_each`) on the same pages, best of 5 each:
-    on replica pages and on the golden samples of tests/samples (the replica's themes, broken JSON-LD,
-    the seed page)."""
+    """``extract_page`` ÷ ``lxml.html.fromstring`` (:func:`parse_each`) on the same pages, best of 5 each,
+    taken in turn: on replica pages and on the golden samples of tests/samples (the replica's themes,
+    broken JSON-LD, the seed page)."""
     from glossary_spider.extraction import extract_page
     from glossary_spider.replica import ReplicaSite
 
@@ -231,8 +234,8 @@ def extraction_vs_parse(pages: int, sample: int) -> dict:
                for p in sorted((ROOT / "tests" / "samples").glob("*.html"))]
     ratios = {}
     for name, found in (("replica", replica), ("samples", samples)):
-        extract = best_of(5, lambda: [extract_page(body, url, kind) for url, body, kind in found])
-        parse = best_of(5, lambda: parse_each([body for _, body, _ in found]))
+        extract, parse = best_of(5, lambda: [extract_page(body, url, kind) for url, body, kind in found],
+                                 lambda: parse_each([body for _, body, _ in found]))
         ratios[name] = {"ratio": extract / parse, "extract_ms": extract / len(found) * 1000,
                         "parse_ms": parse / len(found) * 1000, "pages": len(found)}
     return ratios
