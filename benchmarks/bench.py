@@ -196,17 +196,21 @@ def extraction_and_storage(pages: int, sample: int) -> dict:
     }
 
 
-def best_of(repeat: int, *works) -> float | tuple[float, ...]:
-    """The least wall time of ``repeat`` runs of ``work()``, for each of ``works``, their runs taken in
-    turn: a spell of the machine's noise then falls on each of them alike."""
+def best_of(repeat: int, work) -> float:
+    """The least wall time of ``repeat`` runs of ``work()``."""
+    return best_of_each(repeat, work)[0]
+
+
+def best_of_each(repeat: int, *works) -> tuple[float, ...]:
+    """The least wall time of ``repeat`` runs of each of ``works``, their runs taken in turn: a spell of
+    the machine's noise then falls on each of them alike."""
     times: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
         for work, taken in zip(works, times):
             started = time.perf_counter()
             work()
             taken.append(time.perf_counter() - started)
-    best = tuple(min(taken) for taken in times)
-    return best[0] if len(best) == 1 else best
+    return tuple(min(taken) for taken in times)
 
 
 def parse_each(bodies: list[bytes]) -> None:
@@ -234,8 +238,8 @@ def extraction_vs_parse(pages: int, sample: int) -> dict:
                for p in sorted((ROOT / "tests" / "samples").glob("*.html"))]
     ratios = {}
     for name, found in (("replica", replica), ("samples", samples)):
-        extract, parse = best_of(5, lambda: [extract_page(body, url, kind) for url, body, kind in found],
-                                 lambda: parse_each([body for _, body, _ in found]))
+        extract, parse = best_of_each(5, lambda: [extract_page(body, url, kind) for url, body, kind in found],
+                                      lambda: parse_each([body for _, body, _ in found]))
         ratios[name] = {"ratio": extract / parse, "extract_ms": extract / len(found) * 1000,
                         "parse_ms": parse / len(found) * 1000, "pages": len(found)}
     return ratios
