@@ -1,6 +1,6 @@
 """What extraction reads of a page's tree node by node: an element's text (as written, folded, only its
 start, or outside its links), its children as the content walk reads them, the links under each element,
-the page's paragraphs and marks, and a few searches of the whole page.
+the page's paragraphs and marks, a few searches of the whole page; and one scan of its markup's bytes.
 
 Each is read by the compiled module ``_tree`` (built from ``_tree.pyx`` by ``pip install`` where a C
 compiler is at hand), from libxml2's nodes directly, without an lxml element made for every node passed
@@ -252,6 +252,7 @@ _CONTROL_SOURCES = (
                        rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
     (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
 )
+
 
 def _may_hold_control_characters(markup: bytes) -> bool:
     """Whether ``markup`` (UTF-8) may put a control character in its record: holds one itself (C0 but tab
