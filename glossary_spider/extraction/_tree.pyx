@@ -88,17 +88,37 @@ cdef int _append(Buffer* out, const unsigned char* s) except -1:
     return 0
 
 
-cdef int _gather(Buffer* out, Node* top) except -1:
+cdef int _copy(Buffer* out, const unsigned char* s) except -1:
+    """Append ``s`` as written."""
+    cdef Py_ssize_t size = strlen(<const char*>s)
+    cdef char* grown
+    if out.size + size > out.room:
+        grown = <char*>realloc(out.data, 2 * out.room + size)
+        if grown is NULL:
+            raise MemoryError()
+        out.data = grown
+        out.room = 2 * out.room + size
+    memcpy(out.data + out.size, s, size)
+    out.size += size
+    return 0
+
+
+cdef int _gather(Buffer* out, Node* top, bint fold, bint outside_links) except -1:
     """The text and CDATA under ``top``, in document order (comments and processing instructions are not
-    text), folded, up to ``out.limit`` bytes."""
+    text): ``fold``ed (:func:`_append`, up to ``out.limit`` bytes) or as written; with ``outside_links``,
+    none inside an ``<a>``."""
     cdef Node* node = top.children
     while node is not NULL:
         if node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE:
             if node.content is not NULL:
-                _append(out, node.content)
-                if out.size > out.limit:
-                    return 0
-        elif node.type == tree.XML_ELEMENT_NODE and node.children is not NULL:
+                if not fold:
+                    _copy(out, node.content)
+                else:
+                    _append(out, node.content)
+                    if out.size > out.limit:
+                        return 0
+        elif (node.type == tree.XML_ELEMENT_NODE and node.children is not NULL
+              and not (outside_links and _named(node, "a"))):
             node = node.children
             continue
         while node.next is NULL:
@@ -109,39 +129,31 @@ cdef int _gather(Buffer* out, Node* top) except -1:
     return 0
 
 
-cdef str _text(Node* node):
-    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
+cdef str _read(Node* top, bint fold, bint outside_links=False, Py_ssize_t limit=PY_SSIZE_T_MAX):
+    """:func:`_gather`'s text. Folded, it is as ``" ".join(text.split())`` makes it; read no further than
+    ``limit`` bytes, its last character may be cut, and is left out."""
+    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, limit)
     if out.data is NULL:
         raise MemoryError()
     try:
-        _gather(&out, node)
-        text = PyUnicode_DecodeUTF8(out.data, out.size, "strict")
+        _gather(&out, top, fold, outside_links)
+        text = PyUnicode_DecodeUTF8(out.data, out.size, "ignore" if out.size > limit else "strict")
     finally:
         free(out.data)
-    if out.wide_space:
-        return " ".join(text.split())
+    if out.wide_space:  # white space beyond ASCII, folded by split(), which may make a cut text shorter
+        return " ".join((text if out.size <= limit else _read(top, True)).split())
     return text
 
 
 def text_of(_Element element):
     """All the text under the element, each run of white space one space, none at either end."""
-    return _text(element._c_node)
+    return _read(element._c_node, True)
 
 
 def text_head(_Element element, Py_ssize_t size):
     """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
     ``size`` of its first characters. Reads no further into the element than that."""
-    # Past 4 bytes a character (UTF-8's most), more than ``size`` characters are read.
-    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, 4 * size + 4)
-    if out.data is NULL:
-        raise MemoryError()
-    try:
-        _gather(&out, element._c_node)
-        if out.wide_space:  # folded by split(), which may make it shorter: read it all
-            return _text(element._c_node)
-        return PyUnicode_DecodeUTF8(out.data, out.size, "ignore")  # a character cut at the end is left out
-    finally:
-        free(out.data)
+    return _read(element._c_node, True, False, 4 * size + 4)  # past 4 bytes a character, more than size
 
 
 # -- attributes and names -----------------------------------------------------------------------------
@@ -317,7 +329,7 @@ def paragraph_facts(_Element root, is_comments, dict texts, Py_ssize_t long_size
                 if not (left_out or inside is not NULL):
                     paragraph = texts.get(element)
                     if paragraph is None:
-                        texts[element] = paragraph = _text(node)
+                        texts[element] = paragraph = _read(node, True)
                     found[element] = paragraph
                     if len(paragraph) >= long_size:
                         _add_ancestors(doc, node, long)
@@ -423,14 +435,7 @@ def has_descendant(_Element element, names):
 
 def raw_text(_Element element):
     """All the text under an element, as ``"".join(element.itertext())`` reads it."""
-    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
-    if out.data is NULL:
-        raise MemoryError()
-    try:
-        _gather_raw(&out, element._c_node, False)
-        return PyUnicode_DecodeUTF8(out.data, out.size, "strict")
-    finally:
-        free(out.data)
+    return _read(element._c_node, False)
 
 
 def unlinked_text(_Element element):
@@ -440,43 +445,7 @@ def unlinked_text(_Element element):
         if _named(node, "a"):
             return ""
         node = node.parent
-    cdef Buffer out = Buffer(<char*>malloc(256), 0, 256, False, False, PY_SSIZE_T_MAX)
-    if out.data is NULL:
-        raise MemoryError()
-    try:
-        _gather_raw(&out, element._c_node, True)
-        return PyUnicode_DecodeUTF8(out.data, out.size, "strict")
-    finally:
-        free(out.data)
-
-
-cdef int _gather_raw(Buffer* out, Node* top, bint outside_links) except -1:
-    """The text (and CDATA) under ``top`` as written; with ``outside_links``, none inside an ``<a>``."""
-    cdef Node* node = top.children
-    cdef Py_ssize_t size
-    cdef char* grown
-    while node is not NULL:
-        if node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE:
-            if node.content is not NULL:
-                size = strlen(<const char*>node.content)
-                if out.size + size > out.room:
-                    grown = <char*>realloc(out.data, 2 * out.room + size)
-                    if grown is NULL:
-                        raise MemoryError()
-                    out.data = grown
-                    out.room = 2 * out.room + size
-                memcpy(out.data + out.size, node.content, size)
-                out.size += size
-        elif (node.type == tree.XML_ELEMENT_NODE and node.children is not NULL
-              and not (outside_links and _named(node, "a"))):
-            node = node.children
-            continue
-        while node.next is NULL:
-            node = node.parent
-            if node is top or node is NULL:
-                return 0
-        node = node.next
-    return 0
+    return _read(element._c_node, False, True)
 
 
 def children(_Element element):
