@@ -200,6 +200,39 @@ def test_reparse_rewrites_only_what_differs_from_the_extraction(refreshed, tmp_p
     assert archive_problems(db) == []
 
 
+def test_a_close_of_many_batches_gives_each_link_its_own_target_and_texts(tmp_path, monkeypatch):
+    """The close archives a run's pages 500 at a time, the ids of URLs and link texts one batch read kept
+    for the next (and forgotten past a bound, set low here): each link row must still name its own
+    target and texts, as pages archived a few at a time give them."""
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.replica import ReplicaSite
+    from glossary_spider.storage import Fetch, writer
+
+    monkeypatch.setattr(writer, "KNOWN_MAX", 300)
+    site = ReplicaSite(1200)
+    batch = []
+    for path in site.glossary_paths()[:620]:
+        reply = site.render(path, "http://x")
+        fetch = Fetch("http://x" + path, 200, reply.body, reply.content_type, fetched_at="2026-11-01T00:00:00Z")
+        batch.append((fetch, extract_page(reply.body, fetch.url, reply.content_type)))
+    with Archive(tmp_path / "close.db") as archive:
+        run_id = archive.start_run("crawl", {})
+        archive.stage_pages(run_id, batch)
+        assert archive.apply_staged(run_id) == {"new": 620}
+    with Archive(tmp_path / "few.db") as archive:
+        run_id = archive.start_run("crawl", {})
+        for start in range(0, len(batch), 20):
+            archive.store_pages(run_id, batch[start:start + 20])
+    queries = {"links": "SELECT from_url, kind, position, to_url, anchor_text, summary, facet FROM links "
+                        "ORDER BY 1, 2, 3",
+               "sections": "SELECT url, position, heading, text FROM sections ORDER BY 1, 2",
+               "versions": "SELECT url, version, content_hash FROM page_versions ORDER BY 1, 2"}
+    close, few = ({name: rows(tmp_path / db, sql) for name, sql in queries.items()} for db in ("close.db", "few.db"))
+    assert close == few
+    assert len(close["links"]) > 5000 and len({link["to_url"] for link in close["links"]}) > 600
+    assert sum(link["anchor_text"] is not None for link in close["links"]) > 5000
+
+
 def test_pages_staged_as_records_by_an_earlier_version_are_archived_as_their_rows_would_be(tmp_path):
     """A held run staged before staging kept each page's rows has its records instead; accepted now,
     they must give the archive what the rows give, row for row."""

@@ -115,7 +115,7 @@ class Staging:
                 counts[outcome] = counts.get(outcome, 0) + 1
                 if len(rows) >= 500:  # bounded memory, however many pages
                     self.write(rows)
-                    rows = Batch()
+                    rows = Batch(rows.ids)
             self.write(rows)
             self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
         return counts
