@@ -136,6 +136,7 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
                 served = server.cpu_seconds() - cpu
                 fetched = int(out.strip().splitlines()[-1])
                 rates["bare"], rates["bare_cpu"] = fetched / wall, last_cpu() / fetched
+                rates["bare_wall"], rates["bare_process_cpu"] = wall, last_cpu()
                 server_rates.append(fetched / max(served, 1e-6))
             else:
                 last_db = directory / f"crawl-{i}.db"
@@ -143,6 +144,8 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
                 archived = sqlite3.connect(last_db).execute("SELECT count(*) FROM pages").fetchone()[0]
                 assert archived == count, f"archived {archived} of {count} pages"
                 rates["ours"], rates["ours_cpu"], last_wall = archived / wall, last_cpu() / archived, wall
+                rates["ours_wall"] = wall
+                rates["ours_process_cpu"], rates["ours_workers_cpu"] = crawl_cpu(last_db)
         pairs.append(rates)
     return {
         "pairs": pairs,
@@ -153,6 +156,22 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
         "db": last_db,
         "crawl_wall": last_wall,
     }
+
+
+def crawl_cpu(db: Path) -> tuple[float, float]:
+    """CPU seconds of the crawl's own process and of its extraction workers, from the run's stats."""
+    stats = json.loads(sqlite3.connect(db).execute("SELECT stats FROM crawl_runs ORDER BY id DESC").fetchone()[0])
+    return stats["glossary/cpu_seconds"], stats["glossary/workers_cpu_seconds"]
+
+
+def cpu_split(speed: dict) -> str:
+    """Where each crawl's CPU went (medians): what says which process sets the crawl's pace."""
+    def median(key: str) -> float:
+        return statistics.median(p[key] for p in speed["pairs"])
+
+    return (f"crawl CPU (medians): Scrapy's process {median('ours_process_cpu'):.2f} s in a "
+            f"{median('ours_wall'):.2f} s run, its extraction workers {median('ours_workers_cpu'):.2f} s; "
+            f"the bare spider {median('bare_process_cpu'):.2f} s in {median('bare_wall'):.2f} s")
 
 
 def refresh_figures(db: Path, crawl_wall: float, concurrency: int) -> dict:
@@ -683,6 +702,7 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
           if speed["server_pages_per_cpu_second"] > speed["bare_pages_per_second"] else
           f"\nwarning: the replica server ({speed['server_pages_per_cpu_second']:.0f} pages/CPU-s) may limit "
           f"bare Scrapy ({speed['bare_pages_per_second']:.0f} pages/s)")
+    print(cpu_split(speed))
     print(f"corpus: {scores['ours_ms']:.1f} ms/page ours, {scores['trafilatura_ms']:.1f} ms/page trafilatura; "
           f"empty: ours {len(scores['ours_empty'])}, trafilatura {len(scores['trafilatura_empty'])}")
     print(f"peak RSS: {mem['peak_small'] / 2**20:.0f} MiB for {options.pages} pages, "
@@ -734,6 +754,7 @@ def speed_figures(directory: Path, options: argparse.Namespace) -> list:
     reparse = reparse_vs_parse(speed["db"], directory)
     print(f"\nbare Scrapy: {speed['bare_pages_per_second']:.0f} pages/s; the replica server delivers "
           f"{speed['server_pages_per_cpu_second']:.0f} pages per CPU-second of its own")
+    print(cpu_split(speed))
     EXTRA.update({"extraction_vs_parse": parse, "reparse": reparse, "throughput_pairs": speed["pairs"]})
     return speed_rows(speed, parse, reparse)
 

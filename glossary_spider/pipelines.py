@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import resource
 import sqlite3
 import time
 from typing import Any
@@ -145,6 +146,15 @@ class ArchivePipeline:
         return {"requests": self.earlier[0] + stats.get_value("downloader/request_count", 0),
                 "bytes": self.earlier[1] + stats.get_value("downloader/response_bytes", 0)}
 
+    def note_cpu(self) -> None:
+        """The run's CPU seconds in its stats: ``glossary/cpu_seconds`` of this process (start-up, the
+        crawl, and its close, which archives the staged pages) and ``glossary/workers_cpu_seconds`` of
+        the extraction workers, which the spider has let go of by now (Scrapy tells it first)."""
+        stats = self.crawler.stats
+        stats.set_value("glossary/cpu_seconds", round(time.process_time(), 3))
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stats.set_value("glossary/workers_cpu_seconds", round(workers.ru_utime + workers.ru_stime, 3))
+
     def _note_limit(self, error: str) -> None:
         stats = self.crawler.stats
         stats.inc_value("glossary/limits_hit")
@@ -212,6 +222,7 @@ class ArchivePipeline:
             except sqlite3.OperationalError as exc:
                 self.error = cannot_write(self.path, exc)
                 self.crawler.stats.set_value("glossary/archive_error", self.error)
+        self.note_cpu()
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
         self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats, self.traffic())

@@ -211,6 +211,11 @@ def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_p
         archived[workers] = (archive_content(db), rows(db, "SELECT url, record_digest, word_count, summary, body_text "
                                                           "FROM pages ORDER BY url"))
         assert rows(db, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+        # The run's CPU, its own and its workers': a fresh interpreter importing Scrapy or the extraction
+        # modules alone takes more than a fifth of a second.
+        stats = json.loads(rows(db, "SELECT stats FROM crawl_runs")[0]["stats"])
+        assert stats["glossary/cpu_seconds"] > 0.2
+        assert (stats["glossary/workers_cpu_seconds"] > 0.2) == (workers == 1)
     assert len(archived[1][1]) > 30
     assert archived[1] == archived[0]
 
