@@ -84,6 +84,9 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
     return results
 
 
+SHUT_DOWN = "the extraction workers were shut down"
+
+
 class BatchingPool:
     """Work handed to worker processes a batch at a time, from an asyncio loop.
 
@@ -92,7 +95,7 @@ class BatchingPool:
     goes down as one pickled frame and its results come back as one, read by the loop itself
     (:class:`_WorkerLink`, an ``asyncio.Protocol``); no thread stands between. A ``ProcessPoolExecutor``
     has two (one feeds its call queue, one reads results) that take the GIL from the loop at every
-    hand-off: a second of Scrapy's process in a crawl of 4,250 pages, more than extraction itself saved it.
+    hand-off: they cost Scrapy's process 1.2 CPU-seconds in a crawl of 4,250 pages, the socket 0.5.
 
     Each worker has at most two batches in hand (one at work, one queued); what arrives meanwhile
     waits, and goes to the next free worker as one batch of at most ``most`` items. ``job`` takes a
@@ -121,7 +124,7 @@ class BatchingPool:
 
     def _hand_out(self) -> None:
         if self.closed:
-            _settle(self.waiting, [BrokenProcessPool("the extraction workers were shut down")] * len(self.waiting))
+            _settle(self.waiting, [BrokenProcessPool(SHUT_DOWN)] * len(self.waiting))
             self.waiting = []
             return
         if len(self.links) < self.workers and self.starting is None:
@@ -190,6 +193,8 @@ class BatchingPool:
             link.close()
         for link in links:
             link.process.join()
+            for batch in link.batches:  # unanswered: no one waits for them any longer, but none is left pending
+                _settle(batch, [BrokenProcessPool(SHUT_DOWN)] * len(batch))
         self._hand_out()
 
 

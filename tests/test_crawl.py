@@ -282,6 +282,32 @@ def test_a_worker_reads_links_and_the_trap_guards_figures_only_for_a_crawl_that_
         assert alone.outlinks == [] and no_reading is None and alone.record == extraction.record
 
 
+def test_extraction_workers_shut_down_leave_no_page_waiting():
+    """A crawl that stops with pages in the workers' hands or waiting for them: each page's wait ends,
+    with its extraction or with BrokenProcessPool, none left pending when the loop goes."""
+    import asyncio
+    from concurrent.futures.process import BrokenProcessPool
+
+    from glossary_spider.workers import BatchingPool, extract_for_staging
+
+    site, base = ReplicaSite(40), "http://127.0.0.1:8000"
+    pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:12]]
+
+    async def stop_in_the_middle() -> list[asyncio.Task]:
+        pool = BatchingPool(1, extract_for_staging)
+        runs = [asyncio.ensure_future(pool.run(page)) for page in pages * 10]
+        await runs[0]
+        pool.shutdown()
+        await asyncio.sleep(0.1)
+        return runs
+
+    runs = asyncio.run(stop_in_the_middle())
+    assert all(run.done() for run in runs)
+    results = [run.exception() or run.result() for run in runs]
+    assert all(isinstance(result, (BrokenProcessPool, tuple)) for result in results)
+    assert sum(isinstance(result, BrokenProcessPool) for result in results) >= len(runs) - 1 - 2 * 32
+
+
 def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers_go_on():
     import asyncio
     import multiprocessing
