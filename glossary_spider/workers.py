@@ -207,15 +207,34 @@ class _WorkerLink(asyncio.Protocol):
         self.batches: deque[list[tuple[Any, asyncio.Future[Any]]]] = deque()
         self.received = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.outgoing: deque[memoryview] = deque()  # frames written a chunk at a time, as the socket drains
+        self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def send(self, batch: list[tuple[Any, asyncio.Future[Any]]]) -> None:
-        assert self.transport is not None
         self.batches.append(batch)
         frame = pickle.dumps([item for item, _ in batch], protocol=pickle.HIGHEST_PROTOCOL)
-        self.transport.writelines([_FRAME.pack(len(frame)), frame])
+        self.outgoing += (memoryview(_FRAME.pack(len(frame))), memoryview(frame))
+        self._write()
+
+    def _write(self) -> None:
+        """Hand the transport the frames a chunk at a time while it asks for more: it copies what the
+        socket does not take at once, and a batch holding a page of 15 MB would otherwise be copied whole."""
+        assert self.transport is not None
+        while self.outgoing and not self.paused:
+            view = self.outgoing.popleft()
+            if len(view) > _CHUNK:
+                self.outgoing.appendleft(view[_CHUNK:])
+            self.transport.write(view[:_CHUNK])
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._write()
 
     def data_received(self, data: bytes) -> None:
         self.received += data
@@ -240,8 +259,9 @@ class _WorkerLink(asyncio.Protocol):
         self.transport.close()
 
 
-# A frame's length, before its pickled batch or results.
+# A frame's length, before its pickled batch or results; and the most of it written to the transport at once.
 _FRAME = struct.Struct("!Q")
+_CHUNK = 256 * 1024
 
 
 def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pid: int) -> None:
