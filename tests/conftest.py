@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +16,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = [sys.executable, "-m", "glossary_spider"]
+
+
+def lasting_port() -> int:
+    """A free loopback port below the range the kernel hands out for port 0 and for outgoing connections,
+    so that nothing else takes it while a replica that listened on it is stopped and started again."""
+    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    first_ephemeral = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
+    for _ in range(100):
+        port = random.randrange(10_000, first_ephemeral)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 class Replica:
@@ -83,8 +101,8 @@ def rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
 def make_replica(tmp_path: Path) -> Iterator:
     started: list[Replica] = []
 
-    def start(pages: int = 200, generation: int = 1, *options: str, host: str = "127.0.0.1") -> Replica:
-        replica = Replica(tmp_path, pages, generation, *options, host=host)
+    def start(pages: int = 200, generation: int = 1, *options: str, host: str = "127.0.0.1", port: int = 0) -> Replica:
+        replica = Replica(tmp_path, pages, generation, *options, host=host, port=port)
         started.append(replica)
         return replica
 

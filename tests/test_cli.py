@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import GLOSSARY, ROOT, Replica, archive_problems, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_problems, lasting_port, rows, run_glossary
 
 from glossary_spider.cli import cli
 
@@ -153,7 +153,7 @@ def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
 def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make_replica, tmp_path):
     """Issue 14 item 4: a refresh of a site that is down reported "finished", exit 0, with
     Scrapy's ERROR lines and tracebacks on stderr and a JSON summary over many lines."""
-    server = make_replica()
+    server = make_replica(port=lasting_port())  # served again on its port once "back"
     db = tmp_path / "o.db"
     paths = ["/area/funding/", "/term/legal-risk-management/", "/definition/international-legal-cooperation/"]
     result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--no-progress", "--no-follow",

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import GLOSSARY, ROOT, Replica, archive_content, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_content, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.lock import ArchiveLock
 from glossary_spider.replica import ReplicaSite
@@ -36,9 +36,10 @@ def generation_change(before: ReplicaSite, after: ReplicaSite):
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    """An archive of a replica crawled once, and the port that replica listened on."""
+    """An archive of a replica crawled once, and the port that replica listened on (one nothing else
+    takes meanwhile: each test serves the replica on it again)."""
     tmp = tmp_path_factory.mktemp("template")
-    server = Replica(tmp)
+    server = Replica(tmp, port=lasting_port())
     db = tmp / "history.db"
     result = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
     server.stop()
