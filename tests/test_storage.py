@@ -200,21 +200,30 @@ def test_reparse_rewrites_only_what_differs_from_the_extraction(refreshed, tmp_p
     assert archive_problems(db) == []
 
 
+def extracted_replica_pages(site_pages: int, count: int) -> list:
+    """(fetch, extraction) of the first ``count`` glossary pages of a replica of ``site_pages`` pages, as a
+    crawl hands them to staging."""
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.replica import ReplicaSite
+    from glossary_spider.storage import Fetch
+
+    site = ReplicaSite(site_pages)
+    batch = []
+    for path in site.glossary_paths()[:count]:
+        reply = site.render(path, "http://x")
+        fetch = Fetch("http://x" + path, 200, reply.body, reply.content_type, fetched_at="2026-11-01T00:00:00Z")
+        batch.append((fetch, extract_page(reply.body, fetch.url, reply.content_type)))
+    return batch
+
+
 def test_a_close_of_many_batches_gives_each_link_its_own_target_and_texts(tmp_path, monkeypatch):
     """The close archives a run's pages 500 at a time, the ids of URLs and link texts one batch read kept
     for the next (and forgotten past a bound, set low here): each link row must still name its own
     target and texts, as pages archived a few at a time give them."""
-    from glossary_spider.extraction import extract_page
-    from glossary_spider.replica import ReplicaSite
-    from glossary_spider.storage import Fetch, writer
+    from glossary_spider.storage import writer
 
     monkeypatch.setattr(writer, "KNOWN_MAX", 300)
-    site = ReplicaSite(1200)
-    batch = []
-    for path in site.glossary_paths()[:620]:
-        reply = site.render(path, "http://x")
-        fetch = Fetch("http://x" + path, 200, reply.body, reply.content_type, fetched_at="2026-11-01T00:00:00Z")
-        batch.append((fetch, extract_page(reply.body, fetch.url, reply.content_type)))
+    batch = extracted_replica_pages(1200, 620)
     with Archive(tmp_path / "close.db") as archive:
         run_id = archive.start_run("crawl", {})
         archive.stage_pages(run_id, batch)
@@ -238,16 +247,7 @@ def test_pages_staged_as_records_by_an_earlier_version_are_archived_as_their_row
     they must give the archive what the rows give, row for row."""
     import zstandard
 
-    from glossary_spider.extraction import extract_page
-    from glossary_spider.replica import ReplicaSite
-    from glossary_spider.storage import Fetch
-
-    site = ReplicaSite(40)
-    batch = []
-    for path in site.glossary_paths()[:20]:
-        reply = site.render(path, "http://x")
-        fetch = Fetch("http://x" + path, 200, reply.body, reply.content_type, fetched_at="2026-11-01T00:00:00Z")
-        batch.append((fetch, extract_page(reply.body, fetch.url, reply.content_type)))
+    batch = extracted_replica_pages(40, 20)
     records = {extraction.record["url"]: extraction.record for _, extraction in batch}
     for name in ("rows", "records"):
         with Archive(tmp_path / f"{name}.db") as archive:

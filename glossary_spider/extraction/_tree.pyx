@@ -224,11 +224,16 @@ def links_under(_Element root):
                     if holder is top:
                         break
                     holder = holder.parent
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return found
+
+
+cdef inline Node* _following(Node* node, Node* top) noexcept:
+    """The node after ``node`` in document order, within ``top``'s subtree: an element's first child, else
+    :func:`_next`; NULL at its end."""
+    if node.type == tree.XML_ELEMENT_NODE and node.children is not NULL:
+        return node.children
+    return _next(node, top)
 
 
 cdef inline Node* _next(Node* node, Node* top) noexcept:
@@ -379,10 +384,7 @@ def text_under(_Element element, dict texts):
                 paragraph = texts.get(cetree.elementFactory(doc, node))
                 if paragraph is not None:
                     size += len(<str>paragraph)
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return size
 
 
@@ -411,10 +413,7 @@ def has_attribute(_Element root, str name):
         if node.type == tree.XML_ELEMENT_NODE:
             if _attribute(node, wanted, &value) != ABSENT:
                 return True
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return False
 
 
@@ -426,10 +425,7 @@ def has_descendant(_Element element, names):
         if node.type == tree.XML_ELEMENT_NODE:
             if _string(node.name) in names:
                 return True
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return False
 
 
@@ -515,10 +511,7 @@ def elements_by_tag(_Element root, tags):
                 if strcmp(<const char*>node.name, <const char*><bytes>names[i]) == 0:
                     (<list>lists[i]).append(cetree.elementFactory(doc, node))
                     break
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return dict(zip(tags, lists))
 
 
@@ -540,10 +533,7 @@ def following(_Element ancestor, _Element anchor, names):
                     if line <= 0 or from_line <= 0 or line >= from_line:
                         found.append(cetree.elementFactory(doc, node))
                     break
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return found
 
 
@@ -567,10 +557,7 @@ def hrefs(_Element root):
         if node.type == tree.XML_ELEMENT_NODE:
             if _named(node, "a") and _value(doc, node, "href", &value, keep) == FOUND:
                 found.append(PyUnicode_DecodeUTF8(value, strlen(value), "strict"))
-            if node.children is not NULL:
-                node = node.children
-                continue
-        node = _next(node, top)
+        node = _following(node, top)
     return found
 
 
