@@ -260,6 +260,11 @@ class RunArgs:
             settings["DOWNLOAD_TIMEOUT"] = self.timeout
         if self.trap_budget is not None:
             settings["GLOSSARY_TRAP_BUDGET"] = self.trap_budget
+        if self.max_pages is not None:
+            # No download starts while a response waits to be parsed, so that the run cannot fetch on
+            # past its page budget before the budget is seen to be spent: at most the downloads in
+            # flight are fetched and not archived.
+            settings["SCRAPER_SLOT_MAX_ACTIVE_SIZE"] = 0
         if self.max_requests is not None:
             settings["CLOSESPIDER_PAGECOUNT"] = self.max_requests
         if self.max_duration is not None:
