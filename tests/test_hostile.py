@@ -361,11 +361,15 @@ def test_search_time_is_linear_in_the_query_terms(crawled):
     words = ["vega", "gamma", "delta", "risk", "theta", "option"]
 
     def seconds(n: int) -> float:
+        """The best of three: a spell of load on the machine running the tests slows one run, not all."""
         query = " OR ".join(words[i % len(words)] for i in range(n)) + " OR " + " OR ".join(
             f"absent{i}" for i in range(n))
-        started = time.perf_counter()
-        assert q.search(conn, query, limit=20)
-        return time.perf_counter() - started
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert q.search(conn, query, limit=20)
+            times.append(time.perf_counter() - started)
+        return min(times)
 
     seconds(200)  # warm the cache
     small, large = seconds(1000), seconds(6000)
