@@ -36,8 +36,8 @@ def default_workers() -> int:
 
 
 def worker_started(parent_pid: int) -> None:
-    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (the pool's way to stop
-    it) ends it quietly whatever handler it was forked with, and it goes when the parent does."""
+    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (a process pool's way to
+    stop it at once) ends it quietly whatever handler it was forked with, and it goes when the parent does."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 

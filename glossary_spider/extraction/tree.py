@@ -255,9 +255,7 @@ _CONTROL_SOURCES = (
 
 
 def _may_hold_control_characters(markup: bytes) -> bool:
-    """Whether ``markup`` (UTF-8) may put a control character in its record: holds one itself (C0 but tab
-    and newline, DEL, C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a JSON
-    escape of one."""
+    """Whether ``markup`` (UTF-8) may put a control character in its record (see the searches above)."""
     return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
         lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
 
