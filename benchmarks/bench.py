@@ -48,7 +48,10 @@ class Server:
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
-        self.url = re.search(r"(http://[\d.]+:\d+)", line).group(1)
+        if not (found := re.search(r"(http://[\d.]+:\d+)", line)):
+            self.process.wait()
+            raise RuntimeError(f"the replica (--pages {pages}) did not start: see its error above")
+        self.url = found.group(1)
 
     def request_times(self) -> list[float]:
         assert self.log is not None
@@ -123,19 +126,21 @@ def crawl_command(db: Path, server: Server, concurrency: int) -> list[str]:
                     "--delay", "0", "--concurrency", str(concurrency), "--no-progress")
 
 
-def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: int, concurrency: int) -> dict:
-    """The crawl against the bare spider, ``repeat`` pairs interleaved: pages a second, CPU a page, and
-    each run timed phase by phase from the replica's request log (``server`` must keep one)."""
+def throughput(directory: Path, server: Server, pages: int, count: int, repeat: int, concurrency: int) -> dict:
+    """The crawl against the bare spider, ``repeat`` pairs interleaved: pages a second and CPU a page; then
+    one more pair against a replica that logs its requests, to time each run phase by phase."""
     pairs, server_rates, last_db, last_wall = [], [], None, 0.0
     # Once unmeasured: the replica renders each page on its first request and serves it from memory after.
-    run([PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls), str(concurrency)])
+    bare = [PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls_file(directory, server, pages)),
+            str(concurrency)]
+    run(bare)
     for i in range(repeat):
         order = ["bare", "ours"] if i % 2 == 0 else ["ours", "bare"]
         rates = {}
         for which in order:
-            cpu, logged, started = server.cpu_seconds(), len(server.request_times()), time.time()
+            cpu = server.cpu_seconds()
             if which == "bare":
-                wall, _, out = run([PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls), str(concurrency)])
+                wall, _, out = run(bare)
                 fetched = int(out.strip().splitlines()[-1])
                 rates["bare"], rates["bare_cpu"] = fetched / wall, last_cpu() / fetched
                 rates["bare_wall"], rates["bare_process_cpu"] = wall, last_cpu()
@@ -148,8 +153,7 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
                 rates["ours"], rates["ours_cpu"], last_wall = archived / wall, last_cpu() / archived, wall
                 rates["ours_wall"] = wall
                 rates["ours_process_cpu"], rates["ours_workers_cpu"] = crawl_cpu(last_db)
-            rates[f"{which}_total_cpu"] = last_cpu() + server.cpu_seconds() - cpu
-            rates[f"{which}_phases"] = phases(server.request_times()[logged:], started, time.time())
+                rates["ours_total_cpu"] = last_cpu() + server.cpu_seconds() - cpu
         pairs.append(rates)
     return {
         "pairs": pairs,
@@ -160,9 +164,31 @@ def throughput(directory: Path, server: Server, urls: Path, count: int, repeat: 
         # The most the throughput could be were the crawl's CPU, and the replica's, spread over every core
         # without a moment idle: the bare spider's wall time against that CPU shared by the cores.
         "ceiling": statistics.median(p["bare_wall"] * CORES / p["ours_total_cpu"] for p in pairs),
+        "phases": crawl_phases(directory, pages, concurrency),
         "db": last_db,
         "crawl_wall": last_wall,
     }
+
+
+def crawl_phases(directory: Path, pages: int, concurrency: int) -> dict[str, dict[str, float]]:
+    """One run of each against a replica of the same pages that logs its requests: their phases. Apart
+    from the measured pairs: writing the log costs the replica a quarter more CPU a request, on a core the
+    crawl shares."""
+    directory = directory / "phases"
+    directory.mkdir()
+    server = Server(pages, "127.0.0.1", directory / "replica.log")
+    try:
+        bare = [PYTHON, str(ROOT / "benchmarks" / "bare_spider.py"), str(urls_file(directory, server, pages)),
+                str(concurrency)]
+        run(bare)
+        timed = {}
+        for which, command in (("bare", bare), ("ours", crawl_command(directory / "crawl.db", server, concurrency))):
+            logged, started = len(server.request_times()), time.time()
+            run(command)
+            timed[which] = phases(server.request_times()[logged:], started, time.time())
+        return timed
+    finally:
+        server.stop()
 
 
 def phases(requests: list[float], started: float, ended: float) -> dict[str, float]:
@@ -180,16 +206,15 @@ def crawl_cpu(db: Path) -> tuple[float, float]:
 def cpu_split(speed: dict) -> str:
     """Where each crawl's time and CPU went (medians): what says which process sets the crawl's pace, and
     how fast the crawl could be on this machine's cores were its work spread over them perfectly."""
-    def median(key: str, phase: str | None = None) -> float:
-        return statistics.median(p[key][phase] if phase else p[key] for p in speed["pairs"])
+    def median(key: str) -> float:
+        return statistics.median(p[key] for p in speed["pairs"])
 
     return "\n".join([
         f"crawl CPU (medians): Scrapy's process {median('ours_process_cpu'):.2f} s in a "
         f"{median('ours_wall'):.2f} s run, its extraction workers {median('ours_workers_cpu'):.2f} s; "
         f"the bare spider {median('bare_process_cpu'):.2f} s in {median('bare_wall'):.2f} s",
-        *(f"phases, {who} (medians): start-up {median(f'{who}_phases', 'start'):.2f} s, crawl "
-          f"{median(f'{who}_phases', 'crawl'):.2f} s, close {median(f'{who}_phases', 'close'):.2f} s"
-          for who in ("bare", "ours")),
+        *(f"phases, {who} (a run against a logging replica): start-up {timed['start']:.2f} s, crawl "
+          f"{timed['crawl']:.2f} s, close {timed['close']:.2f} s" for who, timed in speed["phases"].items()),
         f"CPU ceiling: the crawl and the replica take {median('ours_total_cpu'):.2f} CPU-s; on {CORES} cores "
         f"no less than {median('ours_total_cpu') / CORES:.2f} s, so throughput ≤ {speed['ceiling']:.3f}",
     ])
@@ -701,11 +726,11 @@ EXTRA: dict = {}
 
 def core_figures(directory: Path, options: argparse.Namespace) -> list:
     """Throughput, extraction, storage, refresh, memory and search, each against its baseline."""
-    server = Server(options.pages, "127.0.0.1", directory / "replica.log")
+    server = Server(options.pages)
     try:
         urls = urls_file(directory, server, options.pages)
         count = len(urls.read_text().splitlines())
-        speed = throughput(directory, server, urls, count, options.repeat, options.concurrency)
+        speed = throughput(directory, server, options.pages, count, options.repeat, options.concurrency)
         fresh = refresh_figures(speed["db"], speed["crawl_wall"], options.concurrency)
         size = archive_size(speed["db"])
         budget = max_pages_requests(directory, server)
@@ -764,11 +789,11 @@ def core_figures(directory: Path, options: argparse.Namespace) -> list:
 def speed_figures(directory: Path, options: argparse.Namespace) -> list:
     """The per-page speed figures alone (``--speed-only``): throughput and CPU against the bare spider,
     extraction against the parser, reparse against the parser."""
-    server = Server(options.pages, "127.0.0.1", directory / "replica.log")
+    server = Server(options.pages)
     try:
         urls = urls_file(directory, server, options.pages)
         count = len(urls.read_text().splitlines())
-        speed = throughput(directory, server, urls, count, options.repeat, options.concurrency)
+        speed = throughput(directory, server, options.pages, count, options.repeat, options.concurrency)
     finally:
         server.stop()
     parse = extraction_vs_parse(options.pages, min(500, count))
@@ -795,4 +820,7 @@ def speed_rows(speed: dict, parse: dict, reparse: dict) -> list:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RuntimeError as exc:  # a command that failed, or a replica that did not start
+        sys.exit(f"bench: {exc}")
