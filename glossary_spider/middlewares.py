@@ -236,11 +236,10 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         try:
             await super().process_request(request)
         except IgnoreRequest:
-            if netloc in self.unavailable:
-                raise IgnoreRequest(f"{self.unavailable[netloc]}: the host is treated as disallowed") from None
-            raise
-        if netloc in self.unavailable:
-            raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed")
+            if netloc not in self.unavailable:
+                raise
+        if netloc in self.unavailable:  # a 5xx (read as "Disallow: /"), no answer, or a body not to be read
+            raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed") from None
         if delay := self.crawl_delays.get(netloc):
             request.meta[CRAWL_DELAY_META] = delay
 

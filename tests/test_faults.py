@@ -16,7 +16,7 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, XSS_TITLE
 from glossary_spider.replica.linktraps import CHAIN, CHAIN_LENGTH, LINK_TRAPS
@@ -192,16 +192,30 @@ def test_no_request_leaves_the_allowed_host(attacked):
     assert hosts == {f"localhost:{server.port}"}
 
 
-def test_robots_txt_answering_500_disallows_the_host(make_replica, tmp_path):
-    server = make_replica(PAGES, 1, "--faults", "--robots", "error")
+def test_robots_txt_answering_500_disallows_the_host_as_a_site_that_did_not_answer(make_replica, tmp_path):
+    """RFC 9309: a robots.txt that cannot be had, a 5xx as much as a time-out, disallows the host. The
+    pages were not refused by the site's rules but left unfetched by its outage: the run ends as one
+    (exit 6), and --resume tries them again."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", "error", port=lasting_port())
     db = tmp_path / "robots.db"
-    result = crawl(db, "--start-url", f"{server.url}/")
-    assert result.returncode == 0, result.stderr
+    result = crawl(db, "--start-url", f"{server.url}/", "--no-follow")
+    assert result.returncode == 6, result.stderr
+    assert "the site did not answer: 1 of 1 fetches failed" in result.stderr
     assert [r["path"] for r in server.requests()] == ["/robots.txt"] * 3  # retried, then given up
     (error,) = rows(db, "SELECT url, error FROM crawl_errors")
     assert error == {"url": f"{server.url}/",
                      "error": "robots.txt answered HTTP 500: the host is treated as disallowed"}
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
+    assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
+        {"finish_reason": "unreachable", "exit_status": 6}]
+
+    # Once robots.txt answers again, --resume fetches the page the outage left.
+    server.stop()
+    server = make_replica(PAGES, 1, port=server.port)
+    result = crawl(db, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages") == [{"url": f"{server.url}/"}]
+    assert rows(db, "SELECT finish_reason FROM crawl_runs") == [{"finish_reason": "finished"}]
 
 
 def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
