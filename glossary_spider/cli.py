@@ -572,8 +572,9 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
               help="With --faults: how robots.txt misbehaves.")
 @click.option("--mode", type=click.Choice(MODES), default="normal", show_default=True,
               help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
-                   "where a page is missing (soft404), or a theme the extraction does not know (redesign). "
-                   "POST the mode to /_replica/mode to switch a running replica.")
+                   "where a page is missing (soft404), a theme the extraction does not know (redesign), or "
+                   "429 Too Many Requests at every URL but robots.txt (rate-limited). POST the mode to "
+                   "/_replica/mode to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")
 def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from glossary_spider.extraction import Extraction
+from glossary_spider.outcome import no_answer
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
 
@@ -57,10 +58,9 @@ class FailureItem:
 
     @property
     def unanswered(self) -> bool:
-        """A fetch that got no answer (no response, or a 5xx): still to do, for a resumed run.
-        A refusal by policy (robots.txt, the allowed hosts) is not one: it was never sent."""
-        return self.stage == "fetch" and self.fetch is not None and (
-            self.fetch.http_status is None or self.fetch.http_status >= 500)
+        """A fetch that got no answer (:func:`~glossary_spider.outcome.no_answer`): still to do, for a
+        resumed run. A refusal by policy (robots.txt, the allowed hosts) is not one: it was never sent."""
+        return self.stage == "fetch" and self.fetch is not None and no_answer(self.fetch.http_status)
 
 @dataclass
 class LimitItem:

@@ -79,9 +79,23 @@ def was_refused(finish_reason: str | None) -> bool:
     return finish_reason in REFUSED_REASONS
 
 
+# Statuses that say "not now" rather than answer a fetch, besides the 5xx: the server timed the request
+# out (408) or is rate-limiting (429), both retried by Scrapy as passing.
+NOT_NOW = (408, 429)
+# A fetch that ended with no response, a 5xx or one of NOT_NOW got no answer: its page is still to
+# fetch (--resume tries it again), and a run whose fetches nearly all end so found the site down. The
+# test in SQL, for a table with an http_status column:
+NO_ANSWER_SQL = f"(http_status IS NULL OR http_status >= 500 OR http_status IN {NOT_NOW})"
+
+
+def no_answer(http_status: int | None) -> bool:
+    """Whether a fetch that ended with ``http_status`` (None: no response) got no answer (:data:`NO_ANSWER_SQL`)."""
+    return http_status is None or http_status >= 500 or http_status in NOT_NOW
+
+
 def is_unreachable(answered: int, unanswered: int) -> bool:
-    """Whether a run's fetches say the site was down: at least one fetch got no answer (no
-    response, or a 5xx) and at most one in twenty got one."""
+    """Whether a run's fetches say the site was down: at least one fetch got no answer
+    (:func:`no_answer`) and at most one in twenty got one."""
     return unanswered > 0 and answered * 19 <= unanswered
 
 

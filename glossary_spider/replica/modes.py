@@ -5,7 +5,9 @@
 - ``soft404``: pages that do not exist (or no longer do) answer the theme's
   "Nothing found" page with status 200 instead of 404 or 410;
 - ``redesign``: pages come in a new theme that the extraction does not know: no
-  JSON-LD, no ``<h1>``, the text in generic ``<div>``\\ s.
+  JSON-LD, no ``<h1>``, the text in generic ``<div>``\\ s;
+- ``rate-limited``: every URL but robots.txt answers ``429 Too Many Requests`` with
+  ``Retry-After: 1`` (a firewall that has had enough of us, or of everyone).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -17,7 +19,7 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -36,8 +38,10 @@ _HEADINGS = re.compile(rb"<(/?)h[1-6]\b[^>]*>", re.I)
 _BLOCKS = re.compile(rb"<(/?)(?:p|article|section|main|ul|ol|li|blockquote)\b[^>]*>", re.I)
 
 
-def misbehave(mode: str, reply: Reply) -> Reply:
-    """The reply a site in ``mode`` gives where a normal one gives ``reply``."""
+def misbehave(mode: str, reply: Reply, path: str) -> Reply:
+    """The reply a site in ``mode`` gives at ``path`` where a normal one gives ``reply``."""
+    if mode == "rate-limited" and path != "/robots.txt":
+        return Reply(429, b"Too Many Requests\n", "text/plain", {"Retry-After": "1"})
     if mode == "maintenance":
         return Reply(200, MAINTENANCE, HTML)
     if mode == "soft404" and reply.status in (404, 410):

@@ -41,7 +41,7 @@ class ReplicaResource(resource.Resource):
     def render_GET(self, request: Any) -> bytes:
         path = request.path.decode("utf-8", "replace")
         host = (request.getHeader(b"host") or b"127.0.0.1").decode("latin-1")
-        reply = misbehave(self.mode, self.site.render(path, f"http://{host}"))
+        reply = misbehave(self.mode, self.site.render(path, f"http://{host}"), path)
         status, body = reply.status, reply.body
         request.setHeader(b"Content-Type", reply.content_type.encode())
         for name, value in reply.headers.items():

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage.bodies import BodyCodec
 
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, and a
@@ -50,13 +51,12 @@ def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | 
 
 
 def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
-    """How many of a run's page fetches got an answer (an HTTP status below 500), and how many
-    did not (no response at all, or a 5xx), counting each URL once by its last capture
+    """How many of a run's page fetches got an answer, and how many did not (no response at all, a 5xx,
+    408 or 429: :func:`glossary_spider.outcome.no_answer`), counting each URL once by its last capture
     (``db``: any connection with ``execute``)."""
     answered, unanswered = db.execute(
-        """SELECT count(*) FILTER (WHERE http_status < 500),
-                  count(*) FILTER (WHERE http_status IS NULL OR http_status >= 500)
-           FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
+        f"""SELECT count(*) FILTER (WHERE NOT {NO_ANSWER_SQL}), count(*) FILTER (WHERE {NO_ANSWER_SQL})
+            FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
         [run_id],
     ).fetchone()
     return answered, unanswered
