@@ -204,8 +204,9 @@ def crawl_cpu(db: Path) -> tuple[float, float]:
 
 
 def cpu_split(speed: dict) -> str:
-    """Where each crawl's time and CPU went (medians): what says which process sets the crawl's pace, and
-    how fast the crawl could be on this machine's cores were its work spread over them perfectly."""
+    """Where each crawl's CPU went (medians of the measured pairs) and its time (the pair timed phase by
+    phase): what says which process sets the crawl's pace, and how fast the crawl could be on this
+    machine's cores were its work spread over them perfectly."""
     def median(key: str) -> float:
         return statistics.median(p[key] for p in speed["pairs"])
 

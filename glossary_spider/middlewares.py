@@ -52,8 +52,8 @@ class Interrupted(IgnoreRequest):
 
 
 class RobotsUnavailable(IgnoreRequest):
-    """robots.txt could not be had (no answer, or a body that cannot be read): the host is treated
-    as disallowed, and the request counts as unanswered, so an outage is seen as one and
+    """robots.txt could not be had (a 5xx, no answer, or a body that cannot be read): the host is
+    treated as disallowed, and the request counts as unanswered, so an outage is seen as one and
     ``--resume`` tries it again."""
 
 
