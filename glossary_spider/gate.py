@@ -12,6 +12,9 @@ the archive's current pages:
   archive knows, or has none of a glossary page's JSON-LD).
   Such pages are marked gone, as a 404 would mark them, and never become a
   version; so many of them that they are most of the run trips the gate instead;
+- ``gone``: most of the archived pages the run asked about answering 404 or 410 at once (a
+  deploy that lost the site, a server that is not the site's): a page goes from the
+  archive only once the run has passed the gate;
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archive's pages of that type: extraction broke rather than the words changed.
@@ -33,7 +36,9 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage import Archive
+from glossary_spider.storage.staging import GONE
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +49,9 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "same-page-share": ("GLOSSARY_GATE_SAME_PAGE_SHARE", 0.1, "... and they are at least this share of them"),
     "soft-404-share": ("GLOSSARY_GATE_SOFT_404_SHARE", 0.5,
                        "hold when \"not found\" pages are at least this share of the run's pages (and 5 or more)"),
+    "gone-share": ("GLOSSARY_GATE_GONE_SHARE", 0.5,
+                   "hold when archived pages answering 404 or 410 are at least this share of those the run asked "
+                   "about (and 5 or more)"),
     "min-pages": ("GLOSSARY_GATE_MIN_PAGES", 10,
                   "extraction health is compared for a page type with at least this many pages in the run "
                   "and in the archive"),
@@ -93,13 +101,14 @@ class GateReport:
     checks: list[Check]
     soft_404: list[str]  # pages to mark gone (empty when the gate holds the run)
     pages: int = 0  # pages the run staged
+    gone: int = 0  # archived pages that answered 404 or 410
 
     @property
     def held(self) -> bool:
         return any(c.tripped for c in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"held": self.held, "pages": self.pages, "checks": [asdict(c) for c in self.checks],
+        return {"held": self.held, "pages": self.pages, "gone": self.gone, "checks": [asdict(c) for c in self.checks],
                 "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]}}
 
 
@@ -117,10 +126,11 @@ class QualityGate:
         """Judge the pages ``run_id`` staged. Read with SQL a query at a time, never all at once: memory
         stays the same however many pages the run fetched."""
         db = archive.db
+        gone = self._gone(db, run_id)
+        checks = [gone] if gone.numbers["gone"] else []
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
-            return GateReport([], [])
+            return GateReport(checks, [], 0, gone.numbers["gone"])
         run = Run(db, run_id)
-        checks = []
         soft = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
                       {"pages": len(soft), "run_pages": run.pages}, soft[:EXAMPLES])
@@ -131,7 +141,24 @@ class QualityGate:
             checks.append(check)
         checks.append(self._same_page(run, soft))
         checks += self._health(archive, run)
-        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages)
+        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone.numbers["gone"])
+
+    def _gone(self, db: Any, run_id: int) -> Check:
+        """Archived live pages that answered 404 or 410, against those the run got any answer about."""
+        gone_urls = f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}"
+        (gone,), = db.execute(f"SELECT count(DISTINCT url) FROM ({gone_urls})", [run_id])
+        (asked,), = db.execute(
+            f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
+            "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
+        share = self.values["gone-share"]
+        check = Check("gone", False, f"{gone} of the {asked} archived pages the run asked about answered 404 or 410",
+                      {"gone": gone, "asked": asked},
+                      [url for (url,) in db.execute(f"{gone_urls} ORDER BY id LIMIT {EXAMPLES}", [run_id])])
+        if gone >= max(5, share * asked):
+            check.tripped = True
+            check.summary += (f": {gone / asked:.0%}, at least {share:.0%} (did the site lose its pages, "
+                              "or is the server not the site's?)")
+        return check
 
     def _soft_404(self, run: Run) -> list[str]:
         """Pages titled like a "not found" page, short, and either sharing their text with another

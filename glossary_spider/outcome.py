@@ -67,7 +67,7 @@ def explain(finish_reason: str | None) -> str:
     if option := stopped_by(finish_reason):
         return f"stopped by {option} ({finish_reason}): --resume continues it"
     return {
-        HELD_REASON: "the quality gate held its new versions back: see 'glossary held'",
+        HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
         UNREACHABLE_REASON: "the site did not answer: (nearly) every fetch failed; --resume tries them again",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",

@@ -188,6 +188,41 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert archive_problems(archived) == []
 
 
+def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted(site, archived):
+    """A deploy that lost the site answers 404 at every URL: that is not the pages' deletion. The refresh
+    is held (exit 5) and every page stays live; discarded, nothing went; accepted, every page is gone."""
+    before_pages = current(archived)
+    live = {r["url"] for r in before_pages if r["status"] == "live"}
+    set_mode(site, "not-found")
+    result = refresh(archived, "--max-age", "0", "--json")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    (gone,) = [c for c in summary["gate"]["checks"] if c["name"] == "gone"]
+    assert gone["tripped"] and gone["numbers"] == {"gone": len(live), "asked": len(live)}
+    assert set(gone["examples"]) <= live and len(gone["examples"]) == 5
+    assert (summary["pages_gone"], summary["changes"]) == (0, 0)
+    assert current(archived) == before_pages
+    text = run_glossary("held", "--db", str(archived))
+    assert f"{len(live)} of the {len(live)} archived pages the run asked about answered 404 or 410" in text.stdout
+
+    accepted = archived.with_name("accepted.db")
+    shutil.copy(archived, accepted)
+    discarded = run_glossary("held", "--db", str(archived), "--discard", str(summary["id"]))
+    assert discarded.returncode == 0, discarded.stderr
+    assert current(archived) == before_pages
+    set_mode(site, "normal")
+    again = json.loads(refresh(archived, "--json").stdout)
+    assert (again["finish_reason"], again["pages_gone"], again["pages_back"]) == ("finished", 0, 0)
+    assert {r["url"] for r in current(archived) if r["status"] == "live"} == live
+
+    result = run_glossary("held", "--db", str(accepted), "--accept", str(summary["id"]))
+    assert result.returncode == 0, result.stderr
+    assert rows(accepted, "SELECT DISTINCT status, http_status FROM pages") == [{"status": "gone", "http_status": 404}]
+    (run,) = rows(accepted, "SELECT pages_gone FROM crawl_runs WHERE id = ?", (summary["id"],))
+    assert run["pages_gone"] == len(live)
+    assert archive_problems(accepted) == [] and archive_problems(archived) == []
+
+
 def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_path):
     set_mode(site, "soft404")
     try:

@@ -7,7 +7,9 @@
 - ``redesign``: pages come in a new theme that the extraction does not know: no
   JSON-LD, no ``<h1>``, the text in generic ``<div>``\\ s;
 - ``rate-limited``: every URL but robots.txt answers ``429 Too Many Requests`` with
-  ``Retry-After: 1`` (a firewall that has had enough of us, or of everyone).
+  ``Retry-After: 1`` (a firewall that has had enough of us, or of everyone);
+- ``not-found``: every URL, robots.txt and sitemaps included, answers ``404 Not Found``
+  (a deploy that lost the site, a virtual host or CDN pointed at an empty folder).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -19,7 +21,7 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "not-found")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -33,6 +35,7 @@ NOTHING_FOUND = (
     "<div class=\"entry-content\"><p>It seems we can&#8217;t find what you&#8217;re looking for. "
     "Perhaps searching can help.</p></div></article></main></body></html>"
 ).encode()
+NOT_FOUND = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
 _JSON_LD = re.compile(rb"<script[^>]*application/ld\+json[^>]*>.*?</script>", re.S | re.I)
 _HEADINGS = re.compile(rb"<(/?)h[1-6]\b[^>]*>", re.I)
 _BLOCKS = re.compile(rb"<(/?)(?:p|article|section|main|ul|ol|li|blockquote)\b[^>]*>", re.I)
@@ -42,6 +45,8 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
     """The reply a site in ``mode`` gives at ``path`` where a normal one gives ``reply``."""
     if mode == "rate-limited" and path != "/robots.txt":
         return Reply(429, b"Too Many Requests\n", "text/plain", {"Retry-After": "1"})
+    if mode == "not-found":
+        return Reply(404, NOT_FOUND, HTML)
     if mode == "maintenance":
         return Reply(200, MAINTENANCE, HTML)
     if mode == "soft404" and reply.status in (404, 410):

@@ -181,16 +181,18 @@ class Archive(Staging, Writer, Reads):
 
     def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
         """A 404 or 410 for an archived page: ``gone`` if it was live, ``still_gone`` if it was
-        gone already (not news); None if the archive never had it."""
+        gone already (not news); None if the archive never had it.
+
+        A live page is only captured as ``gone`` here: it stays live until the quality gate passes
+        the run (:meth:`apply_staged`), which holds a run in which most pages asked about went at once.
+        """
         with self.db.atomic():
             if (state := self._page_state(fetch.url)) is None:
                 return None
             outcome = "still_gone" if state["status"] == "gone" else "gone"
-            self.db.conn.execute(
-                "UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
-                [fetch.http_status, fetch.fetched_at, run_id, fetch.url],
-            )
             rows = Batch()
+            if outcome == "still_gone":
+                rows.touched.append((fetch.http_status, fetch.fetched_at, run_id, fetch.url))
             rows.capture(run_id, fetch, None, outcome)
             self.write(rows)
         return outcome

@@ -118,7 +118,20 @@ class Staging:
                     rows = Batch(rows.ids)
             self.write(rows)
             self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
+            if gone := self._apply_gone(run_id):
+                counts["gone"] = gone
         return counts
+
+    def _apply_gone(self, run_id: int) -> int:
+        """Mark gone the live pages that answered 404 or 410 in ``run_id`` (its held ones too: a held run
+        accepted); returns how many."""
+        gone = self.db.execute(
+            "UPDATE pages SET status = 'gone', http_status = c.http_status, last_fetched = c.fetched_at, run_id = ? "
+            "FROM (SELECT url, http_status, fetched_at FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') "
+            f"AND {GONE}) AS c WHERE c.url = pages.url AND pages.status = 'live'", [run_id, run_id]).rowcount
+        self.db.execute(f"UPDATE captures SET outcome = 'gone' WHERE run_id = ? AND outcome = 'held' AND {GONE}",
+                        [run_id])
+        return gone
 
     def hold_staged(self, run_id: int, report: dict[str, Any]) -> None:
         """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``."""
@@ -126,12 +139,17 @@ class Staging:
             self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
                             "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
                             [run_id, run_id])
+            self.db.execute(f"UPDATE captures SET outcome = 'held' WHERE run_id = ? AND outcome = 'gone' AND {GONE}",
+                            [run_id])
             self.save_gate_report(run_id, report, held=True)
 
     def discard_staged(self, run_id: int) -> int:
-        """Forget the versions a held run staged; its raw captures stay. Returns how many."""
+        """Forget the versions a held run staged, and the pages it found gone; its raw captures stay.
+        Returns how many pages."""
         with self.db.atomic():
             count = self.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
+            count += self.db.execute(f"SELECT count(*) FROM captures WHERE run_id = ? AND outcome = 'held' AND {GONE}",
+                                     [run_id]).fetchone()[0]
             self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
             self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome = 'held'",
                             [run_id])
@@ -164,6 +182,12 @@ class Staging:
 
     def gate_report(self, run_id: int) -> dict[str, Any] | None:
         return read_gate_report(self.db.conn, run_id)
+
+
+# The captures of archived pages that answered 404 or 410 (outcome "gone", or "held" while the gate holds
+# their run): the pages go only once the gate has passed the run. Those of a page already gone are
+# "still_gone", and change nothing.
+GONE = "body_sha256 IS NULL AND http_status IN (404, 410)"
 
 
 def outcome_of(previous: dict[str, Any] | None, content_hash: str) -> str:
