@@ -295,7 +295,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     (one 'trap' error each); pages reach history only past the quality gate,
     which holds the whole run (exit 5, see 'glossary held') when they look like
     a maintenance page, soft 404s or broken extraction, or when most pages
-    answer 404 at once.
+    go at once (404, 410, a redirect elsewhere).
 
     \b
     Example:
@@ -465,7 +465,7 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.
         unfinished = not is_complete(run["finish_reason"])
-        gone = f" and {gate['gone']} archived pages answering 404 or 410" if gate.get("gone") else ""
+        gone = f" and {gate['gone']} archived pages gone (404, 410, moved)" if gate.get("gone") else ""
         lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {gate.get('pages', 0)} pages "
                      f"fetched{gone}, no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:
@@ -575,8 +575,9 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
 @click.option("--mode", type=click.Choice(MODES), default="normal", show_default=True,
               help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
                    "where a page is missing (soft404), a theme the extraction does not know (redesign), "
-                   "429 Too Many Requests at every URL but robots.txt (rate-limited), or 404 Not Found at "
-                   "every URL (not-found). POST the mode to "
+                   "429 Too Many Requests at every URL but robots.txt (rate-limited), 404 Not Found at "
+                   "every URL (not-found), or a 301 to the home page from every other URL (moved). POST the "
+                   "mode to "
                    "/_replica/mode to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")

@@ -12,9 +12,10 @@ the archive's current pages:
   archive knows, or has none of a glossary page's JSON-LD).
   Such pages are marked gone, as a 404 would mark them, and never become a
   version; so many of them that they are most of the run trips the gate instead;
-- ``gone``: most of the archived pages the run asked about answering 404 or 410 at once (a
-  deploy that lost the site, a server that is not the site's): a page goes from the
-  archive only once the run has passed the gate;
+- ``gone``: most of the archived pages the run asked about gone at once, answering 404 or
+  410 or redirecting elsewhere (a deploy that lost the site, a server that is not the
+  site's, every page sent to the home page): a page goes from the archive only once the
+  run has passed the gate;
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archive's pages of that type: extraction broke rather than the words changed.
@@ -50,8 +51,8 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "soft-404-share": ("GLOSSARY_GATE_SOFT_404_SHARE", 0.5,
                        "hold when \"not found\" pages are at least this share of the run's pages (and 5 or more)"),
     "gone-share": ("GLOSSARY_GATE_GONE_SHARE", 0.5,
-                   "hold when archived pages answering 404 or 410 are at least this share of those the run asked "
-                   "about (and 5 or more)"),
+                   "hold when archived pages gone (404, 410, a redirect elsewhere) are at least this share of "
+                   "those the run asked about (and 5 or more)"),
     "min-pages": ("GLOSSARY_GATE_MIN_PAGES", 10,
                   "extraction health is compared for a page type with at least this many pages in the run "
                   "and in the archive"),
@@ -101,7 +102,7 @@ class GateReport:
     checks: list[Check]
     soft_404: list[str]  # pages to mark gone (empty when the gate holds the run)
     pages: int = 0  # pages the run staged
-    gone: int = 0  # archived pages that answered 404 or 410
+    gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
 
     @property
     def held(self) -> bool:
@@ -144,14 +145,16 @@ class QualityGate:
         return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone.numbers["gone"])
 
     def _gone(self, db: Any, run_id: int) -> Check:
-        """Archived live pages that answered 404 or 410, against those the run got any answer about."""
+        """Archived live pages that went (a 404 or 410, a redirect elsewhere), against those the run got any
+        answer about."""
         gone_urls = f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}"
         (gone,), = db.execute(f"SELECT count(DISTINCT url) FROM ({gone_urls})", [run_id])
         (asked,), = db.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
             "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
         share = self.values["gone-share"]
-        check = Check("gone", False, f"{gone} of the {asked} archived pages the run asked about answered 404 or 410",
+        check = Check("gone", False, f"{gone} of the {asked} archived pages the run asked about went "
+                      "(404, 410 or a redirect elsewhere)",
                       {"gone": gone, "asked": asked},
                       [url for (url,) in db.execute(f"{gone_urls} ORDER BY id LIMIT {EXAMPLES}", [run_id])])
         if gone >= max(5, share * asked):

@@ -45,6 +45,14 @@ class GoneItem:
 
 
 @dataclass
+class MovedItem:
+    """A URL that redirected elsewhere: a page the archive has there has gone from it. ``fetch`` is the
+    redirect (its status, and the Location it gave); the page it led to comes with an item of its own."""
+
+    fetch: Fetch
+
+
+@dataclass
 class FailureItem:
     """A request that failed, or a response that could not be archived."""
 

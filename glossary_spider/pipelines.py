@@ -16,7 +16,7 @@ from twisted.internet import task
 
 from glossary_spider.extensions import limit_reached, run_abandoned, stop_requested
 from glossary_spider.gate import QualityGate
-from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.storage import Archive, cannot_write
@@ -130,6 +130,9 @@ class ArchivePipeline:
                 elif isinstance(item, LimitItem):
                     archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
                     self._note_limit(item.error)
+                elif isinstance(item, MovedItem):  # the URL's frontier entry is its page's, or its own fetch's
+                    if outcome := archive.record_gone(run_id, item.fetch):
+                        outcomes.append(outcome)
                 else:
                     outcomes.append(self.write(item))
                     if not (isinstance(item, FailureItem) and item.unanswered):
@@ -214,7 +217,7 @@ class ArchivePipeline:
             self.timer.stop()
         if self.plan is None or self.archive is None:
             return
-        self.buffer += getattr(spider, "trap_failures", list)()  # traps cut when the crawl went idle
+        self.buffer += getattr(spider, "unreported", list)()  # traps cut when the crawl went idle, say
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:

@@ -203,7 +203,7 @@ def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted
     assert (summary["pages_gone"], summary["changes"]) == (0, 0)
     assert current(archived) == before_pages
     text = run_glossary("held", "--db", str(archived))
-    assert f"{len(live)} of the {len(live)} archived pages the run asked about answered 404 or 410" in text.stdout
+    assert f"{len(live)} of the {len(live)} archived pages the run asked about went (404, 410 or a redirect elsewhere)" in text.stdout
 
     accepted = archived.with_name("accepted.db")
     shutil.copy(archived, accepted)
@@ -221,6 +221,30 @@ def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted
     (run,) = rows(accepted, "SELECT pages_gone FROM crawl_runs WHERE id = ?", (summary["id"],))
     assert run["pages_gone"] == len(live)
     assert archive_problems(accepted) == [] and archive_problems(archived) == []
+
+
+def test_a_site_sending_every_page_to_its_home_page_is_held_and_accepted_pages_have_moved(site, archived):
+    """Every URL but the home page redirects there: the pages went, not changed. Held; accepted, each
+    is gone with the redirect's status and Location in its capture, and the home page stays live."""
+    home = f"{site.url}/"
+    before_pages = current(archived)
+    set_mode(site, "moved")
+    result = refresh(archived, "--max-age", "0", "--json")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    (gone,) = [c for c in summary["gate"]["checks"] if c["name"] == "gone"]
+    assert gone["tripped"] and gone["numbers"] == {"gone": len(before_pages) - 1, "asked": len(before_pages)}
+    assert current(archived) == before_pages
+
+    assert run_glossary("held", "--db", str(archived), "--accept", str(summary["id"])).returncode == 0
+    pages = {r["url"]: r for r in rows(archived, "SELECT url, status, http_status FROM pages")}
+    assert pages.pop(home) == {"url": home, "status": "live", "http_status": 200}
+    assert {(p["status"], p["http_status"]) for p in pages.values()} == {("gone", 301)}
+    captures = rows(archived, "SELECT url, outcome, http_status, headers FROM captures WHERE run_id = ? AND url != ?",
+                    (summary["id"], home))
+    assert {c["url"] for c in captures} == set(pages)
+    assert {(c["outcome"], c["http_status"], c["headers"]) for c in captures} == {("gone", 301, f"Location: {home}")}
+    assert archive_problems(archived) == []
 
 
 def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_path):

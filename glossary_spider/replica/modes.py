@@ -9,7 +9,9 @@
 - ``rate-limited``: every URL but robots.txt answers ``429 Too Many Requests`` with
   ``Retry-After: 1`` (a firewall that has had enough of us, or of everyone);
 - ``not-found``: every URL, robots.txt and sitemaps included, answers ``404 Not Found``
-  (a deploy that lost the site, a virtual host or CDN pointed at an empty folder).
+  (a deploy that lost the site, a virtual host or CDN pointed at an empty folder);
+- ``moved``: every URL but the home page and robots.txt answers ``301 Moved Permanently``
+  to the home page (a site that sends whatever it lost to its front page).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -21,7 +23,7 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "not-found")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "not-found", "moved")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -47,6 +49,8 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
         return Reply(429, b"Too Many Requests\n", "text/plain", {"Retry-After": "1"})
     if mode == "not-found":
         return Reply(404, NOT_FOUND, HTML)
+    if mode == "moved" and path not in ("/", "/robots.txt"):
+        return Reply(301, b"", "text/plain", {"Location": "/"})
     if mode == "maintenance":
         return Reply(200, MAINTENANCE, HTML)
     if mode == "soft404" and reply.status in (404, 410):

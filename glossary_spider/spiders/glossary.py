@@ -26,6 +26,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import partial
+from itertools import chain
 from typing import Any, Literal
 
 from lxml import etree
@@ -53,7 +54,7 @@ from twisted.python.failure import Failure
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.items import FailureItem, GoneItem, LimitItem, NotModifiedItem, PageItem, VisitItem
+from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
 from glossary_spider.middlewares import Interrupted, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
@@ -109,6 +110,7 @@ class GlossarySpider(SitemapSpider):
         spider = super().from_crawler(crawler, plan=plan)
         spider.guard = TrapGuard.from_settings(crawler.settings)
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.dropped, signal=signals.request_dropped)
         return spider
 
     def __init__(self, plan: RunPlan | None = None, refused: str | None = None, **kwargs: Any):
@@ -133,6 +135,7 @@ class GlossarySpider(SitemapSpider):
         self.sitemap_urls_taken = 0
         self.sitemaps_cut: set[str] = set()
         self.pages_sent = 0
+        self.moved: list[MovedItem] = []  # redirects to pages already scheduled, not reported yet
         self.guard = TrapGuard()
         self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
 
@@ -320,9 +323,15 @@ class GlossarySpider(SitemapSpider):
 
     async def parse_page(self, response: Response) -> list[Any] | Iterator[Any]:
         """The page's item and the requests it leads to, as a list: Scrapy hands a list on through
-        its spider middlewares more cheaply than what an asynchronous generator yields."""
-        self.guard.answered(response.meta)
+        its spider middlewares more cheaply than what an asynchronous generator yields; first, the
+        URLs that redirected here, which have moved."""
         url = normalize_url(response.url) or response.url
+        if "redirect_urls" not in response.meta:
+            return await self._parse_page(response, url)
+        return chain(moved(response.meta, url, response.url), await self._parse_page(response, url))
+
+    async def _parse_page(self, response: Response, url: str) -> list[Any] | Iterator[Any]:
+        self.guard.answered(response.meta)
         fetch = to_fetch(response, url)
         if response.status in (404, 410):
             return [GoneItem(fetch)]
@@ -375,17 +384,25 @@ class GlossarySpider(SitemapSpider):
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
-    def trap_failures(self) -> list[FailureItem]:
-        """A failure for each trap cut since the last call (the pipeline asks when the crawl closes);
-        the URLs the cut dropped are settled with it, so that a resumed run does not request them."""
-        return [FailureItem(trap.example, "trap", trap.error, trap.detail, settles=trap.dropped)
-                for trap in self.guard.report()]
+    def unreported(self) -> list[FailureItem | MovedItem]:
+        """Items for what happened since the last call outside a page's callback (the pipeline asks
+        when the crawl closes): a failure for each trap cut, its dropped URLs settled with it so that
+        a resumed run does not request them; and the URLs that redirected to a page already scheduled."""
+        moved, self.moved = self.moved, []
+        return [*(FailureItem(trap.example, "trap", trap.error, trap.detail, settles=trap.dropped)
+                  for trap in self.guard.report()), *moved]
 
     def guarded(self) -> Iterator[Any]:
-        """Requests the trap guard has released, and a failure for each trap it has cut."""
+        """Requests the trap guard has released, and the items :meth:`unreported` gives."""
         for url, meta in self.guard.release():
             yield self.page_request(url, force=True, meta=meta)
-        yield from self.trap_failures()
+        yield from self.unreported()
+
+    def dropped(self, request: Request) -> None:
+        """A request Scrapy dropped as a duplicate: where a redirect led to a page this run has
+        scheduled already, the URLs that redirected have moved there."""
+        if "redirect_urls" in request.meta and request.callback == self.parse_page:
+            self.moved += moved(request.meta, normalize_url(request.url) or request.url, request.url)
 
     def idle(self) -> None:
         """Nothing is in flight: give held URLs their last chance, or cut their families."""
@@ -429,6 +446,7 @@ class GlossarySpider(SitemapSpider):
             return
         if redirects and message.startswith("outside the allowed hosts"):
             yield FailureItem(url, "fetch", f"redirected {message}", " -> ".join([*redirects, request.url]))
+            yield from moved(request.meta, normalize_url(request.url) or request.url, request.url)
             return
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
                           None, Fetch(url, None))
@@ -445,6 +463,18 @@ def _last_page(page: PageItem) -> Iterator[Any]:
     sitemaps read again)."""
     yield page
     raise CloseSpider(MAX_PAGES_REASON)
+
+
+def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
+    """A :class:`MovedItem` for each URL that redirected on the way to ``target`` (``url`` once
+    normalised), with the status and the Location that sent it on."""
+    redirects = meta.get("redirect_urls", [])
+    items = []
+    for asked, reason, location in zip(redirects, meta.get("redirect_reasons", []), [*redirects[1:], target]):
+        if (alias := normalize_url(asked) or asked) != url:
+            status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
+            items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
+    return items
 
 
 def describe(error: BaseException) -> str:

@@ -180,8 +180,8 @@ class Archive(Staging, Writer, Reads):
     # -- pages that are not staged -------------------------------------------------------
 
     def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
-        """A 404 or 410 for an archived page: ``gone`` if it was live, ``still_gone`` if it was
-        gone already (not news); None if the archive never had it.
+        """A 404 or 410 for an archived page, or a redirect from it elsewhere: ``gone`` if it was live,
+        ``still_gone`` if it was gone already (not news); None if the archive never had it.
 
         A live page is only captured as ``gone`` here: it stays live until the quality gate passes
         the run (:meth:`apply_staged`), which holds a run in which most pages asked about went at once.

@@ -123,8 +123,8 @@ class Staging:
         return counts
 
     def _apply_gone(self, run_id: int) -> int:
-        """Mark gone the live pages that answered 404 or 410 in ``run_id`` (its held ones too: a held run
-        accepted); returns how many."""
+        """Mark gone the live pages that went in ``run_id`` (its held ones too: a held run accepted);
+        returns how many."""
         gone = self.db.execute(
             "UPDATE pages SET status = 'gone', http_status = c.http_status, last_fetched = c.fetched_at, run_id = ? "
             "FROM (SELECT url, http_status, fetched_at FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') "
@@ -184,10 +184,10 @@ class Staging:
         return read_gate_report(self.db.conn, run_id)
 
 
-# The captures of archived pages that answered 404 or 410 (outcome "gone", or "held" while the gate holds
-# their run): the pages go only once the gate has passed the run. Those of a page already gone are
-# "still_gone", and change nothing.
-GONE = "body_sha256 IS NULL AND http_status IN (404, 410)"
+# Of a run's captures with outcome "gone" (or "held", while the gate holds the run), those of archived
+# pages that went (a 404 or 410, or a redirect elsewhere), whose pages go only once the gate has passed
+# the run: the staged pages' captures have a body. Those of a page already gone are "still_gone".
+GONE = "body_sha256 IS NULL"
 
 
 def outcome_of(previous: dict[str, Any] | None, content_hash: str) -> str:
