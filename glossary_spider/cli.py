@@ -79,7 +79,7 @@ Exit status:
     3  another run holds the archive's lock
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
     5  the quality gate held the run's versions back: see 'glossary held'
-    6  the site did not answer: (nearly) every fetch failed (--resume tries again)"""
+    6  the site did not answer, or refused us: (nearly) every fetch failed (--resume tries again)"""
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
@@ -260,7 +260,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
         answered, unanswered = fetch_outcomes(reader, run_id)
-        click.echo(f"Error: the site did not answer: {unanswered} of {answered + unanswered} fetches failed "
+        click.echo(f"Error: the site did not answer, or refused us: {unanswered} of {answered + unanswered} fetches failed "
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):
@@ -575,7 +575,8 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
 @click.option("--mode", type=click.Choice(MODES), default="normal", show_default=True,
               help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
                    "where a page is missing (soft404), a theme the extraction does not know (redesign), "
-                   "429 Too Many Requests at every URL but robots.txt (rate-limited), 404 Not Found at "
+                   "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
+                   "(forbidden), 404 Not Found at "
                    "every URL (not-found), or a 301 to the home page from every other URL (moved). POST the "
                    "mode to "
                    "/_replica/mode to switch a running replica.")

@@ -68,7 +68,8 @@ def explain(finish_reason: str | None) -> str:
         return f"stopped by {option} ({finish_reason}): --resume continues it"
     return {
         HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
-        UNREACHABLE_REASON: "the site did not answer: (nearly) every fetch failed; --resume tries them again",
+        UNREACHABLE_REASON: "the site did not answer, or refused us: (nearly) every fetch failed; --resume tries "
+                            "them again",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
     }.get(finish_reason or "", finish_reason or "")
@@ -79,9 +80,11 @@ def was_refused(finish_reason: str | None) -> bool:
     return finish_reason in REFUSED_REASONS
 
 
-# Statuses that say "not now" rather than answer a fetch, besides the 5xx: the server timed the request
-# out (408) or is rate-limiting (429), both retried by Scrapy as passing.
-NOT_NOW = (408, 429)
+# Statuses that say "not now" or "not you" rather than answer a fetch, besides the 5xx: the server timed
+# the request out (408) or is rate-limiting (429), both retried by Scrapy as passing; or it refuses the
+# crawler the page (401, 403: a firewall, a bot check, a login wall), which at every URL is a site
+# closed to us, that may open again.
+NOT_NOW = (401, 403, 408, 429)
 # A fetch that ended with no response, a 5xx or one of NOT_NOW got no answer: its page is still to
 # fetch (--resume tries it again), and a run whose fetches nearly all end so found the site down. The
 # test in SQL, for a table with an http_status column:

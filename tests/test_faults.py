@@ -200,7 +200,7 @@ def test_robots_txt_answering_500_disallows_the_host_as_a_site_that_did_not_answ
     db = tmp_path / "robots.db"
     result = crawl(db, "--start-url", f"{server.url}/", "--no-follow")
     assert result.returncode == 6, result.stderr
-    assert "the site did not answer: 1 of 1 fetches failed" in result.stderr
+    assert "the site did not answer, or refused us: 1 of 1 fetches failed" in result.stderr
     assert [r["path"] for r in server.requests()] == ["/robots.txt"] * 3  # retried, then given up
     (error,) = rows(db, "SELECT url, error FROM crawl_errors")
     assert error == {"url": f"{server.url}/",

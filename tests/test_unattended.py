@@ -260,21 +260,23 @@ def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_p
     assert missing and {r["http_status"] for r in missing} == {200}, missing
 
 
-def test_a_rate_limited_site_is_a_site_that_did_not_answer_and_resume_fetches_its_pages(site, tmp_path):
-    """429 Too Many Requests at every URL, after Scrapy's retries: no page was refused for good, the site
-    said "not now". The run ends as an outage (exit 6), not as done with pages failed, and --resume
-    fetches them once the site answers."""
+@pytest.mark.parametrize("mode, status", [("rate-limited", 429), ("forbidden", 403)])
+def test_a_rate_limited_or_closed_site_is_a_site_that_did_not_answer_and_resume_fetches_its_pages(
+        site, tmp_path, mode, status):
+    """429 Too Many Requests at every URL, after Scrapy's retries, or 403 Forbidden: no page was refused
+    for its own sake, the site said "not now" or "not you". The run ends as an outage (exit 6), not as
+    done with pages failed, and --resume fetches them once the site answers."""
     paths = ReplicaSite(PAGES).glossary_paths()[:3]
     db = tmp_path / "limited.db"
     start = [a for path in paths for a in ("--start-url", f"{site.url}{path}")]
-    set_mode(site, "rate-limited")
+    set_mode(site, mode)
     try:
         result = crawl(db, *start, "--no-follow")
     finally:
         set_mode(site, "normal")
     assert result.returncode == ExitStatus.UNREACHABLE, result.stderr
-    assert result.stderr.startswith("Error: the site did not answer: 3 of 3 fetches failed"), result.stderr
-    assert {r["http_status"] for r in rows(db, "SELECT http_status FROM captures")} == {429}
+    assert result.stderr.startswith("Error: the site did not answer, or refused us: 3 of 3 fetches failed"), result.stderr
+    assert {r["http_status"] for r in rows(db, "SELECT http_status FROM captures")} == {status}
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
 
     result = crawl(db, "--resume")

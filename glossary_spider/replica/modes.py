@@ -8,6 +8,8 @@
   JSON-LD, no ``<h1>``, the text in generic ``<div>``\\ s;
 - ``rate-limited``: every URL but robots.txt answers ``429 Too Many Requests`` with
   ``Retry-After: 1`` (a firewall that has had enough of us, or of everyone);
+- ``forbidden``: every URL but robots.txt answers ``403 Forbidden`` (a firewall or bot check that
+  has shut the crawler out);
 - ``not-found``: every URL, robots.txt and sitemaps included, answers ``404 Not Found``
   (a deploy that lost the site, a virtual host or CDN pointed at an empty folder);
 - ``moved``: every URL but the home page and robots.txt answers ``301 Moved Permanently``
@@ -23,7 +25,7 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "not-found", "moved")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -47,6 +49,8 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
     """The reply a site in ``mode`` gives at ``path`` where a normal one gives ``reply``."""
     if mode == "rate-limited" and path != "/robots.txt":
         return Reply(429, b"Too Many Requests\n", "text/plain", {"Retry-After": "1"})
+    if mode == "forbidden" and path != "/robots.txt":
+        return Reply(403, b"Forbidden\n", "text/plain")
     if mode == "not-found":
         return Reply(404, NOT_FOUND, HTML)
     if mode == "moved" and path not in ("/", "/robots.txt"):

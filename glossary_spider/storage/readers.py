@@ -52,7 +52,7 @@ def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | 
 
 def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
     """How many of a run's page fetches got an answer, and how many did not (no response at all, a 5xx,
-    408 or 429: :func:`glossary_spider.outcome.no_answer`), counting each URL once by its last capture
+    401, 403, 408 or 429: :func:`glossary_spider.outcome.no_answer`), counting each URL once by its last capture
     (``db``: any connection with ``execute``)."""
     answered, unanswered = db.execute(
         f"""SELECT count(*) FILTER (WHERE NOT {NO_ANSWER_SQL}), count(*) FILTER (WHERE {NO_ANSWER_SQL})
