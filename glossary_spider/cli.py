@@ -531,8 +531,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         from glossary_spider.reparse import accept_held
 
         counts = accept_held(archive, accept)
-        click.echo(f"Run #{accept} accepted: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-                   + " pages archived from its kept captures.")
+        archived = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no"
+        click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
 
 
 def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
@@ -577,8 +577,8 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
                    "where a page is missing (soft404), a theme the extraction does not know (redesign), "
                    "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
                    "(forbidden), 404 Not Found at "
-                   "every URL (not-found), or a 301 to the home page from every other URL (moved). POST the "
-                   "mode to "
+                   "every URL (not-found), a 301 to the home page from every other URL (moved), or a JSON "
+                   "error with 200 (json-error). POST the mode to "
                    "/_replica/mode to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")

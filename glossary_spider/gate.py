@@ -16,6 +16,8 @@ the archive's current pages:
   410 or redirecting elsewhere (a deploy that lost the site, a server that is not the
   site's, every page sent to the home page): a page goes from the archive only once the
   run has passed the gate;
+- ``not_pages``: most of the archived pages the run asked about answering with what is
+  not a page (not HTML, binary, unreadable: a server handing out something else);
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archive's pages of that type: extraction broke rather than the words changed.
@@ -53,6 +55,9 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "gone-share": ("GLOSSARY_GATE_GONE_SHARE", 0.5,
                    "hold when archived pages gone (404, 410, a redirect elsewhere) are at least this share of "
                    "those the run asked about (and 5 or more)"),
+    "not-pages-share": ("GLOSSARY_GATE_NOT_PAGES_SHARE", 0.5,
+                        "hold when archived pages answering with what is not a page (not HTML, binary, unreadable) "
+                        "are at least this share of those the run asked about (and 5 or more)"),
     "min-pages": ("GLOSSARY_GATE_MIN_PAGES", 10,
                   "extraction health is compared for a page type with at least this many pages in the run "
                   "and in the archive"),
@@ -127,10 +132,10 @@ class QualityGate:
         """Judge the pages ``run_id`` staged. Read with SQL a query at a time, never all at once: memory
         stays the same however many pages the run fetched."""
         db = archive.db
-        gone = self._gone(db, run_id)
-        checks = [gone] if gone.numbers["gone"] else []
+        checks = self._archived(db, run_id)
+        gone = next((c.numbers["gone"] for c in checks if c.name == "gone"), 0)
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
-            return GateReport(checks, [], 0, gone.numbers["gone"])
+            return GateReport(checks, [], 0, gone)
         run = Run(db, run_id)
         soft = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
@@ -142,26 +147,35 @@ class QualityGate:
             checks.append(check)
         checks.append(self._same_page(run, soft))
         checks += self._health(archive, run)
-        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone.numbers["gone"])
+        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone)
 
-    def _gone(self, db: Any, run_id: int) -> Check:
-        """Archived live pages that went (a 404 or 410, a redirect elsewhere), against those the run got any
-        answer about."""
-        gone_urls = f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}"
-        (gone,), = db.execute(f"SELECT count(DISTINCT url) FROM ({gone_urls})", [run_id])
+    def _archived(self, db: Any, run_id: int) -> list[Check]:
+        """What became of the archived pages the run got an answer about: most of them gone at once, or
+        answering with what is not a page. A check for each that happened to any page."""
         (asked,), = db.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
             "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
-        share = self.values["gone-share"]
-        check = Check("gone", False, f"{gone} of the {asked} archived pages the run asked about went "
-                      "(404, 410 or a redirect elsewhere)",
-                      {"gone": gone, "asked": asked},
-                      [url for (url,) in db.execute(f"{gone_urls} ORDER BY id LIMIT {EXAMPLES}", [run_id])])
-        if gone >= max(5, share * asked):
-            check.tripped = True
-            check.summary += (f": {gone / asked:.0%}, at least {share:.0%} (did the site lose its pages, "
-                              "or is the server not the site's?)")
-        return check
+        checks = []
+        for name, urls, what, why in (
+            ("gone", f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
+             "went (404, 410 or a redirect elsewhere)", "did the site lose its pages, or is the server not the site's?"),
+            ("not_pages", "SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
+             "BETWEEN 200 AND 299 AND url IN (SELECT url FROM pages WHERE status = 'live')",
+             "answered with what is not a page (not HTML, binary) or what extraction could not read",
+             "is the server not the site's, or serving something else?"),
+        ):
+            (count,), = db.execute(f"SELECT count(DISTINCT url) FROM ({urls})", [run_id])
+            if not count:
+                continue
+            examples = [url for (url,) in db.execute(f"{urls} ORDER BY id LIMIT {EXAMPLES}", [run_id])]
+            check = Check(name, False, f"{count} of the {asked} archived pages the run asked about {what}",
+                          {name: count, "asked": asked}, examples)
+            share = self.values[f"{name.replace('_', '-')}-share"]
+            if count >= max(5, share * asked):
+                check.tripped = True
+                check.summary += f": {count / asked:.0%}, at least {share:.0%} ({why})"
+            checks.append(check)
+        return checks
 
     def _soft_404(self, run: Run) -> list[str]:
         """Pages titled like a "not found" page, short, and either sharing their text with another

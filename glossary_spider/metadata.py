@@ -74,7 +74,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "pages_gone": "Live pages that answered 404 or 410 and were marked gone (news)",
         "pages_still_gone": "Pages already gone that still answered 404 or 410 (not news)",
         "pages_back": "Pages that answered again after an earlier run found them gone",
-        "pages_failed": "URLs whose fetch failed",
+        "pages_failed": "URLs whose fetch failed, or whose answer could not be archived (not HTML, binary)",
         "requests": "HTTP requests sent",
         "bytes": "Response bytes received",
         "stats": "Scrapy's stats, as JSON",

@@ -247,6 +247,25 @@ def test_a_site_sending_every_page_to_its_home_page_is_held_and_accepted_pages_h
     assert archive_problems(archived) == []
 
 
+def test_a_site_answering_with_what_is_not_a_page_is_held_and_its_pages_count_as_failed(site, archived):
+    """200 with a JSON error at every URL: nothing to archive, nothing gone. Not a night with nothing new:
+    every page failed (the summary counts them), and the gate holds the run."""
+    before_history, before_pages = history(archived), current(archived)
+    set_mode(site, "json-error")
+    result = refresh(archived, "--max-age", "0", "--json")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    (check,) = [c for c in summary["gate"]["checks"] if c["tripped"]]
+    assert check["name"] == "not_pages" and check["numbers"] == {"not_pages": len(before_pages),
+                                                                 "asked": len(before_pages)}
+    assert (summary["pages_failed"], summary["changes"]) == (len(before_pages), 0)
+    assert history(archived) == before_history and current(archived) == before_pages
+    errors = rows(archived, "SELECT DISTINCT stage, error FROM crawl_errors WHERE run_id = ? ORDER BY stage",
+                  (summary["id"],))
+    assert errors == [{"stage": "parse", "error": "not an HTML page (application/json)"},
+                      {"stage": "sitemap", "error": "not a sitemap: not XML"}]
+
+
 def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_path):
     set_mode(site, "soft404")
     try:

@@ -13,7 +13,9 @@
 - ``not-found``: every URL, robots.txt and sitemaps included, answers ``404 Not Found``
   (a deploy that lost the site, a virtual host or CDN pointed at an empty folder);
 - ``moved``: every URL but the home page and robots.txt answers ``301 Moved Permanently``
-  to the home page (a site that sends whatever it lost to its front page).
+  to the home page (a site that sends whatever it lost to its front page);
+- ``json-error``: every URL but robots.txt answers ``200`` with a JSON error (a gateway or a
+  virtual host that routes the site's name to something else).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -25,7 +27,7 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved", "json-error")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -53,6 +55,8 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
         return Reply(403, b"Forbidden\n", "text/plain")
     if mode == "not-found":
         return Reply(404, NOT_FOUND, HTML)
+    if mode == "json-error" and path != "/robots.txt":
+        return Reply(200, b'{"error": "upstream unavailable"}', "application/json")
     if mode == "moved" and path not in ("/", "/robots.txt"):
         return Reply(301, b"", "text/plain", {"Location": "/"})
     if mode == "maintenance":

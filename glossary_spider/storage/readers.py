@@ -68,8 +68,10 @@ def run_counts(db: Any, run_id: int) -> dict[str, int]:
     outcomes = dict(db.execute(
         "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
     ).fetchall())
+    # Pages whose fetch failed, or whose answer could not be archived (not HTML, binary, unreadable).
     failed = db.execute(
-        "SELECT count(DISTINCT url) FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'", [run_id]
+        "SELECT count(*) FROM (SELECT url FROM crawl_errors WHERE run_id = ? AND stage = 'fetch' "
+        "UNION SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed')", [run_id, run_id]
     ).fetchone()[0]
     # Pages answering again after an earlier run found them gone.
     back = db.execute(
