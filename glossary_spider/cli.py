@@ -25,8 +25,8 @@ from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exi
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
-from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
-                                    read_gate_report)
+from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, damaged, existing_archive,
+                                     is_damaged, read_gate_report)
 from glossary_spider.terminal import safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
 
@@ -65,8 +65,9 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (BadArgument, ArchiveError) as exc:
             raise UserError(str(exc)) from None
-        except sqlite3.OperationalError as exc:  # a full disk, most often: the transaction rolled back
-            raise UserError(cannot_write(kwargs.get("db", "archive"), exc)) from None
+        except sqlite3.DatabaseError as exc:  # a full disk, most often (the transaction rolled back); a damaged file
+            db = kwargs.get("db", "archive")
+            raise UserError(damaged(db, exc) if is_damaged(exc) else cannot_write(db, exc)) from None
 
     return wrapper
 
@@ -240,6 +241,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     )
     stats = run_spider(settings, plan)
     if error := stats.get("glossary/archive_error"):
+        if stats.get("glossary/archive_damaged"):
+            raise UserError(error)
         raise UserError(f"{error}; when there is room, run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:

@@ -19,7 +19,7 @@ from glossary_spider.gate import QualityGate
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
-from glossary_spider.storage import Archive, cannot_write
+from glossary_spider.storage import Archive, cannot_write, damaged, is_damaged
 
 logger = logging.getLogger(__name__)
 
@@ -106,16 +106,23 @@ class ArchivePipeline:
             return
         try:
             outcomes = self._write_batch(archive, run_id)
-        except sqlite3.OperationalError as exc:
-            self.error = cannot_write(self.path, exc)
+        except sqlite3.DatabaseError as exc:
+            self.archive_failed(exc)
             logger.info("%s; stopping the crawl", self.error)
-            stats.set_value("glossary/archive_error", self.error)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_ERROR))
             outcomes = []
         for outcome in outcomes:
             stats.inc_value(f"glossary/pages_{outcome}")
         self.buffer = []
         self.last_flush = time.monotonic()
+
+    def archive_failed(self, exc: sqlite3.DatabaseError) -> None:
+        """SQLite refused a write (a full disk, most often), or found the file damaged: the run ends as
+        ``archive_error``; ``glossary/archive_error`` in the stats says why, and ``glossary/archive_damaged``
+        which it was."""
+        self.error = damaged(self.path, exc) if is_damaged(exc) else cannot_write(self.path, exc)
+        self.crawler.stats.set_value("glossary/archive_error", self.error)
+        self.crawler.stats.set_value("glossary/archive_damaged", is_damaged(exc))
 
     def _write_batch(self, archive: Archive, run_id: int) -> list[str]:
         pages = [item for item in self.buffer if isinstance(item, PageItem)]
@@ -222,9 +229,8 @@ class ArchivePipeline:
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:
                 reason = self.pass_gate(self.archive, self.run_id, reason)
-            except sqlite3.OperationalError as exc:
-                self.error = cannot_write(self.path, exc)
-                self.crawler.stats.set_value("glossary/archive_error", self.error)
+            except sqlite3.DatabaseError as exc:
+                self.archive_failed(exc)
         self.note_cpu()
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)

@@ -243,6 +243,26 @@ def test_every_command_refuses_a_bad_archive_in_one_line(tmp_path, command, kind
         assert not db.exists()
 
 
+@pytest.mark.parametrize("command", READERS + WRITERS, ids=lambda c: c[0])
+def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tmp_path, command):
+    """A disk fault wiped a page of the file: the pages table's root. One line naming the damage and
+    how to recover, never a traceback; a reader leaves the file as it was."""
+    db = tmp_path / "damaged.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        (page_size,), = conn.execute("PRAGMA page_size")
+        (root,), = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'pages'")
+    conn.close()
+    with open(db, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\0" * page_size)
+    before = db.read_bytes()
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result, "is damaged", "malformed", f"sqlite3 {db} .recover")
+    if command in READERS:
+        assert db.read_bytes() == before
+
+
 @pytest.mark.parametrize("command", ["crawl", "refresh", "reparse", "search", "show", "export", "report", "browse",
                                      "replica"])
 def test_every_command_says_an_unknown_option_in_one_line(command):

@@ -23,3 +23,16 @@ def existing_archive(path: str | Path) -> Path:
 def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
     """A one-line message for a write that SQLite refused (full disk, read-only file ...)."""
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
+def is_damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the archive's contents are damaged (a disk fault, a copy cut short, a
+    file written over in part), rather than that a write was refused or the file is no database at all."""
+    return any(sign in str(exc) for sign in ("malformed", "corrupt", "Could not decode"))
+
+
+def damaged(path: str | Path, exc: sqlite3.Error) -> str:
+    """A one-line message for an archive whose file SQLite found damaged, with what to do."""
+    what = " ".join(str(exc).split())[:120]
+    return (f"the archive {path} is damaged ({what!r}): restore it from a backup, or recover what can be read "
+            f"with: sqlite3 {path} .recover | sqlite3 recovered.db")
