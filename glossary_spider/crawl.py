@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+import stat
 import tempfile
+import time
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -34,7 +38,10 @@ def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
     the archive that someone else could have prepared. Resuming does not need
     them: the archive's frontier is the crawl's state.
     """
-    jobs = tempfile.mkdtemp(prefix="glossary-jobs-")
+    remove_abandoned_queues()
+    jobs = tempfile.mkdtemp(prefix=QUEUES_PREFIX)
+    held = os.open(jobs, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # ours while this process lives, kill -9 or not
     settings.set("JOBDIR", jobs, priority="cmdline")
     try:
         process = CrawlerProcess(settings)
@@ -45,3 +52,35 @@ def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
     finally:
         plan.close()
         shutil.rmtree(jobs, ignore_errors=True)
+        os.close(held)
+
+
+QUEUES_PREFIX = "glossary-jobs-"
+
+
+def remove_abandoned_queues(min_age: float = 3600) -> None:
+    """Remove the queue directories of crawls that died without removing theirs (``kill -9``, the
+    OOM killer), which can hold the requests of a whole sitemap: this user's, untouched for
+    ``min_age`` seconds, and held (``flock``) by no live process. Symlinks and others' are left alone."""
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(QUEUES_PREFIX):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or time.time() - info.st_mtime < min_age):
+                continue
+            held = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:  # a live crawl's
+            pass
+        finally:
+            os.close(held)

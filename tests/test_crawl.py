@@ -1,13 +1,19 @@
 """End-to-end: the real spider crawls a real replica server into a real SQLite file."""
 
+import fcntl
 import json
+import os
 import re
 import shutil
+import subprocess
+import tempfile
+import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT, archive_content, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, archive_content, crawl, rows, run_glossary
 
 from glossary_spider.replica import ReplicaSite
 
@@ -351,3 +357,47 @@ def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers
     # New workers took over.
     assert restarts == 0 and [(extraction.record, staged_rows(prepared.rows)) for extraction, prepared, _ in after] == sent
     assert restarts_again == 0 and all(isinstance(result, BrokenProcessPool) for result in after_again)  # none left
+
+
+def test_request_queues_a_killed_crawl_left_are_removed_by_a_later_crawl_and_nothing_else(tmp_path, replica):
+    """kill -9 leaves the crawl's private queue directory behind (it can hold a whole sitemap's requests).
+    A later crawl removes it once it is an hour old; a live crawl's, a symlink and others' files stay."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp)}
+    db = tmp_path / "glossary.db"
+    killed = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "1",
+                               "--no-progress"], cwd=ROOT, env={**os.environ, **env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(temp.glob("glossary-jobs-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    (left,) = temp.glob("glossary-jobs-*")
+    live = Path(tempfile.mkdtemp(prefix="glossary-jobs-", dir=temp))  # as a running crawl holds its own
+    held = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    link = temp / "glossary-jobs-link"
+    link.symlink_to(mine)
+
+    def later_crawl():
+        result = crawl(tmp_path / "other.db", "--start-url", f"{replica.url}/", "--no-follow", env=env)
+        assert result.returncode == 0, result.stderr
+
+    later_crawl()
+    assert left.is_dir(), "not an hour old yet: it may be a crawl of an older version's, still running"
+    hours_ago = time.time() - 2 * 3600
+    for path in (left, live):
+        os.utime(path, (hours_ago, hours_ago))
+    os.utime(link, (hours_ago, hours_ago), follow_symlinks=False)
+    try:
+        later_crawl()
+    finally:
+        os.close(held)
+    assert not left.exists()
+    assert live.is_dir() and link.is_symlink() and (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in temp.iterdir()) == sorted([live.name, link.name])
