@@ -160,8 +160,9 @@ class QualityGate:
             ("gone", f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
              "went (404, 410 or a redirect elsewhere)", "did the site lose its pages, or is the server not the site's?"),
             ("not_pages", "SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
-             "BETWEEN 200 AND 299 AND url IN (SELECT url FROM pages WHERE status = 'live')",
-             "answered with what is not a page (not HTML, binary) or what extraction could not read",
+             "BETWEEN 200 AND 399 AND url IN (SELECT url FROM pages WHERE status = 'live')",
+             "answered with what is not a page (not HTML, binary, a 304 to a request that was not conditional) "
+             "or what extraction could not read",
              "is the server not the site's, or serving something else?"),
         ):
             (count,), = db.execute(f"SELECT count(DISTINCT url) FROM ({urls})", [run_id])

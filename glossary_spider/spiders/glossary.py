@@ -336,6 +336,10 @@ class GlossarySpider(SitemapSpider):
         if response.status in (404, 410):
             return [GoneItem(fetch)]
         if response.status == 304:
+            if not (response.request and _CONDITIONAL & set(response.request.headers)):
+                # "Not modified" since nothing: a cache or server that answers so whatever is asked.
+                return [FailureItem(url, "fetch", "HTTP 304 to a request that was not conditional",
+                                    http_status=304, fetch=fetch)]
             return [NotModifiedItem(fetch)]
         content_type = fetch.content_type or ""
         if not isinstance(response, TextResponse) or content_type.split(";")[0].strip().lower() not in HTML_TYPES:
@@ -463,6 +467,10 @@ def _last_page(page: PageItem) -> Iterator[Any]:
     sitemaps read again)."""
     yield page
     raise CloseSpider(MAX_PAGES_REASON)
+
+
+# The headers that make a request conditional: only such a request can be answered 304.
+_CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
