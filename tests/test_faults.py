@@ -227,6 +227,24 @@ def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
     assert {r["error"] for r in rows(db, "SELECT error FROM crawl_errors")} == {"Forbidden by robots.txt"}
 
 
+def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):
+    """The site's robots.txt now disallows everything: a refresh obeys, and every archived page it could
+    not refresh is a failed page of the run (not a silent night with nothing new); the pages stay live."""
+    server = make_replica(PAGES, 1, port=lasting_port())
+    db = tmp_path / "robots.db"
+    assert crawl(db, "--start-url", f"{server.url}/", "--no-follow").returncode == 0
+    server.stop()
+    server = make_replica(PAGES, 1, "--faults", "--robots", "disallow-all", port=server.port)
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["pages_failed"], summary["changes"]) == (1, 0)
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"]
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors WHERE run_id = 2") == [
+        {"url": f"{server.url}/", "stage": "fetch", "error": "Forbidden by robots.txt"}]
+    assert rows(db, "SELECT status FROM pages") == [{"status": "live"}]
+
+
 def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
     db = tmp_path / "robots.db"

@@ -442,8 +442,9 @@ class GlossarySpider(SitemapSpider):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
         if isinstance(error, IgnoreRequest) and message.startswith(POLICY) and not redirects:
-            # Policy, not failure: record it only for pages the user asked for by name.
-            if request.meta.get("start"):
+            # Policy, not failure: record it only for pages the user asked for by name, and for the archive's
+            # own pages, which a refresh leaves unrefreshed.
+            if request.meta.get("start") or url in self.known:
                 yield FailureItem(url, "fetch", message)
             else:
                 yield VisitItem(url)
