@@ -35,6 +35,10 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control: an HTTP server in every crawl that runs the Python code it is sent (behind a
+# token written to a file in the user's home, which a killed crawl leaves there). A crawl that runs from
+# cron needs no door into its process.
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places,

@@ -401,3 +401,14 @@ def test_request_queues_a_killed_crawl_left_are_removed_by_a_later_crawl_and_not
     assert not left.exists()
     assert live.is_dir() and link.is_symlink() and (mine / "notes.txt").read_text() == "keep me"
     assert sorted(p.name for p in temp.iterdir()) == sorted([live.name, link.name])
+
+
+def test_a_crawl_runs_no_remote_control_server_and_leaves_no_file_in_the_users_home(tmp_path, replica):
+    """Scrapy 2.19 starts, in every crawl, an HTTP server that runs the Python code it is sent, with its
+    token in a file under the user's state directory (left there by a killed crawl). Not in ours."""
+    state = tmp_path / "state"
+    result = crawl(tmp_path / "glossary.db", "--start-url", f"{replica.url}/", "--no-follow", "-v",
+                   env={"XDG_STATE_HOME": str(state), "HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "Remote control" not in result.stderr
+    assert not state.exists() and not (tmp_path / ".local").exists()
