@@ -120,9 +120,9 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_duration(value, param.opts[0])
     except BadArgument as exc:
-        raise click.BadParameter(str(exc).removeprefix("--max-duration ")) from None
+        raise click.BadParameter(str(exc).removeprefix(f"{param.opts[0]} ")) from None
 
 
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -145,6 +145,10 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-duration", callback=_duration, metavar="DURATION",
                      help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
                           "--resume continues."),
+        click.option("--give-up-after", callback=_duration, metavar="DURATION",
+                     help="End the run as unreachable (exit 6; --resume continues) once the site has answered "
+                          "no fetch for this long (default 10m), so that a site that is down does not hold "
+                          "the archive for hours."),
         click.option("--gate", "gate", multiple=True, metavar="NAME=VALUE|off",
                      help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
                           "see the README's 'Unattended runs'."),

@@ -32,9 +32,11 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 from glossary_spider.extensions import limit_reached, stop_requested
+from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.urls import is_allowed
 
 logger = logging.getLogger(__name__)
@@ -138,9 +140,47 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
                                 f"from {chain[0]}") from None
 
 
+class OutageWatch:
+    """Gives up on a site that has stopped answering: once no attempt has been answered for ``seconds``
+    while at least ``attempts`` in a row got no answer (:func:`~glossary_spider.outcome.no_answer`: no
+    response, a 5xx, a 408 or 429, a 401 or 403), the run ends as ``unreachable`` (exit status 6;
+    ``--resume`` continues it), its waits ended. Without it a refresh of a large archive whose site is
+    down would try every page, each with its retries and time-outs, for hours, holding the archive's lock.
+    """
+
+    def __init__(self, crawler: Crawler, seconds: float, attempts: int):
+        self.crawler = crawler
+        self.seconds = seconds
+        self.attempts = attempts
+        self.last_answer = time.monotonic()
+        self.unanswered = 0
+        self.given_up = False
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+
+    def spider_opened(self) -> None:
+        self.last_answer = time.monotonic()
+
+    def heard(self, answered: bool) -> None:
+        """One attempt's outcome."""
+        if answered:
+            self.last_answer = time.monotonic()
+            self.unanswered = 0
+            return
+        self.unanswered += 1
+        silent = time.monotonic() - self.last_answer
+        if self.unanswered >= self.attempts and silent >= self.seconds and not self.given_up:
+            self.given_up = True
+            logger.info("No attempt answered for %.0f s (%d in a row got none): giving up on the site",
+                        silent, self.unanswered)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNREACHABLE_REASON))
+            self.crawler.signals.send_catch_log(signal=stop_requested)
+
+
 class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries, each after a pause: ``GLOSSARY_BACKOFF_BASE`` seconds doubled per
-    attempt (at most ``GLOSSARY_BACKOFF_MAX``), or the response's ``Retry-After`` if longer.
+    attempt (at most ``GLOSSARY_BACKOFF_MAX``), or the response's ``Retry-After`` if longer;
+    and the :class:`OutageWatch` told of every attempt (``GLOSSARY_GIVE_UP_AFTER``,
+    ``GLOSSARY_GIVE_UP_ATTEMPTS``).
 
     A ``Retry-After`` beyond ``GLOSSARY_RETRY_AFTER_MAX`` is not waited for: the
     response is given up at once. The pause holds one of the crawl's download
@@ -153,11 +193,14 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff_max = settings.getfloat("GLOSSARY_BACKOFF_MAX", 60.0)
         self.retry_after_max = settings.getfloat("GLOSSARY_RETRY_AFTER_MAX", 120.0)
         self.pauses: Pauses | None = None
+        self.watch: OutageWatch | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
         middleware = super().from_crawler(crawler)
         middleware.pauses = Pauses(crawler)
+        if (seconds := crawler.settings.getfloat("GLOSSARY_GIVE_UP_AFTER", 600.0)) > 0:
+            middleware.watch = OutageWatch(crawler, seconds, crawler.settings.getint("GLOSSARY_GIVE_UP_ATTEMPTS", 10))
         return middleware
 
     async def pause(self, seconds: float) -> None:
@@ -168,6 +211,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
     async def process_response(self, request: Request, response: Response,
                                spider: Spider | None = None) -> Request | Response:
+        if self.watch is not None:
+            self.watch.heard(not no_answer(response.status))
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
@@ -184,6 +229,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
                                 spider: Spider | None = None) -> Request | Response | None:
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
+        if self.watch is not None:
+            self.watch.heard(False)
         retry = self._retry(request, exception)
         if retry is not None:
             await self.pause(self.backoff(request))

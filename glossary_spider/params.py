@@ -102,6 +102,7 @@ OPTION_SETTINGS = {
     "max_requests": "CLOSESPIDER_PAGECOUNT",
     "max_duration": "CLOSESPIDER_TIMEOUT",
     "max_delay": "GLOSSARY_MAX_DELAY",
+    "give_up_after": "GLOSSARY_GIVE_UP_AFTER",
 }
 
 
@@ -166,6 +167,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "max_duration": _duration,
     "gate": _gate,
     "max_delay": _number(float, 0),
+    "give_up_after": _duration,
 }
 # Other names a run's arguments may come under: -a max_age, the spider's urls_file.
 ALIASES = {"max_age": "max_age_days"}
@@ -197,6 +199,7 @@ class RunArgs:
     max_duration: float | None = None
     gate: tuple[str, ...] = ()
     max_delay: float | None = None
+    give_up_after: float | None = None
     given: frozenset[str] = frozenset()
 
     @classmethod
@@ -279,6 +282,8 @@ class RunArgs:
                 settings[key] = value
         if self.max_delay is not None:
             settings["GLOSSARY_MAX_DELAY"] = self.max_delay
+        if self.give_up_after is not None:
+            settings["GLOSSARY_GIVE_UP_AFTER"] = self.give_up_after
         return settings
 
 

@@ -103,6 +103,10 @@ GLOSSARY_GATE_WORDS_RATIO = 0.5
 
 # Limits a hostile site meets (README, Reliability): none is reached by a real site.
 GLOSSARY_MAX_DELAY = 60.0  # a longer robots.txt Crawl-delay is capped to this (glossary crawl --max-delay)
+# A run gives up on a site that has answered nothing for this long, while this many attempts in a row
+# got no answer: it ends as unreachable (exit 6), for --resume (glossary crawl --give-up-after; 0: never).
+GLOSSARY_GIVE_UP_AFTER = 600.0
+GLOSSARY_GIVE_UP_ATTEMPTS = 10
 GLOSSARY_STOP_GRACE = 5.0  # after SIGTERM / SIGINT, seconds before the requests still in flight are abandoned
 GLOSSARY_MAX_SITEMAPS = 2000  # sitemaps one run reads
 GLOSSARY_MAX_SITEMAP_DEPTH = 4  # sitemap indexes nested within each other

@@ -303,6 +303,31 @@ def test_a_rate_limited_or_closed_site_is_a_site_that_did_not_answer_and_resume_
     assert sorted(r["url"] for r in rows(db, "SELECT url FROM pages")) == sorted(f"{site.url}{p}" for p in paths)
 
 
+def test_a_refresh_gives_up_on_a_site_that_stopped_answering_and_resume_finishes_it(site, archived):
+    """The site answers nothing but 429s: rather than trying every archived page with its retries, the
+    refresh gives up once no attempt has been answered for --give-up-after (exit 6), and --resume, once
+    the site answers, fetches again every page that got no answer."""
+    known = len(current(archived))
+    set_mode(site, "rate-limited")
+    try:
+        result = refresh(archived, "--give-up-after", "1s", "--concurrency", "2", "--json")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == ExitStatus.UNREACHABLE, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["finish_reason"] == "unreachable"
+    assert 10 <= summary["requests"] < known / 2, "given up after 10 attempts in a row, not after every page"
+
+    result = run_glossary("refresh", "--db", str(archived), "--resume", "--json", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    resumed = json.loads(result.stdout)
+    assert resumed["id"] == summary["id"] and resumed["finish_reason"] == "finished"
+    left = rows(archived, "SELECT url FROM captures WHERE run_id = ? AND url NOT LIKE '%.xml' GROUP BY url "
+                          "HAVING max(http_status != 429) = 0",
+                (summary["id"],))
+    assert left == [], "every page refused with a 429 was fetched again"
+
+
 def test_a_redesign_the_extraction_misses_is_held_then_accepted(site, archived):
     set_mode(site, "redesign")
     versions = len(history(archived))
