@@ -169,7 +169,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:
         args = dataclasses.replace(args, sitemap_urls=tuple(archive.sitemaps_used()))
-    superseded = archive.resumable_run(args.mode)
+    if superseded := archive.resumable_run(args.mode):
+        archive.abandon_staged(superseded["id"])  # no longer resumable once this run starts
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
     return RunPlan(args, known, run_id=run_id, superseded=superseded)
 

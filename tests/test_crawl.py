@@ -160,6 +160,9 @@ def test_max_pages_stops_fetching_and_resume_continues(tmp_path, make_replica):
     result = crawl(other, "--start-url", f"{server.url}/", "--max-pages", "1")
     assert result.stderr.startswith(f"Note: crawl #1 stopped before it was done (max_pages); this starts a new "
                                     f"crawl: 'glossary crawl --resume --db {other}' would have continued it\n")
+    assert rows(db, "SELECT count(*) AS n FROM frontier WHERE run_id = 1")[0]["n"] > 0
+    assert rows(other, "SELECT count(*) AS n FROM frontier WHERE run_id = 1")[0]["n"] == 0, \
+        "what only a resume of crawl #1 needed goes once a new crawl takes its place"
 
     first_part = run["requests"]
     server.clear_log()

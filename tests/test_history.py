@@ -12,7 +12,8 @@ import sys
 import time
 
 import pytest
-from conftest import GLOSSARY, ROOT, Replica, archive_content, crawl, lasting_port, rows, run_glossary
+from conftest import (GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows,
+                      run_glossary)
 
 from glossary_spider.lock import ArchiveLock
 from glossary_spider.replica import ReplicaSite
@@ -377,6 +378,35 @@ def test_a_killed_refresh_resumes_without_refetching(archived):
     refetched = rows(db, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome IN "
                          "('new', 'changed', 'unchanged')", (run_id,))[0]["n"]
     assert refetched == every_known  # --max-age 0 carried over: every live page fetched in full, once
+
+
+def test_a_killed_refresh_that_is_not_resumed_leaves_nothing_staged_once_a_new_one_starts(archived):
+    """cron starts the next refresh, not --resume: the killed one's staged pages, gone pages and frontier
+    would lie there for good. The new refresh forgets them (their captures say so) and archives afresh."""
+    server, db = archived
+    server.set_generation(2)
+    process = subprocess.Popen(
+        [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.02", "--concurrency", "1",
+         "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and rows(db, "SELECT count(*) AS n FROM staged")[0]["n"] < 60:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    (killed,) = rows(db, "SELECT id FROM crawl_runs WHERE command = 'refresh'")
+    assert rows(db, "SELECT count(*) AS n FROM staged WHERE run_id = ?", (killed["id"],))[0]["n"] >= 60
+    result = run_glossary("refresh", "--db", str(db), "--max-age", "0", "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    for table in ("staged", "frontier"):
+        assert rows(db, f"SELECT count(*) AS n FROM {table}")[0]["n"] == 0, table
+    outcomes = {r["outcome"] for r in rows(db, "SELECT DISTINCT outcome FROM captures WHERE run_id = ?",
+                                            (killed["id"],))}
+    assert outcomes <= {"discarded", "not_modified", "failed", "still_gone"}
+    new, gone, changed = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE id > ?", (killed["id"],))
+    assert (run["pages_new"], run["pages_gone"]) == (len(new), len(gone))
+    assert archive_problems(db) == []
 
 
 def test_a_resumed_crawl_does_not_refetch_a_redirect_target_it_had_fetched(archived):

@@ -157,6 +157,20 @@ class Staging:
                             [now(), run_id])
         return count
 
+    def abandon_staged(self, run_id: int) -> None:
+        """Forget what a stopped run left for its ``--resume``, now that a new run has taken its place (the
+        new one fetches its pages again): its staged pages and the pages it found gone, whose captures
+        say ``discarded`` (the raw captures stay), and its frontier."""
+        with self.db.atomic():
+            self.db.execute(
+                "UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND (outcome IN ('new', 'changed', "
+                "'unchanged', 'held') AND url IN (SELECT url FROM staged WHERE run_id = ?) "
+                f"OR outcome IN ('gone', 'held') AND {GONE})", [run_id, run_id])
+            self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
+            self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
+            self.db.execute("UPDATE gate_reports SET decision = 'discarded', decided_at = ? WHERE run_id = ? "
+                            "AND decision IS NULL", [now(), run_id])
+
     def mark_soft_404(self, run_id: int, urls: Iterable[str]) -> None:
         """Pages that answered the site's "not found" page with 200: gone, as a 404 would make them,
         and never a version; a URL the archive never had gets a ``fetch`` error instead."""
