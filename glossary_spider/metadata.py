@@ -23,7 +23,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "language": "From <html lang>",
         "canonical_url": "The page's declared rel=canonical",
         "http_status": "HTTP status of the last fetch",
-        "status": "live, or gone once a later fetch answered 404 or 410",
+        "status": "live, or gone once a later fetch answered 404 or 410 or redirected elsewhere",
         "content_hash": "sha256 of the normalised extracted record: markup churn is not a change",
         "first_seen": "When the page was first archived",
         "last_fetched": "When the page was last fetched",
@@ -71,8 +71,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "pages_changed": "Pages whose content changed",
         "pages_unchanged": "Pages fetched again with the same content",
         "pages_not_modified": "Pages that answered 304 to a conditional request",
-        "pages_gone": "Live pages that answered 404 or 410 and were marked gone (news)",
-        "pages_still_gone": "Pages already gone that still answered 404 or 410 (not news)",
+        "pages_gone": "Live pages that answered 404 or 410, or redirected elsewhere, and were marked gone (news)",
+        "pages_still_gone": "Pages already gone that still answered 404 or 410 or redirected (not news)",
         "pages_back": "Pages that answered again after an earlier run found them gone",
         "pages_failed": "URLs whose fetch failed, or whose answer could not be archived (not HTML, binary)",
         "requests": "HTTP requests sent",
@@ -147,8 +147,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "etag": "The response's ETag",
         "last_modified": "The response's Last-Modified",
         "body_sha256": "sha256 of the raw body, a key into bodies",
-        "outcome": "new, changed, unchanged, not_modified, gone (went gone in this fetch), still_gone or "
-                   "failed; held or discarded for a run the quality gate held",
+        "outcome": "new, changed, unchanged, not_modified, gone (went gone in this fetch: 404, 410, or a redirect "
+                   "whose Location is in headers), still_gone or failed; held or discarded for a run the quality "
+                   "gate held, discarded for a stopped run a new one replaced",
         "headers": "The response's other headers, one per line (Content-Type, ETag and Last-Modified are in their "
                    "columns; Content-Length and the encodings no longer describe the stored body)",
     },
