@@ -267,7 +267,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
         answered, unanswered = fetch_outcomes(reader, run_id)
-        click.echo(f"Error: the site did not answer, or refused us: {unanswered} of {answered + unanswered} fetches failed "
+        click.echo(f"Error: the site did not answer, or refused us: {unanswered} of {answered + unanswered} "
+                   "fetches failed "
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):

@@ -158,7 +158,8 @@ class QualityGate:
         checks = []
         for name, urls, what, why in (
             ("gone", f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
-             "went (404, 410 or a redirect elsewhere)", "did the site lose its pages, or is the server not the site's?"),
+             "went (404, 410 or a redirect elsewhere)",
+             "did the site lose its pages, or is the server not the site's?"),
             ("not_pages", "SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
              "BETWEEN 200 AND 399 AND url IN (SELECT url FROM pages WHERE status = 'live')",
              "answered with what is not a page (not HTML, binary, a 304 to a request that was not conditional) "

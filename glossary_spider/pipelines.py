@@ -224,7 +224,7 @@ class ArchivePipeline:
             self.timer.stop()
         if self.plan is None or self.archive is None:
             return
-        self.buffer += getattr(spider, "unreported", list)()  # traps cut when the crawl went idle, say
+        self.buffer += getattr(spider, "unreported", list)()  # traps cut as the crawl went idle, redirects dropped
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:

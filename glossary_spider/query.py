@@ -45,7 +45,8 @@ def open_mode(path: str | Path) -> str:
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         return "immutable=1"
     except sqlite3.DatabaseError as exc:
-        raise ArchiveError(damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}") from None
+        raise ArchiveError(damaged(path, exc) if is_damaged(exc)
+                           else f"{path} is not a glossary archive: {exc}") from None
     return "mode=ro"
 
 
@@ -63,7 +64,8 @@ def connect(path: str | Path) -> sqlite3.Connection:
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
     except sqlite3.DatabaseError as exc:
-        raise ArchiveError(damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}") from None
+        raise ArchiveError(damaged(path, exc) if is_damaged(exc)
+                           else f"{path} is not a glossary archive: {exc}") from None
     return conn
 
 

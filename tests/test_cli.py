@@ -141,8 +141,8 @@ def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
     assert result.returncode == 6, result.stderr  # ExitStatus.UNREACHABLE
     assert "unreachable" in result.stdout
     assert result.stderr.splitlines() == [
-        "Error: the site did not answer, or refused us: 1 of 1 fetches failed (see 'glossary report'); when it is back, "
-        f"'glossary crawl --resume --db {db}' tries them again"]
+        "Error: the site did not answer, or refused us: 1 of 1 fetches failed (see 'glossary report'); "
+        f"when it is back, 'glossary crawl --resume --db {db}' tries them again"]
     with sqlite3.connect(db) as conn:
         errors = conn.execute("SELECT stage, url, error FROM crawl_errors").fetchall()
         runs = conn.execute("SELECT finish_reason FROM crawl_runs").fetchall()

@@ -203,7 +203,8 @@ def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted
     assert (summary["pages_gone"], summary["changes"]) == (0, 0)
     assert current(archived) == before_pages
     text = run_glossary("held", "--db", str(archived))
-    assert f"{len(live)} of the {len(live)} archived pages the run asked about went (404, 410 or a redirect elsewhere)" in text.stdout
+    assert (f"{len(live)} of the {len(live)} archived pages the run asked about went "
+            "(404, 410 or a redirect elsewhere)") in text.stdout
 
     accepted = archived.with_name("accepted.db")
     shutil.copy(archived, accepted)
@@ -294,7 +295,8 @@ def test_a_rate_limited_or_closed_site_is_a_site_that_did_not_answer_and_resume_
     finally:
         set_mode(site, "normal")
     assert result.returncode == ExitStatus.UNREACHABLE, result.stderr
-    assert result.stderr.startswith("Error: the site did not answer, or refused us: 3 of 3 fetches failed"), result.stderr
+    assert result.stderr.startswith("Error: the site did not answer, or refused us: 3 of 3 fetches failed"), \
+        result.stderr
     assert {r["http_status"] for r in rows(db, "SELECT http_status FROM captures")} == {status}
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
 

@@ -27,7 +27,8 @@ import re
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
-MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved", "json-error")
+MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
+         "json-error")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
