@@ -502,9 +502,11 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
 
     A held run fetched everything but wrote no version and changed no page (exit
     status 5). Look at what tripped the gate; if the site really changed (a
-    redesign that the extraction handles), --accept writes the run's versions
-    from its kept captures; if the site misbehaved (a maintenance page, a broken
-    theme), --discard forgets them. Either way the raw captures stay.
+    redesign that the extraction handles, pages really deleted or moved),
+    --accept writes the run's versions from its kept captures and marks its
+    gone pages gone; if the site misbehaved (a maintenance page, a broken theme,
+    a lost deploy answering 404), --discard forgets them. Either way the raw
+    captures stay.
 
     \b
     Example:
