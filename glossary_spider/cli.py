@@ -473,9 +473,14 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.
         unfinished = not is_complete(run["finish_reason"])
-        gone = f" and {gate['gone']} archived pages gone (404, 410, moved)" if gate.get("gone") else ""
-        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {gate.get('pages', 0)} pages "
-                     f"fetched{gone}, no version written, no page changed (run #{run['id']})")
+        fetched = [f"{gate.get('pages', 0)} pages fetched"] if gate.get("pages") or not (
+            gate.get("gone") or gate.get("not_pages")) else []
+        if gate.get("gone"):
+            fetched.append(f"{gate['gone']} archived pages gone (404, 410, moved)")
+        if gate.get("not_pages"):
+            fetched.append(f"{gate['not_pages']} archived pages answering with what is not a page")
+        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {' and '.join(fetched)}, "
+                     f"no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:
             if check["tripped"]:
                 lines.append(f"  {check['name']}: {check['summary']}")

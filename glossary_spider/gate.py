@@ -108,13 +108,15 @@ class GateReport:
     soft_404: list[str]  # pages to mark gone (empty when the gate holds the run)
     pages: int = 0  # pages the run staged
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
+    not_pages: int = 0  # archived pages that answered with what is not a page
 
     @property
     def held(self) -> bool:
         return any(c.tripped for c in self.checks)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"held": self.held, "pages": self.pages, "gone": self.gone, "checks": [asdict(c) for c in self.checks],
+        return {"held": self.held, "pages": self.pages, "gone": self.gone, "not_pages": self.not_pages,
+                "checks": [asdict(c) for c in self.checks],
                 "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]}}
 
 
@@ -133,9 +135,10 @@ class QualityGate:
         stays the same however many pages the run fetched."""
         db = archive.db
         checks = self._archived(db, run_id)
-        gone = next((c.numbers["gone"] for c in checks if c.name == "gone"), 0)
+        counted = {check.name: check.numbers[check.name] for check in checks}
+        gone, not_pages = counted.get("gone", 0), counted.get("not_pages", 0)
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
-            return GateReport(checks, [], 0, gone)
+            return GateReport(checks, [], 0, gone, not_pages)
         run = Run(db, run_id)
         soft = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
@@ -147,7 +150,7 @@ class QualityGate:
             checks.append(check)
         checks.append(self._same_page(run, soft))
         checks += self._health(archive, run)
-        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone)
+        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone, not_pages)
 
     def _archived(self, db: Any, run_id: int) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once, or
