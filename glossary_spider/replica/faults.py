@@ -78,6 +78,7 @@ FAULTS = [
     Fault("pdf", _page("pdf"), "application/pdf", "error:parse:not an HTML page"),
     Fault("binary-as-html", _page("binary-as-html"), "random bytes served as text/html",
           "error:parse:binary"),
+    Fault("no-content-type", _page("no-content-type"), "an HTML page served with no Content-Type", "archived"),
     Fault("invalid-utf8", _page("invalid-utf8"), "declared UTF-8, with bytes that are not", "archived"),
     Fault("lying-charset", _page("lying-charset"), "UTF-8 bytes declared as ISO-8859-1", "archived"),
     Fault("nul-bytes", _page("nul-bytes"), "NUL bytes through the HTML", "archived"),
@@ -284,6 +285,13 @@ def _binary(resource, request, path, base):
     return _reply(resource, request, path, 200, noise)
 
 
+def _no_content_type(resource, request, path, base):
+    request.defaultContentType = None  # else Twisted sends text/html for us
+    request.setResponseCode(200)
+    resource._log(request, path, 200)
+    return ordinary("no-content-type")
+
+
 def _invalid_utf8(resource, request, path, base):
     body = ordinary("invalid-utf8").replace(b"reads normally", b"reads \xff\xfe\xc3( normally")
     return _reply(resource, request, path, 200, body)
@@ -419,6 +427,7 @@ _HANDLERS = {
     "pdf": lambda r, q, p, b: _reply(r, q, p, 200, b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\n%%EOF\n",
                                      b"application/pdf"),
     "binary-as-html": _binary,
+    "no-content-type": _no_content_type,
     "invalid-utf8": _invalid_utf8,
     "lying-charset": _lying_charset,
     "nul-bytes": _nul_bytes,

@@ -44,7 +44,7 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.spiders import SitemapSpider
@@ -342,7 +342,7 @@ class GlossarySpider(SitemapSpider):
                                     http_status=304, fetch=fetch)]
             return [NotModifiedItem(fetch)]
         content_type = fetch.content_type or ""
-        if not isinstance(response, TextResponse) or content_type.split(";")[0].strip().lower() not in HTML_TYPES:
+        if not is_page(response, content_type):
             return [FailureItem(url, "parse", f"not an HTML page ({content_type or 'no content type'})",
                                 http_status=response.status, fetch=fetch)]
         if looks_binary(response.body):
@@ -468,6 +468,14 @@ def _last_page(page: PageItem) -> Iterator[Any]:
     sitemaps read again)."""
     yield page
     raise CloseSpider(MAX_PAGES_REASON)
+
+
+def is_page(response: Response, content_type: str) -> bool:
+    """Whether a response is a page to extract: declared HTML or XHTML, or with no Content-Type at all,
+    HTML by its first bytes (as Scrapy tells it: an ``HtmlResponse``)."""
+    if media := content_type.split(";")[0].strip().lower():
+        return media in HTML_TYPES and isinstance(response, TextResponse)
+    return isinstance(response, HtmlResponse)
 
 
 # The headers that make a request conditional: only such a request can be answered 304.
