@@ -104,6 +104,9 @@ FAULTS = [
           "archived"),
     Fault("gzip-sitemap", "/faults-sitemap.xml.gz", "a gzip-compressed sitemap (its one page is listed nowhere else)",
           "archived", linked=False),
+    Fault("text-sitemap", "/faults-sitemap.txt",
+          "a sitemap in sitemaps.org's text format, a URL a line (its one page is listed nowhere else)",
+          "archived", linked=False),
     Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
           "error:sitemap:entities", linked=False),
     Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts and file: URLs",
@@ -114,7 +117,8 @@ FAULTS = [
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
-GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-offsite-sitemap/"}
+GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-only-in-text-sitemap/",
+                    "/definition/fault-offsite-sitemap/"}
 XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
 
 
@@ -373,6 +377,11 @@ def _gzip_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, gzip.compress(xml), b"application/x-gzip")
 
 
+def _text_sitemap(resource, request, path, base):
+    body = f"\ufeff{base}/definition/fault-only-in-text-sitemap/\r\n\n".encode()  # a BOM, CRLF, a blank line
+    return _reply(resource, request, path, 200, body, b"text/plain; charset=utf-8")
+
+
 def _entity_bomb(resource, request, path, base):
     entities = '<!ENTITY lol0 "lol">' + "".join(
         f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
@@ -438,6 +447,7 @@ _HANDLERS = {
     "ip-literal": _ip_literal,
     "xss": _xss,
     "gzip-sitemap": _gzip_sitemap,
+    "text-sitemap": _text_sitemap,
     "entity-bomb-sitemap": _entity_bomb,
     "offsite-sitemap": _offsite_sitemap,
     "html-sitemap": _html_sitemap,

@@ -260,11 +260,15 @@ class GlossarySpider(SitemapSpider):
             if request is not None:
                 yield request
 
-    def read_sitemap(self, response: Response) -> Sitemap | str:
-        """The sitemap in ``response``, or what is wrong with it."""
+    def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | str:
+        """The sitemap in ``response``, XML or sitemaps.org's text format, or what is wrong with it."""
         body = self._get_sitemap_body(response)
+        if body is None and isinstance(response, TextResponse):
+            body = response.body
         if body is None:
-            return "not a sitemap (neither XML nor gzip), or over the size limit once decompressed"
+            return "not a sitemap (neither XML nor text nor gzip), or over the size limit once decompressed"
+        if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
         if b"<!ENTITY" in body:
             return "the sitemap declares XML entities; not read"
         try:
@@ -468,6 +472,27 @@ def _last_page(page: PageItem) -> Iterator[Any]:
     sitemaps read again)."""
     yield page
     raise CloseSpider(MAX_PAGES_REASON)
+
+
+class TextSitemap:
+    """A sitemap in sitemaps.org's text format: UTF-8, one absolute http(s) URL a line, nothing else."""
+
+    type = "urlset"
+
+    def __init__(self, urls: list[str]):
+        self.urls = urls
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return ({"loc": url} for url in self.urls)
+
+    @classmethod
+    def read(cls, body: bytes) -> TextSitemap | None:
+        """The sitemap ``body`` holds, or None if a line is anything but a URL."""
+        lines = [line.strip() for line in body.decode("utf-8", "replace").lstrip("\ufeff").splitlines()]
+        urls = [line for line in lines if line]
+        if urls and all(url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) for url in urls):
+            return cls(urls)
+        return None
 
 
 def is_page(response: Response, content_type: str) -> bool:
