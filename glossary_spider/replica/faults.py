@@ -107,6 +107,8 @@ FAULTS = [
     Fault("text-sitemap", "/faults-sitemap.txt",
           "a sitemap in sitemaps.org's text format, a URL a line (its one page is listed nowhere else)",
           "archived", linked=False),
+    Fault("feed-sitemap", "/faults-feed.xml", "an RSS feed given as a sitemap (its one page is listed nowhere else)",
+          "archived", linked=False),
     Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
           "error:sitemap:entities", linked=False),
     Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts and file: URLs",
@@ -118,7 +120,7 @@ FAULTS = [
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
 GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-only-in-text-sitemap/",
-                    "/definition/fault-offsite-sitemap/"}
+                    "/definition/fault-only-in-feed-sitemap/", "/definition/fault-offsite-sitemap/"}
 XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
 
 
@@ -382,6 +384,14 @@ def _text_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, body, b"text/plain; charset=utf-8")
 
 
+def _feed_sitemap(resource, request, path, base):
+    body = (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>{themes.SITE}</title>'
+            f"<link>{base}/</link><item><title>Fault feed-sitemap</title>"
+            f"<link>{base}/definition/fault-only-in-feed-sitemap/</link>"
+            "<pubDate>Fri, 27 Nov 2026 09:00:00 +0000</pubDate></item></channel></rss>")
+    return _reply(resource, request, path, 200, body.encode(), b"application/rss+xml; charset=utf-8")
+
+
 def _entity_bomb(resource, request, path, base):
     entities = '<!ENTITY lol0 "lol">' + "".join(
         f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
@@ -448,6 +458,7 @@ _HANDLERS = {
     "xss": _xss,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
+    "feed-sitemap": _feed_sitemap,
     "entity-bomb-sitemap": _entity_bomb,
     "offsite-sitemap": _offsite_sitemap,
     "html-sitemap": _html_sitemap,

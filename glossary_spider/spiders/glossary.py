@@ -25,6 +25,7 @@ import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
@@ -260,8 +261,9 @@ class GlossarySpider(SitemapSpider):
             if request is not None:
                 yield request
 
-    def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | str:
-        """The sitemap in ``response``, XML or sitemaps.org's text format, or what is wrong with it."""
+    def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | FeedSitemap | str:
+        """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
+        wrong with it."""
         body = self._get_sitemap_body(response)
         if body is None and isinstance(response, TextResponse):
             body = response.body
@@ -275,6 +277,8 @@ class GlossarySpider(SitemapSpider):
             sitemap = Sitemap(body)
         except (etree.Error, StopIteration):
             return "not a sitemap: not XML"
+        if sitemap.type in ("rss", "feed"):
+            return FeedSitemap.read(body) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
         if sitemap.type not in ("urlset", "sitemapindex"):
             return f"not a sitemap: its root element is <{sitemap.type}>"
         return sitemap
@@ -492,6 +496,46 @@ class TextSitemap:
         urls = [line for line in lines if line]
         if urls and all(url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) for url in urls):
             return cls(urls)
+        return None
+
+
+class FeedSitemap:
+    """An RSS 2.0 or Atom feed given as a sitemap, as sitemaps.org allows: each item's link, its
+    ``pubDate`` or ``updated`` as the lastmod."""
+
+    type = "urlset"
+    ATOM = "{http://www.w3.org/2005/Atom}"
+
+    def __init__(self, entries: list[dict[str, Any]]):
+        self.entries = entries
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.entries)
+
+    @classmethod
+    def read(cls, body: bytes) -> FeedSitemap | None:
+        """The links ``body``'s feed gives, or None if it gives none."""
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, remove_comments=True,
+                                 remove_pis=True)
+        root = etree.fromstring(body, parser)
+        entries = []
+        if root is not None and etree.QName(root).localname == "rss":
+            for item in root.iter("item"):
+                entries.append({"loc": item.findtext("link"), "lastmod": _rfc822(item.findtext("pubDate"))})
+        elif root is not None:
+            for entry in root.iter(f"{cls.ATOM}entry"):
+                links = [link.get("href") for link in entry.iter(f"{cls.ATOM}link")
+                         if link.get("rel", "alternate") == "alternate"]
+                entries.append({"loc": links[0] if links else None, "lastmod": entry.findtext(f"{cls.ATOM}updated")})
+        entries = [{**entry, "loc": entry["loc"].strip()} for entry in entries if (entry["loc"] or "").strip()]
+        return cls(entries) if entries else None
+
+
+def _rfc822(value: str | None) -> str | None:
+    """An RSS date (RFC 822) as ISO 8601, or None."""
+    try:
+        return parsedate_to_datetime(value.strip()).isoformat() if value else None
+    except (TypeError, ValueError):
         return None
 
 
