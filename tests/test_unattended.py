@@ -264,7 +264,7 @@ def test_a_site_answering_with_what_is_not_a_page_is_held_and_its_pages_count_as
     errors = rows(archived, "SELECT DISTINCT stage, error FROM crawl_errors WHERE run_id = ? ORDER BY stage",
                   (summary["id"],))
     assert errors == [{"stage": "parse", "error": "not an HTML page (application/json)"},
-                      {"stage": "sitemap", "error": "not a sitemap: not XML"}]
+                      {"stage": "sitemap", "error": "not a sitemap: neither XML nor a list of URLs, one a line"}]
 
 
 def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_path):
