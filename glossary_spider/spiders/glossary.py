@@ -25,7 +25,6 @@ import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
@@ -61,6 +60,7 @@ from glossary_spider.middlewares import Interrupted, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
+from glossary_spider.sitemaps import FeedSitemap, TextSitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
@@ -476,67 +476,6 @@ def _last_page(page: PageItem) -> Iterator[Any]:
     sitemaps read again)."""
     yield page
     raise CloseSpider(MAX_PAGES_REASON)
-
-
-class TextSitemap:
-    """A sitemap in sitemaps.org's text format: UTF-8, one absolute http(s) URL a line, nothing else."""
-
-    type = "urlset"
-
-    def __init__(self, urls: list[str]):
-        self.urls = urls
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return ({"loc": url} for url in self.urls)
-
-    @classmethod
-    def read(cls, body: bytes) -> TextSitemap | None:
-        """The sitemap ``body`` holds, or None if a line is anything but a URL."""
-        lines = [line.strip() for line in body.decode("utf-8", "replace").lstrip("\ufeff").splitlines()]
-        urls = [line for line in lines if line]
-        if urls and all(url.startswith(("http://", "https://")) and not any(c.isspace() for c in url) for url in urls):
-            return cls(urls)
-        return None
-
-
-class FeedSitemap:
-    """An RSS 2.0 or Atom feed given as a sitemap, as sitemaps.org allows: each item's link, its
-    ``pubDate`` or ``updated`` as the lastmod."""
-
-    type = "urlset"
-    ATOM = "{http://www.w3.org/2005/Atom}"
-
-    def __init__(self, entries: list[dict[str, Any]]):
-        self.entries = entries
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.entries)
-
-    @classmethod
-    def read(cls, body: bytes) -> FeedSitemap | None:
-        """The links ``body``'s feed gives, or None if it gives none."""
-        parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, remove_comments=True,
-                                 remove_pis=True)
-        root = etree.fromstring(body, parser)
-        entries = []
-        if root is not None and etree.QName(root).localname == "rss":
-            for item in root.iter("item"):
-                entries.append({"loc": item.findtext("link"), "lastmod": _rfc822(item.findtext("pubDate"))})
-        elif root is not None:
-            for entry in root.iter(f"{cls.ATOM}entry"):
-                links = [link.get("href") for link in entry.iter(f"{cls.ATOM}link")
-                         if link.get("rel", "alternate") == "alternate"]
-                entries.append({"loc": links[0] if links else None, "lastmod": entry.findtext(f"{cls.ATOM}updated")})
-        entries = [{**entry, "loc": entry["loc"].strip()} for entry in entries if (entry["loc"] or "").strip()]
-        return cls(entries) if entries else None
-
-
-def _rfc822(value: str | None) -> str | None:
-    """An RSS date (RFC 822) as ISO 8601, or None."""
-    try:
-        return parsedate_to_datetime(value.strip()).isoformat() if value else None
-    except (TypeError, ValueError):
-        return None
 
 
 def is_page(response: Response, content_type: str) -> bool:
