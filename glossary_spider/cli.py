@@ -25,8 +25,8 @@ from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exi
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
-from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, damaged, existing_archive,
-                                     is_damaged, read_gate_report)
+from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
+                                     read_gate_report)
 from glossary_spider.terminal import safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
 
@@ -66,8 +66,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (BadArgument, ArchiveError) as exc:
             raise UserError(str(exc)) from None
         except sqlite3.DatabaseError as exc:  # a full disk, most often (the transaction rolled back); a damaged file
-            db = kwargs.get("db", "archive")
-            raise UserError(damaged(db, exc) if is_damaged(exc) else cannot_write(db, exc)) from None
+            raise UserError(cannot_write(kwargs.get("db", "archive"), exc)) from None
 
     return wrapper
 
@@ -473,13 +472,10 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.
         unfinished = not is_complete(run["finish_reason"])
-        fetched = [f"{gate.get('pages', 0)} pages fetched"] if gate.get("pages") or not (
-            gate.get("gone") or gate.get("not_pages")) else []
-        if gate.get("gone"):
-            fetched.append(f"{gate['gone']} archived pages gone (404, 410, moved)")
-        if gate.get("not_pages"):
-            fetched.append(f"{gate['not_pages']} archived pages answering with what is not a page")
-        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {' and '.join(fetched)}, "
+        met = " and ".join(f"{gate[key]} {what}" for key, what in (
+            ("pages", "pages fetched"), ("gone", "archived pages gone (404, 410, moved)"),
+            ("not_pages", "archived pages answering with what is not a page")) if gate.get(key)) or "0 pages fetched"
+        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {met}, "
                      f"no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:
             if check["tripped"]:
@@ -591,10 +587,9 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
               help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
                    "where a page is missing (soft404), a theme the extraction does not know (redesign), "
                    "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
-                   "(forbidden), 404 Not Found at "
-                   "every URL (not-found), a 301 to the home page from every other URL (moved), or a JSON "
-                   "error with 200 (json-error). POST the mode to "
-                   "/_replica/mode to switch a running replica.")
+                   "(forbidden), 404 Not Found at every URL (not-found), a 301 to the home page from every "
+                   "other URL (moved), or a JSON error with 200 (json-error). POST the mode to /_replica/mode "
+                   "to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")
 def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,

@@ -19,7 +19,7 @@ from glossary_spider.gate import QualityGate
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
-from glossary_spider.storage import Archive, cannot_write, damaged, is_damaged
+from glossary_spider.storage import Archive, cannot_write, is_damaged
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class ArchivePipeline:
         """SQLite refused a write (a full disk, most often), or found the file damaged: the run ends as
         ``archive_error``; ``glossary/archive_error`` in the stats says why, and ``glossary/archive_damaged``
         which it was."""
-        self.error = damaged(self.path, exc) if is_damaged(exc) else cannot_write(self.path, exc)
+        self.error = cannot_write(self.path, exc)
         self.crawler.stats.set_value("glossary/archive_error", self.error)
         self.crawler.stats.set_value("glossary/archive_damaged", is_damaged(exc))
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, damaged, existing_archive,
-                                     is_damaged, page_record, read_gate_report, run_counts)
+from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
+                                     not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
 from glossary_spider.terminal import safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
@@ -45,8 +45,7 @@ def open_mode(path: str | Path) -> str:
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         return "immutable=1"
     except sqlite3.DatabaseError as exc:
-        raise ArchiveError(damaged(path, exc) if is_damaged(exc)
-                           else f"{path} is not a glossary archive: {exc}") from None
+        raise ArchiveError(not_an_archive(path, exc)) from None
     return "mode=ro"
 
 
@@ -64,8 +63,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
     except sqlite3.DatabaseError as exc:
-        raise ArchiveError(damaged(path, exc) if is_damaged(exc)
-                           else f"{path} is not a glossary archive: {exc}") from None
+        raise ArchiveError(not_an_archive(path, exc)) from None
     return conn
 
 

@@ -21,8 +21,16 @@ def existing_archive(path: str | Path) -> Path:
 
 
 def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
-    """A one-line message for a write that SQLite refused (full disk, read-only file ...)."""
+    """A one-line message for a write that SQLite refused (full disk, read-only file ...), or for an
+    archive it found damaged on the way (:func:`damaged`)."""
+    if is_damaged(exc):
+        return damaged(path, exc)
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
+def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError) -> str:
+    """A one-line message for a file that SQLite cannot read as the archive: damaged, or no archive at all."""
+    return damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}"
 
 
 def is_damaged(exc: sqlite3.Error) -> bool:
