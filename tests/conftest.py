@@ -147,7 +147,8 @@ def archive_content(db: Path) -> dict[str, list[dict]]:
 def archive_problems(db: Path) -> list[str]:
     """What is inconsistent in an archive, checked from its own rows (empty when all is well).
 
-    SQLite's integrity check; for every page, its latest version carries its content_hash
+    SQLite's integrity check; the full-text index holds every page and nothing else, its
+    triggers in place; for every page, its latest version carries its content_hash
     and recomputes to it, and its sections, links and JSON-LD rows are those of that
     version; every capture's body is stored.
     """
@@ -188,6 +189,13 @@ def archive_problems(db: Path) -> list[str]:
             if json_ld != sorted(json.dumps(i["data"], ensure_ascii=False) for i in record["structured_data"]
                                  if i["syntax"] == "json-ld"):
                 problems.append(f"{url}: JSON-LD differs from its version")
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        if lost := {"pages_ai", "pages_ad", "pages_au"} - triggers:
+            problems.append(f"full-text triggers missing: {sorted(lost)}")
+        unindexed = conn.execute("SELECT count(*) FROM pages WHERE rowid NOT IN (SELECT id FROM pages_fts_docsize)")
+        stale = conn.execute("SELECT count(*) FROM pages_fts_docsize WHERE id NOT IN (SELECT rowid FROM pages)")
+        if (unindexed := unindexed.fetchone()[0]) or (stale := stale.fetchone()[0]):
+            problems.append(f"full-text index: {unindexed} pages missing from it, {stale} rows of no page")
         missing = conn.execute("SELECT count(*) FROM captures WHERE body_sha256 IS NOT NULL "
                                "AND body_sha256 NOT IN (SELECT sha256 FROM bodies)").fetchone()[0]
         if missing:

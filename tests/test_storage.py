@@ -242,6 +242,43 @@ def test_a_close_of_many_batches_gives_each_link_its_own_target_and_texts(tmp_pa
     assert sum(link["anchor_text"] is not None for link in close["links"]) > 5000
 
 
+def test_pages_archived_together_are_found_by_search_and_a_failed_batch_keeps_the_index_trigger(tmp_path, monkeypatch):
+    """The close indexes the pages it adds in one statement, the insert trigger set aside meanwhile: every
+    page must be found by the words of its title, in an index FTS5 finds whole; a batch that fails
+    part-way must leave the trigger as it was, and the pages archived after it indexed."""
+    from glossary_spider.storage import writer
+
+    batch = extracted_replica_pages(60, 30)
+    trigger = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'pages_ai'"
+    with Archive(tmp_path / "fts.db") as archive:
+        before = archive.db.execute(trigger).fetchone()
+        run_id = archive.start_run("crawl", {})
+        archive.stage_pages(run_id, batch[:20])
+        assert archive.apply_staged(run_id) == {"new": 20}
+
+        def full_disk(db, table, rows, **options):
+            if table == "pages":
+                raise sqlite3.OperationalError("database or disk is full")
+            return insert(db, table, rows, **options)
+
+        insert = writer.insert
+        monkeypatch.setattr(writer, "insert", full_disk)
+        archive.stage_pages(run_id, batch[20:])
+        with pytest.raises(sqlite3.OperationalError):
+            archive.apply_staged(run_id)
+        assert archive.db.execute(trigger).fetchone() == before
+        monkeypatch.setattr(writer, "insert", insert)
+        assert archive.apply_staged(run_id) == {"new": 10}
+        archive.db.execute("INSERT INTO pages_fts (pages_fts, rank) VALUES ('integrity-check', 1)")
+    assert archive_problems(tmp_path / "fts.db") == []
+    for page in rows(tmp_path / "fts.db", "SELECT url, title FROM pages"):
+        words = " ".join(f'"{word}"' for word in page["title"].split())
+        found = rows(tmp_path / "fts.db", "SELECT p.url FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid "
+                                          "WHERE pages_fts MATCH ?", (f"title: ({words})",))
+        assert page["url"] in [f["url"] for f in found]
+    assert len(rows(tmp_path / "fts.db", "SELECT url FROM pages")) == 30
+
+
 def test_pages_staged_as_records_by_an_earlier_version_are_archived_as_their_rows_would_be(tmp_path):
     """A held run staged before staging kept each page's rows has its records instead; accepted now,
     they must give the archive what the rows give, row for row."""

@@ -16,7 +16,7 @@ import sqlite_utils
 from glossary_spider.storage import history
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.records import Fetch, now
-from glossary_spider.storage.schema import PAGE_COLUMNS
+from glossary_spider.storage.schema import PAGE_COLUMNS, indexed_together
 
 
 class Batch:
@@ -33,6 +33,7 @@ class Batch:
         self.links: list[dict[str, Any]] = []
         self.structured_data: list[dict[str, Any]] = []
         self.replaced: list[str] = []  # pages whose sections, links and structured data are rewritten
+        self.added: list[str] = []  # pages the archive did not have
         self.versions: list[dict[str, Any]] = []
         self.superseded: dict[str, int] = {}  # page -> its version that a new one replaces
         self.captures: list[dict[str, Any]] = []
@@ -77,6 +78,8 @@ class Batch:
             page["status"] = previous["status"]
         self.pages.append(page)
         self.replaced.append(url)
+        if previous is None:
+            self.added.append(url)
         self.sections += rows["sections"]
         self.links += rows["links"]
         self.structured_data += rows["structured_data"]
@@ -240,7 +243,8 @@ class Writer:
         # The versions new ones replace, read before their pages are overwritten.
         replaced_versions = {url: self._current_version(url) for url in batch.superseded}
         if batch.pages:
-            insert(db, "pages", batch.pages, upsert=("url",))
+            with indexed_together(db, batch.added):
+                insert(db, "pages", batch.pages, upsert=("url",))
         if batch.touched:
             db.conn.executemany("UPDATE pages SET http_status = ?, last_fetched = ?, run_id = ? WHERE url = ?",
                                 batch.touched)
