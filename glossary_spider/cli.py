@@ -533,13 +533,12 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             count = archive.discard_staged(discard)
             click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
             return
-        later = archive.db.execute(
-            "SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason "
-            "IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1", [accept]).fetchone()
-        if later:
-            raise UserError(f"run #{later[0]} has archived pages since run #{accept} was held: "
-                            f"its versions would be older than the archive's; discard it")
+        from glossary_spider.query import superseded_by
         from glossary_spider.reparse import accept_held
+
+        if later := superseded_by(archive.db.conn, accept):
+            raise UserError(f"run #{later} has archived pages since run #{accept} was held: "
+                            f"its versions would be older than the archive's; discard it")
 
         counts = accept_held(archive, accept)
         archived = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no"
@@ -560,8 +559,14 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
                    else "No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
-        state = report["decision"] or ("held, waiting for --accept or --discard" if is_complete(run["finish_reason"])
-                                       else "stopped before the end: held so far, judged again when resumed")
+        if report["decision"]:
+            state = report["decision"]
+        elif report["superseded_by"]:
+            state = f"held; run #{report['superseded_by']} has archived pages since, so only --discard remains"
+        elif is_complete(run["finish_reason"]):
+            state = "held, waiting for --accept or --discard"
+        else:
+            state = "stopped before the end: held so far, judged again when resumed"
         click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
         for line in gate_lines(run, {**report, "held": True})[1:]:
             click.echo(line)

@@ -374,13 +374,22 @@ def held_reports(conn: sqlite3.Connection, run_id: int | None = None) -> list[di
     held = conn.execute("SELECT run_id FROM gate_reports WHERE held = 1 AND (? IS NULL OR run_id = ?) "
                         "ORDER BY run_id", [run_id, run_id]).fetchall()
     return [{"run": dict(conn.execute("SELECT * FROM crawl_runs WHERE id = ?", [r]).fetchone()),
-             **(read_gate_report(conn, r) or {})} for (r,) in held]
+             **(read_gate_report(conn, r) or {}), "superseded_by": superseded_by(conn, r)} for (r,) in held]
+
+
+def superseded_by(conn: sqlite3.Connection, run_id: int) -> int | None:
+    """The first crawl or refresh after ``run_id`` that archived its pages (it ended, and was not held):
+    a run held before it can no longer be accepted, its versions being older than the archive's."""
+    later = conn.execute("SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND "
+                         "finish_reason IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1",
+                         [run_id]).fetchone()
+    return later[0] if later else None
 
 
 def held_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """The last runs the quality gate held, newest first, with what tripped it and what became of them."""
     return [{"run_id": r["run"]["id"], "command": r["run"]["command"], "started_at": r["run"]["started_at"],
-             "decision": r["decision"] or "held", "pages": r.get("pages"),
+             "decision": r["decision"] or "held", "pages": r.get("pages"), "superseded_by": r["superseded_by"],
              "tripped": [c for c in r["checks"] if c["tripped"]]} for r in held_reports(conn)[::-1][:limit]]
 
 

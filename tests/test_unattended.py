@@ -165,6 +165,34 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
     assert archive_problems(archived) == []
 
 
+def test_a_held_run_that_a_later_refresh_passed_can_only_be_discarded(site, archived):
+    """The site is back the next night and the refresh passes: the held run's versions are now older
+    than the archive's. `held` says only --discard remains, --accept refuses with the run that stands
+    in the way and changes nothing, and --discard forgets the held pages."""
+    set_mode(site, "maintenance")
+    held = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)
+    assert held["finish_reason"] == "held"
+    set_mode(site, "normal")
+    passed = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)
+    assert passed["finish_reason"] == "finished"
+    before = current(archived), history(archived)
+
+    listed = run_glossary("held", "--db", str(archived))
+    assert (f"Run #{held['id']} (refresh, {held['started_at']}): held; run #{passed['id']} has archived pages "
+            "since, so only --discard remains") in listed.stdout
+    (report,) = json.loads(run_glossary("held", "--db", str(archived), "--json").stdout)
+    assert report["superseded_by"] == passed["id"]
+    refused = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
+    assert refused.returncode == 2
+    assert (f"run #{passed['id']} has archived pages since run #{held['id']} was held: its versions would be "
+            "older than the archive's; discard it") in refused.stderr
+    assert (current(archived), history(archived)) == before
+    assert run_glossary("held", "--db", str(archived), "--discard", str(held["id"])).returncode == 0
+    assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+    assert (current(archived), history(archived)) == before
+    assert archive_problems(archived) == []
+
+
 def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     site.set_generation(2)
     set_mode(site, "soft404")
