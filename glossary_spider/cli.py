@@ -21,7 +21,8 @@ from typing import Any
 import click
 
 from glossary_spider import settings as defaults
-from glossary_spider.outcome import INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by
+from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
+                                    unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.replica.modes import MODES
 from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
@@ -79,7 +80,8 @@ Exit status:
     3  another run holds the archive's lock
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
     5  the quality gate held the run's versions back: see 'glossary held'
-    6  the site did not answer, or refused us: (nearly) every fetch failed (--resume tries again)"""
+    6  the site (or one of a run's sites) did not answer, or refused us: (nearly) every fetch
+       to it failed (--resume tries again)"""
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
@@ -265,9 +267,11 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
         click.echo(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
-        answered, unanswered = fetch_outcomes(reader, run_id)
-        click.echo(f"Error: the site did not answer, or refused us: {unanswered} of {answered + unanswered} "
-                   "fetches failed "
+        outcomes = fetch_outcomes(reader, run_id)
+        hosts = unreachable_hosts(outcomes)
+        whom = "the site" if len(outcomes) == 1 else ", ".join(hosts[:3]) + (" …" if len(hosts) > 3 else "")
+        failed, fetched = (sum(outcomes[host][1] for host in hosts), sum(sum(outcomes[host]) for host in hosts))
+        click.echo(f"Error: {whom} did not answer, or refused us: {failed} of {fetched} fetches failed "
                    f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):

@@ -7,6 +7,7 @@ number, so a monitor reading the archive sees what cron would have seen.
 from __future__ import annotations
 
 from enum import IntEnum
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -68,8 +69,8 @@ def explain(finish_reason: str | None) -> str:
         return f"stopped by {option} ({finish_reason}): --resume continues it"
     return {
         HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
-        UNREACHABLE_REASON: "the site did not answer, or refused us: (nearly) every fetch failed; --resume tries "
-                            "them again",
+        UNREACHABLE_REASON: "the site (or one of the run's sites) did not answer, or refused us: (nearly) every "
+                            "fetch to it failed; --resume tries them again",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
     }.get(finish_reason or "", finish_reason or "")
@@ -97,15 +98,22 @@ def no_answer(http_status: int | None) -> bool:
 
 
 def is_unreachable(answered: int, unanswered: int) -> bool:
-    """Whether a run's fetches say the site was down: at least one fetch got no answer
+    """Whether a host's fetches say it was down: at least one fetch got no answer
     (:func:`no_answer`) and at most one in twenty got one."""
     return unanswered > 0 and answered * 19 <= unanswered
 
 
-def final_reason(reason: str, answered: int, unanswered: int) -> str:
+def unreachable_hosts(outcomes: Mapping[str, tuple[int, int]]) -> list[str]:
+    """The hosts a run found down (:func:`is_unreachable`), given how many of each host's fetches got an
+    answer and how many did not (:func:`glossary_spider.storage.fetch_outcomes`). Each host is judged on
+    its own: a run that asks two sites, one of them down, did not do its work either."""
+    return sorted(host for host, (answered, unanswered) in outcomes.items() if is_unreachable(answered, unanswered))
+
+
+def final_reason(reason: str, outcomes: Mapping[str, tuple[int, int]]) -> str:
     """The finish reason to record for a run that Scrapy ended for ``reason``, given how many of its
-    fetches got an answer (any HTTP status below 500) and how many did not."""
-    if reason in COMPLETE_REASONS and is_unreachable(answered, unanswered):
+    fetches got an answer and how many did not, host by host."""
+    if reason in COMPLETE_REASONS and unreachable_hosts(outcomes):
         return UNREACHABLE_REASON
     return reason
 

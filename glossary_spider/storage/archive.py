@@ -86,7 +86,7 @@ class Archive(Staging, Writer, Reads):
         ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts)."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
-        finish_reason = final_reason(finish_reason, *self.fetch_outcomes(run_id))
+        finish_reason = final_reason(finish_reason, self.fetch_outcomes(run_id))
         stats["finish_reason"] = finish_reason
         status = exit_status(finish_reason)
         row = {
@@ -174,7 +174,7 @@ class Archive(Staging, Writer, Reads):
     def run_counts(self, run_id: int) -> dict[str, int]:
         return run_counts(self.db, run_id)
 
-    def fetch_outcomes(self, run_id: int) -> tuple[int, int]:
+    def fetch_outcomes(self, run_id: int) -> dict[str, tuple[int, int]]:
         return fetch_outcomes(self.db, run_id)
 
     # -- pages that are not staged -------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from glossary_spider.outcome import NO_ANSWER_SQL
+from glossary_spider.urls import host_of
 from glossary_spider.storage.bodies import BodyCodec
 
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, and a
@@ -50,16 +51,17 @@ def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | 
     return {**json.loads(row[1]), "held": bool(row[0]), "decision": row[2], "decided_at": row[3]}
 
 
-def fetch_outcomes(db: Any, run_id: int) -> tuple[int, int]:
-    """How many of a run's page fetches got an answer, and how many did not (no response at all, a 5xx,
-    401, 403, 408 or 429: :func:`glossary_spider.outcome.no_answer`), counting each URL once by its last capture
-    (``db``: any connection with ``execute``)."""
-    answered, unanswered = db.execute(
-        f"""SELECT count(*) FILTER (WHERE NOT {NO_ANSWER_SQL}), count(*) FILTER (WHERE {NO_ANSWER_SQL})
-            FROM captures WHERE id IN (SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)""",
-        [run_id],
-    ).fetchone()
-    return answered, unanswered
+def fetch_outcomes(db: Any, run_id: int) -> dict[str, tuple[int, int]]:
+    """For each host a run fetched pages of, how many of its fetches got an answer and how many did not
+    (no response at all, a 5xx, 401, 403, 408 or 429: :func:`glossary_spider.outcome.no_answer`), counting
+    each URL once by its last capture (``db``: any connection with ``execute``)."""
+    outcomes: dict[str, tuple[int, int]] = {}
+    for url, unanswered in db.execute(
+            f"SELECT url, {NO_ANSWER_SQL} FROM captures WHERE id IN "
+            "(SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url)", [run_id]):
+        answered_before, unanswered_before = outcomes.get(host := host_of(url), (0, 0))
+        outcomes[host] = (answered_before + (not unanswered), unanswered_before + bool(unanswered))
+    return outcomes
 
 
 def run_counts(db: Any, run_id: int) -> dict[str, int]:
