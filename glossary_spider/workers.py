@@ -37,17 +37,19 @@ def default_workers() -> int:
 
 def worker_started(parent_pid: int) -> None:
     """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (a process pool's way to
-    stop it at once) ends it quietly whatever handler it was forked with, and it goes when the parent does."""
+    stop it at once) ends it quietly whatever handler it was forked with, and it goes when the parent does.
+    A write to a parent that is gone (``kill -9``) ends it at once and quietly too (SIGPIPE, as it ends
+    any Unix filter) rather than with a ``BrokenPipeError`` traceback on the standard error it shares with
+    the parent: a cron job's mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-    def watch() -> None:
-        while True:
+    def watch() -> None:  # a parent that died has left it to another, though its own pid lives on unreaped
+        while os.getppid() == parent_pid:
             time.sleep(0.5)
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
+        os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
@@ -268,9 +270,14 @@ def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pi
     """A worker's life: read a batch, send back the job's results, until the socket closes."""
     worker_started(parent_pid)
     frames = sock.makefile("rb")
-    while len(head := frames.read(_FRAME.size)) == _FRAME.size:
-        size = _FRAME.unpack(head)[0]
-        if len(data := frames.read(size)) < size:  # the crawl went in the middle of a batch
+    while True:
+        try:
+            if len(head := frames.read(_FRAME.size)) < _FRAME.size:
+                return
+            size = _FRAME.unpack(head)[0]
+            if len(data := frames.read(size)) < size:  # the crawl went in the middle of a batch
+                return
+        except OSError:  # the crawl went (kill -9): its end of the socket was reset
             return
         items = pickle.loads(data)
         try:

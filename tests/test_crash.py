@@ -51,15 +51,19 @@ def _timed(*args):
 
 
 def _killed(seconds, *args):
-    """Run glossary and kill -9 it after ``seconds``; True if it was still running then."""
-    process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """Run glossary and kill -9 it after ``seconds``; True if it was still running then. The processes it
+    leaves (extraction workers) must go quietly: its standard error is read to its end, when the last of
+    them has closed it, and must hold no traceback."""
+    process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        process.wait(timeout=seconds)
-        return False
+        _, errors = process.communicate(timeout=seconds)
+        killed = False
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGKILL)
-        process.wait()
-        return True
+        _, errors = process.communicate(timeout=30)
+        killed = True
+    assert b"Traceback" not in errors, errors.decode(errors="replace")
+    return killed
 
 
 def _moments(duration, salt):
