@@ -37,7 +37,8 @@ def default_workers() -> int:
 
 def worker_started(parent_pid: int) -> None:
     """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (a process pool's way to
-    stop it at once) ends it quietly whatever handler it was forked with, and it goes when the parent does.
+    stop it at once) ends it quietly whatever handler it was forked with (a crawl's workers then ignore
+    it: :func:`_serve`), and it goes when the parent does.
     A write to a parent that is gone (``kill -9``) ends it at once and quietly too (SIGPIPE, as it ends
     any Unix filter) rather than with a ``BrokenPipeError`` traceback on the standard error it shares with
     the parent: a cron job's mail."""
@@ -267,8 +268,13 @@ _CHUNK = 256 * 1024
 
 
 def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pid: int) -> None:
-    """A worker's life: read a batch, send back the job's results, until the socket closes."""
+    """A worker's life: read a batch, send back the job's results, until the socket closes.
+
+    SIGTERM is ignored: a service manager stopping the crawl sends it to every process of the crawl at once
+    (systemd's KillMode=control-group), and the crawl, stopping as for Ctrl-C, still needs its workers for
+    the pages in flight. They go when it closes their socket, or dies."""
     worker_started(parent_pid)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     frames = sock.makefile("rb")
     while True:
         try:

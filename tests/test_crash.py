@@ -138,6 +138,37 @@ def test_killed_refreshes_resume_to_the_uninterrupted_archive(server, crawled, t
     _report("refresh", killed)
 
 
+def test_a_service_manager_stopping_a_crawl_loses_no_page_in_flight(server, crawled, tmp_path):
+    """systemd stops a service with SIGTERM to each of its processes at once (KillMode=control-group): the
+    extraction workers get it too. The crawl stops as for Ctrl-C (exit 1) with the pages in flight
+    extracted, not recorded as failed, and --resume gives the uninterrupted archive."""
+    reference, _ = crawled
+    db = tmp_path / "stopped.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _staged(db) and time.monotonic() < deadline:  # pages are going through the workers
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGTERM)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 1, errors.decode()
+    assert b"Traceback" not in errors, errors.decode()
+    failed = rows(db, "SELECT url, detail FROM crawl_errors WHERE error = 'extraction failed'")
+    assert failed == [], "pages in the workers' hands were recorded as failed"
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert archive_content(db) == archive_content(reference)
+    assert archive_problems(db) == []
+
+
+def _staged(db):
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute("SELECT count(*) FROM staged").fetchone()[0] > 0
+    except sqlite3.Error:  # no archive yet, or no table
+        return False
+
+
 # What a reparse of _stale's copy rewrites in each page's row, beside what archive_content compares.
 REWRITTEN = "SELECT url, author, record_digest, run_id FROM pages ORDER BY url"
 
