@@ -90,6 +90,14 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
 SHUT_DOWN = "the extraction workers were shut down"
 
 
+class WorkerDied(BrokenProcessPool):
+    """A worker died with this item alone in hand: the item killed it (a crash in a C library, memory)."""
+
+
+class WorkersGone(BrokenProcessPool):
+    """No worker will take this item: the pool was shut down, or its workers kept dying."""
+
+
 class BatchingPool:
     """Work handed to worker processes a batch at a time, from an asyncio loop.
 
@@ -104,17 +112,23 @@ class BatchingPool:
     waits, and goes to the next free worker as one batch of at most ``most`` items. ``job`` takes a
     list of items and returns a result for each, an exception being that item's failure.
 
-    A worker that dies (killed, out of memory, a crash in a C library) fails the batches in its hands
-    with ``BrokenProcessPool``, and a new worker takes its place, up to ``restarts`` times.
+    A worker that dies (killed, out of memory, a crash in a C library) is replaced by a new one. Of the
+    batches in its hands, the one it had not begun goes out again as it was; each item of the one it
+    was working on goes out again alone, so that an item that kills a worker kills it again alone and
+    then fails with :class:`WorkerDied`, its batch mates extracted. Deaths with no batch done between them
+    use up ``restarts``; then the workers are let go, and what waits for one fails with
+    :class:`WorkersGone`, as it does once the pool is shut down.
     """
 
     def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32, restarts: int = 3):
         self.workers = workers
         self.job = job
         self.most = most
-        self.restarts = restarts
+        self.restarts = self.budget = restarts
         self.links: list[_WorkerLink] = []
         self.waiting: list[tuple[Any, asyncio.Future[Any]]] = []
+        self.alone: list[tuple[Any, asyncio.Future[Any]]] = []  # items in a dead worker's batch at work
+        self.suspects: set[asyncio.Future[Any]] = set()  # theirs, until they are done
         self.starting: asyncio.Task[None] | None = None
         self.closed = False
 
@@ -127,18 +141,21 @@ class BatchingPool:
 
     def _hand_out(self) -> None:
         if self.closed:
-            _settle(self.waiting, [BrokenProcessPool(SHUT_DOWN)] * len(self.waiting))
-            self.waiting = []
+            left, self.waiting, self.alone = [*self.alone, *self.waiting], [], []
+            _settle(left, [WorkersGone(SHUT_DOWN)] * len(left))
             return
         if len(self.links) < self.workers and self.starting is None:
             self.starting = asyncio.get_running_loop().create_task(self._start(self.workers - len(self.links)))
             self.starting.add_done_callback(self._started)
-        while self.waiting and self.links:
+        while (self.alone or self.waiting) and self.links:
             link = min(self.links, key=lambda link: len(link.batches))
             if len(link.batches) >= 2:
                 break
-            batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
-            link.send(batch)
+            if self.alone:
+                link.send([self.alone.pop(0)])
+            else:
+                batch, self.waiting = self.waiting[:self.most], self.waiting[self.most:]
+                link.send(batch)
 
     async def _start(self, count: int) -> None:
         loop = asyncio.get_running_loop()
@@ -161,26 +178,42 @@ class BatchingPool:
         self._hand_out()
 
     def _finished(self, link: _WorkerLink, results: list[Any]) -> None:
-        _settle(link.batches.popleft(), results)
+        batch = link.batches.popleft()
+        _settle(batch, results)
+        self.suspects.difference_update(future for _, future in batch)
+        self.restarts = self.budget
         self._hand_out()
 
     def _lost(self, link: _WorkerLink) -> None:
-        """A worker's socket closed: the worker is gone. Fail what it had in hand; replace it if allowed."""
+        """A worker's socket closed: the worker is gone. Send what it had in hand again (what it was working
+        on, each item alone; an item at work in a worker that died before, alone this time, fails);
+        replace it while ``restarts`` allow."""
         if link not in self.links:
             return
         self.links.remove(link)
-        failure = BrokenProcessPool("an extraction worker died with this page in hand")
-        for batch in link.batches:
-            _settle(batch, [failure] * len(batch))
+        at_work, *queued = link.batches or [[]]
         link.batches.clear()
         link.process.join(1)
+        for item, future in at_work:
+            if len(at_work) == 1 and future in self.suspects:
+                self.suspects.discard(future)
+                _settle([(item, future)], [WorkerDied("an extraction worker died with this page alone in hand, "
+                                                      "twice")])
+            else:
+                self.suspects.add(future)
+                self.alone.append((item, future))
+        waited = [entry for batch in queued for entry in batch]
+        self.alone[:0] = [entry for entry in waited if entry[1] in self.suspects]
+        self.waiting[:0] = [entry for entry in waited if entry[1] not in self.suspects]
         if self.closed:
+            self._hand_out()
             return
         if self.restarts > 0:
-            logger.warning("An extraction worker died: a new one takes over (pages it had in hand are recorded "
-                           "as failed)")
+            logger.warning("An extraction worker died: a new one takes over, and the pages it had in hand go "
+                           "out again, each alone")
             self.restarts -= 1
         else:
+            logger.warning("Extraction workers keep dying: no new one is started")
             self.workers -= 1
             if not self.links:
                 self.closed = True
@@ -197,7 +230,7 @@ class BatchingPool:
         for link in links:
             link.process.join()
             for batch in link.batches:  # unanswered: no one waits for them any longer, but none is left pending
-                _settle(batch, [BrokenProcessPool(SHUT_DOWN)] * len(batch))
+                _settle(batch, [WorkersGone(SHUT_DOWN)] * len(batch))
         self._hand_out()
 
 

@@ -318,12 +318,13 @@ def test_extraction_workers_shut_down_leave_no_page_waiting():
     assert sum(isinstance(result, BrokenProcessPool) for result in results) >= len(runs) - 1 - 2 * 32
 
 
-def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers_go_on():
+def test_a_killed_extraction_worker_loses_no_page_and_a_new_worker_goes_on():
+    """The OOM killer, say, ends a worker: the pages in its hands go out again (those it was working on
+    each alone), and every page is extracted as it would have been."""
     import asyncio
     import multiprocessing
     import os
     import signal
-    from concurrent.futures.process import BrokenProcessPool
 
     from glossary_spider.extraction import extract_page
     from glossary_spider.storage.staging import STAGED, staged_rows
@@ -336,30 +337,48 @@ def test_a_killed_extraction_worker_fails_the_pages_in_its_hands_and_new_workers
     # What a worker sends back: the record cut to what staging reads, and the rows archiving it writes.
     sent = [({key: record[key] for key in STAGED}, page_rows(record)) for record in records]
 
-    async def crawl_with_killed_workers() -> list[tuple[int, list, list]]:
+    async def crawl_with_killed_workers() -> list[list]:
         pool = BatchingPool(1, extract_for_staging, restarts=1)
         try:
             rounds = []
-            for _ in range(2):  # a kill with one restart left, then one with none
+            for _ in range(3):  # more kills than restarts: a batch done between them gives the restart back
                 await pool.run(pages[0])
                 for worker in multiprocessing.active_children():
                     os.kill(worker.pid, signal.SIGKILL)
-                # In the dead worker's hands, or given to new ones if its death was seen first.
-                in_hand = await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages[:2]),
-                                                                return_exceptions=True), 60)
-                after = await asyncio.wait_for(
-                    asyncio.gather(*(pool.run(p) for p in pages), return_exceptions=True), 60)
-                rounds.append((pool.restarts, in_hand, after))
+                # In the dead worker's hands, or given to a new one if its death was seen first.
+                rounds.append(await asyncio.wait_for(asyncio.gather(*(pool.run(p) for p in pages)), 60))
             return rounds
         finally:
             pool.shutdown()
 
-    (restarts, in_hand, after), (restarts_again, _, after_again) = asyncio.run(crawl_with_killed_workers())
-    assert all(isinstance(result, BrokenProcessPool) or (result[0].record, staged_rows(result[1].rows)) == expected
-               for result, expected in zip(in_hand, sent))
-    # New workers took over.
-    assert restarts == 0 and [(extraction.record, staged_rows(prepared.rows)) for extraction, prepared, _ in after] == sent
-    assert restarts_again == 0 and all(isinstance(result, BrokenProcessPool) for result in after_again)  # none left
+    for results in asyncio.run(crawl_with_killed_workers()):
+        assert [(extraction.record, staged_rows(prepared.rows)) for extraction, prepared, _ in results] == sent
+
+
+def test_a_page_that_kills_its_worker_fails_alone_and_its_batch_mates_are_extracted():
+    import asyncio
+
+    from pool_jobs import always_dies, length_unless_poison
+
+    from glossary_spider.workers import BatchingPool, WorkerDied, WorkersGone
+
+    items = ["a", "bb", "poison", "dddd", "eeeee"] * 3
+
+    async def run(job, restarts):
+        pool = BatchingPool(1, job, restarts=restarts)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(pool.run(i) for i in items), return_exceptions=True), 60)
+        finally:
+            pool.shutdown()
+
+    results = asyncio.run(run(length_unless_poison, 2))
+    assert [r if isinstance(r, int) else type(r) for r in results] == \
+        [WorkerDied if item == "poison" else len(item) for item in items]
+    # Workers that die whatever they are given: after `restarts` deaths with nothing done between them,
+    # no new one is started, and what is left fails as WorkersGone (the crawl then extracts it itself).
+    results = asyncio.run(run(always_dies, 2))
+    assert [type(r) for r in results[:2]] == [WorkerDied, WorkerDied]
+    assert all(type(r) is WorkersGone for r in results[2:])
 
 
 def test_request_queues_a_killed_crawl_left_are_removed_by_a_later_crawl_and_nothing_else(tmp_path, replica):

@@ -45,6 +45,26 @@ def test_bad_spider_arguments_name_the_problem(kwargs, message):
         RunArgs.parse(kwargs)
 
 
+def test_pages_are_extracted_in_scrapys_process_once_no_worker_is_left():
+    """Workers that kept dying, or were let go, leave the crawl's pages to Scrapy's own process: each is
+    extracted there, as a polite crawl's are, rather than recorded as failed."""
+    import asyncio
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.replica import ReplicaSite
+    from glossary_spider.workers import BatchingPool, extract_for_staging
+
+    site, base = ReplicaSite(40), "http://127.0.0.1:8000"
+    path = site.glossary_paths()[3]
+    body, url = site.render(path, base).body, base + path
+    spider = spider_for(start_urls=[base + "/"])
+    spider.extractors = BatchingPool(1, extract_for_staging)
+    spider.extractors.shutdown()
+    extraction, prepared, reading = asyncio.run(spider.extract(body, url, "text/html"))
+    assert extraction.record == extract_page(body, url, "text/html").record and prepared is None
+    assert reading is not None and spider.extractors is False
+
+
 def test_a_resume_names_only_the_arguments_that_differ():
     original = RunArgs.from_record("crawl", '{"start_urls": ["http://x/"], "max_pages": 50, "delay": 0}')
     same = RunArgs.parse({"mode": "crawl", "resume": "1", "start_urls": "http://x/", "delay": "0"})

@@ -66,7 +66,7 @@ from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
-from glossary_spider.workers import BatchingPool, ExtractionFailed, default_workers, extract_for_staging
+from glossary_spider.workers import BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging
 
 logger = logging.getLogger(__name__)
 
@@ -301,10 +301,15 @@ class GlossarySpider(SitemapSpider):
             self.crawler.stats.set_value("glossary/extract_workers", workers)
             self.extractors = (BatchingPool(workers, partial(extract_for_staging, follow=follow)) if workers > 0
                                else False)
-        if self.extractors is False:
-            extraction = extract_page(body, url, content_type, follow=follow)
-            return extraction, None, read_page(extraction.record) if follow else None
-        return await self.extractors.run((body, url, content_type))
+        if self.extractors:
+            try:
+                return await self.extractors.run((body, url, content_type))
+            except WorkersGone:  # they kept dying, or were shut down with pages still to extract
+                if self.extractors:
+                    logger.warning("No extraction worker is left: pages are extracted in Scrapy's process now")
+                    self.extractors = False
+        extraction = extract_page(body, url, content_type, follow=follow)
+        return extraction, None, read_page(extraction.record) if follow else None
 
     def extract_workers(self) -> int:
         """How many worker processes extract this run's pages (0: Scrapy's own process does).
