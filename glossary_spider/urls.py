@@ -95,7 +95,7 @@ def _normalize_absolute(url: str) -> str | None:
     if plain and int(plain[3] or 0) <= 65535:
         scheme, host, port, path = plain.groups()
         netloc = host if not port or int(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-        return f"{scheme}://{netloc}{_page_path(path)}"
+        return f"{scheme}://{netloc}{_page_path(_plain_path(path) if '/.' in path else path)}"
     try:
         parts = urlsplit(safe_url_string(url))
         port = parts.port
@@ -108,13 +108,34 @@ def _normalize_absolute(url: str) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    path = _page_path(parts.path or "/")
+    path = _page_path(_plain_path(parts.path or "/"))
     query = sorted(
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not _TRACKING_PARAMS.match(k)
     )
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def _plain_path(path: str) -> str:
+    """A path as RFC 3986 says another spelling of it means the same (6.2.2): its percent-escapes in upper
+    case, those of unreserved characters decoded, and its "." and ".." segments resolved. ``caf%c3%a9``,
+    ``caf%C3%A9`` and ``café`` are one page, and so are ``/a/./b/``, ``/a/x/../b/`` and ``/a/b/``."""
+    if "%" in path:
+        path = _ESCAPE.sub(_escape, path)
+    if _DOT_SEGMENT.search(path):
+        path = urlsplit(urljoin("http://h/", path)).path
+    return path
+
+
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?=/|$)")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _escape(escape: re.Match[str]) -> str:
+    char = chr(int(escape[0][1:], 16))
+    return char if char in _UNRESERVED else escape[0].upper()
 
 
 def _page_path(path: str) -> str:

@@ -20,6 +20,16 @@ from glossary_spider.urls import classify, host_of, is_allowed, is_followable, n
         ("https://term.greeks.live/about", "https://term.greeks.live/about"),
         ("http://127.0.0.1:08000/area/vega", "http://127.0.0.1:8000/area/vega/"),
         ("http://127.0.0.1:65536/area/vega/", None),
+        # Spellings RFC 3986 says are the same path: escapes' case, escaped unreserved characters, dot segments.
+        ("https://term.greeks.live/term/caf%c3%a9/", "https://term.greeks.live/term/caf%C3%A9/"),
+        ("https://term.greeks.live/term/café/", "https://term.greeks.live/term/caf%C3%A9/"),
+        ("https://term.greeks.live/term/d%65lta%2Dhedge%7e/", "https://term.greeks.live/term/delta-hedge~/"),
+        ("https://term.greeks.live/term/a%2fb/", "https://term.greeks.live/term/a%2Fb/"),
+        ("https://term.greeks.live/./term/../term/greeks/", "https://term.greeks.live/term/greeks/"),
+        ("https://term.greeks.live/term/x/%2E%2E/greeks", "https://term.greeks.live/term/greeks/"),
+        ("https://term.greeks.live/../../term/greeks/", "https://term.greeks.live/term/greeks/"),
+        ("https://term.greeks.live/.well-known/security.txt", "https://term.greeks.live/.well-known/security.txt"),
+        ("https://term.greeks.live/term/greeks/..", "https://term.greeks.live/term/"),
     ],
 )
 def test_normalize_url(url, expected):
