@@ -668,6 +668,7 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
         glossary search 'vega OR gamma' --type definition --limit 5 --format json
     """
     from glossary_spider import query as q
+    from glossary_spider.export import spreadsheet_cell
 
     results = q.search(open_reader(db), query, page_type, limit)
     if fmt == "json":
@@ -677,8 +678,8 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
         writer = csv.writer(sys.stdout)
         writer.writerow(["url", "page_type", "title", "summary", "snippet"])
         for r in results:
-            writer.writerow([safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
-                            + [q.highlight(r["snippet"])])
+            cells = [safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
+            writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
     else:
         if not results:
             click.echo(f"No page matches {query!r}.", err=True)
@@ -784,14 +785,19 @@ def _page_text(page: dict[str, Any]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+@click.option("--raw", is_flag=True,
+              help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
 @user_errors
-def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
+def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool) -> None:
     """Export the archive: JSON lines or CSV (one record per page), or the raw captures as WARC.
 
     JSON lines nest each page's sections, links and JSON-LD; CSV has one flat row
     per page; WARC has one response record per capture, with its original status
     line, headers and raw body (standard WARC 1.0, read back by warcio). Output
-    streams, in constant memory.
+    streams, in constant memory. A CSV text cell that a spreadsheet would run as a
+    formula (it starts with =, +, -, @, a tab or a carriage return: a site's
+    '=HYPERLINK(...)' title) gets a leading apostrophe, which spreadsheets hide;
+    --raw leaves it out, and JSON lines are always exact.
 
     \b
     Example:
@@ -809,7 +815,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None) -> None:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     target = stream or (sys.stdout.buffer if binary else sys.stdout)
     try:
-        writer = {"jsonl": ex.write_jsonl, "csv": ex.write_csv, "warc": ex.write_warc}[fmt]
+        writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": ex.write_warc}[fmt]
         count = writer(conn, target, page_type)
     finally:
         if stream:

@@ -44,13 +44,27 @@ def write_jsonl(conn: sqlite3.Connection, out: IO[str], page_type: str | None = 
     return n
 
 
-def write_csv(conn: sqlite3.Connection, out: IO[str], page_type: str | None = None) -> int:
+def write_csv(conn: sqlite3.Connection, out: IO[str], page_type: str | None = None, raw: bool = False) -> int:
+    """One row per page; each text cell a spreadsheet would run shown instead (:func:`spreadsheet_cell`),
+    unless ``raw``."""
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     n = 0
     for n, row in enumerate(iter_pages(conn, page_type), 1):
-        writer.writerow(row)
+        writer.writerow(row if raw else {name: spreadsheet_cell(value) for name, value in row.items()})
     return n
+
+
+# What makes a spreadsheet take a cell for a formula, as OWASP lists it ("CSV Injection"), and the
+# full-width forms some locales read the same way.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows rather than runs: text that starts as a formula does
+    (``=HYPERLINK(...)`` in a page's title, from the site) gets a leading apostrophe, which spreadsheets
+    hide. Numbers, and all other text, are left as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None = None) -> int:

