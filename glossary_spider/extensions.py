@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 import time
 from typing import IO, Any
 
@@ -12,6 +11,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
+
+from glossary_spider.terminal import ProgressLine
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +55,16 @@ class CollectorPace:
 
 
 class Progress:
-    """Rewrites one line on standard error every second: pages (of how many, in a refresh), rate,
-    errors, requests.
+    """Shows pages (of how many, in a refresh), rate, errors and requests every second on standard error,
+    as a :class:`~glossary_spider.terminal.ProgressLine`: rewritten in place on a terminal, a line every
+    30 seconds in a log.
 
     Enabled by the ``GLOSSARY_PROGRESS`` setting (``glossary crawl --progress``).
     """
 
-    def __init__(self, crawler: Crawler, out: IO[str] = sys.stderr, interval: float = 1.0):
+    def __init__(self, crawler: Crawler, out: IO[str] | None = None, interval: float = 1.0):
         self.crawler = crawler
-        self.out = out
+        self.progress = ProgressLine(out)
         self.interval = interval
         self.started = time.monotonic()
         self.loop: task.LoopingCall | None = None
@@ -95,15 +97,12 @@ class Progress:
         )
 
     def show(self) -> None:
-        self.out.write("\r\033[K" + self.line())
-        self.out.flush()
+        self.progress.show(self.line())
 
     def spider_closed(self, spider: Spider) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
-        self.show()
-        self.out.write("\n")
-        self.out.flush()
+        self.progress.done(self.line())
 
 
 class OwnLogOnly:

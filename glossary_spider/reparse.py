@@ -14,7 +14,6 @@ import json
 import logging
 import multiprocessing.pool
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, ArchiveError, now
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
+from glossary_spider.terminal import ProgressLine
 from glossary_spider.workers import worker_started
 
 logger = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         run_id, after = archive.start_run("reparse", args), ""
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
-    total = 0  # for the progress line only
-    if progress:
+    total, line = 0, ProgressLine() if progress else None  # the total is for the progress line only
+    if line:
         total = archive.db.execute("SELECT count(*) FROM pages WHERE url > ?", [after]).fetchone()[0]
     pages = archive.stored_states(after)
     try:
@@ -67,18 +67,16 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
                 _write(archive, run_id, batch, counts)
                 done += len(batch)
                 batch = []
-                if progress:
-                    _progress(done, total, started, counts)
+                if line:
+                    line.show(_progress(done, total, started, counts))
         _write(archive, run_id, batch, counts)
         done += len(batch)
-        if progress:
-            _progress(done, total, started, counts)
     except KeyboardInterrupt:
         reason = INTERRUPTED_REASON
     finally:
         extractor.stop()
-        if progress:
-            sys.stderr.write("\n")
+        if line:
+            line.done(_progress(done, total, started, counts))
     stats = {"pages": done, "workers": workers, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)
 
@@ -106,10 +104,9 @@ def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extr
             archive.mark_reparsed(run_id, batch[-1][0]["url"])
 
 
-def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> None:
+def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> str:
     rate = done / max(time.monotonic() - started, 1e-6)
-    sys.stderr.write(f"\r\033[K{done:,} of {total:,} pages · {rate:.0f}/s · {counts['pages_changed']:,} changed")
-    sys.stderr.flush()
+    return f"{done:,} of {total:,} pages · {rate:.0f}/s · {counts['pages_changed']:,} changed"
 
 
 # A page to extract: its URL, its body's content type and sha256, and the stored record's digest and content hash.

@@ -1,4 +1,5 @@
-"""Archive text on its way to a terminal or a pipe: control characters made visible.
+"""Text on its way to a terminal or a pipe: archive text with its control characters made visible, and
+the progress line of a long run.
 
 Extraction removes control characters from what it archives, but older archives,
 JSON-LD values and URLs may still hold them; printed raw, ESC, BEL and the C1
@@ -11,6 +12,9 @@ is shown. Every string of page content the command line prints goes through
 from __future__ import annotations
 
 import re
+import sys
+import time
+from typing import IO
 
 # C0 but tab and newline, DEL, C1, and the bidirectional embeddings, overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -31,3 +35,36 @@ def safe_json(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi
     controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class ProgressLine:
+    """A long run's progress on standard error (or ``out``). On a terminal, one line rewritten in place at
+    each :meth:`show`; anywhere else (a log file, a pipe, a journal) a line of its own at most every
+    ``log_every`` seconds, without the carriage returns and erase sequences that would litter a log.
+    :meth:`done` writes the last one either way."""
+
+    def __init__(self, out: IO[str] | None = None, log_every: float = 30.0):
+        self.out = out or sys.stderr
+        try:
+            self.live = self.out.isatty()
+        except (AttributeError, ValueError):  # no isatty, or a closed stream
+            self.live = False
+        self.log_every = log_every
+        self.last = float("-inf")
+
+    def show(self, text: str) -> None:
+        if self.live:
+            self._write(f"\r\033[K{text}")
+        elif time.monotonic() - self.last >= self.log_every:
+            self.last = time.monotonic()
+            self._write(f"{text}\n")
+
+    def done(self, text: str) -> None:
+        self._write(f"\r\033[K{text}\n" if self.live else f"{text}\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.out.write(text)
+            self.out.flush()
+        except OSError:  # the terminal hung up, or the pipe's reader went: progress is not worth failing for
+            pass

@@ -204,6 +204,39 @@ def test_a_run_over_two_sites_with_one_down_exits_6_naming_it_and_resumes_only_i
     assert len(rows(db, "SELECT url FROM pages")) == 4 and archive_problems(db) == []
 
 
+def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(replica, tmp_path):
+    """`--progress` into a log file (nohup, a service's journal) writes lines of their own, with no
+    carriage return or erase sequence; on a terminal it rewrites one line in place. Reparse alike."""
+    import pty
+
+    crawl_args = ("crawl", "--db", str(tmp_path / "p.db"), "--start-url", f"{replica.url}/", "--delay", "0",
+                  "--progress")
+    logged = run_glossary(*crawl_args)
+    assert logged.returncode == 0, logged.stderr
+    assert "\r" not in logged.stderr and "\x1b" not in logged.stderr
+    line = r"^\d+ pages · [\d.]+/s · \d+ errors · \d+ requests · \d+s$"
+    assert re.search(line, logged.stderr, re.M), logged.stderr
+    reparsed = run_glossary("reparse", "--db", str(tmp_path / "p.db"), "--progress")
+    assert re.fullmatch(r"(\d+ of \d+ pages · \d+/s · 0 changed\n)+", reparsed.stderr), reparsed.stderr
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([*GLOSSARY, *crawl_args[:2], str(tmp_path / "t.db"), *crawl_args[3:]], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's last writer is gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait() == 0
+    assert re.search(rb"\r\x1b\[K\d+ pages \xc2\xb7 ", shown), shown
+
+
 def all_commands():
     return sorted(cli.commands)
 
