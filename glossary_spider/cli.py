@@ -597,7 +597,8 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
                    "where a page is missing (soft404), a theme the extraction does not know (redesign), "
                    "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
                    "(forbidden), 404 Not Found at every URL (not-found), a 301 to the home page from every "
-                   "other URL (moved), or a JSON error with 200 (json-error). POST the mode to /_replica/mode "
+                   "other URL (moved), a JSON error with 200 (json-error), or sitemaps whose lastmod never moves "
+                   "on while the pages change (stale-lastmod). POST the mode to /_replica/mode "
                    "to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")

@@ -109,6 +109,10 @@ GLOSSARY_GIVE_UP_AFTER = 600.0
 GLOSSARY_GIVE_UP_ATTEMPTS = 10
 GLOSSARY_STOP_GRACE = 5.0  # after SIGTERM / SIGINT, seconds before the requests still in flight are abandoned
 GLOSSARY_MAX_SITEMAPS = 2000  # sitemaps one run reads
+# A refresh skips a page whose sitemap lastmod is older than its last fetch only while that fetch is at most
+# this many days old; after, it asks again (conditionally: unchanged costs a 304): a sitemap whose lastmod
+# lags behind its pages hides their changes no longer than this (0: never skip on lastmod).
+GLOSSARY_LASTMOD_TRUST_DAYS = 7.0
 GLOSSARY_MAX_SITEMAP_DEPTH = 4  # sitemap indexes nested within each other
 GLOSSARY_MAX_SITEMAP_URLS = 500_000  # page URLs one run takes from sitemaps
 # Wall-clock ceiling of one run: stopped as a budget (exit 4), continued by --resume.

@@ -193,6 +193,37 @@ def test_a_held_run_that_a_later_refresh_passed_can_only_be_discarded(site, arch
     assert archive_problems(archived) == []
 
 
+def test_a_sitemap_whose_lastmod_never_moves_on_hides_changes_for_a_week_at_most(site, archived):
+    """A CMS that never updates its sitemap: every lastmod is older than the pages' last fetch, while the
+    pages change. Within a week of their last fetch a refresh skips them on the sitemap's word; past it,
+    it asks them again (conditionally) and records exactly the pages that changed."""
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    old, new = ReplicaSite(PAGES, 1), ReplicaSite(PAGES, 2)
+    edited = {site.url + p for p in set(old.glossary_paths()) & set(new.glossary_paths())
+              if old.document(p, "")["blocks"] != new.document(p, "")["blocks"]}
+
+    def changed():
+        return {r["url"] for r in rows(archived, "SELECT v.url FROM page_versions v JOIN pages p ON p.url = v.url "
+                                                 "WHERE v.version > 1 AND p.page_type != 'other'")}  # home page
+
+    site.set_generation(2)
+    set_mode(site, "stale-lastmod")
+    soon = json.loads(refresh(archived, "--json").stdout)
+    assert soon["finish_reason"] == "finished"
+    assert len(edited - changed()) >= len(edited) / 2, "within the week, the sitemap's lastmod hides the edits"
+
+    a_week_and_a_day_ago = (datetime.now(timezone.utc) - timedelta(days=8)).isoformat(timespec="seconds")
+    with sqlite3.connect(archived) as conn:
+        conn.execute("UPDATE pages SET last_fetched = ?", [a_week_and_a_day_ago])
+    conn.close()
+    later = json.loads(refresh(archived, "--json").stdout)
+    assert later["finish_reason"] == "finished"
+    assert changed() == edited
+    assert archive_problems(archived) == []
+
+
 def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     site.set_generation(2)
     set_mode(site, "soft404")

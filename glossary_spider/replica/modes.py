@@ -15,7 +15,9 @@
 - ``moved``: every URL but the home page and robots.txt answers ``301 Moved Permanently``
   to the home page (a site that sends whatever it lost to its front page);
 - ``json-error``: every URL but robots.txt answers ``200`` with a JSON error (a gateway or a
-  virtual host that routes the site's name to something else).
+  virtual host that routes the site's name to something else);
+- ``stale-lastmod``: the sitemaps' ``lastmod`` never moves on (2024-01-01 for every page), while the
+  pages change as the site's generations go (a CMS that never updates its sitemap).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -28,7 +30,9 @@ from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
 MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
-         "json-error")
+         "json-error", "stale-lastmod")
+STALE_LASTMOD = b"<lastmod>2024-01-01T00:00:00+00:00</lastmod>"
+_LASTMOD = re.compile(rb"<lastmod>[^<]*</lastmod>")
 HTML = "text/html; charset=utf-8"
 
 MAINTENANCE = (
@@ -64,6 +68,9 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
         return Reply(200, MAINTENANCE, HTML)
     if mode == "soft404" and reply.status in (404, 410):
         return Reply(200, NOTHING_FOUND, HTML)
+    if mode == "stale-lastmod" and b"<lastmod>" in reply.body:
+        return Reply(reply.status, _LASTMOD.sub(STALE_LASTMOD, reply.body), reply.content_type, reply.headers,
+                     reply.last_modified)
     if mode == "redesign" and reply.status == 200 and reply.content_type.startswith("text/html"):
         body = _JSON_LD.sub(b"", reply.body)
         body = _HEADINGS.sub(rb"<\1div>", body)

@@ -24,7 +24,7 @@ import logging
 import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
@@ -173,11 +173,12 @@ class GlossarySpider(SitemapSpider):
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
         last_fetched = parse_time(info.get("last_fetched"))
-        too_old = self.max_age is not None and (
-            last_fetched is None or datetime.now(timezone.utc) - last_fetched > self.max_age
-        )
+        age = datetime.now(timezone.utc) - last_fetched if last_fetched else None
+        too_old = self.max_age is not None and (age is None or age > self.max_age)
+        # The sitemap's word that the page has not changed, taken for a while only (GLOSSARY_LASTMOD_TRUST_DAYS).
+        trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))
         lastmod = self.lastmods.get(url)
-        if not too_old and info.get("status") == "live" and lastmod and last_fetched and lastmod <= last_fetched:
+        if not too_old and trusted and info.get("status") == "live" and lastmod and lastmod <= last_fetched:
             self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
             return None
         meta = {**PAGE_META, "start": False, "listed": True}
