@@ -6,8 +6,8 @@ number, so a monitor reading the archive sees what cron would have seen.
 
 from __future__ import annotations
 
-from enum import IntEnum
 from collections.abc import Mapping
+from enum import IntEnum
 from typing import Any
 
 
