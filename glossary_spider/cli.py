@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import importlib
 import json
 import os
 import shlex
@@ -24,8 +25,6 @@ from glossary_spider import settings as defaults
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
                                     unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
-from glossary_spider.replica.modes import MODES
-from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
                                      read_gate_report)
 from glossary_spider.terminal import safe_json, safe_text
@@ -105,7 +104,22 @@ Exit status:
        or 1 when it ended longer ago than --max-age, or there is none"""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUSES)
+class Commands(click.Group):
+    """The commands, ``replica`` among them loaded only when it is asked for: it serves the site's test
+    double (:mod:`glossary_spider.replica`), which may depend on the product, never the other way."""
+
+    LAZY = {"replica": "glossary_spider.replica.command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.LAZY:
+            return getattr(importlib.import_module(self.LAZY[name]), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUSES)
 @click.version_option(package_name="glossary_spider")
 def cli() -> None:
     """Crawl the term.greeks.live glossary into a SQLite archive, and query it.
@@ -577,60 +591,6 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
         for check in report["checks"]:
             if not check["tripped"]:
                 click.echo(f"  passed {check['name']}: {check['summary']}")
-
-
-@cli.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
-@click.option("--pages", type=click.IntRange(min=40, max=50000), default=200, show_default=True,
-              help="How many glossary pages the replica has.")
-@click.option("--generation", type=click.IntRange(min=1), default=1, show_default=True,
-              help="How far the site has moved on: each generation edits, adds and deletes pages.")
-@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Log every request as a JSON line here.")
-@click.option("--faults", is_flag=True,
-              help="Serve the hostile replica: pages, redirects, sitemaps and link traps that misbehave.")
-@click.option("--robots", type=click.Choice(ROBOTS_MODES), default="normal", show_default=True,
-              help="With --faults: how robots.txt misbehaves.")
-@click.option("--mode", type=click.Choice(MODES), default="normal", show_default=True,
-              help="How the whole site misbehaves: every URL a maintenance page, a 200 'Nothing found' page "
-                   "where a page is missing (soft404), a theme the extraction does not know (redesign), "
-                   "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
-                   "(forbidden), 404 Not Found at every URL (not-found), a 301 to the home page from every "
-                   "other URL (moved), a JSON error with 200 (json-error), or sitemaps whose lastmod never moves "
-                   "on while the pages change (stale-lastmod). POST the mode to /_replica/mode "
-                   "to switch a running replica.")
-@click.option("--attack", type=click.Choice(ATTACK_MODES),
-              help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")
-def replica(port: int, host: str, pages: int, generation: int, log_path: str | None, faults: bool,
-            robots: str, mode: str, attack: str | None) -> None:
-    """Serve the bundled replica of the glossary site until stopped.
-
-    \b
-    Examples:
-        glossary replica --port 8000 --pages 500
-        glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
-        glossary replica --port 8001 --faults --robots crawl-delay
-        glossary replica --port 8002 --mode maintenance
-        glossary replica --port 8003 --attack sitemap-chain
-    """
-    if robots != "normal" and not faults:
-        raise UserError("--robots changes the hostile replica: give --faults too")
-    import ipaddress
-
-    from glossary_spider.replica.server import serve
-
-    try:
-        if not ipaddress.ip_address(host).is_loopback:
-            raise UserError(f"--host {host} is not a loopback address: the replica only serves on loopback")
-    except ValueError:
-        raise UserError(f"--host {host!r} is not an IP address (e.g. 127.0.0.1)") from None
-    log = open(log_path, "a", encoding="utf-8") if log_path else None
-    try:
-        serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots,
-              mode=mode, attack=attack)
-    except Exception as exc:  # the port is taken, most often
-        raise UserError(f"cannot serve on {host}:{port}: {exc}") from None
 
 
 def format_option(*choices: str, default: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

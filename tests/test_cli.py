@@ -238,17 +238,31 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(r
 
 
 def all_commands():
-    return sorted(cli.commands)
+    import click
+
+    return cli.list_commands(click.Context(cli))
 
 
 @pytest.mark.parametrize("name", all_commands())
 def test_every_command_has_help_with_an_example(name):
+    import click
+
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0
     assert "Example:" in result.output or "Examples:" in result.output
-    assert cli.commands[name].help
+    assert cli.get_command(click.Context(cli), name).help
     if name != "replica":  # issue 14 item 13: exit statuses were in no --help
         assert "Exit status:" in result.output and "  2  bad arguments" in result.output
+
+
+def test_the_command_line_does_not_load_the_replica_unless_asked_for():
+    """The replica is the site's test double: it may depend on the product, never the other way."""
+    loaded = subprocess.run(
+        [*GLOSSARY[:-2], "-c", "import sys, glossary_spider.cli; "
+                               "print(sorted(m for m in sys.modules if m.startswith('glossary_spider.replica')))"],
+        capture_output=True, text=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "[]", loaded.stdout + loaded.stderr
+    assert "replica" in all_commands()
 
 
 @pytest.mark.parametrize("name", ["crawl", "refresh"])
