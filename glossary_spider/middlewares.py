@@ -28,7 +28,7 @@ from typing import Any
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
@@ -123,21 +123,18 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
+        chain = [*request.meta.get("redirect_urls", []), request.url]
         try:
-            return super().process_response(request, response)
+            redirected = super().process_response(request, response)
         except ValueError as exc:  # a Location whose host or port cannot be read
             location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
             raise IgnoreRequest(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
-
-    def _redirect(self, redirected: Request, request: Request, reason: Any) -> Request:
-        chain = [*request.meta.get("redirect_urls", []), request.url]
-        if redirected.url in chain:
-            raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, redirected.url]))
-        try:
-            return super()._redirect(redirected, request, reason)
-        except IgnoreRequest:
+        except IgnoreRequest:  # Scrapy's "max redirections reached"
             raise IgnoreRequest(f"too many redirects: more than {self.max_redirect_times} "
                                 f"from {chain[0]}") from None
+        if isinstance(redirected, Request) and redirected.url in chain:
+            raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, redirected.url]))
+        return redirected
 
 
 class OutageWatch:
@@ -219,7 +216,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry_after is not None and retry_after > self.retry_after_max:
             request.meta["retry_refused"] = f"Retry-After {retry_after:.0f} s is longer than we wait"
             return response
-        retry = self._retry(request, f"HTTP {response.status}")
+        retry = self.retry(request, f"HTTP {response.status}")
         if retry is None:
             return response
         await self.pause(max(retry_after or 0.0, self.backoff(request)))
@@ -231,10 +228,20 @@ class BackoffRetryMiddleware(RetryMiddleware):
             return None
         if self.watch is not None:
             self.watch.heard(False)
-        retry = self._retry(request, exception)
+        retry = self.retry(request, exception)
         if retry is not None:
             await self.pause(self.backoff(request))
         return retry
+
+    def retry(self, request: Request, reason: str | Exception) -> Request | None:
+        """The request again, or None once its retries are spent: Scrapy's public get_retry_request, with
+        this middleware's settings and the request's own ``max_retry_times`` and ``priority_adjust``."""
+        return get_retry_request(
+            request, spider=self.crawler.spider, reason=reason,
+            max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
+            give_up_log_level=request.meta.get("give_up_log_level", self.give_up_log_level),
+        )
 
     def backoff(self, request: Request) -> float:
         attempt = request.meta.get("retry_times", 0)
