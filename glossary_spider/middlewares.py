@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 # RFC 9309, 2.5: crawlers must parse at least 500 KiB; we parse that much and no more.
 ROBOTS_MAX_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
+ROBOTS_UNREADABLE_META = "glossary_robots_unreadable"  # why a robots.txt response cannot be read
 # Request meta: the host's robots.txt Crawl-delay, for HostPacingMiddleware.
 CRAWL_DELAY_META = "glossary_crawl_delay"
 
@@ -51,6 +52,18 @@ CRAWL_DELAY_META = "glossary_crawl_delay"
 class Interrupted(IgnoreRequest):
     """The run was asked to stop while this request waited: it is not a failure, and
     stays in the frontier for ``--resume``."""
+
+
+class Refused(IgnoreRequest):
+    """A request the crawl's rules keep it from sending: a rule followed, not a failure."""
+
+
+class OutsideAllowedHosts(Refused):
+    """The request's host is none of the run's (:class:`AllowedHostsMiddleware`)."""
+
+
+class ForbiddenByRobots(Refused):
+    """The host's robots.txt disallows the request."""
 
 
 class RobotsUnavailable(IgnoreRequest):
@@ -115,7 +128,7 @@ class AllowedHostsMiddleware:
             return None
         self.crawler.stats.inc_value("glossary/offsite_blocked")
         logger.debug("Blocked a request outside the allowed hosts: %s", request.url)
-        raise IgnoreRequest(f"outside the allowed hosts: {request.url}")
+        raise OutsideAllowedHosts(f"outside the allowed hosts: {request.url}")
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
@@ -280,6 +293,8 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.unavailable: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.max_delay = crawler.settings.getfloat("GLOSSARY_MAX_DELAY", 60.0)
+        self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if request.meta.get("dont_obey_robotstxt"):
@@ -287,52 +302,60 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         if not request.url.startswith(("http:", "https:")):
             return
         netloc = urlparse_cached(request).netloc
-        try:
-            await super().process_request(request)
-        except IgnoreRequest:
-            if netloc not in self.unavailable:
-                raise
-        if netloc in self.unavailable:  # a 5xx (read as "Disallow: /"), no answer, or a body not to be read
-            raise RobotsUnavailable(f"{self.unavailable[netloc]}: the host is treated as disallowed") from None
+        parser = await self.robot_parser(request)
+        if parser is None:  # Scrapy hands a parser still being fetched to the first request waiting only
+            parser = await self.robot_parser(request)
+        if parser is None or netloc in self.unavailable:  # RFC 9309: a robots.txt not to be had disallows all
+            reason = self.unavailable.get(netloc, "robots.txt could not be read")
+            raise RobotsUnavailable(f"{reason}: the host is treated as disallowed")
+        if not parser.allowed(request.url, self.user_agent):
+            self.crawler.stats.inc_value("robotstxt/forbidden")
+            raise ForbiddenByRobots("Forbidden by robots.txt")
         if delay := self.crawl_delays.get(netloc):
             request.meta[CRAWL_DELAY_META] = delay
 
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if response.status >= 500:
-            self.unavailable[netloc] = f"robots.txt answered HTTP {response.status}"
-            response = response.replace(body=DISALLOW_ALL)
-        elif response.status >= 400:
-            response = response.replace(body=b"")
-        elif len(response.body) > ROBOTS_MAX_BYTES or "robots_cut" in response.flags:
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        """robots.txt as RFC 9309 reads it: a 5xx (after its retries), or a body that cannot be read
+        (:class:`RobotsTxtSizeMiddleware`), disallows the host; a 4xx allows all; past 500 KiB, the first
+        500 KiB are kept."""
+        if not is_robots(request):
+            return response
+        netloc = urlparse_cached(request).netloc
+        unreadable = request.meta.get(ROBOTS_UNREADABLE_META)
+        if unreadable or response.status >= 500:
+            self.unavailable[netloc] = unreadable or f"robots.txt answered HTTP {response.status}"
+            return response.replace(body=DISALLOW_ALL)
+        if response.status >= 400:
+            return response.replace(body=b"")
+        if len(response.body) > ROBOTS_MAX_BYTES or "robots_cut" in response.flags:
             self.limit(response.url, "robots.txt is larger than 500 KiB: its first 500 KiB are read")
-            response = response.replace(body=response.body[:ROBOTS_MAX_BYTES].rpartition(b"\n")[0])
-        await super()._parse_robots(response, netloc, request)
-        parser = self._parsers.get(netloc)
-        user_agent = self._robotstxt_useragent or self._default_useragent
-        delay = getattr(parser, "crawl_delay", lambda _: None)(user_agent)
-        if delay:
-            delay = float(delay)
-            if delay > self.max_delay:
-                self.limit(response.url, f"Crawl-delay {delay:g} s is longer than --max-delay: "
-                                         f"requests to {netloc} are spaced {self.max_delay:g} s apart instead")
-                delay = self.max_delay
-            self.crawl_delays[netloc] = delay
-            self.crawler.stats.set_value(f"glossary/crawl_delay/{netloc}", delay)
+            return response.replace(body=response.body[:ROBOTS_MAX_BYTES].rpartition(b"\n")[0])
+        return response
+
+    def robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """A ``Crawl-delay`` for our user agent, kept for the host's requests (capped at ``--max-delay``)."""
+        netloc = urlparse_cached(request).netloc
+        delay = robotparser.crawl_delay(self.user_agent)
+        if not delay or netloc in self.unavailable:
+            return
+        delay = float(delay)
+        if delay > self.max_delay:
+            self.limit(f"{urlparse_cached(request).scheme}://{netloc}/robots.txt",
+                       f"Crawl-delay {delay:g} s is longer than --max-delay: requests to {netloc} are spaced "
+                       f"{self.max_delay:g} s apart instead")
+            delay = self.max_delay
+        self.crawl_delays[netloc] = delay
+        self.crawler.stats.set_value(f"glossary/crawl_delay/{netloc}", delay)
 
     def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
-        """A robots.txt download that failed (after its retries) is named in one line, not a traceback."""
+        """A robots.txt download that failed (after its retries) disallows the host, and is named in one
+        line, not a traceback."""
         if is_robots(request) and not isinstance(exception, IgnoreRequest):
             from glossary_spider.spiders.glossary import describe
 
+            self.unavailable.setdefault(urlparse_cached(request).netloc,
+                                        f"robots.txt could not be read ({describe(exception)})")
             raise IgnoreRequest(describe(exception))
-
-    def _robots_error(self, exc: Exception, netloc: str) -> None:
-        # RFC 9309, 2.3.1.4: a robots.txt that cannot be had means "disallow all", not "allow all".
-        from glossary_spider.spiders.glossary import describe
-
-        if netloc not in self.unavailable:
-            self.unavailable[netloc] = f"robots.txt could not be read ({describe(exc)})"
-        super()._robots_error(exc, netloc)
 
     def limit(self, url: str, error: str) -> None:
         self.crawler.signals.send_catch_log(signal=limit_reached, url=url, stage="robots", error=error)
@@ -387,17 +410,25 @@ class RobotsTxtSizeMiddleware:
         body = response.body
         for encoding in reversed(encodings):
             if encoding not in (b"gzip", b"x-gzip", b"deflate"):
-                raise IgnoreRequest(f"robots.txt in an encoding not asked for ({encoding.decode('latin-1')})")
+                return self.unreadable(request, response, "robots.txt in an encoding not asked for "
+                                                          f"({encoding.decode('latin-1')})")
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != b"deflate" else zlib.MAX_WBITS)
             try:
                 body = inflater.decompress(body, ROBOTS_MAX_BYTES + 1)
             except zlib.error:
-                raise IgnoreRequest("robots.txt cannot be decoded (bad Content-Encoding)") from None
+                return self.unreadable(request, response, "robots.txt cannot be decoded (bad Content-Encoding)")
             if len(body) > ROBOTS_MAX_BYTES or inflater.unconsumed_tail:
                 flags.append("robots_cut")
         if encodings:
             del response.headers["Content-Encoding"]
         return response.replace(body=body, flags=flags)
+
+    @staticmethod
+    def unreadable(request: Request, response: Response, why: str) -> Response:
+        """A robots.txt not to be read: why, for :class:`PoliteRobotsTxtMiddleware`, which disallows the host."""
+        request.meta[ROBOTS_UNREADABLE_META] = why
+        del response.headers["Content-Encoding"]
+        return response.replace(body=b"")
 
 
 class HostPacingMiddleware:

@@ -227,6 +227,22 @@ def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
     assert {r["error"] for r in rows(db, "SELECT error FROM crawl_errors")} == {"Forbidden by robots.txt"}
 
 
+def test_robots_txt_holds_for_every_request_made_while_it_is_fetched(make_replica, tmp_path):
+    """Several start URLs ask for the host's robots.txt at once. Scrapy hands the parser to the first
+    request that waited for it only, and let the others through unchecked: with robots.txt disallowing
+    everything, one page was fetched and archived all the same."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", "disallow-all")
+    db = tmp_path / "robots.db"
+    paths = ["/about/", "/area/funding/", "/term/legal-risk-management/",
+             "/definition/international-legal-cooperation/"]
+    result = crawl(db, "--no-follow", *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"]
+    assert rows(db, "SELECT url FROM pages") == []
+    assert sorted((r["url"], r["error"]) for r in rows(db, "SELECT url, error FROM crawl_errors")) == sorted(
+        (server.url + p, "Forbidden by robots.txt") for p in paths)
+
+
 def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):
     """The site's robots.txt now disallows everything: a refresh obeys, and every archived page it could
     not refresh is a failed page of the run (not a silent night with nothing new); the pages stay live."""

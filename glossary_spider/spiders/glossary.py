@@ -56,7 +56,7 @@ from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
-from glossary_spider.middlewares import Interrupted, RobotsUnavailable
+from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
@@ -455,7 +455,7 @@ class GlossarySpider(SitemapSpider):
         if isinstance(error, RobotsUnavailable):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
-        if isinstance(error, IgnoreRequest) and message.startswith(POLICY) and not redirects:
+        if isinstance(error, Refused) and not redirects:
             # Policy, not failure: record it only for pages the user asked for by name, and for the archive's
             # own pages, which a refresh leaves unrefreshed.
             if request.meta.get("start") or url in self.known:
@@ -463,16 +463,12 @@ class GlossarySpider(SitemapSpider):
             else:
                 yield VisitItem(url)
             return
-        if redirects and message.startswith("outside the allowed hosts"):
+        if redirects and isinstance(error, OutsideAllowedHosts):
             yield FailureItem(url, "fetch", f"redirected {message}", " -> ".join([*redirects, request.url]))
             yield from moved(request.meta, normalize_url(request.url) or request.url, request.url)
             return
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
                           None, Fetch(url, None))
-
-
-# IgnoreRequest messages that are a rule being followed rather than something failing.
-POLICY = ("Forbidden by robots.txt", "robots.txt", "outside the allowed hosts")
 
 
 def _last_page(page: PageItem) -> Iterator[Any]:
