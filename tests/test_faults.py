@@ -10,6 +10,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import subprocess
 import time
 from collections import Counter
@@ -90,6 +91,20 @@ def test_each_survivable_fault_leaves_its_page_archived(attacked, fault):
     fetch_errors = rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url = ? AND stage = 'fetch'",
                         (base + path,))
     assert fetch_errors == []
+
+
+def test_a_page_with_thousands_of_headers_is_archived_with_the_first_16_kib_of_them(attacked):
+    """500 KiB of headers on one response would grow the archive by as much with every such page, and a
+    4 KiB ETag sent back would fail every later request for it: the capture keeps the first 16 KiB of
+    headers and no ETag, the page is archived, and a row says what was cut."""
+    url = attacked["server"].named_url + "/definition/fault-many-headers/"
+    assert rows(attacked["db"], "SELECT status FROM pages WHERE url = ?", (url,)) == [{"status": "live"}]
+    (capture,) = rows(attacked["db"], "SELECT etag, length(headers) AS size, headers FROM captures WHERE url = ?",
+                      (url,))
+    assert capture["etag"] is None and 15_000 < capture["size"] <= 16 * 1024
+    assert capture["headers"].count("X-Filler-") < 200
+    (cut,) = rows(attacked["db"], "SELECT error FROM crawl_errors WHERE url = ?", (url,))
+    assert re.fullmatch(r"headers cut: 4,8\d\d response headers past the first 16 KiB not kept", cut["error"])
 
 
 def test_every_good_page_is_archived(attacked):

@@ -30,6 +30,7 @@ from glossary_spider.replica.site import ReplicaSite
 
 CRAWL_DELAY = 0.5
 MANY_LINKS = 50_000
+MANY_HEADERS = 5_000
 MiB = 1024 * 1024
 
 
@@ -116,6 +117,8 @@ FAULTS = [
     Fault("html-sitemap", "/faults-html-sitemap.xml", "a sitemap that is an HTML page", "error:sitemap:not a sitemap",
           linked=False),
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
+    Fault("many-headers", _page("many-headers"), f"{MANY_HEADERS:,} response headers (500 KiB) and a 4 KiB ETag",
+          "error:parse:headers cut"),
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
@@ -364,6 +367,12 @@ def _aliases(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("aliases"))
 
 
+def _many_headers(resource, request, path, base):
+    for n in range(MANY_HEADERS):
+        request.setHeader(f"X-Filler-{n}".encode(), b"v" * 90)
+    return _reply(resource, request, path, 200, ordinary("many-headers"), ETag='"' + "e" * 4096 + '"')
+
+
 def _ip_literal(resource, request, path, base):
     port = base.rpartition(":")[2]
     targets = [f"http://127.0.0.1:{port}/", f"http://127.1:{port}/", f"http://[::1]:{port}/",
@@ -456,6 +465,7 @@ _HANDLERS = {
     "many-links": _many_links,
     "ip-literal": _ip_literal,
     "xss": _xss,
+    "many-headers": _many_headers,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,

@@ -53,6 +53,7 @@ from twisted.python.failure import Failure
 
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
+from glossary_spider.extensions import limit_reached as limit_signal
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
@@ -346,7 +347,7 @@ class GlossarySpider(SitemapSpider):
 
     async def _parse_page(self, response: Response, url: str) -> list[Any] | Iterator[Any]:
         self.guard.answered(response.meta)
-        fetch = to_fetch(response, url)
+        fetch = self.fetch_of(response, url)
         if response.status in (404, 410):
             return [GoneItem(fetch)]
         if response.status == 304:
@@ -399,6 +400,16 @@ class GlossarySpider(SitemapSpider):
             items.append(page)
         return [*items, *requests, *self.guarded()]
 
+    def fetch_of(self, response: Response, url: str) -> Fetch:
+        """The response as the archive records it; headers past what a capture keeps are a limit met."""
+        fetch, dropped = to_fetch(response, url)
+        if dropped:
+            self.crawler.signals.send_catch_log(
+                signal=limit_signal, url=url, stage="parse",
+                error=f"headers cut: {dropped:,} response headers past the first {MAX_HEADER_BYTES // 1024} KiB "
+                      "not kept")
+        return fetch
+
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
@@ -448,7 +459,7 @@ class GlossarySpider(SitemapSpider):
                 error += f": {refused}"
             elif 300 <= response.status < 400 and (location := response.headers.get(b"Location")):
                 error += f": redirect to {location.decode('latin-1')[:200]} not followed"
-            yield FailureItem(url, "fetch", error, tried, response.status, to_fetch(response, url))
+            yield FailureItem(url, "fetch", error, tried, response.status, self.fetch_of(response, url))
             return
         error = failure.value
         message = str(error) or type(error).__name__
@@ -555,22 +566,37 @@ def given_options(settings: BaseSettings) -> dict[str, Any]:
     return given
 
 
-def to_fetch(response: Response, url: str) -> Fetch:
+# What a capture keeps of a response's headers. A real response has a few hundred bytes of them; a site that
+# sends thousands with every page (or one of a megabyte) would grow the archive by as much a page, and an
+# ETag that long, sent back, would fail every later request for the page.
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADER_VALUE = 1024  # Content-Type, ETag, Last-Modified: longer, it is not kept (nor sent back)
+
+
+def to_fetch(response: Response, url: str) -> tuple[Fetch, int]:
+    """The response as the archive records it, with how many of its headers were past
+    :data:`MAX_HEADER_BYTES` and not kept."""
     headers = response.headers
 
     def header(name: bytes) -> str | None:
         value = headers.get(name)
-        return value.decode("latin-1") if value else None
+        return value.decode("latin-1") if value and len(value) <= MAX_HEADER_VALUE else None
 
-    block = "\r\n".join(
-        f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, values in headers.items() for v in values
-    )
-    return Fetch(
+    lines, size, dropped = [], 0, 0
+    for name, values in headers.items():
+        for value in values:
+            size += len(name) + len(value) + 4
+            if size > MAX_HEADER_BYTES:
+                dropped += 1
+            else:
+                lines.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
+    fetch = Fetch(
         url=url,
         http_status=response.status,
         body=response.body,
         content_type=header(b"Content-Type"),
         etag=header(b"ETag"),
         last_modified=header(b"Last-Modified"),
-        headers=block,
+        headers="\r\n".join(lines),
     )
+    return fetch, dropped
