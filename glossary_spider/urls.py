@@ -42,10 +42,11 @@ _NOT_FOLLOWED = re.compile(
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
 
 
-# The caches of this module hold URLs of at most this many characters (browsers and Scrapy's
-# UrlLengthMiddleware go as far as 2,083): a page of longer ones, megabytes each, would otherwise grow
-# them by as much.
-MAX_CACHED_URL = 2083
+# The longest URL browsers and Scrapy's UrlLengthMiddleware (URLLENGTH_LIMIT) take. The caches of this
+# module hold no longer one (a page of longer ones, megabytes each, would grow them by as much), and a
+# page's links to longer ones are not recorded (PageMemo.url): Scrapy would never request them, and a
+# page of a few thousand would grow the archive by several times its own size.
+MAX_URL = MAX_CACHED_URL = 2083
 
 
 class PageKind(NamedTuple):

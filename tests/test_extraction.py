@@ -262,6 +262,20 @@ def test_a_page_of_another_type_still_gets_title_and_text():
         "other", None, "About", "Who we are.")
 
 
+def test_links_to_urls_longer_than_scrapy_requests_are_not_recorded():
+    """A link to a URL past 2,083 characters is one Scrapy never requests: recorded, a page of a few
+    thousand of them grew the archive by three times the page. The others stay; a row says how many went."""
+    long_path = "/definition/" + "a" * 2100 + "/"
+    html = (f'<html><body><article><h1>Long links</h1><div class="entry-content"><p>Text about options.</p>'
+            f'<p><a href="/area/volatility/">Volatility</a> <a href="{long_path}">Long</a> '
+            f'<a href="{BASE}{long_path}x/">Longer</a></p></div></article></body></html>').encode()
+    extraction = extract_page(html, f"{BASE}/definition/long-links/")
+    assert [link["to_url"] for link in extraction.record["links"]] == [f"{BASE}/area/volatility/"]
+    assert extraction.outlinks == [f"{BASE}/area/volatility/"]
+    assert extraction.errors == [{"stage": "parse", "detail": None,
+                                  "error": "page cut: 2 links to URLs longer than 2,083 characters not recorded"}]
+
+
 def test_an_empty_page_yields_nulls_not_guesses():
     record = extract_page(b"", f"{BASE}/definition/empty/").record
     assert record["title"] is None and record["body_text"] is None and record["word_count"] == 0
@@ -347,12 +361,14 @@ def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_the
         assert memo.url(f"/p/{n}") == memos.PageMemo(site).url(f"/p/{n}") == f"{site}p/{n}"
     assert len(memos.PageMemo(site).site_urls) <= 10
 
-    # A hostile page's URLs of megabytes resolve as any other, and no cache keeps them.
+    # A hostile page's URLs of megabytes normalise as any other, and no cache keeps them; the page's
+    # links to them are not recorded (past MAX_URL, Scrapy would never request them).
     from glossary_spider import urls
 
     long, cached = "/p/" + "x" * 100_000, urls._normalize_absolute.cache_info().currsize
+    assert urls.normalize_url(long, site) == f"{site}p/{'x' * 100_000}"
     memo = memos.PageMemo(site + "y" * 100_000)
-    assert memo.url(long) == f"{site}p/{'x' * 100_000}" and memo.url("http://a.example/" + long) is not None
+    assert memo.url(long) is None and memo.url("http://a.example/" + long) is None and memo.too_long == 2
     assert long not in memo.site_urls and urls._normalize_absolute.cache_info().currsize == cached
     classified = urls._classify.cache_info().currsize
     assert urls.classify(f"{site}term/{'x' * 100_000}/").page_type == "term"

@@ -9,7 +9,7 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.tree import text_of
-from glossary_spider.urls import MAX_CACHED_URL, normalize_url, origin_of
+from glossary_spider.urls import MAX_CACHED_URL, MAX_URL, normalize_url, origin_of
 
 
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
@@ -33,6 +33,7 @@ class PageMemo:
         self.texts: dict[HtmlElement, str] = {}
         self.urls: dict[str, str | None] = {}  # hrefs relative to this page
         self.site_urls = _site_urls(base)
+        self.too_long = 0  # hrefs leading to a URL longer than MAX_URL
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)
@@ -41,12 +42,15 @@ class PageMemo:
         return text
 
     def url(self, href: str) -> str | None:
+        """The archive URL ``href`` leads to; None for none, or one longer than :data:`MAX_URL`."""
         # A sentinel, not KeyError: many asks are the first for their URL, and raising costs.
         url = self.site_urls.get(href, _UNSEEN)
         if url is _UNSEEN:
             url = self.urls.get(href, _UNSEEN)
             if url is _UNSEEN:
                 url = normalize_url(href, self.base)
+                if url is not None and len(url) > MAX_URL:
+                    url, self.too_long = None, self.too_long + 1
                 if href.startswith(_SITE_WIDE) and len(href) <= MAX_CACHED_URL:
                     if len(self.site_urls) >= MAX_SITE_URLS:
                         self.site_urls.clear()

@@ -26,7 +26,7 @@ from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
 from glossary_spider.extraction.tree import attributes, elements_by_tag, may_hold_control_characters, word_count, xpath
-from glossary_spider.urls import classify, normalize_url
+from glossary_spider.urls import MAX_URL, classify, normalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +245,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
     outlinks = urls_to_follow(root, memo) if follow else []
+    if memo.too_long:
+        cuts.append(f"{memo.too_long:,} links to URLs longer than {MAX_URL:,} characters not recorded")
     if len(outlinks) > MAX_LINKS:
         cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
         outlinks = outlinks[:MAX_LINKS]
