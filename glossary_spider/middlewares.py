@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Awaitable
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -37,7 +38,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from glossary_spider.extensions import limit_reached, stop_requested
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
-from glossary_spider.urls import is_allowed
+from glossary_spider.urls import host_of, is_allowed, same_site
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,8 @@ class AllowedHostsMiddleware:
     Unlike Scrapy's OffsiteMiddleware this ignores ``dont_filter`` and does not
     admit subdomains, and as a downloader middleware it also sees redirect
     targets and robots.txt requests before they are sent. Schemes other than
-    http and https (``file:``, ``data:``, ``ftp:``) never pass.
+    http and https (``file:``, ``data:``, ``ftp:``) never pass. A robots.txt that
+    redirects to another host of its site passes (:func:`redirected_robots_of_its_site`).
     """
 
     def __init__(self, crawler: Crawler):
@@ -125,6 +127,8 @@ class AllowedHostsMiddleware:
         if allowed is None:
             return None
         if is_allowed(request.url, allowed):
+            return None
+        if redirected_robots_of_its_site(request):
             return None
         self.crawler.stats.inc_value("glossary/offsite_blocked")
         logger.debug("Blocked a request outside the allowed hosts: %s", request.url)
@@ -318,9 +322,8 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         """robots.txt as RFC 9309 reads it: a 5xx (after its retries), or a body that cannot be read
         (:class:`RobotsTxtSizeMiddleware`), disallows the host; a 4xx allows all; past 500 KiB, the first
         500 KiB are kept."""
-        if not is_robots(request):
+        if (netloc := robots_netloc(request)) is None:
             return response
-        netloc = urlparse_cached(request).netloc
         unreadable = request.meta.get(ROBOTS_UNREADABLE_META)
         if unreadable or response.status >= 500:
             self.unavailable[netloc] = unreadable or f"robots.txt answered HTTP {response.status}"
@@ -350,11 +353,12 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     def process_exception(self, request: Request, exception: Exception, spider: Spider | None = None) -> None:
         """A robots.txt download that failed (after its retries) disallows the host, and is named in one
         line, not a traceback."""
-        if is_robots(request) and not isinstance(exception, IgnoreRequest):
-            from glossary_spider.spiders.glossary import describe
+        if (netloc := robots_netloc(request)) is None:
+            return
+        from glossary_spider.spiders.glossary import describe
 
-            self.unavailable.setdefault(urlparse_cached(request).netloc,
-                                        f"robots.txt could not be read ({describe(exception)})")
+        self.unavailable.setdefault(netloc, f"robots.txt could not be read ({describe(exception)})")
+        if not isinstance(exception, IgnoreRequest):
             raise IgnoreRequest(describe(exception))
 
     def limit(self, url: str, error: str) -> None:
@@ -362,8 +366,25 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
 
 
 def is_robots(request: Request) -> bool:
-    """Whether ``request`` is the robots.txt request Scrapy's robots middleware makes."""
-    return bool(request.meta.get("dont_obey_robotstxt")) and urlparse_cached(request).path == "/robots.txt"
+    """Whether ``request`` is the robots.txt request Scrapy's robots middleware makes, or a redirect of it."""
+    return robots_netloc(request) is not None
+
+
+def redirected_robots_of_its_site(request: Request) -> bool:
+    """Whether ``request`` is a robots.txt request that redirects sent to another host of its site
+    (:func:`~glossary_spider.urls.same_site`): RFC 9309 (2.3.1.2) asks crawlers to follow it there."""
+    netloc = robots_netloc(request)
+    return (netloc is not None and request.url.startswith(("http://", "https://"))
+            and same_site(host_of(request.url), host_of(f"http://{netloc}/")))
+
+
+def robots_netloc(request: Request) -> str | None:
+    """The host (and port) whose robots.txt ``request`` asks for, through whatever redirects; None for a
+    request that is not for a robots.txt."""
+    if not request.meta.get("dont_obey_robotstxt"):
+        return None
+    asked = urlsplit(request.meta.get("redirect_urls", [request.url])[0])
+    return asked.netloc if asked.path == "/robots.txt" else None
 
 
 class RobotsTxtSizeMiddleware:

@@ -183,6 +183,38 @@ def is_allowed(url: str, allowed_hosts: set[str] | frozenset[str]) -> bool:
     return url.partition(":")[0].lower() in _DEFAULT_PORTS and host_of(url) in allowed_hosts
 
 
+def same_site(host: str, other: str) -> bool:
+    """Whether two hosts are one site's, for following a robots.txt redirect (RFC 9309 asks crawlers to
+    follow one even to another host): the same host; names under one parent domain of two labels or more
+    (``term.greeks.live``, ``www.greeks.live``, ``greeks.live``); or both loopback. Any other IP address,
+    and a name of one label, is a site of its own: a redirect cannot send the crawler into a network."""
+    if host == other:
+        return True
+    if _is_loopback(host) and _is_loopback(other):
+        return True
+    if _is_address(host) or _is_address(other) or "." not in host or "." not in other:
+        return False
+    parent, other_parent = host.partition(".")[2], other.partition(".")[2]
+    return ("." in parent and parent in (other, other_parent)) or ("." in other_parent and other_parent == host)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def is_followable(url: str) -> bool:
     """Whether a crawl that follows links should request this normalised URL."""
     parts = urlsplit(url)

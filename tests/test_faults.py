@@ -258,6 +258,30 @@ def test_robots_txt_holds_for_every_request_made_while_it_is_fetched(make_replic
         (server.url + p, "Forbidden by robots.txt") for p in paths)
 
 
+def test_a_robots_txt_redirected_to_its_site_is_followed_and_elsewhere_is_named(make_replica, tmp_path):
+    """RFC 9309 asks crawlers to follow a robots.txt redirect, even to another host: its site's rules are
+    there (www or apex, a CDN name; here the same server by another loopback name), and they hold. Sent to
+    an unrelated host, it is not followed: the host is disallowed, and each page's row says why."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-site")
+    db = tmp_path / "site.db"
+    paths = ["/about/", "/definition/international-legal-cooperation/"]
+    result = crawl(db, "--no-follow", *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages") == [{"url": server.url + "/about/"}]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == [
+        {"url": server.url + paths[1], "error": "Forbidden by robots.txt"}]
+    assert [r["path"] for r in server.requests()].count("/robots.txt") == 2  # asked, then at the other name
+
+    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-away")
+    db = tmp_path / "away.db"
+    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    assert result.returncode == 6, result.stderr
+    assert rows(db, "SELECT error FROM crawl_errors") == [
+        {"error": "robots.txt could not be read (outside the allowed hosts: http://rules.example/robots.txt): "
+                  "the host is treated as disallowed"}]
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"]
+
+
 def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):
     """The site's robots.txt now disallows everything: a refresh obeys, and every archived page it could
     not refresh is a failed page of the run (not a silent night with nothing new); the pages stay live."""

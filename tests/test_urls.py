@@ -2,7 +2,7 @@ import pytest
 from scrapy import Request
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url
+from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url, same_site
 
 
 @pytest.mark.parametrize(
@@ -107,3 +107,20 @@ def test_the_allowed_host_is_allowed_however_spelt(url):
 def test_the_host_checked_is_the_host_scrapy_connects_to(url):
     request = Request(url)
     assert host_of(request.url) == (urlparse_cached(request).hostname or "").rstrip(".").lower()
+
+
+@pytest.mark.parametrize(("host", "other", "same"), [
+    ("term.greeks.live", "term.greeks.live", True),
+    ("term.greeks.live", "www.greeks.live", True),
+    ("term.greeks.live", "greeks.live", True),
+    ("greeks.live", "www.greeks.live", True),
+    ("127.0.0.1", "localhost", True),
+    ("term.greeks.live", "rules.example", False),
+    ("greeks.live", "cdn.live", False),  # "live" is no site
+    ("a.b.greeks.live", "greeks.live", False),
+    ("term.greeks.live", "169.254.169.254", False),  # no redirect sends a robots.txt request into a network
+    ("127.0.0.1", "10.0.0.1", False),
+    ("intranet", "term.greeks.live", False),
+])
+def test_a_robots_txt_may_be_followed_to_another_host_of_its_site_only(host, other, same):
+    assert same_site(host, other) is same and same_site(other, host) is same

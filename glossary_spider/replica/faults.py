@@ -197,8 +197,19 @@ class FaultyReplicaResource(ReplicaResource):
     # -- robots.txt and sitemaps ----------------------------------------------------------
 
     def _robots(self, request: Any, base: str) -> bytes:
+        host, _, port = base.removeprefix("http://").rpartition(":")
+        if self.robots == "redirect-away" or (self.robots == "redirect-site" and host != "localhost"):
+            # Another name of this very server, or another site altogether, for the rules.
+            target = f"http://localhost:{port}/robots.txt" if self.robots == "redirect-site" else \
+                "http://rules.example/robots.txt"
+            self._log(request, "/robots.txt", 301)
+            request.setResponseCode(301)
+            request.setHeader(b"Location", target.encode())
+            return b""
         self._log(request, "/robots.txt", 500 if self.robots == "error" else 200)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
+        if self.robots == "redirect-site":  # the rules, at the name the redirect led to
+            return b"User-agent: *\nDisallow: /definition/\n"
         if self.robots == "error":
             request.setResponseCode(500)
             return b"Internal Server Error"
