@@ -104,7 +104,7 @@ def _normalize_absolute(url: str) -> str | None:
         return None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not (_HOST.match(host) or ":" in host and _is_ipv6(host)):
+    if scheme not in _DEFAULT_PORTS or not (_HOST.match(host) or ":" in host and _is_address(host)):
         return None
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
@@ -146,14 +146,6 @@ def _page_path(path: str) -> str:
     if _GLOSSARY_PATH.match(path) and not path.endswith("/"):
         return path + "/"
     return path
-
-
-def _is_ipv6(host: str) -> bool:
-    try:
-        ipaddress.IPv6Address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def classify(url: str) -> PageKind:

@@ -328,8 +328,9 @@ def indexed_together(db: sqlite_utils.Database, added: list[str]) -> Iterator[No
     :func:`ensure_schema` makes a missing one again on every open). Outside a transaction, or with nothing
     ``added``, the trigger does the work as always.
     """
-    found = db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'pages_ai'").fetchone()
-    if not added or found is None or not db.conn.in_transaction:
+    found = added and db.conn.in_transaction and db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'pages_ai'").fetchone()
+    if not found:
         yield
         return
     db.execute("DROP TRIGGER pages_ai")
