@@ -281,10 +281,10 @@ def parse_retry_after(value: bytes | None) -> float | None:
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt handling, made to follow RFC 9309 and ``Crawl-delay``.
 
-    - a robots.txt that cannot be had (5xx after retries, a network error, a body
-      that cannot be decoded or inflates past the size limit) means "disallow all"
-      for that host, and each refused request says why; one answering 4xx means
-      "allow all";
+    - a robots.txt that cannot be had (5xx or 429 Too Many Requests after retries, a
+      network error, a body that cannot be decoded or inflates past the size limit)
+      means "disallow all" for that host, and each refused request says why; one
+      answering another 4xx means "allow all";
     - only the first 500 KiB of robots.txt are downloaded and read, and their rules kept;
     - a ``Crawl-delay`` for our user agent spaces the requests to that host by at least that
       many seconds (Scrapy itself ignores it; :class:`HostPacingMiddleware` enforces it, handed over
@@ -321,11 +321,12 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         """robots.txt as RFC 9309 reads it: a 5xx (after its retries), or a body that cannot be read
         (:class:`RobotsTxtSizeMiddleware`), disallows the host; a 4xx allows all; past 500 KiB, the first
-        500 KiB are kept."""
+        500 KiB are kept. A 429 (after its retries) is the site asking us to slow down, not saying it has
+        no rules: it disallows the host, as a 5xx does (and as the major search engines read it)."""
         if (netloc := robots_netloc(request)) is None:
             return response
         unreadable = request.meta.get(ROBOTS_UNREADABLE_META)
-        if unreadable or response.status >= 500:
+        if unreadable or response.status >= 500 or response.status == 429:
             self.unavailable[netloc] = unreadable or f"robots.txt answered HTTP {response.status}"
             return response.replace(body=DISALLOW_ALL)
         if response.status >= 400:

@@ -207,11 +207,14 @@ def test_no_request_leaves_the_allowed_host(attacked):
     assert hosts == {f"localhost:{server.port}"}
 
 
-def test_robots_txt_answering_500_disallows_the_host_as_a_site_that_did_not_answer(make_replica, tmp_path):
-    """RFC 9309: a robots.txt that cannot be had, a 5xx as much as a time-out, disallows the host. The
-    pages were not refused by the site's rules but left unfetched by its outage: the run ends as one
-    (exit 6), and --resume tries them again."""
-    server = make_replica(PAGES, 1, "--faults", "--robots", "error", port=lasting_port())
+@pytest.mark.parametrize("mode, status", [("error", 500), ("rate-limited", 429)])
+def test_robots_txt_that_cannot_be_had_disallows_the_host_as_a_site_that_did_not_answer(
+        make_replica, tmp_path, mode, status):
+    """RFC 9309: a robots.txt that cannot be had, a 5xx as much as a time-out, disallows the host; so does
+    a 429, the site asking for fewer requests (another 4xx would allow everything). The pages were not
+    refused by the site's rules but left unfetched by its outage: the run ends as one (exit 6), and
+    --resume tries them again."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", mode, port=lasting_port())
     db = tmp_path / "robots.db"
     result = crawl(db, "--start-url", f"{server.url}/", "--no-follow")
     assert result.returncode == 6, result.stderr
@@ -219,7 +222,7 @@ def test_robots_txt_answering_500_disallows_the_host_as_a_site_that_did_not_answ
     assert [r["path"] for r in server.requests()] == ["/robots.txt"] * 3  # retried, then given up
     (error,) = rows(db, "SELECT url, error FROM crawl_errors")
     assert error == {"url": f"{server.url}/",
-                     "error": "robots.txt answered HTTP 500: the host is treated as disallowed"}
+                     "error": f"robots.txt answered HTTP {status}: the host is treated as disallowed"}
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 0
     assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
         {"finish_reason": "unreachable", "exit_status": 6}]

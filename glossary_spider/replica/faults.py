@@ -206,13 +206,14 @@ class FaultyReplicaResource(ReplicaResource):
             request.setResponseCode(301)
             request.setHeader(b"Location", target.encode())
             return b""
-        self._log(request, "/robots.txt", 500 if self.robots == "error" else 200)
+        status = {"error": 500, "rate-limited": 429}.get(self.robots, 200)
+        self._log(request, "/robots.txt", status)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
         if self.robots == "redirect-site":  # the rules, at the name the redirect led to
             return b"User-agent: *\nDisallow: /definition/\n"
-        if self.robots == "error":
-            request.setResponseCode(500)
-            return b"Internal Server Error"
+        if status != 200:
+            request.setResponseCode(status)
+            return b"Internal Server Error" if status == 500 else b"Too Many Requests"
         if self.robots == "disallow-all":
             return b"User-agent: *\nDisallow: /\n"
         if self.robots == "crawl-delay":
