@@ -26,6 +26,10 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 CONCURRENT_ITEMS = 1
 
 DOWNLOAD_TIMEOUT = 30
+# Names resolved to IPv6 addresses as well as IPv4 ones (Scrapy's default resolver asks for IPv4
+# alone, so an IPv6-only host or an [::1] URL was "host not found"). It has no timeout of its own:
+# DOWNLOAD_TIMEOUT bounds a request, its name's resolution included.
+TWISTED_DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
 RETRY_TIMES = 2
 GLOSSARY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each one after
 GLOSSARY_BACKOFF_MAX = 60.0

@@ -47,12 +47,13 @@ class Replica:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )
         line = self.process.stdout.readline()
-        match = re.search(r"http://" + re.escape(host) + r":(\d+)/", line)
+        netloc = f"[{host}]" if ":" in host else host
+        match = re.search(r"http://" + re.escape(netloc) + r":(\d+)/", line)
         if not match:
             self.process.kill()
             raise RuntimeError(f"the replica did not start: {line}{self.process.stderr.read()}")
         self.port = int(match.group(1))
-        self.url = f"http://{host}:{self.port}"
+        self.url = f"http://{netloc}:{self.port}"
         # The same server by name, for crawls that must tell a host name from its address.
         self.named_url = f"http://localhost:{self.port}"
 

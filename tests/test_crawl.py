@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -101,6 +102,30 @@ def test_a_sitemap_crawl_without_following(tmp_path, make_replica):
     assert archived == {p.path for p in SITE.posts.values()} | {a.path for a in SITE.areas.values()}
     fetched = {r["path"] for r in server.requests()}
     assert fetched == archived | {"/robots.txt", "/sitemap_index.xml", "/post-sitemap.xml", "/area-sitemap.xml"}
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_a_site_at_an_ipv6_address_is_crawled_as_any_other(tmp_path, make_replica):
+    """Scrapy's default resolver asks for IPv4 addresses alone: a URL at [::1], or a host with only an
+    IPv6 address, was "host not found", robots.txt first, and the run ended as a site that did not answer."""
+    server = make_replica(40, host="::1")
+    assert server.url.startswith("http://[::1]:")
+    db = tmp_path / "v6.db"
+    result = crawl(db, "--sitemap", f"{server.url}/sitemap_index.xml", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    site = ReplicaSite(40)
+    archived = {path_of(r["url"]) for r in rows(db, "SELECT url FROM pages")}
+    assert archived == {p.path for p in site.posts.values()} | {a.path for a in site.areas.values()}
+    assert {urlsplit(r["url"]).netloc for r in rows(db, "SELECT url FROM pages")} == {f"[::1]:{server.port}"}
 
 
 def test_start_urls_without_following_archive_just_those(tmp_path, make_replica):

@@ -133,7 +133,8 @@ def serve(
     listening = reactor.listenTCP(port, server.Site(root, logPath=None), interface=host)
     kind = f", attack {attack}" if attack else f", with faults, robots.txt {robots}" if faults else ""
     kind += f", {mode} mode" if mode != "normal" else ""
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
     out.write(f"Serving the replica ({pages} pages, generation {generation}{kind}) at "
-              f"http://{host}:{listening.getHost().port}/\n")
+              f"http://{netloc}:{listening.getHost().port}/\n")
     out.flush()
     reactor.run()
