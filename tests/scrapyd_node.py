@@ -78,6 +78,12 @@ class ScrapydNode:
         assert done.returncode == 0 and "=> " in done.stdout, (done.stdout, done.stderr)
         return done.stdout.rsplit("=> ", 1)[1].strip()
 
+    def cancel(self, job_id: str) -> dict:
+        """cancel.json: Scrapyd sends the job's process SIGINT."""
+        fields = urllib.parse.urlencode({"project": PROJECT, "job": job_id}).encode()
+        with urllib.request.urlopen(f"{self.url}/cancel.json", fields, timeout=30) as reply:
+            return json.loads(reply.read())
+
     def jobs(self) -> dict:
         return self.get("listjobs.json", project=PROJECT)
 

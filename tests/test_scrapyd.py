@@ -118,3 +118,34 @@ def test_a_bad_argument_ends_the_job_with_one_line_and_a_refused_run(scrapyd, ma
     assert refused == {"outcome": "bad_input", "exit_status": 2, "job_id": job,
                        "error": "max_pages must be a whole number, not 'ten'"}
     assert archive_content(db) == archive_content(before)
+
+
+def test_a_cancelled_job_stops_early_and_a_job_with_resume_finishes_the_crawl(scrapyd, make_replica, tmp_path):
+    """cancel.json is how an operator stops a job: Scrapyd sends it SIGINT. The run ends as one stopped
+    early (exit status 1, which runs --check reports), with what it fetched kept, and a job scheduled
+    with resume=1 fetches the rest and no page twice, as `glossary crawl --resume` would."""
+    server = make_replica(200)
+    db = tmp_path / "cancelled.db"
+    job = scrapyd.schedule(f"GLOSSARY_DB={db}", start_urls=f"{server.url}/", delay=0.02, concurrency=2)
+    deadline = time.monotonic() + 60
+    while len(server.requests()) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scrapyd.cancel(job)["prevstate"] == "running"
+    scrapyd.wait(job, timeout=60)
+    assert "Traceback" not in scrapyd.job_log(job)
+    (stopped,) = rows(db, "SELECT finish_reason, outcome, exit_status, job_id FROM crawl_runs")
+    assert stopped == {"finish_reason": "shutdown", "outcome": "failed", "exit_status": 1, "job_id": job}
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 1 and job in check.stderr, check
+    before = server.requests()
+    fetched = {r["path"] for r in before}
+
+    resumed = scrapyd.schedule(f"GLOSSARY_DB={db}", resume=1)
+    scrapyd.wait(resumed)
+    assert rows(db, "SELECT id, finish_reason, exit_status, job_id FROM crawl_runs") == [
+        {"id": 1, "finish_reason": "finished", "exit_status": 0, "job_id": resumed}]
+    again = [r["path"] for r in server.requests()[len(before):] if r["path"] in fetched]
+    assert len(again) <= 3 and again.count("/robots.txt") == 1, again  # robots.txt; what was in flight
+    plain = tmp_path / "plain.db"
+    assert crawl(plain, "--start-url", f"{server.url}/").returncode == 0
+    assert pages(db) == pages(plain)
