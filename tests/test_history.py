@@ -409,6 +409,55 @@ def test_a_killed_refresh_that_is_not_resumed_leaves_nothing_staged_once_a_new_o
     assert archive_problems(db) == []
 
 
+def kill_a_refresh_once_it_staged_edits(db, edits: int = 5) -> int:
+    """Start a refresh, and kill -9 it once it has staged ``edits`` edited pages: its run's id."""
+    process = subprocess.Popen(
+        [*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.02", "--concurrency", "1", "--no-progress"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    staged = "SELECT count(*) AS n FROM staged s JOIN captures c USING (run_id, url) WHERE c.outcome = 'changed'"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and rows(db, staged)[0]["n"] < edits:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert rows(db, staged)[0]["n"] >= edits
+    return rows(db, "SELECT max(id) AS id FROM crawl_runs WHERE command = 'refresh'")[0]["id"]
+
+
+def test_a_refresh_after_a_killed_one_fetches_the_changes_the_killed_one_had_fetched(archived):
+    """The killed refresh's staged captures hold the edited pages' new validators. The next refresh (cron's,
+    not --resume) sent them, got 304 Not Modified for the very edits the archive lacked, and kept the old
+    versions for good."""
+    server, db = archived
+    server.set_generation(2)
+    killed = kill_a_refresh_once_it_staged_edits(db)
+    result = refresh(db)
+    assert result.returncode == 0, result.stderr
+    new, gone, changed = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))
+    (run,) = rows(db, "SELECT * FROM crawl_runs WHERE id > ?", (killed,))
+    assert (run["pages_new"], run["pages_gone"], run["pages_changed"]) == (len(new), len(gone), len(changed | {"/"}))
+    edited = {server.url + p for p in changed}
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages WHERE version = 2")} >= edited
+    assert archive_problems(db) == []
+
+
+def test_a_reparse_after_a_killed_refresh_archives_nothing_the_refresh_had_staged(archived):
+    """A reparse re-extracts each page from its archived body: not from a body a killed run staged, which no
+    quality gate has passed (and which a --resume of that run still archives, or not, after its gate)."""
+    server, db = archived
+    before = rows(db, "SELECT url, content_hash, version FROM pages ORDER BY url")
+    server.set_generation(2)
+    killed = kill_a_refresh_once_it_staged_edits(db)
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url, content_hash, version FROM pages ORDER BY url") == before
+    result = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    (run,) = rows(db, "SELECT pages_changed FROM crawl_runs WHERE id = ?", (killed,))
+    assert run["pages_changed"] > 0
+
+
 def test_a_resumed_crawl_does_not_refetch_a_redirect_target_it_had_fetched(archived):
     """The stopped run had fetched /definition/x/ and still had to fetch /definitions/x/,
     which redirects there: the redirect is followed to nothing, as in an uninterrupted run."""

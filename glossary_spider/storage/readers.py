@@ -20,6 +20,12 @@ from glossary_spider.storage.bodies import BodyCodec
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, and a
 # soft 404's (the site's "not found" page). Their validators and bodies stand for nothing archived.
 NOT_ARCHIVED = "('held', 'discarded', 'gone')"
+# Of a page's captures (in a subquery on ``captures``), those whose body is what the archive holds for
+# it: not of an outcome above, nor staged by a run that has not archived its pages (one killed, until it
+# is resumed or a new run abandons it). A validator of a body never archived would get a 304 for the very
+# content the archive lacks, and a reparse would archive what no quality gate passed.
+ARCHIVED_CAPTURE = (f"outcome NOT IN {NOT_ARCHIVED} AND NOT EXISTS "
+                    "(SELECT 1 FROM staged s WHERE s.run_id = captures.run_id AND s.url = captures.url)")
 LINK_KINDS = ("related", "glossary", "discover_more", "inline", "listing", "pagination")
 _KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(LINK_KINDS)) + " END"
 
@@ -121,7 +127,7 @@ class Reads:
             SELECT p.url, p.status, p.last_fetched, c.etag, c.last_modified
             FROM pages p
             LEFT JOIN captures c ON c.id = (
-                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND outcome NOT IN {NOT_ARCHIVED})
+                SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND {ARCHIVED_CAPTURE})
         """
         keys = ("status", "last_fetched", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
@@ -147,7 +153,7 @@ class Reads:
             FROM pages p
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
-                                                   AND outcome NOT IN {NOT_ARCHIVED})
+                                                   AND {ARCHIVED_CAPTURE})
             WHERE p.url > ? AND c.body_sha256 IN (SELECT sha256 FROM bodies)
             ORDER BY p.url
             LIMIT ?
