@@ -274,11 +274,11 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         limits = json.loads(run["stats"] or "{}").get("glossary/limits", [])
-        click.echo(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                               "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
-                               "limits": limits}))
+        echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
+                                 "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
+                                 "limits": limits}))
     else:
-        click.echo(summary(run, db, **extras))
+        echo_summary(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
         outcomes = fetch_outcomes(reader, run_id)
@@ -395,7 +395,7 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
     with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
         run = reparse_archive(archive, extractor, progress=show)
-    click.echo(summary(run, db))
+    echo_summary(summary(run, db))
     sys.exit(exit_status(run["finish_reason"]))
 
 
@@ -897,8 +897,39 @@ def _die_with_parent() -> None:
         pass
 
 
+def standard_streams() -> None:
+    """Standard streams a scheduler closed (``2>&-``, ``>&-``) are /dev/null: Python leaves them None, which
+    fails the first write, and the next file opened would take the closed descriptor, so that what is
+    written there (by a worker, by SQLite's neighbours) would land in it."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))
+
+
+def echo_summary(text: str) -> None:
+    """A finished run's summary on standard output. The run is done whether or not it can be written
+    there (a full disk, a reader gone): it is then dropped, and one line on standard error says so."""
+    try:
+        click.echo(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is left in the buffer goes nowhere, at exit too
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        click.echo(f"Note: the run's summary could not be written to standard output ({exc.strerror or exc})",
+                   err=True)
+
+
 def main() -> None:
     """The ``glossary`` command: click, with usage errors said in one line like every other."""
+    standard_streams()
     try:
         code = cli.main(prog_name="glossary", standalone_mode=False)
     except click.UsageError as exc:

@@ -423,6 +423,41 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
 
 
+def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded(replica, tmp_path):
+    """A scheduler may start a run with no standard streams at all (``<&- >&- 2>&-``). Python leaves them
+    None: the run stopped at its first word to standard error, its lock and its crawl_runs row left as a
+    killed run's."""
+    db = tmp_path / "closed.db"
+
+    def close_streams():
+        for fd in (0, 1, 2):
+            os.close(fd)
+
+    done = subprocess.run([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "0",
+                           "--concurrency", "8", "--no-progress", "--max-pages", "5"],
+                          cwd=ROOT, preexec_fn=close_streams, timeout=120)
+    assert done.returncode == 4
+    assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
+        {"finish_reason": "max_pages", "exit_status": 4}]
+    assert not (tmp_path / "closed.db.lock").exists()
+    assert archive_problems(db) == []
+
+
+def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path):
+    """Standard output on a full disk: the refresh is done all the same (exit status 0, as recorded),
+    and one line says the summary was lost; no traceback."""
+    db = shutil.copy(crawled, tmp_path / "full-stdout.db")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "8",
+                                 "--no-progress"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ("Note: the run's summary could not be written to standard output "
+                             "(No space left on device)\n")
+    assert rows(db, "SELECT command, exit_status FROM crawl_runs WHERE id = 2") == [
+        {"command": "refresh", "exit_status": 0}]
+
+
 def test_runs_reads_an_archive_from_before_the_outcome_columns_and_a_writer_adds_them(crawled, tmp_path):
     db = tmp_path / "old.db"
     shutil.copy(crawled, db)
