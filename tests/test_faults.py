@@ -303,6 +303,20 @@ def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(ma
     assert rows(db, "SELECT status FROM pages") == [{"status": "live"}]
 
 
+def test_an_etag_with_a_byte_past_ascii_is_sent_back_as_it_came(make_replica, tmp_path):
+    """The capture keeps the ETag decoded as Latin-1; Scrapy would send it back encoded as UTF-8, which
+    never matches: every refresh fetched the page in full."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "etag.db"
+    result = crawl(db, "--start-url", f"{server.url}/definition/fault-latin1-etag/", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT etag FROM captures") == [{"etag": '"v\xe9-1"'}]
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT http_status, outcome FROM captures WHERE run_id = 2") == [
+        {"http_status": 304, "outcome": "not_modified"}]
+
+
 def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
     db = tmp_path / "robots.db"

@@ -119,6 +119,8 @@ FAULTS = [
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
     Fault("many-headers", _page("many-headers"), f"{MANY_HEADERS:,} response headers (500 KiB) and a 4 KiB ETag",
           "error:parse:headers cut"),
+    Fault("latin1-etag", _page("latin1-etag"), "an ETag with a byte past ASCII (\\xe9), honoured by If-None-Match",
+          "archived"),
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
@@ -385,6 +387,14 @@ def _many_headers(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("many-headers"), ETag='"' + "e" * 4096 + '"')
 
 
+def _latin1_etag(resource, request, path, base):
+    tag = b'"v\xe9-1"'  # RFC 9110 lets an entity tag hold any byte from 0x80 up
+    if request.getHeader(b"if-none-match") == tag:
+        return _reply(resource, request, path, 304, b"")
+    request.setHeader(b"ETag", tag)
+    return _reply(resource, request, path, 200, ordinary("latin1-etag"))
+
+
 def _ip_literal(resource, request, path, base):
     port = base.rpartition(":")[2]
     targets = [f"http://127.0.0.1:{port}/", f"http://127.1:{port}/", f"http://[::1]:{port}/",
@@ -478,6 +488,7 @@ _HANDLERS = {
     "ip-literal": _ip_literal,
     "xss": _xss,
     "many-headers": _many_headers,
+    "latin1-etag": _latin1_etag,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,

@@ -186,9 +186,9 @@ class GlossarySpider(SitemapSpider):
         headers = {}
         if info.get("status") == "live" and not too_old:
             if info.get("etag"):
-                headers["If-None-Match"] = info["etag"]
+                headers["If-None-Match"] = header_bytes(info["etag"])
             if info.get("last_modified"):
-                headers["If-Modified-Since"] = info["last_modified"]
+                headers["If-Modified-Since"] = header_bytes(info["last_modified"])
         return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta, headers=headers)
 
     # -- sitemaps -------------------------------------------------------------------------
@@ -571,6 +571,15 @@ def given_options(settings: BaseSettings) -> dict[str, Any]:
 # ETag that long, sent back, would fail every later request for the page.
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_VALUE = 1024  # Content-Type, ETag, Last-Modified: longer, it is not kept (nor sent back)
+
+
+def header_bytes(value: str) -> bytes:
+    """A validator sent back byte for byte as the site sent it: a capture keeps it decoded as Latin-1
+    (:func:`to_fetch`), which Scrapy would encode as UTF-8 (a byte past ASCII would then never match)."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # not from a response header
+        return value.encode()
 
 
 def to_fetch(response: Response, url: str) -> tuple[Fetch, int]:
