@@ -173,6 +173,7 @@ def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make
     try:
         result = run_glossary("refresh", "--db", str(db), "--resume", "--no-progress", "--json")
         assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["pages_failed"] == 0, "the pages that failed are fetched now"
         assert sorted(r["path"] for r in server.requests() if r["path"] != "/robots.txt") == sorted(paths)
         assert rows(db, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'refresh'") == [
             {"id": run["id"], "finish_reason": "finished"}]

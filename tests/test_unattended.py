@@ -165,6 +165,26 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
     assert archive_problems(archived) == []
 
 
+def test_pages_back_after_a_held_run_are_counted_back(site, archived):
+    """Pages went; the next night they answered again but the run was held (the site in maintenance);
+    the night after, they answer again and the run passes: they are back, and the summary says so (it
+    read the held run's captures as their last word, and said nothing new)."""
+    site.set_generation(2)
+    went = refresh(archived, "--json")
+    assert went.returncode == 0, went.stderr
+    gone = json.loads(went.stdout)["pages_gone"]
+    assert gone > 0
+    site.set_generation(1)
+    set_mode(site, "maintenance")
+    assert refresh(archived, "--max-age", "0").returncode == ExitStatus.HELD
+    set_mode(site, "normal")
+    result = refresh(archived, "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["pages_back"] == gone and summary["changes"] >= gone
+    assert "nothing new" not in run_glossary("runs", "--db", str(archived)).stdout.splitlines()[-1]
+
+
 def test_a_held_run_that_a_later_refresh_passed_can_only_be_discarded(site, archived):
     """The site is back the next night and the refresh passes: the held run's versions are now older
     than the archive's. `held` says only --discard remains, --accept refuses with the run that stands

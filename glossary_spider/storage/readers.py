@@ -76,17 +76,25 @@ def run_counts(db: Any, run_id: int) -> dict[str, int]:
     outcomes = dict(db.execute(
         "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
     ).fetchall())
-    # Pages whose fetch failed, or whose answer could not be archived (not HTML, binary, unreadable).
+    # Pages whose fetch failed, or whose answer could not be archived (not HTML, binary, unreadable),
+    # and that a later part of the run (a --resume) did not fetch after all.
     failed = db.execute(
-        "SELECT count(*) FROM (SELECT url FROM crawl_errors WHERE run_id = ? AND stage = 'fetch' "
-        "UNION SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed')", [run_id, run_id]
+        """SELECT count(*) FROM (
+               SELECT url, max(at) AS at FROM (
+                   SELECT url, at FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'
+                   UNION ALL SELECT url, fetched_at FROM captures WHERE run_id = ? AND outcome = 'failed')
+               GROUP BY url) AS f
+           WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE c.run_id = ? AND c.url = f.url
+                             AND c.outcome NOT IN ('failed', 'discarded') AND c.fetched_at > f.at)""",
+        [run_id, run_id, run_id]
     ).fetchone()[0]
-    # Pages answering again after an earlier run found them gone.
+    # Pages answering again after an earlier run found them gone (a run whose pages were held or discarded
+    # changed nothing of theirs).
     back = db.execute(
         """SELECT count(DISTINCT c.url) FROM captures c
            WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
              AND (SELECT p.outcome FROM captures p
-                  WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome != 'failed'
+                  WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome NOT IN ('failed', 'held', 'discarded')
                   ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
     ).fetchone()[0]
     return {
