@@ -15,7 +15,9 @@ the archive's current pages:
 - ``gone``: most of the archived pages the run asked about gone at once, answering 404 or
   410 or redirecting elsewhere (a deploy that lost the site, a server that is not the
   site's, every page sent to the home page): a page goes from the archive only once the
-  run has passed the gate;
+  run has passed the gate. A page the site's sitemaps no longer list, when they list
+  others the archive has, went on purpose: the sitemaps and the server agree, and it
+  does not count (a night of routine deletions is not a broken site);
 - ``not_pages``: most of the archived pages the run asked about answering with what is
   not a page (not HTML, binary, unreadable: a server handing out something else);
 - ``health``: per page type, a drop in the share of pages with a title, with
@@ -36,6 +38,7 @@ import json
 import logging
 import re
 import statistics
+from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -130,12 +133,14 @@ class QualityGate:
     def from_settings(cls, settings: Any) -> QualityGate:
         return cls(**{name: settings.getfloat(key, default) for name, (key, default, _) in THRESHOLDS.items()})
 
-    def evaluate(self, archive: Archive, run_id: int) -> GateReport:
+    def evaluate(self, archive: Archive, run_id: int, listed: Container[str] | None = None) -> GateReport:
         """Judge the pages ``run_id`` staged. Read with SQL a query at a time, never all at once: memory
-        stays the same however many pages the run fetched."""
+        stays the same however many pages the run fetched. ``listed``: the archived pages the sitemaps the
+        run read list (None when they listed none of them, or the run read none)."""
         db = archive.db
-        checks = self._archived(db, run_id)
-        counted = {check.name: check.numbers[check.name] for check in checks}
+        checks = self._archived(db, run_id, listed)
+        counted = {check.name: check.numbers[check.name] + check.numbers.get("dropped_from_sitemaps", 0)
+                   for check in checks}
         gone, not_pages = counted.get("gone", 0), counted.get("not_pages", 0)
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
             return GateReport(checks, [], 0, gone, not_pages)
@@ -152,29 +157,39 @@ class QualityGate:
         checks += self._health(archive, run)
         return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone, not_pages)
 
-    def _archived(self, db: Any, run_id: int) -> list[Check]:
-        """What became of the archived pages the run got an answer about: most of them gone at once, or
-        answering with what is not a page. A check for each that happened to any page."""
+    def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
+        """What became of the archived pages the run got an answer about: most of them gone at once (those
+        the sitemaps dropped aside), or answering with what is not a page. A check for each that happened
+        to any page."""
         (asked,), = db.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
             "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
         checks = []
         for name, urls, what, why in (
-            ("gone", f"SELECT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
+            ("gone", f"SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
              "went (404, 410 or a redirect elsewhere)",
              "did the site lose its pages, or is the server not the site's?"),
-            ("not_pages", "SELECT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
+            ("not_pages", "SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
              "BETWEEN 200 AND 399 AND url IN (SELECT url FROM pages WHERE status = 'live')",
              "answered with what is not a page (not HTML, binary, a 304 to a request that was not conditional) "
              "or what extraction could not read",
              "is the server not the site's, or serving something else?"),
         ):
-            (count,), = db.execute(f"SELECT count(DISTINCT url) FROM ({urls})", [run_id])
-            if not count:
+            count, dropped, examples = 0, 0, []
+            for (url,) in db.execute(urls, [run_id]):
+                if name == "gone" and listed is not None and url not in listed:
+                    dropped += 1
+                    continue
+                count += 1
+                if len(examples) < EXAMPLES:
+                    examples.append(url)
+            if not count and not dropped:
                 continue
-            examples = [url for (url,) in db.execute(f"{urls} ORDER BY id LIMIT {EXAMPLES}", [run_id])]
+            numbers = {name: count, "asked": asked, **({"dropped_from_sitemaps": dropped} if dropped else {})}
             check = Check(name, False, f"{count} of the {asked} archived pages the run asked about {what}",
-                          {name: count, "asked": asked}, examples)
+                          numbers, examples)
+            if dropped:
+                check.summary += f", and {dropped} more that the site's sitemaps no longer list"
             share = self.values[f"{name.replace('_', '-')}-share"]
             if count >= max(5, share * asked):
                 check.tripped = True

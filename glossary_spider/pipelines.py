@@ -199,7 +199,9 @@ class ArchivePipeline:
         if not settings.getbool("GLOSSARY_GATE", True):
             archive.apply_staged(run_id)
             return reason
-        report = QualityGate.from_settings(settings).evaluate(archive, run_id)
+        # The archived pages the site's sitemaps still list (a refresh's spider knows): None for none.
+        listed = getattr(self.crawler.spider, "listed", None) or None
+        report = QualityGate.from_settings(settings).evaluate(archive, run_id, listed)
         if report.held:
             archive.hold_staged(run_id, report.as_dict())
             for check in report.checks:

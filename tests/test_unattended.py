@@ -267,6 +267,31 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert archive_problems(archived) == []
 
 
+def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(site, tmp_path):
+    """The site deleted a few pages (404, and its sitemaps no longer list them) and changed nothing else:
+    the refresh skips every other page by its sitemap lastmod, so the deleted pages were all the archived
+    pages it asked about, and the gate held the run, every night, as a site that had lost its pages. The
+    sitemaps and the server agree: the pages went on purpose."""
+    from glossary_spider.replica.modes import pruned
+
+    archived = tmp_path / "sitemapped.db"
+    assert crawl(archived, "--sitemap", f"{site.url}/sitemap_index.xml", "--no-follow").returncode == 0
+    deleted = {site.url + p for p in ReplicaSite(PAGES).glossary_paths() if pruned(p)}
+    assert len(deleted) >= 5
+    set_mode(site, "pruned")
+    try:
+        result = refresh(archived, "--json")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["pages_gone"] == len(deleted) and summary["requests"] < PAGES / 2
+    (gone,) = [c for c in summary["gate"]["checks"] if c["name"] == "gone"]
+    assert not gone["tripped"] and gone["numbers"] == {"gone": 0, "asked": len(deleted),
+                                                        "dropped_from_sitemaps": len(deleted)}
+    assert {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")} == deleted
+
+
 def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted(site, archived):
     """A deploy that lost the site answers 404 at every URL: that is not the pages' deletion. The refresh
     is held (exit 5) and every page stays live; discarded, nothing went; accepted, every page is gone."""

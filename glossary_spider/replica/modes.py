@@ -17,7 +17,9 @@
 - ``json-error``: every URL but robots.txt answers ``200`` with a JSON error (a gateway or a
   virtual host that routes the site's name to something else);
 - ``stale-lastmod``: the sitemaps' ``lastmod`` never moves on (2024-01-01 for every page), while the
-  pages change as the site's generations go (a CMS that never updates its sitemap).
+  pages change as the site's generations go (a CMS that never updates its sitemap);
+- ``pruned``: about one definition in ten (:func:`pruned`) is deleted on purpose: it answers ``404 Not
+  Found`` and the sitemaps no longer list it; every other page is as it was.
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -25,12 +27,13 @@ A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 from __future__ import annotations
 
 import re
+import zlib
 
 from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
 MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
-         "json-error", "stale-lastmod")
+         "json-error", "stale-lastmod", "pruned")
 STALE_LASTMOD = b"<lastmod>2024-01-01T00:00:00+00:00</lastmod>"
 _LASTMOD = re.compile(rb"<lastmod>[^<]*</lastmod>")
 HTML = "text/html; charset=utf-8"
@@ -47,6 +50,7 @@ NOTHING_FOUND = (
     "Perhaps searching can help.</p></div></article></main></body></html>"
 ).encode()
 NOT_FOUND = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+_SITEMAP_URL = re.compile(rb"<url>\s*<loc>[a-z]+://[^/<]*(/[^<]*)</loc>.*?</url>\s*", re.S)
 _JSON_LD = re.compile(rb"<script[^>]*application/ld\+json[^>]*>.*?</script>", re.S | re.I)
 _HEADINGS = re.compile(rb"<(/?)h[1-6]\b[^>]*>", re.I)
 _BLOCKS = re.compile(rb"<(/?)(?:p|article|section|main|ul|ol|li|blockquote)\b[^>]*>", re.I)
@@ -71,9 +75,19 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
     if mode == "stale-lastmod" and b"<lastmod>" in reply.body:
         return Reply(reply.status, _LASTMOD.sub(STALE_LASTMOD, reply.body), reply.content_type, reply.headers,
                      reply.last_modified)
+    if mode == "pruned" and pruned(path):
+        return Reply(404, NOT_FOUND, HTML)
+    if mode == "pruned" and b"<urlset" in reply.body:
+        body = _SITEMAP_URL.sub(lambda m: b"" if pruned(m[1].decode()) else m[0], reply.body)
+        return Reply(reply.status, body, reply.content_type, reply.headers, reply.last_modified)
     if mode == "redesign" and reply.status == 200 and reply.content_type.startswith("text/html"):
         body = _JSON_LD.sub(b"", reply.body)
         body = _HEADINGS.sub(rb"<\1div>", body)
         body = _BLOCKS.sub(rb"<\1div>", body)
         return Reply(200, body, reply.content_type, reply.headers, reply.last_modified)
     return reply
+
+
+def pruned(path: str) -> bool:
+    """Whether the ``pruned`` mode deleted the page at ``path``: about one definition in ten."""
+    return path.startswith("/definition/") and zlib.crc32(path.encode()) % 10 == 0
