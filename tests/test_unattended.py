@@ -244,6 +244,23 @@ def test_a_sitemap_whose_lastmod_never_moves_on_hides_changes_for_a_week_at_most
     assert archive_problems(archived) == []
 
 
+def test_an_edit_on_the_day_of_the_last_fetch_is_not_hidden_by_a_lastmod_without_a_time(site, archived):
+    """Sitemaps whose lastmod is a date alone, as the W3C format allows: a page edited today, after the
+    archive fetched it, says today, which read as midnight was older than that fetch; the refresh
+    skipped the edit, for a week. A lastmod must be a day older than the last fetch to skip a page."""
+    old, new = ReplicaSite(PAGES, 1), ReplicaSite(PAGES, 2)
+    edited = {site.url + p for p in set(old.glossary_paths()) & set(new.glossary_paths())
+              if old.document(p, "")["blocks"] != new.document(p, "")["blocks"]}
+    site.set_generation(2)
+    set_mode(site, "date-lastmod")
+    result = refresh(archived, "--json")
+    assert result.returncode == 0, result.stderr
+    changed = {r["url"] for r in rows(archived, "SELECT v.url FROM page_versions v JOIN pages p USING (url) "
+                                                "WHERE v.version > 1 AND p.page_type != 'other'")}
+    assert edited and changed == edited
+    assert json.loads(result.stdout)["requests"] < PAGES / 2, "pages with an older lastmod are still skipped"
+
+
 def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     site.set_generation(2)
     set_mode(site, "soft404")

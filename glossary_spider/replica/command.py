@@ -31,7 +31,8 @@ from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
                    "429 Too Many Requests at every URL but robots.txt (rate-limited), 403 Forbidden there "
                    "(forbidden), 404 Not Found at every URL (not-found), a 301 to the home page from every "
                    "other URL (moved), a JSON error with 200 (json-error), sitemaps whose lastmod never moves "
-                   "on while the pages change (stale-lastmod), or a tenth of the definitions deleted, 404 and "
+                   "on while the pages change (stale-lastmod) or that give dates without a time "
+                   "(date-lastmod), or a tenth of the definitions deleted, 404 and "
                    "out of the sitemaps (pruned). POST the mode to /_replica/mode "
                    "to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),

@@ -18,6 +18,8 @@
   virtual host that routes the site's name to something else);
 - ``stale-lastmod``: the sitemaps' ``lastmod`` never moves on (2024-01-01 for every page), while the
   pages change as the site's generations go (a CMS that never updates its sitemap);
+- ``date-lastmod``: the sitemaps' ``lastmod`` are dates without a time (``2026-11-29``, as the W3C
+  format allows): an edit made today, after a crawler's fetch, still says today;
 - ``pruned``: about one definition in ten (:func:`pruned`) is deleted on purpose: it answers ``404 Not
   Found`` and the sitemaps no longer list it; every other page is as it was.
 
@@ -33,7 +35,7 @@ from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
 MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
-         "json-error", "stale-lastmod", "pruned")
+         "json-error", "stale-lastmod", "date-lastmod", "pruned")
 STALE_LASTMOD = b"<lastmod>2024-01-01T00:00:00+00:00</lastmod>"
 _LASTMOD = re.compile(rb"<lastmod>[^<]*</lastmod>")
 HTML = "text/html; charset=utf-8"
@@ -50,6 +52,7 @@ NOTHING_FOUND = (
     "Perhaps searching can help.</p></div></article></main></body></html>"
 ).encode()
 NOT_FOUND = b"<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+_LASTMOD_TIME = re.compile(rb"(<lastmod>\d{4}-\d\d-\d\d)T[^<]*(</lastmod>)")
 _SITEMAP_URL = re.compile(rb"<url>\s*<loc>[a-z]+://[^/<]*(/[^<]*)</loc>.*?</url>\s*", re.S)
 _JSON_LD = re.compile(rb"<script[^>]*application/ld\+json[^>]*>.*?</script>", re.S | re.I)
 _HEADINGS = re.compile(rb"<(/?)h[1-6]\b[^>]*>", re.I)
@@ -74,6 +77,9 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
         return Reply(200, NOTHING_FOUND, HTML)
     if mode == "stale-lastmod" and b"<lastmod>" in reply.body:
         return Reply(reply.status, _LASTMOD.sub(STALE_LASTMOD, reply.body), reply.content_type, reply.headers,
+                     reply.last_modified)
+    if mode == "date-lastmod" and b"<lastmod>" in reply.body:
+        return Reply(reply.status, _LASTMOD_TIME.sub(rb"\1\2", reply.body), reply.content_type, reply.headers,
                      reply.last_modified)
     if mode == "pruned" and pruned(path):
         return Reply(404, NOT_FOUND, HTML)

@@ -76,6 +76,13 @@ PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
 SITEMAP_WAIT_SECONDS = 600
 
 
+# How much older than a page's last fetch its sitemap lastmod must be for a refresh to skip the page: a
+# lastmod that is a date alone stands for the whole of that day (in whatever zone the site keeps), and the
+# site's clock may run behind ours. A page edited within a day before its last fetch is asked again,
+# conditionally (a 304 when it has not changed since).
+LASTMOD_SLACK = timedelta(days=1)
+
+
 class GlossarySpider(SitemapSpider):
     """Crawl the glossary, as a :class:`~glossary_spider.plan.RunPlan` says.
 
@@ -180,7 +187,8 @@ class GlossarySpider(SitemapSpider):
         # The sitemap's word that the page has not changed, taken for a while only (GLOSSARY_LASTMOD_TRUST_DAYS).
         trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))
         lastmod = self.lastmods.get(url)
-        if not too_old and trusted and info.get("status") == "live" and lastmod and lastmod <= last_fetched:
+        if (not too_old and trusted and info.get("status") == "live" and lastmod
+                and lastmod <= last_fetched - LASTMOD_SLACK):
             self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
             return None
         meta = {**PAGE_META, "start": False, "listed": True}
