@@ -317,6 +317,21 @@ def test_an_etag_with_a_byte_past_ascii_is_sent_back_as_it_came(make_replica, tm
         {"http_status": 304, "outcome": "not_modified"}]
 
 
+def test_a_304_naming_a_newer_version_than_the_one_asked_about_is_asked_again(make_replica, tmp_path):
+    """A 304 carries the current version's ETag (RFC 9110): one that is not the ETag sent says the page has
+    changed, whatever the status. It was taken as "not modified", and the edit missed (and then hidden by
+    the sitemap's lastmod for a week); the page is now asked for again, without validators."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "lying.db"
+    url = f"{server.url}/definition/fault-lying-304/"
+    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT http_status, outcome, etag FROM captures WHERE run_id = 2") == [
+        {"http_status": 200, "outcome": "changed", "etag": '"v2"'}]
+    assert rows(db, "SELECT version, body_text FROM pages") == [{"version": 2, "body_text": "Version 2 of the page."}]
+
+
 def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
     db = tmp_path / "robots.db"

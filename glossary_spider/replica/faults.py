@@ -119,6 +119,8 @@ FAULTS = [
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
     Fault("many-headers", _page("many-headers"), f"{MANY_HEADERS:,} response headers (500 KiB) and a 4 KiB ETag",
           "error:parse:headers cut"),
+    Fault("lying-304", _page("lying-304"), "304 Not Modified to every conditional request, with the ETag of "
+          "a newer version than the one asked about", "archived"),
     Fault("latin1-etag", _page("latin1-etag"), "an ETag with a byte past ASCII (\\xe9), honoured by If-None-Match",
           "archived"),
 ]
@@ -387,6 +389,15 @@ def _many_headers(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("many-headers"), ETag='"' + "e" * 4096 + '"')
 
 
+def _lying_304(resource, request, path, base):
+    # Version 1 at first; then version 2, which a conditional request is told has not changed.
+    version = 1 if resource.hits[path] == 1 else 2
+    if request.getHeader(b"if-none-match") is not None:
+        return _reply(resource, request, path, 304, b"", ETag='"v2"')
+    return _reply(resource, request, path, 200, document("Fault lying-304", f"Version {version} of the page."),
+                  ETag=f'"v{version}"')
+
+
 def _latin1_etag(resource, request, path, base):
     tag = b'"v\xe9-1"'  # RFC 9110 lets an entity tag hold any byte from 0x80 up
     if request.getHeader(b"if-none-match") == tag:
@@ -489,6 +500,7 @@ _HANDLERS = {
     "xss": _xss,
     "many-headers": _many_headers,
     "latin1-etag": _latin1_etag,
+    "lying-304": _lying_304,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,

@@ -25,6 +25,7 @@ import os
 import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
@@ -366,6 +367,10 @@ class GlossarySpider(SitemapSpider):
                 # "Not modified" since nothing: a cache or server that answers so whatever is asked.
                 return [FailureItem(url, "fetch", "HTTP 304 to a request that was not conditional",
                                     http_status=304, fetch=fetch)]
+            if contradicts(response.request, response):  # the page changed, whatever the status says
+                self.crawler.stats.inc_value("glossary/not_modified_contradicted")
+                return [Request(url, self.parse_page, errback=self.fetch_failed, dont_filter=True,
+                                meta={**PAGE_META, "start": False, "listed": True})]
             return [NotModifiedItem(fetch)]
         content_type = fetch.content_type or ""
         if not is_page(response, content_type):
@@ -512,6 +517,32 @@ def is_page(response: Response, content_type: str) -> bool:
 
 # The headers that make a request conditional: only such a request can be answered 304.
 _CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
+
+
+def contradicts(request: Request, response: Response) -> bool:
+    """Whether a 304 Not Modified names validators other than those its request asked about: an entity tag
+    not among those sent, or a Last-Modified later than If-Modified-Since. A 304 carries the current
+    representation's (RFC 9110, 15.4.5), so the page has changed, whatever the status says: a cache or a
+    server answering 304 to whatever is asked. The page is then asked for again, unconditionally."""
+    sent, tag = request.headers.get(b"If-None-Match"), response.headers.get(b"ETag")
+    if sent and tag and _opaque(tag) not in {_opaque(t) for t in sent.split(b",")}:
+        return True
+    since, modified = request.headers.get(b"If-Modified-Since"), response.headers.get(b"Last-Modified")
+    if since and modified and (asked := _http_date(since)) and (given := _http_date(modified)):
+        return given > asked
+    return False
+
+
+def _opaque(tag: bytes) -> bytes:
+    """An entity tag for the weak comparison (RFC 9110, 8.8.3.2): ``W/"x"`` and ``"x"`` match."""
+    return tag.strip().removeprefix(b"W/")
+
+
+def _http_date(value: bytes) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
