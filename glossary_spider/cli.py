@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import functools
 import importlib
 import json
@@ -770,17 +771,27 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 
     conn = open_reader(db)
     binary = fmt == "warc"
+    if out:
+        not_the_archive(out, db)
+    elif binary and sys.stdout.isatty():
+        raise UserError("a WARC is gzip-compressed bytes, not for a terminal: give --out FILE, or redirect the output")
+    newline = "" if fmt == "csv" else None
     try:
-        stream = open(out, "wb" if binary else "w", encoding=None if binary else "utf-8", newline="" if fmt == "csv" else None) if out else None
+        # The records exactly as archived, in UTF-8 whatever the locale's encoding, to a file or standard output.
+        stream = open(out or sys.stdout.fileno(), "wb" if binary else "w", encoding=None if binary else "utf-8",
+                      newline=None if binary else newline, closefd=bool(out))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    target = stream or (sys.stdout.buffer if binary else sys.stdout)
     try:
         writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": ex.write_warc}[fmt]
-        count = writer(conn, target, page_type)
-    finally:
-        if stream:
-            stream.close()
+        count = writer(conn, stream, page_type)
+        stream.close()
+    except BrokenPipeError:  # the reader had enough (| head): not an error to tell it
+        silence_stdout()
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        raise UserError(f"cannot write {out or 'standard output'}: {exc.strerror or exc}; the export is incomplete") \
+            from None
     if out:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
 
@@ -808,6 +819,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
     text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
             "json": lambda d: safe_json(json.dumps(d, indent=2, ensure_ascii=False))}[fmt](data)
     if out:
+        not_the_archive(out, db)
         try:
             Path(out).write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -897,6 +909,20 @@ def _die_with_parent() -> None:
         pass
 
 
+def not_the_archive(out: str, db: str) -> None:
+    """Refuse an output path that is the archive, or a file SQLite or the lock keeps beside it: writing
+    there would destroy what is being read."""
+    beside = [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", ".lock", ".refused-runs")]
+    target = Path(out)
+    for path in beside:
+        try:
+            same = target.exists() and path.exists() and os.path.samefile(target, path)
+        except OSError:
+            same = False
+        if same or target.resolve() == path.resolve():
+            raise UserError(f"--out {out} is the archive {db}, or a file kept beside it: give another file")
+
+
 def standard_streams() -> None:
     """Standard streams a scheduler closed (``2>&-``, ``>&-``) are /dev/null: Python leaves them None, which
     fails the first write, and the next file opened would take the closed descriptor, so that what is
@@ -911,6 +937,9 @@ def standard_streams() -> None:
                 os.close(devnull)
         if getattr(sys, name) is None:
             setattr(sys, name, open(fd, mode, closefd=False))
+    for stream in (sys.stdout, sys.stderr):  # text the locale's encoding lacks (PYTHONIOENCODING=ascii) as \u escapes
+        if (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(errors="backslashreplace")
 
 
 def echo_summary(text: str) -> None:
@@ -920,11 +949,31 @@ def echo_summary(text: str) -> None:
         click.echo(text)
         sys.stdout.flush()
     except OSError as exc:
-        devnull = os.open(os.devnull, os.O_WRONLY)  # what is left in the buffer goes nowhere, at exit too
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        silence_stdout()
         click.echo(f"Note: the run's summary could not be written to standard output ({exc.strerror or exc})",
                    err=True)
+
+
+# What writing to standard output meets: a full disk or quota, a file size limit, a device that failed,
+# a pipe whose reader left. (Files a command writes itself, --out, are refused in a line of their own.)
+OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE}
+
+
+def silence_stdout() -> None:
+    """Standard output that failed becomes /dev/null: what is left in its buffer goes nowhere, at exit too
+    (where Python would otherwise fail to flush it, with a traceback and status 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def stdout_failed() -> bool:
+    """Whether standard output can no longer be written (what it holds cannot be flushed)."""
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return False
 
 
 def main() -> None:
@@ -941,6 +990,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:  # standard output on a full disk, or a pipe whose reader left (| head)
+        if exc.errno not in OUTPUT_ERRORS and not stdout_failed():
+            raise
+        silence_stdout()
+        if not isinstance(exc, BrokenPipeError):
+            click.echo(f"Error: cannot write to standard output: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -6,6 +6,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -211,6 +212,59 @@ def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
     db, _ = archive
     result = glossary(db, "export", "--format", "jsonl", "--out", str(tmp_path / "missing" / "x.jsonl"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("export", "--format", "csv"), ("export", "--format", "warc"), ("report",)])
+@pytest.mark.parametrize("suffix", ["", "-wal"])
+def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
+    """`--out` naming the archive opened it for writing, truncating it: the archive was gone."""
+    db, _ = archive
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(db.read_bytes())
+    before = copy.read_bytes()
+    out = f"{tmp_path}/./copy.db{suffix}"
+    result = run_glossary(*command, "--db", str(copy), "--out", out)
+    assert result.returncode == 2
+    assert result.stderr == f"Error: --out {out} is the archive {copy}, or a file kept beside it: give another file\n"
+    assert copy.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("search", "vega"), ("runs",), ("report",), ("export", "--format", "jsonl")])
+def test_standard_output_on_a_full_disk_is_one_line(archive, command):
+    db, _ = archive
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([*GLOSSARY, *command, "--db", str(db)], cwd=ROOT, stdout=full,
+                                stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode in (1, 2) and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "No space left on device" in result.stderr
+
+
+def test_an_export_to_standard_output_is_utf_8_whatever_the_locale(archive):
+    """With an ASCII standard output (PYTHONIOENCODING=ascii), the export stopped at the first character
+    past ASCII with a traceback; its records are now what --out writes: UTF-8, exact. What a person reads
+    on a Latin-1 terminal shows the characters it lacks as escapes."""
+    db, _ = archive
+    ascii_out = run_glossary("export", "--format", "jsonl", "--db", str(db), env={"PYTHONIOENCODING": "ascii"})
+    assert ascii_out.returncode == 0, ascii_out.stderr
+    plain = run_glossary("export", "--format", "jsonl", "--db", str(db))
+    assert ascii_out.stdout == plain.stdout and "⎊" in plain.stdout
+    searched = run_glossary("search", "risk", "--db", str(db), env={"PYTHONIOENCODING": "latin-1"})
+    assert searched.returncode == 0 and "\\u238a" in searched.stdout, searched.stderr
+
+
+def test_a_warc_is_not_written_to_a_terminal(archive):
+    import pty
+
+    db, _ = archive
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run([*GLOSSARY, "export", "--format", "warc", "--db", str(db)], cwd=ROOT,
+                                stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Error: a WARC is gzip-compressed bytes, not for a terminal")
 
 
 # -- views and report -------------------------------------------------------------------------
