@@ -509,12 +509,15 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+RUN_ID = click.IntRange(1, 2**63 - 1)  # a crawl_runs id: SQLite's integers
+
+
 @cli.command(epilog=HELD_EXIT_STATUSES)
 @db_option
-@click.option("--run", "run_id", type=int, metavar="ID", help="Show this run only.")
-@click.option("--accept", "accept", type=int, metavar="ID",
+@click.option("--run", "run_id", type=RUN_ID, metavar="ID", help="Show this run only.")
+@click.option("--accept", "accept", type=RUN_ID, metavar="ID",
               help="Write the held run's versions, re-extracted from its kept captures.")
-@click.option("--discard", "discard", type=int, metavar="ID", help="Forget the held run's versions; captures stay.")
+@click.option("--discard", "discard", type=RUN_ID, metavar="ID", help="Forget the held run's versions; captures stay.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gate's reports as JSON.")
 @user_errors
 def held(db: str, run_id: int | None, accept: int | None, discard: int | None, as_json: bool) -> None:
@@ -573,21 +576,26 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
         click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
                               indent=2, ensure_ascii=False))
         return
+    if not reports and run_id is not None:
+        raise UserError(f"run {run_id} was not held by the quality gate (see 'glossary held')")
     if not reports:
-        click.echo(f"Run #{run_id} was not held by the quality gate." if run_id is not None
-                   else "No run has been held by the quality gate.")
+        click.echo("No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
+        lines = gate_lines(run, {**report, "held": True})[1:]
         if report["decision"]:
-            state = report["decision"]
+            state = f"held, then {report['decision']} at {report['decided_at']}"
+            lines = [line for line in lines if not line.lstrip().startswith("look:")]
         elif report["superseded_by"]:
             state = f"held; run #{report['superseded_by']} has archived pages since, so only --discard remains"
+            lines = [f"  then: glossary held --discard {run['id']}" if line.lstrip().startswith("look:") else line
+                     for line in lines]
         elif is_complete(run["finish_reason"]):
             state = "held, waiting for --accept or --discard"
         else:
             state = "stopped before the end: held so far, judged again when resumed"
         click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
-        for line in gate_lines(run, {**report, "held": True})[1:]:
+        for line in lines:
             click.echo(line)
         for check in report["checks"]:
             if not check["tripped"]:

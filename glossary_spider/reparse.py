@@ -52,7 +52,7 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         archive.reopen_run(run_id)
         logger.info("Resuming reparse run %s after %s", run_id, after or "no page")
     else:
-        run_id, after = archive.start_run("reparse", args), ""
+        run_id, after = archive.start_run("reparse", args, os.getpid()), ""
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
     started, done, reason = time.monotonic(), 0, "finished"
     total, line = 0, ProgressLine() if progress else None  # the total is for the progress line only

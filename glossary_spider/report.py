@@ -24,11 +24,11 @@ def as_text(data: dict[str, Any]) -> str:
         if section["count"] > len(items):
             lines.append(f"  … and {section['count'] - len(items)} more")
     lines += ["", "Errors by stage"] + [f"  {r['stage']:<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
-    lines += ["", "Last runs", "  id  command   started                    result     new  changed  unchanged  "
+    lines += ["", "Last runs", "  id  command   started                    result      new  changed  unchanged  "
               "not-mod  gone  failed"]
     for r in data["runs"]:
         lines.append(
-            f"  {r['id']:<4}{r['command']:<10}{r['started_at']:<27}{(r['finish_reason'] or 'stopped'):<10}"
+            f"  {r['id']:<4}{r['command']:<10}{r['started_at']:<27}{(r['finish_reason'] or 'unfinished'):<11}"
             f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r['pages_failed'] or 0:>8}"
         )
@@ -123,7 +123,7 @@ def as_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Last runs</h2>" + _table(
         ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "still gone",
          "back", "failed"],
-        [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "stopped", r["pages_new"], r["pages_changed"],
+        [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "unfinished", r["pages_new"], r["pages_changed"],
           r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r.get("pages_still_gone"),
           r.get("pages_back"), r["pages_failed"]] for r in data["runs"]]))
     parts.append(f"<h2>Recent changes: {data['recent_changes_count']}</h2>" + _table(

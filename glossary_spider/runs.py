@@ -33,7 +33,12 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
     runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
     runs += [{**dict.fromkeys(COLUMNS), **run, "noted": True} for run in refused_runs(db)]
     held = holder(db)
+    try:  # what became of the runs the quality gate held: accepted or discarded, since
+        decided = dict(conn.execute("SELECT run_id, decision FROM gate_reports WHERE held AND decision IS NOT NULL"))
+    except sqlite3.OperationalError:  # an archive from before the gate
+        decided = {}
     for run in runs:
+        run["decision"] = decided.get(run["id"])
         if isinstance(run["args"], str):
             try:
                 run["args"] = json.loads(run["args"])
@@ -77,6 +82,8 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
         return Check(ExitStatus.FAILED, "no run recorded yet")
     last = ended[-1]
     when = last["finished_at"] or last["started_at"]
+    if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
+        return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
         why = last["error"] or explain(last["finish_reason"])
         return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
@@ -105,7 +112,8 @@ def table(runs: list[dict[str, Any]]) -> str:
     for r in runs:
         rows.append((
             str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
-            r["outcome"], "" if r["exit_status"] is None else str(r["exit_status"]),
+            r["outcome"] + (f" ({r['decision']})" if r.get("decision") else ""),
+            "" if r["exit_status"] is None else str(r["exit_status"]),
             *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "failed")),
             str(r["requests"] or 0), r["job_id"] or "",
         ))

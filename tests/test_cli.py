@@ -459,6 +459,38 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
         {"command": "refresh", "exit_status": 0}]
 
 
+@pytest.mark.parametrize("option", ["--run", "--accept", "--discard"])
+@pytest.mark.parametrize("run_id, words", [("99", "run 99 was not held by the quality gate"),
+                                           ("99999999999999999999999", "is not in the range"),
+                                           ("0", "is not in the range")])
+def test_held_with_a_run_that_was_not_held_is_one_line_and_exit_2(crawled, tmp_path, option, run_id, words):
+    db = shutil.copy(crawled, tmp_path / "held.db")
+    result = run_glossary("held", "--db", str(db), option, run_id)
+    assert result.returncode == 2 and words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
+    """A reparse did not record its process: `runs --check` took the running reparse for a killed one."""
+    import signal
+    import time
+
+    db = shutil.copy(crawled, tmp_path / "reparsing.db")
+    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not rows(db, "SELECT id FROM crawl_runs WHERE command = 'reparse'") and time.monotonic() < deadline:
+            time.sleep(0.002)
+        process.send_signal(signal.SIGSTOP)
+        (run,) = rows(db, "SELECT finish_reason, pid FROM crawl_runs WHERE command = 'reparse'")
+        assert run == {"finish_reason": None, "pid": process.pid}
+        check = run_glossary("runs", "--db", str(db), "--check")
+        assert check.returncode == 0 and "reparse #2 running since" in check.stdout + check.stderr, check
+    finally:
+        process.send_signal(signal.SIGCONT)
+        assert process.wait(timeout=60) == 0
+
+
 def test_runs_reads_an_archive_from_before_the_outcome_columns_and_a_writer_adds_them(crawled, tmp_path):
     db = tmp_path / "old.db"
     shutil.copy(crawled, db)

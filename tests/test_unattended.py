@@ -155,6 +155,12 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
     # The site comes back: the held run is discarded, the next refresh writes only real changes.
     discarded = run_glossary("held", "--db", str(archived), "--discard", str(summary["id"]))
     assert discarded.returncode == 0, discarded.stderr
+    # Seen to: the check no longer alarms, and `held` offers nothing more to do.
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == 0 and f"refresh #{summary['id']} held at " in check.stdout + check.stderr
+    assert "then discarded" in check.stdout + check.stderr
+    shown = run_glossary("held", "--db", str(archived), "--run", str(summary["id"])).stdout
+    assert "then discarded at" in shown and "--accept" not in shown and "--discard" not in shown
     # Held captures stand for nothing archived: reparse reads the pages' own, and finds no change.
     assert run_glossary("reparse", "--db", str(archived), "--no-progress").returncode == 0
     assert history(archived) == before_history
