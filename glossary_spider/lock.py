@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import stat
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +180,14 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
     except OSError:
         return []
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device: nothing noted there
+            return []
         fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_SH)
         data = os.pread(fd, MAX_REFUSED_BYTES, 0)
         if take:
             os.ftruncate(fd, 0)
+    except OSError:
+        return []
     finally:
         os.close(fd)
     runs = []
@@ -195,8 +200,26 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
             continue
         run = {k: v for k, v in entry.items() if k in REFUSED_FIELDS and isinstance(v, REFUSED_FIELDS[k])
                and not isinstance(v, bool)}
-        if run.get("finish_reason") in REFUSED_REASONS and isinstance(run.get("started_at"), str):
-            run["command"] = str(run.get("command", "crawl"))[:20]
-            run["error"] = str(run.get("error", ""))[:500]
+        if run.get("finish_reason") in REFUSED_REASONS and _is_time(run.get("started_at")):
+            # Read back into lines for a terminal: only what a refused run writes, and nothing that controls it.
+            run["command"] = run.get("command") if run.get("command") in COMMANDS else "crawl"
+            run["error"] = _printable(run.get("error", ""))[:500]
+            if "job_id" in run:
+                run["job_id"] = _printable(run["job_id"])[:100]
             runs.append(run)
     return runs
+
+
+COMMANDS = ("crawl", "refresh", "reparse")
+
+
+def _is_time(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in text)

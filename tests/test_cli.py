@@ -514,6 +514,28 @@ def test_runs_check_without_runs_or_archive(tmp_path):
     assert_one_line_error(result, "no archive")
 
 
+def test_a_hostile_refused_runs_file_is_neither_a_traceback_nor_a_terminal_escape(crawled, tmp_path):
+    """Anyone who can write beside the archive can write its .refused-runs: a directory or a FIFO there
+    ended every `runs` in a traceback, and escape sequences in a noted run reached the terminal as they
+    were (recolouring it, retitling it, clearing it)."""
+    db = shutil.copy(crawled, tmp_path / "hostile.db")
+    noted = tmp_path / "hostile.db.refused-runs"
+    noted.mkdir()
+    for args in (("runs",), ("runs", "--check"), ("runs", "--json")):
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    noted.rmdir()
+    os.mkfifo(noted)
+    result = run_glossary("runs", "--db", str(db), timeout=20)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    noted.unlink()
+    noted.write_text(json.dumps({"command": "crawl\x1b[31m", "started_at": "2099-01-01T00:00:00+00:00",
+                                 "finish_reason": "locked", "error": "E\x1b[2J\x1b]0;x\x07", "job_id": "j\x1b[1m"}))
+    result = run_glossary("runs", "--db", str(db), "--check")
+    assert result.returncode == 3 and "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
+    assert result.stderr.startswith("crawl (job j [1m) locked at 2099-01-01T00:00:00+00:00: E [2J ]0;x ")
+
+
 def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_the_next_writer(crawled, tmp_path):
     db = tmp_path / "noted.db"
     shutil.copy(crawled, db)
