@@ -43,6 +43,11 @@ def open_mode(path: str | Path) -> str:
     except sqlite3.OperationalError as exc:
         if os.access(path.parent, os.W_OK):
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:  # read immutable, its last writes would go unseen
+            raise ArchiveError(f"{wal} holds the archive's last writes, which SQLite cannot read in a read-only "
+                               f"directory: open the archive once where it can be written, or copy {path.name} "
+                               f"and {wal.name} to such a place") from None
         return "immutable=1"
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(not_an_archive(path, exc)) from None

@@ -393,6 +393,26 @@ def test_readers_read_an_archive_on_a_read_only_filesystem(crawled, tmp_path, co
     assert sorted(p.name for p in shelf.iterdir()) == ["archive.db"]
 
 
+def test_a_read_only_archive_whose_last_writes_are_in_its_wal_is_refused_not_read_stale(crawled, tmp_path):
+    """Where SQLite cannot create the -shm file, the archive is read immutable, and a -wal file beside it
+    is ignored: the last writes (a refresh's) went unseen, without a word."""
+    source = shutil.copy(crawled, tmp_path / "live.db")
+    writer = sqlite3.connect(source)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    with writer:
+        writer.execute("UPDATE pages SET title = 'Renamed' WHERE url LIKE '%/definition/international-legal-cooperation/'")
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(source, shelf / "archive.db")
+    shutil.copy(f"{source}-wal", shelf / "archive.db-wal")  # the -shm stays behind, as after a copy or crash
+    writer.close()
+    result = on_a_read_only_mount(shelf, "show", "international-legal-cooperation", "--db", str(shelf / "archive.db"))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (f"Error: {shelf}/archive.db-wal holds the archive's last writes, which SQLite cannot "
+                             "read in a read-only directory: open the archive once where it can be written, or copy "
+                             "archive.db and archive.db-wal to such a place\n")
+
+
 def test_a_writer_on_a_read_only_filesystem_says_so_in_one_line(crawled, tmp_path):
     shelf = tmp_path / "shelf"
     shelf.mkdir()
