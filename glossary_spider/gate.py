@@ -20,6 +20,9 @@ the archive's current pages:
   does not count (a night of routine deletions is not a broken site);
 - ``not_pages``: most of the archived pages the run asked about answering with what is
   not a page (not HTML, binary, unreadable: a server handing out something else);
+- ``blank``: a page that came back with no text at all, where the archive's version has some (an
+  empty body, a skeleton, an answer cut short), is no new version: it stays as archived, and is a
+  failed page of the run (this trips nothing: too many such pages trip ``health``);
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archive's pages of that type: extraction broke rather than the words changed.
@@ -112,6 +115,7 @@ class GateReport:
     pages: int = 0  # pages the run staged
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
     not_pages: int = 0  # archived pages that answered with what is not a page
+    blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed (empty when held)
 
     @property
     def held(self) -> bool:
@@ -120,7 +124,8 @@ class GateReport:
     def as_dict(self) -> dict[str, Any]:
         return {"held": self.held, "pages": self.pages, "gone": self.gone, "not_pages": self.not_pages,
                 "checks": [asdict(c) for c in self.checks],
-                "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]}}
+                "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]},
+                "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]}}
 
 
 class QualityGate:
@@ -155,7 +160,13 @@ class QualityGate:
             checks.append(check)
         checks.append(self._same_page(run, soft))
         checks += self._health(archive, run)
-        return GateReport(checks, [] if any(c.tripped for c in checks) else soft, run.pages, gone, not_pages)
+        blank = [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND p.word_count > 0")]
+        if blank:
+            checks.append(Check("blank", False, f"{len(blank)} pages came back with no text where the archive's "
+                                "versions have some (an empty or cut answer): kept as they were, counted failed",
+                                {"pages": len(blank)}, blank[:EXAMPLES]))
+        held = any(c.tripped for c in checks)
+        return GateReport(checks, [] if held else soft, run.pages, gone, not_pages, [] if held else blank)
 
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once (those

@@ -209,6 +209,7 @@ class ArchivePipeline:
                     logger.info("Quality gate: %s; the run's versions are held", check.summary)
             return HELD_REASON if is_complete(reason) else reason
         archive.mark_soft_404(run_id, report.soft_404)
+        archive.keep_archived(run_id, report.blank)
         with archive.db.atomic():
             archive.apply_staged(run_id)
             if report.checks:

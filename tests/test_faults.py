@@ -332,6 +332,25 @@ def test_a_304_naming_a_newer_version_than_the_one_asked_about_is_asked_again(ma
     assert rows(db, "SELECT version, body_text FROM pages") == [{"version": 2, "body_text": "Version 2 of the page."}]
 
 
+def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(make_replica, tmp_path):
+    """An empty 200 (a broken cache, an answer cut short) became the page's current version: no title, no
+    text, in search and in history. It is a failed page of the run now, and the page stays as it was."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "blank.db"
+    url = f"{server.url}/definition/fault-blank-later/"
+    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+    before = rows(db, "SELECT version, title, body_text, content_hash FROM pages")
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["pages_failed"], summary["changes"]) == (1, 0)
+    assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
+    assert before[0]["title"] == "Fault blank-later"
+    assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
+        {"stage": "parse", "error": "blank: no text, where the archived version has some; it stays as it was"}]
+    assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
+
+
 def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
     db = tmp_path / "robots.db"

@@ -119,6 +119,8 @@ FAULTS = [
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
     Fault("many-headers", _page("many-headers"), f"{MANY_HEADERS:,} response headers (500 KiB) and a 4 KiB ETag",
           "error:parse:headers cut"),
+    Fault("blank-later", _page("blank-later"), "the page at first, then an empty body with 200 (as a broken "
+          "cache or a cut answer gives)", "archived"),
     Fault("lying-304", _page("lying-304"), "304 Not Modified to every conditional request, with the ETag of "
           "a newer version than the one asked about", "archived"),
     Fault("latin1-etag", _page("latin1-etag"), "an ETag with a byte past ASCII (\\xe9), honoured by If-None-Match",
@@ -389,6 +391,10 @@ def _many_headers(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("many-headers"), ETag='"' + "e" * 4096 + '"')
 
 
+def _blank_later(resource, request, path, base):
+    return _reply(resource, request, path, 200, ordinary("blank-later") if resource.hits[path] == 1 else b"")
+
+
 def _lying_304(resource, request, path, base):
     # Version 1 at first; then version 2, which a conditional request is told has not changed.
     version = 1 if resource.hits[path] == 1 else 2
@@ -501,6 +507,7 @@ _HANDLERS = {
     "many-headers": _many_headers,
     "latin1-etag": _latin1_etag,
     "lying-304": _lying_304,
+    "blank-later": _blank_later,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,

@@ -189,6 +189,19 @@ class Staging:
                                 "('new', 'changed', 'unchanged')", ["gone" if known else "failed", run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
+    def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
+        """Pages that came back with no text where the archive's versions have some: no new version;
+        each a ``parse`` error of the run, its capture ``failed``."""
+        with self.db.atomic():
+            for url in urls:
+                (status,), = self.db.execute("SELECT http_status FROM staged WHERE run_id = ? AND url = ?",
+                                            [run_id, url])
+                self.record_error(run_id, url, "parse", status, "blank: no text, where the archived version has "
+                                  "some; it stays as it was")
+                self.db.execute("UPDATE captures SET outcome = 'failed' WHERE +run_id = ? AND url = ? AND outcome IN "
+                                "('new', 'changed', 'unchanged')", [run_id, url])
+                self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
+
     def save_gate_report(self, run_id: int, report: dict[str, Any], held: bool) -> None:
         self.db.table("gate_reports").upsert(
             {"run_id": run_id, "held": int(held), "report": json.dumps(report, sort_keys=True), "decision": None,
