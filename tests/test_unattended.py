@@ -287,6 +287,9 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     versions = rows(archived, "SELECT v.url FROM page_versions v JOIN pages p ON p.url = v.url "
                               "WHERE v.version > 1 AND p.page_type != 'other'")  # the home page lists new posts
     assert {r["url"] for r in versions} == edited
+    # The next night, the pages gone answer the "not found" page again: still gone, not news.
+    again = json.loads(refresh(archived, "--json").stdout)
+    assert (again["pages_gone"], again["pages_still_gone"]) == (0, len(deleted))
     assert archive_problems(archived) == []
 
 

@@ -178,15 +178,17 @@ class Staging:
             for url in urls:
                 (status, fetched_at), = self.db.execute(
                     "SELECT http_status, fetched_at FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
-                known = self._page_state(url) is not None
-                if known:
+                state = self._page_state(url)
+                if state is not None:
                     self.db.execute("UPDATE pages SET status = 'gone', http_status = ?, last_fetched = ?, run_id = ? "
                                     "WHERE url = ?", [status, fetched_at, run_id, url])
+                    outcome = "still_gone" if state["status"] == "gone" else "gone"
                 else:
                     self.record_error(run_id, url, "fetch", status, "soft 404: the site's \"not found\" page, "
                                       "served with a success status")
+                    outcome = "failed"
                 self.db.execute("UPDATE captures SET outcome = ? WHERE +run_id = ? AND url = ? AND outcome IN "
-                                "('new', 'changed', 'unchanged')", ["gone" if known else "failed", run_id, url])
+                                "('new', 'changed', 'unchanged')", [outcome, run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
     def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
