@@ -12,6 +12,7 @@ import functools
 import importlib
 import json
 import os
+import re
 import shlex
 import sqlite3
 import sys
@@ -26,7 +27,7 @@ from glossary_spider import settings as defaults
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
                                     unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
-from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, existing_archive,
+from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, damaged, existing_archive,
                                      read_gate_report)
 from glossary_spider.terminal import safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
@@ -67,7 +68,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except (BadArgument, ArchiveError) as exc:
             raise UserError(str(exc)) from None
         except sqlite3.DatabaseError as exc:  # a full disk, most often (the transaction rolled back); a damaged file
-            raise UserError(cannot_write(kwargs.get("db", "archive"), exc)) from None
+            db = kwargs.get("db", "archive")
+            if re.match(r"no such (table|column)", str(exc)):  # another application's SQLite file
+                raise UserError(f"{db} is not a glossary archive: {exc}") from None
+            raise UserError(cannot_write(db, exc)) from None
+        except json.JSONDecodeError as exc:  # a stored JSON value that damage to the file reached
+            raise UserError(damaged(kwargs.get("db", "archive"), exc)) from None
 
     return wrapper
 

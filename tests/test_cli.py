@@ -335,6 +335,30 @@ def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tm
         assert db.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", [("show", "international-legal-cooperation"),
+                                     ("show", "international-legal-cooperation", "--format", "json"),
+                                     ("export", "--format", "jsonl")], ids=lambda c: " ".join(c[:3:2]))
+def test_a_stored_json_value_damage_reached_is_the_damaged_line(crawled, tmp_path, command):
+    """Damage inside a value SQLite still reads (its integrity check passes): a page's JSON-LD no longer
+    JSON. show and export ended in a traceback."""
+    db = shutil.copy(crawled, tmp_path / "damaged-json.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE structured_data SET data = '{\"@type\": \"Defin' WHERE url LIKE "
+                     "'%/definition/international-legal-cooperation/' AND syntax = 'json-ld'")
+    conn.close()
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")
+
+
+def test_another_applications_database_with_a_pages_table_is_not_an_archive(tmp_path):
+    db = tmp_path / "theirs.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE pages (x)")
+    conn.close()
+    result = run_glossary("search", "gamma", "--db", str(db))
+    assert_one_line_error(result, f"{db} is not a glossary archive")
+
+
 @pytest.mark.parametrize("command", ["crawl", "refresh", "reparse", "search", "show", "export", "report", "browse",
                                      "replica"])
 def test_every_command_says_an_unknown_option_in_one_line(command):

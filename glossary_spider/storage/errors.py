@@ -39,7 +39,7 @@ def is_damaged(exc: sqlite3.Error) -> bool:
     return any(sign in str(exc) for sign in ("malformed", "corrupt", "Could not decode"))
 
 
-def damaged(path: str | Path, exc: sqlite3.Error) -> str:
+def damaged(path: str | Path, exc: Exception) -> str:
     """A one-line message for an archive whose file SQLite found damaged, with what to do."""
     what = " ".join(str(exc).split())[:120]
     return (f"the archive {path} is damaged ({what!r}): restore it from a backup, or recover what can be read "
