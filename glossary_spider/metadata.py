@@ -269,9 +269,11 @@ QUERIES = {
         "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
                        "For FTS5 syntax (OR, NOT, prefix*) use 'glossary search' or the pages table's search "
                        "box with _searchmode=raw.",
-        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error.
+        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error; but for one with
+        # no word at all (an empty box, a lone quote), which it makes '': that is '""' here, matching nothing.
         "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
-               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid WHERE pages_fts MATCH escape_fts(:q) "
+               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid "
+               "WHERE pages_fts MATCH coalesce(nullif(escape_fts(:q), ''), '\"\"') "
                "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
         "params": ["q"],
     },

@@ -428,9 +428,12 @@ def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_sea
         row = await datasette.client.get(f"/{db.stem}/pages/{tilde_encode(url)}")
         search = await datasette.client.get(f'/{db.stem}/search.json?q="unbalanced funding&_shape=array')
         query = await datasette.client.get(f"/{db.stem}/search")
-        return table, row, search, query
+        wordless = [await datasette.client.get(f"/{db.stem}/search.json?q={q}&_shape=array") for q in ("", "+", "%22")]
+        return table, row, search, query, wordless
 
-    table, row, search, query = asyncio.run(fetch())
+    table, row, search, query, wordless = asyncio.run(fetch())
+    assert query.status_code == 200, query.text  # an empty box: no words, no rows, no syntax error
+    assert [(r.status_code, r.json()) for r in wordless] == [(200, [])] * 3
     assert table.status_code == 200 and row.status_code == 200
     first_words = html.escape(body[:200])
     assert first_words in table.text and html.escape(body[:400]) not in table.text
