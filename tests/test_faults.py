@@ -351,6 +351,23 @@ def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(mak
     assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
 
 
+def test_a_page_redirected_for_now_has_not_gone(make_replica, tmp_path):
+    """A 307 (or 302, 303) says "elsewhere, for now": a maintenance window sending every page to one
+    notice marked each page gone. The page stays live, as archived; its fetch failed this time."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "away.db"
+    url = f"{server.url}/definition/fault-away-for-now/"
+    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["pages_gone"], summary["pages_failed"]) == (0, 1)
+    assert rows(db, "SELECT status, version FROM pages WHERE url = ?", (url,)) == [{"status": "live", "version": 1}]
+    assert rows(db, "SELECT http_status, error FROM crawl_errors WHERE run_id = 2 AND url = ?", (url,)) == [
+        {"http_status": 307, "error": f"HTTP 307: a temporary redirect to {server.url}/definition/fault-offsite-target/;"
+                                      " the page stays as archived"}]
+
+
 def test_a_huge_robots_txt_is_read_to_500_kib_only(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "huge")
     db = tmp_path / "robots.db"

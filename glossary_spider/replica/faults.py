@@ -119,6 +119,8 @@ FAULTS = [
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
     Fault("many-headers", _page("many-headers"), f"{MANY_HEADERS:,} response headers (500 KiB) and a 4 KiB ETag",
           "error:parse:headers cut"),
+    Fault("away-for-now", _page("away-for-now"), "the page at first, then a 307 Temporary Redirect to another "
+          "page (a maintenance window)", "archived"),
     Fault("blank-later", _page("blank-later"), "the page at first, then an empty body with 200 (as a broken "
           "cache or a cut answer gives)", "archived"),
     Fault("lying-304", _page("lying-304"), "304 Not Modified to every conditional request, with the ETag of "
@@ -391,6 +393,12 @@ def _many_headers(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("many-headers"), ETag='"' + "e" * 4096 + '"')
 
 
+def _away_for_now(resource, request, path, base):
+    if resource.hits[path] == 1:
+        return _reply(resource, request, path, 200, ordinary("away-for-now"))
+    return _reply(resource, request, path, 307, b"", Location=f"{base}/definition/fault-offsite-target/")
+
+
 def _blank_later(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("blank-later") if resource.hits[path] == 1 else b"")
 
@@ -508,6 +516,7 @@ _HANDLERS = {
     "latin1-etag": _latin1_etag,
     "lying-304": _lying_304,
     "blank-later": _blank_later,
+    "away-for-now": _away_for_now,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,

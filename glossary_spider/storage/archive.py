@@ -26,6 +26,10 @@ from glossary_spider.storage.writer import Batch, Writer
 logger = logging.getLogger(__name__)
 
 
+# Redirects that say "elsewhere, for now": they do not move a page away (RFC 9110, 15.4).
+TEMPORARY_REDIRECTS = (302, 303, 307)
+
+
 class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
@@ -181,7 +185,8 @@ class Archive(Staging, Writer, Reads):
 
     def record_gone(self, run_id: int, fetch: Fetch) -> str | None:
         """A 404 or 410 for an archived page, or a redirect from it elsewhere: ``gone`` if it was live,
-        ``still_gone`` if it was gone already (not news); None if the archive never had it.
+        ``still_gone`` if it was gone already (not news); None if the archive never had it. A temporary
+        redirect (302, 303, 307) from a live page is a failed fetch of it, ``failed``: it stays live.
 
         A live page is only captured as ``gone`` here: it stays live until the quality gate passes
         the run (:meth:`apply_staged`), which holds a run in which most pages asked about went at once.
@@ -189,6 +194,13 @@ class Archive(Staging, Writer, Reads):
         with self.db.atomic():
             if (state := self._page_state(fetch.url)) is None:
                 return None
+            if fetch.http_status in TEMPORARY_REDIRECTS and state["status"] == "live":
+                # "Elsewhere, for now" (a maintenance page, a login): the page has not gone.
+                location = (fetch.headers or "").partition("Location: ")[2][:200]
+                self.record_failure(run_id, fetch.url, "fetch", fetch.http_status,
+                                    f"HTTP {fetch.http_status}: a temporary redirect to {location}; the page stays "
+                                    "as archived", fetch=fetch)
+                return "failed"
             outcome = "still_gone" if state["status"] == "gone" else "gone"
             rows = Batch()
             if outcome == "still_gone":
