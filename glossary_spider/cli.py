@@ -29,7 +29,7 @@ from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, ex
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, damaged, existing_archive,
                                      read_gate_report)
-from glossary_spider.terminal import safe_json, safe_text
+from glossary_spider.terminal import can_style, quoted, safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -432,6 +432,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     """
     from glossary_spider import runs as r
 
+    if max_age is not None and not (check and max_age >= 0):  # not a number at all: nan
+        raise UserError("--max-age is a number of hours, and goes with --check")
     listed = r.list_runs(open_reader(db), db)
     if not check:
         click.echo(json.dumps(listed, indent=2) if as_json else r.table(listed))
@@ -483,6 +485,15 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate)
     return "\n".join(lines)
+
+
+def _json_ld_kind(item: Any) -> str:
+    """A JSON-LD block in a word: its ``@type`` (types joined by ``/``), or what JSON value it is instead."""
+    if isinstance(item, dict):
+        kind = item.get("@type", "@graph" if "@graph" in item else "no @type")
+        return "/".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+    return {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list",
+            type(None): "null"}.get(type(item), "?")
 
 
 def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
@@ -658,8 +669,8 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
             writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
     else:
         if not results:
-            click.echo(f"No page matches {query!r}.", err=True)
-        bold = sys.stdout.isatty()
+            click.echo(f"No page matches {quoted(query)}.", err=True)
+        bold = can_style(sys.stdout)
         for r in results:
             marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
             title = safe_text(r["title"] or "(untitled)", one_line=True)
@@ -701,7 +712,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
         click.echo(f"{safe_text(url, one_line=True)}: version {a} → {b}")
         if not changes:
             click.echo("  no change in title, summary or text")
-        color = sys.stdout.isatty()
+        color = can_style(sys.stdout)
         for change in changes:
             click.echo(f"\n{change.field}:")
             click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
@@ -750,9 +761,7 @@ def _page_text(page: dict[str, Any]) -> str:
         lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
     lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
     lines += [f"  {l['title'] or ''} ({l['kind']})  {l['from_url']}" for l in page["linked_from"]]
-    types = [str(item.get("@type", "@graph" if "@graph" in item else "?")) if isinstance(item, dict)
-             else type(item).__name__ for item in page["json_ld"]]
-    lines += ["", f"JSON-LD: {', '.join(types) or 'none'}"]
+    lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from glossary_spider.params import BadArgument
 from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
-from glossary_spider.terminal import safe_text
+from glossary_spider.terminal import quoted, safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -109,7 +109,7 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     if not query.strip():
         raise BadArgument("the search query is empty")
     if not re.search(r"\w", query):
-        raise BadArgument(f"the search query {query!r} has no words to search for")
+        raise BadArgument(f"the search query {quoted(query)} has no words to search for")
     check_type(page_type)
     query = _without_repeats(query)
     try:
@@ -117,7 +117,7 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     except sqlite3.OperationalError:
         words = _plain_words(query)
         if not words:
-            raise BadArgument(f"the search query {query!r} has no words to search for") from None
+            raise BadArgument(f"the search query {quoted(query)} has no words to search for") from None
         return _search(conn, words, page_type, limit)
 
 
@@ -213,7 +213,7 @@ class Ambiguous(BadArgument):
     def __init__(self, slug: str, candidates: list[dict[str, Any]]):
         self.candidates = candidates
         names = ", ".join(f"{c['page_type']} {c['url']}" for c in candidates)
-        super().__init__(f"{slug!r} names {len(candidates)} pages ({names}): give --type or the URL")
+        super().__init__(f"{quoted(slug)} names {len(candidates)} pages ({names}): give --type or the URL")
 
 
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
@@ -223,7 +223,7 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         url = normalize_url(url_or_slug)
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
-        raise BadArgument(f"no archived page at {url_or_slug}")
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}")
     slug = url_or_slug.strip().strip("/").split("/")[-1]
     candidates = [dict(r) for r in conn.execute(
         "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
@@ -233,7 +233,7 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         # An area's slug is shared by its resource pages: the area itself is meant.
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
-        raise BadArgument(f"no archived page has the slug {slug!r}")
+        raise BadArgument(f"no archived page has the slug {quoted(slug)}")
     if len(candidates) > 1:
         raise Ambiguous(slug, candidates)
     return candidates[0]["url"]

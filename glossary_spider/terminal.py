@@ -11,6 +11,7 @@ is shown. Every string of page content the command line prints goes through
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -29,6 +30,17 @@ def _escape(match: re.Match[str]) -> str:
 def safe_text(text: object, one_line: bool = False) -> str:
     """``text`` with every control character shown as ``\\xNN`` (newline and tab kept unless ``one_line``)."""
     return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_escape, "" if text is None else str(text))
+
+
+def can_style(stream: IO[str]) -> bool:
+    """Whether to write bold and colour to ``stream``: a terminal that does not say it wants none
+    (``NO_COLOR``, https://no-color.org; ``TERM=dumb``)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def quoted(text: str, most: int = 200) -> str:
+    """What a user typed, quoted for a one-line message: at most ``most`` characters of it."""
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 def safe_json(text: str) -> str:

@@ -513,6 +513,34 @@ def test_held_with_a_run_that_was_not_held_is_one_line_and_exit_2(crawled, tmp_p
     assert result.returncode == 2 and words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
 
 
+@pytest.mark.parametrize("options", [("--check", "--max-age", "nan"), ("--max-age", "5")])
+def test_runs_max_age_is_a_number_that_goes_with_check(crawled, options):
+    """--max-age nan passed every check; without --check it was silently ignored."""
+    result = run_glossary("runs", "--db", str(crawled), *options)
+    assert_one_line_error(result, "--max-age is a number of hours, and goes with --check")
+
+
+def test_what_a_user_typed_is_quoted_short_in_a_message(crawled):
+    result = run_glossary("search", "zq" * 50_000, "--db", str(crawled))
+    assert result.returncode == 0 and len(result.stderr) < 300, len(result.stderr)
+    assert result.stderr.startswith("No page matches 'zqzq") and result.stderr.endswith("…'.\n")
+
+
+@pytest.mark.parametrize("environment, bold", [({}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False)])
+def test_search_on_a_terminal_is_bold_unless_it_asks_for_none(crawled, environment, bold):
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        subprocess.run([*GLOSSARY, "search", "gamma", "--limit", "1", "--db", str(crawled)], cwd=ROOT, stdout=terminal,
+                       stderr=subprocess.DEVNULL, timeout=60, env={**os.environ, "TERM": "xterm", **environment})
+        shown = os.read(controller, 65536)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert (b"\x1b[1m" in shown) is bold, shown
+
+
 def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
     """A reparse did not record its process: `runs --check` took the running reparse for a killed one."""
     import signal
