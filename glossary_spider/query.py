@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
@@ -210,10 +211,11 @@ def highlight(text: str | None, start: str = "[", end: str = "]") -> str:
 
 
 class Ambiguous(BadArgument):
-    def __init__(self, slug: str, candidates: list[dict[str, Any]]):
+    def __init__(self, slug: str, candidates: list[dict[str, Any]], typed: bool = False):
         self.candidates = candidates
         names = ", ".join(f"{c['page_type']} {c['url']}" for c in candidates)
-        super().__init__(f"{quoted(slug)} names {len(candidates)} pages ({names}): give --type or the URL")
+        super().__init__(f"{quoted(slug)} names {len(candidates)} pages ({names}): give "
+                         f"{'the URL' if typed else '--type or the URL'}")
 
 
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
@@ -224,18 +226,25 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
         raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}")
-    slug = url_or_slug.strip().strip("/").split("/")[-1]
+    text = url_or_slug.strip()
+    if "/" in text.strip("/") and not text.startswith("/"):  # a host and a path, without the scheme
+        return resolve(conn, f"http://{text}", page_type)
+    slug = text.strip("/").split("/")[-1]
     candidates = [dict(r) for r in conn.execute(
         "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
         [slug, page_type, page_type],
     )]
-    if len(candidates) > 1 and page_type is None:
+    if text.startswith("/"):  # a path: the pages at that very path, on whatever host
+        path = "/" + text.strip("/") + "/"
+        candidates = [c for c in candidates if urlsplit(normalize_url(c["url"]) or c["url"]).path == path]
+    elif len(candidates) > 1 and page_type is None:
         # An area's slug is shared by its resource pages: the area itself is meant.
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
-        raise BadArgument(f"no archived page has the slug {quoted(slug)}")
+        what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
+        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}")
     if len(candidates) > 1:
-        raise Ambiguous(slug, candidates)
+        raise Ambiguous(slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
 
 

@@ -126,6 +126,9 @@ def test_show_a_page_by_slug(archive):
     assert {l["from_url"].replace(url, "") for l in page["linked_from"]} >= linking
     text = glossary(db, "show", f"{url}/definition/international-legal-cooperation/").stdout
     assert "## International Legal Cooperation" in text and "related links (8):" in text
+    for by_path in ("/definition/international-legal-cooperation/", url.removeprefix("http://") +
+                    "/definition/international-legal-cooperation"):
+        assert glossary(db, "show", by_path).stdout == text
 
 
 def test_a_slug_shared_by_two_types_asks_which(archive):
@@ -157,6 +160,11 @@ def test_history_and_word_diff(archive):
     (["international-legal-cooperation", "--diff"], "only 1 version"),
     (["international-legal-cooperation", "--diff", "1-2"], "A..B"),
     (["international-legal-cooperation", "--type", "poem"], "poem"),
+    # A path or a host and path is that page, not whatever page has its last segment for a slug.
+    (["/term/international-legal-cooperation/"], "no archived page at the path '/term/international-legal-coop"),
+    (["evil.example/definition/international-legal-cooperation/"],
+     "no archived page at http://evil.example/definition/international-legal-cooperation/"),
+    (["international-legal-cooperation", "--type", "term"], "no archived term page has the slug"),
 ])
 def test_show_errors(archive, args, message):
     db, _ = archive
