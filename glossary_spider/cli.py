@@ -55,7 +55,16 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         metavar="PATH",
         help="The archive's path (or set GLOSSARY_DB).",
+        callback=_not_empty,
     )(command)
+
+
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A path option given as "" (an unset variable in a script) is refused, not taken for ".": the
+    directory, or standard output."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: give a file's path")
+    return value
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -769,7 +778,8 @@ def _page_text(page: dict[str, Any]) -> str:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write here instead of standard output.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_not_empty,
+              help="Write here instead of standard output.")
 @click.option("--raw", is_flag=True,
               help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
 @user_errors
@@ -822,7 +832,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 @cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @format_option("text", "json", "html")
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of standard output.")
+@click.option("--out", type=click.Path(dir_okay=False), callback=_not_empty,
+              help="Write here instead of standard output.")
 @user_errors
 def report(db: str, fmt: str, out: str | None) -> None:
     """Archive health: pages by type and status, broken related links, orphans,

@@ -541,6 +541,17 @@ def test_search_on_a_terminal_is_bold_unless_it_asks_for_none(crawled, environme
     assert (b"\x1b[1m" in shown) is bold, shown
 
 
+@pytest.mark.parametrize("args", [("search", "gamma", "--db", ""), ("crawl", "--db", " "),
+                                  ("export", "--format", "csv", "--out", ""), ("report", "--out", "")])
+def test_an_empty_path_is_refused_not_taken_for_the_current_directory_or_stdout(crawled, args):
+    """--db "" (an unset variable in a script) said '. is a directory'; export --out "" wrote to standard
+    output as if no --out were given."""
+    extra = () if "--db" in args else ("--db", str(crawled))
+    result = run_glossary(*args, *extra)
+    assert_one_line_error(result, "is empty: give a file's path")
+    assert result.stdout == ""
+
+
 def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
     """A reparse did not record its process: `runs --check` took the running reparse for a killed one."""
     import signal
