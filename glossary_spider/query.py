@@ -163,14 +163,17 @@ def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: 
 
 
 _TERM = re.compile(r"\w+\*?")
+_PHRASE = re.compile(r'"[^"]*"\*?')
+_TOKEN = re.compile(r'"[^"]*"\*?|\S+')
 
 
 def _without_repeats(query: str) -> str:
-    """A query of terms joined only by OR (or only by AND) with each term once: FTS5 gives every
-    repeat an iterator of its own, which makes matching superlinear in the terms."""
-    tokens = query.split()
+    """A query of terms or "phrases" joined only by OR (or terms only by AND) with each once: FTS5 gives
+    every repeat an iterator of its own, which makes matching superlinear in the terms."""
+    tokens = _TOKEN.findall(query)
     terms, operators = tokens[::2], set(tokens[1::2])
-    if len(tokens) < 3 or not all(_TERM.fullmatch(t) and t not in ("AND", "OR", "NOT", "NEAR") for t in terms):
+    if len(tokens) < 3 or not all((_TERM.fullmatch(t) or _PHRASE.fullmatch(t)) and t not in ("AND", "OR", "NOT", "NEAR")
+                                  for t in terms):
         return query
     if operators == {"OR"}:
         return " OR ".join(dict.fromkeys(terms))
@@ -182,11 +185,11 @@ def _without_repeats(query: str) -> str:
 def _ranking(match: str) -> str:
     """The query that ranks and highlights: ``match`` itself, or past RANK_MAX_WORDS words its first
     distinct ones, OR-ed."""
-    words = re.findall(r"\w+", match)
+    words = re.findall(r"\w+\*?", match)
     if len(words) <= RANK_MAX_WORDS:
         return match
     distinct = [w for w in dict.fromkeys(words) if w not in ("AND", "OR", "NOT", "NEAR")]
-    return " OR ".join('"' + w + '"' for w in distinct[:RANK_MAX_WORDS])
+    return " OR ".join(f'"{w.rstrip("*")}"' + "*" * w.endswith("*") for w in distinct[:RANK_MAX_WORDS])
 
 
 def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:

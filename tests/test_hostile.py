@@ -411,6 +411,20 @@ def test_search_time_is_linear_in_the_query_terms(crawled):
     assert large / small < 15  # linear: about 6; quadratic: 36
 
 
+def test_repeated_phrases_count_once_and_prefixes_keep_their_snippets_past_64_terms(crawled):
+    """Repeated "phrases" were not folded as repeated words are (6,000 of them: seconds); past 64 terms, the
+    ranking query dropped each prefix's *, so hits matched by prefix alone came with blank snippets."""
+    from glossary_spider import query as q
+
+    conn = q.connect(crawled)
+    started = time.perf_counter()
+    assert q.search(conn, " OR ".join(['"legal cooperation"'] * 6000), limit=5)
+    assert time.perf_counter() - started < 1
+    prefixes = " OR ".join(["gamm*"] + [f"absent{i}*" for i in range(100)])
+    found = q.search(conn, prefixes, limit=5)
+    assert found and all(q.MARK_START in r["snippet"] for r in found), found
+
+
 # -- browse leaves nothing behind ---------------------------------------------------------------
 
 
