@@ -117,7 +117,7 @@ Exit status:
     0  done (with --check: the last run that ended was done)
     2  bad arguments, or no usable archive at --db
   1-6  with --check: the last run's own exit status (see 'glossary crawl --help'),
-       or 1 when it ended longer ago than --max-age, or there is none"""
+       or 1 when it ended longer ago than --max-age, or there is none (0 while the first runs)"""
 
 
 class Commands(click.Group):
@@ -431,7 +431,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     until the next run records it. With --check, the one line and the exit status
     are for cron mail, systemd OnFailure= or a monitoring system: the last run's
     own exit status when it was not done, 1 when it is older than --max-age (or
-    there is none). A run still going does not count; the line mentions it.
+    there is none, but for the first run while it is going). A run still going
+    does not count; the line mentions it.
 
     \b
     Example:
@@ -709,6 +710,8 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     """
     from glossary_spider import query as q
 
+    if history and diff_spec is not None:
+        raise UserError("give --history or --diff, not both")
     conn = open_reader(db)
     url = q.resolve(conn, url_or_slug, page_type)
     if diff_spec is not None:

@@ -165,6 +165,7 @@ def test_history_and_word_diff(archive):
     (["evil.example/definition/international-legal-cooperation/"],
      "no archived page at http://evil.example/definition/international-legal-cooperation/"),
     (["international-legal-cooperation", "--type", "term"], "no archived term page has the slug"),
+    (["international-legal-cooperation", "--history", "--diff"], "give --history or --diff, not both"),
 ])
 def test_show_errors(archive, args, message):
     db, _ = archive
