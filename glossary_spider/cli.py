@@ -811,11 +811,10 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         not_the_archive(out, db)
     elif binary and sys.stdout.isatty():
         raise UserError("a WARC is gzip-compressed bytes, not for a terminal: give --out FILE, or redirect the output")
-    newline = "" if fmt == "csv" else None
     try:
         # The records exactly as archived, in UTF-8 whatever the locale's encoding, to a file or standard output.
         stream = open(out or sys.stdout.fileno(), "wb" if binary else "w", encoding=None if binary else "utf-8",
-                      newline=None if binary else newline, closefd=bool(out))
+                      newline="" if fmt == "csv" else None, closefd=bool(out))
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     try:
