@@ -1019,7 +1019,11 @@ def main() -> None:
         code = cli.main(prog_name="glossary", standalone_mode=False)
     except click.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx else "glossary"
-        click.echo(f"Error: {exc.format_message()} (see '{where} --help')", err=True)
+        also = ""
+        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
+            given = next((a for a in sys.argv[1:] if a.startswith(exc.option_name)), exc.option_name)
+            also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
+        click.echo(f"Error: {exc.format_message()} (see '{where} --help'{also})", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
         exc.show()

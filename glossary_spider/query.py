@@ -63,6 +63,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
     _upgrade(path, mode)
     try:
         conn = _open(path, mode)
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
@@ -70,6 +71,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
         raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(not_an_archive(path, exc)) from None
+    if missing := sorted({"pages", "crawl_runs"} - tables):  # another application's database
+        conn.close()
+        raise ArchiveError(f"{path} is not a glossary archive: it has no {' or '.join(missing)} table")
     return conn
 
 

@@ -355,8 +355,9 @@ def test_another_applications_database_with_a_pages_table_is_not_an_archive(tmp_
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE pages (x)")
     conn.close()
-    result = run_glossary("search", "gamma", "--db", str(db))
-    assert_one_line_error(result, f"{db} is not a glossary archive")
+    for command in (("search", "gamma"), ("held",), ("runs", "--check")):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} is not a glossary archive: it has no crawl_runs table")
 
 
 @pytest.mark.parametrize("command", ["crawl", "refresh", "reparse", "search", "show", "export", "report", "browse",
@@ -550,6 +551,11 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_directory_or_stdout(
     result = run_glossary(*args, *extra)
     assert_one_line_error(result, "is empty: give a file's path")
     assert result.stdout == ""
+
+
+def test_a_query_word_that_looks_like_an_option_gets_a_hint(crawled):
+    result = run_glossary("search", "-vega", "--db", str(crawled))
+    assert_one_line_error(result, "No such option", "put -- before them: glossary search -- -vega")
 
 
 def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
