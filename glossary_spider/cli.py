@@ -384,8 +384,8 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
 @cli.command(epilog=REPARSE_EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
-@click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Processes extracting pages (default: one per core).")
+@click.option("--workers", type=click.IntRange(min=1, max=max(8, 4 * (os.cpu_count() or 1))), default=None,
+              metavar="N", help="Processes extracting pages (default: one per core; at most four per core).")
 @user_errors
 def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     """Re-extract every archived page from its stored raw HTML, with no network access.

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing.pool
+import multiprocessing
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any
 
@@ -54,7 +56,7 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     else:
         run_id, after = archive.start_run("reparse", args, os.getpid()), ""
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
-    started, done, reason = time.monotonic(), 0, "finished"
+    started, reason = time.monotonic(), "finished"
     total, line = 0, ProgressLine() if progress else None  # the total is for the progress line only
     if line:
         total = archive.db.execute("SELECT count(*) FROM pages WHERE url > ?", [after]).fetchone()[0]
@@ -65,19 +67,18 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
             batch.append((state, result))
             if len(batch) >= BATCH:
                 _write(archive, run_id, batch, counts)
-                done += len(batch)
                 batch = []
                 if line:
-                    line.show(_progress(done, total, started, counts))
+                    line.show(_progress(total, started, counts))
         _write(archive, run_id, batch, counts)
-        done += len(batch)
     except KeyboardInterrupt:
         reason = INTERRUPTED_REASON
     finally:
         extractor.stop()
         if line:
-            line.done(_progress(done, total, started, counts))
-    stats = {"pages": done, "workers": workers, "elapsed_time_seconds": round(time.monotonic() - started, 3)}
+            line.done(_progress(total, started, counts))
+    stats = {"pages": sum(counts.values()), "workers": workers,
+             "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)
 
 
@@ -90,21 +91,24 @@ def _args(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extracted]], counts: dict[str, int]) -> None:
-    extracted = []
+    extracted, added = [], dict.fromkeys(counts, 0)
     with archive.db.atomic():
         for state, result in batch:
             if isinstance(result, str):  # one page that breaks extraction must not stop the rest
                 archive.record_error(run_id, state["url"], "parse", None, "extraction failed", result)
-                counts["pages_failed"] += 1
+                added["pages_failed"] += 1
             else:
                 extracted.append((state, *result))
         for outcome in archive.reparse_pages(run_id, extracted):
-            counts[f"pages_{outcome}"] += 1
+            added[f"pages_{outcome}"] += 1
         if batch:
             archive.mark_reparsed(run_id, batch[-1][0]["url"])
+    for outcome, count in added.items():  # once written: a batch that Ctrl-C stopped counts for nothing
+        counts[outcome] += count
 
 
-def _progress(done: int, total: int, started: float, counts: dict[str, int]) -> str:
+def _progress(total: int, started: float, counts: dict[str, int]) -> str:
+    done = sum(counts.values())  # the pages written
     rate = done / max(time.monotonic() - started, 1e-6)
     return f"{done:,} of {total:,} pages · {rate:.0f}/s · {counts['pages_changed']:,} changed"
 
@@ -151,50 +155,115 @@ def task(state: dict[str, Any], content_type: str | None, sha256: str) -> Task:
     return state["url"], content_type, sha256, state["record_digest"], state["content_hash"]
 
 
+_forks_quiet = False
+
+
+_STOPPING = {signal.SIGINT, signal.SIGTERM}
+
+
+def _hold_signals() -> None:
+    """Ctrl-C and SIGTERM held back while a worker is forked: it starts with them held."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+
+
+def _let_signals_go() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+
+
+def _quiet_signals() -> None:
+    """In a worker the moment it is forked, before Python starts it up: Ctrl-C is its parent's, and
+    SIGTERM (a broken pool's way to end the workers it has left) ends it quietly; then what was held
+    back arrives. It would otherwise hold the reparse's own handlers a while, and a worker stopped while
+    starting printed a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _let_signals_go()
+
+
 class PageExtractor:
     """Extracts stored pages in ``workers`` processes (1: in this one), in reading order.
 
     The workers are forked from this process as the extractor is entered: make it before opening the
     archive, and they inherit neither its lock nor its connection. They start at once, with all this
-    process has loaded, read the bodies themselves, and go when this process does (``kill -9`` included)."""
+    process has loaded, read the bodies themselves, and go when this process does (``kill -9`` included).
+    A worker that dies (killed, out of memory, a page that crashes the parser) costs no page and stops
+    nothing: the batches it took are extracted again a page at a time, each in a fresh worker, and a page
+    that kills that one too is a failed page of the run."""
 
     def __init__(self, workers: int = 1):
         self.workers = workers
-        self.pool: multiprocessing.pool.Pool | None = None
+        self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> PageExtractor:
         if self.workers > 1:
-            self.pool = multiprocessing.get_context("fork").Pool(
-                self.workers, initializer=worker_started, initargs=(os.getpid(),))
+            self._start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _start(self) -> None:
+        global _forks_quiet
+        if not _forks_quiet:
+            os.register_at_fork(before=_hold_signals, after_in_parent=_let_signals_go, after_in_child=_quiet_signals)
+            _forks_quiet = True
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
+                                        initializer=worker_started, initargs=(os.getpid(),))
+
     def stop(self) -> None:
         """End the workers, and with them their connections to the archive: the archive, closed after
-        them, then has its write-ahead log checkpointed into the file and removed."""
+        them, then has its write-ahead log checkpointed into the file and removed. At once, whatever
+        they were doing (SIGKILL: they only read, and a worker still starting would take SIGTERM for
+        Ctrl-C, as this process does): this process has no other children."""
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for worker in multiprocessing.active_children():
+                worker.kill()
+                worker.join()
             self.pool = None
 
     def extract(self, archive: Archive, pages: States) -> Iterator[tuple[dict[str, Any], Extracted]]:
-        """(state, extraction result) for each of ``archive``'s stored ``pages``."""
+        """(state, extraction result) for each of ``archive``'s stored ``pages``, in their order: a few
+        batches at a time in the workers, so that memory holds a few batches however many pages."""
         if self.pool is None:
             for page in pages:
                 yield page[0], extract_batch([task(*page)], archive.body)[0]
             return
-        states: deque[list[dict[str, Any]]] = deque()
+        path = str(archive.path)
+        remaining = iter(pages)
+        window: deque[tuple[list[dict[str, Any]], list[Task], Future[list[Extracted]]]] = deque()
+        while True:
+            while len(window) < 2 * self.workers and (batch := list(islice(remaining, WORKER_BATCH))):
+                tasks = [task(*page) for page in batch]
+                window.append(([state for state, _, _ in batch], tasks, self.pool.submit(extract_stored, path, tasks)))
+            if not window:
+                return
+            states, _, future = window[0]
+            try:
+                results = future.result()
+            except BrokenProcessPool:  # a worker died, and with it every batch the workers held
+                lost = list(window)
+                window.clear()
+                self._restart()
+                for states, tasks, _ in lost:
+                    for state, one in zip(states, tasks):
+                        yield state, self._alone(path, one)
+                continue
+            window.popleft()
+            yield from zip(states, results)
 
-        def batches() -> Iterator[list[Task]]:
-            remaining = iter(pages)
-            while batch := list(islice(remaining, WORKER_BATCH)):
-                states.append([state for state, _, _ in batch])
-                yield [task(*page) for page in batch]
+    def _alone(self, path: str, page: Task) -> Extracted:
+        """A page extracted by itself: one whose worker dies now is the page that kills it."""
+        assert self.pool is not None
+        try:
+            return self.pool.submit(extract_stored, path, [page]).result()[0]
+        except BrokenProcessPool:
+            self._restart()
+            return "WorkerDied: the extraction worker died extracting this page"
 
-        for results in self.pool.imap(partial(extract_stored, str(archive.path)), batches()):
-            yield from zip(states.popleft(), results)
+    def _restart(self) -> None:
+        self.stop()
+        self._start()
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:

@@ -51,7 +51,7 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
             run["outcome"], run["exit_status"] = RUNNING, None
         else:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
-            run["error"] = "stopped before it finished (killed, or the machine went down): --resume continues it"
+            run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run)
     # In the order they started (or resumed); of two in the same second, the one that ended later is later.
     return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["finished_at"] or "~",
                                        r["id"] or 0))
@@ -85,13 +85,18 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
         return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
-        why = last["error"] or explain(last["finish_reason"])
+        why = last["error"] or explain(last["finish_reason"]).replace("--resume continues it", _carry_on(last))
         return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
     age = (now - datetime.fromisoformat(when)).total_seconds() / 3600
     if max_age_hours is not None and age > max_age_hours:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {age:.1f} hours ago, more than --max-age "
                                         f"{max_age_hours:g}: no run has finished since{also}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {age:.1f} hours ago ({_pages(last)}){also}", last)
+
+
+def _carry_on(run: dict[str, Any]) -> str:
+    """How a stopped run is carried on: a crawl or refresh with --resume, a reparse by running it again."""
+    return "'glossary reparse' again carries it on" if run["command"] == "reparse" else "--resume continues it"
 
 
 def _name(run: dict[str, Any]) -> str:

@@ -257,6 +257,45 @@ def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_
     assert archive_content(two) == archive_content(one)
 
 
+def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
+    """A worker killed (out of memory, kill -9): the process pool waited for its batch for ever, and
+    SIGTERM did not end the wait. Its batches are extracted again, and the reparse ends as one that lost
+    no worker."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:  # every page to rewrite, so the workers have work when one is killed
+        conn.execute("UPDATE pages SET record_digest = NULL, content_hash = 'before'")
+    conn.close()
+    reference, killed = tmp_path / "reference.db", tmp_path / "killed.db"
+    shutil.copy(db, reference)
+    shutil.copy(db, killed)
+    assert run_glossary("reparse", "--db", str(reference), "--workers", "2", "--no-progress").returncode == 0
+    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(killed), "--workers", "2", "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children = f"/proc/{process.pid}/task/{process.pid}/children"
+    deadline = time.monotonic() + 60
+    while len(workers := open(children).read().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for pid in workers:  # both hold a batch now: stopped, one killed, the other let go on
+        os.kill(int(pid), signal.SIGSTOP)
+    time.sleep(0.2)
+    os.kill(int(workers[0]), signal.SIGKILL)
+    os.kill(int(workers[1]), signal.SIGCONT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert archive_content(killed) == archive_content(reference)
+    (run,) = rows(killed, "SELECT finish_reason, pages_changed, pages_failed FROM crawl_runs WHERE command = 'reparse'")
+    # What `runs --check` tells of a reparse that was killed: to run it again (it has no --resume).
+    with sqlite3.connect(killed) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL, outcome = NULL, "
+                     "exit_status = NULL WHERE command = 'reparse'")
+    conn.close()
+    check = run_glossary("runs", "--db", str(killed), "--check")
+    assert check.returncode == 1 and "'glossary reparse' again carries it on" in check.stderr, check.stderr
+    assert run == rows(reference, "SELECT finish_reason, pages_changed, pages_failed FROM crawl_runs "
+                                  "WHERE command = 'reparse'")[0]
+
+
 def test_bodies_are_stored_once_compressed_and_readable(archived):
     _, db = archived
     stored = rows(db, "SELECT sum(size) AS raw, sum(length(data)) AS kept, count(*) AS n FROM bodies")[0]
