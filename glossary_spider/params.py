@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glossary_spider.urls import host_of, normalize_url
+from glossary_spider.terminal import quoted
+from glossary_spider.urls import MAX_URL, host_of, normalize_url
 
 LIVE_HOME = "https://term.greeks.live/"
 LIVE_SITEMAP = "https://term.greeks.live/sitemap_index.xml"
@@ -31,20 +35,45 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
 def check_url(value: str, what: str) -> str:
     url = normalize_url(value) if "://" in value else None
     if url is None:
-        raise BadArgument(f"{what} {value!r} is not an http(s) URL (e.g. https://term.greeks.live/)")
+        raise BadArgument(f"{what} {quoted(value)} is not an http(s) URL (e.g. https://term.greeks.live/)")
+    if len(url) > MAX_URL:
+        raise BadArgument(f"{what} {quoted(value, 60)} is {len(url):,} characters long, more than the {MAX_URL:,} "
+                          "a URL may have")
     return url
 
 
+# The most of a --urls-file read: some 400,000 URLs. A longer list is a sitemap's work (or several runs').
+MAX_URLS_FILE = 16 * 1024 * 1024
+DAY = 86400
+
+
 def read_urls_file(path: str | Path) -> list[str]:
-    """URLs from a file, one per line; blank lines and ``#`` comments ignored."""
+    """URLs from a file, one per line; blank lines and ``#`` comments ignored. Only a regular file, of
+    at most :data:`MAX_URLS_FILE` bytes: a FIFO would block, /dev/zero never end."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise BadArgument(f"--urls-file {path}: no such file") from None
     except IsADirectoryError:
         raise BadArgument(f"--urls-file {path}: is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise BadArgument(f"--urls-file {path}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise BadArgument(f"--urls-file {path}: is not a regular file (a pipe or a device); give a file")
+        if info.st_size > MAX_URLS_FILE:
+            raise BadArgument(f"--urls-file {path}: {info.st_size:,} bytes, more than {MAX_URLS_FILE // 2**20} MiB "
+                              "of URLs: give a sitemap, or split the list over several runs")
+        text = os.read(fd, MAX_URLS_FILE + 1)[:MAX_URLS_FILE].decode("utf-8-sig")  # a BOM (Notepad's) dropped
+    except UnicodeDecodeError as exc:
         raise BadArgument(f"--urls-file {path}: cannot be read ({exc})") from None
+    except OSError as exc:
+        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
     urls = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -110,9 +139,11 @@ def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -
     def parse(value: Any, name: str) -> Any:
         try:
             number = kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             whole = "a whole number" if kind is int else "a number"
             raise BadArgument(f"{name} must be {whole}, not {value!r}") from None
+        if not math.isfinite(number):  # nan passes every comparison; inf waits for ever
+            raise BadArgument(f"{name} must be a finite number, not {value!r}")
         if number < low or (high is not None and number > high):
             raise BadArgument(f"{name} must be {'at least ' + str(low) if high is None else f'{low} to {high}'}, "
                               f"not {value!r}")
@@ -159,14 +190,14 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "max_pages": _number(int, 1),
     "max_age_days": _number(float, 0),
     "concurrency": _number(int, 1, 64),
-    "delay": _number(float, 0),
+    "delay": _number(float, 0, DAY),
     "ignore_robots": parse_bool,
-    "timeout": _number(float, 0.1),
+    "timeout": _number(float, 0.1, DAY),
     "trap_budget": _number(int, 1),
     "max_requests": _number(int, 1),
     "max_duration": _duration,
     "gate": _gate,
-    "max_delay": _number(float, 0),
+    "max_delay": _number(float, 0, DAY),
     "give_up_after": _duration,
 }
 # Other names a run's arguments may come under: -a max_age, the spider's urls_file.

@@ -38,6 +38,47 @@ def test_a_bad_line_in_the_urls_file(tmp_path):
     assert_one_line_error(result, "line 2", "not a url")
 
 
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge"])
+def test_a_urls_file_is_a_regular_file_of_bounded_size(tmp_path, kind):
+    """/dev/zero grew the crawl to 24 GB before the kernel killed it; a FIFO with no writer blocked it for
+    ever; 70 MB of URLs took 857 MB and minutes to stop."""
+    path = tmp_path / "urls"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = "/dev/zero"
+    else:
+        with open(path, "wb") as file:
+            file.truncate(17 * 1024 * 1024)
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(path), timeout=30)
+    assert_one_line_error(result, "--urls-file", "a sitemap" if kind == "huge" else "not a regular file")
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_a_urls_file_with_a_byte_order_mark_is_read(tmp_path):
+    (tmp_path / "urls.txt").write_bytes("\ufeffhttp://127.0.0.1:9/ok/\r\n".encode())
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
+    assert "not an http(s) URL" not in result.stderr
+    assert rows(tmp_path / "a.db", "SELECT url FROM crawl_errors") == [{"url": "http://127.0.0.1:9/ok/"}]
+
+
+@pytest.mark.parametrize("option, value", [("--delay", "nan"), ("--delay", "inf"), ("--timeout", "nan"),
+                                           ("--timeout", "1e400"), ("--max-delay", "inf"), ("--delay", "1e12")])
+def test_a_number_that_is_not_finite_or_beyond_a_day_is_refused(tmp_path, option, value):
+    """--delay nan turned politeness off without a word; --timeout nan failed every fetch, and the run
+    said the site did not answer; --delay inf fetched nothing, for ever."""
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/", option, value)
+    assert_one_line_error(result, option.removeprefix("--").replace("-", "_"))
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_a_start_url_longer_than_a_url_may_be_is_refused(tmp_path):
+    """It was dropped without a word: the run finished, nothing fetched, nothing recorded."""
+    url = "http://127.0.0.1:9/term/" + "a" * 3000 + "/"
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", url)
+    assert_one_line_error(result, "start URL", "characters long, more than the 2,083")
+
+
 @pytest.mark.parametrize("content", ["", "\n\n", "# my start pages\n   # none yet\n"])
 def test_a_urls_file_without_urls_is_refused_not_the_live_site(tmp_path, content):
     """Issue 14 item 3: the old crawl fell back to the live site's home page and sitemap."""
