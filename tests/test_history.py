@@ -296,6 +296,23 @@ def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
                                   "WHERE command = 'reparse'")[0]
 
 
+def test_a_reparse_counts_a_page_whose_body_is_gone_as_failed(archived):
+    """A page whose stored body is missing (a damaged or hand-edited archive) was passed over in silence:
+    neither extracted, nor failed, nor in crawl_errors."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:
+        lost = [r[0] for r in conn.execute("SELECT sha256 FROM bodies WHERE sha256 IN (SELECT body_sha256 FROM "
+                                           "captures WHERE url LIKE '%/definition/%') LIMIT 3")]
+        conn.executemany("DELETE FROM bodies WHERE sha256 = ?", [(sha,) for sha in lost])
+    conn.close()
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    (run,) = rows(db, "SELECT id, pages_failed FROM crawl_runs WHERE command = 'reparse'")
+    errors = rows(db, "SELECT detail FROM crawl_errors WHERE run_id = ? AND stage = 'parse'", (run["id"],))
+    assert run["pages_failed"] == len(lost) == 3
+    assert sorted(e["detail"].rpartition(" ")[2] for e in errors) == sorted(lost)
+
+
 def test_bodies_are_stored_once_compressed_and_readable(archived):
     _, db = archived
     stored = rows(db, "SELECT sum(size) AS raw, sum(length(data)) AS kept, count(*) AS n FROM bodies")[0]

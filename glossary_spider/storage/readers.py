@@ -150,8 +150,9 @@ class Reads:
                 yield state, content_type, body
 
     def stored_states(self, after: str = "", chunk: int = 500) -> Iterator[tuple[dict[str, Any], str | None, str]]:
-        """Each archived page's state, with the sha256 and content type of its latest stored body (one the
-        archive holds), in the order of their URLs, from the first after ``after``. Read ``chunk`` pages at a
+        """Each archived page's state, with the sha256 and content type of its latest stored body (which the
+        archive may no longer hold: reading it fails, and says so), in the order of their URLs, from the
+        first after ``after``. Read ``chunk`` pages at a
         time, each chunk whole before the caller writes (a query that runs on over rows the caller changes
         may meet them again): the first pages come at once, and memory holds one chunk however many pages
         the archive has."""
@@ -162,7 +163,7 @@ class Reads:
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
                                                    AND {ARCHIVED_CAPTURE})
-            WHERE p.url > ? AND c.body_sha256 IN (SELECT sha256 FROM bodies)
+            WHERE p.url > ?
             ORDER BY p.url
             LIMIT ?
         """
