@@ -155,10 +155,8 @@ def task(state: dict[str, Any], content_type: str | None, sha256: str) -> Task:
     return state["url"], content_type, sha256, state["record_digest"], state["content_hash"]
 
 
-_forks_quiet = False
-
-
 _STOPPING = {signal.SIGINT, signal.SIGTERM}
+_forks_quiet = False  # whether _hold_signals and the rest are registered, once for the process
 
 
 def _hold_signals() -> None:
@@ -213,8 +211,7 @@ class PageExtractor:
     def stop(self) -> None:
         """End the workers, and with them their connections to the archive: the archive, closed after
         them, then has its write-ahead log checkpointed into the file and removed. At once, whatever
-        they were doing (SIGKILL: they only read, and a worker still starting would take SIGTERM for
-        Ctrl-C, as this process does): this process has no other children."""
+        they were doing (SIGKILL: they only read); this process has no other children."""
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             for worker in multiprocessing.active_children():
