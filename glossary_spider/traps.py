@@ -196,6 +196,19 @@ class TrapGuard:
         run = 0 if novel or trusted else meta.get("trap_run", 0) + 1
         return Verdict(novel or bool(trusted), reason, run)
 
+    def credit(self, pages: Iterable[tuple[str, int]]) -> None:
+        """Start from what a stopped run fetched, when it is resumed: each of its pages (URL, words)
+        counts for its family as a page judged, one with text of its own when it has ``min_words``
+        words. A family would otherwise start from nothing, with the budget a new crawl gives it, and the
+        links still to follow cut as a trap that the stopped run's pages had long earned."""
+        for url, words in pages:
+            family = self.family(url_family(url))
+            family.judged += 1
+            if (words or 0) >= self.min_words:
+                family.novel += 1
+            else:
+                family.thin += 1
+
     def answered(self, meta: dict[str, Any]) -> None:
         """A request the guard let through was answered (or failed): call once for each."""
         if name := meta.get("trap_family"):

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import GLOSSARY, ROOT, Replica, archive_problems, lasting_port, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.cli import cli
 
@@ -619,6 +619,28 @@ def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
     finally:
         process.send_signal(signal.SIGCONT)
         assert process.wait(timeout=60) == 0
+
+
+def test_a_crawl_that_follows_links_resumes_after_a_full_disk_to_every_page(replica, tmp_path):
+    """The resumed run's trap guard started from nothing: a family whose pages the stopped run had fetched
+    got a new crawl's budget, and the links still to follow in it were cut as a trap of pages that add
+    nothing (one to three term pages lost, by where the disk filled)."""
+    import resource
+
+    reference = tmp_path / "reference.db"
+    assert crawl(reference, "--start-url", f"{replica.url}/").returncode == 0
+    for limit in (1_200_000, 1_500_000):
+        db = tmp_path / f"full-{limit}.db"
+
+        def small_disk():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        assert crawl(db, "--start-url", f"{replica.url}/", preexec_fn=small_disk).returncode == 2
+        result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        assert rows(db, "SELECT url FROM crawl_errors WHERE stage = 'trap'") == []
+        query = "SELECT url, content_hash FROM pages ORDER BY url"
+        assert rows(db, query) == rows(reference, query), limit
 
 
 def test_runs_reads_an_archive_from_before_the_outcome_columns_and_a_writer_adds_them(crawled, tmp_path):

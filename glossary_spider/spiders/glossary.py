@@ -119,6 +119,8 @@ class GlossarySpider(SitemapSpider):
         crawler.settings.setdict(plan.settings(), priority="cmdline")
         spider = super().from_crawler(crawler, plan=plan)
         spider.guard = TrapGuard.from_settings(crawler.settings)
+        if plan.done and plan.archive is not None and plan.run_id is not None:  # a resumed run
+            spider.guard.credit(plan.archive.fetched_words(plan.run_id))
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.dropped, signal=signals.request_dropped)
         return spider

@@ -62,6 +62,14 @@ class Staging:
                 insert(self.db, "staged", staged, conflict="OR REPLACE")
         return outcomes
 
+    def fetched_words(self, run_id: int) -> Iterator[tuple[str, int]]:
+        """The URL and word count of each page ``run_id`` fetched, staged or archived since (the trap guard
+        of its resumption asks)."""
+        yield from self.db.execute(
+            "SELECT c.url, coalesce(s.words, p.word_count, 0) FROM captures c "
+            "LEFT JOIN staged s ON s.run_id = c.run_id AND s.url = c.url LEFT JOIN pages p ON p.url = c.url "
+            "WHERE c.run_id = ? AND c.outcome IN ('new', 'changed', 'unchanged', 'held')", [run_id]).fetchall()
+
     def staged(self, run_id: int, columns: str = "*", chunk: int = 500) -> Iterator[dict[str, Any]]:
         """The pages ``run_id`` has staged, in the order it fetched them.
 
