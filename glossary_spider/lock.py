@@ -25,6 +25,7 @@ from typing import Any
 
 from glossary_spider.outcome import REFUSED_REASONS
 from glossary_spider.storage import now
+from glossary_spider.terminal import safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -203,9 +204,9 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
         if run.get("finish_reason") in REFUSED_REASONS and _is_time(run.get("started_at")):
             # Read back into lines for a terminal: only what a refused run writes, and nothing that controls it.
             run["command"] = run.get("command") if run.get("command") in COMMANDS else "crawl"
-            run["error"] = _printable(run.get("error", ""))[:500]
+            run["error"] = safe_text(run.get("error", ""), one_line=True)[:500]
             if "job_id" in run:
-                run["job_id"] = _printable(run["job_id"])[:100]
+                run["job_id"] = safe_text(run["job_id"], one_line=True)[:100]
             runs.append(run)
     return runs
 
@@ -220,6 +221,3 @@ def _is_time(value: Any) -> bool:
         return False
     return True
 
-
-def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in text)

@@ -685,7 +685,8 @@ def test_a_hostile_refused_runs_file_is_neither_a_traceback_nor_a_terminal_escap
                                  "finish_reason": "locked", "error": "E\x1b[2J\x1b]0;x\x07", "job_id": "j\x1b[1m"}))
     result = run_glossary("runs", "--db", str(db), "--check")
     assert result.returncode == 3 and "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
-    assert result.stderr.startswith("crawl (job j [1m) locked at 2099-01-01T00:00:00+00:00: E [2J ]0;x ")
+    assert result.stderr.startswith("crawl (job j\\x1b[1m) locked at 2099-01-01T00:00:00+00:00: "
+                                    "E\\x1b[2J\\x1b]0;x\\x07")
 
 
 def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_the_next_writer(crawled, tmp_path):

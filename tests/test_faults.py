@@ -303,16 +303,28 @@ def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(ma
     assert rows(db, "SELECT status FROM pages") == [{"status": "live"}]
 
 
+def archive_one_fault_page(make_replica, tmp_path, name):
+    """The hostile replica, and an archive of its fault page ``name`` alone: the first fetch of it."""
+    server = make_replica(PAGES, 1, "--faults")
+    db, url = tmp_path / f"{name}.db", f"{server.url}/definition/fault-{name}/"
+    result = crawl(db, "--start-url", url, "--no-follow")
+    assert result.returncode == 0, result.stderr
+    return server, db, url
+
+
+def refresh_json(db, *args):
+    """A refresh of ``db`` without delay: its one-line JSON summary."""
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_an_etag_with_a_byte_past_ascii_is_sent_back_as_it_came(make_replica, tmp_path):
     """The capture keeps the ETag decoded as Latin-1; Scrapy would send it back encoded as UTF-8, which
     never matches: every refresh fetched the page in full."""
-    server = make_replica(PAGES, 1, "--faults")
-    db = tmp_path / "etag.db"
-    result = crawl(db, "--start-url", f"{server.url}/definition/fault-latin1-etag/", "--no-follow")
-    assert result.returncode == 0, result.stderr
+    _, db, _ = archive_one_fault_page(make_replica, tmp_path, "latin1-etag")
     assert rows(db, "SELECT etag FROM captures") == [{"etag": '"v\xe9-1"'}]
-    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
-    assert result.returncode == 0, result.stderr
+    refresh_json(db)
     assert rows(db, "SELECT http_status, outcome FROM captures WHERE run_id = 2") == [
         {"http_status": 304, "outcome": "not_modified"}]
 
@@ -321,12 +333,8 @@ def test_a_304_naming_a_newer_version_than_the_one_asked_about_is_asked_again(ma
     """A 304 carries the current version's ETag (RFC 9110): one that is not the ETag sent says the page has
     changed, whatever the status. It was taken as "not modified", and the edit missed (and then hidden by
     the sitemap's lastmod for a week); the page is now asked for again, without validators."""
-    server = make_replica(PAGES, 1, "--faults")
-    db = tmp_path / "lying.db"
-    url = f"{server.url}/definition/fault-lying-304/"
-    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
-    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
-    assert result.returncode == 0, result.stderr
+    _, db, _ = archive_one_fault_page(make_replica, tmp_path, "lying-304")
+    refresh_json(db)
     assert rows(db, "SELECT http_status, outcome, etag FROM captures WHERE run_id = 2") == [
         {"http_status": 200, "outcome": "changed", "etag": '"v2"'}]
     assert rows(db, "SELECT version, body_text FROM pages") == [{"version": 2, "body_text": "Version 2 of the page."}]
@@ -335,14 +343,9 @@ def test_a_304_naming_a_newer_version_than_the_one_asked_about_is_asked_again(ma
 def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(make_replica, tmp_path):
     """An empty 200 (a broken cache, an answer cut short) became the page's current version: no title, no
     text, in search and in history. It is a failed page of the run now, and the page stays as it was."""
-    server = make_replica(PAGES, 1, "--faults")
-    db = tmp_path / "blank.db"
-    url = f"{server.url}/definition/fault-blank-later/"
-    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+    _, db, _ = archive_one_fault_page(make_replica, tmp_path, "blank-later")
     before = rows(db, "SELECT version, title, body_text, content_hash FROM pages")
-    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary = refresh_json(db, "--max-age", "0")
     assert (summary["pages_failed"], summary["changes"]) == (1, 0)
     assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
     assert before[0]["title"] == "Fault blank-later"
@@ -354,13 +357,8 @@ def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(mak
 def test_a_page_redirected_for_now_has_not_gone(make_replica, tmp_path):
     """A 307 (or 302, 303) says "elsewhere, for now": a maintenance window sending every page to one
     notice marked each page gone. The page stays live, as archived; its fetch failed this time."""
-    server = make_replica(PAGES, 1, "--faults")
-    db = tmp_path / "away.db"
-    url = f"{server.url}/definition/fault-away-for-now/"
-    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
-    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    server, db, url = archive_one_fault_page(make_replica, tmp_path, "away-for-now")
+    summary = refresh_json(db)
     assert (summary["pages_gone"], summary["pages_failed"]) == (0, 1)
     assert rows(db, "SELECT status, version FROM pages WHERE url = ?", (url,)) == [{"status": "live", "version": 1}]
     assert rows(db, "SELECT http_status, error FROM crawl_errors WHERE run_id = 2 AND url = ?", (url,)) == [
