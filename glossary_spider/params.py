@@ -45,6 +45,7 @@ def check_url(value: str, what: str) -> str:
 # The most of a --urls-file read: some 400,000 URLs. A longer list is a sitemap's work (or several runs').
 MAX_URLS_FILE = 16 * 1024 * 1024
 DAY = 86400
+MAX_DURATION = 366 * DAY  # of --max-duration and --give-up-after
 
 
 def read_urls_file(path: str | Path) -> list[str]:
@@ -87,11 +88,20 @@ _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: str | float, what: str = "--max-duration") -> float:
-    """Seconds from ``90``, ``90s``, ``20m``, ``1.5h`` or ``2d``."""
-    match = _DURATION.match(str(value))
-    if not match or float(match[1]) <= 0:
-        raise BadArgument(f"{what} must be a positive duration such as 90s, 20m or 2h, not {value!r}")
-    return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+    """Seconds from ``90``, ``90s``, ``20m``, ``1.5h`` or ``2d`` (or a number of seconds, as a run
+    recorded it), at most :data:`MAX_DURATION`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif match := _DURATION.match(str(value)):
+        seconds = float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+    else:
+        seconds = 0.0
+    if not 0 < seconds < math.inf:
+        raise BadArgument(f"{what} must be a positive duration such as 90s, 20m or 2h, not {quoted(str(value), 40)}")
+    if seconds > MAX_DURATION:
+        raise BadArgument(f"{what} {quoted(str(value), 40)} is more than {MAX_DURATION // DAY} days: give at most "
+                          f"{MAX_DURATION // DAY}d")
+    return seconds
 
 
 def parse_bool(value: str | bool | int, what: str) -> bool:

@@ -104,6 +104,8 @@ def _normalize_absolute(url: str) -> str | None:
         return None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").rstrip(".")
+    if port == 0:  # no server listens there: not the scheme's default port
+        return None
     if scheme not in _DEFAULT_PORTS or not (_HOST.match(host) or ":" in host and _is_address(host)):
         return None
     netloc = f"[{host}]" if ":" in host else host

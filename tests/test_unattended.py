@@ -97,7 +97,7 @@ def test_max_duration_stops_the_run_early(site, tmp_path):
     assert rows(db, "SELECT finish_reason FROM crawl_runs")[0]["finish_reason"] == "closespider_timeout"
 
 
-@pytest.mark.parametrize("value", ["soon", "-5m", "0", "3 weeks"])
+@pytest.mark.parametrize("value", ["soon", "-5m", "0", "3 weeks", "400d", "99999999999999999999d", "9" * 400])
 def test_a_bad_duration_is_one_line(tmp_path, value):
     result = run_glossary("crawl", "--db", str(tmp_path / "x.db"), "--start-url", "http://127.0.0.1:9/",
                           "--max-duration", value)

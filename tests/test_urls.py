@@ -20,6 +20,10 @@ from glossary_spider.urls import classify, host_of, is_allowed, is_followable, n
         ("https://term.greeks.live/about", "https://term.greeks.live/about"),
         ("http://127.0.0.1:08000/area/vega", "http://127.0.0.1:8000/area/vega/"),
         ("http://127.0.0.1:65536/area/vega/", None),
+        # Port 0 is no port a server listens on, not port 80 (what dropping it would make of it).
+        ("http://127.0.0.1:0/area/vega/", None),
+        ("http://127.0.0.1:00/area/vega/", None),
+        ("http://[::1]:0/", None),
         # Spellings RFC 3986 says are the same path: escapes' case, escaped unreserved characters, dot segments.
         ("https://term.greeks.live/term/caf%c3%a9/", "https://term.greeks.live/term/caf%C3%A9/"),
         ("https://term.greeks.live/term/café/", "https://term.greeks.live/term/caf%C3%A9/"),
