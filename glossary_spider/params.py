@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.terminal import quoted
-from glossary_spider.urls import MAX_URL, host_of, normalize_url
+from glossary_spider.urls import MAX_URL, normalize_url, server_of
 
 LIVE_HOME = "https://term.greeks.live/"
 LIVE_SITEMAP = "https://term.greeks.live/sitemap_index.xml"
@@ -126,7 +126,7 @@ class CrawlParams:
 
     @property
     def allowed_hosts(self) -> set[str]:
-        return {host_of(u) for u in self.start_urls + self.sitemap_urls}
+        return {server_of(u) for u in self.start_urls + self.sitemap_urls}
 
 
 MODES = ("crawl", "refresh")

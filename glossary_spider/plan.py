@@ -31,7 +31,7 @@ from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refus
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import Archive, ArchiveError, existing_archive, now
-from glossary_spider.urls import host_of
+from glossary_spider.urls import server_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,9 @@ class RunPlan:
 
     @property
     def allowed_hosts(self) -> set[str]:
-        """The hosts of the start URLs and sitemaps, and of the pages the archive and the stopped run hold."""
-        return self.params.allowed_hosts | {host_of(url) for url in [*self.known, *self.done, *self.pending]}
+        """The hosts (:func:`~glossary_spider.urls.server_of`) of the start URLs and sitemaps, and of the pages
+        the archive and the stopped run hold."""
+        return self.params.allowed_hosts | {server_of(url) for url in [*self.known, *self.done, *self.pending]}
 
     def settings(self) -> dict[str, Any]:
         """The Scrapy settings this run's options stand for."""

@@ -169,12 +169,31 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").rstrip(".").lower()
 
 
+def server_of(url: str) -> str:
+    """The server a request for ``url`` goes to, as the allowed hosts name it: its host, and its port
+    unless that is a standard one (80 or 443, a site's http and https). Another port of a host is
+    another server (a database's console, Scrapyd), never part of the site."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return host
+    if port is None or port in _STANDARD_PORTS:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_STANDARD_PORTS = frozenset(_DEFAULT_PORTS.values())
+
+
 def is_allowed(url: str, allowed_hosts: set[str] | frozenset[str]) -> bool:
-    """Whether a request for ``url`` may be sent: http(s), to exactly one of ``allowed_hosts``.
+    """Whether a request for ``url`` may be sent: http(s), to exactly one of ``allowed_hosts``
+    (:func:`server_of`).
 
     An IP address or a loopback alias is a host of its own, not the name it may resolve to.
     """
-    return url.partition(":")[0].lower() in _DEFAULT_PORTS and host_of(url) in allowed_hosts
+    return url.partition(":")[0].lower() in _DEFAULT_PORTS and server_of(url) in allowed_hosts
 
 
 def same_site(host: str, other: str) -> bool:

@@ -354,6 +354,24 @@ def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(mak
     assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
 
 
+def test_pages_past_the_size_limit_fail_without_the_site_counting_as_down(make_replica, tmp_path):
+    """A site that answers, but with bodies past the size limit or that cannot be decoded, answered:
+    the pages failed (exit 0, an error row each); it is not "a site that did not answer" (exit 6),
+    which a --resume would meet again the same way."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "big.db"
+    names = ["gzip-bomb", "oversize", "oversize-chunked", "corrupt-gzip"]
+    starts = [arg for name in names for arg in ("--start-url", f"{server.url}/definition/fault-{name}/")]
+    result = crawl(db, *starts, "--no-follow", "--timeout", "5")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT finish_reason, pages_failed FROM crawl_runs") == [
+        {"finish_reason": "finished", "pages_failed": len(names)}]
+    errors = {r["url"].split("fault-")[1]: r["error"] for r in rows(db, "SELECT url, error FROM crawl_errors")}
+    assert errors == {"gzip-bomb/": "larger than the size limit after decompression",
+                      "oversize/": "larger than the size limit", "oversize-chunked/": "larger than the size limit",
+                      "corrupt-gzip/": "body cannot be decoded (bad Content-Encoding)"}
+
+
 def test_a_page_redirected_for_now_has_not_gone(make_replica, tmp_path):
     """A 307 (or 302, 303) says "elsewhere, for now": a maintenance window sending every page to one
     notice marked each page gone. The page stays live, as archived; its fetch failed this time."""

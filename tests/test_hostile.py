@@ -343,6 +343,56 @@ def test_text_a_spreadsheet_would_run_is_exported_to_csv_as_text(tmp_path):
     assert found["snippet"].startswith("'=HYPERLINK(")
 
 
+def _strict_json(text: str):
+    """JSON as every reader takes it: Python's json alone reads NaN and Infinity."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_ld_that_json_cannot_hold_keeps_its_page_and_is_stored_as_json(make_replica, tmp_path):
+    """A lone surrogate (``"\\ud800"``) in a JSON-LD string lost its whole page ("surrogates not allowed");
+    NaN and the infinities were stored as text no JSON reader takes; an @graph member that is not a node
+    broke the jsonld_nodes view for the whole archive."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "jsonld.db"
+    assert crawl(db, "--start-url", server.url + "/definition/attack-json-ld/", "--no-follow").returncode == 0
+    assert rows(db, "SELECT title FROM pages") == [{"title": "Attack JSON-LD beyond JSON"}]
+    stored = [_strict_json(r["data"]) for r in rows(db, "SELECT data FROM structured_data ORDER BY position")]
+    assert stored == [
+        {"@context": "https://schema.org", "@type": "DefinedTerm", "name": "Vega \ufffd skew", "score": None,
+         "low": None, "high": None},
+        {"@graph": ["a string", 3, None, {"@type": "Thing", "name": "Vega"}]}]
+    assert rows(db, "SELECT position, node, type FROM jsonld_nodes ORDER BY position, node") == [
+        {"position": 0, "node": 0, "type": "DefinedTerm"}, {"position": 1, "node": 3, "type": "Thing"}]
+    for args in (["export", "--format", "jsonl"], ["show", server.url + "/definition/attack-json-ld/", "--format",
+                                                   "json"]):
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0, result.stderr
+        for line in result.stdout.splitlines() if args[0] == "export" else [result.stdout]:
+            _strict_json(line)
+
+
+def test_a_utf16_page_is_read_not_refused_as_binary(make_replica, tmp_path):
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "utf16.db"
+    assert crawl(db, "--start-url", server.url + "/definition/attack-utf-16/", "--no-follow").returncode == 0
+    assert rows(db, "SELECT title, body_text FROM pages") == [
+        {"title": "Attack UTF-16 page", "body_text": "Vega measures how an option's price moves with volatility."}]
+    assert rows(db, "SELECT * FROM crawl_errors") == []
+
+
+def test_links_to_another_port_of_the_host_are_not_followed(make_replica, tmp_path):
+    """Another port is another server (Scrapyd, a database's console): a page cannot send the crawl there."""
+    server, other = make_replica(SITE_PAGES, 1, "--attack", "none"), make_replica(SITE_PAGES)
+    db = tmp_path / "ports.db"
+    result = crawl(db, "--start-url", f"{server.url}/attack/other-port/?to={other.port}", "--max-pages", "5")
+    assert result.returncode in (0, 4), result.stderr
+    assert other.requests() == []
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE url LIKE ?", (f"%:{other.port}/%",)) == [{"n": 0}]
+
+
 # -- 5-7. crashes, robots.txt, search ------------------------------------------------------------
 
 

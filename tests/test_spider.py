@@ -24,7 +24,7 @@ def test_spider_arguments_as_scrapy_passes_them():
     spider = spider_for(start_urls="http://127.0.0.1:8000/a/,http://127.0.0.1:8000/term/x",
                         sitemap_urls="http://localhost:8000/sitemap.xml", follow="0", max_pages="3")
     assert spider.start_urls == ["http://127.0.0.1:8000/a/", "http://127.0.0.1:8000/term/x/"]
-    assert spider.allowed_hosts == {"127.0.0.1", "localhost"}
+    assert spider.allowed_hosts == {"127.0.0.1:8000", "localhost:8000"}
     assert spider.params.follow is False and spider.params.max_pages == 3
 
 

@@ -102,9 +102,22 @@ def test_hostile_targets_are_not_allowed(url):
 
 
 @pytest.mark.parametrize("url", ["https://term.greeks.live/term/greeks/", "http://TERM.Greeks.Live./x",
-                                 "https://user@term.greeks.live/"])
+                                 "https://user@term.greeks.live/", "http://term.greeks.live:443/",
+                                 "https://term.greeks.live:80/"])
 def test_the_allowed_host_is_allowed_however_spelt(url):
     assert is_allowed(Request(url).url, {"term.greeks.live"})
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("http://term.greeks.live:8080/term/greeks/", True),  # another server on the site's host
+    ("http://127.0.0.1:6800/listjobs.json", True),  # Scrapyd, beside a replica on 127.0.0.1:8000
+    ("http://127.0.0.1:8000/term/greeks/", False),
+    ("http://127.0.0.1/term/greeks/", True),
+    ("http://[::1]:6800/", True),
+])
+def test_another_port_of_an_allowed_host_is_another_server(url, refused):
+    hosts = {"term.greeks.live", "127.0.0.1:8000", "[::1]:8000"}
+    assert is_allowed(Request(url).url, hosts) is not refused
 
 
 @pytest.mark.parametrize("url", [*[u for u in HOSTILE if u.startswith("http")], "http://a%40b@evil.example:81/"])

@@ -6,6 +6,7 @@ parsed once, and that one tree serves the content walk and extruct.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -31,7 +32,7 @@ from glossary_spider.urls import MAX_URL, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -87,11 +88,19 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     return text
 
 
-def looks_binary(body: bytes) -> bool:
-    """Whether a body served as HTML is really something else: many control bytes early on."""
+def looks_binary(body: bytes, content_type: str | None = None) -> bool:
+    """Whether a body served as HTML is really something else: many control bytes early on, once
+    decoded from UTF-16 or UTF-32 (by their byte order mark, or the charset ``content_type`` names),
+    whose every ASCII character holds a NUL byte."""
     head = body[:4096]
+    declared = http_content_type_encoding(content_type) or ""
+    if head.startswith(_WIDE_BOMS) or declared.startswith(("utf-16", "utf-32")):
+        head = decode(head, content_type).encode("utf-8")
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))  # in one pass, in C
     return bool(head) and controls > len(head) // 20
+
+
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 # Every element an HtmlElement, chosen in C: lxml.html's own lookup (which gives forms and inputs

@@ -106,6 +106,26 @@ def _formula_page() -> bytes:
     return document(FORMULA_TITLE, FORMULA_TEXT, head=head)
 
 
+# JSON-LD that Python's json reads and JSON cannot hold (a lone surrogate, NaN, infinities), and an
+# @graph whose members are not all nodes.
+JSONLD_NOT_JSON = ('{"@context": "https://schema.org", "@type": "DefinedTerm", "name": "Vega \\ud800 skew", '
+                   '"score": NaN, "low": -Infinity, "high": 1e999}')
+JSONLD_ODD_GRAPH = '{"@graph": ["a string", 3, null, {"@type": "Thing", "name": "Vega"}]}'
+
+
+def _jsonld_not_json_page() -> bytes:
+    head = "".join(f'<script type="application/ld+json">{block}</script>'
+                   for block in (JSONLD_NOT_JSON, JSONLD_ODD_GRAPH))
+    return document("Attack JSON-LD beyond JSON", "Vega measures how an option's price moves with volatility.",
+                    head=head)
+
+
+def _utf16_page() -> bytes:
+    # UTF-16 with its byte order mark, served as text/html without a charset: every browser reads it.
+    return document("Attack UTF-16 page", "Vega measures how an option's price moves with volatility."
+                    ).decode().replace('<meta charset="utf-8">', "").encode("utf-16")
+
+
 PAGES = {
     "/attack/link-flood/": _links_page,
     "/attack/jsonld-flood/": _jsonld_page,
@@ -114,7 +134,12 @@ PAGES = {
     "/attack/section-flood/": _sections_page,
     "/definition/attack-control-chars/": _control_page,
     "/definition/attack-formulas/": _formula_page,
+    "/definition/attack-json-ld/": _jsonld_not_json_page,
+    "/definition/attack-utf-16/": _utf16_page,
 }
+CONTENT_TYPES = {"/definition/attack-utf-16/": b"text/html"}
+# A page whose links lead to another port of the host it is served from (?to=PORT): another server.
+OTHER_PORT = "/attack/other-port/"
 REDIRECTS = {
     # Locations whose host cannot be read.
     "/attack/redirect-bad-host/": "http://exa mple.com:99999999/",
@@ -154,7 +179,13 @@ class AttackReplicaResource(FaultyReplicaResource):
         if path.startswith("/sitemap") and self.attack.startswith("sitemap-"):
             return self._sitemaps(request, path, base)
         if path in PAGES:
-            return self._send(request, path, 200, page(path))
+            return self._send(request, path, 200, page(path), CONTENT_TYPES.get(path, b"text/html; charset=utf-8"))
+        if path == OTHER_PORT:
+            port = int((request.args.get(b"to") or [b"9"])[0])
+            there = f"http://{host.rpartition(':')[0] or host}:{port}"
+            links = (f'<ul><li><a href="{there}/definition/vega/">Vega</a></li>'
+                     f'<li><a href="{there}/sitemap_index.xml">Sitemap</a></li></ul>')
+            return self._send(request, path, 200, document("Attack other port", "Links to another server.", links))
         if path in REDIRECTS:
             request.setHeader(b"Location", REDIRECTS[path].encode())
             return self._send(request, path, 302, b"")

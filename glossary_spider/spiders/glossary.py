@@ -67,7 +67,7 @@ from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
-from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, server_of
 from glossary_spider.workers import BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class GlossarySpider(SitemapSpider):
         self.known = plan.known
         self.max_age = plan.max_age
         self.allowed_hosts = plan.allowed_hosts
-        self.allowed_domains = sorted(self.allowed_hosts)
+        self.allowed_domains = sorted({host_of(f"http://{host}/") for host in self.allowed_hosts})
         self.done = set(plan.done)
         self.pending = [url for url in plan.pending if url not in self.done]
         # Every page URL scheduled in this run: each is fetched at most once.
@@ -230,7 +230,7 @@ class GlossarySpider(SitemapSpider):
     def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for entry in entries:
             loc = normalize_url(entry.get("loc") or "")
-            if not loc or host_of(loc) not in self.allowed_hosts:
+            if not loc or server_of(loc) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("glossary/sitemap_offsite")
                 continue
             if loc in self.known:
@@ -378,7 +378,7 @@ class GlossarySpider(SitemapSpider):
         if not is_page(response, content_type):
             return [FailureItem(url, "parse", f"not an HTML page ({content_type or 'no content type'})",
                                 http_status=response.status, fetch=fetch)]
-        if looks_binary(response.body):
+        if looks_binary(response.body, content_type):
             return [FailureItem(url, "parse", f"binary content served as {content_type}",
                                 http_status=response.status, fetch=fetch)]
         try:
@@ -394,7 +394,7 @@ class GlossarySpider(SitemapSpider):
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, reading, response.meta)
             for link in extraction.outlinks:
-                if link in self.seen or host_of(link) not in self.allowed_hosts or not is_followable(link):
+                if link in self.seen or server_of(link) not in self.allowed_hosts or not is_followable(link):
                     continue
                 self.seen.add(link)
                 meta = self.guard.admit(link, url, verdict)
@@ -496,8 +496,10 @@ class GlossarySpider(SitemapSpider):
             yield FailureItem(url, "fetch", f"redirected {message}", " -> ".join([*redirects, request.url]))
             yield from moved(request.meta, normalize_url(request.url) or request.url, request.url)
             return
+        # An answer past the size limit, or that cannot be decoded, is an answer: the page failed, not the
+        # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
-                          None, Fetch(url, None))
+                          None, None if unusable_answer(error) else Fetch(url, None))
 
 
 def _last_page(page: PageItem) -> Iterator[Any]:
@@ -557,6 +559,13 @@ def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
             status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
             items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
     return items
+
+
+def unusable_answer(error: BaseException) -> bool:
+    """Whether a download failed on what the site answered (past the size limit, or a body that cannot
+    be decoded) rather than for want of an answer."""
+    return (isinstance(error, (DownloadCancelledError, zlib.error, gzip.BadGzipFile, EOFError))
+            or isinstance(error, IgnoreRequest) and "during decompression" in str(error))
 
 
 def describe(error: BaseException) -> str:

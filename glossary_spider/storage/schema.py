@@ -211,7 +211,8 @@ WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@gra
 UNION ALL
 SELECT s.url, s.position, CAST(g.key AS INTEGER), json_extract(g.value, '$."@type"'), g.value
 FROM structured_data s, json_each(s.data, '$."@graph"') g
-WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'""",
+WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'
+  AND g.type = 'object'""",
     "broken_links": """
 SELECT l.from_url, l.kind, l.position, l.to_url, l.anchor_text,
        coalesce(p.http_status, e.http_status) AS target_status
