@@ -111,11 +111,11 @@ class Check:
 @dataclass
 class GateReport:
     checks: list[Check]
-    soft_404: list[str]  # pages to mark gone (empty when the gate holds the run)
+    soft_404: list[str]  # pages to mark gone
     pages: int = 0  # pages the run staged
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
     not_pages: int = 0  # archived pages that answered with what is not a page
-    blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed (empty when held)
+    blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed
 
     @property
     def held(self) -> bool:
@@ -150,23 +150,34 @@ class QualityGate:
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
             return GateReport(checks, [], 0, gone, not_pages)
         run = Run(db, run_id)
-        soft = self._soft_404(run)
+        soft, news = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
                       {"pages": len(soft), "run_pages": run.pages}, soft[:EXAMPLES])
-        if len(soft) >= max(5, self.values["soft-404-share"] * run.pages):
+        if news < len(soft):  # a page gone already that is "not found" still is no news
+            check.summary += f" ({len(soft) - news} of them gone already)"
+        if news >= max(5, self.values["soft-404-share"] * run.pages):
             check.tripped = True
-            check.summary += f": {len(soft) / run.pages:.0%} of the run, more than {self.values['soft-404-share']:.0%}"
+            check.summary += f": {news / run.pages:.0%} of the run, more than {self.values['soft-404-share']:.0%}"
         if soft:
             checks.append(check)
         checks.append(self._same_page(run, soft))
-        checks += self._health(archive, run)
-        blank = [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND p.word_count > 0")]
+        checks += self._health(archive, run, soft)
+        blank = self._blank(run)
         if blank:
             checks.append(Check("blank", False, f"{len(blank)} pages came back with no text where the archive's "
                                 "versions have some (an empty or cut answer): kept as they were, counted failed",
                                 {"pages": len(blank)}, blank[:EXAMPLES]))
-        held = any(c.tripped for c in checks)
-        return GateReport(checks, [] if held else soft, run.pages, gone, not_pages, [] if held else blank)
+        return GateReport(checks, soft, run.pages, gone, not_pages, blank)
+
+    def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], list[str]]:
+        """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
+        accepted it: the soft 404s (to mark gone) and the blank pages (to keep as archived)."""
+        run = Run(archive.db, run_id)
+        return self._soft_404(run)[0], self._blank(run)
+
+    @staticmethod
+    def _blank(run: Run) -> list[str]:
+        return [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND p.word_count > 0")]
 
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once (those
@@ -208,18 +219,20 @@ class QualityGate:
             checks.append(check)
         return checks
 
-    def _soft_404(self, run: Run) -> list[str]:
+    def _soft_404(self, run: Run) -> tuple[list[str], int]:
         """Pages titled like a "not found" page, short, and either sharing their text with another
-        page of the run, replacing an archived page's title, or without JSON-LD."""
+        page of the run, replacing an archived page's title, or without JSON-LD; and how many of them
+        the archive does not have as gone already."""
         shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
-        found = []
-        for url, title, words, jsonld, old_title, text_hash in run.rows(
-                "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash", "ORDER BY s.rowid"):
+        found, news = [], 0
+        for url, title, words, jsonld, old_title, text_hash, status in run.rows(
+                "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status", "ORDER BY s.rowid"):
             if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
                 continue
             if text_hash in shared or (old_title is not None and old_title != title) or not jsonld:
                 found.append(url)
-        return found
+                news += status != "gone"
+        return found, news
 
     def _same_page(self, run: Run, soft: list[str]) -> Check:
         v = self.values
@@ -235,19 +248,22 @@ class QualityGate:
                    + (" (a maintenance, login or challenge page?)" if tripped else ""))
         return Check("same_page", tripped, summary, {"same_text": same, "changed": count}, urls)
 
-    def _health(self, archive: Archive, run: Run) -> list[Check]:
+    def _health(self, archive: Archive, run: Run, soft: list[str]) -> list[Check]:
+        """Extraction's health by page type, the soft 404s (which become no version) left out."""
         v = self.values
         checks = []
+        pages_only = "AND s.url NOT IN (SELECT value FROM json_each(:soft))"
         shares = run.rows("s.page_type, count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
-                          "avg(coalesce(s.jsonld, 0) != 0)", "GROUP BY s.page_type ORDER BY s.page_type").fetchall()
+                          "avg(coalesce(s.jsonld, 0) != 0)", "GROUP BY s.page_type ORDER BY s.page_type", pages_only,
+                          soft=json.dumps(soft)).fetchall()
         for page_type, pages, with_title, with_related, with_jsonld in shares:
             if pages < v["min-pages"]:
                 continue
             before = _archive_health(archive, page_type)
             if before["pages"] < v["min-pages"]:
                 continue
-            of_type = "AND s.page_type = :type"
-            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type)]
+            of_type = f"AND s.page_type = :type {pages_only}"
+            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type, soft=json.dumps(soft))]
             now = {"pages": pages, "with_title": with_title, "median_words": statistics.median(words),
                    "with_related": with_related, "with_jsonld": with_jsonld}
             problems, examples = [], []
@@ -257,11 +273,12 @@ class QualityGate:
                 if before[key] - now[key] > v["share-drop"]:
                     problems.append(f"pages with {label} {before[key]:.0%} → {now[key]:.0%}")
                     examples += [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples",
-                                                            f"{of_type} AND {test}", type=page_type, examples=EXAMPLES)]
+                                                            f"{of_type} AND {test}", type=page_type, examples=EXAMPLES,
+                                                            soft=json.dumps(soft))]
             if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
                 examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", of_type,
-                                                        type=page_type, examples=EXAMPLES)]
+                                                        type=page_type, examples=EXAMPLES, soft=json.dumps(soft))]
             summary = (f"{page_type}: " + "; ".join(problems) if problems
                        else f"{page_type}: extraction as healthy as the archive's {before['pages']} pages")
             checks.append(Check(f"health:{page_type}", bool(problems), summary,

@@ -24,6 +24,7 @@ from itertools import islice
 from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
+from glossary_spider.gate import QualityGate
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.storage import Archive, ArchiveError, now
 from glossary_spider.storage.readers import StoredBodies
@@ -264,8 +265,9 @@ class PageExtractor:
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
-    """Archive a run the quality gate held, its pages re-extracted from the captures it kept
-    (so that an extraction fixed since handles them); returns the pages by outcome."""
+    """Archive a run the quality gate held as the gate would have had it passed, its pages re-extracted
+    from the captures it kept (so that an extraction fixed since handles them): its soft 404s gone, its
+    blank pages as archived. Returns the pages by outcome."""
     records = {}
     for row in archive.staged(run_id, "url, content_type, body_sha256"):
         body = archive.body(row["body_sha256"])
@@ -275,7 +277,10 @@ def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
             records[row["url"]] = extract_page(body, row["url"], row["content_type"], follow=False).record
         except Exception:  # the staged record, extracted when it was fetched, stands
             continue
+    soft_404, blank = QualityGate().set_aside(archive, run_id)
     with archive.db.atomic():
+        archive.mark_soft_404(run_id, soft_404)
+        archive.keep_archived(run_id, blank)
         counts = archive.apply_staged(run_id, records)
         archive.db.table("crawl_runs").update(run_id, archive.run_counts(run_id))
         archive.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",

@@ -293,6 +293,31 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert archive_problems(archived) == []
 
 
+def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no_news(site, archived):
+    """Accepting a held run made the "not found" page a version of every soft 404 and brought its
+    pages back to life; and soft 404s already gone were counted again, night after night, as if the
+    site had lost those pages anew (held, exit 5), and in the health of their page type."""
+    site.set_generation(6)
+    set_mode(site, "soft404")
+    deleted = {site.url + p for p in ReplicaSite(PAGES, 1).glossary_paths() if not ReplicaSite(PAGES, 6).is_live(p)}
+    assert len(deleted) >= 5
+    held = json.loads(refresh(archived, "--json", "--gate", "soft-404-share=0.01").stdout)
+    assert held["finish_reason"] == "held"
+    accepted = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")} == deleted
+    assert rows(archived, "SELECT url FROM page_versions WHERE title LIKE 'Nothing found%'") == []
+    assert rows(archived, "SELECT count(*) AS n FROM captures WHERE run_id = ? AND outcome = 'gone'",
+                (held["id"],)) == [{"n": len(deleted)}]
+    # The next nights they answer the "not found" page again: still gone, and the run passes.
+    for _ in range(2):
+        again = refresh(archived, "--json")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert json.loads(again.stdout)["pages_still_gone"] == len(deleted)
+    assert rows(archived, "SELECT url FROM page_versions WHERE title LIKE 'Nothing found%'") == []
+    assert archive_problems(archived) == []
+
+
 def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(site, tmp_path):
     """The site deleted a few pages (404, and its sitemaps no longer list them) and changed nothing else:
     the refresh skips every other page by its sitemap lastmod, so the deleted pages were all the archived

@@ -196,7 +196,7 @@ class Staging:
                                       "served with a success status")
                     outcome = "failed"
                 self.db.execute("UPDATE captures SET outcome = ? WHERE +run_id = ? AND url = ? AND outcome IN "
-                                "('new', 'changed', 'unchanged')", [outcome, run_id, url])
+                                "('new', 'changed', 'unchanged', 'held')", [outcome, run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
     def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
@@ -209,7 +209,7 @@ class Staging:
                 self.record_error(run_id, url, "parse", status, "blank: no text, where the archived version has "
                                   "some; it stays as it was")
                 self.db.execute("UPDATE captures SET outcome = 'failed' WHERE +run_id = ? AND url = ? AND outcome IN "
-                                "('new', 'changed', 'unchanged')", [run_id, url])
+                                "('new', 'changed', 'unchanged', 'held')", [run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
     def save_gate_report(self, run_id: int, report: dict[str, Any], held: bool) -> None:
