@@ -25,12 +25,13 @@ def as_text(data: dict[str, Any]) -> str:
             lines.append(f"  … and {section['count'] - len(items)} more")
     lines += ["", "Errors by stage"] + [f"  {r['stage']:<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
     lines += ["", "Last runs", "  id  command   started                    result      new  changed  unchanged  "
-              "not-mod  gone  failed"]
+              "not-mod  gone  back  failed"]
     for r in data["runs"]:
         lines.append(
             f"  {r['id']:<4}{r['command']:<10}{r['started_at']:<27}{(r['finish_reason'] or 'unfinished'):<11}"
             f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
-            f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r['pages_failed'] or 0:>8}"
+            f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r.get('pages_back') or 0:>6}"
+            f"{r['pages_failed'] or 0:>8}"
         )
     if data.get("held_runs"):
         lines += ["", "Held runs (the quality gate kept their versions out: see 'glossary held')"]

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import ExitStatus, exit_status, explain, outcome
+from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome
+from glossary_spider.storage.readers import run_counts
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
            "error", "pid", "resumed_at", "args", "pages_new", "pages_changed", "pages_unchanged", "pages_not_modified",
-           "pages_gone", "pages_failed", "requests", "bytes")
+           "pages_gone", "pages_still_gone", "pages_back", "pages_failed", "requests", "bytes")
 
 
 def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
@@ -44,6 +45,8 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
                 run["args"] = json.loads(run["args"])
             except ValueError:
                 pass
+        if run["id"] is not None and run["finished_at"] is None:  # counted from its rows, as it left them
+            run.update(run_counts(conn, run["id"]))
         if run["finish_reason"] is not None:
             status = exit_status(run["finish_reason"])  # older archives recorded only the reason
             run["outcome"], run["exit_status"] = outcome(status), int(status)
@@ -51,7 +54,7 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
             run["outcome"], run["exit_status"] = RUNNING, None
         else:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
-            run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run)
+            run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run, runs)
     # In the order they started (or resumed); of two in the same second, the one that ended later is later.
     return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["finished_at"] or "~",
                                        r["id"] or 0))
@@ -94,9 +97,14 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {age:.1f} hours ago ({_pages(last)}){also}", last)
 
 
-def _carry_on(run: dict[str, Any]) -> str:
-    """How a stopped run is carried on: a crawl or refresh with --resume, a reparse by running it again."""
-    return "'glossary reparse' again carries it on" if run["command"] == "reparse" else "--resume continues it"
+def _carry_on(run: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> str:
+    """How a stopped run is carried on: a crawl or refresh with --resume, a reparse by running it again;
+    or, given the ``runs``, the later crawl or refresh that took its place (it is no longer resumable)."""
+    if run["command"] == "reparse":
+        return "'glossary reparse' again carries it on"
+    later = [r for r in runs or [] if r["command"] == run["command"] and (r["id"] or 0) > run["id"]
+             and r["finish_reason"] not in REFUSED_REASONS]
+    return f"{_name(later[0])} took its place" if later else "--resume continues it"
 
 
 def _name(run: dict[str, Any]) -> str:
@@ -105,21 +113,21 @@ def _name(run: dict[str, Any]) -> str:
 
 
 def _pages(run: dict[str, Any]) -> str:
-    counts = [(run.get(f"pages_{k}") or 0, k.replace("_", " ")) for k in ("new", "changed", "gone", "failed")]
+    counts = [(run.get(f"pages_{k}") or 0, k.replace("_", " ")) for k in ("new", "changed", "gone", "back", "failed")]
     return ", ".join(f"{n} {k}" for n, k in counts)
 
 
 def table(runs: list[dict[str, Any]]) -> str:
     """The runs as a text table, newest last."""
-    header = ("id", "command", "started", "ended", "outcome", "exit", "new", "changed", "gone", "failed", "requests",
-              "job")
+    header = ("id", "command", "started", "ended", "outcome", "exit", "new", "changed", "gone", "back", "failed",
+              "requests", "job")
     rows = [header]
     for r in runs:
         rows.append((
             str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
             r["outcome"] + (f" ({r['decision']})" if r.get("decision") else ""),
             "" if r["exit_status"] is None else str(r["exit_status"]),
-            *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "failed")),
+            *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "back", "failed")),
             str(r["requests"] or 0), r["job_id"] or "",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -661,6 +661,38 @@ def test_runs_reads_an_archive_from_before_the_outcome_columns_and_a_writer_adds
     assert check.returncode == 1 and "more than --max-age 0" in check.stderr and check.stdout == ""
 
 
+def test_runs_counts_a_killed_run_as_the_report_does_and_names_the_run_that_took_its_place(make_replica, tmp_path):
+    """runs showed a killed run with no pages where the report counted those it fetched, and went on
+    offering --resume for it after a new crawl had taken its place ('nothing to resume')."""
+    import time
+
+    server = make_replica(200)
+    db = tmp_path / "killed.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.05",
+                                "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not rows_or_none(db, "SELECT 1 FROM captures WHERE outcome = 'new'"):
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    (killed,) = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    (reported,) = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)["runs"]
+    assert killed["pages_new"] == reported["pages_new"] > 0
+    assert killed["error"].endswith("--resume continues it")
+    assert crawl(db, "--start-url", f"{server.url}/", "--max-pages", "2").returncode == 4
+    killed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)[0]
+    assert killed["error"].endswith("crawl #2 took its place"), killed["error"]
+    assert "crawl #1: stopped before it finished (killed, or the machine went down): crawl #2 took its place" in \
+        run_glossary("runs", "--db", str(db)).stdout
+
+
+def rows_or_none(db, sql):
+    try:
+        return rows(db, sql)
+    except sqlite3.Error:  # not created yet, or locked for a moment
+        return None
+
+
 def test_runs_check_without_runs_or_archive(tmp_path):
     result = run_glossary("runs", "--db", str(tmp_path / "none.db"), "--check")
     assert_one_line_error(result, "no archive")

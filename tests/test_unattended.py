@@ -188,7 +188,14 @@ def test_pages_back_after_a_held_run_are_counted_back(site, archived):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["pages_back"] == gone and summary["changes"] >= gone
-    assert "nothing new" not in run_glossary("runs", "--db", str(archived)).stdout.splitlines()[-1]
+    table = run_glossary("runs", "--db", str(archived)).stdout.splitlines()
+    assert "nothing new" not in table[-1]
+    # runs says so too, in its table and its JSON (a monitor adds pages_back to the changes).
+    row = dict(zip(table[0].split(), next(line.split() for line in table if line.startswith(f"{summary['id']} "))))
+    assert row["back"] == str(gone)
+    (listed,) = [r for r in json.loads(run_glossary("runs", "--db", str(archived), "--json").stdout)
+                 if r["id"] == summary["id"]]
+    assert (listed["pages_back"], listed["pages_still_gone"]) == (gone, 0)
 
 
 def test_a_held_run_that_a_later_refresh_passed_can_only_be_discarded(site, archived):
