@@ -246,9 +246,13 @@ DESCRIPTIONS = {
 QUERIES = {
     "definitions_changed_since": {
         "title": "Definitions changed since a date",
-        "description": "since: a UTC date or time in ISO-8601, e.g. 2026-03-01 or 2026-03-01T12:00:00+00:00",
+        "description": "since: a date or time in ISO-8601, e.g. 2026-03-01, 2026-03-01T12:00:00Z or "
+                       "2026-03-01T14:00+02:00 (UTC unless it says otherwise)",
+        # The archive's times are all written one way (2026-03-01T12:00:00+00:00): :since is read as a
+        # time and written that way too, so that the comparison of their text compares the times.
         "sql": "SELECT url, title, version, last_changed FROM pages WHERE page_type = 'definition' "
-               "AND version > 1 AND last_changed >= :since ORDER BY last_changed DESC",
+               "AND version > 1 AND last_changed >= strftime('%Y-%m-%dT%H:%M:%S+00:00', :since) "
+               "ORDER BY last_changed DESC",
         "params": ["since"],
     },
     "broken_related_links": {

@@ -234,25 +234,37 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
             return url
         raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}")
     text = url_or_slug.strip()
-    if "/" in text.strip("/") and not text.startswith("/"):  # a host and a path, without the scheme
+    inner = text.strip("/")
+    # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/".
+    if not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):
         return resolve(conn, f"http://{text}", page_type)
-    slug = text.strip("/").split("/")[-1]
-    candidates = [dict(r) for r in conn.execute(
-        "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
-        [slug, page_type, page_type],
-    )]
-    if text.startswith("/"):  # a path: the pages at that very path, on whatever host
-        path = "/" + text.strip("/") + "/"
-        candidates = [c for c in candidates if urlsplit(normalize_url(c["url"]) or c["url"]).path == path]
-    elif len(candidates) > 1 and page_type is None:
+    slug = inner.split("/")[-1]
+    if text.startswith("/"):  # a path: the pages at that very path (and query), on whatever host
+        wanted = _path_of(normalize_url(f"http://host.invalid{text}") or "")
+        candidates = [dict(r) for r in conn.execute(
+            "SELECT url, page_type, title FROM pages WHERE substr(url, -length(:path)) = :path "
+            "AND (:type IS NULL OR page_type = :type) ORDER BY url", {"path": wanted, "type": page_type})]
+        candidates = [c for c in candidates if _path_of(c["url"]) == wanted]
+    else:
+        candidates = [dict(r) for r in conn.execute(
+            "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
+            [slug, page_type, page_type],
+        )]
+    if not text.startswith("/") and len(candidates) > 1 and page_type is None:
         # An area's slug is shared by its resource pages: the area itself is meant.
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
         what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
         raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}")
     if len(candidates) > 1:
-        raise Ambiguous(slug, candidates, typed=page_type is not None)
+        raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
+
+
+def _path_of(url: str) -> str:
+    """A URL's path and query, as the archive spells them."""
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:

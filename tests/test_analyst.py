@@ -131,6 +131,18 @@ def test_show_a_page_by_slug(archive):
         assert glossary(db, "show", by_path).stdout == text
 
 
+def test_show_a_page_without_a_slug_by_its_path(archive):
+    """A page with no slug (the home page, archived as a start URL) is found by its path, and a host's
+    home page by the host and "/"; the path was looked up as a slug, and the host taken for one."""
+    db, url = archive
+    home = glossary(db, "show", f"{url}/")
+    assert home.returncode == 0, home.stderr
+    assert rows(db, "SELECT slug, page_type FROM pages WHERE url = ?", (f"{url}/",)) == [
+        {"slug": None, "page_type": "other"}]
+    for by_path in ("/", url.removeprefix("http://") + "/"):
+        assert glossary(db, "show", by_path).stdout == home.stdout, by_path
+
+
 def test_a_slug_shared_by_two_types_asks_which(archive):
     db, _ = archive
     slug = next(iter(ReplicaSite(200).areas))
@@ -415,6 +427,34 @@ def test_canned_queries_run_in_datasette(archive):
     assert len(results["definitions_changed_since"][1]) == len([p for p in EDITED if p.startswith("/definition/")])
     assert results["broken_related_links"][1] and results["most_linked_terms"][1] and results["search"][1]
     assert {f["value"] for f in table["facet_results"]["page_type"]["results"]} >= {"definition", "term"}
+
+
+def test_changed_since_compares_times_however_they_are_written(archive):
+    """The canned query compared since's text with the archive's: 'Z' for '+00:00' dropped the page
+    changed at that second, and a space for the 'T' took in every change of the day."""
+    from datetime import datetime, timedelta
+
+    from datasette.app import Datasette
+
+    db, _ = archive
+    first = rows(db, "SELECT min(last_changed) AS t FROM pages WHERE page_type = 'definition' AND version > 1")[0]["t"]
+    everything = rows(db, "SELECT count(*) AS n FROM pages WHERE page_type = 'definition' AND version > 1")[0]["n"]
+    at = datetime.fromisoformat(first)
+    later = (at + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M")
+    datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem))
+
+    async def count(since):
+        response = await datasette.client.get(f"/{db.stem}/definitions_changed_since.json",
+                                              params={"since": since, "_shape": "array"})
+        return len(response.json())
+
+    async def run_all():
+        return [await count(since) for since in (
+            first, first.replace("+00:00", "Z"), (at + timedelta(hours=1)).isoformat().replace("+00:00", "+01:00"),
+            later, "2020-01-01")]
+
+    assert everything > 0
+    assert asyncio.run(run_all()) == [everything, everything, everything, 0, everything]
 
 
 def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_search(archive):
