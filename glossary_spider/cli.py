@@ -791,7 +791,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 
     JSON lines nest each page's sections, links and JSON-LD; CSV has one flat row
     per page; WARC has one response record per capture, with its original status
-    line, headers and raw body (standard WARC 1.0, read back by warcio). Output
+    line, headers and raw body (standard WARC 1.0, read back by warcio), each
+    record gzipped unless --out ends in .warc. Output
     streams, in constant memory. A CSV text cell that a spreadsheet would run as a
     formula (it starts with =, +, -, @, a tab or a carriage return: a site's
     '=HYPERLINK(...)' title) gets a leading apostrophe, which spreadsheets hide;
@@ -818,7 +819,9 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     except OSError as exc:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
     try:
-        writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": ex.write_warc}[fmt]
+        # A file named .warc holds plain records; any other name (.warc.gz), and standard output, gzipped ones.
+        warc = functools.partial(ex.write_warc, gzip=not (out or "").lower().endswith(".warc"))
+        writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": warc}[fmt]
         count = writer(conn, stream, page_type)
         stream.close()
     except BrokenPipeError:  # the reader had enough (| head): not an error to tell it

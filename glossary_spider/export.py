@@ -67,13 +67,14 @@ def spreadsheet_cell(value: Any) -> Any:
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None = None) -> int:
-    """One gzipped WARC response record per capture that kept a body, with its original status and headers."""
+def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None = None, gzip: bool = True) -> int:
+    """One WARC response record per capture that kept a body, with its original status and headers; each
+    record gzipped (a ``.warc.gz``), or none (a ``.warc``)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     check_type(page_type)
-    writer = WARCWriter(out, gzip=True)
+    writer = WARCWriter(out, gzip=gzip)
     codec = BodyCodec(sqlite_utils.Database(conn))
     sql = """
         SELECT c.url, c.fetched_at, c.http_status, c.headers, c.content_type, c.etag, c.last_modified,

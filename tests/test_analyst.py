@@ -208,12 +208,15 @@ def test_export_csv_by_type_to_stdout(archive):
     assert all(r["body_text"] and r["content_hash"] for r in table)
 
 
-def test_export_warc_is_readable_by_warcio(archive, tmp_path):
+@pytest.mark.parametrize("name", ["glossary.warc.gz", "glossary.warc"])
+def test_export_warc_is_readable_by_warcio(archive, tmp_path, name):
     from warcio.archiveiterator import ArchiveIterator
 
     db, _ = archive
-    out = tmp_path / "glossary.warc.gz"
+    out = tmp_path / name
     assert glossary(db, "export", "--format", "warc", "--out", str(out)).returncode == 0
+    # gzipped records in a .warc.gz; plain ones in a .warc, as tools that go by the name expect
+    assert (out.read_bytes()[:2] == b"\x1f\x8b") is name.endswith(".gz")
     stored = [(r["url"], str(r["http_status"]), r["body_sha256"]) for r in rows(
         db, "SELECT url, http_status, body_sha256 FROM captures WHERE body_sha256 IS NOT NULL ORDER BY id")]
     seen = []
