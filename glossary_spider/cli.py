@@ -695,7 +695,8 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
 @click.option("--history", is_flag=True,
               help="List the page's versions (with --format json, each one's text and record too).")
 @click.option("--diff", "diff_spec", is_flag=False, flag_value="", default=None, metavar="[A..B]",
-              help="Word-level diff between the last two versions, or versions A and B.")
+              help="Word-level diff between the last two versions, or versions A and B; then the links and "
+                   "structured data values that changed, a line each.")
 @format_option("text", "json")
 @user_errors
 def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_spec: str | None, fmt: str) -> None:
@@ -723,11 +724,14 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
             return
         click.echo(f"{safe_text(url, one_line=True)}: version {a} → {b}")
         if not changes:
-            click.echo("  no change in title, summary or text")
+            click.echo("  no change in title, summary, text, links or structured data")
         color = can_style(sys.stdout)
         for change in changes:
             click.echo(f"\n{change.field}:")
-            click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
+            if change.field in q.LINE_FIELDS:  # a line each, removed then added
+                click.echo("\n".join("  " + _diff_token(op, text, color) for op, text in change.tokens))
+            else:
+                click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
         return
     if history:
         versions = q.history(conn, url)

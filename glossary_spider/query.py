@@ -11,7 +11,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -318,7 +318,51 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
     for name in ("title", "summary", "body_text"):
         if old[name] != new[name]:
             changes.append(Change(name, word_diff(old[name] or "", new[name] or "")))
+    for name, lines in LINE_FIELDS.items():
+        before, after = lines(old["record"] or {}), lines(new["record"] or {})
+        if before != after:
+            changes.append(Change(name, line_diff(before, after)))
     return a, b, changes
+
+
+# What a version's record holds besides its text, a line each: diffed line by line (at most MAX_LINES).
+MAX_LINES = 5000
+
+
+def _link_lines(record: dict[str, Any]) -> list[str]:
+    return [f"{link['kind']} {link['to_url']}" + (f" ({link['anchor_text']})" if link.get("anchor_text") else "")
+            for link in record.get("links", [])[:MAX_LINES]]
+
+
+def _structured_lines(record: dict[str, Any]) -> list[str]:
+    """Each value of the page's structured data (JSON-LD, microdata, OpenGraph) with its path:
+    ``json-ld 1 author.name: "Greeks.live"``."""
+    lines: list[str] = []
+    for item in record.get("structured_data", []):
+        stack: list[tuple[str, Any]] = [("", item.get("data"))]  # a stack, not recursion: JSON-LD nests deep
+        while stack and len(lines) < MAX_LINES:
+            path, value = stack.pop()
+            if isinstance(value, dict) and value:
+                stack += [(f"{path}.{key}" if path else str(key), v) for key, v in reversed(value.items())]
+            elif isinstance(value, list) and value:
+                stack += [(f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value)))]
+            else:
+                lines.append(f"{item.get('syntax')} {item.get('position')} {path or '.'}: "
+                             f"{json.dumps(value, ensure_ascii=False)}")
+    return lines
+
+
+LINE_FIELDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "links": _link_lines, "structured_data": _structured_lines}
+
+
+def line_diff(old: list[str], new: list[str]) -> list[tuple[str, str]]:
+    """The lines removed (``-``) and added (``+``)."""
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op != "equal":
+            out += [("-", line) for line in old[i1:i2]] + [("+", line) for line in new[j1:j2]]
+    return out
 
 
 def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:

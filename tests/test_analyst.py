@@ -167,6 +167,23 @@ def test_history_and_word_diff(archive):
     assert "{+Revised in edition 2 to reflect current market practice.+}" in text
 
 
+def test_a_diff_shows_links_and_structured_data_that_changed(archive):
+    """The home page's versions differ in the posts it lists, its text not at all: the diff said
+    "no change" where it now lists the links removed and added."""
+    db, url = archive
+    (home,) = rows(db, "SELECT version FROM pages WHERE url = ?", (f"{url}/",))
+    assert home["version"] == 2
+    diff = json.loads(glossary(db, "show", f"{url}/", "--diff", "--format", "json").stdout)
+    links = next(c for c in diff["changes"] if c["field"] == "links")
+    added = {t["text"].split(" ")[1] for t in links["tokens"] if t["op"] == "+"}
+    removed = {t["text"].split(" ")[1] for t in links["tokens"] if t["op"] == "-"}
+    versions = json.loads(glossary(db, "show", f"{url}/", "--history", "--format", "json").stdout)["versions"]
+    before, after = ({link["to_url"] for link in v["record"]["links"]} for v in versions)
+    assert added == after - before and removed == before - after and added
+    text = glossary(db, "show", f"{url}/", "--diff").stdout
+    assert "\nlinks:\n" in text and any(line.startswith("  {+") for line in text.splitlines())
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["no-such-slug"], "no archived page"),
     (["international-legal-cooperation", "--diff"], "only 1 version"),
