@@ -41,13 +41,14 @@ import json
 import logging
 import re
 import statistics
+from collections import Counter
 from collections.abc import Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage import Archive
-from glossary_spider.storage.staging import GONE
+from glossary_spider.storage.staging import GONE, text_hash
 
 logger = logging.getLogger(__name__)
 
@@ -235,14 +236,19 @@ class QualityGate:
         return found, news
 
     def _same_page(self, run: Run, soft: list[str]) -> Check:
+        """New or changed pages with the very same text: those staged, and those the run archived in its
+        earlier parts (a run stopped by a budget and resumed is judged as a whole, not part by part)."""
         v = self.values
         changed = "AND p.content_hash IS NOT s.content_hash AND s.url NOT IN (SELECT value FROM json_each(:soft))"
-        (count,), = run.rows("count(*)", "", changed, soft=json.dumps(soft))
-        top = run.rows("s.text_hash, count(*) AS n", "GROUP BY s.text_hash ORDER BY n DESC, min(s.rowid) LIMIT 1",
-                       changed, soft=json.dumps(soft)).fetchall()
+        texts = Counter(text for (text,) in run.rows("s.text_hash", "", changed, soft=json.dumps(soft)))
+        earlier = {url: text_hash(title, body) for url, title, body in run.earlier_pages()}
+        texts.update(earlier.values())
+        count = texts.total()
+        top = texts.most_common(1)
         same = top[0][1] if top and top[0][1] >= 2 else 0  # a page alone shares its text with nobody
         urls = [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples", changed + " AND s.text_hash = :text",
                                            soft=json.dumps(soft), text=top[0][0], examples=EXAMPLES)] if same else []
+        urls += [url for url, text in earlier.items() if same and text == top[0][0]][:EXAMPLES - len(urls)]
         tripped = same >= max(v["same-page-min"], v["same-page-share"] * count, 2)
         summary = (f"{same} of {count} new or changed pages have the very same text"
                    + (" (a maintenance, login or challenge page?)" if tripped else ""))
@@ -292,6 +298,14 @@ class Run:
     def __init__(self, db: Any, run_id: int):
         self.db, self.run_id = db, run_id
         (self.pages,), = self.rows("count(*)", "")
+
+    def earlier_pages(self) -> Any:
+        """A cursor over (url, title, body_text) of the pages the run archived new or changed in its earlier
+        parts (a resumed run's), which are no longer staged."""
+        return self.db.execute(
+            "SELECT p.url, p.title, p.body_text FROM pages p WHERE p.url IN (SELECT url FROM captures WHERE "
+            "run_id = :run AND outcome IN ('new', 'changed')) AND p.url NOT IN (SELECT url FROM staged WHERE "
+            "run_id = :run) ORDER BY p.url", {"run": self.run_id})
 
     def rows(self, columns: str, tail: str, where: str = "", **params: Any) -> Any:
         """A cursor over ``SELECT columns`` of the run's staged pages (``s``) beside their archived

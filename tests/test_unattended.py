@@ -300,6 +300,24 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert archive_problems(archived) == []
 
 
+def test_a_run_stopped_by_its_budget_is_judged_whole_not_part_by_part(site, archived):
+    """A maintenance page at every URL, fetched a few pages a part (--max-requests, then --resume): each
+    part was judged alone, too few pages to trip same_page, so part after part reached history. The
+    gate counts what the run's earlier parts archived: the second part trips it."""
+    set_mode(site, "maintenance")
+    maintenance = "SELECT count(*) AS n FROM pages WHERE title LIKE 'We%ll be back soon'"
+    first = refresh(archived, "--max-age", "0", "--max-requests", "5", "--concurrency", "1")
+    assert first.returncode == ExitStatus.STOPPED_EARLY, first.stdout + first.stderr
+    reached = rows(archived, maintenance)[0]["n"]
+    assert 0 < reached < 5  # too few alone for same_page (5 by default): archived
+    for _ in range(3):
+        part = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress")
+        assert part.returncode == ExitStatus.STOPPED_EARLY, part.stdout + part.stderr
+    assert rows(archived, maintenance)[0]["n"] == reached
+    assert rows(archived, "SELECT held FROM gate_reports WHERE run_id = (SELECT max(id) FROM crawl_runs)") == [
+        {"held": 1}]
+
+
 def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no_news(site, archived):
     """Accepting a held run made the "not found" page a version of every soft 404 and brought its
     pages back to life; and soft 404s already gone were counted again, night after night, as if the

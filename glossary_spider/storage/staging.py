@@ -250,14 +250,18 @@ class Prepared:
     digest: str  # :func:`~glossary_spider.storage.writer.record_digest`
 
 
+def text_hash(title: str | None, body_text: str | None) -> str:
+    """What tells pages answering the same text apart from the rest: a hash of their title and text."""
+    return hashlib.sha256(f"{title or ''}\n{body_text or ''}".encode()).hexdigest()
+
+
 def prepare(record: dict[str, Any]) -> Prepared:
     """The page's :class:`Prepared`. Its rows are what archiving it writes (:func:`page_rows`), kept so
     that the run's close only reads them back: it would otherwise spend a third of its time making them
     from the record again, on Scrapy's loop, after the crawl, with the extraction workers idle. They hold
     strings, integers and None alone, which orjson writes and reads back as they were."""
-    text = f"{record['title'] or ''}\n{record['body_text'] or ''}"
     return Prepared(
-        text_hash=hashlib.sha256(text.encode()).hexdigest(),
+        text_hash=text_hash(record["title"], record["body_text"]),
         related=sum(1 for link in record["links"] if link["kind"] == "related"),
         jsonld=sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
         rows=_zstd().compressor.compress(orjson.dumps(page_rows(record))),
