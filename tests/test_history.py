@@ -301,8 +301,11 @@ def test_a_reparse_counts_a_page_whose_body_is_gone_as_failed(archived):
     neither extracted, nor failed, nor in crawl_errors."""
     _, db = archived
     with sqlite3.connect(db) as conn:
-        lost = [r[0] for r in conn.execute("SELECT sha256 FROM bodies WHERE sha256 IN (SELECT body_sha256 FROM "
-                                           "captures WHERE url LIKE '%/definition/%') LIMIT 3")]
+        # The bodies a reparse reads (each page's last capture with one), of three definitions.
+        lost = [r[0] for r in conn.execute(
+            "SELECT c.body_sha256 FROM pages p JOIN captures c ON c.id = (SELECT max(id) FROM captures WHERE url = "
+            "p.url AND http_status = 200 AND body_sha256 IS NOT NULL) WHERE p.page_type = 'definition' "
+            "GROUP BY c.body_sha256 HAVING count(*) = 1 ORDER BY p.url LIMIT 3")]
         conn.executemany("DELETE FROM bodies WHERE sha256 = ?", [(sha,) for sha in lost])
     conn.close()
     result = run_glossary("reparse", "--db", str(db), "--no-progress")
