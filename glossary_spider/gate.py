@@ -226,11 +226,11 @@ class QualityGate:
         the archive does not have as gone already."""
         shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
         found, news = [], 0
-        for url, title, words, jsonld, old_title, text_hash, status in run.rows(
+        for url, title, words, jsonld, old_title, text, status in run.rows(
                 "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status", "ORDER BY s.rowid"):
             if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
                 continue
-            if text_hash in shared or (old_title is not None and old_title != title) or not jsonld:
+            if text in shared or (old_title is not None and old_title != title) or not jsonld:
                 found.append(url)
                 news += status != "gone"
         return found, news
