@@ -27,7 +27,7 @@ from glossary_spider import settings as defaults
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
                                     unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
-from glossary_spider.storage import (DEFAULT_DB, Archive, ArchiveError, cannot_write, damaged, existing_archive,
+from glossary_spider.storage import (Archive, ArchiveError, cannot_write, damaged, existing_archive,
                                      read_gate_report)
 from glossary_spider.terminal import can_style, quoted, safe_json, safe_text
 from glossary_spider.urls import PAGE_TYPES
@@ -50,7 +50,7 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db",
         "db",
-        default=DEFAULT_DB,
+        default=defaults.GLOSSARY_DB,
         envvar="GLOSSARY_DB",
         show_default=True,
         metavar="PATH",
@@ -225,7 +225,7 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
 
 def again(command: str, db: str, *options: str) -> str:
     """The command line that runs ``command`` on this archive again."""
-    where = [] if db == DEFAULT_DB else ["--db", shlex.quote(db)]
+    where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
     return " ".join(["glossary", command, *options, *where])
 
 

@@ -96,7 +96,10 @@ def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None =
                     and name.lower() not in {h[0].lower() for h in headers}]
         headers.append(("Content-Length", str(len(body))))
         status = row["http_status"] or 200
-        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:  # a status no RFC names (599, 999)
+            phrase = ""
         http_headers = StatusAndHeaders(f"{status} {phrase}".strip(), headers, protocol="HTTP/1.1")
         record = writer.create_warc_record(
             row["url"], "response", payload=BytesIO(body), http_headers=http_headers,

@@ -12,6 +12,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from glossary_spider.outcome import INTERRUPTED_REASON
+from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.terminal import ProgressLine
 
 logger = logging.getLogger(__name__)
@@ -130,13 +132,6 @@ class OwnLogOnly:
             handler.addFilter(self.filter)
 
 
-# Signals of this project, sent through the crawler's SignalManager.
-stop_requested = object()  # the run stops before its end (SIGTERM / SIGINT, a site given up on): end every wait,
-#                            write what is buffered
-run_abandoned = object()  # the stop took longer than its grace: finish the run now, in-flight work is dropped
-limit_reached = object()  # a limit cut something; arguments: url, stage, error, detail
-
-
 class StopWatch:
     """Makes SIGTERM and SIGINT stop a crawl within ``GLOSSARY_STOP_GRACE`` seconds, whatever it waits on.
 
@@ -189,7 +184,7 @@ class StopWatch:
         if self.closed:
             return
         logger.warning("The stop did not finish within %.0f s: abandoning the requests in flight", self.grace)
-        self.crawler.signals.send_catch_log(signal=run_abandoned, reason="shutdown")
+        self.crawler.signals.send_catch_log(signal=run_abandoned, reason=INTERRUPTED_REASON)
         from twisted.internet import reactor
 
         if reactor.running:

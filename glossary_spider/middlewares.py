@@ -36,8 +36,9 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.extensions import limit_reached, stop_requested
+from glossary_spider.failures import describe
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
+from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import host_of, is_allowed, same_site
 
 logger = logging.getLogger(__name__)
@@ -356,8 +357,6 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         line, not a traceback."""
         if (netloc := robots_netloc(request)) is None:
             return
-        from glossary_spider.spiders.glossary import describe
-
         self.unavailable.setdefault(netloc, f"robots.txt could not be read ({describe(exception)})")
         if not isinstance(exception, IgnoreRequest):
             raise IgnoreRequest(describe(exception))

@@ -24,7 +24,8 @@ class ExitStatus(IntEnum):
 
 
 # Finish reasons of a run that did all its work.
-COMPLETE_REASONS = ("finished",)
+FINISHED_REASON = "finished"
+COMPLETE_REASONS = (FINISHED_REASON,)
 # The finish reason of a run in which (nearly) every fetch failed. It can be resumed once the site
 # answers: the fetches that got no answer are still to do.
 UNREACHABLE_REASON = "unreachable"

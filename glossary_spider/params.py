@@ -210,7 +210,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "max_delay": _number(float, 0, DAY),
     "give_up_after": _duration,
 }
-# Other names a run's arguments may come under: -a max_age, the spider's urls_file.
+# Other names a run's arguments may come under (-a max_age); urls_file is read into start_urls.
 ALIASES = {"max_age": "max_age_days"}
 
 

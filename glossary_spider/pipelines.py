@@ -14,11 +14,11 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
-from glossary_spider.extensions import limit_reached, run_abandoned, stop_requested
 from glossary_spider.gate import QualityGate
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
 from glossary_spider.plan import RunPlan
+from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
 from glossary_spider.storage import Archive, cannot_write, is_damaged
 
 logger = logging.getLogger(__name__)
@@ -208,10 +208,8 @@ class ArchivePipeline:
                 if check.tripped:
                     logger.info("Quality gate: %s; the run's versions are held", check.summary)
             return HELD_REASON if is_complete(reason) else reason
-        archive.mark_soft_404(run_id, report.soft_404)
-        archive.keep_archived(run_id, report.blank)
         with archive.db.atomic():
-            archive.apply_staged(run_id)
+            archive.archive_staged(run_id, report.soft_404, report.blank)
             if report.checks:
                 archive.save_gate_report(run_id, report.as_dict(), held=False)
         return reason

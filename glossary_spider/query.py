@@ -64,16 +64,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
     try:
         conn = _open(path, mode)
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if missing := sorted({"pages", "crawl_runs"} - tables):  # another application's database
+            conn.close()
+            raise ArchiveError(f"{path} is not a glossary archive: it has no {' or '.join(missing)} table")
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
     except sqlite3.OperationalError as exc:
-        if "no such table" not in str(exc):
-            raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
-        raise ArchiveError(f"{path} is not a glossary archive: it has no pages table") from None
+        raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise ArchiveError(not_an_archive(path, exc)) from None
-    if missing := sorted({"pages", "crawl_runs"} - tables):  # another application's database
-        conn.close()
-        raise ArchiveError(f"{path} is not a glossary archive: it has no {' or '.join(missing)} table")
     return conn
 
 

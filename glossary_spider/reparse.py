@@ -25,8 +25,8 @@ from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.gate import QualityGate
-from glossary_spider.outcome import INTERRUPTED_REASON
-from glossary_spider.storage import Archive, ArchiveError, now
+from glossary_spider.outcome import FINISHED_REASON, INTERRUPTED_REASON
+from glossary_spider.storage import Archive, ArchiveError
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.terminal import ProgressLine
@@ -57,7 +57,7 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     else:
         run_id, after = archive.start_run("reparse", args, os.getpid()), ""
     counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
-    started, reason = time.monotonic(), "finished"
+    started, reason = time.monotonic(), FINISHED_REASON
     total, line = 0, ProgressLine() if progress else None  # the total is for the progress line only
     if line:
         total = archive.db.execute("SELECT count(*) FROM pages WHERE url > ?", [after]).fetchone()[0]
@@ -277,12 +277,4 @@ def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
             records[row["url"]] = extract_page(body, row["url"], row["content_type"], follow=False).record
         except Exception:  # the staged record, extracted when it was fetched, stands
             continue
-    soft_404, blank = QualityGate().set_aside(archive, run_id)
-    with archive.db.atomic():
-        archive.mark_soft_404(run_id, soft_404)
-        archive.keep_archived(run_id, blank)
-        counts = archive.apply_staged(run_id, records)
-        archive.db.table("crawl_runs").update(run_id, archive.run_counts(run_id))
-        archive.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
-                           [now(), run_id])
-    return counts
+    return archive.accept_staged(run_id, *QualityGate().set_aside(archive, run_id), records)

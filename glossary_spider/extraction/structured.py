@@ -101,7 +101,8 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
 
 
 def _others(root: HtmlElement, url: str, heads: list[HtmlElement]) -> dict[str, list[Any]]:
-    """Microdata and OpenGraph, by extruct's extractors; a syntax whose extractor fails is logged and left out."""
+    """Microdata (by extruct's extractor) and OpenGraph (read here as extruct reads it); a syntax whose
+    extraction fails is logged and left out."""
     found: dict[str, list[Any]] = {}
     for syntax, extract in (("microdata", lambda: _microdata(root, url)), ("opengraph", lambda: _opengraph(heads))):
         try:

@@ -19,10 +19,9 @@ and each link trap it cuts is one ``trap`` failure.
 from __future__ import annotations
 
 import asyncio
-import gzip
 import logging
 import os
-import zlib
+import struct
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -31,37 +30,28 @@ from itertools import chain
 from typing import Any, Literal
 
 from lxml import etree
-from scrapy import Request, signals
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    CloseSpider,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    DontCloseSpider,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
-from scrapy.http import HtmlResponse, Response, TextResponse
+from scrapy.exceptions import CloseSpider, DontCloseSpider
+from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.spiders import SitemapSpider
+from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
-from glossary_spider.extensions import limit_reached as limit_signal
 from glossary_spider.extraction.structured import parse_time
+from glossary_spider.failures import describe, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.lock import ArchiveLocked
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
+from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
@@ -84,20 +74,20 @@ SITEMAP_WAIT_SECONDS = 600
 LASTMOD_SLACK = timedelta(days=1)
 
 
-class GlossarySpider(SitemapSpider):
+class GlossarySpider(Spider):
     """Crawl the glossary, as a :class:`~glossary_spider.plan.RunPlan` says.
 
     Arguments (``-a name=value``, so also Scrapyd's ``schedule.json`` parameters):
     ``start_urls`` and ``sitemap_urls`` (comma-separated), ``urls_file``, ``follow``
     (1 or 0), ``max_pages``, ``mode`` (``crawl`` or ``refresh``), ``resume`` (1 or 0),
     ``max_age`` (days, for a refresh), and the options ``concurrency``, ``delay``,
-    ``ignore_robots``, ``timeout`` and ``trap_budget``; the archive is the ``GLOSSARY_DB``
-    setting. A run that cannot start (a bad argument, nothing to resume, the archive
+    ``ignore_robots``, ``timeout``, ``trap_budget``, ``max_requests``, ``max_duration``, ``gate``,
+    ``max_delay`` and ``give_up_after`` (:data:`glossary_spider.params.ARGUMENTS`); the archive is
+    the ``GLOSSARY_DB`` setting. A run that cannot start (a bad argument, nothing to resume, the archive
     locked) logs one line, is recorded as refused, and closes before any request.
     """
 
     name = "glossary"
-    sitemap_rules = [("", "parse_page")]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GlossarySpider:
@@ -211,7 +201,7 @@ class GlossarySpider(SitemapSpider):
         self.sitemaps_seen.add(url)
         self.sitemaps_pending += 1
         # dont_filter: a sitemap dropped silently would leave sitemaps_read() waiting.
-        return Request(url, self._parse_sitemap, errback=self.sitemap_failed, dont_filter=True,
+        return Request(url, self.parse_sitemap, errback=self.sitemap_failed, dont_filter=True,
                        meta={"sitemap_depth": depth})
 
     def sitemap_cut(self, kind: str, url: str, error: str) -> Iterator[LimitItem]:
@@ -239,7 +229,7 @@ class GlossarySpider(SitemapSpider):
                     self.lastmods[loc] = lastmod
             yield {**entry, "loc": loc}
 
-    def _parse_sitemap(self, response: Response) -> Iterator[Any]:
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
         try:
             yield from self._sitemap_requests(response)
         finally:
@@ -280,9 +270,7 @@ class GlossarySpider(SitemapSpider):
     def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | FeedSitemap | str:
         """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
         wrong with it."""
-        body = self._get_sitemap_body(response)
-        if body is None and isinstance(response, TextResponse):
-            body = response.body
+        body = self.sitemap_body(response)
         if body is None:
             return "not a sitemap (neither XML nor text nor gzip), or over the size limit once decompressed"
         if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
@@ -298,6 +286,20 @@ class GlossarySpider(SitemapSpider):
         if sitemap.type not in ("urlset", "sitemapindex"):
             return f"not a sitemap: its root element is <{sitemap.type}>"
         return sitemap
+
+    def sitemap_body(self, response: Response) -> bytes | None:
+        """A sitemap's bytes, as Scrapy's ``SitemapSpider`` finds them, text too: an XML or text answer's
+        body; a gzip file's, decompressed to the download size limit (a gzip served with
+        ``Content-Encoding: gzip`` came decompressed already); None for anything else, or a gzip
+        past the limit or unreadable."""
+        if gzip_magic_number(response):
+            try:
+                return gunzip(response.body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (ValueError, OSError, EOFError, struct.error):  # past the limit (a ValueError), or not gzip
+                return None
+        if isinstance(response, (XmlResponse, TextResponse)) or response.url.endswith((".xml", ".xml.gz")):
+            return response.body
+        return None
 
     def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
         self.sitemaps_pending -= 1
@@ -559,37 +561,6 @@ def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
             status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
             items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
     return items
-
-
-def unusable_answer(error: BaseException) -> bool:
-    """Whether a download failed on what the site answered (past the size limit, or a body that cannot
-    be decoded) rather than for want of an answer."""
-    return (isinstance(error, (DownloadCancelledError, zlib.error, gzip.BadGzipFile, EOFError))
-            or isinstance(error, IgnoreRequest) and "during decompression" in str(error))
-
-
-def describe(error: BaseException) -> str:
-    """What went wrong with a download, in a few words."""
-    text = str(error)
-    if isinstance(error, (DownloadTimeoutError, TimeoutError)):
-        return "timed out"
-    if isinstance(error, ResponseDataLossError):
-        return "body shorter than its Content-Length"
-    if isinstance(error, DownloadCancelledError):  # Scrapy cancels downloads over DOWNLOAD_MAXSIZE
-        return "larger than the size limit"
-    if isinstance(error, IgnoreRequest) and "during decompression" in text:
-        return "larger than the size limit after decompression"
-    if isinstance(error, IgnoreRequest):
-        return text
-    if isinstance(error, DownloadConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, CannotResolveHostError):
-        return "host not found"
-    if isinstance(error, DownloadFailedError):
-        return "connection lost"
-    if isinstance(error, (zlib.error, gzip.BadGzipFile, EOFError)):  # from HttpCompressionMiddleware
-        return "body cannot be decoded (bad Content-Encoding)"
-    return type(error).__name__
 
 
 class ResumingDupeFilter(RFPDupeFilter):

@@ -1,4 +1,5 @@
-"""The archive's tables, indexes and views, and the migrations that bring an older archive up to date.
+"""The archive's tables, indexes and views, created or brought up to date (:mod:`.migrations` moves an
+archive of schema 1).
 
 What analysts read keeps the contract's names and columns: ``pages``, ``captures``, ``bodies`` and the
 other plain tables are stored as they read; ``links``, ``sections`` and ``page_versions`` are views over

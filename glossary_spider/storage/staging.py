@@ -15,7 +15,7 @@ import orjson
 import zstandard
 
 from glossary_spider import fastjson
-from glossary_spider.storage.readers import read_gate_report
+from glossary_spider.storage.readers import read_gate_report, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.writer import Batch, insert, page_rows, record_digest
 
@@ -140,6 +140,27 @@ class Staging:
         self.db.execute(f"UPDATE captures SET outcome = 'gone' WHERE run_id = ? AND outcome = 'held' AND {GONE}",
                         [run_id])
         return gone
+
+    def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), blank: Iterable[str] = (),
+                       records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+        """Archive what ``run_id`` staged as a gate that passed it does, in one transaction: the soft 404s
+        marked gone (:meth:`mark_soft_404`), the blank pages kept as archived (:meth:`keep_archived`),
+        every other page archived (:meth:`apply_staged`, with ``records``). Returns the pages by outcome."""
+        with self.db.atomic():
+            self.mark_soft_404(run_id, soft_404)
+            self.keep_archived(run_id, blank)
+            return self.apply_staged(run_id, records)
+
+    def accept_staged(self, run_id: int, soft_404: Iterable[str], blank: Iterable[str],
+                      records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+        """Archive a run the quality gate held (:meth:`archive_staged`), its counts and the gate's report
+        saying so. Returns the pages by outcome."""
+        with self.db.atomic():
+            counts = self.archive_staged(run_id, soft_404, blank, records)
+            self.db.table("crawl_runs").update(run_id, run_counts(self.db, run_id))
+            self.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
+                            [now(), run_id])
+        return counts
 
     def hold_staged(self, run_id: int, report: dict[str, Any]) -> None:
         """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``."""

@@ -1,0 +1,58 @@
+"""What went wrong with a download: in a few words for its error row, and whether the site answered.
+
+Shared by the spider (a page's fetch) and the robots.txt middleware (a host's robots.txt).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+
+# What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded is an
+# IgnoreRequest like any other; only its message says why.
+_DECOMPRESSED_PAST_LIMIT = "during decompression"
+# What a body that does not decode as its Content-Encoding says raises, from that middleware.
+_UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
+
+
+def past_limit_once_decoded(error: BaseException) -> bool:
+    return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
+
+
+def unusable_answer(error: BaseException) -> bool:
+    """Whether a download failed on what the site answered (past the size limit, or a body that cannot
+    be decoded) rather than for want of an answer."""
+    return isinstance(error, (DownloadCancelledError, *_UNDECODABLE)) or past_limit_once_decoded(error)
+
+
+def describe(error: BaseException) -> str:
+    """What went wrong with a download, in a few words."""
+    if isinstance(error, (DownloadTimeoutError, TimeoutError)):
+        return "timed out"
+    if isinstance(error, ResponseDataLossError):
+        return "body shorter than its Content-Length"
+    if isinstance(error, DownloadCancelledError):  # Scrapy cancels downloads over DOWNLOAD_MAXSIZE
+        return "larger than the size limit"
+    if past_limit_once_decoded(error):
+        return "larger than the size limit after decompression"
+    if isinstance(error, IgnoreRequest):
+        return str(error)
+    if isinstance(error, DownloadConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, CannotResolveHostError):
+        return "host not found"
+    if isinstance(error, DownloadFailedError):
+        return "connection lost"
+    if isinstance(error, _UNDECODABLE):
+        return "body cannot be decoded (bad Content-Encoding)"
+    return type(error).__name__
