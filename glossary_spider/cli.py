@@ -253,7 +253,7 @@ def locked_out(exc: Exception) -> None:
 
 def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
     """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
-    from glossary_spider.crawl import crawl_settings, run_spider
+    from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import open_run
     from glossary_spider.storage import fetch_outcomes
@@ -261,6 +261,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,  # unset: not given
              "gate": options["gate"] or None}
     arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
+    try:
+        check_environment(options["concurrency"] or defaults.CONCURRENT_REQUESTS)
+    except CannotCrawlHere as exc:
+        raise UserError(str(exc)) from None
     try:
         plan = open_run(db, arguments)
     except ArchiveLocked as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import shutil
 import stat
 import tempfile
@@ -26,6 +27,37 @@ def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level:
     settings.setdict({"GLOSSARY_DB": db, "GLOSSARY_PROGRESS": progress, "LOG_LEVEL": log_level,
                       "GLOSSARY_SCRAPY_LOG": scrapy_log, **plan.settings()}, priority="cmdline")
     return settings
+
+
+class CannotCrawlHere(Exception):
+    """This process cannot run a crawl (no temporary directory, too few open files allowed): the message
+    says why, and what to do."""
+
+
+# Files a crawl holds open: Python, Scrapy and Twisted's own, the archive (with its -wal, -shm and lock),
+# the queues on disk and the workers' sockets; and at most two more for each request in flight.
+FILES_BASE = 64
+FILES_PER_REQUEST = 2
+
+
+def check_environment(concurrency: int) -> None:
+    """Make sure a crawl of ``concurrency`` requests at once can run here, before it starts: a temporary
+    directory for its queues, and enough open files (the soft limit is raised to the hard one if need
+    be). A crawl that met either lack midway failed with a traceback, or hung."""
+    try:
+        tempfile.gettempdir()
+    except FileNotFoundError:
+        raise CannotCrawlHere("no usable temporary directory for the crawl's request queues (TMPDIR, /tmp, /var/tmp "
+                              "and the working directory cannot be written): set TMPDIR to a writable directory"
+                              ) from None
+    need = FILES_BASE + FILES_PER_REQUEST * concurrency
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise CannotCrawlHere(f"this process may open only {hard} files at once (ulimit -n), and a crawl of "
+                              f"{concurrency} requests at once needs {need}: raise the limit, or lower --concurrency")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else hard, hard))
 
 
 def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:

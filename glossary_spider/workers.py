@@ -165,7 +165,12 @@ class BatchingPool:
             process = context.Process(target=_serve, args=(theirs, self.job, os.getpid()), daemon=True)
             process.start()
             theirs.close()
-            _, link = await loop.create_unix_connection(partial(_WorkerLink, self, process), sock=ours)
+            try:
+                _, link = await loop.create_unix_connection(partial(_WorkerLink, self, process), sock=ours)
+            except BaseException:  # no link (out of file descriptors; cancelled): the worker reads the end
+                ours.close()
+                _reap(process)
+                raise
             self.links.append(link)
 
     def _started(self, task: asyncio.Task[None]) -> None:
@@ -193,7 +198,7 @@ class BatchingPool:
         self.links.remove(link)
         at_work, *queued = link.batches or [[]]
         link.batches.clear()
-        link.process.join(1)
+        _reap(link.process)
         for item, future in at_work:
             if len(at_work) == 1 and future in self.suspects:
                 self.suspects.discard(future)
@@ -228,7 +233,7 @@ class BatchingPool:
         for link in links:
             link.close()
         for link in links:
-            link.process.join()
+            _reap(link.process, WORKER_EXIT_SECONDS)
             for batch in link.batches:  # unanswered: no one waits for them any longer, but none is left pending
                 _settle(batch, [WorkersGone(SHUT_DOWN)] * len(batch))
         self._hand_out()
@@ -328,6 +333,20 @@ def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pi
             sock.sendall(_FRAME.pack(len(frame)) + frame)
         except OSError:  # the crawl shut its end
             return
+
+
+# How long a worker whose socket is shut may take to finish the batch in hand and go (a heavy page takes
+# a few seconds), before it is killed: it ignores SIGTERM, and a process left behind would hold the crawl
+# at its exit (multiprocessing waits for its daemon processes after terminating them).
+WORKER_EXIT_SECONDS = 30.0
+
+
+def _reap(process: Any, seconds: float = 1.0) -> None:
+    """Wait for a worker to go, ``seconds`` at most; then kill it, and wait for that."""
+    process.join(seconds)
+    if process.is_alive():
+        process.kill()
+        process.join()
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[Any]) -> None:

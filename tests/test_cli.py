@@ -693,6 +693,28 @@ def rows_or_none(db, sql):
         return None
 
 
+def _open_files(soft, hard):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_crawl_needs_enough_open_files_and_raises_its_own_limit_to_get_them(make_replica, tmp_path):
+    """Out of file descriptors midway, a crawl failed with a traceback, or hung at its exit holding the
+    archive's lock. It checks before it starts: the soft limit raised to the hard one if need be, or one
+    line saying what to raise."""
+    server = make_replica(40)
+    db = tmp_path / "files.db"
+    refused = run_glossary("crawl", "--db", str(db), "--start-url", f"{server.url}/", "--concurrency", "64",
+                           preexec_fn=_open_files(40, 40))
+    assert_one_line_error(refused, "may open only 40 files at once (ulimit -n)")
+    assert refused.returncode == 2 and not db.exists()
+    raised = crawl(db, "--start-url", f"{server.url}/", "--concurrency", "64", "--max-pages", "20",
+                   preexec_fn=_open_files(40, 4096))
+    assert raised.returncode == 4, raised.stderr
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 20
+
+
 def test_runs_check_without_runs_or_archive(tmp_path):
     result = run_glossary("runs", "--db", str(tmp_path / "none.db"), "--check")
     assert_one_line_error(result, "no archive")
