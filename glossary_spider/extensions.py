@@ -10,6 +10,7 @@ from typing import IO, Any
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
 from glossary_spider.outcome import INTERRUPTED_REASON
@@ -130,6 +131,56 @@ class OwnLogOnly:
     def spider_opened(self, spider: Spider) -> None:
         for handler in logging.root.handlers:
             handler.addFilter(self.filter)
+
+
+class Budgets:
+    """``--max-requests`` (``CLOSESPIDER_PAGECOUNT``: responses received) and ``--max-duration``
+    (``CLOSESPIDER_TIMEOUT``: seconds), in place of Scrapy's CloseSpider extension for these two: the run
+    closes with Scrapy's reasons (``closespider_pagecount``, ``closespider_timeout``), and sends
+    :data:`stop_requested` first, so that the requests waiting for their turn at a host (a delay, a
+    Crawl-delay, a Retry-After) are dropped for ``--resume`` rather than sent, one a delay, long after
+    the budget was spent.
+    """
+
+    def __init__(self, crawler: Crawler, requests: int, seconds: float):
+        self.crawler = crawler
+        self.requests = requests
+        self.seconds = seconds
+        self.received = 0
+        self.timer: Any = None
+        self.spent = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Budgets:
+        settings = crawler.settings
+        extension = cls(crawler, settings.getint("CLOSESPIDER_PAGECOUNT"), settings.getfloat("CLOSESPIDER_TIMEOUT"))
+        if extension.requests:
+            crawler.signals.connect(extension.response_received, signal=signals.response_received)
+        if extension.seconds:
+            crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def response_received(self) -> None:
+        self.received += 1
+        if self.received >= self.requests:
+            self.spend("closespider_pagecount")
+
+    def spider_opened(self, spider: Spider) -> None:
+        from twisted.internet import reactor
+
+        self.timer = reactor.callLater(self.seconds, self.spend, "closespider_timeout")
+
+    def spend(self, reason: str) -> None:
+        if self.spent:
+            return
+        self.spent = True
+        self.crawler.signals.send_catch_log(signal=stop_requested)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
 
 
 class StopWatch:

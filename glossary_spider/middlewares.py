@@ -463,10 +463,13 @@ class HostPacingMiddleware:
     overlaps the next request. A request has surely arrived once its answer is back, so counting
     from there the server sees every request at least the delay after the one before, however
     late either was on its way. A robots.txt ``Crawl-delay`` (:data:`CRAWL_DELAY_META`) counts the
-    same way when it is the longer. With no delay (``--delay 0``) requests pass untouched.
+    same way when it is the longer, from the robots.txt exchange on. With no delay (``--delay 0``) a
+    host still has at most its download slot's concurrency of exchanges at once: Scrapy's downloader
+    lets one more start while the one it just scheduled has not yet counted as transferring.
 
-    It sits nearest the downloader, so a request it lets through is sent, and its exchange ends in
-    this middleware's ``process_response`` or ``process_exception``.
+    It sits next to the downloader, with only Scrapy's DownloaderStats between them, so a request it
+    lets through is sent (and counted as sent, a request dropped while it waited is not), and its
+    exchange ends in this middleware's ``process_response`` or ``process_exception``.
     """
 
     def __init__(self, crawler: Crawler):
@@ -489,21 +492,28 @@ class HostPacingMiddleware:
                 "delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY"))
         return max(float(delay), request.meta.get(CRAWL_DELAY_META, 0.0))
 
+    def concurrency(self, key: str) -> int:
+        slot = self.crawler.engine.downloader.slots.get(key)
+        return slot.concurrency if slot is not None else self.crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:
         key = self.crawler.engine.downloader.get_slot_key(request)
-        if not self.delay(key, request):
-            return
-        host = self.hosts.setdefault(key, HostTurn())
-        await self.pauses.wait(host.lock.acquire())
+        host = self.hosts.get(key) or self.hosts.setdefault(key, HostTurn(self.concurrency(key)))
+        # One exchange at a time with a delay; else as many as the host's slot allows.
+        turn = host.lock if self.delay(key, request) else host.slots
+        if turn.locked():
+            await self.pauses.wait(turn.acquire())
+        else:  # free: taken at once, without a task to wait on
+            await turn.acquire()
         try:
             # Read after the previous exchange: AutoThrottle adjusts the slot's delay as each answer comes.
             wait = host.ended + self.delay(key, request) - time.monotonic()
             if wait > 0:
                 await self.pauses.sleep(wait)
         except BaseException:
-            host.lock.release()
+            turn.release()
             raise
-        self.exchanges[request] = host
+        self.exchanges[request] = (host, turn)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         self.ended(request)
@@ -513,15 +523,18 @@ class HostPacingMiddleware:
         self.ended(request)
 
     def ended(self, request: Request) -> None:
-        if (host := self.exchanges.pop(request, None)) is not None:
+        if (exchange := self.exchanges.pop(request, None)) is not None:
+            host, turn = exchange
             host.ended = time.monotonic()
-            host.lock.release()
+            turn.release()
 
 
 class HostTurn:
     """One host's turn for :class:`HostPacingMiddleware`: its lock is held for the length of an
-    exchange, and ``ended`` is when the last one ended."""
+    exchange with a delay, one of its ``slots`` for one without, and ``ended`` is when the last
+    exchange ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int) -> None:
         self.lock = asyncio.Lock()
+        self.slots = asyncio.Semaphore(concurrency)
         self.ended = float("-inf")

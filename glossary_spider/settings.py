@@ -8,6 +8,9 @@ NEWSPIDER_MODULE = "glossary_spider.spiders"
 
 USER_AGENT = f"glossary_spider/{__version__} (+https://github.com/glossary-spider/glossary_spider)"
 ROBOTSTXT_OBEY = True
+# The product token robots.txt groups are matched against (RFC 9309 2.2.1); unset, Scrapy matches them
+# against the whole User-Agent, whose URL makes "github" or "com" a group of ours.
+ROBOTSTXT_USER_AGENT = "glossary_spider"
 
 # Politeness towards the live site; `glossary crawl --delay 0 --concurrency N` overrides for loopback.
 CONCURRENT_REQUESTS = 4
@@ -57,8 +60,9 @@ DOWNLOADER_MIDDLEWARES = {
     "glossary_spider.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "glossary_spider.middlewares.GuardedRedirectMiddleware": 600,
-    # Nearest the downloader: a host's delay counts from the end of its previous exchange.
-    "glossary_spider.middlewares.HostPacingMiddleware": 950,
+    # Next to the downloader: a host's delay counts from the end of its previous exchange. Before Scrapy's
+    # DownloaderStats (850), so that a request dropped while it waited for its turn is not counted as sent.
+    "glossary_spider.middlewares.HostPacingMiddleware": 840,
 }
 # Pending requests wait on disk (glossary_spider.crawl), named without a search of the spider; the
 # newest GLOSSARY_QUEUE_MEMORY of them in memory (about 1 KiB each).
@@ -70,6 +74,9 @@ ITEM_PIPELINES = {
     "glossary_spider.pipelines.ArchivePipeline": 300,
 }
 EXTENSIONS = {
+    # --max-requests and --max-duration (CLOSESPIDER_PAGECOUNT, CLOSESPIDER_TIMEOUT), waits dropped at once.
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "glossary_spider.extensions.Budgets": 0,
     "glossary_spider.extensions.Progress": 500,
     "glossary_spider.extensions.OwnLogOnly": 0,
     "glossary_spider.extensions.StopWatch": 510,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 from typing import IO
@@ -66,10 +67,19 @@ class ProgressLine:
 
     def show(self, text: str) -> None:
         if self.live:
-            self._write(f"\r\033[K{text}")
+            self._write(f"\r\033[K{self.fitted(text)}")
         elif time.monotonic() - self.last >= self.log_every:
             self.last = time.monotonic()
             self._write(f"{text}\n")
+
+    def fitted(self, text: str) -> str:
+        """``text`` cut to the terminal's width: a line that wraps cannot be rewritten in place (the carriage
+        return goes back to the start of its last row only)."""
+        try:
+            width = os.get_terminal_size(self.out.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            width = shutil.get_terminal_size().columns
+        return text if len(text) < width else text[:max(width - 2, 0)] + "…"
 
     def done(self, text: str) -> None:
         self._write(f"\r\033[K{text}\n" if self.live else f"{text}\n")

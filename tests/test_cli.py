@@ -763,3 +763,25 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
     recorded = rows(db, "SELECT command, outcome, exit_status, job_id, pid FROM crawl_runs WHERE job_id = 'j1'")
     assert recorded == [{"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": None},
                         {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]
+
+
+def test_the_progress_line_fits_a_narrow_terminal():
+    """A line longer than the terminal wraps, and the carriage return that rewrites it goes back to the
+    start of its last row only: on a narrow terminal each update left rows behind."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from glossary_spider.terminal import ProgressLine
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
+    with os.fdopen(slave, "w") as terminal:
+        line = ProgressLine(terminal)
+        assert line.live
+        line.show("1,234 pages · 5.0/s · 0 errors · 1,300 requests")
+    written = os.read(master, 4096).decode()
+    os.close(master)
+    shown = written.split("\x1b[K")[-1]
+    assert shown == "1,234 pages · 5.0/…" and len(shown) < 20

@@ -170,3 +170,17 @@ def test_the_collector_is_paced_while_the_engine_runs_and_restored_after():
     assert pace.threshold == (5000, 7, 9)
     with pytest.raises(NotConfigured):
         CollectorPace.from_crawler(get_crawler(settings_dict={"GLOSSARY_GC_THRESHOLD": []}))
+
+
+def test_robots_txt_groups_are_matched_against_our_product_token():
+    """RFC 9309 matches a group by the crawler's product token; matched against the whole User-Agent
+    header, the "github" of the URL in it made a group for GitHub's crawler ours."""
+    from protego import Protego
+
+    from glossary_spider import settings
+
+    others = Protego.parse("User-agent: github\nDisallow: /\n\nUser-agent: *\nAllow: /\n")
+    assert not others.can_fetch("https://term.greeks.live/term/vega/", settings.USER_AGENT)
+    assert others.can_fetch("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT)
+    ours = Protego.parse("User-agent: glossary_spider\nDisallow: /term/\n\nUser-agent: *\nAllow: /\n")
+    assert not ours.can_fetch("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT)

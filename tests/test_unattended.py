@@ -97,6 +97,27 @@ def test_max_duration_stops_the_run_early(site, tmp_path):
     assert rows(db, "SELECT finish_reason FROM crawl_runs")[0]["finish_reason"] == "closespider_timeout"
 
 
+@pytest.mark.parametrize(("budget", "most_seconds"), [(("--max-duration", "2s"), 3.5), (("--max-requests", "4"), 5.5),
+                                                   (("--max-pages", "2"), 5.5)])
+def test_a_budget_drops_the_requests_waiting_for_their_turn(site, tmp_path, budget, most_seconds):
+    """With a delay, the requests waiting for their turn at the host were sent one a delay after the budget
+    was spent: --max-duration 5s ran 27 s. They are dropped at once, left for --resume, and what the run
+    counts as sent is what the server received."""
+    import time
+
+    db = tmp_path / "budget.db"
+    site.clear_log()
+    started = time.monotonic()
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{site.url}/", "--delay", "1", "--concurrency", "8",
+                          "--no-progress", *budget)
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
+    assert time.monotonic() - started < most_seconds
+    (run,) = rows(db, "SELECT requests FROM crawl_runs")
+    assert run["requests"] == len(site.requests())
+    if budget[0] == "--max-requests":
+        assert run["requests"] == 4
+
+
 @pytest.mark.parametrize("value", ["soon", "-5m", "0", "3 weeks", "400d", "99999999999999999999d", "9" * 400])
 def test_a_bad_duration_is_one_line(tmp_path, value):
     result = run_glossary("crawl", "--db", str(tmp_path / "x.db"), "--start-url", "http://127.0.0.1:9/",

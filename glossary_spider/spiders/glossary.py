@@ -52,6 +52,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.signals import limit_reached as limit_signal
+from glossary_spider.signals import stop_requested
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
@@ -416,7 +417,7 @@ class GlossarySpider(Spider):
             self.pages_sent += 1
             page = PageItem(fetch, extraction, discovered, aliases, prepared)
             if self.limit_reached():
-                return _last_page(page)
+                return self.last_page(page)
             items.append(page)
         return [*items, *requests, *self.guarded()]
 
@@ -440,6 +441,16 @@ class GlossarySpider(Spider):
         moved, self.moved = self.moved, []
         return [*(FailureItem(trap.example, "trap", trap.error, trap.detail, settles=trap.dropped)
                   for trap in self.guard.report()), *moved]
+
+    def last_page(self, page: PageItem) -> Iterator[Any]:
+        """The page that spends the page budget, then the run's stop. Its links are not requested: they
+        wait in the frontier (the page's item has them) for --resume. Queued requests are dropped, and
+        so are those waiting for their turn at a host (:data:`~glossary_spider.signals.stop_requested`);
+        pages still in flight end unarchived, and --resume fetches them (from the frontier, or from the
+        sitemaps read again)."""
+        yield page
+        self.crawler.signals.send_catch_log(signal=stop_requested)
+        raise CloseSpider(MAX_PAGES_REASON)
 
     def guarded(self) -> Iterator[Any]:
         """Requests the trap guard has released, and the items :meth:`unreported` gives."""
@@ -502,15 +513,6 @@ class GlossarySpider(Spider):
         # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
                           None, None if unusable_answer(error) else Fetch(url, None))
-
-
-def _last_page(page: PageItem) -> Iterator[Any]:
-    """The page that spends the page budget, then the run's stop. Its links are not requested: they
-    wait in the frontier (the page's item has them) for --resume. Queued requests are dropped; pages
-    still in flight end unarchived, and --resume fetches them (from the frontier, or from the
-    sitemaps read again)."""
-    yield page
-    raise CloseSpider(MAX_PAGES_REASON)
 
 
 def is_page(response: Response, content_type: str) -> bool:
