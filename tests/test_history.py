@@ -296,6 +296,24 @@ def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
                                   "WHERE command = 'reparse'")[0]
 
 
+def test_a_reparse_writes_no_version_for_a_page_whose_stored_hash_was_lost(archived):
+    """A page row whose content hash is missing or wrong (damage, a hand edit) got a second version of
+    the very content its first holds: the reparse now corrects the row, and history stays as it was."""
+    _, db = archived
+    versions = rows(db, "SELECT url, version, content_hash FROM page_versions ORDER BY url, version")
+    latest = {r["url"]: r["content_hash"] for r in versions}
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET content_hash = NULL WHERE url IN (SELECT url FROM pages ORDER BY url LIMIT 3)")
+        conn.execute("UPDATE pages SET content_hash = 'x' WHERE url IN (SELECT url FROM pages ORDER BY url DESC "
+                     "LIMIT 2)")
+    conn.close()
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url, version, content_hash FROM page_versions ORDER BY url, version") == versions
+    assert {r["url"]: r["content_hash"] for r in rows(db, "SELECT url, content_hash FROM pages")} == latest
+    assert rows(db, "SELECT pages_changed FROM crawl_runs WHERE command = 'reparse'") == [{"pages_changed": 0}]
+
+
 def test_a_reparse_counts_a_page_whose_body_is_gone_as_failed(archived):
     """A page whose stored body is missing (a damaged or hand-edited archive) was passed over in silence:
     neither extracted, nor failed, nor in crawl_errors."""

@@ -264,6 +264,11 @@ class Archive(Staging, Writer, Reads):
         stopped early carries on after it. Written in the transaction of the pages it covers."""
         self.db.execute("UPDATE crawl_runs SET reparsed_through = ? WHERE id = ?", [url, run_id])
 
+    def latest_version_hash(self, url: str) -> str | None:
+        row = self.db.execute("SELECT v.content_hash FROM versions v JOIN urls u ON u.id = v.url_id WHERE u.url = ? "
+                              "ORDER BY v.version DESC LIMIT 1", [url]).fetchone()
+        return row[0] if row else None
+
     def reparse_pages(self, run_id: int, pages: Iterable[tuple[dict[str, Any], dict[str, Any] | None,
                                                               Iterable[dict[str, Any]], str]]) -> list[str]:
         """Write re-extracted records, each given as (the page's state, its record, its errors, the record's
@@ -273,7 +278,10 @@ class Archive(Staging, Writer, Reads):
         ``unchanged`` for each."""
         batch, outcomes = Batch(), []
         for state, record, errors, digest in pages:
-            changed = record is not None and record["content_hash"] != state["content_hash"]
+            # Against the page's latest version too: a page row whose hash was lost or is wrong (damage, a
+            # hand edit) is corrected, no version of the same content written again.
+            changed = (record is not None and record["content_hash"] != state["content_hash"]
+                       and record["content_hash"] != self.latest_version_hash(state["url"]))
             if record is not None and not changed and state["record_digest"] is None and self.holds(record):
                 batch.digests.append((digest, state["url"]))
             elif record is not None:
