@@ -27,9 +27,9 @@ from glossary_spider import settings as defaults
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
                                     unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
-from glossary_spider.storage import (Archive, ArchiveError, cannot_write, damaged, existing_archive,
+from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
-from glossary_spider.terminal import can_style, quoted, safe_json, safe_text
+from glossary_spider.terminal import can_style, quoted, safe_json, safe_text, typed
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -67,6 +67,10 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return value
 
 
+# The commands that only read the archive: SQLite's refusal is of a read there.
+READERS = {"search", "show", "export", "report", "runs", "browse"}
+
+
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the package's errors about user input into one-line messages."""
 
@@ -80,7 +84,8 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             db = kwargs.get("db", "archive")
             if re.match(r"no such (table|column)", str(exc)):  # another application's SQLite file
                 raise UserError(f"{db} is not a glossary archive: {exc}") from None
-            raise UserError(cannot_write(db, exc)) from None
+            reads = click.get_current_context().info_name in READERS
+            raise UserError((cannot_read if reads else cannot_write)(db, exc)) from None
         except json.JSONDecodeError as exc:  # a stored JSON value that damage to the file reached
             raise UserError(damaged(kwargs.get("db", "archive"), exc)) from None
 
@@ -671,6 +676,7 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     from glossary_spider import query as q
     from glossary_spider.export import spreadsheet_cell
 
+    query = typed(query)
     results = q.search(open_reader(db), query, page_type, limit)
     if fmt == "json":
         click.echo(safe_json(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
@@ -718,7 +724,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     if history and diff_spec is not None:
         raise UserError("give --history or --diff, not both")
     conn = open_reader(db)
-    url = q.resolve(conn, url_or_slug, page_type)
+    url = q.resolve(conn, typed(url_or_slug), page_type)
     if diff_spec is not None:
         a, b, changes = q.diff(conn, url, diff_spec or None)
         if fmt == "json":
@@ -814,6 +820,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     """
     from glossary_spider import export as ex
 
+    output_to(out)
     conn = open_reader(db)
     binary = fmt == "warc"
     if out:
@@ -862,6 +869,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
     from glossary_spider import query as q
     from glossary_spider import report as r
 
+    output_to(out)
     data = q.report(open_reader(db))
     text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
             "json": lambda d: safe_json(json.dumps(d, indent=2, ensure_ascii=False))}[fmt](data)
@@ -973,11 +981,14 @@ def not_the_archive(out: str, db: str) -> None:
 def standard_streams() -> None:
     """Standard streams a scheduler closed (``2>&-``, ``>&-``) are /dev/null: Python leaves them None, which
     fails the first write, and the next file opened would take the closed descriptor, so that what is
-    written there (by a worker, by SQLite's neighbours) would land in it."""
+    written there (by a worker, by SQLite's neighbours) would land in it. A command whose work is its
+    output refuses a closed standard output (:func:`output_to`)."""
+    global STDOUT_CLOSED
     for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         try:
             os.fstat(fd)
         except OSError:
+            STDOUT_CLOSED = STDOUT_CLOSED or fd == 1
             devnull = os.open(os.devnull, os.O_RDWR)
             if devnull != fd:
                 os.dup2(devnull, fd)
@@ -987,6 +998,16 @@ def standard_streams() -> None:
     for stream in (sys.stdout, sys.stderr):  # text the locale's encoding lacks (PYTHONIOENCODING=ascii) as \u escapes
         if (stream.encoding or "").lower().replace("-", "") != "utf8":
             stream.reconfigure(errors="backslashreplace")
+
+
+STDOUT_CLOSED = False  # standard output was closed when the command started (standard_streams)
+
+
+def output_to(out: str | None) -> None:
+    """Refuse to write a command's output (an export, a report) to a standard output that was closed:
+    it would be lost, with exit status 0."""
+    if out is None and STDOUT_CLOSED:
+        raise UserError("standard output is closed: give --out FILE, or redirect the output")
 
 
 def echo_summary(text: str) -> None:

@@ -39,6 +39,15 @@ def can_style(stream: IO[str]) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
+def typed(text: str) -> str:
+    """An argument as the user typed it: under a locale that is not UTF-8 (``LC_ALL=C``), Python hands over
+    what is past ASCII as surrogate escapes of its bytes, which no text can hold; typed on a terminal,
+    those bytes are UTF-8 (a byte that is not, U+FFFD)."""
+    if not any("\udc80" <= char <= "\udcff" for char in text):
+        return text
+    return os.fsencode(text).decode("utf-8", "replace")
+
+
 def quoted(text: str, most: int = 200) -> str:
     """What a user typed, quoted for a one-line message: at most ``most`` characters of it."""
     return repr(text if len(text) <= most else text[:most] + "…")

@@ -530,6 +530,25 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
     assert archive_problems(db) == []
 
 
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",)])
+def test_an_export_to_a_closed_standard_output_is_refused_not_lost(crawled, command):
+    """With standard output closed (``>&-``), an export wrote nowhere and exited 0."""
+    result = subprocess.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: os.close(1), timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "Error: standard output is closed: give --out FILE, or redirect the output\n"
+
+
+def test_words_past_ascii_under_an_ascii_locale_are_searched_for(crawled):
+    """Under LC_ALL=C (without Python's UTF-8 mode) arguments past ASCII arrive as surrogate escapes,
+    which SQLite cannot be given: search and show failed with a traceback."""
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    found = run_glossary("search", "volatilité", "--db", str(crawled), env=env)
+    assert found.returncode == 0 and "Traceback" not in found.stderr, found.stderr
+    missing = run_glossary("show", "x-ünï", "--db", str(crawled), env=env)
+    assert_one_line_error(missing, "no archived page has the slug")
+
+
 def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path):
     """Standard output on a full disk: the refresh is done all the same (exit status 0, as recorded),
     and one line says the summary was lost; no traceback."""

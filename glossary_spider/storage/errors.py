@@ -28,6 +28,15 @@ def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
 
 
+def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
+    """A one-line message for a read that SQLite refused (a file this user may not open: the archive, or its
+    -wal or -shm beside it), or for an archive it found damaged on the way (:func:`damaged`)."""
+    if is_damaged(exc):
+        return damaged(path, exc)
+    return (f"cannot read the archive {path}: {exc}; check that this user may read it, and its -wal and -shm "
+            "files beside it")
+
+
 def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError) -> str:
     """A one-line message for a file that SQLite cannot read as the archive: damaged, or no archive at all."""
     return damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}"
