@@ -176,8 +176,11 @@ def test_reparse_reproduces_every_content_hash(archived):
     _, db = archived
     before = rows(db, "SELECT url, content_hash, version, body_text FROM pages ORDER BY url")
     links = rows(db, "SELECT * FROM links ORDER BY from_url, kind, position")
-    with sqlite3.connect(db) as conn:  # an extraction of an older extractor, say
+    with sqlite3.connect(db) as conn:  # an extraction of an older extractor, say: the page and its last version
         conn.execute("UPDATE pages SET content_hash = 'stale' WHERE url LIKE '%/area/funding/'")
+        conn.execute("UPDATE versions SET content_hash = 'stale' WHERE url_id = (SELECT id FROM urls WHERE url LIKE "
+                     "'%/area/funding/') AND version = (SELECT max(version) FROM versions v WHERE v.url_id = "
+                     "versions.url_id)")
     result = run_glossary("reparse", "--db", str(db), "--no-progress")
     assert result.returncode == 0, result.stderr
     after = rows(db, "SELECT url, content_hash, version, body_text FROM pages ORDER BY url")
