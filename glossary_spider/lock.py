@@ -82,6 +82,7 @@ class ArchiveLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": self.command, "started_at": now()}).encode(), 0)
         self.fd = fd
+        _held.add(fd)
         return self
 
     def release(self) -> None:
@@ -90,6 +91,7 @@ class ArchiveLock:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()  # while still locked, so no one else holds the file being removed
             fcntl.flock(self.fd, fcntl.LOCK_UN)
+            _held.discard(self.fd)
             os.close(self.fd)
             self.fd = None
 
@@ -98,6 +100,22 @@ class ArchiveLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+# The descriptors of the locks this process holds: a process forked from it (a reparse's extraction
+# worker) closes its copies, which would otherwise keep the archive locked after this one died. Only
+# closed, never unlocked: an flock belongs to the open file both processes share.
+_held: set[int] = set()
+
+
+def _close_held_in_child() -> None:
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_in_child)
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -10,23 +10,24 @@ written at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.gate import QualityGate
-from glossary_spider.outcome import FINISHED_REASON, INTERRUPTED_REASON
-from glossary_spider.storage import Archive, ArchiveError
+from glossary_spider.outcome import ARCHIVE_ERROR, FINISHED_REASON, INTERRUPTED_REASON
+from glossary_spider.storage import Archive, ArchiveError, cannot_write
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.terminal import ProgressLine
@@ -74,6 +75,11 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         _write(archive, run_id, batch, counts)
     except KeyboardInterrupt:
         reason = INTERRUPTED_REASON
+    except sqlite3.DatabaseError as exc:  # a full disk, a damaged file: the run ends so, if it can be said
+        with contextlib.suppress(sqlite3.Error):
+            archive.finish_run(run_id, ARCHIVE_ERROR, {"glossary/archive_error": cannot_write(archive.path, exc)},
+                               counts)
+        raise
     finally:
         extractor.stop()
         if line:
@@ -171,8 +177,7 @@ def _let_signals_go() -> None:
 
 def _quiet_signals() -> None:
     """In a worker the moment it is forked, before Python starts it up: Ctrl-C is its parent's, and
-    SIGTERM (a broken pool's way to end the workers it has left) ends it quietly; then what was held
-    back arrives. It would otherwise hold the reparse's own handlers a while, and a worker stopped while
+    SIGTERM ends it quietly; then what was held back arrives. It would otherwise hold the reparse's own handlers a while, and a worker stopped while
     starting printed a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -182,86 +187,134 @@ def _quiet_signals() -> None:
 class PageExtractor:
     """Extracts stored pages in ``workers`` processes (1: in this one), in reading order.
 
-    The workers are forked from this process as the extractor is entered: make it before opening the
-    archive, and they inherit neither its lock nor its connection. They start at once, with all this
-    process has loaded, read the bodies themselves, and go when this process does (``kill -9`` included).
-    A worker that dies (killed, out of memory, a page that crashes the parser) costs no page and stops
-    nothing: the batches it took are extracted again a page at a time, each in a fresh worker, and a page
-    that kills that one too is a failed page of the run."""
+    The workers are forked from this process as the extractor is entered, with all it has loaded: make
+    it before opening the archive. Each has a pipe of its own, and reads the bodies itself; none holds
+    the archive's lock (:mod:`glossary_spider.lock` closes a forked child's copy) or uses its writer's
+    connection, and each goes when this process does (``kill -9`` included). A worker that dies (killed,
+    out of memory, a page that crashes the parser), even while it sends its results, costs no page and
+    stops nothing: its pipe ends, the batches it held are extracted again a page at a time, each in a
+    fresh worker, and a page that kills that one too is a failed page of the run. (A pool whose workers
+    share one result pipe, as ``ProcessPoolExecutor``'s do, waits for ever on a message its dead
+    worker cut short.)"""
 
     def __init__(self, workers: int = 1):
         self.workers = workers
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: list[_Worker] = []
 
     def __enter__(self) -> PageExtractor:
         if self.workers > 1:
-            self._start()
+            global _forks_quiet
+            if not _forks_quiet:
+                os.register_at_fork(before=_hold_signals, after_in_parent=_let_signals_go,
+                                    after_in_child=_quiet_signals)
+                _forks_quiet = True
+            self.pool = [_Worker() for _ in range(self.workers)]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _start(self) -> None:
-        global _forks_quiet
-        if not _forks_quiet:
-            os.register_at_fork(before=_hold_signals, after_in_parent=_let_signals_go, after_in_child=_quiet_signals)
-            _forks_quiet = True
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                        initializer=worker_started, initargs=(os.getpid(),))
-
     def stop(self) -> None:
         """End the workers, and with them their connections to the archive: the archive, closed after
         them, then has its write-ahead log checkpointed into the file and removed. At once, whatever
-        they were doing (SIGKILL: they only read); this process has no other children."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for worker in multiprocessing.active_children():
-                worker.kill()
-                worker.join()
-            self.pool = None
+        they were doing (SIGKILL: they only read)."""
+        for worker in self.pool:
+            worker.kill()
+        self.pool = []
 
     def extract(self, archive: Archive, pages: States) -> Iterator[tuple[dict[str, Any], Extracted]]:
         """(state, extraction result) for each of ``archive``'s stored ``pages``, in their order: a few
         batches at a time in the workers, so that memory holds a few batches however many pages."""
-        if self.pool is None:
+        if not self.pool:
             for page in pages:
                 yield page[0], extract_batch([task(*page)], archive.body)[0]
             return
         path = str(archive.path)
         remaining = iter(pages)
-        window: deque[tuple[list[dict[str, Any]], list[Task], Future[list[Extracted]]]] = deque()
+        window: deque[_Batch] = deque()  # in the pages' order
         while True:
-            while len(window) < 2 * self.workers and (batch := list(islice(remaining, WORKER_BATCH))):
-                tasks = [task(*page) for page in batch]
-                window.append(([state for state, _, _ in batch], tasks, self.pool.submit(extract_stored, path, tasks)))
+            while len(window) < 2 * len(self.pool) and (chunk := list(islice(remaining, WORKER_BATCH))):
+                worker = min(self.pool, key=lambda w: len(w.held))
+                window.append(worker.send(path, [state for state, _, _ in chunk], [task(*page) for page in chunk]))
             if not window:
                 return
-            states, _, future = window[0]
-            try:
-                results = future.result()
-            except BrokenProcessPool:  # a worker died, and with it every batch the workers held
-                lost = list(window)
-                window.clear()
-                self._restart()
-                for states, tasks, _ in lost:
-                    for state, one in zip(states, tasks):
-                        yield state, self._alone(path, one)
+            while window[0].results is None:
+                self._hear(path)
+            done = window.popleft()
+            yield from zip(done.states, done.results)
+
+    def _hear(self, path: str) -> None:
+        """Wait for a worker's results or its death; a dead worker's batches are extracted a page at a time."""
+        ready = set(wait([w.conn for w in self.pool if w.held] + [w.process.sentinel for w in self.pool if w.held]))
+        for worker in list(self.pool):
+            if worker.conn not in ready and worker.process.sentinel not in ready:
                 continue
-            window.popleft()
-            yield from zip(states, results)
+            try:
+                worker.held[0].results = worker.conn.recv()
+                worker.held.popleft()
+            except (EOFError, OSError):  # it died, perhaps in the middle of its results
+                self.pool[self.pool.index(worker)] = _Worker()
+                worker.kill()
+                for batch in worker.held:
+                    batch.results = [self._alone(path, page) for page in batch.tasks]
 
-    def _alone(self, path: str, page: Task) -> Extracted:
-        """A page extracted by itself: one whose worker dies now is the page that kills it."""
-        assert self.pool is not None
+    @staticmethod
+    def _alone(path: str, page: Task) -> Extracted:
+        """A page extracted by itself in a worker of its own: one that dies now is the page that kills it."""
+        worker = _Worker()
         try:
-            return self.pool.submit(extract_stored, path, [page]).result()[0]
-        except BrokenProcessPool:
-            self._restart()
+            worker.send(path, [page[0]], [page])
+            return worker.conn.recv()[0]
+        except (EOFError, OSError):
             return "WorkerDied: the extraction worker died extracting this page"
+        finally:
+            worker.kill()
 
-    def _restart(self) -> None:
-        self.stop()
-        self._start()
+
+class _Batch:
+    """Pages sent to a worker: their states, the tasks sent, and the results once back."""
+
+    def __init__(self, states: list[dict[str, Any]], tasks: list[Task]):
+        self.states, self.tasks = states, tasks
+        self.results: list[Extracted] | None = None
+
+
+class _Worker:
+    """A worker forked from this process, with a pipe of its own, and the batches it holds, oldest first."""
+
+    def __init__(self) -> None:
+        self.conn, theirs = multiprocessing.Pipe()
+        self.process = multiprocessing.get_context("fork").Process(
+            target=_serve, args=(theirs, self.conn, os.getpid()), daemon=True)
+        self.process.start()
+        theirs.close()
+        self.held: deque[_Batch] = deque()
+
+    def send(self, path: str, states: list[Any], tasks: list[Task]) -> _Batch:
+        batch = _Batch(states, tasks)
+        self.held.append(batch)
+        try:
+            self.conn.send((path, tasks))
+        except OSError:  # dead already: the pipe's end is heard as its death
+            pass
+        return batch
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def _serve(conn: Connection, parents: Connection, parent_pid: int) -> None:
+    """A worker's life: extract each batch it is sent, until its pipe closes (the reparse is done, or gone)."""
+    parents.close()  # the reparse's end, inherited: else its pipe would never end here
+    worker_started(parent_pid)
+    while True:
+        try:
+            path, tasks = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(extract_stored(path, tasks))
 
 
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:

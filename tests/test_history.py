@@ -260,6 +260,65 @@ def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_
     assert archive_content(two) == archive_content(one)
 
 
+def test_a_reparse_that_changes_nothing_adds_no_error_rows(archived):
+    """Each reparse wrote the extraction errors of pages it left as they were (a JSON-LD block that is
+    not JSON) again: a nightly reparse grew crawl_errors without end."""
+    _, db = archived
+    errors = rows(db, "SELECT count(*) AS n FROM crawl_errors WHERE stage = 'json-ld'")[0]["n"]
+    assert errors > 0
+    for _ in range(2):
+        assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+        assert rows(db, "SELECT count(*) AS n FROM crawl_errors WHERE stage = 'json-ld'")[0]["n"] == errors
+
+
+def test_a_reparse_that_meets_a_full_disk_says_so_and_the_next_carries_it_on(archived):
+    """The run was left open, which runs then told as a reparse killed; and a reparse failed at once while
+    another connection held the write lock for a moment, the busy timeout unused."""
+    import resource
+    import threading
+
+    _, db = archived
+    with sqlite3.connect(db) as conn:  # every page to rewrite
+        conn.execute("UPDATE pages SET record_digest = NULL, content_hash = 'before'")
+    conn.close()
+
+    def small_disk():  # no file past 400 kB: the write-ahead log fills it with the first batches
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    full = run_glossary("reparse", "--db", str(db), "--no-progress", preexec_fn=small_disk)
+    assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+    (run,) = rows(db, "SELECT finish_reason FROM crawl_runs WHERE command = 'reparse'")
+    assert run["finish_reason"] == "archive_error"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(2.0, holder.rollback).start()
+    again = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert rows(db, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'reparse'") == [
+        {"id": 2, "finish_reason": "finished"}]  # carried on, not started anew
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE content_hash = 'before'") == [{"n": 0}]
+    holder.close()
+
+
+def test_a_process_forked_from_the_locks_holder_does_not_keep_the_archive_locked(tmp_path):
+    """A reparse forks a new extraction worker when one dies, after it took the archive's lock: the
+    worker's copy of the lock kept the archive locked after the reparse itself was killed (exit 3, naming
+    a dead process), for as long as the worker lived."""
+    db = tmp_path / "forked.db"
+    holder = ("import os, sys, time\nfrom glossary_spider.lock import ArchiveLock\n"
+              f"lock = ArchiveLock({str(db)!r}, 'reparse').acquire()\n"
+              "child = os.fork()\nif child == 0:\n    time.sleep(60)\n    os._exit(0)\n"
+              "print(child, flush=True)\ntime.sleep(60)\n")
+    process = subprocess.Popen([sys.executable, "-c", holder], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = int(process.stdout.readline())
+    try:
+        process.kill()
+        process.wait()
+        ArchiveLock(db, "crawl").acquire().release()  # taken over: the forked child holds no copy
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
     """A worker killed (out of memory, kill -9): the process pool waited for its batch for ever, and
     SIGTERM did not end the wait. Its batches are extracted again, and the reparse ends as one that lost

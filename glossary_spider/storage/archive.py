@@ -274,7 +274,8 @@ class Archive(Staging, Writer, Reads):
         """Write re-extracted records, each given as (the page's state, its record, its errors, the record's
         :func:`~glossary_spider.storage.writer.record_digest`), in one batch: a new version only where the
         content hash changed, and nothing where the record is the one the archive holds (a record of None:
-        its digest is the stored one), but the digest of a page stored without one. Returns ``changed`` or
+        its digest is the stored one; its errors were recorded with it), but the digest of a page stored
+        without one. Returns ``changed`` or
         ``unchanged`` for each."""
         batch, outcomes = Batch(), []
         for state, record, errors, digest in pages:
@@ -288,7 +289,7 @@ class Archive(Staging, Writer, Reads):
                 version = (state["version"] or 0) + 1 if changed else state["version"]
                 batch.record(run_id, record, None, version=version, previous=state, new_version=changed,
                              digest=digest)
-            for error in errors:
+            for error in errors if record is not None else ():  # a record held as it was: its errors are too
                 batch.error(run_id, state["url"], error["stage"], None, error["error"], error.get("detail"))
             outcomes.append("changed" if changed else "unchanged")
         with self.db.atomic():

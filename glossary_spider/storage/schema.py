@@ -268,28 +268,40 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
     from glossary_spider.storage import migrations
 
     migrated = False
-    with db.atomic():
-        for name, spec in TABLES.items():
-            table = db.table(name)
-            if not table.exists():
-                table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]),
-                             foreign_keys=[fk[1:] for fk in FOREIGN_KEYS if fk[0] == name])
-            else:
-                missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
-                for column, kind in missing.items():
-                    table.add_column(column, kind)
-        for sql in COMPACT_TABLES.values():
-            db.execute(sql)
-        if set(REPLACED_TABLES) & set(db.table_names()):
-            migrations.from_schema_1(db)
-            migrated = True
-        for table, columns in INDEXES:
-            db.table(table).create_index(columns, if_not_exists=True)
-        for sql in COMPACT_INDEXES:
-            db.execute(sql)
-        for name, sql in VIEWS.items():
-            db.execute(f"DROP VIEW IF EXISTS [{name}]")
-            db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+    # The write lock taken first, waited for as long as the busy timeout says: a read that turns into a
+    # write (the views made again) while another connection writes is refused at once.
+    began = not db.conn.in_transaction
+    if began:
+        db.execute("BEGIN IMMEDIATE")
+    try:
+        with db.atomic():
+            for name, spec in TABLES.items():
+                table = db.table(name)
+                if not table.exists():
+                    table.create(spec["columns"], pk=spec["pk"], not_null={"url"} & set(spec["columns"]),
+                                 foreign_keys=[fk[1:] for fk in FOREIGN_KEYS if fk[0] == name])
+                else:
+                    missing = {c: t for c, t in spec["columns"].items() if c not in table.columns_dict}
+                    for column, kind in missing.items():
+                        table.add_column(column, kind)
+            for sql in COMPACT_TABLES.values():
+                db.execute(sql)
+            if set(REPLACED_TABLES) & set(db.table_names()):
+                migrations.from_schema_1(db)
+                migrated = True
+            for table, columns in INDEXES:
+                db.table(table).create_index(columns, if_not_exists=True)
+            for sql in COMPACT_INDEXES:
+                db.execute(sql)
+            for name, sql in VIEWS.items():
+                db.execute(f"DROP VIEW IF EXISTS [{name}]")
+                db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+    except BaseException:
+        if began and db.conn.in_transaction:
+            db.conn.rollback()
+        raise
+    if began and db.conn.in_transaction:
+        db.execute("COMMIT")
     declared = {(fk.table, fk.column) for name, *_ in FOREIGN_KEYS for fk in db.table(name).foreign_keys}
     if missing_keys := [fk for fk in FOREIGN_KEYS if (fk[0], fk[1]) not in declared]:
         db.add_foreign_keys(missing_keys)  # rebuilds the tables of an archive made before them, once
@@ -297,7 +309,8 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
         db.table("pages").enable_fts(FTS_COLUMNS)
         db.execute("INSERT INTO pages_fts (pages_fts) VALUES ('rebuild')")
     _fts_triggers(db)
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     return migrated
 
 
