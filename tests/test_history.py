@@ -307,10 +307,10 @@ def test_a_process_forked_from_the_locks_holder_does_not_keep_the_archive_locked
     db = tmp_path / "forked.db"
     holder = ("import os, sys, time\nfrom glossary_spider.lock import ArchiveLock\n"
               f"lock = ArchiveLock({str(db)!r}, 'reparse').acquire()\n"
-              "child = os.fork()\nif child == 0:\n    time.sleep(60)\n    os._exit(0)\n"
-              "print(child, flush=True)\ntime.sleep(60)\n")
+              "if os.fork() == 0:\n    print(os.getpid(), flush=True)\n    time.sleep(60)\n    os._exit(0)\n"
+              "time.sleep(60)\n")
     process = subprocess.Popen([sys.executable, "-c", holder], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    child = int(process.stdout.readline())
+    child = int(process.stdout.readline())  # the child runs: it has been through the fork's hooks
     try:
         process.kill()
         process.wait()
