@@ -13,6 +13,7 @@ writing at 255. So a value that may hold a float or is deeply nested (:func:`nee
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -70,12 +71,34 @@ def dumps(value: Any, plain: bool = False) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def loads(data: str | bytes, check: Callable[[Any], bool] = needs_json) -> Any:
+def loads(data: str | bytes, check: Callable[[Any], bool] = needs_json, foreign: bool = False) -> Any:
     """``json.loads(data, strict=False)``. ``check``: whether what orjson read needs json after all
     (an integer past 64 bits reads as a float; a deep value is json's to refuse). It looks at the whole
-    value by default; a caller that knows where floats and depth may be can say so, more cheaply."""
+    value by default; a caller that knows where floats and depth may be can say so, more cheaply.
+    ``foreign``: the text is a site's, and what json reads that JSON cannot hold is made JSON
+    (:func:`as_json`); what orjson reads never needs it."""
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data, strict=False)
+        value = json.loads(data, strict=False)
+        return as_json(value) if foreign else value
     return json.loads(data, strict=False) if check(value) else value
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as JSON can hold it: what Python's json reads and JSON cannot (NaN and the infinities,
+    which a number past a float's range reads as, and a lone surrogate such as ``"\\ud800"``, which no
+    UTF-8 text holds) as null and U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {as_json(key): as_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_json(item) for item in value]
+    return value

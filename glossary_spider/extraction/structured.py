@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -63,39 +62,15 @@ def _jsonld_scripts(scripts: list[HtmlElement]) -> list[HtmlElement]:
 _HTML_OR_JS_COMMENTLINE = re.compile(r"^\s*(//.*|<!--.*-->)")
 
 
-# What Python's json reads and JSON cannot hold: NaN and the infinities (a number past a float's range
-# reads as one), and a lone surrogate (``"\ud800"``), which no UTF-8 text holds.
-_NOT_JSON = re.compile(r"NaN|Infinity|\\u[dD][89a-fA-F]|\d[eE]\+?\d{3}|\d{300}")
-
-
-def _as_json(value: Any) -> Any:
-    """``value`` as JSON holds it: a number that is not finite as null, a lone surrogate as U+FFFD."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {_as_json(key): _as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_json(item) for item in value]
-    return value
-
-
 def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     """The items of one block, as extruct's ``JsonLdExtractor`` gives them (which reads only blocks whose
     type is written exactly ``application/ld+json``)."""
     if script.get("type") != _JSONLD_TYPE:
         return []
     try:
-        data = fastjson.loads(text)
+        data = fastjson.loads(text, foreign=True)
     except ValueError:
-        data = jstyleson.loads(_HTML_OR_JS_COMMENTLINE.sub("", text), strict=False)
-    if _NOT_JSON.search(text):
-        data = _as_json(data)
+        data = fastjson.as_json(jstyleson.loads(_HTML_OR_JS_COMMENTLINE.sub("", text), strict=False))
     found = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
     return [item for item in found if item]
 
