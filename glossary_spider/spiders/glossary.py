@@ -170,8 +170,11 @@ class GlossarySpider(Spider):
         if url in self.seen and not force:
             return None
         self.seen.add(url)
-        meta = {**PAGE_META, "start": start, "listed": listed, **(meta or {})}
-        return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta)
+        return self.request_for(url, {"start": start, "listed": listed, **(meta or {})})
+
+    def request_for(self, url: str, meta: dict[str, Any], **kwargs: Any) -> Request:
+        """The request that fetches a page: parsed by :meth:`parse_page`, its failure by :meth:`fetch_failed`."""
+        return Request(url, self.parse_page, errback=self.fetch_failed, meta={**PAGE_META, **meta}, **kwargs)
 
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
@@ -185,14 +188,13 @@ class GlossarySpider(Spider):
                 and lastmod <= last_fetched - LASTMOD_SLACK):
             self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
             return None
-        meta = {**PAGE_META, "start": False, "listed": True}
         headers = {}
         if info.get("status") == "live" and not too_old:
             if info.get("etag"):
                 headers["If-None-Match"] = header_bytes(info["etag"])
             if info.get("last_modified"):
                 headers["If-Modified-Since"] = header_bytes(info["last_modified"])
-        return Request(url, self.parse_page, errback=self.fetch_failed, meta=meta, headers=headers)
+        return self.request_for(url, {"start": False, "listed": True}, headers=headers)
 
     # -- sitemaps -------------------------------------------------------------------------
 
@@ -374,8 +376,7 @@ class GlossarySpider(Spider):
                                     http_status=304, fetch=fetch)]
             if contradicts(response.request, response):  # the page changed, whatever the status says
                 self.crawler.stats.inc_value("glossary/not_modified_contradicted")
-                return [Request(url, self.parse_page, errback=self.fetch_failed, dont_filter=True,
-                                meta={**PAGE_META, "start": False, "listed": True})]
+                return [self.request_for(url, {"start": False, "listed": True}, dont_filter=True)]
             return [NotModifiedItem(fetch)]
         content_type = fetch.content_type or ""
         if not is_page(response, content_type):
