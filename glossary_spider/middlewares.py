@@ -39,7 +39,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from glossary_spider.failures import describe
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import host_of, is_allowed, same_site
+from glossary_spider.urls import host_of, is_allowed, normalize_url, same_site
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +152,10 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
                                 f"from {chain[0]}") from None
         if isinstance(redirected, Request) and redirected.url in chain:
             raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, redirected.url]))
+        if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):
+            # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
+            # dropped by the duplicate filter as the page this request already is.
+            redirected = redirected.replace(dont_filter=True)
         return redirected
 
 

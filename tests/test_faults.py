@@ -372,6 +372,17 @@ def test_pages_past_the_size_limit_fail_without_the_site_counting_as_down(make_r
                       "corrupt-gzip/": "body cannot be decoded (bad Content-Encoding)"}
 
 
+def test_a_sitemap_robots_txt_forbids_is_an_error_row_not_a_run_with_nothing_to_do(make_replica, tmp_path):
+    """A sitemap the user named that robots.txt disallows was dropped in silence: the run read nothing,
+    said "nothing new" and passed runs --check."""
+    server = make_replica(PAGES)
+    db = tmp_path / "drafts.db"
+    result = crawl(db, "--sitemap", f"{server.url}/drafts/sitemap.xml", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors") == [
+        {"url": f"{server.url}/drafts/sitemap.xml", "stage": "fetch", "error": "Forbidden by robots.txt"}]
+
+
 def test_a_page_redirected_for_now_has_not_gone(make_replica, tmp_path):
     """A 307 (or 302, 303) says "elsewhere, for now": a maintenance window sending every page to one
     notice marked each page gone. The page stays live, as archived; its fetch failed this time."""

@@ -184,3 +184,16 @@ def test_robots_txt_groups_are_matched_against_our_product_token():
     assert others.can_fetch("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT)
     ours = Protego.parse("User-agent: glossary_spider\nDisallow: /term/\n\nUser-agent: *\nAllow: /\n")
     assert not ours.can_fetch("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT)
+
+
+def test_a_page_listed_twice_in_the_sitemaps_goes_by_its_newest_lastmod():
+    """The last entry read won, older or not: a page the sitemaps said had changed since its last fetch
+    was skipped by a refresh, for as long as the lastmod is trusted."""
+    from datetime import datetime, timezone
+
+    url = "http://127.0.0.1:8000/definition/x/"
+    spider = spider_for(sitemap_urls="http://127.0.0.1:8000/sitemap.xml", mode="refresh")
+    spider.known = {url: {"status": "live"}}
+    entries = [{"loc": url, "lastmod": "2026-11-29T10:00:00+00:00"}, {"loc": url, "lastmod": "2020-01-01"}]
+    assert [e["loc"] for e in spider.sitemap_filter(entries)] == [url, url]
+    assert spider.lastmods[url] == datetime(2026, 11, 29, 10, tzinfo=timezone.utc)

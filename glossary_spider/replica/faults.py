@@ -48,6 +48,10 @@ def _page(name: str) -> str:
     return f"/definition/fault-{name}/"
 
 
+# A page the server spells its own way: as the archive spells it (upper-case escapes), it redirects to that.
+RESPELT = "/definition/fault-caf%C3%A9/"
+
+
 FAULTS = [
     Fault("retry-500", _page("retry-500"), "500 twice, then the page", "archived"),
     Fault("retry-503", _page("retry-503"), "503 with Retry-After: 2 once, then the page", "archived"),
@@ -103,6 +107,8 @@ FAULTS = [
     Fault("host-case", _page("aliases"), "the same page again with the host in capitals", "archived"),
     Fault("ip-literal", _page("ip-literal"), "a link to this server by its IP address, not its name",
           "archived"),
+    Fault("respelt", RESPELT, "301 to its own URL with its escapes in lower case (the same page to the archive), "
+          "then the page", "archived"),
     Fault("gzip-sitemap", "/faults-sitemap.xml.gz", "a gzip-compressed sitemap (its one page is listed nowhere else)",
           "archived", linked=False),
     Fault("text-sitemap", "/faults-sitemap.txt",
@@ -475,6 +481,10 @@ def _xss(resource, request, path, base):
     return _reply(resource, request, path, 200, body)
 
 
+def _respelt(resource, request, path, base):
+    return _reply(resource, request, path, 301, b"", Location=f"{base}{RESPELT.lower()}")
+
+
 def _serve_ordinary(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary(path.strip("/").rpartition("/")[2]))
 
@@ -517,6 +527,7 @@ _HANDLERS = {
     "lying-304": _lying_304,
     "blank-later": _blank_later,
     "away-for-now": _away_for_now,
+    "respelt": _respelt,
     "gzip-sitemap": _gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,
@@ -533,7 +544,7 @@ def _handler(path: str):
         return _redirect_chain
     if path.startswith("/faults/"):
         return _trap_page
-    if path in GOOD_FAULT_PAGES or path == "/definition/fault-offsite-target/":
+    if path in GOOD_FAULT_PAGES or path in ("/definition/fault-offsite-target/", RESPELT.lower()):
         return _serve_ordinary
     if path == ALIASES:
         return _aliases

@@ -228,7 +228,8 @@ class GlossarySpider(Spider):
                 continue
             if loc in self.known:
                 self.listed.add(loc)
-                if lastmod := parse_time(entry.get("lastmod")):
+                lastmod = parse_time(entry.get("lastmod"))
+                if lastmod and (loc not in self.lastmods or lastmod > self.lastmods[loc]):  # listed twice: the newer
                     self.lastmods[loc] = lastmod
             yield {**entry, "loc": loc}
 
@@ -499,9 +500,9 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
         if isinstance(error, Refused) and not redirects:
-            # Policy, not failure: record it only for pages the user asked for by name, and for the archive's
-            # own pages, which a refresh leaves unrefreshed.
-            if request.meta.get("start") or url in self.known:
+            # Policy, not failure: record it only for pages the user asked for by name, for the archive's
+            # own pages, which a refresh leaves unrefreshed, and for sitemaps, whose pages go unread.
+            if request.meta.get("start") or url in self.known or "sitemap_depth" in request.meta:
                 yield FailureItem(url, "fetch", message)
             else:
                 yield VisitItem(url)
