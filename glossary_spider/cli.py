@@ -455,13 +455,14 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
         raise UserError("--max-age is a number of hours, and goes with --check")
     listed = r.list_runs(open_reader(db), db)
     if not check:
-        click.echo(json.dumps(listed, indent=2) if as_json else r.table(listed))
+        click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
         return
     verdict = r.check(listed, max_age)
     if as_json:
-        click.echo(json.dumps({"exit_status": verdict.status, "message": verdict.message, "run": verdict.run}))
+        click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": verdict.message,
+                                         "run": verdict.run})))
     else:
-        click.echo(verdict.message, err=verdict.status != 0)
+        click.echo(safe_text(verdict.message, one_line=True), err=verdict.status != 0)
     sys.exit(verdict.status)
 
 

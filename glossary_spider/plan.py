@@ -116,6 +116,9 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:
         args = RunArgs.parse(arguments)
+        if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
+            raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: check the archive's path "
+                              "(--db, GLOSSARY_DB), or create the directory first")
         if args.resume and not Path(db).exists():
             raise BadArgument(f"nothing to resume: there is no archive at {db}")
         if args.mode == "refresh" or args.resume:

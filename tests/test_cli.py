@@ -705,6 +705,49 @@ def test_runs_counts_a_killed_run_as_the_report_does_and_names_the_run_that_took
         run_glossary("runs", "--db", str(db)).stdout
 
 
+def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_character(make_replica, crawled, tmp_path):
+    """A run refused as locked while a crawl ran started after the crawl but ended before it: --check
+    judged it (exit 3) once the crawl was done, until another run started. And a job id (Scrapyd's, any
+    text) reached the terminal with its escape sequences."""
+    import time
+
+    server = make_replica(40)
+    db = tmp_path / "check.db"
+    shutil.copy(crawled, db)
+    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.2",
+                                "--max-pages", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(server.requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    locked = run_glossary("crawl", "--db", str(db), "--start-url", f"{server.url}/", "--no-progress")
+    assert locked.returncode == 3, locked.stderr
+    assert running.wait(timeout=60) == 4
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 4 and "stopped" in check.stderr, check.stderr
+    # Refused as Scrapyd would run it: a job id, here with escape sequences and a carriage return in it.
+    subprocess.run([GLOSSARY[0], "-m", "scrapy", "crawl", "glossary", "-a", "max_pages=ten", "-s", f"GLOSSARY_DB={db}"],
+                   cwd=ROOT, capture_output=True, timeout=120,
+                   env={**os.environ, "SCRAPY_JOB": "job\x1b]0;pwned\x07\x1b[31m\r"})
+    import pty
+
+    terminal, end = pty.openpty()  # on a pipe, click strips escape sequences itself, not on a terminal
+    subprocess.run([*GLOSSARY, "runs", "--db", str(db)], cwd=ROOT, stdout=end, timeout=60)
+    os.close(end)
+    shown = b""
+    while chunk := _read_some(terminal):
+        shown += chunk
+    os.close(terminal)
+    assert b"job\\x1b]0;pwned" in shown and b"\x1b" not in shown and b"\r\r" not in shown, shown
+
+
+def _read_some(fd):
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # the terminal's other end closed: all read
+        return b""
+
+
 def rows_or_none(db, sql):
     try:
         return rows(db, sql)

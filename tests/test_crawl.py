@@ -273,6 +273,36 @@ def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_pat
     assert not db.exists()  # no archive is created only to record a refusal
 
 
+@pytest.mark.parametrize(("setting", "line"), [
+    ("ROBOTSTXT_OBEY=maybe", "ignore_robots must be 1 or 0, not 'maybe'"),
+    ("CONCURRENT_REQUESTS=abc", "concurrency must be a whole number, not 'abc'"),
+    ("DOWNLOAD_DELAY=abc", "delay must be a number, not 'abc'"),
+    ("CLOSESPIDER_TIMEOUT=abc", "must be a positive duration such as 90s, 20m or 2h, not 'abc'"),
+])
+def test_a_bad_setting_for_a_run_option_is_one_log_line_and_a_refused_run(crawled, tmp_path, setting, line):
+    """A run option given as a Scrapy setting (Scrapyd's setting=...) that is not a value of its kind: the
+    run was refused in one line, then Scrapy built its engine from the bad value and logged a traceback;
+    a boolean that is not one raised before the run was even refused, and recorded nothing."""
+    db = tmp_path / "refused.db"
+    shutil.copy(crawled, db)
+    result = run_glossary_scrapy("-a", "mode=refresh", "-s", f"GLOSSARY_DB={db}", "-s", setting)
+    assert "Traceback" not in result.stderr and "exception" not in result.stderr, result.stderr
+    errors = [entry for entry in result.stderr.splitlines() if "ERROR" in entry]
+    assert len(errors) == 1 and errors[0].endswith(line), result.stderr
+    assert rows(db, "SELECT command, finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"command": "refresh", "finish_reason": "bad_argument"}]
+
+
+def test_a_run_in_a_directory_that_does_not_exist_is_refused_not_a_new_archive(tmp_path):
+    """The command line refused a --db in a missing directory; a Scrapyd job (GLOSSARY_DB) created it, and
+    a new archive in it: a typo in a scheduler's line started an archive nobody reads."""
+    db = tmp_path / "typo" / "archvies" / "g.db"
+    result = run_glossary_scrapy("-a", "start_urls=http://127.0.0.1:9/", "-s", f"GLOSSARY_DB={db}")
+    assert "Traceback" not in result.stderr
+    assert f"no directory {db.parent} for the archive {db}" in result.stderr
+    assert not (tmp_path / "typo").exists()
+
+
 def run_glossary_scrapy(*args):
     import subprocess
     import sys

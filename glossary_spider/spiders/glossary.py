@@ -35,7 +35,7 @@ from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
-from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
@@ -101,6 +101,7 @@ class GlossarySpider(Spider):
             except REFUSALS as exc:
                 logger.error("%s", exc)
                 refused = LOCKED_OUT if isinstance(exc, ArchiveLocked) else BAD_ARGUMENT
+                defaults_for_options(crawler.settings)
                 return super().from_crawler(crawler, refused=refused)
             if stopped := plan.superseded:
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
@@ -590,8 +591,22 @@ def given_options(settings: BaseSettings) -> dict[str, Any]:
     given = {}
     for option, name in OPTION_SETTINGS.items():
         if (settings.getpriority(name) or 0) >= SETTINGS_PRIORITIES["cmdline"]:
-            given[option] = not settings.getbool(name) if option == "ignore_robots" else settings.get(name)
+            given[option] = settings.get(name)
+            if option == "ignore_robots":
+                try:
+                    given[option] = not settings.getbool(name)
+                except ValueError:  # not a boolean: its text, for RunArgs to refuse as such
+                    pass
     return given
+
+
+def defaults_for_options(settings: BaseSettings) -> None:
+    """The options' settings back at the project's defaults, for a run refused (one of them may be the
+    bad argument): it closes before any request, and Scrapy must still be able to build its engine."""
+    project = Settings()
+    project.setmodule("glossary_spider.settings")
+    for name in OPTION_SETTINGS.values():
+        settings.set(name, project.get(name), priority="cmdline")
 
 
 # What a capture keeps of a response's headers. A real response has a few hundred bytes of them; a site that
