@@ -177,8 +177,8 @@ def _let_signals_go() -> None:
 
 def _quiet_signals() -> None:
     """In a worker the moment it is forked, before Python starts it up: Ctrl-C is its parent's, and
-    SIGTERM ends it quietly; then what was held back arrives. It would otherwise hold the reparse's own handlers a while, and a worker stopped while
-    starting printed a traceback."""
+    SIGTERM ends it quietly; then what was held back arrives. It would otherwise hold the reparse's own
+    handlers a while, and a worker stopped while starting printed a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _let_signals_go()
