@@ -82,6 +82,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "outcome": "How the run ended, its exit status's name: done, failed, bad_input, locked, stopped_early, …",
         "exit_status": "The exit status the command line gives for this end (0 done, 1 failed, 2 bad input, …)",
         "job_id": "The Scrapyd job id, for runs scheduled through Scrapyd",
+        "earlier_job_ids": "A resumed run's earlier parts' Scrapyd job ids, oldest first (JSON list)",
         "error": "Why a run was refused before it started (a bad argument, the archive locked)",
         "resumed_at": "When a stopped run was last resumed",
         "reparsed_through": "A reparse's last page done, in the order of URLs: a reparse stopped early carries "

@@ -22,7 +22,7 @@ from glossary_spider.storage.readers import run_counts
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
            "error", "pid", "resumed_at", "args", "pages_new", "pages_changed", "pages_unchanged", "pages_not_modified",
-           "pages_gone", "pages_still_gone", "pages_back", "pages_failed", "requests", "bytes")
+           "pages_gone", "pages_still_gone", "pages_back", "pages_failed", "requests", "bytes", "earlier_job_ids")
 
 
 def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
@@ -40,11 +40,12 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
         decided = {}
     for run in runs:
         run["decision"] = decided.get(run["id"])
-        if isinstance(run["args"], str):
-            try:
-                run["args"] = json.loads(run["args"])
-            except ValueError:
-                pass
+        for key in ("args", "earlier_job_ids"):
+            if isinstance(run[key], str):
+                try:
+                    run[key] = json.loads(run[key])
+                except ValueError:
+                    pass
         if run["id"] is not None and run["finished_at"] is None:  # counted from its rows, as it left them
             run.update(run_counts(conn, run["id"]))
         if run["finish_reason"] is not None:

@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -301,6 +302,22 @@ def test_a_run_in_a_directory_that_does_not_exist_is_refused_not_a_new_archive(t
     assert "Traceback" not in result.stderr
     assert f"no directory {db.parent} for the archive {db}" in result.stderr
     assert not (tmp_path / "typo").exists()
+
+
+def test_a_resumed_job_keeps_the_ids_of_the_jobs_before_it(make_replica, tmp_path):
+    """Resuming a Scrapyd job's run put the new job's id in place of the stopped one's: a job an operator
+    traced (listjobs.json) was nowhere in the archive."""
+    server = make_replica(40)
+    db = tmp_path / "jobs.db"
+    for job, args in (("first", ("-a", f"start_urls={server.url}/", "-a", "max_pages=3")),
+                      ("second", ("-a", "resume=1")), ("third", ("-a", "resume=1"))):
+        subprocess.run([sys.executable, "-m", "scrapy", "crawl", "glossary", *args, "-s", f"GLOSSARY_DB={db}",
+                        "-s", "DOWNLOAD_DELAY=0"], cwd=ROOT, capture_output=True, timeout=120,
+                       env={**os.environ, "SCRAPY_JOB": job})
+    assert rows(db, "SELECT job_id, earlier_job_ids FROM crawl_runs") == [
+        {"job_id": "third", "earlier_job_ids": '["first", "second"]'}]
+    (listed,) = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    assert listed["earlier_job_ids"] == ["first", "second"]
 
 
 def run_glossary_scrapy(*args):

@@ -166,10 +166,21 @@ class Archive(Staging, Writer, Reads):
         return None if is_complete(run["finish_reason"]) else run
 
     def reopen_run(self, run_id: int, job_id: str | None = None) -> None:
+        """Carry a stopped run on in this process (and Scrapyd job): the jobs of its earlier parts are kept,
+        in ``earlier_job_ids``, for whoever traces one of them to the run."""
         with self.db.atomic():
+            run = self.run(run_id)
+            try:
+                earlier = json.loads(run.get("earlier_job_ids") or "[]")
+            except ValueError:  # damaged: the jobs from here on are kept
+                earlier = []
+            earlier = earlier if isinstance(earlier, list) else []
+            if run["job_id"] and run["job_id"] != job_id:
+                earlier.append(run["job_id"])
             self.db.table("crawl_runs").update(run_id, {
                 "finished_at": None, "finish_reason": None, "outcome": None, "exit_status": None,
                 "pid": os.getpid(), "job_id": job_id, "resumed_at": now(),
+                "earlier_job_ids": json.dumps(earlier) if earlier else None,
             })
 
     def run(self, run_id: int) -> dict[str, Any]:

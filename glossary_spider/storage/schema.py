@@ -49,7 +49,7 @@ TABLES: dict[str, dict[str, Any]] = {
                     "pages_not_modified": int, "pages_gone": int, "pages_still_gone": int, "pages_back": int,
                     "pages_failed": int, "requests": int, "bytes": int, "stats": str, "pid": int,
                     "outcome": str, "exit_status": int, "job_id": str, "error": str, "resumed_at": str,
-                    "reparsed_through": str},
+                    "reparsed_through": str, "earlier_job_ids": str},
         "pk": "id",
     },
     "crawl_errors": {
