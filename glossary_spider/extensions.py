@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 from scrapy import Spider, signals
@@ -134,37 +135,47 @@ class OwnLogOnly:
 
 
 class Budgets:
-    """``--max-requests`` (``CLOSESPIDER_PAGECOUNT``: responses received) and ``--max-duration``
-    (``CLOSESPIDER_TIMEOUT``: seconds), in place of Scrapy's CloseSpider extension for these two: the run
-    closes with Scrapy's reasons (``closespider_pagecount``, ``closespider_timeout``), and sends
-    :data:`stop_requested` first, so that the requests waiting for their turn at a host (a delay, a
-    Crawl-delay, a Retry-After) are dropped for ``--resume`` rather than sent, one a delay, long after
-    the budget was spent.
+    """Scrapy's CloseSpider conditions, in its place: responses received (``CLOSESPIDER_PAGECOUNT``,
+    ``--max-requests``), seconds (``CLOSESPIDER_TIMEOUT``, ``--max-duration``), items
+    (``CLOSESPIDER_ITEMCOUNT``) and errors (``CLOSESPIDER_ERRORCOUNT``). The run closes with Scrapy's
+    reasons, and sends :data:`stop_requested` first, so that the requests waiting for their turn at a
+    host (a delay, a Crawl-delay, a Retry-After) are dropped for ``--resume`` rather than sent, one a
+    delay, long after the budget was spent.
     """
 
-    def __init__(self, crawler: Crawler, requests: int, seconds: float):
+    # setting: (what it counts, the run's finish reason)
+    COUNTS = {"CLOSESPIDER_PAGECOUNT": (signals.response_received, "closespider_pagecount"),
+              "CLOSESPIDER_ITEMCOUNT": (signals.item_scraped, "closespider_itemcount"),
+              "CLOSESPIDER_ERRORCOUNT": (signals.spider_error, "closespider_errorcount")}
+
+    def __init__(self, crawler: Crawler, seconds: float):
         self.crawler = crawler
-        self.requests = requests
         self.seconds = seconds
-        self.received = 0
         self.timer: Any = None
         self.spent = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Budgets:
-        settings = crawler.settings
-        extension = cls(crawler, settings.getint("CLOSESPIDER_PAGECOUNT"), settings.getfloat("CLOSESPIDER_TIMEOUT"))
-        if extension.requests:
-            crawler.signals.connect(extension.response_received, signal=signals.response_received)
+        extension = cls(crawler, crawler.settings.getfloat("CLOSESPIDER_TIMEOUT"))
+        for name, (signal, reason) in cls.COUNTS.items():
+            if (most := crawler.settings.getint(name)) > 0:
+                crawler.signals.connect(extension.counter(most, reason), signal=signal, weak=False)
         if extension.seconds:
             crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
         return extension
 
-    def response_received(self) -> None:
-        self.received += 1
-        if self.received >= self.requests:
-            self.spend("closespider_pagecount")
+    def counter(self, most: int, reason: str) -> Callable[..., None]:
+        """A receiver that spends the budget at the ``most``-th signal it receives."""
+        count = 0
+
+        def counted(**_: Any) -> None:
+            nonlocal count
+            count += 1
+            if count >= most:
+                self.spend(reason)
+
+        return counted
 
     def spider_opened(self, spider: Spider) -> None:
         from twisted.internet import reactor

@@ -258,10 +258,10 @@ class QualityGate:
         """Extraction's health by page type, the soft 404s (which become no version) left out."""
         v = self.values
         checks = []
-        pages_only = "AND s.url NOT IN (SELECT value FROM json_each(:soft))"
+        pages_only, soft_json = "AND s.url NOT IN (SELECT value FROM json_each(:soft))", json.dumps(soft)
         shares = run.rows("s.page_type, count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
                           "avg(coalesce(s.jsonld, 0) != 0)", "GROUP BY s.page_type ORDER BY s.page_type", pages_only,
-                          soft=json.dumps(soft)).fetchall()
+                          soft=soft_json).fetchall()
         for page_type, pages, with_title, with_related, with_jsonld in shares:
             if pages < v["min-pages"]:
                 continue
@@ -269,7 +269,7 @@ class QualityGate:
             if before["pages"] < v["min-pages"]:
                 continue
             of_type = f"AND s.page_type = :type {pages_only}"
-            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type, soft=json.dumps(soft))]
+            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type, soft=soft_json)]
             now = {"pages": pages, "with_title": with_title, "median_words": statistics.median(words),
                    "with_related": with_related, "with_jsonld": with_jsonld}
             problems, examples = [], []
@@ -280,11 +280,11 @@ class QualityGate:
                     problems.append(f"pages with {label} {before[key]:.0%} → {now[key]:.0%}")
                     examples += [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples",
                                                             f"{of_type} AND {test}", type=page_type, examples=EXAMPLES,
-                                                            soft=json.dumps(soft))]
+                                                            soft=soft_json)]
             if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
                 examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", of_type,
-                                                        type=page_type, examples=EXAMPLES, soft=json.dumps(soft))]
+                                                        type=page_type, examples=EXAMPLES, soft=soft_json)]
             summary = (f"{page_type}: " + "; ".join(problems) if problems
                        else f"{page_type}: extraction as healthy as the archive's {before['pages']} pages")
             checks.append(Check(f"health:{page_type}", bool(problems), summary,

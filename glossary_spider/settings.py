@@ -74,7 +74,7 @@ ITEM_PIPELINES = {
     "glossary_spider.pipelines.ArchivePipeline": 300,
 }
 EXTENSIONS = {
-    # --max-requests and --max-duration (CLOSESPIDER_PAGECOUNT, CLOSESPIDER_TIMEOUT), waits dropped at once.
+    # Scrapy's CloseSpider conditions (--max-requests, --max-duration, ...), with waits dropped at once.
     "scrapy.extensions.closespider.CloseSpider": None,
     "glossary_spider.extensions.Budgets": 0,
     "glossary_spider.extensions.Progress": 500,

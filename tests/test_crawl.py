@@ -304,6 +304,19 @@ def test_a_run_in_a_directory_that_does_not_exist_is_refused_not_a_new_archive(t
     assert not (tmp_path / "typo").exists()
 
 
+def test_scrapys_item_count_budget_still_stops_a_run(make_replica, tmp_path):
+    """The project's budgets replace Scrapy's CloseSpider extension: its item count (a Scrapyd job's
+    setting=CLOSESPIDER_ITEMCOUNT, which a run records as --max-pages) still stops the run."""
+    server = make_replica(40)
+    db = tmp_path / "items.db"
+    result = run_glossary_scrapy("-a", f"start_urls={server.url}/", "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0",
+                                 "-s", "CLOSESPIDER_ITEMCOUNT=3")
+    assert "Traceback" not in result.stderr, result.stderr
+    (run,) = rows(db, "SELECT finish_reason, exit_status FROM crawl_runs")
+    assert run == {"finish_reason": "closespider_itemcount", "exit_status": 4}
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] < 20
+
+
 def test_a_resumed_job_keeps_the_ids_of_the_jobs_before_it(make_replica, tmp_path):
     """Resuming a Scrapyd job's run put the new job's id in place of the stopped one's: a job an operator
     traced (listjobs.json) was nowhere in the archive."""
