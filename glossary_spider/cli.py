@@ -287,7 +287,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if error := stats.get("glossary/archive_error"):
         if stats.get("glossary/archive_damaged"):
             raise UserError(error)
-        raise UserError(f"{error}; when there is room, run '{again(command, db, '--resume')}'")
+        when = "" if stats.get("glossary/archive_writer_died") else "when there is room, "
+        raise UserError(f"{error}; {when}run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
         raise click.ClickException("the crawl did not start: run with -v to see Scrapy's log")

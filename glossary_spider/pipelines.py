@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import resource
 import sqlite3
 import time
+from functools import partial
 from typing import Any
 
 from scrapy import Spider, signals
@@ -14,12 +16,14 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
+from glossary_spider.archiver import WriteFailed, write_batches, write_items
 from glossary_spider.gate import QualityGate
-from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, is_complete
+from glossary_spider.items import LimitItem
+from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
 from glossary_spider.storage import Archive, cannot_write, is_damaged
+from glossary_spider.workers import BatchingPool
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +35,15 @@ class ArchivePipeline:
     ``GLOSSARY_BATCH_SECONDS`` by a timer (so a stalled crawl still writes what it has),
     each batch in one transaction together with the
     crawl frontier it advances, so an interrupted crawl resumes exactly where its
-    archive stops. The archive and the run are the spider's
+    archive stops (:mod:`glossary_spider.archiver`): in Scrapy's process, or in a writer
+    process of their own (:meth:`writes_apart`). The archive and the run are the spider's
     :class:`~glossary_spider.plan.RunPlan`'s, opened under the archive's lock; a
     spider refused its run has none, and nothing is written.
 
-    A batch that SQLite refuses to write (a full disk, most often) is rolled back
-    whole and stops the crawl, ending its run as ``archive_error`` so that ``--resume``
-    fetches that batch's pages again; ``glossary/archive_error`` in the stats says why.
+    A batch that SQLite refuses to write (a full disk, most often), or that the writer
+    process died with, is rolled back whole and stops the crawl, ending its run as
+    ``archive_error`` so that ``--resume`` fetches that batch's pages again;
+    ``glossary/archive_error`` in the stats says why.
 
     When the run is asked to stop, the buffer is written at once; if the stop is
     abandoned (:class:`glossary_spider.extensions.StopWatch`), the run is finished
@@ -57,6 +63,8 @@ class ArchivePipeline:
         self.error: str | None = None
         self.earlier = (0, 0)
         self.timer: task.LoopingCall | None = None
+        self.writer: BatchingPool | None = None  # the writer process, when the run has one (writes_apart)
+        self.writing: list[asyncio.Future[list[str]]] = []  # batches handed to it, not yet written
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -70,6 +78,7 @@ class ArchivePipeline:
         crawler.signals.connect(pipeline.flush, signal=stop_requested)
         crawler.signals.connect(pipeline.abandoned, signal=run_abandoned)
         crawler.signals.connect(pipeline.limit_reached, signal=limit_reached)
+        crawler.signals.connect(pipeline.engine_stopped, signal=signals.engine_stopped)
         return pipeline
 
     def open_spider(self, spider: Spider | None = None) -> None:
@@ -82,6 +91,11 @@ class ArchivePipeline:
         self.crawler.stats.set_value("glossary/run_id", self.run_id)
         self.timer = task.LoopingCall(self.tick)
         self.timer.start(max(self.batch_seconds / 2, 0.1), now=False)
+        writes_apart = self.writes_apart()
+        self.crawler.stats.set_value("glossary/archive_writer", writes_apart)
+        if writes_apart:
+            self.writer = BatchingPool(1, partial(write_batches, self.path, self.run_id), most=4, restarts=0,
+                                       role="archive writer")
 
     def tick(self) -> None:
         if self.buffer and time.monotonic() - self.last_flush >= self.batch_seconds:
@@ -98,57 +112,72 @@ class ArchivePipeline:
         return item
 
     def flush(self) -> None:
-        """Write the buffered items, and the frontier they advance, in one transaction."""
-        archive, run_id, stats = self.archive, self.run_id, self.crawler.stats
-        if not self.buffer or archive is None or run_id is None or self.error:
-            self.buffer = []
-            self.last_flush = time.monotonic()
+        """Write the buffered items, and the frontier they advance, in one transaction: here, or in the
+        writer process (:meth:`writes_apart`)."""
+        items, self.buffer = self.buffer, []
+        self.last_flush = time.monotonic()
+        if not items or self.archive is None or self.run_id is None or self.error:
+            return
+        for item in items:
+            if isinstance(item, LimitItem):
+                self._note_limit(item.error)
+        if self.writer is not None:
+            task = asyncio.ensure_future(self.writer.run((items, self.traffic())))
+            self.writing.append(task)
+            task.add_done_callback(self._written)
             return
         try:
-            outcomes = self._write_batch(archive, run_id)
+            outcomes = write_items(self.archive, self.run_id, items, self.traffic())
         except sqlite3.DatabaseError as exc:
-            self.archive_failed(exc)
-            logger.info("%s; stopping the crawl", self.error)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_ERROR))
-            outcomes = []
+            self.write_failed(WriteFailed(cannot_write(self.path, exc), is_damaged(exc)))
+            return
+        self._count(outcomes)
+
+    def writes_apart(self) -> bool:
+        """Whether a writer process of its own writes the run's batches, so that Scrapy's loop goes on
+        fetching meanwhile: ``GLOSSARY_WRITER_PROCESS`` when set, else when the spider extracts its pages
+        in worker processes too (:meth:`~glossary_spider.spiders.glossary.GlossarySpider.extract_workers`:
+        a crawl fetching as fast as the site answers). A polite crawl's loop is idle most of the time,
+        and a process would only add its start-up and the handing of every batch."""
+        setting = self.crawler.settings.get("GLOSSARY_WRITER_PROCESS")
+        if setting is not None:
+            return self.crawler.settings.getbool("GLOSSARY_WRITER_PROCESS")
+        extract_workers = getattr(self.crawler.spider, "extract_workers", None)
+        return extract_workers is not None and extract_workers() > 0
+
+    def _written(self, task: asyncio.Future[list[str]]) -> None:
+        self.writing.remove(task)
+        if task.cancelled() or self.archive is None:  # taken back, to be written here; or the run is over
+            return
+        if (failure := task.exception()) is None:
+            self._count(task.result())
+        elif isinstance(failure, WriteFailed):
+            self.write_failed(failure)
+        else:  # the writer process died (killed, out of memory), or a bug broke its batch
+            self.write_failed(WriteFailed(f"cannot write the archive {self.path}: {failure}; what was written is "
+                                          "kept", died=True))
+
+    def _count(self, outcomes: list[str]) -> None:
         for outcome in outcomes:
-            stats.inc_value(f"glossary/pages_{outcome}")
-        self.buffer = []
-        self.last_flush = time.monotonic()
+            self.crawler.stats.inc_value(f"glossary/pages_{outcome}")
 
-    def archive_failed(self, exc: sqlite3.DatabaseError) -> None:
-        """SQLite refused a write (a full disk, most often), or found the file damaged: the run ends as
-        ``archive_error``; ``glossary/archive_error`` in the stats says why, and ``glossary/archive_damaged``
-        which it was."""
-        self.error = cannot_write(self.path, exc)
+    def write_failed(self, failure: WriteFailed) -> None:
+        """A batch was not written: the run ends as ``archive_error`` and stops (:meth:`archive_failed`);
+        ``--resume`` fetches that batch's pages again."""
+        if self.error:
+            return
+        self.archive_failed(failure)
+        logger.info("%s; stopping the crawl", self.error)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=ARCHIVE_ERROR))
+
+    def archive_failed(self, failure: WriteFailed) -> None:
+        """SQLite refused a write (a full disk, most often), found the file damaged, or the writer process
+        died: the run ends as ``archive_error``; ``glossary/archive_error`` in the stats says why, and
+        ``glossary/archive_damaged`` and ``glossary/archive_writer_died`` which it was."""
+        self.error = failure.message
         self.crawler.stats.set_value("glossary/archive_error", self.error)
-        self.crawler.stats.set_value("glossary/archive_damaged", is_damaged(exc))
-
-    def _write_batch(self, archive: Archive, run_id: int) -> list[str]:
-        pages = [item for item in self.buffer if isinstance(item, PageItem)]
-        done, pending = [], []
-        with archive.db.atomic():
-            outcomes = archive.stage_pages(run_id, [(p.fetch, p.extraction) for p in pages],
-                                           [p.prepared for p in pages])
-            for item in self.buffer:
-                if isinstance(item, (PageItem, VisitItem)):
-                    done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]
-                    pending += item.discovered
-                elif isinstance(item, LimitItem):
-                    archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
-                    self._note_limit(item.error)
-                elif isinstance(item, MovedItem):  # the URL's frontier entry is its page's, or its own fetch's
-                    if outcome := archive.record_gone(run_id, item.fetch):
-                        outcomes.append(outcome)
-                else:
-                    outcomes.append(self.write(item))
-                    if not (isinstance(item, FailureItem) and item.unanswered):
-                        done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
-                    if isinstance(item, FailureItem):
-                        done += item.settles
-            archive.mark_frontier(run_id, done=done, pending=pending)
-            archive.record_traffic(run_id, self.traffic())
-        return outcomes
+        self.crawler.stats.set_value("glossary/archive_damaged", failure.damaged)
+        self.crawler.stats.set_value("glossary/archive_writer_died", failure.died)
 
     def traffic(self) -> dict[str, int]:
         """Requests sent and bytes received by the whole run, its earlier parts included."""
@@ -171,22 +200,6 @@ class ArchivePipeline:
         noted = stats.get_value("glossary/limits", [])
         if error not in noted and len(noted) < 10:
             stats.set_value("glossary/limits", [*noted, error])
-
-    def write(self, item: Any) -> str:
-        """Write one item that is not a page; returns its outcome for the stats."""
-        archive, run_id = self.archive, self.run_id
-        assert archive is not None and run_id is not None
-        if isinstance(item, NotModifiedItem):
-            archive.record_not_modified(run_id, item.fetch)
-            return "not_modified"
-        if isinstance(item, GoneItem) and (outcome := archive.record_gone(run_id, item.fetch)):
-            return outcome
-        if isinstance(item, GoneItem):
-            status = item.fetch.http_status
-            archive.record_failure(run_id, item.fetch.url, "fetch", status, f"HTTP {status}", fetch=item.fetch)
-            return "failed"
-        archive.record_failure(run_id, item.url, item.stage, item.http_status, item.error, item.detail, item.fetch)
-        return "failed"
 
     def pass_gate(self, archive: Archive, run_id: int, reason: str) -> str:
         """Put the run's staged pages through the quality gate: archive them, or hold them all.
@@ -214,24 +227,46 @@ class ArchivePipeline:
                 archive.save_gate_report(run_id, report.as_dict(), held=False)
         return reason
 
-    def close_spider(self, spider: Spider | None = None) -> None:
+    async def close_spider(self, spider: Spider | None = None) -> None:
+        """Write what is buffered, and wait for the writer process to have written every batch."""
         self.flush()
+        if self.writer is not None:
+            await asyncio.gather(*self.writing, return_exceptions=True)
+            self._stop_writer()
+
+    def _stop_writer(self) -> None:
+        """Let the writer process go once it has written what it has in hand (so that its CPU time counts
+        as this process's); what it was not handed yet is written here."""
+        if self.writer is None:
+            return
+        unsent = self.writer.withdraw()
+        self.writer.shutdown()
+        self.writer = None
+        self.buffer[:0] = [item for items, _ in unsent for item in items]
 
     def abandoned(self, reason: str) -> None:
         self.spider_closed(self.crawler.spider, reason)
+
+    def engine_stopped(self) -> None:
+        """Scrapy stops its reactor once the engine has stopped, without waiting for a close in progress
+        (a stop that came while the spider was closing, its pipeline waiting for the writer): the run,
+        not finished yet, is finished here as stopped, for ``--resume`` to finish."""
+        if self.archive is not None:
+            self.abandoned(INTERRUPTED_REASON)
 
     def spider_closed(self, spider: Spider | None, reason: str) -> None:
         if self.timer is not None and self.timer.running:
             self.timer.stop()
         if self.plan is None or self.archive is None:
             return
+        self._stop_writer()  # still there when the stop was abandoned
         self.buffer += getattr(spider, "unreported", list)()  # traps cut as the crawl went idle, redirects dropped
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:
                 reason = self.pass_gate(self.archive, self.run_id, reason)
             except sqlite3.DatabaseError as exc:
-                self.archive_failed(exc)
+                self.archive_failed(WriteFailed(cannot_write(self.path, exc), is_damaged(exc)))
         self.note_cpu()
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)

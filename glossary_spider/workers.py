@@ -1,13 +1,15 @@
-"""Worker processes for extraction, shared by the crawl and by reparse.
+"""Worker processes: for extraction, shared by the crawl and by reparse; and a crawl's archive writer.
 
-No worker holds the archive's lock or its database connection: a crawl's are spawned
-fresh, a reparse's are forked before the archive is opened (:class:`~glossary_spider.reparse.PageExtractor`).
-Each exits when the process that started it dies, ``kill -9`` included.
+No worker holds the archive's lock, nor any connection of its parent's: a crawl's are spawned
+fresh (its archive writer opens a connection of its own, under its parent's lock), a reparse's are
+forked before the archive is opened (:class:`~glossary_spider.reparse.PageExtractor`). Each exits
+when the process that started it dies, ``kill -9`` included.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -15,6 +17,7 @@ import pickle
 import signal
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -38,14 +41,19 @@ def default_workers() -> int:
 def worker_started(parent_pid: int) -> None:
     """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (a process pool's way to
     stop it at once) ends it quietly whatever handler it was forked with (a crawl's workers then ignore
-    it: :func:`_serve`), and it goes when the parent does.
-    A write to a parent that is gone (``kill -9``) ends it at once and quietly too (SIGPIPE, as it ends
+    it: :func:`_serve`), and it goes when the parent does: at once where the kernel can say so (Linux's
+    parent-death signal), else within half a second. A crawl's archive writer must not write on after
+    ``kill -9`` of its crawl, when a ``--resume`` may already have taken the archive.
+    A write to a parent that is gone ends it at once and quietly too (SIGPIPE, as it ends
     any Unix filter) rather than with a ``BrokenPipeError`` traceback on the standard error it shares with
     the parent: a cron job's mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != parent_pid:  # it went before the kernel was asked
+        os._exit(0)
 
     def watch() -> None:  # a parent that died has left it to another, though its own pid lives on unreaped
         while os.getppid() == parent_pid:
@@ -53,6 +61,19 @@ def worker_started(parent_pid: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent dies (Linux); elsewhere, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 class ExtractionFailed(Exception):
@@ -87,9 +108,6 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
     return results
 
 
-SHUT_DOWN = "the extraction workers were shut down"
-
-
 class WorkerDied(BrokenProcessPool):
     """A worker died with this item alone in hand: the item killed it (a crash in a C library, memory)."""
 
@@ -117,10 +135,12 @@ class BatchingPool:
     was working on goes out again alone, so that an item that kills a worker kills it again alone and
     then fails with :class:`WorkerDied`, its batch mates extracted. Deaths with no batch done between them
     use up ``restarts``; then the workers are let go, and what waits for one fails with
-    :class:`WorkersGone`, as it does once the pool is shut down.
+    :class:`WorkersGone`, as it does once the pool is shut down. What has not been handed to a worker
+    yet can be taken back (:meth:`withdraw`). ``role`` names a worker in the pool's log lines and errors.
     """
 
-    def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32, restarts: int = 3):
+    def __init__(self, workers: int, job: Callable[[list[Any]], list[Any]], most: int = 32, restarts: int = 3,
+                 role: str = "extraction worker"):
         self.workers = workers
         self.job = job
         self.most = most
@@ -131,6 +151,8 @@ class BatchingPool:
         self.suspects: set[asyncio.Future[Any]] = set()  # theirs, until they are done
         self.starting: asyncio.Task[None] | None = None
         self.closed = False
+        self.role = role  # what a worker is called in what the pool logs and its errors say
+        self.ended = f"the {role}s were shut down"  # why no worker takes what waits, once closed
 
     async def run(self, item: Any) -> Any:
         """The job's result for ``item``, once a worker has made it."""
@@ -139,10 +161,18 @@ class BatchingPool:
         self._hand_out()
         return await future
 
+    def withdraw(self) -> list[Any]:
+        """Take back the items no worker has been handed yet, in their order: whoever awaits them is
+        cancelled."""
+        left, self.waiting = self.waiting, []
+        for _, future in left:
+            future.cancel()
+        return [item for item, _ in left]
+
     def _hand_out(self) -> None:
         if self.closed:
             left, self.waiting, self.alone = [*self.alone, *self.waiting], [], []
-            _settle(left, [WorkersGone(SHUT_DOWN)] * len(left))
+            _settle(left, [WorkersGone(self.ended)] * len(left))
             return
         if len(self.links) < self.workers and self.starting is None:
             self.starting = asyncio.get_running_loop().create_task(self._start(self.workers - len(self.links)))
@@ -176,9 +206,10 @@ class BatchingPool:
     def _started(self, task: asyncio.Task[None]) -> None:
         self.starting = None
         if not task.cancelled() and (failure := task.exception()) is not None:  # cannot start a process at all
-            logger.warning("Cannot start an extraction worker: %s", failure)
+            logger.warning("Cannot start an %s: %s", self.role, failure)
             self.workers = len(self.links)
             if not self.links:
+                self.ended = f"no {self.role} could be started ({failure})"
                 self.closed = True
         self._hand_out()
 
@@ -202,8 +233,7 @@ class BatchingPool:
         for item, future in at_work:
             if len(at_work) == 1 and future in self.suspects:
                 self.suspects.discard(future)
-                _settle([(item, future)], [WorkerDied("an extraction worker died with this page alone in hand, "
-                                                      "twice")])
+                _settle([(item, future)], [WorkerDied(f"an {self.role} died with this item alone in hand, twice")])
             else:
                 self.suspects.add(future)
                 self.alone.append((item, future))
@@ -214,11 +244,13 @@ class BatchingPool:
             self._hand_out()
             return
         if self.restarts > 0:
-            logger.warning("An extraction worker died: a new one takes over, and the pages it had in hand go "
-                           "out again, each alone")
+            logger.warning("An %s died: a new one takes over, and what it had in hand goes out again, item by "
+                           "item", self.role)
             self.restarts -= 1
         else:
-            logger.warning("Extraction workers keep dying: no new one is started")
+            self.ended = (f"the {self.role} died (killed, or out of memory)" if self.budget == 0
+                          else f"the {self.role}s kept dying")
+            logger.warning("%s: no new one is started", self.ended.capitalize())
             self.workers -= 1
             if not self.links:
                 self.closed = True
@@ -235,7 +267,7 @@ class BatchingPool:
         for link in links:
             _reap(link.process, WORKER_EXIT_SECONDS)
             for batch in link.batches:  # unanswered: no one waits for them any longer, but none is left pending
-                _settle(batch, [WorkersGone(SHUT_DOWN)] * len(batch))
+                _settle(batch, [WorkersGone(self.ended)] * len(batch))
         self._hand_out()
 
 

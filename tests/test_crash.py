@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, rows, run_glossary
@@ -159,6 +160,65 @@ def test_a_service_manager_stopping_a_crawl_loses_no_page_in_flight(server, craw
     assert resumed.returncode == 0, resumed.stderr
     assert archive_content(db) == archive_content(reference)
     assert archive_problems(db) == []
+
+
+def test_a_stop_that_comes_while_the_crawl_closes_ends_it_and_resume_finishes_it(server, crawled, tmp_path):
+    """Scrapy stops its reactor without waiting for a close in progress when a stop comes then: the pipeline,
+    waiting for its writer process, never finished the run, and the process hung at its exit on a worker
+    that ignores SIGTERM."""
+    reference, _ = crawled
+    db = tmp_path / "closing.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS, "-v"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log = []
+    for line in process.stderr:
+        log.append(line)
+        if "Closing spider (finished)" in line:
+            os.killpg(process.pid, signal.SIGTERM)
+            break
+    sent = time.monotonic()
+    _, errors = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
+    assert process.returncode in (0, 1), errors  # stopped, or done before the signal was seen
+    assert "Traceback" not in "".join(log) + errors
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0 or "nothing to resume" in resumed.stderr, resumed.stderr
+    assert archive_content(db) == archive_content(reference)
+    assert archive_problems(db) == []
+
+
+def test_a_crawl_whose_archive_writer_dies_stops_as_an_archive_error_and_resumes(server, crawled, tmp_path):
+    """A crawl at full speed writes its archive from a process of its own: killed (the OOM killer), the
+    crawl stops, says why, and --resume gives the uninterrupted archive."""
+    reference, _ = crawled
+    db = tmp_path / "writer.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (_staged(db) and (writer := _writer_of(process.pid, db))) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(writer, signal.SIGKILL)
+    out, errors = process.communicate(timeout=60)
+    assert process.returncode == 2 and "Traceback" not in errors, errors
+    assert "archive writer died" in errors and "--resume" in errors
+    (run,) = rows(db, "SELECT finish_reason FROM crawl_runs")
+    assert run["finish_reason"] == "archive_error"
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert archive_content(db) == archive_content(reference)
+    assert archive_problems(db) == []
+
+
+def _writer_of(pid, db):
+    """The child of ``pid`` that has the archive ``db`` open: its writer process (extraction workers do not)."""
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                if any(os.readlink(fd) == str(db) for fd in Path(f"/proc/{child}/fd").iterdir()):
+                    return int(child)
+            except OSError:  # gone meanwhile
+                continue
+    return None
 
 
 def _staged(db):

@@ -235,7 +235,8 @@ def test_a_polite_crawl_extracts_in_scrapys_process(tmp_path, replica, settings,
 
 def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_process(tmp_path, replica):
     """The workers also prepare each page's staging (its compressed record, hashes and digest):
-    what they prepare must be what Scrapy's process makes of the same pages."""
+    what they prepare must be what Scrapy's process makes of the same pages. A crawl extracting in
+    workers writes from an archive writer process too: the same captures, bodies and errors."""
     archived = {}
     for workers in (0, 1):
         db = tmp_path / f"workers-{workers}.db"
@@ -245,14 +246,18 @@ def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_p
         assert result.returncode == 0, result.stderr
         assert f"'glossary/extract_workers': {workers}," in result.stderr
         archived[workers] = (archive_content(db), rows(db, "SELECT url, record_digest, word_count, summary, body_text "
-                                                          "FROM pages ORDER BY url"))
+                                                          "FROM pages ORDER BY url"),
+                             rows(db, "SELECT url, http_status, outcome, body_sha256, size FROM captures JOIN bodies "
+                                      "ON sha256 = body_sha256 ORDER BY url"),
+                             rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url, stage, error"))
         assert rows(db, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
         # The run's CPU, its own and its workers': a fresh interpreter importing Scrapy or the extraction
         # modules alone takes more than a fifth of a second.
         stats = json.loads(rows(db, "SELECT stats FROM crawl_runs")[0]["stats"])
         assert stats["glossary/cpu_seconds"] > 0.2
         assert (stats["glossary/workers_cpu_seconds"] > 0.2) == (workers == 1)
-    assert len(archived[1][1]) > 30
+        assert stats["glossary/archive_writer"] == (workers == 1)
+    assert len(archived[1][1]) > 30 and archived[1][3]
     assert archived[1] == archived[0]
 
 

@@ -144,6 +144,30 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
         assert "Crawl-delay" in out
 
 
+def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers_gone(make_replica, tmp_path):
+    """A crawl at full speed has extraction workers (and an archive writer) beside Scrapy's process. A stop
+    that a download holds past its grace is abandoned and the reactor stopped: the workers, still waiting
+    for pages, held the process at its exit for ever (they ignore SIGTERM), and a service manager's stop
+    hung until its own timeout killed everything."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "held.db"
+    urls = tmp_path / "urls.txt"
+    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
+    urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(server.requests()) >= len(paths), 60)
+    time.sleep(1)  # the pages archived so far; the one never answered still awaited
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == 1 and "Traceback" not in err, err
+    (run,) = rows(db, "SELECT finish_reason, pages_new FROM crawl_runs")
+    assert run == {"finish_reason": "shutdown", "pages_new": 20}
+
+
 def test_a_crawl_delay_beyond_max_delay_is_capped_recorded_and_said(make_replica, tmp_path):
     server = make_replica(SITE_PAGES, 1, "--attack", "crawl-delay")
     db = tmp_path / "delay.db"

@@ -140,6 +140,8 @@ PAGES = {
 CONTENT_TYPES = {"/definition/attack-utf-16/": b"text/html"}
 # A page whose links lead to another port of the host it is served from (?to=PORT): another server.
 OTHER_PORT = "/attack/other-port/"
+# A page that is never answered: it holds a crawl's stop for as long as the crawl waits.
+NEVER_ANSWERED = "/attack/never-answered/"
 REDIRECTS = {
     # Locations whose host cannot be read.
     "/attack/redirect-bad-host/": "http://exa mple.com:99999999/",
@@ -189,7 +191,16 @@ class AttackReplicaResource(FaultyReplicaResource):
         if path in REDIRECTS:
             request.setHeader(b"Location", REDIRECTS[path].encode())
             return self._send(request, path, 302, b"")
+        if path == NEVER_ANSWERED:
+            return self._never_answer(request, path)
         return super().render_GET(request)
+
+    def _never_answer(self, request: Any, path: str) -> Any:
+        from twisted.web import server
+
+        self._log(request, path, 0)
+        request.notifyFinish().addErrback(lambda _: None)
+        return server.NOT_DONE_YET
 
     def _send(self, request: Any, path: str, status: int, body: bytes,
               content_type: bytes = b"text/html; charset=utf-8") -> bytes:
@@ -208,11 +219,7 @@ class AttackReplicaResource(FaultyReplicaResource):
         if self.attack == "robots-bomb":
             request.setHeader(b"Content-Encoding", b"gzip")
             return self._send(request, path, 200, _gzip_bomb(), b"text/plain")
-        from twisted.web import server
-
-        self._log(request, path, 0)  # robots-slow: never answered
-        request.notifyFinish().addErrback(lambda _: None)
-        return server.NOT_DONE_YET
+        return self._never_answer(request, path)  # robots-slow
 
     def _sitemaps(self, request: Any, path: str, base: str) -> bytes:
         ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

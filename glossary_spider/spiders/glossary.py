@@ -52,7 +52,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run
 from glossary_spider.signals import limit_reached as limit_signal
-from glossary_spider.signals import stop_requested
+from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
@@ -115,6 +115,10 @@ class GlossarySpider(Spider):
             spider.guard.credit(plan.archive.fetched_words(plan.run_id))
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.dropped, signal=signals.request_dropped)
+        # Scrapy stops its reactor without waiting for the spider to close when a stop comes during the close,
+        # and StopWatch stops it when a stop takes too long: the workers go then too.
+        crawler.signals.connect(spider.let_workers_go, signal=signals.engine_stopped)
+        crawler.signals.connect(spider.let_workers_go, signal=run_abandoned)
         return spider
 
     def __init__(self, plan: RunPlan | None = None, refused: str | None = None, **kwargs: Any):
@@ -354,6 +358,11 @@ class GlossarySpider(Spider):
         return max(default_workers() - 1, 1)
 
     def closed(self, reason: str) -> None:
+        self.let_workers_go()
+
+    def let_workers_go(self, **_: Any) -> None:
+        """Shut the extraction workers down, waiting for them (a worker left running holds this process
+        at its exit)."""
         if self.extractors:
             self.extractors.shutdown()
 
