@@ -492,9 +492,11 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         ended = "interrupted after"
     else:
         ended = f"{reason} in" if reason else "stopped after"
-    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: "
-             f"{f'{news} pages new, changed, gone or back' if news else 'nothing new'}",
-             "pages:"]
+    if gate and gate["held"]:  # its pages are not counted until it is accepted
+        found = f"{gate.get('pages') or 0} pages fetched, held by the quality gate"
+    else:
+        found = f"{news} pages new, changed, gone or back" if news else "nothing new"
+    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: {found}", "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     if stats.get("glossary/limits_hit"):
@@ -781,7 +783,7 @@ def _page_text(page: dict[str, Any]) -> str:
     lines.append(f"{page['status']} (HTTP {page['http_status']}) · version {page['version']} · first seen "
                  f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
     for section in page["sections"]:
-        lines += ["", f"## {section['heading']}", section["text"]]
+        lines += ["", f"## {section['heading'] or ''}", section["text"] or ""]  # a text edited away elsewhere: none
     if not page["sections"] and page["body_text"]:
         lines += ["", page["body_text"]]
     for kind, links in page["links"].items():

@@ -86,10 +86,18 @@ class ArchiveLock:
         return self
 
     def release(self) -> None:
-        """Remove the lock file, then unlock: no ``.lock`` is left beside the archive."""
+        """Remove the lock file, then unlock: no ``.lock`` is left beside the archive. Where it cannot be
+        removed (its directory made read-only meanwhile), it is emptied: the next writer takes it over."""
         if self.fd is not None:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 self.path.unlink()  # while still locked, so no one else holds the file being removed
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                logger.warning("Cannot remove the lock file %s (%s): the next run takes it over", self.path,
+                               exc.strerror or exc)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, 0)
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             _held.discard(self.fd)
             os.close(self.fd)

@@ -8,12 +8,18 @@ from typing import Any
 from glossary_spider.outcome import changes
 
 
+def _text(value: Any) -> str:
+    """A column's value in the text report: ``-`` for none (a row some other tool left without it)."""
+    return "-" if value is None else str(value)
+
+
 def as_text(data: dict[str, Any]) -> str:
     lines = [f"Archive: {data['pages']} pages", "", "Pages by type and status"]
-    lines += [f"  {r['page_type']:<14}{r['status']:<6}{r['pages']:>8}" for r in data["pages_by_type"]]
+    lines += [f"  {_text(r['page_type']):<14}{_text(r['status']):<6}{r['pages']:>8}" for r in data["pages_by_type"]]
     for title, key, fmt in (
         ("Broken related links", "broken_related", lambda r: f"{r['from_url']} -> {r['to_url']} ({r['target_status']})"),
-        ("Orphan pages (no archived page links to them)", "orphans", lambda r: f"{r['page_type']:<14}{r['url']}"),
+        ("Orphan pages (no archived page links to them)", "orphans",
+         lambda r: f"{_text(r['page_type']):<14}{r['url']}"),
         ("One-way related links (A lists B, B does not list A)", "one_way_related",
          lambda r: f"{r['from_url']} -> {r['to_url']}"),
     ):
@@ -23,12 +29,13 @@ def as_text(data: dict[str, Any]) -> str:
         lines += [f"  {fmt(r)}" for r in items]
         if section["count"] > len(items):
             lines.append(f"  … and {section['count'] - len(items)} more")
-    lines += ["", "Errors by stage"] + [f"  {r['stage']:<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
+    lines += ["", "Errors by stage"] + [f"  {_text(r['stage']):<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
     lines += ["", "Last runs", "  id  command   started                    result      new  changed  unchanged  "
               "not-mod  gone  back  failed"]
     for r in data["runs"]:
         lines.append(
-            f"  {r['id']:<4}{r['command']:<10}{r['started_at']:<27}{(r['finish_reason'] or 'unfinished'):<11}"
+            f"  {r['id']:<4}{_text(r['command']):<10}{_text(r['started_at']):<27}"
+            f"{(r['finish_reason'] or 'unfinished'):<11}"
             f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r.get('pages_back') or 0:>6}"
             f"{r['pages_failed'] or 0:>8}"
@@ -36,7 +43,7 @@ def as_text(data: dict[str, Any]) -> str:
     if data.get("held_runs"):
         lines += ["", "Held runs (the quality gate kept their versions out: see 'glossary held')"]
         for r in data["held_runs"]:
-            lines.append(f"  #{r['run_id']} {r['command']} {r['started_at']}  {r['decision']}")
+            lines.append(f"  #{r['run_id']} {_text(r['command'])} {_text(r['started_at'])}  {r['decision']}")
             lines += [f"    {c['name']}: {c['summary']}" for c in r["tripped"]]
     if data["recent_changes"]:
         lines += ["", "Recent changes"]

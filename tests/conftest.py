@@ -60,7 +60,8 @@ class Replica:
     def requests(self) -> list[dict]:
         if not self.log_path.exists():
             return []
-        return [json.loads(line) for line in self.log_path.read_text().splitlines()]
+        # A line the server is still writing has no newline yet: it is read next time.
+        return [json.loads(line) for line in self.log_path.read_text().splitlines(keepends=True) if line.endswith("\n")]
 
     def clear_log(self) -> None:
         self.log_path.write_text("")

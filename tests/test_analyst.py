@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -165,6 +166,26 @@ def test_history_and_word_diff(archive):
     assert not [t for t in body["tokens"] if t["op"] == "-"]
     text = glossary(db, "show", page, "--diff", "1..2").stdout
     assert "{+Revised in edition 2 to reflect current market practice.+}" in text
+
+
+@pytest.mark.parametrize("edit", ["body_text = 'redacted'", "body_text = NULL"])
+def test_show_reads_a_page_whose_text_another_tool_changed(archive, tmp_path, edit):
+    """A page's current text edited outside glossary_spider: its older versions' rows, kept as what differs
+    from the current ones, no longer fit (their checksum fails), and a text set to NULL left its sections
+    without text. show, --history and --diff were tracebacks."""
+    db = tmp_path / "edited.db"
+    shutil.copy(archive[0], db)
+    (page,) = rows(db, "SELECT url FROM pages p WHERE version = 2 AND EXISTS (SELECT 1 FROM sections s WHERE "
+                       "s.url = p.url AND s.text <> '') ORDER BY url LIMIT 1")  # its sections' text is read from it
+    page = page["url"]
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"UPDATE pages SET {edit} WHERE url = ?", (page,))
+    conn.close()
+    for args in ([], ["--history"], ["--diff"], ["--history", "--format", "json"]):
+        result = glossary(db, "show", page, *args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    versions = json.loads(glossary(db, "show", page, "--history", "--format", "json").stdout)["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
 
 
 def test_a_diff_shows_links_and_structured_data_that_changed(archive):
@@ -338,6 +359,21 @@ def test_report_in_three_formats(archive, tmp_path):
     html = out.read_text()
     assert html.count("<svg") == 4
     assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
+
+
+def test_the_text_report_reads_an_archive_whose_rows_another_tool_left_without_values(archive, tmp_path):
+    """A NULL status, page type or start time (left by a hand edit, another tool) made the text report a
+    traceback; the JSON and HTML ones read them."""
+    db = tmp_path / "edited.db"
+    shutil.copy(archive[0], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET status = NULL, page_type = NULL WHERE rowid = (SELECT min(rowid) FROM pages)")
+        conn.execute("UPDATE crawl_runs SET started_at = NULL, command = NULL WHERE id = 1")
+    conn.close()
+    result = glossary(db, "report")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert re.search(r"^  -\s+-\s+1$", result.stdout, re.M)  # the page, of no type and no status
+    assert re.search(r"^  1   -\s+-\s+", result.stdout, re.M)  # the run, of no command, started at no time
 
 
 def test_the_html_report_has_every_section_and_says_what_it_leaves_out(archive):

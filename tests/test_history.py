@@ -319,6 +319,47 @@ def test_a_process_forked_from_the_locks_holder_does_not_keep_the_archive_locked
         os.kill(child, signal.SIGKILL)
 
 
+def test_a_lock_file_that_cannot_be_removed_is_left_empty_for_the_next_writer(tmp_path, caplog):
+    """The archive's directory made read-only while a crawl ran: removing the lock at its end raised, a
+    finished run became a traceback and exit 1. The lock is emptied instead, and the next writer takes it
+    over without a word of a dead holder."""
+    directory = tmp_path / "archive"
+    directory.mkdir()
+    db = directory / "a.db"
+    lock = ArchiveLock(db, "crawl").acquire()
+    frozen = _freeze(directory)
+    try:
+        lock.release()
+    finally:
+        _thaw(directory, frozen)
+    assert "Cannot remove the lock file" in caplog.text
+    assert (directory / "a.db.lock").read_bytes() == b""
+    again = ArchiveLock(db, "crawl").acquire()
+    assert again.stale is None
+    again.release()
+    assert not (directory / "a.db.lock").exists()
+
+
+def _freeze(directory):
+    """Make ``directory`` refuse to remove its files: read-only for a user, immutable for root."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+    else:
+        directory.chmod(0o555)
+    try:
+        (directory / "probe").touch()
+    except OSError:
+        return os.geteuid() == 0
+    raise AssertionError(f"{directory} could not be made read-only")
+
+
+def _thaw(directory, immutable):
+    if immutable:
+        subprocess.run(["chattr", "-i", str(directory)], check=True)
+    else:
+        directory.chmod(0o755)
+
+
 def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
     """A worker killed (out of memory, kill -9): the process pool waited for its batch for ever, and
     SIGTERM did not end the wait. Its batches are extracted again, and the reparse ends as one that lost

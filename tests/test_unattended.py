@@ -4,6 +4,7 @@ site's pages out of history (``glossary replica --mode``), with held runs accept
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.request
 
@@ -589,6 +590,8 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
     assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
     assert "HELD so far by the quality gate" in result.stdout and "judges them again" in result.stdout
     assert "--accept" not in result.stdout and "--resume" in result.stderr
+    # Its first line does not say "nothing new": its pages wait, uncounted until the gate passes them.
+    assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held by the quality gate\n", result.stdout)
     listed = run_glossary("held", "--db", str(archived))
     assert "judged again when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
 

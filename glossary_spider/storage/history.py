@@ -136,10 +136,20 @@ def supersede(db: Any, url_id: int, version: int, old: dict[str, Any], new: dict
     )
 
 
+def _undo(delta: bytes, newer: bytes) -> bytes | None:
+    """:func:`undo_record_delta`, or None where the delta no longer fits (its checksum fails): the newer
+    version's rows were changed outside glossary_spider since."""
+    try:
+        return undo_record_delta(delta, newer)
+    except zstandard.ZstdError:
+        return None
+
+
 def page_history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """Every version of a page, oldest first: ``version``, ``content_hash``, ``run_id``, ``captured_at``,
     ``extractor_version``, ``title``, ``summary``, ``body_text`` and ``record`` (None where an archive
-    migrated from an older schema could not rebuild it)."""
+    migrated from an older schema could not rebuild it, or where the page's rows were changed outside
+    glossary_spider)."""
     page = conn.execute("SELECT version, title, summary, body_text FROM pages WHERE url = ?", [url]).fetchone()
     if page is None:
         return []
@@ -156,7 +166,7 @@ def page_history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
             title = title if (same or 0) & SAME_TITLE else v_title
             summary = summary if (same or 0) & SAME_SUMMARY else v_summary
             text = apply_text(text, head, tail, middle) if head is not None else None
-            record = undo_record_delta(delta, record) if delta is not None and record is not None else None
+            record = _undo(delta, record) if delta is not None and record is not None else None
         found.append({
             "version": version, "content_hash": content_hash, "run_id": run_id, "captured_at": captured_at,
             "extractor_version": extractor, "title": title, "summary": summary, "body_text": text,
