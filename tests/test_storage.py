@@ -148,6 +148,42 @@ def test_an_archive_of_schema_1_is_upgraded_in_place_and_keeps_every_row_and_ver
     assert [v["version"] for v in json.loads(result.stdout)["versions"]] == list(range(1, latest["version"] + 1))
 
 
+def test_an_upgrade_keeps_the_versions_of_a_page_whose_latest_version_row_was_deleted(tmp_path):
+    """The upgrade took a page's latest version row for the page itself: with that row deleted by hand, the
+    one below it was stored as "the page holds it", and it and every older version read back without text."""
+    db = schema_1_archive(tmp_path / "old.db")
+    (page,) = rows(db, "SELECT url, version FROM pages WHERE version >= 5 ORDER BY url LIMIT 1")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM page_versions WHERE url = ? AND version = ?", (page["url"], page["version"]))
+    conn.close()
+    before = rows(db, "SELECT version, title, summary, body_text FROM page_versions WHERE url = ? ORDER BY version",
+                  (page["url"],))
+    assert len(before) == page["version"] - 1 and all(v["body_text"] for v in before)
+
+    result = run_glossary("report", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    history = page_history(sqlite3.connect(db), page["url"])
+    assert [{key: v[key] for key in ("version", "title", "summary", "body_text")} for v in history] == before
+
+
+def test_an_upgrade_keeps_the_views_someone_added_and_names_those_it_cannot(tmp_path):
+    """The upgrade dropped every view, the archive's own and those an analyst had added, and made only its
+    own again."""
+    db = schema_1_archive(tmp_path / "old.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE VIEW my_related AS SELECT from_url, to_url FROM links WHERE kind = 'related'")
+        conn.execute("CREATE VIEW my_rows AS SELECT from_url FROM links INDEXED BY idx_links_to_url")  # index gone
+        related = conn.execute("SELECT count(*) FROM my_related").fetchone()[0]
+    conn.close()
+    assert related > 0
+
+    result = run_glossary("report", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT count(*) AS n FROM my_related") == [{"n": related}]
+    assert rows(db, "SELECT name FROM sqlite_master WHERE name = 'my_rows'") == []
+    assert "could not be made again" in result.stderr and "my_rows" in result.stderr
+
+
 def test_a_migration_killed_at_any_moment_loses_nothing(tmp_path):
     reference = schema_1_archive(tmp_path / "reference.db")
     Archive(reference).close()

@@ -7,6 +7,7 @@ a migration killed at any moment leaves the archive as it was, and the next open
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import sqlite_utils
 
@@ -16,12 +17,20 @@ from glossary_spider.storage.writer import intern, other_headers, spans
 OLD_INDEXES = ("idx_links_to_url", "idx_captures_url_fetched_at")
 
 
-def from_schema_1(db: sqlite_utils.Database) -> None:
+def from_schema_1(db: sqlite_utils.Database, ours: Iterable[str]) -> list[tuple[str, str]]:
     """Schema 1 kept ``links``, ``sections`` and ``page_versions`` as tables, every version a whole copy;
     move them into the compact tables behind the views of the same names; captures keep only the
-    headers that have no column of their own."""
-    for (view,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
-        db.execute(f"DROP VIEW [{view}]")  # made again over the new tables by the caller
+    headers that have no column of their own.
+
+    Every view is dropped first, as the tables under them go. The archive's own (``ours``) are made again
+    over the new tables by the caller; returns the others (name and SQL), views someone added, for the
+    caller to make again once the archive's own views are there."""
+    ours = set(ours)
+    theirs = []
+    for view, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'view'").fetchall():
+        if view not in ours:
+            theirs.append((view, sql))
+        db.execute(f"DROP VIEW [{view}]")
     db.execute("INSERT OR IGNORE INTO urls (url) SELECT url FROM pages")
     db.execute("INSERT OR IGNORE INTO urls (url) SELECT from_url FROM links UNION SELECT to_url FROM links "
                "WHERE to_url IS NOT NULL")
@@ -48,6 +57,7 @@ def from_schema_1(db: sqlite_utils.Database) -> None:
         db.execute(f"DROP INDEX IF EXISTS [{name}]")
     for table in ("links", "sections", "page_versions"):
         db.execute(f"DROP TABLE [{table}]")
+    return theirs
 
 
 def _sections(db: sqlite_utils.Database) -> None:
@@ -74,11 +84,15 @@ def _versions(db: sqlite_utils.Database) -> None:
             db.table("versions").insert({key: version[key] for key in (
                 "version", "content_hash", "run_id", "captured_at", "extractor_version")} | {"url_id": id_},
                 replace=True)
-            if newer is None:  # its latest version: the page itself holds it
-                page = db.execute("SELECT title, summary, body_text FROM pages WHERE url = ?", [url]).fetchone()
-                newer = {**dict(zip(("title", "summary", "body_text"), page or (None,) * 3)),
+            if newer is None:  # the page's own state: what its versions are kept against
+                page = db.execute("SELECT version, title, summary, body_text FROM pages WHERE url = ?",
+                                  [url]).fetchone()
+                newer = {**dict(zip(("title", "summary", "body_text"), page[1:] if page else (None,) * 3)),
                          "record": history.current_record_bytes(db, url)}
-                continue
+                if page is not None and page[0] == version["version"]:  # its latest version: the page holds it
+                    continue
+                # A page past its latest version (the version's row gone): that version too is kept as what
+                # differs from the page, or its text would be read as the page's.
             record = _record_bytes(version["record"])
             history.supersede(db, id_, version["version"], version, newer, record, newer["record"])
             newer = {**version, "record": record}

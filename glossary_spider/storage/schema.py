@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -268,6 +269,7 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
     from glossary_spider.storage import migrations
 
     migrated = False
+    theirs: list[tuple[str, str]] = []  # views someone added to an archive that is migrated
     # The write lock taken first, waited for as long as the busy timeout says: a read that turns into a
     # write (the views made again) while another connection writes is refused at once.
     began = not db.conn.in_transaction
@@ -287,7 +289,7 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
             for sql in COMPACT_TABLES.values():
                 db.execute(sql)
             if set(REPLACED_TABLES) & set(db.table_names()):
-                migrations.from_schema_1(db)
+                theirs = migrations.from_schema_1(db, VIEWS)
                 migrated = True
             for table, columns in INDEXES:
                 db.table(table).create_index(columns, if_not_exists=True)
@@ -296,6 +298,14 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
             for name, sql in VIEWS.items():
                 db.execute(f"DROP VIEW IF EXISTS [{name}]")
                 db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+            for name, sql in theirs:
+                try:
+                    db.execute(sql)
+                    db.execute(f"SELECT * FROM [{name}] LIMIT 0")  # SQLite reads a view's columns only now
+                except sqlite3.OperationalError as exc:  # over a table or column the upgrade removed
+                    db.execute(f"DROP VIEW IF EXISTS [{name}]")
+                    logger.warning("A view added to the archive could not be made again after its upgrade "
+                                   "(%s); it was: %r", exc, sql)
     except BaseException:
         if began and db.conn.in_transaction:
             db.conn.rollback()
