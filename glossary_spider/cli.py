@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -831,24 +831,21 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         not_the_archive(out, db)
     elif binary and sys.stdout.isatty():
         raise UserError("a WARC is gzip-compressed bytes, not for a terminal: give --out FILE, or redirect the output")
+    # A file named .warc holds plain records; any other name (.warc.gz), and standard output, gzipped ones.
+    warc = functools.partial(ex.write_warc, gzip=not (out or "").lower().endswith(".warc"))
+    writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": warc}[fmt]
+    # The records exactly as archived, in UTF-8 whatever the locale's encoding, to a file or standard output.
+    text = {} if binary else {"encoding": "utf-8", "newline": "" if fmt == "csv" else None}
     try:
-        # The records exactly as archived, in UTF-8 whatever the locale's encoding, to a file or standard output.
-        stream = open(out or sys.stdout.fileno(), "wb" if binary else "w", encoding=None if binary else "utf-8",
-                      newline="" if fmt == "csv" else None, closefd=bool(out))
-    except OSError as exc:
-        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        # A file named .warc holds plain records; any other name (.warc.gz), and standard output, gzipped ones.
-        warc = functools.partial(ex.write_warc, gzip=not (out or "").lower().endswith(".warc"))
-        writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": warc}[fmt]
-        count = writer(conn, stream, page_type)
-        stream.close()
+        with (output_file(out, "wb" if binary else "w", **text) if out else
+              open(sys.stdout.fileno(), "wb" if binary else "w", closefd=False, **text)) as stream:
+            count = writer(conn, stream, page_type)
     except BrokenPipeError:  # the reader had enough (| head): not an error to tell it
         silence_stdout()
         sys.exit(EXIT_FAILED)
     except OSError as exc:
-        raise UserError(f"cannot write {out or 'standard output'}: {exc.strerror or exc}; the export is incomplete") \
-            from None
+        left = "it is left as it was" if out else "the export is incomplete"
+        raise UserError(f"cannot write {out or 'standard output'}: {exc.strerror or exc}; {left}") from None
     if out:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
 
@@ -880,9 +877,10 @@ def report(db: str, fmt: str, out: str | None) -> None:
     if out:
         not_the_archive(out, db)
         try:
-            Path(out).write_text(text, encoding="utf-8")
+            with output_file(out, "w", encoding="utf-8") as stream:
+                stream.write(text)
         except OSError as exc:
-            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+            raise UserError(f"cannot write {out}: {exc.strerror or exc}; it is left as it was") from None
         click.echo(f"report written to {out}", err=True)
     else:
         click.echo(text, nl=False)
@@ -966,6 +964,29 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+@contextlib.contextmanager
+def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
+    """``--out`` written whole or not at all: a file is written beside it under a name of its own and put in
+    its place once complete, so that an export that fails (a full disk, a damaged archive) leaves an
+    earlier file as it was and no part of a new one. What is not a file (a FIFO, /dev/stdout) is written
+    as it is."""
+    target = Path(out)
+    if target.exists() and not target.is_file():
+        with open(out, mode, **options) as stream:
+            yield stream
+        return
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
+    try:
+        with open(fd, mode, **options) as stream:
+            yield stream
+        os.replace(part, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
+        raise
 
 
 def not_the_archive(out: str, db: str) -> None:

@@ -276,6 +276,28 @@ def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(archive, tmp_path):
+    """A nightly export that met a full disk halfway truncated the night before's file and left part of
+    a new one under its name, for the next job to take as whole."""
+    import resource
+
+    db, _ = archive
+    out = tmp_path / "nightly.out"
+    out.write_text("the night before's export\n")
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))  # room for the archive's -shm
+
+    command = ("export", "--format", "jsonl")
+    result = run_glossary(*command, "--db", str(db), "--out", str(out), preexec_fn=small_disk)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "left as it was" in result.stderr
+    assert out.read_text() == "the night before's export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]  # no part of the new one
+    assert run_glossary(*command, "--db", str(db), "--out", str(out)).returncode == 0
+    assert out.stat().st_size > 200_000 and sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]
+
+
 @pytest.mark.parametrize("command", [("export", "--format", "csv"), ("export", "--format", "warc"), ("report",)])
 @pytest.mark.parametrize("suffix", ["", "-wal"])
 def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
