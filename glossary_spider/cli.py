@@ -742,7 +742,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
         color = can_style(sys.stdout)
         for change in changes:
             click.echo(f"\n{change.field}:")
-            if change.field in q.LINE_FIELDS:  # a line each, removed then added
+            if change.field in q.LINE_FIELDS:  # a line each: removed, added, moved
                 click.echo("\n".join("  " + _diff_token(op, text, color) for op, text in change.tokens))
             else:
                 click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
@@ -769,8 +769,8 @@ def _diff_token(op: str, text: str, color: bool) -> str:
     if op == "=":
         return text
     if color:
-        return click.style(text, fg="red" if op == "-" else "green", strikethrough=op == "-")
-    return f"[-{text}-]" if op == "-" else f"{{+{text}+}}"
+        return click.style(text, fg={"-": "red", "+": "green"}.get(op, "yellow"), strikethrough=op == "-")
+    return {"-": f"[-{text}-]", "+": f"{{+{text}+}}"}.get(op, f"{{~{text}~}}")  # ~: a line moved
 
 
 def _page_text(page: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,7 +285,7 @@ def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
     return [{"version": v["version"], "captured_at": v["captured_at"], "run_id": v["run_id"],
              "command": commands.get(v["run_id"]), "content_hash": v["content_hash"], "title": v["title"],
-             "words": len((v["body_text"] or "").split(" ")) if v["body_text"] is not None else None,
+             "words": len(v["body_text"].split()) if v["body_text"] is not None else None,  # as word_count counts
              "summary": v["summary"], "body_text": v["body_text"], "record": v["record"]}
             for v in page_history(conn, url)]
 
@@ -355,12 +356,24 @@ LINE_FIELDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
 
 
 def line_diff(old: list[str], new: list[str]) -> list[tuple[str, str]]:
-    """The lines removed (``-``) and added (``+``)."""
+    """The lines removed (``-``) and added (``+``). A line removed in one place and added in another has
+    moved (``~``), and is given once, where it now stands: a related list reordered."""
     out: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if op != "equal":
             out += [("-", line) for line in old[i1:i2]] + [("+", line) for line in new[j1:j2]]
-    return out
+    moved = Counter(line for op, line in out if op == "-") & Counter(line for op, line in out if op == "+")
+    unsaid, placed = moved.copy(), moved
+    diff = []
+    for op, line in out:
+        if op == "-" and unsaid[line] > 0:
+            unsaid[line] -= 1
+        elif op == "+" and placed[line] > 0:
+            placed[line] -= 1
+            diff.append(("~", line))
+        else:
+            diff.append((op, line))
+    return diff
 
 
 def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:

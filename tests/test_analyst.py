@@ -168,6 +168,27 @@ def test_history_and_word_diff(archive):
     assert "{+Revised in edition 2 to reflect current market practice.+}" in text
 
 
+def test_history_counts_words_as_the_page_does(archive):
+    """--history split the text on single spaces: the two words either side of each paragraph break (a
+    blank line) were one, and every version read a few words short of pages.word_count."""
+    db, _ = archive
+    (current,) = rows(db, "SELECT url, word_count, version FROM pages WHERE version = 2 AND body_text LIKE "
+                          "'%' || char(10) || char(10) || '%' ORDER BY url LIMIT 1")
+    versions = json.loads(glossary(db, "show", current["url"], "--history", "--format", "json").stdout)["versions"]
+    assert versions[-1]["version"] == current["version"] and versions[-1]["words"] == current["word_count"]
+    assert "\n\n" in versions[-1]["body_text"]
+
+
+def test_a_reordered_list_diffs_as_links_moved_not_removed_and_added():
+    """A related list reordered showed the link that moved as removed and added, the same line twice."""
+    from glossary_spider.query import line_diff
+
+    assert line_diff(["alpha", "beta", "gamma"], ["beta", "alpha", "gamma"]) == [("~", "beta")]  # one moved
+    assert line_diff(["alpha", "beta", "gamma"], ["gamma", "alpha", "delta"]) == [
+        ("~", "gamma"), ("-", "beta"), ("+", "delta")]
+    assert line_diff(["alpha", "beta"], ["alpha", "gamma"]) == [("-", "beta"), ("+", "gamma")]
+
+
 @pytest.mark.parametrize("edit", ["body_text = 'redacted'", "body_text = NULL"])
 def test_show_reads_a_page_whose_text_another_tool_changed(archive, tmp_path, edit):
     """A page's current text edited outside glossary_spider: its older versions' rows, kept as what differs
