@@ -58,7 +58,11 @@ def open_mode(path: str | Path) -> str:
 
 def connect(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to an archive; never creates one. An archive of an earlier schema is
-    upgraded in place first (see :mod:`glossary_spider.storage.migrations`), where it can be written."""
+    upgraded in place first (see :mod:`glossary_spider.storage.migrations`), where it can be written.
+
+    Its reads are one transaction, so they all see the archive as it was at the first of them: a page's
+    row, sections, links and history read while a run commits its close are of one state, never part
+    before and part after."""
     path = existing_archive(path)
     mode = open_mode(path)
     _upgrade(path, mode)
@@ -69,6 +73,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
             conn.close()
             raise ArchiveError(f"{path} is not a glossary archive: it has no {' or '.join(missing)} table")
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
+        conn.execute("BEGIN")
     except sqlite3.OperationalError as exc:
         raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import time
 
@@ -58,3 +59,27 @@ def test_readers_are_never_locked_out_and_never_see_half_a_page(make_replica, tm
     assert writer.returncode == 0, writer.stderr.read()
     assert reads >= 3, "the crawl ended before the readers had a go"
     assert failures == []
+
+
+def test_a_commands_reads_are_one_snapshot_whatever_a_writer_commits_meanwhile(make_replica, tmp_path):
+    """show read a page's row, then its sections, links and history, each in a snapshot of its own: a run
+    committing its close between two of them gave a page part before and part after, and versions
+    without text."""
+    from glossary_spider.query import connect, history, page
+
+    server = make_replica(40)
+    db = tmp_path / "snapshot.db"
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    reader = connect(db)
+    url = reader.execute("SELECT url FROM pages WHERE page_type = 'definition' ORDER BY url LIMIT 1").fetchone()[0]
+    before = page(reader, url)
+    writer = sqlite3.connect(db)
+    with writer:  # what a reparse or a refresh commits: the page rewritten, its sections gone
+        writer.execute("UPDATE pages SET title = 'rewritten', body_text = '' WHERE url = ?", (url,))
+        writer.execute("DELETE FROM section_spans WHERE url_id = (SELECT id FROM urls WHERE url = ?)", (url,))
+    writer.close()
+    assert page(reader, url) == before
+    assert [v["title"] for v in history(reader, url)] == [before["title"]]
+    reader.close()
+    assert page(connect(db), url)["title"] == "rewritten"
