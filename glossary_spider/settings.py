@@ -90,8 +90,8 @@ GLOSSARY_BATCH_SECONDS = 2.0
 # Processes extracting pages beside Scrapy's own (0: extract in Scrapy's process). None: one per core
 # less one for a crawl without a delay (--delay 0), none for a polite one, whose loop is mostly idle.
 GLOSSARY_EXTRACT_WORKERS = None
-# Whether a writer process writes the run's batches to the archive. None: when pages are extracted in
-# worker processes (above), so that Scrapy's loop goes on fetching while they are written.
+# Whether a writer process writes the run's batches to the archive, so that Scrapy's loop goes on fetching
+# while they are written. None: when pages are extracted in worker processes (above) on three cores or more.
 GLOSSARY_WRITER_PROCESS = None
 GLOSSARY_PROGRESS = False
 GLOSSARY_SCRAPY_LOG = True  # False: only glossary_spider's own log lines (the glossary command without -v)

@@ -235,14 +235,15 @@ def test_a_polite_crawl_extracts_in_scrapys_process(tmp_path, replica, settings,
 
 def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_process(tmp_path, replica):
     """The workers also prepare each page's staging (its compressed record, hashes and digest):
-    what they prepare must be what Scrapy's process makes of the same pages. A crawl extracting in
+    what they prepare must be what Scrapy's process makes of the same pages. The crawl extracting in
     workers writes from an archive writer process too: the same captures, bodies and errors."""
     archived = {}
     for workers in (0, 1):
         db = tmp_path / f"workers-{workers}.db"
         result = run_glossary_scrapy("-a", f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "follow=0",
                                      "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0",
-                                     "-s", "AUTOTHROTTLE_ENABLED=0", "-s", f"GLOSSARY_EXTRACT_WORKERS={workers}")
+                                     "-s", "AUTOTHROTTLE_ENABLED=0", "-s", f"GLOSSARY_EXTRACT_WORKERS={workers}",
+                                     "-s", f"GLOSSARY_WRITER_PROCESS={workers}")
         assert result.returncode == 0, result.stderr
         assert f"'glossary/extract_workers': {workers}," in result.stderr
         archived[workers] = (archive_content(db), rows(db, "SELECT url, record_digest, word_count, summary, body_text "
