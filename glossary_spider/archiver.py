@@ -71,6 +71,11 @@ class WriteFailed(Exception):
         self.damaged = damaged
         self.died = died
 
+    @classmethod
+    def refused(cls, path: str, exc: sqlite3.DatabaseError) -> WriteFailed:
+        """What SQLite's refusal ``exc`` to write the archive at ``path`` says."""
+        return cls(cannot_write(path, exc), is_damaged(exc))
+
 
 # The writer process's archive, opened on its first batch; and the failure that ended its writing.
 _opened: dict[str, Any] = {}
@@ -90,7 +95,7 @@ def write_batches(path: str, run_id: int, batches: list[tuple[list[Any], dict[st
                 results.append(write_items(_opened["archive"], run_id, items, traffic))
                 continue
             except sqlite3.DatabaseError as exc:
-                failed = _opened["failed"] = WriteFailed(cannot_write(path, exc), is_damaged(exc))
+                failed = _opened["failed"] = WriteFailed.refused(path, exc)
             except ArchiveError as exc:  # the archive cannot be opened
                 failed = _opened["failed"] = WriteFailed(str(exc))
         results.append(failed)

@@ -22,7 +22,7 @@ from glossary_spider.items import LimitItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
-from glossary_spider.storage import Archive, cannot_write, is_damaged
+from glossary_spider.storage import Archive
 from glossary_spider.workers import BatchingPool, default_workers
 
 logger = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class ArchivePipeline:
         try:
             outcomes = write_items(self.archive, self.run_id, items, self.traffic())
         except sqlite3.DatabaseError as exc:
-            self.write_failed(WriteFailed(cannot_write(self.path, exc), is_damaged(exc)))
+            self.write_failed(WriteFailed.refused(self.path, exc))
             return
         self._count(outcomes)
 
@@ -268,7 +268,7 @@ class ArchivePipeline:
             try:
                 reason = self.pass_gate(self.archive, self.run_id, reason)
             except sqlite3.DatabaseError as exc:
-                self.archive_failed(WriteFailed(cannot_write(self.path, exc), is_damaged(exc)))
+                self.archive_failed(WriteFailed.refused(self.path, exc))
         self.note_cpu()
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
