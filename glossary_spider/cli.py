@@ -287,7 +287,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if error := stats.get("glossary/archive_error"):
         if stats.get("glossary/archive_damaged"):
             raise UserError(error)
-        when = "" if stats.get("glossary/archive_writer_died") else "when there is room, "
+        # A write SQLite refused: a full disk most often, but also a file made read-only, or a trigger
+        # someone added that refuses it.
+        when = ("" if stats.get("glossary/archive_writer_died")
+                else "once that is mended (room on the disk, most often), ")
         raise UserError(f"{error}; {when}run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
