@@ -916,17 +916,26 @@ def browse(db: str, port: int, open_browser: bool) -> None:
 
     from glossary_spider.metadata import SETTINGS, datasette_metadata
     from glossary_spider.query import open_mode
+    from glossary_spider.workers import die_with_parent
 
     open_reader(db).close()
     if importlib.util.find_spec("datasette") is None:
         raise UserError("Datasette is not installed: pip install 'glossary_spider[browse]'")
+    # Datasette opens the archive as a URI (file:PATH?mode=ro) without escaping it: a '#', '?' or '%' in
+    # the path would open another file, or make one. And an absolute path never reads as an option.
+    path = os.path.abspath(db)
+    if odd := sorted(set("#?%") & set(path)):
+        raise UserError(f"Datasette cannot open an archive whose path holds {' or '.join(map(repr, odd))}: "
+                        f"give it another name, or a link to it under one")
     if port:
         with socket.socket() as probe:
+            # As the server binds: a port whose last connections wait out TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 raise UserError(f"port {port} is in use: choose another with --port") from None
-    archive = ["-i", db] if open_mode(db) == "immutable=1" else [db]
+    archive = ["-i", path] if open_mode(db) == "immutable=1" else [path]
     # The metadata goes through Datasette's standard input (it reads it once, at start): no
     # temporary file to leave behind however this command ends, kill -9 included.
     command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", "-", "--port", str(port)]
@@ -934,7 +943,9 @@ def browse(db: str, port: int, open_browser: bool) -> None:
         command += ["--setting", name, str(value)]
     if open_browser:
         command.append("--open")
-    server = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+    # The kernel stops Datasette when this command dies, even by kill -9 (Linux).
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, text=True,
+                              preexec_fn=functools.partial(die_with_parent, signal.SIGTERM))
     server.stdin.write(json.dumps(datasette_metadata(Path(db).stem)))
     server.stdin.close()
 
@@ -956,17 +967,6 @@ def browse(db: str, port: int, open_browser: bool) -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
     sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else EXIT_FAILED)
-
-
-def _die_with_parent() -> None:
-    """In the Datasette child: have the kernel stop it when ``glossary browse`` dies, even by kill -9 (Linux)."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 @contextlib.contextmanager

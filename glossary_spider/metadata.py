@@ -200,6 +200,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "url": URL, "position": "0-based order of the JSON-LD block", "type": "The item's @type",
         "data": "The JSON-LD item",
     },
+    "pages_fts": {
+        "title": "The page's title, as full-text search indexes it",
+        "summary": "The page's summary, as full-text search indexes it",
+        "body_text": "The page's body text, as full-text search indexes it",
+    },
     "jsonld_nodes": {
         "url": URL, "position": "The JSON-LD item it comes from", "node": "0-based position in its @graph",
         "type": "The node's @type", "data": "The node, as JSON",
@@ -220,6 +225,7 @@ COLUMNS: dict[str, dict[str, str]] = {
 
 DESCRIPTIONS = {
     "pages": "One row per page: its latest extracted state",
+    "pages_fts": "The FTS5 full-text index of pages (its rowid is the page's); the search canned query reads it",
     "sections": "The headed parts of each page's main content (a view over section_spans)",
     "links": "Every link a page's content makes, by kind (a view over link_rows)",
     "structured_data": "Every JSON-LD, microdata and OpenGraph item",

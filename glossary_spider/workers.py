@@ -51,7 +51,7 @@ def worker_started(parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     if os.getppid() != parent_pid:  # it went before the kernel was asked
         os._exit(0)
 
@@ -66,12 +66,12 @@ def worker_started(parent_pid: int) -> None:
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _die_with_parent() -> None:
-    """Ask the kernel to kill this process when its parent dies (Linux); elsewhere, nothing."""
+def die_with_parent(signum: int) -> None:
+    """Ask the kernel to send this process ``signum`` when its parent dies (Linux); elsewhere, nothing."""
     if not sys.platform.startswith("linux"):
         return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
     except (OSError, AttributeError):
         pass
 

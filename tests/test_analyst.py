@@ -486,7 +486,7 @@ def test_every_column_of_every_table_and_view_is_described(archive):
     db, _ = archive
     conn = sqlite3.connect(db)
     objects = [name for (name,) in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'pages_fts%' "
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'pages_fts_%' "
         "AND name NOT LIKE 'sqlite_%'")]
     for name in objects:
         columns = [row[1] for row in conn.execute(f"PRAGMA table_info([{name}])")]

@@ -93,3 +93,45 @@ def test_browse_serves_an_archive_on_a_read_only_filesystem(crawled, tmp_path):
         finally:
             browse.kill()
     assert sorted(p.name for p in shelf.iterdir()) == ["archive.db"]
+
+
+@pytest.mark.parametrize("name", ["a#b.db", "a?b.db", "x%41.db"])
+def test_an_archive_name_datasette_would_read_as_a_uri_is_refused_in_one_line(crawled, tmp_path, name):
+    """Datasette opens file:PATH?mode=ro unescaped: 'a#b.db' opened (and created) a file 'a', served as an
+    empty database; 'x%41.db' opened xA.db, or failed with a traceback."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(crawled, shelf / name)
+    result = subprocess.run([*GLOSSARY, "browse", "--db", name, "--port", str(free_port()), "--no-open"],
+                            cwd=shelf, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, "Datasette cannot open an archive whose path holds", "another name")
+    assert {p.name for p in shelf.iterdir()} <= {name, f"{name}-wal", f"{name}-shm"}  # no file "a", no "xA.db"
+
+
+def test_an_archive_named_like_an_option_and_a_port_in_time_wait_are_served(crawled, tmp_path):
+    """'-h.db' reached Datasette as its -h option (a traceback); and a port whose last connection waits out
+    TIME_WAIT, free to a server, was refused as in use, for a minute after browse was stopped."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    shutil.copy(crawled, shelf / "-h.db")
+    with socket.socket() as listener:  # a connection the server side closes first: TIME_WAIT on its port
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()
+        time.sleep(0.1)
+        client.close()
+    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", "-h.db", "--port", str(port), "--no-open"], cwd=shelf,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pages = wait_for(f"http://127.0.0.1:{port}/-h/pages.json?_shape=array&_size=2")
+        assert len(pages) == 2
+        browse.send_signal(signal.SIGTERM)
+        assert browse.wait(timeout=30) == 0
+    finally:
+        browse.kill()
+        _, errors = browse.communicate()
+    assert "Traceback" not in errors
