@@ -803,7 +803,8 @@ def _page_text(page: dict[str, Any]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_not_empty,
-              help="Write here instead of standard output.")
+              help="Write here instead of standard output: whole or not at all (a failed write leaves an "
+                   "earlier file as it was).")
 @click.option("--raw", is_flag=True,
               help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
 @user_errors
@@ -857,7 +858,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 @db_option
 @format_option("text", "json", "html")
 @click.option("--out", type=click.Path(dir_okay=False), callback=_not_empty,
-              help="Write here instead of standard output.")
+              help="Write here instead of standard output: whole or not at all (a failed write leaves an "
+                   "earlier file as it was).")
 @user_errors
 def report(db: str, fmt: str, out: str | None) -> None:
     """Archive health: pages by type and status, broken related links, orphans,
