@@ -419,6 +419,20 @@ def test_the_text_report_reads_an_archive_whose_rows_another_tool_left_without_v
     assert re.search(r"^  1   -\s+-\s+", result.stdout, re.M)  # the run, of no command, started at no time
 
 
+def test_text_another_program_wrote_as_bytes_that_are_not_utf8_is_named_not_called_damage(archive, tmp_path):
+    """Such a value made every reader call the archive damaged and advise sqlite3 .recover, which copies the
+    same bytes: the file was whole, one value was not text."""
+    db = tmp_path / "bytes.db"
+    shutil.copy(archive[0], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET title = CAST(x'4c6f6e65eda080' AS TEXT) WHERE rowid = "
+                     "(SELECT min(rowid) FROM pages)")
+    conn.close()
+    result = glossary(db, "export", "--format", "jsonl")
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "not UTF-8 in a column 'title'" in result.stderr and ".recover" not in result.stderr
+
+
 def test_the_html_report_has_every_section_and_says_what_it_leaves_out(archive):
     """Issue 14 item 9: the HTML report lacked errors by stage and recent changes, cut its
     tables at 25 rows without a word, and left out the inbound-link counts no page has."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -49,7 +50,11 @@ def is_damaged(exc: sqlite3.Error) -> bool:
 
 
 def damaged(path: str | Path, exc: Exception) -> str:
-    """A one-line message for an archive whose file SQLite found damaged, with what to do."""
+    """A one-line message for an archive whose file SQLite found damaged, with what to do; or whose text
+    another program wrote as bytes that are not UTF-8, which no recovery of the file mends."""
+    if column := re.search(r"Could not decode to UTF-8 column '([^']{1,80})'", str(exc)):
+        return (f"the archive {path} holds text that is not UTF-8 in a column {column.group(1)!r}, written there "
+                f"by another program: correct or clear that value with sqlite3 (the file itself is whole)")
     what = " ".join(str(exc).split())[:120]
     return (f"the archive {path} is damaged ({what!r}): restore it from a backup, or recover what can be read "
             f"with: sqlite3 {path} .recover | sqlite3 recovered.db")
