@@ -9,6 +9,7 @@ import contextlib
 import csv
 import errno
 import functools
+import glob
 import importlib
 import json
 import os
@@ -992,6 +993,23 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
         with contextlib.suppress(OSError):
             os.unlink(part)
         raise
+    remove_abandoned_parts(target)
+
+
+def remove_abandoned_parts(target: Path) -> None:
+    """Remove what an earlier write of ``target`` left when it was killed (``kill -9``, the OOM killer): its
+    part files whose process is gone. A live one's, or one whose name is not ours, is left alone."""
+    for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+        pid = part.name[len(target.name) + 2:-len(".part")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+        except (OSError, OverflowError):  # another user's process (alive), or no process's number
+            pass
 
 
 def not_the_archive(out: str, db: str) -> None:

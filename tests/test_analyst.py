@@ -319,6 +319,31 @@ def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(arc
     assert out.stat().st_size > 200_000 and sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]
 
 
+def test_the_part_an_export_killed_midway_left_goes_with_the_next_export(archive, tmp_path):
+    """An export killed with kill -9 (the OOM killer) leaves its part file: the next one to the same --out
+    removes it, and leaves a live export's part, and files not of its making, alone."""
+    db, _ = archive
+    out = tmp_path / "nightly.jsonl"
+    killed = subprocess.Popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db), "--out", str(out)],
+                              cwd=ROOT)
+    part = tmp_path / f".nightly.jsonl.{killed.pid}.part"
+    deadline = time.monotonic() + 30
+    while not part.exists() and killed.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    killed.kill()
+    killed.wait()
+    if not part.exists():  # it finished before it could be killed: leave the part a killed one leaves
+        part.write_text('{"url": ')
+    live = tmp_path / f".nightly.jsonl.{os.getpid()}.part"
+    others = [live, tmp_path / ".nightly.jsonl.notes.part", tmp_path / ".other.jsonl.1.part"]
+    for path in others:
+        path.write_text("kept")
+    assert run_glossary("export", "--format", "jsonl", "--db", str(db), "--out", str(out)).returncode == 0
+    assert not part.exists()
+    assert all(path.read_text() == "kept" for path in others)
+    assert out.read_text().count("\n") == sqlite3.connect(db).execute("SELECT count(*) FROM pages").fetchone()[0]
+
+
 @pytest.mark.parametrize("command", [("export", "--format", "csv"), ("export", "--format", "warc"), ("report",)])
 @pytest.mark.parametrize("suffix", ["", "-wal"])
 def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
