@@ -181,6 +181,20 @@ def test_a_long_chain_of_real_pages_is_archived_whole(attacked):
     assert rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url LIKE ? || '%'", (base + CHAIN,)) == []
 
 
+def test_a_family_is_not_cut_while_its_pages_are_being_extracted(make_replica, tmp_path):
+    """Each page of the replica has text of its own, so whatever the trap budget, its families earn all
+    their URLs. A page was counted as answered before its extraction (in a worker) was done: a family
+    whose budget was all in flight then looked as if it could earn no more, and was cut, its held URLs
+    never fetched (the definitions after a --resume, or with a small --trap-budget)."""
+    replica = make_replica(200)
+    assert crawl(tmp_path / "default.db", "--start-url", replica.url).returncode == 0
+    result = crawl(tmp_path / "small.db", "--start-url", replica.url, "--trap-budget", "1")
+    assert result.returncode == 0, result.stderr
+    urls = "SELECT url FROM pages ORDER BY url"
+    assert rows(tmp_path / "small.db", urls) == rows(tmp_path / "default.db", urls)
+    assert rows(tmp_path / "small.db", "SELECT * FROM crawl_errors WHERE stage = 'trap'") == []
+
+
 def test_retries_back_off_and_respect_retry_after(attacked):
     def gaps(path):
         times = [r["time"] for r in attacked["server"].requests() if r["path"] == path]

@@ -371,12 +371,17 @@ class GlossarySpider(Spider):
         its spider middlewares more cheaply than what an asynchronous generator yields; first, the
         URLs that redirected here, which have moved."""
         url = normalize_url(response.url) or response.url
+        try:
+            items = await self._parse_page(response, url)
+        finally:
+            # Answered once judged, not before: while its extraction is awaited, the page may yet earn
+            # its family the URLs the family holds, which would otherwise be cut as never earned.
+            self.guard.answered(response.meta)
         if "redirect_urls" not in response.meta:
-            return await self._parse_page(response, url)
-        return chain(moved(response.meta, url, response.url), await self._parse_page(response, url))
+            return items
+        return chain(moved(response.meta, url, response.url), items)
 
     async def _parse_page(self, response: Response, url: str) -> list[Any] | Iterator[Any]:
-        self.guard.answered(response.meta)
         fetch = self.fetch_of(response, url)
         if response.status in (404, 410):
             return [GoneItem(fetch)]
