@@ -260,6 +260,7 @@ def locked_out(exc: Exception) -> None:
 def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
     """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
     from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
+    from glossary_spider.extensions import hold_stops
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import open_run
     from glossary_spider.storage import fetch_outcomes
@@ -271,6 +272,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
         check_environment(options["concurrency"] or defaults.CONCURRENT_REQUESTS)
     except CannotCrawlHere as exc:
         raise UserError(str(exc)) from None
+    hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
     try:
         plan = open_run(db, arguments)
     except ArchiveLocked as exc:
@@ -344,7 +346,8 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     home page and sitemap index. Only the hosts of the start URLs and sitemaps are
     ever requested. A crawl stopped by Ctrl-C, SIGTERM, kill -9 or a budget
     (--max-pages, --max-requests, --max-duration: exit 4) continues with --resume:
-    nothing fetched is fetched again. --resume takes the stopped crawl's own arguments;
+    nothing archived is fetched again (after kill -9, pages fetched but not yet
+    written, the last 2 s at most, may be). --resume takes the stopped crawl's own arguments;
     the same ones given again are accepted (a scheduler's command line need not
     change), different ones are refused with what differs. Link traps are cut
     (one 'trap' error each); pages reach history only past the quality gate,

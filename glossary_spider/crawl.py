@@ -14,6 +14,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from glossary_spider.extensions import hold_stops
 from glossary_spider.plan import RunPlan
 from glossary_spider.spiders.glossary import GlossarySpider
 
@@ -82,6 +83,9 @@ def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
         process.start()
         return dict(crawler.stats.get_stats())
     finally:
+        # The reactor gave SIGINT and SIGTERM back to their defaults as it stopped: one more (a second
+        # Ctrl-C, a service manager's SIGTERM to every process) would kill what reports the run now.
+        hold_stops()
         plan.close()
         shutil.rmtree(jobs, ignore_errors=True)
         os.close(held)

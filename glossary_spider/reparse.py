@@ -31,7 +31,7 @@ from glossary_spider.storage import Archive, ArchiveError, cannot_write
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.terminal import ProgressLine
-from glossary_spider.workers import worker_started
+from glossary_spider.workers import STOP_SIGNALS, worker_started
 
 logger = logging.getLogger(__name__)
 
@@ -162,17 +162,16 @@ def task(state: dict[str, Any], content_type: str | None, sha256: str) -> Task:
     return state["url"], content_type, sha256, state["record_digest"], state["content_hash"]
 
 
-_STOPPING = {signal.SIGINT, signal.SIGTERM}
 _forks_quiet = False  # whether _hold_signals and the rest are registered, once for the process
 
 
 def _hold_signals() -> None:
     """Ctrl-C and SIGTERM held back while a worker is forked: it starts with them held."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
 def _let_signals_go() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _quiet_signals() -> None:

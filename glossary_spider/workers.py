@@ -9,6 +9,7 @@ when the process that started it dies, ``kill -9`` included.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import ctypes
 import logging
 import multiprocessing
@@ -20,10 +21,12 @@ import struct
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
+from multiprocessing import resource_tracker
 from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
@@ -32,23 +35,28 @@ from glossary_spider.storage.staging import STAGED, Prepared, prepare
 
 logger = logging.getLogger(__name__)
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C and a service manager's stop
+
 
 def default_workers() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def worker_started(parent_pid: int) -> None:
-    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM (a process pool's way to
-    stop it at once) ends it quietly whatever handler it was forked with (a crawl's workers then ignore
-    it: :func:`_serve`), and it goes when the parent does: at once where the kernel can say so (Linux's
-    parent-death signal), else within half a second. A crawl's archive writer must not write on after
+def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:
+    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM does ``on_stop`` (by
+    default it ends the worker quietly, a process pool's way to stop it at once, whatever handler it was
+    forked with; a crawl's workers ignore it: :func:`_serve`), and it goes when the parent does: at once
+    where the kernel can say so (Linux's parent-death signal), else within half a second. Both signals
+    came to it held (:func:`_spawn`): one that came while it started up is handled so, not as Python's
+    start-up handles it (Ctrl-C: a traceback; SIGTERM: a worker lost). A crawl's archive writer must not write on after
     ``kill -9`` of its crawl, when a ``--resume`` may already have taken the archive.
     A write to a parent that is gone ends it at once and quietly too (SIGPIPE, as it ends
     any Unix filter) rather than with a ``BrokenPipeError`` traceback on the standard error it shares with
     the parent: a cron job's mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, on_stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     die_with_parent(signal.SIGKILL)
@@ -193,7 +201,7 @@ class BatchingPool:
         for _ in range(count):
             ours, theirs = socket.socketpair()
             process = context.Process(target=_serve, args=(theirs, self.job, os.getpid()), daemon=True)
-            process.start()
+            _spawn(process)
             theirs.close()
             try:
                 _, link = await loop.create_unix_connection(partial(_WorkerLink, self, process), sock=ours)
@@ -343,8 +351,7 @@ def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pi
     SIGTERM is ignored: a service manager stopping the crawl sends it to every process of the crawl at once
     (systemd's KillMode=control-group), and the crawl, stopping as for Ctrl-C, still needs its workers for
     the pages in flight. They go when it closes their socket, or dies."""
-    worker_started(parent_pid)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    worker_started(parent_pid, on_stop=signal.SIG_IGN)
     frames = sock.makefile("rb")
     while True:
         try:
@@ -371,6 +378,35 @@ def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pi
 # a few seconds), before it is killed: it ignores SIGTERM, and a process left behind would hold the crawl
 # at its exit (multiprocessing waits for its daemon processes after terminating them).
 WORKER_EXIT_SECONDS = 30.0
+
+
+_spawned: weakref.WeakSet[Any] = weakref.WeakSet()  # the workers started, while anything holds them
+_kill_at_exit = False
+
+
+def _spawn(process: Any) -> None:
+    """Start ``process`` with Ctrl-C and SIGTERM held, for :func:`worker_started` to let in."""
+    resource_tracker.ensure_running()  # first: starting its process, it lets both signals in again
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    global _kill_at_exit
+    if not _kill_at_exit:  # after multiprocessing registered its exit function (at the start above): runs before it
+        _kill_at_exit = bool(atexit.register(_kill_left))
+    _spawned.add(process)
+
+
+def _kill_left() -> None:
+    """At this process's exit, kill the workers still alive: no one waits for their results any more, and
+    multiprocessing's exit, which stops its daemon processes with SIGTERM (ignored by a crawl's workers),
+    would then wait for them for ever. A pool is shut down before that (its owner's close), but a second
+    Ctrl-C or SIGTERM stops Scrapy's reactor at once, closing nothing."""
+    for process in list(_spawned):
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _reap(process: Any, seconds: float = 1.0) -> None:

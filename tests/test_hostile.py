@@ -6,6 +6,7 @@ No code run, no hang, bounded memory and disk, clean terminals, robots.txt kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -142,6 +143,65 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
         # The page fetched before the signal is archived, though its batch was far from full.
         assert run["pages_new"] == 1 and rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 1
         assert "Crawl-delay" in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, tmp_path, signum):
+    """From the moment a crawl has recorded its run to the moment Scrapy's handlers are in, SIGTERM killed it
+    (status 143, not a word) and Ctrl-C broke its start-up with a traceback; either way the run was left as
+    if killed. Now the stop waits for the crawl to be able to stop the run."""
+    server = make_replica(SITE_PAGES)
+    db = tmp_path / "early.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", server.url, "--delay", "0",
+                                "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    def recorded() -> bool:
+        try:
+            return bool(rows(db, "SELECT id FROM crawl_runs"))
+        except sqlite3.Error:
+            return False
+
+    _wait_for(lambda: db.exists() and recorded(), 60)
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert "Stopped before the end (interrupted)" in err
+    assert [run["finish_reason"] for run in rows(db, "SELECT finish_reason FROM crawl_runs")] == ["shutdown"]
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] > len(ReplicaSite(SITE_PAGES).glossary_paths())
+
+
+def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica, tmp_path):
+    """A second SIGTERM (systemd's to the whole group, a second Ctrl-C) stops Scrapy's reactor at once, closing
+    nothing: the extraction workers, which ignore SIGTERM, were left running, and multiprocessing's exit waited
+    for them for ever."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "twice.db"
+    urls = tmp_path / "urls.txt"
+    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
+    urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(lambda: len(server.requests()) >= len(paths), 60)
+        time.sleep(1)  # the workers have pages; the page never answered holds the first stop
+        workers = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True, text=True).stdout.split()
+        assert len(workers) >= 2  # the crawl, its extraction worker (and multiprocessing's resource tracker)
+        os.killpg(process.pid, signal.SIGTERM)
+        time.sleep(0.15)
+        os.killpg(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+        assert process.returncode == 1 and "Traceback" not in err, err
+        assert "Stopped before the end" in err
+        # Nothing of the crawl's is left (multiprocessing's resource tracker goes a moment after the crawl).
+        _wait_for(lambda: not subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout, 5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers_gone(make_replica, tmp_path):

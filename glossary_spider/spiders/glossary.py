@@ -43,6 +43,7 @@ from twisted.python.failure import Failure
 
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
+from glossary_spider.extensions import hold_stops, let_stops_in_when_running
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.failures import describe, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
@@ -93,6 +94,8 @@ class GlossarySpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GlossarySpider:
         plan = kwargs.pop("plan", None)
+        hold_stops()  # from before the run is opened (glossary crawl holds them earlier still) to the engine's start
+        crawler.signals.connect(let_stops_in_when_running, signal=signals.engine_started)
         if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
             job_id = kwargs.pop("_job", None) or os.environ.get("SCRAPY_JOB")
             arguments = {**given_options(crawler.settings), **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
