@@ -47,6 +47,31 @@ class UserError(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
+class OutputFailed(UserError):
+    """Output that could not be written whole (a full disk, a file size limit): the work stopped early,
+    exit status 1, not a mistake of the user's."""
+
+    exit_code = EXIT_FAILED
+
+
+def output_failed(where: str, exc: OSError, left: str) -> UserError:
+    """The error for an output that failed: a write that met a full disk (or the like) stopped the work;
+    a file that could not be made at all (no such directory, no permission) is the user's to mend."""
+    error = OutputFailed if exc.errno in OUTPUT_ERRORS else UserError
+    return error(f"cannot write {where}: {exc.strerror or exc}; {left}")
+
+
+def stops_interrupt() -> None:
+    """SIGTERM (a scheduler's timeout, a service manager's stop) and SIGHUP (the terminal gone) stop the
+    command as Ctrl-C does, so that what it was writing is taken back and it exits 1; unless they are
+    ignored (``nohup``)."""
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, signal.default_int_handler)
+
+
 def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db",
@@ -106,6 +131,7 @@ Exit status:
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
+    1  stopped early: the output could not be written whole (a full disk), or Ctrl-C
     2  bad arguments, or no usable archive at --db"""
 REPARSE_EXIT_STATUSES = """\b
 Exit status:
@@ -417,14 +443,12 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     Example:
         glossary reparse --db data/glossary.db --workers 2
     """
-    import signal
-
     from glossary_spider.reparse import PageExtractor, reparse_archive
     from glossary_spider.workers import default_workers
 
     existing_archive(db)
     show = sys.stderr.isatty() if progress is None else progress
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does: the run recorded
+    stops_interrupt()  # the run recorded as stopped
     # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
     with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
         run = reparse_archive(archive, extractor, progress=show)
@@ -832,6 +856,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     """
     from glossary_spider import export as ex
 
+    stops_interrupt()
     output_to(out)
     conn = open_reader(db)
     binary = fmt == "warc"
@@ -852,8 +877,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         silence_stdout()
         sys.exit(EXIT_FAILED)
     except OSError as exc:
-        left = "it is left as it was" if out else "the export is incomplete"
-        raise UserError(f"cannot write {out or 'standard output'}: {exc.strerror or exc}; {left}") from None
+        raise output_failed(out or "standard output", exc,
+                            "it is left as it was" if out else "the export is incomplete") from None
     if out:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
 
@@ -879,6 +904,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
     from glossary_spider import query as q
     from glossary_spider import report as r
 
+    stops_interrupt()
     output_to(out)
     data = q.report(open_reader(db))
     text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
@@ -889,7 +915,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
             with output_file(out, "w", encoding="utf-8") as stream:
                 stream.write(text)
         except OSError as exc:
-            raise UserError(f"cannot write {out}: {exc.strerror or exc}; it is left as it was") from None
+            raise output_failed(out, exc, "it is left as it was") from None
         click.echo(f"report written to {out}", err=True)
     else:
         click.echo(text, nl=False)
@@ -1020,6 +1046,12 @@ def not_the_archive(out: str, db: str) -> None:
     there would destroy what is being read."""
     beside = [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", ".lock", ".refused-runs")]
     target = Path(out)
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        if not target.is_absolute():
+            raise UserError(f"cannot write {out}: the working directory no longer exists; give --out as an "
+                            "absolute path") from None
     for path in beside:
         try:
             same = target.exists() and path.exists() and os.path.samefile(target, path)
