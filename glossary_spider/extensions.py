@@ -159,9 +159,9 @@ class Budgets:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Budgets:
         extension = cls(crawler, crawler.settings.getfloat("CLOSESPIDER_TIMEOUT"))
-        for name, (signal, reason) in cls.COUNTS.items():
+        for name, (counted, reason) in cls.COUNTS.items():
             if (most := crawler.settings.getint(name)) > 0:
-                crawler.signals.connect(extension.counter(most, reason), signal=signal, weak=False)
+                crawler.signals.connect(extension.counter(most, reason), signal=counted, weak=False)
         if extension.seconds:
             crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)

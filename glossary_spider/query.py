@@ -200,15 +200,45 @@ def _ranking(match: str) -> str:
     return " OR ".join(f'"{w.rstrip("*")}"' + "*" * w.endswith("*") for w in distinct[:RANK_MAX_WORDS])
 
 
+# snippet() weighs each place a snippet could start against every hit of the row: quadratic in a row's
+# hits, seconds for a page of 40,000 words that a prefix query matches all through (a hostile page).
+# A page longer than this has its snippet made here instead, around the first hit in its text.
+SNIPPET_MAX_WORDS = 5_000
+SNIPPET_WORDS = 16
+
+
 def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
     """The snippets of the rows ``rowids``, their matches between MARK_START and MARK_END."""
     if not rowids:
         return {}
+    long = {rowid: text for rowid, text in conn.execute(
+        "SELECT rowid, body_text FROM pages WHERE rowid IN (SELECT value FROM json_each(?)) AND word_count > ?",
+        [json.dumps(rowids), SNIPPET_MAX_WORDS])}
     sql = f"""
-        SELECT rowid, snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', 16) FROM pages_fts
+        SELECT rowid, snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', {SNIPPET_WORDS}) FROM pages_fts
         WHERE pages_fts MATCH :match AND rowid IN (SELECT value FROM json_each(:rowids))
     """
-    return dict(conn.execute(sql, {"match": match, "rowids": json.dumps(rowids)}).fetchall())
+    short = [rowid for rowid in rowids if rowid not in long]
+    snippets = dict(conn.execute(sql, {"match": match, "rowids": json.dumps(short)}).fetchall()) if short else {}
+    return {**snippets, **{rowid: _snippet(text or "", match) for rowid, text in long.items()}}
+
+
+def _snippet(text: str, match: str) -> str:
+    """``SNIPPET_WORDS`` words of ``text`` around the first word a term of ``match`` matches (a ``prefix*``
+    any word it begins), each such word marked; its start when none does."""
+    terms = [t for t in _TERM.findall(match) if t not in ("AND", "OR", "NOT", "NEAR")]
+    pattern = re.compile("|".join(rf"\b{re.escape(t[:-1])}\w*" if t.endswith("*") else rf"\b{re.escape(t)}\b"
+                                  for t in terms) or r"(?!)", re.IGNORECASE)
+    hit = pattern.search(text)
+    start = hit.start() if hit else 0
+    reach = 40 * SNIPPET_WORDS  # characters enough for the words wanted, however long they are
+    head, tail = text[max(0, start - reach):start].split(), text[start:start + reach].split()
+    before = head[len(head) - min(len(head), SNIPPET_WORDS // 2 - 1):]
+    after = tail[:SNIPPET_WORDS - len(before)]
+    marked = pattern.sub(lambda m: f"{MARK_START}{m.group()}{MARK_END}", " ".join([*before, *after]))
+    cut_before = start > reach or len(head) > len(before)
+    cut_after = start + reach < len(text) or len(tail) > len(after)
+    return "… " * cut_before + marked + " …" * cut_after
 
 
 def highlight(text: str | None, start: str = "[", end: str = "]") -> str:

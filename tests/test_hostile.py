@@ -333,6 +333,22 @@ def test_what_is_cut_from_a_heavy_page_is_an_error_row(heavy):
         "most"] <= 5000
 
 
+def test_a_search_matching_a_heavy_page_all_through_answers_at_once(heavy):
+    """FTS5's snippet() is quadratic in a row's hits: prefix terms matching every word of the text-flood page
+    (160,000 words) took a minute for eight terms, and Ctrl-C could not stop it."""
+    query = " OR ".join(f"{letter}*" for letter in "abcdefghijklmnopqrstuvwxyz")
+    started = time.monotonic()
+    result = run_glossary("search", query, "--db", str(heavy["db"]), "--format", "json", "--limit", "50")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    (flood,) = [r for r in json.loads(result.stdout) if r["url"] == heavy["url"] + "/attack/text-flood/"]
+    words = flood["snippet"].removesuffix(" …").split()
+    assert len(words) == 16 and all(w.startswith("[") for w in words)  # every word a hit, marked as FTS5 marks it
+    found = json.loads(run_glossary("search", "follows", "--db", str(heavy["db"]), "--format", "json").stdout)
+    (one,) = [r for r in found if r["url"] == flood["url"]]
+    assert one["snippet"].startswith("Prose [follows]. ")  # the page's first words
+
+
 # -- 4. terminal injection ---------------------------------------------------------------------
 
 
