@@ -30,7 +30,7 @@ from typing import Any
 from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
 from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
-from glossary_spider.storage import Archive, ArchiveError, existing_archive, now
+from glossary_spider.storage import Archive, ArchiveError, archive_path, existing_archive, now
 from glossary_spider.urls import server_of
 
 logger = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     except BadArgument as exc:
         refusal.record(BAD_ARGUMENT, exc)
         raise
+    archive_path(db)  # before its lock file is made beside it
     try:
         lock = ArchiveLock(db, args.mode).acquire()
     except ArchiveLocked as exc:

@@ -4,6 +4,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -163,6 +164,30 @@ def test_someone_elses_sqlite_file_is_not_turned_into_an_archive(tmp_path):
     assert_one_line_error(result, "not a glossary archive", "notes")
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.db"]  # and no .lock left behind
+
+
+@pytest.mark.parametrize("command", [("crawl", "--start-url", "http://127.0.0.1:9/"), ("search", "x"),
+                                     ("reparse",), ("refresh",)])
+def test_a_db_that_is_no_file_is_refused_and_left_alone(tmp_path, command):
+    """`--db /dev/null` left a rollback journal in /dev and called itself a disk I/O error; a FIFO waited on
+    its writer or was 'no archive ... run glossary crawl first', which then failed so."""
+    fifo = tmp_path / "fifo.db"
+    os.mkfifo(fifo)
+    for db in (fifo, Path(os.devnull)):
+        journals = set(Path(db).parent.glob(f"{Path(db).name}*"))
+        result = run_glossary(*command, "--db", str(db), timeout=30)
+        assert_one_line_error(result, f"{db} is not a regular file")
+        assert set(Path(db).parent.glob(f"{Path(db).name}*")) == journals
+
+
+@pytest.mark.parametrize("command", [("reparse",), ("refresh",), ("search", "x"), ("crawl", "--resume")])
+def test_an_empty_file_is_no_archive_yet_and_stays_empty(tmp_path, command):
+    """reparse made an archive of an empty file and called it done."""
+    db = tmp_path / "empty.db"
+    db.touch()
+    result = run_glossary(*command, "--db", str(db))
+    assert_one_line_error(result, f"no archive at {db} (an empty file): run 'glossary crawl' first")
+    assert db.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]
 
 
 def test_the_db_comes_from_the_environment(tmp_path):

@@ -16,7 +16,7 @@ import sqlite_utils
 
 from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import ArchiveError, cannot_write, is_damaged
+from glossary_spider.storage.errors import ArchiveError, archive_path, cannot_write, is_damaged
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -36,8 +36,7 @@ class Archive(Staging, Writer, Reads):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
-            if self.path.is_dir():
-                raise ArchiveError(f"{self.path} is a directory, not an archive file")
+            archive_path(self.path)
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise ArchiveError(f"{self.path} is read-only: this command writes to the archive")
             self.path.parent.mkdir(parents=True, exist_ok=True)

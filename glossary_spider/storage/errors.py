@@ -11,13 +11,23 @@ class ArchiveError(Exception):
     """The archive cannot be used: the message says why, for the user."""
 
 
-def existing_archive(path: str | Path) -> Path:
-    """``path``, if an archive file is there; else the error that says what is."""
+def archive_path(path: str | Path) -> Path:
+    """``path``, unless something other than a file is there: a directory, or a device, FIFO or socket
+    (``/dev/null``), which SQLite would wait on, or write its journal beside."""
     path = Path(path)
     if path.is_dir():
         raise ArchiveError(f"{path} is a directory, not an archive file")
-    if not path.is_file():
-        raise ArchiveError(f"no archive at {path}: run 'glossary crawl' first")
+    if path.exists() and not path.is_file():
+        raise ArchiveError(f"{path} is not a regular file (a device, a FIFO or a socket): give the path of an "
+                           "archive file")
+    return path
+
+
+def existing_archive(path: str | Path) -> Path:
+    """``path``, if an archive file is there; else the error that says what is (an empty file is none yet)."""
+    path = archive_path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ArchiveError(f"no archive at {path}{' (an empty file)' * path.is_file()}: run 'glossary crawl' first")
     return path
 
 
