@@ -716,12 +716,13 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     if fmt == "json":
         click.echo(safe_json(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
                                         ensure_ascii=False)))
-    elif fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["url", "page_type", "title", "summary", "snippet"])
-        for r in results:
-            cells = [safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
-            writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
+    elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived
+        with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["url", "page_type", "title", "summary", "snippet"])
+            for r in results:
+                cells = [safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
+                writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
     else:
         if not results:
             click.echo(f"No page matches {quoted(query)}.", err=True)
@@ -729,7 +730,8 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
         for r in results:
             marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
             title = safe_text(r["title"] or "(untitled)", one_line=True)
-            click.echo(f"{click.style(title, bold=bold)}  ({r['page_type']})  {safe_text(r['url'], one_line=True)}")
+            click.echo(f"{click.style(title, bold=True) if bold else title}  ({r['page_type']})  "
+                       f"{safe_text(r['url'], one_line=True)}")
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
 
 

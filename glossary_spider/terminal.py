@@ -62,13 +62,14 @@ def safe_json(text: str) -> str:
 class ProgressLine:
     """A long run's progress on standard error (or ``out``). On a terminal, one line rewritten in place at
     each :meth:`show`; anywhere else (a log file, a pipe, a journal) a line of its own at most every
-    ``log_every`` seconds, without the carriage returns and erase sequences that would litter a log.
+    ``log_every`` seconds, without the carriage returns and erase sequences that would litter a log (or
+    that a terminal without them, ``TERM=dumb``, would show as they are).
     :meth:`done` writes the last one either way."""
 
     def __init__(self, out: IO[str] | None = None, log_every: float = 30.0):
         self.out = out or sys.stderr
         try:
-            self.live = self.out.isatty()
+            self.live = self.out.isatty() and os.environ.get("TERM") != "dumb"
         except (AttributeError, ValueError):  # no isatty, or a closed stream
             self.live = False
         self.log_every = log_every
@@ -87,6 +88,8 @@ class ProgressLine:
         try:
             width = os.get_terminal_size(self.out.fileno()).columns
         except (AttributeError, ValueError, OSError):
+            width = 0
+        if not width:  # a terminal that says no size (a pty nobody sized: docker exec -t, script): COLUMNS, or 80
             width = shutil.get_terminal_size().columns
         return text if len(text) < width else text[:max(width - 2, 0)] + "…"
 

@@ -67,6 +67,15 @@ def test_search_finds_text_that_a_refresh_brought(archive):
     assert found == EDITED
 
 
+def test_search_csv_is_utf8_whatever_the_locale(archive):
+    """Under an encoding that lacks "…" (PYTHONIOENCODING=ascii), the CSV's cells held '\\u2026' in its place."""
+    db, _ = archive
+    args = ("search", "funding", "--format", "csv", "--db", str(db))
+    wanted = run_glossary(*args).stdout
+    assert "…" in wanted
+    assert run_glossary(*args, env={"PYTHONIOENCODING": "ascii"}).stdout == wanted
+
+
 def test_search_by_type_and_limit(archive):
     db, _ = archive
     hits = json.loads(glossary(db, "search", "risk", "--type", "area", "--limit", "3", "--format", "json").stdout)

@@ -286,22 +286,34 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(r
     reparsed = run_glossary("reparse", "--db", str(tmp_path / "p.db"), "--progress")
     assert re.fullmatch(r"(\d+ of \d+ pages · \d+/s · 0 changed\n)+", reparsed.stderr), reparsed.stderr
 
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen([*GLOSSARY, *crawl_args[:2], str(tmp_path / "t.db"), *crawl_args[3:]], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=terminal)
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the terminal's last writer is gone
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    assert process.wait() == 0
-    assert re.search(rb"\r\x1b\[K\d+ pages \xc2\xb7 ", shown), shown
+    def on_a_terminal(*args: str, **env: str) -> bytes:
+        controller, terminal = pty.openpty()  # a terminal nobody gave a size (0 columns), as docker exec -t's
+        process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=terminal, stderr=terminal,
+                                   env={k: v for k, v in {**os.environ, **env}.items() if k != "COLUMNS"})
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(controller)
+        assert process.wait() == 0
+        return shown
+
+    def crawl_into(name: str) -> tuple[str, ...]:
+        return (*crawl_args[:2], str(tmp_path / name), *crawl_args[3:])
+
+    shown = on_a_terminal(*crawl_into("t.db"), TERM="xterm")
+    updates = re.findall(rb"\r\x1b\[K([^\r\n]*)", shown)
+    assert updates and all(re.match(rb"\d+ pages \xc2\xb7 ", update) for update in updates), shown  # not cut to "…"
+    assert b"\x1b" not in on_a_terminal(*crawl_into("dumb.db"), TERM="dumb")  # it cannot erase a line
+    search = ("search", "rate", "--db", str(tmp_path / "p.db"), "--limit", "2")
+    assert b"\x1b[1m" in on_a_terminal(*search, TERM="xterm")  # titles and hits in bold
+    assert b"\x1b" not in on_a_terminal(*search, TERM="xterm", NO_COLOR="1")
 
 
 def all_commands():
