@@ -68,7 +68,7 @@ def spreadsheet_cell(value: Any) -> Any:
 
 
 def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None = None, gzip: bool = True) -> int:
-    """One WARC response record per capture that kept a body, with its original status and headers; each
+    """One WARC response record per capture that kept a body, with its original status code and headers; each
     record gzipped (a ``.warc.gz``), or none (a ``.warc``)."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
