@@ -39,12 +39,13 @@ RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
 
 
 class UserError(click.ClickException):
-    """A one-line message for the user, exit status 2."""
+    """A one-line message for the user, exit status 2: one line whatever the paths and values it names hold
+    (a newline, a terminal's escape sequence), their control characters shown as ``\\xNN``."""
 
     exit_code = EXIT_BAD_INPUT
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        click.echo(f"Error: {safe_text(self.format_message(), one_line=True)}", err=True)
 
 
 class OutputFailed(UserError):

@@ -180,6 +180,12 @@ def test_a_db_that_is_no_file_is_refused_and_left_alone(tmp_path, command):
         assert set(Path(db).parent.glob(f"{Path(db).name}*")) == journals
 
 
+def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):
+    for name in ("new\nline.db", "\x1b[31mred.db"):
+        result = run_glossary("search", "x", "--db", str(tmp_path / name))
+        assert_one_line_error(result, "no archive at", name.encode("unicode_escape").decode().replace("\\n", "\\x0a"))
+
+
 @pytest.mark.parametrize("command", [("reparse",), ("refresh",), ("search", "x"), ("crawl", "--resume")])
 def test_an_empty_file_is_no_archive_yet_and_stays_empty(tmp_path, command):
     """reparse made an archive of an empty file and called it done."""
