@@ -25,7 +25,8 @@ the archive's current pages:
   failed page of the run (this trips nothing: too many such pages trip ``health``);
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
-  archive's pages of that type: extraction broke rather than the words changed.
+  archived versions of the same pages (or, for a run of mostly new pages, the
+  archive's pages of that type): extraction broke rather than the words changed.
 
 When a check trips, the run is *held*: its captures stay, no version is written
 and no page changes; the run ends with :data:`glossary_spider.outcome.HELD_REASON`
@@ -255,23 +256,27 @@ class QualityGate:
         return Check("same_page", tripped, summary, {"same_text": same, "changed": count}, urls)
 
     def _health(self, archive: Archive, run: Run, soft: list[str]) -> list[Check]:
-        """Extraction's health by page type, the soft 404s (which become no version) left out."""
+        """Extraction's health by page type, the soft 404s (which become no version) left out: the run's pages
+        the archive has against their archived versions, when there are ``min-pages`` of them; else the run's
+        pages against the archive's of their type. (A refresh fetches in full only the pages that changed, or
+        that no lastmod or 304 spares: those are no sample of the archive's, and set against all of its pages
+        of their type they tripped the check on a site that had not changed.)"""
         v = self.values
         checks = []
-        pages_only, soft_json = "AND s.url NOT IN (SELECT value FROM json_each(:soft))", json.dumps(soft)
-        shares = run.rows("s.page_type, count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
-                          "avg(coalesce(s.jsonld, 0) != 0)", "GROUP BY s.page_type ORDER BY s.page_type", pages_only,
-                          soft=soft_json).fetchall()
-        for page_type, pages, with_title, with_related, with_jsonld in shares:
+        soft_json = json.dumps(soft)
+        types = run.rows("s.page_type, count(*)", "GROUP BY s.page_type ORDER BY s.page_type",
+                         "AND s.url NOT IN (SELECT value FROM json_each(:soft))", soft=soft_json).fetchall()
+        for page_type, pages in types:
             if pages < v["min-pages"]:
                 continue
-            before = _archive_health(archive, page_type)
+            of_type = "AND s.page_type = :type AND s.url NOT IN (SELECT value FROM json_each(:soft))"
+            known = f"{of_type} AND p.url IS NOT NULL"
+            (paired,), = run.rows("count(*)", "", known, type=page_type, soft=soft_json)
+            where, against = (known, run) if paired >= v["min-pages"] else (of_type, None)
+            before = _archive_health(archive, page_type, against, soft_json)
             if before["pages"] < v["min-pages"]:
                 continue
-            of_type = f"AND s.page_type = :type {pages_only}"
-            words = [w or 0 for (w,) in run.rows("s.words", "", of_type, type=page_type, soft=soft_json)]
-            now = {"pages": pages, "with_title": with_title, "median_words": statistics.median(words),
-                   "with_related": with_related, "with_jsonld": with_jsonld}
+            now = run.health(where, type=page_type, soft=soft_json)
             problems, examples = [], []
             for key, label, test in (("with_title", "title", "coalesce(s.title, '') = ''"),
                                      ("with_related", "related links", "coalesce(s.related, 0) = 0"),
@@ -279,14 +284,16 @@ class QualityGate:
                 if before[key] - now[key] > v["share-drop"]:
                     problems.append(f"pages with {label} {before[key]:.0%} → {now[key]:.0%}")
                     examples += [url for (url,) in run.rows("s.url", "ORDER BY s.rowid LIMIT :examples",
-                                                            f"{of_type} AND {test}", type=page_type, examples=EXAMPLES,
+                                                            f"{where} AND {test}", type=page_type, examples=EXAMPLES,
                                                             soft=soft_json)]
             if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
-                examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", of_type,
+                examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", where,
                                                         type=page_type, examples=EXAMPLES, soft=soft_json)]
+            than = (f"their {before['pages']} archived versions" if against
+                    else f"the archive's {before['pages']} pages")
             summary = (f"{page_type}: " + "; ".join(problems) if problems
-                       else f"{page_type}: extraction as healthy as the archive's {before['pages']} pages")
+                       else f"{page_type}: extraction as healthy as {than}")
             checks.append(Check(f"health:{page_type}", bool(problems), summary,
                                 {"run": now, "archive": before}, list(dict.fromkeys(examples))[:EXAMPLES]))
         return checks
@@ -307,6 +314,15 @@ class Run:
             "run_id = :run AND outcome IN ('new', 'changed')) AND p.url NOT IN (SELECT url FROM staged WHERE "
             "run_id = :run) ORDER BY p.url", {"run": self.run_id})
 
+    def health(self, where: str, **params: Any) -> dict[str, Any]:
+        """The extraction health of the run's pages that ``where`` picks, as :func:`_archive_health` gives it."""
+        (pages, with_title, with_related, with_jsonld), = self.rows(
+            "count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
+            "avg(coalesce(s.jsonld, 0) != 0)", "", where, **params)
+        words = [w or 0 for (w,) in self.rows("s.words", "", where, **params)]
+        return {"pages": pages, "with_title": with_title or 0.0, "median_words": statistics.median(words) if words else 0,
+                "with_related": with_related or 0.0, "with_jsonld": with_jsonld or 0.0}
+
     def rows(self, columns: str, tail: str, where: str = "", **params: Any) -> Any:
         """A cursor over ``SELECT columns`` of the run's staged pages (``s``) beside their archived
         rows (``p``), filtered further by ``where``, then grouped, ordered or limited by ``tail``."""
@@ -314,15 +330,18 @@ class Run:
                                f"WHERE s.run_id = :run {where} {tail}", {"run": self.run_id, **params})
 
 
-def _archive_health(archive: Archive, page_type: str) -> dict[str, Any]:
-    """The extraction health of the archive's live pages of one type, before this run."""
+def _archive_health(archive: Archive, page_type: str, run: Run | None = None, soft: str = "[]") -> dict[str, Any]:
+    """The extraction health of the archive's live pages of one type, before this run; with ``run``, of the
+    archived versions of the pages the run staged as that type (less the ``soft`` 404s, a JSON list)."""
+    where = ("url IN (SELECT url FROM staged WHERE run_id = :run AND page_type = :type "
+             "AND url NOT IN (SELECT value FROM json_each(:soft)))" if run else "page_type = :type AND status = 'live'")
+    params = {"type": page_type, "run": run.run_id if run else None, "soft": soft}
     row = archive.db.execute(
-        """SELECT count(*),
+        f"""SELECT count(*),
                   avg(coalesce(title, '') != ''),
                   avg(EXISTS (SELECT 1 FROM links l WHERE l.from_url = p.url AND l.kind = 'related')),
                   avg(EXISTS (SELECT 1 FROM structured_data d WHERE d.url = p.url AND d.syntax = 'json-ld'))
-           FROM pages p WHERE page_type = ? AND status = 'live'""", [page_type]).fetchone()
-    words = [w or 0 for (w,) in archive.db.execute(
-        "SELECT word_count FROM pages WHERE page_type = ? AND status = 'live'", [page_type])]
+           FROM pages p WHERE {where}""", params).fetchone()
+    words = [w or 0 for (w,) in archive.db.execute(f"SELECT word_count FROM pages WHERE {where}", params)]
     return {"pages": row[0], "with_title": row[1] or 0.0, "with_related": row[2] or 0.0, "with_jsonld": row[3] or 0.0,
             "median_words": statistics.median(words) if words else 0}

@@ -144,6 +144,23 @@ def test_an_ordinary_refresh_passes_the_gate_without_a_word(site, archived):
     assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
 
 
+def test_a_refresh_of_an_unchanged_site_whose_few_changing_pages_are_short_passes(make_replica, tmp_path):
+    """A refresh fetches in full only what changed, or what no lastmod or 304 spares: on the hostile replica,
+    a few short fault pages. Set against every archived definition, they read as extraction broken
+    ('pages with related links 44% → 0%'), and every night's refresh of a site that had not changed was
+    held. Each is now set against its own archived version."""
+    server = make_replica(40, 1, "--faults")
+    db = tmp_path / "faults.db"
+    first = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml",
+                  "--timeout", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    for _ in range(2):
+        result = refresh(db, "--timeout", "2", "--json")
+        assert result.returncode == 0, result.stdout + result.stderr
+        checks = {c["name"]: c for c in json.loads(result.stdout)["gate"]["checks"]}
+        assert "as healthy as their" in checks["health:definition"]["summary"], checks["health:definition"]
+
+
 def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site, archived):
     before_history, before_pages = history(archived), current(archived)
     set_mode(site, "maintenance")
