@@ -634,8 +634,10 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             raise UserError(f"run #{later} has archived pages since run #{accept} was held: "
                             f"its versions would be older than the archive's; discard it")
 
-        counts = accept_held(archive, accept)
-        archived = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no"
+        accept_held(archive, accept)
+        run = archive.db.table("crawl_runs").get(accept)  # counted again, as the run would have been
+        archived = ", ".join(f"{run[f'pages_{kind}']} {kind}" for kind in ("new", "changed", "unchanged", "gone", "back")
+                             if run[f"pages_{kind}"]) or "no"
         click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
 
 
@@ -645,7 +647,8 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
 
     reports = held_reports(conn, run_id)
     if as_json:
-        click.echo(json.dumps([{**r, "run": {k: v for k, v in r["run"].items() if k != "stats"}} for r in reports],
+        click.echo(json.dumps([{**r, "run": {**{k: v for k, v in r["run"].items() if k != "stats"},
+                                             "args": json.loads(r["run"]["args"] or "{}")}} for r in reports],
                               indent=2, ensure_ascii=False))
         return
     if not reports and run_id is not None:

@@ -22,6 +22,7 @@ from glossary_spider.params import BadArgument
 from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
+from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
 
@@ -441,6 +442,7 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
     def count(sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
+    decisions = held_decisions(conn)
     return {
         "pages": count("SELECT count(*) FROM pages"),
         "pages_by_type": all_rows(
@@ -462,9 +464,10 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
         "errors_by_stage": all_rows(
             "SELECT stage, count(*) AS errors FROM crawl_errors GROUP BY stage ORDER BY stage"),
         "runs": [
-            # A run that never finished (killed, or still running) has its counts from its rows.
+            # A run that never finished (killed, or still running) has its counts from its rows; a held one what
+            # became of it (accepted, discarded).
             {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
-             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {})}
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}), "decision": decisions.get(run["id"])}
             # *: an archive no writer has opened since columns were added lacks the newer ones.
             for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)
         ],

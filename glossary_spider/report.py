@@ -30,12 +30,12 @@ def as_text(data: dict[str, Any]) -> str:
         if section["count"] > len(items):
             lines.append(f"  … and {section['count'] - len(items)} more")
     lines += ["", "Errors by stage"] + [f"  {_text(r['stage']):<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
-    lines += ["", "Last runs", "  id  command   started                    result      new  changed  unchanged  "
+    lines += ["", "Last runs", "  id  command   started                    result            new  changed  unchanged  "
               "not-mod  gone  back  failed"]
     for r in data["runs"]:
         lines.append(
             f"  {r['id']:<4}{_text(r['command']):<10}{_text(r['started_at']):<27}"
-            f"{(r['finish_reason'] or 'unfinished'):<11}"
+            f"{_result(r):<17}"
             f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r.get('pages_back') or 0:>6}"
             f"{r['pages_failed'] or 0:>8}"
@@ -131,7 +131,7 @@ def as_html(data: dict[str, Any]) -> str:
     parts.append("<h2>Last runs</h2>" + _table(
         ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "still gone",
          "back", "failed"],
-        [[r["id"], r["command"], r["started_at"], r["finish_reason"] or "unfinished", r["pages_new"], r["pages_changed"],
+        [[r["id"], r["command"], r["started_at"], _result(r), r["pages_new"], r["pages_changed"],
           r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r.get("pages_still_gone"),
           r.get("pages_back"), r["pages_failed"]] for r in data["runs"]]))
     parts.append(f"<h2>Recent changes: {data['recent_changes_count']}</h2>" + _table(
@@ -151,3 +151,9 @@ def as_html(data: dict[str, Any]) -> str:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Glossary archive report</title>'
             f"<style>{style}</style></head><body><h1>Glossary archive: {data['pages']} pages</h1>"
             + "\n".join(parts) + "</body></html>\n")
+
+
+def _result(run: dict[str, Any]) -> str:
+    """How a run ended, as the report's table of runs says it: a held run with what became of it."""
+    reason = run["finish_reason"] or "unfinished"
+    return f"{reason} ({run['decision']})" if run.get("decision") else reason

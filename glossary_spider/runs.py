@@ -17,7 +17,7 @@ from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
 from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome
-from glossary_spider.storage.readers import run_counts
+from glossary_spider.storage.readers import held_decisions, run_counts
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
@@ -34,10 +34,7 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
     runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
     runs += [{**dict.fromkeys(COLUMNS), **run, "noted": True} for run in refused_runs(db)]
     held = holder(db)
-    try:  # what became of the runs the quality gate held: accepted or discarded, since
-        decided = dict(conn.execute("SELECT run_id, decision FROM gate_reports WHERE held AND decision IS NOT NULL"))
-    except sqlite3.OperationalError:  # an archive from before the gate
-        decided = {}
+    decided = held_decisions(conn)
     for run in runs:
         run["decision"] = decided.get(run["id"])
         for key in ("args", "earlier_job_ids"):

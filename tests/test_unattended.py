@@ -369,7 +369,12 @@ def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no
     assert held["finish_reason"] == "held"
     accepted = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert f"{len(deleted)} gone" in accepted.stdout  # as the run's row counts them
     assert {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")} == deleted
+    (shown,) = json.loads(run_glossary("held", "--db", str(archived), "--run", str(held["id"]), "--json").stdout)
+    assert shown["decision"] == "accepted" and isinstance(shown["run"]["args"], dict)
+    report = run_glossary("report", "--db", str(archived)).stdout
+    assert re.search(rf"^  {held['id']} +refresh +\S+ +held \(accepted\) ", report, re.M), report
     assert rows(archived, "SELECT url FROM page_versions WHERE title LIKE 'Nothing found%'") == []
     assert rows(archived, "SELECT count(*) AS n FROM captures WHERE run_id = ? AND outcome = 'gone'",
                 (held["id"],)) == [{"n": len(deleted)}]
