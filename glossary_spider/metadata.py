@@ -75,9 +75,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "pages_still_gone": "Pages already gone that still answered 404 or 410 or redirected (not news)",
         "pages_back": "Pages that answered again after an earlier run found them gone",
         "pages_failed": "URLs whose fetch failed, or whose answer could not be archived (not HTML, binary)",
-        "requests": "HTTP requests sent",
+        "requests": "HTTP requests sent (one Twisted resends by itself, when a kept-alive connection turns out "
+                    "closed, is counted once though the server sees it twice)",
         "bytes": "Response bytes received",
-        "stats": "Scrapy's stats, as JSON",
+        "stats": "Scrapy's stats, as JSON, as the crawl kept them (its glossary/* counters count as it goes: traps and "
+                 "sitemaps among failures, a held run's pages): the run's counts are the columns",
         "pid": "Process id of the run",
         "outcome": "How the run ended, its exit status's name: done, failed, bad_input, locked, stopped_early, …",
         "exit_status": "The exit status the command line gives for this end (0 done, 1 failed, 2 bad input, …)",
