@@ -218,7 +218,7 @@ class ArchivePipeline:
         listed = getattr(self.crawler.spider, "listed", None) or None
         report = QualityGate.from_settings(settings).evaluate(archive, run_id, listed)
         if report.held:
-            archive.hold_staged(run_id, report.as_dict())
+            archive.hold_staged(run_id, report.as_dict(), report.blank)
             for check in report.checks:
                 if check.tripped:
                     logger.info("Quality gate: %s; the run's versions are held", check.summary)

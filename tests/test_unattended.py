@@ -161,6 +161,32 @@ def test_a_refresh_of_an_unchanged_site_whose_few_changing_pages_are_short_passe
         assert "as healthy as their" in checks["health:definition"]["summary"], checks["health:definition"]
 
 
+def test_a_held_run_counts_its_blank_pages_failed_whatever_becomes_of_it(make_replica, tmp_path):
+    """The gate says a page that came back blank is 'kept as it was, counted failed'; a held run counted it
+    nowhere until accepted, and a discarded one never."""
+    server = make_replica(40, 1, "--faults")
+    db = tmp_path / "faults.db"
+    first = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml",
+                  "--timeout", "2")
+    assert first.returncode == 0, first.stdout + first.stderr
+    blank = f"{server.url}/definition/fault-blank-later/"
+    held = refresh(db, "--timeout", "2", "--json", "--gate", "words-ratio=100", "--gate", "min-pages=1")
+    assert held.returncode == ExitStatus.HELD, held.stdout + held.stderr
+    run = json.loads(held.stdout)
+    assert run["gate"]["blank"]["examples"] == [blank]
+
+    def counted() -> tuple:
+        errors = rows(db, "SELECT error FROM crawl_errors WHERE run_id = ? AND url = ?", (run["id"], blank))
+        outcome = rows(db, "SELECT outcome FROM captures WHERE run_id = ? AND url = ?", (run["id"], blank))
+        return rows(db, "SELECT pages_failed FROM crawl_runs WHERE id = ?", (run["id"],))[0], errors, outcome
+
+    failed, errors, outcome = counted()
+    assert failed["pages_failed"] == run["pages_failed"] and [e["error"][:7] for e in errors] == ["blank: "]
+    assert outcome == [{"outcome": "failed"}]
+    assert run_glossary("held", "--db", str(db), "--discard", str(run["id"])).returncode == 0
+    assert counted() == (failed, errors, outcome)
+
+
 def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site, archived):
     before_history, before_pages = history(archived), current(archived)
     set_mode(site, "maintenance")

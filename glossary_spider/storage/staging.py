@@ -162,9 +162,11 @@ class Staging:
                             [now(), run_id])
         return counts
 
-    def hold_staged(self, run_id: int, report: dict[str, Any]) -> None:
-        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``."""
+    def hold_staged(self, run_id: int, report: dict[str, Any], blank: Iterable[str] = ()) -> None:
+        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``. Its ``blank``
+        pages are failed pages of the run whatever becomes of it (:meth:`keep_archived`), as the gate says."""
         with self.db.atomic():
+            self.keep_archived(run_id, blank)
             self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
                             "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
                             [run_id, run_id])
