@@ -1,6 +1,7 @@
 """End-to-end: the real spider crawls a real replica server into a real SQLite file."""
 
 import fcntl
+import http.server
 import json
 import os
 import re
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -525,3 +527,51 @@ def test_a_crawl_runs_no_remote_control_server_and_leaves_no_file_in_the_users_h
     assert result.returncode == 0, result.stderr
     assert "Remote control" not in result.stderr
     assert not state.exists() and not (tmp_path / ".local").exists()
+
+
+class _SlowListing(http.server.BaseHTTPRequestHandler):
+    """A site whose one listing page, the only way to five of its definitions, answers half a second late."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/robots.txt":
+            self.send_error(404)
+            return
+        if self.path == "/":
+            title, links = "Home", ["/category/x/", *(f"/definition/d{i}/" for i in range(10))]
+        elif self.path == "/category/x/":
+            time.sleep(0.5)
+            title, links = "Category", [f"/definition/h{i}/" for i in range(5)]
+        else:
+            title, links = self.path.strip("/").replace("/", " "), ["/"]
+        words = " ".join(f"{title.split()[-1]}{i}" for i in range(60))
+        body = (f"<!doctype html><html><head><title>{title}</title></head><body><main><article><h1>{title}</h1>"
+                f"<p>{words}</p></article><ul>{''.join(f'<li><a href={u}>{u}</a></li>' for u in links)}</ul>"
+                "</main></body></html>").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resume(tmp_path):
+    """A page that is no glossary page (a listing) arriving once --max-pages was spent was marked visited
+    with none of its links read: the definitions only it leads to were never fetched, by any part."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowListing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        db = tmp_path / "slices.db"
+        result = crawl(db, "--start-url", url, "--max-pages", "3")
+        for _ in range(20):
+            if result.returncode != 4:
+                break
+            result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        server.shutdown()
+    urls = {r["url"].removeprefix(url[:-1]) for r in rows(db, "SELECT url FROM pages")}
+    assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)

@@ -431,9 +431,11 @@ class GlossarySpider(Spider):
         keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
         items: list[Any] = []
+        if self.limit_reached():  # the page budget is spent: the page, its links unread, is --resume's to fetch
+            return [*requests, *self.guarded()]
         if not keep:
             items.append(VisitItem(url, discovered, aliases))
-        elif not self.limit_reached():
+        else:
             self.pages_sent += 1
             page = PageItem(fetch, extraction, discovered, aliases, prepared)
             if self.limit_reached():
