@@ -272,8 +272,8 @@ class QualityGate:
             of_type = "AND s.page_type = :type AND s.url NOT IN (SELECT value FROM json_each(:soft))"
             known = f"{of_type} AND p.url IS NOT NULL"
             (paired,), = run.rows("count(*)", "", known, type=page_type, soft=soft_json)
-            where, against = (known, run) if paired >= v["min-pages"] else (of_type, None)
-            before = _archive_health(archive, page_type, against, soft_json)
+            where, own = (known, True) if paired >= v["min-pages"] else (of_type, False)
+            before = _archive_health(archive, page_type, run, soft_json, paired=own)
             if before["pages"] < v["min-pages"]:
                 continue
             now = run.health(where, type=page_type, soft=soft_json)
@@ -290,7 +290,7 @@ class QualityGate:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
                 examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", where,
                                                         type=page_type, examples=EXAMPLES, soft=soft_json)]
-            than = (f"their {before['pages']} archived versions" if against
+            than = (f"their {before['pages']} archived versions" if own
                     else f"the archive's {before['pages']} pages")
             summary = (f"{page_type}: " + "; ".join(problems) if problems
                        else f"{page_type}: extraction as healthy as {than}")
@@ -330,12 +330,16 @@ class Run:
                                f"WHERE s.run_id = :run {where} {tail}", {"run": self.run_id, **params})
 
 
-def _archive_health(archive: Archive, page_type: str, run: Run | None = None, soft: str = "[]") -> dict[str, Any]:
-    """The extraction health of the archive's live pages of one type, before this run; with ``run``, of the
-    archived versions of the pages the run staged as that type (less the ``soft`` 404s, a JSON list)."""
+def _archive_health(archive: Archive, page_type: str, run: Run, soft: str, paired: bool) -> dict[str, Any]:
+    """The extraction health, before ``run``: ``paired``, of the archived versions of the pages the run staged
+    as ``page_type`` (less the ``soft`` 404s, a JSON list); else of the archive's live pages of that type,
+    less those the run's earlier parts archived (a run stopped by a budget and resumed is judged whole, not
+    against itself)."""
     where = ("url IN (SELECT url FROM staged WHERE run_id = :run AND page_type = :type "
-             "AND url NOT IN (SELECT value FROM json_each(:soft)))" if run else "page_type = :type AND status = 'live'")
-    params = {"type": page_type, "run": run.run_id if run else None, "soft": soft}
+             "AND url NOT IN (SELECT value FROM json_each(:soft)))" if paired else
+             "page_type = :type AND status = 'live' AND url NOT IN (SELECT url FROM captures WHERE run_id = :run "
+             "AND outcome IN ('new', 'changed'))")
+    params = {"type": page_type, "run": run.run_id, "soft": soft}
     row = archive.db.execute(
         f"""SELECT count(*),
                   avg(coalesce(title, '') != ''),

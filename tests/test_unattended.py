@@ -660,3 +660,18 @@ def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, ar
     check = run_glossary("runs", "--db", str(archived), "--check")
     assert check.returncode == 0, check.stdout + check.stderr  # not "held locked": that was no run
     assert "held" not in run_glossary("runs", "--db", str(archived)).stdout
+
+
+def test_a_first_crawl_in_slices_is_judged_as_the_same_crawl_whole(make_replica, tmp_path):
+    """A run stopped by a budget and resumed is judged whole: its later parts were set against the pages its
+    first part had archived, as if those were the archive's, and the hostile replica's link-trap terms after
+    its real ones read as extraction broken. The crawl whole passes; in slices it was held."""
+    server = make_replica(40, 1, "--faults")
+    db = tmp_path / "slices.db"
+    result = crawl(db, "--start-url", f"{server.url}/", "--timeout", "2", "--max-pages", "60")
+    parts = 1
+    while result.returncode == ExitStatus.STOPPED_EARLY and parts < 20:
+        result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress", "--json")
+        parts += 1
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert parts > 2 and rows(db, "SELECT count(*) AS n FROM staged") == [{"n": 0}]
