@@ -337,3 +337,19 @@ def test_pages_staged_as_records_by_an_earlier_version_are_archived_as_their_row
     dumps = [{table: rows(tmp_path / f"{name}.db", f"SELECT * FROM {table} ORDER BY 1, 2, 3") for table in tables}
              for name in ("rows", "records")]
     assert dumps[0] == dumps[1] and len(dumps[0]["links"]) > 100
+
+
+def test_a_resume_fetches_what_its_run_never_tried_before_what_failed(tmp_path):
+    """Each part of a run resumed under --max-duration spent its budget on the same failing fetches, first in
+    the frontier, and never reached the rest: after 190 parts the crawl had not moved on."""
+    archive = Archive(tmp_path / "a.db")
+    run = archive.start_run("crawl", {})
+    found = [f"http://site/{name}/" for name in ("fails", "times-out", "a", "b", "fetched")]
+    archive.mark_frontier(run, pending=found)
+    archive.mark_frontier(run, done=["http://site/fetched/"])
+    archive.record_error(run, "http://site/fails/", "fetch", 503, "HTTP 503")
+    archive.record_error(run, "http://site/times-out/", "fetch", None, "timed out")
+    done, pending = archive.frontier(run)
+    archive.close()
+    assert done == {"http://site/fetched/"}
+    assert pending == ["http://site/a/", "http://site/b/", "http://site/fails/", "http://site/times-out/"]

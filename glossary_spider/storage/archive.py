@@ -260,14 +260,19 @@ class Archive(Staging, Writer, Reads):
         )
 
     def frontier(self, run_id: int) -> tuple[set[str], list[str]]:
-        """The URLs a run has fetched, and those it found but had not fetched yet."""
+        """The URLs a run has fetched, and those it found but had not fetched yet: those it never tried
+        first, then those whose fetch got no answer, so that a resume under a budget does not spend it all
+        on the same failing fetches before it gets to the rest."""
         done, pending = set(), []
         for url, state in self.db.execute("SELECT url, state FROM frontier WHERE run_id = ? ORDER BY rowid", [run_id]):
             if state == "done":
                 done.add(url)
             else:
                 pending.append(url)
-        return done, [url for url in pending if url not in done]
+        tried = {url for (url,) in self.db.execute("SELECT url FROM captures WHERE run_id = ? UNION "
+                                                   "SELECT url FROM crawl_errors WHERE run_id = ?", [run_id, run_id])}
+        pending = [url for url in pending if url not in done]
+        return done, [url for url in pending if url not in tried] + [url for url in pending if url in tried]
 
     def mark_reparsed(self, run_id: int, url: str) -> None:
         """Note that reparse ``run_id`` has done every page up to ``url``, in the order of URLs: a reparse
