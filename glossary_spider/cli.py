@@ -1018,13 +1018,13 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
         with open(out, mode, **options) as stream:
             yield stream
         return
-    part = target.with_name(f".{target.name}.{os.getpid()}.part")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
+    part = target.with_name(f".{target.name}.{os.getpid()}.part")  # this process's own name: no one else's file
     try:
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
         with open(fd, mode, **options) as stream:
             yield stream
         os.replace(part, target)
-    except BaseException:
+    except BaseException:  # a Ctrl-C (or SIGTERM) the moment the part was made included
         with contextlib.suppress(OSError):
             os.unlink(part)
         raise
