@@ -25,14 +25,20 @@ _DECOMPRESSED_PAST_LIMIT = "during decompression"
 _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 
 
+class RedirectRefused(IgnoreRequest):
+    """A redirect not followed (a loop, a chain past ``REDIRECT_MAX_TIMES``, a target that is no URL): the
+    site's answer all the same. The page failed, not the site, and a --resume would meet it again."""
+
+
 def past_limit_once_decoded(error: BaseException) -> bool:
     return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
 
 
 def unusable_answer(error: BaseException) -> bool:
-    """Whether a download failed on what the site answered (past the size limit, or a body that cannot
-    be decoded) rather than for want of an answer."""
-    return isinstance(error, (DownloadCancelledError, *_UNDECODABLE)) or past_limit_once_decoded(error)
+    """Whether a download failed on what the site answered (past the size limit, a body that cannot be
+    decoded, a redirect not followed) rather than for want of an answer."""
+    return (isinstance(error, (DownloadCancelledError, RedirectRefused, *_UNDECODABLE))
+            or past_limit_once_decoded(error))
 
 
 def describe(error: BaseException) -> str:

@@ -36,7 +36,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.failures import describe
+from glossary_spider.failures import RedirectRefused, describe
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import host_of, is_allowed, normalize_url, same_site
@@ -146,12 +146,12 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             redirected = super().process_response(request, response)
         except ValueError as exc:  # a Location whose host or port cannot be read
             location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
-            raise IgnoreRequest(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
+            raise RedirectRefused(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
         except IgnoreRequest:  # Scrapy's "max redirections reached"
-            raise IgnoreRequest(f"too many redirects: more than {self.max_redirect_times} "
+            raise RedirectRefused(f"too many redirects: more than {self.max_redirect_times} "
                                 f"from {chain[0]}") from None
         if isinstance(redirected, Request) and redirected.url in chain:
-            raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, redirected.url]))
+            raise RedirectRefused("redirect loop: " + " -> ".join([*chain, redirected.url]))
         if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):
             # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
             # dropped by the duplicate filter as the page this request already is.

@@ -530,3 +530,23 @@ def test_a_run_resumed_after_a_budget_stop_does_not_enter_its_cut_traps_again(ma
     for r in server.requests():
         served.update(name for name, prefix in TRAPS.items() if r["path"].startswith(prefix.split("?")[0]))
     assert max(served.values()) <= MOST_REQUESTS_PER_TRAP, served
+
+
+def test_a_redirect_not_followed_is_an_answer_and_a_resume_does_not_ask_again(make_replica, tmp_path):
+    """A redirect loop or an over-long chain was recorded as a fetch that got no answer: every part of a run
+    resumed after a budget asked for it again and recorded it again (nine error rows, nine captures), and it
+    counted against the site as unanswered."""
+    server = make_replica(40, 1, "--faults")
+    refused = [f.path for f in FAULTS if f.name in ("redirect-loop", "redirect-chain")]
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.url}{p}\n" for p in [*refused, *ReplicaSite(40).glossary_paths()[:3]]))
+    db = tmp_path / "slices.db"
+    result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-pages", "1", "--concurrency", "1")
+    for _ in range(10):
+        if result.returncode != 4:
+            break
+        result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path in refused:
+        assert len(rows(db, "SELECT id FROM crawl_errors WHERE url = ?", (server.url + path,))) == 1, path
+        assert sum(r["path"] == path for r in server.requests()) == 1, path
