@@ -145,6 +145,20 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
         assert "Crawl-delay" in out
 
 
+def _crawl_held_by_a_page_never_answered(make_replica, tmp_path, **popen):
+    """A crawl at full speed (extraction workers beside Scrapy's process) of 20 pages and one that is never
+    answered: the server, the archive, the paths asked for, the running crawl."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "held.db"
+    urls = tmp_path / "urls.txt"
+    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
+    urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+    return server, db, paths, process
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, tmp_path, signum):
     """From the moment a crawl has recorded its run to the moment Scrapy's handlers are in, SIGTERM killed it
@@ -177,14 +191,7 @@ def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica,
     """A second SIGTERM (systemd's to the whole group, a second Ctrl-C) stops Scrapy's reactor at once, closing
     nothing: the extraction workers, which ignore SIGTERM, were left running, and multiprocessing's exit waited
     for them for ever."""
-    server = make_replica(SITE_PAGES, 1, "--attack", "none")
-    db = tmp_path / "twice.db"
-    urls = tmp_path / "urls.txt"
-    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
-    urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
-                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    server, db, paths, process = _crawl_held_by_a_page_never_answered(make_replica, tmp_path, start_new_session=True)
     try:
         _wait_for(lambda: len(server.requests()) >= len(paths), 60)
         time.sleep(1)  # the workers have pages; the page never answered holds the first stop
@@ -209,14 +216,7 @@ def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers
     that a download holds past its grace is abandoned and the reactor stopped: the workers, still waiting
     for pages, held the process at its exit for ever (they ignore SIGTERM), and a service manager's stop
     hung until its own timeout killed everything."""
-    server = make_replica(SITE_PAGES, 1, "--attack", "none")
-    db = tmp_path / "held.db"
-    urls = tmp_path / "urls.txt"
-    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
-    urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
-                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server, db, paths, process = _crawl_held_by_a_page_never_answered(make_replica, tmp_path)
     _wait_for(lambda: len(server.requests()) >= len(paths), 60)
     time.sleep(1)  # the pages archived so far; the one never answered still awaited
     sent = time.monotonic()
