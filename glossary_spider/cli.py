@@ -636,8 +636,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
 
         accept_held(archive, accept)
         run = archive.db.table("crawl_runs").get(accept)  # counted again, as the run would have been
-        archived = ", ".join(f"{run[f'pages_{kind}']} {kind}" for kind in ("new", "changed", "unchanged", "gone", "back")
-                             if run[f"pages_{kind}"]) or "no"
+        kinds = ("new", "changed", "unchanged", "gone", "back")
+        archived = ", ".join(f"{run[f'pages_{kind}']} {kind}" for kind in kinds if run[f"pages_{kind}"]) or "no"
         click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
 
 

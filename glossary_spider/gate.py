@@ -320,8 +320,8 @@ class Run:
             "count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
             "avg(coalesce(s.jsonld, 0) != 0)", "", where, **params)
         words = [w or 0 for (w,) in self.rows("s.words", "", where, **params)]
-        return {"pages": pages, "with_title": with_title or 0.0, "median_words": statistics.median(words) if words else 0,
-                "with_related": with_related or 0.0, "with_jsonld": with_jsonld or 0.0}
+        return {"pages": pages, "with_title": with_title or 0.0, "with_related": with_related or 0.0,
+                "with_jsonld": with_jsonld or 0.0, "median_words": statistics.median(words) if words else 0}
 
     def rows(self, columns: str, tail: str, where: str = "", **params: Any) -> Any:
         """A cursor over ``SELECT columns`` of the run's staged pages (``s``) beside their archived

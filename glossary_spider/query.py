@@ -467,7 +467,8 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
             # A run that never finished (killed, or still running) has its counts from its rows; a held one what
             # became of it (accepted, discarded).
             {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
-             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}), "decision": decisions.get(run["id"])}
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}),
+             "decision": decisions.get(run["id"])}
             # *: an archive no writer has opened since columns were added lacks the newer ones.
             for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)
         ],
