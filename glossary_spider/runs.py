@@ -82,8 +82,9 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
             return Check(ExitStatus.DONE, f"ok: {_name(running[-1])} running since {running[-1]['started_at']}")
         return Check(ExitStatus.FAILED, "no run recorded yet")
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
-    # killed, its start or resumption.
-    last = max(ended, key=lambda r: (r["finished_at"] or r["resumed_at"] or r["started_at"] or "", r["id"] or 0))
+    # killed, its start or resumption; within the same second (the times' grain), a refused run first.
+    last = max(ended, key=lambda r: (r["finished_at"] or r["resumed_at"] or r["started_at"] or "",
+                                     r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
     when = last["finished_at"] or last["started_at"]
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
         return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)

@@ -784,6 +784,19 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     assert b"job\\x1b]0;pwned" in shown and b"\x1b" not in shown and b"\r\r" not in shown, shown
 
 
+def test_runs_check_within_one_second_judges_the_run_a_refused_one_waited_on():
+    """A run refused as locked ends while the run holding the lock goes on: when both end within the same
+    second (the times' grain), --check judged the refused one, by its larger id (a flaky exit 3)."""
+    from glossary_spider.runs import check
+
+    stopped = {"id": 2, "command": "crawl", "started_at": "2026-11-29T10:42:28+00:00", "resumed_at": None,
+               "finished_at": "2026-11-29T10:42:30+00:00", "finish_reason": "max_pages", "outcome": "stopped",
+               "exit_status": 4, "error": None, "job_id": None}
+    locked = {**stopped, "id": 3, "started_at": "2026-11-29T10:42:30+00:00", "finish_reason": "locked",
+              "outcome": "locked", "exit_status": 3, "error": "locked by another writer"}
+    assert check([stopped, locked]).status == 4
+
+
 def _read_some(fd):
     try:
         return os.read(fd, 65536)
