@@ -17,6 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = [sys.executable, "-m", "glossary_spider"]
 
+# The files that take longest, longest first (seconds of tests each, in a full run): handed out first, so
+# that `make test`'s workers (one file each at a time) do not end waiting on one left for last.
+LONGEST_FIRST = ["test_cli.py", "test_hostile.py", "test_unattended.py", "test_faults.py", "test_history.py",
+                 "test_gate_hostile.py", "test_crawl.py", "test_scrapyd.py", "test_bench.py", "test_crash.py"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests in their order
+
 
 def lasting_port() -> int:
     """A free loopback port below the range the kernel hands out for port 0 and for outgoing connections,
