@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -66,8 +67,6 @@ def stops_interrupt() -> None:
     """SIGTERM (a scheduler's timeout, a service manager's stop) and SIGHUP (the terminal gone) stop the
     command as Ctrl-C does, so that what it was writing is taken back and it exits 1; unless they are
     ignored (``nohup``)."""
-    import signal
-
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) == signal.SIG_DFL:
             signal.signal(signum, signal.default_int_handler)
@@ -287,7 +286,7 @@ def locked_out(exc: Exception) -> None:
 def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
     """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
     from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
-    from glossary_spider.extensions import hold_stops
+    from glossary_spider.workers import hold_stops
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import open_run
     from glossary_spider.storage import fetch_outcomes
@@ -634,10 +633,9 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             raise UserError(f"run #{later} has archived pages since run #{accept} was held: "
                             f"its versions would be older than the archive's; discard it")
 
-        accept_held(archive, accept)
-        run = archive.db.table("crawl_runs").get(accept)  # counted again, as the run would have been
+        counts = accept_held(archive, accept)  # the run counted again, as it would have been had it passed
         kinds = ("new", "changed", "unchanged", "gone", "back")
-        archived = ", ".join(f"{run[f'pages_{kind}']} {kind}" for kind in kinds if run[f"pages_{kind}"]) or "no"
+        archived = ", ".join(f"{counts[f'pages_{kind}']} {kind}" for kind in kinds if counts[f"pages_{kind}"]) or "no"
         click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
 
 
@@ -948,7 +946,6 @@ def browse(db: str, port: int, open_browser: bool) -> None:
         glossary browse --port 8002 --no-open
     """
     import importlib.util
-    import signal
     import socket
     import subprocess
 

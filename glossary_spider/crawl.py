@@ -14,7 +14,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from glossary_spider.extensions import hold_stops
+from glossary_spider.workers import hold_stops
 from glossary_spider.plan import RunPlan
 from glossary_spider.spiders.glossary import GlossarySpider
 

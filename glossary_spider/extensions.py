@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import signal
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -18,7 +17,7 @@ from twisted.internet import task
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.terminal import ProgressLine
-from glossary_spider.workers import STOP_SIGNALS
+from glossary_spider.workers import let_stops_in
 
 logger = logging.getLogger(__name__)
 
@@ -196,21 +195,16 @@ class Budgets:
             self.timer.cancel()
 
 
-def hold_stops() -> None:
-    """Hold Ctrl-C and SIGTERM back while a crawl starts up, from the moment its run is opened until
-    Scrapy's reactor runs with Scrapy's handlers in place (:func:`let_stops_in_when_running`). One that
-    came meanwhile killed the crawl at once (SIGTERM: exit 143, not a word) or broke its start-up with a
-    traceback (Ctrl-C), leaving the run it had opened as if killed; held, it stops the run as any stop does."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-
-
 def let_stops_in_when_running(**_: Any) -> None:
-    """Let what :func:`hold_stops` held arrive once the reactor runs: in its first turn, after its start-up
-    triggers, Scrapy's installing its handlers among them. Call it once the reactor is installed (the
-    engine's start)."""
+    """Let Ctrl-C and SIGTERM, held while a crawl starts up (:func:`~glossary_spider.workers.hold_stops`, from
+    before its run is opened), arrive once the reactor runs: in its first turn, after its start-up triggers,
+    Scrapy's installing its handlers among them. Call it once the reactor is installed (the engine's start).
+    One that came meanwhile killed the crawl at once (SIGTERM: exit 143, not a word) or broke its start-up
+    with a traceback (Ctrl-C), leaving the run it had opened as if killed; held, it stops the run as any
+    stop does."""
     from twisted.internet import reactor
 
-    reactor.callWhenRunning(reactor.callLater, 0, signal.pthread_sigmask, signal.SIG_UNBLOCK, STOP_SIGNALS)
+    reactor.callWhenRunning(reactor.callLater, 0, let_stops_in)
 
 
 class StopWatch:

@@ -31,7 +31,7 @@ from glossary_spider.storage import Archive, ArchiveError, cannot_write
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.terminal import ProgressLine
-from glossary_spider.workers import STOP_SIGNALS, worker_started
+from glossary_spider.workers import hold_stops, let_stops_in, worker_started
 
 logger = logging.getLogger(__name__)
 
@@ -162,16 +162,7 @@ def task(state: dict[str, Any], content_type: str | None, sha256: str) -> Task:
     return state["url"], content_type, sha256, state["record_digest"], state["content_hash"]
 
 
-_forks_quiet = False  # whether _hold_signals and the rest are registered, once for the process
-
-
-def _hold_signals() -> None:
-    """Ctrl-C and SIGTERM held back while a worker is forked: it starts with them held."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-
-
-def _let_signals_go() -> None:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+_forks_quiet = False  # whether hold_stops and the rest are registered, once for the process
 
 
 def _quiet_signals() -> None:
@@ -180,7 +171,7 @@ def _quiet_signals() -> None:
     handlers a while, and a worker stopped while starting printed a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _let_signals_go()
+    let_stops_in()
 
 
 class PageExtractor:
@@ -204,7 +195,7 @@ class PageExtractor:
         if self.workers > 1:
             global _forks_quiet
             if not _forks_quiet:
-                os.register_at_fork(before=_hold_signals, after_in_parent=_let_signals_go,
+                os.register_at_fork(before=hold_stops, after_in_parent=let_stops_in,
                                     after_in_child=_quiet_signals)
                 _forks_quiet = True
             self.pool = [_Worker() for _ in range(self.workers)]
@@ -319,7 +310,7 @@ def _serve(conn: Connection, parents: Connection, parent_pid: int) -> None:
 def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
     """Archive a run the quality gate held as the gate would have had it passed, its pages re-extracted
     from the captures it kept (so that an extraction fixed since handles them): its soft 404s gone, its
-    blank pages as archived. Returns the pages by outcome."""
+    blank pages as archived. Returns the run's counts (``pages_new`` ...), as its row now holds them."""
     records = {}
     for row in archive.staged(run_id, "url, content_type, body_sha256"):
         body = archive.body(row["body_sha256"])

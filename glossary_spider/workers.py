@@ -38,6 +38,17 @@ logger = logging.getLogger(__name__)
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C and a service manager's stop
 
 
+def hold_stops() -> None:
+    """Hold Ctrl-C and SIGTERM back, pending, until :func:`let_stops_in`: while a process is started that
+    must not meet them before it can handle them, or while a crawl starts up
+    (:func:`glossary_spider.extensions.let_stops_in_when_running`)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def let_stops_in() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 def default_workers() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -56,7 +67,7 @@ def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:
     the parent: a cron job's mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    let_stops_in()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     die_with_parent(signal.SIGKILL)

@@ -41,9 +41,9 @@ from scrapy.utils.gz import gunzip, gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
-from glossary_spider.extensions import hold_stops, let_stops_in_when_running
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.failures import describe, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
@@ -60,7 +60,8 @@ from glossary_spider.storage import Fetch
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, server_of
-from glossary_spider.workers import BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging
+from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
+                                     hold_stops)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class GlossarySpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GlossarySpider:
         plan = kwargs.pop("plan", None)
-        hold_stops()  # from before the run is opened (glossary crawl holds them earlier still) to the engine's start
+        hold_stops()  # from before the run is opened (glossary crawl holds them earlier) until the engine starts
         crawler.signals.connect(let_stops_in_when_running, signal=signals.engine_started)
         if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
             job_id = kwargs.pop("_job", None) or os.environ.get("SCRAPY_JOB")

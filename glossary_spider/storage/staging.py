@@ -154,10 +154,11 @@ class Staging:
     def accept_staged(self, run_id: int, soft_404: Iterable[str], blank: Iterable[str],
                       records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
         """Archive a run the quality gate held (:meth:`archive_staged`), its counts and the gate's report
-        saying so. Returns the pages by outcome."""
+        saying so. Returns the run's counts, as its ``crawl_runs`` row now holds them."""
         with self.db.atomic():
-            counts = self.archive_staged(run_id, soft_404, blank, records)
-            self.db.table("crawl_runs").update(run_id, run_counts(self.db, run_id))
+            self.archive_staged(run_id, soft_404, blank, records)
+            counts = run_counts(self.db, run_id)
+            self.db.table("crawl_runs").update(run_id, counts)
             self.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
                             [now(), run_id])
         return counts
