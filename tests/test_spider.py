@@ -197,3 +197,16 @@ def test_a_page_listed_twice_in_the_sitemaps_goes_by_its_newest_lastmod():
     entries = [{"loc": url, "lastmod": "2026-11-29T10:00:00+00:00"}, {"loc": url, "lastmod": "2020-01-01"}]
     assert [e["loc"] for e in spider.sitemap_filter(entries)] == [url, url]
     assert spider.lastmods[url] == datetime(2026, 11, 29, 10, tzinfo=timezone.utc)
+
+
+def test_scrapys_components_are_all_ours_but_the_three_left_out():
+    """Scrapy imports whatever its base lists name, so the project's lists leave out the components it
+    switches off; a Scrapy that adds, moves or drops one must be looked at here, not followed blindly."""
+    from scrapy.settings import default_settings as scrapy
+
+    from glossary_spider import settings
+
+    for name in ("EXTENSIONS_BASE", "DOWNLOADER_MIDDLEWARES_BASE"):
+        theirs = {path: order for path, order in getattr(scrapy, name).items() if path not in settings.GLOSSARY_LEFT_OUT}
+        assert getattr(settings, name) == theirs
+    assert not (settings.COOKIES_ENABLED or settings.TELNETCONSOLE_ENABLED or settings.REMOTE_CONTROL_ENABLED)
