@@ -468,8 +468,9 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.
 
     Runs refused before they started are listed too: a bad argument (exit status
-    2) or the archive locked by another run (3), which is noted beside the archive
-    until the next run records it. With --check, the one line and the exit status
+    2), the archive locked by another run (3) or refusing its first write (a full
+    disk: 2), the last two noted beside the archive until the next run records
+    them. With --check, the one line and the exit status
     are for cron mail, systemd OnFailure= or a monitoring system: the last run's
     own exit status when it was not done, 1 when it is older than --max-age (or
     there is none, but for the first run while it is going). A run still going

@@ -183,19 +183,19 @@ def refused_path(db_path: str | Path) -> Path:
 
 
 def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
-    """Note beside the archive a run refused while it was locked (one JSON line, appended under flock)."""
+    """Note beside the archive a run refused while it was locked, or could not be written (one JSON line,
+    appended under flock)."""
     line = (json.dumps({k: run.get(k) for k in REFUSED_FIELDS}, default=str) + "\n").encode()
     try:
         fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
                      0o644)
-    except OSError as exc:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # no room for it either, or no right to write there
         logger.warning("Cannot note the refused run beside the archive: %s", exc.strerror or exc)
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]]:

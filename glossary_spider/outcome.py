@@ -36,7 +36,8 @@ BUDGET_REASONS = (MAX_PAGES_REASON, "closespider_itemcount", "closespider_pageco
 # Finish reasons of a run refused before it fetched or wrote anything: nothing to resume.
 BAD_ARGUMENT = "bad_argument"
 LOCKED_OUT = "locked"
-REFUSED_REASONS = (BAD_ARGUMENT, LOCKED_OUT)
+UNWRITABLE = "archive_unwritable"  # the archive refused the run's first write (a full disk, a read-only file)
+REFUSED_REASONS = (BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE)
 # A batch the archive refused to write (a full disk, most often); --resume fetches it again.
 ARCHIVE_ERROR = "archive_error"
 # The option that sets each budget, for messages.
@@ -74,6 +75,8 @@ def explain(finish_reason: str | None) -> str:
                             "fetch to it failed; --resume tries them again",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
+        UNWRITABLE: "the archive could not be written when the run started (a full disk? a read-only file?): "
+                    "nothing was fetched; the next run starts afresh once that is mended",
     }.get(finish_reason or "", finish_reason or "")
 
 
@@ -137,7 +140,7 @@ def exit_status(finish_reason: str | None) -> ExitStatus:
         return ExitStatus.STOPPED_EARLY
     if finish_reason == UNREACHABLE_REASON:
         return ExitStatus.UNREACHABLE
-    if finish_reason in (BAD_ARGUMENT, ARCHIVE_ERROR):
+    if finish_reason in (BAD_ARGUMENT, ARCHIVE_ERROR, UNWRITABLE):
         return ExitStatus.BAD_INPUT
     if finish_reason == LOCKED_OUT:
         return ExitStatus.LOCKED

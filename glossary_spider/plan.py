@@ -28,15 +28,23 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
-from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT
+from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
-from glossary_spider.storage import Archive, ArchiveError, archive_path, existing_archive, now
+from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
+                                     existing_archive, now)
 from glossary_spider.urls import server_of
 
 logger = logging.getLogger(__name__)
 
 # What open_run raises for a run it refuses; str() of each is the one line to show.
 REFUSALS = (BadArgument, ArchiveError, ArchiveLocked)
+
+
+def refused_reason(refusal: Exception) -> str:
+    """The finish reason a run refused with one of :data:`REFUSALS` is recorded with."""
+    if isinstance(refusal, ArchiveLocked):
+        return LOCKED_OUT
+    return UNWRITABLE if isinstance(refusal, ArchiveUnwritable) else BAD_ARGUMENT
 
 
 @dataclass
@@ -136,6 +144,10 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         raise ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
     try:
         archive = Archive(db)
+    except ArchiveUnwritable as exc:
+        refusal.record(UNWRITABLE, exc)
+        lock.release()
+        raise
     except BaseException:
         lock.release()
         raise
@@ -147,6 +159,12 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         archive.close()
         lock.release()
         raise
+    except sqlite3.OperationalError as exc:  # the run's first writes refused: a full disk, most often
+        unwritable = ArchiveUnwritable(cannot_write(db, exc))
+        refusal.record(UNWRITABLE, unwritable)
+        archive.close()
+        lock.release()
+        raise unwritable from exc
     except BaseException:
         archive.close()
         lock.release()
@@ -200,7 +218,7 @@ class Refusal:
         if archive is not None:
             archive.record_refused_runs([run])
             return
-        if reason == LOCKED_OUT:
+        if reason in (LOCKED_OUT, UNWRITABLE):  # the archive cannot take it now
             note_refused(self.db, run)
             return
         if not self.db.is_file():

@@ -553,6 +553,32 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
 
 
+def test_a_run_the_archive_refuses_from_its_start_is_noted_and_runs_check_says_so(replica, crawled, tmp_path):
+    """A refresh whose archive cannot be written from its first write (a full disk: here a file size limit
+    below the shared-memory file's) exited 2 and left no trace: 'runs --check' went on judging the run
+    before it, done, and the night's failure was in no account. It is noted beside the archive, as a run
+    locked out is, and the next run records it."""
+    import resource
+    import time
+
+    db = tmp_path / "refused.db"
+    shutil.copy(crawled, db)
+    time.sleep(1.1)  # the runs' times are to the second: the refused one is the last to end
+
+    def no_room():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = run_glossary("refresh", "--db", str(db), "--no-progress", preexec_fn=no_room)
+    assert_one_line_error(result, "cannot write the archive")
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2 and "refresh bad_input" in check.stdout + check.stderr, check
+    assert not Path(f"{db}.lock").exists()
+
+    assert run_glossary("refresh", "--db", str(db), "--no-progress", "--delay", "0").returncode == 0
+    assert [(r["command"], r["finish_reason"]) for r in rows(db, "SELECT * FROM crawl_runs ORDER BY id")][-2:] == [
+        ("refresh", "archive_unwritable"), ("refresh", "finished")]
+
+
 def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded(replica, tmp_path):
     """A scheduler may start a run with no standard streams at all (``<&- >&- 2>&-``). Python leaves them
     None: the run stopped at its first word to standard error, its lock and its crawl_runs row left as a

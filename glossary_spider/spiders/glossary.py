@@ -47,11 +47,10 @@ from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.failures import describe, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.lock import ArchiveLocked
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
-from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, MAX_PAGES_REASON
+from glossary_spider.outcome import MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
-from glossary_spider.plan import REFUSALS, RunPlan, open_run
+from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap
@@ -104,9 +103,8 @@ class GlossarySpider(Spider):
                 plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id)
             except REFUSALS as exc:
                 logger.error("%s", exc)
-                refused = LOCKED_OUT if isinstance(exc, ArchiveLocked) else BAD_ARGUMENT
                 defaults_for_options(crawler.settings)
-                return super().from_crawler(crawler, refused=refused)
+                return super().from_crawler(crawler, refused=refused_reason(exc))
             if stopped := plan.superseded:
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],

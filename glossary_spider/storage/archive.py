@@ -16,7 +16,7 @@ import sqlite_utils
 
 from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import ArchiveError, archive_path, cannot_write, is_damaged
+from glossary_spider.storage.errors import ArchiveError, ArchiveUnwritable, archive_path, cannot_write, is_damaged
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -38,7 +38,7 @@ class Archive(Staging, Writer, Reads):
         try:
             archive_path(self.path)
             if self.path.exists() and not os.access(self.path, os.W_OK):
-                raise ArchiveError(f"{self.path} is read-only: this command writes to the archive")
+                raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
@@ -56,8 +56,10 @@ class Archive(Staging, Writer, Reads):
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 self.db.execute("VACUUM")
         except sqlite3.DatabaseError as exc:
-            if is_damaged(exc) or isinstance(exc, sqlite3.OperationalError):
+            if is_damaged(exc):
                 raise ArchiveError(cannot_write(self.path, exc)) from exc
+            if isinstance(exc, sqlite3.OperationalError):
+                raise ArchiveUnwritable(cannot_write(self.path, exc)) from exc
             raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
         except OSError as exc:
             raise ArchiveError(f"cannot open the archive {self.path}: {exc.strerror or exc}") from exc

@@ -11,6 +11,10 @@ class ArchiveError(Exception):
     """The archive cannot be used: the message says why, for the user."""
 
 
+class ArchiveUnwritable(ArchiveError):
+    """The archive refuses to be written: a full disk, most often, or a file made read-only."""
+
+
 def archive_path(path: str | Path) -> Path:
     """``path``, unless something other than a file is there: a directory, or a device, FIFO or socket
     (``/dev/null``), which SQLite would wait on, or write its journal beside."""
