@@ -142,6 +142,7 @@ OPTION_SETTINGS = {
     "max_duration": "CLOSESPIDER_TIMEOUT",
     "max_delay": "GLOSSARY_MAX_DELAY",
     "give_up_after": "GLOSSARY_GIVE_UP_AFTER",
+    "workers": "GLOSSARY_EXTRACT_WORKERS",
 }
 
 
@@ -209,6 +210,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "gate": _gate,
     "max_delay": _number(float, 0, DAY),
     "give_up_after": _duration,
+    "workers": _number(int, 0, 64),
 }
 # Other names a run's arguments may come under (-a max_age); urls_file is read into start_urls.
 ALIASES = {"max_age": "max_age_days"}
@@ -241,6 +243,7 @@ class RunArgs:
     gate: tuple[str, ...] = ()
     max_delay: float | None = None
     give_up_after: float | None = None
+    workers: int | None = None
     given: frozenset[str] = frozenset()
 
     @classmethod
@@ -304,6 +307,8 @@ class RunArgs:
             settings["DOWNLOAD_TIMEOUT"] = self.timeout
         if self.trap_budget is not None:
             settings["GLOSSARY_TRAP_BUDGET"] = self.trap_budget
+        if self.workers is not None:
+            settings["GLOSSARY_EXTRACT_WORKERS"] = self.workers
         if self.max_pages is not None:
             # No download starts while a response waits to be parsed, so that the run cannot fetch on
             # past its page budget before the budget is seen to be spent: at most the downloads in

@@ -124,6 +124,9 @@ GLOSSARY_BATCH_SECONDS = 2.0
 # Processes extracting pages beside Scrapy's own (0: extract in Scrapy's process). None: one per core
 # less one for a crawl without a delay (--delay 0), none for a polite one, whose loop is mostly idle.
 GLOSSARY_EXTRACT_WORKERS = None
+# Pages a run extracts in Scrapy's process before its workers start, their number not being set: a
+# worker's start-up costs more than a small run's extraction.
+GLOSSARY_EXTRACT_WORKERS_AFTER = 100
 # Whether a writer process writes the run's batches to the archive, so that Scrapy's loop goes on fetching
 # while they are written. None: when pages are extracted in worker processes (above) on three cores or more.
 GLOSSARY_WRITER_PROCESS = None

@@ -1,7 +1,7 @@
 """Worker processes: for extraction, shared by the crawl and by reparse; and a crawl's archive writer.
 
-No worker holds the archive's lock, nor any connection of its parent's: a crawl's are spawned
-fresh (its archive writer opens a connection of its own, under its parent's lock), a reparse's are
+No worker holds the archive's lock, nor any connection of its parent's: a crawl's are fresh
+interpreters (its archive writer opens a connection of its own, under its parent's lock), a reparse's are
 forked before the archive is opened (:class:`~glossary_spider.reparse.PageExtractor`). Each exits
 when the process that started it dies, ``kill -9`` included.
 """
@@ -12,12 +12,12 @@ import asyncio
 import atexit
 import ctypes
 import logging
-import multiprocessing
 import os
 import pickle
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -26,7 +26,6 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from multiprocessing import resource_tracker
 from typing import Any
 
 from glossary_spider.extraction import Extraction, extract_page
@@ -57,9 +56,9 @@ def default_workers() -> int:
 def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:
     """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM does ``on_stop`` (by
     default it ends the worker quietly, a process pool's way to stop it at once, whatever handler it was
-    forked with; a crawl's workers ignore it: :func:`_serve`), and it goes when the parent does: at once
+    forked with; a crawl's workers ignore it: :func:`_worker_main`), and it goes when the parent does: at once
     where the kernel can say so (Linux's parent-death signal), else within half a second. Both signals
-    came to it held (:func:`_spawn`): one that came while it started up is handled so, not as Python's
+    came to it held (:func:`_start_worker`): one that came while it started up is handled so, not as Python's
     start-up handles it (Ctrl-C: a traceback; SIGTERM: a worker lost). A crawl's archive writer must not write on after
     ``kill -9`` of its crawl, when a ``--resume`` may already have taken the archive.
     A write to a parent that is gone ends it at once and quietly too (SIGPIPE, as it ends
@@ -138,8 +137,8 @@ class WorkersGone(BrokenProcessPool):
 class BatchingPool:
     """Work handed to worker processes a batch at a time, from an asyncio loop.
 
-    Each worker is a child process (spawned, so that the CPU time it uses counts as this process's
-    for whoever waits for it: a shell's ``time``, Scrapyd) joined to the loop by a socket pair. A batch
+    Each worker is a child process (a fresh interpreter, :func:`_start_worker`, whose CPU time counts as this
+    process's for whoever waits for it: a shell's ``time``, Scrapyd) joined to the loop by a socket pair. A batch
     goes down as one pickled frame and its results come back as one, read by the loop itself
     (:class:`_WorkerLink`, an ``asyncio.Protocol``); no thread stands between. A ``ProcessPoolExecutor``
     has two (one feeds its call queue, one reads results) that take the GIL from the loop at every
@@ -208,12 +207,8 @@ class BatchingPool:
 
     async def _start(self, count: int) -> None:
         loop = asyncio.get_running_loop()
-        context = multiprocessing.get_context("spawn")
         for _ in range(count):
-            ours, theirs = socket.socketpair()
-            process = context.Process(target=_serve, args=(theirs, self.job, os.getpid()), daemon=True)
-            _spawn(process)
-            theirs.close()
+            process, ours = _start_worker(self.job)
             try:
                 _, link = await loop.create_unix_connection(partial(_WorkerLink, self, process), sock=ours)
             except BaseException:  # no link (out of file descriptors; cancelled): the worker reads the end
@@ -356,23 +351,68 @@ _FRAME = struct.Struct("!Q")
 _CHUNK = 256 * 1024
 
 
-def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pid: int) -> None:
-    """A worker's life: read a batch, send back the job's results, until the socket closes.
+def _start_worker(job: Callable[[list[Any]], list[Any]]) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start a worker for ``job``: a fresh interpreter (so that no thread or connection of this process's is
+    copied into it) running :func:`_worker_main`, with Ctrl-C and SIGTERM held for :func:`worker_started` to
+    let in. It is joined to this process by a socket pair, whose first frames carry this process's import
+    path and the job: a worker whose parent dies before it has them, even by ``kill -9``, ends quietly."""
+    ours, theirs = socket.socketpair()
+    command = [sys.executable, "-c", f"from glossary_spider.workers import _worker_main; "
+                                     f"_worker_main({theirs.fileno()}, {os.getpid()})"]
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        theirs.close()
+    global _kill_at_exit
+    if not _kill_at_exit:
+        _kill_at_exit = bool(atexit.register(_kill_left))
+    _started_workers.add(process)
+    try:
+        for frame in (pickle.dumps(sys.path), pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)):
+            ours.sendall(_FRAME.pack(len(frame)) + frame)
+    except OSError:  # it died at once: its link sees the socket closed, as for any worker that dies
+        pass
+    return process, ours
+
+
+def _worker_main(fd: int, parent_pid: int) -> None:
+    """A worker's life, from its start: its import path and its job, then :func:`_serve`."""
+    worker_started(parent_pid, on_stop=signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    frames = sock.makefile("rb")
+    if (path := _read_frame(frames)) is None:
+        return
+    sys.path[:] = pickle.loads(path)
+    if (job := _read_frame(frames)) is None:
+        return
+    _serve(sock, frames, pickle.loads(job))
+
+
+def _read_frame(frames: Any) -> bytes | None:
+    """The next frame from the parent, or None once it has gone (closed its end, or died: kill -9)."""
+    try:
+        if len(head := frames.read(_FRAME.size)) < _FRAME.size:
+            return None
+        size = _FRAME.unpack(head)[0]
+        if len(data := frames.read(size)) < size:  # the parent went in the middle of a frame
+            return None
+    except OSError:  # its end of the socket was reset
+        return None
+    return data
+
+
+def _serve(sock: socket.socket, frames: Any, job: Callable[[list[Any]], list[Any]]) -> None:
+    """Read a batch, send back the job's results, until the socket closes.
 
     SIGTERM is ignored: a service manager stopping the crawl sends it to every process of the crawl at once
     (systemd's KillMode=control-group), and the crawl, stopping as for Ctrl-C, still needs its workers for
     the pages in flight. They go when it closes their socket, or dies."""
-    worker_started(parent_pid, on_stop=signal.SIG_IGN)
-    frames = sock.makefile("rb")
-    while True:
-        try:
-            if len(head := frames.read(_FRAME.size)) < _FRAME.size:
-                return
-            size = _FRAME.unpack(head)[0]
-            if len(data := frames.read(size)) < size:  # the crawl went in the middle of a batch
-                return
-        except OSError:  # the crawl went (kill -9): its end of the socket was reset
-            return
+    while (data := _read_frame(frames)) is not None:
         items = pickle.loads(data)
         try:
             results = job(items)
@@ -386,46 +426,31 @@ def _serve(sock: socket.socket, job: Callable[[list[Any]], list[Any]], parent_pi
 
 
 # How long a worker whose socket is shut may take to finish the batch in hand and go (a heavy page takes
-# a few seconds), before it is killed: it ignores SIGTERM, and a process left behind would hold the crawl
-# at its exit (multiprocessing waits for its daemon processes after terminating them).
+# a few seconds), before it is killed: it ignores SIGTERM.
 WORKER_EXIT_SECONDS = 30.0
 
 
-_spawned: weakref.WeakSet[Any] = weakref.WeakSet()  # the workers started, while anything holds them
+_started_workers: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()  # while anything holds them
 _kill_at_exit = False
-
-
-def _spawn(process: Any) -> None:
-    """Start ``process`` with Ctrl-C and SIGTERM held, for :func:`worker_started` to let in."""
-    resource_tracker.ensure_running()  # first: starting its process, it lets both signals in again
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        process.start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-    global _kill_at_exit
-    if not _kill_at_exit:  # after multiprocessing registered its exit function (at the start above): runs before it
-        _kill_at_exit = bool(atexit.register(_kill_left))
-    _spawned.add(process)
 
 
 def _kill_left() -> None:
     """At this process's exit, kill the workers still alive: no one waits for their results any more, and
-    multiprocessing's exit, which stops its daemon processes with SIGTERM (ignored by a crawl's workers),
-    would then wait for them for ever. A pool is shut down before that (its owner's close), but a second
-    Ctrl-C or SIGTERM stops Scrapy's reactor at once, closing nothing."""
-    for process in list(_spawned):
-        if process.is_alive():
+    they ignore SIGTERM. A pool is shut down before that (its owner's close), but a second Ctrl-C or SIGTERM
+    stops Scrapy's reactor at once, closing nothing."""
+    for process in list(_started_workers):
+        if process.poll() is None:
             process.kill()
-            process.join()
+            process.wait()
 
 
-def _reap(process: Any, seconds: float = 1.0) -> None:
+def _reap(process: subprocess.Popen[bytes], seconds: float = 1.0) -> None:
     """Wait for a worker to go, ``seconds`` at most; then kill it, and wait for that."""
-    process.join(seconds)
-    if process.is_alive():
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
         process.kill()
-        process.join()
+        process.wait()
 
 
 def _settle(batch: list[tuple[Any, asyncio.Future[Any]]], results: list[Any]) -> None:

@@ -1,5 +1,5 @@
 """Jobs for the extraction workers' pool that crash their worker as a C library can: the pool is generic,
-and extraction never dies on purpose. Module-level, so that a spawned worker imports them by name."""
+and extraction never dies on purpose. Module-level, so that a worker imports them by name."""
 
 import os
 

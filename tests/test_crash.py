@@ -25,7 +25,8 @@ from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems,
 
 POINTS = int(os.environ.get("CRASH_POINTS", "2"))
 SEED = 20261123
-CRAWL_ARGS = ("--delay", "0", "--concurrency", "4", "--no-progress")
+# Extraction workers from the first page, as a crawl of a site of thousands of pages has them.
+CRAWL_ARGS = ("--delay", "0", "--concurrency", "4", "--workers", "1", "--no-progress")
 
 
 @pytest.fixture(scope="module")

@@ -188,7 +188,7 @@ def test_a_family_is_not_cut_while_its_pages_are_being_extracted(make_replica, t
     never fetched (the definitions after a --resume, or with a small --trap-budget)."""
     replica = make_replica(200)
     assert crawl(tmp_path / "default.db", "--start-url", replica.url).returncode == 0
-    result = crawl(tmp_path / "small.db", "--start-url", replica.url, "--trap-budget", "1")
+    result = crawl(tmp_path / "small.db", "--start-url", replica.url, "--trap-budget", "1", "--workers", "1")
     assert result.returncode == 0, result.stderr
     urls = "SELECT url FROM pages ORDER BY url"
     assert rows(tmp_path / "small.db", urls) == rows(tmp_path / "default.db", urls)

@@ -154,7 +154,7 @@ def _crawl_held_by_a_page_never_answered(make_replica, tmp_path, **popen):
     paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
     urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
     process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
-                                "--delay", "0", "--concurrency", "4", "--no-progress"], cwd=ROOT,
+                                "--delay", "0", "--concurrency", "4", "--workers", "1", "--no-progress"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     return server, db, paths, process
 
@@ -196,14 +196,14 @@ def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica,
         _wait_for(lambda: len(server.requests()) >= len(paths), 60)
         time.sleep(1)  # the workers have pages; the page never answered holds the first stop
         workers = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True, text=True).stdout.split()
-        assert len(workers) >= 2  # the crawl, its extraction worker (and multiprocessing's resource tracker)
+        assert len(workers) >= 2  # the crawl and its extraction worker
         os.killpg(process.pid, signal.SIGTERM)
         time.sleep(0.15)
         os.killpg(process.pid, signal.SIGTERM)
         out, err = process.communicate(timeout=20)
         assert process.returncode == 1 and "Traceback" not in err, err
         assert "Stopped before the end" in err
-        # Nothing of the crawl's is left (multiprocessing's resource tracker goes a moment after the crawl).
+        # Nothing of the crawl's is left.
         _wait_for(lambda: not subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout, 5)
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -149,6 +149,7 @@ class GlossarySpider(Spider):
         self.moved: list[MovedItem] = []  # redirects to pages already scheduled, not reported yet
         self.guard = TrapGuard()
         self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
+        self.extracted_here = 0  # pages extracted in this process while no worker was asked for
 
     async def start(self) -> AsyncIterator[Any]:
         if self.refused:
@@ -327,9 +328,10 @@ class GlossarySpider(Spider):
         follow = self.params.follow
         if self.extractors is None:
             workers = self.extract_workers()
-            self.crawler.stats.set_value("glossary/extract_workers", workers)
-            self.extractors = (BatchingPool(workers, partial(extract_for_staging, follow=follow)) if workers > 0
-                               else False)
+            if workers == 0 or self.extracted_here >= self.workers_after():
+                self.extractors = (BatchingPool(workers, partial(extract_for_staging, follow=follow)) if workers > 0
+                                   else False)
+            self.crawler.stats.set_value("glossary/extract_workers", workers if self.extractors else 0)
         if self.extractors:
             try:
                 return await self.extractors.run((body, url, content_type))
@@ -337,19 +339,21 @@ class GlossarySpider(Spider):
                 if self.extractors:
                     logger.warning("No extraction worker is left: pages are extracted in Scrapy's process now")
                     self.extractors = False
+        elif self.extractors is None:
+            self.extracted_here += 1
         extraction = extract_page(body, url, content_type, follow=follow)
         return extraction, None, read_page(extraction.record) if follow else None
 
     def extract_workers(self) -> int:
         """How many worker processes extract this run's pages (0: Scrapy's own process does).
 
-        ``GLOSSARY_EXTRACT_WORKERS`` when set. Otherwise one per core less the one Scrapy runs on
-        (at least one) for a crawl without a download delay, whose loop is busy fetching as fast as
-        the site answers, and none for a polite crawl (a delay, or AutoThrottle): its loop is idle
-        most of the time, so extracting there costs no pace, and a worker would only add its own
-        start-up and the handing of every page between processes. A run with a page budget always
-        extracts in this process: pages waiting for a worker would let the downloader fetch on past
-        the budget before it is seen to be reached."""
+        ``GLOSSARY_EXTRACT_WORKERS`` when set (``--workers``). Otherwise one per core less the one Scrapy
+        runs on (at least one) for a crawl without a download delay, whose loop is busy fetching as fast as
+        the site answers, and none for a polite crawl (a delay, or AutoThrottle): its loop is idle most of
+        the time, so extracting there costs no pace, and a worker would only add its own start-up and the
+        handing of every page between processes. A run with a page budget always extracts in this process:
+        pages waiting for a worker would let the downloader fetch on past the budget before it is seen to
+        be reached."""
         if self.params.max_pages is not None:
             return 0
         workers = self.settings.get("GLOSSARY_EXTRACT_WORKERS")
@@ -358,6 +362,15 @@ class GlossarySpider(Spider):
         if self.settings.getfloat("DOWNLOAD_DELAY") > 0 or self.settings.getbool("AUTOTHROTTLE_ENABLED"):
             return 0
         return max(default_workers() - 1, 1)
+
+    def workers_after(self) -> int:
+        """How many pages this process extracts before the run's workers start: none when their number
+        was set, else ``GLOSSARY_EXTRACT_WORKERS_AFTER``. A worker's start-up (a fresh interpreter importing
+        the extraction modules, a quarter of a CPU-second) costs more than extracting a small run's pages
+        here, and a refresh of a site that changed little extracts only a few."""
+        if self.settings.get("GLOSSARY_EXTRACT_WORKERS") is not None:
+            return 0
+        return self.settings.getint("GLOSSARY_EXTRACT_WORKERS_AFTER")
 
     def closed(self, reason: str) -> None:
         self.let_workers_go()
