@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import itertext_apart
 
 from glossary_spider.extraction import extract_page
 from glossary_spider.replica import ReplicaSite
@@ -320,7 +321,7 @@ TRICKY = ("<html><head><title> T </title></head><body><main><h1>Vega<!-- c -->\u
 
 
 @pytest.mark.parametrize("page", ["tricky", *sorted(p.stem for p in SAMPLES.glob("*.html"))])
-def test_element_text_is_read_as_itertext_reads_it(page):
+def test_element_text_is_read_as_itertext_reads_it_with_blocks_apart(page):
     from lxml import etree
 
     from glossary_spider.extraction.memo import PageMemo
@@ -331,7 +332,7 @@ def test_element_text_is_read_as_itertext_reads_it(page):
     root, _ = _parse(_markup(decode(body)), BASE + "/")
     memo = PageMemo(BASE + "/")
     for element in root.iter(etree.Element):
-        raw = "".join(element.itertext())
+        raw = itertext_apart(element)
         assert raw_text(element) == raw
         assert memo.text(element) == fold(raw) == " ".join(raw.split())
         head = text_head(element, 64)
@@ -425,3 +426,24 @@ def test_opengraph_is_read_as_extruct_reads_it():
         items, _ = extract_structured_data(root, BASE + "/")
         opengraph = [item["data"] for item in items if item["syntax"] == "opengraph"]
         assert opengraph == list(OpenGraphExtractor().extract_items(root))
+
+
+def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together():
+    """The words either side of a <br>, of table cells, of nested list items and of the paragraphs of a quote
+    were joined ('Address:1 Main StreetZug', 'TierMarginOne5%'): the word count was 30, and a search for
+    'Zug' found nothing."""
+    markup = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Joined ⎊ Definition</title></head>
+    <body><article><h1>Joined ⎊ Definition</h1><div class="entry-content"><h2>Joined</h2>
+    <p>Intro paragraph of ordinary prose that explains the margin tiers used by the venue.</p>
+    <p>Address:<br>1 Main Street<br>Zug</p>
+    <table><tr><th>Tier</th><th>Margin</th></tr><tr><td>One</td><td>5%</td></tr></table>
+    <ul><li>Outer<ul><li>Inner A</li><li>Inner B</li></ul></li></ul>
+    <blockquote><p>Quote one.</p><p>Quote two.</p></blockquote>
+    <h2>Second<br>Heading</h2><p>Closing <a href="/definition/x/">para</a><b>graph</b>.</p></div></article></body></html>"""
+    record = extract_page(markup.encode(), "https://term.greeks.live/definition/joined/").record
+    assert record["body_text"].split("\n\n") == [
+        "Joined", "Intro paragraph of ordinary prose that explains the margin tiers used by the venue.",
+        "Address: 1 Main Street Zug", "Tier Margin One 5%", "Outer Inner A Inner B", "Quote one. Quote two.",
+        "Second Heading", "Closing paragraph."]
+    assert record["word_count"] == 37
+    assert [section["heading"] for section in record["sections"]] == ["Joined", "Second Heading"]

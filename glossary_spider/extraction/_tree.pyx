@@ -103,10 +103,63 @@ cdef int _copy(Buffer* out, const unsigned char* s) except -1:
     return 0
 
 
+cdef bint _separates(const char* name) noexcept:
+    """Whether text on either side of an element of this name is two texts, not one (``tree.SEPARATED``):
+    a line break, a block, a list item, a table cell. Tested by its first letter first, for speed."""
+    cdef char c = name[0]
+    if c == b"p":
+        return name[1] == 0 or strcmp(name, "pre") == 0
+    if c == b"d":
+        return (strcmp(name, "div") == 0 or strcmp(name, "dd") == 0 or strcmp(name, "dt") == 0
+                or strcmp(name, "dl") == 0 or strcmp(name, "details") == 0)
+    if c == b"l":
+        return strcmp(name, "li") == 0 or strcmp(name, "legend") == 0
+    if c == b"t":
+        return (strcmp(name, "td") == 0 or strcmp(name, "th") == 0 or strcmp(name, "tr") == 0
+                or strcmp(name, "table") == 0 or strcmp(name, "thead") == 0 or strcmp(name, "tbody") == 0
+                or strcmp(name, "tfoot") == 0)
+    if c == b"b":
+        return strcmp(name, "br") == 0 or strcmp(name, "blockquote") == 0
+    if c == b"h":
+        return ((name[1] >= b"1" and name[1] <= b"6" and name[2] == 0) or strcmp(name, "hr") == 0
+                or strcmp(name, "header") == 0)
+    if c == b"u":
+        return strcmp(name, "ul") == 0
+    if c == b"o":
+        return strcmp(name, "ol") == 0 or strcmp(name, "option") == 0
+    if c == b"f":
+        return (strcmp(name, "figure") == 0 or strcmp(name, "figcaption") == 0 or strcmp(name, "footer") == 0
+                or strcmp(name, "form") == 0 or strcmp(name, "fieldset") == 0)
+    if c == b"s":
+        return strcmp(name, "section") == 0 or strcmp(name, "summary") == 0
+    if c == b"a":
+        return strcmp(name, "article") == 0 or strcmp(name, "aside") == 0 or strcmp(name, "address") == 0
+    if c == b"m":
+        return strcmp(name, "main") == 0 or strcmp(name, "menu") == 0
+    if c == b"c":
+        return strcmp(name, "caption") == 0
+    if c == b"n":
+        return strcmp(name, "nav") == 0
+    return False
+
+
+cdef int _separate(Buffer* out, Node* node, bint fold) except -1:
+    """Keep the texts on either side of ``node``, an element, apart if it :func:`_separates` them: one
+    space, folded; as written, a line break for a ``<br>`` and a space for the others."""
+    if not _separates(<const char*>node.name):
+        return 0
+    if fold:
+        out.space = out.size > 0
+    else:
+        _copy(out, <const unsigned char*>(b"\n" if _named(node, "br") else b" "))
+    return 0
+
+
 cdef int _gather(Buffer* out, Node* top, bint fold, bint outside_links) except -1:
     """The text and CDATA under ``top``, in document order (comments and processing instructions are not
-    text): ``fold``ed (:func:`_append`, up to ``out.limit`` bytes) or as written; with ``outside_links``,
-    none inside an ``<a>``."""
+    text), the texts on either side of a line break or a block kept apart (:func:`_separate`): ``fold``ed
+    (:func:`_append`, up to ``out.limit`` bytes) or as written; with ``outside_links``, none inside an
+    ``<a>``."""
     cdef Node* node = top.children
     while node is not NULL:
         if node.type == tree.XML_TEXT_NODE or node.type == tree.XML_CDATA_SECTION_NODE:
@@ -117,14 +170,16 @@ cdef int _gather(Buffer* out, Node* top, bint fold, bint outside_links) except -
                     _append(out, node.content)
                     if out.size > out.limit:
                         return 0
-        elif (node.type == tree.XML_ELEMENT_NODE and node.children is not NULL
-              and not (outside_links and _named(node, "a"))):
-            node = node.children
-            continue
+        elif node.type == tree.XML_ELEMENT_NODE:
+            _separate(out, node, fold)
+            if node.children is not NULL and not (outside_links and _named(node, "a")):
+                node = node.children
+                continue
         while node.next is NULL:
             node = node.parent
             if node is top or node is NULL:
                 return 0
+            _separate(out, node, fold)
         node = node.next
     return 0
 
@@ -430,7 +485,8 @@ def has_descendant(_Element element, names):
 
 
 def raw_text(_Element element):
-    """All the text under an element, as ``"".join(element.itertext())`` reads it."""
+    """All the text under an element, as ``"".join(element.itertext())`` reads it, but for the texts either
+    side of a line break or a block, kept apart (:func:`_separate`)."""
     return _read(element._c_node, False)
 
 

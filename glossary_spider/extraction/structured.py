@@ -183,8 +183,8 @@ def _type_of(syntax: str, item: Any) -> str | None:
         types = item.get("type")
     else:
         types = item.get("@type")
-    if isinstance(types, list):
-        return json.dumps(types) if len(types) != 1 else str(types[0])
+    if isinstance(types, list):  # none is null, one its name, several a JSON list
+        return None if not types else str(types[0]) if len(types) == 1 else json.dumps(types)
     return str(types) if types else None
 
 

@@ -1,5 +1,5 @@
 """What extraction reads of a page's tree node by node: an element's text (as written, folded, only its
-start, or outside its links), its children as the content walk reads them, the links under each element,
+start, or outside its links; the texts either side of a line break, a block or a table cell kept apart), its children as the content walk reads them, the links under each element,
 the page's paragraphs and marks, a few searches of the whole page; and one scan of its markup's bytes.
 
 Each is read by the compiled module ``_tree`` (built from ``_tree.pyx`` by ``pip install`` where a C
@@ -38,9 +38,52 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+# Elements whose text is not run on into the text around them: a line break, a block, a list item, a table
+# cell. "Address:<br>Zug", "<td>Tier</td><td>Margin</td>", "<li>Outer<ul><li>Inner</li></ul></li>" read
+# as two words each, not one. ``_tree._separates`` holds the same names.
+SEPARATED = frozenset({
+    "br", "hr", "p", "pre", "div", "blockquote", "address", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li",
+    "dl", "dt", "dd", "menu", "table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "section", "article",
+    "header", "footer", "aside", "nav", "main", "figure", "figcaption", "details", "summary", "form", "fieldset",
+    "legend", "option",
+})
+
+
+def _separated_text(top: HtmlElement, outside_links: bool = False) -> str:
+    """The text under ``top`` as written, each element of :data:`SEPARATED` parted from the text around it (a
+    line break for a ``<br>``, a space for the others); with ``outside_links``, none inside an ``<a>``. An
+    explicit stack, not recursion: markup may nest thousands deep."""
+    parts = [top.text or ""]
+    stack = [(top, iter(top))]
+    while stack:
+        element, children = stack[-1]
+        child = next(children, None)
+        if child is None:  # leaving ``element``
+            stack.pop()
+            if stack:
+                if element.tag in SEPARATED:
+                    parts.append("\n" if element.tag == "br" else " ")
+                parts.append(element.tail or "")
+            continue
+        if not isinstance(child.tag, str):  # a comment or processing instruction: only its tail is text
+            parts.append(child.tail or "")
+            continue
+        if child.tag in SEPARATED:
+            parts.append("\n" if child.tag == "br" else " ")
+        if (child.text is None and not len(child)) or (outside_links and child.tag == "a"):
+            parts.append(child.tail or "")
+            continue
+        parts.append(child.text or "")
+        stack.append((child, iter(child)))
+    return "".join(parts)
+
+
 def _raw_text(element: HtmlElement) -> str:
     """All the text under an element, as ``"".join(element.itertext())`` reads it (comments are not
-    text), gathered by libxml2 in one call rather than chunk by chunk in Python."""
+    text), each element of :data:`SEPARATED` under it parted from the text around it; gathered by libxml2
+    in one call rather than chunk by chunk in Python where none is."""
+    if _has_descendant(element, SEPARATED):
+        return _separated_text(element)
     return etree.tostring(element, method="text", encoding=str, with_tail=False)
 
 
@@ -53,9 +96,12 @@ def _text_of(element: HtmlElement) -> str:
 
 def _text_head(element: HtmlElement, size: int) -> str:
     """The start of :func:`text_of`: all of it if it is at most ``size`` characters long, else more than
-    ``size`` of its first characters. Reads no further into the element than that."""
+    ``size`` of its first characters. Reads no further into the element than that, unless an element of
+    :data:`SEPARATED` lies under it (then all of it)."""
     if not len(element):  # its own text only (a heading, most paragraphs): no iterator needed
         return fold(element.text or "")
+    if _has_descendant(element, SEPARATED):
+        return fold(_separated_text(element))
     chunks: list[str] = []
     read = 0
     check = size
@@ -75,7 +121,11 @@ _UNLINKED_TEXT_XPATH = xpath("descendant::text()[not(ancestor::a)]")
 
 def _unlinked_text(element: HtmlElement) -> str:
     """The text under an element that lies in no link (nor is the element in one)."""
-    return "".join(_UNLINKED_TEXT_XPATH(element))
+    if not _has_descendant(element, SEPARATED):
+        return "".join(_UNLINKED_TEXT_XPATH(element))
+    if element.tag == "a" or next(element.iterancestors("a"), None) is not None:
+        return ""
+    return _separated_text(element, outside_links=True)
 
 
 def _children(element: HtmlElement) -> list[tuple[HtmlElement, str | None, str]]:
