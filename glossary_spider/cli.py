@@ -217,8 +217,8 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "see the README's 'Unattended runs'."),
         click.option("--workers", type=click.IntRange(min=0, max=64), metavar="N",
                      help="Processes extracting pages beside Scrapy's, from the first page (0: Scrapy's own process "
-                          "extracts). Default: none with a delay; without one, one per core less one, started "
-                          f"after the {defaults.GLOSSARY_EXTRACT_WORKERS_AFTER} pages Scrapy's process extracts first."),
+                          "extracts). Default: none with a delay; without one, one per core less one, started after "
+                          f"the {defaults.GLOSSARY_EXTRACT_WORKERS_AFTER} pages Scrapy's process extracts first."),
         click.option("--max-delay", type=click.FloatRange(min=0), metavar="SECONDS",
                      help="Wait at most this long between requests whatever robots.txt's Crawl-delay asks; "
                           "a longer one is capped and recorded (default 60)."),

@@ -65,8 +65,8 @@ COLUMNS: dict[str, dict[str, str]] = {
                          "that stopped it, which --resume continues: max_pages (or closespider_itemcount), "
                          "closespider_pagecount (--max-requests), closespider_timeout (--max-duration); unreachable "
                          "((nearly) every fetch failed); shutdown (Ctrl-C, SIGTERM); archive_error (a write failed); "
-                         "refused before it started: bad_argument, locked, archive_unwritable (its first write failed: a "
-                         "full disk); null while running or if killed",
+                         "refused before it started: bad_argument, locked, archive_unwritable (its first write failed: "
+                         "a full disk); null while running or if killed",
         "args": "The run's arguments, as JSON",
         "pages_new": "Pages archived for the first time",
         "pages_changed": "Pages whose content changed",

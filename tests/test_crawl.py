@@ -244,8 +244,8 @@ def test_a_crawl_without_a_delay_starts_its_workers_after_the_pages_it_extracts_
     for after, workers in ((1000, 0), (10, 1)):
         db = tmp_path / f"after-{after}.db"
         result = run_glossary_scrapy("-a", f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "follow=0",
-                                     "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
-                                     "-s", f"GLOSSARY_EXTRACT_WORKERS_AFTER={after}")
+                                     "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0",
+                                     "-s", "AUTOTHROTTLE_ENABLED=0", "-s", f"GLOSSARY_EXTRACT_WORKERS_AFTER={after}")
         assert result.returncode == 0, result.stderr
         stats = json.loads(rows(db, "SELECT stats FROM crawl_runs")[0]["stats"])
         assert stats["glossary/extract_workers"] == workers

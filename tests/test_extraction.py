@@ -439,7 +439,8 @@ def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together(
     <table><tr><th>Tier</th><th>Margin</th></tr><tr><td>One</td><td>5%</td></tr></table>
     <ul><li>Outer<ul><li>Inner A</li><li>Inner B</li></ul></li></ul>
     <blockquote><p>Quote one.</p><p>Quote two.</p></blockquote>
-    <h2>Second<br>Heading</h2><p>Closing <a href="/definition/x/">para</a><b>graph</b>.</p></div></article></body></html>"""
+    <h2>Second<br>Heading</h2><p>Closing <a href="/definition/x/">para</a><b>graph</b>.</p></div></article>
+    </body></html>"""
     record = extract_page(markup.encode(), "https://term.greeks.live/definition/joined/").record
     assert record["body_text"].split("\n\n") == [
         "Joined", "Intro paragraph of ordinary prose that explains the margin tiers used by the venue.",

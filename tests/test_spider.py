@@ -207,6 +207,7 @@ def test_scrapys_components_are_all_ours_but_the_three_left_out():
     from glossary_spider import settings
 
     for name in ("EXTENSIONS_BASE", "DOWNLOADER_MIDDLEWARES_BASE"):
-        theirs = {path: order for path, order in getattr(scrapy, name).items() if path not in settings.GLOSSARY_LEFT_OUT}
+        theirs = {path: order for path, order in getattr(scrapy, name).items()
+                  if path not in settings.GLOSSARY_LEFT_OUT}
         assert getattr(settings, name) == theirs
     assert not (settings.COOKIES_ENABLED or settings.TELNETCONSOLE_ENABLED or settings.REMOTE_CONTROL_ENABLED)

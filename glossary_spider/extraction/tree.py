@@ -1,6 +1,7 @@
 """What extraction reads of a page's tree node by node: an element's text (as written, folded, only its
-start, or outside its links; the texts either side of a line break, a block or a table cell kept apart), its children as the content walk reads them, the links under each element,
-the page's paragraphs and marks, a few searches of the whole page; and one scan of its markup's bytes.
+start, or outside its links; the texts either side of a line break, a block or a table cell kept
+apart), its children as the content walk reads them, the links under each element, the page's
+paragraphs and marks, a few searches of the whole page; and one scan of its markup's bytes.
 
 Each is read by the compiled module ``_tree`` (built from ``_tree.pyx`` by ``pip install`` where a C
 compiler is at hand), from libxml2's nodes directly, without an lxml element made for every node passed

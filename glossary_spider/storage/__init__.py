@@ -21,7 +21,7 @@ from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import FOREIGN_KEYS, SCHEMA_VERSION, check_schema_version
 
 __all__ = [
-    "FOREIGN_KEYS", "SCHEMA_VERSION", "Archive", "ArchiveError", "ArchiveUnwritable", "BodyCodec", "Fetch", "archive_path", "cannot_read",
-    "cannot_write", "damaged", "check_schema_version", "existing_archive", "fetch_outcomes", "is_damaged",
-    "not_an_archive", "now", "page_record", "read_gate_report", "run_counts",
+    "FOREIGN_KEYS", "SCHEMA_VERSION", "Archive", "ArchiveError", "ArchiveUnwritable", "BodyCodec", "Fetch",
+    "archive_path", "cannot_read", "cannot_write", "damaged", "check_schema_version", "existing_archive",
+    "fetch_outcomes", "is_damaged", "not_an_archive", "now", "page_record", "read_gate_report", "run_counts",
 ]
