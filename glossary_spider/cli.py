@@ -144,6 +144,11 @@ Exit status:
     0  done
     2  bad arguments (a run that was not held, or was decided already), or no usable archive at --db
     3  with --accept or --discard: another run holds the archive's lock"""
+BROWSE_EXIT_STATUSES = """\b
+Exit status:
+    0  stopped by Ctrl-C or SIGTERM, as it serves until then
+    1  Datasette ended on its own, with an error
+    2  bad arguments, no usable archive at --db, or the port in use"""
 RUNS_EXIT_STATUSES = """\b
 Exit status:
     0  done (with --check: the last run that ended was done)
@@ -930,7 +935,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
         click.echo(text, nl=False)
 
 
-@cli.command(epilog=READER_EXIT_STATUSES)
+@cli.command(epilog=BROWSE_EXIT_STATUSES)
 @db_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port for Datasette (0 picks a free one).")

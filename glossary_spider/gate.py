@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import statistics
 from collections import Counter
@@ -79,8 +80,14 @@ SOFT_404_MAX_WORDS = 150
 EXAMPLES = 5
 
 
+# Thresholds that count pages (whole numbers), and those that are shares (0 to 1); the others are
+# finite numbers of at least 0.
+COUNTS = ("same-page-min", "min-pages")
+SHARES = ("same-page-share", "soft-404-share", "gone-share", "not-pages-share", "share-drop")
+
+
 class GateSettingError(ValueError):
-    """A ``--gate NAME=VALUE`` that names no threshold or gives no number."""
+    """A ``--gate NAME=VALUE`` that names no threshold or gives no number it can take."""
 
 
 def parse_gate_option(spec: str) -> tuple[str, float]:
@@ -94,8 +101,14 @@ def parse_gate_option(spec: str) -> tuple[str, float]:
         number = float(value)
     except ValueError:
         raise GateSettingError(f"--gate {spec!r}: {name} needs a number, e.g. {name}={THRESHOLDS[name][1]}") from None
+    if not math.isfinite(number):  # nan passes no comparison: it would turn its check off unsaid
+        raise GateSettingError(f"--gate {spec!r}: {name} must be a finite number (--gate off turns the gate off)")
     if number < 0:
         raise GateSettingError(f"--gate {spec!r}: {name} cannot be negative")
+    if name in COUNTS and not number.is_integer():
+        raise GateSettingError(f"--gate {spec!r}: {name} counts pages, a whole number")
+    if name in SHARES and number > 1:
+        raise GateSettingError(f"--gate {spec!r}: {name} is a share, from 0 to 1")
     return THRESHOLDS[name][0], number
 
 

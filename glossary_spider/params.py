@@ -42,6 +42,7 @@ def check_url(value: str, what: str) -> str:
     return url
 
 
+_COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL
 # The most of a --urls-file read: some 400,000 URLs. A longer list is a sitemap's work (or several runs').
 MAX_URLS_FILE = 16 * 1024 * 1024
 DAY = 86400
@@ -49,7 +50,8 @@ MAX_DURATION = 366 * DAY  # of --max-duration and --give-up-after
 
 
 def read_urls_file(path: str | Path) -> list[str]:
-    """URLs from a file, one per line; blank lines and ``#`` comments ignored. Only a regular file, of
+    """URLs from a file, one per line; blank lines and ``#`` comments ignored, a whole line's or the end of
+    one after white space (a URL holds none; its own ``#`` starts a fragment). Only a regular file, of
     at most :data:`MAX_URLS_FILE` bytes: a FIFO would block, /dev/zero never end."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -77,7 +79,7 @@ def read_urls_file(path: str | Path) -> list[str]:
         os.close(fd)
     urls = []
     for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
+        line = _COMMENT.sub("", line).strip()
         if line and not line.startswith("#"):
             urls.append(check_url(line, f"--urls-file {path} line {number}:"))
     return urls

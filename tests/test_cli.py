@@ -929,3 +929,16 @@ def test_the_progress_line_fits_a_narrow_terminal():
     os.close(master)
     shown = written.split("\x1b[K")[-1]
     assert shown == "1,234 pages · 5.0/…" and len(shown) < 20
+
+
+@pytest.mark.parametrize(("gate", "says"), [
+    ("same-page-min=nan", "finite"), ("min-pages=inf", "finite"), ("same-page-share=nan", "finite"),
+    ("same-page-share=2", "from 0 to 1"), ("same-page-min=2.5", "whole number"), ("words-ratio=-1", "negative"),
+])
+def test_a_gate_threshold_it_cannot_take_is_refused_in_one_line(tmp_path, gate, says):
+    """nan passes no comparison: '--gate same-page-min=nan' let a maintenance page into every page's history
+    with exit 0. A share past 1 or a fractional count was taken as well."""
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/",
+                          "--gate", gate)
+    assert_one_line_error(result, gate, says)
+    assert not (tmp_path / "a.db").exists()

@@ -134,7 +134,7 @@ def test_a_site_at_an_ipv6_address_is_crawled_as_any_other(tmp_path, make_replic
 def test_start_urls_without_following_archive_just_those(tmp_path, make_replica):
     server = make_replica()
     urls = [f"{server.url}/about/", f"{server.url}/term/legal-risk-management", f"{server.url}/area/funding/"]
-    (tmp_path / "urls.txt").write_text("# start here\n" + urls[1] + "\n\n")
+    (tmp_path / "urls.txt").write_text("# start here\n" + urls[1] + "   # a comment after a URL\n\n")
     db = tmp_path / "b.db"
     result = crawl(db, "--start-url", urls[0], "--urls-file", str(tmp_path / "urls.txt"),
                    "--start-url", urls[2], "--no-follow")
