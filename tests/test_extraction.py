@@ -448,3 +448,13 @@ def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together(
         "Second Heading", "Closing paragraph."]
     assert record["word_count"] == 37
     assert [section["heading"] for section in record["sections"]] == ["Joined", "Second Heading"]
+
+
+def test_text_marked_hidden_is_not_the_pages_text():
+    """An element with the hidden attribute is shown to no reader; its text was archived and found by search.
+    The text after it is shown, and kept."""
+    markup = b"""<html><head><title>Hidden</title></head><body><article><h1>Hidden</h1><div class="entry-content">
+    <p>Shown words here, for the reader to read in full.</p><p hidden>HIDDEN TEXT</p>
+    <p>After <span hidden>secret <b>words</b></span>the hidden span.</p></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/hidden/").record
+    assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."

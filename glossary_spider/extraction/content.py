@@ -23,9 +23,9 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.memo import PageMemo
-from glossary_spider.extraction.tree import (children, following, has_descendant, hrefs, links_under,
-                                             paragraph_facts, raw_text, text_head, text_of, text_under, unlinked_text,
-                                             xpath)
+from glossary_spider.extraction.tree import (children, following, has_attribute, has_descendant, hrefs,
+                                             links_under, paragraph_facts, raw_text, text_head, text_of, text_under,
+                                             unlinked_text, xpath)
 from glossary_spider.urls import classify, normalize_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
@@ -479,14 +479,21 @@ class _Walker:
             self.link("pagination", a)
 
 
+_HIDDEN_XPATH = xpath("descendant::*[@hidden]")
+
+
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
     """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
     resolve against, or the page's :class:`PageMemo` made for it.
 
-    Removes scripts, styles and templates from the tree: read structured data first.
+    Removes scripts, styles, templates and elements marked ``hidden`` (shown to no reader) from the tree:
+    read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    if has_attribute(root, "hidden"):
+        for element in _HIDDEN_XPATH(root):
+            element.drop_tree()  # its tail stays: the text after it is shown
     paragraphs = ParagraphText(root, memo)
     h1 = find_h1(root, memo.text, paragraphs)
     container = find_container(h1, root, paragraphs)
