@@ -554,7 +554,9 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
 def _json_ld_kind(item: Any) -> str:
     """A JSON-LD block in a word: its ``@type`` (types joined by ``/``), or what JSON value it is instead."""
     if isinstance(item, dict):
-        kind = item.get("@type", "@graph" if "@graph" in item else "no @type")
+        kind = item.get("@type")
+        if kind in (None, "", []):  # none, or an empty one
+            return "@graph" if "@graph" in item else "no @type"
         return "/".join(map(str, kind)) if isinstance(kind, list) else str(kind)
     return {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list",
             type(None): "null"}.get(type(item), "?")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import re
@@ -15,6 +16,8 @@ from typing import Any
 
 from glossary_spider.terminal import quoted
 from glossary_spider.urls import MAX_URL, normalize_url, server_of
+
+logger = logging.getLogger(__name__)
 
 LIVE_HOME = "https://term.greeks.live/"
 LIVE_SITEMAP = "https://term.greeks.live/sitemap_index.xml"
@@ -247,6 +250,7 @@ class RunArgs:
     give_up_after: float | None = None
     workers: int | None = None
     given: frozenset[str] = frozenset()
+    recorded: frozenset[str] | None = None  # of a run read back: the arguments its record holds
 
     @classmethod
     def parse(cls, arguments: Mapping[str, Any]) -> RunArgs:
@@ -281,17 +285,22 @@ class RunArgs:
         except ValueError:
             args = {}
         known = {k: v for k, v in (args if isinstance(args, dict) else {}).items() if k in ARGUMENTS}
-        return dataclasses.replace(cls.parse({**known, "mode": mode}), given=frozenset())
+        if "gate" in known:  # thresholds an earlier release took that this one refuses: their defaults instead
+            known["gate"] = [spec for spec in _split(known["gate"]) if _taken_gate(spec, mode)]
+        return dataclasses.replace(cls.parse({**known, "mode": mode}), given=frozenset(), recorded=frozenset(known))
 
     def record(self) -> dict[str, Any]:
         """The arguments as ``crawl_runs.args`` keeps them (JSON), enough to run them again."""
-        return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in dataclasses.asdict(self).items() if name not in ("mode", "resume", "given")}
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(self).items()
+                if name not in ("mode", "resume", "given", "recorded")}
 
     def differences(self, original: RunArgs) -> list[str]:
-        """Each argument given here that differs from ``original``'s, as ``name VALUE, not VALUE``."""
+        """Each argument given here that differs from ``original``'s, as ``name VALUE, not VALUE``; one an
+        earlier release did not record (``workers``, given as ``-s GLOSSARY_EXTRACT_WORKERS``) differs from
+        nothing."""
         return [f"{name} {_show(getattr(original, name))}, not {_show(getattr(self, name))}"
-                for name in sorted(self.given) if getattr(self, name) != getattr(original, name)]
+                for name in sorted(self.given) if getattr(self, name) != getattr(original, name)
+                and (original.recorded is None or name in original.recorded)]
 
     def settings(self) -> dict[str, Any]:
         """The Scrapy settings the run options stand for."""
@@ -333,6 +342,18 @@ class RunArgs:
         if self.give_up_after is not None:
             settings["GLOSSARY_GIVE_UP_AFTER"] = self.give_up_after
         return settings
+
+
+def _taken_gate(spec: str, mode: str) -> bool:
+    """Whether a ``--gate`` spec a stopped run recorded is one this release takes; if not, a warning says that
+    its resumption judges with that threshold's default."""
+    try:
+        _gate([spec], "gate")
+    except BadArgument as exc:
+        logger.warning("The stopped %s was given a gate threshold this version refuses (%s): its resumption "
+                       "uses that threshold's default", mode, exc)
+        return False
+    return True
 
 
 def _show(value: Any) -> str:

@@ -185,9 +185,11 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
         if differences := args.differences(original):
             raise BadArgument(f"{args.mode} #{stopped['id']} was started with {'; '.join(differences)}: "
                               "to resume it, give its arguments as they were, or none")
+        # What an earlier release did not record (--workers) is taken as given now.
+        unrecorded = {name: getattr(args, name) for name in args.given - (original.recorded or frozenset())}
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
-        return RunPlan(dataclasses.replace(original, resume=True), known, done, pending, stopped["id"])
+        return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"])
     if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:

@@ -100,12 +100,12 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
 
 def _carry_on(run: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> str:
     """How a stopped run is carried on: a crawl or refresh with --resume, a reparse by running it again;
-    or, given the ``runs``, the later crawl or refresh that took its place (it is no longer resumable)."""
-    if run["command"] == "reparse":
-        return "'glossary reparse' again carries it on"
+    or, given the ``runs``, the later run of its command that took its place (it is no longer carried on)."""
     later = [r for r in runs or [] if r["command"] == run["command"] and (r["id"] or 0) > run["id"]
              and r["finish_reason"] not in REFUSED_REASONS]
-    return f"{_name(later[0])} took its place" if later else "--resume continues it"
+    if later:
+        return f"{_name(later[0])} took its place"
+    return "'glossary reparse' again carries it on" if run["command"] == "reparse" else "--resume continues it"
 
 
 def _name(run: dict[str, Any]) -> str:

@@ -708,3 +708,41 @@ def test_resume_takes_the_original_arguments_repeated_and_names_any_that_differ(
                     {"id": 2, "outcome": "bad_input", "finish_reason": "bad_argument"}]
     check = run_glossary("runs", "--db", str(db), "--check")  # the run resumed after the refusal: all is well
     assert check.returncode == 0 and check.stdout.startswith("ok: crawl #1 done"), check
+
+
+def test_a_run_an_earlier_release_stopped_resumes_with_what_this_one_takes_of_its_arguments(archived, tmp_path):
+    """An earlier release recorded no 'workers', and took gate thresholds this one refuses: the resume of its
+    stopped run was refused for the scheduler's unchanged '-s GLOSSARY_EXTRACT_WORKERS=1' ('started with
+    workers default, not 1'), and for the stored threshold whatever was given."""
+    server, reference = archived
+    db = tmp_path / "earlier.db"
+    assert _stop_midway(db, server, signal.SIGTERM).returncode == 1
+    with sqlite3.connect(db) as conn:  # the stopped run's arguments as the earlier release recorded them
+        (args,) = conn.execute("SELECT args FROM crawl_runs WHERE id = 1").fetchone()
+        args = {**{k: v for k, v in json.loads(args).items() if k != "workers"}, "gate": ["same-page-share=1.5"]}
+        conn.execute("UPDATE crawl_runs SET args = ? WHERE id = 1", [json.dumps(args)])
+    conn.close()
+    result = subprocess.run(_scrapy(
+        "-a", "resume=1", "-a", f"start_urls={server.url}/", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
+        "-a", "delay=0", "-a", "concurrency=2", "-s", "GLOSSARY_EXTRACT_WORKERS=1", "-s", f"GLOSSARY_DB={db}"),
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "gate threshold this version refuses (--gate 'same-page-share=1.5'" in result.stderr
+    assert rows(db, "SELECT id, finish_reason FROM crawl_runs") == [{"id": 1, "finish_reason": "finished"}]
+    assert archive_content(db) == archive_content(reference)
+
+
+def test_a_killed_reparse_that_a_later_one_did_not_carry_on_names_the_one_that_took_its_place(archived, tmp_path):
+    """A reparse killed under an earlier extractor version is not carried on by this version's, which starts a
+    run of its own over every page: 'glossary runs' went on saying 'glossary reparse' again carried it on."""
+    _, reference = archived
+    db = tmp_path / "reparsed.db"
+    shutil.copy(reference, db)
+    with sqlite3.connect(db) as conn:  # a reparse of version 3, killed: no end, as it left its row
+        conn.execute("INSERT INTO crawl_runs (command, started_at, args, pid, reparsed_through) "
+                     "VALUES ('reparse', '2026-01-01T00:00:00+00:00', '{\"extractor_version\": 3}', 1, 'x')")
+    conn.close()
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    runs = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    killed, later = [run for run in runs if run["command"] == "reparse"]
+    assert killed["error"].endswith(f"reparse #{later['id']} took its place"), killed["error"]
