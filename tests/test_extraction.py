@@ -458,3 +458,42 @@ def test_text_marked_hidden_is_not_the_pages_text():
     <p>After <span hidden>secret <b>words</b></span>the hidden span.</p></div></article></body></html>"""
     record = extract_page(markup, "https://term.greeks.live/definition/hidden/").record
     assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
+
+
+def test_a_block_that_starts_with_a_meta_word_but_holds_a_table_or_a_heading_is_content():
+    """With the words at a seam kept apart, a table headed 'Author | Model' read 'Author Model …' and a box
+    headed 'Updated' 'Updated Funding …': both passed for a byline and were dropped from the page's text."""
+    markup = b"""<html><body><article><h1>Probe \xe2\x8e\x8a Definition</h1><div>
+    <p>Intro paragraph of ordinary prose that explains the margin tiers used by the venue today.</p>
+    <div class="table-wrap"><table><tr><th>Author</th><th>Model</th></tr>
+    <tr><td>Black Scholes</td><td>Closed-form option pricing.</td></tr></table></div>
+    <div class="box"><h3>Updated</h3><ul><li>Funding interval cut to one hour.</li></ul></div>
+    <div class="byline">By Jane Doe</div></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/probe/").record
+    assert record["body_text"].split("\n\n") == [
+        "Intro paragraph of ordinary prose that explains the margin tiers used by the venue today.",
+        "Author Model Black Scholes Closed-form option pricing.", "Updated", "Funding interval cut to one hour."]
+
+
+def test_the_general_tier_keeps_paragraphs_and_cells_apart_too():
+    """A page the glossary walk doubts is read by trafilatura; its text ran the paragraphs of a quote and
+    of a cell together ('Quote one.Quote two.')."""
+    markup = b"""<html><head><title>General page</title></head><body><main>
+    <p>Intro paragraph of ordinary prose that explains the margin tiers used by the venue, and it goes on for a
+    while so that it counts as real content on this page.</p>
+    <blockquote><p>Quote one.</p><p>Quote two.</p></blockquote>
+    <table><tr><td><p>Para one.</p><p>Para two.</p></td></tr></table>
+    <p>Second paragraph of ordinary prose, long enough to be kept by any extractor, with more words.</p>
+    </main></body></html>"""
+    body = extract_page(markup, "https://term.greeks.live/definition/general/").record["body_text"]
+    assert "Quote one. Quote two." in body and "Para one. Para two." in body
+
+
+@pytest.mark.parametrize("name", ["center", "dialog", "search", "listing", "xmp"])
+def test_older_and_newer_blocks_keep_their_words_apart_too(name):
+    from lxml import html
+
+    from glossary_spider.extraction.tree import text_of
+
+    assert text_of(html.fromstring(f"<blockquote>Quoted<{name}>Signed</{name}>after</blockquote>")) == \
+        "Quoted Signed after"

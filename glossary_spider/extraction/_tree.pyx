@@ -111,9 +111,9 @@ cdef bint _separates(const char* name) noexcept:
         return name[1] == 0 or strcmp(name, "pre") == 0
     if c == b"d":
         return (strcmp(name, "div") == 0 or strcmp(name, "dd") == 0 or strcmp(name, "dt") == 0
-                or strcmp(name, "dl") == 0 or strcmp(name, "details") == 0)
+                or strcmp(name, "dl") == 0 or strcmp(name, "details") == 0 or strcmp(name, "dialog") == 0)
     if c == b"l":
-        return strcmp(name, "li") == 0 or strcmp(name, "legend") == 0
+        return strcmp(name, "li") == 0 or strcmp(name, "legend") == 0 or strcmp(name, "listing") == 0
     if c == b"t":
         return (strcmp(name, "td") == 0 or strcmp(name, "th") == 0 or strcmp(name, "tr") == 0
                 or strcmp(name, "table") == 0 or strcmp(name, "thead") == 0 or strcmp(name, "tbody") == 0
@@ -131,13 +131,15 @@ cdef bint _separates(const char* name) noexcept:
         return (strcmp(name, "figure") == 0 or strcmp(name, "figcaption") == 0 or strcmp(name, "footer") == 0
                 or strcmp(name, "form") == 0 or strcmp(name, "fieldset") == 0)
     if c == b"s":
-        return strcmp(name, "section") == 0 or strcmp(name, "summary") == 0
+        return strcmp(name, "section") == 0 or strcmp(name, "summary") == 0 or strcmp(name, "search") == 0
     if c == b"a":
         return strcmp(name, "article") == 0 or strcmp(name, "aside") == 0 or strcmp(name, "address") == 0
     if c == b"m":
         return strcmp(name, "main") == 0 or strcmp(name, "menu") == 0
     if c == b"c":
-        return strcmp(name, "caption") == 0
+        return strcmp(name, "caption") == 0 or strcmp(name, "center") == 0
+    if c == b"x":
+        return strcmp(name, "xmp") == 0
     if c == b"n":
         return strcmp(name, "nav") == 0
     return False

@@ -175,8 +175,14 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
     if element in holders if holders is not None else _META_XPATH(element):
         return len(text_head(element, META_MAX) if text is None else text) < META_MAX
-    return bool(META_TEXT.match(text_head(element, _META_HEAD) if text is None else text))
+    if not META_TEXT.match(text_head(element, _META_HEAD) if text is None else text):
+        return False
+    # A table whose first header is "Author", a box headed "Updated": content, whatever its first word.
+    return not has_descendant(element, _NOT_META)
 
+
+# What a meta line never holds (a list it may: a theme's "By … · Published …" items).
+_NOT_META = ("table", "blockquote", *sorted(HEADINGS))
 
 # Without a title, the first of these holds the content.
 _FALLBACK_CONTAINER_XPATHS = [xpath(path) for path in ("//main", "//article", "//*[@id='content']", "//body")]

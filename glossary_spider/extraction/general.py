@@ -23,9 +23,14 @@ logger = logging.getLogger(__name__)
 _BLOCKS = {"p", "quote", "code", "list", "table"}
 
 
+# trafilatura's elements whose text is not run on into the text around them (as tree.SEPARATED).
+_APART = {"cell", "p", "quote", "head", "list", "table", "code"}
+
+
 def _text(element: _Element) -> str:
     """An element's text with white space folded, line breaks (``<lb/>``), list items and table rows
-    kept as lines. Iterative: trafilatura keeps a hostile page's nesting."""
+    kept as lines, cells, paragraphs and the like kept apart. Iterative: trafilatura keeps a hostile
+    page's nesting."""
     lines: list[str] = []
     line: list[str] = []
     for event, node in etree.iterwalk(element, events=("start", "end")):
@@ -33,9 +38,10 @@ def _text(element: _Element) -> str:
             if node.tag in ("lb", "item", "row") and line:
                 lines.append(" ".join("".join(line).split()))
                 line.clear()
-            line.append(" " if node.tag == "cell" else "")
+            line.append(" " if node.tag in _APART else "")
             line.append(node.text or "")
         elif node is not element:
+            line.append(" " if node.tag in _APART else "")
             line.append(node.tail or "")
     lines.append(" ".join("".join(line).split()))
     return "\n".join(text for text in lines if text)
@@ -65,7 +71,7 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
         if not text:
             continue
         if element.tag == "head":
-            if text.casefold() == folded_title:
+            if " ".join(text.split()).casefold() == folded_title:  # a <br> in it made a line
                 continue
             section = {"heading": text, "blocks": []}
             content.sections.append(section)

@@ -46,7 +46,7 @@ SEPARATED = frozenset({
     "br", "hr", "p", "pre", "div", "blockquote", "address", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li",
     "dl", "dt", "dd", "menu", "table", "caption", "thead", "tbody", "tfoot", "tr", "td", "th", "section", "article",
     "header", "footer", "aside", "nav", "main", "figure", "figcaption", "details", "summary", "form", "fieldset",
-    "legend", "option",
+    "legend", "option", "center", "dialog", "search", "listing", "xmp",
 })
 
 
