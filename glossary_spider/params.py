@@ -291,7 +291,8 @@ class RunArgs:
 
     def record(self) -> dict[str, Any]:
         """The arguments as ``crawl_runs.args`` keeps them (JSON), enough to run them again."""
-        return {name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(self).items()
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in dataclasses.asdict(self).items()
                 if name not in ("mode", "resume", "given", "recorded")}
 
     def differences(self, original: RunArgs) -> list[str]:
