@@ -151,7 +151,9 @@ class BatchingPool:
     A worker that dies (killed, out of memory, a crash in a C library) is replaced by a new one. Of the
     batches in its hands, the one it had not begun goes out again as it was; each item of the one it
     was working on goes out again alone, so that an item that kills a worker kills it again alone and
-    then fails with :class:`WorkerDied`, its batch mates extracted. Deaths with no batch done between them
+    then fails with :class:`WorkerDied`, its batch mates extracted. A worker that dies before it has its
+    job (it cannot start) has killed none of them: all go out again as they were. Deaths with no batch
+    done between them
     use up ``restarts``; then the workers are let go, and what waits for one fails with
     :class:`WorkersGone`, as it does once the pool is shut down. What has not been handed to a worker
     yet can be taken back (:meth:`withdraw`). ``role`` names a worker in the pool's log lines and errors.
@@ -244,6 +246,9 @@ class BatchingPool:
         at_work, *queued = link.batches or [[]]
         link.batches.clear()
         _reap(link.process)
+        started = link.ready
+        if not started:  # it died before it had its job (it could not start): no item of its killed it
+            at_work, queued = [], [at_work, *queued]
         for item, future in at_work:
             if len(at_work) == 1 and future in self.suspects:
                 self.suspects.discard(future)
@@ -258,8 +263,11 @@ class BatchingPool:
             self._hand_out()
             return
         if self.restarts > 0:
-            logger.warning("An %s died: a new one takes over, and what it had in hand goes out again, item by "
-                           "item", self.role)
+            if started:
+                logger.warning("An %s died: a new one takes over, and what it had in hand goes out again, item by "
+                               "item", self.role)
+            else:
+                logger.warning("An %s could not start: another is tried", self.role)
             self.restarts -= 1
         else:
             self.ended = (f"the {self.role} died (killed, or out of memory)" if self.budget == 0
@@ -296,6 +304,7 @@ class _WorkerLink(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.outgoing: deque[memoryview] = deque()  # frames written a chunk at a time, as the socket drains
         self.paused = False
+        self.ready = False  # the worker has its job: its first frame back, empty, says so
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -330,6 +339,10 @@ class _WorkerLink(asyncio.Protocol):
             end = _FRAME.size + size
             if len(self.received) < end:
                 return
+            if not self.ready:
+                self.ready = True
+                del self.received[:end]
+                continue
             with memoryview(self.received) as view:
                 results = pickle.loads(view[_FRAME.size:end])
             del self.received[:end]
@@ -390,7 +403,12 @@ def _worker_main(fd: int, parent_pid: int) -> None:
     sys.path[:] = pickle.loads(path)
     if (job := _read_frame(frames)) is None:
         return
-    _serve(sock, frames, pickle.loads(job))
+    job = pickle.loads(job)
+    try:
+        sock.sendall(_FRAME.pack(0))  # ready: from here, a death is the work's, not the start's
+    except OSError:
+        return
+    _serve(sock, frames, job)
 
 
 def _read_frame(frames: Any) -> bytes | None:

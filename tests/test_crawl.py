@@ -612,3 +612,29 @@ def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resum
         server.shutdown()
     urls = {r["url"].removeprefix(url[:-1]) for r in rows(db, "SELECT url FROM pages")}
     assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)
+
+
+def test_workers_that_cannot_start_condemn_no_page(tmp_path, monkeypatch):
+    """A worker interpreter that fails before it has its job (a broken or replaced interpreter) was taken for
+    one killed by the pages in its hands: they failed as 'died with this item alone in hand, twice', and a
+    crawl with --workers 1 archived nothing, exit 0. Now they wait for a worker, and once none can be started
+    fail as WorkersGone, which the crawl extracts in its own process."""
+    import asyncio
+    import sys
+
+    from glossary_spider.workers import BatchingPool, WorkersGone
+
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'this interpreter cannot start' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(broken))
+
+    async def run():
+        pool = BatchingPool(1, len, restarts=2)
+        try:
+            return await asyncio.wait_for(asyncio.gather(*(pool.run(i) for i in ["a", "bb", "ccc"]),
+                                                         return_exceptions=True), 60)
+        finally:
+            pool.shutdown()
+
+    assert [type(result) for result in asyncio.run(run())] == [WorkersGone] * 3
