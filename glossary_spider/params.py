@@ -154,6 +154,8 @@ OPTION_SETTINGS = {
 def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -> Callable[[Any, str], Any]:
     def parse(value: Any, name: str) -> Any:
         try:
+            if isinstance(value, str) and ("_" in value or not value.isascii()):
+                raise ValueError(value)  # Python reads "1_0" as 10, and digits of every script: a number is ASCII
             number = kind(value)
         except (TypeError, ValueError, OverflowError):
             whole = "a whole number" if kind is int else "a number"

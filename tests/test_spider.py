@@ -38,6 +38,9 @@ def test_spider_arguments_as_scrapy_passes_them():
     ({"max_age": "-1"}, "max_age must be at least 0"),
     ({"delay": "soon"}, "delay must be a number, not 'soon'"),
     ({"concurrency": "100"}, "concurrency must be 1 to 64"),
+    ({"workers": "1_0"}, "workers must be a whole number, not '1_0'"),  # Python's int() reads 10
+    ({"max_pages": "\u0663"}, "max_pages must be a whole number"),  # an Arabic-Indic 3
+    ({"delay": "0_5"}, "delay must be a number, not '0_5'"),
     ({"sitemap": "http://x/sitemap.xml"}, "unknown argument 'sitemap'"),
 ])
 def test_bad_spider_arguments_name_the_problem(kwargs, message):
