@@ -93,6 +93,19 @@ compiled = pytest.mark.skipif(not tree.COMPILED, reason="the compiled readers ar
 
 
 @compiled
+def test_the_compiled_readers_keep_apart_the_same_elements_as_the_pure_ones():
+    """``_tree._separates`` holds the names of ``tree.SEPARATED`` in C: each name there, and none other."""
+    from glossary_spider.extraction import _tree
+
+    for name in sorted(tree.SEPARATED | content.INLINE | {"span", "font", "label", "button"}):
+        void = name in ("br", "hr", "wbr")  # no content, no end tag
+        markup = f"<div>a<{name}>bc</div>" if void else f"<div>a<{name}>b</{name}>c</div>"
+        element = etree.fromstring(markup, etree.HTMLParser()).find(".//div")
+        apart = ("a bc" if void else "a b c") if name in tree.SEPARATED else "abc"
+        assert (_tree.text_of(element), tree._text_of(element)) == (apart, apart), name
+
+
+@compiled
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_each_element_is_read_alike(name):
     from glossary_spider.extraction import _tree
