@@ -288,7 +288,7 @@ def new_archive_directory(db: str) -> None:
 
 
 def locked_out(exc: Exception) -> None:
-    click.echo(f"Error: {exc}", err=True)
+    click.echo(f"Error: {exc}: wait for it to end, or run this again later", err=True)
     sys.exit(EXIT_LOCKED)
 
 
@@ -1059,7 +1059,11 @@ def remove_abandoned_parts(target: Path) -> None:
 def not_the_archive(out: str, db: str) -> None:
     """Refuse an output path that is the archive, or a file SQLite or the lock keeps beside it: writing
     there would destroy what is being read."""
-    beside = [Path(f"{db}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", ".lock", ".refused-runs")]
+    from glossary_spider.lock import beside
+
+    # As the path given names them, and as the file it leads to does: SQLite, as the lock, names them after that.
+    kept = [path for suffix in ("", "-wal", "-shm", "-journal", ".lock", ".refused-runs")
+            for path in (Path(f"{db}{suffix}"), beside(db, suffix))]
     target = Path(out)
     try:
         os.getcwd()
@@ -1067,7 +1071,7 @@ def not_the_archive(out: str, db: str) -> None:
         if not target.is_absolute():
             raise UserError(f"cannot write {out}: the working directory no longer exists; give --out as an "
                             "absolute path") from None
-    for path in beside:
+    for path in kept:
         try:
             same = target.exists() and path.exists() and os.path.samefile(target, path)
         except OSError:

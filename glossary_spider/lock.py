@@ -1,6 +1,7 @@
 """One writer at a time: an advisory lock beside the archive (``<archive>.lock``).
 
-The lock is an ``flock`` on the lock file, which the kernel releases when its
+The lock is an ``flock`` on the lock file (beside the file the archive's path leads to, whatever path
+reaches it: :func:`beside`), which the kernel releases when its
 holder dies, even by ``kill -9``; the file's content names the holder, so a
 second writer can say who has it, and a lock left by a dead process is simply
 taken over. The holder removes the file when it is done.
@@ -43,15 +44,35 @@ class UnsafeLockFile(OSError):
     """The lock file's path is not a plain file of ours: a symlink, a directory, another user's file."""
 
 
+class ArchiveHardLinked(OSError):
+    """The archive file has more than one name: each would have a lock and a write-ahead log of its own."""
+
+
+def beside(db_path: str | Path, suffix: str) -> Path:
+    """The file named ``<archive><suffix>`` that the lock keeps beside the archive: beside the file its path
+    leads to, symlinks followed, so that every path to one archive (a symlink to it, a symlinked
+    directory, a relative path) finds the same lock and the same notes."""
+    real = Path(os.path.realpath(db_path))
+    return real.with_name(real.name + suffix)
+
+
 class ArchiveLock:
     def __init__(self, db_path: str | Path, command: str):
         self.db_path = Path(db_path)
-        self.path = self.db_path.with_name(self.db_path.name + ".lock")
+        self.path = beside(db_path, ".lock")
         self.command = command
         self.fd: int | None = None
         self.stale: dict[str, Any] | None = None
 
     def acquire(self) -> ArchiveLock:
+        """Lock the archive for this process; :class:`ArchiveLocked` if another holds it. An archive file
+        with a second name (a hard link) is refused (:class:`ArchiveHardLinked`): a writer through each name
+        would hold a lock of its own, and SQLite keeps a write-ahead log for each name, so that two writers
+        corrupt the file and one name's log loses what the other wrote."""
+        with contextlib.suppress(FileNotFoundError):
+            if (links := os.stat(self.db_path).st_nlink) > 1:
+                raise ArchiveHardLinked(errno.EMLINK, f"{self.db_path} is one file with {links} names (hard links), "
+                                        "which two writers would corrupt: remove the other names, or copy it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
@@ -151,9 +172,8 @@ def holder(db_path: str | Path) -> dict[str, Any] | None:
     Read from the lock file without locking it, so that a reader never makes a writer
     that starts at the same moment think the archive is taken.
     """
-    path = Path(db_path).with_name(Path(db_path).name + ".lock")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(beside(db_path, ".lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
@@ -179,7 +199,7 @@ MAX_REFUSED_BYTES = 1 << 20
 
 
 def refused_path(db_path: str | Path) -> Path:
-    return Path(db_path).with_name(Path(db_path).name + ".refused-runs")
+    return beside(db_path, ".refused-runs")
 
 
 def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:

@@ -505,11 +505,15 @@ def held_reports(conn: sqlite3.Connection, run_id: int | None = None) -> list[di
 
 
 def superseded_by(conn: sqlite3.Connection, run_id: int) -> int | None:
-    """The first crawl or refresh after ``run_id`` that archived its pages (it ended, and was not held):
-    a run held before it can no longer be accepted, its versions being older than the archive's."""
-    later = conn.execute("SELECT id FROM crawl_runs WHERE id > ? AND command IN ('crawl', 'refresh') AND "
-                         "finish_reason IS NOT NULL AND finish_reason != 'held' ORDER BY id LIMIT 1",
-                         [run_id]).fetchone()
+    """The first crawl or refresh after ``run_id`` that archived pages (it ended, was not held or was accepted
+    since, and archived at least one page): a run held before it can no longer be accepted, its versions
+    being older than the archive's. A run refused (locked out, bad arguments) or that archived nothing
+    (every fetch failed) changed nothing, and supersedes nothing."""
+    later = conn.execute(
+        "SELECT id FROM crawl_runs r WHERE id > ? AND command IN ('crawl', 'refresh') AND finish_reason IS NOT NULL "
+        "AND (finish_reason != 'held' OR EXISTS (SELECT 1 FROM gate_reports g WHERE g.run_id = r.id AND "
+        "g.decision = 'accepted')) AND EXISTS (SELECT 1 FROM captures c WHERE c.run_id = r.id AND c.outcome IN "
+        "('new', 'changed', 'unchanged', 'not_modified', 'gone')) ORDER BY id LIMIT 1", [run_id]).fetchone()
     return later[0] if later else None
 
 

@@ -527,6 +527,42 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(archived):
     assert result.returncode == 0, result.stderr
 
 
+def test_every_path_to_the_archive_meets_the_same_lock(archived, tmp_path):
+    """A symlink to the archive, or a path through a symlinked directory, reached a lock of its own: two
+    writers ran at once, one forgetting the other's staged pages as a killed run's. Each now meets the
+    holder's lock (exit 3), and sees who holds it."""
+    from glossary_spider.lock import holder
+
+    _, db = archived
+    (tmp_path / "link.db").symlink_to(db)
+    (tmp_path / "dir").symlink_to(db.parent)
+    with ArchiveLock(db, "refresh"):
+        for path in (tmp_path / "link.db", tmp_path / "dir" / db.name):
+            result = run_glossary("reparse", "--db", str(path), "--no-progress")
+            assert result.returncode == 3, result.stderr
+            assert "is locked by another writer" in result.stderr and "wait for it to end" in result.stderr
+            assert holder(path)["pid"] == os.getpid()
+            check, direct = (run_glossary("runs", "--check", "--db", str(p)) for p in (path, db))
+            assert (check.returncode, check.stdout) == (direct.returncode, direct.stdout.replace(str(db), str(path)))
+            assert "killed" not in check.stdout + check.stderr
+    assert not (tmp_path / "link.db.lock").exists()
+
+
+def test_an_archive_with_a_second_name_is_refused_to_writers(archived, tmp_path):
+    """SQLite keeps a write-ahead log by name: writers through two hard links to one archive each had a lock
+    and a log of their own, and left it malformed. A writer refuses such an archive, touching nothing."""
+    _, db = archived
+    os.link(db, tmp_path / "other.db")
+    before = archive_content(db)
+    for command in (["reparse"], ["refresh"], ["crawl", "--start-url", "http://127.0.0.1:9/"]):
+        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "2 names (hard links)" in result.stderr, result.stderr
+    assert archive_content(db) == before
+    os.unlink(tmp_path / "other.db")
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+
+
 def test_a_killed_refresh_resumes_without_refetching(archived):
     server, db = archived
     server.set_generation(2)

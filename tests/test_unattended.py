@@ -250,6 +250,23 @@ def test_a_held_run_that_a_later_refresh_passed_can_only_be_discarded(site, arch
     assert archive_problems(archived) == []
 
 
+def test_a_refresh_locked_out_after_a_held_run_does_not_stand_in_the_way_of_its_acceptance(site, archived):
+    """A cron refresh that met another writer's lock (exit 3) archived nothing: the held run before it can
+    still be accepted. It was taken for a run that had archived pages, and only --discard remained."""
+    from glossary_spider.lock import ArchiveLock
+
+    set_mode(site, "maintenance")
+    held = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)
+    assert held["finish_reason"] == "held"
+    set_mode(site, "normal")
+    with ArchiveLock(archived, "reparse"):
+        assert refresh(archived, "--max-age", "0").returncode == ExitStatus.LOCKED
+    accepted = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
+    assert accepted.returncode == 0, accepted.stderr
+    refused = rows(archived, "SELECT id, finish_reason FROM crawl_runs WHERE id > ?", (held["id"],))
+    assert refused == [{"id": held["id"] + 1, "finish_reason": "locked"}]
+
+
 def test_a_sitemap_whose_lastmod_never_moves_on_hides_changes_for_a_week_at_most(site, archived):
     """A CMS that never updates its sitemap: every lastmod is older than the pages' last fetch, while the
     pages change. Within a week of their last fetch a refresh skips them on the sitemap's word; past it,
