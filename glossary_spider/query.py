@@ -283,7 +283,7 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
     else:
         candidates = [dict(r) for r in conn.execute(
             "SELECT url, page_type, title FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?) ORDER BY url",
-            [slug, page_type, page_type],
+            [_spelled_slug(slug), page_type, page_type],
         )]
     if not text.startswith("/") and len(candidates) > 1 and page_type is None:
         # An area's slug is shared by its resource pages: the area itself is meant.
@@ -294,6 +294,13 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
     if len(candidates) > 1:
         raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
+
+
+def _spelled_slug(slug: str) -> str:
+    """A slug as the archive spells it, as a URL's path spells it: ``café``, ``caf%c3%a9`` and ``caf%C3%A9``
+    are ``caf%C3%A9``, ``%7Evega`` is ``~vega``."""
+    url = normalize_url("http://host.invalid/" + slug.replace("?", "%3F").replace("#", "%23") + "/")
+    return urlsplit(url).path.strip("/") if url else slug
 
 
 def _path_of(url: str) -> str:

@@ -61,10 +61,39 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     """
     url = url.strip()
     if base and not url.startswith(("http://", "https://")):
+        if "\\" in url:
+            url = _forward_slashes(url)
         origin = origin_of(base) if url.startswith("/") and not url.startswith("//") else None
         # A path from the root resolves the same against every page of a site: join it once per site.
         url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
     return _normalize_absolute(url) if len(url) <= MAX_CACHED_URL else _normalize_absolute.__wrapped__(url)
+
+
+def link_url(href: str, base: str) -> str | None:
+    """The archive URL a page's link (``href``, on a page whose links resolve against ``base``) leads to; None
+    for none, and for a link within the page itself (``#fn1``, ``#``): in-page navigation, a table of
+    contents or a footnote marker, not a link between pages."""
+    return None if href.lstrip().startswith("#") else normalize_url(href, base)
+
+
+def base_url(href: str, page_url: str) -> str:
+    """The URL a page's links resolve against: its ``<base href>`` (``href``; "" for none) joined to the page's
+    URL, as written rather than in the archive's spelling (a glossary path gains its final slash: against
+    ``/definition/foo`` a browser reads ``baz/`` as ``/definition/baz/``, against ``/definition/foo/`` as
+    ``/definition/foo/baz/``); the page's URL itself where the base is not an http(s) URL."""
+    href = href.strip()
+    if not href:
+        return page_url
+    joined = urljoin(page_url, _forward_slashes(href) if "\\" in href else href)
+    return joined if origin_of(joined) else page_url
+
+
+def _forward_slashes(href: str) -> str:
+    """``href`` as a browser reads it on an http(s) page (the WHATWG URL standard): a backslash before its query
+    or fragment is a slash. ``\\definition\\vega\\`` is ``/definition/vega/``; RFC 3986 would keep it in the
+    path segment, where no site means it."""
+    end = min((at for at in (href.find("?"), href.find("#")) if at >= 0), default=len(href))
+    return href[:end].replace("\\", "/") + href[end:]
 
 
 def origin_of(base: str) -> str | None:
@@ -112,12 +141,14 @@ def _normalize_absolute(url: str) -> str | None:
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     path = _page_path(_plain_path(parts.path or "/"))
+    # Read and written again byte for byte (Latin-1 maps each byte to a character of its own): an escape
+    # that is not UTF-8, "?q=caf%E9" on a Latin-1 site, stays what it was, not U+FFFD.
     query = sorted(
         (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True, encoding="latin-1")
         if not _TRACKING_PARAMS.match(k)
     )
-    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    return urlunsplit((scheme, netloc, path, urlencode(query, encoding="latin-1"), ""))
 
 
 def _plain_path(path: str) -> str:

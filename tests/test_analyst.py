@@ -154,6 +154,21 @@ def test_show_a_page_without_a_slug_by_its_path(archive):
         assert glossary(db, "show", by_path).stdout == home.stdout, by_path
 
 
+@pytest.mark.parametrize("spelled", ["café-delta", "caf%c3%a9-delta", "caf%C3%A9-delta"])
+def test_show_finds_a_page_by_its_slug_however_its_escapes_are_spelled(tmp_path, spelled):
+    """As in a URL's path, ``café``, ``caf%c3%a9`` and ``caf%C3%A9`` are one slug (spelt the last way)."""
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.storage import Archive, Fetch
+
+    url = "http://127.0.0.1:9/definition/caf%C3%A9-delta/"
+    body = "<html><body><main><h1>Café Delta</h1><p>Delta, as the café measures it.</p></main></body></html>".encode()
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, body), extract_page(body, url))])
+    result = glossary(tmp_path / "a.db", "show", spelled, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["url"] == url
+
+
 def test_a_slug_shared_by_two_types_asks_which(archive):
     db, _ = archive
     slug = next(iter(ReplicaSite(200).areas))

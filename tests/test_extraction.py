@@ -304,6 +304,102 @@ def test_control_characters_escaped_in_json_ld_are_removed(escaped):
     assert headline.startswith("Vega") and headline.endswith(" x") and not CONTROL.search(headline)
 
 
+# The invisible characters a reader never sees as characters, written each way a page may write them.
+INVISIBLE = ["\u00ad", "&shy;", "&#173;", "&#xAD;", "\u2060", "&#8288;", "&#x2060;", "\ufeff", "&#65279;", "&#xfeff;"]
+
+
+@pytest.mark.parametrize("written", INVISIBLE)
+def test_soft_hyphens_and_word_joiners_leave_words_whole(tmp_path, written):
+    """"deriv&shy;atives" reads as "derivatives": so it is archived, and found by search."""
+    from glossary_spider.query import connect, search
+    from glossary_spider.storage import Archive, Fetch
+
+    jsonld = written.replace("&", "\\u0026") if written.startswith("&") else written
+    html = (f'<html><head><script type="application/ld+json">{{"@type": "Article", "headline": "Gam{jsonld}ma"}}'
+            f"</script></head><body><main><h1>Gam{written}ma</h1><p>Deriv{written}atives hedge gam{written}ma "
+            f'exposure.</p><ul><li><a href="/term/vega/">Ve{written}ga</a></li></ul></main></body></html>')
+    url = f"{BASE}/term/gamma/"
+    extraction = extract_page(html.encode(), url)
+    record = extraction.record
+    assert record["title"] == "Gamma"
+    assert record["body_text"] == "Derivatives hedge gamma exposure."
+    assert [link["anchor_text"] for link in record["links"]] == ["Vega"]
+    assert record["structured_data"][0]["data"]["headline"] in ("Gamma", f"Gam{written}ma")
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), "derivatives")] == [url]
+
+
+def test_a_related_list_keeps_its_links_when_one_leads_nowhere_recordable():
+    """A link too long to record, or to an e-mail address, is passed over; the list's other links stay related."""
+    too_long = "/definition/" + "x" * 2100 + "/"
+    html = ("<html><body><main><h1>Gamma</h1><p>Gamma is the rate of change of delta.</p><ul>"
+            f'<li><a href="/definition/delta/">Delta</a></li><li><a href="{too_long}">Long</a></li>'
+            '<li><a href="mailto:desk@greeks.live">Desk</a></li><li><a href="/term/vega/">Vega</a></li>'
+            "</ul></main></body></html>")
+    extraction = extract_page(html.encode(), f"{BASE}/definition/gamma/")
+    assert [(link["kind"], link["to_url"], link["position"]) for link in extraction.record["links"]] == [
+        ("related", f"{BASE}/definition/delta/", 0), ("related", f"{BASE}/term/vega/", 1)]
+    assert "1 links to URLs longer than 2,083 characters not recorded" in extraction.errors[0]["error"]
+
+
+def test_links_resolve_against_a_base_href_as_a_browser_resolves_them():
+    html = ('<html><head><base href="/definition/foo"></head><body><main><h1>Gamma</h1><p>Gamma is the rate of '
+            'change of delta: <a href="baz/">baz</a>, <a href="../top/">top</a>, <a href="\\term\\vega\\">vega'
+            "</a>.</p></main></body></html>")
+    extraction = extract_page(html.encode(), f"{BASE}/definition/gamma/")
+    expected = [f"{BASE}/definition/baz/", f"{BASE}/top/", f"{BASE}/term/vega/"]
+    assert [link["to_url"] for link in extraction.record["links"]] == expected
+    assert extraction.outlinks == expected
+
+
+def test_a_definitions_heading_that_is_a_link_is_still_a_heading():
+    """On a definition or a term a heading is the page's own, a link or not: its text heads a section and its
+    link is inline. Elsewhere (an area's posts, a category page) a heading that is a link lists a post."""
+    html = ("<html><body><main><h1>Funding ⎊ Definition</h1><h2>Funding</h2><p>Funding moves between longs and "
+            'shorts.</p><h2><a href="/definition/funding-rate/">Funding Rate</a></h2><p>The rate follows the '
+            "premium index.</p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/definition/funding/").record
+    assert [s["heading"] for s in record["sections"]] == ["Funding", "Funding Rate"]
+    assert record["body_text"] == ("Funding\n\nFunding moves between longs and shorts.\n\nFunding Rate\n\n"
+                                   "The rate follows the premium index.")
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
+        ("inline", f"{BASE}/definition/funding-rate/")]
+    area = extract_page(html.replace("Definition", "Area").encode(), f"{BASE}/area/funding/").record
+    assert [(link["kind"], link["to_url"]) for link in area["links"]] == [
+        ("listing", f"{BASE}/definition/funding-rate/")]
+
+
+def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
+    """A footnote marker or a table of contents links to the page itself: no link between pages, and no
+    related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""
+    html = ('<html><body><main><h1>Vega</h1><ol><li><a href="#use">Use</a></li><li><a href="#risk">Risk</a></li>'
+            '</ol><p>Desks hedge <ruby>Vega<rp>(</rp><rt>ν</rt><rp>)</rp></ruby> with spreads<sup><a href="#fn1">'
+            '1</a></sup>.</p><p id="fn1">1. As <a href="/term/gamma/">gamma</a> is.</p><p>&#8203;</p></main>'
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert record["body_text"] == "Desks hedge Vega with spreads1.\n\n1. As gamma is."
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
+
+
+def test_preformatted_text_keeps_its_lines():
+    html = ("<html><body><main><h1>Payoff</h1><p>The payoff of a long call, in Python:</p>"
+            "<pre>\n    def payoff(spot, strike):   \n        return max(spot - strike, 0)\n\n</pre>"
+            "<p>It is never negative.</p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/payoff/").record
+    assert record["body_text"] == ("The payoff of a long call, in Python:\n\ndef payoff(spot, strike):\n"
+                                   "    return max(spot - strike, 0)\n\nIt is never negative.")
+
+
+def test_a_details_summary_is_read_as_a_block():
+    html = ("<html><body><main><h1>Vega</h1><p>Vega measures exposure to volatility.</p>"
+            "<details><summary>Is vega ever negative?</summary><p>For a short option position, yes.</p></details>"
+            "</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    assert record["body_text"] == ("Vega measures exposure to volatility.\n\nIs vega ever negative?\n\n"
+                                   "For a short option position, yes.")
+
+
 def test_a_page_without_control_characters_keeps_its_text_as_read():
     html = ('<html><head><script type="application/ld+json">{"headline": "Vega \\u00e9 \\/ &#8217;"}</script></head>'
             "<body><main><h1>Vega &#8217;s</h1><p>Vega\u00a0measures &#160;volatility.</p></main></body></html>")
@@ -339,12 +435,12 @@ def test_element_text_is_read_as_itertext_reads_it_with_blocks_apart(page):
         assert head == fold(raw) if len(fold(raw)) <= 64 else fold(raw).startswith(head) and len(head) > 64
 
 
-def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_them_first(monkeypatch):
+def test_links_resolve_as_link_url_resolves_them_whatever_page_resolved_them_first(monkeypatch):
     """Links from the root or with a host of their own are resolved once while pages of one site follow
     each other; each must still resolve as on the page that asks, and a site of unique links starts the
     cache again."""
     from glossary_spider.extraction import memo as memos
-    from glossary_spider.urls import normalize_url
+    from glossary_spider.urls import link_url
 
     hrefs = ["/term/vega", "/area/options/", "http://other.example/x", "https://other.example/x", "//cdn.example/y",
              "vega/", "../area/", "?p=2", "#top", "", " /term/vega ", "mailto:a@b.c", "HTTP://Other.Example/x"]
@@ -353,7 +449,7 @@ def test_links_resolve_as_normalize_url_resolves_them_whatever_page_resolved_the
     for page in pages:
         memo = memos.PageMemo(page)
         for href in hrefs:
-            assert memo.url(href) == normalize_url(href, page), (page, href)
+            assert memo.url(href) == link_url(href, page), (page, href)
 
     monkeypatch.setattr(memos, "MAX_SITE_URLS", 10)
     site = "https://bounded.example/"

@@ -117,3 +117,21 @@ def test_a_page_cut_by_the_depth_limit_says_so():
         ("parse", "markup nested deeper than the parser's limit of 2,048 levels: what lies deeper was not read")]
     assert "Shallow text." in extraction.record["body_text"] and "Deep text." not in extraction.record["body_text"]
     assert extract_page(page("<main><h1>Flat</h1><p>Text.</p></main>").encode(), URL).errors == []
+
+
+def test_the_general_tier_keeps_a_heading_below_the_title_that_repeats_it():
+    """A definition whose list items outweigh its paragraphs goes to the general tier, which took any heading
+    repeating the title for the title: the glossary's <h2> over the text went, and section 0 with it."""
+    items = "".join(f"<li>{name} measures how much the option's price moves with {what}, and desks size their "
+                    "hedges by it.</li>" for name, what in (("Delta", "the underlying"), ("Gamma", "delta itself"),
+                                                           ("Vega", "implied volatility"), ("Theta", "time"),
+                                                           ("Rho", "interest rates"), ("Vanna", "spot and vol")))
+    html = ("<html><head><title>Greeks ⎊ Definition ⎊ Greeks.live</title></head><body><main><article>"
+            "<h1>Greeks ⎊ Definition</h1><div><h2>Greeks</h2><p>The main greeks are listed below, each with what "
+            f"it measures.</p><ul>{items}</ul><h2>Origin</h2><p>The greeks come from the Black Scholes model.</p>"
+            "</div></article></main></body></html>")
+    assert walk(html).doubt == "the body holds much text from outside paragraphs"
+    record = extract_page(html.encode(), f"{BASE}/definition/greeks/").record
+    assert record["title"] == "Greeks"
+    assert [s["heading"] for s in record["sections"]] == ["Greeks", "Origin"]
+    assert record["body_text"].startswith("Greeks\n\nThe main greeks are listed below")

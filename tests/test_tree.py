@@ -176,12 +176,18 @@ def test_records_are_the_same_without_the_compiled_readers():
 
 
 def _markups() -> list[bytes]:
-    """Markup that holds, or nearly holds, what may become a control character in a record."""
+    """Markup that holds, or nearly holds, what may become a stray character in a record."""
     pieces = [b"&#", b"&#x", b"&#X", b"&#0", b"&#00031", b"&#32", b"&#126", b"&#127", b"&#159", b"&#160", b"&#x1f",
               b"&#x20", b"&#x7F", b"&#x7e", b"&#x9f", b"&#xa0", b"&#x0001F", b"&#x100", b"&#xzz", b"&#;", b"&amp;",
               b"\\", b"\\b", b"\\n", b"\\f", b"\\r", b"\\t", b"\\u0000", b"\\u001f", b"\\u0020", b"\\u007f",
               b"\\u007e", b"\\u0085", b"\\u00a0", b"\\u00", b"\xc2", b"\xc2\x80", b"\xc2\x9f", b"\xc2\xa0", b"\t",
-              b"\n", b"\r", b"\x0b", b"\x00", b"\x7f", b"\x1b", b"9", b"f", b"x", b" ", "\u238a".encode()]
+              b"\n", b"\r", b"\x0b", b"\x00", b"\x7f", b"\x1b", b"9", b"f", b"x", b" ", "\u238a".encode(),
+              # the invisible ones: soft hyphen, word joiner, zero-width no-break space; and their neighbours
+              b"&#173", b"&#xad", b"&#xAD", b"&#x00000ad", b"&#174", b"&#xae", b"&#8288", b"&#x2060", b"&#65279",
+              b"&#xfeff", b"&#xFEFF0", b"&#x1000ad", b"&#x10000000ad", b"&#1114285", b"&shy", b"&sh", b"&Shy",
+              b"&NoBreak;", b"&NoBreak", b"\\u00ad", b"\\u00AD", b"\\u00ae", b"\\u2060", b"\\u2061", b"\\ufeff",
+              b"\\uFEFF", b"\\ufef", b"\xc2\xad", b"\xc2\xae", b"\xe2\x81\xa0", b"\xe2\x81", b"\xe2\x81\xa1",
+              b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbe", b"a", b"e", b"0"]
     rng = random.Random(7)
     found = pieces + [b"<p>" + piece + b"</p>" for piece in pieces]
     found += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
@@ -189,10 +195,10 @@ def _markups() -> list[bytes]:
 
 
 @compiled
-def test_control_characters_are_looked_for_alike():
+def test_stray_characters_are_looked_for_alike():
     from glossary_spider.extraction import _tree
 
     markups = _markups()
-    got = [_tree.may_hold_control_characters(markup) for markup in markups]
-    assert got == [tree._may_hold_control_characters(markup) for markup in markups]
+    got = [_tree.may_hold_stray_characters(markup) for markup in markups]
+    assert got == [tree._may_hold_stray_characters(markup) for markup in markups]
     assert 0 < sum(got) < len(got)

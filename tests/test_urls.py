@@ -2,7 +2,7 @@ import pytest
 from scrapy import Request
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.urls import classify, host_of, is_allowed, is_followable, normalize_url, same_site
+from glossary_spider.urls import base_url, classify, host_of, is_allowed, is_followable, normalize_url, same_site
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,10 @@ from glossary_spider.urls import classify, host_of, is_allowed, is_followable, n
         ("https://term.greeks.live/../../term/greeks/", "https://term.greeks.live/term/greeks/"),
         ("https://term.greeks.live/.well-known/security.txt", "https://term.greeks.live/.well-known/security.txt"),
         ("https://term.greeks.live/term/greeks/..", "https://term.greeks.live/term/"),
+        # A query's escapes stay the bytes they were, UTF-8 or not (a Latin-1 site's "caf%E9"); its pairs are sorted.
+        ("https://term.greeks.live/s/?q=caf%E9&a=%C3%A9", "https://term.greeks.live/s/?a=%C3%A9&q=caf%E9"),
+        ("https://term.greeks.live/s/?q=caf%E8", "https://term.greeks.live/s/?q=caf%E8"),
+        ("https://term.greeks.live/s/?q=café", "https://term.greeks.live/s/?q=caf%C3%A9"),
     ],
 )
 def test_normalize_url(url, expected):
@@ -42,6 +46,30 @@ def test_normalize_url(url, expected):
 
 def test_relative_links_resolve_against_the_page():
     assert normalize_url("../vega/", "https://term.greeks.live/area/skew/") == "https://term.greeks.live/area/vega/"
+
+
+@pytest.mark.parametrize(("href", "expected"), [
+    ("\\definition\\vega\\", "https://term.greeks.live/definition/vega/"),
+    ("..\\vega\\", "https://term.greeks.live/area/vega/"),
+    ("\\\\other.example\\x", "https://other.example/x"),
+    ("vega?q=a\\b#c\\d", "https://term.greeks.live/area/skew/vega?q=a%5Cb"),
+])
+def test_a_backslash_in_a_links_path_is_a_slash_as_browsers_read_it(href, expected):
+    assert normalize_url(href, "https://term.greeks.live/area/skew/") == expected
+
+
+@pytest.mark.parametrize(("href", "expected"), [
+    # Joined as written, not in the archive's spelling: "/definition/foo" gains no final slash first.
+    ("/definition/foo", "https://term.greeks.live/definition/foo"),
+    ("../other/", "https://term.greeks.live/term/other/"),
+    ("https://mirror.example/a/", "https://mirror.example/a/"),
+    ("", "https://term.greeks.live/term/x/"),
+    ("  ", "https://term.greeks.live/term/x/"),
+    ("javascript:void(0)", "https://term.greeks.live/term/x/"),
+    ("ftp://files.example/", "https://term.greeks.live/term/x/"),
+])
+def test_a_base_href_is_joined_to_the_page_as_written(href, expected):
+    assert base_url(href, "https://term.greeks.live/term/x/") == expected
 
 
 @pytest.mark.parametrize("url", ["mailto:desk@greeks.live", "javascript:void(0)", "ftp://x.org/", "data:text/html,hi",

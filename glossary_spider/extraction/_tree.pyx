@@ -9,7 +9,7 @@ links to nothing but Python, and lxml's elements are reached through lxml's publ
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.unicode cimport Py_UNICODE_ISSPACE, PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy, strcmp, strlen, strstr
+from libc.string cimport memcmp, memcpy, strcmp, strlen, strstr
 
 cimport lxml.includes.etreepublic as cetree
 from lxml.includes cimport tree
@@ -640,16 +640,17 @@ def attributes(elements, names):
 
 # -- the markup's bytes --------------------------------------------------------------------------------
 
-# The bytes that may begin what may_hold_control_characters looks for.
+# The bytes that may begin what may_hold_stray_characters looks for.
 cdef bint _NOTED[256]
 for _byte in range(256):
-    _NOTED[_byte] = _byte < 0x09 or 0x0b <= _byte <= 0x1f or _byte in (0x7f, 0xc2, 38, 92)
+    _NOTED[_byte] = _byte < 0x09 or 0x0b <= _byte <= 0x1f or _byte in (0x7f, 0xc2, 0xe2, 0xef, 38, 92)
 
 
-def may_hold_control_characters(bytes markup):
-    """Whether ``markup`` (UTF-8) may put a control character in its record: holds one itself (C0 but tab
-    and newline, DEL, C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a JSON
-    escape of one."""
+def may_hold_stray_characters(bytes markup):
+    """Whether ``markup`` (UTF-8) may put a stray character in its record: a control character (C0 but
+    tab and newline, DEL, C1) or an invisible one (the soft hyphen, the word joiner, the zero-width
+    no-break space), written as itself, as a character reference (decimal, hex, ``&shy`` or
+    ``&NoBreak;``), or as a JSON escape."""
     cdef const unsigned char* s = <const unsigned char*>markup
     cdef Py_ssize_t n = len(markup), i
     cdef unsigned char c
@@ -659,14 +660,22 @@ def may_hold_control_characters(bytes markup):
             continue
         if c < 0x09 or 0x0b <= c <= 0x1f or c == 0x7f:
             return True
-        if c == 0xc2:
-            if i + 1 < n and 0x80 <= s[i + 1] <= 0x9f:
+        if c == 0xc2:  # C1, U+00AD
+            if i + 1 < n and (0x80 <= s[i + 1] <= 0x9f or s[i + 1] == 0xad):
+                return True
+        elif c == 0xe2:  # U+2060
+            if i + 2 < n and s[i + 1] == 0x81 and s[i + 2] == 0xa0:
+                return True
+        elif c == 0xef:  # U+FEFF
+            if i + 2 < n and s[i + 1] == 0xbb and s[i + 2] == 0xbf:
                 return True
         elif c == 38:  # &
-            if i + 2 < n and s[i + 1] == 35 and _control_reference(s + i + 2, n - i - 2):  # &#
+            if i + 2 < n and s[i + 1] == 35 and _stray_reference(s + i + 2, n - i - 2):  # &#
+                return True
+            if _stray_name(s + i + 1, n - i - 1):
                 return True
         elif c == 92:  # backslash
-            if i + 1 < n and _control_escape(s + i + 1, n - i - 1):
+            if i + 1 < n and _stray_escape(s + i + 1, n - i - 1):
                 return True
     return False
 
@@ -681,34 +690,45 @@ cdef inline int _hex(unsigned char c) noexcept:
     return -1
 
 
-cdef bint _control_reference(const unsigned char* s, Py_ssize_t n) noexcept:
-    """Whether the character reference after ``&#`` (``s``, ``n`` bytes left) is to a control character:
-    its digits, all of them, read as a number in 0-31 or 127-159."""
+cdef inline bint _is_stray(long value) noexcept:
+    return value <= 0x1f or 0x7f <= value <= 0x9f or value == 0xad or value == 0x2060 or value == 0xfeff
+
+
+cdef bint _stray_reference(const unsigned char* s, Py_ssize_t n) noexcept:
+    """Whether the character reference after ``&#`` (``s``, ``n`` bytes left) is to a stray character:
+    its digits, all of them, read as a number (past the last code point, it stops growing)."""
     cdef Py_ssize_t i = 0
     cdef long value = 0
-    cdef int digit
     if s[0] == 120 or s[0] == 88:  # x, X
         i = 1
         while i < n and _hex(s[i]) >= 0:
-            value = value * 16 + _hex(s[i]) if value < 4096 else value
+            value = value * 16 + _hex(s[i]) if value < 0x110000 else value
             i += 1
-        if i > 1 and (value <= 0x1f or 0x7f <= value <= 0x9f):
-            return True
         # "&#x" without hex digits is no hex reference, nor a decimal one
-        return False
+        return i > 1 and _is_stray(value)
     while i < n and 48 <= s[i] <= 57:
-        value = value * 10 + (s[i] - 48) if value < 10000 else value
+        value = value * 10 + (s[i] - 48) if value < 0x110000 else value
         i += 1
-    return i > 0 and (value <= 31 or 127 <= value <= 159)
+    return i > 0 and _is_stray(value)
 
 
-cdef bint _control_escape(const unsigned char* s, Py_ssize_t n) noexcept:
-    """Whether the JSON escape after a backslash (``s``, ``n`` bytes left) writes a control character:
-    ``\\b``, ``\\f``, ``\\r``, or ``\\u00`` and 0, 1, 7F, 8 or 9."""
+cdef bint _stray_name(const unsigned char* s, Py_ssize_t n) noexcept:
+    """Whether the character reference after ``&`` (``s``, ``n`` bytes left) is ``&shy`` or ``&NoBreak;``."""
+    return (n >= 3 and memcmp(s, b"shy", 3) == 0) or (n >= 8 and memcmp(s, b"NoBreak;", 8) == 0)
+
+
+cdef bint _stray_escape(const unsigned char* s, Py_ssize_t n) noexcept:
+    """Whether the JSON escape after a backslash (``s``, ``n`` bytes left) writes a stray character:
+    ``\\b``, ``\\f``, ``\\r``, or ``\\u`` and four hex digits that name one."""
+    cdef long value = 0
+    cdef int i, digit
     if s[0] == 98 or s[0] == 102 or s[0] == 114:  # b f r
         return True
-    if n >= 4 and s[0] == 117 and s[1] == 48 and s[2] == 48:  # u00
-        if s[3] == 48 or s[3] == 49 or s[3] == 56 or s[3] == 57:  # 0 1 8 9
-            return True
-        return s[3] == 55 and n >= 5 and (s[4] == 102 or s[4] == 70)  # 7f 7F
-    return False
+    if n < 5 or s[0] != 117:  # u
+        return False
+    for i in range(1, 5):
+        digit = _hex(s[i])
+        if digit < 0:
+            return False
+        value = value * 16 + digit
+    return _is_stray(value)

@@ -13,6 +13,7 @@ The walk also says when it doubts that it found the page's main text
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, islice
@@ -26,12 +27,18 @@ from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.tree import (children, following, has_attribute, has_descendant, hrefs,
                                              links_under, paragraph_facts, raw_text, text_head, text_of, text_under,
                                              unlinked_text, xpath)
-from glossary_spider.urls import classify, normalize_url
+from glossary_spider.urls import classify, link_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+# What no reader reads as the page's text: scripts, styles, templates, and a ruby's annotation (the reading
+# of Vega<rt>ν</rt> or 先物<rt>さきもの</rt> over its word, which would run into it: "Vegaν").
+UNREAD = ("script", "style", "noscript", "template", "rt", "rp")
+# Figures too: on news and blog pages their captions are image credits and teasers for other pages.
 CHROME = {"nav", "footer", "aside", "script", "style", "noscript", "template", "form", "button",
           "svg", "iframe", "figure", "img", "picture", "video", "audio", "select", "textarea", "input"}
 CONTAINERS = {"div", "section", "article", "main", "header", "span", "center", "body", "details"}
+# Blocks whose text is one block of the body, whatever they hold (a <details>' <summary>: its question or title).
+WHOLE = ("table", "li", "dd", "summary")
 # Body text (in characters) under which the walk is not second-guessed for holding too much.
 MIN_PROSE = 500
 # Deeper than this, nested markup is read as one block of text rather than walked.
@@ -49,6 +56,8 @@ PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|olde
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
+# The glossary's posts: their headings are their own, link or not; elsewhere, headings that are links list posts.
+POSTS = ("definition", "term")
 # Elements whose text runs on inside a line: read as part of the text around them.
 INLINE = {"a", "abbr", "b", "bdi", "bdo", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
           "kbd", "mark", "q", "s", "samp", "small", "span", "strike", "strong", "sub", "sup", "time", "tt", "u",
@@ -62,8 +71,18 @@ COMMENTS = re.compile(r"(?:^|[-_])(?:comments?|commentlist|respond|replies)(?:$|
 
 
 def clean_block(text: str) -> str:
-    # Area paragraphs may open with a stray "⎊ " or ": " (SITE.md, Area).
-    return STRAY_LEAD.sub("", text).strip()
+    # Area paragraphs may open with a stray "⎊ " or ": " (SITE.md, Area). An editor's spacer paragraph holds
+    # a zero-width space alone: no text.
+    return STRAY_LEAD.sub("", text).strip().strip(ZERO_WIDTH).strip()
+
+
+ZERO_WIDTH = "\u200b\u200c\u200d"
+
+
+def preformatted(text: str) -> str:
+    """A ``<pre>``'s text as a reader sees it: its lines as written (their indentation lays out code and
+    tables, less what all of them share), without white space at their ends, and no blank line first or last."""
+    return textwrap.dedent("\n".join(line.rstrip() for line in text.splitlines())).strip("\n")
 
 
 @dataclass
@@ -353,8 +372,10 @@ class _Walker:
                 self.prose(child, self.text(child))
             elif tag in ("ul", "ol", "dl"):
                 self.listing(child)
-            elif tag in ("pre", "table", "li", "dd"):
+            elif tag in WHOLE:
                 self.prose(child, self.text(child))
+            elif tag == "pre":
+                self.prose(child, preformatted(raw_text(child)))
             else:
                 self.walk(child, depth + 1)
         if len(run) > 1 or len(run[0]) >= 100:
@@ -388,21 +409,22 @@ class _Walker:
             self.section = None
             return
         links = self.links_in(element)
-        if links and _is_link_only(element, links, self.text):
-            if self.mode == "body" or level <= self.mode_level:
+        item = self.mode != "body" and level > self.mode_level  # under a Glossary or Discover More heading
+        if links and (item or self.page_type not in POSTS) and _is_link_only(element, links, self.text):
+            # An item of that section, or of a listing (an area's posts, a category page's).
+            if not item:
                 self.mode, self.mode_level = "body", 7
-                kind = "listing"
-            else:
-                kind = self.mode
-            self.last_item = self.link(kind, links[0])
+            self.last_item = self.link(self.mode if item else "listing", links[0])
             self.section = None
             return
-        if self.mode != "body" and level > self.mode_level:
+        if item:
             return
         self.mode, self.mode_level, self.last_item = "body", 7, None
         self.content.blocks.append(text)
         self.section = {"heading": text, "blocks": [], "level": level}
         self.content.sections.append(self.section)
+        for a in links:  # a definition's or a term's own heading, a link or holding one
+            self.link("inline", a)
 
     def close_section(self, level: int) -> None:
         """Drop the open section if nothing was read under it before a heading of its level or
@@ -465,13 +487,17 @@ class _Walker:
         if items and all(_is_link_only(li, self.links_in(li), self.text) for li in items):
             # A list of nothing but links to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
+            # A link to no URL that can be recorded (one too long, a mailto:) is passed over, not taken for
+            # navigation: the list's other links are still the page's.
             links = [self.links_in(li) for li in items]
             targets = [self.memo.url(a.get("href", "")) for found in links for a in found]
-            if self.mode == "body" and all(t and classify(t).page_type in ("definition", "term") for t in targets):
+            if (self.mode == "body" and any(targets)
+                    and all(t is None or classify(t).page_type in ("definition", "term") for t in targets)):
                 kind = "related" if self.page_type == "definition" else "listing"
                 first = 0  # where each item's first link stands among the targets
                 for found in links:
-                    self.link(kind, found[0], targets[first])
+                    if targets[first] is not None:
+                        self.link(kind, found[0], targets[first])
                     first += len(found)
             return
         lines = [clean_block(self.text(li)) for li in items]
@@ -492,11 +518,11 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
     resolve against, or the page's :class:`PageMemo` made for it.
 
-    Removes scripts, styles, templates and elements marked ``hidden`` (shown to no reader) from the tree:
-    read structured data first.
+    Removes what no reader reads (:data:`UNREAD`) and elements marked ``hidden`` (shown to no reader) from the
+    tree: read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
-    etree.strip_elements(root, "script", "style", "noscript", "template", with_tail=False)
+    etree.strip_elements(root, *UNREAD, with_tail=False)
     if has_attribute(root, "hidden"):
         for element in _HIDDEN_XPATH(root):
             element.drop_tree()  # its tail stays: the text after it is shown
@@ -543,6 +569,6 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
     """Every link of the page, chrome included, normalised, each once, in the page's order: what a
     crawl may follow."""
-    resolve = base.url if isinstance(base, PageMemo) else lambda href: normalize_url(href, base)
+    resolve = base.url if isinstance(base, PageMemo) else lambda href: link_url(href, base)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
     return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(hrefs(root))))))

@@ -9,13 +9,14 @@ reads the tree already parsed for the page, on a copy, so the page is still pars
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from lxml import etree
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.content import Content, clean_block
-from glossary_spider.urls import normalize_url
+from glossary_spider.urls import link_url
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +48,11 @@ def _text(element: _Element) -> str:
     return "\n".join(text for text in lines if text)
 
 
-def general_content(root: HtmlElement, base: str, title: str | None) -> Content | None:
+def general_content(root: HtmlElement, base: str, titles: Collection[str | None]) -> Content | None:
     """The page's main text as blocks, sections under its headings, and its inline links.
 
-    None when trafilatura finds no main content. Comments are left out; a heading that
-    repeats the page's title is the title, not body.
+    None when trafilatura finds no main content. Comments are left out; an ``<h1>`` that reads as
+    one of ``titles`` (the page's title, and its title heading's text) is the title, not body.
     """
     import trafilatura  # on first use: importing it takes a third of a second that glossary pages never need
 
@@ -65,14 +66,16 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
     if body is None:
         return None
     content, section = Content(), None
-    folded_title = " ".join((title or "").split()).casefold()
+    folded_titles = {" ".join(title.split()).casefold() for title in titles if title}
     for element in body:
         text = clean_block(_text(element))
         if not text:
             continue
         if element.tag == "head":
-            if " ".join(text.split()).casefold() == folded_title:  # a <br> in it made a line
-                continue
+            # The page's <h1> is its title; a heading below it that repeats the title heads the body, as the
+            # glossary's templates write it (and as the walk reads it).
+            if element.get("rend", "h1") == "h1" and " ".join(text.split()).casefold() in folded_titles:
+                continue  # (folded: a <br> in it made a line)
             section = {"heading": text, "blocks": []}
             content.sections.append(section)
         elif element.tag not in _BLOCKS:
@@ -81,7 +84,7 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
         if section is not None and element.tag != "head":
             section["blocks"].append(text)
         for ref in element.iter("ref"):
-            to_url = normalize_url(ref.get("target") or "", base)
+            to_url = link_url(ref.get("target") or "", base)
             if to_url:
                 anchor = " ".join("".join(ref.itertext()).split()) or None
                 content.links.append({"kind": "inline", "to_url": to_url, "anchor_text": anchor,
@@ -91,12 +94,13 @@ def general_content(root: HtmlElement, base: str, title: str | None) -> Content 
     return content if content.blocks else None
 
 
-def settle(content: Content, root: HtmlElement, base: str, title: str | None) -> Content:
+def settle(content: Content, root: HtmlElement, base: str, titles: Collection[str | None]) -> Content:
     """The page's content when the glossary walk doubts its own (``content.doubt``): the general
     tier's text, sections and inline links, with the walk's other links (related, glossary,
     discover more, pagination) and meta lines. The walk's own text stands when the general tier
-    finds none; trafilatura's baseline (the page's paragraphs, else its whole text) when neither does."""
-    general = general_content(root, base, title)
+    finds none; trafilatura's baseline (the page's paragraphs, else its whole text) when neither does.
+    ``titles``: the page's title and its title heading's text (:func:`general_content`)."""
+    general = general_content(root, base, titles)
     if general is None:
         if content.blocks:
             return content

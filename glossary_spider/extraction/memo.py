@@ -9,7 +9,7 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.tree import text_of
-from glossary_spider.urls import MAX_CACHED_URL, MAX_URL, normalize_url, origin_of
+from glossary_spider.urls import MAX_CACHED_URL, MAX_URL, link_url, origin_of
 
 
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
@@ -42,13 +42,14 @@ class PageMemo:
         return text
 
     def url(self, href: str) -> str | None:
-        """The archive URL ``href`` leads to; None for none, or one longer than :data:`MAX_URL`."""
+        """The archive URL ``href`` leads to (:func:`~glossary_spider.urls.link_url`); None for none, for a
+        link within the page, or for one longer than :data:`MAX_URL`."""
         # A sentinel, not KeyError: many asks are the first for their URL, and raising costs.
         url = self.site_urls.get(href, _UNSEEN)
         if url is _UNSEEN:
             url = self.urls.get(href, _UNSEEN)
             if url is _UNSEEN:
-                url = normalize_url(href, self.base)
+                url = link_url(href, self.base)
                 if url is not None and len(url) > MAX_URL:
                     url, self.too_long = None, self.too_long + 1
                 if href.startswith(_SITE_WIDE) and len(href) <= MAX_CACHED_URL:

@@ -26,13 +26,13 @@ from glossary_spider.extraction.content import extract_content, is_meta, urls_to
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
-from glossary_spider.extraction.tree import attributes, elements_by_tag, may_hold_control_characters, word_count, xpath
-from glossary_spider.urls import MAX_URL, classify, normalize_url
+from glossary_spider.extraction.tree import attributes, elements_by_tag, may_hold_stray_characters, word_count, xpath
+from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -47,9 +47,12 @@ MAX_SECTIONS = 1000
 MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
 MIN_LINKS = 100  # ... but never fewer than this
 
-# Control characters have no place in text (the raw capture keeps the bytes): C0 but tab and
-# newline, DEL and C1. ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Stray characters have no place in text (the raw capture keeps the bytes). Control characters: C0 but tab
+# and newline, DEL and C1; ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers. And the
+# invisible characters that only hint at a line break or join words: the soft hyphen, the word joiner and
+# the zero-width no-break space; a reader sees "deriv&shy;atives" as one word, and full-text search would
+# otherwise index it as two.
+STRAY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u2060\ufeff]")
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
     re.compile(r"\s*⎊\s*Resource\s+\d+\s*$"),
@@ -200,7 +203,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
         text, cuts = _cap_markup(body if isinstance(body, str) else decode(body, content_type))
         markup = _markup(text)
     root, errors = _parse(markup, url)
-    base = normalize_url(_base_href(root), url) or url
+    base = base_url(_base_href(root), url)
     page_type, slug = classify(url)
 
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
@@ -213,7 +216,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     title = _title(h1, root, metas, text_of)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
-        content = settle(content, root, base, title)
+        content = settle(content, root, base, (title, text_of(h1) if h1 is not None else None))
     facts = JsonLdFacts(structured)
     author, categories = facts.author(), facts.categories()
     if not (author and categories):  # the visible meta lines, read only where JSON-LD says nothing
@@ -249,8 +252,8 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
         "structured_data": structured,
         "extractor_version": EXTRACTOR_VERSION,
     }
-    if may_hold_control_characters(markup) or _CONTROL.search(url):
-        record = _without_control_characters(record)
+    if may_hold_stray_characters(markup) or STRAY.search(url):
+        record = _without_stray_characters(record)
     cuts += _bound(record, size)
     record["content_hash"] = content_hash(record)
     outlinks = urls_to_follow(root, memo) if follow else []
@@ -282,16 +285,16 @@ def _cap_markup(text: str) -> tuple[str, list[str]]:
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return _CONTROL.sub("", value)
+        return STRAY.sub("", value)
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, dict):
-        return {k if not isinstance(k, str) else _CONTROL.sub("", k): _clean(v) for k, v in value.items()}
+        return {k if not isinstance(k, str) else STRAY.sub("", k): _clean(v) for k, v in value.items()}
     return value
 
 
-def _without_control_characters(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with control characters (but newline and tab) removed from every string in it."""
+def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with stray characters (:data:`STRAY`) removed from every string in it."""
     return _clean(record)
 
 

@@ -291,24 +291,30 @@ def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
         parent = parent.getparent()
 
 
-# What in a page's markup (UTF-8) may become a control character in its record: the character
-# itself (C0, DEL, or C1 as UTF-8 writes it), a character reference to one (decimal or hex), or a
-# JSON escape of one (in JSON-LD). Searched in bytes, where a literal first byte makes each search
-# quick; a false alarm only costs the scan of the record that a page without any is spared.
+# What in a page's markup (UTF-8) may become a stray character in its record (page.STRAY): a control
+# character (C0 but tab and newline, DEL, C1), or one of the invisible characters that only hint at a line
+# break or join words (the soft hyphen, the word joiner, the zero-width no-break space). Written as itself,
+# as a character reference (decimal, hex, or by the names &shy; and &NoBreak;), or as a JSON escape (in
+# JSON-LD). Searched in bytes, where a literal first byte makes each search quick; a false alarm only costs
+# the scan of the record that a page without any is spared.
 _CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
-# Each with its first byte: found by a plain search (memchr), a page without it is spared the pattern.
-_CONTROL_SOURCES = (
-    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f]")),
-    (b"&", re.compile(rb"&#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F])(?![0-9a-fA-F])"
-                       rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9])(?![0-9]))")),
-    (b"\\", re.compile(rb"\\(?:u00(?:[01]|7[fF]|[89])|[bfr])")),
+# Each with its first bytes: found by a plain search (memchr), a page without them is spared the pattern.
+_STRAY_SOURCES = (
+    (b"\xc2", re.compile(rb"\xc2[\x80-\x9f\xad]")),
+    (b"\xe2\x81\xa0", None),
+    (b"\xef\xbb\xbf", None),
+    (b"&", re.compile(rb"&(?:#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD]|2060|[fF][eE][fF][fF])"
+                       rb"(?![0-9a-fA-F])|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9]|173|8288|65279)(?![0-9]))"
+                       rb"|shy|NoBreak;)")),
+    (b"\\", re.compile(rb"\\(?:u(?:00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD])|2060|[fF][eE][fF][fF])"
+                       rb"|[bfr])")),
 )
 
 
-def _may_hold_control_characters(markup: bytes) -> bool:
-    """Whether ``markup`` (UTF-8) may put a control character in its record (see the searches above)."""
+def _may_hold_stray_characters(markup: bytes) -> bool:
+    """Whether ``markup`` (UTF-8) may put a stray character in its record (see the searches above)."""
     return len(markup.translate(None, _CONTROL_BYTES_C0)) != len(markup) or any(
-        lead in markup and source.search(markup) for lead, source in _CONTROL_SOURCES)
+        lead in markup and (source is None or source.search(markup)) for lead, source in _STRAY_SOURCES)
 
 
 def _compiled() -> Any:
@@ -338,6 +344,6 @@ following = _TREE.following if COMPILED else _following
 has_attribute = _TREE.has_attribute if COMPILED else _has_attribute
 text_under = _TREE.text_under if COMPILED else _text_under
 word_count = _TREE.word_count if COMPILED else _word_count
-may_hold_control_characters = _TREE.may_hold_control_characters if COMPILED else _may_hold_control_characters
+may_hold_stray_characters = _TREE.may_hold_stray_characters if COMPILED else _may_hold_stray_characters
 links_under = _TREE.links_under if COMPILED else _links_under
 paragraph_facts = _TREE.paragraph_facts if COMPILED else _paragraph_facts
