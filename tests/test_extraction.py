@@ -330,6 +330,27 @@ def test_soft_hyphens_and_word_joiners_leave_words_whole(tmp_path, written):
     assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), "derivatives")] == [url]
 
 
+@pytest.mark.parametrize("written", ["\u200b", "&#8203;", "&#x200B;", "&zwnj;", "\u200d", "&#8205;"])
+def test_a_zero_width_character_inside_a_latin_word_leaves_it_whole_and_other_scripts_as_written(tmp_path, written):
+    """Between two letters of a script that spaces its words, a zero-width space, non-joiner or joiner is a
+    stray (pasted from an editor: "liqui&#8203;dation" split the word in search). Where it has work to do,
+    it stays: it parts Thai words, shapes Persian, makes one emoji of two."""
+    from glossary_spider.query import connect, search
+    from glossary_spider.storage import Archive, Fetch
+
+    others = ("Thai \u0e01\u0e32\u0e23\u200b\u0e04\u0e49\u0e32, "
+              "Persian \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645, \U0001f468\u200d\U0001f469.")
+    html = (f"<html><body><main><h1>Liqui{written}dation</h1><p>Watch liqui{written}dation cascades "
+            f"in 1{written}000 books. {others}</p></main></body></html>")
+    url = f"{BASE}/term/liquidation/"
+    extraction = extract_page(html.encode(), url)
+    assert extraction.record["title"] == "Liquidation"
+    assert extraction.record["body_text"] == f"Watch liquidation cascades in 1000 books. {others}"
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), "liquidation cascades")] == [url]
+
+
 def test_a_related_list_keeps_its_links_when_one_leads_nowhere_recordable():
     """A link too long to record, or to an e-mail address, is passed over; the list's other links stay related."""
     too_long = "/definition/" + "x" * 2100 + "/"

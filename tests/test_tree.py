@@ -187,7 +187,11 @@ def _markups() -> list[bytes]:
               b"&#xfeff", b"&#xFEFF0", b"&#x1000ad", b"&#x10000000ad", b"&#1114285", b"&shy", b"&sh", b"&Shy",
               b"&NoBreak;", b"&NoBreak", b"\\u00ad", b"\\u00AD", b"\\u00ae", b"\\u2060", b"\\u2061", b"\\ufeff",
               b"\\uFEFF", b"\\ufef", b"\xc2\xad", b"\xc2\xae", b"\xe2\x81\xa0", b"\xe2\x81", b"\xe2\x81\xa1",
-              b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbe", b"a", b"e", b"0"]
+              b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbe", b"a", b"e", b"0",
+              # zero-width space, non-joiner and joiner; and their neighbours
+              b"\xe2\x80\x8b", b"\xe2\x80\x8d", b"\xe2\x80\x8a", b"\xe2\x80\x8e", b"\xe2\x80", b"&#8203", b"&#8205",
+              b"&#8202", b"&#8206", b"&#x200b", b"&#x200D", b"&#x200e", b"&ZeroWidthSpace;", b"&ZeroWidthSpace",
+              b"&zwnj;", b"&zwj;", b"&zwj", b"&zw", b"\\u200b", b"\\u200D", b"\\u200e", b"\\u200"]
     rng = random.Random(7)
     found = pieces + [b"<p>" + piece + b"</p>" for piece in pieces]
     found += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]

@@ -649,8 +649,8 @@ for _byte in range(256):
 def may_hold_stray_characters(bytes markup):
     """Whether ``markup`` (UTF-8) may put a stray character in its record: a control character (C0 but
     tab and newline, DEL, C1) or an invisible one (the soft hyphen, the word joiner, the zero-width
-    no-break space), written as itself, as a character reference (decimal, hex, ``&shy`` or
-    ``&NoBreak;``), or as a JSON escape."""
+    no-break space; the zero-width space, non-joiner and joiner), written as itself, as a character
+    reference (decimal, hex, or by name), or as a JSON escape."""
     cdef const unsigned char* s = <const unsigned char*>markup
     cdef Py_ssize_t n = len(markup), i
     cdef unsigned char c
@@ -663,8 +663,8 @@ def may_hold_stray_characters(bytes markup):
         if c == 0xc2:  # C1, U+00AD
             if i + 1 < n and (0x80 <= s[i + 1] <= 0x9f or s[i + 1] == 0xad):
                 return True
-        elif c == 0xe2:  # U+2060
-            if i + 2 < n and s[i + 1] == 0x81 and s[i + 2] == 0xa0:
+        elif c == 0xe2:  # U+200B-U+200D, U+2060
+            if i + 2 < n and (s[i + 1] == 0x80 and 0x8b <= s[i + 2] <= 0x8d or s[i + 1] == 0x81 and s[i + 2] == 0xa0):
                 return True
         elif c == 0xef:  # U+FEFF
             if i + 2 < n and s[i + 1] == 0xbb and s[i + 2] == 0xbf:
@@ -691,7 +691,8 @@ cdef inline int _hex(unsigned char c) noexcept:
 
 
 cdef inline bint _is_stray(long value) noexcept:
-    return value <= 0x1f or 0x7f <= value <= 0x9f or value == 0xad or value == 0x2060 or value == 0xfeff
+    return (value <= 0x1f or 0x7f <= value <= 0x9f or value == 0xad or 0x200b <= value <= 0x200d or value == 0x2060
+            or value == 0xfeff)
 
 
 cdef bint _stray_reference(const unsigned char* s, Py_ssize_t n) noexcept:
@@ -713,8 +714,11 @@ cdef bint _stray_reference(const unsigned char* s, Py_ssize_t n) noexcept:
 
 
 cdef bint _stray_name(const unsigned char* s, Py_ssize_t n) noexcept:
-    """Whether the character reference after ``&`` (``s``, ``n`` bytes left) is ``&shy`` or ``&NoBreak;``."""
-    return (n >= 3 and memcmp(s, b"shy", 3) == 0) or (n >= 8 and memcmp(s, b"NoBreak;", 8) == 0)
+    """Whether the character reference after ``&`` (``s``, ``n`` bytes left) is ``&shy``, ``&NoBreak;``,
+    ``&ZeroWidthSpace;``, ``&zwnj;`` or ``&zwj;``."""
+    return ((n >= 3 and memcmp(s, b"shy", 3) == 0) or (n >= 8 and memcmp(s, b"NoBreak;", 8) == 0)
+            or (n >= 15 and memcmp(s, b"ZeroWidthSpace;", 15) == 0) or (n >= 5 and memcmp(s, b"zwnj;", 5) == 0)
+            or (n >= 4 and memcmp(s, b"zwj;", 4) == 0))
 
 
 cdef bint _stray_escape(const unsigned char* s, Py_ssize_t n) noexcept:

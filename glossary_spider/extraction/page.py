@@ -53,6 +53,12 @@ MIN_LINKS = 100  # ... but never fewer than this
 # the zero-width no-break space; a reader sees "deriv&shy;atives" as one word, and full-text search would
 # otherwise index it as two.
 STRAY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\xad\u2060\ufeff]")
+# A zero-width space, non-joiner or joiner between two letters (or digits) of a script that spaces its words
+# (Latin, Greek, Cyrillic) breaks and joins nothing a reader sees ("liqui&#8203;dation", pasted from an
+# editor), and split the word in search. Elsewhere each has its work: the space parts the words of Thai,
+# the non-joiner shapes Persian, the joiner makes one emoji of several.
+_SPACED = "0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u0370-\u03ff\u0400-\u052f"
+JOINING = re.compile(f"(?<=[{_SPACED}])[\u200b-\u200d]+(?=[{_SPACED}])")
 _SITE_SUFFIX = re.compile(r"\s*(?:⎊|[|–—-])\s*Greeks\.live\s*$", re.I)
 _TITLE_SUFFIXES = (
     re.compile(r"\s*⎊\s*Resource\s+\d+\s*$"),
@@ -285,16 +291,16 @@ def _cap_markup(text: str) -> tuple[str, list[str]]:
 
 def _clean(value: Any) -> Any:
     if isinstance(value, str):
-        return STRAY.sub("", value)
+        return JOINING.sub("", STRAY.sub("", value))
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, dict):
-        return {k if not isinstance(k, str) else STRAY.sub("", k): _clean(v) for k, v in value.items()}
+        return {k if not isinstance(k, str) else _clean(k): _clean(v) for k, v in value.items()}
     return value
 
 
 def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with stray characters (:data:`STRAY`) removed from every string in it."""
+    """The record with stray characters (:data:`STRAY`, :data:`JOINING`) removed from every string in it."""
     return _clean(record)
 
 

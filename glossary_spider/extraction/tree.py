@@ -291,23 +291,26 @@ def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
         parent = parent.getparent()
 
 
-# What in a page's markup (UTF-8) may become a stray character in its record (page.STRAY): a control
-# character (C0 but tab and newline, DEL, C1), or one of the invisible characters that only hint at a line
-# break or join words (the soft hyphen, the word joiner, the zero-width no-break space). Written as itself,
-# as a character reference (decimal, hex, or by the names &shy; and &NoBreak;), or as a JSON escape (in
-# JSON-LD). Searched in bytes, where a literal first byte makes each search quick; a false alarm only costs
-# the scan of the record that a page without any is spared.
+# What in a page's markup (UTF-8) may become a stray character in its record (page.STRAY, page.JOINING): a
+# control character (C0 but tab and newline, DEL, C1), one of the invisible characters that only hint at a
+# line break or join words (the soft hyphen, the word joiner, the zero-width no-break space), or a
+# zero-width space, non-joiner or joiner (stray between two letters of a script that spaces its words).
+# Written as itself, as a character reference (decimal, hex, or by name: &shy; &NoBreak; &ZeroWidthSpace;
+# &zwnj; &zwj;), or as a JSON escape (in JSON-LD). Searched in bytes, where a literal first byte makes each
+# search quick; a false alarm only costs the scan of the record that a page without any is spared.
 _CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
 # Each with its first bytes: found by a plain search (memchr), a page without them is spared the pattern.
 _STRAY_SOURCES = (
     (b"\xc2", re.compile(rb"\xc2[\x80-\x9f\xad]")),
+    (b"\xe2\x80", re.compile(rb"\xe2\x80[\x8b-\x8d]")),
     (b"\xe2\x81\xa0", None),
     (b"\xef\xbb\xbf", None),
-    (b"&", re.compile(rb"&(?:#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD]|2060|[fF][eE][fF][fF])"
-                       rb"(?![0-9a-fA-F])|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9]|173|8288|65279)(?![0-9]))"
-                       rb"|shy|NoBreak;)")),
-    (b"\\", re.compile(rb"\\(?:u(?:00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD])|2060|[fF][eE][fF][fF])"
-                       rb"|[bfr])")),
+    (b"&", re.compile(rb"&(?:#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD]|200[b-dB-D]|2060"
+                       rb"|[fF][eE][fF][fF])(?![0-9a-fA-F])"
+                       rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9]|173|820[3-5]|8288|65279)(?![0-9]))"
+                       rb"|shy|NoBreak;|ZeroWidthSpace;|zwn?j;)")),
+    (b"\\", re.compile(rb"\\(?:u(?:00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD])|200[b-dB-D]|2060"
+                       rb"|[fF][eE][fF][fF])|[bfr])")),
 )
 
 
