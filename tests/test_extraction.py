@@ -577,6 +577,23 @@ def test_text_marked_hidden_is_not_the_pages_text():
     assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
 
 
+def test_text_its_own_style_hides_is_not_the_pages_text_but_a_page_hidden_until_its_scripts_run_is():
+    """An inline display: none or visibility: hidden shows an element to no reader, as the hidden attribute
+    does. A page hidden whole until its scripts run (its body, or the block holding its title) is shown to
+    every reader then: its text stays."""
+    markup = b"""<html><head><title>Hidden</title></head><body><article><h1>Hidden</h1><div class="entry-content">
+    <p>Shown words here, for the reader to read in full.</p><p style="DISPLAY : None">EDITOR NOTE</p>
+    <div style="color: red; visibility:hidden"><p>HIDDEN TEXT</p></div>
+    <p>After <span style="display:none;">secret <b>words</b></span>the hidden span.</p></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/hidden/").record
+    assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
+    for wrapped in (markup.replace(b"<body>", b'<body style="display: none">'),
+                    markup.replace(b"<article>", b'<article style="visibility: hidden">')):
+        record = extract_page(wrapped, "https://term.greeks.live/definition/hidden/").record
+        assert record["title"] == "Hidden"
+        assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
+
+
 def test_a_block_that_starts_with_a_meta_word_but_holds_a_table_or_a_heading_is_content():
     """With the words at a seam kept apart, a table headed 'Author | Model' read 'Author Model …' and a box
     headed 'Updated' 'Updated Funding …': both passed for a byline and were dropped from the page's text."""

@@ -512,6 +512,13 @@ class _Walker:
 
 
 _HIDDEN_XPATH = xpath("descendant::*[@hidden]")
+# An element its own style hides (display: none, visibility: hidden), its declarations read in lower case and
+# without spaces; but not the body, nor a block holding the title: a page hidden whole until its scripts have
+# run (against a flash of unstyled content, or for an A/B test) is shown to every reader then.
+_STYLED_HIDDEN_XPATH = xpath(
+    "descendant::*[@style][contains(translate(@style, 'ABDEGHILNOPSTVY \t\n\r', 'abdeghilnopstvy'), 'display:none')"
+    " or contains(translate(@style, 'ABDEGHILNOPSTVY \t\n\r', 'abdeghilnopstvy'), 'visibility:hidden')]"
+    "[not(self::body) and not(descendant::h1)]")
 
 
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
@@ -523,8 +530,11 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, *UNREAD, with_tail=False)
-    if has_attribute(root, "hidden"):
-        for element in _HIDDEN_XPATH(root):
+    hidden = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
+    if has_attribute(root, "style"):
+        hidden += _STYLED_HIDDEN_XPATH(root)
+    for element in hidden:
+        if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
     paragraphs = ParagraphText(root, memo)
     h1 = find_h1(root, memo.text, paragraphs)
