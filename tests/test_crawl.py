@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import GLOSSARY, ROOT, archive_content, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, archive_content, archive_problems, crawl, rows, run_glossary
 
 from glossary_spider.replica import ReplicaSite
 
@@ -612,6 +612,86 @@ def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resum
         server.shutdown()
     urls = {r["url"].removeprefix(url[:-1]) for r in rows(db, "SELECT url FROM pages")}
     assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    """A site of the pages in ``PAGES`` (path: markup), which a test may change between crawls."""
+
+    PAGES: dict[str, str] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        markup = self.PAGES.get(self.path)
+        if markup is None:
+            self.send_error(404)
+            return
+        body = markup.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
+    return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
+            f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'
+            "</head><body><main><h1>Skew</h1><p>Skew is the difference in implied volatility across strikes, "
+            "read from the option chain.</p></main></body></html>")
+
+
+def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without_a_new_version(tmp_path):
+    """The archive holds each page's latest state: a page fetched again with the same words but another author,
+    language, modification time or canonical URL kept the old ones (only its words' hash was compared). It is
+    rewritten, its history left alone (no new version: its words did not change)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/definition/skew/"
+    try:
+        _Pages.PAGES = {"/definition/skew/": _metadata_page("en-US", "Old Author", "2024-06-02T08:00:00+02:00",
+                                                            "/definition/skew/")}
+        db = tmp_path / "meta.db"
+        assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+        _Pages.PAGES = {"/definition/skew/": _metadata_page("fr-FR", "New Author", "2025-01-09T08:00:00+02:00",
+                                                            "/definition/skew-2/")}
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--no-progress", "--json")
+        assert again.returncode == 0, again.stderr
+    finally:
+        server.shutdown()
+    assert rows(db, "SELECT language, author, modified, canonical_url, version FROM pages") == [{
+        "language": "fr-FR", "author": "New Author", "modified": "2025-01-09T06:00:00+00:00",
+        "canonical_url": url.replace("skew/", "skew-2/"), "version": 1}]
+    assert rows(db, "SELECT count(*) AS n FROM page_versions") == [{"n": 1}]
+    assert json.loads(again.stdout)["pages_unchanged"] == 1
+    assert archive_problems(db) == []
+
+
+def test_a_page_whose_json_ld_holds_odd_values_is_archived_without_them(tmp_path):
+    """An author whose @id is a list, or a date the calendar cannot hold in UTC (.NET's zero date written
+    with an offset), failed the page's whole extraction: nothing of it was archived. The page is archived,
+    without the value it could not read; rel and meta names are read in any case."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    jsonld = ('{"@type": "Article", "author": {"@id": ["#me"]}, "datePublished": "0001-01-01T00:00:00+01:00", '
+              '"dateModified": "2024-03-05t10:20:30z", "@id": "#a", "articleSection": ["Opción"]}')
+    try:
+        _Pages.PAGES = {"/definition/odd/": (
+            f'<html><head><script type="application/ld+json">{jsonld}</script><meta name="Description" '
+            'content="Odd values."><link rel="Canonical" href="/definition/odd/"></head><body><main><h1>Odd</h1>'
+            '<p>A page whose structured data holds values no reader can use.</p>'
+            '<time datetime="9999-12-31T23:00:00-05:00">someday</time></main></body></html>')}
+        db = tmp_path / "odd.db"
+        result = crawl(db, "--start-url", f"{base}/definition/odd/", "--no-follow")
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+    assert rows(db, "SELECT title, author, published, modified, summary, canonical_url, categories FROM pages") == [{
+        "title": "Odd", "author": None, "published": None, "modified": "2024-03-05T10:20:30+00:00",
+        "summary": "Odd values.", "canonical_url": f"{base}/definition/odd/", "categories": '["Opción"]'}]
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
 
 
 def test_workers_that_cannot_start_condemn_no_page(tmp_path, monkeypatch):

@@ -403,6 +403,19 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
 
 
+def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as_a_date():
+    """A type was stored as Python wrote it (True, {'@id': 'x'}); several as JSON with spaces, unlike SQLite's
+    own JSON. A date written without hyphens (20240305) became midnight UTC, where a date stays a date."""
+    blocks = [{"@type": True}, {"@type": {"@id": "x"}}, {"@type": ["Article", "NewsArticle"]}, {"@type": [["A"]]},
+              {"@type": ["Article"], "datePublished": "20240305", "dateModified": "2024-W10-2"}]
+    scripts = "".join(f'<script type="application/ld+json">{json.dumps(b)}</script>' for b in blocks)
+    html = f"<html><head>{scripts}</head><body><main><h1>Vega</h1><p>Vega measures exposure.</p></main></body></html>"
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    assert [item["type"] for item in record["structured_data"]] == [
+        "true", '{"@id":"x"}', '["Article","NewsArticle"]', '["A"]', "Article"]
+    assert (record["published"], record["modified"]) == ("2024-03-05", "2024-03-05")
+
+
 def test_preformatted_text_keeps_its_lines():
     html = ("<html><body><main><h1>Payoff</h1><p>The payoff of a long call, in Python:</p>"
             "<pre>\n    def payoff(spot, strike):   \n        return max(spot - strike, 0)\n\n</pre>"

@@ -190,6 +190,11 @@ def test_reparse_reproduces_every_content_hash(archived):
     assert rows(db, "SELECT * FROM links ORDER BY from_url, kind, position") == links
     (run,) = rows(db, "SELECT * FROM crawl_runs WHERE command = 'reparse'")
     assert (run["pages_changed"], run["pages_unchanged"]) == (1, len(before) - 1)
+    # The version says when what it says was fetched, not when it was read again.
+    (version,) = rows(db, "SELECT v.captured_at, p.last_changed, (SELECT max(fetched_at) FROM captures c WHERE "
+                          "c.url = p.url AND c.body_sha256 IS NOT NULL) AS fetched FROM page_versions v JOIN pages p "
+                          "ON p.url = v.url AND p.version = v.version WHERE v.run_id = ?", (run["id"],))
+    assert version["captured_at"] == version["last_changed"] == version["fetched"] < run["started_at"]
 
 
 def test_a_reparse_that_extracts_what_the_crawl_did_rewrites_no_page(archived):

@@ -367,13 +367,14 @@ def _base_href(root: HtmlElement) -> str:
 
 
 def _meta_contents(metas: list[HtmlElement]) -> dict[str, str]:
-    """The content of the first of ``metas`` of each name or property (that has a content)."""
+    """The content of the first of ``metas`` of each name or property (that has a content), by the name in
+    lower case: HTML reads ``<meta name="Description">`` as it reads ``description``."""
     found: dict[str, str] = {}
     for content, name, property_ in attributes(metas, ("content", "name", "property")):
         if content is not None:
             for key in (name, property_):
                 if key is not None:
-                    found.setdefault(key, content)
+                    found.setdefault(key.lower(), content)
     return found
 
 
@@ -440,9 +441,9 @@ def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[Html
 
 
 def _canonical(links: list[HtmlElement], base: str) -> str | None:
-    """The ``href`` of the first of ``links`` whose ``rel`` is ``canonical`` and that has one."""
+    """The ``href`` of the first of ``links`` whose ``rel`` names ``canonical`` (in any case) and that has one."""
     for link in links:
-        if link.get("rel") == "canonical" and (href := link.get("href")) is not None:
+        if "canonical" in (link.get("rel") or "").lower().split() and (href := link.get("href")) is not None:
             href = href.strip()
             return normalize_url(href, base) if href else None
     return None

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import jstyleson
@@ -183,9 +183,12 @@ def _type_of(syntax: str, item: Any) -> str | None:
         types = item.get("type")
     else:
         types = item.get("@type")
-    if isinstance(types, list):  # none is null, one its name, several a JSON list
-        return None if not types else str(types[0]) if len(types) == 1 else json.dumps(types)
-    return str(types) if types else None
+    if isinstance(types, list) and len(types) == 1:
+        types = types[0]
+    if not types:
+        return None
+    # One name as it is; several, or what is not a name (a page's mistake), as compact JSON (as SQLite writes it).
+    return types if isinstance(types, str) else json.dumps(types, ensure_ascii=False, separators=(",", ":"))
 
 
 def jsonld_nodes(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -234,7 +237,8 @@ class JsonLdFacts:
         if isinstance(author, list):
             author = author[0] if author else None
         if isinstance(author, dict):
-            author = self.by_id.get(author.get("@id"), author) if "name" not in author else author
+            if "name" not in author and isinstance(author.get("@id"), str):
+                author = self.by_id.get(author["@id"], author)
             return author.get("name") if isinstance(author.get("name"), str) else None
         return author if isinstance(author, str) else None
 
@@ -248,21 +252,29 @@ class JsonLdFacts:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 date or time as an aware datetime (UTC when no offset is given), or None."""
+    """An ISO-8601 date or time as an aware datetime (UTC when no offset is given), or None. RFC 3339's
+    lower-case ``t`` and ``z`` are read as upper-case."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def to_utc(value: Any) -> str | None:
-    """An ISO-8601 time in UTC (``…+00:00``), a bare date as given, or None."""
-    moment = parse_time(value)
-    if moment is None:
+    """An ISO-8601 time in UTC (``…+00:00``), a bare date as a date (``2024-03-05``, whether written so, as
+    ``20240305`` or as ``2024-W10-2``), or None; None too for a time the calendar cannot hold in UTC
+    (``0001-01-01T00:00:00+01:00``, .NET's zero date written with an offset)."""
+    if not isinstance(value, str):
         return None
-    if len(value.strip()) == 10:
-        return moment.date().isoformat()
-    return moment.astimezone(timezone.utc).isoformat()
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        pass
+    moment = parse_time(value)
+    try:
+        return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
+    except OverflowError:
+        return None

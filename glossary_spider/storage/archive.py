@@ -305,7 +305,7 @@ class Archive(Staging, Writer, Reads):
             elif record is not None:
                 version = (state["version"] or 0) + 1 if changed else state["version"]
                 batch.record(run_id, record, None, version=version, previous=state, new_version=changed,
-                             digest=digest)
+                             digest=digest, read_at=state.get("fetched_at"))
             for error in errors if record is not None else ():  # a record held as it was: its errors are too
                 batch.error(run_id, state["url"], error["stage"], None, error["error"], error.get("detail"))
             outcomes.append("changed" if changed else "unchanged")

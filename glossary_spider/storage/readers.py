@@ -117,11 +117,11 @@ class Reads:
 
     def _page_state(self, url: str) -> dict[str, Any] | None:
         row = self.db.execute(
-            "SELECT content_hash, version, status, first_seen, last_changed FROM pages WHERE url = ?", [url]
-        ).fetchone()
+            "SELECT content_hash, version, status, first_seen, last_changed, record_digest FROM pages WHERE url = ?",
+            [url]).fetchone()
         if row is None:
             return None
-        return dict(zip(("content_hash", "version", "status", "first_seen", "last_changed"), row))
+        return dict(zip(("content_hash", "version", "status", "first_seen", "last_changed", "record_digest"), row))
 
     def body(self, sha256: str) -> bytes | None:
         row = self.db.execute("SELECT compression, data FROM bodies WHERE sha256 = ?", [sha256]).fetchone()
@@ -150,7 +150,8 @@ class Reads:
                 yield state, content_type, body
 
     def stored_states(self, after: str = "", chunk: int = 500) -> Iterator[tuple[dict[str, Any], str | None, str]]:
-        """Each archived page's state, with the sha256 and content type of its latest stored body (which the
+        """Each archived page's state (with ``fetched_at``, when that body was fetched), with the sha256 and
+        content type of its latest stored body (which the
         archive may no longer hold: reading it fails, and says so), in the order of their URLs, from the
         first after ``after``. Read ``chunk`` pages at a
         time, each chunk whole before the caller writes (a query that runs on over rows the caller changes
@@ -158,7 +159,7 @@ class Reads:
         the archive has."""
         sql = f"""
             SELECT p.url, p.content_hash, p.version, p.status, p.first_seen, p.last_changed, p.record_digest,
-                   c.content_type, c.body_sha256
+                   c.fetched_at, c.content_type, c.body_sha256
             FROM pages p
             JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND body_sha256 IS NOT NULL
@@ -167,10 +168,10 @@ class Reads:
             ORDER BY p.url
             LIMIT ?
         """
-        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed", "record_digest")
+        keys = ("url", "content_hash", "version", "status", "first_seen", "last_changed", "record_digest", "fetched_at")
         while rows := self.db.execute(sql, [after, chunk]).fetchall():
             for row in rows:
-                yield dict(zip(keys, row[:7])), row[7], row[8]
+                yield dict(zip(keys, row[:8])), row[8], row[9]
             after = rows[-1][0]
 
 

@@ -113,7 +113,10 @@ class Staging:
                 previous = self._page_state(row["url"])
                 outcome = outcome_of(previous, page["page"]["content_hash"])
                 fetch = Fetch(row["url"], row["http_status"], fetched_at=row["fetched_at"])
-                if outcome != "unchanged" or previous["status"] != "live":
+                # A page whose words are unchanged is rewritten, with no new version, where what else its
+                # record says has changed (its author, dates, language, canonical URL, OpenGraph; the
+                # extractor that read it): the archive holds each page's latest state.
+                if outcome != "unchanged" or previous["status"] != "live" or previous["record_digest"] != digest:
                     version = 1 if previous is None else (previous["version"] or 0) + (outcome == "changed")
                     rows.add_rows(run_id, page, fetch, version=version, previous=previous,
                                   new_version=outcome != "unchanged", digest=digest)

@@ -53,17 +53,20 @@ class Batch:
         return sha
 
     def record(self, run_id: int, record: dict[str, Any], fetch: Fetch | None, *, version: int,
-               previous: dict[str, Any] | None, new_version: bool, digest: str | None = None) -> None:
-        """``digest``: the record's :func:`record_digest`, where it is known already."""
+               previous: dict[str, Any] | None, new_version: bool, digest: str | None = None,
+               read_at: str | None = None) -> None:
+        """``digest``: the record's :func:`record_digest`, where it is known already; ``read_at``: with no
+        ``fetch``, when the body the record was read from was fetched (a reparse's)."""
         self.add_rows(run_id, page_rows(record), fetch, version=version, previous=previous, new_version=new_version,
-                      digest=digest or record_digest(record))
+                      digest=digest or record_digest(record), read_at=read_at)
 
     def add_rows(self, run_id: int, rows: dict[str, Any], fetch: Fetch | None, *, version: int,
-                 previous: dict[str, Any] | None, new_version: bool, digest: str) -> None:
-        """A page's :func:`page_rows`, with what its history decides: version, dates, status."""
+                 previous: dict[str, Any] | None, new_version: bool, digest: str, read_at: str | None = None) -> None:
+        """A page's :func:`page_rows`, with what its history decides: version, dates, status. A version's time
+        is when what it says was fetched: ``fetch``'s, or ``read_at``, or (neither known) now."""
         page = dict(rows["page"])
         url = page["url"]
-        stamp = fetch.fetched_at if fetch else now()
+        stamp = fetch.fetched_at if fetch else read_at or now()
         page.update({
             "record_digest": digest,
             "status": "live",
@@ -125,7 +128,8 @@ def page_rows(record: dict[str, Any]) -> dict[str, Any]:
 def page_values(record: dict[str, Any]) -> dict[str, Any]:
     """The ``pages`` columns an extracted record gives, as stored."""
     page = {key: record[key] for key in PAGE_COLUMNS if key in record}
-    page["categories"] = json.dumps(record["categories"]) if record["categories"] is not None else None
+    categories = record["categories"]
+    page["categories"] = json.dumps(categories, ensure_ascii=False) if categories is not None else None
     return page
 
 
