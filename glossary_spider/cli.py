@@ -26,8 +26,8 @@ from typing import IO, Any
 import click
 
 from glossary_spider import settings as defaults
-from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, stopped_by,
-                                    unreachable_hosts)
+from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, outcome,
+                                    stopped_by, unreachable_hosts)
 from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
@@ -264,6 +264,24 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
         lock.release()
 
 
+def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
+    """Why the run ended unreachable: the hosts whose fetches failed; or, where it gave up on a site that had
+    stopped answering (its attempts then still being retried, few or none failed for good), for how long
+    nothing answered."""
+    from glossary_spider.storage import fetch_outcomes
+
+    outcomes = fetch_outcomes(reader, run["id"])
+    hosts = unreachable_hosts(outcomes)
+    failed, fetched = (sum(outcomes[host][1] for host in hosts), sum(sum(outcomes[host]) for host in hosts))
+    if gave_up := json.loads(run["stats"] or "{}").get("glossary/gave_up"):
+        whom = ", ".join(gave_up["hosts"][:3]) or "the site"
+        counted = f"; {failed} of {fetched} fetches failed for good (see 'glossary report')" if fetched else ""
+        return (f"{whom} gave no answer for {gave_up['seconds']:.0f} s ({gave_up['attempts']} attempts in a row): "
+                f"given up{counted}")
+    whom = "the site" if len(outcomes) == 1 else ", ".join(hosts[:3]) + (" …" if len(hosts) > 3 else "")
+    return f"{whom} did not answer, or refused us: {failed} of {fetched} fetches failed (see 'glossary report')"
+
+
 def again(command: str, db: str, *options: str) -> str:
     """The command line that runs ``command`` on this archive again."""
     where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
@@ -297,8 +315,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
     from glossary_spider.workers import hold_stops
     from glossary_spider.lock import ArchiveLocked
-    from glossary_spider.plan import open_run
-    from glossary_spider.storage import fetch_outcomes
+    from glossary_spider.plan import REFUSALS, open_run, refused_reason
 
     flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,  # unset: not given
              "gate": options["gate"] or None}
@@ -310,8 +327,16 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
     try:
         plan = open_run(db, arguments)
-    except ArchiveLocked as exc:
-        locked_out(exc)
+    except REFUSALS as exc:
+        if options["as_json"]:  # the refused run's line too, so that `>> refresh.log` has one for every run
+            reason = refused_reason(exc)
+            status = exit_status(reason)
+            echo_summary(json.dumps({
+                "id": None, "command": arguments["mode"], "finish_reason": reason, "outcome": outcome(status),
+                "exit_status": int(status), "error": str(exc), "archive": os.path.abspath(db), "changes": 0}))
+        if isinstance(exc, ArchiveLocked):
+            locked_out(exc)
+        raise
     command = plan.command
     if stopped := plan.superseded:
         click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
@@ -348,12 +373,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
         echo_summary(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
     if status == ExitStatus.UNREACHABLE:
-        outcomes = fetch_outcomes(reader, run_id)
-        hosts = unreachable_hosts(outcomes)
-        whom = "the site" if len(outcomes) == 1 else ", ".join(hosts[:3]) + (" …" if len(hosts) > 3 else "")
-        failed, fetched = (sum(outcomes[host][1] for host in hosts), sum(sum(outcomes[host]) for host in hosts))
-        click.echo(f"Error: {whom} did not answer, or refused us: {failed} of {fetched} fetches failed "
-                   f"(see 'glossary report'); when it is back, '{again(command, db, '--resume')}' "
+        click.echo(f"Error: {unreachable(reader, run)}; when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
     elif not is_complete(run["finish_reason"]):
         reason = run["finish_reason"]
@@ -656,13 +676,13 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
     from glossary_spider.query import held_reports
 
     reports = held_reports(conn, run_id)
+    if not reports and run_id is not None:
+        raise UserError(f"run {run_id} was not held by the quality gate (see 'glossary held')")
     if as_json:
         click.echo(json.dumps([{**r, "run": {**{k: v for k, v in r["run"].items() if k != "stats"},
                                              "args": json.loads(r["run"]["args"] or "{}")}} for r in reports],
                               indent=2, ensure_ascii=False))
         return
-    if not reports and run_id is not None:
-        raise UserError(f"run {run_id} was not held by the quality gate (see 'glossary held')")
     if not reports:
         click.echo("No run has been held by the quality gate.")
     for report in reports:
@@ -920,9 +940,12 @@ def report(db: str, fmt: str, out: str | None) -> None:
     from glossary_spider import query as q
     from glossary_spider import report as r
 
+    from glossary_spider.runs import list_runs
+
     stops_interrupt()
     output_to(out)
-    data = q.report(open_reader(db))
+    reader = open_reader(db)
+    data = q.report(reader, judged={run["id"]: run for run in list_runs(reader, db) if run["id"] is not None})
     text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
             "json": lambda d: safe_json(json.dumps(d, indent=2, ensure_ascii=False))}[fmt](data)
     if out:

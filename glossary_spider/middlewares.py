@@ -173,24 +173,31 @@ class OutageWatch:
         self.attempts = attempts
         self.last_answer = time.monotonic()
         self.unanswered = 0
+        self.silent_hosts: set[str] = set()  # the hosts of the attempts unanswered since the last answer
         self.given_up = False
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
 
     def spider_opened(self) -> None:
         self.last_answer = time.monotonic()
 
-    def heard(self, answered: bool) -> None:
-        """One attempt's outcome."""
+    def heard(self, request: Request, answered: bool) -> None:
+        """One attempt's outcome. Giving up, says so in the stats (``glossary/gave_up``: for how long, after
+        how many attempts, which hosts): the attempts it ends are left for ``--resume``, none a failed fetch."""
         if answered:
             self.last_answer = time.monotonic()
             self.unanswered = 0
+            self.silent_hosts.clear()
             return
         self.unanswered += 1
+        if len(self.silent_hosts) < 10:
+            self.silent_hosts.add(urlparse_cached(request).netloc)
         silent = time.monotonic() - self.last_answer
         if self.unanswered >= self.attempts and silent >= self.seconds and not self.given_up:
             self.given_up = True
             logger.info("No attempt answered for %.0f s (%d in a row got none): giving up on the site",
                         silent, self.unanswered)
+            self.crawler.stats.set_value("glossary/gave_up", {
+                "seconds": round(silent, 1), "attempts": self.unanswered, "hosts": sorted(self.silent_hosts)})
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNREACHABLE_REASON))
             self.crawler.signals.send_catch_log(signal=stop_requested)
 
@@ -231,7 +238,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_response(self, request: Request, response: Response,
                                spider: Spider | None = None) -> Request | Response:
         if self.watch is not None:
-            self.watch.heard(not no_answer(response.status))
+            self.watch.heard(request, not no_answer(response.status))
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
@@ -249,7 +256,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
         if self.watch is not None:
-            self.watch.heard(False)
+            self.watch.heard(request, False)
         retry = self.retry(request, exception)
         if retry is not None:
             await self.pause(self.backoff(request))

@@ -12,7 +12,7 @@ import os
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -442,7 +442,11 @@ def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
 # -- the health report ----------------------------------------------------------------------
 
 
-def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[str, Any]:
+def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
+           judged: Mapping[int, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The archive's health, and its last ``runs`` runs; ``judged``: the runs as ``glossary runs`` judges them
+    (:func:`glossary_spider.runs.list_runs`), whose ``outcome``, ``exit_status`` and ``error`` say of a run
+    with no end recorded whether it runs still or was killed."""
     def all_rows(sql: str, *params: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sql, params)]
 
@@ -475,6 +479,7 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25) -> dict[s
             # became of it (accepted, discarded).
             {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
              **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}),
+             **{k: v for k, v in (judged or {}).get(run["id"], {}).items() if k in ("outcome", "exit_status", "error")},
              "decision": decisions.get(run["id"])}
             # *: an archive no writer has opened since columns were added lacks the newer ones.
             for run in all_rows("SELECT * FROM crawl_runs ORDER BY id DESC LIMIT ?", runs)

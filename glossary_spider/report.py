@@ -155,5 +155,5 @@ def as_html(data: dict[str, Any]) -> str:
 
 def _result(run: dict[str, Any]) -> str:
     """How a run ended, as the report's table of runs says it: a held run with what became of it."""
-    reason = run["finish_reason"] or "unfinished"
+    reason = run["finish_reason"] or run.get("outcome") or "unfinished"  # running, or failed: killed
     return f"{reason} ({run['decision']})" if run.get("decision") else reason

@@ -39,8 +39,8 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
         run["decision"] = decided.get(run["id"])
         for key in ("args", "earlier_job_ids"):
             if isinstance(run[key], str):
-                try:
-                    run[key] = json.loads(run[key])
+                try:  # NaN or Infinity, as an earlier release recorded a refused run's "--delay nan": text
+                    run[key] = json.loads(run[key], parse_constant=str)
                 except ValueError:
                     pass
         if run["id"] is not None and run["finished_at"] is None:  # counted from its rows, as it left them

@@ -73,6 +73,44 @@ def test_a_number_that_is_not_finite_or_beyond_a_day_is_refused(tmp_path, option
     assert not (tmp_path / "a.db").exists()
 
 
+def test_a_refused_run_is_recorded_as_json_and_says_so_in_its_json_line(crawled, tmp_path):
+    """A refresh refused for --delay nan was recorded with "delay": NaN, which JSON cannot hold: 'runs --json'
+    was no JSON for strict readers from then on. And --json printed no line for it, where a scheduler
+    appends one line per run."""
+    db = tmp_path / "nan.db"
+    shutil.copy(crawled, db)
+    result = run_glossary("refresh", "--db", str(db), "--delay", "nan", "--json")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    line = json.loads(result.stdout)
+    assert (line["id"], line["finish_reason"], line["outcome"], line["exit_status"]) == (
+        None, "bad_argument", "bad_input", 2)
+    assert "delay" in line["error"] and line["archive"] == str(db)
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+    runs = strict(run_glossary("runs", "--db", str(db), "--json").stdout)
+    assert runs[-1]["finish_reason"] == "bad_argument" and runs[-1]["args"]["delay"] == "nan"
+    assert rows(db, "SELECT json_valid(args) AS valid FROM crawl_runs") == [{"valid": 1}] * len(runs)
+
+
+def test_the_report_says_of_a_killed_run_what_runs_says(crawled, tmp_path):
+    """A run with no end recorded was null in the report's JSON, "failed" (killed) in 'runs --json'."""
+    db = tmp_path / "killed.db"
+    shutil.copy(crawled, db)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL, outcome = NULL, "
+                     "exit_status = NULL, pid = ?", [dead.pid])
+    (listed,) = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    (reported,) = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)["runs"]
+    assert (listed["outcome"], listed["exit_status"]) == ("failed", 1)
+    assert {k: reported[k] for k in ("outcome", "exit_status", "error")} == {
+        k: listed[k] for k in ("outcome", "exit_status", "error")}
+    assert "failed" in run_glossary("report", "--db", str(db)).stdout
+
+
 def test_a_start_url_longer_than_a_url_may_be_is_refused(tmp_path):
     """It was dropped without a word: the run finished, nothing fetched, nothing recorded."""
     url = "http://127.0.0.1:9/term/" + "a" * 3000 + "/"
@@ -633,14 +671,17 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
         {"command": "refresh", "exit_status": 0}]
 
 
-@pytest.mark.parametrize("option", ["--run", "--accept", "--discard"])
+@pytest.mark.parametrize("option", ["--run", "--accept", "--discard", "--json --run"])
 @pytest.mark.parametrize("run_id, words", [("99", "run 99 was not held by the quality gate"),
+                                           ("1", "run 1 was not held by the quality gate"),
                                            ("99999999999999999999999", "is not in the range"),
                                            ("0", "is not in the range")])
 def test_held_with_a_run_that_was_not_held_is_one_line_and_exit_2(crawled, tmp_path, option, run_id, words):
+    """With --json too: it printed [] and exit 0."""
     db = shutil.copy(crawled, tmp_path / "held.db")
-    result = run_glossary("held", "--db", str(db), option, run_id)
+    result = run_glossary("held", "--db", str(db), *option.split(), run_id)
     assert result.returncode == 2 and words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize("options", [("--check", "--max-age", "nan"), ("--max-age", "5")])

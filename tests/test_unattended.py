@@ -545,6 +545,12 @@ def test_a_refresh_gives_up_on_a_site_that_stopped_answering_and_resume_finishes
     summary = json.loads(result.stdout)
     assert summary["finish_reason"] == "unreachable"
     assert 10 <= summary["requests"] < known / 2, "given up after 10 attempts in a row, not after every page"
+    # Its attempts were still being retried: none failed for good, and the line says what happened.
+    host = site.url.removeprefix("http://")
+    assert re.fullmatch(rf"Error: {re.escape(host)} gave no answer for \d+ s \(\d+ attempts in a row\): given up"
+                        r"(; \d+ of \d+ fetches failed for good \(see 'glossary report'\))?; "
+                        r"when it is back, 'glossary refresh --resume .*' tries them again\n",
+                        result.stderr), result.stderr
 
     result = run_glossary("refresh", "--db", str(archived), "--resume", "--json", "--no-progress")
     assert result.returncode == 0, result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 import tempfile
@@ -130,7 +131,7 @@ class Archive(Staging, Writer, Reads):
             status = exit_status(run["finish_reason"])
             rows.append({
                 "command": run["command"], "started_at": run["started_at"], "finished_at": run["started_at"],
-                "args": json.dumps(run.get("args") or {}, sort_keys=True, default=str),
+                "args": json.dumps(as_json(run.get("args") or {}), sort_keys=True, default=str),
                 "finish_reason": run["finish_reason"], "outcome": outcome(status), "exit_status": int(status),
                 "error": run.get("error"), "job_id": run.get("job_id"), "pid": run.get("pid"),
                 "requests": 0, "bytes": 0,
@@ -312,6 +313,18 @@ class Archive(Staging, Writer, Reads):
         with self.db.atomic():
             self.write(batch)
         return outcomes
+
+
+def as_json(value: Any) -> Any:
+    """``value`` (arguments a refused run was given) with each number JSON cannot hold (``nan``, ``inf``) as
+    its text: a JSON column holds JSON, which a strict reader (``runs --json | jq``) reads."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    return value
 
 
 def _create(path: Path) -> None:
