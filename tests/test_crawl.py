@@ -566,24 +566,18 @@ def test_a_crawl_runs_no_remote_control_server_and_leaves_no_file_in_the_users_h
     assert not state.exists() and not (tmp_path / ".local").exists()
 
 
-class _SlowListing(http.server.BaseHTTPRequestHandler):
-    """A site whose one listing page, the only way to five of its definitions, answers half a second late."""
+class _Site(http.server.BaseHTTPRequestHandler):
+    """A small site of pages made by :meth:`markup` (None: a 404)."""
+
+    def markup(self) -> str | None:
+        raise NotImplementedError
 
     def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path == "/robots.txt":
+        markup = self.markup()
+        if markup is None:
             self.send_error(404)
             return
-        if self.path == "/":
-            title, links = "Home", ["/category/x/", *(f"/definition/d{i}/" for i in range(10))]
-        elif self.path == "/category/x/":
-            time.sleep(0.5)
-            title, links = "Category", [f"/definition/h{i}/" for i in range(5)]
-        else:
-            title, links = self.path.strip("/").replace("/", " "), ["/"]
-        words = " ".join(f"{title.split()[-1]}{i}" for i in range(60))
-        body = (f"<!doctype html><html><head><title>{title}</title></head><body><main><article><h1>{title}</h1>"
-                f"<p>{words}</p></article><ul>{''.join(f'<li><a href={u}>{u}</a></li>' for u in links)}</ul>"
-                "</main></body></html>").encode()
+        body = markup.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -592,6 +586,25 @@ class _SlowListing(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class _SlowListing(_Site):
+    """A site whose one listing page, the only way to five of its definitions, answers half a second late."""
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return None
+        if self.path == "/":
+            title, links = "Home", ["/category/x/", *(f"/definition/d{i}/" for i in range(10))]
+        elif self.path == "/category/x/":
+            time.sleep(0.5)
+            title, links = "Category", [f"/definition/h{i}/" for i in range(5)]
+        else:
+            title, links = self.path.strip("/").replace("/", " "), ["/"]
+        words = " ".join(f"{title.split()[-1]}{i}" for i in range(60))
+        return (f"<!doctype html><html><head><title>{title}</title></head><body><main><article><h1>{title}</h1>"
+                f"<p>{words}</p></article><ul>{''.join(f'<li><a href={u}>{u}</a></li>' for u in links)}</ul>"
+                "</main></body></html>")
 
 
 def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resume(tmp_path):
@@ -614,25 +627,13 @@ def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resum
     assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)
 
 
-class _Pages(http.server.BaseHTTPRequestHandler):
+class _Pages(_Site):
     """A site of the pages in ``PAGES`` (path: markup), which a test may change between crawls."""
 
     PAGES: dict[str, str] = {}
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        markup = self.PAGES.get(self.path)
-        if markup is None:
-            self.send_error(404)
-            return
-        body = markup.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    def markup(self) -> str | None:
+        return self.PAGES.get(self.path)
 
 
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
