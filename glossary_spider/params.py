@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.terminal import quoted
-from glossary_spider.urls import MAX_URL, normalize_url, server_of
+from glossary_spider.urls import MAX_URL, earlier_spelling, normalize_url, server_of
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,14 @@ def _gate(value: Any, name: str) -> tuple[str, ...]:
     return specs
 
 
+def _same(name: str, given: Any, recorded: Any) -> bool:
+    """Whether argument ``name`` given as ``given`` is the one recorded as ``recorded``."""
+    if given == recorded:
+        return True
+    return (name in ("start_urls", "sitemap_urls") and isinstance(given, tuple) and isinstance(recorded, tuple)
+            and tuple(map(earlier_spelling, given)) == recorded)
+
+
 def _urls(what: str) -> Callable[[Any, str], tuple[str, ...]]:
     return lambda value, name: tuple(dict.fromkeys(check_url(u, what) for u in _split(value)))
 
@@ -300,9 +308,10 @@ class RunArgs:
     def differences(self, original: RunArgs) -> list[str]:
         """Each argument given here that differs from ``original``'s, as ``name VALUE, not VALUE``; one an
         earlier release did not record (``workers``, given as ``-s GLOSSARY_EXTRACT_WORKERS``) differs from
-        nothing."""
+        nothing, and URLs it recorded in its own spelling (:func:`~glossary_spider.urls.earlier_spelling`)
+        are the same as those given."""
         return [f"{name} {_show(getattr(original, name))}, not {_show(getattr(self, name))}"
-                for name in sorted(self.given) if getattr(self, name) != getattr(original, name)
+                for name in sorted(self.given) if not _same(name, getattr(self, name), getattr(original, name))
                 and (original.recorded is None or name in original.recorded)]
 
     def settings(self) -> dict[str, Any]:

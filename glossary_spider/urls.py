@@ -151,6 +151,16 @@ def _normalize_absolute(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, urlencode(query, encoding="latin-1"), ""))
 
 
+def earlier_spelling(url: str) -> str:
+    """An archive URL as releases before extractor version 5 spelt it: its query's escapes read as UTF-8, and
+    those that are not written as U+FFFD (``?q=caf%E9`` as ``?q=caf%EF%BF%BD``). How a run such a release
+    stopped recorded the URLs it was given."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    return urlunsplit(parts._replace(query=urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))))
+
+
 def _plain_path(path: str) -> str:
     """A path as RFC 3986 says another spelling of it means the same (6.2.2): its percent-escapes in upper
     case, those of unreserved characters decoded, and its "." and ".." segments resolved. ``caf%c3%a9``,

@@ -76,6 +76,20 @@ def test_a_resume_names_only_the_arguments_that_differ():
     assert other.differences(original) == ["max_pages 50, not 20"]
 
 
+def test_a_resume_takes_urls_an_earlier_release_recorded_in_its_own_spelling_for_those_given():
+    """Releases before extractor version 5 wrote a query's escapes that are not UTF-8 as U+FFFD: the resume of a
+    run one of them stopped was refused for the scheduler's unchanged command line ('started with start_urls
+    ...?q=caf%EF%BF%BD, not ...?q=caf%E9')."""
+    original = RunArgs.from_record("crawl", '{"start_urls": ["http://x/a/", "http://x/?b=%C3%A9&q=caf%EF%BF%BD"], '
+                                            '"sitemap_urls": ["http://x/s.xml?q=%EF%BF%BD"]}')
+    same = RunArgs.parse({"mode": "crawl", "resume": "1", "start_urls": "http://x/a/,http://x/?q=caf%E9&b=%C3%A9",
+                          "sitemap_urls": "http://x/s.xml?q=%FF"})
+    assert same.differences(original) == []
+    other = RunArgs.parse({"start_urls": "http://x/a/,http://x/?q=caf%E8", "sitemap_urls": "http://x/s.xml?q=%FF"})
+    assert other.differences(original) == [
+        "start_urls http://x/a/,http://x/?b=%C3%A9&q=caf%EF%BF%BD, not http://x/a/,http://x/?q=caf%E8"]
+
+
 @pytest.mark.parametrize(("url", "allowed"), [
     ("http://term.greeks.live/definition/x/", True),
     ("https://term.greeks.live/", True),
