@@ -354,6 +354,18 @@ def test_a_304_naming_a_newer_version_than_the_one_asked_about_is_asked_again(ma
     assert rows(db, "SELECT version, body_text FROM pages") == [{"version": 2, "body_text": "Version 2 of the page."}]
 
 
+def test_a_304_whose_etag_matches_is_taken_whatever_its_last_modified(make_replica, tmp_path):
+    """A server that dates every answer the moment it sends it, its 304s too, with one ETag for good: the
+    later Last-Modified was taken for a newer version, and each unchanged page cost a 304 and its whole
+    body again, every night. The matching ETag decides, as If-None-Match does."""
+    _, db, _ = archive_one_fault_page(make_replica, tmp_path, "dated-now")
+    time.sleep(1.1)  # a Last-Modified later than the one archived
+    summary = refresh_json(db)
+    assert summary["pages_not_modified"] == 1, summary
+    assert rows(db, "SELECT http_status, outcome FROM captures WHERE run_id = 2") == [
+        {"http_status": 304, "outcome": "not_modified"}]
+
+
 def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(make_replica, tmp_path):
     """An empty 200 (a broken cache, an answer cut short) became the page's current version: no title, no
     text, in search and in history. It is a failed page of the run now, and the page stays as it was."""

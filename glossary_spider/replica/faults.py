@@ -18,6 +18,7 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass
+from email.utils import formatdate
 from functools import cache
 from html import escape
 from typing import Any
@@ -133,6 +134,8 @@ FAULTS = [
           "a newer version than the one asked about", "archived"),
     Fault("latin1-etag", _page("latin1-etag"), "an ETag with a byte past ASCII (\\xe9), honoured by If-None-Match",
           "archived"),
+    Fault("dated-now", _page("dated-now"), "one ETag for good, and a Last-Modified of the moment in every answer, "
+          "304s included", "archived"),
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
@@ -426,6 +429,13 @@ def _latin1_etag(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("latin1-etag"))
 
 
+def _dated_now(resource, request, path, base):
+    now = formatdate(usegmt=True)
+    if request.getHeader(b"if-none-match") == b'"same"':
+        return _reply(resource, request, path, 304, b"", ETag='"same"', Last_Modified=now)
+    return _reply(resource, request, path, 200, ordinary("dated-now"), ETag='"same"', Last_Modified=now)
+
+
 def _ip_literal(resource, request, path, base):
     port = base.rpartition(":")[2]
     targets = [f"http://127.0.0.1:{port}/", f"http://127.1:{port}/", f"http://[::1]:{port}/",
@@ -524,6 +534,7 @@ _HANDLERS = {
     "xss": _xss,
     "many-headers": _many_headers,
     "latin1-etag": _latin1_etag,
+    "dated-now": _dated_now,
     "lying-304": _lying_304,
     "blank-later": _blank_later,
     "away-for-now": _away_for_now,
