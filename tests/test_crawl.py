@@ -669,6 +669,31 @@ def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without
     assert archive_problems(db) == []
 
 
+def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pages(tmp_path):
+    """A collapsed menu (display: none, or the hidden attribute) is shown to no reader, and its text is not the
+    page's; but its links lead to pages of the site, which a crawl must reach. Dropping hidden elements
+    dropped their links from those the crawl follows: a page only such a menu links to was never fetched."""
+    words = "a term of crypto derivatives whose text is long enough to be read as a paragraph of its own"
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is {1}.</p></body></html>"
+    _Pages.PAGES = {
+        "/": '<html><body><h1>Home</h1><ul><li><a href="/definition/alpha/">Alpha</a></li><li>More<ul '
+             'style="display: none"><li><a href="/definition/gamma/">Gamma</a></li></ul></li></ul>'
+             '<nav hidden><a href="/definition/delta/">Delta</a></nav></body></html>',
+        **{f"/definition/{name}/": post.format(name.title(), words) for name in ("alpha", "gamma", "delta")}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = crawl(tmp_path / "hidden.db", "--start-url", f"{base}/")
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+    assert sorted(r["url"] for r in rows(tmp_path / "hidden.db", "SELECT url FROM pages")) == [
+        f"{base}/", *(f"{base}/definition/{name}/" for name in ("alpha", "delta", "gamma"))]
+    (home,) = rows(tmp_path / "hidden.db", "SELECT body_text FROM pages WHERE url = ?", (f"{base}/",))
+    assert "Gamma" not in (home["body_text"] or "") and "Delta" not in (home["body_text"] or "")
+
+
 def test_a_page_whose_json_ld_holds_odd_values_is_archived_without_them(tmp_path):
     """An author whose @id is a list, or a date the calendar cannot hold in UTC (.NET's zero date written
     with an offset), failed the page's whole extraction: nothing of it was archived. The page is archived,

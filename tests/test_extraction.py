@@ -330,7 +330,8 @@ def test_soft_hyphens_and_word_joiners_leave_words_whole(tmp_path, written):
     assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), "derivatives")] == [url]
 
 
-@pytest.mark.parametrize("written", ["\u200b", "&#8203;", "&#x200B;", "&zwnj;", "\u200d", "&#8205;"])
+@pytest.mark.parametrize("written", ["\u200b", "&#8203;", "&#x200B;", "&zwnj;", "\u200d", "&#8205;", "&ZeroWidthSpace;",
+                                     "&NegativeThinSpace;", "&NegativeVeryThinSpace;"])
 def test_a_zero_width_character_inside_a_latin_word_leaves_it_whole_and_other_scripts_as_written(tmp_path, written):
     """Between two letters of a script that spaces its words, a zero-width space, non-joiner or joiner is a
     stray (pasted from an editor: "liqui&#8203;dation" split the word in search). Where it has work to do,
@@ -407,13 +408,19 @@ def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as
     """A type was stored as Python wrote it (True, {'@id': 'x'}); several as JSON with spaces, unlike SQLite's
     own JSON. A date written without hyphens (20240305) became midnight UTC, where a date stays a date."""
     blocks = [{"@type": True}, {"@type": {"@id": "x"}}, {"@type": ["Article", "NewsArticle"]}, {"@type": [["A"]]},
-              {"@type": ["Article"], "datePublished": "20240305", "dateModified": "2024-W10-2"}]
+              {"@type": ["Article"], "datePublished": "20240305", "dateModified": "2024-W10-2"},
+              {"@type": "WebPage", "datePublished": "2024-03-06-05:00", "dateModified": "2024-03-06Z"}]
     scripts = "".join(f'<script type="application/ld+json">{json.dumps(b)}</script>' for b in blocks)
     html = f"<html><head>{scripts}</head><body><main><h1>Vega</h1><p>Vega measures exposure.</p></main></body></html>"
     record = extract_page(html.encode(), f"{BASE}/term/vega/").record
     assert [item["type"] for item in record["structured_data"]] == [
-        "true", '{"@id":"x"}', '["Article","NewsArticle"]', '["A"]', "Article"]
+        "true", '{"@id":"x"}', '["Article","NewsArticle"]', '["A"]', "Article", "WebPage"]
     assert (record["published"], record["modified"]) == ("2024-03-05", "2024-03-05")
+    # A date with a time zone designator (XML Schema's) is a date: it was read as a time of day, 05:00.
+    from glossary_spider.extraction.structured import to_utc
+
+    assert [to_utc(v) for v in ("2024-03-06-05:00", "2024-03-06+0200", "2024-03-06Z", "2024-03-06T10:00-05:00")] == [
+        "2024-03-06", "2024-03-06", "2024-03-06", "2024-03-06T15:00:00+00:00"]
 
 
 def test_preformatted_text_keeps_its_lines():

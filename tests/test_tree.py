@@ -191,7 +191,8 @@ def _markups() -> list[bytes]:
               # zero-width space, non-joiner and joiner; and their neighbours
               b"\xe2\x80\x8b", b"\xe2\x80\x8d", b"\xe2\x80\x8a", b"\xe2\x80\x8e", b"\xe2\x80", b"&#8203", b"&#8205",
               b"&#8202", b"&#8206", b"&#x200b", b"&#x200D", b"&#x200e", b"&ZeroWidthSpace;", b"&ZeroWidthSpace",
-              b"&zwnj;", b"&zwj;", b"&zwj", b"&zw", b"\\u200b", b"\\u200D", b"\\u200e", b"\\u200"]
+              b"&zwnj;", b"&zwj;", b"&zwj", b"&zw", b"\\u200b", b"\\u200D", b"\\u200e", b"\\u200",
+              b"&NegativeThinSpace;", b"&NegativeVeryThinSpace;", b"&Negativ", b"&negative"]
     rng = random.Random(7)
     found = pieces + [b"<p>" + piece + b"</p>" for piece in pieces]
     found += [b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]

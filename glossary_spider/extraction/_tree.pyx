@@ -714,11 +714,12 @@ cdef bint _stray_reference(const unsigned char* s, Py_ssize_t n) noexcept:
 
 
 cdef bint _stray_name(const unsigned char* s, Py_ssize_t n) noexcept:
-    """Whether the character reference after ``&`` (``s``, ``n`` bytes left) is ``&shy``, ``&NoBreak;``,
-    ``&ZeroWidthSpace;``, ``&zwnj;`` or ``&zwj;``."""
+    """Whether the character reference after ``&`` (``s``, ``n`` bytes left) may be one of HTML's names for a
+    stray character: ``&shy``, ``&NoBreak;``, ``&ZeroWidthSpace;``, ``&Negative...Space;`` (four names of
+    the zero-width space), ``&zwnj;`` or ``&zwj;``."""
     return ((n >= 3 and memcmp(s, b"shy", 3) == 0) or (n >= 8 and memcmp(s, b"NoBreak;", 8) == 0)
-            or (n >= 15 and memcmp(s, b"ZeroWidthSpace;", 15) == 0) or (n >= 5 and memcmp(s, b"zwnj;", 5) == 0)
-            or (n >= 4 and memcmp(s, b"zwj;", 4) == 0))
+            or (n >= 15 and memcmp(s, b"ZeroWidthSpace;", 15) == 0) or (n >= 8 and memcmp(s, b"Negative", 8) == 0)
+            or (n >= 5 and memcmp(s, b"zwnj;", 5) == 0) or (n >= 4 and memcmp(s, b"zwj;", 4) == 0))
 
 
 cdef bint _stray_escape(const unsigned char* s, Py_ssize_t n) noexcept:

@@ -533,6 +533,8 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     hidden = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
     if has_attribute(root, "style"):
         hidden += _STYLED_HIDDEN_XPATH(root)
+    if hidden:
+        memo.hrefs = hrefs(root)  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
     for element in hidden:
         if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
@@ -578,7 +580,9 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
 
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
     """Every link of the page, chrome included, normalised, each once, in the page's order: what a
-    crawl may follow."""
+    crawl may follow. Those of elements hidden from readers too (where :func:`extract_content` dropped them
+    from the tree, as ``base``'s :class:`PageMemo` kept their hrefs)."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: link_url(href, base)
+    found = base.hrefs if isinstance(base, PageMemo) and base.hrefs is not None else hrefs(root)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
-    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(hrefs(root))))))
+    return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(found)))))

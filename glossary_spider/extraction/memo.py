@@ -34,6 +34,9 @@ class PageMemo:
         self.urls: dict[str, str | None] = {}  # hrefs relative to this page
         self.site_urls = _site_urls(base)
         self.too_long = 0  # hrefs leading to a URL longer than MAX_URL
+        # The page's hrefs as they were before its hidden elements were dropped from its tree (None: none was):
+        # a crawl follows the links of a collapsed menu still.
+        self.hrefs: list[str] | None = None
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)

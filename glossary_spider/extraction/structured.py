@@ -263,14 +263,17 @@ def parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+_ZONED_DATE = re.compile(r"(?<=^\d{4}-\d{2}-\d{2})(?:[zZ]|[+-]\d{2}:?\d{2})$")
+
+
 def to_utc(value: Any) -> str | None:
     """An ISO-8601 time in UTC (``…+00:00``), a bare date as a date (``2024-03-05``, whether written so, as
     ``20240305`` or as ``2024-W10-2``), or None; None too for a time the calendar cannot hold in UTC
     (``0001-01-01T00:00:00+01:00``, .NET's zero date written with an offset)."""
     if not isinstance(value, str):
         return None
-    try:
-        return date.fromisoformat(value.strip()).isoformat()
+    try:  # a date, with a time zone designator (XML Schema's "2024-03-05-05:00", "2024-03-05Z") or without
+        return date.fromisoformat(_ZONED_DATE.sub("", value.strip())).isoformat()
     except ValueError:
         pass
     moment = parse_time(value)

@@ -295,8 +295,9 @@ def _add_ancestors(element: HtmlElement, found: set[HtmlElement]) -> None:
 # control character (C0 but tab and newline, DEL, C1), one of the invisible characters that only hint at a
 # line break or join words (the soft hyphen, the word joiner, the zero-width no-break space), or a
 # zero-width space, non-joiner or joiner (stray between two letters of a script that spaces its words).
-# Written as itself, as a character reference (decimal, hex, or by name: &shy; &NoBreak; &ZeroWidthSpace;
-# &zwnj; &zwj;), or as a JSON escape (in JSON-LD). Searched in bytes, where a literal first byte makes each
+# Written as itself, as a character reference (decimal, hex, or by any of HTML's names for one: &shy; &NoBreak;
+# &ZeroWidthSpace; &NegativeThinSpace; and the other Negative...Space; &zwnj; &zwj;), or as a JSON escape (in
+# JSON-LD). Searched in bytes, where a literal first byte makes each
 # search quick; a false alarm only costs the scan of the record that a page without any is spared.
 _CONTROL_BYTES_C0 = bytes([*range(0x00, 0x09), *range(0x0b, 0x20), 0x7f])
 # Each with its first bytes: found by a plain search (memchr), a page without them is spared the pattern.
@@ -308,7 +309,7 @@ _STRAY_SOURCES = (
     (b"&", re.compile(rb"&(?:#(?:[xX]0*(?:1?[0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD]|200[b-dB-D]|2060"
                        rb"|[fF][eE][fF][fF])(?![0-9a-fA-F])"
                        rb"|0*(?:[12]?[0-9]|3[01]|12[7-9]|1[3-5][0-9]|173|820[3-5]|8288|65279)(?![0-9]))"
-                       rb"|shy|NoBreak;|ZeroWidthSpace;|zwn?j;)")),
+                       rb"|shy|NoBreak;|ZeroWidthSpace;|Negative|zwn?j;)")),
     (b"\\", re.compile(rb"\\(?:u(?:00(?:[01][0-9a-fA-F]|7[fF]|[89][0-9a-fA-F]|[aA][dD])|200[b-dB-D]|2060"
                        rb"|[fF][eE][fF][fF])|[bfr])")),
 )
