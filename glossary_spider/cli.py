@@ -449,7 +449,6 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options
         glossary refresh --max-age 30 --json
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
-    existing_archive(db)
     _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
 
 

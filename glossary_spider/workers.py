@@ -319,7 +319,7 @@ class _WorkerLink(asyncio.Protocol):
         """Hand the transport the frames a chunk at a time while it asks for more: it copies what the
         socket does not take at once, and a batch holding a page of 15 MB would otherwise be copied whole."""
         assert self.transport is not None
-        while self.outgoing and not self.paused:
+        while self.outgoing and not self.paused and not self.transport.is_closing():
             view = self.outgoing.popleft()
             if len(view) > _CHUNK:
                 self.outgoing.appendleft(view[_CHUNK:])
@@ -329,8 +329,11 @@ class _WorkerLink(asyncio.Protocol):
         self.paused = True
 
     def resume_writing(self) -> None:
+        """Go on writing at the loop's next turn, not from within the transport's own write handler, which
+        calls this: a write failing there (the worker died) had asyncio (3.11) report the connection lost
+        twice, the second time as an error with its traceback."""
         self.paused = False
-        self._write()
+        asyncio.get_running_loop().call_soon(self._write)
 
     def data_received(self, data: bytes) -> None:
         self.received += data
