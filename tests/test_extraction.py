@@ -423,6 +423,16 @@ def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as
         "2024-03-06", "2024-03-06", "2024-03-06", "2024-03-06T15:00:00+00:00"]
 
 
+def test_a_page_follows_no_more_links_than_its_size_allows():
+    """One link per 200 bytes of the page, as it keeps (README, Limits a hostile site meets): the links to
+    follow were cut at 5,000 whatever the page's size."""
+    links = "".join(f'<a href="/term/a{n}/">x</a>' for n in range(5000))
+    html = f"<html><body><main><h1>Links</h1><p>Links to follow.</p><nav hidden>{links}</nav></main></body></html>"
+    extraction = extract_page(html.encode(), f"{BASE}/term/links/")
+    assert len(extraction.outlinks) == len(html) // 200
+    assert f"5,000 links to follow, the first {len(html) // 200:,} followed" in extraction.errors[0]["error"]
+
+
 def test_preformatted_text_keeps_its_lines():
     html = ("<html><body><main><h1>Payoff</h1><p>The payoff of a long call, in Python:</p>"
             "<pre>\n    def payoff(spot, strike):   \n        return max(spot - strike, 0)\n\n</pre>"
@@ -608,10 +618,32 @@ def test_text_its_own_style_hides_is_not_the_pages_text_but_a_page_hidden_until_
     record = extract_page(markup, "https://term.greeks.live/definition/hidden/").record
     assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
     for wrapped in (markup.replace(b"<body>", b'<body style="display: none">'),
+                    markup.replace(b"<body>", b"<body hidden>"),
                     markup.replace(b"<article>", b'<article style="visibility: hidden">')):
         record = extract_page(wrapped, "https://term.greeks.live/definition/hidden/").record
         assert record["title"] == "Hidden"
         assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
+
+
+@pytest.mark.parametrize("style", ["/* display:none; */ color:#333", "display:none; display:block", "display: nonee",
+                                   "--x: display:none", "content: 'display:none'", "visibility: visible"])
+def test_a_style_that_only_mentions_hiding_hides_nothing(style):
+    """Styles were searched for "display:none" as a substring: a declaration commented out, overridden or
+    invalid, or a custom property's value, left visible text out of the archive."""
+    markup = (f'<html><body><main><h1>Vega</h1><p>Vega measures exposure.</p><div style="{style}"><p>Shown to every '
+              "reader.</p></div></main></body></html>").encode()
+    record = extract_page(markup, "https://term.greeks.live/term/vega/").record
+    assert record["body_text"] == "Vega measures exposure.\n\nShown to every reader."
+
+
+def test_what_visibility_hides_a_descendant_may_show_again():
+    """CSS lets an element under one of visibility: hidden make itself visible again (display: none it cannot):
+    such a block is kept whole, rather than lose what it shows."""
+    markup = (b'<html><body><main><h1>Vega</h1><p>Vega measures exposure.</p><div style="visibility:hidden"><p>Not '
+              b'this.</p><p style="visibility: visible">But this.</p></div><div style="display:none !important; '
+              b'display:block"><p style="visibility:visible">Nor this.</p></div></main></body></html>')
+    record = extract_page(markup, "https://term.greeks.live/term/vega/").record
+    assert record["body_text"] == "Vega measures exposure.\n\nNot this.\n\nBut this."
 
 
 def test_a_block_that_starts_with_a_meta_word_but_holds_a_table_or_a_heading_is_content():

@@ -511,28 +511,63 @@ class _Walker:
             self.link("pagination", a)
 
 
-_HIDDEN_XPATH = xpath("descendant::*[@hidden]")
-# An element its own style hides (display: none, visibility: hidden), its declarations read in lower case and
-# without spaces; but not the body, nor a block holding the title: a page hidden whole until its scripts have
-# run (against a flash of unstyled content, or for an A/B test) is shown to every reader then.
-_STYLED_HIDDEN_XPATH = xpath(
-    "descendant::*[@style][contains(translate(@style, 'ABDEGHILNOPSTVY \t\n\r', 'abdeghilnopstvy'), 'display:none')"
-    " or contains(translate(@style, 'ABDEGHILNOPSTVY \t\n\r', 'abdeghilnopstvy'), 'visibility:hidden')]"
+# Elements shown to no reader: marked hidden, or hidden by their own style. Never the body, nor a block holding
+# the title: a page hidden whole until its scripts have run (against a flash of unstyled content, or for an A/B
+# test) is shown to every reader then.
+_HIDDEN_XPATH = xpath("descendant::*[@hidden][not(self::body) and not(descendant::h1)]")
+# Those whose style names display or visibility at all (in any case): their declarations are read in Python.
+_STYLED_XPATH = xpath(
+    "descendant::*[@style][contains(translate(@style, 'ABDILPSTVY', 'abdilpstvy'), 'display')"
+    " or contains(translate(@style, 'ABDILPSTVY', 'abdilpstvy'), 'visibility')]"
     "[not(self::body) and not(descendant::h1)]")
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+
+
+def _declared(style: str) -> dict[str, str]:
+    """A style attribute's declarations, as CSS reads them: comments left out, names and values in lower case,
+    the last of a name winning unless an earlier one is ``!important``."""
+    found: dict[str, str] = {}
+    important: set[str] = set()
+    for declaration in _CSS_COMMENT.sub("", style).split(";"):
+        name, colon, value = declaration.partition(":")
+        name, value = name.strip().lower(), " ".join(value.lower().split())
+        if not colon or not name:
+            continue
+        weighty = value.endswith("!important")
+        if name in important and not weighty:
+            continue
+        found[name] = value.removesuffix("!important").strip()
+        if weighty:
+            important.add(name)
+    return found
+
+
+def hidden_elements(root: HtmlElement) -> list[HtmlElement]:
+    """The elements under ``root`` shown to no reader (see :data:`_HIDDEN_XPATH`): marked ``hidden``, or whose
+    own style says ``display: none``, or ``visibility: hidden`` (or ``collapse``) where nothing under them
+    makes itself visible again, as CSS lets a descendant do (such a block is kept whole, rather than lose
+    what it shows)."""
+    found = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
+    if has_attribute(root, "style"):
+        for element in _STYLED_XPATH(root):
+            declared = _declared(element.get("style"))
+            if declared.get("display") == "none" or declared.get("visibility") in ("hidden", "collapse") and not any(
+                    _declared(d.get("style")).get("visibility") == "visible"
+                    for d in element.iterdescendants() if d.get("style")):
+                found.append(element)
+    return found
 
 
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
     """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
     resolve against, or the page's :class:`PageMemo` made for it.
 
-    Removes what no reader reads (:data:`UNREAD`) and elements marked ``hidden`` (shown to no reader) from the
-    tree: read structured data first.
+    Removes what no reader reads (:data:`UNREAD`) and the elements shown to no reader (:func:`hidden_elements`)
+    from the tree: read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, *UNREAD, with_tail=False)
-    hidden = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
-    if has_attribute(root, "style"):
-        hidden += _STYLED_HIDDEN_XPATH(root)
+    hidden = hidden_elements(root)
     if hidden:
         memo.hrefs = hrefs(root)  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
     for element in hidden:

@@ -16,9 +16,17 @@ from lxml.etree import _Element
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.content import Content, clean_block
+from glossary_spider.extraction.tree import xpath
 from glossary_spider.urls import link_url
 
 logger = logging.getLogger(__name__)
+
+# Past this many elements, trafilatura reads a page without comparing its text with readability's (``fast``): that
+# comparison's searches of the tree grow with the square of its size (20,000 elements in one block took 5.6 s
+# against 0.37 s for 10,000), and a hostile page could hold each run's lock for seconds a page. Real pages hold a
+# few thousand (the 22 of benchmarks/corpus/ 228 to 1,475).
+FULL_READING_MAX = 10_000
+_ELEMENTS_XPATH = xpath("count(//*)")
 
 # trafilatura's block elements, and how each reads as a body block.
 _BLOCKS = {"p", "quote", "code", "list", "table"}
@@ -58,7 +66,8 @@ def general_content(root: HtmlElement, base: str, titles: Collection[str | None]
 
     try:
         document = trafilatura.bare_extraction(root, url=base, include_comments=False, include_links=True,
-                                               include_tables=True, include_images=False)
+                                               include_tables=True, include_images=False,
+                                               fast=_ELEMENTS_XPATH(root) > FULL_READING_MAX)
     except Exception as exc:  # a third party's heuristics on hostile markup: the walk's text stands
         logger.warning("General extraction failed for %s: %s: %s", base, type(exc).__name__, exc)
         return None

@@ -190,7 +190,8 @@ def _parse(body: bytes, url: str) -> tuple[HtmlElement, list[dict[str, Any]]]:
     for entry in parser.error_log:
         if entry.type_name == "ERR_RESOURCE_LIMIT" and (depth := _DEPTH_LIMIT.search(entry.message)):
             errors.append({"stage": "parse", "error": f"markup nested deeper than the parser's limit of "
-                           f"{int(depth.group(1)):,} levels: what lies deeper was not read",
+                           f"{int(depth.group(1)):,} levels: the page was read no further, what lies deeper and "
+                           "all after it left out",
                            "detail": f"line {entry.line}: {entry.message.strip()}"})
             break
     return root, errors
@@ -265,9 +266,9 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     outlinks = urls_to_follow(root, memo) if follow else []
     if memo.too_long:
         cuts.append(f"{memo.too_long:,} links to URLs longer than {MAX_URL:,} characters not recorded")
-    if len(outlinks) > MAX_LINKS:
-        cuts.append(f"{len(outlinks):,} links to follow, the first {MAX_LINKS:,} followed")
-        outlinks = outlinks[:MAX_LINKS]
+    if len(outlinks) > (most := _most_links(size)):
+        cuts.append(f"{len(outlinks):,} links to follow, the first {most:,} followed")
+        outlinks = outlinks[:most]
     if cuts:  # one row for all that was cut from the page
         errors.insert(0, {"stage": "parse", "error": "page cut: " + "; ".join(cuts), "detail": None})
     return Extraction(record, errors, outlinks)
@@ -304,11 +305,16 @@ def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
     return _clean(record)
 
 
+def _most_links(size: int) -> int:
+    """How many links a page of ``size`` bytes may have kept, and followed: :data:`MAX_LINKS`, :data:`MIN_LINKS`."""
+    return min(MAX_LINKS, max(MIN_LINKS, size // 200))
+
+
 def _bound(record: dict[str, Any], size: int) -> list[str]:
     """Cut the record to what a page of ``size`` bytes may put in the archive; what was cut, in words."""
     cuts = []
     most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
-    most_links = min(MAX_LINKS, max(MIN_LINKS, size // 200))
+    most = _most_links(size)
     text = record["body_text"] or ""
     if len(text) > most_text:
         cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")
@@ -326,9 +332,9 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
             del sections[number:]
             break
     links = record["links"]
-    if len(links) > most_links:
-        cuts.append(f"{len(links):,} links, the first {most_links:,} kept")
-        del links[most_links:]
+    if len(links) > most:
+        cuts.append(f"{len(links):,} links, the first {most:,} kept")
+        del links[most:]
     return cuts
 
 
