@@ -70,13 +70,13 @@ LOGO = re.compile(r"logo|brand|site[-_]?(?:title|name)|masthead", re.I)
 COMMENTS = re.compile(r"(?:^|[-_])(?:comments?|commentlist|respond|replies)(?:$|[-_])|^disqus", re.I)
 
 
+ZERO_WIDTH = "\u200b\u200c\u200d"
+
+
 def clean_block(text: str) -> str:
     # Area paragraphs may open with a stray "⎊ " or ": " (SITE.md, Area). An editor's spacer paragraph holds
     # a zero-width space alone: no text.
     return STRAY_LEAD.sub("", text).strip().strip(ZERO_WIDTH).strip()
-
-
-ZERO_WIDTH = "\u200b\u200c\u200d"
 
 
 def preformatted(text: str) -> str:
@@ -423,7 +423,7 @@ class _Walker:
         self.content.blocks.append(text)
         self.section = {"heading": text, "blocks": [], "level": level}
         self.content.sections.append(self.section)
-        for a in links:  # a definition's or a term's own heading, a link or holding one
+        for a in links:  # a body heading's links are the body's (on a definition or a term, a heading that is one)
             self.link("inline", a)
 
     def close_section(self, level: int) -> None:
