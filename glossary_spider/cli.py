@@ -938,7 +938,6 @@ def report(db: str, fmt: str, out: str | None) -> None:
     """
     from glossary_spider import query as q
     from glossary_spider import report as r
-
     from glossary_spider.runs import list_runs
 
     stops_interrupt()

@@ -433,22 +433,20 @@ def test_a_page_follows_no_more_links_than_its_size_allows():
     assert f"5,000 links to follow, the first {len(html) // 200:,} followed" in extraction.errors[0]["error"]
 
 
-def test_preformatted_text_keeps_its_lines():
-    html = ("<html><body><main><h1>Payoff</h1><p>The payoff of a long call, in Python:</p>"
-            "<pre>\n    def payoff(spot, strike):   \n        return max(spot - strike, 0)\n\n</pre>"
-            "<p>It is never negative.</p></main></body></html>")
-    record = extract_page(html.encode(), f"{BASE}/term/payoff/").record
-    assert record["body_text"] == ("The payoff of a long call, in Python:\n\ndef payoff(spot, strike):\n"
-                                   "    return max(spot - strike, 0)\n\nIt is never negative.")
-
-
-def test_a_details_summary_is_read_as_a_block():
-    html = ("<html><body><main><h1>Vega</h1><p>Vega measures exposure to volatility.</p>"
-            "<details><summary>Is vega ever negative?</summary><p>For a short option position, yes.</p></details>"
-            "</main></body></html>")
-    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
-    assert record["body_text"] == ("Vega measures exposure to volatility.\n\nIs vega ever negative?\n\n"
-                                   "For a short option position, yes.")
+@pytest.mark.parametrize(("body", "expected"), [
+    # A <pre> keeps its lines and their indentation (less what all of them share).
+    ("<p>The payoff of a long call, in Python:</p><pre>\n    def payoff(spot, strike):   \n        return "
+     "max(spot - strike, 0)\n\n</pre><p>It is never negative.</p>",
+     "The payoff of a long call, in Python:\n\ndef payoff(spot, strike):\n    return max(spot - strike, 0)\n\n"
+     "It is never negative."),
+    # A <details>' <summary> is a block of its own.
+    ("<p>Vega measures exposure to volatility.</p><details><summary>Is vega ever negative?</summary><p>For a short "
+     "option position, yes.</p></details>",
+     "Vega measures exposure to volatility.\n\nIs vega ever negative?\n\nFor a short option position, yes."),
+], ids=["pre", "summary"])
+def test_a_block_is_read_as_a_reader_sees_it(body, expected):
+    html = f"<html><body><main><h1>Vega</h1>{body}</main></body></html>"
+    assert extract_page(html.encode(), f"{BASE}/term/vega/").record["body_text"] == expected
 
 
 def test_a_page_without_control_characters_keeps_its_text_as_read():
