@@ -151,6 +151,38 @@ def test_the_content_hash_reads_json_as_json_writes_it(value):
     assert canonical(value, plain=not needs_json(value)) == _json_canonical(value)
 
 
+def test_the_content_hash_passes_over_the_json_ld_a_site_rewrites_on_its_own():
+    from glossary_spider import churn
+    from glossary_spider.extraction.page import content_hash
+
+    def record(data):
+        return {"title": "Vega", "summary": None, "body_text": "Vega is a Greek.", "sections": [], "links": [],
+                "structured_data": [{"syntax": "json-ld", "data": data}]}
+
+    stamped = {"@type": "Article", "headline": "Vega", "dateModified": "2026-01-01",
+               "@graph": [{"schema:dateModified": "2026-01-01", "commentCount": 3,
+                           "author": {"name": "G", "http://schema.org/aggregateRating": {"ratingValue": 4}}}]}
+    restamped = {"@type": "Article", "headline": "Vega", "dateModified": "2026-11-29",
+                 "@graph": [{"schema:dateModified": "2026-11-29", "commentCount": 4,
+                             "author": {"name": "G", "http://schema.org/aggregateRating": {"ratingValue": 5}}}]}
+    assert content_hash(record(stamped)) == content_hash(record(restamped))
+    assert content_hash(record(stamped), churning=True) != content_hash(record(restamped), churning=True)
+    assert content_hash(record({**stamped, "headline": "Vanna"})) != content_hash(record(stamped))
+    assert content_hash(record({**stamped, "updateModified": 1})) != content_hash(record(stamped))
+
+    steady, removed = churn.split(stamped)
+    assert steady == {"@type": "Article", "headline": "Vega", "@graph": [{"author": {"name": "G"}}]}
+    assert sorted(name for name, _ in removed) == ["commentCount", "dateModified", "http://schema.org/aggregateRating",
+                                                   "schema:dateModified"]
+    assert stamped["@graph"][0]["commentCount"] == 3  # the record's own value is left as it was
+    plain = {"@type": "Thing", "name": ["a", {"b": 1}]}
+    assert churn.split(plain)[0] is plain
+    deep = {"dateModified": 1}
+    for _ in range(5000):  # as deep as a JSON reader allows, and deeper
+        deep = {"x": [deep]}
+    assert churn.split(deep)[1] == [["dateModified", 1]]
+
+
 def test_a_lone_surrogate_breaks_the_content_hash_as_json_does():
     from glossary_spider.fastjson import canonical
 

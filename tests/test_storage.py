@@ -126,11 +126,20 @@ def test_an_archive_of_schema_1_is_upgraded_in_place_and_keeps_every_row_and_ver
     db = schema_1_archive(tmp_path / "old.db")
     before, records, size = content(db), old_records(db), db.stat().st_size
     assert max(v["version"] for v in before["page_versions"]) >= 5
+    hashes = [page["content_hash"] for page in before["pages"]]
 
     result = run_glossary("report", "--db", str(db))  # any command upgrades it, a reading one too
     assert result.returncode == 0, result.stderr
     assert rows(db, "PRAGMA user_version")[0]["user_version"] == SCHEMA_VERSION
+    # Each page, and its latest version, hashed again without its JSON-LD's dateModified: the hash of
+    # the record the old archive kept, as extraction now hashes it.
+    latest = {(v["url"], v["version"]): v for v in before["page_versions"]}
+    for page in before["pages"]:
+        whole = {**records[(page["url"], page["version"])], **{k: page[k] for k in ("title", "summary", "body_text")}}
+        assert content_hash(whole, churning=True) == page["content_hash"]
+        page["content_hash"] = latest[(page["url"], page["version"])]["content_hash"] = content_hash(whole)
     assert content(db) == before
+    assert sum(page["content_hash"] != old for page, old in zip(before["pages"], hashes)) >= 5
     assert archive_problems(db) == []
     assert db.stat().st_size < size
 

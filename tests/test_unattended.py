@@ -640,3 +640,69 @@ def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, ar
     check = run_glossary("runs", "--db", str(archived), "--check")
     assert check.returncode == 0, check.stdout + check.stderr  # not "held locked": that was no run
     assert "held" not in run_glossary("runs", "--db", str(archived)).stdout
+
+
+def as_extractor_5(db):
+    """The archive as extractor 5 and schema 2 left it: every content hash, of its pages, their current
+    versions and the pages staged, taken over the page's JSON-LD whole, its dateModified included."""
+    import sqlite3
+
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.extraction.page import content_hash
+    from glossary_spider.storage import Archive
+    from glossary_spider.storage.history import page_history
+    from glossary_spider.storage.staging import kept_rows, staged_rows
+
+    with Archive(db) as archive:
+        staged = [(rowid, staged_rows(kept), content_hash(extract_page(archive.body(sha), url).record, churning=True))
+                  for rowid, url, sha, kept in archive.db.execute("SELECT rowid, url, body_sha256, rows FROM staged")]
+    conn = sqlite3.connect(db)
+    with conn:
+        for rowid, kept, old in staged:
+            kept["page"]["content_hash"] = old
+            conn.execute("UPDATE staged SET content_hash = ?, rows = ? WHERE rowid = ?", (old, kept_rows(kept), rowid))
+        for url, version in conn.execute("SELECT url, version FROM pages").fetchall():
+            latest = page_history(conn, url)[-1]
+            old = content_hash({**latest["record"], **{k: latest[k] for k in ("title", "summary", "body_text")}},
+                               churning=True)
+            conn.execute("UPDATE pages SET content_hash = ? WHERE url = ?", (old, url))
+            conn.execute("UPDATE versions SET content_hash = ? WHERE version = ? AND url_id = "
+                         "(SELECT id FROM urls WHERE url = ?)", (old, version, url))
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+
+def without_validators(db):
+    """The archive's captures without ETag and Last-Modified: a refresh fetches every page whole."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE captures SET etag = NULL, last_modified = NULL")
+    conn.close()
+
+
+def test_an_archive_that_hashed_json_ld_dates_is_hashed_again_and_finds_nothing_new(site, archived):
+    """Extractor 6 hashes a page without its JSON-LD's dateModified. An archive of the release before
+    (schema 2), with a held run's pages staged, keeps its hashes: accepting the run, and every refresh
+    after, took each glossary page for changed, a new version of the same words. Opening it hashes its
+    pages, their current versions and the staged pages again."""
+    without_validators(archived)
+    held = json.loads(refresh(archived, "--max-age", "0", "--gate", "words-ratio=100", "--json").stdout)
+    assert held["finish_reason"] == "held"
+    assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] > PAGES / 2
+    before = current(archived), history(archived)
+    as_extractor_5(archived)
+    assert current(archived) != before[0]
+
+    accepted = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
+    assert accepted.returncode == 0, accepted.stderr
+    (run,) = rows(archived, "SELECT pages_changed FROM crawl_runs WHERE id = ?", (held["id"],))
+    assert run["pages_changed"] == 0
+    assert [{k: p[k] for k in ("url", "content_hash", "version")} for p in current(archived)] == \
+        [{k: p[k] for k in ("url", "content_hash", "version")} for p in before[0]]
+    assert history(archived) == before[1]
+    without_validators(archived)
+    summary = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)
+    assert (summary["changes"], summary["pages_unchanged"]) == (0, len(before[0]))
+    assert history(archived) == before[1]
+    assert archive_problems(archived) == []

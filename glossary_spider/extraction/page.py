@@ -21,7 +21,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding
 
-from glossary_spider import fastjson
+from glossary_spider import churn, fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
@@ -32,7 +32,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 5
+EXTRACTOR_VERSION = 6
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -338,9 +338,12 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     return cuts
 
 
-def content_hash(record: dict[str, Any]) -> str:
-    """sha256 of what the page says, so that markup or template churn is not a change."""
-    json_ld = [i["data"] for i in record["structured_data"] if i["syntax"] == "json-ld"]
+def content_hash(record: dict[str, Any], churning: bool = False) -> str:
+    """sha256 of what the page says, so that markup or template churn is not a change: its JSON-LD is
+    read without the properties a site rewrites on its own (:mod:`glossary_spider.churn`), which the
+    record's digest covers. ``churning``: with them, as extractor versions up to 5 hashed a page."""
+    json_ld = [i["data"] if churning else churn.split(i["data"])[0]
+               for i in record["structured_data"] if i["syntax"] == "json-ld"]
     essence = {
         "title": record["title"],
         "summary": record["summary"],

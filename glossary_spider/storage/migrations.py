@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import sqlite_utils
 
-from glossary_spider.storage import history
-from glossary_spider.storage.writer import intern, other_headers, spans
+from glossary_spider import churn
+from glossary_spider.storage import history, staging
+from glossary_spider.storage.writer import intern, other_headers, page_rows, spans
 
 OLD_INDEXES = ("idx_links_to_url", "idx_captures_url_fetched_at")
 
@@ -105,3 +107,62 @@ def _record_bytes(stored: str | None) -> bytes | None:
         return history.extracted_record_bytes(json.loads(stored or ""))
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def from_schema_2(db: sqlite_utils.Database) -> int:
+    """Extractor versions up to 5 hashed a page's JSON-LD whole; since 6 the hash passes over the properties
+    a site rewrites on its own (:mod:`glossary_spider.churn`). Hash the pages whose JSON-LD holds one again
+    (their current version too), and the pages runs have staged and not yet archived, or the next
+    refresh would take every such page for changed. A page is hashed again only where its rows, read
+    back, give the hash it has: rows someone changed by hand keep theirs. Returns how many pages."""
+    matches = " OR ".join(f"data LIKE '%{name}%'" for name in churn.CHURNING)
+    urls = [u for (u,) in db.execute(
+        f"SELECT DISTINCT url FROM structured_data WHERE syntax = 'json-ld' AND ({matches})").fetchall()]
+    staged = [r for (r,) in db.execute("SELECT rowid FROM staged").fetchall()]
+    if not urls and not staged:
+        return 0
+    from glossary_spider.extraction.page import content_hash
+
+    def hashes(record: dict[str, Any]) -> tuple[str, str]:
+        return content_hash(record, churning=True), content_hash(record)
+
+    done = 0
+    for url in urls:  # one page's rows in memory at a time
+        page = db.execute("SELECT title, summary, body_text, content_hash, version FROM pages WHERE url = ?",
+                          [url]).fetchone()
+        if page is None:
+            continue
+        record = {**dict(zip(("title", "summary", "body_text"), page[:3])),
+                  **history.parse_record(history.current_record_bytes(db, url))}
+        old, new = hashes(record)
+        if old == page[3] != new:
+            db.execute("UPDATE pages SET content_hash = ? WHERE url = ?", [new, url])
+            db.execute("UPDATE versions SET content_hash = ? WHERE url_id = (SELECT id FROM urls WHERE url = ?) "
+                       "AND version = ? AND content_hash = ?", [new, url, page[4], old])
+            done += 1
+    for rowid in staged:
+        rows, stored = db.execute("SELECT rows, record FROM staged WHERE rowid = ?", [rowid]).fetchone()
+        if rows is None and stored is None:
+            continue
+        rows = staging.staged_rows(rows) if rows is not None else page_rows(staging.staged_record(stored))
+        old, new = hashes(_staged_essence(rows))
+        if old == rows["page"]["content_hash"] != new:
+            rows["page"]["content_hash"] = new
+            db.execute("UPDATE staged SET content_hash = ?, rows = ?, record = NULL WHERE rowid = ?",
+                       [new, staging.kept_rows(rows), rowid])
+            done += 1
+    return done
+
+
+def _staged_essence(rows: dict[str, Any]) -> dict[str, Any]:
+    """What a page's content hash reads, from the rows staging kept of it (:func:`page_rows`)."""
+    page = rows["page"]
+    body = page["body_text"] or ""
+    return {
+        "title": page["title"], "summary": page["summary"], "body_text": page["body_text"],
+        "sections": [{"heading": s["heading"], "text": s["text"] if s["start"] is None
+                      else body[s["start"]:s["start"] + s["length"]]} for s in rows["sections"]],
+        "links": rows["links"],
+        "structured_data": [{"syntax": d["syntax"], "data": json.loads(d["data"]) if d["data"] else None}
+                            for d in rows["structured_data"]],
+    }

@@ -27,7 +27,7 @@ from glossary_spider.storage.errors import ArchiveError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES: dict[str, dict[str, Any]] = {
     "pages": {
@@ -298,6 +298,8 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
             for name, sql in VIEWS.items():
                 db.execute(f"DROP VIEW IF EXISTS [{name}]")
                 db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
+            if db.execute("PRAGMA user_version").fetchone()[0] < 3:  # over the views: it reads sections, links
+                migrations.from_schema_2(db)
             for name, sql in theirs:
                 try:
                     db.execute(sql)

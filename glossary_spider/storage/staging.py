@@ -291,9 +291,14 @@ def prepare(record: dict[str, Any]) -> Prepared:
         text_hash=text_hash(record["title"], record["body_text"]),
         related=sum(1 for link in record["links"] if link["kind"] == "related"),
         jsonld=sum(1 for item in record["structured_data"] if item["syntax"] == "json-ld"),
-        rows=_zstd().compressor.compress(orjson.dumps(page_rows(record))),
+        rows=kept_rows(page_rows(record)),
         digest=record_digest(record),
     )
+
+
+def kept_rows(rows: dict[str, Any]) -> bytes:
+    """A page's rows (:func:`page_rows`) as staging keeps them: zstd-compressed JSON."""
+    return _zstd().compressor.compress(orjson.dumps(rows))
 
 
 def staged_rows(stored: bytes) -> dict[str, Any]:

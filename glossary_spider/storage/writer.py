@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from glossary_spider import churn, fastjson
 from glossary_spider.storage import history
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.records import Fetch, now
@@ -142,16 +143,22 @@ def record_digest(record: dict[str, Any]) -> str:
     """sha256 of all that an extracted record puts in the archive: its ``pages`` columns, sections, links
     and structured data. Kept with the page, so that a re-extraction that would write the same rows is
     known by its digest alone (a function of the record: extraction workers compute it too). The
-    record's content hash stands for the texts it covers; the rest is read here."""
+    record's content hash stands for the texts and JSON-LD it covers; the rest is read here."""
     rest = [
         record["url"], record["content_hash"],
         [[name, value] for name, value in page_values(record).items() if name not in _HASHED_COLUMNS],
         [s["position"] for s in record["sections"]],
         [[link["position"], link.get("facet")] for link in record["links"]],
-        [[d["syntax"], d["position"], d["type"], None if d["syntax"] == "json-ld" else d["data"]]
+        [[d["syntax"], d["position"], d["type"], _churning(d["data"]) if d["syntax"] == "json-ld" else d["data"]]
          for d in record["structured_data"]],
     ]
     return hashlib.sha256(json.dumps(rest, ensure_ascii=False).encode()).hexdigest()
+
+
+def _churning(json_ld: Any) -> list[list[str]]:
+    """The properties of a JSON-LD value that the content hash passes over (:mod:`glossary_spider.churn`),
+    each value written apart as JSON: no deeper than the value the hash wrote."""
+    return [[name, fastjson.canonical(value).decode()] for name, value in churn.split(json_ld)[1]]
 
 
 # Headers a capture keeps in columns of their own (Content-Type, ETag, Last-Modified), or that no
