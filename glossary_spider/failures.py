@@ -25,6 +25,16 @@ _DECOMPRESSED_PAST_LIMIT = "during decompression"
 _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 
 
+class BodyUndecodable(IgnoreRequest):
+    """A compressed body cut short, or not in the encoding it names
+    (:class:`glossary_spider.decoding.WholeEncodingMiddleware`): the site answered, with no page.
+    ``what`` went wrong, in the few words of an error row; ``how``, for its detail."""
+
+    def __init__(self, what: str, how: str):
+        super().__init__(f"{what}: {how}"[:500])
+        self.what = what
+
+
 class RedirectRefused(IgnoreRequest):
     """A redirect not followed (a loop, a chain past ``REDIRECT_MAX_TIMES``, a target that is no URL): the
     site's answer all the same. The page failed, not the site, and a --resume would meet it again."""
@@ -37,7 +47,7 @@ def past_limit_once_decoded(error: BaseException) -> bool:
 def unusable_answer(error: BaseException) -> bool:
     """Whether a download failed on what the site answered (past the size limit, a body that cannot be
     decoded, a redirect not followed) rather than for want of an answer."""
-    return (isinstance(error, (DownloadCancelledError, RedirectRefused, *_UNDECODABLE))
+    return (isinstance(error, (DownloadCancelledError, RedirectRefused, BodyUndecodable, *_UNDECODABLE))
             or past_limit_once_decoded(error))
 
 
@@ -51,6 +61,8 @@ def describe(error: BaseException) -> str:
         return "larger than the size limit"
     if past_limit_once_decoded(error):
         return "larger than the size limit after decompression"
+    if isinstance(error, BodyUndecodable):
+        return error.what
     if isinstance(error, IgnoreRequest):
         return str(error)
     if isinstance(error, DownloadConnectionRefusedError):

@@ -22,7 +22,8 @@ the archive's current pages:
   not a page (not HTML, binary, unreadable: a server handing out something else);
 - ``blank``: a page that came back with no text at all, where the archive's version has some (an
   empty body, a skeleton, an answer cut short), is no new version: it stays as archived, and is a
-  failed page of the run (this trips nothing: too many such pages trip ``health``);
+  failed page of the run (this trips nothing: too many such pages trip ``health``); a page new to the
+  archive with neither title nor text is no page, and is a failed page too;
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archived versions of the same pages (or, for a run of mostly new pages, the
@@ -192,7 +193,8 @@ class QualityGate:
 
     @staticmethod
     def _blank(run: Run) -> list[str]:
-        return [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND p.word_count > 0")]
+        return [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND (p.word_count > 0 "
+                                                                          "OR p.url IS NULL AND s.title IS NULL)")]
 
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once (those

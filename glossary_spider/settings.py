@@ -82,7 +82,8 @@ DOWNLOADER_MIDDLEWARES_BASE = {
 }
 LOG_LEVEL = "INFO"
 
-# Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places,
+# Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places; a
+# compressed body's stream read whole before Scrapy inflates it;
 # and the pacing that makes the delay hold at the server.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
@@ -90,6 +91,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "glossary_spider.middlewares.PoliteRobotsTxtMiddleware": 100,
     "glossary_spider.middlewares.RobotsTxtSizeMiddleware": 595,
+    "glossary_spider.decoding.WholeEncodingMiddleware": 594,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "glossary_spider.middlewares.BackoffRetryMiddleware": 550,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,

@@ -121,6 +121,24 @@ def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, conten
     assert fast is None or fast == _markup(_cap_markup(decode(body, content_type))[0])
 
 
+@pytest.mark.parametrize("body, content_type", [
+    ("<html><title>Vega ⎊ Term</title><p>Written little-endian, no byte order mark</p>".encode("utf-16-le"),
+     "text/html; charset=utf-16"),
+    ("<html><title>Vega ⎊ Term</title><p>Written big-endian, and labelled so</p>".encode("utf-16-be"),
+     "text/html; charset=UTF-16BE"),
+    ("\ufeff<html><title>Vega ⎊ Term</title><p>Big-endian with its byte order mark</p>".encode("utf-16-be"),
+     "text/html; charset=utf-16"),
+    ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=utf-16"),
+], ids=["utf-16 is little-endian", "utf-16be", "byte order mark", "not utf-16 at all"])
+def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type):
+    """w3lib decodes the label utf-16 big-endian, where the WHATWG Encoding Standard (every browser) reads it
+    little-endian: such a page was archived as CJK nonsense with no title, and replaced a good version."""
+    record = extract_page(body, BASE + "/term/vega/", content_type).record
+    assert record["title"] == "Vega"
+    assert record["body_text"].split(", ")[0] in ("Written little-endian", "Written big-endian",
+                                                  "Big-endian with its byte order mark", "UTF-8")
+
+
 def test_template_churn_is_not_a_change():
     site = ReplicaSite(200)
     doc = site.document("/term/legal-risk-management/", BASE)

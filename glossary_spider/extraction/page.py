@@ -87,7 +87,10 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b")
 def decode(body: bytes, content_type: str | None = None) -> str:
     """The page's text, decoded the way Scrapy's ``TextResponse`` does it, except that
     bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
-    such a page's declaration is wrong, not its text."""
+    such a page's declaration is wrong, not its text; and a wide charset declared for a body
+    without a byte order mark is read as a browser reads it (:func:`_wide`)."""
+    if _header_encoding(content_type) in ("utf-16", "utf-32") and not body.startswith(_WIDE_BOMS):
+        content_type = _wide(body, content_type)
     encoding, text = html_to_unicode(content_type, body)
     if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
         try:
@@ -95,6 +98,16 @@ def decode(body: bytes, content_type: str | None = None) -> str:
         except UnicodeDecodeError:
             pass
     return text
+
+
+def _wide(body: bytes, content_type: str | None) -> str | None:
+    """What to decode a body with that its Content-Type says is UTF-16 or UTF-32, with no byte order mark.
+    Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
+    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise ``utf-16`` is UTF-16LE, as
+    the WHATWG Encoding Standard (and so every browser) reads the label; Python's codec reads it big-endian."""
+    if b"\x00" not in body[:1024]:
+        return None
+    return "text/html; charset=utf-16-le" if _header_encoding(content_type) == "utf-16" else content_type
 
 
 def looks_binary(body: bytes, content_type: str | None = None) -> bool:

@@ -18,6 +18,7 @@ import socket
 import struct
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.utils import formatdate
 from functools import cache
 from html import escape
@@ -68,6 +69,10 @@ FAULTS = [
     Fault("reset", _page("reset"), "connection reset (RST) before any reply", "error:fetch:connection lost"),
     Fault("corrupt-gzip", _page("corrupt-gzip"), "Content-Encoding: gzip over bytes that are not gzip",
           "error:fetch:cannot be decoded"),
+    Fault("cut-gzip", _page("cut-gzip"), "the first half of a gzip stream, its Content-Length saying so",
+          "error:fetch:body cut short"),
+    Fault("not-brotli", _page("not-brotli"), "Content-Encoding: br over a plain page", "error:fetch:cannot be decoded"),
+    Fault("not-zstd", _page("not-zstd"), "Content-Encoding: zstd over a plain page", "error:fetch:cannot be decoded"),
     Fault("gzip-bomb", _page("gzip-bomb"), "64 KiB of gzip that inflates to 64 MiB",
           "error:fetch:size limit after decompression"),
     Fault("oversize", _page("oversize"), "a 20 MiB page, Content-Length given", "error:fetch:size limit"),
@@ -128,6 +133,7 @@ FAULTS = [
           "error:parse:headers cut"),
     Fault("away-for-now", _page("away-for-now"), "the page at first, then a 307 Temporary Redirect to another "
           "page (a maintenance window)", "archived"),
+    Fault("blank", _page("blank"), "an empty body with 200, every time", "error:parse:blank: no title and no text"),
     Fault("blank-later", _page("blank-later"), "the page at first, then an empty body with 200 (as a broken "
           "cache or a cut answer gives)", "archived"),
     Fault("lying-304", _page("lying-304"), "304 Not Modified to every conditional request, with the ETag of "
@@ -136,6 +142,10 @@ FAULTS = [
           "archived"),
     Fault("dated-now", _page("dated-now"), "one ETag for good, and a Last-Modified of the moment in every answer, "
           "304s included", "archived"),
+    Fault("cut-gzip-later", _page("cut-gzip-later"), "the page gzipped at first, then only the first half of "
+          "its gzip stream (a proxy that closed it early)", "archived"),
+    Fault("restamped", _page("restamped"), "the same words in every answer, with a JSON-LD dateModified of the "
+          "moment and a view count one higher each time; no validators", "archived"),
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
@@ -436,6 +446,32 @@ def _dated_now(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("dated-now"), ETag='"same"', Last_Modified=now)
 
 
+def _gzip_cut(name: str) -> bytes:
+    """A page's gzip stream up to its middle: whole blocks of it, and no end."""
+    page = document(f"Fault {name}", " ".join(f"Sentence {i} of a page whose answer is cut." for i in range(400)))
+    stream = gzip.compress(page)
+    return stream[:len(stream) // 2]
+
+
+def _cut_gzip_later(resource, request, path, base):
+    if resource.hits[path] == 1:
+        return _reply(resource, request, path, 200, gzip.compress(ordinary("cut-gzip-later")), Content_Encoding="gzip")
+    return _reply(resource, request, path, 200, _gzip_cut("cut-gzip-later"), Content_Encoding="gzip")
+
+
+def _restamped(resource, request, path, base):
+    """What a CMS gives when it stamps each rendering: the page's words never change, its JSON-LD does."""
+    url = base + path
+    article = {"@context": "https://schema.org", "@type": "Article", "headline": "Fault restamped", "url": url,
+               "datePublished": "2026-01-05T10:00:00+00:00",
+               "dateModified": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+               "mainEntityOfPage": {"@type": "WebPage", "@id": url, "dateModified": formatdate(usegmt=True)},
+               "interactionStatistic": {"@type": "InteractionCounter", "userInteractionCount": resource.hits[path]}}
+    head = f'<script type="application/ld+json">{json.dumps(article)}</script>'
+    return _reply(resource, request, path, 200, document("Fault restamped", "The words of this page stay the same, "
+                                                         "however often its markup says it was modified.", head=head))
+
+
 def _ip_literal(resource, request, path, base):
     port = base.rpartition(":")[2]
     targets = [f"http://127.0.0.1:{port}/", f"http://127.1:{port}/", f"http://[::1]:{port}/",
@@ -511,6 +547,10 @@ _HANDLERS = {
     "reset": _reset,
     "corrupt-gzip": lambda r, q, p, b: _reply(r, q, p, 200, b"\x1f\x8b\x08\x00this is not gzip at all",
                                               Content_Encoding="gzip"),
+    "cut-gzip": lambda r, q, p, b: _reply(r, q, p, 200, _gzip_cut("cut-gzip"), Content_Encoding="gzip"),
+    "not-brotli": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-brotli"), Content_Encoding="br"),
+    "not-zstd": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-zstd"), Content_Encoding="zstd"),
+    "cut-gzip-later": _cut_gzip_later,
     "gzip-bomb": lambda r, q, p, b: _reply(r, q, p, 200, gzip_bomb(), Content_Encoding="gzip"),
     "oversize": lambda r, q, p, b: _reply(r, q, p, 200, oversize()),
     "oversize-chunked": _oversize_chunked,
@@ -535,7 +575,9 @@ _HANDLERS = {
     "many-headers": _many_headers,
     "latin1-etag": _latin1_etag,
     "dated-now": _dated_now,
+    "restamped": _restamped,
     "lying-304": _lying_304,
+    "blank": lambda r, q, p, b: _reply(r, q, p, 200, b""),
     "blank-later": _blank_later,
     "away-for-now": _away_for_now,
     "respelt": _respelt,

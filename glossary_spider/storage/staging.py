@@ -227,14 +227,15 @@ class Staging:
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
     def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
-        """Pages that came back with no text where the archive's versions have some: no new version;
-        each a ``parse`` error of the run, its capture ``failed``."""
+        """Pages that came back with no text where the archive's versions have some (no new version), or new
+        with neither title nor text (not archived): each a ``parse`` error of the run, its capture ``failed``."""
         with self.db.atomic():
             for url in urls:
                 (status,), = self.db.execute("SELECT http_status FROM staged WHERE run_id = ? AND url = ?",
                                             [run_id, url])
+                archived = self.db.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()
                 self.record_error(run_id, url, "parse", status, "blank: no text, where the archived version has "
-                                  "some; it stays as it was")
+                                  "some; it stays as it was" if archived else "blank: no title and no text; not archived")
                 self.db.execute("UPDATE captures SET outcome = 'failed' WHERE +run_id = ? AND url = ? AND outcome IN "
                                 "('new', 'changed', 'unchanged', 'held')", [run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])

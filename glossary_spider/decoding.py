@@ -1,0 +1,139 @@
+"""A compressed body is read only if its stream is whole.
+
+Scrapy's ``HttpCompressionMiddleware`` inflates what it can of a gzip, deflate, brotli or zstd body and
+keeps it: a body cut short in the middle of its stream (a connection closed early by a proxy, a
+server that crashed mid-answer) becomes a page of half its text, which a refresh would archive as its
+new version. And a body that is not in the encoding it names fails there as brotli's or zstd's own
+error, which reads as a site that did not answer. :class:`WholeEncodingMiddleware`, nearer the
+downloader, reads each encoding's stream first, in bounded steps, and refuses the answer with
+:class:`~glossary_spider.failures.BodyUndecodable` when it ends early or does not decode.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+
+import brotli
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+
+from glossary_spider.failures import BodyUndecodable
+from glossary_spider.middlewares import is_robots
+
+try:
+    from compression import zstd  # Python 3.14
+except ImportError:
+    from backports import zstd
+
+CHUNK = 64 * 1024
+
+
+def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
+    def read(data: bytes) -> Iterator[bytes]:
+        first = True
+        while data:  # a gzip body may be several members, one after the other
+            inflater = zlib.decompressobj(wbits)
+            try:
+                yield inflater.decompress(data, CHUNK)
+            except zlib.error:
+                if first:
+                    raise
+                return  # bytes after a whole member that are none: ignored, as gzip itself does
+            while inflater.unconsumed_tail and not inflater.eof:
+                yield inflater.decompress(inflater.unconsumed_tail, CHUNK)
+            if not inflater.eof:
+                yield from _cut_short()
+            data, first = inflater.unused_data if wbits > zlib.MAX_WBITS else b"", False
+    return read
+
+
+def _deflate(data: bytes) -> Iterator[bytes]:
+    """zlib's format, or raw deflate as some servers send it (Scrapy reads both)."""
+    try:
+        zlib.decompressobj().decompress(data[:CHUNK], 1)
+    except zlib.error:
+        yield from _zlib(-zlib.MAX_WBITS)(data)
+    else:
+        yield from _zlib(zlib.MAX_WBITS)(data)
+
+
+def _brotli(data: bytes) -> Iterator[bytes]:
+    decompressor = brotli.Decompressor()
+    yield decompressor.process(data, output_buffer_limit=CHUNK)
+    while not decompressor.is_finished():
+        chunk = decompressor.process(b"", output_buffer_limit=CHUNK)
+        if not chunk:
+            yield from _cut_short()
+        yield chunk
+
+
+def _zstd(data: bytes) -> Iterator[bytes]:
+    while data:  # frames, one after the other
+        decompressor = zstd.ZstdDecompressor()
+        yield decompressor.decompress(data, CHUNK)
+        while not decompressor.eof and not decompressor.needs_input:
+            yield decompressor.decompress(b"", CHUNK)
+        if not decompressor.eof:
+            yield from _cut_short()
+        data = decompressor.unused_data
+
+
+class _CutShort(Exception):
+    """The input ended inside the stream."""
+
+
+def _cut_short() -> Iterator[bytes]:
+    raise _CutShort
+    yield b""  # a generator
+
+
+READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
+    b"gzip": _zlib(16 + zlib.MAX_WBITS), b"x-gzip": _zlib(16 + zlib.MAX_WBITS), b"deflate": _deflate,
+    b"br": _brotli, b"zstd": _zstd,
+}
+
+
+def whole(body: bytes, encodings: list[bytes], most: int) -> None:
+    """Raise :class:`BodyUndecodable` unless ``body`` decodes whole through ``encodings`` (as listed, the
+    last applied last). Past ``most`` bytes decoded (0: no limit), stop and let the size limit speak."""
+    for encoding in reversed(encodings):
+        reader = READERS.get(encoding)
+        if reader is None:  # Scrapy leaves an encoding it does not know as it is, and says so
+            return
+        parts, size = [], 0
+        try:
+            for chunk in reader(body):
+                size += len(chunk)
+                if most and size > most:
+                    return
+                parts.append(chunk)
+        except _CutShort:
+            name = encoding.decode("latin-1")
+            raise BodyUndecodable(f"body cut short: its {name} stream stops before its end",
+                                  f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
+        except (zlib.error, brotli.error, zstd.ZstdError) as exc:
+            raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
+                                  f"not {encoding.decode('latin-1')}: {exc}") from None
+        body = b"".join(parts)
+
+
+class WholeEncodingMiddleware:
+    """Refuses a compressed answer whose stream is cut short or does not decode (see the module)."""
+
+    def __init__(self, most: int):
+        self.most = most
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WholeEncodingMiddleware:
+        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        listed = response.headers.getlist("Content-Encoding")
+        if not listed or request.method == "HEAD" or is_robots(request):
+            return response
+        encodings = [e.strip().lower() for e in b",".join(listed).split(b",") if e.strip()]
+        whole(response.body, [e for e in encodings if e != b"identity"],
+              request.meta.get("download_maxsize", self.most))
+        return response
