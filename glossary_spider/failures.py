@@ -8,6 +8,8 @@ from __future__ import annotations
 import gzip
 import zlib
 
+from twisted.internet.error import ConnectionClosed
+
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -40,6 +42,17 @@ class RedirectRefused(IgnoreRequest):
     site's answer all the same. The page failed, not the site, and a --resume would meet it again."""
 
 
+def malformed(error: BaseException) -> list[BaseException]:
+    """What Twisted's HTTP client could not read of an answer it gave up on (a status line that is no
+    HTTP/1.x, two different Content-Lengths, a Transfer-Encoding it does not know): the server's
+    errors, not the connection's. Empty for any other error."""
+    if not isinstance(error, DownloadFailedError):
+        return []
+    reasons = getattr(error.__cause__, "reasons", None) or []
+    return [r.value for r in reasons if isinstance(getattr(r, "value", None), Exception)
+            and not isinstance(r.value, ConnectionClosed)]
+
+
 def past_limit_once_decoded(error: BaseException) -> bool:
     return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
 
@@ -48,7 +61,7 @@ def unusable_answer(error: BaseException) -> bool:
     """Whether a download failed on what the site answered (past the size limit, a body that cannot be
     decoded, a redirect not followed) rather than for want of an answer."""
     return (isinstance(error, (DownloadCancelledError, RedirectRefused, BodyUndecodable, *_UNDECODABLE))
-            or past_limit_once_decoded(error))
+            or past_limit_once_decoded(error) or bool(malformed(error)))
 
 
 def describe(error: BaseException) -> str:
@@ -70,7 +83,7 @@ def describe(error: BaseException) -> str:
     if isinstance(error, CannotResolveHostError):
         return "host not found"
     if isinstance(error, DownloadFailedError):
-        return "connection lost"
+        return "malformed response" if malformed(error) else "connection lost"
     if isinstance(error, _UNDECODABLE):
         return "body cannot be decoded (bad Content-Encoding)"
     return type(error).__name__

@@ -66,6 +66,8 @@ FAULTS = [
           "error:fetch:connection lost"),
     Fault("short-body", _page("short-body"), "Content-Length 20000, 4000 bytes sent, connection closed",
           "error:fetch:body shorter"),
+    Fault("bad-status-line", _page("bad-status-line"), "a status line that is no HTTP/1.x (HTTP/2 200 OK, in plain "
+          "text)", "error:fetch:malformed response"),
     Fault("reset", _page("reset"), "connection reset (RST) before any reply", "error:fetch:connection lost"),
     Fault("corrupt-gzip", _page("corrupt-gzip"), "Content-Encoding: gzip over bytes that are not gzip",
           "error:fetch:cannot be decoded"),
@@ -295,6 +297,14 @@ def _short_body(resource, request, path, base):
     request.setHeader(b"Content-Length", b"20000")
     request.write(ordinary("short-body").ljust(4000, b" "))
     request.channel.transport.loseConnection()
+    return server.NOT_DONE_YET
+
+
+def _bad_status_line(resource, request, path, base):
+    resource._log(request, path, 200)
+    transport = request.channel.transport
+    transport.write(b"HTTP/2 200 OK\r\nContent-Type: text/html\r\n\r\n" + ordinary("bad-status-line"))
+    transport.loseConnection()
     return server.NOT_DONE_YET
 
 
@@ -544,6 +554,7 @@ _HANDLERS = {
     "never-starts": _never_starts,
     "stops-halfway": _stops_halfway,
     "short-body": _short_body,
+    "bad-status-line": _bad_status_line,
     "reset": _reset,
     "corrupt-gzip": lambda r, q, p, b: _reply(r, q, p, 200, b"\x1f\x8b\x08\x00this is not gzip at all",
                                               Content_Encoding="gzip"),

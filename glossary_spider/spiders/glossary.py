@@ -45,7 +45,7 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import describe, unusable_answer
+from glossary_spider.failures import describe, malformed, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON
@@ -527,7 +527,7 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "fetch", error, tried, response.status, self.fetch_of(response, url))
             return
         error = failure.value
-        message = str(error) or type(error).__name__
+        message = "; ".join(f"{type(e).__name__}: {e}" for e in malformed(error)) or str(error) or type(error).__name__
         if isinstance(error, RobotsUnavailable):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
