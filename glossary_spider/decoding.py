@@ -5,8 +5,9 @@ keeps it: a body cut short in the middle of its stream (a connection closed earl
 server that crashed mid-answer) becomes a page of half its text, which a refresh would archive as its
 new version. And a body that is not in the encoding it names fails there as brotli's or zstd's own
 error, which reads as a site that did not answer. :class:`WholeEncodingMiddleware`, nearer the
-downloader, reads each encoding's stream first, in bounded steps, and refuses the answer with
-:class:`~glossary_spider.failures.BodyUndecodable` when it ends early or does not decode.
+downloader, reads each encoding's stream in bounded steps and hands on the decoded body, or refuses
+the answer with :class:`~glossary_spider.failures.BodyUndecodable` when a stream ends early or does
+not decode.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Callable, Iterator
 import brotli
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
+from scrapy.responsetypes import responsetypes
 
 from glossary_spider.failures import BodyUndecodable
 from glossary_spider.middlewares import is_robots
@@ -95,19 +97,20 @@ READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
 }
 
 
-def whole(body: bytes, encodings: list[bytes], most: int) -> None:
-    """Raise :class:`BodyUndecodable` unless ``body`` decodes whole through ``encodings`` (as listed, the
-    last applied last). Past ``most`` bytes decoded (0: no limit), stop and let the size limit speak."""
+def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
+    """``body`` decoded through ``encodings`` (as listed, the last applied last); None where one is not
+    known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit: Scrapy's size
+    limit speaks). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode."""
     for encoding in reversed(encodings):
         reader = READERS.get(encoding)
-        if reader is None:  # Scrapy leaves an encoding it does not know as it is, and says so
-            return
+        if reader is None:
+            return None
         parts, size = [], 0
         try:
             for chunk in reader(body):
                 size += len(chunk)
                 if most and size > most:
-                    return
+                    return None
                 parts.append(chunk)
         except _CutShort:
             name = encoding.decode("latin-1")
@@ -117,10 +120,13 @@ def whole(body: bytes, encodings: list[bytes], most: int) -> None:
             raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
                                   f"not {encoding.decode('latin-1')}: {exc}") from None
         body = b"".join(parts)
+    return body
 
 
 class WholeEncodingMiddleware:
-    """Refuses a compressed answer whose stream is cut short or does not decode (see the module)."""
+    """Decodes a compressed answer whose every stream is whole, and refuses one cut short or that does
+    not decode (see the module). What it leaves (an encoding it does not know, a body past the size
+    limit once decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then says so."""
 
     def __init__(self, most: int):
         self.most = most
@@ -134,6 +140,11 @@ class WholeEncodingMiddleware:
         if not listed or request.method == "HEAD" or is_robots(request):
             return response
         encodings = [e.strip().lower() for e in b",".join(listed).split(b",") if e.strip()]
-        whole(response.body, [e for e in encodings if e != b"identity"],
-              request.meta.get("download_maxsize", self.most))
-        return response
+        body = whole(response.body, [e for e in encodings if e != b"identity"],
+                     request.meta.get("download_maxsize", self.most))
+        if body is None:
+            return response
+        del response.headers["Content-Encoding"]
+        # As Scrapy's middleware does: the class the decoded body calls for, its encoding found again.
+        kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
+        return response.replace(cls=kind, body=body, **({"encoding": None} if issubclass(kind, TextResponse) else {}))

@@ -24,7 +24,13 @@ from functools import cache
 from html import escape
 from typing import Any
 
+import brotli
 from twisted.web import server
+
+try:
+    from compression import zstd  # Python 3.14
+except ImportError:
+    from backports import zstd
 
 from glossary_spider.replica import linktraps, themes
 from glossary_spider.replica.server import ReplicaResource
@@ -73,6 +79,8 @@ FAULTS = [
           "error:fetch:cannot be decoded"),
     Fault("cut-gzip", _page("cut-gzip"), "the first half of a gzip stream, its Content-Length saying so",
           "error:fetch:body cut short"),
+    Fault("brotli", _page("brotli"), "the page in brotli (Content-Encoding: br)", "archived"),
+    Fault("zstd", _page("zstd"), "the page in zstd (Content-Encoding: zstd)", "archived"),
     Fault("not-brotli", _page("not-brotli"), "Content-Encoding: br over a plain page", "error:fetch:cannot be decoded"),
     Fault("not-zstd", _page("not-zstd"), "Content-Encoding: zstd over a plain page", "error:fetch:cannot be decoded"),
     Fault("gzip-bomb", _page("gzip-bomb"), "64 KiB of gzip that inflates to 64 MiB",
@@ -559,6 +567,8 @@ _HANDLERS = {
     "corrupt-gzip": lambda r, q, p, b: _reply(r, q, p, 200, b"\x1f\x8b\x08\x00this is not gzip at all",
                                               Content_Encoding="gzip"),
     "cut-gzip": lambda r, q, p, b: _reply(r, q, p, 200, _gzip_cut("cut-gzip"), Content_Encoding="gzip"),
+    "brotli": lambda r, q, p, b: _reply(r, q, p, 200, brotli.compress(ordinary("brotli")), Content_Encoding="br"),
+    "zstd": lambda r, q, p, b: _reply(r, q, p, 200, zstd.compress(ordinary("zstd")), Content_Encoding="zstd"),
     "not-brotli": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-brotli"), Content_Encoding="br"),
     "not-zstd": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-zstd"), Content_Encoding="zstd"),
     "cut-gzip-later": _cut_gzip_later,
