@@ -83,7 +83,7 @@ DOWNLOADER_MIDDLEWARES_BASE = {
 LOG_LEVEL = "INFO"
 
 # Scrapy's offsite, robots.txt, retry and redirect middlewares, replaced by stricter ones in their places; a
-# compressed body's stream read whole before Scrapy inflates it;
+# compressed body decoded here, each stream to its end, or refused (Scrapy's decompression keeps a cut one);
 # and the pacing that makes the delay hold at the server.
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
