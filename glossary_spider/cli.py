@@ -12,6 +12,7 @@ import functools
 import glob
 import importlib
 import json
+import math
 import os
 import re
 import shlex
@@ -512,8 +513,10 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     """
     from glossary_spider import runs as r
 
-    if max_age is not None and not (check and max_age >= 0):  # not a number at all: nan
-        raise UserError("--max-age is a number of hours, and goes with --check")
+    if max_age is not None and not check:
+        raise UserError("--max-age goes with --check: glossary runs --check --max-age HOURS")
+    if max_age is not None and not math.isfinite(max_age):  # nan and inf pass click's range
+        raise UserError(f"--max-age is a finite number of hours, not {max_age}")
     listed = r.list_runs(open_reader(db), db)
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))

@@ -49,6 +49,7 @@ _COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL
 # The most of a --urls-file read: some 400,000 URLs. A longer list is a sitemap's work (or several runs').
 MAX_URLS_FILE = 16 * 1024 * 1024
 DAY = 86400
+MAX_AGE_DAYS = 1_000_000  # a refresh's --max-age: some 2,700 years, within what a date's arithmetic holds
 MAX_DURATION = 366 * DAY  # of --max-duration and --give-up-after
 
 
@@ -214,7 +215,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "sitemap_urls": _urls("sitemap URL"),
     "follow": parse_bool,
     "max_pages": _number(int, 1),
-    "max_age_days": _number(float, 0),
+    "max_age_days": _number(float, 0, MAX_AGE_DAYS),
     "concurrency": _number(int, 1, 64),
     "delay": _number(float, 0, DAY),
     "ignore_robots": parse_bool,
@@ -275,7 +276,9 @@ class RunArgs:
                 known = ", ".join(sorted([*ARGUMENTS, *ALIASES, "urls_file"]))
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
             values[key] = ARGUMENTS[key](value, name)
-        if urls_file:
+        if urls_file is not None:
+            if not str(urls_file).strip():  # an unset variable in a script: never the live site instead
+                raise BadArgument("--urls-file is empty: give the path of a file of URLs, one a line")
             listed = read_urls_file(urls_file)
             if not listed:
                 raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "

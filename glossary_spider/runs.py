@@ -18,6 +18,7 @@ from typing import Any
 from glossary_spider.lock import holder, refused_runs
 from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome
 from glossary_spider.storage.readers import held_decisions, run_counts
+from glossary_spider.storage.records import CLOCK_SLACK
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
@@ -83,15 +84,26 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
         return Check(ExitStatus.FAILED, "no run recorded yet")
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
     # killed, its start or resumption; within the same second (the times' grain), a refused run first.
-    last = max(ended, key=lambda r: (r["finished_at"] or r["resumed_at"] or r["started_at"] or "",
-                                     r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+    # A run dated after now was timed by a clock that ran ahead: it is passed over, or it would stand as
+    # the last run until that date, whatever failed since.
+    def ended_at(run: dict[str, Any]) -> str:
+        return run["finished_at"] or run["resumed_at"] or run["started_at"] or ""
+
+    soon = (now + CLOCK_SLACK).isoformat(timespec="seconds")
+    ahead = [r for r in ended if ended_at(r) > soon]
+    if ahead:
+        also += (f"; {_name(ahead[-1])} is dated {ended_at(ahead[-1])}, in the future: a clock was wrong "
+                 "when it ran")
+        if not (ended := [r for r in ended if r not in ahead]):
+            return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
+    last = max(ended, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
     when = last["finished_at"] or last["started_at"]
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
         return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
         why = last["error"] or explain(last["finish_reason"]).replace("--resume continues it", _carry_on(last))
         return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
-    age = (now - datetime.fromisoformat(when)).total_seconds() / 3600
+    age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
     if max_age_hours is not None and age > max_age_hours:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {age:.1f} hours ago, more than --max-age "
                                         f"{max_age_hours:g}: no run has finished since{also}", last)

@@ -33,6 +33,18 @@ def test_a_missing_urls_file(tmp_path):
     assert_one_line_error(result, "--urls-file", "no such file")
 
 
+def test_an_empty_urls_file_name_is_refused_not_taken_for_the_live_site(crawled, tmp_path):
+    """--urls-file "$UNSET" crawled https://term.greeks.live/, the default, into the archive."""
+    db = tmp_path / "a.db"
+    shutil.copy(crawled, db)
+    before = rows(db, "SELECT count(*) AS n FROM captures")
+    result = run_glossary("crawl", "--db", str(db), "--urls-file", "", "--no-progress")
+    assert_one_line_error(result, "--urls-file is empty")
+    assert rows(db, "SELECT count(*) AS n FROM captures") == before
+    assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"finish_reason": "bad_argument"}]
+
+
 def test_a_bad_line_in_the_urls_file(tmp_path):
     (tmp_path / "urls.txt").write_text("http://127.0.0.1:9/ok/\nnot a url\n")
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
@@ -71,6 +83,18 @@ def test_a_number_that_is_not_finite_or_beyond_a_day_is_refused(tmp_path, option
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/", option, value)
     assert_one_line_error(result, option.removeprefix("--").replace("-", "_"))
     assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize("value", ["1000000000", "99999999999"])
+def test_a_refresh_max_age_past_what_dates_hold_is_refused(crawled, tmp_path, value):
+    """--max-age 1e9 (days) raised OverflowError with a traceback, and left a run that looked killed, whose
+    --resume met the same traceback."""
+    db = tmp_path / "age.db"
+    shutil.copy(crawled, db)
+    result = run_glossary("refresh", "--db", str(db), "--max-age", value, "--no-progress")
+    assert_one_line_error(result, "max_age_days must be 0 to 1000000")
+    assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"finish_reason": "bad_argument"}]
 
 
 def test_a_refused_run_is_recorded_as_json_and_says_so_in_its_json_line(crawled, tmp_path):
@@ -689,11 +713,35 @@ def test_held_json_with_a_run_that_was_not_held_is_refused_too(crawled, run_id):
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("options", [("--check", "--max-age", "nan"), ("--max-age", "5")])
-def test_runs_max_age_is_a_number_that_goes_with_check(crawled, options):
-    """--max-age nan passed every check; without --check it was silently ignored."""
+@pytest.mark.parametrize("options, message", [
+    (("--check", "--max-age", "nan"), "--max-age is a finite number of hours, not nan"),
+    (("--check", "--max-age", "inf"), "--max-age is a finite number of hours, not inf"),
+    (("--max-age", "5"), "--max-age goes with --check"),
+])
+def test_runs_max_age_is_a_finite_number_that_goes_with_check(crawled, options, message):
+    """--max-age nan or inf passed every check; without --check it was silently ignored."""
     result = run_glossary("runs", "--db", str(crawled), *options)
-    assert_one_line_error(result, "--max-age is a number of hours, and goes with --check")
+    assert_one_line_error(result, message)
+
+
+def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
+    """A machine's clock ran ahead (a dead battery, NTP not synced at boot) during a crawl, then was put
+    right: --check took that run, dated 2099, for the last one, said "ok: done -631927.4 hours ago" and
+    exited 0 whatever failed after it, until 2099."""
+    db = tmp_path / "ahead.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = '2099-01-01T00:00:00+00:00', "
+                     "finished_at = '2099-01-01T00:00:05+00:00'")
+    conn.close()
+    alone = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert alone.returncode == 1 and "no run that ended before now" in alone.stderr
+    assert "is dated 2099-01-01T00:00:05+00:00, in the future: a clock was wrong" in alone.stderr
+    down = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--no-progress")
+    assert down.returncode == 6, down.stderr
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 6 and check.stderr.startswith("crawl #2 unreachable"), check.stderr
+    assert "in the future" in check.stderr
 
 
 def test_what_a_user_typed_is_quoted_short_in_a_message(crawled):
@@ -925,18 +973,27 @@ def test_a_hostile_refused_runs_file_is_neither_a_traceback_nor_a_terminal_escap
     result = run_glossary("runs", "--db", str(db), timeout=20)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     noted.unlink()
-    noted.write_text(json.dumps({"command": "crawl\x1b[31m", "started_at": "2099-01-01T00:00:00+00:00",
+    started = just_now()
+    noted.write_text(json.dumps({"command": "crawl\x1b[31m", "started_at": started,
                                  "finish_reason": "locked", "error": "E\x1b[2J\x1b]0;x\x07", "job_id": "j\x1b[1m"}))
     result = run_glossary("runs", "--db", str(db), "--check")
     assert result.returncode == 3 and "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
-    assert result.stderr.startswith("crawl (job j\\x1b[1m) locked at 2099-01-01T00:00:00+00:00: "
+    assert result.stderr.startswith(f"crawl (job j\\x1b[1m) locked at {started}: "
                                     "E\\x1b[2J\\x1b]0;x\\x07")
+
+
+def just_now():
+    """A minute from now, as runs record times: later than the archive's own runs, even one that ended this
+    second, and within the clock slack that runs --check allows before taking a time for a wrong clock's."""
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat(timespec="seconds")
 
 
 def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_the_next_writer(crawled, tmp_path):
     db = tmp_path / "noted.db"
     shutil.copy(crawled, db)
-    refused = {"command": "refresh", "started_at": "2099-01-01T00:00:00+00:00", "finish_reason": "locked",
+    refused = {"command": "refresh", "started_at": just_now(), "finish_reason": "locked",
                "error": "locked by another writer", "job_id": "j1", "pid": 1, "args": {"mode": "refresh"}}
     noted = db.with_name(db.name + ".refused-runs")
     noted.write_text("\n".join([
@@ -944,7 +1001,7 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
         json.dumps({**refused, "pid": "1; DROP TABLE pages"}), json.dumps(refused)]) + "\n")
     check = run_glossary("runs", "--db", str(db), "--check")
     assert check.returncode == 3 and check.stderr.strip() == (
-        "refresh (job j1) locked at 2099-01-01T00:00:00+00:00: locked by another writer")
+        f"refresh (job j1) locked at {refused['started_at']}: locked by another writer")
     listed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
     assert [(r["command"], r["outcome"], r.get("noted")) for r in listed][-2:] == [
         ("refresh", "locked", True), ("refresh", "locked", True)]

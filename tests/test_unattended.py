@@ -706,3 +706,22 @@ def test_an_archive_that_hashed_json_ld_dates_is_hashed_again_and_finds_nothing_
     assert (summary["changes"], summary["pages_unchanged"]) == (0, len(before[0]))
     assert history(archived) == before[1]
     assert archive_problems(archived) == []
+
+
+def test_pages_fetched_by_a_clock_that_ran_ahead_are_asked_again(site, archived):
+    """The machine's clock ran ahead during the crawl, then was put right: every page's last fetch was dated
+    2099, newer than any sitemap lastmod and younger than any --max-age, so a refresh skipped the pages for
+    good and the site's edits were never seen. A last fetch in the future has no age to trust."""
+    import sqlite3
+
+    with sqlite3.connect(archived) as conn:
+        conn.execute("UPDATE pages SET last_fetched = '2099' || substr(last_fetched, 5)")
+        conn.execute("UPDATE captures SET fetched_at = '2099' || substr(fetched_at, 5)")
+    conn.close()
+    live = rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'live'")[0]["n"]
+    site.set_generation(2)
+    summary = json.loads(refresh(archived, "--max-age", "1", "--json").stdout)
+    assert summary["pages_changed"] > 0 and summary["pages_not_modified"] == 0
+    fetched = rows(archived, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND http_status = 200",
+                   (summary["id"],))[0]["n"]
+    assert fetched >= live - summary["pages_gone"], (fetched, live, summary)

@@ -56,6 +56,7 @@ from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
+from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
 from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, server_of
@@ -188,6 +189,8 @@ class GlossarySpider(Spider):
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
         last_fetched = parse_time(info.get("last_fetched"))
         age = datetime.now(timezone.utc) - last_fetched if last_fetched else None
+        if age is not None and age < -CLOCK_SLACK:  # fetched "in the future", by a clock that ran ahead: unknown
+            age = None
         too_old = self.max_age is not None and (age is None or age > self.max_age)
         # The sitemap's word that the page has not changed, taken for a while only (GLOSSARY_LASTMOD_TRUST_DAYS).
         trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+
+# How far past this machine's clock a recorded time may be before it is taken for the work of a clock
+# that ran ahead (a dead battery, NTP not yet synced at boot), and its age for unknown.
+CLOCK_SLACK = timedelta(minutes=10)
 
 
 def now() -> str:
