@@ -195,21 +195,23 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by the commands that crawl (crawl and refresh)."""
+    """Options shared by the commands that crawl (crawl and refresh). Their numbers are read as the run's
+    arguments are (:class:`~glossary_spider.params.RunArgs`), not by click: a wrong one is then a refused
+    run like any other, recorded, with its ``--json`` line."""
     for option in reversed([
-        click.option("--concurrency", type=click.IntRange(min=1, max=64),
+        click.option("--concurrency", metavar="N",
                      help=f"Requests in flight at once (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
                           f"{defaults.CONCURRENT_REQUESTS} in all); with a delay, one at a time per host."),
-        click.option("--delay", type=click.FloatRange(min=0), metavar="SECONDS",
+        click.option("--delay", metavar="SECONDS",
                      help=f"Seconds from the end of one request to a host to the start of the next (default "
                           f"{defaults.DOWNLOAD_DELAY:g}, adjusted by AutoThrottle; 0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
-        click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+        click.option("--timeout", metavar="SECONDS",
                      help="Give up a request that has not completed in this long (default 30)."),
-        click.option("--trap-budget", type=click.IntRange(min=1), metavar="N",
+        click.option("--trap-budget", metavar="N",
                      help="Request N URLs of one family (a URL template) before its pages must show "
                           "text of their own, or be cut as a link trap (default 20)."),
-        click.option("--max-requests", type=click.IntRange(min=1), metavar="N",
+        click.option("--max-requests", metavar="N",
                      help="Stop after N responses (robots.txt and sitemaps count); --resume continues."),
         click.option("--max-duration", callback=_duration, metavar="DURATION",
                      help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
@@ -221,11 +223,11 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--gate", "gate", multiple=True, metavar="NAME=VALUE|off",
                      help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
                           "see the README's 'Unattended runs'."),
-        click.option("--workers", type=click.IntRange(min=0, max=64), metavar="N",
+        click.option("--workers", metavar="N",
                      help="Processes extracting pages beside Scrapy's, from the first page (0: Scrapy's own process "
                           "extracts). Default: none with a delay; without one, one per core less one, started after "
                           f"the {defaults.GLOSSARY_EXTRACT_WORKERS_AFTER} pages Scrapy's process extracts first."),
-        click.option("--max-delay", type=click.FloatRange(min=0), metavar="SECONDS",
+        click.option("--max-delay", metavar="SECONDS",
                      help="Wait at most this long between requests whatever robots.txt's Crawl-delay asks; "
                           "a longer one is capped and recorded (default 60)."),
         click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
@@ -311,6 +313,15 @@ def locked_out(exc: Exception) -> None:
     sys.exit(EXIT_LOCKED)
 
 
+def _concurrency(given: str | None) -> int:
+    """The requests in flight at once that ``--concurrency`` asks for; the default for a value that is no
+    number, which the run's arguments then refuse."""
+    try:
+        return int(given) if given is not None else defaults.CONCURRENT_REQUESTS
+    except ValueError:
+        return defaults.CONCURRENT_REQUESTS
+
+
 def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
     """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
     from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
@@ -322,7 +333,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
              "gate": options["gate"] or None}
     arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
     try:
-        check_environment(options["concurrency"] or defaults.CONCURRENT_REQUESTS)
+        check_environment(_concurrency(options["concurrency"]))
     except CannotCrawlHere as exc:
         raise UserError(str(exc)) from None
     hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
@@ -390,7 +401,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
 @click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
-@click.option("--max-pages", type=click.IntRange(min=1), metavar="N",
+@click.option("--max-pages", metavar="N",
               help="Stop after archiving N pages; --resume continues, N more each time.")
 @crawl_options
 @user_errors
@@ -429,7 +440,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
 @db_option
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
-@click.option("--max-age", type=click.FloatRange(min=0), metavar="DAYS",
+@click.option("--max-age", metavar="DAYS",
               help="Re-fetch in full the pages not fetched for this many days.")
 @crawl_options
 @user_errors

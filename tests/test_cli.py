@@ -97,6 +97,22 @@ def test_a_refresh_max_age_past_what_dates_hold_is_refused(crawled, tmp_path, va
         {"finish_reason": "bad_argument"}]
 
 
+@pytest.mark.parametrize("option, value, words", [
+    ("--delay", "-1", "delay must be 0 to 86400, not '-1'"), ("--concurrency", "0", "concurrency must be 1 to 64"),
+    ("--timeout", "soon", "timeout must be a number, not 'soon'"), ("--max-age", "-3", "max_age_days must be 0 to"),
+])
+def test_a_number_out_of_range_is_a_refused_run_with_its_json_line(crawled, tmp_path, option, value, words):
+    """click refused --delay -1 itself, before the run was opened: no --json line in the scheduler's log, and no
+    run recorded, where --delay nan had both."""
+    db = tmp_path / "range.db"
+    shutil.copy(crawled, db)
+    result = run_glossary("refresh", "--db", str(db), option, value, "--json")
+    assert result.returncode == 2 and result.stderr == f"Error: {json.loads(result.stdout)['error']}\n"
+    assert words in result.stderr
+    assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"finish_reason": "bad_argument"}]
+
+
 def test_a_refused_run_is_recorded_as_json_and_says_so_in_its_json_line(crawled, tmp_path):
     """A refresh refused for --delay nan was recorded with "delay": NaN, which JSON cannot hold: 'runs --json'
     was no JSON for strict readers from then on. And --json printed no line for it, where a scheduler
@@ -877,7 +893,7 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     server = make_replica(40)
     db = tmp_path / "check.db"
     shutil.copy(crawled, db)
-    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.2",
+    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.5",
                                 "--max-pages", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
