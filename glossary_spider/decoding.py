@@ -30,24 +30,54 @@ except ImportError:
     from backports import zstd
 
 CHUNK = 64 * 1024
+# Gzip members or zstd frames one body may hold: a server writes one, or a few; a hostile one writes a
+# million empty ones, each a decompression context to make (zstd's take 16 µs: half a minute a body).
+MAX_STREAMS = 10_000
+
+
+class _CutShort(Exception):
+    """The input ended inside the stream."""
+
+
+class _TooMany(Exception):
+    """More than :data:`MAX_STREAMS` members or frames."""
 
 
 def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
+    """A reader of zlib's formats. Input is fed a chunk at a time, so that what follows a gzip member costs
+    no copy of the rest of the body (a body of many tiny members took minutes that way)."""
+    members = wbits > zlib.MAX_WBITS  # gzip: members may follow one another
+
     def read(data: bytes) -> Iterator[bytes]:
-        first = True
-        while data:  # a gzip body may be several members, one after the other
+        view, at, first = memoryview(data), 0, True
+        for _ in range(MAX_STREAMS):
+            if at >= len(view):
+                return
             inflater = zlib.decompressobj(wbits)
             try:
-                yield inflater.decompress(data, CHUNK)
+                while not inflater.eof:
+                    if inflater.unconsumed_tail:
+                        chunk = inflater.decompress(inflater.unconsumed_tail, CHUNK)
+                    elif at < len(view):
+                        piece = view[at:at + CHUNK]
+                        at += len(piece)
+                        chunk = inflater.decompress(piece, CHUNK)
+                    else:  # all read; what zlib still holds back (raw deflate has no trailer to wait on)
+                        chunk = inflater.decompress(b"", CHUNK)
+                        if not chunk:
+                            break
+                    yield chunk
             except zlib.error:
                 if first:
                     raise
                 return  # bytes after a whole member that are none: ignored, as gzip itself does
-            while inflater.unconsumed_tail and not inflater.eof:
-                yield inflater.decompress(inflater.unconsumed_tail, CHUNK)
             if not inflater.eof:
-                yield from _cut_short()
-            data, first = inflater.unused_data if wbits > zlib.MAX_WBITS else b"", False
+                raise _CutShort
+            if not members:
+                return
+            at, first = at - len(inflater.unused_data), False
+        if at < len(view):
+            raise _TooMany
     return read
 
 
@@ -67,28 +97,31 @@ def _brotli(data: bytes) -> Iterator[bytes]:
     while not decompressor.is_finished():
         chunk = decompressor.process(b"", output_buffer_limit=CHUNK)
         if not chunk:
-            yield from _cut_short()
+            raise _CutShort
         yield chunk
 
 
 def _zstd(data: bytes) -> Iterator[bytes]:
-    while data:  # frames, one after the other
+    """Frames, one after the other, fed a chunk at a time (as :func:`_zlib` feeds its members)."""
+    view, at = memoryview(data), 0
+    for _ in range(MAX_STREAMS):
+        if at >= len(view):
+            return
         decompressor = zstd.ZstdDecompressor()
-        yield decompressor.decompress(data, CHUNK)
-        while not decompressor.eof and not decompressor.needs_input:
-            yield decompressor.decompress(b"", CHUNK)
+        while not decompressor.eof:
+            if decompressor.needs_input:
+                if at >= len(view):
+                    break
+                piece = view[at:at + CHUNK]
+                at += len(piece)
+                yield decompressor.decompress(piece, CHUNK)
+            else:
+                yield decompressor.decompress(b"", CHUNK)
         if not decompressor.eof:
-            yield from _cut_short()
-        data = decompressor.unused_data
-
-
-class _CutShort(Exception):
-    """The input ended inside the stream."""
-
-
-def _cut_short() -> Iterator[bytes]:
-    raise _CutShort
-    yield b""  # a generator
+            raise _CutShort
+        at -= len(decompressor.unused_data)
+    if at < len(view):
+        raise _TooMany
 
 
 READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
@@ -100,7 +133,10 @@ READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
 def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
     """``body`` decoded through ``encodings`` (as listed, the last applied last); None where one is not
     known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit: Scrapy's size
-    limit speaks). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode."""
+    limit speaks). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode. An
+    empty body is empty in any encoding."""
+    if not body:
+        return body
     for encoding in reversed(encodings):
         reader = READERS.get(encoding)
         if reader is None:
@@ -116,6 +152,10 @@ def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
             name = encoding.decode("latin-1")
             raise BodyUndecodable(f"body cut short: its {name} stream stops before its end",
                                   f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
+        except _TooMany:
+            raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
+                                  f"more than {MAX_STREAMS:,} {encoding.decode('latin-1')} streams one after another") \
+                from None
         except (zlib.error, brotli.error, zstd.ZstdError) as exc:
             raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
                                   f"not {encoding.decode('latin-1')}: {exc}") from None

@@ -126,10 +126,12 @@ def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, conten
      "text/html; charset=utf-16"),
     ("<html><title>Vega ⎊ Term</title><p>Written big-endian, and labelled so</p>".encode("utf-16-be"),
      "text/html; charset=UTF-16BE"),
+    ("<html><title>Vega ⎊ Term</title><p>Written big-endian, no byte order mark</p>".encode("utf-16-be"),
+     "text/html; charset=utf-16"),
     ("\ufeff<html><title>Vega ⎊ Term</title><p>Big-endian with its byte order mark</p>".encode("utf-16-be"),
      "text/html; charset=utf-16"),
     ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=utf-16"),
-], ids=["utf-16 is little-endian", "utf-16be", "byte order mark", "not utf-16 at all"])
+], ids=["utf-16 is little-endian", "utf-16be", "utf-16 in big-endian", "byte order mark", "not utf-16 at all"])
 def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type):
     """w3lib decodes the label utf-16 big-endian, where the WHATWG Encoding Standard (every browser) reads it
     little-endian: such a page was archived as CJK nonsense with no title, and replaced a good version."""

@@ -103,11 +103,16 @@ def decode(body: bytes, content_type: str | None = None) -> str:
 def _wide(body: bytes, content_type: str | None) -> str | None:
     """What to decode a body with that its Content-Type says is UTF-16 or UTF-32, with no byte order mark.
     Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
-    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise ``utf-16`` is UTF-16LE, as
-    the WHATWG Encoding Standard (and so every browser) reads the label; Python's codec reads it big-endian."""
-    if b"\x00" not in body[:1024]:
+    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise ``utf-16`` is read in the
+    byte order its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard
+    reads the label; before: big-endian, as Python's codec reads it)."""
+    head = body[:1024]
+    if b"\x00" not in head:
         return None
-    return "text/html; charset=utf-16-le" if _header_encoding(content_type) == "utf-16" else content_type
+    if _header_encoding(content_type) != "utf-16":
+        return content_type
+    little = head[1::2].count(0) >= head[0::2].count(0)
+    return f"text/html; charset=utf-16-{'le' if little else 'be'}"
 
 
 def looks_binary(body: bytes, content_type: str | None = None) -> bool:
