@@ -299,7 +299,9 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
                 db.execute(f"DROP VIEW IF EXISTS [{name}]")
                 db.execute(f"CREATE VIEW [{name}] AS {sql.strip()}")
             if db.execute("PRAGMA user_version").fetchone()[0] < 3:  # over the views: it reads sections, links
-                migrations.from_schema_2(db)
+                if hashed := migrations.from_schema_2(db):
+                    logger.info("Upgraded to schema 3: %d pages hashed again without their JSON-LD's dateModified",
+                                hashed)
             for name, sql in theirs:
                 try:
                     db.execute(sql)
