@@ -19,6 +19,7 @@ import shlex
 import signal
 import sqlite3
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -759,10 +760,14 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     from glossary_spider.export import spreadsheet_cell
 
     query = typed(query)
-    results = q.search(open_reader(db), query, page_type, limit)
-    if fmt == "json":
-        click.echo(safe_json(json.dumps([{**r, "snippet": q.highlight(r["snippet"])} for r in results], indent=2,
-                                        ensure_ascii=False)))
+    results = q.search(open_reader(db), query, page_type, limit)  # read as they are written: memory stays flat
+    if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
+        opening = "[\n"
+        for r in results:
+            item = json.dumps({**r, "snippet": q.highlight(r["snippet"])}, indent=2, ensure_ascii=False)
+            click.echo(opening + safe_json(textwrap.indent(item, "  ")), nl=False)
+            opening = ",\n"
+        click.echo("[]" if opening == "[\n" else "\n]")
     elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived
         with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
             writer = csv.writer(stream)
@@ -771,15 +776,16 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
                 cells = [safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
                 writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
     else:
-        if not results:
-            click.echo(f"No page matches {quoted(query)}.", err=True)
-        bold = can_style(sys.stdout)
+        bold, shown = can_style(sys.stdout), False
         for r in results:
             marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
             title = safe_text(r["title"] or "(untitled)", one_line=True)
             click.echo(f"{click.style(title, bold=True) if bold else title}  ({r['page_type']})  "
                        f"{safe_text(r['url'], one_line=True)}")
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
+            shown = True
+        if not shown:
+            click.echo(f"No page matches {quoted(query)}.", err=True)
 
 
 @cli.command(epilog=READER_EXIT_STATUSES)

@@ -111,8 +111,10 @@ def _plain_words(query: str) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Pages matching ``query``, title matches first, then by bm25 (title, summary, body weighted 10, 5, 1).
+def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, limit: int = 20
+           ) -> Iterator[dict[str, Any]]:
+    """Pages matching ``query``, title matches first, then by bm25 (title, summary, body weighted 10, 5, 1),
+    read :data:`SEARCH_CHUNK` at a time: memory is the same for 20 results or a million.
 
     A query that is not valid FTS5 syntax is searched as plain words.
     """
@@ -137,7 +139,10 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
 RANK_MAX_WORDS = 64
 
 
-def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: int) -> list[dict[str, Any]]:
+SEARCH_CHUNK = 500
+
+
+def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: int) -> Iterator[dict[str, Any]]:
     sql = """
         WITH hits AS (
             SELECT rowid FROM pages_fts WHERE pages_fts MATCH :match
@@ -157,18 +162,27 @@ def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: 
     """
     ranking = _ranking(match)
     params = {"match": match, "ranking": ranking, "type": page_type, "limit": limit}
-    try:
-        found = conn.execute(sql, params).fetchall()
+    try:  # run here, not when the results are read: a query FTS5 refuses is refused now
+        found = conn.execute(sql, params)
+        first = found.fetchmany(SEARCH_CHUNK)
     except sqlite3.OperationalError:
         # A query with its own column filters cannot be wrapped in a title filter.
         found = conn.execute(sql.replace("'title : (' || :match || ')'", ":match").replace(
-            "hits.rowid IN (SELECT rowid FROM titled)", "0"), params).fetchall()
-    results = [dict(row) for row in found]
-    snippets = _snippets(conn, ranking, [r["hit"] for r in results])
-    for result in results:
-        result["snippet"] = snippets.get(result.pop("hit"), "")
-    return [{k: r[k] for k in ("url", "page_type", "title", "summary", "status", "snippet", "rank", "title_match")}
-            for r in results]
+            "hits.rowid IN (SELECT rowid FROM titled)", "0"), params)
+        first = found.fetchmany(SEARCH_CHUNK)
+    return _with_snippets(conn, ranking, first, found)
+
+
+def _with_snippets(conn: sqlite3.Connection, ranking: str, first: list[sqlite3.Row], rest: sqlite3.Cursor
+                   ) -> Iterator[dict[str, Any]]:
+    """The results, a chunk at a time, each with its snippet."""
+    chunk = first
+    while chunk:
+        snippets = _snippets(conn, ranking, [row["hit"] for row in chunk])
+        for row in chunk:
+            yield {**{k: row[k] for k in ("url", "page_type", "title", "summary", "status")},
+                   "snippet": snippets.get(row["hit"], ""), "rank": row["rank"], "title_match": row["title_match"]}
+        chunk = rest.fetchmany(SEARCH_CHUNK)
 
 
 _TERM = re.compile(r"\w+\*?")
