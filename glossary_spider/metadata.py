@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from glossary_spider.storage.schema import version_chain
+
 URL = "the page's normalised URL"
 RUN = "the crawl_runs id of the run that wrote this row"
 
@@ -264,6 +266,16 @@ QUERIES = {
                "AND version > 1 AND last_changed >= strftime('%Y-%m-%dT%H:%M:%S+00:00', :since) "
                "ORDER BY last_changed DESC",
         "params": ["since"],
+    },
+    "page_history": {
+        "title": "A page's versions",
+        "description": "url: the page's URL, as the pages table has it. Each version's title, summary and text, "
+                       "oldest first (the page_versions view gives the same for every page at once, and is "
+                       "slow to ask about one)",
+        "sql": version_chain("WHERE p.url = :url") + """
+SELECT v.version, v.captured_at, v.run_id, v.content_hash, v.extractor_version, c.title, c.summary, c.body_text
+FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version ORDER BY v.version""",
+        "params": ["url"],
     },
     "broken_related_links": {
         "title": "Broken related links",

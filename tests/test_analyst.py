@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from urllib.parse import quote
 
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
@@ -623,7 +624,9 @@ def test_canned_queries_run_in_datasette(archive):
 
     db, _ = archive
     datasette = Datasette([str(db)], metadata=datasette_metadata(db.stem))
-    params = {"definitions_changed_since": "?since=2020-01-01", "search": "?q=funding"}
+    edited = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' AND version > 1 ORDER BY url LIMIT 1")
+    params = {"definitions_changed_since": "?since=2020-01-01", "search": "?q=funding",
+              "page_history": f"?url={quote(edited[0]['url'], safe='')}"}
 
     async def run_all():
         results = {}
@@ -639,6 +642,12 @@ def test_canned_queries_run_in_datasette(archive):
         assert status == 200, (name, body)
     assert len(results["definitions_changed_since"][1]) == len([p for p in EDITED if p.startswith("/definition/")])
     assert results["broken_related_links"][1] and results["most_linked_terms"][1] and results["search"][1]
+    # One page's versions, as the page_versions view gives them (which rebuilds every page's to do so).
+    assert [{k: v[k] for k in ("version", "title", "summary", "body_text", "content_hash")}
+            for v in results["page_history"][1]] == rows(
+        db, "SELECT version, title, summary, body_text, content_hash FROM page_versions WHERE url = ? ORDER BY version",
+        (edited[0]["url"],))
+    assert len(results["page_history"][1]) >= 2
     assert {f["value"] for f in table["facet_results"]["page_type"]["results"]} >= {"definition", "term"}
 
 

@@ -158,9 +158,16 @@ COMPACT_INDEXES = ["CREATE INDEX IF NOT EXISTS link_rows_to_id ON link_rows (to_
 # version's change: title and summary as they were, or the next version's where ``same`` says so
 # (1: the title, 2: the summary); the body text as text_head characters kept from the start of the
 # next version's, text_tail from its end, text_middle between them (text_head -1: it had none).
+def version_chain(where: str = "") -> str:
+    """The ``chain`` of every version's texts, each rebuilt from the next, from the pages ``where`` picks (all
+    of them by default). SQLite cannot push a condition on the view into its recursion: a query about one
+    page gives it here (the ``page_history`` canned query), or it rebuilds every page's chain."""
+    return _VERSION_TEXT.replace("{where}", where)
+
+
 _VERSION_TEXT = """
 WITH RECURSIVE chain(url_id, version, title, summary, body_text) AS (
-    SELECT u.id, p.version, p.title, p.summary, p.body_text FROM pages p JOIN urls u ON u.url = p.url
+    SELECT u.id, p.version, p.title, p.summary, p.body_text FROM pages p JOIN urls u ON u.url = p.url {where}
     UNION ALL
     SELECT v.url_id, v.version,
            CASE WHEN v.same & 1 THEN c.title ELSE v.title END,
@@ -185,7 +192,7 @@ SELECT u.url, s.position, s.heading,
 FROM section_spans s
 JOIN urls u ON u.id = s.url_id
 LEFT JOIN pages p ON p.url = u.url""",
-    "page_versions": _VERSION_TEXT + """
+    "page_versions": version_chain() + """
 SELECT u.url, v.version, v.content_hash, v.run_id, v.captured_at,
        c.title, c.summary, c.body_text,
        CASE WHEN v.version = p.version THEN json_object(
