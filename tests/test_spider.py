@@ -35,7 +35,7 @@ def test_spider_arguments_as_scrapy_passes_them():
     ({"start_urls": "http://x/", "max_pages": "ten"}, "whole number"),
     ({"mode": "recrawl"}, "mode must be crawl or refresh, not 'recrawl'"),
     ({"resume": "yes please"}, "resume must be 1 or 0"),
-    ({"max_age": "-1"}, "max_age must be at least 0"),
+    ({"max_age": "-1"}, "max_age must be 0 to 1000000"),
     ({"delay": "soon"}, "delay must be a number, not 'soon'"),
     ({"concurrency": "100"}, "concurrency must be 1 to 64"),
     ({"workers": "1_0"}, "workers must be a whole number, not '1_0'"),  # Python's int() reads 10
