@@ -210,12 +210,25 @@ def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
         fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
                      0o644)
         try:
+            if not _note_of_ours(os.fstat(fd), db_path):  # its arguments are not for another user to read
+                raise OSError(f"{refused_path(db_path)} is not a plain file of the archive's owner")
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, line)
         finally:
             os.close(fd)
     except OSError as exc:  # no room for it either, or no right to write there
         logger.warning("Cannot note the refused run beside the archive: %s", exc.strerror or exc)
+
+
+def _note_of_ours(info: os.stat_result, db_path: str | Path) -> bool:
+    """Whether the refused-runs note is a plain file written by the archive's owner or by this user:
+    one another user planted (in a directory anyone can write) would put runs of theirs in the archive's
+    history, and read the arguments of ours."""
+    try:
+        owner = os.stat(db_path).st_uid
+    except OSError:
+        owner = os.geteuid()
+    return stat.S_ISREG(info.st_mode) and info.st_uid in (owner, os.geteuid())
 
 
 def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]]:
@@ -227,7 +240,7 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
     except OSError:
         return []
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, a FIFO, a device: nothing noted there
+        if not _note_of_ours(os.fstat(fd), db_path):
             return []
         fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_SH)
         data = os.pread(fd, MAX_REFUSED_BYTES, 0)

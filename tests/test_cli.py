@@ -1061,3 +1061,67 @@ def test_a_gate_threshold_it_cannot_take_is_refused_in_one_line(tmp_path, gate, 
                           "--gate", gate)
     assert_one_line_error(result, gate, says)
     assert not (tmp_path / "a.db").exists()
+
+
+def _forged_log(db, work):
+    """A write-ahead log of ``db`` that retitles every page, as anyone who can read the archive can make."""
+    shutil.copy(db, work)
+    with sqlite3.connect(work) as conn:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("UPDATE pages SET title = 'FORGED'")
+        conn.commit()
+        log = work.with_name(work.name + "-wal").read_bytes()
+    conn.close()
+    assert log
+    return log
+
+
+def test_a_log_file_another_user_planted_beside_the_archive_is_refused(crawled, tmp_path):
+    """In a directory others can write (/tmp), another user wrote a write-ahead log of the archive beside it,
+    while none was there (after a sqlite3 session, a copy): show and export read its pages as the archive's,
+    and folded the log into the file for good, where a refresh kept them."""
+    if os.geteuid() != 0:
+        pytest.skip("making a file another user's takes root")
+    db = tmp_path / "shared" / "g.db"
+    db.parent.mkdir()
+    shutil.copy(crawled, db)
+    titles = rows(db, "SELECT DISTINCT title FROM pages ORDER BY title")
+    url = rows(db, "SELECT url FROM pages LIMIT 1")[0]["url"]
+    wal = db.with_name("g.db-wal")
+    wal.write_bytes(_forged_log(db, tmp_path / "work.db"))
+    os.chown(wal, 65534, 65534)  # nobody's
+    for command in (("show", "--db", str(db), "--format", "json", url),
+                    ("export", "--db", str(db), "--format", "jsonl"),
+                    ("refresh", "--db", str(db), "--no-progress")):
+        assert_one_line_error(run_glossary(*command), "g.db-wal was written by another user (uid 65534)", "remove it")
+    wal.unlink()
+    assert rows(db, "SELECT DISTINCT title FROM pages ORDER BY title") == titles
+
+
+def test_a_symlink_where_the_archive_keeps_its_log_is_refused(crawled, tmp_path):
+    db = tmp_path / "g.db"
+    shutil.copy(crawled, db)
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    db.with_name("g.db-shm").symlink_to(target)
+    assert_one_line_error(run_glossary("search", "risk", "--db", str(db)), "g.db-shm is not a plain file", "remove it")
+    assert_one_line_error(run_glossary("reparse", "--db", str(db)), "g.db-shm is not a plain file")
+
+
+def test_a_refused_runs_note_another_user_planted_is_ignored(crawled, tmp_path):
+    """Another user wrote the note of refused runs beside the archive: runs --check failed on a run of
+    theirs (exit 3, "forged"), and the next writer recorded it in crawl_runs for good."""
+    if os.geteuid() != 0:
+        pytest.skip("making a file another user's takes root")
+    db = tmp_path / "g.db"
+    shutil.copy(crawled, db)
+    noted = db.with_name("g.db.refused-runs")
+    noted.write_text(json.dumps({"command": "crawl", "started_at": just_now(), "finish_reason": "locked",
+                                 "error": "forged", "pid": 1, "args": {}}) + "\n")
+    os.chown(noted, 65534, 65534)
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 0 and "forged" not in check.stdout + check.stderr, check.stderr
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert rows(db, "SELECT count(*) AS n FROM crawl_runs WHERE error = 'forged'") == [{"n": 0}]
+    assert "forged" in noted.read_text()  # left as it was: not ours to empty

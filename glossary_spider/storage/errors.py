@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import stat
 from pathlib import Path
 
 
@@ -15,16 +17,53 @@ class ArchiveUnwritable(ArchiveError):
     """The archive refuses to be written: a full disk, most often, or a file made read-only."""
 
 
+class ForeignLogFile(ArchiveError):
+    """A file where SQLite keeps the archive's log (``-wal``, ``-shm``, ``-journal``) that is no plain file,
+    or that someone other than the archive's owner (or this process's user) wrote."""
+
+
 def archive_path(path: str | Path) -> Path:
     """``path``, unless something other than a file is there: a directory, or a device, FIFO or socket
-    (``/dev/null``), which SQLite would wait on, or write its journal beside."""
+    (``/dev/null``), which SQLite would wait on, or write its journal beside; or unless a log file beside
+    it is not the archive's own (:func:`check_logs`)."""
     path = Path(path)
     if path.is_dir():
         raise ArchiveError(f"{path} is a directory, not an archive file")
     if path.exists() and not path.is_file():
         raise ArchiveError(f"{path} is not a regular file (a device, a FIFO or a socket): give the path of an "
                            "archive file")
+    check_logs(path)
     return path
+
+
+LOG_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def check_logs(path: Path) -> None:
+    """Refuse the log files beside the archive that are not its own. SQLite replays whatever valid log it
+    finds there, as the archive's last writes, and a reader folds it into the file: in a directory others
+    can write (``/tmp``), another user who can read the archive could forge a log of it, and so rewrite it.
+    A log is the archive's own when it is a plain file written by the archive's owner or by this user
+    (an archive shared by a group); an empty one says nothing, whoever made it."""
+    try:
+        owners = {os.stat(path).st_uid, os.geteuid()}
+    except FileNotFoundError:
+        owners = {os.geteuid()}
+    except OSError:
+        return
+    for base in dict.fromkeys([path, Path(os.path.realpath(path))]):
+        for suffix in LOG_SUFFIXES:
+            log = base.with_name(base.name + suffix)
+            try:
+                info = os.lstat(log)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise ForeignLogFile(f"{log} is not a plain file (a symlink, a directory or a device) where SQLite "
+                                     f"keeps the archive's log: remove it")
+            if info.st_size and info.st_uid not in owners:
+                raise ForeignLogFile(f"{log} was written by another user (uid {info.st_uid}) than the archive's: "
+                                     "SQLite would take it for the archive's last writes; remove it")
 
 
 def existing_archive(path: str | Path) -> Path:
