@@ -407,7 +407,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
 @crawl_options
 @user_errors
 def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps: tuple[str, ...], no_follow: bool,
-          max_pages: int | None, **options: Any) -> None:
+          max_pages: str | None, **options: Any) -> None:
     """Crawl the glossary into the archive.
 
     With no --start-url, --urls-file or --sitemap it starts from the live site's
@@ -445,7 +445,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
               help="Re-fetch in full the pages not fetched for this many days.")
 @crawl_options
 @user_errors
-def refresh(db: str, sitemaps: tuple[str, ...], max_age: float | None, **options: Any) -> None:
+def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, **options: Any) -> None:
     """Re-crawl the archive cheaply: only what changed is downloaded again.
 
     Known pages are requested conditionally (If-None-Match / If-Modified-Since)
