@@ -753,10 +753,10 @@ def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
     alone = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
     assert alone.returncode == 1 and "no run that ended before now" in alone.stderr
     assert "is dated 2099-01-01T00:00:05+00:00, in the future: a clock was wrong" in alone.stderr
-    down = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--no-progress")
-    assert down.returncode == 6, down.stderr
+    refused = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--delay", "-1")
+    assert refused.returncode == 2, refused.stderr
     check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
-    assert check.returncode == 6 and check.stderr.startswith("crawl #2 unreachable"), check.stderr
+    assert check.returncode == 2 and check.stderr.startswith("crawl #2 bad_input"), check.stderr
     assert "in the future" in check.stderr
 
 
