@@ -30,7 +30,7 @@ import click
 from glossary_spider import settings as defaults
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, outcome,
                                     stopped_by, unreachable_hosts)
-from glossary_spider.params import OPTION_SETTINGS, BadArgument, parse_duration
+from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
 from glossary_spider.terminal import can_style, quoted, safe_json, safe_text, typed
@@ -201,19 +201,19 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     run like any other, recorded, with its ``--json`` line."""
     for option in reversed([
         click.option("--concurrency", metavar="N",
-                     help=f"Requests in flight at once (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
+                     help=f"Requests in flight at once, 1 to 64 (default {defaults.CONCURRENT_REQUESTS_PER_DOMAIN} per host, "
                           f"{defaults.CONCURRENT_REQUESTS} in all); with a delay, one at a time per host."),
         click.option("--delay", metavar="SECONDS",
-                     help=f"Seconds from the end of one request to a host to the start of the next (default "
+                     help=f"Seconds from the end of one request to a host to the start of the next, 0 to 86400 (default "
                           f"{defaults.DOWNLOAD_DELAY:g}, adjusted by AutoThrottle; 0 turns AutoThrottle off)."),
         click.option("--ignore-robots", is_flag=True, help="Do not obey robots.txt."),
         click.option("--timeout", metavar="SECONDS",
-                     help="Give up a request that has not completed in this long (default 30)."),
+                     help="Give up a request that has not completed in this long, 0.1 to 86400 (default 30)."),
         click.option("--trap-budget", metavar="N",
-                     help="Request N URLs of one family (a URL template) before its pages must show "
+                     help="Request N (at least 1) URLs of one family (a URL template) before its pages must show "
                           "text of their own, or be cut as a link trap (default 20)."),
         click.option("--max-requests", metavar="N",
-                     help="Stop after N responses (robots.txt and sitemaps count); --resume continues."),
+                     help="Stop after N (at least 1) responses (robots.txt and sitemaps count); --resume continues."),
         click.option("--max-duration", callback=_duration, metavar="DURATION",
                      help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
                           "--resume continues."),
@@ -225,11 +225,11 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Set a threshold of the quality gate for this run (repeatable), or turn it off; "
                           "see the README's 'Unattended runs'."),
         click.option("--workers", metavar="N",
-                     help="Processes extracting pages beside Scrapy's, from the first page (0: Scrapy's own process "
+                     help="Processes extracting pages beside Scrapy's, 0 to 64, from the first page (0: Scrapy's own process "
                           "extracts). Default: none with a delay; without one, one per core less one, started after "
                           f"the {defaults.GLOSSARY_EXTRACT_WORKERS_AFTER} pages Scrapy's process extracts first."),
         click.option("--max-delay", metavar="SECONDS",
-                     help="Wait at most this long between requests whatever robots.txt's Crawl-delay asks; "
+                     help="Wait at most this long (0 to 86400 seconds) between requests whatever robots.txt's Crawl-delay asks; "
                           "a longer one is capped and recorded (default 60)."),
         click.option("--resume", is_flag=True, help="Continue the last run that was stopped, with its arguments."),
         click.option("--progress/--no-progress", default=None,
@@ -315,11 +315,11 @@ def locked_out(exc: Exception) -> None:
 
 
 def _concurrency(given: str | None) -> int:
-    """The requests in flight at once that ``--concurrency`` asks for; the default for a value that is no
-    number, which the run's arguments then refuse."""
+    """The requests in flight at once that ``--concurrency`` asks for; the default for a value the run's
+    arguments refuse (they say so, as a refused run), so that no file limit is raised for it first."""
     try:
-        return int(given) if given is not None else defaults.CONCURRENT_REQUESTS
-    except ValueError:
+        return ARGUMENTS["concurrency"](given, "concurrency") if given is not None else defaults.CONCURRENT_REQUESTS
+    except BadArgument:
         return defaults.CONCURRENT_REQUESTS
 
 
@@ -403,7 +403,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
 @click.option("--max-pages", metavar="N",
-              help="Stop after archiving N pages; --resume continues, N more each time.")
+              help="Stop after archiving N (at least 1) pages; --resume continues, N more each time.")
 @crawl_options
 @user_errors
 def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps: tuple[str, ...], no_follow: bool,
@@ -442,7 +442,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
 @click.option("--max-age", metavar="DAYS",
-              help="Re-fetch in full the pages not fetched for this many days.")
+              help="Re-fetch in full the pages not fetched for this many days (0 to 1000000).")
 @crawl_options
 @user_errors
 def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, **options: Any) -> None:

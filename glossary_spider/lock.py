@@ -26,6 +26,7 @@ from typing import Any
 
 from glossary_spider.outcome import REFUSED_REASONS
 from glossary_spider.storage import now
+from glossary_spider.storage.errors import by_a_writer
 from glossary_spider.terminal import safe_text
 
 logger = logging.getLogger(__name__)
@@ -221,14 +222,14 @@ def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
 
 
 def _note_of_ours(info: os.stat_result, db_path: str | Path) -> bool:
-    """Whether the refused-runs note is a plain file written by the archive's owner or by this user:
-    one another user planted (in a directory anyone can write) would put runs of theirs in the archive's
+    """Whether the refused-runs note is a plain file written by someone who may write the archive: one
+    another user planted (in a directory anyone can write) would put runs of theirs in the archive's
     history, and read the arguments of ours."""
     try:
-        owner = os.stat(db_path).st_uid
+        archive: os.stat_result | None = os.stat(db_path)
     except OSError:
-        owner = os.geteuid()
-    return stat.S_ISREG(info.st_mode) and info.st_uid in (owner, os.geteuid())
+        archive = None
+    return stat.S_ISREG(info.st_mode) and by_a_writer(info, archive)
 
 
 def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]]:

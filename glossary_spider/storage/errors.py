@@ -39,16 +39,31 @@ def archive_path(path: str | Path) -> Path:
 LOG_SUFFIXES = ("-wal", "-shm", "-journal")
 
 
+def by_a_writer(info: os.stat_result, archive: os.stat_result | None) -> bool:
+    """Whether a file beside the archive (``info``) was written by someone who may write the archive
+    itself (``archive``; None where there is none yet): its owner, this user, or, for an archive its group
+    or anyone may write, a member of that group or anyone. Another user who can only read the archive
+    could forge what such a file says."""
+    if info.st_uid == os.geteuid():
+        return True
+    if archive is None:
+        return False
+    return (info.st_uid == archive.st_uid or bool(archive.st_mode & stat.S_IWOTH)
+            or bool(archive.st_mode & stat.S_IWGRP) and info.st_gid == archive.st_gid)
+
+
 def check_logs(path: Path) -> None:
     """Refuse the log files beside the archive that are not its own. SQLite replays whatever valid log it
-    finds there, as the archive's last writes, and a reader folds it into the file: in a directory others
-    can write (``/tmp``), another user who can read the archive could forge a log of it, and so rewrite it.
-    A log is the archive's own when it is a plain file written by the archive's owner or by this user
-    (an archive shared by a group); an empty one says nothing, whoever made it."""
+    finds there as the archive's last writes, and a reader folds it into the file: in a directory others
+    can write (``/tmp``), another user who can only read the archive could forge a log of it, and so
+    rewrite it. A log is the archive's own when it is a plain file, and either empty or written by
+    someone who may write the archive (:func:`by_a_writer`). The ``-shm`` beside it only indexes the log
+    (SQLite rebuilds it where it does not fit), and whoever read the archive first made it: it needs only
+    to be a plain file."""
     try:
-        owners = {os.stat(path).st_uid, os.geteuid()}
+        archive: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
-        owners = {os.geteuid()}
+        archive = None
     except OSError:
         return
     for base in dict.fromkeys([path, Path(os.path.realpath(path))]):
@@ -61,9 +76,10 @@ def check_logs(path: Path) -> None:
             if not stat.S_ISREG(info.st_mode):
                 raise ForeignLogFile(f"{log} is not a plain file (a symlink, a directory or a device) where SQLite "
                                      f"keeps the archive's log: remove it")
-            if info.st_size and info.st_uid not in owners:
-                raise ForeignLogFile(f"{log} was written by another user (uid {info.st_uid}) than the archive's: "
-                                     "SQLite would take it for the archive's last writes; remove it")
+            if suffix != "-shm" and info.st_size and not by_a_writer(info, archive):
+                raise ForeignLogFile(f"{log} was written by uid {info.st_uid}, who may not write the archive: SQLite "
+                                     "would take it for the archive's last writes; if no writer of the archive made "
+                                     "it, remove it")
 
 
 def existing_archive(path: str | Path) -> Path:
