@@ -380,20 +380,29 @@ def test_a_gzip_stream_cut_short_is_a_failed_fetch_and_the_page_stays_as_archive
         {"stage": "fetch", "error": "body cut short: its gzip stream stops before its end"}]
 
 
-def test_a_page_restamped_at_every_answer_is_no_news_and_keeps_its_latest_stamp(make_replica, tmp_path):
-    """A CMS that stamps each rendering: the same words, a JSON-LD dateModified of the moment and a view
-    count one higher. Each refresh archived a new version of the same words, and a scheduler never saw
-    `changes: 0`. The words decide; the page's row takes the new stamp, with no new version."""
+def test_a_page_restamped_at_every_answer_is_no_news_and_keeps_its_history_whole(make_replica, tmp_path):
+    """A CMS that stamps each rendering: a JSON-LD dateModified of the moment and a view count one higher.
+    Each refresh archived a new version of the same words, and a scheduler never saw `changes: 0`. Then,
+    once the words stood still, the page's row taking the new stamp lost the record of every earlier
+    version: each is kept as what differs from the next, and the rows it was kept against had changed."""
+    from glossary_spider.storage.history import page_history
+
     _, db, _ = archive_one_fault_page(make_replica, tmp_path, "restamped")
-    (before,) = rows(db, "SELECT modified, content_hash, version FROM pages")
+    edited = refresh_json(db, "--max-age", "0")
+    assert edited["pages_changed"] == 1
+    (before,) = rows(db, "SELECT url, modified, content_hash, version FROM pages")
+    first = page_history(sqlite3.connect(db), before["url"])[0]
     summary = refresh_json(db, "--max-age", "0")
     assert (summary["changes"], summary["pages_unchanged"]) == (0, 1)
-    (after,) = rows(db, "SELECT modified, content_hash, version FROM pages")
-    assert (after["content_hash"], after["version"]) == (before["content_hash"], 1)
+    (after,) = rows(db, "SELECT url, modified, content_hash, version FROM pages")
+    assert (after["content_hash"], after["version"]) == (before["content_hash"], 2)
     assert after["modified"] > before["modified"]
     (data,) = [json.loads(r["data"]) for r in rows(db, "SELECT data FROM structured_data")]
-    assert data["interactionStatistic"]["userInteractionCount"] == 2
-    assert rows(db, "SELECT count(*) AS n FROM versions") == [{"n": 1}]
+    assert data["interactionStatistic"]["userInteractionCount"] == 3
+    assert rows(db, "SELECT count(*) AS n FROM versions") == [{"n": 2}]
+    history = page_history(sqlite3.connect(db), after["url"])
+    assert history[0]["record"] == first["record"] and first["record"] is not None
+    assert history[0]["body_text"].endswith("were edited once, after its first answer.")
 
 
 def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(make_replica, tmp_path):

@@ -154,8 +154,9 @@ FAULTS = [
           "304s included", "archived"),
     Fault("cut-gzip-later", _page("cut-gzip-later"), "the page gzipped at first, then only the first half of "
           "its gzip stream (a proxy that closed it early)", "archived"),
-    Fault("restamped", _page("restamped"), "the same words in every answer, with a JSON-LD dateModified of the "
-          "moment and a view count one higher each time; no validators", "archived"),
+    Fault("restamped", _page("restamped"), "its words edited once after the first answer, then the same, with a "
+          "JSON-LD dateModified of the moment and a view count one higher in every answer; no validators",
+          "archived"),
 ]
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
@@ -486,8 +487,10 @@ def _restamped(resource, request, path, base):
                "mainEntityOfPage": {"@type": "WebPage", "@id": url, "dateModified": formatdate(usegmt=True)},
                "interactionStatistic": {"@type": "InteractionCounter", "userInteractionCount": resource.hits[path]}}
     head = f'<script type="application/ld+json">{json.dumps(article)}</script>'
-    return _reply(resource, request, path, 200, document("Fault restamped", "The words of this page stay the same, "
-                                                         "however often its markup says it was modified.", head=head))
+    words = ("The words of this page were edited once, after its first answer." if resource.hits[path] == 1 else
+             "The words of this page stay the same from its second answer on, however often its markup says it "
+             "was modified.")
+    return _reply(resource, request, path, 200, document("Fault restamped", words, head=head))
 
 
 def _ip_literal(resource, request, path, base):

@@ -136,9 +136,19 @@ def supersede(db: Any, url_id: int, version: int, old: dict[str, Any], new: dict
     )
 
 
-def _undo(delta: bytes, newer: bytes) -> bytes | None:
-    """:func:`undo_record_delta`, or None where the delta no longer fits (its checksum fails): the newer
-    version's rows were changed outside glossary_spider since."""
+def keep_against(db: Any, url_id: int, version: int, was: bytes, older: bytes | None, now: bytes) -> None:
+    """Keep version ``version``'s record (``older``) as what differs from its page's rows as they are
+    ``now``, where they changed with no new version (the same words, new metadata or JSON-LD dates: they
+    were ``was``). Its delta was made against ``was``, and against ``now`` it would no longer undo."""
+    if now != was:
+        db.execute("UPDATE versions SET record_delta = ? WHERE url_id = ? AND version = ?",
+                   [record_delta(older, now) if older is not None else None, url_id, version])
+
+
+def older_record(delta: bytes, newer: bytes) -> bytes | None:
+    """The record a version's ``delta`` keeps against ``newer`` (:func:`undo_record_delta`), or None where
+    the delta no longer fits (its checksum fails): the newer version's rows were changed outside
+    glossary_spider since."""
     try:
         return undo_record_delta(delta, newer)
     except zstandard.ZstdError:
@@ -166,7 +176,7 @@ def page_history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
             title = title if (same or 0) & SAME_TITLE else v_title
             summary = summary if (same or 0) & SAME_SUMMARY else v_summary
             text = apply_text(text, head, tail, middle) if head is not None else None
-            record = _undo(delta, record) if delta is not None and record is not None else None
+            record = older_record(delta, record) if delta is not None and record is not None else None
         found.append({
             "version": version, "content_hash": content_hash, "run_id": run_id, "captured_at": captured_at,
             "extractor_version": extractor, "title": title, "summary": summary, "body_text": text,

@@ -251,8 +251,12 @@ class Writer:
             insert(db, "bodies", batch.bodies.values(), conflict="OR IGNORE")
             if any(body["compression"] == "zlib" for body in batch.bodies.values()):
                 self.codec.maybe_train(db)
-        # The versions new ones replace, read before their pages are overwritten.
+        # The versions new ones replace, read before their pages are overwritten; and, of the pages rewritten
+        # with no new version, the version before, kept as what differs from the rows about to change.
         replaced_versions = {url: self._current_version(url) for url in batch.superseded}
+        added = set(batch.added)
+        kept_against = {url: self._version_before(url) for url in batch.replaced
+                        if url not in batch.superseded and url not in added}
         if batch.pages:
             with indexed_together(db, batch.added):
                 insert(db, "pages", batch.pages, upsert=("url",))
@@ -267,6 +271,9 @@ class Writer:
             new, new_record = self._current_version(url)
             url_id = intern(db, "urls", "url", [url], batch.ids["urls"])[url]
             history.supersede(db, url_id, batch.superseded[url], old, new, old_record, new_record)
+        for url, before in kept_against.items():
+            if before is not None:
+                history.keep_against(db, *before, history.current_record_bytes(db, url))
         if batch.versions:
             ids = intern(db, "urls", "url", (v["url"] for v in batch.versions), batch.ids["urls"])
             insert(db, "versions", ({"url_id": ids[v.pop("url")], **v} for v in batch.versions),
@@ -279,6 +286,18 @@ class Writer:
                                 "NULL AND outcome IN ('new', 'changed', 'unchanged', 'held')", batch.outcomes)
         if batch.errors:
             insert(db, "crawl_errors", batch.errors)
+
+    def _version_before(self, url: str) -> tuple[int, int, bytes, bytes | None] | None:
+        """Of a page about to be rewritten with no new version: the version before its current one, as
+        :func:`~glossary_spider.storage.history.keep_against` takes it; None where there is none, or its
+        record is kept against no record."""
+        row = self.db.execute("SELECT v.url_id, v.version, v.record_delta FROM pages p JOIN urls u ON u.url = p.url "
+                              "JOIN versions v ON v.url_id = u.id AND v.version = p.version - 1 WHERE p.url = ?",
+                              [url]).fetchone()
+        if row is None or row[2] is None:
+            return None
+        current = history.current_record_bytes(self.db, url)
+        return row[0], row[1], current, history.older_record(row[2], current)
 
     def _current_version(self, url: str) -> tuple[dict[str, Any], bytes]:
         title, summary, text = self.db.execute(
