@@ -417,6 +417,11 @@ def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(mak
     assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
         {"stage": "parse", "error": "blank: no text, where the archived version has some; it stays as it was"}]
     assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
+    # A reparse reads the body the archive holds, not the blank one it refused: it took the blank for the
+    # page's new version, and emptied its row.
+    reparsed = run_glossary("reparse", "--db", str(db), "--workers", "1", "--no-progress")
+    assert reparsed.returncode == 0, reparsed.stderr
+    assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
 
 
 def test_pages_past_the_size_limit_fail_without_the_site_counting_as_down(make_replica, tmp_path):
