@@ -37,8 +37,12 @@ class ArchiveLocked(Exception):
 
     def __init__(self, path: Path, holder: dict[str, Any]):
         self.holder = holder
-        who = f"pid {holder.get('pid', '?')}, {holder.get('command', '?')} since {holder.get('started_at', '?')}"
-        super().__init__(f"{path} is locked by another writer ({who})")
+        super().__init__(f"{path} is locked by another writer ({who(holder)})")
+
+
+def who(holder: dict[str, Any]) -> str:
+    """A lock's holder, in words: its pid, command and start."""
+    return f"pid {holder.get('pid', '?')}, {holder.get('command', '?')} since {holder.get('started_at', '?')}"
 
 
 class UnsafeLockFile(OSError):

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import (SCHEMA_VERSION, ArchiveError, check_schema_version, existing_archive,
+from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
 from glossary_spider.storage.readers import held_decisions
@@ -83,19 +83,34 @@ def connect(path: str | Path) -> sqlite3.Connection:
 
 
 def _upgrade(path: Path, mode: str) -> None:
+    """Upgrade an archive whose tables are older than today's (:data:`READ_AS_IS`) before it is read: a
+    write, so under the archive's lock, never beside a run of an earlier release that is writing it."""
     conn = _open(path, mode)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()
-    if 0 < version < SCHEMA_VERSION:
-        if mode != "mode=ro" or not os.access(path, os.W_OK):
-            raise ArchiveError(f"{path} was written by an earlier glossary_spider (schema {version}) and cannot be "
-                               "upgraded here, where it is read-only: upgrade a writable copy with 'glossary report "
-                               "--db COPY'")
-        from glossary_spider.storage import Archive
+    if not 0 < version < READ_AS_IS:
+        return
+    earlier = f"{path} was written by an earlier glossary_spider (schema {version})"
+    if mode != "mode=ro" or not os.access(path, os.W_OK):
+        raise ArchiveError(f"{earlier} and cannot be upgraded here, where it is read-only: upgrade a writable copy "
+                           "with 'glossary report --db COPY'")
+    from glossary_spider.lock import ArchiveLock, ArchiveLocked, who
+    from glossary_spider.storage import Archive
 
+    try:
+        lock = ArchiveLock(path, "upgrade").acquire()
+    except ArchiveLocked as exc:
+        raise ArchiveError(f"{earlier}, which must be upgraded before it is read, and a run is writing it "
+                           f"({who(exc.holder)}): read it once that run has ended") from None
+    except OSError as exc:
+        raise ArchiveError(f"{earlier} and cannot be upgraded: its lock cannot be taken ({exc.strerror or exc})") \
+            from None
+    try:
         Archive(path).close()
+    finally:
+        lock.release()
 
 
 def check_type(page_type: str | None) -> None:

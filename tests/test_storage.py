@@ -4,6 +4,7 @@ bodies kept as changes; and an archive of schema 1 upgraded in place, killed or 
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -155,6 +156,25 @@ def test_an_archive_of_schema_1_is_upgraded_in_place_and_keeps_every_row_and_ver
     result = run_glossary("show", latest["url"], "--history", "--format", "json", "--db", str(db))
     assert result.returncode == 0, result.stderr
     assert [v["version"] for v in json.loads(result.stdout)["versions"]] == list(range(1, latest["version"] + 1))
+
+
+def test_a_reader_never_upgrades_an_archive_beside_the_run_writing_it(tmp_path):
+    """A reader upgraded an archive of an earlier release under the feet of that release's run, which holds
+    the archive's lock: the run then wrote rows of a schema it does not know. The upgrade, a write, waits
+    for the lock: the reader says who holds it, in one line, and leaves the archive as it was."""
+    from glossary_spider.lock import ArchiveLock
+
+    db = schema_1_archive(tmp_path / "old.db")
+    with ArchiveLock(db, "refresh"):
+        refused = run_glossary("search", "--db", str(db), "funding")
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout + refused.stderr
+    assert refused.stderr.count("\n") == 1 and "schema 1" in refused.stderr, refused.stderr
+    assert f"pid {os.getpid()}, refresh since" in refused.stderr and "Traceback" not in refused.stderr
+    assert rows(db, "PRAGMA user_version") == [{"user_version": 1}]
+
+    found = run_glossary("search", "--db", str(db), "funding")
+    assert found.returncode == 0 and found.stdout, found.stderr
+    assert rows(db, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
 
 
 def test_an_upgrade_keeps_the_versions_of_a_page_whose_latest_version_row_was_deleted(tmp_path):

@@ -692,7 +692,12 @@ def test_an_archive_that_hashed_json_ld_dates_is_hashed_again_and_finds_nothing_
     assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] > PAGES / 2
     before = current(archived), history(archived)
     as_extractor_5(archived)
-    assert current(archived) != before[0]
+    old = current(archived)
+    assert old != before[0]
+    # Read as it is: a reader upgrades no archive whose tables are today's (a run of that release may be writing it).
+    found = run_glossary("search", "--db", str(archived), "the")
+    assert found.returncode == 0 and found.stdout, found.stderr
+    assert current(archived) == old and rows(archived, "PRAGMA user_version") == [{"user_version": 2}]
 
     accepted = run_glossary("held", "--db", str(archived), "--accept", str(held["id"]))
     assert accepted.returncode == 0, accepted.stderr

@@ -28,6 +28,10 @@ from glossary_spider.storage.errors import ArchiveError
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
+# The oldest schema that reads as it is, with no upgrade: schema 3 changed no table or view, only what a page's
+# content_hash covers, and the next writer hashes the pages again under its lock. Readers upgrade an archive
+# older than this (whose tables are not today's) themselves, under the lock.
+READ_AS_IS = 2
 
 TABLES: dict[str, dict[str, Any]] = {
     "pages": {
