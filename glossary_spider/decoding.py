@@ -163,9 +163,16 @@ def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
     return body
 
 
+def is_error(response: Response) -> bool:
+    """An answer that is its status (a 4xx or 5xx, a redirect), whose body nothing reads: one that does not
+    decode, or is past the size limit decoded, is dropped, so that the status decides (a 503 retried, a 410
+    gone) rather than the body."""
+    return not 200 <= response.status < 300
+
+
 class WholeEncodingMiddleware:
     """Decodes a compressed answer whose every stream is whole, and refuses one cut short or that does
-    not decode (see the module). What it leaves (an encoding it does not know, a body past the size
+    not decode (see the module), unless its status says what it is (:func:`is_error`). What it leaves (an encoding it does not know, a body past the size
     limit once decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then says so."""
 
     def __init__(self, most: int):
@@ -180,10 +187,17 @@ class WholeEncodingMiddleware:
         if not listed or request.method == "HEAD" or is_robots(request):
             return response
         encodings = [e.strip().lower() for e in b",".join(listed).split(b",") if e.strip()]
-        body = whole(response.body, [e for e in encodings if e != b"identity"],
-                     request.meta.get("download_maxsize", self.most))
+        try:
+            body = whole(response.body, [e for e in encodings if e != b"identity"],
+                         request.meta.get("download_maxsize", self.most))
+        except BodyUndecodable:
+            if not is_error(response):
+                raise
+            body = b""
         if body is None:
-            return response
+            if not is_error(response):
+                return response
+            body = b""
         del response.headers["Content-Encoding"]
         # As Scrapy's middleware does: the class the decoded body calls for, its encoding found again.
         kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)

@@ -67,3 +67,34 @@ def test_encodings_are_undone_last_first_and_an_unknown_one_is_left_to_scrapy():
     assert whole(gzip.compress(b"\0" * (LIMIT + 1)), [b"gzip"], LIMIT) is None  # past the limit: Scrapy says so
     with pytest.raises(BodyUndecodable, match=r"bad Content-Encoding\): not br"):
         whole(page, [b"br"], LIMIT)
+
+
+@pytest.mark.parametrize("status", [503, 429, 410, 404, 301])
+@pytest.mark.parametrize("body", [b"cut", b"not gzip", b"bomb"])
+def test_an_error_answer_is_its_status_whatever_its_body(status, body):
+    """A 503 whose body was cut short, or not in the encoding it names, was refused as an answer without
+    a page: never retried, and a 410 never marked its page gone. An error's body is not read: dropped, the
+    status speaks. A page (2xx) is still refused."""
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from glossary_spider.decoding import WholeEncodingMiddleware
+
+    stream = {b"cut": gzip.compress(os.urandom(20_000))[:5000], b"not gzip": b"Service Unavailable",
+              b"bomb": gzip.compress(b"\0" * (LIMIT + 1))}[body]
+    request = Request("http://127.0.0.1/definition/x/")
+    middleware = WholeEncodingMiddleware(LIMIT)
+
+    def answer(status: int) -> Response:
+        headers = {"Content-Encoding": "gzip", "Retry-After": "1"}
+        return Response(request.url, status=status, body=stream, headers=headers, request=request)
+
+    passed = middleware.process_response(request, answer(status))
+    assert (passed.status, passed.body, passed.headers.get("Retry-After")) == (status, b"", b"1")
+    assert b"Content-Encoding" not in passed.headers
+    page = answer(200)
+    if body == b"bomb":  # past the limit: Scrapy's middleware refuses it, and says so
+        assert middleware.process_response(request, page) is page
+    else:
+        with pytest.raises(BodyUndecodable):
+            middleware.process_response(request, page)

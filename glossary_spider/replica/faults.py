@@ -64,6 +64,8 @@ FAULTS = [
     Fault("retry-500", _page("retry-500"), "500 twice, then the page", "archived"),
     Fault("retry-503", _page("retry-503"), "503 with Retry-After: 2 once, then the page", "archived"),
     Fault("retry-429", _page("retry-429"), "429 with Retry-After: 1 once, then the page", "archived"),
+    Fault("retry-503-cut-gzip", _page("retry-503-cut-gzip"), "503 with Retry-After: 1 and half a gzip stream once "
+          "(a maintenance page cut short), then the page", "archived"),
     Fault("always-503", _page("always-503"), "503 with Retry-After: 1, every time", "error:fetch:HTTP 503"),
     Fault("retry-after-long", _page("retry-after-long"), "503 with Retry-After: 86400",
           "error:fetch:Retry-After"),
@@ -278,10 +280,10 @@ def _reply(resource: FaultyReplicaResource, request: Any, path: str, status: int
     return body
 
 
-def _fail_then_serve(status: int, failures: int, **headers: str):
+def _fail_then_serve(status: int, failures: int, body: bytes = b"Try again later", **headers: str):
     def handler(resource, request, path, base):
         if resource.hits[path] <= failures:
-            return _reply(resource, request, path, status, b"Try again later", **headers)
+            return _reply(resource, request, path, status, body, **headers)
         return _reply(resource, request, path, 200, ordinary(BY_PATH[path].name))
     return handler
 
@@ -560,6 +562,8 @@ _HANDLERS = {
     "retry-500": _fail_then_serve(500, 2),
     "retry-503": _fail_then_serve(503, 1, Retry_After="2"),
     "retry-429": _fail_then_serve(429, 1, Retry_After="1"),
+    "retry-503-cut-gzip": _fail_then_serve(503, 1, _gzip_cut("retry-503-cut-gzip"), Retry_After="1",
+                                           Content_Encoding="gzip"),
     "always-503": _fail_then_serve(503, 10**9, Retry_After="1"),
     "retry-after-long": _fail_then_serve(503, 10**9, Retry_After="86400"),
     "never-starts": _never_starts,
