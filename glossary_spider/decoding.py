@@ -22,7 +22,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
 from glossary_spider.failures import BodyUndecodable
-from glossary_spider.middlewares import is_robots
+from glossary_spider.urls import is_robots
 
 try:
     from compression import zstd  # Python 3.14
@@ -138,29 +138,50 @@ def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
     if not body:
         return body
     for encoding in reversed(encodings):
-        reader = READERS.get(encoding)
-        if reader is None:
+        if encoding not in READERS:
             return None
-        parts, size = [], 0
-        try:
-            for chunk in reader(body):
-                size += len(chunk)
-                if most and size > most:
-                    return None
-                parts.append(chunk)
-        except _CutShort:
-            name = encoding.decode("latin-1")
+        body, more = _through(body, encoding, most, partial=False)
+        if more:
+            return None
+    return body
+
+
+def head(body: bytes, encodings: list[bytes], most: int, partial: bool = False) -> tuple[bytes, bool]:
+    """The first ``most`` bytes of ``body`` decoded through ``encodings``, and whether more followed: what
+    is read of a file that may be long (a robots.txt). ``partial``: the body was cut on purpose (its
+    download stopped at a limit), and a stream that stops before its end is read as far as it goes.
+    Raise :class:`BodyUndecodable` for an encoding not known, a stream that stops early (otherwise) or
+    does not decode."""
+    more = False
+    for encoding in reversed(encodings):
+        if encoding not in READERS:
+            raise BodyUndecodable(f"in an encoding not known ({encoding.decode('latin-1')})", f"{len(body):,} bytes")
+        body, cut = _through(body, encoding, most, partial or more)
+        more = more or cut
+    return body[:most], more or len(body) > most
+
+
+def _through(body: bytes, encoding: bytes, most: int, partial: bool) -> tuple[bytes, bool]:
+    """``body`` decoded from ``encoding`` (one of :data:`READERS`) up to past ``most`` bytes (0: no limit), and
+    whether it went past them (then decoding stops there). ``partial``: see :func:`head`."""
+    name = encoding.decode("latin-1")
+    parts, size = [], 0
+    try:
+        for chunk in READERS[encoding](body):
+            size += len(chunk)
+            parts.append(chunk)
+            if most and size > most:
+                return b"".join(parts), True
+    except _CutShort:
+        if not partial:
             raise BodyUndecodable(f"body cut short: its {name} stream stops before its end",
                                   f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
-        except _TooMany:
-            raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
-                                  f"more than {MAX_STREAMS:,} {encoding.decode('latin-1')} streams one after another") \
-                from None
-        except (zlib.error, brotli.error, zstd.ZstdError) as exc:
-            raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
-                                  f"not {encoding.decode('latin-1')}: {exc}") from None
-        body = b"".join(parts)
-    return body
+    except _TooMany:
+        raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
+                              f"more than {MAX_STREAMS:,} {name} streams one after another") from None
+    except (zlib.error, brotli.error, zstd.ZstdError) as exc:
+        raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)", f"not {name}: {exc}") from None
+    return b"".join(parts), False
 
 
 def is_error(response: Response) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import zlib
 from collections.abc import Awaitable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -36,10 +35,11 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.failures import RedirectRefused, describe
+from glossary_spider.decoding import head
+from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import host_of, is_allowed, normalize_url, same_site
+from glossary_spider.urls import host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
 
 logger = logging.getLogger(__name__)
 
@@ -376,11 +376,6 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.crawler.signals.send_catch_log(signal=limit_reached, url=url, stage="robots", error=error)
 
 
-def is_robots(request: Request) -> bool:
-    """Whether ``request`` is the robots.txt request Scrapy's robots middleware makes, or a redirect of it."""
-    return robots_netloc(request) is not None
-
-
 def redirected_robots_of_its_site(request: Request) -> bool:
     """Whether ``request`` is a robots.txt request that redirects sent to another host of its site
     (:func:`~glossary_spider.urls.same_site`): RFC 9309 (2.3.1.2) asks crawlers to follow it there."""
@@ -389,24 +384,16 @@ def redirected_robots_of_its_site(request: Request) -> bool:
             and same_site(host_of(request.url), host_of(f"http://{netloc}/")))
 
 
-def robots_netloc(request: Request) -> str | None:
-    """The host (and port) whose robots.txt ``request`` asks for, through whatever redirects; None for a
-    request that is not for a robots.txt."""
-    if not request.meta.get("dont_obey_robotstxt"):
-        return None
-    asked = urlsplit(request.meta.get("redirect_urls", [request.url])[0])
-    return asked.netloc if asked.path == "/robots.txt" else None
-
-
 class RobotsTxtSizeMiddleware:
     """Reads at most 500 KiB of a robots.txt, however large it is and however it is compressed.
 
     Scrapy's size limit would refuse a large robots.txt outright, and its
     decompression would inflate a bomb to 16 MiB; either way Scrapy then allows
     everything. Here the download stops once 500 KiB have arrived (keeping them),
-    and gzip or deflate are inflated to 500 KiB at most, before Scrapy's
-    HttpCompressionMiddleware sees the response (this one sits nearer the
-    downloader). Another encoding is refused, which disallows the host.
+    and a compressed one is decoded to 500 KiB at most (:func:`glossary_spider.decoding.head`: any encoding a
+    page may come in), before Scrapy's HttpCompressionMiddleware sees the response (this one sits nearer the
+    downloader). A stream cut short (but by that stop) or that does not decode, or an encoding not known, is
+    unreadable, which disallows the host: half a robots.txt may have lost its Disallow lines.
     """
 
     def __init__(self, crawler: Crawler):
@@ -439,18 +426,12 @@ class RobotsTxtSizeMiddleware:
             flags.append("robots_cut")
         encodings = [e.strip().lower() for e in b",".join(response.headers.getlist("Content-Encoding")).split(b",")
                      if e.strip() and e.strip().lower() != b"identity"]
-        body = response.body
-        for encoding in reversed(encodings):
-            if encoding not in (b"gzip", b"x-gzip", b"deflate"):
-                return self.unreadable(request, response, "robots.txt in an encoding not asked for "
-                                                          f"({encoding.decode('latin-1')})")
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding != b"deflate" else zlib.MAX_WBITS)
-            try:
-                body = inflater.decompress(body, ROBOTS_MAX_BYTES + 1)
-            except zlib.error:
-                return self.unreadable(request, response, "robots.txt cannot be decoded (bad Content-Encoding)")
-            if len(body) > ROBOTS_MAX_BYTES or inflater.unconsumed_tail:
-                flags.append("robots_cut")
+        try:  # a stream cut by the 500 KiB stop is read as far as it goes; one cut otherwise, not at all
+            body, more = head(response.body, encodings, ROBOTS_MAX_BYTES, partial="robots_cut" in flags)
+        except BodyUndecodable as exc:
+            return self.unreadable(request, response, f"robots.txt {exc.what}")
+        if more:
+            flags.append("robots_cut")
         if encodings:
             del response.headers["Content-Encoding"]
         return response.replace(body=body, flags=flags)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
+
+if TYPE_CHECKING:
+    from scrapy import Request
 
 PAGE_TYPES = ("definition", "term", "area", "area_resource", "other")
 GLOSSARY_TYPES = PAGE_TYPES[:4]
@@ -277,3 +280,17 @@ def is_followable(url: str) -> bool:
 
 def path_depth(url: str) -> int:
     return sum(1 for segment in urlsplit(url).path.split("/") if segment)
+
+
+def robots_netloc(request: Request) -> str | None:
+    """The host (and port) whose robots.txt ``request`` asks for, through whatever redirects; None for a
+    request that is not for a robots.txt."""
+    if not request.meta.get("dont_obey_robotstxt"):
+        return None
+    asked = urlsplit(request.meta.get("redirect_urls", [request.url])[0])
+    return asked.netloc if asked.path == "/robots.txt" else None
+
+
+def is_robots(request: Request) -> bool:
+    """Whether ``request`` is the robots.txt request Scrapy's robots middleware makes, or a redirect of it."""
+    return robots_netloc(request) is not None

@@ -252,6 +252,30 @@ def test_robots_txt_that_cannot_be_had_disallows_the_host_as_a_site_that_did_not
     assert rows(db, "SELECT finish_reason FROM crawl_runs") == [{"finish_reason": "finished"}]
 
 
+def test_a_robots_txt_is_read_in_any_encoding_a_page_may_come_in_and_whole_or_not_at_all(make_replica, tmp_path):
+    """A robots.txt in brotli (a server that ignores Accept-Encoding) disallowed the whole host, as a site
+    that did not answer; one gzipped and cut halfway was read as far as it went, and the pages its lost
+    last rule forbids were fetched. Each is read as a page is: whole, in any encoding, or not at all."""
+    paths = ["/area/funding/", "/definition/international-legal-cooperation/"]
+
+    server = make_replica(PAGES, 1, "--faults", "--robots", "brotli")
+    db = tmp_path / "brotli.db"
+    result = crawl(db, "--no-follow", *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages") == [{"url": server.url + paths[0]}]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == [
+        {"url": server.url + paths[1], "error": "Forbidden by robots.txt"}]
+
+    server = make_replica(PAGES, 1, "--faults", "--robots", "cut-gzip")
+    db = tmp_path / "cut.db"
+    result = crawl(db, "--no-follow", *[a for p in paths for a in ("--start-url", server.url + p)])
+    assert result.returncode == 6, result.stderr
+    assert [r["path"] for r in server.requests()] == ["/robots.txt"]
+    assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 0}]
+    assert {r["error"] for r in rows(db, "SELECT error FROM crawl_errors")} == {
+        "robots.txt body cut short: its gzip stream stops before its end: the host is treated as disallowed"}
+
+
 def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
     server = make_replica(PAGES, 1, "--faults", "--robots", "disallow-all")
     db = tmp_path / "robots.db"

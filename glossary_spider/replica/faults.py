@@ -259,6 +259,17 @@ class FaultyReplicaResource(ReplicaResource):
         if self.robots == "crawl-delay":
             delay = f"User-agent: *\nCrawl-delay: {CRAWL_DELAY}\n".encode()
             return themes.robots(base).replace(b"User-agent: *\n", delay)
+        if self.robots in ("brotli", "cut-gzip"):
+            # The ordinary rules, notes, then a rule: in brotli (a server that ignores Accept-Encoding), or
+            # gzipped and cut halfway (a proxy that closed the answer early), which leaves out that rule.
+            notes = "".join(f"# note {i}: rules for crawlers of page {i * 7919 % 10007}\n" for i in range(2000))
+            rules = themes.robots(base) + notes.encode() + b"User-agent: *\nDisallow: /definition/\n"
+            if self.robots == "brotli":
+                request.setHeader(b"Content-Encoding", b"br")
+                return brotli.compress(rules)
+            request.setHeader(b"Content-Encoding", b"gzip")
+            stream = gzip.compress(rules)
+            return stream[:len(stream) // 2]
         # Huge: the ordinary rules, 2 MiB of comments, then a rule past the 500 KiB a crawler must read.
         return themes.robots(base) + b"# padding\n" * (2 * MiB // 10) + b"User-agent: *\nDisallow: /\n"
 
