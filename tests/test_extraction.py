@@ -131,14 +131,34 @@ def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, conten
     ("\ufeff<html><title>Vega ⎊ Term</title><p>Big-endian with its byte order mark</p>".encode("utf-16-be"),
      "text/html; charset=utf-16"),
     ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=utf-16"),
-], ids=["utf-16 is little-endian", "utf-16be", "utf-16 in big-endian", "byte order mark", "not utf-16 at all"])
+    ("<html><title>Vega ⎊ Term</title><p>Written little-endian, no byte order mark</p>".encode("utf-32-le"),
+     "text/html; charset=utf-32"),
+    ("<html><title>Vega ⎊ Term</title><p>Written big-endian, no byte order mark</p>".encode("utf-32-be"),
+     "text/html; charset=utf-32"),
+], ids=["utf-16 is little-endian", "utf-16be", "utf-16 in big-endian", "byte order mark", "not utf-16 at all",
+        "utf-32 little-endian", "utf-32 big-endian"])
 def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type):
     """w3lib decodes the label utf-16 big-endian, where the WHATWG Encoding Standard (every browser) reads it
-    little-endian: such a page was archived as CJK nonsense with no title, and replaced a good version."""
+    little-endian: such a page was archived as CJK nonsense with no title, and replaced a good version.
+    UTF-32 without a byte order mark, little-endian, was archived as ten thousand U+FFFD."""
     record = extract_page(body, BASE + "/term/vega/", content_type).record
     assert record["title"] == "Vega"
     assert record["body_text"].split(", ")[0] in ("Written little-endian", "Written big-endian",
                                                   "Big-endian with its byte order mark", "UTF-8")
+
+
+@pytest.mark.parametrize("declared", ["", '<meta charset="windows-1252">'])
+def test_a_page_that_declares_no_charset_is_read_as_scrapy_reads_it(declared):
+    """A page in windows-1252 that declares nothing in its first 4 KiB (a header without charset, its meta
+    further down or missing) was read as UTF-8, every curly quote and dash archived as U+FFFD. Scrapy's
+    TextResponse finds its encoding from its bytes."""
+    padding = "<!-- " + "x" * 5000 + " -->"  # past the 4 KiB where a declaration is looked for
+    page = (f"<html><head>{padding}{declared}<title>Unrealized P&amp;L — Definition</title></head><body>"
+            "<h1>Unrealized P&amp;L — Definition</h1><p>Meaning — the “paper” gain it’s "
+            "worth before the position is closed, marked to the market each day.</p></body></html>")
+    record = extract_page(page.encode("cp1252"), BASE + "/definition/unrealized-pl/", "text/html").record
+    assert record["title"] == "Unrealized P&L \u2014 Definition"
+    assert "the “paper” gain it’s worth" in record["body_text"], record["body_text"]
 
 
 def test_template_churn_is_not_a_change():

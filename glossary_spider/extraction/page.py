@@ -19,7 +19,7 @@ from typing import Any
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, resolve_encoding
 
 from glossary_spider import churn, fastjson
 from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
@@ -32,7 +32,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 6
+EXTRACTOR_VERSION = 7
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -91,7 +91,7 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     without a byte order mark is read as a browser reads it (:func:`_wide`)."""
     if _header_encoding(content_type) in ("utf-16", "utf-32") and not body.startswith(_WIDE_BOMS):
         content_type = _wide(body, content_type)
-    encoding, text = html_to_unicode(content_type, body)
+    encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detected)
     if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
         try:
             return body.decode("utf-8")
@@ -100,19 +100,39 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     return text
 
 
+DETECTED_FROM = 64 * 1024
+
+
+def _detected(body: bytes) -> str | None:
+    """The encoding of a body that declares none, as Scrapy's ``TextResponse`` finds it: ASCII, UTF-8, or what
+    charset_normalizer makes of it (windows-1252 for most pages of Western text), rather than UTF-8 with each
+    byte that is not turned into U+FFFD. Found from the first :data:`DETECTED_FROM` bytes: a site's whole body
+    would cost its size many times over."""
+    for encoding in ("ascii", "utf-8"):
+        try:
+            body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    from charset_normalizer import from_bytes  # read only for such pages, which are few
+
+    match = from_bytes(body[:DETECTED_FROM]).best()
+    return resolve_encoding(match.encoding) if match else None
+
+
 def _wide(body: bytes, content_type: str | None) -> str | None:
     """What to decode a body with that its Content-Type says is UTF-16 or UTF-32, with no byte order mark.
     Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
-    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise ``utf-16`` is read in the
-    byte order its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard
-    reads the label; before: big-endian, as Python's codec reads it)."""
+    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise it is read in the byte order
+    its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard reads
+    ``utf-16``; before it: big-endian, as Python's codecs read both labels)."""
     head = body[:1024]
     if b"\x00" not in head:
         return None
-    if _header_encoding(content_type) != "utf-16":
-        return content_type
-    little = head[1::2].count(0) >= head[0::2].count(0)
-    return f"text/html; charset=utf-16-{'le' if little else 'be'}"
+    name = _header_encoding(content_type)
+    width = 2 if name == "utf-16" else 4
+    little = head[width - 1::width].count(0) >= head[0::width].count(0)
+    return f"text/html; charset={name}-{'le' if little else 'be'}"
 
 
 def looks_binary(body: bytes, content_type: str | None = None) -> bool:
