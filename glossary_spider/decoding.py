@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterator
 import brotli
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
-from glossary_spider.failures import BodyUndecodable
+from glossary_spider.failures import BodyCutShort, BodyUndecodable
 from glossary_spider.urls import is_robots
 
 try:
@@ -174,7 +175,7 @@ def _through(body: bytes, encoding: bytes, most: int, partial: bool) -> tuple[by
                 return b"".join(parts), True
     except _CutShort:
         if not partial:
-            raise BodyUndecodable(f"body cut short: its {name} stream stops before its end",
+            raise BodyCutShort(f"body cut short: its {name} stream stops before its end",
                                   f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
     except _TooMany:
         raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
@@ -192,18 +193,22 @@ def is_error(response: Response) -> bool:
 
 
 class WholeEncodingMiddleware:
-    """Decodes a compressed answer whose every stream is whole, and refuses one cut short or that does
-    not decode (see the module), unless its status says what it is (:func:`is_error`). What it leaves (an encoding it does not know, a body past the size
-    limit once decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then says so."""
+    """Decodes a compressed answer whose every stream is whole, and refuses one that does not decode, unless its
+    status says what it is (:func:`is_error`); one cut short is asked for again (Scrapy's retries, by its public
+    ``get_retry_request``), and refused once they are spent. What it leaves (an encoding it does not know, a
+    body past the size limit once decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then
+    says so."""
 
-    def __init__(self, most: int):
+    def __init__(self, most: int, crawler: Crawler | None = None):
         self.most = most
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WholeEncodingMiddleware:
-        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"), crawler)
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None
+                         ) -> Request | Response:
         listed = response.headers.getlist("Content-Encoding")
         if not listed or request.method == "HEAD" or is_robots(request):
             return response
@@ -211,8 +216,10 @@ class WholeEncodingMiddleware:
         try:
             body = whole(response.body, [e for e in encodings if e != b"identity"],
                          request.meta.get("download_maxsize", self.most))
-        except BodyUndecodable:
+        except BodyUndecodable as exc:
             if not is_error(response):
+                if isinstance(exc, BodyCutShort) and (retry := self.retry(request, exc)) is not None:
+                    return retry
                 raise
             body = b""
         if body is None:
@@ -223,3 +230,9 @@ class WholeEncodingMiddleware:
         # As Scrapy's middleware does: the class the decoded body calls for, its encoding found again.
         kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
         return response.replace(cls=kind, body=body, **({"encoding": None} if issubclass(kind, TextResponse) else {}))
+
+    def retry(self, request: Request, cut: BodyCutShort) -> Request | None:
+        """``request`` again, or None once its retries are spent (or it asks for none)."""
+        if self.crawler is None or request.meta.get("dont_retry"):
+            return None
+        return get_retry_request(request, spider=self.crawler.spider, reason=cut.what)

@@ -37,6 +37,12 @@ class BodyUndecodable(IgnoreRequest):
         self.what = what
 
 
+class BodyCutShort(BodyUndecodable):
+    """A compressed body whose stream stops before its end (a proxy that closed the answer early, a server
+    that crashed mid-answer): asked for again, as a body shorter than its Content-Length is. Its exchange
+    was whole, so once the retries are spent it is an answer, with no page."""
+
+
 class RedirectRefused(IgnoreRequest):
     """A redirect not followed (a loop, a chain past ``REDIRECT_MAX_TIMES``, a target that is no URL): the
     site's answer all the same. The page failed, not the site, and a --resume would meet it again."""

@@ -395,10 +395,12 @@ def test_a_304_whose_etag_matches_is_taken_whatever_its_last_modified(make_repli
 def test_a_gzip_stream_cut_short_is_a_failed_fetch_and_the_page_stays_as_archived(make_replica, tmp_path):
     """A proxy closed the answer in the middle of its gzip stream, its Content-Length matching what came:
     Scrapy inflated the half it had, and the refresh archived it as the page's new version, with no error."""
-    _, db, url = archive_one_fault_page(make_replica, tmp_path, "cut-gzip-later")
+    server, db, url = archive_one_fault_page(make_replica, tmp_path, "cut-gzip-later")
     before = rows(db, "SELECT version, title, body_text, content_hash FROM pages")
     summary = refresh_json(db, "--max-age", "0")
     assert (summary["pages_failed"], summary["changes"]) == (1, 0)
+    # Asked for again as a body shorter than its Content-Length is (the replica's cut-gzip-once: whole then).
+    assert sum(r["path"] == urlsplit(url).path for r in server.requests()) == 1 + 3
     assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
     assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
         {"stage": "fetch", "error": "body cut short: its gzip stream stops before its end"}]

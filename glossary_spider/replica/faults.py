@@ -81,6 +81,8 @@ FAULTS = [
           "error:fetch:cannot be decoded"),
     Fault("cut-gzip", _page("cut-gzip"), "the first half of a gzip stream, its Content-Length saying so",
           "error:fetch:body cut short"),
+    Fault("cut-gzip-once", _page("cut-gzip-once"), "the first half of a gzip stream once (a proxy that closed "
+          "it early), then the page whole", "archived"),
     Fault("brotli", _page("brotli"), "the page in brotli (Content-Encoding: br)", "archived"),
     Fault("zstd", _page("zstd"), "the page in zstd (Content-Encoding: zstd)", "archived"),
     Fault("not-brotli", _page("not-brotli"), "Content-Encoding: br over a plain page", "error:fetch:cannot be decoded"),
@@ -485,6 +487,12 @@ def _gzip_cut(name: str) -> bytes:
     return stream[:len(stream) // 2]
 
 
+def _cut_gzip_once(resource, request, path, base):
+    if resource.hits[path] == 1:
+        return _reply(resource, request, path, 200, _gzip_cut("cut-gzip-once"), Content_Encoding="gzip")
+    return _reply(resource, request, path, 200, gzip.compress(ordinary("cut-gzip-once")), Content_Encoding="gzip")
+
+
 def _cut_gzip_later(resource, request, path, base):
     if resource.hits[path] == 1:
         return _reply(resource, request, path, 200, gzip.compress(ordinary("cut-gzip-later")), Content_Encoding="gzip")
@@ -590,6 +598,7 @@ _HANDLERS = {
     "not-brotli": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-brotli"), Content_Encoding="br"),
     "not-zstd": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-zstd"), Content_Encoding="zstd"),
     "cut-gzip-later": _cut_gzip_later,
+    "cut-gzip-once": _cut_gzip_once,
     "gzip-bomb": lambda r, q, p, b: _reply(r, q, p, 200, gzip_bomb(), Content_Encoding="gzip"),
     "oversize": lambda r, q, p, b: _reply(r, q, p, 200, oversize()),
     "oversize-chunked": _oversize_chunked,
