@@ -131,6 +131,8 @@ FAULTS = [
           "then the page", "archived"),
     Fault("gzip-sitemap", "/faults-sitemap.xml.gz", "a gzip-compressed sitemap (its one page is listed nowhere else)",
           "archived", linked=False),
+    Fault("cut-gzip-sitemap", "/faults-cut-sitemap.xml.gz", "a gzip-compressed sitemap of 200 URLs, its stream "
+          "cut halfway", "error:sitemap:cut short", linked=False),
     Fault("text-sitemap", "/faults-sitemap.txt",
           "a sitemap in sitemaps.org's text format, a URL a line (its one page is listed nowhere else)",
           "archived", linked=False),
@@ -529,6 +531,13 @@ def _gzip_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, gzip.compress(xml), b"application/x-gzip")
 
 
+def _cut_gzip_sitemap(resource, request, path, base):
+    entries = [(f"/definition/fault-only-in-gzip-sitemap/?from=cut-{i}", datetime(2025, 1, 1, tzinfo=timezone.utc))
+               for i in range(200)]
+    stream = gzip.compress(themes.sitemap("urlset", "url", entries, base))
+    return _reply(resource, request, path, 200, stream[:len(stream) // 2], b"application/x-gzip")
+
+
 def _text_sitemap(resource, request, path, base):
     body = f"\ufeff{base}/definition/fault-only-in-text-sitemap/\r\n\n".encode()  # a BOM, CRLF, a blank line
     return _reply(resource, request, path, 200, body, b"text/plain; charset=utf-8")
@@ -630,6 +639,7 @@ _HANDLERS = {
     "away-for-now": _away_for_now,
     "respelt": _respelt,
     "gzip-sitemap": _gzip_sitemap,
+    "cut-gzip-sitemap": _cut_gzip_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,
     "entity-bomb-sitemap": _entity_bomb,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -37,15 +36,16 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gunzip, gzip_magic_number
+from scrapy.utils.gz import gzip_magic_number
 from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
+from glossary_spider.decoding import whole
 from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import describe, malformed, unusable_answer
+from glossary_spider.failures import BodyUndecodable, describe, malformed, unusable_answer
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON
@@ -286,8 +286,8 @@ class GlossarySpider(Spider):
         """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
         wrong with it."""
         body = self.sitemap_body(response)
-        if body is None:
-            return "not a sitemap (neither XML nor text nor gzip), or over the size limit once decompressed"
+        if isinstance(body, str):
+            return body
         if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
         if b"<!ENTITY" in body:
@@ -302,19 +302,19 @@ class GlossarySpider(Spider):
             return f"not a sitemap: its root element is <{sitemap.type}>"
         return sitemap
 
-    def sitemap_body(self, response: Response) -> bytes | None:
+    def sitemap_body(self, response: Response) -> bytes | str:
         """A sitemap's bytes, as Scrapy's ``SitemapSpider`` finds them, text too: an XML or text answer's
-        body; a gzip file's, decompressed to the download size limit (a gzip served with
-        ``Content-Encoding: gzip`` came decompressed already); None for anything else, or a gzip
-        past the limit or unreadable."""
+        body; a gzip file's, decompressed to the download size limit, its stream whole (a gzip served with
+        ``Content-Encoding: gzip`` came decompressed already); or what is wrong, in words."""
         if gzip_magic_number(response):
             try:
-                return gunzip(response.body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
-            except (ValueError, OSError, EOFError, struct.error):  # past the limit (a ValueError), or not gzip
-                return None
+                body = whole(response.body, [b"gzip"], self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except BodyUndecodable as exc:  # half a sitemap's URLs, read as all of them, would be a quiet loss
+                return f"sitemap {exc.what}"
+            return "sitemap over the size limit once decompressed" if body is None else body
         if isinstance(response, (XmlResponse, TextResponse)) or response.url.endswith((".xml", ".xml.gz")):
             return response.body
-        return None
+        return "not a sitemap (neither XML nor text nor gzip)"
 
     def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
         self.sitemaps_pending -= 1
