@@ -553,6 +553,19 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert json.loads(result.stdout)
     assert db.read_bytes() == before
 
+    # The reader left a -shm with the archive's mode then, 444: made writable, the archive refused every write
+    # ("attempt to write a readonly database") until someone found that file and removed it.
+    shm = db.with_name(db.name + "-shm")
+    assert shm.exists() and shm.stat().st_mode & 0o777 == 0o444
+    db.chmod(0o644)
+    result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Another user's, which only its owner can make writable: named, and what to do said.
+    shm.touch(mode=0o444)
+    os.chown(shm, 65534, 65534)
+    result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
+
 
 def on_a_read_only_mount(directory, *args, **kwargs):
     """Run glossary in a private mount namespace where ``directory`` is a read-only bind mount:

@@ -17,7 +17,8 @@ import sqlite_utils
 
 from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import ArchiveError, ArchiveUnwritable, archive_path, cannot_write, is_damaged
+from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, is_damaged,
+                                            writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -44,6 +45,8 @@ class Archive(Staging, Writer, Reads):
             archive_path(self.path)
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive")
+            if self.path.exists():
+                writable_logs(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)

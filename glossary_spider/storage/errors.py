@@ -82,6 +82,32 @@ def check_logs(path: Path) -> None:
                                      "it, remove it")
 
 
+def writable_logs(path: Path) -> None:
+    """Give the log files beside a writable archive its permissions again where they are ours and cannot be
+    written. SQLite gives a log file it makes the archive's mode: one made by a reader while the archive was
+    read-only (chmod 444) stays so once the archive is writable, and every write then fails as if the archive
+    itself were read-only. One that is another user's is named, with what to do."""
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    for suffix in ("-wal", "-shm"):
+        log = path.with_name(path.name + suffix)
+        if not os.path.lexists(log) or os.access(log, os.W_OK):
+            continue
+        try:
+            fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # gone meanwhile, or not a plain file (check_logs refuses that)
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                os.fchmod(fd, mode)
+                continue
+        finally:
+            os.close(fd)
+        raise ArchiveUnwritable(f"{log}, beside the archive, is uid {info.st_uid}'s and you cannot write it, so SQLite "
+                                "cannot write the archive: its owner may make it writable, or remove it once no "
+                                "process has the archive open")
+
+
 def existing_archive(path: str | Path) -> Path:
     """``path``, if an archive file is there; else the error that says what is (an empty file is none yet)."""
     path = archive_path(path)
