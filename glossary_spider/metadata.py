@@ -26,7 +26,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "canonical_url": "The page's declared rel=canonical",
         "http_status": "HTTP status of the last fetch",
         "status": "live, or gone once a later fetch answered 404 or 410 or redirected elsewhere",
-        "content_hash": "sha256 of the normalised extracted record: markup churn is not a change",
+        "content_hash": "sha256 of what the page says (its extracted record, less the JSON-LD a site rewrites on its "
+                        "own: dateModified, view and comment counts): markup churn is not a change",
         "first_seen": "When the page was first archived",
         "last_fetched": "When the page was last fetched",
         "last_changed": "When its latest content version appeared",
