@@ -54,7 +54,7 @@ def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
         for _ in range(MAX_STREAMS):
             if at >= len(view):
                 return
-            inflater = zlib.decompressobj(wbits)
+            inflater, produced = zlib.decompressobj(wbits), False
             try:
                 while not inflater.eof:
                     if inflater.unconsumed_tail:
@@ -67,13 +67,16 @@ def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
                         chunk = inflater.decompress(b"", CHUNK)
                         if not chunk:
                             break
+                    produced = produced or bool(chunk)
                     yield chunk
             except zlib.error:
                 if first:
                     raise
                 return  # bytes after a whole member that are none: ignored, as gzip itself does
             if not inflater.eof:
-                raise _CutShort
+                if first or produced:
+                    raise _CutShort
+                return  # a few stray bytes after a whole member (a lone 0x1f), too few to give any text: ignored
             if not members:
                 return
             at, first = at - len(inflater.unused_data), False

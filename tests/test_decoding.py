@@ -98,3 +98,14 @@ def test_an_error_answer_is_its_status_whatever_its_body(status, body):
     else:
         with pytest.raises(BodyUndecodable):
             middleware.process_response(request, page)
+
+
+@pytest.mark.parametrize("stray", [b"\x1f", b"\x1f\x8b", b"\x1f\x8b\x08\x00"])
+def test_a_stray_byte_after_a_whole_gzip_member_is_passed_over(stray):
+    """A whole member and a lone 0x1f after it was refused as "body cut short", though the whole page was
+    there; a second member cut short once it has given text still is."""
+    page = b"<html><title>Whole</title><p>" + b"text " * 2000 + b"</p></html>"
+    assert whole(gzip.compress(page) + stray, [b"gzip"], LIMIT) == page
+    second = gzip.compress(os.urandom(5000).hex().encode())
+    with pytest.raises(BodyUndecodable, match="body cut short"):
+        whole(gzip.compress(page) + second[:len(second) // 2], [b"gzip"], LIMIT)
