@@ -272,10 +272,13 @@ def to_utc(value: Any) -> str | None:
     (``0001-01-01T00:00:00+01:00``, .NET's zero date written with an offset)."""
     if not isinstance(value, str):
         return None
-    try:  # a date, with a time zone designator (XML Schema's "2024-03-05-05:00", "2024-03-05Z") or without
-        return date.fromisoformat(_ZONED_DATE.sub("", value.strip())).isoformat()
-    except ValueError:
-        pass
+    stripped = value.strip()
+    # A date and a time (the usual: "2024-03-05T10:00:00+01:00") is no date alone: spared that try, which fails.
+    if not (len(stripped) > 10 and stripped[10] in "Tt "):
+        try:  # a date, with a time zone designator (XML Schema's "2024-03-05-05:00", "2024-03-05Z") or without
+            return date.fromisoformat(_ZONED_DATE.sub("", stripped)).isoformat()
+        except ValueError:
+            pass
     moment = parse_time(value)
     try:
         return moment.astimezone(timezone.utc).isoformat() if moment is not None else None
