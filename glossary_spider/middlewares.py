@@ -36,7 +36,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
 from glossary_spider.decoding import head
-from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe
+from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
@@ -255,8 +255,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
                                 spider: Spider | None = None) -> Request | Response | None:
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
+        # An answer Twisted could not read is the server's error, not the connection's: the site answered,
+        # and asking again gets the same.
+        answered = bool(malformed(exception))
         if self.watch is not None:
-            self.watch.heard(request, False)
+            self.watch.heard(request, answered)
+        if answered:
+            return None
         retry = self.retry(request, exception)
         if retry is not None:
             await self.pause(self.backoff(request))

@@ -95,6 +95,13 @@ def test_each_survivable_fault_leaves_its_page_archived(attacked, fault):
     assert fetch_errors == []
 
 
+def test_an_answer_twisted_cannot_read_is_not_asked_for_again(attacked):
+    """A status line that is no HTTP/1.x is the server's error, the same at every asking: it was asked for
+    three times, and each counted as a site that did not answer."""
+    path = next(f.path for f in FAULTS if f.name == "bad-status-line")
+    assert sum(r["path"] == path for r in attacked["server"].requests()) == 1
+
+
 def test_a_page_with_thousands_of_headers_is_archived_with_the_first_16_kib_of_them(attacked):
     """500 KiB of headers on one response would grow the archive by as much with every such page, and a
     4 KiB ETag sent back would fail every later request for it: the capture keeps the first 16 KiB of
