@@ -85,6 +85,8 @@ FAULTS = [
           "it early), then the page whole", "archived"),
     Fault("brotli", _page("brotli"), "the page in brotli (Content-Encoding: br)", "archived"),
     Fault("zstd", _page("zstd"), "the page in zstd (Content-Encoding: zstd)", "archived"),
+    Fault("unknown-encoding", _page("unknown-encoding"), "Content-Encoding: compress (LZW, which no browser reads) "
+          "over bytes in it", "error:fetch:encoding not known"),
     Fault("not-brotli", _page("not-brotli"), "Content-Encoding: br over a plain page", "error:fetch:cannot be decoded"),
     Fault("not-zstd", _page("not-zstd"), "Content-Encoding: zstd over a plain page", "error:fetch:cannot be decoded"),
     Fault("gzip-bomb", _page("gzip-bomb"), "64 KiB of gzip that inflates to 64 MiB",
@@ -608,6 +610,8 @@ _HANDLERS = {
     "not-zstd": lambda r, q, p, b: _reply(r, q, p, 200, ordinary("not-zstd"), Content_Encoding="zstd"),
     "cut-gzip-later": _cut_gzip_later,
     "cut-gzip-once": _cut_gzip_once,
+    "unknown-encoding": lambda r, q, p, b: _reply(r, q, p, 200, random.Random(7).randbytes(4000),
+                                                  Content_Encoding="compress"),
     "gzip-bomb": lambda r, q, p, b: _reply(r, q, p, 200, gzip_bomb(), Content_Encoding="gzip"),
     "oversize": lambda r, q, p, b: _reply(r, q, p, 200, oversize()),
     "oversize-chunked": _oversize_chunked,

@@ -414,6 +414,10 @@ class GlossarySpider(Spider):
             return [NotModifiedItem(fetch)]
         content_type = fetch.content_type or ""
         if not is_page(response, content_type):
+            # An encoding neither Scrapy nor decoding.py knows is left on the body, which is then no text.
+            if unknown := b", ".join(response.headers.getlist("Content-Encoding")).decode("latin-1"):
+                return [FailureItem(url, "fetch", f"body in an encoding not known ({unknown[:100]}); not read",
+                                    http_status=response.status, fetch=fetch)]
             return [FailureItem(url, "parse", f"not an HTML page ({content_type or 'no content type'})",
                                 http_status=response.status, fetch=fetch)]
         if looks_binary(response.body, content_type):
