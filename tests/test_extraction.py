@@ -148,17 +148,29 @@ def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type)
 
 
 @pytest.mark.parametrize("declared", ["", '<meta charset="windows-1252">'])
-def test_a_page_that_declares_no_charset_is_read_as_scrapy_reads_it(declared):
+def test_a_page_that_declares_no_charset_is_read_in_the_encoding_its_bytes_show(declared):
     """A page in windows-1252 that declares nothing in its first 4 KiB (a header without charset, its meta
-    further down or missing) was read as UTF-8, every curly quote and dash archived as U+FFFD. Scrapy's
-    TextResponse finds its encoding from its bytes."""
+    further down or missing) was read as UTF-8, every curly quote, dash and accent archived as U+FFFD; read
+    as the windows-1250 a detector may guess for a few accents, "naïve" would be "naďve"."""
     padding = "<!-- " + "x" * 5000 + " -->"  # past the 4 KiB where a declaration is looked for
-    page = (f"<html><head>{padding}{declared}<title>Unrealized P&amp;L — Definition</title></head><body>"
-            "<h1>Unrealized P&amp;L — Definition</h1><p>Meaning — the “paper” gain it’s "
-            "worth before the position is closed, marked to the market each day.</p></body></html>")
+    page = (f"<html><head>{padding}{declared}<title>Unrealized P&amp;L \u2014 Definition</title></head><body>"
+            "<h1>Unrealized P&amp;L \u2014 Definition</h1><p>Meaning \u2014 the \u201cpaper\u201d gain it\u2019s "
+            "worth before the position is closed: a na\u00efve desk in Espa\u00f1a or S\u00e3o Paulo marks it "
+            "\u00e0 la cr\u00e8me, each day.</p></body></html>")
     record = extract_page(page.encode("cp1252"), BASE + "/definition/unrealized-pl/", "text/html").record
     assert record["title"] == "Unrealized P&L \u2014 Definition"
-    assert "the “paper” gain it’s worth" in record["body_text"], record["body_text"]
+    assert ("the \u201cpaper\u201d gain it\u2019s worth before the position is closed: a na\u00efve desk in "
+            "Espa\u00f1a or S\u00e3o Paulo marks it \u00e0 la cr\u00e8me") in record["body_text"], record["body_text"]
+
+
+def test_a_page_whose_first_64_kib_are_ascii_is_read_in_the_encoding_of_its_text():
+    """The encoding was guessed from the page's first 64 KiB: all scripts, so ASCII, read as windows-1252,
+    and a Cyrillic page was archived as "Ïðèâåò"."""
+    script = "<script>" + "var x = 1;\n" * 8000 + "</script>"
+    page = (f"<html><head><title>Glossary</title>{script}</head><body><h1>Глоссарий</h1><p>Опцион \u2014 это "
+            "право, но не обязанность, купить или продать актив по заранее оговорённой цене.</p></body></html>")
+    record = extract_page(page.encode("cp1251"), BASE + "/definition/option/", "text/html").record
+    assert "Опцион \u2014 это право, но не обязанность" in record["body_text"], record["body_text"][:80]
 
 
 def test_template_churn_is_not_a_change():

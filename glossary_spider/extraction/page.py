@@ -101,13 +101,21 @@ def decode(body: bytes, content_type: str | None = None) -> str:
 
 
 DETECTED_FROM = 64 * 1024
+# The single-byte code pages of Latin script (codecs' names) that charset-normalizer may take a Western page
+# for: on a few accented letters it often says windows-1250 for windows-1252, and "naïve" would read "naďve".
+_LATIN = frozenset(codecs.lookup(name).name for name in (
+    "cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_3", "iso8859_4",
+    "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman", "mac_latin2",
+    "cp437", "cp850", "cp858", "ascii"))
+_NOT_ASCII = re.compile(rb"[\x80-\xff]")
 
 
 def _detected(body: bytes) -> str | None:
-    """The encoding of a body that declares none, as Scrapy's ``TextResponse`` finds it: ASCII, UTF-8, or what
-    charset_normalizer makes of it (windows-1252 for most pages of Western text), rather than UTF-8 with each
-    byte that is not turned into U+FFFD. Found from the first :data:`DETECTED_FROM` bytes: a site's whole body
-    would cost its size many times over."""
+    """The encoding of a body that declares none: ASCII or UTF-8 if it is valid as either, as Scrapy's
+    ``TextResponse`` reads it; else what charset-normalizer makes of :data:`DETECTED_FROM` bytes from its first
+    byte past ASCII (a page's first 64 KiB may be all scripts and styles), and windows-1252, the web's default
+    for Western pages (WHATWG), wherever it guesses a Latin code page the body reads in. Rather than UTF-8
+    with each byte that is not turned into U+FFFD."""
     for encoding in ("ascii", "utf-8"):
         try:
             body.decode(encoding)
@@ -116,8 +124,18 @@ def _detected(body: bytes) -> str | None:
         return encoding
     from charset_normalizer import from_bytes  # read only for such pages, which are few
 
-    match = from_bytes(body[:DETECTED_FROM]).best()
-    return resolve_encoding(match.encoding) if match else None
+    start = max(0, found.start() - 1024) if (found := _NOT_ASCII.search(body)) else 0
+    match = from_bytes(body[start:start + DETECTED_FROM]).best()
+    if match is None:
+        return None
+    guessed = codecs.lookup(match.encoding).name
+    if guessed in _LATIN:
+        try:
+            body.decode("cp1252")
+        except UnicodeDecodeError:
+            return guessed
+        return "cp1252"
+    return resolve_encoding(guessed)
 
 
 def _wide(body: bytes, content_type: str | None) -> str | None:
@@ -125,7 +143,7 @@ def _wide(body: bytes, content_type: str | None) -> str | None:
     Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
     is not in it, and its own declaration, or UTF-8, is read instead. Otherwise it is read in the byte order
     its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard reads
-    ``utf-16``; before it: big-endian, as Python's codecs read both labels)."""
+    ``utf-16``; before it: big-endian, as w3lib reads both labels)."""
     head = body[:1024]
     if b"\x00" not in head:
         return None
