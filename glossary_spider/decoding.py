@@ -54,7 +54,7 @@ def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
         for _ in range(MAX_STREAMS):
             if at >= len(view):
                 return
-            inflater, produced = zlib.decompressobj(wbits), False
+            inflater, start = zlib.decompressobj(wbits), at
             try:
                 while not inflater.eof:
                     if inflater.unconsumed_tail:
@@ -67,22 +67,26 @@ def _zlib(wbits: int) -> Callable[[bytes], Iterator[bytes]]:
                         chunk = inflater.decompress(b"", CHUNK)
                         if not chunk:
                             break
-                    produced = produced or bool(chunk)
                     yield chunk
             except zlib.error:
                 if first:
                     raise
                 return  # bytes after a whole member that are none: ignored, as gzip itself does
             if not inflater.eof:
-                if first or produced:
+                if first or _starts_member(view[start:]):
                     raise _CutShort
-                return  # a few stray bytes after a whole member (a lone 0x1f), too few to give any text: ignored
+                return  # a few stray bytes after a whole member (a lone 0x1f), no member begun: ignored
             if not members:
                 return
             at, first = at - len(inflater.unused_data), False
         if at < len(view):
             raise _TooMany
     return read
+
+
+def _starts_member(rest: memoryview) -> bool:
+    """Whether ``rest`` begins a gzip member: a whole header's 10 bytes, magic and method first."""
+    return len(rest) >= 10 and rest[:3] == b"\x1f\x8b\x08"
 
 
 def _deflate(data: bytes) -> Iterator[bytes]:
@@ -157,6 +161,8 @@ def head(body: bytes, encodings: list[bytes], most: int, partial: bool = False) 
     Raise :class:`BodyUndecodable` for an encoding not known, a stream that stops early (otherwise) or
     does not decode."""
     more = False
+    if not body:
+        return body, more
     for encoding in reversed(encodings):
         if encoding not in READERS:
             raise BodyUndecodable(f"in an encoding not known ({encoding.decode('latin-1')})", f"{len(body):,} bytes")
@@ -189,9 +195,9 @@ def _through(body: bytes, encoding: bytes, most: int, partial: bool) -> tuple[by
 
 
 def is_error(response: Response) -> bool:
-    """An answer that is its status (a 4xx or 5xx, a redirect), whose body nothing reads: one that does not
-    decode, or is past the size limit decoded, is dropped, so that the status decides (a 503 retried, a 410
-    gone) rather than the body."""
+    """An answer that is its status (anything but a 2xx: an error, a redirect, a 304), whose body nothing
+    reads: one that does not decode, or is past the size limit decoded, is dropped, so that the status decides
+    (a 503 retried, a 410 gone) rather than the body."""
     return not 200 <= response.status < 300
 
 

@@ -35,7 +35,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 
-from glossary_spider.decoding import head
+from glossary_spider.decoding import head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
@@ -431,11 +431,14 @@ class RobotsTxtSizeMiddleware:
             flags.append("robots_cut")
         encodings = [e.strip().lower() for e in b",".join(response.headers.getlist("Content-Encoding")).split(b",")
                      if e.strip() and e.strip().lower() != b"identity"]
-        try:  # a stream cut by the 500 KiB stop is read as far as it goes; one cut otherwise, not at all
-            body, more = head(response.body, encodings, ROBOTS_MAX_BYTES, partial="robots_cut" in flags)
-        except BodyUndecodable as exc:
-            return self.unreadable(request, response, f"robots.txt {exc.what}")
-        if more:
+        if is_error(response):  # its status decides (a 4xx allows all, a 5xx disallows), not its body
+            body, more = b"", False
+        else:
+            try:  # a stream cut by the 500 KiB stop is read as far as it goes; one cut otherwise, not at all
+                body, more = head(response.body, encodings, ROBOTS_MAX_BYTES, partial="robots_cut" in flags)
+            except BodyUndecodable as exc:
+                return self.unreadable(request, response, f"robots.txt {exc.what}")
+        if more and "robots_cut" not in flags:
             flags.append("robots_cut")
         if encodings:
             del response.headers["Content-Encoding"]

@@ -103,9 +103,31 @@ def test_an_error_answer_is_its_status_whatever_its_body(status, body):
 @pytest.mark.parametrize("stray", [b"\x1f", b"\x1f\x8b", b"\x1f\x8b\x08\x00"])
 def test_a_stray_byte_after_a_whole_gzip_member_is_passed_over(stray):
     """A whole member and a lone 0x1f after it was refused as "body cut short", though the whole page was
-    there; a second member cut short once it has given text still is."""
+    there; a second member cut short once its header is whole still is."""
     page = b"<html><title>Whole</title><p>" + b"text " * 2000 + b"</p></html>"
     assert whole(gzip.compress(page) + stray, [b"gzip"], LIMIT) == page
-    second = gzip.compress(os.urandom(5000).hex().encode())
-    with pytest.raises(BodyUndecodable, match="body cut short"):
-        whole(gzip.compress(page) + second[:len(second) // 2], [b"gzip"], LIMIT)
+    member = gzip.compress(page)
+    for cut in (10, 30, 55, len(member) // 2):  # a member begun, whether or not it has given text yet
+        with pytest.raises(BodyUndecodable, match="body cut short"):
+            whole(member + member[:cut], [b"gzip"], LIMIT)
+
+
+@pytest.mark.parametrize("status, encoding, body", [
+    (404, "gzip", gzip.compress(b"Not Found " * 500)[:300]), (410, "gzip", b"Gone"), (404, "br", b""),
+    (200, "br", b""), (200, "gzip", b""),
+])
+def test_a_robots_txt_answer_is_read_by_its_status_and_an_empty_one_is_empty(status, encoding, body):
+    """A 404 robots.txt with a cut or undecodable error page, or an empty body in any encoding, was taken
+    for a robots.txt that cannot be had: the whole host disallowed, where a 4xx allows all (RFC 9309)."""
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from glossary_spider.middlewares import ROBOTS_UNREADABLE_META, RobotsTxtSizeMiddleware
+
+    request = Request("http://127.0.0.1/robots.txt", meta={"dont_obey_robotstxt": True})
+    middleware = RobotsTxtSizeMiddleware.from_crawler(get_crawler())
+    answer = Response(request.url, status=status, body=body, headers={"Content-Encoding": encoding}, request=request)
+    passed = middleware.process_response(request, answer)
+    assert ROBOTS_UNREADABLE_META not in request.meta
+    assert (passed.status, passed.body) == (status, b"") and b"Content-Encoding" not in passed.headers

@@ -215,6 +215,9 @@ def test_retries_back_off_and_respect_retry_after(attacked):
     # Retry-After: 2 on the first answer: the one retry waits at least that long.
     (wait,) = gaps("/definition/fault-retry-503/")
     assert wait >= 1.95
+    # The same with a body declared gzip that is not: the status, and its Retry-After, decide.
+    (wait,) = gaps("/definition/fault-retry-503-not-gzip/")
+    assert wait >= 0.95
     # Retry-After: 86400 is not waited for: one request, given up at once.
     assert gaps("/definition/fault-retry-after-long/") == []
     # 503 forever: three attempts in all, then one error row.

@@ -64,8 +64,8 @@ FAULTS = [
     Fault("retry-500", _page("retry-500"), "500 twice, then the page", "archived"),
     Fault("retry-503", _page("retry-503"), "503 with Retry-After: 2 once, then the page", "archived"),
     Fault("retry-429", _page("retry-429"), "429 with Retry-After: 1 once, then the page", "archived"),
-    Fault("retry-503-cut-gzip", _page("retry-503-cut-gzip"), "503 with Retry-After: 1 and half a gzip stream once "
-          "(a maintenance page cut short), then the page", "archived"),
+    Fault("retry-503-not-gzip", _page("retry-503-not-gzip"), "503 with Retry-After: 1 once, its body declared gzip "
+          "and plain (a maintenance page misconfigured), then the page", "archived"),
     Fault("always-503", _page("always-503"), "503 with Retry-After: 1, every time", "error:fetch:HTTP 503"),
     Fault("retry-after-long", _page("retry-after-long"), "503 with Retry-After: 86400",
           "error:fetch:Retry-After"),
@@ -592,8 +592,7 @@ _HANDLERS = {
     "retry-500": _fail_then_serve(500, 2),
     "retry-503": _fail_then_serve(503, 1, Retry_After="2"),
     "retry-429": _fail_then_serve(429, 1, Retry_After="1"),
-    "retry-503-cut-gzip": _fail_then_serve(503, 1, _gzip_cut("retry-503-cut-gzip"), Retry_After="1",
-                                           Content_Encoding="gzip"),
+    "retry-503-not-gzip": _fail_then_serve(503, 1, b"Down for maintenance", Retry_After="1", Content_Encoding="gzip"),
     "always-503": _fail_then_serve(503, 10**9, Retry_After="1"),
     "retry-after-long": _fail_then_serve(503, 10**9, Retry_After="86400"),
     "never-starts": _never_starts,

@@ -88,24 +88,28 @@ def writable_logs(path: Path) -> None:
     read-only (chmod 444) stays so once the archive is writable, and every write then fails as if the archive
     itself were read-only. One that is another user's is named, with what to do."""
     mode = stat.S_IMODE(os.stat(path).st_mode)
-    for suffix in ("-wal", "-shm"):
-        log = path.with_name(path.name + suffix)
-        if not os.path.lexists(log) or os.access(log, os.W_OK):
-            continue
-        try:
-            fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            continue  # gone meanwhile, or not a plain file (check_logs refuses that)
-        try:
-            info = os.fstat(fd)
-            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
-                os.fchmod(fd, mode)
+    # SQLite keeps them beside the file itself: where the archive is a symlink, beside its target.
+    for base in dict.fromkeys([path, Path(os.path.realpath(path))]):
+        for suffix in ("-wal", "-shm"):
+            log = base.with_name(base.name + suffix)
+            if not os.path.lexists(log) or os.access(log, os.W_OK):
                 continue
-        finally:
-            os.close(fd)
-        raise ArchiveUnwritable(f"{log}, beside the archive, is uid {info.st_uid}'s and you cannot write it, so SQLite "
-                                "cannot write the archive: its owner may make it writable, or remove it once no "
-                                "process has the archive open")
+            try:
+                fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue  # gone meanwhile, or a symlink (check_logs refuses that)
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    continue  # check_logs refuses that
+                if info.st_uid == os.geteuid():
+                    os.fchmod(fd, mode)
+                    continue
+            finally:
+                os.close(fd)
+            raise ArchiveUnwritable(f"{log}, beside the archive, is uid {info.st_uid}'s and you cannot write it, so "
+                                    "SQLite cannot write the archive: its owner may make it writable, or remove it "
+                                    "once no process has the archive open")
 
 
 def existing_archive(path: str | Path) -> Path:
