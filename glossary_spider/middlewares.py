@@ -18,6 +18,7 @@ Every wait they impose ends at once when the run is asked to stop (:class:`Pause
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import time
 from collections.abc import Awaitable
@@ -34,6 +35,7 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
+from w3lib.encoding import http_content_type_encoding
 
 from glossary_spider.decoding import head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe, malformed
@@ -350,7 +352,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
             return response.replace(body=b"")
         if len(response.body) > ROBOTS_MAX_BYTES or "robots_cut" in response.flags:
             self.limit(response.url, "robots.txt is larger than 500 KiB: its first 500 KiB are read")
-            return response.replace(body=response.body[:ROBOTS_MAX_BYTES].rpartition(b"\n")[0])
+            return response.replace(body=whole_lines(response.body[:ROBOTS_MAX_BYTES]))
         return response
 
     def robots_parsed(self, robotparser: Any, request: Request) -> None:
@@ -387,6 +389,35 @@ def redirected_robots_of_its_site(request: Request) -> bool:
     netloc = robots_netloc(request)
     return (netloc is not None and request.url.startswith(("http://", "https://"))
             and same_site(host_of(request.url), host_of(f"http://{netloc}/")))
+
+
+def whole_lines(text: bytes) -> bytes:
+    """``text`` up to its last line break, of any of RFC 9309's kinds (LF, CR, CRLF): what a cut keeps whole."""
+    return text[:max(text.rfind(b"\n"), text.rfind(b"\r")) + 1]
+
+
+_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+              (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def robots_utf8(body: bytes, content_type: bytes | None) -> bytes:
+    """A robots.txt's rules in UTF-8, as RFC 9309 has them and Scrapy's parser reads them (dropping what is not
+    UTF-8): one in UTF-16 or UTF-32 by its byte order mark (an editor's), or not UTF-8 and declaring another
+    charset (Latin-1), is transcoded rather than read as nothing, its rules lost."""
+    for bom, name in _WIDE_BOMS:  # UTF-32's marks first: UTF-16's little-endian one begins its own
+        if body.startswith(bom):
+            return body.decode(name, "replace").encode("utf-8")
+    declared = http_content_type_encoding(content_type.decode("latin-1")) if content_type else None
+    if declared in (None, "utf-8", "ascii"):
+        return body
+    try:
+        body.decode("utf-8")  # valid UTF-8 is UTF-8, whatever the label says (as a page's is)
+    except UnicodeDecodeError:
+        try:
+            return body.decode(declared, "replace").encode("utf-8")
+        except LookupError:
+            return body
+    return body
 
 
 class RobotsTxtSizeMiddleware:
@@ -431,6 +462,8 @@ class RobotsTxtSizeMiddleware:
             flags.append("robots_cut")
         encodings = [e.strip().lower() for e in b",".join(response.headers.getlist("Content-Encoding")).split(b",")
                      if e.strip() and e.strip().lower() != b"identity"]
+        if not encodings and response.body.startswith(b"\x1f\x8b"):  # a robots.txt.gz served as a file
+            encodings = [b"gzip"]
         if is_error(response):  # its status decides (a 4xx allows all, a 5xx disallows), not its body
             body, more = b"", False
         else:
@@ -440,15 +473,14 @@ class RobotsTxtSizeMiddleware:
                 return self.unreadable(request, response, f"robots.txt {exc.what}")
         if more and "robots_cut" not in flags:
             flags.append("robots_cut")
-        if encodings:
-            del response.headers["Content-Encoding"]
-        return response.replace(body=body, flags=flags)
+        response.headers.pop("Content-Encoding", None)
+        return response.replace(body=robots_utf8(body, response.headers.get("Content-Type")), flags=flags)
 
     @staticmethod
     def unreadable(request: Request, response: Response, why: str) -> Response:
         """A robots.txt not to be read: why, for :class:`PoliteRobotsTxtMiddleware`, which disallows the host."""
         request.meta[ROBOTS_UNREADABLE_META] = why
-        del response.headers["Content-Encoding"]
+        response.headers.pop("Content-Encoding", None)
         return response.replace(body=b"")
 
 

@@ -131,3 +131,53 @@ def test_a_robots_txt_answer_is_read_by_its_status_and_an_empty_one_is_empty(sta
     passed = middleware.process_response(request, answer)
     assert ROBOTS_UNREADABLE_META not in request.meta
     assert (passed.status, passed.body) == (status, b"") and b"Content-Encoding" not in passed.headers
+
+
+RULES = "User-agent: *\nDisallow: /caf\u00e9/\nDisallow: /secret/\n"
+
+
+@pytest.mark.parametrize("body, content_type", [
+    (gzip.compress(RULES.encode()), "application/x-gzip"),  # robots.txt.gz served as a file, no Content-Encoding
+    (RULES.encode("utf-16"), "text/plain; charset=utf-16"),  # with its byte order mark
+    (RULES.encode("utf-32"), "text/plain"),
+    (RULES.encode("latin-1"), "text/plain; charset=iso-8859-1"),
+    (RULES.encode(), "text/plain; charset=iso-8859-1"),  # valid UTF-8 is UTF-8, whatever the label
+], ids=["gzip file", "utf-16", "utf-32", "latin-1", "utf-8 labelled latin-1"])
+def test_a_robots_txt_not_in_utf8_is_read_not_taken_for_no_rules(body, content_type):
+    """Scrapy reads robots.txt as UTF-8 and drops what is not: a UTF-16 file from an editor, a gzip file served
+    without Content-Encoding or a Latin-1 one were read as no rules, and the pages they disallow fetched."""
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from glossary_spider.middlewares import RobotsTxtSizeMiddleware
+
+    request = Request("http://127.0.0.1/robots.txt", meta={"dont_obey_robotstxt": True})
+    middleware = RobotsTxtSizeMiddleware.from_crawler(get_crawler())
+    answer = Response(request.url, body=body, headers={"Content-Type": content_type}, request=request)
+    assert middleware.process_response(request, answer).body.decode() == RULES
+
+
+def test_a_robots_txt_cut_at_500_kib_keeps_its_lines_whatever_ends_them():
+    """Cut past 500 KiB, a robots.txt kept what came before its last LF: one whose lines end in CR alone kept
+    nothing, and every rule of its first 500 KiB was lost."""
+    from glossary_spider.middlewares import whole_lines
+
+    rules = b"User-agent: *\rDisallow: /secret/\r" + b"# padding line\r" * 40000
+    assert whole_lines(rules[:500 * 1024]).startswith(b"User-agent: *\rDisallow: /secret/\r")
+    assert whole_lines(b"Disallow: /a/\r\nDisallow: /b") == b"Disallow: /a/\r\n"
+    assert whole_lines(b"no line break") == b""
+
+
+def test_a_robots_txt_gzip_file_that_does_not_decode_is_unreadable():
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from glossary_spider.middlewares import ROBOTS_UNREADABLE_META, RobotsTxtSizeMiddleware
+
+    request = Request("http://127.0.0.1/robots.txt", meta={"dont_obey_robotstxt": True})
+    middleware = RobotsTxtSizeMiddleware.from_crawler(get_crawler())
+    cut = gzip.compress(os.urandom(4000).hex().encode())[:3000]
+    passed = middleware.process_response(request, Response(request.url, body=cut, request=request))
+    assert passed.body == b"" and request.meta[ROBOTS_UNREADABLE_META].startswith("robots.txt body cut short")
