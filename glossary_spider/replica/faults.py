@@ -135,6 +135,8 @@ FAULTS = [
           "archived", linked=False),
     Fault("cut-gzip-sitemap", "/faults-cut-sitemap.xml.gz", "a gzip-compressed sitemap of 200 URLs, its stream "
           "cut halfway", "error:sitemap:cut short", linked=False),
+    Fault("broken-sitemap", "/faults-broken-sitemap.xml", "an XML sitemap cut short in the middle of a URL, its "
+          "Content-Length saying so", "error:sitemap:not well-formed", linked=False),
     Fault("text-sitemap", "/faults-sitemap.txt",
           "a sitemap in sitemaps.org's text format, a URL a line (its one page is listed nowhere else)",
           "archived", linked=False),
@@ -540,6 +542,13 @@ def _cut_gzip_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, stream[:len(stream) // 2], b"application/x-gzip")
 
 
+def _broken_sitemap(resource, request, path, base):
+    xml = themes.sitemap("urlset", "url", [(f"/definition/fault-only-in-gzip-sitemap/?from=broken-{i}",
+                                            datetime(2025, 1, 1, tzinfo=timezone.utc)) for i in range(20)], base)
+    cut = xml.index(b"?from=broken-10")  # in the middle of the eleventh URL
+    return _reply(resource, request, path, 200, xml[:cut], b"application/xml")
+
+
 def _text_sitemap(resource, request, path, base):
     body = f"\ufeff{base}/definition/fault-only-in-text-sitemap/\r\n\n".encode()  # a BOM, CRLF, a blank line
     return _reply(resource, request, path, 200, body, b"text/plain; charset=utf-8")
@@ -643,6 +652,7 @@ _HANDLERS = {
     "respelt": _respelt,
     "gzip-sitemap": _gzip_sitemap,
     "cut-gzip-sitemap": _cut_gzip_sitemap,
+    "broken-sitemap": _broken_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,
     "entity-bomb-sitemap": _entity_bomb,

@@ -53,7 +53,7 @@ from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.signals import run_abandoned, stop_requested
-from glossary_spider.sitemaps import FeedSitemap, TextSitemap
+from glossary_spider.sitemaps import FeedSitemap, TextSitemap, xml_fault
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
@@ -292,6 +292,8 @@ class GlossarySpider(Spider):
             return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
         if b"<!ENTITY" in body:
             return "the sitemap declares XML entities; not read"
+        if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
+            return f"the sitemap is not well-formed XML ({fault}); not read"
         try:
             sitemap = Sitemap(body)
         except (etree.Error, StopIteration):
