@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 import brotli
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
@@ -203,10 +202,10 @@ def is_error(response: Response) -> bool:
 
 class WholeEncodingMiddleware:
     """Decodes a compressed answer whose every stream is whole, and refuses one that does not decode, unless its
-    status says what it is (:func:`is_error`); one cut short is asked for again (Scrapy's retries, by its public
-    ``get_retry_request``), and refused once they are spent. What it leaves (an encoding it does not know, a
-    body past the size limit once decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then
-    says so."""
+    status says what it is (:func:`is_error`); one cut short is asked for again, after the back-off of the
+    crawl's retry middleware (:meth:`~glossary_spider.middlewares.BackoffRetryMiddleware.again`), and refused
+    once its retries are spent. What it leaves (an encoding it does not know, a body past the size limit once
+    decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then says so."""
 
     def __init__(self, most: int, crawler: Crawler | None = None):
         self.most = most
@@ -216,8 +215,8 @@ class WholeEncodingMiddleware:
     def from_crawler(cls, crawler: Crawler) -> WholeEncodingMiddleware:
         return cls(crawler.settings.getint("DOWNLOAD_MAXSIZE"), crawler)
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None
-                         ) -> Request | Response:
+    async def process_response(self, request: Request, response: Response, spider: Spider | None = None
+                               ) -> Request | Response:
         listed = response.headers.getlist("Content-Encoding")
         if not listed or request.method == "HEAD" or is_robots(request):
             return response
@@ -227,7 +226,7 @@ class WholeEncodingMiddleware:
                          request.meta.get("download_maxsize", self.most))
         except BodyUndecodable as exc:
             if not is_error(response):
-                if isinstance(exc, BodyCutShort) and (retry := self.retry(request, exc)) is not None:
+                if isinstance(exc, BodyCutShort) and (retry := await self.again(request, exc)) is not None:
                     return retry
                 raise
             body = b""
@@ -240,8 +239,9 @@ class WholeEncodingMiddleware:
         kind = responsetypes.from_args(headers=response.headers, url=response.url, body=body)
         return response.replace(cls=kind, body=body, **({"encoding": None} if issubclass(kind, TextResponse) else {}))
 
-    def retry(self, request: Request, cut: BodyCutShort) -> Request | None:
-        """``request`` again, or None once its retries are spent (or it asks for none)."""
-        if self.crawler is None or request.meta.get("dont_retry"):
-            return None
-        return get_retry_request(request, spider=self.crawler.spider, reason=cut.what)
+    async def again(self, request: Request, cut: BodyCutShort) -> Request | None:
+        """``request`` again, by the crawl's retry middleware, or None (its retries spent, or retries off)."""
+        from glossary_spider.middlewares import BackoffRetryMiddleware  # which reads this module's decoders
+
+        retrier = self.crawler.get_downloader_middleware(BackoffRetryMiddleware) if self.crawler else None
+        return None if retrier is None else await retrier.again(request, cut.what)

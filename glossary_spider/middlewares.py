@@ -269,6 +269,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
             await self.pause(self.backoff(request))
         return retry
 
+    async def again(self, request: Request, reason: str) -> Request | None:
+        """``request`` again after its back-off, for an answer that came whole but cannot be used as it came (a
+        compressed body cut short: :class:`glossary_spider.decoding.WholeEncodingMiddleware`), the outage watch
+        told the site answered; None once its retries are spent, or where it asks for none."""
+        if self.watch is not None:
+            self.watch.heard(request, True)
+        if request.meta.get("dont_retry"):
+            return None
+        retry = self.retry(request, reason)
+        if retry is not None:
+            await self.pause(self.backoff(request))
+        return retry
+
     def retry(self, request: Request, reason: str | Exception) -> Request | None:
         """The request again, or None once its retries are spent: Scrapy's public get_retry_request, with
         this middleware's settings and the request's own ``max_retry_times`` and ``priority_adjust``."""

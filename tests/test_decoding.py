@@ -3,6 +3,7 @@ such answers are in test_faults.py (the replica's cut-gzip, not-brotli, not-zstd
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import random
@@ -89,15 +90,15 @@ def test_an_error_answer_is_its_status_whatever_its_body(status, body):
         headers = {"Content-Encoding": "gzip", "Retry-After": "1"}
         return Response(request.url, status=status, body=stream, headers=headers, request=request)
 
-    passed = middleware.process_response(request, answer(status))
+    passed = asyncio.run(middleware.process_response(request, answer(status)))
     assert (passed.status, passed.body, passed.headers.get("Retry-After")) == (status, b"", b"1")
     assert b"Content-Encoding" not in passed.headers
     page = answer(200)
     if body == b"bomb":  # past the limit: Scrapy's middleware refuses it, and says so
-        assert middleware.process_response(request, page) is page
+        assert asyncio.run(middleware.process_response(request, page)) is page
     else:
         with pytest.raises(BodyUndecodable):
-            middleware.process_response(request, page)
+            asyncio.run(middleware.process_response(request, page))
 
 
 @pytest.mark.parametrize("stray", [b"\x1f", b"\x1f\x8b", b"\x1f\x8b\x08\x00"])

@@ -218,6 +218,9 @@ def test_retries_back_off_and_respect_retry_after(attacked):
     # The same with a body declared gzip that is not: the status, and its Retry-After, decide.
     (wait,) = gaps("/definition/fault-retry-503-not-gzip/")
     assert wait >= 0.95
+    # A gzip stream cut short: asked for again after the same back-off, then given up.
+    first, second = gaps("/definition/fault-cut-gzip/")
+    assert first >= 0.95 and second >= 1.95
     # Retry-After: 86400 is not waited for: one request, given up at once.
     assert gaps("/definition/fault-retry-after-long/") == []
     # 503 forever: three attempts in all, then one error row.

@@ -292,16 +292,16 @@ class GlossarySpider(Spider):
             return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
         if b"<!ENTITY" in body:
             return "the sitemap declares XML entities; not read"
-        if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
-            return f"the sitemap is not well-formed XML ({fault}); not read"
         try:
             sitemap = Sitemap(body)
         except (etree.Error, StopIteration):
             return "not a sitemap: not XML"
+        if sitemap.type not in ("urlset", "sitemapindex", "rss", "feed"):
+            return f"not a sitemap: its root element is <{sitemap.type}>"
+        if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
+            return f"the sitemap is not well-formed XML ({fault}); not read"
         if sitemap.type in ("rss", "feed"):
             return FeedSitemap.read(body) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
-        if sitemap.type not in ("urlset", "sitemapindex"):
-            return f"not a sitemap: its root element is <{sitemap.type}>"
         return sitemap
 
     def sitemap_body(self, response: Response) -> bytes | str:
