@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -82,6 +83,10 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return conn
 
 
+# How long a reader waits for another that is upgrading the same archive (a large one's VACUUM takes a while).
+UPGRADE_WAIT = 600.0
+
+
 def _upgrade(path: Path, mode: str) -> None:
     """Upgrade an archive whose tables are older than today's (:data:`READ_AS_IS`) before it is read: a
     write, so under the archive's lock, never beside a run of an earlier release that is writing it."""
@@ -99,16 +104,22 @@ def _upgrade(path: Path, mode: str) -> None:
     from glossary_spider.lock import ArchiveLock, ArchiveLocked, who
     from glossary_spider.storage import Archive
 
+    waited_until = time.monotonic() + UPGRADE_WAIT
+    while True:
+        try:
+            lock = ArchiveLock(path, "upgrade").acquire()
+            break
+        except ArchiveLocked as exc:
+            # Another reader upgrading it: waited for, and the archive is then today's. A run: not.
+            if exc.holder.get("command") != "upgrade" or time.monotonic() > waited_until:
+                raise ArchiveError(f"{earlier}, which must be upgraded before it is read, and another process "
+                                   f"holds it ({who(exc.holder)}): read it once that has ended") from None
+            time.sleep(0.2)
+        except OSError as exc:
+            raise ArchiveError(f"{earlier} and cannot be upgraded: its lock cannot be taken "
+                               f"({exc.strerror or exc})") from None
     try:
-        lock = ArchiveLock(path, "upgrade").acquire()
-    except ArchiveLocked as exc:
-        raise ArchiveError(f"{earlier}, which must be upgraded before it is read, and a run is writing it "
-                           f"({who(exc.holder)}): read it once that run has ended") from None
-    except OSError as exc:
-        raise ArchiveError(f"{earlier} and cannot be upgraded: its lock cannot be taken ({exc.strerror or exc})") \
-            from None
-    try:
-        Archive(path).close()
+        Archive(path).close()  # nothing to do where the reader waited for has upgraded it
     finally:
         lock.release()
 

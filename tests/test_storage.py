@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from conftest import ROOT, Replica, archive_problems, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, rows, run_glossary
 
 from glossary_spider.extraction.page import content_hash
 from glossary_spider.storage import SCHEMA_VERSION, Archive
@@ -160,8 +160,9 @@ def test_an_archive_of_schema_1_is_upgraded_in_place_and_keeps_every_row_and_ver
 
 def test_a_reader_never_upgrades_an_archive_beside_the_run_writing_it(tmp_path):
     """A reader upgraded an archive of an earlier release under the feet of that release's run, which holds
-    the archive's lock: the run then wrote rows of a schema it does not know. The upgrade, a write, waits
-    for the lock: the reader says who holds it, in one line, and leaves the archive as it was."""
+    the archive's lock: the run then wrote rows of a schema it does not know. The upgrade, a write, takes
+    the lock: a reader that finds a run holding it says who, in one line, and leaves the archive as it was;
+    one that finds another reader upgrading it waits for it."""
     from glossary_spider.lock import ArchiveLock
 
     db = schema_1_archive(tmp_path / "old.db")
@@ -172,8 +173,15 @@ def test_a_reader_never_upgrades_an_archive_beside_the_run_writing_it(tmp_path):
     assert f"pid {os.getpid()}, refresh since" in refused.stderr and "Traceback" not in refused.stderr
     assert rows(db, "PRAGMA user_version") == [{"user_version": 1}]
 
-    found = run_glossary("search", "--db", str(db), "funding")
-    assert found.returncode == 0 and found.stdout, found.stderr
+    upgrading = ArchiveLock(db, "upgrade").acquire()
+    waiting = subprocess.Popen([*GLOSSARY, "search", "--db", str(db), "funding"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(1.5)
+    assert waiting.poll() is None  # waits for the other reader's upgrade
+    upgrading.release()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and out, err
+
     assert rows(db, "PRAGMA user_version") == [{"user_version": SCHEMA_VERSION}]
 
 
