@@ -443,14 +443,18 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
 @click.option("--max-age", metavar="DAYS",
               help="Re-fetch in full the pages not fetched for this many days (0 to 1000000).")
+@click.option("--no-follow", is_flag=True,
+              help="Follow no links: the archived pages and the sitemaps only (default: as the archive's last "
+                   "crawl did).")
 @crawl_options
 @user_errors
-def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, **options: Any) -> None:
+def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, no_follow: bool, **options: Any) -> None:
     """Re-crawl the archive cheaply: only what changed is downloaded again.
 
     Known pages are requested conditionally (If-None-Match / If-Modified-Since)
     unless their sitemap lastmod says they have not changed since their last
-    fetch; new pages come from the sitemaps and from links; pages that now answer
+    fetch; new pages come from the sitemaps and from links (none where the archive's
+    last crawl was given --no-follow, or with --no-follow); pages that now answer
     404 or 410 are marked gone (nothing is deleted), and come back when they do.
     The quality gate holds the run (exit 5) rather than let a maintenance page,
     soft 404s or broken extraction into history; see 'glossary held'.
@@ -462,7 +466,8 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, **options: 
         glossary refresh --max-age 30 --json
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
-    _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age}, options)
+    _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age,
+                    "follow": False if no_follow else None}, options)
 
 
 @cli.command(epilog=REPARSE_EXIT_STATUSES)

@@ -194,6 +194,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:
         args = dataclasses.replace(args, sitemap_urls=tuple(archive.sitemaps_used()))
+    if args.mode == "refresh" and "follow" not in args.given and not archive.follows():
+        args = dataclasses.replace(args, follow=False)  # the archive's scope: what its crawl was given
     if superseded := archive.resumable_run(args.mode):
         archive.abandon_staged(superseded["id"])  # no longer resumable once this run starts
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)

@@ -144,6 +144,16 @@ def test_start_urls_without_following_archive_just_those(tmp_path, make_replica)
         ("/about/", "other"), ("/area/funding/", "area"), ("/term/legal-risk-management/", "term")]
     assert re.search(r"^  new +3$", result.stdout, re.MULTILINE), result.stdout
 
+    # A refresh keeps to the pages the crawl was given: it followed their links into the whole site.
+    server.clear_log()
+    refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert json.loads(refreshed.stdout)["pages_new"] == 0
+    assert sorted(r["path"] for r in server.requests() if r["path"] != "/robots.txt") == [
+        "/about/", "/area/funding/", "/term/legal-risk-management/"]
+    (args,) = rows(db, "SELECT args FROM crawl_runs WHERE command = 'refresh'")
+    assert json.loads(args["args"])["follow"] is False
+
 
 def test_crawling_twice_gives_the_same_rows(tmp_path, make_replica):
     server = make_replica(pages=60)

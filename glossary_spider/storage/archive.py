@@ -173,6 +173,20 @@ class Archive(Staging, Writer, Reads):
             found.update(dict.fromkeys(u for u in urls if isinstance(u, str)))
         return list(found)
 
+    def follows(self) -> bool:
+        """Whether the archive's crawls follow links: not where its latest crawl (one that ran) was given
+        ``--no-follow``, its pages a list or a sitemap's, and a refresh keeps to them."""
+        for (args, reason) in self.db.execute(
+            "SELECT args, finish_reason FROM crawl_runs WHERE command = 'crawl' ORDER BY id DESC"
+        ):
+            if was_refused(reason):  # its arguments are what was refused
+                continue
+            try:
+                return json.loads(args or "{}").get("follow") is not False
+            except (ValueError, AttributeError):
+                return True
+        return True
+
     def resumable_run(self, command: str) -> dict[str, Any] | None:
         """The latest ``command`` run that started, if it stopped before it was done."""
         refused = ", ".join("?" * len(REFUSED_REASONS))
