@@ -5,9 +5,10 @@ keeps it: a body cut short in the middle of its stream (a connection closed earl
 server that crashed mid-answer) becomes a page of half its text, which a refresh would archive as its
 new version. And a body that is not in the encoding it names fails there as brotli's or zstd's own
 error, which reads as a site that did not answer. :class:`WholeEncodingMiddleware`, nearer the
-downloader, reads each encoding's stream in bounded steps and hands on the decoded body, or refuses
-the answer with :class:`~glossary_spider.failures.BodyUndecodable` when a stream ends early or does
-not decode.
+downloader, reads each encoding's stream in bounded steps and hands on the decoded body; a stream that
+ends early is asked for again, and refused as the others that do not decode are
+(:class:`~glossary_spider.failures.BodyUndecodable`). The same readers read robots.txt (:func:`head`)
+and gzip sitemap files (:func:`whole`).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def _through(body: bytes, encoding: bytes, most: int, partial: bool) -> tuple[by
     except _CutShort:
         if not partial:
             raise BodyCutShort(f"body cut short: its {name} stream stops before its end",
-                                  f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
+                               f"{len(body):,} bytes of {name}, {size:,} once decoded") from None
     except _TooMany:
         raise BodyUndecodable("body cannot be decoded (bad Content-Encoding)",
                               f"more than {MAX_STREAMS:,} {name} streams one after another") from None
