@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -47,12 +48,13 @@ class FeedSitemap:
         return iter(self.entries)
 
     @classmethod
-    def read(cls, body: bytes) -> FeedSitemap | None:
-        """The links ``body``'s feed gives, or None if it gives none."""
+    def read(cls, body: bytes, url: str | None = None) -> FeedSitemap | None:
+        """The links ``body``'s feed (fetched from ``url``) gives, or None if it gives none. An Atom link may be
+        relative: to its ``xml:base``, or the feed's URL (RFC 4287)."""
         parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, remove_comments=True,
                                  remove_pis=True)
         try:
-            root = etree.fromstring(body, parser)
+            root = etree.fromstring(body, parser, base_url=url)
         except etree.Error:
             return None
         entries = []
@@ -61,11 +63,17 @@ class FeedSitemap:
                 entries.append({"loc": item.findtext("link"), "lastmod": _rfc822(item.findtext("pubDate"))})
         elif root is not None:
             for entry in root.iter(f"{cls.ATOM}entry"):
-                links = [link.get("href") for link in entry.iter(f"{cls.ATOM}link")
+                links = [_resolved(link, url) for link in entry.iter(f"{cls.ATOM}link")
                          if link.get("rel", "alternate") == "alternate"]
                 entries.append({"loc": links[0] if links else None, "lastmod": entry.findtext(f"{cls.ATOM}updated")})
         entries = [{**entry, "loc": entry["loc"].strip()} for entry in entries if (entry["loc"] or "").strip()]
         return cls(entries) if entries else None
+
+
+def _resolved(link: etree._Element, url: str | None) -> str | None:
+    """An Atom link's ``href``, resolved against its ``xml:base`` or the feed's URL; None for none."""
+    href = (link.get("href") or "").strip()
+    return urljoin(link.base or url or "", href) if href else None
 
 
 def _rfc822(value: str | None) -> str | None:

@@ -142,6 +142,8 @@ FAULTS = [
           "archived", linked=False),
     Fault("feed-sitemap", "/faults-feed.xml", "an RSS feed given as a sitemap (its one page is listed nowhere else)",
           "archived", linked=False),
+    Fault("atom-sitemap", "/faults-atom.xml", "an Atom feed given as a sitemap, its link relative to its xml:base "
+          "(its one page is listed nowhere else)", "archived", linked=False),
     Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
           "error:sitemap:entities", linked=False),
     Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts and file: URLs",
@@ -171,6 +173,7 @@ FAULTS = [
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
 GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-only-in-text-sitemap/",
+                    "/definition/fault-only-in-atom-sitemap/",
                     "/definition/fault-only-in-feed-sitemap/", "/definition/fault-offsite-sitemap/"}
 XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
 
@@ -562,6 +565,14 @@ def _feed_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, body.encode(), b"application/rss+xml; charset=utf-8")
 
 
+def _atom_sitemap(resource, request, path, base):
+    body = (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="{base}/definition/">'
+            f"<title>{themes.SITE}</title><id>{base}/</id><updated>2026-11-27T09:00:00Z</updated>"
+            "<entry><title>Fault atom-sitemap</title><id>urn:glossary:fault-atom-sitemap</id>"
+            '<updated>2026-11-27T09:00:00Z</updated><link href="fault-only-in-atom-sitemap/"/></entry></feed>')
+    return _reply(resource, request, path, 200, body.encode(), b"application/atom+xml; charset=utf-8")
+
+
 def _entity_bomb(resource, request, path, base):
     entities = '<!ENTITY lol0 "lol">' + "".join(
         f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10))
@@ -655,6 +666,7 @@ _HANDLERS = {
     "broken-sitemap": _broken_sitemap,
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,
+    "atom-sitemap": _atom_sitemap,
     "entity-bomb-sitemap": _entity_bomb,
     "offsite-sitemap": _offsite_sitemap,
     "html-sitemap": _html_sitemap,

@@ -301,7 +301,7 @@ class GlossarySpider(Spider):
         if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
             return f"the sitemap is not well-formed XML ({fault}); not read"
         if sitemap.type in ("rss", "feed"):
-            return FeedSitemap.read(body) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
+            return FeedSitemap.read(body, response.url) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
         return sitemap
 
     def sitemap_body(self, response: Response) -> bytes | str:
