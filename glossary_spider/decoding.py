@@ -194,6 +194,13 @@ def _through(body: bytes, encoding: bytes, most: int, partial: bool) -> tuple[by
     return b"".join(parts), False
 
 
+def encodings_of(response: Response) -> list[bytes]:
+    """The encodings ``response``'s Content-Encoding lists (in the order applied, in lower case), less
+    ``identity``."""
+    listed = b",".join(response.headers.getlist("Content-Encoding")).split(b",")
+    return [e for e in (e.strip().lower() for e in listed) if e and e != b"identity"]
+
+
 def is_error(response: Response) -> bool:
     """An answer that is its status (anything but a 2xx: an error, a redirect, a 304), whose body nothing
     reads: one that does not decode, or is past the size limit decoded, is dropped, so that the status decides
@@ -218,13 +225,10 @@ class WholeEncodingMiddleware:
 
     async def process_response(self, request: Request, response: Response, spider: Spider | None = None
                                ) -> Request | Response:
-        listed = response.headers.getlist("Content-Encoding")
-        if not listed or request.method == "HEAD" or is_robots(request):
+        if not response.headers.getlist("Content-Encoding") or request.method == "HEAD" or is_robots(request):
             return response
-        encodings = [e.strip().lower() for e in b",".join(listed).split(b",") if e.strip()]
         try:
-            body = whole(response.body, [e for e in encodings if e != b"identity"],
-                         request.meta.get("download_maxsize", self.most))
+            body = whole(response.body, encodings_of(response), request.meta.get("download_maxsize", self.most))
         except BodyUndecodable as exc:
             if not is_error(response):
                 if isinstance(exc, BodyCutShort) and (retry := await self.again(request, exc)) is not None:

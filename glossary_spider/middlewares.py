@@ -18,7 +18,6 @@ Every wait they impose ends at once when the run is asked to stop (:class:`Pause
 from __future__ import annotations
 
 import asyncio
-import codecs
 import logging
 import time
 from collections.abc import Awaitable
@@ -35,9 +34,9 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
-from w3lib.encoding import http_content_type_encoding
+from w3lib.encoding import http_content_type_encoding, read_bom
 
-from glossary_spider.decoding import head, is_error
+from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
@@ -409,17 +408,13 @@ def whole_lines(text: bytes) -> bytes:
     return text[:max(text.rfind(b"\n"), text.rfind(b"\r")) + 1]
 
 
-_WIDE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-              (codecs.BOM_UTF16_BE, "utf-16"))
-
-
 def robots_utf8(body: bytes, content_type: bytes | None) -> bytes:
     """A robots.txt's rules in UTF-8, as RFC 9309 has them and Scrapy's parser reads them (dropping what is not
     UTF-8): one in UTF-16 or UTF-32 by its byte order mark (an editor's), or not UTF-8 and declaring another
     charset (Latin-1), is transcoded rather than read as nothing, its rules lost."""
-    for bom, name in _WIDE_BOMS:  # UTF-32's marks first: UTF-16's little-endian one begins its own
-        if body.startswith(bom):
-            return body.decode(name, "replace").encode("utf-8")
+    marked, bom = read_bom(body)
+    if marked is not None:
+        return body[len(bom):].decode(marked, "replace").encode("utf-8")
     declared = http_content_type_encoding(content_type.decode("latin-1")) if content_type else None
     if declared in (None, "utf-8", "ascii"):
         return body
@@ -473,8 +468,7 @@ class RobotsTxtSizeMiddleware:
         flags = list(response.flags)
         if "download_stopped" in flags:
             flags.append("robots_cut")
-        encodings = [e.strip().lower() for e in b",".join(response.headers.getlist("Content-Encoding")).split(b",")
-                     if e.strip() and e.strip().lower() != b"identity"]
+        encodings = encodings_of(response)
         if not encodings and response.body.startswith(b"\x1f\x8b"):  # a robots.txt.gz served as a file
             encodings = [b"gzip"]
         if is_error(response):  # its status decides (a 4xx allows all, a 5xx disallows), not its body
