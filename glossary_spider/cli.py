@@ -378,10 +378,11 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     extras = {"traps": [{"url": u, "error": e, "detail": d} for u, e, d in traps],
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
-        limits = json.loads(run["stats"] or "{}").get("glossary/limits", [])
+        stats = json.loads(run["stats"] or "{}")
         echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
                                  "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
-                                 "limits": limits}))
+                                 "limits": stats.get("glossary/limits", []),
+                                 "sitemaps_unreadable": stats.get("glossary/sitemaps_unreadable", 0)}))
     else:
         echo_summary(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
@@ -576,6 +577,8 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         found = f"{gate.get('pages') or 0} pages fetched, held by the quality gate"
     else:
         found = f"{news} pages new, changed, gone or back" if news else "nothing new"
+    if unreadable := stats.get("glossary/sitemaps_unreadable"):
+        found += f"; {unreadable} sitemap{'s' if unreadable > 1 else ''} unreadable"
     lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: {found}", "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
@@ -583,6 +586,8 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   "
                      "(crawl_errors rows of this run say what was cut)")
         lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
+    if unreadable:
+        lines.append(f"sitemaps:      {unreadable:>8}   unreadable (crawl_errors rows of stage 'sitemap' say why)")
     lines.append(f"archive:       {os.path.abspath(db)}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")

@@ -654,3 +654,18 @@ def test_a_redirect_not_followed_is_an_answer_and_a_resume_does_not_ask_again(ma
     for path in refused:
         assert len(rows(db, "SELECT id FROM crawl_errors WHERE url = ?", (server.url + path,))) == 1, path
         assert sum(r["path"] == path for r in server.requests()) == 1, path
+
+
+def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica, tmp_path):
+    """A gzip sitemap cut short was the run's only input: it ended "nothing new", as if the site had not
+    changed, the sitemap's row in crawl_errors the only trace."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "cut.db"
+    result = crawl(db, "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow")
+    assert result.returncode == 0, result.stderr
+    assert "nothing new; 1 sitemap unreadable" in result.stdout
+    assert re.search(r"^sitemaps: +1 +unreadable", result.stdout, re.M)
+    assert [r["stage"] for r in rows(db, "SELECT stage FROM crawl_errors")] == ["sitemap"]
+    again = crawl(tmp_path / "again.db", "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow", "--json")
+    found = json.loads(again.stdout)
+    assert found["changes"] == 0 and found["sitemaps_unreadable"] == 1

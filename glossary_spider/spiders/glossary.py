@@ -254,6 +254,7 @@ class GlossarySpider(Spider):
         sitemap = self.read_sitemap(response)
         if isinstance(sitemap, str):
             url = normalize_url(response.url) or response.url
+            self.crawler.stats.inc_value("glossary/sitemaps_unreadable")  # for the summary: no page counts it
             yield FailureItem(url, "sitemap", sitemap, http_status=response.status)
             return
         settings = self.settings
