@@ -1,16 +1,42 @@
 """Sitemaps in the formats sitemaps.org allows besides XML ones, which Scrapy's ``Sitemap`` reads: the
 text format and syndication feeds. Each reads as a urlset: entries with a ``loc`` (and a ``lastmod``).
-And what keeps an XML one from being read whole (:func:`xml_fault`).
+And a sitemap's bytes in UTF-8, whatever Unicode encoding it is written in (:func:`utf8`), and what keeps
+an XML one from being read whole (:func:`xml_fault`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
+from w3lib.encoding import read_bom
+
+# How an XML file in UTF-16 or UTF-32 without a byte order mark begins: "<?" in that encoding (XML 1.0,
+# appendix F).
+_WIDE_XML = ((b"\x00\x00\x00<\x00\x00\x00?", "utf-32-be"), (b"<\x00\x00\x00?\x00\x00\x00", "utf-32-le"),
+             (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"))
+_DECLARED_ENCODING = re.compile(rb"""\A(<\?xml\s[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+
+
+def utf8(body: bytes) -> bytes | None:
+    """A sitemap's ``body`` in UTF-8: one in UTF-16 or UTF-32 (by its byte order mark, or, for XML, by how
+    its declaration begins) is transcoded, the encoding its XML declaration names made UTF-8; any other
+    is returned as it is. None when it is not what its encoding says throughout."""
+    encoding, bom = read_bom(body)
+    if encoding is None:
+        encoding = next((name for start, name in _WIDE_XML if body.startswith(start)), None)
+        bom = b""
+    if encoding is None or encoding == "utf-8":
+        return body
+    try:
+        text = body[len(bom):].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return _DECLARED_ENCODING.sub(rb"\1\2UTF-8\2", text.encode("utf-8"), count=1)
 
 
 class TextSitemap:

@@ -142,6 +142,8 @@ FAULTS = [
           "archived", linked=False),
     Fault("feed-sitemap", "/faults-feed.xml", "an RSS feed given as a sitemap (its one page is listed nowhere else)",
           "archived", linked=False),
+    Fault("utf16-sitemap", "/faults-utf16-sitemap.xml", "an XML sitemap in UTF-16, with a byte order mark (its one "
+          "page is listed nowhere else)", "archived", linked=False),
     Fault("atom-sitemap", "/faults-atom.xml", "an Atom feed given as a sitemap, its link relative to its xml:base "
           "(its one page is listed nowhere else)", "archived", linked=False),
     Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
@@ -173,7 +175,7 @@ FAULTS = [
 ALIASES = _page("aliases")
 BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
 GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-only-in-text-sitemap/",
-                    "/definition/fault-only-in-atom-sitemap/",
+                    "/definition/fault-only-in-atom-sitemap/", "/definition/fault-only-in-utf16-sitemap/",
                     "/definition/fault-only-in-feed-sitemap/", "/definition/fault-offsite-sitemap/"}
 XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
 
@@ -565,6 +567,13 @@ def _feed_sitemap(resource, request, path, base):
     return _reply(resource, request, path, 200, body.encode(), b"application/rss+xml; charset=utf-8")
 
 
+def _utf16_sitemap(resource, request, path, base):
+    xml = themes.sitemap("urlset", "url", [("/definition/fault-only-in-utf16-sitemap/",
+                                            datetime(2026, 11, 27, tzinfo=timezone.utc))], base)
+    body = xml.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")  # with its BOM
+    return _reply(resource, request, path, 200, body, b"application/xml")
+
+
 def _atom_sitemap(resource, request, path, base):
     body = (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="{base}/definition/">'
             f"<title>{themes.SITE}</title><id>{base}/</id><updated>2026-11-27T09:00:00Z</updated>"
@@ -667,6 +676,7 @@ _HANDLERS = {
     "text-sitemap": _text_sitemap,
     "feed-sitemap": _feed_sitemap,
     "atom-sitemap": _atom_sitemap,
+    "utf16-sitemap": _utf16_sitemap,
     "entity-bomb-sitemap": _entity_bomb,
     "offsite-sitemap": _offsite_sitemap,
     "html-sitemap": _html_sitemap,

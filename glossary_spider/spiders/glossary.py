@@ -53,7 +53,7 @@ from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.signals import run_abandoned, stop_requested
-from glossary_spider.sitemaps import FeedSitemap, TextSitemap, xml_fault
+from glossary_spider.sitemaps import FeedSitemap, TextSitemap, utf8, xml_fault
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
@@ -289,6 +289,8 @@ class GlossarySpider(Spider):
         body = self.sitemap_body(response)
         if isinstance(body, str):
             return body
+        if (body := utf8(body)) is None:
+            return "not a sitemap: not the UTF-16 or UTF-32 its byte order mark or first characters say"
         if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
             return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
         if b"<!ENTITY" in body:
