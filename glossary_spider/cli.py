@@ -758,8 +758,9 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     """Full-text search over titles, summaries and body text.
 
     Results are ranked by bm25, title matches first, with the matching words
-    highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*); a query
-    that is not valid syntax is searched as plain words.
+    highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*,
+    title:word); a query that is not valid syntax is searched as plain words,
+    every one of them required, and a note on stderr says so.
 
     \b
     Example:
@@ -769,13 +770,20 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     from glossary_spider import query as q
     from glossary_spider.export import spreadsheet_cell
 
+    def as_words(reason: str, words: str) -> None:
+        click.echo(f"Note: {quoted(query)} is not FTS5 query syntax ({safe_text(reason, one_line=True)}): searched "
+                   f"for the pages holding every one of its words, {safe_text(words, one_line=True)} (leave a word "
+                   "out with NOT, search a phrase in double quotes)", err=True)
+
     query = typed(query)
-    results = q.search(open_reader(db), query, page_type, limit)  # read as they are written: memory stays flat
+    # Read as they are written: memory stays flat.
+    results = q.search(open_reader(db), query, page_type, limit, as_words)
     if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
         opening = "[\n"
         for r in results:
             item = json.dumps({**r, "snippet": q.highlight(r["snippet"])}, indent=2, ensure_ascii=False)
-            click.echo(opening + safe_json(textwrap.indent(item, "  ")), nl=False)
+            # Its lines are json's own: a U+2028 in a title is no line of it (textwrap.indent would take it for one).
+            click.echo(opening + safe_json("  " + item.replace("\n", "\n  ")), nl=False)
             opening = ",\n"
         click.echo("[]" if opening == "[\n" else "\n]")
     elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived

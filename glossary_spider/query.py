@@ -137,12 +137,13 @@ def _plain_words(query: str) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, limit: int = 20
-           ) -> Iterator[dict[str, Any]]:
+def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, limit: int = 20,
+           as_words: Callable[[str, str], None] | None = None) -> Iterator[dict[str, Any]]:
     """Pages matching ``query``, title matches first, then by bm25 (title, summary, body weighted 10, 5, 1),
     read :data:`SEARCH_CHUNK` at a time: memory is the same for 20 results or a million.
 
-    A query that is not valid FTS5 syntax is searched as plain words.
+    A query that is not valid FTS5 syntax is searched as plain words, all of them required; ``as_words`` is
+    told so, with SQLite's reason and the words searched for.
     """
     if not query.strip():
         raise BadArgument("the search query is empty")
@@ -152,10 +153,12 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     query = _without_repeats(query)
     try:
         return _search(conn, query, page_type, limit)
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
         words = _plain_words(query)
         if not words:
             raise BadArgument(f"the search query {quoted(query)} has no words to search for") from None
+        if as_words is not None:
+            as_words(str(exc), words)
         return _search(conn, words, page_type, limit)
 
 

@@ -116,6 +116,32 @@ def test_a_query_that_is_not_fts_syntax_is_searched_as_words(archive, query):
     json.loads(result.stdout)
 
 
+def test_a_query_searched_as_plain_words_says_so_and_which(archive):
+    """ "risk -legal" (FTS5 reads "-legal" as a column) found the pages holding both words, the opposite of
+    what was asked, and said nothing."""
+    db, _ = archive
+    result = glossary(db, "search", "risk -legal", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("\n") == 1 and "is not FTS5 query syntax (no such column: legal)" in result.stderr
+    assert 'every one of its words, "risk" "legal"' in result.stderr
+    assert glossary(db, "search", "risk NOT legal").stderr == ""
+
+
+def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
+    """U+2028, U+2029 and U+0085 are line breaks to str.splitlines(): the JSON's indenting put two spaces
+    after each, inside the title."""
+    db, _ = archive
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    title = "Funding\u2028Rate\u2029Arbitrage\x85Basis"
+    with sqlite3.connect(copy) as conn:
+        url = conn.execute("SELECT url FROM pages WHERE title LIKE '%Funding%' LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE pages SET title = ? WHERE url = ?", (title, url))
+    result = glossary(copy, "search", "funding", "--format", "json", "--limit", "1000")
+    assert result.returncode == 0, result.stderr
+    assert title in [r["title"] for r in json.loads(result.stdout)]
+
+
 @pytest.mark.parametrize("query", ["", "   ", '"*"'])
 def test_an_empty_query_exits_2(archive, query):
     db, _ = archive
