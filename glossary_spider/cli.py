@@ -18,8 +18,8 @@ import re
 import shlex
 import signal
 import sqlite3
+import stat
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -1079,16 +1079,23 @@ def browse(db: str, port: int, open_browser: bool) -> None:
 def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
     """``--out`` written whole or not at all: a file is written beside it under a name of its own and put in
     its place once complete, so that an export that fails (a full disk, a damaged archive) leaves an
-    earlier file as it was and no part of a new one. What is not a file (a FIFO, /dev/stdout) is written
+    earlier file as it was and no part of a new one. A symbolic link is written through: the file it leads
+    to is replaced, with its mode, and the link stays. What is not a file (a FIFO), and a device or a
+    process's own file (/dev/stdout, /proc/self/fd/1: a link to whatever the shell redirected), is written
     as it is."""
-    target = Path(out)
-    if target.exists() and not target.is_file():
+    if out.endswith(("/", os.sep)):
+        raise UserError(f"--out {out} ends with a slash, as a directory does: give the name of a file")
+    given = Path(out).absolute()
+    if _a_stream(given) or (given.exists() and not given.is_file()):
         with open(out, mode, **options) as stream:
             yield stream
         return
+    target = Path(os.path.realpath(given))
     part = target.with_name(f".{target.name}.{os.getpid()}.part")  # this process's own name: no one else's file
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))  # a file made private stays private
         with open(fd, mode, **options) as stream:
             yield stream
         os.replace(part, target)
@@ -1097,6 +1104,18 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
             os.unlink(part)
         raise
     remove_abandoned_parts(target)
+
+
+def _a_stream(path: Path) -> bool:
+    """Whether ``path``, or a symbolic link on its way, is a device or a process's own file (under /dev or
+    /proc): written as it is, not replaced."""
+    for _ in range(40):  # as many links as the kernel follows
+        if path.parts[1:2] in (("dev",), ("proc",)):
+            return True
+        if not path.is_symlink():
+            return False
+        path = path.parent / os.readlink(path)
+    return False
 
 
 def remove_abandoned_parts(target: Path) -> None:

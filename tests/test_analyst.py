@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -459,6 +460,39 @@ def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
     assert result.returncode == 2
     assert result.stderr == f"Error: --out {out} is the archive {copy}, or a file kept beside it: give another file\n"
     assert copy.read_bytes() == before
+
+
+def test_out_writes_through_a_symbolic_link_and_keeps_the_files_mode(archive, tmp_path):
+    """--out through a link replaced the link with a file (as root, `--out /dev/stdout > file` replaced
+    /dev/stdout itself); over a file, its mode became the umask's (a private export readable by all)."""
+    db, _ = archive
+    real, link = tmp_path / "real.csv", tmp_path / "link.csv"
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link.symlink_to(real.name)
+    assert glossary(db, "export", "--format", "csv", "--out", str(link)).returncode == 0
+    assert link.is_symlink() and real.read_text().startswith("url,")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    # A link to this process's standard output, redirected to a file: written to that file, not replacing it.
+    stdout, captured = tmp_path / "stdout", tmp_path / "captured.csv"
+    stdout.symlink_to("/proc/self/fd/1")
+    with open(captured, "w") as sink:
+        result = subprocess.run([*GLOSSARY, "export", "--format", "csv", "--db", str(db), "--out", str(stdout)],
+                                cwd=ROOT, stdout=sink, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert stdout.is_symlink() and captured.read_text() == real.read_text()
+
+
+def test_out_ending_with_a_slash_is_refused(archive, tmp_path):
+    """`--out newdir/` wrote a file named newdir, and `--out existing.csv/` replaced existing.csv."""
+    db, _ = archive
+    existing = tmp_path / "existing.csv"
+    existing.write_text("kept\n")
+    for out in (f"{tmp_path}/newdir/", f"{existing}/"):
+        result = glossary(db, "export", "--format", "csv", "--out", out)
+        assert result.returncode == 2 and result.stderr == (
+            f"Error: --out {out} ends with a slash, as a directory does: give the name of a file\n")
+    assert existing.read_text() == "kept\n" and not (tmp_path / "newdir").exists()
 
 
 @pytest.mark.parametrize("command", [("search", "vega"), ("runs",), ("report",), ("export", "--format", "jsonl")])
