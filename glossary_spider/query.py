@@ -310,7 +310,10 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         url = normalize_url(url_or_slug)
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
-        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}")
+        failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
+                                      "LIMIT 1", [url]).fetchone()
+        why = f"; its last error (run #{failed[0]}, {failed[1]}): {safe_text(failed[2], one_line=True)}" if failed else ""
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{why}")
     text = url_or_slug.strip()
     inner = text.strip("/")
     # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/".
@@ -517,6 +520,11 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
         },
         "errors_by_stage": all_rows(
             "SELECT stage, count(*) AS errors FROM crawl_errors GROUP BY stage ORDER BY stage"),
+        "recent_errors": {
+            "count": count("SELECT count(*) FROM crawl_errors"),
+            "errors": all_rows("SELECT run_id, url, stage, http_status, error FROM crawl_errors "
+                               "ORDER BY id DESC LIMIT ?", listed),
+        },
         "runs": [
             # A run that never finished (killed, or still running) has its counts from its rows; a held one what
             # became of it (accepted, discarded).

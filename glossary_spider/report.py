@@ -30,6 +30,12 @@ def as_text(data: dict[str, Any]) -> str:
         if section["count"] > len(items):
             lines.append(f"  … and {section['count'] - len(items)} more")
     lines += ["", "Errors by stage"] + [f"  {_text(r['stage']):<10}{r['errors']:>8}" for r in data["errors_by_stage"]]
+    if recent := data["recent_errors"]["errors"]:
+        lines += ["", "Recent errors (run, stage, URL, what happened)"]
+        lines += [f"  #{_text(r['run_id']):<4}{_text(r['stage']):<10}{_text(r['url'])}  {_text(r['error'])}"
+                  + (f" ({r['http_status']})" if r["http_status"] is not None else "") for r in recent]
+        if (more := data["recent_errors"]["count"] - len(recent)) > 0:
+            lines.append(f"  … and {more} more (in the crawl_errors table)")
     lines += ["", "Last runs", "  id  command   started                    result            new  changed  unchanged  "
               "not-mod  gone  back  failed"]
     for r in data["runs"]:
@@ -128,6 +134,11 @@ def as_html(data: dict[str, Any]) -> str:
                      + _table(headers, [[r[f] for f in fields] for r in items]) + _more(section["count"], items))
     parts.append("<h2>Errors by stage</h2>" + _table(["stage", "errors"],
                                                      [[r["stage"], r["errors"]] for r in data["errors_by_stage"]]))
+    recent = data["recent_errors"]
+    parts.append(f"<h2>Recent errors: {recent['count']}</h2>" + _table(
+        ["run", "stage", "url", "status", "what happened"],
+        [[r["run_id"], r["stage"], r["url"], r["http_status"], r["error"]] for r in recent["errors"]])
+        + _more(recent["count"], recent["errors"]))
     parts.append("<h2>Last runs</h2>" + _table(
         ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "still gone",
          "back", "failed"],

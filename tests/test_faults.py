@@ -669,3 +669,25 @@ def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica,
     again = crawl(tmp_path / "again.db", "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow", "--json")
     found = json.loads(again.stdout)
     assert found["changes"] == 0 and found["sitemaps_unreadable"] == 1
+
+
+def test_the_report_lists_the_errors_and_show_names_a_failed_pages_error(attacked):
+    """A crawl's "N fetches failed (see 'glossary report')" led to a report that gave counts by stage only,
+    and `show` of a page that failed said only that no page was archived there."""
+    db, base = attacked["db"], attacked["server"].named_url
+    report = run_glossary("report", "--db", str(db))
+    assert report.returncode == 0, report.stderr
+    total = rows(db, "SELECT count(*) AS n FROM crawl_errors")[0]["n"]
+    listed = report.stdout.split("Recent errors (run, stage, URL, what happened)\n")[1].split("\n\n")[0].splitlines()
+    assert len(listed) == 26 and listed[-1] == f"  … and {total - 25} more (in the crawl_errors table)"
+    (last,) = rows(db, "SELECT run_id, stage, url, error FROM crawl_errors ORDER BY id DESC LIMIT 1")
+    assert listed[0].startswith(f"  #{last['run_id']}") and f"{last['url']}  {last['error']}" in listed[0]
+    data = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)
+    assert data["recent_errors"]["count"] == total and len(data["recent_errors"]["errors"]) == 25
+    page = run_glossary("report", "--db", str(db), "--format", "html").stdout
+    assert f"<h2>Recent errors: {total}</h2>" in page and f"<td>{last['url']}</td>" in page
+    url = f"{base}/definition/fault-redirect-offsite/"
+    shown = run_glossary("show", url, "--db", str(db))
+    assert shown.returncode == 2 and shown.stderr == (
+        f"Error: no archived page at {url}; its last error (run #1, fetch): redirected outside the allowed hosts: "
+        "http://evil.example/definition/x/\n")
