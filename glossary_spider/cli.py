@@ -33,7 +33,7 @@ from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, ex
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
-from glossary_spider.terminal import can_style, quoted, safe_json, safe_text, typed
+from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -945,7 +945,9 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     try:
         with (output_file(out, "wb" if binary else "w", **text) if out else
               open(sys.stdout.fileno(), "wb" if binary else "w", closefd=False, **text)) as stream:
-            count = writer(conn, stream, page_type)
+            # On a terminal, a site's escape sequences are shown, not acted on.
+            count = writer(conn, ShownOnTerminal(stream) if not (out or binary) and sys.stdout.isatty() else stream,
+                           page_type)
     except BrokenPipeError:  # the reader had enough (| head): not an error to tell it
         silence_stdout()
         sys.exit(EXIT_FAILED)

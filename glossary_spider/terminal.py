@@ -18,9 +18,13 @@ import sys
 import time
 from typing import IO
 
-# C0 but tab and newline, DEL, C1, and the bidirectional embeddings, overrides and isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# The bidirectional marks, embeddings, overrides and isolates: they reorder what a terminal shows.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# C0 but tab and newline, DEL, C1, and _BIDI; on one line, also newline, tab and the line and paragraph separators.
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+# What a record written to a terminal shows as an escape: _UNSAFE, but the CR of a CSV's line ends.
+_UNSAFE_RECORD = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -57,6 +61,18 @@ def safe_json(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi
     controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal."""
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+class ShownOnTerminal:
+    """A text stream to a terminal, for records written exactly elsewhere (an export's JSON lines or CSV):
+    what :data:`_UNSAFE` holds is written as ``\\uNNNN`` (in a JSON line, the same JSON), shown rather
+    than acted on."""
+
+    def __init__(self, stream: IO[str]):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(_UNSAFE_RECORD.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 class ProgressLine:

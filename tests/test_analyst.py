@@ -798,3 +798,44 @@ def test_an_archive_made_before_the_foreign_keys_gains_them_and_keeps_its_rows(a
                 for fk in migrated.db[table].foreign_keys} == set(FOREIGN_KEYS)
         assert {table: migrated.db[table].count for table in counts} == counts
         assert {view: migrated.db.execute(f"SELECT count(*) FROM {view}").fetchone()[0] for view in views} == views
+
+
+def _on_a_terminal(*command: str) -> bytes:
+    """What ``command`` writes to a terminal (a pseudo-terminal, read as it writes)."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    shown = b""
+    try:
+        process = subprocess.Popen([*GLOSSARY, *command], cwd=ROOT, stdout=terminal, stderr=subprocess.DEVNULL)
+        os.close(terminal)
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end closed: all is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+        process.wait(timeout=60)
+    finally:
+        os.close(controller)
+    return shown
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_to_a_terminal_shows_control_characters_rather_than_sends_them(archive, tmp_path, fmt):
+    """A title holding an OSC sequence (set the window's title) or a right-to-left override reached the
+    terminal raw from `export --format csv` (JSON lines: DEL, C1 and the bidi controls)."""
+    db, _ = archive
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE pages SET title = ? WHERE url = (SELECT min(url) FROM pages)",
+                     ("Vega\x1b]0;PWNED\x07\x9b2J\u202egnp.exe",))
+    shown = _on_a_terminal("export", "--format", fmt, "--db", str(copy))
+    assert b"Vega" in shown and b"PWNED" in shown
+    assert not any(c in shown for c in (b"\x1b", b"\x07", "\x9b".encode(), "\u202e".encode()))
+    assert b"Vega\\u001b]0;PWNED\\u0007\\u009b2J\\u202egnp.exe" in shown
+    piped = run_glossary("export", "--format", fmt, "--db", str(copy)).stdout  # exact, where it is not shown
+    assert ("Vega\x1b]0;PWNED\x07\x9b2J\u202egnp.exe" if fmt == "csv" else "Vega\\u001b]0;PWNED\\u0007\x9b2J\u202e") in piped
