@@ -747,16 +747,18 @@ def open_reader(db: str) -> Any:
 
 
 @cli.command(epilog=READER_EXIT_STATUSES)
-@click.argument("query")
+@click.argument("words", nargs=-1, required=True, metavar="QUERY")
 @db_option
 @type_option
 @click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=20, show_default=True,
               help="Most results to show.")
 @format_option("table", "json", "csv")
 @user_errors
-def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> None:
+def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, fmt: str) -> None:
     """Full-text search over titles, summaries and body text.
 
+    A QUERY of several words need not be quoted: glossary search funding rate
+    is glossary search "funding rate".
     Results are ranked by bm25, title matches first, with the matching words
     highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*,
     title:word); a query that is not valid syntax is searched as plain words,
@@ -770,12 +772,12 @@ def search(query: str, db: str, page_type: str | None, limit: int, fmt: str) -> 
     from glossary_spider import query as q
     from glossary_spider.export import spreadsheet_cell
 
-    def as_words(reason: str, words: str) -> None:
+    def as_words(reason: str, searched: str) -> None:
         click.echo(f"Note: {quoted(query)} is not FTS5 query syntax ({safe_text(reason, one_line=True)}): searched "
-                   f"for the pages holding every one of its words, {safe_text(words, one_line=True)} (leave a word "
+                   f"for the pages holding every one of its words, {safe_text(searched, one_line=True)} (leave a word "
                    "out with NOT, search a phrase in double quotes)", err=True)
 
-    query = typed(query)
+    query = typed(" ".join(words))
     # Read as they are written: memory stays flat.
     results = q.search(open_reader(db), query, page_type, limit, as_words)
     if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
@@ -929,6 +931,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     """
     from glossary_spider import export as ex
 
+    if raw and fmt != "csv":
+        raise UserError(f"--raw goes with --format csv: --format {fmt} is always exact")
     stops_interrupt()
     output_to(out)
     conn = open_reader(db)
@@ -1237,7 +1241,8 @@ def main() -> None:
         if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
             given = next((a for a in sys.argv[1:] if a.startswith(exc.option_name)), exc.option_name)
             also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
-        click.echo(f"Error: {exc.format_message()} (see '{where} --help'{also})", err=True)
+        said = " ".join(exc.format_message().split())  # Click lists a choice's values a line each
+        click.echo(f"Error: {said} (see '{where} --help'{also})", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except click.ClickException as exc:
         exc.show()

@@ -839,3 +839,20 @@ def test_an_export_to_a_terminal_shows_control_characters_rather_than_sends_them
     assert b"Vega\\u001b]0;PWNED\\u0007\\u009b2J\\u202egnp.exe" in shown
     piped = run_glossary("export", "--format", fmt, "--db", str(copy)).stdout  # exact, where it is not shown
     assert ("Vega\x1b]0;PWNED\x07\x9b2J\u202egnp.exe" if fmt == "csv" else "Vega\\u001b]0;PWNED\\u0007\x9b2J\u202e") in piped
+
+
+def test_a_query_of_several_unquoted_words_is_searched_as_one(archive):
+    """`glossary search funding rate` failed with "Got unexpected extra argument (rate)"."""
+    db, _ = archive
+    unquoted, quoted_ = glossary(db, "search", "funding", "rate"), glossary(db, "search", "funding rate")
+    assert unquoted.returncode == 0 and unquoted.stdout == quoted_.stdout and "[funding]" in unquoted.stdout.lower()
+
+
+@pytest.mark.parametrize("args, said", [
+    (("export",), "Error: Missing option '--format'. Choose from: jsonl, csv, warc (see 'glossary export --help')"),
+    (("export", "--format", "jsonl", "--raw"), "Error: --raw goes with --format csv: --format jsonl is always exact"),
+], ids=["no format", "raw with jsonl"])
+def test_export_options_misused_are_one_line(archive, args, said):
+    db, _ = archive
+    result = glossary(db, *args)
+    assert result.returncode == 2 and result.stderr == said + "\n"
