@@ -316,8 +316,12 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{why}")
     text = url_or_slug.strip()
     inner = text.strip("/")
-    # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/".
-    if not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):
+    # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/". A first
+    # part that names no host ("definition/vega/": no dot, no port) is the start of a path.
+    first = inner.split("/")[0]
+    if not text.startswith("/") and "/" in inner and not (any(c in first for c in ".:") or first == "localhost"):
+        text = "/" + text
+    elif not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):
         return resolve(conn, f"http://{text}", page_type)
     slug = inner.split("/")[-1]
     if text.startswith("/"):  # a path: the pages at that very path (and query), on whatever host

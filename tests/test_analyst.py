@@ -198,6 +198,15 @@ def test_show_a_page_without_a_slug_by_its_path(archive):
         assert glossary(db, "show", by_path).stdout == home.stdout, by_path
 
 
+def test_show_a_path_written_without_its_first_slash(archive):
+    """`show definition/x` took "definition" for a host: "no archived page at http://definition/x"."""
+    db, url = archive
+    (page,) = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' ORDER BY url LIMIT 1")
+    path = page["url"].removeprefix(url)
+    shown = glossary(db, "show", path.lstrip("/"))
+    assert shown.returncode == 0 and shown.stdout == glossary(db, "show", path).stdout
+
+
 @pytest.mark.parametrize("spelled", ["café-delta", "caf%c3%a9-delta", "caf%C3%A9-delta"])
 def test_show_finds_a_page_by_its_slug_however_its_escapes_are_spelled(tmp_path, spelled):
     """As in a URL's path, ``café``, ``caf%c3%a9`` and ``caf%C3%A9`` are one slug (spelt the last way)."""
