@@ -276,7 +276,8 @@ def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
 
     outcomes = fetch_outcomes(reader, run["id"])
     hosts = unreachable_hosts(outcomes)
-    failed, fetched = (sum(outcomes[host][1] for host in hosts), sum(sum(outcomes[host]) for host in hosts))
+    failed = sum(outcomes[host].unanswered for host in hosts)
+    fetched = failed + sum(outcomes[host].answered for host in hosts)
     if gave_up := json.loads(run["stats"] or "{}").get("glossary/gave_up"):
         whom = ", ".join(gave_up["hosts"][:3]) or "the site"
         counted = f"; {failed} of {fetched} fetches failed for good (see 'glossary report')" if fetched else ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class ExitStatus(IntEnum):
@@ -72,7 +72,7 @@ def explain(finish_reason: str | None) -> str:
     return {
         HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
         UNREACHABLE_REASON: "the site (or one of the run's sites) did not answer, or refused us: (nearly) every "
-                            "fetch to it failed; --resume tries them again",
+                            "fetch to it failed, or every one once it stopped answering; --resume tries them again",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
         UNWRITABLE: "the archive could not be written when the run started (a full disk? a read-only file?): "
@@ -101,20 +101,35 @@ def no_answer(http_status: int | None) -> bool:
     return http_status is None or http_status >= 500 or http_status in NOT_NOW
 
 
-def is_unreachable(answered: int, unanswered: int) -> bool:
-    """Whether a host's fetches say it was down: at least one fetch got no answer
-    (:func:`no_answer`) and at most one in twenty got one."""
-    return unanswered > 0 and answered * 19 <= unanswered
+class HostFetches(NamedTuple):
+    """How a run's fetches of one host's URLs went, each URL counted once: how many got an answer, how many
+    did not (:func:`no_answer`), and how many of those came after the last that got one."""
+
+    answered: int
+    unanswered: int
+    unanswered_last: int
 
 
-def unreachable_hosts(outcomes: Mapping[str, tuple[int, int]]) -> list[str]:
-    """The hosts a run found down (:func:`is_unreachable`), given how many of each host's fetches got an
-    answer and how many did not (:func:`glossary_spider.storage.fetch_outcomes`). Each host is judged on
-    its own: a run that asks two sites, one of them down, did not do its work either."""
-    return sorted(host for host, (answered, unanswered) in outcomes.items() if is_unreachable(answered, unanswered))
+# Unanswered fetches in a row, none answered after them, that say a site was down when the run ended (a
+# server that died mid-run, its pages all refused since): as many as the outage watch gives up after.
+DOWN_AT_THE_END = 10
 
 
-def final_reason(reason: str, outcomes: Mapping[str, tuple[int, int]]) -> str:
+def is_unreachable(fetches: HostFetches) -> bool:
+    """Whether a host's fetches say it was down: at least one fetch got no answer (:func:`no_answer`), and
+    at most one in twenty got one, or the last :data:`DOWN_AT_THE_END` or more got none."""
+    return fetches.unanswered > 0 and (fetches.answered * 19 <= fetches.unanswered
+                                       or fetches.unanswered_last >= DOWN_AT_THE_END)
+
+
+def unreachable_hosts(outcomes: Mapping[str, HostFetches]) -> list[str]:
+    """The hosts a run found down (:func:`is_unreachable`), given how each host's fetches went
+    (:func:`glossary_spider.storage.fetch_outcomes`). Each host is judged on its own: a run that asks two
+    sites, one of them down, did not do its work either."""
+    return sorted(host for host, fetches in outcomes.items() if is_unreachable(fetches))
+
+
+def final_reason(reason: str, outcomes: Mapping[str, HostFetches]) -> str:
     """The finish reason to record for a run that Scrapy ended for ``reason``, given how many of its
     fetches got an answer and how many did not, host by host."""
     if reason in COMPLETE_REASONS and unreachable_hosts(outcomes):

@@ -4,6 +4,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from click.testing import CliRunner
 from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.cli import cli
+from glossary_spider.outcome import NO_ANSWER_SQL
 
 
 def assert_one_line_error(result, *words):
@@ -330,6 +332,27 @@ def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make
             {"id": run["id"], "finish_reason": "finished"}]
     finally:
         server.stop()
+
+
+def test_a_site_that_dies_mid_refresh_ends_it_unreachable_not_done(make_replica, tmp_path):
+    """A server killed while a refresh ran: every fetch after refused, the run "finished", exit 0, and
+    runs --check "ok", as the few pages fetched before were more than one in twenty."""
+    server, db = make_replica(40), tmp_path / "dies.db"
+    assert crawl(db, "--start-url", f"{server.url}/").returncode == 0
+    server.clear_log()
+    refresh = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "16",
+                                "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while sum(r["path"] != "/robots.txt" for r in server.requests()) < 5 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    server.stop()
+    stdout, stderr = refresh.communicate(timeout=200)
+    answered, pages = rows(db, f"SELECT sum(NOT {NO_ANSWER_SQL}) AS answered, count(*) AS pages FROM captures "
+                               "WHERE run_id = 2")[0].values()
+    assert 0 < answered and answered * 19 > pages - answered, "a site that answered more than one in twenty"
+    assert refresh.returncode == 6, stdout + stderr
+    assert stderr.startswith("Error: the site did not answer, or refused us: ")
+    assert run_glossary("runs", "--db", str(db), "--check").returncode == 6
 
 
 def test_a_run_over_two_sites_with_one_down_exits_6_naming_it_and_resumes_only_its_pages(make_replica, tmp_path):

@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from glossary_spider.outcome import REFUSED_REASONS, exit_status, final_reason, is_complete, outcome, was_refused
+from glossary_spider.outcome import (REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete, outcome,
+                                     was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, is_damaged,
                                             writable_logs)
@@ -223,7 +224,7 @@ class Archive(Staging, Writer, Reads):
     def run_counts(self, run_id: int) -> dict[str, int]:
         return run_counts(self.db, run_id)
 
-    def fetch_outcomes(self, run_id: int) -> dict[str, tuple[int, int]]:
+    def fetch_outcomes(self, run_id: int) -> dict[str, HostFetches]:
         return fetch_outcomes(self.db, run_id)
 
     # -- pages that are not staged -------------------------------------------------------
