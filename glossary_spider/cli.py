@@ -383,7 +383,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
         echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
                                  "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
                                  "limits": stats.get("glossary/limits", []),
-                                 "sitemaps_unreadable": stats.get("glossary/sitemaps_unreadable", 0)}))
+                                 "sitemaps_unreadable": stats.get("glossary/sitemaps_unreadable", 0),
+                                 "pages_not_asked": stats.get("glossary/skipped_by_lastmod", 0)}))
     else:
         echo_summary(summary(run, db, **extras))
     status = exit_status(run["finish_reason"])
@@ -582,6 +583,8 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         found += f"; {unreadable} sitemap{'s' if unreadable > 1 else ''} unreadable"
     lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: {found}", "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
+    if skipped := stats.get("glossary/skipped_by_lastmod"):
+        lines.append(f"  {'not asked':<13}{skipped:>8}   (their sitemap's lastmod is older than their last fetch)")
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     if stats.get("glossary/limits_hit"):
         lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   "

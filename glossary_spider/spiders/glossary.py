@@ -196,7 +196,7 @@ class GlossarySpider(Spider):
         trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))
         lastmod = self.lastmods.get(url)
         if (not too_old and trusted and info.get("status") == "live" and lastmod
-                and lastmod <= last_fetched - LASTMOD_SLACK):
+                and lastmod <= last_fetched - LASTMOD_SLACK and not _lags(lastmod, info.get("last_modified"))):
             self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
             return None
         headers = {}
@@ -600,6 +600,16 @@ def _http_date(value: bytes) -> datetime | None:
         return parsedate_to_datetime(value.decode("latin-1"))
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _lags(lastmod: datetime, last_modified: str | None) -> bool:
+    """Whether a sitemap's ``lastmod`` for a page is older (by more than :data:`LASTMOD_SLACK`) than the
+    ``Last-Modified`` the page itself was served with: that sitemap lags behind its pages, and says nothing
+    of whether one changed since."""
+    served = _http_date(last_modified.encode("latin-1", "replace")) if last_modified else None
+    if served is None:
+        return False
+    return lastmod < (served if served.tzinfo else served.replace(tzinfo=timezone.utc)) - LASTMOD_SLACK
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
