@@ -39,6 +39,9 @@ from glossary_spider.urls import PAGE_TYPES
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
+# The run arguments' names as the command line spells them, for its messages.
+OPTION_NAMES = {"max_age_days": "--max-age", "max_pages": "--max-pages",
+                **{name: "--" + name.replace("_", "-") for name in RUN_OPTIONS}}
 
 
 class UserError(click.ClickException):
@@ -340,7 +343,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
         raise UserError(str(exc)) from None
     hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
     try:
-        plan = open_run(db, arguments)
+        plan = open_run(db, arguments, spelled=OPTION_NAMES)
     except REFUSALS as exc:
         if options["as_json"]:  # the refused run's line too, so that `>> refresh.log` has one for every run
             reason = refused_reason(exc)

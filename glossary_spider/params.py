@@ -264,8 +264,9 @@ class RunArgs:
     recorded: frozenset[str] | None = None  # of a run read back: the arguments its record holds
 
     @classmethod
-    def parse(cls, arguments: Mapping[str, Any]) -> RunArgs:
-        """Arguments by name, as text or typed values (None: not given); BadArgument names a wrong one."""
+    def parse(cls, arguments: Mapping[str, Any], spelled: Mapping[str, str] | None = None) -> RunArgs:
+        """Arguments by name, as text or typed values (None: not given); BadArgument names a wrong one, as
+        ``spelled`` writes its name (a command line's ``--max-age`` for ``max_age_days``) or as it was given."""
         values: dict[str, Any] = {}
         urls_file = arguments.get("urls_file")
         for name, value in arguments.items():
@@ -275,7 +276,7 @@ class RunArgs:
             if key not in ARGUMENTS:
                 known = ", ".join(sorted([*ARGUMENTS, *ALIASES, "urls_file"]))
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
-            values[key] = ARGUMENTS[key](value, name)
+            values[key] = ARGUMENTS[key](value, (spelled or {}).get(name, name))
         if urls_file is not None:
             if not str(urls_file).strip():  # an unset variable in a script: never the live site instead
                 raise BadArgument("--urls-file is empty: give the path of a file of URLs, one a line")

@@ -114,16 +114,18 @@ class RunPlan:
             self.lock = None
 
 
-def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None = None) -> RunPlan:
+def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None = None,
+             spelled: Mapping[str, str] | None = None) -> RunPlan:
     """Open the archive at ``db`` for the run ``arguments`` ask for, and plan it.
 
     ``arguments`` are :class:`~glossary_spider.params.RunArgs` names with text or typed
-    values (None: not given). Raises one of :data:`REFUSALS` for a run that cannot start.
+    values (None: not given); ``spelled``: how the user wrote their names, for messages.
+    Raises one of :data:`REFUSALS` for a run that cannot start.
     """
     mode = arguments.get("mode") or "crawl"
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:
-        args = RunArgs.parse(arguments)
+        args = RunArgs.parse(arguments, spelled)
         if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
             raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: check the archive's path "
                               "(--db, GLOSSARY_DB), or create the directory first")

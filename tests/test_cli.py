@@ -83,7 +83,7 @@ def test_a_number_that_is_not_finite_or_beyond_a_day_is_refused(tmp_path, option
     """--delay nan turned politeness off without a word; --timeout nan failed every fetch, and the run
     said the site did not answer; --delay inf fetched nothing, for ever."""
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/", option, value)
-    assert_one_line_error(result, option.removeprefix("--").replace("-", "_"))
+    assert_one_line_error(result, f"{option} must be")
     assert not (tmp_path / "a.db").exists()
 
 
@@ -94,15 +94,15 @@ def test_a_refresh_max_age_past_what_dates_hold_is_refused(crawled, tmp_path, va
     db = tmp_path / "age.db"
     shutil.copy(crawled, db)
     result = run_glossary("refresh", "--db", str(db), "--max-age", value, "--no-progress")
-    assert_one_line_error(result, "max_age_days must be 0 to 1000000")
+    assert_one_line_error(result, "--max-age must be 0 to 1000000")
     assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
         {"finish_reason": "bad_argument"}]
 
 
 @pytest.mark.parametrize("option, value, words", [
-    ("--delay", "-1", "delay must be 0 to 86400, not '-1'"), ("--concurrency", "0", "concurrency must be 1 to 64"),
+    ("--delay", "-1", "--delay must be 0 to 86400, not '-1'"), ("--concurrency", "0", "--concurrency must be 1 to 64"),
     ("--concurrency", "100000", "concurrency must be 1 to 64"),  # not "raise the limit (ulimit -n)"
-    ("--timeout", "soon", "timeout must be a number, not 'soon'"), ("--max-age", "-3", "max_age_days must be 0 to"),
+    ("--timeout", "soon", "timeout must be a number, not 'soon'"), ("--max-age", "-3", "--max-age must be 0 to"),
 ])
 def test_a_number_out_of_range_is_a_refused_run_with_its_json_line(crawled, tmp_path, option, value, words):
     """click refused --delay -1 itself, before the run was opened: no --json line in the scheduler's log, and no
