@@ -312,7 +312,8 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
             return url
         failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
                                       "LIMIT 1", [url]).fetchone()
-        why = f"; its last error (run #{failed[0]}, {failed[1]}): {safe_text(failed[2], one_line=True)}" if failed else ""
+        why = (f"; its last error (run #{failed[0]}, {failed[1]}): {safe_text(failed[2], one_line=True)}"
+               if failed else "")
         raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{why}")
     text = url_or_slug.strip()
     inner = text.strip("/")

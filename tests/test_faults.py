@@ -666,7 +666,8 @@ def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica,
     assert "nothing new; 1 sitemap unreadable" in result.stdout
     assert re.search(r"^sitemaps: +1 +unreadable", result.stdout, re.M)
     assert [r["stage"] for r in rows(db, "SELECT stage FROM crawl_errors")] == ["sitemap"]
-    again = crawl(tmp_path / "again.db", "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow", "--json")
+    again = crawl(tmp_path / "again.db", "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow",
+                  "--json")
     found = json.loads(again.stdout)
     assert found["changes"] == 0 and found["sitemaps_unreadable"] == 1
 
