@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from glossary_spider.outcome import NO_ANSWER_SQL, HostFetches
-from glossary_spider.urls import host_of
+from glossary_spider.urls import server_of
 from glossary_spider.storage.bodies import BodyCodec
 
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, a soft
@@ -59,7 +59,8 @@ def read_gate_report(conn: sqlite3.Connection, run_id: int) -> dict[str, Any] | 
 
 
 def fetch_outcomes(db: Any, run_id: int) -> dict[str, HostFetches]:
-    """For each host a run fetched pages of, how many of its fetches got an answer and how many did not
+    """For each server (a host, and its port unless a standard one: :func:`glossary_spider.urls.server_of`) a run
+    fetched pages of, how many of its fetches got an answer and how many did not
     (no response at all, a 5xx, 401, 403, 408 or 429: :func:`glossary_spider.outcome.no_answer`), and how
     many of those came after its last answer, counting each URL once by its last capture, in the order
     they were captured (``db``: any connection with ``execute``)."""
@@ -67,7 +68,7 @@ def fetch_outcomes(db: Any, run_id: int) -> dict[str, HostFetches]:
     for url, unanswered in db.execute(
             f"SELECT url, {NO_ANSWER_SQL} FROM captures WHERE id IN "
             "(SELECT max(id) FROM captures WHERE run_id = ? GROUP BY url) ORDER BY id", [run_id]):
-        before = outcomes.get(host := host_of(url), HostFetches(0, 0, 0))
+        before = outcomes.get(host := server_of(url), HostFetches(0, 0, 0))
         outcomes[host] = (HostFetches(before.answered, before.unanswered + 1, before.unanswered_last + 1)
                           if unanswered else HostFetches(before.answered + 1, before.unanswered, 0))
     return outcomes
