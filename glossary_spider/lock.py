@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import stat
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class ArchiveLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read(fd)
+                holder = _holder_of(fd)
                 os.close(fd)
                 raise ArchiveLocked(self.db_path, holder) from None
             if _same_file(fd, self.path):
@@ -157,6 +158,18 @@ def _same_file(fd: int, path: Path) -> bool:
         return os.stat(path).st_ino == os.fstat(fd).st_ino
     except FileNotFoundError:
         return False
+
+
+# How long a writer refused the lock waits for its holder to write its name: it does so just after it locks.
+_NAMING_SECONDS = 0.5
+
+
+def _holder_of(fd: int) -> dict[str, Any]:
+    """What the holder of the locked file ``fd`` wrote of itself, waited for a moment if not yet written."""
+    deadline = time.monotonic() + _NAMING_SECONDS
+    while not (found := _read(fd)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
 
 
 def _read(fd: int) -> dict[str, Any]:

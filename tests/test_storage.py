@@ -390,3 +390,27 @@ def test_a_resume_fetches_what_its_run_never_tried_before_what_failed(tmp_path):
     archive.close()
     assert done == {"http://site/fetched/"}
     assert pending == ["http://site/a/", "http://site/b/", "http://site/fails/", "http://site/times-out/"]
+
+
+def test_a_writer_refused_the_lock_names_a_holder_that_has_only_just_locked_it(tmp_path):
+    """The holder writes its pid, command and start just after it locks the file: a writer refused in that
+    moment said "locked by another writer (pid ?, ? since ?)" (2 refusals in 5, two reparses at once)."""
+    import fcntl
+    import threading
+
+    from glossary_spider.lock import ArchiveLock, ArchiveLocked, beside
+
+    db = tmp_path / "a.db"
+    Archive(db).close()
+    fd = os.open(beside(db, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # locked, nothing written yet
+        naming = threading.Timer(0.1, os.pwrite, (fd, json.dumps(
+            {"pid": os.getpid(), "command": "reparse", "started_at": "2026-11-29T21:00:00+00:00"}).encode(), 0))
+        naming.start()
+        with pytest.raises(ArchiveLocked) as refused:
+            ArchiveLock(db, "refresh").acquire()
+        naming.join()
+    finally:
+        os.close(fd)
+    assert str(refused.value).endswith(f"(pid {os.getpid()}, reparse since 2026-11-29T21:00:00+00:00)")
