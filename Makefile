@@ -23,9 +23,10 @@ test: install
 	$(BIN)/python -m compileall -q glossary_spider
 	$(BIN)/python -m pytest -q -n 3 --dist loadfile
 
-# kill -9 at 10 seeded moments of each of crawl, refresh and reparse (make test tries 2).
+# kill -9 at 10 seeded moments of each of crawl, refresh and reparse (make test tries 2); CRASH_POINTS=30 for more.
+CRASH_POINTS ?= 10
 crash: install
-	CRASH_POINTS=10 $(BIN)/python -m pytest -q -s tests/test_crash.py
+	CRASH_POINTS=$(CRASH_POINTS) $(BIN)/python -m pytest -q -s tests/test_crash.py
 
 demo: install
 	$(BIN)/python -m glossary_spider.demo --db $(DEMO_DB) --port $(DEMO_PORT)
