@@ -103,6 +103,7 @@ DOWNLOADER_MIDDLEWARES = {
 # Pending requests wait on disk (glossary_spider.crawl), named without a search of the spider; the
 # newest GLOSSARY_QUEUE_MEMORY of them in memory (about 1 KiB each).
 SCHEDULER_DISK_QUEUE = "glossary_spider.queues.RequestDiskQueue"
+SCHEDULER_START_DISK_QUEUE = "glossary_spider.queues.StartRequestDiskQueue"
 GLOSSARY_QUEUE_MEMORY = 5000
 # A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
 DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"

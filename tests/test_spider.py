@@ -113,10 +113,10 @@ def test_allowed_hosts_are_checked_before_any_request(url, allowed):
             middleware.process_request(request)
 
 
-def _disk_queue(tmp_path, window):
+def _disk_queue(tmp_path, window, start=False):
     from scrapy import Spider
 
-    from glossary_spider.queues import RequestDiskQueue
+    from glossary_spider.queues import RequestDiskQueue, StartRequestDiskQueue
 
     class Pages(Spider):
         name = "pages"
@@ -129,7 +129,7 @@ def _disk_queue(tmp_path, window):
 
     crawler = get_crawler(Pages, {"GLOSSARY_QUEUE_MEMORY": window})
     crawler.spider = spider = Pages()
-    return RequestDiskQueue.from_crawler(crawler, str(tmp_path / "queue")), spider
+    return (StartRequestDiskQueue if start else RequestDiskQueue).from_crawler(crawler, str(tmp_path / "queue")), spider
 
 
 def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path):
@@ -148,23 +148,33 @@ def test_the_disk_queue_gives_back_requests_with_the_spiders_callbacks(tmp_path)
         queue.push(Request("https://term.greeks.live/c/", callback=lambda response: None))
 
 
-def test_the_disk_queue_keeps_its_newest_requests_in_memory_and_the_older_on_disk(tmp_path):
-    queue, spider = _disk_queue(tmp_path, window=4)
+@pytest.mark.parametrize("start", [False, True], ids=["requests", "start requests"])
+def test_the_disk_queue_keeps_its_newest_requests_in_memory_and_the_older_on_disk(tmp_path, start):
+    """The requests found as a crawl goes come newest first; its start requests (100,000 of them took 20 s
+    to queue through Scrapy's own start queue, fetching nothing meanwhile) in the order given."""
+    queue, spider = _disk_queue(tmp_path, window=4, start=start)
     unpicklable = Request("https://term.greeks.live/odd/", callback=lambda response: None)
     queue.push(unpicklable)
     for n in range(10):
         queue.push(Request(f"https://term.greeks.live/{n}/", callback=spider.parse_page, meta={"n": n}))
     assert len(queue) == 11
     assert 0 < len(queue.held) <= 4  # the rest went to disk
-    assert queue.peek().url.endswith("/9/")
+    assert queue.peek().url.endswith("/0/" if start else "/9/")
     popped = [queue.pop() for _ in range(11)]
     assert queue.pop() is None and len(queue) == 0
-    # Last in, first out, as the disk alone would give them; the request that cannot be pickled waited
-    # in memory, its callback as it was.
+    # In the disk queue's own order, as the disk alone would give them; the request that cannot be pickled
+    # waited in memory, its callback as it was.
     pages = [r for r in popped if r is not unpicklable]
-    assert [r.meta["n"] for r in pages] == list(range(9, -1, -1))
+    assert [r.meta["n"] for r in pages] == (list(range(10)) if start else list(range(9, -1, -1)))
     assert all(r.callback == spider.parse_page for r in pages)
     assert unpicklable in popped
+
+
+def test_a_crawl_queues_its_start_urls_in_the_projects_own_queue():
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    assert settings["SCHEDULER_START_DISK_QUEUE"] == "glossary_spider.queues.StartRequestDiskQueue"
 
 
 def test_the_collector_is_paced_while_the_engine_runs_and_restored_after():
