@@ -95,9 +95,10 @@ class Progress:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         # A refresh knows how many pages it has to go through: the archive's.
         known = len(getattr(self.crawler.spider, "known", None) or ())
+        failed = stats.get_value("glossary/pages_failed", 0)
         return (
             f"{pages}{f' of {known} known' if known else ''} pages · {pages / elapsed:.1f}/s · "
-            f"{stats.get_value('glossary/pages_failed', 0)} errors · "
+            f"{failed} error{'' if failed == 1 else 's'} · "
             f"{stats.get_value('downloader/request_count', 0)} requests · {elapsed:.0f}s"
         )
 

@@ -110,7 +110,7 @@ class ProgressLine:
         return text if len(text) < width else text[:max(width - 2, 0)] + "…"
 
     def done(self, text: str) -> None:
-        self._write(f"\r\033[K{text}\n" if self.live else f"{text}\n")
+        self._write(f"\r\033[K{self.fitted(text)}\n" if self.live else f"{text}\n")
 
     def _write(self, text: str) -> None:
         try:

@@ -390,7 +390,7 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(r
     logged = run_glossary(*crawl_args)
     assert logged.returncode == 0, logged.stderr
     assert "\r" not in logged.stderr and "\x1b" not in logged.stderr
-    line = r"^\d+ pages · [\d.]+/s · \d+ errors · \d+ requests · \d+s$"
+    line = r"^\d+ pages · [\d.]+/s · \d+ errors? · \d+ requests · \d+s$"
     assert re.search(line, logged.stderr, re.M), logged.stderr
     reparsed = run_glossary("reparse", "--db", str(tmp_path / "p.db"), "--progress")
     assert re.fullmatch(r"(\d+ of \d+ pages · \d+/s · 0 changed\n)+", reparsed.stderr), reparsed.stderr
@@ -1082,10 +1082,11 @@ def test_the_progress_line_fits_a_narrow_terminal():
         line = ProgressLine(terminal)
         assert line.live
         line.show("1,234 pages · 5.0/s · 0 errors · 1,300 requests")
+        line.done("1,300 pages · 5.1/s · 0 errors · 1,380 requests")  # the last one too
     written = os.read(master, 4096).decode()
     os.close(master)
-    shown = written.split("\x1b[K")[-1]
-    assert shown == "1,234 pages · 5.0/…" and len(shown) < 20
+    shown = written.split("\x1b[K")
+    assert shown[-2].startswith("1,234 pages · 5.0/…") and shown[-1] == "1,300 pages · 5.1/…\r\n"
 
 
 @pytest.mark.parametrize(("gate", "says"), [
