@@ -31,9 +31,10 @@ def write_items(archive: Archive, run_id: int, items: list[Any], traffic: dict[s
                 pending += item.discovered
             elif isinstance(item, LimitItem):
                 archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
-            elif isinstance(item, MovedItem):  # the URL's frontier entry is its page's, or its own fetch's
+            elif isinstance(item, MovedItem):  # a redirect answered: its URL is done, wherever it led
                 if outcome := archive.record_gone(run_id, item.fetch):
                     outcomes.append(outcome)
+                done.append(item.fetch.url)
             else:
                 outcomes.append(_write_outcome(archive, run_id, item))
                 if not (isinstance(item, FailureItem) and item.unanswered):

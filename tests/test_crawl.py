@@ -754,3 +754,22 @@ def test_workers_that_cannot_start_condemn_no_page(tmp_path, monkeypatch):
             pool.shutdown()
 
     assert [type(result) for result in asyncio.run(run())] == [WorkersGone] * 3
+
+
+def test_a_redirect_answered_in_one_part_of_a_run_is_not_asked_again_in_the_next(make_replica, tmp_path):
+    """A redirect to a page the run had archived already was dropped as a duplicate, and its URL stayed
+    pending in the frontier: every --resume asked for it again."""
+    server, db = make_replica(40), tmp_path / "moved.db"
+    target = ReplicaSite(40).glossary_paths()[0]
+    redirect = target.replace("/definition/", "/definitions/", 1)
+    assert redirect != target
+    other = ReplicaSite(40).glossary_paths()[1]
+    first = crawl(db, "--no-follow", "--max-pages", "2", "--concurrency", "1",
+                  *[a for path in (target, redirect, other) for a in ("--start-url", server.url + path)])
+    assert first.returncode == 4, first.stdout + first.stderr
+    asked = [r["path"] for r in server.requests()]
+    assert redirect in asked and target in asked, asked
+    server.clear_log()
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert redirect not in [r["path"] for r in server.requests()]
