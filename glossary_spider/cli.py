@@ -584,7 +584,9 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         found = f"{news} pages new, changed, gone or back" if news else "nothing new"
     if unreadable := stats.get("glossary/sitemaps_unreadable"):
         found += f"; {unreadable} sitemap{'s' if unreadable > 1 else ''} unreadable"
-    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s: {found}", "pages:"]
+    # A resumed run's counts are over all its parts; its time is its last part's.
+    part = " (this part)" if run.get("resumed_at") else ""
+    lines = [f"{run['command'].capitalize()} #{run['id']} {ended} {elapsed or 0:.1f}s{part}: {found}", "pages:"]
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     if skipped := stats.get("glossary/skipped_by_lastmod"):
         lines.append(f"  {'not asked':<13}{skipped:>8}   (their sitemap's lastmod is older than their last fetch)")

@@ -85,6 +85,8 @@ def test_max_requests_stops_the_run_early_and_resume_finishes_it(site, tmp_path)
         if resumed.returncode != ExitStatus.STOPPED_EARLY:
             break
     assert resumed.returncode == 0, resumed.stderr
+    # Its counts are over all its parts, its time its last part's: the first line says which.
+    assert re.match(r"Crawl #1 finished in [\d.]+s \(this part\): ", resumed.stdout), resumed.stdout
     archived = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE page_type != 'other'")}
     assert archived == {site.url + p for p in ReplicaSite(PAGES).glossary_paths()}
 
