@@ -74,17 +74,22 @@ def read_urls_file(path: str | Path) -> list[str]:
         if info.st_size > MAX_URLS_FILE:
             raise BadArgument(f"--urls-file {path}: {info.st_size:,} bytes, more than {MAX_URLS_FILE // 2**20} MiB "
                               "of URLs: give a sitemap, or split the list over several runs")
-        text = os.read(fd, MAX_URLS_FILE + 1)[:MAX_URLS_FILE].decode("utf-8-sig")  # a BOM (Notepad's) dropped
-    except UnicodeDecodeError as exc:
-        raise BadArgument(f"--urls-file {path}: cannot be read ({exc})") from None
+        data = os.read(fd, MAX_URLS_FILE + 1)[:MAX_URLS_FILE]
     except OSError as exc:
         raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
+    if b"\x00" in data:  # UTF-16 or UTF-32 (a spreadsheet's "Unicode text"), or no text at all
+        raise BadArgument(f"--urls-file {path}: not UTF-8 text (NUL bytes: UTF-16?): save it as UTF-8")
+    # A BOM (Notepad's) dropped; a byte that is not UTF-8 matters only in a line that is read.
+    text = data.decode("utf-8-sig", "surrogateescape")
     urls = []
     for number, line in enumerate(text.splitlines(), 1):
         line = _COMMENT.sub("", line).strip()
         if line and not line.startswith("#"):
+            if bad := next((c for c in line if "\udc80" <= c <= "\udcff"), None):
+                raise BadArgument(f"--urls-file {path} line {number}: not UTF-8 (a byte {ord(bad) - 0xdc00:#04x}): "
+                                  "save the file as UTF-8")
             urls.append(check_url(line, f"--urls-file {path} line {number}:"))
     return urls
 

@@ -70,6 +70,23 @@ def test_a_urls_file_is_a_regular_file_of_bounded_size(tmp_path, kind):
     assert not (tmp_path / "a.db").exists()
 
 
+@pytest.mark.parametrize("content, said", [
+    (b"http://127.0.0.1:9/caf\xe9/\n", "line 1: not UTF-8 (a byte 0xe9): save the file as UTF-8"),
+    ("http://127.0.0.1:9/ok/\n".encode("utf-16"), "not UTF-8 text (NUL bytes: UTF-16?): save it as UTF-8"),
+], ids=["latin-1", "utf-16"])
+def test_a_urls_file_not_in_utf8_names_the_line(tmp_path, content, said):
+    """The whole file was refused naming a byte's position, a byte in a comment too."""
+    (tmp_path / "urls.txt").write_bytes(content)
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
+    assert_one_line_error(result, f"--urls-file {tmp_path / 'urls.txt'}{'' if said.startswith('line') else ':'} {said}")
+
+
+def test_a_byte_that_is_not_utf8_in_a_comment_of_the_urls_file_is_passed_over(tmp_path):
+    (tmp_path / "urls.txt").write_bytes(b"# caf\xe9 list\nhttp://127.0.0.1:9/ok/  # caf\xe9\n")
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
+    assert rows(tmp_path / "a.db", "SELECT url FROM crawl_errors") == [{"url": "http://127.0.0.1:9/ok/"}], result.stderr
+
+
 def test_a_urls_file_with_a_byte_order_mark_is_read(tmp_path):
     (tmp_path / "urls.txt").write_bytes("\ufeffhttp://127.0.0.1:9/ok/\r\n".encode())
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "urls.txt"))
