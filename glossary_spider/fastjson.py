@@ -80,9 +80,20 @@ def loads(data: str | bytes, check: Callable[[Any], bool] = needs_json, foreign:
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        value = json.loads(data, strict=False)
-        return as_json(value) if foreign else value
+        if not foreign:
+            return json.loads(data, strict=False)
+        return as_json(json.loads(data, strict=False, parse_int=_integer))
     return json.loads(data, strict=False) if check(value) else value
+
+
+def _integer(digits: str) -> int | float:
+    """A JSON integer as Python reads it; past the digits Python converts (4,300), the float it stands for
+    (infinity, which :func:`as_json` makes null, as a number past a float's range is), rather than a
+    ValueError that would take the number's whole block for no JSON."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
 
 
 def as_json(value: Any) -> Any:

@@ -264,6 +264,19 @@ def test_json_ld_is_read_as_json_reads_it(text):
         assert repr(loads(dumps(loads(text)))) == repr(json.loads(text, strict=False))
 
 
+def test_json_ld_with_an_integer_past_pythons_digits_or_a_byte_order_mark_is_read():
+    """A number of 5,000 digits made Python's int() refuse it (ValueError, "Exceeds the limit (4300 digits)"),
+    and the block was "not valid JSON", lost; so was one an editor began with a byte order mark."""
+    body = ('<html><head><script type="application/ld+json">{"@type": "Product", "name": "Huge", "count": '
+            + "9" * 5000 + ', "price": 1e999, "ok": 12}</script><script type="application/ld+json">\n\ufeff'
+            '{"@type": "Thing", "name": "Marked"}</script></head><body><h1>Huge</h1><p>Words.</p></body></html>')
+    extraction = extract_page(body.encode(), BASE + "/definition/huge/")
+    assert [i["data"] for i in extraction.record["structured_data"] if i["syntax"] == "json-ld"] == [
+        {"@type": "Product", "name": "Huge", "count": None, "price": None, "ok": 12},  # past a float: null
+        {"@type": "Thing", "name": "Marked"}]
+    assert extraction.errors == []
+
+
 @pytest.mark.parametrize("depth", [100, 300, 600, 1100])
 def test_deeply_nested_json_ld_is_read_or_refused_and_never_breaks_the_page(depth):
     # 300 and 600: past what orjson writes (254 levels), short of what json reads; 1,100: past both.

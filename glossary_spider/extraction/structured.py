@@ -67,6 +67,7 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     type is written exactly ``application/ld+json``)."""
     if script.get("type") != _JSONLD_TYPE:
         return []
+    text = text.lstrip().removeprefix("\ufeff")  # a byte order mark an editor wrote: no part of the JSON
     try:
         data = fastjson.loads(text, foreign=True)
     except ValueError:
