@@ -866,3 +866,18 @@ def test_export_options_misused_are_one_line(archive, args, said):
     db, _ = archive
     result = glossary(db, *args)
     assert result.returncode == 2 and result.stderr == said + "\n"
+
+
+def test_a_gone_pages_links_are_history_not_links_of_the_site(archive):
+    """A page gone since the refresh still 'linked' in broken_links, one_way_related, the report's counts,
+    the orphans and `show`'s "Linked from": its last link list is what the site said then, not now."""
+    db, _ = archive
+    gone = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE status = 'gone'")}
+    linking = {r["from_url"] for r in rows(db, "SELECT DISTINCT from_url FROM links")}
+    assert gone & linking, "a gone page with links in this archive"
+    for view in ("broken_links", "one_way_related"):
+        assert not {r["from_url"] for r in rows(db, f"SELECT from_url FROM {view}")} & gone, view
+    (target,) = rows(db, "SELECT l.to_url FROM links l JOIN pages t ON t.url = l.to_url AND t.status = 'live' "
+                         "WHERE l.from_url IN (SELECT url FROM pages WHERE status = 'gone') LIMIT 1")
+    shown = json.loads(glossary(db, "show", target["to_url"], "--format", "json").stdout)
+    assert not {r["from_url"] for r in shown["linked_from"]} & gone
