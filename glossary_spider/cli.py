@@ -809,7 +809,8 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
         for r in results:
             marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
             title = safe_text(r["title"] or "(untitled)", one_line=True)
-            click.echo(f"{click.style(title, bold=True) if bold else title}  ({r['page_type']})  "
+            kind = f"{r['page_type']}, gone" if r.get("status") == "gone" else r["page_type"]
+            click.echo(f"{click.style(title, bold=True) if bold else title}  ({kind})  "
                        f"{safe_text(r['url'], one_line=True)}")
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
             shown = True

@@ -260,11 +260,14 @@ QUERIES = {
     "definitions_changed_since": {
         "title": "Definitions changed since a date",
         "description": "since: a date or time in ISO-8601, e.g. 2026-03-01, 2026-03-01T12:00:00Z or "
-                       "2026-03-01T14:00+02:00 (UTC unless it says otherwise)",
+                       "2026-03-01T14:00+02:00 (UTC unless it says otherwise); anything else is one row saying so",
         # The archive's times are all written one way (2026-03-01T12:00:00+00:00): :since is read as a
-        # time and written that way too, so that the comparison of their text compares the times.
+        # time and written that way too, so that the comparison of their text compares the times. A :since
+        # that is no time would match nothing, as if nothing had changed: a row says so instead.
         "sql": "SELECT url, title, version, last_changed FROM pages WHERE page_type = 'definition' "
                "AND version > 1 AND last_changed >= strftime('%Y-%m-%dT%H:%M:%S+00:00', :since) "
+               "UNION ALL SELECT NULL, 'since: ' || quote(:since) || ' is no date or time: write 2026-03-01 or "
+               "2026-03-01T12:00:00Z', NULL, NULL WHERE strftime('%Y-%m-%dT%H:%M:%S+00:00', :since) IS NULL "
                "ORDER BY last_changed DESC",
         "params": ["since"],
     },
@@ -295,8 +298,8 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
     "search": {
         "title": "Search titles, summaries and text",
         "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
-                       "For FTS5 syntax (OR, NOT, prefix*) use 'glossary search' or the pages table's search "
-                       "box with _searchmode=raw.",
+                       "The 50 best matches; for more, or FTS5 syntax (OR, NOT, prefix*), use 'glossary search' "
+                       "(--limit) or the pages table's search box with _searchmode=raw.",
         # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error; but for one with
         # no word at all (an empty box, a lone quote), which it makes '': that is '""' here, matching nothing.
         "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "

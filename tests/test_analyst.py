@@ -100,6 +100,15 @@ def test_search_reads_its_results_a_chunk_at_a_time_and_gives_the_same(archive, 
     assert len(whole) == count
 
 
+def test_search_marks_a_gone_page(archive):
+    db, _ = archive
+    (gone,) = rows(db, "SELECT title, page_type FROM pages WHERE status = 'gone' AND title IS NOT NULL LIMIT 1")
+    shown = glossary(db, "search", f'"{gone["title"]}"', "--limit", "1000").stdout
+    assert f"{gone['title']}  ({gone['page_type']}, gone)" in shown
+    live = glossary(db, "search", "funding", "--limit", "3").stdout  # the live ones as they were
+    assert re.search(r"  \((definition|term|area)\)  http", live), live
+
+
 def test_search_table_output(archive):
     db, _ = archive
     result = glossary(db, "search", "funding", "--limit", "2")
@@ -750,6 +759,14 @@ def test_changed_since_compares_times_however_they_are_written(archive):
 
     assert everything > 0
     assert asyncio.run(run_all()) == [everything, everything, everything, 0, everything]
+
+    async def unread():  # a date it cannot read matched nothing, as if nothing had changed
+        response = await datasette.client.get(f"/{db.stem}/definitions_changed_since.json",
+                                              params={"since": "yesterday", "_shape": "array"})
+        return response.json()
+
+    assert [r["title"] for r in asyncio.run(unread())] == [
+        "since: 'yesterday' is no date or time: write 2026-03-01 or 2026-03-01T12:00:00Z"]
 
 
 def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_search(archive):
