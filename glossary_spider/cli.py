@@ -505,6 +505,9 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
         run = reparse_archive(archive, extractor, progress=show)
     echo_summary(summary(run, db))
+    if not is_complete(run["finish_reason"]):
+        click.echo(f"Stopped before the end: run '{again('reparse', db)}' to carry on; the pages done are not "
+                   "read again", err=True)
     sys.exit(exit_status(run["finish_reason"]))
 
 

@@ -874,6 +874,26 @@ def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
         assert process.wait(timeout=60) == 0
 
 
+def test_a_stopped_reparse_says_how_to_carry_on(crawled, tmp_path):
+    """Crawl and refresh print their --resume line when stopped; an interrupted reparse said nothing."""
+    import signal
+    import time
+
+    db = shutil.copy(crawled, tmp_path / "reparsing.db")
+    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not rows(db, "SELECT id FROM crawl_runs WHERE command = 'reparse'") and time.monotonic() < deadline:
+        time.sleep(0.002)
+    process.send_signal(signal.SIGSTOP)
+    process.send_signal(signal.SIGTERM)  # taken when it goes on
+    process.send_signal(signal.SIGCONT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stdout + stderr
+    assert stderr.splitlines()[-1] == (f"Stopped before the end: run 'glossary reparse --db {db}' to carry on; "
+                                       "the pages done are not read again")
+
+
 def test_a_crawl_that_follows_links_resumes_after_a_full_disk_to_every_page(replica, tmp_path):
     """The resumed run's trap guard started from nothing: a family whose pages the stopped run had fetched
     got a new crawl's budget, and the links still to follow in it were cut as a trap of pages that add
