@@ -499,6 +499,16 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
     record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
     assert record["body_text"] == "Desks hedge Vega with spreads1.\n\n1. As gamma is."
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
+    # Its own URL with a fragment, however written, is the page too (they were links from it to itself); its
+    # own URL without one is a link like any other.
+    spelled = html.replace('href="#use"', 'href="/definition/vega/#use"').replace(
+        'href="#risk"', f'href="{BASE}/definition/vega#risk"').replace('href="#fn1"', 'href="./#fn1"')
+    assert spelled.count("vega/#") + spelled.count("vega#") + spelled.count("./#") == 3
+    record = extract_page(spelled.encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
+    again = html.replace('<a href="/term/gamma/">', '<a href="/definition/vega/">')
+    record = extract_page(again.encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/definition/vega/")]
 
 
 def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as_a_date():

@@ -28,8 +28,9 @@ class PageMemo:
     (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
     their proxies (and identities) for the page's lifetime."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, page: str | None = None):
         self.base = base
+        self.page = page  # the page's own URL, as the archive spells it
         self.texts: dict[HtmlElement, str] = {}
         self.urls: dict[str, str | None] = {}  # hrefs relative to this page
         self.site_urls = _site_urls(base)
@@ -46,7 +47,8 @@ class PageMemo:
 
     def url(self, href: str) -> str | None:
         """The archive URL ``href`` leads to (:func:`~glossary_spider.urls.link_url`); None for none, for a
-        link within the page, or for one longer than :data:`MAX_URL`."""
+        link within the page (``#fn1``, or the page's own URL with a fragment: ``x.html#sec``), or for one
+        longer than :data:`MAX_URL`."""
         # A sentinel, not KeyError: many asks are the first for their URL, and raising costs.
         url = self.site_urls.get(href, _UNSEEN)
         if url is _UNSEEN:
@@ -61,6 +63,8 @@ class PageMemo:
                     self.site_urls[href] = url
                 else:
                     self.urls[href] = url
+        if url == self.page and "#" in href:
+            return None
         return url
 
 

@@ -271,7 +271,7 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
 
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
     errors += structured_errors
-    memo = PageMemo(base)
+    memo = PageMemo(base, url)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
     head = elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
