@@ -65,8 +65,8 @@ def safe_json(text: str) -> str:
 
 class ShownOnTerminal:
     """A text stream to a terminal, for records written exactly elsewhere (an export's JSON lines or CSV):
-    what :data:`_UNSAFE` holds is written as ``\\uNNNN`` (in a JSON line, the same JSON), shown rather
-    than acted on."""
+    what :data:`_UNSAFE_RECORD` holds is written as ``\\uNNNN`` (in a JSON line, the same JSON), shown
+    rather than acted on."""
 
     def __init__(self, stream: IO[str]):
         self.stream = stream
