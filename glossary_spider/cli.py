@@ -132,7 +132,7 @@ Exit status:
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
     5  the quality gate held the run's versions back: see 'glossary held'
     6  the site (or one of a run's sites) did not answer, or refused us: (nearly) every fetch
-       to it failed (--resume tries again)"""
+       to it failed, or every one once it stopped answering (--resume tries again)"""
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
