@@ -911,6 +911,10 @@ def _page_text(page: dict[str, Any]) -> str:
     lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
     lines += [f"  {l['title'] or ''} ({l['kind']})  {l['from_url']}" for l in page["linked_from"]]
     lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
+    if page.get("microdata"):  # extruct's items: their type is a URL, or several
+        kinds = ["/".join(map(str, t)) if isinstance(t := item.get("type"), list) else str(t)
+                 for item in page["microdata"] if isinstance(item, dict)]
+        lines.append(f"Microdata: {', '.join(kinds)}")
     return "\n".join(lines)
 
 
@@ -927,7 +931,7 @@ def _page_text(page: dict[str, Any]) -> str:
 def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool) -> None:
     """Export the archive: JSON lines or CSV (one record per page), or the raw captures as WARC.
 
-    JSON lines nest each page's sections, links and JSON-LD; CSV has one flat row
+    JSON lines nest each page's sections, links, JSON-LD and microdata; CSV has one flat row
     per page; WARC has one response record per capture, with its original status
     line, headers and raw body (standard WARC 1.0, read back by warcio), each
     record gzipped unless --out ends in .warc. Output

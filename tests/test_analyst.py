@@ -902,3 +902,24 @@ def test_a_gone_pages_links_are_history_not_links_of_the_site(archive):
                          "WHERE l.from_url IN (SELECT url FROM pages WHERE status = 'gone') LIMIT 1")
     shown = json.loads(glossary(db, "show", target["to_url"], "--format", "json").stdout)
     assert not {r["from_url"] for r in shown["linked_from"]} & gone
+
+
+def test_show_and_the_export_give_a_pages_microdata(tmp_path):
+    """Microdata was archived in structured_data but shown nowhere: `show` and the JSON export gave JSON-LD
+    alone (an itemprop author, a product, in no output but SQL)."""
+    from glossary_spider.extraction import extract_page
+    from glossary_spider.storage import Archive, Fetch
+
+    url = "http://127.0.0.1:9/definition/vega-note/"
+    body = ('<html><body><main itemscope itemtype="https://schema.org/Article"><h1 itemprop="headline">Vega Note</h1>'
+            '<p>Vega, as a desk writes of it. <span itemprop="author" itemscope itemtype="https://schema.org/Person">'
+            '<span itemprop="name">Jane Roe</span></span></p></main></body></html>').encode()
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, body), extract_page(body, url))])
+    shown = glossary(tmp_path / "a.db", "show", url, "--format", "json")
+    (item,) = json.loads(shown.stdout)["microdata"]
+    assert item["type"] == "https://schema.org/Article" and item["properties"]["author"]["properties"] == {
+        "name": "Jane Roe"}
+    assert "Microdata: https://schema.org/Article" in glossary(tmp_path / "a.db", "show", url).stdout
+    exported = glossary(tmp_path / "a.db", "export", "--format", "jsonl").stdout
+    assert json.loads(exported)["microdata"] == [item]

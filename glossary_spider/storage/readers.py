@@ -33,7 +33,7 @@ _KIND_ORDER = "CASE kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumera
 
 def page_record(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]:
     """A ``pages`` row with its categories parsed and its ``sections``, ``links`` (kinds in the
-    contract's order, each in document order) and ``json_ld`` nested: the one page reader of
+    contract's order, each in document order), ``json_ld`` and ``microdata`` nested: the one page reader of
     ``show``, the exports and the report (``conn`` returns ``sqlite3.Row``)."""
     url = row["url"]
     row["categories"] = json.loads(row["categories"]) if row["categories"] else None
@@ -44,6 +44,8 @@ def page_record(conn: sqlite3.Connection, row: dict[str, Any]) -> dict[str, Any]
         f"ORDER BY {_KIND_ORDER}, position", [url])]
     row["json_ld"] = [json.loads(r["data"]) for r in conn.execute(
         "SELECT data FROM structured_data WHERE url = ? AND syntax = 'json-ld' ORDER BY position", [url])]
+    row["microdata"] = [json.loads(r["data"]) for r in conn.execute(
+        "SELECT data FROM structured_data WHERE url = ? AND syntax = 'microdata' ORDER BY position", [url])]
     return row
 
 
