@@ -909,7 +909,8 @@ def _page_text(page: dict[str, Any]) -> str:
         lines += ["", f"{kind} links ({len(links)}):"]
         lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
     lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
-    lines += [f"  {l['title'] or ''} ({l['kind']})  {l['from_url']}" for l in page["linked_from"]]
+    lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''})  {l['from_url']}"
+              for l in page["linked_from"]]  # a gone page's links: what the site said before it went
     lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
     if page.get("microdata"):  # extruct's items: their type is a URL, or several
         kinds = ["/".join(map(str, t)) if isinstance(t := item.get("type"), list) else str(t)

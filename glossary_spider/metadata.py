@@ -216,8 +216,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "type": "The node's @type", "data": "The node, as JSON",
     },
     "broken_links": {
-        "from_url": "The linking page (live: a gone page's links are history)", "kind": "The link's kind",
-        "position": "Its position within the kind", "to_url": "The target that answered 404/410 or is gone", "anchor_text": "The link's text",
+        "from_url": "The linking page", "kind": "The link's kind", "position": "Its position within the kind",
+        "to_url": "The target that answered 404/410 or is gone", "anchor_text": "The link's text",
         "target_status": "The target's last HTTP status",
     },
     "orphan_pages": {
@@ -251,9 +251,9 @@ DESCRIPTIONS = {
     "gate_reports": "What the quality gate found in each run",
     "jsonld": "The JSON-LD rows of structured_data",
     "jsonld_nodes": "One row per JSON-LD node, @graph members unfolded",
-    "broken_links": "Links of live pages whose target answered 404/410 or is gone",
-    "orphan_pages": "Live glossary pages no other live archived page links to",
-    "one_way_related": "A lists B as related, B does not list A (both live)",
+    "broken_links": "Links whose target answered 404/410 or is gone",
+    "orphan_pages": "Glossary pages no other archived page links to",
+    "one_way_related": "A lists B as related, B does not list A",
 }
 
 QUERIES = {
@@ -291,8 +291,7 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
         "title": "Most linked terms",
         "description": "The 50 term pages linked from the most pages",
         "sql": "SELECT l.to_url, p.title, count(DISTINCT l.from_url) AS linked_from FROM links l "
-               "JOIN pages p ON p.url = l.to_url JOIN pages f ON f.url = l.from_url AND f.status = 'live' "
-               "WHERE p.page_type = 'term' GROUP BY l.to_url "
+               "JOIN pages p ON p.url = l.to_url WHERE p.page_type = 'term' GROUP BY l.to_url "
                "ORDER BY linked_from DESC LIMIT 50",
     },
     "search": {

@@ -368,7 +368,7 @@ def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
         links.setdefault(link["kind"], []).append({k: link[k] for k in ("to_url", "anchor_text", "summary", "facet")})
     row["links"] = links
     row["linked_from"] = [dict(r) for r in conn.execute(
-        "SELECT l.from_url, l.kind, p.title FROM links l JOIN pages p ON p.url = l.from_url AND p.status = 'live' "
+        "SELECT l.from_url, l.kind, p.title, p.status FROM links l LEFT JOIN pages p ON p.url = l.from_url "
         "WHERE l.to_url = ? AND l.from_url != ? GROUP BY l.from_url, l.kind ORDER BY l.kind, l.from_url", [url, url])]
     return row
 
@@ -551,14 +551,12 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
         "inbound_links": all_rows(
             """SELECT inbound, count(*) AS pages FROM (
-                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l JOIN pages f
-                                  ON f.url = l.from_url AND f.status = 'live' WHERE l.to_url = p.url) AS inbound
+                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l WHERE l.to_url = p.url) AS inbound
                    FROM pages p WHERE p.page_type != 'other')
                GROUP BY inbound ORDER BY inbound"""),
         "most_linked": all_rows(
             """SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
-               JOIN pages p ON p.url = l.to_url JOIN pages f ON f.url = l.from_url AND f.status = 'live'
-               GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
+               JOIN pages p ON p.url = l.to_url GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
         "held_runs": held_runs(conn, runs),
     }
 
