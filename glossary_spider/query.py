@@ -376,10 +376,12 @@ def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
 def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
     """A page's versions, oldest first: each one's title, summary, body text and record (sections,
     links, structured data), with the run that made it and its word count."""
+    from glossary_spider.extraction.tree import word_count  # lxml's load, for this command alone
+
     commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
     return [{"version": v["version"], "captured_at": v["captured_at"], "run_id": v["run_id"],
              "command": commands.get(v["run_id"]), "content_hash": v["content_hash"], "title": v["title"],
-             "words": len(v["body_text"].split()) if v["body_text"] is not None else None,  # as word_count counts
+             "words": word_count(v["body_text"]) if v["body_text"] is not None else None,
              "summary": v["summary"], "body_text": v["body_text"], "record": v["record"]}
             for v in page_history(conn, url)]
 

@@ -680,6 +680,20 @@ def test_opengraph_is_read_as_extruct_reads_it():
         assert opengraph == list(OpenGraphExtractor().extract_items(root))
 
 
+@pytest.mark.parametrize("head", ["<title>Implied Volatility | Acme Options Wiki</title>",
+                                  "<title>Implied Volatility - acme options wiki</title>",
+                                  '<meta property="og:title" content="Implied Volatility — Acme Options Wiki">'])
+def test_a_title_without_a_heading_loses_the_sites_name(head):
+    """Without an <h1>, a page's title came from og:title or <title> with the site's name still on it
+    ("Implied Volatility | Acme Options Wiki"): only the glossary's own suffix was taken off. The site names
+    itself in og:site_name."""
+    markup = (f'<html><head><meta property="og:site_name" content="Acme Options Wiki">{head}</head><body><main>'
+              "<p>Implied volatility is the volatility that an option's market price implies.</p></main></body></html>")
+    assert extract_page(markup.encode(), "https://term.greeks.live/term/iv/").record["title"] == "Implied Volatility"
+    home = markup.replace(head, "<title>Acme Options Wiki</title>")  # the site's name alone is the title
+    assert extract_page(home.encode(), "https://term.greeks.live/term/iv/").record["title"] == "Acme Options Wiki"
+
+
 def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together():
     """The words either side of a <br>, of table cells, of nested list items and of the paragraphs of a quote
     were joined ('Address:1 Main StreetZug', 'TierMarginOne5%'): the word count was 30, and a search for
@@ -710,6 +724,18 @@ def test_text_marked_hidden_is_not_the_pages_text():
     <p>After <span hidden>secret <b>words</b></span>the hidden span.</p></div></article></body></html>"""
     record = extract_page(markup, "https://term.greeks.live/definition/hidden/").record
     assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
+
+
+def test_text_hidden_until_found_is_the_pages_text():
+    """hidden="until-found" folds a block (an FAQ's answer) that find in page searches and opens: every reader
+    may read it, as a closed accordion's. It was dropped with the blocks hidden from every reader."""
+    markup = b"""<html><body><article><h1>Vega FAQ</h1><div class="entry-content">
+    <h2>What does vega measure?</h2><div hidden="Until-Found"><p>How much an option's price moves when implied
+    volatility moves by one point.</p></div><h2>Gone</h2><div hidden="hidden"><p>Never shown.</p></div>
+    <p>Closing words of the page, for every reader to read.</p></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/vega-faq/").record
+    assert record["body_text"] == ("What does vega measure?\n\nHow much an option's price moves when implied volatility "
+                                   "moves by one point.\n\nGone\n\nClosing words of the page, for every reader to read.")
 
 
 def test_text_its_own_style_hides_is_not_the_pages_text_but_a_page_hidden_until_its_scripts_run_is():

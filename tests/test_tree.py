@@ -207,3 +207,26 @@ def test_stray_characters_are_looked_for_alike():
     got = [_tree.may_hold_stray_characters(markup) for markup in markups]
     assert got == [tree._may_hold_stray_characters(markup) for markup in markups]
     assert 0 < sum(got) < len(got)
+
+
+@pytest.mark.parametrize("count", [tree._word_count, pytest.param(tree.word_count, marks=compiled)])
+def test_words_are_counted_in_scripts_written_without_spaces(count):
+    """Japanese and Chinese write no space between words: a page of them was one word long. Each of their
+    characters counts as a word, as word processors count them, and their punctuation as none."""
+    assert count("Vega measures  the\u00a0change\n") == 4
+    assert count("証拠金の計算。オプション") == 11  # 証拠金 の 計算 (6), 。 (none), オプション (5)
+    assert count("期权 Delta 对冲，\u3000Gamma") == 6  # 期权 (2), Delta, 对冲 (2), Gamma; the full-width comma none
+    assert count("ＧＢＰ／ＵＳＤ") == 2  # full-width letters are spaced words
+    assert count("안녕하세요 세계") == 2  # Korean spaces its words
+    assert count("、。") == 0
+
+
+@compiled
+def test_words_are_counted_alike():
+    from glossary_spider.extraction import _tree
+
+    rng = random.Random(3)
+    pieces = ["word", " ", "\u3000", "。", "、", "日本", "カナ", "ｶﾅ", "\U00020001", "，", "ＡＢ", "é", "\u00a0", "\n",
+              "x\x1cy", "한글"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
+    assert [_tree.word_count(text) for text in texts] == [tree._word_count(text) for text in texts]

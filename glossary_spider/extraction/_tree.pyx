@@ -445,14 +445,30 @@ def text_under(_Element element, dict texts):
     return size
 
 
+cdef inline bint _unspaced(Py_UCS4 c) noexcept:
+    """Whether ``c`` is of a script written without spaces between its words (``tree.UNSPACED``)."""
+    return (0x3040 <= c <= 0x30FF or 0x31F0 <= c <= 0x31FF or 0x3400 <= c <= 0x4DBF or 0x4E00 <= c <= 0x9FFF
+            or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F or 0x20000 <= c <= 0x3134F)
+
+
+cdef inline bint _unspaced_mark(Py_UCS4 c) noexcept:
+    """Whether ``c`` is punctuation of those scripts, or of the full-width forms (``tree.UNSPACED_MARKS``)."""
+    return (0x3001 <= c <= 0x303F or 0xFF01 <= c <= 0xFF0F or 0xFF1A <= c <= 0xFF20 or 0xFF3B <= c <= 0xFF40
+            or 0xFF5B <= c <= 0xFF65)
+
+
 def word_count(str text):
-    """``len(text.split())``, without making the words."""
+    """``len(text.split())``, without making the words, where every word is spaced; a character of a script
+    written without spaces is a word of its own, and that script's punctuation is none."""
     cdef Py_ssize_t count = 0
     cdef bint in_word = False
     cdef Py_UCS4 c
     for c in text:
-        if Py_UNICODE_ISSPACE(c):
+        if Py_UNICODE_ISSPACE(c) or _unspaced_mark(c):
             in_word = False
+        elif _unspaced(c):
+            in_word = False
+            count += 1
         elif not in_word:
             in_word = True
             count += 1

@@ -513,8 +513,10 @@ class _Walker:
 
 # Elements shown to no reader: marked hidden, or hidden by their own style. Never the body, nor a block holding
 # the title: a page hidden whole until its scripts have run (against a flash of unstyled content, or for an A/B
-# test) is shown to every reader then.
-_HIDDEN_XPATH = xpath("descendant::*[@hidden][not(self::body) and not(descendant::h1)]")
+# test) is shown to every reader then. Nor a block marked hidden="until-found" (in any case): the browser's find
+# in page searches it and opens it where it matches, as it does a closed accordion's answer.
+_HIDDEN_XPATH = xpath("descendant::*[@hidden][translate(@hidden, 'UNTILFOD', 'untilfod') != 'until-found']"
+                      "[not(self::body) and not(descendant::h1)]")
 # Those whose style names display or visibility at all (in any case): their declarations are read in Python.
 _STYLED_XPATH = xpath(
     "descendant::*[@style][contains(translate(@style, 'ABDILPSTVY', 'abdilpstvy'), 'display')"

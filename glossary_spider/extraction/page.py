@@ -32,7 +32,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 8
+EXTRACTOR_VERSION = 9
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -448,21 +448,37 @@ def _meta(metas: dict[str, str], name: str) -> str | None:
     return value or None
 
 
-def _strip_title(text: str) -> str | None:
+def _strip_title(text: str, site: str | None = None) -> str | None:
+    """``text`` without the glossary's suffixes, nor ``site``'s name (og:site_name) after a separator, where
+    words stand before it: "Vega | Acme Wiki" is "Vega", "Acme Wiki" stays itself."""
     text = _SITE_SUFFIX.sub("", " ".join(text.split()))
     for suffix in _TITLE_SUFFIXES:
         text = suffix.sub("", text)
+    if site and len(site) <= _MOST_SITE_NAME:
+        text = _site_suffix(site).sub("", text)
     return text or None
+
+
+_MOST_SITE_NAME = 200  # characters: a longer og:site_name names no site, and is looked for in no title
+
+
+@lru_cache(maxsize=64)
+def _site_suffix(site: str) -> re.Pattern[str]:
+    """The site's name after what parts a title from it (a bar, a dash, a colon, a middle dot, a bullet, a
+    guillemet, ⎊), at the end of a title with words before it."""
+    return re.compile(r"(?<=\S)\s*(?:[|–—:·•»⎊]|\s-)\s*" + re.escape(site) + r"\s*$", re.I)
 
 
 def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], text_of: Callable[[HtmlElement], str],
            ) -> str | None:
-    # Each read only if those before it say nothing.
+    # Each read only if those before it say nothing. The page's heading is its own; the others may carry
+    # the site's name.
     if h1 is not None and (title := _strip_title(text_of(h1))):
         return title
-    if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title)):
+    site = _meta(metas, "og:site_name")
+    if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title, site)):
         return title
-    return _strip_title(_TITLE_XPATH(root))
+    return _strip_title(_TITLE_XPATH(root), site)
 
 
 def _clean_summary(text: str | None) -> str | None:

@@ -185,9 +185,20 @@ def _text_under(element: HtmlElement, texts: dict[HtmlElement, str]) -> int:
     return sum(len(texts.get(p, "")) for p in element.iter("p"))
 
 
+# Scripts written without spaces between their words (Han, Hiragana, Katakana): each character counts as a
+# word, as word processors count them; their punctuation (and the full-width forms', :data:`UNSPACED_MARKS`)
+# counts as none, as white space.
+UNSPACED = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+UNSPACED_MARKS = "\u3001-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+_WORDS = re.compile(f"[{UNSPACED}]|[^\\s{UNSPACED}{UNSPACED_MARKS}]+")
+
+
 def _word_count(text: str) -> int:
-    """The words of ``text``: ``len(text.split())``."""
-    return len(text.split())
+    """The words of ``text``: ``len(text.split())`` where every word is spaced; a character of :data:`UNSPACED`
+    is a word of its own."""
+    if text.isascii():
+        return len(text.split())
+    return len(_WORDS.findall(text))
 
 
 def _links_under(root: HtmlElement) -> dict[HtmlElement, list[HtmlElement]]:
