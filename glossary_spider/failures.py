@@ -9,6 +9,7 @@ import gzip
 import zlib
 
 from twisted.internet.error import ConnectionClosed
+from twisted.web.iweb import UNKNOWN_LENGTH
 
 from scrapy.exceptions import (
     CannotResolveHostError,
@@ -70,11 +71,19 @@ def unusable_answer(error: BaseException) -> bool:
             or past_limit_once_decoded(error) or bool(malformed(error)))
 
 
+def _length_unknown(error: ResponseDataLossError) -> bool:
+    """Whether the answer cut short said no Content-Length (its body came in chunks, or until the close)."""
+    response = getattr(error.__cause__, "response", None)  # Twisted's ResponseFailed holds the answer begun
+    return getattr(response, "length", None) is UNKNOWN_LENGTH
+
+
 def describe(error: BaseException) -> str:
     """What went wrong with a download, in a few words."""
     if isinstance(error, (DownloadTimeoutError, TimeoutError)):
         return "timed out"
     if isinstance(error, ResponseDataLossError):
+        if _length_unknown(error):
+            return "body cut short: the connection closed before its last chunk"
         return "body shorter than its Content-Length"
     if isinstance(error, DownloadCancelledError):  # Scrapy cancels downloads over DOWNLOAD_MAXSIZE
         return "larger than the size limit"

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 ROBOTS_MAX_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 ROBOTS_UNREADABLE_META = "glossary_robots_unreadable"  # why a robots.txt response cannot be read
+ROBOTS_NOT_REACHED_META = "glossary_robots_not_reached"  # why a robots.txt's redirects were not followed to it
 # Request meta: the host's robots.txt Crawl-delay, for HostPacingMiddleware.
 CRAWL_DELAY_META = "glossary_crawl_delay"
 
@@ -137,10 +138,21 @@ class AllowedHostsMiddleware:
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's redirects, with a loop, an over-long chain or an unusable target named in the error."""
+    """Scrapy's redirects, with a loop, an over-long chain or an unusable target named in the error; for a
+    robots.txt, in its request's meta, for :class:`PoliteRobotsTxtMiddleware` to read the redirect as its answer."""
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
+        try:
+            return self.follow(request, response)
+        except RedirectRefused as refused:
+            if not is_robots(request):
+                raise
+            # The robots.txt middleware reads the redirect itself as its answer (RFC 9309: unavailable).
+            request.meta[ROBOTS_NOT_REACHED_META] = str(refused)
+            return response
+
+    def follow(self, request: Request, response: Response) -> Request | Response:
         chain = [*request.meta.get("redirect_urls", []), request.url]
         try:
             redirected = super().process_response(request, response)
@@ -314,7 +326,8 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
     - a robots.txt that cannot be had (5xx or 429 Too Many Requests after retries, a
       network error, a body that cannot be decoded or inflates past the size limit)
       means "disallow all" for that host, and each refused request says why; one
-      answering another 4xx means "allow all";
+      answering another 4xx, or whose redirects never reach it (a loop, more than five: RFC 9309 lets a
+      crawler take it for unavailable), means "allow all";
     - only the first 500 KiB of robots.txt are downloaded and read, and their rules kept;
     - a ``Crawl-delay`` for our user agent spaces the requests to that host by at least that
       many seconds (Scrapy itself ignores it; :class:`HostPacingMiddleware` enforces it, handed over
@@ -355,6 +368,11 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         no rules: it disallows the host, as a 5xx does (and as the major search engines read it)."""
         if (netloc := robots_netloc(request)) is None:
             return response
+        if not_reached := request.meta.get(ROBOTS_NOT_REACHED_META):
+            # RFC 9309 (2.3.1.2): past five redirects a robots.txt may be taken for unavailable, as a 4xx is.
+            self.limit(f"{urlparse_cached(request).scheme}://{netloc}/robots.txt",
+                       f"robots.txt not reached ({not_reached}): read as no rules, as a robots.txt not found is")
+            return response.replace(body=b"")
         unreadable = request.meta.get(ROBOTS_UNREADABLE_META)
         if unreadable or response.status >= 500 or response.status == 429:
             self.unavailable[netloc] = unreadable or f"robots.txt answered HTTP {response.status}"

@@ -338,6 +338,21 @@ def test_a_robots_txt_redirected_to_its_site_is_followed_and_elsewhere_is_named(
     assert [r["path"] for r in server.requests()] == ["/robots.txt"]
 
 
+def test_a_robots_txt_that_redirects_in_a_loop_is_read_as_none(make_replica, tmp_path):
+    """RFC 9309 lets a crawler take a robots.txt its redirects never reach for unavailable, as one not found:
+    no rules. A loop disallowed the host, the page's row said only "robots.txt could not be read", and the
+    run ended as a site that did not answer (exit 6) though it had answered every request."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-loop")
+    db = tmp_path / "loop.db"
+    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages") == [{"url": server.url + "/about/"}]
+    loop = f"{server.url}/robots.txt -> {server.url}/robots.txt?moved=1 -> {server.url}/robots.txt"
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors") == [
+        {"url": server.url + "/robots.txt", "stage": "robots",
+         "error": f"robots.txt not reached (redirect loop: {loop}): read as no rules, as a robots.txt not found is"}]
+
+
 def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):
     """The site's robots.txt now disallows everything: a refresh obeys, and every archived page it could
     not refresh is a failed page of the run (not a silent night with nothing new); the pages stay live."""

@@ -72,6 +72,8 @@ FAULTS = [
     Fault("never-starts", _page("never-starts"), "accepts the request and never answers", "error:fetch:timed out"),
     Fault("stops-halfway", _page("stops-halfway"), "chunked body cut off after the first chunk",
           "error:fetch:connection lost"),
+    Fault("chunked-cut", _page("chunked-cut"), "chunked body, the connection closed after the first chunk",
+          "error:fetch:body cut short: the connection closed before its last chunk"),
     Fault("short-body", _page("short-body"), "Content-Length 20000, 4000 bytes sent, connection closed",
           "error:fetch:body shorter"),
     Fault("bad-status-line", _page("bad-status-line"), "a status line that is no HTTP/1.x (HTTP/2 200 OK, in plain "
@@ -259,6 +261,11 @@ class FaultyReplicaResource(ReplicaResource):
             request.setResponseCode(301)
             request.setHeader(b"Location", target.encode())
             return b""
+        if self.robots == "redirect-loop":  # to itself by a query, and back
+            self._log(request, "/robots.txt", 301)
+            request.setResponseCode(301)
+            request.setHeader(b"Location", b"/robots.txt" if request.args else b"/robots.txt?moved=1")
+            return b""
         status = {"error": 500, "rate-limited": 429}.get(self.robots, 200)
         self._log(request, "/robots.txt", status)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
@@ -323,6 +330,14 @@ def _stops_halfway(resource, request, path, base):
     request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
     request.write(ordinary("stops-halfway")[:200])
     request.channel.transport.abortConnection()
+    return server.NOT_DONE_YET
+
+
+def _chunked_cut(resource, request, path, base):
+    resource._log(request, path, 200)
+    request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+    request.write(ordinary("chunked-cut")[:200])  # no Content-Length: sent in chunks
+    request.channel.transport.loseConnection()
     return server.NOT_DONE_YET
 
 
@@ -626,6 +641,7 @@ _HANDLERS = {
     "retry-after-long": _fail_then_serve(503, 10**9, Retry_After="86400"),
     "never-starts": _never_starts,
     "stops-halfway": _stops_halfway,
+    "chunked-cut": _chunked_cut,
     "short-body": _short_body,
     "bad-status-line": _bad_status_line,
     "reset": _reset,
