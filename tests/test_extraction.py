@@ -726,6 +726,41 @@ def test_text_marked_hidden_is_not_the_pages_text():
     assert record["body_text"] == "Shown words here, for the reader to read in full.\n\nAfter the hidden span."
 
 
+def test_prose_that_starts_with_a_bylines_word_is_the_pages_text():
+    """A paragraph whose first word was a byline's ("By", "Updated", "Published", "Author") was dropped as a
+    meta line however long it ran: "By default …" went, and the heading above it with it. A byline is short,
+    and no sentence."""
+    markup = b"""<html><body><article><h1>Netting</h1><div class="entry-content">
+    <p>By Jane Doe</p><p>Updated: 3 May 2024</p>
+    <p>Netting offsets one position against another before margin is worked out.</p>
+    <h2>The default</h2><p>By default the venue nets positions across every account of one owner.</p>
+    <p>Updated guidance from the regulator requires netting sets to be named in the agreement.</p>
+    <p>Published research finds that netting lowers margin by a third.</p></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/netting/").record
+    assert record["body_text"].split("\n\n") == [
+        "Netting offsets one position against another before margin is worked out.", "The default",
+        "By default the venue nets positions across every account of one owner.",
+        "Updated guidance from the regulator requires netting sets to be named in the agreement.",
+        "Published research finds that netting lowers margin by a third."]
+    assert [section["heading"] for section in record["sections"]] == ["The default"]
+
+
+def test_category_links_above_the_title_are_the_pages_categories():
+    """WordPress themes write a post's category links in its header, above the <h1>: only those in the meta
+    lines after the title were read, and such a post had no categories (its author and date, read
+    page-wide, it had)."""
+    markup = b"""<html><body><article><header class="entry-header"><div class="entry-categories">
+    <a href="/category/options/" rel="category tag">Options</a>, <a href="/category/greeks/" rel="category tag">Greeks
+    </a></div><h1>Vega</h1><p>By <a rel="author" href="/author/ann/">Ann Lee</a></p></header><div class="entry-content">
+    <p>Vega measures how much an option's price moves when implied volatility moves by one point.</p>
+    <p>It is largest for options at the money with long to run, and falls as expiry nears, which is why a
+    calendar spread is long vega: the option it buys has longer to run than the one it sells.</p>
+    </div></article><aside><h2>Elsewhere</h2><a href="/category/news/" rel="category">News</a></aside></body></html>"""
+    record = extract_page(markup, "https://blog.example/vega/").record
+    assert (record["categories"], record["author"]) == (["Options", "Greeks"], "Ann Lee")
+    assert record["body_text"].startswith("Vega measures how much")
+
+
 def test_text_hidden_until_found_is_the_pages_text():
     """hidden="until-found" folds a block (an FAQ's answer) that find in page searches and opens: every reader
     may read it, as a closed accordion's. It was dropped with the blocks hidden from every reader."""

@@ -60,6 +60,21 @@ def test_a_logo_h1_is_not_the_title(logo):
     assert record["body_text"] == LONG.strip()
 
 
+@pytest.mark.parametrize("mark", ["¶", "#", "🔗"])
+def test_a_heading_with_its_own_permalink_is_the_title_and_keeps_its_words(mark):
+    """Sphinx, MkDocs and many themes end each heading with a link to itself ('¶'). The <h1>'s was taken for a
+    link home: the <h1> for the site's logo, the page sent to the general tier, its title the <title>'s with
+    the site's name, and every heading read "Vega¶"."""
+    html = page(f"<main><h1>Vega<a class='headerlink' href='#vega'>{mark}</a></h1><p>{LONG}</p>"
+                f"<h2>Hedging <a href='#hedging'>{mark}</a></h2><p>{LONG}</p></main>", "<title>Vega - Docs</title>")
+    content = walk(html)
+    assert content.doubt is None and content.blocks == [LONG.strip(), "Hedging", LONG.strip()]
+    record = extract_page(html.encode(), URL).record
+    assert (record["title"], [s["heading"] for s in record["sections"]], record["links"]) == ("Vega", ["Hedging"], [])
+    home = html.replace("href='#vega'", "href='/'")  # a link home is the logo's, as before
+    assert extract_page(home.encode(), URL).record["title"] == "Vega - Docs"
+
+
 def test_no_h1_the_heading_that_repeats_the_title_stands_in():
     html = page(f"<main><h2>Vega in options trading</h2><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></main>",
                 "<title>Vega in options trading | Site</title>")
@@ -96,6 +111,22 @@ def test_the_general_tier_reads_a_page_the_walk_doubts():
     assert record["body_text"].count("Vega measures") == 2
     assert "Nice!" not in record["body_text"] and "©" not in record["body_text"]
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
+
+
+def test_the_general_tier_resolves_links_against_the_page_not_the_sites_root():
+    """trafilatura, given the page's URL, resolves a relative link against the site's root: on a page in a
+    folder, 'other.html' was recorded as the root's other.html, and a footnote mark ('#fn1') as a link to the
+    home page. Links resolve as the walk resolves them: against the page (its <base>), a link within the
+    page not recorded."""
+    html = page(f"<div class='top'><h1>Vega</h1></div><div class='a'><p>{LONG}<a href='#fn1'>[1]</a></p><p>{LONG} "
+                f"See <a href='other.html'>other</a> and <a href='/term/gamma/'>gamma</a>.</p></div>")
+    url = f"{BASE}/docs/guide/vega.html"
+    assert walk(html).doubt is not None
+    record = extract_page(html.encode(), url).record
+    assert [link["to_url"] for link in record["links"]] == [f"{BASE}/docs/guide/other.html", f"{BASE}/term/gamma/"]
+    based = html.replace("<head>", "<head><base href='/docs/'>")
+    record = extract_page(based.encode(), url).record
+    assert [link["to_url"] for link in record["links"]] == [f"{BASE}/docs/other.html", f"{BASE}/term/gamma/"]
 
 
 def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():

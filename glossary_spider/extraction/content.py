@@ -132,9 +132,32 @@ def _is_logo(h1: HtmlElement, site_name: str, text: Callable[[HtmlElement], str]
         return True
     for element in (h1, *h1.iter("a")):
         names = f"{element.get('id', '')} {element.get('class', '')}"
-        if LOGO.search(names) or (element.tag == "a" and urlsplit(element.get("href", "").strip()).path in ("", "/")):
+        if LOGO.search(names) or (element.tag == "a" and _leads_home(element.get("href", ""))):
             return True
     return False
+
+
+def _leads_home(href: str) -> bool:
+    """Whether ``href`` leads to a site's home page ("/", "https://example.com/"), not within this page (a
+    heading's own permalink, "#configuration") nor to it ("", "?lang=en")."""
+    parts = urlsplit(href.strip())
+    return parts.path == "/" or (parts.path == "" and bool(parts.netloc))
+
+
+# What a heading's permalink shows (Sphinx's and MkDocs' ¶, a #, a link icon): no words of the heading.
+PERMALINK_MARKS = ("¶", "#", "§", "🔗")
+
+
+def heading_text(element: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
+                 links: list[HtmlElement] | None = None) -> str:
+    """A heading's text without its permalink: a last link within the page that shows only
+    :data:`PERMALINK_MARKS` ("Configuration¶" is "Configuration"). ``links``: the heading's, if known."""
+    title = text(element)
+    if links is None:
+        links = list(element.iter("a"))
+    if links and links[-1].get("href", "").startswith("#") and (mark := text(links[-1])) in PERMALINK_MARKS:
+        return title.removesuffix(mark).rstrip()
+    return title
 
 
 def _in_chrome(element: HtmlElement, chrome: set[HtmlElement] | None = None) -> bool:
@@ -194,10 +217,33 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
     if element in holders if holders is not None else _META_XPATH(element):
         return len(text_head(element, META_MAX) if text is None else text) < META_MAX
-    if not META_TEXT.match(text_head(element, _META_HEAD) if text is None else text):
+    if text is None:
+        if not META_TEXT.match(text_head(element, _META_HEAD)):
+            return False
+        text = text_head(element, META_MAX)
+    if not meta_line(text):
         return False
     # A table whose first header is "Author", a box headed "Updated": content, whatever its first word.
     return not has_descendant(element, _NOT_META)
+
+
+def meta_line(text: str) -> bool:
+    """Whether ``text`` (folded) reads as a Published / Author / Categories line: it starts with one of their
+    words, and is no sentence. "By Jane Doe", "Updated: 3 May 2024, a correction" and "Posted on 3 May by Jane
+    · Options" are; "By default the venue nets positions across accounts." and "Updated guidance from the
+    regulator requires …" are prose: past a few words, a line that ends as a sentence ends (with no colon after
+    its first word, no separator between its parts) is one. None of :data:`META_MAX` characters or more is."""
+    label = META_TEXT.match(text)
+    if label is None or len(text) >= META_MAX:
+        return False
+    if label.group().endswith(":") or any(mark in text for mark in _META_SEPARATORS):
+        return True
+    return not (text.rstrip().endswith(_SENTENCE_ENDS) and len(text.split()) >= _SENTENCE_WORDS)
+
+
+_META_SEPARATORS = ("·", "|", "•")
+_SENTENCE_ENDS = (".", "!", "?", "…")
+_SENTENCE_WORDS = 6
 
 
 # What a meta line never holds (a list it may: a theme's "By … · Published …" items).
@@ -390,7 +436,7 @@ class _Walker:
         folded = " ".join(text.split())
         if len(folded) < (100 if "\n" in text.strip() else 150):
             return
-        if not WORD.search("".join(unlinked)) or META_TEXT.match(folded):
+        if not WORD.search("".join(unlinked)) or meta_line(folded):
             return
         anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
         for stretch in BLANK_LINE.split(text):
@@ -399,7 +445,8 @@ class _Walker:
             anchors = []
 
     def heading(self, element: HtmlElement, level: int) -> None:
-        text = self.text(element)
+        links = self.links_in(element)
+        text = heading_text(element, self.text, links)
         if not text:
             return
         self.close_section(level)
@@ -408,7 +455,6 @@ class _Walker:
             self.mode, self.mode_level, self.last_item = name, level, None
             self.section = None
             return
-        links = self.links_in(element)
         item = self.mode != "body" and level > self.mode_level  # under a Glossary or Discover More heading
         if links and (item or self.page_type not in POSTS) and _is_link_only(element, links, self.text):
             # An item of that section, or of a listing (an area's posts, a category page's).

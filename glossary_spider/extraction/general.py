@@ -16,8 +16,8 @@ from lxml.etree import _Element
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.content import Content, clean_block
+from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.tree import xpath
-from glossary_spider.urls import link_url
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ def _text(element: _Element) -> str:
     return "\n".join(text for text in lines if text)
 
 
-def general_content(root: HtmlElement, base: str, titles: Collection[str | None]) -> Content | None:
-    """The page's main text as blocks, sections under its headings, and its inline links.
+def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | None]) -> Content | None:
+    """The page's main text as blocks, sections under its headings, and its inline links (resolved by ``memo``,
+    as the walk resolves them: trafilatura, given a URL, resolves a relative link against the site's root).
 
     None when trafilatura finds no main content. Comments are left out; an ``<h1>`` that reads as
     one of ``titles`` (the page's title, and its title heading's text) is the title, not body.
@@ -65,11 +66,11 @@ def general_content(root: HtmlElement, base: str, titles: Collection[str | None]
     import trafilatura  # on first use: importing it takes a third of a second that glossary pages never need
 
     try:
-        document = trafilatura.bare_extraction(root, url=base, include_comments=False, include_links=True,
+        document = trafilatura.bare_extraction(root, include_comments=False, include_links=True,
                                                include_tables=True, include_images=False,
                                                fast=_ELEMENTS_XPATH(root) > FULL_READING_MAX)
     except Exception as exc:  # a third party's heuristics on hostile markup: the walk's text stands
-        logger.warning("General extraction failed for %s: %s: %s", base, type(exc).__name__, exc)
+        logger.warning("General extraction failed for %s: %s: %s", memo.page or memo.base, type(exc).__name__, exc)
         return None
     body = getattr(document, "body", None)
     if body is None:
@@ -93,7 +94,7 @@ def general_content(root: HtmlElement, base: str, titles: Collection[str | None]
         if section is not None and element.tag != "head":
             section["blocks"].append(text)
         for ref in element.iter("ref"):
-            to_url = link_url(ref.get("target") or "", base)
+            to_url = memo.url(ref.get("target") or "")
             if to_url:
                 anchor = " ".join("".join(ref.itertext()).split()) or None
                 content.links.append({"kind": "inline", "to_url": to_url, "anchor_text": anchor,
@@ -103,13 +104,13 @@ def general_content(root: HtmlElement, base: str, titles: Collection[str | None]
     return content if content.blocks else None
 
 
-def settle(content: Content, root: HtmlElement, base: str, titles: Collection[str | None]) -> Content:
+def settle(content: Content, root: HtmlElement, memo: PageMemo, titles: Collection[str | None]) -> Content:
     """The page's content when the glossary walk doubts its own (``content.doubt``): the general
     tier's text, sections and inline links, with the walk's other links (related, glossary,
     discover more, pagination) and meta lines. The walk's own text stands when the general tier
     finds none; trafilatura's baseline (the page's paragraphs, else its whole text) when neither does.
     ``titles``: the page's title and its title heading's text (:func:`general_content`)."""
-    general = general_content(root, base, titles)
+    general = general_content(root, memo, titles)
     if general is None:
         if content.blocks:
             return content
@@ -118,7 +119,8 @@ def settle(content: Content, root: HtmlElement, base: str, titles: Collection[st
         try:
             _, text, _ = trafilatura.baseline(root)
         except Exception as exc:  # as above: the walk's (empty) text stands
-            logger.warning("General extraction failed for %s: %s: %s", base, type(exc).__name__, exc)
+            logger.warning("General extraction failed for %s: %s: %s", memo.page or memo.base, type(exc).__name__,
+                           exc)
             return content
         blocks = [line for line in (clean_block(" ".join(line.split())) for line in text.split("\n")) if line]
         return Content(blocks=blocks, links=content.links, meta=content.meta, doubt=content.doubt)

@@ -22,7 +22,7 @@ from lxml.html import HtmlElement
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, resolve_encoding
 
 from glossary_spider import churn, fastjson
-from glossary_spider.extraction.content import extract_content, is_meta, urls_to_follow
+from glossary_spider.extraction.content import extract_content, heading_text, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
@@ -279,13 +279,13 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
     title = _title(h1, root, metas, text_of)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
-        content = settle(content, root, base, (title, text_of(h1) if h1 is not None else None))
+        content = settle(content, root, memo, (title, text_of(h1) if h1 is not None else None))
     facts = JsonLdFacts(structured)
     author, categories = facts.author(), facts.categories()
     if not (author and categories):  # the visible meta lines, read only where JSON-LD says nothing
         meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
         author = author or _author(root, metas, meta_text, text_of)
-        categories = categories or _categories(content.meta, meta_text, text_of)
+        categories = categories or _categories(content.meta, meta_text, text_of, h1)
 
     summary = _clean_summary(
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
@@ -473,7 +473,7 @@ def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], tex
            ) -> str | None:
     # Each read only if those before it say nothing. The page's heading is its own; the others may carry
     # the site's name.
-    if h1 is not None and (title := _strip_title(text_of(h1))):
+    if h1 is not None and (title := _strip_title(heading_text(h1, text_of))):
         return title
     site = _meta(metas, "og:site_name")
     if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title, site)):
@@ -510,8 +510,12 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     return _meta(metas, "author")
 
 
-def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str]) -> list[str] | None:
-    for element in meta:
+def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str],
+                h1: HtmlElement | None) -> list[str] | None:
+    """The page's category and tag links: in its meta lines, else beside its title (a theme's header that
+    writes them above the ``<h1>``); else a labelled line's."""
+    beside_title = h1.getparent() if h1 is not None else None
+    for element in (*meta, *([beside_title] if beside_title is not None else [])):
         names = [text_of(a) for a in _CATEGORY_LINKS_XPATH(element)]
         if names:
             return names
