@@ -84,6 +84,17 @@ def test_no_h1_the_heading_that_repeats_the_title_stands_in():
     assert extract_page(html.encode(), URL).record["title"] == "Vega in options trading"
 
 
+def test_a_heading_that_titles_a_list_of_links_set_aside_heads_nothing_after_it():
+    """A "Read more" box inside an article, its heading over a list of links to other stories: the list is
+    no body, and its heading headed the article's next paragraphs as a section of their own."""
+    html = page(f"<main><article><h1>Vega</h1><p>{LONG}</p><div class='inline-related'><h3>Read more</h3><ul>"
+                "<li><a href='/news/gamma-week/'>Gamma week</a></li><li><a href='/news/rho/'>Rho rises</a></li></ul>"
+                f"</div><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></article></main>")
+    content = walk(html)
+    assert content.blocks == [LONG.strip(), LONG.strip(), "Hedging", LONG.strip()]
+    assert [section["heading"] for section in content.sections] == ["Hedging"]
+
+
 def test_comment_threads_are_not_body():
     html = page(f"<main><h1>Vega</h1><p>{LONG}</p><div id='comments' class='comments-area'>"
                 f"<h2>3 Comments</h2><ol class='comment-list'><li><p>Great post, thanks! {LONG}</p></li></ol>"

@@ -545,12 +545,20 @@ class _Walker:
                     if targets[first] is not None:
                         self.link(kind, found[0], targets[first])
                     first += len(found)
+            else:
+                self.set_aside()
             return
         lines = [clean_block(self.text(li)) for li in items]
         text = "\n".join(line for line in lines if line)
         if 2 * sum(len(self.text(a)) for a in self.links_in(element)) > len(text):
-            return  # mostly links, with a date or an author beside each: teasers, not body
+            self.set_aside()  # mostly links, with a date or an author beside each: teasers, not body
+            return
         self.prose(element, text)
+
+    def set_aside(self) -> None:
+        """A list of links was left out of the body: a heading with nothing read under it titled that list
+        ("Read more", "Related stories"), not the text after it."""
+        self.close_section(1)
 
     def pager(self, element: HtmlElement) -> None:
         for a in self.links_in(element):
