@@ -90,7 +90,7 @@ def run_counts(db: Any, run_id: int) -> dict[str, int]:
                    SELECT url, at FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'
                    UNION ALL SELECT url, fetched_at FROM captures WHERE run_id = ? AND outcome = 'failed')
                GROUP BY url) AS f
-           WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE c.run_id = ? AND c.url = f.url
+           WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE +c.run_id = ? AND c.url = f.url
                              AND c.outcome NOT IN ('failed', 'discarded') AND c.fetched_at > f.at)""",
         [run_id, run_id, run_id]
     ).fetchone()[0]
