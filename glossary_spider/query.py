@@ -23,6 +23,7 @@ from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
+from glossary_spider.storage.schema import not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text
 from glossary_spider.urls import PAGE_TYPES, normalize_url
@@ -70,10 +71,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     _upgrade(path, mode)
     try:
         conn = _open(path, mode)
-        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if missing := sorted({"pages", "crawl_runs"} - tables):  # another application's database
+        if why := not_ours(conn):  # another application's database
             conn.close()
-            raise ArchiveError(f"{path} is not a glossary archive: it has no {' or '.join(missing)} table")
+            raise ArchiveError(f"{path} is not a glossary archive: {why}")
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
         conn.execute("BEGIN")
     except sqlite3.OperationalError as exc:

@@ -564,6 +564,29 @@ def test_another_applications_database_with_a_pages_table_is_not_an_archive(tmp_
         assert_one_line_error(result, f"{db} is not a glossary archive: it has no crawl_runs table")
 
 
+def test_another_applications_database_with_pages_and_crawl_runs_tables_is_refused_untouched(tmp_path):
+    """A CMS's database with tables named pages and crawl_runs was taken for an archive: a reparse added 26
+    tables, columns and search triggers to it and said "nothing new", and a crawl then failed on it with
+    advice to resume. Every archive has had their url, content_hash, status, command and started_at."""
+    db = tmp_path / "cms.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE pages (url TEXT PRIMARY KEY, title TEXT)")
+        conn.execute("CREATE TABLE crawl_runs (id INTEGER PRIMARY KEY, started TEXT)")
+        conn.execute("INSERT INTO pages VALUES ('/about', 'About us')")
+    conn.close()
+    before = db.read_bytes()
+    for command in (("reparse", "--no-progress"), ("refresh", "--no-progress"),
+                    ("crawl", "--start-url", "http://127.0.0.1:9/", "--no-progress")):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} is a SQLite database but not a glossary archive (its pages table "
+                                      "has no content_hash or status column", "nothing was added to it")
+    for command in (("search", "about"), ("show", "/about"), ("report",), ("held",)):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} is not a glossary archive: its pages table has no content_hash or "
+                                      "status column")
+    assert db.read_bytes() == before
+
+
 @pytest.mark.parametrize("command", ["crawl", "refresh", "reparse", "search", "show", "export", "report", "browse",
                                      "replica"])
 def test_every_command_says_an_unknown_option_in_one_line(command):

@@ -263,13 +263,31 @@ def check_schema_version(version: int, path: Any) -> None:
                            f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
 
 
+# What every archive has held since schema 1: a database without them is another application's, whatever
+# its tables are called.
+ARCHIVE_MARKS = {"pages": ("url", "content_hash", "status"), "crawl_runs": ("command", "started_at")}
+
+
+def not_ours(conn: sqlite3.Connection) -> str | None:
+    """Why the SQLite database ``conn`` reads is no glossary archive (one with tables, none of them
+    :data:`ARCHIVE_MARKS`', is another application's), or None."""
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if missing := sorted(ARCHIVE_MARKS.keys() - tables):
+        return f"it has no {' or '.join(missing)} table"
+    for table, marks in ARCHIVE_MARKS.items():
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if lacking := [column for column in marks if column not in columns]:
+            return f"its {table} table has no {' or '.join(lacking)} column"
+    return None
+
+
 def check_ours(db: sqlite_utils.Database, path: Any) -> None:
     """Refuse a SQLite file that holds tables but is not a glossary archive: it is someone else's."""
     tables = set(db.table_names())
-    if tables and not {"pages", "crawl_runs"} <= tables:
+    if tables and (why := not_ours(db.conn)):
         shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
-        raise ArchiveError(f"{path} is a SQLite database but not a glossary archive (its tables: {shown}); "
-                           "nothing was added to it: give another --db")
+        raise ArchiveError(f"{path} is a SQLite database but not a glossary archive ({why}; its tables: "
+                           f"{shown}); nothing was added to it: give another --db")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> bool:
