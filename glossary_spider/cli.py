@@ -983,7 +983,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 @cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @format_option("text", "json", "html")
-@click.option("--out", type=click.Path(dir_okay=False), callback=_not_empty,
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_not_empty,
               help="Write here instead of standard output: whole or not at all (a failed write leaves an "
                    "earlier file as it was).")
 @user_errors

@@ -631,6 +631,19 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+@pytest.mark.parametrize("command", [("report",), ("report", "--format", "html"), ("export", "--format", "jsonl")],
+                         ids=lambda c: " ".join(c))
+def test_an_out_file_its_mode_says_not_to_write_is_refused(crawled, tmp_path, command):
+    """report --out replaced a read-only file (its rename into the directory needs only the directory's
+    permission): another user's file became the report, and the writer's. export refused it."""
+    out = tmp_path / "kept.txt"
+    out.write_text("precious\n")
+    out.chmod(0o444)
+    result = _as_user_without_override(*command, "--db", str(crawled), "--out", str(out))
+    assert_one_line_error(result, "--out", "is not writable")
+    assert out.read_text() == "precious\n" and out.stat().st_mode & 0o777 == 0o444
+
+
 def on_a_read_only_mount(directory, *args, **kwargs):
     """Run glossary in a private mount namespace where ``directory`` is a read-only bind mount:
     a real read-only filesystem, which stops root too (chmod does not)."""
