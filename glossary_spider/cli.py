@@ -86,8 +86,26 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         metavar="PATH",
         help="The archive's path (or set GLOSSARY_DB).",
-        callback=_not_empty,
+        callback=_archive_path,
     )(command)
+
+
+def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--db, refused when empty (an unset variable in a script, on the command line or in GLOSSARY_DB: click
+    takes an empty variable for none, and the default archive would be written instead), and when relative
+    to a working directory that was removed."""
+    given = ctx.get_parameter_source("db") is not click.core.ParameterSource.DEFAULT
+    if not given and os.environ.get("GLOSSARY_DB") == "":
+        raise click.BadParameter("GLOSSARY_DB is set but empty: set it to the archive's path, or unset it")
+    value = _not_empty(ctx, param, value)
+    if not os.path.isabs(value):
+        try:
+            os.getcwd()
+        except FileNotFoundError:
+            raise click.BadParameter(f"{value} is relative to the working directory, which no longer exists: "
+                                     "run the command from one that does, or give the archive's absolute path"
+                                     ) from None
+    return value
 
 
 def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

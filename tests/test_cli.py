@@ -4,6 +4,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -552,6 +553,27 @@ def test_a_stored_json_value_damage_reached_is_the_damaged_line(crawled, tmp_pat
     conn.close()
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")
+
+
+def test_an_empty_glossary_db_is_refused_not_taken_for_the_default(tmp_path):
+    """click takes an empty variable for an unset one: GLOSSARY_DB=$ARCHIVE with ARCHIVE unset made a crawl
+    create data/glossary.db in whatever the working directory was, exit 0 (--db "" was refused)."""
+    result = run_glossary("crawl", "--start-url", "http://127.0.0.1:9/", env={"GLOSSARY_DB": ""}, cwd=tmp_path)
+    assert_one_line_error(result, "GLOSSARY_DB is set but empty")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", [("search", "gamma"), ("report",), ("crawl", "--start-url", "http://127.0.0.1:9/")],
+                         ids=lambda c: c[0])
+def test_a_relative_archive_path_in_a_removed_working_directory_is_one_line(tmp_path, command):
+    """Run from a directory that was removed meanwhile, every command with a relative --db (or the default)
+    ended in a FileNotFoundError traceback."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f"import os, sys; os.chdir({str(gone)!r}); os.rmdir({str(gone)!r}); os.execv(sys.argv[1], sys.argv[1:])"
+    result = subprocess.run([sys.executable, "-c", script, *GLOSSARY, *command, "--db", "rel.db"],
+                            capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, "rel.db is relative to the working directory, which no longer exists")
 
 
 def test_another_applications_database_with_a_pages_table_is_not_an_archive(tmp_path):
