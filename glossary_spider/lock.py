@@ -196,11 +196,12 @@ def holder(db_path: str | Path) -> dict[str, Any] | None:
         return None
     try:
         found = _read(fd)
+        held = _flock_held(fd)
     finally:
         os.close(fd)
     pid = found.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or held is False:
+        return None  # the lock file of a holder killed with -9, its pid perhaps another process's since
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -208,6 +209,25 @@ def holder(db_path: str | Path) -> dict[str, Any] | None:
     except PermissionError:
         pass  # alive, another user's
     return found
+
+
+# The kernel's table of the locks held (Linux): read to learn whether the lock file is locked, not locking it.
+PROC_LOCKS = Path("/proc/locks")
+MAX_PROC_LOCKS = 16 << 20
+
+
+def _flock_held(fd: int) -> bool | None:
+    """Whether a process holds an flock on the file ``fd`` reads, as /proc/locks says (a line ``1: FLOCK
+    ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF``; one of a process waiting for it begins ``1: ->``);
+    None where there is no such table to read."""
+    info = os.fstat(fd)
+    key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with PROC_LOCKS.open("rb") as table:
+            lines = table.read(MAX_PROC_LOCKS).decode("ascii", "replace").splitlines()
+    except OSError:
+        return None
+    return any(len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key for parts in map(str.split, lines))
 
 
 # What a refused run may note beside the archive, and the types its values must have.

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 
 import pytest
 from conftest import (GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows,
@@ -787,3 +788,31 @@ def test_a_killed_reparse_that_a_later_one_did_not_carry_on_names_the_one_that_t
     runs = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
     killed, later = [run for run in runs if run["command"] == "reparse"]
     assert killed["error"].endswith(f"reparse #{later['id']} took its place"), killed["error"]
+
+
+def test_a_killed_run_whose_pid_another_process_now_has_is_not_running(archived):
+    """kill -9 leaves the lock file naming the run's pid; once another process had that pid (after a reboot,
+    pids come round again), `runs --check` said "ok … crawl #2 running" for as long as it lived. Running is
+    holding the lock, which the kernel says, not a live pid."""
+    _, db = archived
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")  # the archive's last run
+        with sqlite3.connect(db) as conn:
+            conn.execute("INSERT INTO crawl_runs (command, started_at, args, pid) VALUES ('crawl', ?, '{}', ?)",
+                         [started, other.pid])
+        conn.close()
+        lock_file = db.with_name(db.name + ".lock")
+        lock_file.write_text(json.dumps({"pid": other.pid, "command": "crawl", "started_at": started}))
+        check = run_glossary("runs", "--db", str(db), "--check")
+        assert check.returncode == 1 and "stopped before it finished" in check.stderr, check
+        with ArchiveLock(db, "crawl"):  # a run that holds the lock, as a live crawl does
+            lock_file_pid = json.loads(lock_file.read_text())["pid"]
+            with sqlite3.connect(db) as conn:
+                conn.execute("UPDATE crawl_runs SET pid = ? WHERE finished_at IS NULL", [lock_file_pid])
+            conn.close()
+            check = run_glossary("runs", "--db", str(db), "--check")
+            assert check.returncode == 0 and "running" in check.stdout, check
+    finally:
+        other.kill()
+        other.wait()
