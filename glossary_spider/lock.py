@@ -47,7 +47,8 @@ def who(holder: dict[str, Any]) -> str:
 
 
 class UnsafeLockFile(OSError):
-    """The lock file's path is not a plain file of ours: a symlink, a directory, another user's file."""
+    """The lock file's path cannot serve as our lock: a symlink, a directory, another user's file, a file
+    we may not open, or none and a directory we may not write in."""
 
 
 class ArchiveHardLinked(OSError):
@@ -88,6 +89,8 @@ class ArchiveLock:
                 if exc.errno in (errno.ELOOP, errno.EISDIR):
                     raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
                                          "remove it") from None
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    raise UnsafeLockFile(_denied(self.path)) from None
                 raise
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
@@ -151,6 +154,18 @@ def _close_held_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_close_held_in_child)
+
+
+def _denied(path: Path) -> str:
+    """Why the lock file at ``path`` may not be opened or made, and what to do."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return (f"cannot create the lock file {path}: you may not write in {path.parent}: make it writable for "
+                "you, or keep the archive in a directory you can write")
+    whose = "yours" if info.st_uid == os.geteuid() else f"uid {info.st_uid}'s"
+    return (f"the lock file {path} ({whose}, mode {stat.S_IMODE(info.st_mode):03o}) is not writable for you: "
+            "make it so, or remove it")
 
 
 def _same_file(fd: int, path: Path) -> bool:

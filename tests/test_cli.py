@@ -653,6 +653,26 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_a_lock_file_that_cannot_be_made_or_opened_is_named_with_what_to_do(crawled, tmp_path):
+    """Each said only "cannot lock the archive a.db: Permission denied": not which file, nor the way out."""
+    directory = tmp_path / "archive"
+    directory.mkdir()
+    db = directory / "a.db"
+    shutil.copy(crawled, db)
+    lock = directory / "a.db.lock"
+    lock.touch(mode=0o000)
+    result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    assert_one_line_error(result, f"the lock file {lock} (", "mode 000) is not writable for you: make it so, or "
+                                  "remove it")
+    lock.unlink()
+    directory.chmod(0o555)
+    try:
+        result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    finally:
+        directory.chmod(0o755)
+    assert_one_line_error(result, f"cannot create the lock file {lock}: you may not write in {directory}")
+
+
 @pytest.mark.parametrize("command", [("report",), ("report", "--format", "html"), ("export", "--format", "jsonl")],
                          ids=lambda c: " ".join(c))
 def test_an_out_file_its_mode_says_not_to_write_is_refused(crawled, tmp_path, command):
