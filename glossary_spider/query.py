@@ -46,6 +46,12 @@ def open_mode(path: str | Path) -> str:
     try:
         _open(path, "mode=ro").close()
     except sqlite3.OperationalError as exc:
+        journal = path.with_name(path.name + "-journal")
+        if journal.exists() and journal.stat().st_size > 0:  # a hot journal: rolled back by the next write only
+            raise ArchiveError(f"cannot read the archive {path}: {journal} beside it holds a write cut short (or "
+                               "is not SQLite's), which only a writer can roll back: run a writing command once "
+                               f"('glossary reparse --db {path}'), or remove it if no glossary_spider wrote it"
+                               ) from None
         if os.access(path.parent, os.W_OK):
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         wal = path.with_name(path.name + "-wal")

@@ -653,6 +653,22 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_a_rollback_journal_beside_the_archive_is_named_to_readers_and_rolled_back_by_a_writer(crawled, tmp_path):
+    """A -journal beside the archive (a write cut short, or bytes someone put there) made every reader say
+    "attempt to write a readonly database": SQLite must roll it back before a read, and a reader may not."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    journal = tmp_path / "a.db-journal"
+    journal.write_bytes(os.urandom(70_000))
+    for command in (("search", "gamma"), ("report",), ("runs",)):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{journal} beside it holds a write cut short",
+                              f"run a writing command once ('glossary reparse --db {db}')")
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert not journal.exists()
+    assert run_glossary("search", "gamma", "--db", str(db)).returncode == 0
+
+
 def test_a_lock_file_that_cannot_be_made_or_opened_is_named_with_what_to_do(crawled, tmp_path):
     """Each said only "cannot lock the archive a.db: Permission denied": not which file, nor the way out."""
     directory = tmp_path / "archive"
