@@ -541,6 +541,25 @@ def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tm
         assert db.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", WRITERS, ids=lambda c: c[0])
+def test_a_writer_refuses_an_archive_damaged_where_its_run_would_not_look(crawled, tmp_path, command):
+    """Damage in a table a run never reads (the versions of pages that did not change): reparse and refresh
+    ran, exit 0, "done", into a file every reader then called damaged. A writer checks the file first."""
+    db = tmp_path / "damaged.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        (page_size,), = conn.execute("PRAGMA page_size")
+        (root,), = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'versions'")
+    conn.close()
+    with open(db, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size)
+    before = db.read_bytes()
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")
+    assert db.read_bytes() == before
+
+
 @pytest.mark.parametrize("command", [("show", "international-legal-cooperation"),
                                      ("show", "international-legal-cooperation", "--format", "json"),
                                      ("export", "--format", "jsonl")], ids=lambda c: " ".join(c[:3:2]))

@@ -18,8 +18,8 @@ import sqlite_utils
 from glossary_spider.outcome import (REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete, outcome,
                                      was_refused)
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, is_damaged,
-                                            writable_logs)
+from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
+                                            is_damaged, writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -56,6 +56,10 @@ class Archive(Staging, Writer, Reads):
             self.db = sqlite_utils.Database(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
             check_ours(self.db, self.path)
+            if self.db.table_names():  # damage no command met yet: never written into (SQLite reads each page)
+                (verdict,) = self.db.execute("PRAGMA quick_check(1)").fetchone()
+                if verdict != "ok":
+                    raise ArchiveError(damaged(self.path, verdict))
             self.codec = BodyCodec(self.db)
             if not self.db.table_names():  # an empty file someone made: as _create makes one
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
