@@ -248,7 +248,8 @@ def test_an_archive_in_a_missing_directory_is_refused_not_created(tmp_path):
 def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
     result = subprocess.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",
-                             "0", "--no-progress"], capture_output=True, text=True, cwd=tmp_path, env=unset, timeout=120)
+                             "0", "--no-progress"], capture_output=True, text=True, cwd=tmp_path, env=unset,
+                            timeout=120)
     assert result.stderr.splitlines()[0] == "Created data/ for the archive data/glossary.db"
     assert (tmp_path / "data" / "glossary.db").is_file()
 

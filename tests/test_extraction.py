@@ -769,8 +769,9 @@ def test_text_hidden_until_found_is_the_pages_text():
     volatility moves by one point.</p></div><h2>Gone</h2><div hidden="hidden"><p>Never shown.</p></div>
     <p>Closing words of the page, for every reader to read.</p></div></article></body></html>"""
     record = extract_page(markup, "https://term.greeks.live/definition/vega-faq/").record
-    assert record["body_text"] == ("What does vega measure?\n\nHow much an option's price moves when implied volatility "
-                                   "moves by one point.\n\nGone\n\nClosing words of the page, for every reader to read.")
+    assert record["body_text"] == (
+        "What does vega measure?\n\nHow much an option's price moves when implied volatility moves by one point."
+        "\n\nGone\n\nClosing words of the page, for every reader to read.")
 
 
 def test_text_its_own_style_hides_is_not_the_pages_text_but_a_page_hidden_until_its_scripts_run_is():
