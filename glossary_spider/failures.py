@@ -49,6 +49,10 @@ class RedirectRefused(IgnoreRequest):
     site's answer all the same. The page failed, not the site, and a --resume would meet it again."""
 
 
+class RedirectsEndless(RedirectRefused):
+    """Redirects that never reach their end: a loop, or a chain past ``REDIRECT_MAX_TIMES``."""
+
+
 def malformed(error: BaseException) -> list[BaseException]:
     """What Twisted's HTTP client could not read of an answer it gave up on (a status line that is no
     HTTP/1.x, two different Content-Lengths, a Transfer-Encoding it does not know): the server's

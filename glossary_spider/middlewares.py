@@ -36,7 +36,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from w3lib.encoding import http_content_type_encoding, read_bom
 
 from glossary_spider.decoding import encodings_of, head, is_error
-from glossary_spider.failures import BodyUndecodable, RedirectRefused, describe, malformed
+from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
@@ -148,8 +148,13 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         except RedirectRefused as refused:
             if not is_robots(request):
                 raise
-            # The robots.txt middleware reads the redirect itself as its answer (RFC 9309: unavailable).
-            request.meta[ROBOTS_NOT_REACHED_META] = str(refused)
+            # The robots.txt middleware reads the redirect itself as its answer: as a robots.txt unavailable
+            # (RFC 9309: a 4xx, no rules) where redirects never end; as one it could not read (a 5xx, which
+            # disallows the host) where the server sent it to a target that is no URL.
+            if isinstance(refused, RedirectsEndless):
+                request.meta[ROBOTS_NOT_REACHED_META] = str(refused)
+            else:
+                request.meta[ROBOTS_UNREADABLE_META] = f"robots.txt could not be read ({refused})"
             return response
 
     def follow(self, request: Request, response: Response) -> Request | Response:
@@ -160,10 +165,10 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
             raise RedirectRefused(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
         except IgnoreRequest:  # Scrapy's "max redirections reached"
-            raise RedirectRefused(f"too many redirects: more than {self.max_redirect_times} "
-                                f"from {chain[0]}") from None
+            raise RedirectsEndless(f"too many redirects: more than {self.max_redirect_times} "
+                                   f"from {chain[0]}") from None
         if isinstance(redirected, Request) and redirected.url in chain:
-            raise RedirectRefused("redirect loop: " + " -> ".join([*chain, redirected.url]))
+            raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]))
         if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):
             # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
             # dropped by the duplicate filter as the page this request already is.

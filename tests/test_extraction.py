@@ -728,18 +728,20 @@ def test_text_marked_hidden_is_not_the_pages_text():
 
 def test_prose_that_starts_with_a_bylines_word_is_the_pages_text():
     """A paragraph whose first word was a byline's ("By", "Updated", "Published", "Author") was dropped as a
-    meta line however long it ran: "By default …" went, and the heading above it with it. A byline is short,
-    and no sentence."""
+    meta line however long it ran: "By default …" went, and the heading above it with it. A byline goes on
+    with a name, a date, or "on", "by", "at", "in"; and it is short."""
     markup = b"""<html><body><article><h1>Netting</h1><div class="entry-content">
-    <p>By Jane Doe</p><p>Updated: 3 May 2024</p>
+    <p>By Jane Doe and John Smith, Reuters.</p><p>Updated on March 3, 2024 at 10:00 a.m.</p>
+    <p>Published by the Editorial Board of The Daily Planet.</p><p>By the Editors</p>
     <p>Netting offsets one position against another before margin is worked out.</p>
     <h2>The default</h2><p>By default the venue nets positions across every account of one owner.</p>
+    <p>By default it is off.</p>
     <p>Updated guidance from the regulator requires netting sets to be named in the agreement.</p>
     <p>Published research finds that netting lowers margin by a third.</p></div></article></body></html>"""
     record = extract_page(markup, "https://term.greeks.live/definition/netting/").record
     assert record["body_text"].split("\n\n") == [
         "Netting offsets one position against another before margin is worked out.", "The default",
-        "By default the venue nets positions across every account of one owner.",
+        "By default the venue nets positions across every account of one owner.", "By default it is off.",
         "Updated guidance from the regulator requires netting sets to be named in the agreement.",
         "Published research finds that netting lowers margin by a third."]
     assert [section["heading"] for section in record["sections"]] == ["The default"]
@@ -759,6 +761,11 @@ def test_category_links_above_the_title_are_the_pages_categories():
     record = extract_page(markup, "https://blog.example/vega/").record
     assert (record["categories"], record["author"]) == (["Options", "Greeks"], "Ann Lee")
     assert record["body_text"].startswith("Vega measures how much")
+    # Below the title, in the text or its comments, a tag link is someone's hashtag, not the page's category.
+    below = markup.replace(b'<header class="entry-header">', b"").replace(b"</header>", b"").replace(
+        b'<div class="entry-categories">', b'<div class="comment">').replace(b"<h1>Vega</h1>", b"")
+    below = below.replace(b"<article>", b"<article><h1>Vega</h1>")
+    assert extract_page(below, "https://blog.example/vega/").record["categories"] is None
 
 
 def test_text_hidden_until_found_is_the_pages_text():

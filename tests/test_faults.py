@@ -352,6 +352,16 @@ def test_a_robots_txt_that_redirects_in_a_loop_is_read_as_none(make_replica, tmp
         {"url": server.url + "/robots.txt", "stage": "robots",
          "error": f"robots.txt not reached (redirect loop: {loop}): read as no rules, as a robots.txt not found is"}]
 
+    # Sent to a target that is no URL, it is the server's error: the host is disallowed, as for a 5xx, and why.
+    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-broken")
+    db = tmp_path / "broken.db"
+    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    assert result.returncode == 6, result.stderr
+    assert rows(db, "SELECT url FROM pages") == []
+    assert rows(db, "SELECT error FROM crawl_errors") == [
+        {"error": "robots.txt could not be read (redirect to an invalid URL: 'http://[::1/robots.txt' (Invalid IPv6 "
+                  "URL)): the host is treated as disallowed"}]
+
 
 def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):
     """The site's robots.txt now disallows everything: a refresh obeys, and every archived page it could

@@ -60,7 +60,7 @@ def test_a_logo_h1_is_not_the_title(logo):
     assert record["body_text"] == LONG.strip()
 
 
-@pytest.mark.parametrize("mark", ["¶", "#", "🔗"])
+@pytest.mark.parametrize("mark", ["¶", "#", "🔗", "🔗\ufe0e", "\u200b"])
 def test_a_heading_with_its_own_permalink_is_the_title_and_keeps_its_words(mark):
     """Sphinx, MkDocs and many themes end each heading with a link to itself ('¶'). The <h1>'s was taken for a
     link home: the <h1> for the site's logo, the page sent to the general tier, its title the <title>'s with
@@ -75,6 +75,16 @@ def test_a_heading_with_its_own_permalink_is_the_title_and_keeps_its_words(mark)
     assert extract_page(home.encode(), URL).record["title"] == "Vega - Docs"
 
 
+def test_a_heading_that_is_a_link_to_itself_is_a_heading():
+    """Docs themes write each heading as its own anchor (<h2 id=x><a href="#x">…</a></h2>): off the glossary's
+    posts, a heading that is one link was taken for a listing's item, and went."""
+    html = page(f"<main><h1>Clients</h1><p>{LONG}</p><h2 id='py'><a href='#py'>Python client</a></h2><p>{LONG}</p>"
+                f"<h2 id='cs'><a href='#cs'>C#</a></h2><p>{LONG}</p></main>")
+    record = extract_page(html.encode(), "https://docs.example/clients.html").record
+    assert [section["heading"] for section in record["sections"]] == ["Python client", "C#"]
+    assert record["links"] == []
+
+
 def test_no_h1_the_heading_that_repeats_the_title_stands_in():
     html = page(f"<main><h2>Vega in options trading</h2><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></main>",
                 "<title>Vega in options trading | Site</title>")
@@ -87,12 +97,25 @@ def test_no_h1_the_heading_that_repeats_the_title_stands_in():
 def test_a_heading_that_titles_a_list_of_links_set_aside_heads_nothing_after_it():
     """A "Read more" box inside an article, its heading over a list of links to other stories: the list is
     no body, and its heading headed the article's next paragraphs as a section of their own."""
-    html = page(f"<main><article><h1>Vega</h1><p>{LONG}</p><div class='inline-related'><h3>Read more</h3><ul>"
-                "<li><a href='/news/gamma-week/'>Gamma week</a></li><li><a href='/news/rho/'>Rho rises</a></li></ul>"
-                f"</div><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></article></main>")
+    box = ("<div class='inline-related'><h3>Read more</h3><ul><li><a href='/news/gamma-week/'>Gamma week</a></li>"
+           "<li><a href='/news/rho/'>Rho rises</a></li></ul></div>")
+    html = page(f"<main><article><h1>Vega</h1><p>{LONG}</p>{box}<p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p>"
+                "</article></main>")
     content = walk(html)
     assert content.blocks == [LONG.strip(), LONG.strip(), "Hedging", LONG.strip()]
     assert [section["heading"] for section in content.sections] == ["Hedging"]
+    # The text after the box goes on in the section the box stood in.
+    html = page(f"<main><article><h1>Vega</h1><h2>Markets</h2><p>{LONG}</p>{box}<p>{LONG}</p><h2>Hedging</h2>"
+                f"<p>{LONG}</p></article></main>")
+    content = walk(html)
+    paragraphs = [(s["heading"], s["text"].count("Vega measures")) for s in content.sections]
+    assert paragraphs == [("Markets", 2), ("Hedging", 1)]
+    # A section that opens with a list of links, in the same block as its text, is a section still.
+    html = page(f"<main><article><h1>Vega</h1><p>{LONG}</p><h2>Downloads</h2><ul><li><a href='/dl/a.tgz'>Linux</a></li>"
+                f"<li><a href='/dl/b.dmg'>macOS</a></li></ul><p>{LONG}</p><h2>Hedging</h2><p>{LONG}</p></article></main>")
+    content = walk(html)
+    paragraphs = [(s["heading"], s["text"].count("Vega measures")) for s in content.sections]
+    assert paragraphs == [("Downloads", 1), ("Hedging", 1)]
 
 
 def test_comment_threads_are_not_body():

@@ -144,8 +144,9 @@ def _leads_home(href: str) -> bool:
     return parts.path == "/" or (parts.path == "" and bool(parts.netloc))
 
 
-# What a heading's permalink shows (Sphinx's and MkDocs' ¶, a #, a link icon): no words of the heading.
-PERMALINK_MARKS = ("¶", "#", "§", "🔗")
+# What a heading's permalink shows (Sphinx's and MkDocs' ¶, a #, a link icon, Docusaurus' zero-width space):
+# no words of the heading. Read without variation selectors (Hugo's 🔗&#xFE0E;).
+PERMALINK_MARKS = ("¶", "#", "§", "🔗", "\u200b")
 
 
 def heading_text(element: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
@@ -155,7 +156,8 @@ def heading_text(element: HtmlElement, text: Callable[[HtmlElement], str] = text
     title = text(element)
     if links is None:
         links = list(element.iter("a"))
-    if links and links[-1].get("href", "").startswith("#") and (mark := text(links[-1])) in PERMALINK_MARKS:
+    if (links and links[-1].get("href", "").startswith("#")
+            and (mark := text(links[-1])).replace("\ufe0e", "").replace("\ufe0f", "") in PERMALINK_MARKS):
         return title.removesuffix(mark).rstrip()
     return title
 
@@ -229,21 +231,28 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
 
 def meta_line(text: str) -> bool:
     """Whether ``text`` (folded) reads as a Published / Author / Categories line: it starts with one of their
-    words, and is no sentence. "By Jane Doe", "Updated: 3 May 2024, a correction" and "Posted on 3 May by Jane
-    · Options" are; "By default the venue nets positions across accounts." and "Updated guidance from the
-    regulator requires …" are prose: past a few words, a line that ends as a sentence ends (with no colon after
-    its first word, no separator between its parts) is one. None of :data:`META_MAX` characters or more is."""
+    words, and goes on as a byline goes on. "By Jane Doe and John Smith, Reuters.", "Updated on 3 May 2024 at
+    10:00 a.m.", "Published by the Editorial Board." and "Categories: Options" are; "By default the venue
+    nets positions." and "Updated guidance from the regulator requires …" are prose. After "By", a byline
+    names someone (a capital); after the other words, a date or a name (a digit, a capital), or "on", "by",
+    "at" or "in"; a colon after the word, or parts set apart (·, |, •), make any line one. A meta line is
+    short: under :data:`META_MAX` characters and :data:`_META_WORDS` words."""
     label = META_TEXT.match(text)
     if label is None or len(text) >= META_MAX:
         return False
     if label.group().endswith(":") or any(mark in text for mark in _META_SEPARATORS):
         return True
-    return not (text.rstrip().endswith(_SENTENCE_ENDS) and len(text.split()) >= _SENTENCE_WORDS)
+    rest = text[label.end():].lstrip()
+    if label.group(1).lower() == "by":
+        goes_on = rest[:1].isupper() or (rest[:4].lower() == "the " and rest[4:5].isupper())  # By the Editors
+    else:
+        goes_on = rest[:1].isupper() or rest[:1].isdigit() or _META_CONNECTOR.match(rest) is not None
+    return goes_on and len(text.split()) <= _META_WORDS
 
 
 _META_SEPARATORS = ("·", "|", "•")
-_SENTENCE_ENDS = (".", "!", "?", "…")
-_SENTENCE_WORDS = 6
+_META_CONNECTOR = re.compile(r"(?:on|by|at|in)\b", re.I)
+_META_WORDS = 20
 
 
 # What a meta line never holds (a list it may: a theme's "By … · Published …" items).
@@ -335,6 +344,7 @@ class _Walker:
         self.mode_level = 7
         self.content = Content()
         self.section: dict[str, Any] | None = None
+        self.lists_set_aside = 0  # lists of links left out of the body so far
         self.last_item: dict[str, Any] | None = None
 
     # -- links --------------------------------------------------------------------------
@@ -404,7 +414,10 @@ class _Walker:
                         and is_meta(child, holders=self.meta_holders)):
                     self.content.meta.append(child)
                     continue
+                before, lists = self.section, self.lists_set_aside
                 self.walk(child, depth + 1)
+                if self.lists_set_aside > lists and self.section is not before:
+                    self.end_box(before)
                 continue
             if not self.started:
                 if child in h1_path:  # the title inside an element of a name we do not know
@@ -447,6 +460,8 @@ class _Walker:
     def heading(self, element: HtmlElement, level: int) -> None:
         links = self.links_in(element)
         text = heading_text(element, self.text, links)
+        if links and links[0].get("href", "").startswith("#"):  # a heading that is its own anchor lists nothing
+            links = [a for a in links if not a.get("href", "").startswith("#")]
         if not text:
             return
         self.close_section(level)
@@ -546,19 +561,25 @@ class _Walker:
                         self.link(kind, found[0], targets[first])
                     first += len(found)
             else:
-                self.set_aside()
+                self.lists_set_aside += 1
             return
         lines = [clean_block(self.text(li)) for li in items]
         text = "\n".join(line for line in lines if line)
         if 2 * sum(len(self.text(a)) for a in self.links_in(element)) > len(text):
-            self.set_aside()  # mostly links, with a date or an author beside each: teasers, not body
+            self.lists_set_aside += 1  # mostly links, with a date or an author beside each: teasers, not body
             return
         self.prose(element, text)
 
-    def set_aside(self) -> None:
-        """A list of links was left out of the body: a heading with nothing read under it titled that list
-        ("Read more", "Related stories"), not the text after it."""
-        self.close_section(1)
+    def end_box(self, before: dict[str, Any] | None) -> None:
+        """The end of a block in which a list of links was set aside: a heading in it with nothing read
+        under it titled that list (a "Read more" box of other stories), not the text after the block, which
+        goes on in the section open before it (``before``)."""
+        section = self.section
+        if section is not None and not section["blocks"]:
+            self.content.blocks.pop()
+            self.content.sections.pop()
+            sections = self.content.sections
+            self.section = before if sections and sections[-1] is before else None
 
     def pager(self, element: HtmlElement) -> None:
         for a in self.links_in(element):

@@ -433,8 +433,10 @@ _TITLE_XPATH = xpath("string(//title)")
 _DATETIMES_XPATH = xpath("descendant::time/@datetime")
 # "[@rel]" first: most links have none, and are passed over before the string functions run.
 _AUTHOR_LINKS_XPATH = xpath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
-_CATEGORY_LINKS_XPATH = xpath("descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
-                              " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+_CATEGORY_LINKS = ("a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
+                   " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
+_CATEGORY_LINKS_XPATH = xpath(f"descendant::{_CATEGORY_LINKS}")
+_CATEGORY_LINKS_AT_XPATH = xpath(f"descendant-or-self::{_CATEGORY_LINKS}")
 
 
 def _base_href(root: HtmlElement) -> str:
@@ -528,12 +530,15 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
 
 def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str],
                 h1: HtmlElement | None) -> list[str] | None:
-    """The page's category and tag links: in its meta lines, else beside its title (a theme's header that
-    writes them above the ``<h1>``); else a labelled line's."""
-    beside_title = h1.getparent() if h1 is not None else None
-    for element in (*meta, *([beside_title] if beside_title is not None else [])):
+    """The page's category and tag links: in its meta lines, else above its title (a theme's header that
+    writes them before the ``<h1>``, in the same block); else a labelled line's."""
+    for element in meta:
         names = [text_of(a) for a in _CATEGORY_LINKS_XPATH(element)]
         if names:
+            return names
+    if h1 is not None:
+        above = reversed([e for e in h1.itersiblings(preceding=True) if isinstance(e.tag, str)])
+        if names := [text_of(a) for element in above for a in _CATEGORY_LINKS_AT_XPATH(element)]:
             return names
     for label, value in _LABELLED.findall(meta_text):
         if label.lower().startswith("categor"):

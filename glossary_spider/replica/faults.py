@@ -261,10 +261,11 @@ class FaultyReplicaResource(ReplicaResource):
             request.setResponseCode(301)
             request.setHeader(b"Location", target.encode())
             return b""
-        if self.robots == "redirect-loop":  # to itself by a query, and back
+        if self.robots in ("redirect-loop", "redirect-broken"):  # to itself by a query, and back; to no URL
             self._log(request, "/robots.txt", 301)
             request.setResponseCode(301)
-            request.setHeader(b"Location", b"/robots.txt" if request.args else b"/robots.txt?moved=1")
+            target = b"/robots.txt" if request.args else b"/robots.txt?moved=1"
+            request.setHeader(b"Location", target if self.robots == "redirect-loop" else b"http://[::1/robots.txt")
             return b""
         status = {"error": 500, "rate-limited": 429}.get(self.robots, 200)
         self._log(request, "/robots.txt", status)
