@@ -94,9 +94,11 @@ def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str
     """--db, refused when empty (an unset variable in a script, on the command line or in GLOSSARY_DB: click
     takes an empty variable for none, and the default archive would be written instead), and when relative
     to a working directory that was removed."""
-    given = ctx.get_parameter_source("db") is not click.core.ParameterSource.DEFAULT
-    if not given and os.environ.get("GLOSSARY_DB") == "":
+    source = ctx.get_parameter_source("db")
+    if source is click.core.ParameterSource.DEFAULT and os.environ.get("GLOSSARY_DB") == "":
         raise click.BadParameter("GLOSSARY_DB is set but empty: set it to the archive's path, or unset it")
+    if source is click.core.ParameterSource.ENVIRONMENT and not value.strip():
+        raise click.BadParameter("GLOSSARY_DB is set but blank: set it to the archive's path, or unset it")
     value = _not_empty(ctx, param, value)
     if not os.path.isabs(value):
         try:

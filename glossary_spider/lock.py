@@ -90,7 +90,7 @@ class ArchiveLock:
                     raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
                                          "remove it") from None
                 if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise UnsafeLockFile(_denied(self.path)) from None
+                    raise UnsafeLockFile(_denied(self.path, exc.errno)) from None
                 raise
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
@@ -156,14 +156,17 @@ def _close_held_in_child() -> None:
 os.register_at_fork(after_in_child=_close_held_in_child)
 
 
-def _denied(path: Path) -> str:
-    """Why the lock file at ``path`` may not be opened or made, and what to do."""
+def _denied(path: Path, error: int) -> str:
+    """Why the lock file at ``path`` may not be opened or made (``error``: EACCES or EPERM), and what to do."""
     try:
         info = os.stat(path)
     except OSError:
         return (f"cannot create the lock file {path}: you may not write in {path.parent}: make it writable for "
                 "you, or keep the archive in a directory you can write")
     whose = "yours" if info.st_uid == os.geteuid() else f"uid {info.st_uid}'s"
+    if error == errno.EPERM:  # not its mode: an immutable or append-only file
+        return (f"the lock file {path} ({whose}) may not be written, though its mode allows it (immutable or "
+                "append-only? lsattr shows it): clear that (chattr -i -a), or move the archive")
     return (f"the lock file {path} ({whose}, mode {stat.S_IMODE(info.st_mode):03o}) is not writable for you: "
             "make it so, or remove it")
 

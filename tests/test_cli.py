@@ -674,6 +674,20 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_an_immutable_lock_file_is_named_as_such_not_blamed_on_its_mode(crawled, tmp_path):
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    lock = tmp_path / "a.db.lock"
+    lock.touch()
+    if not shutil.which("chattr") or subprocess.run(["chattr", "+i", str(lock)], capture_output=True).returncode:
+        pytest.skip("no immutable files here (chattr +i needs CAP_LINUX_IMMUTABLE and a filesystem that has them)")
+    try:
+        result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    finally:
+        subprocess.run(["chattr", "-i", str(lock)])
+    assert_one_line_error(result, f"the lock file {lock} (yours) may not be written, though its mode allows it",
+                          "chattr -i -a")
+
+
 def test_a_rollback_journal_beside_the_archive_is_named_to_readers_and_rolled_back_by_a_writer(crawled, tmp_path):
     """A -journal beside the archive (a write cut short, or bytes someone put there) made every reader say
     "attempt to write a readonly database": SQLite must roll it back before a read, and a reader may not."""

@@ -692,6 +692,9 @@ def test_a_title_without_a_heading_loses_the_sites_name(head):
     assert extract_page(markup.encode(), "https://term.greeks.live/term/iv/").record["title"] == "Implied Volatility"
     home = markup.replace(head, "<title>Acme Options Wiki</title>")  # the site's name alone is the title
     assert extract_page(home.encode(), "https://term.greeks.live/term/iv/").record["title"] == "Acme Options Wiki"
+    subtitled = markup.replace(head, "<title>Interview: Acme Options Wiki</title>")  # a colon heads a subtitle
+    title = extract_page(subtitled.encode(), "https://term.greeks.live/term/iv/").record["title"]
+    assert title == "Interview: Acme Options Wiki"
 
 
 def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together():

@@ -219,6 +219,7 @@ def test_words_are_counted_in_scripts_written_without_spaces(count):
     assert count("ＧＢＰ／ＵＳＤ") == 2  # full-width letters are spaced words
     assert count("안녕하세요 세계") == 2  # Korean spaces its words
     assert count("、。") == 0
+    assert count("トム・クルーズ") == 6 and count("人々") == 2  # the middle dot is punctuation; 々 repeats a character
 
 
 @compiled
@@ -226,7 +227,7 @@ def test_words_are_counted_alike():
     from glossary_spider.extraction import _tree
 
     rng = random.Random(3)
-    pieces = ["word", " ", "\u3000", "。", "、", "日本", "カナ", "ｶﾅ", "\U00020001", "，", "ＡＢ", "é", "\u00a0", "\n",
-              "x\x1cy", "한글"]
+    pieces = ["word", " ", "\u3000", "。", "、", "日本", "カナ", "ｶﾅ", "\U00020001", "，", "ＡＢ", "・", "々", "〇", "é",
+              "\u00a0", "\n", "x\x1cy", "한글"]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(3000)]
     assert [_tree.word_count(text) for text in texts] == [tree._word_count(text) for text in texts]

@@ -447,14 +447,16 @@ def text_under(_Element element, dict texts):
 
 cdef inline bint _unspaced(Py_UCS4 c) noexcept:
     """Whether ``c`` is of a script written without spaces between its words (``tree.UNSPACED``)."""
-    return (0x3040 <= c <= 0x30FF or 0x31F0 <= c <= 0x31FF or 0x3400 <= c <= 0x4DBF or 0x4E00 <= c <= 0x9FFF
-            or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F or 0x20000 <= c <= 0x3134F)
+    return (0x3040 <= c <= 0x30FF and c != 0x30FB or 0x31F0 <= c <= 0x31FF or 0x3400 <= c <= 0x4DBF
+            or 0x4E00 <= c <= 0x9FFF or 0xF900 <= c <= 0xFAFF or 0xFF66 <= c <= 0xFF9F or 0x20000 <= c <= 0x3134F
+            or 0x3005 <= c <= 0x3007 or 0x3021 <= c <= 0x3029 or 0x3031 <= c <= 0x3035 or 0x3038 <= c <= 0x303C)
 
 
 cdef inline bint _unspaced_mark(Py_UCS4 c) noexcept:
     """Whether ``c`` is punctuation of those scripts, or of the full-width forms (``tree.UNSPACED_MARKS``)."""
-    return (0x3001 <= c <= 0x303F or 0xFF01 <= c <= 0xFF0F or 0xFF1A <= c <= 0xFF20 or 0xFF3B <= c <= 0xFF40
-            or 0xFF5B <= c <= 0xFF65)
+    return (0x3001 <= c <= 0x3004 or 0x3008 <= c <= 0x3020 or 0x302A <= c <= 0x3030 or c == 0x3036 or c == 0x3037
+            or 0x303D <= c <= 0x303F or c == 0x30FB or 0xFF01 <= c <= 0xFF0F or 0xFF1A <= c <= 0xFF20
+            or 0xFF3B <= c <= 0xFF40 or 0xFF5B <= c <= 0xFF65)
 
 
 def word_count(str text):

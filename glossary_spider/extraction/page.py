@@ -482,9 +482,10 @@ _MOST_SITE_NAME = 200  # characters: a longer og:site_name names no site, and is
 
 @lru_cache(maxsize=64)
 def _site_suffix(site: str) -> re.Pattern[str]:
-    """The site's name after what parts a title from it (a bar, a dash, a colon, a middle dot, a bullet, a
-    guillemet, ⎊), at the end of a title with words before it."""
-    return re.compile(r"(?<=\S)\s*(?:[|–—:·•»⎊]|\s-)\s*" + re.escape(site) + r"\s*$", re.I)
+    """The site's name after what parts a title from it (a bar, a dash, a middle dot, a bullet, a guillemet,
+    ⎊; a hyphen, a slash or a tilde between spaces), at the end of a title with words before it. Not after a
+    colon: "Interview: Bob" is a title and its subtitle, whatever the site is called."""
+    return re.compile(r"(?<=\S)\s*(?:[|–—·•»⎊]|\s[-/~])\s*" + re.escape(site) + r"\s*$", re.I)
 
 
 def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], text_of: Callable[[HtmlElement], str],

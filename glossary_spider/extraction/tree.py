@@ -188,8 +188,10 @@ def _text_under(element: HtmlElement, texts: dict[HtmlElement, str]) -> int:
 # Scripts written without spaces between their words (Han, Hiragana, Katakana): each character counts as a
 # word, as word processors count them; their punctuation (and the full-width forms', :data:`UNSPACED_MARKS`)
 # counts as none, as white space.
-UNSPACED = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
-UNSPACED_MARKS = "\u3001-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"
+UNSPACED = ("\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3040-\u30fa\u30fc-\u30ff\u31f0-\u31ff"
+            "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f")
+UNSPACED_MARKS = ("\u3001-\u3004\u3008-\u3020\u302a-\u3030\u3036\u3037\u303d-\u303f\u30fb\uff01-\uff0f"
+                  "\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65")
 _WORDS = re.compile(f"[{UNSPACED}]|[^\\s{UNSPACED}{UNSPACED_MARKS}]+")
 
 
