@@ -235,6 +235,10 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
 }
 # Other names a run's arguments may come under (-a max_age); urls_file is read into start_urls.
 ALIASES = {"max_age": "max_age_days"}
+# What a mode does not take, as glossary crawl and glossary refresh have no such option: a refresh starts from
+# the archive's pages and stops at none of its own (it has max_requests and max_duration); a crawl fetches
+# whatever it meets, however old.
+NOT_TAKEN = {"crawl": ("max_age_days",), "refresh": ("start_urls", "max_pages")}
 
 
 @dataclass(frozen=True)
@@ -273,6 +277,7 @@ class RunArgs:
         """Arguments by name, as text or typed values (None: not given); BadArgument names a wrong one, as
         ``spelled`` writes its name (a command line's ``--max-age`` for ``max_age_days``) or as it was given."""
         values: dict[str, Any] = {}
+        written: dict[str, str] = {}  # each argument's name as it was given
         urls_file = arguments.get("urls_file")
         for name, value in arguments.items():
             if value is None or name == "urls_file":
@@ -281,7 +286,8 @@ class RunArgs:
             if key not in ARGUMENTS:
                 known = ", ".join(sorted([*ARGUMENTS, *ALIASES, "urls_file"]))
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
-            values[key] = ARGUMENTS[key](value, (spelled or {}).get(name, name))
+            written[key] = (spelled or {}).get(name, name)
+            values[key] = ARGUMENTS[key](value, written[key])
         if urls_file is not None:
             if not str(urls_file).strip():  # an unset variable in a script: never the live site instead
                 raise BadArgument("--urls-file is empty: give the path of a file of URLs, one a line")
@@ -290,8 +296,14 @@ class RunArgs:
                 raise BadArgument(f"--urls-file {urls_file} lists no URL (only blank lines and # comments): "
                                   "put one URL a line in it")
             values["start_urls"] = tuple(dict.fromkeys([*values.get("start_urls", ()), *listed]))
+            written["start_urls"] = (spelled or {}).get("urls_file", "urls_file")
+        mode = values.get("mode", "crawl")
+        for name in NOT_TAKEN.get(mode, ()):
+            if values.get(name) not in (None, ()):
+                raise BadArgument(f"a {mode} takes no {written[name]} (glossary {mode} has no such option): "
+                                  "leave it out")
         starts = {"start_urls", "sitemap_urls"} & values.keys()
-        if values.get("mode", "crawl") == "crawl" and starts and not any(values[name] for name in starts):
+        if mode == "crawl" and starts and not any(values[name] for name in starts):
             # The live site is the default only when no start was asked for at all: an empty one is a mistake.
             raise BadArgument("no URL to start from: the start URLs and sitemaps given are all empty")
         return cls(**values, given=frozenset(values) - {"mode", "resume"})
@@ -303,7 +315,8 @@ class RunArgs:
             args = json.loads(recorded or "{}")
         except ValueError:
             args = {}
-        known = {k: v for k, v in (args if isinstance(args, dict) else {}).items() if k in ARGUMENTS}
+        known = {k: v for k, v in (args if isinstance(args, dict) else {}).items()
+                 if k in ARGUMENTS and k not in NOT_TAKEN.get(mode, ())}  # an earlier release took them
         if "gate" in known:  # thresholds an earlier release took that this one refuses: their defaults instead
             known["gate"] = [spec for spec in _split(known["gate"]) if _taken_gate(spec, mode)]
         return dataclasses.replace(cls.parse({**known, "mode": mode}), given=frozenset(), recorded=frozenset(known))

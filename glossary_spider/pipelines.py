@@ -272,5 +272,10 @@ class ArchivePipeline:
         self.note_cpu()
         stats = dict(self.crawler.stats.get_stats())
         stats.setdefault("finish_reason", reason)
-        self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats, self.traffic())
+        run = self.plan.finish(ARCHIVE_ERROR if self.error else reason, stats, self.traffic())
+        if self.plan.scheduled and run is not None and not is_complete(run["finish_reason"]):
+            mode = " -a mode=refresh" if self.plan.command == "refresh" else ""
+            logger.warning("%s #%s stopped before its end (%s): a job with -a resume=1%s and the same GLOSSARY_DB "
+                           "setting continues it", self.plan.command, run["id"], run["finish_reason"] or "killed",
+                           mode)
         self.archive = None

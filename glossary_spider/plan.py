@@ -66,6 +66,8 @@ class RunPlan:
     superseded: dict[str, Any] | None = None
     archive: Archive | None = None
     lock: ArchiveLock | None = None
+    # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
+    scheduled: bool = False
 
     @property
     def command(self) -> str:
@@ -182,6 +184,11 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
     if args.resume:
         stopped = archive.resumable_run(args.mode)
         if stopped is None:
+            other = "refresh" if args.mode == "crawl" else "crawl"
+            if (waiting := archive.resumable_run(other)) is not None:  # resume=1 alone asks for a crawl's
+                raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none), but "
+                                  f"{other} #{waiting['id']} was stopped: resume it with 'glossary {other} --resume' "
+                                  f"(a Scrapyd job: mode={other} resume=1)")
             raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none)")
         original = RunArgs.from_record(args.mode, stopped["args"])
         if differences := args.differences(original):

@@ -510,6 +510,20 @@ def test_resume_with_nothing_to_resume(archived):
     assert not db.with_name(db.name + ".lock").exists()  # a refused run leaves no lock file
 
 
+def test_a_resume_of_the_wrong_command_names_the_run_that_waits(archived):
+    """A Scrapyd job of resume=1 alone resumes a crawl: with a refresh stopped, it said only "nothing to resume:
+    the last crawl finished", and the refresh waiting to be resumed went unsaid."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("INSERT INTO crawl_runs (command, started_at, args, pid) VALUES ('refresh', ?, "
+                                 "'{}', 999999999) RETURNING id", [datetime.now(timezone.utc).isoformat()]).fetchone()
+    conn.close()
+    result = run_glossary("crawl", "--db", str(db), "--resume")
+    assert result.returncode == 2
+    assert (f"the last crawl finished (or there was none), but refresh #{run_id} was stopped: resume it with "
+            "'glossary refresh --resume' (a Scrapyd job: mode=refresh resume=1)") in result.stderr
+
+
 def test_a_second_writer_is_refused_with_the_holders_name(archived):
     _, db = archived
     with ArchiveLock(db, "crawl"):
@@ -712,6 +726,9 @@ def test_a_run_started_with_scrapy_crawl_resumes_with_its_own_arguments(archived
         "-a", f"start_urls={server.url}/", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
         "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS=2"))
     assert process.returncode == 0  # Scrapy's own exit status; the archive says what happened
+    # Its log says how to continue it, as glossary crawl says it on stopping (a Scrapyd job's said nothing).
+    assert ("crawl #1 stopped before its end (shutdown): a job with -a resume=1 and the same GLOSSARY_DB setting "
+            "continues it") in process.stderr.read()
     (run,) = rows(db, "SELECT args, outcome FROM crawl_runs")
     args = json.loads(run["args"])
     assert (args["start_urls"], args["delay"], args["concurrency"], run["outcome"]) == (

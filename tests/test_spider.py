@@ -42,10 +42,19 @@ def test_spider_arguments_as_scrapy_passes_them():
     ({"max_pages": "\u0663"}, "max_pages must be a whole number"),  # an Arabic-Indic 3
     ({"delay": "0_5"}, "delay must be a number, not '0_5'"),
     ({"sitemap": "http://x/sitemap.xml"}, "unknown argument 'sitemap'"),
+    # What glossary crawl or glossary refresh has no option for: a Scrapyd job took it, and ran.
+    ({"mode": "refresh", "start_urls": "http://x/"}, r"a refresh takes no start_urls \(glossary refresh has no such"),
+    ({"mode": "refresh", "max_pages": "2"}, "a refresh takes no max_pages"),
+    ({"start_urls": "http://x/", "max_age": "30"}, "a crawl takes no max_age"),
 ])
 def test_bad_spider_arguments_name_the_problem(kwargs, message):
     with pytest.raises(BadArgument, match=message):
         RunArgs.parse(kwargs)
+
+
+def test_a_run_recorded_with_an_argument_its_mode_no_longer_takes_resumes_without_it():
+    args = RunArgs.from_record("refresh", '{"start_urls": ["http://x/"], "max_pages": 2, "delay": 0.5}')
+    assert (args.start_urls, args.max_pages, args.delay) == ((), None, 0.5)
 
 
 def test_pages_are_extracted_in_scrapys_process_once_no_worker_is_left():

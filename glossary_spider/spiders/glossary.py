@@ -106,6 +106,7 @@ class GlossarySpider(Spider):
                 logger.error("%s", exc)
                 defaults_for_options(crawler.settings)
                 return super().from_crawler(crawler, refused=refused_reason(exc))
+            plan.scheduled = True
             if stopped := plan.superseded:
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],

@@ -58,8 +58,8 @@ class Archive(Staging, Writer, Reads):
             check_ours(self.db, self.path)
             if self.db.table_names():  # damage no command met yet: never written into (SQLite reads each page)
                 (verdict,) = self.db.execute("PRAGMA quick_check(1)").fetchone()
-                if verdict != "ok":
-                    raise ArchiveError(damaged(self.path, verdict))
+                if verdict != "ok":  # as SQLite calls the damage a statement meets, and where this check met it
+                    raise ArchiveError(damaged(self.path, f"database disk image is malformed: {verdict}"))
             self.codec = BodyCodec(self.db)
             if not self.db.table_names():  # an empty file someone made: as _create makes one
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
