@@ -124,6 +124,9 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     values (None: not given); ``spelled``: how the user wrote their names, for messages.
     Raises one of :data:`REFUSALS` for a run that cannot start.
     """
+    if not str(db or "").strip():  # an unset variable in a unit file: no archive to record the refusal in
+        raise BadArgument("the GLOSSARY_DB setting is empty: set it to the archive's path (-s GLOSSARY_DB=PATH; "
+                          "setting=GLOSSARY_DB=PATH for a Scrapyd job)")
     mode = arguments.get("mode") or "crawl"
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:

@@ -833,3 +833,11 @@ def test_a_killed_run_whose_pid_another_process_now_has_is_not_running(archived)
     finally:
         other.kill()
         other.wait()
+
+
+def test_an_empty_glossary_db_setting_is_named_to_a_job():
+    """setting=GLOSSARY_DB= (an unset variable) said '. is a directory, not an archive file'."""
+    result = subprocess.run(_scrapy("-a", "start_urls=http://127.0.0.1:9/", "-s", "GLOSSARY_DB="), cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert "ERROR: the GLOSSARY_DB setting is empty: set it to the archive's path" in result.stderr
+    assert "is a directory" not in result.stderr
