@@ -363,7 +363,7 @@ def test_a_site_that_dies_mid_refresh_ends_it_unreachable_not_done(make_replica,
     refresh = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "16",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while sum(r["path"] != "/robots.txt" for r in server.requests()) < 5 and time.monotonic() < deadline:
+    while sum(r["path"] != "/robots.txt" for r in server.requests()) < 10 and time.monotonic() < deadline:
         time.sleep(0.005)
     server.stop()
     stdout, stderr = refresh.communicate(timeout=200)
