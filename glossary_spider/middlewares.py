@@ -379,6 +379,11 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
                        f"robots.txt not reached ({not_reached}): read as no rules, as a robots.txt not found is")
             return response.replace(body=b"")
         unreadable = request.meta.get(ROBOTS_UNREADABLE_META)
+        if not unreadable and 300 <= response.status < 400:  # a redirect Scrapy does not follow: no Location,
+            # or one to another scheme (ftp:, mailto:): the rules were not had, as where a server errs
+            location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
+            unreadable = (f"robots.txt could not be read (HTTP {response.status} to {location!r}, not followed)"
+                          if location else f"robots.txt could not be read (HTTP {response.status} with no Location)")
         if unreadable or response.status >= 500 or response.status == 429:
             self.unavailable[netloc] = unreadable or f"robots.txt answered HTTP {response.status}"
             return response.replace(body=DISALLOW_ALL)

@@ -361,6 +361,14 @@ def test_a_robots_txt_that_redirects_in_a_loop_is_read_as_none(make_replica, tmp
     assert rows(db, "SELECT error FROM crawl_errors") == [
         {"error": "robots.txt could not be read (redirect to an invalid URL: 'http://[::1/robots.txt' (Invalid IPv6 "
                   "URL)): the host is treated as disallowed"}]
+    # Sent to another scheme, which Scrapy does not follow: the same. It was read as no rules, and said nothing.
+    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-ftp")
+    db = tmp_path / "ftp.db"
+    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    assert result.returncode == 6, result.stderr
+    assert rows(db, "SELECT error FROM crawl_errors") == [
+        {"error": "robots.txt could not be read (HTTP 301 to 'ftp://127.0.0.1/robots.txt', not followed): the host "
+                  "is treated as disallowed"}]
 
 
 def test_a_refresh_that_robots_txt_now_forbids_says_so_for_every_page_it_left(make_replica, tmp_path):

@@ -261,11 +261,14 @@ class FaultyReplicaResource(ReplicaResource):
             request.setResponseCode(301)
             request.setHeader(b"Location", target.encode())
             return b""
-        if self.robots in ("redirect-loop", "redirect-broken"):  # to itself by a query, and back; to no URL
+        if self.robots in ("redirect-loop", "redirect-broken", "redirect-ftp"):
+            # To itself by a query, and back; to no URL; to another scheme.
             self._log(request, "/robots.txt", 301)
             request.setResponseCode(301)
-            target = b"/robots.txt" if request.args else b"/robots.txt?moved=1"
-            request.setHeader(b"Location", target if self.robots == "redirect-loop" else b"http://[::1/robots.txt")
+            target = {"redirect-loop": b"/robots.txt" if request.args else b"/robots.txt?moved=1",
+                      "redirect-broken": b"http://[::1/robots.txt",
+                      "redirect-ftp": f"ftp://{host}/robots.txt".encode()}[self.robots]
+            request.setHeader(b"Location", target)
             return b""
         status = {"error": 500, "rate-limited": 429}.get(self.robots, 200)
         self._log(request, "/robots.txt", status)

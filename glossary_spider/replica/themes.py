@@ -340,7 +340,7 @@ def area_jsonld(area: Any, facets: list[tuple[str, str]], base: str) -> list[str
 
 # How the hostile replica's robots.txt misbehaves (glossary_spider.replica.faults).
 ROBOTS_MODES = ("normal", "error", "rate-limited", "huge", "disallow-all", "crawl-delay", "redirect-site", "redirect-away",
-                "redirect-loop", "redirect-broken", "brotli", "cut-gzip")
+                "redirect-loop", "redirect-broken", "redirect-ftp", "brotli", "cut-gzip")
 # The malicious replica's modes (replica/attacks.py says what each does).
 ATTACK_MODES = ("none", "crawl-delay", "sitemap-chain", "sitemap-wide", "robots-big", "robots-bomb", "robots-slow")
 
