@@ -750,6 +750,29 @@ def test_prose_that_starts_with_a_bylines_word_is_the_pages_text():
     assert [section["heading"] for section in record["sections"]] == ["The default"]
 
 
+@pytest.mark.parametrize(("line", "author", "published", "modified"), [
+    ('By <a href="/authors/priya/">Priya Raman</a> · <time datetime="2024-06-04">4 June 2024</time>', "Priya Raman",
+     "2024-06-04", None),
+    ('Posted on <time datetime="2024-06-04">4 June</time> by <a href="/u/pr/">Priya Raman</a>', "Priya Raman",
+     "2024-06-04", None),
+    ("By Jane Doe and John Smith, Reuters.", "Jane Doe and John Smith", None, None),
+    ('Updated <time datetime="2024-06-04T09:00:00Z">June 4, 2024</time>', None, None, "2024-06-04T09:00:00+00:00"),
+    ("Last updated 2024-06-04", None, None, "2024-06-04"),
+    ('Published <time datetime="2023-01-02">2 Jan 2023</time> · Updated <time datetime="2024-06-04">4 Jun</time>',
+     None, "2023-01-02", "2024-06-04"),
+])
+def test_a_visible_byline_gives_the_author_and_its_dates_their_kind(line, author, published, modified):
+    """A byline without a colon ("By Priya Raman · 4 June 2024") was left out of the body as a meta line and
+    its name kept nowhere; a date shown as "Updated" was archived as the page's publication date, and none
+    as its last edit."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1><p>{line}</p>{prose}{prose}</article>"
+              "</body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert (record["author"], record["published"], record["modified"]) == (author, published, modified)
+    assert record["body_text"].startswith("Central banks bought")
+
+
 def test_category_links_above_the_title_are_the_pages_categories():
     """WordPress themes write a post's category links in its header, above the <h1>: only those in the meta
     lines after the title were read, and such a post had no categories (its author and date, read

@@ -75,6 +75,19 @@ def test_a_heading_with_its_own_permalink_is_the_title_and_keeps_its_words(mark)
     assert extract_page(home.encode(), URL).record["title"] == "Vega - Docs"
 
 
+def test_the_general_tier_drops_a_headings_permalink_too():
+    """A changelog of lists goes to the general tier: trafilatura kept each heading's "¶" ("4.2.0¶")."""
+    releases = "".join(
+        f"<h2>{version}<a class='headerlink' href='#v{version}'>¶</a></h2><ul><li>{LONG}</li><li>{LONG}</li></ul>"
+        for version in ("4.2.0", "4.1.1", "4.1.0"))
+    html = page(f"<main><h1>Release notes<a class='headerlink' href='#notes'>¶</a></h1><p>What each release "
+                f"changed.</p>{releases}</main>", "<title>Release notes</title>")
+    assert walk(html).doubt is not None
+    record = extract_page(html.encode(), "https://docs.example/changelog.html").record
+    assert [section["heading"] for section in record["sections"]] == ["4.2.0", "4.1.1", "4.1.0"]
+    assert "¶" not in record["body_text"]
+
+
 def test_a_heading_that_is_a_link_to_itself_is_a_heading():
     """Docs themes write each heading as its own anchor (<h2 id=x><a href="#x">…</a></h2>): off the glossary's
     posts, a heading that is one link was taken for a listing's item, and went."""
@@ -83,6 +96,19 @@ def test_a_heading_that_is_a_link_to_itself_is_a_heading():
     record = extract_page(html.encode(), "https://docs.example/clients.html").record
     assert [section["heading"] for section in record["sections"]] == ["Python client", "C#"]
     assert record["links"] == []
+
+
+def test_a_mastheads_h1_that_names_the_site_as_the_title_does_is_not_the_title():
+    """Two <h1>: the site's name in a masthead, then the article's. With no og:site_name, the masthead's was
+    the title, and the article's title a section of the body."""
+    html = page(f"<div class='masthead'><h1>The Ledger Review</h1></div><div class='post'><h1>Vega</h1>"
+                f"<p>{LONG}</p><p>{LONG}</p></div>", "<title>Vega | The Ledger Review</title>")
+    record = extract_page(html.encode(), URL).record
+    assert (record["title"], record["sections"]) == ("Vega", [])
+    # A <title> that names no site names no <h1> the site's: the first stands, as before.
+    first = page(f"<div class='post'><h1>Vega</h1><p>{LONG}</p><h1>Vega again</h1><p>{LONG}</p></div>",
+                 "<title>Vega</title>")
+    assert extract_page(first.encode(), URL).record["title"] == "Vega"
 
 
 def test_no_h1_the_heading_that_repeats_the_title_stands_in():

@@ -48,8 +48,9 @@ META_MAX = 300
 MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
 FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text>.*)$", re.DOTALL)
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
-META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Author|By|Categories|Category|Filed under)\b\s*:?", re.I)
-# How much of a block's text says whether META_TEXT matches: its longest word ("Filed under") and the next
+META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Last updated|Last modified|Author|By|Categories|Category|"
+                       r"Filed under)\b\s*:?", re.I)
+# How much of a block's text says whether META_TEXT matches: its longest words ("Last modified") and the next
 # character, for the word boundary. Reading no more spares most of a block's text.
 _META_HEAD = 16
 PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
@@ -102,6 +103,8 @@ class Content:
 _SITE_NAME_XPATH = xpath("string(/html/head/meta[@property='og:site_name']/@content)")
 _OG_TITLE_XPATH = xpath("string(/html/head/meta[@property='og:title']/@content)")
 _TITLE_XPATH = xpath("string(//title)")
+# What parts a page's title from the site's name ("Vega | Acme", "Vega — Acme"), spaces around it.
+_TITLE_PARTS = re.compile(r"\s[|–—·•»⎊-]\s")
 
 
 def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
@@ -111,7 +114,11 @@ def find_h1(root: HtmlElement, text: Callable[[HtmlElement], str] = text_of,
     ``page``: the page's :class:`ParagraphText`, whose ``<h1>`` and chrome are found already)."""
     site_name = _SITE_NAME_XPATH(root).strip().casefold()
     chrome = page.chrome if page is not None else None
-    for h1 in page.h1s if page is not None else root.iter("h1"):
+    h1s = page.h1s if page is not None else list(root.iter("h1"))
+    if not site_name and len(h1s) > 1:  # one of them may be a masthead's: the site's name, as <title> ends
+        parts = _TITLE_PARTS.split(" ".join(_TITLE_XPATH(root).split()))
+        site_name = parts[-1].casefold() if len(parts) > 1 else ""
+    for h1 in h1s:
         if not _in_chrome(h1, chrome) and not _is_logo(h1, site_name, text):
             return h1
     title = " ".join((_OG_TITLE_XPATH(root) or _TITLE_XPATH(root)).split()).casefold()

@@ -15,7 +15,7 @@ from lxml import etree
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 
-from glossary_spider.extraction.content import Content, clean_block
+from glossary_spider.extraction.content import PERMALINK_MARKS, Content, clean_block
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.tree import xpath
 
@@ -56,6 +56,17 @@ def _text(element: _Element) -> str:
     return "\n".join(text for text in lines if text)
 
 
+def _without_permalink(head: _Element, text: str) -> str:
+    """A heading's text without its permalink, as :func:`~glossary_spider.extraction.content.heading_text` reads
+    the walk's: a last link within the page that shows only one of ``PERMALINK_MARKS``."""
+    refs = list(head.iter("ref"))
+    if refs and (refs[-1].get("target") or "").startswith("#"):
+        mark = "".join(refs[-1].itertext()).strip()
+        if mark.replace("\ufe0e", "").replace("\ufe0f", "") in PERMALINK_MARKS:
+            return clean_block(text.removesuffix(mark))
+    return text
+
+
 def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | None]) -> Content | None:
     """The page's main text as blocks, sections under its headings, and its inline links (resolved by ``memo``,
     as the walk resolves them: trafilatura, given a URL, resolves a relative link against the site's root).
@@ -82,6 +93,7 @@ def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | 
         if not text:
             continue
         if element.tag == "head":
+            text = _without_permalink(element, text)
             # The page's <h1> is its title; a heading below it that repeats the title heads the body, as the
             # glossary's templates write it (and as the walk reads it).
             if element.get("rend", "h1") == "h1" and " ".join(text.split()).casefold() in folded_titles:

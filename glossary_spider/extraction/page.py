@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import lxml.html
 from lxml import etree
@@ -306,6 +306,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     summary = _clean_summary(
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
     )
+    visible = _visible_dates(content.meta, text_of)
     body_text = content.body_text
     links = content.links  # each made for this page: numbered in place
     positions: dict[str, int] = {}
@@ -320,8 +321,10 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
         "summary": summary,
         "body_text": body_text or None,
         "word_count": word_count(body_text),
-        "published": to_utc(facts.first("datePublished")) or _visible_date(content.meta, metas, "published", text_of),
-        "modified": to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time")),
+        "published": (to_utc(facts.first("datePublished")) or visible.published
+                      or to_utc(_meta(metas, "article:published_time"))),
+        "modified": (to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time"))
+                     or visible.modified),
         "author": author,
         "categories": categories,
         "language": (_LANG_XPATH(root) or "").strip() or None,
@@ -507,15 +510,35 @@ def _clean_summary(text: str | None) -> str | None:
     return text or None
 
 
-def _visible_date(meta: list[HtmlElement], metas: dict[str, str], kind: str, text_of: Callable[[HtmlElement], str],
-                  ) -> str | None:
+class VisibleDates(NamedTuple):
+    published: str | None
+    modified: str | None
+
+
+def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str]) -> VisibleDates:
+    """The publication and last-edit dates the page's meta lines show, each line's dates being its ``<time>``s,
+    else an ISO date in its text: a line that starts "Updated" (or "Last modified") shows the edit's; one
+    that names it further on ("Published … · Updated …") shows the publication's first and the edit's last;
+    any other shows the publication's."""
+    published = modified = None
     for element in meta:
-        for when in _DATETIMES_XPATH(element):
-            if value := to_utc(when):
-                return value
-        if found := _VISIBLE_DATE.search(text_of(element)):
-            return to_utc(found.group(1))
-    return to_utc(_meta(metas, f"article:{kind}_time"))
+        text = text_of(element)
+        dates = [value for when in _DATETIMES_XPATH(element) if (value := to_utc(when))]
+        if not dates and (found := _VISIBLE_DATE.search(text)) and (value := to_utc(found.group(1))):
+            dates = [value]
+        if not dates:
+            continue
+        edited = _EDITED.search(text)
+        if edited is not None and edited.start() == len(text) - len(text.lstrip()):
+            modified = modified or dates[0]
+            continue
+        published = published or dates[0]
+        if edited is not None and len(dates) > 1:
+            modified = modified or dates[-1]
+    return VisibleDates(published, modified)
+
+
+_EDITED = re.compile(r"\b(?:last\s+)?(?:updated|modified|edited)\b", re.I)
 
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
@@ -526,7 +549,15 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
             return value.strip()
+    if byline := _BYLINE.search(meta_text):
+        return byline.group(1)
     return _meta(metas, "author")
+
+
+# A byline's name, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up
+# to a separator, a comma, " on " or a digit ("By Jane Doe and John Smith, Reuters.", "Posted on 4 June by Jane
+# Doe · Options").
+_BYLINE = re.compile(r"\b[Bb]y\s+((?:the\s+)?[A-Z][^·|•,;\n]*?)\s*(?=[·|•,;\n]|\son\s|\s\d|\.?$)")
 
 
 def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str],
