@@ -306,7 +306,12 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     summary = _clean_summary(
         _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
     )
-    visible = _visible_dates(content.meta, text_of)
+    published = to_utc(facts.first("datePublished"))
+    modified = to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time"))
+    if not (published and modified):  # the dates the page shows, read only where its metadata says none
+        visible = _visible_dates(content.meta, text_of)
+        published = published or visible.published or to_utc(_meta(metas, "article:published_time"))
+        modified = modified or visible.modified
     body_text = content.body_text
     links = content.links  # each made for this page: numbered in place
     positions: dict[str, int] = {}
@@ -321,10 +326,8 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
         "summary": summary,
         "body_text": body_text or None,
         "word_count": word_count(body_text),
-        "published": (to_utc(facts.first("datePublished")) or visible.published
-                      or to_utc(_meta(metas, "article:published_time"))),
-        "modified": (to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time"))
-                     or visible.modified),
+        "published": published,
+        "modified": modified,
         "author": author,
         "categories": categories,
         "language": (_LANG_XPATH(root) or "").strip() or None,
