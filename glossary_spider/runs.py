@@ -73,7 +73,8 @@ class Check:
 
 
 def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: datetime | None = None) -> Check:
-    """Judge the last run that ended: its own exit status, or FAILED when it is older than ``max_age_hours``."""
+    """Judge the last run that ended (a reparse that went well: the last crawl or refresh before it): its own exit
+    status, or FAILED when it is older than ``max_age_hours``."""
     now = now or datetime.now(timezone.utc)
     ended = [r for r in runs if r["outcome"] != RUNNING]
     running = [r for r in runs if r["outcome"] == RUNNING]
@@ -96,7 +97,16 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
                  "when it ran")
         if not (ended := [r for r in ended if r not in ahead]):
             return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
-    last = max(ended, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+    def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
+        return max(among, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+
+    last = latest(ended)
+    fetching = [r for r in ended if r["command"] != "reparse"]
+    if last["command"] == "reparse" and last["exit_status"] == ExitStatus.DONE and fetching:
+        # A reparse fetches nothing: it neither mends the crawl or refresh that failed before it, nor makes the
+        # archive any fresher. That run is judged.
+        also = f"; {_name(last)} done since{also}"
+        last = latest(fetching)
     when = last["finished_at"] or last["started_at"]
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
         return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -1135,6 +1136,28 @@ def test_runs_check_within_one_second_judges_the_run_a_refused_one_waited_on():
     locked = {**stopped, "id": 3, "started_at": "2026-11-29T10:42:30+00:00", "finish_reason": "locked",
               "outcome": "locked", "exit_status": 3, "error": "locked by another writer"}
     assert check([stopped, locked]).status == 4
+
+
+def test_runs_check_is_not_made_green_by_a_reparse_after_a_failed_refresh():
+    """A refresh found the site down (exit 6); the reparse the upgrade asks for ran after it, and --check said
+    "ok: reparse done", its --max-age satisfied, though nothing had been fetched since."""
+    from glossary_spider.runs import check
+
+    crawl_run = {"id": 1, "command": "crawl", "started_at": "2026-11-29T08:00:00+00:00", "resumed_at": None,
+                 "finished_at": "2026-11-29T08:10:00+00:00", "finish_reason": "finished", "outcome": "done",
+                 "exit_status": 0, "error": None, "job_id": None}
+    down = {**crawl_run, "id": 2, "command": "refresh", "started_at": "2026-11-29T09:00:00+00:00",
+            "finished_at": "2026-11-29T09:01:00+00:00", "finish_reason": "unreachable", "outcome": "unreachable",
+            "exit_status": 6}
+    reparse = {**crawl_run, "id": 3, "command": "reparse", "started_at": "2026-11-29T09:05:00+00:00",
+               "finished_at": "2026-11-29T09:06:00+00:00"}
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    verdict = check([crawl_run, down, reparse], now=now)
+    assert verdict.status == 6 and verdict.message.startswith("refresh #2 unreachable at 2026-11-29T09:01:00+00:00")
+    assert "reparse #3 done since" in verdict.message
+    assert check([crawl_run, reparse], max_age_hours=2, now=now).status == 1  # the crawl is 3.8 hours old
+    failed_reparse = {**reparse, "finish_reason": "archive_error", "outcome": "bad_input", "exit_status": 2}
+    assert check([crawl_run, failed_reparse], now=now).status == 2  # a reparse that failed says so
 
 
 def _read_some(fd):
