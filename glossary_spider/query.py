@@ -386,7 +386,8 @@ def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
 
     commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
     return [{"version": v["version"], "captured_at": v["captured_at"], "run_id": v["run_id"],
-             "command": commands.get(v["run_id"]), "content_hash": v["content_hash"], "title": v["title"],
+             "command": commands.get(v["run_id"]), "extractor_version": v["extractor_version"],
+             "content_hash": v["content_hash"], "title": v["title"],
              "words": word_count(v["body_text"]) if v["body_text"] is not None else None,
              "summary": v["summary"], "body_text": v["body_text"], "record": v["record"]}
             for v in page_history(conn, url)]

@@ -264,6 +264,10 @@ def test_history_counts_words_as_the_page_does(archive):
     versions = json.loads(glossary(db, "show", current["url"], "--history", "--format", "json").stdout)["versions"]
     assert versions[-1]["version"] == current["version"] and versions[-1]["words"] == current["word_count"]
     assert "\n\n" in versions[-1]["body_text"]
+    # Which extractor read each version: after an upgrade, what tells a reparse's version from the site's.
+    from glossary_spider.extraction import EXTRACTOR_VERSION
+
+    assert [v["extractor_version"] for v in versions] == [EXTRACTOR_VERSION] * len(versions)
 
 
 def test_a_reordered_list_diffs_as_links_moved_not_removed_and_added():
