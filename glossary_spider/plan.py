@@ -68,6 +68,9 @@ class RunPlan:
     lock: ArchiveLock | None = None
     # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
     scheduled: bool = False
+    # Archived pages an earlier extractor read (EXTRACTOR_VERSION): a reparse would read them anew, and a run
+    # before it takes the new reading of a page it fetches for a change of the site's.
+    earlier_extractions: int = 0
 
     @property
     def command(self) -> str:
@@ -211,7 +214,10 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
     if superseded := archive.resumable_run(args.mode):
         archive.abandon_staged(superseded["id"])  # no longer resumable once this run starts
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
-    return RunPlan(args, known, run_id=run_id, superseded=superseded)
+    from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
+
+    return RunPlan(args, known, run_id=run_id, superseded=superseded,
+                   earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
 
 
 class Refusal:

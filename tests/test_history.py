@@ -841,3 +841,23 @@ def test_an_empty_glossary_db_setting_is_named_to_a_job():
                             capture_output=True, text=True, timeout=120)
     assert "ERROR: the GLOSSARY_DB setting is empty: set it to the archive's path" in result.stderr
     assert "is a directory" not in result.stderr
+
+
+def test_a_run_over_pages_an_earlier_extractor_read_says_so(archived):
+    """A refresh over an archive an upgrade had not reparsed took each page's new reading for a change of the
+    site's, and said nothing of it."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET extractor_version = extractor_version - 1, record_digest = 'earlier' "
+                     "WHERE url LIKE '%/term/%'")  # as an earlier release wrote them
+        (earlier,) = conn.execute("SELECT count(*) FROM pages WHERE url LIKE '%/term/%' AND status = 'live'"
+                                  ).fetchone()
+    conn.close()
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert (f"Note: {earlier:,} archived pages were read by an earlier extractor: 'glossary reparse --db {db}' "
+            "reads them anew") in result.stderr
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert result.returncode == 0 and "earlier extractor" not in result.stderr, result.stderr

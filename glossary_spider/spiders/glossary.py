@@ -107,6 +107,10 @@ class GlossarySpider(Spider):
                 defaults_for_options(crawler.settings)
                 return super().from_crawler(crawler, refused=refused_reason(exc))
             plan.scheduled = True
+            if plan.earlier_extractions:
+                logger.warning("%s archived pages were read by an earlier extractor: a reparse reads them anew; "
+                               "pages this %s fetches are read anew, and a change of their words recorded as the "
+                               "site's", plan.earlier_extractions, plan.command)
             if stopped := plan.superseded:
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],

@@ -225,6 +225,11 @@ class Archive(Staging, Writer, Reads):
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db.table("crawl_runs").get(run_id)
 
+    def read_before(self, extractor_version: int) -> int:
+        """How many live pages an extractor earlier than ``extractor_version`` read."""
+        return self.db.execute("SELECT count(*) FROM pages WHERE status = 'live' AND extractor_version < ?",
+                               [extractor_version]).fetchone()[0]
+
     def run_counts(self, run_id: int) -> dict[str, int]:
         return run_counts(self.db, run_id)
 
