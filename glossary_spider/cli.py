@@ -553,7 +553,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     are for cron mail, systemd OnFailure= or a monitoring system: the last run's
     own exit status when it was not done, 1 when it is older than --max-age (or
     there is none, but for the first run while it is going). A run still going
-    does not count; the line mentions it.
+    does not count; the line mentions it. A reparse that went well fetches
+    nothing: the crawl or refresh before it is judged, and dates --max-age.
 
     \b
     Example:
