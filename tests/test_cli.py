@@ -523,19 +523,25 @@ def test_every_command_refuses_a_bad_archive_in_one_line(tmp_path, command, kind
         assert not db.exists()
 
 
-@pytest.mark.parametrize("command", READERS + WRITERS, ids=lambda c: c[0])
-def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tmp_path, command):
-    """A disk fault wiped a page of the file: the pages table's root. One line naming the damage and
-    how to recover, never a traceback; a reader leaves the file as it was."""
+def _damaged_copy(crawled, tmp_path, table, byte):
+    """A copy of the archive whose ``table``'s root page a disk fault overwrote with ``byte``."""
     db = tmp_path / "damaged.db"
     shutil.copy(crawled, db)
     with sqlite3.connect(db) as conn:
         (page_size,), = conn.execute("PRAGMA page_size")
-        (root,), = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'pages'")
+        (root,), = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table])
     conn.close()
     with open(db, "r+b") as file:
         file.seek((root - 1) * page_size)
-        file.write(b"\0" * page_size)
+        file.write(byte * page_size)
+    return db
+
+
+@pytest.mark.parametrize("command", READERS + WRITERS, ids=lambda c: c[0])
+def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tmp_path, command):
+    """A disk fault wiped a page of the file: the pages table's root. One line naming the damage and
+    how to recover, never a traceback; a reader leaves the file as it was."""
+    db = _damaged_copy(crawled, tmp_path, "pages", b"\0")
     before = db.read_bytes()
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, "is damaged", "malformed", f"sqlite3 {db} .recover")
@@ -547,15 +553,7 @@ def test_every_command_says_a_damaged_archive_is_damaged_in_one_line(crawled, tm
 def test_a_writer_refuses_an_archive_damaged_where_its_run_would_not_look(crawled, tmp_path, command):
     """Damage in a table a run never reads (the versions of pages that did not change): reparse and refresh
     ran, exit 0, "done", into a file every reader then called damaged. A writer checks the file first."""
-    db = tmp_path / "damaged.db"
-    shutil.copy(crawled, db)
-    with sqlite3.connect(db) as conn:
-        (page_size,), = conn.execute("PRAGMA page_size")
-        (root,), = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'versions'")
-    conn.close()
-    with open(db, "r+b") as file:
-        file.seek((root - 1) * page_size)
-        file.write(b"\xa5" * page_size)
+    db = _damaged_copy(crawled, tmp_path, "versions", b"\xa5")
     before = db.read_bytes()
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")

@@ -328,9 +328,7 @@ def test_a_robots_txt_redirected_to_its_site_is_followed_and_elsewhere_is_named(
         {"url": server.url + paths[1], "error": "Forbidden by robots.txt"}]
     assert [r["path"] for r in server.requests()].count("/robots.txt") == 2  # asked, then at the other name
 
-    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-away")
-    db = tmp_path / "away.db"
-    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    server, db, result = _crawl_about(make_replica, tmp_path, "redirect-away")
     assert result.returncode == 6, result.stderr
     assert rows(db, "SELECT error FROM crawl_errors") == [
         {"error": "robots.txt could not be read (outside the allowed hosts: http://rules.example/robots.txt): "
@@ -338,13 +336,18 @@ def test_a_robots_txt_redirected_to_its_site_is_followed_and_elsewhere_is_named(
     assert [r["path"] for r in server.requests()] == ["/robots.txt"]
 
 
+def _crawl_about(make_replica, tmp_path, robots):
+    """The about page of a hostile replica whose robots.txt misbehaves as ``robots`` says, crawled alone."""
+    server = make_replica(PAGES, 1, "--faults", "--robots", robots)
+    db = tmp_path / f"{robots}.db"
+    return server, db, crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+
+
 def test_a_robots_txt_that_redirects_in_a_loop_is_read_as_none(make_replica, tmp_path):
     """RFC 9309 lets a crawler take a robots.txt its redirects never reach for unavailable, as one not found:
     no rules. A loop disallowed the host, the page's row said only "robots.txt could not be read", and the
     run ended as a site that did not answer (exit 6) though it had answered every request."""
-    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-loop")
-    db = tmp_path / "loop.db"
-    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    server, db, result = _crawl_about(make_replica, tmp_path, "redirect-loop")
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT url FROM pages") == [{"url": server.url + "/about/"}]
     loop = f"{server.url}/robots.txt -> {server.url}/robots.txt?moved=1 -> {server.url}/robots.txt"
@@ -353,18 +356,14 @@ def test_a_robots_txt_that_redirects_in_a_loop_is_read_as_none(make_replica, tmp
          "error": f"robots.txt not reached (redirect loop: {loop}): read as no rules, as a robots.txt not found is"}]
 
     # Sent to a target that is no URL, it is the server's error: the host is disallowed, as for a 5xx, and why.
-    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-broken")
-    db = tmp_path / "broken.db"
-    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    server, db, result = _crawl_about(make_replica, tmp_path, "redirect-broken")
     assert result.returncode == 6, result.stderr
     assert rows(db, "SELECT url FROM pages") == []
     assert rows(db, "SELECT error FROM crawl_errors") == [
         {"error": "robots.txt could not be read (redirect to an invalid URL: 'http://[::1/robots.txt' (Invalid IPv6 "
                   "URL)): the host is treated as disallowed"}]
     # Sent to another scheme, which Scrapy does not follow: the same. It was read as no rules, and said nothing.
-    server = make_replica(PAGES, 1, "--faults", "--robots", "redirect-ftp")
-    db = tmp_path / "ftp.db"
-    result = crawl(db, "--no-follow", "--start-url", server.url + "/about/")
+    server, db, result = _crawl_about(make_replica, tmp_path, "redirect-ftp")
     assert result.returncode == 6, result.stderr
     assert rows(db, "SELECT error FROM crawl_errors") == [
         {"error": "robots.txt could not be read (HTTP 301 to 'ftp://127.0.0.1/robots.txt', not followed): the host "
