@@ -99,7 +99,11 @@ def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str
         raise click.BadParameter("GLOSSARY_DB is set but empty: set it to the archive's path, or unset it")
     if source is click.core.ParameterSource.ENVIRONMENT and not value.strip():
         raise click.BadParameter("GLOSSARY_DB is set but blank: set it to the archive's path, or unset it")
-    value = _not_empty(ctx, param, value)
+    if not value.strip():
+        raise click.BadParameter("is empty: give the archive's path")
+    if value == "-":
+        raise click.BadParameter("an archive is a SQLite file, not standard input or output: give its path "
+                                 "(a file named - is ./-)")
     if not os.path.isabs(value):
         try:
             os.getcwd()
@@ -110,12 +114,12 @@ def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str
     return value
 
 
-def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A path option given as "" (an unset variable in a script) is refused, not taken for ".": the
-    directory, or standard output."""
+def _output_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--out -`` is standard output, as it is to every Unix tool (a file of that name is ``./-``); a path
+    given as "" (an unset variable in a script) is refused, not taken for ".": the directory."""
     if value is not None and not value.strip():
-        raise click.BadParameter("is empty: give a file's path")
-    return value
+        raise click.BadParameter("is empty: give a file's path, or - for standard output")
+    return None if value == "-" else value
 
 
 # The commands that only read the archive: SQLite's refusal is of a read there.
@@ -948,8 +952,8 @@ def _page_text(page: dict[str, Any]) -> str:
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
 @type_option
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_not_empty,
-              help="Write here instead of standard output: whole or not at all (a failed write leaves an "
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_output_path,
+              help="Write here instead of standard output (-): whole or not at all (a failed write leaves an "
                    "earlier file as it was).")
 @click.option("--raw", is_flag=True,
               help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
@@ -1008,8 +1012,8 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 @cli.command(epilog=READER_EXIT_STATUSES)
 @db_option
 @format_option("text", "json", "html")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_not_empty,
-              help="Write here instead of standard output: whole or not at all (a failed write leaves an "
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=_output_path,
+              help="Write here instead of standard output (-): whole or not at all (a failed write leaves an "
                    "earlier file as it was).")
 @user_errors
 def report(db: str, fmt: str, out: str | None) -> None:

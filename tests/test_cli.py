@@ -971,8 +971,26 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_directory_or_stdout(
     output as if no --out were given."""
     extra = () if "--db" in args else ("--db", str(crawled))
     result = run_glossary(*args, *extra)
-    assert_one_line_error(result, "is empty: give a file's path")
+    assert_one_line_error(result, "is empty: give")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [("export", "--format", "jsonl"), ("report", "--format", "json")])
+def test_out_dash_is_standard_output_not_a_file_named_dash(crawled, tmp_path, args):
+    """export --out - wrote a file named '-' into the working directory, as every Unix tool does not."""
+    result = subprocess.run([*GLOSSARY, *args, "--out", "-", "--db", str(crawled)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+    first = json.loads(result.stdout.splitlines()[0] if args[0] == "export" else result.stdout)
+    assert first["url" if args[0] == "export" else "pages"]
+
+
+def test_db_dash_is_refused_not_made_a_file_named_dash(tmp_path):
+    result = subprocess.run([*GLOSSARY, "search", "gamma", "--db", "-"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert_one_line_error(result, "an archive is a SQLite file", "./-")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_query_word_that_looks_like_an_option_gets_a_hint(crawled):
