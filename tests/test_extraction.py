@@ -760,6 +760,13 @@ def test_prose_that_starts_with_a_bylines_word_is_the_pages_text():
     ("Last updated 2024-06-04", None, None, "2024-06-04"),
     ('Published <time datetime="2023-01-02">2 Jan 2023</time> · Updated <time datetime="2024-06-04">4 Jun</time>',
      None, "2023-01-02", "2024-06-04"),
+    # Dates written out in English, as most bylines show them: the day, the month's name or its abbreviation, the year.
+    ("By Priya Raman · June 4, 2024", "Priya Raman", "2024-06-04", None),
+    ("By Priya Raman · 4th Sept. 2023", "Priya Raman", "2023-09-04", None),
+    ("Published Jan 2, 2023 · Updated March 3rd, 2024", None, "2023-01-02", "2024-03-03"),
+    ("Last updated: 31 December 2024", None, None, "2024-12-31"),
+    ("By Priya Raman · June 31, 2024", "Priya Raman", None, None),  # no such day
+    ("By Priya Raman · May 2024", "Priya Raman", None, None),  # no day: no date
 ])
 def test_a_visible_byline_gives_the_author_and_its_dates_their_kind(line, author, published, modified):
     """A byline without a colon ("By Priya Raman · 4 June 2024") was left out of the body as a meta line and

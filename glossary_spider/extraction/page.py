@@ -14,6 +14,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -33,7 +34,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 9
+EXTRACTOR_VERSION = 10
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -69,7 +70,17 @@ _TITLE_SUFFIXES = (
 _SUMMARY_PREFIX = re.compile(r"^\s*Meaning\s*⎊\s*")
 _SUMMARY_SUFFIX = re.compile(r"\s*⎊\s*(?:Definition|Term)\s*$")
 _DEPTH_LIMIT = re.compile(r"Excessive depth in document: (\d+)")
-_VISIBLE_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+# A date a byline shows in its text: ISO ("2024-06-04"), or written out in English with the month's name or
+# its abbreviation ("June 4, 2024", "4th Sept. 2023", "Jun 4 2024").
+_MONTH = (r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+_DAY = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
+_VISIBLE_DATE = re.compile(
+    rf"\b(?:(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})"
+    rf"|{_MONTH.format('month')}\s+{_DAY.format('day')},?\s+(?P<year>\d{{4}})"
+    rf"|{_DAY.format('day_first')}\s+{_MONTH.format('month_after')},?\s+(?P<year_after>\d{{4}}))\b", re.I)
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", re.I)
 
 
@@ -520,15 +531,15 @@ class VisibleDates(NamedTuple):
 
 def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str]) -> VisibleDates:
     """The publication and last-edit dates the page's meta lines show, each line's dates being its ``<time>``s,
-    else an ISO date in its text: a line that starts "Updated" (or "Last modified") shows the edit's; one
+    else the dates in its text (:data:`_VISIBLE_DATE`): a line that starts "Updated" (or "Last modified") shows the edit's; one
     that names it further on ("Published … · Updated …") shows the publication's first and the edit's last;
     any other shows the publication's."""
     published = modified = None
     for element in meta:
         text = text_of(element)
         dates = [value for when in _DATETIMES_XPATH(element) if (value := to_utc(when))]
-        if not dates and (found := _VISIBLE_DATE.search(text)) and (value := to_utc(found.group(1))):
-            dates = [value]
+        if not dates:
+            dates = [value for found in _VISIBLE_DATE.finditer(text) if (value := _shown_date(found))]
         if not dates:
             continue
         edited = _EDITED.search(text)
@@ -539,6 +550,18 @@ def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str
         if edited is not None and len(dates) > 1:
             modified = modified or dates[-1]
     return VisibleDates(published, modified)
+
+
+def _shown_date(found: re.Match[str]) -> str | None:
+    """The ISO date a match of :data:`_VISIBLE_DATE` shows, or None for one the calendar does not have."""
+    if found["iso"]:
+        return to_utc(found["iso"])
+    month, day, year = found["month"] or found["month_after"], found["day"] or found["day_first"], \
+        found["year"] or found["year_after"]
+    try:
+        return date(int(year), _MONTHS[month[:3].lower()], int(day)).isoformat()
+    except ValueError:
+        return None
 
 
 _EDITED = re.compile(r"\b(?:last\s+)?(?:updated|modified|edited)\b", re.I)
