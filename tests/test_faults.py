@@ -688,6 +688,24 @@ def test_a_redirect_not_followed_is_an_answer_and_a_resume_does_not_ask_again(ma
         assert sum(r["path"] == path for r in server.requests()) == 1, path
 
 
+def test_a_resumed_run_records_an_unreadable_sitemap_once(make_replica, tmp_path):
+    """Each part of a run resumed after a budget read its sitemaps again for their URLs, and recorded the one
+    it could not read again: a row per part for one fault."""
+    server = make_replica(40, 1, "--faults")
+    db = tmp_path / "parts.db"
+    sitemaps = ("--sitemap", f"{server.url}/faults-html-sitemap.xml", "--sitemap", f"{server.url}/sitemap_index.xml")
+    result = crawl(db, *sitemaps, "--no-follow", "--max-pages", "5")
+    parts = 1
+    while result.returncode == 4 and parts < 20:
+        result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+        parts += 1
+    assert result.returncode == 0 and parts > 2, result.stdout + result.stderr
+    recorded = Counter((r["url"], r["error"])
+                       for r in rows(db, "SELECT url, error FROM crawl_errors WHERE stage = 'sitemap'"))
+    assert recorded[(f"{server.url}/faults-html-sitemap.xml", "not a sitemap: its root element is <html>")] == 1
+    assert len(recorded) >= 3 and max(recorded.values()) == 1, recorded
+
+
 def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica, tmp_path):
     """A gzip sitemap cut short was the run's only input: it ended "nothing new", as if the site had not
     changed, the sitemap's row in crawl_errors the only trace."""

@@ -531,9 +531,9 @@ class VisibleDates(NamedTuple):
 
 def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str]) -> VisibleDates:
     """The publication and last-edit dates the page's meta lines show, each line's dates being its ``<time>``s,
-    else the dates in its text (:data:`_VISIBLE_DATE`): a line that starts "Updated" (or "Last modified") shows the edit's; one
-    that names it further on ("Published … · Updated …") shows the publication's first and the edit's last;
-    any other shows the publication's."""
+    else the dates in its text (:data:`_VISIBLE_DATE`): a line that starts "Updated" (or "Last modified")
+    shows the edit's; one that names it further on ("Published … · Updated …") shows the publication's first
+    and the edit's last; any other shows the publication's."""
     published = modified = None
     for element in meta:
         text = text_of(element)

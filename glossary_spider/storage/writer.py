@@ -284,8 +284,23 @@ class Writer:
             # "+run_id": find the page's few captures by URL, not every capture of the run by its run.
             db.conn.executemany("UPDATE captures SET outcome = ? WHERE +run_id = ? AND url = ? AND body_sha256 IS NOT "
                                 "NULL AND outcome IN ('new', 'changed', 'unchanged', 'held')", batch.outcomes)
-        if batch.errors:
-            insert(db, "crawl_errors", batch.errors)
+        if errors := self._new_errors(batch.errors):
+            insert(db, "crawl_errors", errors)
+
+    def _new_errors(self, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Of ``errors``, those the run has not recorded already: a resumed run meets again what its earlier
+        parts met (an unreadable sitemap, read anew for its URLs; a fetch that failed again), and one row
+        says it (the first, with its time)."""
+        new, seen = [], set()
+        for error in errors:
+            key = (error["run_id"], error["url"], error["stage"], error["error"])
+            if key in seen or self.db.execute(
+                    "SELECT 1 FROM crawl_errors WHERE url = ? AND +run_id = ? AND stage = ? AND error = ?",
+                    [key[1], key[0], key[2], key[3]]).fetchone():
+                continue
+            seen.add(key)
+            new.append(error)
+        return new
 
     def _version_before(self, url: str) -> tuple[int, int, bytes, bytes | None] | None:
         """Of a page about to be rewritten with no new version: the version before its current one, as
