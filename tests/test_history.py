@@ -146,6 +146,22 @@ def test_max_age_forces_a_full_fetch(archived):
     assert all(r["if_none_match"] is None and r["status"] == 200 for r in pages)
 
 
+def test_max_age_counts_from_the_body_archived_not_from_the_304s_since(archived):
+    """--max-age counted from the page's last fetch, which every 304 moves on: refreshed more often than
+    that age, a page a server wrongly answers 304 for was never fetched in full again, its change never
+    seen."""
+    server, db = archived
+    with sqlite3.connect(db) as conn:  # the bodies were fetched 40 days ago; the 304s since, yesterday
+        conn.execute("UPDATE captures SET fetched_at = '2000-01-01T00:00:00+00:00' WHERE url LIKE '%/term/%'")
+        conn.execute("UPDATE pages SET last_fetched = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now', '-1 day')")
+    server.clear_log()
+    assert refresh(db, "--max-age", "30").returncode == 0
+    terms = {path_of(r["url"]) for r in rows(db, "SELECT url FROM pages WHERE page_type = 'term'")}
+    asked = [r for r in server.requests() if r["path"] in terms or r["path"].startswith("/definition/")]
+    assert terms and {r["path"] for r in asked} >= terms
+    assert all((r["if_none_match"] is None) == (r["path"] in terms) for r in asked), asked
+
+
 def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
     """Issue 14 item 5: the old refresh counted every gone page as gone again on every run."""
     server, db = archived
@@ -168,6 +184,10 @@ def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
     server.set_generation(1)
     back = json.loads(refresh(db, "--json").stdout)
     assert back["pages_back"] == len(gone) and back["changes"] >= len(gone)
+    # A page back is counted back, not again as changed, unchanged or not modified: the counts part the pages.
+    answered = rows(db, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome IN "
+                        "('changed', 'unchanged', 'not_modified')", (back["id"],))[0]["n"]
+    assert back["pages_changed"] + back["pages_unchanged"] + back["pages_not_modified"] + len(gone) == answered
     for page in gone:
         (row,) = rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (page["url"],))
         assert row == {"status": "live", "http_status": 200}

@@ -356,6 +356,22 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert archive_problems(archived) == []
 
 
+def test_refreshes_a_budget_stops_take_turns_not_the_same_pages_every_night(site, archived):
+    """A refresh stopped by its budget, followed by a new one (a nightly `refresh --max-duration 2h`), asked
+    for the same pages first every night: those past the budget were never asked again. The least lately
+    fetched go first."""
+    known = rows(archived, "SELECT count(*) AS n FROM pages")[0]["n"]
+    asked: list[set[str]] = []
+    for _ in range(3):
+        site.clear_log()
+        night = refresh(archived, "--max-age", "0", "--max-requests", "30", "--no-follow", "--sitemap",
+                        f"{site.url}/no-sitemap.xml")
+        assert night.returncode == ExitStatus.STOPPED_EARLY, night.stdout + night.stderr
+        asked.append({r["path"] for r in site.requests() if r["path"].endswith("/")})
+    assert all(len(night) >= 20 for night in asked), [len(night) for night in asked]
+    assert not asked[0] & asked[1] and not asked[1] & asked[2] and known > 60
+
+
 def test_a_run_stopped_by_its_budget_is_judged_whole_not_part_by_part(site, archived):
     """A maintenance page at every URL, fetched a few pages a part (--max-requests, then --resume): each
     part was judged alone, too few pages to trip same_page, so part after part reached history. The

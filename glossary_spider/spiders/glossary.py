@@ -193,10 +193,11 @@ class GlossarySpider(Spider):
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
         last_fetched = parse_time(info.get("last_fetched"))
-        age = datetime.now(timezone.utc) - last_fetched if last_fetched else None
-        if age is not None and age < -CLOCK_SLACK:  # fetched "in the future", by a clock that ran ahead: unknown
-            age = None
-        too_old = self.max_age is not None and (age is None or age > self.max_age)
+        age = _age(last_fetched)
+        # --max-age counts from the body archived, not from the 304s since: a server that answers 304 wrongly
+        # would otherwise keep a page's age short of it for as long as refreshes run more often.
+        full_age = _age(parse_time(info.get("full_fetch")))
+        too_old = self.max_age is not None and (full_age is None or full_age > self.max_age)
         # The sitemap's word that the page has not changed, taken for a while only (GLOSSARY_LASTMOD_TRUST_DAYS).
         trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))
         lastmod = self.lastmods.get(url)
@@ -605,6 +606,14 @@ def _http_date(value: bytes) -> datetime | None:
         return parsedate_to_datetime(value.decode("latin-1"))
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def _age(fetched: datetime | None) -> timedelta | None:
+    """How long ago ``fetched`` was; None for never, and for a time "in the future" (a clock that ran ahead)."""
+    if fetched is None:
+        return None
+    age = datetime.now(timezone.utc) - fetched
+    return None if age < -CLOCK_SLACK else age
 
 
 def _lags(lastmod: datetime, last_modified: str | None) -> bool:

@@ -95,22 +95,24 @@ def run_counts(db: Any, run_id: int) -> dict[str, int]:
         [run_id, run_id, run_id]
     ).fetchone()[0]
     # Pages answering again after an earlier run found them gone (a run whose pages were held or discarded
-    # changed nothing of theirs).
-    back = db.execute(
-        """SELECT count(DISTINCT c.url) FROM captures c
+    # changed nothing of theirs): counted back, and not again as changed, unchanged or not modified, so that
+    # the counts part the pages fetched.
+    back = dict(db.execute(
+        """SELECT c.outcome, count(DISTINCT c.url) FROM captures c
            WHERE c.run_id = ? AND c.outcome IN ('changed', 'unchanged', 'not_modified')
              AND (SELECT p.outcome FROM captures p
                   WHERE p.url = c.url AND p.run_id < c.run_id AND p.outcome NOT IN ('failed', 'held', 'discarded')
-                  ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')""", [run_id]
-    ).fetchone()[0]
+                  ORDER BY p.id DESC LIMIT 1) IN ('gone', 'still_gone')
+           GROUP BY c.outcome""", [run_id]
+    ).fetchall())
     return {
         "pages_new": outcomes.get("new", 0),
-        "pages_changed": outcomes.get("changed", 0),
-        "pages_unchanged": outcomes.get("unchanged", 0),
-        "pages_not_modified": outcomes.get("not_modified", 0),
+        "pages_changed": outcomes.get("changed", 0) - back.get("changed", 0),
+        "pages_unchanged": outcomes.get("unchanged", 0) - back.get("unchanged", 0),
+        "pages_not_modified": outcomes.get("not_modified", 0) - back.get("not_modified", 0),
         "pages_gone": outcomes.get("gone", 0),
         "pages_still_gone": outcomes.get("still_gone", 0),
-        "pages_back": back,
+        "pages_back": sum(back.values()),
         "pages_failed": failed,
     }
 
@@ -136,14 +138,18 @@ class Reads:
         return self.codec.decompress(row[0], row[1])
 
     def known_pages(self) -> dict[str, dict[str, Any]]:
-        """Every archived page with what a conditional re-fetch needs: status, last fetch, validators."""
+        """Every archived page with what a conditional re-fetch needs: status, last fetch (a 304's too), the
+        fetch of the body archived (``full_fetch``) and its validators; the least lately fetched first, so
+        that refreshes a budget stops each take up where the one before left the archive, not the same
+        pages every time."""
         sql = f"""
-            SELECT p.url, p.status, p.last_fetched, c.etag, c.last_modified
+            SELECT p.url, p.status, p.last_fetched, c.fetched_at, c.etag, c.last_modified
             FROM pages p
             LEFT JOIN captures c ON c.id = (
                 SELECT max(id) FROM captures WHERE url = p.url AND http_status = 200 AND {ARCHIVED_CAPTURE})
+            ORDER BY p.last_fetched, p.url
         """
-        keys = ("status", "last_fetched", "etag", "last_modified")
+        keys = ("status", "last_fetched", "full_fetch", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
 
     def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
