@@ -150,8 +150,10 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     except ArchiveLocked as exc:
         refusal.record(LOCKED_OUT, exc)
         raise
-    except OSError as exc:
-        raise ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
+    except OSError as exc:  # a lock file that cannot be made or is not safe to use: noted, for `runs --check`
+        unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
+        refusal.record(UNWRITABLE, unusable)
+        raise unusable from None
     try:
         archive = Archive(db)
     except ArchiveUnwritable as exc:

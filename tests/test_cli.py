@@ -723,6 +723,20 @@ def test_a_lock_file_that_cannot_be_made_or_opened_is_named_with_what_to_do(craw
     assert_one_line_error(result, f"cannot create the lock file {lock}: you may not write in {directory}")
 
 
+@pytest.mark.parametrize("kind", ["symlink", "directory"])
+def test_a_run_refused_for_its_lock_file_is_what_runs_check_judges(crawled, tmp_path, kind):
+    """A refresh refused because the lock file's path was a symbolic link or a directory left no trace:
+    `runs --check` judged the run before it, and said ok, night after night."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    lock = tmp_path / "a.db.lock"
+    lock.symlink_to(tmp_path / "elsewhere") if kind == "symlink" else lock.mkdir()
+    result = run_glossary("refresh", "--db", str(db), "--no-progress")
+    assert_one_line_error(result, f"cannot lock the archive {db}: {lock} is a symlink or a directory")
+    check = run_glossary("runs", "--check", "--db", str(db))
+    assert check.returncode == 2 and "refresh" in check.stdout + check.stderr, check.stdout + check.stderr
+    assert f"{lock} is a symlink or a directory" in check.stdout + check.stderr
+
+
 @pytest.mark.parametrize("command", [("report",), ("report", "--format", "html"), ("export", "--format", "jsonl")],
                          ids=lambda c: " ".join(c))
 def test_an_out_file_its_mode_says_not_to_write_is_refused(crawled, tmp_path, command):
