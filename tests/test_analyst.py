@@ -152,6 +152,26 @@ def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
     assert title in [r["title"] for r in json.loads(result.stdout)]
 
 
+def test_search_csv_gives_titles_exactly_as_archived_and_shows_their_controls_on_a_terminal(archive, tmp_path):
+    """The CSV wrote a title's control characters and bidi marks as the text '\\x1b', '\\u202e' wherever it
+    went: a pipe or a file did not get the title as archived (the JSON and an export's CSV did)."""
+    db, _ = archive
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    title = "Funding\x1b]0;PWNED\x07\u202egnp.exe"
+    with sqlite3.connect(copy) as conn:
+        url = conn.execute("SELECT url FROM pages WHERE title LIKE '%Funding%' LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE pages SET title = ? WHERE url = ?", (title, url))
+    conn.close()
+    args = ("search", "funding", "--format", "csv", "--limit", "1000", "--db", str(copy))
+    result = run_glossary(*args)
+    assert result.returncode == 0, result.stderr
+    assert title in [r["title"] for r in csv.DictReader(io.StringIO(result.stdout, newline=""))]
+    shown = _on_a_terminal(*args)
+    assert b"Funding\\u001b]0;PWNED\\u0007\\u202egnp.exe" in shown
+    assert not any(c in shown for c in (b"\x1b", b"\x07", "\u202e".encode()))
+
+
 @pytest.mark.parametrize("query", ["", "   ", '"*"'])
 def test_an_empty_query_exits_2(archive, query):
     db, _ = archive
