@@ -833,10 +833,10 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
         with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
             # On a terminal, a site's escape sequences are shown, not acted on; to a file or a pipe, exact.
             writer = csv.writer(ShownOnTerminal(stream) if sys.stdout.isatty() else stream)
-            writer.writerow(["url", "page_type", "title", "summary", "snippet"])
+            writer.writerow(["url", "page_type", "title", "summary", "snippet", "status"])
             for r in results:
                 cells = (r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"]))
-                writer.writerow(list(map(spreadsheet_cell, cells)))
+                writer.writerow([*map(spreadsheet_cell, cells), r["status"]])
     else:
         bold, shown = can_style(sys.stdout), False
         for r in results:

@@ -109,6 +109,18 @@ def test_search_marks_a_gone_page(archive):
     assert re.search(r"  \((definition|term|area)\)  http", live), live
 
 
+def test_search_csv_says_which_pages_are_gone(archive):
+    """The CSV had no status column: a gone page's row was a live page's (the table and the JSON said gone)."""
+    db, _ = archive
+    (gone,) = rows(db, "SELECT url, title FROM pages WHERE status = 'gone' AND title IS NOT NULL LIMIT 1")
+    result = glossary(db, "search", f'"{gone["title"]}"', "--limit", "1000", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    found = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(found[0]) == ["url", "page_type", "title", "summary", "snippet", "status"]
+    assert {r["url"]: r["status"] for r in found}[gone["url"]] == "gone"
+    assert {r["status"] for r in found if r["url"] != gone["url"]} <= {"live"}
+
+
 def test_search_table_output(archive):
     db, _ = archive
     result = glossary(db, "search", "funding", "--limit", "2")
