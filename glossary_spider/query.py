@@ -26,7 +26,7 @@ from glossary_spider.storage.history import page_history
 from glossary_spider.storage.schema import not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text
-from glossary_spider.urls import PAGE_TYPES, normalize_url
+from glossary_spider.urls import PAGE_TYPES, classify, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
 
@@ -316,11 +316,7 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         url = normalize_url(url_or_slug)
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
-        failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
-                                      "LIMIT 1", [url]).fetchone()
-        why = (f"; its last error (run #{failed[0]}, {failed[1]}): {safe_text(failed[2], one_line=True)}"
-               if failed else "")
-        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{why}")
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{_last_error(conn, url)}")
     text = url_or_slug.strip()
     inner = text.strip("/")
     # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/". A first
@@ -347,10 +343,40 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
         what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
-        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}")
+        failed = _failed_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
+        why = _last_error(conn, failed[0], named=True) if len(failed) == 1 else ""
+        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{why}")
     if len(candidates) > 1:
         raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
+
+
+def _last_error(conn: sqlite3.Connection, url: str | None, named: bool = False) -> str:
+    """What to add to "no archived page at ``url``": the last error its fetch or reading met, if any (and,
+    ``named``, at which URL: the user gave a path or a slug)."""
+    failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
+                                  "LIMIT 1", [url]).fetchone()
+    if not failed:
+        return ""
+    where = f", {safe_text(url, one_line=True)}" if named else ""
+    return f"; its last error (run #{failed[0]}, {failed[1]}{where}): {safe_text(failed[2], one_line=True)}"
+
+
+def _failed_urls(conn: sqlite3.Connection, path: str | None, slug: str, page_type: str | None) -> list[str]:
+    """The URLs with no archived page that met an error, at ``path`` (and query), or else of ``slug``."""
+    if path is not None:
+        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE substr(url, -length(?)) = ?", [path, path])
+        urls = [url for (url,) in found if _path_of(url) == path]
+    else:
+        spelled = _spelled_slug(slug)
+        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE instr(url, ?)", [f"/{spelled}/"])
+        urls = [url for (url,) in found if classify(url).slug == spelled]
+    kinds = {url: classify(url).page_type for url in urls
+             if not conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()}
+    urls = [url for url, kind in kinds.items() if page_type in (None, kind)]
+    if path is None and page_type is None:  # as for the pages: an area's, not its resource pages'
+        urls = [url for url in urls if kinds[url] != "area_resource"] or urls
+    return urls
 
 
 def _spelled_slug(slug: str) -> str:

@@ -367,6 +367,23 @@ def test_show_errors(archive, args, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_show_by_path_or_slug_of_a_page_that_failed_gives_its_last_error(archive):
+    """Only the full URL of a page never archived for an error said that error; its path and its slug said
+    "no archived page" and no more."""
+    db, url = archive
+    (failed,) = rows(db, "SELECT url, run_id, stage, error FROM crawl_errors e WHERE url LIKE '%/definition/%' AND "
+                         "NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = e.url) ORDER BY id DESC LIMIT 1")
+    path = failed["url"].removeprefix(url)
+    slug = path.split("/")[2]
+    why = f"; its last error (run #{failed['run_id']}, {failed['stage']}, {failed['url']}): {failed['error']}\n"
+    for args, said in (([path], f"at the path '{path}'"), ([slug], f"has the slug '{slug}'"),
+                       ([slug, "--type", "definition"], "definition page has the slug")):
+        result = glossary(db, "show", *args)
+        assert result.returncode == 2 and result.stderr.startswith("Error: no archived ") and said in result.stderr
+        assert result.stderr.endswith(why), result.stderr
+    assert "last error" not in glossary(db, "show", slug, "--type", "term").stderr
+
+
 # -- export -----------------------------------------------------------------------------------
 
 
