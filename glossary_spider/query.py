@@ -326,6 +326,8 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         text = "/" + text
     elif not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):
         return resolve(conn, f"http://{text}", page_type)
+    elif _HOST_AND_PORT.fullmatch(text):  # a host's home page, as "host:8000/" is: no slug has a port
+        return resolve(conn, f"http://{text}/", page_type)
     slug = inner.split("/")[-1]
     if text.startswith("/"):  # a path: the pages at that very path (and query), on whatever host
         wanted = _path_of(normalize_url(f"http://host.invalid{text}") or "")
@@ -342,13 +344,22 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         # An area's slug is shared by its resource pages: the area itself is meant.
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
+        # A name with a dot that no page has for its slug: a host's, as "host/" is ("127.0.0.1", "example.com").
+        home = normalize_url(f"http://{text}/") if "/" not in text and "." in text.strip(".") else None
+        if home and conn.execute("SELECT 1 FROM pages WHERE url = ?", [home]).fetchone():
+            return home
         what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
         failed = _failed_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
         why = _last_error(conn, failed[0], named=True) if len(failed) == 1 else ""
-        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{why}")
+        nor = f", nor is one archived at {safe_text(home, one_line=True)}" if home else ""
+        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{nor}{why}")
     if len(candidates) > 1:
         raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
+
+
+# A host and its port, with nothing after them: "127.0.0.1:9450", "localhost:8000", "[::1]:8000".
+_HOST_AND_PORT = re.compile(r"(?:[\w.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
 
 
 def _last_error(conn: sqlite3.Connection, url: str | None, named: bool = False) -> str:

@@ -239,6 +239,20 @@ def test_show_a_page_without_a_slug_by_its_path(archive):
         assert glossary(db, "show", by_path).stdout == home.stdout, by_path
 
 
+def test_show_a_host_and_port_without_a_slash_is_its_home_page(archive):
+    """`show 127.0.0.1:8000` (no slash after the port) was looked up as a slug: "no archived page has the slug
+    '127.0.0.1:8000'", where "127.0.0.1:8000/" gave the home page."""
+    db, url = archive
+    home = glossary(db, "show", f"{url}/").stdout
+    host = url.removeprefix("http://")
+    assert glossary(db, "show", host).stdout == home
+    unknown = glossary(db, "show", "127.0.0.1:1")
+    assert unknown.returncode == 2 and unknown.stderr == "Error: no archived page at http://127.0.0.1:1/\n"
+    dotted = glossary(db, "show", "example.com")  # no page has it for its slug, nor is its home archived
+    assert dotted.returncode == 2 and dotted.stderr == (
+        "Error: no archived page has the slug 'example.com', nor is one archived at http://example.com/\n")
+
+
 def test_show_a_path_written_without_its_first_slash(archive):
     """`show definition/x` took "definition" for a host: "no archived page at http://definition/x"."""
     db, url = archive
