@@ -312,16 +312,25 @@ class Ambiguous(BadArgument):
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
     """The archived URL a user means by a URL or a slug."""
     check_type(page_type)
+    if not url_or_slug.strip():
+        raise BadArgument("the page to show is empty: give its URL, its path (/term/greeks/) or its slug")
     if "://" in url_or_slug:
         url = normalize_url(url_or_slug)
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
-        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{_last_error(conn, url)}")
+        # The same page over the other scheme: a site moved to https, or a URL typed with the wrong one.
+        other = url and re.sub(r"^https?(?=://)", lambda m: {"http": "https", "https": "http"}[m[0]], url)
+        hint = (f"; it is archived as {safe_text(other, one_line=True)}" if other and other != url and
+                conn.execute("SELECT 1 FROM pages WHERE url = ?", [other]).fetchone() else "")
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{hint}{_last_error(conn, url)}")
     text = url_or_slug.strip()
     inner = text.strip("/")
     # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/". A first
     # part that names no host ("definition/vega/": no dot, no port) is the start of a path.
     first = inner.split("/")[0]
+    if not text.startswith("/") and first in (".", ".."):
+        raise BadArgument(f"{quoted(text)} is a relative path: give the page's path from the site's root "
+                          "(/term/greeks/), its URL or its slug")
     if not text.startswith("/") and "/" in inner and not (any(c in first for c in ".:") or first == "localhost"):
         text = "/" + text
     elif not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):

@@ -381,6 +381,23 @@ def test_show_errors(archive, args, message):
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_show_says_what_is_wrong_with_an_empty_or_relative_argument_or_the_wrong_scheme(archive):
+    """An empty argument was "no archived page has the slug ''", '../..' "no archived page at http://../..",
+    and a URL typed with https:// for a page archived under http:// only "no archived page at https://…"."""
+    db, url = archive
+    for empty in ("", " "):
+        assert glossary(db, "show", empty).stderr == (
+            "Error: the page to show is empty: give its URL, its path (/term/greeks/) or its slug\n")
+    relative = glossary(db, "show", "../..")
+    assert relative.returncode == 2 and relative.stderr == (
+        "Error: '../..' is a relative path: give the page's path from the site's root (/term/greeks/), its URL or "
+        "its slug\n")
+    page = f"{url}/definition/international-legal-cooperation/"
+    wrong = glossary(db, "show", page.replace("http://", "https://"))
+    assert wrong.returncode == 2 and wrong.stderr == (
+        f"Error: no archived page at {page.replace('http://', 'https://')}; it is archived as {page}\n")
+
+
 def test_show_by_path_or_slug_of_a_page_that_failed_gives_its_last_error(archive):
     """Only the full URL of a page never archived for an error said that error; its path and its slug said
     "no archived page" and no more."""
