@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from glossary_spider.outcome import was_refused
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
@@ -586,10 +587,10 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
                                "ORDER BY id DESC LIMIT ?", listed),
         },
         "runs": [
-            # A run that never finished (killed, or still running) has its counts from its rows; a held one what
-            # became of it (accepted, discarded).
+            # A run that never finished (killed, or still running) has its counts from its rows, as one refused
+            # before it started has (0, as 'glossary runs' says); a held one what became of it (accepted, discarded).
             {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
-             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}),
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None or was_refused(run["finish_reason"]) else {}),
              **{k: v for k, v in (judged or {}).get(run["id"], {}).items() if k in ("outcome", "exit_status", "error")},
              "decision": decisions.get(run["id"])}
             # *: an archive no writer has opened since columns were added lacks the newer ones.

@@ -667,6 +667,25 @@ def test_report_in_three_formats(archive, tmp_path):
     assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
 
 
+def test_the_report_says_why_a_run_was_refused_and_counts_its_pages_as_runs_does(archive, tmp_path):
+    """A run refused before it started (--delay nan) showed only its finish reason in the text report, where
+    `glossary runs` gives its outcome, exit status and error; the JSON report gave its page counts as null,
+    where `runs` shows 0."""
+    db = tmp_path / "refused.db"
+    shutil.copy(archive[0], db)
+    refused = run_glossary("crawl", "--delay", "nan", "--db", str(db))
+    assert refused.returncode == 2, refused.stderr
+    listed = json.loads(glossary(db, "runs", "--json").stdout)[-1]
+    assert (listed["finish_reason"], listed["outcome"], listed["exit_status"]) == ("bad_argument", "bad_input", 2)
+    text = glossary(db, "report").stdout
+    assert re.search(rf"^  {listed['id']} +crawl +\S+ +bad_argument +2 +0 +0 +0 +0 +0 +0 +0$", text, re.M), text
+    assert (f"\n  crawl #{listed['id']} bad_input at {listed['finished_at']}: --delay must be a finite number, "
+            "not 'nan'\n") in text.split("Last runs\n")[1]
+    reported = json.loads(glossary(db, "report", "--format", "json").stdout)["runs"][0]
+    counts = [key for key in listed if key.startswith("pages_")]
+    assert {k: reported[k] for k in counts} == {k: listed[k] for k in counts} == dict.fromkeys(counts, 0)
+
+
 def test_the_text_report_reads_an_archive_whose_rows_another_tool_left_without_values(archive, tmp_path):
     """A NULL status, page type or start time (left by a hand edit, another tool) made the text report a
     traceback; the JSON and HTML ones read them."""
