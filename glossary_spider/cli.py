@@ -831,11 +831,12 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
         click.echo("[]" if opening == "[\n" else "\n]")
     elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived
         with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["url", "page_type", "title", "summary", "snippet"])
+            # On a terminal, a site's escape sequences are shown, not acted on; to a file or a pipe, exact.
+            writer = csv.writer(ShownOnTerminal(stream) if sys.stdout.isatty() else stream)
+            writer.writerow(["url", "page_type", "title", "summary", "snippet", "status"])
             for r in results:
-                cells = [safe_text(v) for v in (r["url"], r["page_type"], r["title"], r["summary"])]
-                writer.writerow([spreadsheet_cell(cell) for cell in (*cells, q.highlight(r["snippet"]))])
+                cells = (r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"]))
+                writer.writerow([*map(spreadsheet_cell, cells), r["status"]])
     else:
         bold, shown = can_style(sys.stdout), False
         for r in results:

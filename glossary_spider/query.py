@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from glossary_spider.outcome import was_refused
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
@@ -26,7 +27,7 @@ from glossary_spider.storage.history import page_history
 from glossary_spider.storage.schema import not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text
-from glossary_spider.urls import PAGE_TYPES, normalize_url
+from glossary_spider.urls import PAGE_TYPES, classify, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
 
@@ -312,24 +313,31 @@ class Ambiguous(BadArgument):
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
     """The archived URL a user means by a URL or a slug."""
     check_type(page_type)
+    if not url_or_slug.strip():
+        raise BadArgument("the page to show is empty: give its URL, its path (/term/greeks/) or its slug")
     if "://" in url_or_slug:
         url = normalize_url(url_or_slug)
         if url and conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
             return url
-        failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
-                                      "LIMIT 1", [url]).fetchone()
-        why = (f"; its last error (run #{failed[0]}, {failed[1]}): {safe_text(failed[2], one_line=True)}"
-               if failed else "")
-        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{why}")
+        # The same page over the other scheme: a site moved to https, or a URL typed with the wrong one.
+        other = url and re.sub(r"^https?(?=://)", lambda m: {"http": "https", "https": "http"}[m[0]], url)
+        hint = (f"; it is archived as {safe_text(other, one_line=True)}" if other and other != url and
+                conn.execute("SELECT 1 FROM pages WHERE url = ?", [other]).fetchone() else "")
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{hint}{_last_error(conn, url)}")
     text = url_or_slug.strip()
     inner = text.strip("/")
     # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/". A first
     # part that names no host ("definition/vega/": no dot, no port) is the start of a path.
     first = inner.split("/")[0]
+    if not text.startswith("/") and first in (".", ".."):
+        raise BadArgument(f"{quoted(text)} is a relative path: give the page's path from the site's root "
+                          "(/term/greeks/), its URL or its slug")
     if not text.startswith("/") and "/" in inner and not (any(c in first for c in ".:") or first == "localhost"):
         text = "/" + text
     elif not text.startswith("/") and ("/" in inner or text.endswith("/") and any(c in inner for c in ".:")):
         return resolve(conn, f"http://{text}", page_type)
+    elif _HOST_AND_PORT.fullmatch(text):  # a host's home page, as "host:8000/" is: no slug has a port
+        return resolve(conn, f"http://{text}/", page_type)
     slug = inner.split("/")[-1]
     if text.startswith("/"):  # a path: the pages at that very path (and query), on whatever host
         wanted = _path_of(normalize_url(f"http://host.invalid{text}") or "")
@@ -346,11 +354,50 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         # An area's slug is shared by its resource pages: the area itself is meant.
         candidates = [c for c in candidates if c["page_type"] != "area_resource"] or candidates
     if not candidates:
+        # A name with a dot that no page has for its slug: a host's, as "host/" is ("127.0.0.1", "example.com").
+        home = normalize_url(f"http://{text}/") if "/" not in text and "." in text.strip(".") else None
+        if home and conn.execute("SELECT 1 FROM pages WHERE url = ?", [home]).fetchone():
+            return home
         what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
-        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}")
+        failed = _failed_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
+        why = _last_error(conn, failed[0], named=True) if len(failed) == 1 else ""
+        nor = f", nor is one archived at {safe_text(home, one_line=True)}" if home else ""
+        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{nor}{why}")
     if len(candidates) > 1:
         raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
+
+
+# A host and its port, with nothing after them: "127.0.0.1:9450", "localhost:8000", "[::1]:8000".
+_HOST_AND_PORT = re.compile(r"(?:[\w.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
+
+
+def _last_error(conn: sqlite3.Connection, url: str | None, named: bool = False) -> str:
+    """What to add to "no archived page at ``url``": the last error its fetch or reading met, if any (and,
+    ``named``, at which URL: the user gave a path or a slug)."""
+    failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
+                                  "LIMIT 1", [url]).fetchone()
+    if not failed:
+        return ""
+    where = f", {safe_text(url, one_line=True)}" if named else ""
+    return f"; its last error (run #{failed[0]}, {failed[1]}{where}): {safe_text(failed[2], one_line=True)}"
+
+
+def _failed_urls(conn: sqlite3.Connection, path: str | None, slug: str, page_type: str | None) -> list[str]:
+    """The URLs with no archived page that met an error, at ``path`` (and query), or else of ``slug``."""
+    if path is not None:
+        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE substr(url, -length(?)) = ?", [path, path])
+        urls = [url for (url,) in found if _path_of(url) == path]
+    else:
+        spelled = _spelled_slug(slug)
+        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE instr(url, ?)", [f"/{spelled}/"])
+        urls = [url for (url,) in found if classify(url).slug == spelled]
+    kinds = {url: classify(url).page_type for url in urls
+             if not conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()}
+    urls = [url for url, kind in kinds.items() if page_type in (None, kind)]
+    if path is None and page_type is None:  # as for the pages: an area's, not its resource pages'
+        urls = [url for url in urls if kinds[url] != "area_resource"] or urls
+    return urls
 
 
 def _spelled_slug(slug: str) -> str:
@@ -540,10 +587,10 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
                                "ORDER BY id DESC LIMIT ?", listed),
         },
         "runs": [
-            # A run that never finished (killed, or still running) has its counts from its rows; a held one what
-            # became of it (accepted, discarded).
+            # A run that never finished (killed, or still running) has its counts from its rows, as one refused
+            # before it started has (0, as 'glossary runs' says); a held one what became of it (accepted, discarded).
             {**{k: v for k, v in run.items() if k not in ("args", "stats", "pid", "bytes")},
-             **(run_counts(conn, run["id"]) if run["finished_at"] is None else {}),
+             **(run_counts(conn, run["id"]) if run["finished_at"] is None or was_refused(run["finish_reason"]) else {}),
              **{k: v for k, v in (judged or {}).get(run["id"], {}).items() if k in ("outcome", "exit_status", "error")},
              "decision": decisions.get(run["id"])}
             # *: an archive no writer has opened since columns were added lacks the newer ones.

@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from glossary_spider.outcome import changes
+from glossary_spider.runs import not_done
 
 
 def _text(value: Any) -> str:
@@ -36,16 +37,18 @@ def as_text(data: dict[str, Any]) -> str:
                   + (f" ({r['http_status']})" if r["http_status"] is not None else "") for r in recent]
         if (more := data["recent_errors"]["count"] - len(recent)) > 0:
             lines.append(f"  … and {more} more (in the crawl_errors table)")
-    lines += ["", "Last runs", "  id  command   started                    result            new  changed  unchanged  "
-              "not-mod  gone  back  failed"]
+    lines += ["", "Last runs", "  id  command   started                    result            exit   new  changed  "
+              "unchanged  not-mod  gone  back  failed"]
     for r in data["runs"]:
         lines.append(
             f"  {r['id']:<4}{_text(r['command']):<10}{_text(r['started_at']):<27}"
-            f"{_result(r):<17}"
-            f"{r['pages_new'] or 0:>4}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
+            f"{_result(r):<17}{'' if r.get('exit_status') is None else r['exit_status']:>4}"
+            f"{r['pages_new'] or 0:>6}{r['pages_changed'] or 0:>9}{r['pages_unchanged'] or 0:>11}"
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r.get('pages_back') or 0:>6}"
             f"{r['pages_failed'] or 0:>8}"
         )
+    # Why a run did not end well (refused before it started, killed), as 'glossary runs' says it.
+    lines += [f"  {not_done(r)}" for r in data["runs"] if r.get("error") and r.get("outcome") != "done"]
     if data.get("held_runs"):
         lines += ["", "Held runs (the quality gate kept their versions out: see 'glossary held')"]
         for r in data["held_runs"]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome
+from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome, was_refused
 from glossary_spider.storage.readers import held_decisions, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
 
@@ -44,7 +44,8 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
                     run[key] = json.loads(run[key], parse_constant=str)
                 except ValueError:
                     pass
-        if run["id"] is not None and run["finished_at"] is None:  # counted from its rows, as it left them
+        # Counted from its rows, as it left them; a run refused before it started has none, and counts 0.
+        if run["id"] is not None and (run["finished_at"] is None or was_refused(run["finish_reason"])):
             run.update(run_counts(conn, run["id"]))
         if run["finish_reason"] is not None:
             status = exit_status(run["finish_reason"])  # older archives recorded only the reason
@@ -111,13 +112,19 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
         return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
-        why = last["error"] or explain(last["finish_reason"]).replace("--resume continues it", _carry_on(last))
-        return Check(last["exit_status"], f"{_name(last)} {last['outcome']} at {when}: {why}{also}", last)
+        return Check(last["exit_status"], f"{not_done(last)}{also}", last)
     age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
     if max_age_hours is not None and age > max_age_hours:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {age:.1f} hours ago, more than --max-age "
                                         f"{max_age_hours:g}: no run has finished since{also}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {age:.1f} hours ago ({_pages(last)}){also}", last)
+
+
+def not_done(run: dict[str, Any]) -> str:
+    """A run that did not end well, in one line: its name, outcome and end, and why (``crawl #2 bad_input at
+    2026-05-03T02:00:00+00:00: --delay must be a finite number, not 'nan'``)."""
+    why = run["error"] or explain(run["finish_reason"]).replace("--resume continues it", _carry_on(run))
+    return f"{_name(run)} {run['outcome']} at {run['finished_at'] or run['started_at']}: {why}"
 
 
 def _carry_on(run: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> str:

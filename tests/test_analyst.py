@@ -109,6 +109,18 @@ def test_search_marks_a_gone_page(archive):
     assert re.search(r"  \((definition|term|area)\)  http", live), live
 
 
+def test_search_csv_says_which_pages_are_gone(archive):
+    """The CSV had no status column: a gone page's row was a live page's (the table and the JSON said gone)."""
+    db, _ = archive
+    (gone,) = rows(db, "SELECT url, title FROM pages WHERE status = 'gone' AND title IS NOT NULL LIMIT 1")
+    result = glossary(db, "search", f'"{gone["title"]}"', "--limit", "1000", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    found = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(found[0]) == ["url", "page_type", "title", "summary", "snippet", "status"]
+    assert {r["url"]: r["status"] for r in found}[gone["url"]] == "gone"
+    assert {r["status"] for r in found if r["url"] != gone["url"]} <= {"live"}
+
+
 def test_search_table_output(archive):
     db, _ = archive
     result = glossary(db, "search", "funding", "--limit", "2")
@@ -150,6 +162,26 @@ def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
     result = glossary(copy, "search", "funding", "--format", "json", "--limit", "1000")
     assert result.returncode == 0, result.stderr
     assert title in [r["title"] for r in json.loads(result.stdout)]
+
+
+def test_search_csv_gives_titles_exactly_as_archived_and_shows_their_controls_on_a_terminal(archive, tmp_path):
+    """The CSV wrote a title's control characters and bidi marks as the text '\\x1b', '\\u202e' wherever it
+    went: a pipe or a file did not get the title as archived (the JSON and an export's CSV did)."""
+    db, _ = archive
+    copy = tmp_path / "copy.db"
+    shutil.copy(db, copy)
+    title = "Funding\x1b]0;PWNED\x07\u202egnp.exe"
+    with sqlite3.connect(copy) as conn:
+        url = conn.execute("SELECT url FROM pages WHERE title LIKE '%Funding%' LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE pages SET title = ? WHERE url = ?", (title, url))
+    conn.close()
+    args = ("search", "funding", "--format", "csv", "--limit", "1000", "--db", str(copy))
+    result = run_glossary(*args)
+    assert result.returncode == 0, result.stderr
+    assert title in [r["title"] for r in csv.DictReader(io.StringIO(result.stdout, newline=""))]
+    shown = _on_a_terminal(*args)
+    assert b"Funding\\u001b]0;PWNED\\u0007\\u202egnp.exe" in shown
+    assert not any(c in shown for c in (b"\x1b", b"\x07", "\u202e".encode()))
 
 
 @pytest.mark.parametrize("query", ["", "   ", '"*"'])
@@ -205,6 +237,20 @@ def test_show_a_page_without_a_slug_by_its_path(archive):
         {"slug": None, "page_type": "other"}]
     for by_path in ("/", url.removeprefix("http://") + "/"):
         assert glossary(db, "show", by_path).stdout == home.stdout, by_path
+
+
+def test_show_a_host_and_port_without_a_slash_is_its_home_page(archive):
+    """`show 127.0.0.1:8000` (no slash after the port) was looked up as a slug: "no archived page has the slug
+    '127.0.0.1:8000'", where "127.0.0.1:8000/" gave the home page."""
+    db, url = archive
+    home = glossary(db, "show", f"{url}/").stdout
+    host = url.removeprefix("http://")
+    assert glossary(db, "show", host).stdout == home
+    unknown = glossary(db, "show", "127.0.0.1:1")
+    assert unknown.returncode == 2 and unknown.stderr == "Error: no archived page at http://127.0.0.1:1/\n"
+    dotted = glossary(db, "show", "example.com")  # no page has it for its slug, nor is its home archived
+    assert dotted.returncode == 2 and dotted.stderr == (
+        "Error: no archived page has the slug 'example.com', nor is one archived at http://example.com/\n")
 
 
 def test_show_a_path_written_without_its_first_slash(archive):
@@ -333,6 +379,40 @@ def test_show_errors(archive, args, message):
     db, _ = archive
     result = glossary(db, "show", *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_show_says_what_is_wrong_with_an_empty_or_relative_argument_or_the_wrong_scheme(archive):
+    """An empty argument was "no archived page has the slug ''", '../..' "no archived page at http://../..",
+    and a URL typed with https:// for a page archived under http:// only "no archived page at https://…"."""
+    db, url = archive
+    for empty in ("", " "):
+        assert glossary(db, "show", empty).stderr == (
+            "Error: the page to show is empty: give its URL, its path (/term/greeks/) or its slug\n")
+    relative = glossary(db, "show", "../..")
+    assert relative.returncode == 2 and relative.stderr == (
+        "Error: '../..' is a relative path: give the page's path from the site's root (/term/greeks/), its URL or "
+        "its slug\n")
+    page = f"{url}/definition/international-legal-cooperation/"
+    wrong = glossary(db, "show", page.replace("http://", "https://"))
+    assert wrong.returncode == 2 and wrong.stderr == (
+        f"Error: no archived page at {page.replace('http://', 'https://')}; it is archived as {page}\n")
+
+
+def test_show_by_path_or_slug_of_a_page_that_failed_gives_its_last_error(archive):
+    """Only the full URL of a page never archived for an error said that error; its path and its slug said
+    "no archived page" and no more."""
+    db, url = archive
+    (failed,) = rows(db, "SELECT url, run_id, stage, error FROM crawl_errors e WHERE url LIKE '%/definition/%' AND "
+                         "NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = e.url) ORDER BY id DESC LIMIT 1")
+    path = failed["url"].removeprefix(url)
+    slug = path.split("/")[2]
+    why = f"; its last error (run #{failed['run_id']}, {failed['stage']}, {failed['url']}): {failed['error']}\n"
+    for args, said in (([path], f"at the path '{path}'"), ([slug], f"has the slug '{slug}'"),
+                       ([slug, "--type", "definition"], "definition page has the slug")):
+        result = glossary(db, "show", *args)
+        assert result.returncode == 2 and result.stderr.startswith("Error: no archived ") and said in result.stderr
+        assert result.stderr.endswith(why), result.stderr
+    assert "last error" not in glossary(db, "show", slug, "--type", "term").stderr
 
 
 # -- export -----------------------------------------------------------------------------------
@@ -585,6 +665,25 @@ def test_report_in_three_formats(archive, tmp_path):
     html = out.read_text()
     assert html.count("<svg") == 4
     assert "src=" not in html and "<link" not in html and "<script" not in html  # one self-contained file
+
+
+def test_the_report_says_why_a_run_was_refused_and_counts_its_pages_as_runs_does(archive, tmp_path):
+    """A run refused before it started (--delay nan) showed only its finish reason in the text report, where
+    `glossary runs` gives its outcome, exit status and error; the JSON report gave its page counts as null,
+    where `runs` shows 0."""
+    db = tmp_path / "refused.db"
+    shutil.copy(archive[0], db)
+    refused = run_glossary("crawl", "--delay", "nan", "--db", str(db))
+    assert refused.returncode == 2, refused.stderr
+    listed = json.loads(glossary(db, "runs", "--json").stdout)[-1]
+    assert (listed["finish_reason"], listed["outcome"], listed["exit_status"]) == ("bad_argument", "bad_input", 2)
+    text = glossary(db, "report").stdout
+    assert re.search(rf"^  {listed['id']} +crawl +\S+ +bad_argument +2 +0 +0 +0 +0 +0 +0 +0$", text, re.M), text
+    assert (f"\n  crawl #{listed['id']} bad_input at {listed['finished_at']}: --delay must be a finite number, "
+            "not 'nan'\n") in text.split("Last runs\n")[1]
+    reported = json.loads(glossary(db, "report", "--format", "json").stdout)["runs"][0]
+    counts = [key for key in listed if key.startswith("pages_")]
+    assert {k: reported[k] for k in counts} == {k: listed[k] for k in counts} == dict.fromkeys(counts, 0)
 
 
 def test_the_text_report_reads_an_archive_whose_rows_another_tool_left_without_values(archive, tmp_path):
