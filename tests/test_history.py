@@ -95,6 +95,21 @@ def test_a_refresh_records_what_changed_and_nothing_else(archived):
     assert "Revised in edition 2" in latest["body_text"] and "Revised" not in old["body_text"]
 
 
+def test_a_site_moved_on_two_generations_at_once_dates_both_edits_after_the_crawl(archived):
+    """The replica dated the edits of a generation it jumped over (1 to 3) to a fixed day long before the
+    crawl: their sitemap lastmod told the refresh they were older than its last fetch, and it did not ask."""
+    server, db = archived
+    server.set_generation(3)
+    result = refresh(db, "--json")
+    assert result.returncode == 0, result.stderr
+    _, _, changed = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 3))
+    changed_between = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))[2] & changed
+    assert changed_between  # some pages were edited in generation 2 only
+    outcome = {path_of(c["url"]): c["outcome"]
+               for c in rows(db, "SELECT url, outcome FROM captures WHERE run_id = ?", (json.loads(result.stdout)["id"],))}
+    assert {p for p, o in outcome.items() if o == "changed"} == changed | {"/"}
+
+
 def test_template_only_changes_make_no_version(archived):
     server, db = archived
     before, after = ReplicaSite(200, 1), ReplicaSite(200, 2)

@@ -77,7 +77,8 @@ class ReplicaResource(resource.Resource):
             request.setResponseCode(405)
             return b"Method Not Allowed"
         generation = int(request.content.read().strip() or 1)
-        self.site = ReplicaSite(self.site.size, generation, self.site.seed, datetime.now(timezone.utc))
+        self.site = ReplicaSite(self.site.size, generation, self.site.seed, datetime.now(timezone.utc),
+                                moved_from=self.site.generation)
         self._log(request, request.path.decode(), 200)
         return f"generation {generation}\n".encode()
 

@@ -123,9 +123,12 @@ def _digest(*parts: object) -> int:
 class ReplicaSite:
     """The replica: ``pages`` glossary pages (definitions, terms, areas, area resources)."""
 
-    def __init__(self, pages: int = 200, generation: int = 1, seed: int = 7, edited_at: datetime | None = None):
-        """``edited_at`` is when the current generation's edits happened (a server passes
-        the moment it moved to the generation); by default a fixed date, for reproducible pages."""
+    def __init__(self, pages: int = 200, generation: int = 1, seed: int = 7, edited_at: datetime | None = None,
+                 moved_from: int | None = None):
+        """``edited_at`` is when the edits since generation ``moved_from`` happened (a server passes the
+        moment it moved to this generation from that one, by default the one before): a site moved on two
+        generations at once made both's edits since it was last seen. Without it, each generation's edits
+        have a fixed date, for reproducible pages."""
         if pages < 40:
             raise ValueError("the replica needs at least 40 pages")
         if generation < 1:
@@ -134,6 +137,7 @@ class ReplicaSite:
         self.generation = generation
         self.seed = seed
         self.edited_at = edited_at
+        self.moved_from = generation - 1 if moved_from is None else moved_from
         self.posts: dict[str, Post] = {}
         self.areas: dict[str, Area] = {}
         self.resource_pages: dict[str, tuple[Area, int]] = {}
@@ -275,7 +279,7 @@ class ReplicaSite:
         post = self.posts.get(path)
         base = post.published if post else _EPOCH + timedelta(days=_digest(self.seed, path) % 120)
         edits = self._events(path, "edit")
-        if edits and edits[-1] == self.generation and self.edited_at is not None:
+        if edits and edits[-1] > self.moved_from and self.edited_at is not None:
             return self.edited_at
         if edits:
             return _GENERATION_EPOCH + timedelta(days=edits[-1], hours=_digest(path) % 8)
