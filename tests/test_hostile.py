@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -185,6 +186,64 @@ def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, 
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] > len(ReplicaSite(SITE_PAGES).glossary_paths())
+
+
+def _interpreter_start() -> float:
+    """How long this machine's Python takes to start before any of the command's code runs: a stop
+    before then meets the interpreter's own start-up, which no code of a command can handle."""
+    times = []
+    for _ in range(3):
+        began = time.monotonic()
+        subprocess.run([*GLOSSARY[:1], "-c", "import glossary_spider"], cwd=ROOT, check=True)
+        times.append(time.monotonic() - began)
+    return max(times)
+
+
+STARTING = "Interrupted while starting up: nothing was written"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_at_any_moment_of_a_refresh_is_one_line_and_exit_status_1(crawled, tmp_path, signum):
+    """A cron job's refresh stopped in its first second: Ctrl-C broke an import with a traceback
+    (importlib's and sqlite-utils' frames) and killed the process by SIGINT; SIGTERM killed it without a word,
+    status 143. Now, whenever the stop comes, the refresh exits 1 with one line: while it starts up, having
+    written nothing; once its run is open, stopping the run."""
+    started = _interpreter_start()
+    for delay in (0, 0.05, 0.2, 0.5, 1.0, 2.0):
+        db = tmp_path / f"refresh-{delay}.db"
+        shutil.copy(crawled, db)
+        before = rows(db, "SELECT id FROM crawl_runs")
+        process = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--no-progress"],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        time.sleep(started + delay)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1 and "Traceback" not in err, (delay, err)
+        (line,) = err.splitlines()
+        if line == STARTING:
+            assert rows(db, "SELECT id FROM crawl_runs") == before
+        else:
+            assert line.startswith("Stopped before the end (interrupted)"), (delay, line)
+
+
+@pytest.mark.parametrize("command", [("crawl", "--start-url", "http://127.0.0.1:9/"), ("export", "--format", "csv"),
+                                     ("report",), ("reparse",), ("runs", "--check"), ("search", "skew"),
+                                     ("held",)])
+def test_every_command_stopped_as_it_starts_up_says_so_in_one_line(crawled, tmp_path, command):
+    """SIGTERM killed any command that came before its own handling (status 143, not a word), and Ctrl-C
+    was a traceback or click's blank line and 'Aborted.'."""
+    db = tmp_path / "glossary.db"
+    shutil.copy(crawled, db)
+    started = _interpreter_start()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        process = subprocess.Popen([*GLOSSARY, command[0], "--db", str(db), *command[1:]], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        time.sleep(started + 0.05)  # into the imports, which take most of a second
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, err, out) == (1, STARTING + "\n", "")
 
 
 def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica, tmp_path):
