@@ -287,6 +287,30 @@ def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers
     assert run == {"finish_reason": "shutdown", "pages_new": 20}
 
 
+def test_a_stop_held_past_its_grace_says_so_in_a_line_of_the_commands_own(tmp_path):
+    """Without -v, standard error carries only the command's own lines: the project's own log records came in
+    Scrapy's log format, time and logger name (``2026-11-30 02:05:31 [glossary_spider.extensions] WARNING: The
+    stop did not finish ...``), among the command's plain lines."""
+    with socket.socket() as silent:  # answers nothing: the crawl's first request is in flight for ever
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(60)
+        db = tmp_path / "silent.db"
+        process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",
+                                    f"http://127.0.0.1:{silent.getsockname()[1]}/", "--no-progress"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        connection, _ = silent.accept()
+        with connection:
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.splitlines() == [
+        "The stop did not finish within 5 s: abandoning the requests in flight",
+        f"Stopped before the end (interrupted): run 'glossary crawl --resume --db {db}' to continue; nothing "
+        "archived is fetched again"]
+
+
 def test_a_crawl_delay_beyond_max_delay_is_capped_recorded_and_said(make_replica, tmp_path):
     server = make_replica(SITE_PAGES, 1, "--attack", "crawl-delay")
     db = tmp_path / "delay.db"
