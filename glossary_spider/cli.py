@@ -580,8 +580,10 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
 
     if max_age is not None and not check:
         raise UserError("--max-age goes with --check: glossary runs --check --max-age HOURS")
-    if max_age is not None and not math.isfinite(max_age):  # nan and inf pass click's range
+    if max_age is not None and math.isnan(max_age):  # nan passes click's range
         raise UserError(f"--max-age is a finite number of hours, not {max_age}")
+    if max_age is not None and max_age > r.MAX_AGE_HOURS:  # 1e400 as much as inf: Python reads both as inf
+        raise UserError(f"--max-age is out of range: give at most {r.MAX_AGE_HOURS:,} hours")
     listed = r.list_runs(open_reader(db), db)
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
@@ -623,7 +625,7 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     if gate and gate["held"]:  # its pages are not counted until it is accepted
         found = f"{gate.get('pages') or 0} pages fetched, held by the quality gate"
     else:
-        found = f"{news} pages new, changed, gone or back" if news else "nothing new"
+        found = f"{news} page{'' if news == 1 else 's'} new, changed, gone or back" if news else "nothing new"
     if unreadable := stats.get("glossary/sitemaps_unreadable"):
         found += f"; {unreadable} sitemap{'s' if unreadable > 1 else ''} unreadable"
     # A resumed run's counts are over all its parts; its time is its last part's.
