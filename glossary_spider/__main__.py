@@ -1,3 +1,14 @@
-from glossary_spider.cli import main
+"""The ``glossary`` command: its console script, and ``python -m glossary_spider``."""
 
-main()
+from glossary_spider import startup
+
+
+def main() -> None:
+    startup.starting()  # before the command's imports, which take most of a second
+    from glossary_spider.cli import main as command
+
+    command()
+
+
+if __name__ == "__main__":
+    main()

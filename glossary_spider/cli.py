@@ -28,6 +28,7 @@ from typing import IO, Any
 import click
 
 from glossary_spider import settings as defaults
+from glossary_spider import startup
 from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, outcome,
                                     stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, parse_duration
@@ -72,6 +73,7 @@ def stops_interrupt() -> None:
     """SIGTERM (a scheduler's timeout, a service manager's stop) and SIGHUP (the terminal gone) stop the
     command as Ctrl-C does, so that what it was writing is taken back and it exits 1; unless they are
     ignored (``nohup``)."""
+    startup.started()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(signum) == signal.SIG_DFL:
             signal.signal(signum, signal.default_int_handler)
@@ -211,6 +213,13 @@ def cli() -> None:
         glossary replica --port 8000 &
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
     """
+    if click.get_current_context().invoked_subcommand not in TAKE_STOPS_OVER:
+        startup.started()
+
+
+# The commands that take Ctrl-C and SIGTERM over themselves, once they have something to take back (a run
+# opened, an output begun): until then a stop ends them at once (startup). Any other, as its work begins.
+TAKE_STOPS_OVER = {"crawl", "refresh", "reparse", "export", "report", "browse"}
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -366,6 +375,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     except CannotCrawlHere as exc:
         raise UserError(str(exc)) from None
     hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
+    startup.started()
     try:
         plan = open_run(db, arguments, spelled=OPTION_NAMES)
     except REFUSALS as exc:
@@ -570,8 +580,10 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
 
     if max_age is not None and not check:
         raise UserError("--max-age goes with --check: glossary runs --check --max-age HOURS")
-    if max_age is not None and not math.isfinite(max_age):  # nan and inf pass click's range
+    if max_age is not None and math.isnan(max_age):  # nan passes click's range
         raise UserError(f"--max-age is a finite number of hours, not {max_age}")
+    if max_age is not None and max_age > r.MAX_AGE_HOURS:  # 1e400 as much as inf: Python reads both as inf
+        raise UserError(f"--max-age is out of range: give at most {r.MAX_AGE_HOURS:,} hours")
     listed = r.list_runs(open_reader(db), db)
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
@@ -613,7 +625,7 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     if gate and gate["held"]:  # its pages are not counted until it is accepted
         found = f"{gate.get('pages') or 0} pages fetched, held by the quality gate"
     else:
-        found = f"{news} pages new, changed, gone or back" if news else "nothing new"
+        found = f"{news} page{'' if news == 1 else 's'} new, changed, gone or back" if news else "nothing new"
     if unreadable := stats.get("glossary/sitemaps_unreadable"):
         found += f"; {unreadable} sitemap{'s' if unreadable > 1 else ''} unreadable"
     # A resumed run's counts are over all its parts; its time is its last part's.
@@ -1112,6 +1124,7 @@ def browse(db: str, port: int, open_browser: bool) -> None:
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # SIGTERM and SIGHUP stop Datasette too (finally, below), and exit 0
 
+    startup.started()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
     code = 0

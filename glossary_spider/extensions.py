@@ -16,7 +16,7 @@ from twisted.internet import task
 
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.signals import run_abandoned, stop_requested
-from glossary_spider.terminal import ProgressLine
+from glossary_spider.terminal import ProgressLine, safe_text
 from glossary_spider.workers import let_stops_in
 
 logger = logging.getLogger(__name__)
@@ -111,8 +111,17 @@ class Progress:
         self.progress.done(self.line())
 
 
+class OwnLines(logging.Formatter):
+    """A log record of the project's as one of the command's own lines: its message alone, as the command's
+    other lines are written (no time, logger name or level, no traceback), on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(record.getMessage(), one_line=True)
+
+
 class OwnLogOnly:
-    """Lets only glossary_spider's own log records reach Scrapy's log handler.
+    """Lets only glossary_spider's own log records reach Scrapy's log handler, each as a line of the
+    command's own (:class:`OwnLines`).
 
     Disabled by the ``GLOSSARY_SCRAPY_LOG`` setting (on by default; ``glossary crawl``
     turns it off unless given ``-v``): what failed is recorded in the archive and
@@ -121,6 +130,7 @@ class OwnLogOnly:
 
     def __init__(self) -> None:
         self.filter = logging.Filter("glossary_spider")
+        self.formatter = OwnLines()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> OwnLogOnly:
@@ -134,6 +144,7 @@ class OwnLogOnly:
     def spider_opened(self, spider: Spider) -> None:
         for handler in logging.root.handlers:
             handler.addFilter(self.filter)
+            handler.setFormatter(self.formatter)
 
 
 class Budgets:

@@ -166,7 +166,8 @@ def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -
         except (TypeError, ValueError, OverflowError):
             whole = "a whole number" if kind is int else "a number"
             raise BadArgument(f"{name} must be {whole}, not {value!r}") from None
-        if not math.isfinite(number):  # nan passes every comparison; inf waits for ever
+        # nan passes every comparison; inf (1e400 reads as it) is past any range, and waits for ever where none is
+        if math.isnan(number) or (math.isinf(number) and high is None):
             raise BadArgument(f"{name} must be a finite number, not {value!r}")
         if number < low or (high is not None and number > high):
             raise BadArgument(f"{name} must be {'at least ' + str(low) if high is None else f'{low} to {high}'}, "

@@ -17,8 +17,11 @@ from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
 from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome, was_refused
+from glossary_spider.params import MAX_AGE_DAYS
 from glossary_spider.storage.readers import held_decisions, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
+
+MAX_AGE_HOURS = MAX_AGE_DAYS * 24  # of --check --max-age: as far back as a refresh's --max-age reaches
 
 RUNNING = "running"
 COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outcome", "exit_status", "job_id",
@@ -115,9 +118,20 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
         return Check(last["exit_status"], f"{not_done(last)}{also}", last)
     age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
     if max_age_hours is not None and age > max_age_hours:
-        return Check(ExitStatus.FAILED, f"{_name(last)} done {age:.1f} hours ago, more than --max-age "
+        return Check(ExitStatus.FAILED, f"{_name(last)} done {_ago(age)}, more than --max-age "
                                         f"{max_age_hours:g}: no run has finished since{also}", last)
-    return Check(ExitStatus.DONE, f"ok: {_name(last)} done {age:.1f} hours ago ({_pages(last)}){also}", last)
+    return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
+
+
+def _ago(hours: float) -> str:
+    """How long ago: in seconds or minutes under an hour, where hours to a tenth would show 0.0."""
+    seconds = round(hours * 3600)
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'} ago"
+    if seconds < 3600:
+        minutes = seconds // 60
+        return f"{minutes} minute{'' if minutes == 1 else 's'} ago"
+    return f"{hours:.1f} hours ago"
 
 
 def not_done(run: dict[str, Any]) -> str:

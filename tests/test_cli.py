@@ -6,7 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -928,13 +928,44 @@ def test_held_json_with_a_run_that_was_not_held_is_refused_too(crawled, run_id):
 
 @pytest.mark.parametrize("options, message", [
     (("--check", "--max-age", "nan"), "--max-age is a finite number of hours, not nan"),
-    (("--check", "--max-age", "inf"), "--max-age is a finite number of hours, not inf"),
+    (("--check", "--max-age", "inf"), "--max-age is out of range: give at most 24,000,000 hours"),
     (("--max-age", "5"), "--max-age goes with --check"),
 ])
 def test_runs_max_age_is_a_finite_number_that_goes_with_check(crawled, options, message):
     """--max-age nan or inf passed every check; without --check it was silently ignored."""
     result = run_glossary("runs", "--db", str(crawled), *options)
     assert_one_line_error(result, message)
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (("refresh", "--max-age", "1e400"), "--max-age must be 0 to 1000000, not '1e400'"),
+    (("runs", "--check", "--max-age", "1e400"), "--max-age is out of range: give at most 24,000,000 hours"),
+])
+def test_a_max_age_too_large_for_a_float_is_refused_as_out_of_range(crawled, tmp_path, command, says):
+    """1e400 reads as inf: --max-age 1e400 was refused as 'not inf' (runs) or as not a finite number (refresh),
+    neither of which the user wrote, rather than as past the largest it may be."""
+    db = shutil.copy(crawled, tmp_path / "age.db")
+    assert_one_line_error(run_glossary(command[0], "--db", str(db), *command[1:]), says)
+
+
+def test_one_page_and_a_run_minutes_old_read_as_words(replica, tmp_path):
+    """A run of one new page was summed up as '1 pages new, changed, gone or back', and runs --check said a
+    run that ended minutes ago was 'done 0.0 hours ago'."""
+    from glossary_spider.replica import ReplicaSite
+
+    db = tmp_path / "one.db"
+    result = crawl(db, "--start-url", replica.url + ReplicaSite(replica.pages).glossary_paths()[0], "--no-follow")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(": 1 page new, changed, gone or back")
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "1")
+    assert check.returncode == 0 and re.fullmatch(r"ok: crawl #1 done \d+ seconds? ago \(.*\)\n", check.stdout)
+    ended = (datetime.now(timezone.utc) - timedelta(minutes=5, seconds=10)).isoformat(timespec="seconds")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = ?", [ended])
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "0.0001")
+    assert check.returncode == 1
+    assert check.stderr.startswith("crawl #1 done 5 minutes ago, more than --max-age 0.0001: "), check.stderr
 
 
 def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):

@@ -646,6 +646,51 @@ class _Pages(_Site):
         return self.PAGES.get(self.path)
 
 
+class _CommaTag(_Site):
+    """One page served with an entity tag that holds a comma (RFC 9110 allows it), answered 304 when asked
+    with that tag; every request for it is noted with the If-None-Match it sent."""
+
+    TAG = '"a,b"'
+    ASKED: list[str | None] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path != "/definition/skew/":
+            self.send_error(404)
+            return
+        self.ASKED.append(self.headers.get("If-None-Match"))
+        if self.headers.get("If-None-Match") == self.TAG:
+            self.send_response(304)
+            self.send_header("ETag", self.TAG)
+            self.end_headers()
+            return
+        body = _metadata_page("en", "Author", "2024-06-02T08:00:00+02:00", "/definition/skew/").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", self.TAG)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_page_whose_entity_tag_holds_a_comma_is_not_modified_in_one_request(tmp_path):
+    """The If-None-Match sent was split on commas to compare the 304's entity tag with it: a tag holding a comma
+    never matched itself, the 304 was taken as contradicting it, and every refresh fetched the page again in full."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CommaTag)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db = tmp_path / "comma.db"
+    try:
+        assert crawl(db, "--start-url", f"http://127.0.0.1:{server.server_address[1]}/definition/skew/",
+                     "--no-follow").returncode == 0
+        _CommaTag.ASKED.clear()
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert again.returncode == 0, again.stderr
+    finally:
+        server.shutdown()
+    assert _CommaTag.ASKED == ['"a,b"']
+    assert json.loads(again.stdout)["pages_not_modified"] == 1
+    assert rows(db, "SELECT etag FROM captures WHERE http_status = 200") == [{"etag": '"a,b"'}]
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'

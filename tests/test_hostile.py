@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -187,6 +188,66 @@ def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, 
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] > len(ReplicaSite(SITE_PAGES).glossary_paths())
 
 
+STARTING = "Interrupted while starting up: nothing was written"
+
+
+def _starting_up(process: subprocess.Popen) -> subprocess.Popen:
+    """``process`` once the command's own code runs, its start-up handling of stops in: SIGHUP caught (Linux's
+    /proc says so), which nothing else in a command's start-up catches. Before that moment the interpreter is
+    starting (some tens of milliseconds), and no code of the command's can handle a stop."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        caught = re.search(r"^SigCgt:\s*([0-9a-f]+)$", Path(f"/proc/{process.pid}/status").read_text(), re.M)
+        if int(caught.group(1), 16) >> (signal.SIGHUP - 1) & 1:
+            return process
+        time.sleep(0.005)
+    raise AssertionError("the command never handled a stop while it started up")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_at_any_moment_of_a_refresh_is_one_line_and_exit_status_1(crawled, tmp_path, signum):
+    """A cron job's refresh stopped in its first second: Ctrl-C broke an import with a traceback
+    (importlib's and sqlite-utils' frames) and killed the process by SIGINT; SIGTERM killed it without a word,
+    status 143. Now, whenever the stop comes, the refresh exits 1 with one line: while it starts up, having
+    written nothing; once its run is open, stopping the run."""
+    for delay in (0, 0.05, 0.2, 0.5, 1.0, 2.0):
+        db = tmp_path / f"refresh-{delay}.db"
+        shutil.copy(crawled, db)
+        before = rows(db, "SELECT id FROM crawl_runs")
+        # Every page fetched again, a fifth of a second apart: the run lasts past the last stop.
+        process = _starting_up(subprocess.Popen(
+            [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.2", "--no-progress"], cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
+        time.sleep(delay)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 1 and "Traceback" not in err, (delay, err)
+        (line,) = err.splitlines()
+        if line == STARTING:
+            assert rows(db, "SELECT id FROM crawl_runs") == before
+        else:
+            assert line.startswith("Stopped before the end (interrupted)"), (delay, line)
+
+
+@pytest.mark.parametrize("command", [("crawl", "--start-url", "http://127.0.0.1:9/"), ("export", "--format", "csv"),
+                                     ("report",), ("reparse",), ("runs", "--check"), ("search", "skew"),
+                                     ("held",)])
+def test_every_command_stopped_as_it_starts_up_says_so_in_one_line(crawled, tmp_path, command):
+    """SIGTERM killed any command that came before its own handling (status 143, not a word), and Ctrl-C
+    was a traceback or click's blank line and 'Aborted.'."""
+    db = tmp_path / "glossary.db"
+    shutil.copy(crawled, db)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        process = _starting_up(subprocess.Popen([*GLOSSARY, command[0], "--db", str(db), *command[1:]], cwd=ROOT,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
+        time.sleep(0.05)  # into the imports, which take most of a second
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+        assert (process.returncode, err, out) == (1, STARTING + "\n", "")
+
+
 def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica, tmp_path):
     """A second SIGTERM (systemd's to the whole group, a second Ctrl-C) stops Scrapy's reactor at once, closing
     nothing: the extraction workers, which ignore SIGTERM, were left running, and multiprocessing's exit waited
@@ -226,6 +287,30 @@ def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers
     assert process.returncode == 1 and "Traceback" not in err, err
     (run,) = rows(db, "SELECT finish_reason, pages_new FROM crawl_runs")
     assert run == {"finish_reason": "shutdown", "pages_new": 20}
+
+
+def test_a_stop_held_past_its_grace_says_so_in_a_line_of_the_commands_own(tmp_path):
+    """Without -v, standard error carries only the command's own lines: the project's own log records came in
+    Scrapy's log format, time and logger name (``2026-11-30 02:05:31 [glossary_spider.extensions] WARNING: The
+    stop did not finish ...``), among the command's plain lines."""
+    with socket.socket() as silent:  # answers nothing: the crawl's first request is in flight for ever
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(60)
+        db = tmp_path / "silent.db"
+        process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",
+                                    f"http://127.0.0.1:{silent.getsockname()[1]}/", "--no-progress"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        connection, _ = silent.accept()
+        with connection:
+            time.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert err.splitlines() == [
+        "The stop did not finish within 5 s: abandoning the requests in flight",
+        f"Stopped before the end (interrupted): run 'glossary crawl --resume --db {db}' to continue; nothing "
+        "archived is fetched again"]
 
 
 def test_a_crawl_delay_beyond_max_delay_is_capped_recorded_and_said(make_replica, tmp_path):

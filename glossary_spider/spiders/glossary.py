@@ -581,7 +581,8 @@ _CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
 
 def contradicts(request: Request, response: Response) -> bool:
     """Whether a 304 Not Modified names validators other than those its request asked about: an entity tag
-    not among those sent, or (where the request sent no entity tag, or the answer named none) a
+    other than the one sent (a refresh sends the page's one tag, which may hold a comma: RFC 9110, 8.8.3, so
+    the header is not read as a list), or (where the request sent no entity tag, or the answer named none) a
     Last-Modified later than If-Modified-Since. A 304 carries the current representation's (RFC 9110,
     15.4.5), so the page has changed, whatever the status says: a cache or a server answering 304 to
     whatever is asked. The page is then asked for again, unconditionally. An entity tag that matches
@@ -589,7 +590,7 @@ def contradicts(request: Request, response: Response) -> bool:
     it sends it has not changed the page."""
     sent, tag = request.headers.get(b"If-None-Match"), response.headers.get(b"ETag")
     if sent and tag:
-        return _opaque(tag) not in {_opaque(t) for t in sent.split(b",")}
+        return _opaque(tag) != _opaque(sent)
     since, modified = request.headers.get(b"If-Modified-Since"), response.headers.get(b"Last-Modified")
     if since and modified and (asked := _http_date(since)) and (given := _http_date(modified)):
         return given > asked

@@ -1,0 +1,43 @@
+"""Ctrl-C, SIGTERM and SIGHUP while a ``glossary`` command starts up: the imports (Scrapy, sqlite-utils,
+click: most of a second), the arguments read, until the command takes the stops over, as it does once it has
+something to take back (a crawl's run opened, an export begun).
+
+Before, Ctrl-C there broke an import with a traceback and killed the process by SIGINT; SIGTERM killed it
+without a word (status 143). Now the command ends at once, with one line and exit status 1: it has written
+nothing yet. This module imports nothing of the package, so that it is in place before anything else is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED = b"Interrupted while starting up: nothing was written\n"
+
+_before: dict[int, Any] = {}  # each stop's handling when the command started, given back by started()
+
+
+def _stop(signum: int, frame: Any) -> None:
+    os.write(2, INTERRUPTED)  # not sys.stderr: a signal can come in the middle of a write to it
+    os._exit(1)
+
+
+def starting() -> None:
+    """Stop at once, with one line, on a stop that comes from now until :func:`started`; not on one that
+    was ignored when the command started (``nohup``, ``&`` in a script)."""
+    for signum in STOPS:
+        handling = signal.getsignal(signum)
+        if handling not in (signal.SIG_IGN, None) and signum not in _before:  # None: not set from Python
+            _before[signum] = handling
+            signal.signal(signum, _stop)
+
+
+def started() -> None:
+    """The command takes the stops over: each is handled again as when the command started (Ctrl-C as
+    Python's ``KeyboardInterrupt``, SIGTERM and SIGHUP by default), for the command to change that."""
+    while _before:
+        signum, handling = _before.popitem()
+        if signal.getsignal(signum) is _stop:
+            signal.signal(signum, handling)
