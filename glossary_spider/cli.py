@@ -285,20 +285,30 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
     ``glossary held --accept`` is not, and a monitor must not take its refusal for the last run's.
     """
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
-    from glossary_spider.outcome import LOCKED_OUT
-    from glossary_spider.plan import Refusal, record_noted
+    from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE
+    from glossary_spider.plan import NewerExtractor, Refusal, check_extractor, record_noted
 
+    refusal = Refusal(db, command, {})
     try:
         lock = ArchiveLock(db, command).acquire()
     except ArchiveLocked as exc:
         if run:
-            Refusal(db, command, {}).record(LOCKED_OUT, exc)
+            refusal.record(LOCKED_OUT, exc)
         locked_out(exc)
     except OSError as exc:
-        raise UserError(f"cannot lock the archive {db}: {exc.strerror or exc}") from None
+        unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
+        if run:
+            refusal.record(UNWRITABLE, unusable)
+        raise UserError(str(unusable)) from None
     try:
         with Archive(db) as archive:
             record_noted(archive)
+            if run:
+                try:
+                    check_extractor(archive)
+                except NewerExtractor as exc:
+                    refusal.record(BAD_ARGUMENT, exc, archive)
+                    raise
             yield archive
     finally:
         lock.release()

@@ -166,8 +166,8 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     try:
         record_noted(archive)
         plan = _plan(archive, args, job_id)
-    except BadArgument as exc:
-        refusal.record(BAD_ARGUMENT, exc, archive)
+    except (BadArgument, ArchiveError) as exc:
+        refusal.record(refused_reason(exc), exc, archive)
         archive.close()
         lock.release()
         raise
@@ -185,7 +185,23 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     return plan
 
 
+class NewerExtractor(ArchiveError):
+    """The archive holds pages a newer release's extractor read: this release would record what the two
+    extractors read differently as the site's changes, and take the pages back to its own reading."""
+
+
+def check_extractor(archive: Archive) -> None:
+    """Refuse to write an archive a newer release's extractor has read (:class:`NewerExtractor`)."""
+    from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
+
+    if (newest := archive.newest_extractor()) > EXTRACTOR_VERSION:
+        raise NewerExtractor(f"{archive.path} holds pages read by extractor version {newest}, newer than this "
+                             f"release's {EXTRACTOR_VERSION}: its runs would record what the two read differently "
+                             "as changes; upgrade glossary_spider to write it")
+
+
 def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
+    check_extractor(archive)
     known = archive.known_pages() if args.mode == "refresh" else {}
     if args.mode == "refresh" and not known:
         raise BadArgument(f"the archive {archive.path} has no pages yet: run 'glossary crawl' first")

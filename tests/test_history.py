@@ -110,6 +110,28 @@ def test_a_site_moved_on_two_generations_at_once_dates_both_edits_after_the_craw
     assert {p for p, o in outcome.items() if o == "changed"} == changed | {"/"}
 
 
+def test_an_archive_a_newer_extractor_read_is_not_written_by_an_older_release(archived):
+    """An older release left in a scheduler's environment refreshed an archive a newer one had reparsed: every
+    page it fetched was a "change" (what the two extractors read differently), and a reparse took the whole
+    archive back to the older reading."""
+    from glossary_spider.extraction import EXTRACTOR_VERSION
+
+    _, db = archived
+    newer = EXTRACTOR_VERSION + 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET extractor_version = ? WHERE url = (SELECT min(url) FROM pages)", [newer])
+    before = rows(db, "SELECT count(*) AS n FROM versions")[0]["n"]
+    for command in (("refresh",), ("crawl", "--resume"), ("reparse",)):
+        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert result.stderr.count("\n") == 1 and f"read by extractor version {newer}, newer than this release's " \
+            f"{EXTRACTOR_VERSION}" in result.stderr and "upgrade glossary_spider" in result.stderr, result.stderr
+        check = run_glossary("runs", "--check", "--db", str(db))
+        assert check.returncode == 2 and f"extractor version {newer}" in check.stdout + check.stderr, command
+    assert rows(db, "SELECT count(*) AS n FROM versions")[0]["n"] == before
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE extractor_version = ?", (newer,))[0]["n"] == 1
+
+
 def test_template_only_changes_make_no_version(archived):
     server, db = archived
     before, after = ReplicaSite(200, 1), ReplicaSite(200, 2)

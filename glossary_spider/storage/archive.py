@@ -230,6 +230,10 @@ class Archive(Staging, Writer, Reads):
         return self.db.execute("SELECT count(*) FROM pages WHERE status = 'live' AND extractor_version < ?",
                                [extractor_version]).fetchone()[0]
 
+    def newest_extractor(self) -> int:
+        """The newest extractor version that read a page of the archive (0 for none yet)."""
+        return self.db.execute("SELECT coalesce(max(extractor_version), 0) FROM pages").fetchone()[0]
+
     def run_counts(self, run_id: int) -> dict[str, int]:
         return run_counts(self.db, run_id)
 
