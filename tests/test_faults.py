@@ -694,7 +694,7 @@ def test_a_resumed_run_records_an_unreadable_sitemap_once(make_replica, tmp_path
     server = make_replica(40, 1, "--faults")
     db = tmp_path / "parts.db"
     sitemaps = ("--sitemap", f"{server.url}/faults-html-sitemap.xml", "--sitemap", f"{server.url}/sitemap_index.xml")
-    result = crawl(db, *sitemaps, "--no-follow", "--max-pages", "5")
+    result = crawl(db, *sitemaps, "--no-follow", "--max-pages", "15")
     parts = 1
     while result.returncode == 4 and parts < 20:
         result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
