@@ -741,6 +741,12 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
         if report["decision"]:
             raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
+        if not is_complete((run := archive.run(target))["finish_reason"]):
+            # Its pages are judged again, with those of its later parts, when it is resumed.
+            why = f"by {option}" if (option := stopped_by(run["finish_reason"])) else f"({run['finish_reason']})"
+            raise UserError(f"run {target} was stopped before its end {why}: held so far, it is "
+                            f"judged again when resumed ('{again(run['command'], db, '--resume')}'); there is nothing "
+                            "to accept or discard until it ends")
         if discard is not None:
             count = archive.discard_staged(discard)
             click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")

@@ -654,6 +654,17 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
     assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held by the quality gate\n", result.stdout)
     listed = run_glossary("held", "--db", str(archived))
     assert "judged again when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
+    # Nor may it be accepted or discarded: accepted, its pages became the archive's while the resumed run went on
+    # holding them, and the run ended "held" with exit status 0.
+    run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
+    versions = rows(archived, "SELECT count(*) AS n FROM versions")[0]["n"]
+    for decision in ("--accept", "--discard"):
+        refused = run_glossary("held", "--db", str(archived), decision, str(run_id))
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"run {run_id} was stopped before its end by --max-requests" in refused.stderr
+        assert f"'glossary refresh --resume --db {archived}'" in refused.stderr
+    assert rows(archived, "SELECT count(*) AS n FROM versions")[0]["n"] == versions
+    assert rows(archived, "SELECT decision FROM gate_reports WHERE run_id = ?", (run_id,)) == [{"decision": None}]
 
 
 def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, archived):
