@@ -29,8 +29,8 @@ import click
 
 from glossary_spider import settings as defaults
 from glossary_spider import startup
-from glossary_spider.outcome import (INTERRUPTED_REASON, ExitStatus, changes, exit_status, is_complete, outcome,
-                                    stopped_by, unreachable_hosts)
+from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
+                                    is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, parse_duration
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
@@ -167,7 +167,8 @@ Exit status:
 REPARSE_EXIT_STATUSES = """\b
 Exit status:
     0  done (pages that could not be extracted are recorded in crawl_errors)
-    1  stopped early: Ctrl-C, SIGTERM, an error (run it again: it carries on where it stopped)
+    1  stopped early: Ctrl-C, SIGTERM, an error (run it again: it carries on where it stopped); or (nearly)
+       every page failed to be read again (finish_reason unreadable: damaged bodies)
     2  bad arguments or input, or an archive that cannot be written
     3  another run holds the archive's lock"""
 HELD_EXIT_STATUSES = """\b
@@ -556,6 +557,8 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     if not is_complete(run["finish_reason"]):
         click.echo(f"Stopped before the end: run '{again('reparse', db)}' to carry on; the pages done are not "
                    "read again", err=True)
+    elif run["finish_reason"] == UNREADABLE_REASON:
+        click.echo(f"Error: {explain(UNREADABLE_REASON)}", err=True)
     sys.exit(exit_status(run["finish_reason"]))
 
 

@@ -29,6 +29,9 @@ COMPLETE_REASONS = (FINISHED_REASON,)
 # The finish reason of a run in which (nearly) every fetch failed. It can be resumed once the site
 # answers: the fetches that got no answer are still to do.
 UNREACHABLE_REASON = "unreachable"
+# The finish reason of a reparse that could read (nearly) none of the archive's stored pages again: their bodies
+# damaged, most often. Done all the same: the next reparse reads every page again.
+UNREADABLE_REASON = "unreadable"
 # The finish reason of a crawl that archived its --max-pages.
 MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
@@ -53,7 +56,7 @@ HELD_REASON = "held"
 
 def is_complete(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason has nothing left to resume (a held run fetched all it had to)."""
-    return finish_reason in COMPLETE_REASONS or finish_reason == HELD_REASON
+    return finish_reason in COMPLETE_REASONS or finish_reason in (HELD_REASON, UNREADABLE_REASON)
 
 
 def stopped_by(finish_reason: str | None) -> str | None:
@@ -73,6 +76,8 @@ def explain(finish_reason: str | None) -> str:
         HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
         UNREACHABLE_REASON: "the site (or one of the run's sites) did not answer, or refused us: (nearly) every "
                             "fetch to it failed, or every one once it stopped answering; --resume tries them again",
+        UNREADABLE_REASON: "(nearly) every archived page failed to be read again (crawl_errors says why): its stored "
+                           "bodies may be damaged; restore the archive from a backup",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
         UNWRITABLE: "the archive could not be written when the run started (a full disk? a read-only file?): "

@@ -26,7 +26,7 @@ from typing import Any
 
 from glossary_spider.extraction import EXTRACTOR_VERSION, extract_page
 from glossary_spider.gate import QualityGate
-from glossary_spider.outcome import ARCHIVE_ERROR, FINISHED_REASON, INTERRUPTED_REASON
+from glossary_spider.outcome import ARCHIVE_ERROR, FINISHED_REASON, INTERRUPTED_REASON, UNREADABLE_REASON
 from glossary_spider.storage import Archive, ArchiveError, cannot_write
 from glossary_spider.storage.readers import StoredBodies
 from glossary_spider.storage.writer import record_digest
@@ -84,6 +84,8 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         extractor.stop()
         if line:
             line.done(_progress(total, started, counts))
+    if reason == FINISHED_REASON and counts["pages_failed"] and counts["pages_failed"] >= 0.95 * sum(counts.values()):
+        reason = UNREADABLE_REASON  # 19 in 20, as a crawl's site that did not answer
     stats = {"pages": sum(counts.values()), "workers": workers,
              "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)

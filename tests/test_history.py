@@ -480,6 +480,26 @@ def test_a_reparse_writes_no_version_for_a_page_whose_stored_hash_was_lost(archi
     assert rows(db, "SELECT pages_changed FROM crawl_runs WHERE command = 'reparse'") == [{"pages_changed": 0}]
 
 
+def test_a_reparse_that_can_read_no_page_again_says_so_and_fails(archived):
+    """Every stored body damaged (a compression dictionary written over, say): the reparse failed every page
+    and said "finished: nothing new", exit 0, and `runs --check` passed."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE bodies SET data = randomblob(length(data))")
+    conn.close()
+    for _ in range(2):  # the next reparse reads every page again, and fails again: it carries on nothing
+        result = run_glossary("reparse", "--db", str(db), "--no-progress")
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout.startswith("Reparse #") and " unreadable in " in result.stdout.splitlines()[0]
+        assert result.stderr == ("Error: (nearly) every archived page failed to be read again (crawl_errors says "
+                                 "why): its stored bodies may be damaged; restore the archive from a backup\n")
+    runs = rows(db, "SELECT finish_reason, pages_failed FROM crawl_runs WHERE command = 'reparse'")
+    pages = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    assert runs == [{"finish_reason": "unreadable", "pages_failed": pages}] * 2
+    check = run_glossary("runs", "--check", "--db", str(db))
+    assert check.returncode == 1 and "bodies may be damaged" in check.stderr, check.stdout + check.stderr
+
+
 def test_a_reparse_counts_a_page_whose_body_is_gone_as_failed(archived):
     """A page whose stored body is missing (a damaged or hand-edited archive) was passed over in silence:
     neither extracted, nor failed, nor in crawl_errors."""
