@@ -741,7 +741,7 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     with writer(db, "held", run=False) as archive:
         report = archive.gate_report(target)
         if report is None or not report["held"]:
-            raise UserError(f"run {target} was not held by the quality gate (see 'glossary held')")
+            raise UserError(_not_held(archive.db.conn, target))
         if report["decision"]:
             raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
         if not is_complete((run := archive.run(target))["finish_reason"]):
@@ -767,13 +767,20 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
 
 
+def _not_held(conn: sqlite3.Connection, run_id: int) -> str:
+    """Why run ``run_id`` has nothing for `glossary held`: there is no such run, or the gate did not hold it."""
+    if conn.execute("SELECT 1 FROM crawl_runs WHERE id = ?", [run_id]).fetchone() is None:
+        return f"there is no run {run_id} (see 'glossary runs')"
+    return f"run {run_id} was not held by the quality gate (see 'glossary held')"
+
+
 def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
     """List the held runs (or one), with what tripped the gate and what became of each."""
     from glossary_spider.query import held_reports
 
     reports = held_reports(conn, run_id)
     if not reports and run_id is not None:
-        raise UserError(f"run {run_id} was not held by the quality gate (see 'glossary held')")
+        raise UserError(_not_held(conn, run_id))
     if as_json:
         click.echo(json.dumps([{**r, "run": {**{k: v for k, v in r["run"].items() if k != "stats"},
                                              "args": json.loads(r["run"]["args"] or "{}")}} for r in reports],

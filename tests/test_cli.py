@@ -909,7 +909,8 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
 
 
 @pytest.mark.parametrize("option", ["--run", "--accept", "--discard"])
-@pytest.mark.parametrize("run_id, words", [("99", "run 99 was not held by the quality gate"),
+@pytest.mark.parametrize("run_id, words", [("99", "there is no run 99 (see 'glossary runs')"),
+                                           ("1", "run 1 was not held by the quality gate"),
                                            ("99999999999999999999999", "is not in the range"),
                                            ("0", "is not in the range")])
 def test_held_with_a_run_that_was_not_held_is_one_line_and_exit_2(crawled, tmp_path, option, run_id, words):
@@ -918,11 +919,12 @@ def test_held_with_a_run_that_was_not_held_is_one_line_and_exit_2(crawled, tmp_p
     assert result.returncode == 2 and words in result.stderr and len(result.stderr.splitlines()) == 1, result.stderr
 
 
-@pytest.mark.parametrize("run_id", ["1", "99"])
-def test_held_json_with_a_run_that_was_not_held_is_refused_too(crawled, run_id):
-    """It printed [] and exit 0."""
+@pytest.mark.parametrize("run_id, words", [("1", "run 1 was not held by the quality gate"),
+                                           ("99", "there is no run 99")])
+def test_held_json_with_a_run_that_was_not_held_is_refused_too(crawled, run_id, words):
+    """It printed [] and exit 0; a run that does not exist was said to be one not held."""
     result = run_glossary("held", "--db", str(crawled), "--json", "--run", run_id)
-    assert result.returncode == 2 and f"run {run_id} was not held by the quality gate" in result.stderr
+    assert result.returncode == 2 and words in result.stderr
     assert result.stdout == "" and len(result.stderr.splitlines()) == 1
 
 
