@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import resource
-import shutil
-import stat
 import tempfile
-import time
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -16,6 +11,7 @@ from scrapy.settings import Settings
 
 from glossary_spider.workers import hold_stops
 from glossary_spider.plan import RunPlan
+from glossary_spider.queues import PrivateQueues
 from glossary_spider.spiders.glossary import GlossarySpider
 
 
@@ -63,19 +59,9 @@ def check_environment(concurrency: int) -> None:
 
 def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
     """Crawl as ``plan`` says until done; returns the spider's final stats (with ``glossary/run_id``).
-
-    Pending requests wait in Scrapy's disk queues, so memory stays flat however
-    many pages the sitemaps list. Those queues are pickles, and unpickling runs
-    code: they live in a fresh private directory (``mkdtemp``: mode 0700, a new
-    name each run) that is removed when the crawl ends, never at a path beside
-    the archive that someone else could have prepared. Resuming does not need
-    them: the archive's frontier is the crawl's state.
-    """
-    remove_abandoned_queues()
-    jobs = tempfile.mkdtemp(prefix=QUEUES_PREFIX)
-    held = os.open(jobs, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(held, fcntl.LOCK_EX)  # ours while this process lives, kill -9 or not
-    settings.set("JOBDIR", jobs, priority="cmdline")
+    Pending requests wait in Scrapy's disk queues, in a directory of this run's own (:class:`PrivateQueues`)."""
+    queues = PrivateQueues()
+    settings.set("JOBDIR", queues.path, priority="cmdline")
     try:
         process = CrawlerProcess(settings)
         crawler = process.create_crawler(GlossarySpider)
@@ -87,36 +73,4 @@ def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
         # Ctrl-C, a service manager's SIGTERM to every process) would kill what reports the run now.
         hold_stops()
         plan.close()
-        shutil.rmtree(jobs, ignore_errors=True)
-        os.close(held)
-
-
-QUEUES_PREFIX = "glossary-jobs-"
-
-
-def remove_abandoned_queues(min_age: float = 3600) -> None:
-    """Remove the queue directories of crawls that died without removing theirs (``kill -9``, the
-    OOM killer), which can hold the requests of a whole sitemap: this user's, untouched for
-    ``min_age`` seconds, and held (``flock``) by no live process. Symlinks and others' are left alone."""
-    try:
-        entries = list(os.scandir(tempfile.gettempdir()))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.name.startswith(QUEUES_PREFIX):
-            continue
-        try:
-            info = entry.stat(follow_symlinks=False)
-            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
-                    or time.time() - info.st_mtime < min_age):
-                continue
-            held = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            shutil.rmtree(entry.path, ignore_errors=True)
-        except OSError:  # a live crawl's
-            pass
-        finally:
-            os.close(held)
+        queues.remove()

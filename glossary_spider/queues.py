@@ -3,12 +3,73 @@ start requests before them (``SCHEDULER_START_DISK_QUEUE``)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
+import stat
+import tempfile
+import time
 from collections import deque
 from typing import Any, ClassVar
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.squeues import PickleFifoDiskQueue, PickleLifoDiskQueue
+
+
+QUEUES_PREFIX = "glossary-jobs-"
+
+
+class PrivateQueues:
+    """The directory a run's disk queues (``JOBDIR``) live in, made for it and removed when it ends.
+
+    Pending requests wait in Scrapy's disk queues, so memory stays flat however many pages the sitemaps list,
+    whether the run is a ``glossary`` command's or a ``scrapy crawl`` or Scrapyd job's. Those queues are
+    pickles, and unpickling runs code: they live in a fresh private directory (``mkdtemp``: mode 0700, a new
+    name each run), never at a path beside the archive that someone else could have prepared. Resuming does
+    not need them: the archive's frontier is the run's state. The directory is held (``flock``) while this
+    process lives, ``kill -9`` or not, so that only one that no live run holds is ever taken for abandoned.
+    """
+
+    def __init__(self) -> None:
+        remove_abandoned_queues()
+        self.path = tempfile.mkdtemp(prefix=QUEUES_PREFIX)
+        self.held: int | None = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        fcntl.flock(self.held, fcntl.LOCK_EX)
+
+    def remove(self) -> None:
+        if self.held is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            os.close(self.held)
+            self.held = None
+
+
+def remove_abandoned_queues(min_age: float = 3600) -> None:
+    """Remove the queue directories of runs that died without removing theirs (``kill -9``, the
+    OOM killer), which can hold the requests of a whole sitemap: this user's, untouched for
+    ``min_age`` seconds, and held (``flock``) by no live process. Symlinks and others' are left alone."""
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(QUEUES_PREFIX):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid()
+                    or time.time() - info.st_mtime < min_age):
+                continue
+            held = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:  # a live run's
+            pass
+        finally:
+            os.close(held)
 
 
 def _method_name(spider: Any, function: Any) -> str | None:

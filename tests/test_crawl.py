@@ -233,6 +233,23 @@ def test_scrapy_crawl_runs_the_same_crawl(tmp_path, make_replica):
     assert "'glossary/extract_workers': 0," in result.stderr
 
 
+def test_a_scrapy_crawl_or_scrapyd_job_keeps_its_pending_requests_on_disk_in_a_directory_of_its_own(tmp_path, replica):
+    """Only the glossary command gave a run its disk queues (JOBDIR): a job of Scrapyd's kept every pending
+    request in memory, however many the sitemaps listed."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    db = tmp_path / "job.db"
+    result = run_glossary_scrapy("-a", f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "follow=0",
+                                 "-s", f"GLOSSARY_DB={db}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0",
+                                 env={"TMPDIR": str(temp)})
+    assert result.returncode == 0, result.stderr
+    pages = rows(db, "SELECT count(*) AS n FROM pages")[0]["n"]
+    queued = re.search(r"'scheduler/enqueued/disk': (\d+)", result.stderr)
+    assert pages > 100 and queued and int(queued[1]) >= pages, result.stderr[-2000:]
+    assert "scheduler/enqueued/memory" not in result.stderr
+    assert list(temp.iterdir()) == []  # removed as the job ended
+
+
 @pytest.mark.parametrize(("settings", "workers"), [
     ((), 0),  # a polite crawl extracts in Scrapy's process, its loop being idle most of the time
     (("-s", "GLOSSARY_EXTRACT_WORKERS=1"), 1),  # unless told otherwise
@@ -371,12 +388,12 @@ def test_a_resumed_job_keeps_the_ids_of_the_jobs_before_it(make_replica, tmp_pat
     assert listed["earlier_job_ids"] == ["first", "second"]
 
 
-def run_glossary_scrapy(*args):
+def run_glossary_scrapy(*args, env=None):
     import subprocess
     import sys
 
     return subprocess.run([sys.executable, "-m", "scrapy", "crawl", "glossary", *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_progress_line_on_request(tmp_path, replica):

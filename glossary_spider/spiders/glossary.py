@@ -51,6 +51,7 @@ from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refuse
 from glossary_spider.outcome import MAX_PAGES_REASON
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
+from glossary_spider.queues import PrivateQueues
 from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.sitemaps import FeedSitemap, TextSitemap, utf8, xml_fault
@@ -117,7 +118,14 @@ class GlossarySpider(Spider):
                                stopped["finish_reason"] or "killed", plan.command)
         # The stopped run's own options when resuming; settings are frozen only after this.
         crawler.settings.setdict(plan.settings(), priority="cmdline")
+        queues = None
+        if not crawler.settings.get("JOBDIR"):  # scrapy crawl, Scrapyd: the queues a glossary command makes
+            queues = PrivateQueues()
+            crawler.settings.set("JOBDIR", queues.path, priority="cmdline")
         spider = super().from_crawler(crawler, plan=plan)
+        if queues is not None:
+            spider.queues = queues
+            crawler.signals.connect(queues.remove, signal=signals.engine_stopped)
         spider.guard = TrapGuard.from_settings(crawler.settings)
         if plan.done and plan.archive is not None and plan.run_id is not None:  # a resumed run
             spider.guard.credit(plan.archive.fetched_words(plan.run_id))
