@@ -36,6 +36,9 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
 
 
 def check_url(value: str, what: str) -> str:
+    if any(c.isspace() for c in value.strip()):  # two URLs pasted as one, or a URL and a note
+        raise BadArgument(f"{what} {quoted(value)} holds white space, which no URL does: give one URL at a time "
+                          "(a space within one is written %20; a note after a --urls-file line's URL goes after ' #')")
     url = normalize_url(value) if "://" in value else None
     if url is None:
         raise BadArgument(f"{what} {quoted(value)} is not an http(s) URL (e.g. https://term.greeks.live/)")

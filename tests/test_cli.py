@@ -32,6 +32,23 @@ def test_a_start_url_that_is_not_http(tmp_path):
     assert not (tmp_path / "a.db").exists()
 
 
+@pytest.mark.parametrize("option, value", [
+    ("--start-url", "http://127.0.0.1:9/definition/a/ extra"),
+    ("--urls-file", "http://127.0.0.1:9/definition/a/ http://127.0.0.1:9/definition/b/\n"),
+    ("--urls-file", "http://127.0.0.1:9/definition/a/\thttp://127.0.0.1:9/definition/b/\n"),
+    ("--sitemap", "http://127.0.0.1:9/sitemap.xml http://127.0.0.1:9/other.xml"),
+])
+def test_a_url_with_white_space_in_it_is_refused_not_fetched_as_one(tmp_path, option, value):
+    """Two URLs on one line (or a URL and a word after it) were fetched as one URL with a %20 in it: a 404 for a
+    URL nobody wrote, and the run finished, exit 0."""
+    if option == "--urls-file":
+        (tmp_path / "urls.txt").write_text(value)
+        value = str(tmp_path / "urls.txt")
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), option, value)
+    assert_one_line_error(result, "holds white space, which no URL does: give one URL at a time")
+    assert not (tmp_path / "a.db").exists()
+
+
 def test_a_missing_urls_file(tmp_path):
     result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--urls-file", str(tmp_path / "nope.txt"))
     assert_one_line_error(result, "--urls-file", "no such file")
