@@ -278,4 +278,9 @@ class ArchivePipeline:
             logger.warning("%s #%s stopped before its end (%s): a job with -a resume=1%s and the same GLOSSARY_DB "
                            "setting continues it", self.plan.command, run["id"], run["finish_reason"] or "killed",
                            mode)
+        elif self.plan.scheduled and run is not None and run["finish_reason"] == HELD_REASON:
+            logger.warning("%s #%s was held by the quality gate: no version written, no page changed; look with "
+                           "'glossary held --run %s --db %s', then accept or discard it ('glossary held --accept %s' "
+                           "or '--discard %s')", self.plan.command, run["id"], run["id"], self.path, run["id"],
+                           run["id"])
         self.archive = None

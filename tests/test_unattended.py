@@ -9,7 +9,7 @@ import shutil
 import urllib.request
 
 import pytest
-from conftest import archive_problems, crawl, rows, run_glossary
+from conftest import ROOT, archive_problems, crawl, rows, run_glossary
 
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.replica.site import ReplicaSite
@@ -194,6 +194,22 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
     assert again.returncode == 0, again.stderr
     assert history(archived) == before_history
     assert archive_problems(archived) == []
+
+
+def test_a_scrapyd_job_the_gate_held_says_so_in_its_log_with_what_to_do(site, archived):
+    """A job's log said only "Quality gate: …; the run's versions are held", at INFO: no run, no next step,
+    where a job stopped early gets a warning saying how to carry it on."""
+    import subprocess
+    import sys
+
+    set_mode(site, "maintenance")
+    job = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "glossary", "-a", "mode=refresh", "-a", "max_age=0",
+                          "-s", f"GLOSSARY_DB={archived}", "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    (run,) = rows(archived, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'refresh'")
+    assert run["finish_reason"] == "held", job.stderr[-2000:]
+    assert (f"WARNING: refresh #{run['id']} was held by the quality gate: no version written, no page changed; "
+            f"look with 'glossary held --run {run['id']} --db {archived}', then accept or discard it") in job.stderr
 
 
 def test_pages_back_after_a_held_run_are_counted_back(site, archived):
