@@ -287,7 +287,7 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
     """
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
     from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE
-    from glossary_spider.plan import NewerExtractor, Refusal, check_extractor, record_noted
+    from glossary_spider.plan import NOT_BESIDE, NewerExtractor, Refusal, check_extractor, record_noted
 
     refusal = Refusal(db, command, {})
     try:
@@ -298,7 +298,7 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
         locked_out(exc)
     except OSError as exc:
         unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
-        if run:
+        if run and exc.errno not in NOT_BESIDE:  # where no lock file can be made, no note can either
             refusal.record(UNWRITABLE, unusable)
         raise UserError(str(unusable)) from None
     try:

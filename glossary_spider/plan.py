@@ -18,6 +18,7 @@ a refusal.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import sqlite3
@@ -38,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 # What open_run raises for a run it refuses; str() of each is the one line to show.
 REFUSALS = (BadArgument, ArchiveError, ArchiveLocked)
+
+
+# Why nothing can be written beside an archive: a read-only file system, a directory we may not write.
+NOT_BESIDE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def refused_reason(refusal: Exception) -> str:
@@ -152,7 +157,8 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         raise
     except OSError as exc:  # a lock file that cannot be made or is not safe to use: noted, for `runs --check`
         unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
-        refusal.record(UNWRITABLE, unusable)
+        if exc.errno not in NOT_BESIDE:  # where no lock file can be made, no note can either
+            refusal.record(UNWRITABLE, unusable)
         raise unusable from None
     try:
         archive = Archive(db)

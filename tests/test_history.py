@@ -106,7 +106,8 @@ def test_a_site_moved_on_two_generations_at_once_dates_both_edits_after_the_craw
     changed_between = generation_change(ReplicaSite(200, 1), ReplicaSite(200, 2))[2] & changed
     assert changed_between  # some pages were edited in generation 2 only
     outcome = {path_of(c["url"]): c["outcome"]
-               for c in rows(db, "SELECT url, outcome FROM captures WHERE run_id = ?", (json.loads(result.stdout)["id"],))}
+               for c in rows(db, "SELECT url, outcome FROM captures WHERE run_id = ?",
+                             (json.loads(result.stdout)["id"],))}
     assert {p for p, o in outcome.items() if o == "changed"} == changed | {"/"}
 
 

@@ -19,6 +19,7 @@ and each link trap it cuts is one ``trap`` failure.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -118,14 +119,13 @@ class GlossarySpider(Spider):
                                stopped["finish_reason"] or "killed", plan.command)
         # The stopped run's own options when resuming; settings are frozen only after this.
         crawler.settings.setdict(plan.settings(), priority="cmdline")
-        queues = None
         if not crawler.settings.get("JOBDIR"):  # scrapy crawl, Scrapyd: the queues a glossary command makes
             queues = PrivateQueues()
             crawler.settings.set("JOBDIR", queues.path, priority="cmdline")
+            # Removed as the process ends: Scrapy's scheduler and SpiderState write there until the very end
+            # of a close, which a stop during it lets run on past the engine's stop.
+            atexit.register(queues.remove)
         spider = super().from_crawler(crawler, plan=plan)
-        if queues is not None:
-            spider.queues = queues
-            crawler.signals.connect(queues.remove, signal=signals.engine_stopped)
         spider.guard = TrapGuard.from_settings(crawler.settings)
         if plan.done and plan.archive is not None and plan.run_id is not None:  # a resumed run
             spider.guard.credit(plan.archive.fetched_words(plan.run_id))
