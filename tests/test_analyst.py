@@ -149,16 +149,22 @@ def test_a_query_searched_as_plain_words_says_so_and_which(archive):
     assert glossary(db, "search", "risk NOT legal").stderr == ""
 
 
-def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
-    """U+2028, U+2029 and U+0085 are line breaks to str.splitlines(): the JSON's indenting put two spaces
-    after each, inside the title."""
-    db, _ = archive
+def _retitled_copy(archive, tmp_path, title):
+    """A copy of the archive in which one page about funding has ``title``."""
     copy = tmp_path / "copy.db"
-    shutil.copy(db, copy)
-    title = "Funding\u2028Rate\u2029Arbitrage\x85Basis"
+    shutil.copy(archive[0], copy)
     with sqlite3.connect(copy) as conn:
         url = conn.execute("SELECT url FROM pages WHERE title LIKE '%Funding%' LIMIT 1").fetchone()[0]
         conn.execute("UPDATE pages SET title = ? WHERE url = ?", (title, url))
+    conn.close()
+    return copy
+
+
+def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
+    """U+2028, U+2029 and U+0085 are line breaks to str.splitlines(): the JSON's indenting put two spaces
+    after each, inside the title."""
+    title = "Funding\u2028Rate\u2029Arbitrage\x85Basis"
+    copy = _retitled_copy(archive, tmp_path, title)
     result = glossary(copy, "search", "funding", "--format", "json", "--limit", "1000")
     assert result.returncode == 0, result.stderr
     assert title in [r["title"] for r in json.loads(result.stdout)]
@@ -167,14 +173,8 @@ def test_search_json_gives_titles_exactly_as_archived(archive, tmp_path):
 def test_search_csv_gives_titles_exactly_as_archived_and_shows_their_controls_on_a_terminal(archive, tmp_path):
     """The CSV wrote a title's control characters and bidi marks as the text '\\x1b', '\\u202e' wherever it
     went: a pipe or a file did not get the title as archived (the JSON and an export's CSV did)."""
-    db, _ = archive
-    copy = tmp_path / "copy.db"
-    shutil.copy(db, copy)
     title = "Funding\x1b]0;PWNED\x07\u202egnp.exe"
-    with sqlite3.connect(copy) as conn:
-        url = conn.execute("SELECT url FROM pages WHERE title LIKE '%Funding%' LIMIT 1").fetchone()[0]
-        conn.execute("UPDATE pages SET title = ? WHERE url = ?", (title, url))
-    conn.close()
+    copy = _retitled_copy(archive, tmp_path, title)
     args = ("search", "funding", "--format", "csv", "--limit", "1000", "--db", str(copy))
     result = run_glossary(*args)
     assert result.returncode == 0, result.stderr
