@@ -174,7 +174,8 @@ Exit status:
 HELD_EXIT_STATUSES = """\b
 Exit status:
     0  done
-    2  bad arguments (a run that was not held, or was decided already), or no usable archive at --db
+    2  bad arguments (no such run; a run that was not held, was decided already, or was stopped before
+       its end and waits for --resume), or no usable archive at --db
     3  with --accept or --discard: another run holds the archive's lock"""
 BROWSE_EXIT_STATUSES = """\b
 Exit status:
