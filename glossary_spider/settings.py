@@ -11,6 +11,8 @@ ROBOTSTXT_OBEY = True
 # The product token robots.txt groups are matched against (RFC 9309 2.2.1); unset, Scrapy matches them
 # against the whole User-Agent, whose URL makes "github" or "com" a group of ours.
 ROBOTSTXT_USER_AGENT = "glossary_spider"
+# Matched as RFC 9309 matches it, the whole token: Protego alone took a group for "gloss" as ours.
+ROBOTSTXT_PARSER = "glossary_spider.robots.ProductTokenRobotParser"
 
 # Politeness towards the live site; `glossary crawl --delay 0 --concurrency N` overrides for loopback.
 CONCURRENT_REQUESTS = 4

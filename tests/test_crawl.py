@@ -766,6 +766,29 @@ def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pag
     assert "Gamma" not in (home["body_text"] or "") and "Delta" not in (home["body_text"] or "")
 
 
+def test_robots_txt_groups_are_ours_by_the_whole_product_token(tmp_path):
+    """RFC 9309 finds the crawler's group by its whole product token. Protego took a group for "gloss" as
+    ours (a prefix of "glossary_spider" at a word start), and disallowed the whole site; and it passed over
+    one written as a product and its version ("glossary_spider/1.0"), whose rules were then not kept."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p>{1}</body></html>"
+    _Pages.PAGES = {
+        "/robots.txt": ("User-agent: gloss\nDisallow: /\n\nUser-agent: Glossary\nDisallow: /\n\n"
+                        "User-agent: Glossary_Spider/1.0 # our rules\nDisallow: /definition/beta/\n\n"
+                        "User-agent: *\nDisallow: /definition/alpha/\n"),
+        "/": post.format("Home", "".join(f'<a href="/definition/{n}/">{n}</a>' for n in ("alpha", "beta", "gamma"))),
+        **{f"/definition/{name}/": post.format(name.title(), "") for name in ("alpha", "beta", "gamma")}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = crawl(tmp_path / "robots.db", "--start-url", f"{base}/")
+        assert result.returncode == 0, result.stderr
+    finally:
+        server.shutdown()
+    assert sorted(r["url"] for r in rows(tmp_path / "robots.db", "SELECT url FROM pages")) == [
+        f"{base}/", f"{base}/definition/alpha/", f"{base}/definition/gamma/"]
+
+
 def test_a_page_whose_json_ld_holds_odd_values_is_archived_without_them(tmp_path):
     """An author whose @id is a list, or a date the calendar cannot hold in UTC (.NET's zero date written
     with an offset), failed the page's whole extraction: nothing of it was archived. The page is archived,

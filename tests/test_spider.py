@@ -222,6 +222,26 @@ def test_robots_txt_groups_are_matched_against_our_product_token():
     assert not ours.can_fetch("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT)
 
 
+@pytest.mark.parametrize("robots, allowed, delay", [
+    ("User-agent: gloss\nDisallow: /\nCrawl-delay: 30\n\nUser-agent: *\nCrawl-delay: 2\n", True, 2.0),
+    ("User agent GLOSSARY_SPIDER/2.1 # written as a header has it\nDisallow: /term/\n", False, None),
+    ("User-agent: glossary-spider\nDisallow: /\n\nUser-agent: glossary_spider_beta\nDisallow: /\n", True, None),
+    ("User-agent: other\nUser-agent: glossary_spider\nDisallow: /term/\nCrawl-delay: 5\n", False, 5.0),
+])
+def test_our_robots_txt_group_is_the_one_of_our_whole_product_token(robots, allowed, delay):
+    """RFC 9309 (2.2.1): the group whose product token is ours, matched whole and without case (a version
+    after it is no part of the token); none of ours, the "*" group. Protego alone matched a prefix."""
+    from scrapy.utils.test import get_crawler
+
+    from glossary_spider import settings
+    from glossary_spider.robots import ProductTokenRobotParser
+
+    crawler = get_crawler(settings_dict={"ROBOTSTXT_USER_AGENT": settings.ROBOTSTXT_USER_AGENT})
+    parser = ProductTokenRobotParser.from_crawler(crawler, robots.encode())
+    assert parser.allowed("https://term.greeks.live/term/vega/", settings.ROBOTSTXT_USER_AGENT) is allowed
+    assert parser.crawl_delay(settings.ROBOTSTXT_USER_AGENT) == delay
+
+
 def test_a_page_listed_twice_in_the_sitemaps_goes_by_its_newest_lastmod():
     """The last entry read won, older or not: a page the sitemaps said had changed since its last fetch
     was skipped by a refresh, for as long as the lastmod is trusted."""
