@@ -678,9 +678,13 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
     if not gate:
         return []
     lines = []
-    if gate.get("soft_404", {}).get("count") and not gate["held"]:
-        lines.append(f"soft 404: {gate['soft_404']['count']} pages answered the site's \"not found\" page; "
-                     f"marked gone (e.g. {gate['soft_404']['examples'][0]})")
+    soft = gate.get("soft_404", {})
+    if soft.get("count") and not gate["held"]:
+        unknown = soft.get("not_archived", 0)  # reports before it was counted: every one archived
+        fates = [f"{n} {what}" for n, what in ((soft["count"] - unknown, "archived, marked gone"),
+                                               (unknown, "never archived, failed")) if n]
+        lines.append(f"soft 404: {soft['count']} {'page' if soft['count'] == 1 else 'pages'} answered the site's \"not found\" page "
+                     f"({', '.join(fates)}; e.g. {soft['examples'][0]})")
     if gate["held"]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.

@@ -127,11 +127,12 @@ class Check:
 @dataclass
 class GateReport:
     checks: list[Check]
-    soft_404: list[str]  # pages to mark gone
+    soft_404: list[str]  # pages to mark gone (the archived ones; the others fail)
     pages: int = 0  # pages the run staged
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
     not_pages: int = 0  # archived pages that answered with what is not a page
     blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed
+    soft_404_new: int = 0  # of the soft 404s, pages the archive does not have: failed, never archived
 
     @property
     def held(self) -> bool:
@@ -140,7 +141,8 @@ class GateReport:
     def as_dict(self) -> dict[str, Any]:
         return {"held": self.held, "pages": self.pages, "gone": self.gone, "not_pages": self.not_pages,
                 "checks": [asdict(c) for c in self.checks],
-                "soft_404": {"count": len(self.soft_404), "examples": self.soft_404[:EXAMPLES]},
+                "soft_404": {"count": len(self.soft_404), "not_archived": self.soft_404_new,
+                             "examples": self.soft_404[:EXAMPLES]},
                 "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]}}
 
 
@@ -166,7 +168,7 @@ class QualityGate:
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
             return GateReport(checks, [], 0, gone, not_pages)
         run = Run(db, run_id)
-        soft, news = self._soft_404(run)
+        soft, news, unknown = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
                       {"pages": len(soft), "run_pages": run.pages}, soft[:EXAMPLES])
         if news < len(soft):  # a page gone already that is "not found" still is no news
@@ -183,7 +185,7 @@ class QualityGate:
             checks.append(Check("blank", False, f"{len(blank)} pages came back with no text where the archive's "
                                 "versions have some (an empty or cut answer): kept as they were, counted failed",
                                 {"pages": len(blank)}, blank[:EXAMPLES]))
-        return GateReport(checks, soft, run.pages, gone, not_pages, blank)
+        return GateReport(checks, soft, run.pages, gone, not_pages, blank, unknown)
 
     def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], list[str]]:
         """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
@@ -236,12 +238,12 @@ class QualityGate:
             checks.append(check)
         return checks
 
-    def _soft_404(self, run: Run) -> tuple[list[str], int]:
+    def _soft_404(self, run: Run) -> tuple[list[str], int, int]:
         """Pages titled like a "not found" page, short, and either sharing their text with another
-        page of the run, replacing an archived page's title, or without JSON-LD; and how many of them
-        the archive does not have as gone already."""
+        page of the run, replacing an archived page's title, or without JSON-LD; how many of them the
+        archive does not have as gone already; and how many it does not have at all."""
         shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
-        found, news = [], 0
+        found, news, unknown = [], 0, 0
         for url, title, words, jsonld, old_title, text, status in run.rows(
                 "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status", "ORDER BY s.rowid"):
             if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
@@ -249,7 +251,8 @@ class QualityGate:
             if text in shared or (old_title is not None and old_title != title) or not jsonld:
                 found.append(url)
                 news += status != "gone"
-        return found, news
+                unknown += status is None
+        return found, news, unknown
 
     def _same_page(self, run: Run, soft: list[str]) -> Check:
         """New or changed pages with the very same text: those staged, and those the run archived in its

@@ -353,9 +353,9 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     assert deleted
     result = refresh(archived, "--max-age", "0")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "soft 404" in result.stdout
     gone = {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")}
     assert gone == deleted
+    assert f"({len(deleted)} archived, marked gone" in result.stdout, result.stdout
     assert rows(archived, "SELECT url FROM page_versions WHERE body_text LIKE '%find what you%' "
                           "OR title LIKE 'Nothing found%'") == []
     # History holds the real changes, and only them: the pages generation 2 edited.
@@ -550,6 +550,9 @@ def test_a_first_crawl_of_a_soft_404_site_archives_no_not_found_page(site, tmp_p
     assert rows(db, "SELECT url FROM pages WHERE title LIKE 'Nothing found%'") == []
     missing = rows(db, "SELECT url, http_status FROM crawl_errors WHERE error LIKE 'soft 404%'")
     assert missing and {r["http_status"] for r in missing} == {200}, missing
+    # The summary says what became of them: none was archived, so none was marked gone.
+    assert f"\"not found\" page ({len(missing)} never archived, failed; e.g. " in result.stdout, result.stdout
+    assert "marked gone" not in result.stdout
 
 
 @pytest.mark.parametrize("mode, status", [("rate-limited", 429), ("forbidden", 403)])
