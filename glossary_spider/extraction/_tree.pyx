@@ -664,37 +664,64 @@ for _byte in range(256):
     _NOTED[_byte] = _byte < 0x09 or 0x0b <= _byte <= 0x1f or _byte in (0x7f, 0xc2, 0xe2, 0xef, 38, 92)
 
 
+cdef inline bint _plain_word(unsigned long long v) noexcept:
+    """Whether none of the eight bytes of ``v`` is one :data:`_NOTED` may mark (below 0x20, 0x7f and above,
+    ``&``, backslash): then none of them begins a stray character. Bit tricks, one test for all eight."""
+    cdef unsigned long long ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL, x
+    if v & highs:  # a byte of 0x80 or more
+        return False
+    if (v - 0x20 * ones) & ~v & highs:  # below 0x20 (exact for bytes below 0x80)
+        return False
+    if (v + ones) & highs:  # 0x7f
+        return False
+    x = v ^ (0x26 * ones)  # &
+    if (x - ones) & ~x & highs:
+        return False
+    x = v ^ (0x5c * ones)  # backslash
+    return not ((x - ones) & ~x & highs)
+
+
+cdef bint _stray_at(const unsigned char* s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Whether a stray character (see :func:`may_hold_stray_characters`) begins at byte ``i`` of ``s``."""
+    cdef unsigned char c = s[i]
+    if not _NOTED[c]:  # most bytes: one look each
+        return False
+    if c < 0x09 or 0x0b <= c <= 0x1f or c == 0x7f:
+        return True
+    if c == 0xc2:  # C1, U+00AD
+        return i + 1 < n and (0x80 <= s[i + 1] <= 0x9f or s[i + 1] == 0xad)
+    if c == 0xe2:  # U+200B-U+200D, U+2060
+        return i + 2 < n and (s[i + 1] == 0x80 and 0x8b <= s[i + 2] <= 0x8d or s[i + 1] == 0x81 and s[i + 2] == 0xa0)
+    if c == 0xef:  # U+FEFF
+        return i + 2 < n and s[i + 1] == 0xbb and s[i + 2] == 0xbf
+    if c == 38:  # &
+        return (i + 2 < n and s[i + 1] == 35 and _stray_reference(s + i + 2, n - i - 2)  # &#
+                or _stray_name(s + i + 1, n - i - 1))
+    if c == 92:  # backslash
+        return i + 1 < n and _stray_escape(s + i + 1, n - i - 1)
+    return False
+
+
 def may_hold_stray_characters(bytes markup):
     """Whether ``markup`` (UTF-8) may put a stray character in its record: a control character (C0 but
     tab and newline, DEL, C1) or an invisible one (the soft hyphen, the word joiner, the zero-width
     no-break space; the zero-width space, non-joiner and joiner), written as itself, as a character
-    reference (decimal, hex, or by name), or as a JSON escape."""
+    reference (decimal, hex, or by name), or as a JSON escape. Eight bytes none of which may begin one
+    are passed at a time."""
     cdef const unsigned char* s = <const unsigned char*>markup
-    cdef Py_ssize_t n = len(markup), i
-    cdef unsigned char c
-    for i in range(n):
-        c = s[i]
-        if not _NOTED[c]:  # most bytes: one look each
-            continue
-        if c < 0x09 or 0x0b <= c <= 0x1f or c == 0x7f:
-            return True
-        if c == 0xc2:  # C1, U+00AD
-            if i + 1 < n and (0x80 <= s[i + 1] <= 0x9f or s[i + 1] == 0xad):
+    cdef Py_ssize_t n = len(markup), i = 0, end
+    cdef unsigned long long word
+    while i < n:
+        if i + 8 <= n:
+            memcpy(&word, s + i, 8)
+            if _plain_word(word):
+                i += 8
+                continue
+        end = min(i + 8, n)
+        while i < end:
+            if _stray_at(s, i, n):
                 return True
-        elif c == 0xe2:  # U+200B-U+200D, U+2060
-            if i + 2 < n and (s[i + 1] == 0x80 and 0x8b <= s[i + 2] <= 0x8d or s[i + 1] == 0x81 and s[i + 2] == 0xa0):
-                return True
-        elif c == 0xef:  # U+FEFF
-            if i + 2 < n and s[i + 1] == 0xbb and s[i + 2] == 0xbf:
-                return True
-        elif c == 38:  # &
-            if i + 2 < n and s[i + 1] == 35 and _stray_reference(s + i + 2, n - i - 2):  # &#
-                return True
-            if _stray_name(s + i + 1, n - i - 1):
-                return True
-        elif c == 92:  # backslash
-            if i + 1 < n and _stray_escape(s + i + 1, n - i - 1):
-                return True
+            i += 1
     return False
 
 
