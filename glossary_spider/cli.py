@@ -689,9 +689,10 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.
         unfinished = not is_complete(run["finish_reason"])
-        met = " and ".join(f"{gate[key]} {what}" for key, what in (
-            ("pages", "pages fetched"), ("gone", "archived pages gone (404, 410, moved)"),
-            ("not_pages", "archived pages answering with what is not a page")) if gate.get(key)) or "0 pages fetched"
+        counted = (("pages", "pages fetched"), ("gone", "archived pages gone (404, 410, moved)"),
+                   ("not_pages", "archived pages answering with what is not a page"))
+        met = " and ".join(f"{gate[key]} {what.replace('pages', 'page', 1) if gate[key] == 1 else what}"
+                           for key, what in counted if gate.get(key)) or "0 pages fetched"
         lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {met}, "
                      f"no version written, no page changed (run #{run['id']})")
         for check in gate["checks"]:

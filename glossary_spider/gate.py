@@ -51,6 +51,7 @@ from typing import Any
 
 from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage import Archive
+from glossary_spider.storage.archive import TEMPORARY_REDIRECTS
 from glossary_spider.storage.staging import GONE, text_hash
 
 logger = logging.getLogger(__name__)
@@ -210,8 +211,10 @@ class QualityGate:
             ("gone", f"SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
              "went (404, 410 or a redirect elsewhere)",
              "did the site lose its pages, or is the server not the site's?"),
+            # A temporary redirect is an answer of the site's ("elsewhere, for now"): its page stays as archived.
             ("not_pages", "SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome = 'failed' AND http_status "
-             "BETWEEN 200 AND 399 AND url IN (SELECT url FROM pages WHERE status = 'live')",
+             f"BETWEEN 200 AND 399 AND http_status NOT IN {TEMPORARY_REDIRECTS} "
+             "AND url IN (SELECT url FROM pages WHERE status = 'live')",
              "answered with what is not a page (not HTML, binary, a 304 to a request that was not conditional) "
              "or what extraction could not read",
              "is the server not the site's, or serving something else?"),

@@ -663,6 +663,73 @@ class _Pages(_Site):
         return self.PAGES.get(self.path)
 
 
+class _ForNow(_Pages):
+    """:class:`_Pages`, with the paths in ``ELSEWHERE`` answering ``302 Found`` to where it says."""
+
+    ELSEWHERE: dict[str, str] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path in self.ELSEWHERE:
+            self.send_response(302)
+            self.send_header("Location", self.ELSEWHERE[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+def test_archived_pages_redirected_for_now_stay_live_and_do_not_hold_the_run(tmp_path):
+    """A temporary redirect moves no page away: its fetch fails, the page stays as archived. Counted with the
+    pages answering what is not a page, six in ten such redirects held the run (exit 5), the gate asking
+    whether the server was the site's."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
+    names = [f"term{i}" for i in range(10)]
+    _ForNow.ELSEWHERE = {}
+    _ForNow.PAGES = {"/": "<html><body><h1>Home</h1>" + "".join(f'<a href="/definition/{n}/">{n}</a>' for n in names)
+                     + "</body></html>",
+                     **{f"/definition/{n}/": post.format(n) for n in names},
+                     **{f"/definition/{n}-elsewhere/": post.format(f"{n} elsewhere") for n in names}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForNow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    db = tmp_path / "for-now.db"
+    try:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        _ForNow.ELSEWHERE = {f"/definition/{n}/": f"/definition/{n}-elsewhere/" for n in names[:6]}
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HELD" not in result.stdout
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE status = 'live' AND url LIKE '%/term_/'") == [{"n": 10}]
+    redirected = rows(db, "SELECT url FROM crawl_errors WHERE error LIKE 'HTTP 302: a temporary redirect to %'")
+    assert sorted(r["url"] for r in redirected) == [f"{base}/definition/{n}/" for n in names[:6]]
+
+
+def test_two_scheduled_urls_that_redirect_to_each_other_each_fail_as_a_redirect_loop(tmp_path):
+    """Each redirect led to a URL scheduled already, and was dropped as a duplicate: neither URL was archived,
+    none failed, no row said why, and the run said "nothing new"."""
+    _ForNow.PAGES = {"/definition/ok/": "<html><head><title>Ok</title></head><body><h1>Ok</h1><p>Ok is a term of "
+                                        "crypto derivatives.</p></body></html>"}
+    _ForNow.ELSEWHERE = {"/definition/a/": "/definition/b/", "/definition/b/": "/definition/a/"}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForNow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    db = tmp_path / "loop.db"
+    try:
+        result = crawl(db, "--no-follow", *(arg for name in ("a", "b", "ok")
+                                            for arg in ("--start-url", f"{base}/definition/{name}/")))
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r["url"] for r in rows(db, "SELECT url FROM pages")] == [f"{base}/definition/ok/"]
+    a, b = f"{base}/definition/a/", f"{base}/definition/b/"
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": a, "stage": "fetch", "error": f"redirect loop: {a} -> {b} -> {a}"},
+        {"url": b, "stage": "fetch", "error": f"redirect loop: {b} -> {a} -> {b}"}]
+    assert "failed              2" in result.stdout
+
+
 class _CommaTag(_Site):
     """One page served with an entity tag that holds a comma (RFC 9110 allows it), answered 304 when asked
     with that tag; every request for it is noted with the If-None-Match it sent."""

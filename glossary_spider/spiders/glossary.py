@@ -160,7 +160,10 @@ class GlossarySpider(Spider):
         self.sitemap_urls_taken = 0
         self.sitemaps_cut: set[str] = set()
         self.pages_sent = 0
-        self.moved: list[MovedItem] = []  # redirects to pages already scheduled, not reported yet
+        # Redirects to pages already scheduled, and the loops they close, not reported yet; and where each
+        # URL whose redirects ended so led (this run, in this process).
+        self.moved: list[MovedItem | FailureItem] = []
+        self.led_to: dict[str, str] = {}
         self.guard = TrapGuard()
         self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
         self.extracted_here = 0  # pages extracted in this process while no worker was asked for
@@ -520,9 +523,33 @@ class GlossarySpider(Spider):
 
     def dropped(self, request: Request) -> None:
         """A request Scrapy dropped as a duplicate: where a redirect led to a page this run has
-        scheduled already, the URLs that redirected have moved there."""
-        if "redirect_urls" in request.meta and request.callback == self.parse_page:
-            self.moved += moved(request.meta, normalize_url(request.url) or request.url, request.url)
+        scheduled already, the URLs that redirected have moved there; unless that page's own redirects
+        led back to them, scheduled each in its turn (A to B, and B to A): then each of the loop's URLs
+        failed, as a loop met within one request's redirects does."""
+        if "redirect_urls" not in request.meta or request.callback != self.parse_page:
+            return
+        target = normalize_url(request.url) or request.url
+        found = moved(request.meta, target, request.url)
+        loop = self._loop([item.fetch.url for item in found], target)
+        if loop is None:
+            self.led_to.update((item.fetch.url, target) for item in found)
+            self.moved += found
+            return
+        self.moved = [item for item in self.moved if not (isinstance(item, MovedItem) and item.fetch.url in loop)]
+        for i, url in enumerate(loop):
+            self.moved.append(FailureItem(url, "fetch", "redirect loop: " + " -> ".join([*loop[i:], *loop[:i], url])))
+
+    def _loop(self, chain: list[str], target: str) -> list[str] | None:
+        """The URLs of the loop closed by redirects from ``chain`` to ``target`` (a page scheduled already),
+        each leading to the next and the last back to the first; None if they close none."""
+        path = [target]
+        while (after := self.led_to.get(path[-1])) is not None:
+            if after in chain:
+                return [*chain[chain.index(after):], *path]
+            if after in path:  # a loop reported already, which this chain only leads into
+                return None
+            path.append(after)
+        return None
 
     def idle(self) -> None:
         """Nothing is in flight: give held URLs their last chance, or cut their families."""
