@@ -549,6 +549,10 @@ def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
 # -- the health report ----------------------------------------------------------------------
 
 
+# A link (of a view with from_url) that a live page makes.
+_FROM_LIVE = "from_url IN (SELECT url FROM pages WHERE status = 'live')"
+
+
 def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
            judged: Mapping[int, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The archive's health, and its last ``runs`` runs; ``judged``: the runs as ``glossary runs`` judges them
@@ -565,10 +569,11 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
         "pages": count("SELECT count(*) FROM pages"),
         "pages_by_type": all_rows(
             "SELECT page_type, status, count(*) AS pages FROM pages GROUP BY 1, 2 ORDER BY 1, 2"),
+        # Links the site still makes: those of its live pages (a page gone keeps the links it last had).
         "broken_related": {
-            "count": count("SELECT count(*) FROM broken_links WHERE kind = 'related'"),
+            "count": count(f"SELECT count(*) FROM broken_links WHERE kind = 'related' AND {_FROM_LIVE}"),
             "links": all_rows("SELECT from_url, to_url, anchor_text, target_status FROM broken_links "
-                              "WHERE kind = 'related' ORDER BY from_url, position LIMIT ?", listed),
+                              f"WHERE kind = 'related' AND {_FROM_LIVE} ORDER BY from_url, position LIMIT ?", listed),
         },
         "orphans": {
             "count": count("SELECT count(*) FROM orphan_pages"),
@@ -605,10 +610,12 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
         "published_per_month": all_rows(
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
+        # The live glossary pages, as orphan_pages counts them: the bar at 0 is the orphans.
         "inbound_links": all_rows(
             """SELECT inbound, count(*) AS pages FROM (
-                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l WHERE l.to_url = p.url) AS inbound
-                   FROM pages p WHERE p.page_type != 'other')
+                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l
+                                  WHERE l.to_url = p.url AND l.from_url != p.url) AS inbound
+                   FROM pages p WHERE p.page_type != 'other' AND p.status = 'live')
                GROUP BY inbound ORDER BY inbound"""),
         "most_linked": all_rows(
             """SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l

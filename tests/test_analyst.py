@@ -652,6 +652,24 @@ def test_views_agree_with_the_links(archive):
     assert {r["url"] for r in rows(db, "SELECT url FROM orphan_pages")} == glossary_pages - linked
 
 
+def test_the_report_counts_what_the_site_still_links(archive):
+    """A page gone is no longer the site's: its links broke nothing, and it is no page without inbound links.
+    The report counted the related links of gone pages as broken, and its inbound-links chart counted gone
+    pages (and a page's links to itself), so its "no inbound links" bar disagreed with the orphans beside it."""
+    db, _ = archive
+    data = json.loads(glossary(db, "report", "--format", "json").stdout)
+    live = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE status = 'live'")}
+    missing = {r["url"] for r in rows(db, "SELECT url FROM pages WHERE status = 'gone' UNION SELECT url FROM "
+                                         "crawl_errors WHERE http_status IN (404, 410) AND url NOT IN (SELECT url FROM pages)")}
+    related = rows(db, "SELECT from_url, to_url FROM links WHERE kind = 'related'")
+    assert data["broken_related"]["count"] == sum(r["from_url"] in live and r["to_url"] in missing for r in related)
+    assert {link["from_url"] for link in data["broken_related"]["links"]} <= live
+    unlinked = [bar["pages"] for bar in data["inbound_links"] if bar["inbound"] == 0]
+    assert unlinked == ([data["orphans"]["count"]] if data["orphans"]["count"] else [])
+    assert sum(bar["pages"] for bar in data["inbound_links"]) == len(
+        rows(db, "SELECT url FROM pages WHERE status = 'live' AND page_type != 'other'"))
+
+
 def test_report_in_three_formats(archive, tmp_path):
     db, _ = archive
     data = json.loads(glossary(db, "report", "--format", "json").stdout)
