@@ -868,7 +868,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
     if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
         opening = "[\n"
         for r in results:
-            item = json.dumps({**r, "snippet": q.highlight(r["snippet"])}, indent=2, ensure_ascii=False)
+            item = json.dumps({**r, "snippet": q.highlight(r["snippet"], shown=False)}, indent=2, ensure_ascii=False)
             # Its lines are json's own: a U+2028 in a title is no line of it (textwrap.indent would take it for one).
             click.echo(opening + safe_json("  " + item.replace("\n", "\n  ")), nl=False)
             opening = ",\n"
@@ -879,7 +879,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
             writer = csv.writer(ShownOnTerminal(stream) if sys.stdout.isatty() else stream)
             writer.writerow(["url", "page_type", "title", "summary", "snippet", "status"])
             for r in results:
-                cells = (r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"]))
+                cells = (r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"], shown=False))
                 writer.writerow([*map(spreadsheet_cell, cells), r["status"]])
     else:
         bold, shown = can_style(sys.stdout), False

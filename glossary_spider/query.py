@@ -292,11 +292,12 @@ def _snippet(text: str, match: str) -> str:
     return "… " * cut_before + marked + " …" * cut_after
 
 
-def highlight(text: str | None, start: str = "[", end: str = "]") -> str:
-    """A snippet on one line, its matches between ``start`` and ``end``, control characters made visible."""
+def highlight(text: str | None, start: str = "[", end: str = "]", shown: bool = True) -> str:
+    """A snippet on one line, its matches between ``start`` and ``end``; ``shown``: for a terminal, control
+    characters made visible (else exact, for JSON or a file, whose writer escapes what a terminal needs)."""
     marks = {MARK_START: start, MARK_END: end}
     pieces = re.split(f"([{MARK_START}{MARK_END}])", " ".join((text or "").split()))
-    return "".join(marks.get(piece) or safe_text(piece, one_line=True) for piece in pieces)
+    return "".join(marks.get(piece) or (safe_text(piece, one_line=True) if shown else piece) for piece in pieces)
 
 
 # -- one page -------------------------------------------------------------------------------

@@ -184,6 +184,22 @@ def test_search_csv_gives_titles_exactly_as_archived_and_shows_their_controls_on
     assert not any(c in shown for c in (b"\x1b", b"\x07", "\u202e".encode()))
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_search_snippets_to_a_file_hold_the_text_as_archived(archive, tmp_path, fmt):
+    """The snippet of `search --format json` or csv held a page's bidi marks as the six characters '\u202e'
+    (JSON then escaped the backslash): a reader could not tell them from a text that says so."""
+    copy = tmp_path / "copy.db"
+    shutil.copy(archive[0], copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE pages SET body_text = ? WHERE url = (SELECT min(url) FROM pages)",
+                     ("Zanzibar \u200fDelta\u202e reversed text of the page",))
+    conn.close()
+    result = run_glossary("search", "zanzibar", "--format", fmt, "--db", str(copy))
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout) if fmt == "json" else list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    assert [r["snippet"] for r in found] == ["[Zanzibar] \u200fDelta\u202e reversed text of the page"]
+
+
 @pytest.mark.parametrize("query", ["", "   ", '"*"'])
 def test_an_empty_query_exits_2(archive, query):
     db, _ = archive
