@@ -680,11 +680,12 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
     lines = []
     soft = gate.get("soft_404", {})
     if soft.get("count") and not gate["held"]:
-        unknown = soft.get("not_archived", 0)  # reports before it was counted: every one archived
-        fates = [f"{n} {what}" for n, what in ((soft["count"] - unknown, "archived, marked gone"),
-                                               (unknown, "never archived, failed")) if n]
-        lines.append(f"soft 404: {soft['count']} {'page' if soft['count'] == 1 else 'pages'} answered the site's \"not found\" page "
-                     f"({', '.join(fates)}; e.g. {soft['examples'][0]})")
+        not_archived = soft.get("not_archived", 0)  # reports before it was counted: every one archived
+        fates = [f"{n} {what}" for n, what in ((soft["count"] - not_archived, "archived, marked gone"),
+                                               (not_archived, "never archived, failed")) if n]
+        pages = f"{soft['count']} {'page' if soft['count'] == 1 else 'pages'}"
+        lines.append(f"soft 404: {pages} answered the site's \"not found\" page ({', '.join(fates)}; "
+                     f"e.g. {soft['examples'][0]})")
     if gate["held"]:
         # A run stopped before the end keeps its pages staged: the gate judges them again, with the
         # rest, when the run is resumed, so there is nothing to accept or discard yet.

@@ -133,7 +133,7 @@ class GateReport:
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
     not_pages: int = 0  # archived pages that answered with what is not a page
     blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed
-    soft_404_new: int = 0  # of the soft 404s, pages the archive does not have: failed, never archived
+    soft_404_not_archived: int = 0  # of the soft 404s, pages the archive does not have: they fail
 
     @property
     def held(self) -> bool:
@@ -142,7 +142,7 @@ class GateReport:
     def as_dict(self) -> dict[str, Any]:
         return {"held": self.held, "pages": self.pages, "gone": self.gone, "not_pages": self.not_pages,
                 "checks": [asdict(c) for c in self.checks],
-                "soft_404": {"count": len(self.soft_404), "not_archived": self.soft_404_new,
+                "soft_404": {"count": len(self.soft_404), "not_archived": self.soft_404_not_archived,
                              "examples": self.soft_404[:EXAMPLES]},
                 "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]}}
 
@@ -169,7 +169,7 @@ class QualityGate:
         if not db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]:
             return GateReport(checks, [], 0, gone, not_pages)
         run = Run(db, run_id)
-        soft, news, unknown = self._soft_404(run)
+        soft, news, not_archived = self._soft_404(run)
         check = Check("soft_404", False, f"{len(soft)} pages are the site's \"not found\" page served with 200",
                       {"pages": len(soft), "run_pages": run.pages}, soft[:EXAMPLES])
         if news < len(soft):  # a page gone already that is "not found" still is no news
@@ -186,7 +186,7 @@ class QualityGate:
             checks.append(Check("blank", False, f"{len(blank)} pages came back with no text where the archive's "
                                 "versions have some (an empty or cut answer): kept as they were, counted failed",
                                 {"pages": len(blank)}, blank[:EXAMPLES]))
-        return GateReport(checks, soft, run.pages, gone, not_pages, blank, unknown)
+        return GateReport(checks, soft, run.pages, gone, not_pages, blank, not_archived)
 
     def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], list[str]]:
         """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
@@ -246,7 +246,7 @@ class QualityGate:
         page of the run, replacing an archived page's title, or without JSON-LD; how many of them the
         archive does not have as gone already; and how many it does not have at all."""
         shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
-        found, news, unknown = [], 0, 0
+        found, news, not_archived = [], 0, 0
         for url, title, words, jsonld, old_title, text, status in run.rows(
                 "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status", "ORDER BY s.rowid"):
             if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
@@ -254,8 +254,8 @@ class QualityGate:
             if text in shared or (old_title is not None and old_title != title) or not jsonld:
                 found.append(url)
                 news += status != "gone"
-                unknown += status is None
-        return found, news, unknown
+                not_archived += status is None
+        return found, news, not_archived
 
     def _same_page(self, run: Run, soft: list[str]) -> Check:
         """New or changed pages with the very same text: those staged, and those the run archived in its

@@ -530,14 +530,17 @@ class GlossarySpider(Spider):
             return
         target = normalize_url(request.url) or request.url
         found = moved(request.meta, target, request.url)
-        loop = self._loop([item.fetch.url for item in found], target)
+        aliases = [item.fetch.url for item in found]
+        loop = self._loop(aliases, target)
         if loop is None:
-            self.led_to.update((item.fetch.url, target) for item in found)
+            self.led_to.update((alias, target) for alias in aliases)
             self.moved += found
             return
-        self.moved = [item for item in self.moved if not (isinstance(item, MovedItem) and item.fetch.url in loop)]
-        for i, url in enumerate(loop):
-            self.moved.append(FailureItem(url, "fetch", "redirect loop: " + " -> ".join([*loop[i:], *loop[:i], url])))
+        lead_in = aliases[:aliases.index(loop[0])]  # URLs that redirected into the loop
+        ways = {url: [*lead_in[i:], *loop, loop[0]] for i, url in enumerate(lead_in)}
+        ways.update({url: [*loop[i:], *loop[:i], url] for i, url in enumerate(loop)})
+        self.moved = [item for item in self.moved if not (isinstance(item, MovedItem) and item.fetch.url in ways)]
+        self.moved += [FailureItem(url, "fetch", "redirect loop: " + " -> ".join(way)) for url, way in ways.items()]
 
     def _loop(self, chain: list[str], target: str) -> list[str] | None:
         """The URLs of the loop closed by redirects from ``chain`` to ``target`` (a page scheduled already),
