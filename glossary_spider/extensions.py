@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -216,7 +217,16 @@ def let_stops_in_when_running(**_: Any) -> None:
     stop does."""
     from twisted.internet import reactor
 
-    reactor.callWhenRunning(reactor.callLater, 0, let_stops_in)
+    reactor.callWhenRunning(reactor.callLater, 0, _hang_up_as_terminate_then_let_stops_in)
+
+
+def _hang_up_as_terminate_then_let_stops_in() -> None:
+    """SIGHUP (the terminal gone) stops the crawl as SIGTERM does, by the handler Scrapy gave SIGTERM (it takes
+    SIGINT and SIGTERM over, not SIGHUP, which killed the crawl: exit 129, not a word, the lock left behind);
+    unless it is ignored (``nohup``). Then the stops held meanwhile arrive."""
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.getsignal(signal.SIGTERM))
+    let_stops_in()
 
 
 class StopWatch:

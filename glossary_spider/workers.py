@@ -34,11 +34,11 @@ from glossary_spider.storage.staging import STAGED, Prepared, prepare
 
 logger = logging.getLogger(__name__)
 
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}  # Ctrl-C and a service manager's stop
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # Ctrl-C, a service manager's stop, the terminal gone
 
 
 def hold_stops() -> None:
-    """Hold Ctrl-C and SIGTERM back, pending, until :func:`let_stops_in`: while a process is started that
+    """Hold Ctrl-C, SIGTERM and SIGHUP back, pending, until :func:`let_stops_in`: while a process is started that
     must not meet them before it can handle them, or while a crawl starts up
     (:func:`glossary_spider.extensions.let_stops_in_when_running`)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
@@ -54,7 +54,8 @@ def default_workers() -> int:
 
 
 def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:
-    """Run in each worker as it starts: Ctrl-C is the parent's to handle, SIGTERM does ``on_stop`` (by
+    """Run in each worker as it starts: Ctrl-C and SIGHUP (which a terminal sends the whole process group)
+    are the parent's to handle, SIGTERM does ``on_stop`` (by
     default it ends the worker quietly, a process pool's way to stop it at once, whatever handler it was
     forked with; a crawl's workers ignore it: :func:`_worker_main`), and it goes when the parent does: at once
     where the kernel can say so (Linux's parent-death signal), else within half a second. Both signals
@@ -65,6 +66,7 @@ def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:
     any Unix filter) rather than with a ``BrokenPipeError`` traceback on the standard error it shares with
     the parent: a cron job's mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, on_stop)
     let_stops_in()
     if hasattr(signal, "SIGPIPE"):

@@ -116,7 +116,7 @@ def _wait_for(predicate, seconds: float) -> None:
 
 
 @pytest.mark.parametrize(("signum", "attack"), [(signal.SIGTERM, "crawl-delay"), (signal.SIGINT, "crawl-delay"),
-                                                (signal.SIGTERM, "robots-slow")])
+                                                (signal.SIGHUP, "crawl-delay"), (signal.SIGTERM, "robots-slow")])
 def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_replica, tmp_path, signum, attack):
     server = make_replica(SITE_PAGES, 1, "--attack", attack)
     db = tmp_path / "held.db"
@@ -140,6 +140,7 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
     assert "Traceback" not in err
     (run,) = rows(db, "SELECT finish_reason, pages_new FROM crawl_runs")
     assert run["finish_reason"] == "shutdown"
+    assert "--resume" in out + err and not list(tmp_path.glob("*.lock"))  # SIGHUP: exit 129, silent, lock left
     if attack == "crawl-delay":
         # The page fetched before the signal is archived, though its batch was far from full.
         assert run["pages_new"] == 1 and rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 1
