@@ -569,7 +569,7 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
 @click.option("--check", is_flag=True,
               help="Exit non-zero, with one line saying why, unless the last run that ended was done.")
 @click.option("--max-age", type=click.FloatRange(min=0), metavar="HOURS",
-              help="With --check: also fail when the last run ended longer ago than this.")
+              help="With --check: also fail when the last run ended longer ago than this (at most 24000000).")
 @user_errors
 def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.
@@ -658,7 +658,7 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     lines.append(f"archive:       {os.path.abspath(db)}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
-    lines += gate_lines(run, gate)
+    lines += gate_lines(run, gate, db)
     return "\n".join(lines)
 
 
@@ -673,8 +673,8 @@ def _json_ld_kind(item: Any) -> str:
             type(None): "null"}.get(type(item), "?")
 
 
-def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
-    """What the quality gate said about a run: nothing when it passed silently."""
+def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None, db: str) -> list[str]:
+    """What the quality gate said about a run of the archive ``db``: nothing when it passed silently."""
     if not gate:
         return []
     lines = []
@@ -700,12 +700,12 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None) -> list[str]:
             if check["tripped"]:
                 lines.append(f"  {check['name']}: {check['summary']}")
                 lines += [f"    e.g. {url}" for url in check["examples"][:3]]
+        look = again("held", db, "--run", str(run["id"]))
         if unfinished:
-            lines.append(f"  the gate judges them again, with the rest, when the run is resumed; "
-                         f"look: glossary held --run {run['id']}")
+            lines.append(f"  the gate judges them again, with the rest, when the run is resumed; look: {look}")
         else:
-            lines.append(f"  look: glossary held --run {run['id']}; then 'glossary held --accept {run['id']}' "
-                         f"or 'glossary held --discard {run['id']}'")
+            lines.append(f"  look: {look}; then '{again('held', db, '--accept', str(run['id']))}' "
+                         f"or '{again('held', db, '--discard', str(run['id']))}'")
     return lines
 
 
@@ -741,7 +741,7 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     if accept is not None and discard is not None:
         raise UserError("give --accept or --discard, not both")
     if accept is None and discard is None:  # only looking: a reader, never blocked by a crawl
-        _show_held(open_reader(db), run_id, as_json)
+        _show_held(open_reader(db), db, run_id, as_json)
         return
     existing_archive(db)
     target = accept if accept is not None else discard
@@ -781,7 +781,7 @@ def _not_held(conn: sqlite3.Connection, run_id: int) -> str:
     return f"run {run_id} was not held by the quality gate (see 'glossary held')"
 
 
-def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> None:
+def _show_held(conn: sqlite3.Connection, db: str, run_id: int | None, as_json: bool) -> None:
     """List the held runs (or one), with what tripped the gate and what became of each."""
     from glossary_spider.query import held_reports
 
@@ -797,7 +797,7 @@ def _show_held(conn: sqlite3.Connection, run_id: int | None, as_json: bool) -> N
         click.echo("No run has been held by the quality gate.")
     for report in reports:
         run = report["run"]
-        lines = gate_lines(run, {**report, "held": True})[1:]
+        lines = gate_lines(run, {**report, "held": True}, db)[1:]
         if report["decision"]:
             state = f"held, then {report['decision']} at {report['decided_at']}"
             lines = [line for line in lines if not line.lstrip().startswith("look:")]
@@ -1099,7 +1099,8 @@ def report(db: str, fmt: str, out: str | None) -> None:
 @db_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
               help="Port for Datasette (0 picks a free one).")
-@click.option("--open/--no-open", "open_browser", default=True, help="Open a browser.")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True,
+              help="Open a web browser on the archive.")
 @user_errors
 def browse(db: str, port: int, open_browser: bool) -> None:
     """Open the archive in Datasette, with column descriptions, facets and canned queries.

@@ -112,14 +112,18 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
         also = f"; {_name(last)} done since{also}"
         last = latest(fetching)
     when = last["finished_at"] or last["started_at"]
+    age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
+    too_old = max_age_hours is not None and age > max_age_hours
+    since = f"{_ago(age)}, more than --max-age {max_age_hours:g}: no run has finished since{also}" if too_old else ""
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
-        return Check(ExitStatus.DONE, f"ok: {_name(last)} held at {when}, then {last['decision']}{also}", last)
+        held = f"{_name(last)} held at {when}, then {last['decision']}"
+        if too_old:
+            return Check(ExitStatus.FAILED, f"{held}, {since}", last)
+        return Check(ExitStatus.DONE, f"ok: {held}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
         return Check(last["exit_status"], f"{not_done(last)}{also}", last)
-    age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
-    if max_age_hours is not None and age > max_age_hours:
-        return Check(ExitStatus.FAILED, f"{_name(last)} done {_ago(age)}, more than --max-age "
-                                        f"{max_age_hours:g}: no run has finished since{also}", last)
+    if too_old:
+        return Check(ExitStatus.FAILED, f"{_name(last)} done {since}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
 
 

@@ -1218,6 +1218,22 @@ def test_runs_check_within_one_second_judges_the_run_a_refused_one_waited_on():
     assert check([stopped, locked]).status == 4
 
 
+def test_runs_check_max_age_holds_for_a_held_run_someone_decided():
+    """A held run discarded (or accepted) passed --check whatever its age: a scheduler that died after the
+    decision left the hourly check green for good."""
+    from glossary_spider.runs import check
+
+    held = {"id": 5, "command": "refresh", "started_at": "2026-11-27T06:00:00+00:00", "resumed_at": None,
+            "finished_at": "2026-11-27T06:02:01+00:00", "finish_reason": "held", "outcome": "held",
+            "exit_status": 5, "error": None, "job_id": None, "decision": "discarded"}
+    now = datetime(2026, 11, 30, 6, 0, tzinfo=timezone.utc)
+    assert check([held], now=now).status == 0
+    verdict = check([held], max_age_hours=26, now=now)
+    assert verdict.status == 1
+    assert verdict.message.startswith("refresh #5 held at 2026-11-27T06:02:01+00:00, then discarded, 72.0 hours ago, "
+                                      "more than --max-age 26: no run has finished since"), verdict.message
+
+
 def test_runs_check_is_not_made_green_by_a_reparse_after_a_failed_refresh():
     """A refresh found the site down (exit 6); the reparse the upgrade asks for ran after it, and --check said
     "ok: reparse done", its --max-age satisfied, though nothing had been fetched since."""
