@@ -31,7 +31,7 @@ from glossary_spider import settings as defaults
 from glossary_spider import startup
 from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
                                     is_complete, outcome, stopped_by, unreachable_hosts)
-from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, parse_duration
+from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
@@ -224,15 +224,6 @@ def cli() -> None:
 TAKE_STOPS_OVER = {"crawl", "refresh", "reparse", "export", "report", "browse"}
 
 
-def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return parse_duration(value, param.opts[0])
-    except BadArgument as exc:
-        raise click.BadParameter(str(exc).removeprefix(f"{param.opts[0]} ")) from None
-
-
 def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by the commands that crawl (crawl and refresh). Their numbers are read as the run's
     arguments are (:class:`~glossary_spider.params.RunArgs`), not by click: a wrong one is then a refused
@@ -252,10 +243,10 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
                           "text of their own, or be cut as a link trap (default 20)."),
         click.option("--max-requests", metavar="N",
                      help="Stop after N (at least 1) responses (robots.txt and sitemaps count); --resume continues."),
-        click.option("--max-duration", callback=_duration, metavar="DURATION",
+        click.option("--max-duration", metavar="DURATION",
                      help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
                           "--resume continues."),
-        click.option("--give-up-after", callback=_duration, metavar="DURATION",
+        click.option("--give-up-after", metavar="DURATION",
                      help="End the run as unreachable (exit 6; --resume continues) once the site has answered "
                           "no fetch for this long (default 10m), so that a site that is down does not hold "
                           "the archive for hours."),

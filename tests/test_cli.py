@@ -139,6 +139,9 @@ def test_a_refresh_max_age_past_what_dates_hold_is_refused(crawled, tmp_path, va
     ("--delay", "-1", "--delay must be 0 to 86400, not '-1'"), ("--concurrency", "0", "--concurrency must be 1 to 64"),
     ("--concurrency", "100000", "concurrency must be 1 to 64"),  # not "raise the limit (ulimit -n)"
     ("--timeout", "soon", "timeout must be a number, not 'soon'"), ("--max-age", "-3", "--max-age must be 0 to"),
+    # click read these two: refused before the run was opened, unrecorded, with no --json line
+    ("--max-duration", "2hr", "--max-duration must be a positive duration such as 90s, 20m or 2h, not '2hr'"),
+    ("--give-up-after", "0", "--give-up-after must be a positive duration"),
 ])
 def test_a_number_out_of_range_is_a_refused_run_with_its_json_line(crawled, tmp_path, option, value, words):
     """click refused --delay -1 itself, before the run was opened: no --json line in the scheduler's log, and no
