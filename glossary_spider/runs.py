@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import REFUSED_REASONS, ExitStatus, exit_status, explain, outcome, was_refused
+from glossary_spider.outcome import (LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, outcome,
+                                     was_refused)
 from glossary_spider.params import MAX_AGE_DAYS
 from glossary_spider.storage.readers import held_decisions, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
@@ -105,6 +106,12 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
         return max(among, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
 
     last = latest(ended)
+    if last["finish_reason"] == LOCKED_OUT:
+        # Refused for the lock of a run killed since (which holds it no more): the killed run is what needs a look.
+        killed = [r for r in ended if r["finish_reason"] is None and r["id"] is not None and ended_at(r) <= ended_at(last)]
+        if killed:
+            also = f"; {_name(last)} found the archive locked at {last['finished_at']}{also}"
+            last = latest(killed)
     fetching = [r for r in ended if r["command"] != "reparse"]
     if last["command"] == "reparse" and last["exit_status"] == ExitStatus.DONE and fetching:
         # A reparse fetches nothing: it neither mends the crawl or refresh that failed before it, nor makes the

@@ -1237,6 +1237,26 @@ def test_runs_check_max_age_holds_for_a_held_run_someone_decided():
                                       "more than --max-age 26: no run has finished since"), verdict.message
 
 
+def test_runs_check_judges_a_run_killed_after_another_found_it_holding_the_lock():
+    """A refresh refused for the lock of a refresh killed since was the last run to end: --check blamed the
+    lock (exit 3, naming a pid long dead), where the killed run wants its --resume."""
+    from glossary_spider.runs import check
+
+    killed = {"id": 5, "command": "refresh", "started_at": "2026-11-30T06:00:00+00:00", "resumed_at": None,
+              "finished_at": None, "finish_reason": None, "outcome": "failed", "exit_status": 1, "job_id": None,
+              "error": "stopped before it finished (killed, or the machine went down): --resume continues it"}
+    locked = {**killed, "id": 6, "started_at": "2026-11-30T06:01:00+00:00", "finished_at": "2026-11-30T06:01:00+00:00",
+              "finish_reason": "locked", "outcome": "locked", "exit_status": 3,
+              "error": "the archive is locked by another writer (pid 26968)"}
+    verdict = check([killed, locked], now=datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc))
+    assert verdict.status == 1 and verdict.message.startswith("refresh #5 failed at 2026-11-30T06:00:00+00:00: stopped "
+                                                              "before it finished"), verdict.message
+    assert "--resume continues it; refresh #6 found the archive locked at 2026-11-30T06:01:00+00:00" in verdict.message
+    holder_alive = {**killed, "pid": 26968}  # not killed: still running, as 'glossary runs' finds it
+    assert check([{**holder_alive, "outcome": "running", "exit_status": None}, locked],
+                 now=datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)).status == 3
+
+
 def test_runs_check_is_not_made_green_by_a_reparse_after_a_failed_refresh():
     """A refresh found the site down (exit 6); the reparse the upgrade asks for ran after it, and --check said
     "ok: reparse done", its --max-age satisfied, though nothing had been fetched since."""
