@@ -279,7 +279,7 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
     """
     from glossary_spider.lock import ArchiveLock, ArchiveLocked
     from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE
-    from glossary_spider.plan import NOT_BESIDE, NewerExtractor, Refusal, check_extractor, record_noted
+    from glossary_spider.plan import NOT_BESIDE, NewerExtractor, Refusal, cannot_lock, check_extractor, record_noted
 
     refusal = Refusal(db, command, {})
     try:
@@ -289,8 +289,8 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
             refusal.record(LOCKED_OUT, exc)
         locked_out(exc)
     except OSError as exc:
-        unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
-        if run and exc.errno not in NOT_BESIDE:  # where no lock file can be made, no note can either
+        unusable = cannot_lock(db, exc)
+        if run and exc.errno not in NOT_BESIDE:
             refusal.record(UNWRITABLE, unusable)
         raise UserError(str(unusable)) from None
     try:

@@ -89,6 +89,8 @@ class ArchiveLock:
                 if exc.errno in (errno.ELOOP, errno.EISDIR):
                     raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
                                          "remove it") from None
+                if exc.errno in (errno.EACCES, errno.EPERM) and not self.path.exists():  # nothing may be made there
+                    raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
                 if exc.errno in (errno.EACCES, errno.EPERM):
                     raise UnsafeLockFile(_denied(self.path, exc.errno)) from None
                 raise

@@ -45,6 +45,18 @@ REFUSALS = (BadArgument, ArchiveError, ArchiveLocked)
 NOT_BESIDE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
+def cannot_lock(db: str, exc: OSError) -> ArchiveError:
+    """The error for an archive whose lock file cannot be made or used (``exc``). Where nothing can be written
+    beside the archive, the refusal cannot be noted there either: the message says that ``runs --check``
+    will not see it, and a read-only file system gets its fix."""
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EROFS:
+        why += ": remount it read-write, or copy the archive where it can be written"
+    if exc.errno in NOT_BESIDE:
+        why += " ('glossary runs --check' cannot see this refusal: nothing can be noted beside the archive)"
+    return ArchiveError(f"cannot lock the archive {db}: {why}")
+
+
 def refused_reason(refusal: Exception) -> str:
     """The finish reason a run refused with one of :data:`REFUSALS` is recorded with."""
     if isinstance(refusal, ArchiveLocked):
@@ -156,8 +168,8 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         refusal.record(LOCKED_OUT, exc)
         raise
     except OSError as exc:  # a lock file that cannot be made or is not safe to use: noted, for `runs --check`
-        unusable = ArchiveError(f"cannot lock the archive {db}: {exc.strerror or exc}")
-        if exc.errno not in NOT_BESIDE:  # where no lock file can be made, no note can either
+        unusable = cannot_lock(db, exc)
+        if exc.errno not in NOT_BESIDE:
             refusal.record(UNWRITABLE, unusable)
         raise unusable from None
     try:

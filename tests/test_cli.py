@@ -741,6 +741,8 @@ def test_a_lock_file_that_cannot_be_made_or_opened_is_named_with_what_to_do(craw
     finally:
         directory.chmod(0o755)
     assert_one_line_error(result, f"cannot create the lock file {lock}: you may not write in {directory}")
+    # Nothing can be noted beside it either: the refusal says 'runs --check' will not see it (which said ok).
+    assert "('glossary runs --check' cannot see this refusal: nothing can be noted beside the archive)" in result.stderr
 
 
 @pytest.mark.parametrize("kind", ["symlink", "directory"])
