@@ -231,7 +231,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
                 raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none), but "
                                   f"{other} #{waiting['id']} was stopped: resume it with 'glossary {other} --resume' "
                                   f"(a Scrapyd job: mode={other} resume=1)")
-            raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none)")
+            raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none): run "
+                              f"'glossary {args.mode}' without --resume")
         original = RunArgs.from_record(args.mode, stopped["args"])
         if differences := args.differences(original):
             raise BadArgument(f"{args.mode} #{stopped['id']} was started with {'; '.join(differences)}: "

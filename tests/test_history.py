@@ -585,7 +585,10 @@ def test_resume_with_nothing_to_resume(archived):
     _, db = archived
     result = run_glossary("crawl", "--db", str(db), "--resume")
     assert result.returncode == 2 and "nothing to resume" in result.stderr
+    assert "run 'glossary crawl' without --resume" in result.stderr  # the way on, for a scheduler's log
     assert not db.with_name(db.name + ".lock").exists()  # a refused run leaves no lock file
+    directory = run_glossary("crawl", "--db", str(db.parent), "--no-progress")
+    assert directory.returncode == 2 and f"give a file's path ({db.parent / 'glossary.db'}, say)" in directory.stderr
 
 
 def test_a_resume_of_the_wrong_command_names_the_run_that_waits(archived):

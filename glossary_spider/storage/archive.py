@@ -45,7 +45,8 @@ class Archive(Staging, Writer, Reads):
         try:
             archive_path(self.path)
             if self.path.exists() and not os.access(self.path, os.W_OK):
-                raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive")
+                raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive (make it "
+                                        "writable for you, or run it as a user who may write it)")
             if self.path.exists():
                 writable_logs(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,8 @@ def archive_path(path: str | Path) -> Path:
     it is not the archive's own (:func:`check_logs`)."""
     path = Path(path)
     if path.is_dir():
-        raise ArchiveError(f"{path} is a directory, not an archive file")
+        raise ArchiveError(f"{path} is a directory, not an archive file: give a file's path "
+                           f"({path / 'glossary.db'}, say)")
     if path.exists() and not path.is_file():
         raise ArchiveError(f"{path} is not a regular file (a device, a FIFO or a socket): give the path of an "
                            "archive file")
