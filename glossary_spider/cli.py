@@ -135,18 +135,22 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (BadArgument, ArchiveError) as exc:
-            raise UserError(str(exc)) from None
-        except sqlite3.DatabaseError as exc:  # a full disk, most often (the transaction rolled back); a damaged file
-            db = kwargs.get("db", "archive")
-            if re.match(r"no such (table|column)", str(exc)):  # another application's SQLite file
-                raise UserError(f"{db} is not a glossary archive: {exc}") from None
-            reads = click.get_current_context().info_name in READERS
-            raise UserError((cannot_read if reads else cannot_write)(db, exc)) from None
-        except json.JSONDecodeError as exc:  # a stored JSON value that damage to the file reached
-            raise UserError(damaged(kwargs.get("db", "archive"), exc)) from None
+        except (BadArgument, ArchiveError, sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+            raise as_user_error(exc, kwargs.get("db", "archive")) from None
 
     return wrapper
+
+
+def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json.JSONDecodeError, db: str) -> UserError:
+    """The one-line error for ``exc``, met on the archive ``db``."""
+    if isinstance(exc, sqlite3.DatabaseError):  # a full disk, most often (the transaction rolled back); a damaged file
+        if re.match(r"no such (table|column)", str(exc)):  # another application's SQLite file
+            return UserError(f"{db} is not a glossary archive: {exc}")
+        reads = click.get_current_context().info_name in READERS
+        return UserError((cannot_read if reads else cannot_write)(db, exc))
+    if isinstance(exc, json.JSONDecodeError):  # a stored JSON value that damage to the file reached
+        return UserError(damaged(db, exc))
+    return UserError(str(exc))
 
 
 EXIT_STATUSES = """\b
@@ -589,7 +593,14 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
         raise UserError(f"--max-age is a finite number of hours, not {max_age}")
     if max_age is not None and max_age > r.MAX_AGE_HOURS:  # 1e400 as much as inf: Python reads both as inf
         raise UserError(f"--max-age is out of range: give at most {r.MAX_AGE_HOURS:,} hours")
-    listed = r.list_runs(open_reader(db), db)
+    try:
+        listed = r.list_runs(open_reader(db), db)
+    except (BadArgument, ArchiveError, sqlite3.DatabaseError, json.JSONDecodeError) as exc:
+        error = as_user_error(exc, db)  # no archive there, or none that can be read: a monitor reading JSON is told
+        if check and as_json:
+            click.echo(safe_json(json.dumps({"exit_status": error.exit_code, "message": error.format_message(),
+                                             "run": None})))
+        raise error from None
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
         return
