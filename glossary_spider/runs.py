@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import (LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, outcome,
-                                     was_refused)
+from glossary_spider.outcome import LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, outcome, was_refused
 from glossary_spider.params import MAX_AGE_DAYS
 from glossary_spider.storage.readers import held_decisions, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
