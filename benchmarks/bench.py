@@ -327,25 +327,18 @@ def page_by_page(found: list[tuple[str, bytes, str | None]], repeat: int) -> tup
 
     from glossary_spider.extraction import extract_page
 
+    steps = {"extract": lambda url, body, kind: extract_page(body, url, kind),
+             "parse": lambda url, body, kind: lxml.html.fromstring(body)}
+    best = {name: [float("inf")] * len(found) for name in steps}
     clock = time.perf_counter
-    extract, parse = [float("inf")] * len(found), [float("inf")] * len(found)
     for round_ in range(repeat):
-        for i, (url, body, kind) in enumerate(found):
-            if round_ % 2:
+        order = ("parse", "extract") if round_ % 2 else ("extract", "parse")
+        for i, page in enumerate(found):
+            for name in order:
                 started = clock()
-                lxml.html.fromstring(body)
-                parsed = clock()
-                extract_page(body, url, kind)
-                ended = clock()
-                parse[i], extract[i] = min(parse[i], parsed - started), min(extract[i], ended - parsed)
-            else:
-                started = clock()
-                extract_page(body, url, kind)
-                extracted = clock()
-                lxml.html.fromstring(body)
-                ended = clock()
-                extract[i], parse[i] = min(extract[i], extracted - started), min(parse[i], ended - extracted)
-    return sum(extract), sum(parse)
+                steps[name](*page)
+                best[name][i] = min(best[name][i], clock() - started)
+    return sum(best["extract"]), sum(best["parse"])
 
 
 def reparse_vs_parse(db: Path, directory: Path, repeat: int = 3) -> dict:

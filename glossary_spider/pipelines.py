@@ -280,7 +280,7 @@ class ArchivePipeline:
                            mode)
         elif self.plan.scheduled and run is not None and run["finish_reason"] == HELD_REASON:
             logger.warning("%s #%s was held by the quality gate: no version written, no page changed; look with "
-                           "'glossary held --run %s --db %s', then accept or discard it ('glossary held --accept %s' "
-                           "or '--discard %s')", self.plan.command, run["id"], run["id"], self.path, run["id"],
-                           run["id"])
+                           "'glossary held --run %s --db %s', then accept or discard it ('glossary held --accept %s "
+                           "--db %s' or '--discard %s')", self.plan.command, run["id"], run["id"], self.path, run["id"],
+                           self.path, run["id"])
         self.archive = None

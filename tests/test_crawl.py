@@ -1,5 +1,6 @@
 """End-to-end: the real spider crawls a real replica server into a real SQLite file."""
 
+import contextlib
 import fcntl
 import http.server
 import json
@@ -13,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -615,6 +617,17 @@ class _Site(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _served(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler``'s site on a free loopback port, for the block: its base URL (``http://127.0.0.1:PORT``)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
 class _SlowListing(_Site):
     """A site whose one listing page, the only way to five of its definitions, answers half a second late."""
 
@@ -637,20 +650,15 @@ class _SlowListing(_Site):
 def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resume(tmp_path):
     """A page that is no glossary page (a listing) arriving once --max-pages was spent was marked visited
     with none of its links read: the definitions only it leads to were never fetched, by any part."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowListing)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/"
-        db = tmp_path / "slices.db"
-        result = crawl(db, "--start-url", url, "--max-pages", "3")
+    db = tmp_path / "slices.db"
+    with _served(_SlowListing) as base:
+        result = crawl(db, "--start-url", f"{base}/", "--max-pages", "3")
         for _ in range(20):
             if result.returncode != 4:
                 break
             result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
         assert result.returncode == 0, result.stdout + result.stderr
-    finally:
-        server.shutdown()
-    urls = {r["url"].removeprefix(url[:-1]) for r in rows(db, "SELECT url FROM pages")}
+    urls = {r["url"].removeprefix(base) for r in rows(db, "SELECT url FROM pages")}
     assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)
 
 
@@ -689,16 +697,11 @@ def test_archived_pages_redirected_for_now_stay_live_and_do_not_hold_the_run(tmp
                      + "</body></html>",
                      **{f"/definition/{n}/": post.format(n) for n in names},
                      **{f"/definition/{n}-elsewhere/": post.format(f"{n} elsewhere") for n in names}}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForNow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
     db = tmp_path / "for-now.db"
-    try:
+    with _served(_ForNow) as base:
         assert crawl(db, "--start-url", f"{base}/").returncode == 0
         _ForNow.ELSEWHERE = {f"/definition/{n}/": f"/definition/{n}-elsewhere/" for n in names[:6]}
         result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
-    finally:
-        server.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "HELD" not in result.stdout
     assert rows(db, "SELECT count(*) AS n FROM pages WHERE status = 'live' AND url LIKE '%/term_/'") == [{"n": 10}]
@@ -712,15 +715,10 @@ def test_two_scheduled_urls_that_redirect_to_each_other_each_fail_as_a_redirect_
     _ForNow.PAGES = {"/definition/ok/": "<html><head><title>Ok</title></head><body><h1>Ok</h1><p>Ok is a term of "
                                         "crypto derivatives.</p></body></html>"}
     _ForNow.ELSEWHERE = {"/definition/a/": "/definition/b/", "/definition/b/": "/definition/a/"}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ForNow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
     db = tmp_path / "loop.db"
-    try:
+    with _served(_ForNow) as base:
         result = crawl(db, "--no-follow", *(arg for name in ("a", "b", "ok")
                                             for arg in ("--start-url", f"{base}/definition/{name}/")))
-    finally:
-        server.shutdown()
     assert result.returncode == 0, result.stdout + result.stderr
     assert [r["url"] for r in rows(db, "SELECT url FROM pages")] == [f"{base}/definition/ok/"]
     a, b = f"{base}/definition/a/", f"{base}/definition/b/"
@@ -759,17 +757,12 @@ class _CommaTag(_Site):
 def test_a_page_whose_entity_tag_holds_a_comma_is_not_modified_in_one_request(tmp_path):
     """The If-None-Match sent was split on commas to compare the 304's entity tag with it: a tag holding a comma
     never matched itself, the 304 was taken as contradicting it, and every refresh fetched the page again in full."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CommaTag)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     db = tmp_path / "comma.db"
-    try:
-        assert crawl(db, "--start-url", f"http://127.0.0.1:{server.server_address[1]}/definition/skew/",
-                     "--no-follow").returncode == 0
+    with _served(_CommaTag) as base:
+        assert crawl(db, "--start-url", f"{base}/definition/skew/", "--no-follow").returncode == 0
         _CommaTag.ASKED.clear()
         again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
         assert again.returncode == 0, again.stderr
-    finally:
-        server.shutdown()
     assert _CommaTag.ASKED == ['"a,b"']
     assert json.loads(again.stdout)["pages_not_modified"] == 1
     assert rows(db, "SELECT etag FROM captures WHERE http_status = 200") == [{"etag": '"a,b"'}]
@@ -786,10 +779,8 @@ def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without
     """The archive holds each page's latest state: a page fetched again with the same words but another author,
     language, modification time or canonical URL kept the old ones (only its words' hash was compared). It is
     rewritten, its history left alone (no new version: its words did not change)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/definition/skew/"
-    try:
+    with _served(_Pages) as base:
+        url = f"{base}/definition/skew/"
         _Pages.PAGES = {"/definition/skew/": _metadata_page("en-US", "Old Author", "2024-06-02T08:00:00+02:00",
                                                             "/definition/skew/")}
         db = tmp_path / "meta.db"
@@ -798,8 +789,6 @@ def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without
                                                             "/definition/skew-2/")}
         again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--no-progress", "--json")
         assert again.returncode == 0, again.stderr
-    finally:
-        server.shutdown()
     assert rows(db, "SELECT language, author, modified, canonical_url, version FROM pages") == [{
         "language": "fr-FR", "author": "New Author", "modified": "2025-01-09T06:00:00+00:00",
         "canonical_url": url.replace("skew/", "skew-2/"), "version": 1}]
@@ -819,14 +808,9 @@ def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pag
              'style="display: none"><li><a href="/definition/gamma/">Gamma</a></li></ul></li></ul>'
              '<nav hidden><a href="/definition/delta/">Delta</a></nav></body></html>',
         **{f"/definition/{name}/": post.format(name.title(), words) for name in ("alpha", "gamma", "delta")}}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with _served(_Pages) as base:
         result = crawl(tmp_path / "hidden.db", "--start-url", f"{base}/")
         assert result.returncode == 0, result.stderr
-    finally:
-        server.shutdown()
     assert sorted(r["url"] for r in rows(tmp_path / "hidden.db", "SELECT url FROM pages")) == [
         f"{base}/", *(f"{base}/definition/{name}/" for name in ("alpha", "delta", "gamma"))]
     (home,) = rows(tmp_path / "hidden.db", "SELECT body_text FROM pages WHERE url = ?", (f"{base}/",))
@@ -844,14 +828,9 @@ def test_robots_txt_groups_are_ours_by_the_whole_product_token(tmp_path):
                         "User-agent: *\nDisallow: /definition/alpha/\n"),
         "/": post.format("Home", "".join(f'<a href="/definition/{n}/">{n}</a>' for n in ("alpha", "beta", "gamma"))),
         **{f"/definition/{name}/": post.format(name.title(), "") for name in ("alpha", "beta", "gamma")}}
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with _served(_Pages) as base:
         result = crawl(tmp_path / "robots.db", "--start-url", f"{base}/")
         assert result.returncode == 0, result.stderr
-    finally:
-        server.shutdown()
     assert sorted(r["url"] for r in rows(tmp_path / "robots.db", "SELECT url FROM pages")) == [
         f"{base}/", f"{base}/definition/alpha/", f"{base}/definition/gamma/"]
 
@@ -860,12 +839,9 @@ def test_a_page_whose_json_ld_holds_odd_values_is_archived_without_them(tmp_path
     """An author whose @id is a list, or a date the calendar cannot hold in UTC (.NET's zero date written
     with an offset), failed the page's whole extraction: nothing of it was archived. The page is archived,
     without the value it could not read; rel and meta names are read in any case."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
     jsonld = ('{"@type": "Article", "author": {"@id": ["#me"]}, "datePublished": "0001-01-01T00:00:00+01:00", '
               '"dateModified": "2024-03-05t10:20:30z", "@id": "#a", "articleSection": ["Opción"]}')
-    try:
+    with _served(_Pages) as base:
         _Pages.PAGES = {"/definition/odd/": (
             f'<html><head><script type="application/ld+json">{jsonld}</script><meta name="Description" '
             'content="Odd values."><link rel="Canonical" href="/definition/odd/"></head><body><main><h1>Odd</h1>'
@@ -874,8 +850,6 @@ def test_a_page_whose_json_ld_holds_odd_values_is_archived_without_them(tmp_path
         db = tmp_path / "odd.db"
         result = crawl(db, "--start-url", f"{base}/definition/odd/", "--no-follow")
         assert result.returncode == 0, result.stderr
-    finally:
-        server.shutdown()
     assert rows(db, "SELECT title, author, published, modified, summary, canonical_url, categories FROM pages") == [{
         "title": "Odd", "author": None, "published": None, "modified": "2024-03-05T10:20:30+00:00",
         "summary": "Odd values.", "canonical_url": f"{base}/definition/odd/", "categories": '["Opción"]'}]

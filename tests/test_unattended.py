@@ -213,7 +213,8 @@ def test_a_scrapyd_job_the_gate_held_says_so_in_its_log_with_what_to_do(site, ar
     (run,) = rows(archived, "SELECT id, finish_reason FROM crawl_runs WHERE command = 'refresh'")
     assert run["finish_reason"] == "held", job.stderr[-2000:]
     assert (f"WARNING: refresh #{run['id']} was held by the quality gate: no version written, no page changed; "
-            f"look with 'glossary held --run {run['id']} --db {archived}', then accept or discard it") in job.stderr
+            f"look with 'glossary held --run {run['id']} --db {archived}', then accept or discard it ('glossary held "
+            f"--accept {run['id']} --db {archived}' or '--discard {run['id']}')") in job.stderr
 
 
 def test_pages_back_after_a_held_run_are_counted_back(site, archived):
