@@ -246,7 +246,8 @@ def crawl_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Request N (at least 1) URLs of one family (a URL template) before its pages must show "
                           "text of their own, or be cut as a link trap (default 20)."),
         click.option("--max-requests", metavar="N",
-                     help="Stop after N (at least 1) responses (robots.txt and sitemaps count); --resume continues."),
+                     help="Stop after N (at least 1) responses (robots.txt, sitemaps, redirects and retries count); "
+                          "--resume continues."),
         click.option("--max-duration", metavar="DURATION",
                      help="Stop after this long (90s, 20m, 2h; a bare number is seconds; default 6h); "
                           "--resume continues."),

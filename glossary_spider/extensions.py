@@ -149,8 +149,9 @@ class OwnLogOnly:
 
 
 class Budgets:
-    """Scrapy's CloseSpider conditions, in its place: responses received (``CLOSESPIDER_PAGECOUNT``,
-    ``--max-requests``), seconds (``CLOSESPIDER_TIMEOUT``, ``--max-duration``), items
+    """Scrapy's CloseSpider conditions, in its place: responses (``CLOSESPIDER_PAGECOUNT``,
+    ``--max-requests``: every one downloaded, a redirect's or a retried one's too, which Scrapy's, counting
+    those that reach the spider, let a site that redirects or refuses everything take without end), seconds (``CLOSESPIDER_TIMEOUT``, ``--max-duration``), items
     (``CLOSESPIDER_ITEMCOUNT``) and errors (``CLOSESPIDER_ERRORCOUNT``). The run closes with Scrapy's
     reasons, and sends :data:`stop_requested` first, so that the requests waiting for their turn at a
     host (a delay, a Crawl-delay, a Retry-After) are dropped for ``--resume`` rather than sent, one a
@@ -158,7 +159,7 @@ class Budgets:
     """
 
     # setting: (what it counts, the run's finish reason)
-    COUNTS = {"CLOSESPIDER_PAGECOUNT": (signals.response_received, "closespider_pagecount"),
+    COUNTS = {"CLOSESPIDER_PAGECOUNT": (signals.response_downloaded, "closespider_pagecount"),
               "CLOSESPIDER_ITEMCOUNT": (signals.item_scraped, "closespider_itemcount"),
               "CLOSESPIDER_ERRORCOUNT": (signals.spider_error, "closespider_errorcount")}
 

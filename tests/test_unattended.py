@@ -91,6 +91,18 @@ def test_max_requests_stops_the_run_early_and_resume_finishes_it(site, tmp_path)
     assert archived == {site.url + p for p in ReplicaSite(PAGES).glossary_paths()}
 
 
+@pytest.mark.parametrize("mode", ["moved", "rate-limited"])
+def test_max_requests_counts_every_response_redirects_and_retries_included(site, archived, mode):
+    """--max-requests counted the responses that reached the spider: a site sending every page elsewhere, or
+    answering 429s to be retried, had 109 requests sent under --max-requests 40, and the run finished."""
+    set_mode(site, mode)
+    result = refresh(archived, "--max-age", "0", "--max-requests", "30", "--json")
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["finish_reason"] == "closespider_pagecount"
+    assert summary["requests"] < 30 + 8 * 2  # the budget, and what was already in flight
+
+
 def test_max_duration_stops_the_run_early(site, tmp_path):
     db = tmp_path / "duration.db"
     result = run_glossary("crawl", "--db", str(db), "--start-url", f"{site.url}/", "--delay", "0.2",
