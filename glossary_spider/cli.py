@@ -30,7 +30,7 @@ import click
 from glossary_spider import settings as defaults
 from glossary_spider import startup
 from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
-                                    is_complete, outcome, stopped_by, unreachable_hosts)
+                                    held_back, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
                                      read_gate_report)
@@ -690,22 +690,22 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None, db: str) -> lis
         lines.append(f"soft 404: {pages} answered the site's \"not found\" page ({', '.join(fates)}; "
                      f"e.g. {soft['examples'][0]})")
     if gate["held"]:
-        # A run stopped before the end keeps its pages staged: the gate judges them again, with the
-        # rest, when the run is resumed, so there is nothing to accept or discard yet.
+        # A run stopped before the end asks about its held pages again when it is resumed, and is judged
+        # then, so there is nothing to accept or discard yet.
         unfinished = not is_complete(run["finish_reason"])
         counted = (("pages", "pages fetched"), ("gone", "archived pages gone (404, 410, moved)"),
                    ("not_pages", "archived pages answering with what is not a page"))
         met = " and ".join(f"{gate[key]} {what.replace('pages', 'page', 1) if gate[key] == 1 else what}"
                            for key, what in counted if gate.get(key)) or "0 pages fetched"
-        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {met}, "
-                     f"no version written, no page changed (run #{run['id']})")
+        lines.append(f"HELD {'so far ' if unfinished else ''}by the quality gate: {met}, {held_back(run)} "
+                     f"(run #{run['id']})")
         for check in gate["checks"]:
             if check["tripped"]:
                 lines.append(f"  {check['name']}: {check['summary']}")
                 lines += [f"    e.g. {url}" for url in check["examples"][:3]]
         look = again("held", db, "--run", str(run["id"]))
         if unfinished:
-            lines.append(f"  the gate judges them again, with the rest, when the run is resumed; look: {look}")
+            lines.append(f"  the run asks about them again when it is resumed, and is judged then; look: {look}")
         else:
             lines.append(f"  look: {look}; then '{again('held', db, '--accept', str(run['id']))}' "
                          f"or '{again('held', db, '--discard', str(run['id']))}'")
@@ -755,11 +755,11 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         if report["decision"]:
             raise UserError(f"run {target} was {report['decision']} at {report['decided_at']} already")
         if not is_complete((run := archive.run(target))["finish_reason"]):
-            # Its pages are judged again, with those of its later parts, when it is resumed.
+            # Its held pages are asked about again, and the run judged, when it is resumed.
             why = f"by {option}" if (option := stopped_by(run["finish_reason"])) else f"({run['finish_reason']})"
-            raise UserError(f"run {target} was stopped before its end {why}: held so far, it is "
-                            f"judged again when resumed ('{again(run['command'], db, '--resume')}'); there is nothing "
-                            "to accept or discard until it ends")
+            raise UserError(f"run {target} was stopped before its end {why}: held so far, its pages are asked "
+                            f"again and it is judged when resumed ('{again(run['command'], db, '--resume')}'); there "
+                            "is nothing to accept or discard until it ends")
         if discard is not None:
             count = archive.discard_staged(discard)
             click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
@@ -811,7 +811,7 @@ def _show_held(conn: sqlite3.Connection, db: str, run_id: int | None, as_json: b
         elif is_complete(run["finish_reason"]):
             state = "held, waiting for --accept or --discard"
         else:
-            state = "stopped before the end: held so far, judged again when resumed"
+            state = "stopped before the end: held so far, asked again and judged when resumed"
         click.echo(f"Run #{run['id']} ({run['command']}, {run['started_at']}): {state}")
         for line in lines:
             click.echo(line)

@@ -152,6 +152,14 @@ def changes(run: dict[str, Any]) -> int:
     return sum(run.get(count) or 0 for count in CHANGE_COUNTS)
 
 
+def held_back(run: dict[str, Any]) -> str:
+    """What a run the quality gate held left the archive as: nothing, or what its earlier parts (a resumed
+    run's, which passed the gate) archived, which stands."""
+    if not (count := changes(run)):
+        return "no version written, no page changed"
+    return f"the {count} {'change' if count == 1 else 'changes'} its earlier parts archived stand"
+
+
 def exit_status(finish_reason: str | None) -> ExitStatus:
     """The exit status of a run that ended for ``finish_reason``."""
     if finish_reason in COMPLETE_REASONS:

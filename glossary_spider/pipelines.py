@@ -19,7 +19,7 @@ from twisted.internet import task
 from glossary_spider.archiver import WriteFailed, write_batches, write_items
 from glossary_spider.gate import QualityGate
 from glossary_spider.items import LimitItem
-from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, is_complete
+from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, held_back, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
 from glossary_spider.storage import Archive
@@ -207,8 +207,9 @@ class ArchivePipeline:
         """Put the run's staged pages through the quality gate: archive them, or hold them all.
 
         Returns the run's finish reason: ``reason``, or ``held`` for a run that did all its work.
-        A run stopped early (a budget, Ctrl-C) whose pages are held stays resumable: the gate
-        judges its staged pages again, with the rest, when the resumed run closes.
+        A run stopped early (a budget, Ctrl-C) whose pages are held stays resumable: resumed, it asks
+        about those pages again (:meth:`~glossary_spider.storage.staging.Staging.ask_again`), and the
+        gate judges it when it closes.
         """
         settings = self.crawler.settings
         if not settings.getbool("GLOSSARY_GATE", True):
@@ -279,8 +280,8 @@ class ArchivePipeline:
                            "setting continues it", self.plan.command, run["id"], run["finish_reason"] or "killed",
                            mode)
         elif self.plan.scheduled and run is not None and run["finish_reason"] == HELD_REASON:
-            logger.warning("%s #%s was held by the quality gate: no version written, no page changed; look with "
-                           "'glossary held --run %s --db %s', then accept or discard it ('glossary held --accept %s "
-                           "--db %s' or '--discard %s')", self.plan.command, run["id"], run["id"], self.path, run["id"],
-                           self.path, run["id"])
+            logger.warning("%s #%s was held by the quality gate: %s; look with 'glossary held --run %s --db %s', "
+                           "then accept or discard it ('glossary held --accept %s --db %s' or '--discard %s')",
+                           self.plan.command, run["id"], held_back(run), run["id"], self.path, run["id"], self.path,
+                           run["id"])
         self.archive = None

@@ -239,6 +239,9 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
                               "to resume it, give its arguments as they were, or none")
         # What an earlier release did not record (--workers) is taken as given now.
         unrecorded = {name: getattr(args, name) for name in args.given - (original.recorded or frozenset())}
+        if asked_again := archive.ask_again(stopped["id"]):
+            logger.info("%s #%s was held so far by the quality gate: asking again about the %d pages it was "
+                        "answered", args.mode.capitalize(), stopped["id"], asked_again)
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
         return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"])

@@ -679,17 +679,17 @@ def test_staged_pages_beyond_one_write_chunk_are_all_archived(tmp_path):
 
 
 def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(site, archived):
-    """A budget stop keeps the run resumable: its held pages are judged again, with the rest, when the
-    resumed run closes, so the summary must not also ask for --accept or --discard."""
+    """A budget stop keeps the run resumable: its held pages are asked about again, and the run judged, when
+    it is resumed, so the summary must not also ask for --accept or --discard."""
     set_mode(site, "redesign")
     result = refresh(archived, "--max-age", "0", "--max-requests", "40", "--gate", "min-pages=3")
     assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
-    assert "HELD so far by the quality gate" in result.stdout and "judges them again" in result.stdout
+    assert "HELD so far by the quality gate" in result.stdout and "asks about them again when it is resumed" in result.stdout
     assert "--accept" not in result.stdout and "--resume" in result.stderr
     # Its first line does not say "nothing new": its pages wait, uncounted until the gate passes them.
     assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held by the quality gate\n", result.stdout)
     listed = run_glossary("held", "--db", str(archived))
-    assert "judged again when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
+    assert "asked again and judged when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
     # Nor may it be accepted or discarded: accepted, its pages became the archive's while the resumed run went on
     # holding them, and the run ended "held" with exit status 0.
     run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
@@ -701,6 +701,60 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
         assert f"'glossary refresh --resume --db {archived}'" in refused.stderr
     assert rows(archived, "SELECT count(*) AS n FROM versions")[0]["n"] == versions
     assert rows(archived, "SELECT decision FROM gate_reports WHERE run_id = ?", (run_id,)) == [{"decision": None}]
+
+
+@pytest.mark.parametrize("mode", ["not-found", "maintenance", "moved", "redesign"])
+def test_a_resumed_run_asks_again_what_its_held_part_was_answered(site, archived, mode):
+    """A refresh a budget stopped during an outage is held so far; resumed the next night, when the site is
+    back, it did not ask again about the pages the outage had answered: the whole run, mostly good answers,
+    passed the gate, and the pages the outage had answered 404 (or "Nothing found", or sent away) went from
+    the archive. Resumed, the run asks again about every page its held part was answered, and the latest
+    answer stands."""
+    before = current(archived)
+    set_mode(site, mode)
+    first = refresh(archived, "--max-age", "0", "--max-requests", "40")
+    assert first.returncode == ExitStatus.STOPPED_EARLY, first.stdout + first.stderr
+    assert "HELD so far by the quality gate" in first.stdout
+    set_mode(site, "normal")
+    for _ in range(5):  # the budget is the run's: each part takes it again
+        resumed = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress", "--json")
+        if resumed.returncode != ExitStatus.STOPPED_EARLY:
+            break
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert (summary["finish_reason"], summary["pages_gone"], summary["changes"]) == ("finished", 0, 0)
+    after = current(archived)
+    assert [(r["url"], r["status"], r["version"]) for r in after] == [
+        (r["url"], r["status"], r["version"]) for r in before]
+    assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
+    assert archive_problems(archived) == []
+
+
+def test_a_run_held_after_its_earlier_parts_were_archived_does_not_say_nothing_was_written(site, archived):
+    """A refresh whose first part passed the gate and wrote its changes, then resumed into a maintenance page
+    and held, said "no version written, no page changed": the first part's versions stand."""
+    site.set_generation(2)
+    first = json.loads(refresh(archived, "--max-age", "0", "--max-requests", "60", "--json").stdout)
+    assert first["finish_reason"] == "closespider_pagecount" and first["changes"] > 0, first
+    set_mode(site, "maintenance")
+    resumed = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress")
+    assert resumed.returncode in (ExitStatus.HELD, ExitStatus.STOPPED_EARLY), resumed.stdout + resumed.stderr
+    held = next(line for line in resumed.stdout.splitlines() if line.startswith("HELD"))
+    assert "no version written" not in held and "no page changed" not in held
+    assert f"the {first['changes']} changes its earlier parts archived stand" in held
+
+
+def test_pages_an_earlier_part_marked_gone_stay_its_news_when_a_new_run_takes_its_place(site, archived):
+    """A new refresh in place of a stopped one set aside the stopped run's unfinished work, and with it the
+    pages its passed part had already marked gone: their captures said "discarded", the run no longer
+    counted them, and a page coming back was not counted back."""
+    set_mode(site, "pruned")  # one definition in ten deleted
+    first = json.loads(refresh(archived, "--max-age", "0", "--max-requests", "95", "--json").stdout)
+    gone = "SELECT url FROM captures WHERE run_id = ? AND outcome = 'gone' ORDER BY url"
+    went = rows(archived, gone, (first["id"],))
+    assert first["finish_reason"] == "closespider_pagecount" and went, first
+    assert refresh(archived, "--max-requests", "5").returncode == ExitStatus.STOPPED_EARLY
+    assert rows(archived, gone, (first["id"],)) == went
 
 
 def test_looking_at_held_runs_is_never_locked_out_nor_recorded_as_a_run(site, archived):

@@ -178,6 +178,8 @@ class GlossarySpider(Spider):
             if request := self.page_request(url, start=True):
                 yield request
         for url in self.pending:
+            if url in self.known:  # asked again after a held part: a refresh asks about it as below
+                continue
             # What the stopped run had found but not fetched goes past the trap guard again.
             if (meta := self.guard.admit(url, None, None)) is not None:
                 yield self.page_request(url, force=True, meta=meta)

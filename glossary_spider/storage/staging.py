@@ -174,8 +174,9 @@ class Staging:
             self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
                             "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
                             [run_id, run_id])
-            self.db.execute(f"UPDATE captures SET outcome = 'held' WHERE run_id = ? AND outcome = 'gone' AND {GONE}",
-                            [run_id])
+            # Not the pages a resumed run's earlier parts, which passed the gate, marked gone already.
+            self.db.execute(f"UPDATE captures SET outcome = 'held' WHERE run_id = ? AND outcome = 'gone' AND {GONE} "
+                            "AND url IN (SELECT url FROM pages WHERE status = 'live')", [run_id])
             self.save_gate_report(run_id, report, held=True)
 
     def discard_staged(self, run_id: int) -> int:
@@ -194,17 +195,47 @@ class Staging:
 
     def abandon_staged(self, run_id: int) -> None:
         """Forget what a stopped run left for its ``--resume``, now that a new run has taken its place (the
-        new one fetches its pages again): its staged pages and the pages it found gone, whose captures
-        say ``discarded`` (the raw captures stay), and its frontier."""
+        new one fetches its pages again): its staged pages and the pages it found gone that the gate has
+        not passed yet, whose captures say ``discarded`` (the raw captures stay), and its frontier."""
         with self.db.atomic():
             self.db.execute(
                 "UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND (outcome IN ('new', 'changed', "
                 "'unchanged', 'held') AND url IN (SELECT url FROM staged WHERE run_id = ?) "
-                f"OR outcome IN ('gone', 'held') AND {GONE})", [run_id, run_id])
+                f"OR outcome IN ('gone', 'held') AND {GONE} AND url IN (SELECT url FROM pages WHERE status = 'live'))",
+                [run_id, run_id])
             self.db.execute("DELETE FROM staged WHERE run_id = ?", [run_id])
             self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
             self.db.execute("UPDATE gate_reports SET decision = 'discarded', decided_at = ? WHERE run_id = ? "
                             "AND decision IS NULL", [now(), run_id])
+
+    def ask_again(self, run_id: int) -> int:
+        """Set aside the answers of a stopped run the quality gate held so far, as its resume begins: they
+        are what tripped the gate (an outage's 404s, a maintenance page, what is not a page), and judged
+        with the rest of the run once the site is back, too few to trip it again, they would become the
+        archive's. Their captures say ``discarded`` (the raw captures stay), the pages they staged go, and
+        their URLs wait in the frontier to be asked again, so that each page's latest answer stands. A page
+        is asked again once: its second answer stays, held or not, to be judged with the rest of the run (a
+        site that really changed would otherwise be asked the same pages again at every resume, and a run
+        under a budget never end). The held report goes: the resumed run is judged anew. Returns how many
+        URLs; 0 for a run not held."""
+        report = self.gate_report(run_id)
+        if report is None or not report["held"] or report["decision"] is not None:
+            return 0
+        with self.db.atomic():
+            self.db.execute("DROP TABLE IF EXISTS temp.asked_again")
+            self.db.execute(
+                "CREATE TEMP TABLE asked_again AS SELECT DISTINCT url FROM captures c WHERE run_id = :run AND "
+                "outcome IN ('held', 'failed') AND NOT EXISTS (SELECT 1 FROM captures d WHERE +d.run_id = :run "
+                "AND d.url = c.url AND d.outcome = 'discarded')", {"run": run_id})
+            self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome IN "
+                            "('held', 'failed') AND url IN (SELECT url FROM asked_again)", [run_id])
+            self.db.execute("DELETE FROM staged WHERE run_id = ? AND url IN (SELECT url FROM asked_again)", [run_id])
+            count = self.db.execute(
+                "INSERT INTO frontier (run_id, url, state) SELECT ?, url, 'pending' FROM asked_again WHERE true "
+                "ON CONFLICT (run_id, url) DO UPDATE SET state = 'pending'", [run_id]).rowcount
+            self.db.execute("DROP TABLE asked_again")
+            self.db.execute("DELETE FROM gate_reports WHERE run_id = ?", [run_id])
+        return count
 
     def mark_soft_404(self, run_id: int, urls: Iterable[str]) -> None:
         """Pages that answered the site's "not found" page with 200: gone, as a 404 would make them,
