@@ -605,10 +605,10 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
         return
-    verdict = r.check(listed, max_age)
+    verdict = r.check(listed, max_age, db=db)
     if as_json:
         click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": verdict.message,
-                                         "run": verdict.run})))
+                                         "run": verdict.run, "archive": os.path.abspath(db)})))
     else:
         click.echo(safe_text(verdict.message, one_line=True), err=verdict.status != 0)
     sys.exit(verdict.status)

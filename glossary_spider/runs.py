@@ -9,6 +9,7 @@ was stopped without a word (``kill -9``, a crash, a power cut).
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,10 +77,18 @@ class Check:
     run: dict[str, Any] | None = None
 
 
-def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: datetime | None = None) -> Check:
+def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: datetime | None = None,
+          db: str | None = None) -> Check:
     """Judge the last run that ended (a reparse that went well: the last crawl or refresh before it): its own exit
-    status, or FAILED when it is older than ``max_age_hours``."""
-    now = now or datetime.now(timezone.utc)
+    status, or FAILED when it is older than ``max_age_hours``. ``db``: the archive's path, which the line of a
+    run that needs a look starts with (a monitor checks many archives in a loop)."""
+    verdict = _check(runs, max_age_hours, now or datetime.now(timezone.utc), db)
+    if verdict.status != ExitStatus.DONE and db is not None:
+        verdict.message = f"{db}: {verdict.message}"
+    return verdict
+
+
+def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetime, db: str | None) -> Check:
     ended = [r for r in runs if r["outcome"] != RUNNING]
     running = [r for r in runs if r["outcome"] == RUNNING]
     also = f"; {_name(running[-1])} running since {running[-1]['started_at']}" if running else ""
@@ -127,7 +136,7 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
             return Check(ExitStatus.FAILED, f"{held}, {since}", last)
         return Check(ExitStatus.DONE, f"ok: {held}{also}", last)
     if last["exit_status"] != ExitStatus.DONE:
-        return Check(last["exit_status"], f"{not_done(last)}{also}", last)
+        return Check(last["exit_status"], f"{not_done(last, db)}{also}", last)
     if too_old:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {since}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
@@ -144,10 +153,13 @@ def _ago(hours: float) -> str:
     return f"{hours:.1f} hours ago"
 
 
-def not_done(run: dict[str, Any]) -> str:
+def not_done(run: dict[str, Any], db: str | None = None) -> str:
     """A run that did not end well, in one line: its name, outcome and end, and why (``crawl #2 bad_input at
-    2026-05-03T02:00:00+00:00: --delay must be a finite number, not 'nan'``)."""
+    2026-05-03T02:00:00+00:00: --delay must be a finite number, not 'nan'``); ``db``, the archive's path, for
+    the command that looks at a held run."""
     why = run["error"] or explain(run["finish_reason"]).replace("--resume continues it", _carry_on(run))
+    if db is not None:
+        why = why.replace("see 'glossary held'", f"see 'glossary held --db {shlex.quote(db)}'")
     return f"{_name(run)} {run['outcome']} at {run['finished_at'] or run['started_at']}: {why}"
 
 
@@ -158,7 +170,11 @@ def _carry_on(run: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> 
              and r["finish_reason"] not in REFUSED_REASONS]
     if later:
         return f"{_name(later[0])} took its place"
-    return "'glossary reparse' again carries it on" if run["command"] == "reparse" else "--resume continues it"
+    if run["command"] == "reparse":
+        return "'glossary reparse' again carries it on"
+    if run.get("job_id"):  # a Scrapyd job's: carried on by another job
+        return f"a job with resume=1{' mode=refresh' if run['command'] == 'refresh' else ''} continues it"
+    return "--resume continues it"
 
 
 def _name(run: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.cli import cli
-from glossary_spider.outcome import NO_ANSWER_SQL
+from glossary_spider.outcome import NO_ANSWER_SQL, ExitStatus
 
 
 def assert_one_line_error(result, *words):
@@ -989,7 +989,7 @@ def test_one_page_and_a_run_minutes_old_read_as_words(replica, tmp_path):
     conn.close()
     check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "0.0001")
     assert check.returncode == 1
-    assert check.stderr.startswith("crawl #1 done 5 minutes ago, more than --max-age 0.0001: "), check.stderr
+    assert check.stderr.startswith(f"{db}: crawl #1 done 5 minutes ago, more than --max-age 0.0001: "), check.stderr
 
 
 def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
@@ -1008,8 +1008,33 @@ def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
     refused = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--delay", "-1")
     assert refused.returncode == 2, refused.stderr
     check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
-    assert check.returncode == 2 and check.stderr.startswith("crawl #2 bad_input"), check.stderr
+    assert check.returncode == 2 and check.stderr.startswith(f"{db}: crawl #2 bad_input"), check.stderr
     assert "in the future" in check.stderr
+
+
+def test_runs_check_names_the_archive_that_needs_a_look_and_the_command_that_looks(crawled, tmp_path):
+    """Cron mail from a loop over many archives ('for db in …; do glossary runs --db "$db" --check') said
+    "refresh #2 held at …: see 'glossary held'", naming neither the archive nor, in the command, its --db; and
+    a Scrapyd job's stopped run was to be carried on by '--resume', which a job has not."""
+    db = tmp_path / "site one.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finish_reason = 'held', outcome = 'held', exit_status = 5")
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.HELD and check.stderr.count("\n") == 1, check.stderr
+    assert check.stderr.startswith(f"{db}: crawl #1 held at "), check.stderr
+    assert check.stderr.rstrip().endswith(f"see 'glossary held --db '{db}''"), check.stderr
+    as_json = json.loads(run_glossary("runs", "--db", str(db), "--check", "--json").stdout)
+    assert as_json["archive"] == str(db.resolve()) and as_json["exit_status"] == ExitStatus.HELD
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finish_reason = 'closespider_pagecount', outcome = 'stopped_early', "
+                     "exit_status = 4, job_id = 'abc123', command = 'refresh'")
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.STOPPED_EARLY, check.stderr
+    assert check.stderr.rstrip().endswith("a job with resume=1 mode=refresh continues it"), check.stderr
+    assert run_glossary("runs", "--db", str(db), "--check").stdout == ""
 
 
 def test_what_a_user_typed_is_quoted_short_in_a_message(crawled):

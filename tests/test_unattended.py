@@ -189,7 +189,7 @@ def test_a_maintenance_page_everywhere_is_held_and_nothing_reaches_history(site,
     assert (f"look: glossary held --run {run_id} --db {archived}; then 'glossary held --accept {run_id} --db "
             f"{archived}' or 'glossary held --discard {run_id} --db {archived}'") in text.stdout, text.stdout
     check = run_glossary("runs", "--db", str(archived), "--check")
-    assert check.returncode == ExitStatus.HELD and "see 'glossary held'" in check.stderr
+    assert check.returncode == ExitStatus.HELD and f"see 'glossary held --db {archived}'" in check.stderr
     report = run_glossary("report", "--db", str(archived), "--format", "html")
     assert "Held runs" in report.stdout and "same_page" in report.stdout
 
