@@ -332,15 +332,17 @@ def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_pat
 
 
 @pytest.mark.parametrize(("setting", "line"), [
-    ("ROBOTSTXT_OBEY=maybe", "ignore_robots must be 1 or 0, not 'maybe'"),
-    ("CONCURRENT_REQUESTS=abc", "concurrency must be a whole number, not 'abc'"),
-    ("DOWNLOAD_DELAY=abc", "delay must be a number, not 'abc'"),
-    ("CLOSESPIDER_TIMEOUT=abc", "must be a positive duration such as 90s, 20m or 2h, not 'abc'"),
+    ("ROBOTSTXT_OBEY=maybe", "ROBOTSTXT_OBEY must be 1 or 0, not 'maybe'"),
+    ("CONCURRENT_REQUESTS=abc", "CONCURRENT_REQUESTS must be a whole number, not 'abc'"),
+    ("DOWNLOAD_DELAY=abc", "DOWNLOAD_DELAY must be a number, not 'abc'"),
+    ("CLOSESPIDER_TIMEOUT=abc", "CLOSESPIDER_TIMEOUT must be a positive duration such as 90s, 20m or 2h, not 'abc'"),
 ])
 def test_a_bad_setting_for_a_run_option_is_one_log_line_and_a_refused_run(crawled, tmp_path, setting, line):
     """A run option given as a Scrapy setting (Scrapyd's setting=...) that is not a value of its kind: the
     run was refused in one line, then Scrapy built its engine from the bad value and logged a traceback;
-    a boolean that is not one raised before the run was even refused, and recorded nothing."""
+    a boolean that is not one raised before the run was even refused, and recorded nothing. The line names
+    the setting as it was given (it named the argument: "ignore_robots must be 1 or 0" for ROBOTSTXT_OBEY,
+    whose sense is the other way round)."""
     db = tmp_path / "refused.db"
     shutil.copy(crawled, db)
     result = run_glossary_scrapy("-a", "mode=refresh", "-s", f"GLOSSARY_DB={db}", "-s", setting)

@@ -101,9 +101,12 @@ class GlossarySpider(Spider):
         crawler.signals.connect(let_stops_in_when_running, signal=signals.engine_started)
         if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
             job_id = kwargs.pop("_job", None) or os.environ.get("SCRAPY_JOB")
-            arguments = {**given_options(crawler.settings), **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
+            settings = given_options(crawler.settings)
+            arguments = {**settings, **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
+            # A bad value given as a setting is named as the setting it was given as.
+            spelled = {option: OPTION_SETTINGS[option] for option in settings if option not in kwargs}
             try:
-                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id)
+                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id, spelled=spelled)
             except REFUSALS as exc:
                 logger.error("%s", exc)
                 defaults_for_options(crawler.settings)
