@@ -241,6 +241,10 @@ class StopWatch:
     closed within the grace, sends :data:`run_abandoned` (the pipeline finishes
     the run as ``shutdown``) and stops the reactor, as a second signal would.
     What was in flight is fetched again by ``--resume``.
+
+    A second signal stops the reactor at once (Scrapy's forced shutdown), without waiting for the close in
+    progress: the reactor's shutdown, seen before the spider has closed, abandons the run as the grace's end
+    does. Before, the run was left unfinished, as if killed.
     """
 
     def __init__(self, crawler: Crawler, grace: float, poll: float = 0.25):
@@ -249,6 +253,7 @@ class StopWatch:
         self.poll = poll
         self.loop: task.LoopingCall | None = None
         self.deadline: Any = None
+        self.shutdown: Any = None  # the reactor's trigger, while the spider is open
         self.started = False
         self.closed = False
 
@@ -257,11 +262,16 @@ class StopWatch:
         extension = cls(crawler, crawler.settings.getfloat("GLOSSARY_STOP_GRACE", 5.0))
         crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        # The pipeline finishes a run whose engine stopped before its close ended (ArchivePipeline.engine_stopped).
+        crawler.signals.connect(extension.spider_closed, signal=signals.engine_stopped)
         return extension
 
     def spider_opened(self, spider: Spider) -> None:
+        from twisted.internet import reactor
+
         self.loop = task.LoopingCall(self.check)
         self.loop.start(self.poll, now=False)
+        self.shutdown = reactor.addSystemEventTrigger("before", "shutdown", self.forced)
 
     def check(self) -> None:
         engine = self.crawler.engine
@@ -282,15 +292,32 @@ class StopWatch:
         if self.closed:
             return
         logger.warning("The stop did not finish within %.0f s: abandoning the requests in flight", self.grace)
-        self.crawler.signals.send_catch_log(signal=run_abandoned, reason=INTERRUPTED_REASON)
+        self._abandon()
         from twisted.internet import reactor
 
         if reactor.running:
             reactor.stop()
 
-    def spider_closed(self, spider: Spider) -> None:
+    def forced(self) -> None:
+        """The reactor is stopping with the spider still open: a second SIGINT or SIGTERM (or a stop after the
+        grace, which has abandoned the run already)."""
+        if self.closed:
+            return
+        logger.warning("Stopped a second time: abandoning the requests in flight")
+        self._abandon()
+
+    def _abandon(self) -> None:
+        self.closed = True
+        self.crawler.signals.send_catch_log(signal=run_abandoned, reason=INTERRUPTED_REASON)
+
+    def spider_closed(self, spider: Spider | None = None) -> None:
         self.closed = True
         if self.loop is not None and self.loop.running:
             self.loop.stop()
         if self.deadline is not None and self.deadline.active():
             self.deadline.cancel()
+        if self.shutdown is not None:
+            from twisted.internet import reactor
+
+            reactor.removeSystemEventTrigger(self.shutdown)
+            self.shutdown = None

@@ -70,8 +70,8 @@ class ArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         settings = crawler.settings
         path = settings.get("GLOSSARY_DB")
-        if not path:
-            raise NotConfigured("ArchivePipeline needs the GLOSSARY_DB setting: the archive's path")
+        if not path:  # the spider has refused the run in one line, which a second line here would only repeat
+            raise NotConfigured
         pipeline = cls(crawler, path, settings.getint("GLOSSARY_BATCH_SIZE", 50),
                        settings.getfloat("GLOSSARY_BATCH_SECONDS", 2.0))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)

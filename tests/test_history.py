@@ -917,10 +917,14 @@ def test_a_killed_run_whose_pid_another_process_now_has_is_not_running(archived)
 
 
 def test_an_empty_glossary_db_setting_is_named_to_a_job():
-    """setting=GLOSSARY_DB= (an unset variable) said '. is a directory, not an archive file'."""
+    """setting=GLOSSARY_DB= (an unset variable) said '. is a directory, not an archive file'; then, after the
+    ERROR line, Scrapy's 'WARNING: Disabled glossary_spider.pipelines.ArchivePipeline: ArchivePipeline needs the
+    GLOSSARY_DB setting' said it again."""
     result = subprocess.run(_scrapy("-a", "start_urls=http://127.0.0.1:9/", "-s", "GLOSSARY_DB="), cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
-    assert "ERROR: the GLOSSARY_DB setting is empty: set it to the archive's path" in result.stderr
+    (said,) = [line for line in result.stderr.splitlines() if re.search(r"\b(ERROR|WARNING):", line)]
+    assert said.endswith("ERROR: the GLOSSARY_DB setting is empty: set it to the archive's path (-s GLOSSARY_DB=PATH; "
+                         "setting=GLOSSARY_DB=PATH for a Scrapyd job)"), result.stderr
     assert "is a directory" not in result.stderr
 
 

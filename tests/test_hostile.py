@@ -264,13 +264,42 @@ def test_two_stops_in_a_row_end_the_crawl_at_once_with_its_workers(make_replica,
         os.killpg(process.pid, signal.SIGTERM)
         out, err = process.communicate(timeout=20)
         assert process.returncode == 1 and "Traceback" not in err, err
-        assert "Stopped before the end" in err
+        # The run is recorded as interrupted, resumable (it was left as if killed: "Stopped before the end (killed)").
+        assert "Stopped before the end (interrupted)" in err
+        assert rows(db, "SELECT finish_reason FROM crawl_runs") == [{"finish_reason": "shutdown"}]
         # Nothing of the crawl's is left.
         _wait_for(lambda: not subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).stdout, 5)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def test_a_scrapy_crawl_stopped_twice_records_its_run_as_interrupted(make_replica, tmp_path):
+    """A Scrapyd job cancelled twice (or `scrapy crawl glossary` given Ctrl-C twice) while its close waited for a
+    download: Scrapy stopped its reactor at once, and the run was left unfinished, as if killed (no finish_reason,
+    `runs --check`: "failed", no line in the job's log saying how to continue it). Now it ends interrupted, as
+    one stop ends it."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "twice.db"
+    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:5]]
+    process = subprocess.Popen(
+        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={','.join(server.url + p for p in paths)}",
+         "-a", "follow=0", "-a", "delay=0.3", "-s", f"GLOSSARY_DB={db}"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: len(server.requests()) >= len(paths) + 1, 60)  # robots.txt, and every page asked for
+    time.sleep(1)  # the pages answered are archived; the one never answered holds the stop's close
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert "Received SIGINT twice" in err and "Traceback" not in err, err
+    (run,) = rows(db, "SELECT finish_reason, finished_at, pages_new FROM crawl_runs")
+    assert (run["finish_reason"], run["pages_new"]) == ("shutdown", len(paths) - 1) and run["finished_at"]
+    assert ("crawl #1 stopped before its end (shutdown): a job with -a resume=1 and the same GLOSSARY_DB setting "
+            "continues it") in err
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 1 and "crawl #1 failed" in check.stderr and "shutdown" in check.stderr, check
 
 
 def test_a_stop_held_by_a_page_never_answered_ends_in_its_grace_with_the_workers_gone(make_replica, tmp_path):

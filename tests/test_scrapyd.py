@@ -54,6 +54,22 @@ def test_a_scheduled_crawl_and_refresh_leave_the_archives_the_command_line_does(
     assert rows(by_job, "SELECT job_id FROM crawl_runs WHERE command = 'refresh'") == [{"job_id": job}]
 
 
+def test_a_job_log_names_the_archive_it_writes(scrapyd, make_replica):
+    """A job without the GLOSSARY_DB setting wrote the default data/glossary.db, relative to Scrapyd's working
+    directory, and its log never said so (nor any job's which archive it wrote)."""
+    server = make_replica(40)
+    data = scrapyd.directory / "data"
+    data.mkdir()
+    try:
+        job = scrapyd.schedule(start_urls=f"{server.url}/", follow=0, **FAST)
+        scrapyd.wait(job)
+        assert f"INFO: Crawl #1 of {data / 'glossary.db'}\n" in scrapyd.job_log(job)
+        assert rows(data / "glossary.db", "SELECT id, job_id, outcome FROM crawl_runs") == [
+            {"id": 1, "job_id": job, "outcome": "done"}]
+    finally:
+        shutil.rmtree(data)
+
+
 def test_two_sites_crawl_side_by_side_each_at_its_own_pace(scrapyd, make_replica, tmp_path):
     delays = (0.05, 0.15)
     sites = [make_replica(40, host=host) for host in ("127.0.0.2", "127.0.0.3")]
@@ -143,6 +159,7 @@ def test_a_cancelled_job_stops_early_and_a_job_with_resume_finishes_the_crawl(sc
 
     resumed = scrapyd.schedule(f"GLOSSARY_DB={db}", resume=1)
     scrapyd.wait(resumed)
+    assert f"INFO: Crawl #1 of {db}, resumed\n" in scrapyd.job_log(resumed)
     assert rows(db, "SELECT id, finish_reason, exit_status, job_id FROM crawl_runs") == [
         {"id": 1, "finish_reason": "finished", "exit_status": 0, "job_id": resumed}]
     again = [r["path"] for r in server.requests()[len(before):] if r["path"] in fetched]

@@ -120,6 +120,9 @@ class GlossarySpider(Spider):
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],
                                stopped["finish_reason"] or "killed", plan.command)
+        if plan.archive is not None:  # a job's log says which archive it wrote, GLOSSARY_DB unset or relative
+            logger.info("%s #%s of %s%s", plan.command.capitalize(), plan.run_id, os.path.abspath(plan.archive.path),
+                        ", resumed" if plan.args.resume else "")
         # The stopped run's own options when resuming; settings are frozen only after this.
         crawler.settings.setdict(plan.settings(), priority="cmdline")
         if not crawler.settings.get("JOBDIR"):  # scrapy crawl, Scrapyd: the queues a glossary command makes
