@@ -244,7 +244,7 @@ class StopWatch:
 
     A second signal stops the reactor at once (Scrapy's forced shutdown), without waiting for the close in
     progress: the reactor's shutdown, seen before the spider has closed, abandons the run as the grace's end
-    does. Before, the run was left unfinished, as if killed.
+    does (else it is left unfinished, as if killed).
     """
 
     def __init__(self, crawler: Crawler, grace: float, poll: float = 0.25):
