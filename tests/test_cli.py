@@ -1012,6 +1012,29 @@ def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
     assert "in the future" in check.stderr
 
 
+@pytest.mark.parametrize(("args", "said"), [
+    (("refresh", "--max-pages", "5"), "No such option '--max-pages'"),
+    (("crawl", "--delay"), "Option '--delay' requires an argument"),
+])
+def test_a_run_click_refuses_is_recorded_for_runs_check(crawled, tmp_path, args, said):
+    """A scheduler's line with an option its command does not take (refresh --max-pages), or an option without
+    its value, was refused in one line, exit 2, and recorded nowhere: 'runs --check' went on saying the last
+    refresh was fine until --max-age ran out."""
+    db = tmp_path / "typo.db"
+    shutil.copy(crawled, db)
+    result = run_glossary(args[0], "--db", str(db), *args[1:])
+    assert result.returncode == 2 and said in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2, check.stdout + check.stderr
+    assert f"{args[0]} #2 bad_input at " in check.stderr and said in check.stderr, check.stderr
+    (run,) = rows(db, "SELECT command, finish_reason, args FROM crawl_runs WHERE id = 2")
+    assert (run["command"], run["finish_reason"]) == (args[0], "bad_argument")
+    assert json.loads(run["args"]) == {"command_line": ["--db", str(db), *args[1:]]}
+    missing = tmp_path / "none.db"
+    assert run_glossary(args[0], "--db", str(missing), *args[1:]).returncode == 2
+    assert not missing.exists()  # no archive is made only to record a refusal
+
+
 def test_runs_check_names_the_archive_that_needs_a_look_and_the_command_that_looks(crawled, tmp_path):
     """Cron mail from a loop over many archives ('for db in …; do glossary runs --db "$db" --check') said
     "refresh #2 held at …: see 'glossary held'", naming neither the archive nor, in the command, its --db; and
