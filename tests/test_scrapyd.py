@@ -95,7 +95,8 @@ def test_two_sites_crawl_side_by_side_each_at_its_own_pace(scrapyd, make_replica
 def test_a_second_job_on_one_archive_fails_fast_and_the_check_says_so(scrapyd, make_replica, tmp_path):
     server = make_replica(40)
     db = tmp_path / "one.db"
-    first = scrapyd.schedule(f"GLOSSARY_DB={db}", start_urls=f"{server.url}/", delay=0.1)
+    # Slow enough (40 pages, 0.3 s apart) to be running still when a loaded machine starts the second job.
+    first = scrapyd.schedule(f"GLOSSARY_DB={db}", start_urls=f"{server.url}/", delay=0.3)
     deadline = time.monotonic() + 60
     while holder(db) is None and time.monotonic() < deadline:
         time.sleep(0.05)
