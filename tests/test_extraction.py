@@ -680,6 +680,39 @@ def test_opengraph_is_read_as_extruct_reads_it():
         assert opengraph == list(OpenGraphExtractor().extract_items(root))
 
 
+def test_microdata_within_its_bounds_is_read_as_extruct_reads_it():
+    """The bounds on microdata (items, their nesting, properties, itemref, what values read) leave a real
+    page's alone, however much of it there is."""
+    from extruct.w3cmicrodata import MicrodataExtractor
+
+    from glossary_spider.extraction.page import _markup, _parse
+    from glossary_spider.extraction.structured import MICRODATA_MAX_DEPTH, extract_structured_data
+
+    thing = 'itemscope itemtype="https://schema.org/Thing"'
+    product = ('<li itemprop="itemListElement" itemscope itemtype="https://schema.org/Product" itemref="brand">'
+               '<a itemprop="url" href="/p/{n}"><span itemprop="name">Option {n}</span></a><img itemprop="image" '
+               'src="/i/{n}.png"><div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
+               '<meta itemprop="price" content="{n}.5"><span itemprop="priceCurrency">USD</span></div>'
+               '<div itemprop="aggregateRating" itemscope itemtype="https://schema.org/AggregateRating">'
+               '<span itemprop="ratingValue">4</span></div></li>')
+    pages = [
+        '<body itemscope itemtype="https://schema.org/WebPage"><p id="brand" itemprop="brand">Acme</p>'
+        '<article itemprop="mainEntity" itemscope itemtype="https://schema.org/Article"><h1 itemprop="headline">'
+        'Vega</h1><div itemprop="articleBody">' + "<p>Vega measures <b>volatility</b>.</p>" * 2000 + "</div>"
+        '</article><ul itemprop="about" itemscope itemtype="https://schema.org/ItemList">'
+        + "".join(product.format(n=n) for n in range(200)) + "</ul></body>",
+        f"<body><div {thing}>" + f'<div itemprop="p" {thing}><span itemprop="n">x</span>' * (MICRODATA_MAX_DEPTH - 1)
+        + "</div>" * MICRODATA_MAX_DEPTH + "</body>",
+        f'<body><div {thing}><span itemprop="a">alone</span></div><div {thing}></div><p itemscope>text</p></body>',
+    ]
+    for body in pages:
+        root, _ = _parse(_markup(f"<html>{body}</html>"), BASE + "/")
+        items, errors = extract_structured_data(root, BASE + "/")
+        assert errors == []
+        expected = MicrodataExtractor().extract_items(root, base_url=BASE + "/")
+        assert [item["data"] for item in items if item["syntax"] == "microdata"] == expected != []
+
+
 @pytest.mark.parametrize("head", ["<title>Implied Volatility | Acme Options Wiki</title>",
                                   "<title>Implied Volatility - acme options wiki</title>",
                                   '<meta property="og:title" content="Implied Volatility — Acme Options Wiki">'])

@@ -24,7 +24,7 @@ import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
-                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, PAGES)
+                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, MICRODATA_ITEMREF, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -33,6 +33,7 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CONTROL_PAGE = "/definition/attack-control-chars/"
 # The heavy pages the tests crawl (make bench measures /attack/section-flood/ too).
 HEAVY = [p for p in PAGES if p.startswith("/attack/") and p != "/attack/section-flood/"]
+MICRODATA = ["/attack/microdata-nesting/", "/attack/microdata-names/", *MICRODATA_ITEMREF]
 
 
 def test_the_replicas_attack_modes_are_those_the_command_line_offers():
@@ -462,6 +463,36 @@ def test_a_search_matching_a_heavy_page_all_through_answers_at_once(heavy):
     found = json.loads(run_glossary("search", "follows", "--db", str(heavy["db"]), "--format", "json").stdout)
     (one,) = [r for r in found if r["url"] == flood["url"]]
     assert one["snippet"].startswith("Prose [follows]. ")  # the page's first words
+
+
+def test_microdata_beyond_its_bounds_is_an_error_row_not_minutes_of_work(make_replica, tmp_path):
+    """Items nested a thousand deep held a crawl (and its stop) for over ten minutes: extruct's search for
+    their properties grows with the fourth power of the depth. 200 items referring (itemref) to 2,000
+    properties took 36 s and added 36 times the page to the archive; 2,000 to 20,000 took memory without end; an
+    item under two property names, nested 30 deep, was written out 2^29 times."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "microdata.db"
+    started = time.monotonic()
+    result = crawl(db, *[a for p in MICRODATA for a in ("--start-url", server.url + p)], "--no-follow",
+                   "--ignore-robots", timeout=120)
+    assert time.monotonic() - started < 20
+    assert result.returncode == 0, result.stderr
+    errors = {r["url"].removeprefix(server.url): f"{r['stage']}: {r['error']}"
+              for r in rows(db, "SELECT url, stage, error FROM crawl_errors")}
+    assert errors == {
+        "/attack/microdata-nesting/": "parse: microdata not read: items nested 1,000 deep, more than 30",
+        "/attack/microdata-names/": "parse: microdata items 1 to 1 are past the 128 KiB this page's microdata "
+                                    "may hold; not kept",
+        "/attack/microdata-itemref/": "parse: microdata not read: 402,000 properties (counted for each item that "
+                                      "refers to them), more than 5,000",
+        "/attack/microdata-itemref-flood/": "parse: microdata not read: 2,000 items, more than 1,000"}
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE title LIKE 'Attack microdata %'") == [{"n": 4}]
+    assert rows(db, "SELECT count(*) AS n FROM structured_data") == [{"n": 0}]
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("VACUUM")
+    conn.close()
+    assert db.stat().st_size <= 2 * sum(len(PAGES[p]()) for p in MICRODATA)
 
 
 # -- 4. terminal injection ---------------------------------------------------------------------

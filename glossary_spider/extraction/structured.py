@@ -5,7 +5,8 @@ fails to parse; here each ``<script type="application/ld+json">`` is read
 alone, so a broken block costs only itself and is reported as an error. A block
 is read as extruct reads it (``json.loads(strict=False)``); one that is not
 JSON is tried again as extruct tries it, without HTML and JavaScript comments.
-extruct's microdata extractor reads the tree already parsed for the page. OpenGraph is
+extruct's microdata extractor reads the tree already parsed for the page, once one walk of it has found
+the page's microdata within bounds that keep extruct's time and memory small. OpenGraph is
 read here, item for item as extruct's ``OpenGraphExtractor`` reads it, with
 XPath compiled once rather than on every page (three quarters of the cost).
 """
@@ -20,6 +21,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import jstyleson
+from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider import fastjson
@@ -35,6 +37,26 @@ JSONLD_MAX_CHARS = 1024 * 1024
 JSONLD_PAGE_MAX_CHARS = 1024 * 1024
 MAX_ITEMS = 1000
 _JSONLD_TYPE = "application/ld+json"
+# Microdata far beyond any real page's is not read: extruct's search for an item's properties grows with those
+# under it times those of the items nested in it (a thousand levels of items took it ten minutes), an item that
+# refers to an element (``itemref``) reads every property under it again, and a property's value is the text
+# of all it holds.
+MICRODATA_MAX_ITEMS = 1000
+MICRODATA_MAX_DEPTH = 30
+# Property names, each under an element that items refer to counted once for each item that does.
+MICRODATA_MAX_PROPERTIES = 5000
+# The sum, over the items, of the properties under an item times those under the items nested in it.
+MICRODATA_MAX_SEARCH = 100_000_000
+# What the values read, as extruct copies and reads it: the elements and characters under each property that
+# is its element's text (and under each item without properties), and under each element an item refers to.
+MICRODATA_MAX_VALUE_ELEMENTS = 200_000
+MICRODATA_MAX_VALUE_CHARS = 8 * 1024 * 1024
+# Elements whose value as a property is one of their attributes, or an item's (extruct.w3cmicrodata).
+_ATTRIBUTE_VALUED = frozenset({"meta", "audio", "embed", "iframe", "img", "source", "track", "video", "a", "area",
+                               "link", "object", "data", "meter", "time"})
+_ITEMREF_XPATH = xpath("//@itemref")
+_ITEM_COUNT_XPATH = xpath("count(//*[@itemscope])")
+_PROPERTY_COUNT_XPATH = xpath("count(//*[@itemprop])")
 _PROPERTIES_XPATH = xpath("meta[@property and @content]")
 # The prefixes extruct's OpenGraph extractor knows, and how it reads a ``prefix`` attribute
 # (``extruct.opengraph``); tests/test_extraction.py checks the items against extruct's own. Held here
@@ -76,11 +98,13 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     return [item for item in found if item]
 
 
-def _others(root: HtmlElement, url: str, heads: list[HtmlElement]) -> dict[str, list[Any]]:
+def _others(root: HtmlElement, url: str, heads: list[HtmlElement], errors: list[dict[str, Any]],
+            ) -> dict[str, list[Any]]:
     """Microdata (by extruct's extractor) and OpenGraph (read here as extruct reads it); a syntax whose
-    extraction fails is logged and left out."""
+    extraction fails is logged and left out, microdata beyond its bounds is an error in ``errors``."""
     found: dict[str, list[Any]] = {}
-    for syntax, extract in (("microdata", lambda: _microdata(root, url)), ("opengraph", lambda: _opengraph(heads))):
+    for syntax, extract in (("microdata", lambda: _microdata(root, url, errors)),
+                            ("opengraph", lambda: _opengraph(heads))):
         try:
             found[syntax] = extract()
         except Exception as exc:  # a third party on hostile markup: the other syntaxes stand
@@ -88,13 +112,96 @@ def _others(root: HtmlElement, url: str, heads: list[HtmlElement]) -> dict[str, 
     return found
 
 
-def _microdata(root: HtmlElement, url: str) -> list[dict[str, Any]]:
+def _microdata(root: HtmlElement, url: str, errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # Most pages have no microdata: one search for an item says so for a fraction of extruct's cost.
     if not has_attribute(root, "itemscope"):
+        return []
+    beyond = _microdata_beyond_bounds(root)
+    if beyond:
+        errors.append({"stage": "parse", "error": f"microdata not read: {beyond}", "detail": None})
         return []
     from extruct.w3cmicrodata import MicrodataExtractor  # see _OG_NAMESPACES
 
     return MicrodataExtractor().extract_items(root, base_url=url)
+
+
+def _microdata_beyond_bounds(root: HtmlElement) -> str | None:
+    """What puts the page's microdata beyond its bounds (``MICRODATA_MAX_…``), or None: found in one walk of
+    the tree, without recursion (markup may nest thousands deep), once two counts have not found them."""
+    items, properties = int(_ITEM_COUNT_XPATH(root)), int(_PROPERTY_COUNT_XPATH(root))
+    if items > MICRODATA_MAX_ITEMS:
+        return f"{items:,} items, more than {MICRODATA_MAX_ITEMS:,}"
+    if properties > MICRODATA_MAX_PROPERTIES:
+        return f"{properties:,} properties, more than {MICRODATA_MAX_PROPERTIES:,}"
+    referenced: dict[str, int] = {}  # id: how many items refer to it
+    for itemref in _ITEMREF_XPATH(root):
+        for name in itemref.split():
+            referenced[name] = referenced.get(name, 0) + 1
+    tally = {"properties": 0, "search": 0, "elements": 0, "characters": 0}
+    depth = elements = characters = searched = 0  # searched: the properties under the items closed so far
+    scopes: list[bool] = []  # for each open item, whether a property of its own was met
+    # For each open property, item or element items refer to (None for any other): the tallies before it,
+    # whether its value is its text, whether it is an item, and the id items refer to it by.
+    opened: list[tuple[int, int, int, dict[str, int], bool, bool, str | None] | None] = []
+    targets: dict[str, dict[str, int]] = {}  # what lies under the element each id names
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            elements += 1
+            if not isinstance(element.tag, str):
+                opened.append(None)
+                continue
+            characters += len(element.text or "")
+            names, scope = element.get("itemprop"), element.get("itemscope") is not None
+            textual = False
+            if names is not None:
+                tally["properties"] += len(names.split())
+                if scopes:
+                    scopes[-1] = True
+                if not scope:
+                    textual = element.tag not in _ATTRIBUTE_VALUED and not element.get("content")
+                    tally["characters"] += sum(map(len, element.attrib.values()))
+            if scope:
+                scopes.append(False)
+                depth = max(depth, len(scopes))
+            target = element.get("id")
+            target = target if target in referenced and target not in targets else None
+            if names is None and not scope and target is None:  # most elements: only their text counts
+                opened.append(None)
+                continue
+            opened.append((elements, characters, searched, dict(tally), textual, scope, target))
+            continue
+        entry = opened.pop()
+        if entry is not None:
+            first, before, searched_before, tallied, textual, scope, target = entry
+            under = elements - first + 1
+            if scope:
+                properties = tally["properties"] - tallied["properties"]
+                tally["search"] += properties * (searched - searched_before)
+                searched += properties
+                textual = textual or not scopes.pop()  # an item without properties: its value is its text
+            if textual:
+                tally["elements"] += under
+                tally["characters"] += characters - before
+            if target is not None:  # each item that refers to it searches all of it
+                targets[target] = {key: tally[key] - tallied[key] for key in ("properties", "elements", "characters")}
+                targets[target]["elements"] += under
+        characters += len(element.tail or "")
+    for name, times in referenced.items():
+        for key, value in targets.get(name, {}).items():
+            tally[key] += times * value
+    for beyond, message in (
+            (depth > MICRODATA_MAX_DEPTH, f"items nested {depth:,} deep, more than {MICRODATA_MAX_DEPTH}"),
+            (tally["properties"] > MICRODATA_MAX_PROPERTIES,
+             f"{tally['properties']:,} properties (counted for each item that refers to them), more than "
+             f"{MICRODATA_MAX_PROPERTIES:,}"),
+            (tally["search"] > MICRODATA_MAX_SEARCH, f"a search for items' properties that meets "
+             f"{tally['search']:,} of them, more than {MICRODATA_MAX_SEARCH:,}"),
+            (tally["elements"] > MICRODATA_MAX_VALUE_ELEMENTS or tally["characters"] > MICRODATA_MAX_VALUE_CHARS,
+             f"values that read {tally['elements']:,} elements and {tally['characters']:,} characters, more than "
+             f"{MICRODATA_MAX_VALUE_ELEMENTS:,} elements or {MICRODATA_MAX_VALUE_CHARS // 1024 // 1024} MiB")):
+        if beyond:
+            return message
+    return None
 
 
 def _opengraph(heads: list[HtmlElement]) -> list[dict[str, Any]]:
@@ -162,7 +269,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                 "error": f"JSON-LD block {number} is not valid JSON",
                 "detail": f"{type(exc).__name__}: {exc}"[:500],
             })
-    others = _others(root, url, tagged["head"])
+    others = _others(root, url, tagged["head"], errors)
     for syntax, found in (("json-ld", jsonld), ("microdata", others.get("microdata", [])),
                           ("opengraph", others.get("opengraph", []))):
         if len(found) > MAX_ITEMS:
@@ -170,9 +277,42 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                            "error": f"{len(found):,} {syntax} items; the first {MAX_ITEMS} are kept",
                            "detail": None})
             found = found[:MAX_ITEMS]
+        if syntax == "microdata":
+            found = _within_budget(found, budget, errors)
         for position, item in enumerate(found):
             items.append({"syntax": syntax, "position": position, "type": _type_of(syntax, item), "data": item})
     return items, errors
+
+
+def _within_budget(found: list[Any], budget: int, errors: list[dict[str, Any]]) -> list[Any]:
+    """The first microdata items that ``budget`` characters of JSON hold, an error for the rest: a value
+    under several property names is one object in extruct's items but written out under each."""
+    left = budget
+    for number, item in enumerate(found, 1):
+        left -= _json_size(item, left)
+        if left < 0:
+            errors.append({"stage": "parse", "error": f"microdata items {number} to {len(found)} are past the "
+                           f"{budget // 1024} KiB this page's microdata may hold; not kept", "detail": None})
+            return found[:number - 1]
+    return found
+
+
+def _json_size(value: Any, limit: int) -> int:
+    """About how many characters ``value`` takes as JSON, counted no further than past ``limit``."""
+    if isinstance(value, str):
+        return len(value) + 2
+    if isinstance(value, dict):
+        pairs: Any = value.items()
+    elif isinstance(value, list | tuple):
+        pairs = ((None, v) for v in value)
+    else:
+        return len(str(value))
+    size = 2
+    for key, member in pairs:
+        size += (len(key) + 4 if key is not None else 1) + _json_size(member, limit - size)
+        if size > limit:
+            break
+    return size
 
 
 def _type_of(syntax: str, item: Any) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from functools import cache
+from functools import cache, partial
 from html import escape
 from typing import Any
 
@@ -79,6 +79,33 @@ def _sections_page() -> bytes:
     return document("Attack section flood", "Sections follow.", sections)
 
 
+MICRODATA_NESTING = 1000
+MICRODATA_ITEMREF = {"/attack/microdata-itemref/": (200, 2000), "/attack/microdata-itemref-flood/": (2000, 20_000)}
+
+
+def _microdata_nesting_page() -> bytes:
+    # Items nested a thousand levels deep, each a property of the one around it: extruct's search for each
+    # item's properties meets those of every item under it, again and again (over ten minutes).
+    item = 'itemscope itemtype="http://schema.org/Thing"'
+    nested = f'<div {item}>' + f'<div itemprop="p" {item}>' * (MICRODATA_NESTING - 1) + "x"
+    return document("Attack microdata nesting", "Items follow.", nested + "</div>" * MICRODATA_NESTING)
+
+
+def _microdata_names_page() -> bytes:
+    # Items nested 30 deep, each under two property names: one value in extruct's items, written out under each
+    # name, 2^29 times in all.
+    item = 'itemscope itemtype="http://schema.org/Thing"'
+    nested = f'<div {item}>' + f'<div itemprop="a b" {item}>' * 29 + '<span itemprop="c">x</span>'
+    return document("Attack microdata names", "Items follow.", nested + "</div>" * 30)
+
+
+def _microdata_itemref_page(path: str) -> bytes:
+    # Items that each refer (itemref) to one element of many properties: each reads all of them again.
+    items, properties = MICRODATA_ITEMREF[path]
+    big = '<div id="big">' + '<span itemprop="p">x</span>' * properties + "</div>"
+    return document("Attack microdata itemref", "Items follow.", big + '<div itemscope itemref="big"></div>' * items)
+
+
 def _control_page() -> bytes:
     text = escape(CONTROL_TEXT)
     jsonld = json.dumps({"@context": "https://schema.org", "@type": "Article", "headline": CONTROL_TEXT,
@@ -132,6 +159,9 @@ PAGES = {
     "/attack/text-flood/": _text_page,
     "/attack/tag-flood/": _tags_page,
     "/attack/section-flood/": _sections_page,
+    "/attack/microdata-nesting/": _microdata_nesting_page,
+    "/attack/microdata-names/": _microdata_names_page,
+    **{path: partial(_microdata_itemref_page, path) for path in MICRODATA_ITEMREF},
     "/definition/attack-control-chars/": _control_page,
     "/definition/attack-formulas/": _formula_page,
     "/definition/attack-json-ld/": _jsonld_not_json_page,
