@@ -105,6 +105,36 @@ def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(replica, tmp
     assert victim.read_text() == "precious\n"
 
 
+def test_a_lock_file_or_refused_runs_note_nested_past_what_json_reads_is_garbage_not_a_traceback(replica, crawled,
+                                                                                               tmp_path):
+    """A lock file or a refused-runs note is anyone's to write: one holding JSON nested thousands of levels
+    deep (``[[[[…``) ended crawl, runs, report and reparse in a RecursionError traceback, and a noted run whose
+    arguments were nested hundreds deep, read, ended the next writer in one. They are read as any garbage
+    there is: a lock naming no holder, a line that is no refused run, arguments left out."""
+    from datetime import datetime, timedelta, timezone
+
+    db = Path(shutil.copy(crawled, tmp_path / "deep.db"))
+    lock, noted = db.with_name("deep.db.lock"), db.with_name("deep.db.refused-runs")
+    for args in (("runs",), ("runs", "--check"), ("report",), ("reparse", "--no-progress"),
+                 ("crawl", "--delay", "0", "--no-follow", "--no-progress", "--start-url", f"{replica.url}/")):
+        lock.write_text("[" * 4096)
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    # A minute ahead: later than the crawl above, as runs --check reads the newest run.
+    started = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat(timespec="seconds")
+    deep_args = json.dumps({"command": "crawl", "started_at": started, "finish_reason": "locked", "error": "deep",
+                            "job_id": "deep", "args": {"a": json.loads("[" * 400 + "]" * 400)}})
+    noted.write_text("[" * 5000 + "\n" + deep_args + "\n")
+    for args in (("runs",), ("report",)):
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    check = run_glossary("runs", "--check", "--db", str(db))
+    assert check.returncode == 3 and check.stderr.strip() == f"{db}: crawl (job deep) locked at {started}: deep"
+    result = run_glossary("reparse", "--no-progress", "--db", str(db))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT args, outcome FROM crawl_runs WHERE job_id = 'deep'") == [{"args": "{}",
+                                                                                       "outcome": "locked"}]
+
 # -- 2. a site that holds the crawl -------------------------------------------------------------
 
 
