@@ -24,7 +24,7 @@ import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
-                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, PAGES)
+                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, LONG_FIELD, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -598,6 +598,21 @@ def test_a_utf16_page_is_read_not_refused_as_binary(make_replica, tmp_path):
     assert rows(db, "SELECT title, body_text FROM pages") == [
         {"title": "Attack UTF-16 page", "body_text": "Vega measures how an option's price moves with volatility."}]
     assert rows(db, "SELECT * FROM crawl_errors") == []
+
+
+def test_a_title_and_summary_of_millions_of_characters_are_cut_like_the_body_text(make_replica, tmp_path):
+    """The body text was cut to its 1 MiB and the title and summary were not: a page whose title, heading and
+    description were millions of characters each archived them whole, and one search hit printed megabytes.
+    Each is cut at its bound, which the page's parse row names."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "long.db"
+    assert crawl(db, "--start-url", server.url + "/definition/attack-long-title/", "--no-follow").returncode == 0
+    assert rows(db, "SELECT title, summary FROM pages") == [{"title": "T" * 2000, "summary": "S" * 10_000}]
+    assert rows(db, "SELECT stage, error FROM crawl_errors") == [{
+        "stage": "parse", "error": f"page cut: title of {LONG_FIELD:,} characters, the first 2,000 kept; "
+                                   f"summary of {LONG_FIELD:,} characters, the first 10,000 kept"}]
+    found = run_glossary("search", "Vega", "--db", str(db))
+    assert found.returncode == 0 and "T" * 2000 in found.stdout and len(found.stdout) < 50_000, found.stderr
 
 
 def test_links_to_another_port_of_the_host_are_not_followed(make_replica, tmp_path):

@@ -126,6 +126,15 @@ def _utf16_page() -> bytes:
                     ).decode().replace('<meta charset="utf-8">', "").encode("utf-16")
 
 
+LONG_FIELD = 2_000_000  # three of them within the 8 MiB of markup read
+
+
+def _long_title_page() -> bytes:
+    # A title, a heading and a description of LONG_FIELD characters each: one word.
+    head = f'<meta name="description" content="{"S" * LONG_FIELD}">'
+    return document("T" * LONG_FIELD, "Vega measures how an option's price moves with volatility.", head=head)
+
+
 PAGES = {
     "/attack/link-flood/": _links_page,
     "/attack/jsonld-flood/": _jsonld_page,
@@ -136,6 +145,7 @@ PAGES = {
     "/definition/attack-formulas/": _formula_page,
     "/definition/attack-json-ld/": _jsonld_not_json_page,
     "/definition/attack-utf-16/": _utf16_page,
+    "/definition/attack-long-title/": _long_title_page,
 }
 CONTENT_TYPES = {"/definition/attack-utf-16/": b"text/html"}
 # A page whose links lead to another port of the host it is served from (?to=PORT): another server.
