@@ -641,6 +641,21 @@ def test_redirects_to_invalid_hosts_are_one_line_each(make_replica, tmp_path):
     assert all(e["error"].startswith("redirect to an invalid URL") for e in errors), errors
 
 
+def test_a_redirect_to_a_url_longer_than_any_requested_is_not_followed(make_replica, tmp_path):
+    """A link to a URL longer than 2,083 characters was never requested, but a redirect to one was: the crawl
+    asked for a 10,001-character path. Now the redirect is refused as one to an invalid URL is."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "long.db"
+    result = crawl(db, "--start-url", f"{server.url}/attack/redirect-long/", "--start-url", server.url + CONTROL_PAGE,
+                   "--no-follow")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert max(len(r["path"]) for r in server.requests()) < 100
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors WHERE url LIKE '%redirect-long%'") == [{
+        "url": f"{server.url}/attack/redirect-long/", "stage": "fetch",
+        "error": f"redirect to a URL of {len(server.url) + 10_001:,} characters, longer than the 2,083 a URL may "
+                 f"have: {(server.url + '/' + 'b' * 10_000)[:200]!r}"}]
+
+
 @pytest.mark.parametrize("attack", ["robots-big", "robots-bomb"])
 def test_robots_txt_rules_are_kept_past_its_size_and_compression(make_replica, tmp_path, attack):
     server = make_replica(SITE_PAGES, 1, "--attack", attack)

@@ -156,6 +156,8 @@ REDIRECTS = {
     # Locations whose host cannot be read.
     "/attack/redirect-bad-host/": "http://exa mple.com:99999999/",
     "/attack/redirect-bad-ipv6/": "http://[::1/definition/x/",
+    # A target on the same host, longer than any URL a crawler requests.
+    "/attack/redirect-long/": "/" + "b" * 10_000,
 }
 
 
