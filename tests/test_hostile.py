@@ -24,7 +24,8 @@ import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
-                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, LONG_FIELD, PAGES)
+                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, HUGE_GZIP_SITEMAP, HUGE_SITEMAP,
+                                             LONG_FIELD, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -388,6 +389,23 @@ def test_an_index_of_100000_sitemaps_is_cut_at_the_count(make_replica, tmp_path)
     assert len(sitemaps) == 50
     errors = rows(db, "SELECT error FROM crawl_errors WHERE stage = 'sitemap'")
     assert len(errors) == 1 and "more than 50 sitemaps" in errors[0]["error"]
+
+
+def test_a_sitemap_past_the_size_limit_is_an_unreadable_sitemap_not_a_failed_page(make_replica, tmp_path):
+    """A gzip sitemap past the size limit once inflated was an unreadable sitemap, but a plain one past it as
+    sent was a failed page ("larger than the size limit"): the summary counted one sitemap unreadable of two,
+    and a page failed that no one asked for. Both are unreadable sitemaps now."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "huge.db"
+    result = crawl(db, "--start-url", server.url + "/definition/attack-formulas/", "--no-follow",
+                   "--sitemap", server.url + HUGE_SITEMAP, "--sitemap", server.url + HUGE_GZIP_SITEMAP)
+    assert result.returncode == 0, result.stderr
+    assert "2 sitemaps unreadable" in result.stdout + result.stderr
+    assert re.search(r"failed +0\n", result.stdout + result.stderr), result.stdout + result.stderr
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": server.url + HUGE_SITEMAP, "stage": "sitemap", "error": "sitemap over the size limit"},
+        {"url": server.url + HUGE_GZIP_SITEMAP, "stage": "sitemap",
+         "error": "sitemap over the size limit once decompressed"}]
 
 
 # -- 3. one page's memory and disk --------------------------------------------------------------

@@ -161,9 +161,20 @@ REDIRECTS = {
 }
 
 
+# Sitemaps past the 16 MiB download cap: a text one as sent, a gzip file (not a Content-Encoding) once inflated.
+HUGE_SITEMAP = "/attack/huge-sitemap.txt"
+HUGE_GZIP_SITEMAP = "/attack/huge-sitemap.txt.gz"
+
+
 @cache
 def page(path: str) -> bytes:
     return PAGES[path]()
+
+
+@cache
+def _huge_sitemap(base: str, gzipped: bool) -> bytes:
+    lines = "".join(f"{base}/definition/listed-{n:07}/\n" for n in range(17 * MiB // (len(base) + 29)))
+    return gzip.compress(lines.encode(), compresslevel=1) if gzipped else lines.encode()
 
 
 @cache
@@ -203,6 +214,10 @@ class AttackReplicaResource(FaultyReplicaResource):
         if path in REDIRECTS:
             request.setHeader(b"Location", REDIRECTS[path].encode())
             return self._send(request, path, 302, b"")
+        if path in (HUGE_SITEMAP, HUGE_GZIP_SITEMAP):
+            gzipped = path == HUGE_GZIP_SITEMAP
+            return self._send(request, path, 200, _huge_sitemap(base, gzipped),
+                              b"application/gzip" if gzipped else b"text/plain; charset=utf-8")
         if path == NEVER_ANSWERED:
             return self._never_answer(request, path)
         return super().render_GET(request)
