@@ -68,6 +68,11 @@ def past_limit_once_decoded(error: BaseException) -> bool:
     return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
 
 
+def past_size_limit(error: BaseException) -> bool:
+    """Whether a download failed on a body past ``DOWNLOAD_MAXSIZE``, as sent or once decompressed."""
+    return isinstance(error, DownloadCancelledError) or past_limit_once_decoded(error)
+
+
 def unusable_answer(error: BaseException) -> bool:
     """Whether a download failed on what the site answered (past the size limit, a body that cannot be
     decoded, a redirect not followed) rather than for want of an answer."""

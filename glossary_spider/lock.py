@@ -196,7 +196,7 @@ def _read(fd: int) -> dict[str, Any]:
     try:
         data = os.pread(fd, 4096, 0)
         holder = json.loads(data) if data.strip() else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # anyone may have written it: nested past json's depth too
         return {}
     if not isinstance(holder, dict):
         return {}
@@ -312,12 +312,14 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
     for line in data.decode("utf-8", "replace").splitlines():
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the depth json reads
             continue
         if not isinstance(entry, dict):
             continue
         run = {k: v for k, v in entry.items() if k in REFUSED_FIELDS and isinstance(v, REFUSED_FIELDS[k])
                and not isinstance(v, bool)}
+        if not _nested_within(run.get("args"), MAX_ARGS_DEPTH):
+            del run["args"]  # written again to crawl_runs, and read back, by code that recurses
         if run.get("finish_reason") in REFUSED_REASONS and _is_time(run.get("started_at")):
             # Read back into lines for a terminal: only what a refused run writes, and nothing that controls it.
             run["command"] = run.get("command") if run.get("command") in COMMANDS else "crawl"
@@ -329,6 +331,20 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
 
 
 COMMANDS = ("crawl", "refresh", "reparse")
+# A run's arguments are options and lists of them (two levels); a noted run's nested deeper are not kept.
+MAX_ARGS_DEPTH = 8
+
+
+def _nested_within(value: Any, levels: int) -> bool:
+    """Whether the JSON value ``value`` is nested at most ``levels`` lists and objects deep (read level by
+    level, not by recursion)."""
+    level, depth = [value], 0
+    while containers := [v for v in level if isinstance(v, (dict, list))]:
+        depth += 1
+        if depth > levels:
+            return False
+        level = [item for v in containers for item in (v.values() if isinstance(v, dict) else v)]
+    return True
 
 
 def _is_time(value: Any) -> bool:

@@ -39,7 +39,7 @@ from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
+from glossary_spider.urls import MAX_URL, host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +138,9 @@ class AllowedHostsMiddleware:
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
-    """Scrapy's redirects, with a loop, an over-long chain or an unusable target named in the error; for a
-    robots.txt, in its request's meta, for :class:`PoliteRobotsTxtMiddleware` to read the redirect as its answer."""
+    """Scrapy's redirects, with a loop, an over-long chain or an unusable target (no URL, or one longer than
+    :data:`~glossary_spider.urls.MAX_URL`) named in the error; for a robots.txt, in its request's meta, for
+    :class:`PoliteRobotsTxtMiddleware` to read the redirect as its answer."""
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
@@ -167,6 +168,10 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         except IgnoreRequest:  # Scrapy's "max redirections reached"
             raise RedirectsEndless(f"too many redirects: more than {self.max_redirect_times} "
                                    f"from {chain[0]}") from None
+        if isinstance(redirected, Request) and len(redirected.url) > MAX_URL:
+            # Scrapy's URLLENGTH_LIMIT sees the spider's requests only, never a redirect's target.
+            raise RedirectRefused(f"redirect to a URL of {len(redirected.url):,} characters, longer than the "
+                                  f"{MAX_URL:,} a URL may have: {redirected.url[:200]!r}")
         if isinstance(redirected, Request) and redirected.url in chain:
             raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]))
         if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):

@@ -24,7 +24,8 @@ import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
-                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, MICRODATA_ITEMREF, PAGES)
+                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, HUGE_GZIP_SITEMAP, HUGE_SITEMAP,
+                                             LONG_FIELD, MICRODATA_ITEMREF, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -105,6 +106,36 @@ def test_a_planted_lock_symlink_is_refused_and_its_target_untouched(replica, tmp
     assert "symlink" in result.stderr and "Traceback" not in result.stderr
     assert victim.read_text() == "precious\n"
 
+
+def test_a_lock_file_or_refused_runs_note_nested_past_what_json_reads_is_garbage_not_a_traceback(replica, crawled,
+                                                                                               tmp_path):
+    """A lock file or a refused-runs note is anyone's to write: one holding JSON nested thousands of levels
+    deep (``[[[[…``) ended crawl, runs, report and reparse in a RecursionError traceback, and a noted run whose
+    arguments were nested hundreds deep, read, ended the next writer in one. They are read as any garbage
+    there is: a lock naming no holder, a line that is no refused run, arguments left out."""
+    from datetime import datetime, timedelta, timezone
+
+    db = Path(shutil.copy(crawled, tmp_path / "deep.db"))
+    lock, noted = db.with_name("deep.db.lock"), db.with_name("deep.db.refused-runs")
+    for args in (("runs",), ("runs", "--check"), ("report",), ("reparse", "--no-progress"),
+                 ("crawl", "--delay", "0", "--no-follow", "--no-progress", "--start-url", f"{replica.url}/")):
+        lock.write_text("[" * 4096)
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    # A minute ahead: later than the crawl above, as runs --check reads the newest run.
+    started = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat(timespec="seconds")
+    deep_args = json.dumps({"command": "crawl", "started_at": started, "finish_reason": "locked", "error": "deep",
+                            "job_id": "deep", "args": {"a": json.loads("[" * 400 + "]" * 400)}})
+    noted.write_text("[" * 5000 + "\n" + deep_args + "\n")
+    for args in (("runs",), ("report",)):
+        result = run_glossary(*args, "--db", str(db))
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
+    check = run_glossary("runs", "--check", "--db", str(db))
+    assert check.returncode == 3 and check.stderr.strip() == f"{db}: crawl (job deep) locked at {started}: deep"
+    result = run_glossary("reparse", "--no-progress", "--db", str(db))
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT args, outcome FROM crawl_runs WHERE job_id = 'deep'") == [{"args": "{}",
+                                                                                       "outcome": "locked"}]
 
 # -- 2. a site that holds the crawl -------------------------------------------------------------
 
@@ -390,6 +421,23 @@ def test_an_index_of_100000_sitemaps_is_cut_at_the_count(make_replica, tmp_path)
     assert len(errors) == 1 and "more than 50 sitemaps" in errors[0]["error"]
 
 
+def test_a_sitemap_past_the_size_limit_is_an_unreadable_sitemap_not_a_failed_page(make_replica, tmp_path):
+    """A gzip sitemap past the size limit once inflated was an unreadable sitemap, but a plain one past it as
+    sent was a failed page ("larger than the size limit"): the summary counted one sitemap unreadable of two,
+    and a page failed that no one asked for. Both are unreadable sitemaps now."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "huge.db"
+    result = crawl(db, "--start-url", server.url + "/definition/attack-formulas/", "--no-follow",
+                   "--sitemap", server.url + HUGE_SITEMAP, "--sitemap", server.url + HUGE_GZIP_SITEMAP)
+    assert result.returncode == 0, result.stderr
+    assert "2 sitemaps unreadable" in result.stdout + result.stderr
+    assert re.search(r"failed +0\n", result.stdout + result.stderr), result.stdout + result.stderr
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": server.url + HUGE_SITEMAP, "stage": "sitemap", "error": "sitemap over the size limit"},
+        {"url": server.url + HUGE_GZIP_SITEMAP, "stage": "sitemap",
+         "error": "sitemap over the size limit once decompressed"}]
+
+
 # -- 3. one page's memory and disk --------------------------------------------------------------
 
 
@@ -630,6 +678,21 @@ def test_a_utf16_page_is_read_not_refused_as_binary(make_replica, tmp_path):
     assert rows(db, "SELECT * FROM crawl_errors") == []
 
 
+def test_a_title_and_summary_of_millions_of_characters_are_cut_like_the_body_text(make_replica, tmp_path):
+    """The body text was cut to its 1 MiB and the title and summary were not: a page whose title, heading and
+    description were millions of characters each archived them whole, and one search hit printed megabytes.
+    Each is cut at its bound, which the page's parse row names."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "long.db"
+    assert crawl(db, "--start-url", server.url + "/definition/attack-long-title/", "--no-follow").returncode == 0
+    assert rows(db, "SELECT title, summary FROM pages") == [{"title": "T" * 2000, "summary": "S" * 10_000}]
+    assert rows(db, "SELECT stage, error FROM crawl_errors") == [{
+        "stage": "parse", "error": f"page cut: title of {LONG_FIELD:,} characters, the first 2,000 kept; "
+                                   f"summary of {LONG_FIELD:,} characters, the first 10,000 kept"}]
+    found = run_glossary("search", "Vega", "--db", str(db))
+    assert found.returncode == 0 and "T" * 2000 in found.stdout and len(found.stdout) < 50_000, found.stderr
+
+
 def test_links_to_another_port_of_the_host_are_not_followed(make_replica, tmp_path):
     """Another port is another server (Scrapyd, a database's console): a page cannot send the crawl there."""
     server, other = make_replica(SITE_PAGES, 1, "--attack", "none"), make_replica(SITE_PAGES)
@@ -654,6 +717,21 @@ def test_redirects_to_invalid_hosts_are_one_line_each(make_replica, tmp_path):
     errors = rows(db, "SELECT stage, error FROM crawl_errors WHERE url LIKE '%redirect-bad%' ORDER BY url")
     assert [e["stage"] for e in errors] == ["fetch", "fetch"]
     assert all(e["error"].startswith("redirect to an invalid URL") for e in errors), errors
+
+
+def test_a_redirect_to_a_url_longer_than_any_requested_is_not_followed(make_replica, tmp_path):
+    """A link to a URL longer than 2,083 characters was never requested, but a redirect to one was: the crawl
+    asked for a 10,001-character path. Now the redirect is refused as one to an invalid URL is."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "long.db"
+    result = crawl(db, "--start-url", f"{server.url}/attack/redirect-long/", "--start-url", server.url + CONTROL_PAGE,
+                   "--no-follow")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert max(len(r["path"]) for r in server.requests()) < 100
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors WHERE url LIKE '%redirect-long%'") == [{
+        "url": f"{server.url}/attack/redirect-long/", "stage": "fetch",
+        "error": f"redirect to a URL of {len(server.url) + 10_001:,} characters, longer than the 2,083 a URL may "
+                 f"have: {(server.url + '/' + 'b' * 10_000)[:200]!r}"}]
 
 
 @pytest.mark.parametrize("attack", ["robots-big", "robots-bomb"])

@@ -46,6 +46,8 @@ MAX_ELEMENTS = 50_000  # tags read; the markup after the last one is not parsed
 MAX_TEXT_CHARS = 1024 * 1024  # of body text, and again of section text: at most a quarter of the page
 MIN_TEXT_CHARS = 128 * 1024  # ... but never fewer than this
 MAX_SECTIONS = 1000
+MAX_TITLE_CHARS = 2000  # a real title is a line, a few dozen characters
+MAX_SUMMARY_CHARS = 10_000  # a real summary is a paragraph, a few hundred
 MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
 MIN_LINKS = 100  # ... but never fewer than this
 
@@ -404,6 +406,10 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     cuts = []
     most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
     most = _most_links(size)
+    for field, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS)):
+        if len(value := record[field] or "") > most_chars:
+            cuts.append(f"{field} of {len(value):,} characters, the first {most_chars:,} kept")
+            record[field] = value[:most_chars]
     text = record["body_text"] or ""
     if len(text) > most_text:
         cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")

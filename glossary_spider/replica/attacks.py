@@ -153,6 +153,15 @@ def _utf16_page() -> bytes:
                     ).decode().replace('<meta charset="utf-8">', "").encode("utf-16")
 
 
+LONG_FIELD = 2_000_000  # three of them within the 8 MiB of markup read
+
+
+def _long_title_page() -> bytes:
+    # A title, a heading and a description of LONG_FIELD characters each: one word.
+    head = f'<meta name="description" content="{"S" * LONG_FIELD}">'
+    return document("T" * LONG_FIELD, "Vega measures how an option's price moves with volatility.", head=head)
+
+
 PAGES = {
     "/attack/link-flood/": _links_page,
     "/attack/jsonld-flood/": _jsonld_page,
@@ -166,6 +175,7 @@ PAGES = {
     "/definition/attack-formulas/": _formula_page,
     "/definition/attack-json-ld/": _jsonld_not_json_page,
     "/definition/attack-utf-16/": _utf16_page,
+    "/definition/attack-long-title/": _long_title_page,
 }
 CONTENT_TYPES = {"/definition/attack-utf-16/": b"text/html"}
 # A page whose links lead to another port of the host it is served from (?to=PORT): another server.
@@ -176,12 +186,25 @@ REDIRECTS = {
     # Locations whose host cannot be read.
     "/attack/redirect-bad-host/": "http://exa mple.com:99999999/",
     "/attack/redirect-bad-ipv6/": "http://[::1/definition/x/",
+    # A target on the same host, longer than any URL a crawler requests.
+    "/attack/redirect-long/": "/" + "b" * 10_000,
 }
+
+
+# Sitemaps past the 16 MiB download cap: a text one as sent, a gzip file (not a Content-Encoding) once inflated.
+HUGE_SITEMAP = "/attack/huge-sitemap.txt"
+HUGE_GZIP_SITEMAP = "/attack/huge-sitemap.txt.gz"
 
 
 @cache
 def page(path: str) -> bytes:
     return PAGES[path]()
+
+
+@cache
+def _huge_sitemap(base: str, gzipped: bool) -> bytes:
+    lines = "".join(f"{base}/definition/listed-{n:07}/\n" for n in range(17 * MiB // (len(base) + 29)))
+    return gzip.compress(lines.encode(), compresslevel=1) if gzipped else lines.encode()
 
 
 @cache
@@ -221,6 +244,10 @@ class AttackReplicaResource(FaultyReplicaResource):
         if path in REDIRECTS:
             request.setHeader(b"Location", REDIRECTS[path].encode())
             return self._send(request, path, 302, b"")
+        if path in (HUGE_SITEMAP, HUGE_GZIP_SITEMAP):
+            gzipped = path == HUGE_GZIP_SITEMAP
+            return self._send(request, path, 200, _huge_sitemap(base, gzipped),
+                              b"application/gzip" if gzipped else b"text/plain; charset=utf-8")
         if path == NEVER_ANSWERED:
             return self._never_answer(request, path)
         return super().render_GET(request)

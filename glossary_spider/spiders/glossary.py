@@ -46,7 +46,8 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import BodyUndecodable, describe, malformed, unusable_answer
+from glossary_spider.failures import (BodyUndecodable, describe, malformed, past_limit_once_decoded, past_size_limit,
+                                      unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON
@@ -591,6 +592,12 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "fetch", error, tried, response.status, self.fetch_of(response, url))
             return
         error = failure.value
+        if "sitemap_depth" in request.meta and past_size_limit(error):
+            # An unreadable sitemap, as one whose gzip file is past the limit decompressed is; no page failed.
+            self.crawler.stats.inc_value("glossary/sitemaps_unreadable")
+            yield FailureItem(url, "sitemap", "sitemap over the size limit"
+                              + (" once decompressed" if past_limit_once_decoded(error) else ""))
+            return
         message = "; ".join(f"{type(e).__name__}: {e}" for e in malformed(error)) or str(error) or type(error).__name__
         if isinstance(error, RobotsUnavailable):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
