@@ -1394,7 +1394,7 @@ def test_a_hostile_refused_runs_file_is_neither_a_traceback_nor_a_terminal_escap
                                  "finish_reason": "locked", "error": "E\x1b[2J\x1b]0;x\x07", "job_id": "j\x1b[1m"}))
     result = run_glossary("runs", "--db", str(db), "--check")
     assert result.returncode == 3 and "\x1b" not in result.stderr + result.stdout and "\x07" not in result.stderr
-    assert result.stderr.startswith(f"crawl (job j\\x1b[1m) locked at {started}: "
+    assert result.stderr.startswith(f"{db}: crawl (job j\\x1b[1m) locked at {started}: "
                                     "E\\x1b[2J\\x1b]0;x\\x07")
 
 
@@ -1417,7 +1417,7 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
         json.dumps({**refused, "pid": "1; DROP TABLE pages"}), json.dumps(refused)]) + "\n")
     check = run_glossary("runs", "--db", str(db), "--check")
     assert check.returncode == 3 and check.stderr.strip() == (
-        f"refresh (job j1) locked at {refused['started_at']}: locked by another writer")
+        f"{db}: refresh (job j1) locked at {refused['started_at']}: locked by another writer")
     listed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
     assert [(r["command"], r["outcome"], r.get("noted")) for r in listed][-2:] == [
         ("refresh", "locked", True), ("refresh", "locked", True)]
