@@ -151,8 +151,9 @@ class OwnLogOnly:
 class Budgets:
     """Scrapy's CloseSpider conditions, in its place: responses (``CLOSESPIDER_PAGECOUNT``,
     ``--max-requests``: every one downloaded, a redirect's or a retried one's too, which Scrapy's, counting
-    those that reach the spider, let a site that redirects or refuses everything take without end), seconds (``CLOSESPIDER_TIMEOUT``, ``--max-duration``), items
-    (``CLOSESPIDER_ITEMCOUNT``) and errors (``CLOSESPIDER_ERRORCOUNT``). The run closes with Scrapy's
+    those that reach the spider, let a site that redirects or refuses everything take without end), seconds
+    (``CLOSESPIDER_TIMEOUT``, ``--max-duration``), items (``CLOSESPIDER_ITEMCOUNT``) and errors
+    (``CLOSESPIDER_ERRORCOUNT``). The run closes with Scrapy's
     reasons, and sends :data:`stop_requested` first, so that the requests waiting for their turn at a
     host (a delay, a Crawl-delay, a Retry-After) are dropped for ``--resume`` rather than sent, one a
     delay, long after the budget was spent.

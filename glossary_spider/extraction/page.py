@@ -406,10 +406,10 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     cuts = []
     most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
     most = _most_links(size)
-    for field, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS)):
-        if len(value := record[field] or "") > most_chars:
-            cuts.append(f"{field} of {len(value):,} characters, the first {most_chars:,} kept")
-            record[field] = value[:most_chars]
+    for name, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS)):
+        if len(value := record[name] or "") > most_chars:
+            cuts.append(f"{name} of {len(value):,} characters, the first {most_chars:,} kept")
+            record[name] = value[:most_chars]
     text = record["body_text"] or ""
     if len(text) > most_text:
         cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")

@@ -214,10 +214,10 @@ class Staging:
         with the rest of the run once the site is back, too few to trip it again, they would become the
         archive's. Their captures say ``discarded`` (the raw captures stay), the pages they staged go, and
         their URLs wait in the frontier to be asked again, so that each page's latest answer stands. A page
-        is asked again once: its second answer stays, held or not, to be judged with the rest of the run (a
-        site that really changed would otherwise be asked the same pages again at every resume, and a run
-        under a budget never end). The held report goes: the resumed run is judged anew. Returns how many
-        URLs; 0 for a run not held."""
+        is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or not, to be
+        judged with the rest of the run (a site that really changed would otherwise be asked the same pages
+        at every resume, and a run under a budget never end). The held report goes: the resumed run is
+        judged anew. Returns how many URLs; 0 for a run not held."""
         report = self.gate_report(run_id)
         if report is None or not report["held"] or report["decision"] is not None:
             return 0
@@ -225,8 +225,9 @@ class Staging:
             self.db.execute("DROP TABLE IF EXISTS temp.asked_again")
             self.db.execute(
                 "CREATE TEMP TABLE asked_again AS SELECT DISTINCT url FROM captures c WHERE run_id = :run AND "
-                "outcome IN ('held', 'failed') AND NOT EXISTS (SELECT 1 FROM captures d WHERE +d.run_id = :run "
-                "AND d.url = c.url AND d.outcome = 'discarded')", {"run": run_id})
+                "outcome IN ('held', 'failed') AND (SELECT count(*) FROM captures d WHERE +d.run_id = :run "
+                "AND d.url = c.url AND d.outcome = 'discarded') < :most",
+                {"run": run_id, "most": ASKED_AGAIN_AT_MOST})
             self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome IN "
                             "('held', 'failed') AND url IN (SELECT url FROM asked_again)", [run_id])
             self.db.execute("DELETE FROM staged WHERE run_id = ? AND url IN (SELECT url FROM asked_again)", [run_id])
@@ -279,6 +280,10 @@ class Staging:
     def gate_report(self, run_id: int) -> dict[str, Any] | None:
         return read_gate_report(self.db.conn, run_id)
 
+
+# How many times a resumed run asks again about a page whose answer a part of it held (Staging.ask_again): an
+# outage over as many parts of a run is no page's deletion, and a site that really changed gets a run that ends.
+ASKED_AGAIN_AT_MOST = 3
 
 # Of a run's captures with outcome "gone" (or "held", while the gate holds the run), those of archived
 # pages that went (a 404 or 410, or a redirect elsewhere), whose pages go only once the gate has passed
