@@ -722,6 +722,20 @@ def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica,
     assert found["changes"] == 0 and found["sitemaps_unreadable"] == 1
 
 
+def test_a_sitemap_answering_404_is_an_unreadable_sitemap_not_a_failed_page(make_replica, tmp_path):
+    """A sitemap that answered 404 was counted as a failed page (a capture, a 'fetch' row) and not among the
+    unreadable sitemaps; a run resumed after a held part then asked for it again as a page."""
+    server = make_replica(PAGES, 1)
+    db = tmp_path / "gone-sitemap.db"
+    result = crawl(db, "--sitemap", f"{server.url}/no-such-sitemap.xml", "--no-follow", "--json")
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert (found["pages_failed"], found["sitemaps_unreadable"]) == (0, 1), found
+    assert rows(db, "SELECT stage, http_status, error FROM crawl_errors") == [
+        {"stage": "sitemap", "http_status": 404, "error": "HTTP 404"}]
+    assert rows(db, "SELECT count(*) AS n FROM captures") == [{"n": 0}]
+
+
 def test_the_report_lists_the_errors_and_show_names_a_failed_pages_error(attacked):
     """A crawl's "N fetches failed (see 'glossary report')" led to a report that gave counts by stage only,
     and `show` of a page that failed said only that no page was archived there."""

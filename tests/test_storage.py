@@ -437,3 +437,28 @@ def test_a_runs_counts_take_time_in_proportion_to_its_failed_pages(tmp_path):
     archive.close()
     assert counts["pages_failed"] == failed
     assert seconds < 3, seconds  # 0.1 s here; some 50 s before
+
+
+def test_a_resumed_run_asks_again_only_what_its_held_part_was_answered(tmp_path):
+    """Resuming a run held so far asked again about every failed fetch of the run, those of its earlier parts,
+    which had passed the gate, too: a page that answered 410 on the first night was fetched again each time."""
+    from glossary_spider.storage import Fetch
+
+    _, *later = extracted_replica_pages(40, 4)
+    with Archive(tmp_path / "parts.db") as archive:
+        run_id = archive.start_run("refresh", {})
+        archive.db.execute("UPDATE crawl_runs SET started_at = '2026-11-01T00:00:00+00:00' WHERE id = ?", [run_id])
+        earlier = Fetch("http://x/definition/gone-for-good/", 410, fetched_at="2026-11-01T00:00:01+00:00")
+        archive.record_failure(run_id, earlier.url, "fetch", 410, "HTTP 410", fetch=earlier)
+        archive.db.execute("UPDATE crawl_runs SET resumed_at = '2026-11-02T00:00:00+00:00' WHERE id = ?", [run_id])
+        held = [(Fetch(f.url, 200, f.body, f.content_type, fetched_at="2026-11-02T00:00:01+00:00"), e)
+                for f, e in later]
+        archive.stage_pages(run_id, held)
+        archive.hold_staged(run_id, {"checks": []})
+        assert archive.ask_again(run_id) == len(held)
+        done, pending = archive.frontier(run_id)
+        assert sorted(pending) == sorted(f.url for f, _ in held) and earlier.url not in pending
+        outcomes = dict(archive.db.execute("SELECT url, outcome FROM captures WHERE run_id = ?", [run_id]).fetchall())
+        assert outcomes == {earlier.url: "failed", **{f.url: "discarded" for f, _ in held}}
+        assert archive.db.execute("SELECT count(*) FROM staged").fetchone()[0] == 0
+        assert archive.gate_report(run_id) is None

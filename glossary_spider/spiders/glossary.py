@@ -50,7 +50,7 @@ from glossary_spider.failures import (BodyUndecodable, describe, malformed, past
                                       unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
-from glossary_spider.outcome import MAX_PAGES_REASON
+from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.queues import PrivateQueues
@@ -582,6 +582,11 @@ class GlossarySpider(Spider):
         url = normalize_url(asked) or asked
         attempts = request.meta.get("retry_times", 0) + 1
         tried = f"gave up after {attempts} attempts" if attempts > 1 else None
+        if failure.check(HttpError) and "sitemap_depth" in request.meta and not no_answer(
+                status := failure.value.response.status):  # a sitemap answered 404, 410: unreadable; no page failed
+            self.crawler.stats.inc_value("glossary/sitemaps_unreadable")
+            yield FailureItem(url, "sitemap", f"HTTP {status}", tried, status)
+            return
         if failure.check(HttpError):
             response = failure.value.response
             error = f"HTTP {response.status}"

@@ -221,13 +221,16 @@ class Staging:
         report = self.gate_report(run_id)
         if report is None or not report["held"] or report["decision"] is not None:
             return 0
+        run = self.db.table("crawl_runs").get(run_id)
         with self.db.atomic():
             self.db.execute("DROP TABLE IF EXISTS temp.asked_again")
+            # The held part's answers: those since it started (the failed fetches of earlier parts, which passed
+            # the gate, are theirs).
             self.db.execute(
                 "CREATE TEMP TABLE asked_again AS SELECT DISTINCT url FROM captures c WHERE run_id = :run AND "
-                "outcome IN ('held', 'failed') AND (SELECT count(*) FROM captures d WHERE +d.run_id = :run "
-                "AND d.url = c.url AND d.outcome = 'discarded') < :most",
-                {"run": run_id, "most": ASKED_AGAIN_AT_MOST})
+                "outcome IN ('held', 'failed') AND fetched_at >= :part AND (SELECT count(*) FROM captures d "
+                "WHERE +d.run_id = :run AND d.url = c.url AND d.outcome = 'discarded') < :most",
+                {"run": run_id, "part": run["resumed_at"] or run["started_at"], "most": ASKED_AGAIN_AT_MOST})
             self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome IN "
                             "('held', 'failed') AND url IN (SELECT url FROM asked_again)", [run_id])
             self.db.execute("DELETE FROM staged WHERE run_id = ? AND url IN (SELECT url FROM asked_again)", [run_id])
