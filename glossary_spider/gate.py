@@ -288,16 +288,24 @@ class QualityGate:
         types = run.rows("s.page_type, count(*)", "GROUP BY s.page_type ORDER BY s.page_type",
                          "AND s.url NOT IN (SELECT value FROM json_each(:soft))", soft=soft_json).fetchall()
         for page_type, pages in types:
-            if pages < v["min-pages"]:
+            # The archived pages of the type the run's earlier parts fetched in full (a resumed run is judged
+            # whole: the same run without a budget has them staged beside the rest), as they archived them.
+            earlier = _archive_health(archive, page_type, run, soft_json, EARLIER_PARTS)
+            if pages + earlier["pages"] < v["min-pages"]:
                 continue
             of_type = "AND s.page_type = :type AND s.url NOT IN (SELECT value FROM json_each(:soft))"
             known = f"{of_type} AND p.url IS NOT NULL"
             (paired,), = run.rows("count(*)", "", known, type=page_type, soft=soft_json)
-            where, own = (known, True) if paired >= v["min-pages"] else (of_type, False)
-            before = _archive_health(archive, page_type, run, soft_json, paired=own)
+            own = paired + earlier["pages"] >= v["min-pages"]
+            where = known if own else of_type
+            before = _archive_health(archive, page_type, run, soft_json, PAIRED if own else OTHERS)
+            if own:
+                before = _together(before, earlier)
             if before["pages"] < v["min-pages"]:
                 continue
             now = run.health(where, type=page_type, soft=soft_json)
+            if own:
+                now = _together(now, earlier)
             problems, examples = [], []
             for key, label, test in (("with_title", "title", "coalesce(s.title, '') = ''"),
                                      ("with_related", "related links", "coalesce(s.related, 0) = 0"),
@@ -316,7 +324,7 @@ class QualityGate:
             summary = (f"{page_type}: " + "; ".join(problems) if problems
                        else f"{page_type}: extraction as healthy as {than}")
             checks.append(Check(f"health:{page_type}", bool(problems), summary,
-                                {"run": now, "archive": before}, list(dict.fromkeys(examples))[:EXAMPLES]))
+                                {"run": dict(now), "archive": dict(before)}, list(dict.fromkeys(examples))[:EXAMPLES]))
         return checks
 
 
@@ -335,14 +343,15 @@ class Run:
             "run_id = :run AND outcome IN ('new', 'changed')) AND p.url NOT IN (SELECT url FROM staged WHERE "
             "run_id = :run) ORDER BY p.url", {"run": self.run_id})
 
-    def health(self, where: str, **params: Any) -> dict[str, Any]:
+    def health(self, where: str, **params: Any) -> Health:
         """The extraction health of the run's pages that ``where`` picks, as :func:`_archive_health` gives it."""
         (pages, with_title, with_related, with_jsonld), = self.rows(
             "count(*), avg(coalesce(s.title, '') != ''), avg(coalesce(s.related, 0) != 0), "
             "avg(coalesce(s.jsonld, 0) != 0)", "", where, **params)
         words = [w or 0 for (w,) in self.rows("s.words", "", where, **params)]
-        return {"pages": pages, "with_title": with_title or 0.0, "with_related": with_related or 0.0,
-                "with_jsonld": with_jsonld or 0.0, "median_words": statistics.median(words) if words else 0}
+        return Health({"pages": pages, "with_title": with_title or 0.0, "with_related": with_related or 0.0,
+                       "with_jsonld": with_jsonld or 0.0, "median_words": statistics.median(words) if words else 0},
+                      words)
 
     def rows(self, columns: str, tail: str, where: str = "", **params: Any) -> Any:
         """A cursor over ``SELECT columns`` of the run's staged pages (``s``) beside their archived
@@ -351,15 +360,41 @@ class Run:
                                f"WHERE s.run_id = :run {where} {tail}", {"run": self.run_id, **params})
 
 
-def _archive_health(archive: Archive, page_type: str, run: Run, soft: str, paired: bool) -> dict[str, Any]:
-    """The extraction health, before ``run``: ``paired``, of the archived versions of the pages the run staged
-    as ``page_type`` (less the ``soft`` 404s, a JSON list); else of the archive's live pages of that type,
-    less those the run's earlier parts archived (a run stopped by a budget and resumed is judged whole, not
-    against itself)."""
-    where = ("url IN (SELECT url FROM staged WHERE run_id = :run AND page_type = :type "
-             "AND url NOT IN (SELECT value FROM json_each(:soft)))" if paired else
-             "page_type = :type AND status = 'live' AND url NOT IN (SELECT url FROM captures WHERE run_id = :run "
-             "AND outcome IN ('new', 'changed'))")
+class Health(dict):
+    """A population's extraction health (pages; shares with a title, related links and JSON-LD; median words),
+    with the word counts its median was taken of, for :func:`_together`."""
+
+    def __init__(self, numbers: dict[str, Any], words: list[int]):
+        super().__init__(numbers)
+        self.words = words
+
+
+def _together(one: Health, other: Health) -> Health:
+    """The health of two populations of pages taken as one."""
+    pages = one["pages"] + other["pages"]
+    if not pages:
+        return one
+    shares = {key: (one[key] * one["pages"] + other[key] * other["pages"]) / pages
+              for key in ("with_title", "with_related", "with_jsonld")}
+    words = one.words + other.words
+    return Health({"pages": pages, **shares, "median_words": statistics.median(words) if words else 0}, words)
+
+
+# Which archived pages _archive_health reads: those ``run`` staged as the type (``paired``, as they were before
+# it); the archive's others of the type, less those the run's earlier parts archived new or changed; or those
+# its earlier parts fetched in full and archived, already changed or as they were.
+PAIRED = ("url IN (SELECT url FROM staged WHERE run_id = :run AND page_type = :type "
+          "AND url NOT IN (SELECT value FROM json_each(:soft)))")
+OTHERS = ("page_type = :type AND status = 'live' AND url NOT IN (SELECT url FROM captures WHERE run_id = :run "
+          "AND outcome IN ('new', 'changed'))")
+EARLIER_PARTS = ("page_type = :type AND status = 'live' AND url IN (SELECT url FROM captures WHERE run_id = :run "
+                 "AND outcome IN ('changed', 'unchanged')) AND url NOT IN (SELECT url FROM staged WHERE run_id = :run)")
+
+
+def _archive_health(archive: Archive, page_type: str, run: Run, soft: str, where: str) -> Health:
+    """The extraction health of the archive's pages of ``page_type`` that ``where`` (:data:`PAIRED`,
+    :data:`OTHERS` or :data:`EARLIER_PARTS`) picks, beside ``run`` and its ``soft`` 404s (a JSON list): a run
+    stopped by a budget and resumed is judged whole, not against itself."""
     params = {"type": page_type, "run": run.run_id, "soft": soft}
     row = archive.db.execute(
         f"""SELECT count(*),
@@ -368,5 +403,5 @@ def _archive_health(archive: Archive, page_type: str, run: Run, soft: str, paire
                   avg(EXISTS (SELECT 1 FROM structured_data d WHERE d.url = p.url AND d.syntax = 'json-ld'))
            FROM pages p WHERE {where}""", params).fetchone()
     words = [w or 0 for (w,) in archive.db.execute(f"SELECT word_count FROM pages WHERE {where}", params)]
-    return {"pages": row[0], "with_title": row[1] or 0.0, "with_related": row[2] or 0.0, "with_jsonld": row[3] or 0.0,
-            "median_words": statistics.median(words) if words else 0}
+    return Health({"pages": row[0], "with_title": row[1] or 0.0, "with_related": row[2] or 0.0,
+                   "with_jsonld": row[3] or 0.0, "median_words": statistics.median(words) if words else 0}, words)

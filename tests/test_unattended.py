@@ -752,6 +752,20 @@ def test_an_outage_over_several_parts_of_a_run_marks_no_page_gone(site, archived
         (r["url"], r["status"], r["version"]) for r in before]
 
 
+def test_a_redesign_in_a_later_part_of_a_run_is_judged_with_the_pages_of_its_earlier_parts(site, archived):
+    """A refresh's first part (a budget) archived half the site as it was; the site then went to a theme the
+    extraction does not know, and the resumed part, a few pages of each type, each fewer than min-pages, was
+    judged on its own: no health check, and the redesigned pages reached history. Judged whole, with the
+    pages its earlier part archived, as the same refresh without a budget is, it is held."""
+    first = refresh(archived, "--max-age", "0", "--max-requests", "92")
+    assert first.returncode == ExitStatus.STOPPED_EARLY, first.stdout + first.stderr
+    versions = history(archived)
+    set_mode(site, "redesign")
+    resumed = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress")
+    assert resumed.returncode == ExitStatus.HELD, resumed.stdout + resumed.stderr
+    assert "health:" in resumed.stdout and history(archived) == versions
+
+
 def test_a_run_held_after_its_earlier_parts_were_archived_does_not_say_nothing_was_written(site, archived):
     """A refresh whose first part passed the gate and wrote its changes, then resumed into a maintenance page
     and held, said "no version written, no page changed": the first part's versions stand."""
