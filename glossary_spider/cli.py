@@ -640,7 +640,9 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     else:
         ended = f"{reason} in" if reason else "stopped after"
     if gate and gate["held"]:  # its pages are not counted until it is accepted
-        found = f"{gate.get('pages') or 0} pages fetched, held by the quality gate"
+        fetched = sum(gate.get(key) or 0 for key in ("pages", "gone", "not_pages"))  # as the HELD line counts them
+        so_far = "" if is_complete(reason) else " so far"
+        found = f"{fetched} {'page' if fetched == 1 else 'pages'} fetched, held{so_far} by the quality gate"
     else:
         found = f"{news} page{'' if news == 1 else 's'} new, changed, gone or back" if news else "nothing new"
     if unreadable := stats.get("glossary/sitemaps_unreadable"):
@@ -704,7 +706,9 @@ def gate_lines(run: dict[str, Any], gate: dict[str, Any] | None, db: str) -> lis
                 lines.append(f"  {check['name']}: {check['summary']}")
                 lines += [f"    e.g. {url}" for url in check["examples"][:3]]
         look = again("held", db, "--run", str(run["id"]))
-        if unfinished:
+        if gate.get("decision"):  # seen to (glossary held): nothing to look at or decide
+            pass
+        elif unfinished:
             lines.append(f"  the run asks about them again when it is resumed, and is judged then; look: {look}")
         else:
             lines.append(f"  look: {look}; then '{again('held', db, '--accept', str(run['id']))}' "
@@ -803,7 +807,6 @@ def _show_held(conn: sqlite3.Connection, db: str, run_id: int | None, as_json: b
         lines = gate_lines(run, {**report, "held": True}, db)[1:]
         if report["decision"]:
             state = f"held, then {report['decision']} at {report['decided_at']}"
-            lines = [line for line in lines if not line.lstrip().startswith("look:")]
         elif report["superseded_by"]:
             state = f"held; run #{report['superseded_by']} has archived pages since, so only --discard remains"
             lines = [f"  then: glossary held --discard {run['id']}" if line.lstrip().startswith("look:") else line

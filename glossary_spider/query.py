@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from glossary_spider.outcome import was_refused
+from glossary_spider.outcome import is_complete, was_refused
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
@@ -652,7 +652,8 @@ def superseded_by(conn: sqlite3.Connection, run_id: int) -> int | None:
 def held_runs(conn: sqlite3.Connection, limit: int = 10) -> list[dict[str, Any]]:
     """The last runs the quality gate held, newest first, with what tripped it and what became of them."""
     return [{"run_id": r["run"]["id"], "command": r["run"]["command"], "started_at": r["run"]["started_at"],
-             "decision": r["decision"] or "held", "pages": r.get("pages"), "superseded_by": r["superseded_by"],
+             "decision": r["decision"] or ("held" if is_complete(r["run"]["finish_reason"]) else "held so far"),
+             "pages": r.get("pages"), "superseded_by": r["superseded_by"],
              "tripped": [c for c in r["checks"] if c["tripped"]]} for r in held_reports(conn)[::-1][:limit]]
 
 

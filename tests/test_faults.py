@@ -44,7 +44,7 @@ def attacked(hostile, tmp_path_factory):
     process = subprocess.Popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{hostile.named_url}/",
          "--sitemap", f"{hostile.named_url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8",
-         "--timeout", "2", "--no-progress"],
+         "--timeout", "4", "--no-progress"],  # past what a loaded machine may take to answer an ordinary page
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     stdout = process.stdout.read()

@@ -688,7 +688,7 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
     assert "asks about them again when it is resumed" in result.stdout
     assert "--accept" not in result.stdout and "--resume" in result.stderr
     # Its first line does not say "nothing new": its pages wait, uncounted until the gate passes them.
-    assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held by the quality gate\n", result.stdout)
+    assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held so far by the quality gate\n", result.stdout)
     listed = run_glossary("held", "--db", str(archived))
     assert "asked again and judged when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
     # Nor may it be accepted or discarded: accepted, its pages became the archive's while the resumed run went on
@@ -702,6 +702,14 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
         assert f"'glossary refresh --resume --db {archived}'" in refused.stderr
     assert rows(archived, "SELECT count(*) AS n FROM versions")[0]["n"] == versions
     assert rows(archived, "SELECT decision FROM gate_reports WHERE run_id = ?", (run_id,)) == [{"decision": None}]
+    # The report said it was held, as of a run that ended; and once a new run had taken its place (its held
+    # pages set aside), 'glossary held' still said it would be asked again when resumed.
+    assert re.search(rf"^  #{run_id} refresh \S+  held so far$", run_glossary("report", "--db", str(archived)).stdout,
+                     re.M)
+    set_mode(site, "normal")
+    assert refresh(archived, "--max-requests", "5").returncode == ExitStatus.STOPPED_EARLY
+    listed = run_glossary("held", "--db", str(archived), "--run", str(run_id)).stdout
+    assert "held, then discarded at" in listed and "asks about them again" not in listed, listed
 
 
 @pytest.mark.parametrize("mode", ["not-found", "maintenance", "moved", "redesign"])
