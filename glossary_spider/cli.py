@@ -601,7 +601,7 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
         error = as_user_error(exc, db)  # no archive there, or none that can be read: a monitor reading JSON is told
         if check and as_json:
             click.echo(safe_json(json.dumps({"exit_status": error.exit_code, "message": error.format_message(),
-                                             "run": None})))
+                                             "run": None, "archive": os.path.abspath(db)})))
         raise error from None
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))

@@ -1371,7 +1371,8 @@ def test_runs_check_without_runs_or_archive(tmp_path):
     # With --json, a monitor that reads standard output gets the verdict too (it got an empty document).
     result = run_glossary("runs", "--db", str(tmp_path / "none.db"), "--check", "--json")
     assert result.returncode == 2 and json.loads(result.stdout) == {
-        "exit_status": 2, "message": f"no archive at {tmp_path / 'none.db'}: run 'glossary crawl' first", "run": None}
+        "exit_status": 2, "message": f"no archive at {tmp_path / 'none.db'}: run 'glossary crawl' first", "run": None,
+        "archive": str(tmp_path / "none.db")}
 
 
 def test_a_hostile_refused_runs_file_is_neither_a_traceback_nor_a_terminal_escape(crawled, tmp_path):
