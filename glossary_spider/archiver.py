@@ -32,7 +32,7 @@ def write_items(archive: Archive, run_id: int, items: list[Any], traffic: dict[s
             elif isinstance(item, LimitItem):
                 archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
             elif isinstance(item, MovedItem):  # a redirect answered: its URL is done, wherever it led
-                if outcome := archive.record_gone(run_id, item.fetch):
+                if outcome := archive.record_moved(run_id, item.fetch):
                     outcomes.append(outcome)
                 done.append(item.fetch.url)
             else:

@@ -18,6 +18,9 @@ the archive's current pages:
   run has passed the gate. A page the site's sitemaps no longer list, when they list
   others the archive has, went on purpose: the sitemaps and the server agree, and it
   does not count (a night of routine deletions is not a broken site);
+- ``moved``: most of the URLs the run got an answer about, new to the archive, redirecting to one and the
+  same page (every URL sent to the home page: a site moved or down, whose pages a first crawl would
+  otherwise take for aliases of that one page, and never ask about again);
 - ``not_pages``: most of the archived pages the run asked about answering with what is
   not a page (not HTML, binary, unreadable: a server handing out something else);
 - ``blank``: a page that came back with no text at all, where the archive's version has some (an
@@ -66,6 +69,9 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "gone-share": ("GLOSSARY_GATE_GONE_SHARE", 0.5,
                    "hold when archived pages gone (404, 410, a redirect elsewhere) are at least this share of "
                    "those the run asked about (and 5 or more)"),
+    "moved-share": ("GLOSSARY_GATE_MOVED_SHARE", 0.5,
+                    "hold when URLs new to the archive that redirected to one and the same page are at least this "
+                    "share of the URLs the run asked about (and 5 or more)"),
     "not-pages-share": ("GLOSSARY_GATE_NOT_PAGES_SHARE", 0.5,
                         "hold when archived pages answering with what is not a page (not HTML, binary, unreadable) "
                         "are at least this share of those the run asked about (and 5 or more)"),
@@ -85,7 +91,7 @@ EXAMPLES = 5
 # Thresholds that count pages (whole numbers), and those that are shares (0 to 1); the others are
 # finite numbers of at least 0.
 COUNTS = ("same-page-min", "min-pages")
-SHARES = ("same-page-share", "soft-404-share", "gone-share", "not-pages-share", "share-drop")
+SHARES = ("same-page-share", "soft-404-share", "gone-share", "moved-share", "not-pages-share", "share-drop")
 
 
 class GateSettingError(ValueError):
@@ -162,7 +168,7 @@ class QualityGate:
         stays the same however many pages the run fetched. ``listed``: the archived pages the sitemaps the
         run read list (None when they listed none of them, or the run read none)."""
         db = archive.db
-        checks = self._archived(db, run_id, listed)
+        checks = self._archived(db, run_id, listed) + self._moved(db, run_id)
         counted = {check.name: check.numbers[check.name] + check.numbers.get("dropped_from_sitemaps", 0)
                    for check in checks}
         gone, not_pages = counted.get("gone", 0), counted.get("not_pages", 0)
@@ -240,6 +246,29 @@ class QualityGate:
                 check.summary += f": {count / asked:.0%}, at least {share:.0%} ({why})"
             checks.append(check)
         return checks
+
+    def _moved(self, db: Any, run_id: int) -> list[Check]:
+        """The URLs new to the archive that the run was sent away from to the one page most of them were sent
+        to, against every URL the run got an answer about: a check if any was sent anywhere."""
+        top = db.execute("SELECT headers, count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome = "
+                         "'moved' GROUP BY headers ORDER BY n DESC, headers LIMIT 1", [run_id]).fetchone()
+        if top is None:
+            return []
+        headers, count = top
+        (asked,), = db.execute(f"SELECT count(DISTINCT url) FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}",
+                               [run_id])
+        target = (headers or "").partition("Location: ")[2][:200]
+        examples = [url for (url,) in db.execute(
+            "SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome = 'moved' AND headers IS ? ORDER BY url "
+            "LIMIT ?", [run_id, headers, EXAMPLES])]
+        check = Check("moved", False, f"{count} of the {asked} URLs the run asked about redirected to {target}",
+                      {"moved": count, "asked": asked, "to": target}, examples)
+        share = self.values["moved-share"]
+        if count >= max(5, share * asked):
+            check.tripped = True
+            check.summary += (f": {count / asked:.0%}, at least {share:.0%} (did the site move, or send every page "
+                              "to one while it is down?)")
+        return [check]
 
     def _soft_404(self, run: Run) -> tuple[list[str], int, int]:
         """Pages titled like a "not found" page, short, and either sharing their text with another

@@ -532,6 +532,10 @@ def test_a_site_sending_every_page_to_its_home_page_is_held_and_accepted_pages_h
     assert {(p["status"], p["http_status"]) for p in pages.values()} == {("gone", 301)}
     captures = rows(archived, "SELECT url, outcome, http_status, headers FROM captures WHERE run_id = ? AND url != ?",
                     (summary["id"], home))
+    # The URLs that were never pages (the about page, the category listings) moved: no page to mark gone.
+    moved = {c["url"] for c in captures if c["outcome"] == "moved"}
+    assert moved and not moved & set(pages)
+    captures = [c for c in captures if c["outcome"] != "moved"]
     assert {c["url"] for c in captures} == set(pages)
     assert {(c["outcome"], c["http_status"], c["headers"]) for c in captures} == {("gone", 301, f"Location: {home}")}
     assert archive_problems(archived) == []
@@ -758,6 +762,49 @@ def test_an_outage_over_several_parts_of_a_run_marks_no_page_gone(site, archived
     assert json.loads(resumed.stdout)["pages_gone"] == 0
     assert [(r["url"], r["status"], r["version"]) for r in current(archived)] == [
         (r["url"], r["status"], r["version"]) for r in before]
+
+
+def test_a_first_crawl_of_a_site_sending_every_url_to_its_home_page_is_held(site, tmp_path):
+    """A first crawl while the site sent every URL to its home page (301) archived that one page, took every
+    other URL for an alias of it, and finished: exit 0, and no later run asked about those URLs again."""
+    set_mode(site, "moved")
+    try:
+        result = crawl(tmp_path / "a.db", "--start-url", f"{site.url}/definition/",
+                       "--sitemap", f"{site.url}/sitemap_index.xml")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    assert re.search(rf"moved: \d+ of the \d+ URLs the run asked about redirected to {site.url}/: ", result.stdout)
+    assert rows(tmp_path / "a.db", "SELECT count(*) AS n FROM pages")[0]["n"] == 0
+    # Nothing to resume: the held run waits for a decision, and the refusal says which.
+    resumed = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--resume")
+    assert resumed.returncode == ExitStatus.BAD_INPUT and resumed.stderr.count("\n") == 1, resumed.stderr
+    assert "crawl #1 ended held by the quality gate" in resumed.stderr and "--discard 1" in resumed.stderr
+
+
+def test_a_resumed_crawl_asks_again_the_urls_its_held_part_saw_sent_to_the_home_page(site, tmp_path):
+    """A first crawl under a budget, stopped while the site sent every URL to its home page and resumed once
+    it was back, never asked those URLs again: a redirect from a URL the archive did not have left no
+    capture for the resume to set aside, and the crawl finished with a fifth of the site."""
+    db = tmp_path / "a.db"
+    first = crawl(db, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml",
+                  "--max-requests", "20")
+    assert first.returncode == ExitStatus.STOPPED_EARLY, first.stdout + first.stderr
+    set_mode(site, "moved")
+    try:
+        held = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    finally:
+        set_mode(site, "normal")
+    assert held.returncode == ExitStatus.STOPPED_EARLY and "HELD so far" in held.stdout, held.stdout + held.stderr
+    assert "moved: " in held.stdout
+    for _ in range(12):
+        resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+        if resumed.returncode != ExitStatus.STOPPED_EARLY:
+            break
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    archived = {r["url"] for r in rows(db, "SELECT url FROM pages")}
+    assert {site.url + path for path in ReplicaSite(PAGES).glossary_paths()} <= archived
+    assert archive_problems(db) == []
 
 
 def test_a_redesign_in_a_later_part_of_a_run_is_judged_with_the_pages_of_its_earlier_parts(site, archived):

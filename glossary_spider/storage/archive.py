@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlite_utils
 
-from glossary_spider.outcome import (REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete, outcome,
-                                     was_refused)
+from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete,
+                                     outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
                                             is_damaged, writable_logs)
@@ -205,6 +205,16 @@ class Archive(Staging, Writer, Reads):
         run = self.run(row[0])
         return None if is_complete(run["finish_reason"]) else run
 
+    def undecided_held_run(self, command: str) -> int | None:
+        """The id of the latest ``command`` run that started, if it ended held by the quality gate and
+        nobody has accepted or discarded it yet."""
+        refused = ", ".join("?" * len(REFUSED_REASONS))
+        row = self.db.execute(
+            f"SELECT r.id, r.finish_reason, g.decision FROM crawl_runs r LEFT JOIN gate_reports g ON g.run_id = r.id "
+            f"WHERE r.command = ? AND coalesce(r.finish_reason, '') NOT IN ({refused}) ORDER BY r.id DESC LIMIT 1",
+            [command, *REFUSED_REASONS]).fetchone()
+        return row[0] if row is not None and row[1] == HELD_REASON and row[2] is None else None
+
     def reopen_run(self, run_id: int, job_id: str | None = None) -> None:
         """Carry a stopped run on in this process (and Scrapyd job): the jobs of its earlier parts are kept,
         in ``earlier_job_ids``, for whoever traces one of them to the run."""
@@ -268,6 +278,18 @@ class Archive(Staging, Writer, Reads):
             rows.capture(run_id, fetch, None, outcome)
             self.write(rows)
         return outcome
+
+    def record_moved(self, run_id: int, fetch: Fetch) -> str | None:
+        """A redirect from a URL: for an archived page, what :meth:`record_gone` makes of it; for a URL the
+        archive never had, a capture ``moved`` (None returned): no page of its own, but an answer the quality
+        gate weighs (a site sending every URL to its home page) and that a run held asks about again."""
+        if outcome := self.record_gone(run_id, fetch):
+            return outcome
+        rows = Batch()
+        rows.capture(run_id, fetch, None, "moved")
+        with self.db.atomic():
+            self.write(rows)
+        return None
 
     def record_not_modified(self, run_id: int, fetch: Fetch) -> None:
         rows = Batch()

@@ -210,9 +210,9 @@ class Staging:
 
     def ask_again(self, run_id: int) -> int:
         """Set aside the answers of a stopped run the quality gate held so far, as its resume begins: they
-        are what tripped the gate (an outage's 404s, a maintenance page, what is not a page), and judged
-        with the rest of the run once the site is back, too few to trip it again, they would become the
-        archive's. Their captures say ``discarded`` (the raw captures stay), the pages they staged go, and
+        are what tripped the gate (an outage's 404s, a maintenance page, what is not a page, every URL sent to
+        one page), and judged with the rest of the run once the site is back, too few to trip it again, they
+        would become the archive's. Their captures say ``discarded`` (the raw captures stay), the pages they staged go, and
         their URLs wait in the frontier to be asked again, so that each page's latest answer stands. A page
         is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or not, to be
         judged with the rest of the run (a site that really changed would otherwise be asked the same pages
@@ -228,11 +228,11 @@ class Staging:
             # the gate, are theirs).
             self.db.execute(
                 "CREATE TEMP TABLE asked_again AS SELECT DISTINCT url FROM captures c WHERE run_id = :run AND "
-                "outcome IN ('held', 'failed') AND fetched_at >= :part AND (SELECT count(*) FROM captures d "
+                "outcome IN ('held', 'failed', 'moved') AND fetched_at >= :part AND (SELECT count(*) FROM captures d "
                 "WHERE +d.run_id = :run AND d.url = c.url AND d.outcome = 'discarded') < :most",
                 {"run": run_id, "part": run["resumed_at"] or run["started_at"], "most": ASKED_AGAIN_AT_MOST})
             self.db.execute("UPDATE captures SET outcome = 'discarded' WHERE run_id = ? AND outcome IN "
-                            "('held', 'failed') AND url IN (SELECT url FROM asked_again)", [run_id])
+                            "('held', 'failed', 'moved') AND url IN (SELECT url FROM asked_again)", [run_id])
             self.db.execute("DELETE FROM staged WHERE run_id = ? AND url IN (SELECT url FROM asked_again)", [run_id])
             count = self.db.execute(
                 "INSERT INTO frontier (run_id, url, state) SELECT ?, url, 'pending' FROM asked_again WHERE true "
