@@ -15,6 +15,7 @@ from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_p
 
 from glossary_spider.cli import cli
 from glossary_spider.outcome import NO_ANSWER_SQL, ExitStatus
+from glossary_spider.storage import Archive
 
 
 def assert_one_line_error(result, *words):
@@ -578,6 +579,45 @@ def test_a_writer_refuses_an_archive_damaged_where_its_run_would_not_look(crawle
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")
     assert db.read_bytes() == before
+
+
+def _foreign_log(tmp_path):
+    """The write-ahead log of another database, as a kill -9 leaves it: an archive made anew, its bodies
+    written and never folded into its file."""
+    other = tmp_path / "other.db"
+    with Archive(other):
+        pass
+    conn = sqlite3.connect(other, isolation_level=None)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("BEGIN")
+    for n in range(300):
+        conn.execute("INSERT INTO bodies (sha256, compression, size, data) VALUES (?, 'none', 2000, ?)",
+                     [f"{n:064x}", os.urandom(2000)])
+    conn.execute("COMMIT")
+    log = (tmp_path / "other.db-wal").read_bytes()
+    conn.close()
+    return log
+
+
+@pytest.mark.parametrize("command", WRITERS + [("crawl", "--resume")], ids=lambda c: c[0])
+def test_a_log_beside_the_archive_that_is_not_its_own_never_reaches_its_file(crawled, tmp_path, command):
+    """Another database's -wal beside an archive (a backup restored over a file a killed crawl had left its log
+    beside): SQLite reads it as the file's. Every writer called the archive damaged, and the check that found
+    it closed a writable connection, which folded that log into the file and deleted it: 2.5 MB of archive
+    became 370 kB that not even .recover could read. The file is left as it was, and the message says to move
+    the log aside, which gives the archive back whole."""
+    db = tmp_path / "g.db"
+    shutil.copy(crawled, db)
+    log = _foreign_log(tmp_path)
+    Path(f"{db}-wal").write_bytes(log)
+    before = db.read_bytes()
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert result.returncode == ExitStatus.BAD_INPUT and result.stderr.count("\n") == 1, result.stderr
+    assert f"if {db}-wal is not its own" in result.stderr, result.stderr
+    assert db.read_bytes() == before and Path(f"{db}-wal").read_bytes() == log
+    Path(f"{db}-wal").rename(tmp_path / "aside-wal")
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    assert run_glossary("search", "gamma", "--db", str(db)).returncode == 0
 
 
 @pytest.mark.parametrize("command", [("show", "international-legal-cooperation"),

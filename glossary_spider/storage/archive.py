@@ -37,6 +37,38 @@ TEMPORARY_REDIRECTS = (302, 303, 307)
 CHECKPOINT_WAIT_MS = 2000
 
 
+def _judge(db: sqlite_utils.Database, path: Path) -> None:
+    """Refuse an archive of another schema version, another program's database, or damage no command met yet
+    (SQLite reads each page: never written into)."""
+    check_schema_version(db.execute("PRAGMA user_version").fetchone()[0], path)
+    check_ours(db, path)
+    if db.table_names():
+        (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+        if verdict != "ok":  # as SQLite calls the damage a statement meets, and where this check met it
+            raise ArchiveError(damaged(path, f"database disk image is malformed: {verdict}"))
+
+
+def _judged_read_only(path: Path) -> bool:
+    """:func:`_judge` the archive through a read-only connection; False where one cannot read it (a rollback
+    journal left by a writer killed mid-transaction, which only a writable connection rolls back).
+
+    A writable connection closed on a damaged archive folds the write-ahead log into the file as it closes:
+    a log that is not the file's own (copied with another database, or left beside it by one), read as its
+    own, made the damage, and folded in, destroyed an archive that moving the log aside would have given
+    back whole."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout = 10000")
+        _judge(sqlite_utils.Database(conn), path)
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc):
+            return False
+        raise
+    finally:
+        conn.close()
+    return True
+
+
 class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
@@ -47,20 +79,18 @@ class Archive(Staging, Writer, Reads):
             if self.path.exists() and not os.access(self.path, os.W_OK):
                 raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive (make it "
                                         "writable for you, or run it as a user who may write it)")
+            judged = False
             if self.path.exists():
                 writable_logs(self.path)
+                judged = _judged_read_only(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
-            check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
-            check_ours(self.db, self.path)
-            if self.db.table_names():  # damage no command met yet: never written into (SQLite reads each page)
-                (verdict,) = self.db.execute("PRAGMA quick_check(1)").fetchone()
-                if verdict != "ok":  # as SQLite calls the damage a statement meets, and where this check met it
-                    raise ArchiveError(damaged(self.path, f"database disk image is malformed: {verdict}"))
+            if not judged:
+                _judge(self.db, self.path)
             self.codec = BodyCodec(self.db)
             if not self.db.table_names():  # an empty file someone made: as _create makes one
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
