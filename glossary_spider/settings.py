@@ -40,6 +40,9 @@ GLOSSARY_BACKOFF_BASE = 1.0  # seconds before the first retry, doubled for each 
 GLOSSARY_BACKOFF_MAX = 60.0
 GLOSSARY_RETRY_AFTER_MAX = 120.0  # a longer Retry-After is given up at once
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+# Scrapy's HTTP/1.1 handler with each answer's status line and headers bounded (glossary_spider.handlers).
+DOWNLOAD_HANDLERS = {"http": "glossary_spider.handlers.BoundedHeadDownloadHandler",
+                     "https": "glossary_spider.handlers.BoundedHeadDownloadHandler"}
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 COOKIES_ENABLED = False

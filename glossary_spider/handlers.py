@@ -1,0 +1,69 @@
+"""Scrapy's HTTP/1.1 download handler, with the head of each answer bounded.
+
+Twisted's HTTP client reads an answer's status line and headers a line at a time, each line at most
+16 KiB, and keeps every header, with no bound on how many: a server sending header lines without end
+grew a crawl by a gigabyte in the 30 s before ``--timeout`` ended the fetch, and the retries began it
+again. :data:`MAX_HEAD_BYTES` of head, twice what any real site sends with a page, end it: the answer
+is given up as malformed (the site's error, not the connection's: not asked for again), and the page's
+error row says why.
+
+Scrapy bounds the body (``DOWNLOAD_MAXSIZE``) in its own handler, and builds its connections with a
+protocol of its own made by a factory it sets on the connection pool; this handler sets one that makes
+that protocol with the bound added. Where a release of Scrapy builds them otherwise, the handler is
+Scrapy's as it comes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from twisted.python.failure import Failure
+
+try:
+    from scrapy.core.downloader.handlers.http11 import _LenientHTTP11ClientFactory, _LenientHTTP11ClientProtocol
+except ImportError:  # a release of Scrapy that builds its connections otherwise
+    _LenientHTTP11ClientFactory = _LenientHTTP11ClientProtocol = None
+
+MAX_HEAD_BYTES = 1024 * 1024
+
+
+class HeadTooLarge(Exception):
+    """An answer whose status line and headers ran past :data:`MAX_HEAD_BYTES`."""
+
+    def __init__(self) -> None:
+        super().__init__(f"status line and headers past {MAX_HEAD_BYTES // 2**20} MiB: the answer was not read")
+
+
+if _LenientHTTP11ClientProtocol is not None:
+    class _BoundedHeadProtocol(_LenientHTTP11ClientProtocol):  # type: ignore[misc, valid-type]
+        """Scrapy's protocol, giving up an answer whose head runs past :data:`MAX_HEAD_BYTES`."""
+
+        _head_bytes = 0
+
+        def request(self, request: Any) -> Any:
+            self._head_bytes = 0
+            return super().request(request)
+
+        def dataReceived(self, data: bytes) -> None:
+            parser = self._parser
+            if parser is not None and getattr(parser, "state", None) in ("STATUS", "HEADER"):
+                self._head_bytes += len(data)
+                if self._head_bytes > MAX_HEAD_BYTES:
+                    self._giveUp(Failure(HeadTooLarge()))
+                    return
+            super().dataReceived(data)
+
+    class _BoundedHeadFactory(_LenientHTTP11ClientFactory):  # type: ignore[misc, valid-type]
+        def buildProtocol(self, addr: Any) -> _BoundedHeadProtocol:
+            return _BoundedHeadProtocol(self._quiescentCallback)
+
+
+class BoundedHeadDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP/1.1 handler (``DOWNLOAD_HANDLERS`` for http and https), its answers' heads bounded."""
+
+    def __init__(self, crawler: Any):
+        super().__init__(crawler)
+        pool = self._pool
+        if _LenientHTTP11ClientProtocol is not None and getattr(pool, "_factory", None) is _LenientHTTP11ClientFactory:
+            pool._factory = _BoundedHeadFactory
