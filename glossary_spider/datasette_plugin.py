@@ -25,3 +25,32 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
     links = " · ".join(f'<a href="{escape(base)}/{view}?{key}={escape(quote(value, safe=""))}">{view}</a>'
                        for view, key in PAGE_ROWS)
     return Markup(f"{escape(value)}<br><small>{links}</small>")
+
+
+@hookimpl
+def extra_template_vars(template: str, database: str | None, table: str | None, request: Any, datasette: Any) -> Any:
+    """A page's row lists the rows of other tables whose foreign keys name it ("Links from other tables"),
+    each linked to them; Datasette writes the page's URL into those links as it is, and a URL holding a
+    ``%`` (any page whose address has a character past ASCII) is then read back decoded: the link led to no
+    row. The list, made again with the URL quoted, takes the place of Datasette's."""
+    if template != "row.html" or table != "pages" or database is None or request is None:
+        return {}
+
+    async def foreign_key_tables() -> dict[str, Any]:
+        from datasette.utils import tilde_decode
+
+        from glossary_spider.storage.schema import FOREIGN_KEYS
+
+        url = tilde_decode(request.url_vars.get("pks", ""))
+        db = datasette.get_database(database)
+        found = []
+        for other, column, target, target_column in FOREIGN_KEYS:
+            if target != "pages" or target_column != "url":
+                continue
+            count = (await db.execute(f"SELECT count(*) FROM [{other}] WHERE [{column}] = ?", [url])).first()[0]
+            found.append({"other_table": other, "other_column": column, "column": target_column, "count": count,
+                          "link": f"{datasette.urls.table(database, other)}?{column}={quote(url, safe='')}"})
+        return {"foreign_key_tables": found}
+
+    return foreign_key_tables
+

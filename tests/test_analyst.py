@@ -939,6 +939,37 @@ def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_sea
     assert "quotes need not balance" in query.text
 
 
+def test_a_page_rows_links_from_other_tables_lead_to_its_rows_when_its_url_holds_a_percent(archive, tmp_path):
+    """Datasette wrote a page's URL into its "Links from other tables" as it is: for a URL holding a '%' (any
+    address with a character past ASCII, /definition/caf%C3%A9/), the link read back decoded led to 0 rows."""
+    from datasette.app import Datasette
+    from datasette.utils import tilde_encode
+
+    from glossary_spider.metadata import SETTINGS
+
+    db, _ = archive
+    copy = tmp_path / "percent.db"
+    shutil.copy(db, copy)
+    (old,) = [r["url"] for r in rows(copy, "SELECT url FROM pages WHERE page_type = 'definition' ORDER BY url LIMIT 1")]
+    url = old.rstrip("/") + "-caf%C3%A9/"
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE pages SET url = ? WHERE url = ?", [url, old])
+        conn.execute("UPDATE captures SET url = ? WHERE url = ?", [url, old])
+    conn.close()
+    captured = rows(copy, "SELECT count(*) AS n FROM captures WHERE url = ?", (url,))[0]["n"]
+    datasette = Datasette([str(copy)], metadata=datasette_metadata(copy.stem), settings=SETTINGS)
+
+    async def follow():
+        row = await datasette.client.get(f"/{copy.stem}/pages/{tilde_encode(url)}")
+        listed = row.text.split("Links from other tables", 1)[1]
+        link = html.unescape(re.search(r'<a href="([^"]+)"', listed).group(1))
+        return row, await datasette.client.get(link.replace("/captures?", "/captures.json?") + "&_shape=array")
+
+    row, linked = asyncio.run(follow())
+    assert row.status_code == 200 and f"{captured:,} row" in row.text
+    assert linked.status_code == 200 and len(linked.json()) == captured > 0, linked.text
+
+
 def test_an_archive_made_before_the_foreign_keys_gains_them_and_keeps_its_rows(archive, tmp_path):
     import sqlite_utils
 
