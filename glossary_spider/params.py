@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glossary_spider.terminal import quoted
+from glossary_spider.terminal import quoted, typed
 from glossary_spider.urls import MAX_URL, earlier_spelling, normalize_url, server_of
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,13 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
+# Bytes of an argument that the locale did not decode, as Python hands them over: surrogate escapes.
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
 def check_url(value: str, what: str) -> str:
+    if _UNDECODED.search(value):
+        value = _utf8_argument(value, what)
     if any(c.isspace() for c in value.strip()):  # two URLs pasted as one, or a URL and a note
         raise BadArgument(f"{what} {quoted(value)} holds white space, which no URL does: give one URL at a time "
                           "(a space within one is written %20; a note after a --urls-file line's URL goes after ' #')")
@@ -46,6 +52,18 @@ def check_url(value: str, what: str) -> str:
         raise BadArgument(f"{what} {quoted(value, 60)} is {len(url):,} characters long, more than the {MAX_URL:,} "
                           "a URL may have")
     return url
+
+
+def _utf8_argument(value: str, what: str) -> str:
+    """A URL argument whose bytes the locale did not decode, read as UTF-8, as a terminal types it (under
+    ``LC_ALL=C`` a URL past ASCII arrives so). One that is not UTF-8 is refused, with the fix: its bytes
+    percent-encoded, as a URL writes them (a Latin-1 site's "caf%E9")."""
+    text = os.fsencode(value).decode("utf-8", "surrogateescape")
+    if (bad := _UNDECODED.search(text)) is None:
+        return text
+    encoded = _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
+    raise BadArgument(f"{what} {quoted(typed(value))} holds a byte that is not UTF-8 ({ord(bad[0]) - 0xdc00:#04x}): "
+                      f"give the URL percent-encoded, {quoted(encoded)}")
 
 
 _COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL

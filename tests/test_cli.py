@@ -33,6 +33,28 @@ def test_a_start_url_that_is_not_http(tmp_path):
     assert not (tmp_path / "a.db").exists()
 
 
+@pytest.mark.parametrize("command, option", [("crawl", "--start-url"), ("crawl", "--sitemap"),
+                                             ("refresh", "--sitemap")])
+def test_a_url_argument_that_is_not_utf8_is_named_with_its_fix(tmp_path, command, option):
+    """A URL typed with a byte that is not UTF-8 (a Latin-1 site's "caf\\xe9", under a UTF-8 locale) was said
+    to be no http(s) URL, and shown with the byte as "\\udce9": nothing said what was wrong or what to give."""
+    url = os.fsdecode(b"http://127.0.0.1:9/caf\xe9/")  # as Python hands over the byte: a surrogate escape
+    result = run_glossary(command, "--db", str(tmp_path / "a.db"), option, url, env={"LC_ALL": "C.UTF-8"})
+    what = "start URL" if option == "--start-url" else "sitemap URL"
+    assert_one_line_error(result, f"Error: {what} 'http://127.0.0.1:9/caf\ufffd/' holds a byte that is not UTF-8 "
+                                  "(0xe9): give the URL percent-encoded, 'http://127.0.0.1:9/caf%E9/'")
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_a_url_past_ascii_under_an_ascii_locale_is_crawled(tmp_path):
+    """Under LC_ALL=C (without Python's UTF-8 mode) a URL typed past ASCII arrives as surrogate escapes of its
+    UTF-8 bytes: "http://…/café/" was said to be no http(s) URL."""
+    env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}
+    run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/café/", "--no-progress",
+                 env=env)
+    assert rows(tmp_path / "a.db", "SELECT url FROM crawl_errors") == [{"url": "http://127.0.0.1:9/caf%C3%A9/"}]
+
+
 @pytest.mark.parametrize("option, value", [
     ("--start-url", "http://127.0.0.1:9/definition/a/ extra"),
     ("--urls-file", "http://127.0.0.1:9/definition/a/ http://127.0.0.1:9/definition/b/\n"),

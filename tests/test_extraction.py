@@ -961,3 +961,42 @@ def test_the_cycle_collector_waits_for_an_extraction_and_is_given_back_as_it_was
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_an_author_category_heading_or_link_text_of_a_megabyte_is_cut_like_the_title():
+    """The title and summary were cut at their bounds and the page's other lines were not: a definition whose
+    byline, a related link's text and a heading were a megabyte each archived them whole, and `glossary show`
+    printed megabytes. Each is cut at a line's bound (a link's summary at the page's), and the page's one parse
+    row names each kind of cut."""
+    site = ReplicaSite(200)
+    doc = site.document("/definition/international-legal-cooperation/", BASE)
+    doc["theme"] = "block"  # the byline a block of its own (in the classic theme, a line shared with the date)
+    doc["meta"]["author"] = "A" * 1024 * 1024
+    article = json.loads(doc["jsonld"][1])
+    del article["author"]  # the byline's link is the author
+    article["articleSection"] = ["C" * 5000, "Definition", "D" * 3000]
+    doc["jsonld"][1] = json.dumps(article)
+    for number, block in enumerate(doc["blocks"]):
+        if block[0] == "related":
+            doc["blocks"][number] = ("related", [(f"{BASE}/definition/xss/", "Z" * 1024 * 1024), *block[1][1:]])
+        elif block[0] == "glossary":
+            href, title, _ = block[1][0]
+            doc["blocks"][number] = ("glossary", [(href, title, "S" * 20_000), *block[1][1:]])
+    markup = themes.render(doc)
+    after = markup.index("</p>", markup.index("entry-content")) + len("</p>")
+    markup = f"{markup[:after]}<h3>{'H' * 500_000}</h3>{markup[after:]}".replace('lang="en-US"', f'lang="{"L" * 5000}"')
+    extraction = extract_page(markup.encode(), BASE + doc["path"])
+    record = extraction.record
+    assert (record["author"], record["language"]) == ("A" * 2000, "L" * 2000)
+    assert record["categories"] == ["C" * 2000, "Definition", "D" * 2000]
+    assert [s["heading"] for s in record["sections"]] == ["International Legal Cooperation", "H" * 2000]
+    related = next(link for link in record["links"] if link["to_url"] == f"{BASE}/definition/xss/")
+    assert related["anchor_text"] == "Z" * 2000
+    assert [link["summary"] for link in record["links"] if link["kind"] == "glossary"][0] == "S" * 10_000
+    assert extraction.errors == [{"stage": "parse", "detail": None, "error": (
+        "page cut: author of 1,048,576 characters, the first 2,000 kept; "
+        "language of 5,000 characters, the first 2,000 kept; "
+        "2 categories of more than 2,000 characters, the first 2,000 of each kept; "
+        "1 section heading of more than 2,000 characters, the first 2,000 kept; "
+        "1 link anchor text of more than 2,000 characters, the first 2,000 kept; "
+        "1 link summary of more than 10,000 characters, the first 10,000 kept")}]

@@ -26,7 +26,7 @@ from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
 from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
                                              FORMULA_TITLE, HUGE_CRAWL_DELAY, HUGE_GZIP_SITEMAP, HUGE_SITEMAP,
-                                             LONG_FIELD, MICRODATA_ITEMREF, PAGES)
+                                             LONG_FIELD, LONG_LINE, MICRODATA_ITEMREF, PAGES)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -736,6 +736,28 @@ def test_a_title_and_summary_of_millions_of_characters_are_cut_like_the_body_tex
                                    f"summary of {LONG_FIELD:,} characters, the first 10,000 kept"}]
     found = run_glossary("search", "Vega", "--db", str(db))
     assert found.returncode == 0 and "T" * 2000 in found.stdout and len(found.stdout) < 50_000, found.stderr
+
+
+def test_an_author_category_heading_and_link_text_of_a_megabyte_are_cut_like_the_title(make_replica, tmp_path):
+    """Only the title and summary were cut: a page whose byline and a link's text were a megabyte each, and a
+    heading half of one, archived them whole, and `glossary show` printed 2.6 MB. Each is cut at a line's
+    bound (the title's), which the page's parse row names."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "lines.db"
+    url = server.url + "/definition/attack-long-lines/"
+    assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+    assert rows(db, "SELECT author, categories FROM pages") == [
+        {"author": "A" * 2000, "categories": f'["{"C" * 2000}", "Definition"]'}]
+    assert rows(db, "SELECT heading FROM sections") == [{"heading": "H" * 2000}]
+    assert rows(db, "SELECT to_url, anchor_text FROM links") == [
+        {"to_url": server.url + "/definition/xss/", "anchor_text": "Z" * 2000}]
+    assert rows(db, "SELECT stage, error FROM crawl_errors") == [{
+        "stage": "parse", "error": f"page cut: author of {LONG_LINE:,} characters, the first 2,000 kept; "
+        f"1 category of more than 2,000 characters, the first 2,000 kept; "
+        f"1 section heading of more than 2,000 characters, the first 2,000 kept; "
+        f"1 link anchor text of more than 2,000 characters, the first 2,000 kept"}]
+    shown = run_glossary("show", url, "--db", str(db))
+    assert shown.returncode == 0 and "Z" * 2000 in shown.stdout and len(shown.stdout) < 20_000, shown.stderr
 
 
 def test_links_to_another_port_of_the_host_are_not_followed(make_replica, tmp_path):

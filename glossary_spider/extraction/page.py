@@ -48,6 +48,9 @@ MIN_TEXT_CHARS = 128 * 1024  # ... but never fewer than this
 MAX_SECTIONS = 1000
 MAX_TITLE_CHARS = 2000  # a real title is a line, a few dozen characters
 MAX_SUMMARY_CHARS = 10_000  # a real summary is a paragraph, a few hundred
+# The other lines a page names: its author, language, each category, section heading and link's anchor text (a
+# link's summary is a paragraph, bounded as the page's is).
+MAX_LINE_CHARS = MAX_TITLE_CHARS
 MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
 MIN_LINKS = 100  # ... but never fewer than this
 
@@ -406,10 +409,16 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     cuts = []
     most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
     most = _most_links(size)
-    for name, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS)):
+    for name, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS),
+                             ("author", MAX_LINE_CHARS), ("language", MAX_LINE_CHARS)):
         if len(value := record[name] or "") > most_chars:
             cuts.append(f"{name} of {len(value):,} characters, the first {most_chars:,} kept")
             record[name] = value[:most_chars]
+    categories = record["categories"]
+    if categories and max(map(len, categories)) > MAX_LINE_CHARS:
+        long = sum(len(name) > MAX_LINE_CHARS for name in categories)
+        record["categories"] = [name[:MAX_LINE_CHARS] for name in categories]
+        cuts.append(_each_cut(long, "category", "categories", MAX_LINE_CHARS))
     text = record["body_text"] or ""
     if len(text) > most_text:
         cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")
@@ -419,6 +428,9 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     if len(sections) > MAX_SECTIONS:
         cuts.append(f"{len(sections):,} sections, the first {MAX_SECTIONS:,} kept")
         sections = record["sections"] = sections[:MAX_SECTIONS]
+    # Few pages have a line to cut: one comprehension (the cheapest loop) looks each list over first.
+    if [section for section in sections if len(section["heading"] or "") > MAX_LINE_CHARS]:
+        cuts += _cut_lines(sections, "heading", MAX_LINE_CHARS, "section heading", "section headings")
     room = most_text
     for number, section in enumerate(sections):
         room -= len(section["heading"] or "") + len(section["text"] or "")
@@ -430,7 +442,28 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     if len(links) > most:
         cuts.append(f"{len(links):,} links, the first {most:,} kept")
         del links[most:]
+    if [link for link in links if len(link["anchor_text"] or "") > MAX_LINE_CHARS
+            or len(link["summary"] or "") > MAX_SUMMARY_CHARS]:
+        cuts += _cut_lines(links, "anchor_text", MAX_LINE_CHARS, "link anchor text", "link anchor texts")
+        cuts += _cut_lines(links, "summary", MAX_SUMMARY_CHARS, "link summary", "link summaries")
     return cuts
+
+
+def _cut_lines(items: list[dict[str, Any]], key: str, most_chars: int, one: str, many: str) -> list[str]:
+    """Cut the ``key`` of each of ``items`` to ``most_chars``; what was cut, in words (nothing if none was)."""
+    long = 0
+    for item in items:
+        if len(value := item[key] or "") > most_chars:
+            item[key] = value[:most_chars]
+            long += 1
+    return [_each_cut(long, one, many, most_chars)] if long else []
+
+
+def _each_cut(count: int, one: str, many: str, most_chars: int) -> str:
+    """``count`` fields of a kind cut to ``most_chars``, in words."""
+    if count == 1:
+        return f"1 {one} of more than {most_chars:,} characters, the first {most_chars:,} kept"
+    return f"{count:,} {many} of more than {most_chars:,} characters, the first {most_chars:,} of each kept"
 
 
 def content_hash(record: dict[str, Any], churning: bool = False) -> str:

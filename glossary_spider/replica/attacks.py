@@ -162,6 +162,21 @@ def _long_title_page() -> bytes:
     return document("T" * LONG_FIELD, "Vega measures how an option's price moves with volatility.", head=head)
 
 
+LONG_LINE = MiB
+LONG_HEADING = 500_000
+LONG_CATEGORY = 100_000  # JSON-LD past 1 MiB is not read
+
+
+def _long_lines_page() -> bytes:
+    # A byline, a category, a related link's text and a heading of a line many times over: one word each.
+    head = ('<script type="application/ld+json">{"@type": "Article", "articleSection": '
+            f'["{"C" * LONG_CATEGORY}", "Definition"]}}</script>')
+    extra = (f'<div class="post-meta"><a rel="author" href="/author/a/">{"A" * LONG_LINE}</a></div>'
+             f'<h3>{"H" * LONG_HEADING}</h3><p>Vega is largest for options at the money.</p>'
+             f'<ul><li><a href="/definition/xss/">{"Z" * LONG_LINE}</a></li></ul>')
+    return document("Attack long lines", "Vega measures how an option's price moves with volatility.", extra, head)
+
+
 PAGES = {
     "/attack/link-flood/": _links_page,
     "/attack/jsonld-flood/": _jsonld_page,
@@ -176,6 +191,7 @@ PAGES = {
     "/definition/attack-json-ld/": _jsonld_not_json_page,
     "/definition/attack-utf-16/": _utf16_page,
     "/definition/attack-long-title/": _long_title_page,
+    "/definition/attack-long-lines/": _long_lines_page,
 }
 CONTENT_TYPES = {"/definition/attack-utf-16/": b"text/html"}
 # A page whose links lead to another port of the host it is served from (?to=PORT): another server.
