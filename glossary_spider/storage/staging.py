@@ -212,12 +212,12 @@ class Staging:
         """Set aside the answers of a stopped run the quality gate held so far, as its resume begins: they
         are what tripped the gate (an outage's 404s, a maintenance page, what is not a page, every URL sent to
         one page), and judged with the rest of the run once the site is back, too few to trip it again, they
-        would become the archive's. Their captures say ``discarded`` (the raw captures stay), the pages they staged go, and
-        their URLs wait in the frontier to be asked again, so that each page's latest answer stands. A page
-        is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or not, to be
-        judged with the rest of the run (a site that really changed would otherwise be asked the same pages
-        at every resume, and a run under a budget never end). The held report goes: the resumed run is
-        judged anew. Returns how many URLs; 0 for a run not held."""
+        would become the archive's. Their captures say ``discarded`` (the raw captures stay), the pages they
+        staged go, and their URLs wait in the frontier to be asked again, so that each page's latest answer
+        stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or
+        not, to be judged with the rest of the run (a site that really changed would otherwise be asked the
+        same pages at every resume, and a run under a budget never end). The held report goes: the resumed
+        run is judged anew. Returns how many URLs; 0 for a run not held."""
         report = self.gate_report(run_id)
         if report is None or not report["held"] or report["decision"] is not None:
             return 0
