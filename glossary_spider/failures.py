@@ -50,7 +50,12 @@ class RedirectRefused(IgnoreRequest):
 
 
 class RedirectsEndless(RedirectRefused):
-    """Redirects that never reach their end: a loop, or a chain past ``REDIRECT_MAX_TIMES``."""
+    """Redirects that never reach their end: a loop, or a chain past ``REDIRECT_MAX_TIMES``. ``loop``: a loop's
+    URLs, each redirecting to the next and the last back to the first."""
+
+    def __init__(self, message: str, loop: list[str] | None = None):
+        super().__init__(message)
+        self.loop = loop or []
 
 
 def malformed(error: BaseException) -> list[BaseException]:

@@ -5,6 +5,7 @@ against a site it does not control:
 
 - :class:`AllowedHostsMiddleware` keeps every request, redirects included, on the allowed hosts;
 - :class:`GuardedRedirectMiddleware` names redirect loops and over-long chains;
+- :class:`GuardedMetaRefreshMiddleware` keeps a page that refreshes to itself, and names meta refresh loops;
 - :class:`BackoffRetryMiddleware` waits before each retry, longer each time, and at least
   as long as ``Retry-After`` asks;
 - :class:`PoliteRobotsTxtMiddleware` treats an unreachable robots.txt as "disallow all"
@@ -26,13 +27,14 @@ from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, StopDownload
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.response import get_meta_refresh
 from w3lib.encoding import http_content_type_encoding, read_bom
 
 from glossary_spider.decoding import encodings_of, head, is_error
@@ -173,12 +175,44 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             raise RedirectRefused(f"redirect to a URL of {len(redirected.url):,} characters, longer than the "
                                   f"{MAX_URL:,} a URL may have: {redirected.url[:200]!r}")
         if isinstance(redirected, Request) and redirected.url in chain:
-            raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]))
+            raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]),
+                                   chain[chain.index(redirected.url):])
         if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):
             # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
             # dropped by the duplicate filter as the page this request already is.
             redirected = redirected.replace(dont_filter=True)
         return redirected
+
+
+class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's meta refresh, for a page that answered with its content. A refresh to the page's own URL (in
+    the archive's spelling) is a reload, not a move: the page is kept from the answer in hand, where Scrapy's
+    would ask for it again, a request the duplicate filter drops, and the page with it. A refresh back to a
+    URL its redirects came by is a loop, named as :class:`GuardedRedirectMiddleware` names one (the spider
+    fails each of its URLs)."""
+
+    def __init__(self, settings: Any):
+        super().__init__(settings)
+        self.ignore_tags = settings.getlist("METAREFRESH_IGNORE_TAGS")
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Request | Response:
+        if isinstance(response, HtmlResponse) and self.reloads(request, response):
+            return response
+        redirected = super().process_response(request, response)
+        if not isinstance(redirected, Request):
+            return redirected
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        spelled = [normalize_url(url) for url in chain]
+        if (target := normalize_url(redirected.url)) in spelled:
+            raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]),
+                                   chain[spelled.index(target):])
+        return redirected
+
+    def reloads(self, request: Request, response: HtmlResponse) -> bool:
+        """Whether the page's meta refresh, whatever its delay, leads to the page itself."""
+        _, url = get_meta_refresh(response, ignore_tags=self.ignore_tags)  # parsed once: Scrapy caches it
+        return url is not None and normalize_url(url) == normalize_url(request.url)
 
 
 class OutageWatch:

@@ -730,6 +730,54 @@ def test_two_scheduled_urls_that_redirect_to_each_other_each_fail_as_a_redirect_
     assert "failed              2" in result.stdout
 
 
+class _Refreshing(_Pages):
+    """:class:`_Pages`, the paths in ``REFRESH`` each with a meta refresh, without delay, to where it says."""
+
+    REFRESH: dict[str, str] = {}
+
+    def markup(self) -> str | None:
+        markup = super().markup()
+        if markup is not None and self.path in self.REFRESH:
+            refresh = f'<meta http-equiv="refresh" content="0; url={self.REFRESH[self.path]}">'
+            markup = markup.replace("<head>", "<head>" + refresh)
+        return markup
+
+
+def test_archived_pages_that_refresh_to_themselves_are_refreshed_and_a_refresh_loop_fails_each_page(tmp_path):
+    """A meta refresh to the page's own URL was followed as a redirect: the duplicate filter dropped the request,
+    and the page with it. Six archived pages that had come to reload themselves were never read, and the refresh
+    said "nothing new ... failed 0". Pages refreshing in a loop were marked moved or gone, though each still
+    answered with its text."""
+    post = ("<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives."
+            "</p></body></html>")
+    names = [f"term{i}" for i in range(10)]
+    _Refreshing.REFRESH = {}
+    _Refreshing.PAGES = {"/": "<html><body><h1>Home</h1>"
+                         + "".join(f'<a href="/definition/{n}/">{n}</a>' for n in names) + "</body></html>",
+                         **{f"/definition/{n}/": post.format(n) for n in names},
+                         "/definition/term8-back/": post.format("term8 back")}
+    db = tmp_path / "refreshing.db"
+    with _served(_Refreshing) as base:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        _Refreshing.REFRESH = {**{f"/definition/{n}/": f"/definition/{n}/" for n in names[:6]},
+                               "/definition/term6/": "/definition/term7/", "/definition/term7/": "/definition/term6/",
+                               "/definition/term8/": "/definition/term8-back/",
+                               "/definition/term8-back/": "/definition/term8/"}
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^  unchanged +8$", result.stdout, re.M), result.stdout  # the home page and term9 too
+    assert re.search(r"^  failed +4$", result.stdout, re.M), result.stdout  # the loops' four URLs
+    assert rows(db, "SELECT count(*) AS n FROM captures WHERE run_id = 2 AND outcome = 'unchanged'") == [{"n": 8}]
+    assert rows(db, "SELECT url, status, version FROM pages ORDER BY url") == [
+        {"url": f"{base}/", "status": "live", "version": 1},
+        *({"url": f"{base}/definition/{n}/", "status": "live", "version": 1} for n in names)]
+    url = {n: f"{base}/definition/{n}/" for n in [*names, "term8-back"]}
+    loops = [["term6", "term7"], ["term7", "term6"], ["term8-back", "term8"], ["term8", "term8-back"]]
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors WHERE run_id = 2 ORDER BY url") == [
+        {"url": url[a], "stage": "fetch", "error": f"redirect loop: {url[a]} -> {url[b]} -> {url[a]}"}
+        for a, b in loops]
+
+
 class _CommaTag(_Site):
     """One page served with an entity tag that holds a comma (RFC 9110 allows it), answered 304 when asked
     with that tag; every request for it is noted with the If-None-Match it sent."""

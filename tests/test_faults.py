@@ -688,6 +688,28 @@ def test_a_redirect_not_followed_is_an_answer_and_a_resume_does_not_ask_again(ma
         assert sum(r["path"] == path for r in server.requests()) == 1, path
 
 
+def test_a_page_that_refreshes_to_itself_is_archived_and_each_url_of_a_refresh_loop_fails(make_replica, tmp_path):
+    """A meta refresh to the page's own URL was followed as a redirect, which the duplicate filter dropped: the
+    start URL was not archived, no row said why, and the run said "failed 0". A page refreshing to one that
+    refreshes back left nothing, the other recorded as moved to it."""
+    server = make_replica(PAGES, 1, "--faults")
+    db = tmp_path / "refresh.db"
+    url = {name: f"{server.url}/definition/fault-meta-refresh-{name}/" for name in ("self", "loop", "back")}
+    result = crawl(db, "--start-url", url["self"], "--start-url", url["loop"], "--no-follow")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^  new +1$", result.stdout, re.M) and re.search(r"^  failed +2$", result.stdout, re.M)
+    assert rows(db, "SELECT url, status, title FROM pages") == [
+        {"url": url["self"], "status": "live", "title": "Fault meta-refresh-self"}]
+    loop = [[url["back"], url["loop"]], [url["loop"], url["back"]]]
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": a, "stage": "fetch", "error": f"redirect loop: {a} -> {b} -> {a}"} for a, b in loop]
+    # The page reloading itself is read again by a refresh, not skipped in silence.
+    summary = refresh_json(db, "--max-age", "0")
+    assert (summary["pages_unchanged"], summary["pages_failed"]) == (1, 0), summary
+    assert rows(db, "SELECT url, outcome FROM captures WHERE run_id = 2") == [
+        {"url": url["self"], "outcome": "unchanged"}]
+
+
 def test_a_resumed_run_records_an_unreadable_sitemap_once(make_replica, tmp_path):
     """Each part of a run resumed after a budget read its sitemaps again for their URLs, and recorded the one
     it could not read again: a row per part for one fault."""

@@ -99,6 +99,10 @@ FAULTS = [
     Fault("redirect-loop", _page("redirect-loop"), "302 to a page that redirects back",
           "error:fetch:redirect loop"),
     Fault("redirect-chain", _page("redirect-chain"), "a chain of 8 redirects", "error:fetch:too many redirects"),
+    Fault("meta-refresh-self", _page("meta-refresh-self"), "the page, with a meta refresh to its own URL "
+          "(a page that reloads itself)", "archived"),
+    Fault("meta-refresh-loop", _page("meta-refresh-loop"), "a page with a meta refresh to a page whose meta "
+          "refresh leads back", "error:fetch:redirect loop"),
     Fault("redirect-offsite", _page("redirect-offsite"), "302 to another host",
           "error:fetch:outside the allowed hosts"),
     Fault("redirect-file", _page("redirect-file"), "302 to file:///etc/passwd", "error:fetch:not followed"),
@@ -392,6 +396,16 @@ def _redirect_chain(resource, request, path, base):
     return _reply(resource, request, path, 302, b"", Location=f"{base}/faults/chain/{step + 1}/")
 
 
+def _meta_refresh(target: str):
+    """The page, whole, with a meta refresh (no delay) to ``target``."""
+    def handler(resource, request, path, base):
+        name = path.strip("/").rpartition("/")[2].removeprefix("fault-")
+        refresh = f'<meta http-equiv="refresh" content="0; url={escape(target)}">'
+        return _reply(resource, request, path, 200, document(f"Fault {name}", f"The {name} page reads normally.",
+                                                             head=refresh))
+    return handler
+
+
 def _binary(resource, request, path, base):
     noise = random.Random(11).randbytes(30_000)
     return _reply(resource, request, path, 200, noise)
@@ -665,6 +679,8 @@ _HANDLERS = {
     "oversize-chunked": _oversize_chunked,
     "redirect-loop": _redirect("{base}/faults/loop/"),
     "redirect-chain": _redirect_chain,
+    "meta-refresh-self": _meta_refresh(_page("meta-refresh-self")),
+    "meta-refresh-loop": _meta_refresh(_page("meta-refresh-back")),
     "redirect-offsite": _redirect("http://evil.example/definition/x/"),
     "redirect-file": _redirect("file:///etc/passwd"),
     "unasked-304": lambda r, q, p, b: _reply(r, q, p, 304, b""),
@@ -706,6 +722,8 @@ _HANDLERS = {
 def _handler(path: str):
     if path == "/faults/loop/":
         return _redirect("{base}" + _page("redirect-loop"))
+    if path == _page("meta-refresh-back"):
+        return _meta_refresh(_page("meta-refresh-loop"))
     if path.startswith("/faults/chain/"):
         return _redirect_chain
     if path.startswith("/faults/"):

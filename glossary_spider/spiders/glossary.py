@@ -46,8 +46,8 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import (BodyUndecodable, describe, malformed, past_limit_once_decoded, past_size_limit,
-                                      unusable_answer)
+from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, describe, malformed, past_limit_once_decoded,
+                                      past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
@@ -170,6 +170,9 @@ class GlossarySpider(Spider):
         # Redirects to pages already scheduled, and the loops they close, not reported yet; and where each
         # URL whose redirects ended so led (this run, in this process).
         self.moved: list[MovedItem | FailureItem] = []
+        # Pages that answered with their text and a meta refresh to a page scheduled already, reported as moved
+        # when the run closes: that page's own refresh may yet lead back, a loop (each of its URLs failed).
+        self.refreshed: list[MovedItem] = []
         self.led_to: dict[str, str] = {}
         self.guard = TrapGuard()
         self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
@@ -506,11 +509,14 @@ class GlossarySpider(Spider):
     def limit_reached(self) -> bool:
         return self.params.max_pages is not None and self.pages_sent >= self.params.max_pages
 
-    def unreported(self) -> list[FailureItem | MovedItem]:
+    def unreported(self, closing: bool = True) -> list[FailureItem | MovedItem]:
         """Items for what happened since the last call outside a page's callback (the pipeline asks
         when the crawl closes): a failure for each trap cut, its dropped URLs settled with it so that
-        a resumed run does not request them; and the URLs that redirected to a page already scheduled."""
+        a resumed run does not request them; and the URLs that redirected to a page already scheduled
+        (those that refreshed to it, once the run is ``closing``)."""
         moved, self.moved = self.moved, []
+        if closing:
+            moved, self.refreshed = [*moved, *self.refreshed], []
         return [*(FailureItem(trap.example, "trap", trap.error, trap.detail, settles=trap.dropped)
                   for trap in self.guard.report()), *moved]
 
@@ -528,7 +534,7 @@ class GlossarySpider(Spider):
         """Requests the trap guard has released, and the items :meth:`unreported` gives."""
         for url, meta in self.guard.release():
             yield self.page_request(url, force=True, meta=meta)
-        yield from self.unreported()
+        yield from self.unreported(closing=False)
 
     def dropped(self, request: Request) -> None:
         """A request Scrapy dropped as a duplicate: where a redirect led to a page this run has
@@ -543,12 +549,16 @@ class GlossarySpider(Spider):
         loop = self._loop(aliases, target)
         if loop is None:
             self.led_to.update((alias, target) for alias in aliases)
-            self.moved += found
+            if "meta refresh" in request.meta.get("redirect_reasons", []):
+                self.refreshed += found
+            else:
+                self.moved += found
             return
         lead_in = aliases[:aliases.index(loop[0])]  # URLs that redirected into the loop
         ways = {url: [*lead_in[i:], *loop, loop[0]] for i, url in enumerate(lead_in)}
         ways.update({url: [*loop[i:], *loop[:i], url] for i, url in enumerate(loop)})
         self.moved = [item for item in self.moved if not (isinstance(item, MovedItem) and item.fetch.url in ways)]
+        self.refreshed = [item for item in self.refreshed if item.fetch.url not in ways]
         self.moved += [FailureItem(url, "fetch", "redirect loop: " + " -> ".join(way)) for url, way in ways.items()]
 
     def _loop(self, chain: list[str], target: str) -> list[str] | None:
@@ -619,6 +629,8 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "fetch", f"redirected {message}", " -> ".join([*redirects, request.url]))
             yield from moved(request.meta, normalize_url(request.url) or request.url, request.url)
             return
+        if isinstance(error, RedirectsEndless):
+            yield from looped(error.loop, url)
         # An answer past the size limit, or that cannot be decoded, is an answer: the page failed, not the
         # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
@@ -695,6 +707,14 @@ def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
             status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
             items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
     return items
+
+
+def looped(loop: list[str], asked: str) -> Iterator[FailureItem]:
+    """A failure for each URL of a redirect ``loop`` met on the way from ``asked`` (whose own failure is the
+    request's): a request of this run for one of them, later, is dropped as a duplicate of the one that met it."""
+    for i, url in enumerate(loop):
+        if (normalized := normalize_url(url) or url) != asked:
+            yield FailureItem(normalized, "fetch", "redirect loop: " + " -> ".join([*loop[i:], *loop[:i], url]))
 
 
 class ResumingDupeFilter(RFPDupeFilter):
