@@ -413,6 +413,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if error := stats.get("glossary/archive_error"):
         if stats.get("glossary/archive_damaged"):
             raise UserError(error)
+        if stats.get("glossary/archive_locked"):  # it says to close the program that holds it, then resume
+            raise UserError(f"{error}: '{again(command, db, '--resume')}'")
         # A write SQLite refused: a full disk most often, but also a file made read-only, or a trigger
         # someone added that refuses it.
         when = ("" if stats.get("glossary/archive_writer_died")

@@ -850,6 +850,46 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
 
 
+def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
+    """A polite crawl of ``db`` that another connection (a sqlite3 session's BEGIN IMMEDIATE) takes the write
+    lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
+                                "0.05", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _batch_written(db):
+        time.sleep(0.1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        stdout, stderr = process.communicate(timeout=hold_for)
+    except subprocess.TimeoutExpired:
+        holder.rollback()
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        holder.close()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _batch_written(db):
+    try:
+        return bool(rows(db, "SELECT id FROM crawl_runs WHERE requests > 0"))
+    except sqlite3.Error:  # no archive yet, or no table in it
+        return False
+
+
+def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(replica, tmp_path):
+    """A write that waited out the busy timeout for another connection's write lock said that room on the
+    disk, most often, was to be made, as for a full disk."""
+    db = tmp_path / "held.db"
+    result = _crawl_while_a_program_holds_the_write_lock(replica, db)
+    assert_one_line_error(result, "another program holds its write lock", "sqlite3", "not a glossary run",
+                          f"close that program, then resume the run: 'glossary crawl --resume --db {db}'")
+    assert "disk" not in result.stderr
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def test_a_run_the_archive_refuses_from_its_start_is_noted_and_runs_check_says_so(replica, crawled, tmp_path):
     """A refresh whose archive cannot be written from its first write (a full disk: here a file size limit
     below the shared-memory file's) exited 2 and left no trace: 'runs --check' went on judging the run
