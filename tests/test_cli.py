@@ -890,6 +890,25 @@ def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(repl
     assert resumed.returncode == 0, resumed.stderr
 
 
+def test_a_crawl_stopped_by_another_programs_write_lock_is_recorded_as_it_ended(replica, tmp_path):
+    """SQLite refused a write at once, its busy timeout unused, where the transaction read before it wrote
+    (sqlite-utils' BEGIN): the batch and then the run's end met a sqlite3 session's lock the moment it was
+    taken, and 'glossary runs' told the run, once the lock was gone, as killed. Each waits out the busy
+    timeout (10 s) now: the lock, held for 14 s, refuses the batch and lets the run's end be written, with
+    its exit status and what refused it."""
+    db = tmp_path / "held.db"
+    result = _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=14)
+    assert_one_line_error(result, "another program holds its write lock")
+    (run,) = rows(db, "SELECT finish_reason, exit_status, error FROM crawl_runs")
+    assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)
+    assert "another program holds its write lock" in run["error"]
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2 and "close that program, then resume the run" in check.stderr, check
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert rows(db, "SELECT finish_reason, error FROM crawl_runs") == [{"finish_reason": "finished", "error": None}]
+
+
 def test_a_run_the_archive_refuses_from_its_start_is_noted_and_runs_check_says_so(replica, crawled, tmp_path):
     """A refresh whose archive cannot be written from its first write (a full disk: here a file size limit
     below the shared-memory file's) exited 2 and left no trace: 'runs --check' went on judging the run

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,31 @@ TEMPORARY_REDIRECTS = (302, 303, 307)
 CHECKPOINT_WAIT_MS = 2000
 
 
+class WriterDatabase(sqlite_utils.Database):
+    """The archive's writing connection, whose transactions take SQLite's write lock as they begin. A
+    transaction begun as sqlite-utils begins one (``BEGIN``) reads first, then asks for the lock to write: with
+    another connection holding it, SQLite refuses it at once rather than let two wait on each other, and the
+    busy timeout went unused (a batch, or a run's end, refused the moment a sqlite3 session held the lock)."""
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[WriterDatabase]:
+        if self.conn.in_transaction:  # a savepoint, within the transaction that holds the lock
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+
 class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
@@ -54,7 +80,7 @@ class Archive(Staging, Writer, Reads):
                 _create(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 10000")
-            self.db = sqlite_utils.Database(conn)
+            self.db = WriterDatabase(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
             check_ours(self.db, self.path)
             if self.db.table_names():  # damage no command met yet: never written into (SQLite reads each page)
@@ -113,7 +139,8 @@ class Archive(Staging, Writer, Reads):
         counts: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """Record how a run ended. Page counts come from its rows and requests/bytes from Scrapy's
-        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts)."""
+        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts). A run the
+        archive refused a write to keeps what refused it (``glossary/archive_error``) as its error."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
         finish_reason = final_reason(finish_reason, self.fetch_outcomes(run_id))
@@ -127,6 +154,7 @@ class Archive(Staging, Writer, Reads):
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
             "stats": json.dumps(stats, default=str, sort_keys=True),
+            "error": stats.get("glossary/archive_error"),  # None: an earlier part's is no longer so
             **counts,
         }
         with self.db.atomic():
