@@ -32,8 +32,8 @@ from glossary_spider import startup
 from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
                                     held_back, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
-from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
-                                     read_gate_report)
+from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged,
+                                     existing_archive, is_damaged, is_locked, read_gate_report)
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 from glossary_spider.urls import PAGE_TYPES
 
@@ -299,7 +299,13 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
             refusal.record(UNWRITABLE, unusable)
         raise UserError(str(unusable)) from None
     try:
-        with Archive(db) as archive:
+        try:
+            opened = Archive(db)
+        except ArchiveUnwritable as exc:  # read-only, a full disk: noted beside it, as a crawl's refusal is
+            if run:
+                refusal.record(UNWRITABLE, exc)
+            raise
+        with opened as archive:
             record_noted(archive)
             if run:
                 try:
@@ -335,6 +341,15 @@ def again(command: str, db: str, *options: str) -> str:
     """The command line that runs ``command`` on this archive again."""
     where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
     return " ".join(["glossary", command, *options, *where])
+
+
+def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserError:
+    """The error for a run that a write SQLite refused stopped partway, with how to ``carry_on`` once what
+    refused it is mended (a damaged archive is not carried on: it is restored or recovered first)."""
+    message = cannot_write(db, exc, then=carry_on)
+    if not (is_damaged(exc) or is_locked(exc)):  # a full disk most often, or a file made read-only meanwhile
+        message += f"; once that is mended (room on the disk, most often), {carry_on}"
+    return UserError(message)
 
 
 def new_archive_directory(db: str) -> None:
@@ -550,8 +565,11 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     stops_interrupt()  # the run recorded as stopped
     # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
-    with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
-        run = reparse_archive(archive, extractor, progress=show)
+    try:
+        with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
+            run = reparse_archive(archive, extractor, progress=show)
+    except sqlite3.DatabaseError as exc:  # a write refused partway: the run ended as archive_error
+        raise write_refused(db, exc, f"run '{again('reparse', db)}' to carry on") from None
     echo_summary(summary(run, db))
     if not is_complete(run["finish_reason"]):
         click.echo(f"Stopped before the end: run '{again('reparse', db)}' to carry on; the pages done are not "

@@ -693,6 +693,25 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_a_reparse_refused_a_read_only_archive_is_noted_as_a_crawls_refusal_is(crawled, tmp_path):
+    """A crawl or refresh refused a read-only archive was noted beside it, and listed by 'runs'; a reparse
+    left no trace, and 'runs --check' went on judging the run before it."""
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    db.chmod(0o444)
+    result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    assert_one_line_error(result, "read-only")
+    listed = run_glossary("runs", "--db", str(db), "--json")
+    assert [(r["command"], r["finish_reason"], r["exit_status"]) for r in json.loads(listed.stdout)][-1] == (
+        "reparse", "archive_unwritable", 2)
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2 and "reparse bad_input at" in check.stderr and "read-only" in check.stderr, check
+    db.chmod(0o644)
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert [(r["command"], r["finish_reason"]) for r in rows(db, "SELECT * FROM crawl_runs ORDER BY id")][-2:] == [
+        ("reparse", "archive_unwritable"), ("reparse", "finished")]
+
+
 def test_an_immutable_lock_file_is_named_as_such_not_blamed_on_its_mode(crawled, tmp_path):
     db = shutil.copy(crawled, tmp_path / "a.db")
     lock = tmp_path / "a.db.lock"
