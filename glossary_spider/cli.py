@@ -338,9 +338,10 @@ def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
 
 
 def again(command: str, db: str, *options: str) -> str:
-    """The command line that runs ``command`` on this archive again."""
+    """The command line that runs ``command`` on this archive again, for a one-line message: a control
+    character in the archive's path (a newline) shown as ``\\xNN``, as every message shows it."""
     where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
-    return " ".join(["glossary", command, *options, *where])
+    return safe_text(" ".join(["glossary", command, *options, *where]), one_line=True)
 
 
 def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserError:
@@ -370,7 +371,7 @@ def new_archive_directory(db: str) -> None:
 
 
 def locked_out(exc: Exception) -> None:
-    click.echo(f"Error: {exc}: wait for it to end, or run this again later", err=True)
+    click.echo(f"Error: {safe_text(exc, one_line=True)}: wait for it to end, or run this again later", err=True)
     sys.exit(EXIT_LOCKED)
 
 
@@ -681,7 +682,7 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
     if unreadable:
         lines.append(f"sitemaps:      {unreadable:>8}   unreadable (crawl_errors rows of stage 'sitemap' say why)")
-    lines.append(f"archive:       {os.path.abspath(db)}")
+    lines.append(f"archive:       {safe_text(os.path.abspath(db), one_line=True)}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate, db)
@@ -1079,7 +1080,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         raise output_failed(out or "standard output", exc,
                             "it is left as it was" if out else "the export is incomplete") from None
     if out:
-        click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
+        click.echo(f"{count} {'captures' if binary else 'pages'} written to {safe_text(out, one_line=True)}", err=True)
 
 
 @cli.command(epilog=READER_EXIT_STATUSES)
@@ -1117,7 +1118,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
                 stream.write(text)
         except OSError as exc:
             raise output_failed(out, exc, "it is left as it was") from None
-        click.echo(f"report written to {out}", err=True)
+        click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
     else:
         click.echo(text, nl=False)
 

@@ -308,6 +308,34 @@ def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path
         assert_one_line_error(result, "no archive at", name.encode("unicode_escape").decode().replace("\\n", "\\x0a"))
 
 
+def test_a_run_on_an_archive_whose_path_holds_a_newline_says_each_thing_in_one_line(replica, tmp_path):
+    """The --max-pages stop's resume hint, the summary's archive line, the lock-out error and the refused
+    runs that 'runs' lists printed the path's newline as it is, each cutting its line in two."""
+    from glossary_spider.lock import ArchiveLock
+
+    db = tmp_path / "new\nline.db"
+    shown = str(db).replace("\n", "\\x0a")
+    env = {"GLOSSARY_DB": str(db)}
+    stopped = run_glossary("crawl", "--start-url", f"{replica.url}/", "--max-pages", "3", "--delay", "0",
+                           "--no-progress", env=env)
+    assert stopped.returncode == 4, stopped.stderr
+    assert stopped.stderr.splitlines() == [f"Stopped before the end (--max-pages): run 'glossary crawl --resume --db "
+                                           f"'{shown}'' to continue; nothing archived is fetched again"]
+    assert f"archive:       {shown}" in stopped.stdout.splitlines()
+    with ArchiveLock(db, "crawl"):
+        for command in (("reparse", "--no-progress"), ("crawl", "--resume", "--no-progress")):
+            locked = run_glossary(*command, env=env)
+            assert locked.returncode == 3
+            (line,) = locked.stderr.splitlines()
+            assert line.startswith(f"Error: {shown} is locked by another writer (pid {os.getpid()}, crawl since ")
+    listed = run_glossary("runs", env=env)
+    assert listed.returncode == 0, listed.stderr
+    header, *runs, reparse, crawl = listed.stdout.splitlines()
+    assert len(runs) == 3  # the crawl stopped, and the two locked out
+    assert reparse.startswith(f"  reparse: {shown} is locked by another writer")
+    assert crawl.startswith(f"  crawl: {shown} is locked by another writer")
+
+
 @pytest.mark.parametrize("command", [("reparse",), ("refresh",), ("search", "x"), ("crawl", "--resume")])
 def test_an_empty_file_is_no_archive_yet_and_stays_empty(tmp_path, command):
     """reparse made an archive of an empty file and called it done."""
