@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +37,6 @@ TEMPORARY_REDIRECTS = (302, 303, 307)
 CHECKPOINT_WAIT_MS = 2000
 
 
-class WriterDatabase(sqlite_utils.Database):
-    """The archive's writing connection, whose transactions take SQLite's write lock as they begin. A
-    transaction begun as sqlite-utils begins one (``BEGIN``) reads first, then asks for the lock to write: with
-    another connection holding it, SQLite refuses it at once rather than let two wait on each other, and the
-    busy timeout went unused (a batch, or a run's end, refused the moment a sqlite3 session held the lock)."""
-
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[WriterDatabase]:
-        if self.conn.in_transaction:  # a savepoint, within the transaction that holds the lock
-            with super().atomic():
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.rollback()
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
-
-
 class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
@@ -78,9 +52,9 @@ class Archive(Staging, Writer, Reads):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, factory=WriterConnection)
             conn.execute("PRAGMA busy_timeout = 10000")
-            self.db = WriterDatabase(conn)
+            self.db = sqlite_utils.Database(conn)
             check_schema_version(self.db.execute("PRAGMA user_version").fetchone()[0], self.path)
             check_ours(self.db, self.path)
             if self.db.table_names():  # damage no command met yet: never written into (SQLite reads each page)
@@ -428,3 +402,13 @@ def _create(path: Path) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+class WriterConnection(sqlite3.Connection):
+    """The archive's writing connection, whose transactions take SQLite's write lock as they begin. One that
+    sqlite-utils begins (``BEGIN``, in ``Database.atomic``) reads first, then asks for the lock to write: with
+    another connection holding it, SQLite refuses it at once rather than let two wait on each other, and the
+    busy timeout went unused (a batch, or a run's end, refused the moment a sqlite3 session held the lock)."""
+
+    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
+        return super().execute("BEGIN IMMEDIATE" if sql == "BEGIN" else sql, *parameters)
