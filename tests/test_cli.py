@@ -244,6 +244,23 @@ def test_a_file_that_is_not_sqlite_is_left_alone(tmp_path):
     assert db.read_bytes() == b"these are my notes, not a database" * 100
 
 
+@pytest.mark.parametrize("content", [b"these are my notes, not a database\n" * 100, os.urandom(8192)],
+                         ids=["text", "random bytes"])
+def test_a_file_that_is_no_sqlite_database_is_refused_with_what_to_do(tmp_path, content):
+    """Writers said 'is not a usable SQLite archive: file is not a database', readers 'is not a glossary
+    archive: file is not a database', and neither what to do, as another application's database is told."""
+    db = tmp_path / "notes.db"
+    db.write_bytes(content)
+    for command in (("crawl", "--start-url", "http://127.0.0.1:9/"), ("reparse",)):
+        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        assert_one_line_error(result, f"{db} is not a usable SQLite archive: file is not a database: give another "
+                                      "--db, or move that file aside (a crawl then makes a new archive there)")
+    for command in (("search", "x"), ("runs",), ("report",)):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} is not a glossary archive: file is not a database: give another --db")
+    assert db.read_bytes() == content
+
+
 def test_an_archive_from_a_newer_schema(tmp_path):
     db = tmp_path / "new.db"
     with sqlite3.connect(db) as conn:

@@ -19,7 +19,7 @@ from glossary_spider.outcome import (REFUSED_REASONS, HostFetches, exit_status, 
                                      was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
-                                            is_damaged, writable_logs)
+                                            is_damaged, not_an_archive, writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -74,7 +74,7 @@ class Archive(Staging, Writer, Reads):
                 raise ArchiveError(cannot_write(self.path, exc)) from exc
             if isinstance(exc, sqlite3.OperationalError):
                 raise ArchiveUnwritable(cannot_write(self.path, exc)) from exc
-            raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
+            raise ArchiveError(not_an_archive(self.path, exc, writing=True)) from exc
         except OSError as exc:
             raise ArchiveError(f"cannot open the archive {self.path}: {exc.strerror or exc}") from exc
 

@@ -158,9 +158,26 @@ def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
             "files beside it")
 
 
-def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError) -> str:
-    """A one-line message for a file that SQLite cannot read as the archive: damaged, or no archive at all."""
-    return damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}"
+def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError, writing: bool = False) -> str:
+    """A one-line message for a file that SQLite cannot read as the archive (``writing``: to write it): damaged,
+    or no archive at all; a file that is no SQLite database (a text file, random bytes) with what to do."""
+    if is_damaged(exc):
+        return damaged(path, exc)
+    what = "a usable SQLite archive" if writing else "a glossary archive"
+    if is_not_sqlite(exc):  # a text file, random bytes: the path is mistaken, or the file is in the way
+        aside = ", or move that file aside (a crawl then makes a new archive there)" if writing else ""
+        return f"{path} is not {what}: {exc}: give another --db{aside}"
+    return f"{path} is not {what}: {exc}"
+
+
+# SQLite's result code for a file whose first bytes are not a SQLite database's (sqlite3.SQLITE_NOTADB).
+SQLITE_NOTADB = 26
+
+
+def is_not_sqlite(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the file is no SQLite database at all."""
+    code = getattr(exc, "sqlite_errorcode", None) or 0
+    return code & 0xFF == SQLITE_NOTADB or "file is not a database" in str(exc)
 
 
 def is_damaged(exc: sqlite3.Error) -> bool:
