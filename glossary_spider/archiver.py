@@ -15,7 +15,7 @@ import sqlite3
 from typing import Any
 
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.storage import Archive, ArchiveError, cannot_write, is_damaged
+from glossary_spider.storage import Archive, ArchiveError, cannot_write, is_damaged, is_locked
 
 
 def write_items(archive: Archive, run_id: int, items: list[Any], traffic: dict[str, int]) -> list[str]:
@@ -64,18 +64,19 @@ def _write_outcome(archive: Archive, run_id: int, item: NotModifiedItem | GoneIt
 class WriteFailed(Exception):
     """A batch was not written, and was rolled back whole: SQLite refused it (a full disk, most often) or
     found the archive ``damaged``, as ``message`` says (:func:`~glossary_spider.storage.cannot_write`),
-    or the writer process ``died`` with it in hand."""
+    or another program held its write lock (``locked``), or the writer process ``died`` with it in hand."""
 
-    def __init__(self, message: str, damaged: bool = False, died: bool = False):
-        super().__init__(message, damaged, died)
+    def __init__(self, message: str, damaged: bool = False, died: bool = False, locked: bool = False):
+        super().__init__(message, damaged, died, locked)
         self.message = message
         self.damaged = damaged
         self.died = died
+        self.locked = locked
 
     @classmethod
     def refused(cls, path: str, exc: sqlite3.DatabaseError) -> WriteFailed:
         """What SQLite's refusal ``exc`` to write the archive at ``path`` says."""
-        return cls(cannot_write(path, exc), is_damaged(exc))
+        return cls(cannot_write(path, exc, then="resume the run"), is_damaged(exc), locked=is_locked(exc))
 
 
 # The writer process's archive, opened on its first batch; and the failure that ended its writing.

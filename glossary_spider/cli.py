@@ -32,8 +32,8 @@ from glossary_spider import startup
 from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
                                     held_back, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
-from glossary_spider.storage import (Archive, ArchiveError, cannot_read, cannot_write, damaged, existing_archive,
-                                     read_gate_report)
+from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged,
+                                     existing_archive, is_damaged, is_locked, read_gate_report)
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 from glossary_spider.urls import PAGE_TYPES
 
@@ -299,7 +299,13 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
             refusal.record(UNWRITABLE, unusable)
         raise UserError(str(unusable)) from None
     try:
-        with Archive(db) as archive:
+        try:
+            opened = Archive(db)
+        except ArchiveUnwritable as exc:  # read-only, a full disk: noted beside it, as a crawl's refusal is
+            if run:
+                refusal.record(UNWRITABLE, exc)
+            raise
+        with opened as archive:
             record_noted(archive)
             if run:
                 try:
@@ -332,9 +338,19 @@ def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
 
 
 def again(command: str, db: str, *options: str) -> str:
-    """The command line that runs ``command`` on this archive again."""
+    """The command line that runs ``command`` on this archive again, for a one-line message: a control
+    character in the archive's path (a newline) shown as ``\\xNN``, as every message shows it."""
     where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
-    return " ".join(["glossary", command, *options, *where])
+    return safe_text(" ".join(["glossary", command, *options, *where]), one_line=True)
+
+
+def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserError:
+    """The error for a run that a write SQLite refused stopped partway, with how to ``carry_on`` once what
+    refused it is mended (a damaged archive is not carried on: it is restored or recovered first)."""
+    message = cannot_write(db, exc, then=carry_on)
+    if not (is_damaged(exc) or is_locked(exc)):  # a full disk most often, or a file made read-only meanwhile
+        message += f"; once that is mended (room on the disk, most often), {carry_on}"
+    return UserError(message)
 
 
 def new_archive_directory(db: str) -> None:
@@ -355,7 +371,7 @@ def new_archive_directory(db: str) -> None:
 
 
 def locked_out(exc: Exception) -> None:
-    click.echo(f"Error: {exc}: wait for it to end, or run this again later", err=True)
+    click.echo(f"Error: {safe_text(exc, one_line=True)}: wait for it to end, or run this again later", err=True)
     sys.exit(EXIT_LOCKED)
 
 
@@ -413,6 +429,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if error := stats.get("glossary/archive_error"):
         if stats.get("glossary/archive_damaged"):
             raise UserError(error)
+        if stats.get("glossary/archive_locked"):  # it says to close the program that holds it, then resume
+            raise UserError(f"{error}: '{again(command, db, '--resume')}'")
         # A write SQLite refused: a full disk most often, but also a file made read-only, or a trigger
         # someone added that refuses it.
         when = ("" if stats.get("glossary/archive_writer_died")
@@ -548,8 +566,11 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     show = sys.stderr.isatty() if progress is None else progress
     stops_interrupt()  # the run recorded as stopped
     # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
-    with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
-        run = reparse_archive(archive, extractor, progress=show)
+    try:
+        with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
+            run = reparse_archive(archive, extractor, progress=show)
+    except sqlite3.DatabaseError as exc:  # a write refused partway: the run ended as archive_error
+        raise write_refused(db, exc, f"run '{again('reparse', db)}' to carry on") from None
     echo_summary(summary(run, db))
     if not is_complete(run["finish_reason"]):
         click.echo(f"Stopped before the end: run '{again('reparse', db)}' to carry on; the pages done are not "
@@ -661,7 +682,7 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
         lines += [f"  {safe_text(limit)}" for limit in stats.get("glossary/limits", [])]
     if unreadable:
         lines.append(f"sitemaps:      {unreadable:>8}   unreadable (crawl_errors rows of stage 'sitemap' say why)")
-    lines.append(f"archive:       {os.path.abspath(db)}")
+    lines.append(f"archive:       {safe_text(os.path.abspath(db), one_line=True)}")
     for trap in traps:
         lines.append(f"{trap['error']}: {trap['url']}")
     lines += gate_lines(run, gate, db)
@@ -1059,7 +1080,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         raise output_failed(out or "standard output", exc,
                             "it is left as it was" if out else "the export is incomplete") from None
     if out:
-        click.echo(f"{count} {'captures' if binary else 'pages'} written to {out}", err=True)
+        click.echo(f"{count} {'captures' if binary else 'pages'} written to {safe_text(out, one_line=True)}", err=True)
 
 
 @cli.command(epilog=READER_EXIT_STATUSES)
@@ -1097,7 +1118,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
                 stream.write(text)
         except OSError as exc:
             raise output_failed(out, exc, "it is left as it was") from None
-        click.echo(f"report written to {out}", err=True)
+        click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
     else:
         click.echo(text, nl=False)
 

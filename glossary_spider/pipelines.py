@@ -175,10 +175,12 @@ class ArchivePipeline:
     def archive_failed(self, failure: WriteFailed) -> None:
         """SQLite refused a write (a full disk, most often), found the file damaged, or the writer process
         died: the run ends as ``archive_error``; ``glossary/archive_error`` in the stats says why, and
-        ``glossary/archive_damaged`` and ``glossary/archive_writer_died`` which it was."""
+        ``glossary/archive_damaged``, ``glossary/archive_locked`` and ``glossary/archive_writer_died`` which
+        it was."""
         self.error = failure.message
         self.crawler.stats.set_value("glossary/archive_error", self.error)
         self.crawler.stats.set_value("glossary/archive_damaged", failure.damaged)
+        self.crawler.stats.set_value("glossary/archive_locked", failure.locked)
         self.crawler.stats.set_value("glossary/archive_writer_died", failure.died)
 
     def traffic(self) -> dict[str, int]:

@@ -21,6 +21,7 @@ from glossary_spider.outcome import LOCKED_OUT, REFUSED_REASONS, ExitStatus, exi
 from glossary_spider.params import MAX_AGE_DAYS
 from glossary_spider.storage.readers import held_decisions, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
+from glossary_spider.terminal import safe_text
 
 MAX_AGE_HOURS = MAX_AGE_DAYS * 24  # of --check --max-age: as far back as a refresh's --max-age reaches
 
@@ -204,5 +205,5 @@ def table(runs: list[dict[str, Any]]) -> str:
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
     for r in runs:
         if r["error"] and r["outcome"] != "done":
-            lines.append(f"  {_name(r)}: {r['error']}")
+            lines.append(f"  {_name(r)}: {safe_text(r['error'], one_line=True)}")  # a path's newline: one line
     return "\n".join(lines)

@@ -267,6 +267,23 @@ def test_a_file_that_is_not_sqlite_is_left_alone(tmp_path):
     assert db.read_bytes() == b"these are my notes, not a database" * 100
 
 
+@pytest.mark.parametrize("content", [b"these are my notes, not a database\n" * 100, os.urandom(8192)],
+                         ids=["text", "random bytes"])
+def test_a_file_that_is_no_sqlite_database_is_refused_with_what_to_do(tmp_path, content):
+    """Writers said 'is not a usable SQLite archive: file is not a database', readers 'is not a glossary
+    archive: file is not a database', and neither what to do, as another application's database is told."""
+    db = tmp_path / "notes.db"
+    db.write_bytes(content)
+    for command in (("crawl", "--start-url", "http://127.0.0.1:9/"), ("reparse",)):
+        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        assert_one_line_error(result, f"{db} is not a usable SQLite archive: file is not a database: give another "
+                                      "--db, or move that file aside (a crawl then makes a new archive there)")
+    for command in (("search", "x"), ("runs",), ("report",)):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} is not a glossary archive: file is not a database: give another --db")
+    assert db.read_bytes() == content
+
+
 def test_an_archive_from_a_newer_schema(tmp_path):
     db = tmp_path / "new.db"
     with sqlite3.connect(db) as conn:
@@ -329,6 +346,34 @@ def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path
     for name in ("new\nline.db", "\x1b[31mred.db"):
         result = run_glossary("search", "x", "--db", str(tmp_path / name))
         assert_one_line_error(result, "no archive at", name.encode("unicode_escape").decode().replace("\\n", "\\x0a"))
+
+
+def test_a_run_on_an_archive_whose_path_holds_a_newline_says_each_thing_in_one_line(replica, tmp_path):
+    """The --max-pages stop's resume hint, the summary's archive line, the lock-out error and the refused
+    runs that 'runs' lists printed the path's newline as it is, each cutting its line in two."""
+    from glossary_spider.lock import ArchiveLock
+
+    db = tmp_path / "new\nline.db"
+    shown = str(db).replace("\n", "\\x0a")
+    env = {"GLOSSARY_DB": str(db)}
+    stopped = run_glossary("crawl", "--start-url", f"{replica.url}/", "--max-pages", "3", "--delay", "0",
+                           "--no-progress", env=env)
+    assert stopped.returncode == 4, stopped.stderr
+    assert stopped.stderr.splitlines() == [f"Stopped before the end (--max-pages): run 'glossary crawl --resume --db "
+                                           f"'{shown}'' to continue; nothing archived is fetched again"]
+    assert f"archive:       {shown}" in stopped.stdout.splitlines()
+    with ArchiveLock(db, "crawl"):
+        for command in (("reparse", "--no-progress"), ("crawl", "--resume", "--no-progress")):
+            locked = run_glossary(*command, env=env)
+            assert locked.returncode == 3
+            (line,) = locked.stderr.splitlines()
+            assert line.startswith(f"Error: {shown} is locked by another writer (pid {os.getpid()}, crawl since ")
+    listed = run_glossary("runs", env=env)
+    assert listed.returncode == 0, listed.stderr
+    header, *runs, reparse, crawl = listed.stdout.splitlines()
+    assert len(runs) == 3  # the crawl stopped, and the two locked out
+    assert reparse.startswith(f"  reparse: {shown} is locked by another writer")
+    assert crawl.startswith(f"  crawl: {shown} is locked by another writer")
 
 
 @pytest.mark.parametrize("command", [("reparse",), ("refresh",), ("search", "x"), ("crawl", "--resume")])
@@ -755,6 +800,25 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_a_reparse_refused_a_read_only_archive_is_noted_as_a_crawls_refusal_is(crawled, tmp_path):
+    """A crawl or refresh refused a read-only archive was noted beside it, and listed by 'runs'; a reparse
+    left no trace, and 'runs --check' went on judging the run before it."""
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    db.chmod(0o444)
+    result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
+    assert_one_line_error(result, "read-only")
+    listed = run_glossary("runs", "--db", str(db), "--json")
+    assert [(r["command"], r["finish_reason"], r["exit_status"]) for r in json.loads(listed.stdout)][-1] == (
+        "reparse", "archive_unwritable", 2)
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2 and "reparse bad_input at" in check.stderr and "read-only" in check.stderr, check
+    db.chmod(0o644)
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert [(r["command"], r["finish_reason"]) for r in rows(db, "SELECT * FROM crawl_runs ORDER BY id")][-2:] == [
+        ("reparse", "archive_unwritable"), ("reparse", "finished")]
+
+
 def test_an_immutable_lock_file_is_named_as_such_not_blamed_on_its_mode(crawled, tmp_path):
     db = shutil.copy(crawled, tmp_path / "a.db")
     lock = tmp_path / "a.db.lock"
@@ -910,6 +974,65 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
     query = "SELECT url, content_hash FROM pages ORDER BY url"
     assert [(r["url"], r["content_hash"]) for r in rows(db, query)] == \
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
+
+
+def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
+    """A polite crawl of ``db`` that another connection (a sqlite3 session's BEGIN IMMEDIATE) takes the write
+    lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
+                                "0.05", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _batch_written(db):
+        time.sleep(0.1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        stdout, stderr = process.communicate(timeout=hold_for)
+    except subprocess.TimeoutExpired:
+        holder.rollback()
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        holder.close()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def _batch_written(db):
+    try:
+        return bool(rows(db, "SELECT id FROM crawl_runs WHERE requests > 0"))
+    except sqlite3.Error:  # no archive yet, or no table in it
+        return False
+
+
+def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(replica, tmp_path):
+    """A write that waited out the busy timeout for another connection's write lock said that room on the
+    disk, most often, was to be made, as for a full disk."""
+    db = tmp_path / "held.db"
+    result = _crawl_while_a_program_holds_the_write_lock(replica, db)
+    assert_one_line_error(result, "another program holds its write lock", "sqlite3", "not a glossary run",
+                          f"close that program, then resume the run: 'glossary crawl --resume --db {db}'")
+    assert "disk" not in result.stderr
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_a_crawl_stopped_by_another_programs_write_lock_is_recorded_as_it_ended(replica, tmp_path):
+    """SQLite refused a write at once, its busy timeout unused, where the transaction read before it wrote
+    (sqlite-utils' BEGIN): the batch and then the run's end met a sqlite3 session's lock the moment it was
+    taken, and 'glossary runs' told the run, once the lock was gone, as killed. Each waits out the busy
+    timeout (10 s) now: the lock, held for 14 s, refuses the batch and lets the run's end be written, with
+    its exit status and what refused it."""
+    db = tmp_path / "held.db"
+    result = _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=14)
+    assert_one_line_error(result, "another program holds its write lock")
+    (run,) = rows(db, "SELECT finish_reason, exit_status, error FROM crawl_runs")
+    assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)
+    assert "another program holds its write lock" in run["error"]
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 2 and "close that program, then resume the run" in check.stderr, check
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert rows(db, "SELECT finish_reason, error FROM crawl_runs") == [{"finish_reason": "finished", "error": None}]
 
 
 def test_a_run_the_archive_refuses_from_its_start_is_noted_and_runs_check_says_so(replica, crawled, tmp_path):

@@ -337,7 +337,8 @@ def test_a_reparse_that_changes_nothing_adds_no_error_rows(archived):
 
 def test_a_reparse_that_meets_a_full_disk_says_so_and_the_next_carries_it_on(archived):
     """The run was left open, which runs then told as a reparse killed; and a reparse failed at once while
-    another connection held the write lock for a moment, the busy timeout unused."""
+    another connection held the write lock for a moment, the busy timeout unused. Its line did not say how
+    to carry on, as a crawl's says how to resume."""
     import resource
     import threading
 
@@ -351,6 +352,9 @@ def test_a_reparse_that_meets_a_full_disk_says_so_and_the_next_carries_it_on(arc
 
     full = run_glossary("reparse", "--db", str(db), "--no-progress", preexec_fn=small_disk)
     assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
+    assert full.stderr.count("\n") == 1 and full.stderr.startswith("Error: cannot write the archive"), full.stderr
+    assert full.stderr.endswith(f"once that is mended (room on the disk, most often), run 'glossary reparse --db {db}' "
+                                "to carry on\n"), full.stderr
     (run,) = rows(db, "SELECT finish_reason FROM crawl_runs WHERE command = 'reparse'")
     assert run["finish_reason"] == "archive_error"
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)

@@ -19,7 +19,7 @@ from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, 
                                      outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
-                                            is_damaged, writable_logs)
+                                            is_damaged, not_an_archive, writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -86,7 +86,7 @@ class Archive(Staging, Writer, Reads):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if not self.path.exists():
                 _create(self.path)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            conn = sqlite3.connect(str(self.path), check_same_thread=False, factory=WriterConnection)
             conn.execute("PRAGMA busy_timeout = 10000")
             self.db = sqlite_utils.Database(conn)
             if not judged:
@@ -104,7 +104,7 @@ class Archive(Staging, Writer, Reads):
                 raise ArchiveError(cannot_write(self.path, exc)) from exc
             if isinstance(exc, sqlite3.OperationalError):
                 raise ArchiveUnwritable(cannot_write(self.path, exc)) from exc
-            raise ArchiveError(f"{self.path} is not a usable SQLite archive: {exc}") from exc
+            raise ArchiveError(not_an_archive(self.path, exc, writing=True)) from exc
         except OSError as exc:
             raise ArchiveError(f"cannot open the archive {self.path}: {exc.strerror or exc}") from exc
 
@@ -143,7 +143,8 @@ class Archive(Staging, Writer, Reads):
         counts: dict[str, int] | None = None,
     ) -> dict[str, Any]:
         """Record how a run ended. Page counts come from its rows and requests/bytes from Scrapy's
-        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts)."""
+        ``stats``; ``counts`` overrides any of them (a resumed run's requests over all its parts). A run the
+        archive refused a write to keeps what refused it (``glossary/archive_error``) as its error."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
         finish_reason = final_reason(finish_reason, self.fetch_outcomes(run_id))
@@ -157,6 +158,7 @@ class Archive(Staging, Writer, Reads):
             "requests": stats.get("downloader/request_count", 0),
             "bytes": stats.get("downloader/response_bytes", 0),
             "stats": json.dumps(stats, default=str, sort_keys=True),
+            "error": stats.get("glossary/archive_error"),  # None: an earlier part's is no longer so
             **counts,
         }
         with self.db.atomic():
@@ -452,3 +454,13 @@ def _create(path: Path) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+class WriterConnection(sqlite3.Connection):
+    """The archive's writing connection, whose transactions take SQLite's write lock as they begin. One that
+    sqlite-utils begins (``BEGIN``, in ``Database.atomic``) reads first, then asks for the lock to write: with
+    another connection holding it, SQLite refuses it at once rather than let two wait on each other, and the
+    busy timeout went unused (a batch, or a run's end, refused the moment a sqlite3 session held the lock)."""
+
+    def execute(self, sql: str, *parameters: Any) -> sqlite3.Cursor:
+        return super().execute("BEGIN IMMEDIATE" if sql == "BEGIN" else sql, *parameters)

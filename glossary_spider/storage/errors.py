@@ -121,12 +121,28 @@ def existing_archive(path: str | Path) -> Path:
     return path
 
 
-def cannot_write(path: str | Path, exc: sqlite3.Error) -> str:
+def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this again") -> str:
     """A one-line message for a write that SQLite refused (full disk, read-only file ...), or for an
-    archive it found damaged on the way (:func:`damaged`)."""
+    archive it found damaged on the way (:func:`damaged`). Where another program held the archive's write
+    lock past the busy timeout (:func:`is_locked`), it says to close that program, ``then`` what to do."""
     if is_damaged(exc):
         return damaged(path, exc)
+    if is_locked(exc):  # no glossary run: the archive's lock file keeps those out, and names them
+        return (f"cannot write the archive {path}: {exc}: another program holds its write lock (a sqlite3 or "
+                "sqlite-utils session, a script: not a glossary run, which the archive's lock file would have "
+                f"named); nothing of the failed write was kept; close that program, then {then}")
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
+# SQLite's result code for a lock another connection holds (sqlite3.SQLITE_BUSY, from Python 3.11).
+SQLITE_BUSY = 5
+
+
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says another connection held the archive's write lock (SQLITE_BUSY) for
+    longer than this one waited."""
+    code = getattr(exc, "sqlite_errorcode", None) or 0  # Python 3.11 on; extended (SQLITE_BUSY_SNAPSHOT ...)
+    return code & 0xFF == SQLITE_BUSY or "database is locked" in str(exc)
 
 
 def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
@@ -134,13 +150,34 @@ def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
     -wal or -shm beside it), or for an archive it found damaged on the way (:func:`damaged`)."""
     if is_damaged(exc):
         return damaged(path, exc)
+    if is_locked(exc):  # a program that took the file for itself (locking_mode EXCLUSIVE), or one writing a
+        # copy that is not in WAL mode
+        return (f"cannot read the archive {path}: {exc}: another program holds it locked (a sqlite3 or "
+                "sqlite-utils session, a script); close that program, then run this again")
     return (f"cannot read the archive {path}: {exc}; check that this user may read it, and its -wal and -shm "
             "files beside it")
 
 
-def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError) -> str:
-    """A one-line message for a file that SQLite cannot read as the archive: damaged, or no archive at all."""
-    return damaged(path, exc) if is_damaged(exc) else f"{path} is not a glossary archive: {exc}"
+def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError, writing: bool = False) -> str:
+    """A one-line message for a file that SQLite cannot read as the archive (``writing``: to write it): damaged,
+    or no archive at all; a file that is no SQLite database (a text file, random bytes) with what to do."""
+    if is_damaged(exc):
+        return damaged(path, exc)
+    what = "a usable SQLite archive" if writing else "a glossary archive"
+    if is_not_sqlite(exc):  # a text file, random bytes: the path is mistaken, or the file is in the way
+        aside = ", or move that file aside (a crawl then makes a new archive there)" if writing else ""
+        return f"{path} is not {what}: {exc}: give another --db{aside}"
+    return f"{path} is not {what}: {exc}"
+
+
+# SQLite's result code for a file whose first bytes are not a SQLite database's (sqlite3.SQLITE_NOTADB).
+SQLITE_NOTADB = 26
+
+
+def is_not_sqlite(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the file is no SQLite database at all."""
+    code = getattr(exc, "sqlite_errorcode", None) or 0
+    return code & 0xFF == SQLITE_NOTADB or "file is not a database" in str(exc)
 
 
 def is_damaged(exc: sqlite3.Error) -> bool:
