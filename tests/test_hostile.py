@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -517,6 +518,74 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(tmp_pat
     assert asked.count(b"/definition/flood/") == 1
     (error,) = rows(db, "SELECT stage, error, detail FROM crawl_errors")
     assert error["stage"] == "fetch" and "headers past 1 MiB" in error["detail"], error
+
+
+class _RawSite:
+    """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
+    by its function, given the connection), then closes: answers no HTTP library would send."""
+
+    def __init__(self, answers: dict[str, bytes | Callable[[socket.socket], None]]):
+        self.answers = answers
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = connection.recv(65536)
+            path = request.split(b" ")[1].decode() if request.count(b" ") > 1 else ""
+            answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            with contextlib.suppress(OSError):
+                answer(connection) if callable(answer) else connection.sendall(answer)
+
+    def crawl(self, db: Path) -> subprocess.CompletedProcess:
+        """A crawl of each of its paths but robots.txt's, once, a page each."""
+        urls = [arg for path in self.answers for arg in ("--start-url", self.url + path)]
+        return crawl(db, *urls, "--no-follow")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_site():
+    sites = []
+
+    def start(answers: dict[str, bytes | Callable[[socket.socket], None]]) -> _RawSite:
+        sites.append(_RawSite(answers))
+        return sites[-1]
+    yield start
+    for site in sites:
+        site.close()
+
+
+def test_a_redirect_to_a_url_of_no_web_scheme_is_an_answer_not_followed(raw_site, tmp_path):
+    """A 301 to ``javascript:alert(1)`` or a 302 to ``mailto:`` failed as "redirect to an invalid URL: ... (Missing
+    scheme in request url: ...)", with no capture, where one to ``data:`` or ``file:`` is the site's answer, not
+    followed. Now every target that is neither http nor https is that answer."""
+    site = raw_site({f"/definition/{name}/": b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % (
+        status, location.encode()) for name, status, location in [
+        ("js", 301, "javascript:alert(1)"), ("mail", 302, "mailto:a@b.c"), ("data", 301, "data:text/html,hi")]})
+    db = tmp_path / "schemes.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "error": f"HTTP {status}: redirect to {location} not followed",
+         "detail": None, "http_status": status} for name, status, location in [
+            ("data", 301, "data:text/html,hi"), ("js", 301, "javascript:alert(1)"), ("mail", 302, "mailto:a@b.c")]]
+    assert rows(db, "SELECT url, http_status FROM captures ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "http_status": status}
+        for name, status in [("data", 301), ("js", 301), ("mail", 302)]]
 
 
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):
