@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
-from twisted.internet.error import ConnectionClosed
+from twisted.internet.error import ConnectionClosed, ConnectionDone
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from scrapy.exceptions import (
@@ -116,3 +116,36 @@ def describe(error: BaseException) -> str:
     if isinstance(error, _UNDECODABLE):
         return "body cannot be decoded (bad Content-Encoding)"
     return type(error).__name__
+
+
+def explain(error: BaseException, size_limit: int) -> str:
+    """What went wrong with a download, in the words of its error row's detail: what the site sent that could not
+    be read, or what became of the connection, never the repr of Twisted's failures. ``size_limit``: the
+    download's ``DOWNLOAD_MAXSIZE``."""
+    if unreadable := malformed(error):
+        return "; ".join(_unreadable(e) for e in unreadable)
+    if isinstance(error, DownloadFailedError):
+        return _lost(error)
+    if isinstance(error, ResponseDataLossError):
+        return "the connection closed before the body's end"
+    return str(error) or type(error).__name__
+
+
+def _unreadable(error: BaseException) -> str:
+    if isinstance(error, KeyError) and error.args and isinstance(error.args[0], bytes):
+        # Twisted looks the Transfer-Encoding up among those it reads, chunked alone
+        coding = error.args[0].decode("latin-1")[:100]
+        return f"Transfer-Encoding {coding!r} not supported: chunked is the only one read"
+    return f"{type(error).__name__}: {error}"
+
+
+def _lost(error: DownloadFailedError) -> str:
+    """How the connection of a download that got no whole answer ended (Twisted's ``ResponseFailed`` names it)."""
+    failed = error.__cause__
+    reasons = [r.value for r in getattr(failed, "reasons", None) or []
+               if isinstance(getattr(r, "value", None), Exception)]
+    when = "before an answer" if getattr(failed, "response", None) is None else "before the answer's end"
+    words = [f"the connection closed cleanly {when}" if isinstance(e, ConnectionDone)
+             else f"the connection was lost {when}" if isinstance(e, ConnectionClosed)
+             else f"{type(e).__name__}: {e}" for e in reasons]
+    return "; ".join(dict.fromkeys(words)) or f"the connection failed {when}"

@@ -588,6 +588,30 @@ def test_a_redirect_to_a_url_of_no_web_scheme_is_an_answer_not_followed(raw_site
         for name, status in [("data", 301), ("js", 301), ("mail", 302)]]
 
 
+def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site, tmp_path):
+    """``Transfer-Encoding: gzip, chunked`` was a "malformed response" whose detail was Twisted's lookup failing,
+    ``KeyError: b'gzip, chunked'``. Now the detail names the transfer coding not supported."""
+    site = raw_site({"/definition/te/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                        b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"})
+    db = tmp_path / "te.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT error, detail FROM crawl_errors") == [{
+        "error": "malformed response",
+        "detail": "Transfer-Encoding 'gzip, chunked' not supported: chunked is the only one read"}]
+
+
+def test_a_connection_closed_after_a_100_continue_is_said_in_words(raw_site, tmp_path):
+    """A lone ``100 Continue`` and then the connection closed was "connection lost" with the repr of a list of
+    Twisted's failures for detail. Now the detail says what happened in words."""
+    site = raw_site({"/definition/continue/": b"HTTP/1.1 100 Continue\r\n\r\n"})
+    db = tmp_path / "words.db"
+    site.crawl(db)
+    assert rows(db, "SELECT url, error, detail FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/continue/", "error": "connection lost",
+         "detail": "the connection closed cleanly before an answer; gave up after 3 attempts"}]
+
+
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):
     db = heavy["db"]
     conn = sqlite3.connect(db)

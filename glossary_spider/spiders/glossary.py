@@ -46,7 +46,7 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, describe, malformed, past_limit_once_decoded,
+from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, describe, explain, past_limit_once_decoded,
                                       past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
@@ -613,7 +613,7 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "sitemap", "sitemap over the size limit"
                               + (" once decompressed" if past_limit_once_decoded(error) else ""))
             return
-        message = "; ".join(f"{type(e).__name__}: {e}" for e in malformed(error)) or str(error) or type(error).__name__
+        message = explain(error, request.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE")))
         if isinstance(error, RobotsUnavailable):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
