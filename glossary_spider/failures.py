@@ -24,6 +24,8 @@ from scrapy.exceptions import (
 # What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded is an
 # IgnoreRequest like any other; only its message says why.
 _DECOMPRESSED_PAST_LIMIT = "during decompression"
+# What Scrapy's message for a download cancelled on its Content-Length, before a byte of its body, begins with.
+_EXPECTED_PAST_LIMIT = "Expected to receive"
 # What a body that does not decode as its Content-Encoding says raises, from that middleware.
 _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 
@@ -126,6 +128,11 @@ def explain(error: BaseException, size_limit: int) -> str:
         return "; ".join(_unreadable(e) for e in unreadable)
     if isinstance(error, DownloadFailedError):
         return _lost(error)
+    if isinstance(error, DownloadCancelledError):
+        limit = f"the size limit of {_size(size_limit)} (DOWNLOAD_MAXSIZE)"
+        if str(error).startswith(_EXPECTED_PAST_LIMIT):
+            return f"its Content-Length is past {limit}: not downloaded"
+        return f"its body ran past {limit}: the download stopped there"
     if isinstance(error, ResponseDataLossError):
         return "the connection closed before the body's end"
     return str(error) or type(error).__name__
@@ -149,3 +156,7 @@ def _lost(error: DownloadFailedError) -> str:
              else f"the connection was lost {when}" if isinstance(e, ConnectionClosed)
              else f"{type(e).__name__}: {e}" for e in reasons]
     return "; ".join(dict.fromkeys(words)) or f"the connection failed {when}"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit and limit % 2**20 == 0 else f"{limit:,} bytes"

@@ -601,15 +601,25 @@ def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site,
         "detail": "Transfer-Encoding 'gzip, chunked' not supported: chunked is the only one read"}]
 
 
-def test_a_connection_closed_after_a_100_continue_is_said_in_words(raw_site, tmp_path):
+def _endless_chunks(connection: socket.socket) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        connection.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+
+
+def test_a_connection_closed_after_a_100_continue_and_an_endless_body_are_said_in_words(raw_site, tmp_path):
     """A lone ``100 Continue`` and then the connection closed was "connection lost" with the repr of a list of
-    Twisted's failures for detail. Now the detail says what happened in words."""
-    site = raw_site({"/definition/continue/": b"HTTP/1.1 100 Continue\r\n\r\n"})
+    Twisted's failures for detail; an endless chunked body cut at the size limit, "DownloadCancelledError". Now
+    each detail says what happened in words, the limit with its size."""
+    site = raw_site({"/definition/continue/": b"HTTP/1.1 100 Continue\r\n\r\n",
+                     "/definition/endless/": _endless_chunks})
     db = tmp_path / "words.db"
     site.crawl(db)
     assert rows(db, "SELECT url, error, detail FROM crawl_errors ORDER BY url") == [
         {"url": f"{site.url}/definition/continue/", "error": "connection lost",
-         "detail": "the connection closed cleanly before an answer; gave up after 3 attempts"}]
+         "detail": "the connection closed cleanly before an answer; gave up after 3 attempts"},
+        {"url": f"{site.url}/definition/endless/", "error": "larger than the size limit",
+         "detail": "its body ran past the size limit of 16 MiB (DOWNLOAD_MAXSIZE): the download stopped there"}]
 
 
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):
