@@ -622,6 +622,29 @@ def test_a_connection_closed_after_a_100_continue_and_an_endless_body_are_said_i
          "detail": "its body ran past the size limit of 16 MiB (DOWNLOAD_MAXSIZE): the download stopped there"}]
 
 
+def test_an_over_long_content_type_etag_or_last_modified_not_kept_is_named_in_a_row(raw_site, tmp_path):
+    """A Content-Type, ETag or Last-Modified longer than 1 KiB is not kept with the capture, which said so in no
+    row: a 3 KB Content-Type was archived as none. Now the page's ``parse`` row "headers cut" names each."""
+    page = b"<html><head><title>Long</title></head><body><main><h1>Long</h1><p>Text.</p></main></body></html>"
+    site = raw_site({
+        "/definition/type/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html; x=" + b"a" * 3000
+                             + b"\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page),
+        "/definition/validators/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: \"" + b"e" * 2000
+                                   + b"\"\r\nLast-Modified: " + b"M" * 1500 + b"\r\nContent-Length: %d\r\n\r\n%s"
+                                   % (len(page), page)})
+    db = tmp_path / "long.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, content_type, etag, last_modified FROM captures ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "content_type": kept, "etag": None, "last_modified": None}
+        for name, kept in [("type", None), ("validators", "text/html")]]
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/type/", "stage": "parse",
+         "error": "headers cut: Content-Type of 3,013 bytes, longer than 1 KiB, not kept"},
+        {"url": f"{site.url}/definition/validators/", "stage": "parse",
+         "error": "headers cut: ETag of 2,002 bytes and Last-Modified of 1,500 bytes, longer than 1 KiB, not kept"}]
+
+
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):
     db = heavy["db"]
     conn = sqlite3.connect(db)
