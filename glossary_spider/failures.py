@@ -21,8 +21,8 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 
-# What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded is an
-# IgnoreRequest like any other; only its message says why.
+# What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded (one that
+# WholeEncodingMiddleware leaves it: a robots.txt) is an IgnoreRequest like any other; only its message says why.
 _DECOMPRESSED_PAST_LIMIT = "during decompression"
 # What Scrapy's message for a download cancelled on its Content-Length, before a byte of its body, begins with.
 _EXPECTED_PAST_LIMIT = "Expected to receive"
@@ -35,6 +35,8 @@ class BodyUndecodable(IgnoreRequest):
     (:class:`glossary_spider.decoding.WholeEncodingMiddleware`): the site answered, with no page.
     ``what`` went wrong, in the few words of an error row; ``how``, for its detail."""
 
+    status: int | None = None  # the answer's, given by the middleware that read it
+
     def __init__(self, what: str, how: str):
         super().__init__(f"{what}: {how}"[:500])
         self.what = what
@@ -44,6 +46,17 @@ class BodyCutShort(BodyUndecodable):
     """A compressed body whose stream stops before its end (a proxy that closed the answer early, a server
     that crashed mid-answer): asked for again, as a body shorter than its Content-Length is. Its exchange
     was whole, so once the retries are spent it is an answer, with no page."""
+
+
+class DecodedPastLimit(IgnoreRequest):
+    """A body whose encodings (as listed) decode past ``DOWNLOAD_MAXSIZE`` (a gzip bomb), answered with
+    ``status`` (:class:`glossary_spider.decoding.WholeEncodingMiddleware`)."""
+
+    def __init__(self, size: int, encodings: list[bytes], limit: int, status: int):
+        coded = ", ".join(e.decode("latin-1") for e in encodings)[:100]
+        super().__init__(f"its body, {size:,} bytes of {coded}, ran past the size limit of {_size(limit)} "
+                         "(DOWNLOAD_MAXSIZE) once decompressed")
+        self.status = status
 
 
 class RedirectRefused(IgnoreRequest):
@@ -72,7 +85,14 @@ def malformed(error: BaseException) -> list[BaseException]:
 
 
 def past_limit_once_decoded(error: BaseException) -> bool:
-    return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
+    return isinstance(error, DecodedPastLimit) or (isinstance(error, IgnoreRequest)
+                                                   and _DECOMPRESSED_PAST_LIMIT in str(error))
+
+
+def answered_status(error: BaseException) -> int | None:
+    """The status of the answer a download failed on, where the site answered with a body that could not be used
+    (:func:`unusable_answer`) and the error knows it; None otherwise."""
+    return getattr(error, "status", None) if isinstance(error, (BodyUndecodable, DecodedPastLimit)) else None
 
 
 def past_size_limit(error: BaseException) -> bool:

@@ -7,6 +7,7 @@ No code run, no hang, bounded memory and disk, clean terminals, robots.txt kept.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import pickle
@@ -643,6 +644,30 @@ def test_an_over_long_content_type_etag_or_last_modified_not_kept_is_named_in_a_
          "error": "headers cut: Content-Type of 3,013 bytes, longer than 1 KiB, not kept"},
         {"url": f"{site.url}/definition/validators/", "stage": "parse",
          "error": "headers cut: ETag of 2,002 bytes and Last-Modified of 1,500 bytes, longer than 1 KiB, not kept"}]
+
+
+def test_a_200_whose_body_cannot_be_used_has_its_status_in_its_row(raw_site, tmp_path):
+    """A 200 whose gzip body is none, is cut short, or inflates past the size limit had a row with no
+    http_status, as if the site had not answered. Now the row has the 200, and still no capture (--resume
+    would meet the same answer)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    bodies = {"not-gzip": b"hello", "cut": gzip.compress(b"<html>" * 10_000)[:12],
+              "bomb": gzip.compress(b"\0" * (17 * 2**20))}
+    site = raw_site({f"/definition/{name}/": head % len(body) + body for name, body in bodies.items()})
+    db = tmp_path / "undecodable.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/bomb/", "error": "larger than the size limit after decompression",
+         "detail": f"its body, {len(bodies['bomb']):,} bytes of gzip, ran past the size limit of 16 MiB "
+                   "(DOWNLOAD_MAXSIZE) once decompressed", "http_status": 200},
+        {"url": f"{site.url}/definition/cut/", "error": "body cut short: its gzip stream stops before its end",
+         "detail": "body cut short: its gzip stream stops before its end: 12 bytes of gzip, 0 once decoded; "
+                   "gave up after 3 attempts", "http_status": 200},
+        {"url": f"{site.url}/definition/not-gzip/", "error": "body cannot be decoded (bad Content-Encoding)",
+         "detail": "body cannot be decoded (bad Content-Encoding): not gzip: Error -3 while decompressing data: "
+                   "incorrect header check", "http_status": 200}]
+    assert rows(db, "SELECT url FROM captures") == []
 
 
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):

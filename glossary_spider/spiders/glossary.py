@@ -46,8 +46,8 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, describe, explain, past_limit_once_decoded,
-                                      past_size_limit, unusable_answer)
+from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, answered_status, describe, explain,
+                                      past_limit_once_decoded, past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
@@ -639,7 +639,7 @@ class GlossarySpider(Spider):
         # An answer past the size limit, or that cannot be decoded, is an answer: the page failed, not the
         # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
-                          None, None if unusable_answer(error) else Fetch(url, None))
+                          answered_status(error), None if unusable_answer(error) else Fetch(url, None))
 
 
 def is_page(response: Response, content_type: str) -> bool:
