@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
-from glossary_spider.failures import BodyCutShort, BodyUndecodable
+from glossary_spider.failures import BodyCutShort, BodyUndecodable, DecodedPastLimit
 from glossary_spider.urls import is_robots
 
 try:
@@ -140,8 +140,7 @@ READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
 
 def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
     """``body`` decoded through ``encodings`` (as listed, the last applied last); None where one is not
-    known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit: Scrapy's size
-    limit speaks). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode. An
+    known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode. An
     empty body is empty in any encoding."""
     if not body:
         return body
@@ -212,8 +211,9 @@ class WholeEncodingMiddleware:
     """Decodes a compressed answer whose every stream is whole, and refuses one that does not decode, unless its
     status says what it is (:func:`is_error`); one cut short is asked for again, after the back-off of the
     crawl's retry middleware (:meth:`~glossary_spider.middlewares.BackoffRetryMiddleware.again`), and refused
-    once its retries are spent. What it leaves (an encoding it does not know, a body past the size limit once
-    decoded) is Scrapy's ``HttpCompressionMiddleware``'s, next to it, which then says so."""
+    once its retries are spent; one past the size limit once decoded is refused (the error of each carries the
+    answer's status). What it leaves (an encoding it does not know) is Scrapy's ``HttpCompressionMiddleware``'s,
+    next to it, which then says so."""
 
     def __init__(self, most: int, crawler: Crawler | None = None):
         self.most = most
@@ -227,16 +227,20 @@ class WholeEncodingMiddleware:
                                ) -> Request | Response:
         if not response.headers.getlist("Content-Encoding") or request.method == "HEAD" or is_robots(request):
             return response
+        encodings, most = encodings_of(response), request.meta.get("download_maxsize", self.most)
         try:
-            body = whole(response.body, encodings_of(response), request.meta.get("download_maxsize", self.most))
+            body = whole(response.body, encodings, most)
         except BodyUndecodable as exc:
             if not is_error(response):
                 if isinstance(exc, BodyCutShort) and (retry := await self.again(request, exc)) is not None:
                     return retry
+                exc.status = response.status
                 raise
             body = b""
         if body is None:
             if not is_error(response):
+                if all(encoding in READERS for encoding in encodings):  # decoding stopped at the size limit
+                    raise DecodedPastLimit(len(response.body), encodings, most, response.status)
                 return response
             body = b""
         del response.headers["Content-Encoding"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
-from twisted.internet.error import ConnectionClosed
+from twisted.internet.error import ConnectionClosed, ConnectionDone
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from scrapy.exceptions import (
@@ -21,9 +21,11 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 
-# What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded is an
-# IgnoreRequest like any other; only its message says why.
+# What Scrapy's HttpCompressionMiddleware raises for a body past DOWNLOAD_MAXSIZE once decoded (one that
+# WholeEncodingMiddleware leaves it: a robots.txt) is an IgnoreRequest like any other; only its message says why.
 _DECOMPRESSED_PAST_LIMIT = "during decompression"
+# What Scrapy's message for a download cancelled on its Content-Length, before a byte of its body, begins with.
+_EXPECTED_PAST_LIMIT = "Expected to receive"
 # What a body that does not decode as its Content-Encoding says raises, from that middleware.
 _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 
@@ -32,6 +34,8 @@ class BodyUndecodable(IgnoreRequest):
     """A compressed body cut short, or not in the encoding it names
     (:class:`glossary_spider.decoding.WholeEncodingMiddleware`): the site answered, with no page.
     ``what`` went wrong, in the few words of an error row; ``how``, for its detail."""
+
+    status: int | None = None  # the answer's, given by the middleware that read it
 
     def __init__(self, what: str, how: str):
         super().__init__(f"{what}: {how}"[:500])
@@ -42,6 +46,17 @@ class BodyCutShort(BodyUndecodable):
     """A compressed body whose stream stops before its end (a proxy that closed the answer early, a server
     that crashed mid-answer): asked for again, as a body shorter than its Content-Length is. Its exchange
     was whole, so once the retries are spent it is an answer, with no page."""
+
+
+class DecodedPastLimit(IgnoreRequest):
+    """A body whose encodings (as listed) decode past ``DOWNLOAD_MAXSIZE`` (a gzip bomb), answered with
+    ``status`` (:class:`glossary_spider.decoding.WholeEncodingMiddleware`)."""
+
+    def __init__(self, size: int, encodings: list[bytes], limit: int, status: int):
+        coded = ", ".join(e.decode("latin-1") for e in encodings)[:100]
+        super().__init__(f"its body, {size:,} bytes of {coded}, ran past the size limit of {_size(limit)} "
+                         "(DOWNLOAD_MAXSIZE) once decompressed")
+        self.status = status
 
 
 class RedirectRefused(IgnoreRequest):
@@ -70,7 +85,14 @@ def malformed(error: BaseException) -> list[BaseException]:
 
 
 def past_limit_once_decoded(error: BaseException) -> bool:
-    return isinstance(error, IgnoreRequest) and _DECOMPRESSED_PAST_LIMIT in str(error)
+    return isinstance(error, DecodedPastLimit) or (isinstance(error, IgnoreRequest)
+                                                   and _DECOMPRESSED_PAST_LIMIT in str(error))
+
+
+def answered_status(error: BaseException) -> int | None:
+    """The status of the answer a download failed on, where the site answered with a body that could not be used
+    (:func:`unusable_answer`) and the error knows it; None otherwise."""
+    return getattr(error, "status", None) if isinstance(error, (BodyUndecodable, DecodedPastLimit)) else None
 
 
 def past_size_limit(error: BaseException) -> bool:
@@ -116,3 +138,45 @@ def describe(error: BaseException) -> str:
     if isinstance(error, _UNDECODABLE):
         return "body cannot be decoded (bad Content-Encoding)"
     return type(error).__name__
+
+
+def explain(error: BaseException, size_limit: int) -> str:
+    """What went wrong with a download, in the words of its error row's detail: what the site sent that could not
+    be read, or what became of the connection, never the repr of Twisted's failures. ``size_limit``: the
+    download's ``DOWNLOAD_MAXSIZE``."""
+    if unreadable := malformed(error):
+        return "; ".join(_unreadable(e) for e in unreadable)
+    if isinstance(error, DownloadFailedError):
+        return _lost(error)
+    if isinstance(error, DownloadCancelledError):
+        limit = f"the size limit of {_size(size_limit)} (DOWNLOAD_MAXSIZE)"
+        if str(error).startswith(_EXPECTED_PAST_LIMIT):
+            return f"its Content-Length is past {limit}: not downloaded"
+        return f"its body ran past {limit}: the download stopped there"
+    if isinstance(error, ResponseDataLossError):
+        return "the connection closed before the body's end"
+    return str(error) or type(error).__name__
+
+
+def _unreadable(error: BaseException) -> str:
+    if isinstance(error, KeyError) and error.args and isinstance(error.args[0], bytes):
+        # Twisted looks the Transfer-Encoding up among those it reads, chunked alone
+        coding = error.args[0].decode("latin-1")[:100]
+        return f"Transfer-Encoding {coding!r} not supported: chunked is the only one read"
+    return f"{type(error).__name__}: {error}"
+
+
+def _lost(error: DownloadFailedError) -> str:
+    """How the connection of a download that got no whole answer ended (Twisted's ``ResponseFailed`` names it)."""
+    failed = error.__cause__
+    reasons = [r.value for r in getattr(failed, "reasons", None) or []
+               if isinstance(getattr(r, "value", None), Exception)]
+    when = "before an answer" if getattr(failed, "response", None) is None else "before the answer's end"
+    words = [f"the connection closed cleanly {when}" if isinstance(e, ConnectionDone)
+             else f"the connection was lost {when}" if isinstance(e, ConnectionClosed)
+             else f"{type(e).__name__}: {e}" for e in reasons]
+    return "; ".join(dict.fromkeys(words)) or f"the connection failed {when}"
+
+
+def _size(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit and limit % 2**20 == 0 else f"{limit:,} bytes"

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -139,6 +140,15 @@ class AllowedHostsMiddleware:
         raise OutsideAllowedHosts(f"outside the allowed hosts: {request.url}")
 
 
+def off_the_web(url: str, location: str) -> bool:
+    """Whether a redirect from ``url`` to ``location`` leads to a scheme other than http and https, which Scrapy
+    follows no redirect to (a ``Location`` that cannot be read, a bad IPv6 host, is not known to)."""
+    try:
+        return urlsplit(urljoin(url, location)).scheme.lower() not in ("http", "https")
+    except ValueError:
+        return False
+
+
 class GuardedRedirectMiddleware(RedirectMiddleware):
     """Scrapy's redirects, with a loop, an over-long chain or an unusable target (no URL, or one longer than
     :data:`~glossary_spider.urls.MAX_URL`) named in the error; for a robots.txt, in its request's meta, for
@@ -164,8 +174,10 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         chain = [*request.meta.get("redirect_urls", []), request.url]
         try:
             redirected = super().process_response(request, response)
-        except ValueError as exc:  # a Location whose host or port cannot be read
+        except ValueError as exc:  # a Location whose host or port cannot be read, or a javascript: or mailto: one
             location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
+            if off_the_web(request.url, location):
+                return response  # as Scrapy leaves a redirect to a data: or file: URL: an answer, not followed
             raise RedirectRefused(f"redirect to an invalid URL: {location!r} ({exc})"[:500]) from None
         except IgnoreRequest:  # Scrapy's "max redirections reached"
             raise RedirectsEndless(f"too many redirects: more than {self.max_redirect_times} "

@@ -113,7 +113,8 @@ def test_a_page_with_thousands_of_headers_is_archived_with_the_first_16_kib_of_t
     assert capture["etag"] is None and 15_000 < capture["size"] <= 16 * 1024
     assert capture["headers"].count("X-Filler-") < 200
     (cut,) = rows(attacked["db"], "SELECT error FROM crawl_errors WHERE url = ?", (url,))
-    assert re.fullmatch(r"headers cut: 4,8\d\d response headers past the first 16 KiB not kept", cut["error"])
+    assert re.fullmatch(r"headers cut: 4,8\d\d response headers past the first 16 KiB not kept; "
+                        r"ETag of 4,098 bytes, longer than 1 KiB, not kept", cut["error"])
 
 
 def test_every_good_page_is_archived(attacked):

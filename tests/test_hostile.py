@@ -7,6 +7,7 @@ No code run, no hang, bounded memory and disk, clean terminals, robots.txt kept.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import pickle
@@ -19,6 +20,7 @@ import subprocess
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -517,6 +519,155 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(tmp_pat
     assert asked.count(b"/definition/flood/") == 1
     (error,) = rows(db, "SELECT stage, error, detail FROM crawl_errors")
     assert error["stage"] == "fetch" and "headers past 1 MiB" in error["detail"], error
+
+
+class _RawSite:
+    """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
+    by its function, given the connection), then closes: answers no HTTP library would send."""
+
+    def __init__(self, answers: dict[str, bytes | Callable[[socket.socket], None]]):
+        self.answers = answers
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen()
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = connection.recv(65536)
+            path = request.split(b" ")[1].decode() if request.count(b" ") > 1 else ""
+            answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            with contextlib.suppress(OSError):
+                answer(connection) if callable(answer) else connection.sendall(answer)
+
+    def crawl(self, db: Path) -> subprocess.CompletedProcess:
+        """A crawl of each of its paths but robots.txt's, once, a page each."""
+        urls = [arg for path in self.answers for arg in ("--start-url", self.url + path)]
+        return crawl(db, *urls, "--no-follow")
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_site():
+    sites = []
+
+    def start(answers: dict[str, bytes | Callable[[socket.socket], None]]) -> _RawSite:
+        sites.append(_RawSite(answers))
+        return sites[-1]
+    yield start
+    for site in sites:
+        site.close()
+
+
+def test_a_redirect_to_a_url_of_no_web_scheme_is_an_answer_not_followed(raw_site, tmp_path):
+    """A 301 to ``javascript:alert(1)`` or a 302 to ``mailto:`` failed as "redirect to an invalid URL: ... (Missing
+    scheme in request url: ...)", with no capture, where one to ``data:`` or ``file:`` is the site's answer, not
+    followed. Now every target that is neither http nor https is that answer."""
+    site = raw_site({f"/definition/{name}/": b"HTTP/1.1 %d Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % (
+        status, location.encode()) for name, status, location in [
+        ("js", 301, "javascript:alert(1)"), ("mail", 302, "mailto:a@b.c"), ("data", 301, "data:text/html,hi")]})
+    db = tmp_path / "schemes.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "error": f"HTTP {status}: redirect to {location} not followed",
+         "detail": None, "http_status": status} for name, status, location in [
+            ("data", 301, "data:text/html,hi"), ("js", 301, "javascript:alert(1)"), ("mail", 302, "mailto:a@b.c")]]
+    assert rows(db, "SELECT url, http_status FROM captures ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "http_status": status}
+        for name, status in [("data", 301), ("js", 301), ("mail", 302)]]
+
+
+def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site, tmp_path):
+    """``Transfer-Encoding: gzip, chunked`` was a "malformed response" whose detail was Twisted's lookup failing,
+    ``KeyError: b'gzip, chunked'``. Now the detail names the transfer coding not supported."""
+    site = raw_site({"/definition/te/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                                        b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"})
+    db = tmp_path / "te.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT error, detail FROM crawl_errors") == [{
+        "error": "malformed response",
+        "detail": "Transfer-Encoding 'gzip, chunked' not supported: chunked is the only one read"}]
+
+
+def _endless_chunks(connection: socket.socket) -> None:
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        connection.sendall(b"10000\r\n" + b"x" * 0x10000 + b"\r\n")
+
+
+def test_a_connection_closed_after_a_100_continue_and_an_endless_body_are_said_in_words(raw_site, tmp_path):
+    """A lone ``100 Continue`` and then the connection closed was "connection lost" with the repr of a list of
+    Twisted's failures for detail; an endless chunked body cut at the size limit, "DownloadCancelledError". Now
+    each detail says what happened in words, the limit with its size."""
+    site = raw_site({"/definition/continue/": b"HTTP/1.1 100 Continue\r\n\r\n",
+                     "/definition/endless/": _endless_chunks})
+    db = tmp_path / "words.db"
+    site.crawl(db)
+    assert rows(db, "SELECT url, error, detail FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/continue/", "error": "connection lost",
+         "detail": "the connection closed cleanly before an answer; gave up after 3 attempts"},
+        {"url": f"{site.url}/definition/endless/", "error": "larger than the size limit",
+         "detail": "its body ran past the size limit of 16 MiB (DOWNLOAD_MAXSIZE): the download stopped there"}]
+
+
+def test_an_over_long_content_type_etag_or_last_modified_not_kept_is_named_in_a_row(raw_site, tmp_path):
+    """A Content-Type, ETag or Last-Modified longer than 1 KiB is not kept with the capture, which said so in no
+    row: a 3 KB Content-Type was archived as none. Now the page's ``parse`` row "headers cut" names each."""
+    page = b"<html><head><title>Long</title></head><body><main><h1>Long</h1><p>Text.</p></main></body></html>"
+    site = raw_site({
+        "/definition/type/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html; x=" + b"a" * 3000
+                             + b"\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page),
+        "/definition/validators/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: \"" + b"e" * 2000
+                                   + b"\"\r\nLast-Modified: " + b"M" * 1500 + b"\r\nContent-Length: %d\r\n\r\n%s"
+                                   % (len(page), page)})
+    db = tmp_path / "long.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, content_type, etag, last_modified FROM captures ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "content_type": kept, "etag": None, "last_modified": None}
+        for name, kept in [("type", None), ("validators", "text/html")]]
+    assert rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/type/", "stage": "parse",
+         "error": "headers cut: Content-Type of 3,013 bytes, longer than 1 KiB, not kept"},
+        {"url": f"{site.url}/definition/validators/", "stage": "parse",
+         "error": "headers cut: ETag of 2,002 bytes and Last-Modified of 1,500 bytes, longer than 1 KiB, not kept"}]
+
+
+def test_a_200_whose_body_cannot_be_used_has_its_status_in_its_row(raw_site, tmp_path):
+    """A 200 whose gzip body is none, is cut short, or inflates past the size limit had a row with no
+    http_status, as if the site had not answered. Now the row has the 200, and still no capture (--resume
+    would meet the same answer)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+    bodies = {"not-gzip": b"hello", "cut": gzip.compress(b"<html>" * 10_000)[:12],
+              "bomb": gzip.compress(b"\0" * (17 * 2**20))}
+    site = raw_site({f"/definition/{name}/": head % len(body) + body for name, body in bodies.items()})
+    db = tmp_path / "undecodable.db"
+    result = site.crawl(db)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/bomb/", "error": "larger than the size limit after decompression",
+         "detail": f"its body, {len(bodies['bomb']):,} bytes of gzip, ran past the size limit of 16 MiB "
+                   "(DOWNLOAD_MAXSIZE) once decompressed", "http_status": 200},
+        {"url": f"{site.url}/definition/cut/", "error": "body cut short: its gzip stream stops before its end",
+         "detail": "body cut short: its gzip stream stops before its end: 12 bytes of gzip, 0 once decoded; "
+                   "gave up after 3 attempts", "http_status": 200},
+        {"url": f"{site.url}/definition/not-gzip/", "error": "body cannot be decoded (bad Content-Encoding)",
+         "detail": "body cannot be decoded (bad Content-Encoding): not gzip: Error -3 while decompressing data: "
+                   "incorrect header check", "http_status": 200}]
+    assert rows(db, "SELECT url FROM captures") == []
 
 
 def test_heavy_pages_add_at_most_twice_their_bytes_to_the_archive(heavy):

@@ -46,8 +46,8 @@ from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, describe, malformed, past_limit_once_decoded,
-                                      past_size_limit, unusable_answer)
+from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, answered_status, describe, explain,
+                                      past_limit_once_decoded, past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
@@ -497,13 +497,18 @@ class GlossarySpider(Spider):
         return [*items, *requests, *self.guarded()]
 
     def fetch_of(self, response: Response, url: str) -> Fetch:
-        """The response as the archive records it; headers past what a capture keeps are a limit met."""
-        fetch, dropped = to_fetch(response, url)
+        """The response as the archive records it; headers past what a capture keeps are a limit met, one row
+        saying what was cut."""
+        fetch, dropped, too_long = to_fetch(response, url)
+        cut = []
         if dropped:
-            self.crawler.signals.send_catch_log(
-                signal=limit_signal, url=url, stage="parse",
-                error=f"headers cut: {dropped:,} response headers past the first {MAX_HEADER_BYTES // 1024} KiB "
-                      "not kept")
+            cut.append(f"{dropped:,} response headers past the first {MAX_HEADER_BYTES // 1024} KiB not kept")
+        if too_long:
+            cut.append(" and ".join(f"{name} of {size:,} bytes" for name, size in too_long.items())
+                       + f", longer than {MAX_HEADER_VALUE // 1024} KiB, not kept")
+        if cut:
+            self.crawler.signals.send_catch_log(signal=limit_signal, url=url, stage="parse",
+                                                error="headers cut: " + "; ".join(cut))
         return fetch
 
     def limit_reached(self) -> bool:
@@ -613,7 +618,7 @@ class GlossarySpider(Spider):
             yield FailureItem(url, "sitemap", "sitemap over the size limit"
                               + (" once decompressed" if past_limit_once_decoded(error) else ""))
             return
-        message = "; ".join(f"{type(e).__name__}: {e}" for e in malformed(error)) or str(error) or type(error).__name__
+        message = explain(error, request.meta.get("download_maxsize", self.settings.getint("DOWNLOAD_MAXSIZE")))
         if isinstance(error, RobotsUnavailable):
             yield FailureItem(url, "fetch", message, None, None, Fetch(url, None))
             return
@@ -634,7 +639,7 @@ class GlossarySpider(Spider):
         # An answer past the size limit, or that cannot be decoded, is an answer: the page failed, not the
         # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
-                          None, None if unusable_answer(error) else Fetch(url, None))
+                          answered_status(error), None if unusable_answer(error) else Fetch(url, None))
 
 
 def is_page(response: Response, content_type: str) -> bool:
@@ -774,14 +779,19 @@ def header_bytes(value: str) -> bytes:
         return value.encode()
 
 
-def to_fetch(response: Response, url: str) -> tuple[Fetch, int]:
+def to_fetch(response: Response, url: str) -> tuple[Fetch, int, dict[str, int]]:
     """The response as the archive records it, with how many of its headers were past
-    :data:`MAX_HEADER_BYTES` and not kept."""
+    :data:`MAX_HEADER_BYTES` and not kept, and the size of each of its Content-Type, ETag and Last-Modified
+    past :data:`MAX_HEADER_VALUE`, not kept either."""
     headers = response.headers
+    too_long: dict[str, int] = {}
 
     def header(name: bytes) -> str | None:
         value = headers.get(name)
-        return value.decode("latin-1") if value and len(value) <= MAX_HEADER_VALUE else None
+        if value and len(value) > MAX_HEADER_VALUE:
+            too_long[name.decode()] = len(value)
+            return None
+        return value.decode("latin-1") if value else None
 
     lines, size, dropped = [], 0, 0
     for name, values in headers.items():
@@ -800,4 +810,4 @@ def to_fetch(response: Response, url: str) -> tuple[Fetch, int]:
         last_modified=header(b"Last-Modified"),
         headers="\r\n".join(lines),
     )
-    return fetch, dropped
+    return fetch, dropped, too_long
