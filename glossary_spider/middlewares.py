@@ -201,7 +201,7 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
     the archive's spelling) is a reload, not a move: the page is kept from the answer in hand, where Scrapy's
     would ask for it again, a request the duplicate filter drops, and the page with it. A refresh back to a
     URL its redirects came by is a loop, named as :class:`GuardedRedirectMiddleware` names one (the spider
-    fails each of its URLs)."""
+    fails each of its URLs). A refresh to what is no URL is ignored, as a browser ignores it."""
 
     def __init__(self, settings: Any):
         super().__init__(settings)
@@ -209,9 +209,12 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
-        if isinstance(response, HtmlResponse) and self.reloads(request, response):
+        try:
+            if isinstance(response, HtmlResponse) and self.reloads(request, response):
+                return response
+            redirected = super().process_response(request, response)
+        except ValueError:  # a refresh to what is no URL (http://[::1/x): ignored, as a browser ignores it
             return response
-        redirected = super().process_response(request, response)
         if not isinstance(redirected, Request):
             return redirected
         chain = [*request.meta.get("redirect_urls", []), request.url]

@@ -101,6 +101,8 @@ FAULTS = [
     Fault("redirect-chain", _page("redirect-chain"), "a chain of 8 redirects", "error:fetch:too many redirects"),
     Fault("meta-refresh-self", _page("meta-refresh-self"), "the page, with a meta refresh to its own URL "
           "(a page that reloads itself)", "archived"),
+    Fault("meta-refresh-broken", _page("meta-refresh-broken"), "the page, with a meta refresh to what is no URL "
+          "(http://[::1/x)", "archived"),
     Fault("meta-refresh-loop", _page("meta-refresh-loop"), "a page with a meta refresh to a page whose meta "
           "refresh leads back", "error:fetch:redirect loop"),
     Fault("redirect-offsite", _page("redirect-offsite"), "302 to another host",
@@ -680,6 +682,7 @@ _HANDLERS = {
     "redirect-loop": _redirect("{base}/faults/loop/"),
     "redirect-chain": _redirect_chain,
     "meta-refresh-self": _meta_refresh(_page("meta-refresh-self")),
+    "meta-refresh-broken": _meta_refresh("http://[::1/x"),
     "meta-refresh-loop": _meta_refresh(_page("meta-refresh-back")),
     "redirect-offsite": _redirect("http://evil.example/definition/x/"),
     "redirect-file": _redirect("file:///etc/passwd"),
