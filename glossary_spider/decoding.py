@@ -140,8 +140,9 @@ READERS: dict[bytes, Callable[[bytes], Iterator[bytes]]] = {
 
 def whole(body: bytes, encodings: list[bytes], most: int) -> bytes | None:
     """``body`` decoded through ``encodings`` (as listed, the last applied last); None where one is not
-    known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit). Raise :class:`BodyUndecodable` if a stream stops before its end or does not decode. An
-    empty body is empty in any encoding."""
+    known (Scrapy leaves it, and says so), or past ``most`` bytes decoded (0: no limit). Raise
+    :class:`BodyUndecodable` if a stream stops before its end or does not decode. An empty body is empty in
+    any encoding."""
     if not body:
         return body
     for encoding in reversed(encodings):
