@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import holder, refused_runs
-from glossary_spider.outcome import LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, outcome, was_refused
+from glossary_spider.outcome import (LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, is_complete,
+                                     outcome, was_refused)
 from glossary_spider.params import MAX_AGE_DAYS
-from glossary_spider.storage.readers import held_decisions, run_counts
+from glossary_spider.storage.readers import held_decisions, held_so_far, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.terminal import safe_text
 
@@ -40,9 +41,11 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
     runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
     runs += [{**dict.fromkeys(COLUMNS), **run, "noted": True} for run in refused_runs(db)]
     held = holder(db)
-    decided = held_decisions(conn)
+    decided, waiting = held_decisions(conn), held_so_far(conn)
     for run in runs:
         run["decision"] = decided.get(run["id"])
+        # Stopped (a budget, Ctrl-C, a kill) with its pages held: its resume asks about them again.
+        run["held_so_far"] = run["id"] in waiting and not is_complete(run["finish_reason"])
         for key in ("args", "earlier_job_ids"):
             if isinstance(run[key], str):
                 try:  # NaN or Infinity, as an earlier release recorded a refused run's "--delay nan": text
@@ -159,6 +162,8 @@ def not_done(run: dict[str, Any], db: str | None = None) -> str:
     2026-05-03T02:00:00+00:00: --delay must be a finite number, not 'nan'``); ``db``, the archive's path, for
     the command that looks at a held run."""
     why = run["error"] or explain(run["finish_reason"]).replace("--resume continues it", _carry_on(run))
+    if run.get("held_so_far"):
+        why += "; the quality gate holds what it fetched so far, which its resume asks about again"
     if db is not None:
         why = why.replace("see 'glossary held'", f"see 'glossary held --db {shlex.quote(db)}'")
     return f"{_name(run)} {run['outcome']} at {run['finished_at'] or run['started_at']}: {why}"
@@ -196,7 +201,8 @@ def table(runs: list[dict[str, Any]]) -> str:
     for r in runs:
         rows.append((
             str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
-            r["outcome"] + (f" ({r['decision']})" if r.get("decision") else ""),
+            r["outcome"] + (f" ({r['decision']})" if r.get("decision") else "")
+            + (" (held so far)" if r.get("held_so_far") else ""),
             "" if r["exit_status"] is None else str(r["exit_status"]),
             *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "back", "failed")),
             str(r["requests"] or 0), r["job_id"] or "",

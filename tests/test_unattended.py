@@ -696,6 +696,11 @@ def test_a_run_stopped_by_its_budget_is_held_so_far_not_offered_for_a_decision(s
     assert re.match(r"Refresh #\d+ stopped by .* \d+ pages fetched, held so far by the quality gate\n", result.stdout)
     listed = run_glossary("held", "--db", str(archived))
     assert "asked again and judged when resumed" in listed.stdout and "waiting for --accept" not in listed.stdout
+    # 'runs --check', which a monitor reads, and 'runs' said only that the budget stopped it.
+    check = run_glossary("runs", "--check", "--db", str(archived))
+    assert check.returncode == ExitStatus.STOPPED_EARLY, check.stdout + check.stderr
+    assert "the quality gate holds what it fetched so far, which its resume asks about again" in check.stderr
+    assert "stopped_early (held so far)" in run_glossary("runs", "--db", str(archived)).stdout
     # Nor may it be accepted or discarded: accepted, its pages became the archive's while the resumed run went on
     # holding them, and the run ended "held" with exit status 0.
     run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]

@@ -200,6 +200,15 @@ class StoredBodies:
     body = Reads.body
 
 
+def held_so_far(conn: Any) -> set[int]:
+    """The runs the quality gate holds that nobody has decided on (a run stopped while held is judged again
+    when it is resumed; one that ended so waits for ``glossary held``)."""
+    try:
+        return {run_id for (run_id,) in conn.execute("SELECT run_id FROM gate_reports WHERE held AND decision IS NULL")}
+    except sqlite3.OperationalError:  # an archive from before the gate
+        return set()
+
+
 def held_decisions(conn: Any) -> dict[int, str]:
     """What became of each run the quality gate held that someone decided on: its id, ``accepted`` or
     ``discarded``."""
