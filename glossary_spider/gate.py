@@ -27,6 +27,9 @@ the archive's current pages:
   empty body, a skeleton, an answer cut short), is no new version: it stays as archived, and is a
   failed page of the run (this trips nothing: too many such pages trip ``health``); a page new to the
   archive with neither title nor text is no page, and is a failed page too;
+- ``cut``: likewise a page that came back with fewer words and stopped before its ``</html>``, where the
+  archive's version ends with one: an answer cut short that HTTP cannot tell from a whole one (no
+  Content-Length, its end the connection's close), or a rendering that broke off halfway;
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archived versions of the same pages (or, for a run of mostly new pages, the
@@ -55,9 +58,13 @@ from typing import Any
 from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage import Archive
 from glossary_spider.storage.archive import TEMPORARY_REDIRECTS
+from glossary_spider.storage.readers import ARCHIVED_CAPTURE
 from glossary_spider.storage.staging import GONE, text_hash
 
 logger = logging.getLogger(__name__)
+
+# An HTML document's end tag. A page that stops before it, where it used to end with it, was cut short.
+_ENDS = re.compile(rb"</html\s*>", re.IGNORECASE)
 
 # name: (setting, default, meaning)
 THRESHOLDS: dict[str, tuple[str, float, str]] = {
@@ -138,8 +145,14 @@ class GateReport:
     pages: int = 0  # pages the run staged
     gone: int = 0  # archived pages gone: a 404 or 410, or a redirect elsewhere
     not_pages: int = 0  # archived pages that answered with what is not a page
-    blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed
+    blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed: no text
     soft_404_not_archived: int = 0  # of the soft 404s, pages the archive does not have: they fail
+    cut: list[str] = field(default_factory=list)  # pages to leave as archived, failed: cut short
+
+    @property
+    def kept(self) -> list[str]:
+        """The pages to leave as archived, each a failed page of the run."""
+        return self.blank + self.cut
 
     @property
     def held(self) -> bool:
@@ -150,7 +163,8 @@ class GateReport:
                 "checks": [asdict(c) for c in self.checks],
                 "soft_404": {"count": len(self.soft_404), "not_archived": self.soft_404_not_archived,
                              "examples": self.soft_404[:EXAMPLES]},
-                "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]}}
+                "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]},
+                "cut": {"count": len(self.cut), "examples": self.cut[:EXAMPLES]}}
 
 
 class QualityGate:
@@ -192,18 +206,37 @@ class QualityGate:
             checks.append(Check("blank", False, f"{len(blank)} pages came back with no text where the archive's "
                                 "versions have some (an empty or cut answer): kept as they were, counted failed",
                                 {"pages": len(blank)}, blank[:EXAMPLES]))
-        return GateReport(checks, soft, run.pages, gone, not_pages, blank, not_archived)
+        cut = self._cut(archive, run)
+        if cut:
+            checks.append(Check("cut", False, f"{len(cut)} pages came back with fewer words and stopped before their "
+                                "</html>, where the archive's versions end with one (an answer cut short): kept as "
+                                "they were, counted failed", {"pages": len(cut)}, cut[:EXAMPLES]))
+        return GateReport(checks, soft, run.pages, gone, not_pages, blank, not_archived, cut)
 
     def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], list[str]]:
         """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
-        accepted it: the soft 404s (to mark gone) and the blank pages (to keep as archived)."""
+        accepted it: the soft 404s (to mark gone), and the blank and cut pages (to keep as archived)."""
         run = Run(archive.db, run_id)
-        return self._soft_404(run)[0], self._blank(run)
+        return self._soft_404(run)[0], self._blank(run) + self._cut(archive, run)
 
     @staticmethod
     def _blank(run: Run) -> list[str]:
         return [url for (url,) in run.rows("s.url", "ORDER BY s.rowid", "AND s.words = 0 AND (p.word_count > 0 "
                                                                           "OR p.url IS NULL AND s.title IS NULL)")]
+
+    @staticmethod
+    def _cut(archive: Archive, run: Run) -> list[str]:
+        """The changed pages with fewer words than archived whose body stops before its ``</html>``, where the
+        archived body has one. Only the few that lost words have their two bodies read."""
+        cut = []
+        for url, staged, archived in run.rows(
+                f"s.url, s.body_sha256, (SELECT body_sha256 FROM captures WHERE id = (SELECT max(id) FROM captures "
+                f"WHERE url = s.url AND http_status = 200 AND body_sha256 IS NOT NULL AND {ARCHIVED_CAPTURE}))",
+                "ORDER BY s.rowid", "AND s.words > 0 AND s.words < p.word_count AND s.content_hash != p.content_hash"):
+            if archived and (new := archive.body(staged)) is not None and not _ENDS.search(new) and (
+                    (old := archive.body(archived)) is not None and _ENDS.search(old)):
+                cut.append(url)
+        return cut
 
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once (those

@@ -221,13 +221,13 @@ class ArchivePipeline:
         listed = getattr(self.crawler.spider, "listed", None) or None
         report = QualityGate.from_settings(settings).evaluate(archive, run_id, listed)
         if report.held:
-            archive.hold_staged(run_id, report.as_dict(), report.blank)
+            archive.hold_staged(run_id, report.as_dict(), report.kept)
             for check in report.checks:
                 if check.tripped:
                     logger.info("Quality gate: %s; the run's versions are held", check.summary)
             return HELD_REASON if is_complete(reason) else reason
         with archive.db.atomic():
-            archive.archive_staged(run_id, report.soft_404, report.blank)
+            archive.archive_staged(run_id, report.soft_404, report.kept)
             if report.checks:
                 archive.save_gate_report(run_id, report.as_dict(), held=False)
         return reason

@@ -452,6 +452,21 @@ def test_a_gzip_stream_cut_short_is_a_failed_fetch_and_the_page_stays_as_archive
         {"stage": "fetch", "error": "body cut short: its gzip stream stops before its end"}]
 
 
+def test_a_page_cut_short_where_its_end_is_the_close_is_no_new_version(make_replica, tmp_path):
+    """An answer with no Content-Length ends at the connection's close, so one closed early looks whole to HTTP
+    (Scrapy flags every such answer "partial", whole ones too). A refresh archived the first half of the page as
+    its new version, and the next, whole again, as another: two changes the site never made."""
+    server, db, url = archive_one_fault_page(make_replica, tmp_path, "close-cut-later")
+    before = rows(db, "SELECT version, title, body_text, content_hash FROM pages")
+    summary = refresh_json(db, "--max-age", "0")
+    assert (summary["pages_failed"], summary["changes"]) == (1, 0), summary
+    assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
+    assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
+        {"stage": "parse", "error": "cut short: the page stops before its </html>, with fewer words than the "
+                                    "archived version, which ends with one; it stays as it was"}]
+    assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
+
+
 def test_a_page_restamped_at_every_answer_is_no_news_and_keeps_its_history_whole(make_replica, tmp_path):
     """A CMS that stamps each rendering: a JSON-LD dateModified of the moment and a view count one higher.
     Each refresh archived a new version of the same words, and a scheduler never saw `changes: 0`. Then,

@@ -503,6 +503,25 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(raw_sit
     assert error["stage"] == "fetch" and "headers past 1 MiB" in error["detail"], error
 
 
+def test_a_page_that_never_ends_with_its_end_tag_is_a_new_version_when_it_loses_words(raw_site, tmp_path):
+    """The other side of the refresh's "cut short" rule (tests/test_faults.py): a server whose answers end at the
+    connection's close and whose pages never had a ``</html>``, one of them edited shorter: that is a change."""
+    answers = iter([b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 40,
+                    b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 20])
+
+    def page(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + next(answers))
+
+    site = raw_site({"/definition/delta/": page})
+    db = tmp_path / "open.db"
+    assert site.crawl(db).returncode == 0
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["pages_changed"], rows(db, "SELECT count(*) AS n FROM crawl_errors")) == (
+        1, [{"n": 0}])
+    assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 5 * 20}]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes: answers no HTTP library would send."""

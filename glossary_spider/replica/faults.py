@@ -176,6 +176,9 @@ FAULTS = [
           "304s included", "archived"),
     Fault("cut-gzip-later", _page("cut-gzip-later"), "the page gzipped at first, then only the first half of "
           "its gzip stream (a proxy that closed it early)", "archived"),
+    Fault("close-cut-later", _page("close-cut-later"), "no Content-Length (the body ends at the connection's close): "
+          "the page whole at first, then only its first half (a connection closed early, which HTTP cannot tell "
+          "from the end)", "archived"),
     Fault("restamped", _page("restamped"), "its words edited once after the first answer, then the same, with a "
           "JSON-LD dateModified of the moment and a view count one higher in every answer; no validators",
           "archived"),
@@ -545,6 +548,18 @@ def _cut_gzip_later(resource, request, path, base):
     return _reply(resource, request, path, 200, _gzip_cut("cut-gzip-later"), Content_Encoding="gzip")
 
 
+def _close_cut_later(resource, request, path, base):
+    resource._log(request, path, 200)
+    page = document("Fault close-cut-later", " ".join(f"Sentence {i} of a page whose answer ends at the close."
+                                                      for i in range(200)))
+    if resource.hits[path] > 1:
+        page = page[:len(page) // 2]
+    transport = request.channel.transport
+    transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close\r\n\r\n" + page)
+    transport.loseConnection()
+    return server.NOT_DONE_YET
+
+
 def _restamped(resource, request, path, base):
     """What a CMS gives when it stamps each rendering: the page's words never change, its JSON-LD does."""
     url = base + path
@@ -704,6 +719,7 @@ _HANDLERS = {
     "latin1-etag": _latin1_etag,
     "dated-now": _dated_now,
     "restamped": _restamped,
+    "close-cut-later": _close_cut_later,
     "lying-304": _lying_304,
     "blank": lambda r, q, p, b: _reply(r, q, p, 200, b""),
     "blank-later": _blank_later,

@@ -144,33 +144,33 @@ class Staging:
                         [run_id])
         return gone
 
-    def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), blank: Iterable[str] = (),
+    def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), kept: Iterable[str] = (),
                        records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
         """Archive what ``run_id`` staged as a gate that passed it does, in one transaction: the soft 404s
-        marked gone (:meth:`mark_soft_404`), the blank pages kept as archived (:meth:`keep_archived`),
+        marked gone (:meth:`mark_soft_404`), the blank and cut pages ``kept`` as archived (:meth:`keep_archived`),
         every other page archived (:meth:`apply_staged`, with ``records``). Returns the pages by outcome."""
         with self.db.atomic():
             self.mark_soft_404(run_id, soft_404)
-            self.keep_archived(run_id, blank)
+            self.keep_archived(run_id, kept)
             return self.apply_staged(run_id, records)
 
-    def accept_staged(self, run_id: int, soft_404: Iterable[str], blank: Iterable[str],
+    def accept_staged(self, run_id: int, soft_404: Iterable[str], kept: Iterable[str],
                       records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
         """Archive a run the quality gate held (:meth:`archive_staged`), its counts and the gate's report
         saying so. Returns the run's counts, as its ``crawl_runs`` row now holds them."""
         with self.db.atomic():
-            self.archive_staged(run_id, soft_404, blank, records)
+            self.archive_staged(run_id, soft_404, kept, records)
             counts = run_counts(self.db, run_id)
             self.db.table("crawl_runs").update(run_id, counts)
             self.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
                             [now(), run_id])
         return counts
 
-    def hold_staged(self, run_id: int, report: dict[str, Any], blank: Iterable[str] = ()) -> None:
-        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``. Its ``blank``
+    def hold_staged(self, run_id: int, report: dict[str, Any], kept: Iterable[str] = ()) -> None:
+        """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``. Its ``kept``
         pages are failed pages of the run whatever becomes of it (:meth:`keep_archived`), as the gate says."""
         with self.db.atomic():
-            self.keep_archived(run_id, blank)
+            self.keep_archived(run_id, kept)
             self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
                             "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
                             [run_id, run_id])
@@ -262,15 +262,22 @@ class Staging:
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
     def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
-        """Pages that came back with no text where the archive's versions have some (no new version), or new
-        with neither title nor text (not archived): each a ``parse`` error of the run, its capture ``failed``."""
+        """Pages that came back with no text, or cut short, where the archive's versions are whole (no new
+        version), or new with neither title nor text (not archived), as the quality gate found them: each a
+        ``parse`` error of the run, its capture ``failed``."""
         with self.db.atomic():
             for url in urls:
-                (status,), = self.db.execute("SELECT http_status FROM staged WHERE run_id = ? AND url = ?",
-                                            [run_id, url])
+                (status, words), = self.db.execute("SELECT http_status, words FROM staged WHERE run_id = ? AND "
+                                                   "url = ?", [run_id, url])
                 archived = self.db.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()
-                self.record_error(run_id, url, "parse", status, "blank: no text, where the archived version has "
-                                  "some; it stays as it was" if archived else "blank: no title and no text; not archived")
+                if words:
+                    error = ("cut short: the page stops before its </html>, with fewer words than the archived "
+                             "version, which ends with one; it stays as it was")
+                elif archived:
+                    error = "blank: no text, where the archived version has some; it stays as it was"
+                else:
+                    error = "blank: no title and no text; not archived"
+                self.record_error(run_id, url, "parse", status, error)
                 self.db.execute("UPDATE captures SET outcome = 'failed' WHERE +run_id = ? AND url = ? AND outcome IN "
                                 "('new', 'changed', 'unchanged', 'held')", [run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
