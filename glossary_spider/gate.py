@@ -90,7 +90,8 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
     "words-ratio": ("GLOSSARY_GATE_WORDS_RATIO", 0.5,
                     "hold when the median body length falls below this fraction of the archive's"),
 }
-NOT_FOUND = re.compile(r"\b(?:page not found|not found|nothing (?:was )?found|no longer available|404)\b", re.I)
+NOT_FOUND = re.compile(r"\b(?:page not found|not found|nothing (?:was )?found|no longer available|404|"
+                       r"(?:can(?:no|['\u2019])?t|could(?: no|n['\u2019])t) be found)\b", re.I)  # WordPress: "can’t"
 SOFT_404_MAX_WORDS = 150
 EXAMPLES = 5
 

@@ -522,6 +522,36 @@ def test_a_page_that_never_ends_with_its_end_tag_is_a_new_version_when_it_loses_
     assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 5 * 20}]
 
 
+def test_wordpress_s_own_not_found_page_served_with_200_is_a_soft_404(raw_site, tmp_path):
+    """The not-found template of WordPress's stock themes ("Oops! That page can’t be found.") answering two
+    archived pages with 200: each became a version of its page, left live, and came back as a third version once
+    the page did. Its heading now reads as "not found", and the pages are gone."""
+    gone = threading.Event()
+    not_found = ('<!DOCTYPE html><html><head><title>Page not found &#8211; Greeks.live</title></head><body '
+                 'class="error404"><h1 class="page-title">Oops! That page can&rsquo;t be found.</h1><p>It looks like '
+                 'nothing was found at this location. Maybe try one of the links below or a search?</p></body></html>')
+
+    def page(name: str) -> Callable[[socket.socket], None]:
+        def answer(connection: socket.socket) -> None:
+            body = (not_found if gone.is_set() and name in "ab" else
+                    f"<title>{name}</title><h1>Term {name}</h1><p>{f'The term {name} explained at length. ' * 30}</p>")
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                               b"Content-Length: %d\r\n\r\n%s" % (len(body.encode()), body.encode()))
+        return answer
+
+    site = raw_site({f"/definition/{name}/": page(name) for name in "abcde"})
+    db = tmp_path / "wp.db"
+    assert site.crawl(db).returncode == 0
+    gone.set()
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["pages_gone"], summary["pages_changed"]) == (2, 0), summary
+    assert rows(db, "SELECT url, status, version FROM pages ORDER BY url") == [
+        {"url": f"{site.url}/definition/{name}/", "status": "gone" if name in "ab" else "live", "version": 1}
+        for name in "abcde"]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes: answers no HTTP library would send."""
