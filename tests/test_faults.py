@@ -452,6 +452,19 @@ def test_a_gzip_stream_cut_short_is_a_failed_fetch_and_the_page_stays_as_archive
         {"stage": "fetch", "error": "body cut short: its gzip stream stops before its end"}]
 
 
+def test_a_last_modified_in_the_future_is_no_validator_and_hides_no_edit(make_replica, tmp_path):
+    """A server's clock or CMS dated the page in the year 2100, with no ETag. Each refresh sent that date as
+    If-Modified-Since, and a server answering 304 to any date not before the page's (the usual test) hid
+    every later edit for good: the edit, dated now, was "not modified". A date past the moment the page was
+    fetched is sent no more, and a 304 dating the page otherwise than asked is the page changed."""
+    server, db, url = archive_one_fault_page(make_replica, tmp_path, "dated-ahead")
+    summary = refresh_json(db)
+    assert summary["pages_changed"] == 1, summary
+    assert rows(db, "SELECT version, body_text FROM pages") == [{"version": 2, "body_text": "Version 2 of the page."}]
+    asked = [r for r in server.requests() if r["path"] == urlsplit(url).path]
+    assert [r["status"] for r in asked] == [200, 200]
+
+
 def test_a_page_cut_short_where_its_end_is_the_close_is_no_new_version(make_replica, tmp_path):
     """An answer with no Content-Length ends at the connection's close, so one closed early looks whole to HTTP
     (Scrapy flags every such answer "partial", whole ones too). A refresh archived the first half of the page as

@@ -552,6 +552,30 @@ def test_wordpress_s_own_not_found_page_served_with_200_is_a_soft_404(raw_site, 
         for name in "abcde"]
 
 
+def test_a_304_dating_the_page_before_the_date_asked_about_is_the_page_put_back(raw_site, tmp_path):
+    """A page edited, then put back as it was (its Last-Modified back to the earlier date), on a server that answers
+    304 to any If-Modified-Since not before the page's date: the 304 named the earlier date, and the refresh kept
+    the edit as the page. A 304 dating the page otherwise than asked is the page changed: it is asked again."""
+    answers = iter([("Tue, 03 Nov 2026 00:00:00 GMT", "An edit of the page, made and soon undone. " * 10),
+                    ("Mon, 02 Nov 2026 00:00:00 GMT", None),
+                    ("Mon, 02 Nov 2026 00:00:00 GMT", "The page as it was before that edit. " * 10)])
+
+    def page(connection: socket.socket) -> None:
+        modified, text = next(answers)
+        body = b"" if text is None else f"<title>Rho</title><h1>Rho</h1><p>{text}</p>".encode()
+        connection.sendall(b"HTTP/1.1 %s\r\nLast-Modified: %s\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (b"200 OK" if text else b"304 Not Modified",
+                                                                modified.encode(), len(body), body))
+
+    site = raw_site({"/definition/rho/": page})
+    db = tmp_path / "back.db"
+    assert site.crawl(db).returncode == 0
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT version, body_text FROM pages") == [
+        {"version": 2, "body_text": "The page as it was before that edit. " * 9 + "The page as it was before that edit."}]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes: answers no HTTP library would send."""

@@ -19,7 +19,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from functools import cache
 from html import escape
 from typing import Any
@@ -176,6 +176,9 @@ FAULTS = [
           "304s included", "archived"),
     Fault("cut-gzip-later", _page("cut-gzip-later"), "the page gzipped at first, then only the first half of "
           "its gzip stream (a proxy that closed it early)", "archived"),
+    Fault("dated-ahead", _page("dated-ahead"), "a Last-Modified in the year 2100 and no ETag at first; then its words "
+          "edited, dated now, and a 304 to an If-Modified-Since not before the Last-Modified (the usual date "
+          "test)", "archived"),
     Fault("close-cut-later", _page("close-cut-later"), "no Content-Length (the body ends at the connection's close): "
           "the page whole at first, then only its first half (a connection closed early, which HTTP cannot tell "
           "from the end)", "archived"),
@@ -529,6 +532,24 @@ def _dated_now(resource, request, path, base):
     return _reply(resource, request, path, 200, ordinary("dated-now"), ETag='"same"', Last_Modified=now)
 
 
+def _dated_ahead(resource, request, path, base):
+    ahead = "Fri, 01 Jan 2100 00:00:00 GMT"
+    modified = ahead if resource.hits[path] == 1 else formatdate(usegmt=True)
+    since = _date(request.getHeader(b"if-modified-since"))
+    if since is not None and since >= _date(modified.encode()):
+        return _reply(resource, request, path, 304, b"", Last_Modified=modified)
+    version = 1 if resource.hits[path] == 1 else 2
+    return _reply(resource, request, path, 200, document("Fault dated-ahead", f"Version {version} of the page."),
+                  Last_Modified=modified)
+
+
+def _date(value: bytes | None) -> datetime | None:
+    try:
+        return parsedate_to_datetime(value.decode("latin-1")) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _gzip_cut(name: str) -> bytes:
     """A page's gzip stream up to its middle: whole blocks of it, and no end."""
     page = document(f"Fault {name}", " ".join(f"Sentence {i} of a page whose answer is cut." for i in range(400)))
@@ -720,6 +741,7 @@ _HANDLERS = {
     "dated-now": _dated_now,
     "restamped": _restamped,
     "close-cut-later": _close_cut_later,
+    "dated-ahead": _dated_ahead,
     "lying-304": _lying_304,
     "blank": lambda r, q, p, b: _reply(r, q, p, 200, b""),
     "blank-later": _blank_later,

@@ -78,6 +78,8 @@ SITEMAP_WAIT_SECONDS = 600
 # site's clock may run behind ours. A page edited within a day before its last fetch is asked again,
 # conditionally (a 304 when it has not changed since).
 LASTMOD_SLACK = timedelta(days=1)
+# How far ahead of ours a site's clock may run: a Last-Modified further ahead of the page's fetch is not sent back.
+CLOCK_DRIFT = timedelta(hours=1)
 
 
 class GlossarySpider(Spider):
@@ -232,7 +234,7 @@ class GlossarySpider(Spider):
         if info.get("status") == "live" and not too_old:
             if info.get("etag"):
                 headers["If-None-Match"] = header_bytes(info["etag"])
-            if info.get("last_modified"):
+            if _sound_date(info.get("last_modified"), parse_time(info.get("full_fetch"))):
                 headers["If-Modified-Since"] = header_bytes(info["last_modified"])
         return self.request_for(url, {"start": False, "listed": True}, headers=headers)
 
@@ -658,7 +660,8 @@ def contradicts(request: Request, response: Response) -> bool:
     """Whether a 304 Not Modified names validators other than those its request asked about: an entity tag
     other than the one sent (a refresh sends the page's one tag, which may hold a comma: RFC 9110, 8.8.3, so
     the header is not read as a list), or (where the request sent no entity tag, or the answer named none) a
-    Last-Modified later than If-Modified-Since. A 304 carries the current representation's (RFC 9110,
+    Last-Modified other than If-Modified-Since (a later one; or an earlier one, a page put back as it was). A
+    304 carries the current representation's (RFC 9110,
     15.4.5), so the page has changed, whatever the status says: a cache or a server answering 304 to
     whatever is asked. The page is then asked for again, unconditionally. An entity tag that matches
     decides alone, as If-None-Match does (RFC 9110, 13.2.2): a server that dates every answer the moment
@@ -668,8 +671,19 @@ def contradicts(request: Request, response: Response) -> bool:
         return _opaque(tag) != _opaque(sent)
     since, modified = request.headers.get(b"If-Modified-Since"), response.headers.get(b"Last-Modified")
     if since and modified and (asked := _http_date(since)) and (given := _http_date(modified)):
-        return given > asked
+        return given != asked
     return False
+
+
+def _sound_date(value: str | None, fetched: datetime | None) -> bool:
+    """Whether a page's archived Last-Modified is a validator to send back: an HTTP date (RFC 9110, 13.1.3: a
+    server ignores any other) no later than the moment the page was fetched, give or take a clock's drift. A
+    server may not date a page ahead of its answer (8.8.2.1), and one that did would have a later edit, dated
+    now, compared against the future date and found "not modified" for years."""
+    date = _http_date(value.encode("latin-1", "replace")) if value else None
+    if date is None:
+        return False
+    return fetched is None or (date if date.tzinfo else date.replace(tzinfo=timezone.utc)) <= fetched + CLOCK_DRIFT
 
 
 def _opaque(tag: bytes) -> bytes:
