@@ -1,4 +1,5 @@
-"""Scrapy's HTTP/1.1 download handler, with the head of each answer bounded.
+"""Scrapy's HTTP/1.1 download handler, with the head of each answer bounded, and no connection used again
+after an answer that ran past its end.
 
 Twisted's HTTP client reads an answer's status line and headers a line at a time, each line at most
 16 KiB, and keeps every header, with no bound on how many: a server sending header lines without end
@@ -6,6 +7,9 @@ grew a crawl by a gigabyte in the 30 s before ``--timeout`` ended the fetch, and
 again. :data:`MAX_HEAD_BYTES` of head, twice what any real site sends with a page, end it: the answer
 is given up as malformed (the site's error, not the connection's: not asked for again), and the page's
 error row says why.
+
+A connection whose answer came with more than its framing holds is not used again (Twisted keeps it, and the next
+request read the rest as its own answer).
 
 Scrapy bounds the body (``DOWNLOAD_MAXSIZE``) in its own handler, and builds its connections with a
 protocol of its own made by a factory it sets on the connection pool; this handler sets one that makes
@@ -37,7 +41,8 @@ class HeadTooLarge(Exception):
 
 if _LenientHTTP11ClientProtocol is not None:
     class _BoundedHeadProtocol(_LenientHTTP11ClientProtocol):  # type: ignore[misc, valid-type]
-        """Scrapy's protocol, giving up an answer whose head runs past :data:`MAX_HEAD_BYTES`."""
+        """Scrapy's protocol, giving up an answer whose head runs past :data:`MAX_HEAD_BYTES`, and its connection
+        after an answer that ran past its end."""
 
         _head_bytes = 0
 
@@ -54,9 +59,30 @@ if _LenientHTTP11ClientProtocol is not None:
                     return
             super().dataReceived(data)
 
+        def _finishResponse_WAITING(self, rest: bytes) -> None:
+            # Twisted ends an answer where its framing says, drops what came past that, and keeps the connection
+            # for the next request, which then reads what the server sends on as the head of its own answer (a
+            # page's body sent with a 304, a body longer than its Content-Length): the next page fails as
+            # malformed. A connection with more to come than its answer is not used again.
+            parser, request = self._parser, self._currentRequest
+            if parser is not None and request is not None and (rest or _body_follows(parser)):
+                request.persistent = False
+            super()._finishResponse_WAITING(rest)
+
     class _BoundedHeadFactory(_LenientHTTP11ClientFactory):  # type: ignore[misc, valid-type]
         def buildProtocol(self, addr: Any) -> _BoundedHeadProtocol:
             return _BoundedHeadProtocol(self._quiescentCallback)
+
+
+def _body_follows(parser: Any) -> bool:
+    """Whether an answer that has no body (a 204, a 304) said it has one: a Content-Length past 0 or a
+    Transfer-Encoding. (RFC 9110 lets a 304 name the length of the page it stands for: such a connection is
+    not used again either, which costs a connection, never a page.)"""
+    if parser.response.code not in parser.NO_BODY_CODES:
+        return False
+    length = parser.connHeaders.getRawHeaders(b"content-length", [b"0"])
+    return bool(parser.connHeaders.getRawHeaders(b"transfer-encoding")) or any(v.strip() not in (b"", b"0")
+                                                                              for v in length)
 
 
 class BoundedHeadDownloadHandler(HTTP11DownloadHandler):

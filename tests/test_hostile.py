@@ -576,12 +576,37 @@ def test_a_304_dating_the_page_before_the_date_asked_about_is_the_page_put_back(
         {"version": 2, "body_text": "The page as it was before that edit. " * 9 + "The page as it was before that edit."}]
 
 
+def test_a_body_sent_with_a_304_does_not_become_the_next_page_s_answer(raw_site, tmp_path):
+    """A server sent a 304 (which has no body) with its page's body, on a connection kept alive. Twisted's client
+    takes the 304 as ended at its head, and the connection for the next request, which then read that body as its
+    own answer: the next page, answered rightly, failed as "malformed response" (and was not asked again). Such a
+    connection is no longer used again."""
+    page = b"<title>Rho</title><h1>Rho</h1><p>" + b"Rho measures sensitivity to the rate. " * 20 + b"</p>"
+
+    def not_modified_with_a_body(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 304 Not Modified\r\nContent-Length: %d\r\n\r\n" % len(page))
+        time.sleep(0.3)  # the body apart from the head, as a server that writes the two in turn sends them
+        connection.sendall(page)
+
+    site = raw_site({"/definition/a/": not_modified_with_a_body,
+                     "/definition/b/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                                       % (len(page), page)}, keep_alive=True)
+    db = tmp_path / "kept-alive.db"
+    result = crawl(db, "--start-url", f"{site.url}/definition/a/", "--start-url", f"{site.url}/definition/b/",
+                   "--no-follow", "--concurrency", "1")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages") == [{"url": f"{site.url}/definition/b/"}]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == [
+        {"url": f"{site.url}/definition/a/", "error": "HTTP 304 to a request that was not conditional"}]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
-    by its function, given the connection), then closes: answers no HTTP library would send."""
+    by its function, given the connection), then closes, or (``keep_alive``) waits for the next request on the
+    connection: answers no HTTP library would send."""
 
-    def __init__(self, answers: dict[str, bytes | Callable[[socket.socket], None]]):
-        self.answers = answers
+    def __init__(self, answers: dict[str, bytes | Callable[[socket.socket], None]], keep_alive: bool = False):
+        self.answers, self.keep_alive = answers, keep_alive
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen()
@@ -598,11 +623,13 @@ class _RawSite:
 
     def answer(self, connection: socket.socket) -> None:
         with connection:
-            request = connection.recv(65536)
-            path = request.split(b" ")[1].decode() if request.count(b" ") > 1 else ""
-            answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            with contextlib.suppress(OSError):
-                answer(connection) if callable(answer) else connection.sendall(answer)
+            while request := connection.recv(65536):
+                path = request.split(b" ")[1].decode() if request.count(b" ") > 1 else ""
+                answer = self.answers.get(path, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                with contextlib.suppress(OSError):
+                    answer(connection) if callable(answer) else connection.sendall(answer)
+                if not self.keep_alive:
+                    return
 
     def crawl(self, db: Path) -> subprocess.CompletedProcess:
         """A crawl of each of its paths but robots.txt's, once, a page each."""
@@ -617,8 +644,8 @@ class _RawSite:
 def raw_site():
     sites = []
 
-    def start(answers: dict[str, bytes | Callable[[socket.socket], None]]) -> _RawSite:
-        sites.append(_RawSite(answers))
+    def start(answers: dict[str, bytes | Callable[[socket.socket], None]], keep_alive: bool = False) -> _RawSite:
+        sites.append(_RawSite(answers, keep_alive))
         return sites[-1]
     yield start
     for site in sites:
