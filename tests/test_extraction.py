@@ -147,6 +147,29 @@ def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type)
                                                   "Big-endian with its byte order mark", "UTF-8")
 
 
+@pytest.mark.parametrize("declaration, encoding", [
+    ('<meta charset="utf-16">', "utf-8"),
+    ('<meta http-equiv="Content-Type" content="text/html; charset=UTF-16LE">', "utf-8"),
+    ('<meta charset="utf-16be">', "utf-8"),
+    ('<meta charset="utf-32">', "utf-8"),
+    ('<meta charset="utf-16">', "cp1252"),
+    ('<meta charset="x-user-defined">', "cp1252"),
+], ids=["utf-16", "http-equiv utf-16le", "utf-16be", "utf-32", "utf-16 on windows-1252", "x-user-defined"])
+def test_a_meta_charset_is_read_as_the_html_standard_reads_it(declaration, encoding):
+    """A ``<meta>`` found by reading the bytes as ASCII cannot name UTF-16 or UTF-32, in which it would hold NUL
+    bytes: the HTML Standard reads such a label as UTF-8 (and x-user-defined as windows-1252). The page was
+    decoded as UTF-16 and archived as CJK nonsense, with no title and no JSON-LD. Where the body is not
+    UTF-8 either, its bytes decide, as for a page that declares nothing."""
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace('<meta charset="utf-8">', declaration)
+    page = page.replace("International legal cooperation refers", "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers")
+    if encoding == "cp1252":  # the glossary's own mark, which windows-1252 has not
+        page = page.replace("\u238a", "&#9098;").replace("\u00b7", "&middot;")
+    record = extract_page(page.encode(encoding), SEED_URL).record
+    assert record["title"] == "International Legal Cooperation"
+    assert "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers to the" in record["body_text"], record["body_text"][:80]
+    assert [i["type"] for i in record["structured_data"] if i["syntax"] == "json-ld"] == ["BreadcrumbList", "Article"]
+
+
 @pytest.mark.parametrize("declared", ["", '<meta charset="windows-1252">'])
 def test_a_page_that_declares_no_charset_is_read_in_the_encoding_its_bytes_show(declared):
     """A page in windows-1252 that declares nothing in its first 4 KiB (a header without charset, its meta

@@ -34,7 +34,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 10
+EXTRACTOR_VERSION = 11
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -105,9 +105,12 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     """The page's text, decoded the way Scrapy's ``TextResponse`` does it, except that
     bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
     such a page's declaration is wrong, not its text; and a wide charset declared for a body
-    without a byte order mark is read as a browser reads it (:func:`_wide`)."""
+    without a byte order mark is read as a browser reads it (:func:`_wide`), and so is a ``<meta>``
+    declaration (:func:`_declared_in_page`)."""
     if _header_encoding(content_type) in ("utf-16", "utf-32") and not body.startswith(_WIDE_BOMS):
         content_type = _wide(body, content_type)
+    if _header_encoding(content_type) is None:
+        content_type = _declared_in_page(body) or content_type
     encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detected)
     if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
         try:
@@ -168,6 +171,20 @@ def _wide(body: bytes, content_type: str | None) -> str | None:
     width = 2 if name == "utf-16" else 4
     little = head[width - 1::width].count(0) >= head[0::width].count(0)
     return f"text/html; charset={name}-{'le' if little else 'be'}"
+
+
+def _declared_in_page(body: bytes) -> str | None:
+    """What to decode a body with in place of the charset its ``<meta>`` (or XML declaration) names, where the
+    HTML Standard reads that otherwise than Python's codec of the label; None where the label stands. The
+    declaration was found reading the bytes as ASCII, so a label of UTF-16 or UTF-32, whose every ASCII
+    character holds NUL bytes, is wrong: the standard reads it as UTF-8, and a body that is not UTF-8 is
+    read in the encoding its bytes show (:func:`_detected`). A label of x-user-defined is windows-1252."""
+    declared = html_body_declared_encoding(body)
+    if declared == "x-user-defined":
+        return "text/html; charset=cp1252"
+    if declared and declared.startswith(("utf-16", "utf-32")):
+        return f"text/html; charset={_detected(body) or 'utf-8'}"
+    return None
 
 
 def looks_binary(body: bytes, content_type: str | None = None) -> bool:
