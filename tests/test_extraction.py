@@ -186,6 +186,22 @@ def test_a_page_that_declares_no_charset_is_read_in_the_encoding_its_bytes_show(
             "Espa\u00f1a or S\u00e3o Paulo marks it \u00e0 la cr\u00e8me") in record["body_text"], record["body_text"]
 
 
+@pytest.mark.parametrize("stray", [b"\xff", b"\x92", b"\xe2\x80"], ids=["stray byte", "windows-1252", "cut"])
+def test_a_page_that_declares_no_charset_and_is_utf8_but_for_a_few_bytes_is_read_as_utf8(stray):
+    """A page that declares nothing, in UTF-8 but for one byte that is not (a stray ``\\xff``, a windows-1252
+    apostrophe pasted into one paragraph, a character cut in two), was read whole in the code page a detector
+    guessed (windows-1250, cp866, mac_roman), every accent and mark mojibake; browsers read it as UTF-8, the
+    byte a U+FFFD."""
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace('<meta charset="utf-8">', "")
+    page = page.replace("International legal cooperation refers", "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers")
+    body = page.encode().replace(b"the efforts between", b"the effort" + stray + b"s between", 1)
+    record = extract_page(body, SEED_URL, "text/html").record
+    assert record["title"] == "International Legal Cooperation"
+    assert "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers to the effort\ufffds between" in record["body_text"]
+    assert record["summary"] == ("Efforts between nations to coordinate regulatory standards and share data to "
+                                 "prevent financial crime and market risks.")
+
+
 def test_a_page_whose_first_64_kib_are_ascii_is_read_in_the_encoding_of_its_text():
     """The encoding was guessed from the page's first 64 KiB: all scripts, so ASCII, read as windows-1252,
     and a Cyrillic page was archived as "Ïðèâåò"."""

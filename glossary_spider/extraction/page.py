@@ -128,20 +128,31 @@ _LATIN = frozenset(codecs.lookup(name).name for name in (
     "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman", "mac_latin2",
     "cp437", "cp850", "cp858", "ascii"))
 _NOT_ASCII = re.compile(rb"[\x80-\xff]")
+# A body that is UTF-8 but for a few bytes (a stray byte, a windows-1252 quote pasted into one paragraph) holds
+# at least this many valid multi-byte sequences for each byte that is not. Text in another encoding makes valid
+# ones only by chance (an "Ё" after a capital in windows-1251), and more invalid ones: in Western, Central
+# European, Greek, Hebrew, Turkish, Thai, Cyrillic (windows-1251, KOI8-R, cp866) and Chinese, Japanese and
+# Korean text, at most one valid for every two invalid, and no snippet of one to ten words reached four to one.
+# Four leaves that margin, and takes one bad byte among a few accents.
+UTF8_MAJORITY = 4
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _detected(body: bytes) -> str | None:
     """The encoding of a body that declares none: ASCII or UTF-8 if it is valid as either, as Scrapy's
-    ``TextResponse`` reads it; else what charset-normalizer makes of :data:`DETECTED_FROM` bytes from its first
-    byte past ASCII (a page's first 64 KiB may be all scripts and styles), and windows-1252, the web's default
-    for Western pages (WHATWG), wherever it guesses a Latin code page the body reads in. Rather than UTF-8
-    with each byte that is not turned into U+FFFD."""
+    ``TextResponse`` reads it, or UTF-8 if it is but for a few bytes (:data:`UTF8_MAJORITY`), each then read
+    as U+FFFD, as browsers find such a page; else what charset-normalizer makes of :data:`DETECTED_FROM` bytes
+    from its first byte past ASCII (a page's first 64 KiB may be all scripts and styles), and windows-1252, the
+    web's default for Western pages (WHATWG), wherever it guesses a Latin code page the body reads in. Rather
+    than UTF-8 with each byte that is not turned into U+FFFD."""
     for encoding in ("ascii", "utf-8"):
         try:
             body.decode(encoding)
         except UnicodeDecodeError:
             continue
         return encoding
+    if _mostly_utf8(body):
+        return "utf-8"
     from charset_normalizer import from_bytes  # read only for such pages, which are few
 
     start = max(0, found.start() - 1024) if (found := _NOT_ASCII.search(body)) else 0
@@ -156,6 +167,15 @@ def _detected(body: bytes) -> str | None:
             return guessed
         return "cp1252"
     return resolve_encoding(guessed)
+
+
+def _mostly_utf8(body: bytes) -> bool:
+    """Whether a body that is not valid UTF-8 holds :data:`UTF8_MAJORITY` valid multi-byte sequences for each
+    invalid one."""
+    text = body.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - body.count("\ufffd".encode())  # U+FFFD written in the body is valid
+    ascii_bytes = len(body.translate(None, _HIGH_BYTES))  # each one character: no invalid sequence holds one
+    return len(text) - ascii_bytes - invalid >= UTF8_MAJORITY * invalid
 
 
 def _wide(body: bytes, content_type: str | None) -> str | None:
