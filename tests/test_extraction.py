@@ -131,11 +131,13 @@ def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, conten
     ("\ufeff<html><title>Vega ⎊ Term</title><p>Big-endian with its byte order mark</p>".encode("utf-16-be"),
      "text/html; charset=utf-16"),
     ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=utf-16"),
+    ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=unicode"),
     ("<html><title>Vega ⎊ Term</title><p>Written little-endian, no byte order mark</p>".encode("utf-32-le"),
      "text/html; charset=utf-32"),
     ("<html><title>Vega ⎊ Term</title><p>Written big-endian, no byte order mark</p>".encode("utf-32-be"),
      "text/html; charset=utf-32"),
 ], ids=["utf-16 is little-endian", "utf-16be", "utf-16 in big-endian", "byte order mark", "not utf-16 at all",
+        "not unicode (utf-16le) at all",
         "utf-32 little-endian", "utf-32 big-endian"])
 def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type):
     """w3lib decodes the label utf-16 big-endian, where the WHATWG Encoding Standard (every browser) reads it
@@ -168,6 +170,39 @@ def test_a_meta_charset_is_read_as_the_html_standard_reads_it(declaration, encod
     assert record["title"] == "International Legal Cooperation"
     assert "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers to the" in record["body_text"], record["body_text"][:80]
     assert [i["type"] for i in record["structured_data"] if i["syntax"] == "json-ld"] == ["BreadcrumbList", "Article"]
+
+
+@pytest.mark.parametrize("label, encoding, text", [
+    ("iso-8859-8-i", "iso8859_8", "גידור דלתא הוא שיטה לניהול סיכון של אופציות."),
+    ("koi8-ru", "koi8_u", "Дельта-хеджирование опционов: Україна."),
+    ("dos-874", "cp874", "การป้องกันความเสี่ยงเดลต้า"),
+    ("x-gbk", "gbk", "期权德尔塔对冲是管理风险的方法。"),
+    ("cn-big5", "big5", "德爾塔對沖是管理風險的方法。"),
+    ("x-mac-cyrillic", "mac_cyrillic", "Дельта-хеджирование опционов."),
+    ("unicode", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+    ("ucs-2", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+    ("csunicode", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+], ids=["iso-8859-8-i", "koi8-ru", "dos-874", "x-gbk", "cn-big5", "x-mac-cyrillic", "unicode", "ucs-2", "csunicode"])
+@pytest.mark.parametrize("where", ["header", "meta"])
+def test_a_charset_label_of_the_encoding_standard_is_read_as_browsers_read_it(label, encoding, text, where):
+    """Labels the WHATWG Encoding Standard gives (and browsers read) that Python's codecs do not know were
+    dropped: the page was read in a guessed encoding (Hebrew as "âéãåø", Chinese as "ÆÚÈ¨"), or, UTF-16
+    labelled ``unicode``, refused as binary content."""
+    from glossary_spider.extraction.page import looks_binary
+
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace("\u238a", "&#9098;")
+    page = page.replace("\u00a9", "&copy;").replace("\u00b7", "&middot;")  # which some of these encodings have not
+    page = page.replace("International legal cooperation refers", text + " International legal cooperation refers")
+    if where == "meta":
+        page, content_type = page.replace('<meta charset="utf-8">', f'<meta charset="{label}">'), "text/html"
+        encoding = "utf-8" if encoding == "utf-16-le" else encoding  # as a meta cannot say UTF-16: see above
+    else:
+        page, content_type = page.replace('<meta charset="utf-8">', ""), f"text/html; charset={label}"
+    body = page.encode(encoding)
+    record = extract_page(body, SEED_URL, content_type).record
+    assert record["title"] == "International Legal Cooperation"
+    assert f"{text} International legal cooperation refers" in record["body_text"], record["body_text"][:80]
+    assert not looks_binary(body, content_type)
 
 
 @pytest.mark.parametrize("declared", ["", '<meta charset="windows-1252">'])

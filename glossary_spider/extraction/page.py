@@ -7,6 +7,7 @@ parsed once, and that one tree serves the content walk and extruct.
 from __future__ import annotations
 
 import codecs
+import encodings
 import gc
 import hashlib
 import logging
@@ -21,7 +22,10 @@ from typing import Any, NamedTuple
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, resolve_encoding
+from w3lib.encoding import (DEFAULT_ENCODING_TRANSLATION, html_body_declared_encoding, html_to_unicode,
+                            http_content_type_encoding, resolve_encoding)
+from webencodings import LABELS as WHATWG_LABELS
+from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
 from glossary_spider.extraction.content import extract_content, heading_text, is_meta, urls_to_follow
@@ -107,7 +111,7 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     such a page's declaration is wrong, not its text; and a wide charset declared for a body
     without a byte order mark is read as a browser reads it (:func:`_wide`), and so is a ``<meta>``
     declaration (:func:`_declared_in_page`)."""
-    if _header_encoding(content_type) in ("utf-16", "utf-32") and not body.startswith(_WIDE_BOMS):
+    if (_header_encoding(content_type) or "").startswith(("utf-16", "utf-32")) and not body.startswith(_WIDE_BOMS):
         content_type = _wide(body, content_type)
     if _header_encoding(content_type) is None:
         content_type = _declared_in_page(body) or content_type
@@ -179,18 +183,41 @@ def _mostly_utf8(body: bytes) -> bool:
 
 
 def _wide(body: bytes, content_type: str | None) -> str | None:
-    """What to decode a body with that its Content-Type says is UTF-16 or UTF-32, with no byte order mark.
-    Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
-    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise it is read in the byte order
-    its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard reads
-    ``utf-16``; before it: big-endian, as w3lib reads both labels)."""
+    """What to decode a body with that its Content-Type says is UTF-16 or UTF-32 (by any label: ``unicode``
+    is the Encoding Standard's UTF-16LE), with no byte order mark. Markup in either holds NUL bytes (every
+    ASCII character has them): a body without one in its first KiB is not in it, and its own declaration, or
+    UTF-8, is read instead. Otherwise it is read in the byte order its NULs show (after each ASCII character:
+    little-endian, as the WHATWG Encoding Standard reads ``utf-16``; before it: big-endian, as w3lib reads
+    both labels)."""
     head = body[:1024]
     if b"\x00" not in head:
         return None
-    name = _header_encoding(content_type)
+    name = _header_encoding(content_type)[:6]  # utf-16 or utf-32
     width = 2 if name == "utf-16" else 4
     little = head[width - 1::width].count(0) >= head[0::width].count(0)
     return f"text/html; charset={name}-{'le' if little else 'be'}"
+
+
+# The WHATWG Encoding Standard's labels, as Python's codec registry hands a name to a search function.
+_WHATWG_LABELS = {encodings.normalize_encoding(label).lower(): label for label in WHATWG_LABELS}
+
+
+def _whatwg_codec(name: str) -> codecs.CodecInfo | None:
+    """The codec of a charset label of the WHATWG Encoding Standard (browsers read a page's by it) that Python
+    has not: ``iso-8859-8-i``, ``koi8-ru``, ``x-gbk``, ``x-mac-cyrillic``; ``unicode`` and ``ucs-2``, UTF-16LE.
+    Registered with the codec registry, so every lookup finds it, Python's own labels first: w3lib's of a
+    Content-Type's and a ``<meta>``'s charset (and Scrapy's), which dropped such a label, and the page was
+    read in an encoding guessed (or, UTF-16, refused as binary). An encoding is read as w3lib reads its
+    Python name (``gbk`` as its superset ``gb18030``, as the standard does). The labels of the standard's
+    replacement encoding (``iso-2022-cn``) remain unknown."""
+    encoding = whatwg_lookup(_WHATWG_LABELS.get(encodings.normalize_encoding(name).lower(), ""))
+    if encoding is None or encoding.name == "replacement":
+        return None
+    translated = DEFAULT_ENCODING_TRANSLATION.get(encoding.codec_info.name)
+    return codecs.lookup(translated) if translated else encoding.codec_info
+
+
+codecs.register(_whatwg_codec)
 
 
 def _declared_in_page(body: bytes) -> str | None:
