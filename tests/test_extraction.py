@@ -131,11 +131,13 @@ def test_a_body_read_as_utf8_is_parsed_as_its_decoded_text_would_be(body, conten
     ("\ufeff<html><title>Vega ⎊ Term</title><p>Big-endian with its byte order mark</p>".encode("utf-16-be"),
      "text/html; charset=utf-16"),
     ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=utf-16"),
+    ("<html><title>Vega ⎊ Term</title><p>UTF-8, the label wrong</p>".encode(), "text/html; charset=unicode"),
     ("<html><title>Vega ⎊ Term</title><p>Written little-endian, no byte order mark</p>".encode("utf-32-le"),
      "text/html; charset=utf-32"),
     ("<html><title>Vega ⎊ Term</title><p>Written big-endian, no byte order mark</p>".encode("utf-32-be"),
      "text/html; charset=utf-32"),
 ], ids=["utf-16 is little-endian", "utf-16be", "utf-16 in big-endian", "byte order mark", "not utf-16 at all",
+        "not unicode (utf-16le) at all",
         "utf-32 little-endian", "utf-32 big-endian"])
 def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type):
     """w3lib decodes the label utf-16 big-endian, where the WHATWG Encoding Standard (every browser) reads it
@@ -145,6 +147,62 @@ def test_a_page_labelled_utf16_is_read_as_a_browser_reads_it(body, content_type)
     assert record["title"] == "Vega"
     assert record["body_text"].split(", ")[0] in ("Written little-endian", "Written big-endian",
                                                   "Big-endian with its byte order mark", "UTF-8")
+
+
+@pytest.mark.parametrize("declaration, encoding", [
+    ('<meta charset="utf-16">', "utf-8"),
+    ('<meta http-equiv="Content-Type" content="text/html; charset=UTF-16LE">', "utf-8"),
+    ('<meta charset="utf-16be">', "utf-8"),
+    ('<meta charset="utf-32">', "utf-8"),
+    ('<meta charset="utf-16">', "cp1252"),
+    ('<meta charset="x-user-defined">', "cp1252"),
+], ids=["utf-16", "http-equiv utf-16le", "utf-16be", "utf-32", "utf-16 on windows-1252", "x-user-defined"])
+def test_a_meta_charset_is_read_as_the_html_standard_reads_it(declaration, encoding):
+    """A ``<meta>`` found by reading the bytes as ASCII cannot name UTF-16 or UTF-32, in which it would hold NUL
+    bytes: the HTML Standard reads such a label as UTF-8 (and x-user-defined as windows-1252). The page was
+    decoded as UTF-16 and archived as CJK nonsense, with no title and no JSON-LD. Where the body is not
+    UTF-8 either, its bytes decide, as for a page that declares nothing."""
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace('<meta charset="utf-8">', declaration)
+    page = page.replace("International legal cooperation refers", "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers")
+    if encoding == "cp1252":  # the glossary's own mark, which windows-1252 has not
+        page = page.replace("\u238a", "&#9098;").replace("\u00b7", "&middot;")
+    record = extract_page(page.encode(encoding), SEED_URL).record
+    assert record["title"] == "International Legal Cooperation"
+    assert "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers to the" in record["body_text"], record["body_text"][:80]
+    assert [i["type"] for i in record["structured_data"] if i["syntax"] == "json-ld"] == ["BreadcrumbList", "Article"]
+
+
+@pytest.mark.parametrize("label, encoding, text", [
+    ("iso-8859-8-i", "iso8859_8", "גידור דלתא הוא שיטה לניהול סיכון של אופציות."),
+    ("koi8-ru", "koi8_u", "Дельта-хеджирование опционов: Україна."),
+    ("dos-874", "cp874", "การป้องกันความเสี่ยงเดลต้า"),
+    ("x-gbk", "gbk", "期权德尔塔对冲是管理风险的方法。"),
+    ("cn-big5", "big5", "德爾塔對沖是管理風險的方法。"),
+    ("x-mac-cyrillic", "mac_cyrillic", "Дельта-хеджирование опционов."),
+    ("unicode", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+    ("ucs-2", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+    ("csunicode", "utf-16-le", "Caf\u00e9 \u201cna\u00efve\u201d \u2014 \u20ac100"),
+], ids=["iso-8859-8-i", "koi8-ru", "dos-874", "x-gbk", "cn-big5", "x-mac-cyrillic", "unicode", "ucs-2", "csunicode"])
+@pytest.mark.parametrize("where", ["header", "meta"])
+def test_a_charset_label_of_the_encoding_standard_is_read_as_browsers_read_it(label, encoding, text, where):
+    """Labels the WHATWG Encoding Standard gives (and browsers read) that Python's codecs do not know were
+    dropped: the page was read in a guessed encoding (Hebrew as "âéãåø", Chinese as "ÆÚÈ¨"), or, UTF-16
+    labelled ``unicode``, refused as binary content."""
+    from glossary_spider.extraction.page import looks_binary
+
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace("\u238a", "&#9098;")
+    page = page.replace("\u00a9", "&copy;").replace("\u00b7", "&middot;")  # which some of these encodings have not
+    page = page.replace("International legal cooperation refers", text + " International legal cooperation refers")
+    if where == "meta":
+        page, content_type = page.replace('<meta charset="utf-8">', f'<meta charset="{label}">'), "text/html"
+        encoding = "utf-8" if encoding == "utf-16-le" else encoding  # as a meta cannot say UTF-16: see above
+    else:
+        page, content_type = page.replace('<meta charset="utf-8">', ""), f"text/html; charset={label}"
+    body = page.encode(encoding)
+    record = extract_page(body, SEED_URL, content_type).record
+    assert record["title"] == "International Legal Cooperation"
+    assert f"{text} International legal cooperation refers" in record["body_text"], record["body_text"][:80]
+    assert not looks_binary(body, content_type)
 
 
 @pytest.mark.parametrize("declared", ["", '<meta charset="windows-1252">'])
@@ -161,6 +219,22 @@ def test_a_page_that_declares_no_charset_is_read_in_the_encoding_its_bytes_show(
     assert record["title"] == "Unrealized P&L \u2014 Definition"
     assert ("the \u201cpaper\u201d gain it\u2019s worth before the position is closed: a na\u00efve desk in "
             "Espa\u00f1a or S\u00e3o Paulo marks it \u00e0 la cr\u00e8me") in record["body_text"], record["body_text"]
+
+
+@pytest.mark.parametrize("stray", [b"\xff", b"\x92", b"\xe2\x80"], ids=["stray byte", "windows-1252", "cut"])
+def test_a_page_that_declares_no_charset_and_is_utf8_but_for_a_few_bytes_is_read_as_utf8(stray):
+    """A page that declares nothing, in UTF-8 but for one byte that is not (a stray ``\\xff``, a windows-1252
+    apostrophe pasted into one paragraph, a character cut in two), was read whole in the code page a detector
+    guessed (windows-1250, cp866, mac_roman), every accent and mark mojibake; browsers read it as UTF-8, the
+    byte a U+FFFD."""
+    page = (SAMPLES / "seed-definition.html").read_text(encoding="utf-8").replace('<meta charset="utf-8">', "")
+    page = page.replace("International legal cooperation refers", "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers")
+    body = page.encode().replace(b"the efforts between", b"the effort" + stray + b"s between", 1)
+    record = extract_page(body, SEED_URL, "text/html").record
+    assert record["title"] == "International Legal Cooperation"
+    assert "Caf\u00e9 \u201cna\u00efve\u201d cooperation refers to the effort\ufffds between" in record["body_text"]
+    assert record["summary"] == ("Efforts between nations to coordinate regulatory standards and share data to "
+                                 "prevent financial crime and market risks.")
 
 
 def test_a_page_whose_first_64_kib_are_ascii_is_read_in_the_encoding_of_its_text():

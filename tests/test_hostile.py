@@ -956,6 +956,29 @@ def test_a_utf16_page_is_read_not_refused_as_binary(make_replica, tmp_path):
     assert rows(db, "SELECT * FROM crawl_errors") == []
 
 
+def test_a_page_labelled_in_a_charset_of_the_encoding_standard_python_lacks_is_read(raw_site, tmp_path):
+    """``charset=unicode`` (the WHATWG Encoding Standard's UTF-16LE, as browsers read it) was no label Python
+    knew: the UTF-16 page was refused as "binary content served as text/html; charset=unicode"; one in
+    ``x-mac-cyrillic`` was read as windows-1252 or a code page guessed."""
+    def answer(content_type: bytes, body: bytes) -> bytes:
+        return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (
+            content_type, len(body), body)
+
+    page = "<html><title>{0} &#9098; Term</title><h1>{0}</h1><p>{1}</p></html>"
+    site = raw_site({
+        "/term/vega/": answer(b"text/html; charset=unicode", page.format(
+            "Vega", "Vega measures how an option\u2019s price moves with volatility: \u20ac100.").encode("utf-16-le")),
+        "/term/vomma/": answer(b"text/html; charset=x-mac-cyrillic", page.format(
+            "Вомма", "Вомма \u2014 вторая производная цены опциона по волатильности.").encode("mac_cyrillic"))})
+    db = tmp_path / "labels.db"
+    assert site.crawl(db).returncode == 0
+    assert rows(db, "SELECT * FROM crawl_errors") == []
+    (vega, vomma) = rows(db, "SELECT title, body_text FROM pages ORDER BY url")
+    assert vega["title"] == "Vega" and vomma["title"] == "Вомма"
+    assert vega["body_text"].endswith("Vega measures how an option\u2019s price moves with volatility: \u20ac100.")
+    assert vomma["body_text"].endswith("Вомма \u2014 вторая производная цены опциона по волатильности.")
+
+
 def test_a_title_and_summary_of_millions_of_characters_are_cut_like_the_body_text(make_replica, tmp_path):
     """The body text was cut to its 1 MiB and the title and summary were not: a page whose title, heading and
     description were millions of characters each archived them whole, and one search hit printed megabytes.

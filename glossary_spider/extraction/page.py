@@ -7,6 +7,7 @@ parsed once, and that one tree serves the content walk and extruct.
 from __future__ import annotations
 
 import codecs
+import encodings
 import gc
 import hashlib
 import logging
@@ -21,7 +22,10 @@ from typing import Any, NamedTuple
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, resolve_encoding
+from w3lib.encoding import (DEFAULT_ENCODING_TRANSLATION, html_body_declared_encoding, html_to_unicode,
+                            http_content_type_encoding, resolve_encoding)
+from webencodings import LABELS as WHATWG_LABELS
+from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
 from glossary_spider.extraction.content import extract_content, heading_text, is_meta, urls_to_follow
@@ -34,7 +38,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 10
+EXTRACTOR_VERSION = 11
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -105,9 +109,12 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     """The page's text, decoded the way Scrapy's ``TextResponse`` does it, except that
     bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
     such a page's declaration is wrong, not its text; and a wide charset declared for a body
-    without a byte order mark is read as a browser reads it (:func:`_wide`)."""
-    if _header_encoding(content_type) in ("utf-16", "utf-32") and not body.startswith(_WIDE_BOMS):
+    without a byte order mark is read as a browser reads it (:func:`_wide`), and so is a ``<meta>``
+    declaration (:func:`_declared_in_page`)."""
+    if (_header_encoding(content_type) or "").startswith(("utf-16", "utf-32")) and not body.startswith(_WIDE_BOMS):
         content_type = _wide(body, content_type)
+    if _header_encoding(content_type) is None:
+        content_type = _declared_in_page(body) or content_type
     encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detected)
     if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
         try:
@@ -125,20 +132,31 @@ _LATIN = frozenset(codecs.lookup(name).name for name in (
     "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_15", "iso8859_16", "mac_roman", "mac_latin2",
     "cp437", "cp850", "cp858", "ascii"))
 _NOT_ASCII = re.compile(rb"[\x80-\xff]")
+# A body that is UTF-8 but for a few bytes (a stray byte, a windows-1252 quote pasted into one paragraph) holds
+# at least this many valid multi-byte sequences for each byte that is not. Text in another encoding makes valid
+# ones only by chance (an "Ё" after a capital in windows-1251), and more invalid ones: in Western, Central
+# European, Greek, Hebrew, Turkish, Thai, Cyrillic (windows-1251, KOI8-R, cp866) and Chinese, Japanese and
+# Korean text, at most one valid for every two invalid, and no snippet of one to ten words reached four to one.
+# Four leaves that margin, and takes one bad byte among a few accents.
+UTF8_MAJORITY = 4
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _detected(body: bytes) -> str | None:
     """The encoding of a body that declares none: ASCII or UTF-8 if it is valid as either, as Scrapy's
-    ``TextResponse`` reads it; else what charset-normalizer makes of :data:`DETECTED_FROM` bytes from its first
-    byte past ASCII (a page's first 64 KiB may be all scripts and styles), and windows-1252, the web's default
-    for Western pages (WHATWG), wherever it guesses a Latin code page the body reads in. Rather than UTF-8
-    with each byte that is not turned into U+FFFD."""
+    ``TextResponse`` reads it, or UTF-8 if it is but for a few bytes (:data:`UTF8_MAJORITY`), each then read
+    as U+FFFD, as browsers find such a page; else what charset-normalizer makes of :data:`DETECTED_FROM` bytes
+    from its first byte past ASCII (a page's first 64 KiB may be all scripts and styles), and windows-1252, the
+    web's default for Western pages (WHATWG), wherever it guesses a Latin code page the body reads in. Rather
+    than UTF-8 with each byte that is not turned into U+FFFD."""
     for encoding in ("ascii", "utf-8"):
         try:
             body.decode(encoding)
         except UnicodeDecodeError:
             continue
         return encoding
+    if _mostly_utf8(body):
+        return "utf-8"
     from charset_normalizer import from_bytes  # read only for such pages, which are few
 
     start = max(0, found.start() - 1024) if (found := _NOT_ASCII.search(body)) else 0
@@ -155,19 +173,65 @@ def _detected(body: bytes) -> str | None:
     return resolve_encoding(guessed)
 
 
+def _mostly_utf8(body: bytes) -> bool:
+    """Whether a body that is not valid UTF-8 holds :data:`UTF8_MAJORITY` valid multi-byte sequences for each
+    invalid one."""
+    text = body.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - body.count("\ufffd".encode())  # U+FFFD written in the body is valid
+    ascii_bytes = len(body.translate(None, _HIGH_BYTES))  # each one character: no invalid sequence holds one
+    return len(text) - ascii_bytes - invalid >= UTF8_MAJORITY * invalid
+
+
 def _wide(body: bytes, content_type: str | None) -> str | None:
-    """What to decode a body with that its Content-Type says is UTF-16 or UTF-32, with no byte order mark.
-    Markup in either holds NUL bytes (every ASCII character has them): a body without one in its first KiB
-    is not in it, and its own declaration, or UTF-8, is read instead. Otherwise it is read in the byte order
-    its NULs show (after each ASCII character: little-endian, as the WHATWG Encoding Standard reads
-    ``utf-16``; before it: big-endian, as w3lib reads both labels)."""
+    """What to decode a body with that its Content-Type says is UTF-16 or UTF-32 (by any label: ``unicode``
+    is the Encoding Standard's UTF-16LE), with no byte order mark. Markup in either holds NUL bytes (every
+    ASCII character has them): a body without one in its first KiB is not in it, and its own declaration, or
+    UTF-8, is read instead. Otherwise it is read in the byte order its NULs show (after each ASCII character:
+    little-endian, as the WHATWG Encoding Standard reads ``utf-16``; before it: big-endian, as w3lib reads
+    both labels)."""
     head = body[:1024]
     if b"\x00" not in head:
         return None
-    name = _header_encoding(content_type)
+    name = _header_encoding(content_type)[:6]  # utf-16 or utf-32
     width = 2 if name == "utf-16" else 4
     little = head[width - 1::width].count(0) >= head[0::width].count(0)
     return f"text/html; charset={name}-{'le' if little else 'be'}"
+
+
+# The WHATWG Encoding Standard's labels, as Python's codec registry hands a name to a search function.
+_WHATWG_LABELS = {encodings.normalize_encoding(label).lower(): label for label in WHATWG_LABELS}
+
+
+def _whatwg_codec(name: str) -> codecs.CodecInfo | None:
+    """The codec of a charset label of the WHATWG Encoding Standard (browsers read a page's by it) that Python
+    has not: ``iso-8859-8-i``, ``koi8-ru``, ``x-gbk``, ``x-mac-cyrillic``; ``unicode`` and ``ucs-2``, UTF-16LE.
+    Registered with the codec registry, so every lookup finds it, Python's own labels first: w3lib's of a
+    Content-Type's and a ``<meta>``'s charset (and Scrapy's), which dropped such a label, and the page was
+    read in an encoding guessed (or, UTF-16, refused as binary). An encoding is read as w3lib reads its
+    Python name (``gbk`` as its superset ``gb18030``, as the standard does). The labels of the standard's
+    replacement encoding (``iso-2022-cn``) remain unknown."""
+    encoding = whatwg_lookup(_WHATWG_LABELS.get(encodings.normalize_encoding(name).lower(), ""))
+    if encoding is None or encoding.name == "replacement":
+        return None
+    translated = DEFAULT_ENCODING_TRANSLATION.get(encoding.codec_info.name)
+    return codecs.lookup(translated) if translated else encoding.codec_info
+
+
+codecs.register(_whatwg_codec)
+
+
+def _declared_in_page(body: bytes) -> str | None:
+    """What to decode a body with in place of the charset its ``<meta>`` (or XML declaration) names, where the
+    HTML Standard reads that otherwise than Python's codec of the label; None where the label stands. The
+    declaration was found reading the bytes as ASCII, so a label of UTF-16 or UTF-32, whose every ASCII
+    character holds NUL bytes, is wrong: the standard reads it as UTF-8, and a body that is not UTF-8 is
+    read in the encoding its bytes show (:func:`_detected`). A label of x-user-defined is windows-1252."""
+    declared = html_body_declared_encoding(body)
+    if declared == "x-user-defined":
+        return "text/html; charset=cp1252"
+    if declared and declared.startswith(("utf-16", "utf-32")):
+        return f"text/html; charset={_detected(body) or 'utf-8'}"
+    return None
 
 
 def looks_binary(body: bytes, content_type: str | None = None) -> bool:
