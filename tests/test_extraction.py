@@ -462,6 +462,30 @@ def test_a_related_list_keeps_its_links_when_one_leads_nowhere_recordable():
     assert "1 links to URLs longer than 2,083 characters not recorded" in extraction.errors[0]["error"]
 
 
+@pytest.mark.parametrize(("odd", "expected"), [
+    ('<li><a href="/area/vega/">Vega area</a></li>', [("inline", f"{BASE}/area/vega/", "Vega area")]),
+    ('<li><a href="https://learn.greeks.live/course/greeks/">Greeks course</a></li>',
+     [("inline", "https://learn.greeks.live/course/greeks/", "Greeks course")]),
+    ('<li><a href="./sub-page/">Sub page</a></li>', [("inline", f"{BASE}/definition/gamma/sub-page/", "Sub page")]),
+    ("<li></li>", []),
+    ('<li><a href="/definition/theta/"><img src="/theta.webp" alt="Theta"></a></li>',
+     [("related", f"{BASE}/definition/theta/", None)]),
+    ('<li><a href="/definition/theta/">Theta</a><ul><li><a href="/definition/rho/">Rho</a></li></ul></li>',
+     [("related", f"{BASE}/definition/theta/", "Theta"), ("related", f"{BASE}/definition/rho/", "Rho")]),
+], ids=["area", "other-host", "sub-page", "empty", "image", "nested"])
+def test_a_related_list_with_one_odd_item_keeps_all_its_links(odd, expected):
+    """The seed's related list with one item that is no link to a post (an area's, another site's, a page under
+    this one, an empty item) was taken for navigation: none of its links was recorded, related or inline. A
+    link in a list nested in an item was lost. Its posts' links stay related, the odd one is inline."""
+    html = ('<html><body><main><h1>Gamma</h1><p>Gamma is the rate of change of delta.</p><ul class="related-posts">'
+            f'<li><a href="/definition/delta/">Delta</a></li>{odd}<li><a href="/term/vega/">Vega</a></li>'
+            "</ul></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/definition/gamma/").record
+    assert [(link["kind"], link["to_url"], link["anchor_text"]) for link in record["links"]] == [
+        ("related", f"{BASE}/definition/delta/", "Delta"), *expected, ("related", f"{BASE}/term/vega/", "Vega")]
+    assert record["body_text"] == "Gamma is the rate of change of delta."
+
+
 def test_links_resolve_against_a_base_href_as_a_browser_resolves_them():
     html = ('<html><head><base href="/definition/foo"></head><body><main><h1>Gamma</h1><p>Gamma is the rate of '
             'change of delta: <a href="baz/">baz</a>, <a href="../top/">top</a>, <a href="\\term\\vega\\">vega'

@@ -552,21 +552,16 @@ class _Walker:
             for li in items:
                 self.walk(li)
             return
-        if items and all(_is_link_only(li, self.links_in(li), self.text) for li in items):
-            # A list of nothing but links to posts: a definition's related list, or a
+        if items and all(_is_link_only(li, self.links_in(li), self.text) or self._is_blank(li) for li in items):
+            # A list of links (and empty items), most of them to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
             # A link to no URL that can be recorded (one too long, a mailto:) is passed over, not taken for
             # navigation: the list's other links are still the page's.
             links = [self.links_in(li) for li in items]
             targets = [self.memo.url(a.get("href", "")) for found in links for a in found]
-            if (self.mode == "body" and any(targets)
-                    and all(t is None or classify(t).page_type in ("definition", "term") for t in targets)):
-                kind = "related" if self.page_type == "definition" else "listing"
-                first = 0  # where each item's first link stands among the targets
-                for found in links:
-                    if targets[first] is not None:
-                        self.link(kind, found[0], targets[first])
-                    first += len(found)
+            posts = [t is not None and classify(t).page_type in POSTS for t in targets]
+            if self.mode == "body" and 2 * sum(posts) > len(targets) - targets.count(None):
+                self.link_list("related" if self.page_type == "definition" else "listing", links, targets, posts)
             else:
                 self.lists_set_aside += 1
             return
@@ -576,6 +571,25 @@ class _Walker:
             self.lists_set_aside += 1  # mostly links, with a date or an author beside each: teasers, not body
             return
         self.prose(element, text)
+
+    def _is_blank(self, item: HtmlElement) -> bool:
+        """An item of a list with neither a link nor text (a theme's spacer, a post left out)."""
+        return not self.links_in(item) and not self.text(item)
+
+    def link_list(self, kind: str, links: list[list[HtmlElement]], targets: list[str | None],
+                  posts: list[bool]) -> None:
+        """Record a list of links (``links``: each item's; ``targets``: their URLs, None for one that cannot be
+        recorded; ``posts``: whether each leads to a post): an item's first link, and each other one of it
+        that leads elsewhere (in a list nested in it), as ``kind`` where it leads to a post, else as
+        ``inline`` (an area's, another site's, in a definition's related list)."""
+        at = 0  # where each item's first link stands among the targets
+        for found in links:
+            seen = set()
+            for a, to_url, post in zip(found, targets[at:at + len(found)], posts[at:at + len(found)]):
+                if to_url is not None and to_url not in seen:
+                    seen.add(to_url)
+                    self.link(kind if post else "inline", a, to_url)
+            at += len(found)
 
     def end_box(self, before: dict[str, Any] | None) -> None:
         """The end of a block in which a list of links was set aside: a heading in it with nothing read
