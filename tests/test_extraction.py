@@ -513,6 +513,38 @@ def test_a_definitions_heading_that_is_a_link_is_still_a_heading():
         ("listing", f"{BASE}/definition/funding-rate/")]
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["link-in-heading", "heading-in-link"])
+def test_a_heading_in_a_link_is_read_as_a_link_in_a_heading(wrapped):
+    """A link around a heading (``<a href><h3>T</h3></a>``, a block theme's cards) was recorded nowhere: an
+    area's posts were no listing and their titles body text, a Discover More item and its summary were lost, a
+    term's heading kept no link. It is read as a link inside the heading is."""
+    def heading(level, href, text):
+        if wrapped:
+            return f'<a href="{href}"><h{level} class="wp-block-post-title">{text}</h{level}></a>'
+        return f'<h{level} class="wp-block-post-title"><a href="{href}">{text}</a></h{level}>'
+
+    posts = "".join(f'<li>{heading(3, f"/definition/{slug}/", slug.title())}<div class="wp-block-post-excerpt">'
+                    f"<p>Meaning ⎊ {slug.title()} in one line.</p></div></li>" for slug in ("delta", "gamma", "rho"))
+    area = ("<html><body><main><h1>Greeks</h1><h2>Context</h2><p>The Greeks measure an option's sensitivities.</p>"
+            f'<ul class="wp-block-post-template">{posts}</ul></main></body></html>')
+    record = extract_page(area.encode(), f"{BASE}/area/greeks/").record
+    assert record["body_text"] == "Context\n\nThe Greeks measure an option's sensitivities."
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+    term = ("<html><body><main><h1>Vega ⎊ Term</h1><h2>Essence</h2><p>Vega measures exposure to volatility.</p>"
+            f'{heading(2, "/area/options/", "Origin")}<p>It came from options desks.</p><section><h2>Discover More'
+            f'</h2><div class="discover-item">{heading(3, "/definition/theta/", "Theta")}<p>Meaning ⎊ Decay of an '
+            "option's value.</p></div></section></main></body></html>")
+    record = extract_page(term.encode(), f"{BASE}/term/vega/").record
+    assert [(s["heading"], s["text"]) for s in record["sections"]] == [
+        ("Essence", "Vega measures exposure to volatility."), ("Origin", "It came from options desks.")]
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("inline", f"{BASE}/area/options/", "Origin", None),
+        ("discover_more", f"{BASE}/definition/theta/", "Theta", "Decay of an option's value.")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

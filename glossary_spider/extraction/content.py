@@ -360,13 +360,16 @@ class _Walker:
         """The links under ``element`` (itself included), in document order; do not change the list."""
         return self.links.get(element, _NO_LINKS)
 
-    def link(self, kind: str, a: HtmlElement, to_url: str | None = None) -> dict[str, Any] | None:
-        """Record the link ``a`` (``to_url``: its archive URL, where resolved already)."""
+    def link(self, kind: str, a: HtmlElement, to_url: str | None = None,
+             anchor_text: str | None = None) -> dict[str, Any] | None:
+        """Record the link ``a`` (``to_url``: its archive URL, where resolved already; ``anchor_text``: the text
+        it shows, if not all of its own)."""
         if to_url is None:
             to_url = self.memo.url(a.get("href", ""))
             if to_url is None:
                 return None
-        item = {"kind": kind, "to_url": to_url, "anchor_text": self.text(a) or None, "summary": None, "facet": None}
+        item = {"kind": kind, "to_url": to_url, "anchor_text": anchor_text or self.text(a) or None, "summary": None,
+                "facet": None}
         self.content.links.append(item)
         return item
 
@@ -467,6 +470,11 @@ class _Walker:
     def heading(self, element: HtmlElement, level: int) -> None:
         links = self.links_in(element)
         text = heading_text(element, self.text, links)
+        # A link around the heading (<a href><h3>T</h3></a>, a block theme's card) is the heading's link, as one
+        # inside it is; its text is the heading's, whatever else the link holds (an image, an excerpt).
+        around = next(element.iterancestors("a"), None) if not links else None
+        if around is not None and around.get("href"):
+            links = [around]
         if links and links[0].get("href", "").startswith("#"):  # a heading that is its own anchor lists nothing
             links = [a for a in links if not a.get("href", "").startswith("#")]
         if not text:
@@ -478,11 +486,12 @@ class _Walker:
             self.section = None
             return
         item = self.mode != "body" and level > self.mode_level  # under a Glossary or Discover More heading
-        if links and (item or self.page_type not in POSTS) and _is_link_only(element, links, self.text):
+        if links and (item or self.page_type not in POSTS) and (
+                links[0] is around or _is_link_only(element, links, self.text)):
             # An item of that section, or of a listing (an area's posts, a category page's).
             if not item:
                 self.mode, self.mode_level = "body", 7
-            self.last_item = self.link(self.mode if item else "listing", links[0])
+            self.last_item = self.link(self.mode if item else "listing", links[0], anchor_text=text)
             self.section = None
             return
         if item:
@@ -492,7 +501,7 @@ class _Walker:
         self.section = {"heading": text, "blocks": [], "level": level}
         self.content.sections.append(self.section)
         for a in links:  # a body heading's links are the body's (on a definition or a term, a heading that is one)
-            self.link("inline", a)
+            self.link("inline", a, anchor_text=text if a is around else None)
 
     def close_section(self, level: int) -> None:
         """Drop the open section if nothing was read under it before a heading of its level or
