@@ -327,6 +327,23 @@ def test_graph_json_ld_stays_one_item_and_feeds_the_fields():
     assert extraction.record["categories"] == ["Definition"]
 
 
+@pytest.mark.parametrize(("description", "summary"), [
+    ("<p>Meaning ⎊ Delta is the <strong>first</strong> derivative &amp; hedge ratio.</p> ⎊ Definition",
+     "Delta is the first derivative & hedge ratio."),
+    ("Meaning ⎊ Delta &amp; gamma &#8212; the pair&hellip; ⎊ Definition", "Delta & gamma — the pair…"),
+    ("<p>Delta hedges.</p><p>Gamma<br>convexity.</p><script>track()</script>", "Delta hedges. Gamma convexity."),
+    ("Meaning ⎊ Delta < 0.5 and P&L ⎊ Definition", "Delta < 0.5 and P&L"),
+])
+def test_a_summary_from_json_ld_is_its_text_as_a_reader_sees_it(description, summary):
+    """With no meta description, the summary comes from JSON-LD, whose description may hold the post's HTML: it
+    was archived with its tags and character references, and kept its "Meaning ⎊" before them."""
+    ld = json.dumps({"@type": "Article", "headline": "Delta ⎊ Definition", "description": description})
+    ld = ld.replace("</", "<\\/")  # as JSON in a page is written: "</script>" would end the block
+    html = (f'<html><head><script type="application/ld+json">{ld}</script></head><body><main><h1>Delta</h1>'
+            "<p>Delta is the rate of change of an option's price.</p></main></body></html>")
+    assert extract_page(html.encode(), f"{BASE}/definition/delta/").record["summary"] == summary
+
+
 HAND_MADE = """<!DOCTYPE html><html lang="de"><head><title>Vega Greek ⎊ Term ⎊ Greeks.live</title>
 <link rel="canonical" href="/term/vega-greek/"></head><body>
 <header><nav><a href="/">Home</a><a href="/category/term/">Terms</a></nav></header>
