@@ -570,7 +570,7 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
             '1</a></sup>.</p><p id="fn1">1. As <a href="/term/gamma/">gamma</a> is.</p><p>&#8203;</p></main>'
             "</body></html>")
     record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
-    assert record["body_text"] == "Desks hedge Vega with spreads1.\n\n1. As gamma is."
+    assert record["body_text"] == "Desks hedge Vega with spreads.\n\n1. As gamma is."
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
     # Its own URL with a fragment, however written, is the page too (they were links from it to itself); its
     # own URL without one is a link like any other.
@@ -582,6 +582,32 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
     again = html.replace('<a href="/term/gamma/">', '<a href="/definition/vega/">')
     record = extract_page(again.encode(), f"{BASE}/definition/vega/").record
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/definition/vega/")]
+
+
+def test_a_footnotes_mark_is_no_part_of_the_word_it_follows(tmp_path):
+    """A footnote reference ran into its word: "premium<sup><a href="#fn1">1</a></sup>" was archived as
+    "premium1", and search found no "premium". A mark that links within the page is left out; a superscript
+    number linked nowhere (an exponent, as like as a mark) is kept, set apart."""
+    from glossary_spider.query import connect, search
+    from glossary_spider.storage import Archive, Fetch
+
+    html = ('<html><body><main><h1>Rehypothecation</h1><p>The premium<sup><a href="#fn1">1</a></sup> is paid '
+            'upfront, then rehypothecation<a href="#fn3"><sup>3</sup></a> follows, collateral<sup id="r2"><a '
+            'href="/definition/rehypothecation/#fn2" class="footnote-ref">[2]</a></sup>is posted and variance is '
+            'σ<sup>2</sup>, and margin<sup>[4]</sup> too; the 1<sup>st</sup> call is <a href="#fn1"><sup>see the '
+            'notes</sup></a>.</p><ol><li id="fn1"><p>Paid by the <a href="/term/buyer/">buyer</a>. <a href="#r1">'
+            "↩</a></p></li></ol></main></body></html>")
+    url = f"{BASE}/definition/rehypothecation/"
+    extraction = extract_page(html.encode(), url)
+    record = extraction.record
+    assert record["body_text"] == ("The premium is paid upfront, then rehypothecation follows, collateral is posted "
+                                   "and variance is σ 2, and margin [4] too; the 1st call is see the notes.\n\n"
+                                   "Paid by the buyer. ↩")
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/buyer/")]
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    for words in ("premium", "rehypothecation follows", "collateral"):
+        assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), words)] == [url]
 
 
 def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as_a_date():

@@ -665,12 +665,58 @@ def hidden_elements(root: HtmlElement) -> list[HtmlElement]:
     return found
 
 
+# A footnote's number, where no link says it is one: "1", "[2]".
+_NOTE_NUMBER = re.compile(r"\[?\d{1,4}\]?")
+# What a footnote's mark shows at most ("1", "[12]", "*", "†", "1,2"): no white space, and a few characters.
+_MARK_CHARS = 8
+
+
+def set_footnotes_apart(root: HtmlElement, memo: PageMemo) -> None:
+    """Keep footnote references under ``root`` from running into the word they follow ("premium<sup><a
+    href="#fn1">1</a></sup> is paid" read "premium1 is paid"). A mark that links within the page (a
+    superscript holding only such a link, or such a link holding only a superscript) is left out, as a
+    heading's permalink is: no word of the text, and no link between pages. A superscript holding only a
+    number and linked nowhere may be an exponent (σ<sup>2</sup>): it is kept, set apart from the word."""
+    for sup in list(root.iter("sup")):
+        parent = sup.getparent()
+        if parent is None:  # under a mark left out already
+            continue
+        text = (sup.text or "").strip()
+        if len(sup):
+            link = sup[0]
+            if (len(sup) == 1 and not text and link.tag == "a" and not (link.tail or "").strip()
+                    and _is_mark(link, memo)):
+                _leave_out(sup)
+        elif (parent.tag == "a" and len(parent) == 1 and not (parent.text or "").strip()
+              and not (sup.tail or "").strip() and _is_mark(parent, memo)):
+            _leave_out(parent)
+        elif _NOTE_NUMBER.fullmatch(text):
+            sup.text = " " + text
+
+
+def _is_mark(link: HtmlElement, memo: PageMemo) -> bool:
+    """Whether ``link`` is a footnote's mark: a link within the page (``#fn1``) showing a few characters."""
+    href = link.get("href") or ""
+    if "#" not in href or memo.url(href) is not None:
+        return False
+    shown = text_of(link)
+    return len(shown) <= _MARK_CHARS and not any(c.isspace() for c in shown)
+
+
+def _leave_out(mark: HtmlElement) -> None:
+    """Drop ``mark`` from the tree, the text after it kept, and kept apart from the word before it."""
+    tail = mark.tail or ""
+    if tail[:1].isalnum():  # "premium<sup>…</sup>is": the mark parted two words
+        mark.tail = " " + tail
+    mark.drop_tree()
+
+
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
     """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
     resolve against, or the page's :class:`PageMemo` made for it.
 
-    Removes what no reader reads (:data:`UNREAD`) and the elements shown to no reader (:func:`hidden_elements`)
-    from the tree: read structured data first.
+    Removes what no reader reads (:data:`UNREAD`), the elements shown to no reader (:func:`hidden_elements`) and
+    footnotes' marks (:func:`set_footnotes_apart`) from the tree: read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, *UNREAD, with_tail=False)
@@ -680,6 +726,8 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     for element in hidden:
         if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
+    if next(root.iter("sup"), None) is not None:  # most pages have none: a search in C, no element made
+        set_footnotes_apart(root, memo)
     paragraphs = ParagraphText(root, memo)
     h1 = find_h1(root, memo.text, paragraphs)
     container = find_container(h1, root, paragraphs)
