@@ -401,6 +401,23 @@ def test_graph_json_ld_stays_one_item_and_feeds_the_fields():
     assert extraction.record["categories"] == ["Definition"]
 
 
+@pytest.mark.parametrize(("description", "summary"), [
+    ("<p>Meaning ⎊ Delta is the <strong>first</strong> derivative &amp; hedge ratio.</p> ⎊ Definition",
+     "Delta is the first derivative & hedge ratio."),
+    ("Meaning ⎊ Delta &amp; gamma &#8212; the pair&hellip; ⎊ Definition", "Delta & gamma — the pair…"),
+    ("<p>Delta hedges.</p><p>Gamma<br>convexity.</p><script>track()</script>", "Delta hedges. Gamma convexity."),
+    ("Meaning ⎊ Delta < 0.5 and P&L ⎊ Definition", "Delta < 0.5 and P&L"),
+])
+def test_a_summary_from_json_ld_is_its_text_as_a_reader_sees_it(description, summary):
+    """With no meta description, the summary comes from JSON-LD, whose description may hold the post's HTML: it
+    was archived with its tags and character references, and kept its "Meaning ⎊" before them."""
+    ld = json.dumps({"@type": "Article", "headline": "Delta ⎊ Definition", "description": description})
+    ld = ld.replace("</", "<\\/")  # as JSON in a page is written: "</script>" would end the block
+    html = (f'<html><head><script type="application/ld+json">{ld}</script></head><body><main><h1>Delta</h1>'
+            "<p>Delta is the rate of change of an option's price.</p></main></body></html>")
+    assert extract_page(html.encode(), f"{BASE}/definition/delta/").record["summary"] == summary
+
+
 HAND_MADE = """<!DOCTYPE html><html lang="de"><head><title>Vega Greek ⎊ Term ⎊ Greeks.live</title>
 <link rel="canonical" href="/term/vega-greek/"></head><body>
 <header><nav><a href="/">Home</a><a href="/category/term/">Terms</a></nav></header>
@@ -536,6 +553,30 @@ def test_a_related_list_keeps_its_links_when_one_leads_nowhere_recordable():
     assert "1 links to URLs longer than 2,083 characters not recorded" in extraction.errors[0]["error"]
 
 
+@pytest.mark.parametrize(("odd", "expected"), [
+    ('<li><a href="/area/vega/">Vega area</a></li>', [("inline", f"{BASE}/area/vega/", "Vega area")]),
+    ('<li><a href="https://learn.greeks.live/course/greeks/">Greeks course</a></li>',
+     [("inline", "https://learn.greeks.live/course/greeks/", "Greeks course")]),
+    ('<li><a href="./sub-page/">Sub page</a></li>', [("inline", f"{BASE}/definition/gamma/sub-page/", "Sub page")]),
+    ("<li></li>", []),
+    ('<li><a href="/definition/theta/"><img src="/theta.webp" alt="Theta"></a></li>',
+     [("related", f"{BASE}/definition/theta/", None)]),
+    ('<li><a href="/definition/theta/">Theta</a><ul><li><a href="/definition/rho/">Rho</a></li></ul></li>',
+     [("related", f"{BASE}/definition/theta/", "Theta"), ("related", f"{BASE}/definition/rho/", "Rho")]),
+], ids=["area", "other-host", "sub-page", "empty", "image", "nested"])
+def test_a_related_list_with_one_odd_item_keeps_all_its_links(odd, expected):
+    """The seed's related list with one item that is no link to a post (an area's, another site's, a page under
+    this one, an empty item) was taken for navigation: none of its links was recorded, related or inline. A
+    link in a list nested in an item was lost. Its posts' links stay related, the odd one is inline."""
+    html = ('<html><body><main><h1>Gamma</h1><p>Gamma is the rate of change of delta.</p><ul class="related-posts">'
+            f'<li><a href="/definition/delta/">Delta</a></li>{odd}<li><a href="/term/vega/">Vega</a></li>'
+            "</ul></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/definition/gamma/").record
+    assert [(link["kind"], link["to_url"], link["anchor_text"]) for link in record["links"]] == [
+        ("related", f"{BASE}/definition/delta/", "Delta"), *expected, ("related", f"{BASE}/term/vega/", "Vega")]
+    assert record["body_text"] == "Gamma is the rate of change of delta."
+
+
 def test_links_resolve_against_a_base_href_as_a_browser_resolves_them():
     html = ('<html><head><base href="/definition/foo"></head><body><main><h1>Gamma</h1><p>Gamma is the rate of '
             'change of delta: <a href="baz/">baz</a>, <a href="../top/">top</a>, <a href="\\term\\vega\\">vega'
@@ -563,6 +604,38 @@ def test_a_definitions_heading_that_is_a_link_is_still_a_heading():
         ("listing", f"{BASE}/definition/funding-rate/")]
 
 
+@pytest.mark.parametrize("wrapped", [False, True], ids=["link-in-heading", "heading-in-link"])
+def test_a_heading_in_a_link_is_read_as_a_link_in_a_heading(wrapped):
+    """A link around a heading (``<a href><h3>T</h3></a>``, a block theme's cards) was recorded nowhere: an
+    area's posts were no listing and their titles body text, a Discover More item and its summary were lost, a
+    term's heading kept no link. It is read as a link inside the heading is."""
+    def heading(level, href, text):
+        if wrapped:
+            return f'<a href="{href}"><h{level} class="wp-block-post-title">{text}</h{level}></a>'
+        return f'<h{level} class="wp-block-post-title"><a href="{href}">{text}</a></h{level}>'
+
+    posts = "".join(f'<li>{heading(3, f"/definition/{slug}/", slug.title())}<div class="wp-block-post-excerpt">'
+                    f"<p>Meaning ⎊ {slug.title()} in one line.</p></div></li>" for slug in ("delta", "gamma", "rho"))
+    area = ("<html><body><main><h1>Greeks</h1><h2>Context</h2><p>The Greeks measure an option's sensitivities.</p>"
+            f'<ul class="wp-block-post-template">{posts}</ul></main></body></html>')
+    record = extract_page(area.encode(), f"{BASE}/area/greeks/").record
+    assert record["body_text"] == "Context\n\nThe Greeks measure an option's sensitivities."
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+    term = ("<html><body><main><h1>Vega ⎊ Term</h1><h2>Essence</h2><p>Vega measures exposure to volatility.</p>"
+            f'{heading(2, "/area/options/", "Origin")}<p>It came from options desks.</p><section><h2>Discover More'
+            f'</h2><div class="discover-item">{heading(3, "/definition/theta/", "Theta")}<p>Meaning ⎊ Decay of an '
+            "option's value.</p></div></section></main></body></html>")
+    record = extract_page(term.encode(), f"{BASE}/term/vega/").record
+    assert [(s["heading"], s["text"]) for s in record["sections"]] == [
+        ("Essence", "Vega measures exposure to volatility."), ("Origin", "It came from options desks.")]
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("inline", f"{BASE}/area/options/", "Origin", None),
+        ("discover_more", f"{BASE}/definition/theta/", "Theta", "Decay of an option's value.")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""
@@ -571,7 +644,7 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
             '1</a></sup>.</p><p id="fn1">1. As <a href="/term/gamma/">gamma</a> is.</p><p>&#8203;</p></main>'
             "</body></html>")
     record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
-    assert record["body_text"] == "Desks hedge Vega with spreads1.\n\n1. As gamma is."
+    assert record["body_text"] == "Desks hedge Vega with spreads.\n\n1. As gamma is."
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/gamma/")]
     # Its own URL with a fragment, however written, is the page too (they were links from it to itself); its
     # own URL without one is a link like any other.
@@ -583,6 +656,32 @@ def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_li
     again = html.replace('<a href="/term/gamma/">', '<a href="/definition/vega/">')
     record = extract_page(again.encode(), f"{BASE}/definition/vega/").record
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/definition/vega/")]
+
+
+def test_a_footnotes_mark_is_no_part_of_the_word_it_follows(tmp_path):
+    """A footnote reference ran into its word: "premium<sup><a href="#fn1">1</a></sup>" was archived as
+    "premium1", and search found no "premium". A mark that links within the page is left out; a superscript
+    number linked nowhere (an exponent, as like as a mark) is kept, set apart."""
+    from glossary_spider.query import connect, search
+    from glossary_spider.storage import Archive, Fetch
+
+    html = ('<html><body><main><h1>Rehypothecation</h1><p>The premium<sup><a href="#fn1">1</a></sup> is paid '
+            'upfront, then rehypothecation<a href="#fn3"><sup>3</sup></a> follows, collateral<sup id="r2"><a '
+            'href="/definition/rehypothecation/#fn2" class="footnote-ref">[2]</a></sup>is posted and variance is '
+            'σ<sup>2</sup>, and margin<sup>[4]</sup> too; the 1<sup>st</sup> call is <a href="#fn1"><sup>see the '
+            'notes</sup></a>.</p><ol><li id="fn1"><p>Paid by the <a href="/term/buyer/">buyer</a>. <a href="#r1">'
+            "↩</a></p></li></ol></main></body></html>")
+    url = f"{BASE}/definition/rehypothecation/"
+    extraction = extract_page(html.encode(), url)
+    record = extraction.record
+    assert record["body_text"] == ("The premium is paid upfront, then rehypothecation follows, collateral is posted "
+                                   "and variance is σ 2, and margin [4] too; the 1st call is see the notes.\n\n"
+                                   "Paid by the buyer. ↩")
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("inline", f"{BASE}/term/buyer/")]
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    for words in ("premium", "rehypothecation follows", "collateral"):
+        assert [hit["url"] for hit in search(connect(tmp_path / "a.db"), words)] == [url]
 
 
 def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as_a_date():

@@ -360,13 +360,16 @@ class _Walker:
         """The links under ``element`` (itself included), in document order; do not change the list."""
         return self.links.get(element, _NO_LINKS)
 
-    def link(self, kind: str, a: HtmlElement, to_url: str | None = None) -> dict[str, Any] | None:
-        """Record the link ``a`` (``to_url``: its archive URL, where resolved already)."""
+    def link(self, kind: str, a: HtmlElement, to_url: str | None = None,
+             anchor_text: str | None = None) -> dict[str, Any] | None:
+        """Record the link ``a`` (``to_url``: its archive URL, where resolved already; ``anchor_text``: the text
+        it shows, if not all of its own)."""
         if to_url is None:
             to_url = self.memo.url(a.get("href", ""))
             if to_url is None:
                 return None
-        item = {"kind": kind, "to_url": to_url, "anchor_text": self.text(a) or None, "summary": None, "facet": None}
+        item = {"kind": kind, "to_url": to_url, "anchor_text": anchor_text or self.text(a) or None, "summary": None,
+                "facet": None}
         self.content.links.append(item)
         return item
 
@@ -467,6 +470,11 @@ class _Walker:
     def heading(self, element: HtmlElement, level: int) -> None:
         links = self.links_in(element)
         text = heading_text(element, self.text, links)
+        # A link around the heading (<a href><h3>T</h3></a>, a block theme's card) is the heading's link, as one
+        # inside it is; its text is the heading's, whatever else the link holds (an image, an excerpt).
+        around = next(element.iterancestors("a"), None) if not links else None
+        if around is not None and around.get("href"):
+            links = [around]
         if links and links[0].get("href", "").startswith("#"):  # a heading that is its own anchor lists nothing
             links = [a for a in links if not a.get("href", "").startswith("#")]
         if not text:
@@ -478,11 +486,12 @@ class _Walker:
             self.section = None
             return
         item = self.mode != "body" and level > self.mode_level  # under a Glossary or Discover More heading
-        if links and (item or self.page_type not in POSTS) and _is_link_only(element, links, self.text):
+        if links and (item or self.page_type not in POSTS) and (
+                links[0] is around or _is_link_only(element, links, self.text)):
             # An item of that section, or of a listing (an area's posts, a category page's).
             if not item:
                 self.mode, self.mode_level = "body", 7
-            self.last_item = self.link(self.mode if item else "listing", links[0])
+            self.last_item = self.link(self.mode if item else "listing", links[0], anchor_text=text)
             self.section = None
             return
         if item:
@@ -492,7 +501,7 @@ class _Walker:
         self.section = {"heading": text, "blocks": [], "level": level}
         self.content.sections.append(self.section)
         for a in links:  # a body heading's links are the body's (on a definition or a term, a heading that is one)
-            self.link("inline", a)
+            self.link("inline", a, anchor_text=text if a is around else None)
 
     def close_section(self, level: int) -> None:
         """Drop the open section if nothing was read under it before a heading of its level or
@@ -552,21 +561,16 @@ class _Walker:
             for li in items:
                 self.walk(li)
             return
-        if items and all(_is_link_only(li, self.links_in(li), self.text) for li in items):
-            # A list of nothing but links to posts: a definition's related list, or a
+        if items and all(_is_link_only(li, self.links_in(li), self.text) or self._is_blank(li) for li in items):
+            # A list of links (and empty items), most of them to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
             # A link to no URL that can be recorded (one too long, a mailto:) is passed over, not taken for
             # navigation: the list's other links are still the page's.
             links = [self.links_in(li) for li in items]
             targets = [self.memo.url(a.get("href", "")) for found in links for a in found]
-            if (self.mode == "body" and any(targets)
-                    and all(t is None or classify(t).page_type in ("definition", "term") for t in targets)):
-                kind = "related" if self.page_type == "definition" else "listing"
-                first = 0  # where each item's first link stands among the targets
-                for found in links:
-                    if targets[first] is not None:
-                        self.link(kind, found[0], targets[first])
-                    first += len(found)
+            posts = [t is not None and classify(t).page_type in POSTS for t in targets]
+            if self.mode == "body" and 2 * sum(posts) > len(targets) - targets.count(None):
+                self.link_list("related" if self.page_type == "definition" else "listing", links, targets, posts)
             else:
                 self.lists_set_aside += 1
             return
@@ -576,6 +580,25 @@ class _Walker:
             self.lists_set_aside += 1  # mostly links, with a date or an author beside each: teasers, not body
             return
         self.prose(element, text)
+
+    def _is_blank(self, item: HtmlElement) -> bool:
+        """An item of a list with neither a link nor text (a theme's spacer, a post left out)."""
+        return not self.links_in(item) and not self.text(item)
+
+    def link_list(self, kind: str, links: list[list[HtmlElement]], targets: list[str | None],
+                  posts: list[bool]) -> None:
+        """Record a list of links (``links``: each item's; ``targets``: their URLs, None for one that cannot be
+        recorded; ``posts``: whether each leads to a post): an item's first link, and each other one of it
+        that leads elsewhere (in a list nested in it), as ``kind`` where it leads to a post, else as
+        ``inline`` (an area's, another site's, in a definition's related list)."""
+        at = 0  # where each item's first link stands among the targets
+        for found in links:
+            seen = set()
+            for a, to_url, post in zip(found, targets[at:at + len(found)], posts[at:at + len(found)]):
+                if to_url is not None and to_url not in seen:
+                    seen.add(to_url)
+                    self.link(kind if post else "inline", a, to_url)
+            at += len(found)
 
     def end_box(self, before: dict[str, Any] | None) -> None:
         """The end of a block in which a list of links was set aside: a heading in it with nothing read
@@ -642,12 +665,58 @@ def hidden_elements(root: HtmlElement) -> list[HtmlElement]:
     return found
 
 
+# A footnote's number, where no link says it is one: "1", "[2]".
+_NOTE_NUMBER = re.compile(r"\[?\d{1,4}\]?")
+# What a footnote's mark shows at most ("1", "[12]", "*", "†", "1,2"): no white space, and a few characters.
+_MARK_CHARS = 8
+
+
+def set_footnotes_apart(root: HtmlElement, memo: PageMemo) -> None:
+    """Keep footnote references under ``root`` from running into the word they follow ("premium<sup><a
+    href="#fn1">1</a></sup> is paid" read "premium1 is paid"). A mark that links within the page (a
+    superscript holding only such a link, or such a link holding only a superscript) is left out, as a
+    heading's permalink is: no word of the text, and no link between pages. A superscript holding only a
+    number and linked nowhere may be an exponent (σ<sup>2</sup>): it is kept, set apart from the word."""
+    for sup in list(root.iter("sup")):
+        parent = sup.getparent()
+        if parent is None:  # under a mark left out already
+            continue
+        text = (sup.text or "").strip()
+        if len(sup):
+            link = sup[0]
+            if (len(sup) == 1 and not text and link.tag == "a" and not (link.tail or "").strip()
+                    and _is_mark(link, memo)):
+                _leave_out(sup)
+        elif (parent.tag == "a" and len(parent) == 1 and not (parent.text or "").strip()
+              and not (sup.tail or "").strip() and _is_mark(parent, memo)):
+            _leave_out(parent)
+        elif _NOTE_NUMBER.fullmatch(text):
+            sup.text = " " + text
+
+
+def _is_mark(link: HtmlElement, memo: PageMemo) -> bool:
+    """Whether ``link`` is a footnote's mark: a link within the page (``#fn1``) showing a few characters."""
+    href = link.get("href") or ""
+    if "#" not in href or memo.url(href) is not None:
+        return False
+    shown = text_of(link)
+    return len(shown) <= _MARK_CHARS and not any(c.isspace() for c in shown)
+
+
+def _leave_out(mark: HtmlElement) -> None:
+    """Drop ``mark`` from the tree, the text after it kept, and kept apart from the word before it."""
+    tail = mark.tail or ""
+    if tail[:1].isalnum():  # "premium<sup>…</sup>is": the mark parted two words
+        mark.tail = " " + tail
+    mark.drop_tree()
+
+
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:
     """The page's own text, sections and content links, and its ``<h1>``; ``base``: the URL links
     resolve against, or the page's :class:`PageMemo` made for it.
 
-    Removes what no reader reads (:data:`UNREAD`) and the elements shown to no reader (:func:`hidden_elements`)
-    from the tree: read structured data first.
+    Removes what no reader reads (:data:`UNREAD`), the elements shown to no reader (:func:`hidden_elements`) and
+    footnotes' marks (:func:`set_footnotes_apart`) from the tree: read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, *UNREAD, with_tail=False)
@@ -657,6 +726,8 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     for element in hidden:
         if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
+    if next(root.iter("sup"), None) is not None:  # most pages have none: a search in C, no element made
+        set_footnotes_apart(root, memo)
     paragraphs = ParagraphText(root, memo)
     h1 = find_h1(root, memo.text, paragraphs)
     container = find_container(h1, root, paragraphs)

@@ -28,11 +28,12 @@ from webencodings import LABELS as WHATWG_LABELS
 from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
-from glossary_spider.extraction.content import extract_content, heading_text, is_meta, urls_to_follow
+from glossary_spider.extraction.content import UNREAD, extract_content, heading_text, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
-from glossary_spider.extraction.tree import attributes, elements_by_tag, may_hold_stray_characters, word_count, xpath
+from glossary_spider.extraction.tree import (attributes, elements_by_tag, fold, may_hold_stray_characters, raw_text,
+                                             word_count, xpath)
 from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 
 logger = logging.getLogger(__name__)
@@ -384,7 +385,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
         categories = categories or _categories(content.meta, meta_text, text_of, h1)
 
     summary = _clean_summary(
-        _meta(metas, "description") or _meta(metas, "og:description") or facts.first("description")
+        _meta(metas, "description") or _meta(metas, "og:description") or _shown(facts.first("description"))
     )
     published = to_utc(facts.first("datePublished"))
     modified = to_utc(facts.first("dateModified")) or to_utc(_meta(metas, "article:modified_time"))
@@ -618,6 +619,21 @@ def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], tex
     if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title, site)):
         return title
     return _strip_title(_TITLE_XPATH(root), site)
+
+
+def _shown(value: Any) -> Any:
+    """A JSON-LD string as a reader sees it where it may hold markup (a plugin's description copied from the
+    post's HTML: "<p>Meaning ⎊ Delta is the <strong>first</strong> derivative &amp; …</p>"): its text, as
+    the page's is read (tags and scripts left out, character references decoded, blocks apart). A meta
+    tag's content is read so by the parser already; other values are returned as they are."""
+    if not isinstance(value, str) or ("<" not in value and "&" not in value):
+        return value
+    markup = value.replace("\x00", "").encode("utf-8", "replace")  # JSON may write a lone surrogate
+    root = etree.fromstring(b"<html><body>" + markup + b"</body></html>", parser=_parser())
+    if root is None:
+        return None
+    etree.strip_elements(root, *UNREAD, with_tail=False)
+    return fold(raw_text(root))
 
 
 def _clean_summary(text: str | None) -> str | None:
