@@ -201,6 +201,32 @@ def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():
             assert content.doubt is None, (path, theme, content.doubt)
 
 
+def test_a_term_with_lists_and_a_pre_beside_its_glossary_stays_with_the_walk():
+    """A term written as the site writes them, with short bullet lists with bold lead-ins and a few lines of <pre>:
+    its lists outweighed its paragraphs, the walk doubted it, and trafilatura made a section of each Glossary and
+    Discover More item, repeated their links as inline ones and folded the <pre> onto one line."""
+    facet = ("<p>Gamma scalping is the practice of re-hedging delta as the underlying moves, so that a long-gamma "
+             "book harvests realised volatility.</p>")
+    bullets = "<ul>" + "".join(f"<li><strong>Band {i}</strong> A hedger rebalances delta whenever the move exceeds "
+                               "the band the desk's limits set.</li>" for i in range(4)) + "</ul>"
+    html = page("<article><h1 class='entry-title'>Gamma Scalping ⎊ Term</h1><div class='entry-content'>"
+                f"<h2>Essence</h2>{facet}{bullets}<h2>Origin</h2>{facet}{bullets}<h2>Approach</h2>{facet}"
+                "<pre>hedge when |delta| > band\n  sell gamma\nrepeat</pre>"
+                "<section class='glossary'><h2>Glossary</h2><div class='glossary-item'><h3><a href='/area/greeks/'>"
+                "Greeks</a></h3><p>Context ⎊ The option's sensitivities.</p></div></section>"
+                "<section class='discover-more'><h2>Discover More</h2><div class='discover-item'><h3>"
+                "<a href='/term/delta-hedging/'>Delta Hedging</a></h3><p>Meaning ⎊ Offsetting delta.</p></div>"
+                "</section></div></article>")
+    url = f"{BASE}/term/gamma-scalping/"
+    root, _ = parse(html, url)
+    assert extract_content(root, url, "term")[0].doubt is None
+    record = extract_page(html.encode(), url).record
+    assert [s["heading"] for s in record["sections"]] == ["Essence", "Origin", "Approach"]
+    assert "hedge when |delta| > band\n  sell gamma\nrepeat" in record["body_text"]
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
+        ("glossary", f"{BASE}/area/greeks/"), ("discover_more", f"{BASE}/term/delta-hedging/")]
+
+
 def test_a_page_cut_by_the_depth_limit_says_so():
     deep = page("<main><h1>Deep</h1><p>Shallow text.</p>" + "<div>" * 3000 + "<p>Deep text.</p>" + "</div>" * 3000
                 + "<p>Text after it.</p>")

@@ -57,6 +57,7 @@ PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|olde
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
+TEMPLATE_KINDS = frozenset(SECTION_NAMES.values())  # the links of the site's own sections
 # The glossary's posts: their headings are their own, link or not; elsewhere, headings that are links list posts.
 POSTS = ("definition", "term")
 # Elements whose text runs on inside a line: read as part of the text around them.
@@ -762,8 +763,11 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     # The glossary writes its body in paragraphs (and headings): much more body than paragraph
     # text means lists, tables or loose text were taken, which on an unknown layout is often chrome.
     # Below a few hundred characters the ratio says little, and the general tier is at its weakest.
+    # A page whose Glossary or Discover More the walk read is no unknown layout: its lists and tables
+    # (a term's bullets with bold lead-ins, a table of Greeks) are its own.
     prose = body - sum(len(section["heading"]) + 2 for section in content.sections)
-    if prose >= MIN_PROSE and 10 * prose > 11 * paragraphs.page:
+    if (prose >= MIN_PROSE and 10 * prose > 11 * paragraphs.page
+            and not any(link["kind"] in TEMPLATE_KINDS for link in content.links)):
         return "the body holds much text from outside paragraphs"
     return None
 
