@@ -600,6 +600,46 @@ def test_a_body_sent_with_a_304_does_not_become_the_next_page_s_answer(raw_site,
         {"url": f"{site.url}/definition/a/", "error": "HTTP 304 to a request that was not conditional"}]
 
 
+def test_a_page_a_renamed_url_leads_to_is_archived_though_a_link_reached_it_first(raw_site, tmp_path):
+    """A site moved its pages from /definition/x/ to /glossary/x/ (each old URL answering 301 to its new one, the
+    home page linking the new ones). Where the home page's link reached a new URL before the old page's redirect
+    did, the page (no glossary type by its path) was only visited, and the redirect then dropped as a duplicate:
+    the refresh marked the old page gone and archived nothing in its place, its text in no live page."""
+    names, renamed = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"], threading.Event()
+
+    def answer(body: bytes, status: bytes = b"200 OK", extra: bytes = b"") -> bytes:
+        return (b"HTTP/1.1 %s\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                % (status, extra, len(body), body))
+
+    def home(connection: socket.socket) -> None:
+        base = "glossary" if renamed.is_set() else "definition"
+        links = "".join(f"<li><a href='/{base}/{name}/'>{name}</a></li>" for name in names)
+        connection.sendall(answer(f"<title>Home</title><h1>Home</h1><p>{'The glossary home. ' * 20}</p>"
+                                  f"<ul>{links}</ul>".encode()))
+
+    def page(name: str, old: bool) -> Callable[[socket.socket], None]:
+        def serve(connection: socket.socket) -> None:
+            if old and renamed.is_set():
+                time.sleep(0.5)  # the home page's links get there first
+                connection.sendall(answer(b"", b"301 Moved Permanently", b"Location: /glossary/%s/\r\n" % name.encode()))
+            elif old or renamed.is_set():
+                connection.sendall(answer(f"<title>{name}</title><h1>{name.title()}</h1>"
+                                          f"<p>{f'The term {name} explained at length. ' * 30}</p>".encode()))
+            else:
+                connection.sendall(answer(b"", b"404 Not Found"))
+        return serve
+
+    site = raw_site({"/": home, **{f"/definition/{n}/": page(n, True) for n in names},
+                     **{f"/glossary/{n}/": page(n, False) for n in names}})
+    db = tmp_path / "renamed.db"
+    assert crawl(db, "--start-url", f"{site.url}/").returncode == 0
+    renamed.set()  # most pages gone at once: the gate would hold the run, rightly; it is not what is looked at here
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json", "--gate", "off")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages WHERE status = 'live' ORDER BY url") == [
+        {"url": f"{site.url}/"}, *({"url": f"{site.url}/glossary/{n}/"} for n in sorted(names))]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes, or (``keep_alive``) waits for the next request on the

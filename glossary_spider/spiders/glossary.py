@@ -176,6 +176,10 @@ class GlossarySpider(Spider):
         # when the run closes: that page's own refresh may yet lead back, a loop (each of its URLs failed).
         self.refreshed: list[MovedItem] = []
         self.led_to: dict[str, str] = {}
+        # Pages a link of no glossary type reached, visited but not archived; and pages that a redirect from a page
+        # to archive (a start URL, a listed or archived one) led to once scheduled already, to archive when they come.
+        self.only_visited: set[str] = set()
+        self.to_archive: set[str] = set()
         self.guard = TrapGuard()
         self.extractors: BatchingPool | Literal[False] | None = None  # False: extract in this process
         self.extracted_here = 0  # pages extracted in this process while no worker was asked for
@@ -483,12 +487,14 @@ class GlossarySpider(Spider):
                 if meta is not None:
                     requests.append(self.page_request(link, force=True, meta=meta))
         meta = response.meta
-        keep = extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
+        keep = (extraction.record["page_type"] in GLOSSARY_TYPES or meta.get("start") or meta.get("listed")
+                or url in self.to_archive)
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
         items: list[Any] = []
         if self.limit_reached():  # the page budget is spent: the page, its links unread, is --resume's to fetch
             return [*requests, *self.guarded()]
         if not keep:
+            self.only_visited.add(url)
             items.append(VisitItem(url, discovered, aliases))
         else:
             self.pages_sent += 1
@@ -556,6 +562,8 @@ class GlossarySpider(Spider):
         loop = self._loop(aliases, target)
         if loop is None:
             self.led_to.update((alias, target) for alias in aliases)
+            if request.meta.get("start") or request.meta.get("listed"):
+                self.archive_later(target)
             if "meta refresh" in request.meta.get("redirect_reasons", []):
                 self.refreshed += found
             else:
@@ -567,6 +575,15 @@ class GlossarySpider(Spider):
         self.moved = [item for item in self.moved if not (isinstance(item, MovedItem) and item.fetch.url in ways)]
         self.refreshed = [item for item in self.refreshed if item.fetch.url not in ways]
         self.moved += [FailureItem(url, "fetch", "redirect loop: " + " -> ".join(way)) for url, way in ways.items()]
+
+    def archive_later(self, url: str) -> None:
+        """Archive ``url``, which a redirect from a page to archive led to after a link of no glossary type had it
+        scheduled (a site that moved its pages under a new path, and links the new URLs): when it comes, or,
+        where it came and was only visited, fetched again."""
+        self.to_archive.add(url)
+        if url in self.only_visited:
+            self.only_visited.discard(url)
+            self.crawler.engine.crawl(self.request_for(url, {"start": False, "listed": True}, dont_filter=True))
 
     def _loop(self, chain: list[str], target: str) -> list[str] | None:
         """The URLs of the loop closed by redirects from ``chain`` to ``target`` (a page scheduled already),
