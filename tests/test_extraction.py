@@ -986,6 +986,30 @@ def test_a_visible_byline_gives_the_author_and_its_dates_their_kind(line, author
     assert record["body_text"].startswith("Central banks bought")
 
 
+@pytest.mark.parametrize(("line", "published", "modified"), [
+    ("Updated: 2026-04-01 · Published: 2025-12-02", "2025-12-02", "2026-04-01"),
+    ("Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),
+    ("Last updated: April 1, 2026 · First published: December 2, 2025", "2025-12-02", "2026-04-01"),
+    ("By Greeks.live | Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),
+    ('Updated: <time datetime="2026-04-01">April 1, 2026</time> · Published: <time datetime="2025-12-02">'
+     "December 2, 2025</time>", "2025-12-02", "2026-04-01"),
+    ("By Priya Raman · Last modified 2026-04-01", None, "2026-04-01"),
+    # A date without a label of its own: the line's first is the publication's, its last of several the edit's.
+    ("Posted on Dec 2, 2025 by Priya Raman", "2025-12-02", None),
+    ("By Priya Raman · 2025-12-02 · 2026-04-01 (updated)", "2025-12-02", "2026-04-01"),
+])
+def test_a_date_in_a_meta_line_goes_by_its_own_label_wherever_it_stands(line, published, modified):
+    """A line that named the edit first ("Updated: 2026-04-01 · Published: 2025-12-02") lost its publication
+    date, and after a byline ("By Greeks.live | Updated … | Published …") had the two swapped: a line's
+    first date was the publication's, whatever label stood before it."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1><p>{line}</p>{prose}{prose}</article>"
+              "</body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert (record["published"], record["modified"]) == (published, modified)
+    assert record["body_text"].startswith("Central banks bought")
+
+
 def test_category_links_above_the_title_are_the_pages_categories():
     """WordPress themes write a post's category links in its header, above the <h1>: only those in the meta
     lines after the title were read, and such a post had no categories (its author and date, read
