@@ -986,6 +986,30 @@ def test_a_visible_byline_gives_the_author_and_its_dates_their_kind(line, author
     assert record["body_text"].startswith("Central banks bought")
 
 
+@pytest.mark.parametrize(("line", "author"), [
+    ("By Jane Doe, John Smith and Ann Lee · March 18, 2026", "Jane Doe, John Smith and Ann Lee"),
+    ("By Jane Doe, John Smith, and Ann Lee", "Jane Doe, John Smith, and Ann Lee"),
+    ("By Jane Doe and John Smith, Reuters.", "Jane Doe and John Smith"),
+    ("By Jane Doe, Reuters · March 18, 2026", "Jane Doe"),
+    ('By <a rel="author" href="/author/jane/">Jane Doe</a>, <a rel="author" href="/author/john/">John Smith</a> and '
+     '<a rel="author" href="/author/g/">Greeks.live</a>', "Jane Doe, John Smith and Greeks.live"),
+    ('By <span class="author"><a rel="author" href="/author/jane/">Jane Doe</a></span> &amp; <span class="author">'
+     '<a rel="author" href="/author/john/">John Smith</a></span>', "Jane Doe and John Smith"),
+])
+def test_a_byline_of_several_authors_gives_them_all(line, author):
+    """A byline naming three ("By Jane Doe, John Smith and Ann Lee") gave only the first, as did several
+    rel=author links, while "By Jane Doe and John Smith" gave both. An author's box further down the page
+    (the first author's link again, another post's) adds no one to the byline's links."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    box = '<div class="author-box"><a rel="author" href="/author/ann/">Ann Lee</a> writes on markets.</div>'
+    box = box if 'rel="author"' in line else ""
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1><p>{line}</p>{prose}{prose}{box}</article>"
+              "</body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert record["author"] == author
+    assert record["body_text"].startswith("Central banks bought")
+
+
 @pytest.mark.parametrize(("line", "published", "modified"), [
     ("Updated: 2026-04-01 · Published: 2025-12-02", "2025-12-02", "2026-04-01"),
     ("Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),

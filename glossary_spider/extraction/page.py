@@ -28,7 +28,7 @@ from webencodings import LABELS as WHATWG_LABELS
 from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
-from glossary_spider.extraction.content import UNREAD, extract_content, heading_text, is_meta, urls_to_follow
+from glossary_spider.extraction.content import INLINE, UNREAD, extract_content, heading_text, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
@@ -553,7 +553,9 @@ _LANG_XPATH = xpath("string(/html/@lang)")
 _TITLE_XPATH = xpath("string(//title)")
 _TIMES_XPATH = xpath("descendant::time[@datetime]")
 # "[@rel]" first: most links have none, and are passed over before the string functions run.
-_AUTHOR_LINKS_XPATH = xpath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
+_AUTHOR_LINKS = "a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+_AUTHOR_LINKS_XPATH = xpath(f"/descendant::{_AUTHOR_LINKS}")
+_BYLINE_AUTHOR_LINKS_XPATH = xpath(f"descendant::{_AUTHOR_LINKS}")
 _CATEGORY_LINKS = ("a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _CATEGORY_LINKS_XPATH = xpath(f"descendant::{_CATEGORY_LINKS}")
@@ -722,9 +724,11 @@ _DATE_LABEL = re.compile(r"\b(?:(?P<edit>(?:last\s+)?(?:updated|modified|edited)
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
             ) -> str | None:
-    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
-    if names and names[0]:
-        return names[0]
+    links = _AUTHOR_LINKS_XPATH(root)
+    if links and text_of(links[0]):
+        # The byline's links: those of the block holding the first (not an author's box further down).
+        byline = next((e for e in links[0].iterancestors() if e.tag not in INLINE), root)
+        return _several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline) if (name := text_of(a)))))
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
             return value.strip()
@@ -733,10 +737,18 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     return _meta(metas, "author")
 
 
-# A byline's name, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up
+def _several(names: list[str]) -> str:
+    """Names written as a byline writes them: "Jane Doe", "Jane Doe and John Smith", "Jane Doe, John Smith and
+    Ann Lee"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+# A byline's names, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up
 # to a separator, a comma, " on " or a digit ("By Jane Doe and John Smith, Reuters.", "Posted on 4 June by Jane
-# Doe · Options").
-_BYLINE = re.compile(r"\b[Bb]y\s+((?:the\s+)?[A-Z][^·|•,;\n]*?)\s*(?=[·|•,;\n]|\son\s|\s\d|\.?$)")
+# Doe · Options"); past commas only to a last name after "and" or "&" ("By Jane Doe, John Smith and Ann Lee").
+_NAME = r"[A-Z][^·|•,;\n]*?"
+_BYLINE = re.compile(rf"\b[Bb]y\s+((?:the\s+)?{_NAME}(?:(?:,\s*{_NAME})*,?\s+(?:and|&)\s+{_NAME})?)"
+                     r"\s*(?=[·|•,;\n]|\son\s|\s\d|\.?$)")
 
 
 def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str],
