@@ -1010,6 +1010,24 @@ def test_a_byline_of_several_authors_gives_them_all(line, author):
     assert record["body_text"].startswith("Central banks bought")
 
 
+@pytest.mark.parametrize("line", [
+    "<p>Posted 3 days ago by Priya Raman</p>",
+    '<div class="entry-meta"><span class="posted-on">Posted 3 days ago</span> by <span class="author">Priya Raman'
+    "</span></div>",
+])
+def test_a_byline_with_a_relative_date_gives_its_author_and_no_date(line):
+    """"Posted on March 3, 2026 by Priya Raman" gave its author, but "Posted 3 days ago by Priya Raman" was no
+    meta line: its name was lost (and the line, as a paragraph, kept as the page's first words). A relative
+    date is no date; prose that starts "Posted" is still the page's text."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1>{line}{prose}<p>Posted collateral is "
+              f"returned when the position closes.</p>{prose}</article></body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert (record["author"], record["published"], record["modified"]) == ("Priya Raman", None, None)
+    assert record["body_text"].startswith("Central banks bought")
+    assert "\n\nPosted collateral is returned when the position closes.\n\n" in record["body_text"]
+
+
 @pytest.mark.parametrize(("line", "published", "modified"), [
     ("Updated: 2026-04-01 · Published: 2025-12-02", "2025-12-02", "2026-04-01"),
     ("Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),
