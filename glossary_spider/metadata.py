@@ -214,7 +214,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "jsonld_nodes": {
         "url": URL, "position": "The JSON-LD item it comes from", "node": "0-based position in its @graph",
-        "type": "The node's @type", "data": "The node, as JSON",
+        "type": "The node's @type (a JSON array when several; null when none)",
+        "data": "The node, as JSON",
     },
     "broken_links": {
         "from_url": "The linking page", "kind": "The link's kind", "position": "Its position within the kind",

@@ -703,6 +703,31 @@ def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as
         "2024-03-06", "2024-03-06", "2024-03-06", "2024-03-06T15:00:00+00:00"]
 
 
+def test_a_json_ld_type_listed_alone_is_one_name_in_every_node(tmp_path):
+    """RankMath writes "@type": ["WebPage"]: in an @graph, jsonld_nodes gave its type as the JSON text
+    '["WebPage"]', and `WHERE type = 'WebPage'` missed it (as it did a block's own, in jsonld_nodes only).
+    Several types stay compact JSON, as structured_data writes them."""
+    from conftest import rows
+
+    from glossary_spider.storage import Archive, Fetch
+    blocks = [{"@context": "https://schema.org", "@type": ["WebPage"], "name": "Vega"},
+              {"@context": "https://schema.org", "@graph": [{"@type": ["WebPage"], "name": "Vega"},
+                                                            {"@type": ["Article", "NewsArticle"]}, {"@type": "Person"},
+                                                            {"name": "no type"}]}]
+    scripts = "".join(f'<script type="application/ld+json">{json.dumps(b)}</script>' for b in blocks)
+    html = f"<html><head>{scripts}</head><body><main><h1>Vega</h1><p>Vega measures exposure.</p></main></body></html>"
+    url = f"{BASE}/term/vega/"
+    extraction = extract_page(html.encode(), url)
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    assert rows(tmp_path / "a.db", "SELECT position, type FROM structured_data ORDER BY position") == [
+        {"position": 0, "type": "WebPage"}, {"position": 1, "type": None}]
+    assert rows(tmp_path / "a.db", "SELECT position, node, type FROM jsonld_nodes ORDER BY position, node") == [
+        {"position": 0, "node": 0, "type": "WebPage"}, {"position": 1, "node": 0, "type": "WebPage"},
+        {"position": 1, "node": 1, "type": '["Article","NewsArticle"]'}, {"position": 1, "node": 2, "type": "Person"},
+        {"position": 1, "node": 3, "type": None}]
+
+
 def test_a_page_follows_no_more_links_than_its_size_allows():
     """One link per 200 bytes of the page, as it keeps (README, Limits a hostile site meets): the links to
     follow were cut at 5,000 whatever the page's size."""
