@@ -20,7 +20,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "word_count": "Words in body_text",
         "published": "From JSON-LD datePublished, else the visible date or meta tags (UTC)",
         "modified": "From JSON-LD dateModified, else meta tags (UTC)",
-        "author": "The author's name, e.g. Greeks.live",
+        "author": "The author's name, e.g. Greeks.live; several as a byline writes them: Jane Doe, John Smith and "
+                  "Ann Lee",
         "categories": "JSON array of categories, e.g. [\"Definition\"]",
         "language": "From <html lang>",
         "canonical_url": "The page's declared rel=canonical",
@@ -213,7 +214,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "jsonld_nodes": {
         "url": URL, "position": "The JSON-LD item it comes from", "node": "0-based position in its @graph",
-        "type": "The node's @type", "data": "The node, as JSON",
+        "type": "The node's @type (a JSON array when several; null when none)",
+        "data": "The node, as JSON",
     },
     "broken_links": {
         "from_url": "The linking page", "kind": "The link's kind", "position": "Its position within the kind",

@@ -703,6 +703,31 @@ def test_a_json_ld_type_that_is_not_a_name_is_stored_as_json_and_a_basic_date_as
         "2024-03-06", "2024-03-06", "2024-03-06", "2024-03-06T15:00:00+00:00"]
 
 
+def test_a_json_ld_type_listed_alone_is_one_name_in_every_node(tmp_path):
+    """RankMath writes "@type": ["WebPage"]: in an @graph, jsonld_nodes gave its type as the JSON text
+    '["WebPage"]', and `WHERE type = 'WebPage'` missed it (as it did a block's own, in jsonld_nodes only).
+    Several types stay compact JSON, as structured_data writes them."""
+    from conftest import rows
+
+    from glossary_spider.storage import Archive, Fetch
+    blocks = [{"@context": "https://schema.org", "@type": ["WebPage"], "name": "Vega"},
+              {"@context": "https://schema.org", "@graph": [{"@type": ["WebPage"], "name": "Vega"},
+                                                            {"@type": ["Article", "NewsArticle"]}, {"@type": "Person"},
+                                                            {"name": "no type"}]}]
+    scripts = "".join(f'<script type="application/ld+json">{json.dumps(b)}</script>' for b in blocks)
+    html = f"<html><head>{scripts}</head><body><main><h1>Vega</h1><p>Vega measures exposure.</p></main></body></html>"
+    url = f"{BASE}/term/vega/"
+    extraction = extract_page(html.encode(), url)
+    with Archive(tmp_path / "a.db") as archive:
+        archive.store_pages(archive.start_run("crawl", {}), [(Fetch(url, 200, html.encode()), extraction)])
+    assert rows(tmp_path / "a.db", "SELECT position, type FROM structured_data ORDER BY position") == [
+        {"position": 0, "type": "WebPage"}, {"position": 1, "type": None}]
+    assert rows(tmp_path / "a.db", "SELECT position, node, type FROM jsonld_nodes ORDER BY position, node") == [
+        {"position": 0, "node": 0, "type": "WebPage"}, {"position": 1, "node": 0, "type": "WebPage"},
+        {"position": 1, "node": 1, "type": '["Article","NewsArticle"]'}, {"position": 1, "node": 2, "type": "Person"},
+        {"position": 1, "node": 3, "type": None}]
+
+
 def test_a_page_follows_no_more_links_than_its_size_allows():
     """One link per 200 bytes of the page, as it keeps (README, Limits a hostile site meets): the links to
     follow were cut at 5,000 whatever the page's size."""
@@ -983,6 +1008,72 @@ def test_a_visible_byline_gives_the_author_and_its_dates_their_kind(line, author
               "</body></html>").encode()
     record = extract_page(markup, "https://news.example/gold/").record
     assert (record["author"], record["published"], record["modified"]) == (author, published, modified)
+    assert record["body_text"].startswith("Central banks bought")
+
+
+@pytest.mark.parametrize(("line", "author"), [
+    ("By Jane Doe, John Smith and Ann Lee · March 18, 2026", "Jane Doe, John Smith and Ann Lee"),
+    ("By Jane Doe, John Smith, and Ann Lee", "Jane Doe, John Smith, and Ann Lee"),
+    ("By Jane Doe and John Smith, Reuters.", "Jane Doe and John Smith"),
+    ("By Jane Doe, Reuters · March 18, 2026", "Jane Doe"),
+    ('By <a rel="author" href="/author/jane/">Jane Doe</a>, <a rel="author" href="/author/john/">John Smith</a> and '
+     '<a rel="author" href="/author/g/">Greeks.live</a>', "Jane Doe, John Smith and Greeks.live"),
+    ('By <span class="author"><a rel="author" href="/author/jane/">Jane Doe</a></span> &amp; <span class="author">'
+     '<a rel="author" href="/author/john/">John Smith</a></span>', "Jane Doe and John Smith"),
+])
+def test_a_byline_of_several_authors_gives_them_all(line, author):
+    """A byline naming three ("By Jane Doe, John Smith and Ann Lee") gave only the first, as did several
+    rel=author links, while "By Jane Doe and John Smith" gave both. An author's box further down the page
+    (the first author's link again, another post's) adds no one to the byline's links."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    box = '<div class="author-box"><a rel="author" href="/author/ann/">Ann Lee</a> writes on markets.</div>'
+    box = box if 'rel="author"' in line else ""
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1><p>{line}</p>{prose}{prose}{box}</article>"
+              "</body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert record["author"] == author
+    assert record["body_text"].startswith("Central banks bought")
+
+
+@pytest.mark.parametrize("line", [
+    "<p>Posted 3 days ago by Priya Raman</p>",
+    '<div class="entry-meta"><span class="posted-on">Posted 3 days ago</span> by <span class="author">Priya Raman'
+    "</span></div>",
+])
+def test_a_byline_with_a_relative_date_gives_its_author_and_no_date(line):
+    """"Posted on March 3, 2026 by Priya Raman" gave its author, but "Posted 3 days ago by Priya Raman" was no
+    meta line: its name was lost (and the line, as a paragraph, kept as the page's first words). A relative
+    date is no date; prose that starts "Posted" is still the page's text."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1>{line}{prose}<p>Posted collateral is "
+              f"returned when the position closes.</p>{prose}</article></body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert (record["author"], record["published"], record["modified"]) == ("Priya Raman", None, None)
+    assert record["body_text"].startswith("Central banks bought")
+    assert "\n\nPosted collateral is returned when the position closes.\n\n" in record["body_text"]
+
+
+@pytest.mark.parametrize(("line", "published", "modified"), [
+    ("Updated: 2026-04-01 · Published: 2025-12-02", "2025-12-02", "2026-04-01"),
+    ("Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),
+    ("Last updated: April 1, 2026 · First published: December 2, 2025", "2025-12-02", "2026-04-01"),
+    ("By Greeks.live | Updated Apr 1, 2026 | Published Dec 2, 2025", "2025-12-02", "2026-04-01"),
+    ('Updated: <time datetime="2026-04-01">April 1, 2026</time> · Published: <time datetime="2025-12-02">'
+     "December 2, 2025</time>", "2025-12-02", "2026-04-01"),
+    ("By Priya Raman · Last modified 2026-04-01", None, "2026-04-01"),
+    # A date without a label of its own: the line's first is the publication's, its last of several the edit's.
+    ("Posted on Dec 2, 2025 by Priya Raman", "2025-12-02", None),
+    ("By Priya Raman · 2025-12-02 · 2026-04-01 (updated)", "2025-12-02", "2026-04-01"),
+])
+def test_a_date_in_a_meta_line_goes_by_its_own_label_wherever_it_stands(line, published, modified):
+    """A line that named the edit first ("Updated: 2026-04-01 · Published: 2025-12-02") lost its publication
+    date, and after a byline ("By Greeks.live | Updated … | Published …") had the two swapped: a line's
+    first date was the publication's, whatever label stood before it."""
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f"<html><body><article><h1>Why central banks buy gold</h1><p>{line}</p>{prose}{prose}</article>"
+              "</body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert (record["published"], record["modified"]) == (published, modified)
     assert record["body_text"].startswith("Central banks bought")
 
 

@@ -48,7 +48,7 @@ META_MAX = 300
 MEANING = re.compile(r"^\s*Meaning\s*⎊\s*")
 FACET_LINE = re.compile(r"^\s*(?P<facet>[\w][\w -]{0,40}?)\s*⎊\s*:?\s*(?P<text>.*)$", re.DOTALL)
 STRAY_LEAD = re.compile(r"^(?:⎊|:)\s+")
-META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Last updated|Last modified|Author|By|Categories|Category|"
+META_TEXT = re.compile(r"^\s*(Published|Posted|Updated|Last updated|Last modified|Author|By|Categories|Category|"
                        r"Filed under)\b\s*:?", re.I)
 # How much of a block's text says whether META_TEXT matches: its longest words ("Last modified") and the next
 # character, for the word boundary. Reading no more spares most of a block's text.

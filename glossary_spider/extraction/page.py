@@ -28,7 +28,7 @@ from webencodings import LABELS as WHATWG_LABELS
 from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
-from glossary_spider.extraction.content import UNREAD, extract_content, heading_text, is_meta, urls_to_follow
+from glossary_spider.extraction.content import INLINE, UNREAD, extract_content, heading_text, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
@@ -551,9 +551,11 @@ def content_hash(record: dict[str, Any], churning: bool = False) -> str:
 
 _LANG_XPATH = xpath("string(/html/@lang)")
 _TITLE_XPATH = xpath("string(//title)")
-_DATETIMES_XPATH = xpath("descendant::time/@datetime")
+_TIMES_XPATH = xpath("descendant::time[@datetime]")
 # "[@rel]" first: most links have none, and are passed over before the string functions run.
-_AUTHOR_LINKS_XPATH = xpath("/descendant::a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]")
+_AUTHOR_LINKS = "a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' author ')]"
+_AUTHOR_LINKS_XPATH = xpath(f"/descendant::{_AUTHOR_LINKS}")
+_BYLINE_AUTHOR_LINKS_XPATH = xpath(f"descendant::{_AUTHOR_LINKS}")
 _CATEGORY_LINKS = ("a[@rel][contains(concat(' ', normalize-space(@rel), ' '), ' category ')"
                    " or contains(concat(' ', normalize-space(@rel), ' '), ' tag ')]")
 _CATEGORY_LINKS_XPATH = xpath(f"descendant::{_CATEGORY_LINKS}")
@@ -650,25 +652,57 @@ class VisibleDates(NamedTuple):
 
 def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str]) -> VisibleDates:
     """The publication and last-edit dates the page's meta lines show, each line's dates being its ``<time>``s,
-    else the dates in its text (:data:`_VISIBLE_DATE`): a line that starts "Updated" (or "Last modified")
-    shows the edit's; one that names it further on ("Published … · Updated …") shows the publication's first
-    and the edit's last; any other shows the publication's."""
+    else the dates in its text (:data:`_VISIBLE_DATE`). A date goes by the label before it, after the line's
+    previous date (:data:`_DATE_LABEL`): "Published" or "Posted" the publication's, "Updated" or "Last
+    modified" the edit's, wherever it stands ("Updated … · Published …", "By … | Updated …"). One without a
+    label goes by its place: the first of a line that starts "Updated" the edit's, of any other line the
+    publication's; the last of several, in a line that names an edit, the edit's."""
     published = modified = None
     for element in meta:
         text = text_of(element)
-        dates = [value for when in _DATETIMES_XPATH(element) if (value := to_utc(when))]
+        dates = _times(element, text, text_of)
         if not dates:
-            dates = [value for found in _VISIBLE_DATE.finditer(text) if (value := _shown_date(found))]
+            dates = [(value, found.span()) for found in _VISIBLE_DATE.finditer(text) if (value := _shown_date(found))]
         if not dates:
             continue
-        edited = _EDITED.search(text)
-        if edited is not None and edited.start() == len(text) - len(text.lstrip()):
-            modified = modified or dates[0]
-            continue
-        published = published or dates[0]
-        if edited is not None and len(dates) > 1:
-            modified = modified or dates[-1]
+        labels = list(_DATE_LABEL.finditer(text))
+        edited = next((label for label in labels if label["edit"]), None)
+        edit_first = edited is not None and edited.start() == len(text) - len(text.lstrip())
+        after = 0
+        for i, (value, span) in enumerate(dates):
+            label = None
+            if span is not None:
+                label = next((m for m in reversed(labels) if after <= m.start() and m.end() <= span[1]), None)
+                after = span[1]
+            if label is not None:
+                edit = label["edit"] is not None
+            elif i == 0:
+                edit = edit_first
+            elif i == len(dates) - 1 and edited is not None and not edit_first:
+                edit = True
+            else:
+                continue
+            if edit:
+                modified = modified or value
+            else:
+                published = published or value
     return VisibleDates(published, modified)
+
+
+def _times(element: HtmlElement, text: str, text_of: Callable[[HtmlElement], str],
+           ) -> list[tuple[str, tuple[int, int] | None]]:
+    """The dates of the ``<time>``s of a meta line whose text is ``text``, each with where it stands there (None
+    where it shows nothing found there)."""
+    dates: list[tuple[str, tuple[int, int] | None]] = []
+    after = 0
+    for time in _TIMES_XPATH(element):
+        if value := to_utc(time.get("datetime")):
+            shown = text_of(time)
+            start = text.find(shown, after) if shown else -1
+            if start >= 0:
+                after = start + len(shown)
+            dates.append((value, (start, after) if start >= 0 else None))
+    return dates
 
 
 def _shown_date(found: re.Match[str]) -> str | None:
@@ -683,14 +717,18 @@ def _shown_date(found: re.Match[str]) -> str | None:
         return None
 
 
-_EDITED = re.compile(r"\b(?:last\s+)?(?:updated|modified|edited)\b", re.I)
+# The label of a meta line's date: the edit's, or the publication's.
+_DATE_LABEL = re.compile(r"\b(?:(?P<edit>(?:last\s+)?(?:updated|modified|edited))|(?:first\s+)?published|posted)\b",
+                         re.I)
 
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
             ) -> str | None:
-    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
-    if names and names[0]:
-        return names[0]
+    links = _AUTHOR_LINKS_XPATH(root)
+    if links and text_of(links[0]):
+        # The byline's links: those of the block holding the first (not an author's box further down).
+        byline = next((e for e in links[0].iterancestors() if e.tag not in INLINE), root)
+        return _several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline) if (name := text_of(a)))))
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
             return value.strip()
@@ -699,10 +737,18 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     return _meta(metas, "author")
 
 
-# A byline's name, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up
+def _several(names: list[str]) -> str:
+    """Names written as a byline writes them: "Jane Doe", "Jane Doe and John Smith", "Jane Doe, John Smith and
+    Ann Lee"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+# A byline's names, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up
 # to a separator, a comma, " on " or a digit ("By Jane Doe and John Smith, Reuters.", "Posted on 4 June by Jane
-# Doe · Options").
-_BYLINE = re.compile(r"\b[Bb]y\s+((?:the\s+)?[A-Z][^·|•,;\n]*?)\s*(?=[·|•,;\n]|\son\s|\s\d|\.?$)")
+# Doe · Options"); past commas only to a last name after "and" or "&" ("By Jane Doe, John Smith and Ann Lee").
+_NAME = r"[A-Z][^·|•,;\n]*?"
+_BYLINE = re.compile(rf"\b[Bb]y\s+((?:the\s+)?{_NAME}(?:(?:,\s*{_NAME})*,?\s+(?:and|&)\s+{_NAME})?)"
+                     r"\s*(?=[·|•,;\n]|\son\s|\s\d|\.?$)")
 
 
 def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[HtmlElement], str],

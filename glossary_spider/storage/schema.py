@@ -182,6 +182,14 @@ WITH RECURSIVE chain(url_id, version, title, summary, body_text) AS (
     FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version - 1
 )"""
 
+
+def _node_type(node: str) -> str:
+    """SQL for the ``@type`` of the JSON-LD ``node`` as ``structured_data`` writes an item's: one name as it is,
+    also alone in a list (``["WebPage"]``, as RankMath writes it); several as compact JSON."""
+    return (f"""CASE WHEN json_type({node}, '$."@type"') = 'array' AND json_array_length({node}, '$."@type"') = 1 """
+            f"""THEN json_extract({node}, '$."@type"[0]') ELSE json_extract({node}, '$."@type"') END""")
+
+
 VIEWS = {
     "links": """
 SELECT f.url AS from_url, l.kind, l.position, t.url AS to_url, a.text AS anchor_text, s.text AS summary, l.facet
@@ -217,12 +225,12 @@ JOIN urls u ON u.id = v.url_id
 JOIN pages p ON p.url = u.url
 JOIN chain c ON c.url_id = v.url_id AND c.version = v.version""",
     "jsonld": "SELECT url, position, type, data FROM structured_data WHERE syntax = 'json-ld'",
-    "jsonld_nodes": """
-SELECT s.url, s.position, 0 AS node, json_extract(s.data, '$."@type"') AS type, s.data
+    "jsonld_nodes": f"""
+SELECT s.url, s.position, 0 AS node, {_node_type("s.data")} AS type, s.data
 FROM structured_data s
 WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') IS NOT 'array'
 UNION ALL
-SELECT s.url, s.position, CAST(g.key AS INTEGER), json_extract(g.value, '$."@type"'), g.value
+SELECT s.url, s.position, CAST(g.key AS INTEGER), {_node_type("g.value")}, g.value
 FROM structured_data s, json_each(s.data, '$."@graph"') g
 WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'
   AND g.type = 'object'""",
