@@ -1002,7 +1002,8 @@ def _page_text(page: dict[str, Any]) -> str:
     facts = [page["published"] and f"published {page['published']}", page["author"],
              page["categories"] and ", ".join(page["categories"]), page["language"]]
     lines.append(" · ".join(f for f in facts if f))
-    lines.append(f"{page['status']} (HTTP {page['http_status']}) · version {page['version']} · first seen "
+    moved = f" to {page['moved_to']}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
+    lines.append(f"{page['status']} (HTTP {page['http_status']}{moved}) · version {page['version']} · first seen "
                  f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
     for section in page["sections"]:
         lines += ["", f"## {section['heading'] or ''}", section["text"] or ""]  # a text edited away elsewhere: none

@@ -457,8 +457,11 @@ def _path_of(url: str) -> str:
 
 
 def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
-    """A page's record with its sections, links by kind, incoming links and JSON-LD."""
+    """A page's record with its sections, links by kind, incoming links and JSON-LD; ``moved_to``: where the
+    redirect that marked it gone sent it (None for a page live, or gone otherwise)."""
     row = page_record(conn, dict(conn.execute("SELECT * FROM pages WHERE url = ?", [url]).fetchone()))
+    moved = _redirect(conn, url, "gone", "still_gone") if row["status"] == "gone" else None
+    row["moved_to"] = moved and moved["to"]
     links: dict[str, list[dict[str, Any]]] = {}
     for link in row["links"]:
         links.setdefault(link["kind"], []).append({k: link[k] for k in ("to_url", "anchor_text", "summary", "facet")})

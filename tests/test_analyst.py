@@ -510,6 +510,20 @@ def test_show_of_a_url_that_redirected_says_where_it_went(moving):
         f"redirected to {base}/definition/hop2/ (run #{moved['run_id']}, HTTP 301), and on to {base}/definition/end/: "
         f"glossary show {base}/definition/end/\n"), chain.stderr
 
+
+def test_show_of_a_page_gone_by_a_redirect_says_where_it_went(moving):
+    """A page marked gone by a 301 (its slug renamed) showed "gone (HTTP 301)", and its JSON had no field for
+    where it went: the Location of the capture that marked it gone."""
+    db, base = moving
+    assert rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (f"{base}/definition/old-slug/",)) == [
+        {"status": "gone", "http_status": 301}]
+    text = glossary(db, "show", "old-slug")
+    assert text.returncode == 0 and f"\ngone (HTTP 301 to {base}/definition/new-slug/) · version 1 · " in text.stdout
+    assert json.loads(glossary(db, "show", "old-slug", "--format", "json").stdout)["moved_to"] == (
+        f"{base}/definition/new-slug/")
+    assert json.loads(glossary(db, "show", "kept", "--format", "json").stdout)["moved_to"] is None
+    assert "\nlive (HTTP 200) · version 1 · " in glossary(db, "show", "kept").stdout
+
 # -- export -----------------------------------------------------------------------------------
 
 
