@@ -303,12 +303,18 @@ def highlight(text: str | None, start: str = "[", end: str = "]", shown: bool = 
 # -- one page -------------------------------------------------------------------------------
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 page``, ``2 pages``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class Ambiguous(BadArgument):
     def __init__(self, slug: str, candidates: list[dict[str, Any]], typed: bool = False):
         self.candidates = candidates
         names = ", ".join(f"{c['page_type']} {c['url']}" for c in candidates)
+        one_type = typed or len({c["page_type"] for c in candidates}) == 1  # then --type tells none apart
         super().__init__(f"{quoted(slug)} names {len(candidates)} pages ({names}): give "
-                         f"{'the URL' if typed else '--type or the URL'}")
+                         f"{'the URL' if one_type else '--type or the URL'}")
 
 
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
@@ -497,7 +503,7 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
     found = {v["version"]: v for v in page_history(conn, url)}
     versions = list(found)
     if len(versions) < 2 and not spec:
-        raise BadArgument(f"{url} has only {len(versions)} version: nothing to compare")
+        raise BadArgument(f"{url} has only {counted(len(versions), 'version')}: nothing to compare")
     if spec:
         match = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", spec)
         if not match:

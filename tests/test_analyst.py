@@ -452,7 +452,9 @@ class _Moving(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        if self.path == "/":
+        if self.path == "/definition/word/":
+            body = "<html><body><p>Word</p></body></html>"
+        elif self.path == "/":
             links = "".join(f'<li><a href="/definition/{d}/">{d}</a></li>' for d in self.DEFINITIONS)
             body = f"<html><head><title>Home</title></head><body><h1>Home</h1><ul>{links}</ul></body></html>"
         elif self.path.startswith("/definition/"):
@@ -523,6 +525,33 @@ def test_show_of_a_page_gone_by_a_redirect_says_where_it_went(moving):
         f"{base}/definition/new-slug/")
     assert json.loads(glossary(db, "show", "kept", "--format", "json").stdout)["moved_to"] is None
     assert "\nlive (HTTP 200) · version 1 · " in glossary(db, "show", "kept").stdout
+
+
+def test_show_counts_in_words_and_asks_only_for_what_tells_pages_apart(tmp_path):
+    """Pages of one type that share a slug (on two hosts) were "names 2 pages (…): give --type or the URL", though
+    --type tells none apart; a page linked from one was "Linked from 1 pages", a one-word version "1 words"."""
+    db = tmp_path / "counted.db"
+    _Moving.generation = 1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Moving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        kept = [f"http://{host}:{port}/definition/kept/" for host in ("127.0.0.1", "localhost")]
+        result = crawl(db, "--no-follow", *(arg for url in (f"http://127.0.0.1:{port}/", *kept,
+                                                             f"http://127.0.0.1:{port}/definition/word/")
+                                             for arg in ("--start-url", url)))
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        server.shutdown()
+    for args in (["kept"], ["kept", "--type", "definition"], ["/definition/kept/"]):
+        ambiguous = glossary(db, "show", *args)
+        assert ambiguous.returncode == 2 and ambiguous.stderr.endswith(
+            f"names 2 pages (definition {kept[0]}, definition {kept[1]}): give the URL\n"), ambiguous.stderr
+    shown = glossary(db, "show", kept[0]).stdout
+    assert f"\nLinked from 1 page:\n  Home (listing)  http://127.0.0.1:{port}/\n" in shown, shown
+    history = glossary(db, "show", f"http://127.0.0.1:{port}/definition/word/", "--history").stdout
+    assert re.search(r"  [0-9a-f]{12}  1 word  ", history), history
+    assert "has only 1 version: nothing to compare" in glossary(db, "show", kept[0], "--diff").stderr
 
 # -- export -----------------------------------------------------------------------------------
 
