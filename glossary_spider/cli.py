@@ -977,7 +977,8 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
         click.echo(safe_text(url, one_line=True))
         for v in versions:
             click.echo(safe_text(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
-                                 f"{v['content_hash'][:12]}  {v['words'] or 0} words  {v['title']}", one_line=True))
+                                 f"{v['content_hash'][:12]}  {q.counted(v['words'] or 0, 'word')}  {v['title']}",
+                                 one_line=True))
         return
     page = q.page(conn, url)
     if fmt == "json":
@@ -996,13 +997,16 @@ def _diff_token(op: str, text: str, color: bool) -> str:
 
 
 def _page_text(page: dict[str, Any]) -> str:
+    from glossary_spider.query import counted
+
     lines = [f"{page['title']}  ({page['page_type']})", page["url"]]
     if page["summary"]:
         lines.append(f"Summary: {page['summary']}")
     facts = [page["published"] and f"published {page['published']}", page["author"],
              page["categories"] and ", ".join(page["categories"]), page["language"]]
     lines.append(" · ".join(f for f in facts if f))
-    lines.append(f"{page['status']} (HTTP {page['http_status']}) · version {page['version']} · first seen "
+    moved = f" to {page['moved_to']}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
+    lines.append(f"{page['status']} (HTTP {page['http_status']}{moved}) · version {page['version']} · first seen "
                  f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
     for section in page["sections"]:
         lines += ["", f"## {section['heading'] or ''}", section["text"] or ""]  # a text edited away elsewhere: none
@@ -1011,7 +1015,7 @@ def _page_text(page: dict[str, Any]) -> str:
     for kind, links in page["links"].items():
         lines += ["", f"{kind} links ({len(links)}):"]
         lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
-    lines += ["", f"Linked from {len({l['from_url'] for l in page['linked_from']})} pages:"]
+    lines += ["", f"Linked from {counted(len({l['from_url'] for l in page['linked_from']}), 'page')}:"]
     lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''})  {l['from_url']}"
               for l in page["linked_from"]]  # a gone page's links: what the site said before it went
     lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from glossary_spider.outcome import is_complete, was_refused
 from glossary_spider.params import BadArgument
@@ -303,12 +303,18 @@ def highlight(text: str | None, start: str = "[", end: str = "]", shown: bool = 
 # -- one page -------------------------------------------------------------------------------
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 page``, ``2 pages``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class Ambiguous(BadArgument):
     def __init__(self, slug: str, candidates: list[dict[str, Any]], typed: bool = False):
         self.candidates = candidates
         names = ", ".join(f"{c['page_type']} {c['url']}" for c in candidates)
+        one_type = typed or len({c["page_type"] for c in candidates}) == 1  # then --type tells none apart
         super().__init__(f"{quoted(slug)} names {len(candidates)} pages ({names}): give "
-                         f"{'the URL' if typed else '--type or the URL'}")
+                         f"{'the URL' if one_type else '--type or the URL'}")
 
 
 def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = None) -> str:
@@ -324,7 +330,7 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         other = url and re.sub(r"^https?(?=://)", lambda m: {"http": "https", "https": "http"}[m[0]], url)
         hint = (f"; it is archived as {safe_text(other, one_line=True)}" if other and other != url and
                 conn.execute("SELECT 1 FROM pages WHERE url = ?", [other]).fetchone() else "")
-        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{hint}{_last_error(conn, url)}")
+        raise BadArgument(f"no archived page at {quoted(url_or_slug)[1:-1]}{hint}{_why_none(conn, url)}")
     text = url_or_slug.strip()
     inner = text.strip("/")
     # A host and a path, without the scheme: "host/term/x/", or a host's home page, "host:8000/". A first
@@ -360,8 +366,8 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         if home and conn.execute("SELECT 1 FROM pages WHERE url = ?", [home]).fetchone():
             return home
         what = f"at the path {quoted(text)}" if text.startswith("/") else f"has the slug {quoted(slug)}"
-        failed = _failed_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
-        why = _last_error(conn, failed[0], named=True) if len(failed) == 1 else ""
+        failed = _unarchived_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
+        why = _why_none(conn, failed[0], named=True) if len(failed) == 1 else ""
         nor = f", nor is one archived at {safe_text(home, one_line=True)}" if home else ""
         raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{nor}{why}")
     if len(candidates) > 1:
@@ -373,25 +379,67 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
 _HOST_AND_PORT = re.compile(r"(?:[\w.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
 
 
-def _last_error(conn: sqlite3.Connection, url: str | None, named: bool = False) -> str:
-    """What to add to "no archived page at ``url``": the last error its fetch or reading met, if any (and,
+def _why_none(conn: sqlite3.Connection, url: str | None, named: bool = False) -> str:
+    """What to add to "no archived page at ``url``": where it redirected when it last did (a redirect is no
+    error, and tells where the page is), else the last error its fetch or reading met, if any (and,
     ``named``, at which URL: the user gave a path or a slug)."""
     failed = url and conn.execute("SELECT run_id, stage, error FROM crawl_errors WHERE url = ? ORDER BY id DESC "
                                   "LIMIT 1", [url]).fetchone()
+    moved = url and _redirect(conn, url, "moved")
+    if moved and (not failed or moved["run_id"] > failed[0]):  # the error of the same run says it better
+        return f"; {safe_text(url, one_line=True) if named else 'it'} {_redirected(conn, moved)}"
     if not failed:
         return ""
     where = f", {safe_text(url, one_line=True)}" if named else ""
     return f"; its last error (run #{failed[0]}, {failed[1]}{where}): {safe_text(failed[2], one_line=True)}"
 
 
-def _failed_urls(conn: sqlite3.Connection, path: str | None, slug: str, page_type: str | None) -> list[str]:
-    """The URLs with no archived page that met an error, at ``path`` (and query), or else of ``slug``."""
+# Redirects followed from one URL to the page they lead to, at most: a loop, or a chain longer, ends unfollowed.
+REDIRECTS_FOLLOWED = 20
+
+
+def _redirect(conn: sqlite3.Connection, url: str, *outcomes: str) -> dict[str, Any] | None:
+    """The last capture of ``url`` of one of ``outcomes``, if it was a redirect: its run, its status and its
+    target (a Location relative to ``url`` made whole, spelt as the archive spells URLs)."""
+    row = conn.execute("SELECT run_id, http_status, headers FROM captures WHERE url = ? AND outcome IN "
+                       "(SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT 1", [url, json.dumps(outcomes)]
+                       ).fetchone()
+    if row is None or not 300 <= (row["http_status"] or 0) < 400:
+        return None
+    for line in (row["headers"] or "").splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "location" and value.strip():
+            target = urljoin(url, value.strip())
+            return {"run_id": row["run_id"], "http_status": row["http_status"], "to": normalize_url(target) or target}
+    return None
+
+
+def _redirected(conn: sqlite3.Connection, moved: dict[str, Any]) -> str:
+    """"redirected to …" for a redirect :func:`_redirect` found, and the page it leads to, through the archived
+    redirects of the URLs it went on to: the one to show."""
+    target = safe_text(moved["to"], one_line=True)
+    said = f"redirected to {target} (run #{moved['run_id']}, HTTP {moved['http_status']})"
+    seen, url = {moved["to"]}, moved["to"]
+    while not conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
+        onward = _redirect(conn, url, "moved")
+        if onward is None or onward["to"] in seen or len(seen) > REDIRECTS_FOLLOWED:
+            return f"{said}, which is not archived"
+        seen.add(url := onward["to"])
+    shown = safe_text(url, one_line=True)
+    return f"{said}{'' if url == moved['to'] else f', and on to {shown}'}: glossary show {shown}"
+
+
+def _unarchived_urls(conn: sqlite3.Connection, path: str | None, slug: str, page_type: str | None) -> list[str]:
+    """The URLs with no archived page that met an error or redirected, at ``path`` (and query), or else of
+    ``slug``."""
     if path is not None:
-        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE substr(url, -length(?)) = ?", [path, path])
+        found = conn.execute("SELECT url FROM crawl_errors WHERE substr(url, -length(:p)) = :p UNION SELECT url "
+                             "FROM captures WHERE outcome = 'moved' AND substr(url, -length(:p)) = :p", {"p": path})
         urls = [url for (url,) in found if _path_of(url) == path]
     else:
         spelled = _spelled_slug(slug)
-        found = conn.execute("SELECT DISTINCT url FROM crawl_errors WHERE instr(url, ?)", [f"/{spelled}/"])
+        found = conn.execute("SELECT url FROM crawl_errors WHERE instr(url, :s) UNION SELECT url FROM captures "
+                             "WHERE outcome = 'moved' AND instr(url, :s)", {"s": f"/{spelled}/"})
         urls = [url for (url,) in found if classify(url).slug == spelled]
     kinds = {url: classify(url).page_type for url in urls
              if not conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()}
@@ -415,8 +463,11 @@ def _path_of(url: str) -> str:
 
 
 def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
-    """A page's record with its sections, links by kind, incoming links and JSON-LD."""
+    """A page's record with its sections, links by kind, incoming links and JSON-LD; ``moved_to``: where the
+    redirect that marked it gone sent it (None for a page live, or gone otherwise)."""
     row = page_record(conn, dict(conn.execute("SELECT * FROM pages WHERE url = ?", [url]).fetchone()))
+    moved = _redirect(conn, url, "gone", "still_gone") if row["status"] == "gone" else None
+    row["moved_to"] = moved and moved["to"]
     links: dict[str, list[dict[str, Any]]] = {}
     for link in row["links"]:
         links.setdefault(link["kind"], []).append({k: link[k] for k in ("to_url", "anchor_text", "summary", "facet")})
@@ -452,7 +503,7 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
     found = {v["version"]: v for v in page_history(conn, url)}
     versions = list(found)
     if len(versions) < 2 and not spec:
-        raise BadArgument(f"{url} has only {len(versions)} version: nothing to compare")
+        raise BadArgument(f"{url} has only {counted(len(versions), 'version')}: nothing to compare")
     if spec:
         match = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", spec)
         if not match:

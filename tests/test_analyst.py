@@ -4,6 +4,7 @@ import asyncio
 import csv
 import hashlib
 import html
+import http.server
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from urllib.parse import quote
 
@@ -430,6 +432,126 @@ def test_show_by_path_or_slug_of_a_page_that_failed_gives_its_last_error(archive
         assert result.stderr.endswith(why), result.stderr
     assert "last error" not in glossary(db, "show", slug, "--type", "term").stderr
 
+
+
+class _Moving(http.server.BaseHTTPRequestHandler):
+    """A home page and the definitions it links to, some of them redirects: ``r302`` elsewhere for now, ``hop1``
+    on to ``end`` through ``hop2``; from generation 2, ``old-slug`` renamed ``new-slug`` (a 301 from the old URL)."""
+
+    generation = 1
+    DEFINITIONS = ("kept", "r302", "hop1", "old-slug")
+    REDIRECTS = {"/definition/r302/": (302, "/definition/r302-target/"),
+                 "/definition/hop1/": (301, "/definition/hop2/"), "/definition/hop2/": (301, "/definition/end/")}
+    RENAMED = {"/definition/old-slug/": (301, "/definition/new-slug/")}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        status, location = {**self.REDIRECTS, **(self.RENAMED if self.generation > 1 else {})}.get(self.path, (200, ""))
+        if location:
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/definition/word/":
+            body = "<html><body><p>Word</p></body></html>"
+        elif self.path == "/":
+            links = "".join(f'<li><a href="/definition/{d}/">{d}</a></li>' for d in self.DEFINITIONS)
+            body = f"<html><head><title>Home</title></head><body><h1>Home</h1><ul>{links}</ul></body></html>"
+        elif self.path.startswith("/definition/"):
+            name = self.path.strip("/").split("/")[-1].replace("-", " ").title()
+            body = (f"<html><head><title>{name}</title></head><body><h1>{name}</h1><p>{name} is a term of crypto "
+                    "derivatives, as the desk uses it.</p></body></html>")
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body.encode())))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def moving(tmp_path_factory):
+    """:class:`_Moving` crawled in generation 1, then refreshed in generation 2."""
+    db = tmp_path_factory.mktemp("moving") / "glossary.db"
+    _Moving.generation = 1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Moving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        _Moving.generation = 2
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield db, base
+    finally:
+        server.shutdown()
+
+
+def test_show_of_a_url_that_redirected_says_where_it_went(moving):
+    """A URL the archive has no page at because it redirected (its capture ``moved``, the Location in its headers)
+    was only "no archived page at …": now the error says where it went, and which page to show."""
+    db, base = moving
+    (moved,) = rows(db, "SELECT run_id FROM captures WHERE url = ? AND outcome = 'moved' ORDER BY id DESC LIMIT 1",
+                    (f"{base}/definition/r302/",))
+    target = f"{base}/definition/r302-target/"
+    for args, said in ((["/definition/r302/"], f"at the path '/definition/r302/'; {base}/definition/r302/"),
+                       (["r302"], f"has the slug 'r302'; {base}/definition/r302/"),
+                       ([f"{base}/definition/r302/"], f"at {base}/definition/r302/; it")):
+        result = glossary(db, "show", *args)
+        assert result.returncode == 2 and result.stderr == (
+            f"Error: no archived page {said} redirected to {target} (run #{moved['run_id']}, HTTP 302): "
+            f"glossary show {target}\n"), result.stderr
+        assert glossary(db, "show", target).returncode == 0
+    chain = glossary(db, "show", "/definition/hop1/")  # each redirect its capture: the error follows them to the page
+    assert chain.returncode == 2 and chain.stderr.endswith(
+        f"redirected to {base}/definition/hop2/ (run #{moved['run_id']}, HTTP 301), and on to {base}/definition/end/: "
+        f"glossary show {base}/definition/end/\n"), chain.stderr
+
+
+def test_show_of_a_page_gone_by_a_redirect_says_where_it_went(moving):
+    """A page marked gone by a 301 (its slug renamed) showed "gone (HTTP 301)", and its JSON had no field for
+    where it went: the Location of the capture that marked it gone."""
+    db, base = moving
+    assert rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (f"{base}/definition/old-slug/",)) == [
+        {"status": "gone", "http_status": 301}]
+    text = glossary(db, "show", "old-slug")
+    assert text.returncode == 0 and f"\ngone (HTTP 301 to {base}/definition/new-slug/) · version 1 · " in text.stdout
+    assert json.loads(glossary(db, "show", "old-slug", "--format", "json").stdout)["moved_to"] == (
+        f"{base}/definition/new-slug/")
+    assert json.loads(glossary(db, "show", "kept", "--format", "json").stdout)["moved_to"] is None
+    assert "\nlive (HTTP 200) · version 1 · " in glossary(db, "show", "kept").stdout
+
+
+def test_show_counts_in_words_and_asks_only_for_what_tells_pages_apart(tmp_path):
+    """Pages of one type that share a slug (on two hosts) were "names 2 pages (…): give --type or the URL", though
+    --type tells none apart; a page linked from one was "Linked from 1 pages", a one-word version "1 words"."""
+    db = tmp_path / "counted.db"
+    _Moving.generation = 1
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Moving)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        kept = [f"http://{host}:{port}/definition/kept/" for host in ("127.0.0.1", "localhost")]
+        result = crawl(db, "--no-follow", *(arg for url in (f"http://127.0.0.1:{port}/", *kept,
+                                                             f"http://127.0.0.1:{port}/definition/word/")
+                                             for arg in ("--start-url", url)))
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        server.shutdown()
+    for args in (["kept"], ["kept", "--type", "definition"], ["/definition/kept/"]):
+        ambiguous = glossary(db, "show", *args)
+        assert ambiguous.returncode == 2 and ambiguous.stderr.endswith(
+            f"names 2 pages (definition {kept[0]}, definition {kept[1]}): give the URL\n"), ambiguous.stderr
+    shown = glossary(db, "show", kept[0]).stdout
+    assert f"\nLinked from 1 page:\n  Home (listing)  http://127.0.0.1:{port}/\n" in shown, shown
+    history = glossary(db, "show", f"http://127.0.0.1:{port}/definition/word/", "--history").stdout
+    assert re.search(r"  [0-9a-f]{12}  1 word  ", history), history
+    assert "has only 1 version: nothing to compare" in glossary(db, "show", kept[0], "--diff").stderr
 
 # -- export -----------------------------------------------------------------------------------
 
