@@ -640,6 +640,31 @@ def test_a_page_a_renamed_url_leads_to_is_archived_though_a_link_reached_it_firs
         {"url": f"{site.url}/"}, *({"url": f"{site.url}/glossary/{n}/"} for n in sorted(names))]
 
 
+def test_a_redirect_to_a_page_fetched_already_spelt_with_a_tracking_parameter_does_not_fetch_it_again(raw_site,
+                                                                                                    tmp_path):
+    """A redirect whose Location adds ``?utm_source=…`` to a page the run had fetched: the page was fetched again
+    and captured twice, both "new", at every run. The archive spells it without the parameter, as it spells links:
+    the redirect leads to the page fetched already, and its URL has moved there."""
+    asked = []
+    body = b"<title>A</title><h1>A</h1><p>" + b"The page a redirect leads to, in a few words. " * 10 + b"</p>"
+
+    def page(connection: socket.socket) -> None:
+        asked.append(1)
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    redirect = (b"HTTP/1.1 301 Moved\r\nLocation: /definition/a/?utm_source=redirect\r\nContent-Length: 0\r\n"
+                b"Connection: close\r\n\r\n")
+    site = raw_site({"/definition/a/": page, "/definition/a/?utm_source=redirect": page, "/definition/r/": redirect})
+    db = tmp_path / "tracked.db"
+    result = crawl(db, "--start-url", f"{site.url}/definition/a/", "--start-url", f"{site.url}/definition/r/",
+                   "--no-follow", "--concurrency", "1")
+    assert result.returncode == 0, result.stderr
+    assert len(asked) == 1
+    assert rows(db, "SELECT url, outcome FROM captures ORDER BY id") == [
+        {"url": f"{site.url}/definition/a/", "outcome": "new"}, {"url": f"{site.url}/definition/r/", "outcome": "moved"}]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes, or (``keep_alive``) waits for the next request on the

@@ -770,6 +770,13 @@ class ResumingDupeFilter(RFPDupeFilter):
         for url in getattr(spider, "done", ()):
             self.request_seen(Request(url))
 
+    def request_seen(self, request: Request) -> bool:
+        # A redirect's target as the site spells it ("?utm_source=…" added to a page fetched already) is the
+        # page the archive spells as its links are spelt: seen under that spelling.
+        if "redirect_urls" in request.meta and (url := normalize_url(request.url)) and url != request.url:
+            request = request.replace(url=url)
+        return super().request_seen(request)
+
 
 def given_options(settings: BaseSettings) -> dict[str, Any]:
     """The run options given as ``-s`` settings on the command line (or by Scrapyd), by option name."""
