@@ -636,6 +636,36 @@ def test_a_heading_in_a_link_is_read_as_a_link_in_a_heading(wrapped):
         ("discover_more", f"{BASE}/definition/theta/", "Theta", "Decay of an option's value.")]
 
 
+def test_post_cards_whose_title_sits_in_an_entry_header_are_a_listing():
+    """Classic WordPress archives put each card's title in ``<header class="entry-header">``: the header was taken
+    for chrome, so a category page had no listing at all, its excerpts in the body. A header after the title
+    that holds a heading that is a link is the card's; the site's header, before the title, is still chrome."""
+    def card(slug, level=2):
+        return (f'<article class="post type-post"><header class="entry-header"><h{level} class="entry-title"><a '
+                f'href="/definition/{slug}/" rel="bookmark">{slug.title()}</a></h{level}></header><div class='
+                f'"entry-summary"><p>'
+                f'Meaning ⎊ {slug.title()} in one line.</p></div><footer class="entry-footer"><span class="cat-links">'
+                'Posted in <a href="/category/definition/" rel="category tag">Definition</a></span></footer></article>')
+
+    html = ('<html><body><header id="masthead" class="site-header"><p class="site-title"><a href="/">Greeks.live</a>'
+            '</p><h2><a href="/about/">About</a></h2></header><main id="main"><header class="page-header"><h1 class='
+            f'"page-title">Category: Definition</h1></header>{"".join(map(card, ("delta", "gamma", "rho")))}</main>'
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/category/definition/").record
+    assert (record["title"], record["body_text"], record["sections"]) == ("Category: Definition", None, [])
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+    essence = "Vega measures how much an option's price moves when implied volatility moves by one point. " * 4
+    term = (f"<html><body><main><h1>Vega ⎊ Term</h1><h2>Essence</h2><p>{essence}</p><section class="
+            f'"discover-more"><h2>Discover More</h2>{card("theta", 3)}</section></main></body></html>')
+    record = extract_page(term.encode(), f"{BASE}/term/vega/").record
+    assert record["body_text"] == f"Essence\n\n{essence.strip()}"
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("discover_more", f"{BASE}/definition/theta/", "Theta in one line.")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

@@ -411,7 +411,8 @@ class _Walker:
                 if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
-            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path):
+            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path
+                                 and not (self.started and self.card_header(child))):
                 continue
             if child in comments and child not in h1_path:
                 continue
@@ -450,6 +451,18 @@ class _Walker:
                 self.walk(child, depth + 1)
         if len(run) > 1 or len(run[0]) >= 100:
             self.loose(run, unlinked, inline)
+
+    def card_header(self, header: HtmlElement) -> bool:
+        """Whether ``header``, after the title, is a post's card's, read as the card's heading is, rather than
+        chrome: a heading in it is a link (``<header class="entry-header"><h2><a href>``, classic WordPress
+        archives) where such a heading lists a post (in a listing, a Glossary or a Discover More)."""
+        if self.page_type in POSTS and self.mode == "body" or not self.links.get(header):
+            return False
+        for heading in header.iterdescendants(*HEADINGS):
+            links = self.links_in(heading)
+            if links and _is_link_only(heading, links, self.text):
+                return True
+        return any(_has_heading(a) for a in self.links[header])  # a link around the heading
 
     def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
