@@ -666,6 +666,34 @@ def test_post_cards_whose_title_sits_in_an_entry_header_are_a_listing():
         ("discover_more", f"{BASE}/definition/theta/", "Theta in one line.")]
 
 
+def test_a_listings_posts_dates_and_authors_are_theirs_not_the_pages():
+    """An area whose posts show each its date and author took the first post's as its own ``published`` and
+    ``author`` (areas show none). A meta line in a listed post's card is the post's; the page's own stays."""
+    facets = "".join(f"<h2>{facet}</h2><p>The {facet.lower()} of Vega is the pricing of convexity in decentralized "
+                     "venues and where it breaks down.</p>" for facet in ("Context", "Risk", "Model"))
+    plain = "".join(
+        f'<div class="post-item"><h3><a href="/definition/{slug}/">{slug.title()}</a></h3><p class="meta">Published: '
+        f'<time datetime="2025-0{i}-01T00:00:00+00:00">2025</time> · By Jane Roe</p><p>Meaning ⎊ {slug.title()} in '
+        "one line.</p></div>" for i, slug in enumerate(("delta", "gamma", "rho"), 1))
+    block = "".join(
+        f'<li class="wp-block-post"><h2 class="wp-block-post-title"><a href="/term/{slug}/">{slug.title()}</a></h2>'
+        f'<div class="wp-block-post-date"><time datetime="2026-02-0{i}T12:00:00+00:00">February {i}, 2026</time>'
+        '</div><div class="wp-block-post-author-name"><a rel="author" href="/author/jane-roe/">Jane Roe</a></div>'
+        f'<div class="wp-block-post-excerpt"><p>Meaning ⎊ {slug.title()} in one line.</p></div></li>'
+        for i, slug in enumerate(("delta", "gamma", "rho"), 1))
+    for items, post in ((plain, "definition"), (f'<ul class="wp-block-post-template">{block}</ul>', "term")):
+        html = f'<html><body><div id="content"><h1>Vega</h1>{facets}{items}</div></body></html>'
+        record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+        assert (record["published"], record["modified"], record["author"]) == (None, None, None)
+        assert record["body_text"].startswith("Context\n\nThe context of Vega") and "Jane" not in record["body_text"]
+        assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+            ("listing", f"{BASE}/{post}/{slug}/", f"{slug.title()} in one line.") for slug in ("delta", "gamma", "rho")]
+        own = html.replace("<h1>Vega</h1>", '<h1>Vega</h1><p class="meta">Published: <time datetime="2026-01-05">'
+                                            "January 5, 2026</time> · By Greeks.live</p>")
+        record = extract_page(own.encode(), f"{BASE}/area/vega/").record
+        assert (record["published"], record["author"]) == ("2026-01-05", "Greeks.live")
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

@@ -93,6 +93,7 @@ class Content:
     sections: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     meta: list[HtmlElement] = field(default_factory=list)
+    cards: set[HtmlElement] = field(default_factory=set)  # each post's of a listing: its meta lines are its own
     doubt: str | None = None  # why the walk may have missed the main text; None when it is sure
 
     @property
@@ -354,6 +355,8 @@ class _Walker:
         self.section: dict[str, Any] | None = None
         self.lists_set_aside = 0  # lists of links left out of the body so far
         self.last_item: dict[str, Any] | None = None
+        self.container = container
+        self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
 
     # -- links --------------------------------------------------------------------------
 
@@ -372,7 +375,25 @@ class _Walker:
         item = {"kind": kind, "to_url": to_url, "anchor_text": anchor_text or self.text(a) or None, "summary": None,
                 "facet": None}
         self.content.links.append(item)
+        if kind == "listing":
+            self.listed.append(a)
         return item
+
+    def cards(self) -> set[HtmlElement]:
+        """The blocks that each hold one post of a listing (its card, with its date and author): around each
+        listed link, the highest block that holds no other listed link, nor the title."""
+        listed = set(self.listed)
+        found = set()
+        for a in self.listed:
+            card = None
+            for ancestor in a.iterancestors():
+                if ancestor is self.container or ancestor in self.h1_path or any(
+                        other in listed and other is not a for other in self.links_in(ancestor)):
+                    break
+                card = ancestor
+            if card is not None:
+                found.add(card)
+        return found
 
     # -- blocks -------------------------------------------------------------------------
 
@@ -754,6 +775,9 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
         section["text"] = "\n\n".join(section.pop("blocks"))
     if paragraphs.times:  # a page without any (a third of the glossary's) needs no search
         content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
+    if walker.listed:  # the meta lines of a listing's posts are theirs, not the page's
+        content.cards = cards = walker.cards()
+        content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
     content.doubt = _doubt(h1, container, content, paragraphs)
     return content, h1
 

@@ -371,6 +371,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     memo = PageMemo(base, url)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
+    cards = content.cards
     head = elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
     metas = _meta_contents(head["meta"])
     title = _title(h1, root, metas, text_of)
@@ -381,7 +382,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     author, categories = facts.author(), facts.categories()
     if not (author and categories):  # the visible meta lines, read only where JSON-LD says nothing
         meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
-        author = author or _author(root, metas, meta_text, text_of)
+        author = author or _author(root, metas, meta_text, text_of, cards)
         categories = categories or _categories(content.meta, meta_text, text_of, h1)
 
     summary = _clean_summary(
@@ -687,8 +688,9 @@ _EDITED = re.compile(r"\b(?:last\s+)?(?:updated|modified|edited)\b", re.I)
 
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
-            ) -> str | None:
-    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root)]
+            cards: set[HtmlElement]) -> str | None:
+    """The page's author: its first author link (not one of a listed post's ``cards``), else its meta lines'."""
+    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root) if not cards or cards.isdisjoint(a.iterancestors())]
     if names and names[0]:
         return names[0]
     for label, value in _LABELLED.findall(meta_text):
