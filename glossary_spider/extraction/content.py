@@ -789,8 +789,10 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     body = len(content.body_text)
     # Text the walk recognised: the body, and the summaries it read for the links it listed.
     read = body + sum(len(link["summary"] or "") for link in content.links)
-    # A listing (category pages): its paragraphs are its items' summaries, and it may have no body.
-    listing = sum(link["kind"] == "listing" for link in content.links) >= 3 and 2 * read >= paragraphs.page
+    # A listing (category pages): its paragraphs are its items' summaries, and it may have no body. Three items or
+    # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts).
+    listed = [link["summary"] for link in content.links if link["kind"] == "listing"]
+    listing = (len(listed) >= 3 or bool(listed) and all(listed)) and 2 * read >= paragraphs.page
     if container.tag in ("body", "html") and not listing:
         return "no block holds both the title and most of the text"
     if not content.blocks and not listing:
