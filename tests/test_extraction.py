@@ -694,6 +694,29 @@ def test_a_listings_posts_dates_and_authors_are_theirs_not_the_pages():
         assert (record["published"], record["author"]) == ("2026-01-05", "Greeks.live")
 
 
+def test_a_listed_posts_read_more_link_is_the_posts_not_the_body():
+    """A block theme's query loop ends each post's excerpt with a "Read more" link to it: the area's body ended
+    with "Read more" once a post, and each was an inline link beside the post's listing link. A paragraph of
+    nothing but links to the post just listed is that post's."""
+    def post(slug):
+        return (f'<li class="wp-block-post"><figure class="wp-block-post-featured-image"><a href="/term/{slug}/">'
+                f'<img src="/wp-content/uploads/{slug}.webp" alt="A long alt text"></a></figure><h2 class='
+                f'"wp-block-post-title"><a href="/term/{slug}/">{slug.title()}</a></h2><div class="wp-block-post-'
+                f'excerpt"><p class="wp-block-post-excerpt__excerpt">Meaning ⎊ {slug.title()} in one line. </p><p '
+                f'class="wp-block-post-excerpt__more-text"><a class="wp-block-post-excerpt__more-link" href="/term/'
+                f'{slug}/">Read more</a></p></div></li>')
+
+    html = ('<html><body><main class="wp-block-group"><h1 class="wp-block-query-title">Vega</h1><div class="wp-block-'
+            'post-content"><h2>Context</h2><p>Vega describes the pricing of convexity in decentralized venues.</p>'
+            '</div><div class="wp-block-query"><ul class="wp-block-post-template">'
+            f'{"".join(map(post, ("delta", "gamma", "rho")))}</ul></div></main></body></html>')
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert record["body_text"] == "Context\n\nVega describes the pricing of convexity in decentralized venues."
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/term/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

@@ -559,6 +559,8 @@ class _Walker:
         if _is_pager(element, self.links_in(element), self.text):
             self.pager(element)
             return
+        if self.last_item is not None and self.item_link(element):
+            return
         if self.last_item is not None and not self.last_item["summary"]:
             if self.last_item["kind"] == "glossary":
                 facet = FACET_LINE.match(text)
@@ -575,6 +577,14 @@ class _Walker:
         if self.mode != "body":
             return
         self.prose(element, text)
+
+    def item_link(self, element: HtmlElement) -> bool:
+        """Whether ``element`` is nothing but links to the post of the item read last: its "Read more" (a block
+        theme's ``wp-block-post-excerpt__more-link``), the item's, not the body's."""
+        links = self.links_in(element)
+        to_url = self.last_item["to_url"]
+        return (bool(links) and all(self.memo.url(a.get("href", "")) == to_url for a in links)
+                and _is_link_only(element, links, self.text))
 
     def prose(self, element: HtmlElement | None, text: str, anchors: list[HtmlElement] | None = None) -> None:
         if self.mode != "body":
