@@ -717,6 +717,33 @@ def test_a_listed_posts_read_more_link_is_the_posts_not_the_body():
         for slug in ("delta", "gamma", "rho")]
 
 
+@pytest.mark.parametrize("pager", [
+    '<nav class="navigation pagination" aria-label="Posts"><div class="nav-links">{numbers}</div></nav>',
+    '<div class="nav-links">{numbers}</div>',
+    '<nav class="wp-block-query-pagination" aria-label="Pagination"><div class="wp-block-query-pagination-numbers">'
+    '{numbers}</div></nav>',
+], ids=["classic", "nav-links", "query-pagination"])
+def test_numbered_pagination_is_recorded_as_pagination(pager):
+    """WordPress' numbered pagination shows the current page's number unlinked ("1 2 3 Next"), and core's query
+    loop says "Next Page": neither was taken for a pager, and a category page's pages were no ``pagination``
+    links."""
+    numbers = ('<span aria-current="page" class="page-numbers current">1</span> <a class="page-numbers" href='
+               '"/category/definition/page/2/"><span class="screen-reader-text">Page </span>2</a> <span class='
+               '"page-numbers dots">…</span> <a class="page-numbers" href="/category/definition/page/9/">9</a> <a '
+               'class="next page-numbers" href="/category/definition/page/2/">Next Page →</a>')
+    posts = "".join(f'<div class="post-item"><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ '
+                    f"{slug.title()} in one line.</p></div>" for slug in ("delta", "gamma", "rho"))
+    html = (f'<html><body><main><h1>Category: Definition</h1>{posts}{pager.format(numbers=numbers)}</main>'
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/category/definition/").record
+    assert record["body_text"] is None
+    assert [(link["kind"], link["to_url"], link["anchor_text"]) for link in record["links"]] == [
+        *(("listing", f"{BASE}/definition/{slug}/", slug.title()) for slug in ("delta", "gamma", "rho")),
+        ("pagination", f"{BASE}/category/definition/page/2/", "Page 2"),
+        ("pagination", f"{BASE}/category/definition/page/9/", "9"),
+        ("pagination", f"{BASE}/category/definition/page/2/", "Next Page →")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

@@ -53,7 +53,9 @@ META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Last updated|Last modi
 # How much of a block's text says whether META_TEXT matches: its longest words ("Last modified") and the next
 # character, for the word boundary. Reading no more spares most of a block's text.
 _META_HEAD = 16
-PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
+# A pager's link: "Next", "Older posts", a core block's "Next Page", an arrow, a page's number ("2", "Page 2").
+PAGER_TEXT = re.compile(r"^(?=\S)(?:[«»‹›←→]\s*)?(?:(?:next|previous|prev|older|newer)(?:\s+(?:page|posts|entries))?"
+                        r"|more|(?:page\s+)?\d+)?(?:\s*[«»‹›←→])?$", re.I)
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
@@ -326,7 +328,16 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
         if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.match(text(a)):
             return False
-    return _is_link_only(element, links, text)
+    if _is_link_only(element, links, text):
+        return True
+    # Numbered pages show the current one's number unlinked: "1 2 3 Next".
+    rest = text(element)
+    for a in links:
+        rest = rest.replace(text(a), "", 1)
+    return not WORD.search(rest.translate(_NO_DIGITS))
+
+
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 _TIME_PARENTS_XPATH = xpath("descendant::time/..")  # not .//time: the elements only, not every text node
