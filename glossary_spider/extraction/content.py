@@ -53,9 +53,10 @@ META_TEXT = re.compile(r"^\s*(Published|Posted on|Updated|Last updated|Last modi
 # How much of a block's text says whether META_TEXT matches: its longest words ("Last modified") and the next
 # character, for the word boundary. Reading no more spares most of a block's text.
 _META_HEAD = 16
-# A pager's link: "Next", "Older posts", a core block's "Next Page", an arrow, a page's number ("2", "Page 2").
-PAGER_TEXT = re.compile(r"^(?=\S)(?:[«»‹›←→]\s*)?(?:(?:next|previous|prev|older|newer)(?:\s+(?:page|posts|entries))?"
-                        r"|more|(?:page\s+)?\d+)?(?:\s*[«»‹›←→])?$", re.I)
+# A pager's link, the whole of its text: "Next", "Older posts", a core block's "Next Page", an arrow, a page's
+# number ("2", "Page 2").
+PAGER_TEXT = re.compile(r"(?:[«»‹›←→]\s*)?(?:(?:next|prev(?:ious)?|older|newer)(?:\s+(?:page|posts|entries))?|more"
+                        r"|(?:page\s+)?\d+)(?:\s*[«»‹›←→])?|[«»‹›←→]", re.I)
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
@@ -95,7 +96,9 @@ class Content:
     sections: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     meta: list[HtmlElement] = field(default_factory=list)
-    cards: set[HtmlElement] = field(default_factory=set)  # each post's of a listing: its meta lines are its own
+    # The blocks each holding a post of the page's listing (whose meta lines and author links are the post's),
+    # found when first asked; None on a page without a listing.
+    cards: Callable[[], set[HtmlElement]] | None = None
     doubt: str | None = None  # why the walk may have missed the main text; None when it is sure
 
     @property
@@ -326,7 +329,7 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     if not links:
         return False
     for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
-        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.match(text(a)):
+        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.fullmatch(text(a)):
             return False
     if _is_link_only(element, links, text):
         return True
@@ -368,6 +371,7 @@ class _Walker:
         self.last_item: dict[str, Any] | None = None
         self.container = container
         self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
+        self.found_cards: set[HtmlElement] | None = None
 
     # -- links --------------------------------------------------------------------------
 
@@ -393,6 +397,8 @@ class _Walker:
     def cards(self) -> set[HtmlElement]:
         """The blocks that each hold one post of a listing (its card, with its date and author): around each
         listed link, the highest block that holds no other listed link, nor the title."""
+        if self.found_cards is not None:
+            return self.found_cards
         listed = set(self.listed)
         found = set()
         for a in self.listed:
@@ -404,6 +410,7 @@ class _Walker:
                 card = ancestor
             if card is not None:
                 found.add(card)
+        self.found_cards = found
         return found
 
     # -- blocks -------------------------------------------------------------------------
@@ -570,7 +577,7 @@ class _Walker:
         if _is_pager(element, self.links_in(element), self.text):
             self.pager(element)
             return
-        if self.last_item is not None and self.item_link(element):
+        if self.last_item is not None and element in self.links and self.item_link(element):
             return
         if self.last_item is not None and not self.last_item["summary"]:
             if self.last_item["kind"] == "glossary":
@@ -797,8 +804,10 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     if paragraphs.times:  # a page without any (a third of the glossary's) needs no search
         content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
     if walker.listed:  # the meta lines of a listing's posts are theirs, not the page's
-        content.cards = cards = walker.cards()
-        content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
+        content.cards = walker.cards
+        if content.meta:
+            cards = walker.cards()
+            content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
     content.doubt = _doubt(h1, container, content, paragraphs)
     return content, h1
 

@@ -688,9 +688,14 @@ _EDITED = re.compile(r"\b(?:last\s+)?(?:updated|modified|edited)\b", re.I)
 
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
-            cards: set[HtmlElement]) -> str | None:
-    """The page's author: its first author link (not one of a listed post's ``cards``), else its meta lines'."""
-    names = [text_of(a) for a in _AUTHOR_LINKS_XPATH(root) if not cards or cards.isdisjoint(a.iterancestors())]
+            cards: Callable[[], set[HtmlElement]] | None) -> str | None:
+    """The page's author: its first author link (not one in a listed post's card: ``cards``, where the page has a
+    listing), else its meta lines'."""
+    links = _AUTHOR_LINKS_XPATH(root)
+    if links and cards is not None:
+        found = cards()
+        links = [a for a in links if found.isdisjoint(a.iterancestors())]
+    names = [text_of(a) for a in links]
     if names and names[0]:
         return names[0]
     for label, value in _LABELLED.findall(meta_text):
