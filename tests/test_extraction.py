@@ -636,6 +636,114 @@ def test_a_heading_in_a_link_is_read_as_a_link_in_a_heading(wrapped):
         ("discover_more", f"{BASE}/definition/theta/", "Theta", "Decay of an option's value.")]
 
 
+def test_post_cards_whose_title_sits_in_an_entry_header_are_a_listing():
+    """Classic WordPress archives put each card's title in ``<header class="entry-header">``: the header was taken
+    for chrome, so a category page had no listing at all, its excerpts in the body. A header after the title
+    that holds a heading that is a link is the card's; the site's header, before the title, is still chrome."""
+    def card(slug, level=2):
+        return (f'<article class="post type-post"><header class="entry-header"><h{level} class="entry-title"><a '
+                f'href="/definition/{slug}/" rel="bookmark">{slug.title()}</a></h{level}></header><div class='
+                f'"entry-summary"><p>'
+                f'Meaning ⎊ {slug.title()} in one line.</p></div><footer class="entry-footer"><span class="cat-links">'
+                'Posted in <a href="/category/definition/" rel="category tag">Definition</a></span></footer></article>')
+
+    html = ('<html><body><header id="masthead" class="site-header"><p class="site-title"><a href="/">Greeks.live</a>'
+            '</p><h2><a href="/about/">About</a></h2></header><main id="main"><header class="page-header"><h1 class='
+            f'"page-title">Category: Definition</h1></header>{"".join(map(card, ("delta", "gamma", "rho")))}</main>'
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/category/definition/").record
+    assert (record["title"], record["body_text"], record["sections"]) == ("Category: Definition", None, [])
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+    essence = "Vega measures how much an option's price moves when implied volatility moves by one point. " * 4
+    term = (f"<html><body><main><h1>Vega ⎊ Term</h1><h2>Essence</h2><p>{essence}</p><section class="
+            f'"discover-more"><h2>Discover More</h2>{card("theta", 3)}</section></main></body></html>')
+    record = extract_page(term.encode(), f"{BASE}/term/vega/").record
+    assert record["body_text"] == f"Essence\n\n{essence.strip()}"
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("discover_more", f"{BASE}/definition/theta/", "Theta in one line.")]
+
+
+def test_a_listings_posts_dates_and_authors_are_theirs_not_the_pages():
+    """An area whose posts show each its date and author took the first post's as its own ``published`` and
+    ``author`` (areas show none). A meta line in a listed post's card is the post's; the page's own stays."""
+    facets = "".join(f"<h2>{facet}</h2><p>The {facet.lower()} of Vega is the pricing of convexity in decentralized "
+                     "venues and where it breaks down.</p>" for facet in ("Context", "Risk", "Model"))
+    plain = "".join(
+        f'<div class="post-item"><h3><a href="/definition/{slug}/">{slug.title()}</a></h3><p class="meta">Published: '
+        f'<time datetime="2025-0{i}-01T00:00:00+00:00">2025</time> · By Jane Roe</p><p>Meaning ⎊ {slug.title()} in '
+        "one line.</p></div>" for i, slug in enumerate(("delta", "gamma", "rho"), 1))
+    block = "".join(
+        f'<li class="wp-block-post"><h2 class="wp-block-post-title"><a href="/term/{slug}/">{slug.title()}</a></h2>'
+        f'<div class="wp-block-post-date"><time datetime="2026-02-0{i}T12:00:00+00:00">February {i}, 2026</time>'
+        '</div><div class="wp-block-post-author-name"><a rel="author" href="/author/jane-roe/">Jane Roe</a></div>'
+        f'<div class="wp-block-post-excerpt"><p>Meaning ⎊ {slug.title()} in one line.</p></div></li>'
+        for i, slug in enumerate(("delta", "gamma", "rho"), 1))
+    for items, post in ((plain, "definition"), (f'<ul class="wp-block-post-template">{block}</ul>', "term")):
+        html = f'<html><body><div id="content"><h1>Vega</h1>{facets}{items}</div></body></html>'
+        record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+        assert (record["published"], record["modified"], record["author"]) == (None, None, None)
+        assert record["body_text"].startswith("Context\n\nThe context of Vega") and "Jane" not in record["body_text"]
+        assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+            ("listing", f"{BASE}/{post}/{slug}/", f"{slug.title()} in one line.") for slug in ("delta", "gamma", "rho")]
+        own = html.replace("<h1>Vega</h1>", '<h1>Vega</h1><p class="meta">Published: <time datetime="2026-01-05">'
+                                            "January 5, 2026</time> · By Greeks.live</p>")
+        record = extract_page(own.encode(), f"{BASE}/area/vega/").record
+        assert (record["published"], record["author"]) == ("2026-01-05", "Greeks.live")
+
+
+def test_a_listed_posts_read_more_link_is_the_posts_not_the_body():
+    """A block theme's query loop ends each post's excerpt with a "Read more" link to it: the area's body ended
+    with "Read more" once a post, and each was an inline link beside the post's listing link. A paragraph of
+    nothing but links to the post just listed is that post's."""
+    def post(slug):
+        return (f'<li class="wp-block-post"><figure class="wp-block-post-featured-image"><a href="/term/{slug}/">'
+                f'<img src="/wp-content/uploads/{slug}.webp" alt="A long alt text"></a></figure><h2 class='
+                f'"wp-block-post-title"><a href="/term/{slug}/">{slug.title()}</a></h2><div class="wp-block-post-'
+                f'excerpt"><p class="wp-block-post-excerpt__excerpt">Meaning ⎊ {slug.title()} in one line. </p><p '
+                f'class="wp-block-post-excerpt__more-text"><a class="wp-block-post-excerpt__more-link" href="/term/'
+                f'{slug}/">Read more</a></p></div></li>')
+
+    html = ('<html><body><main class="wp-block-group"><h1 class="wp-block-query-title">Vega</h1><div class="wp-block-'
+            'post-content"><h2>Context</h2><p>Vega describes the pricing of convexity in decentralized venues.</p>'
+            '</div><div class="wp-block-query"><ul class="wp-block-post-template">'
+            f'{"".join(map(post, ("delta", "gamma", "rho")))}</ul></div></main></body></html>')
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert record["body_text"] == "Context\n\nVega describes the pricing of convexity in decentralized venues."
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/term/{slug}/", slug.title(), f"{slug.title()} in one line.")
+        for slug in ("delta", "gamma", "rho")]
+
+
+@pytest.mark.parametrize("pager", [
+    '<nav class="navigation pagination" aria-label="Posts"><div class="nav-links">{numbers}</div></nav>',
+    '<div class="nav-links">{numbers}</div>',
+    '<nav class="wp-block-query-pagination" aria-label="Pagination"><div class="wp-block-query-pagination-numbers">'
+    '{numbers}</div></nav>',
+], ids=["classic", "nav-links", "query-pagination"])
+def test_numbered_pagination_is_recorded_as_pagination(pager):
+    """WordPress' numbered pagination shows the current page's number unlinked ("1 2 3 Next"), and core's query
+    loop says "Next Page": neither was taken for a pager, and a category page's pages were no ``pagination``
+    links."""
+    numbers = ('<span aria-current="page" class="page-numbers current">1</span> <a class="page-numbers" href='
+               '"/category/definition/page/2/"><span class="screen-reader-text">Page </span>2</a> <span class='
+               '"page-numbers dots">…</span> <a class="page-numbers" href="/category/definition/page/9/">9</a> <a '
+               'class="next page-numbers" href="/category/definition/page/2/">Next Page →</a>')
+    posts = "".join(f'<div class="post-item"><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ '
+                    f"{slug.title()} in one line.</p></div>" for slug in ("delta", "gamma", "rho"))
+    html = (f'<html><body><main><h1>Category: Definition</h1>{posts}{pager.format(numbers=numbers)}</main>'
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/category/definition/").record
+    assert record["body_text"] is None
+    assert [(link["kind"], link["to_url"], link["anchor_text"]) for link in record["links"]] == [
+        *(("listing", f"{BASE}/definition/{slug}/", slug.title()) for slug in ("delta", "gamma", "rho")),
+        ("pagination", f"{BASE}/category/definition/page/2/", "Page 2"),
+        ("pagination", f"{BASE}/category/definition/page/9/", "9"),
+        ("pagination", f"{BASE}/category/definition/page/2/", "Next Page →")]
+
+
 def test_links_within_the_page_and_ruby_annotations_are_not_the_pages_text_or_links():
     """A footnote marker or a table of contents links to the page itself: no link between pages, and no
     related list of the page to itself. A ruby's reading (``<rt>``) ran into its word: "Vegaν"."""

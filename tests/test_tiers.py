@@ -201,6 +201,29 @@ def test_the_glossary_itself_never_sends_a_page_to_the_general_tier():
             assert content.doubt is None, (path, theme, content.doubt)
 
 
+@pytest.mark.parametrize("posts", [1, 2])
+@pytest.mark.parametrize("theme", ["classic", "block", "plain"])
+def test_a_category_page_of_one_or_two_posts_is_a_listing(posts, theme):
+    """A listing was one of three posts or more: a category page of one post went to the general tier, which
+    archived the whole page (navigation, the sidebar, the footer) as its text; of two, it made a section of each
+    post and stored each link twice, listing and inline. One or two posts, each with its "Meaning ⎊" line, are a
+    listing too."""
+    site = ReplicaSite(60)
+    path = "/category/definition/"
+    doc = site.document(path, BASE)
+    doc["theme"] = theme
+    doc["blocks"] = [("listing", block[1][:posts]) for block in doc["blocks"] if block[0] == "listing"]
+    expected = [("listing", BASE + href, title, meaning) for href, title, meaning in doc["blocks"][0][1]]
+    assert len(expected) == posts and all(meaning for *_, meaning in expected)
+    html = themes.render(doc)
+    root, _ = parse(html, BASE + path)
+    assert extract_content(root, BASE + path, "other")[0].doubt is None
+    record = extract_page(html.encode(), BASE + path).record
+    assert (record["title"], record["body_text"], record["sections"]) == ("Category: Definition", None, [])
+    links = record["links"]
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["summary"]) for link in links] == expected
+
+
 def test_a_term_with_lists_and_a_pre_beside_its_glossary_stays_with_the_walk():
     """A term written as the site writes them, with short bullet lists with bold lead-ins and a few lines of <pre>:
     its lists outweighed its paragraphs, the walk doubted it, and trafilatura made a section of each Glossary and

@@ -53,7 +53,10 @@ META_TEXT = re.compile(r"^\s*(Published|Posted|Updated|Last updated|Last modifie
 # How much of a block's text says whether META_TEXT matches: its longest words ("Last modified") and the next
 # character, for the word boundary. Reading no more spares most of a block's text.
 _META_HEAD = 16
-PAGER_TEXT = re.compile(r"^(next|previous|prev|more|older posts|newer posts|older|newer|«|»|›|‹|\d+)$", re.I)
+# A pager's link, the whole of its text: "Next", "Older posts", a core block's "Next Page", an arrow, a page's
+# number ("2", "Page 2").
+PAGER_TEXT = re.compile(r"(?:[«»‹›←→]\s*)?(?:(?:next|prev(?:ious)?|older|newer)(?:\s+(?:page|posts|entries))?|more"
+                        r"|(?:page\s+)?\d+)(?:\s*[«»‹›←→])?|[«»‹›←→]", re.I)
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
@@ -93,6 +96,9 @@ class Content:
     sections: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)
     meta: list[HtmlElement] = field(default_factory=list)
+    # The blocks each holding a post of the page's listing (whose meta lines and author links are the post's),
+    # found when first asked; None on a page without a listing.
+    cards: Callable[[], set[HtmlElement]] | None = None
     doubt: str | None = None  # why the walk may have missed the main text; None when it is sure
 
     @property
@@ -323,9 +329,18 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     if not links:
         return False
     for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
-        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.match(text(a)):
+        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.fullmatch(text(a)):
             return False
-    return _is_link_only(element, links, text)
+    if _is_link_only(element, links, text):
+        return True
+    # Numbered pages show the current one's number unlinked: "1 2 3 Next".
+    rest = text(element)
+    for a in links:
+        rest = rest.replace(text(a), "", 1)
+    return not WORD.search(rest.translate(_NO_DIGITS))
+
+
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 _TIME_PARENTS_XPATH = xpath("descendant::time/..")  # not .//time: the elements only, not every text node
@@ -354,6 +369,9 @@ class _Walker:
         self.section: dict[str, Any] | None = None
         self.lists_set_aside = 0  # lists of links left out of the body so far
         self.last_item: dict[str, Any] | None = None
+        self.container = container
+        self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
+        self.found_cards: set[HtmlElement] | None = None
 
     # -- links --------------------------------------------------------------------------
 
@@ -372,7 +390,28 @@ class _Walker:
         item = {"kind": kind, "to_url": to_url, "anchor_text": anchor_text or self.text(a) or None, "summary": None,
                 "facet": None}
         self.content.links.append(item)
+        if kind == "listing":
+            self.listed.append(a)
         return item
+
+    def cards(self) -> set[HtmlElement]:
+        """The blocks that each hold one post of a listing (its card, with its date and author): around each
+        listed link, the highest block that holds no other listed link, nor the title."""
+        if self.found_cards is not None:
+            return self.found_cards
+        listed = set(self.listed)
+        found = set()
+        for a in self.listed:
+            card = None
+            for ancestor in a.iterancestors():
+                if ancestor is self.container or ancestor in self.h1_path or any(
+                        other in listed and other is not a for other in self.links_in(ancestor)):
+                    break
+                card = ancestor
+            if card is not None:
+                found.add(card)
+        self.found_cards = found
+        return found
 
     # -- blocks -------------------------------------------------------------------------
 
@@ -411,7 +450,8 @@ class _Walker:
                 if self.started and _is_pager(child, self.links_in(child), self.text):
                     self.pager(child)
                 continue
-            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path):
+            if tag in CHROME or (tag == "header" and h1 is not None and child not in h1_path
+                                 and not (self.started and self.card_header(child))):
                 continue
             if child in comments and child not in h1_path:
                 continue
@@ -450,6 +490,18 @@ class _Walker:
                 self.walk(child, depth + 1)
         if len(run) > 1 or len(run[0]) >= 100:
             self.loose(run, unlinked, inline)
+
+    def card_header(self, header: HtmlElement) -> bool:
+        """Whether ``header``, after the title, is a post's card's, read as the card's heading is, rather than
+        chrome: a heading in it is a link (``<header class="entry-header"><h2><a href>``, classic WordPress
+        archives) where such a heading lists a post (in a listing, a Glossary or a Discover More)."""
+        if self.page_type in POSTS and self.mode == "body" or not self.links.get(header):
+            return False
+        for heading in header.iterdescendants(*HEADINGS):
+            links = self.links_in(heading)
+            if links and _is_link_only(heading, links, self.text):
+                return True
+        return any(_has_heading(a) for a in self.links[header])  # a link around the heading
 
     def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
@@ -525,6 +577,8 @@ class _Walker:
         if _is_pager(element, self.links_in(element), self.text):
             self.pager(element)
             return
+        if self.last_item is not None and element in self.links and self.item_link(element):
+            return
         if self.last_item is not None and not self.last_item["summary"]:
             if self.last_item["kind"] == "glossary":
                 facet = FACET_LINE.match(text)
@@ -541,6 +595,14 @@ class _Walker:
         if self.mode != "body":
             return
         self.prose(element, text)
+
+    def item_link(self, element: HtmlElement) -> bool:
+        """Whether ``element`` is nothing but links to the post of the item read last: its "Read more" (a block
+        theme's ``wp-block-post-excerpt__more-link``), the item's, not the body's."""
+        links = self.links_in(element)
+        to_url = self.last_item["to_url"]
+        return (bool(links) and all(self.memo.url(a.get("href", "")) == to_url for a in links)
+                and _is_link_only(element, links, self.text))
 
     def prose(self, element: HtmlElement | None, text: str, anchors: list[HtmlElement] | None = None) -> None:
         if self.mode != "body":
@@ -741,6 +803,11 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
         section["text"] = "\n\n".join(section.pop("blocks"))
     if paragraphs.times:  # a page without any (a third of the glossary's) needs no search
         content.meta.extend(e for e in _TIME_PARENTS_XPATH(container) if e not in content.meta)
+    if walker.listed:  # the meta lines of a listing's posts are theirs, not the page's
+        content.cards = walker.cards
+        if content.meta:
+            cards = walker.cards()
+            content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
     content.doubt = _doubt(h1, container, content, paragraphs)
     return content, h1
 
@@ -752,8 +819,10 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     body = len(content.body_text)
     # Text the walk recognised: the body, and the summaries it read for the links it listed.
     read = body + sum(len(link["summary"] or "") for link in content.links)
-    # A listing (category pages): its paragraphs are its items' summaries, and it may have no body.
-    listing = sum(link["kind"] == "listing" for link in content.links) >= 3 and 2 * read >= paragraphs.page
+    # A listing (category pages): its paragraphs are its items' summaries, and it may have no body. Three items or
+    # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts).
+    listed = [link["summary"] for link in content.links if link["kind"] == "listing"]
+    listing = (len(listed) >= 3 or bool(listed) and all(listed)) and 2 * read >= paragraphs.page
     if container.tag in ("body", "html") and not listing:
         return "no block holds both the title and most of the text"
     if not content.blocks and not listing:

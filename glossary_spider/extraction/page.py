@@ -371,6 +371,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     memo = PageMemo(base, url)
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
+    cards = content.cards
     head = elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
     metas = _meta_contents(head["meta"])
     title = _title(h1, root, metas, text_of)
@@ -381,7 +382,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     author, categories = facts.author(), facts.categories()
     if not (author and categories):  # the visible meta lines, read only where JSON-LD says nothing
         meta_text = " · ".join(text_of(e) for e in content.meta if is_meta(e))
-        author = author or _author(root, metas, meta_text, text_of)
+        author = author or _author(root, metas, meta_text, text_of, cards)
         categories = categories or _categories(content.meta, meta_text, text_of, h1)
 
     summary = _clean_summary(
@@ -723,12 +724,18 @@ _DATE_LABEL = re.compile(r"\b(?:(?P<edit>(?:last\s+)?(?:updated|modified|edited)
 
 
 def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: Callable[[HtmlElement], str],
-            ) -> str | None:
+            cards: Callable[[], set[HtmlElement]] | None) -> str | None:
+    """The page's author: its byline's author links (not those in a listed post's card: ``cards``, where the page
+    has a listing), else its meta lines'."""
     links = _AUTHOR_LINKS_XPATH(root)
+    if links and cards is not None:
+        found = cards()
+        links = [a for a in links if found.isdisjoint(a.iterancestors())]
     if links and text_of(links[0]):
         # The byline's links: those of the block holding the first (not an author's box further down).
-        byline = next((e for e in links[0].iterancestors() if e.tag not in INLINE), root)
-        return _several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline) if (name := text_of(a)))))
+        byline, kept = next((e for e in links[0].iterancestors() if e.tag not in INLINE), root), set(links)
+        return _several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline)
+                                           if a in kept and (name := text_of(a)))))
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
             return value.strip()
