@@ -386,6 +386,10 @@ def test_soft_404s_mark_pages_gone_and_never_become_versions(site, archived):
     # The next night, the pages gone answer the "not found" page again: still gone, not news.
     again = json.loads(refresh(archived, "--json").stdout)
     assert (again["pages_gone"], again["pages_still_gone"]) == (0, len(deleted))
+    # A reparse reads each page's archived body: for a page gone, what the site said before it went. It read the
+    # "not found" page the still-gone captures hold, and made it a version of every page gone.
+    assert run_glossary("reparse", "--db", str(archived), "--no-progress").returncode == 0
+    assert rows(archived, "SELECT url FROM page_versions WHERE title LIKE 'Nothing found%'") == []
     assert archive_problems(archived) == []
 
 
