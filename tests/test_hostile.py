@@ -573,7 +573,7 @@ def test_a_304_dating_the_page_before_the_date_asked_about_is_the_page_put_back(
     result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
     assert result.returncode == 0, result.stderr
     assert rows(db, "SELECT version, body_text FROM pages") == [
-        {"version": 2, "body_text": "The page as it was before that edit. " * 9 + "The page as it was before that edit."}]
+        {"version": 2, "body_text": ("The page as it was before that edit. " * 10).strip()}]
 
 
 def test_a_body_sent_with_a_304_does_not_become_the_next_page_s_answer(raw_site, tmp_path):
@@ -621,7 +621,8 @@ def test_a_page_a_renamed_url_leads_to_is_archived_though_a_link_reached_it_firs
         def serve(connection: socket.socket) -> None:
             if old and renamed.is_set():
                 time.sleep(0.5)  # the home page's links get there first
-                connection.sendall(answer(b"", b"301 Moved Permanently", b"Location: /glossary/%s/\r\n" % name.encode()))
+                location = b"Location: /glossary/%s/\r\n" % name.encode()
+                connection.sendall(answer(b"", b"301 Moved Permanently", location))
             elif old or renamed.is_set():
                 connection.sendall(answer(f"<title>{name}</title><h1>{name.title()}</h1>"
                                           f"<p>{f'The term {name} explained at length. ' * 30}</p>".encode()))
@@ -662,7 +663,8 @@ def test_a_redirect_to_a_page_fetched_already_spelt_with_a_tracking_parameter_do
     assert result.returncode == 0, result.stderr
     assert len(asked) == 1
     assert rows(db, "SELECT url, outcome FROM captures ORDER BY id") == [
-        {"url": f"{site.url}/definition/a/", "outcome": "new"}, {"url": f"{site.url}/definition/r/", "outcome": "moved"}]
+        {"url": f"{site.url}/definition/a/", "outcome": "new"},
+        {"url": f"{site.url}/definition/r/", "outcome": "moved"}]
 
 
 class _RawSite:

@@ -18,8 +18,9 @@ from glossary_spider.urls import server_of
 from glossary_spider.storage.bodies import BodyCodec
 
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, a soft
-# 404's (the site's "not found" page, at a page going or gone already), and a failed one's (an answer that could not be archived: a blank
-# page where the archive has text, what is no page). Their validators and bodies stand for nothing archived.
+# 404's (the site's "not found" page, at a page going or gone already), and a failed one's (an answer that
+# could not be archived: a blank page where the archive has text, what is no page). Their validators and
+# bodies stand for nothing archived.
 NOT_ARCHIVED = "('held', 'discarded', 'gone', 'still_gone', 'failed')"
 # Of a page's captures (in a subquery on ``captures``), those whose body is what the archive holds for
 # it: not of an outcome above, nor staged by a run that has not archived its pages (one killed, until it
