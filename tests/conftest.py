@@ -4,6 +4,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -16,6 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GLOSSARY = [sys.executable, "-m", "glossary_spider"]
+
+# The tests stop commands with SIGHUP and look for its handler. Run under nohup, every command would inherit the
+# hangup ignored, and rightly leave it so: the tests' commands get it as a terminal's session gives it.
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 # The files that take longest, longest first (seconds of tests each, in a full run): handed out first, so
 # that `make test`'s workers (one file each at a time) do not end waiting on one left for last.
