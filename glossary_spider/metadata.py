@@ -291,9 +291,10 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
     },
     "most_linked_terms": {
         "title": "Most linked terms",
-        "description": "The 50 term pages linked from the most pages",
+        "description": "The 50 live term pages linked from the most live pages",
         "sql": "SELECT l.to_url, p.title, count(DISTINCT l.from_url) AS linked_from FROM links l "
-               "JOIN pages p ON p.url = l.to_url WHERE p.page_type = 'term' GROUP BY l.to_url "
+               "JOIN pages p ON p.url = l.to_url JOIN pages f ON f.url = l.from_url "
+               "WHERE p.page_type = 'term' AND p.status = 'live' AND f.status = 'live' GROUP BY l.to_url "
                "ORDER BY linked_from DESC LIMIT 50",
     },
     "search": {

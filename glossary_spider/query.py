@@ -601,8 +601,8 @@ def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
 # -- the health report ----------------------------------------------------------------------
 
 
-# A link (of a view with from_url) that a live page makes.
-_FROM_LIVE = "from_url IN (SELECT url FROM pages WHERE status = 'live')"
+# A link (of the links view) that a live page makes: the views of the report's other figures count only those.
+_FROM_LIVE = "l.from_url IN (SELECT url FROM pages WHERE status = 'live')"
 
 
 def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
@@ -621,11 +621,10 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
         "pages": count("SELECT count(*) FROM pages"),
         "pages_by_type": all_rows(
             "SELECT page_type, status, count(*) AS pages FROM pages GROUP BY 1, 2 ORDER BY 1, 2"),
-        # Links the site still makes: those of its live pages (a page gone keeps the links it last had).
         "broken_related": {
-            "count": count(f"SELECT count(*) FROM broken_links WHERE kind = 'related' AND {_FROM_LIVE}"),
+            "count": count("SELECT count(*) FROM broken_links WHERE kind = 'related'"),
             "links": all_rows("SELECT from_url, to_url, anchor_text, target_status FROM broken_links "
-                              f"WHERE kind = 'related' AND {_FROM_LIVE} ORDER BY from_url, position LIMIT ?", listed),
+                              "WHERE kind = 'related' ORDER BY from_url, position LIMIT ?", listed),
         },
         "orphans": {
             "count": count("SELECT count(*) FROM orphan_pages"),
@@ -664,14 +663,15 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
         # The live glossary pages, as orphan_pages counts them: the bar at 0 is the orphans.
         "inbound_links": all_rows(
-            """SELECT inbound, count(*) AS pages FROM (
+            f"""SELECT inbound, count(*) AS pages FROM (
                    SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l
-                                  WHERE l.to_url = p.url AND l.from_url != p.url) AS inbound
+                                  WHERE l.to_url = p.url AND l.from_url != p.url AND {_FROM_LIVE}) AS inbound
                    FROM pages p WHERE p.page_type != 'other' AND p.status = 'live')
                GROUP BY inbound ORDER BY inbound"""),
         "most_linked": all_rows(
-            """SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
-               JOIN pages p ON p.url = l.to_url GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
+            f"""SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
+               JOIN pages p ON p.url = l.to_url AND p.status = 'live' WHERE {_FROM_LIVE}
+               GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
         "held_runs": held_runs(conn, runs),
     }
 

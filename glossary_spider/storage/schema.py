@@ -234,10 +234,13 @@ SELECT s.url, s.position, CAST(g.key AS INTEGER), {_node_type("g.value")}, g.val
 FROM structured_data s, json_each(s.data, '$."@graph"') g
 WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@graph"') = 'array'
   AND g.type = 'object'""",
+    # The analysis views read the links the site still makes: those of its live pages (a page gone keeps the
+    # links it last had, and they break nothing, link to nothing, list nothing as related).
     "broken_links": """
 SELECT l.from_url, l.kind, l.position, l.to_url, l.anchor_text,
        coalesce(p.http_status, e.http_status) AS target_status
 FROM links l
+JOIN pages f ON f.url = l.from_url AND f.status = 'live'
 LEFT JOIN pages p ON p.url = l.to_url
 LEFT JOIN (SELECT url, max(http_status) AS http_status FROM crawl_errors
            WHERE http_status IN (404, 410) GROUP BY url) e ON e.url = l.to_url
@@ -246,6 +249,7 @@ WHERE p.status = 'gone' OR (p.url IS NULL AND e.url IS NOT NULL)""",
 SELECT p.url, p.page_type, p.slug, p.title FROM pages p
 WHERE p.page_type != 'other' AND p.status = 'live'
   AND NOT EXISTS (SELECT 1 FROM link_rows l JOIN urls f ON f.id = l.from_id JOIN urls t ON t.id = l.to_id
+                  JOIN pages fp ON fp.url = f.url AND fp.status = 'live'
                   WHERE t.url = p.url AND f.url != p.url)""",
     "one_way_related": """
 SELECT fa.url AS from_url, ta.url AS to_url, an.text AS anchor_text
@@ -253,6 +257,7 @@ FROM link_rows a
 JOIN urls fa ON fa.id = a.from_id
 JOIN urls ta ON ta.id = a.to_id
 JOIN pages p ON p.url = ta.url AND p.status = 'live'
+JOIN pages fp ON fp.url = fa.url AND fp.status = 'live'
 LEFT JOIN link_texts an ON an.id = a.anchor_id
 WHERE a.kind = 'related'
   AND NOT EXISTS (SELECT 1 FROM link_rows b
