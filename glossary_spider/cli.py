@@ -1006,6 +1006,8 @@ def _page_text(page: dict[str, Any]) -> str:
              page["categories"] and ", ".join(page["categories"]), page["language"]]
     lines.append(" · ".join(f for f in facts if f))
     moved = f" to {page['moved_to']}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
+    if page["status"] == "gone" and not moved and 200 <= (page["http_status"] or 0) < 300:
+        moved = ': the site\'s "not found" page'  # a soft 404, which the quality gate marked gone
     lines.append(f"{page['status']} (HTTP {page['http_status']}{moved}) · version {page['version']} · first seen "
                  f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
     for section in page["sections"]:

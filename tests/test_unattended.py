@@ -455,6 +455,9 @@ def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no
         assert json.loads(again.stdout)["pages_still_gone"] == len(deleted)
     assert rows(archived, "SELECT url FROM page_versions WHERE title LIKE 'Nothing found%'") == []
     assert archive_problems(archived) == []
+    # 'glossary show' says why a page answering 200 is gone, where it said "gone (HTTP 200)" alone.
+    shown = run_glossary("show", sorted(deleted)[0], "--db", str(archived))
+    assert 'gone (HTTP 200: the site\'s "not found" page) · version' in shown.stdout, shown.stdout + shown.stderr
 
 
 def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(site, tmp_path):
