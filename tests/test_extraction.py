@@ -1143,6 +1143,24 @@ def test_a_byline_of_several_authors_gives_them_all(line, author):
     assert record["body_text"].startswith("Central banks bought")
 
 
+@pytest.mark.parametrize(("authors", "author"), [
+    ('[{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "John Smith"}]', "Jane Doe and John Smith"),
+    ('[{"@id": "#jane"}, "John Smith", {"@type": "Person", "name": " "}, {"@type": "Person", "name": "Ann Lee"}]',
+     "Jane Doe, John Smith and Ann Lee"),
+    ('[{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "Jane Doe"}]', "Jane Doe"),
+    ('{"@type": "Person", "name": "Jane Doe"}', "Jane Doe"),
+    ("[]", None),
+])
+def test_json_ld_naming_several_authors_gives_them_all(authors, author):
+    """An article whose JSON-LD names several authors (a list of people, one by its @id) gave only the first."""
+    data = ('{"@context": "https://schema.org", "@graph": [{"@type": "Person", "@id": "#jane", "name": "Jane Doe"}, '
+            f'{{"@type": "Article", "headline": "Why central banks buy gold", "author": {authors}}}]}}')
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f'<html><head><script type="application/ld+json">{data}</script></head><body><article>'
+              f"<h1>Why central banks buy gold</h1>{prose}</article></body></html>").encode()
+    assert extract_page(markup, "https://news.example/gold/").record["author"] == author
+
+
 @pytest.mark.parametrize("line", [
     "<p>Posted 3 days ago by Priya Raman</p>",
     '<div class="entry-meta"><span class="posted-on">Posted 3 days ago</span> by <span class="author">Priya Raman'

@@ -31,7 +31,7 @@ from glossary_spider import churn, fastjson
 from glossary_spider.extraction.content import INLINE, UNREAD, extract_content, heading_text, is_meta, urls_to_follow
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
-from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, to_utc
+from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, several, to_utc
 from glossary_spider.extraction.tree import (attributes, elements_by_tag, fold, may_hold_stray_characters, raw_text,
                                              word_count, xpath)
 from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
@@ -39,7 +39,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 11
+EXTRACTOR_VERSION = 12
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -734,7 +734,7 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     if links and text_of(links[0]):
         # The byline's links: those of the block holding the first (not an author's box further down).
         byline, kept = next((e for e in links[0].iterancestors() if e.tag not in INLINE), root), set(links)
-        return _several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline)
+        return several(list(dict.fromkeys(name for a in _BYLINE_AUTHOR_LINKS_XPATH(byline)
                                            if a in kept and (name := text_of(a)))))
     for label, value in _LABELLED.findall(meta_text):
         if label.lower() in ("author", "by"):
@@ -742,12 +742,6 @@ def _author(root: HtmlElement, metas: dict[str, str], meta_text: str, text_of: C
     if byline := _BYLINE.search(meta_text):
         return byline.group(1)
     return _meta(metas, "author")
-
-
-def _several(names: list[str]) -> str:
-    """Names written as a byline writes them: "Jane Doe", "Jane Doe and John Smith", "Jane Doe, John Smith and
-    Ann Lee"."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 # A byline's names, in the page's meta lines (joined by " · "): after "By" (or "by", further on), a capital, up

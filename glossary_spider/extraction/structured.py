@@ -374,14 +374,20 @@ class JsonLdFacts:
         return None
 
     def author(self) -> str | None:
-        author = self.first("author")
-        if isinstance(author, list):
-            author = author[0] if author else None
+        """The article's author, or its authors as a byline names them ("Jane Doe and John Smith")."""
+        authors = self.first("author")
+        names = [name for author in (authors if isinstance(authors, list) else [authors])
+                 if (name := self._name(author))]
+        return several(list(dict.fromkeys(names))) if names else None
+
+    def _name(self, author: Any) -> str | None:
+        """A person's or organisation's name: the node's, or that of the node its ``@id`` refers to; or a string."""
         if isinstance(author, dict):
             if "name" not in author and isinstance(author.get("@id"), str):
                 author = self.by_id.get(author["@id"], author)
-            return author.get("name") if isinstance(author.get("name"), str) else None
-        return author if isinstance(author, str) else None
+            name = author.get("name")
+            return name.strip() or None if isinstance(name, str) else None
+        return author.strip() or None if isinstance(author, str) else None
 
     def categories(self) -> list[str] | None:
         section = self.first("articleSection")
@@ -405,6 +411,12 @@ def parse_time(value: Any) -> datetime | None:
 
 
 _ZONED_DATE = re.compile(r"(?<=^\d{4}-\d{2}-\d{2})(?:[zZ]|[+-]\d{2}:?\d{2})$")
+
+
+def several(names: list[str]) -> str:
+    """Names written as a byline writes them: "Jane Doe", "Jane Doe and John Smith", "Jane Doe, John Smith and
+    Ann Lee"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def to_utc(value: Any) -> str | None:
