@@ -193,7 +193,10 @@ def damaged(path: str | Path, exc: Exception) -> str:
         return (f"the archive {path} holds text that is not UTF-8 in a column {column.group(1)!r}, written there "
                 f"by another program: correct or clear that value with sqlite3 (the file itself is whole)")
     what = " ".join(str(exc).split())[:120]
-    if Path(f"{path}-wal").exists():  # SQLite reads any log beside the file as the file's own
+    wal = Path(f"{path}-wal")
+    # SQLite reads any log beside the file as the file's own; an empty one (a reader makes one as it opens the
+    # file) holds nothing it read.
+    if wal.exists() and wal.stat().st_size > 0:
         return (f"the archive {path} is damaged ({what!r}), as read with the write-ahead log beside it: if "
                 f"{path}-wal is not its own (copied with another database, or left by one), move it aside and try "
                 f"again; else restore the archive from a backup, or recover what can be read with: sqlite3 {path} "
