@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from glossary_spider.outcome import changes
+from glossary_spider.outcome import changes, exit_status, outcome
 from glossary_spider.runs import not_done
 
 
@@ -18,7 +18,7 @@ def as_text(data: dict[str, Any]) -> str:
     lines = [f"Archive: {data['pages']} pages", "", "Pages by type and status"]
     lines += [f"  {_text(r['page_type']):<14}{_text(r['status']):<6}{r['pages']:>8}" for r in data["pages_by_type"]]
     for title, key, fmt in (
-        ("Broken related links", "broken_related", lambda r: f"{r['from_url']} -> {r['to_url']} ({r['target_status']})"),
+        ("Broken related links", "broken_related", lambda r: f"{r['from_url']} -> {r['to_url']} ({_gone_as(r)})"),
         ("Orphan pages (no archived page links to them)", "orphans",
          lambda r: f"{_text(r['page_type']):<14}{r['url']}"),
         ("One-way related links (A lists B, B does not list A)", "one_way_related",
@@ -47,19 +47,38 @@ def as_text(data: dict[str, Any]) -> str:
             f"{r['pages_not_modified'] or 0:>9}{r['pages_gone'] or 0:>6}{r.get('pages_back') or 0:>6}"
             f"{r['pages_failed'] or 0:>8}"
         )
-    # Why a run did not end well (refused before it started, killed), as 'glossary runs' says it.
-    lines += [f"  {not_done(r)}" for r in data["runs"] if r.get("error") and r.get("outcome") != "done"]
+    lines += [f"  {line}" for line in _why_not_done(data["runs"])]
     if data.get("held_runs"):
         lines += ["", "Held runs (the quality gate kept their versions out: see 'glossary held')"]
         for r in data["held_runs"]:
             lines.append(f"  #{r['run_id']} {_text(r['command'])} {_text(r['started_at'])}  {r['decision']}")
             lines += [f"    {c['name']}: {c['summary']}" for c in r["tripped"]]
     if data["recent_changes"]:
-        lines += ["", "Recent changes"]
+        lines += ["", f"Recent changes ({RECENT_CHANGES})"]
         lines += [f"  v{r['version']}  {r['captured_at']}  {r['url']}" for r in data["recent_changes"]]
         if (more := data["recent_changes_count"] - len(data["recent_changes"])) > 0:
             lines.append(f"  … and {more} more")
     return "\n".join(lines) + "\n"
+
+
+# What the report's recent changes are: new versions; the pages a run found new or gone are in its row.
+RECENT_CHANGES = "new versions of pages; the pages new or gone are counted in the runs above"
+
+
+def _why_not_done(runs: list[dict[str, Any]]) -> list[str]:
+    """Why each run that did not end well did not (refused before it started, killed), as 'glossary runs' says."""
+    return [not_done(r) for r in runs if r.get("error") and r.get("outcome") != "done"]
+
+
+def _gone_as(link: dict[str, Any]) -> str:
+    """What a broken link's target answered: its status; a 2xx one is a soft 404 (the site's "not found" page, which
+    the quality gate marked gone), a 3xx one moved away."""
+    status = link["target_status"]
+    if status is not None and 200 <= status < 300:
+        return f"soft 404: the site's \"not found\" page, HTTP {status}"
+    if status is not None and 300 <= status < 400:
+        return f"moved away, HTTP {status}"
+    return _text(status)
 
 
 # Buckets of the inbound-links histogram: every bucket is shown, empty ones too, so the bars'
@@ -127,14 +146,15 @@ def as_html(data: dict[str, Any]) -> str:
     ]
     for title, key, headers, fields in (
         ("Broken related links", "broken_related", ["from", "to", "anchor", "status"],
-         ["from_url", "to_url", "anchor_text", "target_status"]),
+         ["from_url", "to_url", "anchor_text", _gone_as]),
         ("Orphan pages", "orphans", ["url", "type", "title"], ["url", "page_type", "title"]),
         ("One-way related links", "one_way_related", ["from", "to", "anchor"], ["from_url", "to_url", "anchor_text"]),
     ):
         section = data[key]
         items = section.get("links", section.get("pages", []))
         parts.append(f"<h2>{escape(title)}: {section['count']}</h2>"
-                     + _table(headers, [[r[f] for f in fields] for r in items]) + _more(section["count"], items))
+                     + _table(headers, [[f(r) if callable(f) else r[f] for f in fields] for r in items])
+                     + _more(section["count"], items))
     parts.append("<h2>Errors by stage</h2>" + _table(["stage", "errors"],
                                                      [[r["stage"], r["errors"]] for r in data["errors_by_stage"]]))
     recent = data["recent_errors"]
@@ -143,12 +163,13 @@ def as_html(data: dict[str, Any]) -> str:
         [[r["run_id"], r["stage"], r["url"], r["http_status"], r["error"]] for r in recent["errors"]])
         + _more(recent["count"], recent["errors"]))
     parts.append("<h2>Last runs</h2>" + _table(
-        ["run", "command", "started", "result", "new", "changed", "unchanged", "not modified", "gone", "still gone",
-         "back", "failed"],
-        [[r["id"], r["command"], r["started_at"], _result(r), r["pages_new"], r["pages_changed"],
+        ["run", "command", "started", "result", "exit", "new", "changed", "unchanged", "not modified", "gone",
+         "still gone", "back", "failed"],
+        [[r["id"], r["command"], r["started_at"], _result(r), r.get("exit_status"), r["pages_new"], r["pages_changed"],
           r["pages_unchanged"], r["pages_not_modified"], r["pages_gone"], r.get("pages_still_gone"),
-          r.get("pages_back"), r["pages_failed"]] for r in data["runs"]]))
-    parts.append(f"<h2>Recent changes: {data['recent_changes_count']}</h2>" + _table(
+          r.get("pages_back"), r["pages_failed"]] for r in data["runs"]])
+        + "".join(f"<p>{escape(line)}</p>" for line in _why_not_done(data["runs"])))
+    parts.append(f"<h2>Recent changes: {data['recent_changes_count']}</h2><p>{escape(RECENT_CHANGES)}.</p>" + _table(
         ["version", "captured", "page", "title"],
         [[r["version"], r["captured_at"], r["url"], r["title"]] for r in data["recent_changes"]])
         + _more(data["recent_changes_count"], data["recent_changes"]))
@@ -168,6 +189,7 @@ def as_html(data: dict[str, Any]) -> str:
 
 
 def _result(run: dict[str, Any]) -> str:
-    """How a run ended, as the report's table of runs says it: a held run with what became of it."""
-    reason = run["finish_reason"] or run.get("outcome") or "unfinished"  # running, or failed: killed
-    return f"{reason} ({run['decision']})" if run.get("decision") else reason
+    """How a run ended, in the words of ``glossary runs`` (``done``, ``stopped``, ``bad_input``, ``held``; a run
+    killed ``failed``, one going on ``running``): a held run with what became of it."""
+    result = run.get("outcome") or (outcome(exit_status(run["finish_reason"])) if run["finish_reason"] else "unfinished")
+    return f"{result} ({run['decision']})" if run.get("decision") else result

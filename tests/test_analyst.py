@@ -846,9 +846,16 @@ def test_the_report_says_why_a_run_was_refused_and_counts_its_pages_as_runs_does
     listed = json.loads(glossary(db, "runs", "--json").stdout)[-1]
     assert (listed["finish_reason"], listed["outcome"], listed["exit_status"]) == ("bad_argument", "bad_input", 2)
     text = glossary(db, "report").stdout
-    assert re.search(rf"^  {listed['id']} +crawl +\S+ +bad_argument +2 +0 +0 +0 +0 +0 +0 +0$", text, re.M), text
-    assert (f"\n  crawl #{listed['id']} bad_input at {listed['finished_at']}: --delay must be a finite number, "
-            "not 'nan'\n") in text.split("Last runs\n")[1]
+    assert re.search(rf"^  {listed['id']} +crawl +\S+ +bad_input +2 +0 +0 +0 +0 +0 +0 +0$", text, re.M), text
+    why = f"crawl #{listed['id']} bad_input at {listed['finished_at']}: --delay must be a finite number, not 'nan'"
+    assert f"\n  {why}\n" in text.split("Last runs\n")[1]
+    # The HTML report's table of runs had neither the exit status nor the line saying why, and its result said
+    # "bad_argument" where 'glossary runs' says "bad_input".
+    page = tmp_path / "report.html"
+    assert glossary(db, "report", "--format", "html", "--out", str(page)).returncode == 0
+    runs = page.read_text().split("<h2>Last runs</h2>")[1].split("<h2>")[0]
+    assert "<th>exit</th>" in runs and f"<td>{listed['id']}</td><td>crawl</td>" in runs
+    assert "<td>bad_input</td><td>2</td>" in runs and f"<p>{html.escape(why)}</p>" in runs
     reported = json.loads(glossary(db, "report", "--format", "json").stdout)["runs"][0]
     counts = [key for key in listed if key.startswith("pages_")]
     assert {k: reported[k] for k in counts} == {k: listed[k] for k in counts} == dict.fromkeys(counts, 0)

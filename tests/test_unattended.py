@@ -458,6 +458,11 @@ def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no
     # 'glossary show' says why a page answering 200 is gone, where it said "gone (HTTP 200)" alone.
     shown = run_glossary("show", sorted(deleted)[0], "--db", str(archived))
     assert 'gone (HTTP 200: the site\'s "not found" page) · version' in shown.stdout, shown.stdout + shown.stderr
+    # The report's broken related links to them said "(200)", as if they worked.
+    broken = run_glossary("report", "--db", str(archived)).stdout.split("Broken related links: ")[1].split("\n\n")[0]
+    to_deleted = [line for line in broken.splitlines()[1:] if line.split(" -> ")[-1].split(" (")[0] in deleted]
+    assert to_deleted and all(line.endswith(' (soft 404: the site\'s "not found" page, HTTP 200)')
+                              for line in to_deleted), broken
 
 
 def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(site, tmp_path):
