@@ -5,9 +5,11 @@ import fcntl
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -845,6 +847,37 @@ def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without
     assert rows(db, "SELECT count(*) AS n FROM page_versions") == [{"n": 1}]
     assert json.loads(again.stdout)["pages_unchanged"] == 1
     assert archive_problems(db) == []
+
+
+def _term_page(title: str, head: str = "", links: tuple[str, ...] = ()) -> str:
+    """A page of ``title`` with words of its own (none another page has: the trap guard reads every number as 0)
+    and ``links``."""
+    letters = random.Random(title).choices(string.ascii_lowercase, k=60 * 6)
+    words = " ".join("".join(letters[i:i + 6]) for i in range(0, len(letters), 6))
+    return (f"<!doctype html><html><head><title>{title}</title>{head}</head><body><main><article><h1>{title}</h1>"
+            f"<p>{words}</p></article><ul>{''.join(f'<li><a href={u}>{u}</a></li>' for u in links)}</ul>"
+            "</main></body></html>")
+
+
+@pytest.mark.parametrize("canonical", ["https://127.0.0.1{path}", "https://www.example.com{path}"])
+def test_pages_whose_canonical_names_them_on_another_scheme_or_host_are_not_cut_as_a_trap(tmp_path, canonical):
+    """A page whose rel=canonical names its own path on https (an http crawl), or on the production host (a staging
+    mirror), had "a rel=canonical pointing elsewhere": no text of its own for the trap guard. A hub of 30 such
+    definitions archived 21 ("pages that add nothing"), a chain of 10 from it 8 ("chain of pages that add nothing")."""
+    def head(path: str) -> str:
+        return f'<link rel="canonical" href="{canonical.format(path=path)}">'
+
+    hub = [f"/definition/hub{i}/" for i in range(30)]
+    chain = [f"/definition/chain{i}/" for i in range(10)]
+    _Pages.PAGES = {"/": _term_page("Home", links=(*hub, chain[0])),
+                    **{path: _term_page(f"Hub {i}", head(path)) for i, path in enumerate(hub)},
+                    **{path: _term_page(f"Chain {i}", head(path), chain[i + 1:i + 2]) for i, path in enumerate(chain)}}
+    db = tmp_path / "canonical.db"
+    with _served(_Pages) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT * FROM crawl_errors") == []
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub, *chain]}
 
 
 def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pages(tmp_path):
