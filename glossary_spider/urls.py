@@ -43,6 +43,9 @@ _NOT_FOLLOWED = re.compile(
     re.IGNORECASE,
 )
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
+# A page of a listing by its query, as /page/N/ is by its path: WordPress's ?paged=N and ?page=N, and a query
+# loop block's ?query-N-page=N.
+_PAGINATION_QUERY = re.compile(r"(^|&)(page|paged|query-\d+-page)=\d+(&|$)", re.IGNORECASE)
 
 
 # The longest URL browsers and Scrapy's UrlLengthMiddleware (URLLENGTH_LIMIT) take. The caches of this
@@ -195,14 +198,16 @@ def _page_path(path: str) -> str:
 
 
 def classify(url: str) -> PageKind:
-    """Page type and slug of a normalised URL, from its path alone."""
+    """Page type and slug of a normalised URL, from its path; a page of a listing by its query (``?page=2``,
+    ``?paged=2``, ``?query-1-page=2``) is of none, as ``/page/2/`` is."""
     return _classify(url) if len(url) <= MAX_CACHED_URL else _classify.__wrapped__(url)
 
 
 @lru_cache(maxsize=4096)
 def _classify(url: str) -> PageKind:
-    match = _PAGE_PATH.match(urlsplit(url).path)
-    if not match:
+    parts = urlsplit(url)
+    match = _PAGE_PATH.match(parts.path)
+    if not match or _PAGINATION_QUERY.search(parts.query):  # /area/vega/?page=2: a listing, not a second area
         return PageKind("other", None)
     if match["type"]:
         return PageKind(match["type"], match["slug"])

@@ -880,6 +880,29 @@ def test_pages_whose_canonical_names_them_on_another_scheme_or_host_are_not_cut_
     assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub, *chain]}
 
 
+def test_pages_of_a_listing_by_their_query_are_visited_for_their_links_not_archived(tmp_path):
+    """``/area/vega/?page=2`` was archived as a second area ``vega`` beside ``/area/vega/`` (``glossary show vega
+    --type area`` refused: "names 2 pages"), where ``/area/vega/page/2/`` is a listing, visited for its links. So
+    are ``?paged=N`` and a query loop's ``?query-N-page=N`` now; a start URL is archived, as any is."""
+    posts = [f"/definition/post{name}/" for name in "abcd"]
+    _Pages.PAGES = {"/": _term_page("Home", links=("/area/vega/",)),
+                    "/area/vega/": _term_page("Vega", links=(*posts[:1], "/area/vega/?page=2")),
+                    "/area/vega/?page=2": _term_page("Vega", links=(posts[1], "/area/vega/?paged=3")),
+                    "/area/vega/?paged=3": _term_page("Vega", links=(posts[2], "/area/vega/?query-1-page=4")),
+                    "/area/vega/?query-1-page=4": _term_page("Vega", links=posts[3:]),
+                    **{path: _term_page(path) for path in posts}}
+    db = tmp_path / "listing.db"
+    with _served(_Pages) as base:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {
+            f"{base}{path}" for path in ["/", "/area/vega/", *posts]}
+        shown = run_glossary("show", "vega", "--type", "area", "--db", str(db), "--format", "json")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["url"] == f"{base}/area/vega/", shown.stderr
+        assert crawl(db, "--start-url", f"{base}/area/vega/?page=2", "--no-follow").returncode == 0
+    assert rows(db, "SELECT page_type, slug FROM pages WHERE url LIKE '%?page=2'") == [
+        {"page_type": "other", "slug": None}]
+
+
 def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pages(tmp_path):
     """A collapsed menu (display: none, or the hidden attribute) is shown to no reader, and its text is not the
     page's; but its links lead to pages of the site, which a crawl must reach. Dropping hidden elements
