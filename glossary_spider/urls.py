@@ -43,6 +43,9 @@ _NOT_FOLLOWED = re.compile(
     re.IGNORECASE,
 )
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
+# A page of a listing by its query, as /page/N/ is by its path: WordPress's ?paged=N and ?page=N, and a query
+# loop block's ?query-N-page=N.
+_PAGINATION_QUERY = re.compile(r"(^|&)(page|paged|query-\d+-page)=\d+(&|$)", re.IGNORECASE)
 
 
 # The longest URL browsers and Scrapy's UrlLengthMiddleware (URLLENGTH_LIMIT) take. The caches of this
@@ -195,18 +198,45 @@ def _page_path(path: str) -> str:
 
 
 def classify(url: str) -> PageKind:
-    """Page type and slug of a normalised URL, from its path alone."""
+    """Page type and slug of a normalised URL, from its path; a page of a listing by its query (``?page=2``,
+    ``?paged=2``, ``?query-1-page=2``) is of none, as ``/page/2/`` is."""
     return _classify(url) if len(url) <= MAX_CACHED_URL else _classify.__wrapped__(url)
 
 
 @lru_cache(maxsize=4096)
 def _classify(url: str) -> PageKind:
-    match = _PAGE_PATH.match(urlsplit(url).path)
-    if not match:
+    parts = urlsplit(url)
+    match = _PAGE_PATH.match(parts.path)
+    if not match or is_pagination(url):  # /area/vega/?page=2: a listing, not a second area
         return PageKind("other", None)
     if match["type"]:
         return PageKind(match["type"], match["slug"])
     return PageKind("area_resource" if match["n"] else "area", match["area"])
+
+
+def path_and_query(url: str) -> tuple[str, str]:
+    """What names a page within a site: its path and query, whatever the scheme and host it is reached at
+    (``http://`` or ``https://``, ``www.`` or not, a staging mirror or the site)."""
+    parts = urlsplit(url)
+    return parts.path, parts.query
+
+
+def canonical_variant(url: str, canonical: str | None) -> str | None:
+    """Where the page fetched at ``url`` is archived when it declares ``canonical`` (both archive URLs) and the
+    two differ in their query alone (``?ref=a``, ``?sessionid=1`` of a page): ``url`` with the canonical's
+    query, on ``url``'s own scheme and host. None for a canonical naming the page itself, or another path: a
+    site whose every page names its home page as canonical must not fold them into one."""
+    if not canonical:
+        return None
+    (path, query), (canonical_path, canonical_query) = path_and_query(url), path_and_query(canonical)
+    if path != canonical_path or query == canonical_query:
+        return None
+    return urlunsplit(urlsplit(url)._replace(query=canonical_query))
+
+
+def is_pagination(url: str) -> bool:
+    """Whether ``url`` is a page of a listing by its query (``?page=2``, ``?paged=2``, ``?query-1-page=2``)."""
+    return bool(_PAGINATION_QUERY.search(urlsplit(url).query))
 
 
 def host_of(url: str) -> str:

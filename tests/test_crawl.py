@@ -5,9 +5,11 @@ import fcntl
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -845,6 +847,89 @@ def test_a_page_whose_words_stay_but_whose_metadata_changes_is_rewritten_without
     assert rows(db, "SELECT count(*) AS n FROM page_versions") == [{"n": 1}]
     assert json.loads(again.stdout)["pages_unchanged"] == 1
     assert archive_problems(db) == []
+
+
+def _term_page(title: str, head: str = "", links: tuple[str, ...] = ()) -> str:
+    """A page of ``title`` with words of its own (none another page has: the trap guard reads every number as 0)
+    and ``links``."""
+    letters = random.Random(title).choices(string.ascii_lowercase, k=60 * 6)
+    words = " ".join("".join(letters[i:i + 6]) for i in range(0, len(letters), 6))
+    return (f"<!doctype html><html><head><title>{title}</title>{head}</head><body><main><article><h1>{title}</h1>"
+            f"<p>{words}</p></article><ul>{''.join(f'<li><a href={u}>{u}</a></li>' for u in links)}</ul>"
+            "</main></body></html>")
+
+
+@pytest.mark.parametrize("canonical", ["https://127.0.0.1{path}", "https://www.example.com{path}"])
+def test_pages_whose_canonical_names_them_on_another_scheme_or_host_are_not_cut_as_a_trap(tmp_path, canonical):
+    """A page whose rel=canonical names its own path on https (an http crawl), or on the production host (a staging
+    mirror), had "a rel=canonical pointing elsewhere": no text of its own for the trap guard. A hub of 30 such
+    definitions archived 21 ("pages that add nothing"), a chain of 10 from it 8 ("chain of pages that add nothing")."""
+    def head(path: str) -> str:
+        return f'<link rel="canonical" href="{canonical.format(path=path)}">'
+
+    hub = [f"/definition/hub{i}/" for i in range(30)]
+    chain = [f"/definition/chain{i}/" for i in range(10)]
+    _Pages.PAGES = {"/": _term_page("Home", links=(*hub, chain[0])),
+                    **{path: _term_page(f"Hub {i}", head(path)) for i, path in enumerate(hub)},
+                    **{path: _term_page(f"Chain {i}", head(path), chain[i + 1:i + 2]) for i, path in enumerate(chain)}}
+    db = tmp_path / "canonical.db"
+    with _served(_Pages) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT * FROM crawl_errors") == []
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub, *chain]}
+
+
+def test_pages_of_a_listing_by_their_query_are_visited_for_their_links_not_archived(tmp_path):
+    """``/area/vega/?page=2`` was archived as a second area ``vega`` beside ``/area/vega/`` (``glossary show vega
+    --type area`` refused: "names 2 pages"), where ``/area/vega/page/2/`` is a listing, visited for its links. So
+    are ``?paged=N`` and a query loop's ``?query-N-page=N`` now; a start URL is archived, as any is."""
+    posts = [f"/definition/post{name}/" for name in "abcd"]
+    _Pages.PAGES = {"/": _term_page("Home", links=("/area/vega/",)),
+                    "/area/vega/": _term_page("Vega", links=(*posts[:1], "/area/vega/?page=2")),
+                    "/area/vega/?page=2": _term_page("Vega", links=(posts[1], "/area/vega/?paged=3")),
+                    "/area/vega/?paged=3": _term_page("Vega", links=(posts[2], "/area/vega/?query-1-page=4")),
+                    "/area/vega/?query-1-page=4": _term_page("Vega", links=posts[3:]),
+                    **{path: _term_page(path) for path in posts}}
+    db = tmp_path / "listing.db"
+    with _served(_Pages) as base:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {
+            f"{base}{path}" for path in ["/", "/area/vega/", *posts]}
+        shown = run_glossary("show", "vega", "--type", "area", "--db", str(db), "--format", "json")
+        assert shown.returncode == 0 and json.loads(shown.stdout)["url"] == f"{base}/area/vega/", shown.stderr
+        assert crawl(db, "--start-url", f"{base}/area/vega/?page=2", "--no-follow").returncode == 0
+    assert rows(db, "SELECT page_type, slug FROM pages WHERE url LIKE '%?page=2'") == [
+        {"page_type": "other", "slug": None}]
+
+
+def test_a_page_fetched_under_another_query_than_its_canonicals_is_archived_once_at_its_canonical_url(tmp_path):
+    """``?ref=a``, ``?ref=b`` and ``?sessionid=1`` of a page declaring ``<link rel=canonical href=/definition/canon/>``
+    were archived as four pages (search listed it four times). Each variant now moves to the canonical URL as a
+    redirect there does: one page, fetched at the canonical URL. A canonical naming another path (the home page) is
+    no such move, and a canonical is followed one step only: a chain of them over ever-new queries is not walked."""
+    canon = _term_page("Canon", '<link rel="canonical" href="/definition/canon/">')
+    variants = ["/definition/canon/?ref=a", "/definition/canon/?ref=b", "/definition/canon/?sessionid=1"]
+    chain = [f"/definition/endless/?v={n}" for n in range(1, 5)]
+    _Pages.PAGES = {"/": _term_page("Home", links=(*variants, "/definition/wrong/?ref=z", chain[0])),
+                    "/definition/canon/": canon, **dict.fromkeys(variants, canon),
+                    "/definition/wrong/?ref=z": _term_page("Wrong", '<link rel="canonical" href="/">'),
+                    **{path: _term_page("Endless", f'<link rel="canonical" href="{after}">')
+                       for path, after in zip(chain, chain[1:])}}
+    db = tmp_path / "canonical.db"
+    with _served(_Pages) as base:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+    assert sorted(r["url"] for r in rows(db, "SELECT url FROM pages")) == [
+        f"{base}{path}" for path in ["/", "/definition/canon/", chain[1], "/definition/wrong/?ref=z"]]
+    moved = rows(db, "SELECT url, http_status, headers FROM captures WHERE outcome = 'moved' ORDER BY url")
+    assert [(r["url"], r["http_status"], r["headers"].splitlines()[0]) for r in moved] == sorted(
+        [(f"{base}{v}", 200, f"Location: {base}/definition/canon/") for v in variants]
+        + [(f"{base}{chain[0]}", 200, f"Location: {base}{chain[1]}")])
+    assert rows(db, "SELECT count(*) AS n FROM captures WHERE url = ?", (f"{base}/definition/canon/",)) == [{"n": 1}]
+    shown = run_glossary("show", f"{base}{variants[0]}", "--db", str(db))
+    assert shown.returncode == 2 and shown.stderr == (
+        f"Error: no archived page at {base}{variants[0]}; it redirected to {base}/definition/canon/ (run #1, its "
+        f"rel=canonical): glossary show {base}/definition/canon/\n"), shown.stderr
 
 
 def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pages(tmp_path):

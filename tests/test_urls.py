@@ -88,6 +88,12 @@ def test_what_is_not_a_web_page_is_none(url):
         ("https://term.greeks.live/", "other", None),
         ("https://term.greeks.live/category/term/page/2/", "other", None),
         ("https://term.greeks.live/term/greeks/extra/", "other", None),
+        # Pages of a listing by their query, as /page/2/ is by its path; other queries leave the page its type.
+        ("https://term.greeks.live/area/vega/?page=2", "other", None),
+        ("https://term.greeks.live/area/vega/?paged=3&ref=a", "other", None),
+        ("https://term.greeks.live/term/greeks/?query-1-page=2", "other", None),
+        ("https://term.greeks.live/definition/delta/?ref=a", "definition", "delta"),
+        ("https://term.greeks.live/area/vega/?page=all", "area", "vega"),
     ],
 )
 def test_classify(url, page_type, slug):
