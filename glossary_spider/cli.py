@@ -34,7 +34,7 @@ from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, Exit
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged,
                                      existing_archive, is_damaged, is_locked, read_gate_report)
-from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
+from glossary_spider.terminal import LossyStream, ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -1313,6 +1313,7 @@ def standard_streams() -> None:
     for stream in (sys.stdout, sys.stderr):  # text the locale's encoding lacks (PYTHONIOENCODING=ascii) as \u escapes
         if (stream.encoding or "").lower().replace("-", "") != "utf8":
             stream.reconfigure(errors="backslashreplace")
+    sys.stderr = LossyStream(sys.stderr)
 
 
 STDOUT_CLOSED = False  # standard output was closed when the command started (standard_streams)

@@ -63,6 +63,40 @@ def safe_json(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+class LossyStream:
+    """Standard error that can no longer be written (a reader gone: ``2>&1 | head -1``; a full disk) goes to
+    /dev/null from then on, as a closed one does (:func:`glossary_spider.cli.standard_streams`): what a command
+    says there is news for whoever reads it, and a run's exit status stays its own."""
+
+    def __init__(self, stream: IO[str]):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError:
+            self._to_nowhere()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            self._to_nowhere()
+
+    def _to_nowhere(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+        try:
+            self._stream.flush()  # what it held, now to /dev/null
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 class ShownOnTerminal:
     """A text stream to a terminal, for records written exactly elsewhere (an export's JSON lines or CSV):
     what :data:`_UNSAFE_RECORD` holds is written as ``\\uNNNN`` (in a JSON line, the same JSON), shown

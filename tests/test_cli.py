@@ -1117,6 +1117,24 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
         {"command": "refresh", "exit_status": 0}]
 
 
+@pytest.mark.parametrize("streams", ["stderr", "both"])
+def test_standard_error_whose_reader_left_leaves_the_run_its_exit_status(crawled, tmp_path, streams):
+    """`glossary refresh … 2>&1 | head -1`: a line on standard error that could not be written (the reader gone)
+    made every run exit 1, whatever the archive recorded (4 for a budget met, 0 for done)."""
+    db = shutil.copy(crawled, tmp_path / "gone-reader.db")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        for budget, status in ((["--max-requests", "3"], 4), ([], 0)):
+            result = subprocess.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--no-progress", *budget],
+                                    cwd=ROOT, stderr=write_end, timeout=120,
+                                    stdout=write_end if streams == "both" else subprocess.DEVNULL)
+            assert result.returncode == status
+    finally:
+        os.close(write_end)
+    assert rows(db, "SELECT exit_status FROM crawl_runs WHERE id > 1") == [{"exit_status": 4}, {"exit_status": 0}]
+
+
 @pytest.mark.parametrize("option", ["--run", "--accept", "--discard"])
 @pytest.mark.parametrize("run_id, words", [("99", "there is no run 99 (see 'glossary runs')"),
                                            ("1", "run 1 was not held by the quality gate"),
