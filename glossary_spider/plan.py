@@ -21,6 +21,7 @@ import dataclasses
 import errno
 import logging
 import os
+import shlex
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -232,9 +233,10 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
                                   f"{other} #{waiting['id']} was stopped: resume it with 'glossary {other} --resume' "
                                   f"(a Scrapyd job: mode={other} resume=1)")
             if (held := archive.undecided_held_run(args.mode)) is not None:
+                db = shlex.quote(str(archive.path))
                 raise BadArgument(f"nothing to resume: {args.mode} #{held} ended held by the quality gate: look with "
-                                  f"'glossary held --run {held} --db {archive.path}', accept or discard it "
-                                  f"('glossary held --accept {held}' or '--discard {held}'), then run "
+                                  f"'glossary held --run {held} --db {db}', accept or discard it "
+                                  f"('glossary held --accept {held} --db {db}' or '--discard {held}'), then run "
                                   f"'glossary {args.mode}' without --resume")
             raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none): run "
                               f"'glossary {args.mode}' without --resume")

@@ -798,6 +798,8 @@ def test_a_first_crawl_of_a_site_sending_every_url_to_its_home_page_is_held(site
     resumed = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--resume")
     assert resumed.returncode == ExitStatus.BAD_INPUT and resumed.stderr.count("\n") == 1, resumed.stderr
     assert "crawl #1 ended held by the quality gate" in resumed.stderr and "--discard 1" in resumed.stderr
+    # The commands it gives act on this archive: the one to accept named none, so it acted on the default.
+    assert f"'glossary held --accept 1 --db {tmp_path / 'a.db'}'" in resumed.stderr, resumed.stderr
 
 
 def test_a_resumed_crawl_asks_again_the_urls_its_held_part_saw_sent_to_the_home_page(site, tmp_path):
