@@ -1436,7 +1436,7 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     server = make_replica(40)
     db = tmp_path / "check.db"
     shutil.copy(crawled, db)
-    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.5",
+    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "1",
                                 "--max-pages", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
