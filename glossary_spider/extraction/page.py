@@ -96,11 +96,14 @@ _LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", r
 
 @dataclass
 class Extraction:
-    """What one page yields: the record to archive, the errors met, and links to follow."""
+    """What one page yields: the record to archive, the errors met, and links to follow; ``links_cut``, where
+    the page had more links to follow than its size allows (:func:`_most_links`), what was left out, in words (its
+    ``page cut`` row says it too), which a crawl's summary names among the limits it met."""
 
     record: dict[str, Any]
     errors: list[dict[str, Any]] = field(default_factory=list)
     outlinks: list[str] = field(default_factory=list)
+    links_cut: str | None = None
 
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b")
@@ -426,12 +429,27 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     outlinks = urls_to_follow(root, memo) if follow else []
     if memo.too_long:
         cuts.append(f"{memo.too_long:,} links to URLs longer than {MAX_URL:,} characters not recorded")
+    links_cut = None
     if len(outlinks) > (most := _most_links(size)):
-        cuts.append(f"{len(outlinks):,} links to follow, the first {most:,} followed")
-        outlinks = outlinks[:most]
+        outlinks, links_cut = _content_first(outlinks, record["links"], most)
+        cuts.append(links_cut)
     if cuts:  # one row for all that was cut from the page
         errors.insert(0, {"stage": "parse", "error": "page cut: " + "; ".join(cuts), "detail": None})
-    return Extraction(record, errors, outlinks)
+    return Extraction(record, errors, outlinks, links_cut)
+
+
+def _content_first(outlinks: list[str], links: list[dict[str, Any]], most: int) -> tuple[list[str], str]:
+    """The ``most`` of a page's ``outlinks`` it follows: those of its content (its record's ``links``: its text's,
+    its related lists') first, then the others (menus, header, footer) in the page's order, so that a cut falls
+    on its chrome; and the cut, in words. Each URL counts once, however often the page repeats it."""
+    followed = set(outlinks)
+    content = [url for url in dict.fromkeys(link["to_url"] for link in links) if url in followed][:most]
+    first = set(content)
+    kept = content + [url for url in outlinks if url not in first][:most - len(content)]
+    cut = f"{len(outlinks):,} links to follow, {most:,} followed"
+    if content:
+        cut += f": the {len(content):,} of its content first, then {most - len(content):,} of its menus' and others'"
+    return kept, cut
 
 
 def _cap_markup(text: str) -> tuple[str, list[str]]:
