@@ -5,6 +5,7 @@ import fcntl
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -1000,3 +1001,39 @@ def test_a_pages_content_links_are_followed_before_its_menus_when_its_links_are_
     summary = result.stdout
     assert re.search(r"^limits hit: +6 ", summary, re.M), summary
     assert {error["error"] for error in errors} <= {line.strip() for line in summary.splitlines()}, summary
+
+
+class _Index(_Site):
+    """A glossary's A-Z index, ``/definition/index/``: ``TERMS`` terms, each an item of one list (about 50 bytes
+    of markup a link), and the terms' pages."""
+
+    TERMS = 300
+    WORDS = ("option premium strike expiry volatility delta gamma vega theta hedge margin collateral funding "
+             "perpetual swap basis contango backwardation skew smile surface tenor notional settlement").split()
+
+    def markup(self) -> str | None:
+        if self.path == "/definition/index/":
+            items = "".join(f'<li><a href="/definition/term-{n}/">Term {n}</a></li>' for n in range(self.TERMS))
+            return (f"<html><head><title>Glossary A-Z</title></head><body><main><h1>Glossary A-Z</h1>"
+                    f"<p>Every term of the glossary.</p><ul>{items}</ul></main></body></html>")
+        if match := re.fullmatch(r"/definition/term-(\d+)/", self.path):
+            name = f"Term {match[1]}"
+            words = " ".join(random.Random(name).choices(self.WORDS, k=40))  # a text of its own: no trap
+            return f"<html><head><title>{name}</title></head><body><h1>{name}</h1><p>{words}</p></body></html>"
+        return None
+
+
+def test_an_a_to_z_index_is_followed_and_kept_whole(tmp_path):
+    """A page could follow, and keep, one link per 200 bytes of it: an index of 300 terms, 50 bytes a link,
+    had 100 of them followed and kept, the other 200 terms never requested, and the run said nothing but a
+    ``parse`` row (exit 0, nothing failed, no limit met). A page now has one link per 16 bytes, the shortest a
+    link with a text can be: no index of real links is cut."""
+    db = tmp_path / "index.db"
+    with _served(_Index) as base:
+        result = crawl(db, "--start-url", f"{base}/definition/index/", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["limits"] == []
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE url LIKE '%/definition/term-%'") == [{"n": _Index.TERMS}]
+    assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url = ?", (f"{base}/definition/index/",)) == [
+        {"n": _Index.TERMS}]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == []

@@ -56,7 +56,12 @@ MAX_SUMMARY_CHARS = 10_000  # a real summary is a paragraph, a few hundred
 # The other lines a page names: its author, language, each category, section heading and link's anchor text (a
 # link's summary is a paragraph, bounded as the page's is).
 MAX_LINE_CHARS = MAX_TITLE_CHARS
-MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
+# Links kept in the record, and links followed: one per LINK_BYTES of the page, the size of the shortest link
+# with a text (<a href=/1>x</a>), so that no page of real links is cut: an A-Z index spends 40-80 bytes on each
+# (<li><a href="/definition/vega/">Vega</a></li>). What bounds a page of bare links is the overall MAX_LINKS
+# (each followed is a request and a frontier row, each kept a row of the links table: some 200 bytes).
+LINK_BYTES = 16
+MAX_LINKS = 20_000  # ... and never more than this: past the 12,500 an index of <li> links holds within MAX_ELEMENTS
 MIN_LINKS = 100  # ... but never fewer than this
 
 # Stray characters have no place in text (the raw capture keeps the bytes). Control characters: C0 but tab
@@ -447,7 +452,9 @@ def _content_first(outlinks: list[str], links: list[dict[str, Any]], most: int) 
     first = set(content)
     kept = content + [url for url in outlinks if url not in first][:most - len(content)]
     cut = f"{len(outlinks):,} links to follow, {most:,} followed"
-    if content:
+    if len(content) == most:
+        cut += f": {most:,} of its content, none of its menus' and others'"
+    elif content:
         cut += f": the {len(content):,} of its content first, then {most - len(content):,} of its menus' and others'"
     return kept, cut
 
@@ -484,8 +491,9 @@ def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _most_links(size: int) -> int:
-    """How many links a page of ``size`` bytes may have kept, and followed: :data:`MAX_LINKS`, :data:`MIN_LINKS`."""
-    return min(MAX_LINKS, max(MIN_LINKS, size // 200))
+    """How many links a page of ``size`` bytes may have kept, and followed: one per :data:`LINK_BYTES`, between
+    :data:`MIN_LINKS` and :data:`MAX_LINKS`."""
+    return min(MAX_LINKS, max(MIN_LINKS, size // LINK_BYTES))
 
 
 def _bound(record: dict[str, Any], size: int) -> list[str]:
