@@ -18,7 +18,7 @@ from twisted.internet import task
 
 from glossary_spider.archiver import WriteFailed, write_batches, write_items
 from glossary_spider.gate import QualityGate
-from glossary_spider.items import LimitItem
+from glossary_spider.items import LimitItem, PageItem
 from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, held_back, is_complete
 from glossary_spider.plan import RunPlan
 from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
@@ -121,6 +121,8 @@ class ArchivePipeline:
         for item in items:
             if isinstance(item, LimitItem):
                 self._note_limit(item.error)
+            elif isinstance(item, PageItem) and item.extraction.links_cut:  # its page cut row says the rest
+                self._note_limit("page cut: " + item.extraction.links_cut)
         if self.writer is not None:
             task = asyncio.ensure_future(self.writer.run((items, self.traffic())))
             self.writing.append(task)

@@ -121,7 +121,8 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
         try:
             extraction = extract_page(body, url, content_type, follow=follow)
             record = extraction.record
-            staged = Extraction({key: record[key] for key in STAGED}, extraction.errors, extraction.outlinks)
+            staged = Extraction({key: record[key] for key in STAGED}, extraction.errors, extraction.outlinks,
+                                extraction.links_cut)
             results.append((staged, prepare(record), read_page(record) if follow else None))
         except Exception as exc:  # one page that breaks extraction must not fail its batch
             results.append(ExtractionFailed(f"{type(exc).__name__}: {exc}"))

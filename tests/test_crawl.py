@@ -1034,3 +1034,90 @@ def test_a_redirect_answered_in_one_part_of_a_run_is_not_asked_again_in_the_next
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert redirect not in [r["path"] for r in server.requests()]
+
+
+class _Menus(_Site):
+    """A site whose pages each open with a menu of ``MENU`` links to its areas (``/N``, written as briefly as
+    a link can be, so that a page of 2 KB holds more than it may follow) before their article: the
+    definitions c0 to c2 in a chain, each one's Related list leading to the next, c0's text to the listing
+    /category/more/ too, which lists d0 and d1."""
+
+    MENU = 160
+    RELATED = {"/definition/c0/": ["/definition/c1/"], "/definition/c1/": ["/definition/c2/"], "/definition/c2/": [],
+               "/category/more/": ["/definition/d0/", "/definition/d1/"], "/definition/d0/": [], "/definition/d1/": []}
+
+    def markup(self) -> str | None:
+        path = self.path
+        words = " ".join(f"{path.strip('/').replace('/', '-')}w{i}" for i in range(12))
+        if re.fullmatch(r"/\d+", path):
+            return f"<html><head><title>Area {path}</title></head><body><h1>Area</h1><p>{words}</p></body></html>"
+        if path not in self.RELATED:
+            return None
+        menu = "<nav>" + "".join(f"<a href=/{n}>" for n in range(self.MENU)) + "</nav>"
+        see = "<p>See <a href=/category/more/>more</a>.</p>" if path == "/definition/c0/" else ""
+        items = "".join(f'<li><a href="{url}">{url.strip("/")}</a></li>' for url in self.RELATED[path])
+        return (f"<html><head><title>{path}</title></head><body>{menu}<main><article><h1>{path}</h1><p>{words}</p>"
+                f"{see}<h2>Related</h2><ul>{items}</ul></article></main></body></html>")
+
+
+def test_a_pages_content_links_are_followed_before_its_menus_when_its_links_are_cut(tmp_path):
+    """The links a page may follow were the first in the page's order: behind a big menu, a definition's
+    Related list went unfollowed, and only a ``parse`` row said so. Now its content's links are followed
+    first, the cut falls on its menu, and the summary names it among the limits met, for a page archived
+    (a definition) as for a page only visited (a listing, which had no row at all)."""
+    db = tmp_path / "menus.db"
+    with _served(_Menus) as base:
+        result = crawl(db, "--start-url", f"{base}/definition/c0/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    archived = {r["url"].removeprefix(base) for r in rows(db, "SELECT url FROM pages")}
+    assert {"/definition/c0/", "/definition/c1/", "/definition/c2/", "/definition/d0/", "/definition/d1/"} <= archived
+    errors = rows(db, "SELECT url, stage, error FROM crawl_errors ORDER BY url")
+    content = {"/category/more/": 2, "/definition/c0/": 2, "/definition/c1/": 1, "/definition/c2/": 0,
+               "/definition/d0/": 0, "/definition/d1/": 0}  # each page's content links: the Related list's, the text's
+    assert [(e["url"].removeprefix(base), e["stage"]) for e in errors] == [(path, "parse") for path in content]
+    for error in errors:
+        links = _Menus.MENU + content[error["url"].removeprefix(base)]
+        most = int(re.fullmatch(rf"page cut: {links} links to follow, (\d+) followed.*", error["error"])[1])
+        assert most < _Menus.MENU
+        if content[error["url"].removeprefix(base)]:
+            assert error["error"].endswith(f": the {links - _Menus.MENU} of its content first, then "
+                                           f"{most - links + _Menus.MENU} of its menus' and others'")
+    summary = result.stdout
+    assert re.search(r"^limits hit: +6 ", summary, re.M), summary
+    assert {error["error"] for error in errors} <= {line.strip() for line in summary.splitlines()}, summary
+
+
+class _Index(_Site):
+    """A glossary's A-Z index, ``/definition/index/``: ``TERMS`` terms, each an item of one list (about 50 bytes
+    of markup a link), and the terms' pages."""
+
+    TERMS = 300
+    WORDS = ("option premium strike expiry volatility delta gamma vega theta hedge margin collateral funding "
+             "perpetual swap basis contango backwardation skew smile surface tenor notional settlement").split()
+
+    def markup(self) -> str | None:
+        if self.path == "/definition/index/":
+            items = "".join(f'<li><a href="/definition/term-{n}/">Term {n}</a></li>' for n in range(self.TERMS))
+            return (f"<html><head><title>Glossary A-Z</title></head><body><main><h1>Glossary A-Z</h1>"
+                    f"<p>Every term of the glossary.</p><ul>{items}</ul></main></body></html>")
+        if match := re.fullmatch(r"/definition/term-(\d+)/", self.path):
+            name = f"Term {match[1]}"
+            words = " ".join(random.Random(name).choices(self.WORDS, k=40))  # a text of its own: no trap
+            return f"<html><head><title>{name}</title></head><body><h1>{name}</h1><p>{words}</p></body></html>"
+        return None
+
+
+def test_an_a_to_z_index_is_followed_and_kept_whole(tmp_path):
+    """A page could follow, and keep, one link per 200 bytes of it: an index of 300 terms, 50 bytes a link,
+    had 100 of them followed and kept, the other 200 terms never requested, and the run said nothing but a
+    ``parse`` row (exit 0, nothing failed, no limit met). A page now has one link per 16 bytes, the shortest a
+    link with a text can be: no index of real links is cut."""
+    db = tmp_path / "index.db"
+    with _served(_Index) as base:
+        result = crawl(db, "--start-url", f"{base}/definition/index/", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["limits"] == []
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE url LIKE '%/definition/term-%'") == [{"n": _Index.TERMS}]
+    assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url = ?", (f"{base}/definition/index/",)) == [
+        {"n": _Index.TERMS}]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == []

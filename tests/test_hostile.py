@@ -834,12 +834,13 @@ def test_what_is_cut_from_a_heavy_page_is_an_error_row(heavy):
     errors = {}
     for r in rows(heavy["db"], "SELECT url, stage, error FROM crawl_errors WHERE run_id = 1"):
         errors.setdefault(r["url"].removeprefix(base), []).append(f"{r['stage']}: {r['error']}")
-    assert any("links, the first" in e for e in errors["/attack/link-flood/"]), errors
+    # Its 357,000 links are read as far as the markup's 50,000 tags: some 12,500, fewer than a page may keep.
+    assert any("tags" in e for e in errors["/attack/link-flood/"]), errors
     assert any("json-ld: " in e and "not read" in e for e in errors["/attack/jsonld-flood/"]), errors
     assert any("body text of" in e for e in errors["/attack/text-flood/"]), errors
     assert any("tags" in e for e in errors["/attack/tag-flood/"]), errors
-    assert rows(heavy["db"], "SELECT max(n) AS most FROM (SELECT count(*) AS n FROM links GROUP BY from_url)")[0][
-        "most"] <= 5000
+    most = rows(heavy["db"], "SELECT max(n) AS most FROM (SELECT count(*) AS n FROM links GROUP BY from_url)")[0]["most"]
+    assert 12_000 < most <= 20_000
 
 
 def test_a_search_matching_a_heavy_page_all_through_answers_at_once(heavy):

@@ -56,7 +56,12 @@ MAX_SUMMARY_CHARS = 10_000  # a real summary is a paragraph, a few hundred
 # The other lines a page names: its author, language, each category, section heading and link's anchor text (a
 # link's summary is a paragraph, bounded as the page's is).
 MAX_LINE_CHARS = MAX_TITLE_CHARS
-MAX_LINKS = 5000  # links kept in the record, and links followed: one per 200 bytes of the page
+# Links kept in the record, and links followed: one per LINK_BYTES of the page, the size of the shortest link
+# with a text (<a href=/1>x</a>), so that no page of real links is cut: an A-Z index spends 40-80 bytes on each
+# (<li><a href="/definition/vega/">Vega</a></li>). What bounds a page of bare links is the overall MAX_LINKS
+# (each followed is a request and a frontier row, each kept a row of the links table: some 200 bytes).
+LINK_BYTES = 16
+MAX_LINKS = 20_000  # ... and never more than this: past the 12,500 an index of <li> links holds within MAX_ELEMENTS
 MIN_LINKS = 100  # ... but never fewer than this
 
 # Stray characters have no place in text (the raw capture keeps the bytes). Control characters: C0 but tab
@@ -96,11 +101,14 @@ _LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", r
 
 @dataclass
 class Extraction:
-    """What one page yields: the record to archive, the errors met, and links to follow."""
+    """What one page yields: the record to archive, the errors met, and links to follow; ``links_cut``, where
+    the page had more links to follow than its size allows (:func:`_most_links`), what was left out, in words (its
+    ``page cut`` row says it too), which a crawl's summary names among the limits it met."""
 
     record: dict[str, Any]
     errors: list[dict[str, Any]] = field(default_factory=list)
     outlinks: list[str] = field(default_factory=list)
+    links_cut: str | None = None
 
 
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b")
@@ -426,12 +434,29 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     outlinks = urls_to_follow(root, memo) if follow else []
     if memo.too_long:
         cuts.append(f"{memo.too_long:,} links to URLs longer than {MAX_URL:,} characters not recorded")
+    links_cut = None
     if len(outlinks) > (most := _most_links(size)):
-        cuts.append(f"{len(outlinks):,} links to follow, the first {most:,} followed")
-        outlinks = outlinks[:most]
+        outlinks, links_cut = _content_first(outlinks, record["links"], most)
+        cuts.append(links_cut)
     if cuts:  # one row for all that was cut from the page
         errors.insert(0, {"stage": "parse", "error": "page cut: " + "; ".join(cuts), "detail": None})
-    return Extraction(record, errors, outlinks)
+    return Extraction(record, errors, outlinks, links_cut)
+
+
+def _content_first(outlinks: list[str], links: list[dict[str, Any]], most: int) -> tuple[list[str], str]:
+    """The ``most`` of a page's ``outlinks`` it follows: those of its content (its record's ``links``: its text's,
+    its related lists') first, then the others (menus, header, footer) in the page's order, so that a cut falls
+    on its chrome; and the cut, in words. Each URL counts once, however often the page repeats it."""
+    followed = set(outlinks)
+    content = [url for url in dict.fromkeys(link["to_url"] for link in links) if url in followed][:most]
+    first = set(content)
+    kept = content + [url for url in outlinks if url not in first][:most - len(content)]
+    cut = f"{len(outlinks):,} links to follow, {most:,} followed"
+    if len(content) == most:
+        cut += f": {most:,} of its content, none of its menus' and others'"
+    elif content:
+        cut += f": the {len(content):,} of its content first, then {most - len(content):,} of its menus' and others'"
+    return kept, cut
 
 
 def _cap_markup(text: str) -> tuple[str, list[str]]:
@@ -466,8 +491,9 @@ def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _most_links(size: int) -> int:
-    """How many links a page of ``size`` bytes may have kept, and followed: :data:`MAX_LINKS`, :data:`MIN_LINKS`."""
-    return min(MAX_LINKS, max(MIN_LINKS, size // 200))
+    """How many links a page of ``size`` bytes may have kept, and followed: one per :data:`LINK_BYTES`, between
+    :data:`MIN_LINKS` and :data:`MAX_LINKS`."""
+    return min(MAX_LINKS, max(MIN_LINKS, size // LINK_BYTES))
 
 
 def _bound(record: dict[str, Any], size: int) -> list[str]:

@@ -501,6 +501,8 @@ class GlossarySpider(Spider):
         if not keep:
             self.only_visited.add(url)
             items.append(VisitItem(url, discovered, aliases))
+            if extraction.links_cut:  # a page only visited has no row of its own to say what was not followed
+                items.append(LimitItem(url, "parse", "page cut: " + extraction.links_cut))
         else:
             self.pages_sent += 1
             page = PageItem(fetch, extraction, discovered, aliases, prepared)
