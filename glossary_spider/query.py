@@ -399,26 +399,18 @@ REDIRECTS_FOLLOWED = 20
 
 
 def _redirect(conn: sqlite3.Connection, url: str, *outcomes: str) -> dict[str, Any] | None:
-    """The last capture of ``url`` of one of ``outcomes``, if it was a redirect: its run, its status, its
-    target (a Location relative to ``url`` made whole, spelt as the archive spells URLs), and how it led there
-    (``HTTP 301``; for a page that answered 200, its ``rel=canonical`` or its meta refresh)."""
+    """The last capture of ``url`` of one of ``outcomes``, if it was a redirect: its run, its status and its
+    target (a Location relative to ``url`` made whole, spelt as the archive spells URLs)."""
     row = conn.execute("SELECT run_id, http_status, headers FROM captures WHERE url = ? AND outcome IN "
                        "(SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT 1", [url, json.dumps(outcomes)]
                        ).fetchone()
-    if row is None:
+    if row is None or not 300 <= (row["http_status"] or 0) < 400:
         return None
-    status, fields = row["http_status"] or 0, [line.partition(":") for line in (row["headers"] or "").splitlines()]
-    if 300 <= status < 400:
-        how = f"HTTP {status}"
-    elif status == 200:  # the page named where it is: a capture says so with a Location (spiders.glossary.moved)
-        canonical = any(name.strip().lower() == "link" and "canonical" in value for name, _, value in fields)
-        how = "its rel=canonical" if canonical else "its meta refresh"
-    else:
-        return None
-    for name, _, value in fields:
+    for line in (row["headers"] or "").splitlines():
+        name, _, value = line.partition(":")
         if name.strip().lower() == "location" and value.strip():
             target = urljoin(url, value.strip())
-            return {"run_id": row["run_id"], "http_status": status, "how": how, "to": normalize_url(target) or target}
+            return {"run_id": row["run_id"], "http_status": row["http_status"], "to": normalize_url(target) or target}
     return None
 
 
@@ -426,7 +418,7 @@ def _redirected(conn: sqlite3.Connection, moved: dict[str, Any]) -> str:
     """"redirected to …" for a redirect :func:`_redirect` found, and the page it leads to, through the archived
     redirects of the URLs it went on to: the one to show."""
     target = safe_text(moved["to"], one_line=True)
-    said = f"redirected to {target} (run #{moved['run_id']}, {moved['how']})"
+    said = f"redirected to {target} (run #{moved['run_id']}, HTTP {moved['http_status']})"
     seen, url = {moved["to"]}, moved["to"]
     while not conn.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone():
         onward = _redirect(conn, url, "moved")

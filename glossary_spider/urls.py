@@ -207,7 +207,7 @@ def classify(url: str) -> PageKind:
 def _classify(url: str) -> PageKind:
     parts = urlsplit(url)
     match = _PAGE_PATH.match(parts.path)
-    if not match or is_pagination(url):  # /area/vega/?page=2: a listing, not a second area
+    if not match or _PAGINATION_QUERY.search(parts.query):  # /area/vega/?page=2: a listing, not a second area
         return PageKind("other", None)
     if match["type"]:
         return PageKind(match["type"], match["slug"])
@@ -219,24 +219,6 @@ def path_and_query(url: str) -> tuple[str, str]:
     (``http://`` or ``https://``, ``www.`` or not, a staging mirror or the site)."""
     parts = urlsplit(url)
     return parts.path, parts.query
-
-
-def canonical_variant(url: str, canonical: str | None) -> str | None:
-    """Where the page fetched at ``url`` is archived when it declares ``canonical`` (both archive URLs) and the
-    two differ in their query alone (``?ref=a``, ``?sessionid=1`` of a page): ``url`` with the canonical's
-    query, on ``url``'s own scheme and host. None for a canonical naming the page itself, or another path: a
-    site whose every page names its home page as canonical must not fold them into one."""
-    if not canonical:
-        return None
-    (path, query), (canonical_path, canonical_query) = path_and_query(url), path_and_query(canonical)
-    if path != canonical_path or query == canonical_query:
-        return None
-    return urlunsplit(urlsplit(url)._replace(query=canonical_query))
-
-
-def is_pagination(url: str) -> bool:
-    """Whether ``url`` is a page of a listing by its query (``?page=2``, ``?paged=2``, ``?query-1-page=2``)."""
-    return bool(_PAGINATION_QUERY.search(urlsplit(url).query))
 
 
 def host_of(url: str) -> str:

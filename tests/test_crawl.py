@@ -903,35 +903,6 @@ def test_pages_of_a_listing_by_their_query_are_visited_for_their_links_not_archi
         {"page_type": "other", "slug": None}]
 
 
-def test_a_page_fetched_under_another_query_than_its_canonicals_is_archived_once_at_its_canonical_url(tmp_path):
-    """``?ref=a``, ``?ref=b`` and ``?sessionid=1`` of a page declaring ``<link rel=canonical href=/definition/canon/>``
-    were archived as four pages (search listed it four times). Each variant now moves to the canonical URL as a
-    redirect there does: one page, fetched at the canonical URL. A canonical naming another path (the home page) is
-    no such move, and a canonical is followed one step only: a chain of them over ever-new queries is not walked."""
-    canon = _term_page("Canon", '<link rel="canonical" href="/definition/canon/">')
-    variants = ["/definition/canon/?ref=a", "/definition/canon/?ref=b", "/definition/canon/?sessionid=1"]
-    chain = [f"/definition/endless/?v={n}" for n in range(1, 5)]
-    _Pages.PAGES = {"/": _term_page("Home", links=(*variants, "/definition/wrong/?ref=z", chain[0])),
-                    "/definition/canon/": canon, **dict.fromkeys(variants, canon),
-                    "/definition/wrong/?ref=z": _term_page("Wrong", '<link rel="canonical" href="/">'),
-                    **{path: _term_page("Endless", f'<link rel="canonical" href="{after}">')
-                       for path, after in zip(chain, chain[1:])}}
-    db = tmp_path / "canonical.db"
-    with _served(_Pages) as base:
-        assert crawl(db, "--start-url", f"{base}/").returncode == 0
-    assert sorted(r["url"] for r in rows(db, "SELECT url FROM pages")) == [
-        f"{base}{path}" for path in ["/", "/definition/canon/", chain[1], "/definition/wrong/?ref=z"]]
-    moved = rows(db, "SELECT url, http_status, headers FROM captures WHERE outcome = 'moved' ORDER BY url")
-    assert [(r["url"], r["http_status"], r["headers"].splitlines()[0]) for r in moved] == sorted(
-        [(f"{base}{v}", 200, f"Location: {base}/definition/canon/") for v in variants]
-        + [(f"{base}{chain[0]}", 200, f"Location: {base}{chain[1]}")])
-    assert rows(db, "SELECT count(*) AS n FROM captures WHERE url = ?", (f"{base}/definition/canon/",)) == [{"n": 1}]
-    shown = run_glossary("show", f"{base}{variants[0]}", "--db", str(db))
-    assert shown.returncode == 2 and shown.stderr == (
-        f"Error: no archived page at {base}{variants[0]}; it redirected to {base}/definition/canon/ (run #1, its "
-        f"rel=canonical): glossary show {base}/definition/canon/\n"), shown.stderr
-
-
 def test_links_hidden_from_readers_are_followed_though_their_text_is_not_the_pages(tmp_path):
     """A collapsed menu (display: none, or the hidden attribute) is shown to no reader, and its text is not the
     page's; but its links lead to pages of the site, which a crawl must reach. Dropping hidden elements

@@ -62,8 +62,7 @@ from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
-from glossary_spider.urls import (GLOSSARY_TYPES, canonical_variant, host_of, is_followable, is_pagination,
-                                  normalize_url, server_of)
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, server_of
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
                                      hold_stops)
 
@@ -71,8 +70,6 @@ logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
-# The redirect reason of a page whose rel=canonical names its own path under another query (see folds_to).
-CANONICAL = "canonical"
 SITEMAP_WAIT_SECONDS = 600
 
 
@@ -475,8 +472,6 @@ class GlossarySpider(Spider):
             logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             return [FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                                 response.status, fetch)]
-        if (target := self.folds_to(url, extraction.record.get("canonical_url"), response.meta)) is not None:
-            return [self.canonical_request(target, response), *self.guarded()]
         discovered, requests = [], []
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, reading, response.meta)
@@ -510,30 +505,6 @@ class GlossarySpider(Spider):
                 return self.last_page(page)
             items.append(page)
         return [*items, *requests, *self.guarded()]
-
-    def folds_to(self, url: str, canonical: str | None, meta: dict[str, Any]) -> str | None:
-        """Where the page fetched at ``url`` is archived instead: the URL its rel=canonical names, where that is the
-        same path under another query (``?ref=a`` of a page, :func:`~glossary_spider.urls.canonical_variant`);
-        None where it is archived as it is. A canonical is followed one step only, not from a page that a canonical
-        led to (a chain over ever-new queries, or back) nor towards a URL that redirected or folded to this one (a
-        loop); and a page of a listing by its query keeps its own links, whatever canonical it names."""
-        target = canonical_variant(url, canonical)
-        if target is None or CANONICAL in meta.get("redirect_reasons", ()) or is_pagination(url):
-            return None
-        if self.led_to.get(target) == url or target in {normalize_url(u) for u in meta.get("redirect_urls", ())}:
-            return None
-        return target
-
-    def canonical_request(self, target: str, response: Response) -> Request:
-        """The request for ``target``, the URL the page in ``response`` names as canonical (:meth:`folds_to`), made as
-        Scrapy makes a redirect's: the page is archived there, and the URL it was fetched at has moved (or, where
-        ``target`` is scheduled already, the request is dropped as a duplicate, and :meth:`dropped` says so)."""
-        self.led_to[normalize_url(response.url) or response.url] = target
-        self.seen.add(target)
-        meta = response.meta
-        return self.request_for(target, {"start": meta.get("start", False), "listed": meta.get("listed", False),
-                                         "redirect_urls": [*meta.get("redirect_urls", ()), response.url],
-                                         "redirect_reasons": [*meta.get("redirect_reasons", ()), CANONICAL]})
 
     def fetch_of(self, response: Response, url: str) -> Fetch:
         """The response as the archive records it; headers past what a capture keeps are a limit met, one row
@@ -771,11 +742,8 @@ def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
     items = []
     for asked, reason, location in zip(redirects, meta.get("redirect_reasons", []), [*redirects[1:], target]):
         if (alias := normalize_url(asked) or asked) != url:
-            status = reason if isinstance(reason, int) else 200  # a meta refresh or canonical: a page answering 200
-            headers = f"Location: {location}"
-            if reason == CANONICAL:  # what led there, for a capture of a page that answered 200
-                headers += f'\r\nLink: <{location}>; rel="canonical"'
-            items.append(MovedItem(Fetch(alias, status, headers=headers)))
+            status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
+            items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
     return items
 
 
