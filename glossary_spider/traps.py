@@ -14,9 +14,10 @@ their pages prove to be real content:
   least ``GLOSSARY_TRAP_MIN_WORDS`` words, not a near-duplicate (word-bigram
   Jaccard at least ``GLOSSARY_TRAP_SIMILARITY``) of the page that linked to it
   or of the family's recent pages, not the exact text of another URL, and no
-  ``rel=canonical`` pointing elsewhere (to another path or query: the same one on
-  another scheme or host, https for http, www or not, production for a staging
-  mirror, is the page's own);
+  ``rel=canonical`` pointing elsewhere (to another path: the same one on another
+  scheme or host, https for http, www or not, production for a staging mirror,
+  or under another query, is the page's own; its variants under ever-new
+  queries have the same text, or nearly);
 - URLs linked from pages that proved themselves (or from sitemap entries and
   start URLs) may be requested ``GLOSSARY_TRAP_BUDGET`` per family, plus
   ``GLOSSARY_TRAP_GROWTH`` more for every page of the family that proved itself
@@ -46,7 +47,7 @@ from urllib.parse import parse_qsl, urlsplit
 from scrapy.exceptions import IgnoreRequest
 
 from glossary_spider.sketches import PageReading, similarity
-from glossary_spider.urls import path_and_query, path_depth
+from glossary_spider.urls import path_depth, path_of
 
 # Path segments that are ids rather than words: long hex, UUIDs, long runs mixing letters and digits.
 _ID_SEGMENT = re.compile(r"^(?:[0-9a-f]{12,}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
@@ -177,7 +178,8 @@ class TrapGuard:
         thin = False
         if digest in self.texts:
             reason = "the same text as another URL"
-        elif canonical and path_and_query(canonical) != path_and_query(url):  # another scheme or host is no elsewhere
+        # Another scheme, host or query is no elsewhere: the text checks above and below find the variants of a page.
+        elif canonical and path_of(canonical) != path_of(url):
             reason = f"its canonical URL is {canonical}"
         elif any(similarity(own, other) >= self.similar for other in [*family.recent, *filter(None, [parent])]):
             reason = "a near-duplicate of a page before it"

@@ -214,11 +214,11 @@ def _classify(url: str) -> PageKind:
     return PageKind("area_resource" if match["n"] else "area", match["area"])
 
 
-def path_and_query(url: str) -> tuple[str, str]:
-    """What names a page within a site: its path and query, whatever the scheme and host it is reached at
-    (``http://`` or ``https://``, ``www.`` or not, a staging mirror or the site)."""
-    parts = urlsplit(url)
-    return parts.path, parts.query
+def path_of(url: str) -> str:
+    """Which page of a site ``url`` names, whatever the scheme and host it is reached at (``http://`` or
+    ``https://``, ``www.`` or not, a staging mirror or the site) and the query it carries (``?ref=``, a
+    session, a tracking parameter)."""
+    return urlsplit(url).path
 
 
 def host_of(url: str) -> str:

@@ -880,6 +880,21 @@ def test_pages_whose_canonical_names_them_on_another_scheme_or_host_are_not_cut_
     assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub, *chain]}
 
 
+def test_pages_linked_with_a_query_their_canonical_leaves_out_are_not_cut_as_a_trap(tmp_path):
+    """A site whose links carry a query (``?src=index``) that each page's rel=canonical leaves out: its pages had "a
+    rel=canonical pointing elsewhere", no text of their own, and a hub of 30 archived 21 ("pages that add nothing").
+    (Variants of one page under ever-new queries are still a trap: they have the same text; see test_traps.)"""
+    hub = [f"/definition/hub{i}/?src=index" for i in range(30)]
+    _Pages.PAGES = {"/": _term_page("Home", links=tuple(hub)),
+                    **{path: _term_page(path, f'<link rel="canonical" href="{path.split("?")[0]}">') for path in hub}}
+    db = tmp_path / "queries.db"
+    with _served(_Pages) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT * FROM crawl_errors") == []
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub]}
+
+
 def test_pages_of_a_listing_by_their_query_are_visited_for_their_links_not_archived(tmp_path):
     """``/area/vega/?page=2`` was archived as a second area ``vega`` beside ``/area/vega/`` (``glossary show vega
     --type area`` refused: "names 2 pages"), where ``/area/vega/page/2/`` is a listing, visited for its links. So
