@@ -880,6 +880,23 @@ def test_pages_whose_canonical_names_them_on_another_scheme_or_host_are_not_cut_
     assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *hub, *chain]}
 
 
+def test_pages_reached_by_redirects_after_the_page_budget_is_spent_are_archived_by_the_resume(tmp_path):
+    """A page that a redirect led to, answered after --max-pages was spent, was left to --resume, but the URL that
+    redirected to it was recorded moved (and done): no resume asked about either again, and the page was lost."""
+    posts = [f"/definition/t{i}/" for i in range(6)]
+    _ForNow.ELSEWHERE = {f"/old/t{i}/": path for i, path in enumerate(posts)}
+    _ForNow.PAGES = {"/": _term_page("Home", links=tuple(_ForNow.ELSEWHERE)), **{p: _term_page(p) for p in posts}}
+    db = tmp_path / "budget.db"
+    with _served(_ForNow) as base:
+        assert crawl(db, "--start-url", f"{base}/", "--max-pages", "2").returncode == 4
+        for _ in range(5):
+            if (resumed := run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")).returncode == 0:
+                break
+            assert resumed.returncode == 4, resumed.stdout + resumed.stderr
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {f"{base}{path}" for path in ["/", *posts]}
+    assert rows(db, "SELECT count(DISTINCT url) AS n FROM captures WHERE outcome = 'moved'") == [{"n": 6}]
+
+
 def test_pages_linked_with_a_query_their_canonical_leaves_out_are_not_cut_as_a_trap(tmp_path):
     """A site whose links carry a query (``?src=index``) that each page's rel=canonical leaves out: its pages had "a
     rel=canonical pointing elsewhere", no text of their own, and a hub of 30 archived 21 ("pages that add nothing").

@@ -435,7 +435,7 @@ class GlossarySpider(Spider):
             # Answered once judged, not before: while its extraction is awaited, the page may yet earn
             # its family the URLs the family holds, which would otherwise be cut as never earned.
             self.guard.answered(response.meta)
-        if "redirect_urls" not in response.meta:
+        if "redirect_urls" not in response.meta or isinstance(items, LeftForResume):
             return items
         return chain(moved(response.meta, url, response.url), items)
 
@@ -492,7 +492,7 @@ class GlossarySpider(Spider):
         aliases = [alias for u in meta.get("redirect_urls", []) if (alias := normalize_url(u)) and alias != url]
         items: list[Any] = []
         if self.limit_reached():  # the page budget is spent: the page, its links unread, is --resume's to fetch
-            return [*requests, *self.guarded()]
+            return LeftForResume([*requests, *self.guarded()])
         if not keep:
             self.only_visited.add(url)
             items.append(VisitItem(url, discovered, aliases))
@@ -733,6 +733,12 @@ def _lags(lastmod: datetime, last_modified: str | None) -> bool:
     if served is None:
         return False
     return lastmod < (served if served.tzinfo else served.replace(tzinfo=timezone.utc)) - LASTMOD_SLACK
+
+
+class LeftForResume(list):
+    """What a page's callback gives for a page the spent page budget leaves unarchived: no item of the page, nor
+    of the URLs that redirected to it, which have not moved for the archive yet. The URL asked for stays to do
+    in the frontier, and --resume asks for it again (its redirects lead to the page)."""
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
