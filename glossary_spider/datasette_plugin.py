@@ -1,20 +1,43 @@
-"""A Datasette plugin: a page's URL cell links to its sections, links, versions and captures.
+"""A Datasette plugin: a page's URL cell links to its sections, links, versions and captures; and the SQL
+functions the search canned query is bounded with (see :mod:`glossary_spider.metadata`).
 
-Those are views over the archive's compact tables (see :mod:`glossary_spider.storage.schema`), which
-foreign keys cannot point to; these links stand in for Datasette's "links from other tables".
+The sections, links, versions and captures are views over the archive's compact tables (see
+:mod:`glossary_spider.storage.schema`), which foreign keys cannot point to; these links stand in for
+Datasette's "links from other tables".
 Registered through the ``datasette`` entry point, so any Datasette in the same environment has it.
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from typing import Any
 from urllib.parse import quote
 
 from datasette import hookimpl
+from datasette.utils import escape_fts
 from markupsafe import Markup, escape
+
+from glossary_spider.query import long_page_snippet, ranking_query
 
 # (view, its column holding the page's URL)
 PAGE_ROWS = (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url"))
+
+
+def search_match(q: str | None) -> str:
+    """The search canned query's FTS5 query for what a user typed: Datasette's escape_fts (every word and
+    "phrase" quoted, all required), each once: FTS5 ranks and highlights every repeat again, in time that grows
+    with the square of the repeats and of the page's hits. No word at all (an empty box, a lone quote) is '""',
+    which matches nothing."""
+    return " ".join(dict.fromkeys(re.findall(r'"[^"]*"', escape_fts(q or "")))) or '""'
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    # For the search canned query (metadata.py): bounded as glossary search is bounded.
+    conn.create_function("search_match", 1, search_match, deterministic=True)
+    conn.create_function("search_ranking", 1, ranking_query, deterministic=True)
+    conn.create_function("long_page_snippet", 2, long_page_snippet, deterministic=True)
 
 
 @hookimpl

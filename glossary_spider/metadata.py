@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from glossary_spider.query import SNIPPET_MAX_WORDS, SNIPPET_WORDS
 from glossary_spider.storage.schema import version_chain
 
 URL = "the page's normalised URL"
@@ -302,12 +303,25 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
         "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
                        "The 50 best matches; for more, or FTS5 syntax (OR, NOT, prefix*), use 'glossary search' "
                        "(--limit) or the pages table's search box with _searchmode=raw.",
-        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error; but for one with
-        # no word at all (an empty box, a lone quote), which it makes '': that is '""' here, matching nothing.
-        "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
-               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid "
-               "WHERE pages_fts MATCH coalesce(nullif(escape_fts(:q), ''), '\"\"') "
-               "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
+        # The words go through search_match, search_ranking and long_page_snippet, functions the plugin gives
+        # SQLite (datasette_plugin.py), so that this is bounded as glossary search is (query.py): every query
+        # is valid FTS5; a query of many words is ranked and highlighted by its first 64 distinct ones; only
+        # the 50 shown are highlighted; and a long page's snippet is made in Python, for snippet() is quadratic
+        # in a page's hits, and no time limit stops it.
+        "sql": f"""
+WITH q(match) AS (SELECT search_match(:q)),
+r(ranking) AS (SELECT search_ranking(match) FROM q),
+best AS (
+  SELECT rowid, bm25(pages_fts, 10.0, 5.0, 1.0) AS rank FROM pages_fts
+  WHERE pages_fts MATCH (SELECT ranking FROM r)
+    AND rowid IN (SELECT rowid FROM pages_fts WHERE pages_fts MATCH (SELECT match FROM q))
+  ORDER BY rank LIMIT 50
+)
+SELECT p.url, p.page_type, p.title, CASE WHEN p.word_count <= {SNIPPET_MAX_WORDS}
+  THEN (SELECT snippet(pages_fts, -1, '[', ']', ' … ', {SNIPPET_WORDS}) FROM pages_fts
+        WHERE pages_fts MATCH (SELECT ranking FROM r) AND rowid = best.rowid)
+  ELSE long_page_snippet(p.body_text, (SELECT ranking FROM r)) END AS snippet
+FROM best JOIN pages p ON p.rowid = best.rowid ORDER BY best.rank""",
         "params": ["q"],
     },
 }

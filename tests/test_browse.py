@@ -1,5 +1,6 @@
 """glossary browse: Datasette in a child process, stopped with its parent."""
 
+import html
 import json
 import os
 import shutil
@@ -7,11 +8,13 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import GLOSSARY, ROOT
+from conftest import GLOSSARY, ROOT, crawl, rows
 from test_cli import assert_one_line_error
+from test_crawl import _served, _Site
 
 
 def free_port():
@@ -135,3 +138,76 @@ def test_an_archive_named_like_an_option_and_a_port_in_time_wait_are_served(craw
         browse.kill()
         _, errors = browse.communicate()
     assert "Traceback" not in errors
+
+
+FLOOD_WORDS = "xa xb xc xd xe xf xg xh".split()
+
+
+class _Hostile(_Site):
+    """Three definitions: one whose text is eight words over and over, a megabyte of them (its body text cut
+    there: 347,115 words, each a hit of a search for them); one whose title hides '.exe' behind a right-to-left
+    override; one that answers 404 once ``retired`` is set."""
+
+    retired = False
+
+    def markup(self) -> str | None:
+        title, text = {
+            "/definition/flood/": ("Flood", "".join(f"<p>{' '.join(FLOOD_WORDS * 6)}</p>" for _ in range(12_000))),
+            "/definition/spoof/": ("Report \u202egnp.exe", "<p>A title that reads backwards, xa in its text.</p>"),
+            "/definition/retired/": ("Retired", "<p>A page the site took down, xa in its text.</p>"),
+        }.get(self.path, (None, None))
+        if title is None or (self.path == "/definition/retired/" and _Hostile.retired):
+            return None
+        return (f'<html lang="en-US"><head><title>{title} ⎊ Definition ⎊ Greeks.live</title></head><body>'
+                f'<main><article><h1 class="entry-title">{title} ⎊ Definition</h1>'
+                f'<div class="entry-content">{text}</div></article></main></body></html>')
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """An archive of _Hostile's pages, the retired one gone, served by glossary browse: its base URL."""
+    db = tmp_path_factory.mktemp("hostile") / "archive.db"
+    with _served(_Hostile) as site:
+        pages = [a for p in ("flood", "spoof", "retired") for a in ("--start-url", f"{site}/definition/{p}/")]
+        result = crawl(db, *pages, "--no-follow", "--ignore-robots")
+        assert result.returncode == 0, result.stderr
+        _Hostile.retired = True
+        result = crawl(db, "--start-url", f"{site}/definition/retired/", "--no-follow", "--ignore-robots")
+        assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url, status FROM pages WHERE status = 'gone'") == [
+        {"url": f"{site}/definition/retired/", "status": "gone"}]
+    port = free_port()
+    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_size=1")
+        yield {"base": f"http://127.0.0.1:{port}/archive", "site": site, "db": db}
+    finally:
+        browse.send_signal(signal.SIGTERM)  # browse kills a Datasette that does not stop within 5 s
+        try:
+            browse.wait(timeout=30)
+        finally:
+            browse.kill()
+
+
+def fetch(url, timeout=60):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode()
+
+
+def test_the_search_canned_query_answers_at_once_on_a_page_hit_all_through(hostile):
+    """The canned query called FTS5's snippet() on every page it found, which is quadratic in a page's hits:
+    on a page of 347,115 words, each a hit, it ran for minutes at a full core, past Datasette's time limit,
+    and a query repeating a word did the same in bm25()."""
+    query = urllib.parse.quote(" ".join(FLOOD_WORDS))
+    started = time.monotonic()
+    (found,) = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q={query}", timeout=30))
+    assert time.monotonic() - started < 10
+    assert found["url"] == f"{hostile['site']}/definition/flood/"
+    assert found["snippet"] == " ".join(f"[{w}]" for w in FLOOD_WORDS * 2) + " …"  # as glossary search has it
+    started = time.monotonic()
+    repeated = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q={urllib.parse.quote('xa ' * 300)}",
+                                timeout=30))
+    assert time.monotonic() - started < 10
+    assert sorted(r["url"] for r in repeated) == [f"{hostile['site']}/definition/{p}/"
+                                                  for p in ("flood", "retired", "spoof")]
