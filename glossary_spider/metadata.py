@@ -301,8 +301,9 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
     "search": {
         "title": "Search titles, summaries and text",
         "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
-                       "The 50 best matches; for more, or FTS5 syntax (OR, NOT, prefix*), use 'glossary search' "
-                       "(--limit) or the pages table's search box with _searchmode=raw.",
+                       "The 50 best matches, gone pages among them (status); for more, or FTS5 syntax (OR, NOT, "
+                       "prefix*), use 'glossary search' (--limit) or the pages table's search box with "
+                       "_searchmode=raw.",
         # The words go through search_match, search_ranking and long_page_snippet, functions the plugin gives
         # SQLite (datasette_plugin.py), so that this is bounded as glossary search is (query.py): every query
         # is valid FTS5; a query of many words is ranked and highlighted by its first 64 distinct ones; only
@@ -317,7 +318,7 @@ best AS (
     AND rowid IN (SELECT rowid FROM pages_fts WHERE pages_fts MATCH (SELECT match FROM q))
   ORDER BY rank LIMIT 50
 )
-SELECT p.url, p.page_type, p.title, CASE WHEN p.word_count <= {SNIPPET_MAX_WORDS}
+SELECT p.url, p.page_type, p.status, p.title, CASE WHEN p.word_count <= {SNIPPET_MAX_WORDS}
   THEN (SELECT snippet(pages_fts, -1, '[', ']', ' … ', {SNIPPET_WORDS}) FROM pages_fts
         WHERE pages_fts MATCH (SELECT ranking FROM r) AND rowid = best.rowid)
   ELSE long_page_snippet(p.body_text, (SELECT ranking FROM r)) END AS snippet

@@ -211,3 +211,11 @@ def test_the_search_canned_query_answers_at_once_on_a_page_hit_all_through(hosti
     assert time.monotonic() - started < 10
     assert sorted(r["url"] for r in repeated) == [f"{hostile['site']}/definition/{p}/"
                                                   for p in ("flood", "retired", "spoof")]
+
+
+def test_the_search_canned_query_says_which_pages_are_gone(hostile):
+    """The canned query listed a page the site took down as it listed live ones, where glossary search says
+    '(definition, gone)': it has the page's status now."""
+    found = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q=xa"))
+    assert {r["url"].removeprefix(hostile["site"]): r["status"] for r in found} == {
+        "/definition/flood/": "live", "/definition/spoof/": "live", "/definition/retired/": "gone"}
