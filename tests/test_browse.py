@@ -153,7 +153,8 @@ class _Hostile(_Site):
     def markup(self) -> str | None:
         title, text = {
             "/definition/flood/": ("Flood", "".join(f"<p>{' '.join(FLOOD_WORDS * 6)}</p>" for _ in range(12_000))),
-            "/definition/spoof/": ("Report \u202egnp.exe", "<p>A title that reads backwards, xa in its text.</p>"),
+            "/definition/spoof/": ("Report \u202egnp.exe", "<p>A title that reads backwards, xa in its text. "
+                                   f"{'Words to pass the cut of a table cell. ' * 10}Then \u2066hidden\u2069.</p>"),
             "/definition/retired/": ("Retired", "<p>A page the site took down, xa in its text.</p>"),
         }.get(self.path, (None, None))
         if title is None or (self.path == "/definition/retired/" and _Hostile.retired):
@@ -219,3 +220,18 @@ def test_the_search_canned_query_says_which_pages_are_gone(hostile):
     found = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q=xa"))
     assert {r["url"].removeprefix(hostile["site"]): r["status"] for r in found} == {
         "/definition/flood/": "live", "/definition/spoof/": "live", "/definition/retired/": "gone"}
+
+
+def test_bidirectional_controls_are_shown_escaped_in_every_cell(hostile):
+    """A title 'Report \u202egnp.exe' showed in Datasette's tables, row pages and query results as 'Report
+    exe.png', the override acting on the text around it; they show it as show and search write it."""
+    spoof = f"{hostile['site']}/definition/spoof/"
+    row = f"{hostile['base']}/pages/{urllib.parse.quote(spoof.replace('.', '~2E'), safe='~').replace('%', '~')}"
+    table = fetch(f"{hostile['base']}/pages?url={urllib.parse.quote(spoof)}")
+    query = fetch(f"{hostile['base']}/search?q=gnp")
+    for page in (table, fetch(row), query):
+        assert not set(page) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        assert "Report \\u202egnp.exe" in page
+    # Tables cut the text, the row page shows it whole, escapes and all.
+    assert "Words to pass" in table and "Then \\u2066hidden\\u2069." not in table
+    assert "Then \\u2066hidden\\u2069." in fetch(row)
