@@ -23,8 +23,9 @@ from markupsafe import Markup, escape
 from glossary_spider.query import long_page_snippet, ranking_query
 from glossary_spider.terminal import safe_text
 
-# (view, its column holding the page's URL)
-PAGE_ROWS = (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url"))
+# (view, or canned query, and its column, or parameter, holding the page's URL). page_history, not the
+# page_versions view, which rebuilds every page's versions to answer about one.
+PAGE_ROWS = (("sections", "url"), ("links", "from_url"), ("page_history", "url"), ("captures", "url"))
 
 
 def search_match(q: str | None) -> str:

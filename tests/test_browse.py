@@ -3,6 +3,7 @@
 import html
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 
 import pytest
 from conftest import GLOSSARY, ROOT, crawl, rows
+from datasette.utils import tilde_encode
 from test_cli import assert_one_line_error
 from test_crawl import _served, _Site
 
@@ -226,7 +228,7 @@ def test_bidirectional_controls_are_shown_escaped_in_every_cell(hostile):
     """A title 'Report \u202egnp.exe' showed in Datasette's tables, row pages and query results as 'Report
     exe.png', the override acting on the text around it; they show it as show and search write it."""
     spoof = f"{hostile['site']}/definition/spoof/"
-    row = f"{hostile['base']}/pages/{urllib.parse.quote(spoof.replace('.', '~2E'), safe='~').replace('%', '~')}"
+    row = f"{hostile['base']}/pages/{tilde_encode(spoof)}"
     table = fetch(f"{hostile['base']}/pages?url={urllib.parse.quote(spoof)}")
     query = fetch(f"{hostile['base']}/search?q=gnp")
     for page in (table, fetch(row), query):
@@ -235,3 +237,16 @@ def test_bidirectional_controls_are_shown_escaped_in_every_cell(hostile):
     # Tables cut the text, the row page shows it whole, escapes and all.
     assert "Words to pass" in table and "Then \\u2066hidden\\u2069." not in table
     assert "Then \\u2066hidden\\u2069." in fetch(row)
+
+
+def test_a_pages_row_links_its_versions_to_the_page_history_query(hostile):
+    """The row page linked a page's versions to the page_versions view, which rebuilds every page's versions to
+    answer about one (0.3-2.4 s on 30,000 pages); the page_history canned query answers in a millisecond."""
+    spoof = f"{hostile['site']}/definition/spoof/"
+    row = f"{hostile['base']}/pages/{tilde_encode(spoof)}"
+    links = {(path, urllib.parse.unquote(html.unescape(value))) for path, value in
+             re.findall(r'href="(/archive/[^"?]+)\?url=([^"]+)"', fetch(row))}
+    assert ("/archive/page_history", spoof) in links
+    assert not [path for path, _ in links if path.startswith("/archive/page_versions")]
+    (version,) = json.loads(fetch(f"{hostile['base']}/page_history.json?_shape=array&url={urllib.parse.quote(spoof)}"))
+    assert version["version"] == 1 and version["title"] == "Report \u202egnp.exe"
