@@ -327,6 +327,12 @@ FROM best JOIN pages p ON p.rowid = best.rowid ORDER BY best.rank""",
     },
 }
 
+# The stored forms of the views, the crawl's own working state, and full-text search's shadow tables: hidden
+# from Datasette's lists, so that the contract's tables and views come first; reachable by their URLs still.
+# (bodies is the contract's, and stays listed.)
+HIDDEN = ["urls", "link_texts", "link_rows", "section_spans", "versions", "staged", "frontier",
+          "compression_dictionaries", "pages_fts_data", "pages_fts_idx", "pages_fts_docsize", "pages_fts_config"]
+
 # Datasette settings for the archive: long text cut to this many characters in tables, whole on a row's page.
 SETTINGS = {"truncate_cells_html": 300, "sql_time_limit_ms": 5000}
 
@@ -336,6 +342,8 @@ def datasette_metadata(database: str) -> dict[str, Any]:
         name: {"description": DESCRIPTIONS[name], "columns": columns}
         for name, columns in COLUMNS.items()
     }
+    for name in HIDDEN:
+        tables.setdefault(name, {})["hidden"] = True
     tables["pages"]["facets"] = ["page_type", "status"]
     tables["links"]["facets"] = ["kind"]
     tables["crawl_errors"]["facets"] = ["stage"]

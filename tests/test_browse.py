@@ -250,3 +250,19 @@ def test_a_pages_row_links_its_versions_to_the_page_history_query(hostile):
     assert not [path for path, _ in links if path.startswith("/archive/page_versions")]
     (version,) = json.loads(fetch(f"{hostile['base']}/page_history.json?_shape=array&url={urllib.parse.quote(spoof)}"))
     assert version["version"] == 1 and version["title"] == "Report \u202egnp.exe"
+
+
+def test_the_front_page_lists_the_archives_tables_not_its_stored_forms(hostile):
+    """Datasette's front page listed the tables with most rows, the stored forms of the views (link_rows, urls,
+    link_texts) first, and left pages behind '...'. Those are hidden now, and answer at their URLs still."""
+    database = json.loads(fetch(f"{hostile['base']}.json"))
+    listed = {t["name"] for t in database["tables"] if not t["hidden"]} | {v["name"] for v in database["views"]}
+    contract = {"pages", "sections", "links", "structured_data", "crawl_runs", "crawl_errors", "page_versions",
+                "captures", "bodies", "jsonld", "jsonld_nodes", "broken_links", "orphan_pages", "one_way_related"}
+    stored = {"urls", "link_texts", "link_rows", "section_spans", "versions", "staged", "frontier",
+              "compression_dictionaries"}
+    assert contract <= listed and not stored & listed
+    front = fetch(hostile["base"].removesuffix("/archive") + "/")
+    assert '<a href="/archive/pages"' in front and not re.search(r'href="/archive/(urls|link_texts|link_rows)"', front)
+    for table in stored:
+        assert "rows" in json.loads(fetch(f"{hostile['base']}/{table}.json?_size=1"))
