@@ -266,3 +266,13 @@ def test_the_front_page_lists_the_archives_tables_not_its_stored_forms(hostile):
     assert '<a href="/archive/pages"' in front and not re.search(r'href="/archive/(urls|link_texts|link_rows)"', front)
     for table in stored:
         assert "rows" in json.loads(fetch(f"{hostile['base']}/{table}.json?_size=1"))
+
+
+def test_browse_help_says_datasettes_own_options_are_not_passed_on():
+    """The help said 'Example:' over two examples, and nothing of Datasette's options (--host), which browse
+    does not take: it says how to run Datasette with the archive's metadata instead."""
+    result = subprocess.run([*GLOSSARY, "browse", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "Examples:\n" in result.stdout and "Example:" not in result.stdout
+    assert "Datasette's own options (--host, --setting, ...) are not passed on" in " ".join(result.stdout.split())
+    assert "glossary_spider.metadata.datasette_metadata" in result.stdout
