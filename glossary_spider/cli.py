@@ -1145,8 +1145,13 @@ def browse(db: str, port: int, open_browser: bool) -> None:
     immutable. A port in use exits 2. Needs the optional 'browse' extra:
     pip install 'glossary_spider[browse]'.
 
+    Datasette's own options (--host, --setting, ...) are not passed on: for them,
+    run Datasette itself. This package's plugin loads in any Datasette installed
+    beside it; the README's 'glossary browse' section shows how to give it the
+    descriptions and canned queries (glossary_spider.metadata.datasette_metadata).
+
     \b
-    Example:
+    Examples:
         glossary browse --db data/demo.db
         glossary browse --port 8002 --no-open
     """

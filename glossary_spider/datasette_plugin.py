@@ -1,30 +1,88 @@
-"""A Datasette plugin: a page's URL cell links to its sections, links, versions and captures.
+"""A Datasette plugin: a page's URL cell links to its sections, links, versions and captures; a cell's
+control characters show as escapes; and the SQL functions the search canned query is bounded with (see
+:mod:`glossary_spider.metadata`).
 
-Those are views over the archive's compact tables (see :mod:`glossary_spider.storage.schema`), which
-foreign keys cannot point to; these links stand in for Datasette's "links from other tables".
+The sections, links, versions and captures are views over the archive's compact tables (see
+:mod:`glossary_spider.storage.schema`), which foreign keys cannot point to; these links stand in for
+Datasette's "links from other tables".
 Registered through the ``datasette`` entry point, so any Datasette in the same environment has it.
 """
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
 from datasette import hookimpl
+from datasette.utils import escape_fts
 from markupsafe import Markup, escape
 
-# (view, its column holding the page's URL)
-PAGE_ROWS = (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url"))
+from glossary_spider.query import long_page_snippet, ranking_query
+from glossary_spider.terminal import safe_text
+
+# (view, or canned query, and its column, or parameter, holding the page's URL). page_history, not the
+# page_versions view, which rebuilds every page's versions to answer about one.
+PAGE_ROWS = (("sections", "url"), ("links", "from_url"), ("page_history", "url"), ("captures", "url"))
+
+
+def search_match(q: str | None) -> str:
+    """The search canned query's FTS5 query for what a user typed: Datasette's escape_fts (every word and
+    "phrase" quoted, all required), each once: FTS5 ranks and highlights every repeat again, in time that grows
+    with the square of the repeats and of the page's hits. No word at all (an empty box, a lone quote) is '""',
+    which matches nothing."""
+    return " ".join(dict.fromkeys(re.findall(r'"[^"]*"', escape_fts(q or "")))) or '""'
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    # For the search canned query (metadata.py): bounded as glossary search is bounded.
+    conn.create_function("search_match", 1, search_match, deterministic=True)
+    conn.create_function("search_ranking", 1, ranking_query, deterministic=True)
+    conn.create_function("long_page_snippet", 2, long_page_snippet, deterministic=True)
+
+
+# Datasette's route for a row's page, the one page that shows text whole (tables and queries cut it).
+ROW_PAGE = re.compile(r"/[^/.]+/[^/]+?/[^/]+?(\.\w+)?")
+# Whether the request being answered is for a row's page: render_cell is not told which page it renders for.
+_row_page: ContextVar[bool] = ContextVar("row_page", default=False)
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Any:
+    def wrap(app: Any) -> Any:
+        async def told_the_page(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            path, base_url = scope.get("path", ""), datasette.setting("base_url")
+            if base_url != "/" and path.startswith(base_url):  # as Datasette routes it
+                path = "/" + path[len(base_url):]
+            token = _row_page.set(bool(ROW_PAGE.fullmatch(path)))
+            try:
+                await app(scope, receive, send)
+            finally:
+                _row_page.reset(token)
+        return told_the_page
+    return wrap
 
 
 @hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Markup | None:
-    if table != "pages" or column != "url" or not isinstance(value, str):
+    """A page's URL with its links; and any text holding control characters with them shown as escapes, as the
+    command line shows them (a right-to-left override made 'Report \\u202egnp.exe' read 'Report exe.png')."""
+    if not isinstance(value, str):
         return None
-    base = datasette.urls.database(database)
-    links = " · ".join(f'<a href="{escape(base)}/{view}?{key}={escape(quote(value, safe=""))}">{view}</a>'
-                       for view, key in PAGE_ROWS)
-    return Markup(f"{escape(value)}<br><small>{links}</small>")
+    if table == "pages" and column == "url":
+        base = datasette.urls.database(database)
+        links = " · ".join(f'<a href="{escape(base)}/{view}?{key}={escape(quote(value, safe=""))}">{view}</a>'
+                           for view, key in PAGE_ROWS)
+        return Markup(f"{escape(safe_text(value))}<br><small>{links}</small>")
+    limit = 0 if _row_page.get() else datasette.setting("truncate_cells_html")
+    shown = value[:limit] if limit and len(value) > limit else value  # what Datasette shows: its cut, then …
+    escaped = safe_text(shown)
+    if escaped == shown:
+        return None  # Datasette's own rendering
+    return Markup(escape(escaped) + ("…" if len(shown) < len(value) else ""))
 
 
 @hookimpl

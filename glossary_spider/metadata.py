@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from glossary_spider.query import SNIPPET_MAX_WORDS, SNIPPET_WORDS
 from glossary_spider.storage.schema import version_chain
 
 URL = "the page's normalised URL"
@@ -300,17 +301,37 @@ FROM chain c JOIN versions v ON v.url_id = c.url_id AND v.version = c.version OR
     "search": {
         "title": "Search titles, summaries and text",
         "description": 'q: words, all of which must appear, and "quoted phrases" (quotes need not balance). '
-                       "The 50 best matches; for more, or FTS5 syntax (OR, NOT, prefix*), use 'glossary search' "
-                       "(--limit) or the pages table's search box with _searchmode=raw.",
-        # escape_fts (Datasette's) quotes each word, so no input is an FTS5 syntax error; but for one with
-        # no word at all (an empty box, a lone quote), which it makes '': that is '""' here, matching nothing.
-        "sql": "SELECT p.url, p.page_type, p.title, snippet(pages_fts, -1, '[', ']', ' … ', 16) AS snippet "
-               "FROM pages_fts JOIN pages p ON p.rowid = pages_fts.rowid "
-               "WHERE pages_fts MATCH coalesce(nullif(escape_fts(:q), ''), '\"\"') "
-               "ORDER BY bm25(pages_fts, 10.0, 5.0, 1.0) LIMIT 50",
+                       "The 50 best matches, gone pages among them (status); for more, or FTS5 syntax (OR, NOT, "
+                       "prefix*), use 'glossary search' (--limit) or the pages table's search box with "
+                       "_searchmode=raw.",
+        # The words go through search_match, search_ranking and long_page_snippet, functions the plugin gives
+        # SQLite (datasette_plugin.py), so that this is bounded as glossary search is (query.py): every query
+        # is valid FTS5; a query of many words is ranked and highlighted by its first 64 distinct ones; only
+        # the 50 shown are highlighted; and a long page's snippet is made in Python, for snippet() is quadratic
+        # in a page's hits, and no time limit stops it.
+        "sql": f"""
+WITH q(match) AS (SELECT search_match(:q)),
+r(ranking) AS (SELECT search_ranking(match) FROM q),
+best AS (
+  SELECT rowid, bm25(pages_fts, 10.0, 5.0, 1.0) AS rank FROM pages_fts
+  WHERE pages_fts MATCH (SELECT ranking FROM r)
+    AND rowid IN (SELECT rowid FROM pages_fts WHERE pages_fts MATCH (SELECT match FROM q))
+  ORDER BY rank LIMIT 50
+)
+SELECT p.url, p.page_type, p.status, p.title, CASE WHEN p.word_count <= {SNIPPET_MAX_WORDS}
+  THEN (SELECT snippet(pages_fts, -1, '[', ']', ' … ', {SNIPPET_WORDS}) FROM pages_fts
+        WHERE pages_fts MATCH (SELECT ranking FROM r) AND rowid = best.rowid)
+  ELSE long_page_snippet(p.body_text, (SELECT ranking FROM r)) END AS snippet
+FROM best JOIN pages p ON p.rowid = best.rowid ORDER BY best.rank""",
         "params": ["q"],
     },
 }
+
+# The stored forms of the views, the crawl's own working state, and full-text search's shadow tables: hidden
+# from Datasette's lists, so that the contract's tables and views come first; reachable by their URLs still.
+# (bodies is the contract's, and stays listed.)
+HIDDEN = ["urls", "link_texts", "link_rows", "section_spans", "versions", "staged", "frontier",
+          "compression_dictionaries", "pages_fts_data", "pages_fts_idx", "pages_fts_docsize", "pages_fts_config"]
 
 # Datasette settings for the archive: long text cut to this many characters in tables, whole on a row's page.
 SETTINGS = {"truncate_cells_html": 300, "sql_time_limit_ms": 5000}
@@ -321,6 +342,8 @@ def datasette_metadata(database: str) -> dict[str, Any]:
         name: {"description": DESCRIPTIONS[name], "columns": columns}
         for name, columns in COLUMNS.items()
     }
+    for name in HIDDEN:
+        tables.setdefault(name, {})["hidden"] = True
     tables["pages"]["facets"] = ["page_type", "status"]
     tables["links"]["facets"] = ["kind"]
     tables["crawl_errors"]["facets"] = ["stage"]

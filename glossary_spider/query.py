@@ -196,7 +196,7 @@ def _search(conn: sqlite3.Connection, match: str, page_type: str | None, limit: 
         ORDER BY title_match DESC, rank
         LIMIT :limit
     """
-    ranking = _ranking(match)
+    ranking = ranking_query(match)
     params = {"match": match, "ranking": ranking, "type": page_type, "limit": limit}
     try:  # run here, not when the results are read: a query FTS5 refuses is refused now
         found = conn.execute(sql, params)
@@ -241,7 +241,7 @@ def _without_repeats(query: str) -> str:
     return query
 
 
-def _ranking(match: str) -> str:
+def ranking_query(match: str) -> str:
     """The query that ranks and highlights: ``match`` itself, or past RANK_MAX_WORDS words its first
     distinct ones, OR-ed."""
     words = re.findall(r"\w+\*?", match)
@@ -290,6 +290,13 @@ def _snippet(text: str, match: str) -> str:
     cut_before = start > reach or len(head) > len(before)
     cut_after = start + reach < len(text) or len(tail) > len(after)
     return "… " * cut_before + marked + " …" * cut_after
+
+
+def long_page_snippet(text: str | None, ranking: str | None) -> str:
+    """The snippet ``glossary search`` gives a page over :data:`SNIPPET_MAX_WORDS` words for the query
+    ``ranking`` (see :func:`ranking_query`), its hits between ``[`` and ``]``: Datasette's search canned query
+    calls it, as a function the plugin gives SQLite, in place of snippet(), which no time limit stops."""
+    return highlight(_snippet(text or "", ranking or ""), shown=False)
 
 
 def highlight(text: str | None, start: str = "[", end: str = "]", shown: bool = True) -> str:

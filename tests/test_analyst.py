@@ -1073,9 +1073,10 @@ def test_datasette_cuts_long_cells_links_a_page_to_its_rows_and_survives_any_sea
     first_words = html.escape(body[:200])
     assert first_words in table.text and html.escape(body[:400]) not in table.text
     assert html.escape(body).replace("\n", "<br>") in row.text or html.escape(body) in row.text
-    for other, count in (("sections", "url"), ("links", "from_url"), ("page_versions", "url"), ("captures", "url")):
+    for other, link, count in (("sections", "sections", "url"), ("links", "links", "from_url"),
+                               ("page_versions", "page_history", "url"), ("captures", "captures", "url")):
         n = rows(db, f"SELECT count(*) AS n FROM {other} WHERE {count} = ?", (url,))[0]["n"]
-        assert n and f"{other}?{count}=" in row.text, other
+        assert n and f"{link}?{count}=" in row.text, other
     assert search.status_code == 200, search.text
     assert "quotes need not balance" in query.text
 

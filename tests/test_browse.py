@@ -1,17 +1,22 @@
 """glossary browse: Datasette in a child process, stopped with its parent."""
 
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import GLOSSARY, ROOT
+from conftest import GLOSSARY, ROOT, crawl, rows
+from datasette.utils import tilde_encode
 from test_cli import assert_one_line_error
+from test_crawl import _served, _Site
 
 
 def free_port():
@@ -135,3 +140,139 @@ def test_an_archive_named_like_an_option_and_a_port_in_time_wait_are_served(craw
         browse.kill()
         _, errors = browse.communicate()
     assert "Traceback" not in errors
+
+
+FLOOD_WORDS = "xa xb xc xd xe xf xg xh".split()
+
+
+class _Hostile(_Site):
+    """Three definitions: one whose text is eight words over and over, a megabyte of them (its body text cut
+    there: 347,115 words, each a hit of a search for them); one whose title hides '.exe' behind a right-to-left
+    override; one that answers 404 once ``retired`` is set."""
+
+    retired = False
+
+    def markup(self) -> str | None:
+        title, text = {
+            "/definition/flood/": ("Flood", "".join(f"<p>{' '.join(FLOOD_WORDS * 6)}</p>" for _ in range(12_000))),
+            "/definition/spoof/": ("Report \u202egnp.exe", "<p>A title that reads backwards, xa in its text. "
+                                   f"{'Words to pass the cut of a table cell. ' * 10}Then \u2066hidden\u2069.</p>"),
+            "/definition/retired/": ("Retired", "<p>A page the site took down, xa in its text.</p>"),
+        }.get(self.path, (None, None))
+        if title is None or (self.path == "/definition/retired/" and _Hostile.retired):
+            return None
+        return (f'<html lang="en-US"><head><title>{title} ⎊ Definition ⎊ Greeks.live</title></head><body>'
+                f'<main><article><h1 class="entry-title">{title} ⎊ Definition</h1>'
+                f'<div class="entry-content">{text}</div></article></main></body></html>')
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """An archive of _Hostile's pages, the retired one gone, served by glossary browse: its base URL."""
+    db = tmp_path_factory.mktemp("hostile") / "archive.db"
+    with _served(_Hostile) as site:
+        pages = [a for p in ("flood", "spoof", "retired") for a in ("--start-url", f"{site}/definition/{p}/")]
+        result = crawl(db, *pages, "--no-follow", "--ignore-robots")
+        assert result.returncode == 0, result.stderr
+        _Hostile.retired = True
+        result = crawl(db, "--start-url", f"{site}/definition/retired/", "--no-follow", "--ignore-robots")
+        assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url, status FROM pages WHERE status = 'gone'") == [
+        {"url": f"{site}/definition/retired/", "status": "gone"}]
+    port = free_port()
+    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_size=1")
+        yield {"base": f"http://127.0.0.1:{port}/archive", "site": site, "db": db}
+    finally:
+        browse.send_signal(signal.SIGTERM)  # browse kills a Datasette that does not stop within 5 s
+        try:
+            browse.wait(timeout=30)
+        finally:
+            browse.kill()
+
+
+def fetch(url, timeout=60):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return response.read().decode()
+
+
+def test_the_search_canned_query_answers_at_once_on_a_page_hit_all_through(hostile):
+    """The canned query called FTS5's snippet() on every page it found, which is quadratic in a page's hits:
+    on a page of 347,115 words, each a hit, it ran for minutes at a full core, past Datasette's time limit,
+    and a query repeating a word did the same in bm25()."""
+    query = urllib.parse.quote(" ".join(FLOOD_WORDS))
+    started = time.monotonic()
+    (found,) = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q={query}", timeout=30))
+    assert time.monotonic() - started < 10
+    assert found["url"] == f"{hostile['site']}/definition/flood/"
+    assert found["snippet"] == " ".join(f"[{w}]" for w in FLOOD_WORDS * 2) + " …"  # as glossary search has it
+    started = time.monotonic()
+    repeated = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q={urllib.parse.quote('xa ' * 300)}",
+                                timeout=30))
+    assert time.monotonic() - started < 10
+    assert sorted(r["url"] for r in repeated) == [f"{hostile['site']}/definition/{p}/"
+                                                  for p in ("flood", "retired", "spoof")]
+
+
+def test_the_search_canned_query_says_which_pages_are_gone(hostile):
+    """The canned query listed a page the site took down as it listed live ones, where glossary search says
+    '(definition, gone)': it has the page's status now."""
+    found = json.loads(fetch(f"{hostile['base']}/search.json?_shape=array&q=xa"))
+    assert {r["url"].removeprefix(hostile["site"]): r["status"] for r in found} == {
+        "/definition/flood/": "live", "/definition/spoof/": "live", "/definition/retired/": "gone"}
+
+
+def test_bidirectional_controls_are_shown_escaped_in_every_cell(hostile):
+    """A title 'Report \u202egnp.exe' showed in Datasette's tables, row pages and query results as 'Report
+    exe.png', the override acting on the text around it; they show it as show and search write it."""
+    spoof = f"{hostile['site']}/definition/spoof/"
+    row = f"{hostile['base']}/pages/{tilde_encode(spoof)}"
+    table = fetch(f"{hostile['base']}/pages?url={urllib.parse.quote(spoof)}")
+    query = fetch(f"{hostile['base']}/search?q=gnp")
+    for page in (table, fetch(row), query):
+        assert not set(page) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        assert "Report \\u202egnp.exe" in page
+    # Tables cut the text, the row page shows it whole, escapes and all.
+    assert "Words to pass" in table and "Then \\u2066hidden\\u2069." not in table
+    assert "Then \\u2066hidden\\u2069." in fetch(row)
+
+
+def test_a_pages_row_links_its_versions_to_the_page_history_query(hostile):
+    """The row page linked a page's versions to the page_versions view, which rebuilds every page's versions to
+    answer about one (0.3-2.4 s on 30,000 pages); the page_history canned query answers in a millisecond."""
+    spoof = f"{hostile['site']}/definition/spoof/"
+    row = f"{hostile['base']}/pages/{tilde_encode(spoof)}"
+    links = {(path, urllib.parse.unquote(html.unescape(value))) for path, value in
+             re.findall(r'href="(/archive/[^"?]+)\?url=([^"]+)"', fetch(row))}
+    assert ("/archive/page_history", spoof) in links
+    assert not [path for path, _ in links if path.startswith("/archive/page_versions")]
+    (version,) = json.loads(fetch(f"{hostile['base']}/page_history.json?_shape=array&url={urllib.parse.quote(spoof)}"))
+    assert version["version"] == 1 and version["title"] == "Report \u202egnp.exe"
+
+
+def test_the_front_page_lists_the_archives_tables_not_its_stored_forms(hostile):
+    """Datasette's front page listed the tables with most rows, the stored forms of the views (link_rows, urls,
+    link_texts) first, and left pages behind '...'. Those are hidden now, and answer at their URLs still."""
+    database = json.loads(fetch(f"{hostile['base']}.json"))
+    listed = {t["name"] for t in database["tables"] if not t["hidden"]} | {v["name"] for v in database["views"]}
+    contract = {"pages", "sections", "links", "structured_data", "crawl_runs", "crawl_errors", "page_versions",
+                "captures", "bodies", "jsonld", "jsonld_nodes", "broken_links", "orphan_pages", "one_way_related"}
+    stored = {"urls", "link_texts", "link_rows", "section_spans", "versions", "staged", "frontier",
+              "compression_dictionaries"}
+    assert contract <= listed and not stored & listed
+    front = fetch(hostile["base"].removesuffix("/archive") + "/")
+    assert '<a href="/archive/pages"' in front and not re.search(r'href="/archive/(urls|link_texts|link_rows)"', front)
+    for table in stored:
+        assert "rows" in json.loads(fetch(f"{hostile['base']}/{table}.json?_size=1"))
+
+
+def test_browse_help_says_datasettes_own_options_are_not_passed_on():
+    """The help said 'Example:' over two examples, and nothing of Datasette's options (--host), which browse
+    does not take: it says how to run Datasette with the archive's metadata instead."""
+    result = subprocess.run([*GLOSSARY, "browse", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "Examples:\n" in result.stdout and "Example:" not in result.stdout
+    assert "Datasette's own options (--host, --setting, ...) are not passed on" in " ".join(result.stdout.split())
+    assert "glossary_spider.metadata.datasette_metadata" in result.stdout
