@@ -71,7 +71,10 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
             url = _forward_slashes(url)
         origin = origin_of(base) if url.startswith("/") and not url.startswith("//") else None
         # A path from the root resolves the same against every page of a site: join it once per site.
-        url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
+        if url.startswith("?"):  # an empty query too replaces the base's, as a browser reads it (urljoin keeps it)
+            url = base.split("#", 1)[0].split("?", 1)[0] + url
+        else:
+            url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
     return _normalize_absolute(url) if len(url) <= MAX_CACHED_URL else _normalize_absolute.__wrapped__(url)
 
 

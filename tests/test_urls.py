@@ -49,6 +49,17 @@ def test_relative_links_resolve_against_the_page():
 
 
 @pytest.mark.parametrize(("href", "expected"), [
+    ("?", "https://term.greeks.live/definition/x/"),
+    ("?#top", "https://term.greeks.live/definition/x/"),
+    ("?page=2", "https://term.greeks.live/definition/x/?page=2"),
+])
+def test_a_link_of_a_query_alone_replaces_the_pages_query_an_empty_one_too(href, expected):
+    """``href="?"`` on ``/definition/x/?ref=a`` kept ``?ref=a`` (Python's urljoin), where a browser goes to
+    ``/definition/x/?``, the page without its query: a canonical so written named the variant itself."""
+    assert normalize_url(href, "https://term.greeks.live/definition/x/?ref=a#n") == expected
+
+
+@pytest.mark.parametrize(("href", "expected"), [
     ("\\definition\\vega\\", "https://term.greeks.live/definition/vega/"),
     ("..\\vega\\", "https://term.greeks.live/area/vega/"),
     ("\\\\other.example\\x", "https://other.example/x"),
