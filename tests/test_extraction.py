@@ -444,6 +444,16 @@ def test_a_hand_made_layout_without_json_ld():
     assert [s["heading"] for s in record["sections"]] == ["Essence"]
 
 
+def test_a_canonical_link_in_the_body_is_none_of_the_pages():
+    """A ``<link rel=canonical>`` in a post's text (a comment, a pasted snippet) was the page's canonical URL, ahead
+    of none or of the head's own; only the head's names it, as search engines read it."""
+    article = ('<article><h1>Vega</h1><link rel="canonical" href="/definition/evil/?x=1"><p>Vega measures '
+               "volatility exposure.</p></article>")
+    for head, expected in (("", None), ('<link rel="canonical" href="/term/vega/">', f"{BASE}/term/vega/")):
+        html = f"<html><head><title>Vega</title>{head}</head><body>{article}</body></html>"
+        assert extract_page(html.encode(), f"{BASE}/term/vega/").record["canonical_url"] == expected
+
+
 def test_a_page_of_another_type_still_gets_title_and_text():
     html = b"<html><body><main><h1>About</h1><p>Who we are.</p></main></body></html>"
     record = extract_page(html, f"{BASE}/about/").record

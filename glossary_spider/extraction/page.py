@@ -797,9 +797,12 @@ def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[Html
 
 
 def _canonical(links: list[HtmlElement], base: str) -> str | None:
-    """The ``href`` of the first of ``links`` whose ``rel`` names ``canonical`` (in any case) and that has one."""
+    """The ``href`` of the first of ``links`` whose ``rel`` names ``canonical`` (in any case) and that has one, in
+    the page's head: one in its body is no canonical (the HTML Standard allows it in the head alone, and search
+    engines ignore one elsewhere), and its text, a comment or a post, may hold anything its writers wrote."""
     for link in links:
-        if "canonical" in (link.get("rel") or "").lower().split() and (href := link.get("href")) is not None:
+        if ("canonical" in (link.get("rel") or "").lower().split() and (href := link.get("href")) is not None
+                and next(link.iterancestors("body"), None) is None):
             href = href.strip()
             return normalize_url(href, base) if href else None
     return None
