@@ -494,7 +494,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
     go at once (404, 410, a redirect elsewhere).
 
     \b
-    Example:
+    Examples:
         glossary crawl --sitemap https://term.greeks.live/sitemap_index.xml
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --concurrency 8
         glossary crawl --max-duration 2h --max-requests 20000
@@ -530,7 +530,7 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, no_follow: 
     soft 404s or broken extraction into history; see 'glossary held'.
 
     \b
-    Example:
+    Examples:
         glossary refresh
         glossary refresh --max-duration 30m --gate same-page-share=0.2
         glossary refresh --max-age 30 --json
@@ -603,7 +603,7 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     line that needs a look starts with the archive's path, for a loop over many.
 
     \b
-    Example:
+    Examples:
         glossary runs --db data/glossary.db
         glossary runs --check --max-age 26 > /dev/null
         glossary runs --json | jq '.[-1].outcome'
@@ -761,7 +761,7 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     captures stay.
 
     \b
-    Example:
+    Examples:
         glossary held
         glossary held --run 12 --json
         glossary held --accept 12
@@ -879,7 +879,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
     every one of them required, and a note on stderr says so.
 
     \b
-    Example:
+    Examples:
         glossary search "funding rate"
         glossary search 'vega OR gamma' --type definition --limit 5 --format json
     """
@@ -939,7 +939,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     """One page: its record, sections, links (out and in) and JSON-LD.
 
     \b
-    Example:
+    Examples:
         glossary show international-legal-cooperation
         glossary show https://term.greeks.live/term/greeks/ --format json
         glossary show vega --type area --history
@@ -1051,7 +1051,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
     --raw leaves it out, and JSON lines are always exact.
 
     \b
-    Example:
+    Examples:
         glossary export --format jsonl --out pages.jsonl
         glossary export --format csv --type definition > definitions.csv
         glossary export --format warc --out glossary.warc.gz
@@ -1103,7 +1103,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
     The html form is one self-contained file with charts.
 
     \b
-    Example:
+    Examples:
         glossary report
         glossary report --format html --out report.html
     """
