@@ -585,11 +585,17 @@ def line_diff(old: list[str], new: list[str]) -> list[tuple[str, str]]:
     return diff
 
 
+# The most words of a changed stretch (what lies between the words two texts begin and end with alike) that are
+# aligned word by word: SequenceMatcher takes time growing with the square of them (37 s for one edit to a page
+# of 250,000 characters). A longer stretch is shown removed and added whole.
+DIFF_WORDS = 5_000
+
+
 def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
     """Words kept (``=``), removed (``-``) and added (``+``), unchanged runs cut to ``context`` words."""
     a, b = old.split(), new.split()
     out: list[tuple[str, str]] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in _word_opcodes(a, b):
         if op == "equal":
             words = a[i1:i2]
             if len(words) > 2 * context:
@@ -603,6 +609,22 @@ def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
     if out and out[-1][0] == "=" and len(out[-1][1].split(" ")) > context:
         out[-1] = ("=", " ".join(out[-1][1].split(" ")[:context] + ["…"]))
     return out
+
+
+def _word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """SequenceMatcher's opcodes for the words ``a`` and ``b``: the words both begin and end with set aside first
+    (an edit or two in a long page leave a short stretch between them), that stretch aligned word by word up to
+    :data:`DIFF_WORDS`, past them replaced whole."""
+    head = len(os.path.commonprefix([a, b]))
+    tail = len(os.path.commonprefix([a[head:][::-1], b[head:][::-1]]))
+    i2, j2 = len(a) - tail, len(b) - tail
+    if max(i2 - head, j2 - head) <= DIFF_WORDS:
+        middle = [(op, i1 + head, k1 + head, j1 + head, l1 + head) for op, i1, k1, j1, l1 in
+                  difflib.SequenceMatcher(None, a[head:i2], b[head:j2], autojunk=False).get_opcodes()]
+    else:
+        middle = [("replace", head, i2, head, j2)]
+    return [*([("equal", 0, head, 0, head)] if head else []), *middle,
+            *([("equal", i2, len(a), j2, len(b))] if tail else [])]
 
 
 # -- the health report ----------------------------------------------------------------------
