@@ -50,6 +50,9 @@ MAX_MARKUP_CHARS = 8 * 1024 * 1024  # markup read; what follows is not parsed
 MAX_ELEMENTS = 50_000  # tags read; the markup after the last one is not parsed
 MAX_TEXT_CHARS = 1024 * 1024  # of body text, and again of section text: at most a quarter of the page
 MIN_TEXT_CHARS = 128 * 1024  # ... but never fewer than this
+# ... by whole steps of this many characters, and at a word's end: a cut that moved with every byte of markup made
+# a version of an edit to a script's URL (the text cut mid-word one character further on), and none of the text's.
+TEXT_STEP = 64 * 1024
 MAX_SECTIONS = 1000
 MAX_TITLE_CHARS = 2000  # a real title is a line, a few dozen characters
 MAX_SUMMARY_CHARS = 10_000  # a real summary is a paragraph, a few hundred
@@ -499,7 +502,7 @@ def _most_links(size: int) -> int:
 def _bound(record: dict[str, Any], size: int) -> list[str]:
     """Cut the record to what a page of ``size`` bytes may put in the archive; what was cut, in words."""
     cuts = []
-    most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4))
+    most_text = min(MAX_TEXT_CHARS, max(MIN_TEXT_CHARS, size // 4 // TEXT_STEP * TEXT_STEP))
     most = _most_links(size)
     for name, most_chars in (("title", MAX_TITLE_CHARS), ("summary", MAX_SUMMARY_CHARS),
                              ("author", MAX_LINE_CHARS), ("language", MAX_LINE_CHARS)):
@@ -513,9 +516,9 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
         cuts.append(_each_cut(long, "category", "categories", MAX_LINE_CHARS))
     text = record["body_text"] or ""
     if len(text) > most_text:
-        cuts.append(f"body text of {len(text):,} characters, the first {most_text:,} kept")
-        record["body_text"] = text[:most_text]
-        record["word_count"] = word_count(record["body_text"])
+        record["body_text"] = kept = _at_a_word_end(text, most_text)
+        record["word_count"] = word_count(kept)
+        cuts.append(f"body text of {len(text):,} characters, the first {len(kept):,} kept")
     sections = record["sections"]
     if len(sections) > MAX_SECTIONS:
         cuts.append(f"{len(sections):,} sections, the first {MAX_SECTIONS:,} kept")
@@ -527,7 +530,8 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
     for number, section in enumerate(sections):
         room -= len(section["heading"] or "") + len(section["text"] or "")
         if room < 0:
-            cuts.append(f"section text past {most_text:,} characters, sections from {number + 1} on not kept")
+            cuts.append(f"section text past {most_text:,} characters, the last {len(sections) - number:,} of "
+                        f"{len(sections):,} sections not kept")
             del sections[number:]
             break
     links = record["links"]
@@ -539,6 +543,12 @@ def _bound(record: dict[str, Any], size: int) -> list[str]:
         cuts += _cut_lines(links, "anchor_text", MAX_LINE_CHARS, "link anchor text", "link anchor texts")
         cuts += _cut_lines(links, "summary", MAX_SUMMARY_CHARS, "link summary", "link summaries")
     return cuts
+
+
+def _at_a_word_end(text: str, most: int) -> str:
+    """The first ``most`` characters of ``text``, or fewer, ending where a word does (within the last 1,000)."""
+    end = max(text.rfind(" ", most - 1000, most + 1), text.rfind("\n", most - 1000, most + 1))
+    return text[:end].rstrip() if end > 0 else text[:most]
 
 
 def _cut_lines(items: list[dict[str, Any]], key: str, most_chars: int, one: str, many: str) -> list[str]:
