@@ -1377,14 +1377,16 @@ def test_a_long_pages_text_is_cut_at_a_word_end_that_its_markup_does_not_move():
     text = records[0]["body_text"]
     assert len(text) < len(prose) // 2 and text.endswith((" ladder", " funding", " delta", " vega", " swap", " margin"))
     assert records[1]["body_text"] == text and records[1]["content_hash"] == records[0]["content_hash"]
-    assert extractions[0].errors[0]["error"] == f"page cut: body text of 1,063,999 characters, the first {len(text):,} kept"
+    assert extractions[0].errors[0]["error"] == (
+        f"page cut: body text of 1,063,999 characters, the first {len(text):,} kept")
     # The sections past the bound: the row said "sections from 2 on not kept" of the second (position 1) on.
     section = "<p>" + "ladder funding delta vega swap margin " * 2_000 + "</p>"
     body = (f"<html><head><title>T</title></head><body><article><h1>T</h1><h2>A</h2>{section}<h2>B</h2>{section * 5}"
             f"<h2>C</h2>{section}</article></body></html>")
     extraction = extract_page(body.encode(), f"{BASE}/definition/t/")
     assert [s["heading"] for s in extraction.record["sections"]] == ["A"]
-    assert extraction.errors[0]["error"].endswith("section text past 131,072 characters, the last 2 of 3 sections not kept")
+    assert extraction.errors[0]["error"].endswith(
+        "section text past 131,072 characters, the last 2 of 3 sections not kept")
 
 
 def test_an_author_category_heading_or_link_text_of_a_megabyte_is_cut_like_the_title():
