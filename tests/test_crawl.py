@@ -949,3 +949,69 @@ def test_a_redirect_answered_in_one_part_of_a_run_is_not_asked_again_in_the_next
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert redirect not in [r["path"] for r in server.requests()]
+
+
+class _Linking(_Pages):
+    """:class:`_Pages` that records the paths asked for (``ASKED``), answers the paths in ``MOVED`` with a
+    ``301`` to where it says, and the paths in ``FILES`` with a few bytes of the content type it says."""
+
+    ASKED: list[str] = []
+    MOVED: dict[str, str] = {}
+    FILES: dict[str, str] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.ASKED.append(self.path)
+        if self.path in self.MOVED or self.path in self.FILES:
+            moved = self.path in self.MOVED
+            self.send_response(301 if moved else 200)
+            self.send_header(*(("Location", self.MOVED[self.path]) if moved
+                               else ("Content-Type", self.FILES[self.path])))
+            self.send_header("Content-Length", "0" if moved else "9")
+            self.end_headers()
+            if not moved:
+                self.wfile.write(b"PK\x03\x04\x00\x01\x02\x03\x04")
+            return
+        super().do_GET()
+
+    def markup(self) -> str | None:
+        return super().markup() or self.PAGES.get(self.path.partition("?utm_")[0])
+
+
+_POST = ("<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives whose text "
+         "is long enough to be read as a paragraph of its own.</p>{1}</body></html>")
+
+
+def _linking(pages: dict[str, str], moved: dict[str, str] | None = None, files: dict[str, str] | None = None) -> None:
+    """:class:`_Linking`'s site: ``pages`` (path: markup; a page of its own for each ``/definition/x/`` named by
+    none), its redirects and files."""
+    _Linking.ASKED, _Linking.MOVED, _Linking.FILES = [], moved or {}, files or {}
+    _Linking.PAGES = pages
+
+
+def test_a_crawl_follows_the_links_a_client_without_scripts_is_shown(tmp_path):
+    """Links in a <noscript> were never followed, though a crawler runs no script and is shown them: a paged
+    archive's "Next page" there led nowhere. A template's links are shown to no one, and are still not followed.
+    The page's record is as before: its text and links leave out what <noscript> holds, as a reader with
+    scripts (most readers) is not shown it."""
+    body = ('<p>See <a href="/definition/shown/">shown</a> for more on this topic in the glossary.</p>'
+            '<noscript><p>See <a href="/definition/noscript/">noscript</a> without scripts.</p></noscript>'
+            '<template><a href="/definition/template/">template</a></template><a href="/archive/">Archive</a>')
+    archive = '<html><body><h1>Archive</h1><noscript><a href="/archive/?page=2">Next page</a></noscript></body></html>'
+    _linking({"/": _POST.format("Home", body), "/archive/": archive,
+              "/archive/?page=2": _POST.format("Archive 2", '<a href="/definition/paged/">paged</a>'),
+              **{f"/definition/{name}/": _POST.format(name, "")
+                 for name in ("shown", "noscript", "paged", "template")}})
+    db = tmp_path / "noscript.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    followed = ["noscript", "paged", "shown"]
+    assert sorted(_Linking.ASKED) == sorted(["/robots.txt", "/", "/archive/", "/archive/?page=2",
+                                             *(f"/definition/{name}/" for name in followed)])
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {
+        f"{base}/", *(f"{base}/definition/{name}/" for name in followed)}
+    assert rows(db, "SELECT kind, to_url FROM links WHERE from_url = ?", (f"{base}/",)) == [
+        {"kind": "inline", "to_url": f"{base}/definition/shown/"}]
+    (home,) = rows(db, "SELECT body_text FROM pages WHERE url = ?", (f"{base}/",))
+    assert "without scripts" not in home["body_text"]
+
