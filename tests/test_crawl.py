@@ -1015,3 +1015,32 @@ def test_a_crawl_follows_the_links_a_client_without_scripts_is_shown(tmp_path):
     (home,) = rows(db, "SELECT body_text FROM pages WHERE url = ?", (f"{base}/",))
     assert "without scripts" not in home["body_text"]
 
+
+def test_a_crawl_follows_image_maps_and_the_next_and_previous_pages_a_link_element_names(tmp_path):
+    """Only <a href> was followed: not an image map's <area>, nor the next and previous pages a <link> names
+    (a paged listing's, in its head). A frame's, an object's or an embed's source, a translation, a feed and
+    the URLs JSON-LD names are no link a reader follows, and are still not followed."""
+    names = ["area", "next", "prev", "iframe", "frame", "object", "embed", "german", "feed", "jsonld", "same-as"]
+    jsonld = ('{"@context": "https://schema.org", "@type": "WebPage", "url": "/definition/jsonld/", '
+              '"sameAs": ["/definition/same-as/"]}')
+    head = ('<link rel="Next" href="/definition/next/"><link rel="prev nofollow" href="/definition/prev/">'
+            '<link rel="alternate" hreflang="de" href="/definition/german/">'
+            '<link rel="alternate" type="application/rss+xml" href="/definition/feed/">'
+            f'<script type="application/ld+json">{jsonld}</script>')
+    body = ('<img usemap="#m" src="/m.png">'
+            '<map name="m"><area shape="rect" coords="0,0,9,9" href="/definition/area/"></map>'
+            '<iframe src="/definition/iframe/"></iframe><object data="/definition/object/"></object>'
+            '<embed src="/definition/embed/">')
+    _linking({"/": _POST.format("Home", body).replace("<head>", "<head>" + head),
+              "/frames/": '<html><frameset><frame src="/definition/frame/"></frameset></html>',
+              **{f"/definition/{name}/": _POST.format(name, "") for name in names}})
+    db = tmp_path / "followed.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/", "--start-url", f"{base}/frames/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    followed = ["area", "next", "prev"]
+    assert sorted(_Linking.ASKED) == sorted(["/robots.txt", "/", "/frames/",
+                                             *(f"/definition/{name}/" for name in followed)])
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {  # the frameset, blank, is not archived
+        f"{base}/", *(f"{base}/definition/{name}/" for name in followed)}
+
