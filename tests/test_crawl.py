@@ -1044,3 +1044,23 @@ def test_a_crawl_follows_image_maps_and_the_next_and_previous_pages_a_link_eleme
     assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {  # the frameset, blank, is not archived
         f"{base}/", *(f"{base}/definition/{name}/" for name in followed)}
 
+
+def test_links_to_files_that_are_not_pages_are_not_followed_by_any_extension_scrapy_knows(tmp_path):
+    """Files were known by a short list of extensions: a link to a .docx, .xlsx, .exe, .webm or .tar.gz was
+    downloaded whole (up to the size limit) and became a parse row "not an HTML page"."""
+    files = {"/files/report.docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "/files/sheet.XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "/files/setup.exe": "application/x-msdos-program", "/files/clip.webm": "video/webm",
+             "/files/data.tar.gz": "application/gzip", "/files/prices.csv.gz": "application/gzip",
+             "/files/slides.pptx?download=1": "application/vnd.ms-powerpoint"}
+    links = "".join(f'<li><a href="{path}">{path}</a></li>' for path in [*files, "/definition/kept/"])
+    _linking({"/": _POST.format("Home", f"<ul>{links}</ul>"), "/definition/kept/": _POST.format("Kept", "")},
+             files=files)
+    db = tmp_path / "files.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(_Linking.ASKED) == ["/", "/definition/kept/", "/robots.txt"]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == []
+    assert "failed              0" in result.stdout
+
