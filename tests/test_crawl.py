@@ -1064,3 +1064,34 @@ def test_links_to_files_that_are_not_pages_are_not_followed_by_any_extension_scr
     assert rows(db, "SELECT url, error FROM crawl_errors") == []
     assert "failed              0" in result.stdout
 
+
+def test_a_page_linked_through_a_url_that_redirects_to_it_is_no_orphan(tmp_path):
+    """A page linked to only through a URL that redirects there (an old slug, a short link, a chain of them)
+    was listed in orphan_pages (and in the report's bar of pages no page links to), and `glossary show` said
+    "Linked from 0 pages", though the redirect's capture (outcome moved) said where the URL went. A link from
+    the page itself, through a redirect, is still none."""
+    home = ('<p>See <a href="/definition/old-slug/">one</a> and <a href="/go/two">two</a> and '
+            '<a href="/definition/three/">three</a> for more on this topic in the glossary.</p>')
+    _linking({"/": _POST.format("Home", home),
+              **{f"/definition/{name}/": _POST.format(name, "") for name in ("one", "two", "three", "lonely")},
+              "/definition/self/": _POST.format("self", '<p>See <a href="/definition/self-old/">self</a> again.</p>')},
+             moved={"/definition/old-slug/": "/definition/one/", "/go/two": "/definition/two-old/",
+                    "/definition/two-old/": "/definition/two/?utm_source=redirect",
+                    "/definition/self-old/": "/definition/self/"})
+    db = tmp_path / "moved.db"
+    with _served(_Linking) as base:
+        result = crawl(db, *(arg for path in ("/", "/definition/lonely/", "/definition/self/")
+                             for arg in ("--start-url", base + path)))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert {r["url"] for r in rows(db, "SELECT url FROM captures WHERE outcome = 'moved'")} == {
+        f"{base}/{path}" for path in ("definition/old-slug/", "go/two", "definition/two-old/", "definition/self-old/")}
+    assert sorted(r["url"] for r in rows(db, "SELECT url FROM orphan_pages")) == [
+        f"{base}/definition/lonely/", f"{base}/definition/self/"]
+    shown = run_glossary("show", "--db", str(db), f"{base}/definition/two/")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Linked from 1 page:\n  Home (inline, via {base}/go/two)  {base}/\n" in shown.stdout
+    shown = run_glossary("show", "--db", str(db), f"{base}/definition/self/")
+    assert "Linked from 0 pages:" in shown.stdout
+    report = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)
+    assert report["orphans"]["count"] == 2  # and the report's bar of pages no page links to says so too
+    assert report["inbound_links"] == [{"inbound": 0, "pages": 2}, {"inbound": 1, "pages": 3}]
