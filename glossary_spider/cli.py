@@ -936,7 +936,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
 @format_option("text", "json")
 @user_errors
 def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_spec: str | None, fmt: str) -> None:
-    """One page: its record, sections, links (out and in) and JSON-LD.
+    """One page: its record, sections, links (out, and in: directly or through a URL that redirects here) and JSON-LD.
 
     \b
     Examples:
@@ -1018,7 +1018,8 @@ def _page_text(page: dict[str, Any]) -> str:
         lines += ["", f"{kind} links ({len(links)}):"]
         lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
     lines += ["", f"Linked from {counted(len({l['from_url'] for l in page['linked_from']}), 'page')}:"]
-    lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''})  {l['from_url']}"
+    lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''}"
+              f"{', via ' + l['via'] if l['via'] else ''})  {l['from_url']}"
               for l in page["linked_from"]]  # a gone page's links: what the site said before it went
     lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
     if page.get("microdata"):  # extruct's items: their type is a URL, or several

@@ -255,7 +255,7 @@ DESCRIPTIONS = {
     "jsonld": "The JSON-LD rows of structured_data",
     "jsonld_nodes": "One row per JSON-LD node, @graph members unfolded",
     "broken_links": "Links whose target answered 404/410 or is gone",
-    "orphan_pages": "Glossary pages no other archived page links to",
+    "orphan_pages": "Live glossary pages no other live page links to, directly or through a URL that redirects there",
     "one_way_related": "A lists B as related, B does not list A",
 }
 

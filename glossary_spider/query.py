@@ -24,7 +24,7 @@ from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
                                      not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
-from glossary_spider.storage.schema import not_ours
+from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text
 from glossary_spider.urls import PAGE_TYPES, classify, normalize_url
@@ -479,10 +479,19 @@ def page(conn: sqlite3.Connection, url: str) -> dict[str, Any]:
     for link in row["links"]:
         links.setdefault(link["kind"], []).append({k: link[k] for k in ("to_url", "anchor_text", "summary", "facet")})
     row["links"] = links
-    row["linked_from"] = [dict(r) for r in conn.execute(
-        "SELECT l.from_url, l.kind, p.title, p.status FROM links l LEFT JOIN pages p ON p.url = l.from_url "
-        "WHERE l.to_url = ? AND l.from_url != ? GROUP BY l.from_url, l.kind ORDER BY l.kind, l.from_url", [url, url])]
+    row["linked_from"] = [dict(r) for r in conn.execute(_LINKED_FROM, {"url": url})]
     return row
+
+
+# The pages that link to :url, by kind: directly, or (``via``) to a URL that redirects there (REDIRECTS).
+_LINKED_FROM = "WITH RECURSIVE" + REDIRECTS + """
+SELECT l.from_url, l.kind, p.title, p.status, NULL AS via FROM links l LEFT JOIN pages p ON p.url = l.from_url
+WHERE l.to_url = :url AND l.from_url != :url GROUP BY l.from_url, l.kind
+UNION ALL
+SELECT f.url, l.kind, p.title, p.status, min(r.url) FROM redirects r CROSS JOIN urls t ON t.url = r.url
+CROSS JOIN link_rows l ON l.to_id = t.id CROSS JOIN urls f ON f.id = l.from_id LEFT JOIN pages p ON p.url = f.url
+WHERE r.to_url = :url AND f.url != :url GROUP BY f.url, l.kind
+ORDER BY 2, 1, 5"""
 
 
 def history(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
@@ -690,12 +699,25 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
         "published_per_month": all_rows(
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
-        # The live glossary pages, as orphan_pages counts them: the bar at 0 is the orphans.
+        # The live glossary pages, as orphan_pages counts them: the bar at 0 is the orphans. The few pages that
+        # links reach through a redirect (ARRIVALS) are counted apart, each with its links of either way.
         "inbound_links": all_rows(
-            f"""SELECT inbound, count(*) AS pages FROM (
+            "WITH RECURSIVE" + REDIRECTS + "," + ARRIVALS + f"""
+               SELECT inbound, count(*) AS pages FROM (
                    SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l
                                   WHERE l.to_url = p.url AND l.from_url != p.url AND {_FROM_LIVE}) AS inbound
-                   FROM pages p WHERE p.page_type != 'other' AND p.status = 'live')
+                   FROM pages p WHERE p.page_type != 'other' AND p.status = 'live'
+                     AND p.url NOT IN (SELECT to_url FROM arrivals)
+                   UNION ALL
+                   SELECT l.to_url, count(DISTINCT l.from_url) FROM (
+                       SELECT from_url, to_url FROM arrivals
+                       UNION ALL
+                       SELECT f.url, t.url FROM (SELECT DISTINCT to_url FROM arrivals) a
+                       CROSS JOIN urls t ON t.url = a.to_url CROSS JOIN link_rows l ON l.to_id = t.id
+                       CROSS JOIN urls f ON f.id = l.from_id CROSS JOIN pages fp ON fp.url = f.url
+                       WHERE fp.status = 'live' AND f.url != t.url) l
+                   JOIN pages p ON p.url = l.to_url AND p.page_type != 'other' AND p.status = 'live'
+                   GROUP BY l.to_url)
                GROUP BY inbound ORDER BY inbound"""),
         "most_linked": all_rows(
             f"""SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l

@@ -34,14 +34,17 @@ _PAGE_PATH = re.compile(
 )
 
 # Paths a crawl never follows: WordPress machinery, feeds, search, archives of
-# tags and authors, attachments, and files that are not pages.
+# tags and authors, attachments; and files that are not pages (FILE_EXTENSIONS).
 _NOT_FOLLOWED = re.compile(
     r"^/(wp-admin|wp-login\.php|wp-json|xmlrpc\.php|wp-content|wp-includes|feed|comments|search"
     r"|tag|author|attachment)(/|$)"
-    r"|/(feed|embed|trackback|attachment)/?$"
-    r"|\.(md|xml|xml\.gz|txt|jpe?g|png|gif|webp|svg|ico|css|js|pdf|zip|mp4|mp3|woff2?)$",
+    r"|/(feed|embed|trackback|attachment)/?$",
     re.IGNORECASE,
 )
+# Files that are not pages, by the extension of their name, besides those Scrapy's link extractor skips
+# (scrapy.linkextractors.IGNORED_EXTENSIONS: documents, spreadsheets, archives, programs, images, audio, video):
+# markdown and text, sitemaps, web fonts, and whatever is compressed (``.xml.gz``, ``.csv.gz``, ``.tgz``).
+FILE_EXTENSIONS = frozenset(("md", "txt", "xml", "woff", "woff2", "gz", "tgz"))
 _NOT_FOLLOWED_QUERY = re.compile(r"(^|&)(s|p|attachment_id|replytocom|preview)=", re.IGNORECASE)
 # A page of a listing by its query, as /page/N/ is by its path: WordPress's ?paged=N and ?page=N, and a query
 # loop block's ?query-N-page=N.
@@ -290,7 +293,30 @@ def _is_loopback(host: str) -> bool:
 def is_followable(url: str) -> bool:
     """Whether a crawl that follows links should request this normalised URL."""
     parts = urlsplit(url)
-    return not (_NOT_FOLLOWED.search(parts.path) or _NOT_FOLLOWED_QUERY.search(parts.query))
+    return not (_NOT_FOLLOWED.search(parts.path) or _NOT_FOLLOWED_QUERY.search(parts.query)
+                or is_file(parts.path))
+
+
+def is_file(path: str) -> bool:
+    """Whether a URL's ``path`` names a file that is no page, by its extension (:func:`_file_extensions`), a
+    double one too (``.tar.gz``), in any case. A path that ends with a slash names no file."""
+    name = path.rpartition("/")[2].lower()
+    extensions = _file_extensions()
+    dot = name.find(".")
+    while dot >= 0:  # every ending from a dot on: "tar.gz", then "gz"
+        if name[dot + 1:] in extensions:
+            return True
+        dot = name.find(".", dot + 1)
+    return False
+
+
+@lru_cache(maxsize=1)
+def _file_extensions() -> frozenset[str]:
+    """:data:`FILE_EXTENSIONS` and Scrapy's, imported as a crawl first asks: a reparse, and the extraction
+    workers, import no Scrapy (it takes a fifth of a second)."""
+    from scrapy.linkextractors import IGNORED_EXTENSIONS
+
+    return FILE_EXTENSIONS | {extension.lower() for extension in IGNORED_EXTENSIONS}
 
 
 def path_depth(url: str) -> int:

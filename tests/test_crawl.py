@@ -1124,3 +1124,149 @@ def test_an_a_to_z_index_is_followed_and_kept_whole(tmp_path):
     assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url = ?", (f"{base}/definition/index/",)) == [
         {"n": _Index.TERMS}]
     assert rows(db, "SELECT url, error FROM crawl_errors") == []
+
+
+class _Linking(_Pages):
+    """:class:`_Pages` that records the paths asked for (``ASKED``), answers the paths in ``MOVED`` with a
+    ``301`` to where it says, and the paths in ``FILES`` with a few bytes of the content type it says."""
+
+    ASKED: list[str] = []
+    MOVED: dict[str, str] = {}
+    FILES: dict[str, str] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.ASKED.append(self.path)
+        if self.path in self.MOVED or self.path in self.FILES:
+            moved = self.path in self.MOVED
+            self.send_response(301 if moved else 200)
+            self.send_header(*(("Location", self.MOVED[self.path]) if moved
+                               else ("Content-Type", self.FILES[self.path])))
+            self.send_header("Content-Length", "0" if moved else "9")
+            self.end_headers()
+            if not moved:
+                self.wfile.write(b"PK\x03\x04\x00\x01\x02\x03\x04")
+            return
+        super().do_GET()
+
+    def markup(self) -> str | None:
+        return super().markup() or self.PAGES.get(self.path.partition("?utm_")[0])
+
+
+_POST = ("<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives whose text "
+         "is long enough to be read as a paragraph of its own.</p>{1}</body></html>")
+
+
+def _linking(pages: dict[str, str], moved: dict[str, str] | None = None, files: dict[str, str] | None = None) -> None:
+    """:class:`_Linking`'s site: ``pages`` (path: markup; a page of its own for each ``/definition/x/`` named by
+    none), its redirects and files."""
+    _Linking.ASKED, _Linking.MOVED, _Linking.FILES = [], moved or {}, files or {}
+    _Linking.PAGES = pages
+
+
+def test_a_crawl_follows_the_links_a_client_without_scripts_is_shown(tmp_path):
+    """Links in a <noscript> were never followed, though a crawler runs no script and is shown them: a paged
+    archive's "Next page" there led nowhere. A template's links are shown to no one, and are still not followed.
+    The page's record is as before: its text and links leave out what <noscript> holds, as a reader with
+    scripts (most readers) is not shown it."""
+    body = ('<p>See <a href="/definition/shown/">shown</a> for more on this topic in the glossary.</p>'
+            '<noscript><p>See <a href="/definition/noscript/">noscript</a> without scripts.</p></noscript>'
+            '<template><a href="/definition/template/">template</a></template><a href="/archive/">Archive</a>')
+    archive = '<html><body><h1>Archive</h1><noscript><a href="/archive/?page=2">Next page</a></noscript></body></html>'
+    _linking({"/": _POST.format("Home", body), "/archive/": archive,
+              "/archive/?page=2": _POST.format("Archive 2", '<a href="/definition/paged/">paged</a>'),
+              **{f"/definition/{name}/": _POST.format(name, "")
+                 for name in ("shown", "noscript", "paged", "template")}})
+    db = tmp_path / "noscript.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    followed = ["noscript", "paged", "shown"]
+    assert sorted(_Linking.ASKED) == sorted(["/robots.txt", "/", "/archive/", "/archive/?page=2",
+                                             *(f"/definition/{name}/" for name in followed)])
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {
+        f"{base}/", *(f"{base}/definition/{name}/" for name in followed)}
+    assert rows(db, "SELECT kind, to_url FROM links WHERE from_url = ?", (f"{base}/",)) == [
+        {"kind": "inline", "to_url": f"{base}/definition/shown/"}]
+    (home,) = rows(db, "SELECT body_text FROM pages WHERE url = ?", (f"{base}/",))
+    assert "without scripts" not in home["body_text"]
+
+
+def test_a_crawl_follows_image_maps_and_the_next_and_previous_pages_a_link_element_names(tmp_path):
+    """Only <a href> was followed: not an image map's <area>, nor the next and previous pages a <link> names
+    (a paged listing's, in its head). A frame's, an object's or an embed's source, a translation, a feed and
+    the URLs JSON-LD names are no link a reader follows, and are still not followed."""
+    names = ["area", "next", "prev", "iframe", "frame", "object", "embed", "german", "feed", "jsonld", "same-as"]
+    jsonld = ('{"@context": "https://schema.org", "@type": "WebPage", "url": "/definition/jsonld/", '
+              '"sameAs": ["/definition/same-as/"]}')
+    head = ('<link rel="Next" href="/definition/next/"><link rel="prev nofollow" href="/definition/prev/">'
+            '<link rel="alternate" hreflang="de" href="/definition/german/">'
+            '<link rel="alternate" type="application/rss+xml" href="/definition/feed/">'
+            f'<script type="application/ld+json">{jsonld}</script>')
+    body = ('<img usemap="#m" src="/m.png">'
+            '<map name="m"><area shape="rect" coords="0,0,9,9" href="/definition/area/"></map>'
+            '<iframe src="/definition/iframe/"></iframe><object data="/definition/object/"></object>'
+            '<embed src="/definition/embed/">')
+    _linking({"/": _POST.format("Home", body).replace("<head>", "<head>" + head),
+              "/frames/": '<html><frameset><frame src="/definition/frame/"></frameset></html>',
+              **{f"/definition/{name}/": _POST.format(name, "") for name in names}})
+    db = tmp_path / "followed.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/", "--start-url", f"{base}/frames/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    followed = ["area", "next", "prev"]
+    assert sorted(_Linking.ASKED) == sorted(["/robots.txt", "/", "/frames/",
+                                             *(f"/definition/{name}/" for name in followed)])
+    assert {r["url"] for r in rows(db, "SELECT url FROM pages")} == {  # the frameset, blank, is not archived
+        f"{base}/", *(f"{base}/definition/{name}/" for name in followed)}
+
+
+def test_links_to_files_that_are_not_pages_are_not_followed_by_any_extension_scrapy_knows(tmp_path):
+    """Files were known by a short list of extensions: a link to a .docx, .xlsx, .exe, .webm or .tar.gz was
+    downloaded whole (up to the size limit) and became a parse row "not an HTML page"."""
+    files = {"/files/report.docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+             "/files/sheet.XLSX": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "/files/setup.exe": "application/x-msdos-program", "/files/clip.webm": "video/webm",
+             "/files/data.tar.gz": "application/gzip", "/files/prices.csv.gz": "application/gzip",
+             "/files/slides.pptx?download=1": "application/vnd.ms-powerpoint"}
+    links = "".join(f'<li><a href="{path}">{path}</a></li>' for path in [*files, "/definition/kept/"])
+    _linking({"/": _POST.format("Home", f"<ul>{links}</ul>"), "/definition/kept/": _POST.format("Kept", "")},
+             files=files)
+    db = tmp_path / "files.db"
+    with _served(_Linking) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(_Linking.ASKED) == ["/", "/definition/kept/", "/robots.txt"]
+    assert rows(db, "SELECT url, error FROM crawl_errors") == []
+    assert "failed              0" in result.stdout
+
+
+def test_a_page_linked_through_a_url_that_redirects_to_it_is_no_orphan(tmp_path):
+    """A page linked to only through a URL that redirects there (an old slug, a short link, a chain of them)
+    was listed in orphan_pages (and in the report's bar of pages no page links to), and `glossary show` said
+    "Linked from 0 pages", though the redirect's capture (outcome moved) said where the URL went. A link from
+    the page itself, through a redirect, is still none."""
+    home = ('<p>See <a href="/definition/old-slug/">one</a> and <a href="/go/two">two</a> and '
+            '<a href="/definition/three/">three</a> for more on this topic in the glossary.</p>')
+    _linking({"/": _POST.format("Home", home),
+              **{f"/definition/{name}/": _POST.format(name, "") for name in ("one", "two", "three", "lonely")},
+              "/definition/self/": _POST.format("self", '<p>See <a href="/definition/self-old/">self</a> again.</p>')},
+             moved={"/definition/old-slug/": "/definition/one/", "/go/two": "/definition/two-old/",
+                    "/definition/two-old/": "/definition/two/?utm_source=redirect",
+                    "/definition/self-old/": "/definition/self/"})
+    db = tmp_path / "moved.db"
+    with _served(_Linking) as base:
+        result = crawl(db, *(arg for path in ("/", "/definition/lonely/", "/definition/self/")
+                             for arg in ("--start-url", base + path)))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert {r["url"] for r in rows(db, "SELECT url FROM captures WHERE outcome = 'moved'")} == {
+        f"{base}/{path}" for path in ("definition/old-slug/", "go/two", "definition/two-old/", "definition/self-old/")}
+    assert sorted(r["url"] for r in rows(db, "SELECT url FROM orphan_pages")) == [
+        f"{base}/definition/lonely/", f"{base}/definition/self/"]
+    shown = run_glossary("show", "--db", str(db), f"{base}/definition/two/")
+    assert shown.returncode == 0, shown.stderr
+    assert f"Linked from 1 page:\n  Home (inline, via {base}/go/two)  {base}/\n" in shown.stdout
+    shown = run_glossary("show", "--db", str(db), f"{base}/definition/self/")
+    assert "Linked from 0 pages:" in shown.stdout
+    report = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)
+    assert report["orphans"]["count"] == 2  # and the report's bar of pages no page links to says so too
+    assert report["inbound_links"] == [{"inbound": 0, "pages": 2}, {"inbound": 1, "pages": 3}]

@@ -126,6 +126,13 @@ def test_classify(url, page_type, slug):
         ("/wp-content/uploads/2025/12/a.webp", False),
         ("/attachment/123/", False),
         ("/?attachment_id=5", False),
+        ("/files/report.docx", False),
+        ("/files/Sheet.XLSX", False),
+        ("/files/data.tar.gz", False),
+        ("/files/prices.csv.gz?download=1", False),
+        ("/files/setup.exe", False),
+        ("/definition/node.js/", True),
+        ("/category/v1.2/page/2/", True),
     ],
 )
 def test_is_followable(path, followed):

@@ -24,15 +24,18 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.memo import PageMemo
-from glossary_spider.extraction.tree import (children, following, has_attribute, has_descendant, hrefs,
-                                             links_under, paragraph_facts, raw_text, text_head, text_of, text_under,
-                                             unlinked_text, xpath)
+from glossary_spider.extraction.tree import (children, elements_by_tag, following, has_attribute, has_descendant,
+                                             hrefs, links_under, paragraph_facts, raw_text, text_head, text_of,
+                                             text_under, unlinked_text, xpath)
 from glossary_spider.urls import classify, link_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # What no reader reads as the page's text: scripts, styles, templates, and a ruby's annotation (the reading
 # of Vega<rt>ν</rt> or 先物<rt>さきもの</rt> over its word, which would run into it: "Vegaν").
 UNREAD = ("script", "style", "noscript", "template", "rt", "rp")
+# Those whose links are no link either: a crawl runs no script, and a browser shows no template's content. A
+# <noscript>'s links are followed (a client without scripts is shown them), though its text is not the page's.
+UNLINKED = tuple(tag for tag in UNREAD if tag != "noscript")
 # Figures too: on news and blog pages their captions are image credits and teasers for other pages.
 CHROME = {"nav", "footer", "aside", "script", "style", "noscript", "template", "form", "button",
           "svg", "iframe", "figure", "img", "picture", "video", "audio", "select", "textarea", "input"}
@@ -782,10 +785,13 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     footnotes' marks (:func:`set_footnotes_apart`) from the tree: read structured data first.
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
-    etree.strip_elements(root, *UNREAD, with_tail=False)
+    etree.strip_elements(root, *UNLINKED, with_tail=False)
+    if next(root.iter("noscript"), None) is not None:  # most pages have none: a search in C, no element made
+        memo.hrefs = hrefs_followed(root)
+        etree.strip_elements(root, "noscript", with_tail=False)
     hidden = hidden_elements(root)
-    if hidden:
-        memo.hrefs = hrefs(root)  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
+    if hidden and memo.hrefs is None:  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
+        memo.hrefs = hrefs_followed(root)
     for element in hidden:
         if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
@@ -841,11 +847,30 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     return None
 
 
+# The pages a ``<link>`` leads a reader to: the next and the previous of a paged listing. Not its translations
+# (``alternate`` with ``hreflang``), feeds, stylesheets or icons, nor its canonical URL (the page itself).
+PAGER_RELS = frozenset(("next", "prev", "previous"))
+_REL = "contains(concat(' ', normalize-space(translate(@rel, 'ENPRSTVIOUX', 'enprstvioux')), ' '), ' {} ')"
+_FOLLOWED_XPATH = xpath("descendant-or-self::*[self::a or self::area]/@href | descendant-or-self::link[@href]["
+                        + " or ".join(_REL.format(rel) for rel in sorted(PAGER_RELS)) + "]/@href")
+
+
+def hrefs_followed(root: HtmlElement) -> list[str]:
+    """The hrefs of the hyperlinks in ``root``'s subtree, in document order: every ``<a>`` and ``<area>`` (an
+    image map's), and each ``<link>`` to the next or previous page (:data:`PAGER_RELS`). Not a frame's, an
+    iframe's, an object's or an embed's source: a part of the page, not a page it links to."""
+    found = elements_by_tag(root, ("area", "link"))
+    # <a>s alone are found at a seventeenth of the cost of the XPath: it is run only for a page that needs it.
+    if found["area"] or any(PAGER_RELS.intersection((link.get("rel") or "").lower().split()) for link in found["link"]):
+        return _FOLLOWED_XPATH(root)
+    return hrefs(root)
+
+
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
-    """Every link of the page, chrome included, normalised, each once, in the page's order: what a
-    crawl may follow. Those of elements hidden from readers too (where :func:`extract_content` dropped them
-    from the tree, as ``base``'s :class:`PageMemo` kept their hrefs)."""
+    """Every link of the page (:func:`hrefs_followed`), chrome included, normalised, each once, in the page's
+    order: what a crawl may follow. Those of elements hidden from readers, and of ``<noscript>``, too (where
+    :func:`extract_content` dropped them from the tree, as ``base``'s :class:`PageMemo` kept their hrefs)."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: link_url(href, base)
-    found = base.hrefs if isinstance(base, PageMemo) and base.hrefs is not None else hrefs(root)
+    found = base.hrefs if isinstance(base, PageMemo) and base.hrefs is not None else hrefs_followed(root)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
     return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(found)))))

@@ -743,13 +743,14 @@ class LeftForResume(list):
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
     """A :class:`MovedItem` for each URL that redirected on the way to ``target`` (``url`` once
-    normalised), with the status and the Location that sent it on."""
+    normalised), with the status and the Location that sent it on, spelt as the archive spells URLs (its views
+    read a link to the URL as a link to where it went: :data:`glossary_spider.storage.schema.REDIRECTS`)."""
     redirects = meta.get("redirect_urls", [])
     items = []
     for asked, reason, location in zip(redirects, meta.get("redirect_reasons", []), [*redirects[1:], target]):
         if (alias := normalize_url(asked) or asked) != url:
             status = reason if isinstance(reason, int) else 200  # a meta refresh, in a page answering 200
-            items.append(MovedItem(Fetch(alias, status, headers=f"Location: {location}")))
+            items.append(MovedItem(Fetch(alias, status, headers=f"Location: {normalize_url(location) or location}")))
     return items
 
 

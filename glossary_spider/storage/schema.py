@@ -157,6 +157,10 @@ INDEXES = [
     ("pages", ["page_type", "status"]),
 ]
 COMPACT_INDEXES = ["CREATE INDEX IF NOT EXISTS link_rows_to_id ON link_rows (to_id)"]
+# The captures that may say where a URL went (REDIRECTS): a few among a run's tens of thousands, found without
+# reading them all.
+PARTIAL_INDEXES = ["CREATE INDEX IF NOT EXISTS captures_moved ON captures (url) "
+                   "WHERE outcome IN ('moved', 'gone', 'still_gone')"]
 
 # A version's title, summary and body text, rebuilt from the page's current ones by each later
 # version's change: title and summary as they were, or the next version's where ``same`` says so
@@ -189,6 +193,32 @@ def _node_type(node: str) -> str:
     return (f"""CASE WHEN json_type({node}, '$."@type"') = 'array' AND json_array_length({node}, '$."@type"') = 1 """
             f"""THEN json_extract({node}, '$."@type"[0]') ELSE json_extract({node}, '$."@type"') END""")
 
+
+# Where each URL that redirected went (a ``WITH RECURSIVE`` table, ``redirects(url, to_url, hops)``): the
+# Location of its last capture that said where it was (``moved``: a URL the archive never had; ``gone`` or
+# ``still_gone``: an archived page, gone there), and on through the URLs that redirected in turn, ten at most. A
+# link to such a URL is a link to the page it leads to. The spider writes a Location in the archive's spelling.
+_REDIRECT = """c.outcome IN ('moved', 'gone', 'still_gone') AND substr(c.headers, 1, 10) = 'Location: '
+      AND c.id = (SELECT max(d.id) FROM captures d WHERE d.url = c.url
+                  AND d.outcome NOT IN ('failed', 'held', 'discarded'))"""
+REDIRECTS = f"""
+redirects(url, to_url, hops) AS (
+    SELECT c.url, substr(c.headers, 11), 1 FROM captures c
+    WHERE {_REDIRECT}
+    UNION
+    SELECT r.url, substr(c.headers, 11), r.hops + 1 FROM redirects r JOIN captures c ON c.url = r.to_url
+    WHERE r.hops < 10 AND {_REDIRECT}
+)"""
+# The links of live pages that reach another page through a URL redirecting there (a table after REDIRECTS,
+# ``arrivals(from_url, to_url)``), found from the few redirects to their links, never from every link: in the
+# order the CROSS JOINs fix.
+ARRIVALS = """
+arrivals(from_url, to_url) AS (
+    SELECT f.url, r.to_url FROM redirects r CROSS JOIN urls t ON t.url = r.url
+    CROSS JOIN link_rows l ON l.to_id = t.id CROSS JOIN urls f ON f.id = l.from_id
+    CROSS JOIN pages fp ON fp.url = f.url AND fp.status = 'live'
+    WHERE f.url != r.to_url
+)"""
 
 VIEWS = {
     "links": """
@@ -245,12 +275,15 @@ LEFT JOIN pages p ON p.url = l.to_url
 LEFT JOIN (SELECT url, max(http_status) AS http_status FROM crawl_errors
            WHERE http_status IN (404, 410) GROUP BY url) e ON e.url = l.to_url
 WHERE p.status = 'gone' OR (p.url IS NULL AND e.url IS NOT NULL)""",
+    # Linked to through a URL that redirects there (ARRIVALS) is linked too: those links are found once, for all.
     "orphan_pages": """
 SELECT p.url, p.page_type, p.slug, p.title FROM pages p
 WHERE p.page_type != 'other' AND p.status = 'live'
   AND NOT EXISTS (SELECT 1 FROM link_rows l JOIN urls f ON f.id = l.from_id JOIN urls t ON t.id = l.to_id
                   JOIN pages fp ON fp.url = f.url AND fp.status = 'live'
-                  WHERE t.url = p.url AND f.url != p.url)""",
+                  WHERE t.url = p.url AND f.url != p.url)
+  AND p.url NOT IN (WITH RECURSIVE""" + REDIRECTS + "," + ARRIVALS + """
+                    SELECT to_url FROM arrivals)""",
     "one_way_related": """
 SELECT fa.url AS from_url, ta.url AS to_url, an.text AS anchor_text
 FROM link_rows a
@@ -335,7 +368,7 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
                 migrated = True
             for table, columns in INDEXES:
                 db.table(table).create_index(columns, if_not_exists=True)
-            for sql in COMPACT_INDEXES:
+            for sql in COMPACT_INDEXES + PARTIAL_INDEXES:
                 db.execute(sql)
             for name, sql in VIEWS.items():
                 db.execute(f"DROP VIEW IF EXISTS [{name}]")
