@@ -786,12 +786,13 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     """
     memo = base if isinstance(base, PageMemo) else PageMemo(base)
     etree.strip_elements(root, *UNLINKED, with_tail=False)
-    if next(root.iter("noscript"), None) is not None:  # most pages have none: a search in C, no element made
-        memo.hrefs = hrefs_followed(root)
+    # Most pages have no <noscript>: a search in C, no element made, where the page's walk did not say.
+    if memo.noscript if memo.noscript is not None else next(root.iter("noscript"), None) is not None:
+        memo.hrefs = hrefs_followed(root, memo.pager)
         etree.strip_elements(root, "noscript", with_tail=False)
     hidden = hidden_elements(root)
     if hidden and memo.hrefs is None:  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
-        memo.hrefs = hrefs_followed(root)
+        memo.hrefs = hrefs_followed(root, memo.pager)
     for element in hidden:
         if element.getparent() is not None:  # not under one dropped already
             element.drop_tree()  # its tail stays: the text after it is shown
@@ -855,15 +856,21 @@ _FOLLOWED_XPATH = xpath("descendant-or-self::*[self::a or self::area]/@href | de
                         + " or ".join(_REL.format(rel) for rel in sorted(PAGER_RELS)) + "]/@href")
 
 
-def hrefs_followed(root: HtmlElement) -> list[str]:
+def hrefs_followed(root: HtmlElement, pager: bool | None = None) -> list[str]:
     """The hrefs of the hyperlinks in ``root``'s subtree, in document order: every ``<a>`` and ``<area>`` (an
     image map's), and each ``<link>`` to the next or previous page (:data:`PAGER_RELS`). Not a frame's, an
-    iframe's, an object's or an embed's source: a part of the page, not a page it links to."""
-    found = elements_by_tag(root, ("area", "link"))
+    iframe's, an object's or an embed's source: a part of the page, not a page it links to. ``pager``: whether
+    the page has such an ``<area>`` or ``<link>`` (:func:`leads_on`), where the caller knows."""
+    if pager is None:
+        found = elements_by_tag(root, ("area", "link"))
+        pager = leads_on(found["area"], found["link"])
     # <a>s alone are found at a seventeenth of the cost of the XPath: it is run only for a page that needs it.
-    if found["area"] or any(PAGER_RELS.intersection((link.get("rel") or "").lower().split()) for link in found["link"]):
-        return _FOLLOWED_XPATH(root)
-    return hrefs(root)
+    return _FOLLOWED_XPATH(root) if pager else hrefs(root)
+
+
+def leads_on(areas: list[HtmlElement], links: list[HtmlElement]) -> bool:
+    """Whether a page with these ``<area>`` and ``<link>`` elements has a link to follow that is no ``<a>``."""
+    return bool(areas) or any(PAGER_RELS.intersection((link.get("rel") or "").lower().split()) for link in links)
 
 
 def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
@@ -871,6 +878,7 @@ def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
     order: what a crawl may follow. Those of elements hidden from readers, and of ``<noscript>``, too (where
     :func:`extract_content` dropped them from the tree, as ``base``'s :class:`PageMemo` kept their hrefs)."""
     resolve = base.url if isinstance(base, PageMemo) else lambda href: link_url(href, base)
-    found = base.hrefs if isinstance(base, PageMemo) and base.hrefs is not None else hrefs_followed(root)
+    memo = base if isinstance(base, PageMemo) else None
+    found = memo.hrefs if memo and memo.hrefs is not None else hrefs_followed(root, memo and memo.pager)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
     return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(found)))))

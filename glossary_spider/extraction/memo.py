@@ -38,6 +38,10 @@ class PageMemo:
         # The page's hrefs as they were before its hidden elements were dropped from its tree (None: none was):
         # a crawl follows the links of a collapsed menu still.
         self.hrefs: list[str] | None = None
+        # Whether the page has a <noscript>, and a link to follow that is no <a> (an image map's <area>, a <link
+        # rel=next>), as the walk of its tree for its scripts found them (None: not looked for).
+        self.noscript: bool | None = None
+        self.pager: bool | None = None
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)

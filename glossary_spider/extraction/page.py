@@ -28,7 +28,8 @@ from webencodings import LABELS as WHATWG_LABELS
 from webencodings import lookup as whatwg_lookup
 
 from glossary_spider import churn, fastjson
-from glossary_spider.extraction.content import INLINE, UNREAD, extract_content, heading_text, is_meta, urls_to_follow
+from glossary_spider.extraction.content import (INLINE, UNREAD, extract_content, heading_text, is_meta, leads_on,
+                                                urls_to_follow)
 from glossary_spider.extraction.general import settle
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, several, to_utc
@@ -377,9 +378,12 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     base = base_url(_base_href(root), url)
     page_type, slug = classify(url)
 
-    structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4))
+    # One walk of the tree for what structured data reads and for what tells the content walk where to look.
+    tagged = elements_by_tag(root, ("script", "head", "noscript", "area", "link"))
+    structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4), tagged)
     errors += structured_errors
     memo = PageMemo(base, url)
+    memo.noscript, memo.pager = bool(tagged["noscript"]), leads_on(tagged["area"], tagged["link"])
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
     cards = content.cards

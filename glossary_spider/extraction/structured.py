@@ -231,18 +231,20 @@ def _namespaces(element: HtmlElement) -> dict[str, str]:
 
 
 def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PAGE_MAX_CHARS,
+                            tagged: dict[str, list[HtmlElement]] | None = None,
                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every item found in the page, as ``structured_data`` rows, and the errors met.
 
     The page's JSON-LD blocks are read until ``budget`` characters (at most
-    :data:`JSONLD_PAGE_MAX_CHARS`); the blocks after that are an error.
+    :data:`JSONLD_PAGE_MAX_CHARS`); the blocks after that are an error. ``tagged``: the page's ``script`` and
+    ``head`` elements (:func:`elements_by_tag`), where the caller walked the tree for them already.
     """
     budget = min(budget, JSONLD_PAGE_MAX_CHARS)
     items: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     jsonld: list[Any] = []
     read = 0
-    tagged = elements_by_tag(root, ("script", "head"))
+    tagged = tagged or elements_by_tag(root, ("script", "head"))
     scripts = _jsonld_scripts(tagged["script"])
     for number, script in enumerate(scripts, 1):
         text = script.text or ""
