@@ -34,7 +34,8 @@ from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, Exit
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged,
                                      existing_archive, is_damaged, is_locked, read_gate_report)
-from glossary_spider.terminal import LossyStream, ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
+from glossary_spider.terminal import (LossyStream, ShownOnTerminal, can_style, quoted, safe_json, safe_text,
+                                      to_devnull, typed)
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -1352,9 +1353,7 @@ OUTPUT_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EPIPE
 def silence_stdout() -> None:
     """Standard output that failed becomes /dev/null: what is left in its buffer goes nowhere, at exit too
     (where Python would otherwise fail to flush it, with a traceback and status 120)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
+    to_devnull(1)
 
 
 def stdout_failed() -> bool:

@@ -189,7 +189,7 @@ def as_html(data: dict[str, Any]) -> str:
 
 
 def _result(run: dict[str, Any]) -> str:
-    """How a run ended, in the words of ``glossary runs`` (``done``, ``stopped``, ``bad_input``, ``held``; a run
+    """How a run ended, in the words of ``glossary runs`` (``done``, ``stopped_early``, ``bad_input``, ``held``; a run
     killed ``failed``, one going on ``running``): a held run with what became of it."""
     reason = run["finish_reason"]
     result = run.get("outcome") or (outcome(exit_status(reason)) if reason else "unfinished")

@@ -63,6 +63,13 @@ def safe_json(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def to_devnull(fd: int) -> None:
+    """Make the file descriptor ``fd`` write to /dev/null from now on."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 class LossyStream:
     """Standard error that can no longer be written (a reader gone: ``2>&1 | head -1``; a full disk) goes to
     /dev/null from then on, as a closed one does (:func:`glossary_spider.cli.standard_streams`): what a command
@@ -85,9 +92,7 @@ class LossyStream:
             self._to_nowhere()
 
     def _to_nowhere(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self._stream.fileno())
-        os.close(devnull)
+        to_devnull(self._stream.fileno())
         try:
             self._stream.flush()  # what it held, now to /dev/null
         except OSError:
