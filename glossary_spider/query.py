@@ -6,12 +6,15 @@ Every statement is parameterised.
 
 from __future__ import annotations
 
+import atexit
 import difflib
 import json
 import os
 import re
 import sqlite3
+import stat
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -32,8 +35,72 @@ from glossary_spider.urls import PAGE_TYPES, classify, normalize_url
 MARK_START, MARK_END = "\x02", "\x03"
 
 
-def _open(path: Path, mode: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+class Reader(sqlite3.Connection):
+    """A connection of :func:`connect`'s: closing it removes the logs reading left beside the archive
+    (:func:`tidy`)."""
+
+    archive: Path
+
+    def close(self) -> None:
+        super().close()
+        tidy(self.archive)
+
+
+def tidy(path: Path) -> None:
+    """Remove the ``-wal`` and ``-shm`` that reading left beside the archive, as SQLite does as the last
+    connection to a WAL database closes: but only a connection that may write does so (it checkpoints first),
+    and a reader's is read-only, so every read command (and a crawl, whose summary is read last) left both.
+
+    A read-write connection that reads only the schema is opened and closed here, and only where closing it
+    folds nothing into the file: the log is empty (one with writes in it, a killed run's or one that is not
+    the archive's own, is the next writer's to judge), no rollback journal is there, and no writer holds the
+    archive's lock (read without taking it, as :func:`~glossary_spider.lock.holder` does: a writer starting
+    now is never refused). SQLite itself removes the files only when it takes the file's exclusive lock as
+    the connection closes, which any other connection still open (another reader, a writer that started
+    meanwhile, Datasette) refuses: then they are left to the last one."""
+    real = Path(os.path.realpath(path))
+    try:
+        wal = os.lstat(real.with_name(real.name + "-wal"))
+    except OSError:
+        return
+    if (not stat.S_ISREG(wal.st_mode) or wal.st_size or os.path.lexists(real.with_name(real.name + "-journal"))
+            or not os.access(real, os.W_OK) or not os.access(real.parent, os.W_OK)):
+        return
+    from glossary_spider.lock import holder
+
+    if holder(real) is not None:
+        return
+    try:
+        conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # opens the log: closing then removes it
+        finally:
+            conn.close()
+    except sqlite3.Error:  # busy, or no longer writable: the files stay, as they would have
+        pass
+
+
+# The archives read read-only in this process, tidied as it ends, and the readers to close first: a command
+# leaves its reader open to the end, or drops it unclosed.
+_read: set[Path] = set()
+_readers: weakref.WeakSet[Reader] = weakref.WeakSet()
+
+
+@atexit.register
+def _tidy_read() -> None:
+    for conn in list(_readers):
+        try:
+            conn.close()
+        except sqlite3.ProgrammingError:  # another thread's: SQLite closes it as Python ends
+            pass
+    for path in _read:
+        tidy(path)
+
+
+def _open(path: Path, mode: str, factory: type[sqlite3.Connection] = sqlite3.Connection) -> Any:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, factory=factory)
+    if mode == "mode=ro":
+        _read.add(path)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 10000")
     check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
@@ -66,7 +133,7 @@ def open_mode(path: str | Path) -> str:
     return "mode=ro"
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
+def connect(path: str | Path) -> Reader:
     """A read-only connection to an archive; never creates one. An archive of an earlier schema is
     upgraded in place first (see :mod:`glossary_spider.storage.migrations`), where it can be written.
 
@@ -77,7 +144,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     mode = open_mode(path)
     _upgrade(path, mode)
     try:
-        conn = _open(path, mode)
+        conn = _open(path, mode, Reader)
+        conn.archive = path
+        _readers.add(conn)
         if why := not_ours(conn):  # another application's database
             conn.close()
             raise ArchiveError(f"{path} is not a glossary archive: {why}")

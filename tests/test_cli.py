@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -803,6 +804,68 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     os.chown(shm, 65534, 65534)
     result = _as_user_without_override("reparse", "--db", str(db), "--no-progress")
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
+
+
+def _beside(db):
+    """The archive's file and whatever SQLite keeps beside it (its -wal, -shm and -journal)."""
+    return sorted(p.name for p in db.parent.iterdir() if p.name.startswith(db.name))
+
+
+def test_no_command_leaves_the_archives_log_beside_it_when_it_ends(make_replica, tmp_path):
+    """Every command left an empty -wal and a 32 KiB -shm beside the archive as it ended, nobody else using it:
+    its last connection was read-only (a reader's, or the one a crawl reads its summary through after the run
+    closed the archive), and SQLite lets only a connection that may write checkpoint and remove the log."""
+    site = make_replica(40)
+    db = tmp_path / "g.db"
+    run = ("--delay", "0", "--no-progress")
+
+    def ends_alone(*args, status=0):
+        result = run_glossary(*args, env={"GLOSSARY_DB": str(db)})
+        assert result.returncode == status, (args, result.stdout, result.stderr)
+        assert _beside(db) == ["g.db"], args
+
+    ends_alone("crawl", "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap_index.xml", *run)
+    url = rows(db, "SELECT url FROM pages WHERE page_type = 'definition' LIMIT 1")[0]["url"]
+    site.set_generation(2)
+    ends_alone("refresh", "--max-age", "0", *run)
+    ends_alone("reparse", "--no-progress")
+    for args in (("search", "risk"), ("search", "risk", "--format", "json"), ("show", url), ("show", url, "--history"),
+                 ("runs",), ("runs", "--check"), ("report",), ("report", "--format", "html"), ("held",),
+                 ("export", "--format", "jsonl", "--out", str(tmp_path / "pages.jsonl")),
+                 ("export", "--format", "warc", "--out", str(tmp_path / "pages.warc.gz"))):
+        ends_alone(*args)
+    ends_alone("show", f"{site.url}/definition/no-such-page/", status=2)
+    urllib.request.urlopen(urllib.request.Request(f"{site.url}/_replica/mode", data=b"maintenance")).read()
+    ends_alone("refresh", "--max-age", "0", *run, status=ExitStatus.HELD)
+    (held,) = [r["id"] for r in rows(db, "SELECT id FROM crawl_runs WHERE finish_reason = 'held'")]
+    ends_alone("held", "--run", str(held))
+    ends_alone("held", "--discard", str(held))
+    assert archive_problems(db) == []
+
+
+def test_a_reader_leaves_the_log_to_a_writer_or_another_reader_still_there(crawled, tmp_path):
+    """What a read command removes as it ends, it leaves where another has the archive open or a run holds its
+    lock: the log and its index are theirs to read on, and a reader never checkpoints a running crawl's log."""
+    db = tmp_path / "g.db"
+    shutil.copy(crawled, db)
+    other = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    other.execute("BEGIN")
+    pages = other.execute("SELECT count(*) FROM pages").fetchone()[0]
+    assert run_glossary("search", "risk", "--db", str(db)).returncode == 0
+    assert _beside(db) == ["g.db", "g.db-shm", "g.db-wal"]
+    assert other.execute("SELECT count(*) FROM pages").fetchone()[0] == pages
+    other.close()
+
+    from glossary_spider.lock import ArchiveLock
+
+    lock = ArchiveLock(db, "crawl").acquire()
+    try:
+        assert run_glossary("search", "risk", "--db", str(db)).returncode == 0
+        assert _beside(db) == ["g.db", "g.db-shm", "g.db-wal", "g.db.lock"]
+    finally:
+        lock.release()
+    assert run_glossary("search", "risk", "--db", str(db)).returncode == 0
+    assert _beside(db) == ["g.db"]
 
 
 def test_a_reparse_refused_a_read_only_archive_is_noted_as_a_crawls_refusal_is(crawled, tmp_path):
