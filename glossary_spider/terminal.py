@@ -72,7 +72,7 @@ def to_devnull(fd: int) -> None:
 
 class LossyStream:
     """Standard error that can no longer be written (a reader gone: ``2>&1 | head -1``; a full disk) goes to
-    /dev/null from then on, as a closed one does (:func:`glossary_spider.cli.standard_streams`): what a command
+    /dev/null from then on, as a closed one does (:func:`glossary_spider.cli.output.standard_streams`): what a command
     says there is news for whoever reads it, and a run's exit status stays its own."""
 
     def __init__(self, stream: IO[str]):

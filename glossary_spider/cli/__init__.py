@@ -1,0 +1,79 @@
+"""The ``glossary`` command line: a thin click layer over the package, a module for each kind of command.
+
+- :mod:`~glossary_spider.cli.common`: the command group, and the options and errors every command shares;
+- :mod:`~glossary_spider.cli.output`: the standard streams, and ``--out`` files written whole or not at all;
+- :mod:`~glossary_spider.cli.running`: ``crawl``, ``refresh`` and ``reparse``;
+- :mod:`~glossary_spider.cli.runs`: ``runs`` and ``held``, and the summary a run prints as it ends;
+- :mod:`~glossary_spider.cli.reading`: ``search``, ``show``, ``export``, ``report`` and ``browse``.
+
+Exit statuses are :class:`glossary_spider.outcome.ExitStatus`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import sys
+
+import click
+
+from glossary_spider import settings as defaults
+from glossary_spider.cli import reading, running, runs  # noqa: F401  (their commands join the group)
+from glossary_spider.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, UserError, cli
+from glossary_spider.cli.output import OUTPUT_ERRORS, silence_stdout, standard_streams, stdout_failed
+from glossary_spider.params import BadArgument
+from glossary_spider.storage import ArchiveError
+from glossary_spider.terminal import safe_text
+
+__all__ = ["UserError", "cli", "main"]
+
+
+def record_refused_command_line(command: str, said: str) -> None:
+    """Record a crawl or refresh whose command line click refused (an option the command does not take, a value
+    of the wrong kind) as refused for a bad argument, as :func:`~glossary_spider.plan.open_run` records those it
+    refuses: a scheduler's typo is then what ``glossary runs --check`` sees. The archive is the one ``--db`` or
+    ``GLOSSARY_DB`` names, read from the words given; none is made only to say so."""
+    from glossary_spider.outcome import BAD_ARGUMENT
+    from glossary_spider.plan import Refusal
+
+    words = sys.argv[sys.argv.index(command) + 1:] if command in sys.argv else []
+    db = next((value for word, value in zip(words, words[1:]) if word == "--db"), None)
+    db = next((word[5:] for word in words if word.startswith("--db=")), db)
+    db = db or os.environ.get("GLOSSARY_DB") or defaults.GLOSSARY_DB
+    with contextlib.suppress(OSError, ArchiveError, sqlite3.Error):
+        Refusal(db, command, {"command_line": words}).record(BAD_ARGUMENT, BadArgument(said))
+
+
+def main() -> None:
+    """The ``glossary`` command: click, with usage errors said in one line like every other."""
+    standard_streams()
+    try:
+        code = cli.main(prog_name="glossary", standalone_mode=False)
+    except click.UsageError as exc:
+        # Click knows the command of some of its errors only: else it is the first of the words that names one.
+        command = exc.ctx.command.name if exc.ctx else next((w for w in sys.argv[1:] if w in cli.commands), None)
+        where = exc.ctx.command_path if exc.ctx else f"glossary {command}" if command else "glossary"
+        also = ""
+        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
+            given = next((a for a in sys.argv[1:] if a.startswith(exc.option_name)), exc.option_name)
+            also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
+        said = " ".join(exc.format_message().split())  # Click lists a choice's values a line each
+        click.echo(f"Error: {said} (see '{where} --help'{also})", err=True)
+        if command in ("crawl", "refresh"):
+            record_refused_command_line(command, f"{said} (see '{where} --help')")
+        sys.exit(EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:  # standard output on a full disk, or a pipe whose reader left (| head)
+        if exc.errno not in OUTPUT_ERRORS and not stdout_failed():
+            raise
+        silence_stdout()
+        if not isinstance(exc, BrokenPipeError):
+            click.echo(f"Error: cannot write to standard output: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,388 @@
+"""The commands that read the archive: ``search``, ``show``, ``export``, ``report`` and ``browse``."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glossary_spider import startup
+from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READER_EXIT_STATUSES, UserError, cli,
+                                        db_option, format_option, open_reader, output_path, stops_interrupt,
+                                        type_option, user_errors)
+from glossary_spider.cli.output import not_the_archive, output_failed, output_file, output_to, silence_stdout
+from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
+
+
+@cli.command(epilog=READER_EXIT_STATUSES)
+@click.argument("words", nargs=-1, required=True, metavar="QUERY")
+@db_option
+@type_option
+@click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=20, show_default=True,
+              help="Most results to show.")
+@format_option("table", "json", "csv")
+@user_errors
+def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, fmt: str) -> None:
+    """Full-text search over titles, summaries and body text.
+
+    A QUERY of several words need not be quoted: glossary search funding rate
+    is glossary search "funding rate".
+    Results are ranked by bm25, title matches first, with the matching words
+    highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*,
+    title:word); a query that is not valid syntax is searched as plain words,
+    every one of them required, and a note on stderr says so.
+
+    \b
+    Examples:
+        glossary search "funding rate"
+        glossary search 'vega OR gamma' --type definition --limit 5 --format json
+    """
+    from glossary_spider import query as q
+    from glossary_spider.export import spreadsheet_cell
+
+    def as_words(reason: str, searched: str) -> None:
+        click.echo(f"Note: {quoted(query)} is not FTS5 query syntax ({safe_text(reason, one_line=True)}): searched "
+                   f"for the pages holding every one of its words, {safe_text(searched, one_line=True)} (leave a word "
+                   "out with NOT, search a phrase in double quotes)", err=True)
+
+    query = typed(" ".join(words))
+    # Read as they are written: memory stays flat.
+    results = q.search(open_reader(db), query, page_type, limit, as_words)
+    if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
+        opening = "[\n"
+        for r in results:
+            item = json.dumps({**r, "snippet": q.highlight(r["snippet"], shown=False)}, indent=2, ensure_ascii=False)
+            # Its lines are json's own: a U+2028 in a title is no line of it (textwrap.indent would take it for one).
+            click.echo(opening + safe_json("  " + item.replace("\n", "\n  ")), nl=False)
+            opening = ",\n"
+        click.echo("[]" if opening == "[\n" else "\n]")
+    elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived
+        with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
+            # On a terminal, a site's escape sequences are shown, not acted on; to a file or a pipe, exact.
+            writer = csv.writer(ShownOnTerminal(stream) if sys.stdout.isatty() else stream)
+            writer.writerow(["url", "page_type", "title", "summary", "snippet", "status"])
+            for r in results:
+                cells = (r["url"], r["page_type"], r["title"], r["summary"], q.highlight(r["snippet"], shown=False))
+                writer.writerow([*map(spreadsheet_cell, cells), r["status"]])
+    else:
+        bold, shown = can_style(sys.stdout), False
+        for r in results:
+            marks = ("\033[1m", "\033[0m") if bold else ("[", "]")
+            title = safe_text(r["title"] or "(untitled)", one_line=True)
+            kind = f"{r['page_type']}, gone" if r.get("status") == "gone" else r["page_type"]
+            click.echo(f"{click.style(title, bold=True) if bold else title}  ({kind})  "
+                       f"{safe_text(r['url'], one_line=True)}")
+            click.echo(f"    {q.highlight(r['snippet'], *marks)}")
+            shown = True
+        if not shown:
+            click.echo(f"No page matches {quoted(query)}.", err=True)
+
+
+@cli.command(epilog=READER_EXIT_STATUSES)
+@click.argument("url_or_slug")
+@db_option
+@type_option
+@click.option("--history", is_flag=True,
+              help="List the page's versions (with --format json, each one's text and record too).")
+@click.option("--diff", "diff_spec", is_flag=False, flag_value="", default=None, metavar="[A..B]",
+              help="Word-level diff between the last two versions, or versions A and B; then the links and "
+                   "structured data values that changed, a line each.")
+@format_option("text", "json")
+@user_errors
+def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_spec: str | None, fmt: str) -> None:
+    """One page: its record, sections, links (out, and in: directly or through a URL that redirects here) and JSON-LD.
+
+    \b
+    Examples:
+        glossary show international-legal-cooperation
+        glossary show https://term.greeks.live/term/greeks/ --format json
+        glossary show vega --type area --history
+        glossary show funding-ladder --diff 1..2
+    """
+    from glossary_spider import query as q
+
+    if history and diff_spec is not None:
+        raise UserError("give --history or --diff, not both")
+    conn = open_reader(db)
+    url = q.resolve(conn, typed(url_or_slug), page_type)
+    if diff_spec is not None:
+        a, b, changes = q.diff(conn, url, diff_spec or None)
+        if fmt == "json":
+            click.echo(safe_json(json.dumps({"url": url, "from": a, "to": b, "changes": [
+                {"field": c.field, "tokens": [{"op": op, "text": t} for op, t in c.tokens]} for c in changes]},
+                indent=2, ensure_ascii=False)))
+            return
+        click.echo(f"{safe_text(url, one_line=True)}: version {a} → {b}")
+        if not changes:
+            click.echo("  no change in title, summary, text, links or structured data")
+        color = can_style(sys.stdout)
+        for change in changes:
+            click.echo(f"\n{change.field}:")
+            if change.field in q.LINE_FIELDS:  # a line each: removed, added, moved
+                click.echo("\n".join("  " + _diff_token(op, text, color) for op, text in change.tokens))
+            else:
+                click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
+        return
+    if history:
+        versions = q.history(conn, url)
+        if fmt == "json":
+            click.echo(safe_json(json.dumps({"url": url, "versions": versions}, indent=2, ensure_ascii=False)))
+            return
+        click.echo(safe_text(url, one_line=True))
+        for v in versions:
+            click.echo(safe_text(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
+                                 f"{v['content_hash'][:12]}  {q.counted(v['words'] or 0, 'word')}  {v['title']}",
+                                 one_line=True))
+        return
+    page = q.page(conn, url)
+    if fmt == "json":
+        click.echo(safe_json(json.dumps(page, indent=2, ensure_ascii=False)))
+    else:
+        click.echo(safe_text(_page_text(page)))
+
+
+def _diff_token(op: str, text: str, color: bool) -> str:
+    text = safe_text(text, one_line=True)
+    if op == "=":
+        return text
+    if color:
+        return click.style(text, fg={"-": "red", "+": "green"}.get(op, "yellow"), strikethrough=op == "-")
+    return {"-": f"[-{text}-]", "+": f"{{+{text}+}}"}.get(op, f"{{~{text}~}}")  # ~: a line moved
+
+
+def _page_text(page: dict[str, Any]) -> str:
+    from glossary_spider.query import counted
+
+    lines = [f"{page['title']}  ({page['page_type']})", page["url"]]
+    if page["summary"]:
+        lines.append(f"Summary: {page['summary']}")
+    facts = [page["published"] and f"published {page['published']}", page["author"],
+             page["categories"] and ", ".join(page["categories"]), page["language"]]
+    lines.append(" · ".join(f for f in facts if f))
+    moved = f" to {page['moved_to']}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
+    if page["status"] == "gone" and not moved and 200 <= (page["http_status"] or 0) < 300:
+        moved = ': the site\'s "not found" page'  # a soft 404, which the quality gate marked gone
+    lines.append(f"{page['status']} (HTTP {page['http_status']}{moved}) · version {page['version']} · first seen "
+                 f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
+    for section in page["sections"]:
+        lines += ["", f"## {section['heading'] or ''}", section["text"] or ""]  # a text edited away elsewhere: none
+    if not page["sections"] and page["body_text"]:
+        lines += ["", page["body_text"]]
+    for kind, links in page["links"].items():
+        lines += ["", f"{kind} links ({len(links)}):"]
+        lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
+    lines += ["", f"Linked from {counted(len({l['from_url'] for l in page['linked_from']}), 'page')}:"]
+    lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''}"
+              f"{', via ' + l['via'] if l['via'] else ''})  {l['from_url']}"
+              for l in page["linked_from"]]  # a gone page's links: what the site said before it went
+    lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
+    if page.get("microdata"):  # extruct's items: their type is a URL, or several
+        kinds = ["/".join(map(str, t)) if isinstance(t := item.get("type"), list) else str(t)
+                 for item in page["microdata"] if isinstance(item, dict)]
+        lines.append(f"Microdata: {', '.join(kinds)}")
+    return "\n".join(lines)
+
+
+def _json_ld_kind(item: Any) -> str:
+    """A JSON-LD block in a word: its ``@type`` (types joined by ``/``), or what JSON value it is instead."""
+    if isinstance(item, dict):
+        kind = item.get("@type")
+        if kind in (None, "", []):  # none, or an empty one
+            return "@graph" if "@graph" in item else "no @type"
+        return "/".join(map(str, kind)) if isinstance(kind, list) else str(kind)
+    return {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list",
+            type(None): "null"}.get(type(item), "?")
+
+
+@cli.command(epilog=READER_EXIT_STATUSES)
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "warc"]), required=True, help="Export format.")
+@type_option
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=output_path,
+              help="Write here instead of standard output (-): whole or not at all (a failed write leaves an "
+                   "earlier file as it was).")
+@click.option("--raw", is_flag=True,
+              help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
+@user_errors
+def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool) -> None:
+    """Export the archive: JSON lines or CSV (one record per page), or the raw captures as WARC.
+
+    JSON lines nest each page's sections, links, JSON-LD and microdata; CSV has one flat row
+    per page; WARC has one response record per capture, with its original status
+    line, headers and raw body (standard WARC 1.0, read back by warcio), each
+    record gzipped unless --out ends in .warc. Output
+    streams, in constant memory. A CSV text cell that a spreadsheet would run as a
+    formula (it starts with =, +, -, @, a tab or a carriage return: a site's
+    '=HYPERLINK(...)' title) gets a leading apostrophe, which spreadsheets hide;
+    --raw leaves it out, and JSON lines are always exact.
+
+    \b
+    Examples:
+        glossary export --format jsonl --out pages.jsonl
+        glossary export --format csv --type definition > definitions.csv
+        glossary export --format warc --out glossary.warc.gz
+    """
+    from glossary_spider import export as ex
+
+    if raw and fmt != "csv":
+        raise UserError(f"--raw goes with --format csv: --format {fmt} is always exact")
+    stops_interrupt()
+    output_to(out)
+    conn = open_reader(db)
+    binary = fmt == "warc"
+    if out:
+        not_the_archive(out, db)
+    elif binary and sys.stdout.isatty():
+        raise UserError("a WARC is gzip-compressed bytes, not for a terminal: give --out FILE, or redirect the output")
+    # A file named .warc holds plain records; any other name (.warc.gz), and standard output, gzipped ones.
+    warc = functools.partial(ex.write_warc, gzip=not (out or "").lower().endswith(".warc"))
+    writer = {"jsonl": ex.write_jsonl, "csv": functools.partial(ex.write_csv, raw=raw), "warc": warc}[fmt]
+    # The records exactly as archived, in UTF-8 whatever the locale's encoding, to a file or standard output.
+    text = {} if binary else {"encoding": "utf-8", "newline": "" if fmt == "csv" else None}
+    try:
+        with (output_file(out, "wb" if binary else "w", **text) if out else
+              open(sys.stdout.fileno(), "wb" if binary else "w", closefd=False, **text)) as stream:
+            # On a terminal, a site's escape sequences are shown, not acted on.
+            count = writer(conn, ShownOnTerminal(stream) if not (out or binary) and sys.stdout.isatty() else stream,
+                           page_type)
+    except BrokenPipeError:  # the reader had enough (| head): not an error to tell it
+        silence_stdout()
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:
+        raise output_failed(out or "standard output", exc,
+                            "it is left as it was" if out else "the export is incomplete") from None
+    if out:
+        click.echo(f"{count} {'captures' if binary else 'pages'} written to {safe_text(out, one_line=True)}", err=True)
+
+
+@cli.command(epilog=READER_EXIT_STATUSES)
+@db_option
+@format_option("text", "json", "html")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=output_path,
+              help="Write here instead of standard output (-): whole or not at all (a failed write leaves an "
+                   "earlier file as it was).")
+@user_errors
+def report(db: str, fmt: str, out: str | None) -> None:
+    """Archive health: pages by type and status, broken related links, orphans,
+    one-way related links, and what changed in the last runs.
+
+    The html form is one self-contained file with charts.
+
+    \b
+    Examples:
+        glossary report
+        glossary report --format html --out report.html
+    """
+    from glossary_spider import query as q
+    from glossary_spider import report as r
+    from glossary_spider.runs import list_runs
+
+    stops_interrupt()
+    output_to(out)
+    reader = open_reader(db)
+    data = q.report(reader, judged={run["id"]: run for run in list_runs(reader, db) if run["id"] is not None})
+    text = {"text": lambda d: safe_text(r.as_text(d)), "html": lambda d: safe_text(r.as_html(d)),
+            "json": lambda d: safe_json(json.dumps(d, indent=2, ensure_ascii=False))}[fmt](data)
+    if out:
+        not_the_archive(out, db)
+        try:
+            with output_file(out, "w", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:
+            raise output_failed(out, exc, "it is left as it was") from None
+        click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command(epilog=BROWSE_EXIT_STATUSES)
+@db_option
+@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
+              help="Port for Datasette (0 picks a free one).")
+@click.option("--open/--no-open", "open_browser", default=True, show_default=True,
+              help="Open a web browser on the archive.")
+@user_errors
+def browse(db: str, port: int, open_browser: bool) -> None:
+    """Open the archive in Datasette, with column descriptions, facets and canned queries.
+
+    Tables show long text cut short; a row's page shows it whole, and a page's row
+    lists its sections, links, versions and captures. Serves until Ctrl-C or
+    SIGTERM, then exits 0. An archive on a read-only filesystem is served
+    immutable. A port in use exits 2. Needs the optional 'browse' extra:
+    pip install 'glossary_spider[browse]'.
+
+    Datasette's own options (--host, --setting, ...) are not passed on: for them,
+    run Datasette itself. This package's plugin loads in any Datasette installed
+    beside it; the README's 'glossary browse' section shows how to give it the
+    descriptions and canned queries (glossary_spider.metadata.datasette_metadata).
+
+    \b
+    Examples:
+        glossary browse --db data/demo.db
+        glossary browse --port 8002 --no-open
+    """
+    import importlib.util
+    import socket
+    import subprocess
+
+    from glossary_spider.metadata import SETTINGS, datasette_metadata
+    from glossary_spider.query import open_mode
+    from glossary_spider.workers import die_with_parent
+
+    open_reader(db).close()
+    if importlib.util.find_spec("datasette") is None:
+        raise UserError("Datasette is not installed: pip install 'glossary_spider[browse]'")
+    # Datasette opens the archive as a URI (file:PATH?mode=ro) without escaping it: a '#', '?' or '%' in
+    # the path would open another file, or make one. And an absolute path never reads as an option.
+    path = os.path.abspath(db)
+    if odd := sorted(set("#?%") & set(path)):
+        raise UserError(f"Datasette cannot open an archive whose path holds {' or '.join(map(repr, odd))}: "
+                        f"give it another name, or a link to it under one")
+    if port:
+        with socket.socket() as probe:
+            # As the server binds: a port whose last connections wait out TIME_WAIT is free to it.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise UserError(f"port {port} is in use: choose another with --port") from None
+    archive = ["-i", path] if open_mode(db) == "immutable=1" else [path]
+    # The metadata goes through Datasette's standard input (it reads it once, at start): no
+    # temporary file to leave behind however this command ends, kill -9 included.
+    command = [sys.executable, "-m", "datasette", "serve", *archive, "--metadata", "-", "--port", str(port)]
+    for name, value in SETTINGS.items():
+        command += ["--setting", name, str(value)]
+    if open_browser:
+        command.append("--open")
+    # The kernel stops Datasette when this command dies, even by kill -9 (Linux).
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, text=True,
+                              preexec_fn=functools.partial(die_with_parent, signal.SIGTERM))
+    server.stdin.write(json.dumps(datasette_metadata(Path(db).stem)))
+    server.stdin.close()
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # SIGTERM and SIGHUP stop Datasette too (finally, below), and exit 0
+
+    startup.started()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
+    code = 0
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:  # Datasette had the same Ctrl-C
+        code = 0
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    sys.exit(0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else EXIT_FAILED)
