@@ -27,9 +27,12 @@ the archive's current pages:
   empty body, a skeleton, an answer cut short), is no new version: it stays as archived, and is a
   failed page of the run (this trips nothing: too many such pages trip ``health``); a page new to the
   archive with neither title nor text is no page, and is a failed page too;
-- ``cut``: likewise a page that came back with fewer words and stopped before its ``</html>``, where the
-  archive's version ends with one: an answer cut short that HTTP cannot tell from a whole one (no
-  Content-Length, its end the connection's close), or a rendering that broke off halfway;
+- ``cut``: likewise a page that came back stopped before its ``</html>``, where the archive's version ends
+  with one, with less than that version and nothing more: its text the archived text's beginning, fewer of
+  its words, links, link text, sections or structured data items, and none of them more. An answer cut short that HTTP
+  cannot tell from a whole one (no Content-Length, its end the connection's close; a proxy's), or a
+  rendering that broke off halfway: the words may all be there, and the related links, the sections
+  after them and the JSON-LD lost;
 - ``health``: per page type, a drop in the share of pages with a title, with
   related links or with JSON-LD, or in the typical body length, against the
   archived versions of the same pages (or, for a run of mostly new pages, the
@@ -59,12 +62,15 @@ from glossary_spider.outcome import NO_ANSWER_SQL
 from glossary_spider.storage import Archive
 from glossary_spider.storage.archive import TEMPORARY_REDIRECTS
 from glossary_spider.storage.readers import ARCHIVED_CAPTURE
-from glossary_spider.storage.staging import GONE, text_hash
+from glossary_spider.storage.staging import GONE, staged_record, staged_rows, text_hash
+from glossary_spider.storage.writer import page_rows
 
 logger = logging.getLogger(__name__)
 
 # An HTML document's end tag. A page that stops before it, where it used to end with it, was cut short.
 _ENDS = re.compile(rb"</html\s*>", re.IGNORECASE)
+# A text's last word, with the white space after it: a cut in the middle of a word leaves a part of it.
+_LAST_WORD = re.compile(r"\S*\s*\Z")
 
 # name: (setting, default, meaning)
 THRESHOLDS: dict[str, tuple[str, float, str]] = {
@@ -93,6 +99,8 @@ THRESHOLDS: dict[str, tuple[str, float, str]] = {
 NOT_FOUND = re.compile(r"\b(?:page not found|not found|nothing (?:was )?found|no longer available|404|"
                        r"(?:can(?:no|['\u2019])?t|could(?: no|n['\u2019])t) be found)\b", re.I)  # WordPress: "can’t"
 SOFT_404_MAX_WORDS = 150
+# What a page cut short has fewer of, and never more: what the gate's ``cut`` check sets against the archived version.
+MEASURES = ("words", "links", "characters of link text", "sections", "structured data items")
 EXAMPLES = 5
 
 
@@ -148,12 +156,12 @@ class GateReport:
     not_pages: int = 0  # archived pages that answered with what is not a page
     blank: list[str] = field(default_factory=list)  # pages to leave as archived, failed: no text
     soft_404_not_archived: int = 0  # of the soft 404s, pages the archive does not have: they fail
-    cut: list[str] = field(default_factory=list)  # pages to leave as archived, failed: cut short
+    cut: dict[str, str] = field(default_factory=dict)  # pages to leave as archived, failed: cut short (why)
 
     @property
-    def kept(self) -> list[str]:
-        """The pages to leave as archived, each a failed page of the run."""
-        return self.blank + self.cut
+    def kept(self) -> dict[str, str | None]:
+        """The pages to leave as archived, each a failed page of the run: a cut one with what it lost."""
+        return dict.fromkeys(self.blank) | self.cut
 
     @property
     def held(self) -> bool:
@@ -165,7 +173,7 @@ class GateReport:
                 "soft_404": {"count": len(self.soft_404), "not_archived": self.soft_404_not_archived,
                              "examples": self.soft_404[:EXAMPLES]},
                 "blank": {"count": len(self.blank), "examples": self.blank[:EXAMPLES]},
-                "cut": {"count": len(self.cut), "examples": self.cut[:EXAMPLES]}}
+                "cut": {"count": len(self.cut), "examples": list(self.cut)[:EXAMPLES]}}
 
 
 class QualityGate:
@@ -209,16 +217,18 @@ class QualityGate:
                                 {"pages": len(blank)}, blank[:EXAMPLES]))
         cut = self._cut(archive, run)
         if cut:
-            checks.append(Check("cut", False, f"{len(cut)} pages came back with fewer words and stopped before their "
-                                "</html>, where the archive's versions end with one (an answer cut short): kept as "
-                                "they were, counted failed", {"pages": len(cut)}, cut[:EXAMPLES]))
+            checks.append(Check("cut", False, f"{len(cut)} pages came back stopped before their </html>, where the "
+                                "archive's versions end with one, with less than those versions and nothing more "
+                                "(an answer cut short): kept as they were, counted failed", {"pages": len(cut)},
+                                list(cut)[:EXAMPLES]))
         return GateReport(checks, soft, run.pages, gone, not_pages, blank, not_archived, cut)
 
-    def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], list[str]]:
+    def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], dict[str, str | None]]:
         """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
-        accepted it: the soft 404s (to mark gone), and the blank and cut pages (to keep as archived)."""
+        accepted it: the soft 404s (to mark gone), and the blank and cut pages (to keep as archived; a cut
+        one with what it lost)."""
         run = Run(archive.db, run_id)
-        return self._soft_404(run)[0], self._blank(run) + self._cut(archive, run)
+        return self._soft_404(run)[0], dict.fromkeys(self._blank(run)) | self._cut(archive, run)
 
     @staticmethod
     def _blank(run: Run) -> list[str]:
@@ -226,17 +236,42 @@ class QualityGate:
                                                                           "OR p.url IS NULL AND s.title IS NULL)")]
 
     @staticmethod
-    def _cut(archive: Archive, run: Run) -> list[str]:
-        """The changed pages with fewer words than archived whose body stops before its ``</html>``, where the
-        archived body has one. Only the few that lost words have their two bodies read."""
-        cut = []
-        for url, staged, archived in run.rows(
+    def _cut(archive: Archive, run: Run) -> dict[str, str]:
+        """The changed pages cut short, each with the ``parse`` error that says what it lost: the body stops
+        before its ``</html>`` where the archived body has one, and the record is what a beginning of the
+        archived page gives, less and nothing more: its text the archived text's beginning (its last word
+        perhaps cut), some of its :data:`MEASURES` fewer, none of them more. A cut that leaves every word
+        loses the related links, the sections after the text, the JSON-LD. A site that edits a page (its words,
+        or anything added) and drops its end tags too has the edit archived, and from then on the version has
+        no ``</html>`` to be cut from: no page is frozen for good but one whose only edits drop its end tags and
+        lose what it ends with. The bodies are read last, of the few pages that lost and gained nothing."""
+        cut = {}
+        for url, staged, archived, rows, record, old_text, *measured in run.rows(
                 f"s.url, s.body_sha256, (SELECT body_sha256 FROM captures WHERE id = (SELECT max(id) FROM captures "
-                f"WHERE url = s.url AND http_status = 200 AND body_sha256 IS NOT NULL AND {ARCHIVED_CAPTURE}))",
-                "ORDER BY s.rowid", "AND s.words > 0 AND s.words < p.word_count AND s.content_hash != p.content_hash"):
-            if archived and (new := archive.body(staged)) is not None and not _ENDS.search(new) and (
-                    (old := archive.body(archived)) is not None and _ENDS.search(old)):
-                cut.append(url)
+                f"WHERE url = s.url AND http_status = 200 AND body_sha256 IS NOT NULL AND {ARCHIVED_CAPTURE})), "
+                "s.rows, s.record, p.body_text, s.words, p.word_count, "
+                "(SELECT count(*) FROM link_rows WHERE from_id = (SELECT id FROM urls WHERE url = s.url)), "
+                "(SELECT coalesce(sum(length(anchor_text)), 0) + coalesce(sum(length(summary)), 0) FROM links "
+                "WHERE from_url = s.url), "
+                "(SELECT count(*) FROM section_spans WHERE url_id = (SELECT id FROM urls WHERE url = s.url)), "
+                "(SELECT count(*) FROM structured_data WHERE url = s.url)",
+                "ORDER BY s.rowid", "AND s.words > 0 AND s.words <= p.word_count AND s.content_hash != p.content_hash "
+                "AND s.jsonld <= (SELECT count(*) FROM structured_data WHERE url = s.url AND syntax = 'json-ld')"):
+            new = staged_rows(rows) if rows is not None else page_rows(staged_record(record))
+            links = new["links"]
+            now = (measured[0], len(links), sum(len(link["anchor_text"] or "") + len(link["summary"] or "")
+                                                for link in links), len(new["sections"]), len(new["structured_data"]))
+            was = measured[1:]
+            fewer = [f"{name} ({w:,} → {n:,})" for name, n, w in zip(MEASURES, now, was) if n < w]
+            if not fewer or any(n > w for n, w in zip(now, was)):
+                continue
+            if not (old_text or "").startswith(_LAST_WORD.sub("", new["page"].get("body_text") or "")):
+                continue
+            if archived and (body := archive.body(staged)) is not None and not _ENDS.search(body) and (
+                    (whole := archive.body(archived)) is not None and _ENDS.search(whole)):
+                lost = ", ".join(fewer[:-1]) + " and " + fewer[-1] if len(fewer) > 1 else fewer[0]
+                cut[url] = (f"cut short: the page stops before its </html>, with fewer {lost} than the archived "
+                            "version, which ends with one; it stays as it was")
         return cut
 
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:

@@ -475,9 +475,37 @@ def test_a_page_cut_short_where_its_end_is_the_close_is_no_new_version(make_repl
     assert (summary["pages_failed"], summary["changes"]) == (1, 0), summary
     assert rows(db, "SELECT version, title, body_text, content_hash FROM pages") == before
     assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
-        {"stage": "parse", "error": "cut short: the page stops before its </html>, with fewer words than the "
-                                    "archived version, which ends with one; it stays as it was"}]
+        {"stage": "parse", "error": "cut short: the page stops before its </html>, with fewer words (2,200 → "
+                                    "1,097) than the archived version, which ends with one; it stays as it was"}]
     assert rows(db, "SELECT outcome FROM captures WHERE run_id = 2") == [{"outcome": "failed"}]
+
+
+def test_a_page_cut_short_after_its_text_is_no_new_version_and_keeps_its_validators(make_replica, tmp_path):
+    """A 200 cut short after the page's text, a new ETag with it: every word there, the related links and the
+    JSON-LD lost. The gate's cut check looked only at pages with fewer words: the refresh archived the cut
+    answer as a new version, its ETag the page's, and the next refresh the whole page as yet another."""
+    server, db, url = archive_one_fault_page(make_replica, tmp_path, "cut-after-text-later")
+    before = rows(db, "SELECT version, content_hash, word_count FROM pages")
+    (whole,) = rows(db, "SELECT etag, last_modified FROM captures")
+    summary = refresh_json(db)
+    assert (summary["pages_failed"], summary["changes"], summary["exit_status"]) == (1, 0, 0), summary
+    assert summary["gate"]["cut"] == {"count": 1, "examples": [url]}
+    assert rows(db, "SELECT version, content_hash, word_count FROM pages") == before
+    assert rows(db, "SELECT count(*) AS n FROM links WHERE kind = 'related'") == [{"n": 3}]
+    assert rows(db, "SELECT count(*) AS n FROM structured_data WHERE syntax = 'json-ld'") == [{"n": 1}]
+    assert rows(db, "SELECT stage, error FROM crawl_errors WHERE run_id = 2") == [
+        {"stage": "parse", "error": "cut short: the page stops before its </html>, with fewer links (3 → 1), "
+                                    "characters of link text (94 → 29) and structured data items (1 → 0) than the "
+                                    "archived version, which ends with one; it stays as it was"}]
+    (cut,) = rows(db, "SELECT outcome, etag, last_modified FROM captures WHERE run_id = 2")
+    assert cut["outcome"] == "failed" and cut["etag"] != whole["etag"]
+    # The next refresh asks with the whole page's validators, not the cut answer's: 304, and nothing new.
+    summary = refresh_json(db)
+    assert (summary["changes"], summary["pages_failed"], summary["pages_not_modified"]) == (0, 0, 1), summary
+    assert rows(db, "SELECT http_status, outcome FROM captures WHERE run_id = 3") == [
+        {"http_status": 304, "outcome": "not_modified"}]
+    assert rows(db, "SELECT version, content_hash, word_count FROM pages") == before
+    assert [r["status"] for r in server.requests() if r["path"] == urlsplit(url).path] == [200, 200, 304]
 
 
 def test_a_page_restamped_at_every_answer_is_no_news_and_keeps_its_history_whole(make_replica, tmp_path):

@@ -667,6 +667,32 @@ def test_a_redirect_to_a_page_fetched_already_spelt_with_a_tracking_parameter_do
         {"url": f"{site.url}/definition/r/", "outcome": "moved"}]
 
 
+def test_a_page_edited_and_ending_without_its_end_tag_is_a_new_version_though_it_lost_links(raw_site, tmp_path):
+    """The other side of the cut check: a site that edits a page and drops its end tags at once. A cut answer
+    has less than the archived version and nothing more, its text the archived text's beginning; this edit's
+    text is new, so it is a version, though it has fewer words and links. (Fewer words and no ``</html>`` made
+    it "cut short" before, and every refresh after kept the old version: the page was frozen for good.)"""
+    related = b'<ul class="related-posts"><li><a href="/definition/gamma/">Gamma</a></li>'
+    answers = iter([b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
+                    + b"Delta measures the option's sensitivity. " * 40 + b"</p>" + related
+                    + b'<li><a href="/definition/vega/">Vega</a></li></ul></body></html>',
+                    b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
+                    + b"Delta is how far the price moves. " * 20 + b"</p>" + related + b"</ul>"])
+
+    def page(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + next(answers))
+
+    site = raw_site({"/definition/delta/": page})
+    db = tmp_path / "edited.db"
+    assert site.crawl(db).returncode == 0
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["pages_changed"], rows(db, "SELECT count(*) AS n FROM crawl_errors")) == (
+        1, [{"n": 0}])
+    assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 7 * 20}]
+    assert rows(db, "SELECT to_url FROM links WHERE kind = 'related'") == [{"to_url": site.url + "/definition/gamma/"}]
+
+
 class _RawSite:
     """A server on loopback that answers robots.txt 404 and each path of ``answers`` with its bytes as they are (or
     by its function, given the connection), then closes, or (``keep_alive``) waits for the next request on the

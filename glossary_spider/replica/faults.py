@@ -34,7 +34,7 @@ except ImportError:
 
 from glossary_spider.replica import linktraps, themes
 from glossary_spider.replica.server import ReplicaResource
-from glossary_spider.replica.site import ReplicaSite
+from glossary_spider.replica.site import ReplicaSite, etag
 
 CRAWL_DELAY = 0.5
 MANY_LINKS = 50_000
@@ -182,6 +182,10 @@ FAULTS = [
     Fault("close-cut-later", _page("close-cut-later"), "no Content-Length (the body ends at the connection's close): "
           "the page whole at first, then only its first half (a connection closed early, which HTTP cannot tell "
           "from the end)", "archived"),
+    Fault("cut-after-text-later", _page("cut-after-text-later"), "the page whole at first, then once a 200 cut "
+          "short after its text (its every word there, its related links and JSON-LD lost, no </html>) with an ETag "
+          "and a Last-Modified of its own, whatever the request's validators; then whole again, and 304 to the "
+          "whole page's ETag", "archived"),
     Fault("restamped", _page("restamped"), "its words edited once after the first answer, then the same, with a "
           "JSON-LD dateModified of the moment and a view count one higher in every answer; no validators",
           "archived"),
@@ -581,6 +585,23 @@ def _close_cut_later(resource, request, path, base):
     return server.NOT_DONE_YET
 
 
+def _cut_after_text_later(resource, request, path, base):
+    """A proxy or a rendering that stopped after the text: HTTP cannot tell, and the page's words are all there."""
+    related = "".join(f'<li><a href="{escape(post.path)}">{escape(post.title)}</a></li>'
+                      for post in resource.site.live_posts("definition")[:3])
+    article = {"@context": "https://schema.org", "@type": "Article", "headline": "Fault cut-after-text-later"}
+    page = document("Fault cut-after-text-later", "The words of this page come whole in every answer; what "
+                    "follows them does not, once.", f'<h2>Related Terms</h2><ul class="related-posts">{related}</ul>'
+                    f'<script type="application/ld+json">{json.dumps(article)}</script>')
+    whole = etag(page)
+    if resource.hits[path] == 2:
+        cut = page[:page.index(b"</li>") + 5]
+        return _reply(resource, request, path, 200, cut, ETag=etag(cut), Last_Modified=formatdate(usegmt=True))
+    if request.getHeader(b"if-none-match") == whole.encode():
+        return _reply(resource, request, path, 304, b"", ETag=whole)
+    return _reply(resource, request, path, 200, page, ETag=whole, Last_Modified="Mon, 05 Jan 2026 10:00:00 GMT")
+
+
 def _restamped(resource, request, path, base):
     """What a CMS gives when it stamps each rendering: the page's words never change, its JSON-LD does."""
     url = base + path
@@ -741,6 +762,7 @@ _HANDLERS = {
     "dated-now": _dated_now,
     "restamped": _restamped,
     "close-cut-later": _close_cut_later,
+    "cut-after-text-later": _cut_after_text_later,
     "dated-ahead": _dated_ahead,
     "lying-304": _lying_304,
     "blank": lambda r, q, p, b: _reply(r, q, p, 200, b""),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
@@ -144,17 +144,17 @@ class Staging:
                         [run_id])
         return gone
 
-    def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), kept: Iterable[str] = (),
+    def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), kept: Mapping[str, str | None] | None = None,
                        records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
         """Archive what ``run_id`` staged as a gate that passed it does, in one transaction: the soft 404s
         marked gone (:meth:`mark_soft_404`), the blank and cut pages ``kept`` as archived (:meth:`keep_archived`),
         every other page archived (:meth:`apply_staged`, with ``records``). Returns the pages by outcome."""
         with self.db.atomic():
             self.mark_soft_404(run_id, soft_404)
-            self.keep_archived(run_id, kept)
+            self.keep_archived(run_id, kept or {})
             return self.apply_staged(run_id, records)
 
-    def accept_staged(self, run_id: int, soft_404: Iterable[str], kept: Iterable[str],
+    def accept_staged(self, run_id: int, soft_404: Iterable[str], kept: Mapping[str, str | None],
                       records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
         """Archive a run the quality gate held (:meth:`archive_staged`), its counts and the gate's report
         saying so. Returns the run's counts, as its ``crawl_runs`` row now holds them."""
@@ -166,11 +166,11 @@ class Staging:
                             [now(), run_id])
         return counts
 
-    def hold_staged(self, run_id: int, report: dict[str, Any], kept: Iterable[str] = ()) -> None:
+    def hold_staged(self, run_id: int, report: dict[str, Any], kept: Mapping[str, str | None] | None = None) -> None:
         """Keep what ``run_id`` staged out of the archive's pages: its captures say ``held``. Its ``kept``
         pages are failed pages of the run whatever becomes of it (:meth:`keep_archived`), as the gate says."""
         with self.db.atomic():
-            self.keep_archived(run_id, kept)
+            self.keep_archived(run_id, kept or {})
             self.db.execute("UPDATE captures SET outcome = 'held' WHERE run_id = ? AND url IN "
                             "(SELECT url FROM staged WHERE run_id = ?) AND outcome IN ('new', 'changed', 'unchanged')",
                             [run_id, run_id])
@@ -261,18 +261,18 @@ class Staging:
                                 "('new', 'changed', 'unchanged', 'held')", [outcome, run_id, url])
                 self.db.execute("DELETE FROM staged WHERE run_id = ? AND url = ?", [run_id, url])
 
-    def keep_archived(self, run_id: int, urls: Iterable[str]) -> None:
+    def keep_archived(self, run_id: int, kept: Mapping[str, str | None]) -> None:
         """Pages that came back with no text, or cut short, where the archive's versions are whole (no new
         version), or new with neither title nor text (not archived), as the quality gate found them: each a
-        ``parse`` error of the run, its capture ``failed``."""
+        ``parse`` error of the run (a cut page's the gate's words, saying what it lost), its capture
+        ``failed``."""
         with self.db.atomic():
-            for url in urls:
-                (status, words), = self.db.execute("SELECT http_status, words FROM staged WHERE run_id = ? AND "
-                                                   "url = ?", [run_id, url])
+            for url, cut in kept.items():
+                (status,), = self.db.execute("SELECT http_status FROM staged WHERE run_id = ? AND url = ?",
+                                             [run_id, url])
                 archived = self.db.execute("SELECT 1 FROM pages WHERE url = ?", [url]).fetchone()
-                if words:
-                    error = ("cut short: the page stops before its </html>, with fewer words than the archived "
-                             "version, which ends with one; it stays as it was")
+                if cut:
+                    error = cut
                 elif archived:
                     error = "blank: no text, where the archived version has some; it stays as it was"
                 else:
