@@ -29,8 +29,9 @@ import click
 
 from glossary_spider import settings as defaults
 from glossary_spider import startup
-from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
-                                    held_back, is_complete, outcome, stopped_by, unreachable_hosts)
+from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
+                                    exit_status, explain, held_back, is_complete, outcome, stopped_by,
+                                    unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged,
                                      existing_archive, is_damaged, is_locked, read_gate_report)
@@ -156,7 +157,9 @@ def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json
 EXIT_STATUSES = """\b
 Exit status:
     0  done (failed pages are recorded in crawl_errors)
-    1  stopped early: Ctrl-C, SIGTERM, SIGHUP, an error (--resume continues a crawl or refresh)
+    1  stopped early: Ctrl-C, SIGTERM, SIGHUP, an error (--resume continues a crawl or refresh);
+       or it left the archive with no page (finish_reason empty: every URL a 404 or 410, a "not
+       found" page, no page, or forbidden by robots.txt): check the start URLs and sitemaps
     2  bad arguments or input, or an archive that cannot be written
     3  another run holds the archive's lock
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues
@@ -337,6 +340,35 @@ def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
     return f"{whom} did not answer, or refused us: {failed} of {fetched} fetches failed (see 'glossary report')"
 
 
+def found_no_page(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
+    """Why the run left the archive with no page: what the URLs it asked about answered, each URL counted
+    once by its last capture and error, and the sitemaps it could not read."""
+    answers: dict[str, int] = {}
+    for (answer, count) in reader.execute(
+            """WITH e AS (SELECT url, stage, error, http_status FROM crawl_errors
+                          WHERE id IN (SELECT max(id) FROM crawl_errors WHERE run_id = :run GROUP BY url)),
+                    c AS (SELECT url, outcome, http_status FROM captures
+                          WHERE id IN (SELECT max(id) FROM captures WHERE run_id = :run GROUP BY url)),
+                    u AS (SELECT url FROM e UNION SELECT url FROM c)
+               SELECT CASE WHEN e.stage = 'sitemap' THEN 'sitemap'
+                           WHEN e.error = 'Forbidden by robots.txt' THEN 'were forbidden by robots.txt'
+                           WHEN e.error LIKE 'soft 404%' OR (c.outcome IN ('gone', 'still_gone')
+                                                             AND c.http_status = 200) THEN 'answered a "not found" page'
+                           WHEN coalesce(e.http_status, c.http_status) IN (404, 410) THEN 'answered 404 or 410'
+                           WHEN coalesce(e.http_status, c.http_status) BETWEEN 300 AND 399 THEN 'were redirected away'
+                           ELSE 'answered what is no page' END, count(*)
+               FROM u LEFT JOIN e ON e.url = u.url LEFT JOIN c ON c.url = u.url
+               GROUP BY 1 ORDER BY count(*) DESC, 1""", {"run": run["id"]}):
+        answers[answer.replace("were ", "was ") if count == 1 else answer] = count
+    sitemaps = answers.pop("sitemap", 0)
+    what = [f"{count} {'URL' if count == 1 else 'URLs'} {answer}" if i == 0 else f"{count} {answer}"
+            for i, (answer, count) in enumerate(answers.items())]
+    if sitemaps:
+        what.append(f"{sitemaps} {'sitemap' if sitemaps == 1 else 'sitemaps'} could not be read")
+    return (f"{run['command']} #{run['id']} left the archive with no page: {', '.join(what) or 'it found no page'} "
+            "(see 'glossary report'): check the start URLs and sitemaps it was given (has the site moved?)")
+
+
 def again(command: str, db: str, *options: str) -> str:
     """The command line that runs ``command`` on this archive again, for a one-line message: a control
     character in the archive's path (a newline) shown as ``\\xNN``, as every message shows it."""
@@ -458,6 +490,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if status == ExitStatus.UNREACHABLE:
         click.echo(f"Error: {unreachable(reader, run)}; when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
+    elif run["finish_reason"] == EMPTY_REASON:
+        click.echo(f"Error: {found_no_page(reader, run)}", err=True)
     elif not is_complete(run["finish_reason"]):
         reason = run["finish_reason"]
         why = extras["stopped_by"] or ("interrupted" if reason == INTERRUPTED_REASON else reason)
