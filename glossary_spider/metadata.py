@@ -69,7 +69,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "finish_reason": "finished; held (the quality gate held its versions back: glossary held); a budget "
                          "that stopped it, which --resume continues: max_pages (or closespider_itemcount), "
                          "closespider_pagecount (--max-requests), closespider_timeout (--max-duration); unreachable "
-                         "((nearly) every fetch failed); shutdown (Ctrl-C, SIGTERM); archive_error (a write failed); "
+                         "((nearly) every fetch failed); empty (it left the archive with no page: every URL a 404, "
+                         "a \"not found\" page, no page, or forbidden by robots.txt); shutdown (Ctrl-C, SIGTERM); "
+                         "archive_error (a write failed); "
                          "refused before it started: bad_argument, locked, archive_unwritable (its first write failed: "
                          "a full disk); null while running or if killed",
         "args": "The run's arguments, as JSON",

@@ -15,7 +15,7 @@ class ExitStatus(IntEnum):
     """Exit statuses of every ``glossary`` command (the README's table lists the same)."""
 
     DONE = 0  # done; pages that failed are recorded in crawl_errors
-    FAILED = 1  # something stopped the work early: interrupted, shut down, an error
+    FAILED = 1  # something stopped the work early: interrupted, shut down, an error; or it left no page archived
     BAD_INPUT = 2  # bad arguments or input, or an archive that cannot be written
     LOCKED = 3  # another run holds the archive's lock
     STOPPED_EARLY = 4  # a budget the user set (pages, requests, duration) stopped the run; --resume continues
@@ -32,6 +32,10 @@ UNREACHABLE_REASON = "unreachable"
 # The finish reason of a reparse that could read (nearly) none of the archive's stored pages again: their bodies
 # damaged, most often. Done all the same: the next reparse reads every page again.
 UNREADABLE_REASON = "unreadable"
+# The finish reason of a crawl or refresh that did all its work, yet left the archive with no page: every URL it
+# asked about answered 404 or 410, a "not found" page or what is no page, or robots.txt forbade it, or its sitemaps
+# could not be read. A failure (its start URLs or sitemaps are wrong, or the site moved) with nothing to resume.
+EMPTY_REASON = "empty"
 # The finish reason of a crawl that archived its --max-pages.
 MAX_PAGES_REASON = "max_pages"
 # Finish reasons of a run that a budget stopped: it can be resumed, like an interrupted one.
@@ -56,7 +60,7 @@ HELD_REASON = "held"
 
 def is_complete(finish_reason: str | None) -> bool:
     """Whether a run with this finish reason has nothing left to resume (a held run fetched all it had to)."""
-    return finish_reason in COMPLETE_REASONS or finish_reason in (HELD_REASON, UNREADABLE_REASON)
+    return finish_reason in COMPLETE_REASONS or finish_reason in (HELD_REASON, UNREADABLE_REASON, EMPTY_REASON)
 
 
 def stopped_by(finish_reason: str | None) -> str | None:
@@ -78,6 +82,9 @@ def explain(finish_reason: str | None) -> str:
                             "fetch to it failed, or every one once it stopped answering; --resume tries them again",
         UNREADABLE_REASON: "(nearly) every archived page failed to be read again (crawl_errors says why): its stored "
                            "bodies may be damaged; restore the archive from a backup",
+        EMPTY_REASON: "it left the archive with no page: every URL it asked about answered 404 or 410, a \"not "
+                      "found\" page or what is no page, or robots.txt forbade it, or its sitemaps could not be read "
+                      "(crawl_errors says which): check its start URLs and sitemaps (has the site moved?)",
         INTERRUPTED_REASON: f"interrupted by Ctrl-C or SIGTERM ({INTERRUPTED_REASON}): --resume continues it",
         ARCHIVE_ERROR: "the archive could not be written (a full disk?): --resume continues it",
         UNWRITABLE: "the archive could not be written when the run started (a full disk? a read-only file?): "
@@ -134,12 +141,22 @@ def unreachable_hosts(outcomes: Mapping[str, HostFetches]) -> list[str]:
     return sorted(host for host, fetches in outcomes.items() if is_unreachable(fetches))
 
 
-def final_reason(reason: str, outcomes: Mapping[str, HostFetches]) -> str:
+def left_empty(command: str, holds_live_page: bool, counts: Mapping[str, int]) -> bool:
+    """Whether a run left the archive with no page: a crawl or refresh after which the archive holds no live
+    page, and that marked none gone (``counts``: its crawl_runs counts). A refresh that found the archive's
+    pages gone is the quality gate's to judge: it holds a run in which most pages go at once."""
+    return command in ("crawl", "refresh") and not holds_live_page and not counts.get("pages_gone")
+
+
+def final_reason(reason: str, outcomes: Mapping[str, HostFetches], empty: bool = False) -> str:
     """The finish reason to record for a run that Scrapy ended for ``reason``, given how many of its
-    fetches got an answer and how many did not, host by host."""
-    if reason in COMPLETE_REASONS and unreachable_hosts(outcomes):
+    fetches got an answer and how many did not, host by host, and whether it left the archive ``empty``
+    (:func:`left_empty`): a site down says more than the pages it did not give."""
+    if reason not in COMPLETE_REASONS:
+        return reason
+    if unreachable_hosts(outcomes):
         return UNREACHABLE_REASON
-    return reason
+    return EMPTY_REASON if empty else reason
 
 
 # The crawl_runs counts that are news: pages that appeared, changed, went or came back. A run

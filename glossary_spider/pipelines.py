@@ -19,7 +19,8 @@ from twisted.internet import task
 from glossary_spider.archiver import WriteFailed, write_batches, write_items
 from glossary_spider.gate import QualityGate
 from glossary_spider.items import LimitItem, PageItem
-from glossary_spider.outcome import ARCHIVE_ERROR, HELD_REASON, INTERRUPTED_REASON, held_back, is_complete
+from glossary_spider.outcome import (ARCHIVE_ERROR, EMPTY_REASON, HELD_REASON, INTERRUPTED_REASON, explain, held_back,
+                                     is_complete)
 from glossary_spider.plan import RunPlan
 from glossary_spider.signals import limit_reached, run_abandoned, stop_requested
 from glossary_spider.storage import Archive
@@ -283,6 +284,8 @@ class ArchivePipeline:
             logger.warning("%s #%s stopped before its end (%s): a job with -a resume=1%s and the same GLOSSARY_DB "
                            "setting continues it", self.plan.command, run["id"], run["finish_reason"] or "killed",
                            mode)
+        elif self.plan.scheduled and run is not None and run["finish_reason"] == EMPTY_REASON:
+            logger.warning("%s #%s ended %s: %s", self.plan.command, run["id"], EMPTY_REASON, explain(EMPTY_REASON))
         elif self.plan.scheduled and run is not None and run["finish_reason"] == HELD_REASON:
             logger.warning("%s #%s was held by the quality gate: %s; look with 'glossary held --run %s --db %s', "
                            "then accept or discard it ('glossary held --accept %s --db %s' or '--discard %s')",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
-from glossary_spider.outcome import BAD_ARGUMENT, LOCKED_OUT, UNWRITABLE
+from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWRITABLE
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
@@ -238,6 +238,10 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
                                   f"'glossary held --run {held} --db {db}', accept or discard it "
                                   f"('glossary held --accept {held} --db {db}' or '--discard {held}'), then run "
                                   f"'glossary {args.mode}' without --resume")
+            if (last := archive.latest_run(args.mode)) is not None and last["finish_reason"] == EMPTY_REASON:
+                raise BadArgument(f"nothing to resume: {args.mode} #{last['id']} left the archive with no page: check "
+                                  f"the start URLs and sitemaps it was given, then run 'glossary {args.mode}' without "
+                                  "--resume")
             raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none): run "
                               f"'glossary {args.mode}' without --resume")
         original = RunArgs.from_record(args.mode, stopped["args"])

@@ -796,6 +796,27 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
     }
 
 
+def what_answered(conn: sqlite3.Connection, run_id: int) -> dict[str, int]:
+    """What the URLs a run asked about answered, in words (``answered 404 or 410``, ``were forbidden by
+    robots.txt`` ...), most first: each URL counted once, by its last capture and error; ``sitemap``, the
+    sitemaps it could not read."""
+    return dict(conn.execute(
+        """WITH e AS (SELECT url, stage, error, http_status FROM crawl_errors
+                      WHERE id IN (SELECT max(id) FROM crawl_errors WHERE run_id = :run GROUP BY url)),
+                c AS (SELECT url, outcome, http_status FROM captures
+                      WHERE id IN (SELECT max(id) FROM captures WHERE run_id = :run GROUP BY url)),
+                u AS (SELECT url FROM e UNION SELECT url FROM c)
+           SELECT CASE WHEN e.stage = 'sitemap' THEN 'sitemap'
+                       WHEN e.error = 'Forbidden by robots.txt' THEN 'were forbidden by robots.txt'
+                       WHEN e.error LIKE 'soft 404%' OR (c.outcome IN ('gone', 'still_gone')
+                                                         AND c.http_status = 200) THEN 'answered a "not found" page'
+                       WHEN coalesce(e.http_status, c.http_status) IN (404, 410) THEN 'answered 404 or 410'
+                       WHEN coalesce(e.http_status, c.http_status) BETWEEN 300 AND 399 THEN 'were redirected away'
+                       ELSE 'answered what is no page' END, count(*)
+           FROM u LEFT JOIN e ON e.url = u.url LEFT JOIN c ON c.url = u.url
+           GROUP BY 1 ORDER BY count(*) DESC, 1""", {"run": run_id}).fetchall())
+
+
 def held_reports(conn: sqlite3.Connection, run_id: int | None = None) -> list[dict[str, Any]]:
     """Every run the quality gate held (or only ``run_id``), oldest first: the gate's report, with
     ``decision`` and ``decided_at``, and the run's ``crawl_runs`` row as ``run``."""

@@ -490,6 +490,84 @@ def test_a_run_over_two_sites_with_one_down_exits_6_naming_it_and_resumes_only_i
     assert len(rows(db, "SELECT url FROM pages")) == 4 and archive_problems(db) == []
 
 
+# What the line of a run that left the archive with no page says to do.
+EMPTY_ADVICE = "(see 'glossary report'): check the start URLs and sitemaps it was given (has the site moved?)"
+
+
+def test_a_first_crawl_whose_start_url_answers_404_ends_empty_not_done(replica, tmp_path):
+    """A crawl of a wrong start URL (or of a site whose glossary moved) archived no page at all, yet ended
+    "finished", exit 0, and runs --check said ok: a cron job pointed at it looked healthy for ever. It ends
+    empty, exit 1, with one line saying what its URL answered and what to check, and runs --check fails on
+    it; nothing is left to resume, and the next crawl starts afresh."""
+    db = tmp_path / "wrong.db"
+    result = crawl(db, "--start-url", f"{replica.url}/no-such-path/")
+    assert result.returncode == ExitStatus.FAILED, result.stdout + result.stderr
+    assert result.stdout.startswith("Crawl #1 empty in "), result.stdout
+    assert result.stderr.splitlines() == [
+        f"Error: crawl #1 left the archive with no page: 1 URL answered 404 or 410 {EMPTY_ADVICE}"]
+    assert rows(db, "SELECT finish_reason, outcome, exit_status, pages_new, pages_failed FROM crawl_runs") == [
+        {"finish_reason": "empty", "outcome": "failed", "exit_status": 1, "pages_new": 0, "pages_failed": 1}]
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.FAILED, check.stdout + check.stderr
+    assert re.fullmatch(rf"{re.escape(str(db))}: crawl #1 failed at \S+: it left the archive with no page: every "
+                        r"URL it asked about answered 404 or 410, .*: check its start URLs and sitemaps "
+                        r"\(has the site moved\?\)\n", check.stderr), check.stderr
+
+    resume = crawl(db, "--resume")
+    assert_one_line_error(resume, "nothing to resume: crawl #1 left the archive with no page")
+    again = crawl(db, "--start-url", f"{replica.url}/", "--no-follow")
+    assert (again.returncode, again.stderr) == (0, ""), again.stderr  # no note of a crawl left unfinished
+    assert run_glossary("runs", "--db", str(db), "--check").returncode == 0
+
+
+@pytest.mark.parametrize("options, path, answered", [
+    (("--mode", "json-error"), "/", "1 URL answered what is no page"),
+    (("--mode", "soft404"), "/no-such-path/", '1 URL answered a "not found" page'),
+    (("--faults", "--robots", "disallow-all"), "/", "1 URL was forbidden by robots.txt"),
+])
+def test_a_first_crawl_that_archives_no_page_says_what_its_urls_answered(make_replica, tmp_path, options, path,
+                                                                         answered):
+    """A start URL that answered what is no page (JSON with 200), the site's "not found" page, or that
+    robots.txt forbade: the crawl archived nothing, and said "finished", exit 0."""
+    server = make_replica(40, 1, *options)
+    db = tmp_path / "empty.db"
+    result = crawl(db, "--start-url", server.url + path, "--no-follow")
+    assert result.returncode == ExitStatus.FAILED, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [f"Error: crawl #1 left the archive with no page: {answered} {EMPTY_ADVICE}"]
+    assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
+        {"finish_reason": "empty", "exit_status": 1}]
+
+
+def test_a_budget_stop_keeps_its_status_and_the_resume_that_archives_nothing_ends_empty(replica, tmp_path):
+    """A run a budget stopped is judged by its budget (exit 4, --resume continues), whatever it archived so
+    far; its resume, done and with no page archived over all its parts, ends empty, its line counting them."""
+    db = tmp_path / "budget.db"
+    starts = [a for p in ("a", "b", "c") for a in ("--start-url", f"{replica.url}/no-such-path/{p}/")]
+    result = run_glossary("crawl", "--db", str(db), "--delay", "0", "--concurrency", "1", "--no-progress",
+                          "--no-follow", "--max-requests", "3", *starts)
+    assert result.returncode == ExitStatus.STOPPED_EARLY, result.stdout + result.stderr
+    assert rows(db, "SELECT finish_reason FROM crawl_runs") == [{"finish_reason": "closespider_pagecount"}]
+    result = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert result.returncode == ExitStatus.FAILED, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"Error: crawl #1 left the archive with no page: 3 URLs answered 404 or 410 {EMPTY_ADVICE}"]
+    assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
+        {"finish_reason": "empty", "exit_status": 1}]
+
+
+def test_a_scrapy_crawl_job_that_archives_no_page_records_it_empty_and_warns(replica, tmp_path):
+    """The same spider run by scrapy crawl (so by Scrapyd) records the same end, and its log says so."""
+    db = tmp_path / "job.db"
+    job = subprocess.run([GLOSSARY[0], "-m", "scrapy", "crawl", "glossary", "-a",
+                          f"start_urls={replica.url}/no-such-path/", "-s", f"GLOSSARY_DB={db}",
+                          "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=0"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert rows(db, "SELECT finish_reason, outcome, exit_status FROM crawl_runs") == [
+        {"finish_reason": "empty", "outcome": "failed", "exit_status": 1}], job.stderr[-2000:]
+    assert "WARNING: crawl #1 ended empty: it left the archive with no page: " in job.stderr
+    assert run_glossary("runs", "--db", str(db), "--check").returncode == ExitStatus.FAILED
+
+
 def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(replica, tmp_path):
     """`--progress` into a log file (nohup, a service's journal) writes lines of their own, with no
     carriage return or erase sequence; on a terminal it rewrites one line in place. Reparse alike."""

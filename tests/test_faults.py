@@ -291,10 +291,14 @@ def test_a_robots_txt_is_read_in_any_encoding_a_page_may_come_in_and_whole_or_no
 
 
 def test_robots_txt_disallowing_everything_is_obeyed(make_replica, tmp_path):
+    """Obeyed, it leaves a first crawl nothing to archive: the crawl ends empty (exit 1), as a crawl of URLs
+    that all answer 404 does, not "finished"."""
     server = make_replica(PAGES, 1, "--faults", "--robots", "disallow-all")
     db = tmp_path / "robots.db"
     result = crawl(db, "--start-url", f"{server.url}/", "--sitemap", f"{server.url}/sitemap_index.xml")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: crawl #1 left the archive with no page: 2 URLs were forbidden by "
+                                    "robots.txt (see 'glossary report'): check the start URLs"), result.stderr
     assert [r["path"] for r in server.requests()] == ["/robots.txt"]
     assert {r["error"] for r in rows(db, "SELECT error FROM crawl_errors")} == {"Forbidden by robots.txt"}
 
@@ -308,7 +312,7 @@ def test_robots_txt_holds_for_every_request_made_while_it_is_fetched(make_replic
     paths = ["/about/", "/area/funding/", "/term/legal-risk-management/",
              "/definition/international-legal-cooperation/"]
     result = crawl(db, "--no-follow", *[a for p in paths for a in ("--start-url", server.url + p)])
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # empty: no page archived
     assert [r["path"] for r in server.requests()] == ["/robots.txt"]
     assert rows(db, "SELECT url FROM pages") == []
     assert sorted((r["url"], r["error"]) for r in rows(db, "SELECT url, error FROM crawl_errors")) == sorted(
@@ -554,16 +558,16 @@ def test_a_page_that_comes_back_blank_stays_as_archived_and_is_a_failed_page(mak
 
 def test_pages_past_the_size_limit_fail_without_the_site_counting_as_down(make_replica, tmp_path):
     """A site that answers, but with bodies past the size limit or that cannot be decoded, answered:
-    the pages failed (exit 0, an error row each); it is not "a site that did not answer" (exit 6),
-    which a --resume would meet again the same way."""
+    the pages failed (an error row each: with no other page archived, the run ends empty, exit 1); it is
+    not "a site that did not answer" (exit 6), which a --resume would meet again the same way."""
     server = make_replica(PAGES, 1, "--faults")
     db = tmp_path / "big.db"
     names = ["gzip-bomb", "oversize", "oversize-chunked", "corrupt-gzip", "not-brotli", "not-zstd", "cut-gzip"]
     starts = [arg for name in names for arg in ("--start-url", f"{server.url}/definition/fault-{name}/")]
     result = crawl(db, *starts, "--no-follow", "--timeout", "5")
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr
     assert rows(db, "SELECT finish_reason, pages_failed FROM crawl_runs") == [
-        {"finish_reason": "finished", "pages_failed": len(names)}]
+        {"finish_reason": "empty", "pages_failed": len(names)}]
     errors = {r["url"].split("fault-")[1]: r["error"] for r in rows(db, "SELECT url, error FROM crawl_errors")}
     assert errors == {"gzip-bomb/": "larger than the size limit after decompression",
                       "oversize/": "larger than the size limit", "oversize-chunked/": "larger than the size limit",
@@ -575,11 +579,12 @@ def test_pages_past_the_size_limit_fail_without_the_site_counting_as_down(make_r
 
 def test_a_sitemap_robots_txt_forbids_is_an_error_row_not_a_run_with_nothing_to_do(make_replica, tmp_path):
     """A sitemap the user named that robots.txt disallows was dropped in silence: the run read nothing,
-    said "nothing new" and passed runs --check."""
+    said "nothing new" and passed runs --check. Its run, which archived nothing, ends empty."""
     server = make_replica(PAGES)
     db = tmp_path / "drafts.db"
     result = crawl(db, "--sitemap", f"{server.url}/drafts/sitemap.xml", "--no-follow")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
+    assert run_glossary("runs", "--db", str(db), "--check").returncode == 1
     assert rows(db, "SELECT url, stage, error FROM crawl_errors") == [
         {"url": f"{server.url}/drafts/sitemap.xml", "stage": "fetch", "error": "Forbidden by robots.txt"}]
 
@@ -791,8 +796,9 @@ def test_a_run_whose_sitemap_cannot_be_read_says_so_in_its_summary(make_replica,
     server = make_replica(PAGES, 1, "--faults")
     db = tmp_path / "cut.db"
     result = crawl(db, "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # it archived no page: empty
     assert "nothing new; 1 sitemap unreadable" in result.stdout
+    assert result.stderr.startswith("Error: crawl #1 left the archive with no page: 1 sitemap could not be read")
     assert re.search(r"^sitemaps: +1 +unreadable", result.stdout, re.M)
     assert [r["stage"] for r in rows(db, "SELECT stage FROM crawl_errors")] == ["sitemap"]
     again = crawl(tmp_path / "again.db", "--sitemap", f"{server.url}/faults-cut-sitemap.xml.gz", "--no-follow",
@@ -807,7 +813,7 @@ def test_a_sitemap_answering_404_is_an_unreadable_sitemap_not_a_failed_page(make
     server = make_replica(PAGES, 1)
     db = tmp_path / "gone-sitemap.db"
     result = crawl(db, "--sitemap", f"{server.url}/no-such-sitemap.xml", "--no-follow", "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # it archived no page: empty
     found = json.loads(result.stdout)
     assert (found["pages_failed"], found["sitemaps_unreadable"]) == (0, 1), found
     assert rows(db, "SELECT stage, http_status, error FROM crawl_errors") == [

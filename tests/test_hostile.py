@@ -400,7 +400,7 @@ def test_an_endless_chain_of_sitemap_indexes_is_cut_at_its_depth(make_replica, t
     server = make_replica(SITE_PAGES, 1, "--attack", "sitemap-chain")
     db = tmp_path / "chain.db"
     result = crawl(db, "--sitemap", f"{server.url}/sitemap_index.xml")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a chain of sitemaps and no page: the run ends empty
     sitemaps = [r for r in server.requests() if r["path"].startswith("/sitemap")]
     assert len(sitemaps) == 1 + 2 + 4 + 8 + 16  # the index and four levels below it
     (error,) = rows(db, "SELECT stage, error FROM crawl_errors")
@@ -496,7 +496,7 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(raw_sit
                                stderr=subprocess.PIPE, text=True)
     stdout, stderr = process.stdout.read(), process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, stdout + stderr
+    assert os.waitstatus_to_exitcode(status) == 1, stdout + stderr  # its one page failed: the run ends empty
     assert usage.ru_maxrss / 1024 <= 400
     assert len(asked) == 1
     (error,) = rows(db, "SELECT stage, error, detail FROM crawl_errors")
@@ -754,7 +754,7 @@ def test_a_redirect_to_a_url_of_no_web_scheme_is_an_answer_not_followed(raw_site
         ("js", 301, "javascript:alert(1)"), ("mail", 302, "mailto:a@b.c"), ("data", 301, "data:text/html,hi")]})
     db = tmp_path / "schemes.db"
     result = site.crawl(db)
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr  # no page: empty
     assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
         {"url": f"{site.url}/definition/{name}/", "error": f"HTTP {status}: redirect to {location} not followed",
          "detail": None, "http_status": status} for name, status, location in [
@@ -771,7 +771,7 @@ def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site,
                                         b"Transfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"})
     db = tmp_path / "te.db"
     result = site.crawl(db)
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr  # no page: empty
     assert rows(db, "SELECT error, detail FROM crawl_errors") == [{
         "error": "malformed response",
         "detail": "Transfer-Encoding 'gzip, chunked' not supported: chunked is the only one read"}]
@@ -831,7 +831,7 @@ def test_a_200_whose_body_cannot_be_used_has_its_status_in_its_row(raw_site, tmp
     site = raw_site({f"/definition/{name}/": head % len(body) + body for name, body in bodies.items()})
     db = tmp_path / "undecodable.db"
     result = site.crawl(db)
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr  # no page: empty
     assert rows(db, "SELECT url, error, detail, http_status FROM crawl_errors ORDER BY url") == [
         {"url": f"{site.url}/definition/bomb/", "error": "larger than the size limit after decompression",
          "detail": f"its body, {len(bodies['bomb']):,} bytes of gzip, ran past the size limit of 16 MiB "

@@ -526,6 +526,30 @@ def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted
     assert archive_problems(accepted) == [] and archive_problems(archived) == []
 
 
+def test_a_refresh_that_marks_every_page_gone_is_done_and_the_next_that_finds_none_ends_empty(site, archived):
+    """A refresh, its gate turned off, that marks every archived page gone did its work (mass deletions are
+    the gate's to judge): exit 0. The next, every URL still 404 and the archive holding no live page,
+    archived nothing at all, yet said "finished", exit 0, night after night: it ends empty, exit 1."""
+    live = [r for r in current(archived) if r["status"] == "live"]
+    set_mode(site, "not-found")
+    result = refresh(archived, "--gate", "off", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["finish_reason"], summary["pages_gone"]) == ("finished", len(live))
+
+    result = refresh(archived, "--json")
+    assert result.returncode == ExitStatus.FAILED, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert (summary["finish_reason"], summary["outcome"], summary["exit_status"], summary["pages_still_gone"]) == (
+        "empty", "failed", 1, len(live))
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"Error: refresh #{summary['id']} left the archive with no page: {len(live)} URLs "
+                           "answered 404 or 410"), line
+    assert line.endswith("check the start URLs and sitemaps it was given (has the site moved?)"), line
+    check = run_glossary("runs", "--db", str(archived), "--check")
+    assert check.returncode == ExitStatus.FAILED and "left the archive with no page" in check.stderr, check.stderr
+
+
 def test_a_site_sending_every_page_to_its_home_page_is_held_and_accepted_pages_have_moved(site, archived):
     """Every URL but the home page redirects there: the pages went, not changed. Held; accepted, each
     is gone with the redirect's status and Location in its capture, and the home page stays live."""

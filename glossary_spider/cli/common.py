@@ -126,7 +126,9 @@ def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json
 EXIT_STATUSES = """\b
 Exit status:
     0  done (failed pages are recorded in crawl_errors)
-    1  stopped early: Ctrl-C, SIGTERM, SIGHUP, an error (--resume continues a crawl or refresh)
+    1  stopped early: Ctrl-C, SIGTERM, SIGHUP, an error (--resume continues a crawl or refresh);
+       or it left the archive with no page (finish_reason empty: every URL a 404 or 410, a "not
+       found" page, no page, or forbidden by robots.txt): check the start URLs and sitemaps
     2  bad arguments or input, or an archive that cannot be written
     3  another run holds the archive's lock
     4  a budget (--max-pages, --max-requests, --max-duration) stopped it: --resume continues

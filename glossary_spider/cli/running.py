@@ -18,8 +18,8 @@ from glossary_spider.cli.common import (EXIT_STATUSES, REPARSE_EXIT_STATUSES, Us
                                         locked_out, open_reader, stops_interrupt, user_errors, writer)
 from glossary_spider.cli.output import echo_summary
 from glossary_spider.cli.runs import summary
-from glossary_spider.outcome import (INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes, exit_status, explain,
-                                     is_complete, outcome, stopped_by, unreachable_hosts)
+from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
+                                     exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import cannot_write, existing_archive, is_damaged, is_locked, read_gate_report
 
@@ -96,6 +96,22 @@ def unreachable(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
                 f"given up{counted}")
     whom = "the site" if len(outcomes) == 1 else ", ".join(hosts[:3]) + (" …" if len(hosts) > 3 else "")
     return f"{whom} did not answer, or refused us: {failed} of {fetched} fetches failed (see 'glossary report')"
+
+
+def found_no_page(reader: sqlite3.Connection, run: dict[str, Any]) -> str:
+    """Why the run left the archive with no page: what the URLs it asked about answered, and the sitemaps it
+    could not read."""
+    from glossary_spider.query import what_answered
+
+    answers = {answer.replace("were ", "was ") if count == 1 else answer: count
+               for answer, count in what_answered(reader, run["id"]).items()}
+    sitemaps = answers.pop("sitemap", 0)
+    what = [f"{count} {'URL' if count == 1 else 'URLs'} {answer}" if i == 0 else f"{count} {answer}"
+            for i, (answer, count) in enumerate(answers.items())]
+    if sitemaps:
+        what.append(f"{sitemaps} {'sitemap' if sitemaps == 1 else 'sitemaps'} could not be read")
+    return (f"{run['command']} #{run['id']} left the archive with no page: {', '.join(what) or 'it found no page'} "
+            "(see 'glossary report'): check the start URLs and sitemaps it was given (has the site moved?)")
 
 
 def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserError:
@@ -207,6 +223,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     if status == ExitStatus.UNREACHABLE:
         click.echo(f"Error: {unreachable(reader, run)}; when it is back, '{again(command, db, '--resume')}' "
                    "tries them again", err=True)
+    elif run["finish_reason"] == EMPTY_REASON:
+        click.echo(f"Error: {found_no_page(reader, run)}", err=True)
     elif not is_complete(run["finish_reason"]):
         reason = run["finish_reason"]
         why = extras["stopped_by"] or ("interrupted" if reason == INTERRUPTED_REASON else reason)

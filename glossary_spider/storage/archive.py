@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete,
-                                     outcome, was_refused)
+                                     left_empty, outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
                                             is_damaged, not_an_archive, writable_logs)
@@ -147,7 +147,8 @@ class Archive(Staging, Writer, Reads):
         archive refused a write to keeps what refused it (``glossary/archive_error``) as its error."""
         counts = {**self.run_counts(run_id), **(counts or {})}
         stats = stats or {}
-        finish_reason = final_reason(finish_reason, self.fetch_outcomes(run_id))
+        empty = left_empty(self.run(run_id)["command"], self.holds_live_page(), counts)
+        finish_reason = final_reason(finish_reason, self.fetch_outcomes(run_id), empty)
         stats["finish_reason"] = finish_reason
         status = exit_status(finish_reason)
         row = {
@@ -225,17 +226,19 @@ class Archive(Staging, Writer, Reads):
                 return True
         return True
 
-    def resumable_run(self, command: str) -> dict[str, Any] | None:
-        """The latest ``command`` run that started, if it stopped before it was done."""
+    def latest_run(self, command: str) -> dict[str, Any] | None:
+        """The latest ``command`` run that started (one refused before it started is none)."""
         refused = ", ".join("?" * len(REFUSED_REASONS))
         row = self.db.execute(
             f"SELECT id FROM crawl_runs WHERE command = ? AND coalesce(finish_reason, '') NOT IN ({refused}) "
             "ORDER BY id DESC LIMIT 1", [command, *REFUSED_REASONS]
         ).fetchone()
-        if row is None:
-            return None
-        run = self.run(row[0])
-        return None if is_complete(run["finish_reason"]) else run
+        return None if row is None else self.run(row[0])
+
+    def resumable_run(self, command: str) -> dict[str, Any] | None:
+        """The latest ``command`` run that started, if it stopped before it was done."""
+        run = self.latest_run(command)
+        return None if run is None or is_complete(run["finish_reason"]) else run
 
     def undecided_held_run(self, command: str) -> int | None:
         """The id of the latest ``command`` run that started, if it ended held by the quality gate and
@@ -272,6 +275,9 @@ class Archive(Staging, Writer, Reads):
         """How many live pages an extractor earlier than ``extractor_version`` read."""
         return self.db.execute("SELECT count(*) FROM pages WHERE status = 'live' AND extractor_version < ?",
                                [extractor_version]).fetchone()[0]
+
+    def holds_live_page(self) -> bool:
+        return bool(self.db.execute("SELECT EXISTS (SELECT 1 FROM pages WHERE status = 'live')").fetchone()[0])
 
     def newest_extractor(self) -> int:
         """The newest extractor version that read a page of the archive (0 for none yet)."""
