@@ -223,6 +223,19 @@ class QualityGate:
                                 list(cut)[:EXAMPLES]))
         return GateReport(checks, soft, run.pages, gone, not_pages, blank, not_archived, cut)
 
+    def judge(self, archive: Archive, run_id: int, listed: Container[str] | None = None) -> GateReport:
+        """Judge the pages ``run_id`` staged (:meth:`evaluate`) and act on it: hold them all, or archive them (the
+        report kept when a check has something to say). Returns the report."""
+        report = self.evaluate(archive, run_id, listed)
+        if report.held:
+            archive.hold_staged(run_id, report.as_dict(), report.kept)
+            return report
+        with archive.db.atomic():
+            archive.archive_staged(run_id, report.soft_404, report.kept)
+            if report.checks:
+                archive.save_gate_report(run_id, report.as_dict(), held=False)
+        return report
+
     def set_aside(self, archive: Archive, run_id: int) -> tuple[list[str], dict[str, str | None]]:
         """The pages ``run_id`` staged that are no version, whether the gate passed the run or a person
         accepted it: the soft 404s (to mark gone), and the blank and cut pages (to keep as archived; a cut

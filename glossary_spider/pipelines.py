@@ -222,17 +222,12 @@ class ArchivePipeline:
             return reason
         # The archived pages the site's sitemaps still list (a refresh's spider knows): None for none.
         listed = getattr(self.crawler.spider, "listed", None) or None
-        report = QualityGate.from_settings(settings).evaluate(archive, run_id, listed)
+        report = QualityGate.from_settings(settings).judge(archive, run_id, listed)
         if report.held:
-            archive.hold_staged(run_id, report.as_dict(), report.kept)
             for check in report.checks:
                 if check.tripped:
                     logger.info("Quality gate: %s; the run's versions are held", check.summary)
             return HELD_REASON if is_complete(reason) else reason
-        with archive.db.atomic():
-            archive.archive_staged(run_id, report.soft_404, report.kept)
-            if report.checks:
-                archive.save_gate_report(run_id, report.as_dict(), held=False)
         return reason
 
     async def close_spider(self, spider: Spider | None = None) -> None:

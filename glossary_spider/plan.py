@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
 from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWRITABLE
@@ -35,6 +35,9 @@ from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, 
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
 from glossary_spider.urls import server_of
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -138,11 +141,12 @@ class RunPlan:
 
 
 def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None = None,
-             spelled: Mapping[str, str] | None = None) -> RunPlan:
+             spelled: Mapping[str, str] | None = None, settings: BaseSettings | None = None) -> RunPlan:
     """Open the archive at ``db`` for the run ``arguments`` ask for, and plan it.
 
     ``arguments`` are :class:`~glossary_spider.params.RunArgs` names with text or typed
-    values (None: not given); ``spelled``: how the user wrote their names, for messages.
+    values (None: not given); ``spelled``: how the user wrote their names, for messages;
+    ``settings``: the Scrapy settings the run starts from (``scrapy crawl``'s), else the project's.
     Raises one of :data:`REFUSALS` for a run that cannot start.
     """
     if not str(db or "").strip():  # an unset variable in a unit file: no archive to record the refusal in
@@ -184,7 +188,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         raise
     try:
         record_noted(archive)
-        plan = _plan(archive, args, job_id)
+        plan = _plan(archive, args, job_id, settings)
     except (BadArgument, ArchiveError) as exc:
         refusal.record(refused_reason(exc), exc, archive)
         archive.close()
@@ -219,7 +223,7 @@ def check_extractor(archive: Archive) -> None:
                              "as changes; upgrade glossary_spider to write it")
 
 
-def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
+def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSettings | None) -> RunPlan:
     check_extractor(archive)
     known = archive.known_pages() if args.mode == "refresh" else {}
     if args.mode == "refresh" and not known:
@@ -250,6 +254,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
                               "to resume it, give its arguments as they were, or none")
         # What an earlier release did not record (--workers) is taken as given now.
         unrecorded = {name: getattr(args, name) for name in args.given - (original.recorded or frozenset())}
+        if archive.unjudged(stopped["id"]):
+            judge_unjudged(archive, stopped, original, settings)
         if asked_again := archive.ask_again(stopped["id"]):
             logger.info("%s #%s was held so far by the quality gate: asking again about the %d pages it was "
                         "answered", args.mode.capitalize(), stopped["id"], asked_again)
@@ -269,6 +275,32 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None) -> RunPlan:
 
     return RunPlan(args, known, run_id=run_id, superseded=superseded,
                    earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
+
+
+def judge_unjudged(archive: Archive, run: dict[str, Any], args: RunArgs, settings: BaseSettings | None) -> None:
+    """Judge the last part of the stopped ``run``, which ended before the quality gate judged it (killed with
+    ``kill -9``, or by a write the archive refused), on its own, as a stop by SIGTERM has it judged: archived if
+    it passes; held if not, and so asked again by the resume (:meth:`~glossary_spider.storage.staging.Staging.
+    ask_again`). Judged with the resumed part instead, an outage's 404s, too few among the good answers that
+    follow to trip the gate, marked their pages gone. ``settings``: the Scrapy settings the run starts from
+    (the project's when None), with ``args``' on top; the sitemaps are not read yet: every page gone counts."""
+    from scrapy.settings import Settings
+
+    from glossary_spider.gate import QualityGate
+
+    if settings is None:
+        settings = Settings()
+        settings.setmodule("glossary_spider.settings", priority="project")
+    else:
+        settings = settings.copy()
+    settings.setdict(args.settings(), priority="cmdline")
+    if not settings.getbool("GLOSSARY_GATE", True):
+        archive.apply_staged(run["id"])
+        return
+    report = QualityGate.from_settings(settings).judge(archive, run["id"])
+    logger.info("%s #%s stopped before the quality gate judged its last part (%s): judged now, %s",
+                args.mode.capitalize(), run["id"], run["finish_reason"] or "killed",
+                "held (its pages are asked again)" if report.held else "passed")
 
 
 class Refusal:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import subprocess
+import time
 import urllib.request
 
 import pytest
-from conftest import ROOT, archive_problems, crawl, rows, run_glossary
+from conftest import GLOSSARY, ROOT, archive_problems, crawl, rows, run_glossary
 
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.replica.site import ReplicaSite
@@ -804,6 +807,52 @@ def test_an_outage_over_several_parts_of_a_run_marks_no_page_gone(site, archived
     assert json.loads(resumed.stdout)["pages_gone"] == 0
     assert [(r["url"], r["status"], r["version"]) for r in current(archived)] == [
         (r["url"], r["status"], r["version"]) for r in before]
+
+
+def stop_a_refresh_once_it_found_pages_gone(db, signum: int, gone: int = 10) -> int:
+    """Start a refresh, and stop it with ``signum`` once it has found ``gone`` archived pages gone: its run's id."""
+    process = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.05", "--concurrency", "1",
+                                "--max-age", "0", "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    found = ("SELECT count(*) AS n FROM captures WHERE outcome = 'gone' AND run_id = "
+             "(SELECT max(id) FROM crawl_runs WHERE command = 'refresh')")
+    deadline = time.monotonic() + 60
+    while (seen := rows(db, found)[0]["n"]) < gone and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signum)
+    process.wait(timeout=60)
+    assert seen >= gone
+    return rows(db, "SELECT max(id) AS id FROM crawl_runs WHERE command = 'refresh'")[0]["id"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("next_run", ["--resume", "afresh"])
+def test_a_refresh_killed_during_an_outage_marks_no_page_gone(site, archived, signum, next_run):
+    """A refresh killed (kill -9) during an outage, its part never judged by the quality gate, was resumed once
+    the site was back: the outage's 404s, judged with the good answers of the resumed part, were too few to trip
+    the gate, and those pages went (exit 0, 'runs --check' ok). Stopped by SIGTERM instead, the part was held so
+    far and its resume asked again. Resumed, a part the gate never judged is judged on its own first, as a stop by
+    SIGTERM has it judged; a new refresh in its place sets the killed run's 404s aside."""
+    before = current(archived)
+    set_mode(site, "not-found")
+    stopped = stop_a_refresh_once_it_found_pages_gone(archived, signum)
+    set_mode(site, "normal")
+    if next_run == "--resume":
+        result = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress", "--json")
+    else:
+        result = refresh(archived, "--max-age", "0", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["id"] == stopped if next_run == "--resume" else summary["id"] > stopped
+    assert (summary["finish_reason"], summary["pages_gone"], summary["changes"]) == ("finished", 0, 0), summary
+    assert summary["pages_unchanged"] == len(before), summary
+    assert [(r["url"], r["status"], r["version"]) for r in current(archived)] == [
+        (r["url"], r["status"], r["version"]) for r in before]
+    assert rows(archived, "SELECT count(*) AS n FROM captures WHERE run_id = ? AND outcome = 'gone'",
+                (stopped,))[0]["n"] == 0
+    check = run_glossary("runs", "--check", "--db", str(archived))
+    assert check.returncode == 0 and "0 gone" in check.stdout, check.stdout + check.stderr
+    assert archive_problems(archived) == []
 
 
 def test_a_first_crawl_of_a_site_sending_every_url_to_its_home_page_is_held(site, tmp_path):

@@ -109,7 +109,8 @@ class GlossarySpider(Spider):
             # A bad value given as a setting is named as the setting it was given as.
             spelled = {option: OPTION_SETTINGS[option] for option in settings if option not in kwargs}
             try:
-                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id, spelled=spelled)
+                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id, spelled=spelled,
+                                settings=crawler.settings)
             except REFUSALS as exc:
                 logger.error("%s", exc)
                 defaults_for_options(crawler.settings)

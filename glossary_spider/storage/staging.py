@@ -15,6 +15,7 @@ import orjson
 import zstandard
 
 from glossary_spider import fastjson
+from glossary_spider.outcome import ARCHIVE_ERROR
 from glossary_spider.storage.readers import read_gate_report, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.writer import Batch, insert, page_rows, record_digest
@@ -207,6 +208,14 @@ class Staging:
             self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
             self.db.execute("UPDATE gate_reports SET decision = 'discarded', decided_at = ? WHERE run_id = ? "
                             "AND decision IS NULL", [now(), run_id])
+
+    def unjudged(self, run_id: int) -> bool:
+        """Whether the last part of the stopped run ``run_id`` ended before the quality gate judged it: killed
+        (``kill -9``, the OOM killer: no end recorded) or ended by a write the archive refused. A part the gate
+        held so far has its report (:meth:`ask_again`); one it passed left nothing staged."""
+        report = self.gate_report(run_id)
+        return (self.run(run_id)["finish_reason"] in (None, ARCHIVE_ERROR)
+                and (report is None or not report["held"] or report["decision"] is not None))
 
     def ask_again(self, run_id: int) -> int:
         """Set aside the answers of a stopped run the quality gate held so far, as its resume begins: they
