@@ -506,20 +506,28 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(raw_sit
 def test_a_page_that_never_ends_with_its_end_tag_is_a_new_version_when_it_loses_words(raw_site, tmp_path):
     """The other side of the refresh's "cut short" rule (tests/test_faults.py): a server whose answers end at the
     connection's close and whose pages never had a ``</html>``, one of them edited shorter: that is a change."""
-    answers = iter([b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 40,
-                    b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 20])
+    db, _ = _changed_once(raw_site, tmp_path,
+                          b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 40,
+                          b"<title>Delta</title><h1>Delta</h1><p>" + b"Delta measures the option's sensitivity. " * 20)
+    assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 5 * 20}]
+
+
+def _changed_once(raw_site, tmp_path, first: bytes, then: bytes) -> tuple[Path, str]:
+    """A page that answers ``first`` to a crawl and ``then`` to the refresh after it, each answer ending at the
+    connection's close: the archive, and the site's URL, once the refresh recorded one change and no error."""
+    answers = iter([first, then])
 
     def page(connection: socket.socket) -> None:
         connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + next(answers))
 
     site = raw_site({"/definition/delta/": page})
-    db = tmp_path / "open.db"
+    db = tmp_path / "changed.db"
     assert site.crawl(db).returncode == 0
     result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
     assert result.returncode == 0, result.stderr
     assert (json.loads(result.stdout)["pages_changed"], rows(db, "SELECT count(*) AS n FROM crawl_errors")) == (
         1, [{"n": 0}])
-    assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 5 * 20}]
+    return db, site.url
 
 
 def test_wordpress_s_own_not_found_page_served_with_200_is_a_soft_404(raw_site, tmp_path):
@@ -673,24 +681,14 @@ def test_a_page_edited_and_ending_without_its_end_tag_is_a_new_version_though_it
     text is new, so it is a version, though it has fewer words and links. (Fewer words and no ``</html>`` made
     it "cut short" before, and every refresh after kept the old version: the page was frozen for good.)"""
     related = b'<ul class="related-posts"><li><a href="/definition/gamma/">Gamma</a></li>'
-    answers = iter([b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
-                    + b"Delta measures the option's sensitivity. " * 40 + b"</p>" + related
-                    + b'<li><a href="/definition/vega/">Vega</a></li></ul></body></html>',
-                    b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
-                    + b"Delta is how far the price moves. " * 20 + b"</p>" + related + b"</ul>"])
-
-    def page(connection: socket.socket) -> None:
-        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + next(answers))
-
-    site = raw_site({"/definition/delta/": page})
-    db = tmp_path / "edited.db"
-    assert site.crawl(db).returncode == 0
-    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
-    assert result.returncode == 0, result.stderr
-    assert (json.loads(result.stdout)["pages_changed"], rows(db, "SELECT count(*) AS n FROM crawl_errors")) == (
-        1, [{"n": 0}])
+    db, url = _changed_once(raw_site, tmp_path,
+                            b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
+                            + b"Delta measures the option's sensitivity. " * 40 + b"</p>" + related
+                            + b'<li><a href="/definition/vega/">Vega</a></li></ul></body></html>',
+                            b"<html><head><title>Delta</title></head><body><h1>Delta</h1><p>"
+                            + b"Delta is how far the price moves. " * 20 + b"</p>" + related + b"</ul>")
     assert rows(db, "SELECT version, word_count FROM pages") == [{"version": 2, "word_count": 7 * 20}]
-    assert rows(db, "SELECT to_url FROM links WHERE kind = 'related'") == [{"to_url": site.url + "/definition/gamma/"}]
+    assert rows(db, "SELECT to_url FROM links WHERE kind = 'related'") == [{"to_url": url + "/definition/gamma/"}]
 
 
 class _RawSite:
