@@ -476,18 +476,49 @@ REDIRECTS_FOLLOWED = 20
 
 def _redirect(conn: sqlite3.Connection, url: str, *outcomes: str) -> dict[str, Any] | None:
     """The last capture of ``url`` of one of ``outcomes``, if it was a redirect: its run, its status and its
-    target (a Location relative to ``url`` made whole, spelt as the archive spells URLs)."""
+    target (:func:`_location`)."""
     row = conn.execute("SELECT run_id, http_status, headers FROM captures WHERE url = ? AND outcome IN "
                        "(SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT 1", [url, json.dumps(outcomes)]
                        ).fetchone()
-    if row is None or not 300 <= (row["http_status"] or 0) < 400:
+    target = _location(url, row) if row is not None else None
+    return target and {"run_id": row["run_id"], "http_status": row["http_status"], "to": target}
+
+
+def _location(url: str, capture: sqlite3.Row) -> str | None:
+    """Where a capture of ``url`` redirected: its Location made whole, spelt as the archive spells URLs; None
+    for a capture that was no redirect."""
+    if not 300 <= (capture["http_status"] or 0) < 400:
         return None
-    for line in (row["headers"] or "").splitlines():
+    for line in (capture["headers"] or "").splitlines():
         name, _, value = line.partition(":")
         if name.strip().lower() == "location" and value.strip():
             target = urljoin(url, value.strip())
-            return {"run_id": row["run_id"], "http_status": row["http_status"], "to": normalize_url(target) or target}
+            return normalize_url(target) or target
     return None
+
+
+# A capture's outcome where the page answered itself: after one that found it gone, it is back.
+_ANSWERED = ("new", "changed", "unchanged", "not_modified")
+
+
+def gone_and_back(conn: sqlite3.Connection, url: str) -> list[dict[str, Any]]:
+    """When a page went and when it came back, oldest first: ``event`` (``gone``, ``back``), ``at`` (the fetch
+    that found it so), ``run_id``, ``command``, ``http_status``, and ``to``: where a redirect that marked it
+    gone sent it (None for any other event). A page goes by a 404 or a 410, a redirect, or the site's "not
+    found" page answered with 200 (which the quality gate marks gone)."""
+    commands = dict(conn.execute("SELECT id, command FROM crawl_runs").fetchall())
+    found = conn.execute("SELECT run_id, fetched_at, http_status, outcome, headers FROM captures WHERE url = ? AND "
+                         "outcome IN (SELECT value FROM json_each(?)) ORDER BY id",
+                         [url, json.dumps(["gone", "still_gone", *_ANSWERED])])
+    events, gone = [], False
+    for capture in found:
+        went = capture["outcome"] not in _ANSWERED
+        if went != gone:
+            events.append({"event": "gone" if went else "back", "at": capture["fetched_at"],
+                           "run_id": capture["run_id"], "command": commands.get(capture["run_id"]),
+                           "http_status": capture["http_status"], "to": _location(url, capture) if went else None})
+        gone = went
+    return events
 
 
 def _redirected(conn: sqlite3.Connection, moved: dict[str, Any]) -> str:

@@ -230,6 +230,17 @@ def test_a_page_gone_is_news_once_and_its_return_is_news(archived):
         (row,) = rows(db, "SELECT status, http_status FROM pages WHERE url = ?", (page["url"],))
         assert row == {"status": "live", "http_status": 200}
 
+    # Its history says when it went and when it came back, between its versions: it read as if always there.
+    url = gone[0]["url"]
+    history = run_glossary("show", url, "--db", str(db), "--history")
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [url, "v1", "gone", "back"], lines
+    assert lines[2].endswith(f"run {first['id']} (refresh)  HTTP 410") and f"run {back['id']} (refresh)" in lines[3]
+    shown = json.loads(run_glossary("show", url, "--db", str(db), "--history", "--format", "json").stdout)
+    assert [(e["event"], e["run_id"], e["http_status"]) for e in shown["gone_and_back"]] == [
+        ("gone", first["id"], 410), ("back", back["id"], 200)]
+
 
 def test_reparse_reproduces_every_content_hash(archived):
     _, db = archived

@@ -90,7 +90,8 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
 @db_option
 @type_option
 @click.option("--history", is_flag=True,
-              help="List the page's versions (with --format json, each one's text and record too).")
+              help="List the page's versions, and when it went and came back (with --format json, each "
+                   "version's text and record too).")
 @click.option("--diff", "diff_spec", is_flag=False, flag_value="", default=None, metavar="[A..B]",
               help="Word-level diff between the last two versions, or versions A and B; then the links and "
                    "structured data values that changed, a line each.")
@@ -131,21 +132,39 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
                 click.echo("  " + " ".join(_diff_token(op, text, color) for op, text in change.tokens))
         return
     if history:
-        versions = q.history(conn, url)
+        versions, events = q.history(conn, url), q.gone_and_back(conn, url)
         if fmt == "json":
-            click.echo(safe_json(json.dumps({"url": url, "versions": versions}, indent=2, ensure_ascii=False)))
+            click.echo(safe_json(json.dumps({"url": url, "versions": versions, "gone_and_back": events}, indent=2,
+                                            ensure_ascii=False)))
             return
         click.echo(safe_text(url, one_line=True))
-        for v in versions:
-            click.echo(safe_text(f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
-                                 f"{v['content_hash'][:12]}  {q.counted(v['words'] or 0, 'word')}  {v['title']}",
-                                 one_line=True))
+        for line in _history_lines(versions, events):
+            click.echo(safe_text(line, one_line=True))
         return
     page = q.page(conn, url)
     if fmt == "json":
         click.echo(safe_json(json.dumps(page, indent=2, ensure_ascii=False)))
     else:
         click.echo(safe_text(_page_text(page)))
+
+
+def _history_lines(versions: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
+    """A line for each version and for each time the page went and came back, in the order of their runs (a
+    page back with new words: back, then its version)."""
+    from glossary_spider.query import counted
+
+    lines = []
+    for v in versions:
+        line = (f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
+                f"{v['content_hash'][:12]}  {counted(v['words'] or 0, 'word')}  {v['title']}")
+        lines.append(((v["run_id"] or 0, 1), line))
+    for e in events:
+        how = f" to {e['to']}" if e["to"] else ""
+        if e["event"] == "gone" and not how and 200 <= (e["http_status"] or 0) < 300:
+            how = ': the site\'s "not found" page'
+        line = f"  {e['event']}  {e['at']}  run {e['run_id']} ({e['command']})  HTTP {e['http_status']}{how}"
+        lines.append(((e["run_id"] or 0, 0), line))
+    return [line for _, line in sorted(lines, key=lambda found: found[0])]
 
 
 def _diff_token(op: str, text: str, color: bool) -> str:
