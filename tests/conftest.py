@@ -93,8 +93,8 @@ class Replica:
 def run_glossary(*args: str, env: dict | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run the `glossary` command line in a subprocess, as a user would."""
     return subprocess.run(
-        [*GLOSSARY, *args], capture_output=True, text=True, cwd=kwargs.pop("cwd", ROOT), timeout=timeout,
-        env={**os.environ, **(env or {})}, **kwargs,
+        [*GLOSSARY, *args], capture_output=True, text=kwargs.pop("text", True), cwd=kwargs.pop("cwd", ROOT),
+        timeout=timeout, env={**os.environ, **(env or {})}, **kwargs,
     )
 
 

@@ -777,6 +777,25 @@ def test_an_export_to_standard_output_is_utf_8_whatever_the_locale(archive):
     assert searched.returncode == 0 and "\\u238a" in searched.stdout, searched.stderr
 
 
+def test_json_and_html_on_standard_output_are_utf_8_whatever_the_locale(archive):
+    """Under a Latin-1 standard output (PYTHONIOENCODING=latin-1), search, show and report wrote their JSON and
+    HTML through the locale's text stream: "⎊" as Python's escape, which no JSON reader takes, and "é" as a
+    Latin-1 byte in a document that says it is UTF-8. They are now the same bytes whatever the locale."""
+    db, _ = archive
+    (page,) = rows(db, "SELECT url FROM pages WHERE title LIKE '%⎊%' OR body_text LIKE '%⎊%' ORDER BY url LIMIT 1")
+    for args in (("search", "risk", "--format", "json"), ("show", page["url"], "--format", "json"),
+                 ("show", page["url"], "--history", "--format", "json"), ("report", "--format", "json"),
+                 ("report", "--format", "html")):
+        latin = run_glossary(*args, "--db", str(db), env={"PYTHONIOENCODING": "latin-1"}, text=False)
+        plain = run_glossary(*args, "--db", str(db), text=False)
+        assert latin.returncode == plain.returncode == 0, latin.stderr
+        assert latin.stdout == plain.stdout, args
+        if args[-1] == "json":
+            json.loads(latin.stdout.decode("utf-8"))
+    assert "⎊".encode() in run_glossary("show", page["url"], "--format", "json", "--db", str(db),
+                                        env={"PYTHONIOENCODING": "latin-1"}, text=False).stdout
+
+
 def test_a_warc_is_not_written_to_a_terminal(archive):
     import pty
 

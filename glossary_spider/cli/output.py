@@ -128,6 +128,14 @@ def standard_streams() -> None:
 STDOUT_CLOSED = False  # standard output was closed when the command started (standard_streams)
 
 
+def echo_document(text: str, nl: bool = True) -> None:
+    """A document (JSON, HTML) on standard output in UTF-8 whatever the locale's encoding, as an export is
+    written: through a Latin-1 text stream, what Latin-1 lacks would be Python's escapes (``\\U0001f680``),
+    which are neither JSON nor what the HTML's charset says. A lone surrogate, which UTF-8 cannot hold, is
+    written as its ``\\uNNNN`` escape: in JSON, the same string."""
+    click.echo((text + "\n" if nl else text).encode("utf-8", "backslashreplace"), nl=False)
+
+
 def output_to(out: str | None) -> None:
     """Refuse to write a command's output (an export, a report) to a standard output that was closed:
     it would be lost, with exit status 0."""

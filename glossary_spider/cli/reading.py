@@ -17,7 +17,8 @@ from glossary_spider import startup
 from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READER_EXIT_STATUSES, UserError, cli,
                                         db_option, format_option, open_reader, output_path, stops_interrupt,
                                         type_option, user_errors)
-from glossary_spider.cli.output import not_the_archive, output_failed, output_file, output_to, silence_stdout
+from glossary_spider.cli.output import (echo_document, not_the_archive, output_failed, output_file, output_to,
+                                        silence_stdout)
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 
 
@@ -60,9 +61,9 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
         for r in results:
             item = json.dumps({**r, "snippet": q.highlight(r["snippet"], shown=False)}, indent=2, ensure_ascii=False)
             # Its lines are json's own: a U+2028 in a title is no line of it (textwrap.indent would take it for one).
-            click.echo(opening + safe_json("  " + item.replace("\n", "\n  ")), nl=False)
+            echo_document(opening + safe_json("  " + item.replace("\n", "\n  ")), nl=False)
             opening = ",\n"
-        click.echo("[]" if opening == "[\n" else "\n]")
+        echo_document("[]" if opening == "[\n" else "\n]")
     elif fmt == "csv":  # UTF-8 whatever the locale's encoding, as an export's: the cells exactly as archived
         with open(sys.stdout.fileno(), "w", encoding="utf-8", newline="", closefd=False) as stream:
             # On a terminal, a site's escape sequences are shown, not acted on; to a file or a pipe, exact.
@@ -116,7 +117,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     if diff_spec is not None:
         a, b, changes = q.diff(conn, url, diff_spec or None)
         if fmt == "json":
-            click.echo(safe_json(json.dumps({"url": url, "from": a, "to": b, "changes": [
+            echo_document(safe_json(json.dumps({"url": url, "from": a, "to": b, "changes": [
                 {"field": c.field, "tokens": [{"op": op, "text": t} for op, t in c.tokens]} for c in changes]},
                 indent=2, ensure_ascii=False)))
             return
@@ -134,8 +135,8 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     if history:
         versions, events = q.history(conn, url), q.gone_and_back(conn, url)
         if fmt == "json":
-            click.echo(safe_json(json.dumps({"url": url, "versions": versions, "gone_and_back": events}, indent=2,
-                                            ensure_ascii=False)))
+            echo_document(safe_json(json.dumps({"url": url, "versions": versions, "gone_and_back": events},
+                                               indent=2, ensure_ascii=False)))
             return
         click.echo(safe_text(url, one_line=True))
         for line in _history_lines(versions, events):
@@ -143,7 +144,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
         return
     page = q.page(conn, url)
     if fmt == "json":
-        click.echo(safe_json(json.dumps(page, indent=2, ensure_ascii=False)))
+        echo_document(safe_json(json.dumps(page, indent=2, ensure_ascii=False)))
     else:
         click.echo(safe_text(_page_text(page)))
 
@@ -317,8 +318,10 @@ def report(db: str, fmt: str, out: str | None) -> None:
         except OSError as exc:
             raise output_failed(out, exc, "it is left as it was") from None
         click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
-    else:
+    elif fmt == "text":
         click.echo(text, nl=False)
+    else:
+        echo_document(text, nl=False)
 
 
 @cli.command(epilog=BROWSE_EXIT_STATUSES)
