@@ -1227,13 +1227,16 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
     assert archive_problems(db) == []
 
 
-@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",)])
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",),
+                                     ("search", "rate"), ("show", "/")])
 def test_an_export_to_a_closed_standard_output_is_refused_not_lost(crawled, command):
-    """With standard output closed (``>&-``), an export wrote nowhere and exited 0."""
+    """With standard output closed (``>&-``), an export wrote nowhere and exited 0 (and a search or a page shown
+    did until they were refused too)."""
     result = subprocess.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: os.close(1), timeout=120)
     assert result.returncode == 2
-    assert result.stderr == "Error: standard output is closed: give --out FILE, or redirect the output\n"
+    out = "" if command[0] in ("search", "show") else "give --out FILE, or "
+    assert result.stderr == f"Error: standard output is closed: {out}redirect the output\n"
 
 
 def test_words_past_ascii_under_an_ascii_locale_are_searched_for(crawled):

@@ -136,11 +136,11 @@ def echo_document(text: str, nl: bool = True) -> None:
     click.echo((text + "\n" if nl else text).encode("utf-8", "backslashreplace"), nl=False)
 
 
-def output_to(out: str | None) -> None:
-    """Refuse to write a command's output (an export, a report) to a standard output that was closed:
-    it would be lost, with exit status 0."""
+def output_to(out: str | None, option: bool = True) -> None:
+    """Refuse to write a command's output (an export, a report, a search's results) to a standard output
+    that was closed: it would be lost, with exit status 0. ``option``: whether the command has ``--out``."""
     if out is None and STDOUT_CLOSED:
-        raise UserError("standard output is closed: give --out FILE, or redirect the output")
+        raise UserError(f"standard output is closed: {'give --out FILE, or ' if option else ''}redirect the output")
 
 
 def echo_summary(text: str) -> None:

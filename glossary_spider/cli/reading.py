@@ -53,6 +53,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
                    f"for the pages holding every one of its words, {safe_text(searched, one_line=True)} (leave a word "
                    "out with NOT, search a phrase in double quotes)", err=True)
 
+    output_to(None, option=False)
     query = typed(" ".join(words))
     # Read as they are written: memory stays flat.
     results = q.search(open_reader(db), query, page_type, limit, as_words)
@@ -112,6 +113,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
 
     if history and diff_spec is not None:
         raise UserError("give --history or --diff, not both")
+    output_to(None, option=False)
     conn = open_reader(db)
     url = q.resolve(conn, typed(url_or_slug), page_type)
     if diff_spec is not None:
