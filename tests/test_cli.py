@@ -276,7 +276,7 @@ def test_a_file_that_is_no_sqlite_database_is_refused_with_what_to_do(tmp_path, 
     db = tmp_path / "notes.db"
     db.write_bytes(content)
     for command in (("crawl", "--start-url", "http://127.0.0.1:9/"), ("reparse",)):
-        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        result = run_glossary(*command, "--db", str(db))
         assert_one_line_error(result, f"{db} is not a usable SQLite archive: file is not a database: give another "
                                       "--db, or move that file aside (a crawl then makes a new archive there)")
     for command in (("search", "x"), ("runs",), ("report",)):
@@ -341,6 +341,28 @@ def test_a_db_that_is_no_file_is_refused_and_left_alone(tmp_path, command):
         result = run_glossary(*command, "--db", str(db), timeout=30)
         assert_one_line_error(result, f"{db} is not a regular file")
         assert set(Path(db).parent.glob(f"{Path(db).name}*")) == journals
+
+
+@pytest.mark.parametrize("command", [("search", "x"), ("runs",), ("export", "--format", "jsonl"), ("reparse",),
+                                     ("crawl", "--start-url", "http://127.0.0.1:9/"), ("crawl", "--resume"),
+                                     ("refresh",)])
+def test_a_db_path_that_cannot_be_looked_up_is_said_in_one_line(tmp_path, command):
+    """An archive in a directory this user may not enter, or a path with a name over 255 bytes (or over 4,095
+    in all), failed every command with a traceback: checking whether it was a directory raised."""
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    (shut / "a.db").touch()
+    shut.chmod(0o600)  # no search permission (x): nothing in it can be looked up
+    try:
+        result = _as_user_without_override(*command, "--db", str(shut / "a.db"))
+    finally:
+        shut.chmod(0o700)
+    assert_one_line_error(result, f"cannot reach {shut / 'a.db'}: Permission denied: a directory on its way does "
+                                  "not let this user in (search permission, x): give another path")
+    for db in (tmp_path / f"{'a' * 300}.db", tmp_path / ("a/" * 2100 + "x.db")):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"cannot use {db}: File name too long: give a shorter path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shut"]
 
 
 def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):

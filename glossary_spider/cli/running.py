@@ -21,7 +21,8 @@ from glossary_spider.cli.runs import summary
 from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
-from glossary_spider.storage import cannot_write, existing_archive, is_damaged, is_locked, read_gate_report
+from glossary_spider.storage import (archive_path, cannot_write, existing_archive, is_damaged, is_locked,
+                                     read_gate_report)
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -126,6 +127,7 @@ def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserErr
 def new_archive_directory(db: str) -> None:
     """Create the default archive's directory, saying so; an explicit --db in a directory that does
     not exist is most likely mistyped, and is refused."""
+    archive_path(db)  # a path that cannot be looked up (too long, a directory we may not enter), said as such
     directory = Path(db).parent
     if directory.exists():
         return
