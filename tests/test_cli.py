@@ -365,6 +365,19 @@ def test_a_db_path_that_cannot_be_looked_up_is_said_in_one_line(tmp_path, comman
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shut"]
 
 
+@pytest.mark.parametrize("command", [("search", "x"), ("runs",), ("crawl", "--start-url", "http://127.0.0.1:9/")])
+def test_a_db_that_is_a_symlink_loop_is_said_to_be_one(tmp_path, command):
+    """Two symlinks that lead to each other were 'no archive at loop1.db: run glossary crawl first' to a reader,
+    and a crawl 'cannot lock the archive': neither said that the path was a symlink loop."""
+    (tmp_path / "loop2.db").symlink_to("loop1.db")
+    (tmp_path / "loop1.db").symlink_to("loop2.db")
+    result = run_glossary(*command, "--db", str(tmp_path / "loop1.db"))
+    assert_one_line_error(result, f"{tmp_path / 'loop1.db'} is a symlink loop (Too many levels of symbolic links: "
+                                  "it, or a directory on its way, leads back to itself): point the symlink at the "
+                                  "archive's file, or give another path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop1.db", "loop2.db"]
+
+
 def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):
     for name in ("new\nline.db", "\x1b[31mred.db"):
         result = run_glossary("search", "x", "--db", str(tmp_path / name))

@@ -49,6 +49,9 @@ def cannot_look_up(path: Path, exc: OSError) -> str:
     if exc.errno == errno.ENAMETOOLONG:
         return (f"cannot use {path}: {exc.strerror}: give a shorter path (on most systems a name in it is at most "
                 "255 bytes, the whole path at most 4,095)")
+    if exc.errno == errno.ELOOP:
+        return (f"{path} is a symlink loop ({exc.strerror}: it, or a directory on its way, leads back to itself): "
+                "point the symlink at the archive's file, or give another path")
     if exc.errno in (errno.EACCES, errno.EPERM):
         return (f"cannot reach {path}: {exc.strerror}: a directory on its way does not let this user in (search "
                 "permission, x): give another path, or ask the directory's owner for access")
