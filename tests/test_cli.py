@@ -307,6 +307,21 @@ def test_an_archive_in_a_missing_directory_is_refused_not_created(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_mkdir_hint_for_a_missing_directory_can_be_pasted_as_it_is(tmp_path):
+    """The hint was "(mkdir -p no such/dir)", which makes two directories, and "(mkdir -p -x)", which mkdir
+    takes for an option; for "~/a.db" or "$HOME/a.db", quoted, it was "(mkdir -p ~)", which does nothing."""
+    for db, hint in (("no such/dir/a.db", "check --db, or create it first (mkdir -p 'no such/dir')"),
+                     ("-x/a.db", "check --db, or create it first (mkdir -p -- -x)"),
+                     ("$HOME/a.db", "~ and $VARIABLES are not expanded in --db (the shell expands them only where "
+                                    "they are not quoted): give the path they stand for")):
+        result = run_glossary("crawl", "--db", db, "--start-url", "http://127.0.0.1:9/", cwd=tmp_path)
+        assert_one_line_error(result, f"Error: no directory {Path(db).parent} for the archive {db}: {hint}")
+    result = run_glossary("crawl", "--start-url", "http://127.0.0.1:9/", cwd=tmp_path, env={"GLOSSARY_DB": "~/a.db"})
+    assert_one_line_error(result, "Error: no directory ~ for the archive ~/a.db: ~ and $VARIABLES are not expanded in "
+                                  "GLOSSARY_DB")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
     result = subprocess.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",

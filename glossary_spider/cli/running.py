@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -133,8 +135,14 @@ def new_archive_directory(db: str) -> None:
         return
     source = click.get_current_context().get_parameter_source("db")
     if source != click.core.ParameterSource.DEFAULT:
-        raise UserError(f"no directory {directory} for the archive {db}: check --db, or create it first "
-                        f"(mkdir -p {directory})")
+        given = "GLOSSARY_DB" if source == click.core.ParameterSource.ENVIRONMENT else "--db"
+        if str(directory).startswith("~") or re.search(r"\$\{?[A-Za-z_]", str(directory)):
+            raise UserError(f"no directory {directory} for the archive {db}: ~ and $VARIABLES are not expanded in "
+                            f"{given} (the shell expands them only where they are not quoted): give the path "
+                            "they stand for")
+        dash = "-- " if str(directory).startswith("-") else ""
+        raise UserError(f"no directory {directory} for the archive {db}: check {given}, or create it first "
+                        f"(mkdir -p {dash}{shlex.quote(str(directory))})")
     try:
         directory.mkdir(parents=True)
     except OSError as exc:
