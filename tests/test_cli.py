@@ -322,6 +322,24 @@ def test_the_mkdir_hint_for_a_missing_directory_can_be_pasted_as_it_is(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_what_a_creation_killed_midway_left_beside_the_archive_is_removed(tmp_path):
+    """A crawl killed (kill -9) while it made a new archive left its temporary file, '.NAME.XXXXXXXX.new' and
+    at times its '-journal', beside the archive for ever. The next writer removes them, and nothing else."""
+    left = [".a.db.k3j_9x0q.new", ".a.db.k3j_9x0q.new-journal", ".a.db.0000aaaa.new"]
+    kept = [".b.db.k3j_9x0q.new", ".a.db.k3j_9x0q.new.bak", ".a.db.short.new", "a.db.k3j_9x0q.new"]
+    for name in left + kept:
+        (tmp_path / name).write_bytes(b"SQLite format 3\x00")
+    db = tmp_path / "a.db"
+    created = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--no-progress")
+    assert created.returncode == 6, created.stderr  # the site is not there, but the archive was made
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.db", *kept])
+    for name in left:  # and once it is there: the next writer that opens it
+        (tmp_path / name).write_bytes(b"SQLite format 3\x00")
+    reparsed = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert reparsed.returncode == 0, reparsed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.db", *kept])
+
+
 def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
     result = subprocess.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",
