@@ -1190,6 +1190,30 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
 
 
+def test_a_resume_on_a_disk_still_full_says_what_to_do(replica, tmp_path):
+    """A --resume that the full disk refused as it opened the run said "database or disk is full; nothing of the
+    failed write was kept" and no more, where the crawl it resumed had said to make room, then resume."""
+    import resource
+
+    db = tmp_path / "full.db"
+    remedy = f"once that is mended (room on the disk, most often), run 'glossary crawl --resume --db {db}'"
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    def no_room():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--sitemap",
+                          f"{replica.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8", "--no-progress",
+                          preexec_fn=small_disk)
+    assert_one_line_error(result, "cannot write the archive", remedy)
+    still_full = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress", preexec_fn=no_room)
+    assert_one_line_error(still_full, "cannot write the archive", f"nothing of the failed write was kept; {remedy}")
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+
 def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
     """A polite crawl of ``db`` that another connection (a sqlite3 session's BEGIN IMMEDIATE) takes the write
     lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""

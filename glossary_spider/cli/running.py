@@ -23,8 +23,8 @@ from glossary_spider.cli.runs import summary
 from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
-from glossary_spider.storage import (archive_path, cannot_write, existing_archive, is_damaged, is_locked,
-                                     read_gate_report)
+from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
+                                     is_locked, read_gate_report)
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -186,6 +186,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
                 "exit_status": int(status), "error": str(exc), "archive": os.path.abspath(db), "changes": 0}))
         if isinstance(exc, ArchiveLocked):
             locked_out(exc)
+        if isinstance(exc, ArchiveUnwritable) and isinstance(exc.__cause__, sqlite3.OperationalError):
+            # A write refused as the run opened (a disk still full): with the remedy a refusal midway gives
+            resume = f"run '{again(arguments['mode'], db, '--resume')}'" if arguments["resume"] else "run this again"
+            raise write_refused(db, exc.__cause__, resume) from None
         raise
     command = plan.command
     if plan.earlier_extractions:
