@@ -156,6 +156,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:
         args = RunArgs.parse(arguments, spelled)
+        archive_path(db)  # a path that cannot be looked up, said as such; and before its lock file is made beside it
         if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
             raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: check the archive's path "
                               "(--db, GLOSSARY_DB), or create the directory first")
@@ -166,7 +167,6 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     except BadArgument as exc:
         refusal.record(BAD_ARGUMENT, exc)
         raise
-    archive_path(db)  # before its lock file is made beside it
     try:
         lock = ArchiveLock(db, args.mode).acquire()
     except ArchiveLocked as exc:

@@ -276,7 +276,7 @@ def test_a_file_that_is_no_sqlite_database_is_refused_with_what_to_do(tmp_path, 
     db = tmp_path / "notes.db"
     db.write_bytes(content)
     for command in (("crawl", "--start-url", "http://127.0.0.1:9/"), ("reparse",)):
-        result = run_glossary(*command, "--db", str(db), "--no-progress")
+        result = run_glossary(*command, "--db", str(db))
         assert_one_line_error(result, f"{db} is not a usable SQLite archive: file is not a database: give another "
                                       "--db, or move that file aside (a crawl then makes a new archive there)")
     for command in (("search", "x"), ("runs",), ("report",)):
@@ -305,6 +305,39 @@ def test_an_archive_in_a_missing_directory_is_refused_not_created(tmp_path):
     result = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/")
     assert_one_line_error(result, "no directory", "mkdir -p")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_mkdir_hint_for_a_missing_directory_can_be_pasted_as_it_is(tmp_path):
+    """The hint was "(mkdir -p no such/dir)", which makes two directories, and "(mkdir -p -x)", which mkdir
+    takes for an option; for "~/a.db" or "$HOME/a.db", quoted, it was "(mkdir -p ~)", which does nothing."""
+    for db, hint in (("no such/dir/a.db", "check --db, or create it first (mkdir -p 'no such/dir')"),
+                     ("-x/a.db", "check --db, or create it first (mkdir -p -- -x)"),
+                     ("$HOME/a.db", "~ and $VARIABLES are not expanded in --db (the shell expands them only where "
+                                    "they are not quoted): give the path they stand for")):
+        result = run_glossary("crawl", "--db", db, "--start-url", "http://127.0.0.1:9/", cwd=tmp_path)
+        assert_one_line_error(result, f"Error: no directory {Path(db).parent} for the archive {db}: {hint}")
+    result = run_glossary("crawl", "--start-url", "http://127.0.0.1:9/", cwd=tmp_path, env={"GLOSSARY_DB": "~/a.db"})
+    assert_one_line_error(result, "Error: no directory ~ for the archive ~/a.db: ~ and $VARIABLES are not expanded in "
+                                  "GLOSSARY_DB")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_what_a_creation_killed_midway_left_beside_the_archive_is_removed(tmp_path):
+    """A crawl killed (kill -9) while it made a new archive left its temporary file, '.NAME.XXXXXXXX.new' and
+    at times its '-journal', beside the archive for ever. The next writer removes them, and nothing else."""
+    left = [".a.db.k3j_9x0q.new", ".a.db.k3j_9x0q.new-journal", ".a.db.0000aaaa.new"]
+    kept = [".b.db.k3j_9x0q.new", ".a.db.k3j_9x0q.new.bak", ".a.db.short.new", "a.db.k3j_9x0q.new"]
+    for name in left + kept:
+        (tmp_path / name).write_bytes(b"SQLite format 3\x00")
+    db = tmp_path / "a.db"
+    created = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--no-progress")
+    assert created.returncode == 6, created.stderr  # the site is not there, but the archive was made
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.db", *kept])
+    for name in left:  # and once it is there: the next writer that opens it
+        (tmp_path / name).write_bytes(b"SQLite format 3\x00")
+    reparsed = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert reparsed.returncode == 0, reparsed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.db", *kept])
 
 
 def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
@@ -341,6 +374,41 @@ def test_a_db_that_is_no_file_is_refused_and_left_alone(tmp_path, command):
         result = run_glossary(*command, "--db", str(db), timeout=30)
         assert_one_line_error(result, f"{db} is not a regular file")
         assert set(Path(db).parent.glob(f"{Path(db).name}*")) == journals
+
+
+@pytest.mark.parametrize("command", [("search", "x"), ("runs",), ("export", "--format", "jsonl"), ("reparse",),
+                                     ("crawl", "--start-url", "http://127.0.0.1:9/"), ("crawl", "--resume"),
+                                     ("refresh",)])
+def test_a_db_path_that_cannot_be_looked_up_is_said_in_one_line(tmp_path, command):
+    """An archive in a directory this user may not enter, or a path with a name over 255 bytes (or over 4,095
+    in all), failed every command with a traceback: checking whether it was a directory raised."""
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    (shut / "a.db").touch()
+    shut.chmod(0o600)  # no search permission (x): nothing in it can be looked up
+    try:
+        result = _as_user_without_override(*command, "--db", str(shut / "a.db"))
+    finally:
+        shut.chmod(0o700)
+    assert_one_line_error(result, f"cannot reach {shut / 'a.db'}: Permission denied: a directory on its way does "
+                                  "not let this user in (search permission, x): give another path")
+    for db in (tmp_path / f"{'a' * 300}.db", tmp_path / ("a/" * 2100 + "x.db")):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"cannot use {db}: File name too long: give a shorter path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shut"]
+
+
+@pytest.mark.parametrize("command", [("search", "x"), ("runs",), ("crawl", "--start-url", "http://127.0.0.1:9/")])
+def test_a_db_that_is_a_symlink_loop_is_said_to_be_one(tmp_path, command):
+    """Two symlinks that lead to each other were 'no archive at loop1.db: run glossary crawl first' to a reader,
+    and a crawl 'cannot lock the archive': neither said that the path was a symlink loop."""
+    (tmp_path / "loop2.db").symlink_to("loop1.db")
+    (tmp_path / "loop1.db").symlink_to("loop2.db")
+    result = run_glossary(*command, "--db", str(tmp_path / "loop1.db"))
+    assert_one_line_error(result, f"{tmp_path / 'loop1.db'} is a symlink loop (Too many levels of symbolic links: "
+                                  "it, or a directory on its way, leads back to itself): point the symlink at the "
+                                  "archive's file, or give another path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop1.db", "loop2.db"]
 
 
 def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):
@@ -1120,6 +1188,30 @@ def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp
     query = "SELECT url, content_hash FROM pages ORDER BY url"
     assert [(r["url"], r["content_hash"]) for r in rows(db, query)] == \
         [(r["url"], r["content_hash"]) for r in rows(crawled, query)]
+
+
+def test_a_resume_on_a_disk_still_full_says_what_to_do(replica, tmp_path):
+    """A --resume that the full disk refused as it opened the run said "database or disk is full; nothing of the
+    failed write was kept" and no more, where the crawl it resumed had said to make room, then resume."""
+    import resource
+
+    db = tmp_path / "full.db"
+    remedy = f"once that is mended (room on the disk, most often), run 'glossary crawl --resume --db {db}'"
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    def no_room():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    result = run_glossary("crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--sitemap",
+                          f"{replica.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "8", "--no-progress",
+                          preexec_fn=small_disk)
+    assert_one_line_error(result, "cannot write the archive", remedy)
+    still_full = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress", preexec_fn=no_room)
+    assert_one_line_error(still_full, "cannot write the archive", f"nothing of the failed write was kept; {remedy}")
+    resumed = run_glossary("crawl", "--db", str(db), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
 
 
 def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):

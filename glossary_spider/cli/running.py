@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -21,7 +23,8 @@ from glossary_spider.cli.runs import summary
 from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
-from glossary_spider.storage import cannot_write, existing_archive, is_damaged, is_locked, read_gate_report
+from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
+                                     is_locked, read_gate_report)
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -126,13 +129,20 @@ def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserErr
 def new_archive_directory(db: str) -> None:
     """Create the default archive's directory, saying so; an explicit --db in a directory that does
     not exist is most likely mistyped, and is refused."""
+    archive_path(db)  # a path that cannot be looked up (too long, a directory we may not enter), said as such
     directory = Path(db).parent
     if directory.exists():
         return
     source = click.get_current_context().get_parameter_source("db")
     if source != click.core.ParameterSource.DEFAULT:
-        raise UserError(f"no directory {directory} for the archive {db}: check --db, or create it first "
-                        f"(mkdir -p {directory})")
+        given = "GLOSSARY_DB" if source == click.core.ParameterSource.ENVIRONMENT else "--db"
+        if str(directory).startswith("~") or re.search(r"\$\{?[A-Za-z_]", str(directory)):
+            raise UserError(f"no directory {directory} for the archive {db}: ~ and $VARIABLES are not expanded in "
+                            f"{given} (the shell expands them only where they are not quoted): give the path "
+                            "they stand for")
+        dash = "-- " if str(directory).startswith("-") else ""
+        raise UserError(f"no directory {directory} for the archive {db}: check {given}, or create it first "
+                        f"(mkdir -p {dash}{shlex.quote(str(directory))})")
     try:
         directory.mkdir(parents=True)
     except OSError as exc:
@@ -176,6 +186,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
                 "exit_status": int(status), "error": str(exc), "archive": os.path.abspath(db), "changes": 0}))
         if isinstance(exc, ArchiveLocked):
             locked_out(exc)
+        if isinstance(exc, ArchiveUnwritable) and isinstance(exc.__cause__, sqlite3.OperationalError):
+            # A write refused as the run opened (a disk still full): with the remedy a refusal midway gives
+            resume = f"run '{again(arguments['mode'], db, '--resume')}'" if arguments["resume"] else "run this again"
+            raise write_refused(db, exc.__cause__, resume) from None
         raise
     command = plan.command
     if plan.earlier_extractions:

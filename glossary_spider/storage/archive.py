@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import logging
 import math
 import os
+import re
 import sqlite3
 import tempfile
 from collections.abc import Iterable
@@ -84,6 +87,7 @@ class Archive(Staging, Writer, Reads):
                 writable_logs(self.path)
                 judged = _judged_read_only(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_abandoned_creations(self.path)
             if not self.path.exists():
                 _create(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, factory=WriterConnection)
@@ -432,6 +436,17 @@ def as_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [as_json(v) for v in value]
     return value
+
+
+def remove_abandoned_creations(path: Path) -> None:
+    """Remove the temporary files that creations of the archive killed midway (``kill -9``) left beside it:
+    :func:`_create`'s ``.NAME.XXXXXXXX.new``, and the rollback journal SQLite kept beside it. Only a writer,
+    which holds the archive's lock, opens the archive, so no other creation of it can be under way."""
+    made = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.new(-journal)?")
+    for left in path.parent.glob(f".{glob.escape(path.name)}.*.new*"):
+        if made.fullmatch(left.name) and left.is_file() and not left.is_symlink():
+            with contextlib.suppress(OSError):  # gone meanwhile, or another user's in a sticky directory
+                left.unlink()
 
 
 def _create(path: Path) -> None:

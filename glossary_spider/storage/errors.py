@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sqlite3
@@ -27,14 +28,34 @@ def archive_path(path: str | Path) -> Path:
     (``/dev/null``), which SQLite would wait on, or write its journal beside; or unless a log file beside
     it is not the archive's own (:func:`check_logs`)."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):  # none yet; or a file on its way, which opening it says
+        info = None
+    except OSError as exc:  # where pathlib's is_dir() and exists() would raise it
+        raise ArchiveError(cannot_look_up(path, exc)) from None
+    if info and stat.S_ISDIR(info.st_mode):
         raise ArchiveError(f"{path} is a directory, not an archive file: give a file's path "
                            f"({path / 'glossary.db'}, say)")
-    if path.exists() and not path.is_file():
+    if info and not stat.S_ISREG(info.st_mode):
         raise ArchiveError(f"{path} is not a regular file (a device, a FIFO or a socket): give the path of an "
                            "archive file")
     check_logs(path)
     return path
+
+
+def cannot_look_up(path: Path, exc: OSError) -> str:
+    """A one-line message for an archive path the system will not look up, with what to do."""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (f"cannot use {path}: {exc.strerror}: give a shorter path (on most systems a name in it is at most "
+                "255 bytes, the whole path at most 4,095)")
+    if exc.errno == errno.ELOOP:
+        return (f"{path} is a symlink loop ({exc.strerror}: it, or a directory on its way, leads back to itself): "
+                "point the symlink at the archive's file, or give another path")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return (f"cannot reach {path}: {exc.strerror}: a directory on its way does not let this user in (search "
+                "permission, x): give another path, or ask the directory's owner for access")
+    return f"cannot look up {path}: {exc.strerror or exc}: give another path"
 
 
 LOG_SUFFIXES = ("-wal", "-shm", "-journal")
