@@ -22,6 +22,7 @@ from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABL
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import cannot_write, existing_archive, is_damaged, is_locked, read_gate_report
+from glossary_spider.terminal import shown_path
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -173,7 +174,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
             status = exit_status(reason)
             echo_summary(json.dumps({
                 "id": None, "command": arguments["mode"], "finish_reason": reason, "outcome": outcome(status),
-                "exit_status": int(status), "error": str(exc), "archive": os.path.abspath(db), "changes": 0}))
+                "exit_status": int(status), "error": shown_path(exc), "archive": shown_path(os.path.abspath(db)),
+                "changes": 0}))
         if isinstance(exc, ArchiveLocked):
             locked_out(exc)
         raise
@@ -212,8 +214,9 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         stats = json.loads(run["stats"] or "{}")
-        echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                                 "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
+        echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"},
+                                 "archive": shown_path(os.path.abspath(db)), "args": json.loads(run["args"] or "{}"),
+                                 "changes": changes(run), **extras,
                                  "limits": stats.get("glossary/limits", []),
                                  "sitemaps_unreadable": stats.get("glossary/sitemaps_unreadable", 0),
                                  "pages_not_asked": stats.get("glossary/skipped_by_lastmod", 0)}))

@@ -17,7 +17,7 @@ from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, 
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError, existing_archive
-from glossary_spider.terminal import safe_json, safe_text
+from glossary_spider.terminal import safe_json, safe_text, shown_path
 
 
 @cli.command(epilog=RUNS_EXIT_STATUSES)
@@ -61,16 +61,17 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
     except (BadArgument, ArchiveError, sqlite3.DatabaseError, json.JSONDecodeError) as exc:
         error = as_user_error(exc, db)  # no archive there, or none that can be read: a monitor reading JSON is told
         if check and as_json:
-            click.echo(safe_json(json.dumps({"exit_status": error.exit_code, "message": error.format_message(),
-                                             "run": None, "archive": os.path.abspath(db)})))
+            click.echo(safe_json(json.dumps({"exit_status": error.exit_code,
+                                             "message": shown_path(error.format_message()), "run": None,
+                                             "archive": shown_path(os.path.abspath(db))})))
         raise error from None
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
         return
     verdict = r.check(listed, max_age, db=db)
     if as_json:
-        click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": verdict.message,
-                                         "run": verdict.run, "archive": os.path.abspath(db)})))
+        click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": shown_path(verdict.message),
+                                         "run": verdict.run, "archive": shown_path(os.path.abspath(db))})))
     else:
         click.echo(safe_text(verdict.message, one_line=True), err=verdict.status != 0)
     sys.exit(verdict.status)
