@@ -178,7 +178,10 @@ OPTION_SETTINGS = {
 }
 
 
-def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -> Callable[[Any, str], Any]:
+def _number(kind: Callable[[str], Any], low: float, high: float | None = None,
+            unit: str = "", example: str = "") -> Callable[[Any, str], Any]:
+    """A number from ``low`` to ``high``; one in ``unit`` (days) is refused, when it is no number (``30d``),
+    with the unit and an ``example``."""
     def parse(value: Any, name: str) -> Any:
         try:
             if isinstance(value, str) and ("_" in value or not value.isascii()):
@@ -186,6 +189,8 @@ def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -
             number = kind(value)
         except (TypeError, ValueError, OverflowError):
             whole = "a whole number" if kind is int else "a number"
+            if unit:
+                raise BadArgument(f"{name} is in {unit}: give {whole}, e.g. {example}, not {value!r}") from None
             raise BadArgument(f"{name} must be {whole}, not {value!r}") from None
         # nan passes every comparison; inf (1e400 reads as it) is past any range, and waits for ever where none is
         if math.isnan(number) or (math.isinf(number) and high is None):
@@ -242,7 +247,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "sitemap_urls": _urls("sitemap URL"),
     "follow": parse_bool,
     "max_pages": _number(int, 1),
-    "max_age_days": _number(float, 0, MAX_AGE_DAYS),
+    "max_age_days": _number(float, 0, MAX_AGE_DAYS, unit="days", example="30"),
     "concurrency": _number(int, 1, 64),
     "delay": _number(float, 0, DAY),
     "ignore_robots": parse_bool,

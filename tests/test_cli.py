@@ -1356,6 +1356,20 @@ def test_a_max_age_too_large_for_a_float_is_refused_as_out_of_range(crawled, tmp
     assert_one_line_error(run_glossary(command[0], "--db", str(db), *command[1:]), says)
 
 
+@pytest.mark.parametrize(("command", "says"), [
+    (("refresh", "--max-age", "30d"), "Error: --max-age is in days: give a number, e.g. 30, not '30d'"),
+    (("runs", "--check", "--max-age", "26h"), "Error: --max-age is in hours: give a number, e.g. 26, not '26h'"),
+    (("runs", "--check", "--max-age", "-3"), "Error: --max-age is in hours: give 0 or more, e.g. 26, not '-3'"),
+])
+def test_a_max_age_given_with_a_unit_is_told_its_unit(crawled, tmp_path, command, says):
+    """--max-age 26h was "'26h' is not a valid float range" (runs --check), and 30d "must be a number, not '30d'"
+    (refresh), while --max-duration takes 2h: neither said that one is in hours and the other in days."""
+    db = shutil.copy(crawled, tmp_path / "age.db")
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result)
+    assert result.stderr == says + "\n"
+
+
 def test_one_page_and_a_run_minutes_old_read_as_words(replica, tmp_path):
     """A run of one new page was summed up as '1 pages new, changed, gone or back', and runs --check said a
     run that ended minutes ago was 'done 0.0 hours ago'."""

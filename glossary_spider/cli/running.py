@@ -282,7 +282,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
 @click.option("--max-age", metavar="DAYS",
-              help="Re-fetch in full the pages not fetched for this many days (0 to 1000000).")
+              help="Re-fetch in full the pages not fetched for this many days: a number, 0 to 1000000 (30, not 30d).")
 @click.option("--no-follow", is_flag=True,
               help="Follow no links: the archived pages and the sitemaps only (default: as the archive's last "
                    "crawl did).")
