@@ -41,7 +41,8 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 
 def check_url(value: str, what: str) -> str:
     if _UNDECODED.search(value):
-        value = _utf8_argument(value, what)
+        value = utf8_argument(value, what,
+                              lambda text: f"give the URL percent-encoded, {quoted(percent_encoded(text))}")
     if any(c.isspace() for c in value.strip()):  # two URLs pasted as one, or a URL and a note
         raise BadArgument(f"{what} {quoted(value)} holds white space, which no URL does: give one URL at a time "
                           "(a space within one is written %20; a note after a --urls-file line's URL goes after ' #')")
@@ -54,16 +55,23 @@ def check_url(value: str, what: str) -> str:
     return url
 
 
-def _utf8_argument(value: str, what: str) -> str:
-    """A URL argument whose bytes the locale did not decode, read as UTF-8, as a terminal types it (under
-    ``LC_ALL=C`` a URL past ASCII arrives so). One that is not UTF-8 is refused, with the fix: its bytes
-    percent-encoded, as a URL writes them (a Latin-1 site's "caf%E9")."""
+def utf8_argument(value: str, what: str, fix: Callable[[str], str]) -> str:
+    """An argument whose bytes the locale did not decode, read as UTF-8, as a terminal types it (under
+    ``LC_ALL=C`` one past ASCII arrives so). One that is not UTF-8 is refused, naming the byte, with what to give
+    instead, ``fix(text)`` of the text its bytes hold (a URL's: them percent-encoded, a Latin-1 site's "caf%E9"),
+    rather than taken with U+FFFD in their place."""
+    if not _UNDECODED.search(value):
+        return value
     text = os.fsencode(value).decode("utf-8", "surrogateescape")
     if (bad := _UNDECODED.search(text)) is None:
         return text
-    encoded = _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
     raise BadArgument(f"{what} {quoted(typed(value))} holds a byte that is not UTF-8 ({ord(bad[0]) - 0xdc00:#04x}): "
-                      f"give the URL percent-encoded, {quoted(encoded)}")
+                      f"{fix(text)}")
+
+
+def percent_encoded(text: str) -> str:
+    """``text`` with each byte that is not UTF-8 percent-encoded, as a URL writes it."""
+    return _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
 
 
 _COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL

@@ -1281,6 +1281,20 @@ def test_words_past_ascii_under_an_ascii_locale_are_searched_for(crawled):
     assert_one_line_error(missing, "no archived page has the slug")
 
 
+@pytest.mark.parametrize("command, says", [
+    (("search",), "Error: the search 'caf\ufffd' holds a byte that is not UTF-8 (0xe9): give the words in UTF-8, as "
+                  "the archive holds them"),
+    (("show",), "Error: URL or slug 'caf\ufffd' holds a byte that is not UTF-8 (0xe9): give it percent-encoded, "
+                "'caf%E9'"),
+])
+def test_words_with_a_byte_that_is_not_utf8_are_refused_as_a_url_is(crawled, command, says):
+    """search and show took a byte that is not UTF-8 (a Latin-1 "caf\\xe9") as U+FFFD and looked for that:
+    "No page matches 'caf\ufffd'.", exit 0, where crawl refuses such a URL and names what to give."""
+    result = run_glossary(*command, os.fsdecode(b"caf\xe9"), "--db", str(crawled), env={"LC_ALL": "C.UTF-8"})
+    assert_one_line_error(result)
+    assert result.stderr == says + "\n" and result.stdout == ""
+
+
 def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path):
     """Standard output on a full disk: the refresh is done all the same (exit status 0, as recorded),
     and one line says the summary was lost; no traceback."""
