@@ -41,7 +41,8 @@ _UNDECODED = re.compile("[\udc80-\udcff]")
 
 def check_url(value: str, what: str) -> str:
     if _UNDECODED.search(value):
-        value = _utf8_argument(value, what)
+        value = utf8_argument(value, what,
+                              lambda text: f"give the URL percent-encoded, {quoted(percent_encoded(text))}")
     if any(c.isspace() for c in value.strip()):  # two URLs pasted as one, or a URL and a note
         raise BadArgument(f"{what} {quoted(value)} holds white space, which no URL does: give one URL at a time "
                           "(a space within one is written %20; a note after a --urls-file line's URL goes after ' #')")
@@ -54,16 +55,23 @@ def check_url(value: str, what: str) -> str:
     return url
 
 
-def _utf8_argument(value: str, what: str) -> str:
-    """A URL argument whose bytes the locale did not decode, read as UTF-8, as a terminal types it (under
-    ``LC_ALL=C`` a URL past ASCII arrives so). One that is not UTF-8 is refused, with the fix: its bytes
-    percent-encoded, as a URL writes them (a Latin-1 site's "caf%E9")."""
+def utf8_argument(value: str, what: str, fix: Callable[[str], str]) -> str:
+    """An argument whose bytes the locale did not decode, read as UTF-8, as a terminal types it (under
+    ``LC_ALL=C`` one past ASCII arrives so). One that is not UTF-8 is refused, naming the byte, with what to give
+    instead, ``fix(text)`` of the text its bytes hold (a URL's: them percent-encoded, a Latin-1 site's "caf%E9"),
+    rather than taken with U+FFFD in their place."""
+    if not _UNDECODED.search(value):
+        return value
     text = os.fsencode(value).decode("utf-8", "surrogateescape")
     if (bad := _UNDECODED.search(text)) is None:
         return text
-    encoded = _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
     raise BadArgument(f"{what} {quoted(typed(value))} holds a byte that is not UTF-8 ({ord(bad[0]) - 0xdc00:#04x}): "
-                      f"give the URL percent-encoded, {quoted(encoded)}")
+                      f"{fix(text)}")
+
+
+def percent_encoded(text: str) -> str:
+    """``text`` with each byte that is not UTF-8 percent-encoded, as a URL writes it."""
+    return _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
 
 
 _COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL
@@ -178,7 +186,10 @@ OPTION_SETTINGS = {
 }
 
 
-def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -> Callable[[Any, str], Any]:
+def _number(kind: Callable[[str], Any], low: float, high: float | None = None,
+            unit: str = "", example: str = "") -> Callable[[Any, str], Any]:
+    """A number from ``low`` to ``high``; one in ``unit`` (days) is refused, when it is no number (``30d``),
+    with the unit and an ``example``."""
     def parse(value: Any, name: str) -> Any:
         try:
             if isinstance(value, str) and ("_" in value or not value.isascii()):
@@ -186,6 +197,8 @@ def _number(kind: Callable[[str], Any], low: float, high: float | None = None) -
             number = kind(value)
         except (TypeError, ValueError, OverflowError):
             whole = "a whole number" if kind is int else "a number"
+            if unit:
+                raise BadArgument(f"{name} is in {unit}: give {whole}, e.g. {example}, not {value!r}") from None
             raise BadArgument(f"{name} must be {whole}, not {value!r}") from None
         # nan passes every comparison; inf (1e400 reads as it) is past any range, and waits for ever where none is
         if math.isnan(number) or (math.isinf(number) and high is None):
@@ -242,7 +255,7 @@ ARGUMENTS: dict[str, Callable[[Any, str], Any]] = {
     "sitemap_urls": _urls("sitemap URL"),
     "follow": parse_bool,
     "max_pages": _number(int, 1),
-    "max_age_days": _number(float, 0, MAX_AGE_DAYS),
+    "max_age_days": _number(float, 0, MAX_AGE_DAYS, unit="days", example="30"),
     "concurrency": _number(int, 1, 64),
     "delay": _number(float, 0, DAY),
     "ignore_robots": parse_bool,

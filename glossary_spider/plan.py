@@ -21,7 +21,6 @@ import dataclasses
 import errno
 import logging
 import os
-import shlex
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWR
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
+from glossary_spider.terminal import shell_word, shown_path
 from glossary_spider.urls import server_of
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
                                   f"{other} #{waiting['id']} was stopped: resume it with 'glossary {other} --resume' "
                                   f"(a Scrapyd job: mode={other} resume=1)")
             if (held := archive.undecided_held_run(args.mode)) is not None:
-                db = shlex.quote(str(archive.path))
+                db = shell_word(str(archive.path))
                 raise BadArgument(f"nothing to resume: {args.mode} #{held} ended held by the quality gate: look with "
                                   f"'glossary held --run {held} --db {db}', accept or discard it "
                                   f"('glossary held --accept {held} --db {db}' or '--discard {held}'), then run "
@@ -319,7 +319,7 @@ class Refusal:
     def record(self, reason: str, error: Exception, archive: Archive | None = None) -> None:
         """In ``archive`` (open under its lock), else in the archive at its path, else beside it if
         another run holds it. An archive that does not exist is not created to say so."""
-        run = {**self.run, "finish_reason": reason, "error": str(error)}
+        run = {**self.run, "finish_reason": reason, "error": shown_path(error)}  # SQLite holds no lone surrogate
         if archive is not None:
             archive.record_refused_runs([run])
             return

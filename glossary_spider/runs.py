@@ -9,7 +9,6 @@ was stopped without a word (``kill -9``, a crash, a power cut).
 from __future__ import annotations
 
 import json
-import shlex
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from glossary_spider.outcome import (LOCKED_OUT, REFUSED_REASONS, ExitStatus, ex
 from glossary_spider.params import MAX_AGE_DAYS
 from glossary_spider.storage.readers import held_decisions, held_so_far, run_counts
 from glossary_spider.storage.records import CLOCK_SLACK
-from glossary_spider.terminal import safe_text
+from glossary_spider.terminal import safe_text, shell_word
 
 MAX_AGE_HOURS = MAX_AGE_DAYS * 24  # of --check --max-age: as far back as a refresh's --max-age reaches
 
@@ -165,7 +164,7 @@ def not_done(run: dict[str, Any], db: str | None = None) -> str:
     if run.get("held_so_far"):
         why += "; the quality gate holds what it fetched so far, which its resume asks about again"
     if db is not None:
-        why = why.replace("see 'glossary held'", f"see 'glossary held --db {shlex.quote(db)}'")
+        why = why.replace("see 'glossary held'", f"see 'glossary held --db {shell_word(db)}'")
     return f"{_name(run)} {run['outcome']} at {run['finished_at'] or run['started_at']}: {why}"
 
 

@@ -7,12 +7,17 @@ controls (U+0080-U+009F, 8-bit CSI among them) set window titles, clear or hide
 the screen, or write the clipboard (OSC 52). Bidirectional overrides reorder what
 is shown. Every string of page content the command line prints goes through
 :func:`safe_text` (or :func:`safe_json` for JSON output).
+
+A path (or an argument) whose bytes are not UTF-8 reaches Python as surrogate escapes (U+DC80-U+DCFF), which
+no terminal, JSON or SQLite text can hold: each is shown as the byte it stands for, ``\\xNN``, in a message
+(:func:`safe_text`), in JSON (:func:`shown_path`) and, as bash reads it back, in a command (:func:`shell_word`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -20,20 +25,48 @@ from typing import IO
 
 # The bidirectional marks, embeddings, overrides and isolates: they reorder what a terminal shows.
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-# C0 but tab and newline, DEL, C1, and _BIDI; on one line, also newline, tab and the line and paragraph separators.
-_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+# The bytes of a path or an argument that are not UTF-8, as Python hands them over: surrogate escapes.
+_BYTES = "\udc80-\udcff"
+_UNDECODED = re.compile(f"[{_BYTES}]")
+# C0 but tab and newline, DEL, C1, _BIDI and _BYTES; on one line, also newline, tab and the line and paragraph
+# separators.
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_BYTES}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}{_BYTES}]")
 # What a record written to a terminal shows as an escape: _UNSAFE, but the CR of a CSV's line ends.
 _UNSAFE_RECORD = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
 
 
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
+    if 0xdc80 <= code <= 0xdcff:  # a byte that is not UTF-8: the byte
+        return f"\\x{code - 0xdc00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def shown_path(path: object) -> str:
+    """A path as text that JSON, SQLite and any terminal can hold: each byte of it that is not UTF-8 as ``\\xNN``
+    (``caf\\xe9.db``), as :func:`safe_text` shows it in a message."""
+    return _UNDECODED.sub(_escape, str(path))
+
+
+def shell_word(text: str) -> str:
+    """``text`` (a path) as one word of a command that bash reads back as it is: quoted as ``shlex.quote``
+    quotes it, or, when it holds a byte that is not UTF-8 or a control character, in bash's ``$'…'`` with each
+    such byte written ``\\xNN`` (``$'caf\\xe9.db'``), which a message can show on one line as it is."""
+    if not _UNSAFE_LINE.search(text):
+        return shlex.quote(text)
+    quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+    return "$'" + _UNSAFE_LINE.sub(lambda m: "".join(f"\\x{byte:02x}" for byte in _bytes(m.group())), quoted) + "'"
+
+
+def _bytes(char: str) -> bytes:
+    """The bytes a character of a path stands for: the byte of a surrogate escape, else its UTF-8."""
+    return bytes([ord(char) - 0xdc00]) if "\udc80" <= char <= "\udcff" else char.encode()
+
+
 def safe_text(text: object, one_line: bool = False) -> str:
-    """``text`` with every control character shown as ``\\xNN`` (newline and tab kept unless ``one_line``)."""
+    """``text`` with every control character shown as ``\\xNN`` (newline and tab kept unless ``one_line``), and
+    every byte that is not UTF-8 as :func:`shown_path` shows it."""
     return (_UNSAFE_LINE if one_line else _UNSAFE).sub(_escape, "" if text is None else str(text))
 
 
@@ -59,8 +92,9 @@ def quoted(text: str, most: int = 200) -> str:
 
 def safe_json(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi
-    controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal."""
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal; a byte that is not UTF-8 (a
+    path's) as the text ``\\xNN``, as :func:`shown_path` writes it, not as a lone surrogate."""
+    return _UNSAFE.sub(lambda m: "\\" + _escape(m) if _UNDECODED.match(m.group()) else f"\\u{ord(m.group()):04x}", text)
 
 
 def to_devnull(fd: int) -> None:

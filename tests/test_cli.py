@@ -429,7 +429,7 @@ def test_a_run_on_an_archive_whose_path_holds_a_newline_says_each_thing_in_one_l
                            "--no-progress", env=env)
     assert stopped.returncode == 4, stopped.stderr
     assert stopped.stderr.splitlines() == [f"Stopped before the end (--max-pages): run 'glossary crawl --resume --db "
-                                           f"'{shown}'' to continue; nothing archived is fetched again"]
+                                           f"$'{shown}'' to continue; nothing archived is fetched again"]
     assert f"archive:       {shown}" in stopped.stdout.splitlines()
     with ArchiveLock(db, "crawl"):
         for command in (("reparse", "--no-progress"), ("crawl", "--resume", "--no-progress")):
@@ -443,6 +443,41 @@ def test_a_run_on_an_archive_whose_path_holds_a_newline_says_each_thing_in_one_l
     assert len(runs) == 3  # the crawl stopped, and the two locked out
     assert reparse.startswith(f"  reparse: {shown} is locked by another writer")
     assert crawl.startswith(f"  crawl: {shown} is locked by another writer")
+
+
+def test_a_path_that_is_not_utf8_is_shown_as_a_shell_takes_it_back(crawled, tmp_path):
+    """An archive's path with a byte that is not UTF-8 (a Latin-1 "caf\\xe9.db") was shown as Python holds it,
+    "caf\\udce9.db": the resume hint, pasted, named no archive; the summary wrote the raw byte, runs --check --json
+    a lone surrogate, and a refused run's error, naming the path, ended in a traceback."""
+    db = Path(shutil.copy(crawled, tmp_path / os.fsdecode(b"caf\xe9.db")))
+    shown = f"{tmp_path}/caf\\xe9.db"
+    stopped = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-requests", "3", "--no-progress",
+                           env={"PYTHONIOENCODING": "ascii"})
+    assert stopped.returncode == 4, stopped.stderr
+    hint = f"glossary refresh --resume --db $'{shown}'"
+    assert stopped.stderr.splitlines() == [f"Stopped before the end (--max-requests): run '{hint}' to continue; "
+                                           "nothing archived is fetched again"]
+    assert f"archive:       {shown}" in stopped.stdout.splitlines()
+    glossary = 'glossary() { "$PYTHON" -m glossary_spider "$@"; }'
+    pasted = subprocess.run(["bash", "-c", f"{glossary}; {hint} --no-progress"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHON": sys.executable})
+    assert pasted.returncode == 4, pasted.stderr  # resumed, with its --max-requests 3 again
+    assert rows(db, "SELECT id, resumed_at IS NOT NULL AS resumed FROM crawl_runs WHERE id > 1") == [
+        {"id": 2, "resumed": 1}]
+    check = run_glossary("runs", "--db", str(db), "--check", "--json")
+    assert check.returncode == 4 and "\\udc" not in check.stdout, check.stdout
+    verdict = json.loads(check.stdout)
+    assert verdict["archive"] == shown and verdict["message"].startswith(f"{shown}: refresh #2 stopped_early at ")
+    out = tmp_path / os.fsdecode(b"x\xe9.csv")
+    exported = run_glossary("export", "--format", "csv", "--db", str(db), "--out", str(out))
+    assert exported.returncode == 0 and out.exists()
+    assert exported.stderr.endswith(f"pages written to {tmp_path}/x\\xe9.csv\n"), exported.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM pages")
+    refused = run_glossary("refresh", "--db", str(db), "--no-progress")
+    assert_one_line_error(refused, f"the archive {shown} has no pages yet")
+    assert rows(db, "SELECT error FROM crawl_runs WHERE id = 3") == [
+        {"error": f"the archive {shown} has no pages yet: run 'glossary crawl' first"}]
 
 
 @pytest.mark.parametrize("command", [("reparse",), ("refresh",), ("search", "x"), ("crawl", "--resume")])
@@ -1341,6 +1376,20 @@ def test_words_past_ascii_under_an_ascii_locale_are_searched_for(crawled):
     assert_one_line_error(missing, "no archived page has the slug")
 
 
+@pytest.mark.parametrize("command, says", [
+    (("search",), "Error: the search 'caf\ufffd' holds a byte that is not UTF-8 (0xe9): give the words in UTF-8, as "
+                  "the archive holds them"),
+    (("show",), "Error: URL or slug 'caf\ufffd' holds a byte that is not UTF-8 (0xe9): give it percent-encoded, "
+                "'caf%E9'"),
+])
+def test_words_with_a_byte_that_is_not_utf8_are_refused_as_a_url_is(crawled, command, says):
+    """search and show took a byte that is not UTF-8 (a Latin-1 "caf\\xe9") as U+FFFD and looked for that:
+    "No page matches 'caf\ufffd'.", exit 0, where crawl refuses such a URL and names what to give."""
+    result = run_glossary(*command, os.fsdecode(b"caf\xe9"), "--db", str(crawled), env={"LC_ALL": "C.UTF-8"})
+    assert_one_line_error(result)
+    assert result.stderr == says + "\n" and result.stdout == ""
+
+
 def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path):
     """Standard output on a full disk: the refresh is done all the same (exit status 0, as recorded),
     and one line says the summary was lost; no traceback."""
@@ -1414,6 +1463,20 @@ def test_a_max_age_too_large_for_a_float_is_refused_as_out_of_range(crawled, tmp
     neither of which the user wrote, rather than as past the largest it may be."""
     db = shutil.copy(crawled, tmp_path / "age.db")
     assert_one_line_error(run_glossary(command[0], "--db", str(db), *command[1:]), says)
+
+
+@pytest.mark.parametrize(("command", "says"), [
+    (("refresh", "--max-age", "30d"), "Error: --max-age is in days: give a number, e.g. 30, not '30d'"),
+    (("runs", "--check", "--max-age", "26h"), "Error: --max-age is in hours: give a number, e.g. 26, not '26h'"),
+    (("runs", "--check", "--max-age", "-3"), "Error: --max-age is in hours: give 0 or more, e.g. 26, not '-3'"),
+])
+def test_a_max_age_given_with_a_unit_is_told_its_unit(crawled, tmp_path, command, says):
+    """--max-age 26h was "'26h' is not a valid float range" (runs --check), and 30d "must be a number, not '30d'"
+    (refresh), while --max-duration takes 2h: neither said that one is in hours and the other in days."""
+    db = shutil.copy(crawled, tmp_path / "age.db")
+    result = run_glossary(command[0], "--db", str(db), *command[1:])
+    assert_one_line_error(result)
+    assert result.stderr == says + "\n"
 
 
 def test_one_page_and_a_run_minutes_old_read_as_words(replica, tmp_path):

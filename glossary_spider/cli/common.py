@@ -9,7 +9,6 @@ import importlib
 import json
 import os
 import re
-import shlex
 import signal
 import sqlite3
 import sys
@@ -23,7 +22,7 @@ from glossary_spider import startup
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged
-from glossary_spider.terminal import safe_text
+from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
@@ -254,9 +253,9 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
 
 
 def again(command: str, db: str, *options: str) -> str:
-    """The command line that runs ``command`` on this archive again, for a one-line message: a control
-    character in the archive's path (a newline) shown as ``\\xNN``, as every message shows it."""
-    where = [] if db == defaults.GLOSSARY_DB else ["--db", shlex.quote(db)]
+    """The command line that runs ``command`` on this archive again, for a one-line message that a shell takes
+    back when pasted: a path with a control character (a newline) or a byte that is not UTF-8 as ``$'…'``."""
+    where = [] if db == defaults.GLOSSARY_DB else ["--db", shell_word(db)]
     return safe_text(" ".join(["glossary", command, *options, *where]), one_line=True)
 
 

@@ -19,7 +19,8 @@ from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READE
                                         type_option, user_errors)
 from glossary_spider.cli.output import (echo_document, not_the_archive, output_failed, output_file, output_to,
                                         silence_stdout)
-from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
+from glossary_spider.params import percent_encoded, utf8_argument
+from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text
 
 
 @cli.command(epilog=READER_EXIT_STATUSES)
@@ -54,7 +55,8 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
                    "out with NOT, search a phrase in double quotes)", err=True)
 
     output_to(None, option=False)
-    query = typed(" ".join(words))
+    query = utf8_argument(" ".join(words), "the search",
+                          lambda _: "give the words in UTF-8, as the archive holds them")
     # Read as they are written: memory stays flat.
     results = q.search(open_reader(db), query, page_type, limit, as_words)
     if fmt == "json":  # json.dumps(results, indent=2), written a result at a time
@@ -115,7 +117,9 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
         raise UserError("give --history or --diff, not both")
     output_to(None, option=False)
     conn = open_reader(db)
-    url = q.resolve(conn, typed(url_or_slug), page_type)
+    given = utf8_argument(url_or_slug, "URL or slug",
+                          lambda text: f"give it percent-encoded, {quoted(percent_encoded(text))}")
+    url = q.resolve(conn, given, page_type)
     if diff_spec is not None:
         a, b, changes = q.diff(conn, url, diff_spec or None)
         if fmt == "json":

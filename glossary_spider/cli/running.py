@@ -25,6 +25,7 @@ from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABL
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
                                      is_locked, read_gate_report)
+from glossary_spider.terminal import shown_path
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -183,7 +184,8 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
             status = exit_status(reason)
             echo_summary(json.dumps({
                 "id": None, "command": arguments["mode"], "finish_reason": reason, "outcome": outcome(status),
-                "exit_status": int(status), "error": str(exc), "archive": os.path.abspath(db), "changes": 0}))
+                "exit_status": int(status), "error": shown_path(exc), "archive": shown_path(os.path.abspath(db)),
+                "changes": 0}))
         if isinstance(exc, ArchiveLocked):
             locked_out(exc)
         if isinstance(exc, ArchiveUnwritable) and isinstance(exc.__cause__, sqlite3.OperationalError):
@@ -226,8 +228,9 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
               "gate": read_gate_report(reader, run_id), "stopped_by": stopped_by(run["finish_reason"])}
     if options["as_json"]:  # one line, so that `>> refresh.log` is JSON Lines
         stats = json.loads(run["stats"] or "{}")
-        echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"}, "archive": os.path.abspath(db),
-                                 "args": json.loads(run["args"] or "{}"), "changes": changes(run), **extras,
+        echo_summary(json.dumps({**{k: v for k, v in run.items() if k != "stats"},
+                                 "archive": shown_path(os.path.abspath(db)), "args": json.loads(run["args"] or "{}"),
+                                 "changes": changes(run), **extras,
                                  "limits": stats.get("glossary/limits", []),
                                  "sitemaps_unreadable": stats.get("glossary/sitemaps_unreadable", 0),
                                  "pages_not_asked": stats.get("glossary/skipped_by_lastmod", 0)}))
@@ -293,7 +296,7 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="Sitemaps to read for new and changed pages (default: those of earlier crawls).")
 @click.option("--max-age", metavar="DAYS",
-              help="Re-fetch in full the pages not fetched for this many days (0 to 1000000).")
+              help="Re-fetch in full the pages not fetched for this many days: a number, 0 to 1000000 (30, not 30d).")
 @click.option("--no-follow", is_flag=True,
               help="Follow no links: the archived pages and the sitemaps only (default: as the archive's last "
                    "crawl did).")

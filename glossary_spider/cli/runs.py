@@ -17,7 +17,7 @@ from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, 
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError, existing_archive
-from glossary_spider.terminal import safe_json, safe_text
+from glossary_spider.terminal import safe_json, safe_text, shown_path
 
 
 @cli.command(epilog=RUNS_EXIT_STATUSES)
@@ -25,10 +25,11 @@ from glossary_spider.terminal import safe_json, safe_text
 @click.option("--json", "as_json", is_flag=True, help="Print the runs (or, with --check, the verdict) as JSON.")
 @click.option("--check", is_flag=True,
               help="Exit non-zero, with one line saying why, unless the last run that ended was done.")
-@click.option("--max-age", type=click.FloatRange(min=0), metavar="HOURS",
-              help="With --check: also fail when the last run ended longer ago than this (at most 24000000).")
+@click.option("--max-age", metavar="HOURS",
+              help="With --check: also fail when the last run ended longer ago than this many hours: a number, "
+                   "at most 24000000 (26, not 26h).")
 @user_errors
-def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
+def runs(db: str, as_json: bool, check: bool, max_age: str | None) -> None:
     """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.
 
     Runs refused before they started are listed too: a bad argument (exit status
@@ -52,28 +53,43 @@ def runs(db: str, as_json: bool, check: bool, max_age: float | None) -> None:
 
     if max_age is not None and not check:
         raise UserError("--max-age goes with --check: glossary runs --check --max-age HOURS")
-    if max_age is not None and math.isnan(max_age):  # nan passes click's range
-        raise UserError(f"--max-age is a finite number of hours, not {max_age}")
-    if max_age is not None and max_age > r.MAX_AGE_HOURS:  # 1e400 as much as inf: Python reads both as inf
-        raise UserError(f"--max-age is out of range: give at most {r.MAX_AGE_HOURS:,} hours")
+    hours = None if max_age is None else _hours(max_age)
     try:
         listed = r.list_runs(open_reader(db), db)
     except (BadArgument, ArchiveError, sqlite3.DatabaseError, json.JSONDecodeError) as exc:
         error = as_user_error(exc, db)  # no archive there, or none that can be read: a monitor reading JSON is told
         if check and as_json:
-            click.echo(safe_json(json.dumps({"exit_status": error.exit_code, "message": error.format_message(),
-                                             "run": None, "archive": os.path.abspath(db)})))
+            click.echo(safe_json(json.dumps({"exit_status": error.exit_code,
+                                             "message": shown_path(error.format_message()), "run": None,
+                                             "archive": shown_path(os.path.abspath(db))})))
         raise error from None
     if not check:
         click.echo(safe_json(json.dumps(listed, indent=2)) if as_json else safe_text(r.table(listed)))
         return
-    verdict = r.check(listed, max_age, db=db)
+    verdict = r.check(listed, hours, db=db)
     if as_json:
-        click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": verdict.message,
-                                         "run": verdict.run, "archive": os.path.abspath(db)})))
+        click.echo(safe_json(json.dumps({"exit_status": verdict.status, "message": shown_path(verdict.message),
+                                         "run": verdict.run, "archive": shown_path(os.path.abspath(db))})))
     else:
         click.echo(safe_text(verdict.message, one_line=True), err=verdict.status != 0)
     sys.exit(verdict.status)
+
+
+def _hours(given: str) -> float:
+    """``--max-age``'s hours: a number alone, as a refresh's --max-age is one of days."""
+    from glossary_spider.runs import MAX_AGE_HOURS
+
+    try:
+        hours = float(given) if given.isascii() and "_" not in given else float("?")  # as params reads a number
+    except ValueError:
+        raise UserError(f"--max-age is in hours: give a number, e.g. 26, not {given!r}") from None
+    if math.isnan(hours):
+        raise UserError(f"--max-age is a finite number of hours, not {given}")
+    if hours < 0:
+        raise UserError(f"--max-age is in hours: give 0 or more, e.g. 26, not {given!r}")
+    if hours > MAX_AGE_HOURS:  # 1e400 as much as inf: Python reads both as inf
+        raise UserError(f"--max-age is out of range: give at most {MAX_AGE_HOURS:,} hours")
+    return hours
 
 
 def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate: dict[str, Any] | None = None,
