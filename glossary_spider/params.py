@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glossary_spider.terminal import quoted, typed
+from glossary_spider.terminal import UNDECODED, quoted, typed
 from glossary_spider.urls import MAX_URL, earlier_spelling, normalize_url, server_of
 
 logger = logging.getLogger(__name__)
@@ -35,12 +35,8 @@ def _split(value: str | Iterable[str] | None) -> list[str]:
     return [v.strip() for v in value if v and v.strip()]
 
 
-# Bytes of an argument that the locale did not decode, as Python hands them over: surrogate escapes.
-_UNDECODED = re.compile("[\udc80-\udcff]")
-
-
 def check_url(value: str, what: str) -> str:
-    if _UNDECODED.search(value):
+    if UNDECODED.search(value):
         value = utf8_argument(value, what,
                               lambda text: f"give the URL percent-encoded, {quoted(percent_encoded(text))}")
     if any(c.isspace() for c in value.strip()):  # two URLs pasted as one, or a URL and a note
@@ -60,10 +56,10 @@ def utf8_argument(value: str, what: str, fix: Callable[[str], str]) -> str:
     ``LC_ALL=C`` one past ASCII arrives so). One that is not UTF-8 is refused, naming the byte, with what to give
     instead, ``fix(text)`` of the text its bytes hold (a URL's: them percent-encoded, a Latin-1 site's "caf%E9"),
     rather than taken with U+FFFD in their place."""
-    if not _UNDECODED.search(value):
+    if not UNDECODED.search(value):
         return value
     text = os.fsencode(value).decode("utf-8", "surrogateescape")
-    if (bad := _UNDECODED.search(text)) is None:
+    if (bad := UNDECODED.search(text)) is None:
         return text
     raise BadArgument(f"{what} {quoted(typed(value))} holds a byte that is not UTF-8 ({ord(bad[0]) - 0xdc00:#04x}): "
                       f"{fix(text)}")
@@ -71,7 +67,7 @@ def utf8_argument(value: str, what: str, fix: Callable[[str], str]) -> str:
 
 def percent_encoded(text: str) -> str:
     """``text`` with each byte that is not UTF-8 percent-encoded, as a URL writes it."""
-    return _UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
+    return UNDECODED.sub(lambda byte: f"%{ord(byte[0]) - 0xdc00:02X}", text)
 
 
 _COMMENT = re.compile(r"\s#.*")  # a comment after a --urls-file line's URL

@@ -25,9 +25,10 @@ from typing import IO
 
 # The bidirectional marks, embeddings, overrides and isolates: they reorder what a terminal shows.
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-# The bytes of a path or an argument that are not UTF-8, as Python hands them over: surrogate escapes.
+# The bytes of a path or an argument that the locale did not decode (not UTF-8), as Python hands them over:
+# surrogate escapes.
 _BYTES = "\udc80-\udcff"
-_UNDECODED = re.compile(f"[{_BYTES}]")
+UNDECODED = re.compile(f"[{_BYTES}]")
 # C0 but tab and newline, DEL, C1, _BIDI and _BYTES; on one line, also newline, tab and the line and paragraph
 # separators.
 _UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}{_BYTES}]")
@@ -46,7 +47,7 @@ def _escape(match: re.Match[str]) -> str:
 def shown_path(path: object) -> str:
     """A path as text that JSON, SQLite and any terminal can hold: each byte of it that is not UTF-8 as ``\\xNN``
     (``caf\\xe9.db``), as :func:`safe_text` shows it in a message."""
-    return _UNDECODED.sub(_escape, str(path))
+    return UNDECODED.sub(_escape, str(path))
 
 
 def shell_word(text: str) -> str:
@@ -94,7 +95,7 @@ def safe_json(text: str) -> str:
     """JSON text with the characters ``json.dumps(ensure_ascii=False)`` leaves raw (DEL, C1, bidi
     controls) written as ``\\uNNNN`` escapes: the same JSON, safe on a terminal; a byte that is not UTF-8 (a
     path's) as the text ``\\xNN``, as :func:`shown_path` writes it, not as a lone surrogate."""
-    return _UNSAFE.sub(lambda m: "\\" + _escape(m) if _UNDECODED.match(m.group()) else f"\\u{ord(m.group()):04x}", text)
+    return _UNSAFE.sub(lambda m: "\\" + _escape(m) if UNDECODED.match(m.group()) else f"\\u{ord(m.group()):04x}", text)
 
 
 def to_devnull(fd: int) -> None:
