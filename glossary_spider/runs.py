@@ -131,7 +131,7 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
         also = f"; {_name(last)} done since{also}"
         last = latest(fetching)
     when = last["finished_at"] or last["started_at"]
-    age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
+    age = max((now - (_moment(when) or EARLIEST)).total_seconds() / 3600, 0.0)
     too_old = max_age_hours is not None and age > max_age_hours
     since = f"{_ago(age)}, more than --max-age {max_age_hours:g}: no run has finished since{also}" if too_old else ""
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
@@ -144,6 +144,19 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     if too_old:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {since}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
+
+
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A recorded time as a moment; one without an offset (a refused run an earlier release let in from the
+    note beside the archive) taken as UTC, as runs record their times. None for no time or none readable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _ago(hours: float) -> str:

@@ -1778,6 +1778,31 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
                         {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]
 
 
+def test_a_noted_run_dated_without_an_offset_is_skipped_and_one_recorded_is_no_traceback(crawled, tmp_path):
+    """A line of the note beside the archive dated without an offset (or with a date alone) passed for a refused
+    run: runs --check ended in a traceback (naive and aware times subtracted), and the next writer copied the run
+    into crawl_runs, where it brought the traceback back at every later --check."""
+    db = shutil.copy(crawled, tmp_path / "naive.db")
+    noted = tmp_path / "naive.db.refused-runs"
+    naive = just_now()[:19]
+    noted.write_text("".join(json.dumps({"command": "refresh", "started_at": when, "finish_reason": "locked",
+                                         "error": "locked by another writer"}) + "\n"
+                             for when in (naive, naive[:10])))
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 0 and check.stdout.startswith("ok: crawl #1 done"), check.stderr
+    assert [r.get("noted") for r in json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)] == [None]
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert noted.read_text() == "" and rows(db, "SELECT count(*) AS n FROM crawl_runs")[0]["n"] == 2
+    # An archive an earlier release copied such a run into: it is read as UTC, as runs record their times.
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO crawl_runs (command, started_at, finished_at, finish_reason, outcome, exit_status, "
+                     "error) VALUES ('refresh', ?, ?, 'locked', 'locked', 3, 'locked by another writer')",
+                     [naive, naive])
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 3 and check.stderr == f"{db}: refresh #3 locked at {naive}: locked by another writer\n"
+
+
 def test_the_progress_line_fits_a_narrow_terminal():
     """A line longer than the terminal wraps, and the carriage return that rewrites it goes back to the
     start of its last row only: on a narrow terminal each update left rows behind."""
