@@ -64,8 +64,9 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
             run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run, runs)
     # In the order they started (or resumed); of two in the same second, the one that ended later is later.
-    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["finished_at"] or "~",
-                                       r["id"] or 0))
+    # As moments: times with different offsets do not sort as text.
+    return sorted(runs, key=lambda r: (_moment(r["resumed_at"] or r["started_at"]) or EARLIEST,
+                                       _moment(r["finished_at"]) or LATEST, r["id"] or 0))
 
 
 def _last_of(runs: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
@@ -107,20 +108,23 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     def ended_at(run: dict[str, Any]) -> str:
         return run["finished_at"] or run["resumed_at"] or run["started_at"] or ""
 
-    soon = (now + CLOCK_SLACK).isoformat(timespec="seconds")
-    ahead = [r for r in ended if ended_at(r) > soon]
+    def ended_by(run: dict[str, Any]) -> datetime:
+        return _moment(ended_at(run)) or EARLIEST
+
+    ahead = [r for r in ended if ended_by(r) > now + CLOCK_SLACK]
     if ahead:
         also += (f"; {_name(ahead[-1])} is dated {ended_at(ahead[-1])}, in the future: a clock was wrong "
                  "when it ran")
         if not (ended := [r for r in ended if r not in ahead]):
             return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
     def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
-        return max(among, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+        return max(among, key=lambda r: (ended_by(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
 
     last = latest(ended)
     if last["finish_reason"] == LOCKED_OUT:
         # Refused for the lock of a run killed since (which holds it no more): the killed run is what needs a look.
-        killed = [r for r in ended if r["finish_reason"] is None and r["id"] is not None and ended_at(r) <= ended_at(last)]
+        killed = [r for r in ended
+                  if r["finish_reason"] is None and r["id"] is not None and ended_by(r) <= ended_by(last)]
         if killed:
             also = f"; {_name(last)} found the archive locked at {last['finished_at']}{also}"
             last = latest(killed)
@@ -146,7 +150,7 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
 
 
-EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+EARLIEST, LATEST = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
 
 
 def _moment(text: str | None) -> datetime | None:

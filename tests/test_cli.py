@@ -1361,6 +1361,27 @@ def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
     assert "in the future" in check.stderr
 
 
+def test_runs_weighs_times_with_another_offset_as_moments(crawled, tmp_path):
+    """Times were compared as text: a crawl an hour ago, its times written at +14:00 (its text a day ahead of
+    UTC's), was "in the future: a clock was wrong", and listed after a run refused since."""
+    db = shutil.copy(crawled, tmp_path / "offset.db")
+    kiribati = timezone(timedelta(hours=14))
+    started, ended = (datetime.now(kiribati) - timedelta(hours=h) for h in (2, 1))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = ?, finished_at = ?",
+                     [started.isoformat(timespec="seconds"), ended.isoformat(timespec="seconds")])
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 0 and re.fullmatch(r"ok: crawl #1 done 1\.0 hours ago \(.*\)\n", check.stdout)
+    refused = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--delay", "-1")
+    assert refused.returncode == 2, refused.stderr
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 2 and check.stderr.startswith(f"{db}: crawl #2 bad_input"), check.stderr
+    assert "future" not in check.stderr
+    listed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    assert [r["id"] for r in listed] == [1, 2]
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("refresh", "--max-pages", "5"), "No such option '--max-pages'"),
     (("crawl", "--delay"), "Option '--delay' requires an argument"),
