@@ -104,19 +104,22 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
     # killed, its start or resumption; within the same second (the times' grain), a refused run first.
     # A run dated after now was timed by a clock that ran ahead: it is passed over, or it would stand as
-    # the last run until that date, whatever failed since.
+    # the last run until that date, whatever failed since. One dated before a run it followed was timed by a
+    # clock that was behind: it ended after that run, or it would never stand as the last run.
     def ended_at(run: dict[str, Any]) -> str:
         return run["finished_at"] or run["resumed_at"] or run["started_at"] or ""
 
     def ended_by(run: dict[str, Any]) -> datetime:
-        return _moment(ended_at(run)) or EARLIEST
+        return behind[run["id"]][1] if run["id"] in behind else _moment(ended_at(run)) or EARLIEST
 
+    behind: dict[int, tuple[dict[str, Any], datetime]] = {}
     ahead = [r for r in ended if ended_by(r) > now + CLOCK_SLACK]
     if ahead:
         also += (f"; {_name(ahead[-1])} is dated {ended_at(ahead[-1])}, in the future: a clock was wrong "
                  "when it ran")
         if not (ended := [r for r in ended if r not in ahead]):
             return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
+    behind = _behind([r for r in runs if r not in ahead])
     def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
         return max(among, key=lambda r: (ended_by(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
 
@@ -135,7 +138,11 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
         also = f"; {_name(last)} done since{also}"
         last = latest(fetching)
     when = last["finished_at"] or last["started_at"]
-    age = max((now - (_moment(when) or EARLIEST)).total_seconds() / 3600, 0.0)
+    if last["id"] in behind:  # its age is unknown, but for the runs it followed: it is no older than they are
+        also = (f"; {_name(last)} is dated {ended_at(last)}, before {_name(behind[last['id']][0])} that it followed: "
+                f"a clock was wrong when it ran{also}")
+    age = max((now - (ended_by(last) if last["id"] in behind else _moment(when) or EARLIEST)).total_seconds() / 3600,
+              0.0)
     too_old = max_age_hours is not None and age > max_age_hours
     since = f"{_ago(age)}, more than --max-age {max_age_hours:g}: no run has finished since{also}" if too_old else ""
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
@@ -161,6 +168,28 @@ def _moment(text: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _behind(runs: list[dict[str, Any]]) -> dict[int, tuple[dict[str, Any], datetime]]:
+    """The runs timed by a clock that was behind, by id, each with the run it followed and the moment it ended
+    by at the earliest (when the runs before it had). A run's row is inserted as it starts, under the archive's
+    lock, so a run that started before a run with a lower id did ran on a clock that was behind (a board with
+    no battery clock boots at 1970, and cron may start a refresh before NTP puts it right). Refused runs are
+    noted later (their ids say nothing of order), and a resumed run's last part may come after runs of higher
+    ids: its start alone is known to come before them."""
+    behind = {}
+    followed, latest_start, done_by = None, EARLIEST, EARLIEST
+    for run in sorted((r for r in runs if r["id"] is not None and r["finish_reason"] not in REFUSED_REASONS),
+                      key=lambda r: r["id"]):
+        started = _moment(run["started_at"]) or EARLIEST
+        ended = _moment(run["finished_at"] or run["resumed_at"] or run["started_at"]) or EARLIEST
+        if followed is not None and not run["resumed_at"] and started < latest_start:
+            ended = max(ended, done_by)
+            behind[run["id"]] = followed, ended
+        elif started >= latest_start:
+            followed, latest_start = run, started
+        done_by = max(done_by, started if run["resumed_at"] else ended)
+    return behind
 
 
 def _ago(hours: float) -> str:

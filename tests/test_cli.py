@@ -1382,6 +1382,31 @@ def test_runs_weighs_times_with_another_offset_as_moments(crawled, tmp_path):
     assert [r["id"] for r in listed] == [1, 2]
 
 
+def test_runs_check_judges_a_run_dated_before_the_run_it_followed_as_the_later_one(crawled, tmp_path):
+    """A board without a battery clock boots at 1970, and cron's refresh ran before NTP, with the site down:
+    refresh #2, dated 1970, was taken for the earlier run, and --check said "ok: crawl #1 done", exit 0."""
+    db = shutil.copy(crawled, tmp_path / "behind.db")
+    refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8", "--no-progress")
+    assert refreshed.returncode == 0, refreshed.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = '1970-01-01T00:00:00+00:00', finished_at = "
+                     "'1970-01-01T00:10:00+00:00', finish_reason = 'unreachable', outcome = 'unreachable', "
+                     "exit_status = 6 WHERE id = 2")
+    conn.close()
+    wrong = ("; refresh #2 is dated 1970-01-01T00:10:00+00:00, before crawl #1 that it followed: a clock was wrong "
+             "when it ran")
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 6, check.stdout
+    assert check.stderr.startswith(f"{db}: refresh #2 unreachable at 1970-01-01T00:10:00+00:00: ")
+    assert check.stderr.endswith(f"{wrong}\n"), check.stderr
+    with sqlite3.connect(db) as conn:  # done: as fresh as the crawl it followed, not 57 years old
+        conn.execute("UPDATE crawl_runs SET finish_reason = 'finished', outcome = 'done', exit_status = 0 WHERE id = 2")
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 0 and check.stdout.startswith("ok: refresh #2 done "), check.stderr
+    assert check.stdout.endswith(f"{wrong}\n")
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("refresh", "--max-pages", "5"), "No such option '--max-pages'"),
     (("crawl", "--delay"), "Option '--delay' requires an argument"),
