@@ -239,6 +239,14 @@ def _pages(run: dict[str, Any]) -> str:
     return ", ".join(f"{n} {k}" for n, k in counts)
 
 
+def _ended(run: dict[str, Any]) -> str:
+    """When a run ended: its time of day, or all of it when that was another day (UTC) than it started, or a
+    run ended at 00:10:00 would read as ended before it started."""
+    times = (_moment(run["started_at"]), _moment(run["finished_at"]))
+    days = {moment.astimezone(timezone.utc).date() for moment in times if moment is not None}
+    return run["finished_at"] if len(days) > 1 else (run["finished_at"] or "")[11:19]
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     """The runs as a text table, newest last."""
     header = ("id", "command", "started", "ended", "outcome", "exit", "new", "changed", "gone", "back", "failed",
@@ -246,7 +254,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     rows = [header]
     for r in runs:
         rows.append((
-            str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
+            str(r["id"] or "-"), r["command"], r["started_at"] or "", _ended(r),
             r["outcome"] + (f" ({r['decision']})" if r.get("decision") else "")
             + (" (held so far)" if r.get("held_so_far") else ""),
             "" if r["exit_status"] is None else str(r["exit_status"]),

@@ -1407,6 +1407,25 @@ def test_runs_check_judges_a_run_dated_before_the_run_it_followed_as_the_later_o
     assert check.stdout.endswith(f"{wrong}\n")
 
 
+def test_runs_shows_the_date_a_run_ended_on_another_day_than_it_started(crawled, tmp_path):
+    """The ended column showed the time of day alone: a crawl from 23:50 to 00:10 the next day read as
+    ended before it started."""
+    db = shutil.copy(crawled, tmp_path / "midnight.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = '2026-11-30T23:50:00+00:00', "
+                     "finished_at = '2026-12-01T00:10:00+00:00'")
+    conn.close()
+    listed = run_glossary("runs", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[:4] == ["1", "crawl", "2026-11-30T23:50:00+00:00",
+                                                         "2026-12-01T00:10:00+00:00"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = '2026-11-30T23:55:00+00:00'")
+    conn.close()
+    assert run_glossary("runs", "--db", str(db)).stdout.splitlines()[1].split()[:4] == [
+        "1", "crawl", "2026-11-30T23:50:00+00:00", "23:55:00"]
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("refresh", "--max-pages", "5"), "No such option '--max-pages'"),
     (("crawl", "--delay"), "Option '--delay' requires an argument"),
