@@ -348,9 +348,10 @@ def _nested_within(value: Any, levels: int) -> bool:
 
 
 def _is_time(value: Any) -> bool:
+    """A date and time with its offset, as runs record them: a time without one (or a bare date) is no
+    moment, and cannot be weighed against the times the archive's runs record."""
     try:
-        datetime.fromisoformat(value)
+        return datetime.fromisoformat(value).utcoffset() is not None
     except (TypeError, ValueError):
         return False
-    return True
 

@@ -63,8 +63,9 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
             run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run, runs)
     # In the order they started (or resumed); of two in the same second, the one that ended later is later.
-    return sorted(runs, key=lambda r: (r["resumed_at"] or r["started_at"] or "", r["finished_at"] or "~",
-                                       r["id"] or 0))
+    # As moments: times with different offsets do not sort as text.
+    return sorted(runs, key=lambda r: (_moment(r["resumed_at"] or r["started_at"]) or EARLIEST,
+                                       _moment(r["finished_at"]) or LATEST, r["id"] or 0))
 
 
 def _last_of(runs: list[dict[str, Any]], command: str) -> dict[str, Any] | None:
@@ -102,24 +103,30 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
     # killed, its start or resumption; within the same second (the times' grain), a refused run first.
     # A run dated after now was timed by a clock that ran ahead: it is passed over, or it would stand as
-    # the last run until that date, whatever failed since.
+    # the last run until that date, whatever failed since. One dated before a run it followed was timed by a
+    # clock that was behind: it ended after that run, or it would never stand as the last run.
     def ended_at(run: dict[str, Any]) -> str:
         return run["finished_at"] or run["resumed_at"] or run["started_at"] or ""
 
-    soon = (now + CLOCK_SLACK).isoformat(timespec="seconds")
-    ahead = [r for r in ended if ended_at(r) > soon]
+    def ended_by(run: dict[str, Any]) -> datetime:
+        return behind[run["id"]][1] if run["id"] in behind else _moment(ended_at(run)) or EARLIEST
+
+    behind: dict[int, tuple[dict[str, Any], datetime]] = {}
+    ahead = [r for r in ended if ended_by(r) > now + CLOCK_SLACK]
     if ahead:
         also += (f"; {_name(ahead[-1])} is dated {ended_at(ahead[-1])}, in the future: a clock was wrong "
                  "when it ran")
         if not (ended := [r for r in ended if r not in ahead]):
             return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
+    behind = _behind([r for r in runs if r not in ahead])
     def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
-        return max(among, key=lambda r: (ended_at(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+        return max(among, key=lambda r: (ended_by(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
 
     last = latest(ended)
     if last["finish_reason"] == LOCKED_OUT:
         # Refused for the lock of a run killed since (which holds it no more): the killed run is what needs a look.
-        killed = [r for r in ended if r["finish_reason"] is None and r["id"] is not None and ended_at(r) <= ended_at(last)]
+        killed = [r for r in ended
+                  if r["finish_reason"] is None and r["id"] is not None and ended_by(r) <= ended_by(last)]
         if killed:
             also = f"; {_name(last)} found the archive locked at {last['finished_at']}{also}"
             last = latest(killed)
@@ -130,7 +137,11 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
         also = f"; {_name(last)} done since{also}"
         last = latest(fetching)
     when = last["finished_at"] or last["started_at"]
-    age = max((now - datetime.fromisoformat(when)).total_seconds() / 3600, 0.0)
+    if last["id"] in behind:  # its age is unknown, but for the runs it followed: it is no older than they are
+        also = (f"; {_name(last)} is dated {ended_at(last)}, before {_name(behind[last['id']][0])} that it followed: "
+                f"a clock was wrong when it ran{also}")
+    age = max((now - (ended_by(last) if last["id"] in behind else _moment(when) or EARLIEST)).total_seconds() / 3600,
+              0.0)
     too_old = max_age_hours is not None and age > max_age_hours
     since = f"{_ago(age)}, more than --max-age {max_age_hours:g}: no run has finished since{also}" if too_old else ""
     if last["exit_status"] == ExitStatus.HELD and last.get("decision"):  # someone has seen to it
@@ -143,6 +154,41 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     if too_old:
         return Check(ExitStatus.FAILED, f"{_name(last)} done {since}", last)
     return Check(ExitStatus.DONE, f"ok: {_name(last)} done {_ago(age)} ({_pages(last)}){also}", last)
+
+
+EARLIEST, LATEST = datetime.min.replace(tzinfo=timezone.utc), datetime.max.replace(tzinfo=timezone.utc)
+
+
+def _moment(text: str | None) -> datetime | None:
+    """A recorded time as a moment; one without an offset (a refused run an earlier release let in from the
+    note beside the archive) taken as UTC, as runs record their times. None for no time or none readable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def _behind(runs: list[dict[str, Any]]) -> dict[int, tuple[dict[str, Any], datetime]]:
+    """The runs timed by a clock that was behind, by id, each with the run it followed and the moment it ended
+    by at the earliest (when the runs before it had). A run's row is inserted as it starts, under the archive's
+    lock, so a run that started before a run with a lower id did ran on a clock that was behind (a board with
+    no battery clock boots at 1970, and cron may start a refresh before NTP puts it right). Refused runs are
+    noted later (their ids say nothing of order), and a resumed run's last part may come after runs of higher
+    ids: its start alone is known to come before them."""
+    behind = {}
+    followed, latest_start, done_by = None, EARLIEST, EARLIEST
+    for run in sorted((r for r in runs if r["id"] is not None and r["finish_reason"] not in REFUSED_REASONS),
+                      key=lambda r: r["id"]):
+        started = _moment(run["started_at"]) or EARLIEST
+        ended = _moment(run["finished_at"] or run["resumed_at"] or run["started_at"]) or EARLIEST
+        if followed is not None and not run["resumed_at"] and started < latest_start:
+            ended = max(ended, done_by)
+            behind[run["id"]] = followed, ended
+        elif started >= latest_start:
+            followed, latest_start = run, started
+        done_by = max(done_by, started if run["resumed_at"] else ended)
+    return behind
 
 
 def _ago(hours: float) -> str:
@@ -192,6 +238,14 @@ def _pages(run: dict[str, Any]) -> str:
     return ", ".join(f"{n} {k}" for n, k in counts)
 
 
+def _ended(run: dict[str, Any]) -> str:
+    """When a run ended: its time of day, or all of it when that was another day (UTC) than it started, or a
+    run ended at 00:10:00 would read as ended before it started."""
+    times = (_moment(run["started_at"]), _moment(run["finished_at"]))
+    days = {moment.astimezone(timezone.utc).date() for moment in times if moment is not None}
+    return run["finished_at"] if len(days) > 1 else (run["finished_at"] or "")[11:19]
+
+
 def table(runs: list[dict[str, Any]]) -> str:
     """The runs as a text table, newest last."""
     header = ("id", "command", "started", "ended", "outcome", "exit", "new", "changed", "gone", "back", "failed",
@@ -199,7 +253,7 @@ def table(runs: list[dict[str, Any]]) -> str:
     rows = [header]
     for r in runs:
         rows.append((
-            str(r["id"] or "-"), r["command"], r["started_at"] or "", (r["finished_at"] or "")[11:19],
+            str(r["id"] or "-"), r["command"], r["started_at"] or "", _ended(r),
             r["outcome"] + (f" ({r['decision']})" if r.get("decision") else "")
             + (" (held so far)" if r.get("held_so_far") else ""),
             "" if r["exit_status"] is None else str(r["exit_status"]),

@@ -1519,6 +1519,71 @@ def test_runs_check_passes_over_a_run_dated_in_the_future(crawled, tmp_path):
     assert "in the future" in check.stderr
 
 
+def test_runs_weighs_times_with_another_offset_as_moments(crawled, tmp_path):
+    """Times were compared as text: a crawl an hour ago, its times written at +14:00 (its text a day ahead of
+    UTC's), was "in the future: a clock was wrong", and listed after a run refused since."""
+    db = shutil.copy(crawled, tmp_path / "offset.db")
+    kiribati = timezone(timedelta(hours=14))
+    started, ended = (datetime.now(kiribati) - timedelta(hours=h) for h in (2, 1))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = ?, finished_at = ?",
+                     [started.isoformat(timespec="seconds"), ended.isoformat(timespec="seconds")])
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 0 and re.fullmatch(r"ok: crawl #1 done 1\.0 hours ago \(.*\)\n", check.stdout)
+    refused = run_glossary("crawl", "--db", str(db), "--start-url", "http://127.0.0.1:9/", "--delay", "-1")
+    assert refused.returncode == 2, refused.stderr
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 2 and check.stderr.startswith(f"{db}: crawl #2 bad_input"), check.stderr
+    assert "future" not in check.stderr
+    listed = json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)
+    assert [r["id"] for r in listed] == [1, 2]
+
+
+def test_runs_check_judges_a_run_dated_before_the_run_it_followed_as_the_later_one(crawled, tmp_path):
+    """A board without a battery clock boots at 1970, and cron's refresh ran before NTP, with the site down:
+    refresh #2, dated 1970, was taken for the earlier run, and --check said "ok: crawl #1 done", exit 0."""
+    db = shutil.copy(crawled, tmp_path / "behind.db")
+    refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "8", "--no-progress")
+    assert refreshed.returncode == 0, refreshed.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = '1970-01-01T00:00:00+00:00', finished_at = "
+                     "'1970-01-01T00:10:00+00:00', finish_reason = 'unreachable', outcome = 'unreachable', "
+                     "exit_status = 6 WHERE id = 2")
+    conn.close()
+    wrong = ("; refresh #2 is dated 1970-01-01T00:10:00+00:00, before crawl #1 that it followed: a clock was wrong "
+             "when it ran")
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 6, check.stdout
+    assert check.stderr.startswith(f"{db}: refresh #2 unreachable at 1970-01-01T00:10:00+00:00: ")
+    assert check.stderr.endswith(f"{wrong}\n"), check.stderr
+    with sqlite3.connect(db) as conn:  # done: as fresh as the crawl it followed, not 57 years old
+        conn.execute("UPDATE crawl_runs SET finish_reason = 'finished', outcome = 'done', exit_status = 0 WHERE id = 2")
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 0 and check.stdout.startswith("ok: refresh #2 done "), check.stderr
+    assert check.stdout.endswith(f"{wrong}\n")
+
+
+def test_runs_shows_the_date_a_run_ended_on_another_day_than_it_started(crawled, tmp_path):
+    """The ended column showed the time of day alone: a crawl from 23:50 to 00:10 the next day read as
+    ended before it started."""
+    db = shutil.copy(crawled, tmp_path / "midnight.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET started_at = '2026-11-30T23:50:00+00:00', "
+                     "finished_at = '2026-12-01T00:10:00+00:00'")
+    conn.close()
+    listed = run_glossary("runs", "--db", str(db))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split()[:4] == ["1", "crawl", "2026-11-30T23:50:00+00:00",
+                                                         "2026-12-01T00:10:00+00:00"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE crawl_runs SET finished_at = '2026-11-30T23:55:00+00:00'")
+    conn.close()
+    assert run_glossary("runs", "--db", str(db)).stdout.splitlines()[1].split()[:4] == [
+        "1", "crawl", "2026-11-30T23:50:00+00:00", "23:55:00"]
+
+
 @pytest.mark.parametrize(("args", "said"), [
     (("refresh", "--max-pages", "5"), "No such option '--max-pages'"),
     (("crawl", "--delay"), "Option '--delay' requires an argument"),
@@ -1934,6 +1999,31 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
     recorded = rows(db, "SELECT command, outcome, exit_status, job_id, pid FROM crawl_runs WHERE job_id = 'j1'")
     assert recorded == [{"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": None},
                         {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]
+
+
+def test_a_noted_run_dated_without_an_offset_is_skipped_and_one_recorded_is_no_traceback(crawled, tmp_path):
+    """A line of the note beside the archive dated without an offset (or with a date alone) passed for a refused
+    run: runs --check ended in a traceback (naive and aware times subtracted), and the next writer copied the run
+    into crawl_runs, where it brought the traceback back at every later --check."""
+    db = shutil.copy(crawled, tmp_path / "naive.db")
+    noted = tmp_path / "naive.db.refused-runs"
+    naive = just_now()[:19]
+    noted.write_text("".join(json.dumps({"command": "refresh", "started_at": when, "finish_reason": "locked",
+                                         "error": "locked by another writer"}) + "\n"
+                             for when in (naive, naive[:10])))
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 0 and check.stdout.startswith("ok: crawl #1 done"), check.stderr
+    assert [r.get("noted") for r in json.loads(run_glossary("runs", "--db", str(db), "--json").stdout)] == [None]
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert noted.read_text() == "" and rows(db, "SELECT count(*) AS n FROM crawl_runs")[0]["n"] == 2
+    # An archive an earlier release copied such a run into: it is read as UTC, as runs record their times.
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO crawl_runs (command, started_at, finished_at, finish_reason, outcome, exit_status, "
+                     "error) VALUES ('refresh', ?, ?, 'locked', 'locked', 3, 'locked by another writer')",
+                     [naive, naive])
+    conn.close()
+    check = run_glossary("runs", "--db", str(db), "--check", "--max-age", "26")
+    assert check.returncode == 3 and check.stderr == f"{db}: refresh #3 locked at {naive}: locked by another writer\n"
 
 
 def test_the_progress_line_fits_a_narrow_terminal():
