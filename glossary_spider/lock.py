@@ -82,31 +82,28 @@ class ArchiveLock:
                                         "which two writers would corrupt: remove the other names, or copy it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.EISDIR):
-                    raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
-                                         "remove it") from None
-                if exc.errno in (errno.EACCES, errno.EPERM) and not self.path.exists():  # nothing may be made there
-                    raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise UnsafeLockFile(_denied(self.path, exc.errno)) from None
-                raise
+            fd, denied = self._open()
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            if not stat.S_ISREG(info.st_mode):
                 os.close(fd)
-                raise UnsafeLockFile(f"{self.path} is not a plain file of your own: remove it")
+                raise UnsafeLockFile(f"{self.path} is not a plain file, not a lock file: remove it")
+            # Whether it is held comes first, whoever's file it is: a live run's lock is never to be removed.
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = _holder_of(fd)
                 os.close(fd)
                 raise ArchiveLocked(self.db_path, holder) from None
-            if _same_file(fd, self.path):
-                break
-            os.close(fd)  # its holder removed it as we opened it: lock the file now there
+            if not _same_file(fd, self.path):
+                os.close(fd)  # its holder removed it as we opened it: lock the file now there
+                continue
+            if denied:
+                os.close(fd)
+                raise UnsafeLockFile(_denied(self.path, denied))
+            if info.st_uid != os.geteuid():
+                os.close(fd)
+                raise UnsafeLockFile(f"{self.path} is not a plain file of your own: remove it")
+            break
         self.stale = _read(fd) or None
         if self.stale:
             logger.warning("Taking over the archive lock left by pid %s (%s)", self.stale.get("pid"),
@@ -116,6 +113,36 @@ class ArchiveLock:
         self.fd = fd
         _held.add(fd)
         return self
+
+    def _open(self) -> tuple[int, int]:
+        """The lock file, opened to be written, or where we may not write it, to be read (enough to learn by
+        flock whether it is held), and why it may not be written (EACCES or EPERM; 0 if it may)."""
+        denied = 0
+        while True:
+            # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
+            access = os.O_RDONLY if denied else os.O_RDWR | os.O_CREAT
+            try:
+                return os.open(self.path, access | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644), denied
+            except FileNotFoundError:
+                if not denied:
+                    raise
+                denied = 0  # removed as we looked, by its holder done with it: made anew
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EISDIR):
+                    raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
+                                         "remove it") from None
+                if exc.errno not in (errno.EACCES, errno.EPERM):
+                    raise
+                if not denied and not self.path.exists():  # nothing may be made there
+                    raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
+                if denied:
+                    break
+                denied = exc.errno
+        # Not to be read either: the kernel's table of locks still says whether a run holds it, and which.
+        with contextlib.suppress(OSError):
+            if holders := _flock_holders(os.lstat(self.path)):
+                raise ArchiveLocked(self.db_path, {"pid": holders[0]} if holders[0] else {})
+        raise UnsafeLockFile(_denied(self.path, denied))
 
     def release(self) -> None:
         """Remove the lock file, then unlock: no ``.lock`` is left beside the archive. Where it cannot be
@@ -237,17 +264,23 @@ MAX_PROC_LOCKS = 16 << 20
 
 
 def _flock_held(fd: int) -> bool | None:
-    """Whether a process holds an flock on the file ``fd`` reads, as /proc/locks says (a line ``1: FLOCK
+    """Whether a process holds an flock on the file ``fd`` reads; None where there is no table of locks to read."""
+    holders = _flock_holders(os.fstat(fd))
+    return None if holders is None else bool(holders)
+
+
+def _flock_holders(info: os.stat_result) -> list[int] | None:
+    """The pids that hold an flock on the file ``info`` describes, as /proc/locks says (a line ``1: FLOCK
     ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF``; one of a process waiting for it begins ``1: ->``);
     None where there is no such table to read."""
-    info = os.fstat(fd)
     key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     try:
         with PROC_LOCKS.open("rb") as table:
             lines = table.read(MAX_PROC_LOCKS).decode("ascii", "replace").splitlines()
     except OSError:
         return None
-    return any(len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key for parts in map(str.split, lines))
+    return [int(parts[4]) if parts[4].isdigit() else 0 for parts in map(str.split, lines)
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key]
 
 
 # What a refused run may note beside the archive, and the types its values must have.

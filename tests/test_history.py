@@ -20,6 +20,9 @@ from glossary_spider.lock import ArchiveLock
 from glossary_spider.replica import ReplicaSite
 from glossary_spider.storage import Archive
 
+# A uid no test runs as: the other user whose lock file the tests meet.
+NOBODY = 65534
+
 
 def path_of(url):
     return "/" + url.split("/", 3)[3]
@@ -641,6 +644,39 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(archived):
     lock_file.write_text(json.dumps({"pid": dead.pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
     result = run_glossary("reparse", "--db", str(db), "--no-progress")
     assert result.returncode == 0, result.stderr
+
+def _bound_by_permissions(*command):
+    """``command`` as root stripped of what lets it pass by file permissions (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH, CAP_FOWNER): it meets a lock file of another uid as another user of the machine would."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("another user's lock file needs root to make (chown), and setpriv to meet as a user")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", *command]
+
+
+def _left_by(lock_file, uid, mode, pid):
+    """A lock file as another user's run leaves it: its name in it, its owner and mode."""
+    lock_file.write_text(json.dumps({"pid": pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
+    os.chown(lock_file, uid, -1)
+    lock_file.chmod(mode)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o664, 0o600], ids=oct)
+def test_a_lock_another_user_holds_is_named_to_a_second_writer(archived, mode):
+    """A crawl's lock of another user's was called unsafe, exit 2: "not writable for you: make it so, or remove
+    it" (0644, 0600), "not a plain file of your own: remove it" (0664). Removing it as told let two writers into
+    the archive, and one's pages went missing. A lock that is held is exit 3, naming its holder, whoever's (by
+    its pid alone, from the kernel's table of locks, where the file may not be read)."""
+    _, db = archived
+    with ArchiveLock(db, "crawl"):
+        lock_file = db.with_name(db.name + ".lock")
+        os.chown(lock_file, NOBODY, -1)
+        lock_file.chmod(mode)
+        result = subprocess.run(_bound_by_permissions(*GLOSSARY, "reparse", "--db", str(db), "--no-progress"),
+                                capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert result.returncode == 3, result.stderr
+        named = f"(pid {os.getpid()}, crawl since" if mode & 0o004 else f"(pid {os.getpid()}, "
+        assert f"is locked by another writer {named}" in result.stderr
+        assert "remove it" not in result.stderr
 
 
 def test_every_path_to_the_archive_meets_the_same_lock(archived, tmp_path):
