@@ -4,7 +4,9 @@ The lock is an ``flock`` on the lock file (beside the file the archive's path le
 reaches it: :func:`beside`), which the kernel releases when its
 holder dies, even by ``kill -9``; the file's content names the holder, so a
 second writer can say who has it, and a lock left by a dead process is simply
-taken over. The holder removes the file when it is done.
+taken over (replaced by one of the writer's own, where it is another user's or may
+not be written). The holder removes the file when it is done. Both files are made as
+the umask says, so that a group sharing the archive shares them too.
 
 A run refused while another holds the lock cannot write to the archive: it is
 noted beside it (``<archive>.refused-runs``, one JSON line each) until the next
@@ -47,8 +49,8 @@ def who(holder: dict[str, Any]) -> str:
 
 
 class UnsafeLockFile(OSError):
-    """The lock file's path cannot serve as our lock: a symlink, a directory, another user's file, a file
-    we may not open, or none and a directory we may not write in."""
+    """The lock file's path cannot serve as our lock: a symlink, a directory, a file we may not open, one left
+    by an ended run that we may neither write nor replace, or none and a directory we may not write in."""
 
 
 class ArchiveHardLinked(OSError):
@@ -82,32 +84,29 @@ class ArchiveLock:
                                         "which two writers would corrupt: remove the other names, or copy it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.EISDIR):
-                    raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
-                                         "remove it") from None
-                if exc.errno in (errno.EACCES, errno.EPERM) and not self.path.exists():  # nothing may be made there
-                    raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise UnsafeLockFile(_denied(self.path, exc.errno)) from None
-                raise
+            fd, denied = self._open()
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid():
+            if not stat.S_ISREG(info.st_mode):
                 os.close(fd)
-                raise UnsafeLockFile(f"{self.path} is not a plain file of your own: remove it")
+                raise UnsafeLockFile(f"{self.path} is not a plain file, not a lock file: remove it")
+            # Whether it is held comes first, whoever's file it is: a live run's lock is never to be removed.
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not _same_file(fd, self.path):  # removed by its holder, or by a writer that replaces it
+                    os.close(fd)
+                    continue
                 holder = _holder_of(fd)
                 os.close(fd)
                 raise ArchiveLocked(self.db_path, holder) from None
-            if _same_file(fd, self.path):
-                break
-            os.close(fd)  # its holder removed it as we opened it: lock the file now there
-        self.stale = _read(fd) or None
+            if not _same_file(fd, self.path):
+                os.close(fd)  # its holder removed it as we opened it: lock the file now there
+                continue
+            if denied or info.st_uid != os.geteuid():
+                self.stale = self._replace(fd, info, denied)
+                continue
+            break
+        self.stale = _read(fd) or self.stale
         if self.stale:
             logger.warning("Taking over the archive lock left by pid %s (%s)", self.stale.get("pid"),
                            self.stale.get("command"))
@@ -116,6 +115,60 @@ class ArchiveLock:
         self.fd = fd
         _held.add(fd)
         return self
+
+    def _open(self) -> tuple[int, int]:
+        """The lock file, opened to be written, or where we may not write it, to be read (enough to learn by
+        flock whether it is held), and why it may not be written (EACCES or EPERM; 0 if it may)."""
+        denied = 0
+        while True:
+            # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
+            access = os.O_RDONLY if denied else os.O_RDWR | os.O_CREAT
+            try:
+                # 0o666: the umask decides, so that a group sharing the archive shares its lock too.
+                return os.open(self.path, access | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666), denied
+            except FileNotFoundError:
+                if not denied:
+                    raise
+                denied = 0  # removed as we looked, by its holder done with it: made anew
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.EISDIR):
+                    raise UnsafeLockFile(f"{self.path} is a symlink or a directory, not a lock file: "
+                                         "remove it") from None
+                if exc.errno not in (errno.EACCES, errno.EPERM):
+                    raise
+                if not denied and not self.path.exists():  # nothing may be made there
+                    raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
+                if denied:
+                    break
+                denied = exc.errno
+        # Not to be read either: the kernel's table of locks still says whether a run holds it, and which.
+        with contextlib.suppress(OSError):
+            if holders := _flock_holders(os.lstat(self.path)):
+                raise ArchiveLocked(self.db_path, {"pid": holders[0]} if holders[0] else {})
+        raise UnsafeLockFile(_denied(self.path, denied))
+
+    def _replace(self, fd: int, info: os.stat_result, denied: int) -> dict[str, Any] | None:
+        """Remove the lock file ``fd``, left by an ended run (we hold its flock), that we may not write or that
+        is another user's (who could remove it under us), so that a lock of our own is made in its place; what
+        its run wrote of itself. Removed while locked, so that a writer racing us to it locks it after we are
+        done, finds it gone, and meets ours."""
+        left = _read(fd)
+        try:
+            self.path.unlink()
+        except OSError as exc:  # a sticky directory (/tmp), one we may not write, an immutable file
+            os.close(fd)
+            if denied == errno.EPERM:
+                raise UnsafeLockFile(_denied(self.path, denied)) from None
+            ended = f"an ended run of uid {info.st_uid}" + (f" ({who(left)})" if left else "")
+            message = (f"the lock file {self.path} was left by {ended}, and you may not replace it in "
+                       f"{self.path.parent} ({exc.strerror}): no run holds it, so it may be removed (by uid "
+                       f"{info.st_uid} or root); then run this again")
+            # Where the directory may be written (only its sticky bit stopped us), the refusal is noted there.
+            if os.access(self.path.parent, os.W_OK | os.X_OK):
+                raise UnsafeLockFile(message) from None
+            raise UnsafeLockFile(exc.errno, message) from None
+        os.close(fd)
+        return left or None
 
     def release(self) -> None:
         """Remove the lock file, then unlock: no ``.lock`` is left beside the archive. Where it cannot be
@@ -237,17 +290,23 @@ MAX_PROC_LOCKS = 16 << 20
 
 
 def _flock_held(fd: int) -> bool | None:
-    """Whether a process holds an flock on the file ``fd`` reads, as /proc/locks says (a line ``1: FLOCK
+    """Whether a process holds an flock on the file ``fd`` reads; None where there is no table of locks to read."""
+    holders = _flock_holders(os.fstat(fd))
+    return None if holders is None else bool(holders)
+
+
+def _flock_holders(info: os.stat_result) -> list[int] | None:
+    """The pids that hold an flock on the file ``info`` describes, as /proc/locks says (a line ``1: FLOCK
     ADVISORY WRITE <pid> <major>:<minor>:<inode> 0 EOF``; one of a process waiting for it begins ``1: ->``);
     None where there is no such table to read."""
-    info = os.fstat(fd)
     key = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     try:
         with PROC_LOCKS.open("rb") as table:
             lines = table.read(MAX_PROC_LOCKS).decode("ascii", "replace").splitlines()
     except OSError:
         return None
-    return any(len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key for parts in map(str.split, lines))
+    return [int(parts[4]) if parts[4].isdigit() else 0 for parts in map(str.split, lines)
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5] == key]
 
 
 # What a refused run may note beside the archive, and the types its values must have.
@@ -266,7 +325,7 @@ def note_refused(db_path: str | Path, run: dict[str, Any]) -> None:
     line = (json.dumps({k: run.get(k) for k in REFUSED_FIELDS}, default=str) + "\n").encode()
     try:
         fd = os.open(refused_path(db_path), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
-                     0o644)
+                     0o666)  # as the lock: the umask decides
         try:
             if not _note_of_ours(os.fstat(fd), db_path):  # its arguments are not for another user to read
                 raise OSError(f"{refused_path(db_path)} is not a plain file of the archive's owner")

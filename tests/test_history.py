@@ -7,10 +7,12 @@ import re
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from conftest import (GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows,
@@ -19,6 +21,9 @@ from conftest import (GLOSSARY, ROOT, Replica, archive_content, archive_problems
 from glossary_spider.lock import ArchiveLock
 from glossary_spider.replica import ReplicaSite
 from glossary_spider.storage import Archive
+
+# A uid no test runs as: the other user whose lock file the tests meet.
+NOBODY = 65534
 
 
 def path_of(url):
@@ -641,6 +646,128 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(archived):
     lock_file.write_text(json.dumps({"pid": dead.pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
     result = run_glossary("reparse", "--db", str(db), "--no-progress")
     assert result.returncode == 0, result.stderr
+
+def _bound_by_permissions(*command):
+    """``command`` as root stripped of what lets it pass by file permissions (CAP_DAC_OVERRIDE,
+    CAP_DAC_READ_SEARCH, CAP_FOWNER): it meets a lock file of another uid as another user of the machine would."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("another user's lock file needs root to make (chown), and setpriv to meet as a user")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", *command]
+
+
+def _left_by(lock_file, uid, mode, pid):
+    """A lock file as another user's run leaves it: its name in it, its owner and mode."""
+    lock_file.write_text(json.dumps({"pid": pid, "command": "crawl", "started_at": "2026-01-01T00:00:00+00:00"}))
+    os.chown(lock_file, uid, -1)
+    lock_file.chmod(mode)
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o664, 0o600], ids=oct)
+def test_a_lock_another_user_holds_is_named_to_a_second_writer(archived, mode):
+    """A crawl's lock of another user's was called unsafe, exit 2: "not writable for you: make it so, or remove
+    it" (0644, 0600), "not a plain file of your own: remove it" (0664). Removing it as told let two writers into
+    the archive, and one's pages went missing. A lock that is held is exit 3, naming its holder, whoever's (by
+    its pid alone, from the kernel's table of locks, where the file may not be read)."""
+    _, db = archived
+    with ArchiveLock(db, "crawl"):
+        lock_file = db.with_name(db.name + ".lock")
+        os.chown(lock_file, NOBODY, -1)
+        lock_file.chmod(mode)
+        result = subprocess.run(_bound_by_permissions(*GLOSSARY, "reparse", "--db", str(db), "--no-progress"),
+                                capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert result.returncode == 3, result.stderr
+        named = f"(pid {os.getpid()}, crawl since" if mode & 0o004 else f"(pid {os.getpid()}, "
+        assert f"is locked by another writer {named}" in result.stderr
+        assert "remove it" not in result.stderr
+
+
+def test_a_group_shared_archives_lock_and_refused_runs_take_the_umask(archived):
+    """The lock and the note of refused runs were made 0644 whatever the umask: in an archive a group shares
+    (umask 002), a member's lock left by a kill -9 could not be written by the others, who were each told
+    to remove it."""
+    _, db = archived
+    previous = os.umask(0o002)
+    try:
+        with ArchiveLock(db, "crawl"):
+            assert stat.S_IMODE(db.with_name(db.name + ".lock").stat().st_mode) == 0o664
+            assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 3
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(db.with_name(db.name + ".refused-runs").stat().st_mode) == 0o664
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o664], ids=oct)
+def test_a_lock_left_by_another_users_dead_run_is_taken_over(archived, mode):
+    """A lock of another user's left by a run killed with -9 was "not writable for you: make it so, or remove
+    it" (0644) or "not a plain file of your own: remove it" (0664), exit 2, to every other member of the group
+    sharing the archive, for every run after. No run holds it: it is replaced by a lock of the writer's own."""
+    _, db = archived
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock_file = db.with_name(db.name + ".lock")
+    _left_by(lock_file, NOBODY, mode, dead.pid)
+    result = subprocess.run(_bound_by_permissions(*GLOSSARY, "reparse", "--db", str(db), "--no-progress"),
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"Taking over the archive lock left by pid {dead.pid} (crawl)" in result.stderr
+    assert rows(db, "SELECT command, finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"command": "reparse", "finish_reason": "finished"}]
+    assert not lock_file.exists()
+
+
+def test_a_dead_lock_that_may_not_be_replaced_is_named_as_an_ended_runs(archived, tmp_path):
+    """In a sticky directory another user's lock, left by an ended run, cannot be replaced: it was "not
+    writable for you: make it so, or remove it", which did not say that no run held it. It is named as an
+    ended run's, and the refusal noted for 'runs --check'."""
+    _, db = archived
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    os.chown(shared, NOBODY, -1)  # a user's files in it are theirs to remove, and its owner's: not ours
+    db = Path(shutil.copy(db, shared / "a.db"))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock_file = shared / "a.db.lock"
+    _left_by(lock_file, NOBODY, 0o644, dead.pid)
+    reparse = _bound_by_permissions(*GLOSSARY, "reparse", "--db", str(db), "--no-progress")
+    result = subprocess.run(reparse, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert (f"the lock file {lock_file} was left by an ended run of uid {NOBODY} (pid {dead.pid}, crawl since "
+            f"2026-01-01T00:00:00+00:00), and you may not replace it in {shared}") in result.stderr
+    assert f"no run holds it, so it may be removed (by uid {NOBODY} or root)" in result.stderr
+    check = run_glossary("runs", "--check", "--db", str(db))
+    assert check.returncode == 2 and "was left by an ended run" in check.stdout + check.stderr
+    lock_file.unlink()
+    assert subprocess.run(reparse, capture_output=True, text=True, cwd=ROOT, timeout=120).returncode == 0
+
+
+TAKER = """import sys, time
+from glossary_spider.lock import ArchiveLock, ArchiveLocked
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+try:
+    lock = ArchiveLock(sys.argv[1], "crawl").acquire()
+except ArchiveLocked as exc:
+    sys.exit(str(exc))
+time.sleep(1.5)
+lock.release()
+"""
+
+
+def test_writers_racing_to_take_over_a_dead_lock_are_one_writer(tmp_path):
+    """Writers that meet another user's lock left by an ended run at one moment each replace it: only one of
+    them holds the archive, the others are locked out by it, and name it (not the ended run)."""
+    db = tmp_path / "raced.db"
+    lock_file = tmp_path / "raced.db.lock"
+    for _ in range(3):
+        _left_by(lock_file, NOBODY, 0o644, 999_999)
+        start = str(time.time() + 1.0)
+        takers = [subprocess.Popen(_bound_by_permissions(sys.executable, "-c", TAKER, str(db), start), cwd=ROOT,
+                                   stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        ended = [(taker.wait(timeout=60), taker.stderr.read()) for taker in takers]
+        assert sorted(code for code, _ in ended) == [0, 1, 1, 1], ended
+        winner = next(taker.pid for taker, (code, _) in zip(takers, ended) if code == 0)
+        assert all(f"locked by another writer (pid {winner}, crawl" in said for code, said in ended if code), ended
 
 
 def test_every_path_to_the_archive_meets_the_same_lock(archived, tmp_path):
