@@ -625,6 +625,22 @@ def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("report",)])
+def test_an_out_in_a_directory_that_does_not_exist_says_so(archive, tmp_path, command):
+    """`--out "no dir/x.jsonl"` said "No such file or directory; it is left as it was", of a file that never
+    was, with no word of the directory."""
+    db, _ = archive
+    missing = tmp_path / "no dir"
+    result = run_glossary(*command, "--db", str(db), "--out", "no dir/x.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == (
+        "Error: no directory no dir for --out no dir/x.jsonl: check --out, or create it first (mkdir -p 'no dir')\n")
+    (tmp_path / "a file").write_text("kept\n")
+    result = run_glossary(*command, "--db", str(db), "--out", "a file/x.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == (
+        "Error: --out a file/x.jsonl: a file is not a directory: check --out\n")
+    assert not missing.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a file"]
+
+
 def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(archive, tmp_path):
     """A nightly export that met a full disk halfway truncated the night before's file and left part of
     a new one under its name, for the next job to take as whole."""
@@ -643,6 +659,9 @@ def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(arc
     assert "left as it was" in result.stderr
     assert out.read_text() == "the night before's export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]  # no part of the new one
+    new = tmp_path / "new.out"  # of a file that was not there, it said "it is left as it was"
+    result = run_glossary(*command, "--db", str(db), "--out", str(new), preexec_fn=small_disk)
+    assert result.returncode == 1 and result.stderr == f"Error: cannot write {new}: File too large; no file made\n"
     assert run_glossary(*command, "--db", str(db), "--out", str(out)).returncode == 0
     assert out.stat().st_size > 200_000 and sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]
 

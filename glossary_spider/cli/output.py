@@ -7,6 +7,7 @@ import contextlib
 import errno
 import glob
 import os
+import shlex
 import stat
 import sys
 from collections.abc import Iterator
@@ -29,12 +30,17 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
     as it is."""
     if out.endswith(("/", os.sep)):
         raise UserError(f"--out {out} ends with a slash, as a directory does: give the name of a file")
-    given = Path(out).absolute()
-    if _a_stream(given) or (given.exists() and not given.is_file()):
+    directory = Path(out).parent
+    if not directory.is_dir():  # a mistyped path most likely, as a --db's directory is: not made for it
+        if directory.exists():
+            raise UserError(f"--out {out}: {directory} is not a directory: check --out")
+        raise UserError(f"no directory {directory} for --out {out}: check --out, or create it first "
+                        f"(mkdir -p {shlex.quote(str(directory))})")
+    if _written_as_it_is(out):
         with open(out, mode, **options) as stream:
             yield stream
         return
-    target = Path(os.path.realpath(given))
+    target = Path(os.path.realpath(out))
     part = target.with_name(f".{target.name}.{os.getpid()}.part")  # this process's own name: no one else's file
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
@@ -48,6 +54,20 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
             os.unlink(part)
         raise
     remove_abandoned_parts(target)
+
+
+def _written_as_it_is(out: str) -> bool:
+    """Whether ``--out`` is written as it is, not replaced: what is not a file, a device, a process's own file."""
+    given = Path(out).absolute()
+    return _a_stream(given) or (given.exists() and not given.is_file())
+
+
+def left_at(out: str | None, what: str) -> str:
+    """What an output that failed leaves: the file as it was, or none; or, written as it is (standard output,
+    a FIFO), part of ``what``."""
+    if out is None or _written_as_it_is(out):
+        return f"the {what} is incomplete"
+    return "it is left as it was" if os.path.exists(out) else "no file made"
 
 
 def _a_stream(path: Path) -> bool:

@@ -17,7 +17,8 @@ from glossary_spider import startup
 from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READER_EXIT_STATUSES, UserError, cli,
                                         db_option, format_option, open_reader, output_path, stops_interrupt,
                                         type_option, user_errors)
-from glossary_spider.cli.output import not_the_archive, output_failed, output_file, output_to, silence_stdout
+from glossary_spider.cli.output import (left_at, not_the_archive, output_failed, output_file, output_to,
+                                        silence_stdout)
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text, typed
 
 
@@ -275,8 +276,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         silence_stdout()
         sys.exit(EXIT_FAILED)
     except OSError as exc:
-        raise output_failed(out or "standard output", exc,
-                            "it is left as it was" if out else "the export is incomplete") from None
+        raise output_failed(out or "standard output", exc, left_at(out, "export")) from None
     if out:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {safe_text(out, one_line=True)}", err=True)
 
@@ -315,7 +315,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
             with output_file(out, "w", encoding="utf-8") as stream:
                 stream.write(text)
         except OSError as exc:
-            raise output_failed(out, exc, "it is left as it was") from None
+            raise output_failed(out, exc, left_at(out, "report")) from None
         click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
     else:
         click.echo(text, nl=False)
