@@ -740,6 +740,27 @@ def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
     assert copy.read_bytes() == before
 
 
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",)])
+def test_another_sqlite_database_is_never_an_output(archive, tmp_path, command):
+    """`--out other.db` replaced another archive (or any application's database) with the export, without
+    a word: only the archive being read was refused."""
+    db, _ = archive
+    other = tmp_path / "other.db"
+    other.write_bytes(db.read_bytes())
+    link = tmp_path / "link.out"
+    link.symlink_to(other.name)
+    before = other.read_bytes()
+    for out in (other, link):
+        result = run_glossary(*command, "--db", str(db), "--out", str(out))
+        assert result.returncode == 2 and result.stderr == (
+            f"Error: --out {out} is a SQLite database: choose another path, or remove it first\n")
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["link.out", "other.db"]
+    text = tmp_path / "notes.db"  # a file named so, not a database: written
+    text.write_text("SQLite format 3 is what these notes are about\n")
+    assert run_glossary(*command, "--db", str(db), "--out", str(text)).returncode == 0
+    assert not text.read_bytes().startswith(b"SQLite format 3\x00")
+
+
 def test_out_writes_through_a_symbolic_link_and_keeps_the_files_mode(archive, tmp_path):
     """--out through a link replaced the link with a file (as root, `--out /dev/stdout > file` replaced
     /dev/stdout itself); over a file, its mode became the umask's (a private export readable by all)."""

@@ -100,7 +100,7 @@ def remove_abandoned_parts(target: Path) -> None:
 
 def not_the_archive(out: str, db: str) -> None:
     """Refuse an output path that is the archive, or a file SQLite or the lock keeps beside it: writing
-    there would destroy what is being read."""
+    there would destroy what is being read; and one that is another SQLite database."""
     from glossary_spider.lock import beside
 
     # As the path given names them, and as the file it leads to does: SQLite, as the lock, names them after that.
@@ -120,6 +120,22 @@ def not_the_archive(out: str, db: str) -> None:
             same = False
         if same or target.resolve() == path.resolve():
             raise UserError(f"--out {out} is the archive {db}, or a file kept beside it: give another file")
+    if _a_database(target):  # another archive, or any application's: no export is worth losing it for
+        raise UserError(f"--out {out} is a SQLite database: choose another path, or remove it first")
+
+
+def _a_database(path: Path) -> bool:
+    """Whether ``path`` is a file that begins as every SQLite database does."""
+    try:
+        if not path.is_file():  # a FIFO is not read: that would wait for a writer
+            return False
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # one that cannot be read is refused as it is written
+        return False
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def standard_streams() -> None:
