@@ -1,23 +1,26 @@
 """Where commands write: the standard streams (one a scheduler closed is /dev/null, one that fails goes
-quiet), and ``--out`` files, written whole or not at all."""
+quiet), and ``--out`` files, written whole or not at all; an export or report stopped midway says what it kept."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import glob
 import os
 import shlex
+import signal
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from glossary_spider import startup
 from glossary_spider.cli.common import EXIT_FAILED, UserError
-from glossary_spider.terminal import LossyStream, to_devnull
+from glossary_spider.terminal import LossyStream, safe_text, to_devnull
 
 
 @contextlib.contextmanager
@@ -38,7 +41,11 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
                         f"(mkdir -p {shlex.quote(str(directory))})")
     if _written_as_it_is(out):
         with open(out, mode, **options) as stream:
-            yield stream
+            try:
+                yield stream
+            except KeyboardInterrupt:  # a FIFO's reader that stopped reading would hold the stop up: not flushed
+                to_devnull(stream.fileno())
+                raise
         return
     target = Path(os.path.realpath(out))
     part = target.with_name(f".{target.name}.{os.getpid()}.part")  # this process's own name: no one else's file
@@ -48,7 +55,8 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
             os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))  # a file made private stays private
         with open(fd, mode, **options) as stream:
             yield stream
-        os.replace(part, target)
+        with last_step():
+            os.replace(part, target)
     except BaseException:  # a Ctrl-C (or SIGTERM) the moment the part was made included
         with contextlib.suppress(OSError):
             os.unlink(part)
@@ -58,7 +66,10 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
 
 def _written_as_it_is(out: str) -> bool:
     """Whether ``--out`` is written as it is, not replaced: what is not a file, a device, a process's own file."""
-    given = Path(out).absolute()
+    try:
+        given = Path(out).absolute()
+    except OSError:  # relative to a working directory that was removed: a file, that cannot be made there
+        return False
     return _a_stream(given) or (given.exists() and not given.is_file())
 
 
@@ -68,6 +79,77 @@ def left_at(out: str | None, what: str) -> str:
     if out is None or _written_as_it_is(out):
         return f"the {what} is incomplete"
     return "it is left as it was" if os.path.exists(out) else "no file made"
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(click.ClickException):
+    """A stop (Ctrl-C, SIGTERM, SIGHUP) ended the command before its output was complete: exit status 1, and
+    one line saying what was kept."""
+
+    exit_code = EXIT_FAILED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Interrupted: {safe_text(self.format_message(), one_line=True)}", err=True)
+
+
+def stops_take_back(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command whose work is its output (``what``: an export, a report), to ``--out`` or standard output.
+    Ctrl-C, SIGTERM and SIGHUP (unless ignored when it started: ``nohup``) stop it once, taking back what
+    it wrote, with exit status 1 and one line saying what was kept (``Interrupted: nothing written to
+    x.jsonl (it is left as it was)``). A stop that comes after that, or once the output is complete
+    (:func:`last_step`), changes nothing: a second Ctrl-C cannot break the line or the file's removal, and
+    one that comes as a complete command exits does not turn its exit status 0 into Python's 130."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            out = kwargs.get("out")
+            try:
+                try:
+                    startup.started()
+                    for signum in STOPS:
+                        if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
+                            signal.signal(signum, _stopped)
+                    return command(*args, **kwargs)
+                finally:  # the command's outcome (its output complete, an error) is decided: no stop changes it
+                    stops_past()
+            except KeyboardInterrupt:
+                if out is None or _written_as_it_is(out):
+                    raise Interrupted(f"the {what} to {out or 'standard output'} is incomplete") from None
+                raise Interrupted(f"nothing written to {out} ({left_at(out, what)})") from None
+
+        return wrapper
+
+    return decorate
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    stops_past()
+    silence_stdout()  # the rest of its buffer goes nowhere: a reader that stopped reading would hold the stop up
+    # An object the stop cut short as it was made (warcio's spooled file) fails as it goes: not worth a traceback.
+    sys.unraisablehook = lambda unraisable: None
+    raise KeyboardInterrupt
+
+
+def stops_past() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP are ignored from now on: the command's outcome is decided. Ignored, not
+    handled: Python would give them back their default as it exits, and a late Ctrl-C kill it (130)."""
+    for signum in STOPS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def last_step() -> Iterator[None]:
+    """What completes the output (a file put in its place): a stop that came before it stops the command
+    before it begins, and one that comes during it or after changes nothing."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)  # and runs the handler of a stop that came before
+        yield
+        stops_past()  # a stop that came meanwhile, held back, is dropped
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
 
 
 def _a_stream(path: Path) -> bool:
