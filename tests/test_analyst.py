@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -625,6 +626,22 @@ def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("report",)])
+def test_an_out_in_a_directory_that_does_not_exist_says_so(archive, tmp_path, command):
+    """`--out "no dir/x.jsonl"` said "No such file or directory; it is left as it was", of a file that never
+    was, with no word of the directory."""
+    db, _ = archive
+    missing = tmp_path / "no dir"
+    result = run_glossary(*command, "--db", str(db), "--out", "no dir/x.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == (
+        "Error: no directory no dir for --out no dir/x.jsonl: check --out, or create it first (mkdir -p 'no dir')\n")
+    (tmp_path / "a file").write_text("kept\n")
+    result = run_glossary(*command, "--db", str(db), "--out", "a file/x.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == (
+        "Error: --out a file/x.jsonl: a file is not a directory: check --out\n")
+    assert not missing.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a file"]
+
+
 def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(archive, tmp_path):
     """A nightly export that met a full disk halfway truncated the night before's file and left part of
     a new one under its name, for the next job to take as whole."""
@@ -643,30 +660,83 @@ def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(arc
     assert "left as it was" in result.stderr
     assert out.read_text() == "the night before's export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]  # no part of the new one
+    new = tmp_path / "new.out"  # of a file that was not there, it said "it is left as it was"
+    result = run_glossary(*command, "--db", str(db), "--out", str(new), preexec_fn=small_disk)
+    assert result.returncode == 1 and result.stderr == f"Error: cannot write {new}: File too large; no file made\n"
     assert run_glossary(*command, "--db", str(db), "--out", str(out)).returncode == 0
     assert out.stat().st_size > 200_000 and sorted(p.name for p in tmp_path.iterdir()) == ["nightly.out"]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_an_export_stopped_by_a_signal_takes_back_what_it_wrote(archive, tmp_path, signum):
+def stopped_midway(db, out, signum, *command):
+    """``glossary export --out out`` (or ``command``), frozen as it writes its part file, sent ``signum``
+    and let go: its exit status and standard error, or None if it had put its file in place already."""
+    process = subprocess.Popen([*GLOSSARY, *(command or ("export", "--format", "jsonl")), "--db", str(db),
+                                "--out", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not list(out.parent.glob(f".{out.name}.*.part")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    process.send_signal(signal.SIGSTOP)
+    while process.poll() is None and Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+        time.sleep(0.001)
+    midway = bool(list(out.parent.glob(f".{out.name}.*.part")))  # frozen before it was put in place
+    process.send_signal(signum)  # taken as it goes on
+    process.send_signal(signal.SIGCONT)
+    err = process.communicate(timeout=30)[1]
+    return (process.returncode, err) if midway else None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_an_export_stopped_midway_says_what_it_kept(archive, tmp_path, signum):
     """A scheduler's timeout (SIGTERM) or a terminal gone (SIGHUP) killed an export midway: status 143, and
-    its part file left beside --out. It now stops as Ctrl-C does."""
+    its part file left beside --out. Then it stopped as Ctrl-C did, with a blank line and click's "Aborted.",
+    saying nothing of the file. It now says in one line what it kept, exit status 1."""
     db, _ = archive
     out = tmp_path / "nightly.jsonl"
     out.write_text("the night before's export\n")
-    process = subprocess.Popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db), "--out", str(out)],
-                               cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not list(tmp_path.glob(".nightly.jsonl.*.part")) and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
-    process.send_signal(signum)
-    err = process.communicate(timeout=30)[1]
-    if process.returncode == 0:
-        pytest.skip("the export finished before the signal came")
-    assert process.returncode == 1 and "Traceback" not in err, err
+    if (stopped := stopped_midway(db, out, signum)) is None:
+        pytest.skip("the export was done before it was stopped")
+    assert stopped == (1, f"Interrupted: nothing written to {out} (it is left as it was)\n")
     assert out.read_text() == "the night before's export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.jsonl"]
+    new = tmp_path / "new.warc.gz"
+    if (stopped := stopped_midway(db, new, signum, "export", "--format", "warc")) is None:
+        pytest.skip("the export was done before it was stopped")
+    assert stopped == (1, f"Interrupted: nothing written to {new} (no file made)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nightly.jsonl"]
+
+
+def test_an_export_to_standard_output_stopped_midway_says_so(archive):
+    """Ctrl-C stopped an export to a pipe with a blank line and "Aborted.", not a word of what the reader
+    got. It now says in one line that the export is incomplete, exit status 1, without waiting for a reader
+    that stopped reading to take the rest of its buffer."""
+    import select
+
+    db, _ = archive
+    whole = glossary(db, "export", "--format", "jsonl").stdout
+    process = subprocess.Popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert select.select([process.stdout], [], [], 30)[0]  # begun: it cannot end before the pipe is read
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 1  # not waiting for the pipe to be read
+    written, err = process.stdout.read(), process.stderr.read()
+    assert err == b"Interrupted: the export to standard output is incomplete\n"
+    assert 0 < len(written) < len(whole.encode()) and whole.encode().startswith(written)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_that_comes_as_a_complete_export_ends_changes_nothing(archive, tmp_path, signum):
+    """Ctrl-C just after "… captures written" (the file in place) ended the export with "Aborted.", status 1,
+    or killed it as Python gave the signal back its default on the way out (status 130), or with an atexit
+    traceback: the export was done, and it now exits 0 whatever the moment."""
+    db, _ = archive
+    out = tmp_path / "glossary.warc.gz"
+    for _ in range(5):
+        process = subprocess.Popen([*GLOSSARY, "export", "--format", "warc", "--db", str(db), "--out", str(out)],
+                                   cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        said = process.stderr.readline()
+        process.send_signal(signum)
+        assert (process.wait(timeout=30), said + process.stderr.read()) == (0, f"249 captures written to {out}\n")
 
 
 def test_an_export_to_a_relative_path_from_a_directory_gone_says_so(archive, tmp_path):
@@ -719,6 +789,27 @@ def test_the_archive_is_never_an_output(archive, tmp_path, command, suffix):
     assert result.returncode == 2
     assert result.stderr == f"Error: --out {out} is the archive {copy}, or a file kept beside it: give another file\n"
     assert copy.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",)])
+def test_another_sqlite_database_is_never_an_output(archive, tmp_path, command):
+    """`--out other.db` replaced another archive (or any application's database) with the export, without
+    a word: only the archive being read was refused."""
+    db, _ = archive
+    other = tmp_path / "other.db"
+    other.write_bytes(db.read_bytes())
+    link = tmp_path / "link.out"
+    link.symlink_to(other.name)
+    before = other.read_bytes()
+    for out in (other, link):
+        result = run_glossary(*command, "--db", str(db), "--out", str(out))
+        assert result.returncode == 2 and result.stderr == (
+            f"Error: --out {out} is a SQLite database: choose another path, or remove it first\n")
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["link.out", "other.db"]
+    text = tmp_path / "notes.db"  # a file named so, not a database: written
+    text.write_text("SQLite format 3 is what these notes are about\n")
+    assert run_glossary(*command, "--db", str(db), "--out", str(text)).returncode == 0
+    assert not text.read_bytes().startswith(b"SQLite format 3\x00")
 
 
 def test_out_writes_through_a_symbolic_link_and_keeps_the_files_mode(archive, tmp_path):

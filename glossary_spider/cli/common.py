@@ -139,7 +139,8 @@ Exit status:
 READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
-    1  stopped early: the output could not be written whole (a full disk), or Ctrl-C
+    1  stopped early: the output could not be written whole (a full disk); or Ctrl-C, SIGTERM,
+       SIGHUP (an export or report says in one line what it kept)
     2  bad arguments, or no usable archive at --db"""
 
 

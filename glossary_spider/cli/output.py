@@ -1,22 +1,26 @@
 """Where commands write: the standard streams (one a scheduler closed is /dev/null, one that fails goes
-quiet), and ``--out`` files, written whole or not at all."""
+quiet), and ``--out`` files, written whole or not at all; an export or report stopped midway says what it kept."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import glob
 import os
+import shlex
+import signal
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from glossary_spider import startup
 from glossary_spider.cli.common import EXIT_FAILED, UserError
-from glossary_spider.terminal import LossyStream, to_devnull
+from glossary_spider.terminal import LossyStream, safe_text, to_devnull
 
 
 @contextlib.contextmanager
@@ -29,12 +33,21 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
     as it is."""
     if out.endswith(("/", os.sep)):
         raise UserError(f"--out {out} ends with a slash, as a directory does: give the name of a file")
-    given = Path(out).absolute()
-    if _a_stream(given) or (given.exists() and not given.is_file()):
+    directory = Path(out).parent
+    if not directory.is_dir():  # a mistyped path most likely, as a --db's directory is: not made for it
+        if directory.exists():
+            raise UserError(f"--out {out}: {directory} is not a directory: check --out")
+        raise UserError(f"no directory {directory} for --out {out}: check --out, or create it first "
+                        f"(mkdir -p {shlex.quote(str(directory))})")
+    if _written_as_it_is(out):
         with open(out, mode, **options) as stream:
-            yield stream
+            try:
+                yield stream
+            except KeyboardInterrupt:  # a FIFO's reader that stopped reading would hold the stop up: not flushed
+                to_devnull(stream.fileno())
+                raise
         return
-    target = Path(os.path.realpath(given))
+    target = Path(os.path.realpath(out))
     part = target.with_name(f".{target.name}.{os.getpid()}.part")  # this process's own name: no one else's file
     try:
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask's mode, as open() gives
@@ -42,12 +55,101 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
             os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))  # a file made private stays private
         with open(fd, mode, **options) as stream:
             yield stream
-        os.replace(part, target)
+        with last_step():
+            os.replace(part, target)
     except BaseException:  # a Ctrl-C (or SIGTERM) the moment the part was made included
         with contextlib.suppress(OSError):
             os.unlink(part)
         raise
     remove_abandoned_parts(target)
+
+
+def _written_as_it_is(out: str) -> bool:
+    """Whether ``--out`` is written as it is, not replaced: what is not a file, a device, a process's own file."""
+    try:
+        given = Path(out).absolute()
+    except OSError:  # relative to a working directory that was removed: a file, that cannot be made there
+        return False
+    return _a_stream(given) or (given.exists() and not given.is_file())
+
+
+def left_at(out: str | None, what: str) -> str:
+    """What an output that failed leaves: the file as it was, or none; or, written as it is (standard output,
+    a FIFO), part of ``what``."""
+    if out is None or _written_as_it_is(out):
+        return f"the {what} is incomplete"
+    return "it is left as it was" if os.path.exists(out) else "no file made"
+
+
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(click.ClickException):
+    """A stop (Ctrl-C, SIGTERM, SIGHUP) ended the command before its output was complete: exit status 1, and
+    one line saying what was kept."""
+
+    exit_code = EXIT_FAILED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Interrupted: {safe_text(self.format_message(), one_line=True)}", err=True)
+
+
+def stops_take_back(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A command whose work is its output (``what``: an export, a report), to ``--out`` or standard output.
+    Ctrl-C, SIGTERM and SIGHUP (unless ignored when it started: ``nohup``) stop it once, taking back what
+    it wrote, with exit status 1 and one line saying what was kept (``Interrupted: nothing written to
+    x.jsonl (it is left as it was)``). A stop that comes after that, or once the output is complete
+    (:func:`last_step`), changes nothing: a second Ctrl-C cannot break the line or the file's removal, and
+    one that comes as a complete command exits does not turn its exit status 0 into Python's 130."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            out = kwargs.get("out")
+            try:
+                try:
+                    startup.started()
+                    for signum in STOPS:
+                        if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
+                            signal.signal(signum, _stopped)
+                    return command(*args, **kwargs)
+                finally:  # the command's outcome (its output complete, an error) is decided: no stop changes it
+                    stops_past()
+            except KeyboardInterrupt:
+                if out is None or _written_as_it_is(out):
+                    raise Interrupted(f"the {what} to {out or 'standard output'} is incomplete") from None
+                raise Interrupted(f"nothing written to {out} ({left_at(out, what)})") from None
+
+        return wrapper
+
+    return decorate
+
+
+def _stopped(signum: int, frame: Any) -> None:
+    stops_past()
+    silence_stdout()  # the rest of its buffer goes nowhere: a reader that stopped reading would hold the stop up
+    # An object the stop cut short as it was made (warcio's spooled file) fails as it goes: not worth a traceback.
+    sys.unraisablehook = lambda unraisable: None
+    raise KeyboardInterrupt
+
+
+def stops_past() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP are ignored from now on: the command's outcome is decided. Ignored, not
+    handled: Python would give them back their default as it exits, and a late Ctrl-C kill it (130)."""
+    for signum in STOPS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def last_step() -> Iterator[None]:
+    """What completes the output (a file put in its place): a stop that came before it stops the command
+    before it begins, and one that comes during it or after changes nothing."""
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)  # and runs the handler of a stop that came before
+        yield
+        stops_past()  # a stop that came meanwhile, held back, is dropped
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
 
 
 def _a_stream(path: Path) -> bool:
@@ -80,7 +182,7 @@ def remove_abandoned_parts(target: Path) -> None:
 
 def not_the_archive(out: str, db: str) -> None:
     """Refuse an output path that is the archive, or a file SQLite or the lock keeps beside it: writing
-    there would destroy what is being read."""
+    there would destroy what is being read; and one that is another SQLite database."""
     from glossary_spider.lock import beside
 
     # As the path given names them, and as the file it leads to does: SQLite, as the lock, names them after that.
@@ -100,6 +202,22 @@ def not_the_archive(out: str, db: str) -> None:
             same = False
         if same or target.resolve() == path.resolve():
             raise UserError(f"--out {out} is the archive {db}, or a file kept beside it: give another file")
+    if _a_database(target):  # another archive, or any application's: no export is worth losing it for
+        raise UserError(f"--out {out} is a SQLite database: choose another path, or remove it first")
+
+
+def _a_database(path: Path) -> bool:
+    """Whether ``path`` is a file that begins as every SQLite database does."""
+    try:
+        if not path.is_file():  # a FIFO is not read: that would wait for a writer
+            return False
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # one that cannot be read is refused as it is written
+        return False
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def standard_streams() -> None:

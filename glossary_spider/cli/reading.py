@@ -15,10 +15,10 @@ import click
 
 from glossary_spider import startup
 from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READER_EXIT_STATUSES, UserError, cli,
-                                        db_option, format_option, open_reader, output_path, stops_interrupt,
-                                        type_option, user_errors)
-from glossary_spider.cli.output import (echo_document, not_the_archive, output_failed, output_file, output_to,
-                                        silence_stdout)
+                                        db_option, format_option, open_reader, output_path, type_option,
+                                        user_errors)
+from glossary_spider.cli.output import (echo_document, left_at, not_the_archive, output_failed, output_file,
+                                        output_to, silence_stdout, stops_take_back)
 from glossary_spider.params import percent_encoded, utf8_argument
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text
 
@@ -236,6 +236,7 @@ def _json_ld_kind(item: Any) -> str:
                    "earlier file as it was).")
 @click.option("--raw", is_flag=True,
               help="With --format csv: every cell exactly as archived, a formula's apostrophe left out.")
+@stops_take_back("export")
 @user_errors
 def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool) -> None:
     """Export the archive: JSON lines or CSV (one record per page), or the raw captures as WARC.
@@ -259,7 +260,6 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 
     if raw and fmt != "csv":
         raise UserError(f"--raw goes with --format csv: --format {fmt} is always exact")
-    stops_interrupt()
     output_to(out)
     conn = open_reader(db)
     binary = fmt == "warc"
@@ -282,8 +282,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
         silence_stdout()
         sys.exit(EXIT_FAILED)
     except OSError as exc:
-        raise output_failed(out or "standard output", exc,
-                            "it is left as it was" if out else "the export is incomplete") from None
+        raise output_failed(out or "standard output", exc, left_at(out, "export")) from None
     if out:
         click.echo(f"{count} {'captures' if binary else 'pages'} written to {safe_text(out, one_line=True)}", err=True)
 
@@ -294,6 +293,7 @@ def export(db: str, fmt: str, page_type: str | None, out: str | None, raw: bool)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), callback=output_path,
               help="Write here instead of standard output (-): whole or not at all (a failed write leaves an "
                    "earlier file as it was).")
+@stops_take_back("report")
 @user_errors
 def report(db: str, fmt: str, out: str | None) -> None:
     """Archive health: pages by type and status, broken related links, orphans,
@@ -310,7 +310,6 @@ def report(db: str, fmt: str, out: str | None) -> None:
     from glossary_spider import report as r
     from glossary_spider.runs import list_runs
 
-    stops_interrupt()
     output_to(out)
     reader = open_reader(db)
     data = q.report(reader, judged={run["id"]: run for run in list_runs(reader, db) if run["id"] is not None})
@@ -322,7 +321,7 @@ def report(db: str, fmt: str, out: str | None) -> None:
             with output_file(out, "w", encoding="utf-8") as stream:
                 stream.write(text)
         except OSError as exc:
-            raise output_failed(out, exc, "it is left as it was") from None
+            raise output_failed(out, exc, left_at(out, "report")) from None
         click.echo(f"report written to {safe_text(out, one_line=True)}", err=True)
     elif fmt == "text":
         click.echo(text, nl=False)
