@@ -21,6 +21,8 @@ GLOSSARY = [sys.executable, "-m", "glossary_spider"]
 # The tests stop commands with SIGHUP and look for its handler. Run under nohup, every command would inherit the
 # hangup ignored, and rightly leave it so: the tests' commands get it as a terminal's session gives it.
 signal.signal(signal.SIGHUP, signal.SIG_DFL)
+# Ctrl-C too: a shell starts a background job (`make test &`) with it ignored, which every command would inherit.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The files that take longest, longest first (seconds of tests each, in a full run): handed out first, so
 # that `make test`'s workers (one file each at a time) do not end waiting on one left for last.

@@ -669,21 +669,39 @@ def test_an_output_that_cannot_be_finished_leaves_the_earlier_file_as_it_was(arc
 
 def stopped_midway(db, out, signum, *command):
     """``glossary export --out out`` (or ``command``), frozen as it writes its part file, sent ``signum``
-    and let go: its exit status and standard error, or None if it had put its file in place already."""
-    process = subprocess.Popen([*GLOSSARY, *(command or ("export", "--format", "jsonl")), "--db", str(db),
-                                "--out", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not list(out.parent.glob(f".{out.name}.*.part")) and process.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.002)
-    process.send_signal(signal.SIGSTOP)
-    while process.poll() is None and Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
-        time.sleep(0.001)
-    midway = bool(list(out.parent.glob(f".{out.name}.*.part")))  # frozen before it was put in place
-    process.send_signal(signum)  # taken as it goes on
-    process.send_signal(signal.SIGCONT)
-    err = process.communicate(timeout=30)[1]
-    return (process.returncode, err) if midway else None
+    and let go: its exit status and standard error, or None if it had put its file in place already. One
+    frozen in its last step, where the stops are held back (the file put in place), is tried again, ``out``
+    as it was."""
+    before = out.read_bytes() if out.exists() else None
+    for _ in range(5):
+        process = subprocess.Popen([*GLOSSARY, *(command or ("export", "--format", "jsonl")), "--db", str(db),
+                                    "--out", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not list(out.parent.glob(f".{out.name}.*.part")) and process.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        process.send_signal(signal.SIGSTOP)
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None and "\nState:\tT" not in status.read_text():
+            time.sleep(0.001)
+        midway = bool(list(out.parent.glob(f".{out.name}.*.part")))  # frozen before it was put in place
+        held = process.poll() is None and _holds_back(status.read_text(), signum)
+        process.send_signal(signum)  # taken as it goes on
+        process.send_signal(signal.SIGCONT)
+        err = process.communicate(timeout=30)[1]
+        if midway and not held:
+            return process.returncode, err
+        if before is None:
+            out.unlink(missing_ok=True)
+        else:
+            out.write_bytes(before)
+    return None
+
+
+def _holds_back(status: str, signum: int) -> bool:
+    """Whether a process's /proc status says it holds ``signum`` back (blocked, as its last step does)."""
+    blocked = next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1]
+    return bool(int(blocked, 16) >> (signum - 1) & 1)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
