@@ -93,11 +93,12 @@ class ArchiveLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if not _same_file(fd, self.path):  # removed by its holder, or by a writer that replaces it
-                    os.close(fd)
-                    continue
                 holder = _holder_of(fd)
+                # Removed by its holder, or by a writer that replaced it, as we read who holds it: read the next.
+                same = _same_file(fd, self.path)
                 os.close(fd)
+                if not same:
+                    continue
                 raise ArchiveLocked(self.db_path, holder) from None
             if not _same_file(fd, self.path):
                 os.close(fd)  # its holder removed it as we opened it: lock the file now there
@@ -238,11 +239,17 @@ _NAMING_SECONDS = 0.5
 
 
 def _holder_of(fd: int) -> dict[str, Any]:
-    """What the holder of the locked file ``fd`` wrote of itself, waited for a moment if not yet written."""
+    """What the holder of the locked file ``fd`` wrote of itself, waited for a moment if not yet written, or if
+    it names another process than the kernel's table of locks does (the file of an ended run, which a writer
+    taking it over holds a moment before it puts its own in place): then, its pid as that table gives it."""
     deadline = time.monotonic() + _NAMING_SECONDS
-    while not (found := _read(fd)) and time.monotonic() < deadline:
+    while True:
+        found, holders = _read(fd), _flock_holders(os.fstat(fd))
+        if found and (not holders or found.get("pid") in holders):
+            return found
+        if time.monotonic() >= deadline:
+            return {"pid": holders[0]} if holders and holders[0] else found
         time.sleep(0.01)
-    return found
 
 
 def _read(fd: int) -> dict[str, Any]:
