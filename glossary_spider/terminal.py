@@ -60,6 +60,12 @@ def shell_word(text: str) -> str:
     return "$'" + _UNSAFE_LINE.sub(lambda m: "".join(f"\\x{byte:02x}" for byte in _bytes(m.group())), quoted) + "'"
 
 
+def mkdir_command(directory: object) -> str:
+    """The command that makes ``directory`` and its parents, as a shell takes it (``mkdir -p -- -x`` for a name
+    that would read as an option)."""
+    return f"mkdir -p {'-- ' if str(directory).startswith('-') else ''}{shell_word(str(directory))}"
+
+
 def _bytes(char: str) -> bytes:
     """The bytes a character of a path stands for: the byte of a surrogate escape, else its UTF-8."""
     return bytes([ord(char) - 0xdc00]) if "\udc80" <= char <= "\udcff" else char.encode()

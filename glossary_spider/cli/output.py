@@ -8,7 +8,6 @@ import errno
 import functools
 import glob
 import os
-import shlex
 import signal
 import stat
 import sys
@@ -20,7 +19,7 @@ import click
 
 from glossary_spider import startup
 from glossary_spider.cli.common import EXIT_FAILED, UserError
-from glossary_spider.terminal import LossyStream, safe_text, to_devnull
+from glossary_spider.terminal import LossyStream, mkdir_command, safe_text, to_devnull
 
 
 @contextlib.contextmanager
@@ -38,7 +37,7 @@ def output_file(out: str, mode: str, **options: Any) -> Iterator[IO[Any]]:
         if directory.exists():
             raise UserError(f"--out {out}: {directory} is not a directory: check --out")
         raise UserError(f"no directory {directory} for --out {out}: check --out, or create it first "
-                        f"(mkdir -p {shlex.quote(str(directory))})")
+                        f"({mkdir_command(directory)})")
     if _written_as_it_is(out):
         with open(out, mode, **options) as stream:
             try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABL
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
 from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
                                      is_locked, read_gate_report)
-from glossary_spider.terminal import shown_path
+from glossary_spider.terminal import mkdir_command, shown_path
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
 RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
@@ -141,9 +140,8 @@ def new_archive_directory(db: str) -> None:
             raise UserError(f"no directory {directory} for the archive {db}: ~ and $VARIABLES are not expanded in "
                             f"{given} (the shell expands them only where they are not quoted): give the path "
                             "they stand for")
-        dash = "-- " if str(directory).startswith("-") else ""
         raise UserError(f"no directory {directory} for the archive {db}: check {given}, or create it first "
-                        f"(mkdir -p {dash}{shlex.quote(str(directory))})")
+                        f"({mkdir_command(directory)})")
     try:
         directory.mkdir(parents=True)
     except OSError as exc:
