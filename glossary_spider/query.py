@@ -614,6 +614,10 @@ class Change:
     tokens: list[tuple[str, str]]  # (op, text): op is "=", "-" or "+"
 
 
+# What ``--diff`` takes: two versions, ``A..B``.
+VERSIONS_SPEC = re.compile(r"\s*(\d+)\s*\.\.\s*(\d+)\s*")
+
+
 def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[int, int, list[Change]]:
     """A word-level diff of a page between two versions (``A..B``; by default the last two)."""
     found = {v["version"]: v for v in page_history(conn, url)}
@@ -621,7 +625,7 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
     if len(versions) < 2 and not spec:
         raise BadArgument(f"{url} has only {counted(len(versions), 'version')}: nothing to compare")
     if spec:
-        match = re.fullmatch(r"\s*(\d+)\s*\.\.\s*(\d+)\s*", spec)
+        match = VERSIONS_SPEC.fullmatch(spec)
         if not match:
             raise BadArgument(f"--diff {spec!r} is not of the form A..B (e.g. 1..2)")
         a, b = int(match[1]), int(match[2])

@@ -339,6 +339,19 @@ def test_history_and_word_diff(archive):
     assert "{+Revised in edition 2 to reflect current market practice.+}" in text
 
 
+def test_diff_before_the_page_diffs_that_page(archive):
+    """`--diff` may go without versions, so `show --diff PAGE` gave PAGE to it as versions and said only
+    "Missing argument 'URL_OR_SLUG'"."""
+    db, _ = archive
+    page = EDITED[0]
+    assert glossary(db, "show", "--diff", page).stdout == glossary(db, "show", page, "--diff").stdout
+    before = glossary(db, "show", "--diff", page, "1..2")
+    assert before.returncode == 0 and "{+Revised in edition 2" in before.stdout
+    assert before.stdout == glossary(db, "show", page, "--diff", "1..2").stdout
+    alone = glossary(db, "show", "--diff")
+    assert alone.returncode == 2 and "Missing argument 'URL_OR_SLUG'" in alone.stderr
+
+
 def test_history_counts_words_as_the_page_does(archive):
     """--history split the text on single spaces: the two words either side of each paragraph break (a
     blank line) were one, and every version read a few words short of pages.word_count."""

@@ -89,8 +89,21 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
             click.echo(f"No page matches {quoted(query)}.", err=True)
 
 
+def _page_and_versions(page: str | None, versions: str | None) -> tuple[str, str | None]:
+    """The page and the ``--diff`` versions ``show`` was given. ``--diff`` may go without a value, so click
+    hands it the word after it: ``show --diff vega`` is read as ``show vega --diff``, and ``show --diff vega
+    1..2`` as ``show vega --diff 1..2``."""
+    from glossary_spider.query import VERSIONS_SPEC
+
+    if versions and not VERSIONS_SPEC.fullmatch(versions) and (page is None or VERSIONS_SPEC.fullmatch(page)):
+        page, versions = versions, page or ""
+    if page is None:
+        raise click.UsageError("Missing argument 'URL_OR_SLUG'.")
+    return page, versions
+
+
 @cli.command(epilog=READER_EXIT_STATUSES)
-@click.argument("url_or_slug")
+@click.argument("url_or_slug", required=False, metavar="URL_OR_SLUG")
 @db_option
 @type_option
 @click.option("--history", is_flag=True,
@@ -113,6 +126,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     """
     from glossary_spider import query as q
 
+    url_or_slug, diff_spec = _page_and_versions(url_or_slug, diff_spec)
     if history and diff_spec is not None:
         raise UserError("give --history or --diff, not both")
     output_to(None, option=False)
