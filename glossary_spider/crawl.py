@@ -1,24 +1,28 @@
-"""Run the glossary spider in this process, as ``glossary crawl`` and ``refresh`` do."""
+"""Run the glossary spider in this process, as ``glossary crawl`` and ``refresh`` do.
+
+Scrapy (most of a second of imports) is imported as a crawl begins, not with this module: a run refused as it
+opens (its arguments, a held lock) says so without it.
+"""
 
 from __future__ import annotations
 
 import resource
 import tempfile
-from typing import Any
-
-from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
+from typing import TYPE_CHECKING, Any
 
 from glossary_spider.workers import hold_stops
 from glossary_spider.plan import RunPlan
-from glossary_spider.queues import PrivateQueues
-from glossary_spider.spiders.glossary import GlossarySpider
+
+if TYPE_CHECKING:
+    from scrapy.settings import Settings
 
 
 def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level: str = "WARNING",
                    scrapy_log: bool = True) -> Settings:
     """The project's settings, with the archive's path and the run's options on top; without
     ``scrapy_log`` only this project's lines reach the log (see ``extensions.OwnLogOnly``)."""
+    from scrapy.settings import Settings
+
     settings = Settings()
     settings.setmodule("glossary_spider.settings", priority="project")
     settings.setdict({"GLOSSARY_DB": db, "GLOSSARY_PROGRESS": progress, "LOG_LEVEL": log_level,
@@ -60,6 +64,11 @@ def check_environment(concurrency: int) -> None:
 def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:
     """Crawl as ``plan`` says until done; returns the spider's final stats (with ``glossary/run_id``).
     Pending requests wait in Scrapy's disk queues, in a directory of this run's own (:class:`PrivateQueues`)."""
+    from scrapy.crawler import CrawlerProcess
+
+    from glossary_spider.queues import PrivateQueues
+    from glossary_spider.spiders.glossary import GlossarySpider
+
     queues = PrivateQueues()
     settings.set("JOBDIR", queues.path, priority="cmdline")
     try:

@@ -34,6 +34,22 @@ def test_a_start_url_that_is_not_http(tmp_path):
     assert not (tmp_path / "a.db").exists()
 
 
+def test_a_run_refused_as_it_opens_does_not_import_scrapy(tmp_path):
+    """Scrapy's imports are most of a second: a crawl refused for its arguments took as long as one that ran."""
+    db = str(tmp_path / "a.db")
+    code = ("import sys\nfrom glossary_spider.cli import cli\n"
+            f"for args in (['crawl', '--start-url', 'ftp://example.org/'], ['crawl', '--concurrency', '0'],\n"
+            f"             ['refresh', '--max-age', 'soon'], ['refresh', '--resume']):\n"
+            f"    try:\n        cli([*args, '--db', {db!r}], standalone_mode=False)\n"
+            f"    except BaseException as exc:\n        print(type(exc).__name__, exc)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    refusals = result.stdout.splitlines()
+    assert len(refusals) == 5 and all(line.startswith("UserError ") for line in refusals[:4]), result.stdout
+    assert ["ftp://" in refusals[0], "concurrency" in refusals[1], "soon" in refusals[2]] == [True] * 3
+    assert refusals[-1] == "[]"
+
+
 @pytest.mark.parametrize("command, option", [("crawl", "--start-url"), ("crawl", "--sitemap"),
                                              ("refresh", "--sitemap")])
 def test_a_url_argument_that_is_not_utf8_is_named_with_its_fix(tmp_path, command, option):
