@@ -303,6 +303,14 @@ def judge_unjudged(archive: Archive, run: dict[str, Any], args: RunArgs, setting
                 "held (its pages are asked again)" if report.held else "passed")
 
 
+def _as_recorded(value: Any) -> Any:
+    """An argument of a refused run as its row keeps it: a tuple as a list, a byte that is not UTF-8 (a URL or a
+    path typed so) as the text ``\\xNN``, which SQLite and JSON can hold, not as a lone surrogate."""
+    if isinstance(value, (tuple, list)):
+        return [_as_recorded(item) for item in value]
+    return shown_path(value) if isinstance(value, str) else value
+
+
 class Refusal:
     """Records a run refused before it started, with the arguments it was given."""
 
@@ -311,7 +319,7 @@ class Refusal:
         self.run = {
             "command": command,
             "started_at": now(),
-            "args": {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items() if v is not None},
+            "args": {k: _as_recorded(v) for k, v in arguments.items() if v is not None},
             "job_id": job_id,
             "pid": os.getpid(),
         }

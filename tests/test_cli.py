@@ -63,6 +63,20 @@ def test_a_url_argument_that_is_not_utf8_is_named_with_its_fix(tmp_path, command
     assert not (tmp_path / "a.db").exists()
 
 
+def test_a_refused_url_with_a_byte_that_is_not_utf8_is_recorded_as_text(tmp_path):
+    """The refused run's arguments kept the byte as the lone surrogate "\\udce9", which is no text: JSON readers
+    refuse it or read it as U+FFFD."""
+    db = tmp_path / "a.db"
+    with Archive(db):
+        pass
+    url = os.fsdecode(b"http://127.0.0.1:9/caf\xe9/")
+    assert run_glossary("crawl", "--db", str(db), "--start-url", url, env={"LC_ALL": "C.UTF-8"}).returncode == 2
+    (run,) = rows(db, "SELECT finish_reason, args FROM crawl_runs")
+    assert run["finish_reason"] == "bad_argument"
+    assert json.loads(run["args"])["start_urls"] == ["http://127.0.0.1:9/caf\\xe9/"]
+    assert "\\ud" not in run["args"]
+
+
 def test_a_url_past_ascii_under_an_ascii_locale_is_crawled(tmp_path):
     """Under LC_ALL=C (without Python's UTF-8 mode) a URL typed past ASCII arrives as surrogate escapes of its
     UTF-8 bytes: "http://…/café/" was said to be no http(s) URL."""
