@@ -327,6 +327,15 @@ SNIPPET_MAX_WORDS = 5_000
 SNIPPET_WORDS = 16
 
 
+# "rowid + 0": the rows are picked from the query's matches, read once; "rowid IN" would hand FTS5 the rowids
+# to look up one by one, each lookup reading the whole of the query's matches again (a prefix query's
+# snippets took 59 ms each in an archive of 20,000 pages, 8 ms in one of 2,000).
+SNIPPETS_SQL = f"""
+    SELECT rowid, snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', {SNIPPET_WORDS}) FROM pages_fts
+    WHERE pages_fts MATCH :match AND rowid + 0 IN (SELECT value FROM json_each(:rowids))
+"""
+
+
 def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
     """The snippets of the rows ``rowids``, their matches between MARK_START and MARK_END."""
     if not rowids:
@@ -334,12 +343,8 @@ def _snippets(conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[i
     long = {rowid: text for rowid, text in conn.execute(
         "SELECT rowid, body_text FROM pages WHERE rowid IN (SELECT value FROM json_each(?)) AND word_count > ?",
         [json.dumps(rowids), SNIPPET_MAX_WORDS])}
-    sql = f"""
-        SELECT rowid, snippet(pages_fts, -1, '{MARK_START}', '{MARK_END}', ' … ', {SNIPPET_WORDS}) FROM pages_fts
-        WHERE pages_fts MATCH :match AND rowid IN (SELECT value FROM json_each(:rowids))
-    """
     short = [rowid for rowid in rowids if rowid not in long]
-    snippets = dict(conn.execute(sql, {"match": match, "rowids": json.dumps(short)}).fetchall()) if short else {}
+    snippets = dict(conn.execute(SNIPPETS_SQL, {"match": match, "rowids": json.dumps(short)})) if short else {}
     return {**snippets, **{rowid: _snippet(text or "", match) for rowid, text in long.items()}}
 
 
