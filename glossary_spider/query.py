@@ -749,7 +749,8 @@ def _word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, 
 
 
 # A link (of the links view) that a live page makes: the views of the report's other figures count only those.
-_FROM_LIVE = "l.from_url IN (SELECT url FROM pages WHERE status = 'live')"
+# The ids (in urls) of the live pages.
+_LIVE_IDS = " live(id) AS (SELECT u.id FROM pages p JOIN urls u ON u.url = p.url WHERE p.status = 'live')"
 
 
 def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
@@ -809,13 +810,16 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
             """SELECT substr(published, 1, 7) AS month, count(*) AS pages FROM pages
                WHERE published IS NOT NULL GROUP BY 1 ORDER BY 1"""),
         # The live glossary pages, as orphan_pages counts them: the bar at 0 is the orphans. The few pages that
-        # links reach through a redirect (ARRIVALS) are counted apart, each with its links of either way.
+        # links reach through a redirect (ARRIVALS) are counted apart, each with its links of either way; the
+        # others over the link rows' ids, as most_linked is (below).
         "inbound_links": all_rows(
-            "WITH RECURSIVE" + REDIRECTS + "," + ARRIVALS + f"""
+            "WITH RECURSIVE" + REDIRECTS + "," + ARRIVALS + "," + _LIVE_IDS + """,
+               counted(to_id, inbound) AS (SELECT to_id, count(DISTINCT from_id) FROM link_rows
+                                           WHERE +from_id IN live AND +to_id != +from_id GROUP BY to_id)
                SELECT inbound, count(*) AS pages FROM (
-                   SELECT p.url, (SELECT count(DISTINCT from_url) FROM links l
-                                  WHERE l.to_url = p.url AND l.from_url != p.url AND {_FROM_LIVE}) AS inbound
-                   FROM pages p WHERE p.page_type != 'other' AND p.status = 'live'
+                   SELECT p.url, coalesce(c.inbound, 0) AS inbound
+                   FROM pages p LEFT JOIN urls u ON u.url = p.url LEFT JOIN counted c ON c.to_id = u.id
+                   WHERE p.page_type != 'other' AND p.status = 'live'
                      AND p.url NOT IN (SELECT to_url FROM arrivals)
                    UNION ALL
                    SELECT l.to_url, count(DISTINCT l.from_url) FROM (
@@ -828,10 +832,16 @@ def report(conn: sqlite3.Connection, runs: int = 10, listed: int = 25,
                    JOIN pages p ON p.url = l.to_url AND p.page_type != 'other' AND p.status = 'live'
                    GROUP BY l.to_url)
                GROUP BY inbound ORDER BY inbound"""),
+        # Counted over the link rows' ids, each row read once ("+": not looked up by the index of its ids, which
+        # SQLite would do for every pair of live pages), and only the ten kept read as URLs: through the links
+        # view, the count took 4.3 s for an archive of 20,000 pages, 0.2 s for 2,000.
         "most_linked": all_rows(
-            f"""SELECT l.to_url AS url, p.title, count(DISTINCT l.from_url) AS inbound FROM links l
-               JOIN pages p ON p.url = l.to_url AND p.status = 'live' WHERE {_FROM_LIVE}
-               GROUP BY l.to_url ORDER BY inbound DESC, l.to_url LIMIT 10"""),
+            "WITH" + _LIVE_IDS + """,
+                    counted AS (SELECT to_id, count(DISTINCT from_id) AS inbound FROM link_rows
+                                WHERE +from_id IN live AND +to_id IN live GROUP BY to_id)
+               SELECT t.url, p.title, c.inbound FROM counted c
+               JOIN urls t ON t.id = c.to_id JOIN pages p ON p.url = t.url
+               ORDER BY c.inbound DESC, t.url LIMIT 10"""),
         "held_runs": held_runs(conn, runs),
     }
 
