@@ -313,13 +313,14 @@ def accept_held(archive: Archive, run_id: int) -> dict[str, int]:
     """Archive a run the quality gate held as the gate would have had it passed, its pages re-extracted
     from the captures it kept (so that an extraction fixed since handles them): its soft 404s gone, its
     blank pages as archived. Returns the run's counts (``pages_new`` ...), as its row now holds them."""
-    records = {}
-    for row in archive.staged(run_id, "url, content_type, body_sha256"):
+    def reread(row: dict[str, Any]) -> dict[str, Any] | None:
+        """The page's record extracted anew, as it is archived: a run's records are not all held at once."""
         body = archive.body(row["body_sha256"])
         if body is None:
-            continue
+            return None
         try:
-            records[row["url"]] = extract_page(body, row["url"], row["content_type"], follow=False).record
+            return extract_page(body, row["url"], row["content_type"], follow=False).record
         except Exception:  # the staged record, extracted when it was fetched, stands
-            continue
-    return archive.accept_staged(run_id, *QualityGate().set_aside(archive, run_id), records)
+            return None
+
+    return archive.accept_staged(run_id, *QualityGate().set_aside(archive, run_id), reread)

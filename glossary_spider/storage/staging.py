@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
@@ -19,6 +19,10 @@ from glossary_spider.outcome import ARCHIVE_ERROR
 from glossary_spider.storage.readers import read_gate_report, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.writer import Batch, insert, page_rows, record_digest
+
+
+# A staged page's row -> the record to archive in place of its staged one, or None to archive that.
+Reread = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 
 
 class Staging:
@@ -92,18 +96,19 @@ class Staging:
             if len(found) < chunk:
                 return
 
-    def apply_staged(self, run_id: int, records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+    def apply_staged(self, run_id: int, reread: Reread | None = None) -> dict[str, int]:
         """Archive every page ``run_id`` staged: pages, sections, links, structured data and a
         new version where the content changed; then forget them. One transaction.
 
-        ``records`` replaces the staged record of the URLs it names (a held run accepted after
-        re-extraction). Returns the pages by outcome.
+        ``reread``: the record that replaces a staged page's (its row given), or None to keep it (a held run
+        accepted after re-extraction), asked of each page in turn: no more than a batch of records is held at
+        once. Returns the pages by outcome.
         """
         counts: dict[str, int] = {}
         with self.db.atomic():
             rows = Batch()
             for row in self.staged(run_id):
-                override = (records or {}).get(row["url"])
+                override = reread(row) if reread is not None else None
                 if override is not None:
                     page, digest = page_rows(override), record_digest(override)
                 elif row["rows"] is not None:
@@ -146,21 +151,21 @@ class Staging:
         return gone
 
     def archive_staged(self, run_id: int, soft_404: Iterable[str] = (), kept: Mapping[str, str | None] | None = None,
-                       records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+                       reread: Reread | None = None) -> dict[str, int]:
         """Archive what ``run_id`` staged as a gate that passed it does, in one transaction: the soft 404s
         marked gone (:meth:`mark_soft_404`), the blank and cut pages ``kept`` as archived (:meth:`keep_archived`),
-        every other page archived (:meth:`apply_staged`, with ``records``). Returns the pages by outcome."""
+        every other page archived (:meth:`apply_staged`, with ``reread``). Returns the pages by outcome."""
         with self.db.atomic():
             self.mark_soft_404(run_id, soft_404)
             self.keep_archived(run_id, kept or {})
-            return self.apply_staged(run_id, records)
+            return self.apply_staged(run_id, reread)
 
     def accept_staged(self, run_id: int, soft_404: Iterable[str], kept: Mapping[str, str | None],
-                      records: dict[str, dict[str, Any]] | None = None) -> dict[str, int]:
+                      reread: Reread | None = None) -> dict[str, int]:
         """Archive a run the quality gate held (:meth:`archive_staged`), its counts and the gate's report
         saying so. Returns the run's counts, as its ``crawl_runs`` row now holds them."""
         with self.db.atomic():
-            self.archive_staged(run_id, soft_404, kept, records)
+            self.archive_staged(run_id, soft_404, kept, reread)
             counts = run_counts(self.db, run_id)
             self.db.table("crawl_runs").update(run_id, counts)
             self.db.execute("UPDATE gate_reports SET decision = 'accepted', decided_at = ? WHERE run_id = ?",
