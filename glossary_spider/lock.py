@@ -36,11 +36,31 @@ logger = logging.getLogger(__name__)
 
 
 class ArchiveLocked(Exception):
-    """Another process holds the archive's lock."""
+    """Another process holds the archive's lock; ``stopped``: it is stopped (Ctrl-Z, SIGSTOP), and will not end
+    until it is continued."""
 
     def __init__(self, path: Path, holder: dict[str, Any]):
         self.holder = holder
-        super().__init__(f"{path} is locked by another writer ({who(holder)})")
+        self.stopped = is_stopped(holder.get("pid"))
+        super().__init__(f"{path} is locked by another writer ({who(holder)}"
+                         f"{', stopped: Ctrl-Z or SIGSTOP' if self.stopped else ''})")
+
+    def remedy(self) -> str:
+        """What to do: wait, or, for a holder that is stopped, continue or end it."""
+        if self.stopped:
+            pid = self.holder["pid"]
+            return f"continue it ('fg' in its shell, or 'kill -CONT {pid}'), or end it ('kill {pid}')"
+        return "wait for it to end, or run this again later"
+
+
+def is_stopped(pid: Any) -> bool:
+    """Whether the process ``pid`` on this machine is stopped (state T in /proc: Ctrl-Z, SIGSTOP); False where
+    that cannot be read."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, TypeError, ValueError):
+        return False
+    return stat[stat.rfind(")") + 1:].split()[:1] == ["T"]
 
 
 def who(holder: dict[str, Any]) -> str:

@@ -791,6 +791,30 @@ def test_every_path_to_the_archive_meets_the_same_lock(archived, tmp_path):
     assert not (tmp_path / "link.db.lock").exists()
 
 
+def test_a_writer_held_back_by_a_stopped_run_is_told_to_continue_or_end_it(archived):
+    """A crawl stopped with Ctrl-Z and forgotten holds the lock for ever: every nightly refresh was told to
+    "wait for it to end", which it never would."""
+    _, db = archived
+    code = ("import sys\nfrom glossary_spider.lock import ArchiveLock\nwith ArchiveLock(sys.argv[1], 'crawl'):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(db)], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        running = run_glossary("reparse", "--db", str(db), "--no-progress")
+        assert running.returncode == 3 and "wait for it to end" in running.stderr
+        holder.send_signal(signal.SIGSTOP)
+        stopped = run_glossary("reparse", "--db", str(db), "--no-progress")
+        assert stopped.returncode == 3, stopped.stderr
+        assert stopped.stderr == (f"Error: {db} is locked by another writer (pid {holder.pid}, crawl since "
+                                  f"{stopped.stderr.split(' since ')[1].split(',')[0]}, stopped: Ctrl-Z or SIGSTOP): "
+                                  f"continue it ('fg' in its shell, or 'kill -CONT {holder.pid}'), "
+                                  f"or end it ('kill {holder.pid}')\n")
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        holder.communicate("", timeout=30)
+
+
 def test_an_archive_with_a_second_name_is_refused_to_writers(archived, tmp_path):
     """SQLite keeps a write-ahead log by name: writers through two hard links to one archive each had a lock
     and a log of their own, and left it malformed. A writer refuses such an archive, touching nothing."""

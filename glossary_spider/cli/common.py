@@ -13,7 +13,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged
 from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
+
+if TYPE_CHECKING:
+    from glossary_spider.lock import ArchiveLocked
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_LOCKED = ExitStatus.FAILED, ExitStatus.BAD_INPUT, ExitStatus.LOCKED
 
@@ -260,8 +263,8 @@ def again(command: str, db: str, *options: str) -> str:
     return safe_text(" ".join(["glossary", command, *options, *where]), one_line=True)
 
 
-def locked_out(exc: Exception) -> None:
-    click.echo(f"Error: {safe_text(exc, one_line=True)}: wait for it to end, or run this again later", err=True)
+def locked_out(exc: ArchiveLocked) -> None:
+    click.echo(f"Error: {safe_text(exc, one_line=True)}: {exc.remedy()}", err=True)
     sys.exit(EXIT_LOCKED)
 
 
