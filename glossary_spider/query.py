@@ -748,8 +748,7 @@ def _word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, 
 # -- the health report ----------------------------------------------------------------------
 
 
-# A link (of the links view) that a live page makes: the views of the report's other figures count only those.
-# The ids (in urls) of the live pages.
+# The ids (in urls) of the live pages: the report's link figures, as its views, count only the links they make.
 _LIVE_IDS = " live(id) AS (SELECT u.id FROM pages p JOIN urls u ON u.url = p.url WHERE p.status = 'live')"
 
 

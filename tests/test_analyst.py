@@ -23,6 +23,7 @@ from urllib.parse import quote
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
+from glossary_spider.lock import is_stopped
 from glossary_spider.metadata import COLUMNS, QUERIES, datasette_metadata
 from glossary_spider.replica import ReplicaSite
 
@@ -717,7 +718,7 @@ def stopped_midway(db, out, signum, *command):
             time.sleep(0.002)
         process.send_signal(signal.SIGSTOP)
         status = Path(f"/proc/{process.pid}/status")
-        while process.poll() is None and "\nState:\tT" not in status.read_text():
+        while process.poll() is None and not is_stopped(process.pid):
             time.sleep(0.001)
         midway = bool(list(out.parent.glob(f".{out.name}.*.part")))  # frozen before it was put in place
         held = process.poll() is None and _holds_back(status.read_text(), signum)
