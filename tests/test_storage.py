@@ -439,6 +439,27 @@ def test_a_runs_counts_take_time_in_proportion_to_its_failed_pages(tmp_path):
     assert seconds < 3, seconds  # 0.1 s here; some 50 s before
 
 
+def test_a_page_fetched_by_a_resume_in_the_second_it_failed_is_not_counted_failed(tmp_path):
+    """A refresh resumed at once after an outage fetched the pages the outage failed, and still counted them
+    failed: the resume's captures were recorded in the same second as the failures, and only later ones were
+    taken for a fetch after all."""
+    archive = Archive(tmp_path / "a.db")
+    run_id = archive.start_run("refresh", {})
+    at = "2026-01-01T00:00:00+00:00"
+    urls = [f"http://site.test/definition/p-{i}/" for i in range(3)]
+    capture = "INSERT INTO captures (run_id, url, fetched_at, http_status, outcome) VALUES (?, ?, ?, ?, ?)"
+    with archive.db.atomic():
+        archive.db.conn.executemany(  # the outage: each failed fetch is a capture and an error
+            "INSERT INTO crawl_errors (run_id, url, stage, error, at) VALUES (?, ?, 'fetch', 'connection refused', ?)",
+            [(run_id, url, at) for url in urls])
+        archive.db.conn.executemany(capture, [(run_id, url, at, None, "failed") for url in urls])
+        # The resume: two of them answered, in the same second.
+        archive.db.conn.executemany(capture, [(run_id, url, at, 304, "not_modified") for url in urls[:2]])
+    counts = archive.run_counts(run_id)
+    archive.close()
+    assert (counts["pages_failed"], counts["pages_not_modified"]) == (1, 2)
+
+
 def test_a_resumed_run_asks_again_only_what_its_held_part_was_answered(tmp_path):
     """Resuming a run held so far asked again about every failed fetch of the run, those of its earlier parts,
     which had passed the gate, too: a page that answered 410 on the first night was fetched again each time."""

@@ -84,15 +84,19 @@ def run_counts(db: Any, run_id: int) -> dict[str, int]:
         "SELECT outcome, count(DISTINCT url) FROM captures WHERE run_id = ? GROUP BY outcome", [run_id]
     ).fetchall())
     # Pages whose fetch failed, or whose answer could not be archived (not HTML, binary, unreadable),
-    # and that a later part of the run (a --resume) did not fetch after all.
+    # and that a later part of the run (a --resume) did not fetch after all. Times are to the second: in the
+    # second of the failure (a resume started at once after an outage), a capture made after the failed one is
+    # a fetch after all; one beside a failure that made no capture of its own (a redirect off the site: the
+    # 'moved' capture and its error are one fetch) is not.
     failed = db.execute(
         """SELECT count(*) FROM (
-               SELECT url, max(at) AS at FROM (
-                   SELECT url, at FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'
-                   UNION ALL SELECT url, fetched_at FROM captures WHERE run_id = ? AND outcome = 'failed')
+               SELECT url, max(at) AS at, max(failed_id) AS failed_id FROM (
+                   SELECT url, at, NULL AS failed_id FROM crawl_errors WHERE run_id = ? AND stage = 'fetch'
+                   UNION ALL SELECT url, fetched_at, id FROM captures WHERE run_id = ? AND outcome = 'failed')
                GROUP BY url) AS f
            WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE +c.run_id = ? AND c.url = f.url
-                             AND c.outcome NOT IN ('failed', 'discarded') AND c.fetched_at > f.at)""",
+                             AND c.outcome NOT IN ('failed', 'discarded')
+                             AND (c.fetched_at > f.at OR c.fetched_at = f.at AND c.id > f.failed_id))""",
         [run_id, run_id, run_id]
     ).fetchone()[0]
     # Pages answering again after an earlier run found them gone (a run whose pages were held or discarded
