@@ -141,12 +141,14 @@ class RunPlan:
 
 
 def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None = None,
-             spelled: Mapping[str, str] | None = None, settings: BaseSettings | None = None) -> RunPlan:
+             spelled: Mapping[str, str] | None = None, settings: BaseSettings | None = None,
+             parsed: RunArgs | None = None) -> RunPlan:
     """Open the archive at ``db`` for the run ``arguments`` ask for, and plan it.
 
     ``arguments`` are :class:`~glossary_spider.params.RunArgs` names with text or typed
     values (None: not given); ``spelled``: how the user wrote their names, for messages;
-    ``settings``: the Scrapy settings the run starts from (``scrapy crawl``'s), else the project's.
+    ``settings``: the Scrapy settings the run starts from (``scrapy crawl``'s), else the project's;
+    ``parsed``: ``arguments`` read by the caller already (:meth:`RunArgs.parse`).
     Raises one of :data:`REFUSALS` for a run that cannot start.
     """
     if not str(db or "").strip():  # an unset variable in a unit file: no archive to record the refusal in
@@ -155,7 +157,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
     mode = arguments.get("mode") or "crawl"
     refusal = Refusal(db, mode if mode in MODES else "crawl", arguments, job_id)
     try:
-        args = RunArgs.parse(arguments, spelled)
+        args = parsed or RunArgs.parse(arguments, spelled)
         archive_path(db)  # a path that cannot be looked up, said as such; and before its lock file is made beside it
         if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
             raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: check the archive's path "

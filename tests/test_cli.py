@@ -379,6 +379,18 @@ def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     assert (tmp_path / "data" / "glossary.db").is_file()
 
 
+@pytest.mark.parametrize("wrong", [("--concurrency", "0"), ("--start-url", "ftp://example.org/"),
+                                   ("--urls-file", "missing.txt")])
+def test_a_crawl_refused_for_its_arguments_creates_no_archive_directory(tmp_path, wrong):
+    """A crawl whose arguments were refused still created data/ for the default archive first, said so,
+    and left it empty behind the error."""
+    unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
+    result = subprocess.run([*GLOSSARY, "crawl", *wrong, "--no-progress"], capture_output=True, text=True,
+                            cwd=tmp_path, env=unset, timeout=120)
+    assert_one_line_error(result, wrong[1])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_someone_elses_sqlite_file_is_not_turned_into_an_archive(tmp_path):
     db = tmp_path / "mine.db"
     with sqlite3.connect(db) as conn:
@@ -1117,7 +1129,7 @@ def test_a_rollback_journal_beside_the_archive_is_named_to_readers_and_rolled_ba
     "attempt to write a readonly database": SQLite must roll it back before a read, and a reader may not."""
     db = shutil.copy(crawled, tmp_path / "a.db")
     journal = tmp_path / "a.db-journal"
-    journal.write_bytes(os.urandom(70_000))
+    journal.write_bytes(b"\xff" + os.urandom(69_999))  # SQLite takes a journal that begins with a 0 byte for none
     for command in (("search", "gamma"), ("report",), ("runs",)):
         result = run_glossary(*command, "--db", str(db))
         assert_one_line_error(result, f"{journal} beside it holds a write cut short",

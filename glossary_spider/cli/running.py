@@ -21,7 +21,7 @@ from glossary_spider.cli.output import echo_summary
 from glossary_spider.cli.runs import summary
 from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
-from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument
+from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, RunArgs
 from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
                                      is_locked, read_gate_report)
 from glossary_spider.terminal import mkdir_command, shown_path
@@ -158,16 +158,21 @@ def _concurrency(given: str | None) -> int:
         return defaults.CONCURRENT_REQUESTS
 
 
-def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> None:
-    """Plan the run ``arguments`` ask for (a resume among them), crawl, and print the summary."""
+def _run_arguments(arguments: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """A run's arguments: its command's own (``arguments``), and the options every run takes (None: not given)."""
+    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,
+             "gate": options["gate"] or None}
+    return {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
+
+
+def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any], parsed: RunArgs | None = None) -> None:
+    """Plan the run ``arguments`` ask for (a resume among them; ``parsed``: read already), crawl, and print the
+    summary."""
     from glossary_spider.crawl import CannotCrawlHere, check_environment, crawl_settings, run_spider
     from glossary_spider.lock import ArchiveLocked
     from glossary_spider.plan import REFUSALS, open_run, refused_reason
     from glossary_spider.workers import hold_stops
 
-    flags = {"resume": options["resume"] or None, "ignore_robots": options["ignore_robots"] or None,  # unset: not given
-             "gate": options["gate"] or None}
-    arguments = {**arguments, **{name: options[name] for name in RUN_OPTIONS}, **flags}
     try:
         check_environment(_concurrency(options["concurrency"]))
     except CannotCrawlHere as exc:
@@ -175,7 +180,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any]) -> N
     hold_stops()  # until the crawl runs: the run opened now is then stopped as a run, not killed
     startup.started()
     try:
-        plan = open_run(db, arguments, spelled=OPTION_NAMES)
+        plan = open_run(db, arguments, spelled=OPTION_NAMES, parsed=parsed)
     except REFUSALS as exc:
         if options["as_json"]:  # the refused run's line too, so that `>> refresh.log` has one for every run
             reason = refused_reason(exc)
@@ -282,11 +287,18 @@ def crawl(db: str, start_urls: tuple[str, ...], urls_file: str | None, sitemaps:
         glossary crawl --max-duration 2h --max-requests 20000
         glossary crawl --resume
     """
+    arguments = _run_arguments({"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
+                                "sitemap_urls": sitemaps or None, "follow": False if no_follow else None,
+                                "max_pages": max_pages}, options)
+    parsed = None
     if not options["resume"]:
-        new_archive_directory(db)
-    _run_crawl(db, {"mode": "crawl", "start_urls": start_urls or None, "urls_file": urls_file,
-                    "sitemap_urls": sitemaps or None, "follow": False if no_follow else None,
-                    "max_pages": max_pages}, options)
+        try:
+            parsed = RunArgs.parse(arguments, OPTION_NAMES)
+        except BadArgument:
+            pass  # the run is refused as it opens, and nothing is made for it
+        else:
+            new_archive_directory(db)
+    _run_crawl(db, arguments, options, parsed)
 
 
 @cli.command(epilog=EXIT_STATUSES)
@@ -318,8 +330,8 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, no_follow: 
         glossary refresh --max-age 30 --json
         glossary refresh --sitemap http://127.0.0.1:8000/sitemap_index.xml --delay 0
     """
-    _run_crawl(db, {"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age,
-                    "follow": False if no_follow else None}, options)
+    _run_crawl(db, _run_arguments({"mode": "refresh", "sitemap_urls": sitemaps or None, "max_age_days": max_age,
+                                   "follow": False if no_follow else None}, options), options)
 
 
 @cli.command(epilog=REPARSE_EXIT_STATUSES)
