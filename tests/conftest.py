@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import launcher
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +59,7 @@ class Replica:
                  host: str = "127.0.0.1"):
         self.log_path = tmp / f"replica-{os.getpid()}-{id(self)}.log"
         self.pages = pages
-        self.process = subprocess.Popen(
+        self.process = launcher.popen(
             [*GLOSSARY, "replica", "--port", str(port), "--host", host, "--pages", str(pages), "--generation",
              str(generation), "--log", str(self.log_path), *options],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
@@ -93,8 +94,9 @@ class Replica:
 
 
 def run_glossary(*args: str, env: dict | None = None, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
-    """Run the `glossary` command line in a subprocess, as a user would."""
-    return subprocess.run(
+    """Run the `glossary` command line in a process of its own, as a user would (forked by :mod:`launcher`, where
+    that is the same)."""
+    return launcher.run(
         [*GLOSSARY, *args], capture_output=True, text=kwargs.pop("text", True), cwd=kwargs.pop("cwd", ROOT),
         timeout=timeout, env={**os.environ, **(env or {})}, **kwargs,
     )

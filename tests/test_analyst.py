@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
@@ -710,7 +711,7 @@ def stopped_midway(db, out, signum, *command):
     as it was."""
     before = out.read_bytes() if out.exists() else None
     for _ in range(5):
-        process = subprocess.Popen([*GLOSSARY, *(command or ("export", "--format", "jsonl")), "--db", str(db),
+        process = launcher.popen([*GLOSSARY, *(command or ("export", "--format", "jsonl")), "--db", str(db),
                                     "--out", str(out)], cwd=ROOT, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 30
         while not list(out.parent.glob(f".{out.name}.*.part")) and process.poll() is None:
@@ -768,7 +769,7 @@ def test_an_export_to_standard_output_stopped_midway_says_so(archive):
 
     db, _ = archive
     whole = glossary(db, "export", "--format", "jsonl").stdout
-    process = subprocess.Popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db)], cwd=ROOT,
+    process = launcher.popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert select.select([process.stdout], [], [], 30)[0]  # begun: it cannot end before the pipe is read
     process.send_signal(signal.SIGINT)
@@ -786,7 +787,7 @@ def test_a_stop_that_comes_as_a_complete_export_ends_changes_nothing(archive, tm
     db, _ = archive
     out = tmp_path / "glossary.warc.gz"
     for _ in range(5):
-        process = subprocess.Popen([*GLOSSARY, "export", "--format", "warc", "--db", str(db), "--out", str(out)],
+        process = launcher.popen([*GLOSSARY, "export", "--format", "warc", "--db", str(db), "--out", str(out)],
                                    cwd=ROOT, stderr=subprocess.PIPE, text=True)
         said = process.stderr.readline()
         process.send_signal(signum)
@@ -810,7 +811,7 @@ def test_the_part_an_export_killed_midway_left_goes_with_the_next_export(archive
     removes it, and leaves a live export's part, and files not of its making, alone."""
     db, _ = archive
     out = tmp_path / "nightly.jsonl"
-    killed = subprocess.Popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db), "--out", str(out)],
+    killed = launcher.popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db), "--out", str(out)],
                               cwd=ROOT)
     part = tmp_path / f".nightly.jsonl.{killed.pid}.part"
     deadline = time.monotonic() + 30
@@ -881,7 +882,7 @@ def test_out_writes_through_a_symbolic_link_and_keeps_the_files_mode(archive, tm
     stdout, captured = tmp_path / "stdout", tmp_path / "captured.csv"
     stdout.symlink_to("/proc/self/fd/1")
     with open(captured, "w") as sink:
-        result = subprocess.run([*GLOSSARY, "export", "--format", "csv", "--db", str(db), "--out", str(stdout)],
+        result = launcher.run([*GLOSSARY, "export", "--format", "csv", "--db", str(db), "--out", str(stdout)],
                                 cwd=ROOT, stdout=sink, stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert stdout.is_symlink() and captured.read_text() == real.read_text()
@@ -903,7 +904,7 @@ def test_out_ending_with_a_slash_is_refused(archive, tmp_path):
 def test_standard_output_on_a_full_disk_is_one_line(archive, command):
     db, _ = archive
     with open("/dev/full", "w") as full:
-        result = subprocess.run([*GLOSSARY, *command, "--db", str(db)], cwd=ROOT, stdout=full,
+        result = launcher.run([*GLOSSARY, *command, "--db", str(db)], cwd=ROOT, stdout=full,
                                 stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "No space left on device" in result.stderr
@@ -947,7 +948,7 @@ def test_a_warc_is_not_written_to_a_terminal(archive):
     db, _ = archive
     controller, terminal = pty.openpty()
     try:
-        result = subprocess.run([*GLOSSARY, "export", "--format", "warc", "--db", str(db)], cwd=ROOT,
+        result = launcher.run([*GLOSSARY, "export", "--format", "warc", "--db", str(db)], cwd=ROOT,
                                 stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
     finally:
         os.close(terminal)
@@ -1102,7 +1103,7 @@ def test_the_report_counts_what_a_killed_run_archived(make_replica, tmp_path):
     """Issue 14 item 9: a run killed by kill -9 showed 0 pages in the report."""
     server = make_replica(500)  # large enough that the crawl is still going when 30 pages are captured
     db = tmp_path / "killed.db"
-    process = subprocess.Popen(
+    process = launcher.popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0", "--concurrency", "2",
          "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -1326,7 +1327,7 @@ def _on_a_terminal(*command: str) -> bytes:
     controller, terminal = pty.openpty()
     shown = b""
     try:
-        process = subprocess.Popen([*GLOSSARY, *command], cwd=ROOT, stdout=terminal, stderr=subprocess.DEVNULL)
+        process = launcher.popen([*GLOSSARY, *command], cwd=ROOT, stdout=terminal, stderr=subprocess.DEVNULL)
         os.close(terminal)
         while True:
             try:

@@ -12,6 +12,7 @@ import time
 import urllib.parse
 import urllib.request
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, crawl, rows
 from datasette.utils import tilde_encode
@@ -48,7 +49,7 @@ def test_sigterm_stops_datasette_and_leaves_no_temporary_file(crawled, tmp_path)
     db = tmp_path / "archive.db"
     shutil.copy(crawled, db)
     port = free_port()
-    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
+    browse = launcher.popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
                               env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
@@ -71,7 +72,7 @@ def test_a_port_in_use_is_a_one_line_error_not_a_locked_archive(crawled):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
+        result = launcher.run([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert_one_line_error(result, f"port {port} is in use", "--port")
 
@@ -107,7 +108,7 @@ def test_an_archive_name_datasette_would_read_as_a_uri_is_refused_in_one_line(cr
     shelf = tmp_path / "shelf"
     shelf.mkdir()
     shutil.copy(crawled, shelf / name)
-    result = subprocess.run([*GLOSSARY, "browse", "--db", name, "--port", str(free_port()), "--no-open"],
+    result = launcher.run([*GLOSSARY, "browse", "--db", name, "--port", str(free_port()), "--no-open"],
                             cwd=shelf, capture_output=True, text=True, timeout=60)
     assert_one_line_error(result, "Datasette cannot open an archive whose path holds", "another name")
     assert {p.name for p in shelf.iterdir()} <= {name, f"{name}-wal", f"{name}-shm"}  # no file "a", no "xA.db"
@@ -129,7 +130,7 @@ def test_an_archive_named_like_an_option_and_a_port_in_time_wait_are_served(craw
         accepted.close()
         time.sleep(0.1)
         client.close()
-    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", "-h.db", "--port", str(port), "--no-open"], cwd=shelf,
+    browse = launcher.popen([*GLOSSARY, "browse", "--db", "-h.db", "--port", str(port), "--no-open"], cwd=shelf,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         pages = wait_for(f"http://127.0.0.1:{port}/-h/pages.json?_shape=array&_size=2")
@@ -180,7 +181,7 @@ def hostile(tmp_path_factory):
     assert rows(db, "SELECT url, status FROM pages WHERE status = 'gone'") == [
         {"url": f"{site}/definition/retired/", "status": "gone"}]
     port = free_port()
-    browse = subprocess.Popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
+    browse = launcher.popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_size=1")
@@ -271,7 +272,7 @@ def test_the_front_page_lists_the_archives_tables_not_its_stored_forms(hostile):
 def test_browse_help_says_datasettes_own_options_are_not_passed_on():
     """The help said 'Example:' over two examples, and nothing of Datasette's options (--host), which browse
     does not take: it says how to run Datasette with the archive's metadata instead."""
-    result = subprocess.run([*GLOSSARY, "browse", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = launcher.run([*GLOSSARY, "browse", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "Examples:\n" in result.stdout and "Example:" not in result.stdout
     assert "Datasette's own options (--host, --setting, ...) are not passed on" in " ".join(result.stdout.split())

@@ -10,6 +10,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import launcher
 import pytest
 from click.testing import CliRunner
 from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_port, rows, run_glossary
@@ -372,7 +373,7 @@ def test_what_a_creation_killed_midway_left_beside_the_archive_is_removed(tmp_pa
 
 def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
-    result = subprocess.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",
+    result = launcher.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",
                              "0", "--no-progress"], capture_output=True, text=True, cwd=tmp_path, env=unset,
                             timeout=120)
     assert result.stderr.splitlines()[0] == "Created data/ for the archive data/glossary.db"
@@ -385,7 +386,7 @@ def test_a_crawl_refused_for_its_arguments_creates_no_archive_directory(tmp_path
     """A crawl whose arguments were refused still created data/ for the default archive first, said so,
     and left it empty behind the error."""
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
-    result = subprocess.run([*GLOSSARY, "crawl", *wrong, "--no-progress"], capture_output=True, text=True,
+    result = launcher.run([*GLOSSARY, "crawl", *wrong, "--no-progress"], capture_output=True, text=True,
                             cwd=tmp_path, env=unset, timeout=120)
     assert_one_line_error(result, wrong[1])
     assert list(tmp_path.iterdir()) == []
@@ -595,7 +596,7 @@ def test_a_site_that_dies_mid_refresh_ends_it_unreachable_not_done(make_replica,
     server, db = make_replica(40), tmp_path / "dies.db"
     assert crawl(db, "--start-url", f"{server.url}/").returncode == 0
     server.clear_log()
-    refresh = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "16",
+    refresh = launcher.popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "16",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while sum(r["path"] != "/robots.txt" for r in server.requests()) < 10 and time.monotonic() < deadline:
@@ -730,7 +731,7 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(r
 
     def on_a_terminal(*args: str, **env: str) -> bytes:
         controller, terminal = pty.openpty()  # a terminal nobody gave a size (0 columns), as docker exec -t's
-        process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=terminal, stderr=terminal,
+        process = launcher.popen([*GLOSSARY, *args], cwd=ROOT, stdout=terminal, stderr=terminal,
                                    env={k: v for k, v in {**os.environ, **env}.items() if k != "COLUMNS"})
         os.close(terminal)
         shown = b""
@@ -781,7 +782,7 @@ def test_every_command_has_help_with_an_example(name):
 
 def test_the_command_line_does_not_load_the_replica_unless_asked_for():
     """The replica is the site's test double: it may depend on the product, never the other way."""
-    loaded = subprocess.run(
+    loaded = launcher.run(
         [*GLOSSARY[:-2], "-c", "import sys, glossary_spider.cli; "
                                "print(sorted(m for m in sys.modules if m.startswith('glossary_spider.replica')))"],
         capture_output=True, text=True, cwd=ROOT)
@@ -1294,7 +1295,7 @@ def test_a_resume_on_a_disk_still_full_says_what_to_do(replica, tmp_path):
 def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
     """A polite crawl of ``db`` that another connection (a sqlite3 session's BEGIN IMMEDIATE) takes the write
     lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
                                 "0.05", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 60
@@ -1386,7 +1387,7 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
         for fd in (0, 1, 2):
             os.close(fd)
 
-    done = subprocess.run([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "0",
+    done = launcher.run([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "0",
                            "--concurrency", "8", "--no-progress", "--max-pages", "5"],
                           cwd=ROOT, preexec_fn=close_streams, timeout=120)
     assert done.returncode == 4
@@ -1401,7 +1402,7 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
 def test_an_export_to_a_closed_standard_output_is_refused_not_lost(crawled, command):
     """With standard output closed (``>&-``), an export wrote nowhere and exited 0 (and a search or a page shown
     did until they were refused too)."""
-    result = subprocess.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+    result = launcher.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: os.close(1), timeout=120)
     assert result.returncode == 2
     out = "" if command[0] in ("search", "show") else "give --out FILE, or "
@@ -1437,7 +1438,7 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
     and one line says the summary was lost; no traceback."""
     db = shutil.copy(crawled, tmp_path / "full-stdout.db")
     with open("/dev/full", "w") as full:
-        result = subprocess.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "8",
+        result = launcher.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "8",
                                  "--no-progress"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True,
                                 timeout=120)
     assert result.returncode == 0, result.stderr
@@ -1456,7 +1457,7 @@ def test_standard_error_whose_reader_left_leaves_the_run_its_exit_status(crawled
     os.close(read_end)
     try:
         for budget, status in ((["--max-requests", "3"], 4), ([], 0)):
-            result = subprocess.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--no-progress", *budget],
+            result = launcher.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--no-progress", *budget],
                                     cwd=ROOT, stderr=write_end, timeout=120,
                                     stdout=write_end if streams == "both" else subprocess.DEVNULL)
             assert result.returncode == status
@@ -1686,7 +1687,7 @@ def test_search_on_a_terminal_is_bold_unless_it_asks_for_none(crawled, environme
 
     controller, terminal = pty.openpty()
     try:
-        subprocess.run([*GLOSSARY, "search", "gamma", "--limit", "1", "--db", str(crawled)], cwd=ROOT, stdout=terminal,
+        launcher.run([*GLOSSARY, "search", "gamma", "--limit", "1", "--db", str(crawled)], cwd=ROOT, stdout=terminal,
                        stderr=subprocess.DEVNULL, timeout=60, env={**os.environ, "TERM": "xterm", **environment})
         shown = os.read(controller, 65536)
     finally:
@@ -1709,7 +1710,7 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_directory_or_stdout(
 @pytest.mark.parametrize("args", [("export", "--format", "jsonl"), ("report", "--format", "json")])
 def test_out_dash_is_standard_output_not_a_file_named_dash(crawled, tmp_path, args):
     """export --out - wrote a file named '-' into the working directory, as every Unix tool does not."""
-    result = subprocess.run([*GLOSSARY, *args, "--out", "-", "--db", str(crawled)], cwd=tmp_path,
+    result = launcher.run([*GLOSSARY, *args, "--out", "-", "--db", str(crawled)], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
@@ -1718,7 +1719,7 @@ def test_out_dash_is_standard_output_not_a_file_named_dash(crawled, tmp_path, ar
 
 
 def test_db_dash_is_refused_not_made_a_file_named_dash(tmp_path):
-    result = subprocess.run([*GLOSSARY, "search", "gamma", "--db", "-"], cwd=tmp_path, capture_output=True,
+    result = launcher.run([*GLOSSARY, "search", "gamma", "--db", "-"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=60)
     assert_one_line_error(result, "an archive is a SQLite file", "./-")
     assert list(tmp_path.iterdir()) == []
@@ -1735,7 +1736,7 @@ def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
     import time
 
     db = shutil.copy(crawled, tmp_path / "reparsing.db")
-    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
+    process = launcher.popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -1757,7 +1758,7 @@ def test_a_stopped_reparse_says_how_to_carry_on(crawled, tmp_path):
     import time
 
     db = shutil.copy(crawled, tmp_path / "reparsing.db")
-    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
+    process = launcher.popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not rows(db, "SELECT id FROM crawl_runs WHERE command = 'reparse'") and time.monotonic() < deadline:
@@ -1818,7 +1819,7 @@ def test_runs_counts_a_killed_run_as_the_report_does_and_names_the_run_that_took
 
     server = make_replica(200)
     db = tmp_path / "killed.db"
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.05",
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "0.05",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not rows_or_none(db, "SELECT 1 FROM captures WHERE outcome = 'new'"):
@@ -1845,7 +1846,7 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     server = make_replica(40)
     db = tmp_path / "check.db"
     shutil.copy(crawled, db)
-    running = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "1",
+    running = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "1",
                                 "--max-pages", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -1863,7 +1864,7 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     import pty
 
     terminal, end = pty.openpty()  # on a pipe, click strips escape sequences itself, not on a terminal
-    subprocess.run([*GLOSSARY, "runs", "--db", str(db)], cwd=ROOT, stdout=end, timeout=60)
+    launcher.run([*GLOSSARY, "runs", "--db", str(db)], cwd=ROOT, stdout=end, timeout=60)
     os.close(end)
     shown = b""
     while chunk := _read_some(terminal):

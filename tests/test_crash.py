@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, rows, run_glossary
 
@@ -58,7 +59,7 @@ def _killed(seconds, *args):
     """Run glossary and kill -9 it after ``seconds``; True if it was still running then. The processes it
     leaves (extraction workers) must go quietly: its standard error is read to its end, when the last of
     them has closed it, and must hold no traceback."""
-    process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = launcher.popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _, errors = process.communicate(timeout=seconds)
         killed = False
@@ -148,7 +149,7 @@ def test_a_service_manager_stopping_a_crawl_loses_no_page_in_flight(server, craw
     extracted, not recorded as failed, and --resume gives the uninterrupted archive."""
     reference, _ = crawled
     db = tmp_path / "stopped.db"
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS], cwd=ROOT,
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60
     while not _staged(db) and time.monotonic() < deadline:  # pages are going through the workers

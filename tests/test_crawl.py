@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, archive_content, archive_problems, crawl, rows, run_glossary
 
@@ -551,7 +552,7 @@ def test_request_queues_a_killed_crawl_left_are_removed_by_a_later_crawl_and_not
     temp.mkdir()
     env = {"TMPDIR": str(temp)}
     db = tmp_path / "glossary.db"
-    killed = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "1",
+    killed = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "1",
                                "--no-progress"], cwd=ROOT, env={**os.environ, **env},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

@@ -6,8 +6,7 @@ import pytest
 from conftest import itertext_apart
 
 from glossary_spider.extraction import extract_page
-from glossary_spider.replica import ReplicaSite
-from glossary_spider.replica import themes
+from glossary_spider.replica import ReplicaSite, themes
 
 SAMPLES = Path(__file__).parent / "samples"
 BASE = "https://term.greeks.live"
@@ -895,8 +894,8 @@ def test_element_text_is_read_as_itertext_reads_it_with_blocks_apart(page):
     from lxml import etree
 
     from glossary_spider.extraction.memo import PageMemo
-    from glossary_spider.extraction.tree import fold, raw_text, text_head
     from glossary_spider.extraction.page import _markup, _parse, decode
+    from glossary_spider.extraction.tree import fold, raw_text, text_head
 
     body = TRICKY.encode() if page == "tricky" else (SAMPLES / f"{page}.html").read_bytes()
     root, _ = _parse(_markup(decode(body)), BASE + "/")

@@ -14,9 +14,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import launcher
 import pytest
-from conftest import (GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows,
-                      run_glossary)
+from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.lock import ArchiveLock
 from glossary_spider.replica import ReplicaSite
@@ -456,7 +456,7 @@ def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
     shutil.copy(db, reference)
     shutil.copy(db, killed)
     assert run_glossary("reparse", "--db", str(reference), "--workers", "2", "--no-progress").returncode == 0
-    process = subprocess.Popen([*GLOSSARY, "reparse", "--db", str(killed), "--workers", "2", "--no-progress"],
+    process = launcher.popen([*GLOSSARY, "reparse", "--db", str(killed), "--workers", "2", "--no-progress"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children = f"/proc/{process.pid}/task/{process.pid}/children"
     deadline = time.monotonic() + 60
@@ -833,7 +833,7 @@ def test_an_archive_with_a_second_name_is_refused_to_writers(archived, tmp_path)
 def test_a_killed_refresh_resumes_without_refetching(archived):
     server, db = archived
     server.set_generation(2)
-    process = subprocess.Popen(
+    process = launcher.popen(
         [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.02", "--concurrency", "1",
          "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -868,7 +868,7 @@ def test_a_killed_refresh_that_is_not_resumed_leaves_nothing_staged_once_a_new_o
     would lie there for good. The new refresh forgets them (their captures say so) and archives afresh."""
     server, db = archived
     server.set_generation(2)
-    process = subprocess.Popen(
+    process = launcher.popen(
         [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.02", "--concurrency", "1",
          "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -894,7 +894,7 @@ def test_a_killed_refresh_that_is_not_resumed_leaves_nothing_staged_once_a_new_o
 
 def kill_a_refresh_once_it_staged_edits(db, edits: int = 5) -> int:
     """Start a refresh, and kill -9 it once it has staged ``edits`` edited pages: its run's id."""
-    process = subprocess.Popen(
+    process = launcher.popen(
         [*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.02", "--concurrency", "1", "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

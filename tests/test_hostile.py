@@ -23,12 +23,25 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, rows, run_glossary
 
-from glossary_spider.replica.attacks import (ATTACKS, CONTROL_TEXT, DISALLOWED, FORMULA_SUMMARY, FORMULA_TEXT,
-                                             FORMULA_TITLE, HUGE_CRAWL_DELAY, HUGE_GZIP_SITEMAP, HUGE_SITEMAP,
-                                             LONG_FIELD, LONG_LINE, MICRODATA_ITEMREF, PAGES)
+from glossary_spider.replica.attacks import (
+    ATTACKS,
+    CONTROL_TEXT,
+    DISALLOWED,
+    FORMULA_SUMMARY,
+    FORMULA_TEXT,
+    FORMULA_TITLE,
+    HUGE_CRAWL_DELAY,
+    HUGE_GZIP_SITEMAP,
+    HUGE_SITEMAP,
+    LONG_FIELD,
+    LONG_LINE,
+    MICRODATA_ITEMREF,
+    PAGES,
+)
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.replica.themes import ATTACK_MODES
 
@@ -80,7 +93,7 @@ def test_a_planted_job_directory_is_never_unpickled(replica, tmp_path, planted):
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"{replica.url}{p}\n" for p in ReplicaSite(replica.pages).glossary_paths()[:30]))
     before = len(replica.requests())
-    first = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+    first = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                               "--delay", "0.1", "--concurrency", "1", "--no-progress"], cwd=ROOT,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: len(replica.requests()) > before + 3, 60)
@@ -158,7 +171,7 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"{server.url}{p}\n" for p in ReplicaSite(SITE_PAGES).glossary_paths()[:5]))
     # The Crawl-delay capped at 6 s: the first page 6 s after robots.txt, the next held back for 6 more.
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                                 "--delay", "0", "--max-delay", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     if attack == "crawl-delay":  # one page fetched, the next held back by the Crawl-delay: 4.5 s to wait
@@ -190,7 +203,7 @@ def _crawl_held_by_a_page_never_answered(make_replica, tmp_path, **popen):
     urls = tmp_path / "urls.txt"
     paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:20]]
     urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                                 "--delay", "0", "--concurrency", "4", "--workers", "1", "--no-progress"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     return server, db, paths, process
@@ -203,7 +216,7 @@ def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, 
     if killed. Now the stop waits for the crawl to be able to stop the run."""
     server = make_replica(SITE_PAGES)
     db = tmp_path / "early.db"
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", server.url, "--delay", "0",
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", server.url, "--delay", "0",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -251,7 +264,7 @@ def test_a_stop_at_any_moment_of_a_refresh_is_one_line_and_exit_status_1(crawled
         shutil.copy(crawled, db)
         before = rows(db, "SELECT id FROM crawl_runs")
         # Every page fetched again, a fifth of a second apart: the run lasts past the last stop.
-        process = _starting_up(subprocess.Popen(
+        process = _starting_up(launcher.popen(
             [*GLOSSARY, "refresh", "--db", str(db), "--max-age", "0", "--delay", "0.2", "--no-progress"], cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
@@ -275,7 +288,7 @@ def test_every_command_stopped_as_it_starts_up_says_so_in_one_line(crawled, tmp_
     db = tmp_path / "glossary.db"
     shutil.copy(crawled, db)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        process = _starting_up(subprocess.Popen([*GLOSSARY, command[0], "--db", str(db), *command[1:]], cwd=ROOT,
+        process = _starting_up(launcher.popen([*GLOSSARY, command[0], "--db", str(db), *command[1:]], cwd=ROOT,
                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
         time.sleep(0.05)  # into the imports, which take most of a second
@@ -318,7 +331,7 @@ def test_a_scrapy_crawl_stopped_twice_records_its_run_as_interrupted(make_replic
     server = make_replica(SITE_PAGES, 1, "--attack", "none")
     db = tmp_path / "twice.db"
     paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:5]]
-    process = subprocess.Popen(
+    process = launcher.popen(
         [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={','.join(server.url + p for p in paths)}",
          "-a", "follow=0", "-a", "delay=0.3", "-s", f"GLOSSARY_DB={db}"], cwd=ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
@@ -363,7 +376,7 @@ def test_a_stop_held_past_its_grace_says_so_in_a_line_of_the_commands_own(tmp_pa
         silent.listen()
         silent.settimeout(60)
         db = tmp_path / "silent.db"
-        process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",
+        process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",
                                     f"http://127.0.0.1:{silent.getsockname()[1]}/", "--no-progress"], cwd=ROOT,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         connection, _ = silent.accept()
@@ -412,7 +425,7 @@ def test_an_index_of_100000_sitemaps_is_cut_at_the_count(make_replica, tmp_path)
     # Scrapy's own way in, with the limit lowered so the test is quick (the default is 2,000).
     server = make_replica(SITE_PAGES, 1, "--attack", "sitemap-wide")
     db = tmp_path / "wide.db"
-    result = subprocess.run(
+    result = launcher.run(
         [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"sitemap_urls={server.url}/sitemap_index.xml",
          "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_MAX_SITEMAPS=50", "-s", "DOWNLOAD_DELAY=0",
          "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "LOG_LEVEL=WARNING"],
@@ -457,8 +470,8 @@ def heavy(tmp_path_factory):
                        "--no-follow", "--delay", "0", "--concurrency", "2", "--no-progress", "--ignore-robots"]),
             ("reparse", ["reparse", "--db", str(db), "--no-progress"]),
         ):
-            process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       text=True)
+            process = subprocess.Popen([*GLOSSARY, *args], cwd=ROOT, stdout=subprocess.PIPE,  # read by wait4
+                                       stderr=subprocess.PIPE, text=True)
             stdout, stderr = process.stdout.read(), process.stderr.read()
             _, status, usage = os.wait4(process.pid, 0)
             measured[command] = {"exit": os.waitstatus_to_exitcode(status), "stderr": stderr, "stdout": stdout,
@@ -491,9 +504,9 @@ def test_an_answer_whose_headers_never_end_is_given_up_in_bounded_memory(raw_sit
 
     site = raw_site({"/definition/flood/": endless_headers})
     db = tmp_path / "headers.db"
-    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{site.url}/definition/flood/",
-                                "--no-follow", "--delay", "0", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",  # a child, read by wait4
+                                f"{site.url}/definition/flood/", "--no-follow", "--delay", "0", "--no-progress"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = process.stdout.read(), process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     assert os.waitstatus_to_exitcode(status) == 1, stdout + stderr  # its one page failed: the run ends empty
@@ -1236,7 +1249,7 @@ def test_killing_browse_stops_datasette(crawled, tmp_path, signum):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
+    process = launcher.popen([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                env={**os.environ, "TMPDIR": str(tmp_path)})
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import time
 
+import launcher
 from conftest import GLOSSARY, ROOT, archive_problems, run_glossary
 
 
@@ -30,7 +31,7 @@ def _datasette_reads(db) -> list[tuple[int, str]]:
 def test_readers_are_never_locked_out_and_never_see_half_a_page(make_replica, tmp_path):
     server = make_replica(200)
     db = tmp_path / "busy.db"
-    writer = subprocess.Popen(
+    writer = launcher.popen(
         [*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--sitemap",
          f"{server.url}/sitemap_index.xml", "--delay", "0", "--concurrency", "2", "--no-progress"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

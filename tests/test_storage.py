@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, rows, run_glossary
 
@@ -174,7 +175,7 @@ def test_a_reader_never_upgrades_an_archive_beside_the_run_writing_it(tmp_path):
     assert rows(db, "PRAGMA user_version") == [{"user_version": 1}]
 
     upgrading = ArchiveLock(db, "upgrade").acquire()
-    waiting = subprocess.Popen([*GLOSSARY, "search", "--db", str(db), "funding"], stdout=subprocess.PIPE,
+    waiting = launcher.popen([*GLOSSARY, "search", "--db", str(db), "funding"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(1.5)
     assert waiting.poll() is None  # waits for the other reader's upgrade

@@ -11,6 +11,7 @@ import subprocess
 import time
 import urllib.request
 
+import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, archive_problems, crawl, rows, run_glossary
 
@@ -811,7 +812,7 @@ def test_an_outage_over_several_parts_of_a_run_marks_no_page_gone(site, archived
 
 def stop_a_refresh_once_it_found_pages_gone(db, signum: int, gone: int = 10) -> int:
     """Start a refresh, and stop it with ``signum`` once it has found ``gone`` archived pages gone: its run's id."""
-    process = subprocess.Popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.05", "--concurrency", "1",
+    process = launcher.popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.05", "--concurrency", "1",
                                 "--max-age", "0", "--no-progress"],
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found = ("SELECT count(*) AS n FROM captures WHERE outcome = 'gone' AND run_id = "
