@@ -48,9 +48,13 @@ class ArchiveLocked(Exception):
     def remedy(self) -> str:
         """What to do: wait, or, for a holder that is stopped, continue or end it."""
         if self.stopped:
-            pid = self.holder["pid"]
-            return f"continue it ('fg' in its shell, or 'kill -CONT {pid}'), or end it ('kill {pid}')"
+            return continue_or_end(self.holder["pid"])
         return "wait for it to end, or run this again later"
+
+
+def continue_or_end(pid: int) -> str:
+    """What to do with a run whose process ``pid`` is stopped (:func:`is_stopped`)."""
+    return f"continue it ('fg' in its shell, or 'kill -CONT {pid}'), or end it ('kill {pid}')"
 
 
 def is_stopped(pid: Any) -> bool:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from glossary_spider.lock import holder, refused_runs
+from glossary_spider.lock import continue_or_end, holder, is_stopped, refused_runs
 from glossary_spider.outcome import (LOCKED_OUT, REFUSED_REASONS, ExitStatus, exit_status, explain, is_complete,
                                      outcome, was_refused)
 from glossary_spider.params import MAX_AGE_DAYS
@@ -33,8 +33,9 @@ COLUMNS = ("id", "command", "started_at", "finished_at", "finish_reason", "outco
 
 def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
     """Every run, in the order they last started (a resumed run at its resumption), each with its
-    ``outcome`` and ``exit_status`` (a running run's are ``running`` and None); runs noted beside
-    the archive have no ``id`` and ``noted`` true."""
+    ``outcome`` and ``exit_status`` (a running run's are ``running`` and None; ``process_stopped``: its
+    process is stopped, by Ctrl-Z or SIGSTOP, and will not end until continued); runs noted beside the
+    archive have no ``id`` and ``noted`` true."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(crawl_runs)")}
     columns = ", ".join(c if c in present else f"NULL AS {c}" for c in COLUMNS)
     runs = [dict(zip(COLUMNS, row)) for row in conn.execute(f"SELECT {columns} FROM crawl_runs ORDER BY id")]
@@ -43,6 +44,7 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
     decided, waiting = held_decisions(conn), held_so_far(conn)
     for run in runs:
         run["decision"] = decided.get(run["id"])
+        run["process_stopped"] = False
         # Stopped (a budget, Ctrl-C, a kill) with its pages held: its resume asks about them again.
         run["held_so_far"] = run["id"] in waiting and not is_complete(run["finish_reason"])
         for key in ("args", "earlier_job_ids"):
@@ -59,6 +61,9 @@ def list_runs(conn: sqlite3.Connection, db: str | Path) -> list[dict[str, Any]]:
             run["outcome"], run["exit_status"] = outcome(status), int(status)
         elif held and held.get("pid") == run["pid"] and run is _last_of(runs, run["command"]):
             run["outcome"], run["exit_status"] = RUNNING, None
+            run["process_stopped"] = is_stopped(run["pid"])
+            if run["process_stopped"]:
+                run["error"] = f"its process (pid {run['pid']}) is stopped: {continue_or_end(run['pid'])}"
         else:
             run["outcome"], run["exit_status"] = outcome(ExitStatus.FAILED), int(ExitStatus.FAILED)
             run["error"] = "stopped before it finished (killed, or the machine went down): " + _carry_on(run, runs)
@@ -95,13 +100,16 @@ def check(runs: list[dict[str, Any]], max_age_hours: float | None = None, now: d
 def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetime, db: str | None) -> Check:
     ended = [r for r in runs if r["outcome"] != RUNNING]
     running = [r for r in runs if r["outcome"] == RUNNING]
-    also = f"; {_name(running[-1])} running since {running[-1]['started_at']}" if running else ""
+    also = f"; {_going(running[-1])}" if running else ""
     if not ended:
         if running:
-            return Check(ExitStatus.DONE, f"ok: {_name(running[-1])} running since {running[-1]['started_at']}")
+            return Check(ExitStatus.DONE, f"ok: {_going(running[-1])}")
         return Check(ExitStatus.FAILED, "no run recorded yet")
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
-    # killed, its start or resumption; within the same second (the times' grain), a refused run first.
+    # killed, its start or resumption. Within the same second (the times' grain), a run refused for the lock
+    # first (it was refused while the run holding the lock went on), and a run refused otherwise (its
+    # arguments, an archive or lock file it could not write) last: it took no lock, and most often came
+    # after (a script's next command).
     # A run dated after now was timed by a clock that ran ahead: it is passed over, or it would stand as
     # the last run until that date, whatever failed since. One dated before a run it followed was timed by a
     # clock that was behind: it ended after that run, or it would never stand as the last run.
@@ -120,7 +128,10 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
             return Check(ExitStatus.FAILED, f"no run that ended before now{also}", ahead[-1])
     behind = _behind([r for r in runs if r not in ahead])
     def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
-        return max(among, key=lambda r: (ended_by(r), r["finish_reason"] not in REFUSED_REASONS, r["id"] or 0))
+        def rank(run: dict[str, Any]) -> int:
+            return 0 if run["finish_reason"] == LOCKED_OUT else 2 if run["finish_reason"] in REFUSED_REASONS else 1
+
+        return max(among, key=lambda r: (ended_by(r), rank(r), r["id"] or 0))
 
     last = latest(ended)
     if last["finish_reason"] == LOCKED_OUT:
@@ -228,6 +239,12 @@ def _carry_on(run: dict[str, Any], runs: list[dict[str, Any]] | None = None) -> 
     return "--resume continues it"
 
 
+def _going(run: dict[str, Any]) -> str:
+    """A running run, in words: and what to do where its process is stopped."""
+    going = f"{_name(run)} running since {run['started_at']}"
+    return f"{going}, but {run['error']}" if run.get("process_stopped") else going
+
+
 def _name(run: dict[str, Any]) -> str:
     job = f" (job {run['job_id']})" if run.get("job_id") else ""
     return f"{run['command']} #{run['id']}{job}" if run.get("id") else f"{run['command']}{job}"
@@ -255,7 +272,7 @@ def table(runs: list[dict[str, Any]]) -> str:
         rows.append((
             str(r["id"] or "-"), r["command"], r["started_at"] or "", _ended(r),
             r["outcome"] + (f" ({r['decision']})" if r.get("decision") else "")
-            + (" (held so far)" if r.get("held_so_far") else ""),
+            + (" (held so far)" if r.get("held_so_far") else "") + (" (stopped)" if r.get("process_stopped") else ""),
             "" if r["exit_status"] is None else str(r["exit_status"]),
             *(str(r.get(f"pages_{k}") or 0) for k in ("new", "changed", "gone", "back", "failed")),
             str(r["requests"] or 0), r["job_id"] or "",

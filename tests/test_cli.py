@@ -1922,6 +1922,26 @@ def test_runs_check_judges_a_run_killed_after_another_found_it_holding_the_lock(
                  now=datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)).status == 3
 
 
+def test_runs_check_orders_a_run_and_a_refusal_of_the_same_second_by_what_refused_it():
+    """Times are to the second. A refresh refused for its lock file a moment after a crawl ended, in that second,
+    was taken for the earlier of the two: --check judged the crawl, and said ok. A refusal for the lock is the
+    earlier (it was refused while the run holding the lock went on); any other, which takes no lock, the later."""
+    from glossary_spider.runs import check
+
+    at = "2026-11-30T06:00:00+00:00"
+    done = {"id": 1, "command": "crawl", "started_at": "2026-11-30T05:00:00+00:00", "resumed_at": None,
+            "finished_at": at, "finish_reason": "finished", "outcome": "done", "exit_status": 0, "job_id": None,
+            "error": None, "pages_new": 10}
+    now = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
+    for reason, status, judged in (("archive_unwritable", 2, "refresh"), ("bad_argument", 2, "refresh"),
+                                   ("locked", 0, "crawl #1")):
+        refused = {**done, "id": None, "command": "refresh", "started_at": at, "finish_reason": reason,
+                   "outcome": "refused", "exit_status": status, "error": "refused", "noted": True}
+        for runs in ([done, refused], [refused, done]):
+            verdict = check(runs, now=now)
+            assert verdict.status == status and judged in verdict.message, (reason, verdict.message)
+
+
 def test_runs_check_is_not_made_green_by_a_reparse_after_a_failed_refresh():
     """A refresh found the site down (exit 6); the reparse the upgrade asks for ran after it, and --check said
     "ok: reparse done", its --max-age satisfied, though nothing had been fetched since."""

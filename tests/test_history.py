@@ -18,7 +18,7 @@ import launcher
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows, run_glossary
 
-from glossary_spider.lock import ArchiveLock
+from glossary_spider.lock import ArchiveLock, is_stopped
 from glossary_spider.replica import ReplicaSite
 from glossary_spider.storage import Archive
 
@@ -813,6 +813,39 @@ def test_a_writer_held_back_by_a_stopped_run_is_told_to_continue_or_end_it(archi
     finally:
         holder.send_signal(signal.SIGCONT)
         holder.communicate("", timeout=30)
+
+
+def test_runs_says_a_running_run_whose_process_is_stopped_is_so_and_how_to_continue_or_end_it(make_replica, tmp_path):
+    """A crawl stopped with Ctrl-Z and forgotten was listed as running, and 'runs --check' said "ok: crawl #1 running"
+    for as long as it stayed stopped: nothing told its scheduler that it would never end."""
+    server = make_replica(40)
+    db = tmp_path / "a.db"
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "2",
+                              "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (db.exists() and '"outcome": "running"' in run_glossary("runs", "--json", "--db", str(db)).stdout):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        process.send_signal(signal.SIGSTOP)
+        while not is_stopped(process.pid):
+            time.sleep(0.01)
+        (run,) = json.loads(run_glossary("runs", "--json", "--db", str(db)).stdout)
+        assert (run["outcome"], run["process_stopped"]) == ("running", True)
+        what = (f"its process (pid {process.pid}) is stopped: continue it ('fg' in its shell, or 'kill -CONT "
+                f"{process.pid}'), or end it ('kill {process.pid}')")
+        listed = run_glossary("runs", "--db", str(db)).stdout.splitlines()
+        assert " running (stopped) " in listed[1] and listed[2:] == [f"  crawl #1: {what}"]
+        checked = run_glossary("runs", "--check", "--db", str(db))
+        assert (checked.returncode, checked.stdout) == (0, f"ok: crawl #1 running since {run['started_at']}, "
+                                                           f"but {what}\n")
+        process.send_signal(signal.SIGCONT)
+        (run,) = json.loads(run_glossary("runs", "--json", "--db", str(db)).stdout)
+        assert (run["outcome"], run["process_stopped"], run["error"]) == ("running", False, None)
+    finally:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def test_an_archive_with_a_second_name_is_refused_to_writers(archived, tmp_path):
