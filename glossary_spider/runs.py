@@ -106,10 +106,10 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
             return Check(ExitStatus.DONE, f"ok: {_going(running[-1])}")
         return Check(ExitStatus.FAILED, "no run recorded yet")
     # The run that ended last (a run refused while another ran ends before it): by its end, or for a run
-    # killed, its start or resumption. Within the same second (the times' grain), a run refused for the lock
-    # first (it was refused while the run holding the lock went on), and a run refused otherwise (its
-    # arguments, an archive or lock file it could not write) last: it took no lock, and most often came
-    # after (a script's next command).
+    # killed, its start or resumption. Within the same second (the times' grain): a run refused for the lock
+    # first (it was refused while the run holding the lock went on); then the runs and refusals the archive
+    # recorded, in the order it recorded them; last, a refusal noted beside the archive, which could not be
+    # written (it took no lock, so no run was going: it came after).
     # A run dated after now was timed by a clock that ran ahead: it is passed over, or it would stand as
     # the last run until that date, whatever failed since. One dated before a run it followed was timed by a
     # clock that was behind: it ended after that run, or it would never stand as the last run.
@@ -129,7 +129,7 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
     behind = _behind([r for r in runs if r not in ahead])
     def latest(among: list[dict[str, Any]]) -> dict[str, Any]:
         def rank(run: dict[str, Any]) -> int:
-            return 0 if run["finish_reason"] == LOCKED_OUT else 2 if run["finish_reason"] in REFUSED_REASONS else 1
+            return 0 if run["finish_reason"] == LOCKED_OUT else 1 if run["id"] is not None else 2
 
         return max(among, key=lambda r: (ended_by(r), rank(r), r["id"] or 0))
 

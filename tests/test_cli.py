@@ -1925,21 +1925,23 @@ def test_runs_check_judges_a_run_killed_after_another_found_it_holding_the_lock(
 def test_runs_check_orders_a_run_and_a_refusal_of_the_same_second_by_what_refused_it():
     """Times are to the second. A refresh refused for its lock file a moment after a crawl ended, in that second,
     was taken for the earlier of the two: --check judged the crawl, and said ok. A refusal for the lock is the
-    earlier (it was refused while the run holding the lock went on); any other, which takes no lock, the later."""
+    earlier (it was refused while the run holding the lock went on); one the archive recorded is ordered by its
+    id among the runs; one noted beside the archive (which could not be written: no run was going) is the later."""
     from glossary_spider.runs import check
 
     at = "2026-11-30T06:00:00+00:00"
-    done = {"id": 1, "command": "crawl", "started_at": "2026-11-30T05:00:00+00:00", "resumed_at": None,
+    done = {"id": 2, "command": "crawl", "started_at": "2026-11-30T05:00:00+00:00", "resumed_at": None,
             "finished_at": at, "finish_reason": "finished", "outcome": "done", "exit_status": 0, "job_id": None,
             "error": None, "pages_new": 10}
     now = datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)
-    for reason, status, judged in (("archive_unwritable", 2, "refresh"), ("bad_argument", 2, "refresh"),
-                                   ("locked", 0, "crawl #1")):
-        refused = {**done, "id": None, "command": "refresh", "started_at": at, "finish_reason": reason,
-                   "outcome": "refused", "exit_status": status, "error": "refused", "noted": True}
+    for reason, recorded, status, judged in (("archive_unwritable", None, 2, "refresh"),
+                                             ("locked", None, 0, "crawl #2"), ("locked", 3, 0, "crawl #2"),
+                                             ("bad_argument", 1, 0, "crawl #2"), ("bad_argument", 3, 2, "refresh #3")):
+        refused = {**done, "id": recorded, "command": "refresh", "started_at": at, "finish_reason": reason,
+                   "outcome": "refused", "exit_status": status, "error": "refused", "noted": recorded is None}
         for runs in ([done, refused], [refused, done]):
             verdict = check(runs, now=now)
-            assert verdict.status == status and judged in verdict.message, (reason, verdict.message)
+            assert verdict.status == status and judged in verdict.message, (reason, recorded, verdict.message)
 
 
 def test_runs_check_is_not_made_green_by_a_reparse_after_a_failed_refresh():
