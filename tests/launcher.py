@@ -8,7 +8,8 @@ stopped by signals sent to its pid, and its exit status is its own (``-N`` where
 
 What a fork cannot give as a new interpreter does is left to :func:`subprocess.Popen` (:func:`launchable`): an
 environment that the interpreter or an import reads as it starts (``PYTHON*``, the locale, ``TMPDIR``,
-``GLOSSARY_PURE_PYTHON``), a ``preexec_fn``, or a command that is not ``glossary``'s. Set
+``GLOSSARY_PURE_PYTHON``), a ``preexec_fn``, ``stdin=PIPE``, or a command that is not ``glossary``'s; and to a
+test that reads a command's resource use as its child's (``os.wait4``). Set
 ``GLOSSARY_TESTS_EXEC=1`` to start every command as a new interpreter.
 
 Run as a script, this module is the launching process itself (:func:`serve`).
@@ -50,8 +51,8 @@ def launchable(args: list[str], env: dict[str, str], kwargs: dict[str, Any]) -> 
     if os.environ.get("GLOSSARY_TESTS_EXEC") or args[:len(COMMAND)] != COMMAND:
         return False
     if set(kwargs) - {"stdin", "stdout", "stderr", "cwd", "text", "start_new_session"} or kwargs.get(
-            "stdin") == subprocess.PIPE:
-        return False
+            "stdin") == subprocess.PIPE or not os.path.isdir(kwargs.get("cwd") or "."):
+        return False  # (Popen raises for a working directory that is not there)
     started = os.environ
     return not any(env.get(key) != started.get(key) for key in {*env, *started}
                    if key.startswith(("PYTHON", "LC_")) or key in _AT_START)
@@ -240,7 +241,7 @@ def run(args: list[str], env: dict[str, str] | None = None, input: Any = None, t
 
 def serve(path: str) -> None:
     """Fork a command for each connection to ``path``, and say on it the command's pid, then its exit status;
-    stop at the end of standard input (the test process has ended)."""
+    stop at the end of standard input (the test process has ended), and take ``path`` and its directory away."""
     for name in PRELOAD:
         __import__(name)
     assert "twisted.internet.reactor" not in sys.modules, "a reactor was installed before the commands'"
@@ -252,13 +253,21 @@ def serve(path: str) -> None:
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the tests is for the commands and the tests
-    running: dict[int, socket.socket] = {}
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ, "connection")
     selector.register(reaped, selectors.EVENT_READ, "reaped")
     selector.register(sys.stdin, selectors.EVENT_READ, "ended")
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    try:
+        _serve(listener, selector, reaped, wake)
+    finally:
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+
+
+def _serve(listener: socket.socket, selector: selectors.BaseSelector, reaped: int, wake: int) -> None:
+    running: dict[int, socket.socket] = {}
     while True:
         for key, _ in selector.select():
             if key.data == "ended":
@@ -276,7 +285,10 @@ def serve(path: str) -> None:
                 for fd in (listener.fileno(), reaped, wake, connection.fileno(), 0,
                            *(other.fileno() for other in running.values())):
                     os.close(fd)
-                _command(json.loads(request), fds)  # never returns
+                try:
+                    _command(json.loads(request), fds)  # exits
+                finally:  # as far as it got (a working directory gone): never back into the launcher's loop
+                    os._exit(127)
             for fd in fds:
                 os.close(fd)
             running[pid] = connection
