@@ -158,10 +158,10 @@ class Launcher:
                 atexit.register(self._process.stdin.close)  # its end: it stops at the end of its input
             return self._path
 
-    def popen(self, args: list[str], env: dict[str, str], cwd: str | os.PathLike = ROOT, stdin: Any = None,
+    def popen(self, args: list[str], env: dict[str, str], cwd: str | os.PathLike | None = None, stdin: Any = None,
               stdout: Any = None, stderr: Any = None, text: bool = False, start_new_session: bool = False) -> Launched:
         """Start ``args`` (``glossary``'s command line) as :class:`subprocess.Popen` would, with its options
-        of the same names; a stream left None is this process's own."""
+        of the same names; a stream left None, or the working directory, is this process's own."""
         path = self._started()
         given, kept, ours = [], [], []
         for fd, option in ((0, stdin), (1, stdout), (2, stderr)):
@@ -179,7 +179,7 @@ class Launcher:
                 kept.append(None)
         umask = os.umask(0)
         os.umask(umask)
-        request = json.dumps({"args": args[len(COMMAND):], "env": env, "cwd": os.fspath(cwd), "umask": umask,
+        request = json.dumps({"args": args[len(COMMAND):], "env": env, "cwd": os.fspath(cwd or os.getcwd()), "umask": umask,
                               "session": start_new_session}).encode()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
