@@ -60,8 +60,8 @@ def launchable(args: list[str], env: dict[str, str], kwargs: dict[str, Any]) -> 
 
 class Launched:
     """A command forked by the launcher, as :class:`subprocess.Popen` offers it: ``pid``, ``returncode``,
-    ``stdout``/``stderr`` (where asked for with ``subprocess.PIPE``; ``stdin=PIPE`` is left to Popen), ``poll``, ``wait``, ``communicate``,
-    ``send_signal``, ``terminate``, ``kill``."""
+    ``stdout``/``stderr`` (where asked for with ``subprocess.PIPE``; ``stdin=PIPE`` is left to Popen), ``poll``,
+    ``wait``, ``communicate``, ``send_signal``, ``terminate``, ``kill``."""
 
     def __init__(self, args: list[str], connection: socket.socket, stdout: IO | None, stderr: IO | None):
         self.args = args
@@ -145,18 +145,17 @@ class Launcher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
-        self._path = ""
+        self._name = f"glossary-launcher-{os.getpid()}-{os.urandom(4).hex()}"
 
     def _started(self) -> str:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
-                self._path = os.path.join(tempfile.mkdtemp(prefix="launcher-"), "socket")
-                self._process = subprocess.Popen([sys.executable, __file__, self._path], stdin=subprocess.PIPE,
+                self._process = subprocess.Popen([sys.executable, __file__, self._name], stdin=subprocess.PIPE,
                                                  stdout=subprocess.PIPE, cwd=ROOT)
                 if self._process.stdout.readline() != b"ready\n":
-                    raise RuntimeError("the launcher did not start")
+                    raise RuntimeError("the launcher did not start (its error is above)")
                 atexit.register(self._process.stdin.close)  # its end: it stops at the end of its input
-            return self._path
+            return _address(self._name)
 
     def popen(self, args: list[str], env: dict[str, str], cwd: str | os.PathLike | None = None, stdin: Any = None,
               stdout: Any = None, stderr: Any = None, text: bool = False, start_new_session: bool = False) -> Launched:
@@ -179,8 +178,8 @@ class Launcher:
                 kept.append(None)
         umask = os.umask(0)
         os.umask(umask)
-        request = json.dumps({"args": args[len(COMMAND):], "env": env, "cwd": os.fspath(cwd or os.getcwd()), "umask": umask,
-                              "session": start_new_session}).encode()
+        request = json.dumps({"args": args[len(COMMAND):], "env": env, "cwd": os.fspath(cwd or os.getcwd()),
+                              "umask": umask, "session": start_new_session}).encode()
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             connection.connect(path)
@@ -239,14 +238,19 @@ def run(args: list[str], env: dict[str, str] | None = None, input: Any = None, t
 # -- the launching process ------------------------------------------------------------------------------------
 
 
-def serve(path: str) -> None:
-    """Fork a command for each connection to ``path``, and say on it the command's pid, then its exit status;
-    stop at the end of standard input (the test process has ended), and take ``path`` and its directory away."""
-    for name in PRELOAD:
-        __import__(name)
+def _address(name: str) -> str:
+    """The launcher's socket: in Linux's abstract namespace, no file to make or take away, whatever TMPDIR is."""
+    return "\0" + name
+
+
+def serve(name: str) -> None:
+    """Fork a command for each connection to the socket ``name``, and say on it the command's pid, then its exit
+    status; stop at the end of standard input (the test process has ended)."""
+    for module in PRELOAD:
+        __import__(module)
     assert "twisted.internet.reactor" not in sys.modules, "a reactor was installed before the commands'"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(_address(name))
     listener.listen(64)
     reaped, wake = os.pipe()
     os.set_blocking(wake, False)
@@ -259,11 +263,7 @@ def serve(path: str) -> None:
     selector.register(sys.stdin, selectors.EVENT_READ, "ended")
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    try:
-        _serve(listener, selector, reaped, wake)
-    finally:
-        os.unlink(path)
-        os.rmdir(os.path.dirname(path))
+    _serve(listener, selector, reaped, wake)
 
 
 def _serve(listener: socket.socket, selector: selectors.BaseSelector, reaped: int, wake: int) -> None:
