@@ -933,11 +933,11 @@ def kill_a_refresh_once_it_staged_edits(db, edits: int = 5) -> int:
     )
     staged = "SELECT count(*) AS n FROM staged s JOIN captures c USING (run_id, url) WHERE c.outcome = 'changed'"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and rows(db, staged)[0]["n"] < edits:
+    while time.monotonic() < deadline and process.poll() is None and rows(db, staged)[0]["n"] < edits:
         time.sleep(0.05)
     process.kill()
-    process.wait()
-    assert rows(db, staged)[0]["n"] >= edits
+    out, err = process.communicate()
+    assert rows(db, staged)[0]["n"] >= edits, (process.returncode, out, err)
     return rows(db, "SELECT max(id) AS id FROM crawl_runs WHERE command = 'refresh'")[0]["id"]
 
 
