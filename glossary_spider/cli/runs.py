@@ -39,7 +39,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: str | None) -> None:
     are for cron mail, systemd OnFailure= or a monitoring system: the last run's
     own exit status when it was not done, 1 when it is older than --max-age (or
     there is none, but for the first run while it is going). A run still going
-    does not count; the line mentions it. A reparse that went well fetches
+    does not count; the line mentions it, and where its process is stopped
+    (Ctrl-Z), how to continue or end it. A reparse that went well fetches
     nothing: the crawl or refresh before it is judged, and dates --max-age. A
     line that needs a look starts with the archive's path, for a loop over many.
 
