@@ -53,8 +53,10 @@ class ArchiveLocked(Exception):
 
 
 def continue_or_end(pid: int) -> str:
-    """What to do with a run whose process ``pid`` is stopped (:func:`is_stopped`)."""
-    return f"continue it ('fg' in its shell, or 'kill -CONT {pid}'), or end it ('kill {pid}')"
+    """What to do with a run whose process ``pid`` is stopped (:func:`is_stopped`). A run handles SIGTERM (it
+    stops as a run, saying so), and a stopped process takes a handled signal only once it is continued."""
+    return (f"continue it ('fg' in its shell, or 'kill -CONT {pid}'), or end it ('kill {pid}; kill -CONT {pid}': "
+            "stopped, it takes the kill only once continued)")
 
 
 def is_stopped(pid: Any) -> bool:

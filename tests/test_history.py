@@ -457,7 +457,7 @@ def test_a_reparse_whose_worker_dies_loses_no_page_and_ends(archived, tmp_path):
     shutil.copy(db, killed)
     assert run_glossary("reparse", "--db", str(reference), "--workers", "2", "--no-progress").returncode == 0
     process = launcher.popen([*GLOSSARY, "reparse", "--db", str(killed), "--workers", "2", "--no-progress"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     children = f"/proc/{process.pid}/task/{process.pid}/children"
     deadline = time.monotonic() + 60
     while len(workers := open(children).read().split()) < 2 and time.monotonic() < deadline:
@@ -809,7 +809,8 @@ def test_a_writer_held_back_by_a_stopped_run_is_told_to_continue_or_end_it(archi
         assert stopped.stderr == (f"Error: {db} is locked by another writer (pid {holder.pid}, crawl since "
                                   f"{stopped.stderr.split(' since ')[1].split(',')[0]}, stopped: Ctrl-Z or SIGSTOP): "
                                   f"continue it ('fg' in its shell, or 'kill -CONT {holder.pid}'), "
-                                  f"or end it ('kill {holder.pid}')\n")
+                                  f"or end it ('kill {holder.pid}; kill -CONT {holder.pid}': stopped, it takes the "
+                                  "kill only once continued)\n")
     finally:
         holder.send_signal(signal.SIGCONT)
         holder.communicate("", timeout=30)
@@ -833,7 +834,8 @@ def test_runs_says_a_running_run_whose_process_is_stopped_is_so_and_how_to_conti
         (run,) = json.loads(run_glossary("runs", "--json", "--db", str(db)).stdout)
         assert (run["outcome"], run["process_stopped"]) == ("running", True)
         what = (f"its process (pid {process.pid}) is stopped: continue it ('fg' in its shell, or 'kill -CONT "
-                f"{process.pid}'), or end it ('kill {process.pid}')")
+                f"{process.pid}'), or end it ('kill {process.pid}; kill -CONT {process.pid}': stopped, it takes the "
+                "kill only once continued)")
         listed = run_glossary("runs", "--db", str(db)).stdout.splitlines()
         assert " running (stopped) " in listed[1] and listed[2:] == [f"  crawl #1: {what}"]
         checked = run_glossary("runs", "--check", "--db", str(db))
