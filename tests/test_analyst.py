@@ -770,7 +770,7 @@ def test_an_export_to_standard_output_stopped_midway_says_so(archive):
     db, _ = archive
     whole = glossary(db, "export", "--format", "jsonl").stdout
     process = launcher.popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert select.select([process.stdout], [], [], 30)[0]  # begun: it cannot end before the pipe is read
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 1  # not waiting for the pipe to be read
@@ -788,7 +788,7 @@ def test_a_stop_that_comes_as_a_complete_export_ends_changes_nothing(archive, tm
     out = tmp_path / "glossary.warc.gz"
     for _ in range(5):
         process = launcher.popen([*GLOSSARY, "export", "--format", "warc", "--db", str(db), "--out", str(out)],
-                                   cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                                 cwd=ROOT, stderr=subprocess.PIPE, text=True)
         said = process.stderr.readline()
         process.send_signal(signum)
         assert (process.wait(timeout=30), said + process.stderr.read()) == (0, f"249 captures written to {out}\n")
@@ -812,7 +812,7 @@ def test_the_part_an_export_killed_midway_left_goes_with_the_next_export(archive
     db, _ = archive
     out = tmp_path / "nightly.jsonl"
     killed = launcher.popen([*GLOSSARY, "export", "--format", "jsonl", "--db", str(db), "--out", str(out)],
-                              cwd=ROOT)
+                            cwd=ROOT)
     part = tmp_path / f".nightly.jsonl.{killed.pid}.part"
     deadline = time.monotonic() + 30
     while not part.exists() and killed.poll() is None and time.monotonic() < deadline:
@@ -883,7 +883,7 @@ def test_out_writes_through_a_symbolic_link_and_keeps_the_files_mode(archive, tm
     stdout.symlink_to("/proc/self/fd/1")
     with open(captured, "w") as sink:
         result = launcher.run([*GLOSSARY, "export", "--format", "csv", "--db", str(db), "--out", str(stdout)],
-                                cwd=ROOT, stdout=sink, stderr=subprocess.PIPE, text=True, timeout=60)
+                              cwd=ROOT, stdout=sink, stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert stdout.is_symlink() and captured.read_text() == real.read_text()
 
@@ -905,7 +905,7 @@ def test_standard_output_on_a_full_disk_is_one_line(archive, command):
     db, _ = archive
     with open("/dev/full", "w") as full:
         result = launcher.run([*GLOSSARY, *command, "--db", str(db)], cwd=ROOT, stdout=full,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
+                              stderr=subprocess.PIPE, text=True, timeout=60)
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert "No space left on device" in result.stderr
 
@@ -949,7 +949,7 @@ def test_a_warc_is_not_written_to_a_terminal(archive):
     controller, terminal = pty.openpty()
     try:
         result = launcher.run([*GLOSSARY, "export", "--format", "warc", "--db", str(db)], cwd=ROOT,
-                                stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
+                              stdout=terminal, stderr=subprocess.PIPE, text=True, timeout=60)
     finally:
         os.close(terminal)
         os.close(controller)

@@ -50,8 +50,8 @@ def test_sigterm_stops_datasette_and_leaves_no_temporary_file(crawled, tmp_path)
     shutil.copy(crawled, db)
     port = free_port()
     browse = launcher.popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
-                              env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                            env={**os.environ, "TMPDIR": str(tmp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     try:
         pages = wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_shape=array&_size=5")
         assert len(pages) == 5
@@ -73,7 +73,7 @@ def test_a_port_in_use_is_a_one_line_error_not_a_locked_archive(crawled):
         busy.listen()
         port = busy.getsockname()[1]
         result = launcher.run([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert_one_line_error(result, f"port {port} is in use", "--port")
 
 
@@ -109,7 +109,7 @@ def test_an_archive_name_datasette_would_read_as_a_uri_is_refused_in_one_line(cr
     shelf.mkdir()
     shutil.copy(crawled, shelf / name)
     result = launcher.run([*GLOSSARY, "browse", "--db", name, "--port", str(free_port()), "--no-open"],
-                            cwd=shelf, capture_output=True, text=True, timeout=60)
+                          cwd=shelf, capture_output=True, text=True, timeout=60)
     assert_one_line_error(result, "Datasette cannot open an archive whose path holds", "another name")
     assert {p.name for p in shelf.iterdir()} <= {name, f"{name}-wal", f"{name}-shm"}  # no file "a", no "xA.db"
 
@@ -131,7 +131,7 @@ def test_an_archive_named_like_an_option_and_a_port_in_time_wait_are_served(craw
         time.sleep(0.1)
         client.close()
     browse = launcher.popen([*GLOSSARY, "browse", "--db", "-h.db", "--port", str(port), "--no-open"], cwd=shelf,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         pages = wait_for(f"http://127.0.0.1:{port}/-h/pages.json?_shape=array&_size=2")
         assert len(pages) == 2
@@ -182,7 +182,7 @@ def hostile(tmp_path_factory):
         {"url": f"{site}/definition/retired/", "status": "gone"}]
     port = free_port()
     browse = launcher.popen([*GLOSSARY, "browse", "--db", str(db), "--port", str(port), "--no-open"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(f"http://127.0.0.1:{port}/archive/pages.json?_size=1")
         yield {"base": f"http://127.0.0.1:{port}/archive", "site": site, "db": db}

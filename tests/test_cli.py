@@ -375,7 +375,7 @@ def test_the_default_archive_directory_is_created_with_a_word(tmp_path):
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
     result = launcher.run([*GLOSSARY, "crawl", "--start-url", "http://127.0.0.1:9/x/", "--ignore-robots", "--delay",
                              "0", "--no-progress"], capture_output=True, text=True, cwd=tmp_path, env=unset,
-                            timeout=120)
+                          timeout=120)
     assert result.stderr.splitlines()[0] == "Created data/ for the archive data/glossary.db"
     assert (tmp_path / "data" / "glossary.db").is_file()
 
@@ -387,7 +387,7 @@ def test_a_crawl_refused_for_its_arguments_creates_no_archive_directory(tmp_path
     and left it empty behind the error."""
     unset = {name: value for name, value in os.environ.items() if name != "GLOSSARY_DB"}
     result = launcher.run([*GLOSSARY, "crawl", *wrong, "--no-progress"], capture_output=True, text=True,
-                            cwd=tmp_path, env=unset, timeout=120)
+                          cwd=tmp_path, env=unset, timeout=120)
     assert_one_line_error(result, wrong[1])
     assert list(tmp_path.iterdir()) == []
 
@@ -732,7 +732,7 @@ def test_progress_is_one_line_rewritten_on_a_terminal_and_plain_lines_in_a_log(r
     def on_a_terminal(*args: str, **env: str) -> bytes:
         controller, terminal = pty.openpty()  # a terminal nobody gave a size (0 columns), as docker exec -t's
         process = launcher.popen([*GLOSSARY, *args], cwd=ROOT, stdout=terminal, stderr=terminal,
-                                   env={k: v for k, v in {**os.environ, **env}.items() if k != "COLUMNS"})
+                                 env={k: v for k, v in {**os.environ, **env}.items() if k != "COLUMNS"})
         os.close(terminal)
         shown = b""
         while True:
@@ -1297,7 +1297,7 @@ def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
     lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
                                 "0.05", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                             text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _batch_written(db):
         time.sleep(0.1)
@@ -1389,7 +1389,7 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
 
     done = launcher.run([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "0",
                            "--concurrency", "8", "--no-progress", "--max-pages", "5"],
-                          cwd=ROOT, preexec_fn=close_streams, timeout=120)
+                        cwd=ROOT, preexec_fn=close_streams, timeout=120)
     assert done.returncode == 4
     assert rows(db, "SELECT finish_reason, exit_status FROM crawl_runs") == [
         {"finish_reason": "max_pages", "exit_status": 4}]
@@ -1403,7 +1403,7 @@ def test_an_export_to_a_closed_standard_output_is_refused_not_lost(crawled, comm
     """With standard output closed (``>&-``), an export wrote nowhere and exited 0 (and a search or a page shown
     did until they were refused too)."""
     result = launcher.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: os.close(1), timeout=120)
+                          preexec_fn=lambda: os.close(1), timeout=120)
     assert result.returncode == 2
     out = "" if command[0] in ("search", "show") else "give --out FILE, or "
     assert result.stderr == f"Error: standard output is closed: {out}redirect the output\n"
@@ -1440,7 +1440,7 @@ def test_a_summary_that_cannot_be_written_leaves_the_run_done(crawled, tmp_path)
     with open("/dev/full", "w") as full:
         result = launcher.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--concurrency", "8",
                                  "--no-progress"], cwd=ROOT, stdout=full, stderr=subprocess.PIPE, text=True,
-                                timeout=120)
+                              timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ("Note: the run's summary could not be written to standard output "
                              "(No space left on device)\n")
@@ -1458,8 +1458,8 @@ def test_standard_error_whose_reader_left_leaves_the_run_its_exit_status(crawled
     try:
         for budget, status in ((["--max-requests", "3"], 4), ([], 0)):
             result = launcher.run([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0", "--no-progress", *budget],
-                                    cwd=ROOT, stderr=write_end, timeout=120,
-                                    stdout=write_end if streams == "both" else subprocess.DEVNULL)
+                                  cwd=ROOT, stderr=write_end, timeout=120,
+                                  stdout=write_end if streams == "both" else subprocess.DEVNULL)
             assert result.returncode == status
     finally:
         os.close(write_end)
@@ -1688,7 +1688,7 @@ def test_search_on_a_terminal_is_bold_unless_it_asks_for_none(crawled, environme
     controller, terminal = pty.openpty()
     try:
         launcher.run([*GLOSSARY, "search", "gamma", "--limit", "1", "--db", str(crawled)], cwd=ROOT, stdout=terminal,
-                       stderr=subprocess.DEVNULL, timeout=60, env={**os.environ, "TERM": "xterm", **environment})
+                     stderr=subprocess.DEVNULL, timeout=60, env={**os.environ, "TERM": "xterm", **environment})
         shown = os.read(controller, 65536)
     finally:
         os.close(terminal)
@@ -1711,7 +1711,7 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_directory_or_stdout(
 def test_out_dash_is_standard_output_not_a_file_named_dash(crawled, tmp_path, args):
     """export --out - wrote a file named '-' into the working directory, as every Unix tool does not."""
     result = launcher.run([*GLOSSARY, *args, "--out", "-", "--db", str(crawled)], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
     first = json.loads(result.stdout.splitlines()[0] if args[0] == "export" else result.stdout)
@@ -1720,7 +1720,7 @@ def test_out_dash_is_standard_output_not_a_file_named_dash(crawled, tmp_path, ar
 
 def test_db_dash_is_refused_not_made_a_file_named_dash(tmp_path):
     result = launcher.run([*GLOSSARY, "search", "gamma", "--db", "-"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+                          text=True, timeout=60)
     assert_one_line_error(result, "an archive is a SQLite file", "./-")
     assert list(tmp_path.iterdir()) == []
 
@@ -1737,7 +1737,7 @@ def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):
 
     db = shutil.copy(crawled, tmp_path / "reparsing.db")
     process = launcher.popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not rows(db, "SELECT id FROM crawl_runs WHERE command = 'reparse'") and time.monotonic() < deadline:
@@ -1759,7 +1759,7 @@ def test_a_stopped_reparse_says_how_to_carry_on(crawled, tmp_path):
 
     db = shutil.copy(crawled, tmp_path / "reparsing.db")
     process = launcher.popen([*GLOSSARY, "reparse", "--db", str(db), "--workers", "1", "--no-progress"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not rows(db, "SELECT id FROM crawl_runs WHERE command = 'reparse'") and time.monotonic() < deadline:
         time.sleep(0.002)
@@ -1848,7 +1848,7 @@ def test_runs_check_judges_the_run_that_ended_last_and_shows_no_control_characte
     shutil.copy(crawled, db)
     running = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{server.url}/", "--delay", "1",
                                 "--max-pages", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while len(server.requests()) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -150,7 +150,7 @@ def test_a_service_manager_stopping_a_crawl_loses_no_page_in_flight(server, craw
     reference, _ = crawled
     db = tmp_path / "stopped.db"
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), *_start(server), *CRAWL_ARGS], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 60
     while not _staged(db) and time.monotonic() < deadline:  # pages are going through the workers
         time.sleep(0.01)

@@ -554,7 +554,7 @@ def test_request_queues_a_killed_crawl_left_are_removed_by_a_later_crawl_and_not
     db = tmp_path / "glossary.db"
     killed = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay", "1",
                                "--no-progress"], cwd=ROOT, env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not list(temp.glob("glossary-jobs-*")) and time.monotonic() < deadline:
         time.sleep(0.05)

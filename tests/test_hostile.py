@@ -95,7 +95,7 @@ def test_a_planted_job_directory_is_never_unpickled(replica, tmp_path, planted):
     before = len(replica.requests())
     first = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                               "--delay", "0.1", "--concurrency", "1", "--no-progress"], cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: len(replica.requests()) > before + 3, 60)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=30) == 1, first.stderr.read()
@@ -173,7 +173,7 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
     # The Crawl-delay capped at 6 s: the first page 6 s after robots.txt, the next held back for 6 more.
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                                 "--delay", "0", "--max-delay", "6", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True)
     if attack == "crawl-delay":  # one page fetched, the next held back by the Crawl-delay: 4.5 s to wait
         _wait_for(lambda: len([r for r in server.requests() if r["path"] != "/robots.txt"]) >= 1, 60)
         time.sleep(1.5)
@@ -205,7 +205,7 @@ def _crawl_held_by_a_page_never_answered(make_replica, tmp_path, **popen):
     urls.write_text("".join(f"{server.url}{p}\n" for p in paths))
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
                                 "--delay", "0", "--concurrency", "4", "--workers", "1", "--no-progress"], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     return server, db, paths, process
 
 
@@ -218,7 +218,7 @@ def test_a_stop_while_the_crawl_starts_up_stops_the_run_it_opened(make_replica, 
     db = tmp_path / "early.db"
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", server.url, "--delay", "0",
                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def recorded() -> bool:
         try:
@@ -289,8 +289,8 @@ def test_every_command_stopped_as_it_starts_up_says_so_in_one_line(crawled, tmp_
     shutil.copy(crawled, db)
     for signum in (signal.SIGTERM, signal.SIGINT):
         process = _starting_up(launcher.popen([*GLOSSARY, command[0], "--db", str(db), *command[1:]], cwd=ROOT,
-                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)))
         time.sleep(0.05)  # into the imports, which take most of a second
         process.send_signal(signum)
         out, err = process.communicate(timeout=60)
@@ -378,7 +378,7 @@ def test_a_stop_held_past_its_grace_says_so_in_a_line_of_the_commands_own(tmp_pa
         db = tmp_path / "silent.db"
         process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url",
                                     f"http://127.0.0.1:{silent.getsockname()[1]}/", "--no-progress"], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         connection, _ = silent.accept()
         with connection:
             time.sleep(0.5)
@@ -1250,8 +1250,8 @@ def test_killing_browse_stops_datasette(crawled, tmp_path, signum):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = launcher.popen([*GLOSSARY, "browse", "--db", str(crawled), "--port", str(port), "--no-open"],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env={**os.environ, "TMPDIR": str(tmp_path)})
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "TMPDIR": str(tmp_path)})
 
     def listening() -> bool:
         with socket.socket() as s:

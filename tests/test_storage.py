@@ -176,7 +176,7 @@ def test_a_reader_never_upgrades_an_archive_beside_the_run_writing_it(tmp_path):
 
     upgrading = ArchiveLock(db, "upgrade").acquire()
     waiting = launcher.popen([*GLOSSARY, "search", "--db", str(db), "funding"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(1.5)
     assert waiting.poll() is None  # waits for the other reader's upgrade
     upgrading.release()

@@ -814,7 +814,7 @@ def stop_a_refresh_once_it_found_pages_gone(db, signum: int, gone: int = 10) -> 
     """Start a refresh, and stop it with ``signum`` once it has found ``gone`` archived pages gone: its run's id."""
     process = launcher.popen([*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.05", "--concurrency", "1",
                                 "--max-age", "0", "--no-progress"],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     found = ("SELECT count(*) AS n FROM captures WHERE outcome = 'gone' AND run_id = "
              "(SELECT max(id) FROM crawl_runs WHERE command = 'refresh')")
     deadline = time.monotonic() + 60
