@@ -927,10 +927,12 @@ def test_a_killed_refresh_that_is_not_resumed_leaves_nothing_staged_once_a_new_o
     assert archive_problems(db) == []
 
 
-def kill_a_refresh_once_it_staged_edits(db, edits: int = 5) -> int:
-    """Start a refresh, and kill -9 it once it has staged ``edits`` edited pages: its run's id."""
+def kill_a_refresh_once_it_staged_edits(db, edits: int = 1) -> int:
+    """Start a refresh, and kill -9 it once it has staged ``edits`` edited pages: its run's id. A run stages
+    its pages a batch at a time, at least every 2 s (GLOSSARY_BATCH_SECONDS): this one's delay keeps it
+    fetching for about 7 s, so its first batches are staged well before its close archives them all."""
     process = launcher.popen(
-        [*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.02", "--concurrency", "1", "--no-progress"],
+        [*GLOSSARY, "refresh", "--db", str(db), "--delay", "0.1", "--concurrency", "1", "--no-progress"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     staged = "SELECT count(*) AS n FROM staged s JOIN captures c USING (run_id, url) WHERE c.outcome = 'changed'"
