@@ -222,6 +222,30 @@ def test_an_upgrade_keeps_the_views_someone_added_and_names_those_it_cannot(tmp_
     assert "could not be made again" in result.stderr and "my_rows" in result.stderr
 
 
+def test_a_writer_leaves_a_current_schema_as_it_is_and_makes_again_what_is_missing(refreshed, tmp_path):
+    """Every writer made the archive's views again as it opened it: a write of the schema at every run, which
+    had every other connection (Datasette, a report) read the schema anew. A current schema is left as it is;
+    what is missing or changed (a view dropped or replaced, a trigger or an index dropped) is made again."""
+    db = tmp_path / "current.db"
+    shutil.copy(refreshed[0], db)
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    made, cookie = rows(db, schema), rows(db, "PRAGMA schema_version")
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "PRAGMA schema_version") == cookie
+
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP VIEW broken_links")
+        conn.execute("DROP VIEW links")
+        conn.execute("CREATE VIEW links AS SELECT 1 AS from_url")
+        conn.execute("DROP TRIGGER pages_au")
+        conn.execute("DROP INDEX captures_moved")
+    conn.close()
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, schema) == made
+
+
 def test_a_migration_killed_at_any_moment_loses_nothing(tmp_path):
     reference = schema_1_archive(tmp_path / "reference.db")
     Archive(reference).close()
