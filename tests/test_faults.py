@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import GLOSSARY, ROOT, Replica, crawl, lasting_port, rows, run_glossary
 
-from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, XSS_TITLE
+from glossary_spider.replica.faults import CRAWL_DELAY, FAULTS, SITEMAP_FILES, XSS_TITLE
 from glossary_spider.replica.linktraps import CHAIN, CHAIN_LENGTH, LINK_TRAPS
 from glossary_spider.replica.site import ReplicaSite
 
@@ -93,6 +93,15 @@ def test_each_survivable_fault_leaves_its_page_archived(attacked, fault):
     fetch_errors = rows(attacked["db"], "SELECT * FROM crawl_errors WHERE url = ? AND stage = 'fetch'",
                         (base + path,))
     assert fetch_errors == []
+
+
+def test_a_sitemap_entry_that_names_a_file_is_not_requested(attacked):
+    """A sitemap listing a PDF, an image or an archive on the crawl's host had each fetched (16 MiB at most)
+    and counted a failed page of the run, where a link to it is not followed: neither is the entry."""
+    asked = {r["path"] for r in attacked["server"].requests()}
+    assert "/definition/fault-offsite-sitemap/" in asked
+    assert asked.isdisjoint(SITEMAP_FILES)
+    assert not [r for r in rows(attacked["db"], "SELECT url FROM captures") if r["url"].endswith(SITEMAP_FILES)]
 
 
 def test_an_answer_twisted_cannot_read_is_not_asked_for_again(attacked):

@@ -156,8 +156,8 @@ FAULTS = [
           "(its one page is listed nowhere else)", "archived", linked=False),
     Fault("entity-bomb-sitemap", "/faults-bomb-sitemap.xml", "a sitemap declaring a billion-laughs entity bomb",
           "error:sitemap:entities", linked=False),
-    Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts and file: URLs",
-          "archived", linked=False),
+    Fault("offsite-sitemap", "/faults-offsite-sitemap.xml", "a sitemap listing other hosts, file: URLs and files "
+          "on the crawl's host (a PDF, an image, a .tar.gz)", "archived", linked=False),
     Fault("html-sitemap", "/faults-html-sitemap.xml", "a sitemap that is an HTML page", "error:sitemap:not a sitemap",
           linked=False),
     Fault("xss", _page("xss"), "a title and text full of <script> and quotes", "archived"),
@@ -195,6 +195,9 @@ BY_PATH = {f.path: f for f in FAULTS if not f.path.startswith(ALIASES)}
 GOOD_FAULT_PAGES = {"/definition/fault-only-in-gzip-sitemap/", "/definition/fault-only-in-text-sitemap/",
                     "/definition/fault-only-in-atom-sitemap/", "/definition/fault-only-in-utf16-sitemap/",
                     "/definition/fault-only-in-feed-sitemap/", "/definition/fault-offsite-sitemap/"}
+# Files the offsite sitemap lists on the crawl's own host: no pages, never requested.
+SITEMAP_FILES = ("/wp-content/uploads/2025/12/fault-report.pdf", "/wp-content/uploads/2025/12/fault-chart.PNG",
+                 "/downloads/fault-data.tar.gz")
 XSS_TITLE = "<script>alert('x')</script> & \"quotes\""
 
 
@@ -685,7 +688,7 @@ def _entity_bomb(resource, request, path, base):
 def _offsite_sitemap(resource, request, path, base):
     port = base.rpartition(":")[2]
     locs = [f"http://127.0.0.1:{port}/definition/fault-offsite-target/", "http://evil.example/definition/x/",
-            "file:///etc/passwd", f"{base}/definition/fault-offsite-sitemap/"]
+            "file:///etc/passwd", f"{base}/definition/fault-offsite-sitemap/", *(base + path for path in SITEMAP_FILES)]
     xml = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
            + "".join(f"<url><loc>{escape(loc)}</loc></url>" for loc in locs) + "</urlset>")
     return _reply(resource, request, path, 200, xml.encode(), b"application/xml")

@@ -28,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider, signals
@@ -62,7 +63,7 @@ from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
-from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_followable, normalize_url, server_of
+from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_file, is_followable, normalize_url, server_of
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
                                      hold_stops)
 
@@ -310,6 +311,9 @@ class GlossarySpider(Spider):
                     return
                 request = self.sitemap_request(loc, depth)
             else:
+                if is_file(urlsplit(loc).path):  # a PDF, an image: no page, as a link to it is not followed
+                    self.crawler.stats.inc_value("glossary/sitemap_files")
+                    continue
                 if self.sitemap_urls_taken >= (most := settings.getint("GLOSSARY_MAX_SITEMAP_URLS", 500_000)):
                     yield from self.sitemap_cut("urls", loc, f"sitemap limit: more than {most:,} page URLs "
                                                 "from sitemaps in one run; no more are taken")
