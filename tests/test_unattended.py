@@ -681,10 +681,15 @@ def test_a_redesign_the_extraction_misses_is_held_then_accepted(site, archived):
     assert "health:" in result.stdout and "JSON-LD" in result.stdout
     assert len(history(archived)) == versions
     run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
-    accepted = run_glossary("held", "--db", str(archived), "--accept", str(run_id))
+    accepted = run_glossary("held", "--db", str(archived), "--accept", str(run_id), "--progress")
     assert accepted.returncode == 0, accepted.stderr
     changed = rows(archived, "SELECT count(*) AS n FROM page_versions WHERE run_id = ?", (run_id,))[0]["n"]
     assert changed >= PAGES * 0.5, "the held run's versions were written from its captures"
+    # Its progress, a page at a time (not a terminal: a line at the first hundred, then every 30 s, and the last).
+    done = re.findall(rf"^accepting run #{run_id}: (\d+) of (\d+) pages extracted again and archived$",
+                      accepted.stderr, re.M)
+    assert len(accepted.stderr.splitlines()) == len(done) >= 2, accepted.stderr
+    assert done[0][0] == "100" and done[-1][0] == done[-1][1] and int(done[-1][0]) >= changed, accepted.stderr
     assert rows(archived, "SELECT count(*) AS n FROM staged")[0]["n"] == 0
     assert archive_problems(archived) == []
     again = run_glossary("held", "--db", str(archived), "--accept", str(run_id))

@@ -194,8 +194,11 @@ RUN_ID = click.IntRange(1, 2**63 - 1)  # a crawl_runs id: SQLite's integers
               help="Write the held run's versions, re-extracted from its kept captures.")
 @click.option("--discard", "discard", type=RUN_ID, metavar="ID", help="Forget the held run's versions; captures stay.")
 @click.option("--json", "as_json", is_flag=True, help="Print the gate's reports as JSON.")
+@click.option("--progress/--no-progress", default=None,
+              help="With --accept: show how many pages are done (default: on a terminal).")
 @user_errors
-def held(db: str, run_id: int | None, accept: int | None, discard: int | None, as_json: bool) -> None:
+def held(db: str, run_id: int | None, accept: int | None, discard: int | None, as_json: bool,
+         progress: bool | None) -> None:
     """Runs the quality gate held back, with what tripped it; accept or discard one.
 
     A held run fetched everything but wrote no version and changed no page (exit
@@ -243,7 +246,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             raise UserError(f"run #{later} has archived pages since run #{accept} was held: "
                             f"its versions would be older than the archive's; discard it")
 
-        counts = accept_held(archive, accept)  # the run counted again, as it would have been had it passed
+        show = sys.stderr.isatty() if progress is None else progress
+        counts = accept_held(archive, accept, show)  # the run counted again, as it would have been had it passed
         kinds = ("new", "changed", "unchanged", "gone", "back")
         archived = ", ".join(f"{counts[f'pages_{kind}']} {kind}" for kind in kinds if counts[f"pages_{kind}"]) or "no"
         click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
