@@ -271,15 +271,23 @@ WHERE s.syntax = 'json-ld' AND json_valid(s.data) AND json_type(s.data, '$."@gra
   AND g.type = 'object'""",
     # The analysis views read the links the site still makes: those of its live pages (a page gone keeps the
     # links it last had, and they break nothing, link to nothing, list nothing as related).
+    # Broken links are found from their few targets (pages gone, URLs never archived that answered 404 or 410)
+    # through link_rows_to_id, in the order the CROSS JOINs fix: not by reading every link (2.6 s of a
+    # 20,000-page archive's report, 0.04 s so).
     "broken_links": """
-SELECT l.from_url, l.kind, l.position, l.to_url, l.anchor_text,
-       coalesce(p.http_status, e.http_status) AS target_status
-FROM links l
-JOIN pages f ON f.url = l.from_url AND f.status = 'live'
-LEFT JOIN pages p ON p.url = l.to_url
-LEFT JOIN (SELECT url, max(http_status) AS http_status FROM crawl_errors
-           WHERE http_status IN (404, 410) GROUP BY url) e ON e.url = l.to_url
-WHERE p.status = 'gone' OR (p.url IS NULL AND e.url IS NOT NULL)""",
+SELECT f.url AS from_url, l.kind, l.position, t.url AS to_url, a.text AS anchor_text, gone.status AS target_status
+FROM (SELECT p.url, coalesce(p.http_status, (SELECT max(e.http_status) FROM crawl_errors e
+                                             WHERE e.url = p.url AND e.http_status IN (404, 410))) AS status
+      FROM pages p WHERE p.status = 'gone'
+      UNION ALL
+      SELECT e.url, max(e.http_status) FROM crawl_errors e
+      WHERE e.http_status IN (404, 410) AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = e.url)
+      GROUP BY e.url) gone
+CROSS JOIN urls t ON t.url = gone.url
+CROSS JOIN link_rows l ON l.to_id = t.id
+CROSS JOIN urls f ON f.id = l.from_id
+CROSS JOIN pages fp ON fp.url = f.url AND fp.status = 'live'
+LEFT JOIN link_texts a ON a.id = l.anchor_id""",
     # Linked to through a URL that redirects there (ARRIVALS) is linked too: those links are found once, for all.
     "orphan_pages": """
 SELECT p.url, p.page_type, p.slug, p.title FROM pages p
@@ -289,15 +297,17 @@ WHERE p.page_type != 'other' AND p.status = 'live'
                   WHERE t.url = p.url AND f.url != p.url)
   AND p.url NOT IN (WITH RECURSIVE""" + REDIRECTS + "," + ARRIVALS + """
                     SELECT to_url FROM arrivals)""",
+    # The live pages' ids read once, as a list: a page's status read for each end of each related link, past its
+    # body text, took twice as long (0.53 against 0.33 s for 80,000 related links).
     "one_way_related": """
 SELECT fa.url AS from_url, ta.url AS to_url, an.text AS anchor_text
 FROM link_rows a
 JOIN urls fa ON fa.id = a.from_id
 JOIN urls ta ON ta.id = a.to_id
-JOIN pages p ON p.url = ta.url AND p.status = 'live'
-JOIN pages fp ON fp.url = fa.url AND fp.status = 'live'
 LEFT JOIN link_texts an ON an.id = a.anchor_id
 WHERE a.kind = 'related'
+  AND a.from_id IN (SELECT u.id FROM pages p JOIN urls u ON u.url = p.url WHERE p.status = 'live')
+  AND a.to_id IN (SELECT u.id FROM pages p JOIN urls u ON u.url = p.url WHERE p.status = 'live')
   AND NOT EXISTS (SELECT 1 FROM link_rows b
                   WHERE b.kind = 'related' AND b.from_id = a.to_id AND b.to_id = a.from_id)""",
 }
