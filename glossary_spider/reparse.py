@@ -319,12 +319,15 @@ def accept_held(archive: Archive, run_id: int, progress: bool = False) -> dict[s
     staged = archive.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
     total, done = staged - len(set(soft_404) | kept.keys()), 0
 
+    def said() -> str:
+        return f"accepting run #{run_id}: {done:,} of {total:,} pages extracted again and archived"
+
     def reread(row: dict[str, Any]) -> dict[str, Any] | None:
         """The page's record extracted anew, as it is archived: a run's records are not all held at once."""
         nonlocal done
         done += 1
         if line and done % 100 == 0:
-            line.show(f"accepting run #{run_id}: {done:,} of {total:,} pages extracted again and archived")
+            line.show(said())
         body = archive.body(row["body_sha256"])
         if body is None:
             return None
@@ -337,4 +340,4 @@ def accept_held(archive: Archive, run_id: int, progress: bool = False) -> dict[s
         return archive.accept_staged(run_id, soft_404, kept, reread)
     finally:
         if line:
-            line.done(f"accepting run #{run_id}: {done:,} of {total:,} pages extracted again and archived")
+            line.done(said())
