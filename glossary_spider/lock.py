@@ -146,7 +146,7 @@ class ArchiveLock:
     def _open(self) -> tuple[int, int]:
         """The lock file, opened to be written, or where we may not write it, to be read (enough to learn by
         flock whether it is held), and why it may not be written (EACCES or EPERM; 0 if it may)."""
-        denied = 0
+        denied, vanished = 0, 0
         while True:
             # O_NOFOLLOW: a symlink planted at the lock's path must not make us truncate its target.
             access = os.O_RDONLY if denied else os.O_RDWR | os.O_CREAT
@@ -163,7 +163,12 @@ class ArchiveLock:
                                          "remove it") from None
                 if exc.errno not in (errno.EACCES, errno.EPERM):
                     raise
-                if not denied and not self.path.exists():  # nothing may be made there
+                if not denied and not self.path.exists():
+                    # Removed as we looked, by a writer replacing it (then making it is ours to try again),
+                    # or nothing may be made there: so it is still, a few tries on.
+                    vanished += 1
+                    if vanished < _MAKE_TRIES:
+                        continue
                     raise UnsafeLockFile(exc.errno, _denied(self.path, exc.errno)) from None
                 if denied:
                     break
@@ -259,6 +264,9 @@ def _same_file(fd: int, path: Path) -> bool:
     except FileNotFoundError:
         return False
 
+
+# How many times a writer tries to make the lock file that it was refused to open and that is not there.
+_MAKE_TRIES = 5
 
 # How long a writer refused the lock waits for its holder to write its name: it does so just after it locks.
 _NAMING_SECONDS = 0.5
