@@ -330,7 +330,7 @@ def test_a_scrapy_crawl_stopped_twice_records_its_run_as_interrupted(make_replic
     one stop ends it."""
     server = make_replica(SITE_PAGES, 1, "--attack", "none")
     db = tmp_path / "twice.db"
-    paths = ["/attack/never-answered/", *ReplicaSite(SITE_PAGES).glossary_paths()[:5]]
+    paths = [*ReplicaSite(SITE_PAGES).glossary_paths()[:5], "/attack/never-answered/"]
     process = launcher.popen(
         [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={','.join(server.url + p for p in paths)}",
          "-a", "follow=0", "-a", "delay=0.3", "-s", f"GLOSSARY_DB={db}"], cwd=ROOT, stdout=subprocess.PIPE,
