@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 from glossary_spider.outcome import is_complete, was_refused
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import (READ_AS_IS, ArchiveError, check_schema_version, existing_archive,
-                                     not_an_archive, page_record, read_gate_report, run_counts)
+from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, check_schema_version,
+                                     existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.history import page_history
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
@@ -102,7 +102,7 @@ def _open(path: Path, mode: str, factory: type[sqlite3.Connection] = sqlite3.Con
     if mode == "mode=ro":
         _read.add(path)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
     check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
     return conn
 

@@ -1292,12 +1292,19 @@ def test_a_resume_on_a_disk_still_full_says_what_to_do(replica, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
 
+# The busy timeout of the crawls another program holds the write lock from (GLOSSARY_BUSY_TIMEOUT; 10 s unset):
+# longer than the 2 s a batch may wait to be written, so that a hold of 1.75 times it refuses the batch.
+BUSY_TIMEOUT = 4
+# Pages enough that the crawl, one exchange at a time, runs on some seconds after its first batch is written.
+HELD_SITE_PAGES = 60
+
+
 def _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=None):
     """A polite crawl of ``db`` that another connection (a sqlite3 session's BEGIN IMMEDIATE) takes the write
     lock from once its first batch is written: until the crawl ends, or for ``hold_for`` seconds."""
     process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--start-url", f"{replica.url}/", "--delay",
                                 "0.05", "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, env={**os.environ, "GLOSSARY_BUSY_TIMEOUT": str(BUSY_TIMEOUT)})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not _batch_written(db):
         time.sleep(0.1)
@@ -1320,11 +1327,11 @@ def _batch_written(db):
         return False
 
 
-def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(replica, tmp_path):
+def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(make_replica, tmp_path):
     """A write that waited out the busy timeout for another connection's write lock said that room on the
     disk, most often, was to be made, as for a full disk."""
     db = tmp_path / "held.db"
-    result = _crawl_while_a_program_holds_the_write_lock(replica, db)
+    result = _crawl_while_a_program_holds_the_write_lock(make_replica(HELD_SITE_PAGES), db)
     assert_one_line_error(result, "another program holds its write lock", "sqlite3", "not a glossary run",
                           f"close that program, then resume the run: 'glossary crawl --resume --db {db}'")
     assert "disk" not in result.stderr
@@ -1332,14 +1339,27 @@ def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(repl
     assert resumed.returncode == 0, resumed.stderr
 
 
-def test_a_crawl_stopped_by_another_programs_write_lock_is_recorded_as_it_ended(replica, tmp_path):
+@pytest.mark.parametrize("given", ["ten", "-1", "nan", "1e9"])
+def test_a_busy_timeout_that_is_no_number_of_seconds_is_refused_in_a_line(crawled, tmp_path, given):
+    """GLOSSARY_BUSY_TIMEOUT says how long a command waits for another program's write lock: a value that is
+    not a number of seconds from 0 to a day is named, with what to do, before anything is read or written."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    env = {**os.environ, "GLOSSARY_BUSY_TIMEOUT": given}
+    for command in (["reparse", "--no-progress"], ["search", "vega"], ["runs"]):
+        result = run_glossary(*command, "--db", str(db), env=env)
+        assert_one_line_error(result, f"GLOSSARY_BUSY_TIMEOUT='{given}' is not a number of seconds from 0 to 86400",
+                              "set it to one, or unset it")
+
+
+def test_a_crawl_stopped_by_another_programs_write_lock_is_recorded_as_it_ended(make_replica, tmp_path):
     """SQLite refused a write at once, its busy timeout unused, where the transaction read before it wrote
     (sqlite-utils' BEGIN): the batch and then the run's end met a sqlite3 session's lock the moment it was
     taken, and 'glossary runs' told the run, once the lock was gone, as killed. Each waits out the busy
-    timeout (10 s) now: the lock, held for 14 s, refuses the batch and lets the run's end be written, with
+    timeout now: the lock, held for 1.75 times it, refuses the batch and lets the run's end be written, with
     its exit status and what refused it."""
     db = tmp_path / "held.db"
-    result = _crawl_while_a_program_holds_the_write_lock(replica, db, hold_for=14)
+    result = _crawl_while_a_program_holds_the_write_lock(make_replica(HELD_SITE_PAGES), db,
+                                                          hold_for=1.75 * BUSY_TIMEOUT)
     assert_one_line_error(result, "another program holds its write lock")
     (run,) = rows(db, "SELECT finish_reason, exit_status, error FROM crawl_runs")
     assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)

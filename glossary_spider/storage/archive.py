@@ -21,8 +21,8 @@ import sqlite_utils
 from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete,
                                      left_empty, outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, cannot_write, damaged,
-                                            is_damaged, not_an_archive, writable_logs)
+from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, busy_timeout_ms,
+                                            cannot_write, damaged, is_damaged, not_an_archive, writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -61,7 +61,7 @@ def _judged_read_only(path: Path) -> bool:
     back whole."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         _judge(sqlite_utils.Database(conn), path)
     except sqlite3.OperationalError as exc:
         if "readonly" in str(exc):
@@ -91,7 +91,7 @@ class Archive(Staging, Writer, Reads):
             if not self.path.exists():
                 _create(self.path)
             conn = sqlite3.connect(str(self.path), check_same_thread=False, factory=WriterConnection)
-            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             self.db = sqlite_utils.Database(conn)
             if not judged:
                 _judge(self.db, self.path)

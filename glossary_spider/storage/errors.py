@@ -145,7 +145,7 @@ def existing_archive(path: str | Path) -> Path:
 def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this again") -> str:
     """A one-line message for a write that SQLite refused (full disk, read-only file ...), or for an
     archive it found damaged on the way (:func:`damaged`). Where another program held the archive's write
-    lock past the busy timeout (:func:`is_locked`), it says to close that program, ``then`` what to do."""
+    lock past the busy timeout (:func:`busy_timeout_ms`, :func:`is_locked`), it says to close that program, ``then`` what to do."""
     if is_damaged(exc):
         return damaged(path, exc)
     if is_locked(exc):  # no glossary run: the archive's lock file keeps those out, and names them
@@ -153,6 +153,29 @@ def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this aga
                 "sqlite-utils session, a script: not a glossary run, which the archive's lock file would have "
                 f"named); nothing of the failed write was kept; close that program, then {then}")
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
+# How long a connection waits for another program's write lock (or, reading, for a recovery) before SQLite
+# refuses, in seconds; the environment's GLOSSARY_BUSY_TIMEOUT, where set, says otherwise.
+BUSY_TIMEOUT = 10.0
+MAX_BUSY_TIMEOUT = 86400.0
+
+
+def busy_timeout_ms() -> int:
+    """SQLite's ``busy_timeout`` for every connection to an archive: :data:`BUSY_TIMEOUT` seconds, or the
+    ``GLOSSARY_BUSY_TIMEOUT`` environment variable's (a scheduler whose refresh meets an analyst's long
+    transaction may wait longer); a value that is no such number is refused (:class:`ArchiveError`)."""
+    given = os.environ.get("GLOSSARY_BUSY_TIMEOUT", "").strip()
+    if not given:
+        return int(BUSY_TIMEOUT * 1000)
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_BUSY_TIMEOUT:  # NaN too
+        raise ArchiveError(f"GLOSSARY_BUSY_TIMEOUT={given[:40]!r} is not a number of seconds from 0 to "
+                           f"{MAX_BUSY_TIMEOUT:.0f}: set it to one, or unset it (the default is {BUSY_TIMEOUT:.0f})")
+    return int(seconds * 1000)
 
 
 # SQLite's result code for a lock another connection holds (sqlite3.SQLITE_BUSY, from Python 3.11).

@@ -16,6 +16,7 @@ import sqlite_utils
 from glossary_spider.outcome import NO_ANSWER_SQL, HostFetches
 from glossary_spider.urls import server_of
 from glossary_spider.storage.bodies import BodyCodec
+from glossary_spider.storage.errors import busy_timeout_ms
 
 # Outcomes of captures whose body is not the page's archived text: a held or discarded run's, a soft
 # 404's (the site's "not found" page, at a page going or gone already), and a failed one's (an answer that
@@ -198,7 +199,7 @@ class StoredBodies:
 
     def __init__(self, path: str | Path):
         conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         self.db = sqlite_utils.Database(conn)
         self.codec = BodyCodec(self.db)
 
