@@ -34,6 +34,10 @@ from glossary_spider.storage.staging import STAGED, Prepared, prepare
 
 logger = logging.getLogger(__name__)
 
+# What the crawl's process reads of a page's record that a worker extracted: what staging reads, and the canonical
+# URL, by which the spider knows a page fetched at a variant of its URL.
+SENT = (*STAGED, "canonical_url")
+
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}  # Ctrl-C, a service manager's stop, the terminal gone
 
 
@@ -109,7 +113,7 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
     """What a crawl's extraction worker runs on a batch of (body, url, content type): for each page,
     what the crawl's process needs of it, or why its extraction failed.
 
-    That is the page's extraction with its record cut to :data:`~glossary_spider.storage.staging.STAGED`
+    That is the page's extraction with its record cut to :data:`SENT`
     (the rest is in what staging needs, :func:`~glossary_spider.storage.staging.prepare`, made here
     too), and, if the crawl ``follow``s links, the page's links to follow and what the trap guard
     compares of it (:func:`~glossary_spider.sketches.read_page`). A whole record weighs three times as
@@ -121,7 +125,7 @@ def extract_for_staging(pages: list[tuple[bytes, str, str]], follow: bool = Fals
         try:
             extraction = extract_page(body, url, content_type, follow=follow)
             record = extraction.record
-            staged = Extraction({key: record[key] for key in STAGED}, extraction.errors, extraction.outlinks,
+            staged = Extraction({key: record[key] for key in SENT}, extraction.errors, extraction.outlinks,
                                 extraction.links_cut)
             results.append((staged, prepare(record), read_page(record) if follow else None))
         except Exception as exc:  # one page that breaks extraction must not fail its batch

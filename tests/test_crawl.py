@@ -733,6 +733,53 @@ def test_two_scheduled_urls_that_redirect_to_each_other_each_fail_as_a_redirect_
     assert "failed              2" in result.stdout
 
 
+class _Variants(_Site):
+    """A site whose pages answer at any query, each naming its canonical URL (``CANONICAL``, by path: the page's
+    own path without a query where not given), and whose home page links to query variants of them. Every
+    request's path and query is noted in ``ASKED``."""
+
+    CANONICAL = {"/definition/self/": "/definition/self/?v=2", "/definition/other/": "/definition/vega/",
+                 "/area/a/": "/area/a/"}
+    HOME = ["/definition/vega/?ref=home", "/definition/vega/", "/term/delta/?ref=sidebar&b=1",
+            "/definition/self/?v=2", "/definition/other/?ref=1", "/area/a/?page=2"]
+    ASKED: list[str] = []
+
+    def markup(self) -> str | None:
+        self.ASKED.append(self.path)
+        path = urlsplit(self.path).path
+        if path == "/robots.txt":
+            return None
+        links = self.HOME if path == "/" else []
+        title = path.strip("/").replace("/", " ") or "Home"
+        return (f'<html><head><title>{title}</title><link rel="canonical" href="'
+                f'{self.CANONICAL.get(path, path)}"></head><body><h1>{title}</h1><p>{title} is a term of crypto '
+                f'derivatives, explained here at some length for its readers.</p>'
+                f'{"".join(f"<a href={u!r}>{u}</a> " for u in links)}</body></html>')
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_page_fetched_at_a_variant_of_its_url_is_archived_once_at_its_canonical_url(tmp_path, workers):
+    """A glossary page linked with a query its rel=canonical leaves out (?ref=, a session, a tracking parameter
+    the URLs' normalisation does not know) was archived twice, the variant a definition of its own in every
+    table, search and export. It is archived once, at its canonical URL, the variant recorded as moved there
+    (fetched first or second); one whose canonical URL is itself, another page, or that is a listing's page is
+    archived as it was. In Scrapy's process and in an extraction worker alike."""
+    _Variants.ASKED = []
+    db = tmp_path / "variants.db"
+    with _served(_Variants) as base:
+        result = crawl(db, "--start-url", f"{base}/", "--workers", workers)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [r["url"] for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
+        f"{base}/", f"{base}/definition/other/?ref=1", f"{base}/definition/self/?v=2", f"{base}/definition/vega/",
+        f"{base}/term/delta/"]
+    assert rows(db, "SELECT url, http_status, headers FROM captures WHERE outcome = 'moved' ORDER BY url") == [
+        {"url": f"{base}/definition/vega/?ref=home", "http_status": 200,
+         "headers": f"Location: {base}/definition/vega/"},
+        {"url": f"{base}/term/delta/?b=1&ref=sidebar", "http_status": 200, "headers": f"Location: {base}/term/delta/"}]
+    assert Counter(_Variants.ASKED)["/definition/vega/"] == 1 and "/term/delta/" in _Variants.ASKED
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
+
+
 class _Refreshing(_Pages):
     """:class:`_Pages`, the paths in ``REFRESH`` each with a meta refresh, without delay, to where it says."""
 

@@ -69,6 +69,9 @@ from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone
 
 logger = logging.getLogger(__name__)
 
+# Why a page fetched at a variant of its URL led to its canonical URL, as Scrapy names a redirect's reason.
+CANONICAL_REASON = "canonical"
+
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
 SITEMAP_WAIT_SECONDS = 600
@@ -477,6 +480,8 @@ class GlossarySpider(Spider):
             logger.info("Extraction failed for %s", url, exc_info=True)  # recorded in crawl_errors
             return [FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                                 response.status, fetch)]
+        if canonical := self.canonical_of_variant(url, extraction.record, response.meta):
+            return [self.canonical_request(response, canonical)]
         discovered, requests = [], []
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, reading, response.meta)
@@ -510,6 +515,36 @@ class GlossarySpider(Spider):
                 return self.last_page(page)
             items.append(page)
         return [*items, *requests, *self.guarded()]
+
+    def canonical_of_variant(self, url: str, record: dict[str, Any], meta: dict[str, Any]) -> str | None:
+        """The URL that a glossary page fetched at a variant of it names as its own (``rel=canonical``): the
+        same scheme, server and path at another query (``?ref=sidebar``, a session, a tracking parameter
+        that :func:`~glossary_spider.urls.normalize_url` does not know). Such a page is archived once, at
+        that URL, as a redirect there would have it (:meth:`canonical_request`). None for any other page:
+        one at its canonical URL, a listing's page (``?page=2``, of no glossary type), one whose canonical
+        URL is another page or server (a site's mistake, or a trap, which the trap guard weighs), and one
+        reached by as many redirects as a request may follow."""
+        canonical = record.get("canonical_url")
+        if (not canonical or "?" not in url or record["page_type"] not in GLOSSARY_TYPES
+                or meta.get("redirect_times", 0) >= self.settings.getint("REDIRECT_MAX_TIMES")):
+            return None
+        target = normalize_url(canonical)
+        if target is None or target == url or urlsplit(target)[:3] != urlsplit(url)[:3]:
+            return None
+        return target
+
+    def canonical_request(self, response: Response, canonical: str) -> Request:
+        """The request for the ``canonical`` URL of a page fetched at a variant of it, carrying the variant as
+        a redirect's request carries the URLs it came by (Scrapy's ``redirect_urls`` and ``redirect_reasons``
+        meta keys): the page is archived there, the variant recorded as moved to it; where this run has
+        asked for it already, the duplicate filter drops the request, and :meth:`dropped` records the move."""
+        meta = response.meta
+        self.seen.add(canonical)
+        return self.request_for(canonical, {
+            "start": meta.get("start", False), "listed": meta.get("listed", False),
+            "redirect_urls": [*meta.get("redirect_urls", []), response.url],
+            "redirect_reasons": [*meta.get("redirect_reasons", []), CANONICAL_REASON],
+            "redirect_times": meta.get("redirect_times", 0) + 1})
 
     def fetch_of(self, response: Response, url: str) -> Fetch:
         """The response as the archive records it; headers past what a capture keeps are a limit met, one row
