@@ -473,15 +473,15 @@ def test_a_killed_extraction_worker_loses_no_page_and_a_new_worker_goes_on():
     import signal
 
     from glossary_spider.extraction import extract_page
-    from glossary_spider.storage.staging import STAGED, staged_rows
+    from glossary_spider.storage.staging import staged_rows
     from glossary_spider.storage.writer import page_rows
-    from glossary_spider.workers import BatchingPool, extract_for_staging
+    from glossary_spider.workers import SENT, BatchingPool, extract_for_staging
 
     site, base = ReplicaSite(40), "http://127.0.0.1:8000"
     pages = [(site.render(path, base).body, base + path, "text/html") for path in site.glossary_paths()[:12]]
     records = [extract_page(*page).record for page in pages]
-    # What a worker sends back: the record cut to what staging reads, and the rows archiving it writes.
-    sent = [({key: record[key] for key in STAGED}, page_rows(record)) for record in records]
+    # What a worker sends back: the record cut to what the crawl reads, and the rows archiving it writes.
+    sent = [({key: record[key] for key in SENT}, page_rows(record)) for record in records]
 
     async def crawl_with_killed_workers() -> list[list]:
         pool = BatchingPool(1, extract_for_staging, restarts=1)
@@ -741,13 +741,13 @@ class _Variants(_Site):
     CANONICAL = {"/definition/self/": "/definition/self/?v=2", "/definition/other/": "/definition/vega/",
                  "/area/a/": "/area/a/"}
     HOME = ["/definition/vega/?ref=home", "/definition/vega/", "/term/delta/?ref=sidebar&b=1",
-            "/definition/self/?v=2", "/definition/other/?ref=1", "/area/a/?page=2"]
+            "/definition/self/?v=2", "/definition/other/?ref=1", "/area/a/?page=2", "/definition/missing/?ref=1"]
     ASKED: list[str] = []
 
     def markup(self) -> str | None:
         self.ASKED.append(self.path)
         path = urlsplit(self.path).path
-        if path == "/robots.txt":
+        if path == "/robots.txt" or self.path == "/definition/missing/":
             return None
         links = self.HOME if path == "/" else []
         title = path.strip("/").replace("/", " ") or "Home"
@@ -762,21 +762,28 @@ def test_a_page_fetched_at_a_variant_of_its_url_is_archived_once_at_its_canonica
     """A glossary page linked with a query its rel=canonical leaves out (?ref=, a session, a tracking parameter
     the URLs' normalisation does not know) was archived twice, the variant a definition of its own in every
     table, search and export. It is archived once, at its canonical URL, the variant recorded as moved there
-    (fetched first or second); one whose canonical URL is itself, another page, or that is a listing's page is
-    archived as it was. In Scrapy's process and in an extraction worker alike."""
+    (fetched first or second); one whose canonical URL is itself, another page, no page (404), or that is a
+    listing's page is archived as it was, and a refresh leaves them so. In Scrapy's process and in an
+    extraction worker alike."""
     _Variants.ASKED = []
     db = tmp_path / "variants.db"
     with _served(_Variants) as base:
         result = crawl(db, "--start-url", f"{base}/", "--workers", workers)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert [r["url"] for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
-        f"{base}/", f"{base}/definition/other/?ref=1", f"{base}/definition/self/?v=2", f"{base}/definition/vega/",
-        f"{base}/term/delta/"]
-    assert rows(db, "SELECT url, http_status, headers FROM captures WHERE outcome = 'moved' ORDER BY url") == [
+        assert result.returncode == 0, result.stdout + result.stderr
+        archived = [f"{base}/", f"{base}/definition/missing/?ref=1", f"{base}/definition/other/?ref=1",
+                    f"{base}/definition/self/?v=2", f"{base}/definition/vega/", f"{base}/term/delta/"]
+        assert [r["url"] for r in rows(db, "SELECT url FROM pages ORDER BY url")] == archived
+        asked = Counter(_Variants.ASKED)
+        assert asked["/definition/vega/"] == 1 and asked["/term/delta/"] == 1 and asked["/definition/missing/"] == 1
+        assert asked["/definition/missing/?ref=1"] == 2  # again, once its canonical URL answered 404
+        refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert rows(db, "SELECT url, status FROM pages ORDER BY url") == [{"url": u, "status": "live"} for u in archived]
+    assert rows(db, "SELECT url, http_status, headers FROM captures WHERE run_id = 1 AND outcome = 'moved' "
+                    "ORDER BY url") == [
         {"url": f"{base}/definition/vega/?ref=home", "http_status": 200,
          "headers": f"Location: {base}/definition/vega/"},
         {"url": f"{base}/term/delta/?b=1&ref=sidebar", "http_status": 200, "headers": f"Location: {base}/term/delta/"}]
-    assert Counter(_Variants.ASKED)["/definition/vega/"] == 1 and "/term/delta/" in _Variants.ASKED
     assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
 
 

@@ -648,11 +648,13 @@ def test_the_delay_holds_at_the_server_counted_from_the_end_of_each_exchange(mak
     assert result.returncode == 0, result.stderr
     log = sorted(server.requests(), key=lambda r: r["time"])
     assert len(log) == 1 + 3 + 6  # robots.txt, the stalled page and its two retries, the pages
-    assert min(b["time"] - a["time"] for a, b in zip(log, log[1:])) >= delay
+    # The server notes a request when it reads it: one that came while it was busy, a few ms late.
+    late = 0.05
+    assert min(b["time"] - a["time"] for a, b in zip(log, log[1:])) >= delay - late
     # AutoThrottle starts at the delay asked for, not at its own 1 s.
     assert log[0]["path"] == "/robots.txt" and log[1]["time"] - log[0]["time"] < 0.9
     after_stall = [b["time"] - a["time"] for a, b in zip(log, log[1:]) if a["path"] == stalled]
-    assert after_stall and min(after_stall) >= timeout + delay
+    assert after_stall and min(after_stall) >= timeout + delay - late
 
 # -- page content is data everywhere ------------------------------------------------------------
 

@@ -71,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 # Why a page fetched at a variant of its URL led to its canonical URL, as Scrapy names a redirect's reason.
 CANONICAL_REASON = "canonical"
+# The meta key of a page asked for again because the canonical URL it named is no page.
+CANONICAL_REFUSED = "glossary_canonical_refused"
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
@@ -443,13 +445,15 @@ class GlossarySpider(Spider):
             # Answered once judged, not before: while its extraction is awaited, the page may yet earn
             # its family the URLs the family holds, which would otherwise be cut as never earned.
             self.guard.answered(response.meta)
-        if "redirect_urls" not in response.meta or isinstance(items, LeftForResume):
+        if "redirect_urls" not in response.meta or isinstance(items, (LeftForResume, AskedAgain)):
             return items
         return chain(moved(response.meta, url, response.url), items)
 
     async def _parse_page(self, response: Response, url: str) -> list[Any] | Iterator[Any]:
         fetch = self.fetch_of(response, url)
         if response.status in (404, 410):
+            if again := self.variant_again(response.meta):
+                return AskedAgain([again])
             return [GoneItem(fetch)]
         if response.status == 304:
             if not (response.request and _CONDITIONAL & set(response.request.headers)):
@@ -523,10 +527,12 @@ class GlossarySpider(Spider):
         that URL, as a redirect there would have it (:meth:`canonical_request`). None for any other page:
         one at its canonical URL, a listing's page (``?page=2``, of no glossary type), one whose canonical
         URL is another page or server (a site's mistake, or a trap, which the trap guard weighs), and one
-        reached by as many redirects as a request may follow."""
+        reached by as many redirects as a request may follow. Nor for a page a refresh asks about, archived at
+        its own URL already, nor where that canonical URL answered that it is no page (:meth:`variant_again`)."""
         canonical = record.get("canonical_url")
-        if (not canonical or "?" not in url or record["page_type"] not in GLOSSARY_TYPES
-                or meta.get("redirect_times", 0) >= self.settings.getint("REDIRECT_MAX_TIMES")):
+        if (not canonical or "?" not in url or record["page_type"] not in GLOSSARY_TYPES or url in self.known
+                or meta.get(CANONICAL_REFUSED) or meta.get("redirect_times", 0) >= self.settings.getint(
+                    "REDIRECT_MAX_TIMES")):
             return None
         target = normalize_url(canonical)
         if target is None or target == url or urlsplit(target)[:3] != urlsplit(url)[:3]:
@@ -545,6 +551,19 @@ class GlossarySpider(Spider):
             "redirect_urls": [*meta.get("redirect_urls", []), response.url],
             "redirect_reasons": [*meta.get("redirect_reasons", []), CANONICAL_REASON],
             "redirect_times": meta.get("redirect_times", 0) + 1})
+
+    def variant_again(self, meta: dict[str, Any]) -> Request | None:
+        """Where the canonical URL a page named (:meth:`canonical_request`) answered 404 or 410, the site's
+        rel=canonical names what it does not serve: the page is asked for again at the URL it was fetched at,
+        to be archived there, with the redirects that led to it. None for an answer to any other request."""
+        reasons = meta.get("redirect_reasons") or []
+        if not reasons or reasons[-1] != CANONICAL_REASON:
+            return None
+        *before, variant = meta["redirect_urls"]
+        led = {"redirect_urls": before, "redirect_reasons": reasons[:-1],
+               "redirect_times": meta["redirect_times"] - 1} if before else {}
+        return self.request_for(variant, {"start": meta.get("start", False), "listed": meta.get("listed", False),
+                                          CANONICAL_REFUSED: True, **led}, dont_filter=True)
 
     def fetch_of(self, response: Response, url: str) -> Fetch:
         """The response as the archive records it; headers past what a capture keeps are a limit met, one row
@@ -779,6 +798,12 @@ class LeftForResume(list):
     """What a page's callback gives for a page the spent page budget leaves unarchived: no item of the page, nor
     of the URLs that redirected to it, which have not moved for the archive yet. The URL asked for stays to do
     in the frontier, and --resume asks for it again (its redirects lead to the page)."""
+
+
+class AskedAgain(list):
+    """What a page's callback gives for a canonical URL that is no page (:meth:`GlossarySpider.variant_again`):
+    the request for the page that named it, again, which carries the URLs that redirected to it; none of
+    them has moved."""
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
