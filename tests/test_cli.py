@@ -1339,6 +1339,11 @@ def test_a_crawl_another_program_holds_the_write_lock_from_says_to_close_it(make
     assert resumed.returncode == 0, resumed.stderr
 
 
+def test_the_environment_a_command_reads_is_in_its_help():
+    output = CliRunner().invoke(cli, ["--help"], terminal_width=200).output
+    assert "GLOSSARY_DB " in output and "GLOSSARY_BUSY_TIMEOUT " in output and "(default 10)" in output
+
+
 @pytest.mark.parametrize("given", ["ten", "-1", "nan", "1e9"])
 def test_a_busy_timeout_that_is_no_number_of_seconds_is_refused_in_a_line(crawled, tmp_path, given):
     """GLOSSARY_BUSY_TIMEOUT says how long a command waits for another program's write lock: a value that is

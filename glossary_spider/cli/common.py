@@ -203,6 +203,12 @@ def cli() -> None:
     Example:
         glossary replica --port 8000 &
         glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
+
+    \b
+    Environment:
+        GLOSSARY_DB            the archive, where --db is not given
+        GLOSSARY_BUSY_TIMEOUT  seconds a command waits for another program's write lock on the
+                               archive (a sqlite3 session's transaction) before it gives up (default 10)
     """
     if click.get_current_context().invoked_subcommand not in TAKE_STOPS_OVER:
         startup.started()
