@@ -527,12 +527,12 @@ class GlossarySpider(Spider):
         that URL, as a redirect there would have it (:meth:`canonical_request`). None for any other page:
         one at its canonical URL, a listing's page (``?page=2``, of no glossary type), one whose canonical
         URL is another page or server (a site's mistake, or a trap, which the trap guard weighs), and one
-        reached by as many redirects as a request may follow. Nor for a page a refresh asks about, archived at
-        its own URL already, nor where that canonical URL answered that it is no page (:meth:`variant_again`)."""
-        canonical = record.get("canonical_url")
+        reached by as many redirects as a request may follow. Nor for a page a refresh asks about, archived
+        at its own URL already, nor where that canonical URL answered that it is no page
+        (:meth:`variant_again`)."""
+        canonical, most = record.get("canonical_url"), self.settings.getint("REDIRECT_MAX_TIMES")
         if (not canonical or "?" not in url or record["page_type"] not in GLOSSARY_TYPES or url in self.known
-                or meta.get(CANONICAL_REFUSED) or meta.get("redirect_times", 0) >= self.settings.getint(
-                    "REDIRECT_MAX_TIMES")):
+                or meta.get(CANONICAL_REFUSED) or meta.get("redirect_times", 0) >= most):
             return None
         target = normalize_url(canonical)
         if target is None or target == url or urlsplit(target)[:3] != urlsplit(url)[:3]:

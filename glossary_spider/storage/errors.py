@@ -145,7 +145,8 @@ def existing_archive(path: str | Path) -> Path:
 def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this again") -> str:
     """A one-line message for a write that SQLite refused (full disk, read-only file ...), or for an
     archive it found damaged on the way (:func:`damaged`). Where another program held the archive's write
-    lock past the busy timeout (:func:`busy_timeout_ms`, :func:`is_locked`), it says to close that program, ``then`` what to do."""
+    lock past the busy timeout (:func:`busy_timeout_ms`, :func:`is_locked`), it says to close that program,
+    ``then`` what to do."""
     if is_damaged(exc):
         return damaged(path, exc)
     if is_locked(exc):  # no glossary run: the archive's lock file keeps those out, and names them
