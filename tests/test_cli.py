@@ -1356,6 +1356,25 @@ def test_a_busy_timeout_that_is_no_number_of_seconds_is_refused_in_a_line(crawle
                               "set it to one, or unset it")
 
 
+def test_a_command_waits_for_another_programs_write_lock_as_long_as_the_busy_timeout_says(crawled, tmp_path):
+    """A reparse meeting a sqlite3 session's write lock gives up once GLOSSARY_BUSY_TIMEOUT has passed, not
+    the 10 s it waits unset."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for seconds in (1, 3):
+            started = time.monotonic()
+            result = run_glossary("reparse", "--db", str(db), "--no-progress",
+                                  env={**os.environ, "GLOSSARY_BUSY_TIMEOUT": str(seconds)})
+            waited = time.monotonic() - started
+            assert_one_line_error(result, "another program holds its write lock")
+            assert seconds <= waited < seconds + 5, waited
+    finally:
+        holder.rollback()
+        holder.close()
+
+
 def test_a_crawl_stopped_by_another_programs_write_lock_is_recorded_as_it_ended(make_replica, tmp_path):
     """SQLite refused a write at once, its busy timeout unused, where the transaction read before it wrote
     (sqlite-utils' BEGIN): the batch and then the run's end met a sqlite3 session's lock the moment it was
