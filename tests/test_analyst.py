@@ -779,6 +779,24 @@ def test_an_export_to_standard_output_stopped_midway_says_so(archive):
     assert 0 < len(written) < len(whole.encode()) and whole.encode().startswith(written)
 
 
+def test_a_search_stopped_midway_says_so_in_the_commands_own_line(archive):
+    """Ctrl-C stopped a search (or show, or runs) as click stops a command, with a blank line and "Aborted.",
+    or, as it exited, with an atexit traceback or Python's status 130. It stops as an export does."""
+    import select
+
+    db, _ = archive
+    whole = glossary(db, "search", "the", "--limit", "100000", "--format", "json").stdout.encode()
+    assert len(whole) > 100_000  # more than a pipe and a buffer hold (64 + 8 KiB): not done before it is read
+    process = launcher.popen([*GLOSSARY, "search", "the", "--limit", "100000", "--format", "json", "--db", str(db)],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert select.select([process.stdout], [], [], 30)[0]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 1
+    written, err = process.stdout.read(), process.stderr.read()
+    assert err == b"Interrupted: the search to standard output is incomplete\n"
+    assert 0 < len(written) < len(whole) and whole.startswith(written)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_stop_that_comes_as_a_complete_export_ends_changes_nothing(archive, tmp_path, signum):
     """Ctrl-C just after "… captures written" (the file in place) ended the export with "Aborted.", status 1,
@@ -898,6 +916,23 @@ def test_out_ending_with_a_slash_is_refused(archive, tmp_path):
         assert result.returncode == 2 and result.stderr == (
             f"Error: --out {out} ends with a slash, as a directory does: give the name of a file\n")
     assert existing.read_text() == "kept\n" and not (tmp_path / "newdir").exists()
+
+
+@pytest.mark.parametrize("command", [("export", "--format", "csv"), ("report",)])
+def test_out_that_cannot_be_looked_up_is_said_in_one_line(archive, tmp_path, command):
+    """`--out` with a name over 255 bytes (or a symlink loop) ended an export or report with a traceback."""
+    db, _ = archive
+    (tmp_path / "loop2").symlink_to("loop1")
+    (tmp_path / "loop1").symlink_to("loop2")
+    loop = ("is a symlink loop (Too many levels of symbolic links: it, or a directory on its way, leads back to "
+            "itself): point the symlink at the file to write, or give another path")
+    for out, said in ((tmp_path / ("é" * 128 + ".csv"), "File name too long: give a shorter path"),
+                      (tmp_path / "loop1", loop)):
+        result = glossary(db, *command, "--out", str(out))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and "Error: Invalid value for '--out': " in result.stderr
+        assert said in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop1", "loop2"]
 
 
 @pytest.mark.parametrize("command", [("search", "vega"), ("runs",), ("report",), ("export", "--format", "jsonl")])

@@ -454,6 +454,13 @@ def test_a_db_that_is_a_symlink_loop_is_said_to_be_one(tmp_path, command):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loop1.db", "loop2.db"]
 
 
+def test_a_replica_log_that_cannot_be_written_is_said_in_one_line(tmp_path):
+    for log, said in ((tmp_path / "no" / "such.log", "No such file or directory"),
+                      (tmp_path / ("a" * 300), "File name too long")):
+        result = run_glossary("replica", "--port", "0", "--log", str(log))
+        assert_one_line_error(result, f"cannot write --log {log}: {said}")
+
+
 def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):
     for name in ("new\nline.db", "\x1b[31mred.db"):
         result = run_glossary("search", "x", "--db", str(tmp_path / name))

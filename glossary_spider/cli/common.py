@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,6 +23,7 @@ from glossary_spider import startup
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged
+from glossary_spider.storage.errors import cannot_look_up
 from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
 
@@ -93,7 +95,15 @@ def output_path(ctx: click.Context, param: click.Parameter, value: str | None) -
     given as "" (an unset variable in a script) is refused, not taken for ".": the directory."""
     if value is not None and not value.strip():
         raise click.BadParameter("is empty: give a file's path, or - for standard output")
-    return None if value == "-" else value
+    if value is None or value == "-":
+        return None
+    try:
+        os.stat(value)
+    except (FileNotFoundError, NotADirectoryError):  # none yet, or no such directory: the output says which
+        pass
+    except OSError as exc:  # a name too long, a symlink loop, a directory this user may not enter
+        raise click.BadParameter(cannot_look_up(Path(value), exc, meant="the file to write")) from None
+    return value
 
 
 # The commands that only read the archive: SQLite's refusal is of a read there.
@@ -143,7 +153,7 @@ READER_EXIT_STATUSES = """\b
 Exit status:
     0  done
     1  stopped early: the output could not be written whole (a full disk); or Ctrl-C, SIGTERM,
-       SIGHUP (an export or report says in one line what it kept)
+       SIGHUP (one line says what was kept)
     2  bad arguments, or no usable archive at --db"""
 
 
@@ -174,6 +184,7 @@ Exit status:
 RUNS_EXIT_STATUSES = """\b
 Exit status:
     0  done (with --check: the last run that ended was done)
+    1  stopped early: Ctrl-C, SIGTERM, SIGHUP (one line says so)
     2  bad arguments, or no usable archive at --db
   1-6  with --check: the last run's own exit status (see 'glossary crawl --help'),
        or 1 when it ended longer ago than --max-age, or there is none (0 while the first runs)"""
@@ -216,7 +227,7 @@ def cli() -> None:
 
 # The commands that take Ctrl-C and SIGTERM over themselves, once they have something to take back (a run
 # opened, an output begun): until then a stop ends them at once (startup). Any other, as its work begins.
-TAKE_STOPS_OVER = {"crawl", "refresh", "reparse", "export", "report", "browse"}
+TAKE_STOPS_OVER = {"crawl", "refresh", "reparse", "search", "show", "export", "report", "runs", "browse"}
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_js
 @click.option("--limit", type=click.IntRange(min=1, max=1_000_000), default=20, show_default=True,
               help="Most results to show.")
 @format_option("table", "json", "csv")
+@stops_take_back("search")
 @user_errors
 def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, fmt: str) -> None:
     """Full-text search over titles, summaries and body text.
@@ -113,6 +114,7 @@ def _page_and_versions(page: str | None, versions: str | None) -> tuple[str, str
               help="Word-level diff between the last two versions, or versions A and B; then the links and "
                    "structured data values that changed, a line each.")
 @format_option("text", "json")
+@stops_take_back("page")
 @user_errors
 def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_spec: str | None, fmt: str) -> None:
     """One page: its record, sections, links (out, and in: directly or through a URL that redirects here) and JSON-LD.

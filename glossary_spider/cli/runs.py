@@ -14,6 +14,7 @@ import click
 
 from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, UserError, again, as_user_error, cli,
                                         db_option, open_reader, user_errors, writer)
+from glossary_spider.cli.output import stops_take_back
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError, existing_archive
@@ -28,6 +29,7 @@ from glossary_spider.terminal import safe_json, safe_text, shown_path
 @click.option("--max-age", metavar="HOURS",
               help="With --check: also fail when the last run ended longer ago than this many hours: a number, "
                    "at most 24000000 (26, not 26h).")
+@stops_take_back("list of runs")
 @user_errors
 def runs(db: str, as_json: bool, check: bool, max_age: str | None) -> None:
     """Every crawl, refresh and reparse of the archive: outcome, exit status, pages, Scrapyd job id.

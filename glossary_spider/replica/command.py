@@ -58,7 +58,11 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
             raise UserError(f"--host {host} is not a loopback address: the replica only serves on loopback")
     except ValueError:
         raise UserError(f"--host {host!r} is not an IP address (e.g. 127.0.0.1)") from None
-    log = open(log_path, "a", encoding="utf-8") if log_path else None
+    try:
+        log = open(log_path, "a", encoding="utf-8") if log_path else None
+    except OSError as exc:
+        raise UserError(f"cannot write --log {log_path}: {exc.strerror or exc}: give a file in a directory that "
+                        "exists and this user may write") from None
     try:
         serve(pages=pages, port=port, host=host, generation=generation, log=log, faults=faults, robots=robots,
               mode=mode, attack=attack)

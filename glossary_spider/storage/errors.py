@@ -44,14 +44,15 @@ def archive_path(path: str | Path) -> Path:
     return path
 
 
-def cannot_look_up(path: Path, exc: OSError) -> str:
-    """A one-line message for an archive path the system will not look up, with what to do."""
+def cannot_look_up(path: Path, exc: OSError, meant: str = "the archive's file") -> str:
+    """A one-line message for a path the system will not look up, with what to do; ``meant``: what the path
+    should lead to (the archive's file, an output file)."""
     if exc.errno == errno.ENAMETOOLONG:
         return (f"cannot use {path}: {exc.strerror}: give a shorter path (on most systems a name in it is at most "
                 "255 bytes, the whole path at most 4,095)")
     if exc.errno == errno.ELOOP:
         return (f"{path} is a symlink loop ({exc.strerror}: it, or a directory on its way, leads back to itself): "
-                "point the symlink at the archive's file, or give another path")
+                f"point the symlink at {meant}, or give another path")
     if exc.errno in (errno.EACCES, errno.EPERM):
         return (f"cannot reach {path}: {exc.strerror}: a directory on its way does not let this user in (search "
                 "permission, x): give another path, or ask the directory's owner for access")
