@@ -1449,15 +1449,23 @@ def test_a_run_started_with_its_standard_streams_closed_finishes_and_is_recorded
 
 
 @pytest.mark.parametrize("command", [("export", "--format", "jsonl"), ("export", "--format", "warc"), ("report",),
-                                     ("search", "rate"), ("show", "/")])
+                                     ("search", "rate"), ("show", "/"), ("runs",), ("runs", "--json"),
+                                     ("held", "--json")])
 def test_an_export_to_a_closed_standard_output_is_refused_not_lost(crawled, command):
-    """With standard output closed (``>&-``), an export wrote nowhere and exited 0 (and a search or a page shown
-    did until they were refused too)."""
+    """With standard output closed (``>&-``), an export wrote nowhere and exited 0 (and a search, a page shown,
+    the runs or the held runs listed did until they were refused too)."""
     result = launcher.run([*GLOSSARY, *command, "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE, text=True,
                           preexec_fn=lambda: os.close(1), timeout=120)
     assert result.returncode == 2
-    out = "" if command[0] in ("search", "show") else "give --out FILE, or "
+    out = "give --out FILE, or " if command[0] in ("export", "report") else ""
     assert result.stderr == f"Error: standard output is closed: {out}redirect the output\n"
+
+
+def test_a_check_with_standard_output_closed_still_gives_its_verdict(crawled):
+    """A monitor that wants only the exit status may close standard output: the check is not refused."""
+    result = launcher.run([*GLOSSARY, "runs", "--check", "--db", str(crawled)], cwd=ROOT, stderr=subprocess.PIPE,
+                          text=True, preexec_fn=lambda: os.close(1), timeout=120)
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_words_past_ascii_under_an_ascii_locale_are_searched_for(crawled):

@@ -14,7 +14,7 @@ import click
 
 from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, UserError, again, as_user_error, cli,
                                         db_option, open_reader, user_errors, writer)
-from glossary_spider.cli.output import stops_take_back
+from glossary_spider.cli.output import output_to, stops_take_back
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError, existing_archive
@@ -56,6 +56,8 @@ def runs(db: str, as_json: bool, check: bool, max_age: str | None) -> None:
 
     if max_age is not None and not check:
         raise UserError("--max-age goes with --check: glossary runs --check --max-age HOURS")
+    if not check:  # a check's verdict is its exit status too
+        output_to(None, option=False)
     hours = None if max_age is None else _hours(max_age)
     try:
         listed = r.list_runs(open_reader(db), db)
@@ -221,6 +223,7 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     if accept is not None and discard is not None:
         raise UserError("give --accept or --discard, not both")
     if accept is None and discard is None:  # only looking: a reader, never blocked by a crawl
+        output_to(None, option=False)
         _show_held(open_reader(db), db, run_id, as_json)
         return
     existing_archive(db)
@@ -270,9 +273,9 @@ def _show_held(conn: sqlite3.Connection, db: str, run_id: int | None, as_json: b
     if not reports and run_id is not None:
         raise UserError(_not_held(conn, run_id))
     if as_json:
-        click.echo(json.dumps([{**r, "run": {**{k: v for k, v in r["run"].items() if k != "stats"},
-                                             "args": json.loads(r["run"]["args"] or "{}")}} for r in reports],
-                              indent=2, ensure_ascii=False))
+        click.echo(safe_json(json.dumps([{**r, "run": {**{k: v for k, v in r["run"].items() if k != "stats"},
+                                                        "args": json.loads(r["run"]["args"] or "{}")}}
+                                         for r in reports], indent=2, ensure_ascii=False)))
         return
     if not reports:
         click.echo("No run has been held by the quality gate.")
