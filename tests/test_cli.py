@@ -353,6 +353,17 @@ def test_the_mkdir_hint_for_a_missing_directory_can_be_pasted_as_it_is(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_reader_given_an_unexpanded_path_is_told_so(tmp_path):
+    """A reader given '~/a.db' (quoted, or in GLOSSARY_DB) said 'no archive at ~/a.db: run glossary crawl first',
+    though the archive may well be at the path ~ stands for."""
+    for command in (("search", "x"), ("show", "x"), ("runs",), ("report",)):
+        for env, option in (({"GLOSSARY_DB": "~/a.db"}, ()), ({}, ("--db", "${HOME}/a.db"))):
+            result = run_glossary(*command, *option, cwd=tmp_path, env=env)
+            assert_one_line_error(result, "~ and $VARIABLES are not expanded in --db or GLOSSARY_DB (the shell "
+                                          "expands them only where they are not quoted): give the path they stand for")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_what_a_creation_killed_midway_left_beside_the_archive_is_removed(tmp_path):
     """A crawl killed (kill -9) while it made a new archive left its temporary file, '.NAME.XXXXXXXX.new' and
     at times its '-journal', beside the archive for ever. The next writer removes them, and nothing else."""
@@ -1351,6 +1362,14 @@ def test_the_environment_a_command_reads_is_in_its_help():
     assert "GLOSSARY_DB " in output and "GLOSSARY_BUSY_TIMEOUT " in output and "(default 10)" in output
 
 
+def test_glossary_alone_shows_its_help_laid_out_as_help_is():
+    """`glossary` with no command printed its whole help folded into one 'Error: Usage: …' line."""
+    result = run_glossary()
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("Usage: glossary [OPTIONS] COMMAND [ARGS]...\n\n")
+    assert "\nCommands:\n" in result.stderr and "Error" not in result.stderr
+
+
 @pytest.mark.parametrize("given", ["ten", "-1", "nan", "1e9"])
 def test_a_busy_timeout_that_is_no_number_of_seconds_is_refused_in_a_line(crawled, tmp_path, given):
     """GLOSSARY_BUSY_TIMEOUT says how long a command waits for another program's write lock: a value that is
@@ -1787,6 +1806,13 @@ def test_db_dash_is_refused_not_made_a_file_named_dash(tmp_path):
 def test_a_query_word_that_looks_like_an_option_gets_a_hint(crawled):
     result = run_glossary("search", "-vega", "--db", str(crawled))
     assert_one_line_error(result, "No such option", "put -- before them: glossary search -- -vega")
+
+
+def test_a_diff_of_a_version_below_1_is_no_word_that_looks_like_an_option(crawled):
+    """`show vega --diff -1..2` was told to put -- before '-1..2', which then looked for a page of that slug."""
+    result = run_glossary("show", "vega", "--db", str(crawled), "--diff", "-1..2")
+    assert_one_line_error(result, "--diff -1..2: versions are numbered from 1: give --diff A..B (e.g. --diff 1..2)")
+    assert "put --" not in result.stderr
 
 
 def test_a_running_reparse_is_running_not_failed(crawled, tmp_path):

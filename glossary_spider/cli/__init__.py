@@ -45,20 +45,31 @@ def record_refused_command_line(command: str, said: str) -> None:
         Refusal(db, command, {"command_line": words}).record(BAD_ARGUMENT, BadArgument(said))
 
 
+# `glossary` alone (click 8.2 and later say so with the help as an error's message; earlier ones print it).
+NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def main() -> None:
     """The ``glossary`` command: click, with usage errors said in one line like every other."""
     standard_streams()
     try:
         code = cli.main(prog_name="glossary", standalone_mode=False)
+    except NO_COMMAND as exc:  # the help, as --help lays it out, on standard error
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
     except click.UsageError as exc:
         # Click knows the command of some of its errors only: else it is the first of the words that names one.
         command = exc.ctx.command.name if exc.ctx else next((w for w in sys.argv[1:] if w in cli.commands), None)
         where = exc.ctx.command_path if exc.ctx else f"glossary {command}" if command else "glossary"
         also = ""
-        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
-            given = next((a for a in sys.argv[1:] if a.startswith(exc.option_name)), exc.option_name)
-            also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
         said = " ".join(exc.format_message().split())  # Click lists a choice's values a line each
+        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
+            at = next((i for i, a in enumerate(sys.argv) if a.startswith(exc.option_name)), None)
+            given = sys.argv[at] if at is not None else exc.option_name
+            if at and sys.argv[at - 1] == "--diff":  # show --diff -1..2: a version, not a word
+                said = f"--diff {safe_text(given, one_line=True)}: versions are numbered from 1: give --diff A..B (e.g. --diff 1..2)"
+            else:
+                also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
         click.echo(f"Error: {said} (see '{where} --help'{also})", err=True)
         if command in ("crawl", "refresh"):
             record_refused_command_line(command, f"{said} (see '{where} --help')")

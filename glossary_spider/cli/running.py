@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABL
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, RunArgs
 from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
-                                     is_locked, read_gate_report)
+                                     is_locked, read_gate_report, unexpanded)
 from glossary_spider.terminal import mkdir_command, shown_path
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
@@ -136,7 +135,7 @@ def new_archive_directory(db: str) -> None:
     source = click.get_current_context().get_parameter_source("db")
     if source != click.core.ParameterSource.DEFAULT:
         given = "GLOSSARY_DB" if source == click.core.ParameterSource.ENVIRONMENT else "--db"
-        if str(directory).startswith("~") or re.search(r"\$\{?[A-Za-z_]", str(directory)):
+        if unexpanded(directory):
             raise UserError(f"no directory {directory} for the archive {db}: ~ and $VARIABLES are not expanded in "
                             f"{given} (the shell expands them only where they are not quoted): give the path "
                             "they stand for")

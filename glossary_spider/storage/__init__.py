@@ -16,7 +16,7 @@ from glossary_spider.storage.archive import Archive
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, busy_timeout_ms,
                                             cannot_read, cannot_write, damaged, existing_archive, is_damaged,
-                                            is_locked, not_an_archive)
+                                            is_locked, not_an_archive, unexpanded)
 from glossary_spider.storage.readers import fetch_outcomes, page_record, read_gate_report, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import FOREIGN_KEYS, READ_AS_IS, SCHEMA_VERSION, check_schema_version
@@ -25,5 +25,5 @@ __all__ = [
     "FOREIGN_KEYS", "READ_AS_IS", "SCHEMA_VERSION", "Archive", "ArchiveError", "ArchiveUnwritable", "BodyCodec", "Fetch",
     "archive_path", "busy_timeout_ms", "cannot_read", "cannot_write", "damaged", "check_schema_version",
     "existing_archive", "fetch_outcomes", "is_damaged", "is_locked", "not_an_archive", "now", "page_record",
-    "read_gate_report", "run_counts",
+    "read_gate_report", "run_counts", "unexpanded",
 ]

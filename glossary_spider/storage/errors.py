@@ -138,9 +138,18 @@ def writable_logs(path: Path) -> None:
 def existing_archive(path: str | Path) -> Path:
     """``path``, if an archive file is there; else the error that says what is (an empty file is none yet)."""
     path = archive_path(path)
+    if not path.is_file() and unexpanded(path):
+        raise ArchiveError(f"no archive at {path}: ~ and $VARIABLES are not expanded in --db or GLOSSARY_DB (the shell "
+                           "expands them only where they are not quoted): give the path they stand for")
     if not path.is_file() or path.stat().st_size == 0:
         raise ArchiveError(f"no archive at {path}{' (an empty file)' * path.is_file()}: run 'glossary crawl' first")
     return path
+
+
+def unexpanded(path: str | Path) -> bool:
+    """Whether ``path`` holds what a shell would have expanded had it not been quoted: a leading ``~``, a
+    ``$VARIABLE``."""
+    return str(path).startswith("~") or re.search(r"\$\{?[A-Za-z_]", str(path)) is not None
 
 
 def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this again") -> str:
