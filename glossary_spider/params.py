@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from glossary_spider.terminal import UNDECODED, quoted, typed
 from glossary_spider.urls import MAX_URL, earlier_spelling, normalize_url, server_of
@@ -43,12 +44,28 @@ def check_url(value: str, what: str) -> str:
         raise BadArgument(f"{what} {quoted(value)} holds white space, which no URL does: give one URL at a time "
                           "(a space within one is written %20; a note after a --urls-file line's URL goes after ' #')")
     url = normalize_url(value) if "://" in value else None
+    if url is None and (port := _bad_port(value)):
+        raise BadArgument(f"{what} {quoted(value)} has the port {quoted(port)}: a port is a number from 1 to 65535")
     if url is None:
         raise BadArgument(f"{what} {quoted(value)} is not an http(s) URL (e.g. https://term.greeks.live/)")
     if len(url) > MAX_URL:
         raise BadArgument(f"{what} {quoted(value, 60)} is {len(url):,} characters long, more than the {MAX_URL:,} "
                           "a URL may have")
     return url
+
+
+def _bad_port(value: str) -> str | None:
+    """The port of an http(s) URL that has one no server listens on (0, past 65535, not a number), else None."""
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # no URL at all (an IPv6 address left open)
+        return None
+    if parts.scheme.lower() not in ("http", "https"):
+        return None
+    try:
+        return "0" if parts.port == 0 else None
+    except ValueError:  # past 65535, or not a number
+        return parts.netloc.rpartition(":")[2]
 
 
 def utf8_argument(value: str, what: str, fix: Callable[[str], str]) -> str:
@@ -239,6 +256,13 @@ def _same(name: str, given: Any, recorded: Any) -> bool:
             and tuple(map(earlier_spelling, given)) == recorded)
 
 
+def _blank(value: Any) -> bool:
+    """Whether a list argument was given as nothing but empty words: ``--gate ''``, ``-a sitemap_urls=``. A
+    list with no words at all (a run's record of none) is not."""
+    words = value.split(",") if isinstance(value, str) else value
+    return isinstance(words, (list, tuple)) and bool(words) and not any(str(w).strip() for w in words)
+
+
 def _urls(what: str) -> Callable[[Any, str], tuple[str, ...]]:
     return lambda value, name: tuple(dict.fromkeys(check_url(u, what) for u in _split(value)))
 
@@ -309,6 +333,7 @@ class RunArgs:
         ``spelled`` writes its name (a command line's ``--max-age`` for ``max_age_days``) or as it was given."""
         values: dict[str, Any] = {}
         written: dict[str, str] = {}  # each argument's name as it was given
+        blank: set[str] = set()  # given, and only as empty words (an unset variable in a script)
         urls_file = arguments.get("urls_file")
         for name, value in arguments.items():
             if value is None or name == "urls_file":
@@ -319,6 +344,8 @@ class RunArgs:
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
             written[key] = (spelled or {}).get(name, name)
             values[key] = ARGUMENTS[key](value, written[key])
+            if _blank(value):
+                blank.add(key)
         if urls_file is not None:
             if not str(urls_file).strip():  # an unset variable in a script: never the live site instead
                 raise BadArgument("--urls-file is empty: give the path of a file of URLs, one a line")
@@ -329,6 +356,11 @@ class RunArgs:
             values["start_urls"] = tuple(dict.fromkeys([*values.get("start_urls", ()), *listed]))
             written["start_urls"] = (spelled or {}).get("urls_file", "urls_file")
         mode = values.get("mode", "crawl")
+        if "gate" in blank:
+            raise BadArgument(f"{written['gate']} is empty: give NAME=VALUE or off, or leave it out")
+        if mode == "refresh" and "sitemap_urls" in blank:  # not the sitemaps of earlier crawls in its place
+            raise BadArgument(f"{written['sitemap_urls']} is empty: give a sitemap's URL, or leave it out for those "
+                              "of earlier crawls")
         for name in NOT_TAKEN.get(mode, ()):
             if values.get(name) not in (None, ()):
                 raise BadArgument(f"a {mode} takes no {written[name]} (glossary {mode} has no such option): "

@@ -35,6 +35,16 @@ def test_a_start_url_that_is_not_http(tmp_path):
     assert not (tmp_path / "a.db").exists()
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "80a"])
+def test_a_start_url_whose_port_no_server_has_is_said_to_be_so(tmp_path, port):
+    """A port past 65535 (or 0, or not a number) was 'not an http(s) URL', which it plainly was."""
+    for option in ("--start-url", "--sitemap"):
+        result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), option, f"http://127.0.0.1:{port}/")
+        assert_one_line_error(result, f"URL 'http://127.0.0.1:{port}/' has the port '{port}': a port is a number "
+                                      "from 1 to 65535")
+    assert not (tmp_path / "a.db").exists()
+
+
 def test_a_run_refused_as_it_opens_does_not_import_scrapy(tmp_path):
     """Scrapy's imports are most of a second: a crawl refused for its arguments took as long as one that ran."""
     db = str(tmp_path / "a.db")
@@ -116,6 +126,19 @@ def test_an_empty_urls_file_name_is_refused_not_taken_for_the_live_site(crawled,
     before = rows(db, "SELECT count(*) AS n FROM captures")
     result = run_glossary("crawl", "--db", str(db), "--urls-file", "", "--no-progress")
     assert_one_line_error(result, "--urls-file is empty")
+    assert rows(db, "SELECT count(*) AS n FROM captures") == before
+    assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
+        {"finish_reason": "bad_argument"}]
+
+
+@pytest.mark.parametrize("option", ["--sitemap", "--gate"])
+def test_an_empty_refresh_option_is_refused_not_left_out(crawled, tmp_path, option):
+    """refresh --sitemap "$UNSET" read the sitemaps of earlier crawls instead, and --gate "" was passed over."""
+    db = tmp_path / "a.db"
+    shutil.copy(crawled, db)
+    before = rows(db, "SELECT count(*) AS n FROM captures")
+    result = run_glossary("refresh", "--db", str(db), option, "", "--no-progress")
+    assert_one_line_error(result, f"{option} is empty: give")
     assert rows(db, "SELECT count(*) AS n FROM captures") == before
     assert rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1") == [
         {"finish_reason": "bad_argument"}]

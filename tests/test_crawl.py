@@ -323,6 +323,7 @@ def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_p
     # Issue 14 item 3: an empty start option is a mistake, not a wish for the live site.
     ("start_urls=", "no URL to start from: the start URLs and sitemaps given are all empty"),
     ("sitemap_urls= , ", "no URL to start from: the start URLs and sitemaps given are all empty"),
+    ("gate=", "gate is empty: give NAME=VALUE or off, or leave it out"),
 ])
 def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_path, argument, line):
     db = tmp_path / "bad.db"

@@ -30,7 +30,8 @@ RUN_OPTIONS = (*OPTION_SETTINGS, "gate")
 
 
 # The run arguments' names as the command line spells them, for its messages.
-OPTION_NAMES = {"max_age_days": "--max-age", "max_pages": "--max-pages",
+OPTION_NAMES = {"max_age_days": "--max-age", "max_pages": "--max-pages", "start_urls": "--start-url",
+                "sitemap_urls": "--sitemap", "urls_file": "--urls-file",
                 **{name: "--" + name.replace("_", "-") for name in RUN_OPTIONS}}
 
 
