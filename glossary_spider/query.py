@@ -208,8 +208,16 @@ def check_type(page_type: str | None) -> None:
 # -- search ---------------------------------------------------------------------------------
 
 
+# FTS5's operators, which it reads only in capitals; in a query searched as words, not words of it.
+OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+
+
 def _plain_words(query: str) -> str:
-    words = re.findall(r"\w+", query)
+    """``query`` as words, each a phrase: a word joined to the next by a sign with no space (``P&L``,
+    ``vega-neutral``, ``24/7``) is one phrase, as the text writes it; FTS5's operators are left out,
+    unless they are all it has."""
+    words = [w.strip("-") for w in re.findall(r"\w+(?:[-&/.'’+]\w+)*", query)]
+    words = [w for w in words if w not in OPERATORS] or words
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 

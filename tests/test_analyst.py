@@ -154,6 +154,17 @@ def test_a_query_searched_as_plain_words_says_so_and_which(archive):
     assert glossary(db, "search", "risk NOT legal").stderr == ""
 
 
+def test_a_query_searched_as_words_keeps_a_sign_joined_word_whole_and_leaves_operators_out(archive):
+    """'P&L' (FTS5 syntax error at '&') was searched as the pages holding 'P' and 'L' anywhere; 'legal OR', as the
+    pages holding 'legal' and the word 'or'."""
+    db, _ = archive
+    result = glossary(db, "search", "P&L", "--format", "json")
+    assert result.returncode == 0 and 'every one of its words, "P&L" (' in result.stderr, result.stderr
+    assert [r["title"] for r in json.loads(result.stdout)][:1] == ["Unrealized P&L"]
+    result = glossary(db, "search", "(legal OR", "--format", "json")
+    assert result.returncode == 0 and 'every one of its words, "legal" (' in result.stderr, result.stderr
+
+
 def _retitled_copy(archive, tmp_path, title):
     """A copy of the archive in which one page about funding has ``title``."""
     copy = tmp_path / "copy.db"
