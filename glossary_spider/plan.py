@@ -45,8 +45,9 @@ logger = logging.getLogger(__name__)
 REFUSALS = (BadArgument, ArchiveError, ArchiveLocked)
 
 
-# Why nothing can be written beside an archive: a read-only file system, a directory we may not write.
-NOT_BESIDE = (errno.EROFS, errno.EACCES, errno.EPERM)
+# Why nothing can be written beside an archive: a read-only file system, a directory we may not write, a full
+# disk (or quota).
+NOT_BESIDE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
 
 
 def cannot_lock(db: str, exc: OSError) -> ArchiveError:
@@ -56,9 +57,12 @@ def cannot_lock(db: str, exc: OSError) -> ArchiveError:
     why = exc.strerror or str(exc)
     if exc.errno == errno.EROFS:
         why += ": remount it read-write, or copy the archive where it can be written"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why += ": free some space on its disk, then run it again"
     if exc.errno in NOT_BESIDE:
         why += " ('glossary runs --check' cannot see this refusal: nothing can be noted beside the archive)"
-    return ArchiveError(f"cannot lock the archive {db}: {why}")
+    error = ArchiveUnwritable if exc.errno in NOT_BESIDE else ArchiveError  # else: a lock file not safe to use
+    return error(f"cannot lock the archive {db}: {why}")
 
 
 def refused_reason(refusal: Exception) -> str:

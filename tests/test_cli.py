@@ -1287,6 +1287,31 @@ def test_a_writer_on_a_read_only_filesystem_says_so_in_one_line(crawled, tmp_pat
     assert "not a glossary archive" not in result.stderr and "read-only" in result.stderr.lower()
 
 
+@pytest.mark.parametrize("command", [("reparse", "--no-progress"), ("crawl", "--resume"),
+                                     ("refresh", "--no-progress", "--json")], ids=lambda c: c[0])
+def test_a_run_on_a_disk_with_no_room_for_its_lock_says_so_in_one_line(crawled, tmp_path, command):
+    """On a full disk (a real one: a tmpfs filled up, in a mount namespace of the test's own), a run that could
+    not make its lock file said 'Cannot note the refused run beside the archive: No space left on device' and
+    'cannot lock the archive: No space left on device', two lines and no way out; a refresh's JSON line had it
+    refused for a bad argument."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    size = crawled.stat().st_size + (1 << 20)
+    fill = ('mount -t tmpfs -o size="$3" tmpfs "$1" && cp "$2" "$1/glossary.db" && '
+            '{ dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; true; } && shift 3 && exec "$@"')
+    if subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(shelf), str(crawled), str(size), "true"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("no tmpfs mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    db = shelf / "glossary.db"
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(shelf), str(crawled), str(size),
+                             *GLOSSARY, *command, "--db", str(db)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=120)
+    assert_one_line_error(result, f"cannot lock the archive {db}: No space left on device: free some space on its "
+                                  "disk, then run it again")
+    if "--json" in command:
+        assert json.loads(result.stdout)["finish_reason"] == "archive_unwritable"
+
+
 def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):
     """A file size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk does."""
     import resource
