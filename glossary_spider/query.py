@@ -29,7 +29,7 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
 from glossary_spider.storage.history import page_history
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
-from glossary_spider.terminal import quoted, safe_text
+from glossary_spider.terminal import quoted, safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES, classify, normalize_url
 
 MARK_START, MARK_END = "\x02", "\x03"
@@ -458,7 +458,8 @@ def resolve(conn: sqlite3.Connection, url_or_slug: str, page_type: str | None = 
         failed = _unarchived_urls(conn, wanted if text.startswith("/") else None, slug, page_type)
         why = _why_none(conn, failed[0], named=True) if len(failed) == 1 else ""
         nor = f", nor is one archived at {safe_text(home, one_line=True)}" if home else ""
-        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{nor}{why}")
+        also = "" if text.startswith("/") else _slug_hint(conn, text, slug, page_type)
+        raise BadArgument(f"no archived {page_type + ' ' if page_type else ''}page {what}{nor}{why}{also}")
     if len(candidates) > 1:
         raise Ambiguous(text if text.startswith("/") else slug, candidates, typed=page_type is not None)
     return candidates[0]["url"]
@@ -567,6 +568,18 @@ def _unarchived_urls(conn: sqlite3.Connection, path: str | None, slug: str, page
     if path is None and page_type is None:  # as for the pages: an area's, not its resource pages'
         urls = [url for url in urls if kinds[url] != "area_resource"] or urls
     return urls
+
+
+def _slug_hint(conn: sqlite3.Connection, text: str, slug: str, page_type: str | None) -> str:
+    """What a slug no page has may have meant: the slug as a site writes them (lower-case, words joined by
+    hyphens: 'Legal Technology' is legal-technology), or, for words, a search."""
+    near = _spelled_slug(re.sub(r"[\s_]+", "-", slug.strip()).lower())
+    if near != _spelled_slug(slug) and conn.execute(
+            "SELECT 1 FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?)", [near, page_type, page_type]).fetchone():
+        return f"; did you mean {quoted(near)}?"
+    if " " in text.strip():
+        return f"; to find pages by their words: glossary search {shell_word(text.strip())}"
+    return ""
 
 
 def _spelled_slug(slug: str) -> str:

@@ -165,6 +165,29 @@ def test_a_query_searched_as_words_keeps_a_sign_joined_word_whole_and_leaves_ope
     assert result.returncode == 0 and 'every one of its words, "legal" (' in result.stderr, result.stderr
 
 
+def test_a_slug_no_page_has_gets_the_one_it_may_have_meant(archive):
+    """A page's title typed as its slug ('Unrealized P&L', 'Vega-Neutral') was only 'no archived page has the
+    slug': slugs are lower-case, their words joined by hyphens; words that are no slug are for a search."""
+    db, _ = archive
+    (page,) = rows(db, "SELECT slug, title FROM pages WHERE page_type = 'definition' AND slug LIKE '%-%-%' LIMIT 1")
+    for given in (page["title"], page["slug"].upper()):
+        result = glossary(db, "show", given)
+        assert result.returncode == 2 and result.stderr == (
+            f"Error: no archived page has the slug {given!r}; did you mean {page['slug']!r}?\n")
+    result = glossary(db, "show", "no such words")
+    assert result.stderr == ("Error: no archived page has the slug 'no such words'; to find pages by their words: "
+                             "glossary search 'no such words'\n")
+    result = glossary(db, "search", "zzzz", "--type", "area_resource")
+    assert result.stderr == "No area_resource page matches 'zzzz'.\n"
+
+
+def test_the_words_a_query_was_searched_as_are_said_in_a_line_of_bounded_length(archive):
+    db, _ = archive
+    result = glossary(db, "search", " ".join(["NOT x"] * 12_000))
+    assert result.returncode == 0 and result.stderr.startswith("Note: ")
+    assert max(len(line) for line in result.stderr.splitlines()) < 1_000
+
+
 def _retitled_copy(archive, tmp_path, title):
     """A copy of the archive in which one page about funding has ``title``."""
     copy = tmp_path / "copy.db"

@@ -51,9 +51,10 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
     from glossary_spider.export import spreadsheet_cell
 
     def as_words(reason: str, searched: str) -> None:
+        words = safe_text(searched[:200] + "…" * (len(searched) > 200), one_line=True)  # of a query of any length
         click.echo(f"Note: {quoted(query)} is not FTS5 query syntax ({safe_text(reason, one_line=True)}): searched "
-                   f"for the pages holding every one of its words, {safe_text(searched, one_line=True)} (leave a word "
-                   "out with NOT, search a phrase in double quotes)", err=True)
+                   f"for the pages holding every one of its words, {words} (leave a word out with NOT, search a "
+                   "phrase in double quotes)", err=True)
 
     output_to(None, option=False)
     query = utf8_argument(" ".join(words), "the search",
@@ -87,7 +88,7 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
             click.echo(f"    {q.highlight(r['snippet'], *marks)}")
             shown = True
         if not shown:
-            click.echo(f"No page matches {quoted(query)}.", err=True)
+            click.echo(f"No {page_type + ' ' if page_type else ''}page matches {quoted(query)}.", err=True)
 
 
 def _page_and_versions(page: str | None, versions: str | None) -> tuple[str, str | None]:
