@@ -574,8 +574,8 @@ def _slug_hint(conn: sqlite3.Connection, text: str, slug: str, page_type: str | 
     """What a slug no page has may have meant: the slug as a site writes them (lower-case, words joined by
     hyphens: 'Legal Technology' is legal-technology), or, for words, a search."""
     near = _spelled_slug(re.sub(r"[\s_]+", "-", slug.strip()).lower())
-    if near != _spelled_slug(slug) and conn.execute(
-            "SELECT 1 FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?)", [near, page_type, page_type]).fetchone():
+    known = "SELECT 1 FROM pages WHERE slug = ? AND (? IS NULL OR page_type = ?)"
+    if near != _spelled_slug(slug) and conn.execute(known, [near, page_type, page_type]).fetchone():
         return f"; did you mean {quoted(near)}?"
     if " " in text.strip():
         return f"; to find pages by their words: glossary search {shell_word(text.strip())}"

@@ -1856,6 +1856,24 @@ def test_a_query_word_that_looks_like_an_option_gets_a_hint(crawled):
     assert_one_line_error(result, "No such option", "put -- before them: glossary search -- -vega")
 
 
+def test_an_option_before_its_command_is_said_to_go_after_it(crawled):
+    result = run_glossary("--db", str(crawled), "runs")
+    assert_one_line_error(result, "No such option '--db'", "a command's options go after it: glossary runs --db …")
+    result = run_glossary("--bogus", "runs")
+    assert_one_line_error(result, "No such option '--bogus'")
+    assert "go after" not in result.stderr
+
+
+def test_an_archive_path_through_a_file_is_said_to_be_one(crawled, tmp_path):
+    """'--db a.db/x.db', where a.db is the archive, was 'no directory a.db: create it first' to a crawl, and
+    'no archive at a.db/x.db: run glossary crawl first' to a reader."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    for command in (("crawl", "--start-url", "http://127.0.0.1:9/"), ("runs",), ("search", "x")):
+        result = run_glossary(*command, "--db", f"{db}/x.db")
+        assert_one_line_error(result, f"{db} is a file, not a directory, so {db}/x.db cannot be in it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.db"]
+
+
 def test_a_diff_of_a_version_below_1_is_no_word_that_looks_like_an_option(crawled):
     """`show vega --diff -1..2` was told to put -- before '-1..2', which then looked for a page of that slug."""
     result = run_glossary("show", "vega", "--db", str(crawled), "--diff", "-1..2")

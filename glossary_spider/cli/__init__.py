@@ -45,6 +45,26 @@ def record_refused_command_line(command: str, said: str) -> None:
         Refusal(db, command, {"command_line": words}).record(BAD_ARGUMENT, BadArgument(said))
 
 
+def _no_such_option(exc: click.NoSuchOption, where: str, said: str) -> tuple[str, str]:
+    """What to say of an option a command does not take, and what to add: where it goes when it stands before
+    its command (``glossary --db a.db runs``), that a word of a search or a page shown begins with '-'
+    (``glossary search -vega``), or that ``show --diff`` was given a version below 1."""
+    at = next((i for i, word in enumerate(sys.argv) if word.startswith(exc.option_name)), None)
+    given = safe_text(sys.argv[at] if at is not None else exc.option_name, one_line=True)
+    if exc.ctx is None:
+        return said, ""
+    if exc.ctx.command is cli:
+        named = next((cli.get_command(exc.ctx, w) for w in sys.argv[1:] if w in cli.commands), None)
+        if named and any(exc.option_name in param.opts for param in named.params):
+            return said, f"; a command's options go after it: glossary {named.name} {given} …"
+        return said, ""
+    if exc.ctx.command.name not in ("search", "show"):
+        return said, ""
+    if at and sys.argv[at - 1] == "--diff":  # show --diff -1..2: a version, not a word
+        return f"--diff {given}: versions are numbered from 1: give --diff A..B (e.g. --diff 1..2)", ""
+    return said, f"; for words that start with '-', put -- before them: {where} -- {given}"
+
+
 # `glossary` alone (click 8.2 and later say so with the help as an error's message; earlier ones print it).
 NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -61,15 +81,8 @@ def main() -> None:
         # Click knows the command of some of its errors only: else it is the first of the words that names one.
         command = exc.ctx.command.name if exc.ctx else next((w for w in sys.argv[1:] if w in cli.commands), None)
         where = exc.ctx.command_path if exc.ctx else f"glossary {command}" if command else "glossary"
-        also = ""
         said = " ".join(exc.format_message().split())  # Click lists a choice's values a line each
-        if isinstance(exc, click.NoSuchOption) and exc.ctx and exc.ctx.command.name in ("search", "show"):
-            at = next((i for i, a in enumerate(sys.argv) if a.startswith(exc.option_name)), None)
-            given = sys.argv[at] if at is not None else exc.option_name
-            if at and sys.argv[at - 1] == "--diff":  # show --diff -1..2: a version, not a word
-                said = f"--diff {safe_text(given, one_line=True)}: versions are numbered from 1: give --diff A..B (e.g. --diff 1..2)"
-            else:
-                also = f"; for words that start with '-', put -- before them: {where} -- {safe_text(given, one_line=True)}"
+        said, also = _no_such_option(exc, where, said) if isinstance(exc, click.NoSuchOption) else (said, "")
         click.echo(f"Error: {said} (see '{where} --help'{also})", err=True)
         if command in ("crawl", "refresh"):
             record_refused_command_line(command, f"{said} (see '{where} --help')")

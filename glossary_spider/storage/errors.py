@@ -30,8 +30,12 @@ def archive_path(path: str | Path) -> Path:
     path = Path(path)
     try:
         info: os.stat_result | None = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):  # none yet; or a file on its way, which opening it says
+    except FileNotFoundError:  # none yet
         info = None
+    except NotADirectoryError:  # a file on its way: a.db/x.db, where a.db is the archive
+        on_its_way = next((p for p in path.parents if p.is_file()), path.parent)
+        raise ArchiveError(f"{on_its_way} is a file, not a directory, so {path} cannot be in it: give the "
+                           "archive's path") from None
     except OSError as exc:  # where pathlib's is_dir() and exists() would raise it
         raise ArchiveError(cannot_look_up(path, exc)) from None
     if info and stat.S_ISDIR(info.st_mode):
