@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sqlite3
-import stat
 import time
 import weakref
 from collections import Counter
@@ -26,6 +25,7 @@ from glossary_spider.outcome import is_complete, was_refused
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, check_schema_version,
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
+from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
@@ -44,40 +44,6 @@ class Reader(sqlite3.Connection):
     def close(self) -> None:
         super().close()
         tidy(self.archive)
-
-
-def tidy(path: Path) -> None:
-    """Remove the ``-wal`` and ``-shm`` that reading left beside the archive, as SQLite does as the last
-    connection to a WAL database closes: but only a connection that may write does so (it checkpoints first),
-    and a reader's is read-only, so every read command (and a crawl, whose summary is read last) left both.
-
-    A read-write connection that reads only the schema is opened and closed here, and only where closing it
-    folds nothing into the file: the log is empty (one with writes in it, a killed run's or one that is not
-    the archive's own, is the next writer's to judge), no rollback journal is there, and no writer holds the
-    archive's lock (read without taking it, as :func:`~glossary_spider.lock.holder` does: a writer starting
-    now is never refused). SQLite itself removes the files only when it takes the file's exclusive lock as
-    the connection closes, which any other connection still open (another reader, a writer that started
-    meanwhile, Datasette) refuses: then they are left to the last one."""
-    real = Path(os.path.realpath(path))
-    try:
-        wal = os.lstat(real.with_name(real.name + "-wal"))
-    except OSError:
-        return
-    if (not stat.S_ISREG(wal.st_mode) or wal.st_size or os.path.lexists(real.with_name(real.name + "-journal"))
-            or not os.access(real, os.W_OK) or not os.access(real.parent, os.W_OK)):
-        return
-    from glossary_spider.lock import holder
-
-    if holder(real) is not None:
-        return
-    try:
-        conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True)
-        try:
-            conn.execute("PRAGMA schema_version").fetchone()  # opens the log: closing then removes it
-        finally:
-            conn.close()
-    except sqlite3.Error:  # busy, or no longer writable: the files stay, as they would have
-        pass
 
 
 # The archives read read-only in this process, tidied as it ends, and the readers to close first: a command
@@ -101,9 +67,13 @@ def _open(path: Path, mode: str, factory: type[sqlite3.Connection] = sqlite3.Con
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True, factory=factory)
     if mode == "mode=ro":
         _read.add(path)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
-    check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+        check_schema_version(conn.execute("PRAGMA user_version").fetchone()[0], path)
+    except BaseException:  # closed now: one left open would keep the log files that tidying removes
+        conn.close()
+        raise
     return conn
 
 

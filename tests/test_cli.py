@@ -859,8 +859,9 @@ def _bad_archive(kind, tmp_path):
     db = tmp_path / f"{kind}.db"
     if kind == "not-sqlite":
         db.write_bytes(b"these are my notes, not a database\n" * 100)
-    elif kind == "newer-schema":
+    elif kind == "newer-schema":  # in WAL mode, as an archive is
         with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("CREATE TABLE pages (url TEXT)")
             conn.execute("PRAGMA user_version = 999")
         conn.close()
@@ -871,11 +872,14 @@ def _bad_archive(kind, tmp_path):
                                         ("missing", "no archive")])
 @pytest.mark.parametrize("command", READERS + WRITERS, ids=lambda c: c[0])
 def test_every_command_refuses_a_bad_archive_in_one_line(tmp_path, command, kind, words):
+    """Refused, an archive of a newer schema had its -wal and -shm left beside it."""
     db = _bad_archive(kind, tmp_path)
     before = db.read_bytes() if db.is_file() else None
+    files = sorted(tmp_path.iterdir())
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, words)
     assert (db.read_bytes() if db.is_file() else None) == before
+    assert sorted(tmp_path.iterdir()) == files
     if kind == "missing":
         assert not db.exists()
 

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -72,6 +73,41 @@ def _judged_read_only(path: Path) -> bool:
     return True
 
 
+def tidy(path: Path, ours: bool = False) -> None:
+    """Remove the ``-wal`` and ``-shm`` that reading left beside the archive, as SQLite does as the last
+    connection to a WAL database closes: but only a connection that may write does so (it checkpoints first),
+    and a reader's is read-only, so every read command (and a crawl, whose summary is read last) left both.
+
+    A read-write connection that reads only the schema is opened and closed here, and only where closing it
+    folds nothing into the file: the log is empty (one with writes in it, a killed run's or one that is not
+    the archive's own, is the next writer's to judge), no rollback journal is there, and no writer holds the
+    archive's lock (read without taking it, as :func:`~glossary_spider.lock.holder` does: a writer starting
+    now is never refused). SQLite itself removes the files only when it takes the file's exclusive lock as
+    the connection closes, which any other connection still open (another reader, a writer that started
+    meanwhile, Datasette) refuses: then they are left to the last one. ``ours``: the lock is this process's
+    (a writer that refused the archive as it opened it)."""
+    real = Path(os.path.realpath(path))
+    try:
+        wal = os.lstat(real.with_name(real.name + "-wal"))
+    except OSError:
+        return
+    if (not stat.S_ISREG(wal.st_mode) or wal.st_size or os.path.lexists(real.with_name(real.name + "-journal"))
+            or not os.access(real, os.W_OK) or not os.access(real.parent, os.W_OK)):
+        return
+    from glossary_spider.lock import holder
+
+    if not ours and holder(real) is not None:
+        return
+    try:
+        conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # opens the log: closing then removes it
+        finally:
+            conn.close()
+    except sqlite3.Error:  # busy, or no longer writable: the files stay, as they would have
+        pass
+
+
 class Archive(Staging, Writer, Reads):
     """A glossary archive in one SQLite file, opened for writing (readers use ``query.connect``)."""
 
@@ -85,7 +121,11 @@ class Archive(Staging, Writer, Reads):
             judged = False
             if self.path.exists():
                 writable_logs(self.path)
-                judged = _judged_read_only(self.path)
+                try:
+                    judged = _judged_read_only(self.path)
+                except ArchiveError:  # refused: nothing left beside it for reading it
+                    tidy(self.path, ours=True)
+                    raise
             self.path.parent.mkdir(parents=True, exist_ok=True)
             remove_abandoned_creations(self.path)
             if not self.path.exists():
