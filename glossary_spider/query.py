@@ -208,6 +208,8 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     try:
         return _search(conn, query, page_type, limit)
     except sqlite3.OperationalError as exc:
+        if str(exc).startswith("no such table"):  # the archive's, not the query's: the full-text index gone
+            raise
         words = _plain_words(query)
         if not words:
             raise BadArgument(f"the search query {quoted(query)} has no words to search for") from None

@@ -339,6 +339,24 @@ def test_a_file_that_is_no_sqlite_database_is_refused_with_what_to_do(tmp_path, 
     assert db.read_bytes() == content
 
 
+def test_an_archive_whose_view_or_search_index_was_dropped_is_told_how_to_make_it_again(crawled, tmp_path):
+    """An archive without its full-text index (or a view) was 'not a glossary archive: no such table: pages_fts',
+    after a note that the query was no FTS5 syntax; any writing command makes them again."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE pages_fts")
+        conn.execute("DROP VIEW broken_links")
+    conn.close()
+    for command, lacking in ((("search", "vega"), "pages_fts"), (("report",), "broken_links")):
+        result = run_glossary(*command, "--db", str(db))
+        assert_one_line_error(result, f"{db} lacks its {lacking} (damaged, or changed by hand): any writing command "
+                                      f"makes it again from the archive's tables: glossary reparse --db {db}")
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    assert run_glossary("search", "vega", "--db", str(db)).stdout == run_glossary("search", "vega", "--db",
+                                                                                  str(crawled)).stdout
+    assert run_glossary("report", "--db", str(db)).returncode == 0
+
+
 def test_an_archive_from_a_newer_schema(tmp_path):
     db = tmp_path / "new.db"
     with sqlite3.connect(db) as conn:

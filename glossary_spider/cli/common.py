@@ -24,6 +24,7 @@ from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged
 from glossary_spider.storage.errors import cannot_look_up
+from glossary_spider.storage.schema import made_again
 from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
 
@@ -126,8 +127,11 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json.JSONDecodeError, db: str) -> UserError:
     """The one-line error for ``exc``, met on the archive ``db``."""
     if isinstance(exc, sqlite3.DatabaseError):  # a full disk, most often (the transaction rolled back); a damaged file
-        if re.match(r"no such (table|column)", str(exc)):  # another application's SQLite file
-            return UserError(f"{db} is not a glossary archive: {exc}")
+        if missing := re.match(r"no such (?:table|column): (?:main\.)?(\S+)", str(exc)):
+            if made_again(missing[1]):  # a view or the full-text index, dropped: damage, or a hand's edit
+                return UserError(f"{db} lacks its {missing[1]} (damaged, or changed by hand): any writing command "
+                                 f"makes it again from the archive's tables: {again('reparse', db)}")
+            return UserError(f"{db} is not a glossary archive: {exc}")  # another application's SQLite file
         reads = click.get_current_context().info_name in READERS
         return UserError((cannot_read if reads else cannot_write)(db, exc))
     if isinstance(exc, json.JSONDecodeError):  # a stored JSON value that damage to the file reached

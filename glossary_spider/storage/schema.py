@@ -422,6 +422,12 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
     return migrated
 
 
+def made_again(name: str) -> bool:
+    """Whether :func:`ensure_schema` makes the table or view ``name`` again, whole, from the archive's other
+    tables, where it is missing: a view, the full-text index."""
+    return name in VIEWS or name.split("_")[:2] == ["pages", "fts"]
+
+
 def is_current(conn: sqlite3.Connection) -> bool:
     """Whether the archive holds everything :func:`ensure_schema` makes, as this release makes it, so that
     it has nothing to do: an archive opened for writing is then not written to before its run writes (it made
