@@ -371,7 +371,7 @@ def parse_retry_after(value: bytes | None) -> float | None:
     if not value:
         return None
     text = value.decode("latin-1").strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and float() refuses
         return float(text)
     try:
         return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())

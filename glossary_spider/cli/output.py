@@ -168,7 +168,7 @@ def remove_abandoned_parts(target: Path) -> None:
     part files whose process is gone. A live one's, or one whose name is not ours, is left alone."""
     for part in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
         pid = part.name[len(target.name) + 2:-len(".part")]
-        if not pid.isdigit() or int(pid) == os.getpid():
+        if not (pid.isascii() and pid.isdigit()) or int(pid) == os.getpid():
             continue
         try:
             os.kill(int(pid), 0)

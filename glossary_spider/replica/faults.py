@@ -66,6 +66,8 @@ FAULTS = [
     Fault("retry-429", _page("retry-429"), "429 with Retry-After: 1 once, then the page", "archived"),
     Fault("retry-503-not-gzip", _page("retry-503-not-gzip"), "503 with Retry-After: 1 once, its body declared gzip "
           "and plain (a maintenance page misconfigured), then the page", "archived"),
+    Fault("retry-after-superscript", _page("retry-after-superscript"), "503 with Retry-After: \u00b2 (Latin-1 for "
+          "a superscript two, which Python's isdigit() takes for a digit) once, then the page", "archived"),
     Fault("always-503", _page("always-503"), "503 with Retry-After: 1, every time", "error:fetch:HTTP 503"),
     Fault("retry-after-long", _page("retry-after-long"), "503 with Retry-After: 86400",
           "error:fetch:Retry-After"),
@@ -329,7 +331,7 @@ def _reply(resource: FaultyReplicaResource, request: Any, path: str, status: int
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", content_type)
     for name, value in headers.items():
-        request.setHeader(name.replace("_", "-").encode(), value.encode())
+        request.setHeader(name.replace("_", "-").encode(), value.encode("latin-1"))  # a header's bytes, as sent
     resource._log(request, path, status)
     return body
 
@@ -715,6 +717,7 @@ def _serve_ordinary(resource, request, path, base):
 _HANDLERS = {
     "retry-500": _fail_then_serve(500, 2),
     "retry-503": _fail_then_serve(503, 1, Retry_After="2"),
+    "retry-after-superscript": _fail_then_serve(503, 1, Retry_After="\u00b2"),
     "retry-429": _fail_then_serve(429, 1, Retry_After="1"),
     "retry-503-not-gzip": _fail_then_serve(503, 1, b"Down for maintenance", Retry_After="1", Content_Encoding="gzip"),
     "always-503": _fail_then_serve(503, 10**9, Retry_After="1"),

@@ -494,7 +494,7 @@ class ReplicaSite:
             return {"kind": "other", "title": "Greeks.live Glossary", "h1": "Greeks.live Glossary", "blocks": blocks}
         parts = path.strip("/").split("/")
         if len(parts) in (2, 4) and parts[0] == "category" and parts[1] in ("definition", "term"):
-            if len(parts) == 4 and (parts[2] != "page" or not parts[3].isdigit()):
+            if len(parts) == 4 and (parts[2] != "page" or not (parts[3].isascii() and parts[3].isdigit())):
                 raise KeyError(path)
             page = int(parts[3]) if len(parts) == 4 else 1
             posts = self.live_posts(parts[1])
