@@ -38,6 +38,7 @@ from glossary_spider.replica.attacks import (
     HUGE_GZIP_SITEMAP,
     HUGE_SITEMAP,
     LONG_FIELD,
+    LONG_LOC_SITEMAP,
     LONG_LINE,
     MICRODATA_ITEMREF,
     PAGES,
@@ -435,6 +436,25 @@ def test_an_index_of_100000_sitemaps_is_cut_at_the_count(make_replica, tmp_path)
     assert len(sitemaps) == 50
     errors = rows(db, "SELECT error FROM crawl_errors WHERE stage = 'sitemap'")
     assert len(errors) == 1 and "more than 50 sitemaps" in errors[0]["error"]
+
+
+def test_a_sitemap_url_past_the_url_limit_is_cut_in_bounded_memory(make_replica, tmp_path):
+    """A sitemap's 8 MiB <loc> became a request of 860 MB (Scrapy's takes some 90 bytes a character of its URL),
+    and was dropped without a word."""
+    server = make_replica(SITE_PAGES, 1, "--attack", "none")
+    db = tmp_path / "long.db"
+    process = subprocess.Popen([*GLOSSARY, "crawl", "--db", str(db), "--sitemap", server.url + LONG_LOC_SITEMAP,
+                                "--no-follow", "--delay", "0", "--no-progress"],  # a child, read by wait4
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, stdout + stderr
+    assert usage.ru_maxrss / 1024 <= 400
+    assert rows(db, "SELECT url FROM pages") == [{"url": f"{server.url}/definition/attack-formulas/"}]
+    (error,) = rows(db, "SELECT stage, url, error FROM crawl_errors")
+    assert (error["stage"], error["url"]) == ("sitemap", server.url + LONG_LOC_SITEMAP)
+    assert error["error"] == ("sitemap limit: 1 URL longer than the 2,083 characters a URL may have (the longest "
+                              f"{len(server.url) + 13 + 8 * 1024 * 1024:,}); not taken")
 
 
 def test_a_sitemap_past_the_size_limit_is_an_unreadable_sitemap_not_a_failed_page(make_replica, tmp_path):

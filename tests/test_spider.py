@@ -251,7 +251,7 @@ def test_a_page_listed_twice_in_the_sitemaps_goes_by_its_newest_lastmod():
     spider = spider_for(sitemap_urls="http://127.0.0.1:8000/sitemap.xml", mode="refresh")
     spider.known = {url: {"status": "live"}}
     entries = [{"loc": url, "lastmod": "2026-11-29T10:00:00+00:00"}, {"loc": url, "lastmod": "2020-01-01"}]
-    assert [e["loc"] for e in spider.sitemap_filter(entries)] == [url, url]
+    assert [e["loc"] for e in spider.sitemap_filter(entries, [])] == [url, url]
     assert spider.lastmods[url] == datetime(2026, 11, 29, 10, tzinfo=timezone.utc)
 
 

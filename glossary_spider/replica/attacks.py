@@ -210,6 +210,8 @@ REDIRECTS = {
 # Sitemaps past the 16 MiB download cap: a text one as sent, a gzip file (not a Content-Encoding) once inflated.
 HUGE_SITEMAP = "/attack/huge-sitemap.txt"
 HUGE_GZIP_SITEMAP = "/attack/huge-sitemap.txt.gz"
+# A sitemap listing a page, and a URL of 8 MiB on the same host (a request for it would take most of a gigabyte).
+LONG_LOC_SITEMAP = "/attack/long-loc-sitemap.xml"
 
 
 @cache
@@ -264,6 +266,11 @@ class AttackReplicaResource(FaultyReplicaResource):
             gzipped = path == HUGE_GZIP_SITEMAP
             return self._send(request, path, 200, _huge_sitemap(base, gzipped),
                               b"application/gzip" if gzipped else b"text/plain; charset=utf-8")
+        if path == LONG_LOC_SITEMAP:
+            body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                    f"<url><loc>{base}/definition/attack-formulas/</loc></url>"
+                    f"<url><loc>{base}/definition/{'q' * (8 * MiB)}/</loc></url></urlset>")
+            return self._send(request, path, 200, body.encode(), b"application/xml")
         if path == NEVER_ANSWERED:
             return self._never_answer(request, path)
         return super().render_GET(request)

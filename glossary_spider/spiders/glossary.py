@@ -63,7 +63,8 @@ from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import TrapGuard
-from glossary_spider.urls import GLOSSARY_TYPES, host_of, is_file, is_followable, normalize_url, server_of
+from glossary_spider.urls import (GLOSSARY_TYPES, MAX_URL, host_of, is_file, is_followable, normalize_url,
+                                  server_of)
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
                                      hold_stops)
 
@@ -273,9 +274,13 @@ class GlossarySpider(Spider):
             await asyncio.sleep(0.05)
             waited += 0.05
 
-    def sitemap_filter(self, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def sitemap_filter(self, entries: Iterable[dict[str, Any]], too_long: list[int]) -> Iterator[dict[str, Any]]:
+        """The entries of the run's hosts, their URLs normalised; the length of each one too long, in ``too_long``."""
         for entry in entries:
-            loc = normalize_url(entry.get("loc") or "")
+            if len(given := entry.get("loc") or "") > MAX_URL:
+                too_long.append(len(given))
+                continue
+            loc = normalize_url(given)
             if not loc or server_of(loc) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("glossary/sitemap_offsite")
                 continue
@@ -301,7 +306,10 @@ class GlossarySpider(Spider):
             return
         settings = self.settings
         depth = response.meta.get("sitemap_depth", 0) + 1
-        for entry in self.sitemap_filter(sitemap):
+        # The lengths of the URLs past MAX_URL it lists: a request takes 90 bytes a character of its URL, and an
+        # 8 MiB <loc> made one of most of a gigabyte.
+        too_long: list[int] = []
+        for entry in self.sitemap_filter(sitemap, too_long):
             loc = entry["loc"]
             if sitemap.type == "sitemapindex":
                 if loc in self.sitemaps_seen:
@@ -313,7 +321,7 @@ class GlossarySpider(Spider):
                 if len(self.sitemaps_seen) >= (most := settings.getint("GLOSSARY_MAX_SITEMAPS", 2000)):
                     yield from self.sitemap_cut("count", loc, f"sitemap limit: more than {most} sitemaps "
                                                 "in one run; this one and those after it are not read")
-                    return
+                    break
                 request = self.sitemap_request(loc, depth)
             else:
                 if is_file(urlsplit(loc).path):  # a PDF, an image: no page, as a link to it is not followed
@@ -322,11 +330,16 @@ class GlossarySpider(Spider):
                 if self.sitemap_urls_taken >= (most := settings.getint("GLOSSARY_MAX_SITEMAP_URLS", 500_000)):
                     yield from self.sitemap_cut("urls", loc, f"sitemap limit: more than {most:,} page URLs "
                                                 "from sitemaps in one run; no more are taken")
-                    return
+                    break
                 self.sitemap_urls_taken += 1
                 request = self.page_request(loc, listed=True)
             if request is not None:
                 yield request
+        if too_long:
+            urls = f"{len(too_long):,} URL{'s' * (len(too_long) > 1)}"
+            yield from self.sitemap_cut("url_length", response.url, f"sitemap limit: {urls} longer than the "
+                                        f"{MAX_URL:,} characters a URL may have (the longest {max(too_long):,}); "
+                                        "not taken")
 
     def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | FeedSitemap | str:
         """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
