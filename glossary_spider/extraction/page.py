@@ -67,6 +67,19 @@ MAX_LINE_CHARS = MAX_TITLE_CHARS
 LINK_BYTES = 16
 MAX_LINKS = 20_000  # ... and never more than this: past the 12,500 an index of <li> links holds within MAX_ELEMENTS
 MIN_LINKS = 100  # ... but never fewer than this
+# A tag's attributes past this many are not read. libxml2 compares each attribute of a tag with every one
+# before it: 20,000 took 0.4 s to parse, 100,000 (a megabyte of markup) 10 s, 300,000 minutes, in C, where
+# no stop, time limit or signal reaches. A markup shorter than ATTRIBUTES_SEARCHED_FROM is not searched for
+# such a tag: it holds some 8,000 attributes at most, 0.06 s of parse.
+MAX_ATTRIBUTES = 1000
+ATTRIBUTES_SEARCHED_FROM = 32 * 1024
+# An attribute as HTML's tokenizer reads one: after white space or a slash (or none, after a quoted value), a
+# name (anything up to white space, a slash, '>' or '=', an '=' first), then perhaps '=' and a value. Possessive
+# throughout: no backtracking, one pass over each tag.
+_ATTRIBUTE = rb"""[\s/]*+[^\s/>][^\s/>=]*+(?:\s*+=\s*+(?:"[^"]*+"|'[^']*+'|[^\s>]*+))?+"""
+_CROWDED_TAG = re.compile(rb"<[A-Za-z][^\s/>]*+(?:%s){%d}" % (_ATTRIBUTE, MAX_ATTRIBUTES))
+_ATTRIBUTES = re.compile(rb"(?:%s)*+" % _ATTRIBUTE)
+_ONE_ATTRIBUTE = re.compile(_ATTRIBUTE)
 
 # Stray characters have no place in text (the raw capture keeps the bytes). Control characters: C0 but tab
 # and newline, DEL and C1; ESC, BEL and 8-bit CSI would otherwise reach the terminals of readers. And the
@@ -374,7 +387,9 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     if markup is None:
         text, cuts = _cap_markup(body if isinstance(body, str) else decode(body, content_type))
         markup = _markup(text)
+    markup, crowded = _fewer_attributes(markup)
     root, errors = _parse(markup, url)
+    cuts += crowded
     base = base_url(_base_href(root), url)
     page_type, slug = classify(url)
 
@@ -480,6 +495,24 @@ def _cap_markup(text: str) -> tuple[str, list[str]]:
         end = text.find("<", end + 1)
     return text[:end], [*cuts, f"more than {MAX_ELEMENTS:,} tags, the markup after them ({len(text) - end:,} "
                                 "characters) not read"]
+
+
+def _fewer_attributes(markup: bytes) -> tuple[bytes, list[str]]:
+    """``markup`` with the attributes of each tag past the first :data:`MAX_ATTRIBUTES` taken out, and what
+    was cut."""
+    if len(markup) < ATTRIBUTES_SEARCHED_FROM or not (crowded := _CROWDED_TAG.search(markup)):
+        return markup, []
+    parts, start, tags, most = [], 0, 0, 0
+    while crowded:
+        end = _ATTRIBUTES.match(markup, crowded.end()).end()
+        most = max(most, MAX_ATTRIBUTES + len(_ONE_ATTRIBUTE.findall(markup, crowded.end(), end)))
+        parts.append(markup[start:crowded.end()])
+        start, tags = end, tags + 1
+        crowded = _CROWDED_TAG.search(markup, end)
+    parts.append(markup[start:])
+    each = "" if tags == 1 else " of each"
+    return b"".join(parts), [f"{tags:,} tag{'s' * (tags > 1)} with more than {MAX_ATTRIBUTES:,} attributes (the "
+                             f"most {most:,}), the first {MAX_ATTRIBUTES:,}{each} read"]
 
 
 def _clean(value: Any) -> Any:
