@@ -6,6 +6,7 @@ import asyncio
 import logging
 import resource
 import sqlite3
+import threading
 import time
 from functools import partial
 from typing import Any
@@ -66,6 +67,7 @@ class ArchivePipeline:
         self.timer: task.LoopingCall | None = None
         self.writer: BatchingPool | None = None  # the writer process, when the run has one (writes_apart)
         self.writing: list[asyncio.Future[list[str]]] = []  # batches handed to it, not yet written
+        self.stopped_at: float | None = None  # when SIGTERM or SIGINT stopped the run (time.monotonic())
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -76,7 +78,7 @@ class ArchivePipeline:
         pipeline = cls(crawler, path, settings.getint("GLOSSARY_BATCH_SIZE", 50),
                        settings.getfloat("GLOSSARY_BATCH_SECONDS", 2.0))
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(pipeline.flush, signal=stop_requested)
+        crawler.signals.connect(pipeline.stop_requested, signal=stop_requested)
         crawler.signals.connect(pipeline.abandoned, signal=run_abandoned)
         crawler.signals.connect(pipeline.limit_reached, signal=limit_reached)
         crawler.signals.connect(pipeline.engine_stopped, signal=signals.engine_stopped)
@@ -97,6 +99,10 @@ class ArchivePipeline:
         if writes_apart:
             self.writer = BatchingPool(1, partial(write_batches, self.path, self.run_id), most=4, restarts=0,
                                        role="archive writer")
+
+    def stop_requested(self) -> None:
+        self.stopped_at = time.monotonic()
+        self.flush()
 
     def tick(self) -> None:
         if self.buffer and time.monotonic() - self.last_flush >= self.batch_seconds:
@@ -230,6 +236,38 @@ class ArchivePipeline:
             return HELD_REASON if is_complete(reason) else reason
         return reason
 
+    def pass_gate_in_time(self, archive: Archive, run_id: int, reason: str) -> str:
+        """:meth:`pass_gate`, but for a run stopped by SIGTERM or SIGINT, only within
+        ``GLOSSARY_STOP_ARCHIVE_WITHIN`` seconds of the stop: a long run's close (40,000 pages staged, half a
+        minute) would hold up a stop that a service manager kills after its own time-out. Past it, SQLite is
+        interrupted and what it did rolled back: the staged pages stay, for ``--resume`` to judge and archive."""
+        if self.stopped_at is None:
+            return self.pass_gate(archive, run_id, reason)
+        deadline = self.stopped_at + self.crawler.settings.getfloat("GLOSSARY_STOP_ARCHIVE_WITHIN", 8.0)
+        conn, guard, judging = archive.db.conn, threading.Lock(), [True]
+
+        def interrupt() -> None:
+            with guard:
+                if judging[0]:  # not a statement of what comes after
+                    conn.interrupt()
+
+        timer = threading.Timer(deadline - time.monotonic(), interrupt)
+        try:
+            if time.monotonic() < deadline:
+                timer.start()
+                return self.pass_gate(archive, run_id, reason)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" not in str(exc):
+                raise
+        finally:
+            with guard:
+                judging[0] = False
+            timer.cancel()
+        left = archive.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
+        self.crawler.stats.set_value("glossary/left_staged", left)
+        logger.info("The stop left %d staged pages for --resume to judge and archive", left)
+        return reason
+
     async def close_spider(self, spider: Spider | None = None) -> None:
         """Write what is buffered, and wait for the writer process to have written every batch."""
         self.flush()
@@ -267,7 +305,7 @@ class ArchivePipeline:
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:
-                reason = self.pass_gate(self.archive, self.run_id, reason)
+                reason = self.pass_gate_in_time(self.archive, self.run_id, reason)
             except sqlite3.DatabaseError as exc:
                 self.archive_failed(WriteFailed.refused(self.path, exc))
         self.note_cpu()

@@ -170,6 +170,9 @@ GLOSSARY_MAX_DELAY = 60.0  # a longer robots.txt Crawl-delay is capped to this (
 GLOSSARY_GIVE_UP_AFTER = 600.0
 GLOSSARY_GIVE_UP_ATTEMPTS = 10
 GLOSSARY_STOP_GRACE = 5.0  # after SIGTERM / SIGINT, seconds before the requests still in flight are abandoned
+# ... and seconds from the stop by which the run's staged pages must be judged and archived: past it, they are
+# left for --resume to archive, and the stop is not held up by a long run's close
+GLOSSARY_STOP_ARCHIVE_WITHIN = 8.0
 GLOSSARY_MAX_SITEMAPS = 2000  # sitemaps one run reads
 # A refresh skips a page whose sitemap lastmod is older than its last fetch only while that fetch is at most
 # this many days old; after, it asks again (conditionally: unchanged costs a 304): a sitemap whose lastmod

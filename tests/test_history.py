@@ -1149,3 +1149,34 @@ def test_a_run_over_pages_an_earlier_extractor_read_says_so(archived):
     assert result.returncode == 0, result.stderr
     result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
     assert result.returncode == 0 and "earlier extractor" not in result.stderr, result.stderr
+
+
+def test_a_stop_with_no_time_left_to_archive_leaves_the_pages_staged_for_resume(replica, tmp_path):
+    """A stop (SIGTERM, Ctrl-C) judged and archived every page the run had staged before it exited: 40,000 took
+    half a minute, past the 10 s a stop promises and a service manager's time-out before it kills. What cannot be
+    archived by GLOSSARY_STOP_ARCHIVE_WITHIN seconds after the stop (here 0) is rolled back and left staged, and
+    --resume archives it."""
+    db, reference = tmp_path / "a.db", tmp_path / "reference.db"
+    start = (f"start_urls={replica.url}/", f"sitemap_urls={replica.url}/sitemap_index.xml")
+    process = launcher.popen(
+        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", start[0], "-a", start[1], "-a", "delay=0.01",
+         "-a", "concurrency=1", "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_STOP_ARCHIVE_WITHIN=0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (db.exists() and rows(db, "SELECT count(*) AS n FROM staged")[0]["n"]
+                                               >= 20):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    (run,) = rows(db, "SELECT id, finish_reason, stats FROM crawl_runs")
+    assert run["finish_reason"] == "shutdown", err
+    staged = rows(db, "SELECT count(*) AS n FROM staged WHERE run_id = ?", (run["id"],))[0]["n"]
+    assert staged >= 20 and json.loads(run["stats"])["glossary/left_staged"] == staged
+    assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 0}]
+    assert "left " in err and "staged pages for --resume" in err
+
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert crawl(reference, "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml").returncode == 0
+    assert archive_content(db) == archive_content(reference)
+    assert rows(db, "SELECT count(*) AS n FROM staged") == [{"n": 0}]

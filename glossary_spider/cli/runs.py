@@ -136,6 +136,8 @@ def summary(run: dict[str, Any], db: str, traps: list[dict[str, Any]] = (), gate
     lines += [f"  {name:<13}{value or 0:>8}" for name, value in rows]
     if skipped := stats.get("glossary/skipped_by_lastmod"):
         lines.append(f"  {'not asked':<13}{skipped:>8}   (their sitemap's lastmod is older than their last fetch)")
+    if left := stats.get("glossary/left_staged"):
+        lines.append(f"  {'staged':<13}{left:>8}   (fetched, not yet archived: the stop left them to --resume)")
     lines.append(f"requests:      {run['requests'] or 0:>8}   ({(run['bytes'] or 0) / 1e6:.1f} MB received)")
     if stats.get("glossary/limits_hit"):
         lines.append(f"limits hit:    {stats['glossary/limits_hit']:>8}   "
