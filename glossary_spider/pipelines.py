@@ -6,7 +6,6 @@ import asyncio
 import logging
 import resource
 import sqlite3
-import threading
 import time
 from functools import partial
 from typing import Any
@@ -68,6 +67,7 @@ class ArchivePipeline:
         self.writer: BatchingPool | None = None  # the writer process, when the run has one (writes_apart)
         self.writing: list[asyncio.Future[list[str]]] = []  # batches handed to it, not yet written
         self.stopped_at: float | None = None  # when SIGTERM or SIGINT stopped the run (time.monotonic())
+        self.closing_at: float | None = None  # when the spider's close began
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -239,30 +239,22 @@ class ArchivePipeline:
     def pass_gate_in_time(self, archive: Archive, run_id: int, reason: str) -> str:
         """:meth:`pass_gate`, but for a run stopped by SIGTERM or SIGINT, only within
         ``GLOSSARY_STOP_ARCHIVE_WITHIN`` seconds of the stop: a long run's close (40,000 pages staged, half a
-        minute) would hold up a stop that a service manager kills after its own time-out. Past it, SQLite is
-        interrupted and what it did rolled back: the staged pages stay, for ``--resume`` to judge and archive."""
+        minute) would hold up a stop that a service manager kills after its own time-out. Past it, SQLite stops
+        the statement it runs (its progress handler, asked every few thousand steps) and what the close wrote is
+        rolled back: the staged pages stay, for ``--resume`` to judge and archive."""
         if self.stopped_at is None:
             return self.pass_gate(archive, run_id, reason)
         deadline = self.stopped_at + self.crawler.settings.getfloat("GLOSSARY_STOP_ARCHIVE_WITHIN", 8.0)
-        conn, guard, judging = archive.db.conn, threading.Lock(), [True]
-
-        def interrupt() -> None:
-            with guard:
-                if judging[0]:  # not a statement of what comes after
-                    conn.interrupt()
-
-        timer = threading.Timer(deadline - time.monotonic(), interrupt)
+        conn = archive.db.conn
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
             if time.monotonic() < deadline:
-                timer.start()
                 return self.pass_gate(archive, run_id, reason)
         except sqlite3.OperationalError as exc:
             if "interrupted" not in str(exc):
                 raise
         finally:
-            with guard:
-                judging[0] = False
-            timer.cancel()
+            conn.set_progress_handler(None, 0)
         left = archive.db.execute("SELECT count(*) FROM staged WHERE run_id = ?", [run_id]).fetchone()[0]
         self.crawler.stats.set_value("glossary/left_staged", left)
         logger.info("The stop left %d staged pages for --resume to judge and archive", left)
@@ -270,6 +262,7 @@ class ArchivePipeline:
 
     async def close_spider(self, spider: Spider | None = None) -> None:
         """Write what is buffered, and wait for the writer process to have written every batch."""
+        self.closing_at = time.monotonic()
         self.flush()
         if self.writer is not None:
             await asyncio.gather(*self.writing, return_exceptions=True)
@@ -305,6 +298,8 @@ class ArchivePipeline:
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:
+                if reason == INTERRUPTED_REASON and self.stopped_at is None:  # a stop whose close began at once
+                    self.stopped_at = self.closing_at or time.monotonic()
                 reason = self.pass_gate_in_time(self.archive, self.run_id, reason)
             except sqlite3.DatabaseError as exc:
                 self.archive_failed(WriteFailed.refused(self.path, exc))
