@@ -485,8 +485,11 @@ def redirected_robots_of_its_site(request: Request) -> bool:
 
 
 def whole_lines(text: bytes) -> bytes:
-    """``text`` up to its last line break, of any of RFC 9309's kinds (LF, CR, CRLF): what a cut keeps whole."""
-    return text[:max(text.rfind(b"\n"), text.rfind(b"\r")) + 1]
+    """``text`` up to its last line break, of any of RFC 9309's kinds (LF, CR, CRLF): what a cut keeps whole;
+    and of a line cut in its comment, what comes before the comment (a rule, whole)."""
+    end = max(text.rfind(b"\n"), text.rfind(b"\r")) + 1
+    comment = text.find(b"#", end)
+    return text[:end] + (text[end:comment] + b"\n" if comment >= 0 else b"")
 
 
 def robots_utf8(body: bytes, content_type: bytes | None) -> bytes:
@@ -499,6 +502,11 @@ def robots_utf8(body: bytes, content_type: bytes | None) -> bytes:
     declared = http_content_type_encoding(content_type.decode("latin-1")) if content_type else None
     if declared in (None, "utf-8", "ascii"):
         return body
+    if declared.startswith(("utf-16", "utf-32")) and b"\x00" in body:  # ASCII in UTF-16 is valid UTF-8 too
+        width = 2 if declared.startswith("utf-16") else 4
+        if declared in ("utf-16", "utf-32"):  # no byte order named, nor marked: the zero bytes' side says it
+            declared += "-le" if body[:1] != b"\x00" else "-be"
+        return body[:len(body) - len(body) % width].decode(declared, "replace").encode("utf-8")
     try:
         body.decode("utf-8")  # valid UTF-8 is UTF-8, whatever the label says (as a page's is)
     except UnicodeDecodeError:

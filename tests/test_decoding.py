@@ -140,7 +140,13 @@ RULES = "User-agent: *\nDisallow: /caf\u00e9/\nDisallow: /secret/\n"
     (RULES.encode("utf-32"), "text/plain"),
     (RULES.encode("latin-1"), "text/plain; charset=iso-8859-1"),
     (RULES.encode(), "text/plain; charset=iso-8859-1"),  # valid UTF-8 is UTF-8, whatever the label
-], ids=["gzip file", "utf-16", "utf-32", "latin-1", "utf-8 labelled latin-1"])
+    # No byte order mark: ASCII in UTF-16 is valid UTF-8 as well (a NUL after each letter), read as none of its rules.
+    (RULES.encode("utf-16-le"), "text/plain; charset=utf-16"),
+    (RULES.encode("utf-16-be"), "text/plain; charset=utf-16"),
+    (RULES.encode("utf-16-be"), "text/plain; charset=UTF-16BE"),
+    (RULES.encode("utf-32-le"), "text/plain; charset=utf-32"),
+], ids=["gzip file", "utf-16", "utf-32", "latin-1", "utf-8 labelled latin-1", "utf-16le unmarked", "utf-16be unmarked",
+        "utf-16be named", "utf-32le unmarked"])
 def test_a_robots_txt_not_in_utf8_is_read_not_taken_for_no_rules(body, content_type):
     """Scrapy reads robots.txt as UTF-8 and drops what is not: a UTF-16 file from an editor, a gzip file served
     without Content-Encoding or a Latin-1 one were read as no rules, and the pages they disallow fetched."""
@@ -156,6 +162,16 @@ def test_a_robots_txt_not_in_utf8_is_read_not_taken_for_no_rules(body, content_t
     assert middleware.process_response(request, answer).body.decode() == RULES
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_robots_txt_of_ascii_in_utf16_without_a_byte_order_mark_is_read_as_utf16(encoding):
+    """ASCII in UTF-16 is valid UTF-8 too (a NUL beside each letter), which was taken over the charset named: the
+    rules read as none, and every page they disallow fetched."""
+    from glossary_spider.middlewares import robots_utf8
+
+    rules = "User-agent: *\nDisallow: /definition/\n"
+    assert robots_utf8(rules.encode(encoding), b"text/plain; charset=utf-16") == rules.encode()
+
+
 def test_a_robots_txt_cut_at_500_kib_keeps_its_lines_whatever_ends_them():
     """Cut past 500 KiB, a robots.txt kept what came before its last LF: one whose lines end in CR alone kept
     nothing, and every rule of its first 500 KiB was lost."""
@@ -165,6 +181,8 @@ def test_a_robots_txt_cut_at_500_kib_keeps_its_lines_whatever_ends_them():
     assert whole_lines(rules[:500 * 1024]).startswith(b"User-agent: *\rDisallow: /secret/\r")
     assert whole_lines(b"Disallow: /a/\r\nDisallow: /b") == b"Disallow: /a/\r\n"
     assert whole_lines(b"no line break") == b""
+    # A rule whose comment the cut falls in is a rule still: "Disallow: /x/ #" and 3 MiB of comment lost it.
+    assert whole_lines(b"User-agent: *\nDisallow: /x/ # a comment, cut") == b"User-agent: *\nDisallow: /x/ \n"
 
 
 def test_a_robots_txt_gzip_file_that_does_not_decode_is_unreadable():
