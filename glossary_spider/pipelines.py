@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import resource
 import sqlite3
 import time
@@ -141,6 +142,22 @@ class ArchivePipeline:
             self.write_failed(WriteFailed.refused(self.path, exc))
             return
         self._count(outcomes)
+        self._check_room()
+
+    def _check_room(self) -> None:
+        """Stop the crawl as a full disk stops it (``archive_error``: what was written is kept, and ``--resume``
+        continues) once the file system holding the archive has less than ``GLOSSARY_MIN_FREE_MIB`` free: a
+        site of endless distinct pages, each with text of its own, passes the trap guard and would fill it."""
+        least = self.crawler.settings.getfloat("GLOSSARY_MIN_FREE_MIB", 200)
+        try:
+            disk = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except OSError:  # no such file system call here: SQLite's own refusal stops the crawl
+            return
+        free = disk.f_bavail * disk.f_frsize / 2**20
+        if least > 0 and free < least:
+            self.write_failed(WriteFailed(f"the disk holding the archive {self.path} has {free:,.0f} MiB free, less "
+                                          f"than the {least:,.0f} a run leaves (GLOSSARY_MIN_FREE_MIB); what was "
+                                          "written is kept"))
 
     def writes_apart(self) -> bool:
         """Whether a writer process of its own writes the run's batches, so that Scrapy's loop goes on
@@ -162,6 +179,7 @@ class ArchivePipeline:
             return
         if (failure := task.exception()) is None:
             self._count(task.result())
+            self._check_room()
         elif isinstance(failure, WriteFailed):
             self.write_failed(failure)
         else:  # the writer process died (killed, out of memory), or a bug broke its batch

@@ -1326,3 +1326,26 @@ def test_a_page_linked_through_a_url_that_redirects_to_it_is_no_orphan(tmp_path)
     report = json.loads(run_glossary("report", "--db", str(db), "--format", "json").stdout)
     assert report["orphans"]["count"] == 2  # and the report's bar of pages no page links to says so too
     assert report["inbound_links"] == [{"inbound": 0, "pages": 2}, {"inbound": 1, "pages": 3}]
+
+
+@pytest.mark.parametrize("writer", ["0", "1"])
+def test_a_crawl_stops_before_it_fills_the_disk_and_resumes_once_there_is_room(replica, crawled, tmp_path, writer):
+    """A site of endless distinct pages passes the trap guard, and a crawl of it filled the disk (278 MB in 100 s)
+    until SQLite refused, or went on for its six hours. Below GLOSSARY_MIN_FREE_MIB free (here more than any disk
+    has) it stops after its first batch, as a full disk stops it; --resume continues, here with room."""
+    db = tmp_path / "a.db"
+    start = (f"start_urls={replica.url}/", f"sitemap_urls={replica.url}/sitemap_index.xml")
+    result = run_glossary_scrapy("-a", start[0], "-a", start[1], "-a", "delay=0", "-a", "concurrency=8",
+                                 "-s", f"GLOSSARY_DB={db}",
+                                 "-s", "GLOSSARY_MIN_FREE_MIB=1e12", "-s", f"GLOSSARY_WRITER_PROCESS={writer}")
+    assert "Traceback" not in result.stderr
+    (run,) = rows(db, "SELECT finish_reason, exit_status, stats FROM crawl_runs")
+    assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)
+    assert re.fullmatch(r"the disk holding the archive \S+ has [\d,]+ MiB free, less than the 1,000,000,000,000 a run "
+                        r"leaves \(GLOSSARY_MIN_FREE_MIB\); what was written is kept",
+                        json.loads(run["stats"])["glossary/archive_error"])
+    fetched = rows(db, "SELECT count(*) AS n FROM captures")[0]["n"]
+    assert 0 < fetched < len(rows(crawled, "SELECT url FROM pages")) and rows(db, "SELECT url FROM pages") == []
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert archive_content(db) == archive_content(crawled)

@@ -1157,10 +1157,10 @@ def test_a_stop_with_no_time_left_to_archive_leaves_the_pages_staged_for_resume(
     archived by GLOSSARY_STOP_ARCHIVE_WITHIN seconds after the stop (here 0) is rolled back and left staged, and
     --resume archives it."""
     db, reference = tmp_path / "a.db", tmp_path / "reference.db"
-    start = (f"start_urls={replica.url}/", f"sitemap_urls={replica.url}/sitemap_index.xml")
+    home, sitemap = f"{replica.url}/", f"{replica.url}/sitemap_index.xml"
     process = launcher.popen(
-        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", start[0], "-a", start[1], "-a", "delay=0.01",
-         "-a", "concurrency=1", "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_STOP_ARCHIVE_WITHIN=0"],
+        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={home}", "-a", f"sitemap_urls={sitemap}",
+         "-a", "delay=0.01", "-a", "concurrency=1", "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_STOP_ARCHIVE_WITHIN=0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (db.exists() and rows(db, "SELECT count(*) AS n FROM staged")[0]["n"]
@@ -1177,6 +1177,6 @@ def test_a_stop_with_no_time_left_to_archive_leaves_the_pages_staged_for_resume(
 
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
-    assert crawl(reference, "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml").returncode == 0
+    assert crawl(reference, "--start-url", home, "--sitemap", sitemap).returncode == 0
     assert archive_content(db) == archive_content(reference)
     assert rows(db, "SELECT count(*) AS n FROM staged") == [{"n": 0}]
