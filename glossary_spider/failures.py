@@ -9,6 +9,7 @@ import gzip
 import zlib
 
 from twisted.internet.error import ConnectionClosed, ConnectionDone
+from twisted.web import http as twisted_http
 from twisted.web.iweb import UNKNOWN_LENGTH
 
 from scrapy.exceptions import (
@@ -28,6 +29,9 @@ _DECOMPRESSED_PAST_LIMIT = "during decompression"
 _EXPECTED_PAST_LIMIT = "Expected to receive"
 # What a body that does not decode as its Content-Encoding says raises, from that middleware.
 _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
+# What Twisted's chunked decoder raises for chunks it cannot read (a chunk-size line past 1 KiB, one not a number);
+# its name is private to Twisted: where it is gone, such a body reads as cut short, as it did.
+_MALFORMED_CHUNKS = getattr(twisted_http, "_MalformedChunkedDataError", ())
 
 
 class BodyUndecodable(IgnoreRequest):
@@ -77,6 +81,9 @@ def malformed(error: BaseException) -> list[BaseException]:
     """What Twisted's HTTP client could not read of an answer it gave up on (a status line that is no
     HTTP/1.x, two different Content-Lengths, a Transfer-Encoding it does not know): the server's
     errors, not the connection's. Empty for any other error."""
+    if isinstance(error, ResponseDataLossError):  # a body cut short, or one whose chunks could not be read
+        reasons = getattr(error.__cause__, "reasons", None) or []
+        return [r.value for r in reasons if isinstance(getattr(r, "value", None), _MALFORMED_CHUNKS)]
     if not isinstance(error, DownloadFailedError):
         return []
     reasons = getattr(error.__cause__, "reasons", None) or []
@@ -118,6 +125,8 @@ def describe(error: BaseException) -> str:
     if isinstance(error, (DownloadTimeoutError, TimeoutError)):
         return "timed out"
     if isinstance(error, ResponseDataLossError):
+        if malformed(error):
+            return "malformed response"
         if _length_unknown(error):
             return "body cut short: the connection closed before its last chunk"
         return "body shorter than its Content-Length"
@@ -163,6 +172,8 @@ def _unreadable(error: BaseException) -> str:
         # Twisted looks the Transfer-Encoding up among those it reads, chunked alone
         coding = error.args[0].decode("latin-1")[:100]
         return f"Transfer-Encoding {coding!r} not supported: chunked is the only one read"
+    if isinstance(error, _MALFORMED_CHUNKS):
+        return f"chunked body not readable: {error}"
     return f"{type(error).__name__}: {error}"
 
 

@@ -808,6 +808,21 @@ def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site,
         "detail": "Transfer-Encoding 'gzip, chunked' not supported: chunked is the only one read"}]
 
 
+def test_a_chunk_size_line_past_twisteds_limit_is_a_malformed_answer_not_a_cut_body(raw_site, tmp_path):
+    """A chunk extension of 15,000 bytes (Twisted reads a chunk-size line of 1 KiB at most) was "body cut short: the
+    connection closed before its last chunk", asked three times, and a site of such pages was down (exit 6). The
+    site answered, in a form HTTP's client cannot read: one "malformed response" row naming it, asked once."""
+    body = b"<html><head><title>T</title></head><body><h1>T</h1><p>Text.</p></body></html>"
+    site = raw_site({"/definition/chunk-ext/": b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: "
+                     b"chunked\r\n\r\n%x;%s\r\n%s\r\n0\r\n\r\n" % (len(body), b"e" * 15_000, body)})
+    db = tmp_path / "ext.db"
+    result = site.crawl(db)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr  # no page: empty, not down
+    assert rows(db, "SELECT error, detail FROM crawl_errors") == [{
+        "error": "malformed response",
+        "detail": "chunked body not readable: Chunk size line exceeds maximum of 1024 bytes."}]
+
+
 def _endless_chunks(connection: socket.socket) -> None:
     connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n")
     while True:
