@@ -149,12 +149,14 @@ class ArchivePipeline:
         continues) once the file system holding the archive has less than ``GLOSSARY_MIN_FREE_MIB`` free: a
         site of endless distinct pages, each with text of its own, passes the trap guard and would fill it."""
         least = self.crawler.settings.getfloat("GLOSSARY_MIN_FREE_MIB", 200)
+        if least <= 0:
+            return
         try:
             disk = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
         except OSError:  # no such file system call here: SQLite's own refusal stops the crawl
             return
         free = disk.f_bavail * disk.f_frsize / 2**20
-        if least > 0 and free < least:
+        if free < least:
             self.write_failed(WriteFailed(f"the disk holding the archive {self.path} has {free:,.0f} MiB free, less "
                                           f"than the {least:,.0f} a run leaves (GLOSSARY_MIN_FREE_MIB); what was "
                                           "written is kept"))
@@ -260,9 +262,11 @@ class ArchivePipeline:
         minute) would hold up a stop that a service manager kills after its own time-out. Past it, SQLite stops
         the statement it runs (its progress handler, asked every few thousand steps) and what the close wrote is
         rolled back: the staged pages stay, for ``--resume`` to judge and archive."""
-        if self.stopped_at is None:
+        # A stop whose close began at once (Scrapy's graceful stop, before the stop watch looked) counts from there.
+        stopped = self.stopped_at or (self.closing_at if reason == INTERRUPTED_REASON else None)
+        if stopped is None:
             return self.pass_gate(archive, run_id, reason)
-        deadline = self.stopped_at + self.crawler.settings.getfloat("GLOSSARY_STOP_ARCHIVE_WITHIN", 8.0)
+        deadline = stopped + self.crawler.settings.getfloat("GLOSSARY_STOP_ARCHIVE_WITHIN", 8.0)
         conn = archive.db.conn
         conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         try:
@@ -316,8 +320,6 @@ class ArchivePipeline:
         self.flush()
         if not self.error:  # else the run ends as archive_error, to be resumed
             try:
-                if reason == INTERRUPTED_REASON and self.stopped_at is None:  # a stop whose close began at once
-                    self.stopped_at = self.closing_at or time.monotonic()
                 reason = self.pass_gate_in_time(self.archive, self.run_id, reason)
             except sqlite3.DatabaseError as exc:
                 self.archive_failed(WriteFailed.refused(self.path, exc))
