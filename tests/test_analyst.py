@@ -305,6 +305,34 @@ def test_show_a_page_by_slug(archive):
         assert glossary(db, "show", by_path).stdout == text
 
 
+def test_show_prints_a_sites_line_breaks_in_a_field_that_is_a_line_as_escapes(archive, tmp_path):
+    """An author, a category, a language, a heading or a JSON-LD type holding line breaks (as an archive of an
+    earlier extractor keeps them, and JSON-LD types still) printed them as they were: the site wrote lines that
+    read as show's own, a status line or a 'Linked from' block."""
+    copy = tmp_path / "copy.db"
+    shutil.copy(archive[0], copy)
+    forged = "live (HTTP 200) · version 9 · FAKE"
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE pages SET author = ?, categories = ?, language = ?, title = NULL "
+                     "WHERE slug = 'international-legal-cooperation'",
+                     (f"Mallory\n{forged}", json.dumps(["Definition\n\n## Essence"]), "en\nFAKE LANG"))
+        conn.execute("UPDATE section_spans SET heading = ? WHERE position = 0 AND url_id = (SELECT id FROM urls WHERE "
+                     "url LIKE '%/definition/international-legal-cooperation/')", ("Essence\r\nLinked from 99 pages:",))
+        conn.execute("UPDATE structured_data SET data = json_set(data, '$.\"@type\"', ?) WHERE url LIKE "
+                     "'%/definition/international-legal-cooperation/' AND type = 'Article'",
+                     ("Article\n\nLinked from 99 pages:\n  Fake (related)  http://evil.example/",))
+    conn.close()
+    result = glossary(copy, "show", "international-legal-cooperation")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "(untitled)  (definition)"
+    assert "## Essence" not in lines
+    assert not [line for line in lines if line.startswith((forged, "Linked from 99", "  Fake", "FAKE"))]
+    assert f"Mallory\\x0a{forged} · Definition\\x0a\\x0a## Essence · en\\x0aFAKE LANG" in result.stdout
+    assert "## Essence\\x0d\\x0aLinked from 99 pages:" in lines
+    assert "JSON-LD: BreadcrumbList, Article\\x0a\\x0aLinked from 99 pages:\\x0a  Fake (related)  http://evil.example/" in lines
+
+
 def test_show_a_page_without_a_slug_by_its_path(archive):
     """A page with no slug (the home page, archived as a start URL) is found by its path, and a host's
     home page by the host and "/"; the path was looked up as a slug, and the host taken for one."""

@@ -1172,6 +1172,21 @@ def test_json_ld_naming_several_authors_gives_them_all(authors, author):
     assert extract_page(markup, "https://news.example/gold/").record["author"] == author
 
 
+def test_an_author_category_or_language_with_line_breaks_is_one_line():
+    """A site's line breaks in JSON-LD's author or articleSection, or in <html lang>, were archived as they came,
+    and `show` printed them as lines of its own ('live (HTTP 200) · version 9')."""
+    data = ('{"@context": "https://schema.org", "@type": "Article", "headline": "Why central banks buy gold", '
+            '"author": {"@type": "Person", "name": "  Jane\\n  Doe\\r\\nlive (HTTP 200)  "}, '
+            '"articleSection": ["Markets\\n\\n## Essence", " \\n ", "Gold"]}')
+    prose = "<p>" + "Central banks bought more gold this year than in any year since records began. " * 4 + "</p>"
+    markup = (f'<html lang="en&#10;live (HTTP 200)"><head><script type="application/ld+json">{data}</script></head>'
+              f"<body><article><h1>Why central banks buy gold</h1>{prose}</article></body></html>").encode()
+    record = extract_page(markup, "https://news.example/gold/").record
+    assert record["author"] == "Jane Doe live (HTTP 200)"
+    assert record["categories"] == ["Markets ## Essence", "Gold"]
+    assert record["language"] == "en live (HTTP 200)"
+
+
 @pytest.mark.parametrize("line", [
     "<p>Posted 3 days ago by Priya Raman</p>",
     '<div class="entry-meta"><span class="posted-on">Posted 3 days ago</span> by <span class="author">Priya Raman'

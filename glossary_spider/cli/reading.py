@@ -180,7 +180,7 @@ def _history_lines(versions: list[dict[str, Any]], events: list[dict[str, Any]])
     lines = []
     for v in versions:
         line = (f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
-                f"{v['content_hash'][:12]}  {counted(v['words'] or 0, 'word')}  {v['title']}")
+                f"{v['content_hash'][:12]}  {counted(v['words'] or 0, 'word')}  {v['title'] or '(untitled)'}")
         lines.append(((v["run_id"] or 0, 1), line))
     for e in events:
         how = f" to {e['to']}" if e["to"] else ""
@@ -201,35 +201,40 @@ def _diff_token(op: str, text: str, color: bool) -> str:
 
 
 def _page_text(page: dict[str, Any]) -> str:
+    """What ``show`` prints of a page. A site writes each field: one that is a line (a title, an author, a link's
+    text) keeps any line break of its own as an escape, so that no field reads as a line ``show`` wrote."""
     from glossary_spider.query import counted
 
-    lines = [f"{page['title']}  ({page['page_type']})", page["url"]]
+    def line(value: Any) -> str:
+        return safe_text(value, one_line=True)
+
+    lines = [f"{line(page['title'] or '(untitled)')}  ({page['page_type']})", line(page["url"])]
     if page["summary"]:
-        lines.append(f"Summary: {page['summary']}")
+        lines.append(f"Summary: {line(page['summary'])}")
     facts = [page["published"] and f"published {page['published']}", page["author"],
              page["categories"] and ", ".join(page["categories"]), page["language"]]
-    lines.append(" · ".join(f for f in facts if f))
-    moved = f" to {page['moved_to']}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
+    lines.append(" · ".join(line(f) for f in facts if f))
+    moved = f" to {line(page['moved_to'])}" if page["moved_to"] else ""  # a page gone by a redirect: where it went
     if page["status"] == "gone" and not moved and 200 <= (page["http_status"] or 0) < 300:
         moved = ': the site\'s "not found" page'  # a soft 404, which the quality gate marked gone
     lines.append(f"{page['status']} (HTTP {page['http_status']}{moved}) · version {page['version']} · first seen "
                  f"{page['first_seen']} · last fetched {page['last_fetched']} · last changed {page['last_changed']}")
     for section in page["sections"]:
-        lines += ["", f"## {section['heading'] or ''}", section["text"] or ""]  # a text edited away elsewhere: none
+        lines += ["", f"## {line(section['heading'] or '')}", section["text"] or ""]  # edited away elsewhere: none
     if not page["sections"] and page["body_text"]:
         lines += ["", page["body_text"]]
     for kind, links in page["links"].items():
         lines += ["", f"{kind} links ({len(links)}):"]
-        lines += [f"  {link['anchor_text'] or ''}  → {link['to_url']}" for link in links]
+        lines += [f"  {line(link['anchor_text'] or '')}  → {line(link['to_url'])}" for link in links]
     lines += ["", f"Linked from {counted(len({l['from_url'] for l in page['linked_from']}), 'page')}:"]
-    lines += [f"  {l['title'] or ''} ({l['kind']}{', gone' if l['status'] == 'gone' else ''}"
-              f"{', via ' + l['via'] if l['via'] else ''})  {l['from_url']}"
+    lines += [f"  {line(l['title'] or '')} ({l['kind']}{', gone' if l['status'] == 'gone' else ''}"
+              f"{', via ' + line(l['via']) if l['via'] else ''})  {line(l['from_url'])}"
               for l in page["linked_from"]]  # a gone page's links: what the site said before it went
-    lines += ["", f"JSON-LD: {', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none'}"]
+    lines += ["", f"JSON-LD: {line(', '.join(_json_ld_kind(item) for item in page['json_ld']) or 'none')}"]
     if page.get("microdata"):  # extruct's items: their type is a URL, or several
         kinds = ["/".join(map(str, t)) if isinstance(t := item.get("type"), list) else str(t)
                  for item in page["microdata"] if isinstance(item, dict)]
-        lines.append(f"Microdata: {', '.join(kinds)}")
+        lines.append(f"Microdata: {line(', '.join(kinds))}")
     return "\n".join(lines)
 
 

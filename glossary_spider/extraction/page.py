@@ -40,7 +40,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 12
+EXTRACTOR_VERSION = 13
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -440,9 +440,9 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
         "word_count": word_count(body_text),
         "published": published,
         "modified": modified,
-        "author": author,
-        "categories": categories,
-        "language": (_LANG_XPATH(root) or "").strip() or None,
+        "author": _line(author),
+        "categories": [name for name in map(_line, categories) if name] or None if categories else None,
+        "language": _line(_LANG_XPATH(root)),
         "canonical_url": _canonical(head["link"], base),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
         "links": links,
@@ -528,6 +528,12 @@ def _clean(value: Any) -> Any:
 def _without_stray_characters(record: dict[str, Any]) -> dict[str, Any]:
     """The record with stray characters (:data:`STRAY`, :data:`JOINING`) removed from every string in it."""
     return _clean(record)
+
+
+def _line(text: str | None) -> str | None:
+    """A field that is a line (an author, a category, a language): its runs of white space one space, none at its
+    ends; a site's line breaks in it are nothing the archive's readers should show as lines of their own."""
+    return " ".join(text.split()) or None if text else None
 
 
 def _most_links(size: int) -> int:
