@@ -94,6 +94,7 @@ def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None =
         ]
         headers += [(name, row[column]) for name, column in _COLUMN_HEADERS if row[column] is not None
                     and name.lower() not in {h[0].lower() for h in headers}]
+        headers = [(name, _ascii(value)) for name, value in headers]
         headers.append(("Content-Length", str(len(body))))
         status = row["http_status"] or 200
         try:
@@ -108,6 +109,16 @@ def write_warc(conn: sqlite3.Connection, out: IO[bytes], page_type: str | None =
         writer.write_record(record)
         n += 1
     return n
+
+
+def _ascii(value: str) -> str:
+    """A header's value with each of its bytes past ASCII percent-encoded (``caf%E9``). The archive holds a value
+    read as Latin-1, byte for byte; warcio, given one past ASCII, would encode the UTF-8 of that reading (``caf%C3%A9``
+    for the byte ``E9``) and rewrite a parameter as RFC 8187's (``rel*=UTF-8''...``)."""
+    if value.isascii():
+        return value
+    raw = value.encode("latin-1") if max(value) <= "\xff" else value.encode("utf-8", "surrogatepass")
+    return "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
 
 
 def _warc_date(iso: str) -> str:

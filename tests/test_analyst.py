@@ -720,6 +720,29 @@ def test_export_warc_is_readable_by_warcio(archive, tmp_path, name):
     assert {status for _, status, _ in seen} == {"200", "404"}  # the 404 pages' bodies are kept too
 
 
+def test_a_warc_percent_encodes_each_header_byte_past_ascii_as_it_came(archive, tmp_path):
+    """A header's bytes past ASCII (the archive holds them read as Latin-1) went to warcio as text, which encoded
+    the UTF-8 of that reading: the byte E9 became %C3%A9, a UTF-8 é %C3%83%C2%A9, and a Link's rel="é" became
+    rel*=UTF-8''... (another parameter's name)."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    copy = tmp_path / "copy.db"
+    shutil.copy(archive[0], copy)
+    sent = (b'X-Latin: caf\xe9\r\nX-Utf8: caf\xc3\xa9\r\nETag: "\xe9tag"\r\nLink: <http://x/>; rel="\xe9"\r\n'
+            b"Content-Type: text/html\r\n")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE captures SET headers = ? WHERE id = (SELECT min(id) FROM captures WHERE body_sha256 "
+                     "IS NOT NULL)", (sent.decode("latin-1"),))
+    conn.close()
+    out = tmp_path / "glossary.warc"
+    assert glossary(copy, "export", "--format", "warc", "--out", str(out)).returncode == 0
+    head = out.read_bytes().split(b"\r\n\r\n", 2)[1]  # the first record's HTTP headers
+    assert head.split(b"\r\n")[1:5] == [b"X-Latin: caf%E9", b"X-Utf8: caf%C3%A9", b'ETag: "%E9tag"',
+                                         b'Link: <http://x/>; rel="%E9"']
+    with out.open("rb") as stream:
+        assert next(iter(ArchiveIterator(stream))).http_headers.get_header("X-Latin") == "caf%E9"
+
+
 def test_export_to_a_path_that_cannot_be_written(archive, tmp_path):
     db, _ = archive
     result = glossary(db, "export", "--format", "jsonl", "--out", str(tmp_path / "missing" / "x.jsonl"))
