@@ -149,6 +149,21 @@ def off_the_web(url: str, location: str) -> bool:
         return False
 
 
+# The headers that make a request conditional: only such a request can be answered 304.
+CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
+
+
+def unconditional_elsewhere(request: Request, redirected: Request) -> Request:
+    """``redirected`` without the validators of ``request``'s page where it leads to another page: an entity
+    tag or date is the page's it was sent for, and a moved page's new URL that answered 304 to them (nginx's
+    entity tag is a file's time and size, which a rename keeps) would stand as a page not modified that the
+    archive has never had."""
+    if normalize_url(redirected.url) != normalize_url(request.url):
+        for name in CONDITIONAL:
+            redirected.headers.pop(name, None)
+    return redirected
+
+
 class GuardedRedirectMiddleware(RedirectMiddleware):
     """Scrapy's redirects, with a loop, an over-long chain or an unusable target (no URL, or one longer than
     :data:`~glossary_spider.urls.MAX_URL`) named in the error; for a robots.txt, in its request's meta, for
@@ -193,7 +208,7 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
             # dropped by the duplicate filter as the page this request already is.
             redirected = redirected.replace(dont_filter=True)
-        return redirected
+        return unconditional_elsewhere(request, redirected) if isinstance(redirected, Request) else redirected
 
 
 class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
@@ -222,7 +237,7 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
         if (target := normalize_url(redirected.url)) in spelled:
             raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]),
                                    chain[spelled.index(target):])
-        return redirected
+        return unconditional_elsewhere(request, redirected)
 
     def reloads(self, request: Request, response: HtmlResponse) -> bool:
         """Whether the page's meta refresh, whatever its delay, leads to the page itself."""

@@ -876,6 +876,61 @@ def test_a_page_whose_entity_tag_holds_a_comma_is_not_modified_in_one_request(tm
     assert rows(db, "SELECT etag FROM captures WHERE http_status = 200") == [{"etag": '"a,b"'}]
 
 
+class _Renamed(_Site):
+    """A page whose entity tag is its file's time and size, as nginx makes it: renamed (``moved``), its old URL
+    answers 301 to the new one, which serves the same file with the same tag, 304 to a request that names it.
+    The validators each request carried are noted."""
+
+    TAG = '"6566a3b0-2f1"'
+    moved = False
+    ASKED: list[tuple[str, str | None, str | None]] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        self.ASKED.append((self.path, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")))
+        current = "/definition/skew-new/" if self.moved else "/definition/skew/"
+        if self.path == "/definition/skew/" and self.moved:
+            self.send_response(301)
+            self.send_header("Location", current)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path != current:
+            self.send_error(404)
+            return
+        if self.headers.get("If-None-Match") == self.TAG:
+            self.send_response(304)
+            self.send_header("ETag", self.TAG)
+            self.end_headers()
+            return
+        body = _metadata_page("en", "Author", "2024-06-02T08:00:00+02:00", current).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("ETag", self.TAG)
+        self.send_header("Last-Modified", "Sun, 02 Jun 2024 06:00:00 GMT")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_page_moved_to_a_new_url_is_asked_for_there_without_the_old_urls_validators(tmp_path):
+    """A refresh sent a page's entity tag and date on to where its 301 led: the new URL of a renamed file, which
+    nginx tags alike, answered 304 for a page the archive never had; it was counted not modified and archived
+    nowhere, and the page stood as deleted until a later refresh."""
+    db = tmp_path / "renamed.db"
+    _Renamed.moved, _Renamed.ASKED = False, []
+    with _served(_Renamed) as base:
+        assert crawl(db, "--start-url", f"{base}/definition/skew/", "--no-follow").returncode == 0
+        _Renamed.moved, _Renamed.ASKED = True, []
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert again.returncode == 0, again.stdout + again.stderr
+    asked = [(path, tag is not None, since is not None) for path, tag, since in _Renamed.ASKED]
+    assert [a for a in asked if a[0] != "/robots.txt"] == [
+        ("/definition/skew/", True, True), ("/definition/skew-new/", False, False)]
+    assert rows(db, "SELECT url, status FROM pages ORDER BY url") == [
+        {"url": f"{base}/definition/skew-new/", "status": "live"}, {"url": f"{base}/definition/skew/", "status": "gone"}]
+    assert json.loads(again.stdout)["pages_not_modified"] == 0
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'

@@ -50,7 +50,7 @@ from glossary_spider.extraction.structured import parse_time
 from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, answered_status, describe, explain,
                                       past_limit_once_decoded, past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
-from glossary_spider.middlewares import Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
+from glossary_spider.middlewares import CONDITIONAL, Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
 from glossary_spider.params import OPTION_SETTINGS, RunArgs
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
@@ -469,7 +469,7 @@ class GlossarySpider(Spider):
                 return AskedAgain([again])
             return [GoneItem(fetch)]
         if response.status == 304:
-            if not (response.request and _CONDITIONAL & set(response.request.headers)):
+            if not (response.request and CONDITIONAL & set(response.request.headers)):
                 # "Not modified" since nothing: a cache or server that answers so whatever is asked.
                 return [FailureItem(url, "fetch", "HTTP 304 to a request that was not conditional",
                                     http_status=304, fetch=fetch)]
@@ -741,10 +741,6 @@ def is_page(response: Response, content_type: str) -> bool:
     if media := content_type.split(";")[0].strip().lower():
         return media in HTML_TYPES and isinstance(response, TextResponse)
     return isinstance(response, HtmlResponse)
-
-
-# The headers that make a request conditional: only such a request can be answered 304.
-_CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
 
 
 def contradicts(request: Request, response: Response) -> bool:
