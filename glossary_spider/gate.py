@@ -54,7 +54,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -294,6 +294,7 @@ class QualityGate:
         (asked,), = db.execute(
             f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
             "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
+        dropped_from = self._dropped_from(db, listed)
         checks = []
         for name, urls, what, why in (
             ("gone", f"SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
@@ -309,7 +310,7 @@ class QualityGate:
         ):
             count, dropped, examples = 0, 0, []
             for (url,) in db.execute(urls, [run_id]):
-                if name == "gone" and listed is not None and url not in listed:
+                if name == "gone" and dropped_from(url):
                     dropped += 1
                     continue
                 count += 1
@@ -317,6 +318,9 @@ class QualityGate:
                     examples.append(url)
             if not count and not dropped:
                 continue
+            gone_at_once = name == "gone" and dropped and self._most_of_the_archive(db, count + dropped)
+            if gone_at_once:  # however the sitemaps agree: a site that lost most of its pages at once
+                count, dropped = count + dropped, 0
             numbers = {name: count, "asked": asked, **({"dropped_from_sitemaps": dropped} if dropped else {})}
             check = Check(name, False, f"{count} of the {asked} archived pages the run asked about {what}",
                           numbers, examples)
@@ -326,8 +330,31 @@ class QualityGate:
             if count >= max(5, share * asked):
                 check.tripped = True
                 check.summary += f": {count / asked:.0%}, at least {share:.0%} ({why})"
+            if gone_at_once:
+                check.summary += (f"; the site's sitemaps dropped them too, but they are {gone_at_once:.0%} of the "
+                                  f"archive's live pages, at least {share:.0%}: so many at once may be a site that "
+                                  "lost them (a database restored from the wrong night)")
             checks.append(check)
         return checks
+
+    @staticmethod
+    def _dropped_from(db: Any, listed: Container[str] | None) -> Callable[[str], bool]:
+        """Which of the archive's pages the sitemaps the run read no longer list: a page they do not list, of a
+        page type they list pages of (an area sitemap read alone drops no definition; the home page, which
+        sitemaps seldom list, is dropped by none)."""
+        if listed is None:
+            return lambda url: False
+        types = dict(db.execute("SELECT url, page_type FROM pages WHERE status = 'live'").fetchall())
+        listed_types = {page_type for url, page_type in types.items() if url in listed}
+        return lambda url: url not in listed and types.get(url) in listed_types
+
+    def _most_of_the_archive(self, db: Any, gone: int) -> float:
+        """The share of the archive's live pages ``gone`` is, where it is at least the gone share (and 5 pages);
+        else 0. Pages the sitemaps dropped went on purpose only while they are a few of the archive's: a
+        database restored from the wrong night makes the sitemaps of a WordPress site agree with its 404s."""
+        (live,), = db.execute("SELECT count(*) FROM pages WHERE status = 'live'")
+        share = gone / max(live, 1)
+        return share if gone >= 5 and share >= self.values["gone-share"] else 0.0
 
     def _moved(self, db: Any, run_id: int) -> list[Check]:
         """The URLs new to the archive that the run was sent away from to the one page most of them were sent

@@ -494,6 +494,46 @@ def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(si
     assert {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")} == deleted
 
 
+def test_most_pages_deleted_is_held_however_the_sitemaps_agree(site, tmp_path):
+    """A database restored from the wrong night: most posts answer 404 and the sitemaps, made from the database,
+    list the rest. Every deletion was taken for one on purpose, and two thirds of the archive went unasked."""
+    from glossary_spider.replica.modes import gutted
+
+    archived = tmp_path / "sitemapped.db"
+    assert crawl(archived, "--sitemap", f"{site.url}/sitemap_index.xml", "--no-follow").returncode == 0
+    deleted = {site.url + p for p in ReplicaSite(PAGES).sitemap_paths() if gutted(p)}
+    assert len(deleted) >= rows(archived, "SELECT count(*) AS n FROM pages")[0]["n"] / 2
+    set_mode(site, "gutted")
+    try:
+        result = refresh(archived, "--json")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+    (gone,) = [c for c in json.loads(result.stdout)["gate"]["checks"] if c["name"] == "gone"]
+    assert gone["tripped"] and gone["numbers"]["gone"] == len(deleted) and "dropped_from_sitemaps" not in gone["numbers"]
+    assert "the site's sitemaps dropped them too, but they are 67% of the archive's live pages" in gone["summary"]
+    assert rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'gone'") == [{"n": 0}]
+
+
+def test_a_page_of_a_type_the_sitemaps_never_listed_is_not_one_they_dropped(site, tmp_path):
+    """Read alone, an area sitemap lists no definition: definitions that went were counted as ones 'the site's
+    sitemaps no longer list', deletions on purpose, though no sitemap had ever listed them."""
+    from glossary_spider.replica.modes import pruned
+
+    archived = tmp_path / "areas.db"
+    assert crawl(archived, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/area-sitemap.xml").returncode == 0
+    deleted = {site.url + p for p in ReplicaSite(PAGES).glossary_paths() if pruned(p)}
+    set_mode(site, "pruned")
+    try:
+        result = refresh(archived, "--json")
+    finally:
+        set_mode(site, "normal")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (gone,) = [c for c in json.loads(result.stdout)["gate"]["checks"] if c["name"] == "gone"]
+    assert not gone["tripped"] and gone["numbers"]["gone"] == len(deleted) >= 5, gone
+    assert "dropped_from_sitemaps" not in gone["numbers"] and "no longer list" not in gone["summary"]
+
+
 def test_a_site_answering_404_everywhere_is_held_and_no_page_goes_until_accepted(site, archived):
     """A deploy that lost the site answers 404 at every URL: that is not the pages' deletion. The refresh
     is held (exit 5) and every page stays live; discarded, nothing went; accepted, every page is gone."""

@@ -32,8 +32,9 @@ from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
                    "(forbidden), 404 Not Found at every URL (not-found), a 301 to the home page from every "
                    "other URL (moved), a JSON error with 200 (json-error), sitemaps whose lastmod never moves "
                    "on while the pages change (stale-lastmod) or that give dates without a time "
-                   "(date-lastmod), or a tenth of the definitions deleted, 404 and "
-                   "out of the sitemaps (pruned). POST the mode to /_replica/mode "
+                   "(date-lastmod), a tenth of the definitions deleted, 404 and "
+                   "out of the sitemaps (pruned), or all but a tenth of the definitions and terms deleted so "
+                   "(gutted). POST the mode to /_replica/mode "
                    "to switch a running replica.")
 @click.option("--attack", type=click.Choice(ATTACK_MODES),
               help="Serve the malicious replica making this attack (and its hostile pages under /attack/).")

@@ -21,7 +21,10 @@
 - ``date-lastmod``: the sitemaps' ``lastmod`` are dates without a time (``2026-11-29``, as the W3C
   format allows): an edit made today, after a crawler's fetch, still says today;
 - ``pruned``: about one definition in ten (:func:`pruned`) is deleted on purpose: it answers ``404 Not
-  Found`` and the sitemaps no longer list it; every other page is as it was.
+  Found`` and the sitemaps no longer list it; every other page is as it was;
+- ``gutted``: the other way about: all but one definition and term in ten (:func:`gutted`) answer ``404 Not
+  Found``, and the sitemaps agree, listing the rest (a WordPress site whose database was restored from the
+  wrong night: its sitemaps are made from the database).
 
 A running replica switches with ``POST /_replica/mode`` (the mode as the body).
 """
@@ -35,7 +38,8 @@ from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
 MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
-         "json-error", "stale-lastmod", "date-lastmod", "pruned")
+         "json-error", "stale-lastmod", "date-lastmod", "pruned",
+         "gutted")
 STALE_LASTMOD = b"<lastmod>2024-01-01T00:00:00+00:00</lastmod>"
 _LASTMOD = re.compile(rb"<lastmod>[^<]*</lastmod>")
 HTML = "text/html; charset=utf-8"
@@ -81,11 +85,12 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
     if mode == "date-lastmod" and b"<lastmod>" in reply.body:
         return Reply(reply.status, _LASTMOD_TIME.sub(rb"\1\2", reply.body), reply.content_type, reply.headers,
                      reply.last_modified)
-    if mode == "pruned" and pruned(path):
-        return Reply(404, NOT_FOUND, HTML)
-    if mode == "pruned" and b"<urlset" in reply.body:
-        body = _SITEMAP_URL.sub(lambda m: b"" if pruned(m[1].decode()) else m[0], reply.body)
-        return Reply(reply.status, body, reply.content_type, reply.headers, reply.last_modified)
+    if (deleted := {"pruned": pruned, "gutted": gutted}.get(mode)) is not None:
+        if deleted(path):
+            return Reply(404, NOT_FOUND, HTML)
+        if b"<urlset" in reply.body:
+            body = _SITEMAP_URL.sub(lambda m: b"" if deleted(m[1].decode()) else m[0], reply.body)
+            return Reply(reply.status, body, reply.content_type, reply.headers, reply.last_modified)
     if mode == "redesign" and reply.status == 200 and reply.content_type.startswith("text/html"):
         body = _JSON_LD.sub(b"", reply.body)
         body = _HEADINGS.sub(rb"<\1div>", body)
@@ -97,3 +102,8 @@ def misbehave(mode: str, reply: Reply, path: str) -> Reply:
 def pruned(path: str) -> bool:
     """Whether the ``pruned`` mode deleted the page at ``path``: about one definition in ten."""
     return path.startswith("/definition/") and zlib.crc32(path.encode()) % 10 == 0
+
+
+def gutted(path: str) -> bool:
+    """Whether the ``gutted`` mode deleted the page at ``path``: all but about one definition and term in ten."""
+    return path.startswith(("/definition/", "/term/")) and zlib.crc32(path.encode()) % 10 != 0
