@@ -79,8 +79,9 @@ class RunPlan:
     ``args`` are the run's effective arguments: defaults filled in, and for a resumed run
     those it was first started with. ``known`` (refresh) maps each archived page to what a
     conditional re-fetch needs; ``done`` and ``pending`` (resume) are the URLs the stopped
-    run fetched and those it found but had not fetched yet. ``superseded`` is the stopped
-    run a new one leaves unfinished, which a resume would have continued.
+    run fetched and those it found but had not fetched yet; ``retry`` (refresh) the glossary pages
+    never archived that earlier runs got no answer from. ``superseded`` is the stopped run a new one
+    leaves unfinished, which a resume would have continued.
     """
 
     args: RunArgs
@@ -89,6 +90,7 @@ class RunPlan:
     pending: list[str] = field(default_factory=list)
     run_id: int | None = None
     superseded: dict[str, Any] | None = None
+    retry: list[str] = field(default_factory=list)
     archive: Archive | None = None
     lock: ArchiveLock | None = None
     # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
@@ -114,7 +116,8 @@ class RunPlan:
     def allowed_hosts(self) -> set[str]:
         """The hosts (:func:`~glossary_spider.urls.server_of`) of the start URLs and sitemaps, and of the pages
         the archive and the stopped run hold."""
-        return self.params.allowed_hosts | {server_of(url) for url in [*self.known, *self.done, *self.pending]}
+        return self.params.allowed_hosts | {server_of(url)
+                                            for url in [*self.known, *self.done, *self.pending, *self.retry]}
 
     def settings(self) -> dict[str, Any]:
         """The Scrapy settings this run's options stand for."""
@@ -279,7 +282,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
     from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
 
-    return RunPlan(args, known, run_id=run_id, superseded=superseded,
+    retry = archive.unanswered_pages() if args.mode == "refresh" else []
+    return RunPlan(args, known, retry=retry, run_id=run_id, superseded=superseded,
                    earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
 
 

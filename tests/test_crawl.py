@@ -931,6 +931,60 @@ def test_a_page_moved_to_a_new_url_is_asked_for_there_without_the_old_urls_valid
     assert json.loads(again.stdout)["pages_not_modified"] == 0
 
 
+class _Unwell(_Site):
+    """A home page linking to three definitions, one of which answers 503 while ``unwell``; every page answers 304
+    to the entity tag it is served with."""
+
+    unwell = True
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/definition/skew/" and self.unwell:
+            self.send_error(503)
+        elif self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.send_header("ETag", '"v1"')
+            self.end_headers()
+        else:
+            super().do_GET()
+
+    def send_header(self, keyword, value):
+        super().send_header(keyword, value)
+        if keyword == "Content-Type":
+            super().send_header("ETag", '"v1"')
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return None
+        if self.path == "/":
+            links = "".join(f'<li><a href="/definition/{d}/">{d}</a></li>' for d in ("vega", "skew", "theta"))
+            return f"<html><head><title>Home</title></head><body><h1>Home</h1><ul>{links}</ul></body></html>"
+        name = self.path.strip("/").split("/")[-1].title()
+        return (f"<html><head><title>{name}</title></head><body><main><h1>{name}</h1><p>{name} is a term of crypto "
+                "derivatives, as the desk uses it.</p></main></body></html>")
+
+
+def test_a_page_a_crawl_got_no_answer_from_is_asked_for_again_by_the_next_refresh(tmp_path):
+    """A page found by a link alone that answered 503 to the crawl was never asked for again: a refresh asks for
+    the archive's pages (304s, whose links it does not read) and the sitemaps', and every refresh exited 0 with
+    the page missing, runs --check ok."""
+    db = tmp_path / "unwell.db"
+    _Unwell.unwell = True
+    with _served(_Unwell) as base:
+        first = crawl(db, "--start-url", f"{base}/")
+        assert first.returncode == 0, first.stderr
+        assert [r["url"] for r in rows(db, "SELECT url FROM pages ORDER BY url")] == [
+            f"{base}/", f"{base}/definition/theta/", f"{base}/definition/vega/"]
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert again.returncode == 0 and json.loads(again.stdout)["pages_new"] == 0, again.stdout + again.stderr
+        _Unwell.unwell = False
+        mended = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert mended.returncode == 0, mended.stdout + mended.stderr
+        assert json.loads(mended.stdout)["pages_new"] == 1
+        assert rows(db, "SELECT title FROM pages WHERE url = ?", (f"{base}/definition/skew/",)) == [{"title": "Skew"}]
+        last = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert json.loads(last.stdout)["pages_new"] == 0
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'

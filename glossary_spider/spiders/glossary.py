@@ -168,8 +168,9 @@ class GlossarySpider(Spider):
         self.allowed_domains = sorted({host_of(f"http://{host}/") for host in self.allowed_hosts})
         self.done = set(plan.done)
         self.pending = [url for url in plan.pending if url not in self.done]
+        self.retry = [url for url in plan.retry if url not in self.known]
         # Every page URL scheduled in this run: each is fetched at most once.
-        self.seen: set[str] = self.done | set(self.pending) | set(self.known)
+        self.seen: set[str] = self.done | set(self.pending) | set(self.known) | set(self.retry)
         self.lastmods: dict[str, datetime] = {}
         self.listed: set[str] = set()  # the archived pages the sitemaps list (the quality gate asks)
         self.sitemaps_pending = 0
@@ -201,10 +202,10 @@ class GlossarySpider(Spider):
         for url in self.start_urls:
             if request := self.page_request(url, start=True):
                 yield request
-        for url in self.pending:
+        for url in [*self.pending, *self.retry]:
             if url in self.known:  # asked again after a held part: a refresh asks about it as below
                 continue
-            # What the stopped run had found but not fetched goes past the trap guard again.
+            # What the stopped run had found but not fetched, or what got no answer, goes past the trap guard again.
             if (meta := self.guard.admit(url, None, None)) is not None:
                 yield self.page_request(url, force=True, meta=meta)
         if self.known:

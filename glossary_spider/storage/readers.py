@@ -14,7 +14,7 @@ from typing import Any
 import sqlite_utils
 
 from glossary_spider.outcome import NO_ANSWER_SQL, HostFetches
-from glossary_spider.urls import server_of
+from glossary_spider.urls import GLOSSARY_TYPES, classify, server_of
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import busy_timeout_ms
 
@@ -157,6 +157,20 @@ class Reads:
         """
         keys = ("status", "last_fetched", "full_fetch", "etag", "last_modified")
         return {row[0]: dict(zip(keys, row[1:])) for row in self.db.execute(sql)}
+
+    def unanswered_pages(self) -> list[str]:
+        """The glossary pages (by their path: definitions, terms, areas and their resources) never archived whose
+        last capture got no answer (:data:`~glossary_spider.outcome.NO_ANSWER_SQL`: no response, a 5xx, a 429):
+        a refresh asks for them again. A page that a crawl found by a link alone is otherwise never asked again: a
+        refresh learns links only from pages that changed. (An answer that is no page, a redirect loop, has no
+        capture.)"""
+        sql = f"""
+            SELECT url FROM captures c
+            WHERE {NO_ANSWER_SQL} AND id = (SELECT max(id) FROM captures WHERE url = c.url)
+              AND NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = c.url)
+            ORDER BY id
+        """
+        return [url for (url,) in self.db.execute(sql) if classify(url)[0] in GLOSSARY_TYPES]
 
     def stored_pages(self) -> Iterator[tuple[dict[str, Any], str | None, bytes]]:
         """Each archived page's state, with its latest stored body and that body's content type."""
