@@ -636,7 +636,10 @@ def diff(conn: sqlite3.Connection, url: str, spec: str | None = None) -> tuple[i
     changes = []
     for name in ("title", "summary", "body_text"):
         if old[name] != new[name]:
-            changes.append(Change(name, word_diff(old[name] or "", new[name] or "")))
+            words = word_diff(old[name] or "", new[name] or "")
+            if all(op == "=" for op, _ in words):  # the same words: blocks parted or joined, their breaks shown
+                words = word_diff(old[name] or "", new[name] or "", breaks=True)
+            changes.append(Change(name, words))
     for name, lines in LINE_FIELDS.items():
         before, after = lines(old["record"] or {}), lines(new["record"] or {})
         if before != after:
@@ -702,9 +705,14 @@ def line_diff(old: list[str], new: list[str]) -> list[tuple[str, str]]:
 DIFF_WORDS = 5_000
 
 
-def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
-    """Words kept (``=``), removed (``-``) and added (``+``), unchanged runs cut to ``context`` words."""
-    a, b = old.split(), new.split()
+# A break between two blocks of a text (paragraphs, headings: a blank line), as a word of a diff with ``breaks``.
+BREAK = "¶"
+
+
+def word_diff(old: str, new: str, context: int = 8, breaks: bool = False) -> list[tuple[str, str]]:
+    """Words kept (``=``), removed (``-``) and added (``+``), unchanged runs cut to ``context`` words; with
+    ``breaks``, each break between blocks a word too (:data:`BREAK`)."""
+    a, b = (_words(old), _words(new)) if breaks else (old.split(), new.split())
     out: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in _word_opcodes(a, b):
         if op == "equal":
@@ -720,6 +728,10 @@ def word_diff(old: str, new: str, context: int = 8) -> list[tuple[str, str]]:
     if out and out[-1][0] == "=" and len(out[-1][1].split(" ")) > context:
         out[-1] = ("=", " ".join(out[-1][1].split(" ")[:context] + ["…"]))
     return out
+
+
+def _words(text: str) -> list[str]:
+    return [word for block in text.split("\n\n") for word in (BREAK, *block.split())][1:]
 
 
 def _word_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:

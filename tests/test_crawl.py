@@ -985,6 +985,24 @@ def test_a_page_a_crawl_got_no_answer_from_is_asked_for_again_by_the_next_refres
     assert json.loads(last.stdout)["pages_new"] == 0
 
 
+def test_a_diff_of_versions_whose_words_are_the_same_shows_where_a_paragraph_was_parted(tmp_path):
+    """A paragraph parted in two is a new version (the text changed), and show --diff showed a stretch of words
+    marked as nothing, and not where the change was: words were compared alone, every break left out."""
+    words = [f"w{i}" for i in range(24)]
+    with _served(_Pages) as base:
+        url = f"{base}/definition/parted/"
+        page = "<html><head><title>Parted</title></head><body><main><h1>Parted</h1>{}</main></body></html>"
+        _Pages.PAGES = {"/definition/parted/": page.format(f"<p>{' '.join(words)}</p>")}
+        db = tmp_path / "parted.db"
+        assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
+        _Pages.PAGES = {"/definition/parted/": page.format(f"<p>{' '.join(words[:11])}</p><p>{' '.join(words[11:])}</p>")}
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert json.loads(again.stdout)["pages_changed"] == 1, again.stdout + again.stderr
+    shown = run_glossary("show", url, "--diff", "--db", str(db))
+    assert shown.returncode == 0, shown.stderr
+    assert "\n  w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 {+¶+} w11 w12 w13 w14 w15 w16 w17 w18 …\n" in shown.stdout, shown.stdout
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'
