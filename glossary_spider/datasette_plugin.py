@@ -67,9 +67,19 @@ def asgi_wrapper(datasette: Any) -> Any:
 
 
 @hookimpl
+def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
+    """Every text a template writes (a facet's values, a page's title, a column's name), not only the cells
+    render_cell sees, with its control characters shown as escapes; HTML made already (Markup) as it is."""
+    env.finalize = lambda value: value if isinstance(value, Markup) or not isinstance(value, str) else safe_text(value)
+
+
+@hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Markup | None:
     """A page's URL with its links; and any text holding control characters with them shown as escapes, as the
-    command line shows them (a right-to-left override made 'Report \\u202egnp.exe' read 'Report exe.png')."""
+    command line shows them (a right-to-left override made 'Report \\u202egnp.exe' read 'Report exe.png'), a
+    foreign key's label (the title of the page a capture's URL names) too."""
+    if isinstance(value, dict) and isinstance(label := value.get("label"), str) and safe_text(label) != label:
+        return _labelled_key(value["value"], label, column, table, database, datasette)
     if not isinstance(value, str):
         return None
     if table == "pages" and column == "url":
@@ -83,6 +93,21 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
     if escaped == shown:
         return None  # Datasette's own rendering
     return Markup(escape(escaped) + ("…" if len(shown) < len(value) else ""))
+
+
+def _labelled_key(value: Any, label: str, column: str, table: str | None, database: str,
+                  datasette: Any) -> Markup | None:
+    """A foreign key's cell as Datasette draws it (a link to the row it names, labelled, its value after), the label's
+    control characters shown as escapes."""
+    from datasette.utils import tilde_encode
+
+    from glossary_spider.storage.schema import FOREIGN_KEYS
+
+    other = next((target for name, key, target, _ in FOREIGN_KEYS if (name, key) == (table, column)), None)
+    if other is None:
+        return None
+    href = f"{datasette.urls.table(database, other)}/{tilde_encode(str(value))}"
+    return Markup(f'<a href="{escape(href)}">{escape(safe_text(label))}</a>&nbsp;<em>{escape(value)}</em>')
 
 
 @hookimpl

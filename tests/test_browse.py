@@ -238,6 +238,13 @@ def test_bidirectional_controls_are_shown_escaped_in_every_cell(hostile):
     # Tables cut the text, the row page shows it whole, escapes and all.
     assert "Words to pass" in table and "Then \\u2066hidden\\u2069." not in table
     assert "Then \\u2066hidden\\u2069." in fetch(row)
+    # Datasette's own labels and lists: a capture's URL labelled with its page's title, a facet's values.
+    captures = fetch(f"{hostile['base']}/captures?url={urllib.parse.quote(spoof)}")
+    facets = fetch(f"{hostile['base']}/pages?_facet=title")
+    for page in (captures, facets):
+        assert not set(page) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        assert "Report \\u202egnp.exe" in page
+    assert f'<a href="/archive/pages/{tilde_encode(spoof)}">Report \\u202egnp.exe</a>' in captures
 
 
 def test_a_pages_row_links_its_versions_to_the_page_history_query(hostile):
