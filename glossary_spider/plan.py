@@ -81,7 +81,8 @@ class RunPlan:
     conditional re-fetch needs; ``done`` and ``pending`` (resume) are the URLs the stopped
     run fetched and those it found but had not fetched yet; ``retry`` (refresh) the glossary pages
     never archived that earlier runs got no answer from. ``superseded`` is the stopped run a new one
-    leaves unfinished, which a resume would have continued.
+    leaves unfinished, which a resume would have continued; ``unfinished_crawl`` (refresh) the crawl
+    that stopped before it was done, whose pages left to fetch a refresh does not ask for.
     """
 
     args: RunArgs
@@ -91,6 +92,7 @@ class RunPlan:
     run_id: int | None = None
     superseded: dict[str, Any] | None = None
     retry: list[str] = field(default_factory=list)
+    unfinished_crawl: dict[str, Any] | None = None
     archive: Archive | None = None
     lock: ArchiveLock | None = None
     # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
@@ -236,6 +238,10 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
     check_extractor(archive)
     known = archive.known_pages() if args.mode == "refresh" else {}
     if args.mode == "refresh" and not known:
+        if (crawl := archive.resumable_run("crawl")) is not None:
+            raise BadArgument(f"the archive {archive.path} has no pages yet: crawl #{crawl['id']} stopped before it "
+                              f"was done ({crawl['finish_reason'] or 'killed'}): carry it on with 'glossary crawl "
+                              f"--resume --db {shell_word(str(archive.path))}'")
         raise BadArgument(f"the archive {archive.path} has no pages yet: run 'glossary crawl' first")
     if args.resume:
         stopped = archive.resumable_run(args.mode)
@@ -283,7 +289,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
     from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
 
     retry = archive.unanswered_pages() if args.mode == "refresh" else []
-    return RunPlan(args, known, retry=retry, run_id=run_id, superseded=superseded,
+    unfinished = archive.resumable_run("crawl") if args.mode == "refresh" else None
+    return RunPlan(args, known, retry=retry, run_id=run_id, superseded=superseded, unfinished_crawl=unfinished,
                    earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
 
 

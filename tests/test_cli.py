@@ -616,6 +616,23 @@ def test_a_crawl_of_a_server_that_is_not_there_exits_6_and_records_it(tmp_path):
         runs = conn.execute("SELECT finish_reason FROM crawl_runs").fetchall()
     assert errors == [("fetch", "http://127.0.0.1:9/definition/x/", "connection refused")]
     assert runs == [("unreachable",)]
+    # The nightly refresh of an archive whose first crawl found the site down named a crawl, not its resume.
+    refresh = run_glossary("refresh", "--db", str(db), "--no-progress")
+    assert_one_line_error(refresh, f"the archive {db} has no pages yet: crawl #1 stopped before it was done "
+                                   f"(unreachable): carry it on with 'glossary crawl --resume --db {db}'")
+
+
+def test_a_refresh_after_a_crawl_its_budget_stopped_says_the_crawl_is_to_resume(replica, tmp_path):
+    """A refresh after a crawl that a budget stopped asked about the pages archived alone, and said nothing of
+    the crawl's pages left to fetch, for a resume of the crawl to ask."""
+    db = tmp_path / "budget.db"
+    stopped = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "5")
+    assert stopped.returncode == 4, stopped.stderr
+    refresh = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress")
+    assert refresh.returncode == 0, refresh.stderr
+    assert refresh.stderr.splitlines() == [
+        "Note: crawl #1 stopped before it was done (max_pages); this refresh asks about the pages archived and the "
+        f"sitemaps' only: 'glossary crawl --resume --db {db}' carries the crawl on"]
 
 
 def test_an_outage_during_a_refresh_exits_6_with_one_line_and_one_json_line(make_replica, tmp_path):

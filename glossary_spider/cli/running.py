@@ -205,6 +205,10 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any], pars
         click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
                    f"({stopped['finish_reason'] or 'killed'}); this starts a new {command}: "
                    f"'{again(command, db, '--resume')}' would have continued it", err=True)
+    if crawl := plan.unfinished_crawl:
+        click.echo(f"Note: crawl #{crawl['id']} stopped before it was done ({crawl['finish_reason'] or 'killed'}); "
+                   "this refresh asks about the pages archived and the sitemaps' only: "
+                   f"'{again('crawl', db, '--resume')}' carries the crawl on", err=True)
     settings = crawl_settings(
         db, plan, progress=sys.stderr.isatty() if options["progress"] is None else options["progress"],
         log_level="INFO" if options["verbose"] else "WARNING", scrapy_log=options["verbose"],

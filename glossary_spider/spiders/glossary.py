@@ -131,6 +131,10 @@ class GlossarySpider(Spider):
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],
                                stopped["finish_reason"] or "killed", plan.command)
+            if crawl := plan.unfinished_crawl:
+                logger.warning("crawl #%s stopped before it was done (%s); this refresh asks about the pages archived "
+                               "and the sitemaps' only: a job with resume=1 carries the crawl on", crawl["id"],
+                               crawl["finish_reason"] or "killed")
         if plan.archive is not None:  # a job's log says which archive it wrote, GLOSSARY_DB unset or relative
             logger.info("%s #%s of %s%s", plan.command.capitalize(), plan.run_id, os.path.abspath(plan.archive.path),
                         ", resumed" if plan.args.resume else "")
