@@ -9,7 +9,9 @@ the archive's current pages:
   login or cookie wall);
 - ``soft_404``: the site's "not found" page served with 200 (its title says so,
   it is short, and it stands at several URLs of the run, replaces a page the
-  archive knows, or has none of a glossary page's JSON-LD).
+  archive knows, or has none of a glossary page's JSON-LD); or a glossary page
+  answering with the very text of a page of no glossary type (the home page: a
+  single-page app's fallback, a catch-all route).
   Such pages are marked gone, as a 404 would mark them, and never become a
   version; so many of them that they are most of the run trips the gate instead;
 - ``gone``: most of the archived pages the run asked about gone at once, answering 404 or
@@ -64,6 +66,7 @@ from glossary_spider.storage.archive import TEMPORARY_REDIRECTS
 from glossary_spider.storage.readers import ARCHIVED_CAPTURE
 from glossary_spider.storage.staging import GONE, staged_record, staged_rows, text_hash
 from glossary_spider.storage.writer import page_rows
+from glossary_spider.urls import GLOSSARY_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -381,19 +384,38 @@ class QualityGate:
 
     def _soft_404(self, run: Run) -> tuple[list[str], int, int]:
         """Pages titled like a "not found" page, short, and either sharing their text with another
-        page of the run, replacing an archived page's title, or without JSON-LD; how many of them the
-        archive does not have as gone already; and how many it does not have at all."""
-        shared = {text for (text,) in run.rows("s.text_hash", "GROUP BY s.text_hash HAVING count(*) >= 2")}
+        page of the run, replacing an archived page's title, or without JSON-LD; and glossary pages with the
+        text of a page of no glossary type (:meth:`_fallback_texts`), while fewer than ``same-page-min`` pages of
+        the run have it (one text at every URL, the home page's too, is a maintenance or challenge page, for
+        ``same_page`` to hold). How many of them the archive does not have as gone already; and how many it does
+        not have at all."""
+        shared = Counter(text for (text,) in run.rows("s.text_hash", ""))
+        earlier = {url: text_hash(title, body) for url, title, body in run.earlier_pages()}
+        alike = shared + Counter(earlier.values())
+        fallback = {text for text in self._fallback_texts(run, set(earlier))
+                    if alike[text] < self.values["same-page-min"]}
         found, news, not_archived = [], 0, 0
-        for url, title, words, jsonld, old_title, text, status in run.rows(
-                "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status", "ORDER BY s.rowid"):
-            if not title or not NOT_FOUND.search(title) or words > SOFT_404_MAX_WORDS:
-                continue
-            if text in shared or (old_title is not None and old_title != title) or not jsonld:
+        for url, title, words, jsonld, old_title, text, status, page_type in run.rows(
+                "s.url, s.title, s.words, s.jsonld, p.title, s.text_hash, p.status, s.page_type", "ORDER BY s.rowid"):
+            not_found = (title and NOT_FOUND.search(title) and words <= SOFT_404_MAX_WORDS
+                         and (shared[text] >= 2 or (old_title is not None and old_title != title) or not jsonld))
+            if not_found or (page_type in GLOSSARY_TYPES and text in fallback):
                 found.append(url)
                 news += status != "gone"
                 not_archived += status is None
         return found, news, not_archived
+
+    @staticmethod
+    def _fallback_texts(run: Run, earlier: set[str]) -> set[str]:
+        """The texts (:func:`~glossary_spider.storage.staging.text_hash`) of the archived pages of no glossary
+        type, the home page first among them, as the archive had them before the run (not as its ``earlier``
+        parts archived them, nor as it fetched them: a maintenance page at every URL is the home page's too): a
+        glossary URL that answers with one is the site's fallback for a page it does not have (a single-page
+        app's index, a catch-all route sending its front page), which would otherwise stand as the page's new
+        version."""
+        archived = run.db.execute("SELECT url, title, body_text FROM pages WHERE page_type = 'other' AND "
+                                  "status = 'live' AND word_count > 0")
+        return {text_hash(title, body) for url, title, body in archived if url not in earlier}
 
     def _same_page(self, run: Run, soft: list[str]) -> Check:
         """New or changed pages with the very same text: those staged, and those the run archived in its

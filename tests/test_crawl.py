@@ -1003,6 +1003,43 @@ def test_a_diff_of_versions_whose_words_are_the_same_shows_where_a_paragraph_was
     assert "\n  w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 {+¶+} w11 w12 w13 w14 w15 w16 w17 w18 …\n" in shown.stdout, shown.stdout
 
 
+def _fallback_site(fallen: tuple[str, ...]) -> dict[str, str]:
+    """A home page and four definitions; those ``fallen`` answer with the home page, as a single-page app's
+    index or a catch-all route serves it for whatever it does not have."""
+    home = ('<html><head><title>Glossary</title><link rel="canonical" href="/"></head><body><main><h1>Glossary'
+            "</h1><p>Every term of crypto derivatives, from vega to skew, explained for the desk.</p><ul>"
+            + "".join(f'<li><a href="/definition/{d}/">{d}</a></li>' for d in ("vega", "skew", "theta", "rho"))
+            + "</ul></main></body></html>")
+    pages = {"/": home}
+    for name in ("vega", "skew", "theta", "rho"):
+        pages[f"/definition/{name}/"] = home if name in fallen else (
+            f"<html><head><title>{name.title()}</title></head><body><main><h1>{name.title()}</h1><p>{name.title()} "
+            "is a greek of an option's price, as the desk reads it from the chain.</p></main></body></html>")
+    return pages
+
+
+def test_a_definition_answering_with_the_home_page_is_no_version_of_it(tmp_path):
+    """A page a single-page app no longer has answers 200 with the app's index, the home page (its canonical URL
+    the home page's): a refresh recorded it as a new version of the definition, titled 'Glossary', with the home
+    page's text."""
+    db = tmp_path / "fallback.db"
+    with _served(_Pages) as base:
+        _Pages.PAGES = _fallback_site(fallen=())
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        _Pages.PAGES = _fallback_site(fallen=("rho", "skew"))
+        again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+        assert again.returncode == 0, again.stdout + again.stderr
+    assert rows(db, "SELECT url, status, title, version FROM pages ORDER BY url") == [
+        {"url": f"{base}/", "status": "live", "title": "Glossary", "version": 1},
+        {"url": f"{base}/definition/rho/", "status": "gone", "title": "Rho", "version": 1},
+        {"url": f"{base}/definition/skew/", "status": "gone", "title": "Skew", "version": 1},
+        {"url": f"{base}/definition/theta/", "status": "live", "title": "Theta", "version": 1},
+        {"url": f"{base}/definition/vega/", "status": "live", "title": "Vega", "version": 1}]
+    summary = json.loads(again.stdout)
+    assert (summary["pages_changed"], summary["pages_gone"]) == (0, 2), summary
+    assert summary["gate"]["soft_404"]["count"] == 2
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'
