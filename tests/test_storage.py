@@ -314,6 +314,26 @@ def extracted_replica_pages(site_pages: int, count: int) -> list:
     return batch
 
 
+def test_a_run_whose_compaction_finds_the_disk_full_is_recorded_as_it_ended(refreshed, tmp_path, caplog):
+    """The close compacts the archive (the full-text index merged, freed pages given back) after it records the
+    run: a disk with room for the run's pages and not for that made a finished reparse exit 2, 'nothing of the
+    failed write was kept', though its row said done and every change was kept; each later reparse did the same."""
+    db = tmp_path / "full.db"
+    shutil.copy(refreshed[0], db)
+    with Archive(db) as archive:
+        run_id = archive.start_run("reparse", {}, os.getpid(), None)
+        archive.db.execute("UPDATE pages SET body_text = body_text || ' more' WHERE rowid IN "
+                           "(SELECT rowid FROM pages LIMIT 3)")  # a segment more for the index to merge
+        archive.db.conn.commit()
+        archive.db.conn.executescript("PRAGMA incremental_vacuum")
+        (pages,), = archive.db.execute("PRAGMA page_count").fetchall()
+        archive.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk as full as that: not a page more
+        run = archive.finish_run(run_id, "finished", {}, {"pages_changed": 3})
+    assert (run["finish_reason"], run["exit_status"]) == ("finished", 0)
+    assert "the space the run freed was not given back to the disk (database or disk is full)" in caplog.text
+    assert rows(db, "SELECT finish_reason FROM crawl_runs WHERE id = ?", (run_id,)) == [{"finish_reason": "finished"}]
+
+
 def test_a_close_of_many_batches_gives_each_link_its_own_target_and_texts(tmp_path, monkeypatch):
     """The close archives a run's pages 500 at a time, the ids of URLs and link texts one batch read kept
     for the next (and forgotten past a bound, set low here): each link row must still name its own

@@ -210,7 +210,13 @@ class Archive(Staging, Writer, Reads):
             self.db.table("crawl_runs").update(run_id, row)
             if is_complete(finish_reason):
                 self.db.execute("DELETE FROM frontier WHERE run_id = ?", [run_id])
-        self.compact(full_text=bool(counts["pages_new"] or counts["pages_changed"]))
+        try:
+            self.compact(full_text=bool(counts["pages_new"] or counts["pages_changed"]))
+        except sqlite3.OperationalError as exc:  # the run is recorded as it ended: its work is kept whole
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            logger.warning("%s: the space the run freed was not given back to the disk (%s); a later run gives it "
+                           "back", self.path, exc)
         return self.run(run_id)
 
     def compact(self, full_text: bool = True) -> None:
