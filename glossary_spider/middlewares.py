@@ -626,14 +626,14 @@ class HostPacingMiddleware:
         return cls(crawler)
 
     def delay(self, key: str, request: Request) -> float:
-        """The host's delay now: its download slot's (the setting until the slot exists), or its Crawl-delay."""
+        """The host's delay now: its download slot's, as AutoThrottle lengthens it, never shorter than the delay
+        set for it (AutoThrottle holds a slot's delay under its AUTOTHROTTLE_MAX_DELAY, 30 s, even where the delay
+        asked for is longer); or its Crawl-delay, where that is longer."""
+        asked = float(self.crawler.settings.getdict("DOWNLOAD_SLOTS").get(key, {}).get(
+            "delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY")))
         slot = self.crawler.engine.downloader.slots.get(key)
-        if slot is not None:
-            delay = slot.delay
-        else:
-            delay = self.crawler.settings.getdict("DOWNLOAD_SLOTS").get(key, {}).get(
-                "delay", self.crawler.settings.getfloat("DOWNLOAD_DELAY"))
-        return max(float(delay), request.meta.get(CRAWL_DELAY_META, 0.0))
+        delay = max(float(slot.delay), asked) if slot is not None else asked
+        return max(delay, request.meta.get(CRAWL_DELAY_META, 0.0))
 
     def concurrency(self, key: str) -> int:
         slot = self.crawler.engine.downloader.slots.get(key)

@@ -656,6 +656,23 @@ def test_the_delay_holds_at_the_server_counted_from_the_end_of_each_exchange(mak
     after_stall = [b["time"] - a["time"] for a, b in zip(log, log[1:]) if a["path"] == stalled]
     assert after_stall and min(after_stall) >= timeout + delay - late
 
+
+def test_a_delay_longer_than_autothrottles_ceiling_is_not_shortened_to_it(make_replica, tmp_path):
+    """AutoThrottle holds a slot's delay under AUTOTHROTTLE_MAX_DELAY (30 s by default): --delay 35 spaced the
+    first requests 35 s apart, and every one after 30 s. Here the ceiling is set under the delay to show it."""
+    delay = 0.6
+    server = make_replica(PAGES)
+    db = tmp_path / "slow.db"
+    pages = ",".join(f"{server.url}{p}" for p in ReplicaSite(PAGES).glossary_paths()[:5])
+    job = subprocess.run([GLOSSARY[0], "-m", "scrapy", "crawl", "glossary", "-a", f"start_urls={pages}", "-a",
+                          "follow=0", "-s", f"DOWNLOAD_DELAY={delay}", "-s", "AUTOTHROTTLE_MAX_DELAY=0.2", "-s",
+                          f"GLOSSARY_DB={db}"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert job.returncode == 0, job.stderr[-2000:]
+    log = sorted(server.requests(), key=lambda r: r["time"])
+    assert len(log) == 6  # robots.txt and the pages
+    assert min(b["time"] - a["time"] for a, b in zip(log, log[1:])) >= delay - 0.05
+
+
 # -- page content is data everywhere ------------------------------------------------------------
 
 
