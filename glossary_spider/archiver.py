@@ -22,13 +22,15 @@ def write_items(archive: Archive, run_id: int, items: list[Any], traffic: dict[s
     """Write ``items`` (the spider's, in the order it made them), mark the frontier they advance and
     record the run's ``traffic``, in one transaction. Returns the pages' outcomes, for the stats."""
     pages = [item for item in items if isinstance(item, PageItem)]
-    done, pending = [], []
+    done, pending, chains = [], [], {}
     with archive.db.atomic():
         outcomes = archive.stage_pages(run_id, [(p.fetch, p.extraction) for p in pages], [p.prepared for p in pages])
         for item in items:
             if isinstance(item, (PageItem, VisitItem)):
                 done += [item.url if isinstance(item, VisitItem) else item.fetch.url, *item.aliases]
                 pending += item.discovered
+                if item.chain:
+                    chains.update(dict.fromkeys(item.discovered, item.chain))
             elif isinstance(item, LimitItem):
                 archive.record_error(run_id, item.url, item.stage, None, item.error, item.detail)
             elif isinstance(item, MovedItem):  # a redirect answered: its URL is done, wherever it led
@@ -41,7 +43,7 @@ def write_items(archive: Archive, run_id: int, items: list[Any], traffic: dict[s
                     done.append(item.url if isinstance(item, FailureItem) else item.fetch.url)
                 if isinstance(item, FailureItem):
                     done += item.settles
-        archive.mark_frontier(run_id, done=done, pending=pending)
+        archive.mark_frontier(run_id, done=done, pending=pending, chains=chains)
         archive.record_traffic(run_id, traffic)
     return outcomes
 

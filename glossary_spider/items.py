@@ -19,6 +19,7 @@ class PageItem:
     discovered: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # URLs that redirected here
     prepared: Prepared | None = None  # what staging needs, where the extraction worker made it
+    chain: int = 0  # pages in a row without text of their own that led to ``discovered`` (the trap guard's count)
 
 
 @dataclass
@@ -28,6 +29,7 @@ class VisitItem:
     url: str
     discovered: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)  # URLs that redirected here
+    chain: int = 0  # as a PageItem's
 
 
 @dataclass

@@ -180,6 +180,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "run_id": RUN,
         "url": "A URL the run has fetched or found",
         "state": "done or pending",
+        "chain": "For a pending URL: how many pages in a row without text of their own led to it (the link-trap "
+                 "guard's count, which a resume starts from)",
     },
     "staged": {
         "run_id": RUN,

@@ -82,7 +82,8 @@ class RunPlan:
     run fetched and those it found but had not fetched yet; ``retry`` (refresh) the glossary pages
     never archived that earlier runs got no answer from. ``superseded`` is the stopped run a new one
     leaves unfinished, which a resume would have continued; ``unfinished_crawl`` (refresh) the crawl
-    that stopped before it was done, whose pages left to fetch a refresh does not ask for.
+    that stopped before it was done, whose pages left to fetch a refresh does not ask for; ``chains``
+    (resume) the pending URLs a chain of pages without text of their own led to, and its length.
     """
 
     args: RunArgs
@@ -93,6 +94,7 @@ class RunPlan:
     superseded: dict[str, Any] | None = None
     retry: list[str] = field(default_factory=list)
     unfinished_crawl: dict[str, Any] | None = None
+    chains: dict[str, int] = field(default_factory=dict)
     archive: Archive | None = None
     lock: ArchiveLock | None = None
     # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
@@ -276,7 +278,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
                         "answered", args.mode.capitalize(), stopped["id"], asked_again)
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
-        return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"])
+        return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"],
+                       chains=archive.chains(stopped["id"]))
     if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:

@@ -1040,6 +1040,43 @@ def test_a_definition_answering_with_the_home_page_is_no_version_of_it(tmp_path)
     assert summary["gate"]["soft_404"]["count"] == 2
 
 
+class _GrowingChain(_Site):
+    """A home page of text of its own leading into a chain of pages of two words, each linking on to a slug one
+    word longer, without end: a trap that only the chain's length gives away."""
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return None
+        if self.path == "/":
+            words = " ".join(f"word{i}" for i in range(80))
+            return (f"<html><head><title>Home</title></head><body><main><h1>Home</h1><p>{words}</p>"
+                    '<a href="/term/grow-a/">more</a></main></body></html>')
+        slug = self.path.strip("/").split("/")[-1]
+        return (f"<html><head><title>{slug}</title></head><body><main><h1>{slug}</h1><p>Two words</p>"
+                f'<a href="/term/{slug}-a/">Next</a></main></body></html>')
+
+
+def test_a_chain_trap_is_cut_as_soon_in_a_crawl_stopped_and_resumed_part_by_part(tmp_path):
+    """How many pages without text of their own had led to a link was kept in its request alone: a crawl stopped
+    by a budget and resumed part by part started each part's chain from nothing, and followed the chain without
+    end, two pages a part, where one crawl cut it after seven."""
+    with _served(_GrowingChain) as base:
+        whole = tmp_path / "whole.db"
+        assert crawl(whole, "--start-url", f"{base}/").returncode == 0
+        parted = tmp_path / "parted.db"
+        result = crawl(parted, "--start-url", f"{base}/", "--max-requests", "3")
+        for _ in range(20):
+            if result.returncode != 4:  # ExitStatus.STOPPED_EARLY
+                break
+            result = run_glossary("crawl", "--resume", "--db", str(parted), "--no-progress")
+        assert result.returncode == 0, result.stdout + result.stderr
+    urls = "SELECT url FROM pages ORDER BY url"
+    assert len(rows(whole, urls)) == 8  # the home page and the chain's first seven
+    assert rows(parted, urls) == rows(whole, urls)
+    assert [r["error"] for r in rows(parted, "SELECT error FROM crawl_errors WHERE stage = 'trap'")] == [
+        r["error"] for r in rows(whole, "SELECT error FROM crawl_errors WHERE stage = 'trap'")]
+
+
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>Skew</title><meta name="author" content="{author}">'
             f'<meta property="article:modified_time" content="{modified}"><link rel="canonical" href="{canonical}">'

@@ -62,7 +62,7 @@ from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
-from glossary_spider.traps import TrapGuard
+from glossary_spider.traps import TrapGuard, Verdict
 from glossary_spider.urls import (GLOSSARY_TYPES, MAX_URL, host_of, is_file, is_followable, normalize_url,
                                   server_of)
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
@@ -173,6 +173,7 @@ class GlossarySpider(Spider):
         self.done = set(plan.done)
         self.pending = [url for url in plan.pending if url not in self.done]
         self.retry = [url for url in plan.retry if url not in self.known]
+        self.chains = plan.chains
         # Every page URL scheduled in this run: each is fetched at most once.
         self.seen: set[str] = self.done | set(self.pending) | set(self.known) | set(self.retry)
         self.lastmods: dict[str, datetime] = {}
@@ -209,8 +210,10 @@ class GlossarySpider(Spider):
         for url in [*self.pending, *self.retry]:
             if url in self.known:  # asked again after a held part: a refresh asks about it as below
                 continue
-            # What the stopped run had found but not fetched, or what got no answer, goes past the trap guard again.
-            if (meta := self.guard.admit(url, None, None)) is not None:
+            # What the stopped run had found but not fetched, or what got no answer, goes past the trap guard
+            # again, at the length of the chain of pages without text of their own that led to it.
+            chain = self.chains.get(url, 0)
+            if (meta := self.guard.admit(url, None, Verdict(False, "resumed", chain) if chain else None)) is not None:
                 yield self.page_request(url, force=True, meta=meta)
         if self.known:
             await self.sitemaps_read()
@@ -504,9 +507,10 @@ class GlossarySpider(Spider):
                                 response.status, fetch)]
         if canonical := self.canonical_of_variant(url, extraction.record, response.meta):
             return [self.canonical_request(response, canonical)]
-        discovered, requests = [], []
+        discovered, requests, chain = [], [], 0
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, reading, response.meta)
+            chain = 0 if verdict.novel else verdict.run
             for link in extraction.outlinks:
                 if link in self.seen or server_of(link) not in self.allowed_hosts or not is_followable(link):
                     continue
@@ -527,12 +531,12 @@ class GlossarySpider(Spider):
             return LeftForResume([*requests, *self.guarded()])
         if not keep:
             self.only_visited.add(url)
-            items.append(VisitItem(url, discovered, aliases))
+            items.append(VisitItem(url, discovered, aliases, chain))
             if extraction.links_cut:  # a page only visited has no row of its own to say what was not followed
                 items.append(LimitItem(url, "parse", "page cut: " + extraction.links_cut))
         else:
             self.pages_sent += 1
-            page = PageItem(fetch, extraction, discovered, aliases, prepared)
+            page = PageItem(fetch, extraction, discovered, aliases, prepared, chain)
             if self.limit_reached():
                 return self.last_page(page)
             items.append(page)

@@ -13,7 +13,7 @@ import re
 import sqlite3
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -406,18 +406,27 @@ class Archive(Staging, Writer, Reads):
 
     # -- the frontier, for resuming ---------------------------------------------------------
 
-    def mark_frontier(self, run_id: int, done: Iterable[str] = (), pending: Iterable[str] = ()) -> None:
-        """Record URLs fetched (``done``) and discovered but not yet fetched (``pending``)."""
+    def mark_frontier(self, run_id: int, done: Iterable[str] = (), pending: Iterable[str] = (),
+                      chains: Mapping[str, int] | None = None) -> None:
+        """Record URLs fetched (``done``) and discovered but not yet fetched (``pending``; ``chains``: of those a
+        chain of pages without text of their own led to, that chain's length, for the trap guard of a resume)."""
+        chains = chains or {}
         conn = self.db.conn
         conn.executemany(
-            "INSERT OR IGNORE INTO frontier (run_id, url, state) VALUES (?, ?, 'pending')",
-            ((run_id, url) for url in pending),
+            "INSERT OR IGNORE INTO frontier (run_id, url, state, chain) VALUES (?, ?, 'pending', ?)",
+            ((run_id, url, chains.get(url)) for url in pending),
         )
         conn.executemany(
             "INSERT INTO frontier (run_id, url, state) VALUES (?, ?, 'done') "
             "ON CONFLICT (run_id, url) DO UPDATE SET state = 'done'",
             ((run_id, url) for url in done),
         )
+
+    def chains(self, run_id: int) -> dict[str, int]:
+        """The URLs a run found but had not fetched that a chain of pages without text of their own led to, each
+        with that chain's length (the trap guard's count, which a resume starts from)."""
+        return dict(self.db.execute("SELECT url, chain FROM frontier WHERE run_id = ? AND state = 'pending' AND "
+                                    "chain > 0", [run_id]).fetchall())
 
     def frontier(self, run_id: int) -> tuple[set[str], list[str]]:
         """The URLs a run has fetched, and those it found but had not fetched yet: those it never tried

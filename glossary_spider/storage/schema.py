@@ -77,7 +77,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "pk": "id",
     },
     "frontier": {
-        "columns": {"run_id": int, "url": str, "state": str},
+        "columns": {"run_id": int, "url": str, "state": str, "chain": int},
         "pk": ("run_id", "url"),
     },
     # Pages a run fetched whose versions wait for the quality gate (glossary_spider.gate); ``rows`` are
