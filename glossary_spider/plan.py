@@ -33,6 +33,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWR
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
+from glossary_spider.storage.errors import is_sqlite_database
 from glossary_spider.terminal import shell_word, shown_path
 from glossary_spider.urls import server_of
 
@@ -192,8 +193,8 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         raise unusable from None
     try:
         archive = Archive(db)
-    except ArchiveUnwritable as exc:
-        refusal.record(UNWRITABLE, exc)
+    except ArchiveError as exc:
+        refusal.opening_failed(exc)
         lock.release()
         raise
     except BaseException:
@@ -343,6 +344,14 @@ class Refusal:
             "job_id": job_id,
             "pid": os.getpid(),
         }
+
+    def opening_failed(self, error: ArchiveError) -> None:
+        """Record a run the archive refused as it was opened: a file that cannot be written (a full disk, a
+        read-only file), damaged, or of a newer release, noted beside it (written to, a damaged file could lose
+        more), so that ``runs --check`` sees every night's refusal; not where the path holds no SQLite database
+        at all (a mistaken --db), beside which nothing is written."""
+        if isinstance(error, ArchiveUnwritable) or is_sqlite_database(self.db):
+            self.record(UNWRITABLE, error)
 
     def record(self, reason: str, error: Exception, archive: Archive | None = None) -> None:
         """In ``archive`` (open under its lock), else in the archive at its path, else beside it if

@@ -956,6 +956,10 @@ def test_a_writer_refuses_an_archive_damaged_where_its_run_would_not_look(crawle
     result = run_glossary(command[0], "--db", str(db), *command[1:])
     assert_one_line_error(result, "is damaged", f"sqlite3 {db} .recover")
     assert db.read_bytes() == before
+    # The refusal is noted beside the file, which readers still open: runs --check said "ok" every night.
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == ExitStatus.BAD_INPUT and "is damaged" in check.stderr, check.stdout + check.stderr
+    assert check.stderr.startswith(f"{db}: {command[0]} ") and check.stderr.count("\n") == 1, check.stderr
 
 
 def _foreign_log(tmp_path):

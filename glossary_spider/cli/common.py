@@ -22,7 +22,7 @@ from glossary_spider import settings as defaults
 from glossary_spider import startup
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import Archive, ArchiveError, ArchiveUnwritable, cannot_read, cannot_write, damaged
+from glossary_spider.storage import Archive, ArchiveError, cannot_read, cannot_write, damaged
 from glossary_spider.storage.errors import cannot_look_up
 from glossary_spider.storage.schema import made_again
 from glossary_spider.terminal import safe_text, shell_word
@@ -260,9 +260,9 @@ def writer(db: str, command: str, *, run: bool = True) -> Iterator[Archive]:
     try:
         try:
             opened = Archive(db)
-        except ArchiveUnwritable as exc:  # read-only, a full disk: noted beside it, as a crawl's refusal is
+        except ArchiveError as exc:  # read-only, a full disk, damaged: noted beside it, as a crawl's refusal is
             if run:
-                refusal.record(UNWRITABLE, exc)
+                refusal.opening_failed(exc)
             raise
         with opened as archive:
             record_noted(archive)

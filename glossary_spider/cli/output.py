@@ -19,6 +19,7 @@ import click
 
 from glossary_spider import startup
 from glossary_spider.cli.common import EXIT_FAILED, UserError
+from glossary_spider.storage.errors import is_sqlite_database
 from glossary_spider.terminal import LossyStream, mkdir_command, safe_text, to_devnull
 
 
@@ -201,22 +202,8 @@ def not_the_archive(out: str, db: str) -> None:
             same = False
         if same or target.resolve() == path.resolve():
             raise UserError(f"--out {out} is the archive {db}, or a file kept beside it: give another file")
-    if _a_database(target):  # another archive, or any application's: no export is worth losing it for
+    if is_sqlite_database(target):  # another archive, or any application's: no export is worth losing it for
         raise UserError(f"--out {out} is a SQLite database: choose another path, or remove it first")
-
-
-def _a_database(path: Path) -> bool:
-    """Whether ``path`` is a file that begins as every SQLite database does."""
-    try:
-        if not path.is_file():  # a FIFO is not read: that would wait for a writer
-            return False
-        with path.open("rb") as file:
-            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:  # one that cannot be read is refused as it is written
-        return False
-
-
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def standard_streams() -> None:

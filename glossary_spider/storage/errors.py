@@ -239,6 +239,21 @@ def is_not_sqlite(exc: sqlite3.Error) -> bool:
     return code & 0xFF == SQLITE_NOTADB or "file is not a database" in str(exc)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_sqlite_database(path: str | Path) -> bool:
+    """Whether ``path`` is a file that begins as every SQLite database does."""
+    path = Path(path)
+    try:
+        if not path.is_file():  # a FIFO is not read: that would wait for a writer
+            return False
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:  # one that cannot be read is refused as it is written
+        return False
+
+
 def is_damaged(exc: sqlite3.Error) -> bool:
     """Whether SQLite's error says the archive's contents are damaged (a disk fault, a copy cut short, a
     file written over in part), rather than that a write was refused or the file is no database at all."""
