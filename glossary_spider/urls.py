@@ -24,6 +24,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A host name (IDNA already applied) or an IPv4 address; IPv6 addresses are checked apart.
 _HOST = re.compile(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$")
 _TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid)$", re.IGNORECASE)
+# A Java servlet's session id, written into the path where a browser took no cookie (``/definition/d6;jsessionid=
+# A1B2/``): one page under every session's id, as a tracking parameter makes one under every campaign's.
+_SESSION_IN_PATH = re.compile(r";jsessionid=[^/;?#]*", re.IGNORECASE)
 _GLOSSARY_PATH = re.compile(r"^/(definition|term|area)/[^/]+(/resource/\d+)?/?$")
 # Every page has a markdown copy at its path without the final slash plus ".md"
 # (SITE.md: /term/greeks.md is /term/greeks/): the same page, not a second one.
@@ -152,7 +155,7 @@ def _normalize_absolute(url: str) -> str | None:
     netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
-    path = _page_path(_plain_path(parts.path or "/"))
+    path = _page_path(_plain_path(_SESSION_IN_PATH.sub("", parts.path) or "/"))
     # Read and written again byte for byte (Latin-1 maps each byte to a character of its own): an escape
     # that is not UTF-8, "?q=caf%E9" on a Latin-1 site, stays what it was, not U+FFFD.
     query = sorted(

@@ -17,6 +17,10 @@ from glossary_spider.urls import base_url, classify, host_of, is_allowed, is_fol
         ("https://term.greeks.live/area/vega/resource/3", "https://term.greeks.live/area/vega/resource/3/"),
         ("https://term.greeks.live/?utm_source=x&b=2&fbclid=y&a=1&gclid=z", "https://term.greeks.live/?a=1&b=2"),
         ("https://term.greeks.live/term/greeks.md", "https://term.greeks.live/term/greeks/"),
+        # A servlet's session id in the path, wherever it stands in the last segment.
+        ("https://term.greeks.live/definition/d6;jsessionid=ABC123/", "https://term.greeks.live/definition/d6/"),
+        ("https://term.greeks.live/definition/d6/;JSESSIONID=abc", "https://term.greeks.live/definition/d6/"),
+        ("https://term.greeks.live/definition/d6;jsessionid=x?b=1", "https://term.greeks.live/definition/d6/?b=1"),
         ("https://term.greeks.live/about", "https://term.greeks.live/about"),
         ("http://127.0.0.1:08000/area/vega", "http://127.0.0.1:8000/area/vega/"),
         ("http://127.0.0.1:65536/area/vega/", None),
