@@ -33,7 +33,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWR
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
-from glossary_spider.storage.errors import is_sqlite_database
+from glossary_spider.storage.errors import ArchiveDamaged
 from glossary_spider.terminal import shell_word, shown_path
 from glossary_spider.urls import server_of
 
@@ -346,11 +346,11 @@ class Refusal:
         }
 
     def opening_failed(self, error: ArchiveError) -> None:
-        """Record a run the archive refused as it was opened: a file that cannot be written (a full disk, a
-        read-only file), damaged, or of a newer release, noted beside it (written to, a damaged file could lose
-        more), so that ``runs --check`` sees every night's refusal; not where the path holds no SQLite database
-        at all (a mistaken --db), beside which nothing is written."""
-        if isinstance(error, ArchiveUnwritable) or is_sqlite_database(self.db):
+        """Record a run the archive refused as it was opened, for a file that cannot be written (a full disk, a
+        read-only file) or that is damaged (which, written to, could lose more): noted beside it, so that
+        ``runs --check`` sees every night's refusal. Not for any other file (someone else's database, a newer
+        release's archive): nothing is written beside what is not this release's to write."""
+        if isinstance(error, (ArchiveUnwritable, ArchiveDamaged)):
             self.record(UNWRITABLE, error)
 
     def record(self, reason: str, error: Exception, archive: Archive | None = None) -> None:

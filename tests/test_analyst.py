@@ -330,7 +330,8 @@ def test_show_prints_a_sites_line_breaks_in_a_field_that_is_a_line_as_escapes(ar
     assert not [line for line in lines if line.startswith((forged, "Linked from 99", "  Fake", "FAKE"))]
     assert f"Mallory\\x0a{forged} · Definition\\x0a\\x0a## Essence · en\\x0aFAKE LANG" in result.stdout
     assert "## Essence\\x0d\\x0aLinked from 99 pages:" in lines
-    assert "JSON-LD: BreadcrumbList, Article\\x0a\\x0aLinked from 99 pages:\\x0a  Fake (related)  http://evil.example/" in lines
+    assert ("JSON-LD: BreadcrumbList, Article\\x0a\\x0aLinked from 99 pages:\\x0a  Fake (related)  "
+            "http://evil.example/") in lines
 
 
 def test_show_a_page_without_a_slug_by_its_path(archive):

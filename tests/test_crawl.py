@@ -927,7 +927,8 @@ def test_a_page_moved_to_a_new_url_is_asked_for_there_without_the_old_urls_valid
     assert [a for a in asked if a[0] != "/robots.txt"] == [
         ("/definition/skew/", True, True), ("/definition/skew-new/", False, False)]
     assert rows(db, "SELECT url, status FROM pages ORDER BY url") == [
-        {"url": f"{base}/definition/skew-new/", "status": "live"}, {"url": f"{base}/definition/skew/", "status": "gone"}]
+        {"url": f"{base}/definition/skew-new/", "status": "live"},
+        {"url": f"{base}/definition/skew/", "status": "gone"}]
     assert json.loads(again.stdout)["pages_not_modified"] == 0
 
 
@@ -995,12 +996,14 @@ def test_a_diff_of_versions_whose_words_are_the_same_shows_where_a_paragraph_was
         _Pages.PAGES = {"/definition/parted/": page.format(f"<p>{' '.join(words)}</p>")}
         db = tmp_path / "parted.db"
         assert crawl(db, "--start-url", url, "--no-follow").returncode == 0
-        _Pages.PAGES = {"/definition/parted/": page.format(f"<p>{' '.join(words[:11])}</p><p>{' '.join(words[11:])}</p>")}
+        parted = f"<p>{' '.join(words[:11])}</p><p>{' '.join(words[11:])}</p>"
+        _Pages.PAGES = {"/definition/parted/": page.format(parted)}
         again = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
         assert json.loads(again.stdout)["pages_changed"] == 1, again.stdout + again.stderr
     shown = run_glossary("show", url, "--diff", "--db", str(db))
     assert shown.returncode == 0, shown.stderr
-    assert "\n  w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 {+¶+} w11 w12 w13 w14 w15 w16 w17 w18 …\n" in shown.stdout, shown.stdout
+    marked = "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 {+¶+} w11 w12 w13 w14 w15 w16 w17 w18 …"
+    assert f"\n  {marked}\n" in shown.stdout, shown.stdout
 
 
 def _fallback_site(fallen: tuple[str, ...]) -> dict[str, str]:

@@ -22,8 +22,9 @@ import sqlite_utils
 from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, exit_status, final_reason, is_complete,
                                      left_empty, outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
-from glossary_spider.storage.errors import (ArchiveError, ArchiveUnwritable, archive_path, busy_timeout_ms,
-                                            cannot_write, damaged, is_damaged, not_an_archive, writable_logs)
+from glossary_spider.storage.errors import (ArchiveDamaged, ArchiveError, ArchiveUnwritable, archive_path,
+                                            busy_timeout_ms, cannot_write, damaged, is_damaged, not_an_archive,
+                                            writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
@@ -49,7 +50,7 @@ def _judge(db: sqlite_utils.Database, path: Path) -> None:
     if db.table_names():
         (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
         if verdict != "ok":  # as SQLite calls the damage a statement meets, and where this check met it
-            raise ArchiveError(damaged(path, f"database disk image is malformed: {verdict}"))
+            raise ArchiveDamaged(damaged(path, f"database disk image is malformed: {verdict}"))
 
 
 def _judged_read_only(path: Path) -> bool:
@@ -145,7 +146,7 @@ class Archive(Staging, Writer, Reads):
                 self.db.execute("VACUUM")
         except sqlite3.DatabaseError as exc:
             if is_damaged(exc):
-                raise ArchiveError(cannot_write(self.path, exc)) from exc
+                raise ArchiveDamaged(cannot_write(self.path, exc)) from exc
             if isinstance(exc, sqlite3.OperationalError):
                 raise ArchiveUnwritable(cannot_write(self.path, exc)) from exc
             raise ArchiveError(not_an_archive(self.path, exc, writing=True)) from exc

@@ -18,6 +18,10 @@ class ArchiveUnwritable(ArchiveError):
     """The archive refuses to be written: a full disk, most often, or a file made read-only."""
 
 
+class ArchiveDamaged(ArchiveError):
+    """The archive's file is damaged (a disk fault, a copy cut short): SQLite met the damage, or a check found it."""
+
+
 class ForeignLogFile(ArchiveError):
     """A file where SQLite keeps the archive's log (``-wal``, ``-shm``, ``-journal``) that is no plain file,
     or that someone other than the archive's owner (or this process's user) wrote."""
