@@ -469,6 +469,19 @@ def test_an_accepted_run_keeps_its_soft_404s_gone_and_the_next_night_they_are_no
                               for line in to_deleted), broken
 
 
+def refreshed_in_mode(site, db, mode: str) -> tuple[subprocess.CompletedProcess, dict, dict]:
+    """A refresh of ``db`` with the replica in ``mode`` (normal again after): the process, its JSON summary and
+    the quality gate's ``gone`` check."""
+    set_mode(site, mode)
+    try:
+        result = refresh(db, "--json")
+    finally:
+        set_mode(site, "normal")
+    summary = json.loads(result.stdout)
+    (gone,) = [c for c in summary["gate"]["checks"] if c["name"] == "gone"]
+    return result, summary, gone
+
+
 def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(site, tmp_path):
     """The site deleted a few pages (404, and its sitemaps no longer list them) and changed nothing else:
     the refresh skips every other page by its sitemap lastmod, so the deleted pages were all the archived
@@ -480,15 +493,9 @@ def test_pages_deleted_on_purpose_go_on_a_quiet_night_without_holding_the_run(si
     assert crawl(archived, "--sitemap", f"{site.url}/sitemap_index.xml", "--no-follow").returncode == 0
     deleted = {site.url + p for p in ReplicaSite(PAGES).glossary_paths() if pruned(p)}
     assert len(deleted) >= 5
-    set_mode(site, "pruned")
-    try:
-        result = refresh(archived, "--json")
-    finally:
-        set_mode(site, "normal")
+    result, summary, gone = refreshed_in_mode(site, archived, "pruned")
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = json.loads(result.stdout)
     assert summary["pages_gone"] == len(deleted) and summary["requests"] < PAGES / 2
-    (gone,) = [c for c in summary["gate"]["checks"] if c["name"] == "gone"]
     assert not gone["tripped"] and gone["numbers"] == {"gone": 0, "asked": len(deleted),
                                                         "dropped_from_sitemaps": len(deleted)}
     assert {r["url"] for r in rows(archived, "SELECT url FROM pages WHERE status = 'gone'")} == deleted
@@ -503,13 +510,8 @@ def test_most_pages_deleted_is_held_however_the_sitemaps_agree(site, tmp_path):
     assert crawl(archived, "--sitemap", f"{site.url}/sitemap_index.xml", "--no-follow").returncode == 0
     deleted = {site.url + p for p in ReplicaSite(PAGES).sitemap_paths() if gutted(p)}
     assert len(deleted) >= rows(archived, "SELECT count(*) AS n FROM pages")[0]["n"] / 2
-    set_mode(site, "gutted")
-    try:
-        result = refresh(archived, "--json")
-    finally:
-        set_mode(site, "normal")
+    result, _, gone = refreshed_in_mode(site, archived, "gutted")
     assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
-    (gone,) = [c for c in json.loads(result.stdout)["gate"]["checks"] if c["name"] == "gone"]
     assert gone["tripped"] and gone["numbers"]["gone"] == len(deleted)
     assert "dropped_from_sitemaps" not in gone["numbers"]
     assert "the site's sitemaps dropped them too, but they are 67% of the archive's live pages" in gone["summary"]
@@ -524,13 +526,8 @@ def test_a_page_of_a_type_the_sitemaps_never_listed_is_not_one_they_dropped(site
     archived = tmp_path / "areas.db"
     assert crawl(archived, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/area-sitemap.xml").returncode == 0
     deleted = {site.url + p for p in ReplicaSite(PAGES).glossary_paths() if pruned(p)}
-    set_mode(site, "pruned")
-    try:
-        result = refresh(archived, "--json")
-    finally:
-        set_mode(site, "normal")
+    result, _, gone = refreshed_in_mode(site, archived, "pruned")
     assert result.returncode == 0, result.stdout + result.stderr
-    (gone,) = [c for c in json.loads(result.stdout)["gate"]["checks"] if c["name"] == "gone"]
     assert not gone["tripped"] and gone["numbers"]["gone"] == len(deleted) >= 5, gone
     assert "dropped_from_sitemaps" not in gone["numbers"] and "no longer list" not in gone["summary"]
 
