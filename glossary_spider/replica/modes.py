@@ -38,8 +38,7 @@ from glossary_spider.replica.site import Reply
 from glossary_spider.replica.themes import SITE
 
 MODES = ("normal", "maintenance", "soft404", "redesign", "rate-limited", "forbidden", "not-found", "moved",
-         "json-error", "stale-lastmod", "date-lastmod", "pruned",
-         "gutted")
+         "json-error", "stale-lastmod", "date-lastmod", "pruned", "gutted")
 STALE_LASTMOD = b"<lastmod>2024-01-01T00:00:00+00:00</lastmod>"
 _LASTMOD = re.compile(rb"<lastmod>[^<]*</lastmod>")
 HTML = "text/html; charset=utf-8"
