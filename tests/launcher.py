@@ -121,7 +121,10 @@ class Launched:
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, signum)
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:  # it ended, and the launcher reaped it, since the poll: as Popen ignores it
+                pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
