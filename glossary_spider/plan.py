@@ -103,6 +103,8 @@ class RunPlan:
     # Archived pages an earlier extractor read (EXTRACTOR_VERSION): a reparse would read them anew, and a run
     # before it takes the new reading of a page it fetches for a change of the site's.
     earlier_extractions: int = 0
+    # Pages the stopped run staged as an earlier extractor read them, extracted anew as its resume began.
+    restaged: int = 0
 
     @property
     def command(self) -> str:
@@ -272,6 +274,9 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
                               "to resume it, give its arguments as they were, or none")
         # What an earlier release did not record (--workers) is taken as given now.
         unrecorded = {name: getattr(args, name) for name in args.given - (original.recorded or frozenset())}
+        from glossary_spider.reparse import restage_earlier  # lxml's load, for runs alone
+
+        restaged = restage_earlier(archive, stopped["id"])
         if archive.unjudged(stopped["id"]):
             judge_unjudged(archive, stopped, original, settings)
         if asked_again := archive.ask_again(stopped["id"]):
@@ -280,7 +285,7 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
         return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"],
-                       chains=archive.chains(stopped["id"]))
+                       chains=archive.chains(stopped["id"]), restaged=restaged)
     if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:

@@ -29,6 +29,7 @@ from glossary_spider.gate import QualityGate
 from glossary_spider.outcome import ARCHIVE_ERROR, FINISHED_REASON, INTERRUPTED_REASON, UNREADABLE_REASON
 from glossary_spider.storage import Archive, ArchiveError, cannot_write
 from glossary_spider.storage.readers import StoredBodies
+from glossary_spider.storage.staging import staged_extractor
 from glossary_spider.storage.writer import record_digest
 from glossary_spider.terminal import ProgressLine
 from glossary_spider.workers import hold_stops, let_stops_in, worker_started
@@ -328,16 +329,32 @@ def accept_held(archive: Archive, run_id: int, progress: bool = False) -> dict[s
         done += 1
         if line and done % 100 == 0:
             line.show(said())
-        body = archive.body(row["body_sha256"])
-        if body is None:
-            return None
-        try:
-            return extract_page(body, row["url"], row["content_type"], follow=False).record
-        except Exception:  # the staged record, extracted when it was fetched, stands
-            return None
+        return _extracted_again(archive, row)
 
     try:
         return archive.accept_staged(run_id, soft_404, kept, reread)
     finally:
         if line:
             line.done(said())
+
+
+def restage_earlier(archive: Archive, run_id: int) -> int:
+    """Extract anew from their captures the pages the stopped ``run_id`` staged as an earlier release's
+    extractor read them, as its resume begins: the quality gate then judges, and the archive keeps, what
+    this release reads. Returns how many."""
+    def reread(row: dict[str, Any]) -> dict[str, Any] | None:
+        return _extracted_again(archive, row) if staged_extractor(row) < EXTRACTOR_VERSION else None
+
+    return archive.restage(run_id, reread)
+
+
+def _extracted_again(archive: Archive, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of a staged page (its ``staged`` row) extracted anew from its capture; None where it cannot
+    be: its staged record, extracted when it was fetched, stands."""
+    body = archive.body(row["body_sha256"])
+    if body is None:
+        return None
+    try:
+        return extract_page(body, row["url"], row["content_type"], follow=False).record
+    except Exception:
+        return None

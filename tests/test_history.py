@@ -1158,16 +1158,7 @@ def test_a_stop_with_no_time_left_to_archive_leaves_the_pages_staged_for_resume(
     --resume archives it."""
     db, reference = tmp_path / "a.db", tmp_path / "reference.db"
     home, sitemap = f"{replica.url}/", f"{replica.url}/sitemap_index.xml"
-    process = launcher.popen(
-        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={home}", "-a", f"sitemap_urls={sitemap}",
-         "-a", "delay=0.01", "-a", "concurrency=1", "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_STOP_ARCHIVE_WITHIN=0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (db.exists() and rows(db, "SELECT count(*) AS n FROM staged")[0]["n"]
-                                               >= 20):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
+    err = _stopped_with_pages_staged(replica, db)
     (run,) = rows(db, "SELECT id, finish_reason, stats FROM crawl_runs")
     assert run["finish_reason"] == "shutdown", err
     staged = rows(db, "SELECT count(*) AS n FROM staged WHERE run_id = ?", (run["id"],))[0]["n"]
@@ -1180,3 +1171,48 @@ def test_a_stop_with_no_time_left_to_archive_leaves_the_pages_staged_for_resume(
     assert crawl(reference, "--start-url", home, "--sitemap", sitemap).returncode == 0
     assert archive_content(db) == archive_content(reference)
     assert rows(db, "SELECT count(*) AS n FROM staged") == [{"n": 0}]
+
+
+def test_a_resume_after_an_upgrade_extracts_anew_what_the_stopped_part_staged(replica, tmp_path):
+    """A crawl stopped with pages staged, resumed by a release with a newer extractor, archived those pages as
+    the earlier extractor read them (a stale reading, and its version), where 'held --accept' reads a held run's
+    pages anew. The resume extracts them again from their captures: it gives the archive an uninterrupted crawl
+    gives."""
+    from glossary_spider.extraction import EXTRACTOR_VERSION
+    from glossary_spider.storage.staging import kept_rows, staged_rows
+
+    db, reference = tmp_path / "a.db", tmp_path / "reference.db"
+    _stopped_with_pages_staged(replica, db)
+    with sqlite3.connect(db) as conn:  # as an earlier release staged them: its version, and its reading of titles
+        for url, stored in conn.execute("SELECT url, rows FROM staged").fetchall():
+            page_rows = staged_rows(stored)
+            page_rows["page"].update(extractor_version=EXTRACTOR_VERSION - 1, title="Read as it once was")
+            conn.execute("UPDATE staged SET rows = ?, title = 'Read as it once was' WHERE url = ?",
+                         [kept_rows(page_rows), url])
+    conn.close()
+    (staged,) = rows(db, "SELECT count(*) AS n FROM staged")
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"Note: crawl #1 had staged {staged['n']} pages as an earlier extractor read them: extracted anew from "
+            "their captures\n") in resumed.stderr, resumed.stderr
+    assert rows(db, "SELECT count(*) AS n FROM pages WHERE extractor_version < ? OR title = 'Read as it once was'",
+                (EXTRACTOR_VERSION,)) == [{"n": 0}]
+    assert crawl(reference, "--start-url", f"{replica.url}/", "--sitemap",
+                 f"{replica.url}/sitemap_index.xml").returncode == 0
+    assert archive_content(db) == archive_content(reference)
+
+
+def _stopped_with_pages_staged(replica, db) -> str:
+    """Crawl ``replica`` into ``db`` and stop (SIGTERM) once 20 pages are staged, leaving them staged (no time to
+    archive them); returns what the crawl wrote on standard error."""
+    home, sitemap = f"{replica.url}/", f"{replica.url}/sitemap_index.xml"
+    process = launcher.popen(
+        [*GLOSSARY[:2], "scrapy", "crawl", "glossary", "-a", f"start_urls={home}", "-a", f"sitemap_urls={sitemap}",
+         "-a", "delay=0.01", "-a", "concurrency=1", "-s", f"GLOSSARY_DB={db}", "-s", "GLOSSARY_STOP_ARCHIVE_WITHIN=0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (db.exists() and rows(db, "SELECT count(*) AS n FROM staged")[0]["n"]
+                                               >= 20):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=30)[1]

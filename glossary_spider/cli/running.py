@@ -201,6 +201,9 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any], pars
         click.echo(f"Note: {plan.earlier_extractions:,} archived pages were read by an earlier extractor: "
                    f"'{again('reparse', db)}' reads them anew; pages this {command} fetches are read anew, and "
                    "a change of their words recorded as the site's", err=True)
+    if plan.restaged:
+        click.echo(f"Note: {command} #{plan.run_id} had staged {plan.restaged:,} pages as an earlier extractor read "
+                   "them: extracted anew from their captures", err=True)
     if stopped := plan.superseded:
         click.echo(f"Note: {command} #{stopped['id']} stopped before it was done "
                    f"({stopped['finish_reason'] or 'killed'}); this starts a new {command}: "

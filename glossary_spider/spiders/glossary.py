@@ -127,6 +127,9 @@ class GlossarySpider(Spider):
                 logger.warning("%s archived pages were read by an earlier extractor: a reparse reads them anew; "
                                "pages this %s fetches are read anew, and a change of their words recorded as the "
                                "site's", plan.earlier_extractions, plan.command)
+            if plan.restaged:
+                logger.info("%s #%s had staged %s pages as an earlier extractor read them: extracted anew from their "
+                            "captures", plan.command, plan.run_id, plan.restaged)
             if stopped := plan.superseded:
                 logger.warning("%s #%s stopped before it was done (%s); this starts a new %s: "
                                "-a resume=1 would have continued it", plan.command, stopped["id"],

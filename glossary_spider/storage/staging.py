@@ -139,6 +139,19 @@ class Staging:
                 counts["gone"] = gone
         return counts
 
+    def restage(self, run_id: int, reread: Reread) -> int:
+        """Stage anew each page ``run_id`` staged that ``reread`` gives a record for (its row given), in
+        one transaction: a resume's pages an earlier release's extractor read. Returns how many."""
+        count = 0
+        with self.db.atomic():
+            for row in self.staged(run_id):
+                if (record := reread(row)) is not None:
+                    values = _read(record, prepare(record))
+                    self.db.execute(f"UPDATE staged SET {', '.join(f'{name} = ?' for name in values)} "
+                                    "WHERE run_id = ? AND url = ?", [*values.values(), run_id, row["url"]])
+                    count += 1
+        return count
+
     def _apply_gone(self, run_id: int) -> int:
         """Mark gone the live pages that went in ``run_id`` (its held ones too: a held run accepted);
         returns how many."""
@@ -391,12 +404,24 @@ def _zstd() -> threading.local:
 def _staged(run_id: int, record: dict[str, Any], fetch: Fetch, body_sha: str, prepared: Prepared) -> dict[str, Any]:
     """A ``staged`` row: the page's rows, and the few numbers the quality gate reads."""
     return {
-        "run_id": run_id, "url": record["url"], "page_type": record["page_type"],
-        "content_hash": record["content_hash"], "text_hash": prepared.text_hash, "title": record["title"],
-        "words": record.get("word_count") or 0, "related": prepared.related, "jsonld": prepared.jsonld,
-        "http_status": fetch.http_status, "fetched_at": fetch.fetched_at, "content_type": fetch.content_type,
-        "body_sha256": body_sha, "rows": prepared.rows, "record_digest": prepared.digest,
+        "run_id": run_id, "url": record["url"], "http_status": fetch.http_status, "fetched_at": fetch.fetched_at,
+        "content_type": fetch.content_type, "body_sha256": body_sha, **_read(record, prepared),
     }
+
+
+def _read(record: dict[str, Any], prepared: Prepared) -> dict[str, Any]:
+    """The columns of a ``staged`` row that its extraction gives."""
+    return {
+        "page_type": record["page_type"], "content_hash": record["content_hash"], "text_hash": prepared.text_hash,
+        "title": record["title"], "words": record.get("word_count") or 0, "related": prepared.related,
+        "jsonld": prepared.jsonld, "rows": prepared.rows, "record_digest": prepared.digest, "record": None,
+    }
+
+
+def staged_extractor(row: dict[str, Any]) -> int:
+    """The version of the extractor that read a ``staged`` row's page (0 where its record does not say)."""
+    page = staged_rows(row["rows"])["page"] if row["rows"] is not None else staged_record(row["record"])
+    return page.get("extractor_version") or 0
 
 
 def staged_record(stored: bytes | str) -> dict[str, Any]:
