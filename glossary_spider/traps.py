@@ -61,6 +61,7 @@ NESTED = "nested path"
 TOO_DEEP = "path too deep"
 DUPLICATES = "pages that add nothing"
 CHAIN = "chain of pages that add nothing"
+KINDS = (NESTED, TOO_DEEP, DUPLICATES, CHAIN)
 
 
 class LinkTrap(IgnoreRequest):
@@ -80,6 +81,13 @@ class Trap:
     @property
     def error(self) -> str:
         return f"link trap: {self.kind}; no more followed"
+
+    @classmethod
+    def recorded(cls, example: str, error: str, detail: str) -> Trap | None:
+        """The trap a run recorded as a failure of ``example`` with :attr:`error` and ``detail`` (its family
+        given by :meth:`TrapGuard.carry_on`); None for another error."""
+        kind = error.removeprefix("link trap: ").removesuffix("; no more followed")
+        return cls(kind, "", example, detail) if kind in KINDS and kind != error else None
 
 
 @dataclass
@@ -212,6 +220,24 @@ class TrapGuard:
                 family.novel += 1
             else:
                 family.thin += 1
+
+    def carry_on(self, traps: Iterable[Trap]) -> None:
+        """Start from the traps a stopped run cut (:meth:`Trap.recorded`), when it is resumed, after
+        :meth:`credit`: none is reported again, and each stays cut as far as the run's pages tell. A family
+        cut for its pages without text of their own requests no more URLs linked from such pages, and none at
+        all where no page of it the stopped run fetched had text of its own."""
+        for trap in traps:
+            if trap.kind == NESTED:
+                trap.family = nested(trap.example) or trap.example
+            elif trap.kind == TOO_DEEP:
+                trap.family = _prefix(trap.example, self.max_segments)
+            else:
+                trap.family = url_family(trap.example)
+            self.cut[trap.family] = trap
+            if trap.kind == DUPLICATES:
+                family = self.family(trap.family)
+                family.unproven_requests = self.budget
+                family.cut = family.novel == 0
 
     def answered(self, meta: dict[str, Any]) -> None:
         """A request the guard let through was answered (or failed): call once for each."""

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import launcher
@@ -1078,6 +1079,54 @@ def test_a_chain_trap_is_cut_as_soon_in_a_crawl_stopped_and_resumed_part_by_part
     assert rows(parted, urls) == rows(whole, urls)
     assert [r["error"] for r in rows(parted, "SELECT error FROM crawl_errors WHERE stage = 'trap'")] == [
         r["error"] for r in rows(whole, "SELECT error FROM crawl_errors WHERE stage = 'trap'")]
+
+
+class _SharingLinks(_Site):
+    """A home page leading to 40 definitions of text of their own, each with three "share" links (the definition's
+    slug and a number in the query) to pages of two words that link to two more, without end: a family of pages
+    that add nothing."""
+
+    requested: ClassVar[list[str]] = []
+
+    def markup(self) -> str | None:
+        _SharingLinks.requested.append(self.path)
+        if self.path == "/robots.txt":
+            return None
+        if self.path == "/":
+            links = [f"/definition/d{i}/" for i in range(40)]
+        elif self.path.startswith("/definition/"):
+            links = [f"/share/?u={self.path.split('/')[2]}&amp;n={k}" for k in range(3)]
+        else:
+            query = self.path.partition("?")[2].replace("&", "-")
+            links = "".join(f'<a href="/share/?u={query}{k}&amp;n={k}">Share</a>' for k in range(2))
+            return f"<html><head><title>Share</title></head><body><main><p>Share this</p>{links}</main></body></html>"
+        return _term_page(self.path.strip("/") or "Home", links=tuple(links))
+
+
+def test_a_trap_cut_in_one_part_of_a_crawl_stays_cut_in_the_next(tmp_path):
+    """A family of URLs a crawl had cut as a trap started again from nothing in each part of a crawl resumed part by
+    part: each part requested as many of its pages again and reported the trap again (seven times, 97 pages that
+    add nothing, where one crawl reported it once after 41)."""
+    with _served(_SharingLinks) as base:
+        whole = tmp_path / "whole.db"
+        assert crawl(whole, "--start-url", f"{base}/").returncode == 0
+        shared_whole = sum(path.startswith("/share/") for path in _SharingLinks.requested)
+        _SharingLinks.requested.clear()
+        parted = tmp_path / "parted.db"
+        result = crawl(parted, "--start-url", f"{base}/", "--max-requests", "10")
+        for _ in range(30):
+            if result.returncode != 4:  # ExitStatus.STOPPED_EARLY
+                break
+            result = run_glossary("crawl", "--resume", "--db", str(parted), "--no-progress")
+        assert result.returncode == 0, result.stdout + result.stderr
+        shared_parted = sum(path.startswith("/share/") for path in _SharingLinks.requested)
+    urls = "SELECT url FROM pages ORDER BY url"
+    assert len(rows(whole, urls)) == 41 and rows(parted, urls) == rows(whole, urls)
+    traps = "SELECT error, detail FROM crawl_errors WHERE stage = 'trap'"
+    assert rows(parted, traps) == rows(whole, traps) == [{
+        "error": "link trap: pages that add nothing; no more followed",
+        "detail": "20 URLs requested from links on pages without text of their own"}]
+    assert 20 <= shared_parted <= shared_whole
 
 
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:

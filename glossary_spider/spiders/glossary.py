@@ -62,7 +62,7 @@ from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
 from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
-from glossary_spider.traps import TrapGuard, Verdict
+from glossary_spider.traps import Trap, TrapGuard, Verdict
 from glossary_spider.urls import (GLOSSARY_TYPES, MAX_URL, host_of, is_file, is_followable, normalize_url,
                                   server_of)
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
@@ -153,6 +153,7 @@ class GlossarySpider(Spider):
         spider.guard = TrapGuard.from_settings(crawler.settings)
         if plan.done and plan.archive is not None and plan.run_id is not None:  # a resumed run
             spider.guard.credit(plan.archive.fetched_words(plan.run_id))
+            spider.guard.carry_on(filter(None, (Trap.recorded(*failure) for failure in plan.archive.traps(plan.run_id))))
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.dropped, signal=signals.request_dropped)
         # Scrapy stops its reactor without waiting for the spider to close when a stop comes during the close,

@@ -429,6 +429,11 @@ class Archive(Staging, Writer, Reads):
         return dict(self.db.execute("SELECT url, chain FROM frontier WHERE run_id = ? AND state = 'pending' AND "
                                     "chain > 0", [run_id]).fetchall())
 
+    def traps(self, run_id: int) -> list[tuple[str, str, str]]:
+        """The link traps a run cut so far: the example URL, error and detail of each failure it recorded."""
+        return self.db.execute("SELECT url, error, detail FROM crawl_errors WHERE run_id = ? AND stage = 'trap' "
+                               "ORDER BY id", [run_id]).fetchall()
+
     def frontier(self, run_id: int) -> tuple[set[str], list[str]]:
         """The URLs a run has fetched, and those it found but had not fetched yet: those it never tried
         first, then those whose fetch got no answer, so that a resume under a budget does not spend it all
