@@ -153,7 +153,8 @@ class GlossarySpider(Spider):
         spider.guard = TrapGuard.from_settings(crawler.settings)
         if plan.done and plan.archive is not None and plan.run_id is not None:  # a resumed run
             spider.guard.credit(plan.archive.fetched_words(plan.run_id))
-            spider.guard.carry_on(filter(None, (Trap.recorded(*failure) for failure in plan.archive.traps(plan.run_id))))
+            traps = (Trap.recorded(*failure) for failure in plan.archive.traps(plan.run_id))
+            spider.guard.carry_on(trap for trap in traps if trap is not None)
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.dropped, signal=signals.request_dropped)
         # Scrapy stops its reactor without waiting for the spider to close when a stop comes during the close,
