@@ -58,7 +58,7 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
         logger.info("Resuming reparse run %s after %s", run_id, after or "no page")
     else:
         run_id, after = archive.start_run("reparse", args, os.getpid()), ""
-    counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}
+    counts = {"pages_changed": 0, "pages_unchanged": 0, "pages_failed": 0}  # this part's (the run's: in its row)
     started, reason = time.monotonic(), FINISHED_REASON
     total, line = 0, ProgressLine() if progress else None  # the total is for the progress line only
     if line:
@@ -79,15 +79,16 @@ def reparse_archive(archive: Archive, extractor: PageExtractor | None = None, pr
     except sqlite3.DatabaseError as exc:  # a full disk, a damaged file: the run ends so, if it can be said
         with contextlib.suppress(sqlite3.Error):
             archive.finish_run(run_id, ARCHIVE_ERROR, {"glossary/archive_error": cannot_write(archive.path, exc)},
-                               counts)
+                               archive.reparsed_counts(run_id))
         raise
     finally:
         extractor.stop()
         if line:
             line.done(_progress(total, started, counts))
+    counts = archive.reparsed_counts(run_id)  # over every part
     if reason == FINISHED_REASON and counts["pages_failed"] and counts["pages_failed"] >= 0.95 * sum(counts.values()):
         reason = UNREADABLE_REASON  # 19 in 20, as a crawl's site that did not answer
-    stats = {"pages": sum(counts.values()), "workers": workers,
+    stats = {"pages": sum(counts.values()), "workers": workers,  # the pages of all its parts; the time this one's
              "elapsed_time_seconds": round(time.monotonic() - started, 3)}
     return archive.finish_run(run_id, reason, stats, counts)
 
@@ -112,7 +113,7 @@ def _write(archive: Archive, run_id: int, batch: list[tuple[dict[str, Any], Extr
         for outcome in archive.reparse_pages(run_id, extracted):
             added[f"pages_{outcome}"] += 1
         if batch:
-            archive.mark_reparsed(run_id, batch[-1][0]["url"])
+            archive.mark_reparsed(run_id, batch[-1][0]["url"], added)
     for outcome, count in added.items():  # once written: a batch that Ctrl-C stopped counts for nothing
         counts[outcome] += count
 

@@ -245,6 +245,8 @@ def _staged(db):
 
 # What a reparse of _stale's copy rewrites in each page's row, beside what archive_content compares.
 REWRITTEN = "SELECT url, author, record_digest, run_id FROM pages ORDER BY url"
+REPARSE_RUNS = ("SELECT id, finish_reason, pages_changed, pages_unchanged, pages_failed, json_extract(stats, '$.pages') "
+                "AS pages FROM crawl_runs WHERE command = 'reparse'")
 
 
 def _stale(crawled, db):
@@ -290,4 +292,6 @@ def test_killed_reparses_leave_a_whole_archive_and_run_again_to_the_same(crawled
         assert archive_content(db) == archive_content(reference), f"killed at {moment} s"
         # Every page rewritten, each once by the run: none left as the older extractor had it.
         assert rows(db, REWRITTEN) == rows(reference, REWRITTEN), f"killed at {moment} s"
+        # One run, whose counts are over its parts: the killed one's pages too.
+        assert rows(db, REPARSE_RUNS) == rows(reference, REPARSE_RUNS), f"killed at {moment} s"
     _report("reparse", killed)

@@ -328,14 +328,15 @@ def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_
     (run_id,) = [r["id"] for r in rows(two, "SELECT id FROM crawl_runs WHERE command = 'reparse'")][-1:]
     pages = [r["url"] for r in rows(two, "SELECT url FROM pages ORDER BY url")]
     with sqlite3.connect(two) as conn:
-        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL, reparsed_through = ? "
-                     "WHERE id = ?", [pages[len(pages) // 2 - 1], run_id])
+        # Stopped after the middle page, with the counts its batches wrote so far.
+        conn.execute("UPDATE crawl_runs SET finished_at = NULL, finish_reason = NULL, reparsed_through = ?, "
+                     "pages_unchanged = ? WHERE id = ?", [pages[len(pages) // 2 - 1], len(pages) // 2, run_id])
     result = run_glossary("reparse", "--db", str(two), "--workers", "2", "--no-progress")
     assert result.returncode == 0, result.stderr
     runs = rows(two, "SELECT id, finish_reason, pages_unchanged, reparsed_through FROM crawl_runs "
                      "WHERE command = 'reparse'")
     assert runs[-1]["id"] == run_id and runs[-1]["finish_reason"] == "finished"
-    assert runs[-1]["pages_unchanged"] == len(pages) - len(pages) // 2  # the pages after the middle one
+    assert runs[-1]["pages_unchanged"] == len(pages)  # the pages up to the middle one, and those after it
     assert runs[-1]["reparsed_through"] == pages[-1]
     assert archive_content(two) == archive_content(one)
 

@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Redirects that say "elsewhere, for now": they do not move a page away (RFC 9110, 15.4).
 TEMPORARY_REDIRECTS = (302, 303, 307)
+# The page counts of a reparse: how many pages its extraction changed, left unchanged, or failed on.
+REPARSED = ("pages_changed", "pages_unchanged", "pages_failed")
 
 
 # How long closing the archive waits for readers on an older snapshot before it leaves the log to them.
@@ -449,10 +451,19 @@ class Archive(Staging, Writer, Reads):
         pending = [url for url in pending if url not in done]
         return done, [url for url in pending if url not in tried] + [url for url in pending if url in tried]
 
-    def mark_reparsed(self, run_id: int, url: str) -> None:
-        """Note that reparse ``run_id`` has done every page up to ``url``, in the order of URLs: a reparse
-        stopped early carries on after it. Written in the transaction of the pages it covers."""
-        self.db.execute("UPDATE crawl_runs SET reparsed_through = ? WHERE id = ?", [url, run_id])
+    def mark_reparsed(self, run_id: int, url: str, counts: Mapping[str, int]) -> None:
+        """Note that reparse ``run_id`` has done every page up to ``url``, in the order of URLs, and add the
+        ``counts`` of those pages (``pages_changed``, ``pages_unchanged``, ``pages_failed``) to its own: a
+        reparse stopped early carries on after it, over the counts of every part. Written in the transaction
+        of the pages it covers."""
+        self.db.execute(f"UPDATE crawl_runs SET reparsed_through = ?, "
+                        f"{', '.join(f'{name} = coalesce({name}, 0) + ?' for name in REPARSED)} WHERE id = ?",
+                        [url, *(counts.get(name, 0) for name in REPARSED), run_id])
+
+    def reparsed_counts(self, run_id: int) -> dict[str, int]:
+        """The page counts reparse ``run_id`` has written so far (:meth:`mark_reparsed`), over its parts."""
+        row = self.db.execute(f"SELECT {', '.join(REPARSED)} FROM crawl_runs WHERE id = ?", [run_id]).fetchone()
+        return {name: value or 0 for name, value in zip(REPARSED, row)}
 
     def latest_version_hash(self, url: str) -> str | None:
         row = self.db.execute("SELECT v.content_hash FROM versions v JOIN urls u ON u.id = v.url_id WHERE u.url = ? "
