@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable
 from email.utils import parsedate_to_datetime
@@ -32,20 +33,24 @@ from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, Redirec
 from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, StopDownload
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import get_meta_refresh
-from w3lib.encoding import http_content_type_encoding, read_bom
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
+from glossary_spider.charsets import readable
 from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import MAX_URL, host_of, is_allowed, is_robots, normalize_url, robots_netloc, same_site
+from glossary_spider.urls import (MAX_HOST, MAX_LABEL, MAX_URL, host_of, is_allowed, is_robots, normalize_url,
+                                  overlong_host, robots_netloc, same_site)
 
 logger = logging.getLogger(__name__)
 
+# The characters of a page Scrapy reads a meta refresh from (scrapy.utils.response.get_meta_refresh).
+REFRESH_READ = 4096
 # RFC 9309, 2.5: crawlers must parse at least 500 KiB; we parse that much and no more.
 ROBOTS_MAX_BYTES = 500 * 1024
 DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
@@ -149,6 +154,9 @@ def off_the_web(url: str, location: str) -> bool:
         return False
 
 
+# The statuses Scrapy's RedirectMiddleware follows a Location of.
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+
 # The headers that make a request conditional: only such a request can be answered 304.
 CONDITIONAL = {b"If-None-Match", b"If-Modified-Since"}
 
@@ -162,6 +170,18 @@ def unconditional_elsewhere(request: Request, redirected: Request) -> Request:
         for name in CONDITIONAL:
             redirected.headers.pop(name, None)
     return redirected
+
+
+def _overlong_location(request: Request, response: Response) -> str | None:
+    """The ``Location`` of a redirect Scrapy would follow whose host is longer than DNS allows; None for any
+    other answer. Read before Scrapy reads it: IDNA's encoding of such a host takes seconds."""
+    if response.status not in REDIRECT_STATUSES or request.meta.get("dont_redirect"):
+        return None
+    location = (response.headers.get(b"Location") or b"").decode("utf-8", "replace")
+    try:
+        return location if overlong_host(urljoin(request.url, location.replace("\\", "/"))) else None
+    except ValueError:  # no URL: Scrapy's reading of it says so
+        return None
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
@@ -187,6 +207,9 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
 
     def follow(self, request: Request, response: Response) -> Request | Response:
         chain = [*request.meta.get("redirect_urls", []), request.url]
+        if (target := _overlong_location(request, response)) is not None:
+            raise RedirectRefused(f"redirect to an invalid URL: {target[:200]!r} (a host name longer than the "
+                                  f"{MAX_HOST} characters DNS allows)")
         try:
             redirected = super().process_response(request, response)
         except ValueError as exc:  # a Location whose host or port cannot be read, or a javascript: or mailto: one
@@ -211,12 +234,51 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         return unconditional_elsewhere(request, redirected) if isinstance(redirected, Request) else redirected
 
 
+class ReadableCharsetMiddleware:
+    """A page whose Content-Type or ``<meta>`` names a charset no browser reads a page in
+    (:func:`~glossary_spider.charsets.readable`: ``punycode``, ``base64``, ``undefined``) is read by Scrapy's
+    components (the meta refresh, selectors) as one that names none: UTF-8 if it is valid as UTF-8, else
+    windows-1252, the web's default, in one pass. Scrapy would decode it with that codec: punycode's takes
+    time that grows with the square of the body's length, in Scrapy's process; base64's is no text's. The
+    extraction reads such a page by the same rule (:func:`~glossary_spider.extraction.page.decode`)."""
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Response:
+        if not isinstance(response, TextResponse) or read_bom(response.body)[0] is not None:
+            return response
+        declared = http_content_type_encoding((response.headers.get(b"Content-Type") or b"").decode("latin-1"))
+        if declared is None and isinstance(response, HtmlResponse):
+            declared = html_body_declared_encoding(response.body)
+        if declared is None or readable(declared):
+            return response
+        try:
+            response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return response.replace(encoding="cp1252")
+        return response.replace(encoding="utf-8")
+
+
+# A URL whose host, after "//" (or "\\", which a browser reads so), is longer than DNS allows, as a whole or in
+# its first label.
+_OVERLONG_HOST = re.compile(r"[/\\]{2}(?:[^\s/\\?#\"'<>;]{%d,}|[^\s/\\?#\"'<>;.]{%d,})" % (MAX_HOST + 1, MAX_LABEL + 1))
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+
+
+def refreshes_to_overlong_host(response: HtmlResponse) -> bool:
+    """Whether a meta refresh among the characters of ``response`` Scrapy reads one from leads to a host longer
+    than DNS allows."""
+    return any("refresh" in tag.lower() and _OVERLONG_HOST.search(tag)
+               for tag in _META.findall(response.text[:REFRESH_READ]))
+
+
 class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
     """Scrapy's meta refresh, for a page that answered with its content. A refresh to the page's own URL (in
     the archive's spelling) is a reload, not a move: the page is kept from the answer in hand, where Scrapy's
     would ask for it again, a request the duplicate filter drops, and the page with it. A refresh back to a
     URL its redirects came by is a loop, named as :class:`GuardedRedirectMiddleware` names one (the spider
-    fails each of its URLs). A refresh to what is no URL is ignored, as a browser ignores it."""
+    fails each of its URLs). A refresh to what is no URL is ignored, as a browser ignores it, and so is a page's
+    where a URL among the characters Scrapy reads it from has a host longer than DNS allows: reading it, IDNA's
+    encoding of such a host takes seconds (a minute for 10,000 characters)."""
 
     def __init__(self, settings: Any):
         super().__init__(settings)
@@ -225,7 +287,8 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Request | Response:
         try:
-            if isinstance(response, HtmlResponse) and self.reloads(request, response):
+            if isinstance(response, HtmlResponse) and (refreshes_to_overlong_host(response)
+                                                       or self.reloads(request, response)):
                 return response
             redirected = super().process_response(request, response)
         except ValueError:  # a refresh to what is no URL (http://[::1/x): ignored, as a browser ignores it
@@ -515,7 +578,7 @@ def robots_utf8(body: bytes, content_type: bytes | None) -> bytes:
     if marked is not None:
         return body[len(bom):].decode(marked, "replace").encode("utf-8")
     declared = http_content_type_encoding(content_type.decode("latin-1")) if content_type else None
-    if declared in (None, "utf-8", "ascii"):
+    if declared in (None, "utf-8", "ascii") or not readable(declared):  # punycode's decoder: minutes for 500 KiB
         return body
     if declared.startswith(("utf-16", "utf-32")) and b"\x00" in body:  # ASCII in UTF-16 is valid UTF-8 too
         width = 2 if declared.startswith("utf-16") else 4

@@ -103,6 +103,8 @@ DOWNLOADER_MIDDLEWARES = {
     "glossary_spider.middlewares.GuardedRedirectMiddleware": 600,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "glossary_spider.middlewares.GuardedMetaRefreshMiddleware": 580,
+    # Before the meta refresh reads a page's text: a charset no browser reads pages in is none.
+    "glossary_spider.middlewares.ReadableCharsetMiddleware": 585,
     # Next to the downloader: a host's delay counts from the end of its previous exchange. Before Scrapy's
     # DownloaderStats (850), so that a request dropped while it waited for its turn is not counted as sent.
     "glossary_spider.middlewares.HostPacingMiddleware": 840,

@@ -61,6 +61,23 @@ _PAGINATION_QUERY = re.compile(r"(^|&)(page|paged|query-\d+-page)=\d+(&|$)", re.
 MAX_URL = MAX_CACHED_URL = 2083
 
 
+# The longest host name DNS holds (RFC 1035): 253 characters, in labels of at most 63. Python's IDNA codec
+# takes time that grows with the square of a label's length to find that a longer one is none (half a minute
+# for 10,000 Chinese characters): such a host is refused before it is asked (:func:`overlong_host`).
+MAX_HOST = 253
+MAX_LABEL = 63
+
+
+def overlong_host(url: str) -> bool:
+    """Whether the host name of ``url`` (an absolute URL) is longer than DNS allows, in whatever script it is
+    written: no server has it."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    return len(host) > MAX_HOST or any(len(label) > MAX_LABEL for label in host.split("."))
+
+
 class PageKind(NamedTuple):
     page_type: str
     slug: str | None
@@ -141,6 +158,8 @@ def _normalize_absolute(url: str) -> str | None:
         scheme, host, port, path = plain.groups()
         netloc = host if not port or int(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
         return f"{scheme}://{netloc}{_page_path(_plain_path(path) if '/.' in path else path)}"
+    if overlong_host(url):
+        return None
     try:
         parts = urlsplit(safe_url_string(url))
         port = parts.port

@@ -1119,6 +1119,80 @@ def test_a_page_labelled_in_a_charset_of_the_encoding_standard_python_lacks_is_r
     assert vomma["body_text"].endswith("Вомма \u2014 вторая производная цены опциона по волатильности.")
 
 
+def _answer(content_type: bytes, body: bytes, status: bytes = b"200 OK", headers: bytes = b"") -> bytes:
+    return b"HTTP/1.1 %s\r\nContent-Type: %s\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (
+        status, content_type, headers, len(body), body)
+
+
+def test_a_page_labelled_in_a_charset_no_browser_reads_is_read_as_one_labelled_in_none(raw_site, tmp_path):
+    """A label naming a codec Python has but no browser reads a page in was taken at its word: ``punycode``,
+    whose decoder takes time growing with the square of the body's length, held Scrapy's process for minutes on
+    a page of a megabyte (a stop waited as long); ``base64``, no text encoding, lost the page as a LookupError;
+    ``undefined`` and ``unicode_escape`` lost it as "extraction failed". A browser ignores such a label, and so
+    does the crawl now: each page is read as one that names no charset."""
+    page = "<html><head>{0}<title>{1}</title></head><body><h1>{1}</h1><p>{2}</p></body></html>"
+    text = "Vega measures how an option's price moves with volatility, the desk's first greek. \\ud83d x-1"
+    site = raw_site({
+        "/term/punycode/": _answer(b"text/html; charset=punycode", page.format(
+            "", "Punycode", text + f"<script>var a = '{'a' * 1_000_000}';</script>").encode()),
+        "/term/base64/": _answer(b"text/html; charset=base64", page.format("", "Base64", text).encode()),
+        "/term/undefined/": _answer(b"text/html; charset=undefined", page.format("", "Undefined", text).encode()),
+        "/term/escape/": _answer(b"text/html; charset=unicode_escape", page.format(
+            "", "Caf\u00e9 escape", text).encode()),
+        "/term/meta/": _answer(b"text/html", page.format('<meta charset="punycode">', "Meta", text).encode())})
+    db = tmp_path / "labels.db"
+    started = time.monotonic()
+    result = site.crawl(db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 60  # minutes, reading the punycode page
+    assert rows(db, "SELECT url, stage, error, detail FROM crawl_errors") == []
+    assert [(r["title"], r["body_text"]) for r in rows(db, "SELECT title, body_text FROM pages ORDER BY title")] == [
+        (title, f"{title} {text}") for title in ("Base64", "Café escape", "Meta", "Punycode", "Undefined")]
+
+
+def _far_host(length: int) -> str:
+    """A host name of ``length`` Chinese characters (IDNA's costliest), one label."""
+    return "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(length))
+
+
+def test_hosts_longer_than_dns_allows_are_refused_before_idna_is_asked(raw_site, tmp_path):
+    """IDNA's encoding of a host name takes time that grows with the square of a label's length: links to 50 hosts
+    of 2,000 Chinese characters held the crawl a minute, a canonical URL of 20,000 characters 80 s, a sitemap of 20
+    such URLs 23 s in Scrapy's process, a redirect to one 13 s; and an OpenGraph ``prefix`` of 100,000 letters,
+    read by a pattern tried from every one of them, a minute and a half. A host longer than DNS allows (253
+    characters, labels of 63) is now no URL, refused before it is encoded."""
+    links = "".join(f'<a href="http://{_far_host(2000 + i)}.example/">far</a>' for i in range(50))
+    page = ('<html prefix="{0}"><head><title>{1}</title>{2}</head><body><h1>{1}</h1><p>Skew is the difference in '
+            "implied volatility across strikes, read from the option chain by the desk.</p>{3}</body></html>")
+    moved = f"http://{_far_host(5000)}.example/definition/skew/".encode()
+    listed = "".join(f"<url><loc>http://{_far_host(2000 + i)}.example/term/x/</loc></url>" for i in range(20))
+    site = raw_site({
+        "/definition/skew/": _answer(b"text/html; charset=utf-8", page.format(
+            "a" * 100_000, "Skew", f'<link rel="canonical" href="http://{_far_host(20_000)}.example/">',
+            links).encode()),
+        "/definition/refresh/": _answer(b"text/html; charset=utf-8", page.format(
+            "og: http://ogp.me/ns#", "Refresh",
+            f'<meta http-equiv="refresh" content="0; url=http://{_far_host(3000)}.example/">', "").encode()),
+        "/definition/moved/": b"HTTP/1.1 301 Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % moved,
+        "/sitemap.xml": _answer(b"application/xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{listed}</urlset>").encode())})
+    db = tmp_path / "hosts.db"
+    started = time.monotonic()
+    result = crawl(db, *(arg for path in ("/definition/skew/", "/definition/refresh/", "/definition/moved/")
+                         for arg in ("--start-url", site.url + path)), "--sitemap", f"{site.url}/sitemap.xml",
+                   "--no-follow")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert time.monotonic() - started < 60  # four minutes, encoding the hosts
+    assert rows(db, "SELECT url, canonical_url FROM pages ORDER BY url") == [
+        {"url": f"{site.url}/definition/refresh/", "canonical_url": None},
+        {"url": f"{site.url}/definition/skew/", "canonical_url": None}]
+    assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url LIKE '%/skew/'") == [{"n": 0}]
+    (moved_row,) = rows(db, "SELECT url, error FROM crawl_errors")
+    assert moved_row["url"] == f"{site.url}/definition/moved/"
+    assert moved_row["error"].endswith("(a host name longer than the 253 characters DNS allows)"), moved_row
+
+
 def test_a_title_and_summary_of_millions_of_characters_are_cut_like_the_body_text(make_replica, tmp_path):
     """The body text was cut to its 1 MiB and the title and summary were not: a page whose title, heading and
     description were millions of characters each archived them whole, and one search hit printed megabytes.

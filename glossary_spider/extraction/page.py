@@ -7,7 +7,6 @@ parsed once, and that one tree serves the content walk and extruct.
 from __future__ import annotations
 
 import codecs
-import encodings
 import gc
 import hashlib
 import logging
@@ -22,12 +21,10 @@ from typing import Any, NamedTuple
 import lxml.html
 from lxml import etree
 from lxml.html import HtmlElement
-from w3lib.encoding import (DEFAULT_ENCODING_TRANSLATION, html_body_declared_encoding, html_to_unicode,
-                            http_content_type_encoding, resolve_encoding)
-from webencodings import LABELS as WHATWG_LABELS
-from webencodings import lookup as whatwg_lookup
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding, resolve_encoding
 
 from glossary_spider import churn, fastjson
+from glossary_spider.charsets import readable
 from glossary_spider.extraction.content import (INLINE, UNREAD, extract_content, heading_text, is_meta, leads_on,
                                                 urls_to_follow)
 from glossary_spider.extraction.general import settle
@@ -40,7 +37,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 13
+EXTRACTOR_VERSION = 14
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -136,8 +133,11 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
     such a page's declaration is wrong, not its text; and a wide charset declared for a body
     without a byte order mark is read as a browser reads it (:func:`_wide`), and so is a ``<meta>``
-    declaration (:func:`_declared_in_page`)."""
-    if (_header_encoding(content_type) or "").startswith(("utf-16", "utf-32")) and not body.startswith(_WIDE_BOMS):
+    declaration (:func:`_declared_in_page`). A charset no browser reads a page in is no declaration
+    (:func:`~glossary_spider.charsets.readable`)."""
+    if (header := _header_encoding(content_type)) is not None and not readable(header):
+        content_type = header = None
+    if (header or "").startswith(("utf-16", "utf-32")) and not body.startswith(_WIDE_BOMS):
         content_type = _wide(body, content_type)
     if _header_encoding(content_type) is None:
         content_type = _declared_in_page(body) or content_type
@@ -224,38 +224,17 @@ def _wide(body: bytes, content_type: str | None) -> str | None:
     return f"text/html; charset={name}-{'le' if little else 'be'}"
 
 
-# The WHATWG Encoding Standard's labels, as Python's codec registry hands a name to a search function.
-_WHATWG_LABELS = {encodings.normalize_encoding(label).lower(): label for label in WHATWG_LABELS}
-
-
-def _whatwg_codec(name: str) -> codecs.CodecInfo | None:
-    """The codec of a charset label of the WHATWG Encoding Standard (browsers read a page's by it) that Python
-    has not: ``iso-8859-8-i``, ``koi8-ru``, ``x-gbk``, ``x-mac-cyrillic``; ``unicode`` and ``ucs-2``, UTF-16LE.
-    Registered with the codec registry, so every lookup finds it, Python's own labels first: w3lib's of a
-    Content-Type's and a ``<meta>``'s charset (and Scrapy's), which dropped such a label, and the page was
-    read in an encoding guessed (or, UTF-16, refused as binary). An encoding is read as w3lib reads its
-    Python name (``gbk`` as its superset ``gb18030``, as the standard does). The labels of the standard's
-    replacement encoding (``iso-2022-cn``) remain unknown."""
-    encoding = whatwg_lookup(_WHATWG_LABELS.get(encodings.normalize_encoding(name).lower(), ""))
-    if encoding is None or encoding.name == "replacement":
-        return None
-    translated = DEFAULT_ENCODING_TRANSLATION.get(encoding.codec_info.name)
-    return codecs.lookup(translated) if translated else encoding.codec_info
-
-
-codecs.register(_whatwg_codec)
-
-
 def _declared_in_page(body: bytes) -> str | None:
     """What to decode a body with in place of the charset its ``<meta>`` (or XML declaration) names, where the
     HTML Standard reads that otherwise than Python's codec of the label; None where the label stands. The
     declaration was found reading the bytes as ASCII, so a label of UTF-16 or UTF-32, whose every ASCII
     character holds NUL bytes, is wrong: the standard reads it as UTF-8, and a body that is not UTF-8 is
-    read in the encoding its bytes show (:func:`_detected`). A label of x-user-defined is windows-1252."""
+    read in the encoding its bytes show (:func:`_detected`). A label of x-user-defined is windows-1252, and one
+    no browser reads a page in, none (the encoding the bytes show)."""
     declared = html_body_declared_encoding(body)
     if declared == "x-user-defined":
         return "text/html; charset=cp1252"
-    if declared and declared.startswith(("utf-16", "utf-32")):
+    if declared and (declared.startswith(("utf-16", "utf-32")) or not readable(declared)):
         return f"text/html; charset={_detected(body) or 'utf-8'}"
     return None
 
