@@ -15,6 +15,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import task
 
+from glossary_spider import startup
 from glossary_spider.outcome import INTERRUPTED_REASON
 from glossary_spider.signals import run_abandoned, stop_requested
 from glossary_spider.terminal import ProgressLine, safe_text
@@ -225,7 +226,11 @@ def let_stops_in_when_running(**_: Any) -> None:
 def _hang_up_as_terminate_then_let_stops_in() -> None:
     """SIGHUP (the terminal gone) stops the crawl as SIGTERM does, by the handler Scrapy gave SIGTERM (it takes
     SIGINT and SIGTERM over, not SIGHUP, which killed the crawl: exit 129, not a word, the lock left behind);
-    unless it is ignored (``nohup``). Then the stops held meanwhile arrive."""
+    unless it is ignored (``nohup``). A stop ignored when the command started stays ignored: Scrapy takes Ctrl-C
+    over even where a shell ignored it (a crawl started with ``&`` in a script, which the script's own Ctrl-C then
+    stopped). Then the stops held meanwhile arrive."""
+    for signum in startup.ignored():
+        signal.signal(signum, signal.SIG_IGN)
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
         signal.signal(signal.SIGHUP, signal.getsignal(signal.SIGTERM))
     let_stops_in()

@@ -17,6 +17,7 @@ STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 INTERRUPTED = b"Interrupted while starting up: nothing was written\n"
 
 _before: dict[int, Any] = {}  # each stop's handling when the command started, given back by started()
+_ignored: set[int] = set()  # the stops ignored when the command started
 
 
 def _stop(signum: int, frame: Any) -> None:
@@ -29,9 +30,17 @@ def starting() -> None:
     was ignored when the command started (``nohup``, ``&`` in a script)."""
     for signum in STOPS:
         handling = signal.getsignal(signum)
-        if handling not in (signal.SIG_IGN, None) and signum not in _before:  # None: not set from Python
+        if handling is signal.SIG_IGN:
+            _ignored.add(signum)
+        elif handling is not None and signum not in _before:  # None: not set from Python
             _before[signum] = handling
             signal.signal(signum, _stop)
+
+
+def ignored() -> frozenset[int]:
+    """The stops ignored when the command started (``nohup``: SIGHUP; ``&`` in a script: Ctrl-C), which it
+    leaves ignored."""
+    return frozenset(_ignored)
 
 
 def started() -> None:

@@ -196,6 +196,26 @@ def test_a_signal_stops_the_crawl_within_10_seconds_writing_what_it_has(make_rep
         assert "Crawl-delay" in out
 
 
+def test_a_crawl_started_with_ctrl_c_ignored_keeps_ignoring_it(make_replica, tmp_path):
+    """A crawl started with ``&`` in a script, Ctrl-C ignored (as a shell starts a background job), was stopped by
+    the script's own Ctrl-C once it ran: Scrapy takes SIGINT over, ignored or not. A stop ignored when the command
+    started (SIGHUP under nohup, Ctrl-C so) stays ignored, as every other command leaves it."""
+    server = make_replica(SITE_PAGES)
+    db = tmp_path / "background.db"
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.url}{p}\n" for p in ReplicaSite(SITE_PAGES).glossary_paths()[:12]))
+    process = launcher.popen([*GLOSSARY, "crawl", "--db", str(db), "--urls-file", str(urls), "--no-follow",
+                              "--delay", "0.3", "--concurrency", "1", "--no-progress"], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    _wait_for(lambda: len([r for r in server.requests() if r["path"] != "/robots.txt"]) >= 3, 60)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, out + err
+    assert [r["finish_reason"] for r in rows(db, "SELECT finish_reason FROM crawl_runs")] == ["finished"]
+    assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 12}]
+
+
 def _crawl_held_by_a_page_never_answered(make_replica, tmp_path, **popen):
     """A crawl at full speed (extraction workers beside Scrapy's process) of 20 pages and one that is never
     answered: the server, the archive, the paths asked for, the running crawl."""
