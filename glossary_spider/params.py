@@ -9,6 +9,7 @@ import math
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,29 +99,9 @@ MAX_DURATION = 366 * DAY  # of --max-duration and --give-up-after
 def read_urls_file(path: str | Path) -> list[str]:
     """URLs from a file, one per line; blank lines and ``#`` comments ignored, a whole line's or the end of
     one after white space (a URL holds none; its own ``#`` starts a fragment). Only a regular file, of
-    at most :data:`MAX_URLS_FILE` bytes: a FIFO would block, /dev/zero never end."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise BadArgument(f"--urls-file {path}: no such file") from None
-    except IsADirectoryError:
-        raise BadArgument(f"--urls-file {path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise BadArgument(f"--urls-file {path}: is a directory, not a file")
-        if not stat.S_ISREG(info.st_mode):
-            raise BadArgument(f"--urls-file {path}: is not a regular file (a pipe or a device); give a file")
-        if info.st_size > MAX_URLS_FILE:
-            raise BadArgument(f"--urls-file {path}: {info.st_size:,} bytes, more than {MAX_URLS_FILE // 2**20} MiB "
-                              "of URLs: give a sitemap, or split the list over several runs")
-        data = os.read(fd, MAX_URLS_FILE + 1)[:MAX_URLS_FILE]
-    except OSError as exc:
-        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
+    at most :data:`MAX_URLS_FILE` bytes: a FIFO would block, /dev/zero never end; ``-`` reads as much of
+    standard input (``./-``: a file of that name)."""
+    data = _standard_input() if str(path) == "-" else _urls_file(path)
     if b"\x00" in data:  # UTF-16 or UTF-32 (a spreadsheet's "Unicode text"), or no text at all
         raise BadArgument(f"--urls-file {path}: not UTF-8 text (NUL bytes: UTF-16?): save it as UTF-8")
     # A BOM (Notepad's) dropped; a byte that is not UTF-8 matters only in a line that is read.
@@ -134,6 +115,45 @@ def read_urls_file(path: str | Path) -> list[str]:
                                   "save the file as UTF-8")
             urls.append(check_url(line, f"--urls-file {path} line {number}:"))
     return urls
+
+
+def _urls_file(path: str | Path) -> bytes:
+    """What the file of URLs at ``path`` holds: a regular file of at most :data:`MAX_URLS_FILE` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise BadArgument(f"--urls-file {path}: no such file") from None
+    except IsADirectoryError:
+        raise BadArgument(f"--urls-file {path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise BadArgument(f"--urls-file {path}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise BadArgument(f"--urls-file {path}: is not a regular file (a pipe or a device): give a file, or - "
+                              "for standard input")
+        if info.st_size > MAX_URLS_FILE:
+            raise BadArgument(f"--urls-file {path}: {info.st_size:,} bytes, more than {MAX_URLS_FILE // 2**20} MiB "
+                              "of URLs: give a sitemap, or split the list over several runs")
+        return os.read(fd, MAX_URLS_FILE + 1)[:MAX_URLS_FILE]
+    except OSError as exc:
+        raise BadArgument(f"--urls-file {path}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+
+
+def _standard_input() -> bytes:
+    """At most :data:`MAX_URLS_FILE` bytes of URLs from standard input (``--urls-file -``)."""
+    try:
+        data = sys.stdin.buffer.read(MAX_URLS_FILE + 1) if sys.stdin is not None else b""
+    except (OSError, ValueError) as exc:  # closed, or not open for reading
+        raise BadArgument(f"--urls-file -: standard input cannot be read ({exc})") from None
+    if len(data) > MAX_URLS_FILE:
+        raise BadArgument(f"--urls-file -: more than {MAX_URLS_FILE // 2**20} MiB of URLs on standard input: give a "
+                          "sitemap, or split the list over several runs")
+    return data
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)

@@ -137,6 +137,23 @@ def test_a_site_at_an_ipv6_address_is_crawled_as_any_other(tmp_path, make_replic
     assert {urlsplit(r["url"]).netloc for r in rows(db, "SELECT url FROM pages")} == {f"[::1]:{server.port}"}
 
 
+def test_a_list_of_urls_on_standard_input_is_read_as_a_file_of_them(tmp_path, make_replica):
+    """``--urls-file -`` said "no such file" (or read a file named ``-``, where there was one), where ``--out -``
+    writes to standard output."""
+    server = make_replica()
+    (tmp_path / "-").write_text(f"{server.url}/about/\n")  # a file of that name is ./-
+    urls = [f"{server.url}/area/funding/", f"{server.url}/term/legal-risk-management/"]
+    db = tmp_path / "stdin.db"
+    result = run_glossary("crawl", "--db", str(db), "--urls-file", "-", "--no-follow", "--delay", "0",
+                          "--no-progress", input="# from a pipe\n" + "\n".join(urls) + "\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [r["url"] for r in rows(db, "SELECT url FROM pages ORDER BY url")] == urls
+    result = run_glossary("crawl", "--db", str(tmp_path / "file.db"), "--urls-file", "./-", "--no-follow",
+                          "--delay", "0", "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [r["url"] for r in rows(tmp_path / "file.db", "SELECT url FROM pages")] == [f"{server.url}/about/"]
+
+
 def test_start_urls_without_following_archive_just_those(tmp_path, make_replica):
     server = make_replica()
     urls = [f"{server.url}/about/", f"{server.url}/term/legal-risk-management", f"{server.url}/area/funding/"]

@@ -263,7 +263,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any], pars
 @cli.command(epilog=EXIT_STATUSES)
 @db_option
 @click.option("--start-url", "start_urls", multiple=True, metavar="URL", help="A page to start from (repeatable).")
-@click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line.")
+@click.option("--urls-file", type=click.Path(), help="A file of start URLs, one per line (- for standard input).")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL", help="A sitemap or sitemap index (repeatable).")
 @click.option("--no-follow", is_flag=True, help="Archive only the given pages and sitemap entries.")
 @click.option("--max-pages", metavar="N",
