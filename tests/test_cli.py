@@ -856,6 +856,15 @@ def test_every_command_has_help_with_an_example(name):
         assert "Exit status:" in result.output and "  2  bad arguments" in result.output
 
 
+def test_help_is_a_command_too():
+    """'glossary help' said "No such command 'help'. Did you mean 'held'?"."""
+    assert run_glossary("help").stdout == run_glossary("--help").stdout
+    assert run_glossary("help", "crawl").stdout == run_glossary("crawl", "--help").stdout
+    unknown = run_glossary("help", "crawling")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
+    assert "no such command 'crawling': the commands are browse, crawl, " in unknown.stderr
+
+
 def test_the_command_line_does_not_load_the_replica_unless_asked_for():
     """The replica is the site's test double: it may depend on the product, never the other way."""
     loaded = launcher.run(

@@ -229,6 +229,34 @@ def cli() -> None:
         startup.started()
 
 
+HELP_EXIT_STATUSES = """\b
+Exit status:
+    0  done
+    2  bad arguments: no such command"""
+
+
+@cli.command("help", epilog=HELP_EXIT_STATUSES)
+@click.argument("command", required=False)
+@click.pass_context
+def help_(ctx: click.Context, command: str | None) -> None:
+    """Show the help of glossary, or of COMMAND (as --help does).
+
+    \b
+    Example:
+        glossary help crawl
+    """
+    group = ctx.parent
+    if command is None:
+        click.echo(group.get_help())
+        return
+    found = cli.get_command(group, command)
+    if found is None:
+        raise click.UsageError(f"no such command {command!r}: the commands are "
+                               f"{', '.join(cli.list_commands(group))}")
+    with click.Context(found, info_name=command, parent=group) as context:
+        click.echo(found.get_help(context))
+
+
 # The commands that take Ctrl-C and SIGTERM over themselves, once they have something to take back (a run
 # opened, an output begun): until then a stop ends them at once (startup). Any other, as its work begins.
 TAKE_STOPS_OVER = {"crawl", "refresh", "reparse", "search", "show", "export", "report", "runs", "browse"}
