@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -511,6 +512,18 @@ def test_a_replica_log_that_cannot_be_written_is_said_in_one_line(tmp_path):
                       (tmp_path / ("a" * 300), "File name too long")):
         result = run_glossary("replica", "--port", "0", "--log", str(log))
         assert_one_line_error(result, f"cannot write --log {log}: {said}")
+
+
+def test_a_replica_generation_past_what_it_replays_at_once_is_refused(replica):
+    """--generation 100000 was taken, and the replica replayed every generation's edits for a minute before it
+    served; 10**20 never served. Each way of moving it on takes 1 to 1,000."""
+    result = run_glossary("replica", "--port", "0", "--generation", "1001")
+    assert result.returncode == 2 and "1001 is not in the range 1<=x<=1000" in result.stderr, result.stderr
+    for body in (b"1001", b"1e9", b"x" * 100):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(f"{replica.url}/_replica/generation", data=body), timeout=10)
+        assert refused.value.code == 400
+        assert refused.value.read() == b"generation must be a whole number from 1 to 1000\n"
 
 
 def test_an_error_naming_a_path_with_a_newline_or_an_escape_is_one_line(tmp_path):

@@ -9,6 +9,7 @@ import click
 
 from glossary_spider.cli import UserError
 from glossary_spider.replica.modes import MODES
+from glossary_spider.replica.site import MAX_GENERATION
 from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
 
 
@@ -18,7 +19,7 @@ from glossary_spider.replica.themes import ATTACK_MODES, ROBOTS_MODES
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on.")
 @click.option("--pages", type=click.IntRange(min=40, max=50000), default=200, show_default=True,
               help="How many glossary pages the replica has.")
-@click.option("--generation", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--generation", type=click.IntRange(1, MAX_GENERATION), default=1, show_default=True,
               help="How far the site has moved on: each generation edits, adds and deletes pages.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Log every request as a JSON line here.")
 @click.option("--faults", is_flag=True,

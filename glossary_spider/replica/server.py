@@ -19,7 +19,7 @@ from twisted.internet import reactor
 from twisted.web import resource, server
 
 from glossary_spider.replica.modes import MODES, misbehave
-from glossary_spider.replica.site import ReplicaSite
+from glossary_spider.replica.site import MAX_GENERATION, ReplicaSite
 
 CONTROL_PATH = b"/_replica/generation"
 MODE_PATH = b"/_replica/mode"
@@ -76,7 +76,13 @@ class ReplicaResource(resource.Resource):
         if request.path != CONTROL_PATH:
             request.setResponseCode(405)
             return b"Method Not Allowed"
-        generation = int(request.content.read().strip() or 1)
+        try:
+            generation = int(request.content.read(32).strip() or 1)
+            if not 1 <= generation <= MAX_GENERATION:
+                raise ValueError
+        except ValueError:
+            request.setResponseCode(400)
+            return f"generation must be a whole number from 1 to {MAX_GENERATION}\n".encode()
         self.site = ReplicaSite(self.site.size, generation, self.site.seed, datetime.now(timezone.utc),
                                 moved_from=self.site.generation)
         self._log(request, request.path.decode(), 200)
