@@ -124,7 +124,7 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
     Examples:
         glossary show international-legal-cooperation
         glossary show https://term.greeks.live/term/greeks/ --format json
-        glossary show vega --type area --history
+        glossary show greeks-settlement --type area --history
         glossary show funding-ladder --diff 1..2
     """
     from glossary_spider import query as q
