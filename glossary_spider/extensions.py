@@ -229,10 +229,11 @@ def _hang_up_as_terminate_then_let_stops_in() -> None:
     unless it is ignored (``nohup``). A stop ignored when the command started stays ignored: Scrapy takes Ctrl-C
     over even where a shell ignored it (a crawl started with ``&`` in a script, which the script's own Ctrl-C then
     stopped). Then the stops held meanwhile arrive."""
+    terminate = signal.getsignal(signal.SIGTERM)  # Scrapy's
     for signum in startup.ignored():
         signal.signal(signum, signal.SIG_IGN)
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGHUP, terminate)
     let_stops_in()
 
 

@@ -38,13 +38,14 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import get_meta_refresh
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from w3lib.html import replace_entities
 
 from glossary_spider.charsets import readable
 from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import (MAX_HOST, MAX_LABEL, MAX_URL, host_of, is_allowed, is_robots, normalize_url,
+from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, normalize_url,
                                   overlong_host, robots_netloc, same_site)
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def _overlong_location(request: Request, response: Response) -> str | None:
         return None
     location = (response.headers.get(b"Location") or b"").decode("utf-8", "replace")
     try:
-        return location if overlong_host(urljoin(request.url, location.replace("\\", "/"))) else None
+        return location if overlong_host(location) or overlong_host(urljoin(request.url, location)) else None
     except ValueError:  # no URL: Scrapy's reading of it says so
         return None
 
@@ -247,10 +248,13 @@ class ReadableCharsetMiddleware:
         if not isinstance(response, TextResponse) or read_bom(response.body)[0] is not None:
             return response
         declared = http_content_type_encoding((response.headers.get(b"Content-Type") or b"").decode("latin-1"))
-        if declared is None and isinstance(response, HtmlResponse):
-            declared = html_body_declared_encoding(response.body)
-        if declared is None or readable(declared):
+        if declared is not None and readable(declared):
             return response
+        in_page = html_body_declared_encoding(response.body) if isinstance(response, HtmlResponse) else None
+        if declared is None and (in_page is None or readable(in_page)):
+            return response
+        if in_page is not None and readable(in_page):  # the header's label ignored, the page's stands
+            return response.replace(encoding=in_page)
         try:
             response.body.decode("utf-8")
         except UnicodeDecodeError:
@@ -258,17 +262,30 @@ class ReadableCharsetMiddleware:
         return response.replace(encoding="utf-8")
 
 
-# A URL whose host, after "//" (or "\\", which a browser reads so), is longer than DNS allows, as a whole or in
-# its first label.
-_OVERLONG_HOST = re.compile(r"[/\\]{2}(?:[^\s/\\?#\"'<>;]{%d,}|[^\s/\\?#\"'<>;.]{%d,})" % (MAX_HOST + 1, MAX_LABEL + 1))
-_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_META = re.compile(r"<meta\b([^>]*)>", re.IGNORECASE)
+# A tag's attribute with its value (double-quoted, single-quoted or bare), each from where a name begins: tried
+# from within one, a name without "=" would be read again from each of its characters.
+_ATTRIBUTE = re.compile(r"""(?<![^\s/"'])([^\s/>="']++)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
+_REFRESH_CONTENT = re.compile(r"\s*(?:[0-9]*\.)?[0-9]+\s*;\s*url=\s*(.*)", re.IGNORECASE | re.DOTALL)
 
 
 def refreshes_to_overlong_host(response: HtmlResponse) -> bool:
     """Whether a meta refresh among the characters of ``response`` Scrapy reads one from leads to a host longer
-    than DNS allows."""
-    return any("refresh" in tag.lower() and _OVERLONG_HOST.search(tag)
-               for tag in _META.findall(response.text[:REFRESH_READ]))
+    than DNS allows, read as w3lib reads it: the tag's entities replaced, then its ``content``'s URL."""
+    for attributes in _META.findall(response.text[:REFRESH_READ]):
+        if "refresh" not in attributes.lower():
+            continue
+        if "&" in attributes:
+            attributes = replace_entities(attributes)
+        for name, *values in _ATTRIBUTE.findall(attributes):
+            if name.lower() == "content" and (content := _REFRESH_CONTENT.match("".join(values))):
+                url = content[1].strip(" \"'")
+                try:  # w3lib reads the URL (its host too) before it joins it to the page's
+                    if overlong_host(url) or overlong_host(urljoin(response.url, url)):
+                        return True
+                except ValueError:  # no URL: w3lib's reading of it says so
+                    pass
+    return False
 
 
 class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -144,8 +145,13 @@ def _urls_file(path: str | Path) -> bytes:
         os.close(fd)
 
 
+@functools.cache  # read once, however often the arguments are
 def _standard_input() -> bytes:
-    """At most :data:`MAX_URLS_FILE` bytes of URLs from standard input (``--urls-file -``)."""
+    """At most :data:`MAX_URLS_FILE` bytes of URLs from standard input (``--urls-file -``); not a terminal's,
+    which would wait, without a word, for URLs typed."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        raise BadArgument("--urls-file -: standard input is a terminal: pipe the URLs in "
+                          "(... | glossary crawl --urls-file -), or give a file")
     try:
         data = sys.stdin.buffer.read(MAX_URLS_FILE + 1) if sys.stdin is not None else b""
     except (OSError, ValueError) as exc:  # closed, or not open for reading

@@ -342,7 +342,12 @@ def accept_held(archive: Archive, run_id: int, progress: bool = False) -> dict[s
 def restage_earlier(archive: Archive, run_id: int) -> int:
     """Extract anew from their captures the pages the stopped ``run_id`` staged as an earlier release's
     extractor read them, as its resume begins: the quality gate then judges, and the archive keeps, what
-    this release reads. Returns how many."""
+    this release reads. Returns how many. Each resume leaves its run's pages staged as its release reads them:
+    where the last page staged is, so are all (most resumes read that one row alone)."""
+    last = archive.last_staged(run_id)
+    if last is None or staged_extractor(last) >= EXTRACTOR_VERSION:
+        return 0
+
     def reread(row: dict[str, Any]) -> dict[str, Any] | None:
         return _extracted_again(archive, row) if staged_extractor(row) < EXTRACTOR_VERSION else None
 

@@ -62,6 +62,8 @@ TOO_DEEP = "path too deep"
 DUPLICATES = "pages that add nothing"
 CHAIN = "chain of pages that add nothing"
 KINDS = (NESTED, TOO_DEEP, DUPLICATES, CHAIN)
+# How the detail of a family cut whole, its URLs waiting unearned, ends (TrapGuard.release).
+NOT_REQUESTED = "more URLs not requested"
 
 
 class LinkTrap(IgnoreRequest):
@@ -82,12 +84,18 @@ class Trap:
     def error(self) -> str:
         return f"link trap: {self.kind}; no more followed"
 
+    @property
+    def whole(self) -> bool:
+        """Whether its family requests no more URLs at all (its URLs waiting for the family to earn them could not
+        be, :meth:`TrapGuard.release`), not only none linked from pages without text of their own."""
+        return self.kind == DUPLICATES and self.detail.endswith(NOT_REQUESTED)
+
     @classmethod
-    def recorded(cls, example: str, error: str, detail: str) -> Trap | None:
+    def recorded(cls, example: str, error: str, detail: str | None) -> Trap | None:
         """The trap a run recorded as a failure of ``example`` with :attr:`error` and ``detail`` (its family
         given by :meth:`TrapGuard.carry_on`); None for another error."""
         kind = error.removeprefix("link trap: ").removesuffix("; no more followed")
-        return cls(kind, "", example, detail) if kind in KINDS and kind != error else None
+        return cls(kind, "", example, detail or "") if kind in KINDS and kind != error else None
 
 
 @dataclass
@@ -223,9 +231,9 @@ class TrapGuard:
 
     def carry_on(self, traps: Iterable[Trap]) -> None:
         """Start from the traps a stopped run cut (:meth:`Trap.recorded`), when it is resumed, after
-        :meth:`credit`: none is reported again, and each stays cut as far as the run's pages tell. A family
-        cut for its pages without text of their own requests no more URLs linked from such pages, and none at
-        all where no page of it the stopped run fetched had text of its own."""
+        :meth:`credit`: none is reported again, and each stays cut. A family cut for its pages without text
+        of their own requests no more URLs linked from such pages, and none at all where it was cut whole
+        (:attr:`Trap.whole`) or no page of it the stopped run fetched had text of its own."""
         for trap in traps:
             if trap.kind == NESTED:
                 trap.family = nested(trap.example) or trap.example
@@ -237,7 +245,7 @@ class TrapGuard:
             if trap.kind == DUPLICATES:
                 family = self.family(trap.family)
                 family.unproven_requests = self.budget
-                family.cut = family.novel == 0
+                family.cut = trap.whole or family.novel == 0
 
     def answered(self, meta: dict[str, Any]) -> None:
         """A request the guard let through was answered (or failed): call once for each."""
@@ -312,7 +320,7 @@ class TrapGuard:
 
     def _detail(self, family: _Family) -> str:
         return (f"{family.judged} pages fetched, {family.novel} with text of their own; "
-                f"{len(family.held)} more URLs not requested")
+                f"{len(family.held)} {NOT_REQUESTED}")
 
     def _cut(self, kind: str, name: str, example: str, detail: str, whole: bool = True) -> None:
         """Report a trap once per family; ``whole``: request no more URLs of the family."""

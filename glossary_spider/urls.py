@@ -70,9 +70,10 @@ MAX_LABEL = 63
 
 def overlong_host(url: str) -> bool:
     """Whether the host name of ``url`` (an absolute URL) is longer than DNS allows, in whatever script it is
-    written: no server has it."""
+    written: no server has it. A backslash is read as a slash, as w3lib and browsers read it in an http(s) URL
+    (``http:\\\\host``)."""
     try:
-        host = urlsplit(url).hostname or ""
+        host = urlsplit(url.replace("\\", "/")).hostname or ""
     except ValueError:
         return False
     return len(host) > MAX_HOST or any(len(label) > MAX_LABEL for label in host.split("."))

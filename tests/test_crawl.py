@@ -152,6 +152,11 @@ def test_a_list_of_urls_on_standard_input_is_read_as_a_file_of_them(tmp_path, ma
                           "--delay", "0", "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [r["url"] for r in rows(tmp_path / "file.db", "SELECT url FROM pages")] == [f"{server.url}/about/"]
+    # Read once: a list refused is refused for what it holds, not as empty the second time the arguments are read.
+    refused = run_glossary("crawl", "--db", str(tmp_path / "bad.db"), "--urls-file", "-", cwd=tmp_path,
+                           input=f"{urls[0]}\nnot a url\n")
+    assert refused.returncode == 2 and "--urls-file - line 2: 'not a url' holds white space" in refused.stderr, (
+        refused.stderr)
 
 
 def test_start_urls_without_following_archive_just_those(tmp_path, make_replica):

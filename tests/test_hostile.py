@@ -1175,6 +1175,40 @@ def _far_host(length: int) -> str:
     return "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(length))
 
 
+@pytest.mark.parametrize("url", [
+    f"http://{_far_host(20_000)}.example/", f"http:\\\\{_far_host(20_000)}.example/",
+    f"https://www.{_far_host(20_000)}.example/?q=1", f"http://user@{_far_host(20_000)}.example:8080/"])
+def test_a_host_longer_than_dns_allows_is_no_url_at_once(url):
+    """IDNA's encoding of a host of 20,000 Chinese characters took half a minute, to find it was none; written
+    with backslashes (``http:\\\\``, which w3lib reads as slashes), it was not even known for too long."""
+    from glossary_spider.urls import normalize_url
+
+    started = time.process_time()
+    assert normalize_url(url) is None
+    assert time.process_time() - started < 1
+
+
+@pytest.mark.parametrize("tag", [
+    '<meta http-equiv="refresh" content="0; url=http://{host}.example/">',
+    '<meta http-equiv="refresh" content="0; url=http:&#47;&#47;{host}.example/">',
+    "<meta http-equiv=refresh content='0;URL=http:\\\\{host}.example/'>",
+    '<meta content="5;url=http://{quoted}.example/" http-equiv="Refresh">'])
+def test_a_meta_refresh_to_a_host_longer_than_dns_allows_is_known_as_w3lib_reads_it(tag):
+    """The refresh is read as w3lib reads it (entities replaced, a backslash a slash, quotes in the host); one to
+    a long path on a short host is no such refresh."""
+    from scrapy.http import HtmlResponse
+
+    from glossary_spider.middlewares import refreshes_to_overlong_host
+
+    host = _far_host(3000)
+    quoted = "'".join(host[i:i + 60] for i in range(0, 3000, 60))
+    body = f"<html><head>{tag.format(host=host, quoted=quoted)}</head></html>"
+    assert refreshes_to_overlong_host(HtmlResponse("http://127.0.0.1/a/", body=body.encode(), encoding="utf-8"))
+    fine = ('<meta http-equiv="refresh" content="0; url=https://example.com//what-is-a-perpetual-futures-funding-'
+            'rate-and-how-is-it-calculated-daily-by-the-exchange/">')
+    assert not refreshes_to_overlong_host(HtmlResponse("http://127.0.0.1/a/", body=fine.encode(), encoding="utf-8"))
+
+
 def test_hosts_longer_than_dns_allows_are_refused_before_idna_is_asked(raw_site, tmp_path):
     """IDNA's encoding of a host name takes time that grows with the square of a label's length: links to 50 hosts
     of 2,000 Chinese characters held the crawl a minute, a canonical URL of 20,000 characters 80 s, a sitemap of 20
@@ -1193,21 +1227,27 @@ def test_hosts_longer_than_dns_allows_are_refused_before_idna_is_asked(raw_site,
         "/definition/refresh/": _answer(b"text/html; charset=utf-8", page.format(
             "og: http://ogp.me/ns#", "Refresh",
             f'<meta http-equiv="refresh" content="0; url=http://{_far_host(3000)}.example/">', "").encode()),
+        # Its slashes written as entities, which w3lib reads: and a link whose slashes are backslashes.
+        "/definition/entities/": _answer(b"text/html; charset=utf-8", page.format(
+            "", "Entities", f'<meta http-equiv="refresh" content="0; url=http:&#47;&#47;{_far_host(3000)}.example/">',
+            f'<a href="http:\\\\{_far_host(3000)}.example/">far</a>').encode()),
         "/definition/moved/": b"HTTP/1.1 301 Moved\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % moved,
         "/sitemap.xml": _answer(b"application/xml", (
             '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
             f"{listed}</urlset>").encode())})
     db = tmp_path / "hosts.db"
     started = time.monotonic()
-    result = crawl(db, *(arg for path in ("/definition/skew/", "/definition/refresh/", "/definition/moved/")
+    result = crawl(db, *(arg for path in ("/definition/skew/", "/definition/refresh/", "/definition/entities/",
+                                          "/definition/moved/")
                          for arg in ("--start-url", site.url + path)), "--sitemap", f"{site.url}/sitemap.xml",
                    "--no-follow")
     assert result.returncode == 0, result.stdout + result.stderr
     assert time.monotonic() - started < 60  # four minutes, encoding the hosts
     assert rows(db, "SELECT url, canonical_url FROM pages ORDER BY url") == [
+        {"url": f"{site.url}/definition/entities/", "canonical_url": None},
         {"url": f"{site.url}/definition/refresh/", "canonical_url": None},
         {"url": f"{site.url}/definition/skew/", "canonical_url": None}]
-    assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url LIKE '%/skew/'") == [{"n": 0}]
+    assert rows(db, "SELECT count(*) AS n FROM links WHERE from_url NOT LIKE '%/refresh/'") == [{"n": 0}]
     (moved_row,) = rows(db, "SELECT url, error FROM crawl_errors")
     assert moved_row["url"] == f"{site.url}/definition/moved/"
     assert moved_row["error"].endswith("(a host name longer than the 253 characters DNS allows)"), moved_row

@@ -8,7 +8,7 @@ from glossary_spider.extraction import extract_page
 from glossary_spider.replica import linktraps
 from glossary_spider.replica.site import ReplicaSite
 from glossary_spider.sketches import read_page
-from glossary_spider.traps import TrapGuard, nested, url_family
+from glossary_spider.traps import Trap, TrapGuard, nested, url_family
 
 BASE = "http://x"
 
@@ -85,3 +85,29 @@ def test_a_family_without_text_of_its_own_is_cut_once_its_budget_is_spent():
     assert trap.kind == "pages that add nothing" and trap.family == "x/many/N"
     assert len(trap.dropped) == 30 - fetched and all("/many/" in url for url in trap.dropped)  # never requested
     assert guard.refuses(f"{BASE}/many/99/")
+
+
+def test_a_family_cut_whole_stays_cut_in_a_resumed_guard_though_some_of_its_pages_had_text_of_their_own():
+    """A family cut whole once its waiting URLs could not be earned, some of its pages with text of their own,
+    admitted as many again after a resume: the resumed guard took the cut for one of links from pages without
+    text of their own alone."""
+    guard = TrapGuard(budget=2, growth=1)
+    hub = _judge(guard, linktraps.chain_path(1))
+    waiting = [(url, meta) for n in range(10) if (meta := guard.admit(url := f"{BASE}/many/{n}/", BASE + "/hub/", hub))]
+    fetched = []
+    while waiting:
+        url, meta = waiting.pop()
+        fetched.append(url)
+        guard.answered(meta)
+        words = " ".join(f"word{n}x{len(fetched)}" for n in range(40)) if len(fetched) == 1 else "Share this"
+        guard.judge(url, read_page({"title": url, "body_text": words, "links": []}), meta)
+        waiting += guard.release(idle=not waiting)
+    (trap,) = guard.report()
+    assert trap.whole and guard.refuses(f"{BASE}/many/99/")
+
+    resumed = TrapGuard(budget=2, growth=1)
+    resumed.credit([(fetched[0], 40), *((url, 2) for url in fetched[1:])])
+    resumed.carry_on([Trap.recorded(trap.example, trap.error, trap.detail)])
+    assert resumed.refuses(f"{BASE}/many/99/")
+    assert [resumed.admit(f"{BASE}/many/{n}/", BASE + "/hub/", hub) for n in range(20, 26)] == [None] * 6
+    assert resumed.report() == []

@@ -139,6 +139,12 @@ class Staging:
                 counts["gone"] = gone
         return counts
 
+    def last_staged(self, run_id: int) -> dict[str, Any] | None:
+        """The page ``run_id`` staged last (its ``staged`` row), or None."""
+        cursor = self.db.execute("SELECT * FROM staged WHERE run_id = ? ORDER BY rowid DESC LIMIT 1", [run_id])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cursor.description], row))
+
     def restage(self, run_id: int, reread: Reread) -> int:
         """Stage anew each page ``run_id`` staged that ``reread`` gives a record for (its row given), in
         one transaction: a resume's pages an earlier release's extractor read. Returns how many."""
