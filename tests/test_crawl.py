@@ -1082,6 +1082,16 @@ class _GrowingChain(_Site):
                 f'<a href="/term/{slug}-a/">Next</a></main></body></html>')
 
 
+def _crawled_in_parts(db: Path, start: str, requests: int) -> None:
+    """A crawl from ``start`` into ``db`` stopped every ``requests`` requests and resumed, to its end."""
+    result = crawl(db, "--start-url", start, "--max-requests", str(requests))
+    for _ in range(30):
+        if result.returncode != 4:  # ExitStatus.STOPPED_EARLY
+            break
+        result = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_a_chain_trap_is_cut_as_soon_in_a_crawl_stopped_and_resumed_part_by_part(tmp_path):
     """How many pages without text of their own had led to a link was kept in its request alone: a crawl stopped
     by a budget and resumed part by part started each part's chain from nothing, and followed the chain without
@@ -1090,12 +1100,7 @@ def test_a_chain_trap_is_cut_as_soon_in_a_crawl_stopped_and_resumed_part_by_part
         whole = tmp_path / "whole.db"
         assert crawl(whole, "--start-url", f"{base}/").returncode == 0
         parted = tmp_path / "parted.db"
-        result = crawl(parted, "--start-url", f"{base}/", "--max-requests", "3")
-        for _ in range(20):
-            if result.returncode != 4:  # ExitStatus.STOPPED_EARLY
-                break
-            result = run_glossary("crawl", "--resume", "--db", str(parted), "--no-progress")
-        assert result.returncode == 0, result.stdout + result.stderr
+        _crawled_in_parts(parted, f"{base}/", 3)
     urls = "SELECT url FROM pages ORDER BY url"
     assert len(rows(whole, urls)) == 8  # the home page and the chain's first seven
     assert rows(parted, urls) == rows(whole, urls)
@@ -1135,12 +1140,7 @@ def test_a_trap_cut_in_one_part_of_a_crawl_stays_cut_in_the_next(tmp_path):
         shared_whole = sum(path.startswith("/share/") for path in _SharingLinks.requested)
         _SharingLinks.requested.clear()
         parted = tmp_path / "parted.db"
-        result = crawl(parted, "--start-url", f"{base}/", "--max-requests", "10")
-        for _ in range(30):
-            if result.returncode != 4:  # ExitStatus.STOPPED_EARLY
-                break
-            result = run_glossary("crawl", "--resume", "--db", str(parted), "--no-progress")
-        assert result.returncode == 0, result.stdout + result.stderr
+        _crawled_in_parts(parted, f"{base}/", 10)
         shared_parted = sum(path.startswith("/share/") for path in _SharingLinks.requested)
     urls = "SELECT url FROM pages ORDER BY url"
     assert len(rows(whole, urls)) == 41 and rows(parted, urls) == rows(whole, urls)
