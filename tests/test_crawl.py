@@ -1148,7 +1148,7 @@ def test_a_trap_cut_in_one_part_of_a_crawl_stays_cut_in_the_next(tmp_path):
     assert rows(parted, traps) == rows(whole, traps) == [{
         "error": "link trap: pages that add nothing; no more followed",
         "detail": "20 URLs requested from links on pages without text of their own"}]
-    assert 20 <= shared_parted <= shared_whole
+    assert 0 < shared_parted <= shared_whole  # the family entered no more than one crawl enters it
 
 
 def _metadata_page(lang: str, author: str, modified: str, canonical: str) -> str:
