@@ -45,8 +45,8 @@ from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
-from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, normalize_url,
-                                  overlong_host, robots_netloc, same_site)
+from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, leads_to_overlong_host,
+                                  normalize_url, robots_netloc, same_site)
 
 logger = logging.getLogger(__name__)
 
@@ -179,10 +179,7 @@ def _overlong_location(request: Request, response: Response) -> str | None:
     if response.status not in REDIRECT_STATUSES or request.meta.get("dont_redirect"):
         return None
     location = (response.headers.get(b"Location") or b"").decode("utf-8", "replace")
-    try:
-        return location if overlong_host(location) or overlong_host(urljoin(request.url, location)) else None
-    except ValueError:  # no URL: Scrapy's reading of it says so
-        return None
+    return location if leads_to_overlong_host(location, request.url) else None
 
 
 class GuardedRedirectMiddleware(RedirectMiddleware):
@@ -238,10 +235,11 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
 class ReadableCharsetMiddleware:
     """A page whose Content-Type or ``<meta>`` names a charset no browser reads a page in
     (:func:`~glossary_spider.charsets.readable`: ``punycode``, ``base64``, ``undefined``) is read by Scrapy's
-    components (the meta refresh, selectors) as one that names none: UTF-8 if it is valid as UTF-8, else
-    windows-1252, the web's default, in one pass. Scrapy would decode it with that codec: punycode's takes
-    time that grows with the square of the body's length, in Scrapy's process; base64's is no text's. The
-    extraction reads such a page by the same rule (:func:`~glossary_spider.extraction.page.decode`)."""
+    components (the meta refresh, selectors) as the extraction reads it: by its ``<meta>`` where the header's
+    label is the one ignored and the page's stands, else as one that names none: UTF-8 if it is valid as UTF-8,
+    else windows-1252, the web's default, in one pass. Scrapy would decode it with that codec: punycode's takes
+    time that grows with the square of the body's length, in Scrapy's process; base64's is no text's (the
+    extraction's rule: :func:`~glossary_spider.extraction.page.decode`)."""
 
     def process_response(self, request: Request, response: Response,
                          spider: Spider | None = None) -> Response:
@@ -278,13 +276,9 @@ def refreshes_to_overlong_host(response: HtmlResponse) -> bool:
         if "&" in attributes:
             attributes = replace_entities(attributes)
         for name, *values in _ATTRIBUTE.findall(attributes):
-            if name.lower() == "content" and (content := _REFRESH_CONTENT.match("".join(values))):
-                url = content[1].strip(" \"'")
-                try:  # w3lib reads the URL (its host too) before it joins it to the page's
-                    if overlong_host(url) or overlong_host(urljoin(response.url, url)):
-                        return True
-                except ValueError:  # no URL: w3lib's reading of it says so
-                    pass
+            if (name.lower() == "content" and (content := _REFRESH_CONTENT.match("".join(values)))
+                    and leads_to_overlong_host(content[1].strip(" \"'"), response.url)):
+                return True
     return False
 
 
@@ -293,9 +287,9 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
     the archive's spelling) is a reload, not a move: the page is kept from the answer in hand, where Scrapy's
     would ask for it again, a request the duplicate filter drops, and the page with it. A refresh back to a
     URL its redirects came by is a loop, named as :class:`GuardedRedirectMiddleware` names one (the spider
-    fails each of its URLs). A refresh to what is no URL is ignored, as a browser ignores it, and so is a page's
-    where a URL among the characters Scrapy reads it from has a host longer than DNS allows: reading it, IDNA's
-    encoding of such a host takes seconds (a minute for 10,000 characters)."""
+    fails each of its URLs). A refresh to what is no URL is ignored, as a browser ignores it, and so is one to a
+    host longer than DNS allows (:func:`refreshes_to_overlong_host`): reading it, IDNA's encoding of such a host
+    takes seconds (a minute for 10,000 characters)."""
 
     def __init__(self, settings: Any):
         super().__init__(settings)

@@ -79,6 +79,15 @@ def overlong_host(url: str) -> bool:
     return len(host) > MAX_HOST or any(len(label) > MAX_LABEL for label in host.split("."))
 
 
+def leads_to_overlong_host(href: str, base: str) -> bool:
+    """Whether ``href`` (a redirect's ``Location``, a meta refresh's URL) names a host longer than DNS allows, read
+    as w3lib reads it before it is joined to ``base`` (its host encoded first), or once joined."""
+    try:
+        return overlong_host(href) or overlong_host(urljoin(base, href))
+    except ValueError:  # no URL: w3lib's reading of it says so
+        return False
+
+
 class PageKind(NamedTuple):
     page_type: str
     slug: str | None
