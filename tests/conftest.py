@@ -27,8 +27,8 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The files that take longest, longest first (seconds of tests each, in a full run): handed out first, so
 # that `make test`'s workers (one file each at a time) do not end waiting on one left for last.
-LONGEST_FIRST = ["test_cli.py", "test_unattended.py", "test_hostile.py", "test_history.py", "test_faults.py",
-                 "test_gate_hostile.py", "test_crawl.py", "test_scrapyd.py", "test_bench.py", "test_crash.py",
+LONGEST_FIRST = ["test_cli.py", "test_unattended.py", "test_crawl.py", "test_hostile.py", "test_history.py",
+                 "test_gate_hostile.py", "test_faults.py", "test_scrapyd.py", "test_bench.py", "test_crash.py",
                  "test_analyst.py", "test_storage.py"]
 
 
