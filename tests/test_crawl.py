@@ -1624,3 +1624,53 @@ def test_a_crawl_stops_before_it_fills_the_disk_and_resumes_once_there_is_room(r
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert archive_content(db) == archive_content(crawled)
+
+
+class _LongSitemap(_Site):
+    """A site whose text sitemap lists 60,000 pages: 5.8 MB, past the 5 MB of responses in their callbacks that
+    Scrapy holds its downloads back for (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``)."""
+
+    sitemap = b""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path != "/sitemap.txt":
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(self.sitemap)))
+        self.end_headers()
+        self.wfile.write(self.sitemap)
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return None
+        name = self.path.strip("/").rpartition("/")[2][-5:]
+        return f"<html><head><title>Term {name}</title></head><body><h1>Term {name}</h1><p>Term {name} is a term.</p>"
+
+
+def test_a_sitemap_of_many_pages_is_fetched_from_at_once(tmp_path):
+    """The sitemap's callback scheduled its 60,000 requests itself, a third of a millisecond each, while its
+    response held Scrapy's downloads back: 20 seconds before the first page was asked for, and --max-duration
+    waited on it (of 240,000 URLs under --max-duration 60: none fetched). Past its first 1,000, they are now
+    queued as the downloader takes them, after the callback."""
+    with _served(_LongSitemap) as base:
+        _LongSitemap.sitemap = "".join(f"{base}/definition/term-{'x' * 50}-{n:05}/\n" for n in range(60_000)).encode()
+        db = tmp_path / "long.db"
+        result = crawl(db, "--sitemap", f"{base}/sitemap.txt", "--no-follow", "--max-duration", "8")
+    assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 100  # fetched (archived, or staged for --resume)
+
+
+def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
+    """A start list of 60,000 pages (--urls-file) was all made into requests and queued before its first page was
+    fetched: while the downloader is full, Scrapy's engine takes start requests one after the other without a
+    turn of its loop (150,000 under --max-duration 15: two pages fetched). They are handed on now as the
+    downloader takes them."""
+    with _served(_LongSitemap) as base:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("".join(f"{base}/definition/term-{n:05}/\n" for n in range(60_000)))
+        db = tmp_path / "list.db"
+        result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-duration", "8")
+    assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 100  # fetched (archived, or staged for --resume)

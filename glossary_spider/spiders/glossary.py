@@ -22,6 +22,7 @@ import asyncio
 import atexit
 import logging
 import os
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy import Request, Spider, signals
+from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import CloseSpider, DontCloseSpider
@@ -78,6 +80,12 @@ CANONICAL_REFUSED = "glossary_canonical_refused"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
 SITEMAP_WAIT_SECONDS = 600
+# start() and hand_listed() hand requests to the engine while Scrapy's scheduler holds fewer than QUEUED_AHEAD (the
+# downloader's next ones; a retry waits behind them, as behind any request), HANDED_AT_ONCE at most between two
+# turns of Scrapy's loop (a third of a second); a sitemap's callback makes the requests for its first
+# HANDED_AT_ONCE pages itself (Yoast's sitemaps list 1,000, WordPress's 2,000).
+QUEUED_AHEAD = 2000
+HANDED_AT_ONCE = 1000
 
 
 # How much older than a page's last fetch its sitemap lastmod must be for a refresh to skip the page: a
@@ -184,6 +192,13 @@ class GlossarySpider(Spider):
         self.lastmods: dict[str, datetime] = {}
         self.listed: set[str] = set()  # the archived pages the sitemaps list (the quality gate asks)
         self.sitemaps_pending = 0
+        # The pages the sitemaps list, scheduled in this run (in seen), that wait to be handed to the engine, and
+        # the task handing them on (hand_listed). A sitemap's callback that made all their requests itself held
+        # every download back until it was done: its response counted against the 5 MB of responses in callbacks
+        # past which Scrapy's engine starts no download (SCRAPER_SLOT_MAX_ACTIVE_SIZE); 240,000 pages took 80 s.
+        self.listed_waiting: deque[str] = deque()
+        self.handing_listed: asyncio.Future[None] | None = None
+        self.handed = 0  # requests start() has handed to the engine
         self.sitemaps_seen: set[str] = set()
         self.sitemap_urls_taken = 0
         self.sitemaps_cut: set[str] = set()
@@ -211,6 +226,7 @@ class GlossarySpider(Spider):
                 yield request
         for url in self.start_urls:
             if request := self.page_request(url, start=True):
+                await self.room()
                 yield request
         for url in [*self.pending, *self.retry]:
             if url in self.known:  # asked again after a held part: a refresh asks about it as below
@@ -219,12 +235,31 @@ class GlossarySpider(Spider):
             # again, at the length of the chain of pages without text of their own that led to it.
             chain = self.chains.get(url, 0)
             if (meta := self.guard.admit(url, None, Verdict(False, "resumed", chain) if chain else None)) is not None:
+                await self.room()
                 yield self.page_request(url, force=True, meta=meta)
         if self.known:
             await self.sitemaps_read()
             for url, info in self.known.items():
                 if url not in self.done and (request := self.refresh_request(url, info)):
+                    await self.room()
                     yield request
+
+    async def room(self) -> None:
+        """Wait until Scrapy's scheduler holds fewer than :data:`QUEUED_AHEAD` requests, letting its loop turn
+        at least every :data:`HANDED_AT_ONCE`. :meth:`start` hands its requests on as the downloader takes
+        them: while the downloader is full, the engine takes start requests one after the other without a
+        turn of its loop, and a refresh of 240,000 archived pages, or a start list as long, was all made and
+        queued, a third of a millisecond a request, before a response was read or a stop heeded."""
+        self.handed += 1
+        if self.handed % HANDED_AT_ONCE == 0:
+            await asyncio.sleep(0)
+        while self.queued() >= QUEUED_AHEAD:
+            await asyncio.sleep(0.05)
+
+    def queued(self) -> int:
+        """The requests waiting in Scrapy's scheduler (its stats)."""
+        stats = self.crawler.stats
+        return stats.get_value("scheduler/enqueued", 0) - stats.get_value("scheduler/dequeued", 0)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -322,6 +357,7 @@ class GlossarySpider(Spider):
         # The lengths of the URLs past MAX_URL it lists: a request takes 90 bytes a character of its URL, and an
         # 8 MiB <loc> made one of most of a gigabyte.
         too_long: list[int] = []
+        listed = 0  # the requests for its pages made here
         for entry in self.sitemap_filter(sitemap, too_long):
             loc = entry["loc"]
             if sitemap.type == "sitemapindex":
@@ -345,14 +381,41 @@ class GlossarySpider(Spider):
                                                 "from sitemaps in one run; no more are taken")
                     break
                 self.sitemap_urls_taken += 1
-                request = self.page_request(loc, listed=True)
+                if loc in self.seen:
+                    continue
+                self.seen.add(loc)
+                if listed < HANDED_AT_ONCE:
+                    listed += 1
+                    yield self.request_for(loc, {"start": False, "listed": True})
+                else:  # queued by hand_listed(), once this callback has let the downloads go
+                    self.listed_waiting.append(loc)
+                continue
             if request is not None:
                 yield request
+        self.hand_on_listed()
         if too_long:
             urls = f"{len(too_long):,} URL{'s' * (len(too_long) > 1)}"
             yield from self.sitemap_cut("url_length", response.url, f"sitemap limit: {urls} longer than the "
                                         f"{MAX_URL:,} characters a URL may have (the longest {max(too_long):,}); "
                                         "not taken")
+
+    def hand_on_listed(self) -> None:
+        if self.handing_listed is None and self.listed_waiting:
+            self.handing_listed = asyncio.ensure_future(self.hand_listed())
+
+    async def hand_listed(self) -> None:
+        """Queue the requests for the pages the sitemaps list past the first :data:`HANDED_AT_ONCE` of each, as
+        the downloader takes them (:meth:`room`), until they are all queued or the engine closes."""
+        engine = self.crawler.engine
+        try:
+            while self.listed_waiting:
+                await asyncio.sleep(0 if self.queued() < QUEUED_AHEAD else 0.05)
+                if closing(engine):
+                    break
+                for _ in range(min(HANDED_AT_ONCE, QUEUED_AHEAD - self.queued(), len(self.listed_waiting))):
+                    engine.crawl(self.request_for(self.listed_waiting.popleft(), {"start": False, "listed": True}))
+        finally:
+            self.handing_listed = None
 
     def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | FeedSitemap | str:
         """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
@@ -687,6 +750,9 @@ class GlossarySpider(Spider):
 
     def idle(self) -> None:
         """Nothing is in flight: give held URLs their last chance, or cut their families."""
+        if self.listed_waiting:  # the sitemaps' pages are still being queued
+            self.hand_on_listed()
+            raise DontCloseSpider
         released = [self.page_request(url, force=True, meta=meta) for url, meta in self.guard.release(idle=True)]
         for request in released:
             self.crawler.engine.crawl(request)
@@ -747,6 +813,14 @@ class GlossarySpider(Spider):
         # site, and a --resume would meet it again (no capture, so the run does not count it unanswered).
         yield FailureItem(url, "fetch", describe(error), "; ".join(filter(None, [message[:500], tried])),
                           answered_status(error), None if unusable_answer(error) else Fetch(url, None))
+
+
+def closing(engine: ExecutionEngine) -> bool:
+    """Whether Scrapy's engine is closing the spider (or closed it): it takes no more requests though neither
+    its downloader nor its scraper is full (the parts of :meth:`ExecutionEngine.needs_backout`)."""
+    scraper = engine.scraper.slot
+    return (engine.spider is None or scraper is None
+            or engine.needs_backout() and not engine.downloader.needs_backout() and not scraper.needs_backout())
 
 
 def is_page(response: Response, content_type: str) -> bool:
