@@ -179,7 +179,7 @@ def _quiet_signals() -> None:
 
 
 class PageExtractor:
-    """Extracts stored pages in ``workers`` processes (1: in this one), in reading order.
+    """Extracts stored pages in ``workers`` processes (0 or 1: in this one), in reading order.
 
     The workers are forked from this process as the extractor is entered, with all it has loaded: make
     it before opening the archive. Each has a pipe of its own, and reads the bodies itself; none holds

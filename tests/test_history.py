@@ -314,10 +314,14 @@ def test_stored_pages_are_read_a_chunk_at_a_time_each_once_while_the_reader_writ
 
 def test_reparse_on_two_workers_writes_what_one_writes_and_carries_on_a_stopped_run(archived, tmp_path):
     _, db = archived
-    one, two = tmp_path / "one.db", tmp_path / "two.db"
-    shutil.copy(db, one)
-    shutil.copy(db, two)
+    one, two, zero = tmp_path / "one.db", tmp_path / "two.db", tmp_path / "zero.db"
+    for copy in (one, two, zero):
+        shutil.copy(db, copy)
     assert run_glossary("reparse", "--db", str(one), "--workers", "1", "--no-progress").returncode == 0
+    # 0 is crawl's word for this process alone; it was refused ("0 is not in the range 1<=x<=8").
+    result = run_glossary("reparse", "--db", str(zero), "--workers", "0", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert archive_content(zero) == archive_content(one)
     result = run_glossary("reparse", "--db", str(two), "--workers", "2", "--no-progress")
     assert result.returncode == 0, result.stderr
     # The workers read the archive too, and are gone before it closes: all of it is in the file, no

@@ -344,8 +344,9 @@ def refresh(db: str, sitemaps: tuple[str, ...], max_age: str | None, no_follow: 
 @cli.command(epilog=REPARSE_EXIT_STATUSES)
 @db_option
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: on a terminal).")
-@click.option("--workers", type=click.IntRange(min=1, max=max(8, 4 * (os.cpu_count() or 1))), default=None,
-              metavar="N", help="Processes extracting pages (default: one per core; at most four per core).")
+@click.option("--workers", type=click.IntRange(min=0, max=max(8, 4 * (os.cpu_count() or 1))), default=None,
+              metavar="N", help="Processes extracting pages (default: one per core; at most four per core; 0 or 1: "
+                                "this process alone, as crawl's --workers 0).")
 @user_errors
 def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     """Re-extract every archived page from its stored raw HTML, with no network access.
@@ -368,7 +369,8 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
     stops_interrupt()  # the run recorded as stopped
     # The workers first: forked before the archive is opened, they inherit neither its lock nor its connection.
     try:
-        with PageExtractor(workers or default_workers()) as extractor, writer(db, "reparse") as archive:
+        with PageExtractor(default_workers() if workers is None else workers) as extractor, \
+                writer(db, "reparse") as archive:
             run = reparse_archive(archive, extractor, progress=show)
     except sqlite3.DatabaseError as exc:  # a write refused partway: the run ended as archive_error
         raise write_refused(db, exc, f"run '{again('reparse', db)}' to carry on") from None
