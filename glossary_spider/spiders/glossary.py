@@ -357,7 +357,7 @@ class GlossarySpider(Spider):
         # The lengths of the URLs past MAX_URL it lists: a request takes 90 bytes a character of its URL, and an
         # 8 MiB <loc> made one of most of a gigabyte.
         too_long: list[int] = []
-        listed = 0  # the requests for its pages made here
+        made = 0  # requests for its pages made here; past HANDED_AT_ONCE, hand_listed() makes them
         for entry in self.sitemap_filter(sitemap, too_long):
             loc = entry["loc"]
             if sitemap.type == "sitemapindex":
@@ -384,10 +384,10 @@ class GlossarySpider(Spider):
                 if loc in self.seen:
                     continue
                 self.seen.add(loc)
-                if listed < HANDED_AT_ONCE:
-                    listed += 1
+                if made < HANDED_AT_ONCE:
+                    made += 1
                     yield self.request_for(loc, {"start": False, "listed": True})
-                else:  # queued by hand_listed(), once this callback has let the downloads go
+                else:  # once this callback has let the downloads go
                     self.listed_waiting.append(loc)
                 continue
             if request is not None:
