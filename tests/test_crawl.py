@@ -1674,3 +1674,44 @@ def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
         result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-duration", "8")
     assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
     assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 100  # fetched (archived, or staged for --resume)
+
+
+class _LateSitemap(_Site):
+    """A home page linking an old address of its about page, which redirects there; a sitemap, answering
+    a second late, listing the about page."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/old-about/":
+            self.send_response(301)
+            self.send_header("Location", "/about-us/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/sitemap.txt":
+            time.sleep(1)
+            body = f"http://{self.headers['Host']}/about-us/\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def markup(self) -> str | None:
+        words = " ".join(f"word{i}" for i in range(60))
+        if self.path == "/":
+            return f"<html><head><title>Home</title></head><body><h1>Home</h1><p>{words}</p><a href=/old-about/>About</a>"
+        if self.path == "/about-us/":
+            return f"<html><head><title>About us</title></head><body><h1>About us</h1><p>{words}</p>"
+        return None
+
+
+def test_a_listed_page_a_redirect_reached_first_is_archived(tmp_path):
+    """A page the sitemap lists, of no glossary type, that a link's redirect had reached before the sitemap came
+    was only visited, and the sitemap's request for it dropped as a duplicate: it was never archived."""
+    with _served(_LateSitemap) as base:
+        db = tmp_path / "late.db"
+        result = crawl(db, "--start-url", f"{base}/", "--sitemap", f"{base}/sitemap.txt")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{base}/about-us/" in {r["url"] for r in rows(db, "SELECT url FROM pages")}

@@ -414,6 +414,8 @@ class GlossarySpider(Spider):
                     break
                 for _ in range(min(HANDED_AT_ONCE, QUEUED_AHEAD - self.queued(), len(self.listed_waiting))):
                     engine.crawl(self.request_for(self.listed_waiting.popleft(), {"start": False, "listed": True}))
+        except Exception:  # the scheduler's queue refused one (its disk full): idle() starts this again
+            logger.exception("Could not queue the pages the sitemaps list")
         finally:
             self.handing_listed = None
 
@@ -704,8 +706,14 @@ class GlossarySpider(Spider):
         """A request Scrapy dropped as a duplicate: where a redirect led to a page this run has
         scheduled already, the URLs that redirected have moved there; unless that page's own redirects
         led back to them, scheduled each in its turn (A to B, and B to A): then each of the loop's URLs
-        failed, as a loop met within one request's redirects does."""
-        if "redirect_urls" not in request.meta or request.callback != self.parse_page:
+        failed, as a loop met within one request's redirects does. A start URL or a page the sitemaps
+        list that a redirect reached first (its request waiting its turn, or the sitemap late), only
+        visited there when no page of a glossary type, is archived all the same."""
+        if request.callback != self.parse_page:
+            return
+        if "redirect_urls" not in request.meta:
+            if request.meta.get("start") or request.meta.get("listed"):
+                self.archive_later(normalize_url(request.url) or request.url)
             return
         target = normalize_url(request.url) or request.url
         found = moved(request.meta, target, request.url)
