@@ -1657,9 +1657,11 @@ def test_a_sitemap_of_many_pages_is_fetched_from_at_once(tmp_path):
     with _served(_LongSitemap) as base:
         _LongSitemap.sitemap = "".join(f"{base}/definition/term-{'x' * 50}-{n:05}/\n" for n in range(60_000)).encode()
         db = tmp_path / "long.db"
-        result = crawl(db, "--sitemap", f"{base}/sitemap.txt", "--no-follow", "--max-duration", "8")
+        result = crawl(db, "--sitemap", f"{base}/sitemap.txt", "--no-follow", "--max-duration", "10")
     assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
-    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 100  # fetched (archived, or staged for --resume)
+    # Fetched (archived, or staged for --resume): before, none of the sitemap's, and of the start list the eight that
+    # filled the downloader (--concurrency 8); hundreds now, and some 70 on a loaded machine.
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 30
 
 
 def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
@@ -1671,9 +1673,11 @@ def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
         urls = tmp_path / "urls.txt"
         urls.write_text("".join(f"{base}/definition/term-{n:05}/\n" for n in range(60_000)))
         db = tmp_path / "list.db"
-        result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-duration", "8")
+        result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-duration", "10")
     assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
-    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 100  # fetched (archived, or staged for --resume)
+    # Fetched (archived, or staged for --resume): before, none of the sitemap's, and of the start list the eight that
+    # filled the downloader (--concurrency 8); hundreds now, and some 70 on a loaded machine.
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 30
 
 
 class _LateSitemap(_Site):
