@@ -1649,6 +1649,11 @@ class _LongSitemap(_Site):
         return f"<html><head><title>Term {name}</title></head><body><h1>Term {name}</h1><p>Term {name} is a term.</p>"
 
 
+# Six seconds, a page each 20 ms at most: enough to show whether pages are fetched, too few pages for the run's
+# close to take long.
+_BRIEFLY = ("--max-duration", "6", "--delay", "0.02")
+
+
 def test_a_sitemap_of_many_pages_is_fetched_from_at_once(tmp_path):
     """The sitemap's callback scheduled its 60,000 requests itself, a third of a millisecond each, while its
     response held Scrapy's downloads back: 20 seconds before the first page was asked for, and --max-duration
@@ -1657,11 +1662,10 @@ def test_a_sitemap_of_many_pages_is_fetched_from_at_once(tmp_path):
     with _served(_LongSitemap) as base:
         _LongSitemap.sitemap = "".join(f"{base}/definition/term-{'x' * 50}-{n:05}/\n" for n in range(60_000)).encode()
         db = tmp_path / "long.db"
-        result = crawl(db, "--sitemap", f"{base}/sitemap.txt", "--no-follow", "--max-duration", "10")
+        result = crawl(db, "--sitemap", f"{base}/sitemap.txt", "--no-follow", *_BRIEFLY)
     assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
-    # Fetched (archived, or staged for --resume): before, none of the sitemap's, and of the start list the eight that
-    # filled the downloader (--concurrency 8); hundreds now, and some 70 on a loaded machine.
-    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 30
+    # Fetched (archived, or staged for --resume): none before, some 200 now.
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 10
 
 
 def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
@@ -1673,11 +1677,10 @@ def test_a_start_list_of_many_pages_is_fetched_from_at_once(tmp_path):
         urls = tmp_path / "urls.txt"
         urls.write_text("".join(f"{base}/definition/term-{n:05}/\n" for n in range(60_000)))
         db = tmp_path / "list.db"
-        result = crawl(db, "--urls-file", str(urls), "--no-follow", "--max-duration", "10")
+        result = crawl(db, "--urls-file", str(urls), "--no-follow", *_BRIEFLY)
     assert result.returncode == 4, result.stdout + result.stderr  # ExitStatus.STOPPED_EARLY
-    # Fetched (archived, or staged for --resume): before, none of the sitemap's, and of the start list the eight that
-    # filled the downloader (--concurrency 8); hundreds now, and some 70 on a loaded machine.
-    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 30
+    # Fetched (archived, or staged for --resume): none before, some 200 now.
+    assert rows(db, "SELECT count(*) AS n FROM captures")[0]["n"] >= 10
 
 
 class _LateSitemap(_Site):
