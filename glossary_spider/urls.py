@@ -107,7 +107,7 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
         if url.startswith("?"):  # an empty query too replaces the base's, as a browser reads it (urljoin keeps it)
             url = base.split("#", 1)[0].split("?", 1)[0] + url
         else:
-            url = _join_from_root(origin, url) if origin and len(url) <= MAX_CACHED_URL else urljoin(base, url)
+            url = _join_from_root(origin, url) if origin else urljoin(base, url)
     return _normalize_absolute(url) if len(url) <= MAX_CACHED_URL else _normalize_absolute.__wrapped__(url)
 
 
@@ -149,8 +149,20 @@ def _origin(base: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-@lru_cache(maxsize=8192)
 def _join_from_root(origin: str, path: str) -> str:
+    """``path`` (from the root: ``/definition/vega/``) joined to ``origin`` (``http://host/``). A plain path, of
+    unreserved characters and no "." or ".." segment, is as urljoin would write it, three times as fast:
+    most links of a page are such paths to pages the crawl has not met yet."""
+    if _PLAIN_PATH.fullmatch(path) and "/." not in path:
+        return origin + path[1:]
+    return _join_cached(origin, path) if len(path) <= MAX_CACHED_URL else urljoin(origin, path)
+
+
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9._~/-]*")
+
+
+@lru_cache(maxsize=8192)
+def _join_cached(origin: str, path: str) -> str:
     return urljoin(origin, path)
 
 

@@ -53,6 +53,22 @@ def test_relative_links_resolve_against_the_page():
 
 
 @pytest.mark.parametrize(("href", "expected"), [
+    ("/definition/vega/", "https://term.greeks.live/definition/vega/"),
+    ("/", "https://term.greeks.live/"),
+    ("/area//vega/", "https://term.greeks.live/area//vega/"),
+    ("/.well-known/x", "https://term.greeks.live/.well-known/x"),
+    ("/area/./vega/", "https://term.greeks.live/area/vega/"),
+    ("/area/skew/../vega/", "https://term.greeks.live/area/vega/"),
+    ("/..", "https://term.greeks.live/"),
+    ("/a~b_c.d-e/", "https://term.greeks.live/a~b_c.d-e/"),
+    ("/term/café/", "https://term.greeks.live/term/caf%C3%A9/"),
+])
+def test_a_link_from_the_root_resolves_against_the_site_whatever_the_page(href, expected):
+    for page in ("https://Term.Greeks.Live:443/area/skew/", "https://term.greeks.live/definition/x/?page=2"):
+        assert normalize_url(href, page) == expected
+
+
+@pytest.mark.parametrize(("href", "expected"), [
     ("?", "https://term.greeks.live/definition/x/"),
     ("?#top", "https://term.greeks.live/definition/x/"),
     ("?page=2", "https://term.greeks.live/definition/x/?page=2"),
