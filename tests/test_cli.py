@@ -1916,6 +1916,26 @@ def test_db_dash_is_refused_not_made_a_file_named_dash(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_db_memory_is_refused_not_crawled_into_memory_and_lost(tmp_path):
+    """SQLite's name for an in-memory database: the crawl's pages went there, and were gone at its end."""
+    result = launcher.run([*GLOSSARY, "crawl", "--db", ":memory:", "--start-url", "http://127.0.0.1:9/"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert_one_line_error(result, "in-memory database", "./:memory:")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_named_as_a_sqlite_uri_is_the_file_of_that_name(replica, tmp_path):
+    """'file:x.db?mode=memory' is a file's name to every command: the crawl's writer took it for a URI (SQLite's
+    in-memory database), wrote its pages there and ended in a traceback, leaving an empty archive in the file."""
+    name = "file:x.db?mode=memory"
+    result = run_glossary("crawl", "--db", name, "--start-url", f"{replica.url}/", "--no-follow", "--delay", "0",
+                          "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert rows(tmp_path / name, "SELECT count(*) AS n FROM pages") == [{"n": 1}]
+    shown = run_glossary("runs", "--db", name, cwd=tmp_path)
+    assert shown.returncode == 0 and "done" in shown.stdout, shown.stderr
+
+
 def test_a_query_word_that_looks_like_an_option_gets_a_hint(crawled):
     result = run_glossary("search", "-vega", "--db", str(crawled))
     assert_one_line_error(result, "No such option", "put -- before them: glossary search -- -vega")

@@ -81,6 +81,9 @@ def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str
     if value == "-":
         raise click.BadParameter("an archive is a SQLite file, not standard input or output: give its path "
                                  "(a file named - is ./-)")
+    if value == ":memory:":
+        raise click.BadParameter("names SQLite's in-memory database, gone when the command ends: give the "
+                                 "archive's path (a file named :memory: is ./:memory:)")
     if not os.path.isabs(value):
         try:
             os.getcwd()

@@ -133,7 +133,8 @@ class Archive(Staging, Writer, Reads):
             remove_abandoned_creations(self.path)
             if not self.path.exists():
                 _create(self.path)
-            conn = sqlite3.connect(str(self.path), check_same_thread=False, factory=WriterConnection)
+            # Absolute: SQLite reads a name such as ':memory:' or 'file:x.db?mode=memory' as no file at all.
+            conn = sqlite3.connect(str(self.path.absolute()), check_same_thread=False, factory=WriterConnection)
             conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             self.db = sqlite_utils.Database(conn)
             if not judged:
