@@ -1066,29 +1066,43 @@ def test_another_applications_database_with_a_pages_table_is_not_an_archive(tmp_
     conn.close()
     for command in (("search", "gamma"), ("held",), ("runs", "--check")):
         result = run_glossary(*command, "--db", str(db))
-        assert_one_line_error(result, f"{db} is not a glossary archive: it has no crawl_runs table")
+        assert_one_line_error(result, f"{db} is not a glossary archive: it has no crawl_runs or captures table")
 
 
-def test_another_applications_database_with_pages_and_crawl_runs_tables_is_refused_untouched(tmp_path):
+@pytest.mark.parametrize(("tables", "why"), [
+    (["pages (url TEXT PRIMARY KEY, title TEXT)", "crawl_runs (id INTEGER PRIMARY KEY, started TEXT)"],
+     "it has no captures table"),
+    (["pages (url TEXT PRIMARY KEY, title TEXT)", "crawl_runs (id INTEGER PRIMARY KEY, started TEXT)",
+      "captures (url, fetched_at, body_sha256)"], "its pages table has no content_hash or status column"),
+    (["pages (id INTEGER PRIMARY KEY, url TEXT UNIQUE, content_hash TEXT, status TEXT, html TEXT NOT NULL)",
+      "crawl_runs (id INTEGER PRIMARY KEY, command TEXT, started_at TEXT)", "captures (url, fetched_at, body_sha256)"],
+     "its pages table's primary key is not url"),
+    (["pages (url TEXT PRIMARY KEY, content_hash TEXT, status TEXT)", "crawl_runs (command TEXT, started_at TEXT)",
+      "captures (url, fetched_at, body_sha256)"], "its crawl_runs table's primary key is not id"),
+], ids=["cms", "no-content-hash", "pages-keyed-by-id", "runs-without-id"])
+def test_another_applications_database_with_pages_and_crawl_runs_tables_is_refused_untouched(tmp_path, tables, why):
     """A CMS's database with tables named pages and crawl_runs was taken for an archive: a reparse added 26
     tables, columns and search triggers to it and said "nothing new", and a crawl then failed on it with
-    advice to resume. Every archive has had their url, content_hash, status, command and started_at."""
+    advice to resume. Later, one whose tables had every column an archive has always had: a crawl added some
+    40 tables to it, then failed on its own NOT NULL column ("room on the disk, most often"), a reparse ended
+    in a traceback. Every archive has had their url, content_hash, status, command and started_at, a
+    captures table, and pages keyed by url and runs by id."""
     db = tmp_path / "cms.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE pages (url TEXT PRIMARY KEY, title TEXT)")
-        conn.execute("CREATE TABLE crawl_runs (id INTEGER PRIMARY KEY, started TEXT)")
-        conn.execute("INSERT INTO pages VALUES ('/about', 'About us')")
+        for table in tables:
+            conn.execute(f"CREATE TABLE {table}")
+        conn.execute("INSERT INTO pages (url) VALUES ('/about')" if "html" not in tables[0] else
+                     "INSERT INTO pages (url, html) VALUES ('/about', '<p>About us')")
     conn.close()
     before = db.read_bytes()
     for command in (("reparse", "--no-progress"), ("refresh", "--no-progress"),
                     ("crawl", "--start-url", "http://127.0.0.1:9/", "--no-progress")):
         result = run_glossary(*command, "--db", str(db))
-        assert_one_line_error(result, f"{db} is a SQLite database but not a glossary archive (its pages table "
-                                      "has no content_hash or status column", "nothing was added to it")
+        assert_one_line_error(result, f"{db} is a SQLite database but not a glossary archive ({why}",
+                              "nothing was added to it")
     for command in (("search", "about"), ("show", "/about"), ("report",), ("held",)):
         result = run_glossary(*command, "--db", str(db))
-        assert_one_line_error(result, f"{db} is not a glossary archive: its pages table has no content_hash or "
-                                      "status column")
+        assert_one_line_error(result, f"{db} is not a glossary archive: {why}")
     assert db.read_bytes() == before
 
 

@@ -324,21 +324,26 @@ def check_schema_version(version: int, path: Any) -> None:
                            f"this one knows {SCHEMA_VERSION}): upgrade glossary_spider")
 
 
-# What every archive has held since schema 1: a database without them is another application's, whatever
-# its tables are called.
-ARCHIVE_MARKS = {"pages": ("url", "content_hash", "status"), "crawl_runs": ("command", "started_at")}
+# What every archive has held since schema 1, and the primary keys of its pages and runs: a database without
+# them is another application's, whatever its tables are called.
+ARCHIVE_MARKS = {"pages": ("url", "content_hash", "status"), "crawl_runs": ("command", "started_at"),
+                 "captures": ("url", "fetched_at", "body_sha256")}
+ARCHIVE_KEYS = {"pages": ["url"], "crawl_runs": ["id"]}
 
 
 def not_ours(conn: sqlite3.Connection) -> str | None:
     """Why the SQLite database ``conn`` reads is no glossary archive (one with tables, none of them
     :data:`ARCHIVE_MARKS`', is another application's), or None."""
     tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if missing := sorted(ARCHIVE_MARKS.keys() - tables):
+    if missing := [table for table in ARCHIVE_MARKS if table not in tables]:
         return f"it has no {' or '.join(missing)} table"
     for table, marks in ARCHIVE_MARKS.items():
-        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if lacking := [column for column in marks if column not in columns]:
+        info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        if lacking := [column for column in marks if column not in {row[1] for row in info}]:
             return f"its {table} table has no {' or '.join(lacking)} column"
+        key = [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+        if table in ARCHIVE_KEYS and key != ARCHIVE_KEYS[table]:
+            return f"its {table} table's primary key is not {', '.join(ARCHIVE_KEYS[table])}"
     return None
 
 
