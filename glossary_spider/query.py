@@ -27,6 +27,7 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
+from glossary_spider.storage.errors import is_index_damaged
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text, shell_word
@@ -208,7 +209,7 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     try:
         return _search(conn, query, page_type, limit)
     except sqlite3.OperationalError as exc:
-        if str(exc).startswith("no such table"):  # the archive's, not the query's: the full-text index gone
+        if str(exc).startswith("no such table") or is_index_damaged(exc):  # the archive's, not the query's
             raise
         words = _plain_words(query)
         if not words:

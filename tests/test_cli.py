@@ -358,6 +358,34 @@ def test_an_archive_whose_view_or_search_index_was_dropped_is_told_how_to_make_i
     assert run_glossary("report", "--db", str(db)).returncode == 0
 
 
+@pytest.mark.parametrize("damage", ["DELETE FROM pages_fts_data",
+                                    "UPDATE pages_fts_config SET v = 99 WHERE k = 'version'"],
+                         ids=["structure-gone", "unknown-format"])
+def test_a_damaged_search_index_is_said_to_be_one_and_made_again_by_a_writer(crawled, tmp_path, damage):
+    """A full-text index SQLite could no longer read was 'cannot read the archive: vtable constructor failed:
+    pages_fts; check that this user may read it' to a search (after a note that the query was no FTS5 syntax),
+    and 'not a usable SQLite archive' to every writer, which could not mend it: SQLite drops such an index only
+    through reading it."""
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute(damage)
+    conn.close()
+    result = run_glossary("search", "vega", "--db", str(db))
+    assert_one_line_error(result, f"the full-text index of the archive {db} is damaged", "its pages are whole",
+                          f"glossary reparse --db {db}")
+    assert "Note:" not in result.stderr
+    reparsed = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert reparsed.returncode == 0, reparsed.stderr
+    assert "the full-text index was damaged" in reparsed.stderr
+    assert run_glossary("search", "vega", "--db", str(db)).stdout == run_glossary("search", "vega", "--db",
+                                                                                  str(crawled)).stdout
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        conn.execute("INSERT INTO pages_fts (pages_fts, rank) VALUES ('integrity-check', 1)")  # raises if not whole
+    conn.close()
+    assert archive_problems(db) == []
+
+
 def test_an_archive_from_a_newer_schema(tmp_path):
     db = tmp_path / "new.db"
     with sqlite3.connect(db) as conn:

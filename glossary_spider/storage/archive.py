@@ -27,7 +27,8 @@ from glossary_spider.storage.errors import (ArchiveDamaged, ArchiveError, Archiv
                                             writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
-from glossary_spider.storage.schema import check_ours, check_schema_version, ensure_schema
+from glossary_spider.storage.schema import (check_ours, check_schema_version, drop_index, ensure_schema,
+                                            index_damage)
 from glossary_spider.storage.staging import Staging
 from glossary_spider.storage.writer import Batch, Writer
 
@@ -133,12 +134,16 @@ class Archive(Staging, Writer, Reads):
             remove_abandoned_creations(self.path)
             if not self.path.exists():
                 _create(self.path)
-            # Absolute: SQLite reads a name such as ':memory:' or 'file:x.db?mode=memory' as no file at all.
-            conn = sqlite3.connect(str(self.path.absolute()), check_same_thread=False, factory=WriterConnection)
-            conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
-            self.db = sqlite_utils.Database(conn)
+            self.db = self._connect()
             if not judged:
                 _judge(self.db, self.path)
+            if damage := index_damage(self.db.conn):  # made again from the pages by ensure_schema, below
+                self.db.close()
+                with contextlib.closing(self._connect(isolation_level=None)) as repairing:
+                    drop_index(repairing.conn)
+                logger.warning("%s: the full-text index was damaged (%s): it is made again from the pages",
+                               self.path, damage)
+                self.db = self._connect()
             self.codec = BodyCodec(self.db)
             if not self.db.table_names():  # an empty file someone made: as _create makes one
                 self.db.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -155,6 +160,12 @@ class Archive(Staging, Writer, Reads):
             raise ArchiveError(not_an_archive(self.path, exc, writing=True)) from exc
         except OSError as exc:
             raise ArchiveError(f"cannot open the archive {self.path}: {exc.strerror or exc}") from exc
+
+    def _connect(self, **options: Any) -> sqlite_utils.Database:
+        # Absolute: SQLite reads a name such as ':memory:' or 'file:x.db?mode=memory' as no file at all.
+        conn = sqlite3.connect(str(self.path.absolute()), check_same_thread=False, factory=WriterConnection, **options)
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+        return sqlite_utils.Database(conn)
 
     def close(self) -> None:
         """Fold the write-ahead log into the file and empty it, then close. SQLite does so by itself only

@@ -9,6 +9,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from glossary_spider.terminal import shell_word
+
 
 class ArchiveError(Exception):
     """The archive cannot be used: the message says why, for the user."""
@@ -165,6 +167,8 @@ def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this aga
     archive it found damaged on the way (:func:`damaged`). Where another program held the archive's write
     lock past the busy timeout (:func:`busy_timeout_ms`, :func:`is_locked`), it says to close that program,
     ``then`` what to do."""
+    if is_index_damaged(exc):
+        return index_damaged(path, exc)
     if is_damaged(exc):
         return damaged(path, exc)
     if is_locked(exc):  # no glossary run: the archive's lock file keeps those out, and names them
@@ -211,6 +215,8 @@ def is_locked(exc: sqlite3.Error) -> bool:
 def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
     """A one-line message for a read that SQLite refused (a file this user may not open: the archive, or its
     -wal or -shm beside it), or for an archive it found damaged on the way (:func:`damaged`)."""
+    if is_index_damaged(exc):
+        return index_damaged(path, exc)
     if is_damaged(exc):
         return damaged(path, exc)
     if is_locked(exc):  # a program that took the file for itself (locking_mode EXCLUSIVE), or one writing a
@@ -224,6 +230,8 @@ def cannot_read(path: str | Path, exc: sqlite3.Error) -> str:
 def not_an_archive(path: str | Path, exc: sqlite3.DatabaseError, writing: bool = False) -> str:
     """A one-line message for a file that SQLite cannot read as the archive (``writing``: to write it): damaged,
     or no archive at all; a file that is no SQLite database (a text file, random bytes) with what to do."""
+    if is_index_damaged(exc):
+        return index_damaged(path, exc)
     if is_damaged(exc):
         return damaged(path, exc)
     what = "a usable SQLite archive" if writing else "a glossary archive"
@@ -262,6 +270,24 @@ def is_damaged(exc: sqlite3.Error) -> bool:
     """Whether SQLite's error says the archive's contents are damaged (a disk fault, a copy cut short, a
     file written over in part), rather than that a write was refused or the file is no database at all."""
     return any(sign in str(exc) for sign in ("malformed", "corrupt", "Could not decode"))
+
+
+def is_index_damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite's error says the archive's full-text index (``pages_fts``) cannot be read: its structure
+    gone, written in a format SQLite does not know, or out of step with the pages it indexes; not that a query
+    is no FTS5 syntax, nor that the index is missing (a writer makes a missing one again)."""
+    return any(sign in str(exc) for sign in _INDEX_DAMAGE)
+
+
+_INDEX_DAMAGE = ("vtable constructor failed: pages_fts", "invalid fts5 file format", "fts5: missing row")
+
+
+def index_damaged(path: str | Path, exc: Exception) -> str:
+    """A one-line message for an archive whose full-text index SQLite cannot read (:func:`is_index_damaged`):
+    the archive's own tables are whole, and any writing command makes the index again from them."""
+    what = " ".join(str(exc).split())[:120]
+    return (f"the full-text index of the archive {path} is damaged ({what!r}); its pages are whole: any writing "
+            f"command makes the index again from them: glossary reparse --db {shell_word(str(path))}")
 
 
 def damaged(path: str | Path, exc: Exception) -> str:

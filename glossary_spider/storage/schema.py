@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from glossary_spider.storage.errors import ArchiveError
+from glossary_spider.storage.errors import ArchiveError, is_index_damaged
 
 logger = logging.getLogger(__name__)
 
@@ -454,6 +454,38 @@ def is_current(conn: sqlite3.Connection) -> bool:
             and all(("index", name) in made for name in indexes)
             and all(made.get(("view", name)) == _view_sql(name, sql) for name, sql in VIEWS.items())
             and all(("trigger", name) in made for name in FTS_TRIGGERS))
+
+
+def index_damage(conn: sqlite3.Connection) -> str | None:
+    """What SQLite says of the archive's full-text index where it cannot read it (its structure gone, a format
+    it does not know: :func:`~glossary_spider.storage.errors.is_index_damaged`), or None: one search for a word
+    no page holds, which reads the index's structure and one entry of it."""
+    try:
+        conn.execute("SELECT rowid FROM pages_fts WHERE pages_fts MATCH '\"glossaryspiderprobe\"' LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if is_index_damaged(exc):
+            return str(exc)
+    return None
+
+
+def drop_index(conn: sqlite3.Connection) -> None:
+    """Take a damaged full-text index (:func:`index_damage`) out of the archive, for :func:`ensure_schema` to
+    make again from its pages: its triggers and its tables dropped, then its own entry in the schema, which
+    SQLite drops only through the index it cannot read (a virtual table: no pages of its own to leave behind).
+    In one transaction; ``conn`` (autocommit, used for nothing else) reads a schema without it once reopened."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for trigger in FTS_TRIGGERS:
+            conn.execute(f"DROP TRIGGER IF EXISTS [{trigger}]")
+        for shadow in ("data", "idx", "docsize", "config", "content"):
+            conn.execute(f"DROP TABLE IF EXISTS [pages_fts_{shadow}]")
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("DELETE FROM sqlite_master WHERE type = 'table' AND name = 'pages_fts'")
+        conn.execute("PRAGMA writable_schema = OFF")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _view_sql(name: str, sql: str) -> str:
