@@ -306,6 +306,36 @@ def test_a_refresh_locked_out_after_a_held_run_does_not_stand_in_the_way_of_its_
     assert refused == [{"id": held["id"] + 1, "finish_reason": "locked"}]
 
 
+def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, archived, tmp_path):
+    """Ctrl-C while `held --accept` ran said click's "Aborted." whether or not the run had been accepted (now
+    and then it had been), and one that came as the command ended made its status Python's 130. Stopped at
+    moments through an accept, each says what became of the run, and exits 0 only where it was accepted."""
+    set_mode(site, "maintenance")
+    held = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)["id"]
+    set_mode(site, "normal")
+    command = [*GLOSSARY, "held", "--accept", str(held), "--no-progress", "--db"]
+    started = time.monotonic()
+    timed = launcher.run([*command, str(shutil.copy(archived, tmp_path / "timed.db"))], capture_output=True)
+    assert timed.returncode == 0, timed.stderr
+    duration = time.monotonic() - started
+    for n, share in enumerate((0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
+        db = shutil.copy(archived, tmp_path / f"stopped-{n}.db")
+        process = launcher.popen([*command, str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        time.sleep(share * duration)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        (decision,) = rows(db, "SELECT decision FROM gate_reports WHERE run_id = ?", (held,))
+        if decision["decision"] is None:
+            assert process.returncode == 1, (share, out, err)
+            assert err in (f"Interrupted: run {held} is held still: nothing of it was archived or forgotten\n",
+                           "Interrupted while starting up: nothing was written\n"), (share, err)
+        else:
+            assert decision["decision"] == "accepted" and process.returncode == 0, (share, out, err)
+            assert err == "" and out.startswith(f"Run #{held} accepted"), (share, out, err)
+        assert archive_problems(db) == []
+
+
 def test_a_sitemap_whose_lastmod_never_moves_on_hides_no_change(site, archived):
     """A CMS that never updates its sitemap: every lastmod is older than the pages' last fetch, while the
     pages change. A lastmod older than the Last-Modified the page itself was served with lags behind it:

@@ -21,7 +21,7 @@ import click
 from glossary_spider import settings as defaults
 from glossary_spider.cli import reading, running, runs  # noqa: F401  (their commands join the group)
 from glossary_spider.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, UserError, cli
-from glossary_spider.cli.output import OUTPUT_ERRORS, silence_stdout, standard_streams, stdout_failed
+from glossary_spider.cli.output import OUTPUT_ERRORS, silence_stdout, standard_streams, stdout_failed, stops_past
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import ArchiveError
 from glossary_spider.terminal import safe_text
@@ -100,4 +100,5 @@ def main() -> None:
         if not isinstance(exc, BrokenPipeError):
             click.echo(f"Error: cannot write to standard output: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
+    stops_past()  # the command is done: a stop that comes as it exits does not make its status Python's 130
     sys.exit(code if isinstance(code, int) else 0)

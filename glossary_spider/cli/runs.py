@@ -14,10 +14,10 @@ import click
 
 from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, UserError, again, as_user_error, cli,
                                         db_option, open_reader, user_errors, writer)
-from glossary_spider.cli.output import output_to, stops_take_back
+from glossary_spider.cli.output import Interrupted, output_to, stops_take_back
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
-from glossary_spider.storage import ArchiveError, existing_archive
+from glossary_spider.storage import ArchiveError, existing_archive, read_gate_report
 from glossary_spider.terminal import safe_json, safe_text, shown_path
 
 
@@ -230,6 +230,17 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         return
     existing_archive(db)
     target = accept if accept is not None else discard
+    try:
+        _decide(db, target, accept is not None, progress)
+    except KeyboardInterrupt:  # the decision is one transaction: made, or not at all
+        decision = (read_gate_report(open_reader(db), target) or {}).get("decision")
+        if decision is None:
+            raise Interrupted(f"run {target} is held still: nothing of it was archived or forgotten") from None
+        click.echo(f"Run #{target} {decision} before the stop came (see 'glossary runs').")
+
+
+def _decide(db: str, target: int, accept: bool, progress: bool | None) -> None:
+    """Accept (``accept``) or discard the held run ``target``."""
     with writer(db, "held", run=False) as archive:
         report = archive.gate_report(target)
         if report is None or not report["held"]:
@@ -242,22 +253,22 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
             raise UserError(f"run {target} was stopped before its end {why}: held so far, its pages are asked "
                             f"again and it is judged when resumed ('{again(run['command'], db, '--resume')}'); there "
                             "is nothing to accept or discard until it ends")
-        if discard is not None:
-            count = archive.discard_staged(discard)
-            click.echo(f"Run #{discard} discarded: {count} held pages forgotten; its raw captures stay.")
+        if not accept:
+            count = archive.discard_staged(target)
+            click.echo(f"Run #{target} discarded: {count} held pages forgotten; its raw captures stay.")
             return
         from glossary_spider.query import superseded_by
         from glossary_spider.reparse import accept_held
 
-        if later := superseded_by(archive.db.conn, accept):
-            raise UserError(f"run #{later} has archived pages since run #{accept} was held: "
+        if later := superseded_by(archive.db.conn, target):
+            raise UserError(f"run #{later} has archived pages since run #{target} was held: "
                             f"its versions would be older than the archive's; discard it")
 
         show = sys.stderr.isatty() if progress is None else progress
-        counts = accept_held(archive, accept, show)  # the run counted again, as it would have been had it passed
+        counts = accept_held(archive, target, show)  # the run counted again, as it would have been had it passed
         kinds = ("new", "changed", "unchanged", "gone", "back")
         archived = ", ".join(f"{counts[f'pages_{kind}']} {kind}" for kind in kinds if counts[f"pages_{kind}"]) or "no"
-        click.echo(f"Run #{accept} accepted: {archived} pages archived from its kept captures.")
+        click.echo(f"Run #{target} accepted: {archived} pages archived from its kept captures.")
 
 
 def _not_held(conn: sqlite3.Connection, run_id: int) -> str:
