@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from glossary_spider.cli.common import (HELD_EXIT_STATUSES, RUNS_EXIT_STATUSES, UserError, again, as_user_error, cli,
-                                        db_option, open_reader, user_errors, writer)
+                                        db_option, open_reader, stops_interrupt, user_errors, writer)
 from glossary_spider.cli.output import Interrupted, output_to, stops_take_back
 from glossary_spider.outcome import INTERRUPTED_REASON, changes, held_back, is_complete, stopped_by
 from glossary_spider.params import BadArgument
@@ -230,6 +230,7 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
         return
     existing_archive(db)
     target = accept if accept is not None else discard
+    stops_interrupt()
     try:
         _decide(db, target, accept is not None, progress)
     except KeyboardInterrupt:  # the decision is one transaction: made, or not at all
