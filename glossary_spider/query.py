@@ -211,6 +211,10 @@ def search(conn: sqlite3.Connection, query: str, page_type: str | None = None, l
     except sqlite3.OperationalError as exc:
         if str(exc).startswith("no such table") or is_index_damaged(exc):  # the archive's, not the query's
             raise
+        if re.search(r"\bNOT\b", query):  # as plain words, it would ask for the very words it leaves out
+            raise BadArgument(f"the search query {quoted(query)} is not FTS5 query syntax ({exc}): NOT leaves out "
+                              "the pages holding what follows it from those holding what comes before it "
+                              "(vega NOT greeks), and a query cannot begin with it") from None
         words = _plain_words(query)
         if not words:
             raise BadArgument(f"the search query {quoted(query)} has no words to search for") from None

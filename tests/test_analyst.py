@@ -143,6 +143,18 @@ def test_a_query_that_is_not_fts_syntax_is_searched_as_words(archive, query):
     json.loads(result.stdout)
 
 
+@pytest.mark.parametrize("query", ["NOT greeks", "vega NOT (greeks"])
+def test_a_query_whose_not_is_no_syntax_is_refused_not_searched_for_the_word_it_leaves_out(archive, query):
+    """'NOT greeks' (NOT needs words before it) was searched as the plain word "greeks": the pages holding the
+    very word it asked to leave out."""
+    db, _ = archive
+    result = glossary(db, "search", query)
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"Error: the search query '{query}' is not FTS5 "
+                                                                       "query syntax")
+    assert "(vega NOT greeks), and a query cannot begin with it" in result.stderr
+
+
 def test_a_query_searched_as_plain_words_says_so_and_which(archive):
     """ "risk -legal" (FTS5 reads "-legal" as a column) found the pages holding both words, the opposite of
     what was asked, and said nothing."""
