@@ -196,9 +196,11 @@ def test_a_slug_no_page_has_gets_the_one_it_may_have_meant(archive):
 
 def test_the_words_a_query_was_searched_as_are_said_in_a_line_of_bounded_length(archive):
     db, _ = archive
-    result = glossary(db, "search", " ".join(["NOT x"] * 12_000))
+    result = glossary(db, "search", " ".join(["AND x"] * 12_000))
     assert result.returncode == 0 and result.stderr.startswith("Note: ")
     assert max(len(line) for line in result.stderr.splitlines()) < 1_000
+    result = glossary(db, "search", " ".join(["NOT x"] * 12_000))  # refused, in a line of bounded length too
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and len(result.stderr) < 1_000
 
 
 def _retitled_copy(archive, tmp_path, title):

@@ -484,7 +484,8 @@ def drop_index(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA writable_schema = OFF")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
