@@ -40,7 +40,8 @@ def search(words: tuple[str, ...], db: str, page_type: str | None, limit: int, f
     Results are ranked by bm25, title matches first, with the matching words
     highlighted. FTS5 syntax works (AND, OR, NOT, "phrases", prefix*,
     title:word); a query that is not valid syntax is searched as plain words,
-    every one of them required, and a note on stderr says so.
+    every one of them required, and a note on stderr says so; one holding NOT
+    is refused instead (as plain words, it would ask for what NOT leaves out).
 
     \b
     Examples:

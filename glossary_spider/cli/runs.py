@@ -213,7 +213,8 @@ def held(db: str, run_id: int | None, accept: int | None, discard: int | None, a
     --accept writes the run's versions from its kept captures and marks its
     gone pages gone; if the site misbehaved (a maintenance page, a broken theme,
     a lost deploy answering 404), --discard forgets them. Either way the raw
-    captures stay.
+    captures stay. The decision is one transaction: stopped (Ctrl-C, SIGTERM)
+    before it is made, the run is held still, and the command says so.
 
     \b
     Examples:
