@@ -1447,7 +1447,7 @@ def test_a_resume_on_a_disk_still_full_says_what_to_do(replica, tmp_path):
     import resource
 
     db = tmp_path / "full.db"
-    remedy = f"once that is mended (room on the disk, most often), run 'glossary crawl --resume --db {db}'"
+    remedy = f"once there is room on the disk (or its fault is mended), run 'glossary crawl --resume --db {db}'"
 
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))

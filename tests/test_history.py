@@ -374,7 +374,7 @@ def test_a_reparse_that_meets_a_full_disk_says_so_and_the_next_carries_it_on(arc
     full = run_glossary("reparse", "--db", str(db), "--no-progress", preexec_fn=small_disk)
     assert full.returncode == 2 and "Traceback" not in full.stderr, full.stderr
     assert full.stderr.count("\n") == 1 and full.stderr.startswith("Error: cannot write the archive"), full.stderr
-    assert full.stderr.endswith(f"once that is mended (room on the disk, most often), run 'glossary reparse --db {db}' "
+    assert full.stderr.endswith(f"once there is room on the disk (or its fault is mended), run 'glossary reparse --db {db}' "
                                 "to carry on\n"), full.stderr
     (run,) = rows(db, "SELECT finish_reason FROM crawl_runs WHERE command = 'reparse'")
     assert run["finish_reason"] == "archive_error"
@@ -387,6 +387,20 @@ def test_a_reparse_that_meets_a_full_disk_says_so_and_the_next_carries_it_on(arc
         {"id": 2, "finish_reason": "finished"}]  # carried on, not started anew
     assert rows(db, "SELECT count(*) AS n FROM pages WHERE content_hash = 'before'") == [{"n": 0}]
     holder.close()
+
+
+def test_a_reparse_refused_by_another_programs_trigger_says_to_mend_that_not_the_disk(archived):
+    """Any write SQLite refused that was neither damage nor a lock was "once that is mended (room on the disk,
+    most often)": here a trigger another program added refuses every rewritten page."""
+    _, db = archived
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE pages SET record_digest = NULL, content_hash = 'before'")
+        conn.execute("CREATE TRIGGER frozen BEFORE UPDATE ON pages BEGIN SELECT RAISE(ABORT, 'pages are frozen'); END")
+    conn.close()
+    refused = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "pages are frozen" in refused.stderr and "disk" not in refused.stderr, refused.stderr
+    assert refused.stderr.endswith(f"once that is mended, run 'glossary reparse --db {db}' to carry on\n")
 
 
 def test_a_process_forked_from_the_locks_holder_does_not_keep_the_archive_locked(tmp_path):

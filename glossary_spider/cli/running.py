@@ -23,6 +23,7 @@ from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABL
 from glossary_spider.params import ARGUMENTS, OPTION_SETTINGS, BadArgument, RunArgs
 from glossary_spider.storage import (ArchiveUnwritable, archive_path, cannot_write, existing_archive, is_damaged,
                                      is_locked, read_gate_report, unexpanded)
+from glossary_spider.storage.errors import is_index_damaged
 from glossary_spider.terminal import mkdir_command, shown_path
 
 # Options of crawl and refresh that say how a run fetches (recorded with the run, taken over by a resume).
@@ -121,9 +122,21 @@ def write_refused(db: str, exc: sqlite3.DatabaseError, carry_on: str) -> UserErr
     """The error for a run that a write SQLite refused stopped partway, with how to ``carry_on`` once what
     refused it is mended (a damaged archive is not carried on: it is restored or recovered first)."""
     message = cannot_write(db, exc, then=carry_on)
-    if not (is_damaged(exc) or is_locked(exc)):  # a full disk most often, or a file made read-only meanwhile
-        message += f"; once that is mended (room on the disk, most often), {carry_on}"
+    if not (is_damaged(exc) or is_locked(exc) or is_index_damaged(exc)):  # each says what to do already
+        message += f"; {once_mended(str(exc))}{carry_on}"
     return UserError(message)
+
+
+def once_mended(refusal: str) -> str:
+    """When to carry on a run that a write SQLite refused (``refusal``: its words, or a message holding them):
+    once the disk has room (a full disk, or a file-size limit, reads as either of SQLite's two disk errors),
+    once the archive may be written again, or, for anything else (a constraint or a trigger another program
+    added), once that is mended."""
+    if "disk is full" in refusal or "disk I/O error" in refusal:
+        return "once there is room on the disk (or its fault is mended), "
+    if "readonly" in refusal:
+        return "once the archive may be written again (this user, its directory, the filesystem), "
+    return "once that is mended, "
 
 
 def new_archive_directory(db: str) -> None:
@@ -224,8 +237,7 @@ def _run_crawl(db: str, arguments: dict[str, Any], options: dict[str, Any], pars
             raise UserError(f"{error}: '{again(command, db, '--resume')}'")
         # A write SQLite refused: a full disk most often, but also a file made read-only, or a trigger
         # someone added that refuses it.
-        when = ("" if stats.get("glossary/archive_writer_died")
-                else "once that is mended (room on the disk, most often), ")
+        when = "" if stats.get("glossary/archive_writer_died") else once_mended(error)
         raise UserError(f"{error}; {when}run '{again(command, db, '--resume')}'")
     run_id = stats.get("glossary/run_id")
     if run_id is None:
