@@ -265,6 +265,9 @@ def _gate(value: Any, name: str) -> tuple[str, ...]:
     from glossary_spider.gate import GateSettingError, parse_gate_option
 
     specs = tuple(_split(value))
+    if any(spec.lower() == "off" for spec in specs) and (thresholds := [s for s in specs if s.lower() != "off"]):
+        raise BadArgument(f"{name} off turns the quality gate off, and the thresholds given with it "
+                          f"({', '.join(thresholds)}) would judge nothing: give off, or the thresholds")
     for spec in specs:
         if spec.lower() != "off":
             try:

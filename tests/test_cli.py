@@ -2413,6 +2413,15 @@ def test_a_gate_threshold_it_cannot_take_is_refused_in_one_line(tmp_path, gate, 
     assert not (tmp_path / "a.db").exists()
 
 
+@pytest.mark.parametrize("gates", [("off", "min-pages=3"), ("same-page-share=0.5", "OFF")])
+def test_the_gate_turned_off_with_thresholds_is_refused(tmp_path, gates):
+    """'--gate off --gate min-pages=3' crawled with no gate at all: the threshold asked for judged nothing."""
+    result = run_glossary("crawl", "--db", str(tmp_path / "a.db"), "--start-url", "http://127.0.0.1:9/",
+                          *(word for gate in gates for word in ("--gate", gate)))
+    assert_one_line_error(result, "--gate off", next(gate for gate in gates if gate.lower() != "off"))
+    assert not (tmp_path / "a.db").exists()
+
+
 def _forged_log(db, work):
     """A write-ahead log of ``db`` that retitles every page, as anyone who can read the archive can make."""
     shutil.copy(db, work)
