@@ -34,6 +34,14 @@ _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 _MALFORMED_CHUNKS = getattr(twisted_http, "_MalformedChunkedDataError", ())
 
 
+class LostBeforeClose(getattr(twisted_http, "_DataLoss", Exception)):  # type: ignore[misc]
+    """A body whose end is its connection's close (no Content-Length, no chunks), the connection lost otherwise
+    (a reset): raised as Twisted's own decoders raise a body cut short (:mod:`glossary_spider.handlers`)."""
+
+    def __init__(self) -> None:
+        super().__init__("the connection was lost before the server closed it")
+
+
 class BodyUndecodable(IgnoreRequest):
     """A compressed body cut short, or not in the encoding it names
     (:class:`glossary_spider.decoding.WholeEncodingMiddleware`): the site answered, with no page.
@@ -77,18 +85,21 @@ class RedirectsEndless(RedirectRefused):
         self.loop = loop or []
 
 
+def _reasons(error: BaseException) -> list[Exception]:
+    """Why Twisted's HTTP client gave an answer up (its ``ResponseFailed`` names them), for a download failed."""
+    reasons = getattr(error.__cause__, "reasons", None) or []
+    return [r.value for r in reasons if isinstance(getattr(r, "value", None), Exception)]
+
+
 def malformed(error: BaseException) -> list[BaseException]:
     """What Twisted's HTTP client could not read of an answer it gave up on (a status line that is no
     HTTP/1.x, two different Content-Lengths, a Transfer-Encoding it does not know): the server's
     errors, not the connection's. Empty for any other error."""
     if isinstance(error, ResponseDataLossError):  # a body cut short, or one whose chunks could not be read
-        reasons = getattr(error.__cause__, "reasons", None) or []
-        return [r.value for r in reasons if isinstance(getattr(r, "value", None), _MALFORMED_CHUNKS)]
+        return [reason for reason in _reasons(error) if isinstance(reason, _MALFORMED_CHUNKS)]
     if not isinstance(error, DownloadFailedError):
         return []
-    reasons = getattr(error.__cause__, "reasons", None) or []
-    return [r.value for r in reasons if isinstance(getattr(r, "value", None), Exception)
-            and not isinstance(r.value, ConnectionClosed)]
+    return [reason for reason in _reasons(error) if not isinstance(reason, ConnectionClosed)]
 
 
 def past_limit_once_decoded(error: BaseException) -> bool:
@@ -127,6 +138,8 @@ def describe(error: BaseException) -> str:
     if isinstance(error, ResponseDataLossError):
         if malformed(error):
             return "malformed response"
+        if any(isinstance(reason, LostBeforeClose) for reason in _reasons(error)):
+            return f"body cut short: {LostBeforeClose()}"
         if _length_unknown(error):
             return "body cut short: the connection closed before its last chunk"
         return "body shorter than its Content-Length"
@@ -179,13 +192,10 @@ def _unreadable(error: BaseException) -> str:
 
 def _lost(error: DownloadFailedError) -> str:
     """How the connection of a download that got no whole answer ended (Twisted's ``ResponseFailed`` names it)."""
-    failed = error.__cause__
-    reasons = [r.value for r in getattr(failed, "reasons", None) or []
-               if isinstance(getattr(r, "value", None), Exception)]
-    when = "before an answer" if getattr(failed, "response", None) is None else "before the answer's end"
+    when = "before an answer" if getattr(error.__cause__, "response", None) is None else "before the answer's end"
     words = [f"the connection closed cleanly {when}" if isinstance(e, ConnectionDone)
              else f"the connection was lost {when}" if isinstance(e, ConnectionClosed)
-             else f"{type(e).__name__}: {e}" for e in reasons]
+             else f"{type(e).__name__}: {e}" for e in _reasons(error)]
     return "; ".join(dict.fromkeys(words)) or f"the connection failed {when}"
 
 

@@ -11,6 +11,11 @@ error row says why.
 A connection whose answer came with more than its framing holds is not used again (Twisted keeps it, and the next
 request read the rest as its own answer).
 
+An answer with neither a Content-Length nor chunks ends where its connection closes: Twisted takes any end of
+the connection for that close, a reset (the server crashed, a proxy gave up) too, and its first half was a page.
+Such a body is whole only where the server closed the connection; one lost otherwise is cut short, as a body
+shorter than its Content-Length is.
+
 Scrapy bounds the body (``DOWNLOAD_MAXSIZE``) in its own handler, and builds its connections with a
 protocol of its own made by a factory it sets on the connection pool; this handler sets one that makes
 that protocol with the bound added. Where a release of Scrapy builds them otherwise, the handler is
@@ -22,7 +27,11 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
+from twisted.web import http as twisted_http
+
+from glossary_spider.failures import LostBeforeClose
 
 try:
     from scrapy.core.downloader.handlers.http11 import _LenientHTTP11ClientFactory, _LenientHTTP11ClientProtocol
@@ -30,6 +39,9 @@ except ImportError:  # a release of Scrapy that builds its connections otherwise
     _LenientHTTP11ClientFactory = _LenientHTTP11ClientProtocol = None
 
 MAX_HEAD_BYTES = 1024 * 1024
+# What Twisted's body decoders raise for a body cut short, which LostBeforeClose is; private to Twisted: where it
+# is gone, a body ended by a reset reads as whole, as it did.
+_DataLoss = getattr(twisted_http, "_DataLoss", None)
 
 
 class HeadTooLarge(Exception):
@@ -69,9 +81,23 @@ if _LenientHTTP11ClientProtocol is not None:
                 request.persistent = False
             super()._finishResponse_WAITING(rest)
 
+        def connectionLost(self, reason: Failure) -> None:
+            decoder = getattr(self._parser, "bodyDecoder", None)
+            if (_DataLoss is not None and not reason.check(ConnectionDone)
+                    and getattr(decoder, "contentLength", 0) is None):  # a body whose end is the connection's close
+                self._parser.bodyDecoder = _CutShort()
+            super().connectionLost(reason)
+
     class _BoundedHeadFactory(_LenientHTTP11ClientFactory):  # type: ignore[misc, valid-type]
         def buildProtocol(self, addr: Any) -> _BoundedHeadProtocol:
             return _BoundedHeadProtocol(self._quiescentCallback)
+
+
+class _CutShort:
+    """The body decoder of an answer ended by its close, once its connection was lost otherwise."""
+
+    def noMoreData(self) -> None:
+        raise LostBeforeClose()
 
 
 def _body_follows(parser: Any) -> bool:

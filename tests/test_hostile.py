@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import threading
 import time
@@ -1428,3 +1429,32 @@ def test_killing_browse_stops_datasette(crawled, tmp_path, signum):
     process.wait(timeout=10)
     _wait_for(lambda: not _datasette_pids(crawled) and not listening(), 10)
     assert list(tmp_path.iterdir()) == []  # no metadata file left
+
+
+def test_an_answer_ended_by_its_close_that_was_reset_is_cut_short_not_a_page(raw_site, tmp_path):
+    """An HTTP/1.0 answer with no Content-Length ends at the connection's close: a server that stopped sending and
+    reset the connection (RST: it crashed, a proxy gave up) had its page's first half archived as the page, where a
+    close-delimited body has no end but a clean close. The page is an error row; a clean close is a page still."""
+    words = b"Gamma measures how fast delta moves with the underlying price. " * 60
+    page = b"<html><head><title>Gamma</title></head><body><h1>Gamma</h1><p>" + words + b"</p></body></html>"
+
+    asked = []
+
+    def reset(connection: socket.socket) -> None:
+        asked.append(1)
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page[:len(page) // 2])
+        time.sleep(0.2)  # read by the crawler before the reset
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def closed(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page)
+
+    site = raw_site({"/definition/gamma/": reset, "/definition/whole/": closed})
+    db = tmp_path / "reset.db"
+    result = site.crawl(db)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, title FROM pages") == [{"url": f"{site.url}/definition/whole/", "title": "Gamma"}]
+    assert len(asked) == 3  # asked again, as for any body cut short
+    (error,) = rows(db, "SELECT url, error FROM crawl_errors")
+    assert error == {"url": f"{site.url}/definition/gamma/",
+                     "error": "body cut short: the connection was lost before the server closed it"}, error
