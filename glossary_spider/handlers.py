@@ -14,7 +14,8 @@ request read the rest as its own answer).
 An answer with neither a Content-Length nor chunks ends where its connection closes: Twisted takes any end of
 the connection for that close, a reset (the server crashed, a proxy gave up) too, and its first half was a page.
 Such a body is whole only where the server closed the connection; one lost otherwise is cut short, as a body
-shorter than its Content-Length is.
+shorter than its Content-Length is. Over TLS, that close is the server's closure alert: an end without one is
+lost too (Twisted says so), and RFC 9112 (9.8) holds such an answer incomplete.
 
 Scrapy bounds the body (``DOWNLOAD_MAXSIZE``) in its own handler, and builds its connections with a
 protocol of its own made by a factory it sets on the connection pool; this handler sets one that makes
