@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import struct
 import subprocess
@@ -22,6 +23,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import launcher
@@ -1458,3 +1460,57 @@ def test_an_answer_ended_by_its_close_that_was_reset_is_cut_short_not_a_page(raw
     (error,) = rows(db, "SELECT url, error FROM crawl_errors")
     assert error == {"url": f"{site.url}/definition/gamma/",
                      "error": "body cut short: the connection was lost before the server closed it"}, error
+
+
+@pytest.mark.parametrize("alert", [True, False])
+def test_an_answer_ended_by_its_close_over_tls_is_whole_only_with_the_servers_closure_alert(tmp_path, alert):
+    """RFC 9112 (9.8): over TLS, an answer with neither a Content-Length nor chunks is whole only if the server's
+    closure alert came; a connection that just ended may have been cut by anyone on the way."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+                   .sign(key, hashes.SHA256()))
+    pem = tmp_path / "server.pem"
+    pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem)
+    page = (b"<html><head><title>Gamma</title></head><body><h1>Gamma</h1><p>"
+            + b"Gamma measures how fast delta moves with the underlying price. " * 40 + b"</p></body></html>")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                raw, _ = listener.accept()
+                with contextlib.suppress(OSError, ssl.SSLError), context.wrap_socket(raw, server_side=True) as tls:
+                    robots = b"/robots.txt" in tls.recv(65536)
+                    tls.sendall(b"HTTP/1.0 404 Not Found\r\n\r\n" if robots else
+                                b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + page)
+                    if robots or alert:
+                        tls.unwrap()  # the closure alert; a TLS socket closed otherwise sends none
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}/definition/gamma/"
+    db = tmp_path / "tls.db"
+    try:
+        result = crawl(db, "--start-url", url, "--no-follow")
+    finally:
+        listener.close()
+    assert "Traceback" not in result.stderr, result.stderr
+    if alert:
+        assert result.returncode == 0, result.stderr
+        assert rows(db, "SELECT title, word_count FROM pages") == [{"title": "Gamma", "word_count": 10 * 40}]  # the paragraph whole
+    else:
+        assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 0}]
+        assert rows(db, "SELECT error FROM crawl_errors") == [
+            {"error": "body cut short: the connection was lost before the server closed it"}]
