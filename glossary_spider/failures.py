@@ -35,8 +35,9 @@ _MALFORMED_CHUNKS = getattr(twisted_http, "_MalformedChunkedDataError", ())
 
 
 class LostBeforeClose(getattr(twisted_http, "_DataLoss", Exception)):  # type: ignore[misc]
-    """A body whose end is its connection's close (no Content-Length, no chunks), the connection lost otherwise
-    (a reset): raised as Twisted's own decoders raise a body cut short (:mod:`glossary_spider.handlers`)."""
+    """A body whose end is its connection's close (no Content-Length, no chunks), the connection lost otherwise (a
+    reset; over TLS, an end without the server's closure alert): raised as Twisted's own decoders raise a body cut
+    short (:mod:`glossary_spider.handlers`)."""
 
     def __init__(self) -> None:
         super().__init__("the connection was lost before the server closed it")
