@@ -23,7 +23,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -43,6 +42,7 @@ from w3lib.html import replace_entities
 from glossary_spider.charsets import readable
 from glossary_spider.decoding import encodings_of, head, is_error
 from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
+from glossary_spider.httpdates import http_date
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, leads_to_overlong_host,
@@ -462,10 +462,8 @@ def parse_retry_after(value: bytes | None) -> float | None:
     text = value.decode("latin-1").strip()
     if text.isascii() and text.isdigit():  # not "²", which isdigit() takes and float() refuses
         return float(text)
-    try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+    date = http_date(text)
+    return None if date is None else max(0.0, date.timestamp() - time.time())
 
 
 class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
 from w3lib.encoding import read_bom
+
+from glossary_spider.httpdates import http_date
 
 # How an XML file in UTF-16 or UTF-32 without a byte order mark begins: "<?" in that encoding (XML 1.0,
 # appendix F).
@@ -104,10 +105,8 @@ def _resolved(link: etree._Element, url: str | None) -> str | None:
 
 def _rfc822(value: str | None) -> str | None:
     """An RSS date (RFC 822) as ISO 8601, or None."""
-    try:
-        return parsedate_to_datetime(value.strip()).isoformat() if value else None
-    except (TypeError, ValueError):
-        return None
+    date = http_date(value)
+    return None if date is None else date.isoformat()
 
 
 def xml_fault(body: bytes) -> str | None:

@@ -1514,3 +1514,46 @@ def test_an_answer_ended_by_its_close_over_tls_is_whole_only_with_the_servers_cl
         assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 0}]
         assert rows(db, "SELECT error FROM crawl_errors") == [
             {"error": "body cut short: the connection was lost before the server closed it"}]
+
+
+def test_dates_past_what_python_holds_are_no_dates(raw_site, tmp_path):
+    """A year past a C long ("Mon, 01 Jan 99999999999999999999 ...") raised OverflowError where the standard
+    library reads dates: an RSS item's pubDate lost the whole feed (exit 1, no page asked for), a 503's Retry-After
+    lost its page (no retry; an "OverflowError" fetch row), and one page's Last-Modified stopped every refresh of
+    the archive at its start (start_error, nothing asked for, again on --resume). Each is now no date at all."""
+    overflowing = b"Mon, 01 Jan 99999999999999999999 00:00:00 GMT"
+    base = []
+    unavailable = iter([True])
+
+    def html(title: str, *headers: bytes) -> bytes:
+        body = (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>"
+                + f"{title} is a term of the options market, explained here at length. " * 30
+                + "</p></body></html>").encode()
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + b"".join(headers)
+                + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def feed(connection: socket.socket) -> None:
+        items = "".join(f"<item><link>{base[0]}/definition/{name}/</link><pubDate>{date}</pubDate></item>"
+                        for name, date in [("delta", "Mon, 01 Jan 2024 00:00:00 GMT"),
+                                           ("gamma", overflowing.decode()), ("vega", "")])
+        body = f"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>{items}</channel></rss>".encode()
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                           b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def vega(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: " + overflowing + b"\r\nContent-Length: 0\r\n\r\n"
+                           if next(unavailable, False) else html("Vega"))
+
+    site = raw_site({"/feed.xml": feed, "/definition/delta/": html("Delta"),
+                     "/definition/gamma/": html("Gamma", b"Last-Modified: " + overflowing + b"\r\n"),
+                     "/definition/vega/": vega})
+    base.append(site.url)
+    db = tmp_path / "dates.db"
+    first = crawl(db, "--sitemap", f"{site.url}/feed.xml", "--no-follow")
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    assert rows(db, "SELECT title FROM pages ORDER BY title") == [{"title": t} for t in ("Delta", "Gamma", "Vega")]
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
+    refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--json")
+    assert refreshed.returncode == 0, refreshed.stderr
+    summary = json.loads(refreshed.stdout)  # Delta's pubDate says it has not changed: it is not asked for
+    assert (summary["pages_unchanged"], summary["pages_not_asked"]) == (2, 1), summary

@@ -25,7 +25,6 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
@@ -51,6 +50,7 @@ from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
 from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, answered_status, describe, explain,
                                       past_limit_once_decoded, past_size_limit, unusable_answer)
+from glossary_spider.httpdates import http_date, in_utc, shifted
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import CONDITIONAL, Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
@@ -853,7 +853,7 @@ def contradicts(request: Request, response: Response) -> bool:
     if sent and tag:
         return _opaque(tag) != _opaque(sent)
     since, modified = request.headers.get(b"If-Modified-Since"), response.headers.get(b"Last-Modified")
-    if since and modified and (asked := _http_date(since)) and (given := _http_date(modified)):
+    if (asked := http_date(since)) and (given := http_date(modified)):
         return given != asked
     return False
 
@@ -863,22 +863,15 @@ def _sound_date(value: str | None, fetched: datetime | None) -> bool:
     server ignores any other) no later than the moment the page was fetched, give or take a clock's drift. A
     server may not date a page ahead of its answer (8.8.2.1), and one that did would have a later edit, dated
     now, compared against the future date and found "not modified" for years."""
-    date = _http_date(value.encode("latin-1", "replace")) if value else None
+    date = http_date(value)
     if date is None:
         return False
-    return fetched is None or (date if date.tzinfo else date.replace(tzinfo=timezone.utc)) <= fetched + CLOCK_DRIFT
+    return fetched is None or in_utc(date) <= fetched + CLOCK_DRIFT
 
 
 def _opaque(tag: bytes) -> bytes:
     """An entity tag for the weak comparison (RFC 9110, 8.8.3.2): ``W/"x"`` and ``"x"`` match."""
     return tag.strip().removeprefix(b"W/")
-
-
-def _http_date(value: bytes) -> datetime | None:
-    try:
-        return parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 def _age(fetched: datetime | None) -> timedelta | None:
@@ -893,10 +886,10 @@ def _lags(lastmod: datetime, last_modified: str | None) -> bool:
     """Whether a sitemap's ``lastmod`` for a page is older (by more than :data:`LASTMOD_SLACK`) than the
     ``Last-Modified`` the page itself was served with: that sitemap lags behind its pages, and says nothing
     of whether one changed since."""
-    served = _http_date(last_modified.encode("latin-1", "replace")) if last_modified else None
-    if served is None:
+    served = http_date(last_modified)
+    if served is None or (earliest := shifted(in_utc(served), -LASTMOD_SLACK)) is None:
         return False
-    return lastmod < (served if served.tzinfo else served.replace(tzinfo=timezone.utc)) - LASTMOD_SLACK
+    return lastmod < earliest
 
 
 class LeftForResume(list):
