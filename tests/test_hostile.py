@@ -1557,3 +1557,47 @@ def test_dates_past_what_python_holds_are_no_dates(raw_site, tmp_path):
     assert refreshed.returncode == 0, refreshed.stderr
     summary = json.loads(refreshed.stdout)  # Delta's pubDate says it has not changed: it is not asked for
     assert (summary["pages_unchanged"], summary["pages_not_asked"]) == (2, 1), summary
+
+
+def test_part_of_a_page_not_asked_for_is_not_the_page(raw_site, tmp_path):
+    """A 206 Partial Content (its first half, with a Content-Range) to a request that sent no Range was archived as
+    the page, and a refresh answered so made the half a new version. So too a 226 (a delta, RFC 3229) to a request
+    that asked for none. Each is now a fetch row; an archived page stays as it was."""
+    partial = threading.Event()
+
+    def html(title: str) -> bytes:
+        return (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>"
+                + f"{title} is a term of the options market, explained here at length. " * 30
+                + "</p></body></html>").encode()
+
+    def answer(title: str, status: bytes) -> Callable[[socket.socket], None]:
+        def send(connection: socket.socket) -> None:
+            body = html(title)
+            if status == b"206" or partial.is_set():
+                half = body[:len(body) // 2]
+                head = (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-%d/%d\r\n" % (len(half) - 1, len(body))
+                        if status != b"226" else b"HTTP/1.1 226 IM Used\r\nIM: vcdiff\r\n")
+                body = half
+            else:
+                head = b"HTTP/1.1 200 OK\r\n"
+            connection.sendall(head + b"Content-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        return send
+
+    site = raw_site({"/definition/delta/": answer("Delta", b"200"), "/definition/vega/": answer("Vega", b"206"),
+                     "/definition/gamma/": answer("Gamma", b"226")})
+    db = tmp_path / "partial.db"
+    assert site.crawl(db).returncode == 0
+    assert rows(db, "SELECT title, version, word_count FROM pages ORDER BY title") == [
+        {"title": t, "version": 1, "word_count": 12 * 30} for t in ("Delta", "Gamma")]
+    assert rows(db, "SELECT url, error, http_status FROM crawl_errors") == [
+        {"url": f"{site.url}/definition/vega/", "http_status": 206,
+         "error": "HTTP 206 to a request that sent no Range: part of the page, not the page"}]
+    partial.set()
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--max-age", "0", "--json")
+    assert "Traceback" not in result.stderr, result.stderr
+    assert json.loads(result.stdout)["pages_changed"] == 0
+    assert rows(db, "SELECT title, version, word_count FROM pages ORDER BY title") == [
+        {"title": t, "version": 1, "word_count": 12 * 30} for t in ("Delta", "Gamma")]
+    assert {row["error"] for row in rows(db, "SELECT error FROM crawl_errors WHERE run_id = 2")} == {
+        "HTTP 206 to a request that sent no Range: part of the page, not the page",
+        "HTTP 226 to a request that sent no A-IM: part of the page, not the page"}

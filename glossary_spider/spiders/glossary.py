@@ -79,6 +79,9 @@ CANONICAL_REFUSED = "glossary_canonical_refused"
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGE_META = {"handle_httpstatus_list": [304, 404, 410]}
+# Answers that stand for part of a page, each to a request that asked for one with this header: 206 Partial
+# Content (RFC 9110, 15.3.7) and 226 IM Used, a delta (RFC 3229). The crawl asks for neither.
+UNASKED_PARTS = {206: b"Range", 226: b"A-IM"}
 SITEMAP_WAIT_SECONDS = 600
 # start() and hand_listed() hand requests to the engine while Scrapy's scheduler holds fewer than QUEUED_AHEAD (the
 # downloader's next ones; a retry waits behind them, as behind any request), HANDED_AT_ONCE at most between two
@@ -555,6 +558,11 @@ class GlossarySpider(Spider):
                 self.crawler.stats.inc_value("glossary/not_modified_contradicted")
                 return [self.request_for(url, {"start": False, "listed": True}, dont_filter=True)]
             return [NotModifiedItem(fetch)]
+        if (asked_with := UNASKED_PARTS.get(response.status)) and not (
+                response.request and asked_with in response.request.headers):
+            # Part of the page (206) or a change to it (226, RFC 3229), neither asked for: not the page.
+            return [FailureItem(url, "fetch", f"HTTP {response.status} to a request that sent no {asked_with.decode()}: "
+                                "part of the page, not the page", http_status=response.status, fetch=fetch)]
         content_type = fetch.content_type or ""
         if not is_page(response, content_type):
             # An encoding neither Scrapy nor decoding.py knows is left on the body, which is then no text.
