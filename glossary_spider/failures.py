@@ -43,6 +43,15 @@ class LostBeforeClose(getattr(twisted_http, "_DataLoss", Exception)):  # type: i
         super().__init__("the connection was lost before the server closed it")
 
 
+class OutOfStep(Exception):
+    """What began a kept-alive connection's next answer was no status line: more of the answer before it, which
+    the server sent after that answer's end (:mod:`glossary_spider.handlers`), not this request's answer."""
+
+    def __init__(self, data: bytes):
+        super().__init__(f"after its earlier answer had ended, the connection gave {data[:80]!r}, which begins no "
+                         "answer (more of that answer, sent past its end)")
+
+
 class BodyUndecodable(IgnoreRequest):
     """A compressed body cut short, or not in the encoding it names
     (:class:`glossary_spider.decoding.WholeEncodingMiddleware`): the site answered, with no page.
@@ -100,7 +109,13 @@ def malformed(error: BaseException) -> list[BaseException]:
         return [reason for reason in _reasons(error) if isinstance(reason, _MALFORMED_CHUNKS)]
     if not isinstance(error, DownloadFailedError):
         return []
-    return [reason for reason in _reasons(error) if not isinstance(reason, ConnectionClosed)]
+    return [reason for reason in _reasons(error) if not isinstance(reason, (ConnectionClosed, OutOfStep))]
+
+
+def out_of_step(error: BaseException) -> bool:
+    """Whether a download failed on what a kept-alive connection gave after its earlier answer (:class:`OutOfStep`):
+    the request was not answered, and is asked again on another connection."""
+    return isinstance(error, DownloadFailedError) and any(isinstance(r, OutOfStep) for r in _reasons(error))
 
 
 def past_limit_once_decoded(error: BaseException) -> bool:
@@ -156,6 +171,8 @@ def describe(error: BaseException) -> str:
         return "connection refused"
     if isinstance(error, CannotResolveHostError):
         return "host not found"
+    if out_of_step(error):
+        return "no answer: the connection gave what its earlier answer left"
     if isinstance(error, DownloadFailedError):
         return "malformed response" if malformed(error) else "connection lost"
     if isinstance(error, _UNDECODABLE):
@@ -196,6 +213,7 @@ def _lost(error: DownloadFailedError) -> str:
     when = "before an answer" if getattr(error.__cause__, "response", None) is None else "before the answer's end"
     words = [f"the connection closed cleanly {when}" if isinstance(e, ConnectionDone)
              else f"the connection was lost {when}" if isinstance(e, ConnectionClosed)
+             else str(e) if isinstance(e, OutOfStep)
              else f"{type(e).__name__}: {e}" for e in _reasons(error)]
     return "; ".join(dict.fromkeys(words)) or f"the connection failed {when}"
 

@@ -9,7 +9,11 @@ is given up as malformed (the site's error, not the connection's: not asked for 
 error row says why.
 
 A connection whose answer came with more than its framing holds is not used again (Twisted keeps it, and the next
-request read the rest as its own answer).
+request read the rest as its own answer). Where that more came later, after the next request went out on the
+connection, it begins no answer, nor any status line: that request is not answered
+(:class:`~glossary_spider.failures.OutOfStep`), and is asked again, where it failed as a malformed answer, the
+server's own error, and was not. A status line the server wrote wrong (``HTTP/2 200 OK`` in plain text) is still
+that error.
 
 An answer with neither a Content-Length nor chunks ends where its connection closes: Twisted takes any end of
 the connection for that close, a reset (the server crashed, a proxy gave up) too, and its first half was a page.
@@ -31,8 +35,9 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
 from twisted.web import http as twisted_http
+from twisted.web._newclient import ParseError
 
-from glossary_spider.failures import LostBeforeClose
+from glossary_spider.failures import LostBeforeClose, OutOfStep
 
 try:
     from scrapy.core.downloader.handlers.http11 import _LenientHTTP11ClientFactory, _LenientHTTP11ClientProtocol
@@ -58,6 +63,7 @@ if _LenientHTTP11ClientProtocol is not None:
         after an answer that ran past its end."""
 
         _head_bytes = 0
+        _answered = False  # whether the connection has given an answer whole
 
         def request(self, request: Any) -> Any:
             self._head_bytes = 0
@@ -80,7 +86,15 @@ if _LenientHTTP11ClientProtocol is not None:
             parser, request = self._parser, self._currentRequest
             if parser is not None and request is not None and (rest or _body_follows(parser)):
                 request.persistent = False
+            self._answered = True
             super()._finishResponse_WAITING(rest)
+
+        def _giveUp(self, reason: Failure) -> None:
+            parser = self._parser
+            if (self._answered and reason.check(ParseError) and getattr(parser, "state", None) == "STATUS"
+                    and not reason.value.data.startswith(b"HTTP/")):  # a status line the server wrote wrong is not
+                reason = Failure(OutOfStep(reason.value.data))
+            super()._giveUp(reason)
 
         def connectionLost(self, reason: Failure) -> None:
             decoder = getattr(self._parser, "bodyDecoder", None)

@@ -41,7 +41,8 @@ from w3lib.html import replace_entities
 
 from glossary_spider.charsets import readable
 from glossary_spider.decoding import encodings_of, head, is_error
-from glossary_spider.failures import BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed
+from glossary_spider.failures import (BodyUndecodable, RedirectRefused, RedirectsEndless, describe, malformed,
+                                     out_of_step)
 from glossary_spider.httpdates import http_date
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
@@ -416,11 +417,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
         # An answer Twisted could not read is the server's error, not the connection's: the site answered,
-        # and asking again gets the same.
-        answered = bool(malformed(exception))
+        # and asking again gets the same. What an earlier answer left on a kept-alive connection is none.
+        unreadable, stale = bool(malformed(exception)), out_of_step(exception)
         if self.watch is not None:
-            self.watch.heard(request, answered)
-        if answered:
+            self.watch.heard(request, unreadable or stale)
+        if unreadable:
             return None
         retry = self.retry(request, exception)
         if retry is not None:

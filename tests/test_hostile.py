@@ -1601,3 +1601,39 @@ def test_part_of_a_page_not_asked_for_is_not_the_page(raw_site, tmp_path):
     assert {row["error"] for row in rows(db, "SELECT error FROM crawl_errors WHERE run_id = 2")} == {
         "HTTP 206 to a request that sent no Range: part of the page, not the page",
         "HTTP 226 to a request that sent no A-IM: part of the page, not the page"}
+
+
+def test_what_an_answer_left_on_its_connection_after_its_end_costs_no_page(raw_site, tmp_path):
+    """A server that writes more after a whole answer (a footer echoed past its Content-Length) once the next
+    request has gone out on the kept-alive connection: that request read the surplus as its answer's status line
+    and failed as "malformed response", not asked again (the server's error, the same each time): a good page
+    lost. It is asked again, on another connection."""
+    asked, owing = [], set()
+
+    def page(name: str) -> Callable[[socket.socket], None]:
+        body = (f"<html><head><title>{name}</title></head><body><h1>{name}</h1><p>"
+                + f"{name} is a term of the options market, explained here at length. " * 30
+                + "</p></body></html>").encode()
+
+        def answer(connection: socket.socket) -> None:
+            end = connection.getpeername()[1]  # the crawler's end of the connection
+            asked.append((end, name))
+            if end in owing:
+                connection.sendall(b"<!-- rendered in 3 ms -->\n")  # what the last answer left, late
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
+                               % (len(body), body))
+            if len(asked) == 1:  # the first answer leaves more behind it
+                owing.add(end)
+        return answer
+
+    site = raw_site({f"/definition/{name.lower()}/": page(name) for name in ("Alpha", "Beta", "Gamma")},
+                    keep_alive=True)
+    db = tmp_path / "surplus.db"
+    result = crawl(db, *(f"--start-url={site.url}/definition/{name}/" for name in ("alpha", "beta", "gamma")),
+                   "--no-follow", "--concurrency", "1")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT title FROM pages ORDER BY title") == [{"title": t} for t in ("Alpha", "Beta", "Gamma")]
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
+    (first,) = owing
+    _, cost = [name for end, name in asked if end == first]
+    assert [name for _, name in asked].count(cost) == 2, asked  # the page the surplus cost, asked again
