@@ -1637,3 +1637,33 @@ def test_what_an_answer_left_on_its_connection_after_its_end_costs_no_page(raw_s
     (first,) = owing
     _, cost = [name for end, name in asked if end == first]
     assert [name for _, name in asked].count(cost) == 2, asked  # the page the surplus cost, asked again
+
+
+def _html_answer(title: str, links: tuple[str, ...] = ()) -> bytes:
+    body = (f"<html><head><title>{title}</title></head><body><main><h1>{title}</h1><p>"
+            + f"{title} is a page of the options glossary, written out here at some length. " * 30 + "</p><ul>"
+            + "".join(f'<li><a href="{link}">{link}</a></li>' for link in links) + "</ul></main></body></html>").encode()
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def test_a_page_the_sitemap_lists_that_a_link_reached_first_is_archived(raw_site, tmp_path):
+    """A page of no glossary type is archived where a sitemap lists it: where a link had reached it first (the
+    sitemap answering late), it was only visited, and lost from the archive."""
+    base = []
+
+    def late_sitemap(connection: socket.socket) -> None:
+        time.sleep(1.5)  # the home page and its links come first
+        body = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                + "".join(f"<url><loc>{base[0]}{path}</loc></url>" for path in ("/about/", "/definition/alpha/"))
+                + "</urlset>").encode()
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: %d\r\n\r\n%s"
+                           % (len(body), body))
+
+    site = raw_site({"/": _html_answer("Home", ("/about/", "/definition/alpha/")), "/about/": _html_answer("About"),
+                     "/definition/alpha/": _html_answer("Alpha"), "/sitemap.xml": late_sitemap})
+    base.append(site.url)
+    db = tmp_path / "listed.db"
+    result = crawl(db, "--start-url", f"{site.url}/", "--sitemap", f"{site.url}/sitemap.xml")
+    assert result.returncode == 0, result.stderr
+    assert rows(db, "SELECT url FROM pages ORDER BY url") == [
+        {"url": f"{site.url}{path}"} for path in ("/", "/about/", "/definition/alpha/")]

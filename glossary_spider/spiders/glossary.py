@@ -384,7 +384,8 @@ class GlossarySpider(Spider):
                                                 "from sitemaps in one run; no more are taken")
                     break
                 self.sitemap_urls_taken += 1
-                if loc in self.seen:
+                if loc in self.seen:  # a link had it scheduled first: a page the sitemaps list is archived all the same
+                    self.archive_later(loc)
                     continue
                 self.seen.add(loc)
                 if made < HANDED_AT_ONCE:
