@@ -811,6 +811,50 @@ def test_a_page_fetched_at_a_variant_of_its_url_is_archived_once_at_its_canonica
     assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
 
 
+class _CanonicalTangles(_Site):
+    """Pages at query variants whose canonical URLs name each other (``loop``), lead on by two steps (``chain``),
+    or answer 500 every time (``down``)."""
+
+    CANONICAL = {"/definition/loop/?v=1": "/definition/loop/?v=2", "/definition/loop/?v=2": "/definition/loop/?v=1",
+                 "/definition/chain/?a=1": "/definition/chain/?a=2", "/definition/chain/?a=2": "/definition/chain/?a=3",
+                 "/definition/down/?ref=a": "/definition/down/"}
+    HOME = ["/definition/loop/?v=1", "/definition/chain/?a=1", "/definition/down/?ref=a"]
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path == "/definition/down/":
+            self.send_error(500)
+        else:
+            super().do_GET()
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return None
+        name = self.path.strip("/").split("/")[-1] or "Home"
+        links = "".join(f'<a href="{u}">{u}</a> ' for u in self.HOME) if self.path == "/" else ""
+        return (f'<html><head><title>{name}</title><link rel="canonical" href="{self.CANONICAL.get(self.path, self.path)}">'
+                f'</head><body><h1>{name}</h1><p>{name} is a term of crypto derivatives, explained here at some length '
+                f'for its readers.</p>{links}</body></html>')
+
+
+def test_canonical_urls_that_loop_lead_on_or_fail_leave_each_page_archived_once(tmp_path):
+    """Two variants whose canonical URLs named each other were each recorded as moved to the other, and the page
+    was archived nowhere, with no row saying so; a chain of two steps recorded its first variant as moved twice;
+    a canonical URL that answered 500 lost the page, its failure recorded under the variant that answered 200.
+    The page is archived where the loop closes, each URL of a chain moved once, and a page whose canonical URL
+    cannot be had where it was found."""
+    db = tmp_path / "tangles.db"
+    with _served(_CanonicalTangles) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT url FROM pages ORDER BY url") == [{"url": f"{base}{path}"} for path in (
+        "/", "/definition/chain/?a=3", "/definition/down/?ref=a", "/definition/loop/?v=2")]
+    assert rows(db, "SELECT url, headers FROM captures WHERE outcome = 'moved' ORDER BY url") == [
+        {"url": f"{base}/definition/chain/?a=1", "headers": f"Location: {base}/definition/chain/?a=2"},
+        {"url": f"{base}/definition/chain/?a=2", "headers": f"Location: {base}/definition/chain/?a=3"},
+        {"url": f"{base}/definition/loop/?v=1", "headers": f"Location: {base}/definition/loop/?v=2"}]
+    assert rows(db, "SELECT count(*) AS n FROM crawl_errors") == [{"n": 0}]
+
+
 class _Refreshing(_Pages):
     """:class:`_Pages`, the paths in ``REFRESH`` each with a meta refresh, without delay, to where it says."""
 

@@ -585,7 +585,7 @@ class GlossarySpider(Spider):
             return [FailureItem(url, "parse", "extraction failed", f"{type(exc).__name__}: {exc}",
                                 response.status, fetch)]
         if canonical := self.canonical_of_variant(url, extraction.record, response.meta):
-            return [self.canonical_request(response, canonical)]
+            return AskedAgain([self.canonical_request(response, canonical)])
         discovered, requests, chain = [], [], 0
         if self.params.follow and not self.limit_reached():
             verdict = self.guard.judge(url, reading, response.meta)
@@ -629,14 +629,17 @@ class GlossarySpider(Spider):
         one at its canonical URL, a listing's page (``?page=2``, of no glossary type), one whose canonical
         URL is another page or server (a site's mistake, or a trap, which the trap guard weighs), and one
         reached by as many redirects as a request may follow. Nor for a page a refresh asks about, archived
-        at its own URL already, nor where that canonical URL answered that it is no page
-        (:meth:`variant_again`)."""
+        at its own URL already, nor where that canonical URL answered that it is no page, or no answer
+        (:meth:`variant_again`), nor where it is a URL that led to this one (canonical URLs that name each other:
+        the page is archived where the loop ends)."""
         canonical, most = record.get("canonical_url"), self.settings.getint("REDIRECT_MAX_TIMES")
         if (not canonical or "?" not in url or record["page_type"] not in GLOSSARY_TYPES or url in self.known
                 or meta.get(CANONICAL_REFUSED) or meta.get("redirect_times", 0) >= most):
             return None
         target = normalize_url(canonical)
         if target is None or target == url or urlsplit(target)[:3] != urlsplit(url)[:3]:
+            return None
+        if target in (normalize_url(u) or u for u in meta.get("redirect_urls", [])):
             return None
         return target
 
@@ -654,9 +657,10 @@ class GlossarySpider(Spider):
             "redirect_times": meta.get("redirect_times", 0) + 1})
 
     def variant_again(self, meta: dict[str, Any]) -> Request | None:
-        """Where the canonical URL a page named (:meth:`canonical_request`) answered 404 or 410, the site's
-        rel=canonical names what it does not serve: the page is asked for again at the URL it was fetched at,
-        to be archived there, with the redirects that led to it. None for an answer to any other request."""
+        """Where the canonical URL a page named (:meth:`canonical_request`) answered 404 or 410, or could not be
+        had (a 5xx, a time-out, robots.txt: after its retries), the site's rel=canonical names what it does not
+        serve: the page is asked for again at the URL it was fetched at, to be archived there, with the
+        redirects that led to it. None for an answer to any other request."""
         reasons = meta.get("redirect_reasons") or []
         if not reasons or reasons[-1] != CANONICAL_REASON:
             return None
@@ -782,6 +786,9 @@ class GlossarySpider(Spider):
         request = failure.request  # type: ignore[attr-defined]
         self.guard.answered(request.meta)
         yield from self.guarded()
+        if again := self.variant_again(request.meta):  # a canonical URL that could not be had: the page where found
+            yield again
+            return
         redirects = request.meta.get("redirect_urls") or []
         asked = redirects[0] if redirects else request.url
         url = normalize_url(asked) or asked
@@ -908,9 +915,10 @@ class LeftForResume(list):
 
 
 class AskedAgain(list):
-    """What a page's callback gives for a canonical URL that is no page (:meth:`GlossarySpider.variant_again`):
-    the request for the page that named it, again, which carries the URLs that redirected to it; none of
-    them has moved."""
+    """What a page's callback gives where the page is asked for at another URL: the canonical URL a variant of it
+    names (:meth:`GlossarySpider.canonical_request`), or, where that is no page, the variant again
+    (:meth:`GlossarySpider.variant_again`). The request carries the URLs that redirected to it; none of them has
+    moved yet: the answer to that request says where they went, once."""
 
 
 def moved(meta: dict[str, Any], url: str, target: str) -> list[MovedItem]:
