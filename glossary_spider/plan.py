@@ -80,7 +80,8 @@ class RunPlan:
     ``args`` are the run's effective arguments: defaults filled in, and for a resumed run
     those it was first started with. ``known`` (refresh) maps each archived page to what a
     conditional re-fetch needs; ``done`` and ``pending`` (resume) are the URLs the stopped
-    run fetched and those it found but had not fetched yet; ``retry`` (refresh) the glossary pages
+    run fetched and those it found but had not fetched yet (for a new refresh, those the stopped refresh it
+    leaves had found by links and not fetched: :func:`_plan`); ``retry`` (refresh) the glossary pages
     never archived that earlier runs got no answer from. ``superseded`` is the stopped run a new one
     leaves unfinished, which a resume would have continued; ``unfinished_crawl`` (refresh) the crawl
     that stopped before it was done, whose pages left to fetch a refresh does not ask for; ``chains``
@@ -292,14 +293,24 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
         args = dataclasses.replace(args, sitemap_urls=tuple(archive.sitemaps_used()))
     if args.mode == "refresh" and "follow" not in args.given and not archive.follows():
         args = dataclasses.replace(args, follow=False)  # the archive's scope: what its crawl was given
+    carried: list[str] = []
     if superseded := archive.resumable_run(args.mode):
+        if args.mode == "refresh" and args.follow:
+            carried = [url for url in archive.frontier(superseded["id"])[1] if url not in known]
         archive.abandon_staged(superseded["id"])  # no longer resumable once this run starts
     run_id = archive.start_run(args.mode, args.record(), os.getpid(), job_id)
+    if carried:
+        # What the stopped refresh found by links and had not fetched: links in pages it archived, which this
+        # run, asking about them conditionally, reads no more. They are this run's to fetch, and its resume's.
+        chains = {url: chain for url, chain in archive.chains(superseded["id"]).items() if url in carried}
+        with archive.db.atomic():
+            archive.mark_frontier(run_id, pending=carried, chains=chains)
     from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
 
     retry = archive.unanswered_pages() if args.mode == "refresh" else []
     unfinished = archive.resumable_run("crawl") if args.mode == "refresh" else None
-    return RunPlan(args, known, retry=retry, run_id=run_id, superseded=superseded, unfinished_crawl=unfinished,
+    return RunPlan(args, known, pending=carried, retry=retry, run_id=run_id, superseded=superseded,
+                   unfinished_crawl=unfinished, chains=archive.chains(run_id),
                    earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
 
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import hashlib
 import http.server
 import json
 import os
@@ -698,6 +699,51 @@ class _Pages(_Site):
 
     def markup(self) -> str | None:
         return self.PAGES.get(self.path)
+
+
+class _Tagged(_Pages):
+    """:class:`_Pages`, each page with an entity tag, answering ``304 Not Modified`` to a request that sends it."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        markup = self.markup()
+        tag = f'"{hashlib.sha256(markup.encode()).hexdigest()[:16]}"' if markup is not None else None
+        if tag is None or self.headers.get("If-None-Match") != tag:
+            self.send_response(404 if markup is None else 200)
+            body = (markup or "").encode()
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            if tag:
+                self.send_header("ETag", tag)
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(304)
+        self.send_header("ETag", tag)
+        self.end_headers()
+
+
+def test_a_new_refresh_in_place_of_a_stopped_one_fetches_what_it_had_found_by_links(tmp_path):
+    """A refresh stopped by its budget had archived a changed page and not yet fetched the new page it links; the
+    refresh started in its place (not --resume), asking about the changed page, unchanged since, read its links no
+    more: the new page was never fetched, by it or by any refresh after. It is fetched by the new refresh."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p>{1}"
+    names = ["delta", "gamma", "vega"]
+    _Tagged.PAGES = {"/": post.format("Home", "".join(f'<a href="/definition/{n}/">{n}</a>' for n in names)),
+                     **{f"/definition/{n}/": post.format(n.title(), "") for n in [*names, "rho"]}}
+    db = tmp_path / "left.db"
+    with _served(_Tagged) as base:
+        assert crawl(db, "--start-url", f"{base}/").returncode == 0
+        _Tagged.PAGES["/"] += '<a href="/definition/rho/">rho</a>'
+        stopped = run_glossary("refresh", "--db", str(db), "--delay", "0", "--concurrency", "1", "--max-requests", "2",
+                               "--no-progress")
+        assert stopped.returncode == 4, stopped.stdout + stopped.stderr  # ExitStatus.STOPPED_EARLY
+        assert rows(db, "SELECT version FROM pages WHERE url = ?", (f"{base}/",)) == [{"version": 2}]
+        assert rows(db, "SELECT count(*) AS n FROM pages WHERE url LIKE '%rho%'") == [{"n": 0}]
+        result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["pages_new"] == 1
+    assert rows(db, "SELECT url, title FROM pages WHERE url LIKE '%rho%'") == [
+        {"url": f"{base}/definition/rho/", "title": "Rho"}]
 
 
 class _ForNow(_Pages):
