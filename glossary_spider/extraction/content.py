@@ -621,7 +621,7 @@ class _Walker:
             self.link("inline", a)
 
     def listing(self, element: HtmlElement) -> None:
-        items = [li for li in element if isinstance(li.tag, str) and li.tag in ("li", "dt", "dd")]
+        items = _list_items(element)
         # Most lists hold no heading at all: one search of the list says so, before one for each item.
         if _has_heading(element) and any(_has_heading(item) for item in items):
             for li in items:
@@ -715,12 +715,17 @@ def _declared(style: str) -> dict[str, str]:
     return found
 
 
-def hidden_elements(root: HtmlElement) -> list[HtmlElement]:
-    """The elements under ``root`` shown to no reader (see :data:`_HIDDEN_XPATH`): marked ``hidden``, or whose
+def hidden_elements(root: HtmlElement, dialogs: list[HtmlElement] | None = None) -> list[HtmlElement]:
+    """The elements under ``root`` shown to no reader (see :data:`_HIDDEN_XPATH`): marked ``hidden``, a ``dialog``
+    not open, or whose
     own style says ``display: none``, or ``visibility: hidden`` (or ``collapse``) where nothing under them
     makes itself visible again, as CSS lets a descendant do (such a block is kept whole, rather than lose
-    what it shows)."""
+    what it shows). ``dialogs``: the page's ``dialog`` elements, where a walk of its tree found them already."""
     found = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
+    # A dialog not open (a newsletter's, a cookie notice's) is shown by a script, if ever: display: none by the
+    # HTML Standard's own style sheet, as hidden is.
+    found += [dialog for dialog in (root.iter("dialog") if dialogs is None else dialogs)
+              if dialog.get("open") is None and not has_descendant(dialog, ("h1",))]
     if has_attribute(root, "style"):
         for element in _STYLED_XPATH(root):
             declared = _declared(element.get("style"))
@@ -790,7 +795,7 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     if memo.noscript if memo.noscript is not None else next(root.iter("noscript"), None) is not None:
         memo.hrefs = hrefs_followed(root, memo.pager)
         etree.strip_elements(root, "noscript", with_tail=False)
-    hidden = hidden_elements(root)
+    hidden = hidden_elements(root, memo.dialogs)
     if hidden and memo.hrefs is None:  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
         memo.hrefs = hrefs_followed(root, memo.pager)
     for element in hidden:
@@ -882,3 +887,17 @@ def urls_to_follow(root: HtmlElement, base: str | PageMemo) -> list[str]:
     found = memo.hrefs if memo and memo.hrefs is not None else hrefs_followed(root, memo and memo.pager)
     # Each spelling resolved once (a page repeats its links), then each URL kept once.
     return list(dict.fromkeys(filter(None, map(resolve, dict.fromkeys(found)))))
+
+
+def _list_items(element: HtmlElement) -> list[HtmlElement]:
+    """A list's items: its ``li``, ``dt`` and ``dd`` children, and in a ``dl`` those of the ``div``s that group
+    its terms with their definitions, as the HTML Standard allows (a browser shows them as the same list)."""
+    items = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag in ("li", "dt", "dd"):
+            items.append(child)
+        elif child.tag == "div" and element.tag == "dl":
+            items.extend(item for item in child if isinstance(item.tag, str) and item.tag in ("dt", "dd"))
+    return items

@@ -39,9 +39,10 @@ class PageMemo:
         # a crawl follows the links of a collapsed menu still.
         self.hrefs: list[str] | None = None
         # Whether the page has a <noscript>, and a link to follow that is no <a> (an image map's <area>, a <link
-        # rel=next>), as the walk of its tree for its scripts found them (None: not looked for).
+        # rel=next>), as the walk of its tree for its scripts found them (None: not looked for); its dialogs.
         self.noscript: bool | None = None
         self.pager: bool | None = None
+        self.dialogs: list[HtmlElement] | None = None  # the page's <dialog>s, as that walk found them
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)

@@ -86,6 +86,19 @@ def _jsonld_scripts(scripts: list[HtmlElement]) -> list[HtmlElement]:
 _HTML_OR_JS_COMMENTLINE = re.compile(r"^\s*(//.*|<!--.*-->)")
 
 
+def _commented_json(text: str) -> Any:
+    """``text`` read by jstyleson, as extruct reads it; and where that fails, with a line break after it: jstyleson
+    leaves a last ``//`` comment that no line break ends (``//]]>`` closing a CDATA wrapper, a plugin's signature),
+    and extruct, losing the block whole, says so. A block that is no JSON either way fails as extruct's does."""
+    try:
+        return jstyleson.loads(text, strict=False)
+    except ValueError as exc:
+        try:
+            return jstyleson.loads(text + "\n", strict=False)
+        except ValueError:
+            raise exc from None
+
+
 def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     """The items of one block, as extruct's ``JsonLdExtractor`` gives them (which reads only blocks whose
     type is written exactly ``application/ld+json``)."""
@@ -95,7 +108,7 @@ def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
     try:
         data = fastjson.loads(text, foreign=True)
     except ValueError:
-        data = fastjson.as_json(jstyleson.loads(_HTML_OR_JS_COMMENTLINE.sub("", text), strict=False))
+        data = fastjson.as_json(_commented_json(_HTML_OR_JS_COMMENTLINE.sub("", text)))
     found = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
     return [item for item in found if item]
 
