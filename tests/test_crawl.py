@@ -877,8 +877,9 @@ class _CanonicalTangles(_Site):
             return None
         name = self.path.strip("/").split("/")[-1] or "Home"
         links = "".join(f'<a href="{u}">{u}</a> ' for u in self.HOME) if self.path == "/" else ""
-        return (f'<html><head><title>{name}</title><link rel="canonical" href="{self.CANONICAL.get(self.path, self.path)}">'
-                f'</head><body><h1>{name}</h1><p>{name} is a term of crypto derivatives, explained here at some length '
+        canonical = self.CANONICAL.get(self.path, self.path)
+        return (f'<html><head><title>{name}</title><link rel="canonical" href="{canonical}"></head>'
+                f'<body><h1>{name}</h1><p>{name} is a term of crypto derivatives, explained here at some length '
                 f'for its readers.</p>{links}</body></html>')
 
 

@@ -1509,7 +1509,8 @@ def test_an_answer_ended_by_its_close_over_tls_is_whole_only_with_the_servers_cl
     assert "Traceback" not in result.stderr, result.stderr
     if alert:
         assert result.returncode == 0, result.stderr
-        assert rows(db, "SELECT title, word_count FROM pages") == [{"title": "Gamma", "word_count": 10 * 40}]  # the paragraph whole
+        # The paragraph whole: its sentence of ten words, forty times.
+        assert rows(db, "SELECT title, word_count FROM pages") == [{"title": "Gamma", "word_count": 10 * 40}]
     else:
         assert rows(db, "SELECT count(*) AS n FROM pages") == [{"n": 0}]
         assert rows(db, "SELECT error FROM crawl_errors") == [
@@ -1642,7 +1643,8 @@ def test_what_an_answer_left_on_its_connection_after_its_end_costs_no_page(raw_s
 def _html_answer(title: str, links: tuple[str, ...] = ()) -> bytes:
     body = (f"<html><head><title>{title}</title></head><body><main><h1>{title}</h1><p>"
             + f"{title} is a page of the options glossary, written out here at some length. " * 30 + "</p><ul>"
-            + "".join(f'<li><a href="{link}">{link}</a></li>' for link in links) + "</ul></main></body></html>").encode()
+            + "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
+            + "</ul></main></body></html>").encode()
     return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 

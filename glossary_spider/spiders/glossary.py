@@ -384,7 +384,7 @@ class GlossarySpider(Spider):
                                                 "from sitemaps in one run; no more are taken")
                     break
                 self.sitemap_urls_taken += 1
-                if loc in self.seen:  # a link had it scheduled first: a page the sitemaps list is archived all the same
+                if loc in self.seen:  # a link had it scheduled first: listed, it is archived all the same
                     self.archive_later(loc)
                     continue
                 self.seen.add(loc)
@@ -562,8 +562,9 @@ class GlossarySpider(Spider):
         if (asked_with := UNASKED_PARTS.get(response.status)) and not (
                 response.request and asked_with in response.request.headers):
             # Part of the page (206) or a change to it (226, RFC 3229), neither asked for: not the page.
-            return [FailureItem(url, "fetch", f"HTTP {response.status} to a request that sent no {asked_with.decode()}: "
-                                "part of the page, not the page", http_status=response.status, fetch=fetch)]
+            error = (f"HTTP {response.status} to a request that sent no {asked_with.decode()}: "
+                     "part of the page, not the page")
+            return [FailureItem(url, "fetch", error, http_status=response.status, fetch=fetch)]
         content_type = fetch.content_type or ""
         if not is_page(response, content_type):
             # An encoding neither Scrapy nor decoding.py knows is left on the body, which is then no text.
