@@ -34,7 +34,12 @@ _UNDECODABLE = (zlib.error, gzip.BadGzipFile, EOFError)
 _MALFORMED_CHUNKS = getattr(twisted_http, "_MalformedChunkedDataError", ())
 
 
-class LostBeforeClose(getattr(twisted_http, "_DataLoss", Exception)):  # type: ignore[misc]
+# What Twisted's body decoders raise for a body cut short; private to Twisted: where it is gone, LostBeforeClose is
+# never raised, and a body ended by a reset reads as whole, as it did.
+DATA_LOSS = getattr(twisted_http, "_DataLoss", None)
+
+
+class LostBeforeClose(DATA_LOSS or Exception):  # type: ignore[misc]
     """A body whose end is its connection's close (no Content-Length, no chunks), the connection lost otherwise (a
     reset; over TLS, an end without the server's closure alert): raised as Twisted's own decoders raise a body cut
     short (:mod:`glossary_spider.handlers`)."""

@@ -34,10 +34,9 @@ from typing import Any
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from twisted.internet.error import ConnectionDone
 from twisted.python.failure import Failure
-from twisted.web import http as twisted_http
 from twisted.web._newclient import ParseError
 
-from glossary_spider.failures import LostBeforeClose, OutOfStep
+from glossary_spider.failures import DATA_LOSS, LostBeforeClose, OutOfStep
 
 try:
     from scrapy.core.downloader.handlers.http11 import _LenientHTTP11ClientFactory, _LenientHTTP11ClientProtocol
@@ -45,9 +44,6 @@ except ImportError:  # a release of Scrapy that builds its connections otherwise
     _LenientHTTP11ClientFactory = _LenientHTTP11ClientProtocol = None
 
 MAX_HEAD_BYTES = 1024 * 1024
-# What Twisted's body decoders raise for a body cut short, which LostBeforeClose is; private to Twisted: where it
-# is gone, a body ended by a reset reads as whole, as it did.
-_DataLoss = getattr(twisted_http, "_DataLoss", None)
 
 
 class HeadTooLarge(Exception):
@@ -98,7 +94,7 @@ if _LenientHTTP11ClientProtocol is not None:
 
         def connectionLost(self, reason: Failure) -> None:
             decoder = getattr(self._parser, "bodyDecoder", None)
-            if (_DataLoss is not None and not reason.check(ConnectionDone)
+            if (DATA_LOSS is not None and not reason.check(ConnectionDone)
                     and getattr(decoder, "contentLength", 0) is None):  # a body whose end is the connection's close
                 self._parser.bodyDecoder = _CutShort()
             super().connectionLost(reason)

@@ -1517,6 +1517,21 @@ def test_an_answer_ended_by_its_close_over_tls_is_whole_only_with_the_servers_cl
             {"error": "body cut short: the connection was lost before the server closed it"}]
 
 
+def _page_markup(title: str, links: tuple[str, ...] = ()) -> bytes:
+    """A glossary page of 360 words (its sentence of twelve, thirty times), linking ``links`` in a list."""
+    return (f"<html><head><title>{title}</title></head><body><main><h1>{title}</h1><p>"
+            + f"{title} is a term of the options market, explained here at length. " * 30 + "</p><ul>"
+            + "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
+            + "</ul></main></body></html>").encode()
+
+
+def _html_answer(title: str, links: tuple[str, ...] = (), headers: bytes = b"") -> bytes:
+    """:func:`_page_markup` as a whole HTTP/1.1 answer, with ``headers`` (CRLF-ended lines) besides its own."""
+    body = _page_markup(title, links)
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + headers
+            + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
 def test_dates_past_what_python_holds_are_no_dates(raw_site, tmp_path):
     """A year past a C long ("Mon, 01 Jan 99999999999999999999 ...") raised OverflowError where the standard
     library reads dates: an RSS item's pubDate lost the whole feed (exit 1, no page asked for), a 503's Retry-After
@@ -1525,13 +1540,6 @@ def test_dates_past_what_python_holds_are_no_dates(raw_site, tmp_path):
     overflowing = b"Mon, 01 Jan 99999999999999999999 00:00:00 GMT"
     base = []
     unavailable = iter([True])
-
-    def html(title: str, *headers: bytes) -> bytes:
-        body = (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>"
-                + f"{title} is a term of the options market, explained here at length. " * 30
-                + "</p></body></html>").encode()
-        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n" + b"".join(headers)
-                + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
     def feed(connection: socket.socket) -> None:
         items = "".join(f"<item><link>{base[0]}/definition/{name}/</link><pubDate>{date}</pubDate></item>"
@@ -1543,10 +1551,10 @@ def test_dates_past_what_python_holds_are_no_dates(raw_site, tmp_path):
 
     def vega(connection: socket.socket) -> None:
         connection.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: " + overflowing + b"\r\nContent-Length: 0\r\n\r\n"
-                           if next(unavailable, False) else html("Vega"))
+                           if next(unavailable, False) else _html_answer("Vega"))
 
-    site = raw_site({"/feed.xml": feed, "/definition/delta/": html("Delta"),
-                     "/definition/gamma/": html("Gamma", b"Last-Modified: " + overflowing + b"\r\n"),
+    site = raw_site({"/feed.xml": feed, "/definition/delta/": _html_answer("Delta"),
+                     "/definition/gamma/": _html_answer("Gamma", headers=b"Last-Modified: " + overflowing + b"\r\n"),
                      "/definition/vega/": vega})
     base.append(site.url)
     db = tmp_path / "dates.db"
@@ -1566,14 +1574,9 @@ def test_part_of_a_page_not_asked_for_is_not_the_page(raw_site, tmp_path):
     that asked for none. Each is now a fetch row; an archived page stays as it was."""
     partial = threading.Event()
 
-    def html(title: str) -> bytes:
-        return (f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>"
-                + f"{title} is a term of the options market, explained here at length. " * 30
-                + "</p></body></html>").encode()
-
     def answer(title: str, status: bytes) -> Callable[[socket.socket], None]:
         def send(connection: socket.socket) -> None:
-            body = html(title)
+            body = _page_markup(title)
             if status == b"206" or partial.is_set():
                 half = body[:len(body) // 2]
                 head = (b"HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-%d/%d\r\n" % (len(half) - 1, len(body))
@@ -1612,17 +1615,12 @@ def test_what_an_answer_left_on_its_connection_after_its_end_costs_no_page(raw_s
     asked, owing = [], set()
 
     def page(name: str) -> Callable[[socket.socket], None]:
-        body = (f"<html><head><title>{name}</title></head><body><h1>{name}</h1><p>"
-                + f"{name} is a term of the options market, explained here at length. " * 30
-                + "</p></body></html>").encode()
-
         def answer(connection: socket.socket) -> None:
             end = connection.getpeername()[1]  # the crawler's end of the connection
             asked.append((end, name))
             if end in owing:
                 connection.sendall(b"<!-- rendered in 3 ms -->\n")  # what the last answer left, late
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s"
-                               % (len(body), body))
+            connection.sendall(_html_answer(name))
             if len(asked) == 1:  # the first answer leaves more behind it
                 owing.add(end)
         return answer
@@ -1638,14 +1636,6 @@ def test_what_an_answer_left_on_its_connection_after_its_end_costs_no_page(raw_s
     (first,) = owing
     _, cost = [name for end, name in asked if end == first]
     assert [name for _, name in asked].count(cost) == 2, asked  # the page the surplus cost, asked again
-
-
-def _html_answer(title: str, links: tuple[str, ...] = ()) -> bytes:
-    body = (f"<html><head><title>{title}</title></head><body><main><h1>{title}</h1><p>"
-            + f"{title} is a page of the options glossary, written out here at some length. " * 30 + "</p><ul>"
-            + "".join(f'<li><a href="{link}">{link}</a></li>' for link in links)
-            + "</ul></main></body></html>").encode()
-    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
 def test_a_page_the_sitemap_lists_that_a_link_reached_first_is_archived(raw_site, tmp_path):
