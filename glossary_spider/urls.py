@@ -102,7 +102,12 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
     if base and not url.startswith(("http://", "https://")):
         if "\\" in url:
             url = _forward_slashes(url)
-        origin = origin_of(base) if url.startswith("/") and not url.startswith("//") else None
+        if url.startswith("//"):  # from the scheme on: a browser passes over every slash before the host
+            host = url.lstrip("/")
+            if not host or host[0] in "?#":  # "//", "///": no host, no URL (urljoin reads the page itself)
+                return None
+            url = f"{base.partition(':')[0]}://{host}"
+        origin = origin_of(base) if url.startswith("/") else None
         # A path from the root resolves the same against every page of a site: join it once per site.
         if url.startswith("?"):  # an empty query too replaces the base's, as a browser reads it (urljoin keeps it)
             url = base.split("#", 1)[0].split("?", 1)[0] + url
@@ -113,9 +118,10 @@ def normalize_url(url: str, base: str | None = None) -> str | None:
 
 def link_url(href: str, base: str) -> str | None:
     """The archive URL a page's link (``href``, on a page whose links resolve against ``base``) leads to; None
-    for none, and for a link within the page itself (``#fn1``, ``#``): in-page navigation, a table of
-    contents or a footnote marker, not a link between pages."""
-    return None if href.lstrip().startswith("#") else normalize_url(href, base)
+    for none, and for a link within the page itself (``#fn1``, ``#``, an empty ``href``): in-page navigation, a
+    table of contents, a footnote marker or a script's handle, not a link between pages."""
+    href = href.strip()
+    return None if not href or href.startswith("#") else normalize_url(href, base)
 
 
 def base_url(href: str, page_url: str) -> str:

@@ -1291,6 +1291,33 @@ def test_a_dialog_not_open_is_not_the_pages_text_and_an_open_one_is():
         "Vega measures how much an option's price moves with implied volatility.\n\nA note the page shows open.")
 
 
+def test_an_iframes_own_text_and_an_svg_images_title_are_not_the_pages_words():
+    """A browser shows an <iframe>'s frame, never the text written inside it (for browsers without frames), and draws
+    no SVG image's <title> or <desc> (a tooltip, a description for a screen reader): an icon's title within a
+    sentence ran into its words ("It mattersInfo iconA circle for hedging")."""
+    markup = b"""<html><body><article><h1>Delta</h1><div class="entry-content">
+    <p>Delta measures how much an option's price moves with its underlying.
+    <iframe src="https://video.example/embed/1">Your browser does not support iframes.</iframe></p>
+    <p>It matters <svg width="10"><title>Info icon</title><desc>A circle</desc><circle r="4"/></svg> for hedging,
+    as <svg><text>drawn words</text></svg> show.</p></div></article></body></html>"""
+    record = extract_page(markup, "https://term.greeks.live/definition/delta/").record
+    assert record["body_text"] == ("Delta measures how much an option's price moves with its underlying.\n\n"
+                                   "It matters for hedging, as drawn words show.")
+
+
+def test_an_empty_href_is_no_link_and_one_naming_no_host_leads_nowhere():
+    """href="" is the page itself (a script's handle, as href="#" is), and "//" or "///" name no host: a browser
+    refuses them as URLs, where urljoin read them as the page itself. "///vega.example/x" names one."""
+    links = "".join(f'<a href="{href}">link {n}</a> ' for n, href in enumerate(
+        ["", "  ", "//", "///", "\\\\", "///vega.example/x", "/definition/gamma/"]))
+    markup = f"""<html><body><article><h1>Vega</h1><div class="entry-content">
+    <p>Vega measures how much an option's price moves with implied volatility: {links}</p>
+    </div></article></body></html>""".encode()
+    record = extract_page(markup, "https://term.greeks.live/definition/vega/").record
+    assert [(link["to_url"], link["anchor_text"]) for link in record["links"]] == [
+        ("https://vega.example/x", "link 5"), ("https://term.greeks.live/definition/gamma/", "link 6")]
+
+
 def test_a_definition_list_whose_terms_are_grouped_in_divs_is_read_whole():
     """The HTML Standard lets a <dl> group each term with its definitions in a <div>, and browsers show it as any
     other: its words were all lost, the list read as having no item."""

@@ -32,7 +32,7 @@ from glossary_spider.urls import classify, link_url
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # What no reader reads as the page's text: scripts, styles, templates, and a ruby's annotation (the reading
 # of Vega<rt>ν</rt> or 先物<rt>さきもの</rt> over its word, which would run into it: "Vegaν").
-UNREAD = ("script", "style", "noscript", "template", "rt", "rp")
+UNREAD = ("script", "style", "noscript", "template", "rt", "rp", "iframe")
 # Those whose links are no link either: a crawl runs no script, and a browser shows no template's content. A
 # <noscript>'s links are followed (a client without scripts is shown them), though its text is not the page's.
 UNLINKED = tuple(tag for tag in UNREAD if tag != "noscript")
@@ -715,17 +715,21 @@ def _declared(style: str) -> dict[str, str]:
     return found
 
 
-def hidden_elements(root: HtmlElement, dialogs: list[HtmlElement] | None = None) -> list[HtmlElement]:
+def hidden_elements(root: HtmlElement, dialogs: list[HtmlElement] | None = None,
+                    svgs: list[HtmlElement] | None = None) -> list[HtmlElement]:
     """The elements under ``root`` shown to no reader (see :data:`_HIDDEN_XPATH`): marked ``hidden``, a ``dialog``
-    not open, or whose
-    own style says ``display: none``, or ``visibility: hidden`` (or ``collapse``) where nothing under them
-    makes itself visible again, as CSS lets a descendant do (such a block is kept whole, rather than lose
-    what it shows). ``dialogs``: the page's ``dialog`` elements, where a walk of its tree found them already."""
+    not open, an SVG image's ``title`` or ``desc`` (its tooltip and its description for a screen reader, drawn
+    nowhere), or whose own style says ``display: none``, or ``visibility: hidden`` (or ``collapse``) where
+    nothing under them makes itself visible again, as CSS lets a descendant do (such a block is kept whole,
+    rather than lose what it shows). ``dialogs``, ``svgs``: the page's ``dialog`` and ``svg`` elements, where a
+    walk of its tree found them already."""
     found = _HIDDEN_XPATH(root) if has_attribute(root, "hidden") else []
     # A dialog not open (a newsletter's, a cookie notice's) is shown by a script, if ever: display: none by the
     # HTML Standard's own style sheet, as hidden is.
     found += [dialog for dialog in (root.iter("dialog") if dialogs is None else dialogs)
               if dialog.get("open") is None and not has_descendant(dialog, ("h1",))]
+    # An icon's <svg><title>Info</title></svg> within a sentence read "It mattersInfo for hedging".
+    found += [unseen for svg in (root.iter("svg") if svgs is None else svgs) for unseen in svg.iter("title", "desc")]
     if has_attribute(root, "style"):
         for element in _STYLED_XPATH(root):
             declared = _declared(element.get("style"))
@@ -795,7 +799,7 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
     if memo.noscript if memo.noscript is not None else next(root.iter("noscript"), None) is not None:
         memo.hrefs = hrefs_followed(root, memo.pager)
         etree.strip_elements(root, "noscript", with_tail=False)
-    hidden = hidden_elements(root, memo.dialogs)
+    hidden = hidden_elements(root, memo.dialogs, memo.svgs)
     if hidden and memo.hrefs is None:  # what a crawl follows: hidden links too (a collapsed menu's, a mobile one's)
         memo.hrefs = hrefs_followed(root, memo.pager)
     for element in hidden:

@@ -39,10 +39,12 @@ class PageMemo:
         # a crawl follows the links of a collapsed menu still.
         self.hrefs: list[str] | None = None
         # Whether the page has a <noscript>, and a link to follow that is no <a> (an image map's <area>, a <link
-        # rel=next>), as the walk of its tree for its scripts found them (None: not looked for); its dialogs.
+        # rel=next>), as the walk of its tree for its scripts found them (None: not looked for); its dialogs and
+        # SVG images, as that walk found them.
         self.noscript: bool | None = None
         self.pager: bool | None = None
-        self.dialogs: list[HtmlElement] | None = None  # the page's <dialog>s, as that walk found them
+        self.dialogs: list[HtmlElement] | None = None
+        self.svgs: list[HtmlElement] | None = None
 
     def text(self, element: HtmlElement) -> str:
         text = self.texts.get(element)

@@ -37,7 +37,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 15
+EXTRACTOR_VERSION = 16
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -373,12 +373,12 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     page_type, slug = classify(url)
 
     # One walk of the tree for what structured data reads and for what tells the content walk where to look.
-    tagged = elements_by_tag(root, ("script", "head", "noscript", "area", "link", "dialog"))
+    tagged = elements_by_tag(root, ("script", "head", "noscript", "area", "link", "dialog", "svg"))
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4), tagged)
     errors += structured_errors
     memo = PageMemo(base, url)
     memo.noscript, memo.pager = bool(tagged["noscript"]), leads_on(tagged["area"], tagged["link"])
-    memo.dialogs = tagged["dialog"]
+    memo.dialogs, memo.svgs = tagged["dialog"], tagged["svg"]
     text_of = memo.text
     content, h1 = extract_content(root, memo, page_type)
     cards = content.cards
