@@ -1,7 +1,7 @@
-"""Sitemaps in the formats sitemaps.org allows besides XML ones, which Scrapy's ``Sitemap`` reads: the
-text format and syndication feeds. Each reads as a urlset: entries with a ``loc`` (and a ``lastmod``).
-And a sitemap's bytes in UTF-8, whatever Unicode encoding it is written in (:func:`utf8`), and what keeps
-an XML one from being read whole (:func:`xml_fault`).
+"""What a sitemap answer holds (:func:`read_sitemap`): an XML sitemap, which Scrapy's ``Sitemap`` reads, or one
+in the formats sitemaps.org allows besides: the text format and syndication feeds. Each reads as a urlset:
+entries with a ``loc`` (and a ``lastmod``). And a sitemap's bytes in UTF-8, whatever Unicode encoding it is
+written in (:func:`utf8`), and what keeps an XML one from being read whole (:func:`xml_fault`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,54 @@ from typing import Any
 from urllib.parse import urljoin
 
 from lxml import etree
+from scrapy.http import Response, TextResponse, XmlResponse
+from scrapy.utils.gz import gzip_magic_number
+from scrapy.utils.sitemap import Sitemap
 from w3lib.encoding import read_bom
 
+from glossary_spider.decoding import whole
+from glossary_spider.failures import BodyUndecodable
 from glossary_spider.httpdates import http_date
+
+
+def read_sitemap(response: Response, max_size: int) -> Sitemap | TextSitemap | FeedSitemap | str:
+    """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
+    wrong with it; a gzip file is read to ``max_size`` bytes once decompressed (:func:`sitemap_body`)."""
+    body = sitemap_body(response, max_size)
+    if isinstance(body, str):
+        return body
+    if (body := utf8(body)) is None:
+        return "not a sitemap: not the UTF-16 or UTF-32 its byte order mark or first characters say"
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
+    if b"<!ENTITY" in body:
+        return "the sitemap declares XML entities; not read"
+    try:
+        sitemap = Sitemap(body)
+    except (etree.Error, StopIteration):
+        return "not a sitemap: not XML"
+    if sitemap.type not in ("urlset", "sitemapindex", "rss", "feed"):
+        return f"not a sitemap: its root element is <{sitemap.type}>"
+    if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
+        return f"the sitemap is not well-formed XML ({fault}); not read"
+    if sitemap.type in ("rss", "feed"):
+        return FeedSitemap.read(body, response.url) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
+    return sitemap
+
+
+def sitemap_body(response: Response, max_size: int) -> bytes | str:
+    """A sitemap's bytes, as Scrapy's ``SitemapSpider`` finds them, text too: an XML or text answer's
+    body; a gzip file's, decompressed to ``max_size`` bytes, its stream whole (a gzip served with
+    ``Content-Encoding: gzip`` came decompressed already); or what is wrong, in words."""
+    if gzip_magic_number(response):
+        try:
+            body = whole(response.body, [b"gzip"], max_size)
+        except BodyUndecodable as exc:  # half a sitemap's URLs, read as all of them, would be a quiet loss
+            return f"sitemap {exc.what}"
+        return "sitemap over the size limit once decompressed" if body is None else body
+    if isinstance(response, (XmlResponse, TextResponse)) or response.url.endswith((".xml", ".xml.gz")):
+        return response.body
+    return "not a sitemap (neither XML nor text nor gzip)"
 
 # How an XML file in UTF-16 or UTF-32 without a byte order mark begins: "<?" in that encoding (XML 1.0,
 # appendix F).

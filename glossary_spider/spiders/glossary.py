@@ -24,33 +24,28 @@ import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from lxml import etree
 from scrapy import Request, Spider, signals
 from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
 from scrapy.dupefilters import RFPDupeFilter
 from scrapy.exceptions import CloseSpider, DontCloseSpider
-from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings, Settings
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gzip_magic_number
-from scrapy.utils.sitemap import Sitemap
 from twisted.python.failure import Failure
 
-from glossary_spider.decoding import whole
 from glossary_spider.extensions import let_stops_in_when_running
 from glossary_spider.extraction import Extraction, extract_page
 from glossary_spider.extraction.page import looks_binary
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.failures import (BodyUndecodable, RedirectsEndless, answered_status, describe, explain,
-                                      past_limit_once_decoded, past_size_limit, unusable_answer)
-from glossary_spider.httpdates import http_date, in_utc, shifted
+from glossary_spider.failures import (RedirectsEndless, answered_status, describe, explain, past_limit_once_decoded,
+                                      past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import CONDITIONAL, Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
@@ -59,14 +54,14 @@ from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.queues import PrivateQueues
 from glossary_spider.signals import limit_reached as limit_signal
 from glossary_spider.signals import run_abandoned, stop_requested
-from glossary_spider.sitemaps import FeedSitemap, TextSitemap, utf8, xml_fault
+from glossary_spider.sitemaps import read_sitemap
 from glossary_spider.sketches import PageReading, read_page
 from glossary_spider.storage import Fetch
-from glossary_spider.storage.records import CLOCK_SLACK
 from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import Trap, TrapGuard, Verdict
 from glossary_spider.urls import (GLOSSARY_TYPES, MAX_URL, host_of, is_file, is_followable, normalize_url,
                                   server_of)
+from glossary_spider.validators import LASTMOD_SLACK, age_of, conditional_headers, contradicts, lags
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
                                      hold_stops)
 
@@ -90,14 +85,6 @@ SITEMAP_WAIT_SECONDS = 600
 QUEUED_AHEAD = 2000
 HANDED_AT_ONCE = 1000
 
-
-# How much older than a page's last fetch its sitemap lastmod must be for a refresh to skip the page: a
-# lastmod that is a date alone stands for the whole of that day (in whatever zone the site keeps), and the
-# site's clock may run behind ours. A page edited within a day before its last fetch is asked again,
-# conditionally (a 304 when it has not changed since).
-LASTMOD_SLACK = timedelta(days=1)
-# How far ahead of ours a site's clock may run: a Last-Modified further ahead of the page's fetch is not sent back.
-CLOCK_DRIFT = timedelta(hours=1)
 
 
 class GlossarySpider(Spider):
@@ -281,24 +268,19 @@ class GlossarySpider(Spider):
     def refresh_request(self, url: str, info: dict[str, Any]) -> Request | None:
         """A re-fetch of a known page: conditional, unconditional (too old, or gone), or none at all."""
         last_fetched = parse_time(info.get("last_fetched"))
-        age = _age(last_fetched)
+        age = age_of(last_fetched)
         # --max-age counts from the body archived, not from the 304s since: a server that answers 304 wrongly
         # would otherwise keep a page's age short of it for as long as refreshes run more often.
-        full_age = _age(parse_time(info.get("full_fetch")))
+        full_age = age_of(parse_time(info.get("full_fetch")))
         too_old = self.max_age is not None and (full_age is None or full_age > self.max_age)
         # The sitemap's word that the page has not changed, taken for a while only (GLOSSARY_LASTMOD_TRUST_DAYS).
         trusted = age is not None and age <= timedelta(days=self.settings.getfloat("GLOSSARY_LASTMOD_TRUST_DAYS"))
         lastmod = self.lastmods.get(url)
         if (not too_old and trusted and info.get("status") == "live" and lastmod
-                and lastmod <= last_fetched - LASTMOD_SLACK and not _lags(lastmod, info.get("last_modified"))):
+                and lastmod <= last_fetched - LASTMOD_SLACK and not lags(lastmod, info.get("last_modified"))):
             self.crawler.stats.inc_value("glossary/skipped_by_lastmod")
             return None
-        headers = {}
-        if info.get("status") == "live" and not too_old:
-            if info.get("etag"):
-                headers["If-None-Match"] = header_bytes(info["etag"])
-            if _sound_date(info.get("last_modified"), parse_time(info.get("full_fetch"))):
-                headers["If-Modified-Since"] = header_bytes(info["last_modified"])
+        headers = conditional_headers(info) if info.get("status") == "live" and not too_old else {}
         return self.request_for(url, {"start": False, "listed": True}, headers=headers)
 
     # -- sitemaps -------------------------------------------------------------------------
@@ -349,7 +331,7 @@ class GlossarySpider(Spider):
             self.sitemaps_pending -= 1
 
     def _sitemap_requests(self, response: Response) -> Iterator[Any]:
-        sitemap = self.read_sitemap(response)
+        sitemap = read_sitemap(response, self.settings.getint("DOWNLOAD_MAXSIZE"))
         if isinstance(sitemap, str):
             url = normalize_url(response.url) or response.url
             self.crawler.stats.inc_value("glossary/sitemaps_unreadable")  # for the summary: no page counts it
@@ -422,44 +404,6 @@ class GlossarySpider(Spider):
             logger.exception("Could not queue the pages the sitemaps list")
         finally:
             self.handing_listed = None
-
-    def read_sitemap(self, response: Response) -> Sitemap | TextSitemap | FeedSitemap | str:
-        """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
-        wrong with it."""
-        body = self.sitemap_body(response)
-        if isinstance(body, str):
-            return body
-        if (body := utf8(body)) is None:
-            return "not a sitemap: not the UTF-16 or UTF-32 its byte order mark or first characters say"
-        if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-            return TextSitemap.read(body) or "not a sitemap: neither XML nor a list of URLs, one a line"
-        if b"<!ENTITY" in body:
-            return "the sitemap declares XML entities; not read"
-        try:
-            sitemap = Sitemap(body)
-        except (etree.Error, StopIteration):
-            return "not a sitemap: not XML"
-        if sitemap.type not in ("urlset", "sitemapindex", "rss", "feed"):
-            return f"not a sitemap: its root element is <{sitemap.type}>"
-        if fault := xml_fault(body):  # read whole or not at all, as a compressed one is
-            return f"the sitemap is not well-formed XML ({fault}); not read"
-        if sitemap.type in ("rss", "feed"):
-            return FeedSitemap.read(body, response.url) or f"not a sitemap: a feed (<{sitemap.type}>) without links"
-        return sitemap
-
-    def sitemap_body(self, response: Response) -> bytes | str:
-        """A sitemap's bytes, as Scrapy's ``SitemapSpider`` finds them, text too: an XML or text answer's
-        body; a gzip file's, decompressed to the download size limit, its stream whole (a gzip served with
-        ``Content-Encoding: gzip`` came decompressed already); or what is wrong, in words."""
-        if gzip_magic_number(response):
-            try:
-                body = whole(response.body, [b"gzip"], self.settings.getint("DOWNLOAD_MAXSIZE"))
-            except BodyUndecodable as exc:  # half a sitemap's URLs, read as all of them, would be a quiet loss
-                return f"sitemap {exc.what}"
-            return "sitemap over the size limit once decompressed" if body is None else body
-        if isinstance(response, (XmlResponse, TextResponse)) or response.url.endswith((".xml", ".xml.gz")):
-            return response.body
-        return "not a sitemap (neither XML nor text nor gzip)"
 
     def sitemap_failed(self, failure: Failure) -> Iterator[Any]:
         self.sitemaps_pending -= 1
@@ -856,59 +800,6 @@ def is_page(response: Response, content_type: str) -> bool:
     return isinstance(response, HtmlResponse)
 
 
-def contradicts(request: Request, response: Response) -> bool:
-    """Whether a 304 Not Modified names validators other than those its request asked about: an entity tag
-    other than the one sent (a refresh sends the page's one tag, which may hold a comma: RFC 9110, 8.8.3, so
-    the header is not read as a list), or (where the request sent no entity tag, or the answer named none) a
-    Last-Modified other than If-Modified-Since (a later one; or an earlier one, a page put back as it was). A
-    304 carries the current representation's (RFC 9110,
-    15.4.5), so the page has changed, whatever the status says: a cache or a server answering 304 to
-    whatever is asked. The page is then asked for again, unconditionally. An entity tag that matches
-    decides alone, as If-None-Match does (RFC 9110, 13.2.2): a server that dates every answer the moment
-    it sends it has not changed the page."""
-    sent, tag = request.headers.get(b"If-None-Match"), response.headers.get(b"ETag")
-    if sent and tag:
-        return _opaque(tag) != _opaque(sent)
-    since, modified = request.headers.get(b"If-Modified-Since"), response.headers.get(b"Last-Modified")
-    if (asked := http_date(since)) and (given := http_date(modified)):
-        return given != asked
-    return False
-
-
-def _sound_date(value: str | None, fetched: datetime | None) -> bool:
-    """Whether a page's archived Last-Modified is a validator to send back: an HTTP date (RFC 9110, 13.1.3: a
-    server ignores any other) no later than the moment the page was fetched, give or take a clock's drift. A
-    server may not date a page ahead of its answer (8.8.2.1), and one that did would have a later edit, dated
-    now, compared against the future date and found "not modified" for years."""
-    date = http_date(value)
-    if date is None:
-        return False
-    return fetched is None or in_utc(date) <= fetched + CLOCK_DRIFT
-
-
-def _opaque(tag: bytes) -> bytes:
-    """An entity tag for the weak comparison (RFC 9110, 8.8.3.2): ``W/"x"`` and ``"x"`` match."""
-    return tag.strip().removeprefix(b"W/")
-
-
-def _age(fetched: datetime | None) -> timedelta | None:
-    """How long ago ``fetched`` was; None for never, and for a time "in the future" (a clock that ran ahead)."""
-    if fetched is None:
-        return None
-    age = datetime.now(timezone.utc) - fetched
-    return None if age < -CLOCK_SLACK else age
-
-
-def _lags(lastmod: datetime, last_modified: str | None) -> bool:
-    """Whether a sitemap's ``lastmod`` for a page is older (by more than :data:`LASTMOD_SLACK`) than the
-    ``Last-Modified`` the page itself was served with: that sitemap lags behind its pages, and says nothing
-    of whether one changed since."""
-    served = http_date(last_modified)
-    if served is None or (earliest := shifted(in_utc(served), -LASTMOD_SLACK)) is None:
-        return False
-    return lastmod < earliest
-
-
 class LeftForResume(list):
     """What a page's callback gives for a page the spent page budget leaves unarchived: no item of the page, nor
     of the URLs that redirected to it, which have not moved for the archive yet. The URL asked for stays to do
@@ -996,15 +887,6 @@ def defaults_for_options(settings: BaseSettings) -> None:
 # ETag that long, sent back, would fail every later request for the page.
 MAX_HEADER_BYTES = 16 * 1024
 MAX_HEADER_VALUE = 1024  # Content-Type, ETag, Last-Modified: longer, it is not kept (nor sent back)
-
-
-def header_bytes(value: str) -> bytes:
-    """A validator sent back byte for byte as the site sent it: a capture keeps it decoded as Latin-1
-    (:func:`to_fetch`), which Scrapy would encode as UTF-8 (a byte past ASCII would then never match)."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:  # not from a response header
-        return value.encode()
 
 
 def to_fetch(response: Response, url: str) -> tuple[Fetch, int, dict[str, int]]:
