@@ -114,8 +114,10 @@ DOWNLOADER_MIDDLEWARES = {
 SCHEDULER_DISK_QUEUE = "glossary_spider.queues.RequestDiskQueue"
 SCHEDULER_START_DISK_QUEUE = "glossary_spider.queues.StartRequestDiskQueue"
 GLOSSARY_QUEUE_MEMORY = 5000
-# A resumed crawl's duplicate filter starts out knowing what the stopped run fetched.
+# A resumed crawl's duplicate filter starts out knowing what the stopped run fetched; it takes two requests
+# for one when the archive spells their URLs the same.
 DUPEFILTER_CLASS = "glossary_spider.spiders.glossary.ResumingDupeFilter"
+REQUEST_FINGERPRINTER_CLASS = "glossary_spider.spiders.glossary.ArchiveFingerprinter"
 ITEM_PIPELINES = {
     "glossary_spider.pipelines.ArchivePipeline": 300,
 }

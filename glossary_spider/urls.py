@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -205,10 +206,12 @@ def _normalize_absolute(url: str) -> str | None:
     path = _page_path(_plain_path(_SESSION_IN_PATH.sub("", parts.path) or "/"))
     # Read and written again byte for byte (Latin-1 maps each byte to a character of its own): an escape
     # that is not UTF-8, "?q=caf%E9" on a Latin-1 site, stays what it was, not U+FFFD.
+    # Sorted by name alone: a name given twice keeps its values' order (?view=table&view=chart is not
+    # ?view=chart&view=table to a site where the last one counts).
     query = sorted(
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True, encoding="latin-1")
-        if not _TRACKING_PARAMS.match(k)
+        ((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True, encoding="latin-1")
+         if not _TRACKING_PARAMS.match(k)),
+        key=itemgetter(0),
     )
     return urlunsplit((scheme, netloc, path, urlencode(query, encoding="latin-1"), ""))
 
@@ -245,10 +248,12 @@ def _escape(escape: re.Match[str]) -> str:
 
 
 def _page_path(path: str) -> str:
-    """A glossary page's path with its final slash; a markdown copy's path as its page's."""
+    """A glossary page's path with its final slash; a markdown copy's path as its page's. A file's path under a
+    glossary prefix (``/definition/chart.png``: a name with a dot, which no slug has) stays as it is: with a
+    slash it was a page asked for, a 404, a broken link."""
     if markdown := _MARKDOWN_COPY.match(path):
         return markdown.group(1) + "/"
-    if _GLOSSARY_PATH.match(path) and not path.endswith("/"):
+    if _GLOSSARY_PATH.match(path) and not path.endswith("/") and "." not in path.rpartition("/")[2]:
         return path + "/"
     return path
 

@@ -803,6 +803,28 @@ def test_two_scheduled_urls_that_redirect_to_each_other_each_fail_as_a_redirect_
     assert "failed              2" in result.stdout
 
 
+def test_urls_scrapy_reads_as_one_and_the_archive_as_two_are_each_fetched_not_dropped(tmp_path):
+    """Scrapy's duplicate filter read an escaped reserved character as the character (``%28`` as ``(``), where the
+    archive keeps the two spellings apart (RFC 3986, 6.2.2.2): a site redirecting ``(finance)`` to its own
+    ``%28finance%29`` spelling had the target dropped as a duplicate, the page never fetched and no row saying
+    so; of two start URLs so spelt, the second was never asked."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
+    _ForNow.PAGES = {"/": '<html><body><h1>Home</h1><a href="/definition/delta-(finance)/">delta</a></body></html>',
+                     "/definition/delta-%28finance%29/": post.format("Delta"),
+                     "/definition/vega-(x)/": post.format("Vega"), "/definition/vega-%28x%29/": post.format("Vega x")}
+    _ForNow.ELSEWHERE = {"/definition/delta-(finance)/": "/definition/delta-%28finance%29/"}
+    db = tmp_path / "spelt.db"
+    with _served(_ForNow) as base:
+        result = crawl(db, "--start-url", f"{base}/", "--start-url", f"{base}/definition/vega-(x)/",
+                       "--start-url", f"{base}/definition/vega-%28x%29/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted((r["url"].removeprefix(base), r["title"]) for r in rows(db, "SELECT url, title FROM pages")) == [
+        ("/", "Home"), ("/definition/delta-%28finance%29/", "Delta"), ("/definition/vega-%28x%29/", "Vega x"),
+        ("/definition/vega-(x)/", "Vega")]
+    assert rows(db, "SELECT url, outcome FROM captures WHERE http_status = 302") == [
+        {"url": f"{base}/definition/delta-(finance)/", "outcome": "moved"}]
+
+
 class _Variants(_Site):
     """A site whose pages answer at any query, each naming its canonical URL (``CANONICAL``, by path: the page's
     own path without a query where not given), and whose home page links to query variants of them. Every

@@ -17,6 +17,12 @@ from glossary_spider.urls import base_url, classify, host_of, is_allowed, is_fol
         ("https://term.greeks.live/area/vega/resource/3", "https://term.greeks.live/area/vega/resource/3/"),
         ("https://term.greeks.live/?utm_source=x&b=2&fbclid=y&a=1&gclid=z", "https://term.greeks.live/?a=1&b=2"),
         ("https://term.greeks.live/term/greeks.md", "https://term.greeks.live/term/greeks/"),
+        # A file under a glossary prefix is no page: no slash, so that it is known as a file and not asked for.
+        ("https://term.greeks.live/definition/payoff-chart.png", "https://term.greeks.live/definition/payoff-chart.png"),
+        ("https://term.greeks.live/term/greeks.MD", "https://term.greeks.live/term/greeks.MD"),
+        # The query sorted by name; a name given twice keeps its values' order (the last may be the one that counts).
+        ("https://term.greeks.live/x?view=table&b=1&view=chart", "https://term.greeks.live/x?b=1&view=table&view=chart"),
+        ("https://term.greeks.live/x?view=chart&view=table", "https://term.greeks.live/x?view=chart&view=table"),
         # A servlet's session id in the path, wherever it stands in the last segment.
         ("https://term.greeks.live/definition/d6;jsessionid=ABC123/", "https://term.greeks.live/definition/d6/"),
         ("https://term.greeks.live/definition/d6/;JSESSIONID=abc", "https://term.greeks.live/definition/d6/"),

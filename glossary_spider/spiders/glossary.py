@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hashlib
 import logging
 import os
 from collections import deque
@@ -834,6 +835,21 @@ def looped(loop: list[str], asked: str) -> Iterator[FailureItem]:
             yield FailureItem(normalized, "fetch", "redirect loop: " + " -> ".join([*loop[i:], *loop[:i], url]))
 
 
+class ArchiveFingerprinter:
+    """Scrapy's request fingerprint (``REQUEST_FINGERPRINTER_CLASS``, which the duplicate filter reads) taken of
+    the URL as the archive spells it (:func:`~glossary_spider.urls.normalize_url`), so that the filter and the
+    archive agree on which URLs are one page. Scrapy's own (w3lib's ``canonicalize_url``) read
+    ``/delta-(finance)/`` and ``/delta-%28finance%29/`` as one, where the archive keeps two (RFC 3986, 6.2.2.2:
+    an escaped reserved character is not that character, and a site may serve two pages there): the second
+    spelling met was dropped unfetched, a redirect to it too, and its page lost without a word. And a
+    redirect's target as the site spells it (``?utm_source=…`` added to a page fetched already) is seen as the
+    page it is."""
+
+    def fingerprint(self, request: Request) -> bytes:
+        url = normalize_url(request.url) or request.url
+        return hashlib.sha1(b" ".join((request.method.encode(), url.encode(), request.body))).digest()
+
+
 class ResumingDupeFilter(RFPDupeFilter):
     """Scrapy's duplicate filter, told at the start which URLs a resumed run fetched before
     it stopped, so that a redirect to one of them is dropped as in an uninterrupted run."""
@@ -850,13 +866,6 @@ class ResumingDupeFilter(RFPDupeFilter):
         spider = self.crawler.spider if self.crawler else None
         for url in getattr(spider, "done", ()):
             self.request_seen(Request(url))
-
-    def request_seen(self, request: Request) -> bool:
-        # A redirect's target as the site spells it ("?utm_source=…" added to a page fetched already) is the
-        # page the archive spells as its links are spelt: seen under that spelling.
-        if "redirect_urls" in request.meta and (url := normalize_url(request.url)) and url != request.url:
-            request = request.replace(url=url)
-        return super().request_seen(request)
 
 
 def given_options(settings: BaseSettings) -> dict[str, Any]:
