@@ -14,19 +14,18 @@ from email.utils import parsedate_to_datetime
 
 
 def http_date(value: bytes | str | None) -> datetime | None:
-    """``value`` as a moment, with its zone as written (none for ``-0000``); None where it is no date that a
-    :class:`~datetime.datetime` can hold."""
+    """``value`` as a moment, in the zone it names, and in UTC where it names none; None where it is no date
+    that a :class:`~datetime.datetime` can hold. An HTTP date is in GMT whatever its form (RFC 9110, 5.6.7:
+    asctime's names no zone), and ``-0000`` is UTC where the writer's own zone is unknown (RFC 5322, 3.3): the
+    standard library leaves both without a zone, which Python then reads in the local one, so that a
+    ``Retry-After`` once meant hours more or less under another ``TZ``."""
     if not value:
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     try:
-        return parsedate_to_datetime(text.strip())
+        moment = parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-
-
-def in_utc(moment: datetime) -> datetime:
-    """``moment`` with UTC for its zone where it names none."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

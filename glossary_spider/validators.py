@@ -1,10 +1,11 @@
 """A refresh's conditional requests (RFC 9110, 13): which of a page's archived validators are sent back
-(:func:`conditional_headers`), how long ago a page was fetched (:func:`age_of`), when a sitemap's ``lastmod``
-says nothing of a page (:func:`lags`), and whether a 304 Not Modified contradicts the request it answers
-(:func:`contradicts`)."""
+(:func:`conditional_headers`), how long ago a page was fetched (:func:`age_of`), what moment a sitemap's
+``lastmod`` stands for (:func:`lastmod_of`) and when it says nothing of a page (:func:`lags`), and whether a 304
+Not Modified contradicts the request it answers (:func:`contradicts`)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,16 +13,29 @@ from scrapy import Request
 from scrapy.http import Response
 
 from glossary_spider.extraction.structured import parse_time
-from glossary_spider.httpdates import http_date, in_utc, shifted
+from glossary_spider.httpdates import http_date, shifted
 from glossary_spider.storage.records import CLOCK_SLACK
 
-# How much older than a page's last fetch its sitemap lastmod must be for a refresh to skip the page: a
-# lastmod that is a date alone stands for the whole of that day (in whatever zone the site keeps), and the
+# How much older than a page's last fetch its sitemap lastmod must be for a refresh to skip the page: the
 # site's clock may run behind ours. A page edited within a day before its last fetch is asked again,
 # conditionally (a 304 when it has not changed since).
 LASTMOD_SLACK = timedelta(days=1)
+# A lastmod that is a date alone stands for the whole of that day in whatever zone the site keeps: the day
+# ends last at UTC-12, 36 hours after it began in UTC (lastmod_of).
+_DAY_ENDS_AT_LAST = timedelta(hours=36)
+_DATE_ALONE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # How far ahead of ours a site's clock may run: a Last-Modified further ahead of the page's fetch is not sent back.
 CLOCK_DRIFT = timedelta(hours=1)
+
+
+def lastmod_of(value: Any) -> datetime | None:
+    """A sitemap's ``lastmod`` as the latest moment it may stand for: a time as written; a date alone (``2026-12-02``)
+    as that day's end in the zone where it ends last. Read as its start in UTC, an evening's edit on a site west
+    of UTC fell before our fetch of that afternoon, and the page went unasked for a week."""
+    moment = parse_time(value)
+    if moment is not None and _DATE_ALONE.fullmatch(value.strip()):
+        return shifted(moment, _DAY_ENDS_AT_LAST)
+    return moment
 
 
 def conditional_headers(info: dict[str, Any]) -> dict[str, bytes]:
@@ -62,7 +76,7 @@ def sound_date(value: str | None, fetched: datetime | None) -> bool:
     date = http_date(value)
     if date is None:
         return False
-    return fetched is None or in_utc(date) <= fetched + CLOCK_DRIFT
+    return fetched is None or date <= fetched + CLOCK_DRIFT
 
 
 def _opaque(tag: bytes) -> bytes:
@@ -83,7 +97,7 @@ def lags(lastmod: datetime, last_modified: str | None) -> bool:
     ``Last-Modified`` the page itself was served with: that sitemap lags behind its pages, and says nothing
     of whether one changed since."""
     served = http_date(last_modified)
-    if served is None or (earliest := shifted(in_utc(served), -LASTMOD_SLACK)) is None:
+    if served is None or (earliest := shifted(served, -LASTMOD_SLACK)) is None:
         return False
     return lastmod < earliest
 

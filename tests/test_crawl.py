@@ -825,6 +825,65 @@ def test_urls_scrapy_reads_as_one_and_the_archive_as_two_are_each_fetched_not_dr
         {"url": f"{base}/definition/delta-(finance)/", "outcome": "moved"}]
 
 
+class _Dated(_Pages):
+    """:class:`_Pages`, each page dated by ``Last-Modified`` as RFC 9110 prefers it (IMF-fixdate), answering
+    ``304 Not Modified`` to a request that sends that date back, the date repeated in ``FORM`` (a strftime
+    pattern of the same moment: asctime's, or RFC 5322's ``-0000``). The first request for each path in
+    ``BUSY_ONCE`` is a 503 whose ``Retry-After`` is a date two seconds ahead, in ``FORM``. Every request is
+    noted in ``ASKED`` (path, time, If-Modified-Since)."""
+
+    MOMENT = time.gmtime(1_764_583_200)  # Tue, 01 Dec 2025 10:00:00 GMT
+    FORM = "%a %b %d %H:%M:%S %Y"
+    BUSY_ONCE: ClassVar[set[str]] = set()
+    ASKED: ClassVar[list[tuple[str, float, str | None]]] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        since = self.headers.get("If-Modified-Since")
+        self.ASKED.append((self.path, time.monotonic(), since))
+        stamp = time.strftime("%a, %d %b %Y %H:%M:%S GMT", self.MOMENT)
+        if self.path in self.BUSY_ONCE:
+            self.BUSY_ONCE.discard(self.path)
+            self.send_response(503)
+            self.send_header("Retry-After", time.strftime(self.FORM, time.gmtime(time.time() + 2)))
+        elif since == stamp and self.markup() is not None:
+            self.send_response(304)
+            self.send_header("Last-Modified", time.strftime(self.FORM, self.MOMENT))
+        else:
+            body = (self.markup() or "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Last-Modified", stamp)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.mark.parametrize("form", ["%a %b %d %H:%M:%S %Y", "%a, %d %b %Y %H:%M:%S -0000"])
+def test_http_dates_that_name_no_zone_are_read_in_gmt_whatever_the_machines_zone(tmp_path, form):
+    """An HTTP date is in GMT whatever its form; asctime's names no zone, RFC 5322's -0000 none either, and
+    Python read both in the machine's own. Under TZ=America/St_Johns a Retry-After two seconds ahead was hours
+    ahead, "longer than we wait": every page failed and the run ended unreachable (exit 6). And a 304 repeating
+    the date sent back, so written, was taken for another date: each page asked for again whole, every refresh."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
+    _Dated.PAGES = {f"/definition/{n}/": post.format(n.title()) for n in ("delta", "gamma")}
+    _Dated.FORM, _Dated.BUSY_ONCE, _Dated.ASKED = form, {"/definition/delta/"}, []
+    db = tmp_path / "dated.db"
+    zone = {"TZ": "America/St_Johns"}
+    with _served(_Dated) as base:
+        result = crawl(db, "--no-follow", *(f"--start-url={base}{path}" for path in _Dated.PAGES), env=zone)
+        assert result.returncode == 0, result.stdout + result.stderr
+        asked = [when for path, when, _ in _Dated.ASKED if path == "/definition/delta/"]
+        assert len(asked) == 2 and 1.5 <= asked[1] - asked[0] < 10
+        _Dated.ASKED = []
+        refreshed = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json", env=zone)
+    assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+    assert json.loads(refreshed.stdout)["pages_not_modified"] == 2
+    assert [since is not None for path, _, since in _Dated.ASKED if path != "/robots.txt"] == [True, True]
+
+
 class _Variants(_Site):
     """A site whose pages answer at any query, each naming its canonical URL (``CANONICAL``, by path: the page's
     own path without a query where not given), and whose home page links to query variants of them. Every

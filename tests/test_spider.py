@@ -255,6 +255,23 @@ def test_a_page_listed_twice_in_the_sitemaps_goes_by_its_newest_lastmod():
     assert spider.lastmods[url] == datetime(2026, 11, 29, 10, tzinfo=timezone.utc)
 
 
+def test_a_lastmod_without_a_time_stands_for_the_end_of_its_day_where_it_ends_last():
+    """A date alone stands for its whole day in the site's zone. Read as midnight UTC, "2026-12-02" from a site at
+    UTC-8, whose page was edited at 21:00 that day (05:00 UTC the 3rd), was older by a day than a fetch at 02:00
+    UTC the 3rd (18:00 there, before the edit): the refresh skipped the page for a week. The day ends last at
+    UTC-12, 36 hours after its UTC midnight; a lastmod with a time is the moment it writes."""
+    from datetime import datetime, timezone
+
+    from glossary_spider.validators import LASTMOD_SLACK, lastmod_of
+
+    edited = datetime(2026, 12, 3, 5, tzinfo=timezone.utc)
+    fetched = datetime(2026, 12, 3, 2, tzinfo=timezone.utc)
+    assert lastmod_of("2026-12-02") == datetime(2026, 12, 3, 12, tzinfo=timezone.utc) > edited
+    assert not lastmod_of(" 2026-12-02 ") <= fetched - LASTMOD_SLACK  # so the page is asked again
+    assert lastmod_of("2026-12-02T21:00:00-08:00") == edited
+    assert lastmod_of("9999-12-31") is None and lastmod_of("no date") is None
+
+
 def test_scrapys_components_are_all_ours_but_the_three_left_out():
     """Scrapy imports whatever its base lists name, so the project's lists leave out the components it
     switches off; a Scrapy that adds, moves or drops one must be looked at here, not followed blindly."""

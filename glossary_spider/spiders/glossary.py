@@ -62,7 +62,7 @@ from glossary_spider.storage.staging import Prepared
 from glossary_spider.traps import Trap, TrapGuard, Verdict
 from glossary_spider.urls import (GLOSSARY_TYPES, MAX_URL, host_of, is_file, is_followable, normalize_url,
                                   server_of)
-from glossary_spider.validators import LASTMOD_SLACK, age_of, conditional_headers, contradicts, lags
+from glossary_spider.validators import LASTMOD_SLACK, age_of, conditional_headers, contradicts, lags, lastmod_of
 from glossary_spider.workers import (BatchingPool, ExtractionFailed, WorkersGone, default_workers, extract_for_staging,
                                      hold_stops)
 
@@ -320,7 +320,7 @@ class GlossarySpider(Spider):
                 continue
             if loc in self.known:
                 self.listed.add(loc)
-                lastmod = parse_time(entry.get("lastmod"))
+                lastmod = lastmod_of(entry.get("lastmod"))
                 if lastmod and (loc not in self.lastmods or lastmod > self.lastmods[loc]):  # listed twice: the newer
                     self.lastmods[loc] = lastmod
             yield {**entry, "loc": loc}
