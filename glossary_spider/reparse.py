@@ -199,10 +199,20 @@ class PageExtractor:
         if self.workers > 1:
             global _forks_quiet
             if not _forks_quiet:
-                os.register_at_fork(before=hold_stops, after_in_parent=let_stops_in,
-                                    after_in_child=_quiet_signals)
+                os.register_at_fork(after_in_child=_quiet_signals)
                 _forks_quiet = True
-            self.pool = [_Worker() for _ in range(self.workers)]
+            # Held back while the workers are forked, so that each comes to its child held (_quiet_signals), and let
+            # in here after them: let in by a hook of the fork, a stop interrupted the hook, whose error Python
+            # drops, and the reparse ran on as if never stopped.
+            hold_stops()
+            try:
+                self.pool = [_Worker() for _ in range(self.workers)]
+            finally:
+                try:
+                    let_stops_in()
+                except KeyboardInterrupt:
+                    self.stop()
+                    raise
         return self
 
     def __exit__(self, *exc: object) -> None:

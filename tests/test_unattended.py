@@ -309,8 +309,8 @@ def test_a_refresh_locked_out_after_a_held_run_does_not_stand_in_the_way_of_its_
 def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, archived, tmp_path):
     """Ctrl-C while `held --accept` ran said click's "Aborted." whether or not the run had been accepted (now
     and then it had been), one that came as the command ended made its status Python's 130, and SIGTERM
-    killed it without a word. Stopped at moments through an accept, each says what became of the run, and
-    exits 0 only where it was accepted."""
+    killed it without a word; a second stop broke into the first's ending with a traceback, or killed it. Stopped
+    twice at moments through an accept, each says what became of the run, and exits 0 only where it was accepted."""
     set_mode(site, "maintenance")
     held = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)["id"]
     set_mode(site, "normal")
@@ -324,7 +324,10 @@ def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, a
         process = launcher.popen([*command, str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
         time.sleep(share * duration)
-        process.send_signal((signal.SIGINT, signal.SIGTERM)[n % 2])
+        stop = (signal.SIGINT, signal.SIGTERM)[n % 2]
+        process.send_signal(stop)
+        time.sleep(0.02)
+        process.send_signal(stop)  # sent twice (Ctrl-C pressed again): the second broke into the first's ending
         out, err = process.communicate(timeout=60)
         (decision,) = rows(db, "SELECT decision FROM gate_reports WHERE run_id = ?", (held,))
         if decision["decision"] is None:
@@ -334,6 +337,37 @@ def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, a
         else:
             assert decision["decision"] == "accepted" and process.returncode == 0, (share, out, err)
             assert err == "" and out.startswith(f"Run #{held} accepted"), (share, out, err)
+        assert archive_problems(db) == []
+
+
+def test_a_reparse_stopped_twice_at_any_moment_ends_with_one_line_and_status_1(archived, tmp_path):
+    """A reparse stopped by SIGTERM or Ctrl-C was killed by the signal (status 143 or 130, no line) where it came
+    as the command took the stops over or as Python exited, and ran on to the end as never stopped where it came
+    as its workers were forked; a second stop broke into the first's ending. Stopped twice at moments through a
+    reparse, each ends with its one line and status 1, or is done (status 0) where the stop came after its end."""
+    command = [*GLOSSARY, "reparse", "--no-progress", "--workers", "2", "--db"]
+    started = time.monotonic()
+    timed = launcher.run([*command, str(shutil.copy(archived, tmp_path / "timed.db"))], capture_output=True)
+    assert timed.returncode == 0, timed.stderr
+    duration = time.monotonic() - started
+    carry_on = "to carry on; the pages done are not read again\n"
+    for n, share in enumerate((0.2, 0.35, 0.5, 0.65, 0.8, 0.95)):
+        db = shutil.copy(archived, tmp_path / f"stopped-{n}.db")
+        process = launcher.popen([*command, str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        time.sleep(share * duration)
+        stop = (signal.SIGINT, signal.SIGTERM)[n % 2]
+        process.send_signal(stop)
+        time.sleep(0.02)
+        process.send_signal(stop)
+        out, err = process.communicate(timeout=60)
+        (last,) = rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1")
+        if process.returncode == 0:
+            assert last["finish_reason"] == "finished" and err == "", (share, out, err)
+        else:
+            assert process.returncode == 1, (share, process.returncode, out, err)
+            assert err.endswith(carry_on) or err == "Interrupted while starting up: nothing was written\n", (share, err)
+            assert "Traceback" not in err
         assert archive_problems(db) == []
 
 

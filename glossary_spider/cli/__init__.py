@@ -71,6 +71,15 @@ NO_COMMAND = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 def main() -> None:
     """The ``glossary`` command: click, with usage errors said in one line like every other."""
+    try:
+        _main()
+    finally:
+        # The command is done, however it ends (a command may end by sys.exit): a stop that comes as Python exits,
+        # which gives each signal its default back, does not kill the process (status 130 or 143, no line said).
+        stops_past()
+
+
+def _main() -> None:
     standard_streams()
     try:
         code = cli.main(prog_name="glossary", standalone_mode=False)
@@ -100,5 +109,4 @@ def main() -> None:
         if not isinstance(exc, BrokenPipeError):
             click.echo(f"Error: cannot write to standard output: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_FAILED)
-    stops_past()  # the command is done: a stop that comes as it exits does not make its status Python's 130
     sys.exit(code if isinstance(code, int) else 0)

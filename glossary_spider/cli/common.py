@@ -47,11 +47,22 @@ class UserError(click.ClickException):
 def stops_interrupt() -> None:
     """SIGTERM (a scheduler's timeout, a service manager's stop) and SIGHUP (the terminal gone) stop the
     command as Ctrl-C does, so that what it was writing is taken back and it exits 1; unless they are
-    ignored (``nohup``)."""
+    ignored (``nohup``). The first stop interrupts; those after it, while the command takes back what it was
+    writing and ends, are ignored: a second Ctrl-C, or a service manager's SIGTERM sent twice, broke into that
+    ending with a traceback, or killed the process by its signal (status 130 or 143, no line said).
+
+    Taken over before the start-up's handlers are let go: between the two, SIGTERM's default killed it."""
+    for signum in startup.STOPS:
+        if signum not in startup.ignored():
+            signal.signal(signum, _interrupt_once)
     startup.started()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        if signal.getsignal(signum) == signal.SIG_DFL:
-            signal.signal(signum, signal.default_int_handler)
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    for stop in startup.STOPS:
+        if signal.getsignal(stop) is _interrupt_once:
+            signal.signal(stop, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def db_option(command: Callable[..., Any]) -> Callable[..., Any]:

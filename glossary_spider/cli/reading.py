@@ -18,7 +18,7 @@ from glossary_spider.cli.common import (BROWSE_EXIT_STATUSES, EXIT_FAILED, READE
                                         db_option, format_option, open_reader, output_path, type_option,
                                         user_errors)
 from glossary_spider.cli.output import (echo_document, left_at, not_the_archive, output_failed, output_file,
-                                        output_to, silence_stdout, stops_take_back)
+                                        output_to, silence_stdout, stops_past, stops_take_back)
 from glossary_spider.params import percent_encoded, utf8_argument
 from glossary_spider.terminal import ShownOnTerminal, can_style, quoted, safe_json, safe_text
 
@@ -420,15 +420,18 @@ def browse(db: str, port: int, open_browser: bool) -> None:
     def stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)  # SIGTERM and SIGHUP stop Datasette too (finally, below), and exit 0
 
-    startup.started()
+    # Taken over before the start-up's handlers are let go: between the two, SIGTERM's default killed it.
     for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, stop)
+        if signum not in startup.ignored():
+            signal.signal(signum, stop)
     code = 0
     try:
+        startup.started()
         code = server.wait()
     except KeyboardInterrupt:  # Datasette had the same Ctrl-C
         code = 0
     finally:
+        stops_past()  # a second stop does not break into Datasette's
         if server.poll() is None:
             server.terminate()
             try:

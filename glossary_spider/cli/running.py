@@ -16,7 +16,7 @@ from glossary_spider import settings as defaults
 from glossary_spider import startup
 from glossary_spider.cli.common import (EXIT_STATUSES, REPARSE_EXIT_STATUSES, UserError, again, cli, db_option,
                                         locked_out, open_reader, stops_interrupt, user_errors, writer)
-from glossary_spider.cli.output import echo_summary
+from glossary_spider.cli.output import Interrupted, echo_summary
 from glossary_spider.cli.runs import summary
 from glossary_spider.outcome import (EMPTY_REASON, INTERRUPTED_REASON, UNREADABLE_REASON, ExitStatus, changes,
                                      exit_status, explain, is_complete, outcome, stopped_by, unreachable_hosts)
@@ -386,6 +386,8 @@ def reparse(db: str, progress: bool | None, workers: int | None) -> None:
             run = reparse_archive(archive, extractor, progress=show)
     except sqlite3.DatabaseError as exc:  # a write refused partway: the run ended as archive_error
         raise write_refused(db, exc, f"run '{again('reparse', db)}' to carry on") from None
+    except KeyboardInterrupt:  # a stop outside the run's own work: as its workers started, or the archive opened
+        raise Interrupted(f"run '{again('reparse', db)}' to carry on; the pages done are not read again") from None
     echo_summary(summary(run, db))
     if not is_complete(run["finish_reason"]):
         click.echo(f"Stopped before the end: run '{again('reparse', db)}' to carry on; the pages done are not "
