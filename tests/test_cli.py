@@ -519,6 +519,12 @@ def test_a_db_path_that_cannot_be_looked_up_is_said_in_one_line(tmp_path, comman
     for db in (tmp_path / f"{'a' * 300}.db", tmp_path / ("a/" * 2100 + "x.db")):
         result = run_glossary(*command, "--db", str(db))
         assert_one_line_error(result, f"cannot use {db}: File name too long: give a shorter path")
+    # A name the system takes, but not with what is kept beside it: readers failed with a traceback
+    # (SQLite's -wal could not be made, nor its -journal looked for).
+    result = run_glossary(*command, "--db", str(tmp_path / f"{'a' * 249}.db"))
+    assert_one_line_error(result, "Invalid value for '--db': the archive's file name is 252 bytes: the files kept beside "
+                                  "it (its name and '-journal', '.refused-runs') need up to 13 more, past the 255 a name "
+                                  "may have: give a name of at most 242 bytes")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shut"]
 
 

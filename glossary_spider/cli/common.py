@@ -65,6 +65,13 @@ def _interrupt_once(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+# The longest suffix of a file kept beside the archive (lock.beside, SQLite's "-journal", "-wal", "-shm"): the archive's
+# own name may be no longer than leaves it room within the 255 bytes a file name may have. With 252 bytes, every
+# reader failed with a traceback (SQLite's "-wal" could not be made, nor its "-journal" looked for).
+COMPANION_SUFFIX = len(".refused-runs")
+MAX_ARCHIVE_NAME = 255 - COMPANION_SUFFIX
+
+
 def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--db",
@@ -95,6 +102,11 @@ def _archive_path(ctx: click.Context, param: click.Parameter, value: str) -> str
     if value == ":memory:":
         raise click.BadParameter("names SQLite's in-memory database, gone when the command ends: give the "
                                  "archive's path (a file named :memory: is ./:memory:)")
+    if MAX_ARCHIVE_NAME < len(name := os.fsencode(os.path.basename(value))) <= 255:  # past 255: the system's words
+        raise click.BadParameter(
+            f"the archive's file name is {len(name)} bytes: the files kept beside it (its name and '-journal', "
+            f"'.refused-runs') need up to {COMPANION_SUFFIX} more, past the 255 a name may have: give a name of at "
+            f"most {MAX_ARCHIVE_NAME} bytes")
     if not os.path.isabs(value):
         try:
             os.getcwd()
