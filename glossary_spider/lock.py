@@ -390,9 +390,9 @@ def _note_of_ours(info: os.stat_result, db_path: str | Path) -> bool:
 
 
 def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]]:
-    """The refused runs noted beside the archive, oldest first; with ``take`` (the lock's holder
-    only) the note is emptied, its runs being the caller's to record. Lines that are not such
-    a run (the file may have been written by anyone) are skipped."""
+    """The refused runs noted beside the archive, oldest first, the newest :data:`MAX_REFUSED_BYTES` of
+    them; with ``take`` (the lock's holder only) the note is emptied, its runs being the caller's to record.
+    Lines that are not such a run (the file may have been written by anyone) are skipped."""
     try:
         fd = os.open(refused_path(db_path), (os.O_RDWR if take else os.O_RDONLY) | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -401,7 +401,10 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
         if not _note_of_ours(os.fstat(fd), db_path):
             return []
         fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_SH)
-        data = os.pread(fd, MAX_REFUSED_BYTES, 0)
+        data, cut = _newest_lines(fd)
+        if take and cut:
+            logger.warning("The runs refused while the archive was locked, noted beside it, pass %d MiB: the older "
+                           "ones are not recorded", MAX_REFUSED_BYTES >> 20)
         if take:
             os.ftruncate(fd, 0)
     except OSError:
@@ -428,6 +431,17 @@ def refused_runs(db_path: str | Path, take: bool = False) -> list[dict[str, Any]
                 run["job_id"] = safe_text(run["job_id"], one_line=True)[:100]
             runs.append(run)
     return runs
+
+
+def _newest_lines(fd: int) -> tuple[bytes, bool]:
+    """The whole lines of the last :data:`MAX_REFUSED_BYTES` of the file ``fd``, and whether there were more
+    before them. The first megabyte was read: a minutely cron job locked out for days noted more, and the
+    newest refusals, those ``runs --check`` judges, were the ones lost ("ok" said over them)."""
+    start = max(0, os.fstat(fd).st_size - MAX_REFUSED_BYTES)
+    if not start:
+        return os.pread(fd, MAX_REFUSED_BYTES, 0), False
+    data = os.pread(fd, MAX_REFUSED_BYTES + 1, start - 1)  # and the byte before: does a line begin at start?
+    return data.partition(b"\n")[2], True
 
 
 COMMANDS = ("crawl", "refresh", "reparse")

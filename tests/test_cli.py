@@ -2350,6 +2350,23 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
                         {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]
 
 
+def test_runs_refused_past_a_megabyte_of_notes_are_read_from_the_newest(crawled, tmp_path):
+    """A minutely job locked out for days notes over a megabyte of refusals beside the archive: its first megabyte
+    was read, so runs --check said "ok" over the newest refusal, and the next writer recorded the oldest and
+    emptied the note: the newest were lost."""
+    db = shutil.copy(crawled, tmp_path / "busy.db")
+    line = {"command": "refresh", "finish_reason": "locked", "error": "locked by another writer", "job_id": None,
+            "args": {"mode": "refresh"}}
+    old = [json.dumps({**line, "started_at": "2026-01-01T00:00:00+00:00", "pid": n}) for n in range(6000)]
+    (tmp_path / "busy.db.refused-runs").write_text("\n".join([*old, json.dumps({**line, "started_at": just_now(),
+                                                                                "pid": 7})]) + "\n")
+    check = run_glossary("runs", "--db", str(db), "--check")
+    assert check.returncode == 3 and "refresh locked at" in check.stderr, check.stdout + check.stderr
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    (newest,) = rows(db, "SELECT max(id) AS id FROM crawl_runs WHERE outcome = 'locked'")
+    assert rows(db, "SELECT pid FROM crawl_runs WHERE id = ?", (newest["id"],)) == [{"pid": 7}]
+
+
 def test_a_noted_run_dated_without_an_offset_is_skipped_and_one_recorded_is_no_traceback(crawled, tmp_path):
     """A line of the note beside the archive dated without an offset (or with a date alone) passed for a refused
     run: runs --check ended in a traceback (naive and aware times subtracted), and the next writer copied the run
