@@ -91,6 +91,16 @@ def beside(db_path: str | Path, suffix: str) -> Path:
     return real.with_name(real.name + suffix)
 
 
+def _creations_of(db_path: Path) -> list[Path]:
+    """The names the archive file has beside it from a creation of it killed midway, which the writer taking
+    the lock removes (:func:`~glossary_spider.storage.archive.abandoned_creations`): no hard link of a user's."""
+    from glossary_spider.storage.archive import abandoned_creations
+
+    archive = os.stat(db_path)
+    return [left for left in abandoned_creations(Path(db_path))
+            if os.path.samestat(os.stat(left), archive)]
+
+
 class ArchiveLock:
     def __init__(self, db_path: str | Path, command: str):
         self.db_path = Path(db_path)
@@ -105,7 +115,7 @@ class ArchiveLock:
         would hold a lock of its own, and SQLite keeps a write-ahead log for each name, so that two writers
         corrupt the file and one name's log loses what the other wrote."""
         with contextlib.suppress(FileNotFoundError):
-            if (links := os.stat(self.db_path).st_nlink) > 1:
+            if (links := os.stat(self.db_path).st_nlink) > 1 and links - 1 > len(_creations_of(self.db_path)):
                 raise ArchiveHardLinked(errno.EMLINK, f"{self.db_path} is one file with {links} names (hard links), "
                                         "which two writers would corrupt: remove the other names, or copy it")
         self.path.parent.mkdir(parents=True, exist_ok=True)

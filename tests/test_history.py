@@ -882,6 +882,13 @@ def test_an_archive_with_a_second_name_is_refused_to_writers(archived, tmp_path)
     assert archive_content(db) == before
     os.unlink(tmp_path / "other.db")
     assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+    # The second name a creation of the archive killed between its link and its removal leaves (kill -9): no
+    # user's hard link, but the creation's to remove. Every writer refused the archive for good.
+    left = db.with_name(f".{db.name}.k1ll3d_x.new")
+    os.link(db, left)
+    result = run_glossary("reparse", "--db", str(db), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert not left.exists() and os.stat(db).st_nlink == 1
 
 
 def test_a_killed_refresh_resumes_without_refetching(archived):

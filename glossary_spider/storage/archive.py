@@ -523,14 +523,21 @@ def as_json(value: Any) -> Any:
 
 
 def remove_abandoned_creations(path: Path) -> None:
-    """Remove the temporary files that creations of the archive killed midway (``kill -9``) left beside it:
-    :func:`_create`'s ``.NAME.XXXXXXXX.new``, and the rollback journal SQLite kept beside it. Only a writer,
-    which holds the archive's lock, opens the archive, so no other creation of it can be under way."""
+    """Remove the temporary files that creations of the archive killed midway (``kill -9``) left beside it
+    (:func:`abandoned_creations`). Only a writer, which holds the archive's lock, opens the archive, so no
+    other creation of it can be under way."""
+    for left in abandoned_creations(path):
+        with contextlib.suppress(OSError):  # gone meanwhile, or another user's in a sticky directory
+            left.unlink()
+
+
+def abandoned_creations(path: Path) -> list[Path]:
+    """What creations of the archive at ``path`` killed midway may have left beside it: :func:`_create`'s
+    ``.NAME.XXXXXXXX.new`` (killed between its link to the archive's name and its removal, a second name of the
+    archive file), and the rollback journal SQLite kept beside it."""
     made = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.new(-journal)?")
-    for left in path.parent.glob(f".{glob.escape(path.name)}.*.new*"):
-        if made.fullmatch(left.name) and left.is_file() and not left.is_symlink():
-            with contextlib.suppress(OSError):  # gone meanwhile, or another user's in a sticky directory
-                left.unlink()
+    return [left for left in path.parent.glob(f".{glob.escape(path.name)}.*.new*")
+            if made.fullmatch(left.name) and left.is_file() and not left.is_symlink()]
 
 
 def _create(path: Path) -> None:
