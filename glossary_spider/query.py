@@ -27,7 +27,7 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
-from glossary_spider.storage.errors import is_index_damaged
+from glossary_spider.storage.errors import is_index_damaged, not_its_own_log
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text, shell_word
@@ -120,7 +120,8 @@ def connect(path: str | Path) -> Reader:
         _readers.add(conn)
         if why := not_ours(conn):  # another application's database
             conn.close()
-            raise ArchiveError(f"{path} is not a glossary archive: {why}")
+            advice = f"; {log}" if (log := not_its_own_log(path)) else ""
+            raise ArchiveError(f"{path} is not a glossary archive: {why}{advice}")
         conn.execute("SELECT 1 FROM pages LIMIT 1").fetchall()
         conn.execute("BEGIN")
     except sqlite3.OperationalError as exc:

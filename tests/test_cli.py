@@ -2350,6 +2350,29 @@ def test_runs_refused_beside_a_locked_archive_are_read_warily_and_recorded_by_th
                         {"command": "refresh", "outcome": "locked", "exit_status": 3, "job_id": "j1", "pid": 1}]
 
 
+def test_a_log_of_another_database_beside_the_archive_is_named_not_the_archive(crawled, tmp_path):
+    """SQLite reads any write-ahead log beside the file as its own: one copied with another database made the
+    archive read as that database, and every command said it was "not a glossary archive" and to give another
+    --db, where moving the log aside gives the archive back whole."""
+    import sqlite3
+
+    db = shutil.copy(crawled, tmp_path / "a.db")
+    other = sqlite3.connect(tmp_path / "other.db")
+    other.execute("PRAGMA journal_mode = WAL")
+    other.execute("PRAGMA wal_autocheckpoint = 0")
+    other.execute("CREATE TABLE t (x)")
+    other.executemany("INSERT INTO t VALUES (?)", [(os.urandom(3000),) for _ in range(50)])
+    other.commit()
+    shutil.copy(tmp_path / "other.db-wal", tmp_path / "a.db-wal")
+    other.close()
+    advice = f"if {tmp_path / 'a.db-wal'} is not its own, copied with another database or left by one, move it aside"
+    for command in (("search", "funding"), ("reparse", "--no-progress")):
+        assert_one_line_error(run_glossary(*command, "--db", str(db)), advice)
+    (tmp_path / "a.db-wal").rename(tmp_path / "aside")
+    (tmp_path / "a.db-shm").unlink(missing_ok=True)
+    assert run_glossary("runs", "--check", "--db", str(db)).returncode == 0
+
+
 def test_runs_refused_past_a_megabyte_of_notes_are_read_from_the_newest(crawled, tmp_path):
     """A minutely job locked out for days notes over a megabyte of refusals beside the archive: its first megabyte
     was read, so runs --check said "ok" over the newest refusal, and the next writer recorded the oldest and

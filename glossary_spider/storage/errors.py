@@ -290,6 +290,19 @@ def index_damaged(path: str | Path, exc: Exception) -> str:
             f"command makes the index again from them: glossary reparse --db {shell_word(str(path))}")
 
 
+def not_its_own_log(path: str | Path) -> str:
+    """What to say of the write-ahead log beside the archive where what was read of it is not what an archive
+    holds: SQLite reads any log there as the file's own, and one copied with another database, or left by one,
+    makes the archive read as that database. "" where there is no such log."""
+    wal = Path(f"{path}-wal")
+    try:
+        written = wal.stat().st_size > 0  # a reader makes an empty one as it opens the file: it holds nothing
+    except OSError:
+        return ""
+    return (f"read with the write-ahead log beside it: if {wal} is not its own, copied with another database or "
+            "left by one, move it aside and try again") if written else ""
+
+
 def damaged(path: str | Path, exc: Exception) -> str:
     """A one-line message for an archive whose file SQLite found damaged, with what to do; or whose text
     another program wrote as bytes that are not UTF-8, which no recovery of the file mends."""

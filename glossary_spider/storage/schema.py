@@ -23,7 +23,7 @@ from typing import Any
 
 import sqlite_utils
 
-from glossary_spider.storage.errors import ArchiveError, is_index_damaged
+from glossary_spider.storage.errors import ArchiveError, is_index_damaged, not_its_own_log
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +353,7 @@ def check_ours(db: sqlite_utils.Database, path: Any) -> None:
     if tables and (why := not_ours(db.conn)):
         shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
         raise ArchiveError(f"{path} is a SQLite database but not a glossary archive ({why}; its tables: "
-                           f"{shown}); nothing was added to it: give another --db")
+                           f"{shown}); nothing was added to it: {not_its_own_log(path) or 'give another --db'}")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> bool:
