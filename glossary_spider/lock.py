@@ -39,11 +39,12 @@ class ArchiveLocked(Exception):
     """Another process holds the archive's lock; ``stopped``: it is stopped (Ctrl-Z, SIGSTOP), and will not end
     until it is continued."""
 
-    def __init__(self, path: Path, holder: dict[str, Any]):
+    def __init__(self, path: Path, holder: dict[str, Any], how: str = ""):
+        """``how``: how the holder holds it, where that is not as it should (its lock file removed)."""
         self.holder = holder
         self.stopped = is_stopped(holder.get("pid"))
         super().__init__(f"{path} is locked by another writer ({who(holder)}"
-                         f"{', stopped: Ctrl-Z or SIGSTOP' if self.stopped else ''})")
+                         f"{', stopped: Ctrl-Z or SIGSTOP' if self.stopped else ''}{f', {how}' if how else ''})")
 
     def remedy(self) -> str:
         """What to do: wait, or, for a holder that is stopped, continue or end it."""
@@ -70,8 +71,11 @@ def is_stopped(pid: Any) -> bool:
 
 
 def who(holder: dict[str, Any]) -> str:
-    """A lock's holder, in words: its pid, command and start."""
-    return f"pid {holder.get('pid', '?')}, {holder.get('command', '?')} since {holder.get('started_at', '?')}"
+    """A lock's holder, in words: its pid, command and start, as far as they are known."""
+    said = f"pid {holder.get('pid', '?')}"
+    if "command" in holder or "started_at" in holder:
+        said += f", {holder.get('command', '?')} since {holder.get('started_at', '?')}"
+    return said
 
 
 class UnsafeLockFile(OSError):
@@ -107,6 +111,7 @@ class ArchiveLock:
         self.path = beside(db_path, ".lock")
         self.command = command
         self.fd: int | None = None
+        self.archive_fd: int | None = None  # the archive file itself, flocked too (_hold_archive)
         self.stale: dict[str, Any] | None = None
 
     def acquire(self) -> ArchiveLock:
@@ -151,7 +156,32 @@ class ArchiveLock:
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": self.command, "started_at": now()}).encode(), 0)
         self.fd = fd
         _held.add(fd)
+        self._hold_archive()
         return self
+
+    def _hold_archive(self) -> None:
+        """Lock the archive file itself too (an flock, which SQLite's own locks never meet): a lock file removed
+        under its run (``rm *.lock``, a cleaner of old files) let a second writer make one anew and take it, and
+        write beside the first. The first holds this lock still: the second is refused here. (An archive not
+        made yet is made under the lock file alone.)"""
+        try:
+            fd = os.open(self.db_path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:  # none yet, or not to be read: opening it says why
+            return
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # a FIFO, a device: opening it refuses it
+                os.close(fd)
+                return
+        except BlockingIOError:
+            holders = _flock_holders(os.fstat(fd))
+            os.close(fd)
+            self.release()
+            holder = {"pid": holders[0]} if holders and holders[0] else {}
+            raise ArchiveLocked(self.db_path, holder, "its lock file was removed under it") from None
+        self.archive_fd = fd
+        _held.add(fd)
 
     def _open(self) -> tuple[int, int]:
         """The lock file, opened to be written, or where we may not write it, to be read (enough to learn by
@@ -215,6 +245,10 @@ class ArchiveLock:
     def release(self) -> None:
         """Remove the lock file, then unlock: no ``.lock`` is left beside the archive. Where it cannot be
         removed (its directory made read-only meanwhile), it is emptied: the next writer takes it over."""
+        if self.archive_fd is not None:  # first: the next writer, once it has the lock file, finds it free
+            _held.discard(self.archive_fd)
+            os.close(self.archive_fd)
+            self.archive_fd = None
         if self.fd is not None:
             try:
                 self.path.unlink()  # while still locked, so no one else holds the file being removed

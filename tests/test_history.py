@@ -789,6 +789,20 @@ def test_writers_racing_to_take_over_a_dead_lock_are_one_writer(tmp_path):
         assert all(f"locked by another writer (pid {winner}, crawl" in said for code, said in ended if code), ended
 
 
+def test_a_writer_whose_lock_file_was_removed_under_it_still_holds_the_archive(archived):
+    """A lock file removed under its run (rm *.lock, a cleaner of old files) let the next writer make one anew,
+    take it, and write beside the run: a reparse and a refresh both ran to their end during a crawl. The holder
+    locks the archive file itself too: the next writer is refused (exit 3), and told so."""
+    _, db = archived
+    with ArchiveLock(db, "crawl"):
+        db.with_name(db.name + ".lock").unlink()
+        result = run_glossary("reparse", "--db", str(db), "--no-progress")
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert f"is locked by another writer (pid {os.getpid()}, its lock file was removed under it)" in result.stderr
+        assert not db.with_name(db.name + ".lock").exists()
+    assert run_glossary("reparse", "--db", str(db), "--no-progress").returncode == 0
+
+
 def test_every_path_to_the_archive_meets_the_same_lock(archived, tmp_path):
     """A symlink to the archive, or a path through a symlinked directory, reached a lock of its own: two
     writers ran at once, one forgetting the other's staged pages as a killed run's. Each now meets the
