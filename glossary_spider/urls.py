@@ -6,6 +6,7 @@ same page reached by different spellings is one row.
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import re
 from functools import lru_cache
@@ -123,6 +124,42 @@ def link_url(href: str, base: str) -> str | None:
     table of contents, a footnote marker or a script's handle, not a link between pages."""
     href = href.strip()
     return None if not href or href.startswith("#") else normalize_url(href, base)
+
+
+def in_page_encoding(href: str, encoding: str) -> str:
+    """``href`` with the characters past ASCII of its query percent-encoded in the page's ``encoding``, as a
+    browser writes a link's query (the WHATWG URL standard; a path is written in UTF-8 whatever the page's):
+    ``?plat=café`` on a Latin-1 page is ``?plat=caf%E9``, where UTF-8 asked for another URL (a 404, the page
+    lost). A character the encoding lacks is written as a browser writes it, as an HTML character reference,
+    percent-encoded. ``href`` as it is for a page in UTF-8 (or UTF-16, whose URLs are in UTF-8), and for a
+    query of ASCII alone."""
+    if (at := href.find("?")) < 0 or _codec(encoding) in _URLS_IN_UTF8:
+        return href
+    end = href.find("#", at)
+    end = len(href) if end < 0 else end
+    query = href[at + 1:end]
+    if query.isascii():
+        return href
+    written = "".join(char if char.isascii() else _in_query(char, encoding) for char in query)
+    return f"{href[:at + 1]}{written}{href[end:]}"
+
+
+def _in_query(char: str, encoding: str) -> str:
+    try:
+        return "".join(f"%{byte:02X}" for byte in char.encode(encoding))
+    except UnicodeEncodeError:
+        return f"%26%23{ord(char)}%3B"
+
+
+def _codec(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:  # no encoding Python has: read as UTF-8, as the page's text then is
+        return "utf-8"
+
+
+_URLS_IN_UTF8 = frozenset(codecs.lookup(name).name for name in ("utf-8", "utf-16", "utf-16-le", "utf-16-be",
+                                                                  "utf-32", "utf-32-le", "utf-32-be"))
 
 
 def base_url(href: str, page_url: str) -> str:

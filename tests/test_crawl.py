@@ -884,6 +884,34 @@ def test_http_dates_that_name_no_zone_are_read_in_gmt_whatever_the_machines_zone
     assert [since is not None for path, _, since in _Dated.ASKED if path != "/robots.txt"] == [True, True]
 
 
+class _Latin1(_Pages):
+    """:class:`_Pages`, served in ISO-8859-1 (said so in Content-Type)."""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        markup = self.markup()
+        body = (markup or "").encode("latin-1")
+        self.send_response(200 if markup is not None else 404)
+        self.send_header("Content-Type", "text/html; charset=iso-8859-1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_link_s_query_on_a_latin1_page_is_written_in_latin1_as_a_browser_writes_it(tmp_path):
+    """A browser writes the characters past ASCII of a link's query in the page's encoding (the WHATWG URL
+    standard), its path in UTF-8: ?plat=café on a Latin-1 page is ?plat=caf%E9. Written in UTF-8, the link
+    asked for ?plat=caf%C3%A9, which the site did not have (a 404, the page lost)."""
+    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} est un terme des dérivés.</p>{1}</body></html>"
+    _Latin1.PAGES = {"/": post.format("Carte", '<a href="/definition/menu/?plat=café">café</a>'),
+                     "/definition/menu/?plat=caf%E9": post.format("Café", "")}
+    db = tmp_path / "latin1.db"
+    with _served(_Latin1) as base:
+        result = crawl(db, "--start-url", f"{base}/")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(db, "SELECT url, title FROM pages WHERE title = 'Café'") == [
+        {"url": f"{base}/definition/menu/?plat=caf%E9", "title": "Café"}]
+
+
 class _Variants(_Site):
     """A site whose pages answer at any query, each naming its canonical URL (``CANONICAL``, by path: the page's
     own path without a query where not given), and whose home page links to query variants of them. Every

@@ -219,3 +219,18 @@ def test_the_host_checked_is_the_host_scrapy_connects_to(url):
 ])
 def test_a_robots_txt_may_be_followed_to_another_host_of_its_site_only(host, other, same):
     assert same_site(host, other) is same and same_site(other, host) is same
+
+
+@pytest.mark.parametrize(("href", "encoding", "expected"), [
+    ("/m/?plat=café&x=1#à", "cp1252", "/m/?plat=caf%E9&x=1#à"),  # the query alone; the fragment is no request's
+    ("/thé/?q=é", "iso8859-15", "/thé/?q=%E9"),  # the path is UTF-8's to write (normalize_url does)
+    ("/m/?q=€", "latin-1", "/m/?q=%26%238364%3B"),  # a character the encoding lacks: its reference, as browsers
+    ("/m/?q=€", "cp1252", "/m/?q=%80"),
+    ("/m/?plat=café", "utf-8", "/m/?plat=café"),
+    ("/m/?plat=café", "utf-16-le", "/m/?plat=café"),  # a UTF-16 page's URLs are written in UTF-8
+    ("/m/?plat=cafe", "cp1252", "/m/?plat=cafe"),
+])
+def test_a_links_query_is_written_in_the_pages_encoding_as_a_browser_writes_it(href, encoding, expected):
+    from glossary_spider.urls import in_page_encoding
+
+    assert in_page_encoding(href, encoding) == expected

@@ -9,7 +9,7 @@ from typing import Any
 from lxml.html import HtmlElement
 
 from glossary_spider.extraction.tree import text_of
-from glossary_spider.urls import MAX_CACHED_URL, MAX_URL, link_url, origin_of
+from glossary_spider.urls import MAX_CACHED_URL, MAX_URL, in_page_encoding, link_url, origin_of
 
 
 _UNSEEN: Any = object()  # what PageMemo.urls gives for an href not resolved yet
@@ -28,9 +28,10 @@ class PageMemo:
     (:func:`text_of`) and a link's archive URL. Holds the elements it has seen, so that lxml keeps
     their proxies (and identities) for the page's lifetime."""
 
-    def __init__(self, base: str, page: str | None = None):
+    def __init__(self, base: str, page: str | None = None, encoding: str = "utf-8"):
         self.base = base
         self.page = page  # the page's own URL, as the archive spells it
+        self.encoding = encoding  # the page's, in which its links' queries are written (in_page_encoding)
         self.texts: dict[HtmlElement, str] = {}
         self.urls: dict[str, str | None] = {}  # hrefs relative to this page
         self.site_urls = _site_urls(base)
@@ -56,6 +57,8 @@ class PageMemo:
         """The archive URL ``href`` leads to (:func:`~glossary_spider.urls.link_url`); None for none, for a
         link within the page (``#fn1``, or the page's own URL with a fragment: ``x.html#sec``), or for one
         longer than :data:`MAX_URL`."""
+        if not href.isascii():
+            href = in_page_encoding(href, self.encoding)
         # A sentinel, not KeyError: many asks are the first for their URL, and raising costs.
         url = self.site_urls.get(href, _UNSEEN)
         if url is _UNSEEN:

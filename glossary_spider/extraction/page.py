@@ -32,7 +32,7 @@ from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.structured import JsonLdFacts, extract_structured_data, several, to_utc
 from glossary_spider.extraction.tree import (attributes, elements_by_tag, fold, may_hold_stray_characters, raw_text,
                                              word_count, xpath)
-from glossary_spider.urls import MAX_URL, base_url, classify, normalize_url
+from glossary_spider.urls import MAX_URL, base_url, classify, in_page_encoding, normalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,12 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c\x1b")
 
 
 def decode(body: bytes, content_type: str | None = None) -> str:
-    """The page's text, decoded the way Scrapy's ``TextResponse`` does it, except that
+    """The page's text (:func:`decoded`)."""
+    return decoded(body, content_type)[0]
+
+
+def decoded(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """The page's text, and the encoding it was read in, decoded the way Scrapy's ``TextResponse`` does it, except that
     bytes declared as a single-byte Latin charset but valid as UTF-8 are read as UTF-8:
     such a page's declaration is wrong, not its text; and a wide charset declared for a body
     without a byte order mark is read as a browser reads it (:func:`_wide`), and so is a ``<meta>``
@@ -144,10 +149,10 @@ def decode(body: bytes, content_type: str | None = None) -> str:
     encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detected)
     if encoding == "cp1252" and not body.isascii():  # w3lib's name for latin-1 and ascii too
         try:
-            return body.decode("utf-8")
+            return body.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             pass
-    return text
+    return text, encoding
 
 
 DETECTED_FROM = 64 * 1024
@@ -363,8 +368,10 @@ def extract_page(body: bytes | str, url: str, content_type: str | None = None, f
 def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool) -> Extraction:
     size = len(body)
     markup, cuts = _utf8_markup(body, content_type) if isinstance(body, bytes) else None, []
+    encoding = "utf-8"  # the page's, in which its links' queries are written (urls.in_page_encoding)
     if markup is None:
-        text, cuts = _cap_markup(body if isinstance(body, str) else decode(body, content_type))
+        text, encoding = (body, "utf-8") if isinstance(body, str) else decoded(body, content_type)
+        text, cuts = _cap_markup(text)
         markup = _markup(text)
     markup, crowded = _fewer_attributes(markup)
     root, errors = _parse(markup, url)
@@ -376,7 +383,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     tagged = elements_by_tag(root, ("script", "head", "noscript", "area", "link", "dialog", "svg"))
     structured, structured_errors = extract_structured_data(root, url, max(MIN_TEXT_CHARS, size // 4), tagged)
     errors += structured_errors
-    memo = PageMemo(base, url)
+    memo = PageMemo(base, url, encoding)
     memo.noscript, memo.pager = bool(tagged["noscript"]), leads_on(tagged["area"], tagged["link"])
     memo.dialogs, memo.svgs = tagged["dialog"], tagged["svg"]
     text_of = memo.text
@@ -423,7 +430,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
         "author": _line(author),
         "categories": [name for name in map(_line, categories) if name] or None if categories else None,
         "language": _line(_LANG_XPATH(root)),
-        "canonical_url": _canonical(head["link"], base),
+        "canonical_url": _canonical(head["link"], base, encoding),
         "sections": [{"position": i, **s} for i, s in enumerate(content.sections)],
         "links": links,
         "structured_data": structured,
@@ -829,7 +836,7 @@ def _categories(meta: list[HtmlElement], meta_text: str, text_of: Callable[[Html
     return None
 
 
-def _canonical(links: list[HtmlElement], base: str) -> str | None:
+def _canonical(links: list[HtmlElement], base: str, encoding: str) -> str | None:
     """The ``href`` of the first of ``links`` whose ``rel`` names ``canonical`` (in any case) and that has one, in
     the page's head: one in its body is no canonical (the HTML Standard allows it in the head alone, and search
     engines ignore one elsewhere), and its text, a comment or a post, may hold anything its writers wrote."""
@@ -837,5 +844,5 @@ def _canonical(links: list[HtmlElement], base: str) -> str | None:
         if ("canonical" in (link.get("rel") or "").lower().split() and (href := link.get("href")) is not None
                 and next(link.iterancestors("body"), None) is None):
             href = href.strip()
-            return normalize_url(href, base) if href else None
+            return normalize_url(in_page_encoding(href, encoding), base) if href else None
     return None
