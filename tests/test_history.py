@@ -695,7 +695,7 @@ def test_a_lock_another_user_holds_is_named_to_a_second_writer(archived, mode):
         result = subprocess.run(_bound_by_permissions(*GLOSSARY, "reparse", "--db", str(db), "--no-progress"),
                                 capture_output=True, text=True, cwd=ROOT, timeout=120)
         assert result.returncode == 3, result.stderr
-        named = f"(pid {os.getpid()}, crawl since" if mode & 0o004 else f"(pid {os.getpid()}, "
+        named = f"(pid {os.getpid()}, crawl since" if mode & 0o004 else f"(pid {os.getpid()})"
         assert f"is locked by another writer {named}" in result.stderr
         assert "remove it" not in result.stderr
 
