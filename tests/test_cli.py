@@ -522,9 +522,9 @@ def test_a_db_path_that_cannot_be_looked_up_is_said_in_one_line(tmp_path, comman
     # A name the system takes, but not with what is kept beside it: readers failed with a traceback
     # (SQLite's -wal could not be made, nor its -journal looked for).
     result = run_glossary(*command, "--db", str(tmp_path / f"{'a' * 249}.db"))
-    assert_one_line_error(result, "Invalid value for '--db': the archive's file name is 252 bytes: the files kept beside "
-                                  "it (its name and '-journal', '.refused-runs') need up to 13 more, past the 255 a name "
-                                  "may have: give a name of at most 242 bytes")
+    assert_one_line_error(result, "Invalid value for '--db': the archive's file name is 252 bytes: the files kept "
+                                  "beside it (its name and '-journal', '.refused-runs') need up to 13 more, past the "
+                                  "255 a name may have: give a name of at most 242 bytes")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shut"]
 
 

@@ -692,6 +692,10 @@ def test_a_listing_that_answers_after_the_page_budget_is_spent_is_left_for_resum
     assert {f"/definition/h{i}/" for i in range(5)} <= urls, sorted(urls)
 
 
+# A glossary post of a title ({0}), for the small sites below.
+_TERM_POST = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
+
+
 class _Pages(_Site):
     """A site of the pages in ``PAGES`` (path: markup), which a test may change between crawls."""
 
@@ -765,13 +769,12 @@ def test_archived_pages_redirected_for_now_stay_live_and_do_not_hold_the_run(tmp
     """A temporary redirect moves no page away: its fetch fails, the page stays as archived. Counted with the
     pages answering what is not a page, six in ten such redirects held the run (exit 5), the gate asking
     whether the server was the site's."""
-    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
     names = [f"term{i}" for i in range(10)]
     _ForNow.ELSEWHERE = {}
     _ForNow.PAGES = {"/": "<html><body><h1>Home</h1>" + "".join(f'<a href="/definition/{n}/">{n}</a>' for n in names)
                      + "</body></html>",
-                     **{f"/definition/{n}/": post.format(n) for n in names},
-                     **{f"/definition/{n}-elsewhere/": post.format(f"{n} elsewhere") for n in names}}
+                     **{f"/definition/{n}/": _TERM_POST.format(n) for n in names},
+                     **{f"/definition/{n}-elsewhere/": _TERM_POST.format(f"{n} elsewhere") for n in names}}
     db = tmp_path / "for-now.db"
     with _served(_ForNow) as base:
         assert crawl(db, "--start-url", f"{base}/").returncode == 0
@@ -808,10 +811,9 @@ def test_urls_scrapy_reads_as_one_and_the_archive_as_two_are_each_fetched_not_dr
     archive keeps the two spellings apart (RFC 3986, 6.2.2.2): a site redirecting ``(finance)`` to its own
     ``%28finance%29`` spelling had the target dropped as a duplicate, the page never fetched and no row saying
     so; of two start URLs so spelt, the second was never asked."""
-    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
     _ForNow.PAGES = {"/": '<html><body><h1>Home</h1><a href="/definition/delta-(finance)/">delta</a></body></html>',
-                     "/definition/delta-%28finance%29/": post.format("Delta"),
-                     "/definition/vega-(x)/": post.format("Vega"), "/definition/vega-%28x%29/": post.format("Vega x")}
+                     "/definition/delta-%28finance%29/": _TERM_POST.format("Delta"),
+                     "/definition/vega-(x)/": _TERM_POST.format("Vega"), "/definition/vega-%28x%29/": _TERM_POST.format("Vega x")}
     _ForNow.ELSEWHERE = {"/definition/delta-(finance)/": "/definition/delta-%28finance%29/"}
     db = tmp_path / "spelt.db"
     with _served(_ForNow) as base:
@@ -867,8 +869,7 @@ def test_http_dates_that_name_no_zone_are_read_in_gmt_whatever_the_machines_zone
     Python read both in the machine's own. Under TZ=America/St_Johns a Retry-After two seconds ahead was hours
     ahead, "longer than we wait": every page failed and the run ended unreachable (exit 6). And a 304 repeating
     the date sent back, so written, was taken for another date: each page asked for again whole, every refresh."""
-    post = "<html><head><title>{0}</title></head><body><h1>{0}</h1><p>{0} is a term of crypto derivatives.</p></body></html>"
-    _Dated.PAGES = {f"/definition/{n}/": post.format(n.title()) for n in ("delta", "gamma")}
+    _Dated.PAGES = {f"/definition/{n}/": _TERM_POST.format(n.title()) for n in ("delta", "gamma")}
     _Dated.FORM, _Dated.BUSY_ONCE, _Dated.ASKED = form, {"/definition/delta/"}, []
     db = tmp_path / "dated.db"
     zone = {"TZ": "America/St_Johns"}
