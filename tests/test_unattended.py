@@ -10,6 +10,8 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
 import launcher
 import pytest
@@ -315,11 +317,27 @@ def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, a
     held = json.loads(refresh(archived, "--max-age", "0", "--json").stdout)["id"]
     set_mode(site, "normal")
     command = [*GLOSSARY, "held", "--accept", str(held), "--no-progress", "--db"]
+    for share, db, status, out, err in _stopped_twice(command, archived, tmp_path, (0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
+        (decision,) = rows(db, "SELECT decision FROM gate_reports WHERE run_id = ?", (held,))
+        if decision["decision"] is None:
+            assert status == 1, (share, out, err)
+            assert err in (f"Interrupted: run {held} is held still: nothing of it was archived or forgotten\n",
+                           "Interrupted while starting up: nothing was written\n"), (share, err)
+        else:
+            assert decision["decision"] == "accepted" and status == 0, (share, out, err)
+            assert err == "" and out.startswith(f"Run #{held} accepted"), (share, out, err)
+        assert archive_problems(db) == []
+
+
+def _stopped_twice(command: list[str], archived: Path, tmp_path: Path, shares: tuple[float, ...]) -> Iterator[tuple]:
+    """``command`` (its --db last) run once on a copy of ``archived`` to time it, then on a copy for each of
+    ``shares`` of that time, stopped there twice, 20 ms apart (Ctrl-C pressed again, SIGTERM sent twice; Ctrl-C
+    and SIGTERM in turn): for each, the share, the copy, and the command's exit status, output and error."""
     started = time.monotonic()
     timed = launcher.run([*command, str(shutil.copy(archived, tmp_path / "timed.db"))], capture_output=True)
     assert timed.returncode == 0, timed.stderr
     duration = time.monotonic() - started
-    for n, share in enumerate((0.5, 0.7, 0.8, 0.9, 0.95, 1.0)):
+    for n, share in enumerate(shares):
         db = shutil.copy(archived, tmp_path / f"stopped-{n}.db")
         process = launcher.popen([*command, str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  text=True)
@@ -327,17 +345,9 @@ def test_a_stop_during_an_accept_says_truly_whether_the_run_was_accepted(site, a
         stop = (signal.SIGINT, signal.SIGTERM)[n % 2]
         process.send_signal(stop)
         time.sleep(0.02)
-        process.send_signal(stop)  # sent twice (Ctrl-C pressed again): the second broke into the first's ending
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
-        (decision,) = rows(db, "SELECT decision FROM gate_reports WHERE run_id = ?", (held,))
-        if decision["decision"] is None:
-            assert process.returncode == 1, (share, out, err)
-            assert err in (f"Interrupted: run {held} is held still: nothing of it was archived or forgotten\n",
-                           "Interrupted while starting up: nothing was written\n"), (share, err)
-        else:
-            assert decision["decision"] == "accepted" and process.returncode == 0, (share, out, err)
-            assert err == "" and out.startswith(f"Run #{held} accepted"), (share, out, err)
-        assert archive_problems(db) == []
+        yield share, db, process.returncode, out, err
 
 
 def test_a_reparse_stopped_twice_at_any_moment_ends_with_one_line_and_status_1(archived, tmp_path):
@@ -346,26 +356,13 @@ def test_a_reparse_stopped_twice_at_any_moment_ends_with_one_line_and_status_1(a
     as its workers were forked; a second stop broke into the first's ending. Stopped twice at moments through a
     reparse, each ends with its one line and status 1, or is done (status 0) where the stop came after its end."""
     command = [*GLOSSARY, "reparse", "--no-progress", "--workers", "2", "--db"]
-    started = time.monotonic()
-    timed = launcher.run([*command, str(shutil.copy(archived, tmp_path / "timed.db"))], capture_output=True)
-    assert timed.returncode == 0, timed.stderr
-    duration = time.monotonic() - started
     carry_on = "to carry on; the pages done are not read again\n"
-    for n, share in enumerate((0.2, 0.35, 0.5, 0.65, 0.8, 0.95)):
-        db = shutil.copy(archived, tmp_path / f"stopped-{n}.db")
-        process = launcher.popen([*command, str(db)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
-        time.sleep(share * duration)
-        stop = (signal.SIGINT, signal.SIGTERM)[n % 2]
-        process.send_signal(stop)
-        time.sleep(0.02)
-        process.send_signal(stop)
-        out, err = process.communicate(timeout=60)
+    for share, db, status, out, err in _stopped_twice(command, archived, tmp_path, (0.2, 0.35, 0.5, 0.65, 0.8, 0.95)):
         (last,) = rows(db, "SELECT finish_reason FROM crawl_runs ORDER BY id DESC LIMIT 1")
-        if process.returncode == 0:
+        if status == 0:
             assert last["finish_reason"] == "finished" and err == "", (share, out, err)
         else:
-            assert process.returncode == 1, (share, process.returncode, out, err)
+            assert status == 1, (share, status, out, err)
             assert err.endswith(carry_on) or err == "Interrupted while starting up: nothing was written\n", (share, err)
             assert "Traceback" not in err
         assert archive_problems(db) == []
