@@ -27,7 +27,7 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
-from glossary_spider.storage.errors import is_index_damaged, not_its_own_log
+from glossary_spider.storage.errors import cannot_read, is_index_damaged, is_locked, not_its_own_log
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text, shell_word
@@ -85,6 +85,8 @@ def open_mode(path: str | Path) -> str:
     try:
         _open(path, "mode=ro").close()
     except sqlite3.OperationalError as exc:
+        if is_locked(exc):  # another program took the file for itself (a sqlite3 session in EXCLUSIVE mode)
+            raise ArchiveError(cannot_read(path, exc)) from None
         journal = path.with_name(path.name + "-journal")
         if journal.exists() and journal.stat().st_size > 0:  # a hot journal: rolled back by the next write only
             raise ArchiveError(f"cannot read the archive {path}: {journal} beside it holds a write cut short (or "

@@ -2373,6 +2373,29 @@ def test_a_log_of_another_database_beside_the_archive_is_named_not_the_archive(c
     assert run_glossary("runs", "--check", "--db", str(db)).returncode == 0
 
 
+def test_a_reader_locked_out_by_another_program_says_so_within_its_wait(crawled, tmp_path):
+    """A sqlite3 session in SQLite's exclusive locking mode holds the archive for itself: a reader said a bare
+    "database is locked", naming no program and no fix, and only after five seconds more than its wait (a
+    connection at its exit, tidying the log, waited sqlite3's default)."""
+    import sqlite3
+
+    db = shutil.copy(crawled, tmp_path / "held.db")
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE crawl_runs SET requests = requests")
+    other.execute("COMMIT")  # the lock is kept, in exclusive mode
+    try:
+        for command in (("search", "rate"), ("runs", "--check")):
+            started = time.monotonic()
+            result = run_glossary(*command, "--db", str(db), env={"GLOSSARY_BUSY_TIMEOUT": "1"})
+            assert time.monotonic() - started < 4, command
+            assert_one_line_error(result, "database is locked: another program holds it locked (a sqlite3 or "
+                                          "sqlite-utils session, a script); close that program, then run this again")
+    finally:
+        other.close()
+
+
 def test_runs_refused_past_a_megabyte_of_notes_are_read_from_the_newest(crawled, tmp_path):
     """A minutely job locked out for days notes over a megabyte of refusals beside the archive: its first megabyte
     was read, so runs --check said "ok" over the newest refusal, and the next writer recorded the oldest and

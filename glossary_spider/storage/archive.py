@@ -103,7 +103,8 @@ def tidy(path: Path, ours: bool = False) -> None:
     if not ours and holder(real) is not None:
         return
     try:
-        conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True)
+        # No wait: a file another program holds is left as it is (sqlite3's own default waited 5 s more, at exit).
+        conn = sqlite3.connect(f"{real.as_uri()}?mode=rw", uri=True, timeout=0)
         try:
             conn.execute("PRAGMA schema_version").fetchone()  # opens the log: closing then removes it
         finally:
