@@ -24,8 +24,8 @@ from glossary_spider.httpdates import http_date
 
 def read_sitemap(response: Response, max_size: int) -> Sitemap | TextSitemap | FeedSitemap | str:
     """The sitemap in ``response`` (XML, an RSS or Atom feed, or sitemaps.org's text format), or what is
-    wrong with it; a gzip file is read to ``max_size`` bytes once decompressed (:func:`sitemap_body`)."""
-    body = sitemap_body(response, max_size)
+    wrong with it; a gzip file is read to ``max_size`` bytes once decompressed (:func:`_sitemap_body`)."""
+    body = _sitemap_body(response, max_size)
     if isinstance(body, str):
         return body
     if (body := utf8(body)) is None:
@@ -47,7 +47,7 @@ def read_sitemap(response: Response, max_size: int) -> Sitemap | TextSitemap | F
     return sitemap
 
 
-def sitemap_body(response: Response, max_size: int) -> bytes | str:
+def _sitemap_body(response: Response, max_size: int) -> bytes | str:
     """A sitemap's bytes, as Scrapy's ``SitemapSpider`` finds them, text too: an XML or text answer's
     body; a gzip file's, decompressed to ``max_size`` bytes, its stream whole (a gzip served with
     ``Content-Encoding: gzip`` came decompressed already); or what is wrong, in words."""

@@ -132,7 +132,8 @@ def in_page_encoding(href: str, encoding: str) -> str:
     ``?plat=café`` on a Latin-1 page is ``?plat=caf%E9``, where UTF-8 asked for another URL (a 404, the page
     lost). A character the encoding lacks is written as a browser writes it, as an HTML character reference,
     percent-encoded. ``href`` as it is for a page in UTF-8 (or UTF-16, whose URLs are in UTF-8), and for a
-    query of ASCII alone."""
+    query of ASCII alone. (w3lib's ``safe_url_string(url, encoding=...)`` writes a query so too, but raises for a
+    character the encoding lacks, and :func:`normalize_url` is cached by the URL alone.)"""
     if (at := href.find("?")) < 0 or _codec(encoding) in _URLS_IN_UTF8:
         return href
     end = href.find("#", at)

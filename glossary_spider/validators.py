@@ -44,9 +44,9 @@ def conditional_headers(info: dict[str, Any]) -> dict[str, bytes]:
     sound date (:func:`sound_date`)."""
     headers = {}
     if info.get("etag"):
-        headers["If-None-Match"] = header_bytes(info["etag"])
+        headers["If-None-Match"] = _header_bytes(info["etag"])
     if sound_date(info.get("last_modified"), parse_time(info.get("full_fetch"))):
-        headers["If-Modified-Since"] = header_bytes(info["last_modified"])
+        headers["If-Modified-Since"] = _header_bytes(info["last_modified"])
     return headers
 
 
@@ -102,7 +102,7 @@ def lags(lastmod: datetime, last_modified: str | None) -> bool:
     return lastmod < earliest
 
 
-def header_bytes(value: str) -> bytes:
+def _header_bytes(value: str) -> bytes:
     """A validator sent back byte for byte as the site sent it: a capture keeps it decoded as Latin-1
     (:func:`~glossary_spider.spiders.glossary.to_fetch`), which Scrapy would encode as UTF-8 (a byte past
     ASCII would then never match)."""
