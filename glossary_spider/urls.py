@@ -14,6 +14,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import idna
 from w3lib.url import safe_url_string
 
 if TYPE_CHECKING:
@@ -79,6 +80,32 @@ def overlong_host(url: str) -> bool:
     except ValueError:
         return False
     return len(host) > MAX_HOST or any(len(label) > MAX_LABEL for label in host.split("."))
+
+
+def with_ascii_host(url: str) -> str | None:
+    """``url`` (absolute) with a host name past ASCII written in ASCII as browsers write it (the WHATWG URL
+    standard: UTS #46 ToASCII, non-transitional); None where no browser reads a host in it. w3lib (and so
+    Scrapy) writes it by IDNA 2003, which folds ``ß`` into ``ss`` and drops a final sigma's form: a link to
+    ``faß.de`` led to ``fass.de``, another domain; browsers ask for ``xn--fa-hia.de``."""
+    if url.isascii():
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url  # w3lib's reading of it says what is wrong
+    if parts.netloc.isascii():
+        return url
+    userinfo, at, host_port = parts.netloc.rpartition("@")
+    host, colon, port = host_port.partition(":")
+    if host.isascii():
+        return url
+    try:
+        mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        host = ".".join(label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+                        for label in mapped.split("."))
+    except (idna.IDNAError, UnicodeError):
+        return None
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}{colon}{port}"))
 
 
 def leads_to_overlong_host(href: str, base: str) -> bool:
@@ -225,7 +252,7 @@ def _normalize_absolute(url: str) -> str | None:
         scheme, host, port, path = plain.groups()
         netloc = host if not port or int(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
         return f"{scheme}://{netloc}{_page_path(_plain_path(path) if '/.' in path else path)}"
-    if overlong_host(url):
+    if overlong_host(url) or (url := with_ascii_host(url)) is None:
         return None
     try:
         parts = urlsplit(safe_url_string(url))

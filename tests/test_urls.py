@@ -54,6 +54,23 @@ def test_normalize_url(url, expected):
     assert normalize_url(url) == expected
 
 
+@pytest.mark.parametrize(("url", "expected"), [
+    # UTS #46, non-transitional, as browsers read a host: "ß" and a final sigma are letters of their own (IDNA
+    # 2003 made faß.de fass.de, a domain of someone else's).
+    ("http://faß.de/a", "http://xn--fa-hia.de/a"),
+    ("http://Straße.DE./", "http://xn--strae-oqa.de/"),
+    ("http://ς.gr/", "http://xn--3xa.gr/"),
+    ("http://σ.gr/", "http://xn--4xa.gr/"),
+    # Mapped as before: case, full-width letters, an ideographic full stop; a symbol IDNA 2008 leaves out.
+    ("http://ＢÜCHER。de/", "http://xn--bcher-kva.de/"),
+    ("http://☃.net/", "http://xn--n3h.net/"),
+    ("http://user@bücher.de:8080/x", "http://xn--bcher-kva.de:8080/x"),
+    ("http://\udc80.com/", None),
+])
+def test_a_host_past_ascii_is_written_as_browsers_write_it(url, expected):
+    assert normalize_url(url) == expected
+
+
 def test_relative_links_resolve_against_the_page():
     assert normalize_url("../vega/", "https://term.greeks.live/area/skew/") == "https://term.greeks.live/area/vega/"
 
