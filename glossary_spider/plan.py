@@ -241,6 +241,8 @@ def check_extractor(archive: Archive) -> None:
 
 
 def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSettings | None) -> RunPlan:
+    from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
+
     check_extractor(archive)
     known = archive.known_pages() if args.mode == "refresh" else {}
     if args.mode == "refresh" and not known:
@@ -275,7 +277,7 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
                               "to resume it, give its arguments as they were, or none")
         # What an earlier release did not record (--workers) is taken as given now.
         unrecorded = {name: getattr(args, name) for name in args.given - (original.recorded or frozenset())}
-        from glossary_spider.reparse import restage_earlier  # lxml's load, for runs alone
+        from glossary_spider.reparse import restage_earlier
 
         restaged = restage_earlier(archive, stopped["id"])
         if archive.unjudged(stopped["id"]):
@@ -286,7 +288,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
         return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"],
-                       chains=archive.chains(stopped["id"]), restaged=restaged)
+                       chains=archive.chains(stopped["id"]), restaged=restaged,
+                       earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
     if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))
     elif args.mode == "refresh" and not args.sitemap_urls:
@@ -305,8 +308,6 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
         chains = {url: chain for url, chain in archive.chains(superseded["id"]).items() if url in carried}
         with archive.db.atomic():
             archive.mark_frontier(run_id, pending=carried, chains=chains)
-    from glossary_spider.extraction.page import EXTRACTOR_VERSION  # lxml's load, for runs alone
-
     retry = archive.unanswered_pages() if args.mode == "refresh" else []
     unfinished = archive.resumable_run("crawl") if args.mode == "refresh" else None
     return RunPlan(args, known, pending=carried, retry=retry, run_id=run_id, superseded=superseded,

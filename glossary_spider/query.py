@@ -27,7 +27,7 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
-from glossary_spider.storage.errors import cannot_read, is_index_damaged, is_locked, not_its_own_log
+from glossary_spider.storage.errors import cannot_read, is_index_damaged, is_locked, may_write, not_its_own_log
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text, shell_word
@@ -148,7 +148,7 @@ def _upgrade(path: Path, mode: str) -> None:
     if not 0 < version < READ_AS_IS:
         return
     earlier = f"{path} was written by an earlier glossary_spider (schema {version})"
-    if mode != "mode=ro" or not os.access(path, os.W_OK):
+    if mode != "mode=ro" or not may_write(path):
         raise ArchiveError(f"{earlier} and cannot be upgraded here, where it is read-only: upgrade a writable copy "
                            "with 'glossary report --db COPY'")
     from glossary_spider.lock import ArchiveLock, ArchiveLocked, who

@@ -1184,6 +1184,40 @@ def test_a_read_only_archive_is_refused_by_writers_and_read_by_readers(crawled, 
     assert_one_line_error(result, f"{shm}, beside the archive, is uid 65534's and you cannot write it")
 
 
+def test_a_read_only_archive_is_not_written_by_root_either(crawled, tmp_path):
+    """Root may write any file, and wrote an archive made read-only (chmod a-w) as if it were not: a run from root's
+    crontab recorded its runs in an archive kept as it was on purpose."""
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    db.chmod(0o444)
+    before = db.read_bytes()
+    for command in ("reparse", "refresh"):
+        result = run_glossary(command, "--db", str(db), "--no-progress")
+        assert_one_line_error(result, "read-only")
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("table", ["versions", "bodies"])
+def test_an_archive_that_lost_a_table_of_what_it_holds_is_not_written(crawled, tmp_path, table):
+    """A table that holds what the archive captured, dropped or left out of a restore, was made again, empty, by
+    the next writer, which then ran as if nothing were amiss (pages with versions that were no longer there,
+    captures of bodies no longer there); readers called the archive "not a glossary archive"."""
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"DROP TABLE {table}")
+    conn.close()
+    for command in ("reparse", "refresh"):
+        result = run_glossary(command, "--db", str(db), "--no-progress")
+        assert_one_line_error(result, f"has lost its {table} table", "restore it from a backup")
+    assert not rows(db, "SELECT name FROM sqlite_master WHERE name = ?", (table,))
+    # What the other tables hold is still there to read and save.
+    found = run_glossary("search", "--db", str(db), "gamma", "--format", "json")
+    assert found.returncode == 0 and json.loads(found.stdout), found.stderr
+    if table == "versions":
+        assert_one_line_error(run_glossary("report", "--db", str(db)), "has lost its versions table")
+
+
 def _beside(db):
     """The archive's file and whatever SQLite keeps beside it (its -wal, -shm and -journal)."""
     return sorted(p.name for p in db.parent.iterdir() if p.name.startswith(db.name))

@@ -1242,6 +1242,21 @@ def test_a_resume_after_an_upgrade_extracts_anew_what_the_stopped_part_staged(re
     assert archive_content(db) == archive_content(reference)
 
 
+def test_a_resume_after_an_upgrade_says_an_earlier_extractor_read_the_pages_archived(replica, tmp_path):
+    """A new run says first how many archived pages an earlier extractor read (a reparse reads them anew); a
+    resumed one said nothing of it, for all the pages its stopped part had archived."""
+    db = tmp_path / "a.db"
+    stopped = crawl(db, "--start-url", f"{replica.url}/", "--max-pages", "20")
+    assert stopped.returncode == 4, stopped.stderr
+    with sqlite3.connect(db) as conn:  # as an earlier release archived them
+        earlier = conn.execute("UPDATE pages SET extractor_version = extractor_version - 1").rowcount
+    conn.close()
+    assert earlier >= 20
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 4, resumed.stderr  # its budget again
+    assert f"Note: {earlier} archived pages were read by an earlier extractor: " in resumed.stderr, resumed.stderr
+
+
 def _stopped_with_pages_staged(replica, db) -> str:
     """Crawl ``replica`` into ``db`` and stop (SIGTERM) once 20 pages are staged, leaving them staged (no time to
     archive them); returns what the crawl wrote on standard error."""

@@ -528,3 +528,28 @@ def test_a_resumed_run_asks_again_only_what_its_held_part_was_answered(tmp_path)
         assert outcomes == {earlier.url: "failed", **{f.url: "discarded" for f, _ in held}}
         assert archive.db.execute("SELECT count(*) FROM staged").fetchone()[0] == 0
         assert archive.gate_report(run_id) is None
+
+
+def test_a_versions_table_made_before_its_same_column_is_given_it(make_replica, tmp_path):
+    """The first release of schema 2 made the versions table without its ``same`` column, which the next added
+    with the schema's number unchanged. The column was never added to such an archive: every refresh that found
+    a page changed failed ("no such column: same"), for good, and so did every page's history."""
+    site = make_replica(40)
+    db = tmp_path / "g.db"
+    assert crawl(db, "--start-url", f"{site.url}/").returncode == 0
+    with sqlite3.connect(db) as conn:  # as that release left it: one version a page, each stored whole
+        assert conn.execute("SELECT count(*) FROM versions WHERE same IS NOT NULL").fetchone() == (0,)
+        for (view,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
+            conn.execute(f"DROP VIEW [{view}]")
+        conn.execute("ALTER TABLE versions DROP COLUMN same")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    site.set_generation(2)
+    result = run_glossary("refresh", "--db", str(db), "--delay", "0", "--no-progress", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["pages_changed"] > 0
+    url = rows(db, "SELECT url FROM pages WHERE version = 2 ORDER BY url LIMIT 1")[0]["url"]
+    shown = run_glossary("show", "--db", str(db), url, "--history", "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert [v["version"] for v in rows(db, "SELECT version FROM page_versions WHERE url = ? ORDER BY version",
+                                       (url,))] == [1, 2]

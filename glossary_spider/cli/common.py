@@ -23,8 +23,8 @@ from glossary_spider import startup
 from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, cannot_read, cannot_write, damaged
-from glossary_spider.storage.errors import cannot_look_up
-from glossary_spider.storage.schema import made_again
+from glossary_spider.storage.errors import cannot_look_up, lost
+from glossary_spider.storage.schema import HOLDING, made_again
 from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
 
@@ -157,6 +157,8 @@ def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json
             if made_again(missing[1]):  # a view or the full-text index, dropped: damage, or a hand's edit
                 return UserError(f"{db} lacks its {missing[1]} (damaged, or changed by hand): any writing command "
                                  f"makes it again from the archive's tables: {again('reparse', db)}")
+            if any(missing[1] in tables for tables in HOLDING.values()):  # what the other commands still read
+                return UserError(lost(db, [missing[1]], writing=False))
             return UserError(f"{db} is not a glossary archive: {exc}")  # another application's SQLite file
         reads = click.get_current_context().info_name in READERS
         return UserError((cannot_read if reads else cannot_write)(db, exc))

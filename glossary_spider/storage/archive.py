@@ -23,12 +23,12 @@ from glossary_spider.outcome import (HELD_REASON, REFUSED_REASONS, HostFetches, 
                                      left_empty, outcome, was_refused)
 from glossary_spider.storage.bodies import BodyCodec
 from glossary_spider.storage.errors import (ArchiveDamaged, ArchiveError, ArchiveUnwritable, archive_path,
-                                            busy_timeout_ms, cannot_write, damaged, is_damaged, not_an_archive,
-                                            writable_logs)
+                                            busy_timeout_ms, cannot_write, damaged, is_damaged, lost, may_write,
+                                            not_an_archive, writable_logs)
 from glossary_spider.storage.readers import Reads, fetch_outcomes, run_counts
 from glossary_spider.storage.records import Fetch, now
 from glossary_spider.storage.schema import (check_ours, check_schema_version, drop_index, ensure_schema,
-                                            index_damage)
+                                            index_damage, lost_tables)
 from glossary_spider.storage.staging import Staging
 from glossary_spider.storage.writer import Batch, Writer
 
@@ -50,6 +50,8 @@ def _judge(db: sqlite_utils.Database, path: Path) -> None:
     (SQLite reads each page: never written into)."""
     check_schema_version(db.execute("PRAGMA user_version").fetchone()[0], path)
     check_ours(db, path)
+    if missing := lost_tables(db.conn):
+        raise ArchiveDamaged(lost(path, missing))
     if db.table_names():
         (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
         if verdict != "ok":  # as SQLite calls the damage a statement meets, and where this check met it
@@ -96,7 +98,7 @@ def tidy(path: Path, ours: bool = False) -> None:
     except OSError:
         return
     if (not stat.S_ISREG(wal.st_mode) or wal.st_size or os.path.lexists(real.with_name(real.name + "-journal"))
-            or not os.access(real, os.W_OK) or not os.access(real.parent, os.W_OK)):
+            or not may_write(real) or not os.access(real.parent, os.W_OK)):
         return
     from glossary_spider.lock import holder
 
@@ -120,7 +122,7 @@ class Archive(Staging, Writer, Reads):
         self.path = Path(path)
         try:
             archive_path(self.path)
-            if self.path.exists() and not os.access(self.path, os.W_OK):
+            if self.path.exists() and not may_write(self.path):
                 raise ArchiveUnwritable(f"{self.path} is read-only: this command writes to the archive (make it "
                                         "writable for you, or run it as a user who may write it)")
             judged = False

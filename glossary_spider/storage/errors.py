@@ -320,3 +320,18 @@ def damaged(path: str | Path, exc: Exception) -> str:
                 ".recover | sqlite3 recovered.db")
     return (f"the archive {path} is damaged ({what!r}): restore it from a backup, or recover what can be read "
             f"with: sqlite3 {path} .recover | sqlite3 recovered.db")
+
+
+def lost(path: str | Path, tables: list[str], writing: bool = True) -> str:
+    """A one-line message for an archive that has lost tables holding what it captured
+    (:func:`~glossary_spider.storage.schema.lost_tables`); ``writing``: refused by a command that writes. Readers
+    are not refused: what a command reads from the other tables (search, export) is still there to be saved."""
+    named = " and ".join(tables) + (" tables" if len(tables) > 1 else " table")
+    return (f"the archive {path} has lost its {named} (dropped, or left out of a copy), which hold what it archived: "
+            "restore it from a backup" + ("; nothing was written to it" if writing else ""))
+
+
+def may_write(path: str | Path) -> bool:
+    """Whether this process may write the file at ``path`` as its owner means it to be: root may write any file,
+    but not one whose mode lets no one write it (``chmod a-w``), which was made read-only on purpose."""
+    return os.access(path, os.W_OK) and (os.geteuid() != 0 or bool(os.stat(path).st_mode & 0o222))

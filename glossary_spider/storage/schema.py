@@ -142,6 +142,27 @@ COMPACT_TABLES = {
         PRIMARY KEY (url_id, version)) WITHOUT ROWID""",
 }
 
+
+
+def _columns_made(tables: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    """The columns (name, declared type) each of ``tables``' CREATE statements makes."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for sql in tables.values():
+            conn.execute(sql)
+        return {name: [(row[1], row[2]) for row in conn.execute(f"PRAGMA table_info([{name}])")] for name in tables}
+    finally:
+        conn.close()
+
+
+COMPACT_COLUMNS = _columns_made(COMPACT_TABLES)
+
+# The tables that hold what an archive captured, in every archive since the schema that brought them. One
+# missing from an archive with pages is damage (dropped by hand, left out of a restore), not a table to make
+# again, empty, as a view or the full-text index is made again from the rest.
+HOLDING = {1: ("pages", "crawl_runs", "crawl_errors", "captures", "bodies", "structured_data"),
+           2: tuple(COMPACT_TABLES)}
+
 # Declared so that Datasette's row page of a page lists its captures, and a URL's row lists the links,
 # sections and versions that refer to it. Not enforced (PRAGMA foreign_keys stays off): a capture may
 # be of a URL that never answered 200 and so has no row in pages.
@@ -347,6 +368,15 @@ def not_ours(conn: sqlite3.Connection) -> str | None:
     return None
 
 
+def lost_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of :data:`HOLDING` that an archive with pages, of the schema that brought them, lacks."""
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "pages" not in tables or conn.execute("SELECT 1 FROM pages LIMIT 1").fetchone() is None:
+        return []
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return [name for since, names in HOLDING.items() if version >= since for name in names if name not in tables]
+
+
 def check_ours(db: sqlite_utils.Database, path: Any) -> None:
     """Refuse a SQLite file that holds tables but is not a glossary archive: it is someone else's."""
     tables = set(db.table_names())
@@ -387,6 +417,11 @@ def ensure_schema(db: sqlite_utils.Database) -> bool:
                         table.add_column(column, kind)
             for sql in COMPACT_TABLES.values():
                 db.execute(sql)
+            for name, columns in COMPACT_COLUMNS.items():  # a column added since the table was made
+                had = {row[1] for row in db.execute(f"PRAGMA table_info([{name}])")}
+                for column, kind in columns:
+                    if column not in had:
+                        db.execute(f"ALTER TABLE [{name}] ADD COLUMN [{column}] {kind}")
             if set(REPLACED_TABLES) & set(db.table_names()):
                 theirs = migrations.from_schema_1(db, VIEWS)
                 migrated = True
@@ -449,6 +484,7 @@ def is_current(conn: sqlite3.Connection) -> bool:
                             "pragma_foreign_key_list(m.name) k WHERE m.type = 'table'"))
     indexes = [index_name(table, names) for table, names in INDEXES] + [*COMPACT_INDEXES, *PARTIAL_INDEXES]
     return (all((table, column) in columns for table, spec in TABLES.items() for column in spec["columns"])
+            and all((table, column) in columns for table, made in COMPACT_COLUMNS.items() for column, _ in made)
             and tables >= {*COMPACT_TABLES, "pages_fts"} and not tables & set(REPLACED_TABLES)
             and set(FOREIGN_KEYS) <= keys
             and all(("index", name) in made for name in indexes)
