@@ -293,11 +293,13 @@ class QualityGate:
     def _archived(self, db: Any, run_id: int, listed: Container[str] | None) -> list[Check]:
         """What became of the archived pages the run got an answer about: most of them gone at once (those
         the sitemaps dropped aside), or answering with what is not a page. A check for each that happened
-        to any page."""
+        to any page. An answer a held part of the run had, set aside as its resume asks again
+        (``discarded``), is none: counted asked where its gone was not counted, it made a resumed part that asked
+        again about a few of them, all gone, too few of all the run asked about to hold it."""
         (asked,), = db.execute(
-            f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL}) "
-            "JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
-        dropped_from = self._dropped_from(db, listed)
+            f"SELECT count(*) FROM (SELECT DISTINCT url FROM captures WHERE run_id = ? AND NOT {NO_ANSWER_SQL} "
+            "AND outcome IS NOT 'discarded') JOIN pages USING (url) WHERE pages.status = 'live'", [run_id])
+        dropped_from, dropped_share = self._dropped_from(db, listed)
         checks = []
         for name, urls, what, why in (
             ("gone", f"SELECT DISTINCT url FROM captures WHERE run_id = ? AND outcome IN ('gone', 'held') AND {GONE}",
@@ -322,7 +324,8 @@ class QualityGate:
             if not count and not dropped:
                 continue
             gone_at_once = name == "gone" and dropped and self._most_of_the_archive(db, count + dropped)
-            if gone_at_once:  # however the sitemaps agree: a site that lost most of its pages at once
+            unlisted_at_once = name == "gone" and dropped and not gone_at_once and dropped_share
+            if gone_at_once or unlisted_at_once:  # however the sitemaps agree: a site that lost most of its pages
                 count, dropped = count + dropped, 0
             numbers = {name: count, "asked": asked, **({"dropped_from_sitemaps": dropped} if dropped else {})}
             check = Check(name, False, f"{count} of the {asked} archived pages the run asked about {what}",
@@ -337,19 +340,29 @@ class QualityGate:
                 check.summary += (f"; the site's sitemaps dropped them too, but they are {gone_at_once:.0%} of the "
                                   f"archive's live pages, at least {share:.0%}: so many at once may be a site that "
                                   "lost them (a database restored from the wrong night)")
+            elif unlisted_at_once:
+                check.summary += (f"; the site's sitemaps dropped them too, but they no longer list "
+                                  f"{unlisted_at_once:.0%} of the archive's live pages, at least {share:.0%}: so many "
+                                  "at once may be a site that lost them (a database restored from the wrong night)")
             checks.append(check)
         return checks
 
-    @staticmethod
-    def _dropped_from(db: Any, listed: Container[str] | None) -> Callable[[str], bool]:
+    def _dropped_from(self, db: Any, listed: Container[str] | None) -> tuple[Callable[[str], bool], float]:
         """Which of the archive's pages the sitemaps the run read no longer list: a page they do not list, of a
         page type they list pages of (an area sitemap read alone drops no definition; the home page, which
-        sitemaps seldom list, is dropped by none)."""
+        sitemaps seldom list, is dropped by none). And the share of the archive's live pages so dropped where it
+        is at least the gone share (and 5 pages), else 0: the sitemaps then say no more that pages went on
+        purpose. Read from the sitemaps whole, it is the same however little of the archive a run asks about:
+        a run in parts (a budget's, a resume's) each asking about too few pages to be most of the archive,
+        archived a site that lost most of its pages as gone, part by part."""
         if listed is None:
-            return lambda url: False
+            return (lambda url: False), 0.0
         types = dict(db.execute("SELECT url, page_type FROM pages WHERE status = 'live'").fetchall())
         listed_types = {page_type for url, page_type in types.items() if url in listed}
-        return lambda url: url not in listed and types.get(url) in listed_types
+        dropped = sum(1 for url, page_type in types.items() if page_type in listed_types and url not in listed)
+        share = dropped / max(len(types), 1)
+        return (lambda url: url not in listed and types.get(url) in listed_types), (
+            share if dropped >= 5 and share >= self.values["gone-share"] else 0.0)
 
     def _most_of_the_archive(self, db: Any, gone: int) -> float:
         """The share of the archive's live pages ``gone`` is, where it is at least the gone share (and 5 pages);

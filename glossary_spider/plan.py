@@ -85,7 +85,9 @@ class RunPlan:
     never archived that earlier runs got no answer from. ``superseded`` is the stopped run a new one
     leaves unfinished, which a resume would have continued; ``unfinished_crawl`` (refresh) the crawl
     that stopped before it was done, whose pages left to fetch a refresh does not ask for; ``chains``
-    (resume) the pending URLs a chain of pages without text of their own led to, and its length.
+    (resume) the pending URLs a chain of pages without text of their own led to, and its length;
+    ``asked_again`` (resume) the pending URLs whose answers a held part set aside, asked again whatever the trap
+    guard made of their families.
     """
 
     args: RunArgs
@@ -97,6 +99,7 @@ class RunPlan:
     retry: list[str] = field(default_factory=list)
     unfinished_crawl: dict[str, Any] | None = None
     chains: dict[str, int] = field(default_factory=dict)
+    asked_again: set[str] = field(default_factory=set)
     archive: Archive | None = None
     lock: ArchiveLock | None = None
     # Started by scrapy crawl or a Scrapyd job, not glossary's command line: its log says how to continue it.
@@ -288,7 +291,8 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
         done, pending = archive.frontier(stopped["id"])
         archive.reopen_run(stopped["id"], job_id)
         return RunPlan(dataclasses.replace(original, resume=True, **unrecorded), known, done, pending, stopped["id"],
-                       chains=archive.chains(stopped["id"]), restaged=restaged,
+                       chains=archive.chains(stopped["id"]), asked_again=archive.asked_again(stopped["id"]),
+                       restaged=restaged,
                        earlier_extractions=archive.read_before(EXTRACTOR_VERSION))
     if args.mode == "crawl" and not args.start_urls and not args.sitemap_urls:
         args = dataclasses.replace(args, start_urls=(LIVE_HOME,), sitemap_urls=(LIVE_SITEMAP,))

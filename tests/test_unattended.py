@@ -580,6 +580,54 @@ def test_most_pages_deleted_is_held_however_the_sitemaps_agree(site, tmp_path):
     assert rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'gone'") == [{"n": 0}]
 
 
+def test_most_pages_deleted_is_held_in_a_refresh_run_in_parts_under_a_budget(site, tmp_path):
+    """The same wrong night's database, met by a refresh that runs in parts under --max-requests: each part asked
+    about too few pages for its 404s to be most of the archive, and the sitemaps agreed, so each part passed and
+    marked its pages gone; the site went part by part. What the sitemaps no longer list is read from them whole."""
+    from glossary_spider.replica.modes import gutted
+
+    archived = tmp_path / "sitemapped.db"
+    assert crawl(archived, "--sitemap", f"{site.url}/sitemap_index.xml", "--no-follow").returncode == 0
+    assert sum(gutted(p) for p in ReplicaSite(PAGES).sitemap_paths()) >= PAGES / 2
+    set_mode(site, "gutted")
+    try:
+        part = refresh(archived, "--max-requests", "20", "--json")
+        assert part.returncode == ExitStatus.STOPPED_EARLY, part.stdout + part.stderr
+        gate = json.loads(part.stdout)["gate"]
+        (gone,) = [c for c in gate["checks"] if c["name"] == "gone"]
+        assert gate["held"]
+        assert gone["tripped"] and "no longer list 67% of the archive's live pages" in gone["summary"], gone
+    finally:
+        set_mode(site, "normal")
+    assert rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'gone'") == [{"n": 0}]
+
+
+def test_a_crawl_of_a_gutted_site_resumed_part_by_part_is_held_as_the_crawl_whole(site, archived):
+    """A crawl over the archive of a site that lost most of its pages, stopped by its budget while held so far, and
+    resumed: the answers it set aside to ask again had taught the trap guard that their families add nothing, so
+    most were never asked again; and counted asked while their 404s were not, they let each resumed part pass and
+    mark its pages gone, the run ending done. Resumed to its end, it is held as the crawl whole is, nothing gone."""
+    args = ("--start-url", f"{site.url}/", "--delay", "0", "--concurrency", "8", "--max-requests", "40")
+    set_mode(site, "gutted")
+    try:
+        result = crawl(archived, *args)
+        for _ in range(10):
+            if result.returncode != ExitStatus.STOPPED_EARLY:
+                break
+            assert rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'gone'") == [{"n": 0}]
+            result = crawl(archived, *args, "--resume")
+        assert result.returncode == ExitStatus.HELD, result.stdout + result.stderr
+        run = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
+        # Every page whose answer was set aside was asked again: none is left with that answer alone.
+        assert rows(archived, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND outcome = "
+                              "'discarded' AND url NOT IN (SELECT url FROM captures WHERE run_id = ? AND outcome != "
+                              "'discarded')", (run, run)) == [{"n": 0}]
+        assert not rows(archived, "SELECT url FROM crawl_errors WHERE run_id = ? AND stage = 'trap'", (run,))
+    finally:
+        set_mode(site, "normal")
+    assert rows(archived, "SELECT count(*) AS n FROM pages WHERE status = 'gone'") == [{"n": 0}]
+
+
 def test_a_page_of_a_type_the_sitemaps_never_listed_is_not_one_they_dropped(site, tmp_path):
     """Read alone, an area sitemap lists no definition: definitions that went were counted as ones 'the site's
     sitemaps no longer list', deletions on purpose, though no sitemap had ever listed them."""

@@ -169,6 +169,7 @@ class GlossarySpider(Spider):
         plan = plan or RunPlan(RunArgs())
         self.params = plan.params
         self.start_urls = self.params.start_urls
+        self.start_set = frozenset(self.start_urls)
         self.sitemap_urls = self.params.sitemap_urls
         self.known = plan.known
         self.max_age = plan.max_age
@@ -178,6 +179,7 @@ class GlossarySpider(Spider):
         self.pending = [url for url in plan.pending if url not in self.done]
         self.retry = [url for url in plan.retry if url not in self.known]
         self.chains = plan.chains
+        self.asked_again = plan.asked_again
         # Every page URL scheduled in this run: each is fetched at most once.
         self.seen: set[str] = self.done | set(self.pending) | set(self.known) | set(self.retry)
         self.lastmods: dict[str, datetime] = {}
@@ -221,6 +223,13 @@ class GlossarySpider(Spider):
                 yield request
         for url in [*self.pending, *self.retry]:
             if url in self.known:  # asked again after a held part: a refresh asks about it as below
+                continue
+            if url in self.asked_again or url in self.start_set:
+                # Its answer in a held part was set aside (an outage's 404, a maintenance page): the page is asked
+                # about again, whatever the trap guard made of its family from those very answers; a start URL
+                # (scheduled already, so not asked above) as one, archived whatever its type.
+                await self.room()
+                yield self.page_request(url, start=url in self.start_set, force=True)
                 continue
             # What the stopped run had found but not fetched, or what got no answer, goes past the trap guard
             # again, at the length of the chain of pages without text of their own that led to it.

@@ -446,6 +446,12 @@ class Archive(Staging, Writer, Reads):
         return dict(self.db.execute("SELECT url, chain FROM frontier WHERE run_id = ? AND state = 'pending' AND "
                                     "chain > 0", [run_id]).fetchall())
 
+    def asked_again(self, run_id: int) -> set[str]:
+        """The URLs a run asks again about, not yet fetched, whose answers a held part of it set aside
+        (:meth:`~glossary_spider.storage.staging.Staging.ask_again`)."""
+        return {url for (url,) in self.db.execute("SELECT url FROM frontier WHERE run_id = ? AND state = 'asked'",
+                                                  [run_id])}
+
     def traps(self, run_id: int) -> list[tuple[str, str, str]]:
         """The link traps a run cut so far: the example URL, error and detail of each failure it recorded."""
         return self.db.execute("SELECT url, error, detail FROM crawl_errors WHERE run_id = ? AND stage = 'trap' "

@@ -246,8 +246,9 @@ class Staging:
         are what tripped the gate (an outage's 404s, a maintenance page, what is not a page, every URL sent to
         one page), and judged with the rest of the run once the site is back, too few to trip it again, they
         would become the archive's. Their captures say ``discarded`` (the raw captures stay), the pages they
-        staged go, and their URLs wait in the frontier to be asked again, so that each page's latest answer
-        stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or
+        staged go, and their URLs wait in the frontier to be asked again (state ``asked``: past the trap guard,
+        which the held part's answers, 404s and pages alike without text, led to cut their families), so that
+        each page's latest answer stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or
         not, to be judged with the rest of the run (a site that really changed would otherwise be asked the
         same pages at every resume, and a run under a budget never end). The held report goes: the resumed
         run is judged anew. Returns how many URLs; 0 for a run not held."""
@@ -268,8 +269,8 @@ class Staging:
                             "('held', 'failed', 'moved') AND url IN (SELECT url FROM asked_again)", [run_id])
             self.db.execute("DELETE FROM staged WHERE run_id = ? AND url IN (SELECT url FROM asked_again)", [run_id])
             count = self.db.execute(
-                "INSERT INTO frontier (run_id, url, state) SELECT ?, url, 'pending' FROM asked_again WHERE true "
-                "ON CONFLICT (run_id, url) DO UPDATE SET state = 'pending'", [run_id]).rowcount
+                "INSERT INTO frontier (run_id, url, state) SELECT ?, url, 'asked' FROM asked_again WHERE true "
+                "ON CONFLICT (run_id, url) DO UPDATE SET state = 'asked'", [run_id]).rowcount
             self.db.execute("DROP TABLE asked_again")
             self.db.execute("DELETE FROM gate_reports WHERE run_id = ?", [run_id])
         return count
