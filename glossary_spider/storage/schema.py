@@ -143,7 +143,6 @@ COMPACT_TABLES = {
 }
 
 
-
 def _columns_made(tables: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
     """The columns (name, declared type) each of ``tables``' CREATE statements makes."""
     conn = sqlite3.connect(":memory:")

@@ -248,9 +248,9 @@ class Staging:
         would become the archive's. Their captures say ``discarded`` (the raw captures stay), the pages they
         staged go, and their URLs wait in the frontier to be asked again (state ``asked``: past the trap guard,
         which the held part's answers, 404s and pages alike without text, led to cut their families), so that
-        each page's latest answer stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last answer then stays, held or
-        not, to be judged with the rest of the run (a site that really changed would otherwise be asked the
-        same pages at every resume, and a run under a budget never end). The held report goes: the resumed
+        each page's latest answer stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last
+        answer then stays, held or not, to be judged with the rest of the run (a site that really changed would
+        otherwise be asked the same pages at every resume, and a run under a budget never end). The held report goes: the resumed
         run is judged anew. Returns how many URLs; 0 for a run not held."""
         report = self.gate_report(run_id)
         if report is None or not report["held"] or report["decision"] is not None:
