@@ -80,6 +80,13 @@ class WriteFailed(Exception):
         """What SQLite's refusal ``exc`` to write the archive at ``path`` says."""
         return cls(cannot_write(path, exc, then="resume the run"), is_damaged(exc), locked=is_locked(exc))
 
+    @classmethod
+    def broken(cls, path: str, exc: BaseException, died: bool = False) -> WriteFailed:
+        """What else broke a batch as it was written (no memory left, most often), rolled back whole; ``died``:
+        the writer process with it."""
+        what = "no memory left" if isinstance(exc, MemoryError) else f"{type(exc).__name__}: {exc}"
+        return cls(f"cannot write the archive {path}: {what}; what was written is kept", died=died)
+
 
 # The writer process's archive, opened on its first batch; and the failure that ended its writing.
 _opened: dict[str, Any] = {}
@@ -102,5 +109,7 @@ def write_batches(path: str, run_id: int, batches: list[tuple[list[Any], dict[st
                 failed = _opened["failed"] = WriteFailed.refused(path, exc)
             except ArchiveError as exc:  # the archive cannot be opened
                 failed = _opened["failed"] = WriteFailed(str(exc))
+            except Exception as exc:  # no memory left, most often
+                failed = _opened["failed"] = WriteFailed.broken(path, exc)
         results.append(failed)
     return results

@@ -141,6 +141,9 @@ class ArchivePipeline:
         except sqlite3.DatabaseError as exc:
             self.write_failed(WriteFailed.refused(self.path, exc))
             return
+        except Exception as exc:  # else Scrapy logs it and drops the batch, and the run ends as if done
+            self.write_failed(WriteFailed.broken(self.path, exc))
+            return
         self._count(outcomes)
         self._check_room()
 
@@ -185,8 +188,7 @@ class ArchivePipeline:
         elif isinstance(failure, WriteFailed):
             self.write_failed(failure)
         else:  # the writer process died (killed, out of memory), or a bug broke its batch
-            self.write_failed(WriteFailed(f"cannot write the archive {self.path}: {failure}; what was written is "
-                                          "kept", died=True))
+            self.write_failed(WriteFailed.broken(self.path, failure, died=True))
 
     def _count(self, outcomes: list[str]) -> None:
         for outcome in outcomes:

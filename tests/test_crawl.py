@@ -1827,6 +1827,31 @@ def test_a_crawl_stops_before_it_fills_the_disk_and_resumes_once_there_is_room(r
     assert archive_content(db) == archive_content(crawled)
 
 
+@pytest.mark.parametrize("writer", ["0", "1"])
+def test_a_batch_that_breaks_as_it_is_written_stops_the_crawl_and_its_resume_fetches_it(replica, crawled, tmp_path,
+                                                                                        writer):
+    """Only SQLite's refusals of a batch stopped the crawl: memory running out as its bodies were compressed (the
+    compression dictionary's training, here made to fail so) was logged by Scrapy, which dropped the batch, and
+    the crawl ended done, exit 0, its pages gone for good. It ends as a full disk ends it, and --resume fetches
+    them."""
+    db, hooks = tmp_path / "a.db", tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import zstandard\n\ndef no_memory(*args, **kwargs):\n    raise MemoryError\n\n"
+        "zstandard.train_dictionary = no_memory\n")
+    result = run_glossary_scrapy("-a", f"start_urls={replica.url}/", "-a", f"sitemap_urls={replica.url}/sitemap_index.xml",
+                                 "-a", "delay=0", "-a", "concurrency=8", "-s", f"GLOSSARY_DB={db}",
+                                 "-s", f"GLOSSARY_WRITER_PROCESS={writer}", env={"PYTHONPATH": str(hooks)})
+    assert "Traceback" not in result.stderr
+    (run,) = rows(db, "SELECT finish_reason, exit_status, stats FROM crawl_runs")
+    assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)
+    assert json.loads(run["stats"])["glossary/archive_error"] == (f"cannot write the archive {db}: no memory left; "
+                                                                 "what was written is kept")
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert archive_content(db) == archive_content(crawled)
+
+
 class _LongSitemap(_Site):
     """A site whose text sitemap lists 60,000 pages: 5.8 MB, past the 5 MB of responses in their callbacks that
     Scrapy holds its downloads back for (``SCRAPER_SLOT_MAX_ACTIVE_SIZE``)."""
