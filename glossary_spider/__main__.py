@@ -4,6 +4,7 @@ from glossary_spider import startup
 
 
 def main() -> None:
+    startup.closed_streams()
     startup.starting()  # before the command's imports, which take most of a second
     from glossary_spider.cli import main as command
 

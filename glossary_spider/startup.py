@@ -20,6 +20,27 @@ _before: dict[int, Any] = {}  # each stop's handling when the command started, g
 _ignored: set[int] = set()  # the stops ignored when the command started
 
 
+# The standard streams (0, 1, 2) closed when the command started (>&-): /dev/null since (:func:`closed_streams`).
+CLOSED: set[int] = set()
+
+
+def closed_streams() -> None:
+    """Make each standard stream a scheduler closed (``>&-``, ``2>&-``) /dev/null, before any import opens a file:
+    the next file opened takes the lowest free descriptor, and SQLite, which opens none as 0, 1 or 2, puts a
+    read-only /dev/null there (an import that asked SQLite for a database in memory did), so that a closed
+    standard output read as open, and the first write to it failed (a traceback, or 'Bad file descriptor')
+    rather than the command saying it was closed."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            CLOSED.add(fd)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+
+
 def _stop(signum: int, frame: Any) -> None:
     os.write(2, INTERRUPTED)  # not sys.stderr: a signal can come in the middle of a write to it
     os._exit(1)

@@ -212,15 +212,9 @@ def standard_streams() -> None:
     written there (by a worker, by SQLite's neighbours) would land in it. A command whose work is its
     output refuses a closed standard output (:func:`output_to`)."""
     global STDOUT_CLOSED
+    startup.closed_streams()  # done already where the command started from __main__, before its imports
+    STDOUT_CLOSED = 1 in startup.CLOSED
     for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
-        try:
-            os.fstat(fd)
-        except OSError:
-            STDOUT_CLOSED = STDOUT_CLOSED or fd == 1
-            devnull = os.open(os.devnull, os.O_RDWR)
-            if devnull != fd:
-                os.dup2(devnull, fd)
-                os.close(devnull)
         if getattr(sys, name) is None:
             setattr(sys, name, open(fd, mode, closefd=False))
     for stream in (sys.stdout, sys.stderr):  # text the locale's encoding lacks (PYTHONIOENCODING=ascii) as \u escapes
