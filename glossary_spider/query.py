@@ -78,9 +78,19 @@ def _open(path: Path, mode: str, factory: type[sqlite3.Connection] = sqlite3.Con
     return conn
 
 
+def disk_full(directory: Path) -> bool:
+    """Whether the file system holding ``directory`` has no room left for this user."""
+    try:
+        return os.statvfs(directory).f_bavail == 0
+    except OSError:
+        return False
+
+
 def open_mode(path: str | Path) -> str:
     """How an archive can be read: ``mode=ro``, or ``immutable=1`` where SQLite cannot create the
-    WAL's ``-shm`` file beside it (a read-only directory or mount, where nothing can be writing it)."""
+    WAL's ``-shm`` file beside it (a read-only directory or mount, where nothing can be writing it; a full
+    disk, where nothing can write much, read so where no write waits in the ``-wal``: it said a bare
+    "disk I/O error")."""
     path = existing_archive(path)
     try:
         _open(path, "mode=ro").close()
@@ -93,10 +103,15 @@ def open_mode(path: str | Path) -> str:
                                "is not SQLite's), which only a writer can roll back: run a writing command once "
                                f"('glossary reparse --db {path}'), or remove it if no glossary_spider wrote it"
                                ) from None
-        if os.access(path.parent, os.W_OK):
+        full = disk_full(path.parent)
+        if os.access(path.parent, os.W_OK) and not full:
             raise ArchiveError(f"cannot read the archive {path}: {exc}") from None
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size > 0:  # read immutable, its last writes would go unseen
+            if full:
+                raise ArchiveError(f"cannot read the archive {path}: the disk holding it is full, and SQLite needs "
+                                   f"room beside it to read the last writes {wal.name} holds: free some space"
+                                   ) from None
             raise ArchiveError(f"{wal} holds the archive's last writes, which SQLite cannot read in a read-only "
                                f"directory: open the archive once where it can be written, or copy {path.name} "
                                f"and {wal.name} to such a place") from None

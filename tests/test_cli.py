@@ -1459,6 +1459,27 @@ def test_a_run_on_a_disk_with_no_room_for_its_lock_says_so_in_one_line(crawled, 
         assert json.loads(result.stdout)["finish_reason"] == "archive_unwritable"
 
 
+@pytest.mark.parametrize("command", [("search", "gamma"), ("export", "--format", "jsonl"), ("report",),
+                                     ("runs", "--check")], ids=lambda c: c[0])
+def test_readers_read_an_archive_on_a_full_disk(crawled, tmp_path, command):
+    """SQLite makes a -shm file beside an archive it reads: on a full disk (a tmpfs filled up, in a mount namespace
+    of the test's own) every reading command said "cannot read the archive ...: disk I/O error", naming no cause,
+    while nothing could be writing it. It is read as on a read-only mount."""
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    fill = ('mount -t tmpfs -o size="$3" tmpfs "$1" && cp "$2" "$1/glossary.db" && '
+            '{ dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; true; } && shift 3 && exec "$@"')
+    size = str(crawled.stat().st_size + (1 << 20))
+    if subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(shelf), str(crawled), size, "true"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("no tmpfs mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(shelf), str(crawled), size,
+                             *GLOSSARY, *command, "--db", str(shelf / "glossary.db")], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout
+
+
 def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):
     """A file size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk does."""
     import resource
