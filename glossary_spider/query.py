@@ -27,7 +27,8 @@ from glossary_spider.storage import (READ_AS_IS, ArchiveError, busy_timeout_ms, 
                                      existing_archive, not_an_archive, page_record, read_gate_report, run_counts)
 from glossary_spider.storage.archive import tidy
 from glossary_spider.storage.history import page_history
-from glossary_spider.storage.errors import cannot_read, is_index_damaged, is_locked, may_write, not_its_own_log
+from glossary_spider.storage.errors import (cannot_read, disk_full, is_index_damaged, is_locked, may_write,
+                                            not_its_own_log)
 from glossary_spider.storage.schema import ARRIVALS, REDIRECTS, not_ours
 from glossary_spider.storage.readers import held_decisions
 from glossary_spider.terminal import quoted, safe_text, shell_word
@@ -76,14 +77,6 @@ def _open(path: Path, mode: str, factory: type[sqlite3.Connection] = sqlite3.Con
         conn.close()
         raise
     return conn
-
-
-def disk_full(directory: Path) -> bool:
-    """Whether the file system holding ``directory`` has no room left for this user."""
-    try:
-        return os.statvfs(directory).f_bavail == 0
-    except OSError:
-        return False
 
 
 def open_mode(path: str | Path) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import launcher
 import pytest
 from click.testing import CliRunner
-from conftest import GLOSSARY, ROOT, Replica, archive_problems, crawl, lasting_port, rows, run_glossary
+from conftest import GLOSSARY, ROOT, Replica, archive_content, archive_problems, crawl, lasting_port, rows, run_glossary
 
 from glossary_spider.cli import cli
 from glossary_spider.outcome import NO_ANSWER_SQL, ExitStatus
@@ -1478,6 +1478,29 @@ def test_readers_read_an_archive_on_a_full_disk(crawled, tmp_path, command):
                             cwd=ROOT, timeout=120)
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     assert result.stdout
+
+
+def test_a_full_temporary_directory_is_named_not_the_archives_disk(replica, crawled, tmp_path):
+    """SQLite keeps a large write's temporary files in TMPDIR: full there (a tmpfs filled up, in a mount namespace
+    of the test's own), a crawl said "database or disk is full ... once there is room on the disk" of an archive
+    on a disk with room."""
+    temporary, db = tmp_path / "tmp", tmp_path / "a.db"
+    temporary.mkdir()
+    fill = ('mount -t tmpfs -o size=1m tmpfs "$1" && { dd if=/dev/zero of="$1/fill" bs=4k 2>/dev/null; true; } && '
+            'TMPDIR="$1" && export TMPDIR && shift && exec "$@"')
+    if subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(temporary), "true"],
+                      capture_output=True).returncode != 0:
+        pytest.skip("no tmpfs mount here (unshare --mount needs CAP_SYS_ADMIN)")
+    result = subprocess.run(["unshare", "--mount", "sh", "-c", fill, "sh", str(temporary), *GLOSSARY, "crawl", "--db",
+                             str(db), "--start-url", f"{replica.url}/", "--sitemap", f"{replica.url}/sitemap_index.xml",
+                             "--delay", "0", "--concurrency", "8", "--no-progress"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert_one_line_error(result, f"the temporary directory {temporary}, where SQLite keeps a large write's temporary "
+                                  "files, is full, not the archive's disk", "set TMPDIR to a directory with room",
+                          "once there is room there, run 'glossary crawl --resume")
+    resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert archive_content(db) == archive_content(crawled)
 
 
 def test_a_full_disk_rolls_back_and_the_next_run_continues(replica, crawled, tmp_path):

@@ -132,6 +132,8 @@ def once_mended(refusal: str) -> str:
     once the disk has room (a full disk, or a file-size limit, reads as either of SQLite's two disk errors),
     once the archive may be written again, or, for anything else (a constraint or a trigger another program
     added), once that is mended."""
+    if "TMPDIR" in refusal:  # the temporary directory's disk, full (cannot_write)
+        return "once there is room there, "
     if "disk is full" in refusal or "disk I/O error" in refusal:
         return "once there is room on the disk (or its fault is mended), "
     if "readonly" in refusal:

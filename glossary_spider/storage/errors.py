@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import stat
+import tempfile
 from pathlib import Path
 
 from glossary_spider.terminal import shell_word
@@ -175,7 +176,29 @@ def cannot_write(path: str | Path, exc: sqlite3.Error, then: str = "run this aga
         return (f"cannot write the archive {path}: {exc}: another program holds its write lock (a sqlite3 or "
                 "sqlite-utils session, a script: not a glossary run, which the archive's lock file would have "
                 f"named); nothing of the failed write was kept; close that program, then {then}")
+    if "disk is full" in str(exc) and (temporary := full_temporary_directory(path)):
+        return (f"cannot write the archive {path}: {exc}: the temporary directory {temporary}, where SQLite keeps a "
+                "large write's temporary files, is full, not the archive's disk; nothing of the failed write was "
+                "kept; free some space there, or set TMPDIR to a directory with room")
     return f"cannot write the archive {path}: {exc}; nothing of the failed write was kept"
+
+
+def disk_full(directory: str | Path) -> bool:
+    """Whether the file system holding ``directory`` has (next to) no room left for this user."""
+    try:
+        disk = os.statvfs(directory)
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < 2**20
+
+
+def full_temporary_directory(path: str | Path) -> str | None:
+    """The directory SQLite keeps its temporary files in (``SQLITE_TMPDIR``, ``TMPDIR``, ...) where that is full
+    and the disk holding the archive at ``path`` is not; else None."""
+    temporary = os.environ.get("SQLITE_TMPDIR") or os.environ.get("TMPDIR") or tempfile.gettempdir()
+    if disk_full(temporary) and not disk_full(Path(path).absolute().parent):
+        return temporary
+    return None
 
 
 # How long a connection waits for another program's write lock (or, reading, for a recovery) before SQLite
