@@ -6,11 +6,10 @@ opens (its arguments, a held lock) says so without it.
 
 from __future__ import annotations
 
-import resource
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from glossary_spider.workers import hold_stops
+from glossary_spider.workers import hold_stops, raise_open_files
 from glossary_spider.plan import RunPlan
 
 if TYPE_CHECKING:
@@ -52,13 +51,9 @@ def check_environment(concurrency: int) -> None:
                               "and the working directory cannot be written): set TMPDIR to a writable directory"
                               ) from None
     need = FILES_BASE + FILES_PER_REQUEST * concurrency
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= need:
-        return
-    if hard != resource.RLIM_INFINITY and hard < need:
+    if (hard := raise_open_files(need)) is not None:
         raise CannotCrawlHere(f"this process may open only {hard} files at once (ulimit -n), and a crawl of "
                               f"{concurrency} requests at once needs {need}: raise the limit, or lower --concurrency")
-    resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else hard, hard))
 
 
 def run_spider(settings: Settings, plan: RunPlan) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import ctypes
 import logging
 import os
 import pickle
+import resource
 import signal
 import socket
 import struct
@@ -55,6 +56,19 @@ def let_stops_in() -> None:
 def default_workers() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def raise_open_files(need: int) -> int | None:
+    """Raise this process's soft limit of open files (``ulimit -n``) to ``need`` at least, as far as its hard limit
+    allows, before its workers start: past it, a worker's pipe or the archive's file failed to open midway, with a
+    traceback or the archive blamed. Returns the hard limit where that is short of ``need``; else None."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return None
+    if hard != resource.RLIM_INFINITY and hard < need:
+        return hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else hard, hard))
+    return None
 
 
 def worker_started(parent_pid: int, on_stop: Any = signal.SIG_DFL) -> None:

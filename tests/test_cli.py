@@ -2364,6 +2364,19 @@ def test_a_crawl_needs_enough_open_files_and_raises_its_own_limit_to_get_them(ma
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == 20
 
 
+def test_a_reparse_needs_enough_open_files_and_raises_its_own_limit_to_get_them(crawled, tmp_path):
+    """Out of file descriptors as its workers started, a reparse failed with a traceback (a worker's pipe), or
+    blamed the archive ("unable to open database file"), with no run recorded."""
+    db = shutil.copy(crawled, tmp_path / "files.db")
+    refused = run_glossary("reparse", "--db", str(db), "--workers", "8", "--no-progress",
+                           preexec_fn=_open_files(24, 24))
+    assert_one_line_error(refused, "may open only 24 files at once (ulimit -n), and a reparse with 8 workers needs",
+                          "raise the limit, or lower --workers")
+    raised = run_glossary("reparse", "--db", str(db), "--workers", "8", "--no-progress",
+                          preexec_fn=_open_files(24, 4096))
+    assert raised.returncode == 0, raised.stderr
+
+
 def test_runs_check_without_runs_or_archive(tmp_path):
     result = run_glossary("runs", "--db", str(tmp_path / "none.db"), "--check")
     assert_one_line_error(result, "no archive")
