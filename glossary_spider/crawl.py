@@ -6,6 +6,7 @@ opens (its arguments, a held lock) says so without it.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,26 @@ def crawl_settings(db: str, plan: RunPlan, *, progress: bool = False, log_level:
     settings.setmodule("glossary_spider.settings", priority="project")
     settings.setdict({"GLOSSARY_DB": db, "GLOSSARY_PROGRESS": progress, "LOG_LEVEL": log_level,
                       "GLOSSARY_SCRAPY_LOG": scrapy_log, **plan.settings()}, priority="cmdline")
+    if (least := min_free_mib()) is not None:
+        settings.set("GLOSSARY_MIN_FREE_MIB", least, priority="cmdline")
     return settings
+
+
+def min_free_mib() -> float | None:
+    """The free space (MiB) a run leaves on the archive's disk as the environment's ``GLOSSARY_MIN_FREE_MIB`` says
+    (the setting of that name, which the command line's runs take from there; 0: no floor); None where unset.
+    A value that is no such number is refused (:class:`CannotCrawlHere`)."""
+    given = os.environ.get("GLOSSARY_MIN_FREE_MIB", "").strip()
+    if not given:
+        return None
+    try:
+        least = float(given)
+    except ValueError:
+        least = -1.0
+    if not 0 <= least < float("inf"):  # NaN too
+        raise CannotCrawlHere(f"GLOSSARY_MIN_FREE_MIB={given[:40]!r} is not a number of MiB, 0 or more: set it to "
+                              "one (0: no floor), or unset it (the default is 200)")
+    return least
 
 
 class CannotCrawlHere(Exception):
@@ -43,7 +63,9 @@ FILES_PER_REQUEST = 2
 def check_environment(concurrency: int) -> None:
     """Make sure a crawl of ``concurrency`` requests at once can run here, before it starts: a temporary
     directory for its queues, and enough open files (the soft limit is raised to the hard one if need
-    be). A crawl that met either lack midway failed with a traceback, or hung."""
+    be). A crawl that met either lack midway failed with a traceback, or hung. And the environment's
+    ``GLOSSARY_MIN_FREE_MIB`` read (:func:`min_free_mib`)."""
+    min_free_mib()
     try:
         tempfile.gettempdir()
     except FileNotFoundError:

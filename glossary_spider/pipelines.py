@@ -161,8 +161,8 @@ class ArchivePipeline:
         free = disk.f_bavail * disk.f_frsize / 2**20
         if free < least:
             self.write_failed(WriteFailed(f"the disk holding the archive {self.path} has {free:,.0f} MiB free, less "
-                                          f"than the {least:,.0f} a run leaves (GLOSSARY_MIN_FREE_MIB); what was "
-                                          "written is kept"))
+                                          f"than the {least:,.0f} a run leaves (GLOSSARY_MIN_FREE_MIB: free some "
+                                          "space, or set it lower); what was written is kept"))
 
     def writes_apart(self) -> bool:
         """Whether a writer process of its own writes the run's batches, so that Scrapy's loop goes on

@@ -1818,13 +1818,28 @@ def test_a_crawl_stops_before_it_fills_the_disk_and_resumes_once_there_is_room(r
     (run,) = rows(db, "SELECT finish_reason, exit_status, stats FROM crawl_runs")
     assert (run["finish_reason"], run["exit_status"]) == ("archive_error", 2)
     assert re.fullmatch(r"the disk holding the archive \S+ has [\d,]+ MiB free, less than the 1,000,000,000,000 a run "
-                        r"leaves \(GLOSSARY_MIN_FREE_MIB\); what was written is kept",
+                        r"leaves \(GLOSSARY_MIN_FREE_MIB: free some space, or set it lower\); what was written is kept",
                         json.loads(run["stats"])["glossary/archive_error"])
     fetched = rows(db, "SELECT count(*) AS n FROM captures")[0]["n"]
     assert 0 < fetched < len(rows(crawled, "SELECT url FROM pages")) and rows(db, "SELECT url FROM pages") == []
     resumed = run_glossary("crawl", "--resume", "--db", str(db), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert archive_content(db) == archive_content(crawled)
+
+
+def test_the_free_space_a_run_leaves_is_set_in_the_environment(replica, tmp_path):
+    """The line of a run stopped below GLOSSARY_MIN_FREE_MIB names it, but the command line had no way to set it
+    (only scrapy crawl's -s): on a 150 MiB volume every run stopped after one batch."""
+    db = tmp_path / "a.db"
+    start = ("--start-url", f"{replica.url}/")
+    stopped = crawl(db, *start, env={"GLOSSARY_MIN_FREE_MIB": "1e12"})
+    assert stopped.returncode == 2 and "less than the 1,000,000,000,000 a run leaves" in stopped.stderr, stopped.stderr
+    resumed = crawl(db, "--resume", env={"GLOSSARY_MIN_FREE_MIB": "0"})
+    assert resumed.returncode == 0, resumed.stderr
+    refused = crawl(tmp_path / "b.db", *start, env={"GLOSSARY_MIN_FREE_MIB": "lots"})
+    assert (refused.returncode, refused.stderr) == (2, "Error: GLOSSARY_MIN_FREE_MIB='lots' is not a number of MiB, "
+                                                       "0 or more: set it to one (0: no floor), or unset it (the "
+                                                       "default is 200)\n")
 
 
 @pytest.mark.parametrize("writer", ["0", "1"])

@@ -252,6 +252,8 @@ def cli() -> None:
         GLOSSARY_DB            the archive, where --db is not given
         GLOSSARY_BUSY_TIMEOUT  seconds a command waits for another program's write lock on the
                                archive (a sqlite3 session's transaction) before it gives up (default 10)
+        GLOSSARY_MIN_FREE_MIB  MiB a crawl or refresh leaves free on the archive's disk: below it, it
+                               stops as a full disk stops it, --resume continues (default 200; 0: none)
     """
     if click.get_current_context().invoked_subcommand not in TAKE_STOPS_OVER:
         startup.started()
