@@ -79,7 +79,8 @@ def explain(finish_reason: str | None) -> str:
     return {
         HELD_REASON: "the quality gate held its new versions and gone pages back: see 'glossary held'",
         UNREACHABLE_REASON: "the site (or one of the run's sites) did not answer, or refused us: (nearly) every "
-                            "fetch to it failed, or every one once it stopped answering; --resume tries them again",
+                            "fetch to it failed, or every one once it stopped answering; --resume continues it, asking "
+                            "again what failed",
         UNREADABLE_REASON: "(nearly) every archived page failed to be read again (crawl_errors says why): its stored "
                            "bodies may be damaged; restore the archive from a backup",
         EMPTY_REASON: "it left the archive with no page: every URL it asked about answered 404 or 410, a \"not "

@@ -371,8 +371,12 @@ class RunArgs:
             if key not in ARGUMENTS:
                 known = ", ".join(sorted([*ARGUMENTS, *ALIASES, "urls_file"]))
                 raise BadArgument(f"unknown argument {name!r} (known: {known})")
+            typed = ARGUMENTS[key](value, (spelled or {}).get(name, name))
+            if key in values and values[key] != typed:  # max_age and max_age_days: one argument, given twice
+                raise BadArgument(f"{written[key]} and {(spelled or {}).get(name, name)} are one argument, given two "
+                                  f"values ({values[key]} and {typed}): give it once")
             written[key] = (spelled or {}).get(name, name)
-            values[key] = ARGUMENTS[key](value, written[key])
+            values[key] = typed
             if _blank(value):
                 blank.add(key)
         if urls_file is not None:

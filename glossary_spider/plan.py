@@ -33,7 +33,7 @@ from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWR
 from glossary_spider.params import LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
-from glossary_spider.storage.errors import ArchiveDamaged
+from glossary_spider.storage.errors import ArchiveDamaged, unexpanded
 from glossary_spider.terminal import shell_word, shown_path
 from glossary_spider.urls import server_of
 
@@ -178,6 +178,10 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         args = parsed or RunArgs.parse(arguments, spelled)
         archive_path(db)  # a path that cannot be looked up, said as such; and before its lock file is made beside it
         if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
+            if unexpanded(Path(db).parent):
+                raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: ~ and $VARIABLES are not "
+                                  "expanded in GLOSSARY_DB (a shell expands them only where they are not quoted): "
+                                  "give the path they stand for")
             raise BadArgument(f"no directory {Path(db).parent} for the archive {db}: check the archive's path "
                               "(--db, GLOSSARY_DB), or create the directory first")
         if args.resume and not Path(db).exists():

@@ -139,7 +139,7 @@ def _check(runs: list[dict[str, Any]], max_age_hours: float | None, now: datetim
         killed = [r for r in ended
                   if r["finish_reason"] is None and r["id"] is not None and ended_by(r) <= ended_by(last)]
         if killed:
-            also = f"; {_name(last)} found the archive locked at {last['finished_at']}{also}"
+            also = f"; {_name(last)} found the archive locked at {ended_at(last)}{also}"
             last = latest(killed)
     fetching = [r for r in ended if r["command"] != "reparse"]
     if last["command"] == "reparse" and last["exit_status"] == ExitStatus.DONE and fetching:

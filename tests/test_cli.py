@@ -2284,6 +2284,33 @@ def test_runs_check_judges_a_run_killed_after_another_found_it_holding_the_lock(
                  now=datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc)).status == 3
 
 
+def test_runs_check_says_when_a_refusal_noted_beside_the_archive_found_it_locked():
+    """A refusal for the lock noted beside the archive (no run row: it holds no lock to write one) has no end of
+    its own, only its start: the line said the killed run's refresh 'found the archive locked at None'."""
+    from glossary_spider.runs import check
+
+    killed = {"id": 5, "command": "refresh", "started_at": "2026-11-30T06:00:00+00:00", "resumed_at": None,
+              "finished_at": None, "finish_reason": None, "outcome": "failed", "exit_status": 1, "job_id": None,
+              "error": "stopped before it finished (killed, or the machine went down): --resume continues it"}
+    noted = {**killed, "id": None, "started_at": "2026-11-30T06:01:00+00:00", "finish_reason": "locked",
+             "outcome": "locked", "exit_status": 3, "error": "the archive is locked by another writer (pid 26968)"}
+    verdict = check([killed, noted], now=datetime(2026, 11, 30, 7, 0, tzinfo=timezone.utc))
+    assert verdict.status == 1, verdict.message
+    assert "found the archive locked at 2026-11-30T06:01:00+00:00" in verdict.message, verdict.message
+
+
+def test_a_scrapyd_job_that_ended_unreachable_is_carried_on_by_a_job():
+    """A job has no --resume: the line of a job that ended unreachable said '--resume tries them again', where a
+    job killed or stopped says which job carries it on."""
+    from glossary_spider.runs import not_done
+
+    job = {"id": 1, "command": "crawl", "job_id": "job123", "finish_reason": "unreachable", "outcome": "unreachable",
+           "error": None, "started_at": "2026-11-30T06:00:00+00:00", "finished_at": "2026-11-30T06:01:00+00:00"}
+    assert not_done(job).endswith("every one once it stopped answering; a job with resume=1 continues it, asking "
+                                  "again what failed")
+    assert not_done({**job, "job_id": None}).endswith("; --resume continues it, asking again what failed")
+
+
 def test_runs_check_orders_a_run_and_a_refusal_of_the_same_second_by_what_refused_it():
     """Times are to the second. A refresh refused for its lock file a moment after a crawl ended, in that second,
     was taken for the earlier of the two: --check judged the crawl, and said ok. A refusal for the lock is the

@@ -359,6 +359,39 @@ def test_a_bad_scrapy_crawl_argument_is_one_log_line_and_nothing_written(tmp_pat
     assert not db.exists()  # no archive is created only to record a refusal
 
 
+def _error_lines(result):
+    return [entry for entry in result.stderr.splitlines() if "ERROR" in entry]
+
+
+def test_an_argument_given_under_both_its_names_with_two_values_is_refused(tmp_path):
+    """max_age and max_age_days are one argument: given both, one value was dropped without a word."""
+    db = tmp_path / "bad.db"
+    result = run_glossary_scrapy("-a", "mode=refresh", "-a", "max_age=30", "-a", "max_age_days=10",
+                                 "-s", f"GLOSSARY_DB={db}")
+    (error,) = _error_lines(result)
+    assert error.endswith("max_age and max_age_days are one argument, given two values (30.0 and 10.0): give it once")
+
+
+def test_a_job_whose_archive_path_holds_an_unexpanded_tilde_says_so(tmp_path):
+    """setting=GLOSSARY_DB=~/archives/x.db, left unexpanded by cron's shell or by curl, was told to create the
+    directory first: following that made a directory named '~' in Scrapyd's working directory."""
+    result = run_glossary_scrapy("-a", "start_urls=http://127.0.0.1:9/", "-s", "GLOSSARY_DB=~/archives/x.db")
+    (error,) = _error_lines(result)
+    assert error.endswith("no directory ~/archives for the archive ~/archives/x.db: ~ and $VARIABLES are not expanded "
+                          "in GLOSSARY_DB (a shell expands them only where they are not quoted): give the path they "
+                          "stand for"), error
+
+
+def test_a_job_without_an_archive_setting_writes_data_glossary_db_in_its_working_directory(tmp_path, replica):
+    """As the README says; it was refused: 'no directory data for the archive data/glossary.db'."""
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "glossary", "-a",
+                             f"start_urls={replica.url}/area/funding/", "-a", "follow=0", "-a", "delay=0"],
+                            cwd=tmp_path, env={**os.environ, "SCRAPY_SETTINGS_MODULE": "glossary_spider.settings"},
+                            capture_output=True, text=True, timeout=120)
+    assert not _error_lines(result), result.stderr
+    assert rows(tmp_path / "data" / "glossary.db", "SELECT url FROM pages") == [{"url": f"{replica.url}/area/funding/"}]
+
+
 @pytest.mark.parametrize(("setting", "line"), [
     ("ROBOTSTXT_OBEY=maybe", "ROBOTSTXT_OBEY must be 1 or 0, not 'maybe'"),
     ("CONCURRENT_REQUESTS=abc", "CONCURRENT_REQUESTS must be a whole number, not 'abc'"),

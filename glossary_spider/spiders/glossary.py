@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
+import contextlib
 import logging
 import os
 from collections import deque
@@ -28,6 +29,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from itertools import chain
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -114,9 +116,14 @@ class GlossarySpider(Spider):
             arguments = {**settings, **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
             # A bad value given as a setting is named as the setting it was given as.
             spelled = {option: OPTION_SETTINGS[option] for option in settings if option not in kwargs}
+            db = crawler.settings.get("GLOSSARY_DB")
+            if crawler.settings.getpriority("GLOSSARY_DB") <= SETTINGS_PRIORITIES["project"]:
+                # No GLOSSARY_DB given: the project's data/glossary.db, in the working directory (Scrapyd's), which
+                # gets its directory as glossary crawl's default does.
+                with contextlib.suppress(OSError):  # one that cannot be made is named as missing
+                    Path(db).parent.mkdir(exist_ok=True)
             try:
-                plan = open_run(crawler.settings.get("GLOSSARY_DB"), arguments, job_id=job_id, spelled=spelled,
-                                settings=crawler.settings)
+                plan = open_run(db, arguments, job_id=job_id, spelled=spelled, settings=crawler.settings)
             except REFUSALS as exc:
                 logger.error("%s", exc)
                 defaults_for_options(crawler.settings)
