@@ -277,7 +277,7 @@ def _plan(archive: Archive, args: RunArgs, job_id: str | None, settings: BaseSet
                                   f"the start URLs and sitemaps it was given, then run 'glossary {args.mode}' without "
                                   "--resume")
             raise BadArgument(f"nothing to resume: the last {args.mode} finished (or there was none): run "
-                              f"'glossary {args.mode}' without --resume")
+                              f"'glossary {args.mode}' without --resume (a Scrapyd job: without resume=1)")
         original = RunArgs.from_record(args.mode, stopped["args"])
         if differences := args.differences(original):
             raise BadArgument(f"{args.mode} #{stopped['id']} was started with {'; '.join(differences)}: "

@@ -372,6 +372,14 @@ def test_an_argument_given_under_both_its_names_with_two_values_is_refused(tmp_p
     assert error.endswith("max_age and max_age_days are one argument, given two values (30.0 and 10.0): give it once")
 
 
+def test_a_job_with_nothing_to_resume_says_to_schedule_it_without_resume(crawled, tmp_path):
+    """A job has no --resume to leave out: a scheduler that always passes resume=1 was told to."""
+    db = shutil.copy(crawled, tmp_path / "done.db")
+    (error,) = _error_lines(run_glossary_scrapy("-a", "resume=1", "-s", f"GLOSSARY_DB={db}"))
+    assert error.endswith("nothing to resume: the last crawl finished (or there was none): run 'glossary crawl' "
+                          "without --resume (a Scrapyd job: without resume=1)"), error
+
+
 def test_a_job_whose_archive_path_holds_an_unexpanded_tilde_says_so(tmp_path):
     """setting=GLOSSARY_DB=~/archives/x.db, left unexpanded by cron's shell or by curl, was told to create the
     directory first: following that made a directory named '~' in Scrapyd's working directory."""

@@ -78,9 +78,10 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "db",
         default=defaults.GLOSSARY_DB,
         envvar="GLOSSARY_DB",
+        show_envvar=True,  # which the default gives way to: said beside it
         show_default=True,
         metavar="PATH",
-        help="The archive's path (or set GLOSSARY_DB).",
+        help="The archive's path.",
         callback=_archive_path,
     )(command)
 
@@ -245,7 +246,7 @@ def cli() -> None:
     \b
     Example:
         glossary replica --port 8000 &
-        glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
+        glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db demo.db
 
     \b
     Environment:

@@ -375,7 +375,7 @@ def browse(db: str, port: int, open_browser: bool) -> None:
 
     \b
     Examples:
-        glossary browse --db data/demo.db
+        glossary browse --db demo.db
         glossary browse --port 8002 --no-open
     """
     import importlib.util

@@ -46,7 +46,7 @@ def replica(port: int, host: str, pages: int, generation: int, log_path: str | N
     \b
     Examples:
         glossary replica --port 8000 --pages 500
-        glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db data/demo.db
+        glossary crawl --start-url http://127.0.0.1:8000/ --delay 0 --db demo.db
         glossary replica --port 8001 --faults --robots crawl-delay
         glossary replica --port 8002 --mode maintenance
         glossary replica --port 8003 --attack sitemap-chain
