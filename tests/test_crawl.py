@@ -1895,8 +1895,9 @@ def test_a_batch_that_breaks_as_it_is_written_stops_the_crawl_and_its_resume_fet
     (hooks / "sitecustomize.py").write_text(
         "import zstandard\n\ndef no_memory(*args, **kwargs):\n    raise MemoryError\n\n"
         "zstandard.train_dictionary = no_memory\n")
-    result = run_glossary_scrapy("-a", f"start_urls={replica.url}/", "-a", f"sitemap_urls={replica.url}/sitemap_index.xml",
-                                 "-a", "delay=0", "-a", "concurrency=8", "-s", f"GLOSSARY_DB={db}",
+    result = run_glossary_scrapy("-a", f"start_urls={replica.url}/", "-a",
+                                 f"sitemap_urls={replica.url}/sitemap_index.xml", "-a", "delay=0", "-a", "concurrency=8",
+                                 "-s", f"GLOSSARY_DB={db}",
                                  "-s", f"GLOSSARY_WRITER_PROCESS={writer}", env={"PYTHONPATH": str(hooks)})
     assert "Traceback" not in result.stderr
     (run,) = rows(db, "SELECT finish_reason, exit_status, stats FROM crawl_runs")

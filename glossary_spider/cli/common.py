@@ -78,10 +78,9 @@ def db_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "db",
         default=defaults.GLOSSARY_DB,
         envvar="GLOSSARY_DB",
-        show_envvar=True,  # which the default gives way to: said beside it
         show_default=True,
         metavar="PATH",
-        help="The archive's path.",
+        help="The archive's path (GLOSSARY_DB, where set, in place of the default).",
         callback=_archive_path,
     )(command)
 

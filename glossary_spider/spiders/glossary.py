@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import hashlib
 import contextlib
+import hashlib
 import logging
 import os
 from collections import deque

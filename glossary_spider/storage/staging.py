@@ -250,8 +250,8 @@ class Staging:
         which the held part's answers, 404s and pages alike without text, led to cut their families), so that
         each page's latest answer stands. A page is asked again :data:`ASKED_AGAIN_AT_MOST` times: its last
         answer then stays, held or not, to be judged with the rest of the run (a site that really changed would
-        otherwise be asked the same pages at every resume, and a run under a budget never end). The held report goes: the resumed
-        run is judged anew. Returns how many URLs; 0 for a run not held."""
+        otherwise be asked the same pages at every resume, and a run under a budget never end). The held report
+        goes: the resumed run is judged anew. Returns how many URLs; 0 for a run not held."""
         report = self.gate_report(run_id)
         if report is None or not report["held"] or report["decision"] is not None:
             return 0
