@@ -22,7 +22,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -35,9 +35,10 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.httpobj import urlparse_cached
-from scrapy.utils.response import get_meta_refresh
+from scrapy.utils.response import get_base_url, get_meta_refresh
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 from w3lib.html import replace_entities
+from w3lib.url import safe_url_string
 
 from glossary_spider.charsets import readable
 from glossary_spider.decoding import encodings_of, head, is_error
@@ -47,7 +48,7 @@ from glossary_spider.httpdates import http_date
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, leads_to_overlong_host,
-                                  normalize_url, robots_netloc, same_site)
+                                  normalize_url, robots_netloc, same_site, with_ascii_host)
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,25 @@ def _overlong_location(request: Request, response: Response) -> str | None:
     return location if leads_to_overlong_host(location, request.url) else None
 
 
+def _location_for_browsers(request: Request, response: Response) -> Response:
+    """``response`` with a ``Location`` whose host is past ASCII written as browsers write it (UTS #46:
+    :func:`~glossary_spider.urls.with_ascii_host`), for Scrapy to follow. Scrapy writes such a host by IDNA 2003:
+    a redirect to ``faß.de`` led to ``fass.de``, another domain (a site of its own off the allowed hosts)."""
+    location = response.headers.get(b"Location")
+    if not location or location.isascii() or response.status not in REDIRECT_STATUSES:
+        return response
+    try:
+        joined = urljoin(request.url, location.decode("utf-8").strip())
+        target = with_ascii_host(joined)
+        if target is None or urlsplit(target).netloc == urlsplit(joined).netloc:
+            return response
+    except (UnicodeDecodeError, ValueError):  # Scrapy's reading of it says what is wrong
+        return response
+    headers = response.headers.copy()
+    headers[b"Location"] = target.encode("utf-8")
+    return response.replace(headers=headers)
+
+
 class GuardedRedirectMiddleware(RedirectMiddleware):
     """Scrapy's redirects, with a loop, an over-long chain or an unusable target (no URL, or one longer than
     :data:`~glossary_spider.urls.MAX_URL`) named in the error; for a robots.txt, in its request's meta, for
@@ -210,7 +230,7 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             raise RedirectRefused(f"redirect to an invalid URL: {target[:200]!r} (a host name longer than the "
                                   f"{MAX_HOST} characters DNS allows)")
         try:
-            redirected = super().process_response(request, response)
+            redirected = super().process_response(request, _location_for_browsers(request, response))
         except ValueError as exc:  # a Location whose host or port cannot be read, or a javascript: or mailto: one
             location = (response.headers.get(b"Location") or b"").decode("latin-1")[:200]
             if off_the_web(request.url, location):
@@ -219,18 +239,20 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
         except IgnoreRequest:  # Scrapy's "max redirections reached"
             raise RedirectsEndless(f"too many redirects: more than {self.max_redirect_times} "
                                    f"from {chain[0]}") from None
-        if isinstance(redirected, Request) and len(redirected.url) > MAX_URL:
+        if not isinstance(redirected, Request):
+            return response  # not followed: the answer as the site gave it
+        if len(redirected.url) > MAX_URL:
             # Scrapy's URLLENGTH_LIMIT sees the spider's requests only, never a redirect's target.
             raise RedirectRefused(f"redirect to a URL of {len(redirected.url):,} characters, longer than the "
                                   f"{MAX_URL:,} a URL may have: {redirected.url[:200]!r}")
-        if isinstance(redirected, Request) and redirected.url in chain:
+        if redirected.url in chain:
             raise RedirectsEndless("redirect loop: " + " -> ".join([*chain, redirected.url]),
                                    chain[chain.index(redirected.url):])
-        if isinstance(redirected, Request) and normalize_url(redirected.url) == normalize_url(request.url):
+        if normalize_url(redirected.url) == normalize_url(request.url):
             # The site's own spelling of this very page (its escapes' case, its query's order): fetched, not
             # dropped by the duplicate filter as the page this request already is.
             redirected = redirected.replace(dont_filter=True)
-        return unconditional_elsewhere(request, redirected) if isinstance(redirected, Request) else redirected
+        return unconditional_elsewhere(request, redirected)
 
 
 class ReadableCharsetMiddleware:
@@ -268,19 +290,41 @@ _ATTRIBUTE = re.compile(r"""(?<![^\s/"'])([^\s/>="']++)\s*=\s*(?:"([^"]*)"|'([^'
 _REFRESH_CONTENT = re.compile(r"\s*(?:[0-9]*\.)?[0-9]+\s*;\s*url=\s*(.*)", re.IGNORECASE | re.DOTALL)
 
 
-def refreshes_to_overlong_host(response: HtmlResponse) -> bool:
-    """Whether a meta refresh among the characters of ``response`` Scrapy reads one from leads to a host longer
-    than DNS allows, read as w3lib reads it: the tag's entities replaced, then its ``content``'s URL."""
+def refresh_hrefs(response: HtmlResponse) -> Iterator[str]:
+    """The URL of each meta refresh among the characters of ``response`` Scrapy reads one from, as written, read
+    as w3lib reads it: the tag's entities replaced, then its ``content``'s URL."""
     for attributes in _META.findall(response.text[:REFRESH_READ]):
         if "refresh" not in attributes.lower():
             continue
         if "&" in attributes:
             attributes = replace_entities(attributes)
         for name, *values in _ATTRIBUTE.findall(attributes):
-            if (name.lower() == "content" and (content := _REFRESH_CONTENT.match("".join(values)))
-                    and leads_to_overlong_host(content[1].strip(" \"'"), response.url)):
-                return True
-    return False
+            if name.lower() == "content" and (content := _REFRESH_CONTENT.match("".join(values))):
+                yield content[1].strip(" \"'")
+
+
+def refreshes_to_overlong_host(response: HtmlResponse) -> bool:
+    """Whether a meta refresh of ``response`` leads to a host longer than DNS allows."""
+    return any(leads_to_overlong_host(href, response.url) for href in refresh_hrefs(response))
+
+
+def refresh_for_browsers(redirected: Request, response: HtmlResponse) -> Request:
+    """``redirected``, Scrapy's request for the meta refresh of ``response``, to the host a browser asks for where
+    the refresh names one past ASCII (:func:`_location_for_browsers`: w3lib wrote it by IDNA 2003)."""
+    written = urlsplit(redirected.url)
+    base = get_base_url(response)
+    for href in refresh_hrefs(response):
+        if href.isascii():
+            continue
+        try:
+            if urlsplit(urljoin(base, safe_url_string(href, response.encoding))).netloc != written.netloc:
+                continue  # another tag's than the one Scrapy read
+            target = with_ascii_host(urljoin(base, href))
+        except ValueError:
+            continue
+        if target is not None:
+            return redirected.replace(url=written._replace(netloc=urlsplit(target).netloc).geturl())
+    return redirected
 
 
 class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
@@ -307,6 +351,7 @@ class GuardedMetaRefreshMiddleware(MetaRefreshMiddleware):
             return response
         if not isinstance(redirected, Request):
             return redirected
+        redirected = refresh_for_browsers(redirected, response)
         chain = [*request.meta.get("redirect_urls", []), request.url]
         spelled = [normalize_url(url) for url in chain]
         if (target := normalize_url(redirected.url)) in spelled:

@@ -818,6 +818,25 @@ def test_a_redirect_to_a_url_of_no_web_scheme_is_an_answer_not_followed(raw_site
         for name, status in [("data", 301), ("js", 301), ("mail", 302)]]
 
 
+def test_a_redirect_and_a_meta_refresh_to_a_host_past_ascii_lead_where_a_browser_goes(raw_site, tmp_path):
+    """A browser writes ``faß.de`` as ``xn--fa-hia.de`` (UTS #46, as the archive writes links); Scrapy wrote a
+    redirect's or a meta refresh's host by IDNA 2003, ``fass.de``: another domain, which it asked for."""
+    refresh = '<html><head><meta http-equiv="refresh" content="0; url=http://faß.de/definition/c/"></head></html>'
+    site = raw_site({
+        "/definition/moved/": "HTTP/1.1 301 Moved\r\nLocation: //faß.de/definition/b/\r\n"
+                              "Content-Length: 0\r\n\r\n".encode(),
+        "/definition/refresh/": (f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                                 f"Content-Length: {len(refresh.encode())}\r\n\r\n{refresh}").encode()})
+    db = tmp_path / "idna.db"
+    result = site.crawl(db)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert rows(db, "SELECT url, error FROM crawl_errors ORDER BY url") == [
+        {"url": f"{site.url}/definition/moved/",
+         "error": "redirected outside the allowed hosts: http://xn--fa-hia.de/definition/b/"},
+        {"url": f"{site.url}/definition/refresh/",
+         "error": "redirected outside the allowed hosts: http://xn--fa-hia.de/definition/c/"}]
+
+
 def test_a_transfer_encoding_twisted_does_not_read_is_named_in_the_row(raw_site, tmp_path):
     """``Transfer-Encoding: gzip, chunked`` was a "malformed response" whose detail was Twisted's lookup failing,
     ``KeyError: b'gzip, chunked'``. Now the detail names the transfer coding not supported."""
