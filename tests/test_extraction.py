@@ -1532,3 +1532,85 @@ def test_a_tag_with_a_hundred_thousand_attributes_is_read_in_bounded_time(separa
                                              "the first 1,000 read")
     text = extraction.record["body_text"]
     assert "Before it." in text and "In the crowded tag." in text and "After it, the page goes on." in text
+
+
+def _definition_with(sections: str, content: str = "<p>Vega measures how far an option's price moves when "
+                                                   "implied volatility moves a point.</p>") -> str:
+    return ("<html><head><title>Vega ⎊ Definition</title></head><body><main><h1>Vega ⎊ Definition</h1>"
+            f"<h2>Vega</h2>{content}{sections}</main><footer><p>© Greeks.live</p></footer></body></html>")
+
+
+def _glossary_and_discover_more(section: str, item: str) -> str:
+    return (f'<section><{section}>Glossary</{section}><div><{item}><a href="/area/leverage/">Leverage</a></{item}>'
+            f"<p>Application ⎊ Leverage shapes the cost of a hedge.</p></div></section>"
+            f'<section><{section}>Discover More</{section}><div><{item}><a href="/term/gamma/">Gamma</a></{item}>'
+            f'<p>Meaning ⎊ The rate of change of delta.</p></div><div><{item}><a href="/definition/theta/">Theta'
+            f"</a></{item}><p>Meaning ⎊ The time decay of an option.</p></div></section>")
+
+
+GLOSSARY_AND_DISCOVER_MORE = [
+    ("glossary", f"{BASE}/area/leverage/", "Leverage", "Application", "Leverage shapes the cost of a hedge."),
+    ("discover_more", f"{BASE}/term/gamma/", "Gamma", None, "The rate of change of delta."),
+    ("discover_more", f"{BASE}/definition/theta/", "Theta", None, "The time decay of an option.")]
+
+
+@pytest.mark.parametrize(("section", "item"), [("h2", "h3"), ("h2", "h2"), ("h3", "h3"), ("h3", "h2")])
+def test_glossary_and_discover_more_items_are_theirs_whatever_the_level_of_their_headings(section, item):
+    """A theme that writes a section's name and its items' titles at one level (WordPress's post title block is an
+    h2) had its Glossary and Discover More read as body: a section for each item, their links inline, their
+    summaries lost."""
+    html = _definition_with(_glossary_and_discover_more(section, item))
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert record["body_text"] == "Vega\n\nVega measures how far an option's price moves when implied volatility " \
+                                  "moves a point."
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["facet"], link["summary"])
+            for link in record["links"]] == GLOSSARY_AND_DISCOVER_MORE
+
+
+def test_the_general_tier_leaves_the_glossary_and_discover_more_out_of_the_body():
+    """Where the walk doubts a definition (its text in <div>s too short for loose text) and trafilatura reads it,
+    the Glossary and Discover More were its body: a section for each item, their links again as inline."""
+    html = _definition_with(_glossary_and_discover_more("h2", "h3"), content=(
+        "<div>Vega measures how far an option's price moves when implied volatility moves a point.</div>"
+        "<div>Desks hedge vega with calendar spreads, long one expiry and short another, every week.</div>"))
+    extraction = extract_page(html.encode(), f"{BASE}/definition/vega/")
+    assert extraction.record["body_text"] == (
+        "Vega\n\nVega measures how far an option's price moves when implied volatility moves a point.\n\n"
+        "Desks hedge vega with calendar spreads, long one expiry and short another, every week.")
+    assert [s["heading"] for s in extraction.record["sections"]] == ["Vega"]
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["facet"], link["summary"])
+            for link in extraction.record["links"]] == GLOSSARY_AND_DISCOVER_MORE
+
+
+def test_a_term_whose_related_posts_are_all_the_walk_read_is_read_again_by_the_general_tier():
+    """A list of posts excuses a category page its empty body, not a term's: a term whose text the walk missed
+    was archived with no text at all, no error, its related list taken for all the page holds."""
+    related = "".join(f'<li><a href="/definition/{slug}/">{slug.title()}</a></li>' for slug in ("rho", "phi", "chi"))
+    html = ("<html><head><title>Vega ⎊ Term</title></head><body><main><h1>Vega ⎊ Term</h1><h2>Essence</h2>"
+            "<div>Vega measures how far an option's price moves when implied volatility moves a point.</div>"
+            "<div>Desks hedge vega with calendar spreads, long one expiry and short another, every week.</div>"
+            f"<ul>{related}</ul></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/term/vega/").record
+    assert "Desks hedge vega with calendar spreads" in record["body_text"]
+
+
+@pytest.mark.parametrize("kind", ["Application/LD+JSON", "application/ld+json; charset=utf-8",
+                                  " application/ld+json "])
+def test_json_ld_is_read_whatever_the_case_and_parameters_of_its_media_type(kind):
+    """A media type is read in any case, with its parameters: such a block was passed over without a word."""
+    html = (f'<html><head><script type="{kind}">{{"@type": "Article", "name": "Vega", "datePublished": '
+            f'"2026-01-02T03:04:05+00:00"}}</script></head><body><main><h1>Vega</h1><p>Vega is the sensitivity of '
+            "an option's price to volatility.</p></main></body></html>")
+    extraction = extract_page(html.encode(), f"{BASE}/definition/vega/")
+    assert [(item["syntax"], item["type"]) for item in extraction.record["structured_data"]] == [
+        ("json-ld", "Article")]
+    assert extraction.record["published"] == "2026-01-02T03:04:05+00:00" and extraction.errors == []
+
+
+def test_what_a_browser_shows_only_where_it_cannot_play_or_draw_is_not_the_pages_text():
+    html = ("<html><body><main><h1>Vega</h1><p>Watch the walkthrough: <video src=v.mp4>Your browser does not support "
+            "the video tag.</video></p><p>Listen: <audio src=a.mp3>Your browser does not support audio.</audio></p>"
+            "<p>Chart: <canvas>Your browser does not support canvas.</canvas> and <object data=c.svg>No SVG."
+            "</object></p></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert record["body_text"] == "Watch the walkthrough:\n\nListen:\n\nChart: and"

@@ -31,8 +31,9 @@ from glossary_spider.urls import classify, link_url
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 # What no reader reads as the page's text: scripts, styles, templates, and a ruby's annotation (the reading
-# of Vega<rt>ν</rt> or 先物<rt>さきもの</rt> over its word, which would run into it: "Vegaν").
-UNREAD = ("script", "style", "noscript", "template", "rt", "rp", "iframe")
+# of Vega<rt>ν</rt> or 先物<rt>さきもの</rt> over its word, which would run into it: "Vegaν"); what a browser
+# shows only where it cannot play or draw an element ("Your browser does not support the video tag").
+UNREAD = ("script", "style", "noscript", "template", "rt", "rp", "iframe", "video", "audio", "canvas", "object")
 # Those whose links are no link either: a crawl runs no script, and a browser shows no template's content. A
 # <noscript>'s links are followed (a client without scripts is shown them), though its text is not the page's.
 UNLINKED = tuple(tag for tag in UNREAD if tag != "noscript")
@@ -541,9 +542,11 @@ class _Walker:
             self.mode, self.mode_level, self.last_item = name, level, None
             self.section = None
             return
-        item = self.mode != "body" and level > self.mode_level  # under a Glossary or Discover More heading
-        if links and (item or self.page_type not in POSTS) and (
-                links[0] is around or _is_link_only(element, links, self.text)):
+        linked = bool(links) and (links[0] is around or _is_link_only(element, links, self.text))
+        # An item under a Glossary or Discover More heading: a heading below it, or one that is a link alone at its
+        # level or above (a theme that writes the section's name and its items' titles alike, as h2).
+        item = self.mode != "body" and (level > self.mode_level or linked)
+        if linked and (item or self.page_type not in POSTS):
             # An item of that section, or of a listing (an area's posts, a category page's).
             if not item:
                 self.mode, self.mode_level = "body", 7
@@ -824,11 +827,12 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
         if content.meta:
             cards = walker.cards()
             content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
-    content.doubt = _doubt(h1, container, content, paragraphs)
+    content.doubt = _doubt(h1, container, content, paragraphs, page_type)
     return content, h1
 
 
-def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, paragraphs: ParagraphText) -> str | None:
+def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, paragraphs: ParagraphText,
+           page_type: str) -> str | None:
     """Why the walk may have missed the page's main text, or None when it recognised the page."""
     if h1 is None:
         return "no title heading"
@@ -836,9 +840,11 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     # Text the walk recognised: the body, and the summaries it read for the links it listed.
     read = body + sum(len(link["summary"] or "") for link in content.links)
     # A listing (category pages): its paragraphs are its items' summaries, and it may have no body. Three items or
-    # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts).
+    # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts). Not a
+    # definition or a term, whose list of posts is beside its text, never in place of it.
     listed = [link["summary"] for link in content.links if link["kind"] == "listing"]
-    listing = (len(listed) >= 3 or bool(listed) and all(listed)) and 2 * read >= paragraphs.page
+    listing = (page_type not in POSTS and (len(listed) >= 3 or bool(listed) and all(listed))
+               and 2 * read >= paragraphs.page)
     if container.tag in ("body", "html") and not listing:
         return "no block holds both the title and most of the text"
     if not content.blocks and not listing:

@@ -15,7 +15,7 @@ from lxml import etree
 from lxml.etree import _Element
 from lxml.html import HtmlElement
 
-from glossary_spider.extraction.content import PERMALINK_MARKS, Content, clean_block
+from glossary_spider.extraction.content import PERMALINK_MARKS, SECTION_NAMES, Content, clean_block
 from glossary_spider.extraction.memo import PageMemo
 from glossary_spider.extraction.tree import xpath
 
@@ -72,6 +72,12 @@ def _without_permalink(head: _Element, text: str) -> str:
     return text
 
 
+def _is_link_alone(head: _Element, text: str) -> bool:
+    """Whether a heading of trafilatura's is one link and nothing else."""
+    refs = list(head.iter("ref"))
+    return len(refs) == 1 and clean_block(_text(refs[0])) == text
+
+
 def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | None]) -> Content | None:
     """The page's main text as blocks, sections under its headings, and its inline links (resolved by ``memo``,
     as the walk resolves them: trafilatura, given a URL, resolves a relative link against the site's root).
@@ -96,6 +102,7 @@ def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | 
         return None
     content, section = Content(), None
     folded_titles = {" ".join(title.split()).casefold() for title in titles if title}
+    template_level = 0  # within the site's Glossary or Discover More: its heading's level
     for element in body:
         text = clean_block(_text(element))
         if not text:
@@ -106,9 +113,19 @@ def general_content(root: HtmlElement, memo: PageMemo, titles: Collection[str | 
             # glossary's templates write it (and as the walk reads it).
             if element.get("rend", "h1") == "h1" and " ".join(text.split()).casefold() in folded_titles:
                 continue  # (folded: a <br> in it made a line)
+            rend = element.get("rend", "")
+            level = int(rend[1]) if len(rend) == 2 and rend[1].isdigit() else 2  # h1 to h6; else a heading
+            if text.lower().rstrip(":") in SECTION_NAMES:
+                template_level = level
+                continue
+            # The walk's rule for the items of those sections (their links are the walk's): a heading below the
+            # section's, or one that is a link alone.
+            if template_level and (level > template_level or _is_link_alone(element, text)):
+                continue
+            template_level = 0
             section = {"heading": text, "blocks": []}
             content.sections.append(section)
-        elif element.tag not in _BLOCKS:
+        elif element.tag not in _BLOCKS or template_level:
             continue
         content.blocks.append(text)
         if section is not None and element.tag != "head":

@@ -37,7 +37,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, in_page_encoding, 
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 17
+EXTRACTOR_VERSION = 18
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a

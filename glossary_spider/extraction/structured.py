@@ -73,10 +73,11 @@ _PREFIX_PATTERN = re.compile(r"(?<!\w)(\w+):\s*+(\S+)")
 
 
 def _jsonld_scripts(scripts: list[HtmlElement]) -> list[HtmlElement]:
-    """The page's JSON-LD blocks among its ``scripts``, whatever the case of their type (ASCII letters
-    only, as XPath's ``translate`` would fold them)."""
+    """The page's JSON-LD blocks among its ``scripts``: those whose type is JSON-LD's media type, in any case and
+    with any parameters (``application/LD+JSON; charset=utf-8``), as a media type is read. extruct reads only
+    those whose type is written exactly ``application/ld+json``, and drops the others without a word."""
     return [script for script in scripts
-            if (kind := script.get("type") or "").isascii() and kind.lower() == _JSONLD_TYPE]
+            if (kind := script.get("type") or "").isascii() and kind.partition(";")[0].strip().lower() == _JSONLD_TYPE]
 
 
 # extruct's second try at a block that is not JSON (``extruct.jsonld``): without a first line that is an
@@ -99,11 +100,8 @@ def _commented_json(text: str) -> Any:
             raise exc from None
 
 
-def _jsonld_items(script: HtmlElement, text: str) -> list[Any]:
-    """The items of one block, as extruct's ``JsonLdExtractor`` gives them (which reads only blocks whose
-    type is written exactly ``application/ld+json``)."""
-    if script.get("type") != _JSONLD_TYPE:
-        return []
+def _jsonld_items(text: str) -> list[Any]:
+    """The items of one block, as extruct's ``JsonLdExtractor`` gives them."""
     text = text.lstrip().removeprefix("\ufeff")  # a byte order mark an editor wrote: no part of the JSON
     try:
         data = fastjson.loads(text, foreign=True)
@@ -276,7 +274,7 @@ def extract_structured_data(root: HtmlElement, url: str, budget: int = JSONLD_PA
                            "detail": None})
             break
         try:
-            jsonld.extend(_jsonld_items(script, text))
+            jsonld.extend(_jsonld_items(text))
         except RecursionError:
             errors.append({"stage": "json-ld", "error": f"JSON-LD block {number} is nested too deeply to read",
                            "detail": None})
