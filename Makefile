@@ -10,6 +10,8 @@ DEMO_PORT ?= 8010
 install: $(STAMP)
 
 $(STAMP): pyproject.toml setup.py glossary_spider/extraction/_tree.pyx
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "glossary_spider needs Python 3.11 or newer " \
+		"(its regular expressions are possessive): make PYTHON=python3.11 (or newer)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,browse,server]'

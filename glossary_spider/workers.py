@@ -391,11 +391,14 @@ _CHUNK = 256 * 1024
 def _start_worker(job: Callable[[list[Any]], list[Any]]) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a worker for ``job``: a fresh interpreter (so that no thread or connection of this process's is
     copied into it) running :func:`_worker_main`, with Ctrl-C and SIGTERM held for :func:`worker_started` to
-    let in. It is joined to this process by a socket pair, whose first frames carry this process's import
-    path and the job: a worker whose parent dies before it has them, even by ``kill -9``, ends quietly."""
+    let in. It imports by this process's import path, set before its first import: the code this process runs,
+    not a ``glossary_spider`` in the working directory (``-c`` would put it first), and a Scrapyd egg's where
+    the egg is all a node has of it. It is joined to this process by a socket pair, whose first frame carries
+    the job: a worker whose parent dies before it has it, even by ``kill -9``, ends quietly."""
     ours, theirs = socket.socketpair()
-    command = [sys.executable, "-c", f"from glossary_spider.workers import _worker_main; "
-                                     f"_worker_main({theirs.fileno()}, {os.getpid()})"]
+    command = [sys.executable, "-P", "-c", f"import sys; sys.path[:] = {sys.path!r}; "
+                                           f"from glossary_spider.workers import _worker_main; "
+                                           f"_worker_main({theirs.fileno()}, {os.getpid()})"]
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=[theirs.fileno()])
@@ -410,21 +413,18 @@ def _start_worker(job: Callable[[list[Any]], list[Any]]) -> tuple[subprocess.Pop
         _kill_at_exit = bool(atexit.register(_kill_left))
     _started_workers.add(process)
     try:
-        for frame in (pickle.dumps(sys.path), pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)):
-            ours.sendall(_FRAME.pack(len(frame)) + frame)
+        frame = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+        ours.sendall(_FRAME.pack(len(frame)) + frame)
     except OSError:  # it died at once: its link sees the socket closed, as for any worker that dies
         pass
     return process, ours
 
 
 def _worker_main(fd: int, parent_pid: int) -> None:
-    """A worker's life, from its start: its import path and its job, then :func:`_serve`."""
+    """A worker's life, from its start: its job, then :func:`_serve`."""
     worker_started(parent_pid, on_stop=signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     frames = sock.makefile("rb")
-    if (path := _read_frame(frames)) is None:
-        return
-    sys.path[:] = pickle.loads(path)
     if (job := _read_frame(frames)) is None:
         return
     job = pickle.loads(job)

@@ -27,7 +27,7 @@ def free_port() -> int:
 
 
 class ScrapydNode:
-    def __init__(self, directory: Path, max_proc: int = 8):
+    def __init__(self, directory: Path, max_proc: int = 8, env: dict[str, str] | None = None):
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.port = free_port()
@@ -39,7 +39,7 @@ class ScrapydNode:
         )
         self.log = open(directory / "scrapyd.out", "w")
         self.process = subprocess.Popen([str(BIN / "scrapyd")], cwd=directory, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 60
         while True:
             try:

@@ -340,6 +340,22 @@ def test_pages_extracted_in_workers_are_archived_as_those_extracted_in_scrapys_p
     assert archived[1] == archived[0]
 
 
+def test_workers_run_the_code_the_crawl_runs_not_a_package_in_the_working_directory(tmp_path, replica):
+    """A worker, started as ``python -c``, imported first the ``glossary_spider`` of the directory the command was
+    run from (a checkout of another release: two extractors in one archive), and on a Scrapyd node that has the
+    project only as its egg, none at all (every worker died)."""
+    checkout = tmp_path / "checkout"
+    (checkout / "glossary_spider").mkdir(parents=True)
+    (checkout / "glossary_spider" / "__init__.py").write_text("raise SystemExit('the working directory\\'s')\n")
+    db = tmp_path / "workers.db"
+    result = subprocess.run([str(Path(sys.executable).with_name("glossary")), "crawl", "--db", str(db), "--start-url",
+                             f"{replica.url}/", "--delay", "0", "--workers", "1", "--no-progress"],
+                            cwd=checkout, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "could not start" not in result.stderr, result.stderr
+    stats = json.loads(rows(db, "SELECT stats FROM crawl_runs")[0]["stats"])
+    assert stats["glossary/extract_workers"] == 1 and stats["glossary/workers_cpu_seconds"] > 0.2, stats
+
+
 @pytest.mark.parametrize(("argument", "line"), [
     ("start_urls=term.greeks.live",
      "start URL 'term.greeks.live' is not an http(s) URL (e.g. https://term.greeks.live/)"),

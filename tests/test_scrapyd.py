@@ -7,7 +7,7 @@ import shutil
 import time
 
 import pytest
-from conftest import archive_content, crawl, rows, run_glossary
+from conftest import ROOT, archive_content, crawl, rows, run_glossary
 from scrapyd_node import ScrapydNode
 
 from glossary_spider.lock import holder
@@ -63,11 +63,31 @@ def test_a_job_log_names_the_archive_it_writes(scrapyd, make_replica):
     try:
         job = scrapyd.schedule(start_urls=f"{server.url}/", follow=0, **FAST)
         scrapyd.wait(job)
-        assert f"INFO: Crawl #1 of {data / 'glossary.db'}\n" in scrapyd.job_log(job)
+        log = scrapyd.job_log(job)
+        assert f"INFO: Crawl #1 of {data / 'glossary.db'}\n" in log
+        assert "not the egg deployed" not in log  # an editable install's finder comes after the egg: it runs
         assert rows(data / "glossary.db", "SELECT id, job_id, outcome FROM crawl_runs") == [
             {"id": 1, "job_id": job, "outcome": "done"}]
     finally:
         shutil.rmtree(data)
+
+
+def test_a_job_that_runs_another_copy_than_the_egg_deployed_says_so(make_replica, tmp_path):
+    """Scrapyd puts a deployed egg after its environment's packages: where the project is installed there (by pip,
+    not as an editable install, whose finder comes after the egg), jobs ran that copy, and a deploy changed nothing,
+    without a word. Here the checkout comes first on the import path (PYTHONPATH), as such a copy does."""
+    node = ScrapydNode(tmp_path / "node", max_proc=1, env={"PYTHONPATH": str(ROOT)})
+    try:
+        assert node.deploy().returncode == 0
+        server = make_replica(40)
+        job = node.schedule(f"GLOSSARY_DB={tmp_path / 'copy.db'}", start_urls=f"{server.url}/", follow=0, **FAST)
+        node.wait(job)
+        log = node.job_log(job)
+        assert f"WARNING: This job runs glossary_spider from {ROOT / 'glossary_spider'}, not the egg deployed to " \
+               f"Scrapyd ({node.directory / 'eggs' / 'glossary_spider'}/" in log, log
+        assert rows(tmp_path / "copy.db", "SELECT outcome FROM crawl_runs") == [{"outcome": "done"}]
+    finally:
+        node.stop()
 
 
 def test_two_sites_crawl_side_by_side_each_at_its_own_pace(scrapyd, make_replica, tmp_path):

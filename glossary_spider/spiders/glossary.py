@@ -24,6 +24,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import sys
+import zipfile
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
@@ -112,6 +114,11 @@ class GlossarySpider(Spider):
         crawler.signals.connect(let_stops_in_when_running, signal=signals.engine_started)
         if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
             job_id = kwargs.pop("_job", None) or os.environ.get("SCRAPY_JOB")
+            if egg := shadowed_egg():
+                logger.warning("This job runs glossary_spider from %s, not the egg deployed to Scrapyd (%s), which "
+                               "the copy installed in Scrapyd's environment comes before: a deploy changes nothing "
+                               "the jobs run. Upgrade that copy instead, or uninstall it there (pip uninstall "
+                               "glossary_spider) so that each deploy is what runs", Path(__file__).parents[1], egg)
             settings = given_options(crawler.settings)
             arguments = {**settings, **{k: v for k, v in kwargs.items() if k[:1] != "_"}}
             # A bad value given as a setting is named as the setting it was given as.
@@ -882,6 +889,23 @@ class ResumingDupeFilter(RFPDupeFilter):
         spider = self.crawler.spider if self.crawler else None
         for url in getattr(spider, "done", ()):
             self.request_seen(Request(url))
+
+
+def shadowed_egg() -> str | None:
+    """The egg on the import path that holds this project (Scrapyd's deploy, activated for the job) where the code
+    running is another copy of it, found first; else None."""
+    here = Path(__file__).resolve().parents[1]
+    for entry in sys.path:
+        if not entry.endswith(".egg") or not os.path.isfile(entry):
+            continue
+        try:
+            with zipfile.ZipFile(entry) as egg:
+                holds = "glossary_spider/__init__.py" in egg.namelist()
+        except (OSError, zipfile.BadZipFile):
+            continue
+        if holds and not here.is_relative_to(Path(entry).resolve()):
+            return entry
+    return None
 
 
 def given_options(settings: BaseSettings) -> dict[str, Any]:
