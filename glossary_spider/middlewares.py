@@ -194,7 +194,7 @@ def _location_for_browsers(request: Request, response: Response) -> Response:
     try:
         joined = urljoin(request.url, location.decode("utf-8").strip())
         target = with_ascii_host(joined)
-        if target is None or urlsplit(target).netloc == urlsplit(joined).netloc:
+        if target is None or target == joined:
             return response
     except (UnicodeDecodeError, ValueError):  # Scrapy's reading of it says what is wrong
         return response
@@ -322,8 +322,8 @@ def refresh_for_browsers(redirected: Request, response: HtmlResponse) -> Request
             target = with_ascii_host(urljoin(base, href))
         except ValueError:
             continue
-        if target is not None:
-            return redirected.replace(url=written._replace(netloc=urlsplit(target).netloc).geturl())
+        if target is not None:  # (read as a browser reads it: a backslash ends the host, as a slash does)
+            return redirected.replace(url=written._replace(netloc=urlsplit(target.replace("\\", "/")).netloc).geturl())
     return redirected
 
 

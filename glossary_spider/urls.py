@@ -86,26 +86,30 @@ def with_ascii_host(url: str) -> str | None:
     """``url`` (absolute) with a host name past ASCII written in ASCII as browsers write it (the WHATWG URL
     standard: UTS #46 ToASCII, non-transitional); None where no browser reads a host in it. w3lib (and so
     Scrapy) writes it by IDNA 2003, which folds ``ß`` into ``ss`` and drops a final sigma's form: a link to
-    ``faß.de`` led to ``fass.de``, another domain; browsers ask for ``xn--fa-hia.de``."""
-    if url.isascii():
+    ``faß.de`` led to ``fass.de``, another domain; browsers ask for ``xn--fa-hia.de``. The host is read as a
+    browser reads it: it ends at a backslash too (``http://faß.de\\Straße``), and all after it is left as it is
+    written, for w3lib to read."""
+    if url.isascii() or not (parts := _AUTHORITY.match(url)):
         return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url  # w3lib's reading of it says what is wrong
-    if parts.netloc.isascii():
-        return url
-    userinfo, at, host_port = parts.netloc.rpartition("@")
+    start, netloc, rest = parts.groups()
+    userinfo, at, host_port = netloc.rpartition("@")
     host, colon, port = host_port.partition(":")
     if host.isascii():
         return url
+    if len(host) > MAX_HOST or any(len(label) > MAX_LABEL for label in host.split(".")):
+        return None  # no server has it; and the codec's time grows with the square of a label's length
     try:
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
         host = ".".join(label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
                         for label in mapped.split("."))
     except (idna.IDNAError, UnicodeError):
         return None
-    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{host}{colon}{port}"))
+    return f"{start}{userinfo}{at}{host}{colon}{port}{rest}"
+
+
+# An absolute URL as a browser splits it: its scheme and the slashes after it (backslashes too), its authority (to
+# the first slash, backslash, "?" or "#"), and the rest.
+_AUTHORITY = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*:[/\\]*)([^/\\?#]*)(.*)", re.DOTALL)
 
 
 def leads_to_overlong_host(href: str, base: str) -> bool:

@@ -66,6 +66,10 @@ def test_normalize_url(url, expected):
     ("http://☃.net/", "http://xn--n3h.net/"),
     ("http://user@bücher.de:8080/x", "http://xn--bcher-kva.de:8080/x"),
     ("http://\udc80.com/", None),
+    # A backslash ends the host, as a slash does: what follows is the path, whatever its script.
+    ("https://term.greeks.live\\definition\\café\\", "https://term.greeks.live/definition/caf%C3%A9/"),
+    ("http://faß.de\\Straße/x", "http://xn--fa-hia.de/Stra%C3%9Fe/x"),
+    ("http://a.example\\" + "漢" * 1000, "http://a.example/" + "%E6%BC%A2" * 1000),
 ])
 def test_a_host_past_ascii_is_written_as_browsers_write_it(url, expected):
     assert normalize_url(url) == expected
