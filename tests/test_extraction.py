@@ -1614,3 +1614,23 @@ def test_what_a_browser_shows_only_where_it_cannot_play_or_draw_is_not_the_pages
             "</object></p></main></body></html>")
     record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
     assert record["body_text"] == "Watch the walkthrough:\n\nListen:\n\nChart: and"
+
+
+def test_a_post_cards_header_with_its_date_and_author_beside_its_title_is_the_card_not_a_meta_line():
+    """Twenty Seventeen's archive cards put the date and the author in the card's header, with its title: the
+    header was read as a meta line, the listing lost (its summaries in the body) and the first post's date and
+    author taken for the area page's own."""
+    posts = [("/term/vega-hedging/", "Vega Hedging", "Offsets exposure to implied volatility."),
+             ("/definition/volga/", "Volga", "How vega changes with volatility.")]
+    cards = "".join(
+        f'<article class="post"><header class="entry-header"><div class="entry-meta"><time datetime="2026-01-0{day}">'
+        f'January {day}, 2026</time> by <a rel="author" href="/author/jane/">Jane Doe</a></div><h2 class="entry-title">'
+        f'<a href="{href}">{title}</a></h2></header><div class="entry-summary"><p>Meaning ⎊ {summary}</p></div>'
+        "</article>" for day, (href, title, summary) in enumerate(posts, 1))
+    html = ("<html><head><title>Vega ⎊ Area</title></head><body><main><header><h1>Vega</h1></header><h2>Context</h2>"
+            f"<p>Vega measures how an option's price responds to implied volatility.</p>{cards}</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}{href}", summary) for href, _, summary in posts]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+    assert (record["published"], record["author"]) == (None, None)

@@ -236,7 +236,9 @@ def is_meta(element: HtmlElement, text: str | None = None, holders: set[HtmlElem
     """Published / Author / Categories lines, in any of their markups (``text``: the element's, if known;
     ``holders``: the page's elements holding a time, author, category or tag link, if known)."""
     if element in holders if holders is not None else _META_XPATH(element):
-        return len(text_head(element, META_MAX) if text is None else text) < META_MAX
+        # A post's card header, its date or author beside its title (a heading): content, however short.
+        return (len(text_head(element, META_MAX) if text is None else text) < META_MAX
+                and not has_descendant(element, HEADINGS))
     if text is None:
         if not META_TEXT.match(text_head(element, _META_HEAD)):
             return False
