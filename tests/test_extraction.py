@@ -1634,3 +1634,22 @@ def test_a_post_cards_header_with_its_date_and_author_beside_its_title_is_the_ca
         ("listing", f"{BASE}{href}", summary) for href, _, summary in posts]
     assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
     assert (record["published"], record["author"]) == (None, None)
+
+
+@pytest.mark.parametrize("page", ["definition", "area"])
+def test_a_card_that_gives_its_summary_before_its_title_keeps_it(page):
+    """A theme that writes each card's excerpt above its title: every item took the next card's summary, the last
+    none, and on an area page the first card's summary was read as the page's text."""
+    posts = [("/term/gamma/", "Gamma", "The rate of change of delta."),
+             ("/definition/theta/", "Theta", "The time decay of an option."),
+             ("/definition/rho/", "Rho", "The sensitivity to interest rates.")]
+    cards = "".join(f'<div class="card"><p>Meaning ⎊ {summary}</p><h3><a href="{href}">{title}</a></h3></div>'
+                    for href, title, summary in posts)
+    section = f"<section><h2>Discover More</h2>{cards}</section>" if page == "definition" else cards
+    html = ("<html><head><title>Vega</title></head><body><main><h1>Vega</h1><h2>Context</h2><p>Vega measures how "
+            f"an option's price responds to implied volatility.</p>{section}</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/{page}/vega/").record
+    kind = "discover_more" if page == "definition" else "listing"
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        (kind, f"{BASE}{href}", summary) for href, _, summary in posts]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."

@@ -378,6 +378,8 @@ class _Walker:
         self.container = container
         self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
         self.found_cards: set[HtmlElement] | None = None
+        self.titled: set[HtmlElement] = set()  # the title links of the items read so far
+        self.early: dict[HtmlElement, str] = {}  # a summary read before its item's title, by the title's link
 
     # -- links --------------------------------------------------------------------------
 
@@ -553,6 +555,9 @@ class _Walker:
             if not item:
                 self.mode, self.mode_level = "body", 7
             self.last_item = self.link(self.mode if item else "listing", links[0], anchor_text=text)
+            self.titled.add(links[0])
+            if self.last_item is not None and (early := self.early.pop(links[0], None)) is not None:
+                self.summarise(self.last_item, early)
             self.section = None
             return
         if item:
@@ -587,22 +592,50 @@ class _Walker:
             return
         if self.last_item is not None and element in self.links and self.item_link(element):
             return
-        if self.last_item is not None and not self.last_item["summary"]:
-            if self.last_item["kind"] == "glossary":
-                facet = FACET_LINE.match(text)
-                if facet:
-                    self.last_item["facet"] = facet["facet"]
-                    self.last_item["summary"] = facet["text"].strip() or None
-                else:
-                    self.last_item["summary"] = text
-                return
-            meaning = MEANING.match(text)
-            if meaning:
-                self.last_item["summary"] = text[meaning.end():].strip() or None
-                return
+        if ((self.mode == "glossary" or MEANING.match(text)) and (owner := self.summary_owner(element)) is not None
+                and owner not in self.titled):  # a card that gives its summary before its title
+            self.early[owner] = text
+            return
+        if self.last_item is not None and not self.last_item["summary"] and self.summarise(self.last_item, text):
+            return
         if self.mode != "body":
             return
         self.prose(element, text)
+
+    def summarise(self, item: dict[str, Any], text: str) -> bool:
+        """Read ``text`` as the summary of ``item`` where it is one (a Glossary item's line, with its facet; any
+        other item's ``Meaning ⎊`` line); whether it was."""
+        if item["kind"] == "glossary":
+            facet = FACET_LINE.match(text)
+            if facet:
+                item["facet"] = facet["facet"]
+                item["summary"] = facet["text"].strip() or None
+            else:
+                item["summary"] = text
+            return True
+        meaning = MEANING.match(text)
+        if meaning:
+            item["summary"] = text[meaning.end():].strip() or None
+            return True
+        return False
+
+    def summary_owner(self, element: HtmlElement) -> HtmlElement | None:
+        """The title link of the item whose card holds ``element``: the first block around it that holds an item's
+        title (a heading that is a link alone, or one in a link) holds that one alone; else None (no cards)."""
+        for block in element.iterancestors():
+            if block is self.container or block in self.h1_path:
+                return None
+            titles = [a for heading in block.iter(*HEADINGS) if (a := self.title_link(heading)) is not None]
+            if titles:
+                return titles[0] if len(titles) == 1 else None
+        return None
+
+    def title_link(self, heading: HtmlElement) -> HtmlElement | None:
+        """The link of a heading that titles an item (:meth:`heading`'s reading), else None."""
+        if links := self.links_in(heading):
+            return links[0] if _is_link_only(heading, links, self.text) else None
+        around = next(heading.iterancestors("a"), None)
+        return around if around is not None and around.get("href") else None
 
     def item_link(self, element: HtmlElement) -> bool:
         """Whether ``element`` is nothing but links to the post of the item read last: its "Read more" (a block
