@@ -11,6 +11,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from glossary_spider.workers import hold_stops, raise_open_files
+from glossary_spider.params import BadArgument, parse_min_free_mib
 from glossary_spider.plan import RunPlan
 
 if TYPE_CHECKING:
@@ -40,13 +41,10 @@ def min_free_mib() -> float | None:
     if not given:
         return None
     try:
-        least = float(given)
-    except ValueError:
-        least = -1.0
-    if not 0 <= least < float("inf"):  # NaN too
+        return parse_min_free_mib(given)
+    except BadArgument:
         raise CannotCrawlHere(f"GLOSSARY_MIN_FREE_MIB={given[:40]!r} is not a number of MiB, 0 or more: set it to "
-                              "one (0: no floor), or unset it (the default is 200)")
-    return least
+                              "one (0: no floor), or unset it (the default is 200)") from None
 
 
 class CannotCrawlHere(Exception):

@@ -179,7 +179,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     "frontier": {
         "run_id": RUN,
         "url": "A URL the run has fetched or found",
-        "state": "done or pending",
+        "state": "done, pending, or asked: pending, and asked again past the link-trap guard (a URL whose answer a "
+                 "held part of the run set aside)",
         "chain": "For a pending URL: how many pages in a row without text of their own led to it (the link-trap "
                  "guard's count, which a resume starts from)",
     },

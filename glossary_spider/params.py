@@ -183,6 +183,17 @@ def parse_duration(value: str | float, what: str = "--max-duration") -> float:
     return seconds
 
 
+def parse_min_free_mib(value: Any, what: str = "GLOSSARY_MIN_FREE_MIB") -> float:
+    """The MiB a run leaves free on the archive's disk (0: no floor), as ``value`` (text or a number) says."""
+    try:
+        least = float(value)
+    except (TypeError, ValueError):
+        least = -1.0
+    if not 0 <= least < math.inf:  # NaN too
+        raise BadArgument(f"{what} must be a number of MiB, 0 or more (0: no floor), not {quoted(str(value), 40)}")
+    return least
+
+
 def parse_bool(value: str | bool | int, what: str) -> bool:
     if isinstance(value, (bool, int)):
         return bool(value)

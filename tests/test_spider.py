@@ -284,3 +284,17 @@ def test_scrapys_components_are_all_ours_but_the_three_left_out():
                   if path not in settings.GLOSSARY_LEFT_OUT}
         assert getattr(settings, name) == theirs
     assert not (settings.COOKIES_ENABLED or settings.TELNETCONSOLE_ENABLED or settings.REMOTE_CONTROL_ENABLED)
+
+
+@pytest.mark.parametrize("given", ["lots", "-1", "nan", ""])
+def test_a_jobs_free_space_floor_that_is_no_number_refuses_the_run(tmp_path, given):
+    """Given as a setting (scrapy crawl -s, a Scrapyd job's setting=), a GLOSSARY_MIN_FREE_MIB of no number was read
+    only as the first batch was written: a traceback at the close, the run recorded done, no floor kept."""
+    from scrapy.settings import Settings
+
+    with pytest.raises(BadArgument, match="GLOSSARY_MIN_FREE_MIB must be a number of MiB, 0 or more"):
+        open_run(tmp_path / "floor.db", {"mode": "crawl", "start_urls": "http://127.0.0.1:8000/"},
+                 settings=Settings({"GLOSSARY_MIN_FREE_MIB": given}))
+    plan = open_run(tmp_path / "floor.db", {"mode": "crawl", "start_urls": "http://127.0.0.1:8000/"},
+                    settings=Settings({"GLOSSARY_MIN_FREE_MIB": "0"}))
+    plan.close()
