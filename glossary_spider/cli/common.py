@@ -24,7 +24,7 @@ from glossary_spider.outcome import ExitStatus
 from glossary_spider.params import BadArgument
 from glossary_spider.storage import Archive, ArchiveError, cannot_read, cannot_write, damaged
 from glossary_spider.storage.errors import cannot_look_up, lost
-from glossary_spider.storage.schema import HOLDING, made_again
+from glossary_spider.storage.schema import HOLDING, added_since, made_again
 from glossary_spider.terminal import safe_text, shell_word
 from glossary_spider.urls import PAGE_TYPES
 
@@ -159,6 +159,9 @@ def as_user_error(exc: BadArgument | ArchiveError | sqlite3.DatabaseError | json
                                  f"makes it again from the archive's tables: {again('reparse', db)}")
             if any(missing[1] in tables for tables in HOLDING.values()):  # what the other commands still read
                 return UserError(lost(db, [missing[1]], writing=False))
+            if added_since(missing[1].rpartition(".")[2]):  # made by an earlier release, no writer run since
+                return UserError(f"{db} was written by an earlier glossary_spider, and lacks a column added since "
+                                 f"({missing[1]}): any writing command brings it up to date: {again('reparse', db)}")
             return UserError(f"{db} is not a glossary archive: {exc}")  # another application's SQLite file
         reads = click.get_current_context().info_name in READERS
         return UserError((cannot_read if reads else cannot_write)(db, exc))

@@ -156,6 +156,12 @@ def _columns_made(tables: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
 
 COMPACT_COLUMNS = _columns_made(COMPACT_TABLES)
 
+def added_since(column: str) -> bool:
+    """Whether ``column`` is one a writer adds to a table an earlier release made without it
+    (:data:`COMPACT_COLUMNS`)."""
+    return any(column == name for columns in COMPACT_COLUMNS.values() for name, _ in columns)
+
+
 # The tables that hold what an archive captured, in every archive since the schema that brought them. One
 # missing from an archive with pages is damage (dropped by hand, left out of a restore), not a table to make
 # again, empty, as a view or the full-text index is made again from the rest.
