@@ -731,7 +731,11 @@ def test_a_listed_posts_read_more_link_is_the_posts_not_the_body():
     '<div class="nav-links">{numbers}</div>',
     '<nav class="wp-block-query-pagination" aria-label="Pagination"><div class="wp-block-query-pagination-numbers">'
     '{numbers}</div></nav>',
-], ids=["classic", "nav-links", "query-pagination"])
+    # the_posts_pagination() as WordPress writes it, titled for screen readers; WP-PageNavi's "Page 1 of 9".
+    '<nav class="navigation pagination" aria-label="Posts"><h2 class="screen-reader-text">Posts navigation</h2>'
+    '<div class="nav-links">{numbers}</div></nav>',
+    '<div class="wp-pagenavi"><span class="pages">Page 1 of 9</span>{numbers}</div>',
+], ids=["classic", "nav-links", "query-pagination", "screen-reader-title", "page-of"])
 def test_numbered_pagination_is_recorded_as_pagination(pager):
     """WordPress' numbered pagination shows the current page's number unlinked ("1 2 3 Next"), and core's query
     loop says "Next Page": neither was taken for a pager, and a category page's pages were no ``pagination``

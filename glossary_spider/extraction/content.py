@@ -339,14 +339,19 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
             return False
     if _is_link_only(element, links, text):
         return True
-    # Numbered pages show the current one's number unlinked: "1 2 3 Next".
+    # Numbered pages show the current one's number unlinked: "1 2 3 Next", "Page 1 of 3"; WordPress titles its
+    # pagers for screen readers ("<h2 class="screen-reader-text">Posts navigation</h2>").
     rest = text(element)
     for a in links:
         rest = rest.replace(text(a), "", 1)
-    return not WORD.search(rest.translate(_NO_DIGITS))
+    for heading in element.iter(*HEADINGS):
+        rest = rest.replace(text(heading), "", 1)
+    return all(word.lower() in _PAGER_WORDS for word in _WORDS.findall(rest.translate(_NO_DIGITS)))
 
 
 _NO_DIGITS = str.maketrans("", "", "0123456789")
+_WORDS = re.compile(r"\w+")
+_PAGER_WORDS = frozenset(("page", "of"))
 
 
 _TIME_PARENTS_XPATH = xpath("descendant::time/..")  # not .//time: the elements only, not every text node
