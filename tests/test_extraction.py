@@ -1657,3 +1657,19 @@ def test_a_card_that_gives_its_summary_before_its_title_keeps_it(page):
     assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
         (kind, f"{BASE}{href}", summary) for href, _, summary in posts]
     assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+
+
+@pytest.mark.parametrize("posts", [1, 3])
+def test_an_area_page_that_lists_its_posts_titles_alone_has_no_text_not_the_sites_menus(posts):
+    """A resource page listing its posts' titles, without a summary or a paragraph of its own: the walk doubted it,
+    and trafilatura's fallback archived the site's title and menus as its text."""
+    cards = "".join(f'<div class="post-item"><h2><a href="/definition/post-{i}/">Post {i}</a></h2></div>'
+                    for i in range(posts))
+    html = ('<html><head><title>Vega ⎊ Area ⎊ Resource 9</title></head><body><header><p class="site-title"><a href="/">'
+            'Greeks.live</a></p><nav><ul><li><a href="/">Home</a></li><li><a href="/category/term/">Terms</a></li>'
+            '</ul></nav></header><main><article><header><h1>Vega ⎊ Area ⎊ Resource 9</h1></header><div>'
+            f"{cards}</div></article></main><footer><p>© 2026 Greeks.live</p></footer></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/resource/9/").record
+    assert record["body_text"] is None
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/post-{i}/") for i in range(posts)]

@@ -867,13 +867,14 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
         if content.meta:
             cards = walker.cards()
             content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
-    content.doubt = _doubt(h1, container, content, paragraphs, page_type)
+    content.doubt = _doubt(h1, container, content, paragraphs, page_type, walker.listed)
     return content, h1
 
 
 def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, paragraphs: ParagraphText,
-           page_type: str) -> str | None:
-    """Why the walk may have missed the page's main text, or None when it recognised the page."""
+           page_type: str, listed_links: list[HtmlElement]) -> str | None:
+    """Why the walk may have missed the page's main text, or None when it recognised the page (``listed_links``:
+    the links of the posts it read as a listing)."""
     if h1 is None:
         return "no title heading"
     body = len(content.body_text)
@@ -882,14 +883,19 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
     # A listing (category pages): its paragraphs are its items' summaries, and it may have no body. Three items or
     # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts). Not a
     # definition or a term, whose list of posts is beside its text, never in place of it.
-    listed = [link["summary"] for link in content.links if link["kind"] == "listing"]
-    listing = (page_type not in POSTS and (len(listed) >= 3 or bool(listed) and all(listed))
-               and 2 * read >= paragraphs.page)
+    # Or posts listed by their titles alone, the title and they in a block that holds no paragraph text at all (an
+    # area's resource page of titles): nothing there for the general tier to find, whose fallback took the site's
+    # menus for the page's text.
+    summaries = [link["summary"] for link in content.links if link["kind"] == "listing"]
+    titles_only = (page_type not in POSTS and bool(listed_links)
+                   and not paragraphs.under(_holding(h1, listed_links[0], listed_links[-1])))
+    listing = titles_only or (page_type not in POSTS and (len(summaries) >= 3 or bool(summaries) and all(summaries))
+                              and 2 * read >= paragraphs.page)
     if container.tag in ("body", "html") and not listing:
         return "no block holds both the title and most of the text"
     if not content.blocks and not listing:
         return "no body text"
-    if 4 * read < paragraphs.under(container):
+    if 4 * read < paragraphs.under(container) and not titles_only:
         return "the body is under a quarter of its block's paragraph text"
     # The glossary writes its body in paragraphs (and headings): much more body than paragraph
     # text means lists, tables or loose text were taken, which on an unknown layout is often chrome.
@@ -901,6 +907,15 @@ def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, par
             and not any(link["kind"] in TEMPLATE_KINDS for link in content.links)):
         return "the body holds much text from outside paragraphs"
     return None
+
+
+def _holding(*elements: HtmlElement) -> HtmlElement:
+    """The lowest element that holds each of ``elements`` (of one tree)."""
+    around = list(elements[0].iterancestors())
+    for element in elements[1:]:
+        held = {element, *element.iterancestors()}
+        around = [block for block in around if block in held]
+    return around[0] if around else elements[0]
 
 
 # The pages a ``<link>`` leads a reader to: the next and the previous of a paged listing. Not its translations
