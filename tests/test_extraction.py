@@ -1673,3 +1673,14 @@ def test_an_area_page_that_lists_its_posts_titles_alone_has_no_text_not_the_site
     assert record["body_text"] is None
     assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
         ("listing", f"{BASE}/definition/post-{i}/") for i in range(posts)]
+
+
+def test_a_listed_posts_continue_reading_link_is_no_part_of_its_summary():
+    """WordPress ends an excerpt's paragraph with its "Continue reading" link, which was kept in the summary."""
+    cards = "".join(f'<article><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ {slug.title()} '
+                    f'in one line. <a class="more-link" href="/definition/{slug}/">Continue reading<span class='
+                    f'"screen-reader-text"> "{slug.title()}"</span></a></p></article>' for slug in ("delta", "gamma"))
+    html = f"<html><body><main><h1>Greeks</h1>{cards}</main></body></html>"
+    record = extract_page(html.encode(), f"{BASE}/area/greeks/").record
+    assert [(link["kind"], link["summary"]) for link in record["links"]] == [
+        ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]

@@ -384,6 +384,7 @@ class _Walker:
         self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
         self.found_cards: set[HtmlElement] | None = None
         self.titled: set[HtmlElement] = set()  # the title links of the items read so far
+        self.summarised = 0  # the characters of the paragraphs read as items' summaries
         self.early: dict[HtmlElement, str] = {}  # a summary read before its item's title, by the title's link
 
     # -- links --------------------------------------------------------------------------
@@ -601,15 +602,28 @@ class _Walker:
                 and owner not in self.titled):  # a card that gives its summary before its title
             self.early[owner] = text
             return
-        if self.last_item is not None and not self.last_item["summary"] and self.summarise(self.last_item, text):
+        if (self.last_item is not None and not self.last_item["summary"]
+                and self.summarise(self.last_item, self.without_more_link(element, text), len(text))):
             return
         if self.mode != "body":
             return
         self.prose(element, text)
 
-    def summarise(self, item: dict[str, Any], text: str) -> bool:
+    def without_more_link(self, element: HtmlElement, text: str) -> str:
+        """``text``, the paragraph ``element``'s, without the links at its end to the item read last (WordPress's
+        "Continue reading", in the excerpt's paragraph)."""
+        links = self.links_in(element)
+        while links and self.memo.url(links[-1].get("href", "")) == self.last_item["to_url"]:
+            shown = self.text(links[-1])
+            if not shown or not text.endswith(shown):
+                break
+            text, links = text[:-len(shown)].rstrip(), links[:-1]
+        return text
+
+    def summarise(self, item: dict[str, Any], text: str, paragraph: int = 0) -> bool:
         """Read ``text`` as the summary of ``item`` where it is one (a Glossary item's line, with its facet; any
-        other item's ``Meaning ⎊`` line); whether it was."""
+        other item's ``Meaning ⎊`` line); whether it was. ``paragraph``: the length of the paragraph it is read
+        from, if longer (all of it read)."""
         if item["kind"] == "glossary":
             facet = FACET_LINE.match(text)
             if facet:
@@ -617,12 +631,12 @@ class _Walker:
                 item["summary"] = facet["text"].strip() or None
             else:
                 item["summary"] = text
-            return True
-        meaning = MEANING.match(text)
-        if meaning:
+        elif meaning := MEANING.match(text):
             item["summary"] = text[meaning.end():].strip() or None
-            return True
-        return False
+        else:
+            return False
+        self.summarised += max(len(text), paragraph)
+        return True
 
     def summary_owner(self, element: HtmlElement) -> HtmlElement | None:
         """The title link of the item whose card holds ``element``: the first block around it that holds an item's
@@ -867,19 +881,19 @@ def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> 
         if content.meta:
             cards = walker.cards()
             content.meta = [e for e in content.meta if cards.isdisjoint(chain((e,), e.iterancestors()))]
-    content.doubt = _doubt(h1, container, content, paragraphs, page_type, walker.listed)
+    content.doubt = _doubt(walker, paragraphs)
     return content, h1
 
 
-def _doubt(h1: HtmlElement | None, container: HtmlElement, content: Content, paragraphs: ParagraphText,
-           page_type: str, listed_links: list[HtmlElement]) -> str | None:
-    """Why the walk may have missed the page's main text, or None when it recognised the page (``listed_links``:
-    the links of the posts it read as a listing)."""
+def _doubt(walker: _Walker, paragraphs: ParagraphText) -> str | None:
+    """Why the walk may have missed the page's main text, or None when it recognised the page."""
+    h1, container, content, page_type, listed_links = (walker.h1, walker.container, walker.content, walker.page_type,
+                                                       walker.listed)
     if h1 is None:
         return "no title heading"
     body = len(content.body_text)
-    # Text the walk recognised: the body, and the summaries it read for the links it listed.
-    read = body + sum(len(link["summary"] or "") for link in content.links)
+    # Text the walk recognised: the body, and the paragraphs it read as the summaries of the links it listed.
+    read = body + walker.summarised
     # A listing (category pages): its paragraphs are its items' summaries, and it may have no body. Three items or
     # more; or one or two, each with its summary (a "Meaning ⎊" line: a category page of one or two posts). Not a
     # definition or a term, whose list of posts is beside its text, never in place of it.
