@@ -1684,3 +1684,16 @@ def test_a_listed_posts_continue_reading_link_is_no_part_of_its_summary():
     record = extract_page(html.encode(), f"{BASE}/area/greeks/").record
     assert [(link["kind"], link["summary"]) for link in record["links"]] == [
         ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]
+
+
+@pytest.mark.parametrize("tag", ["div", "span"])
+def test_a_listed_posts_summary_outside_a_paragraph_is_its_summary(tag):
+    """An excerpt written in a <div> or a <span> was lost (too short for loose text), or read as the page's text."""
+    cards = "".join(f'<div class="post-item"><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><{tag} '
+                    f'class="excerpt">Meaning ⎊ {slug.title()} in one line.</{tag}></div>' for slug in ("delta", "gamma"))
+    html = ("<html><body><main><h1>Greeks</h1><h2>Context</h2><p>The Greeks measure an option's sensitivities to "
+            f"what moves its price.</p>{cards}</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/greeks/").record
+    assert [(link["kind"], link["summary"]) for link in record["links"]] == [
+        ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]
+    assert record["body_text"] == "Context\n\nThe Greeks measure an option's sensitivities to what moves its price."

@@ -456,6 +456,8 @@ class _Walker:
                 self.loose(run, unlinked, inline)
                 run, unlinked, inline = [tail], [tail], []
             else:  # only a text between two blocks (most often none): the same lists serve again
+                if self.last_item is not None and run[0] and not run[0].isspace():
+                    self.summary_line(run[0])
                 run[0] = unlinked[0] = tail
             if child is h1:
                 self.started = True
@@ -504,6 +506,8 @@ class _Walker:
                 self.walk(child, depth + 1)
         if len(run) > 1 or len(run[0]) >= 100:
             self.loose(run, unlinked, inline)
+        elif self.last_item is not None and run[0] and not run[0].isspace():
+            self.summary_line(run[0])
 
     def card_header(self, header: HtmlElement) -> bool:
         """Whether ``header``, after the title, is a post's card's, read as the card's heading is, rather than
@@ -520,6 +524,8 @@ class _Walker:
     def loose(self, run: list[str], unlinked: list[str], inline: list[HtmlElement]) -> None:
         """Text outside any paragraph, as ``<br>``-separated pages write it: a block per stretch
         between blank lines. Runs of nothing but links (breadcrumbs, tag lists) and meta lines are not body."""
+        if self.last_item is not None and self.summary_line("".join(run)):
+            return
         if not self.started or self.mode != "body":
             return
         text = "".join(run)
@@ -608,6 +614,15 @@ class _Walker:
         if self.mode != "body":
             return
         self.prose(element, text)
+
+    def summary_line(self, text: str) -> bool:
+        """Read loose text (a ``<div>``'s or a ``<span>``'s, not a paragraph's) as the summary of the item read last
+        where it is one: a ``Meaning ⎊`` line, or a Glossary item's facet line. Whether it was."""
+        folded = " ".join(text.split())
+        if (self.last_item is None or self.last_item["summary"]
+                or self.last_item["kind"] == "glossary" and not FACET_LINE.match(folded)):
+            return False
+        return self.summarise(self.last_item, folded)
 
     def without_more_link(self, element: HtmlElement, text: str) -> str:
         """``text``, the paragraph ``element``'s, without the links at its end to the item read last (WordPress's
