@@ -1697,3 +1697,23 @@ def test_a_listed_posts_summary_outside_a_paragraph_is_its_summary(tag):
     assert [(link["kind"], link["summary"]) for link in record["links"]] == [
         ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]
     assert record["body_text"] == "Context\n\nThe Greeks measure an option's sensitivities to what moves its price."
+
+
+@pytest.mark.parametrize("title", ["<strong>{link}</strong>", "<p><strong>{link}</strong></p>"],
+                         ids=["bold-link", "paragraph"])
+def test_glossary_and_discover_more_items_titled_by_a_bold_link_are_theirs(title):
+    """Items titled by a line that is a link alone, not a heading, were recorded nowhere, their summaries lost."""
+    def item(href: str, text: str, summary: str) -> str:
+        link = '<a href="{}">{}</a>'.format(href, text)
+        return '<div class="item">' + title.format(link=link) + "<p>" + summary + "</p></div>"
+
+    sections = ("<section><h2>Glossary</h2>"
+                + item("/area/leverage/", "Leverage", "Application ⎊ Leverage shapes the cost of a hedge.")
+                + "</section><section><h2>Discover More</h2>"
+                + item("/term/gamma/", "Gamma", "Meaning ⎊ The rate of change of delta.")
+                + item("/definition/theta/", "Theta", "Meaning ⎊ The time decay of an option.") + "</section>")
+    record = extract_page(_definition_with(sections).encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"], link["anchor_text"], link["facet"], link["summary"])
+            for link in record["links"]] == GLOSSARY_AND_DISCOVER_MORE
+    assert record["body_text"] == ("Vega\n\nVega measures how far an option's price moves when implied volatility "
+                                   "moves a point.")

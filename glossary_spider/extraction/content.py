@@ -526,10 +526,15 @@ class _Walker:
         between blank lines. Runs of nothing but links (breadcrumbs, tag lists) and meta lines are not body."""
         if self.last_item is not None and self.summary_line("".join(run)):
             return
-        if not self.started or self.mode != "body":
+        if not self.started:
             return
         text = "".join(run)
         folded = " ".join(text.split())
+        if self.mode != "body":  # a Glossary or Discover More item titled by a link alone (<strong><a>), or nothing
+            anchors = [a for element in inline for a in element.iter("a") if a.get("href")]
+            if len(anchors) == 1 and not WORD.search("".join(unlinked)) and folded and self.leads_to_entry(anchors[0]):
+                self.item_title(self.mode, anchors[0], folded)
+            return
         if len(folded) < (100 if "\n" in text.strip() else 150):
             return
         if not WORD.search("".join(unlinked)) or meta_line(folded):
@@ -566,10 +571,7 @@ class _Walker:
             # An item of that section, or of a listing (an area's posts, a category page's).
             if not item:
                 self.mode, self.mode_level = "body", 7
-            self.last_item = self.link(self.mode if item else "listing", links[0], anchor_text=text)
-            self.titled.add(links[0])
-            if self.last_item is not None and (early := self.early.pop(links[0], None)) is not None:
-                self.summarise(self.last_item, early)
+            self.item_title(self.mode if item else "listing", links[0], text)
             self.section = None
             return
         if item:
@@ -580,6 +582,19 @@ class _Walker:
         self.content.sections.append(self.section)
         for a in links:  # a body heading's links are the body's (on a definition or a term, a heading that is one)
             self.link("inline", a, anchor_text=text if a is around else None)
+
+    def leads_to_entry(self, a: HtmlElement) -> bool:
+        """Whether the link ``a`` leads to an entry of the glossary: a definition, a term or an area."""
+        to_url = self.memo.url(a.get("href", ""))
+        return to_url is not None and classify(to_url).page_type in (*POSTS, "area")
+
+    def item_title(self, kind: str, a: HtmlElement, text: str) -> None:
+        """An item's title, ``a`` its link and ``text`` what it shows: the item read last from here on, with the
+        summary its card gave before it, if any."""
+        self.last_item = self.link(kind, a, anchor_text=text)
+        self.titled.add(a)
+        if self.last_item is not None and (early := self.early.pop(a, None)) is not None:
+            self.summarise(self.last_item, early)
 
     def close_section(self, level: int) -> None:
         """Drop the open section if nothing was read under it before a heading of its level or
@@ -603,6 +618,10 @@ class _Walker:
             self.pager(element)
             return
         if self.last_item is not None and element in self.links and self.item_link(element):
+            return
+        if (self.mode != "body" and (links := self.links_in(element)) and _is_link_only(element, links, self.text)
+                and self.leads_to_entry(links[0])):
+            self.item_title(self.mode, links[0], text)  # a Glossary or Discover More item titled by a line alone
             return
         if ((self.mode == "glossary" or MEANING.match(text)) and (owner := self.summary_owner(element)) is not None
                 and owner not in self.titled):  # a card that gives its summary before its title
