@@ -490,8 +490,10 @@ class QualityGate:
                                                             soft=soft_json)]
             if before["median_words"] and now["median_words"] < v["words-ratio"] * before["median_words"]:
                 problems.append(f"median words {before['median_words']:.0f} → {now['median_words']:.0f}")
-                examples += [url for (url,) in run.rows("s.url", "ORDER BY s.words, s.rowid LIMIT :examples", where,
-                                                        type=page_type, examples=EXAMPLES, soft=soft_json)]
+                # Set against their own archived versions, the pages whose words fell furthest; else the shortest.
+                fell = "s.words * 1.0 / max(p.word_count, 1), " if own else ""
+                examples += [url for (url,) in run.rows("s.url", f"ORDER BY {fell}s.words, s.rowid LIMIT :examples",
+                                                        where, type=page_type, examples=EXAMPLES, soft=soft_json)]
             than = (f"their {before['pages']} archived versions" if own
                     else f"the archive's {before['pages']} pages")
             summary = (f"{page_type}: " + "; ".join(problems) if problems

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -1201,3 +1202,18 @@ def test_pages_fetched_by_a_clock_that_ran_ahead_are_asked_again(site, archived)
     fetched = rows(archived, "SELECT count(DISTINCT url) AS n FROM captures WHERE run_id = ? AND http_status = 200",
                    (summary["id"],))[0]["n"]
     assert fetched >= live - summary["pages_gone"], (fetched, live, summary)
+
+
+def test_the_examples_of_a_fall_in_words_are_the_pages_whose_words_fell(site, archived):
+    """A fall in the median words was shown by the run's shortest pages, whose words may not have moved (a new
+    extractor that reads some pages shorter, the others as they were): the examples are now the pages whose
+    words fell furthest against their own archived versions."""
+    without_validators(archived)
+    fell = [r["url"] for r in rows(archived, "SELECT url FROM pages WHERE page_type = 'definition' "
+                                             "ORDER BY word_count DESC LIMIT 3")]
+    with sqlite3.connect(archived) as conn:  # as an earlier extractor read them: ten times the words
+        conn.executemany("UPDATE pages SET word_count = word_count * 10 WHERE url = ?", [(url,) for url in fell])
+    conn.close()
+    held = json.loads(refresh(archived, "--max-age", "0", "--gate", "words-ratio=100", "--json").stdout)
+    (check,) = [c for c in held["gate"]["checks"] if c["name"] == "health:definition"]
+    assert set(check["examples"][:3]) == set(fell), check
