@@ -1271,3 +1271,25 @@ def _stopped_with_pages_staged(replica, db) -> str:
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     return process.communicate(timeout=30)[1]
+
+
+def test_a_version_a_reparse_reads_from_before_the_page_went_comes_before_its_going():
+    """A reparse (a new extractor) reads a gone page's last capture again: its version, dated at that capture, was
+    listed after the page's going, as if the page had changed once gone. A page back with new words: back, then
+    its version."""
+    from glossary_spider.cli.reading import _history_lines
+
+    def version(number, at, run, command):
+        return {"version": number, "captured_at": at, "run_id": run, "command": command, "content_hash": "0" * 64,
+                "words": 10, "title": "Vega"}
+
+    def event(name, at, run):
+        return {"event": name, "at": at, "run_id": run, "command": "refresh", "http_status": 404 if name == "gone"
+                else 200, "to": None}
+
+    lines = _history_lines([version(1, "2026-01-01T00:00:00+00:00", 1, "crawl"),
+                            version(2, "2026-01-01T00:00:00+00:00", 3, "reparse"),
+                            version(3, "2026-01-05T00:00:00+00:00", 4, "refresh")],
+                           [event("gone", "2026-01-02T00:00:00+00:00", 2),
+                            event("back", "2026-01-05T00:00:00+00:00", 4)])
+    assert [line.split()[0] for line in lines] == ["v1", "v2", "gone", "back", "v3"]

@@ -174,21 +174,22 @@ def show(url_or_slug: str, db: str, page_type: str | None, history: bool, diff_s
 
 
 def _history_lines(versions: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[str]:
-    """A line for each version and for each time the page went and came back, in the order of their runs (a
-    page back with new words: back, then its version)."""
+    """A line for each version and for each time the page went and came back, in the order of their captures, then
+    of their runs (a page back with new words: back, then its version; a version a reparse read from a capture
+    made before the page went: before its going)."""
     from glossary_spider.query import counted
 
     lines = []
     for v in versions:
         line = (f"  v{v['version']}  {v['captured_at']}  run {v['run_id']} ({v['command']})  "
                 f"{v['content_hash'][:12]}  {counted(v['words'] or 0, 'word')}  {v['title'] or '(untitled)'}")
-        lines.append(((v["run_id"] or 0, 1), line))
+        lines.append(((v["captured_at"] or "", v["run_id"] or 0, 1), line))
     for e in events:
         how = f" to {e['to']}" if e["to"] else ""
         if e["event"] == "gone" and not how and 200 <= (e["http_status"] or 0) < 300:
             how = ': the site\'s "not found" page'
         line = f"  {e['event']}  {e['at']}  run {e['run_id']} ({e['command']})  HTTP {e['http_status']}{how}"
-        lines.append(((e["run_id"] or 0, 0), line))
+        lines.append(((e["at"] or "", e["run_id"] or 0, 0), line))
     return [line for _, line in sorted(lines, key=lambda found: found[0])]
 
 
