@@ -1217,3 +1217,21 @@ def test_the_examples_of_a_fall_in_words_are_the_pages_whose_words_fell(site, ar
     held = json.loads(refresh(archived, "--max-age", "0", "--gate", "words-ratio=100", "--json").stdout)
     (check,) = [c for c in held["gate"]["checks"] if c["name"] == "health:definition"]
     assert set(check["examples"][:3]) == set(fell), check
+
+
+def test_each_part_of_a_held_run_under_a_budget_asks_first_what_no_part_has_asked(site, archived):
+    """A refresh held so far asked again, first thing in each part, every page its held parts had been answered:
+    where they were as many as its budget, each part asked them and nothing else, was held again, and the run never
+    went further. Those pages are now asked after every page not asked yet."""
+    set_mode(site, "redesign")
+    first = refresh(archived, "--max-age", "0", "--max-requests", "40")
+    assert first.returncode == ExitStatus.STOPPED_EARLY and "HELD so far" in first.stdout, first.stdout + first.stderr
+    run_id = rows(archived, "SELECT max(id) AS id FROM crawl_runs")[0]["id"]
+    (asked,) = rows(archived, "SELECT max(id) AS last, count(*) AS n FROM captures WHERE run_id = ?", (run_id,))
+    second = run_glossary("refresh", "--db", str(archived), "--resume", "--no-progress")
+    assert second.returncode == ExitStatus.STOPPED_EARLY and "HELD so far" in second.stdout, second.stdout
+    before = {r["url"] for r in rows(archived, "SELECT url FROM captures WHERE run_id = ? AND id <= ?",
+                                     (run_id, asked["last"]))}
+    then = [r["url"] for r in rows(archived, "SELECT url FROM captures WHERE run_id = ? AND id > ?",
+                                   (run_id, asked["last"]))]
+    assert then and not before & set(then), (len(before), len(then))

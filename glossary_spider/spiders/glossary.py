@@ -235,15 +235,13 @@ class GlossarySpider(Spider):
             if request := self.page_request(url, start=True):
                 await self.room()
                 yield request
-        for url in [*self.pending, *self.retry]:
-            if url in self.known:  # asked again after a held part: a refresh asks about it as below
+        pending = [*self.pending, *self.retry]
+        for url in pending:
+            if url in self.known or url in self.asked_again:  # a refresh asks about those below; the others last
                 continue
-            if url in self.asked_again or url in self.start_set:
-                # Its answer in a held part was set aside (an outage's 404, a maintenance page): the page is asked
-                # about again, whatever the trap guard made of its family from those very answers; a start URL
-                # (scheduled already, so not asked above) as one, archived whatever its type.
+            if url in self.start_set:  # (scheduled already, so not asked above) as one, archived whatever its type
                 await self.room()
-                yield self.page_request(url, start=url in self.start_set, force=True)
+                yield self.page_request(url, start=True, force=True)
                 continue
             # What the stopped run had found but not fetched, or what got no answer, goes past the trap guard
             # again, at the length of the chain of pages without text of their own that led to it.
@@ -254,9 +252,24 @@ class GlossarySpider(Spider):
         if self.known:
             await self.sitemaps_read()
             for url, info in self.known.items():
-                if url not in self.done and (request := self.refresh_request(url, info)):
+                if url not in self.done and url not in self.asked_again and (
+                        request := self.refresh_request(url, info)):
                     await self.room()
                     yield request
+        # Last, the pages whose answers in a held part were set aside (an outage's 404, a maintenance page): asked
+        # about again, whatever the trap guard made of their families from those very answers; after every page not
+        # asked yet, so that each part of a run under a budget goes further than the one before (asked first, they
+        # took a budget the held part had spent on them, part after part, and the run never ended).
+        for url in pending:
+            if url not in self.asked_again:
+                continue
+            if url in self.known:
+                request = self.refresh_request(url, self.known[url]) if url not in self.done else None
+            else:
+                request = self.page_request(url, start=url in self.start_set, force=True)
+            if request is not None:
+                await self.room()
+                yield request
 
     async def room(self) -> None:
         """Wait until Scrapy's scheduler holds fewer than :data:`QUEUED_AHEAD` requests, letting its loop turn
