@@ -10,9 +10,9 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from glossary_spider.workers import hold_stops, raise_open_files
 from glossary_spider.params import BadArgument, parse_min_free_mib
 from glossary_spider.plan import RunPlan
+from glossary_spider.workers import hold_stops, raise_open_files
 
 if TYPE_CHECKING:
     from scrapy.settings import Settings

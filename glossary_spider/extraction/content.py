@@ -624,8 +624,10 @@ class _Walker:
                 and self.leads_to_entry(links[0])):
             self.item_title(self.mode, links[0], text)  # a Glossary or Discover More item titled by a line alone
             return
-        if ((self.mode == "glossary" or MEANING.match(text)) and (owner := self.summary_owner(element)) is not None
-                and owner not in self.titled):  # a card that gives its summary before its title
+        # A card that gives its summary before its title: where no item read so far waits for its summary (the
+        # first card, or each after the first where every summary comes first).
+        if ((self.last_item is None or self.last_item["summary"]) and (self.mode == "glossary" or MEANING.match(text))
+                and (owner := self.summary_owner(element)) is not None and owner not in self.titled):
             self.early[owner] = text
             return
         if (self.last_item is not None and not self.last_item["summary"]

@@ -239,7 +239,7 @@ class GlossarySpider(Spider):
         for url in pending:
             if url in self.known or url in self.asked_again:  # a refresh asks about those below; the others last
                 continue
-            if url in self.start_set:  # (scheduled already, so not asked above) as one, archived whatever its type
+            if url in self.start_set:  # a start URL left pending (scheduled above): asked as one, whatever its type
                 await self.room()
                 yield self.page_request(url, start=True, force=True)
                 continue
