@@ -1717,3 +1717,19 @@ def test_glossary_and_discover_more_items_titled_by_a_bold_link_are_theirs(title
             for link in record["links"]] == GLOSSARY_AND_DISCOVER_MORE
     assert record["body_text"] == ("Vega\n\nVega measures how far an option's price moves when implied volatility "
                                    "moves a point.")
+
+
+def test_an_areas_posts_grouped_under_labels_make_no_empty_sections():
+    """Posts listed under "Terms" and "Definitions" headings: the labels were kept as empty sections of the body."""
+    def cards(slugs):
+        return "".join(f'<div><h4><a href="/definition/{slug}/">{slug.title()}</a></h4><p>Meaning ⎊ {slug.title()} '
+                       "in one line.</p></div>" for slug in slugs)
+
+    html = ("<html><body><main><h1>Vega</h1><h2>Context</h2><p>Vega measures how an option's price responds to "
+            f"implied volatility.</p><h3>Terms</h3>{cards(['delta'])}<h3>Definitions</h3>{cards(['gamma'])}</main>"
+            "</body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [s["heading"] for s in record["sections"]] == ["Context"]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+    assert [(link["kind"], link["summary"]) for link in record["links"]] == [
+        ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]

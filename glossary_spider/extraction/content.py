@@ -573,7 +573,7 @@ class _Walker:
             if not item:
                 self.mode, self.mode_level = "body", 7
             self.item_title(self.mode if item else "listing", links[0], text)
-            self.section = None
+            self.titled_list()
             return
         if item:
             return
@@ -596,6 +596,15 @@ class _Walker:
         self.titled.add(a)
         if self.last_item is not None and (early := self.early.pop(a, None)) is not None:
             self.summarise(self.last_item, early)
+
+    def titled_list(self) -> None:
+        """An item met: the open section, where nothing was read under it, titled its list (an area's posts grouped
+        under "Terms" and "Definitions"), and is no section of the body; one with text ends."""
+        section = self.section
+        if section is not None and not section["blocks"]:
+            self.content.blocks.pop()
+            self.content.sections.pop()
+        self.section = None
 
     def close_section(self, level: int) -> None:
         """Drop the open section if nothing was read under it before a heading of its level or
