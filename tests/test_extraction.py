@@ -1733,3 +1733,20 @@ def test_an_areas_posts_grouped_under_labels_make_no_empty_sections():
     assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
     assert [(link["kind"], link["summary"]) for link in record["links"]] == [
         ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]
+
+
+def test_an_areas_posts_in_a_description_list_with_their_meaning_lines_are_a_listing():
+    """Posts as the terms of a <dl>, their Meaning lines its descriptions: they were inline links, their summaries
+    the page's text."""
+    posts = "".join(f'<dt><a href="/definition/{slug}/">{slug.title()}</a></dt><dd>Meaning ⎊ {slug.title()} in one '
+                    "line.</dd>" for slug in ("delta", "gamma"))
+    html = ("<html><body><main><h1>Vega</h1><h2>Context</h2><p>Vega measures how an option's price responds to "
+            f"implied volatility.</p><dl>{posts}</dl></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", f"{slug.title()} in one line.") for slug in ("delta", "gamma")]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+    # A definition's own description list (its terms explained in its text) stays its text.
+    definition = extract_page(html.replace("<h1>Vega</h1>", "<h1>Vega ⎊ Definition</h1>").encode(),
+                              f"{BASE}/definition/vega/").record
+    assert "Meaning ⎊ Delta in one line." in definition["body_text"]

@@ -730,6 +730,8 @@ class _Walker:
             for li in items:
                 self.walk(li)
             return
+        if element.tag == "dl" and self.described_posts(items):
+            return
         if items and all(_is_link_only(li, self.links_in(li), self.text) or self._is_blank(li) for li in items):
             # A list of links (and empty items), most of them to posts: a definition's related list, or a
             # plain listing elsewhere. Other link lists are navigation.
@@ -749,6 +751,25 @@ class _Walker:
             self.lists_set_aside += 1  # mostly links, with a date or an author beside each: teasers, not body
             return
         self.prose(element, text)
+
+    def described_posts(self, items: list[HtmlElement]) -> bool:
+        """Read a description list whose terms are posts' titles, each a link alone, and whose descriptions are
+        their ``Meaning ⎊`` lines, as a listing (an area's or a category page's), where it is one; whether it was."""
+        if self.mode != "body" or self.page_type in POSTS or not any(item.tag == "dt" for item in items):
+            return False
+        for item in items:
+            links = self.links_in(item)
+            if item.tag == "dt" and not (links and _is_link_only(item, links, self.text)
+                                         and self.leads_to_entry(links[0])):
+                return False
+            if item.tag == "dd" and not MEANING.match(self.text(item)):
+                return False
+        for item in items:
+            if item.tag == "dt":
+                self.item_title("listing", self.links_in(item)[0], self.text(item))
+            elif self.last_item is not None and not self.last_item["summary"]:
+                self.summarise(self.last_item, self.text(item))
+        return True
 
     def _is_blank(self, item: HtmlElement) -> bool:
         """An item of a list with neither a link nor text (a theme's spacer, a post left out)."""
