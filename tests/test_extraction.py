@@ -1612,6 +1612,8 @@ def test_json_ld_is_read_whatever_the_case_and_parameters_of_its_media_type(kind
 
 
 def test_what_a_browser_shows_only_where_it_cannot_play_or_draw_is_not_the_pages_text():
+    """The fallback text of <video>, <audio>, <canvas> and <object> ("Your browser does not support the video tag")
+    was archived as the page's text; an <iframe>'s was already left out."""
     html = ("<html><body><main><h1>Vega</h1><p>Watch the walkthrough: <video src=v.mp4>Your browser does not support "
             "the video tag.</video></p><p>Listen: <audio src=a.mp3>Your browser does not support audio.</audio></p>"
             "<p>Chart: <canvas>Your browser does not support canvas.</canvas> and <object data=c.svg>No SVG."
