@@ -1067,6 +1067,22 @@ def test_a_title_without_a_heading_loses_the_sites_name(head):
     assert title == "Interview: Acme Options Wiki"
 
 
+@pytest.mark.parametrize(("h1", "path", "title"), [
+    ("Area: <span>Vega</span>", "/area/vega/", "Vega"),  # WordPress core's archive title since 5.5
+    ('<span class="color-accent">Category:</span> Vega', "/category/vega/", "Vega"),  # Twenty Twenty's
+    ("Area: Vega ⎊ Area ⎊ Resource 3", "/area/vega/resource/3/", "Vega"),  # the page's own kind, in any markup
+    ("Definition: Vega", "/definition/vega/", "Vega"),
+    ("Category: Vega", "/category/vega/", "Category: Vega"),  # no markup sets the name apart
+    ("Interview: <em>Bob</em>", "/area/vega/", "Interview: Bob"),
+])
+def test_an_archive_titles_word_for_its_kind_is_no_part_of_its_title(h1, path, title):
+    """WordPress titles an archive "Area: Vega", the taxonomy's name before the term's: "Area: Vega" was archived as
+    the area's title, which the contract says is the term's own name."""
+    markup = (f"<html><body><main><h1>{h1}</h1><h2>Context</h2><p>Vega measures how an option's price responds to "
+              "implied volatility.</p></main></body></html>")
+    assert extract_page(markup.encode(), f"{BASE}{path}").record["title"] == title
+
+
 def test_text_either_side_of_a_line_break_a_cell_or_a_block_is_not_run_together():
     """The words either side of a <br>, of table cells, of nested list items and of the paragraphs of a quote
     were joined ('Address:1 Main StreetZug', 'TierMarginOne5%'): the word count was 30, and a search for
@@ -1661,6 +1677,22 @@ def test_a_card_that_gives_its_summary_before_its_title_keeps_it(page):
     assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
 
 
+@pytest.mark.parametrize("page", ["definition", "area"])
+def test_a_card_that_gives_its_summary_before_its_title_after_one_that_gives_none_keeps_it(page):
+    """Cards with their excerpts above their titles, the first without one: the first item, which waited for its
+    summary, took the second's, and each item after it the next one's."""
+    posts = [("/term/gamma/", "Gamma", None), ("/definition/theta/", "Theta", "The time decay of an option."),
+             ("/definition/rho/", "Rho", "The sensitivity to interest rates.")]
+    cards = "".join(f'<div class="card">{f"<p>Meaning ⎊ {summary}</p>" if summary else ""}<h3><a href="{href}">'
+                    f"{title}</a></h3></div>" for href, title, summary in posts)
+    section = f"<section><h2>Discover More</h2>{cards}</section>" if page == "definition" else cards
+    html = ("<html><body><main><h1>Vega</h1><h2>Context</h2><p>Vega measures how an option's price responds to "
+            f"implied volatility.</p>{section}</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/{page}/vega/").record
+    assert [(link["to_url"], link["summary"]) for link in record["links"]] == [
+        (f"{BASE}{href}", summary) for href, _, summary in posts]
+
+
 @pytest.mark.parametrize("posts", [1, 3])
 def test_an_area_page_that_lists_its_posts_titles_alone_has_no_text_not_the_sites_menus(posts):
     """A resource page listing its posts' titles, without a summary or a paragraph of its own: the walk doubted it,
@@ -1752,3 +1784,41 @@ def test_an_areas_posts_in_a_description_list_with_their_meaning_lines_are_a_lis
     definition = extract_page(html.replace("<h1>Vega</h1>", "<h1>Vega ⎊ Definition</h1>").encode(),
                               f"{BASE}/definition/vega/").record
     assert "Meaning ⎊ Delta in one line." in definition["body_text"]
+
+
+def test_an_areas_posts_grouped_in_nested_lists_are_its_listing():
+    """Posts grouped in a list of labels, each label's posts a list nested under it: the page was doubted, and
+    the general tier archived the labels, the titles and the site's menu as its text, with no link listed."""
+    def group(label, kind, slugs):
+        return f"<li>{label}<ul>" + "".join(f'<li><a href="/{kind}/{slug}/">{slug.title()}</a></li>'
+                                            for slug in slugs) + "</ul></li>"
+
+    html = ('<html><body><header><nav><a href="/">Home</a></nav></header><main><h1>Vega</h1><h2>Context</h2><p>Vega '
+            f"measures how an option's price responds to implied volatility.</p><ul>{group('Terms', 'term', ['vanna'])}"
+            f"{group('<strong>Definitions</strong>', 'definition', ['volga', 'veta'])}</ul></main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/term/vanna/"), ("listing", f"{BASE}/definition/volga/"),
+        ("listing", f"{BASE}/definition/veta/")]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+    # An item with words of its own before its links is text, not a label.
+    told = html.replace("<li>Terms<ul>", "<li>Terms that traders weigh when they price a vega position<ul>")
+    assert "Terms that traders weigh" in extract_page(told.encode(), f"{BASE}/area/vega/").record["body_text"]
+
+
+def test_an_areas_posts_titled_by_bold_links_over_their_meaning_lines_are_its_listing():
+    """Each post a paragraph that is a bold link alone, then its Meaning line: they were inline links, and the
+    titles and the summaries the page's text."""
+    posts = "".join(f'<p><strong><a href="/definition/{slug}/">{slug.title()}</a></strong></p><p>Meaning ⎊ '
+                    f"{slug.title()} in one line.</p>" for slug in ("delta", "gamma"))
+    html = ("<html><body><main><h1>Vega</h1><h2>Context</h2><p>Vega measures how an option's price responds to "
+            f"implied volatility.</p><h3>Definitions</h3>{posts}</main></body></html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", f"{slug.title()} in one line.") for slug in ("delta", "gamma")]
+    assert [s["heading"] for s in record["sections"]] == ["Context"]
+    assert record["body_text"] == "Context\n\nVega measures how an option's price responds to implied volatility."
+    # On a definition, such a line is its text's: a post's own paragraphs list nothing.
+    definition = extract_page(html.replace("<h1>Vega</h1>", "<h1>Vega ⎊ Definition</h1>").encode(),
+                              f"{BASE}/definition/vega/").record
+    assert "Delta\n\nMeaning ⎊ Delta in one line." in definition["body_text"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import Any
@@ -350,6 +350,7 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     return all(word.lower() in _PAGER_WORDS for word in _WORDS.findall(rest.translate(_NO_DIGITS)))
 
 
+_LABEL_WORDS = 6  # the most words of a label of a group of links ("Terms", "Related definitions")
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 _WORDS = re.compile(r"\w+")
 _PAGER_WORDS = frozenset(("page", "of"))
@@ -381,6 +382,7 @@ class _Walker:
         self.section: dict[str, Any] | None = None
         self.lists_set_aside = 0  # lists of links left out of the body so far
         self.last_item: dict[str, Any] | None = None
+        self.last_title: HtmlElement | None = None  # the last item's title link
         self.container = container
         self.listed: list[HtmlElement] = []  # the links of the posts a listing lists
         self.found_cards: set[HtmlElement] | None = None
@@ -592,7 +594,7 @@ class _Walker:
     def item_title(self, kind: str, a: HtmlElement, text: str) -> None:
         """An item's title, ``a`` its link and ``text`` what it shows: the item read last from here on, with the
         summary its card gave before it, if any."""
-        self.last_item = self.link(kind, a, anchor_text=text)
+        self.last_item, self.last_title = self.link(kind, a, anchor_text=text), a
         self.titled.add(a)
         if self.last_item is not None and (early := self.early.pop(a, None)) is not None:
             self.summarise(self.last_item, early)
@@ -629,14 +631,22 @@ class _Walker:
             return
         if self.last_item is not None and element in self.links and self.item_link(element):
             return
-        if (self.mode != "body" and (links := self.links_in(element)) and _is_link_only(element, links, self.text)
-                and self.leads_to_entry(links[0])):
-            self.item_title(self.mode, links[0], text)  # a Glossary or Discover More item titled by a line alone
+        if ((self.mode != "body" or self.page_type not in POSTS) and (links := self.links_in(element))
+                and _is_link_only(element, links, self.text) and self.leads_to_entry(links[0])):
+            # A Glossary or Discover More item titled by a line alone, or so a listing's (an area's posts, each a
+            # bold link over its Meaning line).
+            if self.mode == "body":
+                self.item_title("listing", links[0], text)
+                self.titled_list()
+            else:
+                self.item_title(self.mode, links[0], text)
             return
-        # A card that gives its summary before its title: where no item read so far waits for its summary (the
-        # first card, or each after the first where every summary comes first).
-        if ((self.last_item is None or self.last_item["summary"]) and (self.mode == "glossary" or MEANING.match(text))
-                and (owner := self.summary_owner(element)) is not None and owner not in self.titled):
+        # A card that gives its summary before its title: its item's, not that of the item read last, which may wait
+        # for one its card did not give (its card's, then, if it holds the paragraph).
+        waiting = self.last_item is not None and not self.last_item["summary"]
+        if ((self.mode == "glossary" or MEANING.match(text)) and (owner := self.summary_owner(
+                element, set(self.last_title.iterancestors()) if waiting else ())) is not None
+                and owner not in self.titled):
             self.early[owner] = text
             return
         if (self.last_item is not None and not self.last_item["summary"]
@@ -684,11 +694,12 @@ class _Walker:
         self.summarised += max(len(text), paragraph)
         return True
 
-    def summary_owner(self, element: HtmlElement) -> HtmlElement | None:
+    def summary_owner(self, element: HtmlElement, within: Container[HtmlElement] = ()) -> HtmlElement | None:
         """The title link of the item whose card holds ``element``: the first block around it that holds an item's
-        title (a heading that is a link alone, or one in a link) holds that one alone; else None (no cards)."""
+        title (a heading that is a link alone, or one in a link) holds that one alone; else None (no cards, or a
+        block of ``within`` is met first: the card of an item read already)."""
         for block in element.iterancestors():
-            if block is self.container or block in self.h1_path:
+            if block is self.container or block in self.h1_path or block in within:
                 return None
             titles = [a for heading in block.iter(*HEADINGS) if (a := self.title_link(heading)) is not None]
             if titles:
@@ -745,6 +756,10 @@ class _Walker:
             else:
                 self.lists_set_aside += 1
             return
+        if (groups := self.grouped(items)) is not None:
+            for group in groups:
+                self.listing(group)
+            return
         lines = [clean_block(self.text(li)) for li in items]
         text = "\n".join(line for line in lines if line)
         if 2 * sum(len(self.text(a)) for a in self.links_in(element)) > len(text):
@@ -770,6 +785,30 @@ class _Walker:
             elif self.last_item is not None and not self.last_item["summary"]:
                 self.summarise(self.last_item, self.text(item))
         return True
+
+    def grouped(self, items: list[HtmlElement]) -> list[HtmlElement] | None:
+        """The lists of links nested in ``items``, where each item is a label and a list of links under it (an
+        area's posts grouped as "Terms", then a list of them, and "Definitions", then a list): read as the lists
+        they are, the labels titling them, as :meth:`titled_list` reads a heading before a list."""
+        groups = []
+        for item in items:
+            if self._is_blank(item):
+                continue
+            lists = [child for child in item if child.tag in ("ul", "ol")]
+            if not lists or self.links_in(item) != [a for nested in lists for a in self.links_in(nested)]:
+                return None  # an item without a nested list, or with a link outside it
+            label = self.text(item)
+            for nested in lists:
+                label = label.replace(self.text(nested), "", 1)
+            if len(_WORDS.findall(label)) > _LABEL_WORDS:
+                return None  # text of its own, not a label
+            for nested in lists:
+                nested_items = _list_items(nested)
+                if not nested_items or not all(_is_link_only(li, self.links_in(li), self.text) or self._is_blank(li)
+                                               for li in nested_items):
+                    return None
+            groups.extend(lists)
+        return groups or None
 
     def _is_blank(self, item: HtmlElement) -> bool:
         """An item of a list with neither a link nor text (a theme's spacer, a post left out)."""

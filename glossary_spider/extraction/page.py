@@ -37,7 +37,7 @@ from glossary_spider.urls import MAX_URL, base_url, classify, in_page_encoding, 
 logger = logging.getLogger(__name__)
 
 # Bump when a change to extraction changes its output: rows record which version made them.
-EXTRACTOR_VERSION = 18
+EXTRACTOR_VERSION = 19
 
 # What one page may put in the archive (a glossary page holds a few thousand elements, a few
 # dozen links and some KiB of text in 100-300 KiB of markup): past these, the rest is cut and a
@@ -391,7 +391,7 @@ def _extract(body: bytes | str, url: str, content_type: str | None, follow: bool
     cards = content.cards
     head = elements_by_tag(root, ("meta", "link"))  # read once the content walk has left out templates
     metas = _meta_contents(head["meta"])
-    title = _title(h1, root, metas, text_of)
+    title = _title(h1, root, metas, text_of, page_type)
     if content.doubt:
         logger.debug("General tier for %s: %s", url, content.doubt)
         content = settle(content, root, memo, (title, text_of(h1) if h1 is not None else None))
@@ -679,15 +679,39 @@ def _site_suffix(site: str) -> re.Pattern[str]:
 
 
 def _title(h1: HtmlElement | None, root: HtmlElement, metas: dict[str, str], text_of: Callable[[HtmlElement], str],
-           ) -> str | None:
+           page_type: str) -> str | None:
     # Each read only if those before it say nothing. The page's heading is its own; the others may carry
     # the site's name.
-    if h1 is not None and (title := _strip_title(heading_text(h1, text_of))):
+    if h1 is not None and (title := _strip_title(_archive_name(h1, text_of, page_type))):
         return title
     site = _meta(metas, "og:site_name")
     if (og_title := _meta(metas, "og:title")) and (title := _strip_title(og_title, site)):
         return title
     return _strip_title(_TITLE_XPATH(root), site)
+
+
+_ARCHIVE_PREFIX = re.compile(r"^(?P<kind>\w+(?: \w+)?):\s+(?P<name>\S.*)$", re.DOTALL)
+
+
+def _archive_name(h1: HtmlElement, text_of: Callable[[HtmlElement], str], page_type: str) -> str:
+    """The heading's text, without the word before a colon that names the kind of archive the page is, where it
+    is that: in WordPress's markup of an archive's title, the colon parting it from the name set apart in a
+    ``<span>`` ("Area: <span>Vega</span>", core's since 5.5; "<span>Area:</span> Vega", Twenty Twenty's); or, in
+    any markup, the word naming the page's own kind ("Area: Vega" on an area). "Interview: Bob" stays whole."""
+    text = heading_text(h1, text_of)
+    found = _ARCHIVE_PREFIX.match(text)
+    if found is None:
+        return text
+    if found["kind"].lower() == page_type.split("_")[0]:
+        return found["name"]
+    parts = [child for child in h1 if isinstance(child.tag, str)]
+    if len(parts) == 1 and parts[0].tag == "span":
+        span, before, after = parts[0], (h1.text or "").strip(), (parts[0].tail or "").strip()
+        shown = text_of(span)
+        if (before.endswith(":") and not after and shown == found["name"]
+                or not before and shown.endswith(":") and after == found["name"]):
+            return found["name"]
+    return text
 
 
 def _shown(value: Any) -> Any:
