@@ -27,9 +27,9 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The files that take longest, longest first (seconds of tests each, in a full run): handed out first, so
 # that `make test`'s workers (one file each at a time) do not end waiting on one left for last.
-LONGEST_FIRST = ["test_cli.py", "test_unattended.py", "test_crawl.py", "test_hostile.py", "test_history.py",
-                 "test_gate_hostile.py", "test_faults.py", "test_scrapyd.py", "test_bench.py", "test_crash.py",
-                 "test_analyst.py", "test_storage.py"]
+LONGEST_FIRST = ["test_crawl.py", "test_unattended.py", "test_hostile.py", "test_history.py", "test_archive_file.py",
+                 "test_gate_hostile.py", "test_faults.py", "test_bench.py", "test_cli.py", "test_scrapyd.py",
+                 "test_runs.py", "test_analyst.py", "test_storage.py", "test_crash.py", "test_browse.py"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -246,3 +246,21 @@ def itertext_apart(element) -> str:
         elif node is not element:
             parts += (mark if node.text is not None or len(node) else "", node.tail or "")
     return "".join(parts)
+
+
+def assert_one_line_error(result, *words):
+    """The command refused its input with exit status 2 and one line, "Error: ...", holding each of ``words``."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error:"), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def just_now():
+    """A minute from now, as runs record times: later than the archive's own runs, even one that ended this
+    second, and within the clock slack that runs --check allows before taking a time for a wrong clock's."""
+    from datetime import datetime, timedelta, timezone
+
+    return (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat(timespec="seconds")

@@ -14,9 +14,8 @@ import urllib.request
 
 import launcher
 import pytest
-from conftest import GLOSSARY, ROOT, crawl, rows
+from conftest import GLOSSARY, ROOT, assert_one_line_error, crawl, rows
 from datasette.utils import tilde_encode
-from test_cli import assert_one_line_error
 from test_crawl import _served, _Site
 
 
