@@ -52,10 +52,15 @@ def sketch(words: list[str]) -> tuple[int, ...]:
     return tuple(sorted(bigrams)[:SKETCH_SIZE])
 
 
-def similarity(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    """Jaccard similarity of the two texts, estimated from their sketches."""
-    union = sorted(set(a) | set(b))[:SKETCH_SIZE]
+def similarity(a: frozenset[int], b: frozenset[int]) -> float:
+    """Jaccard similarity of the two texts, estimated from their sketches (as sets): the share of the
+    ``SKETCH_SIZE`` smallest hashes of both that each holds. A hash both hold is among those smallest where it is
+    no greater than the last of them, which is looked for only where they share some (most pages share none)."""
+    both = a & b
+    union = min(SKETCH_SIZE, len(a) + len(b) - len(both))
     if not union:
         return 1.0
-    both = set(a) & set(b)
-    return sum(1 for h in union if h in both) / len(union)
+    if not both:
+        return 0.0
+    last = sorted(a | b)[union - 1]
+    return sum(1 for h in both if h <= last) / union

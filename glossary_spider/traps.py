@@ -116,7 +116,7 @@ class _Family:
     unproven_requests: int = 0  # requests for URLs linked from pages that were not novel
     outstanding: int = 0
     held: deque[tuple[str, dict[str, Any]]] = field(default_factory=deque)
-    recent: deque[tuple[int, ...]] = field(default_factory=lambda: deque(maxlen=RECENT_PER_FAMILY))
+    recent: deque[frozenset[int]] = field(default_factory=lambda: deque(maxlen=RECENT_PER_FAMILY))
     cut: bool = False
 
 
@@ -164,7 +164,7 @@ class TrapGuard:
         self.max_segments = max_segments
         self.families: dict[str, _Family] = {}
         self.texts: set[bytes] = set()
-        self.sketches: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+        self.sketches: OrderedDict[str, frozenset[int]] = OrderedDict()
         self.cut: dict[str, Trap] = {}
         self.unreported: list[Trap] = []
 
@@ -189,7 +189,7 @@ class TrapGuard:
     def judge(self, url: str, page: PageReading, meta: dict[str, Any]) -> Verdict:
         """Judge a fetched page by its :func:`read_page`; call once per page that answered with HTML."""
         family = self.family(meta.get("trap_family") or url_family(url))
-        own, digest, canonical = page.sketch, page.digest, page.canonical
+        own, digest, canonical = frozenset(page.sketch), page.digest, page.canonical
         parent = self.sketches.get(meta.get("trap_parent") or "")
         thin = False
         if digest in self.texts:
