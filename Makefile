@@ -17,15 +17,16 @@ $(STAMP): pyproject.toml setup.py glossary_spider/extraction/_tree.pyx
 	$(BIN)/python -m pip install --quiet -e '.[test,browse,server]'
 	touch $(STAMP)
 
-# Six workers, one test file each at a time: most tests wait on a crawler and a server, so on two cores
-# three workers left a fifth of the CPU idle (6:17 against 5:10 to 5:40 with six, both cores busy
-# throughout). The longest files are handed out first (tests/conftest.py's LONGEST_FIRST); pytest-xdist
-# would hand out the files with the most tests first, and leave the few long ones for last.
+# Four workers, one test file each at a time: most tests wait on a crawler and a server, so on two cores
+# three workers left a fifth of the CPU idle (6:17), and six kept both cores busy throughout (5:10 to
+# 5:40) but gave each test a third of a core, too little for the tests that stop a crawl at a moment.
+# The longest files are handed out first (tests/conftest.py's LONGEST_FIRST); pytest-xdist would hand
+# out the files with the most tests first, and leave the few long ones for last.
 # Bytecode first: where PYTHONDONTWRITEBYTECODE is set (CI images set it), every command the tests start
 # compiled the project's modules again, a tenth of a second of CPU each, a minute over the suite.
 test: install
 	$(BIN)/python -m compileall -q glossary_spider
-	$(BIN)/python -m pytest -q -n 6 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -q -n 4 --dist loadfile --no-loadscope-reorder
 
 # kill -9 at 10 seeded moments of each of crawl, refresh and reparse (make test tries 2); CRASH_POINTS=30 for more.
 CRASH_POINTS ?= 10

@@ -1,6 +1,8 @@
 """What went wrong with a download: in a few words for its error row, and whether the site answered.
 
-Shared by the spider (a page's fetch) and the robots.txt middleware (a host's robots.txt).
+Shared by the spider (a page's fetch) and the robots.txt middleware (a host's robots.txt); its exceptions are
+raised by the download handler (an answer cut short or out of step) and by the readers of compressed bodies
+and sitemaps (``decoding.py``, ``sitemaps.py``).
 """
 
 from __future__ import annotations

@@ -1822,3 +1822,74 @@ def test_an_areas_posts_titled_by_bold_links_over_their_meaning_lines_are_its_li
     definition = extract_page(html.replace("<h1>Vega</h1>", "<h1>Vega ⎊ Definition</h1>").encode(),
                               f"{BASE}/definition/vega/").record
     assert "Delta\n\nMeaning ⎊ Delta in one line." in definition["body_text"]
+
+
+@pytest.mark.parametrize("pager", [
+    '<a class="page-numbers" href="/area/vega/resource/1/"><span class="screen-reader-text">Page</span>2</a>',
+    '<a class="next" href="/area/vega/resource/1/"><i class="icon-arrow"></i><span class="screen-reader-text">Go to '
+    "the next page</span></a>"], ids=["page-label", "go-to-the-next-page"])
+def test_a_pager_labelled_for_screen_readers_is_pagination(pager):
+    """Twenty Sixteen's page numbers read "Page2" (a screen-reader label before the number), OceanWP's next link
+    "Go to the next page": neither was taken for a pager, and the next page's link was recorded nowhere."""
+    posts = "".join(f'<article><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ {slug.title()} '
+                    "in one line.</p></article>" for slug in ("delta", "gamma", "rho"))
+    html = (f'<html><body><main><h1>Vega</h1>{posts}<div class="pagination"><span aria-current="page" class='
+            f'"page-numbers current"><span class="screen-reader-text">Page</span>1</span>{pager}</div></main></body>'
+            "</html>")
+    record = extract_page(html.encode(), f"{BASE}/area/vega/").record
+    assert [link["to_url"] for link in record["links"] if link["kind"] == "pagination"] == [
+        f"{BASE}/area/vega/resource/1/"]
+
+
+def test_a_posts_links_to_its_neighbours_and_a_cards_comment_count_are_no_pagination():
+    """A definition's links to the posts before and after it (WordPress's post navigation, rel=prev/next) were
+    recorded as pagination, which the contract keeps for the pages of a listing; so was a listed post's comment
+    count ("0", a link to the post's #respond)."""
+    navigation = ('<div class="post-navigation"><a rel="prev" href="/definition/delta/">Delta</a><a rel="next" '
+                  'href="/term/gamma/">Gamma</a></div>')
+    definition = extract_page(_definition_with(navigation).encode(), f"{BASE}/definition/vega/").record
+    assert [link for link in definition["links"] if link["kind"] == "pagination"] == []
+    # A definition's own pages (<!--nextpage-->) are its pagination.
+    own = '<div class="page-links"><a href="/definition/vega/2/">2</a></div>'
+    paged = extract_page(_definition_with(own).encode(), f"{BASE}/definition/vega/").record
+    assert [link["to_url"] for link in paged["links"] if link["kind"] == "pagination"] == [f"{BASE}/definition/vega/2/"]
+    cards = "".join(f'<article><h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ {slug.title()} '
+                    f'in one line.</p><div class="meta"><a href="/definition/{slug}/#respond">0</a></div></article>'
+                    for slug in ("delta", "gamma"))
+    area = extract_page(f"<html><body><main><h1>Vega</h1>{cards}</main></body></html>".encode(), f"{BASE}/area/vega/")
+    assert [(link["kind"], link["summary"]) for link in area.record["links"]] == [
+        ("listing", "Delta in one line."), ("listing", "Gamma in one line.")]
+
+
+def test_a_post_titled_twice_in_its_card_is_listed_once_with_its_summary():
+    """Avada titles each card twice, in the image's overlay and under it: each post was listed twice, the first
+    time without its summary."""
+    cards = "".join(f'<article><div class="rollover"><h4><a href="/definition/{slug}/">{slug.title()}</a></h4></div>'
+                    f'<h2><a href="/definition/{slug}/">{slug.title()}</a></h2><p>Meaning ⎊ {slug.title()} in one '
+                    "line.</p></article>" for slug in ("delta", "gamma"))
+    record = extract_page(f"<html><body><main><h1>Vega</h1>{cards}</main></body></html>".encode(),
+                          f"{BASE}/area/vega/").record
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("listing", f"{BASE}/definition/{slug}/", f"{slug.title()} in one line.") for slug in ("delta", "gamma")]
+
+
+def test_an_author_box_after_discover_more_is_no_item_of_it():
+    """An author box whose name is a linked heading (OceanWP's, Elementor's), after the Discover More section, was
+    read as one more of its items: only the glossary's entries are."""
+    section = ('<section><h2>Discover More</h2><div class="item"><h3><a href="/term/gamma/">Gamma</a></h3><p>'
+               'Meaning ⎊ The rate of change of delta.</p></div></section><section id="author-bio"><h4><a href='
+               '"/author/jane/">Jane Doe</a></h4><p>Jane writes about options.</p></section>')
+    record = extract_page(_definition_with(section).encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [("discover_more", f"{BASE}/term/gamma/")]
+
+
+def test_a_date_its_markup_names_goes_by_that_before_its_place():
+    """GeneratePress writes the edit's <time class="updated" itemprop="dateModified"> before the publication's: the
+    edit's date was taken for the publication's, and none for the edit's."""
+    meta = ('<div class="entry-meta"><span class="posted-on"><time class="updated" datetime="2026-03-20T10:00:00'
+            '+00:00" itemprop="dateModified">March 20, 2026</time><time class="entry-date published" datetime='
+            '"2026-02-11T09:14:00+00:00" itemprop="datePublished">February 11, 2026</time></span> by <a rel="author" '
+            'href="/author/jane/">Jane Doe</a></div>')
+    html = _definition_with("").replace("<h2>Vega</h2>", meta + "<h2>Vega</h2>")
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert (record["published"], record["modified"]) == ("2026-02-11T09:14:00+00:00", "2026-03-20T10:00:00+00:00")

@@ -60,8 +60,8 @@ META_TEXT = re.compile(r"^\s*(Published|Posted|Updated|Last updated|Last modifie
 _META_HEAD = 16
 # A pager's link, the whole of its text: "Next", "Older posts", a core block's "Next Page", an arrow, a page's
 # number ("2", "Page 2").
-PAGER_TEXT = re.compile(r"(?:[«»‹›←→]\s*)?(?:(?:next|prev(?:ious)?|older|newer)(?:\s+(?:page|posts|entries))?|more"
-                        r"|(?:page\s+)?\d+)(?:\s*[«»‹›←→])?|[«»‹›←→]", re.I)
+PAGER_TEXT = re.compile(r"(?:[«»‹›←→]\s*)?(?:(?:go\s+to\s+(?:the\s+)?)?(?:next|prev(?:ious)?|older|newer)"
+                        r"(?:\s+(?:page|posts|entries))?|more|(?:page\s*)?\d+)(?:\s*[«»‹›←→])?|[«»‹›←→]", re.I)
 WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
@@ -336,8 +336,9 @@ def _is_pager(element: HtmlElement, links: list[HtmlElement], text: Callable[[Ht
     if not links:
         return False
     for a in links:  # a loop, not all() over a generator: most blocks fail on their first link
-        if (a.get("rel") or "").lower() not in ("next", "prev", "previous") and not PAGER_TEXT.fullmatch(text(a)):
-            return False
+        if "#" in (a.get("href") or "") or ((a.get("rel") or "").lower() not in ("next", "prev", "previous")
+                                            and not PAGER_TEXT.fullmatch(text(a))):
+            return False  # (a link into a page, "0" to its #comments, is no other page of a listing)
     if _is_link_only(element, links, text):
         return True
     # Numbered pages show the current one's number unlinked: "1 2 3 Next", "Page 1 of 3"; WordPress titles its
@@ -570,6 +571,8 @@ class _Walker:
         # An item under a Glossary or Discover More heading: a heading below it, or one that is a link alone at its
         # level or above (a theme that writes the section's name and its items' titles alike, as h2).
         item = self.mode != "body" and (level > self.mode_level or linked)
+        if item and linked and not self.leads_to_entry(links[0]):
+            return  # no item of the glossary's own sections, which list its entries (an author box's name)
         if linked and (item or self.page_type not in POSTS):
             # An item of that section, or of a listing (an area's posts, a category page's).
             if not item:
@@ -594,8 +597,12 @@ class _Walker:
     def item_title(self, kind: str, a: HtmlElement, text: str) -> None:
         """An item's title, ``a`` its link and ``text`` what it shows: the item read last from here on, with the
         summary its card gave before it, if any."""
-        self.last_item, self.last_title = self.link(kind, a, anchor_text=text), a
         self.titled.add(a)
+        last = self.last_item
+        if last is not None and last["kind"] == kind and last["to_url"] == self.memo.url(a.get("href", "")):
+            self.last_title = a  # the same post titled again in its card (an image's overlay, then its heading)
+            return
+        self.last_item, self.last_title = self.link(kind, a, anchor_text=text), a
         if self.last_item is not None and (early := self.early.pop(a, None)) is not None:
             self.summarise(self.last_item, early)
 
@@ -842,7 +849,11 @@ class _Walker:
 
     def pager(self, element: HtmlElement) -> None:
         for a in self.links_in(element):
-            self.link("pagination", a)
+            to_url = self.memo.url(a.get("href", ""))
+            if (self.page_type in POSTS and to_url is not None and to_url != self.memo.page
+                    and classify(to_url).page_type in POSTS):
+                continue  # a post's link to the post before or after it (WordPress's post navigation): no page of it
+            self.link("pagination", a, to_url)
 
 
 def extract_content(root: HtmlElement, base: str | PageMemo, page_type: str) -> tuple[Content, HtmlElement | None]:

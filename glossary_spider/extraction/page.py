@@ -747,25 +747,29 @@ def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str
     previous date (:data:`_DATE_LABEL`): "Published" or "Posted" the publication's, "Updated" or "Last
     modified" the edit's, wherever it stands ("Updated … · Published …", "By … | Updated …"). One without a
     label goes by its place: the first of a line that starts "Updated" the edit's, of any other line the
-    publication's; the last of several, in a line that names an edit, the edit's."""
+    publication's; the last of several, in a line that names an edit, the edit's. A ``<time>`` its markup names
+    (:func:`_marked`) goes by that, before any label or place."""
     published = modified = None
     for element in meta:
         text = text_of(element)
         dates = _times(element, text, text_of)
         if not dates:
-            dates = [(value, found.span()) for found in _VISIBLE_DATE.finditer(text) if (value := _shown_date(found))]
+            dates = [(value, found.span(), None) for found in _VISIBLE_DATE.finditer(text)
+                     if (value := _shown_date(found))]
         if not dates:
             continue
         labels = list(_DATE_LABEL.finditer(text))
         edited = next((label for label in labels if label["edit"]), None)
         edit_first = edited is not None and edited.start() == len(text) - len(text.lstrip())
         after = 0
-        for i, (value, span) in enumerate(dates):
+        for i, (value, span, marked) in enumerate(dates):
             label = None
             if span is not None:
                 label = next((m for m in reversed(labels) if after <= m.start() and m.end() <= span[1]), None)
                 after = span[1]
-            if label is not None:
+            if marked is not None:
+                edit = marked
+            elif label is not None:
                 edit = label["edit"] is not None
             elif i == 0:
                 edit = edit_first
@@ -781,10 +785,10 @@ def _visible_dates(meta: list[HtmlElement], text_of: Callable[[HtmlElement], str
 
 
 def _times(element: HtmlElement, text: str, text_of: Callable[[HtmlElement], str],
-           ) -> list[tuple[str, tuple[int, int] | None]]:
+           ) -> list[tuple[str, tuple[int, int] | None, bool | None]]:
     """The dates of the ``<time>``s of a meta line whose text is ``text``, each with where it stands there (None
-    where it shows nothing found there)."""
-    dates: list[tuple[str, tuple[int, int] | None]] = []
+    where it shows nothing found there) and whether its markup names it the edit's (:func:`_marked`)."""
+    dates: list[tuple[str, tuple[int, int] | None, bool | None]] = []
     after = 0
     for time in _TIMES_XPATH(element):
         if value := to_utc(time.get("datetime")):
@@ -792,8 +796,22 @@ def _times(element: HtmlElement, text: str, text_of: Callable[[HtmlElement], str
             start = text.find(shown, after) if shown else -1
             if start >= 0:
                 after = start + len(shown)
-            dates.append((value, (start, after) if start >= 0 else None))
+            dates.append((value, (start, after) if start >= 0 else None, _marked(time)))
     return dates
+
+
+def _marked(time: HtmlElement) -> bool | None:
+    """Whether a ``<time>``'s markup names it the last edit's date (True) or the publication's (False), else None:
+    schema.org's ``itemprop`` (``dateModified``, ``datePublished``), or hAtom's classes, which WordPress themes
+    write (``updated``; ``published``, with ``updated`` beside it on a post never edited). GeneratePress writes
+    the edit's first."""
+    prop = (time.get("itemprop") or "").strip()
+    if prop in ("dateModified", "datePublished"):
+        return prop == "dateModified"
+    classes = (time.get("class") or "").split()
+    if "published" in classes:
+        return False
+    return True if "updated" in classes else None
 
 
 def _shown_date(found: re.Match[str]) -> str | None:

@@ -278,7 +278,7 @@ class AttackReplicaResource(FaultyReplicaResource):
     def _never_answer(self, request: Any, path: str) -> Any:
         from twisted.web import server
 
-        self._log(request, path, 0)
+        self.log_request(request, path, 0)
         request.notifyFinish().addErrback(lambda _: None)
         return server.NOT_DONE_YET
 
@@ -286,7 +286,7 @@ class AttackReplicaResource(FaultyReplicaResource):
               content_type: bytes = b"text/html; charset=utf-8") -> bytes:
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", content_type)
-        self._log(request, path, status)
+        self.log_request(request, path, status)
         return body
 
     def _robots(self, request: Any, path: str, base: str) -> Any:

@@ -278,13 +278,13 @@ class FaultyReplicaResource(ReplicaResource):
             # Another name of this very server, or another site altogether, for the rules.
             target = f"http://localhost:{port}/robots.txt" if self.robots == "redirect-site" else \
                 "http://rules.example/robots.txt"
-            self._log(request, "/robots.txt", 301)
+            self.log_request(request, "/robots.txt", 301)
             request.setResponseCode(301)
             request.setHeader(b"Location", target.encode())
             return b""
         if self.robots in ("redirect-loop", "redirect-broken", "redirect-ftp"):
             # To itself by a query, and back; to no URL; to another scheme.
-            self._log(request, "/robots.txt", 301)
+            self.log_request(request, "/robots.txt", 301)
             request.setResponseCode(301)
             target = {"redirect-loop": b"/robots.txt" if request.args else b"/robots.txt?moved=1",
                       "redirect-broken": b"http://[::1/robots.txt",
@@ -292,7 +292,7 @@ class FaultyReplicaResource(ReplicaResource):
             request.setHeader(b"Location", target)
             return b""
         status = {"error": 500, "rate-limited": 429}.get(self.robots, 200)
-        self._log(request, "/robots.txt", status)
+        self.log_request(request, "/robots.txt", status)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
         if self.robots == "redirect-site":  # the rules, at the name the redirect led to
             return b"User-agent: *\nDisallow: /definition/\n"
@@ -332,7 +332,7 @@ def _reply(resource: FaultyReplicaResource, request: Any, path: str, status: int
     request.setHeader(b"Content-Type", content_type)
     for name, value in headers.items():
         request.setHeader(name.replace("_", "-").encode(), value.encode("latin-1"))  # a header's bytes, as sent
-    resource._log(request, path, status)
+    resource.log_request(request, path, status)
     return body
 
 
@@ -345,13 +345,13 @@ def _fail_then_serve(status: int, failures: int, body: bytes = b"Try again later
 
 
 def _never_starts(resource, request, path, base):
-    resource._log(request, path, 0)
+    resource.log_request(request, path, 0)
     request.notifyFinish().addErrback(lambda _: None)
     return server.NOT_DONE_YET
 
 
 def _stops_halfway(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
     request.write(ordinary("stops-halfway")[:200])
     request.channel.transport.abortConnection()
@@ -359,7 +359,7 @@ def _stops_halfway(resource, request, path, base):
 
 
 def _chunked_cut(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
     request.write(ordinary("chunked-cut")[:200])  # no Content-Length: sent in chunks
     request.channel.transport.loseConnection()
@@ -367,7 +367,7 @@ def _chunked_cut(resource, request, path, base):
 
 
 def _short_body(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
     request.setHeader(b"Content-Length", b"20000")
     request.write(ordinary("short-body").ljust(4000, b" "))
@@ -376,7 +376,7 @@ def _short_body(resource, request, path, base):
 
 
 def _bad_status_line(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     transport = request.channel.transport
     transport.write(b"HTTP/2 200 OK\r\nContent-Type: text/html\r\n\r\n" + ordinary("bad-status-line"))
     transport.loseConnection()
@@ -384,7 +384,7 @@ def _bad_status_line(resource, request, path, base):
 
 
 def _reset(resource, request, path, base):
-    resource._log(request, path, 0)
+    resource.log_request(request, path, 0)
     transport = request.channel.transport
     transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abortConnection()
@@ -392,7 +392,7 @@ def _reset(resource, request, path, base):
 
 
 def _oversize_chunked(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
     body = oversize()
     for start in range(0, len(body), MiB):
@@ -431,7 +431,7 @@ def _binary(resource, request, path, base):
 def _no_content_type(resource, request, path, base):
     request.defaultContentType = None  # else Twisted sends text/html for us
     request.setResponseCode(200)
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     return ordinary("no-content-type")
 
 
@@ -579,7 +579,7 @@ def _cut_gzip_later(resource, request, path, base):
 
 
 def _close_cut_later(resource, request, path, base):
-    resource._log(request, path, 200)
+    resource.log_request(request, path, 200)
     page = document("Fault close-cut-later", " ".join(f"Sentence {i} of a page whose answer ends at the close."
                                                       for i in range(200)))
     if resource.hits[path] > 1:

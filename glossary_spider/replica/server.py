@@ -59,7 +59,7 @@ class ReplicaResource(resource.Resource):
             if not_modified:
                 status, body = 304, b""
         request.setResponseCode(status)
-        self._log(request, path, status)
+        self.log_request(request, path, status)
         return body if request.method != b"HEAD" else b""
 
     render_HEAD = render_GET
@@ -71,7 +71,7 @@ class ReplicaResource(resource.Resource):
                 request.setResponseCode(400)
                 return f"mode must be one of {', '.join(MODES)}\n".encode()
             self.mode = mode
-            self._log(request, request.path.decode(), 200)
+            self.log_request(request, request.path.decode(), 200)
             return f"mode {mode}\n".encode()
         if request.path != CONTROL_PATH:
             request.setResponseCode(405)
@@ -85,10 +85,10 @@ class ReplicaResource(resource.Resource):
             return f"generation must be a whole number from 1 to {MAX_GENERATION}\n".encode()
         self.site = ReplicaSite(self.site.size, generation, self.site.seed, datetime.now(timezone.utc),
                                 moved_from=self.site.generation)
-        self._log(request, request.path.decode(), 200)
+        self.log_request(request, request.path.decode(), 200)
         return f"generation {generation}\n".encode()
 
-    def _log(self, request: Any, path: str, status: int) -> None:
+    def log_request(self, request: Any, path: str, status: int) -> None:
         if self.log is None:
             return
         entry = {

@@ -100,7 +100,7 @@ class GlossarySpider(Spider):
     (1 or 0), ``max_pages``, ``mode`` (``crawl`` or ``refresh``), ``resume`` (1 or 0),
     ``max_age`` (days, for a refresh), and the options ``concurrency``, ``delay``,
     ``ignore_robots``, ``timeout``, ``trap_budget``, ``max_requests``, ``max_duration``, ``gate``,
-    ``max_delay`` and ``give_up_after`` (:data:`glossary_spider.params.ARGUMENTS`); the archive is
+    ``max_delay``, ``give_up_after`` and ``workers`` (:data:`glossary_spider.params.ARGUMENTS`); the archive is
     the ``GLOSSARY_DB`` setting. A run that cannot start (a bad argument, nothing to resume, the archive
     locked) logs one line, is recorded as refused, and closes before any request.
     """
@@ -290,13 +290,13 @@ class GlossarySpider(Spider):
 
     # -- requests -------------------------------------------------------------------------
 
-    def page_request(self, url: str, start: bool = False, listed: bool = False, force: bool = False,
+    def page_request(self, url: str, start: bool = False, force: bool = False,
                      meta: dict[str, Any] | None = None) -> Request | None:
         """A request for a page, or None if this run has scheduled it already."""
         if url in self.seen and not force:
             return None
         self.seen.add(url)
-        return self.request_for(url, {"start": start, "listed": listed, **(meta or {})})
+        return self.request_for(url, {"start": start, "listed": False, **(meta or {})})
 
     def request_for(self, url: str, meta: dict[str, Any], **kwargs: Any) -> Request:
         """The request that fetches a page: parsed by :meth:`parse_page`, its failure by :meth:`fetch_failed`."""

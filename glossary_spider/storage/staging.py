@@ -75,7 +75,7 @@ class Staging:
             "LEFT JOIN staged s ON s.run_id = c.run_id AND s.url = c.url LEFT JOIN pages p ON p.url = c.url "
             "WHERE c.run_id = ? AND c.outcome IN ('new', 'changed', 'unchanged', 'held')", [run_id]).fetchall()
 
-    def staged(self, run_id: int, columns: str = "*", chunk: int = 500) -> Iterator[dict[str, Any]]:
+    def staged(self, run_id: int) -> Iterator[dict[str, Any]]:
         """The pages ``run_id`` has staged, in the order it fetched them.
 
         Read a chunk at a time, with no statement left open between chunks, so that the
@@ -85,15 +85,15 @@ class Staging:
         while True:
             # "+run_id": walk the table in rowid order from where the last chunk ended. Through the
             # (run_id, url) index, SQLite would sort every staged row of the run for each chunk.
-            cursor = self.db.execute(f"SELECT rowid AS _rowid, {columns} FROM staged WHERE +run_id = ? AND rowid > ? "
-                                     "ORDER BY rowid LIMIT ?", [run_id, last, chunk])
+            cursor = self.db.execute("SELECT rowid AS _rowid, * FROM staged WHERE +run_id = ? AND rowid > ? "
+                                     "ORDER BY rowid LIMIT ?", [run_id, last, _STAGED_CHUNK])
             names = [d[0] for d in cursor.description]
             found = cursor.fetchall()
             for row in found:
                 record = dict(zip(names, row))
                 last = record.pop("_rowid")
                 yield record
-            if len(found) < chunk:
+            if len(found) < _STAGED_CHUNK:
                 return
 
     def apply_staged(self, run_id: int, reread: Reread | None = None) -> dict[str, int]:
@@ -324,6 +324,8 @@ class Staging:
     def gate_report(self, run_id: int) -> dict[str, Any] | None:
         return read_gate_report(self.db.conn, run_id)
 
+
+_STAGED_CHUNK = 500  # staged pages read at a time (Staging.staged)
 
 # How many times a resumed run asks again about a page whose answer a part of it held (Staging.ask_again): an
 # outage over as many parts of a run is no page's deletion, and a site that really changed gets a run that ends.
