@@ -46,6 +46,7 @@ from glossary_spider.failures import (BodyUndecodable, RedirectRefused, Redirect
                                      out_of_step)
 from glossary_spider.httpdates import http_date
 from glossary_spider.outcome import UNREACHABLE_REASON, no_answer
+from glossary_spider.robots import robots_agent
 from glossary_spider.signals import limit_reached, stop_requested
 from glossary_spider.urls import (MAX_HOST, MAX_URL, host_of, is_allowed, is_robots, leads_to_overlong_host,
                                   normalize_url, robots_netloc, same_site, with_ascii_host)
@@ -532,7 +533,7 @@ class PoliteRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.unavailable: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.max_delay = crawler.settings.getfloat("GLOSSARY_MAX_DELAY", 60.0)
-        self.user_agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT")
+        self.user_agent = robots_agent(crawler.settings)
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
 
     async def process_request(self, request: Request, spider: Spider | None = None) -> None:

@@ -194,6 +194,48 @@ def parse_min_free_mib(value: Any, what: str = "GLOSSARY_MIN_FREE_MIB") -> float
     return least
 
 
+def check_settings(settings: Any) -> None:
+    """Refuse what the Scrapy ``settings`` given for a run (``scrapy crawl -s``, a Scrapyd job's ``setting=``) ask
+    that it cannot do: Scrapy's HTTP cache, which answers for the site (cached answers recorded as fetched now, and
+    a refresh that sees no change and no deletion); or a number given as something else
+    (:func:`settings_not_numbers`)."""
+    cache = settings.get("HTTPCACHE_ENABLED")
+    if cache and str(cache).strip().lower() not in ("0", "false", "no", "off"):
+        raise BadArgument("HTTPCACHE_ENABLED answers from Scrapy's cache, not the site: a refresh would see no change "
+                          "and no deletion; leave it off")
+    for name, default in settings_not_numbers(settings).items():
+        kind = "a whole number" if isinstance(default, int) and not name.endswith(_SECONDS_SETTINGS) else "a number"
+        raise BadArgument(f"{name} must be {kind}, not {quoted(settings.get(name), 40)}")
+
+
+def settings_not_numbers(settings: Any) -> dict[str, Any]:
+    """The settings given for the run that are numbers (their defaults, the project's or Scrapy's, are) given as
+    something else, each with its default: Scrapy would read them once the run is under way, and stop it with a
+    traceback. (Those of :data:`OPTION_SETTINGS` are read as the run's options.)"""
+    from scrapy.settings import SETTINGS_PRIORITIES, default_settings
+
+    from glossary_spider import settings as project
+
+    found = {}
+    for name in settings:
+        value = settings.get(name)
+        if (not isinstance(value, str) or name in OPTION_SETTINGS.values()
+                or (settings.getpriority(name) or 0) < SETTINGS_PRIORITIES["cmdline"]):
+            continue
+        default = getattr(project, name, getattr(default_settings, name, None))
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            # A count is read as an integer ("1.5" stops Scrapy too); a time may be a fraction of a second.
+            whole = isinstance(default, int) and not name.endswith(_SECONDS_SETTINGS)
+            try:
+                int(value) if whole else float(value)
+            except ValueError:
+                found[name] = default
+    return found
+
+
+_SECONDS_SETTINGS = ("TIMEOUT", "DELAY", "INTERVAL", "SECONDS", "GRACE", "WITHIN")
+
+
 def parse_bool(value: str | bool | int, what: str) -> bool:
     if isinstance(value, (bool, int)):
         return bool(value)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from glossary_spider.lock import ArchiveLock, ArchiveLocked, note_refused, refused_runs
 from glossary_spider.outcome import BAD_ARGUMENT, EMPTY_REASON, LOCKED_OUT, UNWRITABLE
 from glossary_spider.params import (LIVE_HOME, LIVE_SITEMAP, MODES, BadArgument, CrawlParams, RunArgs,
-                                    parse_min_free_mib)
+                                    check_settings, parse_min_free_mib)
 from glossary_spider.storage import (Archive, ArchiveError, ArchiveUnwritable, archive_path, cannot_write,
                                      existing_archive, now)
 from glossary_spider.storage.errors import ArchiveDamaged, unexpanded
@@ -179,6 +179,7 @@ def open_run(db: str | Path, arguments: Mapping[str, Any], *, job_id: str | None
         args = parsed or RunArgs.parse(arguments, spelled)
         if settings is not None:  # scrapy crawl's, a Scrapyd job's: read by the pipeline once the run has begun
             parse_min_free_mib(settings.get("GLOSSARY_MIN_FREE_MIB", 200))
+            check_settings(settings)
         archive_path(db)  # a path that cannot be looked up, said as such; and before its lock file is made beside it
         if not Path(db).parent.is_dir():  # glossary crawl makes only its default directory, before it gets here
             if unexpanded(Path(db).parent):

@@ -57,10 +57,19 @@ def for_token(robots: str, token: str) -> str:
     return "".join(lines)
 
 
+def robots_agent(settings: Any) -> str:
+    """The user agent whose rules the crawler obeys: ``ROBOTSTXT_USER_AGENT``, or ``USER_AGENT`` where that is not
+    set or ``USER_AGENT`` was given above it (``-s USER_AGENT=MyBot/2.0``: the project's own token would have had
+    a bot that sends MyBot obey the rules for glossary_spider)."""
+    agent = settings.get("ROBOTSTXT_USER_AGENT")
+    if not agent or (settings.getpriority("USER_AGENT") or 0) > (settings.getpriority("ROBOTSTXT_USER_AGENT") or 0):
+        agent = settings.get("USER_AGENT")
+    return agent or ""
+
+
 class ProductTokenRobotParser(ProtegoRobotParser):
-    """Protego, given the group of the crawler's product token (of ``ROBOTSTXT_USER_AGENT``, or else
-    ``USER_AGENT``) as RFC 9309 finds it, or the ``*`` group where none is ours. The crawler asks with its
-    own agent, in which Protego finds that token."""
+    """Protego, given the group of the crawler's product token (of :func:`robots_agent`) as RFC 9309 finds it, or
+    the ``*`` group where none is ours. The crawler asks with its own agent, in which Protego finds that token."""
 
     def __init__(self, robotstxt_body: bytes, spider: Any, token: str = "*"):
         self.spider = spider
@@ -68,5 +77,4 @@ class ProductTokenRobotParser(ProtegoRobotParser):
 
     @classmethod
     def from_crawler(cls, crawler: Any, robotstxt_body: bytes) -> ProductTokenRobotParser:
-        agent = crawler.settings.get("ROBOTSTXT_USER_AGENT") or crawler.settings.get("USER_AGENT") or ""
-        return cls(robotstxt_body, crawler.spider, product_token(agent))
+        return cls(robotstxt_body, crawler.spider, product_token(robots_agent(crawler.settings)))

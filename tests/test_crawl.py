@@ -421,6 +421,15 @@ def test_a_job_without_an_archive_setting_writes_data_glossary_db_in_its_working
     ("CONCURRENT_REQUESTS=abc", "CONCURRENT_REQUESTS must be a whole number, not 'abc'"),
     ("DOWNLOAD_DELAY=abc", "DOWNLOAD_DELAY must be a number, not 'abc'"),
     ("CLOSESPIDER_TIMEOUT=abc", "CLOSESPIDER_TIMEOUT must be a positive duration such as 90s, 20m or 2h, not 'abc'"),
+    # Scrapy's own settings and the project's that are no run option: Scrapy read them once the run was under way
+    # and stopped it with a traceback, the run left open, for runs --check a run killed.
+    ("DEPTH_LIMIT=abc", "DEPTH_LIMIT must be a whole number, not 'abc'"),
+    ("CLOSESPIDER_ERRORCOUNT=1.5", "CLOSESPIDER_ERRORCOUNT must be a whole number, not '1.5'"),
+    ("GLOSSARY_BATCH_SIZE=x", "GLOSSARY_BATCH_SIZE must be a whole number, not 'x'"),
+    ("GLOSSARY_BATCH_SECONDS=soon", "GLOSSARY_BATCH_SECONDS must be a number, not 'soon'"),
+    # Scrapy's HTTP cache answers for the site: a refresh saw no change and no deletion.
+    ("HTTPCACHE_ENABLED=1", "HTTPCACHE_ENABLED answers from Scrapy's cache, not the site: a refresh would see no "
+                            "change and no deletion; leave it off"),
 ])
 def test_a_bad_setting_for_a_run_option_is_one_log_line_and_a_refused_run(crawled, tmp_path, setting, line):
     """A run option given as a Scrapy setting (Scrapyd's setting=...) that is not a value of its kind: the
@@ -713,6 +722,28 @@ def _served(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+class _RobotsForMyBot(_Site):
+    """A site whose robots.txt shuts out MyBot alone."""
+
+    def markup(self) -> str | None:
+        if self.path == "/robots.txt":
+            return "User-agent: MyBot\nDisallow: /\n"
+        return "<html><body><main><h1>Vega</h1><p>Vega measures how an option's price responds to volatility.</p>" \
+               "</main></body></html>" if self.path == "/definition/vega/" else None
+
+
+def test_a_run_given_a_user_agent_obeys_the_rules_for_it(tmp_path):
+    """-s USER_AGENT=MyBot/2.0 sent MyBot, but obeyed robots.txt as the project's own product token: a site that
+    shut MyBot out was crawled by it all the same."""
+    with _served(_RobotsForMyBot) as base:
+        for agent, archived in ((None, 1), ("MyBot/2.0", 0)):
+            db = tmp_path / f"{agent or 'ours'}.db".replace("/", "-")
+            result = run_glossary_scrapy("-a", f"start_urls={base}/definition/vega/", "-a", "follow=0", "-a", "delay=0",
+                                         "-s", f"GLOSSARY_DB={db}", *(("-s", f"USER_AGENT={agent}") if agent else ()))
+            assert "Traceback" not in result.stderr, result.stderr
+            assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] == archived, (agent, result.stderr)
 
 
 class _SlowListing(_Site):

@@ -54,7 +54,7 @@ from glossary_spider.failures import (RedirectsEndless, answered_status, describ
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import CONDITIONAL, Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
 from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
-from glossary_spider.params import OPTION_SETTINGS, RunArgs
+from glossary_spider.params import OPTION_SETTINGS, RunArgs, settings_not_numbers
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.queues import PrivateQueues
 from glossary_spider.signals import limit_reached as limit_signal
@@ -936,12 +936,15 @@ def given_options(settings: BaseSettings) -> dict[str, Any]:
 
 
 def defaults_for_options(settings: BaseSettings) -> None:
-    """The options' settings back at the project's defaults, for a run refused (one of them may be the
-    bad argument): it closes before any request, and Scrapy must still be able to build its engine."""
+    """The options' settings back at the project's defaults, and the numbers given as something else at theirs, for
+    a run refused (one of them may be the bad argument): it closes before any request, and Scrapy must still be
+    able to build its engine."""
     project = Settings()
     project.setmodule("glossary_spider.settings")
     for name in OPTION_SETTINGS.values():
         settings.set(name, project.get(name), priority="cmdline")
+    for name, default in settings_not_numbers(settings).items():
+        settings.set(name, default, priority="cmdline")
 
 
 # What a capture keeps of a response's headers. A real response has a few hundred bytes of them; a site that
