@@ -470,6 +470,22 @@ def test_scrapys_item_count_budget_still_stops_a_run(make_replica, tmp_path):
     assert rows(db, "SELECT count(*) AS n FROM pages")[0]["n"] < 20
 
 
+def test_a_job_given_its_own_jobdir_resumes_to_every_page(make_replica, tmp_path):
+    """A job given a JOBDIR of its own, stopped by its budget and resumed with the same JOBDIR: Scrapy's record of
+    the requests it had seen (requests.seen), every one ever scheduled, dropped the pages the stopped part had
+    queued, and the resume ended the crawl done with a fifth of the site."""
+    server = make_replica(40)
+    db, plain = tmp_path / "own-jobdir.db", tmp_path / "plain.db"
+    job = ("-s", f"GLOSSARY_DB={db}", "-s", f"JOBDIR={tmp_path / 'job'}", "-s", "DOWNLOAD_DELAY=0")
+    run_glossary_scrapy("-a", f"start_urls={server.url}/", "-a", "max_pages=10", *job)
+    for _ in range(8):
+        if rows(db, "SELECT outcome FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]["outcome"] == "done":
+            break
+        assert "Traceback" not in run_glossary_scrapy("-a", "resume=1", *job).stderr
+    assert crawl(plain, "--start-url", f"{server.url}/").returncode == 0
+    assert rows(db, "SELECT url FROM pages ORDER BY url") == rows(plain, "SELECT url FROM pages ORDER BY url")
+
+
 def test_a_resumed_job_keeps_the_ids_of_the_jobs_before_it(make_replica, tmp_path):
     """Resuming a Scrapyd job's run put the new job's id in place of the stopped one's: a job an operator
     traced (listjobs.json) was nowhere in the archive."""

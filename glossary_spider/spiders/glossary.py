@@ -888,13 +888,16 @@ class ArchiveFingerprinter:
 
 class ResumingDupeFilter(RFPDupeFilter):
     """Scrapy's duplicate filter, told at the start which URLs a resumed run fetched before
-    it stopped, so that a redirect to one of them is dropped as in an uninterrupted run."""
+    it stopped, so that a redirect to one of them is dropped as in an uninterrupted run. It keeps no
+    ``requests.seen`` in the ``JOBDIR``: the archive says what a run fetched, and that file, in a ``JOBDIR`` a
+    user gave and gave again, holds every request ever scheduled: a resume's pages, queued and never fetched,
+    were dropped as seen."""
 
     crawler: Crawler | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ResumingDupeFilter:
-        dupefilter = super().from_crawler(crawler)
+        dupefilter = cls(None, crawler.settings.getbool("DUPEFILTER_DEBUG"), fingerprinter=crawler.request_fingerprinter)
         dupefilter.crawler = crawler
         return dupefilter
 
