@@ -486,6 +486,22 @@ def test_a_job_given_its_own_jobdir_resumes_to_every_page(make_replica, tmp_path
     assert rows(db, "SELECT url FROM pages ORDER BY url") == rows(plain, "SELECT url FROM pages ORDER BY url")
 
 
+@pytest.mark.parametrize("command", ["fetch", "parse"])
+def test_scrapys_debugging_commands_with_the_spider_open_no_run(replica, crawled, tmp_path, command):
+    """scrapy fetch and parse with --spider glossary built the spider, which opened a run of the archive with no
+    start URLs (the live site's) and recorded it done: a stopped crawl could no longer be resumed, and every later
+    refresh asked the live site's sitemap. (scrapy shell makes the spider once its settings are frozen: it
+    raised a traceback and left the run open.)"""
+    db = tmp_path / "archive.db"
+    shutil.copy(crawled, db)
+    before = rows(db, "SELECT * FROM crawl_runs")
+    result = subprocess.run([sys.executable, "-m", "scrapy", command, "--spider", "glossary", f"{replica.url}/",
+                             "-s", f"GLOSSARY_DB={db}"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "run them without --spider glossary" in result.stderr
+    assert rows(db, "SELECT * FROM crawl_runs") == before
+
+
 def test_a_resumed_job_keeps_the_ids_of_the_jobs_before_it(make_replica, tmp_path):
     """Resuming a Scrapyd job's run put the new job's id in place of the stopped one's: a job an operator
     traced (listjobs.json) was nowhere in the archive."""

@@ -53,7 +53,7 @@ from glossary_spider.failures import (RedirectsEndless, answered_status, describ
                                       past_size_limit, unusable_answer)
 from glossary_spider.items import FailureItem, GoneItem, LimitItem, MovedItem, NotModifiedItem, PageItem, VisitItem
 from glossary_spider.middlewares import CONDITIONAL, Interrupted, OutsideAllowedHosts, Refused, RobotsUnavailable
-from glossary_spider.outcome import MAX_PAGES_REASON, no_answer
+from glossary_spider.outcome import BAD_ARGUMENT, MAX_PAGES_REASON, no_answer
 from glossary_spider.params import OPTION_SETTINGS, RunArgs, settings_not_numbers
 from glossary_spider.plan import REFUSALS, RunPlan, open_run, refused_reason
 from glossary_spider.queues import PrivateQueues
@@ -110,6 +110,12 @@ class GlossarySpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> GlossarySpider:
         plan = kwargs.pop("plan", None)
+        if plan is None and (cls.start is not _CRAWLS or crawler.settings.frozen):
+            # scrapy fetch and parse put a start of their own in the spider's; scrapy shell makes it once the
+            # settings are frozen: a run of the archive opened for them recorded a crawl of the live site.
+            logger.error("scrapy fetch, parse and shell drive the spider with requests of their own, and the glossary "
+                         "spider only crawls into its archive: run them without --spider glossary")
+            return super().from_crawler(crawler, refused=BAD_ARGUMENT)
         hold_stops()  # from before the run is opened (glossary crawl holds them earlier) until the engine starts
         crawler.signals.connect(let_stops_in_when_running, signal=signals.engine_started)
         if plan is None:  # scrapy crawl / Scrapyd: the plan comes from -a arguments and -s settings
@@ -884,6 +890,9 @@ class ArchiveFingerprinter:
     def fingerprint(self, request: Request) -> bytes:
         url = normalize_url(request.url) or request.url
         return hashlib.sha1(b" ".join((request.method.encode(), url.encode(), request.body))).digest()
+
+
+_CRAWLS = GlossarySpider.start  # the spider's own start (scrapy fetch and parse put theirs in its place)
 
 
 class ResumingDupeFilter(RFPDupeFilter):
