@@ -1893,3 +1893,51 @@ def test_a_date_its_markup_names_goes_by_that_before_its_place():
     html = _definition_with("").replace("<h2>Vega</h2>", meta + "<h2>Vega</h2>")
     record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
     assert (record["published"], record["modified"]) == ("2026-02-11T09:14:00+00:00", "2026-03-20T10:00:00+00:00")
+
+
+def test_a_related_posts_box_after_discover_more_is_none_of_its_items():
+    """Jetpack's related posts (in the post's content), or a theme's "You Might Also Like", after the Discover More
+    section: an unlinked heading at its items' level was passed over, and every post of the box became one more
+    Discover More item. Labels above the items' level still group them ("Terms", "Definitions")."""
+    def item(level, href, title, summary=None):
+        return (f'<div><h{level}><a href="{href}">{title}</a></h{level}>'
+                + (f"<p>Meaning ⎊ {summary}</p>" if summary else "") + "</div>")
+
+    section = ("<h2>Discover More</h2>" + item(3, "/term/gamma/", "Gamma", "The rate of change of delta.")
+               + '<div id="jp-relatedposts"><h3><em>Related</em></h3>'
+               + item(4, "/definition/rho/", "Rho", "Excerpt of Rho.") + '<p class="date">February 3, 2026</p></div>')
+    record = extract_page(_definition_with(section).encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"], link["summary"]) for link in record["links"]] == [
+        ("discover_more", f"{BASE}/term/gamma/", "The rate of change of delta.")]
+    assert record["body_text"] == ("Vega\n\nVega measures how far an option's price moves when implied volatility "
+                                   "moves a point.")
+    grouped = ("<h2>Discover More</h2><h3>Terms</h3>" + item(4, "/term/gamma/", "Gamma") + "<h3>Definitions</h3>"
+               + item(4, "/definition/rho/", "Rho"))
+    record = extract_page(_definition_with(grouped).encode(), f"{BASE}/definition/vega/").record
+    assert [(link["kind"], link["to_url"]) for link in record["links"]] == [
+        ("discover_more", f"{BASE}/term/gamma/"), ("discover_more", f"{BASE}/definition/rho/")]
+
+
+@pytest.mark.parametrize("contents", [
+    '<div id="ez-toc-container"><div class="ez-toc-title-container"><p class="ez-toc-title">Table of Contents</p><span>'
+    '<a href="#" class="ez-toc-toggle" aria-label="Toggle Table of Content"></a></span></div><nav><ul><li><a href='
+    '"#Vega">Vega</a></li><li><a href="#Discover_More">Discover More</a></li></ul></nav></div>',
+    '<div class="toc"><details><summary><span class="details">Table of Contents</span></summary><div class="inner"><ul>'
+    '<li><a href="#vega">Vega</a></li></ul></div></details></div>'], ids=["easy-toc", "papermod"])
+def test_a_table_of_contents_title_is_no_text_of_the_page(contents):
+    """A table of contents' title (Easy Table of Contents', Hugo PaperMod's <details>) was the first words of the
+    body; its links, within the page, were rightly recorded nowhere."""
+    html = _definition_with("").replace("<h2>Vega</h2>", contents + "<h2>Vega</h2>")
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert record["body_text"] == ("Vega\n\nVega measures how far an option's price moves when implied volatility "
+                                   "moves a point.")
+
+
+def test_meta_lines_parted_by_line_breaks_are_read_apart():
+    """The Published, Author and Categories lines written in one paragraph, parted by <br> (a Markdown renderer's
+    hard breaks): the author was 'Greeks.live Categories: Definition', and the page had no category."""
+    meta = ("<p><strong>Published:</strong> 2026-02-11<br><strong>Author:</strong> Greeks.live<br><strong>Categories:"
+            "</strong> Definition</p>")
+    html = _definition_with("").replace("<h2>Vega</h2>", meta + "<h2>Vega</h2>")
+    record = extract_page(html.encode(), f"{BASE}/definition/vega/").record
+    assert (record["author"], record["categories"]) == ("Greeks.live", ["Definition"])

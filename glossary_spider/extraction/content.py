@@ -66,6 +66,7 @@ WORD = re.compile(r"\w")
 BLANK_LINE = re.compile(r"\n\s*\n")
 SECTION_NAMES = {"glossary": "glossary", "discover more": "discover_more"}
 TEMPLATE_KINDS = frozenset(SECTION_NAMES.values())  # the links of the site's own sections
+ASIDE = "aside"  # the walk's mode in a box after those sections: read as neither items nor text
 # The glossary's posts: their headings are their own, link or not; elsewhere, headings that are links list posts.
 POSTS = ("definition", "term")
 # Elements whose text runs on inside a line: read as part of the text around them.
@@ -326,6 +327,17 @@ def _is_link_only(element: HtmlElement, links: list[HtmlElement], text: Callable
     return not WORD.search(rest)
 
 
+def _is_contents(element: HtmlElement, links: list[HtmlElement], text: Callable[[HtmlElement], str] = text_of) -> bool:
+    """Whether ``element`` is a table of contents: links all within the page, under a title of a few words at most
+    (Easy Table of Contents' "Table of Contents", a ``<details>``' summary), no text of the page's."""
+    if any(not (a.get("href") or "").startswith("#") for a in links):
+        return False
+    rest = text(element)
+    for a in links:
+        rest = rest.replace(text(a), "", 1)
+    return len(_WORDS.findall(rest)) <= _LABEL_WORDS
+
+
 def _has_heading(element: HtmlElement) -> bool:
     """Whether a heading lies under ``element``: found by lxml's own tag matching, in C (for six names,
     cheaper than an XPath test on every descendant; not for many more)."""
@@ -390,6 +402,7 @@ class _Walker:
         self.titled: set[HtmlElement] = set()  # the title links of the items read so far
         self.summarised = 0  # the characters of the paragraphs read as items' summaries
         self.early: dict[HtmlElement, str] = {}  # a summary read before its item's title, by the title's link
+        self.item_level: int | None = None  # the heading level of the open Glossary or Discover More's items
 
     # -- links --------------------------------------------------------------------------
 
@@ -475,10 +488,12 @@ class _Walker:
                 continue
             if child in comments and child not in h1_path:
                 continue
-            if (self.started and tag in CONTAINERS and (links := self.links.get(child))
-                    and _is_pager(child, links, self.text)):
-                self.pager(child)
-                continue
+            if self.started and tag in CONTAINERS and (links := self.links.get(child)):
+                if _is_pager(child, links, self.text):
+                    self.pager(child)
+                    continue
+                if _is_contents(child, links, self.text):
+                    continue
             if tag in CONTAINERS or (tag in ("ul", "ol") and not self.started):
                 # A plain paragraph is never meta: the cheaper question first.
                 if (self.started and tag != "span" and child not in self.plain_holders
@@ -564,9 +579,13 @@ class _Walker:
         self.close_section(level)
         name = SECTION_NAMES.get(text.lower().rstrip(":"))
         if name:
-            self.mode, self.mode_level, self.last_item = name, level, None
+            self.mode, self.mode_level, self.last_item, self.item_level = name, level, None, None
             self.section = None
             return
+        if self.mode == ASIDE:
+            if level > self.mode_level:
+                return
+            self.mode, self.mode_level = "body", 7
         linked = bool(links) and (links[0] is around or _is_link_only(element, links, self.text))
         # An item under a Glossary or Discover More heading: a heading below it, or one that is a link alone at its
         # level or above (a theme that writes the section's name and its items' titles alike, as h2).
@@ -578,9 +597,14 @@ class _Walker:
             if not item:
                 self.mode, self.mode_level = "body", 7
             self.item_title(self.mode if item else "listing", links[0], text)
+            self.item_level = level
             self.titled_list()
             return
         if item:
+            if self.item_level is not None and level >= self.item_level:
+                # A heading of no item at the items' level, after them: a box of its own (a plugin's related
+                # posts, "You Might Also Like"), neither the section's items nor the page's text.
+                self.mode, self.last_item = ASIDE, None
             return
         self.mode, self.mode_level, self.last_item = "body", 7, None
         self.content.blocks.append(text)
@@ -625,6 +649,8 @@ class _Walker:
             self.section = None
 
     def paragraph(self, element: HtmlElement) -> None:
+        if self.mode == ASIDE:
+            return
         text = self.texts.get(element)
         if text is None:
             text = self.text(element)

@@ -110,7 +110,10 @@ _VISIBLE_DATE = re.compile(
     rf"|{_DAY.format('day_first')}\s+{_MONTH.format('month_after')},?\s+(?P<year_after>\d{{4}}))\b", re.I)
 _MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
-_LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+)", re.I)
+# A labelled meta line's value runs to a separator, or to the next label where the lines were run together (lines
+# parted by <br>: "Author: Greeks.live Categories: Definition").
+_LABELLED = re.compile(r"\b(Author|By|Categories|Category)\s*:\s*([^·|\n]+?)\s*(?=\b(?:Published|Posted|Updated|"
+                       r"Last updated|Last modified|Author|By|Categories|Category|Tags?)\s*:|[·|\n]|$)", re.I)
 
 
 @dataclass
