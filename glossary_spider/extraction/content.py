@@ -623,7 +623,7 @@ class _Walker:
         summary its card gave before it, if any."""
         self.titled.add(a)
         last = self.last_item
-        if last is not None and last["kind"] == kind and last["to_url"] == self.memo.url(a.get("href", "")):
+        if last is not None and last["kind"] == kind and a.get("href") == self.last_title.get("href"):
             self.last_title = a  # the same post titled again in its card (an image's overlay, then its heading)
             return
         self.last_item, self.last_title = self.link(kind, a, anchor_text=text), a
@@ -677,9 +677,9 @@ class _Walker:
         # A card that gives its summary before its title: its item's, not that of the item read last, which may wait
         # for one its card did not give (its card's, then, if it holds the paragraph).
         waiting = self.last_item is not None and not self.last_item["summary"]
-        if ((self.mode == "glossary" or MEANING.match(text)) and (owner := self.summary_owner(
-                element, set(self.last_title.iterancestors()) if waiting else ())) is not None
-                and owner not in self.titled):
+        if ((self.mode == "glossary" or MEANING.match(text)) and not (waiting and self.beside_last_title(element))
+                and (owner := self.summary_owner(element, set(self.last_title.iterancestors()) if waiting else ()))
+                is not None and owner not in self.titled):
             self.early[owner] = text
             return
         if (self.last_item is not None and not self.last_item["summary"]
@@ -726,6 +726,17 @@ class _Walker:
             return False
         self.summarised += max(len(text), paragraph)
         return True
+
+    def beside_last_title(self, element: HtmlElement) -> bool:
+        """Whether ``element`` lies in a block that holds the last item's title (a card's summary under its title, or
+        a listing's without cards): the item's, with no card to search."""
+        parent = element.getparent()
+        for block in self.last_title.iterancestors():
+            if block is parent:
+                return True
+            if block is self.container:
+                return False
+        return False
 
     def summary_owner(self, element: HtmlElement, within: Container[HtmlElement] = ()) -> HtmlElement | None:
         """The title link of the item whose card holds ``element``: the first block around it that holds an item's
