@@ -218,9 +218,10 @@ def settings_not_numbers(settings: Any) -> dict[str, Any]:
 
     found = {}
     for name in settings:
+        if (settings.getpriority(name) or 0) < SETTINGS_PRIORITIES["cmdline"] or name in OPTION_SETTINGS.values():
+            continue  # (read before the value: reading some of Scrapy's old names warns)
         value = settings.get(name)
-        if (not isinstance(value, str) or name in OPTION_SETTINGS.values()
-                or (settings.getpriority(name) or 0) < SETTINGS_PRIORITIES["cmdline"]):
+        if not isinstance(value, str):
             continue
         default = getattr(project, name, getattr(default_settings, name, None))
         if isinstance(default, (int, float)) and not isinstance(default, bool):

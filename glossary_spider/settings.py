@@ -179,7 +179,7 @@ GLOSSARY_STOP_GRACE = 5.0  # after SIGTERM / SIGINT, seconds before the requests
 GLOSSARY_STOP_ARCHIVE_WITHIN = 8.0
 # A crawl or refresh stops, as a full disk stops it (archive_error; --resume continues), once the file system
 # holding the archive has less than this many MiB free: a site of endless distinct pages would fill it (0: never)
-GLOSSARY_MIN_FREE_MIB = 200
+GLOSSARY_MIN_FREE_MIB = 200.0
 GLOSSARY_MAX_SITEMAPS = 2000  # sitemaps one run reads
 # A refresh skips a page whose sitemap lastmod is older than its last fetch only while that fetch is at most
 # this many days old; after, it asks again (conditionally: unchanged costs a 304): a sitemap whose lastmod
